@@ -1,0 +1,114 @@
+"""Identifier validation and canonical forms (PNC, CRO, CRN, NOMS, police refs).
+
+Pure functions over strings, following `spec/identifiers.md` to the letter. A
+PNC or CRO parser returns the canonical form, or raises `InvalidIdentifier`
+whose message names the rule broken but never the value itself.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+CHECK_TABLE = "ZABCDEFGHJKLMNPQRTUVWXY"
+PNC_SERIAL_WIDTH = 7
+CRO_SERIAL_WIDTH = 6
+NAME_SYSTEM_PREFIXES = ("MIG_ERROR_", "NO_SHOW_", "DUPLICATE_")
+PLACEHOLDER_DATES_OF_BIRTH = frozenset({date(1900, 1, 1), date(1970, 1, 1)})
+
+_PNC_RE = re.compile(r"^(\d{2}|\d{4})/?(\d{1,7})([A-Z])$")
+_CRO_STANDARD_RE = re.compile(r"^(\d{1,6})/(\d{2})([A-Z])$")
+_CRO_SHORT_RE = re.compile(r"^SF(\d{2})/(\d{1,6})([A-Z])$")
+_CRN_RE = re.compile(r"^[A-Z]\d{6}$")
+_NOMS_RE = re.compile(r"^[A-Z]\d{4}[A-Z]{2}$")
+_POLICE_REF_RE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+_ALL_ZEROS_RE = re.compile(r"^[0/SF]*$")
+
+
+class InvalidIdentifier(ValueError):  # noqa: N818 - reads better at call sites
+    """An identifier fails its format or check character (message has no value)."""
+
+
+def check_letter(number: int) -> str:
+    """The check letter for a number, from the 23-letter table."""
+    return CHECK_TABLE[number % len(CHECK_TABLE)]
+
+
+def expand_two_digit_year(yy: int, today: date) -> int:
+    """20YY when YY is at most this year's last two digits, else 19YY."""
+    return 2000 + yy if yy <= today.year % 100 else 1900 + yy
+
+
+def canonical_pnc(raw: str, today: date) -> str:
+    """Canonical `YYYY/NNNNNNNC` form of a PNC number, or `InvalidIdentifier`."""
+    match = _PNC_RE.match(raw.strip().upper())
+    if match is None:
+        raise InvalidIdentifier("pnc: not in the form YY/NNNNNNNC or YYYY/NNNNNNNC")
+    year_text, serial_text, letter = match.groups()
+    year = (
+        expand_two_digit_year(int(year_text), today) if len(year_text) == 2 else int(year_text)
+    )
+    serial = serial_text.zfill(PNC_SERIAL_WIDTH)
+    if check_letter(int(f"{year % 100:02d}{serial}")) != letter:
+        raise InvalidIdentifier("pnc: check letter does not match")
+    return f"{year:04d}/{serial}{letter}"
+
+
+def canonical_cro(raw: str) -> str:
+    """Canonical CRO number (`NNNNNN/YYC` or `SFYY/N…NC`), or `InvalidIdentifier`."""
+    text = raw.strip().upper()
+    if (short := _CRO_SHORT_RE.match(text)) is not None:
+        yy, serial, letter = short.groups()
+        if check_letter(int(yy + serial)) != letter:
+            raise InvalidIdentifier("cro: check letter does not match")
+        return f"SF{yy}/{serial}{letter}"
+    if (standard := _CRO_STANDARD_RE.match(text)) is not None:
+        serial, yy, letter = standard.groups()
+        padded = serial.zfill(CRO_SERIAL_WIDTH)
+        if check_letter(int(yy + padded)) != letter:
+            raise InvalidIdentifier("cro: check letter does not match")
+        return f"{padded}/{yy}{letter}"
+    raise InvalidIdentifier("cro: not in the form NNNNNN/YYC or SFYY/NNNNNNC")
+
+
+def is_junk_identifier(canonical: str) -> bool:
+    """True for placeholders made only of zeros and the check letter."""
+    return _ALL_ZEROS_RE.match(canonical[:-1]) is not None
+
+
+def canonical_crn(raw: str) -> str:
+    """Canonical CRN (one letter, six digits), or `InvalidIdentifier`."""
+    text = raw.strip().upper()
+    if _CRN_RE.match(text) is None:
+        raise InvalidIdentifier("crn: must be one letter and six digits")
+    return text
+
+
+def canonical_noms(raw: str) -> str:
+    """Canonical NOMS number, or `InvalidIdentifier`."""
+    text = raw.strip().upper()
+    if _NOMS_RE.match(text) is None:
+        raise InvalidIdentifier("noms: must be a letter, four digits and two letters")
+    return text
+
+
+def canonical_police_ref(raw: str) -> str:
+    """A police person reference as given (trimmed), or `InvalidIdentifier`."""
+    text = raw.strip()
+    if _POLICE_REF_RE.match(text) is None:
+        raise InvalidIdentifier("police reference: must be 1-32 letters, digits or hyphens")
+    return text
+
+
+def strip_system_prefix(name: str) -> str:
+    """A name without a source system's prefix such as `MIG_ERROR_`."""
+    upper = name.upper()
+    for prefix in NAME_SYSTEM_PREFIXES:
+        if upper.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
+def is_placeholder_date_of_birth(value: date | None) -> bool:
+    """True for dates of birth that source systems use as placeholders."""
+    return value in PLACEHOLDER_DATES_OF_BIRTH

@@ -1,0 +1,75 @@
+"""The project's exception tree, in one place.
+
+    ArmsSyncError                 base of everything arms-sync raises on purpose
+    ├── UsageError                bad options, configuration or unreadable input (exit 2)
+    │   ├── ConfigurationError    a settings file or environment value is wrong
+    │   └── InputRefused          a feed or envelope refused as a whole (tampered, misaddressed…)
+    ├── CryptoError               an envelope or key failed a check
+    │   ├── EnvelopeRejected      integrity, origin, addressing, replay or clock-skew failure
+    │   └── KeyError_             a key is unknown, revoked or past its grace period
+    ├── GatewayError              talking to an agency gateway failed
+    │   ├── RetryableGatewayError timeouts, dropped connections, 429/5xx: try again later
+    │   └── PermanentGatewayError 4xx other than 429, bad receipts: do not retry as is
+    ├── LedgerError               the ledger is unreachable or inconsistent
+    └── AuditError                the audit log cannot be written or fails verification
+
+Messages are one sentence for a person to read and never carry personal data
+(names, dates of birth, PNC or CRO numbers): name the field and the rule, not
+the value.
+"""
+
+from __future__ import annotations
+
+
+class ArmsSyncError(Exception):
+    """Base of every error arms-sync raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(ArmsSyncError):
+    """Bad usage, configuration or unreadable input."""
+
+    exit_code = 2
+
+
+class ConfigurationError(UsageError):
+    """A settings file or environment value is wrong."""
+
+
+class InputRefused(UsageError):
+    """A feed or envelope is refused as a whole; nothing from it is applied."""
+
+
+class CryptoError(ArmsSyncError):
+    """An envelope or key failed a check."""
+
+    exit_code = 2
+
+
+class EnvelopeRejected(CryptoError):
+    """An envelope failed integrity, origin, addressing, replay or clock checks."""
+
+
+class KeyError_(CryptoError):  # noqa: N801 - avoids shadowing the builtin KeyError
+    """A key is unknown, revoked, or past its grace period."""
+
+
+class GatewayError(ArmsSyncError):
+    """Talking to an agency gateway failed."""
+
+
+class RetryableGatewayError(GatewayError):
+    """A transient gateway failure worth retrying later."""
+
+
+class PermanentGatewayError(GatewayError):
+    """A gateway failure that retrying as is will not fix."""
+
+
+class LedgerError(ArmsSyncError):
+    """The ledger is unreachable or inconsistent."""
+
+
+class AuditError(ArmsSyncError):
+    """The audit log cannot be written, or fails verification."""
