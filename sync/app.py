@@ -1,0 +1,104 @@
+"""The composition root: builds each client once per process and hands it out.
+
+CLI commands and Celery tasks ask an `App` for the ledger, the policy settings
+and the subject-id minting function; nothing is built at import time, so a
+Celery worker opens its database connections after it forks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import cached_property
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+
+from sync.core.policy import PolicySettings
+from sync.core.records import RecordRef
+from sync.errors import LedgerError
+from sync.ledger.store import Ledger
+from sync.settings import Settings
+
+SUBJECT_ID_PREFIX = "S"
+SUBJECT_ID_HEX_CHARS = 16
+SUBJECT_ID_NAMESPACE = b"arms-sync/subject-id/v1"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def database_url(raw: str) -> str:
+    """SQLAlchemy URL for a ledger URL (plain `postgresql://` uses psycopg 3)."""
+    if raw.startswith("postgresql://") or raw.startswith("postgres://"):
+        return "postgresql+psycopg://" + raw.split("://", 1)[1]
+    return raw
+
+
+def build_engine(url: str) -> Engine:
+    """An engine for the ledger; SQLite gets WAL and a busy timeout for concurrent readers."""
+    sa_url = database_url(url)
+    if sa_url.startswith("sqlite"):
+        engine = create_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+            cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(sa_url, pool_pre_ping=True)
+
+
+def hashed_subject_id(secret: bytes) -> Callable[[RecordRef, int], str]:
+    """A subject-id minting function: a keyed hash of the smallest record reference."""
+
+    def mint(ref: RecordRef, attempt: int) -> str:
+        message = f"{ref.agency}:{ref.person_id}:{attempt}".encode()
+        digest = hmac.new(secret, message, hashlib.sha256).hexdigest()
+        return SUBJECT_ID_PREFIX + digest[:SUBJECT_ID_HEX_CHARS].upper()
+
+    return mint
+
+
+@dataclass
+class App:
+    """Everything a command or task needs, built lazily and once."""
+
+    settings: Settings
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        """The ledger, schema upgraded in place on first use."""
+        ledger = Ledger(build_engine(self.settings.database_url))
+        try:
+            ledger.ensure_schema()
+        except OperationalError as error:
+            raise LedgerError("The ledger database cannot be opened or upgraded.") from error
+        return ledger
+
+    @cached_property
+    def policy(self) -> PolicySettings:
+        """The ownership policy and per-area training dates from settings."""
+        return PolicySettings(
+            training_dates=dict(self.settings.training_dates),
+            default_training_date=self.settings.default_training_date,
+        )
+
+    @cached_property
+    def mint_subject_id(self) -> Callable[[RecordRef, int], str]:
+        """How new subject ids are made (keyed when the deployment has a data key)."""
+        return hashed_subject_id(SUBJECT_ID_NAMESPACE)
+
+    def today(self) -> date:
+        """Today's date in UTC."""
+        return self.clock().date()
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        if "ledger" in self.__dict__:
+            self.ledger.engine.dispose()

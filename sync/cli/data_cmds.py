@@ -1,0 +1,132 @@
+"""CLI commands that read the ledger: `export`, `report duplicates` and `rejects`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import click
+
+from sync.cli.context import ISO_DATE, CliState, pass_state, write_lines
+from sync.exports import export_links, export_ownership, export_timeline
+from sync.ledger.flag_rows import iter_flag_rows
+from sync.reports.duplicates import build_report
+from sync.reports.models import ReportFilters
+from sync.reports.render import render
+
+OUT_OPTION = click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file, not stdout."
+)
+
+
+@click.group()
+def export() -> None:
+    """Export decisions as JSON Lines, one line per subject."""
+
+
+@export.command("ownership")
+@click.option("--as-of", type=ISO_DATE, help="The date whose segment is shown (default: today).")
+@OUT_OPTION
+@pass_state
+def export_ownership_cmd(state: CliState, as_of: date | None, out: Path | None) -> None:
+    """The ownership segment covering a date, per subject."""
+    app = state.app
+    write_lines(export_ownership(app.ledger, as_of or app.today()), out)
+
+
+@export.command("timeline")
+@OUT_OPTION
+@pass_state
+def export_timeline_cmd(state: CliState, out: Path | None) -> None:
+    """Every ownership segment, per subject."""
+    write_lines(export_timeline(state.app.ledger), out)
+
+
+@export.command("links")
+@OUT_OPTION
+@pass_state
+def export_links_cmd(state: CliState, out: Path | None) -> None:
+    """Each subject's records and how they were linked."""
+    write_lines(export_links(state.app.ledger), out)
+
+
+@click.group()
+def report() -> None:
+    """Reports for managers."""
+
+
+@report.command("duplicates")
+@click.option("--from", "date_from", type=ISO_DATE, help="First reference date included.")
+@click.option("--to", "date_to", type=ISO_DATE, help="Last reference date included.")
+@click.option("--area", help="A police force or probation region code.")
+@click.option("--agency", type=click.Choice(["probation", "police"]), help="Assessing agency.")
+@click.option("--kind", "kinds", multiple=True, help="Flag kind (repeatable).")
+@click.option("--state", "flag_state", type=click.Choice(["open", "closed"]), help="Open or closed.")
+@click.option("--for", "for_agency", type=click.Choice(["probation", "police"]),
+              help="An agency's own, minimised view.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), required=True)
+@OUT_OPTION
+@pass_state
+def report_duplicates(
+    state: CliState,
+    date_from: date | None,
+    date_to: date | None,
+    area: str | None,
+    agency: str | None,
+    kinds: tuple[str, ...],
+    flag_state: str | None,
+    for_agency: str | None,
+    fmt: str,
+    out: Path | None,
+) -> None:
+    """The duplicate-assessment report."""
+    app = state.app
+    filters = ReportFilters(
+        date_from=date_from,
+        date_to=date_to,
+        area=area,
+        agency=agency,
+        kinds=kinds or None,
+        state=flag_state,
+    )
+    built = build_report(
+        iter_flag_rows(app.ledger),
+        as_of=app.ledger.last_as_of() or app.today(),
+        window_days=app.settings.window_days,
+        hours_per_assessment=app.settings.hours_per_assessment,
+        filters=filters,
+        for_agency=for_agency,  # type: ignore[arg-type]
+    )
+    content = render(built, fmt)
+    if out is None:
+        click.echo(content.decode("utf-8-sig"), nl=False)
+    else:
+        out.write_bytes(content)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
+@pass_state
+def rejects(state: CliState, as_json: bool) -> None:
+    """The rejected records: agency, type, id, line or page, reason."""
+    rows = state.app.ledger.list_rejects()
+    orphans = state.app.ledger.list_orphans()
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps({**row, "first_seen": row["first_seen"].isoformat()}))
+        for orphan in orphans:
+            click.echo(json.dumps(orphan))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("agency", "type", "id", "source", "position", "reason", title="Rejected records")
+    for row in rows:
+        table.add_row(row["agency"], row["record_type"] or "-", row["record_id"] or "-",
+                      row["source"], row["position"], row["reason"])
+    for orphan in orphans:
+        table.add_row(orphan["agency"], orphan["record_type"], orphan["record_id"], "-", "-",
+                      orphan["reason"])
+    Console(width=200).print(table)
+    click.echo(f"{len(rows)} rejected, {len(orphans)} orphaned")

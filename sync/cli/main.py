@@ -1,0 +1,72 @@
+"""The `arms-sync` entry point: global options, subcommands, and one-sentence errors.
+
+Exit status follows `cli.md`: 0 success, 2 bad usage, configuration or
+unreadable input, 1 any other failure. Errors are one sentence on stderr,
+never a traceback and never personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from sync.cli.context import CliState
+from sync.cli.data_cmds import export, rejects, report
+from sync.cli.envelope_cmd import envelope
+from sync.cli.keys_cmd import keys
+from sync.cli.run_cmds import demo, run, synth
+from sync.errors import ArmsSyncError
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+log = logging.getLogger("arms_sync")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", envvar="ARMS_SYNC_DATABASE_URL", help="Ledger URL (default: SQLite arms-sync.db here).")
+@click.option(
+    "--config",
+    envvar="ARMS_SYNC_CONFIG",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settings file (TOML).",
+)
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, config: Path | None) -> None:
+    """arms-sync: decides which agency completes ARMS, and flags duplicate assessments."""
+    state = CliState(db, config)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+for command in (run, demo, synth, export, report, rejects, keys, envelope):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and turn every failure into an exit status and one sentence."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cli.main(args=argv, prog_name="arms-sync", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_FAILURE)
+    except click.ClickException as error:
+        click.echo(f"Error: {error.format_message()}", err=True)
+        sys.exit(EXIT_USAGE if isinstance(error, click.UsageError) else error.exit_code)
+    except ArmsSyncError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except Exception as error:  # noqa: BLE001 - last line of defence: no traceback, no data
+        log.debug("unexpected failure", exc_info=True)
+        click.echo(
+            f"Error: arms-sync failed unexpectedly ({type(error).__name__}); "
+            "run with ARMS_SYNC_DEBUG=1 for details.",
+            err=True,
+        )
+        sys.exit(EXIT_FAILURE)
+    sys.exit(0)

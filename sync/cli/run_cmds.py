@@ -1,0 +1,112 @@
+"""CLI commands that do the main work: `run`, `synth` and `demo`."""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractContextManager, nullcontext
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from sync.cli.context import ISO_DATE, CliState, is_terminal, pass_state
+from sync.cli.sources import open_source
+from sync.cycle import RunSummary, run_cycle
+from sync.errors import UsageError
+
+DEMO_SUBJECTS = 2_000
+DEMO_SEED = 2015
+
+
+@click.command()
+@click.option("--probation-feed", required=True, help="Probation feed: a file (plain or sealed).")
+@click.option("--police-feed", required=True, help="Police feed: a file (plain or sealed).")
+@click.option("--as-of", type=ISO_DATE, help="The date taken as today (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@pass_state
+def run(
+    state: CliState, probation_feed: str, police_feed: str, as_of: date | None, as_json: bool
+) -> None:
+    """One full sync cycle, in-process: pull both feeds, decide, flag, store."""
+    app = state.app
+    sources = {
+        "probation": open_source(probation_feed, "probation", app),
+        "police": open_source(police_feed, "police", app),
+    }
+    with _status("Syncing both feeds"):
+        summary = run_cycle(app, sources, as_of or app.today())
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), sort_keys=True))
+    else:
+        print_summary(summary)
+
+
+def _status(message: str) -> AbstractContextManager[object]:
+    """A spinner on a terminal; nothing when piped."""
+    if is_terminal():
+        return Console(stderr=True).status(message)
+    return nullcontext()
+
+
+def print_summary(summary: RunSummary) -> None:
+    """A short, readable account of a run (counts only)."""
+    for agency, counts in summary.feeds.items():
+        click.echo(
+            f"{agency}: read {counts.read} records, accepted {counts.accepted}, "
+            f"rejected {counts.rejected}, with warnings {counts.warnings}"
+        )
+    click.echo(f"subjects: {summary.subjects}; orphans: {summary.orphans}")
+    owners = ", ".join(f"{owner} {count}" for owner, count in summary.owners_today.items())
+    click.echo(f"owner on {summary.as_of.isoformat()}: {owners or 'none'}")
+    flags = ", ".join(f"{kind} {count}" for kind, count in summary.open_flags.items())
+    click.echo(f"open flags: {flags or 'none'}")
+    if summary.rejected:
+        click.echo(f"{summary.rejected} rejected records: see `arms-sync rejects`.")
+
+
+@click.command()
+@click.option("--subjects", type=click.IntRange(min=1), default=1_000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--noise", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+              help="Share of realistic data-entry errors (0 clean, 1 full rates).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--as-of", type=ISO_DATE, help="The date the data is generated as of.")
+@pass_state
+def synth(
+    state: CliState, subjects: int, seed: int, noise: float, out: Path, as_of: date | None
+) -> None:
+    """Write a synthetic pair of agency feeds and the truth they were built from."""
+    from sync.synth import SynthOptions, write_synthetic_feeds
+
+    today = as_of or state.app.today()
+    out.mkdir(parents=True, exist_ok=True)
+    result = write_synthetic_feeds(out, SynthOptions(subjects, seed, noise, today))
+    click.echo(f"wrote {out / 'probation.jsonl'}, {out / 'police.jsonl'}, {out / 'truth.jsonl'}")
+    click.echo(json.dumps(_jsonable(result), sort_keys=True))
+
+
+def _jsonable(value: object) -> object:
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return str(value)
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
+              show_default=True, help="Folder for the synthetic feeds and the reports.")
+@click.option("--subjects", type=click.IntRange(min=10), default=DEMO_SUBJECTS, show_default=True)
+@pass_state
+def demo(state: CliState, out: Path, subjects: int) -> None:
+    """The main job on the embedded default: synthetic data, a full sync, the report."""
+    from sync.demo import run_demo
+
+    if state.db is None and state.config is None:
+        out.mkdir(parents=True, exist_ok=True)
+        state.db = f"sqlite:///{out / 'arms-sync.db'}"
+    try:
+        run_demo(state.app, out, subjects, DEMO_SEED)
+    except OSError as error:
+        raise UsageError(f"The demo folder {out.name} cannot be written.") from error

@@ -1,0 +1,143 @@
+"""Apply the feed consumer rules that need the whole picture: merges and orphans.
+
+Given the current (latest, not deleted) version of every record, this resolves
+merge chains so that records pointing at a merged-away person belong to the
+merge target, drops merged-away persons as persons of their own, and reports
+records whose person never arrived as orphans. Pure: values in, values out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from sync.core.records import Agency, Assessment, Period, Person, RecordRef, Supervision
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """A merge record: `source` now means `target` (same agency)."""
+
+    agency: Agency
+    id: str
+    source_person_id: str
+    target_person_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """A record whose person (after merges) is not among the live persons."""
+
+    agency: Agency
+    record_type: str
+    record_id: str
+    missing_person_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """The current version of every record of both feeds, deleted ones left out."""
+
+    persons: Sequence[Person] = ()
+    merges: Sequence[Merge] = ()
+    supervisions: Sequence[Supervision] = ()
+    custodies: Sequence[Period] = ()
+    registrations: Sequence[Period] = ()
+    assessments: Sequence[Assessment] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Consolidated:
+    """Live persons and every dependent record re-pointed at a live person."""
+
+    persons: dict[RecordRef, Person]
+    merged_into: dict[RecordRef, RecordRef]
+    supervisions: list[Supervision] = field(default_factory=list)
+    custodies: list[Period] = field(default_factory=list)
+    registrations: list[Period] = field(default_factory=list)
+    assessments: list[Assessment] = field(default_factory=list)
+    orphans: list[Orphan] = field(default_factory=list)
+
+
+def resolve_merges(merges: Iterable[Merge], known: set[RecordRef]) -> dict[RecordRef, RecordRef]:
+    """Map each merged-away person to the live person it now means.
+
+    A merge whose target is unknown waits (it is reported as an orphan by the
+    caller). Chains resolve to their end; a cycle resolves every member to its
+    smallest reference, so the outcome never depends on record order.
+    """
+    direct: dict[RecordRef, RecordRef] = {}
+    for merge in sorted(merges, key=lambda m: (m.agency, m.id)):
+        direct[RecordRef(merge.agency, merge.source_person_id)] = RecordRef(
+            merge.agency, merge.target_person_id
+        )
+    resolved = {source: _follow(source, direct) for source in direct}
+    return {source: target for source, target in resolved.items() if target in known}
+
+
+def _follow(start: RecordRef, direct: Mapping[RecordRef, RecordRef]) -> RecordRef:
+    seen = [start]
+    current = start
+    while current in direct:
+        current = direct[current]
+        if current in seen:
+            cycle = seen[seen.index(current) :]
+            return min(cycle)
+        seen.append(current)
+    return current
+
+
+def consolidate(state: FeedState) -> Consolidated:
+    """Resolve merges and orphans over the current records of both feeds."""
+    all_persons = {person.ref: person for person in state.persons}
+    merged_into = resolve_merges(state.merges, set(all_persons))
+    live = {
+        ref: person
+        for ref, person in all_persons.items()
+        if ref not in merged_into or merged_into[ref] == ref
+    }
+    merged_into = {ref: target for ref, target in merged_into.items() if target != ref}
+    result = Consolidated(persons=live, merged_into=merged_into)
+    result.orphans.extend(_merge_orphans(state.merges, merged_into, live))
+
+    def live_person(agency: Agency, person_id: str) -> str | None:
+        ref = RecordRef(agency, person_id)
+        ref = merged_into.get(ref, ref)
+        return ref.person_id if ref in live else None
+
+    for items, agency, record_type, out in (
+        (state.supervisions, Agency.PROBATION, "supervision", result.supervisions),
+        (state.custodies, Agency.PROBATION, "custody", result.custodies),
+        (state.registrations, Agency.POLICE, "registration", result.registrations),
+    ):
+        for item in items:
+            target = live_person(agency, item.person_id)
+            if target is None:
+                result.orphans.append(Orphan(agency, record_type, item.id, item.person_id))
+            else:
+                out.append(replace(item, person_id=target))  # type: ignore[arg-type]
+    for assessment in state.assessments:
+        target = live_person(assessment.agency, assessment.person_id)
+        if target is None:
+            result.orphans.append(
+                Orphan(assessment.agency, "assessment", assessment.id, assessment.person_id)
+            )
+        else:
+            result.assessments.append(replace(assessment, person_id=target))
+    result.orphans.sort(key=lambda o: (o.agency, o.record_type, o.record_id))
+    return result
+
+
+def _merge_orphans(
+    merges: Iterable[Merge],
+    merged_into: Mapping[RecordRef, RecordRef],
+    live: Mapping[RecordRef, Person],
+) -> list[Orphan]:
+    orphans = []
+    for merge in merges:
+        source = RecordRef(merge.agency, merge.source_person_id)
+        if source not in merged_into and source not in live:
+            orphans.append(Orphan(merge.agency, "merge", merge.id, merge.source_person_id))
+        elif source not in merged_into:
+            orphans.append(Orphan(merge.agency, "merge", merge.id, merge.target_person_id))
+    return orphans

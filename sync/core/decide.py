@@ -1,0 +1,173 @@
+"""One decision pass over the whole picture: subjects, timelines and flags.
+
+The pure heart of a sync cycle. From the current records of both feeds it
+resolves merges, links person records into subjects (keeping subject ids
+stable), gathers each subject's facts, and asks the policy engine for its
+timeline and the duplicate rules for its flags. No I/O: the caller loads the
+state and stores the result.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TypeVar
+
+from sync.core.consolidate import Consolidated, FeedState, Orphan, consolidate
+from sync.core.duplicates import Flag, find_flags
+from sync.core.linking import (
+    MATCHED_BY_NONE,
+    Edge,
+    assign_subject_ids,
+    clusters,
+    identifier_edges,
+)
+from sync.core.policy import PolicySettings, Segment, build_timeline
+from sync.core.records import (
+    Agency,
+    Assessment,
+    Override,
+    Period,
+    Person,
+    RecordRef,
+    SubjectFacts,
+    Supervision,
+)
+
+_Dependent = TypeVar("_Dependent", Supervision, Period, Assessment)
+EdgeFinder = Callable[[Sequence[Person]], Sequence[Edge]]
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectDecision:
+    """Everything decided about one subject in a pass."""
+
+    facts: SubjectFacts
+    members: tuple[RecordRef, ...]
+    edges: tuple[Edge, ...]
+    timeline: tuple[Segment, ...]
+    flags: tuple[Flag, ...]
+
+    @property
+    def subject_id(self) -> str:
+        """The subject's stable id."""
+        return self.facts.subject_id
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionInputs:
+    """What a pass needs besides the records: history, overrides and settings."""
+
+    as_of: date
+    window_days: int
+    policy: PolicySettings
+    previous_membership: Mapping[RecordRef, str] = field(default_factory=dict)
+    taken_subject_ids: frozenset[str] = frozenset()
+    overrides: Mapping[str, Sequence[Override]] = field(default_factory=dict)
+    manual_edges: Sequence[Edge] = ()
+    forbidden_pairs: frozenset[tuple[RecordRef, RecordRef]] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Decisions:
+    """The outcome of a pass: one decision per subject, plus what could not be placed."""
+
+    subjects: tuple[SubjectDecision, ...]
+    merged_into: Mapping[RecordRef, RecordRef]
+    orphans: tuple[Orphan, ...]
+
+
+def decide(
+    state: FeedState,
+    inputs: DecisionInputs,
+    mint: Callable[[RecordRef, int], str],
+    find_edges: EdgeFinder = identifier_edges,
+) -> Decisions:
+    """Link, decide and flag every subject in `state`."""
+    merged = consolidate(state)
+    persons = sorted(merged.persons.values(), key=lambda p: p.ref)
+    edges = _allowed_edges([*find_edges(persons), *inputs.manual_edges], inputs.forbidden_pairs)
+    groups = clusters(merged.persons, edges)
+    ids = assign_subject_ids(
+        groups, inputs.previous_membership, set(inputs.taken_subject_ids), mint
+    )
+    subject_of = {ref: ids[group] for group in groups for ref in group}
+    facts = _gather_facts(merged, subject_of, inputs.overrides)
+    edges_by_subject: dict[str, list[Edge]] = defaultdict(list)
+    for edge in edges:
+        edges_by_subject[subject_of[edge.a]].append(edge)
+    decisions = []
+    for group in groups:
+        subject_facts = facts[ids[group]]
+        timeline = build_timeline(subject_facts, inputs.policy)
+        flags = find_flags(subject_facts, timeline, inputs.as_of, inputs.window_days)
+        decisions.append(
+            SubjectDecision(
+                subject_facts, group, tuple(edges_by_subject[ids[group]]), timeline, flags
+            )
+        )
+    decisions.sort(key=lambda d: d.subject_id)
+    return Decisions(tuple(decisions), merged.merged_into, tuple(merged.orphans))
+
+
+def _allowed_edges(
+    edges: Iterable[Edge], forbidden: frozenset[tuple[RecordRef, RecordRef]]
+) -> list[Edge]:
+    """Drop edges an operator has unlinked; keep one edge per pair, deterministic."""
+    kept: dict[tuple[RecordRef, RecordRef], Edge] = {}
+    for edge in sorted(edges):
+        pair = (edge.a, edge.b) if edge.a <= edge.b else (edge.b, edge.a)
+        if pair not in forbidden:
+            kept.setdefault(pair, edge)
+    return list(kept.values())
+
+
+def _gather_facts(
+    merged: Consolidated,
+    subject_of: Mapping[RecordRef, str],
+    overrides: Mapping[str, Sequence[Override]],
+) -> dict[str, SubjectFacts]:
+    persons: dict[str, list[Person]] = defaultdict(list)
+    for ref, person in merged.persons.items():
+        persons[subject_of[ref]].append(person)
+    supervisions = _group(merged.supervisions, subject_of, lambda _: Agency.PROBATION)
+    custodies = _group(merged.custodies, subject_of, lambda _: Agency.PROBATION)
+    registrations = _group(merged.registrations, subject_of, lambda _: Agency.POLICE)
+    assessments = _group(merged.assessments, subject_of, lambda item: item.agency)
+    return {
+        subject_id: SubjectFacts(
+            subject_id=subject_id,
+            persons=tuple(sorted(people, key=lambda p: p.ref)),
+            supervisions=tuple(sorted(supervisions[subject_id], key=lambda s: s.id)),
+            custodies=tuple(sorted(custodies[subject_id], key=lambda c: c.id)),
+            registrations=tuple(sorted(registrations[subject_id], key=lambda r: r.id)),
+            assessments=tuple(sorted(assessments[subject_id], key=lambda a: (a.agency, a.id))),
+            overrides=tuple(overrides.get(subject_id, ())),
+        )
+        for subject_id, people in persons.items()
+    }
+
+
+def _group(
+    items: Iterable[_Dependent],
+    subject_of: Mapping[RecordRef, str],
+    agency_of: Callable[[_Dependent], Agency],
+) -> defaultdict[str, list[_Dependent]]:
+    grouped: defaultdict[str, list[_Dependent]] = defaultdict(list)
+    for item in items:
+        grouped[subject_of[RecordRef(agency_of(item), item.person_id)]].append(item)
+    return grouped
+
+
+def membership_matched_by(decision: SubjectDecision) -> dict[RecordRef, tuple[str, float | None]]:
+    """For each member, what linked it into the subject (`NONE` for a lone record)."""
+    result: dict[RecordRef, tuple[str, float | None]] = {
+        ref: (MATCHED_BY_NONE, None) for ref in decision.members
+    }
+    for edge in decision.edges:
+        for ref in (edge.a, edge.b):
+            if result[ref][0] == MATCHED_BY_NONE:
+                result[ref] = (edge.matched_by, edge.weight)
+    return result

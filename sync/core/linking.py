@@ -1,0 +1,121 @@
+"""Group person records into subjects: identifier links, clusters, stable ids.
+
+A subject is the set of person records (either agency, or both) linked as one
+real person. Links are edges between records that say what linked them
+(`matched_by`); clusters are the connected components of those edges. Subject
+ids survive re-runs and new data: a cluster keeps the id most of its records
+already had, and a new cluster's id is minted from its smallest record
+reference, so the same data always yields the same ids whatever the order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sync.core.records import Person, RecordRef
+
+MATCHED_BY_PNC = "PNC"
+MATCHED_BY_CRO = "CRO"
+MATCHED_BY_MANUAL = "MANUAL"
+MATCHED_BY_NONE = "NONE"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Edge:
+    """Two person records linked as the same person, and what linked them."""
+
+    a: RecordRef
+    b: RecordRef
+    matched_by: str
+    weight: float | None = None
+
+
+def identifier_edges(persons: Iterable[Person]) -> list[Edge]:
+    """Edges between records sharing a canonical PNC or CRO (junk is already None)."""
+    by_pnc: dict[str, list[RecordRef]] = defaultdict(list)
+    by_cro: dict[str, list[RecordRef]] = defaultdict(list)
+    for person in persons:
+        if person.pnc is not None:
+            by_pnc[person.pnc].append(person.ref)
+        if person.cro is not None:
+            by_cro[person.cro].append(person.ref)
+    edges: dict[tuple[RecordRef, RecordRef], Edge] = {}
+    for matched_by, groups in ((MATCHED_BY_PNC, by_pnc), (MATCHED_BY_CRO, by_cro)):
+        for refs in groups.values():
+            first, *rest = sorted(refs)
+            for other in rest:
+                edges.setdefault((first, other), Edge(first, other, matched_by))
+    return sorted(edges.values())
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[RecordRef, RecordRef] = {}
+
+    def find(self, item: RecordRef) -> RecordRef:
+        parent = self.parent.setdefault(item, item)
+        if parent != item:
+            parent = self.parent[item] = self.find(parent)
+        return parent
+
+    def union(self, a: RecordRef, b: RecordRef) -> None:
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a != root_b:
+            low, high = sorted((root_a, root_b))
+            self.parent[high] = low
+
+
+def clusters(refs: Iterable[RecordRef], edges: Iterable[Edge]) -> list[tuple[RecordRef, ...]]:
+    """Connected components of the edges over `refs`, each sorted, sorted by first ref."""
+    union_find = _UnionFind()
+    for ref in refs:
+        union_find.find(ref)
+    for edge in edges:
+        union_find.union(edge.a, edge.b)
+    groups: dict[RecordRef, list[RecordRef]] = defaultdict(list)
+    for ref in list(union_find.parent):
+        groups[union_find.find(ref)].append(ref)
+    return sorted((tuple(sorted(group)) for group in groups.values()), key=lambda g: g[0])
+
+
+def assign_subject_ids(
+    groups: Sequence[tuple[RecordRef, ...]],
+    previous: Mapping[RecordRef, str],
+    taken: set[str],
+    mint: Callable[[RecordRef, int], str],
+) -> dict[tuple[RecordRef, ...], str]:
+    """Give each cluster a subject id, keeping ids stable across runs.
+
+    A cluster keeps the previous id held by most of its records (ties: the
+    smallest id); when a previous subject splits, the part holding most of its
+    records keeps the id (ties: the part with the smallest record). Any other
+    cluster gets `mint(smallest_ref, attempt)`, retried until unused.
+    """
+    claims: dict[str, list[tuple[int, RecordRef, tuple[RecordRef, ...]]]] = defaultdict(list)
+    for group in groups:
+        counts: dict[str, int] = defaultdict(int)
+        for ref in group:
+            if ref in previous:
+                counts[previous[ref]] += 1
+        if counts:
+            best = min(counts, key=lambda sid: (-counts[sid], sid))
+            claims[best].append((-counts[best], group[0], group))
+    assigned: dict[tuple[RecordRef, ...], str] = {}
+    for subject_id, claimants in claims.items():
+        assigned[min(claimants)[2]] = subject_id
+    used = set(taken) | set(assigned.values())
+    for group in groups:
+        if group not in assigned:
+            attempt = 0
+            while (candidate := mint(group[0], attempt)) in used:
+                attempt += 1
+            assigned[group] = candidate
+            used.add(candidate)
+    return assigned
+
+
+def edges_within(edges: Iterable[Edge], members: set[RecordRef]) -> list[Edge]:
+    """The edges whose both ends lie in `members`."""
+    return [edge for edge in edges if edge.a in members and edge.b in members]

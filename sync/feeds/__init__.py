@@ -1,0 +1,1 @@
+"""Feed adapters: read agency records from files and gateways, validate them at the edge."""

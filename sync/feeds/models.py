@@ -1,0 +1,276 @@
+"""Pydantic models of feed-v1 records: validation at the edge.
+
+Each line of a feed is validated into one of these models (a discriminated
+union on `type`). Validators canonicalise identifiers: an invalid CRN, NOMS
+number or police reference rejects the record; an invalid or junk PNC or CRO is
+set aside with a warning naming the field (never the value). Error messages name
+the field and the rule, never the input.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from sync.core import identifiers as ids
+from sync.core.records import AssessmentStatus, Gender, Offence, SupervisionKind
+
+AgencyName = Literal["probation", "police"]
+NAME_MAX_LENGTH = 200
+AREA_MAX_LENGTH = 32
+RECORD_ID_MAX_LENGTH = 64
+NonEmptyText = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
+WARNINGS_KEY = "\x00warnings"
+RecordId = Annotated[str, Field(min_length=1, max_length=RECORD_ID_MAX_LENGTH)]
+
+
+class FeedContext:
+    """What a validator needs to know about the stream it reads (agency, today)."""
+
+    def __init__(self, agency: AgencyName, today: date) -> None:
+        self.agency = agency
+        self.today = today
+
+
+def _context(info: ValidationInfo) -> FeedContext:
+    context = info.context
+    if not isinstance(context, FeedContext):
+        raise TypeError("feed records are validated with a FeedContext")
+    return context
+
+
+def canonical_person_ref(agency: str, raw: str) -> str:
+    """A person reference in the agency's canonical form, or `InvalidIdentifier`."""
+    if agency == "probation":
+        return ids.canonical_crn(raw)
+    return ids.canonical_police_ref(raw)
+
+
+class FeedRecord(BaseModel):
+    """Fields common to every record type."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+    agency: AgencyName
+    id: RecordId
+    updated_at: AwareDatetime
+    deleted: bool = False
+    # Computed by validators under an alias no feed can use, never read from input.
+    warnings: tuple[str, ...] = Field(default=(), validation_alias=WARNINGS_KEY)
+
+    @field_validator("agency")
+    @classmethod
+    def _agency_matches_feed(cls, value: str, info: ValidationInfo) -> str:
+        if value != _context(info).agency:
+            raise ValueError("does not match the feed it arrived in")
+        return value
+
+
+class PersonRecord(FeedRecord):
+    """`person`: one agency's record of a person."""
+
+    type: Literal["person"]
+    surname: NonEmptyText
+    forenames: NonEmptyText
+    gender: Gender
+    area: Annotated[str, Field(min_length=1, max_length=AREA_MAX_LENGTH)]
+    pnc: str | None = None
+    cro: str | None = None
+    noms: str | None = None
+    date_of_birth: date | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _valid_person_ref(cls, value: str, info: ValidationInfo) -> str:
+        return canonical_person_ref(_context(info).agency, value)
+
+    @field_validator("noms")
+    @classmethod
+    def _valid_noms(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else ids.canonical_noms(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _set_aside_bad_identifiers(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict):
+            return data
+        today = _context(info).today
+        cleaned = dict(data)
+        warnings: list[str] = []
+        for field_name, canonicalise in (
+            ("pnc", lambda raw: ids.canonical_pnc(raw, today)),
+            ("cro", ids.canonical_cro),
+        ):
+            cleaned[field_name] = _identifier_or_none(
+                cleaned.get(field_name), field_name, canonicalise, warnings
+            )
+        dob = cleaned.get("date_of_birth")
+        if isinstance(dob, str) and dob in {d.isoformat() for d in ids.PLACEHOLDER_DATES_OF_BIRTH}:
+            warnings.append("date_of_birth: placeholder value, never used to link")
+        cleaned[WARNINGS_KEY] = tuple(warnings)
+        return cleaned
+
+
+def _identifier_or_none(
+    raw: object, field_name: str, canonicalise: Any, warnings: list[str]
+) -> str | None:
+    """Canonical identifier, or None with a warning when invalid or junk."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str):
+        warnings.append(f"{field_name}: not a string, set aside")
+        return None
+    try:
+        canonical: str = canonicalise(raw)
+    except ids.InvalidIdentifier as error:
+        warnings.append(f"{error}, set aside")
+        return None
+    if ids.is_junk_identifier(canonical):
+        warnings.append(f"{field_name}: placeholder value, treated as absent")
+        return None
+    return canonical
+
+
+class _PersonLinked(FeedRecord):
+    """A record that belongs to a person record of the same agency."""
+
+    person_id: RecordId
+
+    @field_validator("person_id")
+    @classmethod
+    def _valid_person_id(cls, value: str, info: ValidationInfo) -> str:
+        return canonical_person_ref(_context(info).agency, value)
+
+
+def _probation_only(info: ValidationInfo, record_type: str) -> None:
+    if _context(info).agency != "probation":
+        raise ValueError(f"a {record_type} record only comes from probation")
+
+
+def _police_only(info: ValidationInfo, record_type: str) -> None:
+    if _context(info).agency != "police":
+        raise ValueError(f"a {record_type} record only comes from the police")
+
+
+class SupervisionRecord(_PersonLinked):
+    """`supervision` (probation only)."""
+
+    type: Literal["supervision"]
+    kind: SupervisionKind
+    offence: Offence
+    start: date
+    end: date | None = None
+    terminated_on: date | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _from_probation(cls, value: str, info: ValidationInfo) -> str:
+        _probation_only(info, "supervision")
+        return value
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> SupervisionRecord:
+        if self.end is not None and self.end < self.start:
+            raise ValueError("end: must not be before start")
+        if self.terminated_on is not None and self.terminated_on < self.start:
+            raise ValueError("terminated_on: must not be before start")
+        return self
+
+
+class _PeriodRecord(_PersonLinked):
+    start: date
+    end: date | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> _PeriodRecord:
+        if self.end is not None and self.end < self.start:
+            raise ValueError("end: must not be before start")
+        return self
+
+
+class CustodyRecord(_PeriodRecord):
+    """`custody` (probation only): remand, sentence or recall."""
+
+    type: Literal["custody"]
+
+    @field_validator("type")
+    @classmethod
+    def _from_probation(cls, value: str, info: ValidationInfo) -> str:
+        _probation_only(info, "custody")
+        return value
+
+
+class RegistrationRecord(_PeriodRecord):
+    """`registration` (police only): the notification requirement."""
+
+    type: Literal["registration"]
+
+    @field_validator("type")
+    @classmethod
+    def _from_police(cls, value: str, info: ValidationInfo) -> str:
+        _police_only(info, "registration")
+        return value
+
+
+class AssessmentRecord(_PersonLinked):
+    """`assessment`: an ARMS assessment by either agency."""
+
+    type: Literal["assessment"]
+    started_on: date
+    completed_on: date | None = None
+    status: AssessmentStatus
+
+    @model_validator(mode="after")
+    def _completion_consistent(self) -> AssessmentRecord:
+        if self.status is AssessmentStatus.COMPLETED and self.completed_on is None:
+            raise ValueError("completed_on: required when status is completed")
+        if self.completed_on is not None and self.completed_on < self.started_on:
+            raise ValueError("completed_on: must not be before started_on")
+        return self
+
+
+class MergeRecord(FeedRecord):
+    """`merge`: the source system merged two of its person records."""
+
+    type: Literal["merge"]
+    source_person_id: RecordId
+    target_person_id: RecordId
+
+    @field_validator("source_person_id", "target_person_id")
+    @classmethod
+    def _valid_refs(cls, value: str, info: ValidationInfo) -> str:
+        return canonical_person_ref(_context(info).agency, value)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> MergeRecord:
+        if self.source_person_id == self.target_person_id:
+            raise ValueError("target_person_id: must differ from source_person_id")
+        return self
+
+
+AnyRecord = Annotated[
+    PersonRecord
+    | SupervisionRecord
+    | CustodyRecord
+    | RegistrationRecord
+    | AssessmentRecord
+    | MergeRecord,
+    Field(discriminator="type"),
+]
+
+RECORD_TYPES = ("person", "supervision", "custody", "registration", "assessment", "merge")
+
+
+def updated_at_key(value: datetime) -> str:
+    """A UTC timestamp string that sorts in time order, for `updated_at` comparisons."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

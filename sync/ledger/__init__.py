@@ -1,0 +1,1 @@
+"""The ledger: SQLAlchemy tables, migrations and bulk access (SQLite or PostgreSQL)."""

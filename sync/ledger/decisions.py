@@ -1,0 +1,207 @@
+"""Store a decision pass: subjects, links, timelines, orphans, and flags with their history.
+
+Derived tables (members, links, segments, orphans) are replaced whole inside
+one transaction, so a crash leaves the previous pass intact. Flags are merged:
+a new flag gets its first-seen time, a flag that still holds gets its
+last-seen time, one that no longer holds is closed, never erased.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from sync.core.decide import Decisions, SubjectDecision, membership_matched_by
+from sync.core.duplicates import Flag
+from sync.ledger import schema
+from sync.ledger.store import Ledger
+
+FLAG_CONTENT_COLUMNS = (
+    "kind",
+    "subject_id",
+    "agency",
+    "assessment_id",
+    "person_ids",
+    "reference_date",
+    "owner_at_reference_date",
+    "rule_at_reference_date",
+    "counterpart",
+    "redundant",
+    "area",
+    "assessment_status",
+)
+
+
+def flag_key(flag: Flag) -> str:
+    """The flag's stable identity as one string."""
+    return "|".join(str(part) for part in flag.key)
+
+
+def flag_content(flag: Flag) -> dict[str, Any]:
+    """The stored columns that describe a flag."""
+    counterpart = None
+    if flag.counterpart is not None:
+        counterpart = json.dumps(
+            {
+                "agency": str(flag.counterpart.agency),
+                "assessment_id": flag.counterpart.assessment_id,
+                "reference_date": flag.counterpart.reference_date.isoformat(),
+            },
+            sort_keys=True,
+        )
+    return {
+        "kind": str(flag.kind),
+        "subject_id": flag.subject_id,
+        "agency": None if flag.agency is None else str(flag.agency),
+        "assessment_id": flag.assessment_id,
+        "person_ids": json.dumps(list(flag.person_ids)),
+        "reference_date": flag.reference_date,
+        "owner_at_reference_date": (
+            None if flag.owner_at_reference_date is None else str(flag.owner_at_reference_date)
+        ),
+        "rule_at_reference_date": flag.rule_at_reference_date,
+        "counterpart": counterpart,
+        "redundant": flag.redundant,
+        "area": flag.area,
+        "assessment_status": (
+            None if flag.assessment_status is None else str(flag.assessment_status)
+        ),
+    }
+
+
+def store_decisions(ledger: Ledger, decisions: Decisions, run_id: int, now: datetime) -> None:
+    """Write a decision pass in one transaction."""
+    with ledger.engine.begin() as conn:
+        _store_subjects(conn, decisions.subjects, run_id)
+        ledger.replace_rows(schema.subject_members, list(_member_rows(decisions)), conn)
+        ledger.replace_rows(schema.links, list(_link_rows(decisions.subjects)), conn)
+        ledger.replace_rows(schema.segments, list(_segment_rows(decisions.subjects)), conn)
+        ledger.replace_rows(schema.orphans, [_orphan_row(o) for o in decisions.orphans], conn)
+        merge_flags(conn, (f for d in decisions.subjects for f in d.flags), now)
+
+
+def _store_subjects(conn: Connection, subjects: Iterable[SubjectDecision], run_id: int) -> None:
+    table = schema.subjects
+    known = set(conn.execute(select(table.c.subject_id)).scalars())
+    current = {decision.subject_id for decision in subjects}
+    conn.execute(update(table).values(active=False))
+    new = [
+        {"subject_id": sid, "created_run": run_id, "active": True} for sid in current - known
+    ]
+    if new:
+        conn.execute(table.insert(), new)
+    still = [{"sid": sid} for sid in current & known]
+    if still:
+        conn.execute(
+            update(table).where(table.c.subject_id == bindparam("sid")).values(active=True), still
+        )
+
+
+def _member_rows(decisions: Decisions) -> Iterable[dict[str, Any]]:
+    subject_of = {}
+    for decision in decisions.subjects:
+        for ref, (matched_by, weight) in membership_matched_by(decision).items():
+            subject_of[ref] = decision.subject_id
+            yield {
+                "agency": str(ref.agency),
+                "person_id": ref.person_id,
+                "subject_id": decision.subject_id,
+                "matched_by": matched_by,
+                "weight": weight,
+                "merged_into": None,
+            }
+    for source, target in sorted(decisions.merged_into.items()):
+        if target in subject_of:
+            yield {
+                "agency": str(source.agency),
+                "person_id": source.person_id,
+                "subject_id": subject_of[target],
+                "matched_by": "MERGE",
+                "weight": None,
+                "merged_into": target.person_id,
+            }
+
+
+def _link_rows(subjects: Iterable[SubjectDecision]) -> Iterable[dict[str, Any]]:
+    for decision in subjects:
+        for edge in decision.edges:
+            yield {
+                "subject_id": decision.subject_id,
+                "a_agency": str(edge.a.agency),
+                "a_person_id": edge.a.person_id,
+                "b_agency": str(edge.b.agency),
+                "b_person_id": edge.b.person_id,
+                "matched_by": edge.matched_by,
+                "weight": edge.weight,
+            }
+
+
+def _segment_rows(subjects: Iterable[SubjectDecision]) -> Iterable[dict[str, Any]]:
+    for decision in subjects:
+        for position, segment in enumerate(decision.timeline):
+            yield {
+                "subject_id": decision.subject_id,
+                "position": position,
+                "start": segment.start,
+                "end": segment.end,
+                "owner": str(segment.owner),
+                "rule": segment.rule,
+                "mandatory": segment.mandatory,
+                "policy": segment.policy,
+            }
+
+
+def _orphan_row(orphan: Any) -> dict[str, Any]:
+    return {
+        "agency": str(orphan.agency),
+        "rtype": orphan.record_type,
+        "rid": orphan.record_id,
+        "missing_person_id": orphan.missing_person_id,
+    }
+
+
+def merge_flags(conn: Connection, current: Iterable[Flag], now: datetime) -> None:
+    """Insert new flags, refresh those still holding, close those that no longer hold."""
+    table = schema.flags
+    stored = _stored_flags(conn)
+    inserts, refreshes = [], []
+    seen = set()
+    for flag in current:
+        key = flag_key(flag)
+        seen.add(key)
+        content = flag_content(flag)
+        previous = stored.get(key)
+        if previous is None:
+            inserts.append({"key": key, **content, "first_seen": now, "last_seen": now})
+        elif previous != (None, _signature(content)):
+            refreshes.append({"k": key, **content, "closed_at": None})
+    if inserts:
+        conn.execute(table.insert(), inserts)
+    if refreshes:
+        conn.execute(
+            update(table)
+            .where(table.c.key == bindparam("k"))
+            .values({name: bindparam(name) for name in (*FLAG_CONTENT_COLUMNS, "closed_at")}),
+            refreshes,
+        )
+    closing = [{"k": key} for key, (closed, _) in stored.items() if closed is None and key not in seen]
+    if closing:
+        conn.execute(
+            update(table).where(table.c.key == bindparam("k")).values(closed_at=now), closing
+        )
+    conn.execute(update(table).where(table.c.closed_at.is_(None)).values(last_seen=now))
+
+
+def _stored_flags(conn: Connection) -> dict[str, tuple[datetime | None, tuple[Any, ...]]]:
+    table = schema.flags
+    columns = [table.c[name] for name in FLAG_CONTENT_COLUMNS]
+    rows = conn.execute(select(table.c.key, table.c.closed_at, *columns))
+    return {row[0]: (row[1], tuple(row[2:])) for row in rows}
+
+
+def _signature(content: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(content[name] for name in FLAG_CONTENT_COLUMNS)

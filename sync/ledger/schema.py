@@ -1,0 +1,182 @@
+"""The ledger's tables (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+The ledger is the service's memory: the current version of every feed record,
+the rejected lines, the subjects and how their records were linked, the
+ownership timelines, the flags with their first-seen and last-seen times, and
+the bookkeeping that makes runs resumable. Alembic migrations in
+`sync/ledger/migrations` create and upgrade these tables in place; this module
+is the source they are generated from.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+AGENCY = 16
+RECORD_TYPE = 16
+REF = 64
+TIMESTAMP_KEY = 32
+DIGEST = 64
+SUBJECT_ID = 40
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("as_of", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("summary", Text),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("agency", String(AGENCY), primary_key=True),
+    Column("rtype", String(RECORD_TYPE), primary_key=True),
+    Column("rid", String(REF), primary_key=True),
+    Column("updated_at", String(TIMESTAMP_KEY), nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("person_id", String(REF)),
+    Column("digest", String(DIGEST), nullable=False),
+    Column("payload", LargeBinary),
+    Column("pnc_key", String(DIGEST)),
+    Column("cro_key", String(DIGEST)),
+    Column("warnings", Text),
+    Column("applied_run", Integer, nullable=False),
+)
+
+rejects = Table(
+    "rejects",
+    metadata,
+    Column("fingerprint", String(DIGEST), primary_key=True),
+    Column("agency", String(AGENCY), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("position", String(64), nullable=False),
+    Column("record_type", String(RECORD_TYPE)),
+    Column("record_id", String(REF)),
+    Column("reason", Text, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen_run", Integer, nullable=False),
+)
+
+orphans = Table(
+    "orphans",
+    metadata,
+    Column("agency", String(AGENCY), primary_key=True),
+    Column("rtype", String(RECORD_TYPE), primary_key=True),
+    Column("rid", String(REF), primary_key=True),
+    Column("missing_person_id", String(REF), nullable=False),
+)
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("subject_id", String(SUBJECT_ID), primary_key=True),
+    Column("created_run", Integer, nullable=False),
+    Column("active", Boolean, nullable=False),
+)
+
+subject_members = Table(
+    "subject_members",
+    metadata,
+    Column("agency", String(AGENCY), primary_key=True),
+    Column("person_id", String(REF), primary_key=True),
+    Column("subject_id", String(SUBJECT_ID), nullable=False, index=True),
+    Column("matched_by", String(32), nullable=False),
+    Column("weight", Float),
+    Column("merged_into", String(REF)),
+)
+
+links = Table(
+    "links",
+    metadata,
+    Column("subject_id", String(SUBJECT_ID), nullable=False, index=True),
+    Column("a_agency", String(AGENCY), primary_key=True),
+    Column("a_person_id", String(REF), primary_key=True),
+    Column("b_agency", String(AGENCY), primary_key=True),
+    Column("b_person_id", String(REF), primary_key=True),
+    Column("matched_by", String(32), nullable=False),
+    Column("weight", Float),
+)
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("subject_id", String(SUBJECT_ID), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("start", Date),
+    Column("end", Date),
+    Column("owner", String(16), nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("mandatory", Boolean, nullable=False),
+    Column("policy", String(32), nullable=False),
+)
+
+flags = Table(
+    "flags",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("subject_id", String(SUBJECT_ID), nullable=False, index=True),
+    Column("agency", String(AGENCY)),
+    Column("assessment_id", String(REF)),
+    Column("person_ids", Text, nullable=False),
+    Column("reference_date", Date),
+    Column("owner_at_reference_date", String(16)),
+    Column("rule_at_reference_date", String(32)),
+    Column("counterpart", Text),
+    Column("redundant", Boolean),
+    Column("area", String(32)),
+    Column("assessment_status", String(16)),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Index("ix_flags_open", "closed_at", "kind"),
+)
+
+overrides = Table(
+    "overrides",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("subject_id", String(SUBJECT_ID), nullable=False, index=True),
+    Column("owner", String(16), nullable=False),
+    Column("start", Date, nullable=False),
+    Column("end", Date),
+    Column("operator", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_by", String(100)),
+    Column("revoke_reason", Text),
+)
+
+settings_kv = Table(
+    "ledger_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,309 @@
+"""The ledger adapter: bulk reads and writes of feed records, subjects and decisions.
+
+One `Ledger` per process wraps one SQLAlchemy engine (SQLite file by default,
+PostgreSQL by URL). Writes are batched (`executemany`) and every write that a
+re-run could repeat is keyed so that repeating it changes nothing. Record
+payloads pass through a `PayloadCodec`, which encrypts them at rest when the
+deployment has a data key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from sync.ledger import schema
+from sync.ledger.migrate import upgrade_to_head
+
+DELETED_DIGEST = "deleted"
+READ_BATCH = 10_000
+
+
+class PayloadCodec(Protocol):
+    """Turns a record's payload into what is stored, and back."""
+
+    def encode(self, record_key: str, payload: bytes) -> bytes:
+        """The stored form of a payload."""
+        ...
+
+    def decode(self, record_key: str, stored: bytes) -> bytes:
+        """The payload from its stored form."""
+        ...
+
+
+class PlainCodec:
+    """Stores payloads as they are (tests of the pure pipeline, no data key)."""
+
+    def encode(self, record_key: str, payload: bytes) -> bytes:
+        """The payload unchanged."""
+        return payload
+
+    def decode(self, record_key: str, stored: bytes) -> bytes:
+        """The payload unchanged."""
+        return stored
+
+
+@dataclass(frozen=True, slots=True)
+class RecordVersion:
+    """One version of a feed record, ready to store."""
+
+    agency: str
+    rtype: str
+    rid: str
+    updated_at: str
+    deleted: bool
+    person_id: str | None
+    payload: bytes | None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """The record's identity: agency, type and id."""
+        return (self.agency, self.rtype, self.rid)
+
+    @property
+    def digest(self) -> str:
+        """A hash of what the record says (not when it said it)."""
+        if self.deleted or self.payload is None:
+            return DELETED_DIGEST
+        return hashlib.sha256(self.payload).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A current, not deleted record as read back for a decision."""
+
+    agency: str
+    rtype: str
+    rid: str
+    payload: dict[str, Any]
+
+
+def record_key(agency: str, rtype: str, rid: str) -> str:
+    """The associated-data key of one record's payload."""
+    return f"{agency}/{rtype}/{rid}"
+
+
+def latest_per_key(versions: Iterable[RecordVersion]) -> list[RecordVersion]:
+    """Keep, per record, the version with the latest `updated_at` (ties: the later one)."""
+    latest: dict[tuple[str, str, str], RecordVersion] = {}
+    for version in versions:
+        current = latest.get(version.key)
+        if current is None or version.updated_at >= current.updated_at:
+            latest[version.key] = version
+    return list(latest.values())
+
+
+class Ledger:
+    """Bulk access to the ledger's tables over one engine."""
+
+    def __init__(self, engine: Engine, codec: PayloadCodec | None = None) -> None:
+        self.engine = engine
+        self.codec: PayloadCodec = codec or PlainCodec()
+
+    def ensure_schema(self) -> None:
+        """Create or upgrade the tables in place (Alembic)."""
+        upgrade_to_head(self.engine)
+
+    # -- runs -------------------------------------------------------------
+    def start_run(self, as_of: date, now: datetime) -> int:
+        """Record the start of a run and return its id."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                schema.runs.insert().values(started_at=now, as_of=as_of, status="running")
+            )
+            run_id = result.inserted_primary_key
+            assert run_id is not None
+            return int(run_id[0])
+
+    def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any], now: datetime) -> None:
+        """Record the outcome of a run."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(schema.runs)
+                .where(schema.runs.c.id == run_id)
+                .values(finished_at=now, status=status, summary=json.dumps(summary))
+            )
+
+    def last_as_of(self) -> date | None:
+        """The as-of date of the latest successful run."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(schema.runs.c.as_of)
+                .where(schema.runs.c.status == "succeeded")
+                .order_by(schema.runs.c.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+
+    # -- records ----------------------------------------------------------
+    def apply_versions(self, versions: Sequence[RecordVersion], run_id: int) -> None:
+        """Upsert record versions: a later `updated_at` wins, a tie with new content wins."""
+        rows = [self._row(version, run_id) for version in latest_per_key(versions)]
+        if not rows:
+            return
+        table = schema.records
+        insert = self._insert(table)
+        excluded = insert.excluded
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c.agency, table.c.rtype, table.c.rid],
+            set_={
+                name: excluded[name]
+                for name in (
+                    "updated_at",
+                    "deleted",
+                    "person_id",
+                    "digest",
+                    "payload",
+                    "warnings",
+                    "applied_run",
+                )
+            },
+            where=or_(
+                excluded.updated_at > table.c.updated_at,
+                and_(
+                    excluded.updated_at == table.c.updated_at,
+                    excluded.digest != table.c.digest,
+                ),
+            ),
+        )
+        with self.engine.begin() as conn:
+            conn.execute(statement, rows)
+
+    def _row(self, version: RecordVersion, run_id: int) -> dict[str, Any]:
+        payload = None
+        if not version.deleted and version.payload is not None:
+            key = record_key(version.agency, version.rtype, version.rid)
+            payload = self.codec.encode(key, version.payload)
+        return {
+            "agency": version.agency,
+            "rtype": version.rtype,
+            "rid": version.rid,
+            "updated_at": version.updated_at,
+            "deleted": version.deleted,
+            "person_id": None if version.deleted else version.person_id,
+            "digest": version.digest,
+            "payload": payload,
+            "warnings": "\n".join(version.warnings) or None,
+            "applied_run": run_id,
+        }
+
+    def _insert(self, table: Any) -> Any:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table)
+
+    def count_applied(self, run_id: int) -> dict[str, int]:
+        """How many records each agency changed in a run."""
+        table = schema.records
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(table.c.agency, func.count())
+                .where(table.c.applied_run == run_id)
+                .group_by(table.c.agency)
+            )
+            return {agency: int(count) for agency, count in rows}
+
+    def iter_current_records(self) -> Iterator[StoredRecord]:
+        """Every current, not deleted record, payload decoded."""
+        table = schema.records
+        query = select(table.c.agency, table.c.rtype, table.c.rid, table.c.payload).where(
+            table.c.deleted.is_(False)
+        )
+        decode = self.codec.decode
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=READ_BATCH).execute(query)
+            for agency, rtype, rid, payload in result:
+                data = json.loads(decode(record_key(agency, rtype, rid), payload))
+                yield StoredRecord(agency, rtype, rid, data)
+
+    # -- rejects ----------------------------------------------------------
+    def store_rejects(self, rows: Sequence[Mapping[str, Any]], run_id: int, now: datetime) -> None:
+        """Keep rejected lines; the same line seen again only updates its last run."""
+        if not rows:
+            return
+        table = schema.rejects
+        unique = {row["fingerprint"]: row for row in rows}
+        values = [
+            {**row, "raw": self.codec.encode(f"reject/{key}", row["raw"]),
+             "first_seen": now, "last_seen_run": run_id}
+            for key, row in unique.items()
+        ]
+        insert = self._insert(table)
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c.fingerprint],
+            set_={"last_seen_run": insert.excluded.last_seen_run},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(statement, values)
+
+    def list_rejects(self) -> list[dict[str, Any]]:
+        """Every rejected line, oldest first."""
+        table = schema.rejects
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    table.c.agency,
+                    table.c.record_type,
+                    table.c.record_id,
+                    table.c.source,
+                    table.c.position,
+                    table.c.reason,
+                    table.c.first_seen,
+                ).order_by(table.c.first_seen, table.c.agency, table.c.source, table.c.position)
+            )
+            return [dict(row._mapping) for row in rows]
+
+    def list_orphans(self) -> list[dict[str, Any]]:
+        """Records whose person never arrived, as reject-like rows."""
+        table = schema.orphans
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(table).order_by(table.c.agency, table.c.rtype, table.c.rid))
+            return [
+                {
+                    "agency": row.agency,
+                    "record_type": row.rtype,
+                    "record_id": row.rid,
+                    "reason": "orphan: refers to a person record that is not in the feed",
+                }
+                for row in rows
+            ]
+
+    # -- decisions --------------------------------------------------------
+    def replace_rows(self, table: Any, rows: Sequence[Mapping[str, Any]], conn: Any) -> None:
+        """Replace a derived table's content inside the caller's transaction."""
+        conn.execute(delete(table))
+        if rows:
+            conn.execute(table.insert(), list(rows))
+
+    def load_membership(self) -> dict[tuple[str, str], str]:
+        """The subject id each person record had after the last run."""
+        table = schema.subject_members
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(table.c.agency, table.c.person_id, table.c.subject_id))
+            return {(agency, person_id): subject_id for agency, person_id, subject_id in rows}
+
+    def load_subject_ids(self) -> set[str]:
+        """Every subject id ever minted (ids are never reused)."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(schema.subjects.c.subject_id)).scalars())
+
+    def load_open_flag_keys(self) -> set[str]:
+        """The keys of the flags currently open."""
+        table = schema.flags
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(table.c.key).where(table.c.closed_at.is_(None))).scalars())
+
+    def load_flag_keys(self) -> set[str]:
+        """The keys of every flag ever raised."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(schema.flags.c.key)).scalars())
+
+    def now(self) -> datetime:
+        """The current time in UTC."""
+        return datetime.now(UTC)

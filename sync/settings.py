@@ -1,0 +1,87 @@
+"""Settings: a TOML file (`--config` / `ARMS_SYNC_CONFIG`) overridden by `ARMS_SYNC_*`.
+
+Everything an operator may tune lives here, never in code: the ledger URL, the
+key directory, the duplicate window, hours per assessment, training dates per
+probation area, report folder, broker URL and schedule.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from sync.errors import ConfigurationError
+
+DEFAULT_DATABASE_URL = "sqlite:///arms-sync.db"
+DEFAULT_TRAINING_DATE = date(2016, 2, 29)
+DEFAULT_WINDOW_DAYS = 180
+DEFAULT_HOURS_PER_ASSESSMENT = 6.0
+
+
+class Settings(BaseSettings):
+    """The service's settings, validated once per process."""
+
+    model_config = SettingsConfigDict(env_prefix="ARMS_SYNC_", extra="forbid", frozen=True)
+
+    database_url: str = DEFAULT_DATABASE_URL
+    keys_dir: Path | None = None
+    window_days: int = Field(default=DEFAULT_WINDOW_DAYS, ge=0)
+    hours_per_assessment: float = Field(default=DEFAULT_HOURS_PER_ASSESSMENT, ge=0)
+    default_training_date: date = DEFAULT_TRAINING_DATE
+    training_dates: dict[str, date] = Field(default_factory=dict)
+    report_dir: Path = Path("reports")
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    operator: str | None = None
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_clock_skew_seconds: int = Field(default=300, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit values first, then the environment, then the TOML file given to `load`."""
+        return (init_settings, env_settings)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The `[arms_sync]` table (or the whole file) of a settings file."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as error:
+        raise ConfigurationError(f"The settings file {path.name} does not exist.") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigurationError(f"The settings file {path.name} is not valid TOML.") from error
+    table = data.get("arms_sync", data)
+    return dict(table) if isinstance(table, dict) else {}
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from a TOML file, the environment and explicit overrides (highest)."""
+    from_file = read_toml(config_file) if config_file is not None else {}
+    try:
+        env_only = Settings()
+        merged = {**from_file, **_explicit_env(env_only), **_not_none(overrides)}
+        return Settings(**merged)
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise ConfigurationError(f"Setting {field or 'value'} is invalid: {first['msg']}.") from error
+
+
+def _explicit_env(settings: Settings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in settings.model_fields_set}
+
+
+def _not_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}

@@ -1,0 +1,97 @@
+"""Shared fixtures: ledger URLs for both databases, the conformance examples, the CLI.
+
+The integration tier runs against a real PostgreSQL on 127.0.0.1:5432 (a fresh
+database per test session, dropped afterwards) as well as SQLite. A missing
+PostgreSQL or Redis is a failure with one sentence, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO.parent / "shared" / "spec" / "examples"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ARMS_SYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("ARMS_SYNC_TEST_REDIS", "redis://127.0.0.1:6379/15")
+CLI = [sys.executable, "-m", "sync.cli"]
+
+
+def _postgres_admin() -> object:
+    import psycopg
+
+    try:
+        return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError:
+        pytest.fail(
+            "PostgreSQL is not reachable on 127.0.0.1:5432 (user postgres); "
+            "run scripts/ensure-services.sh or `make test`.",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test session."""
+    name = f"arms_sync_test_{uuid.uuid4().hex[:12]}"
+    admin = _postgres_admin()
+    admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin.execute(  # type: ignore[attr-defined]
+            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        )
+        admin.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test."""
+    name = f"arms_sync_t_{uuid.uuid4().hex[:12]}"
+    admin = _postgres_admin()
+    admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[attr-defined]
+        admin.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh ledger URL, once per database backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return str(request.getfixturevalue("fresh_postgres_url"))
+
+
+@pytest.fixture(scope="session")
+def examples_dir() -> Path:
+    """The conformance examples of the spec."""
+    if not EXAMPLES.is_dir():
+        pytest.fail("The spec's conformance examples are missing next to the repository.")
+    return EXAMPLES
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run `arms-sync` as a user would, in a separate process."""
+    full_env = {**os.environ, **(env or {})}
+    result = subprocess.run(
+        [*CLI, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"arms-sync {args[0]} exited {result.returncode}: {result.stderr[-500:]}")
+    return result

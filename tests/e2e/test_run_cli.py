@@ -1,0 +1,195 @@
+"""`arms-sync run` as a user runs it: worked examples, broken lines, re-runs and shuffles."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def _write(path: Path, records: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def _person(agency: str, pid: str, pnc: str) -> dict[str, object]:
+    return {
+        "type": "person", "agency": agency, "id": pid, "pnc": pnc, "cro": None,
+        "surname": "EXAMPLE", "forenames": "WORKED", "date_of_birth": "1970-01-02",
+        "gender": "M", "area": "NW" if agency == "probation" else "LANC",
+        "updated_at": "2026-01-01T00:00:00Z",
+    }
+
+
+def _assessment(agency: str, aid: str, pid: str, day: str) -> dict[str, object]:
+    return {
+        "type": "assessment", "agency": agency, "id": aid, "person_id": pid,
+        "started_on": day, "completed_on": day, "status": "completed",
+        "updated_at": "2026-01-01T00:00:00Z",
+    }
+
+
+def _worked_example(
+    tmp_path: Path, police_day: str, custody: bool
+) -> tuple[Path, Path]:
+    pnc = "1990/0004242E"
+    probation = [
+        _person("probation", "W900000", pnc),
+        {"type": "supervision", "agency": "probation", "id": "WS-0", "person_id": "W900000",
+         "kind": "licence", "offence": "sexual", "start": "2025-03-01", "end": "2027-02-28",
+         "updated_at": "2026-01-01T00:00:00Z"},
+        _assessment("probation", "WA-0", "W900000", "2025-04-20"),
+    ]
+    if custody:
+        probation.append(
+            {"type": "custody", "agency": "probation", "id": "WC-0", "person_id": "W900000",
+             "start": "2025-05-01", "end": "2025-06-15", "updated_at": "2026-01-01T00:00:00Z"}
+        )
+    police = [
+        _person("police", "WEX-0", pnc),
+        {"type": "registration", "agency": "police", "id": "WR-0", "person_id": "WEX-0",
+         "start": "2019-01-01", "end": None, "updated_at": "2026-01-01T00:00:00Z"},
+        _assessment("police", "WPA-0", "WEX-0", police_day),
+    ]
+    return _write(tmp_path / "probation.jsonl", probation), _write(tmp_path / "police.jsonl", police)
+
+
+def _run_and_report(tmp_path: Path, probation: Path, police: Path) -> dict[str, object]:
+    run_cli("run", "--probation-feed", str(probation), "--police-feed", str(police),
+            "--as-of", "2026-11-28", cwd=tmp_path)
+    report = run_cli("report", "duplicates", "--format", "json", cwd=tmp_path).stdout
+    return json.loads(report)  # type: ignore[no-any-return]
+
+
+def _kinds(report: dict[str, object]) -> set[tuple[str, str, bool | None]]:
+    return {(f["kind"], f["assessment_id"], f["redundant"]) for f in report["flags"]}  # type: ignore[attr-defined, index]
+
+
+def test_worked_example_1_police_assessment_is_redundant_duplicate(tmp_path: Path) -> None:
+    report = _run_and_report(tmp_path, *_worked_example(tmp_path, "2025-05-10", custody=False))
+    assert _kinds(report) == {
+        ("assessed_by_non_owner", "WPA-0", None),
+        ("duplicate", "WPA-0", True),
+        ("duplicate", "WA-0", False),
+    }
+    police_duplicate = next(
+        f for f in report["flags"] if f["kind"] == "duplicate" and f["agency"] == "police"  # type: ignore[attr-defined]
+    )
+    assert police_duplicate["owner_at_reference_date"] == "probation"
+    assert police_duplicate["rule_at_reference_date"] == "PROB-SEXUAL"
+    assert police_duplicate["counterpart"] == {
+        "agency": "probation", "assessment_id": "WA-0", "reference_date": "2025-04-20"
+    }
+
+
+def test_worked_example_2_before_the_licence_is_a_handover(tmp_path: Path) -> None:
+    report = _run_and_report(tmp_path, *_worked_example(tmp_path, "2024-11-02", custody=False))
+    assert report["flags"] == []
+
+
+def test_worked_example_3_recall_to_custody_means_no_owner(tmp_path: Path) -> None:
+    report = _run_and_report(tmp_path, *_worked_example(tmp_path, "2025-05-10", custody=True))
+    assert _kinds(report) == {
+        ("assessed_without_owner", "WPA-0", None),
+        ("duplicate", "WPA-0", True),
+        ("duplicate", "WA-0", False),
+    }
+
+
+BROKEN_PROBATION_LINES = [
+    "this is not json",
+    json.dumps({"type": "prison_visit", "agency": "probation", "id": "V-1",
+                "updated_at": "2026-01-01T00:00:00Z"}),
+    json.dumps({"type": "supervision", "agency": "probation", "id": "BAD-DATE",
+                "person_id": "W900000", "kind": "licence", "offence": "sexual",
+                "start": "2025-02-30", "end": "2026-01-01", "updated_at": "2026-01-01T00:00:00Z"}),
+    json.dumps({"type": "supervision", "agency": "probation", "id": "BACKWARDS",
+                "person_id": "W900000", "kind": "licence", "offence": "sexual",
+                "start": "2025-06-01", "end": "2025-05-01", "updated_at": "2026-01-01T00:00:00Z"}),
+    json.dumps({"type": "assessment", "agency": "police", "id": "WRONG-AGENCY",
+                "person_id": "W900000", "started_on": "2025-04-01", "completed_on": "2025-04-02",
+                "status": "completed", "updated_at": "2026-01-01T00:00:00Z"}),
+    json.dumps({**_person("probation", "not-a-crn", "1990/0004242E")}),
+]
+BROKEN_POLICE_LINES = [
+    json.dumps({"type": "supervision", "agency": "police", "id": "POLICE-SUP",
+                "person_id": "WEX-0", "kind": "licence", "offence": "sexual",
+                "start": "2025-03-01", "end": "2027-02-28", "updated_at": "2026-01-01T00:00:00Z"}),
+]
+
+
+def test_broken_lines_are_rejected_with_reasons_and_change_nothing_else(tmp_path: Path) -> None:
+    clean_dir, broken_dir = tmp_path / "clean", tmp_path / "broken"
+    clean_dir.mkdir()
+    broken_dir.mkdir()
+    probation, police = _worked_example(clean_dir, "2025-05-10", custody=False)
+    clean_report = _run_and_report(clean_dir, probation, police)
+    clean_timeline = run_cli("export", "timeline", cwd=clean_dir).stdout
+
+    broken_probation = broken_dir / "probation.jsonl"
+    lines = probation.read_text().splitlines()
+    broken_probation.write_text("\n".join([lines[0], *BROKEN_PROBATION_LINES, *lines[1:]]) + "\n")
+    broken_police = broken_dir / "police.jsonl"
+    broken_police.write_text(police.read_text() + "\n".join(BROKEN_POLICE_LINES) + "\n")
+
+    run = run_cli("run", "--probation-feed", str(broken_probation), "--police-feed",
+                  str(broken_police), "--as-of", "2026-11-28", cwd=broken_dir)
+    assert "7 rejected records" in run.stdout
+    rejects = [
+        json.loads(line)
+        for line in run_cli("rejects", "--json", cwd=broken_dir).stdout.splitlines()
+    ]
+    reasons = {(r["agency"], r["position"]): r["reason"] for r in rejects}
+    assert reasons == {
+        ("probation", "line 2"): "not valid JSON",
+        ("probation", "line 3"): "type: missing or unknown record type",
+        ("probation", "line 4"): reasons[("probation", "line 4")],
+        ("probation", "line 5"): "supervision.end: must not be before start",
+        ("probation", "line 6"): "assessment.agency: does not match the feed it arrived in",
+        ("probation", "line 7"): "person.crn: must be one letter and six digits",
+        ("police", "line 4"): "supervision.type: a supervision record only comes from probation",
+    }
+    assert reasons[("probation", "line 4")].startswith("supervision.start:")
+    broken_report = json.loads(
+        run_cli("report", "duplicates", "--format", "json", cwd=broken_dir).stdout
+    )
+    assert _kinds(broken_report) == _kinds(clean_report)
+    assert run_cli("export", "timeline", cwd=broken_dir).stdout == clean_timeline
+
+
+def _exports(cwd: Path) -> str:
+    return "".join(
+        run_cli("export", *what, cwd=cwd).stdout
+        for what in (["ownership", "--as-of", "2025-05-10"], ["timeline"], ["links"])
+    ) + run_cli("report", "duplicates", "--format", "json", cwd=cwd).stdout
+
+
+def test_rerun_and_shuffled_feeds_give_byte_identical_exports(
+    examples_dir: Path, tmp_path: Path
+) -> None:
+    first, shuffled = tmp_path / "first", tmp_path / "shuffled"
+    first.mkdir()
+    shuffled.mkdir()
+    feeds = {a: examples_dir / f"{a}.jsonl" for a in ("probation", "police")}
+    args = ["--as-of", "2026-11-28"]
+    run_cli("run", "--probation-feed", str(feeds["probation"]),
+            "--police-feed", str(feeds["police"]), *args, cwd=first)
+    once = _exports(first)
+    run_cli("run", "--probation-feed", str(feeds["probation"]),
+            "--police-feed", str(feeds["police"]), *args, cwd=first)
+    assert _exports(first) == once
+
+    rng = random.Random(7)
+    for agency, path in feeds.items():
+        lines = path.read_text().splitlines()
+        rng.shuffle(lines)
+        (shuffled / path.name).write_text("\n".join(lines) + "\n")
+    run_cli("run", "--probation-feed", str(shuffled / "probation.jsonl"),
+            "--police-feed", str(shuffled / "police.jsonl"), *args, cwd=shuffled)
+    assert _exports(shuffled) == once
