@@ -79,13 +79,27 @@ class Decisions:
     orphans: tuple[Orphan, ...]
 
 
-def decide(
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """The linking half of a pass: who is who, before any policy is applied."""
+
+    merged: Consolidated
+    groups: tuple[tuple[RecordRef, ...], ...]
+    subject_of: Mapping[RecordRef, str]
+    edges_by_subject: Mapping[str, tuple[Edge, ...]]
+
+    def members(self, subject_id: str) -> tuple[RecordRef, ...]:
+        """The live person records of one subject."""
+        return tuple(sorted(r for r, s in self.subject_of.items() if s == subject_id))
+
+
+def link_subjects(
     state: FeedState,
     inputs: DecisionInputs,
     mint: Callable[[RecordRef, int], str],
     find_edges: EdgeFinder = identifier_edges,
-) -> Decisions:
-    """Link, decide and flag every subject in `state`."""
+) -> Linked:
+    """Resolve merges and group person records into subjects with stable ids."""
     merged = consolidate(state)
     persons = sorted(merged.persons.values(), key=lambda p: p.ref)
     edges = _allowed_edges([*find_edges(persons), *inputs.manual_edges], inputs.forbidden_pairs)
@@ -94,22 +108,49 @@ def decide(
         groups, inputs.previous_membership, set(inputs.taken_subject_ids), mint
     )
     subject_of = {ref: ids[group] for group in groups for ref in group}
-    facts = _gather_facts(merged, subject_of, inputs.overrides)
     edges_by_subject: dict[str, list[Edge]] = defaultdict(list)
     for edge in edges:
         edges_by_subject[subject_of[edge.a]].append(edge)
-    decisions = []
-    for group in groups:
-        subject_facts = facts[ids[group]]
-        timeline = build_timeline(subject_facts, inputs.policy)
-        flags = find_flags(subject_facts, timeline, inputs.as_of, inputs.window_days)
-        decisions.append(
-            SubjectDecision(
-                subject_facts, group, tuple(edges_by_subject[ids[group]]), timeline, flags
-            )
+    return Linked(
+        merged,
+        tuple(groups),
+        subject_of,
+        {sid: tuple(found) for sid, found in edges_by_subject.items()},
+    )
+
+
+def decide_subject(
+    facts: SubjectFacts,
+    members: tuple[RecordRef, ...],
+    edges: tuple[Edge, ...],
+    inputs: DecisionInputs,
+) -> SubjectDecision:
+    """The timeline and flags of one subject."""
+    timeline = build_timeline(facts, inputs.policy)
+    flags = find_flags(facts, timeline, inputs.as_of, inputs.window_days)
+    return SubjectDecision(facts, members, edges, timeline, flags)
+
+
+def decide(
+    state: FeedState,
+    inputs: DecisionInputs,
+    mint: Callable[[RecordRef, int], str],
+    find_edges: EdgeFinder = identifier_edges,
+) -> Decisions:
+    """Link, decide and flag every subject in `state`."""
+    linked = link_subjects(state, inputs, mint, find_edges)
+    facts = gather_facts(linked.merged, linked.subject_of, inputs.overrides)
+    decisions = [
+        decide_subject(
+            facts[linked.subject_of[group[0]]],
+            group,
+            linked.edges_by_subject.get(linked.subject_of[group[0]], ()),
+            inputs,
         )
+        for group in linked.groups
+    ]
     decisions.sort(key=lambda d: d.subject_id)
-    return Decisions(tuple(decisions), merged.merged_into, tuple(merged.orphans))
+    return Decisions(tuple(decisions), linked.merged.merged_into, tuple(linked.merged.orphans))
 
 
 def _allowed_edges(
@@ -124,11 +165,12 @@ def _allowed_edges(
     return list(kept.values())
 
 
-def _gather_facts(
+def gather_facts(
     merged: Consolidated,
     subject_of: Mapping[RecordRef, str],
     overrides: Mapping[str, Sequence[Override]],
 ) -> dict[str, SubjectFacts]:
+    """Each subject's facts: its persons and every record re-pointed at them."""
     persons: dict[str, list[Person]] = defaultdict(list)
     for ref, person in merged.persons.items():
         persons[subject_of[ref]].append(person)

@@ -1,0 +1,116 @@
+"""`arms-sync keys …`: generate, list, rotate and revoke the exchange keys.
+
+The key directory comes from `--dir` or `ARMS_SYNC_KEYS_DIR`. Each command
+parses its options, calls `sync.crypto.keyring`, and reports in one line per key.
+Errors are `click` usage errors or `sync.errors` ones, formatted by the main group.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from sync.crypto.keyring import generate_party, list_keys, revoke, rotate
+from sync.crypto.keys import KeyInfo, Party
+
+KEYS_DIR_ENV = "ARMS_SYNC_KEYS_DIR"
+DEFAULT_GRACE_DAYS = 30
+MIN_GRACE_DAYS = 0
+
+PARTY_CHOICE = click.Choice([party.value for party in Party])
+
+
+def resolve_key_dir(value: Path | None) -> Path:
+    """The key directory from the option or environment, or a usage error."""
+    if value is None:
+        raise click.UsageError(f"no key directory: pass --dir or set {KEYS_DIR_ENV}.")
+    return value
+
+
+def key_dir_option(name: str) -> click.Option:
+    """A `--dir`/`--keys` style option that falls back to ARMS_SYNC_KEYS_DIR."""
+    return click.Option(
+        [name, "key_dir"],
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar=KEYS_DIR_ENV,
+        show_envvar=True,
+        default=None,
+        help="Key directory.",
+    )
+
+
+def _describe(info: KeyInfo) -> str:
+    grace = "" if info.grace_until is None else f" until {info.grace_until.isoformat()}"
+    return (
+        f"{info.party.value:<9} {info.use.value:<7} {info.key_id} "
+        f"gen {info.generation:<3} {info.status.value}{grace}"
+    )
+
+
+def _as_json(info: KeyInfo) -> str:
+    return json.dumps(
+        {
+            "party": info.party.value,
+            "use": info.use.value,
+            "key_id": info.key_id,
+            "generation": info.generation,
+            "status": info.status.value,
+            "created_at": info.created_at.isoformat(),
+            "grace_until": None if info.grace_until is None else info.grace_until.isoformat(),
+            "revoked_at": None if info.revoked_at is None else info.revoked_at.isoformat(),
+        },
+        sort_keys=True,
+    )
+
+
+def _report(infos: list[KeyInfo]) -> None:
+    for info in infos:
+        click.echo(_describe(info))
+
+
+@click.group("keys")
+def keys() -> None:
+    """Generate, list, rotate and revoke the exchange keys."""
+
+
+@keys.command("generate", params=[key_dir_option("--dir")])
+@click.option("--party", type=PARTY_CHOICE, required=True, help="Whose keys to make.")
+def generate_cmd(party: str, key_dir: Path | None) -> None:
+    """Make a party's first signing and encryption keys (the hub also gets the data key)."""
+    _report(generate_party(resolve_key_dir(key_dir), Party(party)))
+
+
+@keys.command("list", params=[key_dir_option("--dir")])
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per key.")
+def list_cmd(key_dir: Path | None, as_json: bool) -> None:
+    """List every party's public keys with their status."""
+    infos = list_keys(resolve_key_dir(key_dir))
+    if not infos and not as_json:
+        click.echo("no keys in this key directory.", err=True)
+    for info in infos:
+        click.echo(_as_json(info) if as_json else _describe(info))
+
+
+@keys.command("rotate", params=[key_dir_option("--dir")])
+@click.option("--party", type=PARTY_CHOICE, required=True, help="Whose keys to rotate.")
+@click.option(
+    "--grace-days",
+    type=click.IntRange(min=MIN_GRACE_DAYS),
+    default=DEFAULT_GRACE_DAYS,
+    show_default=True,
+    help="How long the old keys still open and verify.",
+)
+def rotate_cmd(party: str, grace_days: int, key_dir: Path | None) -> None:
+    """Make new primary keys; the old ones become decrypt-only for the grace period."""
+    _report(rotate(resolve_key_dir(key_dir), Party(party), timedelta(days=grace_days)))
+
+
+@keys.command("revoke", params=[key_dir_option("--dir")])
+@click.option("--party", type=PARTY_CHOICE, required=True, help="Whose key to revoke.")
+@click.option("--key-id", required=True, help="The key id (its sibling key is revoked too).")
+def revoke_cmd(party: str, key_id: str, key_dir: Path | None) -> None:
+    """Revoke a key and its sibling of the same generation; never accepted again."""
+    _report(revoke(resolve_key_dir(key_dir), Party(party), key_id.strip().lower()))

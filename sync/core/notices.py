@@ -1,0 +1,129 @@
+"""What each agency must be told about a subject: ownership, handover and flag notices.
+
+Pure: from one subject's decision, the notices each agency should hold now,
+each under a stable key. The outbox compares them with what was sent before
+and sends only changes. A notice to agency A is minimised (`exchange.md`): it
+names A's own person references, the owner, dates and rule, and the other
+agency's references only; never names, dates of birth or identifiers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sync.core.duplicates import DUPLICATE_REPORT_KINDS, Flag
+from sync.core.policy import Segment
+from sync.core.records import Agency, Person, SubjectFacts
+
+NOTICE_OWNERSHIP = "ownership"
+NOTICE_HANDOVER = "handover"
+NOTICE_FLAG = "flag"
+NOTICE_WITHDRAWN = "withdrawn"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One notice for one agency, under a key that stays the same while it is current."""
+
+    agency: Agency
+    key: str
+    kind: str
+    subject_id: str
+    body: dict[str, Any]
+
+
+def _iso(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def segment_body(segment: Segment) -> dict[str, Any]:
+    """A timeline segment as it appears in a notice."""
+    return {
+        "from": _iso(segment.start),
+        "to": _iso(segment.end),
+        "owner": str(segment.owner),
+        "rule": segment.rule,
+        "mandatory": segment.mandatory,
+        "policy": segment.policy,
+    }
+
+
+def _refs(persons: Iterable[Person], agency: Agency) -> list[str]:
+    return sorted(p.person_id for p in persons if p.agency is agency)
+
+
+def notices_for_subject(
+    facts: SubjectFacts, timeline: Sequence[Segment], flags: Sequence[Flag]
+) -> list[Notice]:
+    """Every notice each agency holding a record of the subject should have now."""
+    notices: list[Notice] = []
+    for agency in (Agency.PROBATION, Agency.POLICE):
+        own = _refs(facts.persons, agency)
+        if not own:
+            continue
+        counterpart = [
+            {"agency": str(agency.other), "person_id": pid}
+            for pid in _refs(facts.persons, agency.other)
+        ]
+        base = {"subject_id": facts.subject_id, "person_ids": own, "counterpart": counterpart}
+        notices.append(_ownership(agency, base, timeline))
+        notices.extend(_handovers(agency, base, timeline))
+        notices.extend(_flag_notices(agency, base, flags))
+    return notices
+
+
+def _ownership(agency: Agency, base: dict[str, Any], timeline: Sequence[Segment]) -> Notice:
+    body = {**base, "kind": NOTICE_OWNERSHIP, "segments": [segment_body(s) for s in timeline]}
+    return Notice(agency, f"{NOTICE_OWNERSHIP}|{base['subject_id']}", NOTICE_OWNERSHIP,
+                  base["subject_id"], body)
+
+
+def _handovers(agency: Agency, base: dict[str, Any], timeline: Sequence[Segment]) -> list[Notice]:
+    notices = []
+    for before, after in zip(timeline, timeline[1:], strict=False):
+        if before.owner == after.owner:
+            continue
+        key = (
+            f"{NOTICE_HANDOVER}|{base['subject_id']}|{after.start}|{before.owner}|{after.owner}"
+        )
+        body = {
+            **base,
+            "kind": NOTICE_HANDOVER,
+            "on": _iso(after.start),
+            "from_owner": str(before.owner),
+            "to_owner": str(after.owner),
+            "rule_before": before.rule,
+            "rule_after": after.rule,
+        }
+        notices.append(Notice(agency, key, NOTICE_HANDOVER, base["subject_id"], body))
+    return notices
+
+
+def _flag_notices(agency: Agency, base: dict[str, Any], flags: Sequence[Flag]) -> list[Notice]:
+    notices = []
+    for flag in flags:
+        if flag.agency is not agency or flag.kind not in DUPLICATE_REPORT_KINDS:
+            continue
+        counterpart = None
+        if flag.counterpart is not None:
+            counterpart = {
+                "agency": str(flag.counterpart.agency),
+                "assessment_id": flag.counterpart.assessment_id,
+            }
+        body = {
+            **base,
+            "kind": NOTICE_FLAG,
+            "flag": str(flag.kind),
+            "assessment_id": flag.assessment_id,
+            "flag_person_ids": list(flag.person_ids),
+            "reference_date": _iso(flag.reference_date),
+            "owner_at_reference_date": _iso(flag.owner_at_reference_date),
+            "rule_at_reference_date": flag.rule_at_reference_date,
+            "counterpart_assessment": counterpart,
+            "redundant": flag.redundant,
+        }
+        key = f"{NOTICE_FLAG}|" + "|".join(str(part) for part in flag.key)
+        notices.append(Notice(agency, key, NOTICE_FLAG, base["subject_id"], body))
+    return notices

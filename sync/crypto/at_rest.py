@@ -1,0 +1,88 @@
+"""At-rest protection of personal data in the ledger: field encryption and pseudonyms.
+
+`FieldCipher` encrypts one field value with AES-256-GCM under the deployment's
+data key, a random 96-bit nonce, and the record id as associated data, so a blob
+copied to another record fails to decrypt. `pseudonym` replaces an identifier
+that only needs equality (PNC, CRO) with a keyed HMAC-SHA256, under a second,
+independent key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from sync.errors import CryptoError
+
+DATA_KEY_BYTES = 32
+NONCE_BYTES = 12
+TAG_BYTES = 16
+BLOB_FORMAT = b"\x01"
+PSEUDONYM_SEPARATOR = b"\x00"
+
+_KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class DataKey:
+    """The deployment's data key: one key for AES-256-GCM, another for HMAC."""
+
+    aead_key: bytes
+    mac_key: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.aead_key) != DATA_KEY_BYTES or len(self.mac_key) != DATA_KEY_BYTES:
+            raise CryptoError("the data key has the wrong length.")
+        if hmac.compare_digest(self.aead_key, self.mac_key):
+            raise CryptoError("the data key reuses one key for encryption and pseudonyms.")
+
+    def __repr__(self) -> str:
+        return "DataKey(<secret>)"
+
+
+class FieldCipher:
+    """Encrypts field values bound to their record id, and makes keyed pseudonyms."""
+
+    def __init__(self, data_key: DataKey) -> None:
+        self._aead = AESGCM(data_key.aead_key)
+        self._mac = hmac.new(data_key.mac_key, digestmod=hashlib.sha256)
+        self._known_kinds: set[str] = set()
+
+    def encrypt(self, record_id: str, plaintext: bytes) -> bytes:
+        """Blob = format byte, nonce, ciphertext and tag; the record id is associated data."""
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, plaintext, _associated_data(record_id))
+        return BLOB_FORMAT + nonce + sealed
+
+    def decrypt(self, record_id: str, blob: bytes) -> bytes:
+        """The plaintext of a blob made by `encrypt` for the same record id."""
+        header = len(BLOB_FORMAT) + NONCE_BYTES
+        if len(blob) < header + TAG_BYTES or blob[: len(BLOB_FORMAT)] != BLOB_FORMAT:
+            raise CryptoError("a stored field is not in the expected format.")
+        nonce = blob[len(BLOB_FORMAT) : header]
+        try:
+            return self._aead.decrypt(nonce, blob[header:], _associated_data(record_id))
+        except InvalidTag:
+            raise CryptoError(
+                "a stored field failed its integrity check (altered, or moved to another record)."
+            ) from None
+
+    def pseudonym(self, kind: str, canonical_value: str) -> str:
+        """HMAC-SHA256 over kind and canonical value, as hex: equal inputs, equal pseudonyms."""
+        if kind not in self._known_kinds:
+            if _KIND_RE.match(kind) is None:
+                raise ValueError("pseudonym kind must be a short lower-case name.")
+            self._known_kinds.add(kind)
+        mac = self._mac.copy()
+        mac.update(kind.encode("ascii") + PSEUDONYM_SEPARATOR + canonical_value.encode("utf-8"))
+        return mac.hexdigest()
+
+
+def _associated_data(record_id: str) -> bytes:
+    return record_id.encode("utf-8")

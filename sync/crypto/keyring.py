@@ -1,0 +1,306 @@
+"""The key directory on disk: generate, rotate, revoke, list and load keys.
+
+Layout of a key directory (documented in `docs/crypto.md`):
+
+    DIR/ring.json                          public ring: every party's public keys and status
+    DIR/private/<party>/<use>-<key_id>.pem one PKCS#8 private key (mode 0600)
+    DIR/private/hub/data.key               the deployment's at-rest data key (mode 0600)
+
+Nothing here runs at import time: a process calls `load_keyring` once and
+passes the `KeyRing` on. Writes replace whole files atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from sync.crypto.at_rest import DATA_KEY_BYTES, DataKey
+from sync.crypto.keys import KeyInfo, KeyRing, KeyStatus, KeyUse, Party, key_id_of
+from sync.errors import ConfigurationError, KeyError_
+
+RING_FILE = "ring.json"
+PRIVATE_DIR = "private"
+DATA_KEY_FILE = "data.key"
+RING_FORMAT = 1
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+PUBLIC_FILE_MODE = 0o644
+FIRST_GENERATION = 1
+
+_RAW = serialization.Encoding.Raw
+_RAW_PUBLIC = serialization.PublicFormat.Raw
+
+PrivateKey = Ed25519PrivateKey | X25519PrivateKey
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def _parse_timestamp(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError("the key ring holds a timestamp that is not a string.")
+    return datetime.fromisoformat(value)
+
+
+def _info_to_json(info: KeyInfo) -> dict[str, Any]:
+    return {
+        "party": info.party.value,
+        "use": info.use.value,
+        "key_id": info.key_id,
+        "generation": info.generation,
+        "status": info.status.value,
+        "created_at": _timestamp(info.created_at),
+        "grace_until": _timestamp(info.grace_until),
+        "revoked_at": _timestamp(info.revoked_at),
+        "public_key": base64.b64encode(info.public_key).decode("ascii"),
+    }
+
+
+def _info_from_json(entry: dict[str, Any]) -> KeyInfo:
+    created_at = _parse_timestamp(entry["created_at"])
+    if created_at is None:
+        raise ConfigurationError("the key ring holds a key without a creation time.")
+    public_key = base64.b64decode(entry["public_key"], validate=True)
+    info = KeyInfo(
+        party=Party(entry["party"]),
+        use=KeyUse(entry["use"]),
+        key_id=str(entry["key_id"]),
+        generation=int(entry["generation"]),
+        status=KeyStatus(entry["status"]),
+        created_at=created_at,
+        public_key=public_key,
+        grace_until=_parse_timestamp(entry.get("grace_until")),
+        revoked_at=_parse_timestamp(entry.get("revoked_at")),
+    )
+    if key_id_of(public_key) != info.key_id:
+        raise ConfigurationError(f"key {info.key_id} in the key ring does not match its key id.")
+    return info
+
+
+def _read_ring(directory: Path) -> list[KeyInfo]:
+    path = directory / RING_FILE
+    if not path.exists():
+        return []
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        return [_info_from_json(entry) for entry in document["keys"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"the key ring {path} is not readable.") from exc
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        os.fchmod(handle, mode)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _write_ring(directory: Path, keys: Iterable[KeyInfo]) -> None:
+    document = {"format": RING_FORMAT, "keys": [_info_to_json(info) for info in keys]}
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    _write_atomic(directory / RING_FILE, text.encode("utf-8"), PUBLIC_FILE_MODE)
+
+
+def _private_dir(directory: Path, party: Party) -> Path:
+    path = directory / PRIVATE_DIR / party.value
+    path.mkdir(parents=True, exist_ok=True)
+    (directory / PRIVATE_DIR).chmod(PRIVATE_DIR_MODE)
+    path.chmod(PRIVATE_DIR_MODE)
+    return path
+
+
+def _write_private_key(directory: Path, party: Party, info: KeyInfo, key: PrivateKey) -> None:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path = _private_dir(directory, party) / f"{info.use.value}-{info.key_id}.pem"
+    _write_atomic(path, pem, PRIVATE_FILE_MODE)
+
+
+def _new_key_pair(directory: Path, party: Party, generation: int, now: datetime) -> list[KeyInfo]:
+    signing = Ed25519PrivateKey.generate()
+    encryption = X25519PrivateKey.generate()
+    created: list[KeyInfo] = []
+    for use, key in ((KeyUse.SIGN, signing), (KeyUse.ENCRYPT, encryption)):
+        public = key.public_key().public_bytes(_RAW, _RAW_PUBLIC)
+        info = KeyInfo(party, use, key_id_of(public), generation, KeyStatus.ACTIVE, now, public)
+        _write_private_key(directory, party, info, key)
+        created.append(info)
+    return created
+
+
+def _write_data_key(directory: Path) -> None:
+    path = _private_dir(directory, Party.HUB) / DATA_KEY_FILE
+    if path.exists():
+        return
+    document = {
+        "format": RING_FORMAT,
+        "aead_key": base64.b64encode(secrets.token_bytes(DATA_KEY_BYTES)).decode("ascii"),
+        "mac_key": base64.b64encode(secrets.token_bytes(DATA_KEY_BYTES)).decode("ascii"),
+    }
+    _write_atomic(path, json.dumps(document).encode("utf-8"), PRIVATE_FILE_MODE)
+
+
+def generate_party(directory: Path, party: Party, *, now: datetime | None = None) -> list[KeyInfo]:
+    """Create a party's first signing and encryption keys (and the hub's data key)."""
+    party = Party(party)
+    moment = now or _utc_now()
+    ring = _read_ring(directory)
+    if any(info.party is party for info in ring):
+        raise KeyError_(f"{party} already has keys; use rotate to replace them.")
+    created = _new_key_pair(directory, party, FIRST_GENERATION, moment)
+    if party is Party.HUB:
+        _write_data_key(directory)
+    _write_ring(directory, [*ring, *created])
+    return created
+
+
+def rotate(
+    directory: Path, party: Party, grace: timedelta, *, now: datetime | None = None
+) -> list[KeyInfo]:
+    """Make new primary keys for a party; its active keys become decrypt-only for `grace`."""
+    party = Party(party)
+    moment = now or _utc_now()
+    ring = _read_ring(directory)
+    own = [info for info in ring if info.party is party]
+    if not own:
+        raise KeyError_(f"{party} has no keys yet; use generate first.")
+    grace_until = moment + grace
+    demoted = [
+        _with_status(info, KeyStatus.DECRYPT_ONLY, grace_until=grace_until)
+        if info.party is party and info.status is KeyStatus.ACTIVE
+        else info
+        for info in ring
+    ]
+    generation = max(info.generation for info in own) + 1
+    created = _new_key_pair(directory, party, generation, moment)
+    _write_ring(directory, [*demoted, *created])
+    return created
+
+
+def revoke(
+    directory: Path, party: Party, key_id: str, *, now: datetime | None = None
+) -> list[KeyInfo]:
+    """Revoke a key and its sibling of the same generation; they are never accepted again."""
+    party = Party(party)
+    moment = now or _utc_now()
+    ring = _read_ring(directory)
+    target = next((info for info in ring if info.key_id == key_id), None)
+    if target is None or target.party is not party:
+        raise KeyError_(f"key {key_id} is not a key of {party}.")
+    updated = [
+        _with_status(info, KeyStatus.REVOKED, revoked_at=moment)
+        if _same_generation(info, target) and info.status is not KeyStatus.REVOKED
+        else info
+        for info in ring
+    ]
+    _write_ring(directory, updated)
+    return [info for info in updated if _same_generation(info, target)]
+
+
+def _same_generation(info: KeyInfo, target: KeyInfo) -> bool:
+    return info.party is target.party and info.generation == target.generation
+
+
+def _with_status(
+    info: KeyInfo,
+    status: KeyStatus,
+    *,
+    grace_until: datetime | None = None,
+    revoked_at: datetime | None = None,
+) -> KeyInfo:
+    return KeyInfo(
+        party=info.party,
+        use=info.use,
+        key_id=info.key_id,
+        generation=info.generation,
+        status=status,
+        created_at=info.created_at,
+        public_key=info.public_key,
+        grace_until=grace_until if grace_until is not None else info.grace_until,
+        revoked_at=revoked_at if revoked_at is not None else info.revoked_at,
+    )
+
+
+def list_keys(directory: Path) -> list[KeyInfo]:
+    """Every key in the public ring, in the order they were made."""
+    return _read_ring(directory)
+
+
+def private_parties(directory: Path) -> list[Party]:
+    """The parties whose private keys this directory holds."""
+    root = directory / PRIVATE_DIR
+    return [party for party in Party if any((root / party.value).glob("*.pem"))]
+
+
+def _load_private(path: Path) -> PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"the private key file {path.name} is not readable.") from exc
+    if not isinstance(key, Ed25519PrivateKey | X25519PrivateKey):
+        raise ConfigurationError(f"the private key file {path.name} holds the wrong key type.")
+    return key
+
+
+def load_keyring(directory: Path, me: Party) -> KeyRing:
+    """My private keys and every party's public keys, read once for this process."""
+    me = Party(me)
+    ring = _read_ring(directory)
+    if not ring:
+        raise ConfigurationError(f"the key directory {directory} has no key ring.")
+    signing: dict[str, Ed25519PrivateKey] = {}
+    encryption: dict[str, X25519PrivateKey] = {}
+    for info in ring:
+        path = directory / PRIVATE_DIR / me.value / f"{info.use.value}-{info.key_id}.pem"
+        if info.party is not me or not path.exists():
+            continue
+        key = _load_private(path)
+        if key_id_of(key.public_key().public_bytes(_RAW, _RAW_PUBLIC)) != info.key_id:
+            raise ConfigurationError(f"the private key file {path.name} does not match its id.")
+        if isinstance(key, Ed25519PrivateKey):
+            signing[info.key_id] = key
+        else:
+            encryption[info.key_id] = key
+    if not signing and not encryption:
+        raise ConfigurationError(f"the key directory holds no private keys of {me}.")
+    return KeyRing(me, tuple(ring), signing, encryption)
+
+
+def load_data_key(directory: Path) -> DataKey:
+    """The deployment's at-rest data key (separate AES-256-GCM and HMAC keys)."""
+    path = directory / PRIVATE_DIR / Party.HUB.value / DATA_KEY_FILE
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        aead_key = base64.b64decode(document["aead_key"], validate=True)
+        mac_key = base64.b64decode(document["mac_key"], validate=True)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"the data key in {directory} is missing or unreadable.") from exc
+    return DataKey(aead_key=aead_key, mac_key=mac_key)

@@ -1,0 +1,198 @@
+"""The `keys` and `envelope` command groups, end to end in a temporary key directory."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sync.cli.envelope_cmd import envelope
+from sync.cli.keys_cmd import KEYS_DIR_ENV, keys
+from sync.errors import CryptoError, EnvelopeRejected, KeyError_
+
+pytestmark = pytest.mark.e2e
+
+PARTIES = ("probation", "police", "hub")
+RECORDS = b"".join(
+    json.dumps({"type": "person", "id": f"X{n:06d}", "surname": "Smith"}).encode() + b"\n"
+    for n in range(25)
+)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def key_dir(runner: CliRunner, tmp_path: Path) -> Path:
+    directory = tmp_path / "keys"
+    for party in PARTIES:
+        result = runner.invoke(keys, ["generate", "--party", party, "--dir", str(directory)])
+        assert result.exit_code == 0, result.output
+    return directory
+
+
+def _listed(runner: CliRunner, directory: Path) -> list[dict[str, object]]:
+    result = runner.invoke(keys, ["list", "--json", "--dir", str(directory)])
+    assert result.exit_code == 0
+    return [json.loads(line) for line in result.output.splitlines()]
+
+
+def test_generate_writes_owner_only_private_keys(key_dir: Path) -> None:
+    private = list((key_dir / "private").rglob("*"))
+    files = [path for path in private if path.is_file()]
+    assert len(files) == 7
+    assert all(_mode(path) == 0o600 for path in files)
+    assert all(_mode(path) == 0o700 for path in private if path.is_dir())
+    assert (key_dir / "private" / "hub" / "data.key").is_file()
+
+
+def test_list_shows_every_key_from_the_environment_variable(
+    runner: CliRunner, key_dir: Path
+) -> None:
+    result = runner.invoke(keys, ["list"], env={KEYS_DIR_ENV: str(key_dir)})
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert len(lines) == 6
+    assert all("active" in line for line in lines)
+    assert {line.split()[0] for line in lines} == set(PARTIES)
+
+
+def test_rotate_then_revoke_end_to_end(runner: CliRunner, key_dir: Path) -> None:
+    first = _listed(runner, key_dir)
+    rotated = runner.invoke(
+        keys, ["rotate", "--party", "police", "--grace-days", "3", "--dir", str(key_dir)]
+    )
+    assert rotated.exit_code == 0
+    after_rotation = _listed(runner, key_dir)
+    old_police = [k for k in after_rotation if k["party"] == "police" and k["generation"] == 1]
+    assert {k["status"] for k in old_police} == {"decrypt-only"}
+    assert all(k["grace_until"] is not None for k in old_police)
+    assert len(after_rotation) == len(first) + 2
+
+    old_id = str(old_police[0]["key_id"])
+    revoked = runner.invoke(
+        keys, ["revoke", "--party", "police", "--key-id", old_id, "--dir", str(key_dir)]
+    )
+    assert revoked.exit_code == 0
+    assert revoked.output.count("revoked") == 2
+    statuses = {
+        (k["generation"], k["status"]) for k in _listed(runner, key_dir) if k["party"] == "police"
+    }
+    assert statuses == {(1, "revoked"), (2, "active")}
+    new_files = list((key_dir / "private" / "police").glob("*.pem"))
+    assert len(new_files) == 4
+    assert all(_mode(path) == 0o600 for path in new_files)
+
+
+def test_missing_key_directory_is_a_usage_error(runner: CliRunner) -> None:
+    result = runner.invoke(keys, ["list"], env={KEYS_DIR_ENV: ""})
+    assert result.exit_code == 2
+    assert KEYS_DIR_ENV in result.output
+
+
+def test_unknown_party_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(keys, ["generate", "--party", "court", "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+
+
+def test_generating_twice_is_refused(runner: CliRunner, key_dir: Path) -> None:
+    result = runner.invoke(keys, ["generate", "--party", "hub", "--dir", str(key_dir)])
+    assert isinstance(result.exception, KeyError_)
+    assert result.exception.exit_code == 2
+
+
+def test_revoking_an_unknown_key_is_refused(runner: CliRunner, key_dir: Path) -> None:
+    result = runner.invoke(
+        keys, ["revoke", "--party", "hub", "--key-id", "0" * 32, "--dir", str(key_dir)]
+    )
+    assert isinstance(result.exception, KeyError_)
+
+
+def _seal_file(runner: CliRunner, key_dir: Path, tmp_path: Path) -> Path:
+    plain = tmp_path / "probation.jsonl"
+    plain.write_bytes(RECORDS)
+    sealed = tmp_path / "probation.sealed.jsonl"
+    result = runner.invoke(
+        envelope,
+        [
+            "seal",
+            "--from",
+            "probation",
+            "--to",
+            "hub",
+            "--page-lines",
+            "10",
+            str(plain),
+            str(sealed),
+        ],
+        env={KEYS_DIR_ENV: str(key_dir)},
+    )
+    assert result.exit_code == 0
+    return sealed
+
+
+def test_envelope_seal_and_open_round_trip(
+    runner: CliRunner, key_dir: Path, tmp_path: Path
+) -> None:
+    sealed = _seal_file(runner, key_dir, tmp_path)
+    assert len(sealed.read_bytes().splitlines()) == 3
+    assert b"Smith" not in sealed.read_bytes()
+    opened = tmp_path / "opened.jsonl"
+    result = runner.invoke(
+        envelope, ["open", "--as", "hub", "--keys", str(key_dir), str(sealed), str(opened)]
+    )
+    assert result.exit_code == 0
+    assert opened.read_bytes() == RECORDS
+    assert _mode(opened) == 0o600
+    assert "opened 3 page(s) from probation" in result.output
+
+
+def test_envelope_open_by_the_wrong_party_leaves_no_output(
+    runner: CliRunner, key_dir: Path, tmp_path: Path
+) -> None:
+    sealed = _seal_file(runner, key_dir, tmp_path)
+    opened = tmp_path / "opened.jsonl"
+    result = runner.invoke(
+        envelope, ["open", "--as", "police", "--keys", str(key_dir), str(sealed), str(opened)]
+    )
+    assert isinstance(result.exception, EnvelopeRejected)
+    assert not opened.exists()
+    assert not list(tmp_path.glob(".*.part"))
+
+
+def test_envelope_open_refuses_a_tampered_file(
+    runner: CliRunner, key_dir: Path, tmp_path: Path
+) -> None:
+    sealed = _seal_file(runner, key_dir, tmp_path)
+    lines = sealed.read_bytes().splitlines()
+    document = json.loads(lines[1])
+    document["header"]["sealed_at"] = "2020-01-01T00:00:00Z"
+    lines[1] = json.dumps(document).encode()
+    sealed.write_bytes(b"\n".join(lines) + b"\n")
+    opened = tmp_path / "opened.jsonl"
+    result = runner.invoke(
+        envelope, ["open", "--as", "hub", "--keys", str(key_dir), str(sealed), str(opened)]
+    )
+    assert isinstance(result.exception, CryptoError)
+    assert "Smith" not in str(result.exception)
+    assert not opened.exists()
+
+
+def test_envelope_open_needs_as_when_the_directory_holds_several_parties(
+    runner: CliRunner, key_dir: Path, tmp_path: Path
+) -> None:
+    sealed = _seal_file(runner, key_dir, tmp_path)
+    result = runner.invoke(
+        envelope, ["open", "--keys", str(key_dir), str(sealed), str(tmp_path / "out.jsonl")]
+    )
+    assert result.exit_code == 2
+    assert "--as" in result.output

@@ -1,0 +1,111 @@
+"""At-rest protection: field encryption bound to the record id, and keyed pseudonyms."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sync.crypto.at_rest import DATA_KEY_BYTES, DataKey, FieldCipher
+from sync.errors import CryptoError
+
+PNC = "2001/0000123Z"
+CRO = "123456/01Z"
+PSEUDONYM_RUNS = 50_000
+PSEUDONYM_BUDGET_SECONDS = 1.0
+
+
+def _data_key() -> DataKey:
+    return DataKey(
+        aead_key=secrets.token_bytes(DATA_KEY_BYTES), mac_key=secrets.token_bytes(DATA_KEY_BYTES)
+    )
+
+
+CIPHER = FieldCipher(_data_key())
+
+
+@given(record_id=st.text(max_size=40), plaintext=st.binary(max_size=512))
+def test_encrypt_then_decrypt_round_trips(record_id: str, plaintext: bytes) -> None:
+    assert CIPHER.decrypt(record_id, CIPHER.encrypt(record_id, plaintext)) == plaintext
+
+
+def test_blob_moved_to_another_record_fails() -> None:
+    blob = CIPHER.encrypt("person:X123456", b"Smith")
+    with pytest.raises(CryptoError, match="integrity") as caught:
+        CIPHER.decrypt("person:X654321", blob)
+    assert "Smith" not in str(caught.value)
+
+
+def test_same_value_encrypts_differently_each_time() -> None:
+    first = CIPHER.encrypt("r1", b"Smith")
+    second = CIPHER.encrypt("r1", b"Smith")
+    assert first != second
+    assert b"Smith" not in first
+
+
+@given(position=st.integers(min_value=0, max_value=200))
+def test_any_altered_byte_fails(position: int) -> None:
+    blob = CIPHER.encrypt("r1", b"Jane Smith 1980-01-02")
+    index = position % len(blob)
+    altered = blob[:index] + bytes([blob[index] ^ 0x80]) + blob[index + 1 :]
+    with pytest.raises(CryptoError):
+        CIPHER.decrypt("r1", altered)
+
+
+@pytest.mark.parametrize("blob", [b"", b"\x01", b"\x02" + bytes(40)])
+def test_short_or_unknown_format_blob_fails(blob: bytes) -> None:
+    with pytest.raises(CryptoError, match="format"):
+        CIPHER.decrypt("r1", blob)
+
+
+def test_another_data_key_cannot_decrypt() -> None:
+    blob = CIPHER.encrypt("r1", b"Smith")
+    with pytest.raises(CryptoError):
+        FieldCipher(_data_key()).decrypt("r1", blob)
+
+
+def test_pseudonyms_are_stable_for_the_same_key() -> None:
+    key = _data_key()
+    assert FieldCipher(key).pseudonym("pnc", PNC) == FieldCipher(key).pseudonym("pnc", PNC)
+    assert len(CIPHER.pseudonym("pnc", PNC)) == 64
+    assert int(CIPHER.pseudonym("pnc", PNC), 16) >= 0
+
+
+def test_pseudonyms_are_keyed() -> None:
+    assert FieldCipher(_data_key()).pseudonym("pnc", PNC) != CIPHER.pseudonym("pnc", PNC)
+
+
+def test_pseudonyms_separate_kinds_and_values() -> None:
+    assert CIPHER.pseudonym("pnc", PNC) != CIPHER.pseudonym("cro", PNC)
+    assert CIPHER.pseudonym("cro", CRO) != CIPHER.pseudonym("cro", PNC)
+
+
+@given(a=st.text(max_size=20), b=st.text(max_size=20))
+def test_pseudonym_equality_follows_value_equality(a: str, b: str) -> None:
+    assert (CIPHER.pseudonym("cro", a) == CIPHER.pseudonym("cro", b)) == (a == b)
+
+
+@pytest.mark.parametrize("kind", ["", "PNC", "pnc\x00x", "p n c"])
+def test_pseudonym_refuses_a_bad_kind(kind: str) -> None:
+    with pytest.raises(ValueError, match="kind"):
+        CIPHER.pseudonym(kind, PNC)
+
+
+def test_pseudonyms_are_fast_enough_for_a_national_run() -> None:
+    started = time.perf_counter()
+    for number in range(PSEUDONYM_RUNS):
+        CIPHER.pseudonym("pnc", f"2001/{number:07d}Z")
+    assert time.perf_counter() - started < PSEUDONYM_BUDGET_SECONDS
+
+
+def test_data_key_checks_lengths_and_separation_and_hides_itself() -> None:
+    key = secrets.token_bytes(DATA_KEY_BYTES)
+    with pytest.raises(CryptoError, match="length"):
+        DataKey(aead_key=key[:16], mac_key=key)
+    with pytest.raises(CryptoError, match="reuses"):
+        DataKey(aead_key=key, mac_key=key)
+    assert key.hex() not in repr(_data_key())
+    assert repr(_data_key()) == "DataKey(<secret>)"

@@ -1,0 +1,120 @@
+"""Feed-v1 validation at the edge: what is accepted, set aside, or rejected, and why."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from sync.feeds.jsonl import Accepted, Rejected, iter_lines, validate_line
+from sync.feeds.models import FeedContext, PersonRecord
+
+PROBATION = FeedContext("probation", date(2026, 11, 28))
+POLICE = FeedContext("police", date(2026, 11, 28))
+STAMP = "2026-11-01T09:00:00Z"
+
+
+def _line(**fields: object) -> bytes:
+    return json.dumps(fields).encode()
+
+
+def _person(**overrides: object) -> bytes:
+    fields: dict[str, object] = {
+        "type": "person", "agency": "probation", "id": "X123456", "pnc": "2002/0073319Z",
+        "cro": None, "surname": "EXAMPLE", "forenames": "John", "gender": "M", "area": "NW",
+        "date_of_birth": "1975-04-12", "updated_at": STAMP,
+    }
+    fields.update(overrides)
+    return _line(**fields)
+
+
+def _reason(raw: bytes, context: FeedContext = PROBATION) -> str:
+    item = validate_line(raw, "line 1", context)
+    assert isinstance(item, Rejected)
+    return item.reason
+
+
+def test_a_valid_person_is_accepted_in_canonical_form() -> None:
+    item = validate_line(_person(id=" x123456 ", pnc="02/73319z"), "line 1", PROBATION)
+    assert isinstance(item, Accepted)
+    record = item.record
+    assert isinstance(record, PersonRecord)
+    assert (record.id, record.pnc, record.warnings) == ("X123456", "2002/0073319Z", ())
+
+
+def test_invalid_and_junk_identifiers_are_set_aside_with_a_warning_naming_the_field() -> None:
+    item = validate_line(_person(pnc="2018/0123456X", cro="000000/00Z"), "line 1", PROBATION)
+    assert isinstance(item, Accepted)
+    record = item.record
+    assert isinstance(record, PersonRecord)
+    assert record.pnc is None
+    assert record.cro is None
+    assert record.warnings == (
+        "pnc: check letter does not match, set aside",
+        "cro: placeholder value, treated as absent",
+    )
+
+
+def test_warnings_cannot_be_injected_by_the_feed() -> None:
+    item = validate_line(_person(warnings=["forged"]), "line 1", PROBATION)
+    assert isinstance(item, Accepted)
+    assert item.record.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (_line(type="visit", agency="probation", id="1", updated_at=STAMP),
+         "type: missing or unknown record type"),
+        (_person(id="X12345"), "person.crn: must be one letter and six digits"),
+        (_person(noms="A12BC"), "person.noms: must be a letter, four digits and two letters"),
+        (_person(agency="police"), "person.agency: does not match the feed it arrived in"),
+        (_person(gender="Q"), "person.gender: Input should be 'M', 'F', 'X' or 'U'"),
+        (_person(surname=None), "person.surname: Input should be a valid string"),
+        (_person(updated_at="2026-11-01T09:00:00"), "person.updated_at: Input should have timezone info"),
+        (_line(type="supervision", agency="probation", id="S", person_id="X123456",
+               kind="licence", offence="sexual", start="2025-06-01", end="2025-05-31",
+               updated_at=STAMP), "supervision.end: must not be before start"),
+        (_line(type="supervision", agency="probation", id="S", person_id="X123456",
+               kind="licence", offence="sexual", start="2025-06-01", end="2026-05-31",
+               terminated_on="2025-01-01", updated_at=STAMP),
+         "supervision.terminated_on: must not be before start"),
+        (_line(type="assessment", agency="probation", id="A", person_id="X123456",
+               started_on="2025-06-01", status="completed", updated_at=STAMP),
+         "assessment.completed_on: required when status is completed"),
+        (_line(type="assessment", agency="probation", id="A", person_id="X123456",
+               started_on="2025-06-01", completed_on="2025-05-01", status="completed",
+               updated_at=STAMP), "assessment.completed_on: must not be before started_on"),
+        (_line(type="merge", agency="probation", id="M", source_person_id="X123456",
+               target_person_id="X123456", updated_at=STAMP),
+         "merge.target_person_id: must differ from source_person_id"),
+    ],
+)
+def test_rejections_name_the_field_and_rule(raw: bytes, reason: str) -> None:
+    assert _reason(raw) == reason
+
+
+def test_agency_only_record_types() -> None:
+    registration = _line(type="registration", agency="probation", id="R", person_id="X123456",
+                         start="2020-01-01", updated_at=STAMP)
+    assert _reason(registration) == (
+        "registration.type: a registration record only comes from the police"
+    )
+    custody = _line(type="custody", agency="police", id="C", person_id="LAN-1",
+                    start="2020-01-01", updated_at=STAMP)
+    assert _reason(custody, POLICE) == "custody.type: a custody record only comes from probation"
+
+
+def test_reasons_never_repeat_personal_values() -> None:
+    reason = _reason(_person(id="Z9", surname="", date_of_birth="1975-13-45"))
+    assert "Z9" not in reason
+    assert "1975" not in reason
+
+
+def test_unknown_fields_are_ignored_and_blank_lines_skipped() -> None:
+    items = list(iter_lines([_person(shoe_size=11), b"   ", b"{bad"], PROBATION))
+    assert [type(item) for item in items] == [Accepted, Rejected]
+    assert [item.position for item in items] == ["line 1", "line 3"]

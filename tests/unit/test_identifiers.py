@@ -1,0 +1,117 @@
+"""Every test vector of spec/identifiers.md, plus the junk and reference rules."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sync.core import identifiers as ids
+
+TODAY = date(2026, 11, 28)
+
+PNC_VECTORS = [
+    ("2002/0073319Z", "2002/0073319Z"),
+    ("1979/0163001B", "1979/0163001B"),
+    ("79/163001B", "1979/0163001B"),
+    ("1981/0000034U", "1981/0000034U"),
+    ("1967/9893091D", "1967/9893091D"),
+    ("2012/0052494Q", "2012/0052494Q"),
+]
+CRO_VECTORS = [("65656/91H", "065656/91H"), ("SF83/50058Z", "SF83/50058Z")]
+
+
+@pytest.mark.parametrize(("raw", "canonical"), PNC_VECTORS)
+def test_valid_pnc_vectors(raw: str, canonical: str) -> None:
+    assert ids.canonical_pnc(raw, TODAY) == canonical
+
+
+@pytest.mark.parametrize("raw", ["2001/0171310S", "2018/0123456X"])
+def test_invalid_pnc_vectors(raw: str) -> None:
+    with pytest.raises(ids.InvalidIdentifier, match="check letter"):
+        ids.canonical_pnc(raw, TODAY)
+
+
+@pytest.mark.parametrize(("raw", "canonical"), CRO_VECTORS)
+def test_valid_cro_vectors(raw: str, canonical: str) -> None:
+    assert ids.canonical_cro(raw) == canonical
+
+
+@pytest.mark.parametrize("raw", ["SF80/655108T", "123456/24A"])
+def test_invalid_cro_vectors(raw: str) -> None:
+    with pytest.raises(ids.InvalidIdentifier, match="check letter"):
+        ids.canonical_cro(raw)
+
+
+def test_pnc_input_forms_are_forgiving() -> None:
+    assert ids.canonical_pnc("  02/73319z ", TODAY) == "2002/0073319Z"
+    assert ids.canonical_pnc("20020073319Z", TODAY) == "2002/0073319Z"
+
+
+def test_two_digit_year_pivots_on_the_current_year() -> None:
+    assert ids.expand_two_digit_year(26, TODAY) == 2026
+    assert ids.expand_two_digit_year(27, TODAY) == 1927
+
+
+def test_padding_changes_the_short_form_check_letter() -> None:
+    # SF83/50058Z is valid unpadded; padding the serial would give B instead.
+    assert ids.check_letter(int("83" + "050058")) == "B"
+    with pytest.raises(ids.InvalidIdentifier):
+        ids.canonical_cro("SF83/50058B")
+
+
+def test_junk_identifiers() -> None:
+    assert ids.is_junk_identifier(ids.canonical_cro("000000/00Z"))
+    assert ids.is_junk_identifier("0000/0000000Z")
+    assert not ids.is_junk_identifier("065656/91H")
+
+
+def test_error_messages_never_carry_the_value() -> None:
+    with pytest.raises(ids.InvalidIdentifier) as caught:
+        ids.canonical_pnc("2018/0123456X", TODAY)
+    assert "0123456" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("func", "good", "bad"),
+    [
+        (ids.canonical_crn, " x123456 ", "X12345"),
+        (ids.canonical_noms, "a1234bc", "A1234B1"),
+        (ids.canonical_police_ref, "LAN-88123", "has space"),
+    ],
+)
+def test_agency_references(func: object, good: str, bad: str) -> None:
+    assert callable(func)
+    assert func(good) == good.strip().upper() or func(good) == good.strip()
+    with pytest.raises(ids.InvalidIdentifier):
+        func(bad)
+
+
+def test_system_prefixes_are_stripped() -> None:
+    assert ids.strip_system_prefix("MIG_ERROR_SMITH") == "SMITH"
+    assert ids.strip_system_prefix("dupLICATE_Jones") == "Jones"
+    assert ids.strip_system_prefix("NO_SHOWMAN") == "NO_SHOWMAN"
+
+
+def test_placeholder_dates_of_birth() -> None:
+    assert ids.is_placeholder_date_of_birth(date(1900, 1, 1))
+    assert ids.is_placeholder_date_of_birth(date(1970, 1, 1))
+    assert not ids.is_placeholder_date_of_birth(date(1970, 1, 2))
+
+
+@given(year=st.integers(1900, 2026), serial=st.integers(0, 9_999_999))
+def test_every_pnc_with_its_check_letter_round_trips(year: int, serial: int) -> None:
+    letter = ids.check_letter(int(f"{year % 100:02d}{serial:07d}"))
+    canonical = f"{year:04d}/{serial:07d}{letter}"
+    assert ids.canonical_pnc(canonical, TODAY) == canonical
+    wrong = ids.CHECK_TABLE[(ids.CHECK_TABLE.index(letter) + 1) % 23]
+    with pytest.raises(ids.InvalidIdentifier):
+        ids.canonical_pnc(canonical[:-1] + wrong, TODAY)
+
+
+@given(yy=st.integers(0, 99), serial=st.integers(1, 999_999))
+def test_every_standard_cro_round_trips_and_pads(yy: int, serial: int) -> None:
+    letter = ids.check_letter(int(f"{yy:02d}{serial:06d}"))
+    assert ids.canonical_cro(f"{serial}/{yy:02d}{letter}") == f"{serial:06d}/{yy:02d}{letter}"

@@ -1,0 +1,121 @@
+"""Identifier linking, clusters, stable subject ids, merges and orphans (pure core)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sync.core.consolidate import FeedState, Merge, consolidate, resolve_merges
+from sync.core.linking import (
+    Edge,
+    assign_subject_ids,
+    clusters,
+    identifier_edges,
+)
+from sync.core.records import (
+    Agency,
+    Assessment,
+    AssessmentStatus,
+    Gender,
+    Period,
+    Person,
+    RecordRef,
+)
+
+P, Q = Agency.PROBATION, Agency.POLICE
+
+
+def person(agency: Agency, pid: str, pnc: str | None = None, cro: str | None = None) -> Person:
+    return Person(agency, pid, "EXAMPLE", "A", Gender.MALE, "NW", date(1975, 6, 15), pnc, cro)
+
+
+def mint(ref: RecordRef, attempt: int) -> str:
+    return f"S-{ref.agency}-{ref.person_id}-{attempt}"
+
+
+def test_records_sharing_pnc_or_cro_link_within_and_across_agencies() -> None:
+    persons = [
+        person(P, "D000001", pnc="1996/0000018E"),
+        person(P, "D000002", pnc="1996/0000018E"),
+        person(Q, "D-1", pnc="1996/0000018E"),
+        person(Q, "K-1", cro="065656/91H"),
+        person(P, "K000001", cro="065656/91H"),
+        person(Q, "J-1"),
+        person(P, "J000001"),
+    ]
+    edges = identifier_edges(persons)
+    assert {(e.a.person_id, e.b.person_id, e.matched_by) for e in edges} == {
+        ("D-1", "D000001", "PNC"),
+        ("D-1", "D000002", "PNC"),
+        ("K-1", "K000001", "CRO"),
+    }
+    groups = clusters([p.ref for p in persons], edges)
+    assert sorted(len(g) for g in groups) == [1, 1, 2, 3]
+
+
+def test_subject_ids_are_kept_when_records_join_and_minted_for_new_clusters() -> None:
+    a, b, c = RecordRef(P, "A000001"), RecordRef(Q, "B-1"), RecordRef(Q, "C-1")
+    first = assign_subject_ids([(a,), (b,)], {}, set(), mint)
+    assert first == {(a,): "S-probation-A000001-0", (b,): "S-police-B-1-0"}
+    previous = {ref: sid for group, sid in first.items() for ref in group}
+    joined = assign_subject_ids([(a, b), (c,)], previous, set(first.values()), mint)
+    assert joined[(a, b)] == "S-police-B-1-0"  # tie on count: the smallest id is kept
+    assert joined[(c,)] == "S-police-C-1-0"
+
+
+def test_a_split_subject_keeps_its_id_on_the_larger_part_and_never_reuses_ids() -> None:
+    a, b, c = RecordRef(P, "A000001"), RecordRef(P, "A000002"), RecordRef(Q, "C-1")
+    previous = {a: "S1", b: "S1", c: "S1"}
+    split = assign_subject_ids([(a, b), (c,)], previous, {"S1", "S-police-C-1-0"}, mint)
+    assert split[(a, b)] == "S1"
+    assert split[(c,)] == "S-police-C-1-1"
+
+
+refs = st.builds(
+    RecordRef, st.sampled_from([P, Q]), st.from_regex(r"[A-Z][0-9]{6}", fullmatch=True)
+)
+
+
+@given(st.lists(st.tuples(refs, refs), max_size=20), st.randoms(use_true_random=False))
+def test_clusters_do_not_depend_on_edge_order(pairs: list[tuple[RecordRef, RecordRef]], rnd) -> None:  # type: ignore[no-untyped-def]
+    edges = [Edge(*sorted(pair), "PNC") for pair in pairs]
+    nodes = [ref for pair in pairs for ref in pair]
+    shuffled = list(edges)
+    rnd.shuffle(shuffled)
+    assert clusters(nodes, edges) == clusters(reversed(nodes), shuffled)
+    groups = clusters(nodes, edges)
+    assert sorted(ref for g in groups for ref in g) == sorted(set(nodes))
+
+
+def test_merge_chains_resolve_to_their_end_and_cycles_to_the_smallest() -> None:
+    known = {RecordRef(P, x) for x in ("X000001", "X000002", "X000003")}
+    merges = [Merge(P, "m1", "X000001", "X000002"), Merge(P, "m2", "X000002", "X000003")]
+    assert resolve_merges(merges, known) == {
+        RecordRef(P, "X000001"): RecordRef(P, "X000003"),
+        RecordRef(P, "X000002"): RecordRef(P, "X000003"),
+    }
+    cycle = [*merges, Merge(P, "m3", "X000003", "X000001")]
+    resolved = resolve_merges(cycle, known)
+    assert set(resolved.values()) == {RecordRef(P, "X000001")}
+
+
+def test_merged_records_follow_the_target_and_unknown_people_are_orphans() -> None:
+    state = FeedState(
+        persons=[person(P, "G000001"), person(P, "G000002")],
+        merges=[Merge(P, "GM-1", "G000002", "G000001"), Merge(P, "GM-2", "G000009", "G000008")],
+        custodies=[Period("C-1", "G000002", date(2024, 1, 1), None)],
+        registrations=[Period("R-1", "NOBODY-1", date(2024, 1, 1), None)],
+        assessments=[
+            Assessment(P, "GA-1", "G000002", date(2024, 2, 1), None, AssessmentStatus.IN_PROGRESS)
+        ],
+    )
+    result = consolidate(state)
+    assert set(result.persons) == {RecordRef(P, "G000001")}
+    assert [c.person_id for c in result.custodies] == ["G000001"]
+    assert [a.person_id for a in result.assessments] == ["G000001"]
+    assert {(o.record_type, o.record_id) for o in result.orphans} == {
+        ("registration", "R-1"),
+        ("merge", "GM-2"),
+    }
