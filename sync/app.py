@@ -19,8 +19,11 @@ from sqlalchemy.exc import OperationalError
 
 from sync.core.policy import PolicySettings
 from sync.core.records import RecordRef
-from sync.errors import LedgerError
-from sync.ledger.store import Ledger
+from sync.crypto.at_rest import FieldCipher
+from sync.crypto.keyring import load_data_key, load_keyring
+from sync.crypto.keys import KeyRing, Party
+from sync.errors import ConfigurationError, LedgerError
+from sync.ledger.store import CipherCodec, Ledger
 from sync.settings import Settings
 
 SUBJECT_ID_PREFIX = "S"
@@ -74,7 +77,9 @@ class App:
     @cached_property
     def ledger(self) -> Ledger:
         """The ledger, schema upgraded in place on first use."""
-        ledger = Ledger(build_engine(self.settings.database_url))
+        cipher = self.field_cipher
+        codec = None if cipher is None else CipherCodec(cipher)
+        ledger = Ledger(build_engine(self.settings.database_url), codec)
         try:
             ledger.ensure_schema()
         except OperationalError as error:
@@ -90,9 +95,44 @@ class App:
         )
 
     @cached_property
+    def keyring(self) -> KeyRing | None:
+        """The hub's key ring, when the deployment has a key directory."""
+        directory = self.settings.keys_dir
+        if directory is None:
+            return None
+        if not directory.is_dir():
+            raise ConfigurationError(f"The key directory {directory.name} does not exist.")
+        return load_keyring(directory, Party.HUB)
+
+    def require_keyring(self) -> KeyRing:
+        """The hub's key ring, or a clear error saying where to configure it."""
+        keyring = self.keyring
+        if keyring is None:
+            raise ConfigurationError(
+                "This needs the key directory: pass --keys DIR or set ARMS_SYNC_KEYS_DIR."
+            )
+        return keyring
+
+    @cached_property
+    def field_cipher(self) -> FieldCipher | None:
+        """At-rest encryption and pseudonyms, when the deployment has a data key."""
+        directory = self.settings.keys_dir
+        if directory is None or self.keyring is None:
+            return None
+        return FieldCipher(load_data_key(directory))
+
+    @cached_property
     def mint_subject_id(self) -> Callable[[RecordRef, int], str]:
-        """How new subject ids are made (keyed when the deployment has a data key)."""
-        return hashed_subject_id(SUBJECT_ID_NAMESPACE)
+        """How new subject ids are made (keyed with the data key when there is one)."""
+        cipher = self.field_cipher
+        if cipher is None:
+            return hashed_subject_id(SUBJECT_ID_NAMESPACE)
+
+        def mint(ref: RecordRef, attempt: int) -> str:
+            digest = cipher.pseudonym("subject", f"{ref.agency}:{ref.person_id}:{attempt}")
+            return SUBJECT_ID_PREFIX + digest[:SUBJECT_ID_HEX_CHARS].upper()
+
+        return mint
 
     def today(self) -> date:
         """Today's date in UTC."""

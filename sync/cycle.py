@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sync.app import App
 from sync.core.decide import DecisionInputs, Decisions, decide
 from sync.core.records import Agency, Override, Owner, RecordRef
+from sync.errors import GatewayError
 from sync.feeds.convert import feed_state
 from sync.ingest import FeedSource, IngestCounts, ingest
 from sync.ledger import schema
@@ -35,6 +36,9 @@ class RunSummary:
     owners_today: dict[str, int] = field(default_factory=dict)
     open_flags: dict[str, int] = field(default_factory=dict)
     orphans: int = 0
+    feed_errors: dict[str, str] = field(default_factory=dict)
+    notice_batches: int = 0
+    delivered: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
@@ -52,6 +56,9 @@ class RunSummary:
             "owners_today": self.owners_today,
             "open_flags": self.open_flags,
             "orphans": self.orphans,
+            "feed_errors": self.feed_errors,
+            "notice_batches": self.notice_batches,
+            "delivered": self.delivered,
         }
 
 
@@ -62,24 +69,32 @@ def run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSu
     summary = RunSummary(run_id=run_id, as_of=as_of)
     try:
         for agency, source in sources.items():
-            summary.feeds[agency] = ingest(
-                ledger, source, agency, run_id, app.today(), app.clock()
-            )
+            try:
+                summary.feeds[agency] = ingest(
+                    ledger, source, agency, run_id, app.today(), app.clock()
+                )
+            except GatewayError as error:
+                # One failing gateway never holds back the other agency's work.
+                summary.feed_errors[agency] = str(error)
         summary.changed = ledger.count_applied(run_id)
-        decisions = decide_and_store(app, as_of, run_id)
+        decisions, summary.notice_batches = decide_and_store(app, as_of, run_id)
     except BaseException:
         ledger.finish_run(run_id, "failed", {}, app.clock())
         raise
     _summarise(summary, decisions)
-    ledger.finish_run(run_id, "succeeded", summary.as_dict(), app.clock())
+    status = "partial" if summary.feed_errors else "succeeded"
+    ledger.finish_run(run_id, status, summary.as_dict(), app.clock())
     return summary
 
 
-def decide_and_store(app: App, as_of: date, run_id: int) -> Decisions:
-    """Recompute every subject from the ledger's current records and store the result."""
+def decision_inputs(app: App, as_of: date) -> DecisionInputs:
+    """Everything a decision pass needs from the ledger besides the records."""
+    from sync.reconcile.manual_inputs import load_manual_inputs
+
     ledger = app.ledger
-    state = feed_state(ledger.iter_current_records())
-    inputs = DecisionInputs(
+    with ledger.engine.connect() as conn:
+        manual = load_manual_inputs(conn)
+    return DecisionInputs(
         as_of=as_of,
         window_days=app.settings.window_days,
         policy=app.policy,
@@ -89,10 +104,22 @@ def decide_and_store(app: App, as_of: date, run_id: int) -> Decisions:
         },
         taken_subject_ids=frozenset(ledger.load_subject_ids()),
         overrides=load_active_overrides(app),
+        manual_edges=manual.edges,
+        forbidden_pairs=manual.forbidden,
     )
-    decisions = decide(state, inputs, app.mint_subject_id)
-    store_decisions(ledger, decisions, run_id, app.clock())
-    return decisions
+
+
+def compute_decisions(app: App, inputs: DecisionInputs) -> Decisions:
+    """A decision pass over the ledger's current records, stored nowhere (previews use it)."""
+    state = feed_state(app.ledger.iter_current_records())
+    return decide(state, inputs, app.mint_subject_id)
+
+
+def decide_and_store(app: App, as_of: date, run_id: int) -> tuple[Decisions, int]:
+    """Recompute every subject from the ledger's records; store it and queue changed notices."""
+    decisions = compute_decisions(app, decision_inputs(app, as_of))
+    batches = store_decisions(app.ledger, decisions, run_id, app.clock(), app.keyring)
+    return decisions, batches
 
 
 def load_active_overrides(app: App) -> dict[str, list[Override]]:

@@ -1,24 +1,41 @@
-"""Ingest: stream a feed source into the ledger in batches, keeping every rejected line.
+"""Ingest: stream a feed source into the ledger, one atomic unit at a time.
 
-A source yields validated or rejected items; accepted records are upserted by
-the consumer rules (latest `updated_at` wins, re-reading changes nothing) and
-rejected lines are stored with their reason. Memory holds one batch at a time.
+A source yields units: a whole file, or one gateway page. Each unit is applied
+in one transaction together with its replay records and cursor, so a refused
+or interrupted unit leaves nothing behind and a re-read unit changes nothing.
+Accepted records are upserted by the consumer rules (latest `updated_at` wins);
+rejected lines are kept with their reason. Memory holds one batch at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from sqlalchemy import Connection
+
+from sync.audit.log import audit_log_for
+from sync.audit.pipeline_hooks import audit_collection, audit_erasures, erasure_refs
+from sync.crypto.replay import ReplayGuard
 from sync.feeds.convert import to_version
 from sync.feeds.jsonl import Accepted, FeedItem, Rejected
 from sync.feeds.models import FeedContext
+from sync.ledger.cursors import save_cursor
+from sync.ledger.replay import LedgerReplayGuard
 from sync.ledger.store import Ledger, RecordVersion
 
 INGEST_BATCH = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """Records applied together: all or nothing. `cursor` is saved with them."""
+
+    items: Iterable[FeedItem]
+    cursor: str | None = None
 
 
 class FeedSource(Protocol):
@@ -29,8 +46,8 @@ class FeedSource(Protocol):
         """A short, non-personal name for the source (file name or host)."""
         ...
 
-    def iter_items(self, context: FeedContext) -> Iterator[FeedItem]:
-        """Every record of the source, validated or rejected."""
+    def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
+        """The source's units in order; sealed ones are opened through `guard`."""
         ...
 
 
@@ -42,6 +59,7 @@ class IngestCounts:
     accepted: int = 0
     rejected: int = 0
     warnings: int = 0
+    units: int = 0
 
 
 def reject_row(agency: str, source: str, item: Rejected) -> dict[str, Any]:
@@ -59,6 +77,39 @@ def reject_row(agency: str, source: str, item: Rejected) -> dict[str, Any]:
     }
 
 
+class _UnitWriter:
+    """Buffers one unit's records and rejects and writes them in batches."""
+
+    def __init__(self, ledger: Ledger, conn: Connection, agency: str, source: str) -> None:
+        self.ledger, self.conn, self.agency, self.source = ledger, conn, agency, source
+        self.versions: list[RecordVersion] = []
+        self.rejected: list[dict[str, Any]] = []
+        self.erased: list[str] = []
+        self.unit_counts = IngestCounts()
+
+    def add(self, item: FeedItem) -> None:
+        counts = self.unit_counts
+        counts.read += 1
+        if isinstance(item, Accepted):
+            counts.accepted += 1
+            version = to_version(item.record)
+            counts.warnings += bool(version.warnings)
+            self.versions.append(version)
+            if version.deleted:
+                self.erased.extend(erasure_refs([version]))
+        else:
+            counts.rejected += 1
+            self.rejected.append(reject_row(self.agency, self.source, item))
+
+    def flush(self, run_id: int, now: datetime, final: bool = False) -> None:
+        if final or len(self.versions) >= INGEST_BATCH:
+            self.ledger.apply_versions(self.conn, self.versions, run_id)
+            self.versions.clear()
+        if final or len(self.rejected) >= INGEST_BATCH:
+            self.ledger.store_rejects(self.conn, self.rejected, run_id, now)
+            self.rejected.clear()
+
+
 def ingest(
     ledger: Ledger,
     source: FeedSource,
@@ -67,26 +118,34 @@ def ingest(
     today: date,
     now: datetime,
 ) -> IngestCounts:
-    """Read one feed source into the ledger."""
+    """Read one feed source into the ledger, unit by unit."""
     counts = IngestCounts()
-    versions: list[RecordVersion] = []
-    rejected: list[dict[str, Any]] = []
-    for item in source.iter_items(FeedContext(agency, today)):  # type: ignore[arg-type]
-        counts.read += 1
-        if isinstance(item, Accepted):
-            counts.accepted += 1
-            version = to_version(item.record)
-            counts.warnings += bool(version.warnings)
-            versions.append(version)
-        else:
-            counts.rejected += 1
-            rejected.append(reject_row(agency, source.name, item))
-        if len(versions) >= INGEST_BATCH:
-            ledger.apply_versions(versions, run_id)
-            versions.clear()
-        if len(rejected) >= INGEST_BATCH:
-            ledger.store_rejects(rejected, run_id, now)
-            rejected.clear()
-    ledger.apply_versions(versions, run_id)
-    ledger.store_rejects(rejected, run_id, now)
-    return counts
+    context = FeedContext(agency, today)  # type: ignore[arg-type]
+    guard = LedgerReplayGuard(conn=None, sender=agency, now=now)
+    audit = audit_log_for(ledger.engine)
+    units = source.units(context, guard)
+    while True:
+        with ledger.engine.begin() as conn:
+            guard.conn = conn
+            unit = next(units, None)
+            if unit is None:
+                return counts
+            writer = _UnitWriter(ledger, conn, agency, source.name)
+            for item in unit.items:
+                writer.add(item)
+                writer.flush(run_id, now)
+            writer.flush(run_id, now, final=True)
+            if unit.cursor is not None:
+                save_cursor(conn, agency, source.name, unit.cursor, now)
+            done = writer.unit_counts
+            done.units = 1
+            audit_collection(
+                audit, conn, run_id, agency=agency, source_name=source.name, counts=asdict(done)
+            )
+            audit_erasures(audit, conn, run_id, writer.erased)
+            _add_counts(counts, done)
+
+
+def _add_counts(total: IngestCounts, unit: IngestCounts) -> None:
+    for name, value in asdict(unit).items():
+        setattr(total, name, getattr(total, name) + value)

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sync.errors import ConfigurationError
@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     broker_url: str = "redis://127.0.0.1:6379/0"
     operator: str | None = None
     http_timeout_seconds: float = Field(default=10.0, gt=0)
+    gateway_client_id: str = "arms-sync"
+    gateway_client_secret: SecretStr | None = None
+    gateway_ca_bundle: Path | None = None
+    gateway_page_size: int = Field(default=1000, ge=1, le=10_000)
     max_clock_skew_seconds: int = Field(default=300, gt=0)
 
     @classmethod
@@ -76,7 +80,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as error:
         first = error.errors(include_url=False, include_input=False)[0]
         field = ".".join(str(part) for part in first["loc"])
-        raise ConfigurationError(f"Setting {field or 'value'} is invalid: {first['msg']}.") from error
+        raise ConfigurationError(
+            f"Setting {field or 'value'} is invalid: {first['msg']}."
+        ) from error
 
 
 def _explicit_env(settings: Settings) -> dict[str, Any]:

@@ -19,13 +19,16 @@ class CliState:
     def __init__(self, db: str | None, config: Path | None) -> None:
         self.db = db
         self.config = config
+        self.keys_dir: Path | None = None
         self._app: App | None = None
 
     @property
     def app(self) -> App:
         """The composition root for this invocation."""
         if self._app is None:
-            self._app = App(load_settings(self.config, database_url=self.db))
+            self._app = App(
+                load_settings(self.config, database_url=self.db, keys_dir=self.keys_dir)
+            )
         return self._app
 
     def close(self) -> None:
@@ -35,6 +38,13 @@ class CliState:
 
 
 pass_state = click.make_pass_decorator(CliState)
+
+KEYS_OPTION = click.option(
+    "--keys",
+    "keys_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Key directory (default: ARMS_SYNC_KEYS_DIR or the settings file).",
+)
 
 
 class IsoDate(click.ParamType):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from sync.audit.cli_hooks import audit_cli_consultation, audit_cli_disclosure
 from sync.cli.context import ISO_DATE, CliState, pass_state, write_lines
 from sync.exports import export_links, export_ownership, export_timeline
 from sync.ledger.flag_rows import iter_flag_rows
@@ -32,6 +33,7 @@ def export() -> None:
 def export_ownership_cmd(state: CliState, as_of: date | None, out: Path | None) -> None:
     """The ownership segment covering a date, per subject."""
     app = state.app
+    audit_cli_consultation(app, "export ownership", refs=("export:ownership",))
     write_lines(export_ownership(app.ledger, as_of or app.today()), out)
 
 
@@ -40,6 +42,7 @@ def export_ownership_cmd(state: CliState, as_of: date | None, out: Path | None) 
 @pass_state
 def export_timeline_cmd(state: CliState, out: Path | None) -> None:
     """Every ownership segment, per subject."""
+    audit_cli_consultation(state.app, "export timeline", refs=("export:timeline",))
     write_lines(export_timeline(state.app.ledger), out)
 
 
@@ -48,6 +51,7 @@ def export_timeline_cmd(state: CliState, out: Path | None) -> None:
 @pass_state
 def export_links_cmd(state: CliState, out: Path | None) -> None:
     """Each subject's records and how they were linked."""
+    audit_cli_consultation(state.app, "export links", refs=("export:links",))
     write_lines(export_links(state.app.ledger), out)
 
 
@@ -62,9 +66,15 @@ def report() -> None:
 @click.option("--area", help="A police force or probation region code.")
 @click.option("--agency", type=click.Choice(["probation", "police"]), help="Assessing agency.")
 @click.option("--kind", "kinds", multiple=True, help="Flag kind (repeatable).")
-@click.option("--state", "flag_state", type=click.Choice(["open", "closed"]), help="Open or closed.")
-@click.option("--for", "for_agency", type=click.Choice(["probation", "police"]),
-              help="An agency's own, minimised view.")
+@click.option(
+    "--state", "flag_state", type=click.Choice(["open", "closed"]), help="Open or closed."
+)
+@click.option(
+    "--for",
+    "for_agency",
+    type=click.Choice(["probation", "police"]),
+    help="An agency's own, minimised view.",
+)
 @click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), required=True)
 @OUT_OPTION
 @pass_state
@@ -99,9 +109,11 @@ def report_duplicates(
         for_agency=for_agency,  # type: ignore[arg-type]
     )
     content = render(built, fmt)
+    audit_cli_consultation(app, "report duplicates", refs=("report:duplicates",), detail=fmt)
     if out is None:
         click.echo(content.decode("utf-8-sig"), nl=False)
     else:
+        audit_cli_disclosure(app, "duplicate-assessment report written", out)
         out.write_bytes(content)
 
 
@@ -110,6 +122,7 @@ def report_duplicates(
 @pass_state
 def rejects(state: CliState, as_json: bool) -> None:
     """The rejected records: agency, type, id, line or page, reason."""
+    audit_cli_consultation(state.app, "rejects list")
     rows = state.app.ledger.list_rejects()
     orphans = state.app.ledger.list_orphans()
     if as_json:
@@ -123,10 +136,17 @@ def rejects(state: CliState, as_json: bool) -> None:
 
     table = Table("agency", "type", "id", "source", "position", "reason", title="Rejected records")
     for row in rows:
-        table.add_row(row["agency"], row["record_type"] or "-", row["record_id"] or "-",
-                      row["source"], row["position"], row["reason"])
+        table.add_row(
+            row["agency"],
+            row["record_type"] or "-",
+            row["record_id"] or "-",
+            row["source"],
+            row["position"],
+            row["reason"],
+        )
     for orphan in orphans:
-        table.add_row(orphan["agency"], orphan["record_type"], orphan["record_id"], "-", "-",
-                      orphan["reason"])
+        table.add_row(
+            orphan["agency"], orphan["record_type"], orphan["record_id"], "-", "-", orphan["reason"]
+        )
     Console(width=200).print(table)
     click.echo(f"{len(rows)} rejected, {len(orphans)} orphaned")

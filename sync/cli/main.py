@@ -14,9 +14,12 @@ from pathlib import Path
 import click
 
 from sync.cli.context import CliState
+from sync.cli.audit_cmd import audit
 from sync.cli.data_cmds import export, rejects, report
 from sync.cli.envelope_cmd import envelope
+from sync.cli.gateway_cmd import gateway
 from sync.cli.keys_cmd import keys
+from sync.cli.reconcile_cmd import reconcile
 from sync.cli.run_cmds import demo, run, synth
 from sync.errors import ArmsSyncError
 
@@ -26,7 +29,9 @@ log = logging.getLogger("arms_sync")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", envvar="ARMS_SYNC_DATABASE_URL", help="Ledger URL (default: SQLite arms-sync.db here).")
+@click.option(
+    "--db", envvar="ARMS_SYNC_DATABASE_URL", help="Ledger URL (default: SQLite arms-sync.db here)."
+)
 @click.option(
     "--config",
     envvar="ARMS_SYNC_CONFIG",
@@ -41,7 +46,9 @@ def cli(ctx: click.Context, db: str | None, config: Path | None) -> None:
     ctx.call_on_close(state.close)
 
 
-for command in (run, demo, synth, export, report, rejects, keys, envelope):
+for command in (
+    run, demo, synth, export, report, rejects, keys, envelope, gateway, reconcile, audit
+):
     cli.add_command(command)
 
 

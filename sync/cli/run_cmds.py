@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from pathlib import Path
@@ -10,10 +11,12 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from sync.cli.context import ISO_DATE, CliState, is_terminal, pass_state
+from sync.cli.context import ISO_DATE, KEYS_OPTION, CliState, is_terminal, pass_state
 from sync.cli.sources import open_source
+from sync.app import App
 from sync.cycle import RunSummary, run_cycle
-from sync.errors import UsageError
+from sync.errors import ArmsSyncError, UsageError
+from sync.ingest import FeedSource
 
 DEMO_SUBJECTS = 2_000
 DEMO_SEED = 2015
@@ -24,11 +27,18 @@ DEMO_SEED = 2015
 @click.option("--police-feed", required=True, help="Police feed: a file (plain or sealed).")
 @click.option("--as-of", type=ISO_DATE, help="The date taken as today (default: today).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@KEYS_OPTION
 @pass_state
 def run(
-    state: CliState, probation_feed: str, police_feed: str, as_of: date | None, as_json: bool
+    state: CliState,
+    probation_feed: str,
+    police_feed: str,
+    as_of: date | None,
+    as_json: bool,
+    keys_dir: Path | None,
 ) -> None:
     """One full sync cycle, in-process: pull both feeds, decide, flag, store."""
+    state.keys_dir = keys_dir
     app = state.app
     sources = {
         "probation": open_source(probation_feed, "probation", app),
@@ -36,10 +46,34 @@ def run(
     }
     with _status("Syncing both feeds"):
         summary = run_cycle(app, sources, as_of or app.today())
+        deliver_to_gateways(app, sources, summary)
     if as_json:
         click.echo(json.dumps(summary.as_dict(), sort_keys=True))
     else:
         print_summary(summary)
+    if summary.feed_errors:
+        agencies = " and ".join(sorted(summary.feed_errors))
+        raise ArmsSyncError(
+            f"The {agencies} gateway could not be read; the rest of the run completed "
+            "and the next run resumes where this one stopped."
+        )
+
+
+def deliver_to_gateways(app: App, sources: dict[str, FeedSource], summary: RunSummary) -> None:
+    """Deliver each agency's outbox through its gateway, independently of the other."""
+    from sync.delivery import deliver_outbox
+    from sync.gateway_source import GatewaySource
+
+    for agency, source in sources.items():
+        if isinstance(source, GatewaySource):
+            try:
+                counts = deliver_outbox(app, agency, source.client, ignore_schedule=True)
+            except ArmsSyncError as error:
+                summary.feed_errors[agency] = str(error)
+                continue
+            summary.delivered[agency] = asdict(counts)
+            if counts.pending:
+                summary.feed_errors[agency] = "notices are still waiting for delivery"
 
 
 def _status(message: str) -> AbstractContextManager[object]:
@@ -61,6 +95,13 @@ def print_summary(summary: RunSummary) -> None:
     click.echo(f"owner on {summary.as_of.isoformat()}: {owners or 'none'}")
     flags = ", ".join(f"{kind} {count}" for kind, count in summary.open_flags.items())
     click.echo(f"open flags: {flags or 'none'}")
+    if summary.notice_batches:
+        click.echo(f"notice batches queued: {summary.notice_batches}")
+    for agency, counts in summary.delivered.items():
+        click.echo(
+            f"{agency} gateway: delivered {counts['notices']} notices in "
+            f"{counts['delivered']} batches, {counts['pending']} batches waiting"
+        )
     if summary.rejected:
         click.echo(f"{summary.rejected} rejected records: see `arms-sync rejects`.")
 
@@ -68,8 +109,13 @@ def print_summary(summary: RunSummary) -> None:
 @click.command()
 @click.option("--subjects", type=click.IntRange(min=1), default=1_000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--noise", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
-              help="Share of realistic data-entry errors (0 clean, 1 full rates).")
+@click.option(
+    "--noise",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Share of realistic data-entry errors (0 clean, 1 full rates).",
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--as-of", type=ISO_DATE, help="The date the data is generated as of.")
 @pass_state
@@ -95,8 +141,13 @@ def _jsonable(value: object) -> object:
 
 
 @click.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
-              show_default=True, help="Folder for the synthetic feeds and the reports.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-output"),
+    show_default=True,
+    help="Folder for the synthetic feeds and the reports.",
+)
 @click.option("--subjects", type=click.IntRange(min=10), default=DEMO_SUBJECTS, show_default=True)
 @pass_state
 def demo(state: CliState, out: Path, subjects: int) -> None:

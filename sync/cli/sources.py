@@ -6,17 +6,21 @@ from pathlib import Path
 
 from sync.app import App
 from sync.errors import UsageError
-from sync.feeds.files import PlainFileSource
+from sync.feeds.files import PlainFileSource, SealedFileSource, is_sealed_file
 from sync.ingest import FeedSource
 
 URL_SCHEMES = ("http://", "https://")
 
 
 def open_source(spec: str, agency: str, app: App) -> FeedSource:
-    """A feed source for a file path (plain or sealed) or a gateway URL."""
+    """A feed source for a file path (plain or sealed, told apart by itself) or a gateway URL."""
     if spec.startswith(URL_SCHEMES):
-        raise UsageError(f"The {agency} feed URL cannot be used: gateway sources are not configured.")
+        from sync.gateway_source import gateway_source
+
+        return gateway_source(spec, agency, app)
     path = Path(spec)
     if not path.is_file():
         raise UsageError(f"The {agency} feed file {path.name} does not exist or is not a file.")
+    if is_sealed_file(path):
+        return SealedFileSource(path, app.require_keyring(), app.clock)
     return PlainFileSource(path)

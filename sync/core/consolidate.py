@@ -100,10 +100,15 @@ def consolidate(state: FeedState) -> Consolidated:
     result = Consolidated(persons=live, merged_into=merged_into)
     result.orphans.extend(_merge_orphans(state.merges, merged_into, live))
 
+    live_ids = {(ref.agency, ref.person_id) for ref in live}
+
     def live_person(agency: Agency, person_id: str) -> str | None:
-        ref = RecordRef(agency, person_id)
-        ref = merged_into.get(ref, ref)
-        return ref.person_id if ref in live else None
+        if merged_into:
+            ref = RecordRef(agency, person_id)
+            target = merged_into.get(ref)
+            if target is not None:
+                return target.person_id if target in live else None
+        return person_id if (agency, person_id) in live_ids else None
 
     for items, agency, record_type, out in (
         (state.supervisions, Agency.PROBATION, "supervision", result.supervisions),
@@ -115,13 +120,15 @@ def consolidate(state: FeedState) -> Consolidated:
             if target is None:
                 result.orphans.append(Orphan(agency, record_type, item.id, item.person_id))
             else:
-                out.append(replace(item, person_id=target))  # type: ignore[arg-type]
+                out.append(item if item.person_id == target else replace(item, person_id=target))  # type: ignore[arg-type]
     for assessment in state.assessments:
         target = live_person(assessment.agency, assessment.person_id)
         if target is None:
             result.orphans.append(
                 Orphan(assessment.agency, "assessment", assessment.id, assessment.person_id)
             )
+        elif assessment.person_id == target:
+            result.assessments.append(assessment)
         else:
             result.assessments.append(replace(assessment, person_id=target))
     result.orphans.sort(key=lambda o: (o.agency, o.record_type, o.record_id))

@@ -45,9 +45,7 @@ def canonical_pnc(raw: str, today: date) -> str:
     if match is None:
         raise InvalidIdentifier("pnc: not in the form YY/NNNNNNNC or YYYY/NNNNNNNC")
     year_text, serial_text, letter = match.groups()
-    year = (
-        expand_two_digit_year(int(year_text), today) if len(year_text) == 2 else int(year_text)
-    )
+    year = expand_two_digit_year(int(year_text), today) if len(year_text) == 2 else int(year_text)
     serial = serial_text.zfill(PNC_SERIAL_WIDTH)
     if check_letter(int(f"{year % 100:02d}{serial}")) != letter:
         raise InvalidIdentifier("pnc: check letter does not match")

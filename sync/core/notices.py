@@ -76,8 +76,13 @@ def notices_for_subject(
 
 def _ownership(agency: Agency, base: dict[str, Any], timeline: Sequence[Segment]) -> Notice:
     body = {**base, "kind": NOTICE_OWNERSHIP, "segments": [segment_body(s) for s in timeline]}
-    return Notice(agency, f"{NOTICE_OWNERSHIP}|{base['subject_id']}", NOTICE_OWNERSHIP,
-                  base["subject_id"], body)
+    return Notice(
+        agency,
+        f"{NOTICE_OWNERSHIP}|{base['subject_id']}",
+        NOTICE_OWNERSHIP,
+        base["subject_id"],
+        body,
+    )
 
 
 def _handovers(agency: Agency, base: dict[str, Any], timeline: Sequence[Segment]) -> list[Notice]:
@@ -85,9 +90,7 @@ def _handovers(agency: Agency, base: dict[str, Any], timeline: Sequence[Segment]
     for before, after in zip(timeline, timeline[1:], strict=False):
         if before.owner == after.owner:
             continue
-        key = (
-            f"{NOTICE_HANDOVER}|{base['subject_id']}|{after.start}|{before.owner}|{after.owner}"
-        )
+        key = f"{NOTICE_HANDOVER}|{base['subject_id']}|{after.start}|{before.owner}|{after.owner}"
         body = {
             **base,
             "kind": NOTICE_HANDOVER,

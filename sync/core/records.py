@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Agency(StrEnum):
@@ -67,9 +68,12 @@ class AssessmentStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class RecordRef:
-    """A person record named by its agency and the agency's own reference."""
+class RecordRef(NamedTuple):
+    """A person record named by its agency and the agency's own reference.
+
+    A named tuple, not a dataclass: references are hashed and compared
+    millions of times in a national run, and tuples do that in C.
+    """
 
     agency: Agency
     person_id: str
@@ -89,11 +93,11 @@ class Person:
     pnc: str | None = None
     cro: str | None = None
     noms: str | None = None
+    ref: RecordRef = field(init=False, repr=False, compare=False)
 
-    @property
-    def ref(self) -> RecordRef:
-        """This record's reference."""
-        return RecordRef(self.agency, self.person_id)
+    def __post_init__(self) -> None:
+        # Computed once: references are compared and hashed millions of times a run.
+        object.__setattr__(self, "ref", RecordRef(self.agency, self.person_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,43 @@
-"""Feed files on disk: plain JSON Lines, streamed one line at a time."""
+"""Feed files on disk: plain JSON Lines or sealed (one envelope per page), told apart by themselves.
+
+Either kind is read as one unit: everything in the file is applied together,
+or, if any envelope is refused, nothing is.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
-from sync.errors import UsageError
+from sync.crypto.envelope import looks_like_envelope, open_envelope
+from sync.crypto.header import CONTENT_TYPE_FEED
+from sync.crypto.keys import KeyRing
+from sync.crypto.replay import ReplayGuard, ReplayVerdict
+from sync.errors import InputRefused, UsageError
 from sync.feeds.jsonl import FeedItem, iter_lines
 from sync.feeds.models import FeedContext
+from sync.ingest import Unit
+
+
+def _open_lines(path: Path) -> Iterator[bytes]:
+    try:
+        with path.open("rb") as handle:
+            yield from handle
+    except FileNotFoundError as error:
+        raise UsageError(f"The feed file {path.name} does not exist.") from error
+    except IsADirectoryError as error:
+        raise UsageError(f"The feed path {path.name} is a folder, not a file.") from error
+    except PermissionError as error:
+        raise UsageError(f"The feed file {path.name} cannot be read.") from error
+
+
+def is_sealed_file(path: Path) -> bool:
+    """Whether the file's first non-blank line is an envelope."""
+    for line in _open_lines(path):
+        if line.strip():
+            return looks_like_envelope(line.strip())
+    return False
 
 
 class PlainFileSource:
@@ -21,14 +51,44 @@ class PlainFileSource:
         """The file's name (never its folder: paths can say too much)."""
         return self.path.name
 
-    def iter_items(self, context: FeedContext) -> Iterator[FeedItem]:
-        """Every line of the file, validated or rejected."""
-        try:
-            with self.path.open("rb") as handle:
-                yield from iter_lines(handle, context)
-        except FileNotFoundError as error:
-            raise UsageError(f"The feed file {self.path.name} does not exist.") from error
-        except IsADirectoryError as error:
-            raise UsageError(f"The feed path {self.path.name} is a folder, not a file.") from error
-        except PermissionError as error:
-            raise UsageError(f"The feed file {self.path.name} cannot be read.") from error
+    def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
+        """The whole file as one unit."""
+        yield Unit(iter_lines(_open_lines(self.path), context))
+
+
+class SealedFileSource:
+    """A sealed feed file: JSON Lines of envelopes from the agency to the hub."""
+
+    def __init__(self, path: Path, keyring: KeyRing, clock: Callable[[], datetime]) -> None:
+        self.path = path
+        self.keyring = keyring
+        self.clock = clock
+        self.sealed_at: list[str] = []
+
+    @property
+    def name(self) -> str:
+        """The file's name."""
+        return self.path.name
+
+    def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
+        """The whole file as one unit, each envelope checked before its records count."""
+        yield Unit(self._items(context, guard))
+
+    def _items(self, context: FeedContext, guard: ReplayGuard) -> Iterator[FeedItem]:
+        for number, line in enumerate(_open_lines(self.path), start=1):
+            if not line.strip():
+                continue
+            opened = open_envelope(
+                line, keyring=self.keyring, now=self.clock(), max_skew=None, replay_guard=guard
+            )
+            if opened.header.sender.value != context.agency:
+                raise InputRefused(
+                    f"Page {number} of {self.path.name} was sealed by "
+                    f"{opened.header.sender.value}, not by {context.agency}."
+                )
+            if opened.header.content_type != CONTENT_TYPE_FEED:
+                raise InputRefused(f"Page {number} of {self.path.name} is not a feed page.")
+            self.sealed_at.append(opened.header.sealed_at)
+            if opened.verdict is ReplayVerdict.SAME:
+                continue
+            yield from iter_lines(opened.plaintext.splitlines(), context, prefix=f"page {number} ")

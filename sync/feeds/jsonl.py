@@ -67,6 +67,8 @@ def describe_errors(error: ValidationError) -> str:
 def _describe_one(error_type: str, loc: tuple[int | str, ...], message: str) -> str:
     if error_type == "json_invalid":
         return "not valid JSON"
+    if not loc and error_type in {"model_type", "model_attributes_type", "dict_type"}:
+        return "not a JSON object"
     if error_type in {"union_tag_invalid", "union_tag_not_found"}:
         return "type: missing or unknown record type"
     field = ".".join(str(part) for part in loc)
@@ -91,7 +93,9 @@ def _peek_type_and_id(raw: bytes) -> tuple[str | None, str | None]:
     )
 
 
-def iter_lines(lines: Iterable[bytes], context: FeedContext, prefix: str = "") -> Iterator[FeedItem]:
+def iter_lines(
+    lines: Iterable[bytes], context: FeedContext, prefix: str = ""
+) -> Iterator[FeedItem]:
     """Validate a stream of raw lines; blank lines are skipped, numbering is 1-based."""
     for number, raw in enumerate(lines, start=1):
         stripped = raw.strip()

@@ -9,7 +9,7 @@ the field and the rule, never the input.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -31,6 +31,7 @@ AREA_MAX_LENGTH = 32
 RECORD_ID_MAX_LENGTH = 64
 NonEmptyText = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
 WARNINGS_KEY = "\x00warnings"
+_PLACEHOLDER_DOB_TEXT = frozenset(d.isoformat() for d in ids.PLACEHOLDER_DATES_OF_BIRTH)
 RecordId = Annotated[str, Field(min_length=1, max_length=RECORD_ID_MAX_LENGTH)]
 
 
@@ -115,7 +116,7 @@ class PersonRecord(FeedRecord):
                 cleaned.get(field_name), field_name, canonicalise, warnings
             )
         dob = cleaned.get("date_of_birth")
-        if isinstance(dob, str) and dob in {d.isoformat() for d in ids.PLACEHOLDER_DATES_OF_BIRTH}:
+        if isinstance(dob, str) and dob in _PLACEHOLDER_DOB_TEXT:
             warnings.append("date_of_birth: placeholder value, never used to link")
         cleaned[WARNINGS_KEY] = tuple(warnings)
         return cleaned
@@ -268,9 +269,14 @@ AnyRecord = Annotated[
     Field(discriminator="type"),
 ]
 
+_ZERO = timedelta(0)
 RECORD_TYPES = ("person", "supervision", "custody", "registration", "assessment", "merge")
 
 
 def updated_at_key(value: datetime) -> str:
     """A UTC timestamp string that sorts in time order, for `updated_at` comparisons."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat() omits a zero fraction, and "+" sorts before ".", so these strings
+    # still sort in time order; astimezone is skipped when already UTC.
+    if value.utcoffset() != _ZERO:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat()

@@ -15,9 +15,14 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from sync.audit.log import audit_log_for
+from sync.audit.pipeline_hooks import audit_decision_pass
 from sync.core.decide import Decisions, SubjectDecision, membership_matched_by
 from sync.core.duplicates import Flag
+from sync.core.notices import notices_for_subject
+from sync.crypto.keys import KeyRing
 from sync.ledger import schema
+from sync.ledger.outbox import changed_notices, store_outgoing
 from sync.ledger.store import Ledger
 
 FLAG_CONTENT_COLUMNS = (
@@ -73,15 +78,35 @@ def flag_content(flag: Flag) -> dict[str, Any]:
     }
 
 
-def store_decisions(ledger: Ledger, decisions: Decisions, run_id: int, now: datetime) -> None:
-    """Write a decision pass in one transaction."""
+def store_decisions(
+    ledger: Ledger,
+    decisions: Decisions,
+    run_id: int,
+    now: datetime,
+    keyring: KeyRing | None = None,
+) -> int:
+    """Write a decision pass in one transaction; with a key ring, queue changed notices too.
+
+    Returns the number of notice batches queued in the outbox.
+    """
+    audit = audit_log_for(ledger.engine)
+    audit.require_writable()  # no decisions are written without the audit log
     with ledger.engine.begin() as conn:
+        audit_decision_pass(audit, conn, decisions, run_id)
         _store_subjects(conn, decisions.subjects, run_id)
         ledger.replace_rows(schema.subject_members, list(_member_rows(decisions)), conn)
         ledger.replace_rows(schema.links, list(_link_rows(decisions.subjects)), conn)
         ledger.replace_rows(schema.segments, list(_segment_rows(decisions.subjects)), conn)
         ledger.replace_rows(schema.orphans, [_orphan_row(o) for o in decisions.orphans], conn)
         merge_flags(conn, (f for d in decisions.subjects for f in d.flags), now)
+        if keyring is None:
+            return 0
+        desired = (
+            notice
+            for d in decisions.subjects
+            for notice in notices_for_subject(d.facts, d.timeline, d.flags)
+        )
+        return store_outgoing(conn, changed_notices(conn, desired), keyring, run_id, now)
 
 
 def _store_subjects(conn: Connection, subjects: Iterable[SubjectDecision], run_id: int) -> None:
@@ -89,9 +114,7 @@ def _store_subjects(conn: Connection, subjects: Iterable[SubjectDecision], run_i
     known = set(conn.execute(select(table.c.subject_id)).scalars())
     current = {decision.subject_id for decision in subjects}
     conn.execute(update(table).values(active=False))
-    new = [
-        {"subject_id": sid, "created_run": run_id, "active": True} for sid in current - known
-    ]
+    new = [{"subject_id": sid, "created_run": run_id, "active": True} for sid in current - known]
     if new:
         conn.execute(table.insert(), new)
     still = [{"sid": sid} for sid in current & known]
@@ -188,7 +211,9 @@ def merge_flags(conn: Connection, current: Iterable[Flag], now: datetime) -> Non
             .values({name: bindparam(name) for name in (*FLAG_CONTENT_COLUMNS, "closed_at")}),
             refreshes,
         )
-    closing = [{"k": key} for key, (closed, _) in stored.items() if closed is None and key not in seen]
+    closing = [
+        {"k": key} for key, (closed, _) in stored.items() if closed is None and key not in seen
+    ]
     if closing:
         conn.execute(
             update(table).where(table.c.key == bindparam("k")).values(closed_at=now), closing

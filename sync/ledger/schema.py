@@ -180,3 +180,65 @@ settings_kv = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+received_envelopes = Table(
+    "received_envelopes",
+    metadata,
+    Column("msg_id", String(64), primary_key=True),
+    Column("digest", String(DIGEST), nullable=False),
+    Column("sender", String(AGENCY), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+feed_cursors = Table(
+    "feed_cursors",
+    metadata,
+    Column("agency", String(AGENCY), primary_key=True),
+    Column("source", String(200), primary_key=True),
+    Column("cursor", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+notice_state = Table(
+    "notice_state",
+    metadata,
+    Column("agency", String(AGENCY), primary_key=True),
+    Column("notice_key", String(300), primary_key=True),
+    Column("digest", String(DIGEST), nullable=False),
+    Column("notice_id", String(40), nullable=False),
+    Column("updated_run", Integer, nullable=False),
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("notice_id", String(40), primary_key=True),
+    Column("agency", String(AGENCY), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("subject_id", String(SUBJECT_ID), nullable=False, index=True),
+    Column("replaces", String(40)),
+    Column("batch_id", String(64), nullable=False, index=True),
+    Column("created_run", Integer, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("agency", String(AGENCY), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("envelope", LargeBinary, nullable=False),
+    Column("notice_count", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", String(200)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("receipt", LargeBinary),
+    Index("ix_outbox_pending", "agency", "delivered_at", "position"),
+)
+
+
+from sync.audit import tables as _audit_tables  # noqa: F401,E402
+from sync.ledger import tables_manual as _tables_manual  # noqa: F401,E402
+from sync.ledger import tables_cycle as _tables_cycle  # noqa: E402,F401

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from pydantic_core import from_json
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sync.ledger import schema
@@ -24,6 +25,33 @@ from sync.ledger.migrate import upgrade_to_head
 
 DELETED_DIGEST = "deleted"
 READ_BATCH = 10_000
+
+
+_COMPILED: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def bulk_execute(
+    conn: Connection, statement: Any, rows: Sequence[Mapping[str, Any]], name: str
+) -> None:
+    """Execute one statement for many rows straight through the driver's executemany.
+
+    SQLAlchemy's per-row processing dominates at national scale; the statement
+    is compiled once per dialect and the rows (plain str, int, float, bool,
+    bytes, date and None values) go to the DBAPI as they are.
+    """
+    if not rows:
+        return
+    key = (conn.dialect.name, name, tuple(rows[0]))
+    cached = _COMPILED.get(key)
+    if cached is None:
+        compiled = statement.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        cached = _COMPILED[key] = (str(compiled), order)
+    sql, order = cached
+    if order is None:
+        conn.exec_driver_sql(sql, list(rows))
+    else:
+        conn.exec_driver_sql(sql, [tuple(row[name] for name in order) for row in rows])
 
 
 class PayloadCodec(Protocol):
@@ -48,6 +76,33 @@ class PlainCodec:
     def decode(self, record_key: str, stored: bytes) -> bytes:
         """The payload unchanged."""
         return stored
+
+
+class Cipher(Protocol):
+    """What the ledger needs of an at-rest cipher (AES-256-GCM, id as associated data)."""
+
+    def encrypt(self, record_id: str, plaintext: bytes) -> bytes:
+        """Encrypt, binding the record id."""
+        ...
+
+    def decrypt(self, record_id: str, blob: bytes) -> bytes:
+        """Decrypt, checking the record id."""
+        ...
+
+
+class CipherCodec:
+    """Encrypts every payload at rest, the record's key as associated data."""
+
+    def __init__(self, cipher: Cipher) -> None:
+        self.cipher = cipher
+
+    def encode(self, record_key: str, payload: bytes) -> bytes:
+        """The encrypted payload."""
+        return self.cipher.encrypt(record_key, payload)
+
+    def decode(self, record_key: str, stored: bytes) -> bytes:
+        """The decrypted payload."""
+        return self.cipher.decrypt(record_key, stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +178,9 @@ class Ledger:
             assert run_id is not None
             return int(run_id[0])
 
-    def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any], now: datetime) -> None:
+    def finish_run(
+        self, run_id: int, status: str, summary: Mapping[str, Any], now: datetime
+    ) -> None:
         """Record the outcome of a run."""
         with self.engine.begin() as conn:
             conn.execute(
@@ -137,13 +194,15 @@ class Ledger:
         with self.engine.connect() as conn:
             return conn.execute(
                 select(schema.runs.c.as_of)
-                .where(schema.runs.c.status == "succeeded")
+                .where(schema.runs.c.status.in_(("succeeded", "partial")))
                 .order_by(schema.runs.c.id.desc())
                 .limit(1)
             ).scalar_one_or_none()
 
     # -- records ----------------------------------------------------------
-    def apply_versions(self, versions: Sequence[RecordVersion], run_id: int) -> None:
+    def apply_versions(
+        self, conn: Connection, versions: Sequence[RecordVersion], run_id: int
+    ) -> None:
         """Upsert record versions: a later `updated_at` wins, a tie with new content wins."""
         rows = [self._row(version, run_id) for version in latest_per_key(versions)]
         if not rows:
@@ -173,8 +232,7 @@ class Ledger:
                 ),
             ),
         )
-        with self.engine.begin() as conn:
-            conn.execute(statement, rows)
+        bulk_execute(conn, statement, rows, "records-upsert")
 
     def _row(self, version: RecordVersion, run_id: int) -> dict[str, Any]:
         payload = None
@@ -219,19 +277,25 @@ class Ledger:
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=READ_BATCH).execute(query)
             for agency, rtype, rid, payload in result:
-                data = json.loads(decode(record_key(agency, rtype, rid), payload))
+                data = from_json(decode(record_key(agency, rtype, rid), payload))
                 yield StoredRecord(agency, rtype, rid, data)
 
     # -- rejects ----------------------------------------------------------
-    def store_rejects(self, rows: Sequence[Mapping[str, Any]], run_id: int, now: datetime) -> None:
+    def store_rejects(
+        self, conn: Connection, rows: Sequence[Mapping[str, Any]], run_id: int, now: datetime
+    ) -> None:
         """Keep rejected lines; the same line seen again only updates its last run."""
         if not rows:
             return
         table = schema.rejects
         unique = {row["fingerprint"]: row for row in rows}
         values = [
-            {**row, "raw": self.codec.encode(f"reject/{key}", row["raw"]),
-             "first_seen": now, "last_seen_run": run_id}
+            {
+                **row,
+                "raw": self.codec.encode(f"reject/{key}", row["raw"]),
+                "first_seen": now,
+                "last_seen_run": run_id,
+            }
             for key, row in unique.items()
         ]
         insert = self._insert(table)
@@ -239,8 +303,7 @@ class Ledger:
             index_elements=[table.c.fingerprint],
             set_={"last_seen_run": insert.excluded.last_seen_run},
         )
-        with self.engine.begin() as conn:
-            conn.execute(statement, values)
+        conn.execute(statement, values)
 
     def list_rejects(self) -> list[dict[str, Any]]:
         """Every rejected line, oldest first."""
@@ -279,7 +342,7 @@ class Ledger:
         """Replace a derived table's content inside the caller's transaction."""
         conn.execute(delete(table))
         if rows:
-            conn.execute(table.insert(), list(rows))
+            bulk_execute(conn, table.insert(), rows, f"insert-{table.name}")
 
     def load_membership(self) -> dict[tuple[str, str], str]:
         """The subject id each person record had after the last run."""
@@ -297,7 +360,9 @@ class Ledger:
         """The keys of the flags currently open."""
         table = schema.flags
         with self.engine.connect() as conn:
-            return set(conn.execute(select(table.c.key).where(table.c.closed_at.is_(None))).scalars())
+            return set(
+                conn.execute(select(table.c.key).where(table.c.closed_at.is_(None))).scalars()
+            )
 
     def load_flag_keys(self) -> set[str]:
         """The keys of every flag ever raised."""

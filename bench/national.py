@@ -1,0 +1,125 @@
+"""National-scale benchmark of `arms-sync run` on the embedded default (SQLite).
+
+Generates a synthetic pair of feeds with `arms-sync synth` (100,000 subjects by
+default, over 500,000 records), then measures in one run:
+- the time Python's `json` module takes merely to parse both files;
+- `arms-sync run` over the plain files, no keys (issue target: <= 8x json, peak RSS <= 1.5 GiB);
+- the same with a key directory (at-rest encryption, notices sealed into the outbox);
+- the same over sealed feed files (issue target: <= 1.10x the plain run with keys).
+Each run is a separate process on a fresh ledger; peak RSS is the child's maximum.
+
+    .venv/bin/python bench/national.py [--subjects 100000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CLI = [sys.executable, "-m", "sync.cli"]
+AS_OF = "2026-11-28"
+GIB = 1024**3
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    result = subprocess.run(
+        args, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(args[3:5])} failed: {result.stderr[-400:]}")
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, max(peak_kib, before) * 1024
+
+
+def json_parse_seconds(files: list[Path]) -> float:
+    """Time to parse every line of the files with the json module (the floor)."""
+    start = time.perf_counter()
+    for path in files:
+        with path.open("rb") as handle:
+            for line in handle:
+                json.loads(line)
+    return time.perf_counter() - start
+
+
+def count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--subjects", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="Keep the work folder here.")
+    options = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="arms-sync-bench-"))
+    try:
+        measure(work, options.subjects, options.seed)
+    finally:
+        if options.keep:
+            shutil.move(str(work), options.keep)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(work: Path, subjects: int, seed: int) -> None:
+    feeds = work / "feeds"
+    synth_s, _ = run([*CLI, "synth", "--subjects", str(subjects), "--seed", str(seed),
+                      "--out", str(feeds), "--as-of", AS_OF], work)
+    files = [feeds / "probation.jsonl", feeds / "police.jsonl"]
+    records = sum(count_lines(path) for path in files)
+    size = sum(path.stat().st_size for path in files)
+    print(f"feeds: {subjects} subjects, {records} records, {size / 1e6:.1f} MB "
+          f"(synth {synth_s:.1f} s)")
+
+    parse_s = json_parse_seconds(files)
+    print(f"json.loads of every line: {parse_s:.2f} s")
+
+    plain_dir = work / "plain"
+    plain_dir.mkdir()
+    plain_s, plain_rss = run([*CLI, "run", "--probation-feed", str(files[0]), "--police-feed",
+                              str(files[1]), "--as-of", AS_OF], plain_dir)
+    print(f"run, plain files, no keys: {plain_s:.2f} s, peak RSS {plain_rss / GIB:.2f} GiB, "
+          f"ratio to json parse {plain_s / parse_s:.2f} (target <= 8; RSS <= 1.5 GiB)")
+
+    keys = work / "keys"
+    for party in ("hub", "probation", "police"):
+        run([*CLI, "keys", "generate", "--party", party, "--dir", str(keys)], work)
+    env = {"ARMS_SYNC_KEYS_DIR": str(keys)}
+    sealed = []
+    for path, party in zip(files, ("probation", "police"), strict=True):
+        target = feeds / f"{party}.sealed.jsonl"
+        run([*CLI, "envelope", "seal", "--from", party, "--to", "hub", str(path), str(target),
+             "--keys", str(keys)], work)
+        sealed.append(target)
+
+    keyed_dir = work / "keyed"
+    keyed_dir.mkdir()
+    keyed_s, keyed_rss = run([*CLI, "run", "--probation-feed", str(files[0]), "--police-feed",
+                              str(files[1]), "--as-of", AS_OF], keyed_dir, env)
+    print(f"run, plain files, with keys (encrypted at rest, notices queued): {keyed_s:.2f} s, "
+          f"peak RSS {keyed_rss / GIB:.2f} GiB")
+
+    sealed_dir = work / "sealed"
+    sealed_dir.mkdir()
+    sealed_s, sealed_rss = run([*CLI, "run", "--probation-feed", str(sealed[0]),
+                                "--police-feed", str(sealed[1]), "--as-of", AS_OF],
+                               sealed_dir, env)
+    print(f"run, sealed files, with keys: {sealed_s:.2f} s, peak RSS {sealed_rss / GIB:.2f} GiB, "
+          f"ratio to plain with keys {sealed_s / keyed_s:.3f} (target <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()

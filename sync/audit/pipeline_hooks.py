@@ -1,0 +1,215 @@
+"""The audit calls the sync pipeline makes: collection, erasure, combination, alteration,
+disclosure and consultation, each with record references only.
+
+Every function taking a `Connection` appends inside the caller's transaction,
+so the pipeline's write and its audit entries commit together, and a failure
+to audit aborts the write. Large batches are split into entries of at most
+`REFS_PER_ENTRY` references.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from sync.audit.chain import MAX_DETAIL_CHARS, AuditKind, Draft
+from sync.audit.log import AuditLog
+from sync.core.decide import Decisions
+from sync.core.records import Agency, RecordRef
+from sync.ledger import schema
+
+REFS_PER_ENTRY = 500
+ACTOR_INGEST = "service:ingest"
+ACTOR_DECIDE = "service:decide"
+ACTOR_EXCHANGE = "service:exchange"
+CLI_ACTOR_PREFIX = "cli:"
+OPERATOR_ACTOR_PREFIX = "operator:"
+MIN_COMBINED_RECORDS = 2
+
+
+def cli_actor(operator: str | None) -> str:
+    """Who is consulting from the command line: the operator if named, else the OS account."""
+    if operator:
+        return OPERATOR_ACTOR_PREFIX + operator.strip()
+    try:
+        return CLI_ACTOR_PREFIX + getpass.getuser()
+    except (KeyError, OSError):
+        return CLI_ACTOR_PREFIX + "unknown"
+
+
+def _chunks(refs: Sequence[str]) -> Iterable[tuple[str, ...]]:
+    for start in range(0, len(refs), REFS_PER_ENTRY):
+        yield tuple(refs[start : start + REFS_PER_ENTRY])
+
+
+def _person(ref: RecordRef) -> str:
+    return f"person:{ref.agency}/{ref.person_id}"
+
+
+def audit_collection(
+    log: AuditLog,
+    conn: Connection,
+    run_id: int,
+    *,
+    agency: str,
+    source_name: str,
+    counts: Mapping[str, int],
+) -> int:
+    """Log that a feed page or file of one agency was applied in a run."""
+    figures = ", ".join(f"{name} {value}" for name, value in sorted(counts.items()))
+    detail = f"{source_name}: {figures}"[:MAX_DETAIL_CHARS]
+    return log.record(
+        conn,
+        kind=AuditKind.COLLECTION,
+        actor=ACTOR_INGEST,
+        purpose=f"{agency} feed applied to the ledger",
+        refs=(f"run:{run_id}", f"source:{agency}"),
+        detail=detail,
+    )
+
+
+def erasure_refs(versions: Iterable[Any]) -> list[str]:
+    """References of the deleted record versions in a batch (`RecordVersion`-like)."""
+    return [
+        f"record:{version.agency}/{version.rtype}/{version.rid}"
+        for version in versions
+        if version.deleted
+    ]
+
+
+def audit_erasures(log: AuditLog, conn: Connection, run_id: int, refs: Sequence[str]) -> int:
+    """Log records erased because their agency deleted them (one entry per chunk)."""
+    drafts = [
+        Draft(
+            AuditKind.ERASURE,
+            ACTOR_INGEST,
+            "record deleted by its agency, erased from the ledger",
+            refs=(f"run:{run_id}", *chunk),
+        )
+        for chunk in _chunks(sorted(refs))
+    ]
+    return log.record_many(conn, drafts)
+
+
+def audit_combination(
+    log: AuditLog,
+    conn: Connection,
+    subject_id: str,
+    refs: Iterable[RecordRef],
+    *,
+    matched_by: Iterable[str],
+    actor: str = ACTOR_DECIDE,
+) -> int:
+    """Log that person records were combined into one subject, and what linked them."""
+    return log.record(
+        conn,
+        kind=AuditKind.COMBINATION,
+        actor=actor,
+        purpose="person records linked as one subject",
+        refs=(f"subject:{subject_id}", *(_person(ref) for ref in refs)),
+        detail="matched by " + ", ".join(sorted(set(matched_by)) or ["NONE"]),
+    )
+
+
+def audit_disclosure(
+    log: AuditLog,
+    conn: Connection,
+    recipient: str,
+    what: str,
+    refs: Sequence[str],
+    *,
+    actor: str = ACTOR_EXCHANGE,
+) -> int:
+    """Log a disclosure (a notice batch delivered, a report written) and its recipient."""
+    drafts = [
+        Draft(AuditKind.DISCLOSURE, actor, what, recipient=recipient, refs=chunk)
+        for chunk in (_chunks(list(refs)) if refs else [()])
+    ]
+    return log.record_many(conn, drafts)
+
+
+def audit_consultation(
+    log: AuditLog, actor: str, purpose: str, refs: Sequence[str] = (), detail: str | None = None
+) -> int:
+    """Log a consultation (show, export, report) in a transaction of its own."""
+    return log.record_now(
+        kind=AuditKind.CONSULTATION, actor=actor, purpose=purpose, refs=refs, detail=detail
+    )
+
+
+def _stored_members(conn: Connection) -> dict[str, frozenset[RecordRef]]:
+    table = schema.subject_members
+    members: defaultdict[str, set[RecordRef]] = defaultdict(set)
+    rows = conn.execute(
+        select(table.c.subject_id, table.c.agency, table.c.person_id).where(
+            table.c.merged_into.is_(None)
+        )
+    )
+    for subject_id, agency, person_id in rows:
+        members[subject_id].add(RecordRef(Agency(agency), person_id))
+    return {sid: frozenset(refs) for sid, refs in members.items()}
+
+
+def _stored_timelines(conn: Connection) -> dict[str, tuple[tuple[Any, ...], ...]]:
+    table = schema.segments
+    timelines: defaultdict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    rows = conn.execute(
+        select(
+            table.c.subject_id,
+            table.c.start,
+            table.c.end,
+            table.c.owner,
+            table.c.rule,
+            table.c.mandatory,
+            table.c.policy,
+        ).order_by(table.c.subject_id, table.c.position)
+    )
+    for subject_id, *segment in rows:
+        timelines[subject_id].append((*segment[:4], bool(segment[4]), segment[5]))
+    return {sid: tuple(segments) for sid, segments in timelines.items()}
+
+
+def audit_decision_pass(log: AuditLog, conn: Connection, decisions: Decisions, run_id: int) -> int:
+    """Log what a pass combines and alters, compared with what is stored.
+
+    Call inside the transaction that stores the pass, before the stored
+    members and segments are replaced: one combination entry per subject whose
+    set of two or more records is new, and alteration entries naming the
+    subjects whose timeline changed.
+    """
+    members = _stored_members(conn)
+    timelines = _stored_timelines(conn)
+    drafts: list[Draft] = []
+    altered: list[str] = []
+    for decision in decisions.subjects:
+        refs = frozenset(decision.members)
+        if len(refs) >= MIN_COMBINED_RECORDS and members.get(decision.subject_id) != refs:
+            matched = sorted({edge.matched_by for edge in decision.edges}) or ["NONE"]
+            drafts.append(
+                Draft(
+                    AuditKind.COMBINATION,
+                    ACTOR_DECIDE,
+                    "person records linked as one subject",
+                    refs=(f"subject:{decision.subject_id}", *(_person(r) for r in sorted(refs))),
+                    detail="matched by " + ", ".join(matched),
+                )
+            )
+        timeline = tuple(
+            (s.start, s.end, str(s.owner), s.rule, s.mandatory, s.policy) for s in decision.timeline
+        )
+        if timelines.get(decision.subject_id) != timeline:
+            altered.append(f"subject:{decision.subject_id}")
+    drafts.extend(
+        Draft(
+            AuditKind.ALTERATION,
+            ACTOR_DECIDE,
+            "ownership timelines decided",
+            refs=(f"run:{run_id}", *chunk),
+        )
+        for chunk in _chunks(altered)
+    )
+    return log.record_many(conn, drafts)

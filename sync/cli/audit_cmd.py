@@ -1,0 +1,45 @@
+"""`arms-sync audit`: verify the hash-chained audit log, export it for the regulator."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+
+from sync.audit.cli_hooks import audit_cli_consultation
+from sync.audit.log import audit_log_for
+from sync.cli.context import ISO_DATE, CliState, pass_state, write_lines
+from sync.errors import AuditError, UsageError
+
+
+@click.group()
+def audit() -> None:
+    """The audit log: verify its chain, export it."""
+
+
+@audit.command("verify")
+@pass_state
+def verify_cmd(state: CliState) -> None:
+    """Check every entry's hash and link; exit 1 naming the first bad entry."""
+    result = audit_log_for(state.app.ledger.engine).verify()
+    if not result.ok:
+        raise AuditError(result.sentence())
+    click.echo(result.sentence())
+
+
+@audit.command("export")
+@click.option("--from", "start", type=ISO_DATE, help="First day (UTC) included.")
+@click.option("--to", "end", type=ISO_DATE, help="Last day (UTC) included.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@pass_state
+def export_cmd(state: CliState, start: date | None, end: date | None, out: Path | None) -> None:
+    """The entries as JSON Lines, one entry a line."""
+    if start is not None and end is not None and end < start:
+        raise UsageError("The --to date must not be before the --from date.")
+    app = state.app
+    log = audit_log_for(app.ledger.engine)
+    span = f"from {start or 'start'} to {end or 'now'}"
+    lines = list(log.export_lines(start, end))
+    audit_cli_consultation(app, "audit log export", detail=span)
+    write_lines(lines, out)

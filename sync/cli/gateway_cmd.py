@@ -1,0 +1,184 @@
+"""`arms-sync gateway`: run a reference agency gateway over HTTP(S).
+
+The gateway serves a plain JSON Lines feed sealed page by page to the hub, and
+accepts sealed notice batches, answering each with a signed receipt. It stands
+in for an agency system in the demo and the tests. On start it prints one line,
+`listening on http://HOST:PORT`, and it shuts down cleanly on SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import signal
+import ssl
+import threading
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from sync.cli.keys_cmd import key_dir_option, resolve_key_dir
+from sync.crypto.keyring import load_keyring
+from sync.crypto.keys import KeyRing, KeyUse, Party
+from sync.errors import ConfigurationError, UsageError
+from sync.gateway.faults import DEFAULT_FAULT_DELAY_SECONDS, FaultInjector
+from sync.gateway.feed import FeedFile
+from sync.gateway.oauth import DEFAULT_TOKEN_TTL_SECONDS, TokenIssuer
+from sync.gateway.server import build_server, serve_until, tls_context
+from sync.gateway.service import (
+    DEFAULT_MAX_SKEW_SECONDS,
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MIN_PAGE_SIZE,
+    Gateway,
+    GatewayConfig,
+)
+from sync.gateway.store import NoticeStore
+
+AGENCY_CHOICE = click.Choice([Party.POLICE.value, Party.PROBATION.value])
+CLIENT_ID_ENV = "ARMS_SYNC_GATEWAY_CLIENT_ID"
+CLIENT_SECRET_ENV = "ARMS_SYNC_GATEWAY_CLIENT_SECRET"  # noqa: S105 - a variable name
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_STATE_DIR = Path("gateway-state")
+MIN_PORT = 0
+MAX_PORT = 65535
+
+
+def _keyring(key_dir: Path, agency: Party) -> KeyRing:
+    keyring = load_keyring(key_dir, agency)
+    keyring.own_signing_key()
+    keyring.active(Party.HUB, KeyUse.ENCRYPT)
+    keyring.active(Party.HUB, KeyUse.SIGN)
+    return keyring
+
+
+def _tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
+    if (cert is None) != (key is None):
+        raise click.UsageError("pass both --tls-cert and --tls-key, or neither.")
+    if cert is None or key is None:
+        return None
+    try:
+        return tls_context(cert, key)
+    except (OSError, ValueError) as error:
+        raise ConfigurationError("the TLS certificate or key cannot be loaded.") from error
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def _handler(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)
+    return stop
+
+
+@click.command("gateway", params=[key_dir_option("--keys")])
+@click.option("--agency", type=AGENCY_CHOICE, required=True, help="The agency this gateway is.")
+@click.option(
+    "--feed",
+    "feed_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Plain JSON Lines feed to serve.",
+)
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(MIN_PORT, MAX_PORT),
+    default=MIN_PORT,
+    show_default=True,
+    help="Port (0 picks a free one and prints it).",
+)
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for received notices and receipts (default: gateway-state/AGENCY).",
+)
+@click.option("--client-id", envvar=CLIENT_ID_ENV, show_envvar=True, help="OAuth2 client id.")
+@click.option(
+    "--client-secret", envvar=CLIENT_SECRET_ENV, show_envvar=True, help="OAuth2 client secret."
+)
+@click.option(
+    "--page-size",
+    type=click.IntRange(MIN_PAGE_SIZE, MAX_PAGE_SIZE),
+    default=DEFAULT_PAGE_SIZE,
+    show_default=True,
+    help="Records per page when the client gives no limit.",
+)
+@click.option("--fail-rate", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True)
+@click.option("--fault-seed", type=int, default=None, help="Seed for the injected faults.")
+@click.option(
+    "--fault-delay",
+    type=click.FloatRange(min=0.0),
+    default=DEFAULT_FAULT_DELAY_SECONDS,
+    show_default=True,
+    help="Seconds a 'slow' fault holds its answer.",
+)
+@click.option(
+    "--token-ttl",
+    type=click.IntRange(min=1),
+    default=DEFAULT_TOKEN_TTL_SECONDS,
+    show_default=True,
+    help="Bearer token lifetime in seconds.",
+)
+@click.option(
+    "--max-skew",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_SKEW_SECONDS,
+    show_default=True,
+    help="Accepted clock skew of notice envelopes, in seconds.",
+)
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def gateway(
+    *,
+    agency: str,
+    feed_file: Path,
+    host: str,
+    port: int,
+    state_dir: Path | None,
+    client_id: str | None,
+    client_secret: str | None,
+    page_size: int,
+    fail_rate: float,
+    fault_seed: int | None,
+    fault_delay: float,
+    token_ttl: int,
+    max_skew: int,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    key_dir: Path | None,
+) -> None:
+    """Run an agency gateway: sealed feed pages, a notices inbox, OAuth2 tokens."""
+    if not client_id or not client_secret:
+        raise UsageError(
+            f"the gateway needs --client-id and --client-secret (or {CLIENT_ID_ENV} and "
+            f"{CLIENT_SECRET_ENV})."
+        )
+    party = Party(agency)
+    tls = _tls(tls_cert, tls_key)
+    store = NoticeStore(state_dir or DEFAULT_STATE_DIR / party.value)
+    config = GatewayConfig(
+        agency=party,
+        keyring=_keyring(resolve_key_dir(key_dir), party),
+        feed=FeedFile(feed_file),
+        store=store,
+        tokens=TokenIssuer(client_id, client_secret, ttl_seconds=token_ttl),
+        page_size=page_size,
+        max_skew=timedelta(seconds=max_skew),
+    )
+    faults = FaultInjector(fail_rate, fault_seed, delay_seconds=fault_delay)
+    server = build_server(Gateway(config), host=host, port=port, faults=faults, tls=tls)
+    scheme = "https" if tls is not None else "http"
+    stop = _stop_on_signals()
+    click.echo(f"listening on {scheme}://{host}:{server.port}")
+    try:
+        serve_until(server, stop)
+    finally:
+        store.close()
+    injected = " ".join(f"{fault}={count}" for fault, count in faults.counts.items())
+    click.echo(f"{party} gateway stopped; injected faults: {injected or 'none'}.", err=True)

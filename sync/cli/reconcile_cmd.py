@@ -1,0 +1,222 @@
+"""`arms-sync reconcile`: the manual acts (list, show, link, unlink, assign, revoke,
+resolve, reopen). Each command parses, calls a service in `sync.reconcile`, prints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
+
+import click
+
+from sync.audit.cli_hooks import audit_cli_consultation
+from sync.cli.context import ISO_DATE, CliState, pass_state
+from sync.core.records import Owner
+from sync.reconcile.acts import Actor, person_ref, require_actor, subject_ref
+
+F = TypeVar("F", bound=Callable[..., Any])
+OWNER_CHOICES = [owner.value for owner in Owner]
+
+
+def operator_options(func: F) -> F:
+    """`--operator` and `--reason`, both required by the service (one-sentence refusal)."""
+    func = click.option("--reason", help="Why this act is made (kept with the act).")(func)
+    return click.option(
+        "--operator", help="Who is acting (default: ARMS_SYNC_OPERATOR or the settings file)."
+    )(func)
+
+
+def apply_option(func: F) -> F:
+    """`--apply`: without it an act is only previewed."""
+    return click.option("--apply", "do_apply", is_flag=True, help="Make the change.")(func)
+
+
+def _actor(state: CliState, operator: str | None, reason: str | None) -> Actor:
+    return require_actor(operator or state.app.settings.operator, reason)
+
+
+def _echo(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(line)
+
+
+@click.group()
+def reconcile() -> None:
+    """Manual reconciliation: review items, links, overrides and flags."""
+
+
+@reconcile.command("list")
+@click.option(
+    "--kind",
+    type=click.Choice(
+        ["link-review", "duplicate-person-record", "flag", "gender-conflict", "dob-conflict"]
+    ),
+)
+@click.option("--all", "show_all", is_flag=True, help="Include resolved items.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of text.")
+@click.option("--operator", help="Who is looking (default: ARMS_SYNC_OPERATOR).")
+@pass_state
+def list_cmd(
+    state: CliState, kind: str | None, show_all: bool, as_json: bool, operator: str | None
+) -> None:
+    """Open items by kind, oldest first."""
+    from sync.reconcile.items import list_items
+
+    app = state.app
+    audit_cli_consultation(app, "reconcile list", detail=f"kind {kind or 'all'}", operator=operator)
+    with app.ledger.engine.connect() as conn:
+        items = list_items(conn, kind, resolved=show_all)
+    for item in items:
+        if as_json:
+            click.echo(json.dumps(item.as_json(), sort_keys=True))
+        else:
+            refs = " ".join(item.refs)
+            click.echo(
+                f"{item.opened.date().isoformat()} {item.kind:<24} [{item.state}] "
+                f"{item.key}  {item.subject_id or '-'}  {refs}  {item.detail}"
+            )
+    if not as_json:
+        click.echo(f"{len(items)} items")
+
+
+@reconcile.command("show")
+@click.argument("subject_id")
+@operator_options
+@pass_state
+def show_cmd(state: CliState, subject_id: str, operator: str | None, reason: str | None) -> None:
+    """Both agencies' records side by side, the timeline, flags and manual acts."""
+    from sync.reconcile.render import report_lines
+    from sync.reconcile.subject import subject_report
+
+    actor = _actor(state, operator, reason)
+    app = state.app
+    report = subject_report(app.ledger, subject_id)
+    audit_cli_consultation(
+        app,
+        "reconcile show",
+        refs=(subject_ref(subject_id), *(person_ref(ref) for ref in report.records)),
+        operator=actor.operator,
+    )
+    _echo(report_lines(report))
+
+
+@reconcile.command("link")
+@click.argument("first")
+@click.argument("second")
+@operator_options
+@apply_option
+@pass_state
+def link_cmd(
+    state: CliState,
+    *,
+    first: str,
+    second: str,
+    operator: str | None,
+    reason: str | None,
+    do_apply: bool,
+) -> None:
+    """Link two person records (agency:ID agency:ID) as one person."""
+    from sync.reconcile.acts import parse_record_ref
+    from sync.reconcile.links import link
+    from sync.reconcile.render import outcome_lines
+
+    actor = _actor(state, operator, reason)
+    a, b = parse_record_ref(first), parse_record_ref(second)
+    _echo(outcome_lines(link(state.app, a, b, actor, apply=do_apply), "link"))
+
+
+@reconcile.command("unlink")
+@click.argument("first")
+@click.argument("second")
+@operator_options
+@apply_option
+@pass_state
+def unlink_cmd(
+    state: CliState,
+    *,
+    first: str,
+    second: str,
+    operator: str | None,
+    reason: str | None,
+    do_apply: bool,
+) -> None:
+    """Keep two person records (agency:ID agency:ID) apart from now on."""
+    from sync.reconcile.acts import parse_record_ref
+    from sync.reconcile.links import unlink
+    from sync.reconcile.render import outcome_lines
+
+    actor = _actor(state, operator, reason)
+    a, b = parse_record_ref(first), parse_record_ref(second)
+    outcome = unlink(state.app, a, b, actor, apply=do_apply)
+    _echo(outcome_lines(outcome, "unlink"))
+    if any({a, b} <= set(view.members) for view in outcome.preview.after):
+        click.echo("The two records stay in one subject through other links.")
+
+
+@reconcile.command("assign")
+@click.argument("subject_id")
+@click.option("--owner", type=click.Choice(OWNER_CHOICES), required=True)
+@click.option("--from", "start", type=ISO_DATE, required=True, help="First day.")
+@click.option("--to", "end", type=ISO_DATE, help="Last day (default: open-ended).")
+@operator_options
+@apply_option
+@pass_state
+def assign_cmd(
+    state: CliState,
+    *,
+    subject_id: str,
+    owner: str,
+    start: date,
+    end: date | None,
+    operator: str | None,
+    reason: str | None,
+    do_apply: bool,
+) -> None:
+    """Override the owner of a subject for a date range (rule MANUAL)."""
+    from sync.reconcile.overrides import AssignRequest, assign
+    from sync.reconcile.render import outcome_lines
+
+    actor = _actor(state, operator, reason)
+    request = AssignRequest(subject_id, Owner(owner), start, end)
+    _echo(outcome_lines(assign(state.app, request, actor, apply=do_apply), "override"))
+
+
+@reconcile.command("revoke")
+@click.argument("override_id")
+@operator_options
+@apply_option
+@pass_state
+def revoke_cmd(
+    state: CliState, override_id: str, operator: str | None, reason: str | None, do_apply: bool
+) -> None:
+    """Revoke a manual override."""
+    from sync.reconcile.overrides import revoke
+    from sync.reconcile.render import outcome_lines
+
+    actor = _actor(state, operator, reason)
+    _echo(outcome_lines(revoke(state.app, override_id, actor, apply=do_apply), "revocation"))
+
+
+@reconcile.command("resolve")
+@click.argument("flag_key")
+@operator_options
+@pass_state
+def resolve_cmd(state: CliState, flag_key: str, operator: str | None, reason: str | None) -> None:
+    """Mark a flag resolved (until its facts change)."""
+    from sync.reconcile.flags import resolve
+
+    actor = _actor(state, operator, reason)
+    click.echo(f"The flag is now {resolve(state.app, flag_key, actor)}.")
+
+
+@reconcile.command("reopen")
+@click.argument("flag_key")
+@operator_options
+@pass_state
+def reopen_cmd(state: CliState, flag_key: str, operator: str | None, reason: str | None) -> None:
+    """Reopen a resolved flag."""
+    from sync.reconcile.flags import reopen
+
+    actor = _actor(state, operator, reason)
+    click.echo(f"The flag is now {reopen(state.app, flag_key, actor)}.")

@@ -1,0 +1,97 @@
+"""Deciding what a scored pair is: a link, a pair for review, or nothing.
+
+In order:
+1. A shared PNC (or, failing that, CRO, then NOMS number) links the pair with
+   `matched_by` of that identifier, unless another identifier conflicts, or the surname and
+   the date of birth both contradict it (each at its DISAGREE level: beyond
+   every fuzzy, swapped and near level, and both present); those go to review.
+2. Possible twins (surname and date of birth exact, forenames disagree) are
+   never linked automatically: reviewed when the weight reaches review.
+3. Otherwise the weight decides: at least `JOIN_THRESHOLD` links with
+   `matched_by="PROBABILISTIC"`; at least `REVIEW_THRESHOLD` is reviewed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sync.core.matching.comparisons import DateLevel, IdentifierLevel, NameLevel
+from sync.core.matching.scoring import PairScore
+
+JOIN_THRESHOLD = 19.0
+REVIEW_THRESHOLD = 14.0
+
+
+class MatchedBy(StrEnum):
+    """What made a link."""
+
+    PNC = "PNC"
+    CRO = "CRO"
+    NOMS = "NOMS"
+    PROBABILISTIC = "PROBABILISTIC"
+
+
+class ReviewReason(StrEnum):
+    """Why a pair needs a person to look at it (evidence, never values)."""
+
+    IDENTIFIER_CONFLICT = "one identifier agrees and another conflicts"
+    IDENTIFIER_CONTRADICTED = "identifier agrees but surname and date of birth both disagree"
+    POSSIBLE_TWINS = "possible twins: surname and date of birth agree, forenames differ"
+    UNCERTAIN = "match weight between the review and join thresholds"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome for one pair: a link (`matched_by`) or a review (`reason`)."""
+
+    matched_by: MatchedBy | None
+    reason: ReviewReason | None
+
+
+def _linking_identifier(score: PairScore) -> MatchedBy | None:
+    """PNC if the PNCs agree, else CRO, else NOMS, else `None`."""
+    if score.pnc is IdentifierLevel.AGREE:
+        return MatchedBy.PNC
+    if score.cro is IdentifierLevel.AGREE:
+        return MatchedBy.CRO
+    if score.noms is IdentifierLevel.AGREE:
+        return MatchedBy.NOMS
+    return None
+
+
+def _identifier_verdict(score: PairScore, identifier: MatchedBy) -> Verdict:
+    """The verdict for a pair sharing an identifier."""
+    if IdentifierLevel.CONFLICT in (score.pnc, score.cro, score.noms):
+        return Verdict(None, ReviewReason.IDENTIFIER_CONFLICT)
+    if is_contradicted(score):
+        return Verdict(None, ReviewReason.IDENTIFIER_CONTRADICTED)
+    return Verdict(identifier, None)
+
+
+def is_contradicted(score: PairScore) -> bool:
+    """True when both the surname and the date of birth plainly disagree."""
+    return score.surname is NameLevel.DISAGREE and score.date_of_birth is DateLevel.DISAGREE
+
+
+def is_possible_twin(score: PairScore) -> bool:
+    """True for the same surname and date of birth with unrelated forenames."""
+    return (
+        score.surname is NameLevel.EXACT
+        and score.date_of_birth is DateLevel.EXACT
+        and score.forename is NameLevel.DISAGREE
+    )
+
+
+def decide(score: PairScore) -> Verdict | None:
+    """The verdict for a scored pair, or `None` when it is nothing."""
+    identifier = _linking_identifier(score)
+    if identifier is not None:
+        return _identifier_verdict(score, identifier)
+    if score.weight < REVIEW_THRESHOLD:
+        return None
+    if is_possible_twin(score):
+        return Verdict(None, ReviewReason.POSSIBLE_TWINS)
+    if score.weight >= JOIN_THRESHOLD:
+        return Verdict(MatchedBy.PROBABILISTIC, None)
+    return Verdict(None, ReviewReason.UNCERTAIN)

@@ -1,0 +1,366 @@
+"""The hub's client for one agency gateway: tokens, feed pages, notice delivery.
+
+One `requests.Session` per client, explicit (connect, read) timeouts, TLS
+verification on (with an optional CA bundle). Transient failures are retried
+with exponential backoff and full jitter, honouring `Retry-After`:
+
+- retryable: connection errors, timeouts, broken chunked bodies, HTTP 429,
+  500, 502, 503, 504, and bodies that cannot be decoded;
+- permanent (`PermanentGatewayError`): TLS verification failures, any other
+  4xx, a second 401 after a fresh token, a receipt that does not verify or does
+  not match the envelope delivered.
+
+When the attempts run out the call raises `RetryableGatewayError`: the caller
+keeps the notice (or the cursor) and tries again later. A client serves one
+thread; `run_each` runs one job per gateway so a failing gateway never holds
+back another. Log lines and errors name the agency, endpoint and failure kind,
+never content.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import requests
+
+from sync.crypto.envelope import wire_digest
+from sync.crypto.header import parse_header
+from sync.crypto.keys import KeyRing, Party
+from sync.errors import EnvelopeRejected, GatewayError, PermanentGatewayError, RetryableGatewayError
+from sync.gateway.receipt import Receipt, signed_receipt_fields, verify_receipt
+from sync.gateway.retry import RetryPolicy, next_delay, parse_retry_after, utc_now
+
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
+FEED_PATH = "/feed"
+NOTICES_PATH = "/notices"
+DEFAULT_TIMEOUT = (5.0, 30.0)
+TOKEN_REFRESH_MARGIN_SECONDS = 10.0
+RETRYABLE_STATUSES = frozenset(
+    {
+        HTTPStatus.TOO_MANY_REQUESTS,
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        HTTPStatus.BAD_GATEWAY,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        HTTPStatus.GATEWAY_TIMEOUT,
+    }
+)
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+ENVELOPE_CONTENT_TYPE = "application/json"
+MAX_ERROR_CODE_LENGTH = 40
+
+log = logging.getLogger("arms_sync.gateway.client")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """One page of a feed: its sealed envelope (or `None` when empty) and the next cursor."""
+
+    envelope: bytes | None
+    next: str
+    more: bool
+
+
+class _TransientError(Exception):
+    """A failure worth retrying, with the server's `Retry-After` when it gave one."""
+
+    def __init__(self, kind: str, retry_after: float | None = None) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+class _UnauthorizedError(Exception):
+    """The gateway answered 401."""
+
+
+def _error_code(response: requests.Response) -> str:
+    try:
+        code = response.json().get("error")
+    except (ValueError, AttributeError):
+        return ""
+    if isinstance(code, str) and code.replace("_", "").isalpha():
+        return f" ({code[:MAX_ERROR_CODE_LENGTH]})"
+    return ""
+
+
+def _parse_page(document: dict[str, Any]) -> FeedPage:
+    envelope, cursor, more = document.get("envelope"), document.get("next"), document.get("more")
+    if not isinstance(cursor, str) or not isinstance(more, bool):
+        raise _TransientError("malformed page")
+    if envelope is not None and not isinstance(envelope, str):
+        raise _TransientError("malformed page")
+    return FeedPage(None if envelope is None else envelope.encode("ascii"), cursor, more)
+
+
+def _parse_receipt(document: dict[str, Any]) -> dict[str, Any]:
+    try:
+        signed_receipt_fields(document)
+    except ValueError:
+        raise _TransientError("malformed receipt") from None
+    return document
+
+
+def _parse_listing(document: dict[str, Any]) -> list[dict[str, Any]]:
+    notices = document.get("notices")
+    if not isinstance(notices, list) or not all(isinstance(row, dict) for row in notices):
+        raise _TransientError("malformed listing")
+    return notices
+
+
+def _parse_token(document: dict[str, Any]) -> tuple[str, float]:
+    token, expires_in = document.get("access_token"), document.get("expires_in")
+    if not isinstance(token, str) or not token or not isinstance(expires_in, int):
+        raise _TransientError("malformed token")
+    return token, float(expires_in)
+
+
+def envelope_msg_id(envelope: bytes) -> str:
+    """The `msg_id` in an envelope's header, or `PermanentGatewayError`."""
+    try:
+        return parse_header(json.loads(envelope)["header"]).msg_id
+    except (ValueError, TypeError, KeyError, EnvelopeRejected):
+        raise PermanentGatewayError("the notice to deliver is not a sealed envelope.") from None
+
+
+class GatewayClient:
+    """Talks to one agency gateway over HTTP(S) with retries; one per gateway per thread."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        agency: Party | str,
+        client_id: str,
+        client_secret: str,
+        keyring: KeyRing,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        ca_bundle: str | Path | None = None,
+        rand: Callable[[], float] = random.random,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.agency = Party(agency)
+        self._credentials = (client_id, client_secret)
+        self._keyring = keyring
+        self._timeout = timeout
+        self._retry = retry or RetryPolicy()
+        self._session = session or requests.Session()
+        # Passed on every request too: requests lets REQUESTS_CA_BUNDLE override session.verify.
+        self._verify: str | bool = str(ca_bundle) if ca_bundle is not None else True
+        self._session.verify = self._verify
+        self._sleep = sleep
+        self._rand = rand
+        self._monotonic = monotonic
+        self._token: str | None = None
+        self._token_expires = 0.0
+
+    @property
+    def keyring(self) -> KeyRing:
+        """The hub's key ring: receipts are verified, and pages opened, with it."""
+        return self._keyring
+
+    def __enter__(self) -> GatewayClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._session.close()
+
+    def fetch_page(self, since: str | None, limit: int) -> FeedPage:
+        """The page after cursor `since` (`None` for the first page), up to `limit` records."""
+        params: dict[str, str | int] = {"limit": limit}
+        if since is not None:
+            params["since"] = since
+        return self._call("GET", FEED_PATH, _parse_page, params=params)
+
+    def pages(self, since: str | None, limit: int) -> Iterator[FeedPage]:
+        """Every page from cursor `since` on; store each page's `next` before asking for more."""
+        while True:
+            page = self.fetch_page(since, limit)
+            yield page
+            if not page.more:
+                return
+            since = page.next
+
+    def deliver(self, envelope: bytes) -> Receipt:
+        """Deliver one sealed notice batch; the verified receipt that matches it."""
+        wire = envelope.strip()
+        msg_id = envelope_msg_id(wire)
+        document = self._call("POST", NOTICES_PATH, _parse_receipt, body=wire)
+        receipt = verify_receipt(document, keyring=self._keyring, agency=self.agency, now=utc_now())
+        if receipt.msg_id != msg_id or receipt.digest != wire_digest(wire):
+            raise PermanentGatewayError(
+                f"the {self.agency} gateway's receipt does not match the delivered envelope."
+            )
+        return receipt
+
+    def received_notices(self, after: int = 0) -> list[dict[str, Any]]:
+        """The notice batches the gateway has stored after sequence number `after` (inspection)."""
+        return self._call("GET", NOTICES_PATH, _parse_listing, params={"after": after})
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        parse: Callable[[dict[str, Any]], T],
+        *,
+        params: Mapping[str, str | int] | None = None,
+        body: bytes | None = None,
+    ) -> T:
+        refreshed = False
+        failures = 0
+        while True:
+            try:
+                headers = {"Authorization": f"Bearer {self._bearer()}"}
+                return parse(self._attempt(method, path, headers, params, body))
+            except _UnauthorizedError:
+                if refreshed:
+                    raise self._refused(HTTPStatus.UNAUTHORIZED, "") from None
+                refreshed = True
+                self._token = None
+            except _TransientError as transient:
+                failures += 1
+                self._wait_or_give_up(method, path, transient, failures)
+
+    def _wait_or_give_up(
+        self, method: str, path: str, transient: _TransientError, failures: int
+    ) -> None:
+        if failures >= self._retry.max_attempts:
+            raise RetryableGatewayError(
+                f"the {self.agency} gateway did not answer {method} {path} after "
+                f"{failures} attempts (last: {transient.kind})."
+            )
+        delay = next_delay(self._retry, failures, self._rand(), transient.retry_after)
+        log.warning(
+            "%s gateway: %s %s failed (%s); retry %d in %.2f s",
+            self.agency,
+            method,
+            path,
+            transient.kind,
+            failures,
+            delay,
+        )
+        self._sleep(delay)
+
+    def _bearer(self) -> str:
+        if self._token is None or self._monotonic() >= self._token_expires:
+            self._token, lifetime = self._fetch_token()
+            self._token_expires = self._monotonic() + lifetime - TOKEN_REFRESH_MARGIN_SECONDS
+        return self._token
+
+    def _fetch_token(self) -> tuple[str, float]:
+        failures = 0
+        form = {"grant_type": "client_credentials"}
+        while True:
+            try:
+                document = self._attempt("POST", TOKEN_PATH, {}, None, None, form=form)
+                return _parse_token(document)
+            except _UnauthorizedError:
+                raise PermanentGatewayError(
+                    f"the {self.agency} gateway refused the client credentials."
+                ) from None
+            except _TransientError as transient:
+                failures += 1
+                self._wait_or_give_up("POST", TOKEN_PATH, transient, failures)
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        params: Mapping[str, str | int] | None,
+        body: bytes | None,
+        *,
+        form: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        if body is not None:
+            headers = {**headers, "Content-Type": ENVELOPE_CONTENT_TYPE}
+        try:
+            response = self._session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                data=form if form is not None else body,
+                headers=headers,
+                auth=self._credentials if form is not None else None,
+                timeout=self._timeout,
+                verify=self._verify,
+            )
+        except requests.exceptions.SSLError:
+            raise PermanentGatewayError(
+                f"the {self.agency} gateway's TLS certificate could not be verified."
+            ) from None
+        except RETRYABLE_ERRORS as error:
+            raise _TransientError(type(error).__name__) from None
+        return self._decode(response)
+
+    def _decode(self, response: requests.Response) -> dict[str, Any]:
+        status = response.status_code
+        if status == HTTPStatus.UNAUTHORIZED:
+            raise _UnauthorizedError
+        if status in RETRYABLE_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), utc_now())
+            raise _TransientError(f"HTTP {status}", retry_after)
+        try:
+            response.raise_for_status()
+        except requests.HTTPError:
+            raise self._refused(status, _error_code(response)) from None
+        try:
+            document = response.json()
+        except ValueError:
+            raise _TransientError("undecodable body") from None
+        if not isinstance(document, dict):
+            raise _TransientError("undecodable body")
+        return document
+
+    def _refused(self, status: int, code: str) -> PermanentGatewayError:
+        return PermanentGatewayError(
+            f"the {self.agency} gateway refused the request with HTTP {status}{code}."
+        )
+
+
+def run_each(jobs: Mapping[str, Callable[[], T]]) -> dict[str, T | GatewayError]:
+    """Run one job per gateway at once; a job's `GatewayError` is its result, not raised.
+
+    So a gateway that keeps failing never holds back the others: each result is
+    either what its job returned or the gateway error it ended with.
+    """
+    if not jobs:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="gateway") as pool:
+        futures = {name: pool.submit(_captured, job) for name, job in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _captured(job: Callable[[], T]) -> T | GatewayError:
+    try:
+        return job()
+    except GatewayError as error:
+        return error

@@ -1,0 +1,104 @@
+"""Signed delivery receipts: what a gateway answers for a notice batch it stored.
+
+The receipt body is canonical JSON `{"agency","digest","msg_id","received_at"}`
+(`digest` is SHA-256 of the envelope's wire bytes). The gateway signs
+`RECEIPT_TAG ‖ body` with its agency's active Ed25519 key. On the wire, and as
+kept by the hub, a signed receipt is canonical JSON of three fields:
+`{"key_id": …, "receipt": "<body text>", "sig": "<base64 signature>"}`.
+The domain tag keeps a receipt signature from ever passing as an envelope one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+
+from sync.crypto.header import canonical_json
+from sync.crypto.keys import KeyRing, Party
+from sync.errors import KeyError_, PermanentGatewayError
+
+RECEIPT_TAG = b"arms-sync/receipt/v1\x00"
+RECEIPT_FIELDS = frozenset({"agency", "digest", "msg_id", "received_at"})
+SIGNED_FIELDS = frozenset({"key_id", "receipt", "sig"})
+_HEX_64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX_32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A verified receipt: which envelope the gateway stored, when, and the signed bytes."""
+
+    msg_id: str
+    digest: str
+    received_at: str
+    raw: bytes
+
+
+def sign_receipt(keyring: KeyRing, *, msg_id: str, digest: str, received_at: str) -> bytes:
+    """The signed receipt (canonical JSON bytes) for one stored envelope."""
+    body = canonical_json(
+        {
+            "agency": keyring.me.value,
+            "digest": digest,
+            "msg_id": msg_id,
+            "received_at": received_at,
+        }
+    )
+    key_id, signing_key = keyring.own_signing_key()
+    signature = signing_key.sign(RECEIPT_TAG + body)
+    return canonical_json(
+        {
+            "key_id": key_id,
+            "receipt": body.decode("ascii"),
+            "sig": base64.b64encode(signature).decode("ascii"),
+        }
+    )
+
+
+def signed_receipt_fields(document: object) -> dict[str, str]:
+    """The three text fields of a signed receipt document, or `ValueError`."""
+    if not isinstance(document, dict) or set(document) != SIGNED_FIELDS:
+        raise ValueError("a signed receipt has exactly key_id, receipt and sig.")
+    if not all(isinstance(document[name], str) for name in SIGNED_FIELDS):
+        raise ValueError("a signed receipt's fields are text.")
+    return {name: document[name] for name in SIGNED_FIELDS}
+
+
+def verify_receipt(
+    document: dict[str, Any], *, keyring: KeyRing, agency: Party, now: datetime
+) -> Receipt:
+    """Check a signed receipt from `agency`; `PermanentGatewayError` when it does not verify."""
+    try:
+        fields = signed_receipt_fields(document)
+        signature = base64.b64decode(fields["sig"], validate=True)
+        public_key = keyring.verifying_key(fields["key_id"], Party(agency), now)
+        body = fields["receipt"].encode("ascii")
+        public_key.verify(signature, RECEIPT_TAG + body)
+        receipt = _receipt_body(json.loads(body))
+    except (ValueError, binascii.Error, UnicodeEncodeError, InvalidSignature, KeyError_):
+        raise PermanentGatewayError(f"the {agency} gateway's receipt does not verify.") from None
+    if receipt["agency"] != Party(agency).value:
+        raise PermanentGatewayError(f"the {agency} gateway's receipt names another agency.")
+    return Receipt(
+        msg_id=receipt["msg_id"],
+        digest=receipt["digest"],
+        received_at=receipt["received_at"],
+        raw=canonical_json(dict(fields)),
+    )
+
+
+def _receipt_body(document: object) -> dict[str, str]:
+    if not isinstance(document, dict) or set(document) != RECEIPT_FIELDS:
+        raise ValueError("a receipt has exactly agency, digest, msg_id and received_at.")
+    if not all(isinstance(document[name], str) for name in RECEIPT_FIELDS):
+        raise ValueError("a receipt's fields are text.")
+    if not _HEX_32.match(document["msg_id"]) or not _HEX_64.match(document["digest"]):
+        raise ValueError("a receipt's msg_id or digest is malformed.")
+    return {name: document[name] for name in RECEIPT_FIELDS}

@@ -1,0 +1,86 @@
+"""Retry timing for gateway calls: exponential backoff with full jitter, and `Retry-After`.
+
+Pure functions over a `RetryPolicy`; the client supplies the random number and
+the clock, so every rule here is tested without sleeping or sockets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+BACKOFF_FACTOR = 2.0
+MAX_BACKOFF_EXPONENT = 60
+MIN_ATTEMPTS = 1
+DEFAULT_MAX_ATTEMPTS = 6
+DEFAULT_BASE_DELAY_SECONDS = 0.5
+DEFAULT_MAX_DELAY_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently a gateway call is tried.
+
+    `max_attempts` counts every try, the first included. The wait before retry
+    n (n = 1, 2, …) is drawn from [0, min(max_delay, base_delay · 2^(n-1))]
+    with full jitter, or is that ceiling itself without jitter.
+    """
+
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    base_delay: float = DEFAULT_BASE_DELAY_SECONDS
+    max_delay: float = DEFAULT_MAX_DELAY_SECONDS
+    jitter: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < MIN_ATTEMPTS:
+            raise ValueError("max_attempts must be at least 1.")
+        if self.base_delay < 0 or self.max_delay < 0:
+            raise ValueError("retry delays must not be negative.")
+
+
+def backoff_ceiling(policy: RetryPolicy, retry_number: int) -> float:
+    """The longest wait before retry `retry_number` (1 = the second attempt)."""
+    if retry_number < 1:
+        raise ValueError("retry_number starts at 1.")
+    exponent = min(retry_number - 1, MAX_BACKOFF_EXPONENT)
+    return min(policy.max_delay, policy.base_delay * BACKOFF_FACTOR**exponent)
+
+
+def backoff_delay(policy: RetryPolicy, retry_number: int, rand: float) -> float:
+    """The wait before retry `retry_number`, with full jitter from `rand` in [0, 1)."""
+    ceiling = backoff_ceiling(policy, retry_number)
+    if not policy.jitter:
+        return ceiling
+    return ceiling * min(max(rand, 0.0), 1.0)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date), or `None`."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - now).total_seconds(), 0.0)
+
+
+def next_delay(
+    policy: RetryPolicy, retry_number: int, rand: float, retry_after: float | None
+) -> float:
+    """The wait before retry `retry_number`: backoff, at least `Retry-After`, at most max_delay."""
+    backoff = backoff_delay(policy, retry_number, rand)
+    if retry_after is None:
+        return backoff
+    return min(policy.max_delay, max(retry_after, backoff))
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)

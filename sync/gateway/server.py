@@ -1,0 +1,223 @@
+"""The gateway's HTTP server: routes, bearer checks, fault injection, TLS, shutdown.
+
+A `ThreadingHTTPServer` whose handler turns each request into a
+`sync.gateway.service.Request`, asks the `Gateway` for a `Reply`, and writes it.
+Request lines are logged without their query strings; bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from sync.gateway.faults import BEFORE_WORK, GARBAGE_BODY, RETRY_AFTER_SECONDS, Fault, FaultInjector
+from sync.gateway.service import Gateway, Reply, Request, error_reply, unauthorized
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+HANDLER_TIMEOUT_SECONDS = 60.0
+STOP_POLL_SECONDS = 0.1
+log = logging.getLogger("arms_sync.gateway")
+
+Endpoint = Callable[[Gateway, Request], Reply]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One endpoint: its handler, whether it needs a token, whether faults may hit it."""
+
+    endpoint: Endpoint
+    needs_token: bool = True
+    faulty: bool = True
+
+
+ROUTES: dict[tuple[str, str], Route] = {
+    ("GET", "/health"): Route(Gateway.health, needs_token=False, faulty=False),
+    ("POST", "/oauth/token"): Route(Gateway.token, needs_token=False),
+    ("GET", "/feed"): Route(Gateway.feed_page),
+    ("POST", "/notices"): Route(Gateway.receive_notices),
+    ("GET", "/notices"): Route(Gateway.list_notices, faulty=False),
+}
+
+
+class GatewayServer(ThreadingHTTPServer):
+    """A threading HTTP server that knows its gateway and fault injector."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self, address: tuple[str, int], gateway: Gateway, faults: FaultInjector | None = None
+    ) -> None:
+        super().__init__(address, GatewayHandler)
+        self.gateway = gateway
+        self.faults = faults or FaultInjector()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Log a failed connection in one line (type only, no traceback, no content)."""
+        error = sys.exc_info()[1]
+        log.warning("a gateway connection failed (%s)", type(error).__name__)
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful when asked for port 0)."""
+        return int(self.server_address[1])
+
+
+class GatewayHandler(BaseHTTPRequestHandler):
+    """Moves bytes between one connection and the `Gateway`."""
+
+    server: GatewayServer
+    protocol_version = "HTTP/1.1"
+    server_version = "arms-sync-gateway"
+    sys_version = ""
+    timeout = HANDLER_TIMEOUT_SECONDS
+
+    def setup(self) -> None:
+        """Finish the TLS handshake in this connection's own thread."""
+        super().setup()
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()
+
+    def do_GET(self) -> None:
+        """Answer a GET."""
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        """Answer a POST."""
+        self._dispatch("POST")
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        """Log requests at debug level, never with query strings."""
+        log.debug("%s %s", self.command, urlsplit(self.path).path)
+
+    def _dispatch(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        route = ROUTES.get((method, parts.path))
+        if route is None:
+            self._write(error_reply(HTTPStatus.NOT_FOUND, "not_found", "No such endpoint."))
+            return
+        body = self._read_body()
+        if body is None:
+            return
+        fault = self.server.faults.draw() if route.faulty else None
+        if fault in BEFORE_WORK:
+            self._write(_fault_reply(fault))
+            return
+        request = Request(
+            method=method,
+            path=parts.path,
+            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            headers={name.lower(): value for name, value in self.headers.items()},
+            body=body,
+        )
+        reply = self._answer(route, request)
+        self._deliver(reply, fault)
+
+    def _answer(self, route: Route, request: Request) -> Reply:
+        gateway = self.server.gateway
+        if route.needs_token and not gateway.authorized(request):
+            return unauthorized()
+        return route.endpoint(gateway, request)
+
+    def _read_body(self) -> bytes | None:
+        length_text = self.headers.get("Content-Length", "0")
+        if not length_text.isdigit() or int(length_text) > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._write(
+                error_reply(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                    "body_too_large",
+                    "The request body is missing a valid length or is too large.",
+                )
+            )
+            return None
+        return self.rfile.read(int(length_text))
+
+    def _deliver(self, reply: Reply, fault: Fault | None) -> None:
+        if fault is Fault.SLOW:
+            time.sleep(self.server.faults.delay_seconds)
+        if fault is Fault.DROP:
+            self._drop()
+            return
+        if fault is Fault.GARBAGE:
+            reply = Reply(HTTPStatus.OK, GARBAGE_BODY)
+        self._write(reply)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            log.debug("connection already closed before the injected drop")
+
+    def _write(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+
+def _fault_reply(fault: Fault | None) -> Reply:
+    if fault is Fault.UNAVAILABLE:
+        return error_reply(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The gateway is busy; try again later.",
+            (("Retry-After", str(RETRY_AFTER_SECONDS)),),
+        )
+    return error_reply(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "The gateway failed.")
+
+
+def tls_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
+    """A server TLS context (TLS 1.2 or later) from a certificate chain and its key."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile=cert_file, keyfile=key_file)
+    return context
+
+
+def build_server(
+    gateway: Gateway,
+    *,
+    host: str,
+    port: int,
+    faults: FaultInjector | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> GatewayServer:
+    """A bound (not yet serving) gateway server; TLS when a context is given."""
+    server = GatewayServer((host, port), gateway, faults)
+    if tls is not None:
+        server.socket = tls.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
+    return server
+
+
+def serve_until(server: GatewayServer, stop: threading.Event) -> None:
+    """Serve on a background thread until `stop` is set, then shut down cleanly.
+
+    The main thread polls `stop` rather than blocking on it, so a signal handler
+    that sets it never waits for a lock the main thread holds.
+    """
+    worker = threading.Thread(target=server.serve_forever, name="gateway-http", daemon=True)
+    worker.start()
+    try:
+        while not stop.is_set():
+            time.sleep(STOP_POLL_SECONDS)
+    finally:
+        server.shutdown()
+        worker.join()
+        server.server_close()

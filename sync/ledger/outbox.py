@@ -1,0 +1,202 @@
+"""The transactional outbox: notices that changed, sealed per batch, stored with the decisions.
+
+Inside the decision pass's transaction, the notices each agency should hold
+are compared with what was last sent (`notice_state`); only new or changed
+ones are sent, each naming the notice it replaces, and a notice whose subject
+no longer concerns the agency is withdrawn. Changed notices are sealed to the
+agency in batches and stored in `outbox` until a signed receipt comes back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, select
+
+from sync.core.notices import NOTICE_WITHDRAWN, Notice
+from sync.core.records import Agency
+from sync.crypto.envelope import seal
+from sync.crypto.header import CONTENT_TYPE_NOTICES
+from sync.crypto.keys import KeyRing, Party
+from sync.ledger import schema
+
+NOTICE_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingNotice:
+    """A notice to send: its id, what it replaces, and its body."""
+
+    notice_id: str
+    agency: str
+    key: str
+    kind: str
+    subject_id: str
+    replaces: str | None
+    body: dict[str, Any]
+    digest: str
+
+
+def _digest(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def changed_notices(conn: Connection, desired: Iterable[Notice]) -> list[OutgoingNotice]:
+    """The notices that differ from what each agency last received (withdrawals included)."""
+    table = schema.notice_state
+    sent = {
+        (row.agency, row.notice_key): (row.digest, row.notice_id)
+        for row in conn.execute(select(table))
+    }
+    outgoing: list[OutgoingNotice] = []
+    seen: set[tuple[str, str]] = set()
+    for notice in desired:
+        slot = (str(notice.agency), notice.key)
+        seen.add(slot)
+        digest = _digest(notice.body)
+        previous = sent.get(slot)
+        if previous is not None and previous[0] == digest:
+            continue
+        outgoing.append(
+            OutgoingNotice(
+                uuid.uuid4().hex,
+                slot[0],
+                notice.key,
+                notice.kind,
+                notice.subject_id,
+                None if previous is None else previous[1],
+                notice.body,
+                digest,
+            )
+        )
+    for slot in sorted(set(sent) - seen):
+        agency, key = slot
+        subject_id = key.split("|")[1] if "|" in key else ""
+        body = {"kind": NOTICE_WITHDRAWN, "withdrawn_key": key, "subject_id": subject_id}
+        outgoing.append(
+            OutgoingNotice(
+                uuid.uuid4().hex, agency, key, NOTICE_WITHDRAWN, subject_id, sent[slot][1], body, ""
+            )
+        )
+    outgoing.sort(key=lambda n: (n.agency, n.key))
+    return outgoing
+
+
+def store_outgoing(
+    conn: Connection,
+    outgoing: list[OutgoingNotice],
+    keyring: KeyRing,
+    run_id: int,
+    now: datetime,
+) -> int:
+    """Seal changed notices per agency in batches, write the outbox and the sent state."""
+    by_agency: dict[str, list[OutgoingNotice]] = defaultdict(list)
+    for notice in outgoing:
+        by_agency[notice.agency].append(notice)
+    batches = 0
+    for agency, notices in sorted(by_agency.items()):
+        position = _next_position(conn, agency)
+        for start in range(0, len(notices), NOTICE_BATCH):
+            chunk = notices[start : start + NOTICE_BATCH]
+            _store_batch(conn, agency, chunk, keyring, position, run_id, now)
+            position += 1
+            batches += 1
+    _update_state(conn, outgoing, run_id)
+    return batches
+
+
+def _next_position(conn: Connection, agency: str) -> int:
+    table = schema.outbox
+    current = conn.execute(
+        select(func.max(table.c.position)).where(table.c.agency == agency)
+    ).scalar_one_or_none()
+    return 0 if current is None else int(current) + 1
+
+
+def _store_batch(
+    conn: Connection,
+    agency: str,
+    chunk: list[OutgoingNotice],
+    keyring: KeyRing,
+    position: int,
+    run_id: int,
+    now: datetime,
+) -> None:
+    batch_id = uuid.uuid4().hex
+    plaintext = json.dumps(
+        {
+            "batch_id": batch_id,
+            "notices": [
+                {"notice_id": n.notice_id, "replaces": n.replaces, **n.body} for n in chunk
+            ],
+        },
+        sort_keys=True,
+    ).encode()
+    envelope = seal(
+        plaintext,
+        sender=Party.HUB,
+        recipient=Party(Agency(agency).value),
+        keyring=keyring,
+        content_type=CONTENT_TYPE_NOTICES,
+        now=now,
+        msg_id=batch_id,
+    )
+    conn.execute(
+        schema.outbox.insert().values(
+            batch_id=batch_id,
+            agency=agency,
+            position=position,
+            envelope=envelope,
+            notice_count=len(chunk),
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+        )
+    )
+    conn.execute(
+        schema.notices.insert(),
+        [
+            {
+                "notice_id": n.notice_id,
+                "agency": agency,
+                "kind": n.kind,
+                "subject_id": n.subject_id,
+                "replaces": n.replaces,
+                "batch_id": batch_id,
+                "created_run": run_id,
+            }
+            for n in chunk
+        ],
+    )
+
+
+def _update_state(conn: Connection, outgoing: list[OutgoingNotice], run_id: int) -> None:
+    table = schema.notice_state
+    replaced = [{"a": n.agency, "k": n.key} for n in outgoing if n.replaces is not None]
+    if replaced:
+        conn.execute(
+            delete(table).where(
+                table.c.agency == bindparam("a"), table.c.notice_key == bindparam("k")
+            ),
+            replaced,
+        )
+    current = [
+        {
+            "agency": n.agency,
+            "notice_key": n.key,
+            "digest": n.digest,
+            "notice_id": n.notice_id,
+            "updated_run": run_id,
+        }
+        for n in outgoing
+        if n.kind != NOTICE_WITHDRAWN
+    ]
+    if current:
+        conn.execute(table.insert(), current)

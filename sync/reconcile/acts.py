@@ -1,0 +1,119 @@
+"""What every manual act shares: its operator and reason, ids, refusals and references.
+
+Refusals are `UsageError`s (exit 2) with one sentence that names the missing
+or unknown thing but never echoes personal data.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Connection, select
+
+from sync.audit.chain import AuditKind
+from sync.core.records import Agency, RecordRef
+from sync.errors import UsageError
+from sync.ledger import schema
+
+MAX_OPERATOR_CHARS = 80
+MAX_REASON_CHARS = 2_000
+ACT_ID_BYTES = 8
+REF_SEPARATOR = ":"
+OPERATOR_ACTOR_PREFIX = "operator:"
+SERVICE_ACTOR_PREFIX = "service:"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The person making an act, and why."""
+
+    operator: str
+    reason: str
+
+    @property
+    def audit_actor(self) -> str:
+        """The actor as the audit log names it."""
+        return OPERATOR_ACTOR_PREFIX + self.operator
+
+
+@dataclass(frozen=True, slots=True)
+class AuditNote:
+    """How an applied act is logged: its kind, purpose and record references."""
+
+    kind: AuditKind
+    purpose: str
+    refs: tuple[str, ...]
+    detail: str | None = None
+
+
+def require_actor(operator: str | None, reason: str | None) -> Actor:
+    """The act's operator and reason, or a one-sentence refusal."""
+    name = (operator or "").strip()
+    why = (reason or "").strip()
+    if not name:
+        raise UsageError("An operator is required: give --operator or set ARMS_SYNC_OPERATOR.")
+    if len(name) > MAX_OPERATOR_CHARS or not name.isprintable():
+        raise UsageError(
+            f"The operator must be plain text of at most {MAX_OPERATOR_CHARS} characters."
+        )
+    if not why:
+        raise UsageError("A reason is required: give --reason.")
+    if len(why) > MAX_REASON_CHARS:
+        raise UsageError(f"The reason must be at most {MAX_REASON_CHARS} characters.")
+    return Actor(name, why)
+
+
+def new_act_id(prefix: str) -> str:
+    """A fresh, unguessable act id such as `OVR-1A2B3C4D5E6F7A8B`."""
+    return f"{prefix}-{secrets.token_hex(ACT_ID_BYTES).upper()}"
+
+
+def parse_record_ref(text: str) -> RecordRef:
+    """`agency:person_id` as a record reference, or a refusal."""
+    agency, sep, person_id = text.partition(REF_SEPARATOR)
+    if not sep or not person_id or agency not in {a.value for a in Agency}:
+        raise UsageError("A person record must be given as probation:ID or police:ID.")
+    return RecordRef(Agency(agency), person_id.strip())
+
+
+def person_ref(ref: RecordRef) -> str:
+    """The audit reference of a person record."""
+    return f"person:{ref.agency}/{ref.person_id}"
+
+
+def subject_ref(subject_id: str) -> str:
+    """The audit reference of a subject."""
+    return f"subject:{subject_id}"
+
+
+def require_subject(conn: Connection, subject_id: str) -> None:
+    """Refuse a subject id the ledger does not hold as a current subject."""
+    table = schema.subjects
+    found = conn.execute(
+        select(table.c.subject_id).where(table.c.subject_id == subject_id, table.c.active.is_(True))
+    ).first()
+    if found is None:
+        raise UsageError(f"Subject {subject_id} is not a current subject in the ledger.")
+
+
+def require_person(conn: Connection, ref: RecordRef) -> None:
+    """Refuse a person record that is not current in the ledger (the id is not echoed)."""
+    table = schema.records
+    found = conn.execute(
+        select(table.c.rid).where(
+            table.c.agency == str(ref.agency),
+            table.c.rtype == "person",
+            table.c.rid == ref.person_id,
+            table.c.deleted.is_(False),
+        )
+    ).first()
+    if found is None:
+        raise UsageError(f"The {ref.agency} person record given is not in the ledger.")
+
+
+def require_date_range(start: date, end: date | None) -> None:
+    """Refuse a range whose end comes before its start."""
+    if end is not None and end < start:
+        raise UsageError("The --to date must not be before the --from date.")

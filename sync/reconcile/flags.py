@@ -1,0 +1,125 @@
+"""Resolving and reopening flags, and each flag's state: open, resolved or closed.
+
+A resolution is stored with a digest of the flag's content at that moment. A
+flag stays resolved while it is open and its content is unchanged; when the
+facts change its content it is open again, and when they no longer raise it
+the decision pass closes it. Nothing is deleted: every act is a new row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from sync.app import App
+from sync.audit.chain import AuditKind
+from sync.audit.log import audit_log_for
+from sync.errors import UsageError
+from sync.ledger import schema
+from sync.ledger.decisions import FLAG_CONTENT_COLUMNS
+from sync.ledger.tables_manual import flag_acts
+from sync.reconcile.acts import Actor, subject_ref
+
+ACTION_RESOLVE = "resolve"
+ACTION_REOPEN = "reopen"
+STATE_OPEN = "open"
+STATE_RESOLVED = "resolved"
+STATE_CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class FlagAct:
+    """One resolve or reopen act on a flag."""
+
+    flag_key: str
+    action: str
+    content_digest: str
+    operator: str
+    reason: str
+    created_at: datetime
+
+
+def content_digest(row: Mapping[Any, Any]) -> str:
+    """A digest of a stored flag's content columns (not its times)."""
+    values = [None if row[name] is None else str(row[name]) for name in FLAG_CONTENT_COLUMNS]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()
+
+
+def latest_acts(conn: Connection, keys: Iterable[str] | None = None) -> dict[str, FlagAct]:
+    """The latest resolve or reopen act per flag key."""
+    query = select(flag_acts).order_by(flag_acts.c.id)
+    if keys is not None:
+        query = query.where(flag_acts.c.flag_key.in_(sorted(set(keys))))
+    latest: dict[str, FlagAct] = {}
+    for row in conn.execute(query):
+        latest[row.flag_key] = FlagAct(
+            row.flag_key, row.action, row.content_digest, row.operator, row.reason, row.created_at
+        )
+    return latest
+
+
+def flag_state(row: Mapping[Any, Any], act: FlagAct | None) -> str:
+    """A stored flag's state given its latest act."""
+    if row["closed_at"] is not None:
+        return STATE_CLOSED
+    if (
+        act is not None
+        and act.action == ACTION_RESOLVE
+        and act.content_digest == content_digest(row)
+    ):
+        return STATE_RESOLVED
+    return STATE_OPEN
+
+
+def _flag_row(conn: Connection, key: str) -> Mapping[Any, Any]:
+    row = conn.execute(select(schema.flags).where(schema.flags.c.key == key)).first()
+    if row is None:
+        raise UsageError(
+            "The flag given is not known to the ledger; see `arms-sync reconcile list`."
+        )
+    return row._mapping
+
+
+def _act(app: App, key: str, actor: Actor, action: str) -> str:
+    log = audit_log_for(app.ledger.engine)
+    with app.ledger.engine.begin() as conn:
+        row = _flag_row(conn, key)
+        state = flag_state(row, latest_acts(conn, [key]).get(key))
+        if action == ACTION_RESOLVE and state != STATE_OPEN:
+            raise UsageError(f"The flag given is {state}, so it cannot be resolved.")
+        if action == ACTION_REOPEN and state != STATE_RESOLVED:
+            raise UsageError(f"The flag given is {state}, so it cannot be reopened.")
+        conn.execute(
+            flag_acts.insert().values(
+                flag_key=key,
+                action=action,
+                content_digest=content_digest(row),
+                operator=actor.operator,
+                reason=actor.reason,
+                created_at=app.clock(),
+            )
+        )
+        log.record(
+            conn,
+            kind=AuditKind.ALTERATION,
+            actor=actor.audit_actor,
+            purpose=f"manual {action} of a flag",
+            refs=(f"flag:{key}", subject_ref(str(row["subject_id"]))),
+        )
+    return STATE_RESOLVED if action == ACTION_RESOLVE else STATE_OPEN
+
+
+def resolve(app: App, key: str, actor: Actor) -> str:
+    """Mark an open flag resolved; returns its new state."""
+    return _act(app, key, actor, ACTION_RESOLVE)
+
+
+def reopen(app: App, key: str, actor: Actor) -> str:
+    """Reopen a resolved flag; returns its new state."""
+    return _act(app, key, actor, ACTION_REOPEN)

@@ -1,0 +1,112 @@
+"""Open items for people to decide, oldest first: link reviews, duplicate person
+records, flags, and gender or date-of-birth conflicts.
+
+Flags come from the `flags` table (resolved ones are hidden unless asked for);
+link-review items come from `review_items`, which the matcher fills. Items
+carry record references only, never names or dates of birth.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, select
+
+from sync.ledger import schema
+from sync.ledger.tables_manual import review_items
+from sync.reconcile.flags import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts
+
+KIND_LINK_REVIEW = "link-review"
+KIND_DUPLICATE_PERSON = "duplicate-person-record"
+KIND_FLAG = "flag"
+KIND_GENDER = "gender-conflict"
+KIND_DOB = "dob-conflict"
+ITEM_KINDS = (KIND_LINK_REVIEW, KIND_DUPLICATE_PERSON, KIND_FLAG, KIND_GENDER, KIND_DOB)
+_FLAG_ITEM_KIND = {
+    "duplicate_person_record": KIND_DUPLICATE_PERSON,
+    "gender_conflict": KIND_GENDER,
+    "dob_conflict": KIND_DOB,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One item awaiting a person's decision."""
+
+    kind: str
+    key: str
+    opened: datetime
+    state: str
+    subject_id: str | None
+    detail: str
+    refs: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        """The item as a JSON object."""
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "opened": self.opened.isoformat(),
+            "state": self.state,
+            "subject_id": self.subject_id,
+            "detail": self.detail,
+            "refs": list(self.refs),
+        }
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def item_kind_of_flag(flag_kind: str) -> str:
+    """The list kind a stored flag kind belongs to."""
+    return _FLAG_ITEM_KIND.get(flag_kind, KIND_FLAG)
+
+
+def _flag_items(conn: Connection) -> Iterator[Item]:
+    table = schema.flags
+    rows = conn.execute(select(table).where(table.c.closed_at.is_(None))).all()
+    acts = latest_acts(conn, [row.key for row in rows])
+    for row in rows:
+        mapping = row._mapping
+        refs = [f"{row.agency}/{pid}" for pid in json.loads(row.person_ids) if row.agency]
+        if row.assessment_id:
+            refs = [f"{row.agency}/{row.assessment_id}"]
+        yield Item(
+            kind=item_kind_of_flag(row.kind),
+            key=row.key,
+            opened=_utc(row.first_seen),
+            state=flag_state(mapping, acts.get(row.key)),
+            subject_id=row.subject_id,
+            detail=row.kind,
+            refs=tuple(refs),
+        )
+
+
+def _review_items(conn: Connection) -> Iterator[Item]:
+    table = review_items
+    for row in conn.execute(select(table)):
+        weight = "" if row.weight is None else f" weight {row.weight:.2f}"
+        yield Item(
+            kind=KIND_LINK_REVIEW,
+            key=str(row.id),
+            opened=_utc(row.created_at),
+            state=STATE_OPEN if row.resolved_at is None else STATE_RESOLVED,
+            subject_id=None,
+            detail=f"{row.reason or 'possible match'}{weight}",
+            refs=(f"{row.a_agency}/{row.a_person_id}", f"{row.b_agency}/{row.b_person_id}"),
+        )
+
+
+def list_items(conn: Connection, kind: str | None = None, *, resolved: bool = False) -> list[Item]:
+    """Items of one kind (default all), oldest first; resolved ones only when asked."""
+    items = [*_flag_items(conn), *_review_items(conn)]
+    wanted = [
+        item
+        for item in items
+        if (kind is None or item.kind == kind) and (resolved or item.state == STATE_OPEN)
+    ]
+    return sorted(wanted, key=lambda item: (item.opened, item.kind, item.key))

@@ -1,0 +1,128 @@
+"""Manual `link` and `unlink` of two person records, previewed before they apply.
+
+A link adds a `MANUAL` edge between the two records; an unlink keeps them
+apart in every later pass even if an identifier links them. The latest act on
+a pair wins. Applying either also closes any open review item for the pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import ColumnElement, Connection, and_, or_, update
+
+from sync.app import App
+from sync.audit.chain import AuditKind
+from sync.core.decide import DecisionInputs
+from sync.core.linking import MATCHED_BY_MANUAL, Edge
+from sync.core.records import RecordRef
+from sync.cycle import decision_inputs
+from sync.errors import UsageError
+from sync.ledger.tables_manual import manual_links, review_items
+from sync.reconcile.acts import Actor, AuditNote, new_act_id, person_ref, require_person
+from sync.reconcile.apply import act_as_of, apply_act, audit_preview
+from sync.reconcile.manual_inputs import ACTION_LINK, ACTION_UNLINK, ordered_pair
+from sync.reconcile.preview import ActOutcome, build_preview
+
+LINK_PREFIX = "LNK"
+UNLINK_PREFIX = "UNL"
+
+
+def _check_pair(app: App, a: RecordRef, b: RecordRef) -> None:
+    if a == b:
+        raise UsageError("A record cannot be linked to or unlinked from itself.")
+    with app.ledger.engine.connect() as conn:
+        require_person(conn, a)
+        require_person(conn, b)
+
+
+def _with_link(inputs: DecisionInputs, a: RecordRef, b: RecordRef) -> DecisionInputs:
+    low, high = ordered_pair(a, b)
+    return replace(
+        inputs,
+        manual_edges=(*inputs.manual_edges, Edge(low, high, MATCHED_BY_MANUAL)),
+        forbidden_pairs=inputs.forbidden_pairs - {(low, high)},
+    )
+
+
+def _without_link(inputs: DecisionInputs, a: RecordRef, b: RecordRef) -> DecisionInputs:
+    pair = ordered_pair(a, b)
+    return replace(
+        inputs,
+        manual_edges=tuple(e for e in inputs.manual_edges if ordered_pair(e.a, e.b) != pair),
+        forbidden_pairs=inputs.forbidden_pairs | {pair},
+    )
+
+
+def link(app: App, a: RecordRef, b: RecordRef, actor: Actor, *, apply: bool) -> ActOutcome:
+    """Preview, and with `apply` store, a manual link of two person records."""
+    return _act(app, a, b, actor, apply=apply, action=ACTION_LINK)
+
+
+def unlink(app: App, a: RecordRef, b: RecordRef, actor: Actor, *, apply: bool) -> ActOutcome:
+    """Preview, and with `apply` store, keeping two person records apart."""
+    return _act(app, a, b, actor, apply=apply, action=ACTION_UNLINK)
+
+
+def _act(
+    app: App, a: RecordRef, b: RecordRef, actor: Actor, *, apply: bool, action: str
+) -> ActOutcome:
+    _check_pair(app, a, b)
+    linking = action == ACTION_LINK
+    act_id = new_act_id(LINK_PREFIX if linking else UNLINK_PREFIX)
+    current = decision_inputs(app, act_as_of(app))
+    changed = _with_link(current, a, b) if linking else _without_link(current, a, b)
+    preview = build_preview(app, current, changed, refs={a, b})
+    note = AuditNote(
+        AuditKind.COMBINATION if linking else AuditKind.ALTERATION,
+        "manual link of person records" if linking else "manual unlink of person records",
+        (person_ref(a), person_ref(b), f"link:{act_id}"),
+    )
+    if not apply:
+        audit_preview(app, actor, note)
+        return ActOutcome(act_id, preview, applied=False)
+    low, high = ordered_pair(a, b)
+
+    def write(conn: Connection) -> None:
+        conn.execute(
+            manual_links.insert().values(
+                id=act_id,
+                action=action,
+                a_agency=str(low.agency),
+                a_person_id=low.person_id,
+                b_agency=str(high.agency),
+                b_person_id=high.person_id,
+                operator=actor.operator,
+                reason=actor.reason,
+                created_at=app.clock(),
+            )
+        )
+        _resolve_review_items(conn, app, (low, high), action, actor)
+
+    run_id = apply_act(app, actor, note, write, act_id)
+    return ActOutcome(act_id, preview, applied=True, run_id=run_id)
+
+
+def _pair_matches(first: RecordRef, second: RecordRef) -> ColumnElement[bool]:
+    table = review_items
+    return and_(
+        table.c.a_agency == str(first.agency),
+        table.c.a_person_id == first.person_id,
+        table.c.b_agency == str(second.agency),
+        table.c.b_person_id == second.person_id,
+    )
+
+
+def _resolve_review_items(
+    conn: Connection, app: App, pair: tuple[RecordRef, RecordRef], action: str, actor: Actor
+) -> None:
+    a, b = pair
+    table = review_items
+    conn.execute(
+        update(table)
+        .where(
+            table.c.resolved_at.is_(None),
+            or_(_pair_matches(a, b), _pair_matches(b, a)),
+        )
+        .values(resolved_at=app.clock(), resolved_by=actor.operator, resolution=action)
+    )

@@ -1,0 +1,87 @@
+"""Manual links and unlinks as decision inputs: edges to add and pairs to keep apart.
+
+For each unordered pair of person records the latest act wins: a `link`
+becomes a `MANUAL` edge, an `unlink` a forbidden pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
+
+from sync.core.linking import MATCHED_BY_MANUAL, Edge
+from sync.core.records import Agency, RecordRef
+from sync.ledger.schema import records
+from sync.ledger.tables_manual import manual_links
+
+ACTION_LINK = "link"
+ACTION_UNLINK = "unlink"
+PERSON_TYPE = "person"
+
+Pair = tuple[RecordRef, RecordRef]
+
+
+@dataclass(frozen=True, slots=True)
+class ManualLinks:
+    """What the operators' link and unlink acts add to a decision pass."""
+
+    edges: tuple[Edge, ...] = ()
+    forbidden: frozenset[Pair] = frozenset()
+
+
+def ordered_pair(a: RecordRef, b: RecordRef) -> Pair:
+    """The pair in canonical order (smaller reference first)."""
+    return (a, b) if a <= b else (b, a)
+
+
+def manual_links_from(acts: Iterable[tuple[str, RecordRef, RecordRef]]) -> ManualLinks:
+    """Fold acts (oldest first) into edges and forbidden pairs: the latest act per pair wins."""
+    latest: dict[Pair, str] = {}
+    for action, a, b in acts:
+        latest[ordered_pair(a, b)] = action
+    edges = tuple(
+        Edge(a, b, MATCHED_BY_MANUAL)
+        for (a, b), action in sorted(latest.items())
+        if action == ACTION_LINK
+    )
+    forbidden = frozenset(pair for pair, action in latest.items() if action == ACTION_UNLINK)
+    return ManualLinks(edges, forbidden)
+
+
+def load_manual_links(conn: Connection) -> ManualLinks:
+    """Every stored link and unlink act, folded."""
+    table = manual_links
+    rows = conn.execute(
+        select(
+            table.c.action,
+            table.c.a_agency,
+            table.c.a_person_id,
+            table.c.b_agency,
+            table.c.b_person_id,
+        ).order_by(table.c.created_at, table.c.id)
+    )
+    return manual_links_from(
+        (action, RecordRef(Agency(aa), ap), RecordRef(Agency(ba), bp))
+        for action, aa, ap, ba, bp in rows
+    )
+
+
+def current_person_refs(conn: Connection) -> frozenset[RecordRef]:
+    """The person records currently in the ledger (not deleted)."""
+    table = records
+    rows = conn.execute(
+        select(table.c.agency, table.c.rid).where(
+            table.c.rtype == PERSON_TYPE, table.c.deleted.is_(False)
+        )
+    )
+    return frozenset(RecordRef(Agency(agency), rid) for agency, rid in rows)
+
+
+def load_manual_inputs(conn: Connection) -> ManualLinks:
+    """Stored acts folded, keeping only edges between person records that still exist."""
+    folded = load_manual_links(conn)
+    present = current_person_refs(conn)
+    edges = tuple(edge for edge in folded.edges if edge.a in present and edge.b in present)
+    return ManualLinks(edges, folded.forbidden)

@@ -1,0 +1,130 @@
+"""Manual ownership overrides: `assign` one for a subject and date range, `revoke` it.
+
+An override beats every rule in its range (rule `MANUAL`). Both acts are
+previewed first and change nothing until applied; the override row is kept
+for ever, a revocation only stamps it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+
+from sqlalchemy import Connection, select, update
+
+from sync.app import App
+from sync.audit.chain import AuditKind
+from sync.core.records import Override, Owner
+from sync.cycle import decision_inputs
+from sync.errors import UsageError
+from sync.ledger import schema
+from sync.reconcile.acts import (
+    Actor,
+    AuditNote,
+    new_act_id,
+    require_date_range,
+    require_subject,
+    subject_ref,
+)
+from sync.reconcile.apply import act_as_of, apply_act, audit_preview
+from sync.reconcile.preview import ActOutcome, build_preview
+
+OVERRIDE_PREFIX = "OVR"
+
+
+@dataclass(frozen=True, slots=True)
+class AssignRequest:
+    """An override to make: subject, owner and inclusive date range (`end` None: open)."""
+
+    subject_id: str
+    owner: Owner
+    start: date
+    end: date | None = None
+
+
+def _range_text(start: date, end: date | None) -> str:
+    return f"from {start.isoformat()} to {end.isoformat() if end else 'open'}"
+
+
+def assign(app: App, request: AssignRequest, actor: Actor, *, apply: bool) -> ActOutcome:
+    """Preview, and with `apply` store, a manual override (rule `MANUAL`)."""
+    require_date_range(request.start, request.end)
+    with app.ledger.engine.connect() as conn:
+        require_subject(conn, request.subject_id)
+    act_id = new_act_id(OVERRIDE_PREFIX)
+    current = decision_inputs(app, act_as_of(app))
+    override = Override(act_id, request.owner, request.start, request.end)
+    existing = tuple(current.overrides.get(request.subject_id, ()))
+    changed = replace(
+        current, overrides={**current.overrides, request.subject_id: (*existing, override)}
+    )
+    preview = build_preview(app, current, changed, subject_id=request.subject_id)
+    note = AuditNote(
+        AuditKind.ALTERATION,
+        "manual ownership override",
+        (subject_ref(request.subject_id), f"override:{act_id}"),
+        f"owner {request.owner} {_range_text(request.start, request.end)}",
+    )
+    if not apply:
+        audit_preview(app, actor, note)
+        return ActOutcome(act_id, preview, applied=False)
+
+    def write(conn: Connection) -> None:
+        conn.execute(
+            schema.overrides.insert().values(
+                id=act_id,
+                subject_id=request.subject_id,
+                owner=str(request.owner),
+                start=request.start,
+                end=request.end,
+                operator=actor.operator,
+                reason=actor.reason,
+                created_at=app.clock(),
+            )
+        )
+
+    run_id = apply_act(app, actor, note, write, act_id)
+    return ActOutcome(act_id, preview, applied=True, run_id=run_id)
+
+
+def _active_override_subject(conn: Connection, override_id: str) -> str:
+    table = schema.overrides
+    row = conn.execute(
+        select(table.c.subject_id, table.c.revoked_at).where(table.c.id == override_id)
+    ).first()
+    if row is None:
+        raise UsageError(f"Override {override_id} is not known to the ledger.")
+    if row.revoked_at is not None:
+        raise UsageError(f"Override {override_id} is already revoked.")
+    return str(row.subject_id)
+
+
+def revoke(app: App, override_id: str, actor: Actor, *, apply: bool) -> ActOutcome:
+    """Preview, and with `apply` store, the revocation of an override."""
+    with app.ledger.engine.connect() as conn:
+        subject_id = _active_override_subject(conn, override_id)
+    current = decision_inputs(app, act_as_of(app))
+    remaining = tuple(o for o in current.overrides.get(subject_id, ()) if o.id != override_id)
+    changed = replace(current, overrides={**current.overrides, subject_id: remaining})
+    preview = build_preview(app, current, changed, subject_id=subject_id)
+    note = AuditNote(
+        AuditKind.ALTERATION,
+        "revocation of a manual ownership override",
+        (subject_ref(subject_id), f"override:{override_id}"),
+    )
+    if not apply:
+        audit_preview(app, actor, note)
+        return ActOutcome(override_id, preview, applied=False)
+
+    def write(conn: Connection) -> None:
+        table = schema.overrides
+        done = conn.execute(
+            update(table)
+            .where(table.c.id == override_id, table.c.revoked_at.is_(None))
+            .values(revoked_at=app.clock(), revoked_by=actor.operator, revoke_reason=actor.reason)
+        )
+        if done.rowcount != 1:
+            raise UsageError(f"Override {override_id} is already revoked.")
+
+    run_id = apply_act(app, actor, note, write, override_id)
+    return ActOutcome(override_id, preview, applied=True, run_id=run_id)

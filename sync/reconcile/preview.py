@@ -1,0 +1,102 @@
+"""Previews: a decision pass with and without an act, compared, nothing stored.
+
+`build_preview` runs `sync.cycle.compute_decisions` on the current inputs and
+on inputs changed by the act, and returns the affected subjects before and
+after (members and timelines) and the ownership changes each agency would be
+told about: "the notices that will go out".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sync.app import App
+from sync.core.decide import DecisionInputs, Decisions
+from sync.core.policy import Segment
+from sync.core.records import RecordRef
+from sync.cycle import compute_decisions
+from sync.reconcile.diff import OwnershipChange, ownership_changes
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectView:
+    """One subject in a preview: its id, records and timeline."""
+
+    subject_id: str
+    members: tuple[RecordRef, ...]
+    timeline: tuple[Segment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What an act would change."""
+
+    before: tuple[SubjectView, ...]
+    after: tuple[SubjectView, ...]
+    notices: tuple[OwnershipChange, ...]
+
+    @property
+    def changes_subjects(self) -> bool:
+        """Whether the grouping of records into subjects changes."""
+        return {v.members for v in self.before} != {v.members for v in self.after}
+
+    @property
+    def changes_anything(self) -> bool:
+        """Whether the act would change any subject or timeline."""
+        return self.changes_subjects or bool(self.notices)
+
+
+@dataclass(frozen=True, slots=True)
+class ActOutcome:
+    """What an act did: its id, its preview, and the run that applied it (if applied)."""
+
+    act_id: str
+    preview: Preview
+    applied: bool
+    run_id: int | None = None
+
+
+def _views(decisions: Decisions, refs: set[RecordRef]) -> tuple[SubjectView, ...]:
+    return tuple(
+        SubjectView(d.subject_id, d.members, d.timeline)
+        for d in decisions.subjects
+        if refs.intersection(d.members)
+    )
+
+
+def _timelines(views: Iterable[SubjectView]) -> dict[RecordRef, tuple[Segment, ...]]:
+    return {ref: view.timeline for view in views for ref in view.members}
+
+
+def members_of(decisions: Decisions, subject_id: str) -> set[RecordRef]:
+    """The records of one subject in a pass (empty when it is not there)."""
+    for decision in decisions.subjects:
+        if decision.subject_id == subject_id:
+            return set(decision.members)
+    return set()
+
+
+def compare(before: Decisions, after: Decisions, refs: set[RecordRef]) -> Preview:
+    """The preview of two passes around the records `refs`."""
+    before_views = _views(before, refs)
+    touched = {ref for view in before_views for ref in view.members} | refs
+    after_views = _views(after, touched)
+    notices = ownership_changes(_timelines(before_views), _timelines(after_views))
+    return Preview(before_views, after_views, tuple(notices))
+
+
+def build_preview(
+    app: App,
+    current: DecisionInputs,
+    changed: DecisionInputs,
+    refs: set[RecordRef] | None = None,
+    subject_id: str | None = None,
+) -> Preview:
+    """Decide with and without the act and compare around `refs` or one subject."""
+    before = compute_decisions(app, current)
+    after = compute_decisions(app, changed)
+    wanted = set(refs or ())
+    if subject_id is not None:
+        wanted |= members_of(before, subject_id)
+    return compare(before, after, wanted)

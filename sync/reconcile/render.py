@@ -1,0 +1,99 @@
+"""Plain-text rendering of previews and subject reports for the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from sync.core.policy import Segment
+from sync.reconcile.diff import OwnershipChange
+from sync.reconcile.preview import ActOutcome, SubjectView
+from sync.reconcile.subject import PERSON_FIELDS, SubjectReport
+
+OPEN_END = "open"
+LABEL_WIDTH = 14
+COLUMN_WIDTH = 24
+
+
+def _day(value: date | None) -> str:
+    return OPEN_END if value is None else value.isoformat()
+
+
+def segment_line(
+    start: date | None, end: date | None, owner: str, rule: str, mandatory: bool
+) -> str:
+    """One timeline segment as a line."""
+    kind = "mandatory" if mandatory else "discretionary"
+    return f"    {_day(start):>10} .. {_day(end):<10}  {owner:<9} {rule:<20} {kind}"
+
+
+def _segment(segment: Segment) -> str:
+    return segment_line(
+        segment.start, segment.end, str(segment.owner), segment.rule, segment.mandatory
+    )
+
+
+def _views(title: str, views: Iterable[SubjectView]) -> list[str]:
+    lines = [title]
+    for view in views:
+        records = ", ".join(f"{ref.agency}:{ref.person_id}" for ref in view.members)
+        lines.append(f"  {view.subject_id}: {records}")
+        lines.extend(_segment(segment) for segment in view.timeline)
+    return lines
+
+
+def notice_line(change: OwnershipChange) -> str:
+    """One ownership change as the notice its agency will receive."""
+    handover = " (handover)" if change.is_handover else ""
+    return (
+        f"  to {change.agency} about {change.record.agency}:{change.record.person_id}: "
+        f"from {_day(change.start)} to {_day(change.end)} the owner becomes "
+        f"{change.after_owner} ({change.after_rule}), was {change.before_owner} "
+        f"({change.before_rule}){handover}"
+    )
+
+
+def outcome_lines(outcome: ActOutcome, act: str) -> list[str]:
+    """What an act will do (preview) or did (applied)."""
+    preview = outcome.preview
+    if outcome.applied:
+        head = f"Applied {act} {outcome.act_id}; decisions recomputed in run {outcome.run_id}."
+    else:
+        head = f"Preview of {act} {outcome.act_id}: nothing has changed; add --apply to make it."
+    lines = [head, *_views("Before:", preview.before), *_views("After:", preview.after)]
+    lines.append("Notices that will go out:")
+    lines.extend(notice_line(change) for change in preview.notices)
+    if not preview.notices:
+        lines.append("  none (no owner or rule changes)")
+    if not preview.changes_anything:
+        lines.append("This act changes no subject and no timeline.")
+    return lines
+
+
+def report_lines(report: SubjectReport) -> list[str]:
+    """A subject shown to an operator: records side by side, timeline, flags, history."""
+    header = "".ljust(LABEL_WIDTH) + "".join(
+        f"{ref.agency}:{ref.person_id}".ljust(COLUMN_WIDTH) for ref in report.records
+    )
+    lines = [f"Subject {report.subject_id}", header]
+    for name in PERSON_FIELDS:
+        cells = [report.persons.get(ref, {}).get(name, "") for ref in report.records]
+        lines.append(name.ljust(LABEL_WIDTH) + "".join(c.ljust(COLUMN_WIDTH) for c in cells))
+    lines.append("Timeline:")
+    lines.extend(
+        segment_line(s["from"], s["to"], s["owner"], s["rule"], s["mandatory"])
+        for s in report.timeline
+    )
+    lines.append("Flags:")
+    lines.extend(f"  [{f['state']}] {f['kind']}  {f['key']}" for f in report.flags)
+    if not report.flags:
+        lines.append("  none")
+    lines.append("Manual acts:")
+    lines.extend(
+        f"  {e.at.isoformat(timespec='seconds')} {e.act} {e.act_id} by {e.operator}: "
+        f"{e.detail}; reason: {e.reason}"
+        for e in report.history
+    )
+    if not report.history:
+        lines.append("  none")
+    return lines

@@ -1,0 +1,210 @@
+"""Everything an operator sees about one subject: both agencies' person records side by
+side, the ownership timeline, flags with their state, and the history of manual acts.
+
+This is a consultation of personal data shown to an operator on a terminal;
+the caller logs it in the audit log by reference only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select
+
+from sync.core.records import Agency, RecordRef
+from sync.ledger import schema
+from sync.ledger.store import Ledger, record_key
+from sync.ledger.tables_manual import flag_acts, manual_links
+from sync.reconcile.acts import require_subject
+from sync.reconcile.flags import flag_state, latest_acts
+
+PERSON_FIELDS = (
+    "surname",
+    "forenames",
+    "date_of_birth",
+    "gender",
+    "area",
+    "pnc",
+    "cro",
+    "noms",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    """One manual act touching the subject."""
+
+    at: datetime
+    act: str
+    act_id: str
+    operator: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class SubjectReport:
+    """The subject as `reconcile show` prints it."""
+
+    subject_id: str
+    records: list[RecordRef] = field(default_factory=list)
+    persons: dict[RecordRef, dict[str, str]] = field(default_factory=dict)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    history: list[HistoryEvent] = field(default_factory=list)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _members(conn: Connection, subject_id: str) -> list[RecordRef]:
+    table = schema.subject_members
+    rows = conn.execute(
+        select(table.c.agency, table.c.person_id)
+        .where(table.c.subject_id == subject_id)
+        .order_by(table.c.agency, table.c.person_id)
+    )
+    return [RecordRef(Agency(agency), person_id) for agency, person_id in rows]
+
+
+def _persons(
+    conn: Connection, ledger: Ledger, refs: Sequence[RecordRef]
+) -> dict[RecordRef, dict[str, str]]:
+    table = schema.records
+    result: dict[RecordRef, dict[str, str]] = {}
+    for ref in refs:
+        row = conn.execute(
+            select(table.c.payload).where(
+                table.c.agency == str(ref.agency),
+                table.c.rtype == "person",
+                table.c.rid == ref.person_id,
+                table.c.deleted.is_(False),
+            )
+        ).first()
+        if row is None or row.payload is None:
+            continue
+        key = record_key(str(ref.agency), "person", ref.person_id)
+        data = json.loads(ledger.codec.decode(key, row.payload))
+        result[ref] = {
+            name: "" if data.get(name) is None else str(data[name]) for name in PERSON_FIELDS
+        }
+    return result
+
+
+def _timeline(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
+    table = schema.segments
+    rows = conn.execute(
+        select(table).where(table.c.subject_id == subject_id).order_by(table.c.position)
+    )
+    return [
+        {
+            "from": row.start,
+            "to": row.end,
+            "owner": row.owner,
+            "rule": row.rule,
+            "mandatory": bool(row.mandatory),
+        }
+        for row in rows
+    ]
+
+
+def _flags(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
+    table = schema.flags
+    rows = conn.execute(
+        select(table)
+        .where(table.c.subject_id == subject_id)
+        .order_by(table.c.first_seen, table.c.key)
+    ).all()
+    acts = latest_acts(conn, [row.key for row in rows])
+    return [
+        {
+            "key": row.key,
+            "kind": row.kind,
+            "state": flag_state(row._mapping, acts.get(row.key)),
+            "first_seen": _utc(row.first_seen),
+        }
+        for row in rows
+    ]
+
+
+def _override_events(conn: Connection, subject_id: str) -> list[HistoryEvent]:
+    table = schema.overrides
+    events: list[HistoryEvent] = []
+    for row in conn.execute(select(table).where(table.c.subject_id == subject_id)):
+        until = row.end.isoformat() if row.end else "open"
+        detail = f"owner {row.owner} from {row.start.isoformat()} to {until}"
+        events.append(
+            HistoryEvent(_utc(row.created_at), "assign", row.id, row.operator, row.reason, detail)
+        )
+        if row.revoked_at is not None:
+            events.append(
+                HistoryEvent(
+                    _utc(row.revoked_at),
+                    "revoke",
+                    row.id,
+                    row.revoked_by or "",
+                    row.revoke_reason or "",
+                    detail,
+                )
+            )
+    return events
+
+
+def _link_events(conn: Connection, refs: Sequence[RecordRef]) -> list[HistoryEvent]:
+    table = manual_links
+    if not refs:
+        return []
+    ends = [
+        and_(
+            table.c[f"{side}_agency"] == str(ref.agency),
+            table.c[f"{side}_person_id"] == ref.person_id,
+        )
+        for ref in refs
+        for side in ("a", "b")
+    ]
+    return [
+        HistoryEvent(
+            _utc(row.created_at),
+            row.action,
+            row.id,
+            row.operator,
+            row.reason,
+            f"{row.a_agency}:{row.a_person_id} and {row.b_agency}:{row.b_person_id}",
+        )
+        for row in conn.execute(select(table).where(or_(*ends)))
+    ]
+
+
+def _flag_events(conn: Connection, flag_keys: Sequence[str]) -> list[HistoryEvent]:
+    if not flag_keys:
+        return []
+    rows = conn.execute(select(flag_acts).where(flag_acts.c.flag_key.in_(sorted(flag_keys))))
+    return [
+        HistoryEvent(
+            _utc(row.created_at), row.action, str(row.id), row.operator, row.reason, row.flag_key
+        )
+        for row in rows
+    ]
+
+
+def subject_report(ledger: Ledger, subject_id: str) -> SubjectReport:
+    """Gather one subject for display; refuses an unknown subject."""
+    with ledger.engine.connect() as conn:
+        require_subject(conn, subject_id)
+        report = SubjectReport(subject_id)
+        report.records = _members(conn, subject_id)
+        report.persons = _persons(conn, ledger, report.records)
+        report.timeline = _timeline(conn, subject_id)
+        report.flags = _flags(conn, subject_id)
+        history = [
+            *_override_events(conn, subject_id),
+            *_link_events(conn, report.records),
+            *_flag_events(conn, [flag["key"] for flag in report.flags]),
+        ]
+    report.history = sorted(history, key=lambda event: (event.at, event.act_id))
+    return report

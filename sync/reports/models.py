@@ -1,0 +1,211 @@
+"""Pydantic models of the duplicate-assessment report: its input rows, filters and output.
+
+`FlagRow` is one flag as the ledger stores it; `ReportFilters` selects the
+flags a report covers; `DuplicateReport` is the report itself, and its
+`model_dump(mode="json")` is the `report duplicates --format json` shape of
+`spec/cli.md` (with a few added keys, none renamed or dropped).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from sync.core.duplicates import FlagKind
+
+AgencyName = Literal["probation", "police"]
+FlagState = Literal["open", "closed"]
+
+KNOWN_KINDS: tuple[str, ...] = tuple(
+    kind.value
+    for kind in (
+        FlagKind.DUPLICATE,
+        FlagKind.ASSESSED_BY_NON_OWNER,
+        FlagKind.ASSESSED_WITHOUT_OWNER,
+        FlagKind.IN_PROGRESS_BY_NON_OWNER,
+        FlagKind.DUPLICATE_PERSON_RECORD,
+    )
+)
+"""The kinds the duplicate report covers (`spec/duplicates.md`), in the order it shows them."""
+
+AGENCIES: tuple[AgencyName, ...] = ("probation", "police")
+
+
+def utc_day(moment: datetime) -> date:
+    """The UTC day of a time (a time without a zone is taken to be UTC already)."""
+    return moment.astimezone(UTC).date() if moment.tzinfo is not None else moment.date()
+
+
+class _Frozen(BaseModel):
+    """Base of every report model: immutable, unknown fields refused."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", serialize_by_alias=True, validate_by_name=True
+    )
+
+
+class Counterpart(_Frozen):
+    """The other assessment of a `duplicate` pair, named by agency and reference."""
+
+    agency: AgencyName
+    assessment_id: str
+    reference_date: date | None = None
+
+
+class FlagRow(_Frozen):
+    """One flag as stored in the ledger.
+
+    For `duplicate_person_record` the assessment fields are null and
+    `person_ids` lists the agency's own duplicated records; for the other kinds
+    `person_ids` holds the flagged agency's own record(s) of the subject.
+    `counterpart` and `redundant` are set only on `duplicate` flags. Reports
+    show `first_seen` and `closed_at` as UTC days and leave out `last_seen`
+    (an open flag was seen by the latest run), so the same facts give the same
+    report however often the sync runs.
+    """
+
+    kind: str
+    subject_id: str
+    agency: AgencyName | None
+    assessment_id: str | None = None
+    person_ids: list[str] = Field(default_factory=list)
+    reference_date: date | None = None
+    owner_at_reference_date: str | None = None
+    rule_at_reference_date: str | None = None
+    counterpart: Counterpart | None = None
+    redundant: bool | None = None
+    area: str | None = None
+    assessment_status: str | None = None
+    state: FlagState
+    first_seen: datetime
+    last_seen: datetime = Field(exclude=True)
+    closed_at: datetime | None = None
+
+    @field_serializer("first_seen", "closed_at")
+    def _day_only(self, value: datetime | None) -> date | None:
+        """Reports give the day a flag was raised or closed, not the run's exact time."""
+        return None if value is None else utc_day(value)
+
+    @property
+    def report_date(self) -> date:
+        """The date a report files this flag under: its reference date, else first seen."""
+        return self.reference_date if self.reference_date is not None else utc_day(self.first_seen)
+
+
+class ReportFilters(_Frozen):
+    """What a report covers; every field left empty means "no restriction".
+
+    The period (`date_from`..`date_to`, both inclusive) applies to each flag's
+    reference date, or to the day it was first seen when it has none.
+    """
+
+    date_from: date | None = None
+    date_to: date | None = None
+    area: str | None = None
+    agency: AgencyName | None = None
+    kinds: tuple[str, ...] = ()
+    state: FlagState | None = None
+
+    @field_validator("kinds", mode="before")
+    @classmethod
+    def _none_is_all(cls, kinds: object) -> object:
+        return () if kinds is None else kinds
+
+    @field_validator("kinds")
+    @classmethod
+    def _sorted_unique(cls, kinds: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted(set(kinds)))
+
+    @field_validator("area")
+    @classmethod
+    def _blank_is_none(cls, area: str | None) -> str | None:
+        return area.strip() or None if area is not None else None
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> ReportFilters:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("the period's start must not be after its end")
+        return self
+
+
+KindCounts = dict[str, int]
+
+
+class AreaCounts(_Frozen):
+    """Flags of one area, counted by kind (`area` null: records with no area)."""
+
+    area: str | None
+    flags: KindCounts
+    total: int
+
+
+class MonthCounts(_Frozen):
+    """Flags of one month (`YYYY-MM` of the report date), counted by kind.
+
+    `duplicates_by_agency` counts the month's `duplicate` flags by the agency
+    whose assessment each one is about.
+    """
+
+    month: str
+    flags: KindCounts
+    total: int
+    duplicates_by_agency: dict[AgencyName, int]
+
+
+class PeriodChange(_Frozen):
+    """The report's figures minus the previous period's."""
+
+    flags: KindCounts
+    total: int
+    redundant_completed: int
+    hours_lost_estimate: float
+
+
+class PreviousPeriod(_Frozen):
+    """The period of the same length just before the report's: its figures and the change."""
+
+    date_from: date = Field(alias="from")
+    date_to: date = Field(alias="to")
+    flags: KindCounts
+    total: int
+    redundant_completed: int
+    hours_lost_estimate: float
+    change: PeriodChange
+
+
+class Summary(_Frozen):
+    """The report's totals (the `summary` object of `spec/cli.md`, plus added keys)."""
+
+    flags: KindCounts
+    redundant_completed: int
+    hours_lost_estimate: float
+    by_area: list[AreaCounts]
+    by_month: list[MonthCounts]
+    total: int
+    open: int
+    closed: int
+    hours_per_assessment: float
+    estimate_note: str
+    previous_period: PreviousPeriod | None = None
+
+
+class DuplicateReport(_Frozen):
+    """The duplicate-assessment report; `model_dump(mode="json")` is the cli.md JSON."""
+
+    as_of: date
+    window_days: int
+    date_from: date | None = Field(default=None, alias="from")
+    date_to: date | None = Field(default=None, alias="to")
+    summary: Summary
+    flags: list[FlagRow]
+    view: Literal["national", "probation", "police"] = "national"
+    filters: ReportFilters = Field(default_factory=ReportFilters)

@@ -1,0 +1,286 @@
+"""Renders the duplicate-assessment report as one self-contained, printable HTML page.
+
+Everything is inline (CSS, an SVG chart; no fonts, scripts or images from
+anywhere) and a Content-Security-Policy forbids fetching anything, so the file
+opens offline and leaks nothing. Jinja2 escapes every value. This module turns
+the report into plain view values (chart geometry, labels, table rows); the
+template `templates/duplicates.html.j2` only lays them out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+from sync.core.duplicates import FlagKind
+from sync.reports.models import (
+    AGENCIES,
+    KNOWN_KINDS,
+    AgencyName,
+    DuplicateReport,
+    FlagRow,
+    MonthCounts,
+    utc_day,
+)
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+TEMPLATE_NAME = "duplicates.html.j2"
+
+DETAIL_ROW_LIMIT = 10_000
+"""Flags listed in full on the page by default; the totals always cover every flag."""
+
+KIND_LABELS: dict[str, str] = {
+    FlagKind.DUPLICATE: "Duplicate assessment",
+    FlagKind.ASSESSED_BY_NON_OWNER: "Assessed by the non-owner",
+    FlagKind.ASSESSED_WITHOUT_OWNER: "Assessed with no owner",
+    FlagKind.IN_PROGRESS_BY_NON_OWNER: "In progress by the non-owner",
+    FlagKind.DUPLICATE_PERSON_RECORD: "Duplicate person record",
+}
+AGENCY_LABELS = {"probation": "Probation", "police": "Police"}
+OWNER_LABELS = {**AGENCY_LABELS, "none": "No owner"}
+VIEW_LABELS = {
+    "national": "National view",
+    "probation": "Probation's own view",
+    "police": "Police's own view",
+}
+
+CHART_WIDTH = 960
+CHART_HEIGHT = 340
+CHART_MARGIN_LEFT = 64
+CHART_MARGIN_RIGHT = 16
+CHART_MARGIN_TOP = 16
+CHART_MARGIN_BOTTOM = 64
+CHART_BAR_FILL = 0.8
+"""Share of a month's slot taken by its two bars; the rest is the gap between months."""
+CHART_MAX_BAR_WIDTH = 36
+CHART_TICKS = 5
+CHART_MAX_MONTH_LABELS = 12
+NICE_STEPS = (1, 2, 5, 10)
+MONTHS_PER_YEAR = 12
+
+
+_Scale = tuple[float, float]
+"""The chart's baseline (y of zero) and its units per flag."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One bar of the chart: a month's duplicate flags for one agency."""
+
+    month: str
+    agency: str
+    value: int
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True, slots=True)
+class AxisMark:
+    """A labelled position on an axis."""
+
+    position: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """The duplicates-per-month chart, laid out in SVG user units."""
+
+    width: int
+    height: int
+    left: int
+    top: int
+    bottom: float
+    right: float
+    bars: tuple[Bar, ...]
+    y_marks: tuple[AxisMark, ...]
+    x_marks: tuple[AxisMark, ...]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class DetailRow:
+    """One flag as the detailed list shows it."""
+
+    kind: str
+    kind_label: str
+    state: str
+    subject_id: str
+    agency: str
+    agency_label: str
+    person_ids: str
+    assessment_id: str
+    assessment_status: str
+    reference_date: str
+    owner: str
+    rule: str
+    counterpart_agency: str
+    counterpart_id: str
+    counterpart_date: str
+    this_redundant: bool
+    counterpart_redundant: bool
+    area: str
+    first_seen: str
+    closed_at: str
+
+
+def render_html(
+    report: DuplicateReport, *, max_detail_rows: int | None = DETAIL_ROW_LIMIT
+) -> bytes:
+    """The report as a self-contained UTF-8 HTML page (`max_detail_rows` None: list all)."""
+    shown = report.flags if max_detail_rows is None else report.flags[:max_detail_rows]
+    page = (
+        _environment()
+        .get_template(TEMPLATE_NAME)
+        .render(
+            report=report,
+            summary=report.summary,
+            view_label=VIEW_LABELS[report.view],
+            kind_figures=_kind_figures(report.summary.flags),
+            agencies=[(agency, AGENCY_LABELS[agency]) for agency in AGENCIES],
+            chart=build_chart(report.summary.by_month),
+            rows=[_detail_row(flag) for flag in shown],
+            hidden_rows=len(report.flags) - len(shown),
+        )
+    )
+    return page.encode("utf-8")
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _kind_figures(counts: dict[str, int]) -> list[tuple[str, str, int]]:
+    """Every known kind (zero included), then any other kind present: (kind, label, count)."""
+    kinds = list(KNOWN_KINDS) + [kind for kind in counts if kind not in KIND_LABELS]
+    return [(kind, KIND_LABELS.get(kind, kind), counts.get(kind, 0)) for kind in kinds]
+
+
+def build_chart(by_month: list[MonthCounts]) -> Chart | None:
+    """Bars of duplicate flags per month and agency, every month in range; None if none."""
+    values = {month.month: month.duplicates_by_agency for month in by_month}
+    total = sum(sum(counts.values()) for counts in values.values())
+    if not total:
+        return None
+    months = _month_range(min(values), max(values))
+    step, top_value = _nice_scale(max(max(counts.values()) for counts in values.values()))
+    right = CHART_WIDTH - CHART_MARGIN_RIGHT
+    bottom = CHART_HEIGHT - CHART_MARGIN_BOTTOM
+    slot = (right - CHART_MARGIN_LEFT) / len(months)
+    scale = (bottom - CHART_MARGIN_TOP) / top_value
+    label_every = math.ceil(len(months) / CHART_MAX_MONTH_LABELS)
+    return Chart(
+        width=CHART_WIDTH,
+        height=CHART_HEIGHT,
+        left=CHART_MARGIN_LEFT,
+        top=CHART_MARGIN_TOP,
+        bottom=bottom,
+        right=right,
+        bars=tuple(
+            bar
+            for index, month in enumerate(months)
+            for bar in _month_bars(
+                month,
+                values.get(month, {}),
+                left=CHART_MARGIN_LEFT + index * slot,
+                slot=slot,
+                geometry=(bottom, scale),
+            )
+        ),
+        y_marks=tuple(
+            AxisMark(bottom - tick * scale, f"{tick:,}") for tick in range(0, top_value + 1, step)
+        ),
+        x_marks=tuple(
+            AxisMark(CHART_MARGIN_LEFT + (index + 0.5) * slot, month)
+            for index, month in enumerate(months)
+            if index % label_every == 0
+        ),
+        total=total,
+    )
+
+
+def _month_bars(
+    month: str, counts: dict[AgencyName, int], *, left: float, slot: float, geometry: _Scale
+) -> list[Bar]:
+    """One month's bars side by side, one per agency, centred in the month's slot."""
+    width = min(slot * CHART_BAR_FILL / len(AGENCIES), CHART_MAX_BAR_WIDTH)
+    start = left + (slot - width * len(AGENCIES)) / 2
+    bottom, scale = geometry
+    return [
+        Bar(
+            month=month,
+            agency=agency,
+            value=counts.get(agency, 0),
+            x=start + series * width,
+            y=bottom - counts.get(agency, 0) * scale,
+            width=width,
+            height=counts.get(agency, 0) * scale,
+        )
+        for series, agency in enumerate(AGENCIES)
+    ]
+
+
+def _month_range(first: str, last: str) -> list[str]:
+    """Every `YYYY-MM` from `first` to `last` inclusive."""
+    year, month = (int(part) for part in first.split("-"))
+    months = []
+    while (label := f"{year:04d}-{month:02d}") <= last:
+        months.append(label)
+        year, month = (year + 1, 1) if month == MONTHS_PER_YEAR else (year, month + 1)
+    return months
+
+
+def _nice_scale(peak: int) -> tuple[int, int]:
+    """A whole-number tick step of 1, 2 or 5 × 10ⁿ and the axis top it gives for `peak`."""
+    raw = max(peak, 1) / CHART_TICKS
+    magnitude = 10 ** math.floor(math.log10(raw)) if raw >= 1 else 1
+    step = next(int(n * magnitude) for n in NICE_STEPS if n * magnitude >= raw)
+    return step, step * math.ceil(max(peak, 1) / step)
+
+
+def _detail_row(flag: FlagRow) -> DetailRow:
+    counterpart = flag.counterpart
+    is_duplicate = flag.kind == FlagKind.DUPLICATE
+    return DetailRow(
+        kind=flag.kind,
+        kind_label=KIND_LABELS.get(flag.kind, flag.kind),
+        state=flag.state,
+        subject_id=flag.subject_id,
+        agency=flag.agency or "",
+        agency_label=AGENCY_LABELS.get(flag.agency or "", ""),
+        person_ids=", ".join(flag.person_ids),
+        assessment_id=flag.assessment_id or "",
+        assessment_status=(flag.assessment_status or "").replace("_", " "),
+        reference_date=_day(flag.reference_date),
+        owner=OWNER_LABELS.get(
+            flag.owner_at_reference_date or "", flag.owner_at_reference_date or ""
+        ),
+        rule=flag.rule_at_reference_date or "",
+        counterpart_agency=AGENCY_LABELS.get(counterpart.agency, "") if counterpart else "",
+        counterpart_id=counterpart.assessment_id if counterpart else "",
+        counterpart_date=_day(counterpart.reference_date) if counterpart else "",
+        this_redundant=is_duplicate and flag.redundant is True,
+        counterpart_redundant=is_duplicate and flag.redundant is False and counterpart is not None,
+        area=flag.area or "",
+        first_seen=utc_day(flag.first_seen).isoformat(),
+        closed_at=_day(utc_day(flag.closed_at) if flag.closed_at is not None else None),
+    )
+
+
+def _day(value: date | None) -> str:
+    return "" if value is None else value.isoformat()

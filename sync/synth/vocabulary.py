@@ -1,0 +1,143 @@
+"""Invented word lists the synthetic generator draws from: names, nicknames, areas.
+
+Every list here is made up for test data: common British surnames and forenames
+with no link to any real person's record, and plausible area codes for the 12
+probation regions and 43 police forces.
+"""
+
+from __future__ import annotations
+
+from itertools import accumulate
+from types import MappingProxyType
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """A comma-separated list, one tuple entry per name (names may hold spaces)."""
+    return tuple(" ".join(name.split()) for name in text.split(",") if name.strip())
+
+
+COMMON_SURNAMES = _names(
+    """
+    SMITH, JONES, WILLIAMS, TAYLOR, BROWN, DAVIES, EVANS, WILSON, THOMAS, JOHNSON,
+    ROBERTS, ROBINSON, THOMPSON, WRIGHT, WALKER, WHITE, EDWARDS, HUGHES, GREEN, HALL,
+    LEWIS, HARRIS, CLARKE, PATEL, JACKSON, WOOD, TURNER, MARTIN, COOPER, HILL, WARD,
+    MORRIS, MOORE, CLARK, LEE, KING, BAKER, HARRISON, MORGAN, ALLEN, JAMES, SCOTT,
+    PHILLIPS, WATSON, DAVIS, PARKER, PRICE, BENNETT, YOUNG, GRIFFITHS, MITCHELL, KELLY,
+    COOK, CARTER, RICHARDSON, BAILEY, COLLINS, BELL, SHAW, MURPHY, MILLER, COX,
+    RICHARDS, KHAN, MARSHALL, ANDERSON, SIMPSON, ELLIS, ADAMS, SINGH, BEGUM, WILKINSON,
+    FOSTER, CHAPMAN, POWELL, WEBB, ROGERS, GRAY, MASON, ALI, HUNT, HUSSAIN, CAMPBELL,
+    MATTHEWS, OWEN, PALMER, HOLMES, MILLS, BARNES, KNIGHT, LLOYD, BUTLER, RUSSELL,
+    BARKER, FISHER, STEVENS, JENKINS, MURRAY, DIXON, HARVEY
+    """
+)
+RARE_SURNAMES = _names(
+    """
+    O'BRIEN, O'CONNOR, O'NEILL, D'ARCY, O'SULLIVAN, MCDONALD, MCKENZIE, MACLEOD,
+    MCGRATH, SMITH-JONES, ASHWORTH-HALE, PRYCE-DAVIES, LLEWELLYN, FAIRWEATHER, QUIGLEY,
+    ACHTERBERG, WINTERBOTTOM, ENTWISTLE, HALLIWELL, POSTLETHWAITE, ARKWRIGHT,
+    BLENKINSOP, CRABTREE, DUCKWORTH, FEATHERSTONE, GREENHALGH, HIGGINBOTHAM,
+    ICKERINGILL, JAGGER, KERSHAW, LONGBOTTOM, MOTTERSHEAD, NETTLESHIP, OLDROYD,
+    PICKERSGILL, RAMSBOTTOM, SIDEBOTTOM, TWEEDALE, UTTLEY, VARLEY, WHITTINGHAM, YARDLEY,
+    ZOUCH, OKONKWO, ADEBAYO, NOWAK, KOWALSKI, CHOWDHURY, RAHMAN, NGUYEN, DE SOUZA, VAN
+    DER BERG, MACINTYRE, ST JOHN, LE FEVRE, FFRENCH, AP RHYS
+    """
+)
+MALE_FORENAMES = _names(
+    """
+    John, David, Michael, Paul, Andrew, Mark, James, Richard, Peter, Stephen, Robert,
+    Christopher, Ian, Gary, Steven, Simon, Anthony, Thomas, Daniel, Matthew, William,
+    Kevin, Lee, Jason, Darren, Craig, Wayne, Neil, Martin, Alan, Scott, Adam, Ryan,
+    Jamie, Luke, Dean, Carl, Shaun, Graham, Keith, Barry, Colin, Philip, Edward, Joseph,
+    Samuel, Benjamin, Nicholas, Alexander, Liam, Kieran, Callum, Connor, Mohammed,
+    Tariq, Imran, Piotr, Tomasz, Declan, Gareth, Rhys, Dafydd, Ewan, Hamish, Terence,
+    Clifford
+    """
+)
+FEMALE_FORENAMES = _names(
+    """
+    Sarah, Claire, Emma, Lisa, Michelle, Karen, Nicola, Joanne, Rachel, Louise, Helen,
+    Susan, Elizabeth, Katherine, Margaret, Jennifer, Amanda, Kelly, Donna, Tracey,
+    Julie, Samantha, Gemma, Laura, Hannah, Zoe, Aisha, Fatima, Siobhan, Bethan, Carys
+    """
+)
+MALE_MIDDLE_NAMES = ("James", "John", "Lee", "Paul", "Anthony", "Michael", "David")
+FEMALE_MIDDLE_NAMES = ("Marie", "Ann", "Louise", "Jane", "Elizabeth")
+
+NICKNAMES = MappingProxyType(
+    {
+        "William": ("Bill", "Will", "Billy"),
+        "Robert": ("Bob", "Rob", "Bobby"),
+        "James": ("Jim", "Jimmy", "Jamie"),
+        "Anthony": ("Tony",),
+        "Michael": ("Mike", "Mick"),
+        "David": ("Dave",),
+        "Stephen": ("Steve",),
+        "Steven": ("Steve",),
+        "Christopher": ("Chris",),
+        "Thomas": ("Tom", "Tommy"),
+        "Daniel": ("Dan", "Danny"),
+        "Joseph": ("Joe",),
+        "Richard": ("Dick", "Rick", "Richie"),
+        "Andrew": ("Andy", "Drew"),
+        "Peter": ("Pete",),
+        "Edward": ("Ed", "Ted", "Eddie"),
+        "Alexander": ("Alex",),
+        "Samuel": ("Sam",),
+        "Benjamin": ("Ben",),
+        "Nicholas": ("Nick",),
+        "Matthew": ("Matt",),
+        "Terence": ("Terry",),
+        "Elizabeth": ("Liz", "Beth"),
+        "Katherine": ("Kate", "Kathy"),
+        "Susan": ("Sue",),
+        "Margaret": ("Maggie", "Peggy"),
+        "Jennifer": ("Jenny",),
+        "Samantha": ("Sam",),
+    }
+)
+MALE_FORMAL_NAMES = tuple(name for name in MALE_FORENAMES if name in NICKNAMES)
+FEMALE_FORMAL_NAMES = tuple(name for name in FEMALE_FORENAMES if name in NICKNAMES)
+
+COMMON_FULL_NAMES = (
+    ("John", "SMITH"),
+    ("David", "JONES"),
+    ("Michael", "WILLIAMS"),
+    ("James", "BROWN"),
+    ("Paul", "TAYLOR"),
+)
+
+PROBATION_REGIONS = _names(
+    """
+    NW, NE, YH, GM, EM, WM, EE, WALES, LONDON, KSS, SW, SC
+    """
+)
+
+# Each police force as `FORCE:REGION:SHARE`: the probation region that covers
+# it, and a rough share of cases (larger forces hold more).
+_FORCE_TABLE = tuple(
+    entry.split(":")
+    for entry in _names(
+        """
+    MET:LONDON:30, CITY:LONDON:1, LANC:NW:9, GMP:GM:11, MERS:NW:7, CUMB:NW:2, CHES:NW:4,
+    NUMB:NE:5, DURH:NE:3, CLEV:NE:3, NYKS:YH:4, WYKS:YH:9, SYKS:YH:5, HUMB:YH:4,
+    LINCS:EM:3, NOTTS:EM:4, DERBY:EM:4, LEICS:EM:4, NHANTS:EM:3, WMID:WM:10,
+    STAFFS:WM:4, WARKS:WM:2, WMERC:WM:4, BEDS:EE:2, CAMBS:EE:3, ESSEX:EE:6, HERTS:EE:4,
+    NORF:EE:3, SUFF:EE:3, KENT:KSS:6, SURREY:KSS:3, SUSSEX:KSS:5, TVP:SC:7, HANTS:SC:6,
+    DORSET:SW:3, DEVC:SW:5, ASP:SW:5, GLOS:SW:2, WILTS:SW:2, DYFP:WALES:2,
+    GWENT:WALES:2, NWALES:WALES:3, SWALES:WALES:5
+        """
+    )
+)
+POLICE_FORCES = tuple((force, region) for force, region, _ in _FORCE_TABLE)
+FORCE_CUM_WEIGHTS = tuple(accumulate(int(share) for _, _, share in _FORCE_TABLE))
+
+# Common surnames are drawn far more often than rare ones (rough Zipf shape).
+SURNAMES = COMMON_SURNAMES + RARE_SURNAMES
+SURNAME_CUM_WEIGHTS = tuple(
+    accumulate(
+        [1000 // (rank + 5) for rank in range(len(COMMON_SURNAMES))] + [1] * len(RARE_SURNAMES)
+    )
+)
+MALE_FORENAME_CUM_WEIGHTS = tuple(
+    accumulate(200 // (rank + 4) + 1 for rank in range(len(MALE_FORENAMES)))
+)

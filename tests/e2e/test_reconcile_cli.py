@@ -1,0 +1,286 @@
+"""`arms-sync reconcile` as an operator runs it: previews, overrides, revocations, links,
+unlinks, flag resolutions, and refusals that change nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_audit_log import write_feeds
+
+pytestmark = pytest.mark.e2e
+
+# Registers `reconcile` and `audit` on the entry point when it does not list them yet.
+LAUNCH = (
+    "import sys; from sync.cli.main import cli, main; "
+    "from sync.cli.reconcile_cmd import reconcile; from sync.cli.audit_cmd import audit; "
+    "[cli.add_command(c) for c in (reconcile, audit) if c.name not in cli.commands]; "
+    "main(sys.argv[1:])"
+)
+AS_OF = "2026-11-28"
+OPERATOR = {"ARMS_SYNC_OPERATOR": "jsmith"}
+REASON = ("--reason", "agreed at the MAPPA meeting")
+
+
+def arms_sync(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run `arms-sync` in a separate process, without any operator from the environment."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ARMS_SYNC_")}
+    result = subprocess.run(
+        [sys.executable, "-c", LAUNCH, *args],
+        check=False,
+        cwd=cwd,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"arms-sync {args[0]} exited {result.returncode}: {result.stderr[-300:]}")
+    return result
+
+
+def synced(folder: Path) -> Path:
+    """A ledger in `folder` after one run of the test feeds."""
+    probation, police = write_feeds(folder)
+    arms_sync(
+        "run",
+        "--probation-feed",
+        str(probation),
+        "--police-feed",
+        str(police),
+        "--as-of",
+        AS_OF,
+        cwd=folder,
+    )
+    return folder
+
+
+def subjects(folder: Path) -> dict[str, str]:
+    """Person id to subject id, from `export links`."""
+    lines = arms_sync("export", "links", cwd=folder).stdout.splitlines()
+    return {
+        record["person_id"]: line["subject_id"]
+        for line in map(json.loads, lines)
+        for record in line["records"]
+    }
+
+
+def owner_on(folder: Path, day: str, person_id: str) -> tuple[str, str]:
+    """The owner and rule of a person's subject on a day."""
+    lines = arms_sync("export", "ownership", "--as-of", day, cwd=folder).stdout.splitlines()
+    for line in map(json.loads, lines):
+        if any(r["person_id"] == person_id for r in line["records"]):
+            return line["owner"], line["rule"]
+    raise AssertionError("person not exported")
+
+
+def act_id(output: str) -> str:
+    """The act id from an `Applied …` line."""
+    first = output.splitlines()[0].split()
+    return first[2].rstrip(";")
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Path:
+    return synced(tmp_path)
+
+
+def _assign(ledger: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    subject = subjects(ledger)["P100001"]
+    return arms_sync(
+        "reconcile",
+        "assign",
+        subject,
+        "--owner",
+        "police",
+        "--from",
+        "2025-06-01",
+        "--to",
+        "2025-06-30",
+        *REASON,
+        *extra,
+        cwd=ledger,
+        env=OPERATOR,
+    )
+
+
+def test_a_preview_changes_nothing(ledger: Path) -> None:
+    before = arms_sync("export", "timeline", cwd=ledger).stdout
+    output = _assign(ledger).stdout
+    assert output.startswith("Preview of override")
+    assert "Notices that will go out:" in output
+    assert "owner becomes police (MANUAL), was probation (PROB-SEXUAL)" in output
+    assert arms_sync("export", "timeline", cwd=ledger).stdout == before
+
+
+def test_an_override_changes_the_owner_timeline_and_notices_and_survives_runs(
+    ledger: Path,
+) -> None:
+    output = _assign(ledger, "--apply").stdout
+    assert output.startswith("Applied override OVR-")
+    notices = output.split("Notices that will go out:")[1]
+    assert "to probation about probation:P100001: from 2025-06-01 to 2025-06-30" in notices
+    assert "to police about police:LAN-1: from 2025-06-01 to 2025-06-30" in notices
+    assert owner_on(ledger, "2025-06-15", "P100001") == ("police", "MANUAL")
+    assert owner_on(ledger, "2025-07-01", "P100001") == ("probation", "PROB-SEXUAL")
+    probation, police = write_feeds(ledger)
+    text = probation.read_text().replace('"end": "2027-02-28"', '"end": "2027-03-31"')
+    probation.write_text(text.replace("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"))
+    arms_sync(
+        "run",
+        "--probation-feed",
+        str(probation),
+        "--police-feed",
+        str(police),
+        "--as-of",
+        AS_OF,
+        cwd=ledger,
+    )
+    assert owner_on(ledger, "2025-06-15", "P100001") == ("police", "MANUAL")
+
+
+def test_revoking_an_override_restores_the_rules(ledger: Path) -> None:
+    override = act_id(_assign(ledger, "--apply").stdout)
+    preview = arms_sync("reconcile", "revoke", override, *REASON, cwd=ledger, env=OPERATOR)
+    assert preview.stdout.startswith("Preview of revocation")
+    assert owner_on(ledger, "2025-06-15", "P100001") == ("police", "MANUAL")
+    done = arms_sync("reconcile", "revoke", override, *REASON, "--apply", cwd=ledger, env=OPERATOR)
+    assert "owner becomes probation (PROB-SEXUAL), was police (MANUAL)" in done.stdout
+    assert owner_on(ledger, "2025-06-15", "P100001") == ("probation", "PROB-SEXUAL")
+    again = arms_sync(
+        "reconcile", "revoke", override, *REASON, cwd=ledger, env=OPERATOR, check=False
+    )
+    assert again.returncode == 2
+    assert "already revoked" in again.stderr
+
+
+def test_link_and_unlink_change_subjects(ledger: Path) -> None:
+    before = subjects(ledger)
+    assert before["P100002"] != before["LAN-2"]
+    pair = ("probation:P100002", "police:LAN-2")
+    linked = arms_sync("reconcile", "link", *pair, *REASON, "--apply", cwd=ledger, env=OPERATOR)
+    assert (
+        "to police about police:LAN-2: from 2024-01-01 to 2024-12-31 the owner becomes "
+        "probation (PROB-SEXUAL)" in linked.stdout
+    )
+    after = subjects(ledger)
+    assert after["P100002"] == after["LAN-2"]
+    links = arms_sync("export", "links", cwd=ledger).stdout
+    assert '"matched_by": "MANUAL"' in links
+    assert owner_on(ledger, "2024-06-01", "LAN-2") == ("probation", "PROB-SEXUAL")
+    arms_sync("reconcile", "unlink", *pair, *REASON, "--apply", cwd=ledger, env=OPERATOR)
+    split = subjects(ledger)
+    assert split["P100002"] != split["LAN-2"]
+    assert owner_on(ledger, "2024-06-01", "LAN-2") == ("police", "POLICE-REGISTERED")
+
+
+def test_unlink_keeps_identifier_linked_records_apart_across_runs(ledger: Path) -> None:
+    pair = ("probation:P100001", "police:LAN-1")
+    arms_sync("reconcile", "unlink", *pair, *REASON, "--apply", cwd=ledger, env=OPERATOR)
+    probation, police = write_feeds(ledger)
+    arms_sync(
+        "run",
+        "--probation-feed",
+        str(probation),
+        "--police-feed",
+        str(police),
+        "--as-of",
+        AS_OF,
+        cwd=ledger,
+    )
+    split = subjects(ledger)
+    assert split["P100001"] != split["LAN-1"]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "sentence"),
+    [
+        (
+            ("assign", "SUBJECT", "--owner", "police", "--from", "2025-01-01", *REASON),
+            {},
+            "An operator is required",
+        ),
+        (
+            ("assign", "SUBJECT", "--owner", "police", "--from", "2025-01-01"),
+            OPERATOR,
+            "A reason is required",
+        ),
+        (
+            ("assign", "S0000000000000000", "--owner", "police", "--from", "2025-01-01", *REASON),
+            OPERATOR,
+            "is not a current subject",
+        ),
+        (
+            ("link", "probation:P999999", "police:LAN-1", *REASON),
+            OPERATOR,
+            "person record given is not in the ledger",
+        ),
+        (("unlink", "P100001", "police:LAN-1", *REASON), OPERATOR, "must be given as"),
+        (("revoke", "OVR-UNKNOWN", *REASON), OPERATOR, "is not known"),
+        (("resolve", "duplicate|S0|police|X", *REASON), OPERATOR, "not known to the ledger"),
+        (("show", "S0000000000000000", *REASON), OPERATOR, "is not a current subject"),
+    ],
+)
+def test_refusals_are_one_sentence_and_change_nothing(
+    ledger: Path, args: tuple[str, ...], env: dict[str, str], sentence: str
+) -> None:
+    subject = subjects(ledger)["P100001"]
+    argv = [subject if arg == "SUBJECT" else arg for arg in args]
+    before = arms_sync("export", "timeline", cwd=ledger).stdout
+    apply = ("--apply",) if args[0] in {"assign", "link", "unlink", "revoke"} else ()
+    result = arms_sync("reconcile", *argv, *apply, cwd=ledger, env=env, check=False)
+    assert result.returncode == 2
+    assert sentence in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert arms_sync("export", "timeline", cwd=ledger).stdout == before
+
+
+def _flag_items(ledger: Path, *extra: str) -> list[dict[str, object]]:
+    output = arms_sync("reconcile", "list", "--kind", "flag", "--json", *extra, cwd=ledger).stdout
+    return [json.loads(line) for line in output.splitlines()]
+
+
+def test_resolve_and_reopen_a_flag(ledger: Path) -> None:
+    items = _flag_items(ledger)
+    assert items
+    assert [i["opened"] for i in items] == sorted(i["opened"] for i in items)
+    key = str(items[0]["key"])
+    arms_sync("reconcile", "resolve", key, *REASON, cwd=ledger, env=OPERATOR)
+    assert key not in {i["key"] for i in _flag_items(ledger)}
+    resolved = {i["key"]: i["state"] for i in _flag_items(ledger, "--all")}
+    assert resolved[key] == "resolved"
+    probation, police = write_feeds(ledger)
+    arms_sync(
+        "run",
+        "--probation-feed",
+        str(probation),
+        "--police-feed",
+        str(police),
+        "--as-of",
+        AS_OF,
+        cwd=ledger,
+    )
+    assert key not in {i["key"] for i in _flag_items(ledger)}
+    arms_sync("reconcile", "reopen", key, *REASON, cwd=ledger, env=OPERATOR)
+    assert key in {i["key"] for i in _flag_items(ledger)}
+
+
+def test_show_puts_records_side_by_side_with_timeline_flags_and_history(ledger: Path) -> None:
+    subject = subjects(ledger)["P100001"]
+    _assign(ledger, "--apply")
+    output = arms_sync("reconcile", "show", subject, *REASON, cwd=ledger, env=OPERATOR).stdout
+    surname_line = next(line for line in output.splitlines() if line.startswith("surname"))
+    assert surname_line.count("QUIXLEY") == 2
+    assert "probation:P100001" in output
+    assert "police:LAN-1" in output
+    assert "MANUAL" in output.split("Timeline:")[1]
+    assert "[open] duplicate" in output
+    assert "assign OVR-" in output.split("Manual acts:")[1]

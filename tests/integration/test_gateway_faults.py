@@ -1,0 +1,170 @@
+"""Gateways that fail 30% of calls: every notice batch lands once, every page arrives once.
+
+The gateway answers a seeded 30% of token, feed and notice calls with HTTP 500,
+HTTP 503 with `Retry-After`, an answer slower than the client waits, a dropped
+connection or a garbage body; the last three after doing the work. The client
+retries with short delays. A dead gateway beside a working one only fails its
+own job.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from gateway_process import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    RunningGateway,
+    make_keys,
+    notice_batch,
+    start_gateway,
+    write_feed,
+)
+
+from sync.crypto import KeyRing, Party, open_envelope
+from sync.errors import RetryableGatewayError
+from sync.gateway.client import GatewayClient, run_each
+from sync.gateway.retry import RetryPolicy
+
+pytestmark = pytest.mark.integration
+
+AGENCY = Party.PROBATION
+FEED_RECORDS = 2_000
+PAGE_LIMIT = 100
+BATCHES = 50
+FAIL_RATE = "0.3"
+FAULT_SEED = "20261128"
+FAULT_DELAY = "1.5"
+CLIENT_TIMEOUT = (1.0, 0.5)
+RETRY = RetryPolicy(max_attempts=15, base_delay=0.01, max_delay=0.2)
+TIME_BUDGET_SECONDS = 60.0
+
+
+@pytest.fixture(scope="module")
+def keyrings_and_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[Party, KeyRing], Path]:
+    keys = tmp_path_factory.mktemp("keys")
+    return make_keys(keys), keys
+
+
+@pytest.fixture
+def faulty(
+    tmp_path: Path, keyrings_and_dir: tuple[dict[Party, KeyRing], Path]
+) -> Iterator[tuple[RunningGateway, list[dict[str, object]]]]:
+    feed = tmp_path / "probation.jsonl"
+    records = write_feed(feed, AGENCY.value, FEED_RECORDS)
+    gateway = start_gateway(
+        agency=AGENCY,
+        feed=feed,
+        keys=keyrings_and_dir[1],
+        state=tmp_path / "state",
+        cwd=tmp_path,
+        extra=(
+            "--fail-rate",
+            FAIL_RATE,
+            "--fault-seed",
+            FAULT_SEED,
+            "--fault-delay",
+            FAULT_DELAY,
+            "--page-size",
+            str(PAGE_LIMIT),
+        ),
+    )
+    try:
+        yield gateway, records
+    finally:
+        assert gateway.stop() == 0
+
+
+def _client(url: str, hub: KeyRing, sleeps: list[float]) -> GatewayClient:
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        time.sleep(seconds)
+
+    return GatewayClient(
+        url,
+        agency=AGENCY,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        keyring=hub,
+        timeout=CLIENT_TIMEOUT,
+        retry=RETRY,
+        sleep=sleep,
+    )
+
+
+def _pull_all(client: GatewayClient, hub: KeyRing) -> list[dict[str, object]]:
+    records: list[dict[str, object]] = []
+    for page in client.pages(None, PAGE_LIMIT):
+        if page.envelope is None:
+            continue
+        opened = open_envelope(
+            page.envelope,
+            keyring=hub,
+            now=datetime.now(UTC),
+            max_skew=timedelta(minutes=5),
+            replay_guard=None,
+        )
+        records.extend(json.loads(line) for line in opened.plaintext.splitlines())
+    return records
+
+
+def test_every_batch_lands_once_and_every_page_arrives_once(
+    faulty: tuple[RunningGateway, list[dict[str, object]]],
+    keyrings_and_dir: tuple[dict[Party, KeyRing], Path],
+) -> None:
+    gateway, records = faulty
+    hub = keyrings_and_dir[0][Party.HUB]
+    batches = [notice_batch(hub, AGENCY, number) for number in range(BATCHES)]
+    sleeps: list[float] = []
+    started = time.monotonic()
+    with _client(gateway.url, hub, sleeps) as client:
+        receipts = [client.deliver(batch) for batch in batches]
+        pulled = _pull_all(client, hub)
+    elapsed = time.monotonic() - started
+
+    sent_ids = [json.loads(batch)["header"]["msg_id"] for batch in batches]
+    assert [receipt.msg_id for receipt in receipts] == sent_ids
+    with _client(gateway.url, hub, []) as inspector:
+        stored = inspector.received_notices()
+    assert sorted(row["msg_id"] for row in stored) == sorted(sent_ids)  # type: ignore[type-var]
+    assert sorted(row["batch"]["batch"] for row in stored) == list(range(BATCHES))  # type: ignore[index]
+    assert pulled == records
+    assert sleeps, "the gateway was expected to fail some calls"
+    assert elapsed < TIME_BUDGET_SECONDS
+    assert gateway.stop() == 0
+    injected = _injected(gateway.log.read_text(encoding="utf-8"))
+    assert all(injected[fault] > 0 for fault in ("500", "503", "slow", "drop", "garbage"))
+
+
+def _injected(log: str) -> dict[str, int]:
+    summary = log.rsplit("injected faults: ", 1)[1].split(".", 1)[0]
+    return {name: int(count) for name, count in (item.split("=") for item in summary.split())}
+
+
+def _dead_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_a_dead_gateway_does_not_hold_back_the_other(
+    faulty: tuple[RunningGateway, list[dict[str, object]]],
+    keyrings_and_dir: tuple[dict[Party, KeyRing], Path],
+) -> None:
+    gateway, records = faulty
+    hub = keyrings_and_dir[0][Party.HUB]
+    started = time.monotonic()
+    with _client(gateway.url, hub, []) as working, _client(_dead_url(), hub, []) as dead:
+        results = run_each(
+            {"working": lambda: _pull_all(working, hub), "dead": lambda: _pull_all(dead, hub)}
+        )
+    assert results["working"] == records
+    assert isinstance(results["dead"], RetryableGatewayError)
+    assert time.monotonic() - started < TIME_BUDGET_SECONDS

@@ -1,0 +1,181 @@
+"""Unit tests for the matcher's decisions: identifiers, twins and thresholds."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from sync.core.matching import JOIN_THRESHOLD, REVIEW_THRESHOLD, MatchedBy, match_population
+from sync.core.matching.comparisons import DateLevel, IdentifierLevel, NameLevel
+from sync.core.matching.decisions import ReviewReason, Verdict, decide
+from sync.core.matching.scoring import PairScore
+from sync.core.records import Agency, Gender, Person
+
+BORN = date(1980, 5, 17)
+PNC = "2002/0073319Z"
+OTHER_PNC = "1979/0163001B"
+CRO = "065656/91H"
+OTHER_CRO = "SF83/50058Z"
+
+
+def person(
+    agency: Agency,
+    person_id: str,
+    surname: str = "Hargreaves",
+    forenames: str = "Desmond",
+    born: date | None = BORN,
+    pnc: str | None = None,
+    cro: str | None = None,
+) -> Person:
+    """One person record."""
+    return Person(agency, person_id, surname, forenames, Gender.MALE, "AREA", born, pnc, cro)
+
+
+def police(person_id: str = "P1", **fields: object) -> Person:
+    """A police record."""
+    return person(Agency.POLICE, person_id, **fields)  # type: ignore[arg-type]
+
+
+def probation(person_id: str = "X000001", **fields: object) -> Person:
+    """A probation record."""
+    return person(Agency.PROBATION, person_id, **fields)  # type: ignore[arg-type]
+
+
+def score(
+    weight: float,
+    surname: NameLevel = NameLevel.EXACT,
+    forename: NameLevel = NameLevel.EXACT,
+    born: DateLevel = DateLevel.EXACT,
+    pnc: IdentifierLevel = IdentifierLevel.MISSING,
+    cro: IdentifierLevel = IdentifierLevel.MISSING,
+) -> PairScore:
+    """A pair score with chosen levels."""
+    return PairScore(surname, forename, born, pnc, cro, weight)
+
+
+@pytest.mark.parametrize(
+    ("weight", "expected"),
+    [
+        (JOIN_THRESHOLD, Verdict(MatchedBy.PROBABILISTIC, None)),
+        (JOIN_THRESHOLD + 10, Verdict(MatchedBy.PROBABILISTIC, None)),
+        (REVIEW_THRESHOLD, Verdict(None, ReviewReason.UNCERTAIN)),
+        (JOIN_THRESHOLD - 0.01, Verdict(None, ReviewReason.UNCERTAIN)),
+        (REVIEW_THRESHOLD - 0.01, None),
+    ],
+)
+def test_thresholds(weight: float, expected: Verdict | None) -> None:
+    assert decide(score(weight, forename=NameLevel.FUZZY_HIGH)) == expected
+
+
+def test_thresholds_are_ordered() -> None:
+    assert REVIEW_THRESHOLD < JOIN_THRESHOLD
+
+
+def test_twins_are_never_linked_automatically() -> None:
+    twins = score(JOIN_THRESHOLD + 10, forename=NameLevel.DISAGREE)
+    assert decide(twins) == Verdict(None, ReviewReason.POSSIBLE_TWINS)
+    assert decide(score(REVIEW_THRESHOLD - 1, forename=NameLevel.DISAGREE)) is None
+
+
+@pytest.mark.parametrize(
+    ("pnc", "cro", "linked_by"),
+    [
+        (IdentifierLevel.AGREE, IdentifierLevel.MISSING, MatchedBy.PNC),
+        (IdentifierLevel.AGREE, IdentifierLevel.AGREE, MatchedBy.PNC),
+        (IdentifierLevel.MISSING, IdentifierLevel.AGREE, MatchedBy.CRO),
+    ],
+)
+def test_identifier_agreement_links_whatever_the_weight(
+    pnc: IdentifierLevel, cro: IdentifierLevel, linked_by: MatchedBy
+) -> None:
+    low = score(0.0, forename=NameLevel.DISAGREE, pnc=pnc, cro=cro)
+    assert decide(low) == Verdict(linked_by, None)
+
+
+@pytest.mark.parametrize(
+    ("surname", "born"),
+    [
+        (NameLevel.DISAGREE, DateLevel.EXACT),
+        (NameLevel.EXACT, DateLevel.DISAGREE),
+        (NameLevel.FUZZY_MID, DateLevel.DISAGREE),
+        (NameLevel.DISAGREE, DateLevel.NEAR),
+        (NameLevel.DISAGREE, DateLevel.MISSING),
+        (NameLevel.MISSING, DateLevel.DISAGREE),
+        (NameLevel.SWAPPED, DateLevel.DISAGREE),
+    ],
+)
+def test_identifier_links_when_only_one_of_surname_and_dob_disagrees(
+    surname: NameLevel, born: DateLevel
+) -> None:
+    pair = score(0.0, surname=surname, born=born, pnc=IdentifierLevel.AGREE)
+    assert decide(pair) == Verdict(MatchedBy.PNC, None)
+
+
+def test_identifier_contradicted_by_surname_and_dob_goes_to_review() -> None:
+    pair = score(
+        0.0, surname=NameLevel.DISAGREE, born=DateLevel.DISAGREE, cro=IdentifierLevel.AGREE
+    )
+    assert decide(pair) == Verdict(None, ReviewReason.IDENTIFIER_CONTRADICTED)
+
+
+def test_identifier_agreement_with_other_identifier_conflict_goes_to_review() -> None:
+    pair = score(50.0, pnc=IdentifierLevel.AGREE, cro=IdentifierLevel.CONFLICT)
+    assert decide(pair) == Verdict(None, ReviewReason.IDENTIFIER_CONFLICT)
+
+
+def test_pnc_contradicted_end_to_end_is_reviewed_not_linked() -> None:
+    records = [police(pnc=PNC), probation(surname="Okonkwo", born=date(1962, 1, 9), pnc=PNC)]
+    result = match_population(records)
+    assert result.links == ()
+    assert len(result.reviews) == 1
+    review = result.reviews[0]
+    assert review.reason.startswith(ReviewReason.IDENTIFIER_CONTRADICTED)
+    leaks = PNC in review.reason or "OKONKWO" in review.reason.upper()
+    assert not leaks
+
+
+def test_pnc_with_different_forenames_still_links() -> None:
+    records = [police(pnc=PNC), probation(forenames="Winston", pnc=PNC)]
+    (link,) = match_population(records).links
+    assert link.matched_by == MatchedBy.PNC
+
+
+def test_pnc_conflict_with_same_names_and_dob_is_not_linked_in_a_crowd() -> None:
+    crowd = [
+        police(
+            f"C{n}",
+            surname="Smith",
+            forenames="John",
+            born=date(1950 + n % 40, 1 + n % 12, 1 + n % 28),
+        )
+        for n in range(200)
+    ]
+    pair = [
+        police(surname="Smith", forenames="John", pnc=PNC),
+        probation(surname="Smith", forenames="John", pnc=OTHER_PNC),
+    ]
+    result = match_population([*crowd, *pair])
+    refs = {pair[0].ref, pair[1].ref}
+    assert not any({link.a, link.b} == refs for link in result.links)
+
+
+def test_twins_end_to_end_are_not_linked() -> None:
+    records = [police(forenames="Desmond"), probation(forenames="Mohammed")]
+    assert match_population(records).links == ()
+
+
+def test_nickname_and_swapped_names_link_end_to_end() -> None:
+    records = [
+        police("P1", surname="Hargreaves", forenames="William"),
+        probation("X000001", surname="Hargreaves", forenames="Bill"),
+        police("P2", surname="Okonkwo", forenames="Chidi", born=date(1971, 3, 9)),
+        probation("X000002", surname="Chidi", forenames="Okonkwo", born=date(1971, 3, 9)),
+    ]
+    links = match_population(records).links
+    assert [(link.a.person_id, link.b.person_id) for link in links] == [
+        ("P1", "X000001"),
+        ("P2", "X000002"),
+    ]
+    assert {link.matched_by for link in links} == {MatchedBy.PROBABILISTIC}
+    assert all(link.weight is not None and link.weight >= JOIN_THRESHOLD for link in links)

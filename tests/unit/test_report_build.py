@@ -1,0 +1,385 @@
+"""Building the duplicate-assessment report: counts, estimate, ordering, periods, agency views."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from sync.errors import UsageError
+from sync.reports import FlagRow, ReportFilters, build_report
+from sync.reports.render_csv import render_csv
+from sync.reports.render_html import render_html
+from sync.reports.render_json import render_json
+from tests.unit.test_report_factories import (
+    SEEN,
+    assessment_flag,
+    duplicate_pair,
+    flag_rows,
+    key_of,
+    person_record_flag,
+    report_of,
+)
+
+CLI_TOP_KEYS = {"as_of", "window_days", "from", "to", "summary", "flags"}
+CLI_SUMMARY_KEYS = {"flags", "redundant_completed", "hours_lost_estimate", "by_area", "by_month"}
+CLI_FLAG_KEYS = {
+    "kind",
+    "subject_id",
+    "agency",
+    "assessment_id",
+    "reference_date",
+    "owner_at_reference_date",
+    "rule_at_reference_date",
+    "counterpart",
+    "redundant",
+    "area",
+}
+ASSESSMENT_FIELDS = (
+    "assessment_id",
+    "reference_date",
+    "owner_at_reference_date",
+    "rule_at_reference_date",
+    "counterpart",
+    "redundant",
+)
+
+
+def test_worked_example_one_gives_the_cli_example_figures() -> None:
+    report = report_of(duplicate_pair())
+
+    summary = report.model_dump(mode="json")["summary"]
+    assert summary["flags"] == {"duplicate": 2, "assessed_by_non_owner": 1}
+    assert summary["redundant_completed"] == 1
+    assert summary["hours_lost_estimate"] == 6.0
+    assert summary["by_area"][0]["area"] == "NW"
+    assert summary["by_area"][0]["flags"] == {"duplicate": 2, "assessed_by_non_owner": 1}
+    assert [m["month"] for m in summary["by_month"]] == ["2025-04", "2025-05"]
+
+
+def test_json_keeps_every_key_of_the_cli_contract() -> None:
+    dumped = report_of([*duplicate_pair(), person_record_flag()]).model_dump(mode="json")
+
+    assert dumped.keys() >= CLI_TOP_KEYS
+    assert dumped["summary"].keys() >= CLI_SUMMARY_KEYS
+    assert all(flag.keys() >= CLI_FLAG_KEYS for flag in dumped["flags"])
+    duplicate = next(f for f in dumped["flags"] if f["kind"] == "duplicate")
+    assert duplicate["counterpart"].keys() == {"agency", "assessment_id", "reference_date"}
+    assert isinstance(duplicate["redundant"], bool)
+
+
+def test_person_record_flags_carry_person_ids_and_no_assessment_fields() -> None:
+    dumped = report_of([person_record_flag()]).model_dump(mode="json")
+
+    (flag,) = dumped["flags"]
+    assert flag["agency"] == "probation"
+    assert flag["person_ids"] == ["D000001", "D000002"]
+    assert all(flag[field] is None for field in ASSESSMENT_FIELDS)
+
+
+def test_single_assessment_kinds_have_no_counterpart_or_redundancy() -> None:
+    dumped = report_of([assessment_flag("in_progress_by_non_owner", status="in_progress")])
+
+    (flag,) = dumped.model_dump(mode="json")["flags"]
+    assert flag["counterpart"] is None
+    assert flag["redundant"] is None
+
+
+def test_redundant_counts_distinct_completed_assessments_only() -> None:
+    completed = duplicate_pair("SUB-1")
+    reopened = [
+        row.model_copy(update={"state": "closed"}) for row in completed if row.kind == "duplicate"
+    ]
+    in_progress = duplicate_pair(
+        "SUB-2",
+        police=("PA-5", date(2025, 6, 1)),
+        probation=("A-5", date(2025, 5, 1)),
+        status="in_progress",
+    )
+
+    report = report_of(completed + reopened + in_progress)
+
+    assert report.summary.redundant_completed == 1
+    assert report.summary.hours_lost_estimate == 6.0
+
+
+def test_hours_estimate_is_rounded_and_explains_its_assumption() -> None:
+    rows = [
+        row
+        for n in range(3)
+        for row in duplicate_pair(
+            f"SUB-{n}",
+            police=(f"PA-{n}", date(2025, 5, 10)),
+            probation=(f"A-{n}", date(2025, 5, 1)),
+        )
+    ]
+
+    report = build_report(
+        rows,
+        as_of=date(2026, 11, 28),
+        window_days=180,
+        hours_per_assessment=2.1,
+        filters=ReportFilters(),
+    )
+
+    assert report.summary.hours_lost_estimate == 6.3
+    assert report.summary.hours_per_assessment == 2.1
+    assert "Estimate" in report.summary.estimate_note
+    assert "2.1" in report.summary.estimate_note
+
+
+def test_totals_by_area_and_month_are_sorted_and_add_up() -> None:
+    rows = [
+        assessment_flag(subject_id="SUB-3", area="SW", reference_date=date(2025, 7, 1)),
+        assessment_flag(subject_id="SUB-4", area=None, reference_date=date(2024, 12, 31)),
+        *duplicate_pair("SUB-1", area="NE"),
+        person_record_flag("SUB-2", area="NE", first_seen=datetime(2025, 2, 3, tzinfo=UTC)),
+    ]
+
+    summary = report_of(rows).summary
+
+    assert [a.area for a in summary.by_area] == ["NE", "SW", None]
+    assert [m.month for m in summary.by_month] == [
+        "2024-12",
+        "2025-02",
+        "2025-04",
+        "2025-05",
+        "2025-07",
+    ]
+    assert sum(a.total for a in summary.by_area) == summary.total == len(rows)
+    assert sum(m.total for m in summary.by_month) == summary.total
+    assert sum(summary.flags.values()) == summary.total
+    may = next(m for m in summary.by_month if m.month == "2025-05")
+    assert may.duplicates_by_agency == {"probation": 0, "police": 1}
+
+
+@settings(max_examples=50, deadline=None)
+@given(rows=st.lists(flag_rows(), max_size=25, unique_by=key_of), seed=st.integers(0, 1000))
+def test_flag_order_does_not_depend_on_input_order(rows: list[FlagRow], seed: int) -> None:
+    """One flag per assessment and kind (duplicates.md), so the order is total."""
+    shuffled = list(rows)
+    random.Random(seed).shuffle(shuffled)
+
+    assert render_json(report_of(rows)) == render_json(report_of(shuffled))
+
+
+def test_flags_are_sorted_by_subject_then_kind() -> None:
+    rows = [person_record_flag("SUB-0"), *duplicate_pair("SUB-1")[::-1]]
+
+    keys = [key_of(row) for row in report_of(rows).flags]
+
+    assert keys == [
+        ("duplicate_person_record", "SUB-0", "probation", ""),
+        ("duplicate", "SUB-1", "police", "PA-9"),
+        ("duplicate", "SUB-1", "probation", "A-77"),
+        ("assessed_by_non_owner", "SUB-1", "police", "PA-9"),
+    ]
+
+
+def test_period_is_inclusive_and_undated_flags_use_first_seen() -> None:
+    rows = [
+        assessment_flag(subject_id="SUB-1", reference_date=date(2025, 3, 1)),
+        assessment_flag(subject_id="SUB-2", reference_date=date(2025, 3, 31)),
+        assessment_flag(subject_id="SUB-3", reference_date=date(2025, 4, 1)),
+        person_record_flag("SUB-4", first_seen=datetime(2025, 3, 15, tzinfo=UTC)),
+        person_record_flag("SUB-5", first_seen=datetime(2025, 4, 15, tzinfo=UTC)),
+    ]
+
+    report = report_of(rows, ReportFilters(date_from=date(2025, 3, 1), date_to=date(2025, 3, 31)))
+
+    assert [row.subject_id for row in report.flags] == ["SUB-1", "SUB-2", "SUB-4"]
+
+
+def test_previous_period_has_the_same_length_and_the_change() -> None:
+    rows = [
+        *duplicate_pair(
+            "SUB-1", police=("PA-1", date(2025, 5, 10)), probation=("A-1", date(2025, 5, 2))
+        ),
+        *duplicate_pair(
+            "SUB-2", police=("PA-2", date(2025, 4, 10)), probation=("A-2", date(2025, 4, 2))
+        ),
+        *duplicate_pair(
+            "SUB-3", police=("PA-3", date(2025, 4, 11)), probation=("A-3", date(2025, 4, 3))
+        ),
+    ]
+
+    report = report_of(rows, ReportFilters(date_from=date(2025, 5, 1), date_to=date(2025, 5, 31)))
+
+    previous = report.summary.previous_period
+    assert previous is not None
+    assert (previous.date_from, previous.date_to) == (date(2025, 3, 31), date(2025, 4, 30))
+    assert previous.total == 6
+    assert previous.redundant_completed == 2
+    assert previous.change.total == 3 - 6
+    assert previous.change.redundant_completed == -1
+    assert previous.change.hours_lost_estimate == -6.0
+    assert previous.change.flags == {"duplicate": -2, "assessed_by_non_owner": -1}
+    dumped = report.model_dump(mode="json")["summary"]["previous_period"]
+    assert (dumped["from"], dumped["to"]) == ("2025-03-31", "2025-04-30")
+
+
+def test_no_previous_period_without_both_ends() -> None:
+    report = report_of(duplicate_pair(), ReportFilters(date_from=date(2025, 1, 1)))
+
+    assert report.summary.previous_period is None
+
+
+def test_area_filter_ignores_case_and_surrounding_space() -> None:
+    rows = [
+        assessment_flag(subject_id="SUB-1", area="NW"),
+        assessment_flag(subject_id="SUB-2", area="NE"),
+    ]
+
+    report = report_of(rows, ReportFilters(area=" nw "))
+
+    assert [row.subject_id for row in report.flags] == ["SUB-1"]
+
+
+def _probation_only_values() -> list[str]:
+    """Strings that belong only to probation's side of the rows below."""
+    return [
+        "PRO-SUB-1",
+        "PRO-SUB-2",
+        "2025-04-20",
+        "PROB-AREA",
+        "D000001",
+        "A-OTHER",
+        "POLICE-REGISTERED",
+    ]
+
+
+def _mixed_rows() -> list[FlagRow]:
+    pair = duplicate_pair("SUB-1", area="FORCE-1")
+    probation_area = [
+        row.model_copy(update={"area": "PROB-AREA"}) if row.agency == "probation" else row
+        for row in pair
+    ]
+    return [
+        *probation_area,
+        person_record_flag("SUB-2", area="PROB-AREA"),
+        assessment_flag(
+            subject_id="SUB-2", agency="probation", assessment_id="A-OTHER", area="PROB-AREA"
+        ),
+        assessment_flag(subject_id="SUB-3", area="FORCE-1"),
+    ]
+
+
+def test_agency_view_holds_only_its_own_flags_and_bare_counterparts() -> None:
+    report = report_of(_mixed_rows(), for_agency="police")
+
+    assert report.view == "police"
+    assert {row.agency for row in report.flags} == {"police"}
+    counterparts = [row.counterpart for row in report.flags if row.counterpart is not None]
+    assert counterparts
+    assert all(c.agency == "probation" and c.reference_date is None for c in counterparts)
+    assert report.summary.total == len(report.flags) == 3
+
+
+@pytest.mark.parametrize("render", [render_json, render_csv, render_html])
+def test_agency_view_shows_nothing_else_of_the_other_agency(render: object) -> None:
+    report = report_of(_mixed_rows(), for_agency="police")
+
+    page = render(report).decode("utf-8-sig")  # type: ignore[operator]
+
+    leaked = [value for value in _probation_only_values() if value in page]
+    assert leaked == []
+    assert "A-77" in page
+
+
+def test_agency_filter_and_a_different_agency_view_give_an_empty_report() -> None:
+    report = report_of(_mixed_rows(), ReportFilters(agency="probation"), for_agency="police")
+
+    assert report.flags == []
+    assert report.summary.total == 0
+
+
+def test_national_view_keeps_counterpart_dates() -> None:
+    report = report_of(duplicate_pair())
+
+    assert all(row.counterpart.reference_date for row in report.flags if row.counterpart)
+
+
+@pytest.mark.parametrize(
+    ("window_days", "hours", "agency"),
+    [(0, 6.0, None), (180, -1.0, None), (180, 6.0, "courts")],
+)
+def test_bad_settings_are_refused(window_days: int, hours: float, agency: str | None) -> None:
+    with pytest.raises(UsageError):
+        build_report(
+            [],
+            as_of=date(2026, 11, 28),
+            window_days=window_days,
+            hours_per_assessment=hours,
+            filters=ReportFilters(),
+            for_agency=agency,  # type: ignore[arg-type]
+        )
+
+
+def test_a_period_that_ends_before_it_starts_is_refused() -> None:
+    with pytest.raises(ValidationError, match="start must not be after its end"):
+        ReportFilters(date_from=date(2025, 2, 1), date_to=date(2025, 1, 1))
+
+
+def test_empty_input_gives_an_empty_report() -> None:
+    dumped = report_of([]).model_dump(mode="json")
+
+    assert dumped["flags"] == []
+    assert dumped["summary"]["flags"] == {}
+    assert dumped["summary"]["by_area"] == []
+    assert dumped["summary"]["hours_lost_estimate"] == 0.0
+
+
+def test_filters_are_recorded_in_the_report() -> None:
+    filters = ReportFilters(area="NW", kinds=("duplicate", "duplicate", "assessed_by_non_owner"))
+
+    dumped = json.loads(render_json(report_of(duplicate_pair(), filters)))
+
+    assert dumped["filters"]["kinds"] == ["assessed_by_non_owner", "duplicate"]
+    assert dumped["filters"]["area"] == "NW"
+
+
+NATIONAL_ROWS = 150_000
+NATIONAL_BUDGET_SECONDS = 1.5
+
+
+def test_a_national_sized_report_builds_quickly() -> None:
+    templates = duplicate_pair()
+    rows = [
+        template.model_copy(
+            update={"subject_id": f"S{n:07d}", "area": f"A{n % 55:02d}", "first_seen": SEEN}
+        )
+        for n in range(NATIONAL_ROWS // len(templates))
+        for template in templates
+    ]
+
+    started = time.perf_counter()
+    report = report_of(rows)
+    elapsed = time.perf_counter() - started
+
+    assert report.summary.total == len(rows)
+    assert elapsed < NATIONAL_BUDGET_SECONDS
+
+
+@pytest.mark.parametrize("render", [render_json, render_csv, render_html])
+def test_a_rerun_that_only_moves_last_seen_gives_the_same_report(render: object) -> None:
+    rows = duplicate_pair()
+    rerun = [
+        row.model_copy(update={"last_seen": SEEN + timedelta(days=3, hours=2)}) for row in rows
+    ]
+
+    assert render(report_of(rows)) == render(report_of(rerun))  # type: ignore[operator]
+
+
+def test_flags_show_the_days_raised_and_closed_but_not_last_seen() -> None:
+    closed = assessment_flag(state="closed")
+
+    (flag,) = report_of([closed]).model_dump(mode="json")["flags"]
+
+    assert (flag["first_seen"], flag["closed_at"]) == ("2025-06-01", "2025-06-01")
+    assert "last_seen" not in flag

@@ -1,0 +1,240 @@
+"""The JSON, CSV and HTML renderings of the duplicate-assessment report."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sync.errors import UsageError
+from sync.reports import DuplicateReport, ReportFilters
+from sync.reports.render import render
+from sync.reports.render_csv import CSV_COLUMNS, FORMULA_TRIGGERS, neutralise, render_csv
+from sync.reports.render_html import build_chart, render_html
+from sync.reports.render_json import render_json
+from tests.unit.test_report_factories import (
+    ReportPage,
+    assessment_flag,
+    csv_records,
+    duplicate_pair,
+    person_record_flag,
+    report_of,
+)
+
+HOSTILE = [
+    '<script>alert("x")</script>',
+    '" onmouseover="alert(1)',
+    "</td></tr><img src=x onerror=alert(1)>",
+    '=HYPERLINK("https://example.invalid")',
+]
+FORMULA_STARTS = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"]
+
+
+def _sample_report() -> DuplicateReport:
+    return report_of(
+        [
+            *duplicate_pair("SUB-1", area="Łódź"),
+            assessment_flag("in_progress_by_non_owner", subject_id="SUB-3", status="in_progress"),
+            person_record_flag("SUB-2", state="closed"),
+        ]
+    )
+
+
+def test_json_is_utf8_with_a_final_newline_and_stable() -> None:
+    payload = render_json(_sample_report())
+
+    assert payload.endswith(b"}\n")
+    assert "Łódź".encode() in payload
+    assert payload == render_json(_sample_report())
+    assert json.loads(payload)["summary"]["total"] == 5
+
+
+def test_csv_has_bom_documented_header_and_one_row_per_flag() -> None:
+    report = _sample_report()
+
+    payload = render_csv(report)
+
+    assert payload.startswith(b"\xef\xbb\xbf")
+    header = payload.decode("utf-8-sig").splitlines()[0].split(",")
+    assert tuple(header) == CSV_COLUMNS
+    records = csv_records(payload)
+    assert len(records) == len(report.flags) == report.summary.total
+
+
+def test_csv_writes_iso_dates_and_plain_booleans() -> None:
+    records = csv_records(render_csv(report_of(duplicate_pair())))
+
+    police = next(r for r in records if r["kind"] == "duplicate" and r["agency"] == "police")
+    assert police["reference_date"] == "2025-05-10"
+    assert police["counterpart_reference_date"] == "2025-04-20"
+    assert police["redundant"] == "true"
+    assert police["first_seen"] == "2025-06-01"
+    assert police["closed_at"] == ""
+
+
+def test_csv_lists_person_ids_of_a_duplicate_person_record() -> None:
+    (record,) = csv_records(render_csv(report_of([person_record_flag()])))
+
+    assert record["person_ids"].split(" ") == ["D000001", "D000002"]
+    assert record["assessment_id"] == ""
+
+
+@pytest.mark.parametrize("value", FORMULA_STARTS)
+def test_csv_neutralises_formulas_in_every_text_field(value: str) -> None:
+    row = assessment_flag(
+        subject_id=value, assessment_id=value, area=value, rule_at_reference_date=value
+    )
+
+    (record,) = csv_records(render_csv(report_of([row])))
+
+    for column in ("subject_id", "assessment_id", "area", "rule_at_reference_date"):
+        assert record[column] == "'" + value
+    assert record["person_ids"].startswith("POL-")
+
+
+@given(st.text())
+def test_neutralised_values_never_start_a_formula(value: str) -> None:
+    safe = neutralise(value)
+
+    assert safe[:1] not in FORMULA_TRIGGERS
+    assert safe in (value, "'" + value)
+
+
+def test_html_fetches_nothing_from_anywhere() -> None:
+    page = render_html(_sample_report())
+    text = page.decode()
+
+    assert "http://" not in text
+    assert "https://" not in text
+    assert "default-src 'none'" in text
+    assert {"script", "link", "img", "iframe", "object"}.isdisjoint(ReportPage(page).tags)
+    assert "url(" not in text
+    assert "@import" not in text
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_html_escapes_hostile_values(hostile: str) -> None:
+    row = assessment_flag(subject_id=hostile, area=hostile, rule_at_reference_date=hostile)
+
+    page = render_html(report_of([row], ReportFilters(area=hostile)))
+    parsed = ReportPage(page)
+
+    assert hostile not in page.decode()
+    assert {"script", "img"}.isdisjoint(parsed.tags)
+    assert [row["data-subject"] for row in parsed.flag_rows] == [hostile]
+
+
+def test_html_shows_template_syntax_in_values_as_text() -> None:
+    parsed = ReportPage(render_html(report_of([assessment_flag(subject_id="{{ 6*7 }}")])))
+
+    assert [row["data-subject"] for row in parsed.flag_rows] == ["{{ 6*7 }}"]
+
+
+def test_html_headline_figures_match_the_summary() -> None:
+    report = _sample_report()
+
+    parsed = ReportPage(render_html(report))
+
+    figure = {
+        name: parsed.by_id[f"figure-{name}"]["data-value"] for name in ("total", "open", "closed")
+    }
+    assert figure == {"total": "5", "open": "4", "closed": "1"}
+    assert parsed.by_id["figure-redundant-completed"]["data-value"] == "1"
+    assert parsed.by_id["figure-hours-lost"]["data-value"] == "6.0"
+    assert parsed.by_id["figure-kind-duplicate"]["data-value"] == "2"
+    assert parsed.by_id["figure-kind-assessed_without_owner"]["data-value"] == "0"
+    assert "estimate-note" in parsed.by_id
+    assert parsed.by_id["table-flags"]["data-rows"] == "5"
+
+
+def test_html_chart_has_two_labelled_series_with_the_month_counts() -> None:
+    parsed = ReportPage(render_html(_sample_report()))
+
+    chart = parsed.by_id["chart-duplicates-by-month"]
+    assert chart["role"] == "img"
+    assert chart["aria-labelledby"] == "chart-title chart-desc"
+    assert {"chart-title", "chart-desc", "chart-x-label", "chart-y-label", "chart-legend"} <= (
+        parsed.by_id.keys()
+    )
+    bars = {(b["data-month"], b["data-agency"]): b["data-value"] for b in parsed.bars}
+    assert bars == {
+        ("2025-04", "probation"): "1",
+        ("2025-04", "police"): "0",
+        ("2025-05", "probation"): "0",
+        ("2025-05", "police"): "1",
+        ("2025-06", "probation"): "0",
+        ("2025-06", "police"): "0",
+    }
+
+
+def test_html_marks_the_redundant_assessment() -> None:
+    text = render_html(report_of(duplicate_pair())).decode()
+
+    table = text[text.index('id="table-flags"') :]
+    assert table.count('<span class="badge">redundant</span>') == 2
+
+
+def test_html_shows_the_change_against_the_previous_period() -> None:
+    filters = ReportFilters(date_from=date(2025, 5, 1), date_to=date(2025, 5, 31))
+
+    parsed = ReportPage(render_html(report_of(duplicate_pair(), filters)))
+
+    assert parsed.by_id["previous-period"]["data-total-change"] == "1"
+    assert parsed.by_id["previous-period"]["data-redundant-change"] == "1"
+
+
+def test_html_of_an_empty_report_says_so() -> None:
+    parsed = ReportPage(render_html(report_of([])))
+
+    assert parsed.by_id["figure-total"]["data-value"] == "0"
+    assert {"chart-empty", "detail-empty"} <= parsed.by_id.keys()
+    assert parsed.flag_rows == []
+
+
+def test_html_lists_up_to_the_limit_and_says_how_many_more() -> None:
+    rows = [assessment_flag(subject_id=f"SUB-{n}") for n in range(5)]
+
+    parsed = ReportPage(render_html(report_of(rows), max_detail_rows=2))
+
+    assert len(parsed.flag_rows) == 2
+    assert parsed.by_id["detail-truncated"]["data-hidden"] == "3"
+    assert parsed.by_id["figure-total"]["data-value"] == "5"
+
+
+def test_chart_fills_months_without_flags() -> None:
+    rows = [
+        *duplicate_pair(
+            "SUB-1", police=("PA-1", date(2025, 1, 5)), probation=("A-1", date(2025, 1, 2))
+        ),
+        *duplicate_pair(
+            "SUB-2", police=("PA-2", date(2025, 4, 5)), probation=("A-2", date(2025, 4, 2))
+        ),
+    ]
+
+    chart = build_chart(report_of(rows).summary.by_month)
+
+    assert chart is not None
+    assert [bar.month for bar in chart.bars[::2]] == ["2025-01", "2025-02", "2025-03", "2025-04"]
+    assert all(bar.y + bar.height == pytest.approx(chart.bottom) for bar in chart.bars)
+    assert chart.y_marks[-1].label == "1"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "renderer"), [("json", render_json), ("csv", render_csv), ("html", render_html)]
+)
+def test_render_picks_the_renderer_by_format_name(fmt: str, renderer: object) -> None:
+    report = _sample_report()
+
+    assert render(report, fmt) == renderer(report)  # type: ignore[operator]
+
+
+def test_render_refuses_an_unknown_format() -> None:
+    with pytest.raises(UsageError, match="json, csv or html"):
+        render(_sample_report(), "xlsx")
+
+
+def test_no_kinds_given_means_every_kind() -> None:
+    assert ReportFilters(kinds=None).kinds == ()
