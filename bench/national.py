@@ -34,7 +34,12 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     result = subprocess.run(
-        args, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
+        args,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
     )
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
@@ -76,23 +81,51 @@ def main() -> None:
 
 def measure(work: Path, subjects: int, seed: int) -> None:
     feeds = work / "feeds"
-    synth_s, _ = run([*CLI, "synth", "--subjects", str(subjects), "--seed", str(seed),
-                      "--out", str(feeds), "--as-of", AS_OF], work)
+    synth_s, _ = run(
+        [
+            *CLI,
+            "synth",
+            "--subjects",
+            str(subjects),
+            "--seed",
+            str(seed),
+            "--out",
+            str(feeds),
+            "--as-of",
+            AS_OF,
+        ],
+        work,
+    )
     files = [feeds / "probation.jsonl", feeds / "police.jsonl"]
     records = sum(count_lines(path) for path in files)
     size = sum(path.stat().st_size for path in files)
-    print(f"feeds: {subjects} subjects, {records} records, {size / 1e6:.1f} MB "
-          f"(synth {synth_s:.1f} s)")
+    print(
+        f"feeds: {subjects} subjects, {records} records, {size / 1e6:.1f} MB "
+        f"(synth {synth_s:.1f} s)"
+    )
 
     parse_s = json_parse_seconds(files)
     print(f"json.loads of every line: {parse_s:.2f} s")
 
     plain_dir = work / "plain"
     plain_dir.mkdir()
-    plain_s, plain_rss = run([*CLI, "run", "--probation-feed", str(files[0]), "--police-feed",
-                              str(files[1]), "--as-of", AS_OF], plain_dir)
-    print(f"run, plain files, no keys: {plain_s:.2f} s, peak RSS {plain_rss / GIB:.2f} GiB, "
-          f"ratio to json parse {plain_s / parse_s:.2f} (target <= 8; RSS <= 1.5 GiB)")
+    plain_s, plain_rss = run(
+        [
+            *CLI,
+            "run",
+            "--probation-feed",
+            str(files[0]),
+            "--police-feed",
+            str(files[1]),
+            "--as-of",
+            AS_OF,
+        ],
+        plain_dir,
+    )
+    print(
+        f"run, plain files, no keys: {plain_s:.2f} s, peak RSS {plain_rss / GIB:.2f} GiB, "
+        f"ratio to json parse {plain_s / parse_s:.2f} (target <= 8; RSS <= 1.5 GiB)"
+    )
 
     keys = work / "keys"
     for party in ("hub", "probation", "police"):
@@ -101,24 +134,65 @@ def measure(work: Path, subjects: int, seed: int) -> None:
     sealed = []
     for path, party in zip(files, ("probation", "police"), strict=True):
         target = feeds / f"{party}.sealed.jsonl"
-        run([*CLI, "envelope", "seal", "--from", party, "--to", "hub", str(path), str(target),
-             "--keys", str(keys)], work)
+        run(
+            [
+                *CLI,
+                "envelope",
+                "seal",
+                "--from",
+                party,
+                "--to",
+                "hub",
+                str(path),
+                str(target),
+                "--keys",
+                str(keys),
+            ],
+            work,
+        )
         sealed.append(target)
 
     keyed_dir = work / "keyed"
     keyed_dir.mkdir()
-    keyed_s, keyed_rss = run([*CLI, "run", "--probation-feed", str(files[0]), "--police-feed",
-                              str(files[1]), "--as-of", AS_OF], keyed_dir, env)
-    print(f"run, plain files, with keys (encrypted at rest, notices queued): {keyed_s:.2f} s, "
-          f"peak RSS {keyed_rss / GIB:.2f} GiB")
+    keyed_s, keyed_rss = run(
+        [
+            *CLI,
+            "run",
+            "--probation-feed",
+            str(files[0]),
+            "--police-feed",
+            str(files[1]),
+            "--as-of",
+            AS_OF,
+        ],
+        keyed_dir,
+        env,
+    )
+    print(
+        f"run, plain files, with keys (encrypted at rest, notices queued): {keyed_s:.2f} s, "
+        f"peak RSS {keyed_rss / GIB:.2f} GiB"
+    )
 
     sealed_dir = work / "sealed"
     sealed_dir.mkdir()
-    sealed_s, sealed_rss = run([*CLI, "run", "--probation-feed", str(sealed[0]),
-                                "--police-feed", str(sealed[1]), "--as-of", AS_OF],
-                               sealed_dir, env)
-    print(f"run, sealed files, with keys: {sealed_s:.2f} s, peak RSS {sealed_rss / GIB:.2f} GiB, "
-          f"ratio to plain with keys {sealed_s / keyed_s:.3f} (target <= 1.10)")
+    sealed_s, sealed_rss = run(
+        [
+            *CLI,
+            "run",
+            "--probation-feed",
+            str(sealed[0]),
+            "--police-feed",
+            str(sealed[1]),
+            "--as-of",
+            AS_OF,
+        ],
+        sealed_dir,
+        env,
+    )
+    print(
+        f"run, sealed files, with keys: {sealed_s:.2f} s, peak RSS {sealed_rss / GIB:.2f} GiB, "
+        f"ratio to plain with keys {sealed_s / keyed_s:.3f} (target <= 1.10)"
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from functools import cached_property
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 
+from sync.core.decide import Linker, link_on_identifiers, link_probabilistically
 from sync.core.policy import PolicySettings
 from sync.core.records import RecordRef
 from sync.crypto.at_rest import FieldCipher
@@ -133,6 +134,13 @@ class App:
             return SUBJECT_ID_PREFIX + digest[:SUBJECT_ID_HEX_CHARS].upper()
 
         return mint
+
+    @property
+    def linker(self) -> Linker:
+        """How person records are linked: identifiers only, or the probabilistic matcher."""
+        if self.settings.linker == "identifiers":
+            return link_on_identifiers
+        return link_probabilistically
 
     def today(self) -> date:
         """Today's date in UTC."""

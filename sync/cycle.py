@@ -112,7 +112,7 @@ def decision_inputs(app: App, as_of: date) -> DecisionInputs:
 def compute_decisions(app: App, inputs: DecisionInputs) -> Decisions:
     """A decision pass over the ledger's current records, stored nowhere (previews use it)."""
     state = feed_state(app.ledger.iter_current_records())
-    return decide(state, inputs, app.mint_subject_id)
+    return decide(state, inputs, app.mint_subject_id, app.linker)
 
 
 def decide_and_store(app: App, as_of: date, run_id: int) -> tuple[Decisions, int]:

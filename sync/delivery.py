@@ -55,7 +55,8 @@ class DeliveryCounts:
 
 def retry_delay(attempts: int) -> timedelta:
     """Backoff before the next attempt at a batch that failed `attempts` times."""
-    return min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_MAX)
+    delay: timedelta = RETRY_BASE * (2 ** max(attempts - 1, 0))
+    return min(delay, RETRY_MAX)
 
 
 def deliver_outbox(

@@ -1,46 +1,125 @@
-"""`arms-sync demo`: synthetic agency data, a full sync, the duplicate report, a summary.
+"""`arms-sync demo`: synthetic agency data served by two gateways, a full sync, the report.
 
-Everything runs on the embedded default (an SQLite ledger in the demo folder),
-so a new user sees the whole product work without installing any server.
+Everything runs on the embedded default (an SQLite ledger in the demo folder)
+and on loopback: the demo makes keys for the hub and both agencies, serves
+each agency's synthetic feed from its own gateway on 127.0.0.1, pulls both
+feeds as sealed pages over HTTP, delivers the sealed notices back, writes the
+duplicate report in three formats and prints where everything is.
 """
 
 from __future__ import annotations
 
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from pydantic import SecretStr
 
 from sync.app import App
-from sync.cycle import run_cycle
-from sync.feeds.files import PlainFileSource
+from sync.audit.cli_hooks import audit_cli_disclosure
+from sync.crypto.keyring import generate_party, load_keyring
+from sync.crypto.keys import Party
+from sync.cycle import RunSummary, run_cycle
+from sync.gateway.feed import FeedFile
+from sync.gateway.oauth import TokenIssuer
+from sync.gateway.server import GatewayServer, build_server
+from sync.gateway.service import Gateway, GatewayConfig
+from sync.gateway.store import NoticeStore
+from sync.gateway_source import gateway_source
 from sync.ledger.flag_rows import iter_flag_rows
 from sync.reports.duplicates import build_report
 from sync.reports.models import ReportFilters
 from sync.reports.render import render
+from sync.settings import Settings
 from sync.synth import SynthOptions, write_synthetic_feeds
 
 REPORT_FORMATS = ("html", "csv", "json")
+AGENCIES = ("probation", "police")
+LOOPBACK = "127.0.0.1"
+
+
+def prepare_keys(keys_dir: Path) -> None:
+    """Key pairs for the hub and both agencies, made once per demo folder."""
+    if (keys_dir / "ring.json").exists():
+        return
+    for party in (Party.HUB, Party.PROBATION, Party.POLICE):
+        generate_party(keys_dir, party)
+
+
+@contextmanager
+def local_gateways(
+    keys_dir: Path, feeds_dir: Path, state_dir: Path, client_id: str, client_secret: str
+) -> Iterator[dict[str, str]]:
+    """Both agencies' gateways serving on loopback; yields their base URLs."""
+    servers: list[GatewayServer] = []
+    threads: list[threading.Thread] = []
+    urls = {}
+    try:
+        for agency in AGENCIES:
+            party = Party(agency)
+            config = GatewayConfig(
+                agency=party,
+                keyring=load_keyring(keys_dir, party),
+                feed=FeedFile(feeds_dir / f"{agency}.jsonl"),
+                store=NoticeStore(state_dir / agency),
+                tokens=TokenIssuer(client_id, client_secret),
+            )
+            server = build_server(Gateway(config), host=LOOPBACK, port=0)
+            thread = threading.Thread(target=server.serve_forever, name=f"{agency}-gateway")
+            thread.start()
+            servers.append(server)
+            threads.append(thread)
+            urls[agency] = f"http://{LOOPBACK}:{server.server_address[1]}"
+        yield urls
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+        for thread in threads:
+            thread.join()
 
 
 def run_demo(app: App, out: Path, subjects: int, seed: int) -> None:
-    """Generate feeds, sync them, write the reports and print where everything is."""
-    today = app.today()
-    feeds_dir = out / "feeds"
+    """Generate feeds, serve and sync them over HTTP, write the reports, print a summary."""
+    from sync.cli.run_cmds import deliver_to_gateways, print_summary
+
+    feeds_dir, keys_dir = out / "feeds", out / "keys"
     feeds_dir.mkdir(parents=True, exist_ok=True)
     click.echo(f"Generating synthetic feeds for {subjects} people…")
-    write_synthetic_feeds(feeds_dir, SynthOptions(subjects=subjects, seed=seed, today=today))
-    sources = {
-        "probation": PlainFileSource(feeds_dir / "probation.jsonl"),
-        "police": PlainFileSource(feeds_dir / "police.jsonl"),
-    }
-    click.echo("Syncing both agencies' feeds…")
-    summary = run_cycle(app, sources, today)
-    from sync.cli.run_cmds import print_summary
-
+    write_synthetic_feeds(feeds_dir, SynthOptions(subjects=subjects, seed=seed, today=app.today()))
+    prepare_keys(keys_dir)
+    secret = secrets.token_urlsafe(24)
+    app = App(replace_settings(app, keys_dir, secret), clock=app.clock)
+    client_id = app.settings.gateway_client_id
+    with local_gateways(keys_dir, feeds_dir, out / "gateways", client_id, secret) as urls:
+        click.echo(
+            "Serving both agencies' feeds from local gateways: "
+            + ", ".join(f"{agency} {url}" for agency, url in urls.items())
+        )
+        sources = {agency: gateway_source(urls[agency], agency, app) for agency in AGENCIES}
+        click.echo("Syncing over HTTP with sealed envelopes…")
+        summary = run_cycle(app, sources, app.today())
+        deliver_to_gateways(app, dict(sources), summary)
     print_summary(summary)
+    write_reports(app, out, summary)
+    app.close()
+
+
+def replace_settings(app: App, keys_dir: Path, secret: str) -> Settings:
+    """The demo's settings: its own keys and gateway secret."""
+    return app.settings.model_copy(
+        update={"keys_dir": keys_dir, "gateway_client_secret": SecretStr(secret)}
+    )
+
+
+def write_reports(app: App, out: Path, summary: RunSummary) -> None:
+    """The duplicate report in every format, and where it went."""
     report = build_report(
         list(iter_flag_rows(app.ledger)),
-        as_of=today,
+        as_of=summary.as_of,
         window_days=app.settings.window_days,
         hours_per_assessment=app.settings.hours_per_assessment,
         filters=ReportFilters(),
@@ -49,6 +128,7 @@ def run_demo(app: App, out: Path, subjects: int, seed: int) -> None:
     for fmt in REPORT_FORMATS:
         path = out / f"duplicates-report.{fmt}"
         path.write_bytes(render(report, fmt))
+        audit_cli_disclosure(app, "duplicate-assessment report written", path)
         written.append(path)
     figures = report.summary
     click.echo(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     keys_dir: Path | None = None
     window_days: int = Field(default=DEFAULT_WINDOW_DAYS, ge=0)
+    linker: Literal["identifiers", "probabilistic"] = "probabilistic"
     hours_per_assessment: float = Field(default=DEFAULT_HOURS_PER_ASSESSMENT, ge=0)
     default_training_date: date = DEFAULT_TRAINING_DATE
     training_dates: dict[str, date] = Field(default_factory=dict)

@@ -90,7 +90,13 @@ def run_cli(
     """Run `arms-sync` as a user would, in a separate process."""
     full_env = {**os.environ, **(env or {})}
     result = subprocess.run(
-        [*CLI, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600
+        [*CLI, *args],
+        check=False,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if check and result.returncode != 0:
         pytest.fail(f"arms-sync {args[0]} exited {result.returncode}: {result.stderr[-500:]}")

@@ -62,7 +62,7 @@ class AuditKind(StrEnum):
     ERASURE = "erasure"
 
 
-class UnsafeEntry(ValueError):  # noqa: N818 - reads better at call sites
+class UnsafeEntry(ValueError):
     """An entry would carry something other than non-personal metadata."""
 
 

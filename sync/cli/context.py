@@ -47,7 +47,7 @@ KEYS_OPTION = click.option(
 )
 
 
-class IsoDate(click.ParamType):
+class IsoDate(click.ParamType):  # type: ignore[type-arg]
     """A calendar date `YYYY-MM-DD`."""
 
     name = "date"

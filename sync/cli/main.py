@@ -13,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from sync.cli.context import CliState
 from sync.cli.audit_cmd import audit
+from sync.cli.context import CliState
 from sync.cli.data_cmds import export, rejects, report
 from sync.cli.envelope_cmd import envelope
 from sync.cli.gateway_cmd import gateway
@@ -47,7 +47,17 @@ def cli(ctx: click.Context, db: str | None, config: Path | None) -> None:
 
 
 for command in (
-    run, demo, synth, export, report, rejects, keys, envelope, gateway, reconcile, audit
+    run,
+    demo,
+    synth,
+    export,
+    report,
+    rejects,
+    keys,
+    envelope,
+    gateway,
+    reconcile,
+    audit,
 ):
     cli.add_command(command)
 
@@ -68,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     except ArmsSyncError as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(error.exit_code)
-    except Exception as error:  # noqa: BLE001 - last line of defence: no traceback, no data
+    except Exception as error:
         log.debug("unexpected failure", exc_info=True)
         click.echo(
             f"Error: arms-sync failed unexpectedly ({type(error).__name__}); "

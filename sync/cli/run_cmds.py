@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
 import click
 from rich.console import Console
 
+from sync.app import App
 from sync.cli.context import ISO_DATE, KEYS_OPTION, CliState, is_terminal, pass_state
 from sync.cli.sources import open_source
-from sync.app import App
 from sync.cycle import RunSummary, run_cycle
 from sync.errors import ArmsSyncError, UsageError
 from sync.ingest import FeedSource
@@ -97,10 +97,10 @@ def print_summary(summary: RunSummary) -> None:
     click.echo(f"open flags: {flags or 'none'}")
     if summary.notice_batches:
         click.echo(f"notice batches queued: {summary.notice_batches}")
-    for agency, counts in summary.delivered.items():
+    for agency, delivered in summary.delivered.items():
         click.echo(
-            f"{agency} gateway: delivered {counts['notices']} notices in "
-            f"{counts['delivered']} batches, {counts['pending']} batches waiting"
+            f"{agency} gateway: delivered {delivered['notices']} notices in "
+            f"{delivered['delivered']} batches, {delivered['pending']} batches waiting"
         )
     if summary.rejected:
         click.echo(f"{summary.rejected} rejected records: see `arms-sync rejects`.")

@@ -24,6 +24,7 @@ from sync.core.linking import (
     clusters,
     identifier_edges,
 )
+from sync.core.matching import match_population
 from sync.core.policy import PolicySettings, Segment, build_timeline
 from sync.core.records import (
     Agency,
@@ -37,7 +38,41 @@ from sync.core.records import (
 )
 
 _Dependent = TypeVar("_Dependent", Supervision, Period, Assessment)
-EdgeFinder = Callable[[Sequence[Person]], Sequence[Edge]]
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """Two person records a person must look at before they are linked (or not)."""
+
+    a: RecordRef
+    b: RecordRef
+    weight: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FoundLinks:
+    """What a linker found: edges to follow now, and pairs for people to review."""
+
+    edges: Sequence[Edge]
+    reviews: Sequence[Review] = ()
+
+
+Linker = Callable[[Sequence[Person]], FoundLinks]
+
+
+def link_on_identifiers(persons: Sequence[Person]) -> FoundLinks:
+    """Links on canonical PNC and CRO only (the baseline linker)."""
+    return FoundLinks(identifier_edges(persons))
+
+
+def link_probabilistically(persons: Sequence[Person]) -> FoundLinks:
+    """Links from the probabilistic matcher; uncertain pairs become reviews."""
+    result = match_population(persons)
+    return FoundLinks(
+        [Edge(link.a, link.b, link.matched_by, link.weight) for link in result.links],
+        [Review(r.a, r.b, r.weight, r.reason) for r in result.reviews],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +112,7 @@ class Decisions:
     subjects: tuple[SubjectDecision, ...]
     merged_into: Mapping[RecordRef, RecordRef]
     orphans: tuple[Orphan, ...]
+    reviews: tuple[Review, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +123,7 @@ class Linked:
     groups: tuple[tuple[RecordRef, ...], ...]
     subject_of: Mapping[RecordRef, str]
     edges_by_subject: Mapping[str, tuple[Edge, ...]]
+    reviews: tuple[Review, ...] = ()
 
     def members(self, subject_id: str) -> tuple[RecordRef, ...]:
         """The live person records of one subject."""
@@ -97,12 +134,13 @@ def link_subjects(
     state: FeedState,
     inputs: DecisionInputs,
     mint: Callable[[RecordRef, int], str],
-    find_edges: EdgeFinder = identifier_edges,
+    linker: Linker = link_on_identifiers,
 ) -> Linked:
     """Resolve merges and group person records into subjects with stable ids."""
     merged = consolidate(state)
     persons = sorted(merged.persons.values(), key=lambda p: p.ref)
-    edges = _allowed_edges([*find_edges(persons), *inputs.manual_edges], inputs.forbidden_pairs)
+    found = linker(persons)
+    edges = _allowed_edges([*found.edges, *inputs.manual_edges], inputs.forbidden_pairs)
     groups = clusters(merged.persons, edges)
     ids = assign_subject_ids(
         groups, inputs.previous_membership, set(inputs.taken_subject_ids), mint
@@ -111,11 +149,13 @@ def link_subjects(
     edges_by_subject: dict[str, list[Edge]] = defaultdict(list)
     for edge in edges:
         edges_by_subject[subject_of[edge.a]].append(edge)
+    decided = inputs.forbidden_pairs | {(e.a, e.b) for e in inputs.manual_edges}
     return Linked(
         merged,
         tuple(groups),
         subject_of,
         {sid: tuple(found) for sid, found in edges_by_subject.items()},
+        tuple(r for r in found.reviews if (r.a, r.b) not in decided),
     )
 
 
@@ -135,10 +175,10 @@ def decide(
     state: FeedState,
     inputs: DecisionInputs,
     mint: Callable[[RecordRef, int], str],
-    find_edges: EdgeFinder = identifier_edges,
+    linker: Linker = link_on_identifiers,
 ) -> Decisions:
     """Link, decide and flag every subject in `state`."""
-    linked = link_subjects(state, inputs, mint, find_edges)
+    linked = link_subjects(state, inputs, mint, linker)
     facts = gather_facts(linked.merged, linked.subject_of, inputs.overrides)
     decisions = [
         decide_subject(
@@ -150,7 +190,12 @@ def decide(
         for group in linked.groups
     ]
     decisions.sort(key=lambda d: d.subject_id)
-    return Decisions(tuple(decisions), linked.merged.merged_into, tuple(linked.merged.orphans))
+    return Decisions(
+        tuple(decisions),
+        linked.merged.merged_into,
+        tuple(linked.merged.orphans),
+        linked.reviews,
+    )
 
 
 def _allowed_edges(
@@ -205,9 +250,9 @@ def _group(
 
 def membership_matched_by(decision: SubjectDecision) -> dict[RecordRef, tuple[str, float | None]]:
     """For each member, what linked it into the subject (`NONE` for a lone record)."""
-    result: dict[RecordRef, tuple[str, float | None]] = {
-        ref: (MATCHED_BY_NONE, None) for ref in decision.members
-    }
+    result: dict[RecordRef, tuple[str, float | None]] = dict.fromkeys(
+        decision.members, (MATCHED_BY_NONE, None)
+    )
     for edge in decision.edges:
         for ref in (edge.a, edge.b):
             if result[ref][0] == MATCHED_BY_NONE:

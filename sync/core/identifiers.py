@@ -25,7 +25,7 @@ _POLICE_REF_RE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 _ALL_ZEROS_RE = re.compile(r"^[0/SF]*$")
 
 
-class InvalidIdentifier(ValueError):  # noqa: N818 - reads better at call sites
+class InvalidIdentifier(ValueError):
     """An identifier fails its format or check character (message has no value)."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from sync.core.duplicates import DUPLICATE_REPORT_KINDS, Flag
@@ -87,7 +88,7 @@ def _ownership(agency: Agency, base: dict[str, Any], timeline: Sequence[Segment]
 
 def _handovers(agency: Agency, base: dict[str, Any], timeline: Sequence[Segment]) -> list[Notice]:
     notices = []
-    for before, after in zip(timeline, timeline[1:], strict=False):
+    for before, after in pairwise(timeline):
         if before.owner == after.owner:
             continue
         key = f"{NOTICE_HANDOVER}|{base['subject_id']}|{after.start}|{before.owner}|{after.owner}"

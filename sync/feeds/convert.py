@@ -1,4 +1,4 @@
-"""Conversions at the feed edge: validated models to stored versions, stored payloads to core values.
+"""Conversions at the feed edge: validated models to stored versions, payloads to core values.
 
 A validated feed record becomes a `RecordVersion` whose payload is the
 canonical JSON of its fields; reading the ledger back turns those payloads

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from sync.feeds.models import AnyRecord, FeedContext, FeedRecord
 
-_RECORD_ADAPTER: TypeAdapter[FeedRecord] = TypeAdapter(AnyRecord)  # type: ignore[arg-type]
+_RECORD_ADAPTER: TypeAdapter[FeedRecord] = TypeAdapter(AnyRecord)
 VALUE_ERROR_PREFIX = "Value error, "
 MAX_REASONS_PER_LINE = 3
 

@@ -17,14 +17,16 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import audit_decision_pass
-from sync.core.decide import Decisions, SubjectDecision, membership_matched_by
+from sync.core.decide import Decisions, Review, SubjectDecision, membership_matched_by
 from sync.core.duplicates import Flag
 from sync.core.notices import notices_for_subject
 from sync.crypto.keys import KeyRing
 from sync.ledger import schema
 from sync.ledger.outbox import changed_notices, store_outgoing
 from sync.ledger.store import Ledger
+from sync.ledger.tables_manual import review_items
 
+LINK_REVIEW = "link-review"
 FLAG_CONTENT_COLUMNS = (
     "kind",
     "subject_id",
@@ -99,6 +101,7 @@ def store_decisions(
         ledger.replace_rows(schema.segments, list(_segment_rows(decisions.subjects)), conn)
         ledger.replace_rows(schema.orphans, [_orphan_row(o) for o in decisions.orphans], conn)
         merge_flags(conn, (f for d in decisions.subjects for f in d.flags), now)
+        store_reviews(conn, decisions.reviews, now)
         if keyring is None:
             return 0
         desired = (
@@ -107,6 +110,35 @@ def store_decisions(
             for notice in notices_for_subject(d.facts, d.timeline, d.flags)
         )
         return store_outgoing(conn, changed_notices(conn, desired), keyring, run_id, now)
+
+
+def store_reviews(conn: Connection, reviews: Iterable[Review], now: datetime) -> None:
+    """Open a link-review item for each uncertain pair not already under review or decided."""
+    table = review_items
+    known = {
+        (a_agency, a_person, b_agency, b_person)
+        for a_agency, a_person, b_agency, b_person in conn.execute(
+            select(table.c.a_agency, table.c.a_person_id, table.c.b_agency, table.c.b_person_id)
+        )
+    }
+    rows = []
+    for review in reviews:
+        pair = (str(review.a.agency), review.a.person_id, str(review.b.agency), review.b.person_id)
+        if pair not in known:
+            rows.append(
+                {
+                    "kind": LINK_REVIEW,
+                    "a_agency": pair[0],
+                    "a_person_id": pair[1],
+                    "b_agency": pair[2],
+                    "b_person_id": pair[3],
+                    "weight": review.weight,
+                    "reason": review.reason[:500],
+                    "created_at": now,
+                }
+            )
+    if rows:
+        conn.execute(table.insert(), rows)
 
 
 def _store_subjects(conn: Connection, subjects: Iterable[SubjectDecision], run_id: int) -> None:

@@ -240,5 +240,5 @@ outbox = Table(
 
 
 from sync.audit import tables as _audit_tables  # noqa: F401,E402
-from sync.ledger import tables_manual as _tables_manual  # noqa: F401,E402
 from sync.ledger import tables_cycle as _tables_cycle  # noqa: E402,F401
+from sync.ledger import tables_manual as _tables_manual  # noqa: F401,E402

@@ -33,10 +33,14 @@ def test_examples_decide_exactly_as_the_spec(
 ) -> None:
     db = ["--db", ledger_url]
     run_cli(
-        *db, "run",
-        "--probation-feed", str(examples_dir / "probation.jsonl"),
-        "--police-feed", str(examples_dir / "police.jsonl"),
-        "--as-of", AS_OF,
+        *db,
+        "run",
+        "--probation-feed",
+        str(examples_dir / "probation.jsonl"),
+        "--police-feed",
+        str(examples_dir / "police.jsonl"),
+        "--as-of",
+        AS_OF,
         cwd=tmp_path,
     )
     mismatches = []
@@ -51,15 +55,22 @@ def test_examples_decide_exactly_as_the_spec(
             record = expected["record"]
             got = by_record[(record["agency"], record["person_id"])]  # type: ignore[index]
             if (got["owner"], got["rule"], got["mandatory"]) != (
-                expected["owner"], expected["rule"], expected["mandatory"]
+                expected["owner"],
+                expected["rule"],
+                expected["mandatory"],
             ):
                 mismatches.append((record, as_of))
     assert mismatches == []
 
-    report = json.loads(run_cli(*db, "report", "duplicates", "--format", "json", cwd=tmp_path).stdout)
+    report = json.loads(
+        run_cli(*db, "report", "duplicates", "--format", "json", cwd=tmp_path).stdout
+    )
     expected_flags = [
-        json.loads(line) for line in (examples_dir / "expected-flags.jsonl").read_text().splitlines()
+        json.loads(line)
+        for line in (examples_dir / "expected-flags.jsonl").read_text().splitlines()
     ]
-    assert sorted(map(_flag_identity, report["flags"])) == sorted(map(_flag_identity, expected_flags))
+    assert sorted(map(_flag_identity, report["flags"])) == sorted(
+        map(_flag_identity, expected_flags)
+    )
     assert report["as_of"] == AS_OF
     assert sum(report["summary"]["flags"].values()) == len(report["flags"])

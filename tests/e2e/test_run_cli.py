@@ -20,49 +20,91 @@ def _write(path: Path, records: list[dict[str, object]]) -> Path:
 
 def _person(agency: str, pid: str, pnc: str) -> dict[str, object]:
     return {
-        "type": "person", "agency": agency, "id": pid, "pnc": pnc, "cro": None,
-        "surname": "EXAMPLE", "forenames": "WORKED", "date_of_birth": "1970-01-02",
-        "gender": "M", "area": "NW" if agency == "probation" else "LANC",
+        "type": "person",
+        "agency": agency,
+        "id": pid,
+        "pnc": pnc,
+        "cro": None,
+        "surname": "EXAMPLE",
+        "forenames": "WORKED",
+        "date_of_birth": "1970-01-02",
+        "gender": "M",
+        "area": "NW" if agency == "probation" else "LANC",
         "updated_at": "2026-01-01T00:00:00Z",
     }
 
 
 def _assessment(agency: str, aid: str, pid: str, day: str) -> dict[str, object]:
     return {
-        "type": "assessment", "agency": agency, "id": aid, "person_id": pid,
-        "started_on": day, "completed_on": day, "status": "completed",
+        "type": "assessment",
+        "agency": agency,
+        "id": aid,
+        "person_id": pid,
+        "started_on": day,
+        "completed_on": day,
+        "status": "completed",
         "updated_at": "2026-01-01T00:00:00Z",
     }
 
 
-def _worked_example(
-    tmp_path: Path, police_day: str, custody: bool
-) -> tuple[Path, Path]:
+def _worked_example(tmp_path: Path, police_day: str, custody: bool) -> tuple[Path, Path]:
     pnc = "1990/0004242E"
     probation = [
         _person("probation", "W900000", pnc),
-        {"type": "supervision", "agency": "probation", "id": "WS-0", "person_id": "W900000",
-         "kind": "licence", "offence": "sexual", "start": "2025-03-01", "end": "2027-02-28",
-         "updated_at": "2026-01-01T00:00:00Z"},
+        {
+            "type": "supervision",
+            "agency": "probation",
+            "id": "WS-0",
+            "person_id": "W900000",
+            "kind": "licence",
+            "offence": "sexual",
+            "start": "2025-03-01",
+            "end": "2027-02-28",
+            "updated_at": "2026-01-01T00:00:00Z",
+        },
         _assessment("probation", "WA-0", "W900000", "2025-04-20"),
     ]
     if custody:
         probation.append(
-            {"type": "custody", "agency": "probation", "id": "WC-0", "person_id": "W900000",
-             "start": "2025-05-01", "end": "2025-06-15", "updated_at": "2026-01-01T00:00:00Z"}
+            {
+                "type": "custody",
+                "agency": "probation",
+                "id": "WC-0",
+                "person_id": "W900000",
+                "start": "2025-05-01",
+                "end": "2025-06-15",
+                "updated_at": "2026-01-01T00:00:00Z",
+            }
         )
     police = [
         _person("police", "WEX-0", pnc),
-        {"type": "registration", "agency": "police", "id": "WR-0", "person_id": "WEX-0",
-         "start": "2019-01-01", "end": None, "updated_at": "2026-01-01T00:00:00Z"},
+        {
+            "type": "registration",
+            "agency": "police",
+            "id": "WR-0",
+            "person_id": "WEX-0",
+            "start": "2019-01-01",
+            "end": None,
+            "updated_at": "2026-01-01T00:00:00Z",
+        },
         _assessment("police", "WPA-0", "WEX-0", police_day),
     ]
-    return _write(tmp_path / "probation.jsonl", probation), _write(tmp_path / "police.jsonl", police)
+    return _write(tmp_path / "probation.jsonl", probation), _write(
+        tmp_path / "police.jsonl", police
+    )
 
 
 def _run_and_report(tmp_path: Path, probation: Path, police: Path) -> dict[str, object]:
-    run_cli("run", "--probation-feed", str(probation), "--police-feed", str(police),
-            "--as-of", "2026-11-28", cwd=tmp_path)
+    run_cli(
+        "run",
+        "--probation-feed",
+        str(probation),
+        "--police-feed",
+        str(police),
+        "--as-of",
+        "2026-11-28",
+        cwd=tmp_path,
+    )
     report = run_cli("report", "duplicates", "--format", "json", cwd=tmp_path).stdout
     return json.loads(report)  # type: ignore[no-any-return]
 
@@ -79,12 +121,16 @@ def test_worked_example_1_police_assessment_is_redundant_duplicate(tmp_path: Pat
         ("duplicate", "WA-0", False),
     }
     police_duplicate = next(
-        f for f in report["flags"] if f["kind"] == "duplicate" and f["agency"] == "police"  # type: ignore[attr-defined]
+        f
+        for f in report["flags"]
+        if f["kind"] == "duplicate" and f["agency"] == "police"  # type: ignore[attr-defined]
     )
     assert police_duplicate["owner_at_reference_date"] == "probation"
     assert police_duplicate["rule_at_reference_date"] == "PROB-SEXUAL"
     assert police_duplicate["counterpart"] == {
-        "agency": "probation", "assessment_id": "WA-0", "reference_date": "2025-04-20"
+        "agency": "probation",
+        "assessment_id": "WA-0",
+        "reference_date": "2025-04-20",
     }
 
 
@@ -104,23 +150,68 @@ def test_worked_example_3_recall_to_custody_means_no_owner(tmp_path: Path) -> No
 
 BROKEN_PROBATION_LINES = [
     "this is not json",
-    json.dumps({"type": "prison_visit", "agency": "probation", "id": "V-1",
-                "updated_at": "2026-01-01T00:00:00Z"}),
-    json.dumps({"type": "supervision", "agency": "probation", "id": "BAD-DATE",
-                "person_id": "W900000", "kind": "licence", "offence": "sexual",
-                "start": "2025-02-30", "end": "2026-01-01", "updated_at": "2026-01-01T00:00:00Z"}),
-    json.dumps({"type": "supervision", "agency": "probation", "id": "BACKWARDS",
-                "person_id": "W900000", "kind": "licence", "offence": "sexual",
-                "start": "2025-06-01", "end": "2025-05-01", "updated_at": "2026-01-01T00:00:00Z"}),
-    json.dumps({"type": "assessment", "agency": "police", "id": "WRONG-AGENCY",
-                "person_id": "W900000", "started_on": "2025-04-01", "completed_on": "2025-04-02",
-                "status": "completed", "updated_at": "2026-01-01T00:00:00Z"}),
+    json.dumps(
+        {
+            "type": "prison_visit",
+            "agency": "probation",
+            "id": "V-1",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }
+    ),
+    json.dumps(
+        {
+            "type": "supervision",
+            "agency": "probation",
+            "id": "BAD-DATE",
+            "person_id": "W900000",
+            "kind": "licence",
+            "offence": "sexual",
+            "start": "2025-02-30",
+            "end": "2026-01-01",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }
+    ),
+    json.dumps(
+        {
+            "type": "supervision",
+            "agency": "probation",
+            "id": "BACKWARDS",
+            "person_id": "W900000",
+            "kind": "licence",
+            "offence": "sexual",
+            "start": "2025-06-01",
+            "end": "2025-05-01",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }
+    ),
+    json.dumps(
+        {
+            "type": "assessment",
+            "agency": "police",
+            "id": "WRONG-AGENCY",
+            "person_id": "W900000",
+            "started_on": "2025-04-01",
+            "completed_on": "2025-04-02",
+            "status": "completed",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }
+    ),
     json.dumps({**_person("probation", "not-a-crn", "1990/0004242E")}),
 ]
 BROKEN_POLICE_LINES = [
-    json.dumps({"type": "supervision", "agency": "police", "id": "POLICE-SUP",
-                "person_id": "WEX-0", "kind": "licence", "offence": "sexual",
-                "start": "2025-03-01", "end": "2027-02-28", "updated_at": "2026-01-01T00:00:00Z"}),
+    json.dumps(
+        {
+            "type": "supervision",
+            "agency": "police",
+            "id": "POLICE-SUP",
+            "person_id": "WEX-0",
+            "kind": "licence",
+            "offence": "sexual",
+            "start": "2025-03-01",
+            "end": "2027-02-28",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }
+    ),
 ]
 
 
@@ -138,8 +229,16 @@ def test_broken_lines_are_rejected_with_reasons_and_change_nothing_else(tmp_path
     broken_police = broken_dir / "police.jsonl"
     broken_police.write_text(police.read_text() + "\n".join(BROKEN_POLICE_LINES) + "\n")
 
-    run = run_cli("run", "--probation-feed", str(broken_probation), "--police-feed",
-                  str(broken_police), "--as-of", "2026-11-28", cwd=broken_dir)
+    run = run_cli(
+        "run",
+        "--probation-feed",
+        str(broken_probation),
+        "--police-feed",
+        str(broken_police),
+        "--as-of",
+        "2026-11-28",
+        cwd=broken_dir,
+    )
     assert "7 rejected records" in run.stdout
     rejects = [
         json.loads(line)
@@ -164,10 +263,13 @@ def test_broken_lines_are_rejected_with_reasons_and_change_nothing_else(tmp_path
 
 
 def _exports(cwd: Path) -> str:
-    return "".join(
-        run_cli("export", *what, cwd=cwd).stdout
-        for what in (["ownership", "--as-of", "2025-05-10"], ["timeline"], ["links"])
-    ) + run_cli("report", "duplicates", "--format", "json", cwd=cwd).stdout
+    return (
+        "".join(
+            run_cli("export", *what, cwd=cwd).stdout
+            for what in (["ownership", "--as-of", "2025-05-10"], ["timeline"], ["links"])
+        )
+        + run_cli("report", "duplicates", "--format", "json", cwd=cwd).stdout
+    )
 
 
 def test_rerun_and_shuffled_feeds_give_byte_identical_exports(
@@ -178,18 +280,39 @@ def test_rerun_and_shuffled_feeds_give_byte_identical_exports(
     shuffled.mkdir()
     feeds = {a: examples_dir / f"{a}.jsonl" for a in ("probation", "police")}
     args = ["--as-of", "2026-11-28"]
-    run_cli("run", "--probation-feed", str(feeds["probation"]),
-            "--police-feed", str(feeds["police"]), *args, cwd=first)
+    run_cli(
+        "run",
+        "--probation-feed",
+        str(feeds["probation"]),
+        "--police-feed",
+        str(feeds["police"]),
+        *args,
+        cwd=first,
+    )
     once = _exports(first)
-    run_cli("run", "--probation-feed", str(feeds["probation"]),
-            "--police-feed", str(feeds["police"]), *args, cwd=first)
+    run_cli(
+        "run",
+        "--probation-feed",
+        str(feeds["probation"]),
+        "--police-feed",
+        str(feeds["police"]),
+        *args,
+        cwd=first,
+    )
     assert _exports(first) == once
 
     rng = random.Random(7)
-    for agency, path in feeds.items():
+    for path in feeds.values():
         lines = path.read_text().splitlines()
         rng.shuffle(lines)
         (shuffled / path.name).write_text("\n".join(lines) + "\n")
-    run_cli("run", "--probation-feed", str(shuffled / "probation.jsonl"),
-            "--police-feed", str(shuffled / "police.jsonl"), *args, cwd=shuffled)
+    run_cli(
+        "run",
+        "--probation-feed",
+        str(shuffled / "probation.jsonl"),
+        "--police-feed",
+        str(shuffled / "police.jsonl"),
+        *args,
+        cwd=shuffled,
+    )
     assert _exports(shuffled) == once

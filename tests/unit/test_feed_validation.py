@@ -21,9 +21,17 @@ def _line(**fields: object) -> bytes:
 
 def _person(**overrides: object) -> bytes:
     fields: dict[str, object] = {
-        "type": "person", "agency": "probation", "id": "X123456", "pnc": "2002/0073319Z",
-        "cro": None, "surname": "EXAMPLE", "forenames": "John", "gender": "M", "area": "NW",
-        "date_of_birth": "1975-04-12", "updated_at": STAMP,
+        "type": "person",
+        "agency": "probation",
+        "id": "X123456",
+        "pnc": "2002/0073319Z",
+        "cro": None,
+        "surname": "EXAMPLE",
+        "forenames": "John",
+        "gender": "M",
+        "area": "NW",
+        "date_of_birth": "1975-04-12",
+        "updated_at": STAMP,
     }
     fields.update(overrides)
     return _line(**fields)
@@ -67,30 +75,84 @@ def test_warnings_cannot_be_injected_by_the_feed() -> None:
     [
         (b"{not json", "not valid JSON"),
         (b"[1, 2]", "not a JSON object"),
-        (_line(type="visit", agency="probation", id="1", updated_at=STAMP),
-         "type: missing or unknown record type"),
+        (
+            _line(type="visit", agency="probation", id="1", updated_at=STAMP),
+            "type: missing or unknown record type",
+        ),
         (_person(id="X12345"), "person.crn: must be one letter and six digits"),
         (_person(noms="A12BC"), "person.noms: must be a letter, four digits and two letters"),
         (_person(agency="police"), "person.agency: does not match the feed it arrived in"),
         (_person(gender="Q"), "person.gender: Input should be 'M', 'F', 'X' or 'U'"),
         (_person(surname=None), "person.surname: Input should be a valid string"),
-        (_person(updated_at="2026-11-01T09:00:00"), "person.updated_at: Input should have timezone info"),
-        (_line(type="supervision", agency="probation", id="S", person_id="X123456",
-               kind="licence", offence="sexual", start="2025-06-01", end="2025-05-31",
-               updated_at=STAMP), "supervision.end: must not be before start"),
-        (_line(type="supervision", agency="probation", id="S", person_id="X123456",
-               kind="licence", offence="sexual", start="2025-06-01", end="2026-05-31",
-               terminated_on="2025-01-01", updated_at=STAMP),
-         "supervision.terminated_on: must not be before start"),
-        (_line(type="assessment", agency="probation", id="A", person_id="X123456",
-               started_on="2025-06-01", status="completed", updated_at=STAMP),
-         "assessment.completed_on: required when status is completed"),
-        (_line(type="assessment", agency="probation", id="A", person_id="X123456",
-               started_on="2025-06-01", completed_on="2025-05-01", status="completed",
-               updated_at=STAMP), "assessment.completed_on: must not be before started_on"),
-        (_line(type="merge", agency="probation", id="M", source_person_id="X123456",
-               target_person_id="X123456", updated_at=STAMP),
-         "merge.target_person_id: must differ from source_person_id"),
+        (
+            _person(updated_at="2026-11-01T09:00:00"),
+            "person.updated_at: Input should have timezone info",
+        ),
+        (
+            _line(
+                type="supervision",
+                agency="probation",
+                id="S",
+                person_id="X123456",
+                kind="licence",
+                offence="sexual",
+                start="2025-06-01",
+                end="2025-05-31",
+                updated_at=STAMP,
+            ),
+            "supervision.end: must not be before start",
+        ),
+        (
+            _line(
+                type="supervision",
+                agency="probation",
+                id="S",
+                person_id="X123456",
+                kind="licence",
+                offence="sexual",
+                start="2025-06-01",
+                end="2026-05-31",
+                terminated_on="2025-01-01",
+                updated_at=STAMP,
+            ),
+            "supervision.terminated_on: must not be before start",
+        ),
+        (
+            _line(
+                type="assessment",
+                agency="probation",
+                id="A",
+                person_id="X123456",
+                started_on="2025-06-01",
+                status="completed",
+                updated_at=STAMP,
+            ),
+            "assessment.completed_on: required when status is completed",
+        ),
+        (
+            _line(
+                type="assessment",
+                agency="probation",
+                id="A",
+                person_id="X123456",
+                started_on="2025-06-01",
+                completed_on="2025-05-01",
+                status="completed",
+                updated_at=STAMP,
+            ),
+            "assessment.completed_on: must not be before started_on",
+        ),
+        (
+            _line(
+                type="merge",
+                agency="probation",
+                id="M",
+                source_person_id="X123456",
+                target_person_id="X123456",
+                updated_at=STAMP,
+            ),
+            "merge.target_person_id: must differ from source_person_id",
+        ),
     ],
 )
 def test_rejections_name_the_field_and_rule(raw: bytes, reason: str) -> None:
@@ -98,13 +160,25 @@ def test_rejections_name_the_field_and_rule(raw: bytes, reason: str) -> None:
 
 
 def test_agency_only_record_types() -> None:
-    registration = _line(type="registration", agency="probation", id="R", person_id="X123456",
-                         start="2020-01-01", updated_at=STAMP)
+    registration = _line(
+        type="registration",
+        agency="probation",
+        id="R",
+        person_id="X123456",
+        start="2020-01-01",
+        updated_at=STAMP,
+    )
     assert _reason(registration) == (
         "registration.type: a registration record only comes from the police"
     )
-    custody = _line(type="custody", agency="police", id="C", person_id="LAN-1",
-                    start="2020-01-01", updated_at=STAMP)
+    custody = _line(
+        type="custody",
+        agency="police",
+        id="C",
+        person_id="LAN-1",
+        start="2020-01-01",
+        updated_at=STAMP,
+    )
     assert _reason(custody, POLICE) == "custody.type: a custody record only comes from probation"
 
 

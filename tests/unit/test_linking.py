@@ -79,7 +79,9 @@ refs = st.builds(
 
 
 @given(st.lists(st.tuples(refs, refs), max_size=20), st.randoms(use_true_random=False))
-def test_clusters_do_not_depend_on_edge_order(pairs: list[tuple[RecordRef, RecordRef]], rnd) -> None:  # type: ignore[no-untyped-def]
+def test_clusters_do_not_depend_on_edge_order(
+    pairs: list[tuple[RecordRef, RecordRef]], rnd
+) -> None:  # type: ignore[no-untyped-def]
     edges = [Edge(*sorted(pair), "PNC") for pair in pairs]
     nodes = [ref for pair in pairs for ref in pair]
     shuffled = list(edges)

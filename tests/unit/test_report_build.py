@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -342,28 +341,6 @@ def test_filters_are_recorded_in_the_report() -> None:
 
     assert dumped["filters"]["kinds"] == ["assessed_by_non_owner", "duplicate"]
     assert dumped["filters"]["area"] == "NW"
-
-
-NATIONAL_ROWS = 150_000
-NATIONAL_BUDGET_SECONDS = 1.5
-
-
-def test_a_national_sized_report_builds_quickly() -> None:
-    templates = duplicate_pair()
-    rows = [
-        template.model_copy(
-            update={"subject_id": f"S{n:07d}", "area": f"A{n % 55:02d}", "first_seen": SEEN}
-        )
-        for n in range(NATIONAL_ROWS // len(templates))
-        for template in templates
-    ]
-
-    started = time.perf_counter()
-    report = report_of(rows)
-    elapsed = time.perf_counter() - started
-
-    assert report.summary.total == len(rows)
-    assert elapsed < NATIONAL_BUDGET_SECONDS
 
 
 @pytest.mark.parametrize("render", [render_json, render_csv, render_html])
