@@ -24,6 +24,7 @@ from sync.crypto.at_rest import FieldCipher
 from sync.crypto.keyring import load_data_key, load_keyring
 from sync.crypto.keys import KeyRing, Party
 from sync.errors import ConfigurationError, LedgerError
+from sync.ledger.outbox import OutboxKeys
 from sync.ledger.store import CipherCodec, Ledger
 from sync.settings import Settings
 
@@ -121,6 +122,13 @@ class App:
         if directory is None or self.keyring is None:
             return None
         return FieldCipher(load_data_key(directory))
+
+    @cached_property
+    def outbox_keys(self) -> OutboxKeys | None:
+        """Keys to seal notices and keep their batches, when the deployment has keys."""
+        if self.keyring is None or self.field_cipher is None:
+            return None
+        return OutboxKeys(self.keyring, self.field_cipher)
 
     @cached_property
     def mint_subject_id(self) -> Callable[[RecordRef, int], str]:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sync.app import App
 from sync.core.decide import DecisionInputs, Decisions, decide
 from sync.core.records import Agency, Override, Owner, RecordRef
-from sync.errors import GatewayError
+from sync.errors import CryptoError, GatewayError, InputRefused
 from sync.feeds.convert import feed_state
 from sync.ingest import FeedSource, IngestCounts, ingest
 from sync.ledger import schema
@@ -73,7 +73,9 @@ def run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSu
                 summary.feeds[agency] = ingest(
                     ledger, source, agency, run_id, app.today(), app.clock()
                 )
-            except GatewayError as error:
+            except (GatewayError, CryptoError, InputRefused) as error:
+                if not source.live:
+                    raise
                 # One failing gateway never holds back the other agency's work.
                 summary.feed_errors[agency] = str(error)
         summary.changed = ledger.count_applied(run_id)
@@ -118,7 +120,7 @@ def compute_decisions(app: App, inputs: DecisionInputs) -> Decisions:
 def decide_and_store(app: App, as_of: date, run_id: int) -> tuple[Decisions, int]:
     """Recompute every subject from the ledger's records; store it and queue changed notices."""
     decisions = compute_decisions(app, decision_inputs(app, as_of))
-    batches = store_decisions(app.ledger, decisions, run_id, app.clock(), app.keyring)
+    batches = store_decisions(app.ledger, decisions, run_id, app.clock(), app.outbox_keys)
     return decisions, batches
 
 

@@ -18,8 +18,9 @@ from sqlalchemy import select, update
 from sync.app import App
 from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import audit_disclosure
-from sync.errors import GatewayError, PermanentGatewayError
+from sync.errors import GatewayError, PermanentGatewayError, StaleEnvelopeError
 from sync.ledger import schema
+from sync.ledger.outbox import reseal_batch
 
 log = logging.getLogger(__name__)
 RETRY_BASE = timedelta(seconds=30)
@@ -84,7 +85,7 @@ def deliver_outbox(
         if not ignore_schedule and _as_aware(next_attempt_at, now) > now:
             break
         try:
-            receipt = client.deliver(bytes(envelope))
+            receipt = _deliver_resealing_if_stale(app, client, batch_id, bytes(envelope))
         except GatewayError as error:
             _record_failure(app, batch_id, attempts, error, now)
             counts.failed += 1
@@ -107,6 +108,21 @@ def deliver_outbox(
         counts.notices += int(notice_count)
         counts.pending -= 1
     return counts
+
+
+def _deliver_resealing_if_stale(
+    app: App, client: NoticeClient, batch_id: str, envelope: bytes
+) -> SignedReceipt:
+    """Deliver a batch; if the gateway finds it sealed too long ago, seal it again once."""
+    try:
+        return client.deliver(envelope)
+    except StaleEnvelopeError:
+        keys = app.outbox_keys
+        if keys is None:
+            raise
+        with app.ledger.engine.begin() as conn:
+            fresh = reseal_batch(conn, batch_id, keys, app.clock())
+        return client.deliver(fresh)
 
 
 def _as_aware(value: datetime, like: datetime) -> datetime:

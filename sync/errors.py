@@ -10,6 +10,7 @@
     ├── GatewayError              talking to an agency gateway failed
     │   ├── RetryableGatewayError timeouts, dropped connections, 429/5xx: try again later
     │   └── PermanentGatewayError 4xx other than 429, bad receipts: do not retry as is
+    │       └── StaleEnvelopeError  sealed outside the gateway's clock-skew window: seal again
     ├── LedgerError               the ledger is unreachable or inconsistent
     └── AuditError                the audit log cannot be written or fails verification
 
@@ -65,6 +66,10 @@ class RetryableGatewayError(GatewayError):
 
 class PermanentGatewayError(GatewayError):
     """A gateway failure that retrying as is will not fix."""
+
+
+class StaleEnvelopeError(PermanentGatewayError):
+    """The gateway refused an envelope sealed outside its clock-skew window."""
 
 
 class LedgerError(ArmsSyncError):

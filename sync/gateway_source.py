@@ -20,6 +20,7 @@ from sync.errors import ConfigurationError, InputRefused
 from sync.feeds.jsonl import FeedItem, iter_lines
 from sync.feeds.models import FeedContext
 from sync.gateway.client import GatewayClient
+from sync.gateway.retry import RetryPolicy
 from sync.ingest import Unit
 from sync.ledger.cursors import load_cursor
 
@@ -38,6 +39,11 @@ def gateway_client(app: App, base_url: str, agency: str) -> GatewayClient:
         client_secret=settings.gateway_client_secret.get_secret_value(),
         keyring=app.require_keyring(),
         timeout=(settings.http_timeout_seconds, settings.http_timeout_seconds),
+        retry=RetryPolicy(
+            max_attempts=settings.gateway_retry_attempts,
+            base_delay=settings.gateway_retry_base_seconds,
+            max_delay=settings.gateway_retry_max_seconds,
+        ),
         ca_bundle=settings.gateway_ca_bundle,
     )
 
@@ -55,6 +61,11 @@ class GatewaySource:
     def name(self) -> str:
         """The gateway's host and port (never credentials or paths)."""
         return urlsplit(self.base_url).netloc
+
+    @property
+    def live(self) -> bool:
+        """A gateway is live: its failures leave the other agency's work to go on."""
+        return True
 
     def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
         """One unit per page, from the saved cursor on."""

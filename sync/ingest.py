@@ -46,6 +46,11 @@ class FeedSource(Protocol):
         """A short, non-personal name for the source (file name or host)."""
         ...
 
+    @property
+    def live(self) -> bool:
+        """True for a gateway: its failures must not stop the other agency's work."""
+        ...
+
     def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
         """The source's units in order; sealed ones are opened through `guard`."""
         ...

@@ -21,6 +21,9 @@ DEFAULT_DATABASE_URL = "sqlite:///arms-sync.db"
 DEFAULT_TRAINING_DATE = date(2016, 2, 29)
 DEFAULT_WINDOW_DAYS = 180
 DEFAULT_HOURS_PER_ASSESSMENT = 6.0
+DEFAULT_GATEWAY_RETRY_ATTEMPTS = 6
+DEFAULT_GATEWAY_RETRY_BASE_SECONDS = 0.5
+DEFAULT_GATEWAY_RETRY_MAX_SECONDS = 30.0
 
 
 class Settings(BaseSettings):
@@ -44,6 +47,9 @@ class Settings(BaseSettings):
     gateway_ca_bundle: Path | None = None
     gateway_page_size: int = Field(default=1000, ge=1, le=10_000)
     max_clock_skew_seconds: int = Field(default=300, gt=0)
+    gateway_retry_attempts: int = Field(default=DEFAULT_GATEWAY_RETRY_ATTEMPTS, ge=1)
+    gateway_retry_base_seconds: float = Field(default=DEFAULT_GATEWAY_RETRY_BASE_SECONDS, ge=0)
+    gateway_retry_max_seconds: float = Field(default=DEFAULT_GATEWAY_RETRY_MAX_SECONDS, ge=0)
 
     @classmethod
     def settings_customise_sources(

@@ -54,8 +54,9 @@ def run(
     if summary.feed_errors:
         agencies = " and ".join(sorted(summary.feed_errors))
         raise ArmsSyncError(
-            f"The {agencies} gateway could not be read; the rest of the run completed "
-            "and the next run resumes where this one stopped."
+            f"The {agencies} gateway could not be read or did not take every notice "
+            "batch; the rest of the run completed and the next run resumes where this "
+            "one stopped."
         )
 
 

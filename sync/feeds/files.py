@@ -51,6 +51,11 @@ class PlainFileSource:
         """The file's name (never its folder: paths can say too much)."""
         return self.path.name
 
+    @property
+    def live(self) -> bool:
+        """A file is not live: a refused file stops the run."""
+        return False
+
     def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
         """The whole file as one unit."""
         yield Unit(iter_lines(_open_lines(self.path), context))
@@ -69,6 +74,11 @@ class SealedFileSource:
     def name(self) -> str:
         """The file's name."""
         return self.path.name
+
+    @property
+    def live(self) -> bool:
+        """A file is not live: a refused file stops the run."""
+        return False
 
     def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
         """The whole file as one unit, each envelope checked before its records count."""

@@ -36,10 +36,17 @@ import requests
 from sync.crypto.envelope import wire_digest
 from sync.crypto.header import parse_header
 from sync.crypto.keys import KeyRing, Party
-from sync.errors import EnvelopeRejected, GatewayError, PermanentGatewayError, RetryableGatewayError
+from sync.errors import (
+    EnvelopeRejected,
+    GatewayError,
+    PermanentGatewayError,
+    RetryableGatewayError,
+    StaleEnvelopeError,
+)
 from sync.gateway.receipt import Receipt, signed_receipt_fields, verify_receipt
 from sync.gateway.retry import RetryPolicy, next_delay, parse_retry_after, utc_now
 
+STALE_ENVELOPE_CODE = "stale_envelope"
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
 FEED_PATH = "/feed"
 NOTICES_PATH = "/notices"
@@ -341,6 +348,10 @@ class GatewayClient:
         return document
 
     def _refused(self, status: int, code: str) -> PermanentGatewayError:
+        if code == f" ({STALE_ENVELOPE_CODE})":
+            return StaleEnvelopeError(
+                f"the {self.agency} gateway refused an envelope sealed too long ago."
+            )
         return PermanentGatewayError(
             f"the {self.agency} gateway refused the request with HTTP {status}{code}."
         )

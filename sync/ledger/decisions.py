@@ -20,9 +20,8 @@ from sync.audit.pipeline_hooks import audit_decision_pass
 from sync.core.decide import Decisions, Review, SubjectDecision, membership_matched_by
 from sync.core.duplicates import Flag
 from sync.core.notices import notices_for_subject
-from sync.crypto.keys import KeyRing
 from sync.ledger import schema
-from sync.ledger.outbox import changed_notices, store_outgoing
+from sync.ledger.outbox import OutboxKeys, changed_notices, store_outgoing
 from sync.ledger.store import Ledger
 from sync.ledger.tables_manual import review_items
 
@@ -85,7 +84,7 @@ def store_decisions(
     decisions: Decisions,
     run_id: int,
     now: datetime,
-    keyring: KeyRing | None = None,
+    keys: OutboxKeys | None = None,
 ) -> int:
     """Write a decision pass in one transaction; with a key ring, queue changed notices too.
 
@@ -102,14 +101,14 @@ def store_decisions(
         ledger.replace_rows(schema.orphans, [_orphan_row(o) for o in decisions.orphans], conn)
         merge_flags(conn, (f for d in decisions.subjects for f in d.flags), now)
         store_reviews(conn, decisions.reviews, now)
-        if keyring is None:
+        if keys is None:
             return 0
         desired = (
             notice
             for d in decisions.subjects
             for notice in notices_for_subject(d.facts, d.timeline, d.flags)
         )
-        return store_outgoing(conn, changed_notices(conn, desired), keyring, run_id, now)
+        return store_outgoing(conn, changed_notices(conn, desired), keys, run_id, now)
 
 
 def store_reviews(conn: Connection, reviews: Iterable[Review], now: datetime) -> None:

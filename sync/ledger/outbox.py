@@ -16,9 +16,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, bindparam, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from sync.core.notices import NOTICE_WITHDRAWN, Notice
 from sync.core.records import Agency
@@ -28,6 +28,58 @@ from sync.crypto.keys import KeyRing, Party
 from sync.ledger import schema
 
 NOTICE_BATCH = 500
+
+
+class BatchCipher(Protocol):
+    """At-rest encryption of a batch kept for re-sealing (AES-256-GCM, id as AAD)."""
+
+    def encrypt(self, record_id: str, plaintext: bytes) -> bytes:
+        """Encrypt, binding the id."""
+        ...
+
+    def decrypt(self, record_id: str, blob: bytes) -> bytes:
+        """Decrypt, checking the id."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxKeys:
+    """What the outbox needs: the hub's key ring to seal, the data key to keep batches."""
+
+    keyring: KeyRing
+    cipher: BatchCipher
+
+
+def seal_batch(
+    plaintext: bytes, agency: str, batch_id: str, keyring: KeyRing, now: datetime
+) -> bytes:
+    """A notice batch sealed from the hub to one agency, its id as the message id."""
+    return seal(
+        plaintext,
+        sender=Party.HUB,
+        recipient=Party(Agency(agency).value),
+        keyring=keyring,
+        content_type=CONTENT_TYPE_NOTICES,
+        now=now,
+        msg_id=batch_id,
+    )
+
+
+def reseal_batch(conn: Connection, batch_id: str, keys: OutboxKeys, now: datetime) -> bytes:
+    """Seal a waiting batch again (same message id, new time) after the gateway found it stale.
+
+    Safe for exactly-once: a gateway that already stored the batch answers the
+    original envelope with its receipt before any clock check, so it only
+    refuses as stale a batch it never stored.
+    """
+    table = schema.outbox
+    agency, stored = conn.execute(
+        select(table.c.agency, table.c.sealed_batch).where(table.c.batch_id == batch_id)
+    ).one()
+    plaintext = keys.cipher.decrypt(f"outbox/{batch_id}", bytes(stored))
+    envelope = seal_batch(plaintext, agency, batch_id, keys.keyring, now)
+    conn.execute(update(table).where(table.c.batch_id == batch_id).values(envelope=envelope))
+    return envelope
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +144,7 @@ def changed_notices(conn: Connection, desired: Iterable[Notice]) -> list[Outgoin
 def store_outgoing(
     conn: Connection,
     outgoing: list[OutgoingNotice],
-    keyring: KeyRing,
+    keys: OutboxKeys,
     run_id: int,
     now: datetime,
 ) -> int:
@@ -105,7 +157,7 @@ def store_outgoing(
         position = _next_position(conn, agency)
         for start in range(0, len(notices), NOTICE_BATCH):
             chunk = notices[start : start + NOTICE_BATCH]
-            _store_batch(conn, agency, chunk, keyring, position, run_id, now)
+            _store_batch(conn, agency, chunk, keys, position, run_id, now)
             position += 1
             batches += 1
     _update_state(conn, outgoing, run_id)
@@ -124,7 +176,7 @@ def _store_batch(
     conn: Connection,
     agency: str,
     chunk: list[OutgoingNotice],
-    keyring: KeyRing,
+    keys: OutboxKeys,
     position: int,
     run_id: int,
     now: datetime,
@@ -139,21 +191,14 @@ def _store_batch(
         },
         sort_keys=True,
     ).encode()
-    envelope = seal(
-        plaintext,
-        sender=Party.HUB,
-        recipient=Party(Agency(agency).value),
-        keyring=keyring,
-        content_type=CONTENT_TYPE_NOTICES,
-        now=now,
-        msg_id=batch_id,
-    )
+    envelope = seal_batch(plaintext, agency, batch_id, keys.keyring, now)
     conn.execute(
         schema.outbox.insert().values(
             batch_id=batch_id,
             agency=agency,
             position=position,
             envelope=envelope,
+            sealed_batch=keys.cipher.encrypt(f"outbox/{batch_id}", plaintext),
             notice_count=len(chunk),
             created_at=now,
             attempts=0,

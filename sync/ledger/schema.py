@@ -228,6 +228,7 @@ outbox = Table(
     Column("agency", String(AGENCY), nullable=False),
     Column("position", Integer, nullable=False),
     Column("envelope", LargeBinary, nullable=False),
+    Column("sealed_batch", LargeBinary, nullable=False),
     Column("notice_count", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("attempts", Integer, nullable=False),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 11:41:31.046141
+Create Date: 2026-11-28 12:08:41.416445
 """
 
 from __future__ import annotations
@@ -220,6 +220,7 @@ def upgrade() -> None:
         sa.Column("agency", sa.String(length=16), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("envelope", sa.LargeBinary(), nullable=False),
+        sa.Column("sealed_batch", sa.LargeBinary(), nullable=False),
         sa.Column("notice_count", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),

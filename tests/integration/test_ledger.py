@@ -1,0 +1,195 @@
+"""The ledger on both databases: consumer rules, tombstones, flag history, atomic units."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from sync.app import App
+from sync.cycle import run_cycle
+from sync.errors import UsageError
+from sync.feeds.files import PlainFileSource
+from sync.ledger import schema
+from sync.settings import load_settings
+
+pytestmark = pytest.mark.integration
+AS_OF = date(2026, 11, 28)
+
+
+def _app(url: str) -> App:
+    return App(load_settings(database_url=url), clock=lambda: datetime(2026, 11, 28, 9, tzinfo=UTC))
+
+
+def _person(pid: str, stamp: str, surname: str = "EXAMPLE", **extra: object) -> dict[str, object]:
+    return {
+        "type": "person",
+        "agency": "probation",
+        "id": pid,
+        "surname": surname,
+        "forenames": "A",
+        "gender": "M",
+        "area": "NW",
+        "date_of_birth": "1975-06-15",
+        "pnc": "1996/0000018E",
+        "updated_at": stamp,
+        **extra,
+    }
+
+
+def _assessment(aid: str, stamp: str, **extra: object) -> dict[str, object]:
+    return {
+        "type": "assessment",
+        "agency": "probation",
+        "id": aid,
+        "person_id": "X000001",
+        "started_on": "2025-01-01",
+        "completed_on": "2025-01-02",
+        "status": "completed",
+        "updated_at": stamp,
+        **extra,
+    }
+
+
+def _police(day: str) -> list[dict[str, object]]:
+    return [
+        {
+            "type": "person",
+            "agency": "police",
+            "id": "P-1",
+            "surname": "EXAMPLE",
+            "forenames": "A",
+            "gender": "M",
+            "area": "LANC",
+            "date_of_birth": "1975-06-15",
+            "pnc": "1996/0000018E",
+            "updated_at": "2026-01-01T00:00:00Z",
+        },
+        {
+            "type": "registration",
+            "agency": "police",
+            "id": "R-1",
+            "person_id": "P-1",
+            "start": "2020-01-01",
+            "updated_at": "2026-01-01T00:00:00Z",
+        },
+        {
+            "type": "assessment",
+            "agency": "police",
+            "id": "PA-1",
+            "person_id": "P-1",
+            "started_on": day,
+            "completed_on": day,
+            "status": "completed",
+            "updated_at": "2026-01-01T00:00:00Z",
+        },
+    ]
+
+
+def _feed(path: Path, records: list[dict[str, object]]) -> PlainFileSource:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return PlainFileSource(path)
+
+
+def _rows(app: App, table: object) -> list[dict[str, object]]:
+    with app.ledger.engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(select(table))]  # type: ignore[arg-type]
+
+
+def test_latest_version_wins_whatever_the_order_and_rereading_changes_nothing(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    app = _app(ledger_url)
+    midnight = _person("X000001", "2026-10-02T00:00:00Z", surname="MIDNIGHT")
+    # 23:00 at UTC-2 is 01:00 UTC the next day: the latest instant, though it reads earlier.
+    one_am = _person("X000001", "2026-10-01T23:00:00-02:00", surname="ONEAM")
+    oldest = _person("X000001", "2026-09-01T00:00:00Z", surname="OLDEST")
+    source = _feed(tmp_path / "p.jsonl", [one_am, midnight, oldest])
+    run_cycle(app, {"probation": source}, AS_OF)
+    (record,) = [r for r in _rows(app, schema.records) if r["rtype"] == "person"]
+    assert json.loads(record["payload"])["surname"] == "ONEAM"
+    assert record["updated_at"] == "2026-10-02T01:00:00"
+
+    summary = run_cycle(app, {"probation": source}, AS_OF)
+    assert summary.changed == {}
+
+
+def test_a_tie_goes_to_the_later_line_and_a_deletion_is_a_tombstone(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    app = _app(ledger_url)
+    stamp = "2026-10-01T00:00:00Z"
+    records = [
+        _person("X000001", stamp, surname="FIRST"),
+        _person("X000001", stamp, surname="SECOND"),
+        _assessment("A-1", stamp),
+        _assessment("A-1", "2026-10-05T00:00:00Z", deleted=True),
+    ]
+    run_cycle(app, {"probation": _feed(tmp_path / "p.jsonl", records)}, AS_OF)
+    rows = {r["rtype"]: r for r in _rows(app, schema.records)}
+    assert json.loads(rows["person"]["payload"])["surname"] == "SECOND"
+    assert rows["assessment"]["deleted"]
+    assert rows["assessment"]["payload"] is None
+
+    late_copy = [_assessment("A-1", "2026-10-03T00:00:00Z")]
+    run_cycle(app, {"probation": _feed(tmp_path / "late.jsonl", late_copy)}, AS_OF)
+    assert {r["rtype"]: r for r in _rows(app, schema.records)}["assessment"]["deleted"]
+
+
+def test_flags_keep_first_seen_and_are_closed_not_erased(ledger_url: str, tmp_path: Path) -> None:
+    times = iter(datetime(2026, 11, day, 9, tzinfo=UTC) for day in range(1, 28))
+    now = next(times)
+    app = App(load_settings(database_url=ledger_url), clock=lambda: now)
+    probation = _feed(
+        tmp_path / "p.jsonl",
+        [
+            _person("X000001", "2026-01-01T00:00:00Z"),
+            {
+                "type": "supervision",
+                "agency": "probation",
+                "id": "S-1",
+                "person_id": "X000001",
+                "kind": "licence",
+                "offence": "sexual",
+                "start": "2025-03-01",
+                "end": "2027-02-28",
+                "updated_at": "2026-01-01T00:00:00Z",
+            },
+        ],
+    )
+    police = _feed(tmp_path / "police.jsonl", _police("2025-05-10"))
+    run_cycle(app, {"probation": probation, "police": police}, AS_OF)
+    first = {r["key"]: r for r in _rows(app, schema.flags)}
+    assert {r["kind"] for r in first.values()} == {"assessed_by_non_owner"}
+
+    now = next(times)
+    run_cycle(app, {"probation": probation, "police": police}, AS_OF)
+    (again,) = _rows(app, schema.flags)
+    (before,) = first.values()
+    assert again["first_seen"] == before["first_seen"]
+    assert again["last_seen"] > before["last_seen"]
+    assert again["closed_at"] is None
+
+    now = next(times)
+    moved = _feed(
+        tmp_path / "police2.jsonl",
+        [{**r, "updated_at": "2026-02-01T00:00:00Z"} for r in _police("2024-11-02")],
+    )
+    run_cycle(app, {"probation": probation, "police": moved}, AS_OF)
+    (closed,) = _rows(app, schema.flags)
+    assert closed["closed_at"] is not None
+    assert closed["first_seen"] == before["first_seen"]
+
+
+def test_a_feed_that_cannot_be_read_applies_nothing(ledger_url: str, tmp_path: Path) -> None:
+    app = _app(ledger_url)
+    missing = PlainFileSource(tmp_path / "absent.jsonl")
+    with pytest.raises(UsageError, match="does not exist"):
+        run_cycle(app, {"probation": missing}, AS_OF)
+    assert _rows(app, schema.records) == []
+    with app.ledger.engine.connect() as conn:
+        statuses = list(conn.execute(select(schema.runs.c.status)).scalars())
+    assert statuses == ["failed"]
