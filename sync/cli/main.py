@@ -21,6 +21,7 @@ from sync.cli.gateway_cmd import gateway
 from sync.cli.keys_cmd import keys
 from sync.cli.reconcile_cmd import reconcile
 from sync.cli.run_cmds import demo, run, synth
+from sync.cli.worker_cmds import WORKER_COMMANDS
 from sync.errors import ArmsSyncError
 
 EXIT_FAILURE = 1
@@ -58,6 +59,7 @@ for command in (
     gateway,
     reconcile,
     audit,
+    *WORKER_COMMANDS,
 ):
     cli.add_command(command)
 

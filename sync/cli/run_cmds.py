@@ -27,6 +27,11 @@ DEMO_SEED = 2015
 @click.option("--police-feed", required=True, help="Police feed: a file (plain or sealed).")
 @click.option("--as-of", type=ISO_DATE, help="The date taken as today (default: today).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.option(
+    "--distributed",
+    is_flag=True,
+    help="Enqueue the cycle on the broker for the workers, show progress, wait for its outcome.",
+)
 @KEYS_OPTION
 @pass_state
 def run(
@@ -35,11 +40,18 @@ def run(
     police_feed: str,
     as_of: date | None,
     as_json: bool,
+    distributed: bool,
     keys_dir: Path | None,
 ) -> None:
-    """One full sync cycle, in-process: pull both feeds, decide, flag, store."""
+    """One full sync cycle: pull both feeds, decide, flag, store (in-process or on workers)."""
     state.keys_dir = keys_dir
     app = state.app
+    if distributed:
+        from sync.cli.worker_cmds import run_distributed
+
+        summary = run_distributed(app, probation_feed, police_feed, as_of or app.today())
+        _report_run(summary, as_json)
+        return
     sources = {
         "probation": open_source(probation_feed, "probation", app),
         "police": open_source(police_feed, "police", app),
@@ -47,6 +59,11 @@ def run(
     with _status("Syncing both feeds"):
         summary = run_cycle(app, sources, as_of or app.today())
         deliver_to_gateways(app, sources, summary)
+    _report_run(summary, as_json)
+
+
+def _report_run(summary: RunSummary, as_json: bool) -> None:
+    """Print the summary; fail with one sentence when a gateway let the run down."""
     if as_json:
         click.echo(json.dumps(summary.as_dict(), sort_keys=True))
     else:

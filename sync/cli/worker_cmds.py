@@ -1,0 +1,310 @@
+"""Background deployment commands: `worker`, `beat`, `status`, `dead-letters`, `run --distributed`.
+
+`worker` and `beat` run Celery for the application `workers.app.create_app`
+builds from `ARMS_SYNC_*` settings; `status` reads queue depths from the
+broker and freshness and dead letters from the ledger; `run_distributed` is
+what `run --distributed` calls: it records a cycle, sends its first tasks,
+re-dispatches what the ledger says is owed while it waits, and returns the
+run's summary.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+import click
+
+from sync.app import App
+from sync.cli.context import CliState, is_terminal, pass_state
+from sync.cycle import RunSummary
+from sync.distributed.cycles import start_cycle
+from sync.distributed.status import agency_freshness, cycle_progress, open_cycle_ids
+from sync.distributed.work import (
+    CYCLE_BLOCKED,
+    CYCLE_SUCCEEDED,
+    dispatch_pending,
+    list_dead_letters,
+    retry_dead_letter,
+)
+from sync.errors import ArmsSyncError, UsageError
+from sync.ingest import IngestCounts
+from sync.ledger import schema
+
+WAIT_POLL_SECONDS = 0.5
+DEFAULT_BEAT_SCHEDULE_FILE = "celerybeat-schedule"
+
+
+def _worker_settings(state: CliState, **overrides: Any) -> Any:
+    from workers.settings import load_worker_settings
+
+    return load_worker_settings(database_url=state.db, config=state.config, **overrides)
+
+
+@click.command()
+@click.option(
+    "--concurrency", type=click.IntRange(min=1), help="Worker processes (default: settings)."
+)
+@click.option("--queues", help="Comma-separated queues to consume (default: both).")
+@click.option("--hostname", help="Celery node name (default: celery@host).")
+@click.option("--loglevel", default="INFO", show_default=True)
+@pass_state
+def worker(
+    state: CliState,
+    concurrency: int | None,
+    queues: str | None,
+    hostname: str | None,
+    loglevel: str,
+) -> None:
+    """Run a background worker (Celery, prefork pool); start more to scale out."""
+    from workers.app import create_app
+
+    settings = _worker_settings(state, concurrency=concurrency)
+    celery_app = create_app(settings)
+    argv = [
+        "worker",
+        "--pool",
+        "prefork",
+        f"--concurrency={settings.concurrency}",
+        f"--loglevel={loglevel}",
+        "--task-events",
+        "--queues",
+        queues or f"{settings.queue},{settings.delivery_queue}",
+    ]
+    if hostname:
+        argv += ["--hostname", hostname]
+    celery_app.worker_main(argv)
+
+
+@click.command()
+@click.option(
+    "--schedule-file",
+    default=DEFAULT_BEAT_SCHEDULE_FILE,
+    show_default=True,
+    help="Where beat keeps its last run times.",
+)
+@click.option("--loglevel", default="INFO", show_default=True)
+@pass_state
+def beat(state: CliState, schedule_file: str, loglevel: str) -> None:
+    """Run the scheduler: pulls, deliveries, re-dispatch and the nightly report."""
+    from workers.app import create_app
+
+    celery_app = create_app(_worker_settings(state))
+    celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule_file}"])
+
+
+# -- run --distributed -------------------------------------------------------
+def run_distributed(
+    app: App,
+    probation_spec: str,
+    police_spec: str,
+    as_of: date,
+    timeout_seconds: float | None = None,
+) -> RunSummary:
+    """Enqueue one full cycle on the broker, show progress, wait, and return its summary."""
+    from workers.app import create_app, send
+    from workers.settings import load_worker_settings
+
+    settings = load_worker_settings(database_url=app.settings.database_url)
+    celery_app = create_app(settings)
+    feeds = {"probation": probation_spec, "police": police_spec}
+    cycle_id, refs = start_cycle(app, feeds, settings.gateways(), as_of)
+    send(celery_app, refs)
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+    with _progress() as show:
+        while True:
+            progress = cycle_progress(app.ledger.engine, cycle_id)
+            show(progress.stage, progress.done, progress.total)
+            if progress.status == CYCLE_SUCCEEDED:
+                break
+            if progress.status == CYCLE_BLOCKED:
+                raise ArmsSyncError(
+                    f"Cycle {cycle_id} stopped on a task that kept failing; "
+                    "see `arms-sync dead-letters`."
+                )
+            if deadline is not None and time.monotonic() > deadline:
+                raise ArmsSyncError(f"Cycle {cycle_id} did not finish in time; it continues.")
+            send(celery_app, dispatch_pending(app.ledger.engine, settings.rules, app.clock()))
+            time.sleep(WAIT_POLL_SECONDS)
+    return stored_summary(app, progress.run_id)
+
+
+@contextmanager
+def _progress() -> Iterator[Any]:
+    """A progress bar on a terminal; a silent callback when piped."""
+    if not is_terminal():
+        yield lambda *_: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("cycle", total=None)
+
+        def show(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=f"cycle: {stage}", completed=done, total=total or None)
+
+        yield show
+
+
+def stored_summary(app: App, run_id: int) -> RunSummary:
+    """The summary a finished run stored (counts only)."""
+    from sqlalchemy import select
+
+    table = schema.runs
+    with app.ledger.engine.connect() as conn:
+        raw = conn.execute(select(table.c.summary).where(table.c.id == run_id)).scalar_one()
+    data = json.loads(raw)
+    return RunSummary(
+        run_id=data["run_id"],
+        as_of=date.fromisoformat(data["as_of"]),
+        feeds={agency: IngestCounts(**counts) for agency, counts in data["feeds"].items()},
+        changed=data["changed"],
+        subjects=data["subjects"],
+        owners_today=data["owners_today"],
+        open_flags=data["open_flags"],
+        orphans=data["orphans"],
+        notice_batches=data.get("notice_batches", 0),
+    )
+
+
+# -- status ------------------------------------------------------------------
+def _age(moment: datetime | None, now: datetime) -> float | None:
+    if moment is None:
+        return None
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return (now - aware).total_seconds()
+
+
+def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
+    from workers.app import create_app, queue_depths
+
+    settings = _worker_settings(state)
+    app = state.app
+    engine = app.ledger.engine
+    now = app.clock()
+    problems: list[str] = []
+    try:
+        depths: dict[str, int] | None = queue_depths(create_app(settings))
+    except Exception as error:  # noqa: BLE001 - any broker failure is reported, not raised
+        depths = None
+        problems.append(f"the broker cannot be reached ({type(error).__name__})")
+    agencies = []
+    for fresh in agency_freshness(engine):
+        pull_age = _age(fresh.last_pull, now)
+        waiting_age = _age(fresh.oldest_undelivered, now)
+        if fresh.agency in settings.feeds() and (
+            pull_age is None or pull_age > settings.stale_pull_seconds
+        ):
+            problems.append(f"the last {fresh.agency} pull is stale")
+        if waiting_age is not None and waiting_age > settings.stale_delivery_seconds:
+            problems.append(f"notices to {fresh.agency} are waiting too long")
+        agencies.append(
+            {
+                "agency": fresh.agency,
+                "last_pull": None if fresh.last_pull is None else fresh.last_pull.isoformat(),
+                "last_delivery": None
+                if fresh.last_delivery is None
+                else fresh.last_delivery.isoformat(),
+                "oldest_undelivered": None
+                if fresh.oldest_undelivered is None
+                else fresh.oldest_undelivered.isoformat(),
+            }
+        )
+    letters = list_dead_letters(engine)
+    if letters:
+        problems.append(f"{len(letters)} dead letters: see `arms-sync dead-letters`")
+    cycles = [cycle_progress(engine, cycle_id) for cycle_id in open_cycle_ids(engine)]
+    report = {
+        "queues": depths,
+        "agencies": agencies,
+        "dead_letters": len(letters),
+        "open_cycles": [
+            {"cycle_id": c.cycle_id, "stage": c.stage, "status": c.status, "tasks": c.tasks}
+            for c in cycles
+        ],
+        "problems": problems,
+    }
+    return report, problems
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@pass_state
+def status(state: CliState, as_json: bool) -> None:
+    """Queue depths, last pull and delivery per agency, dead letters; exit 1 when stale."""
+    report, problems = _status_report(state)
+    if as_json:
+        click.echo(json.dumps(report, sort_keys=True))
+    else:
+        queues = report["queues"]
+        shown = (
+            "unreachable"
+            if queues is None
+            else ", ".join(f"{name} {depth}" for name, depth in queues.items())
+        )
+        click.echo(f"queues: {shown}")
+        for agency in report["agencies"]:
+            click.echo(
+                f"{agency['agency']}: last pull {agency['last_pull'] or 'never'}, "
+                f"last delivery {agency['last_delivery'] or 'never'}"
+            )
+        for cycle in report["open_cycles"]:
+            click.echo(f"cycle {cycle['cycle_id']}: {cycle['stage']} ({cycle['status']})")
+        click.echo(f"dead letters: {report['dead_letters']}")
+        for problem in problems:
+            click.echo(f"problem: {problem}")
+    if problems:
+        raise ArmsSyncError("The deployment needs attention: " + "; ".join(problems) + ".")
+
+
+# -- dead letters ------------------------------------------------------------
+@click.group("dead-letters", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
+@click.option("--all", "include_retried", is_flag=True, help="Include letters already retried.")
+@click.pass_context
+def dead_letters(ctx: click.Context, as_json: bool, include_retried: bool) -> None:
+    """Tasks that kept failing: list them, or `retry ID` to queue one again."""
+    if ctx.invoked_subcommand is not None:
+        return
+    state = ctx.find_object(CliState)
+    assert state is not None
+    letters = list_dead_letters(state.app.ledger.engine, include_retried)
+    for letter in letters:
+        row = {key: _plain(value) for key, value in letter.items()}
+        if as_json:
+            click.echo(json.dumps(row, sort_keys=True))
+        else:
+            click.echo(
+                f"{row['id']}: cycle {row['cycle_id']} {row['task_key']} "
+                f"attempts {row['attempts']} last error {row['last_error']} "
+                f"last seen {row['last_seen']}"
+                + ("" if row["retried_at"] is None else f" retried {row['retried_at']}")
+            )
+    if not as_json:
+        click.echo(f"{len(letters)} dead letters")
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@dead_letters.command("retry")
+@click.argument("letter_id", type=int)
+@pass_state
+def retry(state: CliState, letter_id: int) -> None:
+    """Queue a dead-lettered task again with a fresh attempts count."""
+    from workers.app import create_app, send
+
+    app = state.app
+    ref = retry_dead_letter(app.ledger.engine, letter_id, app.clock())
+    if ref is None:
+        raise UsageError(f"There is no dead letter {letter_id} waiting for a retry.")
+    send(create_app(_worker_settings(state)), [ref])
+    click.echo(f"queued {ref.key} of cycle {ref.cycle_id} again")
+
+
+WORKER_COMMANDS = (worker, beat, status, dead_letters)

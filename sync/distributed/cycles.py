@@ -1,0 +1,78 @@
+"""A distributed cycle's record: starting one, reading one back.
+
+A cycle is a row in `cycles` (its run, date, feeds and delivery gateways) with
+its first tasks in `cycle_tasks`, both written in one transaction together
+with the run it belongs to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+
+from sync.app import App
+from sync.distributed.work import KIND_INGEST, TaskRef, add_tasks, first_tasks
+from sync.errors import ConfigurationError
+from sync.ledger import schema
+from sync.ledger import tables_cycle as tables
+
+POSTGRESQL = "postgresql"
+
+
+@dataclass(frozen=True, slots=True)
+class CycleRow:
+    """A cycle as stored: its run, date, feeds and delivery gateways."""
+
+    id: int
+    run_id: int
+    as_of: date
+    feeds: dict[str, str]
+    deliver: dict[str, str]
+
+
+def require_postgresql(app: App) -> None:
+    """Refuse a distributed cycle on a ledger workers cannot share."""
+    if app.ledger.engine.dialect.name != POSTGRESQL:
+        raise ConfigurationError(
+            "The background deployment needs a PostgreSQL ledger: set ARMS_SYNC_DATABASE_URL."
+        )
+
+
+def start_cycle(
+    app: App, feeds: Mapping[str, str], deliver: Mapping[str, str], as_of: date
+) -> tuple[int, list[TaskRef]]:
+    """Record a new cycle and its run; return its id and the tasks to send first."""
+    require_postgresql(app)
+    now = app.clock()
+    sources = json.dumps({"feeds": dict(feeds), "deliver": dict(deliver)}, sort_keys=True)
+    with app.ledger.engine.begin() as conn:
+        run_id = conn.execute(
+            schema.runs.insert().values(started_at=now, as_of=as_of, status="running")
+        ).inserted_primary_key
+        assert run_id is not None
+        cycle_id = conn.execute(
+            tables.cycles.insert().values(
+                run_id=int(run_id[0]),
+                as_of=as_of,
+                stage=KIND_INGEST,
+                status="running",
+                sources=sources,
+                started_at=now,
+            )
+        ).inserted_primary_key
+        assert cycle_id is not None
+        refs = add_tasks(conn, first_tasks(int(cycle_id[0]), dict(feeds)), now)
+    return int(cycle_id[0]), refs
+
+
+def load_cycle(app: App, cycle_id: int) -> CycleRow:
+    """One stored cycle."""
+    table = tables.cycles
+    with app.ledger.engine.connect() as conn:
+        row = conn.execute(select(table).where(table.c.id == cycle_id)).one()
+    sources = json.loads(row.sources)
+    return CycleRow(row.id, row.run_id, row.as_of, sources["feeds"], sources["deliver"])

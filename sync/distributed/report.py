@@ -1,0 +1,36 @@
+"""The nightly duplicate report: json, csv and html written into the report folder."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sync.app import App
+from sync.ledger.flag_rows import iter_flag_rows
+from sync.reports.duplicates import build_report
+from sync.reports.models import ReportFilters
+
+REPORT_FORMATS = ("json", "csv", "html")
+
+
+def write_nightly_report(app: App, day: date) -> list[Path]:
+    """Build the report as of the last successful run and write one file per format."""
+    from sync.reports.render import render
+
+    report = build_report(
+        iter_flag_rows(app.ledger),
+        as_of=app.ledger.last_as_of() or day,
+        window_days=app.settings.window_days,
+        hours_per_assessment=app.settings.hours_per_assessment,
+        filters=ReportFilters(),
+    )
+    folder = app.settings.report_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in REPORT_FORMATS:
+        path = folder / f"duplicates-{day.isoformat()}.{fmt}"
+        temporary = path.with_suffix(path.suffix + ".part")
+        temporary.write_bytes(render(report, fmt))
+        temporary.replace(path)
+        written.append(path)
+    return written

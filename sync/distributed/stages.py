@@ -1,0 +1,298 @@
+"""The work of each stage of a distributed cycle, built on the same service code as `run`.
+
+A cycle runs: ingest (one task per agency) → link (one task over the full
+state, which plans batches of subjects) → decide (one task per batch, loading
+only its subjects' records) → commit (one task storing everything as
+`store_decisions` does, and finishing the run) → deliver (one task per agency
+with a gateway). Every task ends by marking itself done in the same
+transaction as its effects, so a redelivered task finds itself done and
+changes nothing. `execute` is the one entry point a worker calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, replace
+from datetime import date
+from typing import Any
+
+from sqlalchemy import update
+
+from sync.app import App
+from sync.core.consolidate import Consolidated, FeedState
+from sync.core.decide import (
+    DecisionInputs,
+    Linked,
+    decide_subject,
+    gather_facts,
+    link_subjects,
+)
+from sync.core.notices import notices_for_subject
+from sync.core.records import Agency, RecordRef, SubjectFacts
+from sync.cycle import decision_inputs, load_active_overrides
+from sync.distributed import store
+from sync.distributed.commit import commit_cycle
+from sync.distributed.cycles import load_cycle, start_cycle
+from sync.distributed.work import (
+    KIND_COMMIT,
+    KIND_DECIDE,
+    KIND_DELIVER,
+    KIND_INGEST,
+    KIND_LINK,
+    Claim,
+    CycleRules,
+    TaskRef,
+    claim,
+    complete,
+    fail,
+    task_lock,
+)
+from sync.errors import RetryableGatewayError
+from sync.feeds.convert import feed_state
+from sync.ingest import ingest
+from sync.ledger import tables_cycle as tables
+
+log = logging.getLogger(__name__)
+Work = Callable[[App, CycleRules, TaskRef], list[TaskRef]]
+POSTGRESQL = "postgresql"
+NO_DELIVERY_CYCLE = 0
+AGENCY_ORDER = (Agency.PROBATION, Agency.POLICE)
+
+
+def execute(
+    app: App, rules: CycleRules, ref: TaskRef, claimer: str, work: Work | None = None
+) -> list[TaskRef]:
+    """Run one delivered task at most once at a time; return the tasks it made due."""
+    engine = app.ledger.engine
+    with task_lock(engine, ref) as free:
+        if not free:
+            log.info("task %s of cycle %d is running elsewhere", ref.key, ref.cycle_id)
+            return []
+        if claim(engine, ref, claimer, rules, app.clock()) is not Claim.RUN:
+            return []
+        try:
+            return (work or WORK[ref.kind])(app, rules, ref)
+        except Exception as error:  # noqa: BLE001 - recorded by class, retried by the ledger
+            outcome = fail(engine, ref, type(error).__name__, rules, app.clock())
+            log.warning(
+                "task %s of cycle %d failed (%s); %s",
+                ref.key,
+                ref.cycle_id,
+                type(error).__name__,
+                "dead-lettered" if outcome is Claim.DEAD else "will be re-dispatched",
+            )
+            return []
+
+
+# -- ingest ------------------------------------------------------------------
+def ingest_feed(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
+    """Read one agency's feed into the ledger (a file at once, a gateway page by page)."""
+    from sync.cli.sources import open_source
+
+    cycle = load_cycle(app, ref.cycle_id)
+    source = open_source(cycle.feeds[ref.arg], ref.arg, app)
+    counts = ingest(app.ledger, source, ref.arg, cycle.run_id, app.today(), app.clock())
+    with app.ledger.engine.begin() as conn:
+        return complete(conn, ref, asdict(counts), app.clock())
+
+
+# -- link --------------------------------------------------------------------
+def _link_value(linked: Linked) -> dict[str, Any]:
+    """Who is who, as staged: subjects with members and edges, merges, orphans, reviews."""
+    subjects = sorted((linked.subject_of[group[0]], group) for group in linked.groups)
+    return {
+        "subjects": [
+            [
+                subject_id,
+                [store.ref_value(ref) for ref in group],
+                [store.edge_to_value(e) for e in linked.edges_by_subject.get(subject_id, ())],
+            ]
+            for subject_id, group in subjects
+        ],
+        "merged": [
+            [str(source.agency), source.person_id, target.person_id]
+            for source, target in sorted(linked.merged.merged_into.items())
+        ],
+        "orphans": [store.orphan_to_value(orphan) for orphan in linked.merged.orphans],
+        "reviews": [store.review_to_value(review) for review in linked.reviews],
+    }
+
+
+def _plans(link: Mapping[str, Any], batch_size: int) -> list[dict[str, Any]]:
+    """Subjects split into batches, each with its members and the merges into them."""
+    merged_by_target: dict[tuple[str, str], list[list[str]]] = {}
+    for agency, source, target in link["merged"]:
+        merged_by_target.setdefault((agency, target), []).append([agency, source, target])
+    subjects = link["subjects"]
+    plans = []
+    for start in range(0, len(subjects), batch_size):
+        chunk = subjects[start : start + batch_size]
+        plans.append(
+            {
+                "subjects": [[subject_id, members] for subject_id, members, _edges in chunk],
+                "merged": [
+                    merge
+                    for _subject_id, members, _edges in chunk
+                    for agency, person_id in members
+                    for merge in merged_by_target.get((agency, person_id), ())
+                ],
+            }
+        )
+    return plans
+
+
+def link_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
+    """Link every person record into subjects and plan the decide batches."""
+    cycle = load_cycle(app, ref.cycle_id)
+    inputs = decision_inputs(app, cycle.as_of)
+    state = feed_state(app.ledger.iter_current_records())
+    link = _link_value(link_subjects(state, inputs, app.mint_subject_id, app.linker))
+    plans = _plans(link, rules.batch_size)
+    ledger = app.ledger
+    with ledger.engine.begin() as conn:
+        store.put_staged(conn, ledger, ref.cycle_id, store.PART_LINK, link)
+        for number, plan in enumerate(plans):
+            part = store.part_name(store.PART_PLAN, number)
+            store.put_staged(conn, ledger, ref.cycle_id, part, plan)
+        conn.execute(
+            update(tables.cycles)
+            .where(tables.cycles.c.id == ref.cycle_id)
+            .values(batches=len(plans))
+        )
+        result = {"subjects": len(link["subjects"]), "batches": len(plans)}
+        return complete(conn, ref, result, app.clock())
+
+
+# -- decide one batch --------------------------------------------------------
+def _consolidated(state: FeedState, merged_into: Mapping[RecordRef, RecordRef]) -> Consolidated:
+    """The batch's live persons, and its dependent records re-pointed past merges."""
+
+    def live(agency: Agency, person_id: str) -> str:
+        ref = RecordRef(agency, person_id)
+        return merged_into.get(ref, ref).person_id
+
+    return Consolidated(
+        persons={person.ref: person for person in state.persons},
+        merged_into=dict(merged_into),
+        supervisions=[
+            replace(s, person_id=live(Agency.PROBATION, s.person_id)) for s in state.supervisions
+        ],
+        custodies=[
+            replace(c, person_id=live(Agency.PROBATION, c.person_id)) for c in state.custodies
+        ],
+        registrations=[
+            replace(r, person_id=live(Agency.POLICE, r.person_id)) for r in state.registrations
+        ],
+        assessments=[replace(a, person_id=live(a.agency, a.person_id)) for a in state.assessments],
+    )
+
+
+def _read_plan(
+    plan: Mapping[str, Any],
+) -> tuple[dict[str, tuple[RecordRef, ...]], dict[RecordRef, RecordRef]]:
+    members = {
+        subject_id: tuple(store.ref_from_value(value) for value in refs)
+        for subject_id, refs in plan["subjects"]
+    }
+    merged = {
+        RecordRef(Agency(agency), source): RecordRef(Agency(agency), target)
+        for agency, source, target in plan["merged"]
+    }
+    return members, merged
+
+
+def decide_batch(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
+    """Decide one batch of subjects from only their own records; stage the outcome."""
+    cycle = load_cycle(app, ref.cycle_id)
+    ledger = app.ledger
+    number = int(ref.arg)
+    with ledger.engine.connect() as conn:
+        part = store.part_name(store.PART_PLAN, number)
+        members, merged = _read_plan(store.get_staged(conn, ledger, ref.cycle_id, part))
+    subject_of = {member: sid for sid, refs in members.items() for member in refs}
+    records = store.load_batch_records(ledger, subject_of, [*subject_of, *merged])
+    overrides = {sid: found for sid, found in load_active_overrides(app).items() if sid in members}
+    facts = gather_facts(_consolidated(feed_state(records), merged), subject_of, overrides)
+    inputs = DecisionInputs(
+        as_of=cycle.as_of,
+        window_days=app.settings.window_days,
+        policy=app.policy,
+        overrides=overrides,
+    )
+    value = _decide_all(members, facts, inputs, with_notices=app.outbox_keys is not None)
+    with ledger.engine.begin() as conn:
+        part = store.part_name(store.PART_RESULT, number)
+        store.put_staged(conn, ledger, ref.cycle_id, part, value)
+        return complete(conn, ref, {"subjects": len(members)}, app.clock())
+
+
+def _decide_all(
+    members: Mapping[str, tuple[RecordRef, ...]],
+    facts: Mapping[str, SubjectFacts],
+    inputs: DecisionInputs,
+    with_notices: bool,
+) -> dict[str, Any]:
+    decided: list[list[Any]] = []
+    notices: list[dict[str, Any]] = []
+    owners: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    for subject_id, refs in members.items():
+        decision = decide_subject(facts[subject_id], refs, (), inputs)
+        decided.append(
+            [
+                subject_id,
+                [store.segment_to_value(segment) for segment in decision.timeline],
+                [store.flag_to_value(flag) for flag in decision.flags],
+            ]
+        )
+        if with_notices:
+            found = notices_for_subject(decision.facts, decision.timeline, decision.flags)
+            notices.extend(store.notice_to_value(notice) for notice in found)
+        owners.update(str(s.owner) for s in decision.timeline if s.covers(inputs.as_of))
+        kinds.update(str(flag.kind) for flag in decision.flags)
+    return {"decided": decided, "notices": notices, "owners": dict(owners), "kinds": dict(kinds)}
+
+
+# -- deliver -----------------------------------------------------------------
+def deliver_agency(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
+    """Deliver one agency's outbox to its gateway; retried later while batches remain."""
+    cycle = load_cycle(app, ref.cycle_id)
+    counts = deliver_to(app, ref.arg, cycle.deliver[ref.arg])
+    if counts is None or counts["pending"]:
+        raise RetryableGatewayError(f"The {ref.arg} gateway still has notices to receive.")
+    with app.ledger.engine.begin() as conn:
+        return complete(conn, ref, counts, app.clock())
+
+
+def deliver_to(app: App, agency: str, url: str) -> dict[str, int] | None:
+    """One delivery pass to an agency's gateway; None when another worker is delivering."""
+    from sync.delivery import deliver_outbox
+    from sync.gateway_source import gateway_client
+
+    with task_lock(app.ledger.engine, TaskRef(KIND_DELIVER, NO_DELIVERY_CYCLE, agency)) as free:
+        if not free:
+            return None
+        with gateway_client(app, url, agency) as client:
+            counts = deliver_outbox(app, agency, client, ignore_schedule=True)
+    return asdict(counts)
+
+
+WORK: dict[str, Work] = {
+    KIND_INGEST: ingest_feed,
+    KIND_LINK: link_cycle,
+    KIND_DECIDE: decide_batch,
+    KIND_COMMIT: commit_cycle,
+    KIND_DELIVER: deliver_agency,
+}
+
+
+def run_inline(
+    app: App, rules: CycleRules, feeds: Mapping[str, str], as_of: date, claimer: str = "inline"
+) -> int:
+    """Run a whole cycle's tasks in this process, in order (checks and small deployments)."""
+    cycle_id, queue = start_cycle(app, feeds, {}, as_of)
+    while queue:
+        queue.extend(execute(app, rules, queue.pop(0), claimer))
+    return cycle_id

@@ -1,0 +1,111 @@
+"""What `arms-sync status` and the distributed `run` read: cycle progress and agency freshness.
+
+Counts and times only: how far each cycle is, when each agency was last
+pulled and last delivered to, and the oldest notice batch still waiting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, func, select
+
+from sync.distributed.work import (
+    CYCLE_BLOCKED,
+    CYCLE_RUNNING,
+    KIND_DELIVER,
+    KIND_INGEST,
+    TASK_DONE,
+)
+from sync.ledger import schema
+from sync.ledger import tables_cycle as tables
+
+AGENCIES = ("probation", "police")
+
+
+@dataclass(frozen=True, slots=True)
+class CycleProgress:
+    """One cycle's stage, status and task counts by status."""
+
+    cycle_id: int
+    stage: str
+    status: str
+    tasks: dict[str, int] = field(default_factory=dict)
+    run_id: int = 0
+
+    @property
+    def total(self) -> int:
+        """All tasks created so far."""
+        return sum(self.tasks.values())
+
+    @property
+    def done(self) -> int:
+        """Tasks finished."""
+        return self.tasks.get(TASK_DONE, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyFreshness:
+    """When an agency was last pulled and delivered to, and its oldest waiting batch."""
+
+    agency: str
+    last_pull: datetime | None
+    last_delivery: datetime | None
+    oldest_undelivered: datetime | None
+
+
+def open_cycle_ids(engine: Engine) -> list[int]:
+    """Cycles still running or blocked on a dead letter."""
+    table = tables.cycles
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(table.c.id)
+                .where(table.c.status.in_((CYCLE_RUNNING, CYCLE_BLOCKED)))
+                .order_by(table.c.id)
+            ).scalars()
+        )
+
+
+def cycle_progress(engine: Engine, cycle_id: int) -> CycleProgress:
+    """Where one cycle is."""
+    cycles, table = tables.cycles, tables.cycle_tasks
+    with engine.connect() as conn:
+        cycle = conn.execute(select(cycles).where(cycles.c.id == cycle_id)).one()
+        counts = conn.execute(
+            select(table.c.status, func.count())
+            .where(table.c.cycle_id == cycle_id)
+            .group_by(table.c.status)
+        )
+        tasks = {status: int(count) for status, count in counts}
+    return CycleProgress(cycle.id, cycle.stage, cycle.status, tasks, cycle.run_id)
+
+
+def agency_freshness(engine: Engine) -> list[AgencyFreshness]:
+    """Last successful pull and delivery per agency, and the oldest undelivered batch."""
+    table, outbox = tables.cycle_tasks, schema.outbox
+    found = []
+    with engine.connect() as conn:
+        for agency in AGENCIES:
+            last_pull = conn.execute(
+                select(func.max(table.c.updated_at)).where(
+                    table.c.task_key == f"{KIND_INGEST}:{agency}", table.c.status == TASK_DONE
+                )
+            ).scalar_one_or_none()
+            delivered_task = conn.execute(
+                select(func.max(table.c.updated_at)).where(
+                    table.c.task_key == f"{KIND_DELIVER}:{agency}", table.c.status == TASK_DONE
+                )
+            ).scalar_one_or_none()
+            delivered_batch = conn.execute(
+                select(func.max(outbox.c.delivered_at)).where(outbox.c.agency == agency)
+            ).scalar_one_or_none()
+            oldest = conn.execute(
+                select(func.min(outbox.c.created_at)).where(
+                    outbox.c.agency == agency, outbox.c.delivered_at.is_(None)
+                )
+            ).scalar_one_or_none()
+            candidates = [t for t in (delivered_task, delivered_batch) if t is not None]
+            found.append(AgencyFreshness(agency, last_pull, max(candidates, default=None), oldest))
+    return found

@@ -1,0 +1,368 @@
+"""The ledger's account of a distributed cycle's tasks: claims, completions, retries, dead letters.
+
+Each task is a row in `cycle_tasks` keyed by (cycle, task key). A worker runs
+a task only while it holds the task's PostgreSQL advisory lock, so a second
+delivery of the same message finds the lock taken and does nothing, and a
+worker that dies releases the lock with its connection. Every start counts an
+attempt; past the cap the task is dead and copied to `dead_letters`. A stage
+advances, and the next stage's tasks are created, in the same transaction as
+the completion of its last task. The broker only carries `TaskRef`s (kind,
+cycle id, agency or batch number); `dispatch_pending` rebuilds what the ledger
+says is owed, so a lost message never loses work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, text, update
+
+from sync.ledger import tables_cycle as tables
+
+KIND_INGEST = "ingest"
+KIND_LINK = "link"
+KIND_DECIDE = "decide"
+KIND_COMMIT = "commit"
+KIND_DELIVER = "deliver"
+KIND_PROBE = "probe"
+STAGES = (KIND_INGEST, KIND_LINK, KIND_DECIDE, KIND_COMMIT, KIND_DELIVER)
+STAGE_DONE = "done"
+
+TASK_PENDING = "pending"
+TASK_RUNNING = "running"
+TASK_DONE = "done"
+TASK_DEAD = "dead"
+FINAL_TASK_STATES = frozenset({TASK_DONE, TASK_DEAD})
+
+CYCLE_RUNNING = "running"
+CYCLE_BLOCKED = "blocked"
+CYCLE_SUCCEEDED = "succeeded"
+CYCLE_FAILED = "failed"
+
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_DISPATCH_GRACE_SECONDS = 60.0
+DEFAULT_BATCH_SIZE = 2_000
+LOCK_KEY_BYTES = 8
+ERROR_NAME_LIMIT = 200
+KEY_SEPARATOR = ":"
+
+
+@dataclass(frozen=True, slots=True)
+class CycleRules:
+    """How a deployment runs its cycles: attempts cap, re-dispatch grace and batch size."""
+
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    dispatch_grace_seconds: float = DEFAULT_DISPATCH_GRACE_SECONDS
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class TaskRef:
+    """One task of one cycle, named by ids only (what a broker message carries)."""
+
+    kind: str
+    cycle_id: int
+    arg: str = ""
+
+    @property
+    def key(self) -> str:
+        """The task's key within its cycle: `kind` or `kind:arg`."""
+        return f"{self.kind}{KEY_SEPARATOR}{self.arg}" if self.arg else self.kind
+
+
+def task_ref(cycle_id: int, task_key: str) -> TaskRef:
+    """The reference of a stored task key."""
+    kind, _, arg = task_key.partition(KEY_SEPARATOR)
+    return TaskRef(kind, cycle_id, arg)
+
+
+class Claim(StrEnum):
+    """What a delivered task should do."""
+
+    RUN = "run"
+    SKIP = "skip"
+    DEAD = "dead"
+
+
+def _lock_key(ref: TaskRef) -> int:
+    digest = hashlib.sha256(f"arms-sync/task/{ref.cycle_id}/{ref.key}".encode()).digest()
+    return int.from_bytes(digest[:LOCK_KEY_BYTES], "big", signed=True)
+
+
+@contextmanager
+def task_lock(engine: Engine, ref: TaskRef) -> Iterator[bool]:
+    """Hold the task's advisory lock while the block runs; yields whether it was free."""
+    key = _lock_key(ref)
+    with engine.connect() as raw:
+        conn = raw.execution_options(isolation_level="AUTOCOMMIT")
+        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+
+def _where(ref: TaskRef) -> Any:
+    table = tables.cycle_tasks
+    return (table.c.cycle_id == ref.cycle_id) & (table.c.task_key == ref.key)
+
+
+def add_tasks(conn: Connection, refs: list[TaskRef], now: datetime) -> list[TaskRef]:
+    """Record new pending tasks (inside the caller's transaction) and return them."""
+    if refs:
+        conn.execute(
+            tables.cycle_tasks.insert(),
+            [
+                {
+                    "cycle_id": ref.cycle_id,
+                    "task_key": ref.key,
+                    "kind": ref.kind,
+                    "status": TASK_PENDING,
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for ref in refs
+            ],
+        )
+    return refs
+
+
+def claim(engine: Engine, ref: TaskRef, claimer: str, rules: CycleRules, now: datetime) -> Claim:
+    """Start an attempt at a task the caller holds the lock of, unless it is finished or spent."""
+    table = tables.cycle_tasks
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(table.c.status, table.c.attempts, table.c.last_error)
+            .where(_where(ref))
+            .with_for_update()
+        ).one_or_none()
+        if row is None or row.status in FINAL_TASK_STATES:
+            return Claim.SKIP
+        if row.attempts >= rules.max_attempts:
+            _bury(conn, ref, row.attempts, row.last_error, now)
+            return Claim.DEAD
+        conn.execute(
+            update(table)
+            .where(_where(ref))
+            .values(
+                status=TASK_RUNNING,
+                attempts=row.attempts + 1,
+                claimed_by=claimer[:80],
+                updated_at=now,
+            )
+        )
+        return Claim.RUN
+
+
+def fail(engine: Engine, ref: TaskRef, error_name: str, rules: CycleRules, now: datetime) -> Claim:
+    """Record a failed attempt: back to pending for a later re-dispatch, or dead past the cap."""
+    table = tables.cycle_tasks
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(table.c.status, table.c.attempts).where(_where(ref)).with_for_update()
+        ).one_or_none()
+        if row is None or row.status in FINAL_TASK_STATES:
+            return Claim.SKIP
+        if row.attempts >= rules.max_attempts:
+            _bury(conn, ref, row.attempts, error_name, now)
+            return Claim.DEAD
+        conn.execute(
+            update(table)
+            .where(_where(ref))
+            .values(status=TASK_PENDING, last_error=error_name[:ERROR_NAME_LIMIT], updated_at=now)
+        )
+        return Claim.RUN
+
+
+def _bury(
+    conn: Connection, ref: TaskRef, attempts: int, error_name: str | None, now: datetime
+) -> None:
+    """Mark a task dead, copy it to `dead_letters`, and block its cycle if the cycle needs it."""
+    table = tables.cycle_tasks
+    created = conn.execute(select(table.c.created_at).where(_where(ref))).scalar_one()
+    conn.execute(update(table).where(_where(ref)).values(status=TASK_DEAD, updated_at=now))
+    conn.execute(
+        tables.dead_letters.insert().values(
+            cycle_id=ref.cycle_id,
+            task_key=ref.key,
+            task_name=ref.kind,
+            args=json.dumps([ref.cycle_id, ref.arg]),
+            attempts=attempts,
+            last_error=error_name or "WorkerLost",
+            first_seen=created,
+            last_seen=now,
+        )
+    )
+    if ref.kind in STAGES:
+        conn.execute(
+            update(tables.cycles)
+            .where(tables.cycles.c.id == ref.cycle_id)
+            .values(status=CYCLE_BLOCKED)
+        )
+
+
+def complete(
+    conn: Connection, ref: TaskRef, result: dict[str, Any] | None, now: datetime
+) -> list[TaskRef]:
+    """Mark a task done in the transaction holding its effects; return the next tasks due."""
+    conn.execute(
+        update(tables.cycle_tasks)
+        .where(_where(ref))
+        .values(
+            status=TASK_DONE,
+            updated_at=now,
+            result=None if result is None else json.dumps(result, sort_keys=True),
+        )
+    )
+    return advance(conn, ref.cycle_id, now)
+
+
+def advance(conn: Connection, cycle_id: int, now: datetime) -> list[TaskRef]:
+    """Move a cycle past every stage whose tasks are all done; create the next stage's tasks."""
+    cycles = tables.cycles
+    cycle = conn.execute(select(cycles).where(cycles.c.id == cycle_id).with_for_update()).one()
+    if cycle.status != CYCLE_RUNNING:
+        return []
+    stage = cycle.stage
+    while stage != STAGE_DONE:
+        if _open_tasks(conn, cycle_id, stage):
+            break
+        stage = _next_stage(stage)
+        refs = _stage_tasks(cycle, stage)
+        conn.execute(update(cycles).where(cycles.c.id == cycle_id).values(stage=stage))
+        if refs:
+            return add_tasks(conn, refs, now)
+    if stage == STAGE_DONE:
+        conn.execute(
+            update(cycles)
+            .where(cycles.c.id == cycle_id)
+            .values(status=CYCLE_SUCCEEDED, finished_at=now)
+        )
+    return []
+
+
+def _open_tasks(conn: Connection, cycle_id: int, kind: str) -> int:
+    table = tables.cycle_tasks
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                table.c.cycle_id == cycle_id, table.c.kind == kind, table.c.status != TASK_DONE
+            )
+        ).scalar_one()
+    )
+
+
+def _next_stage(stage: str) -> str:
+    position = STAGES.index(stage) + 1
+    return STAGES[position] if position < len(STAGES) else STAGE_DONE
+
+
+def _stage_tasks(cycle: Any, stage: str) -> list[TaskRef]:
+    sources = json.loads(cycle.sources)
+    match stage:
+        case "link" | "commit":
+            return [TaskRef(stage, cycle.id)]
+        case "decide":
+            return [TaskRef(stage, cycle.id, str(n)) for n in range(cycle.batches or 0)]
+        case "deliver":
+            return [TaskRef(stage, cycle.id, agency) for agency in sorted(sources["deliver"])]
+        case _:
+            return []
+
+
+def first_tasks(cycle_id: int, feeds: dict[str, str]) -> list[TaskRef]:
+    """The tasks a new cycle starts with: one ingest per agency."""
+    return [TaskRef(KIND_INGEST, cycle_id, agency) for agency in sorted(feeds)]
+
+
+def dispatch_pending(engine: Engine, rules: CycleRules, now: datetime) -> list[TaskRef]:
+    """Tasks owed by running cycles whose message may be lost: pending or orphaned too long."""
+    table, cycles = tables.cycle_tasks, tables.cycles
+    cutoff = now - timedelta(seconds=rules.dispatch_grace_seconds)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.cycle_id, table.c.task_key, table.c.status, table.c.updated_at)
+            .join(cycles, cycles.c.id == table.c.cycle_id)
+            .where(
+                cycles.c.status.in_((CYCLE_RUNNING, CYCLE_BLOCKED)),
+                table.c.status.in_((TASK_PENDING, TASK_RUNNING)),
+                table.c.updated_at < cutoff,
+            )
+            .order_by(table.c.cycle_id, table.c.task_key)
+        ).all()
+    owed = []
+    for row in rows:
+        ref = task_ref(row.cycle_id, row.task_key)
+        if _reset_if_unheld(engine, ref, row.updated_at, now):
+            owed.append(ref)
+    return owed
+
+
+def _reset_if_unheld(engine: Engine, ref: TaskRef, seen: datetime, now: datetime) -> bool:
+    """Mark a task re-dispatched unless a live worker holds it or it moved meanwhile."""
+    table = tables.cycle_tasks
+    with task_lock(engine, ref) as free:
+        if not free:
+            return False
+        with engine.begin() as conn:
+            changed = conn.execute(
+                update(table)
+                .where(
+                    _where(ref),
+                    table.c.updated_at == seen,
+                    table.c.status.in_((TASK_PENDING, TASK_RUNNING)),
+                )
+                .values(status=TASK_PENDING, updated_at=now)
+            )
+            return bool(changed.rowcount)
+
+
+def list_dead_letters(engine: Engine, include_retried: bool = False) -> list[dict[str, Any]]:
+    """The dead letters, oldest first (ids, attempts and error class only)."""
+    table = tables.dead_letters
+    query = select(table).order_by(table.c.id)
+    if not include_retried:
+        query = query.where(table.c.retried_at.is_(None))
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def retry_dead_letter(engine: Engine, letter_id: int, now: datetime) -> TaskRef | None:
+    """Put a dead task back to pending with a fresh attempts count; its cycle runs on."""
+    letters, table, cycles = tables.dead_letters, tables.cycle_tasks, tables.cycles
+    with engine.begin() as conn:
+        letter = conn.execute(
+            select(letters).where(letters.c.id == letter_id, letters.c.retried_at.is_(None))
+        ).one_or_none()
+        if letter is None:
+            return None
+        ref = task_ref(letter.cycle_id, letter.task_key)
+        conn.execute(update(letters).where(letters.c.id == letter_id).values(retried_at=now))
+        conn.execute(
+            update(table)
+            .where(_where(ref))
+            .values(status=TASK_PENDING, attempts=0, last_error=None, updated_at=now)
+        )
+        dead_left = conn.execute(
+            select(func.count()).where(
+                table.c.cycle_id == ref.cycle_id,
+                table.c.status == TASK_DEAD,
+                table.c.kind.in_(STAGES),
+            )
+        ).scalar_one()
+        if not dead_left:
+            conn.execute(
+                update(cycles)
+                .where(cycles.c.id == ref.cycle_id, cycles.c.status == CYCLE_BLOCKED)
+                .values(status=CYCLE_RUNNING)
+            )
+        return ref

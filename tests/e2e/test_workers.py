@@ -1,0 +1,649 @@
+"""The background deployment with real Redis, real PostgreSQL and real worker processes.
+
+A cycle through two Celery worker processes must leave the ledger exactly as
+the in-process `run` of the same feeds does: the three exports and the
+duplicate report (flag first/last-seen times aside, which record when the
+ledger saw each flag) are compared byte for byte. The ledger's task
+bookkeeping is checked directly: a finished task delivered again changes
+nothing, a task past its attempts cap is dead-lettered and can be retried,
+and work whose broker message was lost is re-dispatched from the ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import redis
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from sync.app import App
+from sync.core.duplicates import Counterpart, Flag, FlagKind
+from sync.core.records import Agency, AssessmentStatus, Owner
+from sync.cycle import run_cycle
+from sync.distributed import store
+from sync.distributed.cycles import start_cycle
+from sync.distributed.stages import execute
+from sync.distributed.work import (
+    KIND_PROBE,
+    Claim,
+    CycleRules,
+    TaskRef,
+    add_tasks,
+    claim,
+    dispatch_pending,
+    fail,
+    list_dead_letters,
+    retry_dead_letter,
+)
+from sync.exports import export_links, export_ownership, export_timeline
+from sync.feeds.files import PlainFileSource
+from sync.ledger import tables_cycle
+from sync.ledger.flag_rows import iter_flag_rows
+from sync.reports.duplicates import build_report
+from sync.reports.models import ReportFilters
+from sync.reports.render_json import render_json
+from sync.settings import load_settings
+from sync.synth import SynthOptions, write_synthetic_feeds
+from tests.conftest import POSTGRES_ADMIN_URL, REPO
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+SUBJECTS = 2_000
+SEED = 2026
+TODAY = date(2026, 11, 28)
+BATCH_SIZE = 150
+TEST_REDIS_DB = 14
+BROKER_URL = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+CYCLE_TIMEOUT_SECONDS = 120.0
+WORKER_START_SECONDS = 30.0
+FLAG_TIMES = ("first_seen", "last_seen")
+QUEUES = "arms-sync,arms-sync-delivery"
+
+
+# -- shared by the crash tests -------------------------------------------------
+def worker_env(database_url: str, broker_url: str, **extra: str) -> dict[str, str]:
+    """Settings for workers and the waiting `run`: short grace, small batches, a low cap."""
+    return {
+        "ARMS_SYNC_DATABASE_URL": database_url,
+        "ARMS_SYNC_BROKER_URL": broker_url,
+        "ARMS_SYNC_DISPATCH_GRACE_SECONDS": "2",
+        "ARMS_SYNC_BATCH_SIZE": str(BATCH_SIZE),
+        "ARMS_SYNC_MAX_ATTEMPTS": "3",
+        "ARMS_SYNC_LONGEST_TASK_SECONDS": "60",
+        "ARMS_SYNC_VISIBILITY_TIMEOUT_SECONDS": "90",
+        "ARMS_SYNC_CONCURRENCY": "1",
+        **extra,
+    }
+
+
+class WorkerPool:
+    """Real Celery worker processes, each in its own process group so it can be killed whole."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = {**os.environ, **env}
+        self.log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> None:
+        """Start one worker named `name@…` (one pool process) and wait until it consumes."""
+        command = [
+            sys.executable,
+            "-m",
+            "workers",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            "--hostname",
+            f"{name}@%h",
+            "--queues",
+            QUEUES,
+            "--without-mingle",
+        ]
+        with (self.log_dir / f"{name}.log").open("wb") as log:
+            self.processes[name] = subprocess.Popen(
+                command,
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + WORKER_START_SECONDS
+        while b" ready." not in (self.log_dir / f"{name}.log").read_bytes():
+            assert self.processes[name].poll() is None, "worker exited at start"
+            assert time.monotonic() < deadline, "worker did not become ready"
+            time.sleep(0.1)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a worker and its pool processes, as a crash would."""
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop(self) -> None:
+        """Stop every worker still running."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+
+
+def ledger_outputs(app: App) -> dict[str, str]:
+    """Fingerprints of what users read: the three exports and the duplicate report (JSON).
+
+    Compared, never printed: a mismatch names the export, not its content.
+    """
+    ledger = app.ledger
+    report = build_report(
+        list(iter_flag_rows(ledger)),
+        as_of=ledger.last_as_of() or TODAY,
+        window_days=app.settings.window_days,
+        hours_per_assessment=app.settings.hours_per_assessment,
+        filters=ReportFilters(),
+    )
+    document = json.loads(render_json(report))
+    for flag in document["flags"]:
+        for name in FLAG_TIMES:
+            flag.pop(name, None)
+    outputs = {
+        "ownership": "".join(line + "\n" for line in export_ownership(ledger, TODAY)),
+        "timeline": "".join(line + "\n" for line in export_timeline(ledger)),
+        "links": "".join(line + "\n" for line in export_links(ledger)),
+        "report": json.dumps(document, ensure_ascii=False),
+    }
+    return {
+        name: f"{text.count(chr(10))} lines sha256 {hashlib.sha256(text.encode()).hexdigest()}"
+        for name, text in outputs.items()
+    }
+
+
+def feed_specs(folder: Path) -> dict[str, str]:
+    """The synthetic feeds as `run` arguments."""
+    return {agency: str(folder / f"{agency}.jsonl") for agency in ("probation", "police")}
+
+
+_OPEN_APPS: list[App] = []
+
+
+def service_app(database_url: str) -> App:
+    """An App on a ledger (schema created), closed after the test."""
+    app = App(load_settings(None, database_url=database_url))
+    app.ledger.ensure_schema()
+    _OPEN_APPS.append(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def close_apps() -> Iterator[None]:
+    """Release every App a test opened before its database is dropped."""
+    yield
+    while _OPEN_APPS:
+        _OPEN_APPS.pop().close()
+
+
+@pytest.fixture(scope="session")
+def synthetic_feeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pair of synthetic feeds of a few thousand subjects."""
+    folder = tmp_path_factory.mktemp("feeds")
+    write_synthetic_feeds(folder, SynthOptions(subjects=SUBJECTS, seed=SEED, today=TODAY))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def reference_database() -> Iterator[str]:
+    """A database of its own for the in-process reference run."""
+    import psycopg
+
+    name = f"arms_sync_ref_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def in_process_outputs(synthetic_feeds: Path, reference_database: str) -> dict[str, str]:
+    """The in-process run's exports over the synthetic feeds (the reference)."""
+    app = service_app(reference_database)
+    sources = {
+        agency: PlainFileSource(Path(spec)) for agency, spec in feed_specs(synthetic_feeds).items()
+    }
+    run_cycle(app, sources, TODAY)
+    return ledger_outputs(app)
+
+
+@pytest.fixture
+def broker() -> str:
+    """The shared Redis, on a database of its own, emptied."""
+    client = redis.Redis.from_url(BROKER_URL)
+    try:
+        client.flushdb()
+    except redis.ConnectionError:
+        pytest.fail(
+            "Redis is not reachable on 127.0.0.1:6379; run scripts/ensure-services.sh.",
+            pytrace=False,
+        )
+    return BROKER_URL
+
+
+@pytest.fixture
+def distributed_env(
+    fresh_postgres_url: str, broker: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """Worker settings in this process's environment too (the waiting `run` reads them)."""
+    env = worker_env(fresh_postgres_url, broker)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def pool(distributed_env: dict[str, str], tmp_path: Path) -> Iterator[WorkerPool]:
+    """Two worker processes, stopped after the test."""
+    workers = WorkerPool(distributed_env, tmp_path)
+    try:
+        workers.start("w1")
+        workers.start("w2")
+        yield workers
+    finally:
+        workers.stop()
+
+
+def run_through_workers(
+    database_url: str, folder: Path, sources: dict[str, str] | None = None
+) -> tuple[App, object]:
+    """`run --distributed` as the CLI calls it (feed files, or `sources` URLs); App and summary."""
+    from sync.cli.worker_cmds import run_distributed
+
+    app = service_app(database_url)
+    specs = sources or feed_specs(folder)
+    summary = run_distributed(
+        app, specs["probation"], specs["police"], TODAY, timeout_seconds=CYCLE_TIMEOUT_SECONDS
+    )
+    return app, summary
+
+
+# -- the distributed cycle against the in-process run ----------------------------
+def test_two_workers_give_exactly_the_in_process_exports(
+    pool: WorkerPool,
+    distributed_env: dict[str, str],
+    synthetic_feeds: Path,
+    in_process_outputs: dict[str, str],
+) -> None:
+    app, summary = run_through_workers(distributed_env["ARMS_SYNC_DATABASE_URL"], synthetic_feeds)
+    assert ledger_outputs(app) == in_process_outputs
+    assert in_process_outputs["ownership"].startswith(f"{summary.subjects} lines")  # type: ignore[attr-defined]
+    claimed = _claimers(app)
+    assert {name.split("@")[0] for name in claimed} == {"w1", "w2"}
+
+
+def _claimers(app: App) -> set[str]:
+    table = tables_cycle.cycle_tasks
+    with app.ledger.engine.connect() as conn:
+        return {row for row in conn.execute(select(table.c.claimed_by)).scalars() if row}
+
+
+def test_a_lost_broker_message_is_re_dispatched_from_the_ledger(
+    pool: WorkerPool,
+    distributed_env: dict[str, str],
+    synthetic_feeds: Path,
+    in_process_outputs: dict[str, str],
+) -> None:
+    from workers.app import create_app, send
+    from workers.settings import load_worker_settings
+
+    app = service_app(distributed_env["ARMS_SYNC_DATABASE_URL"])
+    cycle_id, _never_sent = start_cycle(app, feed_specs(synthetic_feeds), {}, TODAY)
+    settings = load_worker_settings()
+    celery_app = create_app(settings)
+    deadline = time.monotonic() + CYCLE_TIMEOUT_SECONDS
+    while _cycle_status(app, cycle_id) != "succeeded":
+        assert time.monotonic() < deadline, "the cycle did not finish"
+        send(celery_app, dispatch_pending(app.ledger.engine, settings.rules, app.clock()))
+        time.sleep(0.5)
+    assert ledger_outputs(app) == in_process_outputs
+
+
+def _cycle_status(app: App, cycle_id: int) -> str:
+    table = tables_cycle.cycles
+    with app.ledger.engine.connect() as conn:
+        return str(conn.execute(select(table.c.status).where(table.c.id == cycle_id)).scalar_one())
+
+
+# -- the ledger's task bookkeeping, in process -------------------------------------
+@pytest.fixture
+def small_feeds(tmp_path: Path) -> Path:
+    """A few hundred subjects: enough for every stage."""
+    folder = tmp_path / "small"
+    write_synthetic_feeds(folder, SynthOptions(subjects=300, seed=SEED, today=TODAY))
+    return folder
+
+
+def _run_inline(app: App, rules: CycleRules, folder: Path) -> tuple[int, list[TaskRef]]:
+    cycle_id, queue = start_cycle(app, feed_specs(folder), {}, TODAY)
+    executed = []
+    while queue:
+        ref = queue.pop(0)
+        executed.append(ref)
+        queue.extend(execute(app, rules, ref, "test"))
+    return cycle_id, executed
+
+
+def test_every_task_delivered_again_changes_nothing(
+    fresh_postgres_url: str, small_feeds: Path
+) -> None:
+    app = service_app(fresh_postgres_url)
+    rules = CycleRules(batch_size=50)
+    cycle_id, executed = _run_inline(app, rules, small_feeds)
+    before = ledger_outputs(app)
+    assert _cycle_status(app, cycle_id) == "succeeded"
+    assert len([ref for ref in executed if ref.kind == "decide"]) > 1
+    for ref in executed:
+        assert execute(app, rules, ref, "again") == []
+    assert ledger_outputs(app) == before
+    table = tables_cycle.cycle_tasks
+    with app.ledger.engine.connect() as conn:
+        attempts = set(conn.execute(select(table.c.attempts)).scalars())
+    assert attempts == {1}
+
+
+def test_a_task_past_its_cap_is_dead_lettered_then_retried(
+    fresh_postgres_url: str, small_feeds: Path
+) -> None:
+    app = service_app(fresh_postgres_url)
+    rules = CycleRules(max_attempts=2, batch_size=100)
+    cycle_id, _ = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    probe = TaskRef(KIND_PROBE, cycle_id, "poison")
+    with app.ledger.engine.begin() as conn:
+        add_tasks(conn, [probe], app.clock())
+    engine = app.ledger.engine
+    assert claim(engine, probe, "test", rules, app.clock()) is Claim.RUN
+    assert fail(engine, probe, "RuntimeError", rules, app.clock()) is Claim.RUN
+    assert claim(engine, probe, "test", rules, app.clock()) is Claim.RUN
+    assert fail(engine, probe, "RuntimeError", rules, app.clock()) is Claim.DEAD
+    assert claim(engine, probe, "test", rules, app.clock()) is Claim.SKIP
+    letters = list_dead_letters(engine)
+    assert [(row["task_key"], row["attempts"], row["last_error"]) for row in letters] == [
+        ("probe:poison", 2, "RuntimeError")
+    ]
+    assert json.loads(letters[0]["args"]) == [cycle_id, "poison"]
+    assert retry_dead_letter(engine, letters[0]["id"], app.clock()) == probe
+    assert list_dead_letters(engine) == []
+    assert claim(engine, probe, "test", rules, app.clock()) is Claim.RUN
+
+
+def test_a_dead_stage_task_blocks_its_cycle_until_retried(
+    fresh_postgres_url: str, small_feeds: Path
+) -> None:
+    app = service_app(fresh_postgres_url)
+    rules = CycleRules(max_attempts=1, batch_size=100)
+    cycle_id, first = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    engine = app.ledger.engine
+    broken = first[0]
+    assert claim(engine, broken, "test", rules, app.clock()) is Claim.RUN
+    assert fail(engine, broken, "OSError", rules, app.clock()) is Claim.DEAD
+    assert _cycle_status(app, cycle_id) == "blocked"
+    [letter] = list_dead_letters(engine)
+    queue = [retry_dead_letter(engine, letter["id"], app.clock()), first[1]]
+    assert _cycle_status(app, cycle_id) == "running"
+    while queue:
+        ref = queue.pop(0)
+        assert ref is not None
+        queue.extend(execute(app, rules, ref, "test"))
+    assert _cycle_status(app, cycle_id) == "succeeded"
+
+
+def test_dispatch_pending_leaves_fresh_and_held_tasks_alone(
+    fresh_postgres_url: str, small_feeds: Path
+) -> None:
+    from sync.distributed.work import task_lock
+
+    app = service_app(fresh_postgres_url)
+    rules = CycleRules(dispatch_grace_seconds=60)
+    _cycle_id, first = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    engine = app.ledger.engine
+    assert dispatch_pending(engine, rules, app.clock()) == []
+    later = datetime(2100, 1, 1, tzinfo=UTC)
+    with task_lock(engine, first[0]) as held:
+        assert held
+        assert dispatch_pending(engine, rules, later) == [first[1]]
+    assert dispatch_pending(engine, rules, datetime(2101, 1, 1, tzinfo=UTC)) == sorted(first)
+
+
+# -- staged values round-trip -----------------------------------------------------
+_dates = st.dates(min_value=date(1990, 1, 1), max_value=date(2040, 12, 31))
+_ids = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=12)
+
+
+@st.composite
+def _flags(draw: st.DrawFn) -> Flag:
+    counterpart = draw(st.none() | st.builds(Counterpart, st.sampled_from(Agency), _ids, _dates))
+    return Flag(
+        kind=draw(st.sampled_from(FlagKind)),
+        subject_id=draw(_ids),
+        agency=draw(st.none() | st.sampled_from(Agency)),
+        assessment_id=draw(st.none() | _ids),
+        person_ids=tuple(draw(st.lists(_ids, max_size=3))),
+        reference_date=draw(st.none() | _dates),
+        owner_at_reference_date=draw(st.none() | st.sampled_from(Owner)),
+        rule_at_reference_date=draw(st.none() | _ids),
+        counterpart=counterpart,
+        redundant=draw(st.none() | st.booleans()),
+        area=draw(st.none() | _ids),
+        assessment_status=draw(st.none() | st.sampled_from(AssessmentStatus)),
+    )
+
+
+@given(_flags())
+def test_a_staged_flag_comes_back_as_the_same_flag(flag: Flag) -> None:
+    value = json.loads(json.dumps(store.flag_to_value(flag)))
+    assert store.flag_from_value(value) == flag
+
+
+def test_worker_settings_refuse_a_visibility_timeout_below_the_longest_task(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sync.errors import ConfigurationError
+    from workers.settings import load_worker_settings
+
+    monkeypatch.setenv("ARMS_SYNC_LONGEST_TASK_SECONDS", "600")
+    monkeypatch.setenv("ARMS_SYNC_VISIBILITY_TIMEOUT_SECONDS", "300")
+    with pytest.raises(ConfigurationError):
+        load_worker_settings()
+
+
+def test_the_celery_app_is_configured_for_redelivery_not_loss() -> None:
+    from workers.app import create_app
+    from workers.settings import WorkerSettings
+
+    conf = create_app(WorkerSettings(broker_url=BROKER_URL)).conf
+    assert conf.task_acks_late
+    assert conf.task_reject_on_worker_lost
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_ignore_result
+    assert conf.result_backend is None
+    assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
+
+
+# -- the commands ------------------------------------------------------------------
+LAUNCH = (
+    "import sys\n"
+    "from sync.cli.main import cli, main\n"
+    "from sync.cli.worker_cmds import WORKER_COMMANDS\n"
+    "for command in WORKER_COMMANDS:\n"
+    "    if command.name not in cli.commands:\n"
+    "        cli.add_command(command)\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+def _cli(database_url: str, *args: str) -> tuple[int, str]:
+    """Run an `arms-sync` command as a user does (its own process); exit status and stdout."""
+    result = subprocess.run(
+        [sys.executable, "-c", LAUNCH, "--db", database_url, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return result.returncode, result.stdout
+
+
+def test_status_is_quiet_after_a_cycle_and_flags_dead_letters(
+    distributed_env: dict[str, str], small_feeds: Path
+) -> None:
+    url = distributed_env["ARMS_SYNC_DATABASE_URL"]
+    app = service_app(url)
+    cycle_id, _ = _run_inline(app, CycleRules(batch_size=100), small_feeds)
+    code, output = _cli(url, "status", "--json")
+    report = json.loads(output)
+    assert code == 0
+    assert report["problems"] == []
+    assert report["dead_letters"] == 0
+    assert set(report["queues"]) == {"arms-sync", "arms-sync-delivery"}
+    assert all(agency["last_pull"] for agency in report["agencies"])
+
+    probe = TaskRef(KIND_PROBE, cycle_id, "poison")
+    with app.ledger.engine.begin() as conn:
+        add_tasks(conn, [probe], app.clock())
+    rules = CycleRules(max_attempts=1)
+    assert claim(app.ledger.engine, probe, "test", rules, app.clock()) is Claim.RUN
+    assert fail(app.ledger.engine, probe, "RuntimeError", rules, app.clock()) is Claim.DEAD
+    code, output = _cli(url, "status", "--json")
+    assert code == 1
+    assert json.loads(output)["dead_letters"] == 1
+
+
+def test_dead_letters_are_listed_and_retried_onto_the_queue(
+    distributed_env: dict[str, str], small_feeds: Path
+) -> None:
+    url = distributed_env["ARMS_SYNC_DATABASE_URL"]
+    app = service_app(url)
+    cycle_id, _ = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    probe = TaskRef(KIND_PROBE, cycle_id, "poison")
+    with app.ledger.engine.begin() as conn:
+        add_tasks(conn, [probe], app.clock())
+    rules = CycleRules(max_attempts=1)
+    claim(app.ledger.engine, probe, "test", rules, app.clock())
+    fail(app.ledger.engine, probe, "RuntimeError", rules, app.clock())
+    code, output = _cli(url, "dead-letters", "--json")
+    [letter] = [json.loads(line) for line in output.splitlines()]
+    assert code == 0
+    assert (letter["task_key"], letter["attempts"], letter["last_error"]) == (
+        "probe:poison",
+        1,
+        "RuntimeError",
+    )
+    depth_before = redis.Redis.from_url(BROKER_URL).llen("arms-sync")
+    code, _output = _cli(url, "dead-letters", "retry", str(letter["id"]))
+    assert code == 0
+    assert redis.Redis.from_url(BROKER_URL).llen("arms-sync") == depth_before + 1
+    code, output = _cli(url, "dead-letters", "--json")
+    assert (code, output) == (0, "")
+    code, _output = _cli(url, "dead-letters", "retry", str(letter["id"]))
+    assert code == 2
+
+
+def test_beat_starts_cycles_and_the_nightly_report_is_written(
+    fresh_postgres_url: str,
+    broker: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    small_feeds: Path,
+) -> None:
+    from workers.app import TASK_NIGHTLY_REPORT, create_app
+    from workers.settings import load_worker_settings
+
+    specs = feed_specs(small_feeds)
+    reports = tmp_path / "reports"
+    env = worker_env(
+        fresh_postgres_url,
+        broker,
+        ARMS_SYNC_PROBATION_FEED=specs["probation"],
+        ARMS_SYNC_POLICE_FEED=specs["police"],
+        ARMS_SYNC_PULL_INTERVAL_SECONDS="1",
+        ARMS_SYNC_DISPATCH_INTERVAL_SECONDS="1",
+        ARMS_SYNC_REPORT_DIR=str(reports),
+    )
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    workers = WorkerPool(env, tmp_path)
+    with (tmp_path / "beat.log").open("wb") as log:
+        beat = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "workers",
+                "beat",
+                "--loglevel=INFO",
+                f"--schedule={tmp_path / 'beat-schedule'}",
+            ],
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        workers.start("b1")
+        app = service_app(fresh_postgres_url)
+        deadline = time.monotonic() + CYCLE_TIMEOUT_SECONDS
+        while _succeeded_cycles(app) < 2:
+            assert time.monotonic() < deadline, "beat did not start two cycles"
+            time.sleep(0.5)
+        create_app(load_worker_settings()).send_task(TASK_NIGHTLY_REPORT)
+        while len(list(reports.glob("duplicates-*"))) < len(("json", "csv", "html")):
+            assert time.monotonic() < deadline, "the nightly report was not written"
+            time.sleep(0.5)
+    finally:
+        os.killpg(beat.pid, signal.SIGTERM)
+        beat.wait()
+        workers.stop()
+    assert sorted(path.suffix for path in reports.glob("duplicates-*")) == [
+        ".csv",
+        ".html",
+        ".json",
+    ]
+    assert _open_cycles_at_once(app) == 1
+
+
+def _succeeded_cycles(app: App) -> int:
+    table = tables_cycle.cycles
+    with app.ledger.engine.connect() as conn:
+        return len(conn.execute(select(table.c.id).where(table.c.status == "succeeded")).all())
+
+
+def _open_cycles_at_once(app: App) -> int:
+    """The most cycles that were ever open together (each starts after the last finished)."""
+    table = tables_cycle.cycles
+    with app.ledger.engine.connect() as conn:
+        spans = conn.execute(select(table.c.started_at, table.c.finished_at)).all()
+    return max(
+        sum(1 for start, end in spans if start <= moment and (end is None or moment < end))
+        for moment, _end in spans
+    )

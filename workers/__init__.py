@@ -1,0 +1,1 @@
+"""The background deployment: a Celery application whose tasks call into `sync.distributed`."""

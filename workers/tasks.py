@@ -1,0 +1,157 @@
+"""Celery tasks: thin wrappers that parse ids, call `sync.distributed`, and send what is due.
+
+Arguments are ids only (cycle id, agency name, batch number); nothing personal
+passes through the broker. Each worker process builds its own `App` after the
+fork (`worker_process_init`), so no database connection crosses a fork.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from celery import shared_task
+from celery.signals import worker_process_init
+
+from sync.app import App
+from sync.distributed.cycles import start_cycle
+from sync.distributed.report import write_nightly_report
+from sync.distributed.stages import Work, deliver_to, execute
+from sync.distributed.status import open_cycle_ids
+from sync.distributed.work import (
+    KIND_COMMIT,
+    KIND_DECIDE,
+    KIND_DELIVER,
+    KIND_INGEST,
+    KIND_LINK,
+    TaskRef,
+    dispatch_pending,
+    task_lock,
+)
+from sync.errors import GatewayError
+from workers.app import (
+    TASK_COMMIT,
+    TASK_DECIDE,
+    TASK_DELIVER,
+    TASK_DELIVER_OUTBOXES,
+    TASK_DISPATCH,
+    TASK_INGEST,
+    TASK_LINK,
+    TASK_NIGHTLY_REPORT,
+    TASK_PULL,
+    send,
+)
+from workers.settings import WorkerSettings, app_settings
+
+log = logging.getLogger(__name__)
+PULL_LOCK = TaskRef("pull", 0)
+_SERVICES: dict[int, App] = {}
+_Task = TypeVar("_Task", bound=Callable[..., None])
+
+
+def service(celery_app: Any) -> App:
+    """This process's composition root (rebuilt in a forked child, never shared across a fork)."""
+    pid = os.getpid()
+    found = _SERVICES.get(pid)
+    if found is None:
+        _SERVICES.clear()
+        found = _SERVICES[pid] = App(app_settings(celery_app.arms_settings))
+    return found
+
+
+def _build_after_fork(**_: object) -> None:
+    """Build the child's own App as soon as it is forked."""
+    from celery import current_app
+
+    _SERVICES.clear()
+    service(current_app)
+
+
+worker_process_init.connect(_build_after_fork, weak=False)
+
+
+def celery_task(name: str) -> Callable[[_Task], _Task]:
+    """`shared_task(name=…, bind=True)`, typed for mypy."""
+    decorator: Callable[[_Task], _Task] = shared_task(name=name, bind=True)
+    return decorator
+
+
+def _run(task: Any, ref: TaskRef, work: Work | None = None) -> None:
+    """Run one task through the ledger's claim, then send the tasks it made due."""
+    settings: WorkerSettings = task.app.arms_settings
+    claimer = f"{task.request.hostname}:{os.getpid()}"
+    send(task.app, execute(service(task.app), settings.rules, ref, claimer, work))
+
+
+@celery_task(TASK_INGEST)
+def ingest_task(self: Any, cycle_id: int, agency: str) -> None:
+    """Read one agency's feed for a cycle."""
+    _run(self, TaskRef(KIND_INGEST, int(cycle_id), str(agency)))
+
+
+@celery_task(TASK_LINK)
+def link_task(self: Any, cycle_id: int, _arg: str = "") -> None:
+    """Link a cycle's subjects and plan its batches."""
+    _run(self, TaskRef(KIND_LINK, int(cycle_id)))
+
+
+@celery_task(TASK_DECIDE)
+def decide_task(self: Any, cycle_id: int, batch: str) -> None:
+    """Decide one batch of subjects."""
+    _run(self, TaskRef(KIND_DECIDE, int(cycle_id), str(int(batch))))
+
+
+@celery_task(TASK_COMMIT)
+def commit_task(self: Any, cycle_id: int, _arg: str = "") -> None:
+    """Store a cycle's decisions and finish its run."""
+    _run(self, TaskRef(KIND_COMMIT, int(cycle_id)))
+
+
+@celery_task(TASK_DELIVER)
+def deliver_task(self: Any, cycle_id: int, agency: str) -> None:
+    """Deliver one agency's outbox at the end of a cycle."""
+    _run(self, TaskRef(KIND_DELIVER, int(cycle_id), str(agency)))
+
+
+@celery_task(TASK_PULL)
+def pull_task(self: Any) -> None:
+    """Start a cycle over the configured feeds, unless one is still open."""
+    settings: WorkerSettings = self.app.arms_settings
+    feeds = settings.feeds()
+    if not feeds:
+        return
+    app = service(self.app)
+    with task_lock(app.ledger.engine, PULL_LOCK) as free:
+        if not free or open_cycle_ids(app.ledger.engine):
+            return
+        _cycle_id, refs = start_cycle(app, feeds, settings.gateways(), app.today())
+    send(self.app, refs)
+
+
+@celery_task(TASK_DELIVER_OUTBOXES)
+def deliver_outboxes_task(self: Any) -> None:
+    """Deliver every agency's outbox; one failing gateway never holds back the other."""
+    settings: WorkerSettings = self.app.arms_settings
+    app = service(self.app)
+    for agency, url in sorted(settings.gateways().items()):
+        try:
+            deliver_to(app, agency, url)
+        except GatewayError as error:
+            log.warning("delivery to %s failed (%s)", agency, type(error).__name__)
+
+
+@celery_task(TASK_DISPATCH)
+def dispatch_task(self: Any) -> None:
+    """Re-send every task the ledger says is owed but may have lost its message."""
+    settings: WorkerSettings = self.app.arms_settings
+    app = service(self.app)
+    send(self.app, dispatch_pending(app.ledger.engine, settings.rules, app.clock()))
+
+
+@celery_task(TASK_NIGHTLY_REPORT)
+def nightly_report_task(self: Any) -> None:
+    """Write the duplicate report (json, csv, html) into the report folder."""
+    app = service(self.app)
+    write_nightly_report(app, app.today())
