@@ -38,17 +38,42 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="arms-sync-report-bench-"))
     try:
         feeds = work / "feeds"
-        timed([*CLI, "synth", "--subjects", str(options.subjects), "--out", str(feeds),
-               "--as-of", AS_OF], work)
-        run_s = timed([*CLI, "run", "--probation-feed", str(feeds / "probation.jsonl"),
-                       "--police-feed", str(feeds / "police.jsonl"), "--as-of", AS_OF], work)
+        timed(
+            [
+                *CLI,
+                "synth",
+                "--subjects",
+                str(options.subjects),
+                "--out",
+                str(feeds),
+                "--as-of",
+                AS_OF,
+            ],
+            work,
+        )
+        run_s = timed(
+            [
+                *CLI,
+                "run",
+                "--probation-feed",
+                str(feeds / "probation.jsonl"),
+                "--police-feed",
+                str(feeds / "police.jsonl"),
+                "--as-of",
+                AS_OF,
+            ],
+            work,
+        )
         print(f"{options.subjects} subjects; run took {run_s:.1f} s")
         for fmt in ("json", "csv", "html"):
             out = work / f"report.{fmt}"
-            seconds = timed([*CLI, "report", "duplicates", "--format", fmt, "--out", str(out)],
-                            work)
-            print(f"report duplicates --format {fmt}: {seconds:.2f} s, "
-                  f"{out.stat().st_size / 1e6:.1f} MB (target < {TARGET_SECONDS:g} s)")
+            seconds = timed(
+                [*CLI, "report", "duplicates", "--format", fmt, "--out", str(out)], work
+            )
+            print(
+                f"report duplicates --format {fmt}: {seconds:.2f} s, "
+                f"{out.stat().st_size / 1e6:.1f} MB (target < {TARGET_SECONDS:g} s)"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
