@@ -68,7 +68,15 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="Keep the work folder here.")
+    parser.add_argument(
+        "--linker",
+        choices=["identifiers", "probabilistic"],
+        default="probabilistic",
+        help="How person records are linked (ARMS_SYNC_LINKER).",
+    )
     options = parser.parse_args()
+    os.environ["ARMS_SYNC_LINKER"] = options.linker
+    print(f"linker: {options.linker}")
     work = Path(tempfile.mkdtemp(prefix="arms-sync-bench-"))
     try:
         measure(work, options.subjects, options.seed)

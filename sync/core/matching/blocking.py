@@ -24,15 +24,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date
 from enum import StrEnum
-from itertools import combinations
+from itertools import chain, combinations
 
 from sync.core.matching.cleaning import CleanPerson
 
 MAX_BLOCK_SIZE = 100
 NEIGHBOURHOOD = 25
-NO_DATE_ORDINAL = 0
+KEY_SEPARATOR = "|"
+ISO_MONTH_LENGTH = len("YYYY-MM")
 
 SortKey = tuple[int, str, str, str, str]
 
@@ -50,58 +50,71 @@ class BlockRule(StrEnum):
 
 def _key(rule: BlockRule, *parts: str) -> str:
     """One blocking key."""
-    return "|".join((rule, *parts))
+    return KEY_SEPARATOR.join((rule, *parts))
+
+
+# Each rule's key prefix, bound once: keys are built for every record of a run.
+_PNC, _CRO, _NOMS, _DOB_NAME, _NAME_MONTH, _NAME_PAIR = (
+    _key(rule, "")
+    for rule in (
+        BlockRule.PNC,
+        BlockRule.CRO,
+        BlockRule.NOMS,
+        BlockRule.DOB_NAME,
+        BlockRule.NAME_MONTH,
+        BlockRule.NAME_PAIR,
+    )
+)
 
 
 def blocking_keys(person: CleanPerson) -> tuple[str, ...]:
     """Every blocking key of a cleaned record."""
     keys: list[str] = []
     if person.pnc is not None:
-        keys.append(_key(BlockRule.PNC, person.pnc))
+        keys.append(_PNC + person.pnc)
     if person.cro is not None:
-        keys.append(_key(BlockRule.CRO, person.cro))
+        keys.append(_CRO + person.cro)
     if person.noms is not None:
-        keys.append(_key(BlockRule.NOMS, person.noms))
-    dob = person.date_of_birth
-    if dob is not None:
-        keys.extend(_date_keys(person, dob))
-    if person.surname and person.forename:
-        low, high = sorted((person.surname, person.forename))
-        keys.append(_key(BlockRule.NAME_PAIR, low, high))
+        keys.append(_NOMS + person.noms)
+    if person.date_of_birth is not None:
+        keys.extend(_date_keys(person))
+    surname, forename = person.surname, person.forename
+    if surname and forename:
+        low, high = (surname, forename) if surname <= forename else (forename, surname)
+        keys.append(f"{_NAME_PAIR}{low}{KEY_SEPARATOR}{high}")
     return tuple(keys)
 
 
-def _date_keys(person: CleanPerson, dob: date) -> list[str]:
+def _date_keys(person: CleanPerson) -> list[str]:
     """The `DOB_NAME` and `NAME_MONTH` keys of a record with a date of birth."""
-    codes = sorted({code for code in (person.surname_code, person.forename_code) if code})
-    keys = [_key(BlockRule.DOB_NAME, dob.isoformat(), code) for code in codes]
-    if person.surname_code and person.forename_code:
-        month = f"{dob.year:04d}-{dob.month:02d}"
-        keys.append(_key(BlockRule.NAME_MONTH, person.surname_code, person.forename_code, month))
+    text, surname_code, forename_code = person.date_text, person.surname_code, person.forename_code
+    codes = sorted({code for code in (surname_code, forename_code) if code})
+    keys = [f"{_DOB_NAME}{text}{KEY_SEPARATOR}{code}" for code in codes]
+    if surname_code and forename_code:
+        month = text[:ISO_MONTH_LENGTH]
+        keys.append(
+            f"{_NAME_MONTH}{surname_code}{KEY_SEPARATOR}{forename_code}{KEY_SEPARATOR}{month}"
+        )
     return keys
 
 
 def sort_key(person: CleanPerson) -> SortKey:
     """The order of records inside a large block: date of birth, names, reference."""
-    dob = person.date_of_birth
-    ordinal = NO_DATE_ORDINAL if dob is None else dob.toordinal()
     ref = person.ref
-    return (ordinal, person.surname, person.forename, ref.agency.value, ref.person_id)
+    return (person.date_ordinal, person.surname, person.forename, ref.agency.value, ref.person_id)
 
 
 def block_pairs(members: Sequence[int]) -> Iterable[tuple[int, int]]:
     """Pairs to compare in one block whose members are in sort-key order."""
     if len(members) <= MAX_BLOCK_SIZE:
         return combinations(members, 2)
-    return (
-        (members[i], members[j])
-        for i in range(len(members))
-        for j in range(i + 1, min(i + 1 + NEIGHBOURHOOD, len(members)))
+    return chain.from_iterable(
+        zip(members, members[offset:], strict=False) for offset in range(1, NEIGHBOURHOOD + 1)
     )
 
 
 def candidate_pairs(people: Sequence[CleanPerson]) -> set[tuple[int, int]]:
-    """Index pairs (low, high) of `people` that share a blocking key.
+    """Index pairs (low, high) of `people` that share a blocking key, each once.
 
     `people` must already be in sort-key order so large blocks are windows.
     """

@@ -8,14 +8,22 @@ and `SMITHJONES` agree), its hyphen- or space-separated parts kept aside for a
 partial match (`SMITH-JONES` and `JONES`); forenames are kept as words, the first being the
 forename compared. A placeholder date of birth is unknown for matching.
 Gender `U` is unknown; the area becomes its probation region (`areas.py`).
+
+Everything a pair comparison asks of one record (whether a name is a code, the
+sets of surname parts and forenames, the date of birth as an ISO text, a day
+number, a year and a month-and-day number) is worked out once per record here,
+so comparing a pair is look-ups.
+The same raw names recur across a population, so cleaning a raw surname or
+forenames is cached (`RAW_NAME_CACHE_SIZE`).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from sync.core.identifiers import is_placeholder_date_of_birth, strip_system_prefix
 from sync.core.matching.areas import region_of
@@ -27,6 +35,10 @@ _JOINING_MARKS_RE = re.compile(r"[-'’‘`.]")
 _NOT_NAME_RE = re.compile(r"[^A-Z0-9 ]+")
 _SPACES_RE = re.compile(r"\s+")
 _DIGIT_RE = re.compile(r"\d")
+NO_DATE_TEXT = ""
+NO_DATE_ORDINAL = 0
+MONTH_DAY_BASE = 100
+RAW_NAME_CACHE_SIZE = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,31 @@ class CleanPerson:
     gender: str | None = None
     region: str | None = None
     noms: str | None = None
+    surname_is_code: bool = field(init=False, repr=False, compare=False)
+    forename_is_code: bool = field(init=False, repr=False, compare=False)
+    surname_part_set: frozenset[str] = field(init=False, repr=False, compare=False)
+    forename_set: frozenset[str] = field(init=False, repr=False, compare=False)
+    date_text: str = field(init=False, repr=False, compare=False)
+    date_ordinal: int = field(init=False, repr=False, compare=False)
+    date_year: int = field(init=False, repr=False, compare=False)
+    date_month_day: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Worked out once per record: a national run compares millions of pairs.
+        born = self.date_of_birth
+        set_field = object.__setattr__
+        set_field(self, "surname_is_code", is_code_like(self.surname))
+        set_field(self, "forename_is_code", is_code_like(self.forename))
+        set_field(self, "surname_part_set", frozenset(self.surname_parts))
+        set_field(self, "forename_set", frozenset(self.forenames))
+        set_field(self, "date_text", NO_DATE_TEXT if born is None else born.isoformat())
+        set_field(self, "date_ordinal", NO_DATE_ORDINAL if born is None else born.toordinal())
+        set_field(self, "date_year", NO_DATE_ORDINAL if born is None else born.year)
+        set_field(
+            self,
+            "date_month_day",
+            NO_DATE_ORDINAL if born is None else born.month * MONTH_DAY_BASE + born.day,
+        )
 
 
 def clean_name(raw: str) -> str:
@@ -68,12 +105,26 @@ def matching_date_of_birth(value: date | None) -> date | None:
     return None if is_placeholder_date_of_birth(value) else value
 
 
+@lru_cache(maxsize=RAW_NAME_CACHE_SIZE)
+def clean_surname(raw: str) -> tuple[tuple[str, ...], str, str]:
+    """A raw surname's cleaned parts, the surname compared (parts joined) and its Soundex."""
+    parts = tuple(clean_name(raw.replace(HYPHEN, " ")).split())
+    surname = "".join(parts)
+    return parts, surname, soundex(surname)
+
+
+@lru_cache(maxsize=RAW_NAME_CACHE_SIZE)
+def clean_forenames(raw: str) -> tuple[tuple[str, ...], str, str]:
+    """Raw forenames cleaned into words, the first (compared) one and its Soundex."""
+    forenames = tuple(clean_name(raw).split())
+    forename = forenames[0] if forenames else ""
+    return forenames, forename, soundex(forename)
+
+
 def clean_person(person: Person) -> CleanPerson:
     """The comparable form of one person record."""
-    surname_parts = tuple(clean_name(person.surname.replace(HYPHEN, " ")).split())
-    forenames = tuple(clean_name(person.forenames).split())
-    surname = "".join(surname_parts)
-    forename = forenames[0] if forenames else ""
+    surname_parts, surname, surname_code = clean_surname(person.surname)
+    forenames, forename, forename_code = clean_forenames(person.forenames)
     return CleanPerson(
         ref=person.ref,
         surname=surname,
@@ -83,8 +134,8 @@ def clean_person(person: Person) -> CleanPerson:
         date_of_birth=matching_date_of_birth(person.date_of_birth),
         pnc=person.pnc,
         cro=person.cro,
-        surname_code=soundex(surname),
-        forename_code=soundex(forename),
+        surname_code=surname_code,
+        forename_code=forename_code,
         gender=None if person.gender is Gender.UNKNOWN else person.gender.value,
         region=region_of(person.area),
         noms=person.noms,

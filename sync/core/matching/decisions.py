@@ -21,6 +21,7 @@ from sync.core.matching.scoring import PairScore
 
 JOIN_THRESHOLD = 19.0
 REVIEW_THRESHOLD = 14.0
+_AGREE = IdentifierLevel.AGREE
 
 
 class MatchedBy(StrEnum):
@@ -81,6 +82,14 @@ def is_possible_twin(score: PairScore) -> bool:
         and score.date_of_birth is DateLevel.EXACT
         and score.forename is NameLevel.DISAGREE
     )
+
+
+def needs_verdict(
+    weight: float, pnc: IdentifierLevel, cro: IdentifierLevel, noms: IdentifierLevel
+) -> bool:
+    """False when `decide` certainly says nothing: no identifier agrees and the
+    weight is below `REVIEW_THRESHOLD` (so a `PairScore` need not be built)."""
+    return weight >= REVIEW_THRESHOLD or _AGREE in (pnc, cro, noms)
 
 
 def decide(score: PairScore) -> Verdict | None:

@@ -10,9 +10,11 @@ decided by the same rules (`decisions.py`).
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_left, insort
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sync.core.matching.blocking import (
@@ -24,9 +26,9 @@ from sync.core.matching.blocking import (
     sort_key,
 )
 from sync.core.matching.cleaning import CleanPerson, clean_person
-from sync.core.matching.decisions import decide
-from sync.core.matching.frequencies import CountsWithProbe, Frequencies, TermCounts
-from sync.core.matching.scoring import score_pair
+from sync.core.matching.decisions import decide, needs_verdict
+from sync.core.matching.frequencies import CountsWithProbe, TermCounts
+from sync.core.matching.scoring import PairScore, PairScorer, ScoreFields
 from sync.core.records import Agency, Person, RecordRef
 
 
@@ -58,6 +60,9 @@ class MatchResult:
     reviews: tuple[ReviewPair, ...] = ()
 
 
+PROBE = 0
+
+
 class DuplicateRecordError(ValueError):
     """The same record reference was given twice (the message carries no values)."""
 
@@ -72,24 +77,38 @@ def _unique_clean(persons: Iterable[Person]) -> dict[RecordRef, CleanPerson]:
     return cleaned
 
 
-def _judge(first: CleanPerson, second: CleanPerson, freqs: Frequencies) -> Link | ReviewPair | None:
-    """Score and decide one pair, with its references in order."""
-    a, b = sorted((first.ref, second.ref))
-    score = score_pair(first, second, freqs)
+def _outcome(
+    first: CleanPerson, second: CleanPerson, fields: ScoreFields
+) -> Link | ReviewPair | None:
+    """Decide one scored pair, with its references in order."""
+    score = PairScore(*fields)
     verdict = decide(score)
     if verdict is None:
         return None
+    a, b = sorted((first.ref, second.ref))
     if verdict.matched_by is not None:
         return Link(a, b, verdict.matched_by.value, score.weight)
     reason = f"{verdict.reason}: {score.describe()}"
     return ReviewPair(a, b, score.weight, reason)
 
 
-def _result(outcomes: Iterable[Link | ReviewPair | None]) -> MatchResult:
-    """Sorted links and reviews from pair outcomes."""
+def _judge(
+    people: Sequence[CleanPerson], pairs: Iterable[tuple[int, int]], scorer: PairScorer
+) -> MatchResult:
+    """Score and decide pairs (positions in `people`) into sorted links and reviews.
+
+    Most pairs are nothing (no shared identifier, weight below review): they
+    are dropped from their levels and weight alone, with no `PairScore` built.
+    """
+    fields_of = scorer.fields
     links: list[Link] = []
     reviews: list[ReviewPair] = []
-    for outcome in outcomes:
+    for one, two in pairs:
+        fields = fields_of(people[one], people[two])
+        _, _, _, pnc, cro, weight, noms, _, _ = fields
+        if not needs_verdict(weight, pnc, cro, noms):
+            continue
+        outcome = _outcome(people[one], people[two], fields)
         if isinstance(outcome, Link):
             links.append(outcome)
         elif isinstance(outcome, ReviewPair):
@@ -99,10 +118,27 @@ def _result(outcomes: Iterable[Link | ReviewPair | None]) -> MatchResult:
 
 def match_population(persons: Sequence[Person]) -> MatchResult:
     """Link the records of a population that are the same person (both agencies)."""
-    cleaned = sorted(_unique_clean(persons).values(), key=sort_key)
-    counts = TermCounts.of(cleaned)
-    pairs = sorted(candidate_pairs(cleaned))
-    return _result(_judge(cleaned[i], cleaned[j], counts) for i, j in pairs)
+    with paused_garbage_collection():
+        cleaned = sorted(_unique_clean(persons).values(), key=sort_key)
+        scorer = PairScorer(TermCounts.of(cleaned))
+        return _judge(cleaned, candidate_pairs(cleaned), scorer)
+
+
+@contextmanager
+def paused_garbage_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a block, then restore its state.
+
+    Matching a national population allocates millions of short-lived objects
+    that hold no reference cycles (reference counting frees them all); the
+    collector's passes over them would cost a fifth of the run.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class MatchIndex:
@@ -177,9 +213,10 @@ class MatchIndex:
 
     def _match_clean(self, probe: CleanPerson) -> MatchResult:
         """Match a cleaned record that is not in the index."""
-        freqs = CountsWithProbe(self._counts, probe)
+        scorer = PairScorer(CountsWithProbe(self._counts, probe))
         refs = self._candidates(probe)
-        return _result(_judge(probe, self._people[ref], freqs) for ref in sorted(refs))
+        people = [probe, *(self._people[ref] for ref in refs)]
+        return _judge(people, ((PROBE, other) for other in range(1, len(people))), scorer)
 
     def _candidates(self, probe: CleanPerson) -> set[RecordRef]:
         """References blocked with a record, large blocks as a neighbourhood."""

@@ -7,47 +7,78 @@ swapped-names weight replaces the surname and forename weights; names swapped
 with a nickname or a typo on one side (`SAM DAVIS` / `DAVIS SAMUEL`) are
 `SWAPPED_NEAR`, weighed the same way with a fixed u for the inexact side.
 Gender, area (as probation region) and NOMS number add their own evidence.
+
+A `PairScorer` holds one population's term frequencies and scores any number
+of pairs under them without building anything per pair it does not return.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from typing import TypeVar
 
 from sync.core.matching.cleaning import CleanPerson, names_swapped
 from sync.core.matching.comparisons import (
+    DATE_OF_BIRTH_NEAR_DAYS,
     AttributeLevel,
     DateLevel,
     IdentifierLevel,
     NameLevel,
-    compare_attributes,
-    compare_dates_of_birth,
     compare_forenames,
-    compare_identifiers,
     compare_surnames,
+    date_level,
     near_names,
 )
 from sync.core.matching.frequencies import Frequencies
 from sync.core.matching.weights import (
-    AREA_LEVELS,
-    CRO_LEVELS,
+    AREA_WEIGHTS,
+    CRO_WEIGHTS,
     DATE_OF_BIRTH_EXACT_M,
-    DATE_OF_BIRTH_LEVELS,
+    DATE_OF_BIRTH_WEIGHTS,
     FORENAME_EXACT_M,
-    FORENAME_LEVELS,
-    GENDER_LEVELS,
+    FORENAME_WEIGHTS,
+    GENDER_WEIGHTS,
     NAMES_SWAPPED_M,
     NEAR_SWAPPED_NAME_U,
     NO_EVIDENCE,
-    NOMS_LEVELS,
-    PNC_LEVELS,
+    NOMS_WEIGHTS,
+    PNC_WEIGHTS,
     SURNAME_EXACT_M,
-    SURNAME_LEVELS,
+    SURNAME_WEIGHTS,
     exact_weight,
-    level_weight,
 )
 
 _SWAP_CANDIDATE_LEVELS = frozenset({NameLevel.DISAGREE, NameLevel.FUZZY_MID})
+
+# Levels and weights of the in-line paths, bound once: looking a member up on an
+# Enum class costs about a hundred nanoseconds, and a run scores millions of pairs.
+_NAME_EXACT, _DATE_EXACT, _DATE_MISSING = NameLevel.EXACT, DateLevel.EXACT, DateLevel.MISSING
+_DATE_DISAGREE = DateLevel.DISAGREE
+_NO_DATE_WEIGHT = DATE_OF_BIRTH_WEIGHTS[_DATE_MISSING]
+_DISAGREE_DATE_WEIGHT = DATE_OF_BIRTH_WEIGHTS[_DATE_DISAGREE]
+_ID_MISSING, _ID_AGREE, _ID_CLASH = (
+    IdentifierLevel.MISSING,
+    IdentifierLevel.AGREE,
+    IdentifierLevel.CONFLICT,
+)
+_NO_ATTR, _SAME, _DIFFERENT = AttributeLevel.MISSING, AttributeLevel.AGREE, AttributeLevel.DISAGREE
+
+ValueT = TypeVar("ValueT", str, int)
+# A pair's `PairScore` fields in order, as a plain tuple (cheap to build and drop).
+ScoreFields = tuple[
+    NameLevel,
+    NameLevel,
+    DateLevel,
+    IdentifierLevel,
+    IdentifierLevel,
+    float,
+    IdentifierLevel,
+    AttributeLevel,
+    AttributeLevel,
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,36 +139,6 @@ def names_swapped_near(first: CleanPerson, second: CleanPerson) -> bool:
     return near_names(first.surname, second.forename) and near_names(first.forename, second.surname)
 
 
-def _names_weight(
-    first: CleanPerson,
-    second: CleanPerson,
-    levels: tuple[NameLevel, NameLevel],
-    freqs: Frequencies,
-) -> float:
-    """The combined weight of the surname and forename levels."""
-    surname, forename = levels
-    if surname is NameLevel.SWAPPED:
-        return _swapped_weight(first, second, freqs)
-    if surname is NameLevel.SWAPPED_NEAR:
-        return _near_swapped_weight(first, second, freqs)
-    if surname is NameLevel.EXACT:
-        surname_weight = exact_weight(SURNAME_EXACT_M, freqs.surname_u(first.surname))
-    else:
-        surname_weight = level_weight(SURNAME_LEVELS, surname)
-    if forename is NameLevel.EXACT:
-        forename_weight = exact_weight(FORENAME_EXACT_M, freqs.forename_u(first.forename))
-    else:
-        forename_weight = level_weight(FORENAME_LEVELS, forename)
-    return surname_weight + forename_weight
-
-
-def _date_weight(first: CleanPerson, level: DateLevel, freqs: Frequencies) -> float:
-    """The weight of the date-of-birth level."""
-    if level is DateLevel.EXACT and first.date_of_birth is not None:
-        return exact_weight(DATE_OF_BIRTH_EXACT_M, freqs.date_of_birth_u(first.date_of_birth))
-    return level_weight(DATE_OF_BIRTH_LEVELS, level)
-
-
 def name_levels(first: CleanPerson, second: CleanPerson) -> tuple[NameLevel, NameLevel]:
     """The surname and forename levels, both SWAPPED (or SWAPPED_NEAR) when swapped."""
     surname = compare_surnames(first, second)
@@ -151,22 +152,132 @@ def name_levels(first: CleanPerson, second: CleanPerson) -> tuple[NameLevel, Nam
     return surname, forename
 
 
+def _date_u_of(freqs: Frequencies) -> Callable[[int], float]:
+    """The u of agreeing on a date of birth given as its day number."""
+
+    def date_u(ordinal: int) -> float:
+        return freqs.date_of_birth_u(date.fromordinal(ordinal))
+
+    return date_u
+
+
+class ExactWeights(dict[ValueT, float]):
+    """Exact-agreement weights by value, each worked out on first use."""
+
+    def __init__(self, m: float, u_of: Callable[[ValueT], float]) -> None:
+        """Weights log2(m / u) (never negative), u from `u_of(value)`."""
+        super().__init__()
+        self._m: float = m
+        self._u_of: Callable[[ValueT], float] = u_of
+
+    def __missing__(self, value: ValueT) -> float:
+        """Work out, keep and return the weight of a value not seen before."""
+        weight = self[value] = exact_weight(self._m, self._u_of(value))
+        return weight
+
+
+class PairScorer:
+    """Scores pairs under one set of term frequencies.
+
+    The weight of exact agreement on a surname, forename or date of birth is
+    worked out once per value, and every other level's weight comes from a
+    table, so scoring a pair is comparisons and look-ups. `fields` gives the
+    levels and weight as a plain tuple in `PairScore` order; a `PairScore` is
+    built only for the pairs that need one.
+    """
+
+    __slots__ = ("_dates", "_forenames", "_freqs", "_surnames")
+
+    def __init__(self, freqs: Frequencies) -> None:
+        """A scorer over `freqs`, which must not change while it is used."""
+        self._freqs = freqs
+        self._surnames = ExactWeights[str](SURNAME_EXACT_M, freqs.surname_u)
+        self._forenames = ExactWeights[str](FORENAME_EXACT_M, freqs.forename_u)
+        self._dates = ExactWeights[int](DATE_OF_BIRTH_EXACT_M, _date_u_of(freqs))
+
+    def fields(self, first: CleanPerson, second: CleanPerson) -> ScoreFields:
+        """The pair's levels and total weight, in `PairScore` field order.
+
+        The identifier and attribute levels are `compare_identifiers` and
+        `compare_attributes` written out in line, and the commonest names case
+        (both exact) is settled here: this runs millions of times.
+        """
+        surname_text, forename_text = first.surname, first.forename
+        if (
+            surname_text == second.surname
+            and forename_text == second.forename
+            and surname_text
+            and forename_text
+        ):
+            surname = forename = _NAME_EXACT
+            names_weight = self._surnames[surname_text] + self._forenames[forename_text]
+        else:
+            surname, forename, names_weight = self._names(first, second)
+        date_of_birth, date_weight = self._date_of_birth(first, second)
+        one, two = first.pnc, second.pnc
+        pnc = _ID_MISSING if one is None or two is None else _ID_AGREE if one == two else _ID_CLASH
+        one, two = first.cro, second.cro
+        cro = _ID_MISSING if one is None or two is None else _ID_AGREE if one == two else _ID_CLASH
+        one, two = first.noms, second.noms
+        noms = _ID_MISSING if one is None or two is None else _ID_AGREE if one == two else _ID_CLASH
+        one, two = first.gender, second.gender
+        gender = _NO_ATTR if one is None or two is None else _SAME if one == two else _DIFFERENT
+        one, two = first.region, second.region
+        area = _NO_ATTR if one is None or two is None else _SAME if one == two else _DIFFERENT
+        weight = (
+            names_weight
+            + date_weight
+            + PNC_WEIGHTS[pnc]
+            + CRO_WEIGHTS[cro]
+            + NOMS_WEIGHTS[noms]
+            + GENDER_WEIGHTS[gender]
+            + AREA_WEIGHTS[area]
+        )
+        return (surname, forename, date_of_birth, pnc, cro, weight, noms, gender, area)
+
+    def score(self, first: CleanPerson, second: CleanPerson) -> PairScore:
+        """Compare two cleaned records field by field and total the evidence."""
+        return PairScore(*self.fields(first, second))
+
+    def _names(self, first: CleanPerson, second: CleanPerson) -> tuple[NameLevel, NameLevel, float]:
+        """The surname and forename levels and their combined weight."""
+        surname, forename = name_levels(first, second)
+        if surname is NameLevel.SWAPPED:
+            return surname, forename, _swapped_weight(first, second, self._freqs)
+        if surname is NameLevel.SWAPPED_NEAR:
+            return surname, forename, _near_swapped_weight(first, second, self._freqs)
+        surname_weight = (
+            self._surnames[first.surname]
+            if surname is NameLevel.EXACT
+            else SURNAME_WEIGHTS[surname]
+        )
+        forename_weight = (
+            self._forenames[first.forename]
+            if forename is NameLevel.EXACT
+            else FORENAME_WEIGHTS[forename]
+        )
+        return surname, forename, surname_weight + forename_weight
+
+    def _date_of_birth(self, first: CleanPerson, second: CleanPerson) -> tuple[DateLevel, float]:
+        """The date-of-birth level and its weight."""
+        born_first, born_second = first.date_of_birth, second.date_of_birth
+        if born_first is None or born_second is None:
+            return _DATE_MISSING, _NO_DATE_WEIGHT
+        one, two = first.date_ordinal, second.date_ordinal
+        if one == two:
+            return _DATE_EXACT, self._dates[one]
+        if (
+            first.date_year != second.date_year
+            and first.date_month_day != second.date_month_day
+            and abs(one - two) > DATE_OF_BIRTH_NEAR_DAYS
+        ):
+            # Year and day differ, far apart: not swapped (that keeps the year),
+            # not one digit (two differ), not near. The commonest case by far.
+            return _DATE_DISAGREE, _DISAGREE_DATE_WEIGHT
+        level = date_level(born_first, born_second, first.date_text, second.date_text)
+        return level, DATE_OF_BIRTH_WEIGHTS[level]
+
+
 def score_pair(first: CleanPerson, second: CleanPerson, freqs: Frequencies) -> PairScore:
     """Compare two cleaned records field by field and total the evidence."""
-    surname, forename = levels = name_levels(first, second)
-    date_level = compare_dates_of_birth(first.date_of_birth, second.date_of_birth)
-    pnc = compare_identifiers(first.pnc, second.pnc)
-    cro = compare_identifiers(first.cro, second.cro)
-    noms = compare_identifiers(first.noms, second.noms)
-    gender = compare_attributes(first.gender, second.gender)
-    area = compare_attributes(first.region, second.region)
-    weight = (
-        _names_weight(first, second, levels, freqs)
-        + _date_weight(first, date_level, freqs)
-        + level_weight(PNC_LEVELS, pnc)
-        + level_weight(CRO_LEVELS, cro)
-        + level_weight(NOMS_LEVELS, noms)
-        + level_weight(GENDER_LEVELS, gender)
-        + level_weight(AREA_LEVELS, area)
-    )
-    return PairScore(surname, forename, date_level, pnc, cro, weight, noms, gender, area)
+    return PairScorer(freqs).score(first, second)

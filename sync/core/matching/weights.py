@@ -95,7 +95,22 @@ def exact_weight(m: float, u: float) -> float:
     return max(NO_EVIDENCE, math.log2(m / u))
 
 
+def weight_table(levels: Mapping[LevelT, Probabilities], kind: type[LevelT]) -> dict[LevelT, float]:
+    """The weight of every level of a kind, worked out once (exact and missing weigh 0)."""
+    return {level: level_weight(levels, level) for level in kind}
+
+
 def level_weight(levels: Mapping[LevelT, Probabilities], level: LevelT) -> float:
     """The weight of a non-exact level; levels not in the table weigh nothing."""
     probabilities = levels.get(level)
     return NO_EVIDENCE if probabilities is None else probabilities.weight
+
+
+SURNAME_WEIGHTS = weight_table(SURNAME_LEVELS, NameLevel)
+FORENAME_WEIGHTS = weight_table(FORENAME_LEVELS, NameLevel)
+DATE_OF_BIRTH_WEIGHTS = weight_table(DATE_OF_BIRTH_LEVELS, DateLevel)
+PNC_WEIGHTS = weight_table(PNC_LEVELS, IdentifierLevel)
+CRO_WEIGHTS = weight_table(CRO_LEVELS, IdentifierLevel)
+NOMS_WEIGHTS = weight_table(NOMS_LEVELS, IdentifierLevel)
+GENDER_WEIGHTS = weight_table(GENDER_LEVELS, AttributeLevel)
+AREA_WEIGHTS = weight_table(AREA_LEVELS, AttributeLevel)
