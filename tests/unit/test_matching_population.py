@@ -29,7 +29,7 @@ from sync.core.matching import (
 from sync.core.matching.blocking import MAX_BLOCK_SIZE, NEIGHBOURHOOD, block_pairs
 from sync.core.records import Agency, Gender, Person, RecordRef
 
-EXAMPLES = Path("/work/shared/spec/examples")
+EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "spec" / "examples"
 EXAMPLES_TODAY = date(2026, 11, 28)
 SURNAMES = (
     ["SMITH"] * 12
