@@ -41,6 +41,18 @@ def cli_actor(operator: str | None) -> str:
         return CLI_ACTOR_PREFIX + "unknown"
 
 
+def _grouped(subjects: Sequence[tuple[str, ...]]) -> Iterable[tuple[str, ...]]:
+    """Whole subjects (their ref and records) packed into entries of bounded size."""
+    group: list[str] = []
+    for refs in subjects:
+        if group and len(group) + len(refs) > REFS_PER_ENTRY:
+            yield tuple(group)
+            group = []
+        group.extend(refs)
+    if group:
+        yield tuple(group)
+
+
 def _chunks(refs: Sequence[str]) -> Iterable[tuple[str, ...]]:
     for start in range(0, len(refs), REFS_PER_ENTRY):
         yield tuple(refs[start : start + REFS_PER_ENTRY])
@@ -185,24 +197,30 @@ def audit_decision_pass(log: AuditLog, conn: Connection, decisions: Decisions, r
     timelines = _stored_timelines(conn)
     drafts: list[Draft] = []
     altered: list[str] = []
+    combined: list[tuple[str, ...]] = []
+    matched: set[str] = set()
     for decision in decisions.subjects:
         refs = frozenset(decision.members)
         if len(refs) >= MIN_COMBINED_RECORDS and members.get(decision.subject_id) != refs:
-            matched = sorted({edge.matched_by for edge in decision.edges}) or ["NONE"]
-            drafts.append(
-                Draft(
-                    AuditKind.COMBINATION,
-                    ACTOR_DECIDE,
-                    "person records linked as one subject",
-                    refs=(f"subject:{decision.subject_id}", *(_person(r) for r in sorted(refs))),
-                    detail="matched by " + ", ".join(matched),
-                )
-            )
+            matched.update(edge.matched_by for edge in decision.edges)
+            combined.append((f"subject:{decision.subject_id}", *(_person(r) for r in sorted(refs))))
         timeline = tuple(
             (s.start, s.end, str(s.owner), s.rule, s.mandatory, s.policy) for s in decision.timeline
         )
         if timelines.get(decision.subject_id) != timeline:
             altered.append(f"subject:{decision.subject_id}")
+    # Subjects are grouped into entries of at most REFS_PER_ENTRY references, so a
+    # national first run writes hundreds of entries, not one per subject.
+    drafts.extend(
+        Draft(
+            AuditKind.COMBINATION,
+            ACTOR_DECIDE,
+            "person records linked as one subject (each subject ref followed by its records)",
+            refs=group,
+            detail="matched by " + ", ".join(sorted(matched) or ["NONE"]),
+        )
+        for group in _grouped(combined)
+    )
     drafts.extend(
         Draft(
             AuditKind.ALTERATION,
