@@ -8,6 +8,7 @@ never a traceback and never personal data.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from sync.cli.run_cmds import demo, run, synth
 from sync.cli.worker_cmds import WORKER_COMMANDS
 from sync.errors import ArmsSyncError
 
+DEBUG_VARIABLE = "ARMS_SYNC_DEBUG"
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 log = logging.getLogger("arms_sync")
@@ -66,7 +68,9 @@ for command in (
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every failure into an exit status and one sentence."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # ARMS_SYNC_DEBUG=1 shows tracebacks of unexpected failures to the operator who asked.
+    level = logging.DEBUG if os.environ.get(DEBUG_VARIABLE) else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         cli.main(args=argv, prog_name="arms-sync", standalone_mode=False)
     except click.exceptions.Exit as done:
