@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from sync.ledger import schema
+from sync.ledger.segments import iter_stored_segments
 from sync.ledger.store import Ledger
 
 
@@ -41,28 +42,16 @@ def _records_by_subject(ledger: Ledger) -> dict[str, list[dict[str, str]]]:
 
 
 def _segments_by_subject(ledger: Ledger) -> dict[str, list[dict[str, Any]]]:
-    table = schema.segments
     segments: dict[str, list[dict[str, Any]]] = defaultdict(list)
     with ledger.engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                table.c.subject_id,
-                table.c.start,
-                table.c.end,
-                table.c.owner,
-                table.c.rule,
-                table.c.mandatory,
-                table.c.policy,
-            ).order_by(table.c.subject_id, table.c.position)
-        )
-        for subject_id, start, end, owner, rule, mandatory, policy in rows:
+        for subject_id, (start, end, owner, rule, mandatory, policy) in iter_stored_segments(conn):
             segments[subject_id].append(
                 {
                     "from": _iso(start),
                     "to": _iso(end),
                     "owner": owner,
                     "rule": rule,
-                    "mandatory": bool(mandatory),
+                    "mandatory": mandatory,
                     "policy": policy,
                 }
             )

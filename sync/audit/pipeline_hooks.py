@@ -21,6 +21,7 @@ from sync.audit.log import AuditLog
 from sync.core.decide import Decisions
 from sync.core.records import Agency, RecordRef
 from sync.ledger import schema
+from sync.ledger.segments import StoredSegment, iter_stored_segments
 
 REFS_PER_ENTRY = 500
 ACTOR_INGEST = "service:ingest"
@@ -166,22 +167,10 @@ def _stored_members(conn: Connection) -> dict[str, frozenset[RecordRef]]:
     return {sid: frozenset(refs) for sid, refs in members.items()}
 
 
-def _stored_timelines(conn: Connection) -> dict[str, tuple[tuple[Any, ...], ...]]:
-    table = schema.segments
-    timelines: defaultdict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    rows = conn.execute(
-        select(
-            table.c.subject_id,
-            table.c.start,
-            table.c.end,
-            table.c.owner,
-            table.c.rule,
-            table.c.mandatory,
-            table.c.policy,
-        ).order_by(table.c.subject_id, table.c.position)
-    )
-    for subject_id, *segment in rows:
-        timelines[subject_id].append((*segment[:4], bool(segment[4]), segment[5]))
+def _stored_timelines(conn: Connection) -> dict[str, tuple[StoredSegment, ...]]:
+    timelines: defaultdict[str, list[StoredSegment]] = defaultdict(list)
+    for subject_id, segment in iter_stored_segments(conn):
+        timelines[subject_id].append(segment)
     return {sid: tuple(segments) for sid, segments in timelines.items()}
 
 
