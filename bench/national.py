@@ -48,6 +48,13 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[
     return elapsed, max(peak_kib, before) * 1024
 
 
+def sync_run(feeds: list[Path], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
+    """`arms-sync run` over a probation and a police feed: wall seconds and peak RSS."""
+    probation, police = feeds
+    args = ["--probation-feed", str(probation), "--police-feed", str(police), "--as-of", AS_OF]
+    return run([*CLI, "run", *args], cwd, env)
+
+
 def json_parse_seconds(files: list[Path]) -> float:
     """Time to parse every line of the files with the json module (the floor)."""
     start = time.perf_counter()
@@ -117,19 +124,7 @@ def measure(work: Path, subjects: int, seed: int) -> None:
 
     plain_dir = work / "plain"
     plain_dir.mkdir()
-    plain_s, plain_rss = run(
-        [
-            *CLI,
-            "run",
-            "--probation-feed",
-            str(files[0]),
-            "--police-feed",
-            str(files[1]),
-            "--as-of",
-            AS_OF,
-        ],
-        plain_dir,
-    )
+    plain_s, plain_rss = sync_run(files, plain_dir)
     print(
         f"run, plain files, no keys: {plain_s:.2f} s, peak RSS {plain_rss / GIB:.2f} GiB, "
         f"ratio to json parse {plain_s / parse_s:.2f} (target <= 8; RSS <= 1.5 GiB)"
@@ -162,20 +157,7 @@ def measure(work: Path, subjects: int, seed: int) -> None:
 
     keyed_dir = work / "keyed"
     keyed_dir.mkdir()
-    keyed_s, keyed_rss = run(
-        [
-            *CLI,
-            "run",
-            "--probation-feed",
-            str(files[0]),
-            "--police-feed",
-            str(files[1]),
-            "--as-of",
-            AS_OF,
-        ],
-        keyed_dir,
-        env,
-    )
+    keyed_s, keyed_rss = sync_run(files, keyed_dir, env)
     print(
         f"run, plain files, with keys (encrypted at rest, notices queued): {keyed_s:.2f} s, "
         f"peak RSS {keyed_rss / GIB:.2f} GiB"
@@ -183,20 +165,7 @@ def measure(work: Path, subjects: int, seed: int) -> None:
 
     sealed_dir = work / "sealed"
     sealed_dir.mkdir()
-    sealed_s, sealed_rss = run(
-        [
-            *CLI,
-            "run",
-            "--probation-feed",
-            str(sealed[0]),
-            "--police-feed",
-            str(sealed[1]),
-            "--as-of",
-            AS_OF,
-        ],
-        sealed_dir,
-        env,
-    )
+    sealed_s, sealed_rss = sync_run(sealed, sealed_dir, env)
     print(
         f"run, sealed files, with keys: {sealed_s:.2f} s, peak RSS {sealed_rss / GIB:.2f} GiB, "
         f"ratio to plain with keys {sealed_s / keyed_s:.3f} (target <= 1.10)"
