@@ -27,9 +27,10 @@ from sync.feeds.models import (
     FeedRecord,
     updated_at_key,
 )
-from sync.ledger.store import RecordVersion, StoredRecord
+from sync.ledger.store import RecordVersion, StoredRecord, content_digest
 
 ENVELOPE_FIELDS = frozenset({"agency", "id", "updated_at", "deleted", "warnings", "type"})
+_NOT_IN_PAYLOAD = set(ENVELOPE_FIELDS)  # pydantic takes a set; built once, not per record
 
 
 def to_version(record: FeedRecord) -> RecordVersion:
@@ -38,7 +39,7 @@ def to_version(record: FeedRecord) -> RecordVersion:
     person_id = getattr(record, "person_id", None)
     payload = None
     if not record.deleted:
-        payload = record.model_dump_json(exclude=set(ENVELOPE_FIELDS)).encode()
+        payload = record.model_dump_json(exclude=_NOT_IN_PAYLOAD).encode()
     return RecordVersion(
         agency=record.agency,
         rtype=record_type,
@@ -47,8 +48,18 @@ def to_version(record: FeedRecord) -> RecordVersion:
         deleted=record.deleted,
         person_id=person_id,
         payload=payload,
+        digest=content_digest(payload),
         warnings=record.warnings,
     )
+
+
+# Enum members by value: a dict lookup costs a fraction of calling the enum class,
+# which matters once per stored record in a national run.
+_AGENCIES = {member.value: member for member in Agency}
+_GENDERS = {member.value: member for member in Gender}
+_KINDS = {member.value: member for member in SupervisionKind}
+_OFFENCES = {member.value: member for member in Offence}
+_STATUSES = {member.value: member for member in AssessmentStatus}
 
 
 def _date(value: Any) -> date | None:
@@ -68,7 +79,7 @@ def feed_state(stored: Iterable[StoredRecord]) -> FeedState:
     registrations: list[Period] = []
     assessments: list[Assessment] = []
     for item in stored:
-        data, agency = item.payload, Agency(item.agency)
+        data, agency = item.payload, _AGENCIES[item.agency]
         match item.rtype:
             case "person":
                 persons.append(_person(agency, item.rid, data))
@@ -93,7 +104,7 @@ def _person(agency: Agency, rid: str, data: dict[str, Any]) -> Person:
         person_id=rid,
         surname=data["surname"],
         forenames=data["forenames"],
-        gender=Gender(data["gender"]),
+        gender=_GENDERS[data["gender"]],
         area=data["area"],
         date_of_birth=_date(data.get("date_of_birth")),
         pnc=data.get("pnc"),
@@ -106,8 +117,8 @@ def _supervision(rid: str, data: dict[str, Any]) -> Supervision:
     return Supervision(
         id=rid,
         person_id=data["person_id"],
-        kind=SupervisionKind(data["kind"]),
-        offence=Offence(data["offence"]),
+        kind=_KINDS[data["kind"]],
+        offence=_OFFENCES[data["offence"]],
         start=_required_date(data["start"]),
         end=_date(data.get("end")),
         terminated_on=_date(data.get("terminated_on")),
@@ -130,5 +141,5 @@ def _assessment(agency: Agency, rid: str, data: dict[str, Any]) -> Assessment:
         person_id=data["person_id"],
         started_on=_required_date(data["started_on"]),
         completed_on=_date(data.get("completed_on")),
-        status=AssessmentStatus(data["status"]),
+        status=_STATUSES[data["status"]],
     )

@@ -22,7 +22,7 @@ from sync.core.duplicates import Flag
 from sync.core.notices import notices_for_subject
 from sync.ledger import schema
 from sync.ledger.outbox import OutboxKeys, changed_notices, store_outgoing
-from sync.ledger.store import Ledger
+from sync.ledger.store import Ledger, bulk_execute
 from sync.ledger.tables_manual import review_items
 
 LINK_REVIEW = "link-review"
@@ -146,13 +146,14 @@ def _store_subjects(conn: Connection, subjects: Iterable[SubjectDecision], run_i
     current = {decision.subject_id for decision in subjects}
     conn.execute(update(table).values(active=False))
     new = [{"subject_id": sid, "created_run": run_id, "active": True} for sid in current - known]
-    if new:
-        conn.execute(table.insert(), new)
+    bulk_execute(conn, table.insert(), new, "subjects-insert")
     still = [{"sid": sid} for sid in current & known]
-    if still:
-        conn.execute(
-            update(table).where(table.c.subject_id == bindparam("sid")).values(active=True), still
-        )
+    bulk_execute(
+        conn,
+        update(table).where(table.c.subject_id == bindparam("sid")).values(active=True),
+        still,
+        "subjects-reactivate",
+    )
 
 
 def _member_rows(decisions: Decisions) -> Iterable[dict[str, Any]]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from operator import itemgetter
+from typing import Any, NamedTuple, Protocol
 
 from pydantic_core import from_json
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
@@ -27,7 +27,8 @@ DELETED_DIGEST = "deleted"
 READ_BATCH = 10_000
 
 
-_COMPILED: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+_Parameters = Callable[[Mapping[str, Any]], Any]
+_COMPILED: dict[tuple[str, str, tuple[str, ...]], tuple[str, _Parameters]] = {}
 
 
 def bulk_execute(
@@ -37,21 +38,35 @@ def bulk_execute(
 
     SQLAlchemy's per-row processing dominates at national scale; the statement
     is compiled once per dialect and the rows (plain str, int, float, bool,
-    bytes, date and None values) go to the DBAPI as they are.
+    bytes, date and None values) go to the DBAPI as they are. Values the
+    statement fixes itself (`.values(active=True)`) are added to every row.
     """
     if not rows:
         return
     key = (conn.dialect.name, name, tuple(rows[0]))
     cached = _COMPILED.get(key)
     if cached is None:
-        compiled = statement.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-        order = tuple(compiled.positiontup) if compiled.positional else None
-        cached = _COMPILED[key] = (str(compiled), order)
-    sql, order = cached
-    if order is None:
-        conn.exec_driver_sql(sql, list(rows))
-    else:
-        conn.exec_driver_sql(sql, [tuple(row[name] for name in order) for row in rows])
+        row_keys = list(rows[0])
+        compiled = statement.compile(dialect=conn.dialect, column_keys=row_keys)
+        cached = _COMPILED[key] = (str(compiled), _parameters(compiled, row_keys))
+    sql, parameters = cached
+    conn.exec_driver_sql(sql, [parameters(row) for row in rows])
+
+
+def _parameters(compiled: Any, row_keys: Sequence[str]) -> _Parameters:
+    """A function turning one row into the driver's parameters for `compiled`."""
+    supplied = set(row_keys)
+    every = compiled.construct_params(dict.fromkeys(row_keys))
+    fixed = {name: value for name, value in every.items() if name not in supplied}
+    if not compiled.positional:
+        return (lambda row: {**fixed, **row}) if fixed else (lambda row: row)
+    order = tuple(compiled.positiontup)
+    if fixed:
+        return lambda row: tuple(row[n] if n in supplied else fixed[n] for n in order)
+    getter = itemgetter(*order)
+    if len(order) == 1:
+        return lambda row: (getter(row),)
+    return getter
 
 
 class PayloadCodec(Protocol):
@@ -105,9 +120,12 @@ class CipherCodec:
         return self.cipher.decrypt(record_key, stored)
 
 
-@dataclass(frozen=True, slots=True)
-class RecordVersion:
-    """One version of a feed record, ready to store."""
+class RecordVersion(NamedTuple):
+    """One version of a feed record, ready to store (a named tuple: one per feed line).
+
+    `digest` is `content_digest(payload)`: made with the version, so that the
+    process that validates a line also does its hashing.
+    """
 
     agency: str
     rtype: str
@@ -116,6 +134,7 @@ class RecordVersion:
     deleted: bool
     person_id: str | None
     payload: bytes | None
+    digest: str
     warnings: tuple[str, ...] = ()
 
     @property
@@ -123,17 +142,16 @@ class RecordVersion:
         """The record's identity: agency, type and id."""
         return (self.agency, self.rtype, self.rid)
 
-    @property
-    def digest(self) -> str:
-        """A hash of what the record says (not when it said it)."""
-        if self.deleted or self.payload is None:
-            return DELETED_DIGEST
-        return hashlib.sha256(self.payload).hexdigest()
+
+def content_digest(payload: bytes | None) -> str:
+    """A hash of what a record says (not when it said it); deletions share one value."""
+    if payload is None:
+        return DELETED_DIGEST
+    return hashlib.sha256(payload).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
-    """A current, not deleted record as read back for a decision."""
+class StoredRecord(NamedTuple):
+    """A current, not deleted record as read back for a decision (one per record)."""
 
     agency: str
     rtype: str
@@ -276,9 +294,10 @@ class Ledger:
         decode = self.codec.decode
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=READ_BATCH).execute(query)
-            for agency, rtype, rid, payload in result:
-                data = from_json(decode(record_key(agency, rtype, rid), payload))
-                yield StoredRecord(agency, rtype, rid, data)
+            for rows in result.partitions():
+                for agency, rtype, rid, payload in rows:
+                    data = from_json(decode(record_key(agency, rtype, rid), payload))
+                    yield StoredRecord(agency, rtype, rid, data)
 
     # -- rejects ----------------------------------------------------------
     def store_rejects(

@@ -7,13 +7,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from sync.app import App
 from sync.cycle import run_cycle
 from sync.errors import UsageError
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
+from sync.ledger.store import bulk_execute
 from sync.settings import load_settings
 
 pytestmark = pytest.mark.integration
@@ -193,3 +194,19 @@ def test_a_feed_that_cannot_be_read_applies_nothing(ledger_url: str, tmp_path: P
     with app.ledger.engine.connect() as conn:
         statuses = list(conn.execute(select(schema.runs.c.status)).scalars())
     assert statuses == ["failed"]
+
+
+def test_bulk_statements_take_values_from_rows_and_from_the_statement(ledger_url: str) -> None:
+    app = _app(ledger_url)
+    app.ledger.ensure_schema()
+    table = schema.subjects
+    rows = [{"subject_id": f"S-{n}", "created_run": 1, "active": False} for n in range(3)]
+    reactivate = update(table).where(table.c.subject_id == bindparam("sid")).values(active=True)
+    try:
+        with app.ledger.engine.begin() as conn:
+            bulk_execute(conn, table.insert(), rows, "test-subjects-insert")
+            bulk_execute(conn, reactivate, [{"sid": "S-0"}, {"sid": "S-2"}], "test-reactivate")
+        stored = {row["subject_id"]: row["active"] for row in _rows(app, table)}
+    finally:
+        app.close()
+    assert stored == {"S-0": True, "S-1": False, "S-2": True}

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import OSA, JaroWinkler
 
+from sync.core.bulk import paused_garbage_collection
 from sync.core.matching.blocking import (
     MAX_BLOCK_SIZE,
     NEIGHBOURHOOD,
@@ -41,7 +42,6 @@ from sync.core.matching.comparisons import (
     compare_surnames,
 )
 from sync.core.matching.frequencies import TermCounts
-from sync.core.matching.matcher import paused_garbage_collection
 from sync.core.matching.nicknames import are_nicknames
 from sync.core.matching.scoring import PairScorer, name_levels, score_pair
 from sync.core.matching.weights import (

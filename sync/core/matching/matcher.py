@@ -10,13 +10,12 @@ decided by the same rules (`decisions.py`).
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_left, insort
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from sync.core.bulk import paused_garbage_collection
 from sync.core.matching.blocking import (
     MAX_BLOCK_SIZE,
     NEIGHBOURHOOD,
@@ -122,23 +121,6 @@ def match_population(persons: Sequence[Person]) -> MatchResult:
         cleaned = sorted(_unique_clean(persons).values(), key=sort_key)
         scorer = PairScorer(TermCounts.of(cleaned))
         return _judge(cleaned, candidate_pairs(cleaned), scorer)
-
-
-@contextmanager
-def paused_garbage_collection() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a block, then restore its state.
-
-    Matching a national population allocates millions of short-lived objects
-    that hold no reference cycles (reference counting frees them all); the
-    collector's passes over them would cost a fifth of the run.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class MatchIndex:
