@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy import select
 
 from sync.app import App
+from sync.core.bulk import paused_garbage_collection
 from sync.core.decide import DecisionInputs, Decisions, decide
 from sync.core.records import Agency, Override, Owner, RecordRef
 from sync.errors import CryptoError, GatewayError, InputRefused
 from sync.feeds.convert import feed_state
+from sync.feeds.parallel import default_processes, validating_in_processes
 from sync.ingest import FeedSource, IngestCounts, ingest
 from sync.ledger import schema
 from sync.ledger.decisions import store_decisions
@@ -64,6 +66,15 @@ class RunSummary:
 
 def run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSummary:
     """Ingest every source, then decide and store; the run is recorded in the ledger."""
+    processes = app.settings.validation_processes
+    with (
+        paused_garbage_collection(),
+        validating_in_processes(default_processes() if processes is None else processes),
+    ):
+        return _run_cycle(app, sources, as_of)
+
+
+def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSummary:
     ledger = app.ledger
     run_id = ledger.start_run(as_of, app.clock())
     summary = RunSummary(run_id=run_id, as_of=as_of)

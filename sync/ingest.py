@@ -20,7 +20,6 @@ from sqlalchemy import Connection
 from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import audit_collection, audit_erasures, erasure_refs
 from sync.crypto.replay import ReplayGuard
-from sync.feeds.convert import to_version
 from sync.feeds.jsonl import Accepted, FeedItem, Rejected
 from sync.feeds.models import FeedContext
 from sync.ledger.cursors import save_cursor
@@ -97,7 +96,7 @@ class _UnitWriter:
         counts.read += 1
         if isinstance(item, Accepted):
             counts.accepted += 1
-            version = to_version(item.record)
+            version = item.version
             counts.warnings += bool(version.warnings)
             self.versions.append(version)
             if version.deleted:

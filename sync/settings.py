@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     keys_dir: Path | None = None
     window_days: int = Field(default=DEFAULT_WINDOW_DAYS, ge=0)
     linker: Literal["identifiers", "probabilistic"] = "probabilistic"
+    # Worker processes that validate long feed files; 0 validates in-process,
+    # unset uses the usable cores (at most 4).
+    validation_processes: int | None = Field(default=None, ge=0, le=64)
     hours_per_assessment: float = Field(default=DEFAULT_HOURS_PER_ASSESSMENT, ge=0)
     default_training_date: date = DEFAULT_TRAINING_DATE
     training_dates: dict[str, date] = Field(default_factory=dict)

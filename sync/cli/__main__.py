@@ -2,4 +2,6 @@
 
 from sync.cli.main import main
 
-main()
+# Guarded: worker processes (feed validation) import the main module again.
+if __name__ == "__main__":
+    main()

@@ -1,37 +1,47 @@
 """Streaming reader of feed files: validates each JSON line, keeps the bad ones.
 
 A feed file is read one line at a time, so memory does not grow with its size.
-Every line becomes either an `Accepted` record (a validated pydantic model) or a
-`Rejected` one carrying its line number and a reason that names the field and
-the rule but never the personal data in it.
+Every line becomes either an `Accepted` record (validated, in the canonical
+form the ledger stores) or a `Rejected` one carrying its line number and a
+reason that names the field and the rule but never the personal data in it.
+A long feed may be validated by a pool of processes (`sync.feeds.parallel`);
+the items still come out in the file's order.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from datetime import date
+from itertools import islice
+from typing import NamedTuple, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
+from sync.feeds.convert import to_version
 from sync.feeds.models import AnyRecord, FeedContext, FeedRecord
+from sync.ledger.store import RecordVersion
 
 _RECORD_ADAPTER: TypeAdapter[FeedRecord] = TypeAdapter(AnyRecord)
 VALUE_ERROR_PREFIX = "Value error, "
 MAX_REASONS_PER_LINE = 3
+# A feed shorter than this is validated in-process even when a pool is offered:
+# starting worker processes would cost more than it saves.
+POOL_AFTER_LINES = 20_000
+
+# Named tuples, not dataclasses: one is made per feed line, and a pool sends
+# them between processes.
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    """A line that passed validation."""
+class Accepted(NamedTuple):
+    """A line that passed validation, as the version the ledger stores."""
 
     position: str
-    record: FeedRecord
+    version: RecordVersion
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejected(NamedTuple):
     """A line that failed validation: kept with its reason, never dropped."""
 
     position: str
@@ -44,14 +54,52 @@ class Rejected:
 FeedItem = Accepted | Rejected
 
 
+NumberedLine = tuple[int, bytes]
+
+
+def validate_record(raw: bytes, context: FeedContext) -> FeedRecord:
+    """The validated model of one JSON line, or pydantic's `ValidationError`."""
+    return _RECORD_ADAPTER.validate_json(raw, context=context)
+
+
 def validate_line(raw: bytes, position: str, context: FeedContext) -> FeedItem:
     """Validate one JSON line into an `Accepted` or a `Rejected` item."""
     try:
-        record = _RECORD_ADAPTER.validate_json(raw, context=context)
+        record = validate_record(raw, context)
     except ValidationError as error:
         record_type, record_id = _peek_type_and_id(raw)
         return Rejected(position, describe_errors(error), raw, record_type, record_id)
-    return Accepted(position, record)
+    return Accepted(position, to_version(record))
+
+
+def validate_numbered(
+    lines: Sequence[NumberedLine], context: FeedContext, prefix: str
+) -> list[FeedItem]:
+    """Validate numbered, non-blank lines (the unit of work a pool process does)."""
+    return [validate_line(raw, f"{prefix}line {number}", context) for number, raw in lines]
+
+
+class LinePool(Protocol):
+    """Validates numbered lines elsewhere, giving the items back in order."""
+
+    def validate(
+        self, lines: Iterator[NumberedLine], context: FeedContext, prefix: str
+    ) -> Iterator[FeedItem]:
+        """The items of `lines`, in order."""
+        ...
+
+
+_POOL: ContextVar[LinePool | None] = ContextVar("line_pool", default=None)
+
+
+def offer_pool(pool: LinePool | None) -> object:
+    """Let `iter_lines` hand long feeds to `pool`; returns a token for `withdraw_pool`."""
+    return _POOL.set(pool)
+
+
+def withdraw_pool(token: object) -> None:
+    """Stop offering the pool set with `token`."""
+    _POOL.reset(token)  # type: ignore[arg-type]
 
 
 def describe_errors(error: ValidationError) -> str:
@@ -96,11 +144,29 @@ def _peek_type_and_id(raw: bytes) -> tuple[str | None, str | None]:
 def iter_lines(
     lines: Iterable[bytes], context: FeedContext, prefix: str = ""
 ) -> Iterator[FeedItem]:
-    """Validate a stream of raw lines; blank lines are skipped, numbering is 1-based."""
+    """Validate a stream of raw lines; blank lines are skipped, numbering is 1-based.
+
+    When a pool is offered and the stream is long, the lines after the first
+    `POOL_AFTER_LINES` are validated by the pool; the order is the same.
+    """
+    numbered = _numbered(lines)
+    head = list(islice(numbered, POOL_AFTER_LINES))
+    yield from validate_numbered(head, context, prefix)
+    if len(head) < POOL_AFTER_LINES:
+        return
+    pool = _POOL.get()
+    if pool is None:
+        for number, raw in numbered:
+            yield validate_line(raw, f"{prefix}line {number}", context)
+    else:
+        yield from pool.validate(numbered, context, prefix)
+
+
+def _numbered(lines: Iterable[bytes]) -> Iterator[NumberedLine]:
     for number, raw in enumerate(lines, start=1):
         stripped = raw.strip()
         if stripped:
-            yield validate_line(stripped, f"{prefix}line {number}", context)
+            yield number, stripped
 
 
 def today_context(agency: str, today: date) -> FeedContext:

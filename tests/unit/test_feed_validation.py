@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from sync.feeds.jsonl import Accepted, Rejected, iter_lines, validate_line
+from sync.feeds.jsonl import Accepted, Rejected, iter_lines, validate_line, validate_record
 from sync.feeds.models import FeedContext, PersonRecord
 
 PROBATION = FeedContext("probation", date(2026, 11, 28))
@@ -44,17 +44,13 @@ def _reason(raw: bytes, context: FeedContext = PROBATION) -> str:
 
 
 def test_a_valid_person_is_accepted_in_canonical_form() -> None:
-    item = validate_line(_person(id=" x123456 ", pnc="02/73319z"), "line 1", PROBATION)
-    assert isinstance(item, Accepted)
-    record = item.record
+    record = validate_record(_person(id=" x123456 ", pnc="02/73319z"), PROBATION)
     assert isinstance(record, PersonRecord)
     assert (record.id, record.pnc, record.warnings) == ("X123456", "2002/0073319Z", ())
 
 
 def test_invalid_and_junk_identifiers_are_set_aside_with_a_warning_naming_the_field() -> None:
-    item = validate_line(_person(pnc="2018/0123456X", cro="000000/00Z"), "line 1", PROBATION)
-    assert isinstance(item, Accepted)
-    record = item.record
+    record = validate_record(_person(pnc="2018/0123456X", cro="000000/00Z"), PROBATION)
     assert isinstance(record, PersonRecord)
     assert record.pnc is None
     assert record.cro is None
@@ -67,7 +63,7 @@ def test_invalid_and_junk_identifiers_are_set_aside_with_a_warning_naming_the_fi
 def test_warnings_cannot_be_injected_by_the_feed() -> None:
     item = validate_line(_person(warnings=["forged"]), "line 1", PROBATION)
     assert isinstance(item, Accepted)
-    assert item.record.warnings == ()
+    assert item.version.warnings == ()
 
 
 @pytest.mark.parametrize(

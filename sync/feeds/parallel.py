@@ -1,0 +1,102 @@
+"""A pool of processes that validates long feeds, the items still in the file's order.
+
+Validating a line (parsing, canonical identifiers, the stored form) is pure
+CPU work, so a national feed is cut into chunks that worker processes
+validate while this process writes what comes back to the ledger. At most a
+few chunks are in flight at once, so memory stays bounded however long the
+feed is. Workers start only when a feed is long enough to need them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from itertools import islice
+
+from sync.feeds.jsonl import (
+    FeedItem,
+    NumberedLine,
+    offer_pool,
+    validate_numbered,
+    withdraw_pool,
+)
+from sync.feeds.models import FeedContext
+
+CHUNK_LINES = 2_000
+CHUNKS_IN_FLIGHT_PER_PROCESS = 2
+# Workers start from a clean server process, not a fork of this one: the
+# parent may hold database connections and threads that a fork would copy.
+_START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+class ProcessLinePool:
+    """Validates chunks of lines in worker processes, started on first use."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self._executor: ProcessPoolExecutor | None = None
+
+    def validate(
+        self, lines: Iterator[NumberedLine], context: FeedContext, prefix: str
+    ) -> Iterator[FeedItem]:
+        """The items of `lines`, in order, validated by the workers."""
+        executor = self._started()
+        in_flight: deque[Future[list[FeedItem]]] = deque()
+        limit = self.processes * CHUNKS_IN_FLIGHT_PER_PROCESS
+        while True:
+            while len(in_flight) < limit:
+                chunk = list(islice(lines, CHUNK_LINES))
+                if not chunk:
+                    break
+                in_flight.append(executor.submit(validate_numbered, chunk, context, prefix))
+            if not in_flight:
+                return
+            yield from in_flight.popleft().result()
+
+    @property
+    def started(self) -> bool:
+        """Whether worker processes are running."""
+        return self._executor is not None
+
+    def close(self) -> None:
+        """Stop the workers (cancelling chunks not yet started)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def _started(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            context = multiprocessing.get_context(_START_METHOD)
+            if _START_METHOD == "forkserver":
+                context.set_forkserver_preload(["sync.feeds.jsonl"])
+            self._executor = ProcessPoolExecutor(self.processes, mp_context=context)
+        return self._executor
+
+
+def default_processes() -> int:
+    """Validation workers when the settings do not say: the usable cores, at most 4."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(usable or 1, 4))
+
+
+@contextmanager
+def validating_in_processes(processes: int) -> Iterator[None]:
+    """Within the block, long feeds are validated by `processes` workers (0: in-process).
+
+    A daemonic process (a Celery prefork child) may not start processes of its
+    own, so it always validates in-process.
+    """
+    if processes < 1 or multiprocessing.current_process().daemon:
+        yield
+        return
+    pool = ProcessLinePool(processes)
+    token = offer_pool(pool)
+    try:
+        yield
+    finally:
+        withdraw_pool(token)
+        pool.close()

@@ -1,0 +1,114 @@
+"""Feed validation in worker processes: the same items, in the same order, as in-process."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from sync.feeds import jsonl, parallel
+from sync.feeds.jsonl import Accepted, Rejected, iter_lines, offer_pool, withdraw_pool
+from sync.feeds.models import FeedContext
+from sync.feeds.parallel import ProcessLinePool
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.integration
+
+POLICE = FeedContext("police", date(2026, 11, 28))
+
+
+def _person(number: int) -> bytes:
+    record = {
+        "type": "person",
+        "agency": "police",
+        "id": f"LAN-{number}",
+        "surname": "EXAMPLE",
+        "forenames": "POOL",
+        "gender": "M",
+        "area": "LANC",
+        "updated_at": "2026-01-01T00:00:00Z",
+    }
+    return json.dumps(record).encode()
+
+
+def _lines(count: int) -> list[bytes]:
+    """Valid lines with a blank line, broken JSON and a wrong agency among them."""
+    lines = [_person(number) for number in range(count)]
+    lines[7] = b"   "
+    lines[11] = b"{not json"
+    lines[23] = _person(23).replace(b'"police"', b'"probation"')
+    return lines
+
+
+def test_a_pool_gives_the_items_an_in_process_read_gives_in_the_same_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jsonl, "POOL_AFTER_LINES", 5)
+    monkeypatch.setattr(parallel, "CHUNK_LINES", 3)
+    lines = _lines(60)
+    in_process = list(iter_lines(lines, POLICE))
+    pool = ProcessLinePool(2)
+    token = offer_pool(pool)
+    try:
+        pooled = list(iter_lines(lines, POLICE))
+        assert pool.started
+    finally:
+        withdraw_pool(token)
+        pool.close()
+    assert pooled == in_process
+    assert [item.position for item in pooled if isinstance(item, Rejected)] == [
+        "line 12",
+        "line 24",
+    ]
+    assert sum(isinstance(item, Accepted) for item in pooled) == 57
+
+
+def test_a_short_feed_never_starts_the_pool() -> None:
+    pool = ProcessLinePool(2)
+    token = offer_pool(pool)
+    try:
+        items = list(iter_lines(_lines(30), POLICE))
+    finally:
+        withdraw_pool(token)
+        pool.close()
+    assert len(items) == 29
+    assert not pool.started
+
+
+def _run_and_export(feeds: Path, cwd: Path, processes: int) -> tuple[str, str, str]:
+    cwd.mkdir()
+    env = {"ARMS_SYNC_VALIDATION_PROCESSES": str(processes)}
+    run_cli(
+        "run",
+        "--probation-feed",
+        str(feeds / "probation.jsonl"),
+        "--police-feed",
+        str(feeds / "police.jsonl"),
+        "--as-of",
+        "2026-11-28",
+        cwd=cwd,
+        env=env,
+    )
+    timeline = run_cli("export", "timeline", cwd=cwd).stdout
+    links = run_cli("export", "links", cwd=cwd).stdout
+    rejects = [
+        {name: value for name, value in json.loads(line).items() if name != "first_seen"}
+        for line in run_cli("rejects", "--json", cwd=cwd).stdout.splitlines()
+    ]
+    return timeline, links, json.dumps(rejects)
+
+
+def test_a_run_with_validation_workers_decides_exactly_as_one_without(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds"
+    # Enough subjects that the police feed is longer than POOL_AFTER_LINES.
+    run_cli("synth", "--subjects", "7000", "--seed", "5", "--out", str(feeds), cwd=tmp_path)
+    police = feeds / "police.jsonl"
+    assert police.read_bytes().count(b"\n") > jsonl.POOL_AFTER_LINES
+    with police.open("ab") as handle:
+        handle.write(b"{not json\n" + _person(1).replace(b'"police"', b'"probation"') + b"\n")
+    in_process = _run_and_export(feeds, tmp_path / "serial", processes=0)
+    pooled = _run_and_export(feeds, tmp_path / "pooled", processes=2)
+    assert pooled == in_process
+    assert len(json.loads(in_process[2])) == 2
