@@ -6,7 +6,8 @@ default, over 500,000 records), then measures in one run:
 - `arms-sync run` over the plain files, no keys (issue target: <= 8x json, peak RSS <= 1.5 GiB);
 - the same with a key directory (at-rest encryption, notices sealed into the outbox);
 - the same over sealed feed files (issue target: <= 1.10x the plain run with keys).
-Each run is a separate process on a fresh ledger; peak RSS is the child's maximum.
+Each run is a separate process on a fresh ledger; peak RSS is the largest sampled sum
+over the run's process and its feed-validation workers.
 
     .venv/bin/python bench/national.py [--subjects 100000] [--keep DIR]
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -30,22 +30,48 @@ GIB = 1024**3
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    result = subprocess.run(
-        args,
-        check=False,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-    )
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"{' '.join(args[3:5])} failed: {result.stderr[-400:]}")
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak_kib, before) * 1024
+    """Wall seconds and peak RSS (bytes) of one child process with its own children.
+
+    The peak is the largest sum, sampled every 50 ms, of the resident memory of
+    the child and every process under it (the feed-validation workers too).
+    """
+    with tempfile.TemporaryFile("w+") as stderr:
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            args,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            text=True,
+        )
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, tree_rss(child.pid))
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - start
+        if child.returncode != 0:
+            stderr.seek(0)
+            sys.exit(f"{' '.join(args[3:5])} failed: {stderr.read()[-400:]}")
+    return elapsed, peak
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (0 once it has gone)."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+        pending.extend(int(child) for child in children)
+    return total
 
 
 def sync_run(feeds: list[Path], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:

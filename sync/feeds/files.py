@@ -15,7 +15,7 @@ from sync.crypto.header import CONTENT_TYPE_FEED
 from sync.crypto.keys import KeyRing
 from sync.crypto.replay import ReplayGuard, ReplayVerdict
 from sync.errors import InputRefused, UsageError
-from sync.feeds.jsonl import FeedItem, iter_lines
+from sync.feeds.jsonl import FeedItem, PlacedLine, iter_lines, place_lines, validate_stream
 from sync.feeds.models import FeedContext
 from sync.ingest import Unit
 
@@ -85,6 +85,11 @@ class SealedFileSource:
         yield Unit(self._items(context, guard))
 
     def _items(self, context: FeedContext, guard: ReplayGuard) -> Iterator[FeedItem]:
+        # One stream across pages, so a long sealed file is validated like a plain one.
+        return validate_stream(self._placed_lines(context, guard), context)
+
+    def _placed_lines(self, context: FeedContext, guard: ReplayGuard) -> Iterator[PlacedLine]:
+        """Each opened page's lines, placed as "page N line M"; replayed pages add nothing."""
         for number, line in enumerate(_open_lines(self.path), start=1):
             if not line.strip():
                 continue
@@ -101,4 +106,4 @@ class SealedFileSource:
             self.sealed_at.append(opened.header.sealed_at)
             if opened.verdict is ReplayVerdict.SAME:
                 continue
-            yield from iter_lines(opened.plaintext.splitlines(), context, prefix=f"page {number} ")
+            yield from place_lines(opened.plaintext.splitlines(), prefix=f"page {number} ")

@@ -54,7 +54,8 @@ class Rejected(NamedTuple):
 FeedItem = Accepted | Rejected
 
 
-NumberedLine = tuple[int, bytes]
+# A non-blank line and where it was ("line 12", "page 3 line 40").
+PlacedLine = tuple[str, bytes]
 
 
 def validate_record(raw: bytes, context: FeedContext) -> FeedRecord:
@@ -72,19 +73,15 @@ def validate_line(raw: bytes, position: str, context: FeedContext) -> FeedItem:
     return Accepted(position, to_version(record))
 
 
-def validate_numbered(
-    lines: Sequence[NumberedLine], context: FeedContext, prefix: str
-) -> list[FeedItem]:
-    """Validate numbered, non-blank lines (the unit of work a pool process does)."""
-    return [validate_line(raw, f"{prefix}line {number}", context) for number, raw in lines]
+def validate_placed(lines: Sequence[PlacedLine], context: FeedContext) -> list[FeedItem]:
+    """Validate placed, non-blank lines (the unit of work a pool process does)."""
+    return [validate_line(raw, position, context) for position, raw in lines]
 
 
 class LinePool(Protocol):
-    """Validates numbered lines elsewhere, giving the items back in order."""
+    """Validates placed lines elsewhere, giving the items back in order."""
 
-    def validate(
-        self, lines: Iterator[NumberedLine], context: FeedContext, prefix: str
-    ) -> Iterator[FeedItem]:
+    def validate(self, lines: Iterator[PlacedLine], context: FeedContext) -> Iterator[FeedItem]:
         """The items of `lines`, in order."""
         ...
 
@@ -144,29 +141,35 @@ def _peek_type_and_id(raw: bytes) -> tuple[str | None, str | None]:
 def iter_lines(
     lines: Iterable[bytes], context: FeedContext, prefix: str = ""
 ) -> Iterator[FeedItem]:
-    """Validate a stream of raw lines; blank lines are skipped, numbering is 1-based.
+    """Validate a stream of raw lines; blank lines are skipped, numbering is 1-based."""
+    return validate_stream(place_lines(lines, prefix), context)
+
+
+def place_lines(lines: Iterable[bytes], prefix: str = "") -> Iterator[PlacedLine]:
+    """The non-blank lines, stripped, each with its 1-based position after `prefix`."""
+    for number, raw in enumerate(lines, start=1):
+        stripped = raw.strip()
+        if stripped:
+            yield f"{prefix}line {number}", stripped
+
+
+def validate_stream(lines: Iterable[PlacedLine], context: FeedContext) -> Iterator[FeedItem]:
+    """Validate placed lines, in order.
 
     When a pool is offered and the stream is long, the lines after the first
     `POOL_AFTER_LINES` are validated by the pool; the order is the same.
     """
-    numbered = _numbered(lines)
-    head = list(islice(numbered, POOL_AFTER_LINES))
-    yield from validate_numbered(head, context, prefix)
+    placed = iter(lines)
+    head = list(islice(placed, POOL_AFTER_LINES))
+    yield from validate_placed(head, context)
     if len(head) < POOL_AFTER_LINES:
         return
     pool = _POOL.get()
     if pool is None:
-        for number, raw in numbered:
-            yield validate_line(raw, f"{prefix}line {number}", context)
+        for position, raw in placed:
+            yield validate_line(raw, position, context)
     else:
-        yield from pool.validate(numbered, context, prefix)
-
-
-def _numbered(lines: Iterable[bytes]) -> Iterator[NumberedLine]:
-    for number, raw in enumerate(lines, start=1):
-        stripped = raw.strip()
-        if stripped:
-            yield number, stripped
+        yield from pool.validate(placed, context)
 
 
 def today_context(agency: str, today: date) -> FeedContext:

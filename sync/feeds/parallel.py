@@ -17,13 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from itertools import islice
 
-from sync.feeds.jsonl import (
-    FeedItem,
-    NumberedLine,
-    offer_pool,
-    validate_numbered,
-    withdraw_pool,
-)
+from sync.feeds.jsonl import FeedItem, PlacedLine, offer_pool, validate_placed, withdraw_pool
 from sync.feeds.models import FeedContext
 
 CHUNK_LINES = 2_000
@@ -40,9 +34,7 @@ class ProcessLinePool:
         self.processes = processes
         self._executor: ProcessPoolExecutor | None = None
 
-    def validate(
-        self, lines: Iterator[NumberedLine], context: FeedContext, prefix: str
-    ) -> Iterator[FeedItem]:
+    def validate(self, lines: Iterator[PlacedLine], context: FeedContext) -> Iterator[FeedItem]:
         """The items of `lines`, in order, validated by the workers."""
         executor = self._started()
         in_flight: deque[Future[list[FeedItem]]] = deque()
@@ -52,7 +44,7 @@ class ProcessLinePool:
                 chunk = list(islice(lines, CHUNK_LINES))
                 if not chunk:
                     break
-                in_flight.append(executor.submit(validate_numbered, chunk, context, prefix))
+                in_flight.append(executor.submit(validate_placed, chunk, context))
             if not in_flight:
                 return
             yield from in_flight.popleft().result()

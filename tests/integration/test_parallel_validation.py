@@ -77,38 +77,78 @@ def test_a_short_feed_never_starts_the_pool() -> None:
     assert not pool.started
 
 
-def _run_and_export(feeds: Path, cwd: Path, processes: int) -> tuple[str, str, str]:
+@pytest.fixture(scope="module")
+def national_like(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic feeds whose police feed is longer than POOL_AFTER_LINES, two broken lines
+    at its end, and keys for sealing them."""
+    root = tmp_path_factory.mktemp("pool")
+    feeds = root / "feeds"
+    run_cli("synth", "--subjects", "7000", "--seed", "5", "--out", str(feeds), cwd=root)
+    police = feeds / "police.jsonl"
+    assert police.read_bytes().count(b"\n") > jsonl.POOL_AFTER_LINES
+    with police.open("ab") as handle:
+        handle.write(b"{not json\n" + _person(1).replace(b'"police"', b'"probation"') + b"\n")
+    for party in ("hub", "probation", "police"):
+        run_cli("keys", "generate", "--party", party, "--dir", str(root / "keys"), cwd=root)
+    for party in ("probation", "police"):
+        run_cli(
+            "envelope",
+            "seal",
+            "--from",
+            party,
+            "--to",
+            "hub",
+            str(feeds / f"{party}.jsonl"),
+            str(feeds / f"{party}.sealed.jsonl"),
+            "--keys",
+            str(root / "keys"),
+            cwd=root,
+        )
+    return root
+
+
+def _run_and_export(
+    root: Path, cwd: Path, processes: int, suffix: str = ".jsonl"
+) -> tuple[str, str, str]:
     cwd.mkdir()
     env = {"ARMS_SYNC_VALIDATION_PROCESSES": str(processes)}
+    if suffix != ".jsonl":
+        env["ARMS_SYNC_KEYS_DIR"] = str(root / "keys")
     run_cli(
         "run",
         "--probation-feed",
-        str(feeds / "probation.jsonl"),
+        str(root / "feeds" / f"probation{suffix}"),
         "--police-feed",
-        str(feeds / "police.jsonl"),
+        str(root / "feeds" / f"police{suffix}"),
         "--as-of",
         "2026-11-28",
         cwd=cwd,
         env=env,
     )
-    timeline = run_cli("export", "timeline", cwd=cwd).stdout
-    links = run_cli("export", "links", cwd=cwd).stdout
+    timeline = run_cli("export", "timeline", cwd=cwd, env=env).stdout
+    links = run_cli("export", "links", cwd=cwd, env=env).stdout
     rejects = [
         {name: value for name, value in json.loads(line).items() if name != "first_seen"}
-        for line in run_cli("rejects", "--json", cwd=cwd).stdout.splitlines()
+        for line in run_cli("rejects", "--json", cwd=cwd, env=env).stdout.splitlines()
     ]
     return timeline, links, json.dumps(rejects)
 
 
-def test_a_run_with_validation_workers_decides_exactly_as_one_without(tmp_path: Path) -> None:
-    feeds = tmp_path / "feeds"
-    # Enough subjects that the police feed is longer than POOL_AFTER_LINES.
-    run_cli("synth", "--subjects", "7000", "--seed", "5", "--out", str(feeds), cwd=tmp_path)
-    police = feeds / "police.jsonl"
-    assert police.read_bytes().count(b"\n") > jsonl.POOL_AFTER_LINES
-    with police.open("ab") as handle:
-        handle.write(b"{not json\n" + _person(1).replace(b'"police"', b'"probation"') + b"\n")
-    in_process = _run_and_export(feeds, tmp_path / "serial", processes=0)
-    pooled = _run_and_export(feeds, tmp_path / "pooled", processes=2)
+def test_a_run_with_validation_workers_decides_exactly_as_one_without(
+    national_like: Path, tmp_path: Path
+) -> None:
+    in_process = _run_and_export(national_like, tmp_path / "serial", processes=0)
+    pooled = _run_and_export(national_like, tmp_path / "pooled", processes=2)
     assert pooled == in_process
     assert len(json.loads(in_process[2])) == 2
+
+
+def test_a_sealed_feed_is_validated_across_its_pages_exactly_as_in_process(
+    national_like: Path, tmp_path: Path
+) -> None:
+    in_process = _run_and_export(national_like, tmp_path / "serial", 0, ".sealed.jsonl")
+    pooled = _run_and_export(national_like, tmp_path / "pooled", 2, ".sealed.jsonl")
+    assert pooled == in_process
+    positions = [reject["position"] for reject in json.loads(pooled[2])]
+    assert len(positions) == 2
+    assert all(position.startswith("page ") for position in positions)
