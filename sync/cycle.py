@@ -130,8 +130,9 @@ def compute_decisions(app: App, inputs: DecisionInputs) -> Decisions:
 
 def decide_and_store(app: App, as_of: date, run_id: int) -> tuple[Decisions, int]:
     """Recompute every subject from the ledger's records; store it and queue changed notices."""
-    decisions = compute_decisions(app, decision_inputs(app, as_of))
-    batches = store_decisions(app.ledger, decisions, run_id, app.clock(), app.outbox_keys)
+    with paused_garbage_collection():
+        decisions = compute_decisions(app, decision_inputs(app, as_of))
+        batches = store_decisions(app.ledger, decisions, run_id, app.clock(), app.outbox_keys)
     return decisions, batches
 
 

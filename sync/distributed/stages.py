@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import update
 
 from sync.app import App
+from sync.core.bulk import paused_garbage_collection
 from sync.core.consolidate import Consolidated, FeedState
 from sync.core.decide import (
     DecisionInputs,
@@ -73,7 +74,8 @@ def execute(
         if claim(engine, ref, claimer, rules, app.clock()) is not Claim.RUN:
             return []
         try:
-            return (work or WORK[ref.kind])(app, rules, ref)
+            with paused_garbage_collection():
+                return (work or WORK[ref.kind])(app, rules, ref)
         except Exception as error:  # noqa: BLE001 - recorded by class, retried by the ledger
             outcome = fail(engine, ref, type(error).__name__, rules, app.clock())
             log.warning(

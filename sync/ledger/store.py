@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
@@ -164,16 +164,6 @@ def record_key(agency: str, rtype: str, rid: str) -> str:
     return f"{agency}/{rtype}/{rid}"
 
 
-def latest_per_key(versions: Iterable[RecordVersion]) -> list[RecordVersion]:
-    """Keep, per record, the version with the latest `updated_at` (ties: the later one)."""
-    latest: dict[tuple[str, str, str], RecordVersion] = {}
-    for version in versions:
-        current = latest.get(version.key)
-        if current is None or version.updated_at >= current.updated_at:
-            latest[version.key] = version
-    return list(latest.values())
-
-
 class Ledger:
     """Bulk access to the ledger's tables over one engine."""
 
@@ -221,8 +211,12 @@ class Ledger:
     def apply_versions(
         self, conn: Connection, versions: Sequence[RecordVersion], run_id: int
     ) -> None:
-        """Upsert record versions: a later `updated_at` wins, a tie with new content wins."""
-        rows = [self._row(version, run_id) for version in latest_per_key(versions)]
+        """Upsert record versions: a later `updated_at` wins, a tie with new content wins.
+
+        The driver applies the rows one after another, so two versions of one
+        record in the same call are settled by the same rule as across calls.
+        """
+        rows = [self._row(version, run_id) for version in versions]
         if not rows:
             return
         table = schema.records
