@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -152,3 +153,19 @@ def test_a_sealed_feed_is_validated_across_its_pages_exactly_as_in_process(
     positions = [reject["position"] for reject in json.loads(pooled[2])]
     assert len(positions) == 2
     assert all(position.startswith("page ") for position in positions)
+
+
+def test_no_pool_is_offered_for_zero_workers_or_inside_a_daemonic_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with parallel.validating_in_processes(0):
+        assert jsonl._POOL.get() is None
+    monkeypatch.setattr(
+        parallel.multiprocessing, "current_process", lambda: SimpleNamespace(daemon=True)
+    )
+    with parallel.validating_in_processes(2):
+        assert jsonl._POOL.get() is None
+    monkeypatch.undo()
+    with parallel.validating_in_processes(2):
+        assert isinstance(jsonl._POOL.get(), ProcessLinePool)
+    assert jsonl._POOL.get() is None
