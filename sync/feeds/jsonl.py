@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import date
 from itertools import islice
 from typing import NamedTuple, Protocol
@@ -89,14 +89,14 @@ class LinePool(Protocol):
 _POOL: ContextVar[LinePool | None] = ContextVar("line_pool", default=None)
 
 
-def offer_pool(pool: LinePool | None) -> object:
-    """Let `iter_lines` hand long feeds to `pool`; returns a token for `withdraw_pool`."""
+def offer_pool(pool: LinePool | None) -> Token[LinePool | None]:
+    """Let `validate_stream` hand long feeds to `pool`; the token is for `withdraw_pool`."""
     return _POOL.set(pool)
 
 
-def withdraw_pool(token: object) -> None:
+def withdraw_pool(token: Token[LinePool | None]) -> None:
     """Stop offering the pool set with `token`."""
-    _POOL.reset(token)  # type: ignore[arg-type]
+    _POOL.reset(token)
 
 
 def describe_errors(error: ValidationError) -> str:
