@@ -105,10 +105,18 @@ def _digest(body: dict[str, Any]) -> str:
 
 def changed_notices(conn: Connection, desired: Iterable[Notice]) -> list[OutgoingNotice]:
     """The notices that differ from what each agency last received (withdrawals included)."""
-    table = schema.notice_state
+    state, notices = schema.notice_state, schema.notices
     sent = {
-        (row.agency, row.notice_key): (row.digest, row.notice_id)
-        for row in conn.execute(select(table))
+        (agency, key): (digest, notice_id, subject_id)
+        for agency, key, digest, notice_id, subject_id in conn.execute(
+            select(
+                state.c.agency,
+                state.c.notice_key,
+                state.c.digest,
+                state.c.notice_id,
+                notices.c.subject_id,
+            ).join_from(state, notices, notices.c.notice_id == state.c.notice_id)
+        )
     }
     outgoing: list[OutgoingNotice] = []
     seen: set[tuple[str, str]] = set()
@@ -133,11 +141,11 @@ def changed_notices(conn: Connection, desired: Iterable[Notice]) -> list[Outgoin
         )
     for slot in sorted(set(sent) - seen):
         agency, key = slot
-        subject_id = key.split("|")[1] if "|" in key else ""
+        _, replaced_id, subject_id = sent[slot]
         body = {"kind": NOTICE_WITHDRAWN, "withdrawn_key": key, "subject_id": subject_id}
         outgoing.append(
             OutgoingNotice(
-                uuid.uuid4().hex, agency, key, NOTICE_WITHDRAWN, subject_id, sent[slot][1], body, ""
+                uuid.uuid4().hex, agency, key, NOTICE_WITHDRAWN, subject_id, replaced_id, body, ""
             )
         )
     outgoing.sort(key=lambda n: (n.agency, n.key))

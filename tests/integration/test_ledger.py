@@ -14,6 +14,7 @@ from sync.cycle import run_cycle
 from sync.errors import UsageError
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
+from sync.ledger.outbox import changed_notices
 from sync.ledger.store import bulk_execute
 from sync.settings import load_settings
 
@@ -210,3 +211,46 @@ def test_bulk_statements_take_values_from_rows_and_from_the_statement(ledger_url
     finally:
         app.close()
     assert stored == {"S-0": True, "S-1": False, "S-2": True}
+
+
+def test_a_withdrawn_notice_names_the_subject_of_the_notice_it_replaces(ledger_url: str) -> None:
+    app = _app(ledger_url)
+    app.ledger.ensure_schema()
+    flag_key = "flag|duplicate|S-7|police|LA-1"
+    try:
+        with app.ledger.engine.begin() as conn:
+            conn.execute(
+                schema.notices.insert(),
+                [
+                    {
+                        "notice_id": "N-1",
+                        "agency": "police",
+                        "kind": "flag",
+                        "subject_id": "S-7",
+                        "replaces": None,
+                        "batch_id": "B-1",
+                        "created_run": 1,
+                    }
+                ],
+            )
+            conn.execute(
+                schema.notice_state.insert(),
+                [
+                    {
+                        "agency": "police",
+                        "notice_key": flag_key,
+                        "digest": "d",
+                        "notice_id": "N-1",
+                        "updated_run": 1,
+                    }
+                ],
+            )
+            (withdrawal,) = changed_notices(conn, [])
+    finally:
+        app.close()
+    assert (withdrawal.kind, withdrawal.subject_id, withdrawal.replaces) == (
+        "withdrawn",
+        "S-7",
+        "N-1",
+    )
+    assert withdrawal.body == {"kind": "withdrawn", "withdrawn_key": flag_key, "subject_id": "S-7"}
