@@ -68,9 +68,12 @@ for command in (
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every failure into an exit status and one sentence."""
-    # ARMS_SYNC_DEBUG=1 shows tracebacks of unexpected failures to the operator who asked.
-    level = logging.DEBUG if os.environ.get(DEBUG_VARIABLE) else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if os.environ.get(DEBUG_VARIABLE):
+        # ARMS_SYNC_DEBUG=1 shows tracebacks of unexpected failures to the operator who
+        # asked. Only arms-sync's own loggers: libraries at DEBUG (SQLAlchemy's statement
+        # parameters, HTTP bodies) would print personal data.
+        logging.getLogger("sync").setLevel(logging.DEBUG)
     try:
         cli.main(args=argv, prog_name="arms-sync", standalone_mode=False)
     except click.exceptions.Exit as done:

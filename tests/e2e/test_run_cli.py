@@ -316,3 +316,23 @@ def test_rerun_and_shuffled_feeds_give_byte_identical_exports(
         cwd=shuffled,
     )
     assert _exports(shuffled) == once
+
+
+def test_the_debug_switch_leaves_library_logging_quiet(tmp_path: Path) -> None:
+    probation, police = _worked_example(tmp_path, "2025-05-10", custody=False)
+    run = run_cli(
+        "run",
+        "--probation-feed",
+        str(probation),
+        "--police-feed",
+        str(police),
+        "--as-of",
+        "2026-11-28",
+        cwd=tmp_path,
+        env={"ARMS_SYNC_DEBUG": "1"},
+    )
+    log_lines = [
+        line for line in run.stderr.splitlines() if line.split(" ")[0] in {"DEBUG", "INFO"}
+    ]
+    assert all(line.split(" ")[1].startswith("sync") for line in log_lines), log_lines
+    assert "EXAMPLE" not in run.stderr
