@@ -127,13 +127,11 @@ def ingest(
     context = FeedContext(agency, today)  # type: ignore[arg-type]
     guard = LedgerReplayGuard(conn=None, sender=agency, now=now)
     audit = audit_log_for(ledger.engine)
-    units = source.units(context, guard)
-    while True:
+    # A unit is fetched (a gateway page over HTTP, with its retries) before its
+    # transaction opens; its items are read and opened inside it.
+    for unit in source.units(context, guard):
         with ledger.engine.begin() as conn:
             guard.conn = conn
-            unit = next(units, None)
-            if unit is None:
-                return counts
             writer = _UnitWriter(ledger, conn, agency, source.name)
             for item in unit.items:
                 writer.add(item)
@@ -148,6 +146,7 @@ def ingest(
             )
             audit_erasures(audit, conn, run_id, writer.erased)
             _add_counts(counts, done)
+    return counts
 
 
 def _add_counts(total: IngestCounts, unit: IngestCounts) -> None:
