@@ -29,9 +29,6 @@ MAX_REASONS_PER_LINE = 3
 # A feed shorter than this is validated in-process even when a pool is offered:
 # starting worker processes would cost more than it saves.
 POOL_AFTER_LINES = 20_000
-# Past this many lines the pool's workers are started, so that they are ready
-# by the time the in-process head is done.
-WARM_POOL_AFTER_LINES = 5_000
 
 # Named tuples, not dataclasses: one is made per feed line, and a pool sends
 # them between processes.
@@ -86,10 +83,6 @@ class LinePool(Protocol):
 
     def validate(self, lines: Iterator[PlacedLine], context: FeedContext) -> Iterator[FeedItem]:
         """The items of `lines`, in order."""
-        ...
-
-    def warm(self) -> None:
-        """Start the workers now, without waiting for them, as a long feed is coming."""
         ...
 
 
@@ -168,17 +161,13 @@ def validate_stream(lines: Iterable[PlacedLine], context: FeedContext) -> Iterat
     """
     placed = iter(lines)
     pool = _POOL.get()
-    head = list(islice(placed, min(WARM_POOL_AFTER_LINES, POOL_AFTER_LINES)))
-    if pool is not None and len(head) == WARM_POOL_AFTER_LINES:
-        pool.warm()
-    head.extend(islice(placed, POOL_AFTER_LINES - len(head)))
-    yield from validate_placed(head, context)
-    if len(head) < POOL_AFTER_LINES:
-        return
     if pool is None:
         for position, raw in placed:
             yield validate_line(raw, position, context)
-    else:
+        return
+    head = list(islice(placed, POOL_AFTER_LINES))
+    yield from validate_placed(head, context)
+    if len(head) == POOL_AFTER_LINES:
         yield from pool.validate(placed, context)
 
 

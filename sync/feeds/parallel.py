@@ -49,12 +49,6 @@ class ProcessLinePool:
                 return
             yield from in_flight.popleft().result()
 
-    def warm(self) -> None:
-        """Start every worker now (they import the validators while this process reads on)."""
-        executor = self._started()
-        for _ in range(self.processes):
-            executor.submit(_ready)
-
     @property
     def started(self) -> bool:
         """Whether worker processes are running."""
@@ -73,10 +67,6 @@ class ProcessLinePool:
                 context.set_forkserver_preload(["sync.feeds.jsonl"])
             self._executor = ProcessPoolExecutor(self.processes, mp_context=context)
         return self._executor
-
-
-def _ready() -> None:
-    """A task that does nothing: submitting it makes the executor start a worker."""
 
 
 def default_processes() -> int:

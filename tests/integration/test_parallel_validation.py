@@ -78,22 +78,6 @@ def test_a_short_feed_never_starts_the_pool() -> None:
     assert not pool.started
 
 
-def test_a_feed_past_the_warm_up_mark_starts_the_workers_early(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(jsonl, "WARM_POOL_AFTER_LINES", 10)
-    lines = _lines(50)
-    pool = ProcessLinePool(2)
-    token = offer_pool(pool)
-    try:
-        items = list(iter_lines(lines, POLICE))
-        assert pool.started
-    finally:
-        withdraw_pool(token)
-        pool.close()
-    assert items == list(iter_lines(lines, POLICE))
-
-
 @pytest.fixture(scope="module")
 def national_like(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Synthetic feeds whose police feed is longer than POOL_AFTER_LINES, two broken lines
