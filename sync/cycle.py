@@ -24,6 +24,7 @@ from sync.feeds.parallel import default_processes, validating_in_processes
 from sync.ingest import FeedSource, IngestCounts, ingest
 from sync.ledger import schema
 from sync.ledger.decisions import store_decisions
+from sync.reconcile.manual_inputs import load_manual_inputs
 
 
 @dataclass
@@ -102,8 +103,6 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
 
 def decision_inputs(app: App, as_of: date) -> DecisionInputs:
     """Everything a decision pass needs from the ledger besides the records."""
-    from sync.reconcile.manual_inputs import load_manual_inputs
-
     ledger = app.ledger
     with ledger.engine.connect() as conn:
         manual = load_manual_inputs(conn)

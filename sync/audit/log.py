@@ -171,11 +171,6 @@ class AuditLog:
             return verify_chain(entries, head)
 
 
-def verify(engine: Engine) -> VerifyResult:
-    """Verify the audit log of the ledger behind `engine`."""
-    return audit_log_for(engine).verify()
-
-
 def audit_log_for(engine: Engine) -> AuditLog:
     """The one `AuditLog` of this process for `engine`."""
     log = _LOGS.get(engine)

@@ -108,26 +108,6 @@ def audit_erasures(log: AuditLog, conn: Connection, run_id: int, refs: Sequence[
     return log.record_many(conn, drafts)
 
 
-def audit_combination(
-    log: AuditLog,
-    conn: Connection,
-    subject_id: str,
-    refs: Iterable[RecordRef],
-    *,
-    matched_by: Iterable[str],
-    actor: str = ACTOR_DECIDE,
-) -> int:
-    """Log that person records were combined into one subject, and what linked them."""
-    return log.record(
-        conn,
-        kind=AuditKind.COMBINATION,
-        actor=actor,
-        purpose="person records linked as one subject",
-        refs=(f"subject:{subject_id}", *(_person(ref) for ref in refs)),
-        detail="matched by " + ", ".join(sorted(set(matched_by)) or ["NONE"]),
-    )
-
-
 def audit_disclosure(
     log: AuditLog,
     conn: Connection,

@@ -14,6 +14,7 @@ from sync.audit.cli_hooks import audit_cli_consultation
 from sync.cli.context import ISO_DATE, CliState, pass_state
 from sync.core.records import Owner
 from sync.reconcile.acts import Actor, person_ref, require_actor, subject_ref
+from sync.reconcile.items import ITEM_KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 OWNER_CHOICES = [owner.value for owner in Owner]
@@ -49,9 +50,7 @@ def reconcile() -> None:
 @reconcile.command("list")
 @click.option(
     "--kind",
-    type=click.Choice(
-        ["link-review", "duplicate-person-record", "flag", "gender-conflict", "dob-conflict"]
-    ),
+    type=click.Choice(ITEM_KINDS),
 )
 @click.option("--all", "show_all", is_flag=True, help="Include resolved items.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of text.")

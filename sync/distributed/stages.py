@@ -15,7 +15,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
-from datetime import date
 from typing import Any
 
 from sqlalchemy import update
@@ -35,7 +34,7 @@ from sync.core.records import Agency, RecordRef, SubjectFacts
 from sync.cycle import decision_inputs, load_active_overrides
 from sync.distributed import store
 from sync.distributed.commit import commit_cycle
-from sync.distributed.cycles import load_cycle, start_cycle
+from sync.distributed.cycles import load_cycle
 from sync.distributed.work import (
     KIND_COMMIT,
     KIND_DECIDE,
@@ -57,9 +56,7 @@ from sync.ledger import tables_cycle as tables
 
 log = logging.getLogger(__name__)
 Work = Callable[[App, CycleRules, TaskRef], list[TaskRef]]
-POSTGRESQL = "postgresql"
 NO_DELIVERY_CYCLE = 0
-AGENCY_ORDER = (Agency.PROBATION, Agency.POLICE)
 
 
 def execute(
@@ -288,13 +285,3 @@ WORK: dict[str, Work] = {
     KIND_COMMIT: commit_cycle,
     KIND_DELIVER: deliver_agency,
 }
-
-
-def run_inline(
-    app: App, rules: CycleRules, feeds: Mapping[str, str], as_of: date, claimer: str = "inline"
-) -> int:
-    """Run a whole cycle's tasks in this process, in order (checks and small deployments)."""
-    cycle_id, queue = start_cycle(app, feeds, {}, as_of)
-    while queue:
-        queue.extend(execute(app, rules, queue.pop(0), claimer))
-    return cycle_id

@@ -68,7 +68,6 @@ class SealedFileSource:
         self.path = path
         self.keyring = keyring
         self.clock = clock
-        self.sealed_at: list[str] = []
 
     @property
     def name(self) -> str:
@@ -103,7 +102,6 @@ class SealedFileSource:
                 )
             if opened.header.content_type != CONTENT_TYPE_FEED:
                 raise InputRefused(f"Page {number} of {self.path.name} is not a feed page.")
-            self.sealed_at.append(opened.header.sealed_at)
             if opened.verdict is ReplayVerdict.SAME:
                 continue
             yield from place_lines(opened.plaintext.splitlines(), prefix=f"page {number} ")

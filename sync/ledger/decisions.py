@@ -23,9 +23,8 @@ from sync.core.notices import notices_for_subject
 from sync.ledger import schema
 from sync.ledger.outbox import OutboxKeys, changed_notices, store_outgoing
 from sync.ledger.store import Ledger, bulk_execute
-from sync.ledger.tables_manual import review_items
+from sync.ledger.tables_manual import KIND_LINK_REVIEW, review_items
 
-LINK_REVIEW = "link-review"
 FLAG_CONTENT_COLUMNS = (
     "kind",
     "subject_id",
@@ -126,7 +125,7 @@ def store_reviews(conn: Connection, reviews: Iterable[Review], now: datetime) ->
         if pair not in known:
             rows.append(
                 {
-                    "kind": LINK_REVIEW,
+                    "kind": KIND_LINK_REVIEW,
                     "a_agency": pair[0],
                     "a_person_id": pair[1],
                     "b_agency": pair[2],

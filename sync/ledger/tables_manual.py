@@ -12,6 +12,8 @@ from sqlalchemy import Column, DateTime, Float, Integer, String, Table, Text
 
 from sync.ledger.schema import AGENCY, DIGEST, REF, metadata
 
+KIND_LINK_REVIEW = "link-review"  # the review item a linker's uncertain pair opens
+
 ACT_ID = 40
 OPERATOR = 100
 ACTION = 16

@@ -16,10 +16,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, select
 
 from sync.ledger import schema
-from sync.ledger.tables_manual import review_items
+from sync.ledger.tables_manual import KIND_LINK_REVIEW, review_items
 from sync.reconcile.flags import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts
 
-KIND_LINK_REVIEW = "link-review"
 KIND_DUPLICATE_PERSON = "duplicate-person-record"
 KIND_FLAG = "flag"
 KIND_GENDER = "gender-conflict"
