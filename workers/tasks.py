@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from celery import shared_task
@@ -30,7 +31,6 @@ from sync.distributed.work import (
     dispatch_pending,
     task_lock,
 )
-from sync.errors import GatewayError
 from workers.app import (
     TASK_COMMIT,
     TASK_DECIDE,
@@ -115,19 +115,36 @@ def deliver_task(self: Any, cycle_id: int, agency: str) -> None:
     _run(self, TaskRef(KIND_DELIVER, int(cycle_id), str(agency)))
 
 
+def _beat(name: str, work: Callable[[], object]) -> None:
+    """Run a periodic task's work; the next beat runs it again after a failure.
+
+    A failure is logged by its class only, as `execute` does: exception
+    messages (a database error's parameters) may carry personal data, and
+    Celery would log them in full.
+    """
+    try:
+        work()
+    except Exception as error:  # noqa: BLE001 - logged by class; the next beat retries
+        log.warning("%s failed (%s); the next beat tries again", name, type(error).__name__)
+
+
 @celery_task(TASK_PULL)
 def pull_task(self: Any) -> None:
     """Start a cycle over the configured feeds, unless one is still open."""
-    settings: WorkerSettings = self.app.arms_settings
+    _beat(TASK_PULL, lambda: _pull(self.app))
+
+
+def _pull(celery_app: Any) -> None:
+    settings: WorkerSettings = celery_app.arms_settings
     feeds = settings.feeds()
     if not feeds:
         return
-    app = service(self.app)
+    app = service(celery_app)
     with task_lock(app.ledger.engine, PULL_LOCK) as free:
         if not free or open_cycle_ids(app.ledger.engine):
             return
         _cycle_id, refs = start_cycle(app, feeds, settings.gateways(), app.today())
-    send(self.app, refs)
+    send(celery_app, refs)
 
 
 @celery_task(TASK_DELIVER_OUTBOXES)
@@ -136,10 +153,7 @@ def deliver_outboxes_task(self: Any) -> None:
     settings: WorkerSettings = self.app.arms_settings
     app = service(self.app)
     for agency, url in sorted(settings.gateways().items()):
-        try:
-            deliver_to(app, agency, url)
-        except GatewayError as error:
-            log.warning("delivery to %s failed (%s)", agency, type(error).__name__)
+        _beat(f"delivery to {agency}", partial(deliver_to, app, agency, url))
 
 
 @celery_task(TASK_DISPATCH)
@@ -147,11 +161,14 @@ def dispatch_task(self: Any) -> None:
     """Re-send every task the ledger says is owed but may have lost its message."""
     settings: WorkerSettings = self.app.arms_settings
     app = service(self.app)
-    send(self.app, dispatch_pending(app.ledger.engine, settings.rules, app.clock()))
+    _beat(
+        TASK_DISPATCH,
+        lambda: send(self.app, dispatch_pending(app.ledger.engine, settings.rules, app.clock())),
+    )
 
 
 @celery_task(TASK_NIGHTLY_REPORT)
 def nightly_report_task(self: Any) -> None:
     """Write the duplicate report (json, csv, html) into the report folder."""
     app = service(self.app)
-    write_nightly_report(app, app.today())
+    _beat(TASK_NIGHTLY_REPORT, lambda: write_nightly_report(app, app.today()))
