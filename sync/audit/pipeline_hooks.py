@@ -42,16 +42,21 @@ def cli_actor(operator: str | None) -> str:
         return CLI_ACTOR_PREFIX + "unknown"
 
 
-def _grouped(subjects: Sequence[tuple[str, ...]]) -> Iterable[tuple[str, ...]]:
-    """Whole subjects (their ref and records) packed into entries of bounded size."""
+def _grouped(
+    subjects: Sequence[tuple[tuple[str, ...], frozenset[str]]],
+) -> Iterable[tuple[tuple[str, ...], frozenset[str]]]:
+    """Whole subjects (their ref and records) packed into entries of bounded size,
+    each with what linked the subjects in it."""
     group: list[str] = []
-    for refs in subjects:
+    methods: set[str] = set()
+    for refs, matched_by in subjects:
         if group and len(group) + len(refs) > REFS_PER_ENTRY:
-            yield tuple(group)
-            group = []
+            yield tuple(group), frozenset(methods)
+            group, methods = [], set()
         group.extend(refs)
+        methods.update(matched_by)
     if group:
-        yield tuple(group)
+        yield tuple(group), frozenset(methods)
 
 
 def _chunks(refs: Sequence[str]) -> Iterable[tuple[str, ...]]:
@@ -166,13 +171,12 @@ def audit_decision_pass(log: AuditLog, conn: Connection, decisions: Decisions, r
     timelines = _stored_timelines(conn)
     drafts: list[Draft] = []
     altered: list[str] = []
-    combined: list[tuple[str, ...]] = []
-    matched: set[str] = set()
+    combined: list[tuple[tuple[str, ...], frozenset[str]]] = []
     for decision in decisions.subjects:
         refs = frozenset(decision.members)
         if len(refs) >= MIN_COMBINED_RECORDS and members.get(decision.subject_id) != refs:
-            matched.update(edge.matched_by for edge in decision.edges)
-            combined.append((f"subject:{decision.subject_id}", *(_person(r) for r in sorted(refs))))
+            entry = (f"subject:{decision.subject_id}", *(_person(r) for r in sorted(refs)))
+            combined.append((entry, frozenset(edge.matched_by for edge in decision.edges)))
         timeline = tuple(
             (s.start, s.end, str(s.owner), s.rule, s.mandatory, s.policy) for s in decision.timeline
         )
@@ -188,7 +192,7 @@ def audit_decision_pass(log: AuditLog, conn: Connection, decisions: Decisions, r
             refs=group,
             detail="matched by " + ", ".join(sorted(matched) or ["NONE"]),
         )
-        for group in _grouped(combined)
+        for group, matched in _grouped(combined)
     )
     drafts.extend(
         Draft(
