@@ -64,7 +64,8 @@ def _chunks(refs: Sequence[str]) -> Iterable[tuple[str, ...]]:
         yield tuple(refs[start : start + REFS_PER_ENTRY])
 
 
-def _person(ref: RecordRef) -> str:
+def person_ref(ref: RecordRef) -> str:
+    """The audit reference of a person record."""
     return f"person:{ref.agency}/{ref.person_id}"
 
 
@@ -175,7 +176,7 @@ def audit_decision_pass(log: AuditLog, conn: Connection, decisions: Decisions, r
     for decision in decisions.subjects:
         refs = frozenset(decision.members)
         if len(refs) >= MIN_COMBINED_RECORDS and members.get(decision.subject_id) != refs:
-            entry = (f"subject:{decision.subject_id}", *(_person(r) for r in sorted(refs)))
+            entry = (f"subject:{decision.subject_id}", *(person_ref(r) for r in sorted(refs)))
             combined.append((entry, frozenset(edge.matched_by for edge in decision.edges)))
         timeline = tuple(
             (s.start, s.end, str(s.owner), s.rule, s.mandatory, s.policy) for s in decision.timeline

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic_core import to_json
 from sqlalchemy import Connection, bindparam, delete, func, select, update
@@ -26,21 +26,9 @@ from sync.crypto.envelope import seal
 from sync.crypto.header import CONTENT_TYPE_NOTICES
 from sync.crypto.keys import KeyRing, Party
 from sync.ledger import schema
-from sync.ledger.store import bulk_execute
+from sync.ledger.store import Cipher, bulk_execute
 
 NOTICE_BATCH = 500
-
-
-class BatchCipher(Protocol):
-    """At-rest encryption of a batch kept for re-sealing (AES-256-GCM, id as AAD)."""
-
-    def encrypt(self, record_id: str, plaintext: bytes) -> bytes:
-        """Encrypt, binding the id."""
-        ...
-
-    def decrypt(self, record_id: str, blob: bytes) -> bytes:
-        """Decrypt, checking the id."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +36,7 @@ class OutboxKeys:
     """What the outbox needs: the hub's key ring to seal, the data key to keep batches."""
 
     keyring: KeyRing
-    cipher: BatchCipher
+    cipher: Cipher
 
 
 def seal_batch(

@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy import Connection, select
 
 from sync.audit.chain import AuditKind
+from sync.audit.pipeline_hooks import OPERATOR_ACTOR_PREFIX
 from sync.core.records import Agency, RecordRef
 from sync.errors import UsageError
 from sync.ledger import schema
@@ -21,7 +22,6 @@ MAX_OPERATOR_CHARS = 80
 MAX_REASON_CHARS = 2_000
 ACT_ID_BYTES = 8
 REF_SEPARATOR = ":"
-OPERATOR_ACTOR_PREFIX = "operator:"
 SERVICE_ACTOR_PREFIX = "service:"
 
 
@@ -76,11 +76,6 @@ def parse_record_ref(text: str) -> RecordRef:
     if not sep or not person_id or agency not in {a.value for a in Agency}:
         raise UsageError("A person record must be given as probation:ID or police:ID.")
     return RecordRef(Agency(agency), person_id.strip())
-
-
-def person_ref(ref: RecordRef) -> str:
-    """The audit reference of a person record."""
-    return f"person:{ref.agency}/{ref.person_id}"
 
 
 def subject_ref(subject_id: str) -> str:

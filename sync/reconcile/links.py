@@ -13,13 +13,14 @@ from sqlalchemy import ColumnElement, Connection, and_, or_, update
 
 from sync.app import App
 from sync.audit.chain import AuditKind
+from sync.audit.pipeline_hooks import person_ref
 from sync.core.decide import DecisionInputs
 from sync.core.linking import MATCHED_BY_MANUAL, Edge
 from sync.core.records import RecordRef
 from sync.cycle import decision_inputs
 from sync.errors import UsageError
 from sync.ledger.tables_manual import manual_links, review_items
-from sync.reconcile.acts import Actor, AuditNote, new_act_id, person_ref, require_person
+from sync.reconcile.acts import Actor, AuditNote, new_act_id, require_person
 from sync.reconcile.apply import act_as_of, apply_act, audit_preview
 from sync.reconcile.manual_inputs import ACTION_LINK, ACTION_UNLINK, ordered_pair
 from sync.reconcile.preview import ActOutcome, build_preview
