@@ -100,15 +100,14 @@ def consolidate(state: FeedState) -> Consolidated:
     result = Consolidated(persons=live, merged_into=merged_into)
     result.orphans.extend(_merge_orphans(state.merges, merged_into, live))
 
-    live_ids = {(ref.agency, ref.person_id) for ref in live}
-
     def live_person(agency: Agency, person_id: str) -> str | None:
         if merged_into:
             ref = RecordRef(agency, person_id)
             target = merged_into.get(ref)
             if target is not None:
                 return target.person_id if target in live else None
-        return person_id if (agency, person_id) in live_ids else None
+        # A RecordRef is a named tuple, so a plain pair finds it.
+        return person_id if (agency, person_id) in live else None
 
     for items, agency, record_type, out in (
         (state.supervisions, Agency.PROBATION, "supervision", result.supervisions),
