@@ -26,6 +26,7 @@ from sync.core.matching.blocking import (
     block_pairs,
     blocking_keys,
     candidate_pairs,
+    pairs_that_may_score,
     sort_key,
 )
 from sync.core.matching.cleaning import CleanPerson, clean_person
@@ -42,6 +43,7 @@ from sync.core.matching.comparisons import (
     compare_surnames,
 )
 from sync.core.matching.frequencies import TermCounts
+from sync.core.matching.matcher import _judge, match_population
 from sync.core.matching.nicknames import are_nicknames
 from sync.core.matching.scoring import PairScorer, name_levels, score_pair
 from sync.core.matching.weights import (
@@ -296,3 +298,92 @@ def test_garbage_collection_is_restored_when_matching_fails() -> None:
     with pytest.raises(RuntimeError), paused_garbage_collection():
         raise RuntimeError
     assert gc.isenabled()
+
+
+def _filler(number: int) -> Person:
+    """A record with a name of its own, making the population's other names rarer."""
+    letters = "".join(chr(ord("A") + int(digit)) for digit in f"{number:04d}")
+    return Person(Agency.PROBATION, f"F{number}", f"QX{letters}", f"ZY{letters}", Gender.MALE, "")
+
+
+def _plain_pair_condition(first: CleanPerson, second: CleanPerson) -> bool:
+    """Dates missing or not plainly apart, or an identifier shared (the rule, spelt out)."""
+    one, two = first.date_of_birth, second.date_of_birth
+    if one is None or two is None:
+        return True
+    if one.year == two.year or (one.month, one.day) == (two.month, two.day):
+        return True
+    if abs((one - two).days) <= DATE_OF_BIRTH_NEAR_DAYS:
+        return True
+    return any(
+        mine is not None and mine == theirs
+        for mine, theirs in (
+            (first.pnc, second.pnc),
+            (first.cro, second.cro),
+            (first.noms, second.noms),
+        )
+    )
+
+
+# Identifiers mostly missing, so the date rules decide most pairs.
+SPARSE_IDS = st.sampled_from([None] * 6 + ["A", "B"])
+
+
+BLOCK_RECORDS = st.tuples(DATES, SPARSE_IDS, SPARSE_IDS, SPARSE_IDS)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.one_of(
+        st.lists(BLOCK_RECORDS, min_size=2, max_size=30),
+        st.lists(BLOCK_RECORDS, min_size=MAX_BLOCK_SIZE + 1, max_size=MAX_BLOCK_SIZE * 2),
+    )
+)
+def test_pairs_that_may_score_are_the_block_pairs_with_close_dates_or_a_shared_identifier(
+    records: list[tuple[date | None, str | None, str | None, str | None]],
+) -> None:
+    block = sorted(
+        (
+            clean_person(
+                Person(
+                    Agency.POLICE, f"P{n}", "SMITH", "JOHN", Gender.MALE, "", born, pnc, cro, noms
+                )
+            )
+            for n, (born, pnc, cro, noms) in enumerate(records)
+        ),
+        key=sort_key,
+    )
+    members = list(range(len(block)))
+    expected = {
+        (one, two)
+        for one, two in block_pairs(members)
+        if _plain_pair_condition(block[one], block[two])
+    }
+    found = pairs_that_may_score(members, block)
+    assert len(found) == len(set(found))
+    assert set(found) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(persons(), min_size=2, max_size=30), st.sampled_from([0, 40, 400]))
+def test_leaving_out_far_dated_name_pairs_changes_no_verdict(
+    population: list[Person], fillers: int
+) -> None:
+    unique = [replace(person, person_id=f"P{n}") for n, person in enumerate(population)]
+    everyone = unique + [_filler(number) for number in range(fillers)]
+    ordered = sorted(map(clean_person, everyone), key=sort_key)
+    every_blocked_pair = _judge(
+        ordered, candidate_pairs(ordered), PairScorer(TermCounts.of(ordered))
+    )
+    assert match_population(everyone) == every_blocked_pair
+
+
+def test_a_rare_name_still_links_across_far_apart_dates_of_birth() -> None:
+    """The pruning never hides a pair whose names alone could carry it to review."""
+    rare = [
+        Person(Agency.POLICE, f"P{n}", "QUIXOTE", "ZEBEDEE", Gender.MALE, "LANC", born)
+        for n, born in enumerate([date(1960, 1, 1), date(1990, 6, 15)])
+    ]
+    result = match_population(rare + [_filler(number) for number in range(2_000)])
+    pairs = {(pair.a.person_id, pair.b.person_id) for pair in (*result.links, *result.reviews)}
+    assert ("P0", "P1") in pairs

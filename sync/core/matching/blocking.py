@@ -18,16 +18,24 @@ A block larger than `MAX_BLOCK_SIZE` (thousands of JOHN SMITHs) is not compared
 all against all: its records are sorted by date of birth and names, and each is
 compared with the `NEIGHBOURHOOD` records either side of it. Cost therefore
 grows linearly with the population.
+
+Most `NAME_PAIR` pairs are people who merely share a common name: their dates of
+birth are years apart, and such a pair cannot reach review unless the names are
+rare. When the scorer shows that, for a block's names, no pair with plainly
+different dates and no shared identifier can, `candidate_pairs` leaves those
+pairs out of that block (`pairs_that_may_score`): the verdicts are the same,
+and a national population has millions fewer pairs to score.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 from itertools import chain, combinations
 
-from sync.core.matching.cleaning import CleanPerson
+from sync.core.matching.cleaning import NO_DATE_ORDINAL, CleanPerson
+from sync.core.matching.comparisons import DATE_OF_BIRTH_NEAR_DAYS
 
 MAX_BLOCK_SIZE = 100
 NEIGHBOURHOOD = 25
@@ -113,17 +121,78 @@ def block_pairs(members: Sequence[int]) -> Iterable[tuple[int, int]]:
     )
 
 
-def candidate_pairs(people: Sequence[CleanPerson]) -> set[tuple[int, int]]:
+def candidate_pairs(
+    people: Sequence[CleanPerson],
+    far_dates_cannot_score: Callable[[Sequence[CleanPerson]], bool] | None = None,
+) -> set[tuple[int, int]]:
     """Index pairs (low, high) of `people` that share a blocking key, each once.
 
     `people` must already be in sort-key order so large blocks are windows.
+    When `far_dates_cannot_score(block)` is true for the records of a
+    `NAME_PAIR` block (their names cannot carry a pair with plainly different
+    dates of birth to review), the block gives only `pairs_that_may_score`.
     """
     blocks: dict[str, list[int]] = defaultdict(list)
     for position, person in enumerate(people):
         for key in blocking_keys(person):
             blocks[key].append(position)
     pairs: set[tuple[int, int]] = set()
-    for members in blocks.values():
-        if len(members) > 1:
+    for key, members in blocks.items():
+        if len(members) < 2:
+            continue
+        if (
+            far_dates_cannot_score is not None
+            and key.startswith(_NAME_PAIR)
+            and far_dates_cannot_score([people[position] for position in members])
+        ):
+            pairs.update(pairs_that_may_score(members, people))
+        else:
             pairs.update(block_pairs(members))
     return pairs
+
+
+def pairs_that_may_score(
+    members: Sequence[int], people: Sequence[CleanPerson]
+) -> list[tuple[int, int]]:
+    """The pairs of `block_pairs(members)` whose dates of birth do not plainly disagree
+    or that share an identifier.
+
+    A date of birth missing on either side, the same year, the same month and
+    day, or dates within `DATE_OF_BIRTH_NEAR_DAYS`: anything else is the
+    scorer's plain `DISAGREE`. Members are in sort-key order (date first).
+    """
+    groups: dict[tuple[str, object], list[int]] = defaultdict(list)
+    undated: list[int] = []
+    dated: list[int] = []
+    for index, position in enumerate(members):
+        person = people[position]
+        if person.date_ordinal == NO_DATE_ORDINAL:
+            undated.append(index)
+        else:
+            dated.append(index)
+            groups["year", person.date_year].append(index)
+            groups["month_day", person.date_month_day].append(index)
+        for label, value in (("pnc", person.pnc), ("cro", person.cro), ("noms", person.noms)):
+            if value is not None:
+                groups[label, value].append(index)
+    found: set[tuple[int, int]] = set()
+    for group in groups.values():
+        found.update(combinations(group, 2))
+    for index in undated:
+        found.update((min(index, other), max(index, other)) for other in range(len(members)))
+    found.update(_near_dates(dated, [people[members[index]].date_ordinal for index in dated]))
+    windowed = len(members) > MAX_BLOCK_SIZE
+    return [
+        (members[low], members[high])
+        for low, high in found
+        if low != high and (not windowed or high - low <= NEIGHBOURHOOD)
+    ]
+
+
+def _near_dates(indexes: list[int], ordinals: list[int]) -> Iterable[tuple[int, int]]:
+    """Pairs of `indexes` (in date order) whose day numbers are within the near window."""
+    for start, ordinal in enumerate(ordinals):
+        for following in range(start + 1, len(ordinals)):
+            if ordinals[following] - ordinal > DATE_OF_BIRTH_NEAR_DAYS:
+                break
+            yield indexes[start], indexes[following]

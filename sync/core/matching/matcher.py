@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sync.core.bulk import paused_garbage_collection
@@ -25,7 +25,7 @@ from sync.core.matching.blocking import (
     sort_key,
 )
 from sync.core.matching.cleaning import CleanPerson, clean_person
-from sync.core.matching.decisions import decide, needs_verdict
+from sync.core.matching.decisions import REVIEW_THRESHOLD, decide, needs_verdict
 from sync.core.matching.frequencies import CountsWithProbe, TermCounts
 from sync.core.matching.scoring import PairScore, PairScorer, ScoreFields
 from sync.core.records import Agency, Person, RecordRef
@@ -120,7 +120,19 @@ def match_population(persons: Sequence[Person]) -> MatchResult:
     with paused_garbage_collection():
         cleaned = sorted(_unique_clean(persons).values(), key=sort_key)
         scorer = PairScorer(TermCounts.of(cleaned))
-        return _judge(cleaned, candidate_pairs(cleaned), scorer)
+        pairs = candidate_pairs(cleaned, _far_dates_cannot_score(scorer))
+        return _judge(cleaned, pairs, scorer)
+
+
+def _far_dates_cannot_score(scorer: PairScorer) -> Callable[[Sequence[CleanPerson]], bool]:
+    """Whether no pair of a name block with plainly different dates of birth and no
+    shared identifier can reach review (so such pairs need not be scored)."""
+
+    def cannot_score(block: Sequence[CleanPerson]) -> bool:
+        names = {(person.surname, person.forename) for person in block}
+        return scorer.far_dates_best_weight(names) < REVIEW_THRESHOLD
+
+    return cannot_score
 
 
 class MatchIndex:

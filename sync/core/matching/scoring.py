@@ -15,7 +15,7 @@ of pairs under them without building anything per pair it does not return.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -66,6 +66,19 @@ _ID_MISSING, _ID_AGREE, _ID_CLASH = (
 )
 _NO_ATTR, _SAME, _DIFFERENT = AttributeLevel.MISSING, AttributeLevel.AGREE, AttributeLevel.DISAGREE
 
+# The most the names of a pair can weigh when neither agrees exactly.
+_BEST_INEXACT_NAMES_WEIGHT = max(SURNAME_WEIGHTS.values()) + max(FORENAME_WEIGHTS.values())
+# The most a pair can weigh besides its names when its dates of birth plainly
+# disagree (`DISAGREE` on the scorer's fast path) and no identifier agrees.
+FAR_DATES_BEST_WEIGHT_BESIDES_NAMES = (
+    _DISAGREE_DATE_WEIGHT
+    + max(PNC_WEIGHTS[_ID_MISSING], PNC_WEIGHTS[_ID_CLASH])
+    + max(CRO_WEIGHTS[_ID_MISSING], CRO_WEIGHTS[_ID_CLASH])
+    + max(NOMS_WEIGHTS[_ID_MISSING], NOMS_WEIGHTS[_ID_CLASH])
+    + max(GENDER_WEIGHTS.values())
+    + max(AREA_WEIGHTS.values())
+)
+
 ValueT = TypeVar("ValueT", str, int)
 # A pair's `PairScore` fields in order, as a plain tuple (cheap to build and drop).
 ScoreFields = tuple[
@@ -106,9 +119,14 @@ class PairScore:
 
 def _swapped_weight(first: CleanPerson, second: CleanPerson, freqs: Frequencies) -> float:
     """The weight of swapped names, from the commoner of the two orientations."""
+    return _swapped_names_weight(first.surname, first.forename, freqs)
+
+
+def _swapped_names_weight(surname: str, forename: str, freqs: Frequencies) -> float:
+    """The weight of a pair named `surname forename` and `forename surname`."""
     u = max(
-        freqs.surname_u(first.surname) * freqs.forename_u(first.forename),
-        freqs.surname_u(second.surname) * freqs.forename_u(second.forename),
+        freqs.surname_u(surname) * freqs.forename_u(forename),
+        freqs.surname_u(forename) * freqs.forename_u(surname),
     )
     return max(NO_EVIDENCE, math.log2(NAMES_SWAPPED_M / u))
 
@@ -234,6 +252,20 @@ class PairScorer:
             + AREA_WEIGHTS[area]
         )
         return (surname, forename, date_of_birth, pnc, cro, weight, noms, gender, area)
+
+    def far_dates_best_weight(self, names: Collection[tuple[str, str]]) -> float:
+        """The most any pair can weigh whose records are named by `names` (surname and
+        forename: one pair, or one pair and its swap), whose dates of birth plainly
+        disagree and that shares no identifier: exact names, or swapped names, or
+        (swapped but not scored as such) the best inexact levels."""
+        best = max(
+            self._surnames[surname] + self._forenames[forename] for surname, forename in names
+        )
+        if len(names) > 1:
+            surname, forename = next(iter(names))
+            swapped = _swapped_names_weight(surname, forename, self._freqs)
+            best = max(best, swapped, _BEST_INEXACT_NAMES_WEIGHT)
+        return best + FAR_DATES_BEST_WEIGHT_BESIDES_NAMES
 
     def score(self, first: CleanPerson, second: CleanPerson) -> PairScore:
         """Compare two cleaned records field by field and total the evidence."""
