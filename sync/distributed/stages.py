@@ -2,9 +2,10 @@
 
 A cycle runs: ingest (one task per agency) → link (one task over the full
 state, which plans batches of subjects) → decide (one task per batch, loading
-only its subjects' records) → commit (one task storing everything as
-`store_decisions` does, and finishing the run) → deliver (one delivery pass
-per agency with a gateway; the delivery beat retries what it leaves). Every
+only its subjects' records) → commit (one task storing everything as the
+in-process run does and finishing the run, in one transaction) → deliver
+(one delivery pass per agency with a gateway; the delivery beat retries what
+it leaves). Every
 task ends by marking itself done in the same transaction as its effects, so a
 redelivered task finds itself done and changes nothing. `execute` is the one
 entry point a worker calls.
@@ -13,7 +14,6 @@ entry point a worker calls.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from typing import Any
@@ -241,8 +241,6 @@ def _decide_all(
 ) -> dict[str, Any]:
     decided: list[list[Any]] = []
     notices: list[dict[str, Any]] = []
-    owners: Counter[str] = Counter()
-    kinds: Counter[str] = Counter()
     for subject_id, refs in members.items():
         decision = decide_subject(facts[subject_id], refs, (), inputs)
         decided.append(
@@ -255,9 +253,7 @@ def _decide_all(
         if with_notices:
             found = notices_for_subject(decision.facts, decision.timeline, decision.flags)
             notices.extend(store.notice_to_value(notice) for notice in found)
-        owners.update(str(s.owner) for s in decision.timeline if s.covers(inputs.as_of))
-        kinds.update(str(flag.kind) for flag in decision.flags)
-    return {"decided": decided, "notices": notices, "owners": dict(owners), "kinds": dict(kinds)}
+    return {"decided": decided, "notices": notices}
 
 
 # -- deliver -----------------------------------------------------------------
