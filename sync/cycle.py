@@ -95,7 +95,7 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
     except BaseException:
         ledger.finish_run(run_id, "failed", {}, app.clock())
         raise
-    _summarise(summary, decisions)
+    summarise_decisions(summary, decisions)
     status = "partial" if summary.feed_errors else "succeeded"
     ledger.finish_run(run_id, status, summary.as_dict(), app.clock())
     return summary
@@ -152,7 +152,8 @@ def load_active_overrides(app: App) -> dict[str, list[Override]]:
     return result
 
 
-def _summarise(summary: RunSummary, decisions: Decisions) -> None:
+def summarise_decisions(summary: RunSummary, decisions: Decisions) -> None:
+    """Fill in the summary's subjects, orphans, owners today and open flags from a pass."""
     summary.subjects = len(decisions.subjects)
     summary.orphans = len(decisions.orphans)
     owners: Counter[str] = Counter()

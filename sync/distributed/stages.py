@@ -2,17 +2,18 @@
 
 A cycle runs: ingest (one task per agency) → link (one task over the full
 state, which plans batches of subjects) → decide (one task per batch, loading
-only its subjects' records) → commit (one task storing everything as
-`store_decisions` does, and finishing the run) → deliver (one task per agency
-with a gateway). Every task ends by marking itself done in the same
-transaction as its effects, so a redelivered task finds itself done and
-changes nothing. `execute` is the one entry point a worker calls.
+only its subjects' records) → commit (one task storing everything as the
+in-process run does and finishing the run, in one transaction) → deliver
+(one delivery pass per agency with a gateway; the delivery beat retries what
+it leaves). Every
+task ends by marking itself done in the same transaction as its effects, so a
+redelivered task finds itself done and changes nothing. `execute` is the one
+entry point a worker calls.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from typing import Any
@@ -43,13 +44,14 @@ from sync.distributed.work import (
     KIND_LINK,
     Claim,
     CycleRules,
+    Postponed,
     TaskRef,
     claim,
     complete,
     fail,
+    postpone,
     task_lock,
 )
-from sync.errors import RetryableGatewayError
 from sync.feeds.convert import feed_state
 from sync.ingest import ingest
 from sync.ledger import tables_cycle as tables
@@ -73,6 +75,10 @@ def execute(
         try:
             with paused_garbage_collection():
                 return (work or WORK[ref.kind])(app, rules, ref)
+        except Postponed:
+            postpone(engine, ref, app.clock())
+            log.info("task %s of cycle %d postponed", ref.key, ref.cycle_id)
+            return []
         except Exception as error:  # noqa: BLE001 - recorded by class, retried by the ledger
             outcome = fail(engine, ref, type(error).__name__, rules, app.clock())
             log.warning(
@@ -235,8 +241,6 @@ def _decide_all(
 ) -> dict[str, Any]:
     decided: list[list[Any]] = []
     notices: list[dict[str, Any]] = []
-    owners: Counter[str] = Counter()
-    kinds: Counter[str] = Counter()
     for subject_id, refs in members.items():
         decision = decide_subject(facts[subject_id], refs, (), inputs)
         decided.append(
@@ -249,18 +253,23 @@ def _decide_all(
         if with_notices:
             found = notices_for_subject(decision.facts, decision.timeline, decision.flags)
             notices.extend(store.notice_to_value(notice) for notice in found)
-        owners.update(str(s.owner) for s in decision.timeline if s.covers(inputs.as_of))
-        kinds.update(str(flag.kind) for flag in decision.flags)
-    return {"decided": decided, "notices": notices, "owners": dict(owners), "kinds": dict(kinds)}
+    return {"decided": decided, "notices": notices}
 
 
 # -- deliver -----------------------------------------------------------------
 def deliver_agency(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
-    """Deliver one agency's outbox to its gateway; retried later while batches remain."""
+    """One delivery pass over an agency's outbox; what it leaves is the delivery beat's.
+
+    While another worker (the delivery beat) delivers to the agency, the task is
+    postponed without spending an attempt. A batch the gateway could not take
+    for now stays in the outbox with its retry time, and the beat delivers it
+    (the task's result counts it as failed and pending). A refusal or any other
+    error raised by the pass is a failed attempt.
+    """
     cycle = load_cycle(app, ref.cycle_id)
     counts = deliver_to(app, ref.arg, cycle.deliver[ref.arg])
-    if counts is None or counts["pending"]:
-        raise RetryableGatewayError(f"The {ref.arg} gateway still has notices to receive.")
+    if counts is None:
+        raise Postponed
     with app.ledger.engine.begin() as conn:
         return complete(conn, ref, counts, app.clock())
 

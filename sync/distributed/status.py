@@ -6,10 +6,11 @@ pulled and last delivered to, and the oldest notice batch still waiting.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from sync.distributed.work import (
     CYCLE_BLOCKED,
@@ -93,11 +94,7 @@ def agency_freshness(engine: Engine) -> list[AgencyFreshness]:
                     table.c.task_key == f"{KIND_INGEST}:{agency}", table.c.status == TASK_DONE
                 )
             ).scalar_one_or_none()
-            delivered_task = conn.execute(
-                select(func.max(table.c.updated_at)).where(
-                    table.c.task_key == f"{KIND_DELIVER}:{agency}", table.c.status == TASK_DONE
-                )
-            ).scalar_one_or_none()
+            delivered_task = _last_full_delivery_task(conn, agency)
             delivered_batch = conn.execute(
                 select(func.max(outbox.c.delivered_at)).where(outbox.c.agency == agency)
             ).scalar_one_or_none()
@@ -109,3 +106,18 @@ def agency_freshness(engine: Engine) -> list[AgencyFreshness]:
             candidates = [t for t in (delivered_task, delivered_batch) if t is not None]
             found.append(AgencyFreshness(agency, last_pull, max(candidates, default=None), oldest))
     return found
+
+
+def _last_full_delivery_task(conn: Connection, agency: str) -> datetime | None:
+    """When a cycle's deliver task last finished with nothing left waiting for the agency."""
+    table = tables.cycle_tasks
+    rows = conn.execute(
+        select(table.c.updated_at, table.c.result)
+        .where(table.c.task_key == f"{KIND_DELIVER}:{agency}", table.c.status == TASK_DONE)
+        .order_by(table.c.updated_at.desc())
+    )
+    finished: datetime
+    for finished, result in rows:
+        if not json.loads(result or "{}").get("pending"):
+            return finished
+    return None

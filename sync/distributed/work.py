@@ -4,7 +4,9 @@ Each task is a row in `cycle_tasks` keyed by (cycle, task key). A worker runs
 a task only while it holds the task's PostgreSQL advisory lock, so a second
 delivery of the same message finds the lock taken and does nothing, and a
 worker that dies releases the lock with its connection. Every start counts an
-attempt; past the cap the task is dead and copied to `dead_letters`. A stage
+attempt; past the cap the task is dead and copied to `dead_letters`. A task
+whose work raises `Postponed` could not start yet: it goes back to pending
+with its attempt given back, for a later re-dispatch. A stage
 advances, and the next stage's tasks are created, in the same transaction as
 the completion of its last task. The broker only carries `TaskRef`s (kind,
 cycle id, agency or batch number); `dispatch_pending` rebuilds what the ledger
@@ -80,6 +82,10 @@ def task_ref(cycle_id: int, task_key: str) -> TaskRef:
     """The reference of a stored task key."""
     kind, _, arg = task_key.partition(KEY_SEPARATOR)
     return TaskRef(kind, cycle_id, arg)
+
+
+class Postponed(Exception):
+    """Raised by a task's work that cannot start yet; the task is re-dispatched later."""
 
 
 class Claim(StrEnum):
@@ -180,6 +186,17 @@ def fail(engine: Engine, ref: TaskRef, error_name: str, rules: CycleRules, now: 
             .values(status=TASK_PENDING, last_error=error_name[:ERROR_NAME_LIMIT], updated_at=now)
         )
         return Claim.RUN
+
+
+def postpone(engine: Engine, ref: TaskRef, now: datetime) -> None:
+    """Put a running task back to pending and give back the attempt it started."""
+    table = tables.cycle_tasks
+    with engine.begin() as conn:
+        conn.execute(
+            update(table)
+            .where(_where(ref), table.c.status == TASK_RUNNING, table.c.attempts > 0)
+            .values(status=TASK_PENDING, attempts=table.c.attempts - 1, updated_at=now)
+        )
 
 
 def _bury(

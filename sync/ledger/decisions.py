@@ -89,17 +89,9 @@ def store_decisions(
 
     Returns the number of notice batches queued in the outbox.
     """
-    audit = audit_log_for(ledger.engine)
-    audit.require_writable()  # no decisions are written without the audit log
+    audit_log_for(ledger.engine).require_writable()  # no decisions without the audit log
     with ledger.engine.begin() as conn:
-        audit_decision_pass(audit, conn, decisions, run_id)
-        _store_subjects(conn, decisions.subjects, run_id)
-        ledger.replace_rows(schema.subject_members, list(_member_rows(decisions)), conn)
-        ledger.replace_rows(schema.links, list(_link_rows(decisions.subjects)), conn)
-        ledger.replace_rows(schema.segments, list(_segment_rows(decisions.subjects)), conn)
-        ledger.replace_rows(schema.orphans, [_orphan_row(o) for o in decisions.orphans], conn)
-        merge_flags(conn, (f for d in decisions.subjects for f in d.flags), now)
-        store_reviews(conn, decisions.reviews, now)
+        write_decisions(conn, ledger, decisions, run_id, now)
         if keys is None:
             return 0
         desired = (
@@ -108,6 +100,24 @@ def store_decisions(
             for notice in notices_for_subject(d.facts, d.timeline, d.flags)
         )
         return store_outgoing(conn, changed_notices(conn, desired), keys, run_id, now)
+
+
+def write_decisions(
+    conn: Connection, ledger: Ledger, decisions: Decisions, run_id: int, now: datetime
+) -> None:
+    """Write a decision pass, notices aside, inside the caller's transaction.
+
+    Audit entries, subjects, members, links, segments, orphans, flags and
+    review items; the caller checks `require_writable` on the audit log first.
+    """
+    audit_decision_pass(audit_log_for(ledger.engine), conn, decisions, run_id)
+    _store_subjects(conn, decisions.subjects, run_id)
+    ledger.replace_rows(schema.subject_members, list(_member_rows(decisions)), conn)
+    ledger.replace_rows(schema.links, list(_link_rows(decisions.subjects)), conn)
+    ledger.replace_rows(schema.segments, list(_segment_rows(decisions.subjects)), conn)
+    ledger.replace_rows(schema.orphans, [_orphan_row(o) for o in decisions.orphans], conn)
+    merge_flags(conn, (f for d in decisions.subjects for f in d.flags), now)
+    store_reviews(conn, decisions.reviews, now)
 
 
 def store_reviews(conn: Connection, reviews: Iterable[Review], now: datetime) -> None:

@@ -57,7 +57,7 @@ from sync.reports.models import ReportFilters
 from sync.reports.render_json import render_json
 from sync.settings import load_settings
 from sync.synth import SynthOptions, write_synthetic_feeds
-from tests.conftest import POSTGRES_ADMIN_URL, REPO
+from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -65,8 +65,7 @@ SUBJECTS = 2_000
 SEED = 2026
 TODAY = date(2026, 11, 28)
 BATCH_SIZE = 150
-TEST_REDIS_DB = 14
-BROKER_URL = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+BROKER_URL = REDIS_URL
 CYCLE_TIMEOUT_SECONDS = 120.0
 WORKER_START_SECONDS = 30.0
 FLAG_TIMES = ("first_seen", "last_seen")
