@@ -16,9 +16,19 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from itertools import islice
+from typing import Any
 
-from sync.feeds.jsonl import FeedItem, PlacedLine, offer_pool, validate_placed, withdraw_pool
+from sync.feeds.jsonl import (
+    Accepted,
+    FeedItem,
+    PlacedLine,
+    Rejected,
+    offer_pool,
+    validate_placed,
+    withdraw_pool,
+)
 from sync.feeds.models import FeedContext
+from sync.ledger.store import RecordVersion
 
 CHUNK_LINES = 2_000
 CHUNKS_IN_FLIGHT_PER_PROCESS = 2
@@ -37,17 +47,17 @@ class ProcessLinePool:
     def validate(self, lines: Iterator[PlacedLine], context: FeedContext) -> Iterator[FeedItem]:
         """The items of `lines`, in order, validated by the workers."""
         executor = self._started()
-        in_flight: deque[Future[list[FeedItem]]] = deque()
+        in_flight: deque[Future[list[_SentItem]]] = deque()
         limit = self.processes * CHUNKS_IN_FLIGHT_PER_PROCESS
         while True:
             while len(in_flight) < limit:
                 chunk = list(islice(lines, CHUNK_LINES))
                 if not chunk:
                     break
-                in_flight.append(executor.submit(validate_placed, chunk, context))
+                in_flight.append(executor.submit(validate_for_sending, chunk, context))
             if not in_flight:
                 return
-            yield from in_flight.popleft().result()
+            yield from received(in_flight.popleft().result())
 
     @property
     def started(self) -> bool:
@@ -67,6 +77,30 @@ class ProcessLinePool:
                 context.set_forkserver_preload(["sync.feeds.jsonl"])
             self._executor = ProcessPoolExecutor(self.processes, mp_context=context)
         return self._executor
+
+
+# An accepted item as a worker sends it: its position and its version's fields
+# as plain tuples, which pickle several times faster than named tuples.
+_SentItem = tuple[str, tuple[Any, ...]] | Rejected
+
+
+def validate_for_sending(lines: list[PlacedLine], context: FeedContext) -> list[_SentItem]:
+    """`validate_placed` in a worker, accepted items flattened for the trip back."""
+    return [
+        item if isinstance(item, Rejected) else (item.position, tuple(item.version))
+        for item in validate_placed(lines, context)
+    ]
+
+
+def received(sent: list[_SentItem]) -> Iterator[FeedItem]:
+    """The items `validate_for_sending` flattened, as they were."""
+    build = tuple.__new__  # the named tuples' fields are already in order
+    for item in sent:
+        if isinstance(item, Rejected):
+            yield item
+        else:
+            position, fields = item
+            yield build(Accepted, (position, build(RecordVersion, fields)))
 
 
 def default_processes() -> int:

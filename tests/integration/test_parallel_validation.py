@@ -13,6 +13,7 @@ from sync.feeds import jsonl, parallel
 from sync.feeds.jsonl import Accepted, Rejected, iter_lines, offer_pool, withdraw_pool
 from sync.feeds.models import FeedContext
 from sync.feeds.parallel import ProcessLinePool
+from sync.ledger.store import RecordVersion
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration
@@ -59,6 +60,9 @@ def test_a_pool_gives_the_items_an_in_process_read_gives_in_the_same_order(
         withdraw_pool(token)
         pool.close()
     assert pooled == in_process
+    # The same types too (items cross processes flattened, and are rebuilt).
+    assert [type(item) for item in pooled] == [type(item) for item in in_process]
+    assert {type(item.version) for item in pooled if isinstance(item, Accepted)} == {RecordVersion}
     assert [item.position for item in pooled if isinstance(item, Rejected)] == [
         "line 12",
         "line 24",
