@@ -67,19 +67,13 @@ class GatewaySource:
         return True
 
     def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
-        """One unit per page, from the saved cursor on."""
+        """One unit per page, from the saved cursor on; an empty page ends the pull."""
         cursor = load_cursor(self.app.ledger.engine, self.agency, self.name)
-        page_number = 0
-        while True:
-            page = self.client.fetch_page(cursor, self.app.settings.gateway_page_size)
-            page_number += 1
+        pages = self.client.pages(cursor, self.app.settings.gateway_page_size)
+        for page_number, page in enumerate(pages, start=1):
             if page.envelope is None:
                 return
-            envelope = page.envelope
-            yield Unit(self._items(envelope, context, guard, page_number), cursor=page.next)
-            cursor = page.next
-            if not page.more:
-                return
+            yield Unit(self._items(page.envelope, context, guard, page_number), cursor=page.next)
 
     def _items(
         self, envelope: bytes, context: FeedContext, guard: ReplayGuard, page_number: int
