@@ -1,7 +1,8 @@
 """Benchmark of the person matcher on noisy synthetic feeds with known truth.
 
-Generates feeds with `sync.synth`, reads their person lines (identifiers made
-canonical, junk and invalid ones dropped, as the feed adapter does), runs
+Generates feeds with `sync.synth`, reads their person lines through the feed
+adapter's validation and conversion (identifiers made canonical, junk and
+invalid PNC/CRO set aside, invalid lines rejected), runs
 `match_population` and prints pairwise precision, recall, F1, the share of
 records left for review and the wall time; then, when the optional `bench`
 extra is installed (`splink`, `duckdb`), runs Splink 4 on DuckDB over exactly
@@ -21,23 +22,19 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from sync.core.identifiers import (
-    InvalidIdentifier,
-    canonical_cro,
-    canonical_noms,
-    canonical_pnc,
-    is_junk_identifier,
-)
 from sync.core.matching import MatchIndex, match_population
 from sync.core.matching.cleaning import clean_person
-from sync.core.records import Agency, Gender, Person, RecordRef
+from sync.core.records import Agency, Person, RecordRef
+from sync.feeds.convert import feed_state
+from sync.feeds.jsonl import Accepted, iter_lines, today_context
+from sync.ledger.store import StoredRecord
 from sync.synth import SynthOptions, write_synthetic_feeds
 
 TODAY = date(2026, 11, 28)
@@ -52,32 +49,6 @@ SPLINK_SEED = 2026
 Pair = tuple[RecordRef, RecordRef]
 
 
-def _identifier(raw: object, parse: Callable[[str], str]) -> str | None:
-    if not isinstance(raw, str) or not raw.strip():
-        return None
-    try:
-        value = parse(raw)
-    except InvalidIdentifier:
-        return None
-    return None if is_junk_identifier(value) else value
-
-
-def _person(row: dict[str, object]) -> Person:
-    born = row.get("date_of_birth")
-    return Person(
-        agency=Agency(str(row["agency"])),
-        person_id=str(row["id"]),
-        surname=str(row.get("surname") or ""),
-        forenames=str(row.get("forenames") or ""),
-        gender=Gender(str(row.get("gender") or "U")),
-        area=str(row.get("area") or ""),
-        date_of_birth=date.fromisoformat(born) if isinstance(born, str) and born else None,
-        pnc=_identifier(row.get("pnc"), lambda raw: canonical_pnc(raw, TODAY)),
-        cro=_identifier(row.get("cro"), canonical_cro),
-        noms=_identifier(row.get("noms"), canonical_noms),
-    )
-
-
 def _lines(path: Path) -> Iterator[dict[str, object]]:
     with path.open(encoding="utf-8") as handle:
         for line in handle:
@@ -85,15 +56,25 @@ def _lines(path: Path) -> Iterator[dict[str, object]]:
                 yield json.loads(line)
 
 
+def _person_records(path: Path, agency: str) -> Iterator[StoredRecord]:
+    """One feed's accepted, not deleted person lines, validated as the feed adapter does."""
+    with path.open("rb") as handle:
+        for item in iter_lines(handle, today_context(agency, TODAY)):
+            version = item.version if isinstance(item, Accepted) else None
+            if version is None or version.rtype != "person" or version.payload is None:
+                continue
+            yield StoredRecord(
+                version.agency, version.rtype, version.rid, json.loads(version.payload)
+            )
+
+
 def read_persons(out_dir: Path) -> list[Person]:
-    """The latest version of each person line of both feeds."""
-    latest: dict[RecordRef, Person] = {}
-    for feed in ("probation.jsonl", "police.jsonl"):
-        for row in _lines(out_dir / feed):
-            if row.get("type") == "person" and not row.get("deleted"):
-                person = _person(row)
-                latest[person.ref] = person
-    return list(latest.values())
+    """The last accepted version of each person line of both feeds."""
+    latest: dict[tuple[str, str], StoredRecord] = {}
+    for agency in ("probation", "police"):
+        for record in _person_records(out_dir / f"{agency}.jsonl", agency):
+            latest[(record.agency, record.rid)] = record
+    return list(feed_state(latest.values()).persons)
 
 
 def read_truth(out_dir: Path, known: set[RecordRef]) -> set[Pair]:

@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cached_property
+from functools import cached_property, partial
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
@@ -62,15 +62,23 @@ def build_engine(url: str) -> Engine:
     return create_engine(sa_url, pool_pre_ping=True)
 
 
-def hashed_subject_id(secret: bytes) -> Callable[[RecordRef, int], str]:
-    """A subject-id minting function: a keyed hash of the smallest record reference."""
+def subject_id_minter(keyed_hex: Callable[[str], str]) -> Callable[[RecordRef, int], str]:
+    """A subject-id minting function over a keyed hash (hex) of the smallest record reference."""
 
     def mint(ref: RecordRef, attempt: int) -> str:
-        message = f"{ref.agency}:{ref.person_id}:{attempt}".encode()
-        digest = hmac.new(secret, message, hashlib.sha256).hexdigest()
+        digest = keyed_hex(f"{ref.agency}:{ref.person_id}:{attempt}")
         return SUBJECT_ID_PREFIX + digest[:SUBJECT_ID_HEX_CHARS].upper()
 
     return mint
+
+
+def hashed_subject_id(secret: bytes) -> Callable[[RecordRef, int], str]:
+    """A subject-id minting function keyed with `secret` (HMAC-SHA256)."""
+
+    def keyed_hex(message: str) -> str:
+        return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+
+    return subject_id_minter(keyed_hex)
 
 
 @dataclass
@@ -140,12 +148,7 @@ class App:
         cipher = self.field_cipher
         if cipher is None:
             return hashed_subject_id(SUBJECT_ID_NAMESPACE)
-
-        def mint(ref: RecordRef, attempt: int) -> str:
-            digest = cipher.pseudonym("subject", f"{ref.agency}:{ref.person_id}:{attempt}")
-            return SUBJECT_ID_PREFIX + digest[:SUBJECT_ID_HEX_CHARS].upper()
-
-        return mint
+        return subject_id_minter(partial(cipher.pseudonym, "subject"))
 
     @property
     def linker(self) -> Linker:

@@ -19,12 +19,17 @@ from sync.app import App
 from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import audit_disclosure
 from sync.errors import GatewayError, PermanentGatewayError, StaleEnvelopeError
+from sync.gateway.retry import RetryPolicy, backoff_ceiling
 from sync.ledger import schema
 from sync.ledger.outbox import reseal_batch
 
 log = logging.getLogger(__name__)
 RETRY_BASE = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=1)
+# The waits only: a batch stays in the outbox until delivered, so max_attempts never applies.
+OUTBOX_BACKOFF = RetryPolicy(
+    base_delay=RETRY_BASE.total_seconds(), max_delay=RETRY_MAX.total_seconds(), jitter=False
+)
 
 
 class SignedReceipt(Protocol):
@@ -56,8 +61,7 @@ class DeliveryCounts:
 
 def retry_delay(attempts: int) -> timedelta:
     """Backoff before the next attempt at a batch that failed `attempts` times."""
-    delay: timedelta = RETRY_BASE * (2 ** max(attempts - 1, 0))
-    return min(delay, RETRY_MAX)
+    return timedelta(seconds=backoff_ceiling(OUTBOX_BACKOFF, max(attempts, 1)))
 
 
 def deliver_outbox(

@@ -6,6 +6,7 @@
     │   └── InputRefused          a feed or envelope refused as a whole (tampered, misaddressed…)
     ├── CryptoError               an envelope or key failed a check
     │   ├── EnvelopeRejected      integrity, origin, addressing, replay or clock-skew failure
+    │   │   └── EnvelopeOutsideSkewWindow  sealed too far from now (code `stale_envelope`)
     │   └── KeyError_             a key is unknown, revoked or past its grace period
     ├── GatewayError              talking to an agency gateway failed
     │   ├── RetryableGatewayError timeouts, dropped connections, 429/5xx: try again later
@@ -20,6 +21,9 @@ the value.
 """
 
 from __future__ import annotations
+
+# The stable code of a clock-skew refusal: in the gateway's error replies and on both errors.
+STALE_ENVELOPE_CODE = "stale_envelope"
 
 
 class ArmsSyncError(Exception):
@@ -52,6 +56,12 @@ class EnvelopeRejected(CryptoError):
     """An envelope failed integrity, origin, addressing, replay or clock checks."""
 
 
+class EnvelopeOutsideSkewWindow(EnvelopeRejected):
+    """An envelope sealed further from now than the allowed clock skew: seal it again."""
+
+    code = STALE_ENVELOPE_CODE
+
+
 class KeyError_(CryptoError):  # noqa: N801 - avoids shadowing the builtin KeyError
     """A key is unknown, revoked, or past its grace period."""
 
@@ -70,6 +80,8 @@ class PermanentGatewayError(GatewayError):
 
 class StaleEnvelopeError(PermanentGatewayError):
     """The gateway refused an envelope sealed outside its clock-skew window."""
+
+    code = STALE_ENVELOPE_CODE
 
 
 class LedgerError(ArmsSyncError):

@@ -13,12 +13,11 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from sync.app import App
-from sync.crypto.envelope import open_envelope
-from sync.crypto.header import CONTENT_TYPE_FEED
-from sync.crypto.replay import ReplayGuard, ReplayVerdict
-from sync.errors import ConfigurationError, InputRefused
-from sync.feeds.jsonl import FeedItem, iter_lines
+from sync.crypto.replay import ReplayGuard
+from sync.errors import ConfigurationError
+from sync.feeds.jsonl import FeedItem, validate_stream
 from sync.feeds.models import FeedContext
+from sync.feeds.pages import PageOpener
 from sync.gateway.client import GatewayClient
 from sync.gateway.retry import RetryPolicy
 from sync.ingest import Unit
@@ -68,38 +67,26 @@ class GatewaySource:
         return True
 
     def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
-        """One unit per page, from the saved cursor on."""
+        """One unit per page, from the saved cursor on; an empty page ends the pull."""
         cursor = load_cursor(self.app.ledger.engine, self.agency, self.name)
-        page_number = 0
-        while True:
-            page = self.client.fetch_page(cursor, self.app.settings.gateway_page_size)
-            page_number += 1
+        pages = self.client.pages(cursor, self.app.settings.gateway_page_size)
+        for page_number, page in enumerate(pages, start=1):
             if page.envelope is None:
                 return
-            envelope = page.envelope
-            yield Unit(self._items(envelope, context, guard, page_number), cursor=page.next)
-            cursor = page.next
-            if not page.more:
-                return
+            yield Unit(self._items(page.envelope, context, guard, page_number), cursor=page.next)
 
     def _items(
         self, envelope: bytes, context: FeedContext, guard: ReplayGuard, page_number: int
     ) -> Iterator[FeedItem]:
-        opened = open_envelope(
-            envelope,
-            keyring=self.client.keyring,
-            now=self.app.clock(),
-            max_skew=timedelta(seconds=self.app.settings.max_clock_skew_seconds),
-            replay_guard=guard,
+        opener = PageOpener(
+            self.agency,
+            self.name,
+            self.client.keyring,
+            self.app.clock,
+            timedelta(seconds=self.app.settings.max_clock_skew_seconds),
+            guard,
         )
-        if (
-            opened.header.sender.value != self.agency
-            or opened.header.content_type != CONTENT_TYPE_FEED
-        ):
-            raise InputRefused(f"A page from the {self.agency} gateway is not its feed.")
-        if opened.verdict is ReplayVerdict.SAME:
-            return
-        yield from iter_lines(opened.plaintext.splitlines(), context, prefix=f"page {page_number} ")
+        return validate_stream(opener.placed_lines(envelope, page_number), context)
 
 
 def gateway_source(spec: str, agency: str, app: App) -> GatewaySource:

@@ -38,7 +38,7 @@ from sync.crypto.header import (
 )
 from sync.crypto.keys import KeyRing, Party
 from sync.crypto.replay import ReplayGuard, ReplayVerdict
-from sync.errors import EnvelopeRejected, KeyError_
+from sync.errors import EnvelopeOutsideSkewWindow, EnvelopeRejected, KeyError_
 
 HPKE_SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
 INNER_TAG = b"arms-sync/envelope/inner/v1\x00"
@@ -219,9 +219,12 @@ def verify_outer(wire: bytes, keyring: KeyRing, *, now: datetime | None = None) 
     return parsed.header
 
 
-def _check_skew(header: Header, now: datetime, max_skew: timedelta | None) -> None:
+def check_skew(header: Header, now: datetime, max_skew: timedelta | None) -> None:
+    """Refuse a header sealed more than `max_skew` before or after `now` (`None`: no window)."""
     if max_skew is not None and abs(now - header.sealed_at_time) > max_skew:
-        raise EnvelopeRejected("the envelope was sealed outside the allowed clock-skew window.")
+        raise EnvelopeOutsideSkewWindow(
+            "the envelope was sealed outside the allowed clock-skew window."
+        )
 
 
 def _decrypt(parsed: _Wire, keyring: KeyRing, now: datetime) -> bytes:
@@ -252,7 +255,7 @@ def open_envelope(
     if parsed.header.recipient is not keyring.me:
         raise EnvelopeRejected(f"the envelope is addressed to another party, not {keyring.me}.")
     sender_key = _check_outer(parsed, keyring, now)
-    _check_skew(parsed.header, now, max_skew)
+    check_skew(parsed.header, now, max_skew)
     inner_header, inner_sig, plaintext = unpack_inner(_decrypt(parsed, keyring, now))
     if inner_header != parsed.header_bytes:
         raise EnvelopeRejected("the sealed header does not match the envelope header.")

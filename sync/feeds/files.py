@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-from sync.crypto.envelope import looks_like_envelope, open_envelope
-from sync.crypto.header import CONTENT_TYPE_FEED
+from sync.crypto.envelope import looks_like_envelope
 from sync.crypto.keys import KeyRing
-from sync.crypto.replay import ReplayGuard, ReplayVerdict
-from sync.errors import InputRefused, UsageError
-from sync.feeds.jsonl import FeedItem, PlacedLine, iter_lines, place_lines, validate_stream
+from sync.crypto.replay import ReplayGuard
+from sync.errors import UsageError
+from sync.feeds.jsonl import FeedItem, PlacedLine, iter_lines, validate_stream
 from sync.feeds.models import FeedContext
+from sync.feeds.pages import PageOpener
 from sync.ingest import Unit
 
 
@@ -89,19 +89,7 @@ class SealedFileSource:
 
     def _placed_lines(self, context: FeedContext, guard: ReplayGuard) -> Iterator[PlacedLine]:
         """Each opened page's lines, placed as "page N line M"; replayed pages add nothing."""
+        opener = PageOpener(context.agency, self.path.name, self.keyring, self.clock, None, guard)
         for number, line in enumerate(_open_lines(self.path), start=1):
-            if not line.strip():
-                continue
-            opened = open_envelope(
-                line, keyring=self.keyring, now=self.clock(), max_skew=None, replay_guard=guard
-            )
-            if opened.header.sender.value != context.agency:
-                raise InputRefused(
-                    f"Page {number} of {self.path.name} was sealed by "
-                    f"{opened.header.sender.value}, not by {context.agency}."
-                )
-            if opened.header.content_type != CONTENT_TYPE_FEED:
-                raise InputRefused(f"Page {number} of {self.path.name} is not a feed page.")
-            if opened.verdict is ReplayVerdict.SAME:
-                continue
-            yield from place_lines(opened.plaintext.splitlines(), prefix=f"page {number} ")
+            if line.strip():
+                yield from opener.placed_lines(line, number)

@@ -37,6 +37,7 @@ from sync.crypto.envelope import wire_digest
 from sync.crypto.header import parse_header
 from sync.crypto.keys import KeyRing, Party
 from sync.errors import (
+    STALE_ENVELOPE_CODE,
     EnvelopeRejected,
     GatewayError,
     PermanentGatewayError,
@@ -46,7 +47,6 @@ from sync.errors import (
 from sync.gateway.receipt import Receipt, signed_receipt_fields, verify_receipt
 from sync.gateway.retry import RetryPolicy, next_delay, parse_retry_after, utc_now
 
-STALE_ENVELOPE_CODE = "stale_envelope"
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
 FEED_PATH = "/feed"
 NOTICES_PATH = "/notices"
@@ -97,12 +97,13 @@ class _UnauthorizedError(Exception):
 
 
 def _error_code(response: requests.Response) -> str:
+    """The reply's `error` code when it is a plain word (shortened), else ""."""
     try:
         code = response.json().get("error")
     except (ValueError, AttributeError):
         return ""
     if isinstance(code, str) and code.replace("_", "").isalpha():
-        return f" ({code[:MAX_ERROR_CODE_LENGTH]})"
+        return code[:MAX_ERROR_CODE_LENGTH]
     return ""
 
 
@@ -348,12 +349,13 @@ class GatewayClient:
         return document
 
     def _refused(self, status: int, code: str) -> PermanentGatewayError:
-        if code == f" ({STALE_ENVELOPE_CODE})":
+        if code == STALE_ENVELOPE_CODE:
             return StaleEnvelopeError(
                 f"the {self.agency} gateway refused an envelope sealed too long ago."
             )
+        named = f" ({code})" if code else ""
         return PermanentGatewayError(
-            f"the {self.agency} gateway refused the request with HTTP {status}{code}."
+            f"the {self.agency} gateway refused the request with HTTP {status}{named}."
         )
 
 

@@ -16,7 +16,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sync.crypto.envelope import Opened, open_envelope, seal, wire_digest
+from sync.crypto.envelope import Opened, check_skew, open_envelope, seal, wire_digest
 from sync.crypto.header import (
     CONTENT_TYPE_FEED,
     CONTENT_TYPE_NOTICES,
@@ -24,7 +24,7 @@ from sync.crypto.header import (
     parse_header,
 )
 from sync.crypto.keys import KeyRing, Party
-from sync.errors import EnvelopeRejected, KeyError_
+from sync.errors import EnvelopeOutsideSkewWindow, EnvelopeRejected, KeyError_
 from sync.gateway.feed import START_OFFSET, CursorError, FeedFile, decode_cursor, encode_cursor
 from sync.gateway.oauth import GRANT_TYPE, TokenIssuer, bearer_token, client_credentials
 from sync.gateway.receipt import sign_receipt
@@ -216,10 +216,12 @@ class Gateway:
         header = opened.header
         if header.sender is not Party.HUB or header.content_type != CONTENT_TYPE_NOTICES:
             return _rejected("The envelope is not a notice batch sealed by the hub.")
-        if abs(now - header.sealed_at_time) > self.config.max_skew:
+        try:
+            check_skew(header, now, self.config.max_skew)
+        except EnvelopeOutsideSkewWindow as stale:
             return error_reply(
                 HTTPStatus.BAD_REQUEST,
-                "stale_envelope",
+                stale.code,
                 "The envelope was sealed outside the allowed clock-skew window; seal it again.",
             )
         if _json_object(opened.plaintext) is None:

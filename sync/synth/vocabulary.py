@@ -1,14 +1,18 @@
 """Invented word lists the synthetic generator draws from: names, nicknames, areas.
 
 Every list here is made up for test data: common British surnames and forenames
-with no link to any real person's record, and plausible area codes for the 12
-probation regions and 43 police forces.
+with no link to any real person's record, and a share of cases for each of the
+43 police forces. Which probation region covers a force is the matcher's table
+(`sync.core.matching.areas`), and every nickname drawn here is one the matcher's
+table knows, so synthetic feeds test the matcher on what it claims to know.
 """
 
 from __future__ import annotations
 
 from itertools import accumulate
 from types import MappingProxyType
+
+from sync.core.matching.areas import REGION_OF_FORCE
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -106,30 +110,22 @@ COMMON_FULL_NAMES = (
     ("Paul", "TAYLOR"),
 )
 
-PROBATION_REGIONS = _names(
-    """
-    NW, NE, YH, GM, EM, WM, EE, WALES, LONDON, KSS, SW, SC
-    """
-)
-
-# Each police force as `FORCE:REGION:SHARE`: the probation region that covers
-# it, and a rough share of cases (larger forces hold more).
-_FORCE_TABLE = tuple(
+# Each police force as `FORCE:SHARE`: a rough share of cases (larger forces hold more).
+_FORCE_SHARES = tuple(
     entry.split(":")
     for entry in _names(
         """
-    MET:LONDON:30, CITY:LONDON:1, LANC:NW:9, GMP:GM:11, MERS:NW:7, CUMB:NW:2, CHES:NW:4,
-    NUMB:NE:5, DURH:NE:3, CLEV:NE:3, NYKS:YH:4, WYKS:YH:9, SYKS:YH:5, HUMB:YH:4,
-    LINCS:EM:3, NOTTS:EM:4, DERBY:EM:4, LEICS:EM:4, NHANTS:EM:3, WMID:WM:10,
-    STAFFS:WM:4, WARKS:WM:2, WMERC:WM:4, BEDS:EE:2, CAMBS:EE:3, ESSEX:EE:6, HERTS:EE:4,
-    NORF:EE:3, SUFF:EE:3, KENT:KSS:6, SURREY:KSS:3, SUSSEX:KSS:5, TVP:SC:7, HANTS:SC:6,
-    DORSET:SW:3, DEVC:SW:5, ASP:SW:5, GLOS:SW:2, WILTS:SW:2, DYFP:WALES:2,
-    GWENT:WALES:2, NWALES:WALES:3, SWALES:WALES:5
+    MET:30, CITY:1, LANC:9, GMP:11, MERS:7, CUMB:2, CHES:4, NUMB:5, DURH:3, CLEV:3, NYKS:4,
+    WYKS:9, SYKS:5, HUMB:4, LINCS:3, NOTTS:4, DERBY:4, LEICS:4, NHANTS:3, WMID:10, STAFFS:4,
+    WARKS:2, WMERC:4, BEDS:2, CAMBS:3, ESSEX:6, HERTS:4, NORF:3, SUFF:3, KENT:6, SURREY:3,
+    SUSSEX:5, TVP:7, HANTS:6, DORSET:3, DEVC:5, ASP:5, GLOS:2, WILTS:2, DYFP:2, GWENT:2,
+    NWALES:3, SWALES:5
         """
     )
 )
-POLICE_FORCES = tuple((force, region) for force, region, _ in _FORCE_TABLE)
-FORCE_CUM_WEIGHTS = tuple(accumulate(int(share) for _, _, share in _FORCE_TABLE))
+# Each force with the probation region that covers it.
+POLICE_FORCES = tuple((force, REGION_OF_FORCE[force]) for force, _ in _FORCE_SHARES)
+FORCE_CUM_WEIGHTS = tuple(accumulate(int(share) for _, share in _FORCE_SHARES))
 
 # Common surnames are drawn far more often than rare ones (rough Zipf shape).
 SURNAMES = COMMON_SURNAMES + RARE_SURNAMES

@@ -33,7 +33,7 @@ from gateway_process import (
 
 from sync.crypto import CONTENT_TYPE_FEED, KeyRing, Party, open_envelope, seal
 from sync.crypto.envelope import wire_digest
-from sync.errors import PermanentGatewayError
+from sync.errors import STALE_ENVELOPE_CODE, PermanentGatewayError
 from sync.gateway.client import GatewayClient
 
 pytestmark = pytest.mark.integration
@@ -328,7 +328,7 @@ def test_bad_envelopes_are_400_with_one_sentence_and_nothing_stored(setup: Setup
 def test_a_stale_envelope_is_refused_as_stale(setup: Setup) -> None:
     stale = notice_batch(setup.hub, AGENCY, 6, now=datetime.now(UTC) - timedelta(hours=1))
     response = _post_raw(setup.gateway.url, stale)
-    assert (response.status_code, response.json()["error"]) == (400, "stale_envelope")
+    assert (response.status_code, response.json()["error"]) == (400, STALE_ENVELOPE_CODE)
 
 
 def test_receipts_survive_a_restart(setup: Setup, tmp_path: Path) -> None:

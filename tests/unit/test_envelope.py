@@ -31,7 +31,14 @@ from sync.crypto.keyring import generate_party, list_keys, load_keyring, revoke,
 from sync.crypto.keys import KeyRing, KeyUse, Party
 from sync.crypto.replay import InMemoryReplayGuard, ReplayVerdict
 from sync.crypto.sealed_file import open_lines, seal_lines
-from sync.errors import CryptoError, EnvelopeRejected, InputRefused, KeyError_
+from sync.errors import (
+    STALE_ENVELOPE_CODE,
+    CryptoError,
+    EnvelopeOutsideSkewWindow,
+    EnvelopeRejected,
+    InputRefused,
+    KeyError_,
+)
 
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 SKEW = timedelta(minutes=5)
@@ -417,7 +424,8 @@ def test_a_refused_envelope_does_not_consume_its_msg_id(module_rings: Rings) -> 
 @pytest.mark.parametrize("offset", [SKEW + timedelta(seconds=1), -(SKEW + timedelta(seconds=1))])
 def test_outside_the_skew_window_is_refused(module_rings: Rings, offset: timedelta) -> None:
     refusal = _refusal(_seal(module_rings), module_rings.hub, now=T0 + offset)
-    assert "clock-skew" in str(refusal)
+    assert isinstance(refusal, EnvelopeOutsideSkewWindow)
+    assert refusal.code == STALE_ENVELOPE_CODE
 
 
 def test_inside_the_skew_window_or_without_one_is_accepted(module_rings: Rings) -> None:

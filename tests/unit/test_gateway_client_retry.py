@@ -20,7 +20,12 @@ from hypothesis import strategies as st
 from sync.crypto import CONTENT_TYPE_NOTICES, Party, generate_party, load_keyring, seal
 from sync.crypto.envelope import wire_digest
 from sync.crypto.keys import KeyRing
-from sync.errors import PermanentGatewayError, RetryableGatewayError
+from sync.errors import (
+    STALE_ENVELOPE_CODE,
+    PermanentGatewayError,
+    RetryableGatewayError,
+    StaleEnvelopeError,
+)
 from sync.gateway.client import GatewayClient, run_each
 from sync.gateway.receipt import sign_receipt
 from sync.gateway.retry import (
@@ -346,6 +351,18 @@ def test_a_tampered_receipt_is_permanent(keyrings: dict[Party, KeyRing]) -> None
     session = ScriptedSession([_response(200, TOKEN), _response(200, document)])
     with pytest.raises(PermanentGatewayError, match="does not verify"):
         _client(keyrings, session, []).deliver(envelope)
+
+
+def test_a_stale_envelope_refusal_is_told_apart_by_its_code(
+    keyrings: dict[Party, KeyRing],
+) -> None:
+    refusal = {"error": STALE_ENVELOPE_CODE, "reason": "Sealed too long ago."}
+    session = ScriptedSession([_response(200, TOKEN), _response(400, refusal)])
+    sleeps: list[float] = []
+    with pytest.raises(StaleEnvelopeError) as caught:
+        _client(keyrings, session, sleeps).deliver(_batch(keyrings))
+    assert caught.value.code == STALE_ENVELOPE_CODE
+    assert sleeps == []
 
 
 def test_deliver_refuses_what_is_not_an_envelope(keyrings: dict[Party, KeyRing]) -> None:

@@ -27,6 +27,9 @@ from sync.core.identifiers import (
     canonical_police_ref,
     is_junk_identifier,
 )
+from sync.core.matching.areas import PROBATION_REGIONS, region_of
+from sync.core.matching.cleaning import clean_name
+from sync.core.matching.nicknames import are_nicknames
 from sync.core.records import Agency, AssessmentStatus, Gender, Offence, SupervisionKind
 from sync.errors import UsageError
 from sync.synth import (
@@ -47,7 +50,7 @@ from sync.synth.references import (
     make_police_ref,
     mistype,
 )
-from sync.synth.vocabulary import NICKNAMES, POLICE_FORCES, PROBATION_REGIONS
+from sync.synth.vocabulary import NICKNAMES, POLICE_FORCES
 
 TODAY = date(2026, 11, 28)
 CLEAN_SUBJECTS = 1_000
@@ -281,6 +284,20 @@ def test_areas_are_region_and_force_codes(clean: Feeds) -> None:
     assert probation == set(PROBATION_REGIONS)
     assert police <= forces
     assert len(police) > 30
+
+
+def test_every_force_lies_in_the_region_the_matcher_gives_it() -> None:
+    assert all(region_of(force) == region for force, region in POLICE_FORCES)
+
+
+def test_every_nickname_the_generator_can_use_is_one_the_matcher_knows() -> None:
+    unknown = [
+        (formal, short)
+        for formal, shorts in NICKNAMES.items()
+        for short in shorts
+        if not are_nicknames(clean_name(formal), clean_name(short))
+    ]
+    assert unknown == []
 
 
 def test_every_reference_resolves_to_a_person_of_the_same_agency(noisy: Feeds) -> None:

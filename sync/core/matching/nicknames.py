@@ -66,6 +66,8 @@ NICKNAME_GROUPS: tuple[frozenset[str], ...] = tuple(
         "CATHERINE KATHERINE KATE KATIE CATH KATHY",
         "SUSAN SUE SUSIE",
         "REBECCA BECKY BECCA",
+        "SAMANTHA SAM SAMMY",
+        "JENNIFER JENNY JEN",
     )
 )
 

@@ -1,0 +1,58 @@
+"""Opening one sealed feed page, for sealed files and gateway pages alike.
+
+A page is an envelope from the agency whose feed it is, with the feed content
+type; its records are its plaintext's lines. A page seen before (the very same
+envelope) adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sync.crypto.envelope import open_envelope
+from sync.crypto.header import CONTENT_TYPE_FEED
+from sync.crypto.keys import KeyRing
+from sync.crypto.replay import ReplayGuard, ReplayVerdict
+from sync.errors import InputRefused
+from sync.feeds.jsonl import PlacedLine, place_lines
+
+
+@dataclass(frozen=True, slots=True)
+class PageOpener:
+    """How a source opens its pages: its agency and name, the hub's keys, clock and skew window.
+
+    `max_skew` is `None` for files (not live) and the settings' window for
+    gateway pages.
+    """
+
+    agency: str
+    source: str
+    keyring: KeyRing
+    clock: Callable[[], datetime]
+    max_skew: timedelta | None
+    guard: ReplayGuard
+
+    def placed_lines(self, wire: bytes, number: int) -> Iterator[PlacedLine]:
+        """Page `number`'s lines, placed as "page N line M"; a replayed page has none.
+
+        The page is opened when the first line is asked for, so that the replay
+        guard records it inside the unit that applies it.
+        """
+        opened = open_envelope(
+            wire,
+            keyring=self.keyring,
+            now=self.clock(),
+            max_skew=self.max_skew,
+            replay_guard=self.guard,
+        )
+        sender = opened.header.sender.value
+        if sender != self.agency:
+            raise InputRefused(
+                f"Page {number} of {self.source} was sealed by {sender}, not by {self.agency}."
+            )
+        if opened.header.content_type != CONTENT_TYPE_FEED:
+            raise InputRefused(f"Page {number} of {self.source} is not a feed page.")
+        if opened.verdict is not ReplayVerdict.SAME:
+            yield from place_lines(opened.plaintext.splitlines(), prefix=f"page {number} ")
