@@ -24,7 +24,7 @@ from sync.feeds.parallel import default_processes, validating_in_processes
 from sync.ingest import FeedSource, IngestCounts, ingest
 from sync.ledger import schema
 from sync.ledger.decisions import store_decisions
-from sync.reconcile.manual_inputs import load_manual_inputs
+from sync.reconcile.manual_inputs import load_manual_links
 
 
 @dataclass
@@ -105,7 +105,7 @@ def decision_inputs(app: App, as_of: date) -> DecisionInputs:
     """Everything a decision pass needs from the ledger besides the records."""
     ledger = app.ledger
     with ledger.engine.connect() as conn:
-        manual = load_manual_inputs(conn)
+        manual = load_manual_links(conn)
     return DecisionInputs(
         as_of=as_of,
         window_days=app.settings.window_days,
