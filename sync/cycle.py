@@ -127,10 +127,18 @@ def compute_decisions(app: App, inputs: DecisionInputs) -> Decisions:
     return decide(state, inputs, app.mint_subject_id, app.linker)
 
 
-def decide_and_store(app: App, as_of: date, run_id: int) -> tuple[Decisions, int]:
-    """Recompute every subject from the ledger's records; store it and queue changed notices."""
+def decide_and_store(
+    app: App, as_of: date, run_id: int, decided: Decisions | None = None
+) -> tuple[Decisions, int]:
+    """Recompute every subject from the ledger's records; store it and queue changed notices.
+
+    `decided` is a pass the caller already computed over the ledger as it now
+    is (an applied act's preview): it is stored instead of being computed again.
+    """
     with paused_garbage_collection():
-        decisions = compute_decisions(app, decision_inputs(app, as_of))
+        decisions = (
+            compute_decisions(app, decision_inputs(app, as_of)) if decided is None else decided
+        )
         batches = store_decisions(app.ledger, decisions, run_id, app.clock(), app.outbox_keys)
     return decisions, batches
 
