@@ -24,7 +24,7 @@ from sync.feeds.parallel import default_processes, validating_in_processes
 from sync.ingest import FeedSource, IngestCounts, ingest
 from sync.ledger import schema
 from sync.ledger.decisions import store_decisions
-from sync.reconcile.manual_inputs import load_manual_inputs
+from sync.reconcile.manual_inputs import load_manual_links
 
 
 @dataclass
@@ -105,7 +105,7 @@ def decision_inputs(app: App, as_of: date) -> DecisionInputs:
     """Everything a decision pass needs from the ledger besides the records."""
     ledger = app.ledger
     with ledger.engine.connect() as conn:
-        manual = load_manual_inputs(conn)
+        manual = load_manual_links(conn)
     return DecisionInputs(
         as_of=as_of,
         window_days=app.settings.window_days,
@@ -127,10 +127,18 @@ def compute_decisions(app: App, inputs: DecisionInputs) -> Decisions:
     return decide(state, inputs, app.mint_subject_id, app.linker)
 
 
-def decide_and_store(app: App, as_of: date, run_id: int) -> tuple[Decisions, int]:
-    """Recompute every subject from the ledger's records; store it and queue changed notices."""
+def decide_and_store(
+    app: App, as_of: date, run_id: int, decided: Decisions | None = None
+) -> tuple[Decisions, int]:
+    """Recompute every subject from the ledger's records; store it and queue changed notices.
+
+    `decided` is a pass the caller already computed over the ledger as it now
+    is (an applied act's preview): it is stored instead of being computed again.
+    """
     with paused_garbage_collection():
-        decisions = compute_decisions(app, decision_inputs(app, as_of))
+        decisions = (
+            compute_decisions(app, decision_inputs(app, as_of)) if decided is None else decided
+        )
         batches = store_decisions(app.ledger, decisions, run_id, app.clock(), app.outbox_keys)
     return decisions, batches
 

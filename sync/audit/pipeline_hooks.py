@@ -160,13 +160,15 @@ def _stored_timelines(conn: Connection) -> dict[str, tuple[StoredSegment, ...]]:
     return {sid: tuple(segments) for sid, segments in timelines.items()}
 
 
-def audit_decision_pass(log: AuditLog, conn: Connection, decisions: Decisions, run_id: int) -> int:
-    """Log what a pass combines and alters, compared with what is stored.
+def decision_pass_drafts(conn: Connection, decisions: Decisions, run_id: int) -> list[Draft]:
+    """The audit entries of what a pass combines and alters, compared with what is stored.
 
-    Call inside the transaction that stores the pass, before the stored
+    Build them inside the transaction that stores the pass, before the stored
     members and segments are replaced: one combination entry per subject whose
     set of two or more records is new, and alteration entries naming the
-    subjects whose timeline changed.
+    subjects whose timeline changed. Nothing is written (and the chain head is
+    not locked) until the caller appends them with `AuditLog.record_many`,
+    last, just before the commit.
     """
     members = _stored_members(conn)
     timelines = _stored_timelines(conn)
@@ -204,4 +206,4 @@ def audit_decision_pass(log: AuditLog, conn: Connection, decisions: Decisions, r
         )
         for chunk in _chunks(altered)
     )
-    return log.record_many(conn, drafts)
+    return drafts

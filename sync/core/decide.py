@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TypeVar
 
@@ -140,7 +140,9 @@ def link_subjects(
     merged = consolidate(state)
     persons = sorted(merged.persons.values(), key=lambda p: p.ref)
     found = linker(persons)
-    edges = _allowed_edges([*found.edges, *inputs.manual_edges], inputs.forbidden_pairs)
+    manual_edges = _live_manual_edges(inputs.manual_edges, merged)
+    forbidden = _live_pairs(inputs.forbidden_pairs, merged)
+    edges = _allowed_edges([*found.edges, *manual_edges], forbidden)
     groups = clusters(merged.persons, edges)
     ids = assign_subject_ids(
         groups, inputs.previous_membership, set(inputs.taken_subject_ids), mint
@@ -149,7 +151,7 @@ def link_subjects(
     edges_by_subject: dict[str, list[Edge]] = defaultdict(list)
     for edge in edges:
         edges_by_subject[subject_of[edge.a]].append(edge)
-    decided = inputs.forbidden_pairs | {(e.a, e.b) for e in inputs.manual_edges}
+    decided = forbidden | {(e.a, e.b) for e in manual_edges}
     return Linked(
         merged,
         tuple(groups),
@@ -196,6 +198,39 @@ def decide(
         tuple(linked.merged.orphans),
         linked.reviews,
     )
+
+
+def _live_pair(
+    a: RecordRef, b: RecordRef, merged: Consolidated
+) -> tuple[RecordRef, RecordRef] | None:
+    """The two live person records an operator's pair now means, in order.
+
+    A merged-away record means its merge target. `None` when either record is
+    not a live person (deleted, never arrived) or both now mean one person.
+    """
+    live_a = merged.merged_into.get(a, a)
+    live_b = merged.merged_into.get(b, b)
+    if live_a == live_b or live_a not in merged.persons or live_b not in merged.persons:
+        return None
+    return (live_a, live_b) if live_a <= live_b else (live_b, live_a)
+
+
+def _live_manual_edges(edges: Iterable[Edge], merged: Consolidated) -> list[Edge]:
+    """Operators' edges between live persons, each end followed through its merges."""
+    live = []
+    for edge in edges:
+        pair = _live_pair(edge.a, edge.b, merged)
+        if pair is not None:
+            live.append(replace(edge, a=pair[0], b=pair[1]))
+    return live
+
+
+def _live_pairs(
+    pairs: Iterable[tuple[RecordRef, RecordRef]], merged: Consolidated
+) -> frozenset[tuple[RecordRef, RecordRef]]:
+    """Pairs kept apart by operators, as pairs of live persons (followed through merges)."""
+    live = (_live_pair(a, b, merged) for a, b in pairs)
+    return frozenset(pair for pair in live if pair is not None)
 
 
 def _allowed_edges(

@@ -87,9 +87,10 @@ def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     )
     summarise_decisions(summary, decisions)
     now = app.clock()
-    audit_log_for(ledger.engine).require_writable()  # no decisions without the audit log
+    audit = audit_log_for(ledger.engine)
+    audit.require_writable()  # no decisions without the audit log
     with ledger.engine.begin() as conn:
-        write_decisions(conn, ledger, decisions, cycle.run_id, now)
+        drafts = write_decisions(conn, ledger, decisions, cycle.run_id, now)
         keys = app.outbox_keys
         if keys is not None:
             desired = (store.notice_from_value(v) for r in results for v in r["notices"])
@@ -98,7 +99,10 @@ def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
             )
         _finish_run(conn, cycle, summary, now)
         store.clear_staging(conn, ref.cycle_id)
-        return complete(conn, ref, {"notice_batches": summary.notice_batches}, now)
+        completed = complete(conn, ref, {"notice_batches": summary.notice_batches}, now)
+        # Last: the audit chain's head stays locked only from here to the commit.
+        audit.record_many(conn, drafts)
+        return completed
 
 
 def _finish_run(conn: Connection, cycle: CycleRow, summary: RunSummary, now: datetime) -> None:

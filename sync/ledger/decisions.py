@@ -15,14 +15,16 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from sync.audit.chain import Draft
 from sync.audit.log import audit_log_for
-from sync.audit.pipeline_hooks import audit_decision_pass
+from sync.audit.pipeline_hooks import decision_pass_drafts
 from sync.core.decide import Decisions, Review, SubjectDecision, membership_matched_by
 from sync.core.duplicates import Flag
 from sync.core.notices import notices_for_subject
 from sync.ledger import schema
 from sync.ledger.outbox import OutboxKeys, changed_notices, store_outgoing
 from sync.ledger.store import Ledger, bulk_execute
+from sync.ledger.store_lock import lock_decision_store
 from sync.ledger.tables_manual import KIND_LINK_REVIEW, review_items
 
 FLAG_CONTENT_COLUMNS = (
@@ -87,30 +89,40 @@ def store_decisions(
 ) -> int:
     """Write a decision pass in one transaction; with a key ring, queue changed notices too.
 
-    Returns the number of notice batches queued in the outbox.
+    Returns the number of notice batches queued in the outbox. The pass's audit
+    entries are drafted first (from what is stored) and appended last, so other
+    writers can append to the audit log while the rows are written.
     """
-    audit_log_for(ledger.engine).require_writable()  # no decisions without the audit log
+    audit = audit_log_for(ledger.engine)
+    audit.require_writable()  # no decisions are written without the audit log
     with ledger.engine.begin() as conn:
-        write_decisions(conn, ledger, decisions, run_id, now)
-        if keys is None:
-            return 0
-        desired = (
-            notice
-            for d in decisions.subjects
-            for notice in notices_for_subject(d.facts, d.timeline, d.flags)
-        )
-        return store_outgoing(conn, changed_notices(conn, desired), keys, run_id, now)
+        drafts = write_decisions(conn, ledger, decisions, run_id, now)
+        batches = 0
+        if keys is not None:
+            desired = (
+                notice
+                for d in decisions.subjects
+                for notice in notices_for_subject(d.facts, d.timeline, d.flags)
+            )
+            batches = store_outgoing(conn, changed_notices(conn, desired), keys, run_id, now)
+        # Last: the audit chain's head stays locked only from here to the commit.
+        audit.record_many(conn, drafts)
+        return batches
 
 
 def write_decisions(
     conn: Connection, ledger: Ledger, decisions: Decisions, run_id: int, now: datetime
-) -> None:
+) -> list[Draft]:
     """Write a decision pass, notices aside, inside the caller's transaction.
 
-    Audit entries, subjects, members, links, segments, orphans, flags and
-    review items; the caller checks `require_writable` on the audit log first.
+    Subjects, members, links, segments, orphans, flags and review items, after
+    taking the decision-store lock. Returns the pass's audit entries, drafted
+    before anything is replaced: the caller (which checks `require_writable` on
+    the audit log first) appends them as its last write, so the audit chain's
+    head is locked only from there to the commit.
     """
-    audit_decision_pass(audit_log_for(ledger.engine), conn, decisions, run_id)
+    lock_decision_store(conn)
+    drafts = decision_pass_drafts(conn, decisions, run_id)
     _store_subjects(conn, decisions.subjects, run_id)
     ledger.replace_rows(schema.subject_members, list(_member_rows(decisions)), conn)
     ledger.replace_rows(schema.links, list(_link_rows(decisions.subjects)), conn)
@@ -118,6 +130,7 @@ def write_decisions(
     ledger.replace_rows(schema.orphans, [_orphan_row(o) for o in decisions.orphans], conn)
     merge_flags(conn, (f for d in decisions.subjects for f in d.flags), now)
     store_reviews(conn, decisions.reviews, now)
+    return drafts
 
 
 def store_reviews(conn: Connection, reviews: Iterable[Review], now: datetime) -> None:

@@ -21,7 +21,13 @@ from sync.cycle import decision_inputs
 from sync.errors import UsageError
 from sync.ledger.tables_manual import manual_links, review_items
 from sync.reconcile.acts import Actor, AuditNote, new_act_id, require_person
-from sync.reconcile.apply import act_as_of, apply_act, audit_preview
+from sync.reconcile.apply import (
+    PreparedPass,
+    act_as_of,
+    apply_act,
+    audit_preview,
+    ledger_mark,
+)
 from sync.reconcile.manual_inputs import ACTION_LINK, ACTION_UNLINK, ordered_pair
 from sync.reconcile.preview import ActOutcome, build_preview
 
@@ -71,9 +77,10 @@ def _act(
     _check_pair(app, a, b)
     linking = action == ACTION_LINK
     act_id = new_act_id(LINK_PREFIX if linking else UNLINK_PREFIX)
+    mark = ledger_mark(app)  # before the preview reads anything
     current = decision_inputs(app, act_as_of(app))
     changed = _with_link(current, a, b) if linking else _without_link(current, a, b)
-    preview = build_preview(app, current, changed, refs={a, b})
+    preview, after = build_preview(app, current, changed, refs={a, b})
     note = AuditNote(
         AuditKind.COMBINATION if linking else AuditKind.ALTERATION,
         "manual link of person records" if linking else "manual unlink of person records",
@@ -100,7 +107,7 @@ def _act(
         )
         _resolve_review_items(conn, app, (low, high), action, actor)
 
-    run_id = apply_act(app, actor, note, write, act_id)
+    run_id = apply_act(app, actor, note, write, act_id, PreparedPass(after, mark))
     return ActOutcome(act_id, preview, applied=True, run_id=run_id)
 
 

@@ -1,7 +1,9 @@
 """Manual links and unlinks as decision inputs: edges to add and pairs to keep apart.
 
 For each unordered pair of person records the latest act wins: a `link`
-becomes a `MANUAL` edge, an `unlink` a forbidden pair.
+becomes a `MANUAL` edge, an `unlink` a forbidden pair. They are passed on
+as stored; the decision pass (`sync.core.decide.link_subjects`) follows
+merged-away records to their targets and drops pairs no live person holds.
 """
 
 from __future__ import annotations
@@ -13,12 +15,10 @@ from sqlalchemy import Connection, select
 
 from sync.core.linking import MATCHED_BY_MANUAL, Edge
 from sync.core.records import Agency, RecordRef
-from sync.ledger.schema import records
 from sync.ledger.tables_manual import manual_links
 
 ACTION_LINK = "link"
 ACTION_UNLINK = "unlink"
-PERSON_TYPE = "person"
 
 Pair = tuple[RecordRef, RecordRef]
 
@@ -66,22 +66,3 @@ def load_manual_links(conn: Connection) -> ManualLinks:
         (action, RecordRef(Agency(aa), ap), RecordRef(Agency(ba), bp))
         for action, aa, ap, ba, bp in rows
     )
-
-
-def current_person_refs(conn: Connection) -> frozenset[RecordRef]:
-    """The person records currently in the ledger (not deleted)."""
-    table = records
-    rows = conn.execute(
-        select(table.c.agency, table.c.rid).where(
-            table.c.rtype == PERSON_TYPE, table.c.deleted.is_(False)
-        )
-    )
-    return frozenset(RecordRef(Agency(agency), rid) for agency, rid in rows)
-
-
-def load_manual_inputs(conn: Connection) -> ManualLinks:
-    """Stored acts folded, keeping only edges between person records that still exist."""
-    folded = load_manual_links(conn)
-    present = current_person_refs(conn)
-    edges = tuple(edge for edge in folded.edges if edge.a in present and edge.b in present)
-    return ManualLinks(edges, folded.forbidden)

@@ -26,7 +26,13 @@ from sync.reconcile.acts import (
     require_subject,
     subject_ref,
 )
-from sync.reconcile.apply import act_as_of, apply_act, audit_preview
+from sync.reconcile.apply import (
+    PreparedPass,
+    act_as_of,
+    apply_act,
+    audit_preview,
+    ledger_mark,
+)
 from sync.reconcile.preview import ActOutcome, build_preview
 
 OVERRIDE_PREFIX = "OVR"
@@ -52,13 +58,14 @@ def assign(app: App, request: AssignRequest, actor: Actor, *, apply: bool) -> Ac
     with app.ledger.engine.connect() as conn:
         require_subject(conn, request.subject_id)
     act_id = new_act_id(OVERRIDE_PREFIX)
+    mark = ledger_mark(app)  # before the preview reads anything
     current = decision_inputs(app, act_as_of(app))
     override = Override(act_id, request.owner, request.start, request.end)
     existing = tuple(current.overrides.get(request.subject_id, ()))
     changed = replace(
         current, overrides={**current.overrides, request.subject_id: (*existing, override)}
     )
-    preview = build_preview(app, current, changed, subject_id=request.subject_id)
+    preview, after = build_preview(app, current, changed, subject_id=request.subject_id)
     note = AuditNote(
         AuditKind.ALTERATION,
         "manual ownership override",
@@ -83,7 +90,7 @@ def assign(app: App, request: AssignRequest, actor: Actor, *, apply: bool) -> Ac
             )
         )
 
-    run_id = apply_act(app, actor, note, write, act_id)
+    run_id = apply_act(app, actor, note, write, act_id, PreparedPass(after, mark))
     return ActOutcome(act_id, preview, applied=True, run_id=run_id)
 
 
@@ -103,10 +110,11 @@ def revoke(app: App, override_id: str, actor: Actor, *, apply: bool) -> ActOutco
     """Preview, and with `apply` store, the revocation of an override."""
     with app.ledger.engine.connect() as conn:
         subject_id = _active_override_subject(conn, override_id)
+    mark = ledger_mark(app)  # before the preview reads anything
     current = decision_inputs(app, act_as_of(app))
     remaining = tuple(o for o in current.overrides.get(subject_id, ()) if o.id != override_id)
     changed = replace(current, overrides={**current.overrides, subject_id: remaining})
-    preview = build_preview(app, current, changed, subject_id=subject_id)
+    preview, after = build_preview(app, current, changed, subject_id=subject_id)
     note = AuditNote(
         AuditKind.ALTERATION,
         "revocation of a manual ownership override",
@@ -126,5 +134,5 @@ def revoke(app: App, override_id: str, actor: Actor, *, apply: bool) -> ActOutco
         if done.rowcount != 1:
             raise UsageError(f"Override {override_id} is already revoked.")
 
-    run_id = apply_act(app, actor, note, write, override_id)
+    run_id = apply_act(app, actor, note, write, override_id, PreparedPass(after, mark))
     return ActOutcome(override_id, preview, applied=True, run_id=run_id)

@@ -3,7 +3,8 @@
 `build_preview` runs `sync.cycle.compute_decisions` on the current inputs and
 on inputs changed by the act, and returns the affected subjects before and
 after (members and timelines) and the ownership changes each agency would be
-told about: "the notices that will go out".
+told about: "the notices that will go out"; it also hands back the pass with
+the act, which applying the act may store as it is.
 """
 
 from __future__ import annotations
@@ -92,11 +93,15 @@ def build_preview(
     changed: DecisionInputs,
     refs: set[RecordRef] | None = None,
     subject_id: str | None = None,
-) -> Preview:
-    """Decide with and without the act and compare around `refs` or one subject."""
+) -> tuple[Preview, Decisions]:
+    """Decide with and without the act and compare around `refs` or one subject.
+
+    Returns the preview and the pass with the act (stored as it is when the
+    act is applied over an unchanged ledger).
+    """
     before = compute_decisions(app, current)
     after = compute_decisions(app, changed)
     wanted = set(refs or ())
     if subject_id is not None:
         wanted |= members_of(before, subject_id)
-    return compare(before, after, wanted)
+    return compare(before, after, wanted), after

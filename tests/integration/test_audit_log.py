@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, event, insert, select, text, update
 
 from sync.app import App
 from sync.audit.chain import AuditKind, Head, seal_all
@@ -21,9 +21,9 @@ from sync.audit.log import AuditLog, audit_log_for
 from sync.audit.pipeline_hooks import (
     audit_collection,
     audit_consultation,
-    audit_decision_pass,
     audit_disclosure,
     audit_erasures,
+    decision_pass_drafts,
     erasure_refs,
 )
 from sync.audit.tables import audit_head, audit_log
@@ -381,5 +381,52 @@ def test_the_decision_pass_hook_logs_new_combinations_once(app: App, tmp_path: P
     decide_and_store(app, AS_OF, 100)
     before = log.head()
     with app.ledger.engine.begin() as conn:
-        audit_decision_pass(log, conn, compute_decisions(app, decision_inputs(app, AS_OF)), 101)
+        decisions = compute_decisions(app, decision_inputs(app, AS_OF))
+        log.record_many(conn, decision_pass_drafts(conn, decisions, 101))
     assert log.head() == before
+
+
+def test_the_chain_head_stays_free_while_a_pass_writes_its_rows(
+    fresh_postgres_url: str, tmp_path: Path
+) -> None:
+    app = App(Settings(database_url=fresh_postgres_url))
+    try:
+        probation, police = write_feeds(tmp_path)
+        sources = {"probation": PlainFileSource(probation), "police": PlainFileSource(police)}
+        run_cycle(app, sources, AS_OF)
+        log = _log(app)
+        appended: list[int | AuditError] = []
+
+        def append_from_another_connection(*args: object) -> None:
+            statement = str(args[2])
+            if appended or not statement.startswith("INSERT INTO segments"):
+                return
+            try:
+                with app.ledger.engine.begin() as other:
+                    other.execute(text("SET LOCAL lock_timeout = '2s'"))
+                    appended.append(
+                        log.record(
+                            other,
+                            kind=AuditKind.CONSULTATION,
+                            actor="operator:jsmith",
+                            purpose="reconcile show",
+                            refs=("subject:S1",),
+                        )
+                    )
+            except AuditError as error:
+                appended.append(error)
+
+        event.listen(app.ledger.engine, "before_cursor_execute", append_from_another_connection)
+        try:
+            with app.ledger.engine.begin() as conn:
+                conn.execute(update(schema.segments).values(rule="STALE"))
+            decide_and_store(app, AS_OF, app.ledger.start_run(AS_OF, datetime.now(UTC)))
+        finally:
+            event.remove(app.ledger.engine, "before_cursor_execute", append_from_another_connection)
+        (consulted,) = appended
+        assert isinstance(consulted, int), consulted
+        pass_entries = [e.seq for e in log.entries() if e.actor == "service:decide"]
+        assert max(pass_entries) > consulted
+        assert log.verify().ok
+    finally:
+        app.close()

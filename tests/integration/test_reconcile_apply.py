@@ -1,0 +1,154 @@
+"""Applying a manual act on both databases: the preview's pass is stored when the ledger
+has not changed since the preview, and a fresh pass is made when it has."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+import sync.cycle
+from sync.app import App
+from sync.core.records import Agency, Owner, RecordRef
+from sync.cycle import decide_and_store, run_cycle
+from sync.feeds.files import PlainFileSource
+from sync.ledger import schema
+from sync.reconcile import links
+from sync.reconcile.acts import Actor
+from sync.reconcile.links import link
+from sync.reconcile.overrides import AssignRequest, assign
+from sync.settings import Settings
+from tests.integration.test_audit_log import write_feeds
+
+pytestmark = pytest.mark.integration
+AS_OF = date(2026, 11, 28)
+ACTOR = Actor("jsmith", "agreed at the MAPPA meeting")
+PROBATION_TWO = RecordRef(Agency.PROBATION, "P100002")
+POLICE_TWO = RecordRef(Agency.POLICE, "LAN-2")
+DERIVED_TABLES = (
+    schema.subjects,
+    schema.subject_members,
+    schema.links,
+    schema.segments,
+    schema.orphans,
+)
+
+
+@pytest.fixture
+def app(ledger_url: str, tmp_path: Path) -> Iterator[App]:
+    """An app over a ledger holding one run of the test feeds."""
+    application = App(Settings(database_url=ledger_url))
+    probation, police = write_feeds(tmp_path)
+    sources = {"probation": PlainFileSource(probation), "police": PlainFileSource(police)}
+    run_cycle(application, sources, AS_OF)
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the decision passes made from now on (one entry per pass)."""
+    counted: list[int] = []
+    decide = sync.cycle.decide
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        counted.append(1)
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(sync.cycle, "decide", counting)
+    return counted
+
+
+def stored(app: App) -> dict[str, list[tuple[Any, ...]]]:
+    """The stored decisions: derived tables and the flags' content, in a fixed order."""
+    with app.ledger.engine.connect() as conn:
+        tables = {
+            table.name: sorted(tuple(row) for row in conn.execute(select(table)))
+            for table in DERIVED_TABLES
+        }
+        flags = schema.flags
+        content = select(flags.c.key, flags.c.subject_id, flags.c.person_ids, flags.c.closed_at)
+        tables["flags"] = sorted(tuple(row) for row in conn.execute(content))
+    return tables
+
+
+def matches_a_fresh_pass(app: App) -> bool:
+    """Whether a fresh decision pass over the ledger would store what is stored now."""
+    before = stored(app)
+    decide_and_store(app, AS_OF, app.ledger.start_run(AS_OF, datetime.now(UTC)))
+    return stored(app) == before
+
+
+def subject_of(app: App, ref: RecordRef) -> str:
+    table = schema.subject_members
+    with app.ledger.engine.connect() as conn:
+        return str(
+            conn.execute(
+                select(table.c.subject_id).where(
+                    table.c.agency == str(ref.agency), table.c.person_id == ref.person_id
+                )
+            ).scalar_one()
+        )
+
+
+def test_an_applied_link_stores_its_preview_pass(app: App, passes: list[int]) -> None:
+    outcome = link(app, PROBATION_TWO, POLICE_TWO, ACTOR, apply=True)
+    assert outcome.applied
+    assert len(passes) == 2
+    assert subject_of(app, PROBATION_TWO) == subject_of(app, POLICE_TWO)
+    assert matches_a_fresh_pass(app)
+
+
+def test_an_applied_override_stores_its_preview_pass(app: App, passes: list[int]) -> None:
+    subject = subject_of(app, RecordRef(Agency.PROBATION, "P100001"))
+    request = AssignRequest(subject, Owner.POLICE, date(2025, 6, 1), date(2025, 6, 30))
+    assign(app, request, ACTOR, apply=True)
+    assert len(passes) == 2
+    with app.ledger.engine.connect() as conn:
+        rules = set(conn.execute(select(schema.segments.c.rule)).scalars())
+    assert "MANUAL" in rules
+    assert matches_a_fresh_pass(app)
+
+
+def _run_between_preview_and_apply(app: App, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run applies a new police record after the act's preview, before the act is stored."""
+    probation, police = write_feeds(folder)
+    newcomer = {
+        "type": "person",
+        "agency": "police",
+        "id": "LAN-3",
+        "surname": "EXAMPLE",
+        "forenames": "A",
+        "gender": "M",
+        "area": "LANC",
+        "updated_at": "2026-02-01T00:00:00Z",
+    }
+    with police.open("a") as stream:
+        stream.write(json.dumps(newcomer) + "\n")
+    preview: Callable[..., Any] = links.build_preview
+
+    def preview_then_run(*args: Any, **kwargs: Any) -> Any:
+        result = preview(*args, **kwargs)
+        sources = {"probation": PlainFileSource(probation), "police": PlainFileSource(police)}
+        run_cycle(app, sources, AS_OF)
+        return result
+
+    monkeypatch.setattr(links, "build_preview", preview_then_run)
+
+
+def test_a_change_after_the_preview_makes_the_act_decide_again(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, passes: list[int]
+) -> None:
+    later = tmp_path / "later"
+    later.mkdir()
+    _run_between_preview_and_apply(app, later, monkeypatch)
+    link(app, PROBATION_TWO, POLICE_TWO, ACTOR, apply=True)
+    assert len(passes) == 4  # preview before and after, the run, and the act's own pass
+    assert subject_of(app, RecordRef(Agency.POLICE, "LAN-3"))
+    assert subject_of(app, PROBATION_TWO) == subject_of(app, POLICE_TWO)
+    assert matches_a_fresh_pass(app)

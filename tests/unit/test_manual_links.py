@@ -1,0 +1,93 @@
+"""Operators' links and unlinks in a decision pass, against merged persons (pure core)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sync.core.consolidate import FeedState, Merge
+from sync.core.decide import DecisionInputs, Linked, decide, link_subjects
+from sync.core.linking import MATCHED_BY_MANUAL, Edge
+from sync.core.policy import PolicySettings
+from sync.core.records import Agency, Gender, Person, RecordRef
+
+P, Q = Agency.PROBATION, Agency.POLICE
+SHARED_PNC = "1996/0000018E"
+POLICE_ONE = RecordRef(Q, "LAN-1")
+MERGED_AWAY = RecordRef(P, "X000002")
+MERGE_TARGET = RecordRef(P, "X000001")
+
+
+def person(ref: RecordRef, pnc: str | None = None) -> Person:
+    return Person(ref.agency, ref.person_id, "EXAMPLE", "A", Gender.MALE, "NW", None, pnc)
+
+
+def mint(ref: RecordRef, attempt: int) -> str:
+    return f"S-{ref.agency}-{ref.person_id}-{attempt}"
+
+
+def inputs(
+    edges: tuple[Edge, ...] = (),
+    forbidden: frozenset[tuple[RecordRef, RecordRef]] = frozenset(),
+) -> DecisionInputs:
+    return DecisionInputs(
+        as_of=date(2026, 11, 28),
+        window_days=90,
+        policy=PolicySettings(),
+        manual_edges=edges,
+        forbidden_pairs=forbidden,
+    )
+
+
+def merged_state(police_pnc: str | None = None) -> FeedState:
+    """A police record, and two probation records the source merged into one."""
+    return FeedState(
+        persons=[
+            person(POLICE_ONE, police_pnc),
+            person(MERGE_TARGET, SHARED_PNC),
+            person(MERGED_AWAY),
+        ],
+        merges=[Merge(P, "M-1", MERGED_AWAY.person_id, MERGE_TARGET.person_id)],
+    )
+
+
+def manual(a: RecordRef, b: RecordRef) -> Edge:
+    low, high = sorted((a, b))
+    return Edge(low, high, MATCHED_BY_MANUAL)
+
+
+def members_of(linked: Linked) -> set[frozenset[RecordRef]]:
+    return {frozenset(group) for group in linked.groups}
+
+
+def groups(*refs: tuple[RecordRef, ...]) -> set[frozenset[RecordRef]]:
+    return {frozenset(group) for group in refs}
+
+
+def test_a_link_to_a_merged_away_record_follows_the_merge_to_its_target() -> None:
+    linked = link_subjects(merged_state(), inputs((manual(POLICE_ONE, MERGED_AWAY),)), mint)
+    assert members_of(linked) == groups((MERGE_TARGET, POLICE_ONE))
+    assert set(linked.subject_of) == {MERGE_TARGET, POLICE_ONE}
+    (edges,) = linked.edges_by_subject.values()
+    assert edges == (manual(POLICE_ONE, MERGE_TARGET),)
+
+
+def test_a_link_between_records_no_live_person_holds_adds_no_subject() -> None:
+    gone = RecordRef(Q, "LAN-9")
+    edges = (manual(gone, MERGED_AWAY), manual(POLICE_ONE, RecordRef(Q, "LAN-8")))
+    decisions = decide(merged_state(), inputs(edges), mint)
+    assert {d.members for d in decisions.subjects} == {(MERGE_TARGET,), (POLICE_ONE,)}
+    assert all(d.edges == () for d in decisions.subjects)
+
+
+def test_a_link_within_one_merged_person_is_left_to_the_merge() -> None:
+    linked = link_subjects(merged_state(), inputs((manual(MERGE_TARGET, MERGED_AWAY),)), mint)
+    assert members_of(linked) == groups((MERGE_TARGET,), (POLICE_ONE,))
+    assert dict(linked.edges_by_subject) == {}
+
+
+def test_an_unlink_from_a_merged_away_record_keeps_its_target_apart() -> None:
+    state = merged_state(police_pnc=SHARED_PNC)
+    assert members_of(link_subjects(state, inputs(), mint)) == groups((MERGE_TARGET, POLICE_ONE))
+    forbidden = frozenset({tuple(sorted((POLICE_ONE, MERGED_AWAY)))})
+    linked = link_subjects(state, inputs(forbidden=forbidden), mint)  # type: ignore[arg-type]
+    assert members_of(linked) == groups((MERGE_TARGET,), (POLICE_ONE,))
