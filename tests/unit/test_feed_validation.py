@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sync.feeds.jsonl import Accepted, Rejected, iter_lines, validate_line, validate_record
-from sync.feeds.models import FeedContext, PersonRecord
+from sync.feeds.models import FeedContext, PersonRecord, updated_at_key
 
 PROBATION = FeedContext("probation", date(2026, 11, 28))
 POLICE = FeedContext("police", date(2026, 11, 28))
@@ -188,3 +190,18 @@ def test_unknown_fields_are_ignored_and_blank_lines_skipped() -> None:
     items = list(iter_lines([_person(shoe_size=11), b"   ", b"{bad"], PROBATION))
     assert [type(item) for item in items] == [Accepted, Rejected]
     assert [item.position for item in items] == ["line 1", "line 3"]
+
+
+OFFSETS = st.integers(-23 * 60, 23 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+AWARE = st.datetimes(datetime(1990, 1, 2), datetime(2099, 12, 30), timezones=OFFSETS)
+
+
+@given(AWARE, AWARE)
+def test_updated_at_keys_are_utc_and_sort_in_time_order(first: datetime, second: datetime) -> None:
+    assert updated_at_key(first) == first.astimezone(UTC).replace(tzinfo=None).isoformat()
+    assert (updated_at_key(first) < updated_at_key(second)) == (first < second)
+
+
+def test_an_updated_at_read_from_a_feed_keys_as_its_utc_time() -> None:
+    record = validate_record(_person(updated_at="2026-03-29T01:30:00.25+01:00"), PROBATION)
+    assert updated_at_key(record.updated_at) == "2026-03-29T00:30:00.250000"
