@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sync.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///arms-sync.db"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_TRAINING_DATE = date(2016, 2, 29)
 DEFAULT_WINDOW_DAYS = 180
 DEFAULT_HOURS_PER_ASSESSMENT = 6.0
@@ -42,7 +43,7 @@ class Settings(BaseSettings):
     default_training_date: date = DEFAULT_TRAINING_DATE
     training_dates: dict[str, date] = Field(default_factory=dict)
     report_dir: Path = Path("reports")
-    broker_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str = DEFAULT_BROKER_URL
     operator: str | None = None
     http_timeout_seconds: float = Field(default=10.0, gt=0)
     gateway_client_id: str = "arms-sync"
@@ -85,19 +86,23 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     from_file = read_toml(config_file) if config_file is not None else {}
     try:
         env_only = Settings()
-        merged = {**from_file, **_explicit_env(env_only), **_not_none(overrides)}
+        merged = {**from_file, **_explicit_env(env_only), **given_values(overrides)}
         return Settings(**merged)
     except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False)[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise ConfigurationError(
-            f"Setting {field or 'value'} is invalid: {first['msg']}."
-        ) from error
+        raise invalid_setting(error) from error
+
+
+def invalid_setting(error: ValidationError) -> ConfigurationError:
+    """One clear error naming the first invalid setting and why (never the value given)."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    field = ".".join(str(part) for part in first["loc"])
+    return ConfigurationError(f"Setting {field or 'value'} is invalid: {first['msg']}.")
+
+
+def given_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The values actually given: None stands for "not given" and is left out."""
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _explicit_env(settings: Settings) -> dict[str, Any]:
     return {name: getattr(settings, name) for name in settings.model_fields_set}
-
-
-def _not_none(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in values.items() if value is not None}

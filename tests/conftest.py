@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,26 +39,10 @@ def _postgres_admin() -> object:
         )
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test session."""
-    name = f"arms_sync_test_{uuid.uuid4().hex[:12]}"
-    admin = _postgres_admin()
-    admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin.execute(  # type: ignore[attr-defined]
-            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-        )
-        admin.close()  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database for one test."""
-    name = f"arms_sync_t_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def _scratch_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database named `prefix` + a random suffix, dropped afterwards."""
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
     admin = _postgres_admin()
     admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
@@ -66,6 +51,20 @@ def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[attr-defined]
         admin.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test session."""
+    with _scratch_database("arms_sync_test_") as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test."""
+    with _scratch_database("arms_sync_t_") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

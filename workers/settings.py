@@ -21,10 +21,15 @@ from sync.distributed.work import (
     DEFAULT_MAX_ATTEMPTS,
     CycleRules,
 )
-from sync.errors import ConfigurationError
-from sync.settings import DEFAULT_DATABASE_URL, Settings, load_settings
+from sync.settings import (
+    DEFAULT_BROKER_URL,
+    DEFAULT_DATABASE_URL,
+    Settings,
+    given_values,
+    invalid_setting,
+    load_settings,
+)
 
-DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_QUEUE = "arms-sync"
 DEFAULT_DELIVERY_QUEUE = "arms-sync-delivery"
 DEFAULT_CONCURRENCY = 2
@@ -98,14 +103,9 @@ class WorkerSettings(BaseSettings):
 def load_worker_settings(**overrides: Any) -> WorkerSettings:
     """Worker settings from the environment and explicit values, as one clear error if wrong."""
     try:
-        explicit: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
-        return WorkerSettings(**explicit)
+        return WorkerSettings(**given_values(overrides))
     except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False)[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise ConfigurationError(
-            f"Setting {field or 'value'} is invalid: {first['msg']}."
-        ) from error
+        raise invalid_setting(error) from error
 
 
 def app_settings(settings: WorkerSettings) -> Settings:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, select, update
@@ -44,6 +44,17 @@ CANNOT_READ = "The audit log cannot be read."
 _LOGS: WeakKeyDictionary[Engine, AuditLog] = WeakKeyDictionary()
 
 
+class EntryFields(TypedDict):
+    """One entry's content as writers give it: `kind`, `actor` and `purpose` are required."""
+
+    kind: AuditKind
+    actor: str
+    purpose: str
+    recipient: NotRequired[str | None]
+    refs: NotRequired[Iterable[str]]
+    detail: NotRequired[str | None]
+
+
 def utc_now() -> datetime:
     """The current time in UTC."""
     return datetime.now(UTC)
@@ -57,20 +68,9 @@ class AuditLog:
         self.clock = clock
 
     # -- writing ------------------------------------------------------------
-    def record(
-        self,
-        conn: Connection,
-        *,
-        kind: AuditKind,
-        actor: str,
-        purpose: str,
-        recipient: str | None = None,
-        refs: Iterable[str] = (),
-        detail: str | None = None,
-    ) -> int:
+    def record(self, conn: Connection, **fields: Unpack[EntryFields]) -> int:
         """Append one entry inside the caller's transaction; returns its sequence number."""
-        draft = Draft(kind, actor, purpose, recipient, tuple(refs), detail)
-        return self.record_many(conn, [draft])
+        return self.record_many(conn, [_draft(fields)])
 
     def record_many(self, conn: Connection, drafts: Sequence[Draft]) -> int:
         """Append entries in order inside the caller's transaction; returns the last number."""
@@ -95,28 +95,11 @@ class AuditLog:
             raise AuditError(CANNOT_WRITE) from error
         return last.seq
 
-    def record_now(
-        self,
-        *,
-        kind: AuditKind,
-        actor: str,
-        purpose: str,
-        recipient: str | None = None,
-        refs: Iterable[str] = (),
-        detail: str | None = None,
-    ) -> int:
+    def record_now(self, **fields: Unpack[EntryFields]) -> int:
         """Append one entry in a transaction of its own."""
         try:
             with self.engine.begin() as conn:
-                return self.record(
-                    conn,
-                    kind=kind,
-                    actor=actor,
-                    purpose=purpose,
-                    recipient=recipient,
-                    refs=refs,
-                    detail=detail,
-                )
+                return self.record(conn, **fields)
         except SQLAlchemyError as error:
             raise AuditError(CANNOT_WRITE) from error
 
@@ -177,6 +160,17 @@ def audit_log_for(engine: Engine) -> AuditLog:
     if log is None:
         log = _LOGS[engine] = AuditLog(engine)
     return log
+
+
+def _draft(fields: EntryFields) -> Draft:
+    return Draft(
+        fields["kind"],
+        fields["actor"],
+        fields["purpose"],
+        fields.get("recipient"),
+        tuple(fields.get("refs", ())),
+        fields.get("detail"),
+    )
 
 
 def _day_start(day: date) -> str:

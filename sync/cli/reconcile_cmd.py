@@ -3,6 +3,7 @@ resolve, reopen). Each command parses, calls a service in `sync.reconcile`, prin
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import date
@@ -13,12 +14,14 @@ import click
 from sync.audit.cli_hooks import audit_cli_consultation
 from sync.audit.pipeline_hooks import person_ref
 from sync.cli.context import ISO_DATE, CliState, pass_state
-from sync.core.records import Owner
-from sync.reconcile.acts import Actor, require_actor, subject_ref
+from sync.core.records import Owner, RecordRef
+from sync.reconcile.acts import Actor, parse_record_ref, require_actor, subject_ref
 from sync.reconcile.items import ITEM_KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 OWNER_CHOICES = [owner.value for owner in Owner]
+RecordPair = tuple[RecordRef, RecordRef]
+PairAct = Callable[[CliState, Actor, RecordPair, bool], None]
 
 
 def operator_options(func: F) -> F:
@@ -32,6 +35,35 @@ def operator_options(func: F) -> F:
 def apply_option(func: F) -> F:
     """`--apply`: without it an act is only previewed."""
     return click.option("--apply", "do_apply", is_flag=True, help="Make the change.")(func)
+
+
+def record_pair_act(act: PairAct) -> Callable[..., None]:
+    """A command on two person records: `FIRST SECOND` (agency:ID each), operator, `--apply`.
+
+    The actor is checked before the records are parsed, so a missing operator or
+    reason is refused first.
+    """
+
+    @click.argument("first")
+    @click.argument("second")
+    @operator_options
+    @apply_option
+    @pass_state
+    @functools.wraps(act)
+    def command(
+        state: CliState,
+        *,
+        first: str,
+        second: str,
+        operator: str | None,
+        reason: str | None,
+        do_apply: bool,
+    ) -> None:
+        actor = _actor(state, operator, reason)
+        pair = (parse_record_ref(first), parse_record_ref(second))
+        act(state, actor, pair, do_apply)
+
+    return command
 
 
 def _actor(state: CliState, operator: str | None, reason: str | None) -> Actor:
@@ -102,55 +134,25 @@ def show_cmd(state: CliState, subject_id: str, operator: str | None, reason: str
 
 
 @reconcile.command("link")
-@click.argument("first")
-@click.argument("second")
-@operator_options
-@apply_option
-@pass_state
-def link_cmd(
-    state: CliState,
-    *,
-    first: str,
-    second: str,
-    operator: str | None,
-    reason: str | None,
-    do_apply: bool,
-) -> None:
+@record_pair_act
+def link_cmd(state: CliState, actor: Actor, pair: RecordPair, do_apply: bool) -> None:
     """Link two person records (agency:ID agency:ID) as one person."""
-    from sync.reconcile.acts import parse_record_ref
     from sync.reconcile.links import link
     from sync.reconcile.render import outcome_lines
 
-    actor = _actor(state, operator, reason)
-    a, b = parse_record_ref(first), parse_record_ref(second)
-    _echo(outcome_lines(link(state.app, a, b, actor, apply=do_apply), "link"))
+    _echo(outcome_lines(link(state.app, *pair, actor, apply=do_apply), "link"))
 
 
 @reconcile.command("unlink")
-@click.argument("first")
-@click.argument("second")
-@operator_options
-@apply_option
-@pass_state
-def unlink_cmd(
-    state: CliState,
-    *,
-    first: str,
-    second: str,
-    operator: str | None,
-    reason: str | None,
-    do_apply: bool,
-) -> None:
+@record_pair_act
+def unlink_cmd(state: CliState, actor: Actor, pair: RecordPair, do_apply: bool) -> None:
     """Keep two person records (agency:ID agency:ID) apart from now on."""
-    from sync.reconcile.acts import parse_record_ref
     from sync.reconcile.links import unlink
     from sync.reconcile.render import outcome_lines
 
-    actor = _actor(state, operator, reason)
-    a, b = parse_record_ref(first), parse_record_ref(second)
-    outcome = unlink(state.app, a, b, actor, apply=do_apply)
+    outcome = unlink(state.app, *pair, actor, apply=do_apply)
     _echo(outcome_lines(outcome, "unlink"))
-    if any({a, b} <= set(view.members) for view in outcome.preview.after):
+    if any(set(pair) <= set(view.members) for view in outcome.preview.after):
         click.echo("The two records stay in one subject through other links.")
 
 

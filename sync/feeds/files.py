@@ -40,8 +40,8 @@ def is_sealed_file(path: Path) -> bool:
     return False
 
 
-class PlainFileSource:
-    """A plain JSON Lines feed file."""
+class _FileSource:
+    """What every feed file shares: its path, its name, and that it is not live."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -56,28 +56,22 @@ class PlainFileSource:
         """A file is not live: a refused file stops the run."""
         return False
 
+
+class PlainFileSource(_FileSource):
+    """A plain JSON Lines feed file."""
+
     def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
         """The whole file as one unit."""
         yield Unit(iter_lines(_open_lines(self.path), context))
 
 
-class SealedFileSource:
+class SealedFileSource(_FileSource):
     """A sealed feed file: JSON Lines of envelopes from the agency to the hub."""
 
     def __init__(self, path: Path, keyring: KeyRing, clock: Callable[[], datetime]) -> None:
-        self.path = path
+        super().__init__(path)
         self.keyring = keyring
         self.clock = clock
-
-    @property
-    def name(self) -> str:
-        """The file's name."""
-        return self.path.name
-
-    @property
-    def live(self) -> bool:
-        """A file is not live: a refused file stops the run."""
-        return False
 
     def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
         """The whole file as one unit, each envelope checked before its records count."""

@@ -10,7 +10,6 @@ the cap. `status` names a delivery only once nothing is left waiting.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +40,7 @@ from tests.integration.gateway_process import (
     make_keys,
     start_gateway,
 )
+from tests.ports import free_loopback_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -99,10 +99,7 @@ def hub(fresh_postgres_url: str, keys: Path) -> Iterator[Callable[[str], App]]:
 
 def closed_port_url() -> str:
     """A loopback URL nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_loopback_port()}"
 
 
 def run_until_deliver(app: App, folder: Path, gateway_url: str) -> tuple[int, TaskRef]:

@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,7 @@ from tests.e2e.test_workers import (
     service_app,
     worker_env,
 )
+from tests.ports import free_loopback_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -52,8 +54,6 @@ reference_database = shared.reference_database
 synthetic_feeds = shared.synthetic_feeds
 close_apps = shared.close_apps
 
-PRIVATE_REDIS_PORT = 6390
-PRIVATE_BROKER_URL = f"redis://127.0.0.1:{PRIVATE_REDIS_PORT}/0"
 POLL_SECONDS = 0.02
 REDIS_DOWN_SECONDS = 1.5
 REDIS_START_SECONDS = 10.0
@@ -140,16 +140,26 @@ def test_killing_workers_twice_mid_cycle_changes_nothing(
     assert max_attempts_seen(app) >= 2
 
 
+@dataclass(frozen=True)
+class PrivateRedis:
+    """A Redis of the test's own: its broker URL, and how to restart it on the same port."""
+
+    url: str
+    restart: Callable[[], None]
+
+
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[Callable[[], None]]:
-    """A Redis of this test's own without persistence; yields a function that restarts it."""
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A Redis of this test's own without persistence, on a port free when the test starts."""
     server = shutil.which("redis-server")
     if server is None:
         pytest.fail("redis-server is not installed; run scripts/ensure-services.sh.", pytrace=False)
+    port = free_loopback_port()
+    url = f"redis://127.0.0.1:{port}/0"
     command = [
         server,
         "--port",
-        str(PRIVATE_REDIS_PORT),
+        str(port),
         "--bind",
         "127.0.0.1",
         "--save",
@@ -159,25 +169,25 @@ def private_redis(tmp_path: Path) -> Iterator[Callable[[], None]]:
         "--dir",
         str(tmp_path),
     ]
-    processes = [_start_redis(command)]
+    processes = [_start_redis(command, url)]
 
     def restart() -> None:
         processes[-1].kill()
         processes[-1].wait()
         time.sleep(REDIS_DOWN_SECONDS)
-        processes.append(_start_redis(command))
+        processes.append(_start_redis(command, url))
 
     try:
-        yield restart
+        yield PrivateRedis(url, restart)
     finally:
         for process in processes:
             process.kill()
             process.wait()
 
 
-def _start_redis(command: list[str]) -> subprocess.Popen[bytes]:
+def _start_redis(command: list[str], url: str) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis.from_url(PRIVATE_BROKER_URL)
+    client = redis.Redis.from_url(url)
     deadline = time.monotonic() + REDIS_START_SECONDS
     while True:
         try:
@@ -191,14 +201,14 @@ def _start_redis(command: list[str]) -> subprocess.Popen[bytes]:
 
 
 def test_restarting_redis_mid_cycle_changes_nothing(
-    private_redis: Callable[[], None],
+    private_redis: PrivateRedis,
     fresh_postgres_url: str,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     synthetic_feeds: Path,
     in_process_outputs: dict[str, str],
 ) -> None:
-    env = worker_env(fresh_postgres_url, PRIVATE_BROKER_URL)
+    env = worker_env(fresh_postgres_url, private_redis.url)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     workers = WorkerPool(env, tmp_path)
@@ -208,7 +218,7 @@ def test_restarting_redis_mid_cycle_changes_nothing(
         watcher = service_app(fresh_postgres_url)
         cycle = CycleInBackground(fresh_postgres_url, synthetic_feeds)
         wait_for(lambda: running_tasks(watcher, ("decide",)))
-        private_redis()
+        private_redis.restart()
         app = cycle.result()
     finally:
         workers.stop()

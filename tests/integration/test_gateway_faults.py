@@ -10,7 +10,6 @@ own job.
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,7 @@ from sync.crypto import KeyRing, Party, open_envelope
 from sync.errors import RetryableGatewayError
 from sync.gateway.client import GatewayClient, run_each
 from sync.gateway.retry import RetryPolicy
+from tests.ports import free_loopback_port
 
 pytestmark = pytest.mark.integration
 
@@ -148,10 +148,7 @@ def _injected(log: str) -> dict[str, int]:
 
 
 def _dead_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_loopback_port()}"
 
 
 def test_a_dead_gateway_does_not_hold_back_the_other(
