@@ -35,8 +35,9 @@ _NOT_IN_PAYLOAD = set(ENVELOPE_FIELDS)  # pydantic takes a set; built once, not 
 
 def to_version(record: FeedRecord) -> RecordVersion:
     """The stored version of a validated feed record."""
-    record_type: str = getattr(record, "type")  # noqa: B009 - every concrete record has one
-    person_id = getattr(record, "person_id", None)
+    fields = record.__dict__  # a model's field values; no per-field attribute look-up
+    record_type: str = fields["type"]
+    person_id: str | None = fields.get("person_id")
     payload = None
     if not record.deleted:
         payload = record.model_dump_json(exclude=_NOT_IN_PAYLOAD).encode()
