@@ -23,7 +23,7 @@ from sync.core.duplicates import Flag
 from sync.core.notices import notices_for_subject
 from sync.ledger import schema
 from sync.ledger.outbox import OutboxKeys, changed_notices, store_outgoing
-from sync.ledger.store import Ledger, bulk_execute
+from sync.ledger.store import Ledger, bulk_execute, driver_value
 from sync.ledger.store_lock import lock_decision_store
 from sync.ledger.tables_manual import KIND_LINK_REVIEW, review_items
 
@@ -245,6 +245,7 @@ def merge_flags(conn: Connection, current: Iterable[Flag], now: datetime) -> Non
     """Insert new flags, refresh those still holding, close those that no longer hold."""
     table = schema.flags
     stored = _stored_flags(conn)
+    stamp = driver_value(conn, table.c.first_seen, now)
     inserts, refreshes = [], []
     seen = set()
     for flag in current:
@@ -253,18 +254,18 @@ def merge_flags(conn: Connection, current: Iterable[Flag], now: datetime) -> Non
         content = flag_content(flag)
         previous = stored.get(key)
         if previous is None:
-            inserts.append({"key": key, **content, "first_seen": now, "last_seen": now})
+            inserts.append({"key": key, **content, "first_seen": stamp, "last_seen": stamp})
         elif previous != (None, _signature(content)):
             refreshes.append({"k": key, **content, "closed_at": None})
-    if inserts:
-        conn.execute(table.insert(), inserts)
-    if refreshes:
-        conn.execute(
-            update(table)
-            .where(table.c.key == bindparam("k"))
-            .values({name: bindparam(name) for name in (*FLAG_CONTENT_COLUMNS, "closed_at")}),
-            refreshes,
-        )
+    bulk_execute(conn, table.insert(), inserts, "flags-insert")
+    bulk_execute(
+        conn,
+        update(table)
+        .where(table.c.key == bindparam("k"))
+        .values({name: bindparam(name) for name in (*FLAG_CONTENT_COLUMNS, "closed_at")}),
+        refreshes,
+        "flags-refresh",
+    )
     closing = [
         {"k": key} for key, (closed, _) in stored.items() if closed is None and key not in seen
     ]

@@ -53,6 +53,16 @@ def bulk_execute(
     conn.exec_driver_sql(sql, [parameters(row) for row in rows])
 
 
+def driver_value(conn: Connection, column: Any, value: Any) -> Any:
+    """`value` as SQLAlchemy would hand it to the driver for `column`.
+
+    For `bulk_execute` rows holding a value it does not take as it is (a
+    datetime: SQLite stores SQLAlchemy's own text form of it).
+    """
+    process = column.type.bind_processor(conn.dialect)
+    return value if process is None else process(value)
+
+
 def _parameters(compiled: Any, row_keys: Sequence[str]) -> _Parameters:
     """A function turning one row into the driver's parameters for `compiled`."""
     supplied = set(row_keys)

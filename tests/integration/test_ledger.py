@@ -141,6 +141,11 @@ def test_a_tie_goes_to_the_later_line_and_a_deletion_is_a_tombstone(
     assert {r["rtype"]: r for r in _rows(app, schema.records)}["assessment"]["deleted"]
 
 
+def _naive_utc(value: datetime) -> datetime:
+    """A stored timestamp as naive UTC (SQLite gives it back naive, PostgreSQL aware)."""
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
 def test_flags_keep_first_seen_and_are_closed_not_erased(ledger_url: str, tmp_path: Path) -> None:
     times = iter(datetime(2026, 11, day, 9, tzinfo=UTC) for day in range(1, 28))
     now = next(times)
@@ -166,6 +171,12 @@ def test_flags_keep_first_seen_and_are_closed_not_erased(ledger_url: str, tmp_pa
     run_cycle(app, {"probation": probation, "police": police}, AS_OF)
     first = {r["key"]: r for r in _rows(app, schema.flags)}
     assert {r["kind"] for r in first.values()} == {"assessed_by_non_owner"}
+    (opened,) = first.values()
+    assert (
+        _naive_utc(opened["first_seen"])
+        == _naive_utc(opened["last_seen"])
+        == datetime(2026, 11, 1, 9)
+    )
 
     now = next(times)
     run_cycle(app, {"probation": probation, "police": police}, AS_OF)
