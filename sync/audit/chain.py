@@ -171,6 +171,8 @@ def _check_text(field: str, value: str | None, limit: int, *, required: bool) ->
 
 def looks_like_identifier(text: str) -> bool:
     """Whether `text` holds something shaped like a PNC or CRO number."""
+    if "/" not in text:  # both shapes have one; most texts are checked by this alone
+        return False
     return bool(_PNC_LIKE.search(text) or _CRO_LIKE.search(text))
 
 
