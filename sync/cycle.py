@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from sync.app import App
 from sync.core.bulk import paused_garbage_collection
@@ -91,13 +91,18 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
                 # One failing gateway never holds back the other agency's work.
                 summary.feed_errors[agency] = str(error)
         summary.changed = ledger.count_applied(run_id)
-        decisions, summary.notice_batches = decide_and_store(app, as_of, run_id)
+        decisions = compute_decisions(app, decision_inputs(app, as_of))
+        summarise_decisions(summary, decisions)
+        status = "partial" if summary.feed_errors else "succeeded"
+
+        def finish(conn: Connection, batches: int) -> None:
+            summary.notice_batches = batches
+            ledger.finish_run(run_id, status, summary.as_dict(), app.clock(), conn)
+
+        store_decisions(ledger, decisions, run_id, app.clock(), app.outbox_keys, finish)
     except BaseException:
         ledger.finish_run(run_id, "failed", {}, app.clock())
         raise
-    summarise_decisions(summary, decisions)
-    status = "partial" if summary.feed_errors else "succeeded"
-    ledger.finish_run(run_id, status, summary.as_dict(), app.clock())
     return summary
 
 

@@ -26,10 +26,10 @@ from sync.distributed import store
 from sync.distributed.cycles import CycleRow, load_cycle
 from sync.distributed.work import KIND_INGEST, CycleRules, TaskRef, complete
 from sync.ingest import IngestCounts
-from sync.ledger import schema
 from sync.ledger import tables_cycle as tables
 from sync.ledger.decisions import write_decisions
 from sync.ledger.outbox import changed_notices, store_outgoing
+from sync.ledger.store import Ledger
 
 AGENCY_ORDER = (Agency.PROBATION, Agency.POLICE)
 
@@ -97,7 +97,7 @@ def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
             summary.notice_batches = store_outgoing(
                 conn, changed_notices(conn, desired), keys, cycle.run_id, now
             )
-        _finish_run(conn, cycle, summary, now)
+        _finish_run(conn, ledger, cycle, summary, now)
         store.clear_staging(conn, ref.cycle_id)
         completed = complete(conn, ref, {"notice_batches": summary.notice_batches}, now)
         # Last: the audit chain's head stays locked only from here to the commit.
@@ -105,16 +105,16 @@ def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
         return completed
 
 
-def _finish_run(conn: Connection, cycle: CycleRow, summary: RunSummary, now: datetime) -> None:
+def _finish_run(
+    conn: Connection, ledger: Ledger, cycle: CycleRow, summary: RunSummary, now: datetime
+) -> None:
     """Record the run as succeeded with its summary, on the run and on the cycle."""
-    document = json.dumps(summary.as_dict())
+    document = summary.as_dict()
+    ledger.finish_run(cycle.run_id, "succeeded", document, now, conn)
     conn.execute(
-        update(schema.runs)
-        .where(schema.runs.c.id == cycle.run_id)
-        .values(finished_at=now, status="succeeded", summary=document)
-    )
-    conn.execute(
-        update(tables.cycles).where(tables.cycles.c.id == cycle.id).values(summary=document)
+        update(tables.cycles)
+        .where(tables.cycles.c.id == cycle.id)
+        .values(summary=json.dumps(document))
     )
 
 

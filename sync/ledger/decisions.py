@@ -9,7 +9,7 @@ last-seen time, one that no longer holds is closed, never erased.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -86,10 +86,13 @@ def store_decisions(
     run_id: int,
     now: datetime,
     keys: OutboxKeys | None = None,
+    finish: Callable[[Connection, int], None] | None = None,
 ) -> int:
     """Write a decision pass in one transaction; with a key ring, queue changed notices too.
 
-    Returns the number of notice batches queued in the outbox. The pass's audit
+    Returns the number of notice batches queued in the outbox. `finish` is
+    called in the same transaction with that number (a run records its
+    outcome there, so a pass is never stored without its run finished). The pass's audit
     entries are drafted first (from what is stored) and appended last, so other
     writers can append to the audit log while the rows are written.
     """
@@ -105,6 +108,8 @@ def store_decisions(
                 for notice in notices_for_subject(d.facts, d.timeline, d.flags)
             )
             batches = store_outgoing(conn, changed_notices(conn, desired), keys, run_id, now)
+        if finish is not None:
+            finish(conn, batches)
         # Last: the audit chain's head stays locked only from here to the commit.
         audit.record_many(conn, drafts)
         return batches

@@ -197,15 +197,24 @@ class Ledger:
             return int(run_id[0])
 
     def finish_run(
-        self, run_id: int, status: str, summary: Mapping[str, Any], now: datetime
+        self,
+        run_id: int,
+        status: str,
+        summary: Mapping[str, Any],
+        now: datetime,
+        conn: Connection | None = None,
     ) -> None:
-        """Record the outcome of a run."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(schema.runs)
-                .where(schema.runs.c.id == run_id)
-                .values(finished_at=now, status=status, summary=json.dumps(summary))
-            )
+        """Record the outcome of a run (inside `conn`'s transaction when given)."""
+        statement = (
+            update(schema.runs)
+            .where(schema.runs.c.id == run_id)
+            .values(finished_at=now, status=status, summary=json.dumps(summary))
+        )
+        if conn is not None:
+            conn.execute(statement)
+            return
+        with self.engine.begin() as own:
+            own.execute(statement)
 
     def last_as_of(self) -> date | None:
         """The as-of date of the latest successful run."""

@@ -15,7 +15,7 @@ from sync.errors import UsageError
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
 from sync.ledger.outbox import changed_notices
-from sync.ledger.store import bulk_execute
+from sync.ledger.store import Ledger, bulk_execute
 from sync.settings import load_settings
 
 pytestmark = pytest.mark.integration
@@ -195,6 +195,26 @@ def test_flags_keep_first_seen_and_are_closed_not_erased(ledger_url: str, tmp_pa
     (closed,) = _rows(app, schema.flags)
     assert closed["closed_at"] is not None
     assert closed["first_seen"] == before["first_seen"]
+
+
+def test_a_pass_is_stored_only_together_with_its_run_finished(
+    ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _app(ledger_url)
+    record_outcome = Ledger.finish_run
+
+    def refuse_success(self: Ledger, run_id: int, status: str, *args: object) -> None:
+        if status == "succeeded":
+            raise RuntimeError("the run's outcome could not be recorded")
+        record_outcome(self, run_id, status, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Ledger, "finish_run", refuse_success)
+    police = _feed(tmp_path / "police.jsonl", _police("2025-05-10"))
+    with pytest.raises(RuntimeError):
+        run_cycle(app, {"police": police}, AS_OF)
+    assert _rows(app, schema.segments) == []
+    assert _rows(app, schema.subjects) == []
+    assert [row["status"] for row in _rows(app, schema.runs)] == ["failed"]
 
 
 def test_a_feed_that_cannot_be_read_applies_nothing(ledger_url: str, tmp_path: Path) -> None:
