@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from sqlalchemy import bindparam, select, update
 
 from sync.app import App
+from sync.core.notices import Notice
+from sync.core.records import Agency
 from sync.cycle import run_cycle
 from sync.errors import UsageError
 from sync.feeds.files import PlainFileSource
@@ -285,3 +288,19 @@ def test_a_withdrawn_notice_names_the_subject_of_the_notice_it_replaces(ledger_u
         "N-1",
     )
     assert withdrawal.body == {"kind": "withdrawn", "withdrawn_key": flag_key, "subject_id": "S-7"}
+
+
+def test_every_changed_notice_gets_its_own_random_uuid(ledger_url: str) -> None:
+    app = _app(ledger_url)
+    desired = [
+        Notice(Agency.POLICE, f"ownership:S-{n}", "ownership", f"S-{n}", {"n": n})
+        for n in range(5_000)
+    ]
+    try:
+        with app.ledger.engine.begin() as conn:
+            outgoing = changed_notices(conn, desired)
+    finally:
+        app.close()
+    ids = [notice.notice_id for notice in outgoing]
+    assert len(set(ids)) == len(desired)
+    assert {uuid.UUID(hex=notice_id).version for notice_id in ids} == {4}
