@@ -159,8 +159,14 @@ def pairs_that_may_score(
 
     A date of birth missing on either side, the same year, the same month and
     day, or dates within `DATE_OF_BIRTH_NEAR_DAYS`: anything else is the
-    scorer's plain `DISAGREE`. Members are in sort-key order (date first).
+    scorer's plain `DISAGREE`. Members are in sort-key order (date first). A
+    large block's neighbourhood pairs are each checked (linear in its size); a
+    small block's pairs are found by grouping its records.
     """
+    if len(members) > MAX_BLOCK_SIZE:
+        return [
+            (one, two) for one, two in block_pairs(members) if may_score(people[one], people[two])
+        ]
     groups: dict[tuple[str, object], list[int]] = defaultdict(list)
     undated: list[int] = []
     dated: list[int] = []
@@ -181,12 +187,25 @@ def pairs_that_may_score(
     for index in undated:
         found.update((min(index, other), max(index, other)) for other in range(len(members)))
     found.update(_near_dates(dated, [people[members[index]].date_ordinal for index in dated]))
-    windowed = len(members) > MAX_BLOCK_SIZE
-    return [
-        (members[low], members[high])
-        for low, high in found
-        if low != high and (not windowed or high - low <= NEIGHBOURHOOD)
-    ]
+    return [(members[low], members[high]) for low, high in found if low != high]
+
+
+def may_score(first: CleanPerson, second: CleanPerson) -> bool:
+    """Whether a pair's dates of birth do not plainly disagree, or it shares an identifier."""
+    one, two = first.date_ordinal, second.date_ordinal
+    return (
+        NO_DATE_ORDINAL in (one, two)
+        or first.date_year == second.date_year
+        or first.date_month_day == second.date_month_day
+        or abs(one - two) <= DATE_OF_BIRTH_NEAR_DAYS
+        or _shared(first.pnc, second.pnc)
+        or _shared(first.cro, second.cro)
+        or _shared(first.noms, second.noms)
+    )
+
+
+def _shared(one: str | None, two: str | None) -> bool:
+    return one is not None and one == two
 
 
 def _near_dates(indexes: list[int], ordinals: list[int]) -> Iterable[tuple[int, int]]:
