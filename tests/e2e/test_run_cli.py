@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.e2e
+AS_OF = "2026-11-28"
 
 
 def _write(path: Path, records: list[dict[str, object]]) -> Path:
@@ -94,17 +96,25 @@ def _worked_example(tmp_path: Path, police_day: str, custody: bool) -> tuple[Pat
     )
 
 
-def _run_and_report(tmp_path: Path, probation: Path, police: Path) -> dict[str, object]:
-    run_cli(
+def _run(
+    cwd: Path, probation: Path, police: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`arms-sync run` over a pair of feed files, as of the examples' date."""
+    return run_cli(
         "run",
         "--probation-feed",
         str(probation),
         "--police-feed",
         str(police),
         "--as-of",
-        "2026-11-28",
-        cwd=tmp_path,
+        AS_OF,
+        cwd=cwd,
+        env=env,
     )
+
+
+def _run_and_report(tmp_path: Path, probation: Path, police: Path) -> dict[str, object]:
+    _run(tmp_path, probation, police)
     report = run_cli("report", "duplicates", "--format", "json", cwd=tmp_path).stdout
     return json.loads(report)  # type: ignore[no-any-return]
 
@@ -229,16 +239,7 @@ def test_broken_lines_are_rejected_with_reasons_and_change_nothing_else(tmp_path
     broken_police = broken_dir / "police.jsonl"
     broken_police.write_text(police.read_text() + "\n".join(BROKEN_POLICE_LINES) + "\n")
 
-    run = run_cli(
-        "run",
-        "--probation-feed",
-        str(broken_probation),
-        "--police-feed",
-        str(broken_police),
-        "--as-of",
-        "2026-11-28",
-        cwd=broken_dir,
-    )
+    run = _run(broken_dir, broken_probation, broken_police)
     assert "7 rejected records" in run.stdout
     rejects = [
         json.loads(line)
@@ -279,26 +280,9 @@ def test_rerun_and_shuffled_feeds_give_byte_identical_exports(
     first.mkdir()
     shuffled.mkdir()
     feeds = {a: examples_dir / f"{a}.jsonl" for a in ("probation", "police")}
-    args = ["--as-of", "2026-11-28"]
-    run_cli(
-        "run",
-        "--probation-feed",
-        str(feeds["probation"]),
-        "--police-feed",
-        str(feeds["police"]),
-        *args,
-        cwd=first,
-    )
+    _run(first, feeds["probation"], feeds["police"])
     once = _exports(first)
-    run_cli(
-        "run",
-        "--probation-feed",
-        str(feeds["probation"]),
-        "--police-feed",
-        str(feeds["police"]),
-        *args,
-        cwd=first,
-    )
+    _run(first, feeds["probation"], feeds["police"])
     assert _exports(first) == once
 
     rng = random.Random(7)
@@ -306,31 +290,13 @@ def test_rerun_and_shuffled_feeds_give_byte_identical_exports(
         lines = path.read_text().splitlines()
         rng.shuffle(lines)
         (shuffled / path.name).write_text("\n".join(lines) + "\n")
-    run_cli(
-        "run",
-        "--probation-feed",
-        str(shuffled / "probation.jsonl"),
-        "--police-feed",
-        str(shuffled / "police.jsonl"),
-        *args,
-        cwd=shuffled,
-    )
+    _run(shuffled, shuffled / "probation.jsonl", shuffled / "police.jsonl")
     assert _exports(shuffled) == once
 
 
 def test_the_debug_switch_leaves_library_logging_quiet(tmp_path: Path) -> None:
     probation, police = _worked_example(tmp_path, "2025-05-10", custody=False)
-    run = run_cli(
-        "run",
-        "--probation-feed",
-        str(probation),
-        "--police-feed",
-        str(police),
-        "--as-of",
-        "2026-11-28",
-        cwd=tmp_path,
-        env={"ARMS_SYNC_DEBUG": "1"},
-    )
+    run = _run(tmp_path, probation, police, env={"ARMS_SYNC_DEBUG": "1"})
     log_lines = [
         line for line in run.stderr.splitlines() if line.split(" ")[0] in {"DEBUG", "INFO"}
     ]
