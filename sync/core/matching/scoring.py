@@ -117,13 +117,9 @@ class PairScore:
         )
 
 
-def _swapped_weight(first: CleanPerson, second: CleanPerson, freqs: Frequencies) -> float:
-    """The weight of swapped names, from the commoner of the two orientations."""
-    return _swapped_names_weight(first.surname, first.forename, freqs)
-
-
 def _swapped_names_weight(surname: str, forename: str, freqs: Frequencies) -> float:
-    """The weight of a pair named `surname forename` and `forename surname`."""
+    """The weight of a pair named `surname forename` and `forename surname`, from the
+    commoner of the two orientations."""
     u = max(
         freqs.surname_u(surname) * freqs.forename_u(forename),
         freqs.surname_u(forename) * freqs.forename_u(surname),
@@ -275,7 +271,8 @@ class PairScorer:
         """The surname and forename levels and their combined weight."""
         surname, forename = name_levels(first, second)
         if surname is NameLevel.SWAPPED:
-            return surname, forename, _swapped_weight(first, second, self._freqs)
+            weight = _swapped_names_weight(first.surname, first.forename, self._freqs)
+            return surname, forename, weight
         if surname is NameLevel.SWAPPED_NEAR:
             return surname, forename, _near_swapped_weight(first, second, self._freqs)
         surname_weight = (
