@@ -88,9 +88,6 @@ class OutgoingNotice:
     digest: str
 
 
-IDS_PER_DRAW = 4_096
-
-
 def random_ids(count: int) -> list[str]:
     """`count` random UUID4s in hex, from one call to the OS's random source.
 
@@ -102,23 +99,6 @@ def random_ids(count: int) -> list[str]:
         uuid.UUID(bytes=entropy[start : start + UUID_BYTES], version=4).hex
         for start in range(0, len(entropy), UUID_BYTES)
     ]
-
-
-class _IdSource:
-    """Random ids for one pass's notices, drawn a few at first, then up to
-    `IDS_PER_DRAW` at a time; never kept beyond the pass, so no two passes (or
-    processes) can hold the same ones."""
-
-    def __init__(self) -> None:
-        self._ready: list[str] = []
-        self._draw = 1
-
-    def next(self) -> str:
-        """A fresh random id."""
-        if not self._ready:
-            self._draw = min(self._draw * 2, IDS_PER_DRAW)
-            self._ready = random_ids(self._draw)
-        return self._ready.pop()
 
 
 def _digest(body: dict[str, Any]) -> str:
@@ -142,9 +122,9 @@ def changed_notices(conn: Connection, desired: Iterable[Notice]) -> list[Outgoin
             ).join_from(state, notices, notices.c.notice_id == state.c.notice_id)
         )
     }
-    outgoing: list[OutgoingNotice] = []
+    # Each notice's fields but its id; the ids are drawn together at the end.
+    changed: list[tuple[str, str, str, str, str | None, dict[str, Any], str]] = []
     seen: set[tuple[str, str]] = set()
-    ids = _IdSource()
     for notice in desired:
         slot = (str(notice.agency), notice.key)
         seen.add(slot)
@@ -152,9 +132,8 @@ def changed_notices(conn: Connection, desired: Iterable[Notice]) -> list[Outgoin
         previous = sent.get(slot)
         if previous is not None and previous[0] == digest:
             continue
-        outgoing.append(
-            OutgoingNotice(
-                ids.next(),
+        changed.append(
+            (
                 slot[0],
                 notice.key,
                 notice.kind,
@@ -168,11 +147,11 @@ def changed_notices(conn: Connection, desired: Iterable[Notice]) -> list[Outgoin
         agency, key = slot
         _, replaced_id, subject_id = sent[slot]
         body = {"kind": NOTICE_WITHDRAWN, "withdrawn_key": key, "subject_id": subject_id}
-        outgoing.append(
-            OutgoingNotice(
-                ids.next(), agency, key, NOTICE_WITHDRAWN, subject_id, replaced_id, body, ""
-            )
-        )
+        changed.append((agency, key, NOTICE_WITHDRAWN, subject_id, replaced_id, body, ""))
+    outgoing = [
+        OutgoingNotice(notice_id, *fields)
+        for notice_id, fields in zip(random_ids(len(changed)), changed, strict=True)
+    ]
     outgoing.sort(key=lambda n: (n.agency, n.key))
     return outgoing
 
