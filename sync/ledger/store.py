@@ -39,7 +39,8 @@ def bulk_execute(
     SQLAlchemy's per-row processing dominates at national scale; the statement
     is compiled once per dialect and the rows (plain str, int, float, bool,
     bytes, date and None values) go to the DBAPI as they are. Values the
-    statement fixes itself (`.values(active=True)`) are added to every row.
+    statement fixes itself (`.values(active=True)`) are added to every row; such
+    a statement is compiled on every call, since its values may differ.
     """
     if not rows:
         return
@@ -48,7 +49,10 @@ def bulk_execute(
     if cached is None:
         row_keys = list(rows[0])
         compiled = statement.compile(dialect=conn.dialect, column_keys=row_keys)
-        cached = _COMPILED[key] = (str(compiled), _parameters(compiled, row_keys))
+        fixed = _fixed_values(compiled, row_keys)
+        cached = (str(compiled), _parameters(compiled, row_keys, fixed))
+        if not fixed:
+            _COMPILED[key] = cached
     sql, parameters = cached
     conn.exec_driver_sql(sql, [parameters(row) for row in rows])
 
@@ -63,15 +67,20 @@ def driver_value(conn: Connection, column: Any, value: Any) -> Any:
     return value if process is None else process(value)
 
 
-def _parameters(compiled: Any, row_keys: Sequence[str]) -> _Parameters:
-    """A function turning one row into the driver's parameters for `compiled`."""
+def _fixed_values(compiled: Any, row_keys: Sequence[str]) -> dict[str, Any]:
+    """The parameters of `compiled` that the statement fixes, not the rows."""
     supplied = set(row_keys)
     every = compiled.construct_params(dict.fromkeys(row_keys))
-    fixed = {name: value for name, value in every.items() if name not in supplied}
+    return {name: value for name, value in every.items() if name not in supplied}
+
+
+def _parameters(compiled: Any, row_keys: Sequence[str], fixed: Mapping[str, Any]) -> _Parameters:
+    """A function turning one row into the driver's parameters for `compiled`."""
     if not compiled.positional:
         return (lambda row: {**fixed, **row}) if fixed else (lambda row: row)
     order = tuple(compiled.positiontup)
     if fixed:
+        supplied = set(row_keys)
         return lambda row: tuple(row[n] if n in supplied else fixed[n] for n in order)
     getter = itemgetter(*order)
     if len(order) == 1:

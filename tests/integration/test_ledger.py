@@ -242,9 +242,17 @@ def test_bulk_statements_take_values_from_rows_and_from_the_statement(ledger_url
             bulk_execute(conn, table.insert(), rows, "test-subjects-insert")
             bulk_execute(conn, reactivate, [{"sid": "S-0"}, {"sid": "S-2"}], "test-reactivate")
         stored = {row["subject_id"]: row["active"] for row in _rows(app, table)}
+        # The same statement name with another fixed value writes that value.
+        deactivate = (
+            update(table).where(table.c.subject_id == bindparam("sid")).values(active=False)
+        )
+        with app.ledger.engine.begin() as conn:
+            bulk_execute(conn, deactivate, [{"sid": "S-2"}], "test-reactivate")
+        later = {row["subject_id"]: row["active"] for row in _rows(app, table)}
     finally:
         app.close()
     assert stored == {"S-0": True, "S-1": False, "S-2": True}
+    assert later == {"S-0": True, "S-1": False, "S-2": False}
 
 
 def test_a_withdrawn_notice_names_the_subject_of_the_notice_it_replaces(ledger_url: str) -> None:
