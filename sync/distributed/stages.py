@@ -267,15 +267,21 @@ def deliver_agency(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     error raised by the pass is a failed attempt.
     """
     cycle = load_cycle(app, ref.cycle_id)
-    counts = deliver_to(app, ref.arg, cycle.deliver[ref.arg])
+    counts = deliver_to(app, ref.arg, cycle.deliver[ref.arg], ignore_schedule=True)
     if counts is None:
         raise Postponed
     with app.ledger.engine.begin() as conn:
         return complete(conn, ref, counts, app.clock())
 
 
-def deliver_to(app: App, agency: str, url: str) -> dict[str, int] | None:
-    """One delivery pass to an agency's gateway; None when another worker is delivering."""
+def deliver_to(
+    app: App, agency: str, url: str, *, ignore_schedule: bool = False
+) -> dict[str, int] | None:
+    """One delivery pass to an agency's gateway; None when another worker is delivering.
+
+    The delivery beat's passes wait for each failed batch's retry time (the
+    back-off); a cycle's own prompt pass (`ignore_schedule`) tries at once.
+    """
     from sync.delivery import deliver_outbox
     from sync.gateway_source import gateway_client
 
@@ -283,7 +289,7 @@ def deliver_to(app: App, agency: str, url: str) -> dict[str, int] | None:
         if not free:
             return None
         with gateway_client(app, url, agency) as client:
-            counts = deliver_outbox(app, agency, client, ignore_schedule=True)
+            counts = deliver_outbox(app, agency, client, ignore_schedule=ignore_schedule)
     return asdict(counts)
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from sync.app import App
 from sync.crypto import Party
@@ -179,6 +179,14 @@ def test_batches_a_gateway_cannot_take_now_are_left_to_the_delivery_beat(
     assert list_dead_letters(app.ledger.engine) == []
     assert batches(app, delivered=False) == waiting_before
     assert last_delivery(app) is None
+    # The beat waits for the failed batch's retry time (the back-off) ...
+    early = deliver_to(app, AGENCY, gateway.url)
+    assert early is not None
+    assert early["delivered"] == 0
+    assert batches(app, delivered=False) == waiting_before
+    # ... and delivers everything once it has come.
+    with app.ledger.engine.begin() as conn:
+        conn.execute(update(schema.outbox).values(next_attempt_at=app.clock()))
     counts = deliver_to(app, AGENCY, gateway.url)
     assert counts is not None
     assert counts["delivered"] == waiting_before
