@@ -1,11 +1,12 @@
 """The commit stage: the staged pass stored exactly as the in-process run stores it.
 
 The link and decide stages staged plain values; here they become a `Decisions`
-again and go through `write_decisions`, the code the in-process `run` stores
-with, so subjects, links, segments, orphans, flags, reviews and audit entries
-are written alike, and the run's summary comes from `summarise_decisions` as
-`run`'s does. The decisions, changed notices, run summary and the task's
-completion are one transaction.
+again and go through `store_decisions`, the code the in-process `run` stores
+with (given the notices the decide tasks staged), so subjects, links,
+segments, orphans, flags, reviews and audit entries are written alike, and
+the run's summary comes from `summarise_decisions` as `run`'s does. The
+decisions, changed notices, run summary and the task's completion are one
+transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from sync.app import App
-from sync.audit.log import audit_log_for
 from sync.core.decide import Decisions, SubjectDecision
 from sync.core.records import Agency, RecordRef, SubjectFacts
 from sync.cycle import RunSummary, summarise_decisions
@@ -27,15 +27,14 @@ from sync.distributed.cycles import CycleRow, load_cycle
 from sync.distributed.work import KIND_INGEST, CycleRules, TaskRef, complete
 from sync.ingest import IngestCounts
 from sync.ledger import tables_cycle as tables
-from sync.ledger.decisions import write_decisions
-from sync.ledger.outbox import changed_notices, store_outgoing
+from sync.ledger.decisions import store_decisions
 from sync.ledger.store import Ledger
 
 AGENCY_ORDER = (Agency.PROBATION, Agency.POLICE)
 
 
 def staged_decisions(link: Mapping[str, Any], results: list[dict[str, Any]]) -> Decisions:
-    """The decision pass the staged parts describe, as `write_decisions` takes it."""
+    """The decision pass the staged parts describe, as `store_decisions` takes it."""
     decided = {
         subject_id: (segments, flags)
         for result in results
@@ -68,8 +67,8 @@ def staged_decisions(link: Mapping[str, Any], results: list[dict[str, Any]]) -> 
 def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     """Store the staged decisions, queue changed notices and finish the run, all at once.
 
-    One transaction holds the decisions (written by `write_decisions`, as the
-    in-process run writes them), the changed notices, the run's summary, the
+    One transaction holds the decisions (stored by `store_decisions`, as the
+    in-process run stores them), the changed notices, the run's summary, the
     cleared staging and the task's completion: a crash anywhere leaves none of
     them, and the commit delivered again starts from the same staged parts.
     """
@@ -86,23 +85,20 @@ def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
         changed=ledger.count_applied(cycle.run_id),
     )
     summarise_decisions(summary, decisions)
-    now = app.clock()
-    audit = audit_log_for(ledger.engine)
-    audit.require_writable()  # no decisions without the audit log
-    with ledger.engine.begin() as conn:
-        drafts = write_decisions(conn, ledger, decisions, cycle.run_id, now)
-        keys = app.outbox_keys
-        if keys is not None:
-            desired = (store.notice_from_value(v) for r in results for v in r["notices"])
-            summary.notice_batches = store_outgoing(
-                conn, changed_notices(conn, desired), keys, cycle.run_id, now
-            )
+    completed: list[TaskRef] = []
+
+    def finish(conn: Connection, batches: int) -> None:
+        summary.notice_batches = batches
         _finish_run(conn, ledger, cycle, summary, now)
         store.clear_staging(conn, ref.cycle_id)
-        completed = complete(conn, ref, {"notice_batches": summary.notice_batches}, now)
-        # Last: the audit chain's head stays locked only from here to the commit.
-        audit.record_many(conn, drafts)
-        return completed
+        completed.extend(complete(conn, ref, {"notice_batches": batches}, now))
+
+    now = app.clock()
+    staged_notices = (store.notice_from_value(v) for r in results for v in r["notices"])
+    store_decisions(
+        ledger, decisions, cycle.run_id, now, app.outbox_keys, finish, notices=staged_notices
+    )
+    return completed
 
 
 def _finish_run(

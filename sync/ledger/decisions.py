@@ -9,7 +9,7 @@ last-seen time, one that no longer holds is closed, never erased.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import decision_pass_drafts
 from sync.core.decide import Decisions, Review, SubjectDecision, membership_matched_by
 from sync.core.duplicates import Flag
-from sync.core.notices import notices_for_subject
+from sync.core.notices import Notice, notices_for_subject
 from sync.ledger import schema
 from sync.ledger.outbox import OutboxKeys, changed_notices, store_outgoing
 from sync.ledger.store import Ledger, bulk_execute, driver_value
@@ -87,26 +87,25 @@ def store_decisions(
     now: datetime,
     keys: OutboxKeys | None = None,
     finish: Callable[[Connection, int], None] | None = None,
+    notices: Iterable[Notice] | None = None,
 ) -> int:
     """Write a decision pass in one transaction; with a key ring, queue changed notices too.
 
-    Returns the number of notice batches queued in the outbox. `finish` is
-    called in the same transaction with that number (a run records its
-    outcome there, so a pass is never stored without its run finished). The pass's audit
-    entries are drafted first (from what is stored) and appended last, so other
-    writers can append to the audit log while the rows are written.
+    The notices are the pass's own unless `notices` gives them (worked out
+    elsewhere, as a distributed cycle's decide tasks do). Returns the number of
+    notice batches queued in the outbox. `finish` is called in the same
+    transaction with that number (a run records its outcome there, so a pass is
+    never stored without its run finished). The pass's audit entries are
+    drafted first (from what is stored) and appended last, so other writers can
+    append to the audit log while the rows are written.
     """
     audit = audit_log_for(ledger.engine)
     audit.require_writable()  # no decisions are written without the audit log
     with ledger.engine.begin() as conn:
-        drafts = write_decisions(conn, ledger, decisions, run_id, now)
+        drafts = _write_decisions(conn, ledger, decisions, run_id, now)
         batches = 0
         if keys is not None:
-            desired = (
-                notice
-                for d in decisions.subjects
-                for notice in notices_for_subject(d.facts, d.timeline, d.flags)
-            )
+            desired = _pass_notices(decisions) if notices is None else notices
             batches = store_outgoing(conn, changed_notices(conn, desired), keys, run_id, now)
         if finish is not None:
             finish(conn, batches)
@@ -115,7 +114,13 @@ def store_decisions(
         return batches
 
 
-def write_decisions(
+def _pass_notices(decisions: Decisions) -> Iterator[Notice]:
+    """Every notice the pass's subjects call for."""
+    for d in decisions.subjects:
+        yield from notices_for_subject(d.facts, d.timeline, d.flags)
+
+
+def _write_decisions(
     conn: Connection, ledger: Ledger, decisions: Decisions, run_id: int, now: datetime
 ) -> list[Draft]:
     """Write a decision pass, notices aside, inside the caller's transaction.
