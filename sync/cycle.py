@@ -7,7 +7,7 @@ is idempotent: re-running a cycle over the same feeds changes nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -133,18 +133,25 @@ def compute_decisions(app: App, inputs: DecisionInputs) -> Decisions:
 
 
 def decide_and_store(
-    app: App, as_of: date, run_id: int, decided: Decisions | None = None
+    app: App,
+    as_of: date,
+    run_id: int,
+    decided: Decisions | None = None,
+    finish: Callable[[Connection, int], None] | None = None,
 ) -> tuple[Decisions, int]:
     """Recompute every subject from the ledger's records; store it and queue changed notices.
 
     `decided` is a pass the caller already computed over the ledger as it now
     is (an applied act's preview): it is stored instead of being computed again.
+    `finish` runs in the storing transaction (see `store_decisions`).
     """
     with paused_garbage_collection():
         decisions = (
             compute_decisions(app, decision_inputs(app, as_of)) if decided is None else decided
         )
-        batches = store_decisions(app.ledger, decisions, run_id, app.clock(), app.outbox_keys)
+        batches = store_decisions(
+            app.ledger, decisions, run_id, app.clock(), app.outbox_keys, finish
+        )
     return decisions, batches
 
 

@@ -120,7 +120,8 @@ def _still_current(prepared: PreparedPass | None, conn: Connection) -> Decisions
 
 
 def redecide(app: App, act_id: str, decided: Decisions | None = None) -> int:
-    """A new run that stores every decision with the acts in force.
+    """A new run that stores every decision with the acts in force (the run's outcome
+    in the same transaction).
 
     `decided` is a pass already computed over the ledger as it now is (with
     the act); without it the pass is computed afresh.
@@ -129,12 +130,16 @@ def redecide(app: App, act_id: str, decided: Decisions | None = None) -> int:
     ledger = app.ledger
     as_of = act_as_of(app)
     run_id = ledger.start_run(as_of, app.clock())
+    summary = {"manual_act": act_id}
+
+    def finish(conn: Connection, _batches: int) -> None:
+        ledger.finish_run(run_id, RUN_SUCCEEDED, summary, app.clock(), conn)
+
     try:
-        decide_and_store(app, as_of, run_id, decided)
+        decide_and_store(app, as_of, run_id, decided, finish)
     except BaseException:
-        ledger.finish_run(run_id, RUN_FAILED, {"manual_act": act_id}, app.clock())
+        ledger.finish_run(run_id, RUN_FAILED, summary, app.clock())
         raise
-    ledger.finish_run(run_id, RUN_SUCCEEDED, {"manual_act": act_id}, app.clock())
     return run_id
 
 

@@ -18,6 +18,7 @@ from sync.core.records import Agency, Owner, RecordRef
 from sync.cycle import decide_and_store, run_cycle
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
+from sync.ledger.store import Ledger
 from sync.reconcile import links
 from sync.reconcile.acts import Actor
 from sync.reconcile.links import link
@@ -152,3 +153,23 @@ def test_a_change_after_the_preview_makes_the_act_decide_again(
     assert subject_of(app, RecordRef(Agency.POLICE, "LAN-3"))
     assert subject_of(app, PROBATION_TWO) == subject_of(app, POLICE_TWO)
     assert matches_a_fresh_pass(app)
+
+
+def test_an_act_s_pass_is_stored_only_together_with_its_run_finished(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = stored(app)
+    record_outcome = Ledger.finish_run
+
+    def refuse_success(self: Ledger, run_id: int, status: str, *args: Any) -> None:
+        if status == "succeeded":
+            raise RuntimeError("the run's outcome could not be recorded")
+        record_outcome(self, run_id, status, *args)
+
+    monkeypatch.setattr(Ledger, "finish_run", refuse_success)
+    with pytest.raises(RuntimeError):
+        link(app, PROBATION_TWO, POLICE_TWO, ACTOR, apply=True)
+    assert stored(app) == before
+    with app.ledger.engine.connect() as conn:
+        statuses = list(conn.execute(select(schema.runs.c.status).order_by(schema.runs.c.id)))
+    assert [status for (status,) in statuses][-1] == "failed"
