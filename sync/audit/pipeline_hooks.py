@@ -69,6 +69,11 @@ def person_ref(ref: RecordRef) -> str:
     return f"person:{ref.agency}/{ref.person_id}"
 
 
+def subject_ref(subject_id: str) -> str:
+    """The audit reference of a subject."""
+    return f"subject:{subject_id}"
+
+
 def audit_collection(
     log: AuditLog,
     conn: Connection,
@@ -178,13 +183,13 @@ def decision_pass_drafts(conn: Connection, decisions: Decisions, run_id: int) ->
     for decision in decisions.subjects:
         refs = frozenset(decision.members)
         if len(refs) >= MIN_COMBINED_RECORDS and members.get(decision.subject_id) != refs:
-            entry = (f"subject:{decision.subject_id}", *(person_ref(r) for r in sorted(refs)))
+            entry = (subject_ref(decision.subject_id), *(person_ref(r) for r in sorted(refs)))
             combined.append((entry, frozenset(edge.matched_by for edge in decision.edges)))
         timeline = tuple(
             (s.start, s.end, str(s.owner), s.rule, s.mandatory, s.policy) for s in decision.timeline
         )
         if timelines.get(decision.subject_id) != timeline:
-            altered.append(f"subject:{decision.subject_id}")
+            altered.append(subject_ref(decision.subject_id))
     # Subjects are grouped into entries of at most REFS_PER_ENTRY references, so a
     # national first run writes hundreds of entries, not one per subject.
     drafts.extend(

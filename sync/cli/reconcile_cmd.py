@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 import click
 
 from sync.audit.cli_hooks import audit_cli_consultation
-from sync.audit.pipeline_hooks import person_ref
+from sync.audit.pipeline_hooks import person_ref, subject_ref
 from sync.cli.context import ISO_DATE, CliState, pass_state
 from sync.core.records import Owner, RecordRef
-from sync.reconcile.acts import Actor, parse_record_ref, require_actor, subject_ref
+from sync.reconcile.acts import Actor, parse_record_ref, require_actor
 from sync.reconcile.items import ITEM_KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])

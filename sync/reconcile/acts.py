@@ -78,11 +78,6 @@ def parse_record_ref(text: str) -> RecordRef:
     return RecordRef(Agency(agency), person_id.strip())
 
 
-def subject_ref(subject_id: str) -> str:
-    """The audit reference of a subject."""
-    return f"subject:{subject_id}"
-
-
 def require_subject(conn: Connection, subject_id: str) -> None:
     """Refuse a subject id the ledger does not hold as a current subject."""
     table = schema.subjects

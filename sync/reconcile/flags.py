@@ -20,11 +20,12 @@ from sqlalchemy import Connection, select
 from sync.app import App
 from sync.audit.chain import AuditKind
 from sync.audit.log import audit_log_for
+from sync.audit.pipeline_hooks import subject_ref
 from sync.errors import UsageError
 from sync.ledger import schema
 from sync.ledger.decisions import FLAG_CONTENT_COLUMNS
 from sync.ledger.tables_manual import flag_acts
-from sync.reconcile.acts import Actor, subject_ref
+from sync.reconcile.acts import Actor
 
 ACTION_RESOLVE = "resolve"
 ACTION_REOPEN = "reopen"

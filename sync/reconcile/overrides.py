@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select, update
 
 from sync.app import App
 from sync.audit.chain import AuditKind
+from sync.audit.pipeline_hooks import subject_ref
 from sync.core.records import Override, Owner
 from sync.cycle import decision_inputs
 from sync.errors import UsageError
@@ -24,7 +25,6 @@ from sync.reconcile.acts import (
     new_act_id,
     require_date_range,
     require_subject,
-    subject_ref,
 )
 from sync.reconcile.apply import (
     PreparedPass,
