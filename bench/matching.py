@@ -34,7 +34,7 @@ from sync.core.matching.cleaning import clean_person
 from sync.core.records import Agency, Person, RecordRef
 from sync.feeds.convert import feed_state
 from sync.feeds.jsonl import Accepted, iter_lines, today_context
-from sync.ledger.store import StoredRecord
+from sync.ledger.store import RecordVersion, StoredRecord
 from sync.synth import SynthOptions, write_synthetic_feeds
 
 TODAY = date(2026, 11, 28)
@@ -56,25 +56,35 @@ def _lines(path: Path) -> Iterator[dict[str, object]]:
                 yield json.loads(line)
 
 
-def _person_records(path: Path, agency: str) -> Iterator[StoredRecord]:
-    """One feed's accepted, not deleted person lines, validated as the feed adapter does."""
+def _person_versions(path: Path, agency: str) -> Iterator[RecordVersion]:
+    """One feed's accepted person lines (deletions too), validated as the feed adapter does."""
     with path.open("rb") as handle:
         for item in iter_lines(handle, today_context(agency, TODAY)):
-            version = item.version if isinstance(item, Accepted) else None
-            if version is None or version.rtype != "person" or version.payload is None:
-                continue
-            yield StoredRecord(
-                version.agency, version.rtype, version.rid, json.loads(version.payload)
-            )
+            if isinstance(item, Accepted) and item.version.rtype == "person":
+                yield item.version
+
+
+def _wins(new: RecordVersion, old: RecordVersion | None) -> bool:
+    """The ledger's consumer rule: a later `updated_at` wins, a tie with new content wins."""
+    if old is None or new.updated_at > old.updated_at:
+        return True
+    return new.updated_at == old.updated_at and new.digest != old.digest
 
 
 def read_persons(out_dir: Path) -> list[Person]:
-    """The last accepted version of each person line of both feeds."""
-    latest: dict[tuple[str, str], StoredRecord] = {}
+    """Each person record as the ledger would hold it: its winning version, unless deleted."""
+    latest: dict[tuple[str, str], RecordVersion] = {}
     for agency in ("probation", "police"):
-        for record in _person_records(out_dir / f"{agency}.jsonl", agency):
-            latest[(record.agency, record.rid)] = record
-    return list(feed_state(latest.values()).persons)
+        for version in _person_versions(out_dir / f"{agency}.jsonl", agency):
+            key = (version.agency, version.rid)
+            if _wins(version, latest.get(key)):
+                latest[key] = version
+    stored = [
+        StoredRecord(v.agency, v.rtype, v.rid, json.loads(v.payload))
+        for v in latest.values()
+        if not v.deleted and v.payload is not None
+    ]
+    return list(feed_state(stored).persons)
 
 
 def read_truth(out_dir: Path, known: set[RecordRef]) -> set[Pair]:
