@@ -14,10 +14,13 @@ from sqlalchemy import select
 
 import sync.cycle
 from sync.app import App
+from sync.core.decide import Decisions
 from sync.core.records import Agency, Owner, RecordRef
 from sync.cycle import decide_and_store, run_cycle
+from sync.errors import StalePass
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
+from sync.ledger.decisions import store_decisions
 from sync.ledger.store import Ledger
 from sync.reconcile import links
 from sync.reconcile.acts import Actor
@@ -95,6 +98,31 @@ def subject_of(app: App, ref: RecordRef) -> str:
                 )
             ).scalar_one()
         )
+
+
+def test_a_pass_whose_check_fails_is_not_stored(app: App) -> None:
+    before = stored(app)
+    checked: list[object] = []
+    finished: list[int] = []
+
+    def refuse(conn: object) -> bool:
+        checked.append(conn)
+        return False
+
+    empty = Decisions(subjects=(), merged_into={}, orphans=())
+    run_id = app.ledger.start_run(AS_OF, datetime.now(UTC))
+    with pytest.raises(StalePass):
+        store_decisions(
+            app.ledger,
+            empty,
+            run_id,
+            datetime.now(UTC),
+            finish=lambda _conn, batches: finished.append(batches),
+            check=refuse,
+        )
+    assert len(checked) == 1
+    assert not finished
+    assert stored(app) == before
 
 
 def test_an_applied_link_stores_its_preview_pass(app: App, passes: list[int]) -> None:
