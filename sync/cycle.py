@@ -138,19 +138,22 @@ def decide_and_store(
     run_id: int,
     decided: Decisions | None = None,
     finish: Callable[[Connection, int], None] | None = None,
+    check: Callable[[Connection], bool] | None = None,
 ) -> tuple[Decisions, int]:
     """Recompute every subject from the ledger's records; store it and queue changed notices.
 
     `decided` is a pass the caller already computed over the ledger as it now
     is (an applied act's preview): it is stored instead of being computed again.
-    `finish` runs in the storing transaction (see `store_decisions`).
+    `finish` runs in the storing transaction, and `check` in it before anything
+    is written (see `store_decisions`: when the check fails, `StalePass` is
+    raised and nothing is stored).
     """
     with paused_garbage_collection():
         decisions = (
             compute_decisions(app, decision_inputs(app, as_of)) if decided is None else decided
         )
         batches = store_decisions(
-            app.ledger, decisions, run_id, app.clock(), app.outbox_keys, finish
+            app.ledger, decisions, run_id, app.clock(), app.outbox_keys, finish, check=check
         )
     return decisions, batches
 

@@ -13,6 +13,7 @@
     │   └── PermanentGatewayError 4xx other than 429, bad receipts: do not retry as is
     │       └── StaleEnvelopeError  sealed outside the gateway's clock-skew window: seal again
     ├── LedgerError               the ledger is unreachable or inconsistent
+    │   └── StalePass             a prepared decision pass no longer fits the ledger: decide afresh
     └── AuditError                the audit log cannot be written or fails verification
 
 Messages are one sentence for a person to read and never carry personal data
@@ -86,6 +87,10 @@ class StaleEnvelopeError(PermanentGatewayError):
 
 class LedgerError(ArmsSyncError):
     """The ledger is unreachable or inconsistent."""
+
+
+class StalePass(LedgerError):
+    """A decision pass computed earlier no longer fits the ledger; nothing of it was stored."""
 
 
 class AuditError(ArmsSyncError):

@@ -1,7 +1,9 @@
 """Store a decision pass: subjects, links, timelines, orphans, and flags with their history.
 
 Derived tables (members, links, segments, orphans) are replaced whole inside
-one transaction, so a crash leaves the previous pass intact. Flags are merged:
+one transaction, so a crash leaves the previous pass intact. A caller storing
+a pass computed earlier can have the ledger checked first, under the
+decision-store lock, and nothing is stored when the check fails. Flags are merged:
 a new flag gets its first-seen time, a flag that still holds gets its
 last-seen time, one that no longer holds is closed, never erased.
 """
@@ -21,6 +23,7 @@ from sync.audit.pipeline_hooks import decision_pass_drafts
 from sync.core.decide import Decisions, Review, SubjectDecision, membership_matched_by
 from sync.core.duplicates import Flag
 from sync.core.notices import Notice, notices_for_subject
+from sync.errors import StalePass
 from sync.ledger import schema
 from sync.ledger.outbox import OutboxKeys, changed_notices, store_outgoing
 from sync.ledger.store import Ledger, bulk_execute, driver_value
@@ -88,6 +91,7 @@ def store_decisions(
     keys: OutboxKeys | None = None,
     finish: Callable[[Connection, int], None] | None = None,
     notices: Iterable[Notice] | None = None,
+    check: Callable[[Connection], bool] | None = None,
 ) -> int:
     """Write a decision pass in one transaction; with a key ring, queue changed notices too.
 
@@ -97,12 +101,14 @@ def store_decisions(
     transaction with that number (a run records its outcome there, so a pass is
     never stored without its run finished). The pass's audit entries are
     drafted first (from what is stored) and appended last, so other writers can
-    append to the audit log while the rows are written.
+    append to the audit log while the rows are written. `check` is called on
+    the transaction once the decision-store lock is held, before anything is
+    written: when it returns false, `StalePass` is raised and nothing is stored.
     """
     audit = audit_log_for(ledger.engine)
     audit.require_writable()  # no decisions are written without the audit log
     with ledger.engine.begin() as conn:
-        drafts = _write_decisions(conn, ledger, decisions, run_id, now)
+        drafts = _write_decisions(conn, ledger, decisions, run_id, now, check)
         batches = 0
         if keys is not None:
             desired = _pass_notices(decisions) if notices is None else notices
@@ -121,17 +127,25 @@ def _pass_notices(decisions: Decisions) -> Iterator[Notice]:
 
 
 def _write_decisions(
-    conn: Connection, ledger: Ledger, decisions: Decisions, run_id: int, now: datetime
+    conn: Connection,
+    ledger: Ledger,
+    decisions: Decisions,
+    run_id: int,
+    now: datetime,
+    check: Callable[[Connection], bool] | None = None,
 ) -> list[Draft]:
     """Write a decision pass, notices aside, inside the caller's transaction.
 
     Subjects, members, links, segments, orphans, flags and review items, after
-    taking the decision-store lock. Returns the pass's audit entries, drafted
+    taking the decision-store lock (and, with `check`, raising `StalePass`
+    unless it holds then). Returns the pass's audit entries, drafted
     before anything is replaced: the caller (which checks `require_writable` on
     the audit log first) appends them as its last write, so the audit chain's
     head is locked only from there to the commit.
     """
     lock_decision_store(conn)
+    if check is not None and not check(conn):
+        raise StalePass("The decision pass no longer fits the ledger; it was not stored.")
     drafts = decision_pass_drafts(conn, decisions, run_id)
     _store_subjects(conn, decisions.subjects, run_id)
     ledger.replace_rows(schema.subject_members, list(_member_rows(decisions)), conn)

@@ -3,16 +3,22 @@
 The act's row and its audit entry commit together (a failure to audit aborts
 the act). The decision pass that follows runs as a new run in the ledger, so
 the act shows at once in exports; it refuses to start without a writable
-audit log. When nothing in the ledger changed between the preview and the
-act (no run started or in flight, no other act stored), the preview's pass
-with the act is exactly what a fresh pass would give, so it is stored as it
-is instead of being computed a third time.
+audit log. The preview's pass with the act is stored as it is, instead of
+being computed a third time, only when nothing but the act and its own run
+happened since the preview: the ledger's mark is checked twice, once when the
+act is stored (no run started or in flight, no other act stored) and again
+when the pass is stored, in the storing transaction under the decision-store
+lock (only the act itself and its run, the latest and the only one in flight,
+since the preview). Acts and runs that commit between the act and its pass
+(another act applied meanwhile, a run of the feeds) fail the second check;
+the pass is then computed afresh from the ledger, so what is stored is always
+what a fresh pass would give.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import Connection, func, select
@@ -22,6 +28,7 @@ from sync.audit.chain import AuditKind
 from sync.audit.log import audit_log_for
 from sync.core.decide import Decisions
 from sync.cycle import decide_and_store
+from sync.errors import StalePass
 from sync.ledger import schema
 from sync.ledger.tables_manual import manual_links
 from sync.reconcile.acts import Actor, AuditNote
@@ -36,16 +43,37 @@ class LedgerMark:
     """What changes whenever a decision pass's inputs may have changed: runs and acts.
 
     Records are only written by runs, and stored decisions (previous
-    membership, subject ids) too, so the latest run id and the runs still in
-    flight stand for them; stored links, unlinks, overrides and revocations
-    are counted.
+    membership, subject ids) too, so the runs (how many, the latest id, how
+    many still in flight) stand for them; stored links, unlinks, overrides and
+    revocations are counted. Runs and acts are never deleted, so counts only grow.
     """
 
     last_run: int | None
+    runs: int
     runs_in_flight: int
     manual_links: int
     overrides: int
     revoked_overrides: int
+
+    def with_run(self, run_id: int) -> LedgerMark:
+        """This mark once the run `run_id` has started (the latest run, in flight)."""
+        return replace(
+            self, last_run=run_id, runs=self.runs + 1, runs_in_flight=self.runs_in_flight + 1
+        )
+
+    def is_one_act_after(self, earlier: LedgerMark) -> bool:
+        """Whether this mark is `earlier` with one act stored and nothing else.
+
+        The act raised one count by one; runs and the other counts are as they were.
+        """
+        runs = (self.last_run, self.runs, self.runs_in_flight)
+        if runs != (earlier.last_run, earlier.runs, earlier.runs_in_flight):
+            return False
+        acts = zip(self._acts(), earlier._acts(), strict=True)
+        return sorted(now - before for now, before in acts) == [0, 0, 1]
+
+    def _acts(self) -> tuple[int, int, int]:
+        return (self.manual_links, self.overrides, self.revoked_overrides)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +84,34 @@ class PreparedPass:
     mark: LedgerMark
 
 
+@dataclass(frozen=True, slots=True)
+class ActPass:
+    """A prepared pass and the ledger mark with its act stored, nothing else since the preview."""
+
+    decisions: Decisions
+    mark: LedgerMark
+
+    def still_fits(self, run_id: int) -> Callable[[Connection], bool]:
+        """A check that the ledger has changed by nothing but the run `run_id` since the act."""
+        expected = self.mark.with_run(run_id)
+        return lambda conn: read_ledger_mark(conn) == expected
+
+
 def read_ledger_mark(conn: Connection) -> LedgerMark:
     """The ledger's mark now (read before anything a pass uses)."""
     runs, overrides = schema.runs, schema.overrides
-    last_run, in_flight = conn.execute(
-        select(func.max(runs.c.id), func.count().filter(runs.c.status == RUN_IN_FLIGHT))
+    last_run, count, in_flight = conn.execute(
+        select(
+            func.max(runs.c.id),
+            func.count(),
+            func.count().filter(runs.c.status == RUN_IN_FLIGHT),
+        )
     ).one()
     manual = conn.execute(select(func.count()).select_from(manual_links)).scalar_one()
     made, revoked = conn.execute(
         select(func.count(), func.count(overrides.c.revoked_at)).select_from(overrides)
     ).one()
-    return LedgerMark(last_run, int(in_flight), int(manual), int(made), int(revoked))
+    return LedgerMark(last_run, int(count), int(in_flight), int(manual), int(made), int(revoked))
 
 
 def ledger_mark(app: App) -> LedgerMark:
@@ -91,11 +136,11 @@ def apply_act(
     """Store an act and its audit entry together, then re-decide; returns the new run id.
 
     `prepared` is the preview's pass with the act: it is stored as it is when
-    the ledger has not changed since the preview read it, else a fresh pass is made.
+    the ledger has changed by nothing but the act and its run since the preview
+    read it, else a fresh pass is made.
     """
     log = audit_log_for(app.ledger.engine)
     with app.ledger.engine.begin() as conn:
-        decided = _still_current(prepared, conn)
         write(conn)
         log.record(
             conn,
@@ -105,26 +150,29 @@ def apply_act(
             refs=note.refs,
             detail=note.detail,
         )
-    return redecide(app, act_id, decided)
+        ready = _with_act(prepared, read_ledger_mark(conn))
+    return redecide(app, act_id, ready)
 
 
-def _still_current(prepared: PreparedPass | None, conn: Connection) -> Decisions | None:
-    """The prepared pass if the ledger is as it was when the preview read it, else `None`.
+def _with_act(prepared: PreparedPass | None, now: LedgerMark) -> ActPass | None:
+    """The prepared pass with the mark `now` (read after the act's write) if the act is all
+    that changed since the preview read its mark, else `None`.
 
     A run in flight at the mark could have changed records since, so it never counts
     as unchanged.
     """
     if prepared is None or prepared.mark.runs_in_flight:
         return None
-    return prepared.decisions if read_ledger_mark(conn) == prepared.mark else None
+    return ActPass(prepared.decisions, now) if now.is_one_act_after(prepared.mark) else None
 
 
-def redecide(app: App, act_id: str, decided: Decisions | None = None) -> int:
+def redecide(app: App, act_id: str, ready: ActPass | None = None) -> int:
     """A new run that stores every decision with the acts in force (the run's outcome
     in the same transaction).
 
-    `decided` is a pass already computed over the ledger as it now is (with
-    the act); without it the pass is computed afresh.
+    `ready` is a pass already computed with the act (see `ActPass`): it is
+    stored only if, under the decision-store lock, the ledger has changed by
+    nothing but this run since the act; otherwise the pass is computed afresh.
     """
     audit_log_for(app.ledger.engine).require_writable()
     ledger = app.ledger
@@ -136,11 +184,29 @@ def redecide(app: App, act_id: str, decided: Decisions | None = None) -> int:
         ledger.finish_run(run_id, RUN_SUCCEEDED, summary, app.clock(), conn)
 
     try:
-        decide_and_store(app, as_of, run_id, decided, finish)
+        _store_pass(app, as_of, run_id, ready, finish)
     except BaseException:
         ledger.finish_run(run_id, RUN_FAILED, summary, app.clock())
         raise
     return run_id
+
+
+def _store_pass(
+    app: App,
+    as_of: date,
+    run_id: int,
+    ready: ActPass | None,
+    finish: Callable[[Connection, int], None],
+) -> None:
+    """Store the ready pass if it still fits the ledger, else (or without one) a fresh pass."""
+    if ready is not None:
+        try:
+            decide_and_store(app, as_of, run_id, ready.decisions, finish, ready.still_fits(run_id))
+        except StalePass:
+            pass  # another act or run came in since the act: nothing was stored
+        else:
+            return
+    decide_and_store(app, as_of, run_id, None, finish)
 
 
 def audit_preview(app: App, actor: Actor, note: AuditNote) -> None:

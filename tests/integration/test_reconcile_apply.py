@@ -1,5 +1,6 @@
 """Applying a manual act on both databases: the preview's pass is stored when the ledger
-has not changed since the preview, and a fresh pass is made when it has."""
+has not changed since the preview but for the act and its run, and a fresh pass is made
+when it has, even when another act or run commits between the act and its pass."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from sqlalchemy import select
 
 import sync.cycle
 from sync.app import App
+from sync.core.decide import Decisions
 from sync.core.records import Agency, Owner, RecordRef
 from sync.cycle import decide_and_store, run_cycle
+from sync.errors import StalePass
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
+from sync.ledger.decisions import store_decisions
 from sync.ledger.store import Ledger
-from sync.reconcile import links
+from sync.reconcile import apply, links
 from sync.reconcile.acts import Actor
 from sync.reconcile.links import link
 from sync.reconcile.overrides import AssignRequest, assign
@@ -97,6 +101,31 @@ def subject_of(app: App, ref: RecordRef) -> str:
         )
 
 
+def test_a_pass_whose_check_fails_is_not_stored(app: App) -> None:
+    before = stored(app)
+    checked: list[object] = []
+    finished: list[int] = []
+
+    def refuse(conn: object) -> bool:
+        checked.append(conn)
+        return False
+
+    empty = Decisions(subjects=(), merged_into={}, orphans=())
+    run_id = app.ledger.start_run(AS_OF, datetime.now(UTC))
+    with pytest.raises(StalePass):
+        store_decisions(
+            app.ledger,
+            empty,
+            run_id,
+            datetime.now(UTC),
+            finish=lambda _conn, batches: finished.append(batches),
+            check=refuse,
+        )
+    assert len(checked) == 1
+    assert not finished
+    assert stored(app) == before
+
+
 def test_an_applied_link_stores_its_preview_pass(app: App, passes: list[int]) -> None:
     outcome = link(app, PROBATION_TWO, POLICE_TWO, ACTOR, apply=True)
     assert outcome.applied
@@ -116,8 +145,54 @@ def test_an_applied_override_stores_its_preview_pass(app: App, passes: list[int]
     assert matches_a_fresh_pass(app)
 
 
-def _run_between_preview_and_apply(app: App, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run applies a new police record after the act's preview, before the act is stored."""
+def run_statuses(app: App) -> list[str]:
+    """Every run's status, oldest first."""
+    with app.ledger.engine.connect() as conn:
+        runs = schema.runs
+        return list(conn.execute(select(runs.c.status).order_by(runs.c.id)).scalars())
+
+
+def segment_rules(app: App) -> set[str]:
+    """The rules of every stored segment."""
+    with app.ledger.engine.connect() as conn:
+        return set(conn.execute(select(schema.segments.c.rule)).scalars())
+
+
+def _let_another_act_in(
+    monkeypatch: pytest.MonkeyPatch, owner: object, name: str, other: Callable[[], object]
+) -> None:
+    """On the first call of `owner.name`, `other` is applied completely, then the call goes on."""
+    original: Callable[..., Any] = getattr(owner, name)
+    pending = [other]
+
+    def other_first(*args: Any, **kwargs: Any) -> Any:
+        while pending:
+            pending.pop()()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, other_first)
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"),
+    [(apply, "redecide"), (sync.cycle, "store_decisions")],
+    ids=["before-its-run-starts", "before-its-run-stores"],
+)
+def test_an_act_applied_while_another_act_decides_is_kept(
+    app: App, monkeypatch: pytest.MonkeyPatch, owner: object, name: str
+) -> None:
+    subject = subject_of(app, RecordRef(Agency.PROBATION, "P100001"))
+    request = AssignRequest(subject, Owner.POLICE, date(2025, 6, 1), date(2025, 6, 30))
+    _let_another_act_in(monkeypatch, owner, name, lambda: assign(app, request, ACTOR, apply=True))
+    link(app, PROBATION_TWO, POLICE_TWO, ACTOR, apply=True)
+    assert subject_of(app, PROBATION_TWO) == subject_of(app, POLICE_TWO)
+    assert "MANUAL" in segment_rules(app)
+    assert run_statuses(app) == ["succeeded"] * 3  # the feeds' run, the other act's, the link's
+    assert matches_a_fresh_pass(app)
+
+
+def _feeds_with_a_newcomer(folder: Path) -> dict[str, PlainFileSource]:
+    """The test feeds with one more police person record."""
     probation, police = write_feeds(folder)
     newcomer = {
         "type": "person",
@@ -131,15 +206,34 @@ def _run_between_preview_and_apply(app: App, folder: Path, monkeypatch: pytest.M
     }
     with police.open("a") as stream:
         stream.write(json.dumps(newcomer) + "\n")
+    return {"probation": PlainFileSource(probation), "police": PlainFileSource(police)}
+
+
+def _run_between_preview_and_apply(app: App, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run applies a new police record after the act's preview, before the act is stored."""
+    sources = _feeds_with_a_newcomer(folder)
     preview: Callable[..., Any] = links.build_preview
 
     def preview_then_run(*args: Any, **kwargs: Any) -> Any:
         result = preview(*args, **kwargs)
-        sources = {"probation": PlainFileSource(probation), "police": PlainFileSource(police)}
         run_cycle(app, sources, AS_OF)
         return result
 
     monkeypatch.setattr(links, "build_preview", preview_then_run)
+
+
+def test_a_run_between_an_act_and_its_pass_is_kept(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    later = tmp_path / "later"
+    later.mkdir()
+    sources = _feeds_with_a_newcomer(later)
+    _let_another_act_in(monkeypatch, apply, "redecide", lambda: run_cycle(app, sources, AS_OF))
+    link(app, PROBATION_TWO, POLICE_TWO, ACTOR, apply=True)
+    assert subject_of(app, RecordRef(Agency.POLICE, "LAN-3"))
+    assert subject_of(app, PROBATION_TWO) == subject_of(app, POLICE_TWO)
+    assert run_statuses(app) == ["succeeded"] * 3
+    assert matches_a_fresh_pass(app)
 
 
 def test_a_change_after_the_preview_makes_the_act_decide_again(
@@ -155,10 +249,8 @@ def test_a_change_after_the_preview_makes_the_act_decide_again(
     assert matches_a_fresh_pass(app)
 
 
-def test_an_act_s_pass_is_stored_only_together_with_its_run_finished(
-    app: App, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    before = stored(app)
+def _refuse_success(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on a run cannot be recorded as succeeded (recording a failure still works)."""
     record_outcome = Ledger.finish_run
 
     def refuse_success(self: Ledger, run_id: int, status: str, *args: Any) -> None:
@@ -167,9 +259,33 @@ def test_an_act_s_pass_is_stored_only_together_with_its_run_finished(
         record_outcome(self, run_id, status, *args)
 
     monkeypatch.setattr(Ledger, "finish_run", refuse_success)
+
+
+def test_an_act_s_pass_is_stored_only_together_with_its_run_finished(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = stored(app)
+    _refuse_success(monkeypatch)
     with pytest.raises(RuntimeError):
         link(app, PROBATION_TWO, POLICE_TWO, ACTOR, apply=True)
     assert stored(app) == before
-    with app.ledger.engine.connect() as conn:
-        statuses = list(conn.execute(select(schema.runs.c.status).order_by(schema.runs.c.id)))
-    assert [status for (status,) in statuses][-1] == "failed"
+    assert run_statuses(app)[-1] == "failed"
+
+
+def test_a_fresh_pass_after_a_stale_one_is_stored_only_with_its_run_finished(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subject = subject_of(app, RecordRef(Agency.PROBATION, "P100001"))
+    request = AssignRequest(subject, Owner.POLICE, date(2025, 6, 1), date(2025, 6, 30))
+    before: list[dict[str, list[tuple[Any, ...]]]] = []
+
+    def other_act_then_no_success() -> None:
+        assign(app, request, ACTOR, apply=True)
+        before.append(stored(app))
+        _refuse_success(monkeypatch)
+
+    _let_another_act_in(monkeypatch, sync.cycle, "store_decisions", other_act_then_no_success)
+    with pytest.raises(RuntimeError):
+        link(app, PROBATION_TWO, POLICE_TWO, ACTOR, apply=True)
+    assert stored(app) == before[0]
+    assert run_statuses(app) == ["succeeded", "failed", "succeeded"]  # the link's run began first
