@@ -69,9 +69,13 @@ def canonical_cro(raw: str) -> str:
     raise InvalidIdentifier("cro: not in the form NNNNNN/YYC or SFYY/NNNNNNC")
 
 
-def is_junk_identifier(canonical: str) -> bool:
-    """True for placeholders made only of zeros and the check letter."""
-    return _ALL_ZEROS_RE.match(canonical[:-1]) is not None
+def is_junk_identifier(text: str) -> bool:
+    """True for placeholders made only of zeros and the check letter.
+
+    Check the identifier as written as well as its canonical form: a PNC
+    written `00/0000000Z` is all zeros, its canonical `2000/0000000Z` is not.
+    """
+    return _ALL_ZEROS_RE.match(text.strip().upper()[:-1]) is not None
 
 
 def canonical_crn(raw: str) -> str:

@@ -136,7 +136,7 @@ def _identifier_or_none(
     except ids.InvalidIdentifier as error:
         warnings.append(f"{error}, set aside")
         return None
-    if ids.is_junk_identifier(canonical):
+    if ids.is_junk_identifier(raw) or ids.is_junk_identifier(canonical):
         warnings.append(f"{field_name}: placeholder value, treated as absent")
         return None
     return canonical

@@ -1,0 +1,80 @@
+"""Identifiers made only of zeros and the check letter are junk however they are written."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sync.core import identifiers as ids
+from sync.feeds.jsonl import validate_record
+from sync.feeds.models import FeedContext, PersonRecord
+
+PROBATION = FeedContext("probation", date(2026, 11, 28))
+
+
+def _person(**identifiers: object) -> bytes:
+    fields: dict[str, object] = {
+        "type": "person",
+        "agency": "probation",
+        "id": "X123456",
+        "surname": "EXAMPLE",
+        "forenames": "John",
+        "gender": "M",
+        "area": "NW",
+        "date_of_birth": "1975-04-12",
+        "updated_at": "2026-11-01T09:00:00Z",
+        **identifiers,
+    }
+    return json.dumps(fields).encode()
+
+
+def _zeros(least: int, most: int) -> st.SearchStrategy[str]:
+    return st.integers(least, most).map(lambda width: "0" * width)
+
+
+@st.composite
+def zero_pncs(draw: st.DrawFn) -> str:
+    """A PNC of zeros in any accepted layout: 2 or 4 year digits, any serial width."""
+    year = draw(st.sampled_from(["00", "0000"]))
+    slash = draw(st.sampled_from(["/", ""]))
+    letter = draw(st.sampled_from(["Z", "z"]))
+    return f"{year}{slash}{draw(_zeros(1, 7))}{letter}"
+
+
+@st.composite
+def zero_cros(draw: st.DrawFn) -> str:
+    """A CRO of zeros in the standard or the short (`SF`) form."""
+    if draw(st.booleans()):
+        return f"{draw(_zeros(1, 6))}/00Z"
+    return f"SF00/{draw(_zeros(1, 6))}Z"
+
+
+@given(zero_pncs())
+def test_a_pnc_of_zeros_is_set_aside_in_every_layout(pnc: str) -> None:
+    record = validate_record(_person(pnc=pnc), PROBATION)
+    assert isinstance(record, PersonRecord)
+    assert record.pnc is None
+    assert record.warnings == ("pnc: placeholder value, treated as absent",)
+
+
+@given(zero_cros())
+def test_a_cro_of_zeros_is_set_aside_in_every_layout(cro: str) -> None:
+    record = validate_record(_person(cro=cro), PROBATION)
+    assert isinstance(record, PersonRecord)
+    assert record.cro is None
+    assert record.warnings == ("cro: placeholder value, treated as absent",)
+
+
+def test_a_two_digit_year_of_zeros_is_junk_although_its_canonical_year_is_2000() -> None:
+    assert ids.canonical_pnc("00/0000000Z", date(2026, 11, 28)) == "2000/0000000Z"
+    assert ids.is_junk_identifier("00/0000000Z")
+    assert not ids.is_junk_identifier("2000/0000000Z")
+
+
+def test_a_real_identifier_with_zeros_in_it_is_kept() -> None:
+    record = validate_record(_person(pnc="2000/0000001A", cro="000001/00A"), PROBATION)
+    assert isinstance(record, PersonRecord)
+    assert (record.pnc, record.cro, record.warnings) == ("2000/0000001A", "000001/00A", ())
