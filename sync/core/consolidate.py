@@ -62,29 +62,37 @@ class Consolidated:
 def resolve_merges(merges: Iterable[Merge], known: set[RecordRef]) -> dict[RecordRef, RecordRef]:
     """Map each merged-away person to the live person it now means.
 
-    A merge whose target is unknown waits (it is reported as an orphan by the
-    caller). Chains resolve to their end; a cycle resolves every member to its
-    smallest reference, so the outcome never depends on record order.
+    A chain is followed as far as its last known person: with A→B and B→C,
+    A means C once C has arrived, and B until then (the B→C merge waits and is
+    reported as an orphan by the caller). A merge none of whose chain has
+    arrived waits too. A cycle resolves every member to its smallest known
+    reference, so the outcome never depends on record order.
     """
     direct: dict[RecordRef, RecordRef] = {}
     for merge in sorted(merges, key=lambda m: (m.agency, m.id)):
         direct[RecordRef(merge.agency, merge.source_person_id)] = RecordRef(
             merge.agency, merge.target_person_id
         )
-    resolved = {source: _follow(source, direct) for source in direct}
-    return {source: target for source, target in resolved.items() if target in known}
+    resolved = {source: _follow(source, direct, known) for source in direct}
+    return {source: target for source, target in resolved.items() if target is not None}
 
 
-def _follow(start: RecordRef, direct: Mapping[RecordRef, RecordRef]) -> RecordRef:
+def _follow(
+    start: RecordRef, direct: Mapping[RecordRef, RecordRef], known: set[RecordRef]
+) -> RecordRef | None:
+    """The last known person on `start`'s merge chain (`None` when none has arrived)."""
     seen = [start]
     current = start
+    last_known = None
     while current in direct:
         current = direct[current]
         if current in seen:
-            cycle = seen[seen.index(current) :]
-            return min(cycle)
+            cycle = [ref for ref in seen[seen.index(current) :] if ref in known]
+            return min(cycle) if cycle else last_known
         seen.append(current)
-    return current
+        if current in known:
+            last_known = current
+    return last_known
 
 
 def consolidate(state: FeedState) -> Consolidated:

@@ -121,3 +121,60 @@ def test_merged_records_follow_the_target_and_unknown_people_are_orphans() -> No
         ("registration", "R-1"),
         ("merge", "GM-2"),
     }
+
+
+def test_a_chain_resolves_to_its_last_arrived_person_while_its_end_waits() -> None:
+    # A→B→C with C not yet arrived: A means B; the B→C merge waits as an orphan.
+    state = FeedState(
+        persons=[person(Q, "A-1"), person(Q, "B-1")],
+        merges=[Merge(Q, "MG1", "A-1", "B-1"), Merge(Q, "MG2", "B-1", "C-1")],
+        registrations=[Period("RA", "A-1", date(2024, 1, 1), None)],
+    )
+    result = consolidate(state)
+    assert set(result.persons) == {RecordRef(Q, "B-1")}
+    assert result.merged_into == {RecordRef(Q, "A-1"): RecordRef(Q, "B-1")}
+    assert [r.person_id for r in result.registrations] == ["B-1"]
+    assert [(o.record_type, o.record_id, o.missing_person_id) for o in result.orphans] == [
+        ("merge", "MG2", "C-1")
+    ]
+
+
+def test_a_chain_passes_through_a_person_that_never_arrived() -> None:
+    known = {RecordRef(Q, "A-1"), RecordRef(Q, "C-1")}
+    merges = [Merge(Q, "MG1", "A-1", "B-1"), Merge(Q, "MG2", "B-1", "C-1")]
+    assert resolve_merges(merges, known) == {
+        RecordRef(Q, "A-1"): RecordRef(Q, "C-1"),
+        RecordRef(Q, "B-1"): RecordRef(Q, "C-1"),
+    }
+
+
+_IDS = [f"X00000{n}" for n in range(1, 6)]
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(_IDS), st.sampled_from(_IDS)), max_size=6),
+    st.sets(st.sampled_from(_IDS)),
+)
+def test_every_merged_away_record_means_a_known_person_on_its_chain(
+    pairs: list[tuple[str, str]], arrived: set[str]
+) -> None:
+    merges = [Merge(P, f"m{i}", a, b) for i, (a, b) in enumerate(pairs) if a != b]
+    known = {RecordRef(P, x) for x in arrived}
+    direct = {RecordRef(P, m.source_person_id): RecordRef(P, m.target_person_id) for m in merges}
+    resolved = resolve_merges(merges, known)
+    for source, target in resolved.items():
+        assert target in known
+        chain, current = [], source
+        while current in direct and current not in chain:
+            chain.append(current)
+            current = direct[current]
+        assert target in [*chain, current]
+    for source in direct.keys() - resolved.keys():
+        # Unresolved only when nothing after it on its chain has arrived.
+        current, visited = direct[source], {source}
+        while current not in visited:
+            assert current not in known
+            visited.add(current)
+            if current not in direct:
+                break
+            current = direct[current]
