@@ -67,7 +67,12 @@ def report() -> None:
 @click.option("--agency", type=click.Choice(["probation", "police"]), help="Assessing agency.")
 @click.option("--kind", "kinds", multiple=True, help="Flag kind (repeatable).")
 @click.option(
-    "--state", "flag_state", type=click.Choice(["open", "closed"]), help="Open or closed."
+    "--state",
+    "flag_state",
+    type=click.Choice(["open", "closed", "all"]),
+    default="open",
+    show_default=True,
+    help="Open flags (their condition holds now), closed ones, or all.",
 )
 @click.option(
     "--for",
@@ -85,7 +90,7 @@ def report_duplicates(
     area: str | None,
     agency: str | None,
     kinds: tuple[str, ...],
-    flag_state: str | None,
+    flag_state: str,
     for_agency: str | None,
     fmt: str,
     out: Path | None,
@@ -98,7 +103,7 @@ def report_duplicates(
         area=area,
         agency=agency,
         kinds=kinds or None,
-        state=flag_state,
+        state=None if flag_state == "all" else flag_state,
     )
     built = build_report(
         iter_flag_rows(app.ledger),

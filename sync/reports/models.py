@@ -105,7 +105,9 @@ class ReportFilters(_Frozen):
     """What a report covers; every field left empty means "no restriction".
 
     The period (`date_from`..`date_to`, both inclusive) applies to each flag's
-    reference date, or to the day it was first seen when it has none.
+    reference date, or to the day it was first seen when it has none. `state`
+    defaults to open flags (those whose condition holds now); `None` lists
+    closed flags too.
     """
 
     date_from: date | None = None
@@ -113,7 +115,7 @@ class ReportFilters(_Frozen):
     area: str | None = None
     agency: AgencyName | None = None
     kinds: tuple[str, ...] = ()
-    state: FlagState | None = None
+    state: FlagState | None = "open"
 
     @field_validator("kinds", mode="before")
     @classmethod

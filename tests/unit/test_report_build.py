@@ -360,3 +360,15 @@ def test_flags_show_the_days_raised_and_closed_but_not_last_seen() -> None:
 
     assert (flag["first_seen"], flag["closed_at"]) == ("2025-06-01", "2025-06-01")
     assert "last_seen" not in flag
+
+
+def test_a_report_covers_open_flags_unless_asked_for_closed_ones() -> None:
+    open_flag = assessment_flag(state="open")
+    closed = assessment_flag(state="closed").model_copy(update={"assessment_id": "PA-2"})
+
+    def listed(filters: ReportFilters) -> list[str]:
+        return [flag.assessment_id or "" for flag in report_of([open_flag, closed], filters).flags]
+
+    assert listed(ReportFilters()) == [open_flag.assessment_id]
+    assert listed(ReportFilters(state="closed")) == ["PA-2"]
+    assert sorted(listed(ReportFilters(state=None))) == sorted([open_flag.assessment_id, "PA-2"])

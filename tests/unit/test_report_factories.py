@@ -137,13 +137,13 @@ def report_of(
     filters: ReportFilters | None = None,
     for_agency: AgencyName | None = None,
 ) -> DuplicateReport:
-    """The report of `rows` with the default settings."""
+    """The report of `rows` with the default settings, open and closed flags alike."""
     return build_report(
         rows,
         as_of=AS_OF,
         window_days=WINDOW_DAYS,
         hours_per_assessment=HOURS,
-        filters=filters or ReportFilters(),
+        filters=filters or ReportFilters(state=None),
         for_agency=for_agency,
     )
 

@@ -1,0 +1,65 @@
+"""`report duplicates` lists the flags that hold now unless asked for closed ones too."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.e2e.test_run_cli import _run, _worked_example, _write
+
+pytestmark = pytest.mark.e2e
+
+
+def _report(cwd: Path, *options: str) -> dict[str, object]:
+    output = run_cli("report", "duplicates", "--format", "json", *options, cwd=cwd).stdout
+    return json.loads(output)  # type: ignore[no-any-return]
+
+
+def _listed(report: dict[str, object]) -> set[tuple[str, str, str]]:
+    flags = report["flags"]
+    assert isinstance(flags, list)
+    return {(f["kind"], f["assessment_id"], f["state"]) for f in flags}
+
+
+def _delete_police_assessment(tmp_path: Path) -> Path:
+    """The police feed of a later run: worked example 1's police assessment deleted."""
+    return _write(
+        tmp_path / "police-later.jsonl",
+        [
+            {
+                "type": "assessment",
+                "agency": "police",
+                "id": "WPA-0",
+                "person_id": "WEX-0",
+                "started_on": "2025-05-10",
+                "completed_on": "2025-05-10",
+                "status": "completed",
+                "deleted": True,
+                "updated_at": "2026-02-01T00:00:00Z",
+            }
+        ],
+    )
+
+
+def test_a_deleted_assessment_leaves_the_default_report_and_its_hours(tmp_path: Path) -> None:
+    probation, police = _worked_example(tmp_path, "2025-05-10", custody=False)
+    _run(tmp_path, probation, police)
+    assert _report(tmp_path)["summary"]["redundant_completed"] == 1  # type: ignore[index]
+
+    _run(tmp_path, probation, _delete_police_assessment(tmp_path))
+
+    now = _report(tmp_path)
+    assert _listed(now) == set()
+    assert now["summary"]["redundant_completed"] == 0  # type: ignore[index]
+    assert now["summary"]["hours_lost_estimate"] == 0  # type: ignore[index]
+    history = {
+        ("assessed_by_non_owner", "WPA-0", "closed"),
+        ("duplicate", "WPA-0", "closed"),
+        ("duplicate", "WA-0", "closed"),
+    }
+    assert _listed(_report(tmp_path, "--state", "closed")) == history
+    assert _listed(_report(tmp_path, "--state", "all")) == history
+    assert _listed(_report(tmp_path, "--state", "open")) == set()
