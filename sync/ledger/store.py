@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from sync.ledger import schema
 from sync.ledger.migrate import upgrade_to_head
+from sync.ledger.runs import KIND_IN_PROCESS, RUN_PARTIAL, RUN_SUCCEEDED, insert_run
 
 DELETED_DIGEST = "deleted"
 READ_BATCH = 10_000
@@ -196,14 +197,9 @@ class Ledger:
 
     # -- runs -------------------------------------------------------------
     def start_run(self, as_of: date, now: datetime) -> int:
-        """Record the start of a run and return its id."""
+        """Record the start of an in-process run and return its id."""
         with self.engine.begin() as conn:
-            result = conn.execute(
-                schema.runs.insert().values(started_at=now, as_of=as_of, status="running")
-            )
-            run_id = result.inserted_primary_key
-            assert run_id is not None
-            return int(run_id[0])
+            return insert_run(conn, as_of, now, KIND_IN_PROCESS)
 
     def finish_run(
         self,
@@ -230,7 +226,7 @@ class Ledger:
         with self.engine.connect() as conn:
             return conn.execute(
                 select(schema.runs.c.as_of)
-                .where(schema.runs.c.status.in_(("succeeded", "partial")))
+                .where(schema.runs.c.status.in_((RUN_SUCCEEDED, RUN_PARTIAL)))
                 .order_by(schema.runs.c.id.desc())
                 .limit(1)
             ).scalar_one_or_none()
