@@ -3,7 +3,8 @@
 A cycle is a row in `cycles` (its run, date, feeds and delivery gateways) with
 its first tasks in `cycle_tasks`, both written in one transaction together
 with the run it belongs to. That run is of kind `distributed`: it stays
-`running` across many tasks and processes until the commit.
+`running` across many tasks and processes until the commit, and is never
+taken for an in-process run whose process died.
 """
 
 from __future__ import annotations
