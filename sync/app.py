@@ -162,6 +162,6 @@ class App:
         return self.clock().date()
 
     def close(self) -> None:
-        """Release pooled connections."""
+        """Release run locks still held and pooled connections."""
         if "ledger" in self.__dict__:
-            self.ledger.engine.dispose()
+            self.ledger.close()

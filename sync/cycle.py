@@ -103,6 +103,8 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
     except BaseException:
         ledger.finish_run(run_id, "failed", {}, app.clock())
         raise
+    finally:
+        ledger.release_run(run_id)
     return summary
 
 

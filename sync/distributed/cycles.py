@@ -2,7 +2,9 @@
 
 A cycle is a row in `cycles` (its run, date, feeds and delivery gateways) with
 its first tasks in `cycle_tasks`, both written in one transaction together
-with the run it belongs to.
+with the run it belongs to. That run is of kind `distributed`: it stays
+`running` across many tasks and processes until the commit, and is never
+taken for an in-process run whose process died.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from sqlalchemy import select
 from sync.app import App
 from sync.distributed.work import KIND_INGEST, TaskRef, add_tasks, first_tasks
 from sync.errors import ConfigurationError
-from sync.ledger import schema
 from sync.ledger import tables_cycle as tables
+from sync.ledger.runs import KIND_DISTRIBUTED, insert_run
 
 POSTGRESQL = "postgresql"
 
@@ -50,13 +52,10 @@ def start_cycle(
     now = app.clock()
     sources = json.dumps({"feeds": dict(feeds), "deliver": dict(deliver)}, sort_keys=True)
     with app.ledger.engine.begin() as conn:
-        run_id = conn.execute(
-            schema.runs.insert().values(started_at=now, as_of=as_of, status="running")
-        ).inserted_primary_key
-        assert run_id is not None
+        run_id = insert_run(conn, as_of, now, KIND_DISTRIBUTED)
         cycle_id = conn.execute(
             tables.cycles.insert().values(
-                run_id=int(run_id[0]),
+                run_id=run_id,
                 as_of=as_of,
                 stage=KIND_INGEST,
                 status="running",

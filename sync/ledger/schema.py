@@ -49,6 +49,8 @@ runs = Table(
     Column("as_of", Date, nullable=False),
     Column("status", String(16), nullable=False),
     Column("summary", Text),
+    # in_process or distributed (`sync/ledger/runs.py`); None: recorded before runs had kinds.
+    Column("kind", String(16)),
 )
 
 records = Table(

@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
+from functools import partial
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
@@ -22,6 +23,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from sync.ledger import schema
 from sync.ledger.migrate import upgrade_to_head
+from sync.ledger.run_locks import HeldRunLock, run_locks_for
+from sync.ledger.runs import (
+    KIND_IN_PROCESS,
+    RUN_PARTIAL,
+    RUN_SUCCEEDED,
+    insert_run,
+    mark_interrupted_runs,
+)
 
 DELETED_DIGEST = "deleted"
 READ_BATCH = 10_000
@@ -189,21 +198,42 @@ class Ledger:
     def __init__(self, engine: Engine, codec: PayloadCodec | None = None) -> None:
         self.engine = engine
         self.codec: PayloadCodec = codec or PlainCodec()
+        self.run_locks = run_locks_for(engine)
+        self._held_runs: dict[int, HeldRunLock] = {}
 
     def ensure_schema(self) -> None:
         """Create or upgrade the tables in place (Alembic)."""
         upgrade_to_head(self.engine)
 
+    def close(self) -> None:
+        """Let go of every run lock still held, and of the engine's pooled connections."""
+        for run_id in list(self._held_runs):
+            self.release_run(run_id)
+        self.engine.dispose()
+
     # -- runs -------------------------------------------------------------
     def start_run(self, as_of: date, now: datetime) -> int:
-        """Record the start of a run and return its id."""
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                schema.runs.insert().values(started_at=now, as_of=as_of, status="running")
-            )
-            run_id = result.inserted_primary_key
-            assert run_id is not None
-            return int(run_id[0])
+        """Record the start of an in-process run, holding its liveness lock; return its id.
+
+        Runs whose process died are first recorded as interrupted. The lock is
+        held until `release_run`, which the caller calls once the run's outcome
+        is committed (`finish_run`).
+        """
+        self.mark_interrupted_runs(now)
+        insert = partial(insert_run, as_of=as_of, now=now, kind=KIND_IN_PROCESS)
+        run_id, held = self.run_locks.start(self.engine, insert)
+        self._held_runs[run_id] = held
+        return run_id
+
+    def release_run(self, run_id: int) -> None:
+        """Let go of a run's liveness lock (nothing if this process does not hold it)."""
+        held = self._held_runs.pop(run_id, None)
+        if held is not None:
+            held.release()
+
+    def mark_interrupted_runs(self, now: datetime) -> list[int]:
+        """Record as interrupted the in-process runs whose process is gone; their ids."""
+        return mark_interrupted_runs(self.engine, self.run_locks, now)
 
     def finish_run(
         self,
@@ -230,7 +260,7 @@ class Ledger:
         with self.engine.connect() as conn:
             return conn.execute(
                 select(schema.runs.c.as_of)
-                .where(schema.runs.c.status.in_(("succeeded", "partial")))
+                .where(schema.runs.c.status.in_((RUN_SUCCEEDED, RUN_PARTIAL)))
                 .order_by(schema.runs.c.id.desc())
                 .limit(1)
             ).scalar_one_or_none()

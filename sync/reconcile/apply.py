@@ -115,7 +115,11 @@ def read_ledger_mark(conn: Connection) -> LedgerMark:
 
 
 def ledger_mark(app: App) -> LedgerMark:
-    """The ledger's mark now, in a connection of its own."""
+    """The ledger's mark now, in a connection of its own.
+
+    Runs whose process died are recorded as interrupted first: they are not in flight.
+    """
+    app.ledger.mark_interrupted_runs(app.clock())
     with app.ledger.engine.connect() as conn:
         return read_ledger_mark(conn)
 
@@ -188,6 +192,8 @@ def redecide(app: App, act_id: str, ready: ActPass | None = None) -> int:
     except BaseException:
         ledger.finish_run(run_id, RUN_FAILED, summary, app.clock())
         raise
+    finally:
+        ledger.release_run(run_id)
     return run_id
 
 

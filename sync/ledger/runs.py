@@ -1,0 +1,96 @@
+"""Run records: their statuses and kinds, and recording in-process runs whose process died.
+
+A run is `running` until its outcome is recorded: `succeeded`, `partial` (a
+gateway let it down), `failed` (it raised), or `interrupted` (its process was
+killed, lost its machine or ran out of memory before it could say). Only
+in-process runs (`run`, and the run each reconcile act starts) are ever found
+interrupted: they hold a liveness lock for their life (`run_locks`). A
+distributed cycle's run lives across many tasks and processes and is never
+touched here; nor is a run recorded before runs had a kind.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+from sqlalchemy import Connection, Engine, select, update
+
+from sync.ledger import schema
+from sync.ledger.run_locks import HeldRunLock, RunLocks
+
+RUN_RUNNING = "running"
+RUN_SUCCEEDED = "succeeded"
+RUN_PARTIAL = "partial"
+RUN_FAILED = "failed"
+RUN_INTERRUPTED = "interrupted"
+
+KIND_IN_PROCESS = "in_process"
+KIND_DISTRIBUTED = "distributed"
+
+log = logging.getLogger(__name__)
+
+
+def insert_run(conn: Connection, as_of: date, now: datetime, kind: str) -> int:
+    """Record a run as started (inside `conn`'s transaction) and return its id."""
+    result = conn.execute(
+        schema.runs.insert().values(started_at=now, as_of=as_of, status=RUN_RUNNING, kind=kind)
+    )
+    run_id = result.inserted_primary_key
+    assert run_id is not None
+    return int(run_id[0])
+
+
+def mark_interrupted_runs(engine: Engine, locks: RunLocks, now: datetime) -> list[int]:
+    """Record as interrupted, in one transaction, every in-process run whose process is gone.
+
+    A run is gone when its lock can be taken; the lock is held until the
+    transaction has committed, so two callers never both decide about one run,
+    and a run that finished meanwhile keeps its outcome. Returns the runs marked.
+    """
+    taken: list[HeldRunLock] = []
+    try:
+        with engine.begin() as conn:
+            dead = [
+                run_id
+                for run_id in _in_process_runs_in_flight(conn)
+                if _take(locks, conn, run_id, taken)
+            ]
+            marked = _mark_interrupted(conn, dead, now) if dead else []
+    finally:
+        for held in taken:
+            held.release()
+    for run_id in marked:
+        log.warning("run %d was interrupted: its process ended before recording an outcome", run_id)
+    return marked
+
+
+def _in_process_runs_in_flight(conn: Connection) -> list[int]:
+    runs = schema.runs
+    return list(
+        conn.execute(
+            select(runs.c.id)
+            .where(runs.c.status == RUN_RUNNING, runs.c.kind == KIND_IN_PROCESS)
+            .order_by(runs.c.id)
+        ).scalars()
+    )
+
+
+def _take(locks: RunLocks, conn: Connection, run_id: int, taken: list[HeldRunLock]) -> bool:
+    """Whether the run's lock was free; a lock taken joins `taken`."""
+    held = locks.take_if_free(conn, run_id)
+    if held is None:
+        return False
+    taken.append(held)
+    return True
+
+
+def _mark_interrupted(conn: Connection, run_ids: list[int], now: datetime) -> list[int]:
+    runs = schema.runs
+    statement = (
+        update(runs)
+        .where(runs.c.id.in_(run_ids), runs.c.status == RUN_RUNNING)
+        .values(status=RUN_INTERRUPTED, finished_at=now)
+        .returning(runs.c.id)
+    )
+    return sorted(conn.execute(statement).scalars())
