@@ -18,10 +18,10 @@ what a fresh pass would give.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from sync.app import App
 from sync.audit.chain import AuditKind
@@ -29,51 +29,11 @@ from sync.audit.log import audit_log_for
 from sync.core.decide import Decisions
 from sync.cycle import decide_and_store
 from sync.errors import StalePass
-from sync.ledger import schema
-from sync.ledger.tables_manual import manual_links
+from sync.ledger.mark import LedgerMark, mark_now, read_ledger_mark, unchanged_since
 from sync.reconcile.acts import Actor, AuditNote
 
 RUN_SUCCEEDED = "succeeded"
 RUN_FAILED = "failed"
-RUN_IN_FLIGHT = "running"
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerMark:
-    """What changes whenever a decision pass's inputs may have changed: runs and acts.
-
-    Records are only written by runs, and stored decisions (previous
-    membership, subject ids) too, so the runs (how many, the latest id, how
-    many still in flight) stand for them; stored links, unlinks, overrides and
-    revocations are counted. Runs and acts are never deleted, so counts only grow.
-    """
-
-    last_run: int | None
-    runs: int
-    runs_in_flight: int
-    manual_links: int
-    overrides: int
-    revoked_overrides: int
-
-    def with_run(self, run_id: int) -> LedgerMark:
-        """This mark once the run `run_id` has started (the latest run, in flight)."""
-        return replace(
-            self, last_run=run_id, runs=self.runs + 1, runs_in_flight=self.runs_in_flight + 1
-        )
-
-    def is_one_act_after(self, earlier: LedgerMark) -> bool:
-        """Whether this mark is `earlier` with one act stored and nothing else.
-
-        The act raised one count by one; runs and the other counts are as they were.
-        """
-        runs = (self.last_run, self.runs, self.runs_in_flight)
-        if runs != (earlier.last_run, earlier.runs, earlier.runs_in_flight):
-            return False
-        acts = zip(self._acts(), earlier._acts(), strict=True)
-        return sorted(now - before for now, before in acts) == [0, 0, 1]
-
-    def _acts(self) -> tuple[int, int, int]:
-        return (self.manual_links, self.overrides, self.revoked_overrides)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,31 +53,12 @@ class ActPass:
 
     def still_fits(self, run_id: int) -> Callable[[Connection], bool]:
         """A check that the ledger has changed by nothing but the run `run_id` since the act."""
-        expected = self.mark.with_run(run_id)
-        return lambda conn: read_ledger_mark(conn) == expected
-
-
-def read_ledger_mark(conn: Connection) -> LedgerMark:
-    """The ledger's mark now (read before anything a pass uses)."""
-    runs, overrides = schema.runs, schema.overrides
-    last_run, count, in_flight = conn.execute(
-        select(
-            func.max(runs.c.id),
-            func.count(),
-            func.count().filter(runs.c.status == RUN_IN_FLIGHT),
-        )
-    ).one()
-    manual = conn.execute(select(func.count()).select_from(manual_links)).scalar_one()
-    made, revoked = conn.execute(
-        select(func.count(), func.count(overrides.c.revoked_at)).select_from(overrides)
-    ).one()
-    return LedgerMark(last_run, int(count), int(in_flight), int(manual), int(made), int(revoked))
+        return unchanged_since(self.mark.with_run(run_id))
 
 
 def ledger_mark(app: App) -> LedgerMark:
     """The ledger's mark now, in a connection of its own."""
-    with app.ledger.engine.connect() as conn:
-        return read_ledger_mark(conn)
+    return mark_now(app.ledger.engine)
 
 
 def act_as_of(app: App) -> date:
