@@ -11,8 +11,9 @@ when the pass is stored, in the storing transaction under the decision-store
 lock (only the act itself and its run, the latest and the only one in flight,
 since the preview). Acts and runs that commit between the act and its pass
 (another act applied meanwhile, a run of the feeds) fail the second check;
-the pass is then computed afresh from the ledger, so what is stored is always
-what a fresh pass would give.
+the pass is then computed afresh from the ledger and checked in turn (see
+`sync.cycle.decide_and_store`), so what is stored is always what a fresh
+pass would give.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ from sync.app import App
 from sync.audit.chain import AuditKind
 from sync.audit.log import audit_log_for
 from sync.core.decide import Decisions
-from sync.cycle import decide_and_store
-from sync.errors import StalePass
+from sync.cycle import CheckedPass, decide_and_store
 from sync.ledger.mark import LedgerMark, mark_now, read_ledger_mark, unchanged_since
 from sync.reconcile.acts import Actor, AuditNote
 
@@ -51,9 +51,9 @@ class ActPass:
     decisions: Decisions
     mark: LedgerMark
 
-    def still_fits(self, run_id: int) -> Callable[[Connection], bool]:
-        """A check that the ledger has changed by nothing but the run `run_id` since the act."""
-        return unchanged_since(self.mark.with_run(run_id))
+    def for_run(self, run_id: int) -> CheckedPass:
+        """The pass, checked that the ledger changed by nothing but the run `run_id` since."""
+        return CheckedPass(self.decisions, unchanged_since(self.mark.with_run(run_id)))
 
 
 def ledger_mark(app: App) -> LedgerMark:
@@ -113,7 +113,8 @@ def redecide(app: App, act_id: str, ready: ActPass | None = None) -> int:
 
     `ready` is a pass already computed with the act (see `ActPass`): it is
     stored only if, under the decision-store lock, the ledger has changed by
-    nothing but this run since the act; otherwise the pass is computed afresh.
+    nothing but this run since the act; otherwise a pass is computed afresh
+    and checked in the same way (see `decide_and_store`).
     """
     audit_log_for(app.ledger.engine).require_writable()
     ledger = app.ledger
@@ -121,33 +122,17 @@ def redecide(app: App, act_id: str, ready: ActPass | None = None) -> int:
     run_id = ledger.start_run(as_of, app.clock())
     summary = {"manual_act": act_id}
 
-    def finish(conn: Connection, _batches: int) -> None:
+    def finish(conn: Connection, _decisions: Decisions, _batches: int) -> None:
         ledger.finish_run(run_id, RUN_SUCCEEDED, summary, app.clock(), conn)
 
     try:
-        _store_pass(app, as_of, run_id, ready, finish)
+        decide_and_store(
+            app, as_of, run_id, finish, None if ready is None else ready.for_run(run_id)
+        )
     except BaseException:
         ledger.finish_run(run_id, RUN_FAILED, summary, app.clock())
         raise
     return run_id
-
-
-def _store_pass(
-    app: App,
-    as_of: date,
-    run_id: int,
-    ready: ActPass | None,
-    finish: Callable[[Connection, int], None],
-) -> None:
-    """Store the ready pass if it still fits the ledger, else (or without one) a fresh pass."""
-    if ready is not None:
-        try:
-            decide_and_store(app, as_of, run_id, ready.decisions, finish, ready.still_fits(run_id))
-        except StalePass:
-            pass  # another act or run came in since the act: nothing was stored
-        else:
-            return
-    decide_and_store(app, as_of, run_id, None, finish)
 
 
 def audit_preview(app: App, actor: Actor, note: AuditNote) -> None:
