@@ -2,12 +2,21 @@
 
 This is the service layer the CLI's `run` and the Celery tasks call. Each step
 is idempotent: re-running a cycle over the same feeds changes nothing.
+
+A decision pass takes seconds to minutes, and acts and other runs may commit
+meanwhile. So every pass reads the ledger's mark before its inputs and is
+stored only if, under the decision-store lock, the mark is unchanged (the
+pass's own run, started and ingested before, is in it). A pass that no longer
+fits is not stored but computed again; after `STALE_PASS_RETRIES` retries the
+last is computed and stored while holding the lock, so a busy ledger cannot
+starve a run.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -17,14 +26,21 @@ from sqlalchemy import Connection, select
 from sync.app import App
 from sync.core.bulk import paused_garbage_collection
 from sync.core.decide import DecisionInputs, Decisions, decide
+from sync.core.notices import Notice
 from sync.core.records import Agency, Override, Owner, RecordRef
-from sync.errors import CryptoError, GatewayError, InputRefused
+from sync.errors import CryptoError, GatewayError, InputRefused, StalePass
 from sync.feeds.convert import feed_state
 from sync.feeds.parallel import default_processes, validating_in_processes
 from sync.ingest import FeedSource, IngestCounts, ingest
 from sync.ledger import schema
-from sync.ledger.decisions import store_decisions
+from sync.ledger.decisions import decide_under_lock, store_decisions
+from sync.ledger.mark import mark_now, unchanged_since
+from sync.ledger.runs import RUN_FAILED, RUN_PARTIAL, RUN_SUCCEEDED
 from sync.reconcile.manual_inputs import load_manual_links
+
+log = logging.getLogger(__name__)
+STALE_PASS_RETRIES = 2  # passes computed again when stale; the last one under the lock
+PassFinish = Callable[[Connection, Decisions, int], None]
 
 
 @dataclass
@@ -91,17 +107,16 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
                 # One failing gateway never holds back the other agency's work.
                 summary.feed_errors[agency] = str(error)
         summary.changed = ledger.count_applied(run_id)
-        decisions = compute_decisions(app, decision_inputs(app, as_of))
-        summarise_decisions(summary, decisions)
-        status = "partial" if summary.feed_errors else "succeeded"
+        status = RUN_PARTIAL if summary.feed_errors else RUN_SUCCEEDED
 
-        def finish(conn: Connection, batches: int) -> None:
+        def finish(conn: Connection, decisions: Decisions, batches: int) -> None:
+            summarise_decisions(summary, decisions)
             summary.notice_batches = batches
             ledger.finish_run(run_id, status, summary.as_dict(), app.clock(), conn)
 
-        store_decisions(ledger, decisions, run_id, app.clock(), app.outbox_keys, finish)
+        decide_and_store(app, as_of, run_id, finish)
     except BaseException:
-        ledger.finish_run(run_id, "failed", {}, app.clock())
+        ledger.finish_run(run_id, RUN_FAILED, {}, app.clock())
         raise
     finally:
         ledger.release_run(run_id)
@@ -134,30 +149,97 @@ def compute_decisions(app: App, inputs: DecisionInputs) -> Decisions:
     return decide(state, inputs, app.mint_subject_id, app.linker)
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedPass:
+    """A decision pass computed before it is stored, and the check that the ledger still fits it.
+
+    `notices` are the pass's notices when they were worked out elsewhere (a
+    distributed cycle's decide tasks), else None: the pass's own.
+    """
+
+    decisions: Decisions
+    fits: Callable[[Connection], bool]
+    notices: Iterable[Notice] | None = None
+
+
+def fresh_pass(app: App, as_of: date) -> CheckedPass:
+    """A pass over the ledger now, checked against the ledger's mark read before its inputs."""
+    mark = mark_now(app.ledger.engine)
+    decisions = compute_decisions(app, decision_inputs(app, as_of))
+    return CheckedPass(decisions, unchanged_since(mark))
+
+
 def decide_and_store(
     app: App,
     as_of: date,
     run_id: int,
-    decided: Decisions | None = None,
-    finish: Callable[[Connection, int], None] | None = None,
-    check: Callable[[Connection], bool] | None = None,
+    finish: PassFinish | None = None,
+    first: CheckedPass | None = None,
 ) -> tuple[Decisions, int]:
-    """Recompute every subject from the ledger's records; store it and queue changed notices.
+    """Store a decision pass that fits the ledger when it is stored; return it and its batches.
 
-    `decided` is a pass the caller already computed over the ledger as it now
-    is (an applied act's preview): it is stored instead of being computed again.
-    `finish` runs in the storing transaction, and `check` in it before anything
-    is written (see `store_decisions`: when the check fails, `StalePass` is
-    raised and nothing is stored).
+    The pass is `first` (computed earlier: an act's preview, a distributed
+    cycle's staged pass), else a fresh one. It is stored only if its check
+    holds under the decision-store lock; otherwise nothing is stored and a
+    fresh pass is made. The last of `STALE_PASS_RETRIES` retries is computed
+    and stored while holding the lock. `finish` runs in the storing
+    transaction with the pass stored and its notice batches (a run records
+    its outcome there, so a pass is never stored without its run finished).
     """
     with paused_garbage_collection():
-        decisions = (
-            compute_decisions(app, decision_inputs(app, as_of)) if decided is None else decided
+        candidate = first
+        for retry in range(STALE_PASS_RETRIES):
+            if candidate is None:
+                candidate = fresh_pass(app, as_of)
+            try:
+                return _store_checked(app, run_id, candidate, finish)
+            except StalePass:
+                _log_stale(run_id, retry + 1)
+                candidate = None
+        return decide_under_lock(
+            app.ledger, lambda: _decide_now(app, as_of), run_id, app.clock, app.outbox_keys, finish
         )
-        batches = store_decisions(
-            app.ledger, decisions, run_id, app.clock(), app.outbox_keys, finish, check=check
-        )
+
+
+def _decide_now(app: App, as_of: date) -> Decisions:
+    """A pass over the ledger now (the caller holds the decision-store lock)."""
+    return compute_decisions(app, decision_inputs(app, as_of))
+
+
+def _store_checked(
+    app: App, run_id: int, candidate: CheckedPass, finish: PassFinish | None
+) -> tuple[Decisions, int]:
+    """Store a pass if its check holds under the lock, else raise `StalePass`."""
+    decisions = candidate.decisions
+
+    def finished(conn: Connection, batches: int) -> None:
+        if finish is not None:
+            finish(conn, decisions, batches)
+
+    batches = store_decisions(
+        app.ledger,
+        decisions,
+        run_id,
+        app.clock(),
+        app.outbox_keys,
+        finished,
+        notices=candidate.notices,
+        check=candidate.fits,
+    )
     return decisions, batches
+
+
+def _log_stale(run_id: int, retry: int) -> None:
+    """Say that a run's pass was not stored because the ledger changed (ids only)."""
+    last = retry == STALE_PASS_RETRIES
+    log.info(
+        "run %d: the ledger changed while its decision pass was computed; deciding again%s "
+        "(retry %d of %d)",
+        run_id,
+        " under the decision-store lock" if last else "",
+        retry,
+        STALE_PASS_RETRIES,
+    )
 
 
 def load_active_overrides(app: App) -> dict[str, list[Override]]:

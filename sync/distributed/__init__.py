@@ -4,8 +4,9 @@
 `cycle_tasks`, the advisory locks, re-dispatch and dead letters; `cycles`
 starts and reads a cycle; `stages` does the work of ingest, link, decide and
 deliver by calling the same service code as the in-process run, and `commit`
-stores the pass with `store_decisions`, its staged notices and the run's summary in
-one transaction; `store` stages what one stage hands to the next; `status`
+stores the pass with `decide_and_store` (decided afresh if the ledger changed
+since the link stage read it), its notices and the run's summary in one
+transaction; `store` stages what one stage hands to the next; `status`
 reads progress and freshness; `report` writes the nightly report. Nothing here
 imports Celery: the `workers` package sends the task references these
 functions return.

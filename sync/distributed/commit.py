@@ -1,12 +1,20 @@
 """The commit stage: the staged pass stored exactly as the in-process run stores it.
 
 The link and decide stages staged plain values; here they become a `Decisions`
-again and go through `store_decisions`, the code the in-process `run` stores
+again and go through `decide_and_store`, the code the in-process `run` stores
 with (given the notices the decide tasks staged), so subjects, links,
 segments, orphans, flags, reviews and audit entries are written alike, and
 the run's summary comes from `summarise_decisions` as `run`'s does. The
 decisions, changed notices, run summary and the task's completion are one
 transaction.
+
+The staged pass is stored only if, under the decision-store lock, the
+ledger's mark is the one the link stage read before anything else (an act or
+another run committed since would be missing from it). Otherwise the commit
+decides afresh in-process, as `run` does (checked in turn, the last retry
+under the lock), rather than running the link and decide stages again, which
+would need a second set of tasks for stages already done and could itself be
+overtaken without bound.
 """
 
 from __future__ import annotations
@@ -21,20 +29,21 @@ from sqlalchemy import Connection, select, update
 from sync.app import App
 from sync.core.decide import Decisions, SubjectDecision
 from sync.core.records import Agency, RecordRef, SubjectFacts
-from sync.cycle import RunSummary, summarise_decisions
+from sync.cycle import CheckedPass, RunSummary, decide_and_store, summarise_decisions
 from sync.distributed import store
 from sync.distributed.cycles import CycleRow, load_cycle
 from sync.distributed.work import KIND_INGEST, CycleRules, TaskRef, complete
 from sync.ingest import IngestCounts
 from sync.ledger import tables_cycle as tables
-from sync.ledger.decisions import store_decisions
+from sync.ledger.mark import unchanged_since
+from sync.ledger.runs import RUN_SUCCEEDED
 from sync.ledger.store import Ledger
 
 AGENCY_ORDER = (Agency.PROBATION, Agency.POLICE)
 
 
 def staged_decisions(link: Mapping[str, Any], results: list[dict[str, Any]]) -> Decisions:
-    """The decision pass the staged parts describe, as `store_decisions` takes it."""
+    """The decision pass the staged parts describe, as `decide_and_store` takes it."""
     decided = {
         subject_id: (segments, flags)
         for result in results
@@ -64,40 +73,54 @@ def staged_decisions(link: Mapping[str, Any], results: list[dict[str, Any]]) -> 
     )
 
 
-def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
-    """Store the staged decisions, queue changed notices and finish the run, all at once.
+def staged_pass(link: Mapping[str, Any], results: list[dict[str, Any]]) -> CheckedPass:
+    """The staged pass and its notices, checked against the mark the link stage read.
 
-    One transaction holds the decisions (stored by `store_decisions`, as the
-    in-process run stores them), the changed notices, the run's summary, the
-    cleared staging and the task's completion: a crash anywhere leaves none of
-    them, and the commit delivered again starts from the same staged parts.
+    A link staged without a mark (before marks were staged) never fits.
+    """
+    mark = link.get("mark")
+    fits = _never if mark is None else unchanged_since(store.mark_from_value(mark))
+    notices = (store.notice_from_value(v) for r in results for v in r["notices"])
+    return CheckedPass(staged_decisions(link, results), fits, notices)
+
+
+def _never(_conn: Connection) -> bool:
+    """A check that always fails."""
+    return False
+
+
+def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
+    """Store the cycle's decisions, queue changed notices and finish the run, all at once.
+
+    One transaction holds the decisions (the staged pass if the ledger is
+    unchanged since the link stage, else one decided afresh, stored by
+    `decide_and_store` as the in-process run stores them), the changed
+    notices, the run's summary, the cleared staging and the task's
+    completion: a crash anywhere leaves none of them, and the commit
+    delivered again starts from the same staged parts.
     """
     cycle = load_cycle(app, ref.cycle_id)
     ledger = app.ledger
     with ledger.engine.connect() as conn:
         link = store.get_staged(conn, ledger, ref.cycle_id, store.PART_LINK)
         results = list(store.iter_staged(conn, ledger, ref.cycle_id, store.PART_RESULT))
-    decisions = staged_decisions(link, results)
     summary = RunSummary(
         run_id=cycle.run_id,
         as_of=cycle.as_of,
         feeds=_ingest_counts(app, ref.cycle_id),
         changed=ledger.count_applied(cycle.run_id),
     )
-    summarise_decisions(summary, decisions)
     completed: list[TaskRef] = []
 
-    def finish(conn: Connection, batches: int) -> None:
+    def finish(conn: Connection, decisions: Decisions, batches: int) -> None:
+        now = app.clock()
+        summarise_decisions(summary, decisions)
         summary.notice_batches = batches
         _finish_run(conn, ledger, cycle, summary, now)
         store.clear_staging(conn, ref.cycle_id)
         completed.extend(complete(conn, ref, {"notice_batches": batches}, now))
 
-    now = app.clock()
-    staged_notices = (store.notice_from_value(v) for r in results for v in r["notices"])
-    store_decisions(
-        ledger, decisions, cycle.run_id, now, app.outbox_keys, finish, notices=staged_notices
-    )
+    decide_and_store(app, cycle.as_of, cycle.run_id, finish, staged_pass(link, results))
     return completed
 
 
@@ -106,7 +129,7 @@ def _finish_run(
 ) -> None:
     """Record the run as succeeded with its summary, on the run and on the cycle."""
     document = summary.as_dict()
-    ledger.finish_run(cycle.run_id, "succeeded", document, now, conn)
+    ledger.finish_run(cycle.run_id, RUN_SUCCEEDED, document, now, conn)
     conn.execute(
         update(tables.cycles)
         .where(tables.cycles.c.id == cycle.id)

@@ -3,12 +3,13 @@
 A cycle runs: ingest (one task per agency) → link (one task over the full
 state, which plans batches of subjects) → decide (one task per batch, loading
 only its subjects' records) → commit (one task storing everything as the
-in-process run does and finishing the run, in one transaction) → deliver
-(one delivery pass per agency with a gateway; the delivery beat retries what
-it leaves). Every
-task ends by marking itself done in the same transaction as its effects, so a
-redelivered task finds itself done and changes nothing. `execute` is the one
-entry point a worker calls.
+in-process run does and finishing the run, in one transaction; when the
+ledger changed after the link stage read it, the commit decides afresh as
+`run` does) → deliver (one delivery pass per agency with a gateway; the
+delivery beat retries what it leaves). Every task ends by marking itself
+done in the same transaction as its effects, so a redelivered task finds
+itself done and changes nothing. `execute` is the one entry point a worker
+calls.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from sync.distributed.work import (
 from sync.feeds.convert import feed_state
 from sync.ingest import ingest
 from sync.ledger import tables_cycle as tables
+from sync.ledger.mark import mark_now
 
 log = logging.getLogger(__name__)
 Work = Callable[[App, CycleRules, TaskRef], list[TaskRef]]
@@ -149,11 +151,17 @@ def _plans(link: Mapping[str, Any], batch_size: int) -> list[dict[str, Any]]:
 
 
 def link_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
-    """Link every person record into subjects and plan the decide batches."""
+    """Link every person record into subjects and plan the decide batches.
+
+    The ledger's mark, read before anything else, is staged with the link:
+    the commit stores the cycle's pass only if the ledger is still at it.
+    """
     cycle = load_cycle(app, ref.cycle_id)
+    mark = mark_now(app.ledger.engine)
     inputs = decision_inputs(app, cycle.as_of)
     state = feed_state(app.ledger.iter_current_records())
-    link = _link_value(link_subjects(state, inputs, app.mint_subject_id, app.linker))
+    linked = link_subjects(state, inputs, app.mint_subject_id, app.linker)
+    link = {**_link_value(linked), "mark": store.mark_to_value(mark)}
     plans = _plans(link, rules.batch_size)
     ledger = app.ledger
     with ledger.engine.begin() as conn:

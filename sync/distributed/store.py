@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -28,6 +29,7 @@ from sync.core.policy import Segment
 from sync.core.records import Agency, AssessmentStatus, Owner, RecordRef
 from sync.ledger import schema
 from sync.ledger import tables_cycle as tables
+from sync.ledger.mark import LedgerMark
 from sync.ledger.store import Ledger, StoredRecord, record_key
 
 PART_LINK = "link"
@@ -267,3 +269,13 @@ def review_to_value(review: Review) -> list[Any]:
 def review_from_value(value: Sequence[Any]) -> Review:
     """The review a staged value describes."""
     return Review(ref_from_value(value[0]), ref_from_value(value[1]), value[2], value[3])
+
+
+def mark_to_value(mark: LedgerMark) -> dict[str, Any]:
+    """The ledger's mark as staged."""
+    return asdict(mark)
+
+
+def mark_from_value(value: Mapping[str, Any]) -> LedgerMark:
+    """A staged ledger mark."""
+    return LedgerMark(**value)

@@ -3,7 +3,8 @@
 Derived tables (members, links, segments, orphans) are replaced whole inside
 one transaction, so a crash leaves the previous pass intact. A caller storing
 a pass computed earlier can have the ledger checked first, under the
-decision-store lock, and nothing is stored when the check fails. Flags are merged:
+decision-store lock, and nothing is stored when the check fails; or it can
+have the pass computed under that lock (`decide_under_lock`). Flags are merged:
 a new flag gets its first-seen time, a flag that still holds gets its
 last-seen time, one that no longer holds is closed, never erased.
 """
@@ -105,19 +106,67 @@ def store_decisions(
     the transaction once the decision-store lock is held, before anything is
     written: when it returns false, `StalePass` is raised and nothing is stored.
     """
+
+    def checked(conn: Connection) -> Decisions:
+        if check is not None and not check(conn):
+            raise StalePass("The decision pass no longer fits the ledger; it was not stored.")
+        return decisions
+
+    def finished(conn: Connection, _decisions: Decisions, batches: int) -> None:
+        if finish is not None:
+            finish(conn, batches)
+
+    _, batches = _store(ledger, checked, run_id, lambda: now, keys, finished, notices)
+    return batches
+
+
+def decide_under_lock(
+    ledger: Ledger,
+    decide: Callable[[], Decisions],
+    run_id: int,
+    clock: Callable[[], datetime],
+    keys: OutboxKeys | None = None,
+    finish: Callable[[Connection, Decisions, int], None] | None = None,
+) -> tuple[Decisions, int]:
+    """Compute a pass while holding the decision-store lock, and store it in that transaction.
+
+    `decide` reads the ledger (in connections of its own) only once the lock
+    is held, so no other pass is stored between its reading and its storing.
+    Otherwise as `store_decisions` with the pass's own notices; `finish` is
+    also given the pass. Returns the pass and the notice batches queued. The
+    lock is held for the whole computation: a pass decided this way cannot
+    be overtaken, at the cost of keeping other passes (and, on SQLite, every
+    writer) waiting meanwhile.
+    """
+    return _store(ledger, lambda _conn: decide(), run_id, clock, keys, finish, None)
+
+
+def _store(
+    ledger: Ledger,
+    obtain: Callable[[Connection], Decisions],
+    run_id: int,
+    clock: Callable[[], datetime],
+    keys: OutboxKeys | None,
+    finish: Callable[[Connection, Decisions, int], None] | None,
+    notices: Iterable[Notice] | None,
+) -> tuple[Decisions, int]:
+    """Take the decision-store lock, obtain the pass, write it, its notices and `finish`."""
     audit = audit_log_for(ledger.engine)
     audit.require_writable()  # no decisions are written without the audit log
     with ledger.engine.begin() as conn:
-        drafts = _write_decisions(conn, ledger, decisions, run_id, now, check)
+        lock_decision_store(conn)
+        decisions = obtain(conn)
+        now = clock()
+        drafts = _write_decisions(conn, ledger, decisions, run_id, now)
         batches = 0
         if keys is not None:
             desired = _pass_notices(decisions) if notices is None else notices
             batches = store_outgoing(conn, changed_notices(conn, desired), keys, run_id, now)
         if finish is not None:
-            finish(conn, batches)
+            finish(conn, decisions, batches)
         # Last: the audit chain's head stays locked only from here to the commit.
         audit.record_many(conn, drafts)
-        return batches
+        return decisions, batches
 
 
 def _pass_notices(decisions: Decisions) -> Iterator[Notice]:
@@ -127,25 +176,16 @@ def _pass_notices(decisions: Decisions) -> Iterator[Notice]:
 
 
 def _write_decisions(
-    conn: Connection,
-    ledger: Ledger,
-    decisions: Decisions,
-    run_id: int,
-    now: datetime,
-    check: Callable[[Connection], bool] | None = None,
+    conn: Connection, ledger: Ledger, decisions: Decisions, run_id: int, now: datetime
 ) -> list[Draft]:
     """Write a decision pass, notices aside, inside the caller's transaction.
 
-    Subjects, members, links, segments, orphans, flags and review items, after
-    taking the decision-store lock (and, with `check`, raising `StalePass`
-    unless it holds then). Returns the pass's audit entries, drafted
-    before anything is replaced: the caller (which checks `require_writable` on
-    the audit log first) appends them as its last write, so the audit chain's
-    head is locked only from there to the commit.
+    Subjects, members, links, segments, orphans, flags and review items; the
+    caller holds the decision-store lock. Returns the pass's audit entries,
+    drafted before anything is replaced: the caller (which checks
+    `require_writable` on the audit log first) appends them as its last write,
+    so the audit chain's head is locked only from there to the commit.
     """
-    lock_decision_store(conn)
-    if check is not None and not check(conn):
-        raise StalePass("The decision pass no longer fits the ledger; it was not stored.")
     drafts = decision_pass_drafts(conn, decisions, run_id)
     _store_subjects(conn, decisions.subjects, run_id)
     ledger.replace_rows(schema.subject_members, list(_member_rows(decisions)), conn)

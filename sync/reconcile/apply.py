@@ -11,69 +11,27 @@ when the pass is stored, in the storing transaction under the decision-store
 lock (only the act itself and its run, the latest and the only one in flight,
 since the preview). Acts and runs that commit between the act and its pass
 (another act applied meanwhile, a run of the feeds) fail the second check;
-the pass is then computed afresh from the ledger, so what is stored is always
-what a fresh pass would give.
+the pass is then computed afresh from the ledger and checked in turn (see
+`sync.cycle.decide_and_store`), so what is stored is always what a fresh
+pass would give.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from sync.app import App
 from sync.audit.chain import AuditKind
 from sync.audit.log import audit_log_for
 from sync.core.decide import Decisions
-from sync.cycle import decide_and_store
-from sync.errors import StalePass
-from sync.ledger import schema
-from sync.ledger.tables_manual import manual_links
+from sync.cycle import CheckedPass, decide_and_store
+from sync.ledger.mark import LedgerMark, mark_now, read_ledger_mark, unchanged_since
+from sync.ledger.runs import RUN_FAILED, RUN_SUCCEEDED
 from sync.reconcile.acts import Actor, AuditNote
-
-RUN_SUCCEEDED = "succeeded"
-RUN_FAILED = "failed"
-RUN_IN_FLIGHT = "running"
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerMark:
-    """What changes whenever a decision pass's inputs may have changed: runs and acts.
-
-    Records are only written by runs, and stored decisions (previous
-    membership, subject ids) too, so the runs (how many, the latest id, how
-    many still in flight) stand for them; stored links, unlinks, overrides and
-    revocations are counted. Runs and acts are never deleted, so counts only grow.
-    """
-
-    last_run: int | None
-    runs: int
-    runs_in_flight: int
-    manual_links: int
-    overrides: int
-    revoked_overrides: int
-
-    def with_run(self, run_id: int) -> LedgerMark:
-        """This mark once the run `run_id` has started (the latest run, in flight)."""
-        return replace(
-            self, last_run=run_id, runs=self.runs + 1, runs_in_flight=self.runs_in_flight + 1
-        )
-
-    def is_one_act_after(self, earlier: LedgerMark) -> bool:
-        """Whether this mark is `earlier` with one act stored and nothing else.
-
-        The act raised one count by one; runs and the other counts are as they were.
-        """
-        runs = (self.last_run, self.runs, self.runs_in_flight)
-        if runs != (earlier.last_run, earlier.runs, earlier.runs_in_flight):
-            return False
-        acts = zip(self._acts(), earlier._acts(), strict=True)
-        return sorted(now - before for now, before in acts) == [0, 0, 1]
-
-    def _acts(self) -> tuple[int, int, int]:
-        return (self.manual_links, self.overrides, self.revoked_overrides)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,27 +49,9 @@ class ActPass:
     decisions: Decisions
     mark: LedgerMark
 
-    def still_fits(self, run_id: int) -> Callable[[Connection], bool]:
-        """A check that the ledger has changed by nothing but the run `run_id` since the act."""
-        expected = self.mark.with_run(run_id)
-        return lambda conn: read_ledger_mark(conn) == expected
-
-
-def read_ledger_mark(conn: Connection) -> LedgerMark:
-    """The ledger's mark now (read before anything a pass uses)."""
-    runs, overrides = schema.runs, schema.overrides
-    last_run, count, in_flight = conn.execute(
-        select(
-            func.max(runs.c.id),
-            func.count(),
-            func.count().filter(runs.c.status == RUN_IN_FLIGHT),
-        )
-    ).one()
-    manual = conn.execute(select(func.count()).select_from(manual_links)).scalar_one()
-    made, revoked = conn.execute(
-        select(func.count(), func.count(overrides.c.revoked_at)).select_from(overrides)
-    ).one()
-    return LedgerMark(last_run, int(count), int(in_flight), int(manual), int(made), int(revoked))
+    def for_run(self, run_id: int) -> CheckedPass:
+        """The pass, checked that the ledger changed by nothing but the run `run_id` since."""
+        return CheckedPass(self.decisions, unchanged_since(self.mark.with_run(run_id)))
 
 
 def ledger_mark(app: App) -> LedgerMark:
@@ -120,8 +60,7 @@ def ledger_mark(app: App) -> LedgerMark:
     Runs whose process died are recorded as interrupted first: they are not in flight.
     """
     app.ledger.mark_interrupted_runs(app.clock())
-    with app.ledger.engine.connect() as conn:
-        return read_ledger_mark(conn)
+    return mark_now(app.ledger.engine)
 
 
 def act_as_of(app: App) -> date:
@@ -176,7 +115,8 @@ def redecide(app: App, act_id: str, ready: ActPass | None = None) -> int:
 
     `ready` is a pass already computed with the act (see `ActPass`): it is
     stored only if, under the decision-store lock, the ledger has changed by
-    nothing but this run since the act; otherwise the pass is computed afresh.
+    nothing but this run since the act; otherwise a pass is computed afresh
+    and checked in the same way (see `decide_and_store`).
     """
     audit_log_for(app.ledger.engine).require_writable()
     ledger = app.ledger
@@ -184,35 +124,19 @@ def redecide(app: App, act_id: str, ready: ActPass | None = None) -> int:
     run_id = ledger.start_run(as_of, app.clock())
     summary = {"manual_act": act_id}
 
-    def finish(conn: Connection, _batches: int) -> None:
+    def finish(conn: Connection, _decisions: Decisions, _batches: int) -> None:
         ledger.finish_run(run_id, RUN_SUCCEEDED, summary, app.clock(), conn)
 
     try:
-        _store_pass(app, as_of, run_id, ready, finish)
+        decide_and_store(
+            app, as_of, run_id, finish, None if ready is None else ready.for_run(run_id)
+        )
     except BaseException:
         ledger.finish_run(run_id, RUN_FAILED, summary, app.clock())
         raise
     finally:
         ledger.release_run(run_id)
     return run_id
-
-
-def _store_pass(
-    app: App,
-    as_of: date,
-    run_id: int,
-    ready: ActPass | None,
-    finish: Callable[[Connection, int], None],
-) -> None:
-    """Store the ready pass if it still fits the ledger, else (or without one) a fresh pass."""
-    if ready is not None:
-        try:
-            decide_and_store(app, as_of, run_id, ready.decisions, finish, ready.still_fits(run_id))
-        except StalePass:
-            pass  # another act or run came in since the act: nothing was stored
-        else:
-            return
-    decide_and_store(app, as_of, run_id, None, finish)
 
 
 def audit_preview(app: App, actor: Actor, note: AuditNote) -> None:

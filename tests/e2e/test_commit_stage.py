@@ -3,33 +3,43 @@
 A failure after the run's summary is written must leave neither decisions,
 notices, audit entries nor summary behind, and the commit run again must
 store exactly what the in-process `run` of the same feeds stores: the same
-exports and report, notices, audit entries by kind, and summary.
+exports and report, notices, audit entries by kind, and summary. The staged
+pass is stored only while the ledger is as the link stage read it: an act
+applied while the cycle decides makes the commit decide afresh, so the act
+is kept.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+import sync.cycle
 from sync.app import App
 from sync.audit.tables import audit_log
-from sync.cycle import run_cycle
+from sync.core.records import Owner
+from sync.cycle import decide_and_store, run_cycle
 from sync.distributed import store
 from sync.distributed.cycles import start_cycle
 from sync.distributed.stages import execute
-from sync.distributed.work import KIND_COMMIT, CycleRules
+from sync.distributed.work import KIND_COMMIT, KIND_DECIDE, CycleRules, TaskRef
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
+from sync.reconcile.overrides import AssignRequest, assign
 from sync.settings import load_settings
 from tests.e2e import test_deliver_stage as deliver_stage
 from tests.e2e import test_workers as shared
 from tests.e2e.test_deliver_stage import cycle_status, task_state
 from tests.e2e.test_workers import TODAY, feed_specs, ledger_outputs
+from tests.integration.test_reconcile_apply import ACTOR, run_statuses, segment_rules
+from tests.integration.test_reconcile_apply import stored as stored_decisions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -103,3 +113,72 @@ def test_a_commit_failing_after_the_summary_leaves_nothing_and_runs_again_once(
         assert ledger_outputs(app) == ledger_outputs(reference)
     finally:
         reference.close()
+
+
+def run_until(app: App, queue: list[TaskRef], kind: str | None) -> list[TaskRef]:
+    """Execute the cycle's tasks in order until the next is of `kind` (None: to the end)."""
+    while queue and queue[0].kind != kind:
+        queue.extend(execute(app, RULES, queue.pop(0), "test"))
+    return queue
+
+
+def override_request(app: App) -> AssignRequest:
+    """An override giving a stored subject with a probation record to the police for a month."""
+    members = schema.subject_members
+    with app.ledger.engine.connect() as conn:
+        subject = conn.execute(
+            select(members.c.subject_id)
+            .where(members.c.agency == "probation")
+            .order_by(members.c.subject_id)
+            .limit(1)
+        ).scalar_one()
+    return AssignRequest(subject, Owner.POLICE, date(2025, 6, 1), date(2025, 6, 28))
+
+
+def a_fresh_pass_changes_nothing(app: App) -> bool:
+    """Whether a fresh pass would store what is stored and queue no notice."""
+    before = stored_decisions(app)
+    _, batches = decide_and_store(app, TODAY, app.ledger.start_run(TODAY, datetime.now(UTC)))
+    return batches == 0 and stored_decisions(app) == before
+
+
+def ran_before(app: App, folder: Path) -> None:
+    """One in-process run of the feeds, so the ledger holds subjects an act can name."""
+    sources = {a: PlainFileSource(Path(s)) for a, s in feed_specs(folder).items()}
+    run_cycle(app, sources, TODAY)
+
+
+@pytest.mark.parametrize(
+    "stage", [KIND_DECIDE, KIND_COMMIT], ids=["before-decide", "before-commit"]
+)
+def test_an_act_applied_while_a_cycle_decides_is_kept(
+    hub: Callable[..., App], small_feeds: Path, stage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = hub()
+    ran_before(app, small_feeds)
+    cycle_id, queue = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    queue = run_until(app, queue, stage)
+    assign(app, override_request(app), ACTOR, apply=True)  # its own run stores a pass
+    with caplog.at_level(logging.INFO, logger=sync.cycle.__name__):
+        assert run_until(app, queue, None) == []
+    assert cycle_status(app, cycle_id) == "succeeded"
+    assert "MANUAL" in segment_rules(app)
+    assert run_statuses(app) == ["succeeded"] * 3  # the first run, the act's, the cycle's
+    assert len([m for m in caplog.messages if "deciding again" in m]) == 1
+    assert a_fresh_pass_changes_nothing(app)
+
+
+def test_a_cycle_over_an_unchanged_ledger_stores_its_staged_pass(
+    hub: Callable[..., App], small_feeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = hub()
+    ran_before(app, small_feeds)
+    cycle_id, queue = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    queue = run_until(app, queue, KIND_COMMIT)
+    computed: list[object] = []
+    monkeypatch.setattr(sync.cycle, "decide", lambda *args: computed.append(args))
+    assert run_until(app, queue, None) == []
+    assert cycle_status(app, cycle_id) == "succeeded"
+    assert computed == []  # the commit decided nothing itself
+    monkeypatch.undo()
+    assert a_fresh_pass_changes_nothing(app)
