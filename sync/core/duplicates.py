@@ -97,8 +97,12 @@ class Flag:
     def key(self) -> FlagKey:
         """A stable identity across runs: kind, subject, agency, assessment or person ids."""
         agency = self.agency.value if self.agency is not None else ""
-        target = self.assessment_id or PERSON_ID_SEPARATOR.join(self.person_ids)
-        return (self.kind.value, self.subject_id, agency, target)
+        return (self.kind.value, self.subject_id, agency, self.target)
+
+    @property
+    def target(self) -> str:
+        """What the flag is about: the assessment id, else the person ids joined."""
+        return self.assessment_id or PERSON_ID_SEPARATOR.join(self.person_ids)
 
 
 @dataclass(frozen=True, slots=True)
