@@ -31,7 +31,7 @@ DEFAULT_WINDOW_DAYS = 180
 MIN_RECORDS_FOR_DUPLICATE = 2
 PERSON_ID_SEPARATOR = ","
 
-FlagKey = tuple[str, str, str, str]
+FlagKey = tuple[str, str, str]
 
 
 class FlagKind(StrEnum):
@@ -95,10 +95,19 @@ class Flag:
 
     @property
     def key(self) -> FlagKey:
-        """A stable identity across runs: kind, subject, agency, assessment or person ids."""
+        """A stable identity across runs: kind, agency, then assessment or person ids.
+
+        The subject is not part of it: a flag is about an assessment (or a set
+        of person records), and when that moves to another subject it is still
+        the same flag, so there is one flag per assessment and kind for ever.
+        """
         agency = self.agency.value if self.agency is not None else ""
-        target = self.assessment_id or PERSON_ID_SEPARATOR.join(self.person_ids)
-        return (self.kind.value, self.subject_id, agency, target)
+        return (self.kind.value, agency, self.target)
+
+    @property
+    def target(self) -> str:
+        """What the flag is about: the assessment id, else the person ids joined."""
+        return self.assessment_id or PERSON_ID_SEPARATOR.join(self.person_ids)
 
 
 @dataclass(frozen=True, slots=True)

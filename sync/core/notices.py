@@ -128,6 +128,18 @@ def _flag_notices(agency: Agency, base: dict[str, Any], flags: Sequence[Flag]) -
             "counterpart_assessment": counterpart,
             "redundant": flag.redundant,
         }
-        key = f"{NOTICE_FLAG}|" + "|".join(str(part) for part in flag.key)
-        notices.append(Notice(agency, key, NOTICE_FLAG, base["subject_id"], body))
+        notices.append(
+            Notice(agency, _flag_notice_key(flag), NOTICE_FLAG, base["subject_id"], body)
+        )
     return notices
+
+
+def _flag_notice_key(flag: Flag) -> str:
+    """A flag notice's key: the flag's kind, subject, agency and what it is about.
+
+    It names the subject whatever the flag's own key holds: the notice is about
+    the subject as the agency knows it, so a flag that moves to another subject
+    is withdrawn under the old subject and told under the new one.
+    """
+    agency = "" if flag.agency is None else flag.agency.value
+    return "|".join((NOTICE_FLAG, flag.kind.value, flag.subject_id, agency, flag.target))

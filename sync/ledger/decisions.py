@@ -48,7 +48,7 @@ FLAG_CONTENT_COLUMNS = (
 
 
 def flag_key(flag: Flag) -> str:
-    """The flag's stable identity as one string."""
+    """The flag's stable identity as one string: `kind|agency|assessment or person ids`."""
     return "|".join(str(part) for part in flag.key)
 
 
@@ -306,7 +306,13 @@ def _orphan_row(orphan: Any) -> dict[str, Any]:
 
 
 def merge_flags(conn: Connection, current: Iterable[Flag], now: datetime) -> None:
-    """Insert new flags, refresh those still holding, close those that no longer hold."""
+    """Insert new flags, refresh those still holding, close those that no longer hold.
+
+    A flag is matched to its stored row by `flag_key`, which leaves the subject
+    out: a flag whose assessment moved to another subject keeps its row and its
+    first-seen time, takes the new subject and details, and is reopened if it
+    had been closed.
+    """
     table = schema.flags
     stored = _stored_flags(conn)
     stamp = driver_value(conn, table.c.first_seen, now)

@@ -19,6 +19,7 @@ from sync.core.duplicates import (
     FlagKind,
     find_flags,
 )
+from sync.core.notices import NOTICE_FLAG, notices_for_subject
 from sync.core.policy import PolicySettings, build_timeline
 from sync.core.records import (
     Agency,
@@ -237,10 +238,32 @@ def test_duplicate_person_record() -> None:
     assert (flag.assessment_id, flag.reference_date, flag.counterpart) == (None, None, None)
     assert flag.key == (
         FlagKind.DUPLICATE_PERSON_RECORD.value,
-        "subject-1",
         "probation",
         "D000001,W900000",
     )
+
+
+def test_a_flag_keeps_its_key_under_another_subject() -> None:
+    police = completed(Agency.POLICE, "WPA-0", date(2025, 5, 10))
+    facts = subject(police, PROBATION_APRIL)
+    moved = replace(facts, subject_id="subject-2")
+    assert [f.key for f in flags_of(moved)] == [f.key for f in flags_of(facts)]
+    assert {f.subject_id for f in flags_of(moved)} == {"subject-2"}
+
+
+def test_flag_notices_still_name_the_subject_in_their_key() -> None:
+    police = completed(Agency.POLICE, "WPA-0", date(2025, 5, 10))
+    facts = subject(police, PROBATION_APRIL)
+    timeline = build_timeline(facts, DEFAULT)
+    keys = {
+        notice.key
+        for notice in notices_for_subject(facts, timeline, flags_of(facts))
+        if notice.kind == NOTICE_FLAG and notice.agency is Agency.POLICE
+    }
+    assert keys == {
+        "flag|assessed_by_non_owner|subject-1|police|WPA-0",
+        "flag|duplicate|subject-1|police|WPA-0",
+    }
 
 
 def test_gender_and_dob_conflicts_are_review_items() -> None:

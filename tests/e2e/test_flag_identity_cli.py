@@ -1,0 +1,108 @@
+"""`arms-sync run` then `report duplicates`: a relinked person's assessment keeps its one flag."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from sync.ledger import schema
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.e2e
+AS_OF = "2026-11-28"
+STAMP = "2026-01-01T00:00:00Z"
+KIND = "assessed_without_owner"
+
+
+def _person(agency: str, pid: str, surname: str, forenames: str, dob: str, stamp: str) -> Any:
+    return {
+        "type": "person",
+        "agency": agency,
+        "id": pid,
+        "surname": surname,
+        "forenames": forenames,
+        "date_of_birth": dob,
+        "gender": "M",
+        "area": "NW" if agency == "probation" else "LANC",
+        "updated_at": stamp,
+    }
+
+
+def _assessment(agency: str, aid: str, pid: str, day: str) -> dict[str, object]:
+    return {
+        "type": "assessment",
+        "agency": agency,
+        "id": aid,
+        "person_id": pid,
+        "started_on": day,
+        "completed_on": day,
+        "status": "completed",
+        "updated_at": STAMP,
+    }
+
+
+PROBATION = [
+    _person("probation", "A000001", "ALDER", "Adam", "1960-01-01", STAMP),
+    _assessment("probation", "PA", "A000001", "2025-05-12"),
+]
+POLICE_QA = _assessment("police", "QA", "Q-1", "2025-05-10")
+QUINCE = _person("police", "Q-1", "QUINCE", "Quinn", "1971-02-03", STAMP)
+# The same police record, corrected later: it now matches the probation person.
+ALDER = _person("police", "Q-1", "ALDER", "Adam", "1960-01-01", "2026-02-01T00:00:00Z")
+
+
+def _run(folder: Path, police: list[Any]) -> None:
+    paths = folder / "probation.jsonl", folder / "police.jsonl"
+    for path, records in zip(paths, (PROBATION, police), strict=True):
+        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    feeds = ("--probation-feed", str(paths[0]), "--police-feed", str(paths[1]))
+    run_cli("run", *feeds, "--as-of", AS_OF, cwd=folder)
+
+
+def _report_rows(folder: Path, assessment_id: str) -> list[dict[str, Any]]:
+    output = run_cli("report", "duplicates", "--format", "json", cwd=folder).stdout
+    flags: list[dict[str, Any]] = json.loads(output)["flags"]
+    return [f for f in flags if f["kind"] == KIND and f["assessment_id"] == assessment_id]
+
+
+def _subject_of(folder: Path, person_id: str) -> str:
+    for line in run_cli("export", "links", cwd=folder).stdout.splitlines():
+        subject = json.loads(line)
+        if any(record["person_id"] == person_id for record in subject["records"]):
+            return str(subject["subject_id"])
+    raise AssertionError("person not exported")
+
+
+def _first_seen(folder: Path, assessment_id: str) -> list[datetime]:
+    """The first-seen times stored for the assessment's flags of the kind."""
+    engine = create_engine(f"sqlite:///{folder / 'arms-sync.db'}")
+    table = schema.flags
+    query = select(table.c.first_seen).where(
+        table.c.kind == KIND, table.c.assessment_id == assessment_id
+    )
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_a_relinked_person_keeps_one_flag_per_assessment_and_kind(tmp_path: Path) -> None:
+    _run(tmp_path, [QUINCE, POLICE_QA])
+    (before,) = _report_rows(tmp_path, "QA")
+    old_subject = _subject_of(tmp_path, "Q-1")
+    first_seen = _first_seen(tmp_path, "QA")
+    assert before["subject_id"] == old_subject
+
+    _run(tmp_path, [ALDER, POLICE_QA])
+    new_subject = _subject_of(tmp_path, "Q-1")
+    assert new_subject == _subject_of(tmp_path, "A000001") != old_subject
+    (after,) = _report_rows(tmp_path, "QA")
+    assert (after["subject_id"], after["state"], after["closed_at"]) == (new_subject, "open", None)
+    assert after["first_seen"] == before["first_seen"]
+    assert _first_seen(tmp_path, "QA") == first_seen
