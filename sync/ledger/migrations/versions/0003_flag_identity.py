@@ -1,7 +1,7 @@
 """flag identity without the subject: one stored flag per kind and assessment
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-28 19:00:00.000000
 
 A flag's key was `kind|subject|agency|target` (target: the assessment id, else
@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
