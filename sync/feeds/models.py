@@ -15,12 +15,17 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetPydanticSchema,
+    Strict,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import CoreSchema, core_schema
 
 from sync.core import identifiers as ids
 from sync.core.records import AssessmentStatus, Gender, Offence, SupervisionKind
@@ -33,6 +38,31 @@ NonEmptyText = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
 WARNINGS_KEY = "\x00warnings"
 _PLACEHOLDER_DOB_TEXT = frozenset(d.isoformat() for d in ids.PLACEHOLDER_DATES_OF_BIRTH)
 RecordId = Annotated[str, Field(min_length=1, max_length=RECORD_ID_MAX_LENGTH)]
+
+
+def _with_reason(error_type: str, reason: str) -> GetPydanticSchema:
+    """Annotation: any failure of the annotated type is reported as `reason` alone."""
+
+    def schema(source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.custom_error_schema(
+            handler(source), custom_error_type=error_type, custom_error_message=reason
+        )
+
+    return GetPydanticSchema(schema)
+
+
+def _null_is_false(value: object) -> object:
+    return False if value is None else value
+
+
+# `deleted`: a JSON boolean; null (like absent) means not deleted. Strict, so
+# "yes", "true" or 1 are rejected rather than read as true.
+DeletedFlag = Annotated[
+    bool,
+    Strict(),
+    _with_reason("deleted_type", "must be true, false or null"),
+    BeforeValidator(_null_is_false),
+]
 
 
 class FeedContext:
@@ -65,7 +95,7 @@ class FeedRecord(BaseModel):
     agency: AgencyName
     id: RecordId
     updated_at: AwareDatetime
-    deleted: bool = False
+    deleted: DeletedFlag = False
     # Computed by validators under an alias no feed can use, never read from input.
     warnings: tuple[str, ...] = Field(default=(), validation_alias=WARNINGS_KEY)
 
