@@ -51,6 +51,32 @@ def _with_reason(error_type: str, reason: str) -> GetPydanticSchema:
     return GetPydanticSchema(schema)
 
 
+def _json_text_in_form(pattern: str, error_type: str, reason: str) -> GetPydanticSchema:
+    """Annotation: only a JSON string matching `pattern` reaches the type's own parsing.
+
+    Any failure, of the pattern or of that parsing, is reported as `reason` alone.
+    The check runs inside pydantic-core, so it adds no Python call per value.
+    """
+
+    def schema(source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        text = core_schema.str_schema(pattern=pattern, strict=True, strip_whitespace=False)
+        return core_schema.custom_error_schema(
+            core_schema.chain_schema([text, handler(source)]),
+            custom_error_type=error_type,
+            custom_error_message=reason,
+        )
+
+    return GetPydanticSchema(schema)
+
+
+# Pydantic alone, even in strict mode, turns numbers, Unix-time strings and
+# datetimes into dates. The feed text is checked first.
+# `[0-9]`, not `\d`: the regex engine's `\d` also matches non-ASCII digits.
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+DATE_REASON = "must be a date in the form YYYY-MM-DD"
+FeedDate = Annotated[date, _json_text_in_form(DATE_PATTERN, "date_format", DATE_REASON)]
+
+
 def _null_is_false(value: object) -> object:
     return False if value is None else value
 
@@ -118,7 +144,7 @@ class PersonRecord(FeedRecord):
     pnc: str | None = None
     cro: str | None = None
     noms: str | None = None
-    date_of_birth: date | None = None
+    date_of_birth: FeedDate | None = None
 
     @field_validator("id")
     @classmethod
@@ -199,9 +225,9 @@ class SupervisionRecord(_PersonLinked):
     type: Literal["supervision"]
     kind: SupervisionKind
     offence: Offence
-    start: date
-    end: date | None = None
-    terminated_on: date | None = None
+    start: FeedDate
+    end: FeedDate | None = None
+    terminated_on: FeedDate | None = None
 
     @field_validator("type")
     @classmethod
@@ -219,8 +245,8 @@ class SupervisionRecord(_PersonLinked):
 
 
 class _PeriodRecord(_PersonLinked):
-    start: date
-    end: date | None = None
+    start: FeedDate
+    end: FeedDate | None = None
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> _PeriodRecord:
@@ -257,8 +283,8 @@ class AssessmentRecord(_PersonLinked):
     """`assessment`: an ARMS assessment by either agency."""
 
     type: Literal["assessment"]
-    started_on: date
-    completed_on: date | None = None
+    started_on: FeedDate
+    completed_on: FeedDate | None = None
     status: AssessmentStatus
 
     @model_validator(mode="after")

@@ -1,11 +1,17 @@
-"""Feed-v1 value formats: null optional fields and `deleted`."""
+"""Feed-v1 value formats: null optional fields, `deleted` and dates.
+
+Pydantic's lax parsing would turn numbers, Unix times and datetimes into dates;
+the feed spec allows none of these.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sync.feeds.jsonl import Accepted, Rejected, validate_line
 from sync.feeds.models import FeedContext
@@ -16,6 +22,7 @@ CONTEXTS = {
     "police": FeedContext("police", TODAY),
 }
 STAMP = "2026-11-01T09:00:00Z"
+DATE_REASON = "must be a date in the form YYYY-MM-DD"
 DELETED_REASON = "must be true, false or null"
 
 # One valid record of each type that has dates, with every optional field set.
@@ -160,3 +167,62 @@ def test_deleted_is_a_json_boolean_and_null_means_not_deleted(value: object, del
 @pytest.mark.parametrize("value", ["yes", "no", "true", "false", 1, 0, 1.0, "", [], {}])
 def test_deleted_other_than_a_json_boolean_is_rejected(value: object) -> None:
     assert _reason("person", deleted=value) == f"person.deleted: {DELETED_REASON}"
+
+
+# Dates --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("record_type", "field"), DATE_FIELDS)
+def test_a_date_field_accepts_a_calendar_date(record_type: str, field: str) -> None:
+    assert _payload(_accepted(record_type, **{field: "2025-01-01"}))[field] == "2025-01-01"
+
+
+BAD_DATES = [
+    "2025-01-01T00:00:00Z",
+    "2025-01-01T00:00:00",
+    "2025-01-01 00:00",
+    1735689600,
+    "1735689600",
+    1735689600.0,
+    "20250101",
+    "2025-1-1",
+    "01/01/2025",
+    " 2025-01-01",
+    "2025-01-01\n",
+    "2025-02-30",
+    "2025-13-01",
+    "0000-01-01",
+    "+2025-01-01",
+    "\uff12\uff10\uff12\uff15-01-01",  # full-width digits
+    "",
+    True,
+    ["2025-01-01"],
+]
+
+
+@pytest.mark.parametrize(("record_type", "field"), DATE_FIELDS)
+@pytest.mark.parametrize("value", BAD_DATES, ids=repr)
+def test_a_date_field_rejects_anything_but_yyyy_mm_dd(
+    record_type: str, field: str, value: object
+) -> None:
+    assert _reason(record_type, **{field: value}) == f"{record_type}.{field}: {DATE_REASON}"
+
+
+@pytest.mark.parametrize(
+    ("record_type", "field"), [(t, f) for t, f in DATE_FIELDS if (t, f) not in OPTIONAL_FIELDS]
+)
+def test_a_required_date_may_not_be_null(record_type: str, field: str) -> None:
+    assert _reason(record_type, **{field: None}) == f"{record_type}.{field}: {DATE_REASON}"
+
+
+@given(st.dates(min_value=date(1, 1, 1)))
+def test_any_date_written_yyyy_mm_dd_is_accepted_and_round_trips(day: date) -> None:
+    text = day.isoformat()
+    item = _accepted("registration", start=text, end=None)
+    assert _payload(item)["start"] == text
+
+
+@given(st.dates(), st.times())
+def test_a_date_with_a_time_is_rejected(day: date, clock: time) -> None:
+    text = f"{day.isoformat()}T{clock.isoformat()}"
+    assert _reason("custody", start=text, end=None) == f"custody.start: {DATE_REASON}"
