@@ -1,10 +1,12 @@
 """Pydantic models of feed-v1 records: validation at the edge.
 
 Each line of a feed is validated into one of these models (a discriminated
-union on `type`). Validators canonicalise identifiers: an invalid CRN, NOMS
-number or police reference rejects the record; an invalid or junk PNC or CRO is
-set aside with a warning naming the field (never the value). Error messages name
-the field and the rule, never the input.
+union on `type`). Dates must be JSON strings `YYYY-MM-DD` and `updated_at` an
+RFC 3339 timestamp with seconds and an offset; `deleted` is true, false or null
+(null and absent mean false). Validators canonicalise identifiers: an invalid
+CRN, NOMS number or police reference rejects the record; an invalid or junk PNC
+or CRO is set aside with a warning naming the field (never the value). Error
+messages name the field and the rule, never the input.
 """
 
 from __future__ import annotations
@@ -70,11 +72,24 @@ def _json_text_in_form(pattern: str, error_type: str, reason: str) -> GetPydanti
 
 
 # Pydantic alone, even in strict mode, turns numbers, Unix-time strings and
-# datetimes into dates. The feed text is checked first.
+# datetimes into dates, and accepts timestamps without seconds, with a space
+# for `T` or an offset without a colon. The feed text is checked first.
 # `[0-9]`, not `\d`: the regex engine's `\d` also matches non-ASCII digits.
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# RFC 3339 `date-time`: `T` (or `t`), seconds, optional fraction, `Z` (or `z`)
+# or a `+hh:mm`/`-hh:mm` offset. A space for `T` is only an RFC note, not the
+# grammar, and is rejected; so is a leap second (`:60`), which `datetime`
+# cannot hold. Fraction digits past the microsecond are dropped.
+TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 DATE_REASON = "must be a date in the form YYYY-MM-DD"
+TIMESTAMP_REASON = "must be an RFC 3339 timestamp with seconds and an offset"
 FeedDate = Annotated[date, _json_text_in_form(DATE_PATTERN, "date_format", DATE_REASON)]
+Timestamp = Annotated[
+    AwareDatetime, _json_text_in_form(TIMESTAMP_PATTERN, "timestamp_format", TIMESTAMP_REASON)
+]
 
 
 def _null_is_false(value: object) -> object:
@@ -120,7 +135,7 @@ class FeedRecord(BaseModel):
 
     agency: AgencyName
     id: RecordId
-    updated_at: AwareDatetime
+    updated_at: Timestamp
     deleted: DeletedFlag = False
     # Computed by validators under an alias no feed can use, never read from input.
     warnings: tuple[str, ...] = Field(default=(), validation_alias=WARNINGS_KEY)

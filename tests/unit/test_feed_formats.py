@@ -1,20 +1,20 @@
-"""Feed-v1 value formats: null optional fields, `deleted` and dates.
+"""Feed-v1 value formats: null optional fields, `deleted`, dates and `updated_at` timestamps.
 
-Pydantic's lax parsing would turn numbers, Unix times and datetimes into dates;
-the feed spec allows none of these.
+Pydantic's lax parsing would turn numbers, Unix times, datetimes and timestamps
+without seconds into dates and datetimes; the feed spec allows none of these.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sync.feeds.jsonl import Accepted, Rejected, validate_line
-from sync.feeds.models import FeedContext
+from sync.feeds.models import FeedContext, updated_at_key
 
 TODAY = date(2026, 11, 28)
 CONTEXTS = {
@@ -23,6 +23,7 @@ CONTEXTS = {
 }
 STAMP = "2026-11-01T09:00:00Z"
 DATE_REASON = "must be a date in the form YYYY-MM-DD"
+TIMESTAMP_REASON = "must be an RFC 3339 timestamp with seconds and an offset"
 DELETED_REASON = "must be true, false or null"
 
 # One valid record of each type that has dates, with every optional field set.
@@ -226,3 +227,92 @@ def test_any_date_written_yyyy_mm_dd_is_accepted_and_round_trips(day: date) -> N
 def test_a_date_with_a_time_is_rejected(day: date, clock: time) -> None:
     text = f"{day.isoformat()}T{clock.isoformat()}"
     assert _reason("custody", start=text, end=None) == f"custody.start: {DATE_REASON}"
+
+
+# updated_at -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stamp", "key"),
+    [
+        ("2026-01-01T00:00:00Z", "2026-01-01T00:00:00"),
+        ("2026-01-01T01:00:00+01:00", "2026-01-01T00:00:00"),
+        ("2025-12-31T18:30:00-05:30", "2026-01-01T00:00:00"),
+        ("2026-01-01T00:00:00-00:00", "2026-01-01T00:00:00"),
+        ("2026-01-01T00:00:00.5Z", "2026-01-01T00:00:00.500000"),
+        ("2026-01-01T01:00:00.123456+01:00", "2026-01-01T00:00:00.123456"),
+        ("2026-01-01T00:00:00.1234567891Z", "2026-01-01T00:00:00.123456"),
+        ("2026-01-01t00:00:00z", "2026-01-01T00:00:00"),
+    ],
+)
+def test_updated_at_accepts_rfc_3339_timestamps(stamp: str, key: str) -> None:
+    assert _accepted("custody", updated_at=stamp).version.updated_at == key
+
+
+BAD_STAMPS = [
+    1767225600,
+    1767225600.0,
+    "1767225600",
+    "2026-01-01T00:00Z",
+    "2026-01-01T00Z",
+    "2026-01-01T00:00:00",
+    "2026-01-01T00:00:00.5",
+    "2026-01-01",
+    "2026-01-01 00:00:00Z",
+    "2026-01-01_00:00:00Z",
+    "2026-01-01T00:00:00+0100",
+    "2026-01-01T00:00:00+01",
+    "2026-01-01T00:00:00,5Z",
+    "2026-01-01T00:00:00.Z",
+    "2026-01-01T24:00:00Z",
+    "2026-12-31T23:59:60Z",
+    "2026-01-01T00:00:00+24:00",
+    "2026-02-30T00:00:00Z",
+    "20260101T000000Z",
+    " 2026-01-01T00:00:00Z",
+    "2026-01-01T00:00:00Z\n",
+    "",
+    None,
+    True,
+]
+
+
+@pytest.mark.parametrize("stamp", BAD_STAMPS, ids=repr)
+def test_updated_at_rejects_anything_but_rfc_3339(stamp: object) -> None:
+    assert _reason("person", updated_at=stamp) == f"person.updated_at: {TIMESTAMP_REASON}"
+
+
+OFFSETS = st.integers(-23 * 60 - 59, 23 * 60 + 59).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+AWARE = st.datetimes(datetime(1900, 1, 2), datetime(2099, 12, 30), timezones=OFFSETS)
+
+
+@given(AWARE, st.sampled_from(["seconds", "milliseconds", "microseconds"]))
+def test_any_rfc_3339_timestamp_is_accepted_at_its_utc_instant(
+    moment: datetime, timespec: str
+) -> None:
+    stamp = moment.isoformat(timespec=timespec)
+    key = _accepted("custody", updated_at=stamp).version.updated_at
+    utc = datetime.fromisoformat(stamp).astimezone(UTC)
+    assert key == updated_at_key(utc) == utc.replace(tzinfo=None).isoformat()
+
+
+@given(AWARE)
+def test_any_timestamp_missing_its_seconds_is_rejected(moment: datetime) -> None:
+    stamp = moment.isoformat(timespec="seconds")
+    without_seconds = stamp[:16] + stamp[19:]
+    assert _reason("person", updated_at=without_seconds) == (
+        f"person.updated_at: {TIMESTAMP_REASON}"
+    )
+
+
+@given(AWARE)
+def test_any_timestamp_missing_its_offset_is_rejected(moment: datetime) -> None:
+    local = moment.isoformat(timespec="seconds")[:19]
+    assert _reason("person", updated_at=local) == f"person.updated_at: {TIMESTAMP_REASON}"
+
+
+def test_format_reasons_never_repeat_the_value() -> None:
+    reason = _reason("person", date_of_birth="1975-04-12T00:00:00Z", updated_at="1767225600")
+    assert reason == f"person.updated_at: {TIMESTAMP_REASON}; person.date_of_birth: {DATE_REASON}"
