@@ -1,10 +1,12 @@
 """Pydantic models of feed-v1 records: validation at the edge.
 
 Each line of a feed is validated into one of these models (a discriminated
-union on `type`). Validators canonicalise identifiers: an invalid CRN, NOMS
-number or police reference rejects the record; an invalid or junk PNC or CRO is
-set aside with a warning naming the field (never the value). Error messages name
-the field and the rule, never the input.
+union on `type`). Dates must be JSON strings `YYYY-MM-DD` and `updated_at` an
+RFC 3339 timestamp with seconds and an offset; `deleted` is true, false or null
+(null and absent mean false). Validators canonicalise identifiers: an invalid
+CRN, NOMS number or police reference rejects the record; an invalid or junk PNC
+or CRO is set aside with a warning naming the field (never the value). Error
+messages name the field and the rule, never the input.
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetPydanticSchema,
+    Strict,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import CoreSchema, core_schema
 
 from sync.core import identifiers as ids
 from sync.core.records import AssessmentStatus, Gender, Offence, SupervisionKind
@@ -33,6 +40,70 @@ NonEmptyText = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
 WARNINGS_KEY = "\x00warnings"
 _PLACEHOLDER_DOB_TEXT = frozenset(d.isoformat() for d in ids.PLACEHOLDER_DATES_OF_BIRTH)
 RecordId = Annotated[str, Field(min_length=1, max_length=RECORD_ID_MAX_LENGTH)]
+
+
+def _with_reason(error_type: str, reason: str) -> GetPydanticSchema:
+    """Annotation: any failure of the annotated type is reported as `reason` alone."""
+
+    def schema(source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.custom_error_schema(
+            handler(source), custom_error_type=error_type, custom_error_message=reason
+        )
+
+    return GetPydanticSchema(schema)
+
+
+def _json_text_in_form(pattern: str, error_type: str, reason: str) -> GetPydanticSchema:
+    """Annotation: only a JSON string matching `pattern` reaches the type's own parsing.
+
+    Any failure, of the pattern or of that parsing, is reported as `reason` alone.
+    The check runs inside pydantic-core, so it adds no Python call per value.
+    """
+
+    def schema(source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        text = core_schema.str_schema(pattern=pattern, strict=True, strip_whitespace=False)
+        return core_schema.custom_error_schema(
+            core_schema.chain_schema([text, handler(source)]),
+            custom_error_type=error_type,
+            custom_error_message=reason,
+        )
+
+    return GetPydanticSchema(schema)
+
+
+# Pydantic alone, even in strict mode, turns numbers, Unix-time strings and
+# datetimes into dates, and accepts timestamps without seconds, with a space
+# for `T` or an offset without a colon. The feed text is checked first.
+# `[0-9]`, not `\d`: the regex engine's `\d` also matches non-ASCII digits.
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# RFC 3339 `date-time`: `T` (or `t`), seconds, optional fraction, `Z` (or `z`)
+# or a `+hh:mm`/`-hh:mm` offset. A space for `T` is only an RFC note, not the
+# grammar, and is rejected; so is a leap second (`:60`), which `datetime`
+# cannot hold. Fraction digits past the microsecond are dropped.
+TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+DATE_REASON = "must be a date in the form YYYY-MM-DD"
+TIMESTAMP_REASON = "must be an RFC 3339 timestamp with seconds and an offset"
+FeedDate = Annotated[date, _json_text_in_form(DATE_PATTERN, "date_format", DATE_REASON)]
+Timestamp = Annotated[
+    AwareDatetime, _json_text_in_form(TIMESTAMP_PATTERN, "timestamp_format", TIMESTAMP_REASON)
+]
+
+
+def _null_is_false(value: object) -> object:
+    return False if value is None else value
+
+
+# `deleted`: a JSON boolean; null (like absent) means not deleted. Strict, so
+# "yes", "true" or 1 are rejected rather than read as true.
+DeletedFlag = Annotated[
+    bool,
+    Strict(),
+    _with_reason("deleted_type", "must be true, false or null"),
+    BeforeValidator(_null_is_false),
+]
 
 
 class FeedContext:
@@ -64,8 +135,8 @@ class FeedRecord(BaseModel):
 
     agency: AgencyName
     id: RecordId
-    updated_at: AwareDatetime
-    deleted: bool = False
+    updated_at: Timestamp
+    deleted: DeletedFlag = False
     # Computed by validators under an alias no feed can use, never read from input.
     warnings: tuple[str, ...] = Field(default=(), validation_alias=WARNINGS_KEY)
 
@@ -88,7 +159,7 @@ class PersonRecord(FeedRecord):
     pnc: str | None = None
     cro: str | None = None
     noms: str | None = None
-    date_of_birth: date | None = None
+    date_of_birth: FeedDate | None = None
 
     @field_validator("id")
     @classmethod
@@ -169,9 +240,9 @@ class SupervisionRecord(_PersonLinked):
     type: Literal["supervision"]
     kind: SupervisionKind
     offence: Offence
-    start: date
-    end: date | None = None
-    terminated_on: date | None = None
+    start: FeedDate
+    end: FeedDate | None = None
+    terminated_on: FeedDate | None = None
 
     @field_validator("type")
     @classmethod
@@ -189,8 +260,8 @@ class SupervisionRecord(_PersonLinked):
 
 
 class _PeriodRecord(_PersonLinked):
-    start: date
-    end: date | None = None
+    start: FeedDate
+    end: FeedDate | None = None
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> _PeriodRecord:
@@ -227,8 +298,8 @@ class AssessmentRecord(_PersonLinked):
     """`assessment`: an ARMS assessment by either agency."""
 
     type: Literal["assessment"]
-    started_on: date
-    completed_on: date | None = None
+    started_on: FeedDate
+    completed_on: FeedDate | None = None
     status: AssessmentStatus
 
     @model_validator(mode="after")

@@ -84,7 +84,7 @@ def test_warnings_cannot_be_injected_by_the_feed() -> None:
         (_person(surname=None), "person.surname: Input should be a valid string"),
         (
             _person(updated_at="2026-11-01T09:00:00"),
-            "person.updated_at: Input should have timezone info",
+            "person.updated_at: must be an RFC 3339 timestamp with seconds and an offset",
         ),
         (
             _line(

@@ -32,6 +32,8 @@ from sync.core.matching.cleaning import clean_name
 from sync.core.matching.nicknames import are_nicknames
 from sync.core.records import Agency, AssessmentStatus, Gender, Offence, SupervisionKind
 from sync.errors import UsageError
+from sync.feeds.jsonl import Rejected, iter_lines
+from sync.feeds.models import FeedContext
 from sync.synth import (
     NoiseKind,
     SynthOptions,
@@ -264,6 +266,21 @@ def test_every_record_has_the_fields_feed_v1_requires(
         for problem in _shape_problems(agency, record) + _rule_problems(record)
     ]
     assert bad == []
+
+
+@pytest.mark.parametrize("which", ["clean", "noisy"])
+def test_every_line_passes_feed_validation(which: str, request: pytest.FixtureRequest) -> None:
+    feeds: Feeds = request.getfixturevalue(which)
+    rejected = []
+    for agency, name in FEEDS.items():
+        context = FeedContext(agency.value, TODAY)
+        with (feeds.out / name).open("rb") as lines:
+            rejected += [
+                (agency.value, item.record_id, item.reason)
+                for item in iter_lines(lines, context)
+                if isinstance(item, Rejected)
+            ]
+    assert rejected == []
 
 
 def test_agency_constraints(clean: Feeds) -> None:
