@@ -20,10 +20,11 @@ from typing import NamedTuple, Protocol
 from pydantic import TypeAdapter, ValidationError
 
 from sync.feeds.convert import to_version
-from sync.feeds.models import AnyRecord, FeedContext, FeedRecord
+from sync.feeds.models import AnyRecord, FeedContext, FeedRecord, Tombstone
 from sync.ledger.store import RecordVersion
 
 _RECORD_ADAPTER: TypeAdapter[FeedRecord] = TypeAdapter(AnyRecord)
+_TOMBSTONE_ADAPTER: TypeAdapter[Tombstone] = TypeAdapter(Tombstone)
 VALUE_ERROR_PREFIX = "Value error, "
 MAX_REASONS_PER_LINE = 3
 # A feed shorter than this is validated in-process even when a pool is offered:
@@ -68,9 +69,20 @@ def validate_line(raw: bytes, position: str, context: FeedContext) -> FeedItem:
     try:
         record = validate_record(raw, context)
     except ValidationError as error:
-        record_type, record_id = _peek_type_and_id(raw)
-        return Rejected(position, describe_errors(error), raw, record_type, record_id)
+        tombstone = _as_tombstone(raw, context)
+        if tombstone is None:
+            record_type, record_id = _peek_type_and_id(raw)
+            return Rejected(position, describe_errors(error), raw, record_type, record_id)
+        record = tombstone
     return Accepted(position, to_version(record))
+
+
+def _as_tombstone(raw: bytes, context: FeedContext) -> Tombstone | None:
+    """A line that failed validation as a deletion read on its common fields, if it is one."""
+    try:
+        return _TOMBSTONE_ADAPTER.validate_json(raw, context=context)
+    except ValidationError:
+        return None
 
 
 def validate_placed(lines: Sequence[PlacedLine], context: FeedContext) -> list[FeedItem]:

@@ -252,6 +252,8 @@ class SupervisionRecord(_PersonLinked):
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> SupervisionRecord:
+        if self.end is None and self.kind is not SupervisionKind.LICENCE:
+            raise ValueError("end: required (only a life licence has no end)")
         if self.end is not None and self.end < self.start:
             raise ValueError("end: must not be before start")
         if self.terminated_on is not None and self.terminated_on < self.start:
@@ -341,6 +343,31 @@ AnyRecord = Annotated[
 ]
 
 RECORD_TYPES = ("person", "supervision", "custody", "registration", "assessment", "merge")
+_TYPE_ONLY_FROM = {"supervision": "probation", "custody": "probation", "registration": "police"}
+
+
+class Tombstone(FeedRecord):
+    """A deletion read on its common fields alone (`type`, `agency`, `id`, `updated_at`).
+
+    A withdrawn record is removed from every decision, so nothing else in it is
+    ever used: a deletion that carries only its key, or fields that would no
+    longer validate, still erases the record. The type must be known, and one
+    that only one agency sends must come from that agency.
+    """
+
+    type: Literal["person", "supervision", "custody", "registration", "assessment", "merge"]
+
+    @model_validator(mode="after")
+    def _of_this_agency(self, info: ValidationInfo) -> Tombstone:
+        if not self.deleted:
+            raise ValueError("deleted: a record that is not deleted is read in full")
+        only_from = _TYPE_ONLY_FROM.get(self.type)
+        if only_from is not None and only_from != self.agency:
+            raise ValueError(f"type: a {self.type} record only comes from {only_from}")
+        if self.type == "person":
+            canonical = canonical_person_ref(_context(info).agency, self.id)
+            return self if canonical == self.id else self.model_copy(update={"id": canonical})
+        return self
 
 
 def updated_at_key(value: datetime) -> str:

@@ -24,32 +24,37 @@ def _listed(report: dict[str, object]) -> set[tuple[str, str, str]]:
     return {(f["kind"], f["assessment_id"], f["state"]) for f in flags}
 
 
-def _delete_police_assessment(tmp_path: Path) -> Path:
+_DELETION_KEY = {
+    "type": "assessment",
+    "agency": "police",
+    "id": "WPA-0",
+    "deleted": True,
+    "updated_at": "2026-02-01T00:00:00Z",
+}
+_DELETED_FIELDS = {
+    "person_id": "WEX-0",
+    "started_on": "2025-05-10",
+    "completed_on": "2025-05-10",
+    "status": "completed",
+}
+
+
+def _delete_police_assessment(tmp_path: Path, key_only: bool) -> Path:
     """The police feed of a later run: worked example 1's police assessment deleted."""
-    return _write(
-        tmp_path / "police-later.jsonl",
-        [
-            {
-                "type": "assessment",
-                "agency": "police",
-                "id": "WPA-0",
-                "person_id": "WEX-0",
-                "started_on": "2025-05-10",
-                "completed_on": "2025-05-10",
-                "status": "completed",
-                "deleted": True,
-                "updated_at": "2026-02-01T00:00:00Z",
-            }
-        ],
-    )
+    deletion = _DELETION_KEY if key_only else {**_DELETION_KEY, **_DELETED_FIELDS}
+    return _write(tmp_path / "police-later.jsonl", [deletion])
 
 
-def test_a_deleted_assessment_leaves_the_default_report_and_its_hours(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key_only", [False, True], ids=["full-record", "key-only"])
+def test_a_deleted_assessment_leaves_the_default_report_and_its_hours(
+    tmp_path: Path, key_only: bool
+) -> None:
     probation, police = _worked_example(tmp_path, "2025-05-10", custody=False)
     _run(tmp_path, probation, police)
     assert _report(tmp_path)["summary"]["redundant_completed"] == 1  # type: ignore[index]
 
-    _run(tmp_path, probation, _delete_police_assessment(tmp_path))
+    later = _run(tmp_path, probation, _delete_police_assessment(tmp_path, key_only))
+    assert "police: read 1 records, accepted 1, rejected 0" in later.stdout
 
     now = _report(tmp_path)
     assert _listed(now) == set()
