@@ -19,10 +19,17 @@ from sync.feeds.models import FeedContext
 from sync.feeds.pages import PageOpener
 from sync.ingest import Unit
 
+# Editors on some systems start a UTF-8 file with a byte order mark; it is not
+# part of the first record.
+UTF8_BOM = b"\xef\xbb\xbf"
+
 
 def _open_lines(path: Path) -> Iterator[bytes]:
     try:
         with path.open("rb") as handle:
+            first = handle.readline()
+            if first:
+                yield first.removeprefix(UTF8_BOM)
             yield from handle
     except FileNotFoundError as error:
         raise UsageError(f"The feed file {path.name} does not exist.") from error

@@ -1,0 +1,35 @@
+"""A feed file that starts with a UTF-8 byte order mark reads like one without."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+from sync.feeds.files import UTF8_BOM, PlainFileSource, is_sealed_file
+from sync.feeds.jsonl import Accepted
+from sync.feeds.models import FeedContext
+
+PERSON = {
+    "type": "person",
+    "agency": "probation",
+    "id": "X123456",
+    "surname": "EXAMPLE",
+    "forenames": "John",
+    "gender": "M",
+    "area": "NW",
+    "updated_at": "2026-11-01T09:00:00Z",
+}
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_record(tmp_path: Path) -> None:
+    path = tmp_path / "probation.jsonl"
+    path.write_bytes(UTF8_BOM + (json.dumps(PERSON) + "\n").encode() * 2)
+    context = FeedContext("probation", date(2026, 11, 28))
+
+    (unit,) = PlainFileSource(path).units(context, guard=None)  # type: ignore[arg-type]
+    items = list(unit.items)
+
+    assert [type(item) for item in items] == [Accepted, Accepted]
+    assert [item.position for item in items] == ["line 1", "line 2"]
+    assert not is_sealed_file(path)
