@@ -12,11 +12,16 @@ import click
 from sync.app import App
 from sync.settings import load_settings
 
+DB_HELP = "Ledger URL (default: ARMS_SYNC_DATABASE_URL, else SQLite arms-sync.db here)."
+CONFIG_HELP = "Settings file (TOML; default: ARMS_SYNC_CONFIG)."
+NEARER_WINS = " Given after the command, it wins over one given before."
+CONFIG_PATH = click.Path(dir_okay=False, path_type=Path)
+
 
 class CliState:
-    """Per-invocation state: the global options, and the App built from them on demand."""
+    """Per-invocation state: the common options, and the App built from them on demand."""
 
-    def __init__(self, db: str | None, config: Path | None) -> None:
+    def __init__(self, db: str | None = None, config: Path | None = None) -> None:
         self.db = db
         self.config = config
         self.keys_dir: Path | None = None
@@ -38,6 +43,70 @@ class CliState:
 
 
 pass_state = click.make_pass_decorator(CliState)
+
+
+class CommonOption(click.Option):
+    """`--db` or `--config` on a command: fills the state the group's own options fill.
+
+    It has no environment variable (the group's option reads it), so a value
+    given after the command always wins over the environment and over a value
+    given before the command; the innermost of several wins.
+    """
+
+
+def _take_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(CliState).db = value
+
+
+def _take_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(CliState).config = value
+
+
+def common_options() -> list[click.Option]:
+    """Fresh `--db` and `--config` options for one command."""
+    return [
+        CommonOption(
+            ["--db"],
+            metavar="URL",
+            expose_value=False,
+            callback=_take_db,
+            help=DB_HELP + NEARER_WINS,
+        ),
+        CommonOption(
+            ["--config"],
+            type=CONFIG_PATH,
+            expose_value=False,
+            callback=_take_config,
+            help=CONFIG_HELP + NEARER_WINS,
+        ),
+    ]
+
+
+COMMON_FLAGS = frozenset({"--db", "--config"})
+
+
+def attach_common_options(command: click.Command) -> None:
+    """Give `command` and every command under it `--db` and `--config`, once each."""
+    clashing = [p for p in command.params if COMMON_FLAGS & set(p.opts)]
+    if not clashing:
+        command.params.extend(common_options())
+    elif not all(isinstance(param, CommonOption) for param in clashing):
+        raise RuntimeError(f"The command {command.name} defines --db or --config of its own.")
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            attach_common_options(sub)
+
+
+class CommonOptionsGroup(click.Group):
+    """A group whose commands, and theirs, take the common options after their name too."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Register `cmd` with the common options attached."""
+        attach_common_options(cmd)
+        super().add_command(cmd, name)
+
 
 KEYS_OPTION = click.option(
     "--keys",
