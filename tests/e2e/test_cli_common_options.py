@@ -9,21 +9,17 @@ one given on the command line wins over the environment.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import pytest
 
+from tests.e2e.cli_ledger import AS_OF, DEFAULT_LEDGER, empty, ledger, refusal, run_args
 from tests.e2e.test_reconcile_cli import arms_sync
-from tests.integration.test_audit_log import write_feeds
 
 pytestmark = pytest.mark.e2e
 
-AS_OF = "2026-11-28"
-DEFAULT_LEDGER = "arms-sync.db"
-PASSWORD = "secretpw"
 READ_COMMANDS = [
     ("export", "ownership", "--as-of", AS_OF),
     ("export", "timeline"),
@@ -33,29 +29,7 @@ READ_COMMANDS = [
     ("audit", "verify"),
     ("rejects",),
 ]
-
-
-def _run_args(folder: Path) -> list[str]:
-    probation, police = write_feeds(folder)
-    return [
-        "run",
-        "--probation-feed",
-        str(probation),
-        "--police-feed",
-        str(police),
-        "--as-of",
-        AS_OF,
-        "--json",
-    ]
-
-
-@pytest.fixture(scope="module")
-def ledger(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The URL of an SQLite ledger after one run of the test feeds."""
-    folder = tmp_path_factory.mktemp("ledger")
-    url = f"sqlite:///{folder / 'ledger.db'}"
-    arms_sync("--db", url, *_run_args(folder), cwd=folder)
-    return url
+__all__ = ["empty", "ledger"]  # fixtures from tests.e2e.cli_ledger
 
 
 @pytest.fixture(scope="module")
@@ -64,26 +38,6 @@ def config(ledger: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("config") / "arms-sync.toml"
     path.write_text(f'database_url = "{ledger}"\n')
     return path
-
-
-@pytest.fixture
-def empty(tmp_path: Path) -> Iterator[Path]:
-    """An empty working folder; no default ledger may appear in it."""
-    folder = tmp_path / "work"
-    folder.mkdir()
-    yield folder
-    assert not (folder / DEFAULT_LEDGER).exists()
-
-
-def refusal(result: subprocess.CompletedProcess[str]) -> str:
-    """The one line of a refusal with exit 2 (and nothing else on stderr)."""
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("Error: ")
-    assert lines[0].endswith("."), lines[0]
-    return lines[0]
 
 
 # -- either position -----------------------------------------------------------
@@ -106,7 +60,7 @@ def test_db_between_a_group_and_its_command(ledger: str, empty: Path) -> None:
 
 
 def test_run_takes_db_after_the_command(tmp_path: Path) -> None:
-    args = _run_args(tmp_path)
+    args = run_args(tmp_path)
     before = arms_sync("--db", f"sqlite:///{tmp_path / 'before.db'}", *args, cwd=tmp_path)
     after = arms_sync(*args, "--db", f"sqlite:///{tmp_path / 'after.db'}", cwd=tmp_path)
     assert json.loads(after.stdout) == json.loads(before.stdout)
