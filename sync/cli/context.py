@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import click
 
 from sync.app import App
+from sync.errors import UsageError
 from sync.settings import load_settings
 
 DB_HELP = "Ledger URL (default: ARMS_SYNC_DATABASE_URL, else SQLite arms-sync.db here)."
@@ -141,12 +145,48 @@ def is_terminal() -> bool:
     return sys.stderr.isatty()
 
 
+WRITE_REFUSALS = {
+    errno.ENOENT: "the folder does not exist",
+    errno.ENOTDIR: "a part of its path is not a folder",
+    errno.EISDIR: "it is a folder",
+    errno.EEXIST: "a file of that name is in the way",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "the disk is full",
+}
+
+
+def cannot_write(path: Path, error: OSError) -> UsageError:
+    """The usage error (exit 2) for an output the user named that cannot be written."""
+    reason = WRITE_REFUSALS.get(error.errno or 0)
+    if reason is None:
+        reason = os.strerror(error.errno).lower() if error.errno else "the system refused"
+    return UsageError(f"Cannot write {path}: {reason}.")
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn a failure to create or write the output `path` into `cannot_write`."""
+    try:
+        yield
+    except OSError as error:
+        raise cannot_write(path, error) from error
+
+
+def output_folder(path: Path) -> Path:
+    """Make the output folder `path` (and its parents) if needed, or refuse it (exit 2)."""
+    with writing(path):
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def write_lines(lines: Iterable[str], out: Path | None) -> None:
     """Write text lines to a file or standard output."""
     if out is None:
         for line in lines:
             click.echo(line)
         return
-    with out.open("w", encoding="utf-8") as handle:
+    with writing(out), out.open("w", encoding="utf-8") as handle:
         for line in lines:
             handle.write(line + "\n")

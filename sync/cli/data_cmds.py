@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from sync.audit.cli_hooks import audit_cli_consultation, audit_cli_disclosure
-from sync.cli.context import ISO_DATE, CliState, pass_state, write_lines
+from sync.cli.context import ISO_DATE, CliState, pass_state, write_lines, writing
 from sync.exports import export_links, export_ownership, export_timeline
 from sync.ledger.flag_rows import iter_flag_rows
 from sync.reports.duplicates import build_report
@@ -112,9 +112,10 @@ def report_duplicates(
     audit_cli_consultation(app, "report duplicates", refs=("report:duplicates",), detail=fmt)
     if out is None:
         click.echo(content.decode("utf-8-sig"), nl=False)
-    else:
+        return
+    with writing(out), out.open("wb") as handle:
         audit_cli_disclosure(app, "duplicate-assessment report written", out)
-        out.write_bytes(content)
+        handle.write(content)
 
 
 @click.command()

@@ -6,6 +6,7 @@ personal data and no password from a ledger URL (`spec/cli.md`).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,78 @@ def test_a_ledger_file_that_is_not_a_database_is_refused(empty: Path, tmp_path: 
     text.write_text("this is not a database\n" * 100)
     result = arms_sync("export", "timeline", "--db", f"sqlite:///{text}", cwd=empty, check=False)
     assert "not an SQLite database" in refusal(result)
+
+
+OUT_COMMANDS = [
+    ("export", "ownership"),
+    ("export", "timeline"),
+    ("export", "links"),
+    ("report", "duplicates", "--format", "csv"),
+    ("audit", "export"),
+]
+
+
+@pytest.mark.parametrize("command", OUT_COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_an_output_file_in_a_missing_folder_is_refused(
+    ledger: str, empty: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    out = tmp_path / "missing" / "x.jsonl"
+    result = arms_sync("--db", ledger, *command, "--out", str(out), cwd=empty, check=False)
+    assert refusal(result) == f"Error: Cannot write {out}: the folder does not exist."
+
+
+@pytest.mark.parametrize("command", [("synth", "--subjects", "10"), ("demo", "--subjects", "10")])
+def test_an_output_folder_that_cannot_be_made_is_refused(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = blocker / "sub"
+    result = arms_sync(*command, "--out", str(out), cwd=tmp_path, check=False)
+    assert str(out) in refusal(result)
+
+
+def test_an_envelope_output_in_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    keys = str(tmp_path / "keys")
+    for party in ("probation", "hub"):
+        arms_sync("keys", "generate", "--party", party, "--dir", keys, cwd=tmp_path)
+    plain = tmp_path / "feed.jsonl"
+    plain.write_text('{"type": "person", "id": "X1"}\n')
+    out = tmp_path / "missing" / "feed.sealed"
+    result = arms_sync(
+        "envelope",
+        "seal",
+        "--keys",
+        keys,
+        "--from",
+        "probation",
+        "--to",
+        "hub",
+        str(plain),
+        str(out),
+        cwd=tmp_path,
+        check=False,
+    )
+    assert refusal(result) == f"Error: Cannot write {out}: the folder does not exist."
+
+
+def test_an_output_file_named_like_a_folder_is_refused(ledger: str, empty: Path) -> None:
+    out = empty / "x.jsonl"
+    out.mkdir()
+    result = arms_sync("--db", ledger, "export", "links", "--out", str(out), cwd=empty, check=False)
+    assert str(out) in refusal(result)
+
+
+def _disclosures(ledger: str, cwd: Path) -> int:
+    entries = arms_sync("--db", ledger, "audit", "export", cwd=cwd).stdout.splitlines()
+    return sum(json.loads(line)["kind"] == "disclosure" for line in entries)
+
+
+def test_a_report_that_cannot_be_written_is_not_logged_as_disclosed(
+    ledger: str, empty: Path
+) -> None:
+    before = _disclosures(ledger, empty)
+    out = empty / "missing" / "report.html"
+    args = ("report", "duplicates", "--format", "html", "--out", str(out))
+    refusal(arms_sync("--db", ledger, *args, cwd=empty, check=False))
+    assert _disclosures(ledger, empty) == before
