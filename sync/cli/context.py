@@ -140,6 +140,12 @@ class IsoDate(click.ParamType):  # type: ignore[type-arg]
 ISO_DATE = IsoDate()
 
 
+def require_period(start: date | None, end: date | None) -> None:
+    """Refuse a period (`--from`, `--to`) whose start is after its end, with exit 2."""
+    if start is not None and end is not None and start > end:
+        raise UsageError(f"The period's start (--from {start}) is after its end (--to {end}).")
+
+
 def is_terminal() -> bool:
     """Whether progress may be drawn (stderr is a terminal)."""
     return sys.stderr.isatty()

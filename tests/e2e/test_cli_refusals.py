@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sync.reports.models import KNOWN_KINDS
 from tests.e2e.cli_ledger import empty, ledger, refusal
 from tests.e2e.test_reconcile_cli import arms_sync
 
@@ -18,6 +19,28 @@ pytestmark = pytest.mark.e2e
 
 PASSWORD = "secretpw"
 __all__ = ["empty", "ledger"]  # fixtures from tests.e2e.cli_ledger
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("report", "duplicates", "--format", "json"), ("audit", "export")],
+    ids=["report duplicates", "audit export"],
+)
+def test_a_period_whose_start_is_after_its_end_is_refused(
+    ledger: str, empty: Path, command: tuple[str, ...]
+) -> None:
+    period = ("--from", "2025-02-01", "--to", "2025-01-01")
+    result = arms_sync("--db", ledger, *command, *period, cwd=empty, check=False)
+    assert refusal(result) == (
+        "Error: The period's start (--from 2025-02-01) is after its end (--to 2025-01-01)."
+    )
+
+
+def test_an_unknown_flag_kind_is_refused_listing_the_known_ones(ledger: str, empty: Path) -> None:
+    args = ("report", "duplicates", "--format", "json", "--kind", "bogus")
+    message = refusal(arms_sync("--db", ledger, *args, cwd=empty, check=False))
+    assert "bogus" in message
+    assert all(kind in message for kind in KNOWN_KINDS), message
 
 
 @pytest.mark.parametrize(
