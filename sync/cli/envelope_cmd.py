@@ -64,6 +64,8 @@ def _my_party(key_dir: Path, chosen: str | None) -> Party:
     if chosen is not None:
         return Party(chosen)
     parties = private_parties(key_dir)
+    if not parties:
+        raise click.UsageError(f"the key directory {key_dir} holds no private keys.")
     if len(parties) != 1:
         raise click.UsageError("the key directory holds keys of several parties; pass --as.")
     return parties[0]
