@@ -134,7 +134,7 @@ class IsoDate(click.ParamType):  # type: ignore[type-arg]
         try:
             return date.fromisoformat(str(value))
         except ValueError:
-            self.fail("must be a date in the form YYYY-MM-DD", param, ctx)
+            self.fail("must be a date in the form YYYY-MM-DD.", param, ctx)
 
 
 ISO_DATE = IsoDate()

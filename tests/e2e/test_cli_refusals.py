@@ -160,3 +160,24 @@ def test_a_report_that_cannot_be_written_is_not_logged_as_disclosed(
     args = ("report", "duplicates", "--format", "html", "--out", str(out))
     refusal(arms_sync("--db", ledger, *args, cwd=empty, check=False))
     assert _disclosures(ledger, empty) == before
+
+
+def test_a_key_directory_that_cannot_be_made_is_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    keys = blocker / "keys"
+    args = ("keys", "generate", "--party", "hub", "--dir", str(keys))
+    result = arms_sync(*args, cwd=tmp_path, check=False)
+    assert refusal(result) == f"Error: Cannot write {keys}: a part of its path is not a folder."
+
+
+def test_opening_with_a_key_directory_without_private_keys_says_so(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    args = ("envelope", "open", "--keys", str(keys), "in.sealed", "out.jsonl")
+    result = arms_sync(*args, cwd=tmp_path, check=False)
+    assert "holds no private keys" in refusal(result)
+
+
+def test_a_malformed_date_is_refused_in_one_sentence(empty: Path) -> None:
+    result = arms_sync("export", "ownership", "--as-of", "2025-02-30", cwd=empty, check=False)
+    assert "YYYY-MM-DD" in refusal(result)
