@@ -16,7 +16,10 @@ from sync.app import App
 from sync.errors import UsageError
 from sync.settings import load_settings
 
-DB_HELP = "Ledger URL (default: ARMS_SYNC_DATABASE_URL, else SQLite arms-sync.db here)."
+DB_HELP = (
+    "Ledger URL (default: ARMS_SYNC_DATABASE_URL, else the settings file, "
+    "else SQLite arms-sync.db here)."
+)
 CONFIG_HELP = "Settings file (TOML; default: ARMS_SYNC_CONFIG)."
 NEARER_WINS = " Given after the command, it wins over one given before."
 CONFIG_PATH = click.Path(dir_okay=False, path_type=Path)
