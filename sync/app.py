@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime
 from functools import cached_property, partial
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, DatabaseError
 
 from sync.core.decide import Linker, link_on_identifiers, link_probabilistically
 from sync.core.policy import PolicySettings
@@ -23,7 +24,8 @@ from sync.core.records import RecordRef
 from sync.crypto.at_rest import FieldCipher
 from sync.crypto.keyring import load_data_key, load_keyring
 from sync.crypto.keys import KeyRing, Party
-from sync.errors import ConfigurationError, LedgerError
+from sync.errors import ConfigurationError
+from sync.ledger.location import open_failure, parse_ledger_url, unusable_url
 from sync.ledger.outbox import OutboxKeys
 from sync.ledger.store import CipherCodec, Ledger
 from sync.settings import Settings
@@ -34,17 +36,21 @@ SUBJECT_ID_NAMESPACE = b"arms-sync/subject-id/v1"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def database_url(raw: str) -> str:
-    """SQLAlchemy URL for a ledger URL (plain `postgresql://` uses psycopg 3)."""
-    if raw.startswith("postgresql://") or raw.startswith("postgres://"):
-        return "postgresql+psycopg://" + raw.split("://", 1)[1]
-    return raw
-
-
 def build_engine(url: str) -> Engine:
-    """An engine for the ledger; SQLite gets WAL and a busy timeout for concurrent readers."""
-    sa_url = database_url(url)
-    if sa_url.startswith("sqlite"):
+    """An engine for the ledger; SQLite gets WAL and a busy timeout for concurrent readers.
+
+    A URL arms-sync cannot use is a `ConfigurationError` naming the problem,
+    never the URL's password.
+    """
+    sa_url = parse_ledger_url(url)
+    try:
+        return _engine(sa_url)
+    except (ArgumentError, ImportError, ValueError, TypeError) as error:
+        raise unusable_url(sa_url, error) from error
+
+
+def _engine(sa_url: URL) -> Engine:
+    if sa_url.get_backend_name() == "sqlite":
         engine = create_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine, "connect")
@@ -93,11 +99,15 @@ class App:
         """The ledger, schema upgraded in place on first use."""
         cipher = self.field_cipher
         codec = None if cipher is None else CipherCodec(cipher)
-        ledger = Ledger(build_engine(self.settings.database_url), codec)
+        engine = build_engine(self.settings.database_url)
+        ledger = Ledger(engine, codec)
         try:
             ledger.ensure_schema()
-        except OperationalError as error:
-            raise LedgerError("The ledger database cannot be opened or upgraded.") from error
+        except DatabaseError as error:
+            failure = open_failure(engine.url, error)
+            if failure is None:
+                raise
+            raise failure from error
         return ledger
 
     @cached_property

@@ -9,8 +9,8 @@ import click
 
 from sync.audit.cli_hooks import audit_cli_consultation
 from sync.audit.log import audit_log_for
-from sync.cli.context import ISO_DATE, CliState, pass_state, write_lines
-from sync.errors import AuditError, UsageError
+from sync.cli.context import ISO_DATE, CliState, pass_state, require_period, write_lines
+from sync.errors import AuditError
 
 
 @click.group()
@@ -35,8 +35,7 @@ def verify_cmd(state: CliState) -> None:
 @pass_state
 def export_cmd(state: CliState, start: date | None, end: date | None, out: Path | None) -> None:
     """The entries as JSON Lines, one entry a line."""
-    if start is not None and end is not None and end < start:
-        raise UsageError("The --to date must not be before the --from date.")
+    require_period(start, end)
     app = state.app
     log = audit_log_for(app.ledger.engine)
     span = f"from {start or 'start'} to {end or 'now'}"

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import click
 
 from sync.app import App
+from sync.errors import UsageError
 from sync.settings import load_settings
+
+DB_HELP = (
+    "Ledger URL (default: ARMS_SYNC_DATABASE_URL, else the settings file, "
+    "else SQLite arms-sync.db here)."
+)
+CONFIG_HELP = "Settings file (TOML; default: ARMS_SYNC_CONFIG)."
+NEARER_WINS = " Given after the command, it wins over one given before."
+CONFIG_PATH = click.Path(dir_okay=False, path_type=Path)
 
 
 class CliState:
-    """Per-invocation state: the global options, and the App built from them on demand."""
+    """Per-invocation state: the common options, and the App built from them on demand."""
 
-    def __init__(self, db: str | None, config: Path | None) -> None:
+    def __init__(self, db: str | None = None, config: Path | None = None) -> None:
         self.db = db
         self.config = config
         self.keys_dir: Path | None = None
@@ -38,6 +50,70 @@ class CliState:
 
 
 pass_state = click.make_pass_decorator(CliState)
+
+
+class CommonOption(click.Option):
+    """`--db` or `--config` on a command: fills the state the group's own options fill.
+
+    It has no environment variable (the group's option reads it), so a value
+    given after the command always wins over the environment and over a value
+    given before the command; the innermost of several wins.
+    """
+
+
+def _take_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(CliState).db = value
+
+
+def _take_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(CliState).config = value
+
+
+def common_options() -> list[click.Option]:
+    """Fresh `--db` and `--config` options for one command."""
+    return [
+        CommonOption(
+            ["--db"],
+            metavar="URL",
+            expose_value=False,
+            callback=_take_db,
+            help=DB_HELP + NEARER_WINS,
+        ),
+        CommonOption(
+            ["--config"],
+            type=CONFIG_PATH,
+            expose_value=False,
+            callback=_take_config,
+            help=CONFIG_HELP + NEARER_WINS,
+        ),
+    ]
+
+
+COMMON_FLAGS = frozenset({"--db", "--config"})
+
+
+def attach_common_options(command: click.Command) -> None:
+    """Give `command` and every command under it `--db` and `--config`, once each."""
+    clashing = [p for p in command.params if COMMON_FLAGS & set(p.opts)]
+    if not clashing:
+        command.params.extend(common_options())
+    elif not all(isinstance(param, CommonOption) for param in clashing):
+        raise RuntimeError(f"The command {command.name} defines --db or --config of its own.")
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            attach_common_options(sub)
+
+
+class CommonOptionsGroup(click.Group):
+    """A group whose commands, and theirs, take the common options after their name too."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Register `cmd` with the common options attached."""
+        attach_common_options(cmd)
+        super().add_command(cmd, name)
+
 
 KEYS_OPTION = click.option(
     "--keys",
@@ -61,15 +137,57 @@ class IsoDate(click.ParamType):  # type: ignore[type-arg]
         try:
             return date.fromisoformat(str(value))
         except ValueError:
-            self.fail("must be a date in the form YYYY-MM-DD", param, ctx)
+            self.fail("must be a date in the form YYYY-MM-DD.", param, ctx)
 
 
 ISO_DATE = IsoDate()
 
 
+def require_period(start: date | None, end: date | None) -> None:
+    """Refuse a period (`--from`, `--to`) whose start is after its end, with exit 2."""
+    if start is not None and end is not None and start > end:
+        raise UsageError(f"The period's start (--from {start}) is after its end (--to {end}).")
+
+
 def is_terminal() -> bool:
     """Whether progress may be drawn (stderr is a terminal)."""
     return sys.stderr.isatty()
+
+
+WRITE_REFUSALS = {
+    errno.ENOENT: "the folder does not exist",
+    errno.ENOTDIR: "a part of its path is not a folder",
+    errno.EISDIR: "it is a folder",
+    errno.EEXIST: "a file of that name is in the way",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "the disk is full",
+}
+
+
+def cannot_write(path: Path, error: OSError) -> UsageError:
+    """The usage error (exit 2) for an output the user named that cannot be written."""
+    reason = WRITE_REFUSALS.get(error.errno or 0)
+    if reason is None:
+        reason = os.strerror(error.errno).lower() if error.errno else "the system refused"
+    return UsageError(f"Cannot write {path}: {reason}.")
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn a failure to create or write the output `path` into `cannot_write`."""
+    try:
+        yield
+    except OSError as error:
+        raise cannot_write(path, error) from error
+
+
+def output_folder(path: Path) -> Path:
+    """Make the output folder `path` (and its parents) if needed, or refuse it (exit 2)."""
+    with writing(path):
+        path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def write_lines(lines: Iterable[str], out: Path | None) -> None:
@@ -78,6 +196,6 @@ def write_lines(lines: Iterable[str], out: Path | None) -> None:
         for line in lines:
             click.echo(line)
         return
-    with out.open("w", encoding="utf-8") as handle:
+    with writing(out), out.open("w", encoding="utf-8") as handle:
         for line in lines:
             handle.write(line + "\n")

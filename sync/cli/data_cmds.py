@@ -9,11 +9,18 @@ from pathlib import Path
 import click
 
 from sync.audit.cli_hooks import audit_cli_consultation, audit_cli_disclosure
-from sync.cli.context import ISO_DATE, CliState, pass_state, write_lines
+from sync.cli.context import (
+    ISO_DATE,
+    CliState,
+    pass_state,
+    require_period,
+    write_lines,
+    writing,
+)
 from sync.exports import export_links, export_ownership, export_timeline
 from sync.ledger.flag_rows import iter_flag_rows
 from sync.reports.duplicates import build_report
-from sync.reports.models import ReportFilters
+from sync.reports.models import KNOWN_KINDS, ReportFilters
 from sync.reports.render import render
 
 OUT_OPTION = click.option(
@@ -65,7 +72,9 @@ def report() -> None:
 @click.option("--to", "date_to", type=ISO_DATE, help="Last reference date included.")
 @click.option("--area", help="A police force or probation region code.")
 @click.option("--agency", type=click.Choice(["probation", "police"]), help="Assessing agency.")
-@click.option("--kind", "kinds", multiple=True, help="Flag kind (repeatable).")
+@click.option(
+    "--kind", "kinds", type=click.Choice(KNOWN_KINDS), multiple=True, help="Flag kind (repeatable)."
+)
 @click.option(
     "--state",
     "flag_state",
@@ -96,6 +105,7 @@ def report_duplicates(
     out: Path | None,
 ) -> None:
     """The duplicate-assessment report."""
+    require_period(date_from, date_to)
     app = state.app
     filters = ReportFilters(
         date_from=date_from,
@@ -117,9 +127,10 @@ def report_duplicates(
     audit_cli_consultation(app, "report duplicates", refs=("report:duplicates",), detail=fmt)
     if out is None:
         click.echo(content.decode("utf-8-sig"), nl=False)
-    else:
+        return
+    with writing(out), out.open("wb") as handle:
         audit_cli_disclosure(app, "duplicate-assessment report written", out)
-        out.write_bytes(content)
+        handle.write(content)
 
 
 @click.command()

@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 import click
 
+from sync.cli.context import writing
 from sync.cli.keys_cmd import PARTY_CHOICE, key_dir_option, resolve_key_dir
 from sync.crypto.header import CONTENT_TYPE_FEED
 from sync.crypto.keyring import load_keyring, private_parties
@@ -48,11 +49,13 @@ def _output(path: str) -> Iterator[BinaryIO]:
         return
     target = Path(path)
     partial = target.with_name(f".{target.name}.part")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, OUTPUT_FILE_MODE)
+    with writing(target):
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, OUTPUT_FILE_MODE)
     try:
         with os.fdopen(descriptor, "wb") as stream:
             yield stream
-        partial.replace(target)
+        with writing(target):
+            partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
 
@@ -61,6 +64,8 @@ def _my_party(key_dir: Path, chosen: str | None) -> Party:
     if chosen is not None:
         return Party(chosen)
     parties = private_parties(key_dir)
+    if not parties:
+        raise click.UsageError(f"the key directory {key_dir} holds no private keys.")
     if len(parties) != 1:
         raise click.UsageError("the key directory holds keys of several parties; pass --as.")
     return parties[0]

@@ -17,6 +17,7 @@ from types import FrameType
 
 import click
 
+from sync.cli.context import output_folder
 from sync.cli.keys_cmd import key_dir_option, resolve_key_dir
 from sync.crypto.keyring import load_keyring
 from sync.crypto.keys import KeyRing, KeyUse, Party
@@ -161,7 +162,7 @@ def gateway(
         )
     party = Party(agency)
     tls = _tls(tls_cert, tls_key)
-    store = NoticeStore(state_dir or DEFAULT_STATE_DIR / party.value)
+    store = NoticeStore(output_folder(state_dir or DEFAULT_STATE_DIR / party.value))
     config = GatewayConfig(
         agency=party,
         keyring=_keyring(resolve_key_dir(key_dir), party),

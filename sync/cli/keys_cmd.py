@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from sync.cli.context import writing
 from sync.crypto.keyring import generate_party, list_keys, revoke, rotate
 from sync.crypto.keys import KeyInfo, Party
 
@@ -80,7 +81,10 @@ def keys() -> None:
 @click.option("--party", type=PARTY_CHOICE, required=True, help="Whose keys to make.")
 def generate_cmd(party: str, key_dir: Path | None) -> None:
     """Make a party's first signing and encryption keys (the hub also gets the data key)."""
-    _report(generate_party(resolve_key_dir(key_dir), Party(party)))
+    directory = resolve_key_dir(key_dir)
+    with writing(directory):
+        changed = generate_party(directory, Party(party))
+    _report(changed)
 
 
 @keys.command("list", params=[key_dir_option("--dir")])
@@ -105,7 +109,10 @@ def list_cmd(key_dir: Path | None, as_json: bool) -> None:
 )
 def rotate_cmd(party: str, grace_days: int, key_dir: Path | None) -> None:
     """Make new primary keys; the old ones become decrypt-only for the grace period."""
-    _report(rotate(resolve_key_dir(key_dir), Party(party), timedelta(days=grace_days)))
+    directory = resolve_key_dir(key_dir)
+    with writing(directory):
+        changed = rotate(directory, Party(party), timedelta(days=grace_days))
+    _report(changed)
 
 
 @keys.command("revoke", params=[key_dir_option("--dir")])
@@ -113,4 +120,7 @@ def rotate_cmd(party: str, grace_days: int, key_dir: Path | None) -> None:
 @click.option("--key-id", required=True, help="The key id (its sibling key is revoked too).")
 def revoke_cmd(party: str, key_id: str, key_dir: Path | None) -> None:
     """Revoke a key and its sibling of the same generation; never accepted again."""
-    _report(revoke(resolve_key_dir(key_dir), Party(party), key_id.strip().lower()))
+    directory = resolve_key_dir(key_dir)
+    with writing(directory):
+        changed = revoke(directory, Party(party), key_id.strip().lower())
+    _report(changed)

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from sync.cli.audit_cmd import audit
-from sync.cli.context import CliState
+from sync.cli.context import CONFIG_HELP, CONFIG_PATH, DB_HELP, CliState, CommonOptionsGroup
 from sync.cli.data_cmds import export, rejects, report
 from sync.cli.envelope_cmd import envelope
 from sync.cli.gateway_cmd import gateway
@@ -31,19 +31,16 @@ EXIT_USAGE = 2
 log = logging.getLogger("arms_sync")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--db", envvar="ARMS_SYNC_DATABASE_URL", help="Ledger URL (default: SQLite arms-sync.db here)."
-)
-@click.option(
-    "--config",
-    envvar="ARMS_SYNC_CONFIG",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Settings file (TOML).",
-)
+@click.group(cls=CommonOptionsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", envvar="ARMS_SYNC_DATABASE_URL", metavar="URL", help=DB_HELP)
+@click.option("--config", envvar="ARMS_SYNC_CONFIG", type=CONFIG_PATH, help=CONFIG_HELP)
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, config: Path | None) -> None:
-    """arms-sync: decides which agency completes ARMS, and flags duplicate assessments."""
+    """arms-sync: decides which agency completes ARMS, and flags duplicate assessments.
+
+    `--db` and `--config` may also follow any command; given in both places,
+    the one after the command wins.
+    """
     state = CliState(db, config)
     ctx.obj = state
     ctx.call_on_close(state.close)

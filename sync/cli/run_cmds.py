@@ -12,7 +12,15 @@ import click
 from rich.console import Console
 
 from sync.app import App
-from sync.cli.context import ISO_DATE, KEYS_OPTION, CliState, is_terminal, pass_state
+from sync.cli.context import (
+    ISO_DATE,
+    KEYS_OPTION,
+    CliState,
+    is_terminal,
+    output_folder,
+    pass_state,
+    writing,
+)
 from sync.cli.sources import open_source
 from sync.cycle import RunSummary, run_cycle
 from sync.errors import ArmsSyncError, UsageError
@@ -144,8 +152,8 @@ def synth(
     from sync.synth import SynthOptions, write_synthetic_feeds
 
     today = as_of or state.app.today()
-    out.mkdir(parents=True, exist_ok=True)
-    result = write_synthetic_feeds(out, SynthOptions(subjects, seed, noise, today))
+    with writing(output_folder(out)):
+        result = write_synthetic_feeds(out, SynthOptions(subjects, seed, noise, today))
     click.echo(f"wrote {out / 'probation.jsonl'}, {out / 'police.jsonl'}, {out / 'truth.jsonl'}")
     click.echo(json.dumps(_jsonable(result), sort_keys=True))
 
@@ -172,8 +180,8 @@ def demo(state: CliState, out: Path, subjects: int) -> None:
     """The main job on the embedded default: synthetic data, a full sync, the report."""
     from sync.demo import run_demo
 
+    output_folder(out)
     if state.db is None and state.config is None:
-        out.mkdir(parents=True, exist_ok=True)
         state.db = f"sqlite:///{out / 'arms-sync.db'}"
     try:
         run_demo(state.app, out, subjects, DEMO_SEED)

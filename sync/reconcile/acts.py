@@ -106,4 +106,4 @@ def require_person(conn: Connection, ref: RecordRef) -> None:
 def require_date_range(start: date, end: date | None) -> None:
     """Refuse a range whose end comes before its start."""
     if end is not None and end < start:
-        raise UsageError("The --to date must not be before the --from date.")
+        raise UsageError(f"The period's start (--from {start}) is after its end (--to {end}).")

@@ -1,0 +1,104 @@
+"""The ledger's URL, checked before use, and failures to open the ledger in one sentence.
+
+A ledger URL comes from `--db`, `ARMS_SYNC_DATABASE_URL` or the settings file
+and may carry a password. A URL arms-sync cannot use at all (not a URL, an
+unknown kind of database, a driver that is not installed, an SQLite file in a
+folder that does not exist, a file that is not a database) is a configuration
+error; a server that cannot be reached is a ledger failure, as it may be
+passing. Messages name the kind of database, its file or its host, never the
+user name or password.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
+
+from sync.errors import ArmsSyncError, ConfigurationError, LedgerError
+
+PSYCOPG_DRIVER = "postgresql+psycopg"
+PLAIN_POSTGRES_SCHEMES = frozenset({"postgresql", "postgres"})
+USABLE = "use sqlite:///FILE or postgresql://HOST/NAME"
+SQLITE_NOT_A_DATABASE = "SQLITE_NOTADB"
+SQLITE_CANNOT_OPEN = "SQLITE_CANTOPEN"
+MEMORY = ":memory:"
+
+
+def parse_ledger_url(raw: str) -> URL:
+    """The SQLAlchemy URL of a ledger URL (plain `postgresql://` uses psycopg 3)."""
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError) as error:
+        raise ConfigurationError(f"The ledger URL is not a database URL; {USABLE}.") from error
+    if url.drivername in PLAIN_POSTGRES_SCHEMES:
+        url = url.set(drivername=PSYCOPG_DRIVER)
+    check_sqlite_file(url)
+    return url
+
+
+def unusable_url(url: URL, error: Exception) -> ConfigurationError:
+    """The configuration error for a URL whose engine cannot be built."""
+    if isinstance(error, NoSuchModuleError):
+        return ConfigurationError(
+            f"The ledger URL names a kind of database arms-sync cannot use "
+            f"({url.drivername}); {USABLE}."
+        )
+    if isinstance(error, ImportError):
+        return ConfigurationError(
+            f"The database driver for {url.drivername} ledger URLs is not installed; {USABLE}."
+        )
+    return ConfigurationError(f"The ledger URL has a setting arms-sync cannot use; {USABLE}.")
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file of an SQLite ledger, or None (another database, memory or an SQLite URI)."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == MEMORY:
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def check_sqlite_file(url: URL) -> None:
+    """Refuse an SQLite ledger that is a folder or lies in a folder that does not exist."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    if path.is_dir():
+        raise ConfigurationError(f"The ledger file {path} is a folder.")
+    folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise ConfigurationError(
+            f"The ledger file {path} cannot be made: {folder} is not a folder."
+        )
+    if not folder.exists():
+        raise ConfigurationError(
+            f"The ledger file {path} cannot be made: the folder {folder} does not exist."
+        )
+
+
+def ledger_place(url: URL) -> str:
+    """Where a ledger is, for a message: its file, or its database and host."""
+    path = sqlite_path(url)
+    if path is not None:
+        return f"file {path}"
+    if url.get_backend_name() == "sqlite":
+        return "SQLite database"
+    port = f":{url.port}" if url.port else ""
+    return f"database {url.database or '(default)'} on {url.host or 'the local socket'}{port}"
+
+
+def open_failure(url: URL, error: DatabaseError) -> ArmsSyncError | None:
+    """The one-sentence error for a failure to open or upgrade the ledger, or None if other."""
+    name = getattr(error.orig, "sqlite_errorname", None)
+    place = ledger_place(url)
+    if name == SQLITE_NOT_A_DATABASE:
+        return ConfigurationError(f"The ledger {place} is not an SQLite database.")
+    if name == SQLITE_CANNOT_OPEN:
+        return ConfigurationError(f"The ledger {place} cannot be opened; check its permissions.")
+    if isinstance(error, OperationalError):
+        return LedgerError(f"The ledger {ledger_place(url)} cannot be reached, opened or upgraded.")
+    return None

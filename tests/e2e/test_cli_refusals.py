@@ -1,0 +1,183 @@
+"""Refusals with exit 2: bad usage, configuration and outputs that cannot be written.
+
+Each is one sentence on stderr starting `Error:`, with no traceback, no
+personal data and no password from a ledger URL (`spec/cli.md`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sync.reports.models import KNOWN_KINDS
+from tests.e2e.cli_ledger import empty, ledger, refusal
+from tests.e2e.test_reconcile_cli import arms_sync
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "secretpw"
+__all__ = ["empty", "ledger"]  # fixtures from tests.e2e.cli_ledger
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("report", "duplicates", "--format", "json"), ("audit", "export")],
+    ids=["report duplicates", "audit export"],
+)
+def test_a_period_whose_start_is_after_its_end_is_refused(
+    ledger: str, empty: Path, command: tuple[str, ...]
+) -> None:
+    period = ("--from", "2025-02-01", "--to", "2025-01-01")
+    result = arms_sync("--db", ledger, *command, *period, cwd=empty, check=False)
+    assert refusal(result) == (
+        "Error: The period's start (--from 2025-02-01) is after its end (--to 2025-01-01)."
+    )
+
+
+def test_an_unknown_flag_kind_is_refused_listing_the_known_ones(ledger: str, empty: Path) -> None:
+    args = ("report", "duplicates", "--format", "json", "--kind", "bogus")
+    message = refusal(arms_sync("--db", ledger, *args, cwd=empty, check=False))
+    assert "bogus" in message
+    assert all(kind in message for kind in KNOWN_KINDS), message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "bogus://x",
+        f"bogus://u:{PASSWORD}@127.0.0.1/x",
+        f"postgresql://u:{PASSWORD}@127.0.0.1:notaport/x",
+        f"not a url {PASSWORD}",
+        f"mysql://u:{PASSWORD}@127.0.0.1/x",
+        "",
+    ],
+)
+def test_an_unusable_ledger_url_is_a_configuration_error(empty: Path, url: str) -> None:
+    result = arms_sync("--db", url, "export", "timeline", cwd=empty, check=False)
+    message = refusal(result)
+    assert "ledger" in message.lower()
+    assert PASSWORD not in result.stderr + result.stdout
+
+
+def test_an_unreachable_ledger_server_is_one_sentence_without_the_password(empty: Path) -> None:
+    url = f"postgresql://u:{PASSWORD}@127.0.0.1:1/x"
+    result = arms_sync("export", "timeline", "--db", url, cwd=empty, check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert PASSWORD not in result.stderr + result.stdout
+
+
+def test_a_ledger_in_a_missing_folder_is_refused(empty: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "missing" / "dir"
+    result = arms_sync(
+        "--db", f"sqlite:///{folder / 'l.db'}", "export", "timeline", cwd=empty, check=False
+    )
+    message = refusal(result)
+    assert f"the folder {folder} does not exist" in message
+    assert not folder.exists()
+
+
+def test_a_ledger_file_that_is_not_a_database_is_refused(empty: Path, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not a database\n" * 100)
+    result = arms_sync("export", "timeline", "--db", f"sqlite:///{text}", cwd=empty, check=False)
+    assert "not an SQLite database" in refusal(result)
+
+
+OUT_COMMANDS = [
+    ("export", "ownership"),
+    ("export", "timeline"),
+    ("export", "links"),
+    ("report", "duplicates", "--format", "csv"),
+    ("audit", "export"),
+]
+
+
+@pytest.mark.parametrize("command", OUT_COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_an_output_file_in_a_missing_folder_is_refused(
+    ledger: str, empty: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    out = tmp_path / "missing" / "x.jsonl"
+    result = arms_sync("--db", ledger, *command, "--out", str(out), cwd=empty, check=False)
+    assert refusal(result) == f"Error: Cannot write {out}: the folder does not exist."
+
+
+@pytest.mark.parametrize("command", [("synth", "--subjects", "10"), ("demo", "--subjects", "10")])
+def test_an_output_folder_that_cannot_be_made_is_refused(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = blocker / "sub"
+    result = arms_sync(*command, "--out", str(out), cwd=tmp_path, check=False)
+    assert str(out) in refusal(result)
+
+
+def test_an_envelope_output_in_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    keys = str(tmp_path / "keys")
+    for party in ("probation", "hub"):
+        arms_sync("keys", "generate", "--party", party, "--dir", keys, cwd=tmp_path)
+    plain = tmp_path / "feed.jsonl"
+    plain.write_text('{"type": "person", "id": "X1"}\n')
+    out = tmp_path / "missing" / "feed.sealed"
+    result = arms_sync(
+        "envelope",
+        "seal",
+        "--keys",
+        keys,
+        "--from",
+        "probation",
+        "--to",
+        "hub",
+        str(plain),
+        str(out),
+        cwd=tmp_path,
+        check=False,
+    )
+    assert refusal(result) == f"Error: Cannot write {out}: the folder does not exist."
+
+
+def test_an_output_file_named_like_a_folder_is_refused(ledger: str, empty: Path) -> None:
+    out = empty / "x.jsonl"
+    out.mkdir()
+    result = arms_sync("--db", ledger, "export", "links", "--out", str(out), cwd=empty, check=False)
+    assert str(out) in refusal(result)
+
+
+def _disclosures(ledger: str, cwd: Path) -> int:
+    entries = arms_sync("--db", ledger, "audit", "export", cwd=cwd).stdout.splitlines()
+    return sum(json.loads(line)["kind"] == "disclosure" for line in entries)
+
+
+def test_a_report_that_cannot_be_written_is_not_logged_as_disclosed(
+    ledger: str, empty: Path
+) -> None:
+    before = _disclosures(ledger, empty)
+    out = empty / "missing" / "report.html"
+    args = ("report", "duplicates", "--format", "html", "--out", str(out))
+    refusal(arms_sync("--db", ledger, *args, cwd=empty, check=False))
+    assert _disclosures(ledger, empty) == before
+
+
+def test_a_key_directory_that_cannot_be_made_is_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    keys = blocker / "keys"
+    args = ("keys", "generate", "--party", "hub", "--dir", str(keys))
+    result = arms_sync(*args, cwd=tmp_path, check=False)
+    assert refusal(result) == f"Error: Cannot write {keys}: a part of its path is not a folder."
+
+
+def test_opening_with_a_key_directory_without_private_keys_says_so(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    args = ("envelope", "open", "--keys", str(keys), "in.sealed", "out.jsonl")
+    result = arms_sync(*args, cwd=tmp_path, check=False)
+    assert "holds no private keys" in refusal(result)
+
+
+def test_a_malformed_date_is_refused_in_one_sentence(empty: Path) -> None:
+    result = arms_sync("export", "ownership", "--as-of", "2025-02-30", cwd=empty, check=False)
+    assert "YYYY-MM-DD" in refusal(result)
