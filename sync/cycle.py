@@ -58,6 +58,7 @@ class RunSummary:
     feed_errors: dict[str, str] = field(default_factory=dict)
     notice_batches: int = 0
     delivered: dict[str, dict[str, int]] = field(default_factory=dict)
+    window_days: int | None = None  # the duplicate window the pass used
 
     @property
     def rejected(self) -> int:
@@ -78,6 +79,7 @@ class RunSummary:
             "feed_errors": self.feed_errors,
             "notice_batches": self.notice_batches,
             "delivered": self.delivered,
+            "window_days": self.window_days,
         }
 
 
@@ -94,7 +96,7 @@ def run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSu
 def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSummary:
     ledger = app.ledger
     run_id = ledger.start_run(as_of, app.clock())
-    summary = RunSummary(run_id=run_id, as_of=as_of)
+    summary = RunSummary(run_id=run_id, as_of=as_of, window_days=app.settings.window_days)
     try:
         for agency, source in sources.items():
             try:

@@ -22,15 +22,14 @@ from sync.app import App
 from sync.audit.cli_hooks import audit_cli_disclosure
 from sync.crypto.keyring import generate_party, load_keyring
 from sync.crypto.keys import Party
-from sync.cycle import RunSummary, run_cycle
+from sync.cycle import run_cycle
 from sync.gateway.feed import FeedFile
 from sync.gateway.oauth import TokenIssuer
 from sync.gateway.server import GatewayServer, build_server
 from sync.gateway.service import Gateway, GatewayConfig
 from sync.gateway.store import NoticeStore
 from sync.gateway_source import gateway_source
-from sync.ledger.flag_rows import iter_flag_rows
-from sync.reports.duplicates import build_report
+from sync.reports.from_ledger import ledger_report
 from sync.reports.models import ReportFilters
 from sync.reports.render import render
 from sync.settings import Settings
@@ -104,7 +103,7 @@ def run_demo(app: App, out: Path, subjects: int, seed: int) -> None:
         summary = run_cycle(app, sources, app.today())
         deliver_to_gateways(app, dict(sources), summary)
     print_summary(summary)
-    write_reports(app, out, summary)
+    write_reports(app, out)
     app.close()
 
 
@@ -115,15 +114,9 @@ def replace_settings(app: App, keys_dir: Path, secret: str) -> Settings:
     )
 
 
-def write_reports(app: App, out: Path, summary: RunSummary) -> None:
+def write_reports(app: App, out: Path) -> None:
     """The duplicate report in every format, and where it went."""
-    report = build_report(
-        list(iter_flag_rows(app.ledger)),
-        as_of=summary.as_of,
-        window_days=app.settings.window_days,
-        hours_per_assessment=app.settings.hours_per_assessment,
-        filters=ReportFilters(),
-    )
+    report = ledger_report(app, ReportFilters())
     written = []
     for fmt in REPORT_FORMATS:
         path = out / f"duplicates-report.{fmt}"

@@ -18,8 +18,7 @@ from sync.cli.context import (
     writing,
 )
 from sync.exports import export_links, export_ownership, export_timeline
-from sync.ledger.flag_rows import iter_flag_rows
-from sync.reports.duplicates import build_report
+from sync.reports.from_ledger import ledger_report
 from sync.reports.models import KNOWN_KINDS, ReportFilters
 from sync.reports.render import render
 
@@ -115,14 +114,7 @@ def report_duplicates(
         kinds=kinds or None,
         state=None if flag_state == "all" else flag_state,
     )
-    built = build_report(
-        iter_flag_rows(app.ledger),
-        as_of=app.ledger.last_as_of() or app.today(),
-        window_days=app.settings.window_days,
-        hours_per_assessment=app.settings.hours_per_assessment,
-        filters=filters,
-        for_agency=for_agency,  # type: ignore[arg-type]
-    )
+    built = ledger_report(app, filters, for_agency)  # type: ignore[arg-type]
     content = render(built, fmt)
     audit_cli_consultation(app, "report duplicates", refs=("report:duplicates",), detail=fmt)
     if out is None:

@@ -109,6 +109,7 @@ def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
         as_of=cycle.as_of,
         feeds=_ingest_counts(app, ref.cycle_id),
         changed=ledger.count_applied(cycle.run_id),
+        window_days=app.settings.window_days,
     )
     completed: list[TaskRef] = []
 

@@ -6,8 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from sync.app import App
-from sync.ledger.flag_rows import iter_flag_rows
-from sync.reports.duplicates import build_report
+from sync.reports.from_ledger import ledger_report
 from sync.reports.models import ReportFilters
 
 REPORT_FORMATS = ("json", "csv", "html")
@@ -17,13 +16,7 @@ def write_nightly_report(app: App, day: date) -> list[Path]:
     """Build the report as of the last successful run and write one file per format."""
     from sync.reports.render import render
 
-    report = build_report(
-        iter_flag_rows(app.ledger),
-        as_of=app.ledger.last_as_of() or day,
-        window_days=app.settings.window_days,
-        hours_per_assessment=app.settings.hours_per_assessment,
-        filters=ReportFilters(),
-    )
+    report = ledger_report(app, ReportFilters())
     folder = app.settings.report_dir
     folder.mkdir(parents=True, exist_ok=True)
     written = []

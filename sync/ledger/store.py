@@ -265,6 +265,18 @@ class Ledger:
                 .limit(1)
             ).scalar_one_or_none()
 
+    def last_window_days(self) -> int | None:
+        """The duplicate window the latest successful run decided with (None: not recorded)."""
+        with self.engine.connect() as conn:
+            summary = conn.execute(
+                select(schema.runs.c.summary)
+                .where(schema.runs.c.status.in_((RUN_SUCCEEDED, RUN_PARTIAL)))
+                .order_by(schema.runs.c.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        window = json.loads(summary).get("window_days") if summary else None
+        return window if isinstance(window, int) else None
+
     # -- records ----------------------------------------------------------
     def apply_versions(
         self, conn: Connection, versions: Sequence[RecordVersion], run_id: int

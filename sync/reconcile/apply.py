@@ -122,7 +122,7 @@ def redecide(app: App, act_id: str, ready: ActPass | None = None) -> int:
     ledger = app.ledger
     as_of = act_as_of(app)
     run_id = ledger.start_run(as_of, app.clock())
-    summary = {"manual_act": act_id}
+    summary = {"manual_act": act_id, "window_days": app.settings.window_days}
 
     def finish(conn: Connection, _decisions: Decisions, _batches: int) -> None:
         ledger.finish_run(run_id, RUN_SUCCEEDED, summary, app.clock(), conn)

@@ -33,7 +33,7 @@ from sync.reports.models import (
 )
 
 HOURS_DECIMALS = 2
-MIN_WINDOW_DAYS = 1
+MIN_WINDOW_DAYS = 0  # same-day pairs only
 MIN_HOURS_PER_ASSESSMENT = 0.0
 ESTIMATE_NOTE = (
     "Estimate, not a measurement: redundant completed assessments ({count}) multiplied by "
@@ -84,7 +84,7 @@ def build_report(
 
 def _check_settings(window_days: int, hours_per_assessment: float, for_agency: str | None) -> None:
     if window_days < MIN_WINDOW_DAYS:
-        raise UsageError("the duplicate window must be at least one day")
+        raise UsageError("the duplicate window must not be negative")
     if hours_per_assessment < MIN_HOURS_PER_ASSESSMENT:
         raise UsageError("hours per assessment must not be negative")
     if for_agency is not None and for_agency not in AGENCIES:

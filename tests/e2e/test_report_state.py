@@ -68,3 +68,36 @@ def test_a_deleted_assessment_leaves_the_default_report_and_its_hours(
     assert _listed(_report(tmp_path, "--state", "closed")) == history
     assert _listed(_report(tmp_path, "--state", "all")) == history
     assert _listed(_report(tmp_path, "--state", "open")) == set()
+
+
+def _config(tmp_path: Path, window_days: int) -> Path:
+    path = tmp_path / f"window-{window_days}.toml"
+    path.write_text(f"[arms_sync]\nwindow_days = {window_days}\n")
+    return path
+
+
+@pytest.mark.parametrize("window_days", [0, 15])
+def test_the_report_states_the_window_its_flags_were_decided_with(
+    tmp_path: Path, window_days: int
+) -> None:
+    probation, police = _worked_example(tmp_path, "2025-05-10", custody=False)
+    config = str(_config(tmp_path, window_days))
+    run_cli(
+        "--config",
+        config,
+        "run",
+        "--probation-feed",
+        str(probation),
+        "--police-feed",
+        str(police),
+        "--as-of",
+        "2026-11-28",
+        cwd=tmp_path,
+    )
+
+    report = _report(tmp_path)  # settings at report time: the default window
+
+    assert report["window_days"] == window_days
+    # The worked example's assessments are 20 days apart: no pair in either window.
+    assert ("duplicate", "WPA-0", "open") not in _listed(report)
+    assert ("assessed_by_non_owner", "WPA-0", "open") in _listed(report)

@@ -306,7 +306,7 @@ def test_national_view_keeps_counterpart_dates() -> None:
 
 @pytest.mark.parametrize(
     ("window_days", "hours", "agency"),
-    [(0, 6.0, None), (180, -1.0, None), (180, 6.0, "courts")],
+    [(-1, 6.0, None), (180, -1.0, None), (180, 6.0, "courts")],
 )
 def test_bad_settings_are_refused(window_days: int, hours: float, agency: str | None) -> None:
     with pytest.raises(UsageError):
