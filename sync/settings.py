@@ -12,9 +12,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sync.core.policy import area_key
 from sync.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///arms-sync.db"
@@ -54,6 +55,16 @@ class Settings(BaseSettings):
     gateway_retry_attempts: int = Field(default=DEFAULT_GATEWAY_RETRY_ATTEMPTS, ge=1)
     gateway_retry_base_seconds: float = Field(default=DEFAULT_GATEWAY_RETRY_BASE_SECONDS, ge=0)
     gateway_retry_max_seconds: float = Field(default=DEFAULT_GATEWAY_RETRY_MAX_SECONDS, ge=0)
+
+    @field_validator("training_dates")
+    @classmethod
+    def _one_date_per_area(cls, dates: dict[str, date]) -> dict[str, date]:
+        by_area: dict[str, date] = {}
+        for area, day in dates.items():
+            key = area_key(area)
+            if by_area.setdefault(key, day) != day:
+                raise ValueError(f"area {key} is given two different training dates")
+        return by_area
 
     @classmethod
     def settings_customise_sources(
@@ -96,7 +107,8 @@ def invalid_setting(error: ValidationError) -> ConfigurationError:
     """One clear error naming the first invalid setting and why (never the value given)."""
     first = error.errors(include_url=False, include_input=False)[0]
     field = ".".join(str(part) for part in first["loc"])
-    return ConfigurationError(f"Setting {field or 'value'} is invalid: {first['msg']}.")
+    reason = first["msg"].removeprefix("Value error, ")
+    return ConfigurationError(f"Setting {field or 'value'} is invalid: {reason}.")
 
 
 def given_values(values: dict[str, Any]) -> dict[str, Any]:

@@ -130,14 +130,23 @@ class PolicySettings:
     default_training_date: date = DEFAULT_TRAINING_DATE
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "training_dates", MappingProxyType(dict(self.training_dates)))
+        by_area = {area_key(area): day for area, day in self.training_dates.items()}
+        object.__setattr__(self, "training_dates", MappingProxyType(by_area))
         _check_policy_order(self.policies)
 
     def training_date(self, area: str | None) -> date:
-        """The training date T of a probation area (the default when not configured)."""
+        """The training date T of a probation area (the default when not configured).
+
+        Area codes are compared without regard to case or surrounding spaces.
+        """
         if area is None:
             return self.default_training_date
-        return self.training_dates.get(area, self.default_training_date)
+        return self.training_dates.get(area_key(area), self.default_training_date)
+
+
+def area_key(area: str) -> str:
+    """An area code as compared: `" nw "` and `"NW"` are one area."""
+    return area.strip().upper()
 
     def policy_at(self, d: date) -> PolicyVersion:
         """The policy version in force on `d`."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
+from sync.core.policy import PolicySettings
 from sync.errors import ConfigurationError
 from sync.settings import load_settings
 from workers.settings import load_worker_settings
@@ -26,3 +29,21 @@ def test_a_bad_worker_setting_is_named_without_its_value() -> None:
 def test_values_given_as_none_leave_the_defaults() -> None:
     assert load_settings(window_days=None) == load_settings()
     assert load_worker_settings(concurrency=None) == load_worker_settings()
+
+
+def test_training_dates_are_found_whatever_the_case_of_the_area() -> None:
+    settings = load_settings(training_dates={" nw ": "2017-08-31"})
+    assert settings.training_dates == {"NW": date(2017, 8, 31)}
+    policy = PolicySettings(training_dates={"nw": date(2017, 8, 31)})
+    assert policy.training_date("NW") == date(2017, 8, 31)
+    assert policy.training_date(" Nw ") == date(2017, 8, 31)
+    assert policy.training_date("LON") == policy.default_training_date
+
+
+def test_one_area_given_two_training_dates_is_refused() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(training_dates={"NW": "2017-08-31", "nw": "2018-01-01"})
+    assert str(caught.value) == (
+        "Setting training_dates is invalid: area NW is given two different training dates."
+    )
+    assert load_settings(training_dates={"NW": "2017-08-31", "nw": "2017-08-31"})
