@@ -143,11 +143,6 @@ class PolicySettings:
             return self.default_training_date
         return self.training_dates.get(area_key(area), self.default_training_date)
 
-
-def area_key(area: str) -> str:
-    """An area code as compared: `" nw "` and `"NW"` are one area."""
-    return area.strip().upper()
-
     def policy_at(self, d: date) -> PolicyVersion:
         """The policy version in force on `d`."""
         in_force = self.policies[0]
@@ -155,6 +150,11 @@ def area_key(area: str) -> str:
             if version.effective_from is not None and version.effective_from <= d:
                 in_force = version
         return in_force
+
+
+def area_key(area: str) -> str:
+    """An area code as compared: `" nw "` and `"NW"` are one area."""
+    return area.strip().upper()
 
 
 def _check_policy_order(policies: tuple[PolicyVersion, ...]) -> None:
