@@ -143,14 +143,6 @@ class PolicySettings:
             return self.default_training_date
         return self.training_dates.get(area_key(area), self.default_training_date)
 
-    def policy_at(self, d: date) -> PolicyVersion:
-        """The policy version in force on `d`."""
-        in_force = self.policies[0]
-        for version in self.policies[1:]:
-            if version.effective_from is not None and version.effective_from <= d:
-                in_force = version
-        return in_force
-
 
 def area_key(area: str) -> str:
     """An area code as compared: `" nw "` and `"NW"` are one area."""
