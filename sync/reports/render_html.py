@@ -145,7 +145,9 @@ def render_html(
             view_label=VIEW_LABELS[report.view],
             kind_figures=_kind_figures(report.summary.flags),
             agencies=[(agency, AGENCY_LABELS[agency]) for agency in AGENCIES],
-            chart=build_chart(report.summary.by_month),
+            chart=build_chart(
+                report.summary.by_month, report.filters.date_from, report.filters.date_to
+            ),
             rows=[_detail_row(flag) for flag in shown],
             hidden_rows=len(report.flags) - len(shown),
         )
@@ -171,13 +173,20 @@ def _kind_figures(counts: dict[str, int]) -> list[tuple[str, str, int]]:
     return [(kind, KIND_LABELS.get(kind, kind), counts.get(kind, 0)) for kind in kinds]
 
 
-def build_chart(by_month: list[MonthCounts]) -> Chart | None:
-    """Bars of duplicate flags per month and agency, every month in range; None if none."""
+def build_chart(
+    by_month: list[MonthCounts], date_from: date | None = None, date_to: date | None = None
+) -> Chart | None:
+    """Bars of duplicate flags per month and agency; None if there are none.
+
+    Every month from the first to the last with flags is shown, empty ones
+    included, widened to the report's period at either end it gives.
+    """
     values = {month.month: month.duplicates_by_agency for month in by_month}
     total = sum(sum(counts.values()) for counts in values.values())
     if not total:
         return None
-    months = _month_range(min(values), max(values))
+    ends = [*values, *(f"{day:%Y-%m}" for day in (date_from, date_to) if day is not None)]
+    months = _month_range(min(ends), max(ends))
     step, top_value = _nice_scale(max(max(counts.values()) for counts in values.values()))
     right = CHART_WIDTH - CHART_MARGIN_RIGHT
     bottom = CHART_HEIGHT - CHART_MARGIN_BOTTOM

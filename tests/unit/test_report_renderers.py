@@ -238,3 +238,25 @@ def test_render_refuses_an_unknown_format() -> None:
 
 def test_no_kinds_given_means_every_kind() -> None:
     assert ReportFilters(kinds=None).kinds == ()
+
+
+def test_chart_spans_the_reports_period_at_the_ends_it_gives() -> None:
+    rows = duplicate_pair(
+        "SUB-1", police=("PA-1", date(2025, 5, 5)), probation=("A-1", date(2025, 5, 2))
+    )
+    by_month = report_of(rows).summary.by_month
+
+    closed = build_chart(by_month, date(2025, 3, 1), date(2025, 7, 31))
+    opened = build_chart(by_month, date(2025, 4, 15), None)
+    unbounded = build_chart(by_month)
+
+    assert closed is not None and opened is not None and unbounded is not None
+    assert [mark.label for mark in closed.x_marks] == [
+        "2025-03",
+        "2025-04",
+        "2025-05",
+        "2025-06",
+        "2025-07",
+    ]
+    assert [mark.label for mark in opened.x_marks] == ["2025-04", "2025-05"]
+    assert [mark.label for mark in unbounded.x_marks] == ["2025-05"]
