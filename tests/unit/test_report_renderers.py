@@ -250,7 +250,9 @@ def test_chart_spans_the_reports_period_at_the_ends_it_gives() -> None:
     opened = build_chart(by_month, date(2025, 4, 15), None)
     unbounded = build_chart(by_month)
 
-    assert closed is not None and opened is not None and unbounded is not None
+    assert closed is not None
+    assert opened is not None
+    assert unbounded is not None
     assert [mark.label for mark in closed.x_marks] == [
         "2025-03",
         "2025-04",
