@@ -9,25 +9,15 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_reconcile_cli import arms_sync
+from tests.feed_records import run_args as feed_run_args
 from tests.integration.test_audit_log import write_feeds
 
-AS_OF = "2026-11-28"
 DEFAULT_LEDGER = "arms-sync.db"
 
 
 def run_args(folder: Path) -> list[str]:
     """`run` over the test feeds written into `folder`, as of AS_OF, with a JSON summary."""
-    probation, police = write_feeds(folder)
-    return [
-        "run",
-        "--probation-feed",
-        str(probation),
-        "--police-feed",
-        str(police),
-        "--as-of",
-        AS_OF,
-        "--json",
-    ]
+    return [*feed_run_args(*write_feeds(folder)), "--json"]
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,9 @@ from pathlib import Path
 import click
 import pytest
 
-from tests.e2e.cli_ledger import AS_OF, DEFAULT_LEDGER, empty, ledger, refusal, run_args
+from tests.e2e.cli_ledger import DEFAULT_LEDGER, empty, ledger, refusal, run_args
 from tests.e2e.test_reconcile_cli import arms_sync
+from tests.feed_records import AS_OF
 
 pytestmark = pytest.mark.e2e
 

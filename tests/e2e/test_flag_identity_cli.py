@@ -12,56 +12,45 @@ from sqlalchemy import create_engine, select
 
 from sync.ledger import schema
 from tests.conftest import run_cli
+from tests.feed_records import STAMP, completed_assessment, person, run_args, write_feeds
 
 pytestmark = pytest.mark.e2e
-AS_OF = "2026-11-28"
-STAMP = "2026-01-01T00:00:00Z"
 KIND = "assessed_without_owner"
 
 
-def _person(agency: str, pid: str, surname: str, forenames: str, dob: str, stamp: str) -> Any:
-    return {
-        "type": "person",
-        "agency": agency,
-        "id": pid,
-        "surname": surname,
-        "forenames": forenames,
-        "date_of_birth": dob,
-        "gender": "M",
-        "area": "NW" if agency == "probation" else "LANC",
-        "updated_at": stamp,
-    }
-
-
-def _assessment(agency: str, aid: str, pid: str, day: str) -> dict[str, object]:
-    return {
-        "type": "assessment",
-        "agency": agency,
-        "id": aid,
-        "person_id": pid,
-        "started_on": day,
-        "completed_on": day,
-        "status": "completed",
-        "updated_at": STAMP,
-    }
-
-
 PROBATION = [
-    _person("probation", "A000001", "ALDER", "Adam", "1960-01-01", STAMP),
-    _assessment("probation", "PA", "A000001", "2025-05-12"),
+    person(
+        "probation",
+        "A000001",
+        surname="ALDER",
+        forenames="Adam",
+        date_of_birth="1960-01-01",
+        updated_at=STAMP,
+    ),
+    completed_assessment("probation", "PA", "A000001", "2025-05-12"),
 ]
-POLICE_QA = _assessment("police", "QA", "Q-1", "2025-05-10")
-QUINCE = _person("police", "Q-1", "QUINCE", "Quinn", "1971-02-03", STAMP)
+POLICE_QA = completed_assessment("police", "QA", "Q-1", "2025-05-10")
+QUINCE = person(
+    "police",
+    "Q-1",
+    surname="QUINCE",
+    forenames="Quinn",
+    date_of_birth="1971-02-03",
+    updated_at=STAMP,
+)
 # The same police record, corrected later: it now matches the probation person.
-ALDER = _person("police", "Q-1", "ALDER", "Adam", "1960-01-01", "2026-02-01T00:00:00Z")
+ALDER = person(
+    "police",
+    "Q-1",
+    surname="ALDER",
+    forenames="Adam",
+    date_of_birth="1960-01-01",
+    updated_at="2026-02-01T00:00:00Z",
+)
 
 
 def _run(folder: Path, police: list[Any]) -> None:
-    paths = folder / "probation.jsonl", folder / "police.jsonl"
-    for path, records in zip(paths, (PROBATION, police), strict=True):
-        path.write_text("".join(json.dumps(record) + "\n" for record in records))
-    feeds = ("--probation-feed", str(paths[0]), "--police-feed", str(paths[1]))
-    run_cli("run", *feeds, "--as-of", AS_OF, cwd=folder)
+    run_cli(*run_args(*write_feeds(folder, PROBATION, police)), cwd=folder)
 
 
 def _report_rows(folder: Path, assessment_id: str) -> list[dict[str, Any]]:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.e2e.test_run_cli import _run, _worked_example, _write
+from tests.e2e.test_run_cli import _run, _worked_example
+from tests.feed_records import AS_OF, run_args, write_feed
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +43,7 @@ _DELETED_FIELDS = {
 def _delete_police_assessment(tmp_path: Path, key_only: bool) -> Path:
     """The police feed of a later run: worked example 1's police assessment deleted."""
     deletion = _DELETION_KEY if key_only else {**_DELETION_KEY, **_DELETED_FIELDS}
-    return _write(tmp_path / "police-later.jsonl", [deletion])
+    return write_feed(tmp_path / "police-later.jsonl", [deletion])
 
 
 @pytest.mark.parametrize("key_only", [False, True], ids=["full-record", "key-only"])
@@ -82,18 +83,7 @@ def test_the_report_states_the_window_its_flags_were_decided_with(
 ) -> None:
     probation, police = _worked_example(tmp_path, "2025-05-10", custody=False)
     config = str(_config(tmp_path, window_days))
-    run_cli(
-        "--config",
-        config,
-        "run",
-        "--probation-feed",
-        str(probation),
-        "--police-feed",
-        str(police),
-        "--as-of",
-        "2026-11-28",
-        cwd=tmp_path,
-    )
+    run_cli("--config", config, *run_args(probation, police, AS_OF), cwd=tmp_path)
 
     report = _report(tmp_path)  # settings at report time: the default window
 

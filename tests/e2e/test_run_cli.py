@@ -10,43 +10,18 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
+from tests.feed_records import (
+    completed_assessment,
+    person,
+    run_args,
+    write_feeds,
+)
 
 pytestmark = pytest.mark.e2e
-AS_OF = "2026-11-28"
-
-
-def _write(path: Path, records: list[dict[str, object]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
 
 
 def _person(agency: str, pid: str, pnc: str) -> dict[str, object]:
-    return {
-        "type": "person",
-        "agency": agency,
-        "id": pid,
-        "pnc": pnc,
-        "cro": None,
-        "surname": "EXAMPLE",
-        "forenames": "WORKED",
-        "date_of_birth": "1970-01-02",
-        "gender": "M",
-        "area": "NW" if agency == "probation" else "LANC",
-        "updated_at": "2026-01-01T00:00:00Z",
-    }
-
-
-def _assessment(agency: str, aid: str, pid: str, day: str) -> dict[str, object]:
-    return {
-        "type": "assessment",
-        "agency": agency,
-        "id": aid,
-        "person_id": pid,
-        "started_on": day,
-        "completed_on": day,
-        "status": "completed",
-        "updated_at": "2026-01-01T00:00:00Z",
-    }
+    return person(agency, pid, pnc=pnc, cro=None)
 
 
 def _worked_example(tmp_path: Path, police_day: str, custody: bool) -> tuple[Path, Path]:
@@ -64,7 +39,7 @@ def _worked_example(tmp_path: Path, police_day: str, custody: bool) -> tuple[Pat
             "end": "2027-02-28",
             "updated_at": "2026-01-01T00:00:00Z",
         },
-        _assessment("probation", "WA-0", "W900000", "2025-04-20"),
+        completed_assessment("probation", "WA-0", "W900000", "2025-04-20"),
     ]
     if custody:
         probation.append(
@@ -89,28 +64,16 @@ def _worked_example(tmp_path: Path, police_day: str, custody: bool) -> tuple[Pat
             "end": None,
             "updated_at": "2026-01-01T00:00:00Z",
         },
-        _assessment("police", "WPA-0", "WEX-0", police_day),
+        completed_assessment("police", "WPA-0", "WEX-0", police_day),
     ]
-    return _write(tmp_path / "probation.jsonl", probation), _write(
-        tmp_path / "police.jsonl", police
-    )
+    return write_feeds(tmp_path, probation, police)
 
 
 def _run(
     cwd: Path, probation: Path, police: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`arms-sync run` over a pair of feed files, as of the examples' date."""
-    return run_cli(
-        "run",
-        "--probation-feed",
-        str(probation),
-        "--police-feed",
-        str(police),
-        "--as-of",
-        AS_OF,
-        cwd=cwd,
-        env=env,
-    )
+    return run_cli(*run_args(probation, police), cwd=cwd, env=env)
 
 
 def _run_and_report(tmp_path: Path, probation: Path, police: Path) -> dict[str, object]:

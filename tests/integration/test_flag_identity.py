@@ -31,12 +31,12 @@ from sync.reconcile.acts import Actor
 from sync.reconcile.flags import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts, resolve
 from sync.reports.models import FlagRow
 from sync.settings import Settings
+from tests.feed_records import STAMP, completed_assessment, person, write_feed
 
 pytestmark = pytest.mark.integration
 AS_OF = date(2026, 11, 28)
 START = datetime(2026, 11, 1, 9, tzinfo=UTC)
 ACTOR = Actor("jsmith", "agreed at the MAPPA meeting")
-STAMP = "2026-01-01T00:00:00Z"
 
 
 class Clock:
@@ -246,40 +246,11 @@ def test_any_sequence_of_passes_keeps_one_flag_per_kind_and_target(
 # -- whole runs ----------------------------------------------------------------------
 
 
-def _person(agency: str, pid: str, surname: str, forenames: str, dob: str, stamp: str) -> Any:
-    return {
-        "type": "person",
-        "agency": agency,
-        "id": pid,
-        "surname": surname,
-        "forenames": forenames,
-        "date_of_birth": dob,
-        "gender": "M",
-        "area": "NW" if agency == "probation" else "LANC",
-        "updated_at": stamp,
-    }
-
-
-def _assessment(agency: str, aid: str, pid: str, day: str) -> dict[str, object]:
-    return {
-        "type": "assessment",
-        "agency": agency,
-        "id": aid,
-        "person_id": pid,
-        "started_on": day,
-        "completed_on": day,
-        "status": "completed",
-        "updated_at": STAMP,
-    }
-
-
 def _sources(folder: Path, probation: list[Any], police: list[Any]) -> dict[str, Any]:
-    sources = {}
-    for agency, records in (("probation", probation), ("police", police)):
-        path = folder / f"{agency}.jsonl"
-        path.write_text("".join(json.dumps(record) + "\n" for record in records))
-        sources[agency] = PlainFileSource(path)
-    return sources
+    return {
+        agency: PlainFileSource(write_feed(folder / f"{agency}.jsonl", records))
+        for agency, records in (("probation", probation), ("police", police))
+    }
 
 
 def _subject_of(app: App, agency: str, person_id: str) -> str:
@@ -303,14 +274,35 @@ def test_a_relinked_person_takes_its_assessment_flag_along(
     app: App, clock: Clock, tmp_path: Path
 ) -> None:
     probation = [
-        _person("probation", "A000001", "ALDER", "Adam", "1960-01-01", STAMP),
-        _assessment("probation", "PA", "A000001", "2025-05-12"),
+        person(
+            "probation",
+            "A000001",
+            surname="ALDER",
+            forenames="Adam",
+            date_of_birth="1960-01-01",
+            updated_at=STAMP,
+        ),
+        completed_assessment("probation", "PA", "A000001", "2025-05-12"),
     ]
-    quince = _person("police", "Q-1", "QUINCE", "Quinn", "1971-02-03", STAMP)
-    police = [quince, _assessment("police", "QA", "Q-1", "2025-05-10")]
+    quince = person(
+        "police",
+        "Q-1",
+        surname="QUINCE",
+        forenames="Quinn",
+        date_of_birth="1971-02-03",
+        updated_at=STAMP,
+    )
+    police = [quince, completed_assessment("police", "QA", "Q-1", "2025-05-10")]
     run_cycle(app, _sources(tmp_path, probation, police), AS_OF)
     first, old = clock(), _subject_of(app, "police", "Q-1")
-    alder = _person("police", "Q-1", "ALDER", "Adam", "1960-01-01", "2026-02-01T00:00:00Z")
+    alder = person(
+        "police",
+        "Q-1",
+        surname="ALDER",
+        forenames="Adam",
+        date_of_birth="1960-01-01",
+        updated_at="2026-02-01T00:00:00Z",
+    )
     clock.tick()
     run_cycle(app, _sources(tmp_path, probation, [alder, police[1]]), AS_OF)
     new = _subject_of(app, "police", "Q-1")
@@ -322,9 +314,23 @@ def test_a_source_merge_takes_the_assessment_flag_to_the_target_subject(
     app: App, clock: Clock, tmp_path: Path
 ) -> None:
     police = [
-        _person("police", "Q-1", "QUINCE", "Quinn", "1971-02-03", STAMP),
-        _person("police", "Q-2", "ROWAN", "Rhys", "1980-03-04", STAMP),
-        _assessment("police", "QA", "Q-1", "2025-05-10"),
+        person(
+            "police",
+            "Q-1",
+            surname="QUINCE",
+            forenames="Quinn",
+            date_of_birth="1971-02-03",
+            updated_at=STAMP,
+        ),
+        person(
+            "police",
+            "Q-2",
+            surname="ROWAN",
+            forenames="Rhys",
+            date_of_birth="1980-03-04",
+            updated_at=STAMP,
+        ),
+        completed_assessment("police", "QA", "Q-1", "2025-05-10"),
     ]
     run_cycle(app, _sources(tmp_path, [], police), AS_OF)
     first, old = clock(), _subject_of(app, "police", "Q-1")

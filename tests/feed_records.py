@@ -1,0 +1,77 @@
+"""Feed-v1 records for tests, with the fields every test fills the same way, and files of them.
+
+Tests write small feeds by hand; these build the records (overriding any field
+by keyword) and the `arms-sync run` arguments over a pair of feed files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+STAMP = "2026-01-01T00:00:00Z"
+AS_OF = "2026-11-28"
+HOME_AREA = {"probation": "NW", "police": "LANC"}
+
+Record = dict[str, object]
+
+
+def person(agency: str, pid: str, **fields: object) -> Record:
+    """A person record (a man in the agency's usual test area) with `fields` overriding."""
+    return {
+        "type": "person",
+        "agency": agency,
+        "id": pid,
+        "surname": "EXAMPLE",
+        "forenames": "WORKED",
+        "date_of_birth": "1970-01-02",
+        "gender": "M",
+        "area": HOME_AREA[agency],
+        "updated_at": STAMP,
+        **fields,
+    }
+
+
+def completed_assessment(agency: str, aid: str, pid: str, day: str, **fields: object) -> Record:
+    """An ARMS assessment started and completed on `day`, with `fields` overriding."""
+    return {
+        "type": "assessment",
+        "agency": agency,
+        "id": aid,
+        "person_id": pid,
+        "started_on": day,
+        "completed_on": day,
+        "status": "completed",
+        "updated_at": STAMP,
+        **fields,
+    }
+
+
+def write_feed(path: Path, records: Iterable[Mapping[str, object]]) -> Path:
+    """`records` as a JSON Lines feed file at `path`."""
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    return path
+
+
+def write_feeds(
+    folder: Path, probation: Iterable[Mapping[str, object]], police: Iterable[Mapping[str, object]]
+) -> tuple[Path, Path]:
+    """Both agencies' feed files in `folder`: (probation.jsonl, police.jsonl)."""
+    return (
+        write_feed(folder / "probation.jsonl", probation),
+        write_feed(folder / "police.jsonl", police),
+    )
+
+
+def run_args(probation: Path, police: Path, as_of: str = AS_OF) -> list[str]:
+    """The arguments of `arms-sync run` over a pair of feed files."""
+    return [
+        "run",
+        "--probation-feed",
+        str(probation),
+        "--police-feed",
+        str(police),
+        "--as-of",
+        as_of,
+    ]
