@@ -9,17 +9,9 @@ from pathlib import Path
 from sync.feeds.files import UTF8_BOM, PlainFileSource, is_sealed_file
 from sync.feeds.jsonl import Accepted
 from sync.feeds.models import FeedContext
+from tests.feed_records import person
 
-PERSON = {
-    "type": "person",
-    "agency": "probation",
-    "id": "X123456",
-    "surname": "EXAMPLE",
-    "forenames": "John",
-    "gender": "M",
-    "area": "NW",
-    "updated_at": "2026-11-01T09:00:00Z",
-}
+PERSON = person("probation", "X123456")
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_record(tmp_path: Path) -> None:

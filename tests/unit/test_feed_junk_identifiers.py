@@ -11,24 +11,13 @@ from hypothesis import strategies as st
 from sync.core import identifiers as ids
 from sync.feeds.jsonl import validate_record
 from sync.feeds.models import FeedContext, PersonRecord
+from tests.feed_records import person
 
 PROBATION = FeedContext("probation", date(2026, 11, 28))
 
 
 def _person(**identifiers: object) -> bytes:
-    fields: dict[str, object] = {
-        "type": "person",
-        "agency": "probation",
-        "id": "X123456",
-        "surname": "EXAMPLE",
-        "forenames": "John",
-        "gender": "M",
-        "area": "NW",
-        "date_of_birth": "1975-04-12",
-        "updated_at": "2026-11-01T09:00:00Z",
-        **identifiers,
-    }
-    return json.dumps(fields).encode()
+    return json.dumps(person("probation", "X123456", **identifiers)).encode()
 
 
 def _zeros(least: int, most: int) -> st.SearchStrategy[str]:
