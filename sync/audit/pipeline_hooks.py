@@ -21,6 +21,7 @@ from sync.audit.log import AuditLog
 from sync.core.decide import Decisions
 from sync.core.records import Agency, RecordRef
 from sync.ledger import schema
+from sync.ledger.override_moves import OverrideMove
 from sync.ledger.segments import StoredSegment, iter_stored_segments
 
 REFS_PER_ENTRY = 500
@@ -212,3 +213,26 @@ def decision_pass_drafts(conn: Connection, decisions: Decisions, run_id: int) ->
         for chunk in _chunks(altered)
     )
     return drafts
+
+
+def override_move_drafts(moves: Iterable[OverrideMove], run_id: int) -> list[Draft]:
+    """One alteration entry per override moved to the successor of its vanished subject.
+
+    References only: the run, the override and both subjects; the detail says
+    which subject is which (references are sorted).
+    """
+    return [
+        Draft(
+            AuditKind.ALTERATION,
+            ACTOR_DECIDE,
+            "manual ownership override moved with its subject's records",
+            refs=(
+                f"run:{run_id}",
+                f"override:{move.override_id}",
+                subject_ref(move.from_subject_id),
+                subject_ref(move.to_subject_id),
+            ),
+            detail=f"from subject {move.from_subject_id} to subject {move.to_subject_id}",
+        )
+        for move in moves
+    ]

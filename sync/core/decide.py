@@ -2,7 +2,8 @@
 
 The pure heart of a sync cycle. From the current records of both feeds it
 resolves merges, links person records into subjects (keeping subject ids
-stable), gathers each subject's facts, and asks the policy engine for its
+stable), moves the overrides of subjects whose id vanished to their
+successors, gathers each subject's facts, and asks the policy engine for its
 timeline and the duplicate rules for its flags. No I/O: the caller loads the
 state and stores the result.
 """
@@ -23,6 +24,7 @@ from sync.core.linking import (
     assign_subject_ids,
     clusters,
     identifier_edges,
+    successions,
 )
 from sync.core.matching import match_population
 from sync.core.policy import PolicySettings, Segment, build_timeline
@@ -107,12 +109,17 @@ class DecisionInputs:
 
 @dataclass(frozen=True, slots=True)
 class Decisions:
-    """The outcome of a pass: one decision per subject, plus what could not be placed."""
+    """The outcome of a pass: one decision per subject, plus what could not be placed.
+
+    `successors` maps each previous subject id that vanished in this pass to
+    the subject its records joined (see `sync.core.linking.successions`).
+    """
 
     subjects: tuple[SubjectDecision, ...]
     merged_into: Mapping[RecordRef, RecordRef]
     orphans: tuple[Orphan, ...]
     reviews: tuple[Review, ...] = ()
+    successors: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +131,7 @@ class Linked:
     subject_of: Mapping[RecordRef, str]
     edges_by_subject: Mapping[str, tuple[Edge, ...]]
     reviews: tuple[Review, ...] = ()
+    successors: Mapping[str, str] = field(default_factory=dict)
 
     def members(self, subject_id: str) -> tuple[RecordRef, ...]:
         """The live person records of one subject."""
@@ -136,7 +144,10 @@ def link_subjects(
     mint: Callable[[RecordRef, int], str],
     linker: Linker = link_on_identifiers,
 ) -> Linked:
-    """Resolve merges and group person records into subjects with stable ids."""
+    """Resolve merges and group person records into subjects with stable ids.
+
+    Also works out the successor of each previous subject id that vanished.
+    """
     merged = consolidate(state)
     persons = sorted(merged.persons.values(), key=lambda p: p.ref)
     found = linker(persons)
@@ -158,6 +169,7 @@ def link_subjects(
         subject_of,
         {sid: tuple(found) for sid, found in edges_by_subject.items()},
         tuple(r for r in found.reviews if (r.a, r.b) not in decided),
+        successions(inputs.previous_membership, subject_of, merged.merged_into),
     )
 
 
@@ -179,9 +191,13 @@ def decide(
     mint: Callable[[RecordRef, int], str],
     linker: Linker = link_on_identifiers,
 ) -> Decisions:
-    """Link, decide and flag every subject in `state`."""
+    """Link, decide and flag every subject in `state`.
+
+    The overrides of a subject whose id vanished apply to its successor.
+    """
     linked = link_subjects(state, inputs, mint, linker)
-    facts = gather_facts(linked.merged, linked.subject_of, inputs.overrides)
+    overrides = follow_successors(inputs.overrides, linked.successors)
+    facts = gather_facts(linked.merged, linked.subject_of, overrides)
     decisions = [
         decide_subject(
             facts[linked.subject_of[group[0]]],
@@ -197,6 +213,7 @@ def decide(
         linked.merged.merged_into,
         tuple(linked.merged.orphans),
         linked.reviews,
+        linked.successors,
     )
 
 
@@ -243,6 +260,20 @@ def _allowed_edges(
         if pair not in forbidden:
             kept.setdefault(pair, edge)
     return list(kept.values())
+
+
+def follow_successors(
+    overrides: Mapping[str, Sequence[Override]], successors: Mapping[str, str]
+) -> dict[str, tuple[Override, ...]]:
+    """Overrides by subject, those of a vanished subject id under its successor.
+
+    An id without a successor keeps its own. Their order does not matter: the
+    policy resolves overlapping overrides whatever the order.
+    """
+    moved: dict[str, list[Override]] = defaultdict(list)
+    for subject_id, found in overrides.items():
+        moved[successors.get(subject_id, subject_id)].extend(found)
+    return {subject_id: tuple(found) for subject_id, found in moved.items()}
 
 
 def gather_facts(

@@ -6,6 +6,9 @@ real person. Links are edges between records that say what linked them
 ids survive re-runs and new data: a cluster keeps the id most of its records
 already had, and a new cluster's id is minted from its smallest record
 reference, so the same data always yields the same ids whatever the order.
+An id that no cluster keeps (its records joined other subjects) has a
+successor: the subject holding most of its records, so what belongs to the
+vanished subject (an operator's override) can follow them.
 """
 
 from __future__ import annotations
@@ -114,6 +117,37 @@ def assign_subject_ids(
             assigned[group] = candidate
             used.add(candidate)
     return assigned
+
+
+def successions(
+    previous: Mapping[RecordRef, str],
+    subject_of: Mapping[RecordRef, str],
+    follow: Mapping[RecordRef, RecordRef] | None = None,
+) -> dict[str, str]:
+    """The successor of each previous subject id that no current subject holds.
+
+    It is the current subject holding most of the vanished subject's previous
+    records (ties: the one holding the smallest of them); a record its agency
+    merged away counts where its target is (`follow`). An id none of whose
+    records is current (all deleted) has no successor. One pass over
+    `previous`: linear in the number of records.
+    """
+    follow = follow or {}
+    current = set(subject_of.values())
+    tallies: dict[str, dict[str, tuple[int, RecordRef]]] = defaultdict(dict)
+    for ref, old in previous.items():
+        if old in current:
+            continue
+        new = subject_of.get(follow.get(ref, ref))
+        if new is not None:
+            count, smallest = tallies[old].get(new, (0, ref))
+            tallies[old][new] = (count + 1, min(smallest, ref))
+    return {old: _most_held(held) for old, held in tallies.items()}
+
+
+def _most_held(held: Mapping[str, tuple[int, RecordRef]]) -> str:
+    """The subject holding most records (ties: the one holding the smallest record)."""
+    return min(held, key=lambda sid: (-held[sid][0], held[sid][1]))
 
 
 def edges_within(edges: Iterable[Edge], members: set[RecordRef]) -> list[Edge]:

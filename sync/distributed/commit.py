@@ -43,7 +43,11 @@ AGENCY_ORDER = (Agency.PROBATION, Agency.POLICE)
 
 
 def staged_decisions(link: Mapping[str, Any], results: list[dict[str, Any]]) -> Decisions:
-    """The decision pass the staged parts describe, as `decide_and_store` takes it."""
+    """The decision pass the staged parts describe, as `decide_and_store` takes it.
+
+    Its successors (vanished subject ids and the subjects their records joined)
+    are the link stage's, so the commit moves stored overrides as `run` does.
+    """
     decided = {
         subject_id: (segments, flags)
         for result in results
@@ -70,6 +74,7 @@ def staged_decisions(link: Mapping[str, Any], results: list[dict[str, Any]]) -> 
         merged_into,
         tuple(store.orphan_from_value(value) for value in link["orphans"]),
         tuple(store.review_from_value(value) for value in link["reviews"]),
+        {str(old): str(new) for old, new in link.get("successors", ())},
     )
 
 

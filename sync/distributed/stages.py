@@ -28,6 +28,7 @@ from sync.core.decide import (
     DecisionInputs,
     Linked,
     decide_subject,
+    follow_successors,
     gather_facts,
     link_subjects,
 )
@@ -107,7 +108,8 @@ def ingest_feed(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
 
 # -- link --------------------------------------------------------------------
 def _link_value(linked: Linked) -> dict[str, Any]:
-    """Who is who, as staged: subjects with members and edges, merges, orphans, reviews."""
+    """Who is who, as staged: subjects with members and edges, merges, orphans, reviews,
+    and the successor of each subject id that vanished."""
     subjects = sorted((linked.subject_of[group[0]], group) for group in linked.groups)
     return {
         "subjects": [
@@ -124,14 +126,19 @@ def _link_value(linked: Linked) -> dict[str, Any]:
         ],
         "orphans": [store.orphan_to_value(orphan) for orphan in linked.merged.orphans],
         "reviews": [store.review_to_value(review) for review in linked.reviews],
+        "successors": sorted([old, new] for old, new in linked.successors.items()),
     }
 
 
 def _plans(link: Mapping[str, Any], batch_size: int) -> list[dict[str, Any]]:
-    """Subjects split into batches, each with its members and the merges into them."""
+    """Subjects split into batches, each with its members, the merges into them, and the
+    vanished subject ids they succeed (whose overrides they take)."""
     merged_by_target: dict[tuple[str, str], list[list[str]]] = {}
     for agency, source, target in link["merged"]:
         merged_by_target.setdefault((agency, target), []).append([agency, source, target])
+    succeeded: dict[str, list[list[str]]] = {}
+    for old, new in link.get("successors", ()):
+        succeeded.setdefault(new, []).append([old, new])
     subjects = link["subjects"]
     plans = []
     for start in range(0, len(subjects), batch_size):
@@ -144,6 +151,11 @@ def _plans(link: Mapping[str, Any], batch_size: int) -> list[dict[str, Any]]:
                     for _subject_id, members, _edges in chunk
                     for agency, person_id in members
                     for merge in merged_by_target.get((agency, person_id), ())
+                ],
+                "successors": [
+                    succession
+                    for subject_id, _members, _edges in chunk
+                    for succession in succeeded.get(subject_id, ())
                 ],
             }
         )
@@ -204,7 +216,8 @@ def _consolidated(state: FeedState, merged_into: Mapping[RecordRef, RecordRef]) 
 
 def _read_plan(
     plan: Mapping[str, Any],
-) -> tuple[dict[str, tuple[RecordRef, ...]], dict[RecordRef, RecordRef]]:
+) -> tuple[dict[str, tuple[RecordRef, ...]], dict[RecordRef, RecordRef], dict[str, str]]:
+    """A batch's subjects and members, the merges into them, and the ids they succeed."""
     members = {
         subject_id: tuple(store.ref_from_value(value) for value in refs)
         for subject_id, refs in plan["subjects"]
@@ -213,20 +226,26 @@ def _read_plan(
         RecordRef(Agency(agency), source): RecordRef(Agency(agency), target)
         for agency, source, target in plan["merged"]
     }
-    return members, merged
+    successors = {str(old): str(new) for old, new in plan.get("successors", ())}
+    return members, merged, successors
 
 
 def decide_batch(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
-    """Decide one batch of subjects from only their own records; stage the outcome."""
+    """Decide one batch of subjects from only their own records; stage the outcome.
+
+    A subject takes its own overrides and those of the vanished ids it succeeds.
+    """
     cycle = load_cycle(app, ref.cycle_id)
     ledger = app.ledger
     number = int(ref.arg)
     with ledger.engine.connect() as conn:
         part = store.part_name(store.PART_PLAN, number)
-        members, merged = _read_plan(store.get_staged(conn, ledger, ref.cycle_id, part))
+        plan = store.get_staged(conn, ledger, ref.cycle_id, part)
+    members, merged, successors = _read_plan(plan)
     subject_of = {member: sid for sid, refs in members.items() for member in refs}
     records = store.load_batch_records(ledger, subject_of, [*subject_of, *merged])
-    overrides = {sid: found for sid, found in load_active_overrides(app).items() if sid in members}
+    followed = follow_successors(load_active_overrides(app), successors)
+    overrides = {sid: found for sid, found in followed.items() if sid in members}
     facts = gather_facts(_consolidated(feed_state(records), merged), subject_of, overrides)
     inputs = DecisionInputs(
         as_of=cycle.as_of,

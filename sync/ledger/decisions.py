@@ -6,7 +6,9 @@ a pass computed earlier can have the ledger checked first, under the
 decision-store lock, and nothing is stored when the check fails; or it can
 have the pass computed under that lock (`decide_under_lock`). Flags are merged:
 a new flag gets its first-seen time, a flag that still holds gets its
-last-seen time, one that no longer holds is closed, never erased.
+last-seen time, one that no longer holds is closed, never erased. Overrides
+of a subject id the pass no longer has follow its records to the successor
+(`sync.ledger.override_moves`).
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from sync.audit.chain import Draft
 from sync.audit.log import audit_log_for
-from sync.audit.pipeline_hooks import decision_pass_drafts
+from sync.audit.pipeline_hooks import decision_pass_drafts, override_move_drafts
 from sync.core.decide import Decisions, Review, SubjectDecision, membership_matched_by
 from sync.core.duplicates import Flag
 from sync.core.notices import Notice, notices_for_subject
 from sync.errors import StalePass
 from sync.ledger import schema
 from sync.ledger.outbox import OutboxKeys, changed_notices, store_outgoing
+from sync.ledger.override_moves import move_overrides
 from sync.ledger.store import Ledger, bulk_execute, driver_value
 from sync.ledger.store_lock import lock_decision_store
 from sync.ledger.tables_manual import KIND_LINK_REVIEW, review_items
@@ -180,7 +183,8 @@ def _write_decisions(
 ) -> list[Draft]:
     """Write a decision pass, notices aside, inside the caller's transaction.
 
-    Subjects, members, links, segments, orphans, flags and review items; the
+    Subjects, members, links, segments, orphans, flags, review items, and the
+    overrides of vanished subject ids re-pointed at their successors; the
     caller holds the decision-store lock. Returns the pass's audit entries,
     drafted before anything is replaced: the caller (which checks
     `require_writable` on the audit log first) appends them as its last write,
@@ -188,6 +192,9 @@ def _write_decisions(
     """
     drafts = decision_pass_drafts(conn, decisions, run_id)
     _store_subjects(conn, decisions.subjects, run_id)
+    current = {decision.subject_id for decision in decisions.subjects}
+    moves = move_overrides(conn, decisions.successors, current, run_id, now)
+    drafts.extend(override_move_drafts(moves, run_id))
     ledger.replace_rows(schema.subject_members, list(_member_rows(decisions)), conn)
     ledger.replace_rows(schema.links, list(_link_rows(decisions.subjects)), conn)
     ledger.replace_rows(schema.segments, list(_segment_rows(decisions.subjects)), conn)

@@ -176,6 +176,19 @@ overrides = Table(
     Column("revoke_reason", Text),
 )
 
+# An override whose subject id vanished (its records joined another subject) is
+# re-pointed at the successor by the pass that stored it; each move is kept here.
+override_moves = Table(
+    "override_moves",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("override_id", String(40), nullable=False, index=True),
+    Column("from_subject_id", String(SUBJECT_ID), nullable=False),
+    Column("to_subject_id", String(SUBJECT_ID), nullable=False),
+    Column("run_id", Integer, nullable=False),
+    Column("moved_at", DateTime(timezone=True), nullable=False),
+)
+
 settings_kv = Table(
     "ledger_meta",
     metadata,

@@ -1,5 +1,6 @@
 """Everything an operator sees about one subject: both agencies' person records side by
-side, the ownership timeline, flags with their state, and the history of manual acts.
+side, the ownership timeline, flags with their state, and the history of manual acts
+(an override that followed its subject's records here shows where it came from).
 
 This is a consultation of personal data shown to an operator on a terminal;
 the caller logs it in the audit log by reference only.
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select
 
+from sync.audit.pipeline_hooks import ACTOR_DECIDE
 from sync.core.records import Agency, RecordRef
 from sync.ledger import schema
 from sync.ledger.store import Ledger, record_key
@@ -22,6 +24,8 @@ from sync.ledger.tables_manual import flag_acts, manual_links
 from sync.reconcile.acts import require_subject
 from sync.reconcile.flags import flag_state, latest_acts
 
+MOVE_ACT = "move"
+MOVE_REASON = "the subject's records joined another subject"
 PERSON_FIELDS = (
     "surname",
     "forenames",
@@ -135,7 +139,8 @@ def _flags(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
 def _override_events(conn: Connection, subject_id: str) -> list[HistoryEvent]:
     table = schema.overrides
     events: list[HistoryEvent] = []
-    for row in conn.execute(select(table).where(table.c.subject_id == subject_id)):
+    rows = conn.execute(select(table).where(table.c.subject_id == subject_id)).all()
+    for row in rows:
         until = row.end.isoformat() if row.end else "open"
         detail = f"owner {row.owner} from {row.start.isoformat()} to {until}"
         events.append(
@@ -152,7 +157,26 @@ def _override_events(conn: Connection, subject_id: str) -> list[HistoryEvent]:
                     detail,
                 )
             )
-    return events
+    return [*events, *_move_events(conn, [row.id for row in rows])]
+
+
+def _move_events(conn: Connection, override_ids: Sequence[str]) -> list[HistoryEvent]:
+    """Each time one of the overrides followed its subject's records to another subject."""
+    if not override_ids:
+        return []
+    table = schema.override_moves
+    rows = conn.execute(select(table).where(table.c.override_id.in_(sorted(override_ids))))
+    return [
+        HistoryEvent(
+            _utc(row.moved_at),
+            MOVE_ACT,
+            row.override_id,
+            ACTOR_DECIDE,
+            MOVE_REASON,
+            f"from subject {row.from_subject_id} to subject {row.to_subject_id}",
+        )
+        for row in rows
+    ]
 
 
 def _link_events(conn: Connection, refs: Sequence[RecordRef]) -> list[HistoryEvent]:

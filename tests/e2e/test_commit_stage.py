@@ -6,7 +6,8 @@ store exactly what the in-process `run` of the same feeds stores: the same
 exports and report, notices, audit entries by kind, and summary. The staged
 pass is stored only while the ledger is as the link stage read it: an act
 applied while the cycle decides makes the commit decide afresh, so the act
-is kept.
+is kept. A subject whose id vanishes in the cycle hands its overrides to its
+successor in the decide tasks and the commit, as in `run`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from tests.e2e import test_deliver_stage as deliver_stage
 from tests.e2e import test_workers as shared
 from tests.e2e.test_deliver_stage import cycle_status, task_state
 from tests.e2e.test_workers import TODAY, feed_specs, ledger_outputs
+from tests.integration import test_override_moves as succession
 from tests.integration.test_reconcile_apply import ACTOR, run_statuses, segment_rules
 from tests.integration.test_reconcile_apply import stored as stored_decisions
 
@@ -182,3 +184,29 @@ def test_a_cycle_over_an_unchanged_ledger_stores_its_staged_pass(
     assert computed == []  # the commit decided nothing itself
     monkeypatch.undo()
     assert a_fresh_pass_changes_nothing(app)
+
+
+def test_a_cycle_moves_the_override_of_a_subject_linked_into_another(
+    hub: Callable[..., App], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = hub()
+    succession.run_feeds(app, tmp_path, linked=False)
+    kept, vanished = sorted(succession.subject_of(app, pid) for pid in ("X600001", "P6"))
+    request = AssignRequest(vanished, Owner.PROBATION, date(2020, 1, 1), date(2020, 12, 31))
+    override = assign(app, request, ACTOR, apply=True).act_id
+    succession.write_succession_feeds(tmp_path, linked=True)
+    cycle_id, queue = start_cycle(app, feed_specs(tmp_path), {}, TODAY)
+    computed: list[object] = []
+    monkeypatch.setattr(sync.cycle, "decide", lambda *args: computed.append(args))
+    assert run_until(app, queue, None) == []
+    assert cycle_status(app, cycle_id) == "succeeded"
+    assert computed == []  # the staged pass was stored: its decide task applied the override
+    monkeypatch.undo()
+    assert succession.subject_of(app, "P6") == kept
+    assert succession.rules_in_2020(app, kept) == {("probation", "MANUAL")}
+    assert succession.override_rows(app) == {override: kept}
+    cycle_run = succession.last_run(app)
+    assert succession.moves(app) == [(override, vanished, kept, cycle_run)]
+    assert len(succession.move_entries(app)) == 1
+    assert a_fresh_pass_changes_nothing(app)
+    assert succession.rules_in_2020(app, kept) == {("probation", "MANUAL")}

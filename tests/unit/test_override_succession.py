@@ -1,0 +1,209 @@
+"""Subject succession: an override follows its subject's records when the subject's id
+vanishes because they joined another subject (pure core)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sync.core.consolidate import FeedState
+from sync.core.decide import DecisionInputs, Decisions, decide, follow_successors
+from sync.core.linking import assign_subject_ids, successions
+from sync.core.policy import RULE_MANUAL, PolicySettings
+from sync.core.records import (
+    Agency,
+    Gender,
+    Offence,
+    Override,
+    Owner,
+    Period,
+    Person,
+    RecordRef,
+    Supervision,
+    SupervisionKind,
+)
+
+P, Q = Agency.PROBATION, Agency.POLICE
+A, B, C, D = (RecordRef(P, f"A00000{n}") for n in range(1, 5))
+X, Y, Z, W = (RecordRef(Q, f"X-{n}") for n in range(1, 5))
+SHARED_PNC = "1980/0000018L"
+OVERRIDE = Override("OVR-1", Owner.PROBATION, date(2020, 1, 1), date(2020, 12, 31))
+
+
+def mint(ref: RecordRef, attempt: int) -> str:
+    return f"S-{ref.agency}-{ref.person_id}-{attempt}"
+
+
+def test_two_subjects_merging_leave_the_vanished_id_to_the_subject_that_kept_its_id() -> None:
+    previous = {A: "S1", X: "S2"}
+    assert successions(previous, {A: "S1", X: "S1"}) == {"S2": "S1"}
+
+
+def test_three_subjects_merging_leave_both_vanished_ids_to_the_one_kept() -> None:
+    previous = {A: "S1", X: "S2", Y: "S3"}
+    assert successions(previous, dict.fromkeys((A, X, Y), "S1")) == {"S2": "S1", "S3": "S1"}
+
+
+def test_a_subject_split_across_two_others_goes_to_the_one_holding_most_of_it() -> None:
+    previous = {A: "S", B: "S", C: "S", X: "T", Y: "T", Z: "T", W: "U", D: "U"}
+    # A joins T's records; B and C join U's, but U keeps its id (more of U's records).
+    current = {A: "T", X: "T", Y: "T", Z: "T", B: "U", C: "U", W: "U", D: "U"}
+    assert successions(previous, current) == {"S": "U"}
+
+
+def test_an_even_split_goes_to_the_subject_holding_the_smallest_record() -> None:
+    previous = {A: "S", B: "S", X: "T", Y: "T", Z: "U", W: "U"}
+    current = {B: "T", X: "T", Y: "T", A: "U", Z: "U", W: "U"}
+    assert successions(previous, current) == {"S": "U"}  # U holds A, the smallest
+
+
+def test_a_subject_whose_records_were_all_deleted_has_no_successor() -> None:
+    assert successions({A: "S1", B: "S1", X: "S2"}, {X: "S2"}) == {}
+
+
+def test_a_subject_that_lost_records_and_joined_another_goes_to_that_one() -> None:
+    assert successions({A: "S1", B: "S1", X: "S2"}, {A: "S2", X: "S2"}) == {"S1": "S2"}
+
+
+def test_a_record_merged_away_by_its_agency_counts_where_its_target_is() -> None:
+    assert successions({A: "S1", X: "S2"}, {B: "S2", X: "S2"}, {A: B}) == {"S1": "S2"}
+
+
+def test_ids_kept_by_a_split_or_unchanged_have_no_successor() -> None:
+    previous = {A: "S1", B: "S1", C: "S1", X: "S2"}
+    assert successions(previous, {A: "S1", B: "S1", C: "S-new", X: "S2"}) == {}
+
+
+def test_overrides_of_vanished_ids_join_their_successors_and_others_stay() -> None:
+    mine = Override("OVR-2", Owner.POLICE, date(2021, 1, 1), None)
+    gone = Override("OVR-3", Owner.NONE, date(2022, 1, 1), None)
+    moved = follow_successors(
+        {"S1": [mine], "S2": [OVERRIDE], "S9": [gone]}, {"S2": "S1", "S8": "S1"}
+    )
+    assert moved == {"S1": (mine, OVERRIDE), "S9": (gone,)}
+
+
+# -- the reproduction, as a decision pass ------------------------------------------
+
+
+def _person(ref: RecordRef, pnc: str | None) -> Person:
+    born = date(1970, 1, 2)
+    return Person(ref.agency, ref.person_id, "ROMEO", "A", Gender.MALE, "NW", born, pnc)
+
+
+def _state(pnc: str | None) -> FeedState:
+    """A probation person on a sexual licence, a registered police person."""
+    probation, police = RecordRef(P, "X600001"), RecordRef(Q, "P6")
+    return FeedState(
+        persons=[_person(probation, pnc), _person(police, pnc)],
+        supervisions=[
+            Supervision(
+                "S6",
+                "X600001",
+                SupervisionKind.LICENCE,
+                Offence.SEXUAL,
+                date(2025, 3, 1),
+                date(2027, 2, 28),
+            )
+        ],
+        registrations=[Period("R6", "P6", date(2019, 1, 1), None)],
+    )
+
+
+def _inputs(previous: dict[RecordRef, str], overrides: dict[str, list[Override]]) -> DecisionInputs:
+    return DecisionInputs(
+        as_of=date(2026, 11, 28),
+        window_days=90,
+        policy=PolicySettings(),
+        previous_membership=previous,
+        taken_subject_ids=frozenset(previous.values()),
+        overrides=overrides,
+    )
+
+
+def _rule_on(decisions: Decisions, day: date) -> set[tuple[str, str, str]]:
+    return {
+        (decision.subject_id, str(segment.owner), segment.rule)
+        for decision in decisions.subjects
+        for segment in decision.timeline
+        if segment.covers(day)
+    }
+
+
+def test_an_override_follows_its_subject_into_the_subject_its_records_joined() -> None:
+    first = decide(_state(None), _inputs({}, {}), mint)
+    ids = {ref: d.subject_id for d in first.subjects for ref in d.members}
+    kept, vanished = sorted(ids.values())  # a tie on records: the smaller id is kept
+    linked = decide(_state(SHARED_PNC), _inputs(ids, {vanished: [OVERRIDE]}), mint)
+    assert [d.subject_id for d in linked.subjects] == [kept]
+    assert linked.successors == {vanished: kept}
+    assert _rule_on(linked, date(2020, 6, 1)) == {(kept, "probation", RULE_MANUAL)}
+    assert linked.subjects[0].facts.overrides == (OVERRIDE,)
+
+
+# -- properties ----------------------------------------------------------------------
+
+_REFS = [RecordRef(agency, f"R{n}") for agency in (P, Q) for n in range(6)]
+_PNCS = [None, "1980/0000018L", "1996/0000018E", "2001/0000001J"]
+refs_with_pncs = st.dictionaries(st.sampled_from(_REFS), st.sampled_from(_PNCS), max_size=12)
+
+
+def _pass(
+    pncs: dict[RecordRef, str | None],
+    previous: dict[RecordRef, str],
+    overrides: dict[str, list[Override]],
+) -> Decisions:
+    state = FeedState(persons=[_person(ref, pnc) for ref, pnc in sorted(pncs.items())])
+    return decide(state, _inputs(previous, overrides), mint)
+
+
+@given(refs_with_pncs, refs_with_pncs)
+def test_every_override_applies_to_one_current_subject_while_any_of_its_records_lives(
+    before: dict[RecordRef, str | None], after: dict[RecordRef, str | None]
+) -> None:
+    first = _pass(before, {}, {})
+    previous = {ref: d.subject_id for d in first.subjects for ref in d.members}
+    overrides = {
+        d.subject_id: [Override(f"OVR-{d.subject_id}", Owner.NONE, date(2020, 1, 1), None)]
+        for d in first.subjects
+    }
+    second = _pass(after, previous, overrides)
+    applied: dict[str, list[str]] = {}
+    for decision in second.subjects:
+        for override in decision.facts.overrides:
+            applied.setdefault(override.id, []).append(decision.subject_id)
+    for old_id, [override] in overrides.items():
+        lives = any(ref in after for ref, sid in previous.items() if sid == old_id)
+        assert len(applied.get(override.id, [])) == (1 if lives else 0)
+
+
+@given(
+    st.dictionaries(st.sampled_from(_REFS), st.sampled_from(["S1", "S2", "S3", "S4"])),
+    st.lists(st.sets(st.sampled_from(_REFS), min_size=1), max_size=6),
+)
+def test_a_successor_is_current_and_holds_most_of_the_vanished_subject_s_records(
+    previous: dict[RecordRef, str], sets: list[set[RecordRef]]
+) -> None:
+    seen: set[RecordRef] = set()
+    groups = []
+    for found in sets:
+        group = tuple(sorted(found - seen))
+        seen |= found
+        if group:
+            groups.append(group)
+    ids = assign_subject_ids(groups, previous, set(previous.values()), mint)
+    subject_of = {ref: ids[group] for group in groups for ref in group}
+    found_successors = successions(previous, subject_of)
+    current = set(subject_of.values())
+    for old_id in set(previous.values()):
+        held: dict[str, int] = {}
+        for ref, sid in previous.items():
+            if sid == old_id and ref in subject_of:
+                held[subject_of[ref]] = held.get(subject_of[ref], 0) + 1
+        if old_id in current or not held:
+            assert old_id not in found_successors
+        else:
+            assert found_successors[old_id] in current
+            assert held[found_successors[old_id]] == max(held.values())
