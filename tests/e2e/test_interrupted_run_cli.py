@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 
-from sync.app import database_url
 from sync.ledger import schema
+from sync.ledger.location import parse_ledger_url
 from tests.conftest import CLI, run_cli
 from tests.integration.gateway_process import CLIENT_SECRET, make_keys
 
@@ -60,7 +60,7 @@ def _feed(path: Path, agency: str) -> Path:
 
 def _statuses(url: str) -> list[str]:
     """The runs' statuses in order (none while the ledger has no tables yet)."""
-    engine = create_engine(database_url(url))
+    engine = create_engine(parse_ledger_url(url))
     runs = schema.runs
     try:
         with engine.connect() as conn:
@@ -79,7 +79,7 @@ def _wait_for(check: Callable[[], bool], what: str) -> None:
 
 
 def _sessions_of_killed_run(url: str) -> int:
-    engine = create_engine(database_url(url))
+    engine = create_engine(parse_ledger_url(url))
     query = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name")
     try:
         with engine.connect() as conn:
