@@ -51,7 +51,11 @@ def build_engine(url: str) -> Engine:
 
 def _engine(sa_url: URL) -> Engine:
     if sa_url.get_backend_name() == "sqlite":
-        engine = create_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            sa_url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,  # errors and logs never quote the values (personal data)
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -65,7 +69,7 @@ def _engine(sa_url: URL) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(sa_url, pool_pre_ping=True)
+    return create_engine(sa_url, pool_pre_ping=True, hide_parameters=True)
 
 
 def subject_id_minter(keyed_hex: Callable[[str], str]) -> Callable[[RecordRef, int], str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -28,7 +29,7 @@ from sync.errors import ArmsSyncError
 DEBUG_VARIABLE = "ARMS_SYNC_DEBUG"
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
-log = logging.getLogger("arms_sync")
+log = logging.getLogger(__name__)
 
 
 @click.group(cls=CommonOptionsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,8 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     except ArmsSyncError as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(error.exit_code)
-    except Exception as error:
-        log.debug("unexpected failure", exc_info=True)
+    except Exception as error:  # noqa: BLE001 - the last resort: one sentence, the stack on request
+        log.debug("unexpected failure:\n%s", where_it_failed(error))
         click.echo(
             f"Error: arms-sync failed unexpectedly ({type(error).__name__}); "
             "run with ARMS_SYNC_DEBUG=1 for details.",
@@ -93,3 +94,23 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(EXIT_FAILURE)
     sys.exit(0)
+
+
+def where_it_failed(error: BaseException) -> str:
+    """The stack of an unexpected failure and its causes: places and exception classes only.
+
+    Exception messages are left out: a database or validation error can quote
+    the values it was given, and those may be personal data.
+    """
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = traceback.extract_tb(current.__traceback__)
+        parts.extend(f"  {frame.filename}:{frame.lineno} in {frame.name}" for frame in frames)
+        parts.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        current = current.__cause__ or current.__context__
+        if current is not None:
+            parts.append("caused by or while handling:")
+    return "\n".join(parts)
