@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from sync.audit.chain import MAX_DETAIL_CHARS, AuditKind, Draft
+from sync.audit.chain import MAX_DETAIL_CHARS, MAX_RECIPIENT_CHARS, AuditKind, Draft
 from sync.audit.log import AuditLog
 from sync.core.decide import Decisions
 from sync.core.records import Agency, RecordRef
@@ -28,6 +28,7 @@ REFS_PER_ENTRY = 500
 ACTOR_INGEST = "service:ingest"
 ACTOR_DECIDE = "service:decide"
 ACTOR_EXCHANGE = "service:exchange"
+ACTOR_REPORT = "service:report"
 CLI_ACTOR_PREFIX = "cli:"
 OPERATOR_ACTOR_PREFIX = "operator:"
 MIN_COMBINED_RECORDS = 2
@@ -236,3 +237,14 @@ def override_move_drafts(moves: Iterable[OverrideMove], run_id: int) -> list[Dra
         )
         for move in moves
     ]
+
+
+def audit_report_written(log: AuditLog, file_name: str) -> None:
+    """Log that the service wrote a report file (the file is the recipient)."""
+    log.record_now(
+        kind=AuditKind.DISCLOSURE,
+        actor=ACTOR_REPORT,
+        purpose="duplicate-assessment report written",
+        recipient=f"file {file_name}"[:MAX_RECIPIENT_CHARS],
+        refs=(f"file:{file_name}",) if file_name and " " not in file_name else (),
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sync.audit.cli_hooks import audit_cli_consultation
+from sync.audit.cli_hooks import audit_cli_consultation, audit_cli_disclosure
 from sync.audit.log import audit_log_for
 from sync.cli.context import ISO_DATE, CliState, pass_state, require_period, write_lines
 from sync.errors import AuditError
@@ -41,4 +41,6 @@ def export_cmd(state: CliState, start: date | None, end: date | None, out: Path 
     span = f"from {start or 'start'} to {end or 'now'}"
     lines = list(log.export_lines(start, end))
     audit_cli_consultation(app, "audit log export", detail=span)
-    write_lines(lines, out)
+    write_lines(
+        lines, out, lambda path: audit_cli_disclosure(app, "audit log export written", path)
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -190,12 +190,20 @@ def output_folder(path: Path) -> Path:
     return path
 
 
-def write_lines(lines: Iterable[str], out: Path | None) -> None:
-    """Write text lines to a file or standard output."""
+def write_lines(
+    lines: Iterable[str], out: Path | None, disclosed: Callable[[Path], None] | None = None
+) -> None:
+    """Write text lines to a file or standard output.
+
+    `disclosed` is told the file once it is open (a disclosure is audited only
+    for a file that could be written).
+    """
     if out is None:
         for line in lines:
             click.echo(line)
         return
     with writing(out), out.open("w", encoding="utf-8") as handle:
+        if disclosed is not None:
+            disclosed(out)
         for line in lines:
             handle.write(line + "\n")

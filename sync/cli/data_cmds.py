@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import click
 
+from sync.app import App
 from sync.audit.cli_hooks import audit_cli_consultation, audit_cli_disclosure
 from sync.cli.context import (
     ISO_DATE,
@@ -40,7 +42,9 @@ def export_ownership_cmd(state: CliState, as_of: date | None, out: Path | None) 
     """The ownership segment covering a date, per subject."""
     app = state.app
     audit_cli_consultation(app, "export ownership", refs=("export:ownership",))
-    write_lines(export_ownership(app.ledger, as_of or app.today()), out)
+    write_lines(
+        export_ownership(app.ledger, as_of or app.today()), out, _disclosed(app, "ownership")
+    )
 
 
 @export.command("timeline")
@@ -48,8 +52,9 @@ def export_ownership_cmd(state: CliState, as_of: date | None, out: Path | None) 
 @pass_state
 def export_timeline_cmd(state: CliState, out: Path | None) -> None:
     """Every ownership segment, per subject."""
-    audit_cli_consultation(state.app, "export timeline", refs=("export:timeline",))
-    write_lines(export_timeline(state.app.ledger), out)
+    app = state.app
+    audit_cli_consultation(app, "export timeline", refs=("export:timeline",))
+    write_lines(export_timeline(app.ledger), out, _disclosed(app, "timeline"))
 
 
 @export.command("links")
@@ -57,8 +62,14 @@ def export_timeline_cmd(state: CliState, out: Path | None) -> None:
 @pass_state
 def export_links_cmd(state: CliState, out: Path | None) -> None:
     """Each subject's records and how they were linked."""
-    audit_cli_consultation(state.app, "export links", refs=("export:links",))
-    write_lines(export_links(state.app.ledger), out)
+    app = state.app
+    audit_cli_consultation(app, "export links", refs=("export:links",))
+    write_lines(export_links(app.ledger), out, _disclosed(app, "links"))
+
+
+def _disclosed(app: App, export_name: str) -> Callable[[Path], None]:
+    """Audit an export written to a file as a disclosure to that file."""
+    return lambda path: audit_cli_disclosure(app, f"{export_name} export written", path)
 
 
 @click.group()

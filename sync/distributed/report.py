@@ -6,6 +6,8 @@ from datetime import date
 from pathlib import Path
 
 from sync.app import App
+from sync.audit.log import audit_log_for
+from sync.audit.pipeline_hooks import audit_report_written
 from sync.reports.from_ledger import ledger_report
 from sync.reports.models import ReportFilters
 
@@ -13,10 +15,14 @@ REPORT_FORMATS = ("json", "csv", "html")
 
 
 def write_nightly_report(app: App, day: date) -> list[Path]:
-    """Build the report as of the last successful run and write one file per format."""
+    """Build the report as of the last successful run and write one file per format.
+
+    Each file written is audited as a disclosure to that file.
+    """
     from sync.reports.render import render
 
     report = ledger_report(app, ReportFilters())
+    log = audit_log_for(app.ledger.engine)
     folder = app.settings.report_dir
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -25,5 +31,6 @@ def write_nightly_report(app: App, day: date) -> list[Path]:
         temporary = path.with_suffix(path.suffix + ".part")
         temporary.write_bytes(render(report, fmt))
         temporary.replace(path)
+        audit_report_written(log, path.name)
         written.append(path)
     return written

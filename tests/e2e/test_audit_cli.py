@@ -130,3 +130,23 @@ def test_export_keeps_to_the_dates_asked_for(ledger: Path) -> None:
     count = _entry_count(ledger)
     everything = arms_sync("audit", "export", cwd=ledger).stdout.splitlines()
     assert [json.loads(line)["seq"] for line in everything] == list(range(1, count + 1))
+
+
+def _disclosures(folder: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(folder / "arms-sync.db") as db:
+        rows = db.execute(
+            "SELECT actor, recipient FROM audit_log WHERE kind = 'disclosure' ORDER BY seq"
+        ).fetchall()
+    return [(str(actor).split(":")[0], str(recipient)) for actor, recipient in rows]
+
+
+@pytest.mark.parametrize("what", [("export", "ownership"), ("export", "timeline"), ("audit",)])
+def test_an_export_written_to_a_file_is_a_disclosure_to_it(
+    ledger: Path, what: tuple[str, ...]
+) -> None:
+    command = [*what, "export"] if what == ("audit",) else list(what)
+    before = _disclosures(ledger)
+    arms_sync(*command, "--out", "written.jsonl", cwd=ledger)
+    assert _disclosures(ledger)[len(before) :] == [("cli", "file written.jsonl")]
+    arms_sync(*command, cwd=ledger)  # to the terminal: consulted, not disclosed
+    assert len(_disclosures(ledger)) == len(before) + 1

@@ -1,0 +1,42 @@
+"""The nightly report: one file per format, each audited as a disclosure by the service."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from sync.app import App
+from sync.audit.tables import audit_log
+from sync.cycle import run_cycle
+from sync.distributed.report import REPORT_FORMATS, write_nightly_report
+from sync.feeds.files import PlainFileSource
+from sync.settings import Settings
+from tests.integration.test_audit_log import write_feeds
+
+AS_OF = date(2026, 11, 28)
+
+
+@pytest.mark.parametrize("ledger_url", ["sqlite", "postgresql"], indirect=True)
+def test_each_report_file_written_is_a_disclosure(ledger_url: str, tmp_path: Path) -> None:
+    app = App(Settings(database_url=ledger_url, report_dir=tmp_path / "reports"))
+    try:
+        probation, police = write_feeds(tmp_path)
+        sources = {"probation": PlainFileSource(probation), "police": PlainFileSource(police)}
+        run_cycle(app, sources, AS_OF)
+
+        written = write_nightly_report(app, AS_OF)
+
+        names = [f"duplicates-{AS_OF}.{fmt}" for fmt in REPORT_FORMATS]
+        assert [path.name for path in written] == names
+        assert all(path.stat().st_size > 0 for path in written)
+        query = select(audit_log.c.actor, audit_log.c.recipient).where(
+            audit_log.c.kind == "disclosure"
+        )
+        with app.ledger.engine.connect() as conn:
+            disclosed = [tuple(row) for row in conn.execute(query.order_by(audit_log.c.seq))]
+        assert disclosed == [("service:report", f"file {name}") for name in names]
+    finally:
+        app.close()
