@@ -8,6 +8,7 @@ applies.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -27,6 +28,8 @@ from sync.ledger.cursors import load_cursor
 def gateway_client(app: App, base_url: str, agency: str) -> GatewayClient:
     """A client for one agency's gateway, configured from settings."""
     settings = app.settings
+    if not settings.gateway_allow_plain_http:
+        require_tls_off_this_machine(base_url)
     if settings.gateway_client_secret is None:
         raise ConfigurationError(
             "Gateway access needs a client secret: set ARMS_SYNC_GATEWAY_CLIENT_SECRET."
@@ -45,6 +48,29 @@ def gateway_client(app: App, base_url: str, agency: str) -> GatewayClient:
         ),
         ca_bundle=settings.gateway_ca_bundle,
     )
+
+
+def require_tls_off_this_machine(base_url: str) -> None:
+    """Refuse a plain `http://` gateway URL unless the gateway runs on this machine.
+
+    The client secret and bearer tokens must never cross a network in clear.
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme == "http" and not _is_this_machine(parts.hostname or ""):
+        raise ConfigurationError(
+            "A gateway off this machine must be reached over https (plain http is "
+            "allowed only for 127.0.0.1, ::1 or localhost, or with "
+            "ARMS_SYNC_GATEWAY_ALLOW_PLAIN_HTTP on a private test network)."
+        )
+
+
+def _is_this_machine(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class GatewaySource:
