@@ -11,6 +11,7 @@ the items still come out in the file's order.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar, Token
 from datetime import date
@@ -20,7 +21,7 @@ from typing import NamedTuple, Protocol
 from pydantic import TypeAdapter, ValidationError
 
 from sync.feeds.convert import to_version
-from sync.feeds.models import AnyRecord, FeedContext, FeedRecord, Tombstone
+from sync.feeds.models import RECORD_TYPES, AnyRecord, FeedContext, FeedRecord, Tombstone
 from sync.ledger.store import RecordVersion
 
 _RECORD_ADAPTER: TypeAdapter[FeedRecord] = TypeAdapter(AnyRecord)
@@ -145,9 +146,18 @@ def _peek_type_and_id(raw: bytes) -> tuple[str | None, str | None]:
         return None, None
     record_type, record_id = value.get("type"), value.get("id")
     return (
-        record_type if isinstance(record_type, str) else None,
-        record_id if isinstance(record_id, str) else None,
+        record_type if record_type in RECORD_TYPES else None,
+        record_id.strip() if isinstance(record_id, str) and _looks_like_an_id(record_id) else None,
     )
+
+
+# What a record id can look like: anything else in the `id` field of a rejected
+# line (a name typed into the wrong field) is not kept or shown as its id.
+_ID_SHAPE = re.compile(r"\s*[A-Za-z0-9][A-Za-z0-9._/-]{0,63}\s*")
+
+
+def _looks_like_an_id(value: str) -> bool:
+    return _ID_SHAPE.fullmatch(value) is not None
 
 
 def iter_lines(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import partial
@@ -389,7 +390,7 @@ class Ledger:
         conn.execute(statement, values)
 
     def list_rejects(self) -> list[dict[str, Any]]:
-        """Every rejected line, oldest first."""
+        """Every rejected line, oldest first, then by agency, source and place in it."""
         table = schema.rejects
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -401,9 +402,10 @@ class Ledger:
                     table.c.position,
                     table.c.reason,
                     table.c.first_seen,
-                ).order_by(table.c.first_seen, table.c.agency, table.c.source, table.c.position)
+                )
             )
-            return [dict(row._mapping) for row in rows]
+            found = [dict(row._mapping) for row in rows]
+        return sorted(found, key=reject_order)
 
     def list_orphans(self) -> list[dict[str, Any]]:
         """Records whose person never arrived, as reject-like rows."""
@@ -455,3 +457,13 @@ class Ledger:
     def now(self) -> datetime:
         """The current time in UTC."""
         return datetime.now(UTC)
+
+
+def reject_order(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Rejects in the order they were read: "line 2" before "line 10", pages likewise."""
+    position = tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in re.split(r"(\d+)", row["position"])
+        if part
+    )
+    return (row["first_seen"], row["agency"], row["source"], position)
