@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from sync.audit.log import audit_log_for
-from sync.audit.pipeline_hooks import audit_collection, audit_erasures, erasure_refs
+from sync.audit.pipeline_hooks import audit_collection, audit_erasures, record_ref
 from sync.crypto.replay import ReplayGuard
 from sync.feeds.jsonl import Accepted, FeedItem, Rejected
 from sync.feeds.models import FeedContext
@@ -99,19 +99,31 @@ class _UnitWriter:
             version = item.version
             counts.warnings += bool(version.warnings)
             self.versions.append(version)
-            if version.deleted:
-                self.erased.extend(erasure_refs([version]))
         else:
             counts.rejected += 1
             self.rejected.append(reject_row(self.agency, self.source, item))
 
     def flush(self, run_id: int, now: datetime, final: bool = False) -> None:
         if final or len(self.versions) >= INGEST_BATCH:
-            self.ledger.apply_versions(self.conn, self.versions, run_id)
+            self._apply(run_id)
             self.versions.clear()
         if final or len(self.rejected) >= INGEST_BATCH:
             self.ledger.store_rejects(self.conn, self.rejected, run_id, now)
             self.rejected.clear()
+
+    def _apply(self, run_id: int) -> None:
+        """Upsert the batch; note the records whose held content a deletion erased.
+
+        A deletion erases only when the ledger held the record's content and the
+        deletion won (a stale deletion, one read again, or one of a record never
+        held erases nothing), so only those are audited as erasures.
+        """
+        deleting = [version.key for version in self.versions if version.deleted]
+        held = self.ledger.keys_holding_content(self.conn, deleting) if deleting else set()
+        self.ledger.apply_versions(self.conn, self.versions, run_id)
+        if held:
+            erased = self.ledger.keys_deleted_by_run(self.conn, held, run_id)
+            self.erased.extend(record_ref(key) for key in sorted(erased))
 
 
 def ingest(

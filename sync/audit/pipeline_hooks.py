@@ -100,11 +100,13 @@ def audit_collection(
 
 def erasure_refs(versions: Iterable[Any]) -> list[str]:
     """References of the deleted record versions in a batch (`RecordVersion`-like)."""
-    return [
-        f"record:{version.agency}/{version.rtype}/{version.rid}"
-        for version in versions
-        if version.deleted
-    ]
+    return [record_ref(version.key) for version in versions if version.deleted]
+
+
+def record_ref(key: tuple[str, str, str]) -> str:
+    """The audit reference of a stored record: `record:AGENCY/TYPE/ID`."""
+    agency, rtype, rid = key
+    return f"record:{agency}/{rtype}/{rid}"
 
 
 def audit_erasures(log: AuditLog, conn: Connection, run_id: int, refs: Sequence[str]) -> int:

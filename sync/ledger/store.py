@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import partial
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
 from pydantic_core import from_json
-from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sync.ledger import schema
@@ -35,6 +35,9 @@ from sync.ledger.runs import (
 
 DELETED_DIGEST = "deleted"
 READ_BATCH = 10_000
+# Keys looked up per query: three parameters each, well under SQLite's limit.
+KEYS_PER_QUERY = 300
+RecordKey = tuple[str, str, str]  # agency, record type, record id
 
 
 _Parameters = Callable[[Mapping[str, Any]], Any]
@@ -316,6 +319,32 @@ class Ledger:
             ),
         )
         bulk_execute(conn, statement, rows, "records-upsert")
+
+    def keys_holding_content(self, conn: Connection, keys: Iterable[RecordKey]) -> set[RecordKey]:
+        """Those of `keys` whose stored record holds content (stored and not deleted)."""
+        return self._keys_where(conn, keys, schema.records.c.deleted.is_(False))
+
+    def keys_deleted_by_run(
+        self, conn: Connection, keys: Iterable[RecordKey], run_id: int
+    ) -> set[RecordKey]:
+        """Those of `keys` whose record the run `run_id` has just stored as deleted."""
+        table = schema.records
+        return self._keys_where(
+            conn, keys, and_(table.c.deleted.is_(True), table.c.applied_run == run_id)
+        )
+
+    def _keys_where(
+        self, conn: Connection, keys: Iterable[RecordKey], condition: Any
+    ) -> set[RecordKey]:
+        table = schema.records
+        columns = (table.c.agency, table.c.rtype, table.c.rid)
+        found: set[RecordKey] = set()
+        wanted = list(keys)
+        for start in range(0, len(wanted), KEYS_PER_QUERY):
+            chunk = wanted[start : start + KEYS_PER_QUERY]
+            query = select(*columns).where(tuple_(*columns).in_(chunk), condition)
+            found.update((agency, rtype, rid) for agency, rtype, rid in conn.execute(query))
+        return found
 
     def _row(self, version: RecordVersion, run_id: int) -> dict[str, Any]:
         payload = None

@@ -1,0 +1,69 @@
+"""An erasure is audited once, when a deletion erases content the ledger held."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from sync.app import App
+from sync.audit.tables import audit_log
+from sync.cycle import run_cycle
+from sync.feeds.files import PlainFileSource
+from sync.settings import Settings
+from tests.feed_records import completed_assessment, person, write_feeds
+
+AS_OF = date(2026, 11, 28)
+HELD = completed_assessment("police", "PA-1", "GMP-1", "2025-05-10")
+REF = "record:police/assessment/PA-1"
+
+
+def _deletion(record_id: str, stamp: str) -> dict[str, object]:
+    return {
+        "type": "assessment",
+        "agency": "police",
+        "id": record_id,
+        "deleted": True,
+        "updated_at": stamp,
+    }
+
+
+@pytest.fixture
+def app(ledger_url: str) -> Iterator[App]:
+    application = App(Settings(database_url=ledger_url))
+    yield application
+    application.close()
+
+
+def _run(app: App, folder: Path, police: list[dict[str, object]]) -> None:
+    probation, police_feed = write_feeds(folder, [], [person("police", "GMP-1"), *police])
+    sources = {"probation": PlainFileSource(probation), "police": PlainFileSource(police_feed)}
+    run_cycle(app, sources, AS_OF)
+
+
+def _erasures(app: App) -> list[list[str]]:
+    query = select(audit_log.c.refs).where(audit_log.c.kind == "erasure").order_by(audit_log.c.seq)
+    with app.ledger.engine.connect() as conn:
+        return [
+            [ref for ref in json.loads(refs) if ref.startswith("record:")]
+            for refs in conn.execute(query).scalars()
+        ]
+
+
+@pytest.mark.parametrize("ledger_url", ["sqlite", "postgresql"], indirect=True)
+def test_only_a_deletion_that_erases_held_content_is_audited(app: App, tmp_path: Path) -> None:
+    _run(app, tmp_path, [HELD, _deletion("NEVER-HELD", "2026-02-01T00:00:00Z")])
+    assert _erasures(app) == []  # nothing held was erased
+
+    _run(app, tmp_path, [HELD, _deletion("PA-1", "2025-12-01T00:00:00Z")])
+    assert _erasures(app) == []  # older than what is held: not applied
+
+    _run(app, tmp_path, [HELD, _deletion("PA-1", "2026-02-01T00:00:00Z")])
+    assert _erasures(app) == [[REF]]
+
+    _run(app, tmp_path, [HELD, _deletion("PA-1", "2026-02-01T00:00:00Z")])
+    assert _erasures(app) == [[REF]]  # read again: nothing more erased
