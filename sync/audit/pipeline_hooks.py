@@ -44,23 +44,6 @@ def cli_actor(operator: str | None) -> str:
         return CLI_ACTOR_PREFIX + "unknown"
 
 
-def _grouped(
-    subjects: Sequence[tuple[tuple[str, ...], frozenset[str]]],
-) -> Iterable[tuple[tuple[str, ...], frozenset[str]]]:
-    """Whole subjects (their ref and records) packed into entries of bounded size,
-    each with what linked the subjects in it."""
-    group: list[str] = []
-    methods: set[str] = set()
-    for refs, matched_by in subjects:
-        if group and len(group) + len(refs) > REFS_PER_ENTRY:
-            yield tuple(group), frozenset(methods)
-            group, methods = [], set()
-        group.extend(refs)
-        methods.update(matched_by)
-    if group:
-        yield tuple(group), frozenset(methods)
-
-
 def _chunks(refs: Sequence[str]) -> Iterable[tuple[str, ...]]:
     for start in range(0, len(refs), REFS_PER_ENTRY):
         yield tuple(refs[start : start + REFS_PER_ENTRY])
@@ -194,17 +177,17 @@ def decision_pass_drafts(conn: Connection, decisions: Decisions, run_id: int) ->
         )
         if timelines.get(decision.subject_id) != timeline:
             altered.append(subject_ref(decision.subject_id))
-    # Subjects are grouped into entries of at most REFS_PER_ENTRY references, so a
-    # national first run writes hundreds of entries, not one per subject.
+    # One entry per subject: an entry's references are kept sorted, so only an
+    # entry of its own says which records were combined into which subject.
     drafts.extend(
         Draft(
             AuditKind.COMBINATION,
             ACTOR_DECIDE,
-            "person records linked as one subject (each subject ref followed by its records)",
-            refs=group,
+            "person records linked as one subject",
+            refs=refs,
             detail="matched by " + ", ".join(sorted(matched) or ["NONE"]),
         )
-        for group, matched in _grouped(combined)
+        for refs, matched in combined
     )
     drafts.extend(
         Draft(

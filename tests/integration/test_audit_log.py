@@ -27,6 +27,7 @@ from sync.audit.pipeline_hooks import (
     erasure_refs,
 )
 from sync.audit.tables import audit_head, audit_log
+from sync.core.identifiers import check_letter
 from sync.core.records import Agency, Owner, RecordRef
 from sync.cycle import compute_decisions, decide_and_store, decision_inputs, run_cycle
 from sync.errors import AuditError
@@ -37,6 +38,8 @@ from sync.reconcile.acts import Actor
 from sync.reconcile.links import link
 from sync.reconcile.overrides import AssignRequest, assign
 from sync.settings import Settings
+from tests.feed_records import person
+from tests.feed_records import write_feeds as write_feed_pair
 
 pytestmark = pytest.mark.integration
 AS_OF = date(2026, 11, 28)
@@ -430,3 +433,29 @@ def test_the_chain_head_stays_free_while_a_pass_writes_its_rows(
         assert log.verify().ok
     finally:
         app.close()
+
+
+def test_each_combination_entry_names_one_subject_and_its_records(app: App, tmp_path: Path) -> None:
+    pairs = [("X100001", "GMP-1", _pnc(1)), ("X100002", "GMP-2", _pnc(2))]
+    probation = [person("probation", crn, pnc=pnc) for crn, _, pnc in pairs]
+    police = [person("police", ref, pnc=pnc) for _, ref, pnc in pairs]
+    probation_feed, police_feed = write_feed_pair(tmp_path, probation, police)
+    sources = {"probation": PlainFileSource(probation_feed), "police": PlainFileSource(police_feed)}
+    run_cycle(app, sources, AS_OF)
+
+    entries = [e for e in _log(app).entries() if e.kind == AuditKind.COMBINATION]
+
+    grouped = []
+    for entry in entries:
+        refs = json.loads(entry.refs)
+        assert len([ref for ref in refs if ref.startswith("subject:")]) == 1
+        grouped.append(sorted(ref for ref in refs if ref.startswith("person:")))
+    assert sorted(grouped) == [
+        [f"person:police/{ref}", f"person:probation/{crn}"] for crn, ref, _ in pairs
+    ]
+
+
+def _pnc(serial: int) -> str:
+    """A valid PNC of 2001 with the given serial number."""
+    digits = f"01{serial:07d}"
+    return f"2001/{serial:07d}{check_letter(int(digits))}"
