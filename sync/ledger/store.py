@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import partial
@@ -19,7 +20,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
 from pydantic_core import from_json
-from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sync.ledger import schema
@@ -35,8 +36,8 @@ from sync.ledger.runs import (
 
 DELETED_DIGEST = "deleted"
 READ_BATCH = 10_000
-# Keys looked up per query: three parameters each, well under SQLite's limit.
-KEYS_PER_QUERY = 300
+# Record ids looked up per query, well under SQLite's parameter limit.
+KEYS_PER_QUERY = 500
 RecordKey = tuple[str, str, str]  # agency, record type, record id
 
 
@@ -336,14 +337,25 @@ class Ledger:
     def _keys_where(
         self, conn: Connection, keys: Iterable[RecordKey], condition: Any
     ) -> set[RecordKey]:
+        """Those of `keys` whose record meets `condition`: index look-ups, not a scan.
+
+        Keys are grouped by agency and type, so each query is an `IN` on the last
+        column of the primary key (a row-value `IN` makes SQLite scan the table).
+        """
         table = schema.records
-        columns = (table.c.agency, table.c.rtype, table.c.rid)
+        by_kind: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for agency, rtype, rid in keys:
+            by_kind[(agency, rtype)].append(rid)
         found: set[RecordKey] = set()
-        wanted = list(keys)
-        for start in range(0, len(wanted), KEYS_PER_QUERY):
-            chunk = wanted[start : start + KEYS_PER_QUERY]
-            query = select(*columns).where(tuple_(*columns).in_(chunk), condition)
-            found.update((agency, rtype, rid) for agency, rtype, rid in conn.execute(query))
+        for (agency, rtype), rids in by_kind.items():
+            for start in range(0, len(rids), KEYS_PER_QUERY):
+                query = select(table.c.rid).where(
+                    table.c.agency == agency,
+                    table.c.rtype == rtype,
+                    table.c.rid.in_(rids[start : start + KEYS_PER_QUERY]),
+                    condition,
+                )
+                found.update((agency, rtype, rid) for rid in conn.execute(query).scalars())
         return found
 
     def _row(self, version: RecordVersion, run_id: int) -> dict[str, Any]:
