@@ -64,10 +64,35 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=backoff_ceiling(OUTBOX_BACKOFF, max(attempts, 1)))
 
 
+@dataclass
+class DeliveryPass:
+    """One delivery pass: its counts, and the refusal that ended it, if one did."""
+
+    counts: DeliveryCounts
+    refusal: PermanentGatewayError | None = None
+
+
 def deliver_outbox(
     app: App, agency: str, client: NoticeClient, *, ignore_schedule: bool = False
 ) -> DeliveryCounts:
-    """Deliver every due batch of one agency, oldest first, stopping at the first failure."""
+    """Deliver every due batch of one agency, oldest first, stopping at the first failure.
+
+    A refusal (`PermanentGatewayError`) is raised once its batch is kept for retry.
+    """
+    delivery = deliver_pass(app, agency, client, ignore_schedule=ignore_schedule)
+    if delivery.refusal is not None:
+        raise delivery.refusal
+    return delivery.counts
+
+
+def deliver_pass(
+    app: App, agency: str, client: NoticeClient, *, ignore_schedule: bool = False
+) -> DeliveryPass:
+    """Deliver every due batch of one agency, oldest first, stopping at the first failure.
+
+    The failed batch (and so every later one) stays in the outbox with its next
+    attempt time; nothing is dropped. A refusal is returned, not raised.
+    """
     counts = DeliveryCounts()
     table = schema.outbox
     engine = app.ledger.engine
@@ -97,7 +122,7 @@ def deliver_outbox(
                 "delivery to %s failed (%s); batch kept for retry", agency, type(error).__name__
             )
             if isinstance(error, PermanentGatewayError):
-                raise
+                return DeliveryPass(counts, error)
             break
         with engine.begin() as conn:
             conn.execute(
@@ -111,7 +136,7 @@ def deliver_outbox(
         counts.delivered += 1
         counts.notices += int(notice_count)
         counts.pending -= 1
-    return counts
+    return DeliveryPass(counts)
 
 
 def _deliver_resealing_if_stale(
