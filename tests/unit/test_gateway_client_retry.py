@@ -7,6 +7,7 @@ session that never opens a socket, with `sleep` recorded instead of slept.
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -24,6 +25,7 @@ from sync.errors import (
     STALE_ENVELOPE_CODE,
     PermanentGatewayError,
     RetryableGatewayError,
+    RetryAfterError,
     StaleEnvelopeError,
 )
 from sync.gateway.client import GatewayClient, run_each
@@ -34,6 +36,7 @@ from sync.gateway.retry import (
     backoff_delay,
     next_delay,
     parse_retry_after,
+    waits_too_long,
 )
 
 NOW = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
@@ -82,14 +85,23 @@ def test_ceiling_never_shrinks_from_one_retry_to_the_next(
 
 
 @given(policies, st.integers(1, 50), unit_interval, st.floats(0, 10_000, allow_nan=False))
-def test_retry_after_is_honoured_up_to_max_delay(
+def test_retry_after_is_a_floor_never_cut_short(
     policy: RetryPolicy, retry_number: int, rand: float, retry_after: float
 ) -> None:
     delay = next_delay(policy, retry_number, rand, retry_after)
-    assert delay == min(
-        policy.max_delay, max(retry_after, backoff_delay(policy, retry_number, rand))
-    )
-    assert delay <= policy.max_delay
+    backoff = backoff_delay(policy, retry_number, rand)
+    assert delay == max(retry_after, backoff)
+    assert delay >= retry_after
+    if retry_after <= policy.max_delay:
+        assert delay <= policy.max_delay
+
+
+@given(policies, st.floats(0, 10_000, allow_nan=False))
+def test_a_call_waits_out_only_what_fits_within_max_delay(
+    policy: RetryPolicy, retry_after: float
+) -> None:
+    assert waits_too_long(policy, retry_after) == (retry_after > policy.max_delay)
+    assert not waits_too_long(policy, None)
 
 
 def test_next_delay_without_retry_after_is_the_backoff() -> None:
@@ -204,6 +216,42 @@ def test_503_with_retry_after_waits_as_told_then_succeeds(keyrings: dict[Party, 
     assert page.envelope is None
     assert page.more is False
     assert sleeps == [1.0]
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    ["120", format_datetime(datetime.now(UTC) + timedelta(minutes=10), usegmt=True)],
+)
+def test_a_retry_after_beyond_max_delay_ends_the_call_at_once_with_the_wait(
+    keyrings: dict[Party, KeyRing], retry_after: str
+) -> None:
+    session = ScriptedSession(
+        [_response(200, TOKEN), _response(503, {}, headers={"Retry-After": retry_after})]
+    )
+    sleeps: list[float] = []
+    with pytest.raises(RetryAfterError, match="asked to wait") as caught:
+        _client(keyrings, session, sleeps).fetch_page(None, 10)
+    assert caught.value.retry_after >= 120
+    assert sleeps == []
+    assert [call[1] for call in session.calls] == ["token", "feed"]
+
+
+def test_attempts_run_out_on_a_retry_after_carry_its_wait(
+    keyrings: dict[Party, KeyRing],
+) -> None:
+    busy = [_response(429, {}, headers={"Retry-After": "2"}) for _ in range(4)]
+    session = ScriptedSession([_response(200, TOKEN), *busy])
+    sleeps: list[float] = []
+    with pytest.raises(RetryAfterError, match="after 4 attempts") as caught:
+        _client(keyrings, session, sleeps).fetch_page(None, 10)
+    assert caught.value.retry_after == 2.0
+    assert sleeps == [2.0, 2.0, 2.0]
+
+
+def test_a_retry_after_error_survives_pickling() -> None:
+    error = RetryAfterError("the police gateway asked to wait 120 s.", 120.0)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.retry_after) == (str(error), 120.0)
 
 
 @pytest.mark.parametrize(
