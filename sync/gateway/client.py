@@ -48,6 +48,7 @@ from sync.errors import (
     RetryAfterError,
     StaleEnvelopeError,
 )
+from sync.gateway.oauth import basic_authorization
 from sync.gateway.receipt import Receipt, signed_receipt_fields, verify_receipt
 from sync.gateway.retry import (
     RetryPolicy,
@@ -177,7 +178,7 @@ class GatewayClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.agency = Party(agency)
-        self._credentials = (client_id, client_secret)
+        self._basic = basic_authorization(client_id, client_secret)
         self._keyring = keyring
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
@@ -312,9 +313,10 @@ class GatewayClient:
     def _fetch_token(self) -> tuple[str, float]:
         failures = 0
         form = {"grant_type": "client_credentials"}
+        headers = {"Authorization": self._basic}
         while True:
             try:
-                document = self._attempt("POST", TOKEN_PATH, {}, None, None, form=form)
+                document = self._attempt("POST", TOKEN_PATH, headers, None, None, form=form)
                 return _parse_token(document)
             except _UnauthorizedError:
                 raise PermanentGatewayError(
@@ -343,7 +345,6 @@ class GatewayClient:
                 params=params,
                 data=form if form is not None else body,
                 headers=headers,
-                auth=self._credentials if form is not None else None,
                 timeout=self._timeout,
                 verify=self._verify,
             )

@@ -179,13 +179,14 @@ def make_client(
     retry: RetryPolicy | None = None,
     timeout: tuple[float, float] = (2.0, 5.0),
     ca_bundle: str | Path | None = None,
+    client_id: str = CLIENT_ID,
     client_secret: str = CLIENT_SECRET,
 ) -> GatewayClient:
     """A hub-side client for a running gateway."""
     return GatewayClient(
         url,
         agency=agency,
-        client_id=CLIENT_ID,
+        client_id=client_id,
         client_secret=client_secret,
         keyring=hub,
         timeout=timeout,

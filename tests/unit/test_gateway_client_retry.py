@@ -6,12 +6,14 @@ session that never opens a socket, with `sleep` recorded instead of slept.
 
 from __future__ import annotations
 
+import base64
 import json
 import pickle
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 import requests
@@ -29,6 +31,7 @@ from sync.errors import (
     StaleEnvelopeError,
 )
 from sync.gateway.client import GatewayClient, run_each
+from sync.gateway.oauth import client_credentials
 from sync.gateway.receipt import sign_receipt
 from sync.gateway.retry import (
     RetryPolicy,
@@ -314,6 +317,33 @@ def test_a_second_401_is_permanent(keyrings: dict[Party, KeyRing]) -> None:
     )
     with pytest.raises(PermanentGatewayError, match="HTTP 401"):
         _client(keyrings, session, []).fetch_page(None, 10)
+
+
+@pytest.mark.parametrize(
+    ("client_id", "secret"),
+    [("hub", "secret"), ("hub id+1", "pa+ss%20wörd:x"), ("ä:b", "&=/?#[]@!$'()*,; ~")],
+)
+def test_basic_credentials_are_form_encoded_as_rfc_6749_asks(
+    keyrings: dict[Party, KeyRing], client_id: str, secret: str
+) -> None:
+    session = ScriptedSession([_response(200, TOKEN), _response(200, PAGE)])
+    client = GatewayClient(
+        "http://gateway.test",
+        agency=Party.POLICE,
+        client_id=client_id,
+        client_secret=secret,
+        keyring=keyrings[Party.HUB],
+        session=session,
+    )
+    client.fetch_page(None, 10)
+    [(method, endpoint, authorization), _page] = session.calls
+    assert (method, endpoint) == ("POST", "token")
+    assert authorization is not None
+    encoded = authorization.removeprefix("Basic ")
+    assert base64.b64decode(encoded).decode("ascii") == (
+        f"{quote_plus(client_id)}:{quote_plus(secret)}"
+    )
+    assert client_credentials({}, authorization) == (client_id, secret)
 
 
 def test_refused_credentials_are_permanent(keyrings: dict[Party, KeyRing]) -> None:
