@@ -8,10 +8,9 @@ in-process run does and finishing the run, in one transaction; when the
 ledger changed after the link stage read it, the commit decides afresh as
 `run` does; a feed error makes the run partial) → deliver (one delivery
 pass per agency with a gateway; the delivery beat retries what it leaves,
-refusals included). Every task ends by marking itself
-done in the same transaction as its effects, so a redelivered task finds
-itself done and changes nothing. `execute` is the one entry point a worker
-calls.
+refusals included). Every task ends by marking itself done in the same
+transaction as its effects, so a redelivered task finds itself done and
+changes nothing. `execute` is the one entry point a worker calls.
 """
 
 from __future__ import annotations
@@ -332,7 +331,8 @@ def deliver_to(
     """One delivery pass to an agency's gateway; None when another worker is delivering.
 
     The delivery beat's passes wait for each failed batch's retry time (the
-    back-off); a cycle's own prompt pass (`ignore_schedule`) tries at once.
+    back-off); a cycle's own prompt pass (`ignore_schedule`) tries at once,
+    unless the gateway asked for a wait (`Retry-After`) that has not passed.
     A gateway's refusal ends the pass like any failed batch (kept, with its
     retry time) and is named in the counts (`refused`), never raised.
     """
