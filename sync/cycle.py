@@ -40,6 +40,9 @@ from sync.reconcile.manual_inputs import load_manual_links
 
 log = logging.getLogger(__name__)
 STALE_PASS_RETRIES = 2  # passes computed again when stale; the last one under the lock
+# What a live source (a gateway) may fail with, after its client's own retries: the
+# agency's feed error of a partial run, never a reason to stop the other agency's work.
+LIVE_SOURCE_ERRORS: tuple[type[Exception], ...] = (GatewayError, CryptoError, InputRefused)
 PassFinish = Callable[[Connection, Decisions, int], None]
 
 
@@ -103,11 +106,11 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
                 summary.feeds[agency] = ingest(
                     ledger, source, agency, run_id, app.today(), app.clock()
                 )
-            except (GatewayError, CryptoError, InputRefused) as error:
+            except LIVE_SOURCE_ERRORS as error:
                 if not source.live:
                     raise
                 # One failing gateway never holds back the other agency's work.
-                summary.feed_errors[agency] = str(error)
+                summary.feed_errors[agency] = feed_error(error)
         summary.changed = ledger.count_applied(run_id)
         status = RUN_PARTIAL if summary.feed_errors else RUN_SUCCEEDED
 
@@ -123,6 +126,15 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
     finally:
         ledger.release_run(run_id)
     return summary
+
+
+def feed_error(error: Exception) -> str:
+    """How a live source's failure is told in a run's summary: its one-sentence message.
+
+    The project's errors name the agency, endpoint, status and error code, never
+    records or their content.
+    """
+    return str(error)
 
 
 def decision_inputs(app: App, as_of: date) -> DecisionInputs:

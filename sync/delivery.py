@@ -4,11 +4,19 @@ A batch leaves the outbox only when the gateway's signed receipt is stored
 beside it. A failed call is retried later with backoff (the batch and every
 later one wait, so notices never overtake the ones they replace); one agency's
 failing gateway never holds back the other's delivery.
+
+The wait after a failure is 30 s doubling per failed attempt, at most an
+hour, less a random part of at most half of it (jitter, so batches and hubs
+do not retry in step), and never less than a `Retry-After` the gateway asked
+for. A cycle's prompt pass tries a waiting batch at once, unless its last
+failure was the gateway asking for that wait (`RetryAfterError`).
 """
 
 from __future__ import annotations
 
 import logging
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -18,18 +26,21 @@ from sqlalchemy import select, update
 from sync.app import App
 from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import audit_disclosure
-from sync.errors import GatewayError, PermanentGatewayError, StaleEnvelopeError
-from sync.gateway.retry import RetryPolicy, backoff_ceiling
+from sync.errors import GatewayError, PermanentGatewayError, RetryAfterError, StaleEnvelopeError
+from sync.gateway.retry import RetryPolicy, backoff_ceiling, partial_jitter
 from sync.ledger import schema
 from sync.ledger.outbox import reseal_batch
 
 log = logging.getLogger(__name__)
 RETRY_BASE = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=1)
+OUTBOX_JITTER_SHARE = 0.5  # a wait lies between half and all of its ceiling
 # The waits only: a batch stays in the outbox until delivered, so max_attempts never applies.
 OUTBOX_BACKOFF = RetryPolicy(
     base_delay=RETRY_BASE.total_seconds(), max_delay=RETRY_MAX.total_seconds(), jitter=False
 )
+ASKED_TO_WAIT = RetryAfterError.__name__  # a batch's last error when the gateway asked to wait
+Random = Callable[[], float]
 
 
 class SignedReceipt(Protocol):
@@ -59,59 +70,141 @@ class DeliveryCounts:
     pending: int = 0
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Backoff before the next attempt at a batch that failed `attempts` times."""
-    return timedelta(seconds=backoff_ceiling(OUTBOX_BACKOFF, max(attempts, 1)))
+def retry_delay(attempts: int, rand: float, retry_after: float | None = None) -> timedelta:
+    """The wait before the next attempt at a batch that failed `attempts` times.
+
+    30 s doubling, at most an hour, less a random part (from `rand` in [0, 1))
+    of at most `OUTBOX_JITTER_SHARE` of it; never less than `retry_after` seconds.
+    """
+    ceiling = backoff_ceiling(OUTBOX_BACKOFF, max(attempts, 1))
+    wait = partial_jitter(ceiling, OUTBOX_JITTER_SHARE, rand)
+    return timedelta(seconds=max(wait, retry_after or 0.0))
+
+
+@dataclass
+class DeliveryPass:
+    """One delivery pass: its counts, and the refusal that ended it, if one did."""
+
+    counts: DeliveryCounts
+    refusal: PermanentGatewayError | None = None
 
 
 def deliver_outbox(
-    app: App, agency: str, client: NoticeClient, *, ignore_schedule: bool = False
+    app: App,
+    agency: str,
+    client: NoticeClient,
+    *,
+    ignore_schedule: bool = False,
+    rand: Random = random.random,
 ) -> DeliveryCounts:
-    """Deliver every due batch of one agency, oldest first, stopping at the first failure."""
+    """Deliver every due batch of one agency, oldest first, stopping at the first failure.
+
+    A refusal (`PermanentGatewayError`) is raised once its batch is kept for retry.
+    """
+    delivery = deliver_pass(app, agency, client, ignore_schedule=ignore_schedule, rand=rand)
+    if delivery.refusal is not None:
+        raise delivery.refusal
+    return delivery.counts
+
+
+def deliver_pass(
+    app: App,
+    agency: str,
+    client: NoticeClient,
+    *,
+    ignore_schedule: bool = False,
+    rand: Random = random.random,
+) -> DeliveryPass:
+    """Deliver every due batch of one agency, oldest first, stopping at the first failure.
+
+    The failed batch (and so every later one) stays in the outbox with its next
+    attempt time; nothing is dropped. A refusal is returned, not raised.
+    `ignore_schedule` (a cycle's prompt pass) skips the backoff, never a
+    gateway's `Retry-After`; `rand` draws the jitter.
+    """
     counts = DeliveryCounts()
+    pending = _waiting_batches(app, agency)
+    counts.pending = len(pending)
+    for batch in pending:
+        now = app.clock()
+        if _must_wait(batch, now, ignore_schedule):
+            break
+        try:
+            receipt = _deliver_resealing_if_stale(app, client, batch.batch_id, batch.envelope)
+        except GatewayError as error:
+            _record_failure(app, batch, error, now, rand())
+            counts.failed += 1
+            log.warning(
+                "delivery to %s failed (%s); batch kept for retry", agency, type(error).__name__
+            )
+            if isinstance(error, PermanentGatewayError):
+                return DeliveryPass(counts, error)
+            break
+        _record_delivery(app, agency, batch, receipt)
+        counts.delivered += 1
+        counts.notices += batch.notice_count
+        counts.pending -= 1
+    return DeliveryPass(counts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """A batch waiting in the outbox, as a delivery pass reads it."""
+
+    batch_id: str
+    envelope: bytes
+    notice_count: int
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+
+
+def _waiting_batches(app: App, agency: str) -> list[_Batch]:
+    """The agency's undelivered batches, oldest first."""
     table = schema.outbox
-    engine = app.ledger.engine
-    with engine.connect() as conn:
-        pending = conn.execute(
+    with app.ledger.engine.connect() as conn:
+        rows = conn.execute(
             select(
                 table.c.batch_id,
                 table.c.envelope,
                 table.c.notice_count,
                 table.c.attempts,
                 table.c.next_attempt_at,
+                table.c.last_error,
             )
             .where(table.c.agency == agency, table.c.delivered_at.is_(None))
             .order_by(table.c.position)
         ).all()
-    counts.pending = len(pending)
-    for batch_id, envelope, notice_count, attempts, next_attempt_at in pending:
-        now = app.clock()
-        if not ignore_schedule and _as_aware(next_attempt_at, now) > now:
-            break
-        try:
-            receipt = _deliver_resealing_if_stale(app, client, batch_id, bytes(envelope))
-        except GatewayError as error:
-            _record_failure(app, batch_id, attempts, error, now)
-            counts.failed += 1
-            log.warning(
-                "delivery to %s failed (%s); batch kept for retry", agency, type(error).__name__
-            )
-            if isinstance(error, PermanentGatewayError):
-                raise
-            break
-        with engine.begin() as conn:
-            conn.execute(
-                update(table)
-                .where(table.c.batch_id == batch_id, table.c.delivered_at.is_(None))
-                .values(delivered_at=app.clock(), receipt=receipt.raw, attempts=attempts + 1)
-            )
-            audit_disclosure(
-                audit_log_for(engine), conn, agency, "notice batch delivered", [f"batch:{batch_id}"]
-            )
-        counts.delivered += 1
-        counts.notices += int(notice_count)
-        counts.pending -= 1
-    return counts
+    return [
+        _Batch(batch_id, bytes(envelope), int(count), int(attempts), when, error)
+        for batch_id, envelope, count, attempts, when, error in rows
+    ]
+
+
+def _must_wait(batch: _Batch, now: datetime, ignore_schedule: bool) -> bool:
+    """Whether the batch's next attempt time is still ahead and this pass must honour it."""
+    if ignore_schedule and batch.last_error != ASKED_TO_WAIT:
+        return False
+    return _as_aware(batch.next_attempt_at, now) > now
+
+
+def _record_delivery(app: App, agency: str, batch: _Batch, receipt: SignedReceipt) -> None:
+    """Store the batch's signed receipt and audit the disclosure, in one transaction."""
+    table = schema.outbox
+    engine = app.ledger.engine
+    with engine.begin() as conn:
+        conn.execute(
+            update(table)
+            .where(table.c.batch_id == batch.batch_id, table.c.delivered_at.is_(None))
+            .values(delivered_at=app.clock(), receipt=receipt.raw, attempts=batch.attempts + 1)
+        )
+        audit_disclosure(
+            audit_log_for(engine),
+            conn,
+            agency,
+            "notice batch delivered",
+            [f"batch:{batch.batch_id}"],
+        )
 
 
 def _deliver_resealing_if_stale(
@@ -134,16 +227,18 @@ def _as_aware(value: datetime, like: datetime) -> datetime:
 
 
 def _record_failure(
-    app: App, batch_id: str, attempts: int, error: Exception, now: datetime
+    app: App, batch: _Batch, error: GatewayError, now: datetime, rand: float
 ) -> None:
+    """Count the failed attempt and set the batch's next attempt time (error class only)."""
+    retry_after = error.retry_after if isinstance(error, RetryAfterError) else None
     table = schema.outbox
     with app.ledger.engine.begin() as conn:
         conn.execute(
             update(table)
-            .where(table.c.batch_id == batch_id)
+            .where(table.c.batch_id == batch.batch_id)
             .values(
-                attempts=attempts + 1,
-                next_attempt_at=now + retry_delay(attempts + 1),
+                attempts=batch.attempts + 1,
+                next_attempt_at=now + retry_delay(batch.attempts + 1, rand, retry_after),
                 last_error=type(error).__name__,
             )
         )

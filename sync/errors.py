@@ -10,6 +10,7 @@
     │   └── KeyError_             a key is unknown, revoked or past its grace period
     ├── GatewayError              talking to an agency gateway failed
     │   ├── RetryableGatewayError timeouts, dropped connections, 429/5xx: try again later
+    │   │   └── RetryAfterError   the gateway asked for a wait (`Retry-After`): not sooner
     │   └── PermanentGatewayError 4xx other than 429, bad receipts: do not retry as is
     │       └── StaleEnvelopeError  sealed outside the gateway's clock-skew window: seal again
     ├── LedgerError               the ledger is unreachable or inconsistent
@@ -73,6 +74,20 @@ class GatewayError(ArmsSyncError):
 
 class RetryableGatewayError(GatewayError):
     """A transient gateway failure worth retrying later."""
+
+
+class RetryAfterError(RetryableGatewayError):
+    """The gateway asked for a wait (`Retry-After`) before it is called again.
+
+    `retry_after` is that wait in seconds: the caller tries again no sooner.
+    """
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[type[RetryAfterError], tuple[str, float]]:
+        return type(self), (str(self), self.retry_after)
 
 
 class PermanentGatewayError(GatewayError):

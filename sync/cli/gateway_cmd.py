@@ -22,7 +22,7 @@ from sync.cli.keys_cmd import key_dir_option, resolve_key_dir
 from sync.crypto.keyring import load_keyring
 from sync.crypto.keys import KeyRing, KeyUse, Party
 from sync.errors import ConfigurationError, UsageError
-from sync.gateway.faults import DEFAULT_FAULT_DELAY_SECONDS, FaultInjector
+from sync.gateway.faults import DEFAULT_FAULT_DELAY_SECONDS, RETRY_AFTER_SECONDS, FaultInjector
 from sync.gateway.feed import FeedFile
 from sync.gateway.oauth import DEFAULT_TOKEN_TTL_SECONDS, TokenIssuer
 from sync.gateway.server import build_server, serve_until, tls_context
@@ -120,6 +120,13 @@ def _stop_on_signals() -> threading.Event:
     help="Seconds a 'slow' fault holds its answer.",
 )
 @click.option(
+    "--fault-retry-after",
+    type=click.IntRange(min=0),
+    default=RETRY_AFTER_SECONDS,
+    show_default=True,
+    help="Seconds of the Retry-After a '503' fault answers with.",
+)
+@click.option(
     "--token-ttl",
     type=click.IntRange(min=1),
     default=DEFAULT_TOKEN_TTL_SECONDS,
@@ -148,6 +155,7 @@ def gateway(
     fail_rate: float,
     fault_seed: int | None,
     fault_delay: float,
+    fault_retry_after: int,
     token_ttl: int,
     max_skew: int,
     tls_cert: Path | None,
@@ -172,7 +180,9 @@ def gateway(
         page_size=page_size,
         max_skew=timedelta(seconds=max_skew),
     )
-    faults = FaultInjector(fail_rate, fault_seed, delay_seconds=fault_delay)
+    faults = FaultInjector(
+        fail_rate, fault_seed, delay_seconds=fault_delay, retry_after_seconds=fault_retry_after
+    )
     server = build_server(Gateway(config), host=host, port=port, faults=faults, tls=tls)
     scheme = "https" if tls is not None else "http"
     stop = _stop_on_signals()

@@ -151,7 +151,7 @@ def _progress() -> Iterator[Any]:
 
 
 def stored_summary(app: App, run_id: int) -> RunSummary:
-    """The summary a finished run stored (counts only)."""
+    """The summary a finished run stored (counts, and the feed errors of a partial run)."""
     from sqlalchemy import select
 
     table = schema.runs
@@ -167,6 +167,7 @@ def stored_summary(app: App, run_id: int) -> RunSummary:
         owners_today=data["owners_today"],
         open_flags=data["open_flags"],
         orphans=data["orphans"],
+        feed_errors=data.get("feed_errors", {}),
         notice_batches=data.get("notice_batches", 0),
     )
 

@@ -32,11 +32,18 @@ from sync.core.records import Agency, RecordRef, SubjectFacts
 from sync.cycle import CheckedPass, RunSummary, decide_and_store, summarise_decisions
 from sync.distributed import store
 from sync.distributed.cycles import CycleRow, load_cycle
-from sync.distributed.work import KIND_INGEST, CycleRules, TaskRef, complete
+from sync.distributed.work import (
+    KIND_INGEST,
+    CycleRules,
+    TaskRef,
+    complete,
+    result_feed_error,
+    task_ref,
+)
 from sync.ingest import IngestCounts
 from sync.ledger import tables_cycle as tables
 from sync.ledger.mark import unchanged_since
-from sync.ledger.runs import RUN_SUCCEEDED
+from sync.ledger.runs import RUN_PARTIAL, RUN_SUCCEEDED
 from sync.ledger.store import Ledger
 
 AGENCY_ORDER = (Agency.PROBATION, Agency.POLICE)
@@ -109,11 +116,13 @@ def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     with ledger.engine.connect() as conn:
         link = store.get_staged(conn, ledger, ref.cycle_id, store.PART_LINK)
         results = list(store.iter_staged(conn, ledger, ref.cycle_id, store.PART_RESULT))
+    feeds, feed_errors = _ingest_outcomes(app, ref.cycle_id)
     summary = RunSummary(
         run_id=cycle.run_id,
         as_of=cycle.as_of,
-        feeds=_ingest_counts(app, ref.cycle_id),
+        feeds=feeds,
         changed=ledger.count_applied(cycle.run_id),
+        feed_errors=feed_errors,
         window_days=app.settings.window_days,
     )
     completed: list[TaskRef] = []
@@ -133,9 +142,13 @@ def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
 def _finish_run(
     conn: Connection, ledger: Ledger, cycle: CycleRow, summary: RunSummary, now: datetime
 ) -> None:
-    """Record the run as succeeded with its summary, on the run and on the cycle."""
+    """Record the run's outcome with its summary, on the run and on the cycle.
+
+    A run whose gateway let it down at ingest is partial, as in `run`.
+    """
     document = summary.as_dict()
-    ledger.finish_run(cycle.run_id, RUN_SUCCEEDED, document, now, conn)
+    status = RUN_PARTIAL if summary.feed_errors else RUN_SUCCEEDED
+    ledger.finish_run(cycle.run_id, status, document, now, conn)
     conn.execute(
         update(tables.cycles)
         .where(tables.cycles.c.id == cycle.id)
@@ -143,8 +156,9 @@ def _finish_run(
     )
 
 
-def _ingest_counts(app: App, cycle_id: int) -> dict[str, IngestCounts]:
-    """What each agency's ingest task counted, probation first as in `run`."""
+def _ingest_outcomes(app: App, cycle_id: int) -> tuple[dict[str, IngestCounts], dict[str, str]]:
+    """What each agency's ingest task counted, and the feed error of each whose gateway
+    failed, probation first as in `run`."""
     table = tables.cycle_tasks
     with app.ledger.engine.connect() as conn:
         rows = conn.execute(
@@ -153,8 +167,16 @@ def _ingest_counts(app: App, cycle_id: int) -> dict[str, IngestCounts]:
             .order_by(table.c.task_key)
         )
         found = {
-            key.split(":", 1)[1]: IngestCounts(**json.loads(result))
+            task_ref(cycle_id, key).arg: json.loads(result)
             for key, result in rows
             if result is not None
         }
-    return {str(agency): found[str(agency)] for agency in AGENCY_ORDER if str(agency) in found}
+    counts: dict[str, IngestCounts] = {}
+    errors: dict[str, str] = {}
+    for agency in (str(agency) for agency in AGENCY_ORDER if str(agency) in found):
+        error = result_feed_error(found[agency])
+        if error is None:
+            counts[agency] = IngestCounts(**found[agency])
+        else:
+            errors[agency] = error
+    return counts, errors

@@ -1,15 +1,16 @@
 """The work of each stage of a distributed cycle, built on the same service code as `run`.
 
-A cycle runs: ingest (one task per agency) → link (one task over the full
+A cycle runs: ingest (one task per agency; a gateway that keeps failing
+becomes its agency's feed error, as in `run`) → link (one task over the full
 state, which plans batches of subjects) → decide (one task per batch, loading
 only its subjects' records) → commit (one task storing everything as the
 in-process run does and finishing the run, in one transaction; when the
 ledger changed after the link stage read it, the commit decides afresh as
-`run` does) → deliver (one delivery pass per agency with a gateway; the
-delivery beat retries what it leaves). Every task ends by marking itself
-done in the same transaction as its effects, so a redelivered task finds
-itself done and changes nothing. `execute` is the one entry point a worker
-calls.
+`run` does; a feed error makes the run partial) → deliver (one delivery
+pass per agency with a gateway; the delivery beat retries what it leaves,
+refusals included). Every task ends by marking itself done in the same
+transaction as its effects, so a redelivered task finds itself done and
+changes nothing. `execute` is the one entry point a worker calls.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from sync.core.decide import (
 )
 from sync.core.notices import notices_for_subject
 from sync.core.records import Agency, RecordRef, SubjectFacts
-from sync.cycle import decision_inputs, load_active_overrides
+from sync.cycle import LIVE_SOURCE_ERRORS, decision_inputs, feed_error, load_active_overrides
 from sync.distributed import store
 from sync.distributed.commit import commit_cycle
 from sync.distributed.cycles import load_cycle
@@ -51,6 +52,7 @@ from sync.distributed.work import (
     claim,
     complete,
     fail,
+    feed_error_result,
     postpone,
     task_lock,
 )
@@ -62,6 +64,7 @@ from sync.ledger.mark import mark_now
 log = logging.getLogger(__name__)
 Work = Callable[[App, CycleRules, TaskRef], list[TaskRef]]
 NO_DELIVERY_CYCLE = 0
+RESULT_REFUSED = "refused"
 
 
 def execute(
@@ -96,14 +99,34 @@ def execute(
 
 # -- ingest ------------------------------------------------------------------
 def ingest_feed(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
-    """Read one agency's feed into the ledger (a file at once, a gateway page by page)."""
+    """Read one agency's feed into the ledger (a file at once, a gateway page by page).
+
+    A gateway that still fails after its client's own retries is the agency's
+    feed error, as in `run`: the task is done with that error as its result,
+    the pages read before it stay applied, and the cycle goes on with the
+    other agency's data (the commit records the run as partial). A file that
+    cannot be read, and any other error, is a failed attempt.
+    """
     from sync.cli.sources import open_source
 
     cycle = load_cycle(app, ref.cycle_id)
     source = open_source(cycle.feeds[ref.arg], ref.arg, app)
-    counts = ingest(app.ledger, source, ref.arg, cycle.run_id, app.today(), app.clock())
+    try:
+        counts = ingest(app.ledger, source, ref.arg, cycle.run_id, app.today(), app.clock())
+    except LIVE_SOURCE_ERRORS as error:
+        if not source.live:
+            raise
+        result: dict[str, Any] = feed_error_result(feed_error(error))
+        log.warning(
+            "ingest of %s for cycle %d failed at its gateway (%s); the cycle goes on without it",
+            ref.arg,
+            ref.cycle_id,
+            type(error).__name__,
+        )
+    else:
+        result = asdict(counts)
     with app.ledger.engine.begin() as conn:
-        return complete(conn, ref, asdict(counts), app.clock())
+        return complete(conn, ref, result, app.clock())
 
 
 # -- link --------------------------------------------------------------------
@@ -288,10 +311,11 @@ def deliver_agency(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     """One delivery pass over an agency's outbox; what it leaves is the delivery beat's.
 
     While another worker (the delivery beat) delivers to the agency, the task is
-    postponed without spending an attempt. A batch the gateway could not take
-    for now stays in the outbox with its retry time, and the beat delivers it
-    (the task's result counts it as failed and pending). A refusal or any other
-    error raised by the pass is a failed attempt.
+    postponed without spending an attempt. A batch the gateway did not take
+    (unreachable, busy, or refusing the hub or its batch) stays in the outbox
+    with its retry time, the beat delivers it, and the task finishes: its
+    result counts the batch as failed and pending, and names a refusal by its
+    class. Only an error that is not the gateway's is a failed attempt.
     """
     cycle = load_cycle(app, ref.cycle_id)
     counts = deliver_to(app, ref.arg, cycle.deliver[ref.arg], ignore_schedule=True)
@@ -303,21 +327,27 @@ def deliver_agency(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
 
 def deliver_to(
     app: App, agency: str, url: str, *, ignore_schedule: bool = False
-) -> dict[str, int] | None:
+) -> dict[str, Any] | None:
     """One delivery pass to an agency's gateway; None when another worker is delivering.
 
     The delivery beat's passes wait for each failed batch's retry time (the
-    back-off); a cycle's own prompt pass (`ignore_schedule`) tries at once.
+    back-off); a cycle's own prompt pass (`ignore_schedule`) tries at once,
+    unless the gateway asked for a wait (`Retry-After`) that has not passed.
+    A gateway's refusal ends the pass like any failed batch (kept, with its
+    retry time) and is named in the counts (`refused`), never raised.
     """
-    from sync.delivery import deliver_outbox
+    from sync.delivery import deliver_pass
     from sync.gateway_source import gateway_client
 
     with task_lock(app.ledger.engine, TaskRef(KIND_DELIVER, NO_DELIVERY_CYCLE, agency)) as free:
         if not free:
             return None
         with gateway_client(app, url, agency) as client:
-            counts = deliver_outbox(app, agency, client, ignore_schedule=ignore_schedule)
-    return asdict(counts)
+            delivery = deliver_pass(app, agency, client, ignore_schedule=ignore_schedule)
+    counts: dict[str, Any] = asdict(delivery.counts)
+    if delivery.refusal is not None:
+        counts[RESULT_REFUSED] = type(delivery.refusal).__name__
+    return counts
 
 
 WORK: dict[str, Work] = {

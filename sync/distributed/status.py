@@ -18,6 +18,7 @@ from sync.distributed.work import (
     KIND_DELIVER,
     KIND_INGEST,
     TASK_DONE,
+    result_feed_error,
 )
 from sync.ledger import schema
 from sync.ledger import tables_cycle as tables
@@ -85,15 +86,11 @@ def cycle_progress(engine: Engine, cycle_id: int) -> CycleProgress:
 
 def agency_freshness(engine: Engine) -> list[AgencyFreshness]:
     """Last successful pull and delivery per agency, and the oldest undelivered batch."""
-    table, outbox = tables.cycle_tasks, schema.outbox
+    outbox = schema.outbox
     found = []
     with engine.connect() as conn:
         for agency in AGENCIES:
-            last_pull = conn.execute(
-                select(func.max(table.c.updated_at)).where(
-                    table.c.task_key == f"{KIND_INGEST}:{agency}", table.c.status == TASK_DONE
-                )
-            ).scalar_one_or_none()
+            last_pull = _last_pull(conn, agency)
             delivered_task = _last_full_delivery_task(conn, agency)
             delivered_batch = conn.execute(
                 select(func.max(outbox.c.delivered_at)).where(outbox.c.agency == agency)
@@ -106,6 +103,21 @@ def agency_freshness(engine: Engine) -> list[AgencyFreshness]:
             candidates = [t for t in (delivered_task, delivered_batch) if t is not None]
             found.append(AgencyFreshness(agency, last_pull, max(candidates, default=None), oldest))
     return found
+
+
+def _last_pull(conn: Connection, agency: str) -> datetime | None:
+    """When a cycle's ingest task last read the agency's feed (not ended on its gateway's error)."""
+    table = tables.cycle_tasks
+    rows = conn.execute(
+        select(table.c.updated_at, table.c.result)
+        .where(table.c.task_key == f"{KIND_INGEST}:{agency}", table.c.status == TASK_DONE)
+        .order_by(table.c.updated_at.desc())
+    )
+    finished: datetime
+    for finished, result in rows:
+        if result_feed_error(json.loads(result or "{}")) is None:
+            return finished
+    return None
 
 
 def _last_full_delivery_task(conn: Connection, agency: str) -> datetime | None:

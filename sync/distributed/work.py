@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,6 +53,7 @@ DEFAULT_BATCH_SIZE = 2_000
 LOCK_KEY_BYTES = 8
 ERROR_NAME_LIMIT = 200
 KEY_SEPARATOR = ":"
+RESULT_FEED_ERROR = "feed_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,17 @@ def task_ref(cycle_id: int, task_key: str) -> TaskRef:
     """The reference of a stored task key."""
     kind, _, arg = task_key.partition(KEY_SEPARATOR)
     return TaskRef(kind, cycle_id, arg)
+
+
+def feed_error_result(message: str) -> dict[str, str]:
+    """An ingest task's result when its gateway failed: the agency's feed error."""
+    return {RESULT_FEED_ERROR: message}
+
+
+def result_feed_error(result: Mapping[str, Any]) -> str | None:
+    """The feed error an ingest task's result records, or None when its feed was read."""
+    found = result.get(RESULT_FEED_ERROR)
+    return None if found is None else str(found)
 
 
 class Postponed(Exception):

@@ -2,7 +2,7 @@
 
 One `requests.Session` per client, explicit (connect, read) timeouts, TLS
 verification on (with an optional CA bundle). Transient failures are retried
-with exponential backoff and full jitter, honouring `Retry-After`:
+with exponential backoff and full jitter, never sooner than `Retry-After`:
 
 - retryable: connection errors, timeouts, broken chunked bodies, HTTP 429,
   500, 502, 503, 504, and bodies that cannot be decoded;
@@ -11,10 +11,13 @@ with exponential backoff and full jitter, honouring `Retry-After`:
   not match the envelope delivered.
 
 When the attempts run out the call raises `RetryableGatewayError`: the caller
-keeps the notice (or the cursor) and tries again later. A client serves one
-thread; `run_each` runs one job per gateway so a failing gateway never holds
-back another. Log lines and errors name the agency, endpoint and failure kind,
-never content.
+keeps the notice (or the cursor) and tries again later. A `Retry-After` longer
+than the policy's `max_delay` is not waited out inside the call: the call
+ends at once with `RetryAfterError`, which carries the wait (as does the error
+of attempts that ran out on a `Retry-After`), and the caller tries again no
+sooner. A client serves one thread; `run_each` runs one job per gateway so a
+failing gateway never holds back another. Log lines and errors name the
+agency, endpoint and failure kind, never content.
 """
 
 from __future__ import annotations
@@ -42,10 +45,18 @@ from sync.errors import (
     GatewayError,
     PermanentGatewayError,
     RetryableGatewayError,
+    RetryAfterError,
     StaleEnvelopeError,
 )
+from sync.gateway.oauth import basic_authorization
 from sync.gateway.receipt import Receipt, signed_receipt_fields, verify_receipt
-from sync.gateway.retry import RetryPolicy, next_delay, parse_retry_after, utc_now
+from sync.gateway.retry import (
+    RetryPolicy,
+    next_delay,
+    parse_retry_after,
+    utc_now,
+    waits_too_long,
+)
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
 FEED_PATH = "/feed"
@@ -167,7 +178,7 @@ class GatewayClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.agency = Party(agency)
-        self._credentials = (client_id, client_secret)
+        self._basic = basic_authorization(client_id, client_secret)
         self._keyring = keyring
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
@@ -260,12 +271,17 @@ class GatewayClient:
     def _wait_or_give_up(
         self, method: str, path: str, transient: _TransientError, failures: int
     ) -> None:
+        wait = transient.retry_after
+        if waits_too_long(self._retry, wait):
+            raise self._asked_to_wait(method, path, transient, "longer than a call waits")
         if failures >= self._retry.max_attempts:
+            if wait is not None:
+                raise self._asked_to_wait(method, path, transient, f"after {failures} attempts")
             raise RetryableGatewayError(
                 f"the {self.agency} gateway did not answer {method} {path} after "
                 f"{failures} attempts (last: {transient.kind})."
             )
-        delay = next_delay(self._retry, failures, self._rand(), transient.retry_after)
+        delay = next_delay(self._retry, failures, self._rand(), wait)
         log.warning(
             "%s gateway: %s %s failed (%s); retry %d in %.2f s",
             self.agency,
@@ -277,6 +293,17 @@ class GatewayClient:
         )
         self._sleep(delay)
 
+    def _asked_to_wait(
+        self, method: str, path: str, transient: _TransientError, when: str
+    ) -> RetryAfterError:
+        """The call given up on a `Retry-After`: the error carries the wait asked for."""
+        wait = transient.retry_after or 0.0
+        return RetryAfterError(
+            f"the {self.agency} gateway asked to wait {wait:.0f} s before {method} {path} "
+            f"is tried again ({transient.kind}, {when}).",
+            wait,
+        )
+
     def _bearer(self) -> str:
         if self._token is None or self._monotonic() >= self._token_expires:
             self._token, lifetime = self._fetch_token()
@@ -286,9 +313,10 @@ class GatewayClient:
     def _fetch_token(self) -> tuple[str, float]:
         failures = 0
         form = {"grant_type": "client_credentials"}
+        headers = {"Authorization": self._basic}
         while True:
             try:
-                document = self._attempt("POST", TOKEN_PATH, {}, None, None, form=form)
+                document = self._attempt("POST", TOKEN_PATH, headers, None, None, form=form)
                 return _parse_token(document)
             except _UnauthorizedError:
                 raise PermanentGatewayError(
@@ -317,7 +345,6 @@ class GatewayClient:
                 params=params,
                 data=form if form is not None else body,
                 headers=headers,
-                auth=self._credentials if form is not None else None,
                 timeout=self._timeout,
                 verify=self._verify,
             )

@@ -3,9 +3,10 @@
 `FaultInjector(rate, seed)` draws, per call, whether to fail and how, from a
 seeded random generator, so a run with the same seed and the same sequence of
 calls fails the same way. Faults of the first kind answer before any work is
-done (HTTP 500; HTTP 503 with `Retry-After`); the others do the work first and
-then lose the answer (a reply slower than the client waits, a dropped
-connection, a garbage body), which is what tests that deliveries are idempotent.
+done (HTTP 500; HTTP 503 with `Retry-After`, one second unless told otherwise);
+the others do the work first and then lose the answer (a reply slower than
+the client waits, a dropped connection, a garbage body), which is what tests
+that deliveries are idempotent.
 """
 
 from __future__ import annotations
@@ -44,11 +45,15 @@ class FaultInjector:
         seed: int | None = None,
         *,
         delay_seconds: float = DEFAULT_FAULT_DELAY_SECONDS,
+        retry_after_seconds: int = RETRY_AFTER_SECONDS,
     ) -> None:
         if not MIN_RATE <= rate <= MAX_RATE:
             raise ValueError("the fail rate must be between 0 and 1.")
+        if retry_after_seconds < 0:
+            raise ValueError("the Retry-After of a 503 must not be negative.")
         self.rate = rate
         self.delay_seconds = delay_seconds
+        self.retry_after_seconds = retry_after_seconds
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self.counts: dict[Fault, int] = dict.fromkeys(Fault, 0)

@@ -3,6 +3,9 @@
 One configured client (id and secret from options or the environment). Tokens
 are random, live `ttl_seconds`, and are kept in memory only as SHA-256 hashes,
 so a restart revokes them all and clients fetch a new one on their next 401.
+HTTP Basic credentials are form-urlencoded (UTF-8) before Basic encoding, as
+RFC 6749 section 2.3.1 asks: `basic_authorization` writes them so (the hub's
+client) and `client_credentials` reads them so (the gateway).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 DEFAULT_TOKEN_TTL_SECONDS = 300
 TOKEN_BYTES = 32
@@ -94,6 +97,17 @@ def client_credentials(
     if client_id is None or client_secret is None:
         return None
     return client_id, client_secret
+
+
+def basic_authorization(client_id: str, client_secret: str) -> str:
+    """The `Authorization` header value for HTTP Basic client credentials (RFC 6749 2.3.1).
+
+    Each part is form-urlencoded (UTF-8, space as `+`) before the two are
+    joined by a colon and base64-encoded, so `+`, `%`, `:` and any other
+    character arrive as they are.
+    """
+    joined = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
+    return "Basic " + base64.b64encode(joined.encode("ascii")).decode("ascii")
 
 
 def _basic_credentials(encoded: str) -> tuple[str, str] | None:

@@ -1,7 +1,10 @@
-"""Retry timing for gateway calls: exponential backoff with full jitter, and `Retry-After`.
+"""Retry timing for gateway calls: exponential backoff with jitter, and `Retry-After`.
 
-Pure functions over a `RetryPolicy`; the client supplies the random number and
-the clock, so every rule here is tested without sleeping or sockets.
+Pure functions over a `RetryPolicy`; the caller supplies the random number and
+the clock, so every rule here is tested without sleeping or sockets. A
+gateway's `Retry-After` is a floor, never cut short: a call waits it out only
+when it is within the policy's `max_delay`, and otherwise gives up at once so
+that its caller schedules the next try no sooner.
 """
 
 from __future__ import annotations
@@ -71,14 +74,32 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max((when - now).total_seconds(), 0.0)
 
 
+def partial_jitter(ceiling: float, share: float, rand: float) -> float:
+    """`ceiling` less a random part of at most `share` of it, from `rand` in [0, 1).
+
+    The wait lies in [(1 - share) · ceiling, ceiling]: spread out, yet never
+    much shorter than the backoff asked for.
+    """
+    return ceiling * (1.0 - min(max(share, 0.0), 1.0) * min(max(rand, 0.0), 1.0))
+
+
+def waits_too_long(policy: RetryPolicy, retry_after: float | None) -> bool:
+    """Whether a `Retry-After` asks for more than a call waits (`max_delay`)."""
+    return retry_after is not None and retry_after > policy.max_delay
+
+
 def next_delay(
     policy: RetryPolicy, retry_number: int, rand: float, retry_after: float | None
 ) -> float:
-    """The wait before retry `retry_number`: backoff, at least `Retry-After`, at most max_delay."""
+    """The wait before retry `retry_number`: the backoff, and never less than `Retry-After`.
+
+    A `Retry-After` the call will not wait out (`waits_too_long`) ends the call
+    instead; the caller checks that first.
+    """
     backoff = backoff_delay(policy, retry_number, rand)
     if retry_after is None:
         return backoff
-    return min(policy.max_delay, max(retry_after, backoff))
+    return max(retry_after, backoff)
 
 
 def utc_now() -> datetime:

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from sync.gateway.faults import BEFORE_WORK, GARBAGE_BODY, RETRY_AFTER_SECONDS, Fault, FaultInjector
+from sync.gateway.faults import BEFORE_WORK, GARBAGE_BODY, Fault, FaultInjector
 from sync.gateway.service import Gateway, Reply, Request, error_reply, unauthorized
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -111,7 +111,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
             return
         fault = self.server.faults.draw() if route.faulty else None
         if fault in BEFORE_WORK:
-            self._write(_fault_reply(fault))
+            self._write(_fault_reply(fault, self.server.faults.retry_after_seconds))
             return
         request = Request(
             method=method,
@@ -170,13 +170,13 @@ class GatewayHandler(BaseHTTPRequestHandler):
         self.wfile.write(reply.body)
 
 
-def _fault_reply(fault: Fault | None) -> Reply:
+def _fault_reply(fault: Fault | None, retry_after_seconds: int) -> Reply:
     if fault is Fault.UNAVAILABLE:
         return error_reply(
             HTTPStatus.SERVICE_UNAVAILABLE,
             "unavailable",
             "The gateway is busy; try again later.",
-            (("Retry-After", str(RETRY_AFTER_SECONDS)),),
+            (("Retry-After", str(retry_after_seconds)),),
         )
     return error_reply(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "The gateway failed.")
 

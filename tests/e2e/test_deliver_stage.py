@@ -3,20 +3,25 @@
 A cycle whose decisions are stored must not be blocked because delivery is in
 progress elsewhere or the gateway cannot take a batch for now: a busy
 delivery lock postpones the stage without spending an attempt, and a batch
-the gateway could not take stays in the outbox for the delivery beat. A
-gateway that refuses the hub is still a failed attempt, dead-lettered past
-the cap. `status` names a delivery only once nothing is left waiting.
+the gateway could not take stays in the outbox for the delivery beat. So
+does a gateway that refuses the hub: the stage finishes and the beat
+delivers once the refusal is mended. Only an error that is not the
+gateway's is a failed attempt, dead-lettered past the cap. `status` names a
+delivery only once nothing is left waiting.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 
+import sync.delivery
 from sync.app import App
 from sync.crypto import Party
 from sync.distributed.cycles import start_cycle
@@ -140,6 +145,22 @@ def batches(app: App, delivered: bool) -> int:
         )
 
 
+def task_result(app: App, ref: TaskRef) -> dict[str, Any] | None:
+    """What a finished task recorded as its result."""
+    table = tables_cycle.cycle_tasks
+    with app.ledger.engine.connect() as conn:
+        result = conn.execute(
+            select(table.c.result).where(
+                table.c.cycle_id == ref.cycle_id, table.c.task_key == ref.key
+            )
+        ).scalar_one()
+    return None if result is None else dict(json.loads(result))
+
+
+class InjectedBug(Exception):
+    """An error of the hub's own, injected into a stage."""
+
+
 def last_delivery(app: App) -> datetime | None:
     """When `status` says the agency was last delivered to."""
     [found] = [f for f in agency_freshness(app.ledger.engine) if f.agency == AGENCY]
@@ -194,17 +215,51 @@ def test_batches_a_gateway_cannot_take_now_are_left_to_the_delivery_beat(
     assert last_delivery(app) is not None
 
 
-def test_a_gateway_refusing_the_hub_spends_attempts_until_the_stage_is_dead(
+def test_a_gateway_refusing_the_hub_leaves_its_batches_to_the_delivery_beat(
     hub: Callable[..., App], gateway: RunningGateway, small_feeds: Path
 ) -> None:
     app = hub("not-the-secret")
     cycle_id, deliver = run_until_deliver(app, small_feeds, gateway.url)
     waiting_before = batches(app, delivered=False)
+    assert waiting_before > 0
     assert execute(app, RULES, deliver, "test") == []
-    assert task_state(app, deliver) == ("pending", 1, "PermanentGatewayError")
-    assert cycle_status(app, cycle_id) == "running"
+    assert task_state(app, deliver) == ("done", 1, None)
+    assert task_result(app, deliver) == {
+        "delivered": 0,
+        "notices": 0,
+        "failed": 1,
+        "pending": waiting_before,
+        "refused": "PermanentGatewayError",
+    }
+    assert cycle_status(app, cycle_id) == "succeeded"
+    assert list_dead_letters(app.ledger.engine) == []
+    assert batches(app, delivered=False) == waiting_before
+    # Once the hub has the right secret, the beat delivers every batch at its retry time.
+    fixed = hub()
+    with fixed.ledger.engine.begin() as conn:
+        conn.execute(update(schema.outbox).values(next_attempt_at=fixed.clock()))
+    counts = deliver_to(fixed, AGENCY, gateway.url)
+    assert counts is not None
+    assert counts["delivered"] == waiting_before
+    assert batches(fixed, delivered=False) == 0
+
+
+def test_an_error_that_is_not_the_gateways_is_a_failed_attempt(
+    hub: Callable[..., App],
+    gateway: RunningGateway,
+    small_feeds: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = hub()
+    cycle_id, deliver = run_until_deliver(app, small_feeds, gateway.url)
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise InjectedBug
+
+    monkeypatch.setattr(sync.delivery, "deliver_pass", broken)
+    assert execute(app, RULES, deliver, "test") == []
+    assert task_state(app, deliver) == ("pending", 1, "InjectedBug")
     assert execute(app, RULES, deliver, "test") == []
     assert task_state(app, deliver)[:2] == ("dead", 2)
     assert cycle_status(app, cycle_id) == "blocked"
     assert [letter["task_key"] for letter in list_dead_letters(app.ledger.engine)] == [deliver.key]
-    assert batches(app, delivered=False) == waiting_before > 0

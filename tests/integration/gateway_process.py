@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sync.cli.gateway_cmd import CLIENT_ID_ENV, CLIENT_SECRET_ENV
 from sync.crypto import CONTENT_TYPE_NOTICES, KeyRing, Party, generate_party, load_keyring, seal
 from sync.gateway.client import GatewayClient
 from sync.gateway.retry import RetryPolicy
@@ -130,8 +131,13 @@ def start_gateway(
     state: Path,
     cwd: Path,
     extra: tuple[str, ...] = (),
+    client_id: str = CLIENT_ID,
+    client_secret: str = CLIENT_SECRET,
 ) -> RunningGateway:
-    """Start a gateway on a free loopback port and wait for its `listening on` line."""
+    """Start a gateway on a free loopback port and wait for its `listening on` line.
+
+    The client credentials go through the environment, as a deployment passes them.
+    """
     process = launch(
         "gateway",
         "--agency",
@@ -144,12 +150,9 @@ def start_gateway(
         str(state),
         "--port",
         "0",
-        "--client-id",
-        CLIENT_ID,
-        "--client-secret",
-        CLIENT_SECRET,
         *extra,
         cwd=cwd,
+        env={CLIENT_ID_ENV: client_id, CLIENT_SECRET_ENV: client_secret},
     )
     line = _first_line(process)
     if not line.startswith(LISTENING):
@@ -176,13 +179,14 @@ def make_client(
     retry: RetryPolicy | None = None,
     timeout: tuple[float, float] = (2.0, 5.0),
     ca_bundle: str | Path | None = None,
+    client_id: str = CLIENT_ID,
     client_secret: str = CLIENT_SECRET,
 ) -> GatewayClient:
     """A hub-side client for a running gateway."""
     return GatewayClient(
         url,
         agency=agency,
-        client_id=CLIENT_ID,
+        client_id=client_id,
         client_secret=client_secret,
         keyring=hub,
         timeout=timeout,

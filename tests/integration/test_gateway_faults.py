@@ -3,8 +3,8 @@
 The gateway answers a seeded 30% of token, feed and notice calls with HTTP 500,
 HTTP 503 with `Retry-After`, an answer slower than the client waits, a dropped
 connection or a garbage body; the last three after doing the work. The client
-retries with short delays. A dead gateway beside a working one only fails its
-own job.
+retries with short delays, and waits out each one-second `Retry-After`. A
+dead gateway beside a working one only fails its own job.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ FAIL_RATE = "0.3"
 FAULT_SEED = "20261128"
 FAULT_DELAY = "1.5"
 CLIENT_TIMEOUT = (1.0, 0.5)
-RETRY = RetryPolicy(max_attempts=15, base_delay=0.01, max_delay=0.2)
+# max_delay reaches the injected 503s' one-second Retry-After, so the client waits it out.
+RETRY = RetryPolicy(max_attempts=15, base_delay=0.01, max_delay=1.0)
 TIME_BUDGET_SECONDS = 60.0
 
 

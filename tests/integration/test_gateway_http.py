@@ -176,6 +176,41 @@ def test_wrong_credentials_and_grants_are_refused(setup: Setup) -> None:
         client.fetch_page(None, PAGE_LIMIT)
 
 
+SPECIAL_ID = "hub id+1/ä"
+SPECIAL_SECRET = "pa+ss%20wörd:x"
+
+
+def test_credentials_with_special_characters_reach_the_gateway_form_encoded(
+    setup: Setup, tmp_path: Path
+) -> None:
+    gateway = start_gateway(
+        agency=AGENCY,
+        feed=setup.feed,
+        keys=setup.keys,
+        state=tmp_path / "state",
+        cwd=tmp_path,
+        client_id=SPECIAL_ID,
+        client_secret=SPECIAL_SECRET,
+    )
+    try:
+        special = {"client_id": SPECIAL_ID, "client_secret": SPECIAL_SECRET}
+        with make_client(gateway.url, setup.hub, AGENCY, **special) as client:
+            pages = list(client.pages(None, PAGE_LIMIT))
+            receipt = client.deliver(notice_batch(setup.hub, AGENCY, 1))
+        with (
+            make_client(gateway.url, setup.hub, AGENCY, client_id=SPECIAL_ID) as plain,
+            pytest.raises(PermanentGatewayError, match="client credentials"),
+        ):
+            plain.fetch_page(None, PAGE_LIMIT)
+    finally:
+        assert gateway.stop() == 0
+    pulled = [
+        record for page in pages if page.envelope for record in _records(setup.hub, page.envelope)
+    ]
+    assert pulled == setup.records
+    assert receipt.msg_id
+
+
 def test_unknown_paths_are_404(setup: Setup) -> None:
     assert requests.get(f"{setup.gateway.url}/nothing-here", timeout=5).status_code == 404
 

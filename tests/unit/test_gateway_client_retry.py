@@ -6,11 +6,14 @@ session that never opens a socket, with `sleep` recorded instead of slept.
 
 from __future__ import annotations
 
+import base64
 import json
+import pickle
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 import requests
@@ -24,9 +27,11 @@ from sync.errors import (
     STALE_ENVELOPE_CODE,
     PermanentGatewayError,
     RetryableGatewayError,
+    RetryAfterError,
     StaleEnvelopeError,
 )
 from sync.gateway.client import GatewayClient, run_each
+from sync.gateway.oauth import client_credentials
 from sync.gateway.receipt import sign_receipt
 from sync.gateway.retry import (
     RetryPolicy,
@@ -34,6 +39,7 @@ from sync.gateway.retry import (
     backoff_delay,
     next_delay,
     parse_retry_after,
+    waits_too_long,
 )
 
 NOW = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
@@ -82,14 +88,23 @@ def test_ceiling_never_shrinks_from_one_retry_to_the_next(
 
 
 @given(policies, st.integers(1, 50), unit_interval, st.floats(0, 10_000, allow_nan=False))
-def test_retry_after_is_honoured_up_to_max_delay(
+def test_retry_after_is_a_floor_never_cut_short(
     policy: RetryPolicy, retry_number: int, rand: float, retry_after: float
 ) -> None:
     delay = next_delay(policy, retry_number, rand, retry_after)
-    assert delay == min(
-        policy.max_delay, max(retry_after, backoff_delay(policy, retry_number, rand))
-    )
-    assert delay <= policy.max_delay
+    backoff = backoff_delay(policy, retry_number, rand)
+    assert delay == max(retry_after, backoff)
+    assert delay >= retry_after
+    if retry_after <= policy.max_delay:
+        assert delay <= policy.max_delay
+
+
+@given(policies, st.floats(0, 10_000, allow_nan=False))
+def test_a_call_waits_out_only_what_fits_within_max_delay(
+    policy: RetryPolicy, retry_after: float
+) -> None:
+    assert waits_too_long(policy, retry_after) == (retry_after > policy.max_delay)
+    assert not waits_too_long(policy, None)
 
 
 def test_next_delay_without_retry_after_is_the_backoff() -> None:
@@ -207,6 +222,42 @@ def test_503_with_retry_after_waits_as_told_then_succeeds(keyrings: dict[Party, 
 
 
 @pytest.mark.parametrize(
+    "retry_after",
+    ["120", format_datetime(datetime.now(UTC) + timedelta(minutes=10), usegmt=True)],
+)
+def test_a_retry_after_beyond_max_delay_ends_the_call_at_once_with_the_wait(
+    keyrings: dict[Party, KeyRing], retry_after: str
+) -> None:
+    session = ScriptedSession(
+        [_response(200, TOKEN), _response(503, {}, headers={"Retry-After": retry_after})]
+    )
+    sleeps: list[float] = []
+    with pytest.raises(RetryAfterError, match="asked to wait") as caught:
+        _client(keyrings, session, sleeps).fetch_page(None, 10)
+    assert caught.value.retry_after >= 120
+    assert sleeps == []
+    assert [call[1] for call in session.calls] == ["token", "feed"]
+
+
+def test_attempts_run_out_on_a_retry_after_carry_its_wait(
+    keyrings: dict[Party, KeyRing],
+) -> None:
+    busy = [_response(429, {}, headers={"Retry-After": "2"}) for _ in range(4)]
+    session = ScriptedSession([_response(200, TOKEN), *busy])
+    sleeps: list[float] = []
+    with pytest.raises(RetryAfterError, match="after 4 attempts") as caught:
+        _client(keyrings, session, sleeps).fetch_page(None, 10)
+    assert caught.value.retry_after == 2.0
+    assert sleeps == [2.0, 2.0, 2.0]
+
+
+def test_a_retry_after_error_survives_pickling() -> None:
+    error = RetryAfterError("the police gateway asked to wait 120 s.", 120.0)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.retry_after) == (str(error), 120.0)
+
+
+@pytest.mark.parametrize(
     "failure",
     [
         requests.ConnectionError("refused"),
@@ -266,6 +317,33 @@ def test_a_second_401_is_permanent(keyrings: dict[Party, KeyRing]) -> None:
     )
     with pytest.raises(PermanentGatewayError, match="HTTP 401"):
         _client(keyrings, session, []).fetch_page(None, 10)
+
+
+@pytest.mark.parametrize(
+    ("client_id", "secret"),
+    [("hub", "secret"), ("hub id+1", "pa+ss%20wörd:x"), ("ä:b", "&=/?#[]@!$'()*,; ~")],
+)
+def test_basic_credentials_are_form_encoded_as_rfc_6749_asks(
+    keyrings: dict[Party, KeyRing], client_id: str, secret: str
+) -> None:
+    session = ScriptedSession([_response(200, TOKEN), _response(200, PAGE)])
+    client = GatewayClient(
+        "http://gateway.test",
+        agency=Party.POLICE,
+        client_id=client_id,
+        client_secret=secret,
+        keyring=keyrings[Party.HUB],
+        session=session,
+    )
+    client.fetch_page(None, 10)
+    [(method, endpoint, authorization), _page] = session.calls
+    assert (method, endpoint) == ("POST", "token")
+    assert authorization is not None
+    encoded = authorization.removeprefix("Basic ")
+    assert base64.b64decode(encoded).decode("ascii") == (
+        f"{quote_plus(client_id)}:{quote_plus(secret)}"
+    )
+    assert client_credentials({}, authorization) == (client_id, secret)
 
 
 def test_refused_credentials_are_permanent(keyrings: dict[Party, KeyRing]) -> None:

@@ -1,0 +1,69 @@
+"""`arms-sync run` against a reference gateway whose client credentials need form-encoding.
+
+RFC 6749 (section 2.3.1) has the client id and secret form-urlencoded before
+HTTP Basic; the gateway decodes them so. A secret with `+`, `%`, `:` and a
+non-ASCII letter must let a run pull the feed and deliver its notices.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sync.crypto import Party
+from sync.synth import SynthOptions, write_synthetic_feeds
+from tests.conftest import run_cli
+from tests.e2e.test_workers import SEED, TODAY
+from tests.integration.gateway_process import make_keys, start_gateway
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+SPECIAL_ID = "hub id+1"
+SPECIAL_SECRET = "pa+ss%20wörd:x"
+
+
+def test_a_run_with_a_special_character_secret_pulls_and_delivers(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    make_keys(keys)
+    feeds = tmp_path / "feeds"
+    write_synthetic_feeds(feeds, SynthOptions(subjects=60, seed=SEED, today=TODAY))
+    gateway = start_gateway(
+        agency=Party.PROBATION,
+        feed=feeds / "probation.jsonl",
+        keys=keys,
+        state=tmp_path / "gateway-state",
+        cwd=tmp_path,
+        client_id=SPECIAL_ID,
+        client_secret=SPECIAL_SECRET,
+    )
+    try:
+        result = run_cli(
+            "--db",
+            f"sqlite:///{tmp_path / 'hub.db'}",
+            "run",
+            "--probation-feed",
+            gateway.url,
+            "--police-feed",
+            str(feeds / "police.jsonl"),
+            "--keys",
+            str(keys),
+            "--as-of",
+            TODAY.isoformat(),
+            "--json",
+            cwd=tmp_path,
+            env={
+                "ARMS_SYNC_GATEWAY_CLIENT_ID": SPECIAL_ID,
+                "ARMS_SYNC_GATEWAY_CLIENT_SECRET": SPECIAL_SECRET,
+            },
+            check=False,
+        )
+    finally:
+        assert gateway.stop() == 0
+    assert result.returncode == 0, result.stderr[-500:]
+    summary = json.loads(result.stdout)
+    assert summary["feed_errors"] == {}
+    assert summary["feeds"]["probation"]["read"] > 0
+    assert summary["delivered"]["probation"]["notices"] > 0
+    assert summary["delivered"]["probation"]["pending"] == 0

@@ -1,0 +1,227 @@
+"""`Retry-After` over real HTTP on loopback: honoured by the client and by the outbox.
+
+The reference gateway serves on 127.0.0.1 from a thread of the test, with a
+scripted fault injector in place of the random one, so the test says which
+call answers 503 and with what `Retry-After`. A wait the client is willing to
+make inside one call is slept before the retry; a longer one ends the call at
+once with an error carrying the wait, and the outbox schedules the batch's
+next attempt no sooner than that (checked with an injected clock), even for a
+cycle's prompt pass.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from sync.app import App
+from sync.crypto import KeyRing, Party
+from sync.cycle import run_cycle
+from sync.delivery import deliver_outbox
+from sync.errors import RetryAfterError
+from sync.feeds.files import PlainFileSource
+from sync.gateway.client import GatewayClient
+from sync.gateway.faults import Fault, FaultInjector
+from sync.gateway.feed import FeedFile
+from sync.gateway.oauth import TokenIssuer
+from sync.gateway.retry import RetryPolicy
+from sync.gateway.server import build_server, serve_until
+from sync.gateway.service import Gateway, GatewayConfig
+from sync.gateway.store import NoticeStore
+from sync.ledger import schema
+from sync.settings import load_settings
+from sync.synth import SynthOptions, write_synthetic_feeds
+from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys, write_feed
+
+pytestmark = pytest.mark.integration
+
+AGENCY = Party.PROBATION
+TODAY = date(2026, 11, 28)
+LONG_WAIT = 120
+SHORT_WAIT = 1
+RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=30.0)
+HALF = 0.5
+
+
+class ScriptedFaults(FaultInjector):
+    """Answers the calls that faults may hit, in order, with the scripted faults, then none."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(retry_after_seconds=retry_after_seconds)
+        self.script: list[Fault | None] = []
+        self.calls = 0
+        self._script_lock = threading.Lock()
+
+    def draw(self) -> Fault | None:
+        """The next scripted fault, counting the call."""
+        with self._script_lock:
+            self.calls += 1
+            return self.script.pop(0) if self.script else None
+
+
+@dataclass
+class Served:
+    """A reference gateway serving on loopback, its scripted faults, and the hub's keys."""
+
+    url: str
+    faults: ScriptedFaults
+    hub: KeyRing
+    keys: Path
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[[int], Served]]:
+    """Starts the probation gateway on 127.0.0.1, answering 503 with the given
+    `Retry-After` when scripted; stopped after the test."""
+    keys = tmp_path / "keys"
+    keyrings = make_keys(keys)
+    feed = tmp_path / "feed.jsonl"
+    write_feed(feed, AGENCY.value, 20)
+    store = NoticeStore(tmp_path / "gateway-state")
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def start(retry_after: int) -> Served:
+        config = GatewayConfig(
+            agency=AGENCY,
+            keyring=keyrings[AGENCY],
+            feed=FeedFile(feed),
+            store=store,
+            tokens=TokenIssuer(CLIENT_ID, CLIENT_SECRET),
+        )
+        faults = ScriptedFaults(retry_after)
+        server = build_server(Gateway(config), host="127.0.0.1", port=0, faults=faults)
+        thread = threading.Thread(target=serve_until, args=(server, stop), daemon=True)
+        thread.start()
+        threads.append(thread)
+        return Served(f"http://127.0.0.1:{server.port}", faults, keyrings[Party.HUB], keys)
+
+    try:
+        yield start
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        store.close()
+
+
+def client(served: Served, sleep: Callable[[float], None] = time.sleep) -> GatewayClient:
+    """The hub's client for the gateway (a quarter-second jitter draw)."""
+    return GatewayClient(
+        served.url,
+        agency=AGENCY,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        keyring=served.hub,
+        timeout=(2.0, 5.0),
+        retry=RETRY,
+        sleep=sleep,
+        rand=lambda: 0.25,
+    )
+
+
+def test_a_wait_longer_than_a_call_waits_ends_the_call_with_that_wait(
+    serve: Callable[[int], Served],
+) -> None:
+    served = serve(LONG_WAIT)
+    slept: list[float] = []
+    served.faults.script = [None, Fault.UNAVAILABLE]
+    with client(served, slept.append) as hub_client, pytest.raises(RetryAfterError) as caught:
+        hub_client.fetch_page(None, 10)
+    assert caught.value.retry_after == LONG_WAIT
+    assert slept == []
+    assert served.faults.calls == 2
+    assert "probation gateway" in str(caught.value)
+
+
+def test_a_wait_within_reach_is_slept_then_the_call_succeeds(
+    serve: Callable[[int], Served],
+) -> None:
+    served = serve(SHORT_WAIT)
+    served.faults.script = [None, Fault.UNAVAILABLE]
+    started = time.monotonic()
+    with client(served) as hub_client:
+        page = hub_client.fetch_page(None, 10)
+    assert time.monotonic() - started >= SHORT_WAIT
+    assert page.envelope is not None
+    assert served.faults.calls == 3
+
+
+class Clock:
+    """A clock the test moves by hand, from now (so envelopes pass the skew check)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def hub_app(served: Served, tmp_path: Path, clock: Clock) -> App:
+    """A hub on an SQLite ledger, one in-process run stored (notice batches in its outbox)."""
+    settings = load_settings(
+        None, database_url=f"sqlite:///{tmp_path / 'hub.db'}", keys_dir=served.keys
+    )
+    app = App(settings, clock=clock)
+    app.ledger.ensure_schema()
+    feeds = tmp_path / "feeds"
+    write_synthetic_feeds(feeds, SynthOptions(subjects=40, seed=7, today=TODAY))
+    sources = {a: PlainFileSource(feeds / f"{a}.jsonl") for a in ("probation", "police")}
+    run_cycle(app, sources, TODAY)
+    return app
+
+
+def first_batch(app: App) -> tuple[int, datetime, str | None, bool]:
+    """The oldest probation batch: attempts, next attempt time, last error, delivered."""
+    table = schema.outbox
+    with app.ledger.engine.connect() as conn:
+        row = conn.execute(
+            select(
+                table.c.attempts,
+                table.c.next_attempt_at,
+                table.c.last_error,
+                table.c.delivered_at.is_not(None),
+            )
+            .where(table.c.agency == AGENCY.value)
+            .order_by(table.c.position)
+            .limit(1)
+        ).one()
+    when = row[1] if row[1].tzinfo is not None else row[1].replace(tzinfo=UTC)
+    return int(row[0]), when, row[2], bool(row[3])
+
+
+def test_the_outbox_tries_a_batch_again_no_sooner_than_the_gateway_asked(
+    serve: Callable[[int], Served], tmp_path: Path
+) -> None:
+    served = serve(LONG_WAIT)
+    clock = Clock()
+    app = hub_app(served, tmp_path, clock)
+    try:
+        asked_at = clock.now
+        served.faults.script = [None, Fault.UNAVAILABLE]
+        with client(served, lambda _s: pytest.fail("the client slept")) as hub_client:
+            counts = deliver_outbox(app, AGENCY.value, hub_client, rand=lambda: HALF)
+            assert (counts.delivered, counts.failed) == (0, 1)
+            attempts, next_attempt, last_error, delivered = first_batch(app)
+            assert (attempts, last_error, delivered) == (1, "RetryAfterError", False)
+            assert next_attempt >= asked_at + timedelta(seconds=LONG_WAIT)
+            calls = served.faults.calls
+            # Neither a cycle's prompt pass nor the beat tries before the time asked for.
+            clock.now = asked_at + timedelta(seconds=LONG_WAIT - 1)
+            for prompt in (True, False):
+                counts = deliver_outbox(app, AGENCY.value, hub_client, ignore_schedule=prompt)
+                assert counts.delivered == 0
+            assert served.faults.calls == calls
+            clock.now = next_attempt
+            counts = deliver_outbox(app, AGENCY.value, hub_client)
+            assert counts.delivered > 0
+            assert counts.pending == 0
+    finally:
+        app.close()
