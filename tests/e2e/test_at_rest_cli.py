@@ -9,6 +9,7 @@ sentence.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import stat
@@ -21,6 +22,7 @@ from sync.ledger.location import parse_ledger_url
 from tests.e2e.cli_ledger import refusal
 from tests.e2e.test_reconcile_cli import (
     AS_OF,
+    OPERATOR,
     arms_sync,
     subjects,
     synced,
@@ -32,6 +34,8 @@ pytestmark = pytest.mark.e2e
 
 LEDGER = "arms-sync.db"
 KEY_FILE = "arms-sync.db.key"
+SECRET_REASON = "JONES Simon born 1972-03-20"
+REASON_NEEDLES = ("JONES", "Simon", "1972-03-20")
 EXPORTS = (("export", "links"), ("export", "timeline"), ("export", "ownership", "--as-of", AS_OF))
 
 
@@ -104,6 +108,65 @@ def test_subject_ids_are_keyed_per_deployment(tmp_path: Path) -> None:
     ids = [subjects(synced(folder)) for folder in (first, second)]
     assert ids[0].keys() == ids[1].keys()
     assert set(ids[0].values()).isdisjoint(ids[1].values())
+
+
+def _reasons(folder: Path) -> list[str]:
+    queries = (
+        "SELECT reason FROM manual_links",
+        "SELECT reason FROM overrides",
+        "SELECT revoke_reason FROM overrides",
+        "SELECT reason FROM flag_acts",
+    )
+    return [str(row[0]) for query in queries for row in raw_rows(folder, query)]
+
+
+def _subject_of(folder: Path, person_id: str, env: dict[str, str]) -> str:
+    for line in arms_sync("export", "links", cwd=folder, env=env).stdout.splitlines():
+        subject = json.loads(line)
+        if any(record["person_id"] == person_id for record in subject["records"]):
+            return str(subject["subject_id"])
+    raise AssertionError("person not exported")
+
+
+@pytest.mark.parametrize("key_directory", [False, True], ids=["no-keys", "key-directory"])
+def test_operators_reasons_are_stored_encrypted_and_shown(
+    tmp_path: Path, key_directory: bool
+) -> None:
+    folder, keys = tmp_path, str(tmp_path / "keys")
+    env = dict(OPERATOR)
+    if key_directory:
+        for party in ("hub", "probation", "police"):
+            arms_sync("keys", "generate", "--party", party, "--dir", keys, cwd=folder)
+        env["ARMS_SYNC_KEYS_DIR"] = keys
+    arms_sync(*run_args(*write_feeds(folder)), cwd=folder, env=env)
+    why = ("--reason", SECRET_REASON)
+    listed = arms_sync("reconcile", "list", "--kind", "flag", "--json", cwd=folder, env=env)
+    flag = json.loads(listed.stdout.splitlines()[0])
+    arms_sync("reconcile", "resolve", flag["key"], *why, cwd=folder, env=env)
+    pair = ("probation:P100001", "police:LAN-1")
+    arms_sync("reconcile", "unlink", *pair, *why, "--apply", cwd=folder, env=env)
+    subject = _subject_of(folder, "P100001", env)
+    assigned = arms_sync(
+        "reconcile", "assign", subject, "--owner", "police", "--from", "2025-06-01",
+        *why, "--apply", cwd=folder, env=env,
+    )  # fmt: skip
+    override = assigned.stdout.split()[2].rstrip(";")
+    arms_sync("reconcile", "revoke", override, *why, "--apply", cwd=folder, env=env)
+
+    stored = _reasons(folder)
+    assert len(stored) == 4
+    assert all(reason.startswith("enc1:") for reason in stored)
+    assert [n for n in REASON_NEEDLES if any(n in reason for reason in stored)] == []
+    whole_file = b"".join(p.read_bytes() for p in folder.glob(f"{LEDGER}*") if p.name != KEY_FILE)
+    assert [n for n in REASON_NEEDLES if n.encode() in whole_file] == []
+
+    def show(subject_id: str) -> str:
+        return arms_sync(
+            "reconcile", "show", subject_id, "--reason", "review", cwd=folder, env=env
+        ).stdout
+
+    assert show(subject).count(f"reason: {SECRET_REASON}") >= 3  # unlink, assign, revoke
+    assert f"reason: {SECRET_REASON}" in show(flag["subject_id"])
 
 
 @pytest.mark.integration

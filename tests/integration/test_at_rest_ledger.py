@@ -1,5 +1,5 @@
-"""The ledger's at-rest protection on both databases: payloads encrypted, a ledger
-bound to its key, and a ledger written in plaintext before still read."""
+"""The ledger's at-rest protection on both databases: payloads and reasons encrypted,
+a ledger bound to its key, and a ledger written in plaintext before still read."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from sync.app import App, subject_id_minter
+from sync.core.decide import Review
 from sync.core.records import Agency, RecordRef
 from sync.crypto.at_rest import FieldCipher, new_data_key
 from sync.crypto.key_file import create_data_key_file
@@ -21,8 +22,12 @@ from sync.errors import ConfigurationError, CryptoError
 from sync.exports import export_links, export_ownership, export_timeline
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
-from sync.ledger.codec import CipherCodec
+from sync.ledger.codec import TEXT_PREFIX, CipherCodec
+from sync.ledger.decisions import store_reviews
+from sync.ledger.tables_manual import flag_acts, manual_links, review_items
 from sync.reconcile.acts import Actor
+from sync.reconcile.flags import resolve
+from sync.reconcile.items import list_items
 from sync.reconcile.links import unlink
 from sync.reconcile.subject import subject_report
 from sync.settings import Settings
@@ -123,6 +128,48 @@ def test_a_ledger_that_never_held_plaintext_refuses_it(app: App) -> None:
         )
     with pytest.raises(CryptoError, match="format"):
         list(app.ledger.iter_current_records())
+
+
+def _subject_of(app: App, ref: RecordRef) -> str:
+    return app.ledger.load_membership()[(str(ref.agency), ref.person_id)]
+
+
+def _history(app: App, ref: RecordRef) -> dict[str, str]:
+    """The reason of each kind of act in the history of a record's subject."""
+    report = subject_report(app.ledger, _subject_of(app, ref))
+    return {event.act: event.reason for event in report.history}
+
+
+def test_reasons_are_encrypted_and_shown(app: App) -> None:
+    table = schema.flags
+    with app.ledger.engine.connect() as conn:
+        flag = conn.execute(
+            select(table.c.key).where(table.c.subject_id == _subject_of(app, PROBATION_ONE))
+        ).scalar()
+    assert flag is not None
+    resolve(app, flag, ACTOR)
+    assert _history(app, PROBATION_ONE) == {"resolve": SECRET_REASON}
+    unlink(app, PROBATION_ONE, POLICE_ONE, ACTOR, apply=True)
+    assert _history(app, PROBATION_ONE)["unlink"] == SECRET_REASON
+    with app.ledger.engine.connect() as conn:
+        stored = [
+            *conn.execute(select(manual_links.c.reason)).scalars(),
+            *conn.execute(select(flag_acts.c.reason)).scalars(),
+        ]
+    assert len(stored) == 2
+    assert all(reason.startswith(TEXT_PREFIX) and "JONES" not in reason for reason in stored)
+
+
+def test_review_reasons_are_encrypted_and_listed(app: App) -> None:
+    review = Review(PROBATION_ONE, POLICE_ONE, 3.5, "names agree: surname=exact")
+    with app.ledger.engine.begin() as conn:
+        store_reviews(conn, app.ledger.codec, [review], _clock())
+    with app.ledger.engine.connect() as conn:
+        stored = conn.execute(select(review_items.c.reason)).scalar_one()
+        items = list_items(conn, app.ledger.codec, "link-review")
+    assert stored.startswith(TEXT_PREFIX)
+    assert "surname" not in stored
+    assert [item.detail for item in items] == ["names agree: surname=exact weight 3.50"]
 
 
 class _PlaintextCodec(CipherCodec):
