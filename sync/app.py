@@ -2,17 +2,17 @@
 
 CLI commands and Celery tasks ask an `App` for the ledger, the policy settings
 and the subject-id minting function; nothing is built at import time, so a
-Celery worker opens its database connections after it forks.
+Celery worker opens its database connections after it forks. The ledger always
+encrypts personal data at rest; `at_rest_key_source` says where its key comes from.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property, partial
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
@@ -21,19 +21,29 @@ from sqlalchemy.exc import ArgumentError, DatabaseError
 from sync.core.decide import Linker, link_on_identifiers, link_probabilistically
 from sync.core.policy import PolicySettings
 from sync.core.records import RecordRef
-from sync.crypto.at_rest import FieldCipher
+from sync.crypto.at_rest import FieldCipher, new_data_key
 from sync.crypto.keyring import load_data_key, load_keyring
 from sync.crypto.keys import KeyRing, Party
 from sync.errors import ConfigurationError
-from sync.ledger.location import open_failure, parse_ledger_url, unusable_url
+from sync.ledger.codec import CipherCodec
+from sync.ledger.data_key import bind_data_key, ledger_key_file
+from sync.ledger.location import (
+    MEMORY,
+    ledger_place,
+    open_failure,
+    parse_ledger_url,
+    sqlite_path,
+    unusable_url,
+)
+from sync.ledger.migrate import upgrade_to_head
 from sync.ledger.outbox import OutboxKeys
-from sync.ledger.store import CipherCodec, Ledger
+from sync.ledger.store import Ledger
 from sync.settings import Settings
 
 SUBJECT_ID_PREFIX = "S"
 SUBJECT_ID_HEX_CHARS = 16
-SUBJECT_ID_NAMESPACE = b"arms-sync/subject-id/v1"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+LOCAL_KEY_SUFFIX = ".key"
 
 
 def build_engine(url: str) -> Engine:
@@ -82,13 +92,16 @@ def subject_id_minter(keyed_hex: Callable[[str], str]) -> Callable[[RecordRef, i
     return mint
 
 
-def hashed_subject_id(secret: bytes) -> Callable[[RecordRef, int], str]:
-    """A subject-id minting function keyed with `secret` (HMAC-SHA256)."""
+def local_key_file(engine: Engine) -> Path | None:
+    """The at-rest key file beside an SQLite ledger file (None for any other ledger)."""
+    path = sqlite_path(engine.url)
+    return None if path is None else path.with_name(path.name + LOCAL_KEY_SUFFIX)
 
-    def keyed_hex(message: str) -> str:
-        return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
 
-    return subject_id_minter(keyed_hex)
+def is_memory_ledger(engine: Engine) -> bool:
+    """Whether the ledger is an SQLite database in memory (it dies with the process)."""
+    url = engine.url
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", MEMORY)
 
 
 @dataclass
@@ -99,20 +112,28 @@ class App:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @cached_property
-    def ledger(self) -> Ledger:
-        """The ledger, schema upgraded in place on first use."""
-        cipher = self.field_cipher
-        codec = None if cipher is None else CipherCodec(cipher)
+    def engine(self) -> Engine:
+        """The ledger's engine, schema created or upgraded in place on first use."""
         engine = build_engine(self.settings.database_url)
-        ledger = Ledger(engine, codec)
         try:
-            ledger.ensure_schema()
+            upgrade_to_head(engine)
         except DatabaseError as error:
             failure = open_failure(engine.url, error)
             if failure is None:
                 raise
             raise failure from error
-        return ledger
+        return engine
+
+    @cached_property
+    def codec(self) -> CipherCodec:
+        """How the ledger stores personal data: encrypted under the deployment's data key."""
+        engine = self.engine
+        return bind_data_key(engine, self._at_rest_cipher(engine), ledger_place(engine.url))
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        """The ledger, schema upgraded in place and data key checked on first use."""
+        return Ledger(self.engine, self.codec)
 
     @cached_property
     def policy(self) -> PolicySettings:
@@ -141,28 +162,39 @@ class App:
             )
         return keyring
 
+    def _at_rest_cipher(self, engine: Engine) -> FieldCipher:
+        """The data key: the explicit key file, the key directory's, or one beside the ledger."""
+        settings = self.settings
+        if settings.at_rest_key_file is not None:
+            return ledger_key_file(engine, settings.at_rest_key_file, ledger_place(engine.url))
+        if settings.keys_dir is not None and self.keyring is not None:
+            return FieldCipher(load_data_key(settings.keys_dir))
+        local = local_key_file(engine)
+        if local is not None:
+            return ledger_key_file(engine, local, ledger_place(engine.url))
+        if is_memory_ledger(engine):
+            return FieldCipher(new_data_key())
+        raise ConfigurationError(
+            f"The ledger {ledger_place(engine.url)} needs an at-rest key every host shares: "
+            "set ARMS_SYNC_KEYS_DIR (or --keys) or ARMS_SYNC_AT_REST_KEY_FILE."
+        )
+
     @cached_property
-    def field_cipher(self) -> FieldCipher | None:
-        """At-rest encryption and pseudonyms, when the deployment has a data key."""
-        directory = self.settings.keys_dir
-        if directory is None or self.keyring is None:
-            return None
-        return FieldCipher(load_data_key(directory))
+    def field_cipher(self) -> FieldCipher:
+        """At-rest encryption and pseudonyms under the data key the ledger was checked with."""
+        return self.codec.cipher
 
     @cached_property
     def outbox_keys(self) -> OutboxKeys | None:
         """Keys to seal notices and keep their batches, when the deployment has keys."""
-        if self.keyring is None or self.field_cipher is None:
+        if self.keyring is None:
             return None
         return OutboxKeys(self.keyring, self.field_cipher)
 
     @cached_property
     def mint_subject_id(self) -> Callable[[RecordRef, int], str]:
-        """How new subject ids are made (keyed with the data key when there is one)."""
-        cipher = self.field_cipher
-        if cipher is None:
-            return hashed_subject_id(SUBJECT_ID_NAMESPACE)
-        return subject_id_minter(partial(cipher.pseudonym, "subject"))
+        """How new subject ids are made: keyed with the deployment's data key."""
+        return subject_id_minter(partial(self.field_cipher.pseudonym, "subject"))
 
     @property
     def linker(self) -> Linker:
@@ -179,3 +211,5 @@ class App:
         """Release run locks still held and pooled connections."""
         if "ledger" in self.__dict__:
             self.ledger.close()
+        elif "engine" in self.__dict__:
+            self.engine.dispose()

@@ -1,7 +1,7 @@
 """Settings: a TOML file (`--config` / `ARMS_SYNC_CONFIG`) overridden by `ARMS_SYNC_*`.
 
 Everything an operator may tune lives here, never in code: the ledger URL, the
-key directory, the duplicate window, hours per assessment, training dates per
+key directory, the at-rest key file, the duplicate window, hours per assessment, training dates per
 probation area, report folder, broker URL and schedule.
 """
 
@@ -35,6 +35,9 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     keys_dir: Path | None = None
+    # The ledger's at-rest data key in a file of its own (made on first use); else the
+    # key directory's, else a file beside an SQLite ledger (`sync/app.py`).
+    at_rest_key_file: Path | None = None
     window_days: int = Field(default=DEFAULT_WINDOW_DAYS, ge=0)
     linker: Literal["identifiers", "probabilistic"] = "probabilistic"
     # Worker processes that validate long feed files; 0 validates in-process,

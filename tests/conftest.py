@@ -2,7 +2,10 @@
 
 The integration tier runs against a real PostgreSQL on 127.0.0.1:5432 (a fresh
 database per test session, dropped afterwards) as well as SQLite. A missing
-PostgreSQL or Redis is a failure with one sentence, never a silent skip.
+PostgreSQL or Redis is a failure with one sentence, never a silent skip. A
+PostgreSQL ledger is refused without an at-rest key every host shares, so the
+PostgreSQL fixtures set one (`ARMS_SYNC_AT_REST_KEY_FILE`) for the test and the
+processes it starts; SQLite ledgers keep their own key file beside them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("ARMS_SYNC_TEST_REDIS", "redis://127.0.0.1:6379/15")
 CLI = [sys.executable, "-m", "sync.cli"]
+AT_REST_KEY_ENV = "ARMS_SYNC_AT_REST_KEY_FILE"
 
 
 def _postgres_admin() -> object:
@@ -60,9 +64,22 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def postgres_at_rest_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The at-rest key file of every PostgreSQL ledger of the session (made on first use).
+
+    One key for all of them, as one deployment: subject ids stay comparable
+    between two ledgers of the same test.
+    """
+    return tmp_path_factory.mktemp("at-rest") / "ledger.key"
+
+
 @pytest.fixture
-def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database for one test."""
+def fresh_postgres_url(
+    postgres_url: str, postgres_at_rest_key: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, with the session's at-rest key set."""
+    monkeypatch.setenv(AT_REST_KEY_ENV, str(postgres_at_rest_key))
     with _scratch_database("arms_sync_t_") as url:
         yield url
 

@@ -98,7 +98,7 @@ def list_cmd(
     app = state.app
     audit_cli_consultation(app, "reconcile list", detail=f"kind {kind or 'all'}", operator=operator)
     with app.ledger.engine.connect() as conn:
-        items = list_items(conn, kind, resolved=show_all)
+        items = list_items(conn, app.ledger.codec, kind, resolved=show_all)
     for item in items:
         if as_json:
             click.echo(json.dumps(item.as_json(), sort_keys=True))

@@ -4,15 +4,19 @@
 data key, a random 96-bit nonce, and the record id as associated data, so a blob
 copied to another record fails to decrypt. `pseudonym` replaces an identifier
 that only needs equality (PNC, CRO) with a keyed HMAC-SHA256, under a second,
-independent key.
+independent key. Nonces are drawn from `os.urandom` many at a time (one system
+call per 4,096 fields, not one per field), each handed out once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
+import threading
+import weakref
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -25,6 +29,7 @@ NONCE_BYTES = 12
 TAG_BYTES = 16
 BLOB_FORMAT = b"\x01"
 PSEUDONYM_SEPARATOR = b"\x00"
+NONCES_PER_DRAW = 4096
 
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -46,6 +51,50 @@ class DataKey:
         return "DataKey(<secret>)"
 
 
+def new_data_key() -> DataKey:
+    """A fresh random data key (two independent 32-byte keys)."""
+    return DataKey(
+        aead_key=secrets.token_bytes(DATA_KEY_BYTES), mac_key=secrets.token_bytes(DATA_KEY_BYTES)
+    )
+
+
+class NoncePool:
+    """Random 96-bit nonces, drawn from `os.urandom` many at a time and each handed out once.
+
+    Thread-safe. A process made by `fork` forgets what its parent drew: parent and
+    child would otherwise hand out the same nonces.
+    """
+
+    def __init__(self, per_draw: int = NONCES_PER_DRAW) -> None:
+        self._draw_bytes = per_draw * NONCE_BYTES
+        self._lock = threading.Lock()
+        self._buffer = b""
+        self._offset = 0
+        own = weakref.ref(self)
+
+        def forget_in_child() -> None:
+            pool = own()
+            if pool is not None:
+                pool._forget()
+
+        os.register_at_fork(after_in_child=forget_in_child)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer = b""
+        self._offset = 0
+
+    def take(self) -> bytes:
+        """A nonce never handed out before by this pool (nor by its parent's, after a fork)."""
+        with self._lock:
+            start = self._offset
+            if start >= len(self._buffer):
+                self._buffer = os.urandom(self._draw_bytes)
+                start = 0
+            self._offset = start + NONCE_BYTES
+            return self._buffer[start : self._offset]
+
+
 class FieldCipher:
     """Encrypts field values bound to their record id, and makes keyed pseudonyms."""
 
@@ -53,10 +102,11 @@ class FieldCipher:
         self._aead = AESGCM(data_key.aead_key)
         self._mac = hmac.new(data_key.mac_key, digestmod=hashlib.sha256)
         self._known_kinds: set[str] = set()
+        self._nonces = NoncePool()
 
     def encrypt(self, record_id: str, plaintext: bytes) -> bytes:
         """Blob = format byte, nonce, ciphertext and tag; the record id is associated data."""
-        nonce = secrets.token_bytes(NONCE_BYTES)
+        nonce = self._nonces.take()
         sealed = self._aead.encrypt(nonce, plaintext, _associated_data(record_id))
         return BLOB_FORMAT + nonce + sealed
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import secrets
 import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from sync.crypto.at_rest import DATA_KEY_BYTES, DataKey
+from sync.crypto.at_rest import DataKey, new_data_key
+from sync.crypto.key_file import data_key_document, read_data_key_file
 from sync.crypto.keys import KeyInfo, KeyRing, KeyStatus, KeyUse, Party, key_id_of
 from sync.errors import ConfigurationError, KeyError_
 
@@ -160,12 +160,7 @@ def _write_data_key(directory: Path) -> None:
     path = _private_dir(directory, Party.HUB) / DATA_KEY_FILE
     if path.exists():
         return
-    document = {
-        "format": RING_FORMAT,
-        "aead_key": base64.b64encode(secrets.token_bytes(DATA_KEY_BYTES)).decode("ascii"),
-        "mac_key": base64.b64encode(secrets.token_bytes(DATA_KEY_BYTES)).decode("ascii"),
-    }
-    _write_atomic(path, json.dumps(document).encode("utf-8"), PRIVATE_FILE_MODE)
+    _write_atomic(path, data_key_document(new_data_key()), PRIVATE_FILE_MODE)
 
 
 def generate_party(directory: Path, party: Party, *, now: datetime | None = None) -> list[KeyInfo]:
@@ -296,11 +291,12 @@ def load_keyring(directory: Path, me: Party) -> KeyRing:
 
 def load_data_key(directory: Path) -> DataKey:
     """The deployment's at-rest data key (separate AES-256-GCM and HMAC keys)."""
-    path = directory / PRIVATE_DIR / Party.HUB.value / DATA_KEY_FILE
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        aead_key = base64.b64decode(document["aead_key"], validate=True)
-        mac_key = base64.b64decode(document["mac_key"], validate=True)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigurationError(f"the data key in {directory} is missing or unreadable.") from exc
-    return DataKey(aead_key=aead_key, mac_key=mac_key)
+    path = data_key_path(directory)
+    if not path.is_file():
+        raise ConfigurationError(f"the data key in {directory} is missing or unreadable.")
+    return read_data_key_file(path)
+
+
+def data_key_path(directory: Path) -> Path:
+    """Where a key directory keeps the deployment's at-rest data key."""
+    return directory / PRIVATE_DIR / Party.HUB.value / DATA_KEY_FILE

@@ -28,11 +28,12 @@ from sync.core.duplicates import Flag
 from sync.core.notices import Notice, notices_for_subject
 from sync.errors import StalePass
 from sync.ledger import schema
+from sync.ledger.codec import CipherCodec, field_key
 from sync.ledger.outbox import OutboxKeys, changed_notices, store_outgoing
 from sync.ledger.override_moves import move_overrides
 from sync.ledger.store import Ledger, bulk_execute, driver_value
 from sync.ledger.store_lock import lock_decision_store
-from sync.ledger.tables_manual import KIND_LINK_REVIEW, review_items
+from sync.ledger.tables_manual import KIND_LINK_REVIEW, review_items, review_row_key
 
 FLAG_CONTENT_COLUMNS = (
     "kind",
@@ -200,12 +201,17 @@ def _write_decisions(
     ledger.replace_rows(schema.segments, list(_segment_rows(decisions.subjects)), conn)
     ledger.replace_rows(schema.orphans, [_orphan_row(o) for o in decisions.orphans], conn)
     merge_flags(conn, (f for d in decisions.subjects for f in d.flags), now)
-    store_reviews(conn, decisions.reviews, now)
+    store_reviews(conn, ledger.codec, decisions.reviews, now)
     return drafts
 
 
-def store_reviews(conn: Connection, reviews: Iterable[Review], now: datetime) -> None:
-    """Open a link-review item for each uncertain pair not already under review or decided."""
+def store_reviews(
+    conn: Connection, codec: CipherCodec, reviews: Iterable[Review], now: datetime
+) -> None:
+    """Open a link-review item for each uncertain pair not already under review or decided.
+
+    The matcher's reason is stored encrypted like an operator's, bound to the pair.
+    """
     table = review_items
     known = {
         (a_agency, a_person, b_agency, b_person)
@@ -225,7 +231,10 @@ def store_reviews(conn: Connection, reviews: Iterable[Review], now: datetime) ->
                     "b_agency": pair[2],
                     "b_person_id": pair[3],
                     "weight": review.weight,
-                    "reason": review.reason[:500],
+                    "reason": codec.encode_text(
+                        field_key(table.name, review_row_key(*pair), "reason"),
+                        review.reason[:500],
+                    ),
                     "created_at": now,
                 }
             )

@@ -27,7 +27,8 @@ from sync.crypto.envelope import seal
 from sync.crypto.header import CONTENT_TYPE_NOTICES
 from sync.crypto.keys import KeyRing, Party
 from sync.ledger import schema
-from sync.ledger.store import Cipher, bulk_execute
+from sync.ledger.codec import Cipher
+from sync.ledger.store import bulk_execute
 
 UUID_BYTES = 16
 

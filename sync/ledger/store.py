@@ -3,8 +3,8 @@
 One `Ledger` per process wraps one SQLAlchemy engine (SQLite file by default,
 PostgreSQL by URL). Writes are batched (`executemany`) and every write that a
 re-run could repeat is keyed so that repeating it changes nothing. Record
-payloads pass through a `PayloadCodec`, which encrypts them at rest when the
-deployment has a data key.
+payloads pass through the ledger's `CipherCodec`, which encrypts them at rest
+under the deployment's data key (`sync/ledger/codec.py`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import partial
 from operator import itemgetter
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from pydantic_core import from_json
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sync.ledger import schema
+from sync.ledger.codec import CipherCodec
 from sync.ledger.migrate import upgrade_to_head
 from sync.ledger.run_locks import HeldRunLock, run_locks_for
 from sync.ledger.runs import (
@@ -102,57 +103,6 @@ def _parameters(compiled: Any, row_keys: Sequence[str], fixed: Mapping[str, Any]
     return getter
 
 
-class PayloadCodec(Protocol):
-    """Turns a record's payload into what is stored, and back."""
-
-    def encode(self, record_key: str, payload: bytes) -> bytes:
-        """The stored form of a payload."""
-        ...
-
-    def decode(self, record_key: str, stored: bytes) -> bytes:
-        """The payload from its stored form."""
-        ...
-
-
-class PlainCodec:
-    """Stores payloads as they are (tests of the pure pipeline, no data key)."""
-
-    def encode(self, record_key: str, payload: bytes) -> bytes:
-        """The payload unchanged."""
-        return payload
-
-    def decode(self, record_key: str, stored: bytes) -> bytes:
-        """The payload unchanged."""
-        return stored
-
-
-class Cipher(Protocol):
-    """What the ledger needs of an at-rest cipher (AES-256-GCM, id as associated data)."""
-
-    def encrypt(self, record_id: str, plaintext: bytes) -> bytes:
-        """Encrypt, binding the record id."""
-        ...
-
-    def decrypt(self, record_id: str, blob: bytes) -> bytes:
-        """Decrypt, checking the record id."""
-        ...
-
-
-class CipherCodec:
-    """Encrypts every payload at rest, the record's key as associated data."""
-
-    def __init__(self, cipher: Cipher) -> None:
-        self.cipher = cipher
-
-    def encode(self, record_key: str, payload: bytes) -> bytes:
-        """The encrypted payload."""
-        return self.cipher.encrypt(record_key, payload)
-
-    def decode(self, record_key: str, stored: bytes) -> bytes:
-        """The decrypted payload."""
-        return self.cipher.decrypt(record_key, stored)
-
-
 class RecordVersion(NamedTuple):
     """One version of a feed record, ready to store (a named tuple: one per feed line).
 
@@ -200,9 +150,9 @@ def record_key(agency: str, rtype: str, rid: str) -> str:
 class Ledger:
     """Bulk access to the ledger's tables over one engine."""
 
-    def __init__(self, engine: Engine, codec: PayloadCodec | None = None) -> None:
+    def __init__(self, engine: Engine, codec: CipherCodec) -> None:
         self.engine = engine
-        self.codec: PayloadCodec = codec or PlainCodec()
+        self.codec = codec
         self.run_locks = run_locks_for(engine)
         self._held_runs: dict[int, HeldRunLock] = {}
 
@@ -400,10 +350,13 @@ class Ledger:
         decode = self.codec.decode
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=READ_BATCH).execute(query)
-            for rows in result.partitions():
-                for agency, rtype, rid, payload in rows:
-                    data = from_json(decode(record_key(agency, rtype, rid), payload))
-                    yield StoredRecord(agency, rtype, rid, data)
+            try:
+                for rows in result.partitions():
+                    for agency, rtype, rid, payload in rows:
+                        data = from_json(decode(record_key(agency, rtype, rid), payload))
+                        yield StoredRecord(agency, rtype, rid, data)
+            finally:
+                result.close()  # a payload that fails to decrypt must not leak the cursor
 
     # -- rejects ----------------------------------------------------------
     def store_rejects(

@@ -4,6 +4,8 @@ Nothing here is ever deleted. A manual link or unlink of a pair of person
 records is an input to every later decision pass (the latest act on a pair
 wins); a flag resolution holds while the flag's content stays as it was when
 resolved; review items are the matcher's uncertain pairs awaiting a person.
+Every `reason` (and `overrides.revoke_reason`) is stored encrypted
+(`sync/ledger/codec.py`), bound to its table, its row's key and its column.
 """
 
 from __future__ import annotations
@@ -62,3 +64,8 @@ review_items = Table(
     Column("resolved_by", String(OPERATOR)),
     Column("resolution", String(ACTION)),
 )
+
+
+def review_row_key(a_agency: str, a_person_id: str, b_agency: str, b_person_id: str) -> str:
+    """The key a review item's reason is bound to: its pair of records (one item per pair)."""
+    return f"{a_agency}:{a_person_id},{b_agency}:{b_person_id}"

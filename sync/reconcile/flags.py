@@ -3,7 +3,8 @@
 A resolution is stored with a digest of the flag's content at that moment. A
 flag stays resolved while it is open and its content is unchanged; when the
 facts change its content it is open again, and when they no longer raise it
-the decision pass closes it. Nothing is deleted: every act is a new row.
+the decision pass closes it. Nothing is deleted: every act is a new row, its
+reason encrypted and bound to the act's id.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from sync.app import App
 from sync.audit.chain import AuditKind
@@ -23,6 +24,7 @@ from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import subject_ref
 from sync.errors import UsageError
 from sync.ledger import schema
+from sync.ledger.codec import CipherCodec, field_key
 from sync.ledger.decisions import FLAG_CONTENT_COLUMNS
 from sync.ledger.tables_manual import flag_acts
 from sync.reconcile.acts import Actor
@@ -42,7 +44,6 @@ class FlagAct:
     action: str
     content_digest: str
     operator: str
-    reason: str
     created_at: datetime
 
 
@@ -60,7 +61,7 @@ def latest_acts(conn: Connection, keys: Iterable[str] | None = None) -> dict[str
     latest: dict[str, FlagAct] = {}
     for row in conn.execute(query):
         latest[row.flag_key] = FlagAct(
-            row.flag_key, row.action, row.content_digest, row.operator, row.reason, row.created_at
+            row.flag_key, row.action, row.content_digest, row.operator, row.created_at
         )
     return latest
 
@@ -87,6 +88,32 @@ def _flag_row(conn: Connection, key: str) -> Mapping[Any, Any]:
     return row._mapping
 
 
+def _store_act(
+    conn: Connection,
+    codec: CipherCodec,
+    key: str,
+    action: str,
+    digest: str,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Insert the act, then its reason encrypted under the id the insert gave it."""
+    act_id = conn.execute(
+        flag_acts.insert()
+        .values(
+            flag_key=key,
+            action=action,
+            content_digest=digest,
+            operator=actor.operator,
+            reason="",
+            created_at=now,
+        )
+        .returning(flag_acts.c.id)
+    ).scalar_one()
+    reason = codec.encode_text(field_key(flag_acts.name, str(act_id), "reason"), actor.reason)
+    conn.execute(update(flag_acts).where(flag_acts.c.id == act_id).values(reason=reason))
+
+
 def _act(app: App, key: str, actor: Actor, action: str) -> str:
     log = audit_log_for(app.ledger.engine)
     with app.ledger.engine.begin() as conn:
@@ -96,16 +123,7 @@ def _act(app: App, key: str, actor: Actor, action: str) -> str:
             raise UsageError(f"The flag given is {state}, so it cannot be resolved.")
         if action == ACTION_REOPEN and state != STATE_RESOLVED:
             raise UsageError(f"The flag given is {state}, so it cannot be reopened.")
-        conn.execute(
-            flag_acts.insert().values(
-                flag_key=key,
-                action=action,
-                content_digest=content_digest(row),
-                operator=actor.operator,
-                reason=actor.reason,
-                created_at=app.clock(),
-            )
-        )
+        _store_act(conn, app.ledger.codec, key, action, content_digest(row), actor, app.clock())
         log.record(
             conn,
             kind=AuditKind.ALTERATION,

@@ -12,11 +12,13 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
 
 from sync.ledger import schema
-from sync.ledger.tables_manual import KIND_LINK_REVIEW, review_items
+from sync.ledger.codec import CipherCodec, field_key
+from sync.ledger.tables_manual import KIND_LINK_REVIEW, review_items, review_row_key
 from sync.reconcile.flags import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts
 
 KIND_DUPLICATE_PERSON = "duplicate-person-record"
@@ -85,7 +87,13 @@ def _flag_items(conn: Connection) -> Iterator[Item]:
         )
 
 
-def _review_items(conn: Connection) -> Iterator[Item]:
+def _review_reason(codec: CipherCodec, row: Any) -> str | None:
+    """A review item's reason, decrypted (it is bound to the item's pair of records)."""
+    pair = review_row_key(row.a_agency, row.a_person_id, row.b_agency, row.b_person_id)
+    return codec.decode_optional_text(field_key(review_items.name, pair, "reason"), row.reason)
+
+
+def _review_items(conn: Connection, codec: CipherCodec) -> Iterator[Item]:
     table = review_items
     for row in conn.execute(select(table)):
         weight = "" if row.weight is None else f" weight {row.weight:.2f}"
@@ -95,14 +103,16 @@ def _review_items(conn: Connection) -> Iterator[Item]:
             opened=_utc(row.created_at),
             state=STATE_OPEN if row.resolved_at is None else STATE_RESOLVED,
             subject_id=None,
-            detail=f"{row.reason or 'possible match'}{weight}",
+            detail=f"{_review_reason(codec, row) or 'possible match'}{weight}",
             refs=(f"{row.a_agency}/{row.a_person_id}", f"{row.b_agency}/{row.b_person_id}"),
         )
 
 
-def list_items(conn: Connection, kind: str | None = None, *, resolved: bool = False) -> list[Item]:
+def list_items(
+    conn: Connection, codec: CipherCodec, kind: str | None = None, *, resolved: bool = False
+) -> list[Item]:
     """Items of one kind (default all), oldest first; resolved ones only when asked."""
-    items = [*_flag_items(conn), *_review_items(conn)]
+    items = [*_flag_items(conn), *_review_items(conn, codec)]
     wanted = [
         item
         for item in items

@@ -19,6 +19,7 @@ from sync.core.linking import MATCHED_BY_MANUAL, Edge
 from sync.core.records import RecordRef
 from sync.cycle import decision_inputs
 from sync.errors import UsageError
+from sync.ledger.codec import field_key
 from sync.ledger.tables_manual import manual_links, review_items
 from sync.reconcile.acts import Actor, AuditNote, new_act_id, require_person
 from sync.reconcile.apply import (
@@ -101,7 +102,9 @@ def _act(
                 b_agency=str(high.agency),
                 b_person_id=high.person_id,
                 operator=actor.operator,
-                reason=actor.reason,
+                reason=app.ledger.codec.encode_text(
+                    field_key(manual_links.name, act_id, "reason"), actor.reason
+                ),
                 created_at=app.clock(),
             )
         )

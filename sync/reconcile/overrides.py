@@ -19,6 +19,7 @@ from sync.core.records import Override, Owner
 from sync.cycle import decision_inputs
 from sync.errors import UsageError
 from sync.ledger import schema
+from sync.ledger.codec import field_key
 from sync.reconcile.acts import (
     Actor,
     AuditNote,
@@ -46,6 +47,12 @@ class AssignRequest:
     owner: Owner
     start: date
     end: date | None = None
+
+
+def _sealed_reason(app: App, override_id: str, column: str, reason: str) -> str:
+    """An operator's reason as stored: encrypted, bound to its override and column."""
+    key = field_key(schema.overrides.name, override_id, column)
+    return app.ledger.codec.encode_text(key, reason)
 
 
 def _range_text(start: date, end: date | None) -> str:
@@ -85,7 +92,7 @@ def assign(app: App, request: AssignRequest, actor: Actor, *, apply: bool) -> Ac
                 start=request.start,
                 end=request.end,
                 operator=actor.operator,
-                reason=actor.reason,
+                reason=_sealed_reason(app, act_id, "reason", actor.reason),
                 created_at=app.clock(),
             )
         )
@@ -129,7 +136,11 @@ def revoke(app: App, override_id: str, actor: Actor, *, apply: bool) -> ActOutco
         done = conn.execute(
             update(table)
             .where(table.c.id == override_id, table.c.revoked_at.is_(None))
-            .values(revoked_at=app.clock(), revoked_by=actor.operator, revoke_reason=actor.reason)
+            .values(
+                revoked_at=app.clock(),
+                revoked_by=actor.operator,
+                revoke_reason=_sealed_reason(app, override_id, "revoke_reason", actor.reason),
+            )
         )
         if done.rowcount != 1:
             raise UsageError(f"Override {override_id} is already revoked.")

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, and_, or_, select
 from sync.audit.pipeline_hooks import ACTOR_DECIDE
 from sync.core.records import Agency, RecordRef
 from sync.ledger import schema
+from sync.ledger.codec import CipherCodec, field_key
 from sync.ledger.store import Ledger, record_key
 from sync.ledger.tables_manual import flag_acts, manual_links
 from sync.reconcile.acts import require_subject
@@ -136,24 +137,32 @@ def _flags(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def _override_events(conn: Connection, subject_id: str) -> list[HistoryEvent]:
+def _reason(codec: CipherCodec, table: str, row_key: object, stored: str | None) -> str:
+    """A stored reason, decrypted for display ("" when there is none)."""
+    key = field_key(table, str(row_key), "reason")
+    return codec.decode_optional_text(key, stored) or ""
+
+
+def _override_events(conn: Connection, codec: CipherCodec, subject_id: str) -> list[HistoryEvent]:
     table = schema.overrides
     events: list[HistoryEvent] = []
     rows = conn.execute(select(table).where(table.c.subject_id == subject_id)).all()
     for row in rows:
         until = row.end.isoformat() if row.end else "open"
         detail = f"owner {row.owner} from {row.start.isoformat()} to {until}"
+        reason = _reason(codec, table.name, row.id, row.reason)
         events.append(
-            HistoryEvent(_utc(row.created_at), "assign", row.id, row.operator, row.reason, detail)
+            HistoryEvent(_utc(row.created_at), "assign", row.id, row.operator, reason, detail)
         )
         if row.revoked_at is not None:
+            revoke_key = field_key(table.name, row.id, "revoke_reason")
             events.append(
                 HistoryEvent(
                     _utc(row.revoked_at),
                     "revoke",
                     row.id,
                     row.revoked_by or "",
-                    row.revoke_reason or "",
+                    codec.decode_optional_text(revoke_key, row.revoke_reason) or "",
                     detail,
                 )
             )
@@ -179,7 +188,9 @@ def _move_events(conn: Connection, override_ids: Sequence[str]) -> list[HistoryE
     ]
 
 
-def _link_events(conn: Connection, refs: Sequence[RecordRef]) -> list[HistoryEvent]:
+def _link_events(
+    conn: Connection, codec: CipherCodec, refs: Sequence[RecordRef]
+) -> list[HistoryEvent]:
     table = manual_links
     if not refs:
         return []
@@ -197,20 +208,27 @@ def _link_events(conn: Connection, refs: Sequence[RecordRef]) -> list[HistoryEve
             row.action,
             row.id,
             row.operator,
-            row.reason,
+            _reason(codec, table.name, row.id, row.reason),
             f"{row.a_agency}:{row.a_person_id} and {row.b_agency}:{row.b_person_id}",
         )
         for row in conn.execute(select(table).where(or_(*ends)))
     ]
 
 
-def _flag_events(conn: Connection, flag_keys: Sequence[str]) -> list[HistoryEvent]:
+def _flag_events(
+    conn: Connection, codec: CipherCodec, flag_keys: Sequence[str]
+) -> list[HistoryEvent]:
     if not flag_keys:
         return []
     rows = conn.execute(select(flag_acts).where(flag_acts.c.flag_key.in_(sorted(flag_keys))))
     return [
         HistoryEvent(
-            _utc(row.created_at), row.action, str(row.id), row.operator, row.reason, row.flag_key
+            _utc(row.created_at),
+            row.action,
+            str(row.id),
+            row.operator,
+            _reason(codec, flag_acts.name, row.id, row.reason),
+            row.flag_key,
         )
         for row in rows
     ]
@@ -226,9 +244,9 @@ def subject_report(ledger: Ledger, subject_id: str) -> SubjectReport:
         report.timeline = _timeline(conn, subject_id)
         report.flags = _flags(conn, subject_id)
         history = [
-            *_override_events(conn, subject_id),
-            *_link_events(conn, report.records),
-            *_flag_events(conn, [flag["key"] for flag in report.flags]),
+            *_override_events(conn, ledger.codec, subject_id),
+            *_link_events(conn, ledger.codec, report.records),
+            *_flag_events(conn, ledger.codec, [flag["key"] for flag in report.flags]),
         ]
     report.history = sorted(history, key=lambda event: (event.at, event.act_id))
     return report

@@ -286,17 +286,23 @@ def _snapshot(db: Path) -> dict[str, set[tuple[Any, ...]]]:
     return {name: set(_query(db, sql)) for name, sql in STABLE_QUERIES.items()}
 
 
-def _exports(db: Path, cwd: Path) -> dict[str, Any]:
-    """The decisions as a user sees them: timelines, links and the duplicates report."""
+def _exports(db: Path, cwd: Path, keys: Path) -> dict[str, Any]:
+    """The decisions as a user sees them: timelines, links and the duplicates report.
+
+    Read with the deployment's key directory: a ledger opens only with its at-rest key.
+    """
+    env = {"ARMS_SYNC_KEYS_DIR": str(keys)}
 
     def lines(*args: str) -> list[dict[str, Any]]:
-        out = run_cli("--db", _db_url(db), "export", *args, cwd=cwd).stdout
+        out = run_cli("--db", _db_url(db), "export", *args, cwd=cwd, env=env).stdout
         return sorted(
             (json.loads(line) for line in out.splitlines()), key=lambda row: str(row["subject_id"])
         )
 
     report = json.loads(
-        run_cli("--db", _db_url(db), "report", "duplicates", "--format", "json", cwd=cwd).stdout
+        run_cli(
+            "--db", _db_url(db), "report", "duplicates", "--format", "json", cwd=cwd, env=env
+        ).stdout
     )
     flags = sorted(
         (
@@ -413,8 +419,8 @@ def http_world(inputs: Inputs) -> Iterator[HttpWorld]:
             {a: _listing(inputs, gateways[a], a) for a in AGENCIES},
             outbox_first,
             _outbox(http_db),
-            _exports(plain_db, root),
-            _exports(http_db, root),
+            _exports(plain_db, root, inputs.keys),
+            _exports(http_db, root, inputs.keys),
         )
     finally:
         _stop_all(gateways)
@@ -577,7 +583,7 @@ def test_faulty_gateways_still_get_every_page_once(
     for agency, count in inputs.lines.items():
         assert summary["feeds"][agency]["read"] == count
         assert summary["feeds"][agency]["units"] == math.ceil(count / PAGE_SIZE)
-    assert _exports(db, inputs.root) == http_world.plain_exports
+    assert _exports(db, inputs.root, inputs.keys) == http_world.plain_exports
 
 
 def test_faulty_gateways_receive_every_notice_exactly_once(
@@ -898,14 +904,18 @@ def test_the_keyed_ledger_holds_no_personal_data_in_the_clear(
     assert _in_clear(blob, inputs.values("date_of_birth")) - boundaries == set()
 
 
-def test_an_unkeyed_ledger_shows_the_same_scan_finds_personal_data(
+def test_a_ledger_without_keys_is_encrypted_too_and_the_scan_finds_clear_values(
     inputs: Inputs, tmp_path: Path
 ) -> None:
     db = tmp_path / "unkeyed.db"
     _run(db, str(inputs.feeds["probation"]), str(inputs.feeds["police"]), None, tmp_path)
     blob = _file_bytes(db)
+    for kind in ("surname", "forenames", "pnc", "cro"):
+        assert _in_clear(blob, inputs.values(kind)) == set()
+    # The same scan over the feeds, where every value is in the clear, finds each one.
+    feeds = b"".join(path.read_bytes() for path in inputs.feeds.values())
     for kind in PERSONAL_FIELDS:
-        found = _in_clear(blob, inputs.values(kind))
+        found = _in_clear(feeds, inputs.values(kind))
         assert all(forms & found for forms in inputs.forms(kind))
 
 

@@ -49,6 +49,18 @@ ALDER = person(
 )
 
 
+# A second police record of ALDER: his subject holds two records to Q-1's one, so it
+# keeps its id when Q-1 joins it, whatever the ids (subject ids are keyed per ledger).
+ALDER_TOO = person(
+    "police",
+    "Q-9",
+    surname="ALDER",
+    forenames="Adam",
+    date_of_birth="1960-01-01",
+    updated_at=STAMP,
+)
+
+
 def _run(folder: Path, police: list[Any]) -> None:
     run_cli(*run_args(*write_feeds(folder, PROBATION, police)), cwd=folder)
 
@@ -82,13 +94,14 @@ def _first_seen(folder: Path, assessment_id: str) -> list[datetime]:
 
 
 def test_a_relinked_person_keeps_one_flag_per_assessment_and_kind(tmp_path: Path) -> None:
-    _run(tmp_path, [QUINCE, POLICE_QA])
+    _run(tmp_path, [QUINCE, POLICE_QA, ALDER_TOO])
+    assert _subject_of(tmp_path, "Q-9") == _subject_of(tmp_path, "A000001")
     (before,) = _report_rows(tmp_path, "QA")
     old_subject = _subject_of(tmp_path, "Q-1")
     first_seen = _first_seen(tmp_path, "QA")
     assert before["subject_id"] == old_subject
 
-    _run(tmp_path, [ALDER, POLICE_QA])
+    _run(tmp_path, [ALDER, POLICE_QA, ALDER_TOO])
     new_subject = _subject_of(tmp_path, "Q-1")
     assert new_subject == _subject_of(tmp_path, "A000001") != old_subject
     (after,) = _report_rows(tmp_path, "QA")

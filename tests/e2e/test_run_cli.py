@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -74,6 +75,11 @@ def _run(
 ) -> subprocess.CompletedProcess[str]:
     """`arms-sync run` over a pair of feed files, as of the examples' date."""
     return run_cli(*run_args(probation, police), cwd=cwd, env=env)
+
+
+def _same_deployment(source: Path, target: Path) -> None:
+    """Give `target`'s ledger the at-rest key of `source`'s: subject ids are keyed with it."""
+    shutil.copy2(source / "arms-sync.db.key", target / "arms-sync.db.key")
 
 
 def _run_and_report(tmp_path: Path, probation: Path, police: Path) -> dict[str, object]:
@@ -202,6 +208,7 @@ def test_broken_lines_are_rejected_with_reasons_and_change_nothing_else(tmp_path
     broken_police = broken_dir / "police.jsonl"
     broken_police.write_text(police.read_text() + "\n".join(BROKEN_POLICE_LINES) + "\n")
 
+    _same_deployment(clean_dir, broken_dir)
     run = _run(broken_dir, broken_probation, broken_police)
     assert "7 rejected records" in run.stdout
     rejects = [
@@ -253,6 +260,7 @@ def test_rerun_and_shuffled_feeds_give_byte_identical_exports(
         lines = path.read_text().splitlines()
         rng.shuffle(lines)
         (shuffled / path.name).write_text("\n".join(lines) + "\n")
+    _same_deployment(first, shuffled)
     _run(shuffled, shuffled / "probation.jsonl", shuffled / "police.jsonl")
     assert _exports(shuffled) == once
 

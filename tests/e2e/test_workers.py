@@ -57,7 +57,7 @@ from sync.reports.models import ReportFilters
 from sync.reports.render_json import render_json
 from sync.settings import load_settings
 from sync.synth import SynthOptions, write_synthetic_feeds
-from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, REPO
+from tests.conftest import AT_REST_KEY_ENV, POSTGRES_ADMIN_URL, REDIS_URL, REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -225,9 +225,13 @@ def reference_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def in_process_outputs(synthetic_feeds: Path, reference_database: str) -> dict[str, str]:
+def in_process_outputs(
+    synthetic_feeds: Path, reference_database: str, postgres_at_rest_key: Path
+) -> dict[str, str]:
     """The in-process run's exports over the synthetic feeds (the reference)."""
-    app = service_app(reference_database)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(AT_REST_KEY_ENV, str(postgres_at_rest_key))
+        app = service_app(reference_database)
     sources = {
         agency: PlainFileSource(Path(spec)) for agency, spec in feed_specs(synthetic_feeds).items()
     }

@@ -292,9 +292,20 @@ def test_a_relinked_person_takes_its_assessment_flag_along(
         date_of_birth="1971-02-03",
         updated_at=STAMP,
     )
-    police = [quince, completed_assessment("police", "QA", "Q-1", "2025-05-10")]
+    # A second police record of ALDER: his subject holds two records to Q-1's one, so
+    # it keeps its id when Q-1 joins it, whatever the ids (a tie goes to the smaller).
+    alder_too = person(
+        "police",
+        "Q-9",
+        surname="ALDER",
+        forenames="Adam",
+        date_of_birth="1960-01-01",
+        updated_at=STAMP,
+    )
+    police = [quince, completed_assessment("police", "QA", "Q-1", "2025-05-10"), alder_too]
     run_cycle(app, _sources(tmp_path, probation, police), AS_OF)
     first, old = clock(), _subject_of(app, "police", "Q-1")
+    assert _subject_of(app, "police", "Q-9") == _subject_of(app, "probation", "A000001")
     alder = person(
         "police",
         "Q-1",
@@ -304,7 +315,7 @@ def test_a_relinked_person_takes_its_assessment_flag_along(
         updated_at="2026-02-01T00:00:00Z",
     )
     clock.tick()
-    run_cycle(app, _sources(tmp_path, probation, [alder, police[1]]), AS_OF)
+    run_cycle(app, _sources(tmp_path, probation, [alder, *police[1:]]), AS_OF)
     new = _subject_of(app, "police", "Q-1")
     assert new == _subject_of(app, "probation", "A000001")
     _only_flag_follows(app, "QA", old, new, first)
@@ -332,8 +343,21 @@ def test_a_source_merge_takes_the_assessment_flag_to_the_target_subject(
         ),
         completed_assessment("police", "QA", "Q-1", "2025-05-10"),
     ]
-    run_cycle(app, _sources(tmp_path, [], police), AS_OF)
+    # ROWAN's probation record: Q-2's subject holds two records to Q-1's one, so it
+    # keeps its id when Q-1 merges into Q-2, whatever the ids (a tie goes to the smaller).
+    probation = [
+        person(
+            "probation",
+            "R000002",
+            surname="ROWAN",
+            forenames="Rhys",
+            date_of_birth="1980-03-04",
+            updated_at=STAMP,
+        )
+    ]
+    run_cycle(app, _sources(tmp_path, probation, police), AS_OF)
     first, old = clock(), _subject_of(app, "police", "Q-1")
+    assert _subject_of(app, "police", "Q-2") == _subject_of(app, "probation", "R000002")
     merge = {
         "type": "merge",
         "agency": "police",
@@ -343,5 +367,5 @@ def test_a_source_merge_takes_the_assessment_flag_to_the_target_subject(
         "updated_at": "2026-02-01T00:00:00Z",
     }
     clock.tick()
-    run_cycle(app, _sources(tmp_path, [], [*police, merge]), AS_OF)
+    run_cycle(app, _sources(tmp_path, probation, [*police, merge]), AS_OF)
     _only_flag_follows(app, "QA", old, _subject_of(app, "police", "Q-2"), first)

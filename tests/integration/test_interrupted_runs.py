@@ -19,6 +19,7 @@ from alembic import command
 from sqlalchemy import select, text
 
 from sync.app import App, build_engine
+from sync.crypto.at_rest import FieldCipher, new_data_key
 from sync.crypto.replay import ReplayGuard
 from sync.cycle import run_cycle
 from sync.distributed.cycles import start_cycle
@@ -27,6 +28,7 @@ from sync.feeds.files import PlainFileSource
 from sync.feeds.models import FeedContext
 from sync.ingest import Unit
 from sync.ledger import schema
+from sync.ledger.codec import CipherCodec
 from sync.ledger.migrate import alembic_config, upgrade_to_head
 from sync.ledger.store import Ledger
 from sync.reconcile.apply import ledger_mark
@@ -301,7 +303,7 @@ def test_the_upgrade_gives_recorded_runs_their_kind_and_leaves_old_running_ones(
             kinds = conn.execute(select(runs.c.id, runs.c.kind).order_by(runs.c.id)).all()
         assert [tuple(row) for row in kinds] == [(1, "in_process"), (2, "distributed"), (3, None)]
 
-        ledger = Ledger(engine)
+        ledger = Ledger(engine, CipherCodec(FieldCipher(new_data_key())))
         assert ledger.mark_interrupted_runs(NOW) == []
         ledger.release_run(ledger.start_run(AS_OF, NOW))
         with engine.connect() as conn:

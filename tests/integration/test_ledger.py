@@ -18,7 +18,7 @@ from sync.errors import UsageError
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
 from sync.ledger.outbox import changed_notices
-from sync.ledger.store import Ledger, bulk_execute
+from sync.ledger.store import Ledger, bulk_execute, record_key
 from sync.settings import load_settings
 
 pytestmark = pytest.mark.integration
@@ -104,6 +104,12 @@ def _rows(app: App, table: object) -> list[dict[str, object]]:
         return [dict(row._mapping) for row in conn.execute(select(table))]  # type: ignore[arg-type]
 
 
+def _payload(app: App, row: dict[str, object]) -> dict[str, object]:
+    """A stored record's payload, decrypted (the ledger encrypts it at rest)."""
+    key = record_key(str(row["agency"]), str(row["rtype"]), str(row["rid"]))
+    return json.loads(app.ledger.codec.decode(key, bytes(row["payload"])))  # type: ignore[arg-type, no-any-return]
+
+
 def test_latest_version_wins_whatever_the_order_and_rereading_changes_nothing(
     ledger_url: str, tmp_path: Path
 ) -> None:
@@ -115,7 +121,7 @@ def test_latest_version_wins_whatever_the_order_and_rereading_changes_nothing(
     source = _feed(tmp_path / "p.jsonl", [one_am, midnight, oldest])
     run_cycle(app, {"probation": source}, AS_OF)
     (record,) = [r for r in _rows(app, schema.records) if r["rtype"] == "person"]
-    assert json.loads(record["payload"])["surname"] == "ONEAM"
+    assert _payload(app, record)["surname"] == "ONEAM"
     assert record["updated_at"] == "2026-10-02T01:00:00"
 
     summary = run_cycle(app, {"probation": source}, AS_OF)
@@ -135,7 +141,7 @@ def test_a_tie_goes_to_the_later_line_and_a_deletion_is_a_tombstone(
     ]
     run_cycle(app, {"probation": _feed(tmp_path / "p.jsonl", records)}, AS_OF)
     rows = {r["rtype"]: r for r in _rows(app, schema.records)}
-    assert json.loads(rows["person"]["payload"])["surname"] == "SECOND"
+    assert _payload(app, rows["person"])["surname"] == "SECOND"
     assert rows["assessment"]["deleted"]
     assert rows["assessment"]["payload"] is None
 

@@ -119,6 +119,8 @@ def _run_and_export(
     env = {"ARMS_SYNC_VALIDATION_PROCESSES": str(processes)}
     if suffix != ".jsonl":
         env["ARMS_SYNC_KEYS_DIR"] = str(root / "keys")
+    else:  # one deployment: subject ids are keyed with its at-rest key
+        env["ARMS_SYNC_AT_REST_KEY_FILE"] = str(root / "at-rest.key")
     run_cli(
         "run",
         "--probation-feed",

@@ -1,14 +1,25 @@
-"""At-rest protection: field encryption bound to the record id, and keyed pseudonyms."""
+"""At-rest protection: field encryption bound to the record id, nonces drawn in batches,
+and keyed pseudonyms."""
 
 from __future__ import annotations
 
+import os
 import secrets
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync.crypto.at_rest import DATA_KEY_BYTES, DataKey, FieldCipher
+from sync.crypto import at_rest
+from sync.crypto.at_rest import (
+    DATA_KEY_BYTES,
+    NONCE_BYTES,
+    NONCES_PER_DRAW,
+    DataKey,
+    FieldCipher,
+    NoncePool,
+    new_data_key,
+)
 from sync.errors import CryptoError
 
 PNC = "2001/0000123Z"
@@ -100,3 +111,53 @@ def test_data_key_checks_lengths_and_separation_and_hides_itself() -> None:
         DataKey(aead_key=key, mac_key=key)
     assert key.hex() not in repr(_data_key())
     assert repr(_data_key()) == "DataKey(<secret>)"
+
+
+def test_nonces_are_drawn_many_at_a_time_and_never_repeat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    draws: list[int] = []
+    real_urandom = os.urandom
+
+    def counting(size: int) -> bytes:
+        draws.append(size)
+        return real_urandom(size)
+
+    monkeypatch.setattr(at_rest.os, "urandom", counting)
+    pool = NoncePool(per_draw=64)
+    nonces = [pool.take() for _ in range(64 * 3 + 1)]
+    assert draws == [64 * NONCE_BYTES] * 4
+    assert {len(nonce) for nonce in nonces} == {NONCE_BYTES}
+    assert len(set(nonces)) == len(nonces)
+
+
+def test_a_cipher_draws_one_nonce_per_field_from_its_pool() -> None:
+    cipher = FieldCipher(_data_key())
+    blobs = [cipher.encrypt("r1", b"Smith") for _ in range(NONCES_PER_DRAW + 10)]
+    nonces = {blob[1 : 1 + NONCE_BYTES] for blob in blobs}
+    assert len(nonces) == len(blobs)
+
+
+def test_a_forked_child_never_hands_out_its_parents_nonces() -> None:
+    pool = NoncePool(per_draw=16)
+    pool.take()  # the parent has drawn a batch and holds the rest of it
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child process
+        os.close(reader)
+        os.write(writer, b"".join(pool.take() for _ in range(15)))
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as stream:
+        from_child = stream.read()
+    os.waitpid(child, 0)
+    in_child = {from_child[i : i + NONCE_BYTES] for i in range(0, len(from_child), NONCE_BYTES)}
+    in_parent = {pool.take() for _ in range(15)}
+    assert len(in_child) == 15
+    assert in_child.isdisjoint(in_parent)
+
+
+def test_new_data_keys_are_random_and_separate() -> None:
+    first, second = new_data_key(), new_data_key()
+    assert first.aead_key != second.aead_key
+    assert first.aead_key != first.mac_key

@@ -1,23 +1,35 @@
-"""Subject ids: a keyed hash of the smallest record reference, the same run after run."""
+"""Subject ids: a keyed hash of the smallest record reference, the same run after run,
+always keyed with the deployment's data key (never a public constant)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sync.app import SUBJECT_ID_NAMESPACE, App, hashed_subject_id
+from sync.app import App
 from sync.core.records import Agency, RecordRef
 from sync.crypto.at_rest import FieldCipher
+from sync.crypto.key_file import read_data_key_file
 from sync.crypto.keyring import generate_party, load_data_key
 from sync.crypto.keys import Party
 from sync.settings import load_settings
 
 REF = RecordRef(Agency.PROBATION, "X000001")
+# What HMAC-SHA256 under the public constant "arms-sync/subject-id/v1" made of REF,
+# attempt 0: the id any reader could compute from a CRN before ids were always keyed.
+PUBLIC_CONSTANT_ID = "SDE05A18B8C85C81A"
 
 
-def test_unkeyed_ids_are_the_namespace_hash_of_reference_and_attempt() -> None:
-    mint = hashed_subject_id(SUBJECT_ID_NAMESPACE)
-    assert mint(REF, 0) == "SDE05A18B8C85C81A"
-    assert mint(RecordRef(Agency.POLICE, "X000001"), 1) == "S4AD87033E4FC1A3D"
+def test_without_a_key_directory_ids_are_keyed_with_the_ledgers_own_key(tmp_path: Path) -> None:
+    settings = load_settings(None, database_url=f"sqlite:///{tmp_path / 'ledger.db'}")
+    app = App(settings)
+    try:
+        minted = app.mint_subject_id(REF, 0)
+    finally:
+        app.close()
+    key = read_data_key_file(tmp_path / "ledger.db.key")
+    pseudonym = FieldCipher(key).pseudonym("subject", "probation:X000001:0")
+    assert minted == "S" + pseudonym[:16].upper()
+    assert minted != PUBLIC_CONSTANT_ID
 
 
 def test_keyed_ids_are_the_data_key_pseudonym_of_reference_and_attempt(tmp_path: Path) -> None:

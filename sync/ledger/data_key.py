@@ -1,0 +1,137 @@
+"""A ledger's at-rest data key: made on first use, and checked to be the key its data needs.
+
+`ledger_key_file` reads the key from a file, or makes it there when the ledger
+holds nothing encrypted yet; a file missing while the ledger holds encrypted
+data is refused, since a new key could never read that data. `bind_data_key`
+then checks the key against the ledger: the first time, it records a key
+check (an HMAC of a fixed text under the key's MAC half) in `ledger_meta`, and
+whether the ledger already held plaintext from before encryption at rest was
+always on; every later open compares the key check, so a wrong key is refused
+before anything is read or written with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from sync.crypto.at_rest import BLOB_FORMAT, FieldCipher
+from sync.crypto.key_file import create_data_key_file, read_data_key_file
+from sync.errors import ConfigurationError, CryptoError
+from sync.ledger import schema
+from sync.ledger.codec import CipherCodec
+from sync.ledger.store import record_key
+from sync.ledger.tables_manual import flag_acts, manual_links, review_items
+
+KEY_CHECK = "at_rest_key_check"
+LEGACY_PLAINTEXT = "at_rest_legacy_plaintext"
+KEY_CHECK_KIND = "key_check"
+KEY_CHECK_TEXT = "arms-sync ledger at-rest key v1"
+_REASON_TABLES = (manual_links, flag_acts, review_items, schema.overrides)
+
+
+def key_check(cipher: FieldCipher) -> str:
+    """A value that tells one data key from another without revealing either."""
+    return cipher.pseudonym(KEY_CHECK_KIND, KEY_CHECK_TEXT)
+
+
+def _meta(conn: Connection) -> dict[str, str]:
+    table = schema.settings_kv
+    return dict(conn.execute(select(table.c.key, table.c.value)).all())
+
+
+def _first_encrypted_record(conn: Connection) -> tuple[str, bytes] | None:
+    table = schema.records
+    row = conn.execute(
+        select(table.c.agency, table.c.rtype, table.c.rid, table.c.payload)
+        .where(func.substr(table.c.payload, 1, 1) == BLOB_FORMAT)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return record_key(row.agency, row.rtype, row.rid), bytes(row.payload)
+
+
+def holds_encrypted_data(conn: Connection) -> bool:
+    """Whether the ledger holds data encrypted under some key (so a new key is no use)."""
+    return KEY_CHECK in _meta(conn) or _first_encrypted_record(conn) is not None
+
+
+def _holds_plaintext(conn: Connection) -> bool:
+    """Whether rows were written in plaintext, before encryption at rest was always on."""
+    table = schema.records
+    plain_payload = conn.execute(
+        select(table.c.rid)
+        .where(table.c.payload.is_not(None), func.substr(table.c.payload, 1, 1) != BLOB_FORMAT)
+        .limit(1)
+    ).first()
+    if plain_payload is not None:
+        return True
+    return any(conn.execute(select(t.c.reason).limit(1)).first() for t in _REASON_TABLES)
+
+
+def ledger_key_file(engine: Engine, path: Path, place: str) -> FieldCipher:
+    """The cipher of the key in `path`, made there if the ledger holds nothing encrypted yet."""
+    if path.exists():
+        return FieldCipher(read_data_key_file(path))
+    with engine.connect() as conn:
+        encrypted = holds_encrypted_data(conn)
+    if encrypted:
+        raise ConfigurationError(
+            f"The ledger {place} holds encrypted data but its at-rest key file {path.name} "
+            "is missing; restore it, or give the ledger's key with ARMS_SYNC_KEYS_DIR or "
+            "ARMS_SYNC_AT_REST_KEY_FILE."
+        )
+    try:
+        return FieldCipher(create_data_key_file(path))
+    except FileExistsError:  # another process made it meanwhile
+        return FieldCipher(read_data_key_file(path))
+    except OSError as error:
+        raise ConfigurationError(
+            f"The at-rest key file {path.name} cannot be made beside the ledger {place}."
+        ) from error
+
+
+def _wrong_key(place: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"The ledger {place} was encrypted under another at-rest key than the one configured."
+    )
+
+
+def _decrypts(cipher: FieldCipher, sample: tuple[str, bytes]) -> bool:
+    try:
+        cipher.decrypt(*sample)
+    except CryptoError:
+        return False
+    return True
+
+
+def _record_first_binding(engine: Engine, cipher: FieldCipher, place: str) -> None:
+    with engine.connect() as conn:
+        sample = _first_encrypted_record(conn)
+        legacy = _holds_plaintext(conn)
+    if sample is not None and not _decrypts(cipher, sample):
+        raise _wrong_key(place)
+    table = schema.settings_kv
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    rows = [
+        {"key": KEY_CHECK, "value": key_check(cipher)},
+        {"key": LEGACY_PLAINTEXT, "value": "1" if legacy else "0"},
+    ]
+    with engine.begin() as conn:
+        conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+
+
+def bind_data_key(engine: Engine, cipher: FieldCipher, place: str) -> CipherCodec:
+    """The ledger's codec under `cipher`, once the key is known to be the ledger's own."""
+    with engine.connect() as conn:
+        meta = _meta(conn)
+    if KEY_CHECK not in meta:
+        _record_first_binding(engine, cipher, place)
+        with engine.connect() as conn:
+            meta = _meta(conn)
+    if meta.get(KEY_CHECK) != key_check(cipher):
+        raise _wrong_key(place)
+    return CipherCodec(cipher, legacy_plaintext=meta.get(LEGACY_PLAINTEXT) == "1")

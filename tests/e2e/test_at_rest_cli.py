@@ -1,0 +1,199 @@
+"""Personal data at rest, as a user runs arms-sync: no key directory, a fresh folder.
+
+The ledger encrypts every payload and every operator's reason whatever the
+setup: an SQLite ledger keeps its key in a file beside it (made on first use,
+mode 0600), a PostgreSQL ledger needs a key every host shares. A key file
+missing or wrong for a ledger that holds encrypted data is refused in one
+sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from sync.ledger.location import parse_ledger_url
+from tests.e2e.cli_ledger import refusal
+from tests.e2e.test_reconcile_cli import (
+    AS_OF,
+    OPERATOR,
+    arms_sync,
+    subjects,
+    synced,
+)
+from tests.feed_records import run_args
+from tests.integration.test_audit_log import personal_data_in, write_feeds
+
+pytestmark = pytest.mark.e2e
+
+LEDGER = "arms-sync.db"
+KEY_FILE = "arms-sync.db.key"
+SECRET_REASON = "JONES Simon born 1972-03-20"
+REASON_NEEDLES = ("JONES", "Simon", "1972-03-20")
+EXPORTS = (("export", "links"), ("export", "timeline"), ("export", "ownership", "--as-of", AS_OF))
+
+
+def exports(folder: Path, *options: str, env: dict[str, str] | None = None) -> str:
+    """Everything `export` shows of the ledger."""
+    return "".join(arms_sync(*options, *what, cwd=folder, env=env).stdout for what in EXPORTS)
+
+
+def raw_rows(folder: Path, query: str) -> list[tuple[object, ...]]:
+    """Rows straight from the SQLite file, as stored."""
+    with sqlite3.connect(folder / LEDGER) as conn:
+        return conn.execute(query).fetchall()
+
+
+def as_text(value: object) -> str:
+    """A stored value as text, byte for byte (latin-1 keeps every byte)."""
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+
+def test_a_fresh_folder_stores_no_personal_data_in_plaintext(tmp_path: Path) -> None:
+    folder = synced(tmp_path)
+    payloads = [row[0] for row in raw_rows(folder, "SELECT payload FROM records")]
+    assert payloads
+    assert all(isinstance(p, bytes) and p[:1] == b"\x01" for p in payloads)
+    assert [personal_data_in(as_text(p)) for p in payloads if personal_data_in(as_text(p))] == []
+    whole_file = b"".join(p.read_bytes() for p in folder.glob(f"{LEDGER}*") if p.name != KEY_FILE)
+    assert personal_data_in(whole_file.decode("latin-1")) == []
+
+
+def test_the_key_file_is_private_made_once_and_reused(tmp_path: Path) -> None:
+    folder = synced(tmp_path)
+    key_file = folder / KEY_FILE
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_bytes()
+    first = exports(folder)
+    arms_sync(*run_args(*write_feeds(folder)), cwd=folder)
+    assert key_file.read_bytes() == key
+    assert exports(folder) == first
+
+
+def test_a_missing_key_file_is_refused_and_the_ledger_kept(tmp_path: Path) -> None:
+    folder = synced(tmp_path)
+    before = exports(folder)
+    kept = tmp_path / "kept.key"
+    (folder / KEY_FILE).rename(kept)
+    for args in (("export", "links"), tuple(run_args(*write_feeds(folder)))):
+        line = refusal(arms_sync(*args, cwd=folder, check=False))
+        assert KEY_FILE in line
+        assert "missing" in line
+    assert not (folder / KEY_FILE).exists()
+    kept.rename(folder / KEY_FILE)
+    assert exports(folder) == before
+
+
+def test_another_folders_key_is_refused(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    synced(first)
+    synced(second)
+    shutil.copyfile(second / KEY_FILE, first / KEY_FILE)
+    line = refusal(arms_sync("export", "links", cwd=first, check=False))
+    assert "another at-rest key" in line
+
+
+def test_subject_ids_are_keyed_per_deployment(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    ids = [subjects(synced(folder)) for folder in (first, second)]
+    assert ids[0].keys() == ids[1].keys()
+    assert set(ids[0].values()).isdisjoint(ids[1].values())
+
+
+def _reasons(folder: Path) -> list[str]:
+    queries = (
+        "SELECT reason FROM manual_links",
+        "SELECT reason FROM overrides",
+        "SELECT revoke_reason FROM overrides",
+        "SELECT reason FROM flag_acts",
+    )
+    return [str(row[0]) for query in queries for row in raw_rows(folder, query)]
+
+
+def _subject_of(folder: Path, person_id: str, env: dict[str, str]) -> str:
+    for line in arms_sync("export", "links", cwd=folder, env=env).stdout.splitlines():
+        subject = json.loads(line)
+        if any(record["person_id"] == person_id for record in subject["records"]):
+            return str(subject["subject_id"])
+    raise AssertionError("person not exported")
+
+
+@pytest.mark.parametrize("key_directory", [False, True], ids=["no-keys", "key-directory"])
+def test_operators_reasons_are_stored_encrypted_and_shown(
+    tmp_path: Path, key_directory: bool
+) -> None:
+    folder, keys = tmp_path, str(tmp_path / "keys")
+    env = dict(OPERATOR)
+    if key_directory:
+        for party in ("hub", "probation", "police"):
+            arms_sync("keys", "generate", "--party", party, "--dir", keys, cwd=folder)
+        env["ARMS_SYNC_KEYS_DIR"] = keys
+    arms_sync(*run_args(*write_feeds(folder)), cwd=folder, env=env)
+    why = ("--reason", SECRET_REASON)
+    listed = arms_sync("reconcile", "list", "--kind", "flag", "--json", cwd=folder, env=env)
+    flag = json.loads(listed.stdout.splitlines()[0])
+    arms_sync("reconcile", "resolve", flag["key"], *why, cwd=folder, env=env)
+    pair = ("probation:P100001", "police:LAN-1")
+    arms_sync("reconcile", "unlink", *pair, *why, "--apply", cwd=folder, env=env)
+    subject = _subject_of(folder, "P100001", env)
+    assigned = arms_sync(
+        "reconcile", "assign", subject, "--owner", "police", "--from", "2025-06-01",
+        *why, "--apply", cwd=folder, env=env,
+    )  # fmt: skip
+    override = assigned.stdout.split()[2].rstrip(";")
+    arms_sync("reconcile", "revoke", override, *why, "--apply", cwd=folder, env=env)
+
+    stored = _reasons(folder)
+    assert len(stored) == 4
+    assert all(reason.startswith("enc1:") for reason in stored)
+    assert [n for n in REASON_NEEDLES if any(n in reason for reason in stored)] == []
+    whole_file = b"".join(p.read_bytes() for p in folder.glob(f"{LEDGER}*") if p.name != KEY_FILE)
+    assert [n for n in REASON_NEEDLES if n.encode() in whole_file] == []
+
+    def show(subject_id: str) -> str:
+        return arms_sync(
+            "reconcile", "show", subject_id, "--reason", "review", cwd=folder, env=env
+        ).stdout
+
+    assert show(subject).count(f"reason: {SECRET_REASON}") >= 3  # unlink, assign, revoke
+    assert f"reason: {SECRET_REASON}" in show(flag["subject_id"])
+
+
+@pytest.mark.integration
+def test_a_postgresql_ledger_needs_a_key_every_host_shares(
+    fresh_postgres_url: str, tmp_path: Path
+) -> None:
+    db = ("--db", fresh_postgres_url)
+    args = run_args(*write_feeds(tmp_path))
+    line = refusal(arms_sync(*db, *args, cwd=tmp_path, check=False))
+    assert "ARMS_SYNC_AT_REST_KEY_FILE" in line
+    assert "ARMS_SYNC_KEYS_DIR" in line
+
+    key_file = tmp_path / "ledger.key"
+    env = {"ARMS_SYNC_AT_REST_KEY_FILE": str(key_file)}
+    arms_sync(*db, *args, cwd=tmp_path, env=env)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    engine = create_engine(parse_ledger_url(fresh_postgres_url))
+    try:
+        with engine.connect() as conn:
+            payloads = conn.execute(text("SELECT payload FROM records")).scalars().all()
+    finally:
+        engine.dispose()
+    assert payloads
+    assert all(bytes(p)[:1] == b"\x01" for p in payloads)
+    assert [n for p in payloads for n in personal_data_in(bytes(p).decode("latin-1"))] == []
+    assert "P100001" in exports(tmp_path, *db, env=env)
+
+    other = {"ARMS_SYNC_AT_REST_KEY_FILE": str(tmp_path / "other.key")}
+    line = refusal(arms_sync(*db, "export", "links", cwd=tmp_path, env=other, check=False))
+    assert "other.key" in line
