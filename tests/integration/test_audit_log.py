@@ -449,6 +449,7 @@ def test_each_combination_entry_names_one_subject_and_its_records(app: App, tmp_
     for entry in entries:
         refs = json.loads(entry.refs)
         assert len([ref for ref in refs if ref.startswith("subject:")]) == 1
+        assert entry.detail == "matched by PNC"  # what linked this subject, and only it
         grouped.append(sorted(ref for ref in refs if ref.startswith("person:")))
     assert sorted(grouped) == [
         [f"person:police/{ref}", f"person:probation/{crn}"] for crn, ref, _ in pairs
