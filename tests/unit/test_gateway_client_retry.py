@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -221,13 +221,18 @@ def test_503_with_retry_after_waits_as_told_then_succeeds(keyrings: dict[Party, 
     assert sleeps == [1.0]
 
 
+def _in_ten_minutes() -> str:
+    """An HTTP date ten minutes from now (made when the test runs, not when it is collected)."""
+    return format_datetime(datetime.now(UTC) + timedelta(minutes=10), usegmt=True)
+
+
 @pytest.mark.parametrize(
-    "retry_after",
-    ["120", format_datetime(datetime.now(UTC) + timedelta(minutes=10), usegmt=True)],
+    "make_retry_after", [lambda: "120", _in_ten_minutes], ids=["seconds", "date"]
 )
 def test_a_retry_after_beyond_max_delay_ends_the_call_at_once_with_the_wait(
-    keyrings: dict[Party, KeyRing], retry_after: str
+    keyrings: dict[Party, KeyRing], make_retry_after: Callable[[], str]
 ) -> None:
+    retry_after = make_retry_after()
     session = ScriptedSession(
         [_response(200, TOKEN), _response(503, {}, headers={"Retry-After": retry_after})]
     )
