@@ -7,8 +7,10 @@ pulled and last delivered to, and the oldest notice batch still waiting.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -107,29 +109,28 @@ def agency_freshness(engine: Engine) -> list[AgencyFreshness]:
 
 def _last_pull(conn: Connection, agency: str) -> datetime | None:
     """When a cycle's ingest task last read the agency's feed (not ended on its gateway's error)."""
-    table = tables.cycle_tasks
-    rows = conn.execute(
-        select(table.c.updated_at, table.c.result)
-        .where(table.c.task_key == f"{KIND_INGEST}:{agency}", table.c.status == TASK_DONE)
-        .order_by(table.c.updated_at.desc())
+    return _last_done(
+        conn, f"{KIND_INGEST}:{agency}", lambda result: result_feed_error(result) is None
     )
-    finished: datetime
-    for finished, result in rows:
-        if result_feed_error(json.loads(result or "{}")) is None:
-            return finished
-    return None
 
 
 def _last_full_delivery_task(conn: Connection, agency: str) -> datetime | None:
     """When a cycle's deliver task last finished with nothing left waiting for the agency."""
+    return _last_done(conn, f"{KIND_DELIVER}:{agency}", lambda result: not result.get("pending"))
+
+
+def _last_done(
+    conn: Connection, task_key: str, counts: Callable[[dict[str, Any]], bool]
+) -> datetime | None:
+    """When a task of `task_key` last finished with a result that `counts`."""
     table = tables.cycle_tasks
     rows = conn.execute(
         select(table.c.updated_at, table.c.result)
-        .where(table.c.task_key == f"{KIND_DELIVER}:{agency}", table.c.status == TASK_DONE)
+        .where(table.c.task_key == task_key, table.c.status == TASK_DONE)
         .order_by(table.c.updated_at.desc())
     )
     finished: datetime
     for finished, result in rows:
-        if not json.loads(result or "{}").get("pending"):
+        if counts(json.loads(result or "{}")):
             return finished
     return None
