@@ -36,15 +36,11 @@ from sync.reconcile.acts import Actor, AuditNote
 
 @dataclass(frozen=True, slots=True)
 class PreparedPass:
-    """A preview's pass with the act, and the ledger mark read before the preview began."""
+    """A pass computed ahead of storing, and the ledger mark it assumes.
 
-    decisions: Decisions
-    mark: LedgerMark
-
-
-@dataclass(frozen=True, slots=True)
-class ActPass:
-    """A prepared pass and the ledger mark with its act stored, nothing else since the preview."""
+    A preview's pass carries the mark read before the preview began; once the
+    act is stored, the mark read after the act's write (see `_with_act`).
+    """
 
     decisions: Decisions
     mark: LedgerMark
@@ -97,7 +93,7 @@ def apply_act(
     return redecide(app, act_id, ready)
 
 
-def _with_act(prepared: PreparedPass | None, now: LedgerMark) -> ActPass | None:
+def _with_act(prepared: PreparedPass | None, now: LedgerMark) -> PreparedPass | None:
     """The prepared pass with the mark `now` (read after the act's write) if the act is all
     that changed since the preview read its mark, else `None`.
 
@@ -106,14 +102,17 @@ def _with_act(prepared: PreparedPass | None, now: LedgerMark) -> ActPass | None:
     """
     if prepared is None or prepared.mark.runs_in_flight:
         return None
-    return ActPass(prepared.decisions, now) if now.is_one_act_after(prepared.mark) else None
+    if not now.is_one_act_after(prepared.mark):
+        return None
+    return PreparedPass(prepared.decisions, now)
 
 
-def redecide(app: App, act_id: str, ready: ActPass | None = None) -> int:
+def redecide(app: App, act_id: str, ready: PreparedPass | None = None) -> int:
     """A new run that stores every decision with the acts in force (the run's outcome
     in the same transaction).
 
-    `ready` is a pass already computed with the act (see `ActPass`): it is
+    `ready` is a pass already computed with the act, under the mark read after
+    the act was stored (see `_with_act`): it is
     stored only if, under the decision-store lock, the ledger has changed by
     nothing but this run since the act; otherwise a pass is computed afresh
     and checked in the same way (see `decide_and_store`).
