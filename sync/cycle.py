@@ -35,7 +35,7 @@ from sync.ingest import FeedSource, IngestCounts, ingest
 from sync.ledger import schema
 from sync.ledger.decisions import decide_under_lock, store_decisions
 from sync.ledger.mark import mark_now, unchanged_since
-from sync.ledger.runs import RUN_FAILED, RUN_PARTIAL, RUN_SUCCEEDED
+from sync.ledger.runs import RUN_PARTIAL, RUN_SUCCEEDED
 from sync.reconcile.manual_inputs import load_manual_links
 
 log = logging.getLogger(__name__)
@@ -98,9 +98,8 @@ def run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSu
 
 def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSummary:
     ledger = app.ledger
-    run_id = ledger.start_run(as_of, app.clock())
-    summary = RunSummary(run_id=run_id, as_of=as_of, window_days=app.settings.window_days)
-    try:
+    with ledger.in_process_run(as_of, app.clock) as run_id:
+        summary = RunSummary(run_id=run_id, as_of=as_of, window_days=app.settings.window_days)
         for agency, source in sources.items():
             try:
                 summary.feeds[agency] = ingest(
@@ -120,11 +119,6 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
             ledger.finish_run(run_id, status, summary.as_dict(), app.clock(), conn)
 
         decide_and_store(app, as_of, run_id, finish)
-    except BaseException:
-        ledger.finish_run(run_id, RUN_FAILED, {}, app.clock())
-        raise
-    finally:
-        ledger.release_run(run_id)
     return summary
 
 

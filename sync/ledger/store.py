@@ -14,6 +14,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import partial
 from operator import itemgetter
@@ -29,6 +30,7 @@ from sync.ledger.migrate import upgrade_to_head
 from sync.ledger.run_locks import HeldRunLock, run_locks_for
 from sync.ledger.runs import (
     KIND_IN_PROCESS,
+    RUN_FAILED,
     RUN_PARTIAL,
     RUN_SUCCEEDED,
     insert_run,
@@ -179,6 +181,28 @@ class Ledger:
         run_id, held = self.run_locks.start(self.engine, insert)
         self._held_runs[run_id] = held
         return run_id
+
+    @contextmanager
+    def in_process_run(
+        self,
+        as_of: date,
+        clock: Callable[[], datetime],
+        failure_summary: Mapping[str, Any] | None = None,
+    ) -> Iterator[int]:
+        """Within the block, a started run (its id); the block records its outcome.
+
+        The block calls `finish_run` in the transaction that stores its work. If
+        the block raises, the run is recorded as failed (with `failure_summary`)
+        before the error goes on; either way its liveness lock is let go.
+        """
+        run_id = self.start_run(as_of, clock())
+        try:
+            yield run_id
+        except BaseException:
+            self.finish_run(run_id, RUN_FAILED, failure_summary or {}, clock())
+            raise
+        finally:
+            self.release_run(run_id)
 
     def release_run(self, run_id: int) -> None:
         """Let go of a run's liveness lock (nothing if this process does not hold it)."""

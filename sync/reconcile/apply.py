@@ -30,7 +30,7 @@ from sync.audit.log import audit_log_for
 from sync.core.decide import Decisions
 from sync.cycle import CheckedPass, decide_and_store
 from sync.ledger.mark import LedgerMark, mark_now, read_ledger_mark, unchanged_since
-from sync.ledger.runs import RUN_FAILED, RUN_SUCCEEDED
+from sync.ledger.runs import RUN_SUCCEEDED
 from sync.reconcile.acts import Actor, AuditNote
 
 
@@ -119,22 +119,16 @@ def redecide(app: App, act_id: str, ready: PreparedPass | None = None) -> int:
     """
     audit_log_for(app.ledger.engine).require_writable()
     ledger = app.ledger
-    as_of = act_as_of(app)
-    run_id = ledger.start_run(as_of, app.clock())
     summary = {"manual_act": act_id, "window_days": app.settings.window_days}
+    as_of = act_as_of(app)
+    with ledger.in_process_run(as_of, app.clock, failure_summary=summary) as run_id:
 
-    def finish(conn: Connection, _decisions: Decisions, _batches: int) -> None:
-        ledger.finish_run(run_id, RUN_SUCCEEDED, summary, app.clock(), conn)
+        def finish(conn: Connection, _decisions: Decisions, _batches: int) -> None:
+            ledger.finish_run(run_id, RUN_SUCCEEDED, summary, app.clock(), conn)
 
-    try:
         decide_and_store(
             app, as_of, run_id, finish, None if ready is None else ready.for_run(run_id)
         )
-    except BaseException:
-        ledger.finish_run(run_id, RUN_FAILED, summary, app.clock())
-        raise
-    finally:
-        ledger.release_run(run_id)
     return run_id
 
 
