@@ -4,7 +4,9 @@ Each entry's hash is SHA-256 over a canonical JSON encoding of its format
 version, sequence number, UTC timestamp, kind, actor, purpose, recipient,
 record references, detail and the previous entry's hash. The first entry
 follows `GENESIS_HASH`. Verification walks the entries in sequence order and
-reports the first one that is missing, out of place or altered.
+reports the first one that is missing, out of place or altered. Anchors (an
+entry's number and hash kept outside the database) let it also catch a chain
+cut short or rewritten from before the anchored entry onwards.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ REF_KINDS = frozenset(
 _REF_RE = re.compile(r"^([a-z]+):(\S+)$")
 _PNC_LIKE = re.compile(r"\b\d{2}(?:\d{2})?/\d{1,7}[A-Z]\b")
 _CRO_LIKE = re.compile(r"\b(?:\d{1,6}/\d{2}[A-Z]|SF\d{2}/\d{1,6}[A-Z])\b")
+_ANCHOR_RE = re.compile(r"^([1-9][0-9]{0,17}):([0-9a-f]{64})$")
 
 
 class AuditKind(StrEnum):
@@ -115,6 +118,19 @@ class Head:
 
     seq: int
     hash: str
+
+    @property
+    def anchor(self) -> str:
+        """The head as an anchor, `SEQ:HASH`, to keep outside the database."""
+        return f"{self.seq}:{self.hash}"
+
+
+def parse_anchor(text: str) -> Head:
+    """An anchor `SEQ:HASH` (as `audit head` prints it), or `ValueError` saying what is wrong."""
+    match = _ANCHOR_RE.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError("an anchor is an entry number and its 64-hex hash, as SEQ:HASH")
+    return Head(int(match[1]), match[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,15 +247,30 @@ def recomputed_hash(entry: Entry) -> str:
     return entry_hash(entry.seq, entry.at, fields, entry.prev_hash)
 
 
-def verify_chain(entries: Iterable[Entry], head: Head | None) -> VerifyResult:
-    """Check entries (in sequence order) link up, hash correctly and end at the head."""
+def verify_chain(
+    entries: Iterable[Entry], head: Head | None, anchors: Iterable[Head] = ()
+) -> VerifyResult:
+    """Check entries (in sequence order) link up, hash correctly, end at the head and
+    hold every anchor (an anchored entry must be there with the anchored hash)."""
+    expected = {anchor.seq: anchor.hash for anchor in anchors}
     expected_seq, prev_hash, count = FIRST_SEQ, GENESIS_HASH, 0
     for entry in entries:
-        problem = _entry_problem(entry, expected_seq, prev_hash)
+        problem = _entry_problem(entry, expected_seq, prev_hash) or _anchor_problem(entry, expected)
         if problem is not None:
             return VerifyResult(False, count, min(entry.seq, expected_seq), problem)
         expected_seq, prev_hash, count = entry.seq + 1, entry.hash, count + 1
+    beyond = [seq for seq in expected if seq >= expected_seq]
+    if beyond:
+        problem = f"the log ends before it, yet an anchor names entry {max(beyond)}"
+        return VerifyResult(False, count, expected_seq, problem)
     return _check_head(head, expected_seq - 1, prev_hash, count)
+
+
+def _anchor_problem(entry: Entry, anchors: dict[int, str]) -> str | None:
+    anchored = anchors.get(entry.seq)
+    if anchored is not None and anchored != entry.hash:
+        return "its hash is not the one anchored for it (the chain was rewritten)"
+    return None
 
 
 def _entry_problem(entry: Entry, expected_seq: int, prev_hash: str) -> str | None:

@@ -147,11 +147,11 @@ class AuditLog:
         for entry in self.entries(start, end):
             yield json.dumps(entry.as_json(), sort_keys=True, separators=(",", ":"))
 
-    def verify(self) -> VerifyResult:
-        """Check the whole chain and its head."""
+    def verify(self, anchors: Iterable[Head] = ()) -> VerifyResult:
+        """Check the whole chain, its head and the `anchors` kept outside the database."""
         head = self.head()
         with closing(self.entries()) as entries:
-            return verify_chain(entries, head)
+            return verify_chain(entries, head, anchors)
 
 
 def audit_log_for(engine: Engine) -> AuditLog:

@@ -1,4 +1,4 @@
-"""`arms-sync audit`: verify the hash-chained audit log, export it for the regulator."""
+"""`arms-sync audit`: verify the hash-chained audit log and its anchors, export the log."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from sync.audit.chain import Head, parse_anchor
 from sync.audit.cli_hooks import audit_cli_consultation, audit_cli_disclosure
 from sync.audit.log import audit_log_for
 from sync.cli.context import ISO_DATE, CliState, pass_state, require_period, write_lines
@@ -18,14 +19,40 @@ def audit() -> None:
     """The audit log: verify its chain, export it."""
 
 
+def _anchors(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> list[Head]:
+    try:
+        return [parse_anchor(value) for value in values]
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 @audit.command("verify")
+@click.option(
+    "--anchor",
+    "anchors",
+    multiple=True,
+    callback=_anchors,
+    metavar="SEQ:HASH",
+    help="An anchor printed earlier by `audit head` and kept outside the database (repeatable).",
+)
 @pass_state
-def verify_cmd(state: CliState) -> None:
-    """Check every entry's hash and link; exit 1 naming the first bad entry."""
-    result = audit_log_for(state.app.ledger.engine).verify()
+def verify_cmd(state: CliState, anchors: list[Head]) -> None:
+    """Check every entry's hash and link, and each anchor; exit 1 naming the first bad entry."""
+    result = audit_log_for(state.app.ledger.engine).verify(anchors)
     if not result.ok:
         raise AuditError(result.sentence())
     click.echo(result.sentence())
+
+
+@audit.command("head")
+@pass_state
+def head_cmd(state: CliState) -> None:
+    """Print the chain head as an anchor (SEQ:HASH) to keep outside the database."""
+    head = audit_log_for(state.app.ledger.engine).head()
+    if head is None:
+        click.echo("The audit log is empty: there is no anchor yet.")
+        return
+    click.echo(head.anchor)
 
 
 @audit.command("export")

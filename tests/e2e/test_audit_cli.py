@@ -3,12 +3,14 @@ database is detected, and a run's export holds every kind that happened and no p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from sync.audit.chain import Entry, recomputed_hash
 from tests.e2e.test_reconcile_cli import OPERATOR, REASON, arms_sync, subjects, synced
 from tests.integration.test_audit_log import personal_data_in
 
@@ -150,3 +152,76 @@ def test_an_export_written_to_a_file_is_a_disclosure_to_it(
     assert _disclosures(ledger)[len(before) :] == [("cli", "file written.jsonl")]
     arms_sync(*command, cwd=ledger)  # to the terminal: consulted, not disclosed
     assert len(_disclosures(ledger)) == len(before) + 1
+
+
+def _anchor(folder: Path) -> str:
+    return arms_sync("audit", "head", cwd=folder).stdout.strip()
+
+
+def test_the_head_is_printed_as_an_anchor_that_verifies(ledger: Path) -> None:
+    anchor = _anchor(ledger)
+    seq, digest = anchor.split(":")
+    assert int(seq) == _entry_count(ledger)
+    assert len(digest) == 64
+    arms_sync("export", "links", cwd=ledger)  # the log grows past the anchor
+    code, out, _ = _verify_anchored(ledger, anchor)
+    assert code == 0
+    assert out.startswith(f"The audit log is intact: {_entry_count(ledger)} entries verified.")
+
+
+def _verify_anchored(folder: Path, *anchors: str) -> tuple[int, str, str]:
+    options = [part for anchor in anchors for part in ("--anchor", anchor)]
+    result = arms_sync("audit", "verify", *options, cwd=folder, check=False)
+    return result.returncode, result.stdout, result.stderr
+
+
+def _cut_back_to(folder: Path, seq: int) -> None:
+    """Remove the entries after `seq` and move the head back: consistent in the database."""
+    with sqlite3.connect(folder / "arms-sync.db") as db:
+        (digest,) = db.execute("SELECT hash FROM audit_log WHERE seq = ?", (seq,)).fetchone()
+        db.execute("DELETE FROM audit_log WHERE seq > ?", (seq,))
+        db.execute("UPDATE audit_head SET seq = ?, hash = ?", (seq, digest))
+
+
+def test_a_log_cut_short_consistently_fails_only_against_an_anchor(ledger: Path) -> None:
+    kept = _entry_count(ledger)
+    arms_sync("export", "links", cwd=ledger)
+    anchor = _anchor(ledger)
+    _cut_back_to(ledger, kept)
+    assert _verify(ledger)[0] == 0  # the database alone cannot tell
+    code, out, err = _verify_anchored(ledger, anchor)
+    assert code == 1
+    assert out == ""
+    assert f"fails verification at entry {kept + 1}:" in err
+    assert f"an anchor names entry {anchor.split(':')[0]}" in err
+
+
+def _rewrite_last_entry(folder: Path) -> None:
+    """Alter the last entry and hash it again, moving the head: consistent in the database."""
+    with sqlite3.connect(folder / "arms-sync.db") as db:
+        db.row_factory = sqlite3.Row
+        row = dict(db.execute("SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone())
+        forged = dataclasses.replace(Entry(**row), purpose="nothing happened")
+        digest = recomputed_hash(forged)
+        db.execute(
+            "UPDATE audit_log SET purpose = ?, hash = ? WHERE seq = ?",
+            (forged.purpose, digest, forged.seq),
+        )
+        db.execute("UPDATE audit_head SET hash = ?", (digest,))
+
+
+def test_an_entry_rewritten_with_its_chain_fails_against_an_anchor(ledger: Path) -> None:
+    anchor = _anchor(ledger)
+    _rewrite_last_entry(ledger)
+    assert _verify(ledger)[0] == 0  # the database alone cannot tell
+    code, _, err = _verify_anchored(ledger, anchor)
+    assert code == 1
+    assert f"fails verification at entry {anchor.split(':')[0]}:" in err
+    assert "not the one anchored for it" in err
+
+
+def test_a_malformed_anchor_is_bad_usage(ledger: Path) -> None:
+    code, out, err = _verify_anchored(ledger, "12:not-a-hash")
+    assert code == 2
+    assert out == ""
+    assert "SEQ:HASH" in err

@@ -20,6 +20,7 @@ from sync.audit.chain import (
     canonical_refs,
     check_draft,
     format_timestamp,
+    parse_anchor,
     recomputed_hash,
     seal_all,
     verify_chain,
@@ -181,3 +182,69 @@ def test_record_references_pass() -> None:
             ),
         )
     )
+
+
+def _anchors(entries: list[Entry], seqs: set[int]) -> list[Head]:
+    return [Head(entry.seq, entry.hash) for entry in entries if entry.seq in seqs]
+
+
+@given(chains, st.data())
+def test_anchors_taken_from_the_chain_verify(entries: list[Entry], data: st.DataObject) -> None:
+    seqs = data.draw(st.sets(st.sampled_from([entry.seq for entry in entries])))
+    assert verify_chain(entries, _head(entries), _anchors(entries, seqs)).ok
+
+
+@given(chains, st.data())
+def test_a_chain_cut_short_with_its_head_moved_back_fails_only_against_a_later_anchor(
+    entries: list[Entry], data: st.DataObject
+) -> None:
+    kept = data.draw(st.integers(0, len(entries) - 1))
+    anchored = data.draw(st.integers(kept + 1, len(entries)))
+    anchors = _anchors(entries, {anchored})
+    cut = entries[:kept]
+    assert verify_chain(cut, _head(cut)).ok  # consistent without an anchor
+    result = verify_chain(cut, _head(cut), anchors)
+    assert not result.ok
+    assert result.first_bad == kept + 1
+    assert f"an anchor names entry {anchored}" in result.sentence()
+
+
+@given(chains, st.data())
+def test_a_chain_rewritten_from_any_entry_fails_at_the_first_anchor_it_reaches(
+    entries: list[Entry], data: st.DataObject
+) -> None:
+    start = data.draw(st.integers(0, len(entries) - 1))
+    seqs = data.draw(st.sets(st.integers(start + 1, len(entries)), min_size=1))
+    anchors = _anchors(entries, seqs)
+    forged_drafts = [Draft(AuditKind.ERASURE, "operator:x", "forged")] * (len(entries) - start)
+    forged = entries[:start] + seal_all(forged_drafts, _head(entries[:start]), AT)
+    assert verify_chain(forged, _head(forged)).ok  # consistent without an anchor
+    result = verify_chain(forged, _head(forged), anchors)
+    assert not result.ok
+    assert result.first_bad == min(seqs)
+
+
+@given(chains)
+def test_an_anchor_reads_back_as_printed(entries: list[Entry]) -> None:
+    head = _head(entries)
+    assert parse_anchor(f"  {head.anchor.upper()} ") == head
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "12",
+        "12:",
+        ":" + "a" * 64,
+        "0:" + "a" * 64,
+        "-1:" + "a" * 64,
+        "3:" + "a" * 63,
+        "3:" + "g" * 64,
+        "3:" + "a" * 65,
+        "3 " + "a" * 64,
+    ],
+)
+def test_a_malformed_anchor_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="SEQ:HASH"):
+        parse_anchor(text)
