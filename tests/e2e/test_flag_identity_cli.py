@@ -12,53 +12,11 @@ from sqlalchemy import create_engine, select
 
 from sync.ledger import schema
 from tests.conftest import run_cli
-from tests.feed_records import STAMP, completed_assessment, person, run_args, write_feeds
+from tests.feed_records import run_args, write_feeds
+from tests.relink_scenario import AFTER, BEFORE, PROBATION
 
 pytestmark = pytest.mark.e2e
 KIND = "assessed_without_owner"
-
-
-PROBATION = [
-    person(
-        "probation",
-        "A000001",
-        surname="ALDER",
-        forenames="Adam",
-        date_of_birth="1960-01-01",
-        updated_at=STAMP,
-    ),
-    completed_assessment("probation", "PA", "A000001", "2025-05-12"),
-]
-POLICE_QA = completed_assessment("police", "QA", "Q-1", "2025-05-10")
-QUINCE = person(
-    "police",
-    "Q-1",
-    surname="QUINCE",
-    forenames="Quinn",
-    date_of_birth="1971-02-03",
-    updated_at=STAMP,
-)
-# The same police record, corrected later: it now matches the probation person.
-ALDER = person(
-    "police",
-    "Q-1",
-    surname="ALDER",
-    forenames="Adam",
-    date_of_birth="1960-01-01",
-    updated_at="2026-02-01T00:00:00Z",
-)
-
-
-# A second police record of ALDER: his subject holds two records to Q-1's one, so it
-# keeps its id when Q-1 joins it, whatever the ids (subject ids are keyed per ledger).
-ALDER_TOO = person(
-    "police",
-    "Q-9",
-    surname="ALDER",
-    forenames="Adam",
-    date_of_birth="1960-01-01",
-    updated_at=STAMP,
-)
 
 
 def _run(folder: Path, police: list[Any]) -> None:
@@ -94,14 +52,14 @@ def _first_seen(folder: Path, assessment_id: str) -> list[datetime]:
 
 
 def test_a_relinked_person_keeps_one_flag_per_assessment_and_kind(tmp_path: Path) -> None:
-    _run(tmp_path, [QUINCE, POLICE_QA, ALDER_TOO])
+    _run(tmp_path, BEFORE)
     assert _subject_of(tmp_path, "Q-9") == _subject_of(tmp_path, "A000001")
     (before,) = _report_rows(tmp_path, "QA")
     old_subject = _subject_of(tmp_path, "Q-1")
     first_seen = _first_seen(tmp_path, "QA")
     assert before["subject_id"] == old_subject
 
-    _run(tmp_path, [ALDER, POLICE_QA, ALDER_TOO])
+    _run(tmp_path, AFTER)
     new_subject = _subject_of(tmp_path, "Q-1")
     assert new_subject == _subject_of(tmp_path, "A000001") != old_subject
     (after,) = _report_rows(tmp_path, "QA")

@@ -31,6 +31,7 @@ from sync.reconcile.acts import Actor
 from sync.reconcile.flags import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts, resolve
 from sync.reports.models import FlagRow
 from sync.settings import Settings
+from tests import relink_scenario as relink
 from tests.feed_records import STAMP, completed_assessment, person, write_feed
 
 pytestmark = pytest.mark.integration
@@ -273,49 +274,11 @@ def _only_flag_follows(app: App, assessment_id: str, old: str, new: str, first: 
 def test_a_relinked_person_takes_its_assessment_flag_along(
     app: App, clock: Clock, tmp_path: Path
 ) -> None:
-    probation = [
-        person(
-            "probation",
-            "A000001",
-            surname="ALDER",
-            forenames="Adam",
-            date_of_birth="1960-01-01",
-            updated_at=STAMP,
-        ),
-        completed_assessment("probation", "PA", "A000001", "2025-05-12"),
-    ]
-    quince = person(
-        "police",
-        "Q-1",
-        surname="QUINCE",
-        forenames="Quinn",
-        date_of_birth="1971-02-03",
-        updated_at=STAMP,
-    )
-    # A second police record of ALDER: his subject holds two records to Q-1's one, so
-    # it keeps its id when Q-1 joins it, whatever the ids (a tie goes to the smaller).
-    alder_too = person(
-        "police",
-        "Q-9",
-        surname="ALDER",
-        forenames="Adam",
-        date_of_birth="1960-01-01",
-        updated_at=STAMP,
-    )
-    police = [quince, completed_assessment("police", "QA", "Q-1", "2025-05-10"), alder_too]
-    run_cycle(app, _sources(tmp_path, probation, police), AS_OF)
+    run_cycle(app, _sources(tmp_path, relink.PROBATION, relink.BEFORE), AS_OF)
     first, old = clock(), _subject_of(app, "police", "Q-1")
     assert _subject_of(app, "police", "Q-9") == _subject_of(app, "probation", "A000001")
-    alder = person(
-        "police",
-        "Q-1",
-        surname="ALDER",
-        forenames="Adam",
-        date_of_birth="1960-01-01",
-        updated_at="2026-02-01T00:00:00Z",
-    )
     clock.tick()
-    run_cycle(app, _sources(tmp_path, probation, [alder, *police[1:]]), AS_OF)
+    run_cycle(app, _sources(tmp_path, relink.PROBATION, relink.AFTER), AS_OF)
     new = _subject_of(app, "police", "Q-1")
     assert new == _subject_of(app, "probation", "A000001")
     _only_flag_follows(app, "QA", old, new, first)
