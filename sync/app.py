@@ -1,9 +1,10 @@
 """The composition root: builds each client once per process and hands it out.
 
-CLI commands and Celery tasks ask an `App` for the ledger, the policy settings
-and the subject-id minting function; nothing is built at import time, so a
-Celery worker opens its database connections after it forks. The ledger always
-encrypts personal data at rest; `at_rest_key_source` says where its key comes from.
+CLI commands and Celery tasks ask an `App` for the ledger, the policy settings,
+the subject-id minting function and the gateway clients; nothing is built at
+import time, so a Celery worker opens its database and HTTP connections after
+it forks. The ledger always encrypts personal data at rest; `at_rest_key_source`
+says where its key comes from.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property, partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
@@ -25,6 +27,7 @@ from sync.crypto.at_rest import FieldCipher, new_data_key
 from sync.crypto.keyring import load_data_key, load_keyring
 from sync.crypto.keys import KeyRing, Party
 from sync.errors import ConfigurationError
+from sync.gateway_clients import GatewayClients, build_gateway_client
 from sync.ledger.codec import CipherCodec
 from sync.ledger.data_key import bind_data_key, ledger_key_file
 from sync.ledger.location import (
@@ -39,6 +42,9 @@ from sync.ledger.migrate import upgrade_to_head
 from sync.ledger.outbox import OutboxKeys
 from sync.ledger.store import Ledger
 from sync.settings import Settings
+
+if TYPE_CHECKING:
+    from sync.gateway.client import GatewayClient
 
 SUBJECT_ID_PREFIX = "S"
 SUBJECT_ID_HEX_CHARS = 16
@@ -110,6 +116,13 @@ class App:
 
     settings: Settings
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    _gateways: GatewayClients = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Holds no client yet: each is built when first asked for (after a fork).
+        self._gateways = GatewayClients(
+            partial(build_gateway_client, self.settings, self.require_keyring)
+        )
 
     @cached_property
     def engine(self) -> Engine:
@@ -203,12 +216,22 @@ class App:
             return link_on_identifiers
         return link_probabilistically
 
+    def gateway_client(self, base_url: str, agency: str) -> GatewayClient:
+        """This thread's client for an agency's gateway: built on first use, then reused.
+
+        One per (agency, base URL) per thread, kept until the App is closed, so
+        passes share its connections and bearer token. Callers never close it.
+        A missing client secret or plain http off this machine is refused here.
+        """
+        return self._gateways.get(base_url, agency)
+
     def today(self) -> date:
         """Today's date in UTC."""
         return self.clock().date()
 
     def close(self) -> None:
-        """Release run locks still held and pooled connections."""
+        """Close the gateway clients; release run locks still held and pooled connections."""
+        self._gateways.close()
         if "ledger" in self.__dict__:
             self.ledger.close()
         elif "engine" in self.__dict__:

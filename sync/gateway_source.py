@@ -3,74 +3,23 @@
 Each page is one unit: its records, its envelope's `msg_id` and the next
 cursor commit together, so a page is applied at most once and an interrupted
 pull resumes where it stopped. Pages are live exchange: the clock-skew window
-applies.
+applies. The client is the App's: a source never closes it.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from sync.app import App
 from sync.crypto.replay import ReplayGuard
-from sync.errors import ConfigurationError
 from sync.feeds.jsonl import FeedItem, validate_stream
 from sync.feeds.models import FeedContext
 from sync.feeds.pages import PageOpener
 from sync.gateway.client import GatewayClient
-from sync.gateway.retry import RetryPolicy
 from sync.ingest import Unit
 from sync.ledger.cursors import load_cursor
-
-
-def gateway_client(app: App, base_url: str, agency: str) -> GatewayClient:
-    """A client for one agency's gateway, configured from settings."""
-    settings = app.settings
-    if not settings.gateway_allow_plain_http:
-        require_tls_off_this_machine(base_url)
-    if settings.gateway_client_secret is None:
-        raise ConfigurationError(
-            "Gateway access needs a client secret: set ARMS_SYNC_GATEWAY_CLIENT_SECRET."
-        )
-    return GatewayClient(
-        base_url,
-        agency=agency,
-        client_id=settings.gateway_client_id,
-        client_secret=settings.gateway_client_secret.get_secret_value(),
-        keyring=app.require_keyring(),
-        timeout=(settings.http_timeout_seconds, settings.http_timeout_seconds),
-        retry=RetryPolicy(
-            max_attempts=settings.gateway_retry_attempts,
-            base_delay=settings.gateway_retry_base_seconds,
-            max_delay=settings.gateway_retry_max_seconds,
-        ),
-        ca_bundle=settings.gateway_ca_bundle,
-    )
-
-
-def require_tls_off_this_machine(base_url: str) -> None:
-    """Refuse a plain `http://` gateway URL unless the gateway runs on this machine.
-
-    The client secret and bearer tokens must never cross a network in clear.
-    """
-    parts = urlsplit(base_url)
-    if parts.scheme == "http" and not _is_this_machine(parts.hostname or ""):
-        raise ConfigurationError(
-            "A gateway off this machine must be reached over https (plain http is "
-            "allowed only for 127.0.0.1, ::1 or localhost, or with "
-            "ARMS_SYNC_GATEWAY_ALLOW_PLAIN_HTTP on a private test network)."
-        )
-
-
-def _is_this_machine(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class GatewaySource:
@@ -116,5 +65,9 @@ class GatewaySource:
 
 
 def gateway_source(spec: str, agency: str, app: App) -> GatewaySource:
-    """A gateway source for `run --probation-feed URL` / `--police-feed URL`."""
-    return GatewaySource(app, spec.rstrip("/"), agency, gateway_client(app, spec, agency))
+    """A gateway source for `run --probation-feed URL` / `--police-feed URL`.
+
+    Its client is the App's (this thread's for the gateway), which the App closes.
+    """
+    base_url = spec.rstrip("/")
+    return GatewaySource(app, base_url, agency, app.gateway_client(base_url, agency))

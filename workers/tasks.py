@@ -2,7 +2,8 @@
 
 Arguments are ids only (cycle id, agency name, batch number); nothing personal
 passes through the broker. Each worker process builds its own `App` after the
-fork (`worker_process_init`), so no database connection crosses a fork.
+fork (`worker_process_init`), so no database or gateway connection crosses a
+fork; its gateway clients (and their bearer tokens) serve every task it runs.
 """
 
 from __future__ import annotations

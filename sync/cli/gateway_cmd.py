@@ -3,7 +3,9 @@
 The gateway serves a plain JSON Lines feed sealed page by page to the hub, and
 accepts sealed notice batches, answering each with a signed receipt. It stands
 in for an agency system in the demo and the tests. On start it prints one line,
-`listening on http://HOST:PORT`, and it shuts down cleanly on SIGTERM or SIGINT.
+`listening on http://HOST:PORT`, and it shuts down cleanly on SIGTERM or SIGINT,
+saying on stderr how many requests each endpoint received (and how many came
+without a valid bearer token) and which faults it injected.
 """
 
 from __future__ import annotations
@@ -191,5 +193,6 @@ def gateway(
         serve_until(server, stop)
     finally:
         store.close()
+    click.echo(f"{party} gateway requests: {server.requests.summary()}.", err=True)
     injected = " ".join(f"{fault}={count}" for fault, count in faults.counts.items())
     click.echo(f"{party} gateway stopped; injected faults: {injected or 'none'}.", err=True)

@@ -334,16 +334,16 @@ def deliver_to(
     back-off); a cycle's own prompt pass (`ignore_schedule`) tries at once,
     unless the gateway asked for a wait (`Retry-After`) that has not passed.
     A gateway's refusal ends the pass like any failed batch (kept, with its
-    retry time) and is named in the counts (`refused`), never raised.
+    retry time) and is named in the counts (`refused`), never raised. The
+    client is the App's, reused pass after pass (its connections and token).
     """
     from sync.delivery import deliver_pass
-    from sync.gateway_source import gateway_client
 
     with task_lock(app.ledger.engine, TaskRef(KIND_DELIVER, NO_DELIVERY_CYCLE, agency)) as free:
         if not free:
             return None
-        with gateway_client(app, url, agency) as client:
-            delivery = deliver_pass(app, agency, client, ignore_schedule=ignore_schedule)
+        client = app.gateway_client(url, agency)
+        delivery = deliver_pass(app, agency, client, ignore_schedule=ignore_schedule)
     counts: dict[str, Any] = asdict(delivery.counts)
     if delivery.refusal is not None:
         counts[RESULT_REFUSED] = type(delivery.refusal).__name__

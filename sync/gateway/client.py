@@ -16,7 +16,10 @@ than the policy's `max_delay` is not waited out inside the call: the call
 ends at once with `RetryAfterError`, which carries the wait (as does the error
 of attempts that ran out on a `Retry-After`), and the caller tries again no
 sooner. A client serves one thread; `run_each` runs one job per gateway so a
-failing gateway never holds back another. Log lines and errors name the
+failing gateway never holds back another. The hub's clients are built and
+kept by the `App` (`sync/gateway_clients.py`): one per gateway per thread, for
+the process's life, so the bearer token is fetched again only when it is
+about to expire or the gateway answers 401. Log lines and errors name the
 agency, endpoint and failure kind, never content.
 """
 

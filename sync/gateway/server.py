@@ -3,6 +3,8 @@
 A `ThreadingHTTPServer` whose handler turns each request into a
 `sync.gateway.service.Request`, asks the `Gateway` for a `Reply`, and writes it.
 Request lines are logged without their query strings; bodies are never logged.
+The server counts the requests each endpoint received, and the requests it
+refused for a missing or expired bearer token (`RequestCounts`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import chain
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,6 +29,7 @@ from sync.gateway.service import Gateway, Reply, Request, error_reply, unauthori
 MAX_BODY_BYTES = 64 * 1024 * 1024
 HANDLER_TIMEOUT_SECONDS = 60.0
 STOP_POLL_SECONDS = 0.1
+BAD_TOKEN = "bad-token"  # noqa: S105 - a counter's name, not a secret
 log = logging.getLogger("arms_sync.gateway")
 
 Endpoint = Callable[[Gateway, Request], Reply]
@@ -33,20 +37,40 @@ Endpoint = Callable[[Gateway, Request], Reply]
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One endpoint: its handler, whether it needs a token, whether faults may hit it."""
+    """One endpoint: its name, its handler, whether it needs a token, whether faults may hit it."""
 
+    name: str
     endpoint: Endpoint
     needs_token: bool = True
     faulty: bool = True
 
 
 ROUTES: dict[tuple[str, str], Route] = {
-    ("GET", "/health"): Route(Gateway.health, needs_token=False, faulty=False),
-    ("POST", "/oauth/token"): Route(Gateway.token, needs_token=False),
-    ("GET", "/feed"): Route(Gateway.feed_page),
-    ("POST", "/notices"): Route(Gateway.receive_notices),
-    ("GET", "/notices"): Route(Gateway.list_notices, faulty=False),
+    ("GET", "/health"): Route("health", Gateway.health, needs_token=False, faulty=False),
+    ("POST", "/oauth/token"): Route("token", Gateway.token, needs_token=False),
+    ("GET", "/feed"): Route("feed", Gateway.feed_page),
+    ("POST", "/notices"): Route("notices", Gateway.receive_notices),
+    ("GET", "/notices"): Route("listing", Gateway.list_notices, faulty=False),
 }
+
+
+class RequestCounts:
+    """How many requests each endpoint received, and how many had no valid token; thread-safe."""
+
+    def __init__(self) -> None:
+        names = chain((route.name for route in ROUTES.values()), (BAD_TOKEN,))
+        self._counts = dict.fromkeys(names, 0)
+        self._lock = threading.Lock()
+
+    def add(self, name: str) -> None:
+        """Count one request under `name` (an endpoint's name or `bad-token`)."""
+        with self._lock:
+            self._counts[name] += 1
+
+    def summary(self) -> str:
+        """`name=count` for each, space-separated, e.g. `health=0 token=1 … bad-token=0`."""
+        with self._lock:
+            return " ".join(f"{name}={count}" for name, count in self._counts.items())
 
 
 class GatewayServer(ThreadingHTTPServer):
@@ -61,6 +85,7 @@ class GatewayServer(ThreadingHTTPServer):
         super().__init__(address, GatewayHandler)
         self.gateway = gateway
         self.faults = faults or FaultInjector()
+        self.requests = RequestCounts()
 
     def handle_error(self, request: object, client_address: object) -> None:
         """Log a failed connection in one line (type only, no traceback, no content)."""
@@ -106,6 +131,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         if route is None:
             self._write(error_reply(HTTPStatus.NOT_FOUND, "not_found", "No such endpoint."))
             return
+        self.server.requests.add(route.name)
         body = self._read_body()
         if body is None:
             return
@@ -126,6 +152,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
     def _answer(self, route: Route, request: Request) -> Reply:
         gateway = self.server.gateway
         if route.needs_token and not gateway.authorized(request):
+            self.server.requests.add(BAD_TOKEN)
             return unauthorized()
         return route.endpoint(gateway, request)
 

@@ -1,7 +1,8 @@
 """Helpers for the gateway tests: real keys, a synthetic feed, a real gateway process.
 
 The gateway runs as `arms-sync gateway …` in its own process on 127.0.0.1,
-on a port it picks itself and announces on its first line of output.
+on a port it picks itself (or one it is given) and announces on its first
+line of output. Stopped, it says how many requests each endpoint received.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ CLIENT_SECRET = "test-only-secret"
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 LISTENING = "listening on "
+REQUESTS = "gateway requests: "
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH = (
     "import sys\n"
@@ -133,8 +135,9 @@ def start_gateway(
     extra: tuple[str, ...] = (),
     client_id: str = CLIENT_ID,
     client_secret: str = CLIENT_SECRET,
+    port: int = 0,
 ) -> RunningGateway:
-    """Start a gateway on a free loopback port and wait for its `listening on` line.
+    """Start a gateway on a loopback port (0: a free one) and wait for its `listening on` line.
 
     The client credentials go through the environment, as a deployment passes them.
     """
@@ -149,7 +152,7 @@ def start_gateway(
         "--state",
         str(state),
         "--port",
-        "0",
+        str(port),
         *extra,
         cwd=cwd,
         env={CLIENT_ID_ENV: client_id, CLIENT_SECRET_ENV: client_secret},
@@ -160,6 +163,14 @@ def start_gateway(
         process.communicate()
         raise RuntimeError("the gateway did not start; see gateway-stderr.log.")
     return RunningGateway(process, line.removeprefix(LISTENING).strip(), cwd / "gateway-stderr.log")
+
+
+def request_counts(gateway: RunningGateway) -> dict[str, int]:
+    """Stop the gateway; how many requests each endpoint received (`token`, `feed`,
+    `notices`, …) and how many came without a valid token (`bad-token`), as it said."""
+    assert gateway.stop() == 0
+    said = gateway.log.read_text(encoding="utf-8").rsplit(REQUESTS, 1)[1].split(".", 1)[0]
+    return {name: int(count) for name, count in (item.split("=") for item in said.split())}
 
 
 def _first_line(process: subprocess.Popen[str]) -> str:

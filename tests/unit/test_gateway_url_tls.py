@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sync.errors import ConfigurationError
-from sync.gateway_source import require_tls_off_this_machine
+from sync.gateway_clients import require_tls_off_this_machine
 
 
 @pytest.mark.parametrize(
