@@ -58,6 +58,8 @@ def build_gateway_client(
             max_delay=settings.gateway_retry_max_seconds,
         ),
         ca_bundle=settings.gateway_ca_bundle,
+        deadline=settings.http_deadline_seconds,
+        max_body_bytes=settings.gateway_max_response_bytes,
     )
 
 

@@ -26,6 +26,8 @@ DEFAULT_HOURS_PER_ASSESSMENT = 6.0
 DEFAULT_GATEWAY_RETRY_ATTEMPTS = 6
 DEFAULT_GATEWAY_RETRY_BASE_SECONDS = 0.5
 DEFAULT_GATEWAY_RETRY_MAX_SECONDS = 30.0
+DEFAULT_HTTP_DEADLINE_SECONDS = 120.0
+DEFAULT_GATEWAY_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -50,6 +52,10 @@ class Settings(BaseSettings):
     broker_url: str = DEFAULT_BROKER_URL
     operator: str | None = None
     http_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A whole attempt's limit: a gateway trickling its body slower than the read
+    # timeout is cut off; a body over the cap (decompressed) is refused.
+    http_deadline_seconds: float = Field(default=DEFAULT_HTTP_DEADLINE_SECONDS, gt=0)
+    gateway_max_response_bytes: int = Field(default=DEFAULT_GATEWAY_MAX_RESPONSE_BYTES, ge=1024)
     gateway_client_id: str = "arms-sync"
     gateway_client_secret: SecretStr | None = None
     gateway_ca_bundle: Path | None = None

@@ -1,7 +1,11 @@
 """The hub's client for one agency gateway: tokens, feed pages, notice delivery.
 
 One `requests.Session` per client, explicit (connect, read) timeouts, TLS
-verification on (with an optional CA bundle). Transient failures are retried
+verification on (with an optional CA bundle). A body is read in chunks under
+two more limits: a deadline for the whole attempt (a gateway trickling bytes
+slower than the read timeout is cut off, and the attempt counts as failed for
+now) and a size cap (a body over it, decompressed, is a refusal: it is not read
+into memory, and retrying would not change it). Transient failures are retried
 with exponential backoff and full jitter, never sooner than `Retry-After`:
 
 - retryable: connection errors, timeouts, broken chunked bodies, HTTP 429,
@@ -38,6 +42,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import requests
+import urllib3
 
 from sync.crypto.envelope import wire_digest
 from sync.crypto.header import parse_header
@@ -60,11 +65,13 @@ from sync.gateway.retry import (
     utc_now,
     waits_too_long,
 )
+from sync.settings import DEFAULT_GATEWAY_MAX_RESPONSE_BYTES, DEFAULT_HTTP_DEADLINE_SECONDS
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
 FEED_PATH = "/feed"
 NOTICES_PATH = "/notices"
 DEFAULT_TIMEOUT = (5.0, 30.0)
+BODY_CHUNK_BYTES = 64 * 1024
 TOKEN_REFRESH_MARGIN_SECONDS = 10.0
 RETRYABLE_STATUSES = frozenset(
     {
@@ -81,6 +88,8 @@ RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+# What reading a streamed body may fail with: requests' errors and urllib3's own.
+BODY_ERRORS: tuple[type[Exception], ...] = (*RETRYABLE_ERRORS, urllib3.exceptions.HTTPError)
 ENVELOPE_CONTENT_TYPE = "application/json"
 MAX_ERROR_CODE_LENGTH = 40
 
@@ -110,10 +119,10 @@ class _UnauthorizedError(Exception):
     """The gateway answered 401."""
 
 
-def _error_code(response: requests.Response) -> str:
+def _error_code(body: bytes) -> str:
     """The reply's `error` code when it is a plain word (shortened), else ""."""
     try:
-        code = response.json().get("error")
+        code = json.loads(body).get("error")
     except (ValueError, AttributeError):
         return ""
     if isinstance(code, str) and code.replace("_", "").isalpha():
@@ -178,6 +187,8 @@ class GatewayClient:
         ca_bundle: str | Path | None = None,
         rand: Callable[[], float] = random.random,
         monotonic: Callable[[], float] = time.monotonic,
+        deadline: float = DEFAULT_HTTP_DEADLINE_SECONDS,
+        max_body_bytes: int = DEFAULT_GATEWAY_MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.agency = Party(agency)
@@ -194,6 +205,8 @@ class GatewayClient:
         self._monotonic = monotonic
         self._token: str | None = None
         self._token_expires = 0.0
+        self._deadline = deadline
+        self._max_body_bytes = max_body_bytes
 
     @property
     def keyring(self) -> KeyRing:
@@ -341,6 +354,7 @@ class GatewayClient:
     ) -> dict[str, Any]:
         if body is not None:
             headers = {**headers, "Content-Type": ENVELOPE_CONTENT_TYPE}
+        started = self._monotonic()
         try:
             response = self._session.request(
                 method,
@@ -350,6 +364,7 @@ class GatewayClient:
                 headers=headers,
                 timeout=self._timeout,
                 verify=self._verify,
+                stream=True,
             )
         except requests.exceptions.SSLError:
             raise PermanentGatewayError(
@@ -357,26 +372,48 @@ class GatewayClient:
             ) from None
         except RETRYABLE_ERRORS as error:
             raise _TransientError(type(error).__name__) from None
-        return self._decode(response)
+        with response:
+            return self._decode(response, started, f"{method} {path}")
 
-    def _decode(self, response: requests.Response) -> dict[str, Any]:
+    def _decode(self, response: requests.Response, started: float, call: str) -> dict[str, Any]:
         status = response.status_code
         if status == HTTPStatus.UNAUTHORIZED:
             raise _UnauthorizedError
         if status in RETRYABLE_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), utc_now())
             raise _TransientError(f"HTTP {status}", retry_after)
+        body = self._read_body(response, started, call)
+        if status >= HTTPStatus.BAD_REQUEST:
+            raise self._refused(status, _error_code(body))
         try:
-            response.raise_for_status()
-        except requests.HTTPError:
-            raise self._refused(status, _error_code(response)) from None
-        try:
-            document = response.json()
+            document = json.loads(body)
         except ValueError:
             raise _TransientError("undecodable body") from None
         if not isinstance(document, dict):
             raise _TransientError("undecodable body")
         return document
+
+    def _read_body(self, response: requests.Response, started: float, call: str) -> bytes:
+        """The body, read in chunks within the attempt's deadline and the size cap."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in _arriving(response):
+                size += len(chunk)
+                if size > self._max_body_bytes:
+                    raise self._too_large(call)
+                if self._monotonic() - started > self._deadline:
+                    raise _TransientError("body too slow")
+                chunks.append(chunk)
+        except BODY_ERRORS as error:
+            raise _TransientError(type(error).__name__) from None
+        return b"".join(chunks)
+
+    def _too_large(self, call: str) -> PermanentGatewayError:
+        return PermanentGatewayError(
+            f"the {self.agency} gateway answered {call} with a body over "
+            f"{self._max_body_bytes} bytes (ARMS_SYNC_GATEWAY_MAX_RESPONSE_BYTES)."
+        )
 
     def _refused(self, status: int, code: str) -> PermanentGatewayError:
         if code == STALE_ENVELOPE_CODE:
@@ -387,6 +424,17 @@ class GatewayClient:
         return PermanentGatewayError(
             f"the {self.agency} gateway refused the request with HTTP {status}{named}."
         )
+
+
+def _arriving(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives, decompressed: each read returns what one socket read gave.
+
+    (`iter_content` waits for a whole chunk, so a trickle would never reach the
+    deadline check.)
+    """
+    raw = response.raw
+    while chunk := raw.read1(BODY_CHUNK_BYTES, decode_content=True):
+        yield chunk
 
 
 def run_each(jobs: Mapping[str, Callable[[], T]]) -> dict[str, T | GatewayError]:

@@ -7,6 +7,7 @@ session that never opens a socket, with `sleep` recorded instead of slept.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import pickle
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from urllib.parse import quote_plus
 
 import pytest
 import requests
+import urllib3
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -155,7 +157,11 @@ def _response(
     response.status_code = status
     response.reason = "scripted"
     response.url = "http://gateway.test/"
-    response._content = body if body is not None else json.dumps(document).encode()
+    content = body if body is not None else json.dumps(document).encode()
+    # A streamed response, as the client asks for: the body is read from `raw`.
+    response.raw = urllib3.HTTPResponse(
+        body=io.BytesIO(content), status=status, preload_content=False
+    )
     response.headers.update(headers or {})
     return response
 
