@@ -48,6 +48,30 @@ def completed_assessment(agency: str, aid: str, pid: str, day: str, **fields: ob
     }
 
 
+def merge(agency: str, mid: str, source: str, target: str, **fields: object) -> Record:
+    """A merge record: the agency merged person `source` into person `target`."""
+    return {
+        "type": "merge",
+        "agency": agency,
+        "id": mid,
+        "source_person_id": source,
+        "target_person_id": target,
+        "updated_at": STAMP,
+        **fields,
+    }
+
+
+def deleted_person(agency: str, pid: str, updated_at: str) -> Record:
+    """A person record deleted by its agency (the key alone, as a source may send it)."""
+    return {
+        "type": "person",
+        "agency": agency,
+        "id": pid,
+        "deleted": True,
+        "updated_at": updated_at,
+    }
+
+
 def write_feed(path: Path, records: Iterable[Mapping[str, object]]) -> Path:
     """`records` as a JSON Lines feed file at `path`."""
     path.write_text("".join(json.dumps(record) + "\n" for record in records))

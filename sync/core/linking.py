@@ -145,9 +145,28 @@ def successions(
     return {old: _most_held(held) for old, held in tallies.items()}
 
 
+def ranked_holders(held: Iterable[tuple[RecordRef, str]]) -> tuple[str, ...]:
+    """The subjects holding these (record, subject) pairs, most records first.
+
+    Ties: the one holding the smallest record first, as a successor is chosen,
+    so for a subject id that vanished in one step the first is its successor.
+    """
+    tally: dict[str, tuple[int, RecordRef]] = {}
+    for ref, subject_id in held:
+        count, smallest = tally.get(subject_id, (0, ref))
+        tally[subject_id] = (count + 1, min(smallest, ref))
+    return tuple(sorted(tally, key=lambda sid: _share(tally, sid)))
+
+
 def _most_held(held: Mapping[str, tuple[int, RecordRef]]) -> str:
     """The subject holding most records (ties: the one holding the smallest record)."""
-    return min(held, key=lambda sid: (-held[sid][0], held[sid][1]))
+    return min(held, key=lambda sid: _share(held, sid))
+
+
+def _share(held: Mapping[str, tuple[int, RecordRef]], subject_id: str) -> tuple[int, RecordRef]:
+    """A subject's rank among holders: more records first, then the smaller record."""
+    count, smallest = held[subject_id]
+    return (-count, smallest)
 
 
 def edges_within(edges: Iterable[Edge], members: set[RecordRef]) -> list[Edge]:

@@ -8,7 +8,9 @@ have the pass computed under that lock (`decide_under_lock`). Flags are merged:
 a new flag gets its first-seen time, a flag that still holds gets its
 last-seen time, one that no longer holds is closed, never erased. Overrides
 of a subject id the pass no longer has follow its records to the successor
-(`sync.ledger.override_moves`).
+(`sync.ledger.override_moves`), and the records such an id last held are
+kept, so a command given it can say where they are now
+(`sync.ledger.former_members`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sync.core.notices import Notice, notices_for_subject
 from sync.errors import StalePass
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec, field_key
+from sync.ledger.former_members import keep_former_members
 from sync.ledger.outbox import OutboxKeys, changed_notices, store_outgoing
 from sync.ledger.override_moves import move_overrides
 from sync.ledger.store import Ledger, bulk_execute, driver_value
@@ -184,15 +187,17 @@ def _write_decisions(
 ) -> list[Draft]:
     """Write a decision pass, notices aside, inside the caller's transaction.
 
-    Subjects, members, links, segments, orphans, flags, review items, and the
-    overrides of vanished subject ids re-pointed at their successors; the
-    caller holds the decision-store lock. Returns the pass's audit entries,
-    drafted before anything is replaced: the caller (which checks
-    `require_writable` on the audit log first) appends them as its last write,
-    so the audit chain's head is locked only from there to the commit.
+    Subjects, members, links, segments, orphans, flags, review items, the
+    overrides of vanished subject ids re-pointed at their successors, and the
+    last members of those ids kept (`former_members`); the caller holds the
+    decision-store lock. Returns the pass's audit entries, drafted before
+    anything is replaced: the caller (which checks `require_writable` on the
+    audit log first) appends them as its last write, so the audit chain's
+    head is locked only from there to the commit.
     """
     drafts = decision_pass_drafts(conn, decisions, run_id)
-    _store_subjects(conn, decisions.subjects, run_id)
+    vanished = _store_subjects(conn, decisions.subjects, run_id)
+    keep_former_members(conn, vanished, run_id)
     current = {decision.subject_id for decision in decisions.subjects}
     moves = move_overrides(conn, decisions.successors, current, run_id, now)
     drafts.extend(override_move_drafts(moves, run_id))
@@ -242,9 +247,11 @@ def store_reviews(
         conn.execute(table.insert(), rows)
 
 
-def _store_subjects(conn: Connection, subjects: Iterable[SubjectDecision], run_id: int) -> None:
+def _store_subjects(conn: Connection, subjects: Iterable[SubjectDecision], run_id: int) -> set[str]:
+    """Mark the pass's subjects active and every other inactive; return the ids that vanish."""
     table = schema.subjects
-    known = set(conn.execute(select(table.c.subject_id)).scalars())
+    stored = conn.execute(select(table.c.subject_id, table.c.active)).all()
+    known = {subject_id for subject_id, _active in stored}
     current = {decision.subject_id for decision in subjects}
     conn.execute(update(table).values(active=False))
     new = [{"subject_id": sid, "created_run": run_id, "active": True} for sid in current - known]
@@ -256,6 +263,7 @@ def _store_subjects(conn: Connection, subjects: Iterable[SubjectDecision], run_i
         still,
         "subjects-reactivate",
     )
+    return {subject_id for subject_id, active in stored if active} - current
 
 
 def _member_rows(decisions: Decisions) -> Iterable[dict[str, Any]]:

@@ -189,6 +189,17 @@ override_moves = Table(
     Column("moved_at", DateTime(timezone=True), nullable=False),
 )
 
+# The records each subject id last held when a pass made it vanish (its records
+# joined other subjects, or were all deleted): where they are now says where to look.
+former_members = Table(
+    "former_members",
+    metadata,
+    Column("subject_id", String(SUBJECT_ID), primary_key=True),
+    Column("agency", String(AGENCY), primary_key=True),
+    Column("person_id", String(REF), primary_key=True),
+    Column("run_id", Integer, nullable=False),
+)
+
 settings_kv = Table(
     "ledger_meta",
     metadata,

@@ -1,12 +1,14 @@
 """What every manual act shares: its operator and reason, ids, refusals and references.
 
 Refusals are `UsageError`s (exit 2) with one sentence that names the missing
-or unknown thing but never echoes personal data.
+or unknown thing but never echoes personal data; a subject id that no longer
+exists is refused with the ids of the subjects now holding its records.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,6 +19,7 @@ from sync.audit.pipeline_hooks import OPERATOR_ACTOR_PREFIX
 from sync.core.records import Agency, RecordRef
 from sync.errors import UsageError
 from sync.ledger import schema
+from sync.ledger.former_members import current_holders
 
 MAX_OPERATOR_CHARS = 80
 MAX_REASON_CHARS = 2_000
@@ -79,13 +82,40 @@ def parse_record_ref(text: str) -> RecordRef:
 
 
 def require_subject(conn: Connection, subject_id: str) -> None:
-    """Refuse a subject id the ledger does not hold as a current subject."""
+    """Refuse a subject id the ledger does not hold as a current subject.
+
+    An id that no longer exists is refused with the current subjects now
+    holding its records (subject ids are pseudonyms, not personal data), so
+    an act never lands on another subject unasked.
+    """
     table = schema.subjects
-    found = conn.execute(
-        select(table.c.subject_id).where(table.c.subject_id == subject_id, table.c.active.is_(True))
-    ).first()
-    if found is None:
+    active = conn.execute(
+        select(table.c.active).where(table.c.subject_id == subject_id)
+    ).scalar_one_or_none()
+    if active is None:
         raise UsageError(f"Subject {subject_id} is not a current subject in the ledger.")
+    if not active:
+        raise UsageError(vanished_subject_message(subject_id, current_holders(conn, subject_id)))
+
+
+def vanished_subject_message(subject_id: str, holders: Sequence[str] | None) -> str:
+    """One sentence saying where a vanished subject id's records are now.
+
+    `holders` are the current subjects holding them, most records first
+    (empty: all deleted; None: the ledger did not keep them).
+    """
+    gone = f"Subject {subject_id} no longer exists"
+    if holders is None:
+        return (
+            f"{gone}: it was re-linked before the ledger kept where a subject's records go, "
+            "so `arms-sync export links` is the way to find them."
+        )
+    if not holders:
+        return f"{gone}: its records were all deleted by their agencies."
+    if len(holders) == 1:
+        return f"{gone}: its records are now in subject {holders[0]}; use that id."
+    named = f"{', '.join(holders[:-1])} and {holders[-1]}"
+    return f"{gone}: its records are now in subjects {named}; use those ids."
 
 
 def require_person(conn: Connection, ref: RecordRef) -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from sync.core.consolidate import FeedState
 from sync.core.decide import DecisionInputs, Decisions, decide, follow_successors
-from sync.core.linking import assign_subject_ids, successions
+from sync.core.linking import assign_subject_ids, ranked_holders, successions
 from sync.core.policy import RULE_MANUAL, PolicySettings
 from sync.core.records import (
     Agency,
@@ -207,3 +207,29 @@ def test_a_successor_is_current_and_holds_most_of_the_vanished_subject_s_records
         else:
             assert found_successors[old_id] in current
             assert held[found_successors[old_id]] == max(held.values())
+
+
+@given(
+    st.dictionaries(st.sampled_from(_REFS), st.sampled_from(["S1", "S2", "S3", "S4"])),
+    st.lists(st.sets(st.sampled_from(_REFS), min_size=1), max_size=6),
+)
+def test_the_holders_of_a_vanished_id_are_every_subject_holding_its_records_successor_first(
+    previous: dict[RecordRef, str], sets: list[set[RecordRef]]
+) -> None:
+    seen: set[RecordRef] = set()
+    groups = []
+    for found in sets:
+        group = tuple(sorted(found - seen))
+        seen |= found
+        if group:
+            groups.append(group)
+    ids = assign_subject_ids(groups, previous, set(previous.values()), mint)
+    subject_of = {ref: ids[group] for group in groups for ref in group}
+    found_successors = successions(previous, subject_of)
+    for old_id, successor in found_successors.items():
+        held = [ref for ref, sid in previous.items() if sid == old_id and ref in subject_of]
+        holders = ranked_holders((ref, subject_of[ref]) for ref in held)
+        assert holders[0] == successor
+        assert set(holders) == {subject_of[ref] for ref in held}
+        counts = [sum(1 for ref in held if subject_of[ref] == sid) for sid in holders]
+        assert counts == sorted(counts, reverse=True)
