@@ -67,7 +67,11 @@ class FlagRow(_Frozen):
     For `duplicate_person_record` the assessment fields are null and
     `person_ids` lists the agency's own duplicated records; for the other kinds
     `person_ids` holds the flagged agency's own record(s) of the subject.
-    `counterpart` and `redundant` are set only on `duplicate` flags. Reports
+    `counterpart` and `redundant` are set only on `duplicate` flags.
+    `owner_at_as_of` and `rule_at_as_of` are set only on open
+    `in_progress_by_non_owner` flags: the decision on the report's as-of date,
+    which is what raised the alert (the owner at the reference date may be the
+    assessing agency itself, when the work began before the case changed hands). Reports
     show `first_seen` and `closed_at` as UTC days and leave out `last_seen`
     (an open flag was seen by the latest run), so the same facts give the same
     report however often the sync runs.
@@ -81,6 +85,8 @@ class FlagRow(_Frozen):
     reference_date: date | None = None
     owner_at_reference_date: str | None = None
     rule_at_reference_date: str | None = None
+    owner_at_as_of: str | None = None
+    rule_at_as_of: str | None = None
     counterpart: Counterpart | None = None
     redundant: bool | None = None
     area: str | None = None

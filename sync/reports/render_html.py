@@ -121,6 +121,8 @@ class DetailRow:
     reference_date: str
     owner: str
     rule: str
+    owner_now: str
+    rule_now: str
     counterpart_agency: str
     counterpart_id: str
     counterpart_date: str
@@ -280,6 +282,8 @@ def _detail_row(flag: FlagRow) -> DetailRow:
             flag.owner_at_reference_date or "", flag.owner_at_reference_date or ""
         ),
         rule=flag.rule_at_reference_date or "",
+        owner_now=OWNER_LABELS.get(flag.owner_at_as_of or "", flag.owner_at_as_of or ""),
+        rule_now=flag.rule_at_as_of or "",
         counterpart_agency=AGENCY_LABELS.get(counterpart.agency, "") if counterpart else "",
         counterpart_id=counterpart.assessment_id if counterpart else "",
         counterpart_date=_day(counterpart.reference_date) if counterpart else "",
