@@ -54,11 +54,17 @@ class _Frozen(BaseModel):
 
 
 class Counterpart(_Frozen):
-    """The other assessment of a `duplicate` pair, named by agency and reference."""
+    """The other assessment of a `duplicate` pair, named by agency and reference.
+
+    `redundant` says whether that assessment is redundant too (`None`: not
+    known, in an agency's view or on a closed flag whose own assessment is
+    redundant); see `sync.reports.duplicates.with_counterpart_redundancy`.
+    """
 
     agency: AgencyName
     assessment_id: str
     reference_date: date | None = None
+    redundant: bool | None = None
 
 
 class FlagRow(_Frozen):

@@ -36,6 +36,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "closed_at",
     "owner_at_as_of",
     "rule_at_as_of",
+    "counterpart_redundant",
 )
 """The header row, in order; names are stable (scripts rely on them), new ones go last."""
 
@@ -94,6 +95,7 @@ class _RowWriter:
             self._moment_day(flag.closed_at),
             _text(flag.owner_at_as_of),
             _text(flag.rule_at_as_of),
+            _BOOLEANS[counterpart.redundant] if counterpart is not None else "",
         ]
 
     def _day(self, value: date | None) -> str:

@@ -288,7 +288,9 @@ def _detail_row(flag: FlagRow) -> DetailRow:
         counterpart_id=counterpart.assessment_id if counterpart else "",
         counterpart_date=_day(counterpart.reference_date) if counterpart else "",
         this_redundant=is_duplicate and flag.redundant is True,
-        counterpart_redundant=is_duplicate and flag.redundant is False and counterpart is not None,
+        counterpart_redundant=is_duplicate
+        and counterpart is not None
+        and counterpart.redundant is True,
         area=flag.area or "",
         first_seen=utc_day(flag.first_seen).isoformat(),
         closed_at=_day(utc_day(flag.closed_at) if flag.closed_at is not None else None),

@@ -94,3 +94,38 @@ def test_other_flags_have_no_owner_on_the_as_of_date(tmp_path: Path) -> None:
     (flag,) = json.loads(_report(tmp_path, "json"))["flags"]
     assert flag["kind"] == "assessed_by_non_owner"
     assert (flag["owner_at_as_of"], flag["rule_at_as_of"]) == (None, None)
+
+
+def test_a_duplicate_names_both_assessments_redundant_when_both_are(tmp_path: Path) -> None:
+    """Both agencies assessed while the man was recalled to custody: neither owned him."""
+    custody: Record = {
+        "type": "custody",
+        "agency": "probation",
+        "id": "C-1",
+        "person_id": "W900000",
+        "start": "2025-05-01",
+        "end": "2025-06-15",
+        "updated_at": STAMP,
+    }
+    probation = [
+        person("probation", "W900000", pnc=PNC),
+        _licence("2025-03-01", "2027-02-28"),
+        custody,
+        completed_assessment("probation", "A-1", "W900000", "2025-05-20"),
+    ]
+    police = [
+        person("police", "P-1", pnc=PNC),
+        _registration(),
+        completed_assessment("police", "PA-1", "P-1", "2025-05-10"),
+    ]
+    run_cli(*run_args(*write_feeds(tmp_path, probation, police)), cwd=tmp_path)
+
+    area = ("--area", "LANC")  # the police force's flags only
+    report = run_cli("report", "duplicates", "--format", "json", *area, cwd=tmp_path).stdout
+    (duplicate,) = [f for f in json.loads(report)["flags"] if f["kind"] == "duplicate"]
+    assert duplicate["redundant"] is True
+    assert duplicate["counterpart"]["assessment_id"] == "A-1"
+    assert duplicate["counterpart"]["redundant"] is True
+    table = run_cli("report", "duplicates", "--format", "csv", *area, cwd=tmp_path).stdout
+    (row,) = [r for r in csv.DictReader(io.StringIO(table)) if r["kind"] == "duplicate"]
+    assert row["counterpart_redundant"] == "true"
