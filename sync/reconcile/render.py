@@ -53,6 +53,12 @@ def notice_line(change: OwnershipChange) -> str:
     )
 
 
+def _flag_lines(title: str, keys: Iterable[str]) -> list[str]:
+    """A titled list of flag keys (as `reconcile list` shows them), or "none"."""
+    listed = [f"  {key}" for key in keys]
+    return [title, *(listed or ["  none"])]
+
+
 def outcome_lines(outcome: ActOutcome, act: str) -> list[str]:
     """What an act will do (preview) or did (applied)."""
     preview = outcome.preview
@@ -65,6 +71,13 @@ def outcome_lines(outcome: ActOutcome, act: str) -> list[str]:
     lines.extend(notice_line(change) for change in preview.notices)
     if not preview.notices:
         lines.append("  none (no owner or rule changes)")
+    closed, raised = (
+        ("Flags closed:", "Flags raised:")
+        if outcome.applied
+        else ("Flags that will close:", "Flags that will be raised:")
+    )
+    lines.extend(_flag_lines(closed, preview.flags_closed))
+    lines.extend(_flag_lines(raised, preview.flags_raised))
     if not preview.changes_anything:
         lines.append("This act changes no subject and no timeline.")
     return lines

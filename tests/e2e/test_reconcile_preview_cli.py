@@ -1,0 +1,70 @@
+"""What `arms-sync reconcile` shows an operator before and after an act: the flags the act
+closes or raises, and only act ids that exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_reconcile_cli import OPERATOR, REASON, act_id, arms_sync, subjects
+from tests.e2e.test_run_cli import _worked_example
+from tests.feed_records import run_args
+
+pytestmark = pytest.mark.e2e
+
+WORKED_EXAMPLE_FLAGS = [
+    "  assessed_by_non_owner|police|WPA-0",
+    "  duplicate|police|WPA-0",
+    "  duplicate|probation|WA-0",
+]
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Path:
+    """Worked example 1 synced: the police assessment of 2025-05-10 is redundant."""
+    arms_sync(*run_args(*_worked_example(tmp_path, "2025-05-10", custody=False)), cwd=tmp_path)
+    return tmp_path
+
+
+def _assign(ledger: Path, *extra: str) -> list[str]:
+    """Police made owner for May 2025, when the police completed their assessment."""
+    subject = subjects(ledger)["WEX-0"]
+    window = ("--from", "2025-05-01", "--to", "2025-05-31")
+    done = arms_sync(
+        "reconcile", "assign", subject, "--owner", "police", *window, *REASON, *extra,
+        cwd=ledger, env=OPERATOR,
+    )  # fmt: skip
+    return done.stdout.splitlines()
+
+
+def _section(lines: list[str], title: str) -> list[str]:
+    start = lines.index(title) + 1
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("  ")), len(lines))
+    return lines[start:end]
+
+
+def test_a_preview_lists_the_flags_the_act_would_close(ledger: Path) -> None:
+    preview = _assign(ledger)
+
+    assert _section(preview, "Flags that will close:") == WORKED_EXAMPLE_FLAGS
+    assert _section(preview, "Flags that will be raised:") == ["  none"]
+    listed = arms_sync("reconcile", "list", "--kind", "flag", cwd=ledger).stdout
+    assert listed.count("[open]") == len(WORKED_EXAMPLE_FLAGS)  # the preview closed nothing
+
+
+def test_an_applied_act_lists_the_flags_it_closed(ledger: Path) -> None:
+    applied = _assign(ledger, "--apply")
+
+    assert _section(applied, "Flags closed:") == WORKED_EXAMPLE_FLAGS
+    assert "0 items" in arms_sync("reconcile", "list", "--kind", "flag", cwd=ledger).stdout
+
+
+def test_revoking_lists_the_flags_raised_again(ledger: Path) -> None:
+    override = act_id("\n".join(_assign(ledger, "--apply")))
+    revoked = arms_sync(
+        "reconcile", "revoke", override, *REASON, cwd=ledger, env=OPERATOR
+    ).stdout.splitlines()
+
+    assert _section(revoked, "Flags that will be raised:") == WORKED_EXAMPLE_FLAGS
+    assert _section(revoked, "Flags that will close:") == ["  none"]
