@@ -59,9 +59,14 @@ class Preview:
 
 @dataclass(frozen=True, slots=True)
 class ActOutcome:
-    """What an act did: its id, its preview, and the run that applied it (if applied)."""
+    """What an act did: its id, its preview, and the run that applied it (if applied).
 
-    act_id: str
+    A preview of a new act (link, unlink, assign) has no id: nothing is stored,
+    and the act gets its id when it is applied. A preview of a revocation names
+    the override it would revoke.
+    """
+
+    act_id: str | None
     preview: Preview
     applied: bool
     run_id: int | None = None

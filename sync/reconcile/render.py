@@ -65,7 +65,8 @@ def outcome_lines(outcome: ActOutcome, act: str) -> list[str]:
     if outcome.applied:
         head = f"Applied {act} {outcome.act_id}; decisions recomputed in run {outcome.run_id}."
     else:
-        head = f"Preview of {act} {outcome.act_id}: nothing has changed; add --apply to make it."
+        named = f"{act} {outcome.act_id}" if outcome.act_id is not None else act
+        head = f"Preview of {named}: nothing has changed; add --apply to make it."
     lines = [head, *_views("Before:", preview.before), *_views("After:", preview.after)]
     lines.append("Notices that will go out:")
     lines.extend(notice_line(change) for change in preview.notices)

@@ -68,3 +68,14 @@ def test_revoking_lists_the_flags_raised_again(ledger: Path) -> None:
 
     assert _section(revoked, "Flags that will be raised:") == WORKED_EXAMPLE_FLAGS
     assert _section(revoked, "Flags that will close:") == ["  none"]
+
+
+def test_a_preview_names_no_act_id_that_will_never_exist(ledger: Path) -> None:
+    """The id a preview showed was not the one the act got, so it could not be revoked."""
+    preview = _assign(ledger)[0]
+    assert preview == "Preview of override: nothing has changed; add --apply to make it."
+    assert "OVR-" not in arms_sync("audit", "export", cwd=ledger).stdout
+
+    override = act_id("\n".join(_assign(ledger, "--apply")))
+    revoke = arms_sync("reconcile", "revoke", override, *REASON, cwd=ledger, env=OPERATOR)
+    assert revoke.stdout.splitlines()[0].startswith(f"Preview of revocation {override}:")
