@@ -3,6 +3,7 @@ closes or raises, and only act ids that exist."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,21 @@ def test_a_notice_that_changes_only_whether_arms_is_mandatory_says_so(tmp_path: 
         "to probation about probation:D000002: from 2016-03-01 to 2030-01-01 the owner becomes "
         "probation (PROB-SEXUAL, discretionary), was probation (PROB-SEXUAL, mandatory)"
     ) in preview
+
+
+def test_records_can_be_given_as_reconcile_list_shows_them(tmp_path: Path) -> None:
+    """Two CRNs of one man, linked on their PNC: the item's records, pasted into unlink."""
+    pnc = {"pnc": "1990/0004242E"}
+    probation = [person("probation", "D000001", **pnc), person("probation", "D000002", **pnc)]
+    arms_sync(*run_args(*write_feeds(tmp_path, probation, [])), cwd=tmp_path)
+    listed = arms_sync(
+        "reconcile", "list", "--kind", "duplicate-person-record", "--json", cwd=tmp_path
+    ).stdout
+    (item,) = [json.loads(line) for line in listed.splitlines()]
+    assert item["refs"] == ["probation/D000001", "probation/D000002"]
+
+    unlink = arms_sync("reconcile", "unlink", *item["refs"], *REASON, cwd=tmp_path, env=OPERATOR)
+
+    assert "  duplicate_person_record|probation|D000001,D000002" in _section(
+        unlink.stdout.splitlines(), "Flags that will close:"
+    )
