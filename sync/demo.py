@@ -29,6 +29,7 @@ from sync.gateway.server import GatewayServer, build_server
 from sync.gateway.service import Gateway, GatewayConfig
 from sync.gateway.store import NoticeStore
 from sync.gateway_source import gateway_source
+from sync.ledger.location import ledger_place
 from sync.reports.from_ledger import ledger_report
 from sync.reports.models import ReportFilters
 from sync.reports.render import render
@@ -129,4 +130,4 @@ def write_reports(app: App, out: Path) -> None:
         f"(about {figures.hours_lost_estimate:g} officer hours, an estimate)."
     )
     click.echo("Reports written: " + ", ".join(str(path) for path in written))
-    click.echo(f"Ledger: {app.settings.database_url}")
+    click.echo(f"Ledger: {ledger_place(app.ledger.engine.url)}")

@@ -19,11 +19,16 @@ from sync.cli.context import (
     write_lines,
     writing,
 )
+from sync.errors import UsageError
 from sync.exports import export_links, export_ownership, export_timeline
 from sync.reports.from_ledger import ledger_report
 from sync.reports.models import KNOWN_KINDS, ReportFilters
 from sync.reports.render import render
 
+NO_RUN_YET = (
+    "The ledger holds no completed run, so there are no flags to report yet: "
+    "run `arms-sync run` first, or check --db."
+)
 OUT_OPTION = click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file, not stdout."
 )
@@ -117,6 +122,8 @@ def report_duplicates(
     """The duplicate-assessment report."""
     require_period(date_from, date_to)
     app = state.app
+    if app.ledger.last_as_of() is None:
+        raise UsageError(NO_RUN_YET)
     filters = ReportFilters(
         date_from=date_from,
         date_to=date_to,

@@ -25,6 +25,7 @@ from sync.cli.sources import open_source
 from sync.cycle import RunSummary, run_cycle
 from sync.errors import ArmsSyncError, UsageError
 from sync.ingest import FeedSource
+from sync.synth.options import DEFAULT_TODAY as SYNTH_DEFAULT_AS_OF
 
 DEMO_SUBJECTS = 2_000
 DEMO_SEED = 2015
@@ -143,18 +144,27 @@ def print_summary(summary: RunSummary) -> None:
     help="Share of realistic data-entry errors (0 clean, 1 full rates).",
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--as-of", type=ISO_DATE, help="The date the data is generated as of.")
-@pass_state
-def synth(
-    state: CliState, subjects: int, seed: int, noise: float, out: Path, as_of: date | None
-) -> None:
-    """Write a synthetic pair of agency feeds and the truth they were built from."""
+@click.option(
+    "--as-of",
+    type=ISO_DATE,
+    default=SYNTH_DEFAULT_AS_OF.isoformat(),
+    show_default=True,
+    help="The date the data is generated as of (fixed, so a seed always gives the same files).",
+)
+def synth(subjects: int, seed: int, noise: float, out: Path, as_of: date) -> None:
+    """Write a synthetic pair of agency feeds and the truth they were built from.
+
+    The same options give byte-identical files on any day: the data is dated
+    relative to `--as-of`, not to today.
+    """
     from sync.synth import SynthOptions, write_synthetic_feeds
 
-    today = as_of or state.app.today()
     with writing(output_folder(out)):
-        result = write_synthetic_feeds(out, SynthOptions(subjects, seed, noise, today))
-    click.echo(f"wrote {out / 'probation.jsonl'}, {out / 'police.jsonl'}, {out / 'truth.jsonl'}")
+        result = write_synthetic_feeds(out, SynthOptions(subjects, seed, noise, as_of))
+    click.echo(
+        f"wrote {out / 'probation.jsonl'}, {out / 'police.jsonl'}, {out / 'truth.jsonl'} "
+        f"(as of {as_of.isoformat()}, seed {seed})"
+    )
     click.echo(json.dumps(_jsonable(result), sort_keys=True))
 
 

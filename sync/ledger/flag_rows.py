@@ -1,15 +1,17 @@
-"""Read stored flags back as report rows (`sync.reports.models.FlagRow`)."""
+"""Read stored flags back as report rows (`sync.reports.models.FlagRow`), and the
+owner each flagged subject has on a given day."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from sync.core.duplicates import DUPLICATE_REPORT_KINDS
 from sync.ledger import schema
-from sync.ledger.store import Ledger
+from sync.ledger.store import KEYS_PER_QUERY, Ledger
 from sync.reports.models import Counterpart, FlagRow
 
 
@@ -39,3 +41,24 @@ def iter_flag_rows(ledger: Ledger, kinds: frozenset[str] | None = None) -> Itera
                 last_seen=row.last_seen,
                 closed_at=row.closed_at,
             )
+
+
+def owners_on(
+    ledger: Ledger, subject_ids: Collection[str], day: date
+) -> dict[str, tuple[str, str]]:
+    """The owner and rule of each given subject's stored segment covering `day`."""
+    table = schema.segments
+    covers = and_(
+        or_(table.c.start.is_(None), table.c.start <= day),
+        or_(table.c.end.is_(None), table.c.end >= day),
+    )
+    wanted = sorted(set(subject_ids))
+    found: dict[str, tuple[str, str]] = {}
+    with ledger.engine.connect() as conn:
+        for first in range(0, len(wanted), KEYS_PER_QUERY):
+            chunk = wanted[first : first + KEYS_PER_QUERY]
+            query = select(table.c.subject_id, table.c.owner, table.c.rule).where(
+                covers, table.c.subject_id.in_(chunk)
+            )
+            found.update((row.subject_id, (row.owner, row.rule)) for row in conn.execute(query))
+    return found

@@ -25,6 +25,7 @@ MAX_OPERATOR_CHARS = 80
 MAX_REASON_CHARS = 2_000
 ACT_ID_BYTES = 8
 REF_SEPARATOR = ":"
+LISTED_REF_SEPARATOR = "/"
 SERVICE_ACTOR_PREFIX = "service:"
 
 
@@ -74,8 +75,14 @@ def new_act_id(prefix: str) -> str:
 
 
 def parse_record_ref(text: str) -> RecordRef:
-    """`agency:person_id` as a record reference, or a refusal."""
-    agency, sep, person_id = text.partition(REF_SEPARATOR)
+    """`agency:person_id` as a record reference, or a refusal.
+
+    `agency/person_id`, the form `reconcile list` shows an item's records in, is
+    taken too: no person reference holds either separator.
+    """
+    agency, sep, person_id = text.replace(LISTED_REF_SEPARATOR, REF_SEPARATOR, 1).partition(
+        REF_SEPARATOR
+    )
     if not sep or not person_id or agency not in {a.value for a in Agency}:
         raise UsageError("A person record must be given as probation:ID or police:ID.")
     return RecordRef(Agency(agency), person_id.strip())

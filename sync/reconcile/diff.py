@@ -39,6 +39,8 @@ class OwnershipChange:
     before_rule: str
     after_owner: str
     after_rule: str
+    before_mandatory: bool = False
+    after_mandatory: bool = False
 
     @property
     def agency(self) -> Agency:
@@ -108,6 +110,8 @@ def ownership_changes(
                     before_rule=change.before.rule,
                     after_owner=str(change.after.owner),
                     after_rule=change.after.rule,
+                    before_mandatory=change.before.mandatory,
+                    after_mandatory=change.after.mandatory,
                 )
             )
     return result

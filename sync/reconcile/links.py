@@ -88,8 +88,8 @@ def _act(
         (person_ref(a), person_ref(b), f"link:{act_id}"),
     )
     if not apply:
-        audit_preview(app, actor, note)
-        return ActOutcome(act_id, preview, applied=False)
+        audit_preview(app, actor, replace(note, refs=(person_ref(a), person_ref(b))))
+        return ActOutcome(None, preview, applied=False)
     low, high = ordered_pair(a, b)
 
     def write(conn: Connection) -> None:

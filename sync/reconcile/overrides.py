@@ -80,8 +80,8 @@ def assign(app: App, request: AssignRequest, actor: Actor, *, apply: bool) -> Ac
         f"owner {request.owner} {_range_text(request.start, request.end)}",
     )
     if not apply:
-        audit_preview(app, actor, note)
-        return ActOutcome(act_id, preview, applied=False)
+        audit_preview(app, actor, replace(note, refs=(subject_ref(request.subject_id),)))
+        return ActOutcome(None, preview, applied=False)
 
     def write(conn: Connection) -> None:
         conn.execute(

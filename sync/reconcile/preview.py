@@ -2,9 +2,10 @@
 
 `build_preview` runs `sync.cycle.compute_decisions` on the current inputs and
 on inputs changed by the act, and returns the affected subjects before and
-after (members and timelines) and the ownership changes each agency would be
-told about: "the notices that will go out"; it also hands back the pass with
-the act, which applying the act may store as it is.
+after (members and timelines), the ownership changes each agency would be
+told about ("the notices that will go out") and the flags the act would close
+or raise on those subjects; it also hands back the pass with the act, which
+applying the act may store as it is.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sync.core.decide import DecisionInputs, Decisions
 from sync.core.policy import Segment
 from sync.core.records import RecordRef
 from sync.cycle import compute_decisions
+from sync.ledger.decisions import flag_key
 from sync.reconcile.diff import OwnershipChange, ownership_changes
 
 
@@ -36,6 +38,8 @@ class Preview:
     before: tuple[SubjectView, ...]
     after: tuple[SubjectView, ...]
     notices: tuple[OwnershipChange, ...]
+    flags_closed: tuple[str, ...] = ()
+    flags_raised: tuple[str, ...] = ()
 
     @property
     def changes_subjects(self) -> bool:
@@ -45,14 +49,24 @@ class Preview:
     @property
     def changes_anything(self) -> bool:
         """Whether the act would change any subject or timeline."""
-        return self.changes_subjects or bool(self.notices)
+        return (
+            self.changes_subjects
+            or bool(self.notices)
+            or bool(self.flags_closed)
+            or bool(self.flags_raised)
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class ActOutcome:
-    """What an act did: its id, its preview, and the run that applied it (if applied)."""
+    """What an act did: its id, its preview, and the run that applied it (if applied).
 
-    act_id: str
+    A preview of a new act (link, unlink, assign) has no id: nothing is stored,
+    and the act gets its id when it is applied. A preview of a revocation names
+    the override it would revoke.
+    """
+
+    act_id: str | None
     preview: Preview
     applied: bool
     run_id: int | None = None
@@ -78,13 +92,31 @@ def members_of(decisions: Decisions, subject_id: str) -> set[RecordRef]:
     return set()
 
 
+def _flag_keys(decisions: Decisions, refs: set[RecordRef]) -> set[str]:
+    """The keys of every flag on the subjects holding any of `refs` (as `reconcile list`
+    shows them)."""
+    return {
+        flag_key(flag)
+        for decision in decisions.subjects
+        if refs.intersection(decision.members)
+        for flag in decision.flags
+    }
+
+
 def compare(before: Decisions, after: Decisions, refs: set[RecordRef]) -> Preview:
     """The preview of two passes around the records `refs`."""
     before_views = _views(before, refs)
     touched = {ref for view in before_views for ref in view.members} | refs
     after_views = _views(after, touched)
     notices = ownership_changes(_timelines(before_views), _timelines(after_views))
-    return Preview(before_views, after_views, tuple(notices))
+    flags_before, flags_after = _flag_keys(before, touched), _flag_keys(after, touched)
+    return Preview(
+        before_views,
+        after_views,
+        tuple(notices),
+        flags_closed=tuple(sorted(flags_before - flags_after)),
+        flags_raised=tuple(sorted(flags_after - flags_before)),
+    )
 
 
 def build_preview(

@@ -19,11 +19,15 @@ def _day(value: date | None) -> str:
     return OPEN_END if value is None else value.isoformat()
 
 
+def _mandatory(mandatory: bool) -> str:
+    return "mandatory" if mandatory else "discretionary"
+
+
 def segment_line(
     start: date | None, end: date | None, owner: str, rule: str, mandatory: bool
 ) -> str:
     """One timeline segment as a line."""
-    kind = "mandatory" if mandatory else "discretionary"
+    kind = _mandatory(mandatory)
     return f"    {_day(start):>10} .. {_day(end):<10}  {owner:<9} {rule:<20} {kind}"
 
 
@@ -43,14 +47,27 @@ def _views(title: str, views: Iterable[SubjectView]) -> list[str]:
 
 
 def notice_line(change: OwnershipChange) -> str:
-    """One ownership change as the notice its agency will receive."""
+    """One ownership change as the notice its agency will receive.
+
+    Whether ARMS is mandatory is named when that changes too, so a change of it
+    alone (owner and rule the same) never reads as no change at all.
+    """
     handover = " (handover)" if change.is_handover else ""
+    after, before = change.after_rule, change.before_rule
+    if change.after_mandatory != change.before_mandatory:
+        after = f"{after}, {_mandatory(change.after_mandatory)}"
+        before = f"{before}, {_mandatory(change.before_mandatory)}"
     return (
         f"  to {change.agency} about {change.record.agency}:{change.record.person_id}: "
         f"from {_day(change.start)} to {_day(change.end)} the owner becomes "
-        f"{change.after_owner} ({change.after_rule}), was {change.before_owner} "
-        f"({change.before_rule}){handover}"
+        f"{change.after_owner} ({after}), was {change.before_owner} ({before}){handover}"
     )
+
+
+def _flag_lines(title: str, keys: Iterable[str]) -> list[str]:
+    """A titled list of flag keys (as `reconcile list` shows them), or "none"."""
+    listed = [f"  {key}" for key in keys]
+    return [title, *(listed or ["  none"])]
 
 
 def outcome_lines(outcome: ActOutcome, act: str) -> list[str]:
@@ -59,12 +76,20 @@ def outcome_lines(outcome: ActOutcome, act: str) -> list[str]:
     if outcome.applied:
         head = f"Applied {act} {outcome.act_id}; decisions recomputed in run {outcome.run_id}."
     else:
-        head = f"Preview of {act} {outcome.act_id}: nothing has changed; add --apply to make it."
+        named = f"{act} {outcome.act_id}" if outcome.act_id is not None else act
+        head = f"Preview of {named}: nothing has changed; add --apply to make it."
     lines = [head, *_views("Before:", preview.before), *_views("After:", preview.after)]
     lines.append("Notices that will go out:")
     lines.extend(notice_line(change) for change in preview.notices)
     if not preview.notices:
         lines.append("  none (no owner or rule changes)")
+    closed, raised = (
+        ("Flags closed:", "Flags raised:")
+        if outcome.applied
+        else ("Flags that will close:", "Flags that will be raised:")
+    )
+    lines.extend(_flag_lines(closed, preview.flags_closed))
+    lines.extend(_flag_lines(raised, preview.flags_raised))
     if not preview.changes_anything:
         lines.append("This act changes no subject and no timeline.")
     return lines

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 
-from sync.core.duplicates import FlagKind
+from sync.core.duplicates import MISPLACED_KINDS, FlagKind
 from sync.core.records import AssessmentStatus
 from sync.errors import UsageError
 from sync.reports.models import (
@@ -59,7 +59,7 @@ def build_report(
     """The report over `rows` for `filters`; `for_agency` gives that agency's minimised view."""
     _check_settings(window_days, hours_per_assessment, for_agency)
     in_scope = _scope_predicate(filters, for_agency)
-    scoped = [row for row in rows if in_scope(row)]
+    scoped = [row for row in with_counterpart_redundancy(rows) if in_scope(row)]
     flags = _in_period(scoped, filters.date_from, filters.date_to)
     if for_agency is not None:
         flags = [_minimised(row) for row in flags]
@@ -117,12 +117,56 @@ def _agencies_in_scope(agency: str | None, for_agency: str | None) -> frozenset[
     return frozenset(wanted) if len(wanted) == 1 else frozenset()
 
 
-def _minimised(row: FlagRow) -> FlagRow:
-    """The flag as its own agency may see it: the counterpart only by agency and reference."""
+def with_counterpart_redundancy(rows: Iterable[FlagRow]) -> list[FlagRow]:
+    """The rows, each `duplicate` saying whether its counterpart is redundant too.
+
+    A pair is a duplicate only when at least one of the two is redundant, so
+    the counterpart of a flag whose own assessment is not redundant is. When
+    both are (`spec/duplicates.md`: "both, when both are"), the counterpart
+    carries an `assessed_by_non_owner` or `assessed_without_owner` flag of its
+    own: on an open duplicate, its open one says so. A closed duplicate whose
+    own assessment is redundant leaves it unknown, as the ledger does not keep
+    what the counterpart was when the pair was last seen.
+    """
+    listed = list(rows)
+    misplaced_now = {
+        (row.agency, row.assessment_id)
+        for row in listed
+        if row.kind in MISPLACED_KINDS and row.state == "open"
+    }
+    return [_with_counterpart_redundant(row, misplaced_now) for row in listed]
+
+
+def _with_counterpart_redundant(
+    row: FlagRow, misplaced_now: set[tuple[AgencyName | None, str | None]]
+) -> FlagRow:
     counterpart = row.counterpart
-    if counterpart is None or counterpart.reference_date is None:
+    if row.kind != FlagKind.DUPLICATE or counterpart is None:
         return row
-    bare = Counterpart(agency=counterpart.agency, assessment_id=counterpart.assessment_id)
+    redundant: bool | None = None
+    if row.redundant is False:
+        redundant = True
+    elif row.state == "open":
+        redundant = (counterpart.agency, counterpart.assessment_id) in misplaced_now
+    update = {"redundant": redundant}
+    return row.model_copy(update={"counterpart": counterpart.model_copy(update=update)})
+
+
+def _minimised(row: FlagRow) -> FlagRow:
+    """The flag as its own agency may see it: the counterpart only by agency and reference.
+
+    The counterpart is said to be redundant only where the agency's own flag
+    implies it (its own assessment is not redundant); whether the other agency
+    also assessed without being the owner is the other agency's business.
+    """
+    counterpart = row.counterpart
+    if counterpart is None:
+        return row
+    bare = Counterpart(
+        agency=counterpart.agency,
+        assessment_id=counterpart.assessment_id,
+        redundant=True if row.redundant is False else None,
+    )
     return row.model_copy(update={"counterpart": bare})
 
 

@@ -54,11 +54,17 @@ class _Frozen(BaseModel):
 
 
 class Counterpart(_Frozen):
-    """The other assessment of a `duplicate` pair, named by agency and reference."""
+    """The other assessment of a `duplicate` pair, named by agency and reference.
+
+    `redundant` says whether that assessment is redundant too (`None`: not
+    known, in an agency's view or on a closed flag whose own assessment is
+    redundant); see `sync.reports.duplicates.with_counterpart_redundancy`.
+    """
 
     agency: AgencyName
     assessment_id: str
     reference_date: date | None = None
+    redundant: bool | None = None
 
 
 class FlagRow(_Frozen):
@@ -67,7 +73,11 @@ class FlagRow(_Frozen):
     For `duplicate_person_record` the assessment fields are null and
     `person_ids` lists the agency's own duplicated records; for the other kinds
     `person_ids` holds the flagged agency's own record(s) of the subject.
-    `counterpart` and `redundant` are set only on `duplicate` flags. Reports
+    `counterpart` and `redundant` are set only on `duplicate` flags.
+    `owner_at_as_of` and `rule_at_as_of` are set only on open
+    `in_progress_by_non_owner` flags: the decision on the report's as-of date,
+    which is what raised the alert (the owner at the reference date may be the
+    assessing agency itself, when the work began before the case changed hands). Reports
     show `first_seen` and `closed_at` as UTC days and leave out `last_seen`
     (an open flag was seen by the latest run), so the same facts give the same
     report however often the sync runs.
@@ -81,6 +91,8 @@ class FlagRow(_Frozen):
     reference_date: date | None = None
     owner_at_reference_date: str | None = None
     rule_at_reference_date: str | None = None
+    owner_at_as_of: str | None = None
+    rule_at_as_of: str | None = None
     counterpart: Counterpart | None = None
     redundant: bool | None = None
     area: str | None = None

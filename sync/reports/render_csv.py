@@ -34,8 +34,11 @@ CSV_COLUMNS: tuple[str, ...] = (
     "area",
     "first_seen",
     "closed_at",
+    "owner_at_as_of",
+    "rule_at_as_of",
+    "counterpart_redundant",
 )
-"""The header row, in order; names are stable (scripts rely on them)."""
+"""The header row, in order; names are stable (scripts rely on them), new ones go last."""
 
 FORMULA_TRIGGERS = frozenset({"=", "+", "-", "@", "\t", "\r"})
 """First characters that make a spreadsheet evaluate a cell."""
@@ -90,6 +93,9 @@ class _RowWriter:
             _text(flag.area),
             self._moment_day(flag.first_seen),
             self._moment_day(flag.closed_at),
+            _text(flag.owner_at_as_of),
+            _text(flag.rule_at_as_of),
+            _BOOLEANS[counterpart.redundant] if counterpart is not None else "",
         ]
 
     def _day(self, value: date | None) -> str:

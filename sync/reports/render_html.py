@@ -121,6 +121,8 @@ class DetailRow:
     reference_date: str
     owner: str
     rule: str
+    owner_now: str
+    rule_now: str
     counterpart_agency: str
     counterpart_id: str
     counterpart_date: str
@@ -280,11 +282,15 @@ def _detail_row(flag: FlagRow) -> DetailRow:
             flag.owner_at_reference_date or "", flag.owner_at_reference_date or ""
         ),
         rule=flag.rule_at_reference_date or "",
+        owner_now=OWNER_LABELS.get(flag.owner_at_as_of or "", flag.owner_at_as_of or ""),
+        rule_now=flag.rule_at_as_of or "",
         counterpart_agency=AGENCY_LABELS.get(counterpart.agency, "") if counterpart else "",
         counterpart_id=counterpart.assessment_id if counterpart else "",
         counterpart_date=_day(counterpart.reference_date) if counterpart else "",
         this_redundant=is_duplicate and flag.redundant is True,
-        counterpart_redundant=is_duplicate and flag.redundant is False and counterpart is not None,
+        counterpart_redundant=is_duplicate
+        and counterpart is not None
+        and counterpart.redundant is True,
         area=flag.area or "",
         first_seen=utc_day(flag.first_seen).isoformat(),
         closed_at=_day(utc_day(flag.closed_at) if flag.closed_at is not None else None),

@@ -181,3 +181,18 @@ def test_opening_with_a_key_directory_without_private_keys_says_so(tmp_path: Pat
 def test_a_malformed_date_is_refused_in_one_sentence(empty: Path) -> None:
     result = arms_sync("export", "ownership", "--as-of", "2025-02-30", cwd=empty, check=False)
     assert "YYYY-MM-DD" in refusal(result)
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "html"])
+def test_a_report_from_a_ledger_without_a_run_is_refused(
+    empty: Path, tmp_path: Path, fmt: str
+) -> None:
+    """An empty report "as of today" from a ledger no run has filled would read as no duplicates."""
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    args = ("report", "duplicates", "--format", fmt)
+    result = arms_sync("--db", fresh, *args, cwd=empty, check=False)
+    assert refusal(result) == (
+        "Error: The ledger holds no completed run, so there are no flags to report yet: "
+        "run `arms-sync run` first, or check --db."
+    )
+    assert result.stdout == ""

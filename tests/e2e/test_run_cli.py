@@ -110,6 +110,7 @@ def test_worked_example_1_police_assessment_is_redundant_duplicate(tmp_path: Pat
         "agency": "probation",
         "assessment_id": "WA-0",
         "reference_date": "2025-04-20",
+        "redundant": False,
     }
 
 

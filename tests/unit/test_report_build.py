@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 from datetime import UTC, date, datetime, timedelta
@@ -69,7 +71,12 @@ def test_json_keeps_every_key_of_the_cli_contract() -> None:
     assert dumped["summary"].keys() >= CLI_SUMMARY_KEYS
     assert all(flag.keys() >= CLI_FLAG_KEYS for flag in dumped["flags"])
     duplicate = next(f for f in dumped["flags"] if f["kind"] == "duplicate")
-    assert duplicate["counterpart"].keys() == {"agency", "assessment_id", "reference_date"}
+    assert duplicate["counterpart"].keys() == {
+        "agency",
+        "assessment_id",
+        "reference_date",
+        "redundant",
+    }
     assert isinstance(duplicate["redundant"], bool)
 
 
@@ -372,3 +379,75 @@ def test_a_report_covers_open_flags_unless_asked_for_closed_ones() -> None:
     assert listed(ReportFilters()) == [open_flag.assessment_id]
     assert listed(ReportFilters(state="closed")) == ["PA-2"]
     assert sorted(listed(ReportFilters(state=None))) == sorted([open_flag.assessment_id, "PA-2"])
+
+
+def _both_misplaced() -> list[FlagRow]:
+    """A duplicate pair both of whose assessments were made while nobody owned the subject."""
+    pair = [
+        row.model_copy(update={"redundant": True})
+        for row in duplicate_pair(redundant="police")
+        if row.kind == "duplicate"
+    ]
+    misplaced = [
+        assessment_flag("assessed_without_owner", agency="police", assessment_id="PA-9"),
+        assessment_flag("assessed_without_owner", agency="probation", assessment_id="A-77"),
+    ]
+    return [*pair, *misplaced]
+
+
+def _counterpart_redundancy(report_rows: list[FlagRow]) -> dict[str, bool | None]:
+    return {
+        str(row.assessment_id): row.counterpart.redundant
+        for row in report_rows
+        if row.counterpart is not None
+    }
+
+
+def test_each_duplicate_says_whether_its_counterpart_is_redundant() -> None:
+    report = report_of(duplicate_pair(redundant="police"))
+
+    assert _counterpart_redundancy(report.flags) == {"PA-9": False, "A-77": True}
+
+
+def test_a_duplicate_says_when_both_are_redundant_even_without_the_other_listed() -> None:
+    report = report_of(_both_misplaced(), ReportFilters(agency="police"))
+
+    (duplicate,) = [row for row in report.flags if row.kind == "duplicate"]
+    assert duplicate.redundant is True
+    assert duplicate.counterpart is not None
+    assert duplicate.counterpart.redundant is True
+    (row,) = [r for r in _csv_rows(render_csv(report)) if r["kind"] == "duplicate"]
+    assert (row["redundant"], row["counterpart_redundant"]) == ("true", "true")
+    assert render_html(report).decode().count('<span class="badge">redundant</span>') == 3
+
+
+def test_a_counterpart_is_not_redundant_once_its_own_flag_has_closed() -> None:
+    rows = _both_misplaced()
+    rows[-1] = rows[-1].model_copy(update={"state": "closed", "closed_at": SEEN})
+
+    report = report_of(rows, ReportFilters(state=None))
+
+    assert _counterpart_redundancy(report.flags)["PA-9"] is False
+
+
+def test_a_closed_duplicate_leaves_a_redundant_flags_counterpart_unknown() -> None:
+    closed = [
+        row.model_copy(update={"state": "closed", "closed_at": SEEN})
+        for row in duplicate_pair(redundant="police")
+    ]
+
+    report = report_of(closed, ReportFilters(state="closed"))
+
+    assert _counterpart_redundancy(report.flags) == {"PA-9": None, "A-77": True}
+
+
+def test_an_agency_view_says_only_what_its_own_flag_implies_of_the_counterpart() -> None:
+    police = report_of(_both_misplaced(), for_agency="police")
+    probation = report_of(duplicate_pair(redundant="police"), for_agency="probation")
+
+    assert _counterpart_redundancy(police.flags) == {"PA-9": None}
+    assert _counterpart_redundancy(probation.flags) == {"A-77": True}
+
+
+def _csv_rows(content: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
