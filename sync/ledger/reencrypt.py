@@ -241,5 +241,9 @@ def iter_encrypted_values(engine: Engine) -> Iterator[tuple[str, str, Any]]:
             table.c[column.column].is_not(None)
         )
         with engine.connect() as conn:
-            for row in conn.execute(query):
-                yield table.name, column.associated_data(row), getattr(row, column.column)
+            result = conn.execution_options(yield_per=REENCRYPT_BATCH).execute(query)
+            try:
+                for row in result:
+                    yield table.name, column.associated_data(row), getattr(row, column.column)
+            finally:
+                result.close()  # a value that fails to open must not leak the cursor

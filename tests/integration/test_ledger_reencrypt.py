@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, select
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, create_engine, delete, select, update
+from sqlalchemy.pool import StaticPool
 
 from sync.app import App, subject_id_minter
 from sync.audit.log import audit_log_for
@@ -36,8 +39,9 @@ from sync.ledger import reencrypt as reencrypt_module
 from sync.ledger import schema
 from sync.ledger.codec import TEXT_PREFIX, CipherCodec
 from sync.ledger.decisions import store_reviews
-from sync.ledger.reencrypt import TABLES, iter_encrypted_values
+from sync.ledger.reencrypt import TABLES, Rekey, iter_encrypted_values, reencrypt_rows
 from sync.ledger.run_locks import hold_ledger_task_lock
+from sync.ledger.store import record_key
 from sync.reconcile.acts import Actor
 from sync.reconcile.flags import resolve
 from sync.reconcile.links import unlink
@@ -446,3 +450,90 @@ def test_the_new_key_file_is_private(
         app.close()
     for path in (no_leftover_key, outcome.previous_key_file):
         assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_value_its_own_key_cannot_open_is_refused_before_anything_changes(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "ledger.key"
+    app = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        run_cycle(app, _sources(tmp_path), AS_OF)
+        stranger = FieldCipher(new_data_key()).encrypt("police/person/LAN-1", b"{}")
+        records = schema.records
+        with app.engine.begin() as conn:
+            conn.execute(update(records).where(records.c.rid == "LAN-1").values(payload=stranger))
+        stored = _stored(app.engine)
+    finally:
+        app.close()
+    rotating = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        with pytest.raises(CryptoError, match=r"^A value in records does not open with"):
+            reencrypt_ledger(rotating)
+    finally:
+        rotating.close()
+    assert sorted(p.name for p in tmp_path.glob("ledger.key*")) == ["ledger.key"]
+    after = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        assert _stored(after.engine) == stored
+        assert len(list(export_links(after.ledger))) > 0  # not marked: the ledger still opens
+    finally:
+        after.close()
+
+
+_record_keys = st.lists(
+    st.tuples(
+        st.sampled_from(["police", "probation"]),
+        st.sampled_from(["person", "assessment", "supervision"]),
+        st.text(alphabet="AB1-", min_size=1, max_size=3),
+    ),
+    unique=True,
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(keys=_record_keys, deleted=st.sets(st.integers(0, 24)), batch=st.integers(1, 6))
+def test_every_row_is_rewritten_once_whatever_the_batch_size(
+    keys: list[tuple[str, str, str]], deleted: set[int], batch: int
+) -> None:
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    try:
+        schema.metadata.create_all(engine)
+        old, new = FieldCipher(new_data_key()), FieldCipher(new_data_key())
+        rows = [
+            {
+                "agency": agency,
+                "rtype": rtype,
+                "rid": rid,
+                "updated_at": "2026-01-01T00:00:00Z",
+                "deleted": number in deleted,
+                "digest": "d",
+                "payload": None
+                if number in deleted
+                else old.encrypt(record_key(agency, rtype, rid), rid.encode()),
+                "applied_run": 1,
+            }
+            for number, (agency, rtype, rid) in enumerate(keys)
+        ]
+        if rows:
+            with engine.begin() as conn:
+                conn.execute(schema.records.insert(), rows)
+        rekey = Rekey(CipherCodec(old), new)
+        first = reencrypt_rows(engine, rekey, batch)
+        assert first.by_table["records"] == sum(row["payload"] is not None for row in rows)
+        with engine.connect() as conn:
+            stored = conn.execute(
+                select(
+                    schema.records.c.agency,
+                    schema.records.c.rtype,
+                    schema.records.c.rid,
+                    schema.records.c.payload,
+                )
+            ).all()
+        for agency, rtype, rid, payload in stored:
+            if payload is not None:
+                assert new.decrypt(record_key(agency, rtype, rid), payload) == rid.encode()
+        assert reencrypt_rows(engine, rekey, batch).total == 0
+    finally:
+        engine.dispose()
