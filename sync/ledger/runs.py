@@ -37,7 +37,7 @@ def insert_run(conn: Connection, as_of: date, now: datetime, kind: str) -> int:
 
     Refused while the ledger is being re-encrypted. The row is written before
     the mark is read, so a re-encryption that waits for the writers of `runs`
-    (`sync/ledger/reencrypt.py`) sees every run that did not see its mark.
+    (`sync/reencryption.py`) sees every run that did not see its mark.
     """
     result = conn.execute(
         schema.runs.insert().values(started_at=now, as_of=as_of, status=RUN_RUNNING, kind=kind)
