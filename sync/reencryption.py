@@ -54,6 +54,7 @@ from sync.ledger.data_key import (
 from sync.ledger.location import ledger_place
 from sync.ledger.reencrypt import (
     REENCRYPT_BATCH,
+    Progress,
     Rekey,
     Rewritten,
     iter_encrypted_values,
@@ -78,7 +79,11 @@ class Reencrypted:
 
 
 def reencrypt_ledger(
-    app: App, *, operator: str | None = None, batch_size: int = REENCRYPT_BATCH
+    app: App,
+    *,
+    operator: str | None = None,
+    batch_size: int = REENCRYPT_BATCH,
+    progress: Progress | None = None,
 ) -> Reencrypted:
     """Rewrite the ledger's personal data under a new at-rest key, or finish doing so.
 
@@ -97,7 +102,7 @@ def reencrypt_ledger(
             resumed = reencryption_target(conn) is not None
         rekey = _resumed_keys(engine, path, place) if resumed else _fresh_keys(app, path)
         _claim(engine, rekey.new, place, app.clock())
-        rewritten = reencrypt_rows(engine, rekey, batch_size)
+        rewritten = reencrypt_rows(engine, rekey, batch_size, progress)
         if next_key_path(path).exists():
             switch_data_key_files(path)
         actor = cli_actor(operator or app.settings.operator)

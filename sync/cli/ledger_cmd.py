@@ -2,17 +2,20 @@
 
 `reencrypt` rewrites every encrypted value under a new at-rest key (plaintext
 left from before encryption at rest was always on included) and prints one
-sentence with the counts. The work is `sync.reencryption`; this module parses
-and reports.
+sentence with the counts (and, on a terminal, which column it is rewriting).
+The work is `sync.reencryption`; this module parses and reports.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from sync.cli.context import KEYS_OPTION, CliState, pass_state
+from sync.cli.context import KEYS_OPTION, CliState, is_terminal, pass_state
+from sync.ledger.reencrypt import Progress
 from sync.reencryption import Reencrypted, counts_by_table, reencrypt_ledger
 
 
@@ -36,7 +39,27 @@ def reencrypt_cmd(state: CliState, keys_dir: Path | None, operator: str | None) 
     """
     if keys_dir is not None:
         state.keys_dir = keys_dir
-    click.echo(summary(reencrypt_ledger(state.app, operator=operator)))
+    with _progress() as show:
+        outcome = reencrypt_ledger(state.app, operator=operator, progress=show)
+    click.echo(summary(outcome))
+
+
+@contextmanager
+def _progress() -> Iterator[Progress | None]:
+    """Which column is being rewritten, on a terminal; nothing when piped."""
+    if not is_terminal():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress as Bar
+
+    with Bar(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("re-encrypting", total=None)
+
+        def show(column: str, batches: int) -> None:
+            bar.update(task, description=f"re-encrypting {column}, batch {batches:,}")
+
+        yield show
 
 
 def summary(outcome: Reencrypted) -> str:

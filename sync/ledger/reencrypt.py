@@ -34,6 +34,7 @@ _OLD_PARAM = "old_value"
 _NEW_PARAM = "new_value"
 
 AssociatedData = Callable[[Any], str]
+Progress = Callable[[str, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +136,27 @@ class Rekey:
         return new_codec.encode_text(associated_data, text), not stored.startswith(TEXT_PREFIX)
 
 
-def reencrypt_rows(engine: Engine, rekey: Rekey, batch_size: int = REENCRYPT_BATCH) -> Rewritten:
-    """Rewrite every encrypted value not yet under the new key; one transaction per batch."""
+def reencrypt_rows(
+    engine: Engine,
+    rekey: Rekey,
+    batch_size: int = REENCRYPT_BATCH,
+    progress: Progress | None = None,
+) -> Rewritten:
+    """Rewrite every encrypted value not yet under the new key; one transaction per batch.
+
+    `progress` is told, after each batch, the column and how many of its
+    batches are done.
+    """
     rewritten = Rewritten()
     for column in ENCRYPTED_COLUMNS:
         after: tuple[Any, ...] | None = None
+        batches = 0
         while True:
             with engine.begin() as conn:
                 after = _rewrite_batch(conn, column, rekey, after, batch_size, rewritten)
+            batches += 1
+            if progress is not None:
+                progress(f"{column.table.name}.{column.column}", batches)
             if after is None:
                 break
     return rewritten
