@@ -24,7 +24,7 @@ from sync.crypto.at_rest import BLOB_FORMAT, FieldCipher
 from sync.errors import CryptoError
 from sync.ledger import schema
 from sync.ledger.codec import TEXT_PREFIX, CipherCodec, field_key
-from sync.ledger.store import record_key
+from sync.ledger.store import bulk_execute, record_key
 from sync.ledger.tables_cycle import cycle_staging
 from sync.ledger.tables_manual import flag_acts, manual_links, review_items, review_row_key
 
@@ -112,28 +112,33 @@ class Rekey:
     new: FieldCipher
 
     def rewrite_blob(self, associated_data: str, stored: bytes) -> tuple[bytes | None, bool]:
-        """The value under the new key (None if it already is), and whether it was plaintext."""
+        """The value under the new key (None if it already is), and whether it was plaintext.
+
+        A blob opens with exactly one of the two keys: the old key is tried
+        first (most values, on a first run); a blob neither opens is refused.
+        """
+        if stored[:1] != BLOB_FORMAT:
+            plaintext = self.old.decode(associated_data, stored)  # refused unless legacy
+            return self.new.encrypt(associated_data, plaintext), True
         try:
-            self.new.decrypt(associated_data, stored)
+            plaintext = self.old.cipher.decrypt(associated_data, stored)
         except CryptoError:
-            pass
-        else:
+            self.new.decrypt(associated_data, stored)
             return None, False
-        plaintext = self.old.decode(associated_data, stored)
-        return self.new.encrypt(associated_data, plaintext), stored[:1] != BLOB_FORMAT
+        return self.new.encrypt(associated_data, plaintext), False
 
     def rewrite_text(self, associated_data: str, stored: str) -> tuple[str | None, bool]:
         """`rewrite_blob` for a text value (`enc1:` and base64, or legacy plaintext)."""
         new_codec = CipherCodec(self.new)
-        if stored.startswith(TEXT_PREFIX):
-            try:
-                new_codec.decode_text(associated_data, stored)
-            except CryptoError:
-                pass
-            else:
-                return None, False
-        text = self.old.decode_text(associated_data, stored)
-        return new_codec.encode_text(associated_data, text), not stored.startswith(TEXT_PREFIX)
+        if not stored.startswith(TEXT_PREFIX):
+            text = self.old.decode_text(associated_data, stored)  # refused unless legacy
+            return new_codec.encode_text(associated_data, text), True
+        try:
+            text = CipherCodec(self.old.cipher).decode_text(associated_data, stored)
+        except CryptoError:
+            new_codec.decode_text(associated_data, stored)
+            return None, False
+        return new_codec.encode_text(associated_data, text), False
 
 
 def reencrypt_rows(
@@ -187,7 +192,8 @@ def _rewrite_batch(
         )
         rewritten.plaintext += was_plaintext
     if changes:
-        conn.execute(_update_statement(column), changes)
+        name = f"reencrypt-{column.table.name}-{column.column}"
+        bulk_execute(conn, _update_statement(column), changes, name)
         rewritten.by_table[column.table.name] += len(changes)
     if len(rows) < batch_size:
         return None
