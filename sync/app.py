@@ -24,7 +24,7 @@ from sync.core.decide import Linker, link_on_identifiers, link_probabilistically
 from sync.core.policy import PolicySettings
 from sync.core.records import RecordRef
 from sync.crypto.at_rest import FieldCipher, new_data_key
-from sync.crypto.keyring import load_data_key, load_keyring
+from sync.crypto.keyring import data_key_path, load_data_key, load_keyring
 from sync.crypto.keys import KeyRing, Party
 from sync.errors import ConfigurationError
 from sync.gateway_clients import GatewayClients, build_gateway_client
@@ -177,16 +177,36 @@ class App:
 
     def _at_rest_cipher(self, engine: Engine) -> FieldCipher:
         """The data key: the explicit key file, the key directory's, or one beside the ledger."""
+        place = ledger_place(engine.url)
+        directory = self._data_key_directory()
+        if directory is not None:
+            return FieldCipher(load_data_key(directory))
+        if is_memory_ledger(engine) and self.settings.at_rest_key_file is None:
+            return FieldCipher(new_data_key())
+        return ledger_key_file(engine, self.at_rest_key_path(engine), place)
+
+    def _data_key_directory(self) -> Path | None:
+        """The key directory, when the data key comes from it (no key file of its own)."""
+        settings = self.settings
+        if settings.at_rest_key_file is not None or self.keyring is None:
+            return None
+        return settings.keys_dir
+
+    def at_rest_key_path(self, engine: Engine) -> Path:
+        """The file that holds the ledger's data key (refused if the ledger has none)."""
         settings = self.settings
         if settings.at_rest_key_file is not None:
-            return ledger_key_file(engine, settings.at_rest_key_file, ledger_place(engine.url))
-        if settings.keys_dir is not None and self.keyring is not None:
-            return FieldCipher(load_data_key(settings.keys_dir))
+            return settings.at_rest_key_file
+        directory = self._data_key_directory()
+        if directory is not None:
+            return data_key_path(directory)
         local = local_key_file(engine)
         if local is not None:
-            return ledger_key_file(engine, local, ledger_place(engine.url))
+            return local
         if is_memory_ledger(engine):
-            return FieldCipher(new_data_key())
+            raise ConfigurationError(
+                "A ledger in memory has its at-rest key only in its process; no file holds it."
+            )
         raise ConfigurationError(
             f"The ledger {ledger_place(engine.url)} needs an at-rest key every host shares: "
             "set ARMS_SYNC_KEYS_DIR (or --keys) or ARMS_SYNC_AT_REST_KEY_FILE."

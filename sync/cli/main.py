@@ -21,6 +21,7 @@ from sync.cli.data_cmds import export, rejects, report
 from sync.cli.envelope_cmd import envelope
 from sync.cli.gateway_cmd import gateway
 from sync.cli.keys_cmd import keys
+from sync.cli.ledger_cmd import ledger
 from sync.cli.reconcile_cmd import reconcile
 from sync.cli.run_cmds import demo, run, synth
 from sync.cli.worker_cmds import WORKER_COMMANDS
@@ -55,6 +56,7 @@ for command in (
     report,
     rejects,
     keys,
+    ledger,
     envelope,
     gateway,
     reconcile,

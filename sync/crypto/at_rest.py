@@ -58,6 +58,18 @@ def new_data_key() -> DataKey:
     )
 
 
+def rotated_data_key(current: DataKey) -> DataKey:
+    """The next data key: a fresh AES-256-GCM key, the same MAC key (pseudonyms stay)."""
+    return DataKey(aead_key=secrets.token_bytes(DATA_KEY_BYTES), mac_key=current.mac_key)
+
+
+def follows_data_key(candidate: DataKey, current: DataKey) -> bool:
+    """Whether `candidate` can be the key after `current`: same MAC key, another AES-GCM key."""
+    return hmac.compare_digest(candidate.mac_key, current.mac_key) and not hmac.compare_digest(
+        candidate.aead_key, current.aead_key
+    )
+
+
 class NoncePool:
     """Random 96-bit nonces, drawn from `os.urandom` many at a time and each handed out once.
 

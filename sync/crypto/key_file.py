@@ -5,6 +5,11 @@ same as `private/hub/data.key` in a key directory. `create_data_key_file` writes
 a new key to a temporary file (mode 0600 before any byte is written) and links
 it into place, which fails if the file exists: two processes racing to make
 the key never overwrite each other, and no one ever reads a half-written file.
+
+Rotating the key (`arms-sync ledger reencrypt`) writes the next key beside the
+current one (`<name>.new`, written the same way), and `switch_data_key_files`
+then keeps the current key as `<name>.old` (a hard link) and renames the next
+key into place: at every moment the key file's name holds a whole key.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from sync.errors import ConfigurationError
 
 KEY_FILE_FORMAT = 1
 KEY_FILE_MODE = 0o600
+NEXT_SUFFIX = ".new"
+PREVIOUS_SUFFIX = ".old"
 
 
 def data_key_document(key: DataKey) -> bytes:
@@ -46,7 +53,11 @@ def read_data_key_file(path: Path) -> DataKey:
 
 def create_data_key_file(path: Path) -> DataKey:
     """Make a new data key in `path` (mode 0600); `FileExistsError` if the file exists."""
-    key = new_data_key()
+    return write_new_data_key_file(path, new_data_key())
+
+
+def write_new_data_key_file(path: Path, key: DataKey) -> DataKey:
+    """Write `key` to the new file `path` (mode 0600); `FileExistsError` if the file exists."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         os.fchmod(handle, KEY_FILE_MODE)
@@ -58,3 +69,34 @@ def create_data_key_file(path: Path) -> DataKey:
     finally:
         Path(temporary).unlink(missing_ok=True)
     return key
+
+
+def next_key_path(path: Path) -> Path:
+    """Where a rotation writes the next key before it takes the key file's name."""
+    return path.with_name(path.name + NEXT_SUFFIX)
+
+
+def previous_key_path(path: Path) -> Path:
+    """Where a rotation keeps the key it replaced, until the operator removes it."""
+    return path.with_name(path.name + PREVIOUS_SUFFIX)
+
+
+def switch_data_key_files(path: Path) -> None:
+    """Keep the current key as `<name>.old`, then rename `<name>.new` into `path`.
+
+    Each step can be repeated after a crash: the link is made only if
+    `<name>.old` is missing, and the rename is atomic.
+    """
+    previous, following = previous_key_path(path), next_key_path(path)
+    if not previous.exists():
+        os.link(path, previous)
+    following.replace(path)
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -8,6 +8,13 @@ check (an HMAC of a fixed text under the key's MAC half) in `ledger_meta`, and
 whether the ledger already held plaintext from before encryption at rest was
 always on; every later open compares the key check, so a wrong key is refused
 before anything is read or written with it.
+
+The key check is made with the MAC half, which a rotation keeps (pseudonyms
+and subject ids must not change), so the ledger also keeps an encryption
+check: a fixed text encrypted under the AES-GCM half. Only that half opens
+it, so a host left with the key from before a rotation is refused too.
+A ledger in the middle of a re-encryption (`reencryption_mark.py`) is
+refused whatever the key.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from sync.crypto.key_file import create_data_key_file, read_data_key_file
 from sync.errors import ConfigurationError, CryptoError
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec
+from sync.ledger.reencryption_mark import REENCRYPTION_MARK, reencryption_underway
 from sync.ledger.store import record_key
 from sync.ledger.tables_manual import flag_acts, manual_links, review_items
 
@@ -29,6 +37,8 @@ KEY_CHECK = "at_rest_key_check"
 LEGACY_PLAINTEXT = "at_rest_legacy_plaintext"
 KEY_CHECK_KIND = "key_check"
 KEY_CHECK_TEXT = "arms-sync ledger at-rest key v1"
+AEAD_CHECK = "at_rest_aead_check"
+AEAD_CHECK_FIELD = "ledger_meta/at_rest_aead_check/value"
 _REASON_TABLES = (manual_links, flag_acts, review_items, schema.overrides)
 
 
@@ -37,7 +47,21 @@ def key_check(cipher: FieldCipher) -> str:
     return cipher.pseudonym(KEY_CHECK_KIND, KEY_CHECK_TEXT)
 
 
-def _meta(conn: Connection) -> dict[str, str]:
+def aead_check(cipher: FieldCipher) -> str:
+    """A value only the key's AES-GCM half opens: the fixed text, encrypted under it."""
+    return CipherCodec(cipher).encode_text(AEAD_CHECK_FIELD, KEY_CHECK_TEXT)
+
+
+def opens_aead_check(cipher: FieldCipher, check: str) -> bool:
+    """Whether `check` was made by `aead_check` under the same AES-GCM key."""
+    try:
+        return CipherCodec(cipher).decode_text(AEAD_CHECK_FIELD, check) == KEY_CHECK_TEXT
+    except (CryptoError, UnicodeDecodeError):
+        return False
+
+
+def ledger_meta(conn: Connection) -> dict[str, str]:
+    """What the ledger keeps about itself (`ledger_meta`), as a dict."""
     table = schema.settings_kv
     return dict(conn.execute(select(table.c.key, table.c.value)).all())
 
@@ -56,7 +80,7 @@ def _first_encrypted_record(conn: Connection) -> tuple[str, bytes] | None:
 
 def holds_encrypted_data(conn: Connection) -> bool:
     """Whether the ledger holds data encrypted under some key (so a new key is no use)."""
-    return KEY_CHECK in _meta(conn) or _first_encrypted_record(conn) is not None
+    return KEY_CHECK in ledger_meta(conn) or _first_encrypted_record(conn) is not None
 
 
 def _holds_plaintext(conn: Connection) -> bool:
@@ -108,18 +132,19 @@ def _decrypts(cipher: FieldCipher, sample: tuple[str, bytes]) -> bool:
     return True
 
 
-def _record_first_binding(engine: Engine, cipher: FieldCipher, place: str) -> None:
+def _record_binding(engine: Engine, cipher: FieldCipher, place: str, meta: dict[str, str]) -> None:
+    """Record the checks the ledger lacks, once a record shows the key is the ledger's own."""
     with engine.connect() as conn:
         sample = _first_encrypted_record(conn)
-        legacy = _holds_plaintext(conn)
+        legacy = _holds_plaintext(conn) if KEY_CHECK not in meta else False
     if sample is not None and not _decrypts(cipher, sample):
         raise _wrong_key(place)
+    rows = [{"key": AEAD_CHECK, "value": aead_check(cipher)}]
+    if KEY_CHECK not in meta:
+        rows.append({"key": KEY_CHECK, "value": key_check(cipher)})
+        rows.append({"key": LEGACY_PLAINTEXT, "value": "1" if legacy else "0"})
     table = schema.settings_kv
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    rows = [
-        {"key": KEY_CHECK, "value": key_check(cipher)},
-        {"key": LEGACY_PLAINTEXT, "value": "1" if legacy else "0"},
-    ]
     with engine.begin() as conn:
         conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
 
@@ -127,11 +152,15 @@ def _record_first_binding(engine: Engine, cipher: FieldCipher, place: str) -> No
 def bind_data_key(engine: Engine, cipher: FieldCipher, place: str) -> CipherCodec:
     """The ledger's codec under `cipher`, once the key is known to be the ledger's own."""
     with engine.connect() as conn:
-        meta = _meta(conn)
-    if KEY_CHECK not in meta:
-        _record_first_binding(engine, cipher, place)
+        meta = ledger_meta(conn)
+    if REENCRYPTION_MARK in meta:
+        raise reencryption_underway(place)
+    if meta.get(KEY_CHECK, key_check(cipher)) != key_check(cipher):
+        raise _wrong_key(place)  # before any check of this key is recorded
+    if KEY_CHECK not in meta or AEAD_CHECK not in meta:
+        _record_binding(engine, cipher, place, meta)
         with engine.connect() as conn:
-            meta = _meta(conn)
-    if meta.get(KEY_CHECK) != key_check(cipher):
+            meta = ledger_meta(conn)
+    if meta.get(KEY_CHECK) != key_check(cipher) or not opens_aead_check(cipher, meta[AEAD_CHECK]):
         raise _wrong_key(place)
     return CipherCodec(cipher, legacy_plaintext=meta.get(LEGACY_PLAINTEXT) == "1")

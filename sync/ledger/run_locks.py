@@ -13,6 +13,9 @@ whose lock can be taken has no process left, and is recorded as interrupted.
 - SQLite in memory: the database lives and dies with its one process, so each
   of its runs is alive while it can be read; nothing is locked.
 
+`hold_ledger_task_lock` holds the same kind of lock for a ledger-wide task that
+must never run twice at once (re-encrypting the ledger).
+
 A run's lock is taken inside the transaction that inserts its row, so no
 other process ever sees the run without its lock held.
 """
@@ -38,6 +41,7 @@ RUN_LOCK_SPACE = int.from_bytes(
 )
 # idle_session_timeout (PostgreSQL 14+) would end the idle lock connection mid-run.
 IDLE_SESSION_TIMEOUT_SINCE = (14,)
+TASK_KEY_BYTES = 3
 LOCK_FILE_MODE = 0o644
 LOCK_FILE_ATTEMPTS = 3
 MEMORY_DATABASES = ("", ":memory:")
@@ -233,3 +237,32 @@ def run_locks_for(engine: Engine) -> RunLocks:
     if database in MEMORY_DATABASES or engine.url.query.get("mode") == "memory":
         return MemoryRunLocks()
     return FileRunLocks(Path(database).resolve())
+
+
+def hold_ledger_task_lock(engine: Engine, task: str) -> HeldRunLock | None:
+    """An exclusive lock on one ledger-wide task (`task` a short name), or None if held.
+
+    For a task that must never run twice at once on one ledger (re-encrypting
+    it): a PostgreSQL session-level advisory lock on a connection of its own,
+    or a `flock`ed file `<database file>.<task>.lock`; released like a run's.
+    """
+    locks = run_locks_for(engine)
+    if isinstance(locks, PostgresRunLocks):
+        # In the run locks' space, under a negative key: run ids are positive.
+        digest = hashlib.sha256(f"arms-sync/{task}".encode()).digest()
+        key = -1 - int.from_bytes(digest[:TASK_KEY_BYTES], "big")
+        conn = engine.connect()
+        _keep_session_while_idle(conn)
+        if _advisory(conn, "pg_try_advisory_lock", key):
+            conn.commit()
+            return _AdvisorySession(conn, key)
+        _AdvisorySession(conn).release()
+        return None
+    if isinstance(locks, FileRunLocks):
+        path = locks.database.with_name(f"{locks.database.name}.{task}.lock")
+        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, LOCK_FILE_MODE)
+        if _lock(descriptor) and _still_named(path, descriptor):
+            return _LockFile(path, descriptor)
+        os.close(descriptor)
+        return None
+    return _Nothing()

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection, Engine, select, update
 
 from sync.ledger import schema
+from sync.ledger.reencryption_mark import refuse_while_reencrypting
 from sync.ledger.run_locks import HeldRunLock, RunLocks
 
 RUN_RUNNING = "running"
@@ -32,12 +33,18 @@ log = logging.getLogger(__name__)
 
 
 def insert_run(conn: Connection, as_of: date, now: datetime, kind: str) -> int:
-    """Record a run as started (inside `conn`'s transaction) and return its id."""
+    """Record a run as started (inside `conn`'s transaction) and return its id.
+
+    Refused while the ledger is being re-encrypted. The row is written before
+    the mark is read, so a re-encryption that waits for the writers of `runs`
+    (`sync/reencryption.py`) sees every run that did not see its mark.
+    """
     result = conn.execute(
         schema.runs.insert().values(started_at=now, as_of=as_of, status=RUN_RUNNING, kind=kind)
     )
     run_id = result.inserted_primary_key
     assert run_id is not None
+    refuse_while_reencrypting(conn)
     return int(run_id[0])
 
 

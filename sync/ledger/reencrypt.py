@@ -1,0 +1,269 @@
+"""Rewriting every encrypted value of the ledger under a new at-rest key, batch by batch.
+
+Each encrypted column (`ENCRYPTED_COLUMNS`, the table of `docs/crypto.md`) is
+read in primary-key order, a batch at a time; each batch is rewritten and
+committed in one transaction. A value already under the new key is left as it
+is (AES-GCM tells: only the key that sealed a value opens it), so a pass
+interrupted anywhere is finished by running it again, and no row is ever
+under a key that is not kept. A value under the old key is decrypted and
+encrypted again under the new one, with the same associated data; a value
+still in plaintext (a ledger from before encryption at rest was always on)
+is encrypted. The MAC half of the key is not touched here: pseudonyms and
+subject ids stay as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Column, Connection, Engine, Table, and_, bindparam, or_, select, update
+
+from sync.crypto.at_rest import BLOB_FORMAT, FieldCipher
+from sync.errors import CryptoError
+from sync.ledger import schema
+from sync.ledger.codec import TEXT_PREFIX, CipherCodec, field_key
+from sync.ledger.store import bulk_execute, record_key
+from sync.ledger.tables_cycle import cycle_staging
+from sync.ledger.tables_manual import flag_acts, manual_links, review_items, review_row_key
+
+REENCRYPT_BATCH = 1_000
+_KEY_PARAM = "key_"
+_OLD_PARAM = "old_value"
+_NEW_PARAM = "new_value"
+
+AssociatedData = Callable[[Any], str]
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedColumn:
+    """One encrypted column: its table, the key it is paged by, its associated data."""
+
+    table: Table
+    column: str
+    keys: tuple[str, ...]
+    associated_data: AssociatedData
+    text: bool = False
+
+
+def _reason(table: Table, column: str, row_key: Callable[[Any], str]) -> EncryptedColumn:
+    def associated_data(row: Any) -> str:
+        return field_key(table.name, row_key(row), column)
+
+    return EncryptedColumn(table, column, ("id",), associated_data, text=True)
+
+
+def _act_id(row: Any) -> str:
+    return str(row.id)
+
+
+def _review_pair(row: Any) -> str:
+    return review_row_key(row.a_agency, row.a_person_id, row.b_agency, row.b_person_id)
+
+
+ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
+    EncryptedColumn(
+        schema.records,
+        "payload",
+        ("agency", "rtype", "rid"),
+        lambda row: record_key(row.agency, row.rtype, row.rid),
+    ),
+    EncryptedColumn(
+        schema.rejects, "raw", ("fingerprint",), lambda row: f"reject/{row.fingerprint}"
+    ),
+    EncryptedColumn(
+        cycle_staging,
+        "payload",
+        ("cycle_id", "part"),
+        lambda row: f"cycle/{row.cycle_id}/{row.part}",
+    ),
+    EncryptedColumn(
+        schema.outbox, "sealed_batch", ("batch_id",), lambda row: f"outbox/{row.batch_id}"
+    ),
+    _reason(manual_links, "reason", _act_id),
+    _reason(schema.overrides, "reason", _act_id),
+    _reason(schema.overrides, "revoke_reason", _act_id),
+    _reason(flag_acts, "reason", _act_id),
+    _reason(review_items, "reason", _review_pair),
+)
+TABLES: tuple[str, ...] = tuple(dict.fromkeys(c.table.name for c in ENCRYPTED_COLUMNS))
+
+
+@dataclass
+class Rewritten:
+    """What a pass rewrote: values per table, and how many of them were plaintext."""
+
+    by_table: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    plaintext: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every value rewritten."""
+        return sum(self.by_table.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Rekey:
+    """The codec that reads the values as they are, and the cipher they are rewritten under."""
+
+    old: CipherCodec
+    new: FieldCipher
+
+    def rewrite_blob(self, associated_data: str, stored: bytes) -> tuple[bytes | None, bool]:
+        """The value under the new key (None if it already is), and whether it was plaintext.
+
+        A blob opens with exactly one of the two keys: the old key is tried
+        first (most values, on a first run); a blob neither opens is refused.
+        """
+        if stored[:1] != BLOB_FORMAT:
+            plaintext = self.old.decode(associated_data, stored)  # refused unless legacy
+            return self.new.encrypt(associated_data, plaintext), True
+        try:
+            plaintext = self.old.cipher.decrypt(associated_data, stored)
+        except CryptoError:
+            self.new.decrypt(associated_data, stored)
+            return None, False
+        return self.new.encrypt(associated_data, plaintext), False
+
+    def rewrite_text(self, associated_data: str, stored: str) -> tuple[str | None, bool]:
+        """`rewrite_blob` for a text value (`enc1:` and base64, or legacy plaintext)."""
+        new_codec = CipherCodec(self.new)
+        if not stored.startswith(TEXT_PREFIX):
+            text = self.old.decode_text(associated_data, stored)  # refused unless legacy
+            return new_codec.encode_text(associated_data, text), True
+        try:
+            text = CipherCodec(self.old.cipher).decode_text(associated_data, stored)
+        except CryptoError:
+            new_codec.decode_text(associated_data, stored)
+            return None, False
+        return new_codec.encode_text(associated_data, text), False
+
+
+def reencrypt_rows(
+    engine: Engine,
+    rekey: Rekey,
+    batch_size: int = REENCRYPT_BATCH,
+    progress: Progress | None = None,
+) -> Rewritten:
+    """Rewrite every encrypted value not yet under the new key; one transaction per batch.
+
+    `progress` is told, after each batch, the column and how many of its
+    batches are done.
+    """
+    rewritten = Rewritten()
+    for column in ENCRYPTED_COLUMNS:
+        after: tuple[Any, ...] | None = None
+        batches = 0
+        while True:
+            with engine.begin() as conn:
+                after = _rewrite_batch(conn, column, rekey, after, batch_size, rewritten)
+            batches += 1
+            if progress is not None:
+                progress(f"{column.table.name}.{column.column}", batches)
+            if after is None:
+                break
+    return rewritten
+
+
+def _rewrite_batch(
+    conn: Connection,
+    column: EncryptedColumn,
+    rekey: Rekey,
+    after: tuple[Any, ...] | None,
+    batch_size: int,
+    rewritten: Rewritten,
+) -> tuple[Any, ...] | None:
+    """Rewrite one batch (the rows after `after`); the last row's key, or None at the end."""
+    rows = _read_batch(conn, column, after, batch_size)
+    changes: list[dict[str, Any]] = []
+    for row in rows:
+        stored = getattr(row, column.column)
+        new, was_plaintext = _rewrite_one(column, rekey, row, stored)
+        if new is None:
+            continue
+        changes.append(
+            {
+                **{_KEY_PARAM + key: getattr(row, key) for key in column.keys},
+                _OLD_PARAM: stored,
+                _NEW_PARAM: new,
+            }
+        )
+        rewritten.plaintext += was_plaintext
+    if changes:
+        name = f"reencrypt-{column.table.name}-{column.column}"
+        bulk_execute(conn, _update_statement(column), changes, name)
+        rewritten.by_table[column.table.name] += len(changes)
+    if len(rows) < batch_size:
+        return None
+    last = rows[-1]
+    return tuple(getattr(last, key) for key in column.keys)
+
+
+def _rewrite_one(column: EncryptedColumn, rekey: Rekey, row: Any, stored: Any) -> tuple[Any, bool]:
+    associated_data = column.associated_data(row)
+    try:
+        if column.text:
+            return rekey.rewrite_text(associated_data, str(stored))
+        return rekey.rewrite_blob(associated_data, bytes(stored))
+    except CryptoError as error:
+        raise CryptoError(
+            f"A value in {column.table.name}.{column.column} opens with neither the old nor "
+            "the new at-rest key, so the re-encryption stopped; every row is still readable."
+        ) from error
+
+
+def _read_batch(
+    conn: Connection, column: EncryptedColumn, after: tuple[Any, ...] | None, batch_size: int
+) -> Sequence[Any]:
+    table = column.table
+    keys = [table.c[key] for key in column.keys]
+    extra = [table.c[name] for name in _row_key_columns(column) if name not in column.keys]
+    query = select(*keys, *extra, table.c[column.column]).where(table.c[column.column].is_not(None))
+    if after is not None:
+        query = query.where(_after(keys, after))
+    return conn.execute(query.order_by(*keys).limit(batch_size)).all()
+
+
+def _row_key_columns(column: EncryptedColumn) -> tuple[str, ...]:
+    if column.table is review_items:
+        return ("a_agency", "a_person_id", "b_agency", "b_person_id")
+    return ()
+
+
+def _after(keys: Sequence[Column[Any]], after: tuple[Any, ...]) -> Any:
+    """Rows whose key comes after `after`, in the order of `keys` (no row values needed)."""
+    clauses = []
+    for position, key in enumerate(keys):
+        equal = [keys[i] == after[i] for i in range(position)]
+        clauses.append(and_(*equal, key > after[position]))
+    return or_(*clauses)
+
+
+def _update_statement(column: EncryptedColumn) -> Any:
+    table = column.table
+    target = table.c[column.column]
+    match = [table.c[key] == bindparam(_KEY_PARAM + key) for key in column.keys]
+    return (
+        update(table)
+        .where(*match, target == bindparam(_OLD_PARAM))
+        .values({column.column: bindparam(_NEW_PARAM)})
+    )
+
+
+def iter_encrypted_values(engine: Engine) -> Iterator[tuple[str, str, Any]]:
+    """Every stored encrypted value: its table, its associated data and the value as stored."""
+    for column in ENCRYPTED_COLUMNS:
+        table = column.table
+        names = dict.fromkeys((*column.keys, *_row_key_columns(column), column.column))
+        query = select(*(table.c[name] for name in names)).where(
+            table.c[column.column].is_not(None)
+        )
+        with engine.connect() as conn:
+            result = conn.execution_options(yield_per=REENCRYPT_BATCH).execute(query)
+            try:
+                for row in result:
+                    yield table.name, column.associated_data(row), getattr(row, column.column)
+            finally:
+                result.close()  # a value that fails to open must not leak the cursor

@@ -1,0 +1,539 @@
+"""Re-encrypting the ledger under a new at-rest key, on both databases, with real keys.
+
+After it, every encrypted value opens with the new key and not with the old
+one, nothing is left in plaintext, and everything read from the ledger
+(exports, reasons, subject ids, pseudonyms) is as it was. An interrupted
+re-encryption keeps the ledger closed to everyone else and is finished by
+running it again; a run in flight makes it refuse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, create_engine, delete, select, update
+from sqlalchemy.pool import StaticPool
+
+from sync.app import App, subject_id_minter
+from sync.audit.log import audit_log_for
+from sync.core.decide import Review
+from sync.core.records import Agency, Owner, RecordRef
+from sync.crypto.at_rest import BLOB_FORMAT, FieldCipher, new_data_key
+from sync.crypto.key_file import read_data_key_file
+from sync.crypto.keyring import data_key_path, generate_party
+from sync.crypto.keys import Party
+from sync.cycle import run_cycle
+from sync.distributed.store import put_staged
+from sync.errors import ConfigurationError, CryptoError, LedgerError
+from sync.exports import export_links, export_ownership, export_timeline
+from sync.feeds.files import PlainFileSource
+from sync.ledger import reencrypt as reencrypt_module
+from sync.ledger import schema
+from sync.ledger.codec import TEXT_PREFIX, CipherCodec
+from sync.ledger.decisions import store_reviews
+from sync.ledger.reencrypt import TABLES, Rekey, iter_encrypted_values, reencrypt_rows
+from sync.ledger.run_locks import hold_ledger_task_lock
+from sync.ledger.store import record_key
+from sync.reconcile.acts import Actor
+from sync.reconcile.flags import resolve
+from sync.reconcile.links import unlink
+from sync.reconcile.overrides import AssignRequest, assign, revoke
+from sync.reconcile.subject import subject_report
+from sync.reencryption import REENCRYPT_TASK, reencrypt_ledger
+from sync.settings import Settings
+from tests.conftest import AT_REST_KEY_ENV
+from tests.integration.test_audit_log import personal_data_in, write_feeds
+
+pytestmark = pytest.mark.integration
+AS_OF = date(2026, 11, 28)
+SECRET_REASON = "JONES Simon born 1972-03-20"
+ACTOR = Actor("jsmith", SECRET_REASON)
+PUBLIC_NAMESPACE = b"arms-sync/subject-id/v1"  # how ids were minted without a key directory
+PROBATION_ONE = RecordRef(Agency.PROBATION, "P100001")
+POLICE_ONE = RecordRef(Agency.POLICE, "LAN-1")
+SMALL_BATCH = 2
+JUNK_LINE = b"{not json\n"
+
+
+def _clock() -> datetime:
+    return datetime(2026, 11, 28, 9, tzinfo=UTC)
+
+
+def _sources(folder: Path) -> dict[str, PlainFileSource]:
+    probation, police = write_feeds(folder)
+    with probation.open("ab") as handle:
+        handle.write(JUNK_LINE)  # one rejected line, kept in `rejects`
+    return {"probation": PlainFileSource(probation), "police": PlainFileSource(police)}
+
+
+@pytest.fixture
+def key_dir(ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A key directory with every party's keys and the hub's data key, made by the test.
+
+    The ledger's key is the key directory's: the session's key file is unset.
+    """
+    monkeypatch.delenv(AT_REST_KEY_ENV, raising=False)
+    directory = tmp_path / "keys"
+    for party in Party:
+        generate_party(directory, party)
+    return directory
+
+
+def _open(ledger_url: str, **settings: Any) -> App:
+    return App(Settings(database_url=ledger_url, **settings), clock=_clock)
+
+
+def _fill(app: App, folder: Path) -> None:
+    """A run, and a value in every encrypted column: reasons, a review item, a staged part."""
+    run_cycle(app, _sources(folder), AS_OF)
+    with app.ledger.engine.connect() as conn:
+        flag = conn.execute(select(schema.flags.c.key).limit(1)).scalar_one()
+    resolve(app, flag, ACTOR)
+    unlink(app, PROBATION_ONE, POLICE_ONE, ACTOR, apply=True)
+    subject = app.ledger.load_membership()[("probation", "P100001")]
+    request = AssignRequest(subject, Owner.POLICE, date(2025, 6, 1))
+    override = assign(app, request, ACTOR, apply=True).act_id
+    revoke(app, override, ACTOR, apply=True)
+    review = Review(PROBATION_ONE, POLICE_ONE, 3.5, "names agree: surname=exact")
+    with app.ledger.engine.begin() as conn:
+        store_reviews(conn, app.ledger.codec, [review], _clock())
+        put_staged(conn, app.ledger, 7, "result:0", {"note": SECRET_REASON})
+
+
+def _reads(app: App) -> list[str]:
+    """Everything a user reads of the ledger: exports, subject ids, pseudonyms, reasons."""
+    ledger = app.ledger
+    membership = sorted(f"{a}/{p}={s}" for (a, p), s in ledger.load_membership().items())
+    records = schema.records
+    with ledger.engine.connect() as conn:
+        keys = conn.execute(
+            select(records.c.rid, records.c.pnc_key, records.c.cro_key).order_by(records.c.rid)
+        ).all()
+    subject = ledger.load_membership()[("probation", "P100001")]
+    history = [f"{e.act}:{e.reason}" for e in subject_report(ledger, subject).history]
+    return [
+        *export_links(ledger),
+        *export_timeline(ledger),
+        *export_ownership(ledger, AS_OF),
+        *membership,
+        *map(str, keys),
+        *history,
+    ]
+
+
+def _opens(cipher: FieldCipher, associated_data: str, stored: Any) -> bool:
+    try:
+        if isinstance(stored, str):
+            CipherCodec(cipher).decode_text(associated_data, stored)
+        else:
+            cipher.decrypt(associated_data, bytes(stored))
+    except CryptoError:
+        return False
+    return True
+
+
+def _stored(engine: Engine) -> list[tuple[str, str, Any]]:
+    return list(iter_encrypted_values(engine))
+
+
+def _assert_under(engine: Engine, new: FieldCipher, old: FieldCipher) -> None:
+    """Every value opens with `new` and not with `old`, and none is in plaintext."""
+    stored = _stored(engine)
+    assert all(_opens(new, ad, value) for _, ad, value in stored)
+    assert not any(_opens(old, ad, value) for _, ad, value in stored)
+    for _, _, value in stored:
+        if isinstance(value, str):
+            assert value.startswith(TEXT_PREFIX)
+        else:
+            assert bytes(value)[:1] == BLOB_FORMAT
+
+
+def _cipher(path: Path) -> FieldCipher:
+    return FieldCipher(read_data_key_file(path))
+
+
+def test_every_value_is_under_the_new_key_and_reads_the_same(
+    ledger_url: str, tmp_path: Path, key_dir: Path
+) -> None:
+    app = _open(ledger_url, keys_dir=key_dir)
+    try:
+        _fill(app, tmp_path)
+        before = _reads(app)
+        stored_before = _stored(app.engine)
+    finally:
+        app.close()
+    assert {table for table, _, _ in stored_before} == set(TABLES)
+    key_file = data_key_path(key_dir)
+    old_key = read_data_key_file(key_file)
+
+    rotating = _open(ledger_url, keys_dir=key_dir)
+    try:
+        outcome = reencrypt_ledger(rotating, operator="jsmith")
+    finally:
+        rotating.close()
+
+    new_key = read_data_key_file(key_file)
+    assert new_key.mac_key == old_key.mac_key
+    assert new_key.aead_key != old_key.aead_key
+    assert read_data_key_file(outcome.previous_key_file).aead_key == old_key.aead_key
+    assert outcome.rewritten.total == len(stored_before)
+    assert all(outcome.rewritten.by_table[table] > 0 for table in TABLES)
+    after = _open(ledger_url, keys_dir=key_dir)
+    try:
+        assert _reads(after) == before
+        _assert_under(after.engine, FieldCipher(new_key), FieldCipher(old_key))
+        entries = list(audit_log_for(after.engine).entries())
+        assert audit_log_for(after.engine).verify().ok
+    finally:
+        after.close()
+    last = entries[-1]
+    assert (last.kind, last.actor, last.refs) == ("alteration", "operator:jsmith", "[]")
+    assert "records" in (last.detail or "")
+    assert personal_data_in(str(last.as_json())) == []
+    assert "JONES" not in str(last.as_json())
+
+
+def test_a_host_left_with_the_old_key_is_refused(ledger_url: str, tmp_path: Path) -> None:
+    key_file = tmp_path / "ledger.key"
+    app = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        run_cycle(app, _sources(tmp_path), AS_OF)
+        outcome = reencrypt_ledger(app)
+    finally:
+        app.close()
+    stale = _open(ledger_url, at_rest_key_file=outcome.previous_key_file)
+    try:
+        with pytest.raises(ConfigurationError, match="another at-rest key"):
+            _ = stale.ledger
+    finally:
+        stale.close()
+
+
+class _PlaintextCodec(CipherCodec):
+    """How the ledger stored payloads and reasons before encryption at rest was always on."""
+
+    def encode(self, record_key: str, payload: bytes) -> bytes:
+        return payload
+
+    def encode_text(self, key: str, text: str) -> str:
+        return text
+
+
+def _legacy_ledger(ledger_url: str, folder: Path) -> None:
+    """A ledger as arms-sync wrote it without a key: plaintext values, public subject ids."""
+    legacy = _open(ledger_url)
+    legacy.__dict__["codec"] = _PlaintextCodec(FieldCipher(new_data_key()), legacy_plaintext=True)
+    legacy.__dict__["mint_subject_id"] = subject_id_minter(
+        lambda message: hmac.new(PUBLIC_NAMESPACE, message.encode(), hashlib.sha256).hexdigest()
+    )
+    try:
+        run_cycle(legacy, _sources(folder), AS_OF)
+        unlink(legacy, PROBATION_ONE, POLICE_ONE, ACTOR, apply=True)
+        with legacy.engine.begin() as conn:
+            conn.execute(delete(schema.settings_kv))  # as a version without key checks left it
+    finally:
+        legacy.close()
+
+
+def test_a_ledger_written_in_plaintext_ends_fully_encrypted(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    _legacy_ledger(ledger_url, tmp_path)
+    key_file = tmp_path / "ledger.key"
+    upgraded = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        before = _reads(upgraded)
+        plaintext = [v for _, _, v in _stored(upgraded.engine) if not _opens_any(v)]
+    finally:
+        upgraded.close()
+    assert plaintext
+
+    rotating = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        outcome = reencrypt_ledger(rotating)
+    finally:
+        rotating.close()
+    assert outcome.rewritten.plaintext == len(plaintext)
+
+    after = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        assert _reads(after) == before
+        _assert_under(after.engine, _cipher(key_file), _cipher(outcome.previous_key_file))
+        assert after.codec.legacy_plaintext is False
+        stored = b"".join(
+            value.encode() if isinstance(value, str) else bytes(value)
+            for _, _, value in _stored(after.engine)
+        )
+    finally:
+        after.close()
+    assert personal_data_in(stored.decode("latin-1")) == []
+    assert b"JONES" not in stored
+
+
+def _opens_any(value: Any) -> bool:
+    """Whether a stored value is in an encrypted form at all."""
+    if isinstance(value, str):
+        return value.startswith(TEXT_PREFIX)
+    return bytes(value)[:1] == BLOB_FORMAT
+
+
+def _crash_after_batches(monkeypatch: pytest.MonkeyPatch, batches: int) -> None:
+    """Make the re-encryption fail once `batches` batches are committed."""
+    real = reencrypt_module._rewrite_batch
+    done = [0]
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        if done[0] == batches:
+            raise OSError("the machine went away")
+        done[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reencrypt_module, "_rewrite_batch", failing)
+
+
+def _crash_in_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the old key as `.old`, then fail before the new key takes the key file's name."""
+    import sync.reencryption as service
+
+    def half_switch(path: Path) -> None:
+        path.with_name(path.name + ".old").hardlink_to(path)
+        raise OSError("the machine went away")
+
+    monkeypatch.setattr(service, "switch_data_key_files", half_switch)
+
+
+def _crash_before_finish(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail once the key file is switched, before the ledger records the new key."""
+    import sync.reencryption as service
+
+    def failing(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError("the machine went away")
+
+    monkeypatch.setattr(service, "_finish", failing)
+
+
+CRASHES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
+    "after-two-batches": lambda patch: _crash_after_batches(patch, 2),
+    "after-five-batches": lambda patch: _crash_after_batches(patch, 5),
+    "half-way-through-the-key-switch": _crash_in_switch,
+    "before-the-ledger-records-the-key": _crash_before_finish,
+}
+
+
+@pytest.mark.parametrize("crash", list(CRASHES))
+def test_an_interrupted_reencryption_is_finished_by_running_it_again(
+    ledger_url: str, tmp_path: Path, crash: str
+) -> None:
+    key_file = tmp_path / "ledger.key"
+    app = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        run_cycle(app, _sources(tmp_path), AS_OF)
+        unlink(app, PROBATION_ONE, POLICE_ONE, ACTOR, apply=True)
+        before = _reads(app)
+    finally:
+        app.close()
+    old = _cipher(key_file)
+    early = _open(ledger_url, at_rest_key_file=key_file)
+    _ = early.ledger  # a process that opened the ledger before the re-encryption began
+
+    with pytest.MonkeyPatch.context() as patch:
+        CRASHES[crash](patch)
+        failing = _open(ledger_url, at_rest_key_file=key_file)
+        try:
+            with pytest.raises(OSError, match="went away"):
+                reencrypt_ledger(failing, batch_size=SMALL_BATCH)
+        finally:
+            failing.close()
+
+    meanwhile = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        with pytest.raises(LedgerError, match="being re-encrypted"):
+            _ = meanwhile.ledger
+        with pytest.raises(
+            LedgerError, match="cannot start while the ledger is being re-encrypted"
+        ):
+            early.ledger.start_run(AS_OF, _clock())
+    finally:
+        meanwhile.close()
+        early.close()
+
+    again = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        outcome = reencrypt_ledger(again, batch_size=SMALL_BATCH)
+    finally:
+        again.close()
+    assert outcome.resumed
+    after = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        assert _reads(after) == before
+        _assert_under(after.engine, _cipher(key_file), old)
+    finally:
+        after.close()
+    assert _cipher(outcome.previous_key_file).pseudonym("pnc", "x") == old.pseudonym("pnc", "x")
+    assert not key_file.with_name(key_file.name + ".new").exists()
+
+
+def test_a_run_in_flight_makes_it_refuse_and_change_nothing(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "ledger.key"
+    app = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        run_cycle(app, _sources(tmp_path), AS_OF)
+        before = _reads(app)
+        stored = _stored(app.engine)
+        run_id = app.ledger.start_run(AS_OF, _clock())  # holds the run's liveness lock
+        other = _open(ledger_url, at_rest_key_file=key_file)
+        try:
+            with pytest.raises(LedgerError, match="held by a run in flight"):
+                reencrypt_ledger(other)
+        finally:
+            other.close()
+        assert _stored(app.engine) == stored
+        app.ledger.finish_run(run_id, "succeeded", {}, _clock())
+        app.ledger.release_run(run_id)
+    finally:
+        app.close()
+
+    still = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        assert _reads(still) == before  # the old key still opens it: nothing was claimed
+        reencrypt_ledger(still)
+    finally:
+        still.close()
+
+
+def test_a_second_reencryption_at_once_is_refused(ledger_url: str, tmp_path: Path) -> None:
+    key_file = tmp_path / "ledger.key"
+    app = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        run_cycle(app, _sources(tmp_path), AS_OF)
+        held = hold_ledger_task_lock(app.engine, REENCRYPT_TASK)
+        assert held is not None
+        try:
+            other = _open(ledger_url, at_rest_key_file=key_file)
+            try:
+                with pytest.raises(LedgerError, match="another process"):
+                    reencrypt_ledger(other)
+            finally:
+                other.close()
+        finally:
+            held.release()
+    finally:
+        app.close()
+
+
+@pytest.fixture
+def no_leftover_key(tmp_path: Path) -> Iterator[Path]:
+    """A key file path; afterwards, no temporary key file is left beside it."""
+    path = tmp_path / "ledger.key"
+    yield path
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ledger.key")]
+
+
+def test_the_new_key_file_is_private(
+    ledger_url: str, tmp_path: Path, no_leftover_key: Path
+) -> None:
+    app = _open(ledger_url, at_rest_key_file=no_leftover_key)
+    try:
+        run_cycle(app, _sources(tmp_path), AS_OF)
+        outcome = reencrypt_ledger(app)
+    finally:
+        app.close()
+    for path in (no_leftover_key, outcome.previous_key_file):
+        assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_value_its_own_key_cannot_open_is_refused_before_anything_changes(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "ledger.key"
+    app = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        run_cycle(app, _sources(tmp_path), AS_OF)
+        stranger = FieldCipher(new_data_key()).encrypt("police/person/LAN-1", b"{}")
+        records = schema.records
+        with app.engine.begin() as conn:
+            conn.execute(update(records).where(records.c.rid == "LAN-1").values(payload=stranger))
+        stored = _stored(app.engine)
+    finally:
+        app.close()
+    rotating = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        with pytest.raises(CryptoError, match=r"^A value in records does not open with"):
+            reencrypt_ledger(rotating)
+    finally:
+        rotating.close()
+    assert sorted(p.name for p in tmp_path.glob("ledger.key*")) == ["ledger.key"]
+    after = _open(ledger_url, at_rest_key_file=key_file)
+    try:
+        assert _stored(after.engine) == stored
+        assert len(list(export_links(after.ledger))) > 0  # not marked: the ledger still opens
+    finally:
+        after.close()
+
+
+_record_keys = st.lists(
+    st.tuples(
+        st.sampled_from(["police", "probation"]),
+        st.sampled_from(["person", "assessment", "supervision"]),
+        st.text(alphabet="AB1-", min_size=1, max_size=3),
+    ),
+    unique=True,
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(keys=_record_keys, deleted=st.sets(st.integers(0, 24)), batch=st.integers(1, 6))
+def test_every_row_is_rewritten_once_whatever_the_batch_size(
+    keys: list[tuple[str, str, str]], deleted: set[int], batch: int
+) -> None:
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    try:
+        schema.metadata.create_all(engine)
+        old, new = FieldCipher(new_data_key()), FieldCipher(new_data_key())
+        rows = [
+            {
+                "agency": agency,
+                "rtype": rtype,
+                "rid": rid,
+                "updated_at": "2026-01-01T00:00:00Z",
+                "deleted": number in deleted,
+                "digest": "d",
+                "payload": None
+                if number in deleted
+                else old.encrypt(record_key(agency, rtype, rid), rid.encode()),
+                "applied_run": 1,
+            }
+            for number, (agency, rtype, rid) in enumerate(keys)
+        ]
+        if rows:
+            with engine.begin() as conn:
+                conn.execute(schema.records.insert(), rows)
+        rekey = Rekey(CipherCodec(old), new)
+        first = reencrypt_rows(engine, rekey, batch)
+        assert first.by_table["records"] == sum(row["payload"] is not None for row in rows)
+        with engine.connect() as conn:
+            stored = conn.execute(
+                select(
+                    schema.records.c.agency,
+                    schema.records.c.rtype,
+                    schema.records.c.rid,
+                    schema.records.c.payload,
+                )
+            ).all()
+        for agency, rtype, rid, payload in stored:
+            if payload is not None:
+                assert new.decrypt(record_key(agency, rtype, rid), payload) == rid.encode()
+        assert reencrypt_rows(engine, rekey, batch).total == 0
+    finally:
+        engine.dispose()
