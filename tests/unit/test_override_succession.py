@@ -179,13 +179,14 @@ def test_every_override_applies_to_one_current_subject_while_any_of_its_records_
         assert len(applied.get(override.id, [])) == (1 if lives else 0)
 
 
-@given(
-    st.dictionaries(st.sampled_from(_REFS), st.sampled_from(["S1", "S2", "S3", "S4"])),
-    st.lists(st.sets(st.sampled_from(_REFS), min_size=1), max_size=6),
-)
-def test_a_successor_is_current_and_holds_most_of_the_vanished_subject_s_records(
-    previous: dict[RecordRef, str], sets: list[set[RecordRef]]
-) -> None:
+# A previous membership, and the groups a later pass finds (each record in the first
+# set that holds it; records in none of them are gone).
+_MEMBERSHIPS = st.dictionaries(st.sampled_from(_REFS), st.sampled_from(["S1", "S2", "S3", "S4"]))
+_REGROUPINGS = st.lists(st.sets(st.sampled_from(_REFS), min_size=1), max_size=6)
+
+
+def _relinked(previous: dict[RecordRef, str], sets: list[set[RecordRef]]) -> dict[RecordRef, str]:
+    """The subject id of each record once `sets` are grouped and given ids after `previous`."""
     seen: set[RecordRef] = set()
     groups = []
     for found in sets:
@@ -194,7 +195,14 @@ def test_a_successor_is_current_and_holds_most_of_the_vanished_subject_s_records
         if group:
             groups.append(group)
     ids = assign_subject_ids(groups, previous, set(previous.values()), mint)
-    subject_of = {ref: ids[group] for group in groups for ref in group}
+    return {ref: ids[group] for group in groups for ref in group}
+
+
+@given(_MEMBERSHIPS, _REGROUPINGS)
+def test_a_successor_is_current_and_holds_most_of_the_vanished_subject_s_records(
+    previous: dict[RecordRef, str], sets: list[set[RecordRef]]
+) -> None:
+    subject_of = _relinked(previous, sets)
     found_successors = successions(previous, subject_of)
     current = set(subject_of.values())
     for old_id in set(previous.values()):
@@ -209,22 +217,11 @@ def test_a_successor_is_current_and_holds_most_of_the_vanished_subject_s_records
             assert held[found_successors[old_id]] == max(held.values())
 
 
-@given(
-    st.dictionaries(st.sampled_from(_REFS), st.sampled_from(["S1", "S2", "S3", "S4"])),
-    st.lists(st.sets(st.sampled_from(_REFS), min_size=1), max_size=6),
-)
+@given(_MEMBERSHIPS, _REGROUPINGS)
 def test_the_holders_of_a_vanished_id_are_every_subject_holding_its_records_successor_first(
     previous: dict[RecordRef, str], sets: list[set[RecordRef]]
 ) -> None:
-    seen: set[RecordRef] = set()
-    groups = []
-    for found in sets:
-        group = tuple(sorted(found - seen))
-        seen |= found
-        if group:
-            groups.append(group)
-    ids = assign_subject_ids(groups, previous, set(previous.values()), mint)
-    subject_of = {ref: ids[group] for group in groups for ref in group}
+    subject_of = _relinked(previous, sets)
     found_successors = successions(previous, subject_of)
     for old_id, successor in found_successors.items():
         held = [ref for ref, sid in previous.items() if sid == old_id and ref in subject_of]
