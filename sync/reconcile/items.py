@@ -9,7 +9,7 @@ carry record references only, never names or dates of birth.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,7 @@ KIND_DUPLICATE_PERSON = "duplicate-person-record"
 KIND_FLAG = "flag"
 KIND_GENDER = "gender-conflict"
 KIND_DOB = "dob-conflict"
+SUBJECTS_PER_QUERY = 500  # well under SQLite's parameter limit
 ITEM_KINDS = (KIND_LINK_REVIEW, KIND_DUPLICATE_PERSON, KIND_FLAG, KIND_GENDER, KIND_DOB)
 _FLAG_ITEM_KIND = {
     "duplicate_person_record": KIND_DUPLICATE_PERSON,
@@ -71,11 +72,9 @@ def _flag_items(conn: Connection) -> Iterator[Item]:
     table = schema.flags
     rows = conn.execute(select(table).where(table.c.closed_at.is_(None))).all()
     acts = latest_acts(conn, [row.key for row in rows])
+    members = _members_of(conn, {row.subject_id for row in rows if row.agency is None})
     for row in rows:
         mapping = row._mapping
-        refs = [f"{row.agency}/{pid}" for pid in json.loads(row.person_ids) if row.agency]
-        if row.assessment_id:
-            refs = [f"{row.agency}/{row.assessment_id}"]
         yield Item(
             kind=item_kind_of_flag(row.kind),
             key=row.key,
@@ -83,8 +82,38 @@ def _flag_items(conn: Connection) -> Iterator[Item]:
             state=flag_state(mapping, acts.get(row.key)),
             subject_id=row.subject_id,
             detail=row.kind,
-            refs=tuple(refs),
+            refs=_flag_refs(row, members.get(row.subject_id, ())),
         )
+
+
+def _flag_refs(row: Any, members: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """The records a flag is about, as `agency/id`.
+
+    A conflict flag names its person ids without their agency (it spans both),
+    so they are found among its subject's records.
+    """
+    if row.assessment_id:
+        return (f"{row.agency}/{row.assessment_id}",)
+    person_ids = json.loads(row.person_ids)
+    if row.agency:
+        return tuple(f"{row.agency}/{pid}" for pid in person_ids)
+    named = set(person_ids)
+    return tuple(f"{agency}/{pid}" for agency, pid in sorted(members) if pid in named)
+
+
+def _members_of(conn: Connection, subject_ids: set[str]) -> dict[str, list[tuple[str, str]]]:
+    """The (agency, person id) records of each of `subject_ids`."""
+    table = schema.subject_members
+    found: dict[str, list[tuple[str, str]]] = {}
+    wanted = sorted(subject_ids)
+    for start in range(0, len(wanted), SUBJECTS_PER_QUERY):
+        chunk = wanted[start : start + SUBJECTS_PER_QUERY]
+        query = select(table.c.subject_id, table.c.agency, table.c.person_id).where(
+            table.c.subject_id.in_(chunk)
+        )
+        for subject_id, agency, person_id in conn.execute(query):
+            found.setdefault(subject_id, []).append((agency, person_id))
+    return found
 
 
 def _review_reason(codec: CipherCodec, row: Any) -> str | None:
