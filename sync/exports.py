@@ -1,7 +1,9 @@
 """Exports as `cli.md` fixes them: ownership, timeline and links, one JSON line per subject.
 
 Lines are sorted by subject id and every list inside them is sorted, so the
-same ledger content always gives byte-identical output.
+same ledger content always gives byte-identical output. A subject's records
+come probation first, then police (each by person reference), as `cli.md`
+shows them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,15 @@ def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+# The order of a subject's records in every export: the agencies as `cli.md`'s
+# example lists them, then the person reference.
+_AGENCY_ORDER = {"probation": 0, "police": 1}
+
+
+def _record_order(agency: str, person_id: str) -> tuple[int, str, str]:
+    return (_AGENCY_ORDER.get(agency, len(_AGENCY_ORDER)), agency, person_id)
+
+
 def _records_by_subject(ledger: Ledger) -> dict[str, list[dict[str, str]]]:
     table = schema.subject_members
     records: dict[str, list[dict[str, str]]] = defaultdict(list)
@@ -38,6 +49,8 @@ def _records_by_subject(ledger: Ledger) -> dict[str, list[dict[str, str]]]:
         )
         for subject_id, agency, person_id in rows:
             records[subject_id].append({"agency": agency, "person_id": person_id})
+    for listed in records.values():
+        listed.sort(key=lambda record: _record_order(record["agency"], record["person_id"]))
     return records
 
 
@@ -129,6 +142,8 @@ def export_links(ledger: Ledger) -> Iterator[str]:
                     "weight": row.weight,
                 }
             )
+    for listed in records.values():
+        listed.sort(key=lambda record: _record_order(record["agency"], record["person_id"]))
     for subject_id in sorted(records):
         yield _dump(
             {"subject_id": subject_id, "records": records[subject_id], "links": edges[subject_id]}
