@@ -386,7 +386,12 @@ class Ledger:
     def store_rejects(
         self, conn: Connection, rows: Sequence[Mapping[str, Any]], run_id: int, now: datetime
     ) -> None:
-        """Keep rejected lines; the same line seen again only updates its last run."""
+        """Keep rejected lines; the same line seen again moves to where it was last read.
+
+        A line is kept once (by agency and content) with the time it was first
+        seen; reading it again updates its source, position and last run, so
+        `rejects` points at the line in the feed read most recently.
+        """
         if not rows:
             return
         table = schema.rejects
@@ -403,7 +408,11 @@ class Ledger:
         insert = self._insert(table)
         statement = insert.on_conflict_do_update(
             index_elements=[table.c.fingerprint],
-            set_={"last_seen_run": insert.excluded.last_seen_run},
+            set_={
+                "source": insert.excluded.source,
+                "position": insert.excluded.position,
+                "last_seen_run": insert.excluded.last_seen_run,
+            },
         )
         conn.execute(statement, values)
 

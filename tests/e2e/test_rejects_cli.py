@@ -1,0 +1,50 @@
+"""`arms-sync rejects` across runs: a bad line read again is listed where it was last read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.feed_records import person, run_args, write_feed
+
+pytestmark = pytest.mark.e2e
+
+# A person line without a surname, forenames, gender or area: rejected.
+BAD_LINE = {
+    "type": "person",
+    "agency": "probation",
+    "id": "X000091",
+    "updated_at": "2026-01-01T00:00:00Z",
+}
+
+
+def _rejects(db: list[str], cwd: Path) -> list[dict[str, object]]:
+    listing = run_cli(*db, "rejects", "--json", cwd=cwd).stdout
+    return [json.loads(line) for line in listing.splitlines()]
+
+
+def test_a_bad_line_read_again_is_listed_once_at_its_latest_place(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    db = ["--db", ledger_url]
+    police = write_feed(tmp_path / "police.jsonl", [person("police", "LAN-1")])
+    monday = write_feed(tmp_path / "monday.jsonl", [BAD_LINE, person("probation", "X000001")])
+    run_cli(*db, *run_args(monday, police), cwd=tmp_path)
+    first = _rejects(db, tmp_path)
+    assert [(row["source"], row["position"]) for row in first] == [("monday.jsonl", "line 1")]
+
+    tuesday = write_feed(
+        tmp_path / "tuesday.jsonl",
+        [person("probation", "X000001"), person("probation", "X000002"), BAD_LINE],
+    )
+    run_cli(*db, *run_args(tuesday, police), cwd=tmp_path)
+    again = _rejects(db, tmp_path)
+    assert [(row["source"], row["position"]) for row in again] == [("tuesday.jsonl", "line 3")]
+    assert again[0]["reason"] == first[0]["reason"]
+    assert again[0]["first_seen"] == first[0]["first_seen"]
+
+    run_cli(*db, *run_args(tuesday, police), cwd=tmp_path)
+    assert _rejects(db, tmp_path) == again
