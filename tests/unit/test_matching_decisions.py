@@ -160,6 +160,22 @@ def test_pnc_conflict_with_same_names_and_dob_is_not_linked_in_a_crowd() -> None
     assert not any({link.a, link.b} == refs for link in result.links)
 
 
+@pytest.mark.parametrize("conflict", ["pnc", "cro"])
+@pytest.mark.parametrize("weight", [REVIEW_THRESHOLD, JOIN_THRESHOLD, JOIN_THRESHOLD + 40])
+def test_conflicting_identifiers_are_never_linked_on_weight(conflict: str, weight: float) -> None:
+    pair = score(weight, **{conflict: IdentifierLevel.CONFLICT})  # type: ignore[arg-type]
+    assert decide(pair) == Verdict(None, ReviewReason.IDENTIFIERS_DIFFER)
+    assert decide(score(REVIEW_THRESHOLD - 0.01, **{conflict: IdentifierLevel.CONFLICT})) is None  # type: ignore[arg-type]
+
+
+def test_two_people_with_the_same_details_and_different_pncs_are_reviewed_not_linked() -> None:
+    records = [police(pnc=PNC), probation(pnc=OTHER_PNC)]
+    result = match_population(records)
+    assert result.links == ()
+    (review,) = result.reviews
+    assert review.reason.startswith(ReviewReason.IDENTIFIERS_DIFFER)
+
+
 def test_twins_end_to_end_are_not_linked() -> None:
     records = [police(forenames="Desmond"), probation(forenames="Mohammed")]
     assert match_population(records).links == ()

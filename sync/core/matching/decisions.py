@@ -5,8 +5,10 @@ In order:
    `matched_by` of that identifier, unless another identifier conflicts, or the surname and
    the date of birth both contradict it (each at its DISAGREE level: beyond
    every fuzzy, swapped and near level, and both present); those go to review.
-2. Possible twins (surname and date of birth exact, forenames disagree) are
-   never linked automatically: reviewed when the weight reaches review.
+2. Possible twins (surname and date of birth exact, forenames disagree), and
+   pairs whose identifiers conflict (two different PNCs, CROs or NOMS numbers,
+   none agreeing), are never linked automatically: reviewed when the weight
+   reaches review.
 3. Otherwise the weight decides: at least `JOIN_THRESHOLD` links with
    `matched_by="PROBABILISTIC"`; at least `REVIEW_THRESHOLD` is reviewed.
 """
@@ -39,6 +41,7 @@ class ReviewReason(StrEnum):
     IDENTIFIER_CONFLICT = "one identifier agrees and another conflicts"
     IDENTIFIER_CONTRADICTED = "identifier agrees but surname and date of birth both disagree"
     POSSIBLE_TWINS = "possible twins: surname and date of birth agree, forenames differ"
+    IDENTIFIERS_DIFFER = "details agree but their identifiers differ"
     UNCERTAIN = "match weight between the review and join thresholds"
 
 
@@ -101,6 +104,8 @@ def decide(score: PairScore) -> Verdict | None:
         return None
     if is_possible_twin(score):
         return Verdict(None, ReviewReason.POSSIBLE_TWINS)
+    if IdentifierLevel.CONFLICT in (score.pnc, score.cro, score.noms):
+        return Verdict(None, ReviewReason.IDENTIFIERS_DIFFER)
     if score.weight >= JOIN_THRESHOLD:
         return Verdict(MatchedBy.PROBABILISTIC, None)
     return Verdict(None, ReviewReason.UNCERTAIN)
