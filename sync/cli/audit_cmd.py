@@ -16,7 +16,7 @@ from sync.errors import AuditError
 
 @click.group()
 def audit() -> None:
-    """The audit log: verify its chain, export it."""
+    """The audit log: verify its chain and anchors, print its head, export it."""
 
 
 def _anchors(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> list[Head]:
