@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sync.app import App
-from sync.audit.chain import AuditKind
 from sync.audit.log import audit_log_for
-from sync.audit.pipeline_hooks import audit_consultation, cli_actor
+from sync.audit.pipeline_hooks import audit_consultation, audit_file_written, cli_actor
 
 
 def audit_cli_consultation(
@@ -31,10 +30,5 @@ def audit_cli_consultation(
 
 def audit_cli_disclosure(app: App, what: str, out: Path) -> None:
     """Log that a command wrote data to a file (the file is the recipient)."""
-    audit_log_for(app.ledger.engine).record_now(
-        kind=AuditKind.DISCLOSURE,
-        actor=cli_actor(app.settings.operator),
-        purpose=what,
-        recipient=f"file {out.name}"[:100],
-        refs=(f"file:{out.name}",) if out.name and " " not in out.name else (),
-    )
+    log = audit_log_for(app.ledger.engine)
+    audit_file_written(log, cli_actor(app.settings.operator), what, out.name)

@@ -226,10 +226,15 @@ def override_move_drafts(moves: Iterable[OverrideMove], run_id: int) -> list[Dra
 
 def audit_report_written(log: AuditLog, file_name: str) -> None:
     """Log that the service wrote a report file (the file is the recipient)."""
+    audit_file_written(log, ACTOR_REPORT, "duplicate-assessment report written", file_name)
+
+
+def audit_file_written(log: AuditLog, actor: str, purpose: str, file_name: str) -> None:
+    """Log a disclosure to a file: the file is the recipient, and its ref when it has no space."""
     log.record_now(
         kind=AuditKind.DISCLOSURE,
-        actor=ACTOR_REPORT,
-        purpose="duplicate-assessment report written",
+        actor=actor,
+        purpose=purpose,
         recipient=f"file {file_name}"[:MAX_RECIPIENT_CHARS],
         refs=(f"file:{file_name}",) if file_name and " " not in file_name else (),
     )
