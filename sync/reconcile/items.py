@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select
 
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec, field_key
+from sync.ledger.store import KEYS_PER_QUERY
 from sync.ledger.tables_manual import KIND_LINK_REVIEW, review_items, review_row_key
 from sync.reconcile.flags import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts
 
@@ -25,7 +26,6 @@ KIND_DUPLICATE_PERSON = "duplicate-person-record"
 KIND_FLAG = "flag"
 KIND_GENDER = "gender-conflict"
 KIND_DOB = "dob-conflict"
-SUBJECTS_PER_QUERY = 500  # well under SQLite's parameter limit
 ITEM_KINDS = (KIND_LINK_REVIEW, KIND_DUPLICATE_PERSON, KIND_FLAG, KIND_GENDER, KIND_DOB)
 _FLAG_ITEM_KIND = {
     "duplicate_person_record": KIND_DUPLICATE_PERSON,
@@ -106,8 +106,8 @@ def _members_of(conn: Connection, subject_ids: set[str]) -> dict[str, list[tuple
     table = schema.subject_members
     found: dict[str, list[tuple[str, str]]] = {}
     wanted = sorted(subject_ids)
-    for start in range(0, len(wanted), SUBJECTS_PER_QUERY):
-        chunk = wanted[start : start + SUBJECTS_PER_QUERY]
+    for start in range(0, len(wanted), KEYS_PER_QUERY):
+        chunk = wanted[start : start + KEYS_PER_QUERY]
         query = select(table.c.subject_id, table.c.agency, table.c.person_id).where(
             table.c.subject_id.in_(chunk)
         )
