@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.feed_records import run_args
 from tests.integration.test_audit_log import write_feeds
 
 pytestmark = pytest.mark.e2e
@@ -48,17 +49,7 @@ def arms_sync(
 
 def synced(folder: Path) -> Path:
     """A ledger in `folder` after one run of the test feeds."""
-    probation, police = write_feeds(folder)
-    arms_sync(
-        "run",
-        "--probation-feed",
-        str(probation),
-        "--police-feed",
-        str(police),
-        "--as-of",
-        AS_OF,
-        cwd=folder,
-    )
+    arms_sync(*run_args(*write_feeds(folder), AS_OF), cwd=folder)
     return folder
 
 
