@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DatabaseError
+from sqlalchemy.pool import SingletonThreadPool
 
 from sync.core.decide import Linker, link_on_identifiers, link_probabilistically
 from sync.core.policy import PolicySettings
@@ -31,7 +32,7 @@ from sync.gateway_clients import GatewayClients, build_gateway_client
 from sync.ledger.codec import CipherCodec
 from sync.ledger.data_key import bind_data_key, ledger_key_file
 from sync.ledger.location import (
-    MEMORY,
+    is_memory_database,
     ledger_place,
     open_failure,
     parse_ledger_url,
@@ -69,6 +70,8 @@ def _engine(sa_url: URL) -> Engine:
     if sa_url.get_backend_name() == "sqlite":
         engine = create_engine(
             sa_url,
+            # A database in memory lives in its connection: one per thread, as SQLAlchemy's default.
+            poolclass=SingletonThreadPool if is_memory_database(sa_url) else None,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             hide_parameters=True,  # errors and logs never quote the values (personal data)
         )
@@ -102,12 +105,6 @@ def local_key_file(engine: Engine) -> Path | None:
     """The at-rest key file beside an SQLite ledger file (None for any other ledger)."""
     path = sqlite_path(engine.url)
     return None if path is None else path.with_name(path.name + LOCAL_KEY_SUFFIX)
-
-
-def is_memory_ledger(engine: Engine) -> bool:
-    """Whether the ledger is an SQLite database in memory (it dies with the process)."""
-    url = engine.url
-    return url.get_backend_name() == "sqlite" and url.database in (None, "", MEMORY)
 
 
 @dataclass
@@ -181,7 +178,7 @@ class App:
         directory = self._data_key_directory()
         if directory is not None:
             return FieldCipher(load_data_key(directory))
-        if is_memory_ledger(engine) and self.settings.at_rest_key_file is None:
+        if is_memory_database(engine.url) and self.settings.at_rest_key_file is None:
             return FieldCipher(new_data_key())
         return ledger_key_file(engine, self.at_rest_key_path(engine), place)
 
@@ -203,7 +200,7 @@ class App:
         local = local_key_file(engine)
         if local is not None:
             return local
-        if is_memory_ledger(engine):
+        if is_memory_database(engine.url):
             raise ConfigurationError(
                 "A ledger in memory has its at-rest key only in its process; no file holds it."
             )

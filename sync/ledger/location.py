@@ -12,6 +12,7 @@ user name or password.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
@@ -24,6 +25,8 @@ USABLE = "use sqlite:///FILE or postgresql://HOST/NAME"
 SQLITE_NOT_A_DATABASE = "SQLITE_NOTADB"
 SQLITE_CANNOT_OPEN = "SQLITE_CANTOPEN"
 MEMORY = ":memory:"
+FILE_URI = "file:"
+MEMORY_MODE = "memory"
 
 
 def parse_ledger_url(raw: str) -> URL:
@@ -52,14 +55,33 @@ def unusable_url(url: URL, error: Exception) -> ConfigurationError:
     return ConfigurationError(f"The ledger URL has a setting arms-sync cannot use; {USABLE}.")
 
 
+def is_memory_database(url: URL) -> bool:
+    """Whether the URL names an SQLite database in memory (it dies with its process).
+
+    Covers `sqlite://`, `sqlite:///:memory:` and the URI form
+    `sqlite:///file:NAME?mode=memory&uri=true`.
+    """
+    if url.get_backend_name() != "sqlite":
+        return False
+    return _sqlite_file_name(url) in ("", MEMORY) or url.query.get("mode") == MEMORY_MODE
+
+
 def sqlite_path(url: URL) -> Path | None:
-    """The file of an SQLite ledger, or None (another database, memory or an SQLite URI)."""
-    database = url.database
-    if url.get_backend_name() != "sqlite" or not database or database == MEMORY:
+    """The file of an SQLite ledger, or None (another database, or one in memory).
+
+    A URI (`sqlite:///file:PATH?uri=true`) names the file in its path.
+    """
+    if url.get_backend_name() != "sqlite" or is_memory_database(url):
         return None
-    if database.startswith("file:"):
-        return None
-    return Path(database)
+    return Path(_sqlite_file_name(url))
+
+
+def _sqlite_file_name(url: URL) -> str:
+    """The SQLite database named in the URL, with a URI's `file:` and query removed."""
+    database = url.database or ""
+    if database.startswith(FILE_URI):
+        return urlsplit(database).path
+    return database
 
 
 def check_sqlite_file(url: URL) -> None:

@@ -28,12 +28,12 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync.errors import LedgerError
+from sync.ledger.location import is_memory_database, sqlite_path
 
 LOCK_SPACE_BYTES = 4
 RUN_LOCK_SPACE = int.from_bytes(
@@ -44,8 +44,6 @@ IDLE_SESSION_TIMEOUT_SINCE = (14,)
 TASK_KEY_BYTES = 3
 LOCK_FILE_MODE = 0o644
 LOCK_FILE_ATTEMPTS = 3
-MEMORY_DATABASES = ("", ":memory:")
-FILE_URI = "file:"
 
 InsertRun = Callable[[Connection], int]
 
@@ -231,12 +229,12 @@ def run_locks_for(engine: Engine) -> RunLocks:
     """The run locks that fit the engine's database."""
     if engine.dialect.name == "postgresql":
         return PostgresRunLocks()
-    database = engine.url.database or ""
-    if database.startswith(FILE_URI):
-        database = urlsplit(database).path
-    if database in MEMORY_DATABASES or engine.url.query.get("mode") == "memory":
+    if is_memory_database(engine.url):
         return MemoryRunLocks()
-    return FileRunLocks(Path(database).resolve())
+    path = sqlite_path(engine.url)
+    if path is None:
+        raise LedgerError(f"A {engine.dialect.name} ledger has no run locks arms-sync can hold.")
+    return FileRunLocks(path.resolve())
 
 
 def hold_ledger_task_lock(engine: Engine, task: str) -> HeldRunLock | None:

@@ -80,12 +80,15 @@ def test_payloads_are_encrypted_and_read_back(app: App) -> None:
     assert "QUIXLEY" in surnames
 
 
+@pytest.mark.parametrize(
+    "memory_url", ["sqlite://", "sqlite:///file:ledger?mode=memory&cache=shared&uri=true"]
+)
 def test_a_ledger_in_memory_is_encrypted_under_a_key_of_its_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    memory_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ARMS_SYNC_AT_REST_KEY_FILE", raising=False)
-    application = App(Settings(database_url="sqlite://"), clock=_clock)
+    application = App(Settings(database_url=memory_url), clock=_clock)
     try:
         run_cycle(application, _sources(tmp_path), AS_OF)
         with application.engine.connect() as conn:
