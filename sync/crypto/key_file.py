@@ -2,9 +2,8 @@
 
 The file is JSON, `{"format": 1, "aead_key": base64, "mac_key": base64}`, the
 same as `private/hub/data.key` in a key directory. `create_data_key_file` writes
-a new key to a temporary file (mode 0600 before any byte is written) and links
-it into place, which fails if the file exists: two processes racing to make
-the key never overwrite each other, and no one ever reads a half-written file.
+a new key whole (`secret_files`), only if the file does not exist yet: two
+processes racing to make the key never overwrite each other.
 
 Rotating the key (`arms-sync ledger reencrypt`) writes the next key beside the
 current one (`<name>.new`, written the same way), and `switch_data_key_files`
@@ -17,10 +16,10 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from sync.crypto.at_rest import DataKey, new_data_key
+from sync.crypto.secret_files import write_key_file
 from sync.errors import ConfigurationError
 
 KEY_FILE_FORMAT = 1
@@ -58,16 +57,7 @@ def create_data_key_file(path: Path) -> DataKey:
 
 def write_new_data_key_file(path: Path, key: DataKey) -> DataKey:
     """Write `key` to the new file `path` (mode 0600); `FileExistsError` if the file exists."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(handle, KEY_FILE_MODE)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data_key_document(key))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.link(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    write_key_file(path, data_key_document(key), KEY_FILE_MODE, exclusive=True)
     return key
 
 

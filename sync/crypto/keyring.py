@@ -13,9 +13,8 @@ passes the `KeyRing` on. Writes replace whole files atomically.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,9 +24,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from sync.crypto.at_rest import DataKey, new_data_key
-from sync.crypto.key_file import data_key_document, read_data_key_file
+from sync.crypto.at_rest import DataKey
+from sync.crypto.key_file import create_data_key_file, read_data_key_file
 from sync.crypto.keys import KeyInfo, KeyRing, KeyStatus, KeyUse, Party, key_id_of
+from sync.crypto.secret_files import write_key_file
 from sync.errors import ConfigurationError, KeyError_
 
 RING_FILE = "ring.json"
@@ -109,15 +109,7 @@ def _read_ring(directory: Path) -> list[KeyInfo]:
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        os.fchmod(handle, mode)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_key_file(path, data, mode, exclusive=False)
 
 
 def _write_ring(directory: Path, keys: Iterable[KeyInfo]) -> None:
@@ -158,9 +150,8 @@ def _new_key_pair(directory: Path, party: Party, generation: int, now: datetime)
 
 def _write_data_key(directory: Path) -> None:
     path = _private_dir(directory, Party.HUB) / DATA_KEY_FILE
-    if path.exists():
-        return
-    _write_atomic(path, data_key_document(new_data_key()), PRIVATE_FILE_MODE)
+    with contextlib.suppress(FileExistsError):  # made already, perhaps by a racing process
+        create_data_key_file(path)
 
 
 def generate_party(directory: Path, party: Party, *, now: datetime | None = None) -> list[KeyInfo]:

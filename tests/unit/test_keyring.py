@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sync.crypto.key_file import create_data_key_file
 from sync.crypto.keyring import (
     generate_party,
     list_keys,
@@ -66,6 +67,18 @@ def test_only_the_hub_gets_the_data_key(key_dir: Path) -> None:
     assert not list((key_dir / "private" / "probation").glob("*.key"))
     data_key = load_data_key(key_dir)
     assert data_key.aead_key != data_key.mac_key
+
+
+def test_a_data_key_already_made_is_kept_when_the_hub_gets_its_keys(tmp_path: Path) -> None:
+    directory = tmp_path / "keys"
+    hub_private = directory / "private" / "hub"
+    hub_private.mkdir(parents=True)
+    made_first = create_data_key_file(hub_private / "data.key")
+
+    generate_party(directory, Party.HUB, now=T0)
+
+    assert load_data_key(directory) == made_first
+    assert [path.name for path in hub_private.iterdir() if path.name.startswith(".")] == []
 
 
 def test_public_ring_holds_no_private_material(key_dir: Path) -> None:
