@@ -173,14 +173,14 @@ class App:
         return keyring
 
     def _at_rest_cipher(self, engine: Engine) -> FieldCipher:
-        """The data key: the explicit key file, the key directory's, or one beside the ledger."""
-        place = ledger_place(engine.url)
+        """The data key: the key directory's, a file's (made if new), or one of this process."""
+        path = self._data_key_file(engine)
+        if path is None:
+            return FieldCipher(new_data_key())
         directory = self._data_key_directory()
         if directory is not None:
             return FieldCipher(load_data_key(directory))
-        if is_memory_database(engine.url) and self.settings.at_rest_key_file is None:
-            return FieldCipher(new_data_key())
-        return ledger_key_file(engine, self.at_rest_key_path(engine), place)
+        return ledger_key_file(engine, path, ledger_place(engine.url))
 
     def _data_key_directory(self) -> Path | None:
         """The key directory, when the data key comes from it (no key file of its own)."""
@@ -191,6 +191,19 @@ class App:
 
     def at_rest_key_path(self, engine: Engine) -> Path:
         """The file that holds the ledger's data key (refused if the ledger has none)."""
+        path = self._data_key_file(engine)
+        if path is None:
+            raise ConfigurationError(
+                "A ledger in memory has its at-rest key only in its process; no file holds it."
+            )
+        return path
+
+    def _data_key_file(self, engine: Engine) -> Path | None:
+        """Where the data key is kept, first match wins; None for a ledger in memory with none.
+
+        The explicit key file, else the key directory's, else the file beside an
+        SQLite ledger file. A ledger on a server needs one every host shares.
+        """
         settings = self.settings
         if settings.at_rest_key_file is not None:
             return settings.at_rest_key_file
@@ -198,12 +211,8 @@ class App:
         if directory is not None:
             return data_key_path(directory)
         local = local_key_file(engine)
-        if local is not None:
+        if local is not None or is_memory_database(engine.url):
             return local
-        if is_memory_database(engine.url):
-            raise ConfigurationError(
-                "A ledger in memory has its at-rest key only in its process; no file holds it."
-            )
         raise ConfigurationError(
             f"The ledger {ledger_place(engine.url)} needs an at-rest key every host shares: "
             "set ARMS_SYNC_KEYS_DIR (or --keys) or ARMS_SYNC_AT_REST_KEY_FILE."
