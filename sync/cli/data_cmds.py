@@ -122,7 +122,8 @@ def report_duplicates(
     """The duplicate-assessment report."""
     require_period(date_from, date_to)
     app = state.app
-    if app.ledger.last_as_of() is None:
+    last = app.ledger.last_pass()
+    if last is None:
         raise UsageError(NO_RUN_YET)
     filters = ReportFilters(
         date_from=date_from,
@@ -132,7 +133,7 @@ def report_duplicates(
         kinds=kinds or None,
         state=None if flag_state == "all" else flag_state,
     )
-    built = ledger_report(app, filters, for_agency)  # type: ignore[arg-type]
+    built = ledger_report(app, filters, for_agency, last)  # type: ignore[arg-type]
     content = render(built, fmt)
     audit_cli_consultation(app, "report duplicates", refs=("report:duplicates",), detail=fmt)
     if out is None:

@@ -135,6 +135,13 @@ def content_digest(payload: bytes | None) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+class LastPass(NamedTuple):
+    """What the latest successful run decided with: its as-of date and duplicate window."""
+
+    as_of: date
+    window_days: int | None  # None: the run did not record it
+
+
 class StoredRecord(NamedTuple):
     """A current, not deleted record as read back for a decision (one per record)."""
 
@@ -234,27 +241,24 @@ class Ledger:
         with self.engine.begin() as own:
             own.execute(statement)
 
+    def last_pass(self) -> LastPass | None:
+        """The as-of date and window of the latest successful run, read together (None: no run)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(schema.runs.c.as_of, schema.runs.c.summary)
+                .where(schema.runs.c.status.in_((RUN_SUCCEEDED, RUN_PARTIAL)))
+                .order_by(schema.runs.c.id.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        window = json.loads(row.summary).get("window_days") if row.summary else None
+        return LastPass(row.as_of, window if isinstance(window, int) else None)
+
     def last_as_of(self) -> date | None:
         """The as-of date of the latest successful run."""
-        with self.engine.connect() as conn:
-            return conn.execute(
-                select(schema.runs.c.as_of)
-                .where(schema.runs.c.status.in_((RUN_SUCCEEDED, RUN_PARTIAL)))
-                .order_by(schema.runs.c.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-
-    def last_window_days(self) -> int | None:
-        """The duplicate window the latest successful run decided with (None: not recorded)."""
-        with self.engine.connect() as conn:
-            summary = conn.execute(
-                select(schema.runs.c.summary)
-                .where(schema.runs.c.status.in_((RUN_SUCCEEDED, RUN_PARTIAL)))
-                .order_by(schema.runs.c.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-        window = json.loads(summary).get("window_days") if summary else None
-        return window if isinstance(window, int) else None
+        last = self.last_pass()
+        return None if last is None else last.as_of
 
     # -- records ----------------------------------------------------------
     def apply_versions(

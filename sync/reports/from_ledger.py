@@ -15,18 +15,25 @@ from datetime import date
 from sync.app import App
 from sync.core.duplicates import FlagKind
 from sync.ledger.flag_rows import iter_flag_rows, owners_on
-from sync.ledger.store import Ledger
+from sync.ledger.store import LastPass, Ledger
 from sync.reports.duplicates import build_report
 from sync.reports.models import AgencyName, DuplicateReport, FlagRow, ReportFilters
 
 
 def ledger_report(
-    app: App, filters: ReportFilters, for_agency: AgencyName | None = None
+    app: App,
+    filters: ReportFilters,
+    for_agency: AgencyName | None = None,
+    last: LastPass | None = None,
 ) -> DuplicateReport:
-    """The duplicate-assessment report over the ledger's stored flags."""
+    """The duplicate-assessment report over the ledger's stored flags.
+
+    `last` is the latest successful run when the caller has read it already.
+    """
     ledger = app.ledger
-    window = ledger.last_window_days()
-    as_of = ledger.last_as_of() or app.today()
+    last = last or ledger.last_pass()
+    as_of = app.today() if last is None else last.as_of
+    window = None if last is None else last.window_days
     return build_report(
         with_owner_on_as_of(ledger, iter_flag_rows(ledger), as_of),
         as_of=as_of,

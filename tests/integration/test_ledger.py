@@ -318,3 +318,30 @@ def test_every_changed_notice_gets_its_own_random_uuid(ledger_url: str) -> None:
     ids = [notice.notice_id for notice in outgoing]
     assert len(set(ids)) == len(desired)
     assert {uuid.UUID(hex=notice_id).version for notice_id in ids} == {4}
+
+
+def test_the_last_pass_is_the_latest_successful_run_with_the_window_it_recorded(
+    ledger_url: str,
+) -> None:
+    app = _app(ledger_url)
+    try:
+        _three_runs_then_check(app.ledger)
+    finally:
+        app.close()
+
+
+def _three_runs_then_check(ledger: Ledger) -> None:
+    now = datetime(2026, 11, 28, 9, tzinfo=UTC)
+    assert ledger.last_pass() is None
+
+    with ledger.in_process_run(date(2026, 11, 1), lambda: now) as first:
+        ledger.finish_run(first, "succeeded", {"window_days": 30}, now)
+    with ledger.in_process_run(date(2026, 11, 2), lambda: now) as unrecorded:
+        ledger.finish_run(unrecorded, "partial", {}, now)
+    with ledger.in_process_run(date(2026, 11, 3), lambda: now) as failed:
+        ledger.finish_run(failed, "failed", {"window_days": 7}, now)
+
+    last = ledger.last_pass()
+    assert last is not None
+    assert (last.as_of, last.window_days) == (date(2026, 11, 2), None)
+    assert ledger.last_as_of() == date(2026, 11, 2)
