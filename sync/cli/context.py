@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from sync.app import App
 from sync.errors import UsageError
-from sync.settings import load_settings
+
+if TYPE_CHECKING:
+    from sync.app import App
 
 DB_HELP = (
     "Ledger URL (default: ARMS_SYNC_DATABASE_URL, else the settings file, "
@@ -38,6 +41,10 @@ class CliState:
     def app(self) -> App:
         """The composition root for this invocation."""
         if self._app is None:
+            # Imported here: only the commands that open the ledger pay for it.
+            from sync.app import App
+            from sync.settings import load_settings
+
             self._app = App(
                 load_settings(self.config, database_url=self.db, keys_dir=self.keys_dir)
             )
@@ -113,6 +120,37 @@ class CommonOptionsGroup(click.Group):
         """Register `cmd` with the common options attached."""
         attach_common_options(cmd)
         super().add_command(cmd, name)
+
+
+class LazyCommandsGroup(CommonOptionsGroup):
+    """A group that imports a command's module only when the command is asked for.
+
+    `lazy_commands` maps each command name to `"module:attribute"`.
+    """
+
+    def __init__(
+        self, *args: Any, lazy_commands: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, loaded or not, in alphabetical order."""
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command of that name, its module imported on first use."""
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            self.add_command(_load_command(self.lazy_commands[cmd_name]), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+def _load_command(import_path: str) -> click.Command:
+    module_name, attribute = import_path.split(":")
+    command = getattr(importlib.import_module(module_name), attribute)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"{import_path} is not a click command.")
+    return command
 
 
 KEYS_OPTION = click.option(

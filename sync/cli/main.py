@@ -15,16 +15,7 @@ from pathlib import Path
 
 import click
 
-from sync.cli.audit_cmd import audit
-from sync.cli.context import CONFIG_HELP, CONFIG_PATH, DB_HELP, CliState, CommonOptionsGroup
-from sync.cli.data_cmds import export, rejects, report
-from sync.cli.envelope_cmd import envelope
-from sync.cli.gateway_cmd import gateway
-from sync.cli.keys_cmd import keys
-from sync.cli.ledger_cmd import ledger
-from sync.cli.reconcile_cmd import reconcile
-from sync.cli.run_cmds import demo, run, synth
-from sync.cli.worker_cmds import WORKER_COMMANDS
+from sync.cli.context import CONFIG_HELP, CONFIG_PATH, DB_HELP, CliState, LazyCommandsGroup
 from sync.errors import ArmsSyncError
 
 DEBUG_VARIABLE = "ARMS_SYNC_DEBUG"
@@ -33,7 +24,33 @@ EXIT_USAGE = 2
 log = logging.getLogger(__name__)
 
 
-@click.group(cls=CommonOptionsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+# Each command's module is imported only when the command runs (or help lists it):
+# a command starts without loading what the others need.
+COMMANDS = {
+    "run": "sync.cli.run_cmds:run",
+    "demo": "sync.cli.run_cmds:demo",
+    "synth": "sync.cli.run_cmds:synth",
+    "export": "sync.cli.data_cmds:export",
+    "report": "sync.cli.data_cmds:report",
+    "rejects": "sync.cli.data_cmds:rejects",
+    "keys": "sync.cli.keys_cmd:keys",
+    "ledger": "sync.cli.ledger_cmd:ledger",
+    "envelope": "sync.cli.envelope_cmd:envelope",
+    "gateway": "sync.cli.gateway_cmd:gateway",
+    "reconcile": "sync.cli.reconcile_cmd:reconcile",
+    "audit": "sync.cli.audit_cmd:audit",
+    "worker": "sync.cli.worker_cmds:worker",
+    "beat": "sync.cli.worker_cmds:beat",
+    "status": "sync.cli.worker_cmds:status",
+    "dead-letters": "sync.cli.worker_cmds:dead_letters",
+}
+
+
+@click.group(
+    cls=LazyCommandsGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option("--db", envvar="ARMS_SYNC_DATABASE_URL", metavar="URL", help=DB_HELP)
 @click.option("--config", envvar="ARMS_SYNC_CONFIG", type=CONFIG_PATH, help=CONFIG_HELP)
 @click.pass_context
@@ -46,24 +63,6 @@ def cli(ctx: click.Context, db: str | None, config: Path | None) -> None:
     state = CliState(db, config)
     ctx.obj = state
     ctx.call_on_close(state.close)
-
-
-for command in (
-    run,
-    demo,
-    synth,
-    export,
-    report,
-    rejects,
-    keys,
-    ledger,
-    envelope,
-    gateway,
-    reconcile,
-    audit,
-    *WORKER_COMMANDS,
-):
-    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:

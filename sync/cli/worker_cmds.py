@@ -306,6 +306,3 @@ def retry(state: CliState, letter_id: int) -> None:
         raise UsageError(f"There is no dead letter {letter_id} waiting for a retry.")
     send(create_app(_worker_settings(state)), [ref])
     click.echo(f"queued {ref.key} of cycle {ref.cycle_id} again")
-
-
-WORKER_COMMANDS = (worker, beat, status, dead_letters)

@@ -6,23 +6,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import CLI
 from tests.feed_records import run_args
 from tests.integration.test_audit_log import write_feeds
 
 pytestmark = pytest.mark.e2e
 
-# Registers `reconcile` and `audit` on the entry point when it does not list them yet.
-LAUNCH = (
-    "import sys; from sync.cli.main import cli, main; "
-    "from sync.cli.reconcile_cmd import reconcile; from sync.cli.audit_cmd import audit; "
-    "[cli.add_command(c) for c in (reconcile, audit) if c.name not in cli.commands]; "
-    "main(sys.argv[1:])"
-)
 AS_OF = "2026-11-28"
 OPERATOR = {"ARMS_SYNC_OPERATOR": "jsmith"}
 REASON = ("--reason", "agreed at the MAPPA meeting")
@@ -34,7 +27,7 @@ def arms_sync(
     """Run `arms-sync` in a separate process, without any operator from the environment."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("ARMS_SYNC_")}
     result = subprocess.run(
-        [sys.executable, "-c", LAUNCH, *args],
+        [*CLI, *args],
         check=False,
         cwd=cwd,
         env={**base, **(env or {})},

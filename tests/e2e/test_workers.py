@@ -57,7 +57,7 @@ from sync.reports.models import ReportFilters
 from sync.reports.render_json import render_json
 from sync.settings import load_settings
 from sync.synth import SynthOptions, write_synthetic_feeds
-from tests.conftest import AT_REST_KEY_ENV, POSTGRES_ADMIN_URL, REDIS_URL, REPO
+from tests.conftest import AT_REST_KEY_ENV, CLI, POSTGRES_ADMIN_URL, REDIS_URL, REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -493,21 +493,12 @@ def test_the_celery_app_is_configured_for_redelivery_not_loss() -> None:
 
 
 # -- the commands ------------------------------------------------------------------
-LAUNCH = (
-    "import sys\n"
-    "from sync.cli.main import cli, main\n"
-    "from sync.cli.worker_cmds import WORKER_COMMANDS\n"
-    "for command in WORKER_COMMANDS:\n"
-    "    if command.name not in cli.commands:\n"
-    "        cli.add_command(command)\n"
-    "main(sys.argv[1:])\n"
-)
 
 
 def _cli(database_url: str, *args: str) -> tuple[int, str]:
     """Run an `arms-sync` command as a user does (its own process); exit status and stdout."""
     result = subprocess.run(
-        [sys.executable, "-c", LAUNCH, "--db", database_url, *args],
+        [*CLI, "--db", database_url, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
