@@ -1,18 +1,30 @@
-"""Create or upgrade the ledger's schema in place with Alembic."""
+"""Create or upgrade the ledger's schema in place with Alembic.
+
+A ledger already at the newest revision (`HEAD_REVISION`, the usual case) is
+recognised with one query, without loading Alembic: every command and task
+opens the ledger, and most find nothing to upgrade.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The newest migration's revision; a test checks it against the migrations folder.
+HEAD_REVISION = "0005"
+VERSION_TABLE = "alembic_version"
 
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic configuration bound to one engine (no ini file needed)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
@@ -21,4 +33,16 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade_to_head(engine: Engine) -> None:
     """Apply every migration the ledger has not seen yet."""
+    if current_revisions(engine) == {HEAD_REVISION}:
+        return
+    from alembic import command
+
     command.upgrade(alembic_config(engine), "head")
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    """The revisions the ledger's schema is at (empty for a new ledger)."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table(VERSION_TABLE):
+            return set()
+        return set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
