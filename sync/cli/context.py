@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import importlib
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -161,8 +162,16 @@ KEYS_OPTION = click.option(
 )
 
 
+# Exactly `YYYY-MM-DD`, the form the message names and the feeds use
+# (`sync.feeds.models.DATE_PATTERN`). `date.fromisoformat` alone also takes
+# `20261128` and week dates such as `2026-W48-6`. `[0-9]`, not `\d`, which also
+# matches non-ASCII digits.
+DATE_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DATE_FORM_REASON = "must be a date in the form YYYY-MM-DD."
+
+
 class IsoDate(click.ParamType):  # type: ignore[type-arg]
-    """A calendar date `YYYY-MM-DD`."""
+    """A calendar date `YYYY-MM-DD`, in exactly that form."""
 
     name = "date"
 
@@ -172,10 +181,13 @@ class IsoDate(click.ParamType):  # type: ignore[type-arg]
         """Parse the option's value."""
         if isinstance(value, date):
             return value
+        text = str(value)
+        if DATE_FORM.fullmatch(text) is None:
+            self.fail(DATE_FORM_REASON, param, ctx)
         try:
-            return date.fromisoformat(str(value))
+            return date.fromisoformat(text)
         except ValueError:
-            self.fail("must be a date in the form YYYY-MM-DD.", param, ctx)
+            self.fail(DATE_FORM_REASON, param, ctx)
 
 
 ISO_DATE = IsoDate()

@@ -183,6 +183,24 @@ def test_a_malformed_date_is_refused_in_one_sentence(empty: Path) -> None:
     assert "YYYY-MM-DD" in refusal(result)
 
 
+@pytest.mark.parametrize("day", ["20261128", "2026-W48-6", "2026-333", "+2026-11-28"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("run", "--probation-feed", "p.jsonl", "--police-feed", "q.jsonl", "--as-of"),
+        ("export", "ownership", "--as-of"),
+        ("report", "duplicates", "--format", "json", "--from"),
+    ],
+    ids=["run", "export ownership", "report duplicates"],
+)
+def test_a_date_in_another_iso_form_is_refused(
+    empty: Path, command: tuple[str, ...], day: str
+) -> None:
+    """Only `YYYY-MM-DD`: a compact or week date is not silently read as some day."""
+    result = arms_sync(*command, day, cwd=empty, check=False)
+    assert "YYYY-MM-DD" in refusal(result)
+
+
 @pytest.mark.parametrize("fmt", ["json", "csv", "html"])
 def test_a_report_from_a_ledger_without_a_run_is_refused(
     empty: Path, tmp_path: Path, fmt: str
