@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -21,6 +22,13 @@ from sync.errors import ArmsSyncError
 DEBUG_VARIABLE = "ARMS_SYNC_DEBUG"
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+# Click 8.2+ raises this for a group given without a command, its message being the
+# group's whole help; older versions print the help and exit 0 themselves.
+NO_COMMAND_ERROR: type[click.UsageError] | None = getattr(
+    click.exceptions, "NoArgsIsHelpError", None
+)
+LINE_BREAK = re.compile(r"\s*\n\s*")
+SENTENCE_ENDS = (".", "!", "?")
 log = logging.getLogger(__name__)
 
 
@@ -81,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_FAILURE)
     except click.ClickException as error:
-        click.echo(f"Error: {error.format_message()}", err=True)
+        click.echo(f"Error: {one_sentence(error)}", err=True)
         sys.exit(EXIT_USAGE if isinstance(error, click.UsageError) else error.exit_code)
     except ArmsSyncError as error:
         click.echo(f"Error: {error}", err=True)
@@ -95,6 +103,22 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(EXIT_FAILURE)
     sys.exit(0)
+
+
+def one_sentence(error: click.ClickException) -> str:
+    """Click's message as one line ending in a full stop; a missing command names the choices.
+
+    Click breaks some messages over lines (the choices of a missing option), leaves
+    some without a full stop, and gives a group's whole help when its command is
+    missing.
+    """
+    ctx = getattr(error, "ctx", None)
+    if NO_COMMAND_ERROR is not None and isinstance(error, NO_COMMAND_ERROR) and ctx is not None:
+        group = ctx.command
+        names = ", ".join(group.list_commands(ctx)) if isinstance(group, click.Group) else ""
+        return f"Missing command: one of {names} (`{ctx.command_path} --help` describes them)."
+    text = LINE_BREAK.sub(" ", error.format_message()).strip()
+    return text if text.endswith(SENTENCE_ENDS) else f"{text}."
 
 
 def where_it_failed(error: BaseException) -> str:

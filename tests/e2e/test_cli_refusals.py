@@ -214,3 +214,22 @@ def test_a_report_from_a_ledger_without_a_run_is_refused(
         "run `arms-sync run` first, or check --db."
     )
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((), "Error: Missing command: one of audit, beat, "),
+        (("export",), "Error: Missing command: one of links, ownership, timeline "),
+        (("report", "duplicates"), "Error: Missing option '--format'. Choose from: json, csv, "),
+        (("export", "timeline", "extra"), "Error: Got unexpected extra argument (extra)."),
+    ],
+    ids=["no command", "no subcommand", "missing choice", "extra argument"],
+)
+def test_a_usage_error_from_the_option_parser_is_one_sentence(
+    empty: Path, args: tuple[str, ...], expected: str
+) -> None:
+    """A missing command names the choices instead of printing the whole help as the error."""
+    result = arms_sync(*args, cwd=empty, check=False)
+    assert refusal(result).startswith(expected)
+    assert result.stdout == ""
