@@ -29,6 +29,9 @@ NO_RUN_YET = (
     "The ledger holds no completed run, so there are no flags to report yet: "
     "run `arms-sync run` first, or check --db."
 )
+# The fields of each `rejects --json` line, in order; an orphan has no source,
+# place or first sighting, so those are null rather than missing.
+REJECT_FIELDS = ("agency", "record_type", "record_id", "source", "position", "reason", "first_seen")
 OUT_OPTION = click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file, not stdout."
 )
@@ -148,7 +151,10 @@ def report_duplicates(
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
 @pass_state
 def rejects(state: CliState, as_json: bool) -> None:
-    """The rejected records: agency, type, id, line or page, reason."""
+    """The rejected records: agency, type, id, line or page, reason.
+
+    With `--json`, every line (rejected or orphaned record) has the same fields.
+    """
     audit_cli_consultation(state.app, "rejects list")
     rows = state.app.ledger.list_rejects()
     orphans = state.app.ledger.list_orphans()
@@ -156,7 +162,7 @@ def rejects(state: CliState, as_json: bool) -> None:
         for row in rows:
             click.echo(json.dumps({**row, "first_seen": row["first_seen"].isoformat()}))
         for orphan in orphans:
-            click.echo(json.dumps(orphan))
+            click.echo(json.dumps({**dict.fromkeys(REJECT_FIELDS), **orphan}))
         return
     from rich.console import Console
     from rich.table import Table

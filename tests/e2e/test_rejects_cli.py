@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.feed_records import person, run_args, write_feed
+from tests.feed_records import completed_assessment, person, run_args, write_feed
 
 pytestmark = pytest.mark.e2e
 
@@ -48,3 +48,18 @@ def test_a_bad_line_read_again_is_listed_once_at_its_latest_place(
 
     run_cli(*db, *run_args(tuesday, police), cwd=tmp_path)
     assert _rejects(db, tmp_path) == again
+
+
+def test_an_orphan_is_listed_with_the_same_fields_as_a_rejected_line(tmp_path: Path) -> None:
+    """Scripts reading `rejects --json` find `source` and `position` on every line."""
+    db = ["--db", f"sqlite:///{tmp_path / 'ledger.db'}"]
+    unknown_person = completed_assessment("police", "PA-1", "LAN-404", "2025-01-02")
+    police = write_feed(tmp_path / "police.jsonl", [person("police", "LAN-1"), unknown_person])
+    probation = write_feed(tmp_path / "probation.jsonl", [BAD_LINE, person("probation", "X000001")])
+    run_cli(*db, *run_args(probation, police), cwd=tmp_path)
+
+    rejected, orphan = _rejects(db, tmp_path)
+
+    assert orphan["record_id"] == "PA-1"
+    assert list(orphan) == list(rejected)
+    assert (orphan["source"], orphan["position"], orphan["first_seen"]) == (None, None, None)
