@@ -10,6 +10,10 @@ hour, less a random part of at most half of it (jitter, so batches and hubs
 do not retry in step), and never less than a `Retry-After` the gateway asked
 for. A cycle's prompt pass tries a waiting batch at once, unless its last
 failure was the gateway asking for that wait (`RetryAfterError`).
+
+A batch the gateway refused without storing it is sealed again, same message
+id, when that can mend it: sealed too long ago, or under keys rotated or
+revoked since it was queued.
 """
 
 from __future__ import annotations
@@ -26,10 +30,16 @@ from sqlalchemy import select, update
 from sync.app import App
 from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import audit_disclosure
-from sync.errors import GatewayError, PermanentGatewayError, RetryAfterError, StaleEnvelopeError
+from sync.errors import (
+    EnvelopeRefusedError,
+    GatewayError,
+    PermanentGatewayError,
+    RetryAfterError,
+    StaleEnvelopeError,
+)
 from sync.gateway.retry import RetryPolicy, backoff_ceiling, partial_jitter
 from sync.ledger import schema
-from sync.ledger.outbox import reseal_batch
+from sync.ledger.outbox import reseal_batch, sealed_under_retired_keys
 
 log = logging.getLogger(__name__)
 RETRY_BASE = timedelta(seconds=30)
@@ -210,16 +220,26 @@ def _record_delivery(app: App, agency: str, batch: _Batch, receipt: SignedReceip
 def _deliver_resealing_if_stale(
     app: App, client: NoticeClient, batch_id: str, envelope: bytes
 ) -> SignedReceipt:
-    """Deliver a batch; if the gateway finds it sealed too long ago, seal it again once."""
+    """Deliver a batch; seal it again once if the gateway refused it and that can mend it.
+
+    That is: sealed too long ago (`StaleEnvelopeError`), or refused outright
+    (`EnvelopeRefusedError`) while sealed under keys rotated or revoked since.
+    Either refusal means the gateway did not store the envelope, so the new
+    one (same message id) cannot be applied twice.
+    """
     try:
         return client.deliver(envelope)
     except StaleEnvelopeError:
         keys = app.outbox_keys
         if keys is None:
             raise
-        with app.ledger.engine.begin() as conn:
-            fresh = reseal_batch(conn, batch_id, keys, app.clock())
-        return client.deliver(fresh)
+    except EnvelopeRefusedError:
+        keys = app.outbox_keys
+        if keys is None or not sealed_under_retired_keys(envelope, keys.keyring):
+            raise
+    with app.ledger.engine.begin() as conn:
+        fresh = reseal_batch(conn, batch_id, keys, app.clock())
+    return client.deliver(fresh)
 
 
 def _as_aware(value: datetime, like: datetime) -> datetime:

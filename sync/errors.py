@@ -12,7 +12,8 @@
     │   ├── RetryableGatewayError timeouts, dropped connections, 429/5xx: try again later
     │   │   └── RetryAfterError   the gateway asked for a wait (`Retry-After`): not sooner
     │   └── PermanentGatewayError 4xx other than 429, bad receipts: do not retry as is
-    │       └── StaleEnvelopeError  sealed outside the gateway's clock-skew window: seal again
+    │       ├── StaleEnvelopeError  sealed outside the gateway's clock-skew window: seal again
+    │       └── EnvelopeRefusedError  the envelope refused and not stored (`envelope_rejected`)
     ├── LedgerError               the ledger is unreachable or inconsistent
     │   └── StalePass             a prepared decision pass no longer fits the ledger: decide afresh
     └── AuditError                the audit log cannot be written or fails verification
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 # The stable code of a clock-skew refusal: in the gateway's error replies and on both errors.
 STALE_ENVELOPE_CODE = "stale_envelope"
+# The stable code of a gateway's refusal of an envelope it did not store (format, origin, keys).
+ENVELOPE_REJECTED_CODE = "envelope_rejected"
 
 
 class ArmsSyncError(Exception):
@@ -98,6 +101,12 @@ class StaleEnvelopeError(PermanentGatewayError):
     """The gateway refused an envelope sealed outside its clock-skew window."""
 
     code = STALE_ENVELOPE_CODE
+
+
+class EnvelopeRefusedError(PermanentGatewayError):
+    """The gateway refused an envelope it did not store (its format, origin or keys)."""
+
+    code = ENVELOPE_REJECTED_CODE
 
 
 class LedgerError(ArmsSyncError):

@@ -36,10 +36,11 @@ HEADER_FIELDS = frozenset(
         "content_type",
     }
 )
-_MSG_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-_KEY_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-_SEALED_AT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-_CONTENT_TYPE_RE = re.compile(r"^[\x20-\x7e]+$")
+# Matched whole (`fullmatch`): `$` alone would also let a trailing newline through.
+_MSG_ID_RE = re.compile(r"[0-9a-f]{32}")
+_KEY_ID_RE = re.compile(r"[0-9a-f]{32}")
+_SEALED_AT_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_CONTENT_TYPE_RE = re.compile(r"[\x20-\x7e]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,14 +94,14 @@ def format_sealed_at(now: datetime) -> str:
 
 def check_msg_id(msg_id: str) -> str:
     """The message id itself when it is 32 lower-case hex digits."""
-    if _MSG_ID_RE.match(msg_id) is None:
+    if _MSG_ID_RE.fullmatch(msg_id) is None:
         raise ValueError("msg_id must be 32 lower-case hex digits.")
     return msg_id
 
 
 def check_content_type(content_type: str) -> str:
     """The content type itself when it is short printable ASCII."""
-    if len(content_type) > MAX_CONTENT_TYPE_LENGTH or not _CONTENT_TYPE_RE.match(content_type):
+    if len(content_type) > MAX_CONTENT_TYPE_LENGTH or not _CONTENT_TYPE_RE.fullmatch(content_type):
         raise ValueError("content_type must be printable ASCII of reasonable length.")
     return content_type
 
@@ -114,10 +115,10 @@ def parse_header(document: object) -> Header:
     text_fields = HEADER_FIELDS - {"v"}
     if not all(isinstance(document[name], str) for name in text_fields):
         raise EnvelopeRejected("the envelope header has a field that is not text.")
-    _require(_MSG_ID_RE.match(document["msg_id"]) is not None, "msg_id")
-    _require(_KEY_ID_RE.match(document["sender_key_id"]) is not None, "sender_key_id")
-    _require(_KEY_ID_RE.match(document["recipient_key_id"]) is not None, "recipient_key_id")
-    _require(_SEALED_AT_RE.match(document["sealed_at"]) is not None, "sealed_at")
+    _require(_MSG_ID_RE.fullmatch(document["msg_id"]) is not None, "msg_id")
+    _require(_KEY_ID_RE.fullmatch(document["sender_key_id"]) is not None, "sender_key_id")
+    _require(_KEY_ID_RE.fullmatch(document["recipient_key_id"]) is not None, "recipient_key_id")
+    _require(_SEALED_AT_RE.fullmatch(document["sealed_at"]) is not None, "sealed_at")
     _require(_is_content_type(document["content_type"]), "content_type")
     try:
         header = Header(
@@ -137,7 +138,7 @@ def parse_header(document: object) -> Header:
 
 
 def _is_content_type(value: str) -> bool:
-    return len(value) <= MAX_CONTENT_TYPE_LENGTH and _CONTENT_TYPE_RE.match(value) is not None
+    return len(value) <= MAX_CONTENT_TYPE_LENGTH and _CONTENT_TYPE_RE.fullmatch(value) is not None
 
 
 def _require(condition: bool, field_name: str) -> None:

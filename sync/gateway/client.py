@@ -48,7 +48,9 @@ from sync.crypto.envelope import wire_digest
 from sync.crypto.header import parse_header
 from sync.crypto.keys import KeyRing, Party
 from sync.errors import (
+    ENVELOPE_REJECTED_CODE,
     STALE_ENVELOPE_CODE,
+    EnvelopeRefusedError,
     EnvelopeRejected,
     GatewayError,
     PermanentGatewayError,
@@ -421,6 +423,10 @@ class GatewayClient:
                 f"the {self.agency} gateway refused an envelope sealed too long ago."
             )
         named = f" ({code})" if code else ""
+        if code == ENVELOPE_REJECTED_CODE:
+            return EnvelopeRefusedError(
+                f"the {self.agency} gateway refused the envelope with HTTP {status}{named}."
+            )
         return PermanentGatewayError(
             f"the {self.agency} gateway refused the request with HTTP {status}{named}."
         )

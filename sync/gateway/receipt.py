@@ -27,8 +27,8 @@ from sync.errors import KeyError_, PermanentGatewayError
 RECEIPT_TAG = b"arms-sync/receipt/v1\x00"
 RECEIPT_FIELDS = frozenset({"agency", "digest", "msg_id", "received_at"})
 SIGNED_FIELDS = frozenset({"key_id", "receipt", "sig"})
-_HEX_64 = re.compile(r"^[0-9a-f]{64}$")
-_HEX_32 = re.compile(r"^[0-9a-f]{32}$")
+_HEX_64 = re.compile(r"[0-9a-f]{64}")  # matched whole (`fullmatch`)
+_HEX_32 = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +99,6 @@ def _receipt_body(document: object) -> dict[str, str]:
         raise ValueError("a receipt has exactly agency, digest, msg_id and received_at.")
     if not all(isinstance(document[name], str) for name in RECEIPT_FIELDS):
         raise ValueError("a receipt's fields are text.")
-    if not _HEX_32.match(document["msg_id"]) or not _HEX_64.match(document["digest"]):
+    if not _HEX_32.fullmatch(document["msg_id"]) or not _HEX_64.fullmatch(document["digest"]):
         raise ValueError("a receipt's msg_id or digest is malformed.")
     return {name: document[name] for name in RECEIPT_FIELDS}

@@ -24,7 +24,12 @@ from sync.crypto.header import (
     parse_header,
 )
 from sync.crypto.keys import KeyRing, Party
-from sync.errors import EnvelopeOutsideSkewWindow, EnvelopeRejected, KeyError_
+from sync.errors import (
+    ENVELOPE_REJECTED_CODE,
+    EnvelopeOutsideSkewWindow,
+    EnvelopeRejected,
+    KeyError_,
+)
 from sync.gateway.feed import START_OFFSET, CursorError, FeedFile, decode_cursor, encode_cursor
 from sync.gateway.oauth import GRANT_TYPE, TokenIssuer, bearer_token, client_credentials
 from sync.gateway.receipt import sign_receipt
@@ -288,7 +293,7 @@ def _sentence(reason: str) -> str:
 
 
 def _rejected(reason: str) -> Reply:
-    return error_reply(HTTPStatus.BAD_REQUEST, "envelope_rejected", reason)
+    return error_reply(HTTPStatus.BAD_REQUEST, ENVELOPE_REJECTED_CODE, reason)
 
 
 def _conflict() -> Reply:

@@ -10,6 +10,7 @@ agency in batches and stored in `outbox` until a signed receipt comes back.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import uuid
 from collections import defaultdict
@@ -24,8 +25,9 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sync.core.notices import NOTICE_WITHDRAWN, Notice
 from sync.core.records import Agency
 from sync.crypto.envelope import seal
-from sync.crypto.header import CONTENT_TYPE_NOTICES
-from sync.crypto.keys import KeyRing, Party
+from sync.crypto.header import CONTENT_TYPE_NOTICES, parse_header
+from sync.crypto.keys import KeyRing, KeyUse, Party
+from sync.errors import EnvelopeRejected, KeyError_
 from sync.ledger import schema
 from sync.ledger.codec import Cipher
 from sync.ledger.store import bulk_execute
@@ -73,6 +75,22 @@ def reseal_batch(conn: Connection, batch_id: str, keys: OutboxKeys, now: datetim
     envelope = seal_batch(plaintext, agency, batch_id, keys.keyring, now)
     conn.execute(update(table).where(table.c.batch_id == batch_id).values(envelope=envelope))
     return envelope
+
+
+def sealed_under_retired_keys(envelope: bytes, keyring: KeyRing) -> bool:
+    """Whether a waiting batch was sealed under keys that are no longer the current ones.
+
+    True when its signing key is not the hub's active one or its encryption key
+    not the agency's active one (rotated, or revoked since): sealed again, it
+    would be accepted. False when there is no current key to seal it with.
+    """
+    try:
+        header = parse_header(json.loads(envelope)["header"])
+        signing = keyring.active(Party.HUB, KeyUse.SIGN).key_id
+        encryption = keyring.active(header.recipient, KeyUse.ENCRYPT).key_id
+    except (ValueError, TypeError, KeyError, EnvelopeRejected, KeyError_):
+        return False
+    return (header.sender_key_id, header.recipient_key_id) != (signing, encryption)
 
 
 @dataclass(frozen=True, slots=True)

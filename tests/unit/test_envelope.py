@@ -197,6 +197,46 @@ def test_seal_refuses_a_naive_timestamp_and_a_bad_msg_id(module_rings: Rings) ->
         _seal(module_rings, msg_id="not-hex")
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"msg_id": "a" * 32 + "\n"},
+        {"content_type": CONTENT_TYPE_FEED + "\n"},
+    ],
+)
+def test_seal_refuses_a_header_field_with_a_trailing_newline(
+    module_rings: Rings, overrides: dict[str, str]
+) -> None:
+    with pytest.raises(ValueError, match=r"msg_id|content_type"):
+        _seal(module_rings, **overrides)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("msg_id", "b" * 32 + "\n"),
+        ("content_type", CONTENT_TYPE_FEED + "\n"),
+        ("sealed_at", "2026-11-28T10:00:00Z\n"),
+        ("sealed_at", "\u0662026-11-28T10:00:00Z"),
+    ],
+)
+def test_a_signed_header_field_off_its_exact_format_is_refused(
+    module_rings: Rings, field: str, value: str
+) -> None:
+    """Signed by the real sender, yet a field is more than its format allows: refused."""
+    header = replace(parse_header(json.loads(_seal(module_rings))["header"]), **{field: value})
+    _, key = module_rings.probation.own_signing_key()
+    wire = _forge(
+        module_rings,
+        outer=header,
+        inner_header=header.canonical(),
+        inner_sig=key.sign(inner_signing_input(header.canonical(), PLAINTEXT)),
+        plaintext=PLAINTEXT,
+        signer=module_rings.probation,
+    )
+    assert f"field {field} is malformed" in str(_refusal(wire, module_rings.hub))
+
+
 # Detection and relays
 
 

@@ -34,7 +34,7 @@ from sync.errors import (
 )
 from sync.gateway.client import GatewayClient, run_each
 from sync.gateway.oauth import client_credentials
-from sync.gateway.receipt import sign_receipt
+from sync.gateway.receipt import sign_receipt, verify_receipt
 from sync.gateway.retry import (
     RetryPolicy,
     backoff_ceiling,
@@ -440,6 +440,16 @@ def test_a_tampered_receipt_is_permanent(keyrings: dict[Party, KeyRing]) -> None
     session = ScriptedSession([_response(200, TOKEN), _response(200, document)])
     with pytest.raises(PermanentGatewayError, match="does not verify"):
         _client(keyrings, session, []).deliver(envelope)
+
+
+def test_a_receipt_whose_msg_id_is_off_its_exact_format_does_not_verify(
+    keyrings: dict[Party, KeyRing],
+) -> None:
+    envelope = _batch(keyrings)
+    msg_id = json.loads(envelope)["header"]["msg_id"]
+    document: Any = _receipt(keyrings, envelope, msg_id=msg_id + "\n")
+    with pytest.raises(PermanentGatewayError, match="does not verify"):
+        verify_receipt(document, keyring=keyrings[Party.HUB], agency=Party.POLICE, now=NOW)
 
 
 def test_a_stale_envelope_refusal_is_told_apart_by_its_code(

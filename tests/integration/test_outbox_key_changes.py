@@ -1,0 +1,172 @@
+"""Outbox batches that wait across a key change are still delivered, exactly once.
+
+A batch is sealed when its decision pass is stored, under the hub's signing key
+and the agency's encryption key of that moment. If it is still waiting when
+either key is revoked (or its grace period ends), the gateway refuses that
+envelope without storing it; the hub seals the batch again under the current
+keys, same message id, and delivers it. A batch refused under the current keys
+is left as it is. The reference gateway serves on 127.0.0.1 from a thread of
+the test, its key ring loaded after the change, as a restarted gateway would.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from sync.app import App
+from sync.crypto import KeyRing, Party
+from sync.crypto.keyring import list_keys, load_keyring, revoke, rotate
+from sync.crypto.keys import KeyStatus
+from sync.cycle import run_cycle
+from sync.delivery import deliver_outbox
+from sync.errors import PermanentGatewayError
+from sync.feeds.files import PlainFileSource
+from sync.gateway.client import GatewayClient
+from sync.gateway.feed import FeedFile
+from sync.gateway.oauth import TokenIssuer
+from sync.gateway.server import build_server, serve_until
+from sync.gateway.service import Gateway, GatewayConfig
+from sync.gateway.store import NoticeStore
+from sync.ledger import schema
+from sync.settings import load_settings
+from sync.synth import SynthOptions, write_synthetic_feeds
+from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys, write_feed
+from tests.integration.test_gateway_retry_after import RETRY, TODAY, Clock
+
+pytestmark = pytest.mark.integration
+
+AGENCY = Party.PROBATION
+GRACE = timedelta(days=30)
+SUBJECTS = 40
+SEED = 7
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Path:
+    """Keys for every party; a stored run left notice batches in the hub's outbox."""
+    folder = tmp_path / "keys"
+    make_keys(folder)
+    with _hub(folder, tmp_path) as app:
+        feeds = tmp_path / "feeds"
+        write_synthetic_feeds(feeds, SynthOptions(subjects=SUBJECTS, seed=SEED, today=TODAY))
+        sources = {a: PlainFileSource(feeds / f"{a}.jsonl") for a in ("probation", "police")}
+        run_cycle(app, sources, TODAY)
+    return folder
+
+
+@contextmanager
+def _hub(keys: Path, tmp_path: Path) -> Iterator[App]:
+    """The hub on its SQLite ledger, its key ring read afresh (as a restarted process)."""
+    settings = load_settings(None, database_url=f"sqlite:///{tmp_path / 'hub.db'}", keys_dir=keys)
+    app = App(settings, clock=Clock())
+    app.ledger.ensure_schema()
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@contextmanager
+def _gateway(keyring: KeyRing, tmp_path: Path) -> Iterator[tuple[GatewayClient, NoticeStore]]:
+    """The probation gateway opening with `keyring`, and the hub's client for it.
+
+    Both key rings are read from the `keys` fixture's directory now.
+    """
+    feed = tmp_path / "feed.jsonl"
+    write_feed(feed, AGENCY.value, 5)
+    store = NoticeStore(tmp_path / "gateway-state")
+    config = GatewayConfig(
+        agency=AGENCY,
+        keyring=keyring,
+        feed=FeedFile(feed),
+        store=store,
+        tokens=TokenIssuer(CLIENT_ID, CLIENT_SECRET),
+    )
+    server = build_server(Gateway(config), host="127.0.0.1", port=0)
+    stop = threading.Event()
+    thread = threading.Thread(target=serve_until, args=(server, stop), daemon=True)
+    thread.start()
+    hub_ring = load_keyring(tmp_path / "keys", Party.HUB)
+    client = GatewayClient(
+        f"http://127.0.0.1:{server.port}",
+        agency=AGENCY,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        keyring=hub_ring,
+        timeout=(2.0, 5.0),
+        retry=RETRY,
+    )
+    try:
+        yield client, store
+    finally:
+        client.close()
+        stop.set()
+        thread.join()
+        store.close()
+
+
+def _envelopes(app: App) -> list[bytes]:
+    """Every probation envelope in the outbox, in delivery order."""
+    table = schema.outbox
+    with app.ledger.engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.envelope)
+            .where(table.c.agency == AGENCY.value)
+            .order_by(table.c.position)
+        ).scalars()
+        return [bytes(row) for row in rows]
+
+
+def _key_ids(envelope: bytes) -> set[str]:
+    header = json.loads(envelope)["header"]
+    return {header["sender_key_id"], header["recipient_key_id"]}
+
+
+def _queued_notice_ids(app: App) -> list[str]:
+    table = schema.notices
+    with app.ledger.engine.connect() as conn:
+        rows = conn.execute(select(table.c.notice_id).where(table.c.agency == AGENCY.value))
+        return sorted(rows.scalars())
+
+
+@pytest.mark.parametrize("retired", [AGENCY, Party.HUB])
+def test_a_batch_sealed_under_keys_revoked_since_is_sealed_again_and_delivered(
+    keys: Path, tmp_path: Path, retired: Party
+) -> None:
+    first = next(info for info in list_keys(keys) if info.party is retired)
+    rotate(keys, retired, GRACE)
+    revoke(keys, retired, first.key_id)
+    revoked = {info.key_id for info in list_keys(keys) if info.status is KeyStatus.REVOKED}
+    with _hub(keys, tmp_path) as app, _gateway(load_keyring(keys, AGENCY), tmp_path) as served:
+        client, store = served
+        assert all(_key_ids(envelope) & revoked for envelope in _envelopes(app))
+        counts = deliver_outbox(app, AGENCY.value, client)
+        assert counts.pending == 0
+        assert not any(_key_ids(envelope) & revoked for envelope in _envelopes(app))
+        batches = [json.loads(row.batch) for row in store.after(0)]
+        delivered = sorted(n["notice_id"] for batch in batches for n in batch["notices"])
+        assert delivered == _queued_notice_ids(app)
+
+
+def test_a_batch_refused_under_the_current_keys_is_left_as_sealed(
+    keys: Path, tmp_path: Path
+) -> None:
+    # The gateway holds another party's key ring: it refuses every batch as misaddressed.
+    with (
+        _hub(keys, tmp_path) as app,
+        _gateway(load_keyring(keys, Party.POLICE), tmp_path) as served,
+    ):
+        client, store = served
+        before = _envelopes(app)
+        with pytest.raises(PermanentGatewayError):
+            deliver_outbox(app, AGENCY.value, client)
+        assert _envelopes(app) == before
+        assert store.count() == 0
