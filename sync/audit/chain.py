@@ -48,10 +48,10 @@ REF_KINDS = frozenset(
         "report",
     }
 )
-_REF_RE = re.compile(r"^([a-z]+):(\S+)$")
+_REF_RE = re.compile(r"([a-z]+):(\S+)")  # matched whole
 _PNC_LIKE = re.compile(r"\b\d{2}(?:\d{2})?/\d{1,7}[A-Z]\b")
 _CRO_LIKE = re.compile(r"\b(?:\d{1,6}/\d{2}[A-Z]|SF\d{2}/\d{1,6}[A-Z])\b")
-_ANCHOR_RE = re.compile(r"^([1-9][0-9]{0,17}):([0-9a-f]{64})$")
+_ANCHOR_RE = re.compile(r"([1-9][0-9]{0,17}):([0-9a-f]{64})")  # matched whole
 
 
 class AuditKind(StrEnum):
@@ -167,7 +167,7 @@ def check_draft(draft: Draft) -> None:
     _check_text("recipient", draft.recipient, MAX_RECIPIENT_CHARS, required=False)
     _check_text("detail", draft.detail, MAX_DETAIL_CHARS, required=False)
     for ref in draft.refs:
-        match = _REF_RE.match(ref)
+        match = _REF_RE.fullmatch(ref)
         if len(ref) > MAX_REF_CHARS or match is None or match.group(1) not in REF_KINDS:
             raise UnsafeEntry("audit: a reference is not of the form kind:id")
         if looks_like_identifier(match.group(2)):

@@ -16,14 +16,15 @@ CRO_SERIAL_WIDTH = 6
 NAME_SYSTEM_PREFIXES = ("MIG_ERROR_", "NO_SHOW_", "DUPLICATE_")
 PLACEHOLDER_DATES_OF_BIRTH = frozenset({date(1900, 1, 1), date(1970, 1, 1)})
 
-_PNC_RE = re.compile(r"^(\d{2}|\d{4})/?(\d{1,7})([A-Z])$")
-_CRO_STANDARD_RE = re.compile(r"^(\d{1,6})/(\d{2})([A-Z])$")
-_CRO_SHORT_RE = re.compile(r"^SF(\d{2})/(\d{1,6})([A-Z])$")
-_CRN_RE = re.compile(r"^[A-Z]\d{6}$")
-_NOMS_RE = re.compile(r"^[A-Z]\d{4}[A-Z]{2}$")
-_POLICE_REF_RE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
-_ALL_ZEROS_RE = re.compile(r"^[0/SF]*$")
-
+# Matched whole (`fullmatch`) and ASCII only: `\d` alone also takes other scripts'
+# digits, which `int()` reads, so `٧٩/١٦٣٠٠١B` would pass as a PNC.
+_PNC_RE = re.compile(r"(\d{2}|\d{4})/?(\d{1,7})([A-Z])", re.ASCII)
+_CRO_STANDARD_RE = re.compile(r"(\d{1,6})/(\d{2})([A-Z])", re.ASCII)
+_CRO_SHORT_RE = re.compile(r"SF(\d{2})/(\d{1,6})([A-Z])", re.ASCII)
+_CRN_RE = re.compile(r"[A-Z]\d{6}", re.ASCII)
+_NOMS_RE = re.compile(r"[A-Z]\d{4}[A-Z]{2}", re.ASCII)
+_POLICE_REF_RE = re.compile(r"[A-Za-z0-9-]{1,32}", re.ASCII)
+_ALL_ZEROS_RE = re.compile(r"[0/SF]*", re.ASCII)
 
 class InvalidIdentifier(ValueError):
     """An identifier fails its format or check character (message has no value)."""
@@ -41,7 +42,7 @@ def expand_two_digit_year(yy: int, today: date) -> int:
 
 def canonical_pnc(raw: str, today: date) -> str:
     """Canonical `YYYY/NNNNNNNC` form of a PNC number, or `InvalidIdentifier`."""
-    match = _PNC_RE.match(raw.strip().upper())
+    match = _PNC_RE.fullmatch(raw.strip().upper())
     if match is None:
         raise InvalidIdentifier("pnc: not in the form YY/NNNNNNNC or YYYY/NNNNNNNC")
     year_text, serial_text, letter = match.groups()
@@ -55,12 +56,12 @@ def canonical_pnc(raw: str, today: date) -> str:
 def canonical_cro(raw: str) -> str:
     """Canonical CRO number (`NNNNNN/YYC` or `SFYY/N…NC`), or `InvalidIdentifier`."""
     text = raw.strip().upper()
-    if (short := _CRO_SHORT_RE.match(text)) is not None:
+    if (short := _CRO_SHORT_RE.fullmatch(text)) is not None:
         yy, serial, letter = short.groups()
         if check_letter(int(yy + serial)) != letter:
             raise InvalidIdentifier("cro: check letter does not match")
         return f"SF{yy}/{serial}{letter}"
-    if (standard := _CRO_STANDARD_RE.match(text)) is not None:
+    if (standard := _CRO_STANDARD_RE.fullmatch(text)) is not None:
         serial, yy, letter = standard.groups()
         padded = serial.zfill(CRO_SERIAL_WIDTH)
         if check_letter(int(yy + padded)) != letter:
@@ -75,13 +76,13 @@ def is_junk_identifier(text: str) -> bool:
     Check the identifier as written as well as its canonical form: a PNC
     written `00/0000000Z` is all zeros, its canonical `2000/0000000Z` is not.
     """
-    return _ALL_ZEROS_RE.match(text.strip().upper()[:-1]) is not None
+    return _ALL_ZEROS_RE.fullmatch(text.strip().upper()[:-1]) is not None
 
 
 def canonical_crn(raw: str) -> str:
     """Canonical CRN (one letter, six digits), or `InvalidIdentifier`."""
     text = raw.strip().upper()
-    if _CRN_RE.match(text) is None:
+    if _CRN_RE.fullmatch(text) is None:
         raise InvalidIdentifier("crn: must be one letter and six digits")
     return text
 
@@ -89,7 +90,7 @@ def canonical_crn(raw: str) -> str:
 def canonical_noms(raw: str) -> str:
     """Canonical NOMS number, or `InvalidIdentifier`."""
     text = raw.strip().upper()
-    if _NOMS_RE.match(text) is None:
+    if _NOMS_RE.fullmatch(text) is None:
         raise InvalidIdentifier("noms: must be a letter, four digits and two letters")
     return text
 
@@ -97,7 +98,7 @@ def canonical_noms(raw: str) -> str:
 def canonical_police_ref(raw: str) -> str:
     """A police person reference as given (trimmed), or `InvalidIdentifier`."""
     text = raw.strip()
-    if _POLICE_REF_RE.match(text) is None:
+    if _POLICE_REF_RE.fullmatch(text) is None:
         raise InvalidIdentifier("police reference: must be 1-32 letters, digits or hyphens")
     return text
 

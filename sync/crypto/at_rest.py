@@ -31,7 +31,7 @@ BLOB_FORMAT = b"\x01"
 PSEUDONYM_SEPARATOR = b"\x00"
 NONCES_PER_DRAW = 4096
 
-_KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_KIND_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")  # matched whole
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -138,7 +138,7 @@ class FieldCipher:
     def pseudonym(self, kind: str, canonical_value: str) -> str:
         """HMAC-SHA256 over kind and canonical value, as hex: equal inputs, equal pseudonyms."""
         if kind not in self._known_kinds:
-            if _KIND_RE.match(kind) is None:
+            if _KIND_RE.fullmatch(kind) is None:
                 raise ValueError("pseudonym kind must be a short lower-case name.")
             self._known_kinds.add(kind)
         mac = self._mac.copy()

@@ -154,6 +154,7 @@ def test_timestamps_are_fixed_width_utc() -> None:
         Draft(AuditKind.CONSULTATION, "operator:x", "show", detail="cro 012345/99Z"),
         Draft(AuditKind.CONSULTATION, "operator:x", "x" * 201),
         Draft(AuditKind.CONSULTATION, "operator:x", "line\nbreak"),
+        Draft(AuditKind.CONSULTATION, "operator:x", "show", refs=("subject:S1\n",)),
     ],
 )
 def test_unsafe_drafts_are_refused(draft: Draft) -> None:

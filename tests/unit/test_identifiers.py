@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -115,3 +116,43 @@ def test_every_pnc_with_its_check_letter_round_trips(year: int, serial: int) -> 
 def test_every_standard_cro_round_trips_and_pads(yy: int, serial: int) -> None:
     letter = ids.check_letter(int(f"{yy:02d}{serial:06d}"))
     assert ids.canonical_cro(f"{serial}/{yy:02d}{letter}") == f"{serial:06d}/{yy:02d}{letter}"
+
+
+OTHER_SCRIPT_DIGITS = [
+    ("pnc", "٧٩/١٦٣٠٠١B"),  # Arabic-Indic digits, check letter right for 79/163001
+    ("cro", "SF٨٣/50058Z"),
+    ("crn", "A١٢٣٤٥٦"),
+    ("noms", "A١٢٣٤BC"),
+    ("police_ref", "LAN-١"),
+]
+
+
+@pytest.mark.parametrize(("kind", "raw"), OTHER_SCRIPT_DIGITS)
+def test_digits_of_other_scripts_are_not_digits_of_an_identifier(kind: str, raw: str) -> None:
+    parse = {
+        "pnc": lambda text: ids.canonical_pnc(text, TODAY),
+        "cro": ids.canonical_cro,
+        "crn": ids.canonical_crn,
+        "noms": ids.canonical_noms,
+        "police_ref": ids.canonical_police_ref,
+    }[kind]
+    with pytest.raises(ids.InvalidIdentifier):
+        parse(raw)
+
+
+CANONICAL_PNC = re.compile(r"[0-9]{4}/[0-9]{7}[A-Z]")
+CANONICAL_CRO = re.compile(r"[0-9]{6}/[0-9]{2}[A-Z]|SF[0-9]{2}/[0-9]{1,6}[A-Z]")
+IDENTIFIER_CHARACTERS = st.sampled_from("0123456789/SFZBAH ١٢٣٨\n\t٠𝟗²")
+
+
+@given(raw=st.text(IDENTIFIER_CHARACTERS, max_size=16))
+def test_whatever_is_accepted_comes_out_in_the_ascii_canonical_form(raw: str) -> None:
+    for parse, canonical in (
+        (lambda text: ids.canonical_pnc(text, TODAY), CANONICAL_PNC),
+        (ids.canonical_cro, CANONICAL_CRO),
+    ):
+        try:
+            result = parse(raw)
+        except ids.InvalidIdentifier:
+            continue
+        assert canonical.fullmatch(result), ascii(result)
