@@ -36,6 +36,7 @@ class CliState:
         self.db = db
         self.config = config
         self.keys_dir: Path | None = None
+        self.ledger_must_exist = False  # refuse, not make, a missing SQLite ledger file
         self._app: App | None = None
 
     @property
@@ -46,9 +47,10 @@ class CliState:
             from sync.app import App
             from sync.settings import load_settings
 
-            self._app = App(
-                load_settings(self.config, database_url=self.db, keys_dir=self.keys_dir)
-            )
+            settings = load_settings(self.config, database_url=self.db, keys_dir=self.keys_dir)
+            if self.ledger_must_exist:
+                refuse_missing_ledger_file(settings.database_url)
+            self._app = App(settings)
         return self._app
 
     def close(self) -> None:
@@ -58,6 +60,17 @@ class CliState:
 
 
 pass_state = click.make_pass_decorator(CliState)
+
+
+def refuse_missing_ledger_file(database_url: str) -> None:
+    """Refuse (exit 2) an SQLite ledger file that does not exist, rather than make it empty."""
+    from sync.ledger.location import parse_ledger_url, sqlite_path
+
+    path = sqlite_path(parse_ledger_url(database_url))
+    if path is not None and not path.exists():
+        raise UsageError(
+            f"There is no ledger file {path}: run `arms-sync run` first, or check --db."
+        )
 
 
 class CommonOption(click.Option):

@@ -52,6 +52,12 @@ COMMANDS = {
     "status": "sync.cli.worker_cmds:status",
     "dead-letters": "sync.cli.worker_cmds:dead_letters",
 }
+# Commands that work on a ledger some run has made: given an SQLite ledger file
+# that does not exist (a mistyped --db, the wrong folder), they refuse rather
+# than make an empty ledger there and answer as if it had nothing to say.
+NEEDS_EXISTING_LEDGER = frozenset(
+    {"export", "report", "rejects", "reconcile", "audit", "ledger", "status", "dead-letters"}
+)
 
 
 @click.group(
@@ -69,6 +75,7 @@ def cli(ctx: click.Context, db: str | None, config: Path | None) -> None:
     the one after the command wins.
     """
     state = CliState(db, config)
+    state.ledger_must_exist = ctx.invoked_subcommand in NEEDS_EXISTING_LEDGER
     ctx.obj = state
     ctx.call_on_close(state.close)
 

@@ -26,6 +26,7 @@ _NOMS_RE = re.compile(r"[A-Z]\d{4}[A-Z]{2}", re.ASCII)
 _POLICE_REF_RE = re.compile(r"[A-Za-z0-9-]{1,32}", re.ASCII)
 _ALL_ZEROS_RE = re.compile(r"[0/SF]*", re.ASCII)
 
+
 class InvalidIdentifier(ValueError):
     """An identifier fails its format or check character (message has no value)."""
 

@@ -95,7 +95,10 @@ def test_commands_without_a_ledger_accept_the_common_options(tmp_path: Path) -> 
 def _walk(command: click.Command, path: str = "arms-sync") -> Iterator[tuple[str, click.Command]]:
     yield path, command
     if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
+        context = click.Context(command, info_name=path)
+        for name in command.list_commands(context):  # loads the lazily loaded commands
+            sub = command.get_command(context, name)
+            assert sub is not None, name
             yield from _walk(sub, f"{path} {name}")
 
 
@@ -127,9 +130,12 @@ def test_the_db_after_the_command_wins(ledger: str, empty: Path, tmp_path: Path)
     )
     assert chosen.stdout == expected
     assert not other.exists()
-    fresh = arms_sync("--db", ledger, "export", "timeline", "--db", f"sqlite:///{other}", cwd=empty)
-    assert fresh.stdout == ""
-    assert other.is_file()
+    inner = ("--db", f"sqlite:///{other}")
+    refused = arms_sync("--db", ledger, "export", "timeline", *inner, cwd=empty, check=False)
+    assert refusal(refused) == (
+        f"Error: There is no ledger file {other}: run `arms-sync run` first, or check --db."
+    )
+    assert not other.exists()
 
 
 def test_the_innermost_of_three_places_wins(ledger: str, empty: Path, tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from sync.app import App
 from sync.reports.models import KNOWN_KINDS
+from sync.settings import Settings
 from tests.e2e.cli_ledger import empty, ledger, refusal
 from tests.e2e.test_reconcile_cli import arms_sync
 
@@ -207,6 +209,9 @@ def test_a_report_from_a_ledger_without_a_run_is_refused(
 ) -> None:
     """An empty report "as of today" from a ledger no run has filled would read as no duplicates."""
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    made = App(Settings(database_url=fresh))
+    assert made.ledger.last_pass() is None  # the ledger's schema made, and no run
+    made.close()
     args = ("report", "duplicates", "--format", fmt)
     result = arms_sync("--db", fresh, *args, cwd=empty, check=False)
     assert refusal(result) == (
@@ -233,3 +238,28 @@ def test_a_usage_error_from_the_option_parser_is_one_sentence(
     result = arms_sync(*args, cwd=empty, check=False)
     assert refusal(result).startswith(expected)
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("export", "links"),
+        ("report", "duplicates", "--format", "json"),
+        ("rejects",),
+        ("reconcile", "list"),
+        ("audit", "verify"),
+        ("status",),
+        ("dead-letters",),
+        ("ledger", "reencrypt"),
+    ],
+    ids=" ".join,
+)
+def test_a_command_that_reads_the_ledger_refuses_a_missing_ledger_file_and_makes_none(
+    empty: Path, command: tuple[str, ...]
+) -> None:
+    result = arms_sync(*command, cwd=empty, check=False)
+
+    assert refusal(result) == (
+        "Error: There is no ledger file arms-sync.db: run `arms-sync run` first, or check --db."
+    )
+    assert list(empty.iterdir()) == []
