@@ -16,9 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, Engine, Table, and_, bindparam, or_, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    or_,
+    select,
+    update,
+)
 
 from sync.crypto.at_rest import BLOB_FORMAT, FieldCipher
 from sync.errors import CryptoError
@@ -34,6 +45,8 @@ _OLD_PARAM = "old_value"
 _NEW_PARAM = "new_value"
 
 AssociatedData = Callable[[Any], str]
+_Stored = TypeVar("_Stored", bytes, str)  # a value as stored: a blob, or `enc1:` text
+_Plain = TypeVar("_Plain", bytes, str)
 Progress = Callable[[str, int], None]
 
 
@@ -46,13 +59,16 @@ class EncryptedColumn:
     keys: tuple[str, ...]
     associated_data: AssociatedData
     text: bool = False
+    reads: tuple[str, ...] = ()  # columns besides the keys its associated data needs
 
 
-def _reason(table: Table, column: str, row_key: Callable[[Any], str]) -> EncryptedColumn:
+def _reason(
+    table: Table, column: str, row_key: Callable[[Any], str], reads: tuple[str, ...] = ()
+) -> EncryptedColumn:
     def associated_data(row: Any) -> str:
         return field_key(table.name, row_key(row), column)
 
-    return EncryptedColumn(table, column, ("id",), associated_data, text=True)
+    return EncryptedColumn(table, column, ("id",), associated_data, text=True, reads=reads)
 
 
 def _act_id(row: Any) -> str:
@@ -86,7 +102,12 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     _reason(schema.overrides, "reason", _act_id),
     _reason(schema.overrides, "revoke_reason", _act_id),
     _reason(flag_acts, "reason", _act_id),
-    _reason(review_items, "reason", _review_pair),
+    _reason(
+        review_items,
+        "reason",
+        _review_pair,
+        reads=("a_agency", "a_person_id", "b_agency", "b_person_id"),
+    ),
 )
 TABLES: tuple[str, ...] = tuple(dict.fromkeys(c.table.name for c in ENCRYPTED_COLUMNS))
 
@@ -110,35 +131,47 @@ class Rekey:
 
     old: CipherCodec
     new: FieldCipher
+    _old_sealed: CipherCodec = field(init=False, repr=False)  # no plaintext fallback
+    _new: CipherCodec = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_old_sealed", CipherCodec(self.old.cipher))
+        object.__setattr__(self, "_new", CipherCodec(self.new))
 
     def rewrite_blob(self, associated_data: str, stored: bytes) -> tuple[bytes | None, bool]:
         """The value under the new key (None if it already is), and whether it was plaintext.
 
-        A blob opens with exactly one of the two keys: the old key is tried
-        first (most values, on a first run); a blob neither opens is refused.
+        A value opens with exactly one of the two keys: the old key is tried
+        first (most values, on a first run); a value neither opens is refused.
         """
-        if stored[:1] != BLOB_FORMAT:
-            plaintext = self.old.decode(associated_data, stored)  # refused unless legacy
-            return self.new.encrypt(associated_data, plaintext), True
-        try:
-            plaintext = self.old.cipher.decrypt(associated_data, stored)
-        except CryptoError:
-            self.new.decrypt(associated_data, stored)
-            return None, False
-        return self.new.encrypt(associated_data, plaintext), False
+        sealed = stored[:1] == BLOB_FORMAT
+        return self._rewrite(
+            associated_data, stored, sealed, CipherCodec.decode, CipherCodec.encode
+        )
 
     def rewrite_text(self, associated_data: str, stored: str) -> tuple[str | None, bool]:
         """`rewrite_blob` for a text value (`enc1:` and base64, or legacy plaintext)."""
-        new_codec = CipherCodec(self.new)
-        if not stored.startswith(TEXT_PREFIX):
-            text = self.old.decode_text(associated_data, stored)  # refused unless legacy
-            return new_codec.encode_text(associated_data, text), True
+        sealed = stored.startswith(TEXT_PREFIX)
+        decode, encode = CipherCodec.decode_text, CipherCodec.encode_text
+        return self._rewrite(associated_data, stored, sealed, decode, encode)
+
+    def _rewrite(
+        self,
+        associated_data: str,
+        stored: _Stored,
+        sealed: bool,
+        decode: Callable[[CipherCodec, str, _Stored], _Plain],
+        encode: Callable[[CipherCodec, str, _Plain], _Stored],
+    ) -> tuple[_Stored | None, bool]:
+        if not sealed:
+            plain = decode(self.old, associated_data, stored)  # refused unless legacy
+            return encode(self._new, associated_data, plain), True
         try:
-            text = CipherCodec(self.old.cipher).decode_text(associated_data, stored)
+            plain = decode(self._old_sealed, associated_data, stored)
         except CryptoError:
-            new_codec.decode_text(associated_data, stored)
+            decode(self._new, associated_data, stored)
             return None, False
-        return new_codec.encode_text(associated_data, text), False
+        return encode(self._new, associated_data, plain), False
 
 
 def reencrypt_rows(
@@ -217,19 +250,18 @@ def _rewrite_one(column: EncryptedColumn, rekey: Rekey, row: Any, stored: Any) -
 def _read_batch(
     conn: Connection, column: EncryptedColumn, after: tuple[Any, ...] | None, batch_size: int
 ) -> Sequence[Any]:
-    table = column.table
-    keys = [table.c[key] for key in column.keys]
-    extra = [table.c[name] for name in _row_key_columns(column) if name not in column.keys]
-    query = select(*keys, *extra, table.c[column.column]).where(table.c[column.column].is_not(None))
+    keys = [column.table.c[key] for key in column.keys]
+    query = _select_values(column)
     if after is not None:
         query = query.where(_after(keys, after))
     return conn.execute(query.order_by(*keys).limit(batch_size)).all()
 
 
-def _row_key_columns(column: EncryptedColumn) -> tuple[str, ...]:
-    if column.table is review_items:
-        return ("a_agency", "a_person_id", "b_agency", "b_person_id")
-    return ()
+def _select_values(column: EncryptedColumn) -> Select[Any]:
+    """The column's stored values with what identifies them: keys, then what its data reads."""
+    table = column.table
+    names = dict.fromkeys((*column.keys, *column.reads, column.column))
+    return select(*(table.c[name] for name in names)).where(table.c[column.column].is_not(None))
 
 
 def _after(keys: Sequence[Column[Any]], after: tuple[Any, ...]) -> Any:
@@ -255,15 +287,15 @@ def _update_statement(column: EncryptedColumn) -> Any:
 def iter_encrypted_values(engine: Engine) -> Iterator[tuple[str, str, Any]]:
     """Every stored encrypted value: its table, its associated data and the value as stored."""
     for column in ENCRYPTED_COLUMNS:
-        table = column.table
-        names = dict.fromkeys((*column.keys, *_row_key_columns(column), column.column))
-        query = select(*(table.c[name] for name in names)).where(
-            table.c[column.column].is_not(None)
-        )
+        query = _select_values(column)
         with engine.connect() as conn:
             result = conn.execution_options(yield_per=REENCRYPT_BATCH).execute(query)
             try:
                 for row in result:
-                    yield table.name, column.associated_data(row), getattr(row, column.column)
+                    yield (
+                        column.table.name,
+                        column.associated_data(row),
+                        getattr(row, column.column),
+                    )
             finally:
                 result.close()  # a value that fails to open must not leak the cursor

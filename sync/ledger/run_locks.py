@@ -67,6 +67,10 @@ class RunLocks(Protocol):
         """The run's lock if no live process holds it (until `release`), else `None`."""
         ...
 
+    def hold_task(self, engine: Engine, task: str) -> HeldRunLock | None:
+        """An exclusive lock on a ledger-wide task (until `release`), or None if held."""
+        ...
+
 
 class _Nothing:
     """A lock that holds nothing."""
@@ -86,6 +90,10 @@ class MemoryRunLocks:
     def take_if_free(self, conn: Connection, run_id: int) -> HeldRunLock | None:
         """Never free: the process that can read the run is the one running it."""
         return None
+
+    def hold_task(self, engine: Engine, task: str) -> HeldRunLock | None:
+        """Nothing to lock: no other process can reach the database."""
+        return _Nothing()
 
 
 class _AdvisorySession:
@@ -127,6 +135,18 @@ class PostgresRunLocks:
     def take_if_free(self, conn: Connection, run_id: int) -> HeldRunLock | None:
         """The run's lock for the rest of `conn`'s transaction, if no session holds it."""
         return _Nothing() if _advisory(conn, "pg_try_advisory_xact_lock", run_id) else None
+
+    def hold_task(self, engine: Engine, task: str) -> HeldRunLock | None:
+        """The task's session lock, in the run locks' space under a negative key."""
+        digest = hashlib.sha256(f"arms-sync/{task}".encode()).digest()
+        key = -1 - int.from_bytes(digest[:TASK_KEY_BYTES], "big")  # run ids are positive
+        conn = engine.connect()
+        _keep_session_while_idle(conn)
+        if _advisory(conn, "pg_try_advisory_lock", key):
+            conn.commit()
+            return _AdvisorySession(conn, key)
+        _AdvisorySession(conn).release()
+        return None
 
 
 def _advisory(conn: Connection, function: str, run_id: int) -> bool:
@@ -185,11 +205,14 @@ class FileRunLocks:
         """Create (or reuse a stale) lock file and lock the very file its path names."""
         path = self.lock_path(run_id)
         for _attempt in range(LOCK_FILE_ATTEMPTS):
-            descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, LOCK_FILE_MODE)
-            if _lock(descriptor) and _still_named(path, descriptor):
-                return _LockFile(path, descriptor)
-            os.close(descriptor)
+            held = _lock_named_file(path)
+            if held is not None:
+                return held
         raise LedgerError(f"The lock file of the new run {run_id} cannot be held.")
+
+    def hold_task(self, engine: Engine, task: str) -> HeldRunLock | None:
+        """The task's lock file `<database file>.<task>.lock`, locked, or None if held."""
+        return _lock_named_file(self.database.with_name(f"{self.database.name}.{task}.lock"))
 
     def take_if_free(self, conn: Connection, run_id: int) -> HeldRunLock | None:
         """The run's lock file, locked, if no live process holds it; a missing file is free."""
@@ -204,6 +227,15 @@ class FileRunLocks:
             return _LockFile(path, descriptor)
         os.close(descriptor)
         return None
+
+
+def _lock_named_file(path: Path) -> _LockFile | None:
+    """The file `path` (made if missing), locked, unless it is held or was just removed."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, LOCK_FILE_MODE)
+    if _lock(descriptor) and _still_named(path, descriptor):
+        return _LockFile(path, descriptor)
+    os.close(descriptor)
+    return None
 
 
 def _lock(descriptor: int) -> bool:
@@ -244,23 +276,4 @@ def hold_ledger_task_lock(engine: Engine, task: str) -> HeldRunLock | None:
     it): a PostgreSQL session-level advisory lock on a connection of its own,
     or a `flock`ed file `<database file>.<task>.lock`; released like a run's.
     """
-    locks = run_locks_for(engine)
-    if isinstance(locks, PostgresRunLocks):
-        # In the run locks' space, under a negative key: run ids are positive.
-        digest = hashlib.sha256(f"arms-sync/{task}".encode()).digest()
-        key = -1 - int.from_bytes(digest[:TASK_KEY_BYTES], "big")
-        conn = engine.connect()
-        _keep_session_while_idle(conn)
-        if _advisory(conn, "pg_try_advisory_lock", key):
-            conn.commit()
-            return _AdvisorySession(conn, key)
-        _AdvisorySession(conn).release()
-        return None
-    if isinstance(locks, FileRunLocks):
-        path = locks.database.with_name(f"{locks.database.name}.{task}.lock")
-        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, LOCK_FILE_MODE)
-        if _lock(descriptor) and _still_named(path, descriptor):
-            return _LockFile(path, descriptor)
-        os.close(descriptor)
-        return None
-    return _Nothing()
+    return run_locks_for(engine).hold_task(engine, task)
