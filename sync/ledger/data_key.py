@@ -14,7 +14,9 @@ and subject ids must not change), so the ledger also keeps an encryption
 check: a fixed text encrypted under the AES-GCM half. Only that half opens
 it, so a host left with the key from before a rotation is refused too.
 A ledger in the middle of a re-encryption (`reencryption_mark.py`) is
-refused whatever the key.
+refused whatever the key. A ledger whose record digests or reject
+fingerprints are still plain hashes has them keyed once the key is known to
+be its own (`keyed_digests.py`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sync.crypto.key_file import create_data_key_file, read_data_key_file
 from sync.errors import ConfigurationError, CryptoError
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec
+from sync.ledger.keyed_digests import DIGESTS_KEYED, key_stored_digests
 from sync.ledger.reencryption_mark import REENCRYPTION_MARK, reencryption_underway
 from sync.ledger.store import record_key
 from sync.ledger.tables_manual import flag_acts, manual_links, review_items
@@ -163,4 +166,7 @@ def bind_data_key(engine: Engine, cipher: FieldCipher, place: str) -> CipherCode
             meta = ledger_meta(conn)
     if meta.get(KEY_CHECK) != key_check(cipher) or not opens_aead_check(cipher, meta[AEAD_CHECK]):
         raise _wrong_key(place)
-    return CipherCodec(cipher, legacy_plaintext=meta.get(LEGACY_PLAINTEXT) == "1")
+    codec = CipherCodec(cipher, legacy_plaintext=meta.get(LEGACY_PLAINTEXT) == "1")
+    if DIGESTS_KEYED not in meta:
+        key_stored_digests(engine, codec)
+    return codec

@@ -19,14 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    Column,
     Connection,
     Engine,
     Select,
     Table,
-    and_,
     bindparam,
-    or_,
     select,
     update,
 )
@@ -35,7 +32,7 @@ from sync.crypto.at_rest import BLOB_FORMAT, FieldCipher
 from sync.errors import CryptoError
 from sync.ledger import schema
 from sync.ledger.codec import TEXT_PREFIX, CipherCodec, field_key
-from sync.ledger.store import bulk_execute, record_key
+from sync.ledger.store import bulk_execute, key_after, record_key, reject_key
 from sync.ledger.tables_cycle import cycle_staging
 from sync.ledger.tables_manual import flag_acts, manual_links, review_items, review_row_key
 
@@ -87,7 +84,7 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
         lambda row: record_key(row.agency, row.rtype, row.rid),
     ),
     EncryptedColumn(
-        schema.rejects, "raw", ("fingerprint",), lambda row: f"reject/{row.fingerprint}"
+        schema.rejects, "raw", ("fingerprint",), lambda row: reject_key(row.fingerprint)
     ),
     EncryptedColumn(
         cycle_staging,
@@ -253,7 +250,7 @@ def _read_batch(
     keys = [column.table.c[key] for key in column.keys]
     query = _select_values(column)
     if after is not None:
-        query = query.where(_after(keys, after))
+        query = query.where(key_after(keys, after))
     return conn.execute(query.order_by(*keys).limit(batch_size)).all()
 
 
@@ -262,15 +259,6 @@ def _select_values(column: EncryptedColumn) -> Select[Any]:
     table = column.table
     names = dict.fromkeys((*column.keys, *column.reads, column.column))
     return select(*(table.c[name] for name in names)).where(table.c[column.column].is_not(None))
-
-
-def _after(keys: Sequence[Column[Any]], after: tuple[Any, ...]) -> Any:
-    """Rows whose key comes after `after`, in the order of `keys` (no row values needed)."""
-    clauses = []
-    for position, key in enumerate(keys):
-        equal = [keys[i] == after[i] for i in range(position)]
-        clauses.append(and_(*equal, key > after[position]))
-    return or_(*clauses)
 
 
 def _update_statement(column: EncryptedColumn) -> Any:

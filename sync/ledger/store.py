@@ -24,6 +24,7 @@ from pydantic_core import from_json
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from sync.crypto.at_rest import FieldCipher
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec
 from sync.ledger.migrate import upgrade_to_head
@@ -38,6 +39,9 @@ from sync.ledger.runs import (
 )
 
 DELETED_DIGEST = "deleted"
+KEYED_DIGEST_PREFIX = "k"  # plain SHA-256 digests are hex, so never start with it
+CONTENT_DIGEST_KIND = "content"
+REJECT_FINGERPRINT_KIND = "reject"
 READ_BATCH = 10_000
 # Record ids looked up per query, well under SQLite's parameter limit.
 KEYS_PER_QUERY = 500
@@ -129,10 +133,43 @@ class RecordVersion(NamedTuple):
 
 
 def content_digest(payload: bytes | None) -> str:
-    """A hash of what a record says (not when it said it); deletions share one value."""
+    """A hash of what a record says (not when it said it); deletions share one value.
+
+    This plain hash never reaches the ledger: it is stored keyed
+    (`keyed_content_digest`), since a plain hash of a record would let anyone
+    who reads the ledger confirm a guess at what the record says.
+    """
     if payload is None:
         return DELETED_DIGEST
     return hashlib.sha256(payload).hexdigest()
+
+
+def keyed_content_digest(cipher: FieldCipher, digest: str) -> str:
+    """A content digest as stored: `keyed_digest` of it; deletions keep their shared value."""
+    if digest == DELETED_DIGEST:
+        return digest
+    return keyed_digest(cipher, CONTENT_DIGEST_KIND, digest)
+
+
+def keyed_digest(cipher: FieldCipher, kind: str, digest: str) -> str:
+    """A plain hash as stored: a keyed pseudonym of it, `k` and 63 hex digits.
+
+    Equal inputs still give equal stored values (all the ledger needs them
+    for); a value already keyed is returned as it is.
+    """
+    if digest.startswith(KEYED_DIGEST_PREFIX):
+        return digest
+    keyed = cipher.pseudonym(kind, digest)
+    return KEYED_DIGEST_PREFIX + keyed[: schema.DIGEST - len(KEYED_DIGEST_PREFIX)]
+
+
+def key_after(keys: Sequence[Any], after: Sequence[Any]) -> Any:
+    """Rows whose key comes after `after`, in the order of `keys` (no row values needed)."""
+    clauses = []
+    for position, key in enumerate(keys):
+        equal = [keys[i] == after[i] for i in range(position)]
+        clauses.append(and_(*equal, key > after[position]))
+    return or_(*clauses)
 
 
 class LastPass(NamedTuple):
@@ -149,6 +186,11 @@ class StoredRecord(NamedTuple):
     rtype: str
     rid: str
     payload: dict[str, Any]
+
+
+def reject_key(fingerprint: str) -> str:
+    """The associated data of a rejected line's stored copy."""
+    return f"reject/{fingerprint}"
 
 
 def record_key(agency: str, rtype: str, rid: str) -> str:
@@ -348,7 +390,7 @@ class Ledger:
             "updated_at": version.updated_at,
             "deleted": version.deleted,
             "person_id": None if version.deleted else version.person_id,
-            "digest": version.digest,
+            "digest": keyed_content_digest(self.codec.cipher, version.digest),
             "payload": payload,
             "warnings": "\n".join(version.warnings) or None,
             "applied_run": run_id,
@@ -399,11 +441,15 @@ class Ledger:
         if not rows:
             return
         table = schema.rejects
-        unique = {row["fingerprint"]: row for row in rows}
+        cipher = self.codec.cipher
+        unique = {
+            keyed_digest(cipher, REJECT_FINGERPRINT_KIND, row["fingerprint"]): row for row in rows
+        }
         values = [
             {
                 **row,
-                "raw": self.codec.encode(f"reject/{key}", row["raw"]),
+                "fingerprint": key,
+                "raw": self.codec.encode(reject_key(key), row["raw"]),
                 "first_seen": now,
                 "last_seen_run": run_id,
             }

@@ -21,9 +21,12 @@ from sync.cycle import run_cycle
 from sync.errors import ConfigurationError, CryptoError
 from sync.exports import export_links, export_ownership, export_timeline
 from sync.feeds.files import PlainFileSource
+from sync.feeds.jsonl import Rejected
+from sync.ingest import reject_row
 from sync.ledger import schema
 from sync.ledger.codec import TEXT_PREFIX, CipherCodec
 from sync.ledger.decisions import store_reviews
+from sync.ledger.store import content_digest
 from sync.ledger.tables_manual import flag_acts, manual_links, review_items
 from sync.reconcile.acts import Actor
 from sync.reconcile.flags import resolve
@@ -197,9 +200,30 @@ def _legacy_app(ledger_url: str) -> App:
 
 
 def _forget_binding(application: App) -> None:
-    """Leave the ledger as a version without key checks left it."""
+    """Leave the ledger as a version without key checks left it: no marks, plain digests."""
+    records, rejects = schema.records, schema.rejects
     with application.engine.begin() as conn:
         conn.execute(delete(schema.settings_kv))
+        stored = conn.execute(
+            select(records.c.agency, records.c.rtype, records.c.rid, records.c.payload).where(
+                records.c.payload.is_not(None)
+            )
+        ).all()
+        for agency, rtype, rid, payload in stored:
+            conn.execute(
+                update(records)
+                .where(records.c.agency == agency, records.c.rtype == rtype, records.c.rid == rid)
+                .values(digest=content_digest(bytes(payload)))
+            )
+        for fingerprint, agency, raw in conn.execute(
+            select(rejects.c.fingerprint, rejects.c.agency, rejects.c.raw)
+        ).all():
+            plain = reject_row(agency, "", Rejected("", "", bytes(raw), None, None))["fingerprint"]
+            conn.execute(
+                update(rejects)
+                .where(rejects.c.fingerprint == fingerprint)
+                .values(fingerprint=plain)
+            )
 
 
 def test_a_plaintext_ledger_from_before_still_reads(ledger_url: str, tmp_path: Path) -> None:
