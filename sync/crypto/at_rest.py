@@ -10,6 +10,7 @@ call per 4,096 fields, not one per field), each handed out once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -82,14 +83,7 @@ class NoncePool:
         self._lock = threading.Lock()
         self._buffer = b""
         self._offset = 0
-        own = weakref.ref(self)
-
-        def forget_in_child() -> None:
-            pool = own()
-            if pool is not None:
-                pool._forget()
-
-        os.register_at_fork(after_in_child=forget_in_child)
+        _forget_in_forked_children(self)
 
     def _forget(self) -> None:
         self._lock = threading.Lock()
@@ -105,6 +99,27 @@ class NoncePool:
                 start = 0
             self._offset = start + NONCE_BYTES
             return self._buffer[start : self._offset]
+
+
+# Every live pool, and one fork hook for them all (registered with the first pool):
+# a hook per pool would stay registered after its pool is gone.
+_LIVE_POOLS: weakref.WeakSet[NoncePool] = weakref.WeakSet()
+
+
+def _forget_in_forked_children(pool: NoncePool) -> None:
+    """Make a forked child forget what `pool` drew."""
+    _register_fork_hook()
+    _LIVE_POOLS.add(pool)
+
+
+@functools.cache
+def _register_fork_hook() -> None:
+    os.register_at_fork(after_in_child=_forget_all_pools)
+
+
+def _forget_all_pools() -> None:
+    for pool in list(_LIVE_POOLS):
+        pool._forget()
 
 
 class FieldCipher:

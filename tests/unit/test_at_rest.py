@@ -157,6 +157,20 @@ def test_a_forked_child_never_hands_out_its_parents_nonces() -> None:
     assert in_child.isdisjoint(in_parent)
 
 
+def test_one_fork_hook_serves_every_pool_however_many_are_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registered: list[object] = []
+    monkeypatch.setattr(at_rest.os, "register_at_fork", lambda **hook: registered.append(hook))
+    at_rest._register_fork_hook.cache_clear()
+    try:
+        pools = [NoncePool(per_draw=4) for _ in range(5)]
+    finally:
+        at_rest._register_fork_hook.cache_clear()  # the next pool registers the real hook
+    assert len(registered) == 1
+    assert len(pools) == 5
+
+
 def test_new_data_keys_are_random_and_separate() -> None:
     first, second = new_data_key(), new_data_key()
     assert first.aead_key != second.aead_key
