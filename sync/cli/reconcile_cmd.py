@@ -7,7 +7,7 @@ import functools
 import json
 from collections.abc import Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -17,6 +17,9 @@ from sync.cli.context import ISO_DATE, CliState, pass_state
 from sync.core.records import Owner, RecordRef
 from sync.reconcile.acts import Actor, parse_record_ref, require_actor
 from sync.reconcile.items import ITEM_KINDS
+
+if TYPE_CHECKING:
+    from sync.reconcile.preview import ActOutcome
 
 F = TypeVar("F", bound=Callable[..., Any])
 OWNER_CHOICES = [owner.value for owner in Owner]
@@ -68,6 +71,13 @@ def record_pair_act(act: PairAct) -> Callable[..., None]:
 
 def _actor(state: CliState, operator: str | None, reason: str | None) -> Actor:
     return require_actor(operator or state.app.settings.operator, reason)
+
+
+def _echo_outcome(state: CliState, outcome: ActOutcome, act: str) -> None:
+    """Print what an act will do or did; its notices are sent only if the hub has keys."""
+    from sync.reconcile.render import outcome_lines
+
+    _echo(outcome_lines(outcome, act, sends_notices=state.app.outbox_keys is not None))
 
 
 def _echo(lines: list[str]) -> None:
@@ -138,9 +148,8 @@ def show_cmd(state: CliState, subject_id: str, operator: str | None, reason: str
 def link_cmd(state: CliState, actor: Actor, pair: RecordPair, do_apply: bool) -> None:
     """Link two person records (agency:ID agency:ID) as one person."""
     from sync.reconcile.links import link
-    from sync.reconcile.render import outcome_lines
 
-    _echo(outcome_lines(link(state.app, *pair, actor, apply=do_apply), "link"))
+    _echo_outcome(state, link(state.app, *pair, actor, apply=do_apply), "link")
 
 
 @reconcile.command("unlink")
@@ -148,10 +157,9 @@ def link_cmd(state: CliState, actor: Actor, pair: RecordPair, do_apply: bool) ->
 def unlink_cmd(state: CliState, actor: Actor, pair: RecordPair, do_apply: bool) -> None:
     """Keep two person records (agency:ID agency:ID) apart from now on."""
     from sync.reconcile.links import unlink
-    from sync.reconcile.render import outcome_lines
 
     outcome = unlink(state.app, *pair, actor, apply=do_apply)
-    _echo(outcome_lines(outcome, "unlink"))
+    _echo_outcome(state, outcome, "unlink")
     if any(set(pair) <= set(view.members) for view in outcome.preview.after):
         click.echo("The two records stay in one subject through other links.")
 
@@ -177,11 +185,10 @@ def assign_cmd(
 ) -> None:
     """Override the owner of a subject for a date range (rule MANUAL)."""
     from sync.reconcile.overrides import AssignRequest, assign
-    from sync.reconcile.render import outcome_lines
 
     actor = _actor(state, operator, reason)
     request = AssignRequest(subject_id, Owner(owner), start, end)
-    _echo(outcome_lines(assign(state.app, request, actor, apply=do_apply), "override"))
+    _echo_outcome(state, assign(state.app, request, actor, apply=do_apply), "override")
 
 
 @reconcile.command("revoke")
@@ -194,10 +201,9 @@ def revoke_cmd(
 ) -> None:
     """Revoke a manual override."""
     from sync.reconcile.overrides import revoke
-    from sync.reconcile.render import outcome_lines
 
     actor = _actor(state, operator, reason)
-    _echo(outcome_lines(revoke(state.app, override_id, actor, apply=do_apply), "revocation"))
+    _echo_outcome(state, revoke(state.app, override_id, actor, apply=do_apply), "revocation")
 
 
 @reconcile.command("resolve")

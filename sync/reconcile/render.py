@@ -70,8 +70,19 @@ def _flag_lines(title: str, keys: Iterable[str]) -> list[str]:
     return [title, *(listed or ["  none"])]
 
 
-def outcome_lines(outcome: ActOutcome, act: str) -> list[str]:
-    """What an act will do (preview) or did (applied)."""
+def notices_title(*, applied: bool, sends_notices: bool) -> str:
+    """The heading of an act's ownership changes: what becomes of them.
+
+    With a key directory each change is a notice to an agency, queued when the
+    act is applied; without one nothing is sent, and the changes are listed as such.
+    """
+    if not sends_notices:
+        return "Ownership changes (no notices are sent: this deployment has no key directory):"
+    return "Notices queued for the agencies:" if applied else "Notices that will go out:"
+
+
+def outcome_lines(outcome: ActOutcome, act: str, *, sends_notices: bool) -> list[str]:
+    """What an act will do (preview) or did (applied); `sends_notices` if the hub has keys."""
     preview = outcome.preview
     if outcome.applied:
         head = f"Applied {act} {outcome.act_id}; decisions recomputed in run {outcome.run_id}."
@@ -79,7 +90,7 @@ def outcome_lines(outcome: ActOutcome, act: str) -> list[str]:
         named = f"{act} {outcome.act_id}" if outcome.act_id is not None else act
         head = f"Preview of {named}: nothing has changed; add --apply to make it."
     lines = [head, *_views("Before:", preview.before), *_views("After:", preview.after)]
-    lines.append("Notices that will go out:")
+    lines.append(notices_title(applied=outcome.applied, sends_notices=sends_notices))
     lines.extend(notice_line(change) for change in preview.notices)
     if not preview.notices:
         lines.append("  none (no owner or rule changes)")
