@@ -136,6 +136,8 @@ def report_duplicates(
         kinds=kinds or None,
         state=None if flag_state == "all" else flag_state,
     )
+    if area is not None:
+        warn_of_unknown_area(app, area)
     built = ledger_report(app, filters, for_agency, last)  # type: ignore[arg-type]
     content = render(built, fmt)
     audit_cli_consultation(app, "report duplicates", refs=("report:duplicates",), detail=fmt)
@@ -145,6 +147,19 @@ def report_duplicates(
     with writing(out), out.open("wb") as handle:
         audit_cli_disclosure(app, "duplicate-assessment report written", out)
         handle.write(content)
+
+
+def warn_of_unknown_area(app: App, area: str) -> None:
+    """Warn (on stderr) when no stored flag is in `area`: a mistyped code reads as no flags."""
+    from sync.ledger.flag_rows import flag_areas
+
+    known = flag_areas(app.ledger)
+    if area.strip().casefold() in {name.strip().casefold() for name in known}:
+        return
+    listed = ", ".join(sorted(known)) or "none"
+    click.echo(
+        f"Warning: no flag in the ledger is in area {area}; areas with flags: {listed}.", err=True
+    )
 
 
 @click.command()

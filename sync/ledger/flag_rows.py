@@ -43,6 +43,14 @@ def iter_flag_rows(ledger: Ledger, kinds: frozenset[str] | None = None) -> Itera
             )
 
 
+def flag_areas(ledger: Ledger) -> set[str]:
+    """Every area some stored flag (open or closed) is in."""
+    table = schema.flags
+    with ledger.engine.connect() as conn:
+        query = select(table.c.area).where(table.c.area.is_not(None)).distinct()
+        return set(conn.execute(query).scalars())
+
+
 def owners_on(
     ledger: Ledger, subject_ids: Collection[str], day: date
 ) -> dict[str, tuple[str, str]]:

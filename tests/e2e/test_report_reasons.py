@@ -96,7 +96,7 @@ def test_other_flags_have_no_owner_on_the_as_of_date(tmp_path: Path) -> None:
     assert (flag["owner_at_as_of"], flag["rule_at_as_of"]) == (None, None)
 
 
-def test_a_duplicate_names_both_assessments_redundant_when_both_are(tmp_path: Path) -> None:
+def _run_recalled_case(tmp_path: Path) -> None:
     """Both agencies assessed while the man was recalled to custody: neither owned him."""
     custody: Record = {
         "type": "custody",
@@ -120,6 +120,11 @@ def test_a_duplicate_names_both_assessments_redundant_when_both_are(tmp_path: Pa
     ]
     run_cli(*run_args(*write_feeds(tmp_path, probation, police)), cwd=tmp_path)
 
+
+def test_a_duplicate_names_both_assessments_redundant_when_both_are(tmp_path: Path) -> None:
+    """Both agencies assessed while the man was recalled to custody: neither owned him."""
+    _run_recalled_case(tmp_path)
+
     area = ("--area", "LANC")  # the police force's flags only
     report = run_cli("report", "duplicates", "--format", "json", *area, cwd=tmp_path).stdout
     (duplicate,) = [f for f in json.loads(report)["flags"] if f["kind"] == "duplicate"]
@@ -129,3 +134,18 @@ def test_a_duplicate_names_both_assessments_redundant_when_both_are(tmp_path: Pa
     table = run_cli("report", "duplicates", "--format", "csv", *area, cwd=tmp_path).stdout
     (row,) = [r for r in csv.DictReader(io.StringIO(table)) if r["kind"] == "duplicate"]
     assert row["counterpart_redundant"] == "true"
+
+
+def test_an_area_no_flag_is_in_is_warned_of_and_the_report_still_written(tmp_path: Path) -> None:
+    _run_recalled_case(tmp_path)
+    report = ("report", "duplicates", "--format", "json")
+
+    known = run_cli(*report, "--area", "lanc", cwd=tmp_path)
+    mistyped = run_cli(*report, "--area", "LANX", cwd=tmp_path)
+
+    assert known.stderr == ""
+    assert json.loads(known.stdout)["flags"]
+    assert json.loads(mistyped.stdout)["flags"] == []
+    assert mistyped.stderr.strip() == (
+        "Warning: no flag in the ledger is in area LANX; areas with flags: LANC, NW."
+    )
