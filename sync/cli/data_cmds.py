@@ -26,7 +26,7 @@ from sync.reports.models import KNOWN_KINDS, ReportFilters
 from sync.reports.render import render
 
 NO_RUN_YET = (
-    "The ledger holds no completed run, so there are no flags to report yet: "
+    "The ledger holds no completed run, so there are no {what} yet: "
     "run `arms-sync run` first, or check --db."
 )
 # The fields of each `rejects --json` line, in order; an orphan has no source,
@@ -48,7 +48,7 @@ def export() -> None:
 @pass_state
 def export_ownership_cmd(state: CliState, as_of: date | None, out: Path | None) -> None:
     """The ownership segment covering a date, per subject."""
-    app = state.app
+    app = _after_a_run(state, "decisions to export")
     audit_cli_consultation(app, "export ownership", refs=("export:ownership",))
     write_lines(
         export_ownership(app.ledger, as_of or app.today()), out, _disclosed(app, "ownership")
@@ -60,7 +60,7 @@ def export_ownership_cmd(state: CliState, as_of: date | None, out: Path | None) 
 @pass_state
 def export_timeline_cmd(state: CliState, out: Path | None) -> None:
     """Every ownership segment, per subject."""
-    app = state.app
+    app = _after_a_run(state, "decisions to export")
     audit_cli_consultation(app, "export timeline", refs=("export:timeline",))
     write_lines(export_timeline(app.ledger), out, _disclosed(app, "timeline"))
 
@@ -70,9 +70,21 @@ def export_timeline_cmd(state: CliState, out: Path | None) -> None:
 @pass_state
 def export_links_cmd(state: CliState, out: Path | None) -> None:
     """Each subject's records and how they were linked."""
-    app = state.app
+    app = _after_a_run(state, "decisions to export")
     audit_cli_consultation(app, "export links", refs=("export:links",))
     write_lines(export_links(app.ledger), out, _disclosed(app, "links"))
+
+
+def _after_a_run(state: CliState, what: str) -> App:
+    """The App, once the ledger is known to hold a completed run (else exit 2).
+
+    Without one, an export or report would be empty, which reads as "nothing to
+    show" rather than "nothing decided yet".
+    """
+    app = state.app
+    if app.ledger.last_pass() is None:
+        raise UsageError(NO_RUN_YET.format(what=what))
+    return app
 
 
 def _disclosed(app: App, export_name: str) -> Callable[[Path], None]:
@@ -127,7 +139,7 @@ def report_duplicates(
     app = state.app
     last = app.ledger.last_pass()
     if last is None:
-        raise UsageError(NO_RUN_YET)
+        raise UsageError(NO_RUN_YET.format(what="flags to report"))
     filters = ReportFilters(
         date_from=date_from,
         date_to=date_to,

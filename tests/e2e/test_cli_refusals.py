@@ -203,6 +203,23 @@ def test_a_date_in_another_iso_form_is_refused(
     assert "YYYY-MM-DD" in refusal(result)
 
 
+@pytest.mark.parametrize("what", ["ownership", "timeline", "links"])
+def test_an_export_from_a_ledger_without_a_run_is_refused(
+    empty: Path, tmp_path: Path, what: str
+) -> None:
+    """Empty exports from a ledger no run has filled would read as no subjects."""
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    made = App(Settings(database_url=fresh))
+    assert made.ledger.last_pass() is None  # the ledger's schema made, and no run
+    made.close()
+    result = arms_sync("--db", fresh, "export", what, cwd=empty, check=False)
+    assert refusal(result) == (
+        "Error: The ledger holds no completed run, so there are no decisions to export yet: "
+        "run `arms-sync run` first, or check --db."
+    )
+    assert result.stdout == ""
+
+
 @pytest.mark.parametrize("fmt", ["json", "csv", "html"])
 def test_a_report_from_a_ledger_without_a_run_is_refused(
     empty: Path, tmp_path: Path, fmt: str
