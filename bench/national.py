@@ -92,11 +92,13 @@ def json_parse_seconds(files: list[Path]) -> float:
 
 
 def count_lines(path: Path) -> int:
+    """How many lines (records) a feed file holds."""
     with path.open("rb") as handle:
         return sum(1 for _ in handle)
 
 
 def main() -> None:
+    """Parse the options and run the measurements in a scratch folder."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subjects", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
@@ -121,6 +123,7 @@ def main() -> None:
 
 
 def measure(work: Path, subjects: int, seed: int) -> None:
+    """Make the feeds, then time the json parse and the three runs, printing each figure."""
     feeds = work / "feeds"
     synth_s, _ = run(
         [

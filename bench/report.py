@@ -32,6 +32,7 @@ def timed(args: list[str], cwd: Path) -> float:
 
 
 def main() -> None:
+    """Make the feeds, run once, then time each report format."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subjects", type=int, default=100_000)
     options = parser.parse_args()
