@@ -15,7 +15,7 @@ from sync.crypto.envelope import open_envelope
 from sync.crypto.header import CONTENT_TYPE_FEED
 from sync.crypto.keys import KeyRing
 from sync.crypto.replay import ReplayGuard, ReplayVerdict
-from sync.errors import InputRefused
+from sync.errors import CryptoError, InputRefused
 from sync.feeds.jsonl import PlacedLine, place_lines
 
 
@@ -40,13 +40,18 @@ class PageOpener:
         The page is opened when the first line is asked for, so that the replay
         guard records it inside the unit that applies it.
         """
-        opened = open_envelope(
-            wire,
-            keyring=self.keyring,
-            now=self.clock(),
-            max_skew=self.max_skew,
-            replay_guard=self.guard,
-        )
+        try:
+            opened = open_envelope(
+                wire,
+                keyring=self.keyring,
+                now=self.clock(),
+                max_skew=self.max_skew,
+                replay_guard=self.guard,
+            )
+        except CryptoError as error:
+            # The check that failed, with the page and the source it failed in.
+            refusal = f"Page {number} of {self.source} cannot be opened: {error}"
+            raise InputRefused(refusal) from error
         sender = opened.header.sender.value
         if sender != self.agency:
             raise InputRefused(

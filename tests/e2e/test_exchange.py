@@ -690,6 +690,7 @@ def test_refused_sealed_file_applies_nothing(
     result, before, after = _attempt(sealed, tmp_path, feed, as_agency=agency)
     assert result.returncode == 2
     _assert_one_sentence(result.stderr, fragment)
+    assert re.search(rf"Page \d+ of {re.escape(feed.name)} ", result.stderr)  # file and page
     assert after == before
 
 
