@@ -114,7 +114,7 @@ def seal_cmd(
         ):
             out.write(wire + b"\n")
             pages += 1
-    click.echo(f"sealed {pages} page(s) from {sender} to {recipient}.", err=True)
+    click.echo(f"Sealed {pages} page(s) from {sender} to {recipient}.", err=True)
 
 
 @envelope.command("open", params=[key_dir_option("--keys")])
@@ -133,9 +133,9 @@ def open_cmd(*, me: str | None, source: str, destination: str, key_dir: Path | N
             pages.append(opened.header.sealed_at)
             sender = opened.header.sender.value
     if not pages:
-        click.echo("the sealed file holds no envelopes.", err=True)
+        click.echo("The sealed file holds no envelopes.", err=True)
         return
     click.echo(
-        f"opened {len(pages)} page(s) from {sender}, sealed {min(pages)} to {max(pages)}.",
+        f"Opened {len(pages)} page(s) from {sender}, sealed {min(pages)} to {max(pages)}.",
         err=True,
     )

@@ -93,7 +93,7 @@ def list_cmd(key_dir: Path | None, as_json: bool) -> None:
     """List every party's public keys with their status."""
     infos = list_keys(resolve_key_dir(key_dir))
     if not infos and not as_json:
-        click.echo("no keys in this key directory.", err=True)
+        click.echo("No keys in this key directory.", err=True)
     for info in infos:
         click.echo(_as_json(info) if as_json else _describe(info))
 

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Error: {one_sentence(error)}", err=True)
         sys.exit(EXIT_USAGE if isinstance(error, click.UsageError) else error.exit_code)
     except ArmsSyncError as error:
-        click.echo(f"Error: {error}", err=True)
+        click.echo(f"Error: {capitalised(str(error))}", err=True)
         sys.exit(error.exit_code)
     except Exception as error:  # noqa: BLE001 - the last resort: one sentence, the stack on request
         log.debug("unexpected failure:\n%s", where_it_failed(error))
@@ -124,8 +124,17 @@ def one_sentence(error: click.ClickException) -> str:
         group = ctx.command
         names = ", ".join(group.list_commands(ctx)) if isinstance(group, click.Group) else ""
         return f"Missing command: one of {names} (`{ctx.command_path} --help` describes them)."
-    text = LINE_BREAK.sub(" ", error.format_message()).strip()
+    text = capitalised(LINE_BREAK.sub(" ", error.format_message()).strip())
     return text if text.endswith(SENTENCE_ENDS) else f"{text}."
+
+
+def capitalised(sentence: str) -> str:
+    """The sentence with a capital first letter.
+
+    Errors raised deep down start in lower case, so that a caller can quote
+    them inside a sentence of its own; shown on their own, they start a sentence.
+    """
+    return sentence[:1].upper() + sentence[1:]
 
 
 def where_it_failed(error: BaseException) -> str:

@@ -153,7 +153,7 @@ def test_envelope_seal_and_open_round_trip(
     assert result.exit_code == 0
     assert opened.read_bytes() == RECORDS
     assert _mode(opened) == 0o600
-    assert "opened 3 page(s) from probation" in result.output
+    assert "Opened 3 page(s) from probation" in result.output
 
 
 def test_envelope_open_by_the_wrong_party_leaves_no_output(

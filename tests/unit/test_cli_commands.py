@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from sync.cli.context import CommonOption
-from sync.cli.main import COMMANDS, cli
+from sync.cli.main import COMMANDS, cli, main
 from tests.conftest import REPO
 
 
@@ -50,3 +52,17 @@ def test_a_command_that_needs_no_ledger_does_not_load_the_ledger_code() -> None:
     )
 
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_error_raised_in_lower_case_is_shown_as_a_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "ring.json").write_text("not a key ring")
+
+    with pytest.raises(SystemExit) as exited:
+        main(["keys", "list", "--dir", str(tmp_path)])
+
+    assert exited.value.code == 2
+    shown = capsys.readouterr().err.strip()
+    assert shown.startswith("Error: The key ring ")
+    assert shown.endswith(" is not readable.")
