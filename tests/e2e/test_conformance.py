@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -24,7 +25,7 @@ def _expected_ownership(examples: Path) -> dict[str, list[dict[str, object]]]:
 
 def _flag_identity(flag: dict[str, object]) -> tuple[object, ...]:
     if flag["kind"] == "duplicate_person_record":
-        return (flag["kind"], flag["agency"], tuple(sorted(flag["person_ids"])))  # type: ignore[arg-type]
+        return (flag["kind"], flag["agency"], tuple(sorted(cast(list[str], flag["person_ids"]))))
     return (flag["kind"], flag["agency"], flag["assessment_id"])
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.feed_records import STAMP, person, run_args, write_feeds
+from tests.feed_records import STAMP, Record, person, run_args, write_feeds
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +24,7 @@ POLICE_REFS = ("LAN-88123", "ZZ-1")
 
 
 def _feeds(folder: Path, police_ref: str) -> list[str]:
-    probation = [
+    probation: list[Record] = [
         person("probation", "X123456", pnc=PNC),
         {
             "type": "supervision",
@@ -39,7 +39,7 @@ def _feeds(folder: Path, police_ref: str) -> list[str]:
             "updated_at": STAMP,
         },
     ]
-    police = [
+    police: list[Record] = [
         person("police", police_ref, pnc=PNC),
         {
             "type": "registration",

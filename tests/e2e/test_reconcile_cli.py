@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -236,7 +237,7 @@ def _flag_items(ledger: Path, *extra: str) -> list[dict[str, object]]:
 def test_resolve_and_reopen_a_flag(ledger: Path) -> None:
     items = _flag_items(ledger)
     assert items
-    assert [i["opened"] for i in items] == sorted(i["opened"] for i in items)
+    assert [i["opened"] for i in items] == sorted(cast(str, i["opened"]) for i in items)
     key = str(items[0]["key"])
     arms_sync("reconcile", "resolve", key, *REASON, cwd=ledger, env=OPERATOR)
     assert key not in {i["key"] for i in _flag_items(ledger)}

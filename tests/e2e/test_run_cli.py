@@ -7,11 +7,13 @@ import random
 import shutil
 import subprocess
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from tests.conftest import run_cli
 from tests.feed_records import (
+    Record,
     completed_assessment,
     person,
     run_args,
@@ -21,13 +23,13 @@ from tests.feed_records import (
 pytestmark = pytest.mark.e2e
 
 
-def _person(agency: str, pid: str, pnc: str) -> dict[str, object]:
+def _person(agency: str, pid: str, pnc: str) -> Record:
     return person(agency, pid, pnc=pnc, cro=None)
 
 
 def _worked_example(tmp_path: Path, police_day: str, custody: bool) -> tuple[Path, Path]:
     pnc = "1990/0004242E"
-    probation = [
+    probation: list[Record] = [
         _person("probation", "W900000", pnc),
         {
             "type": "supervision",
@@ -54,7 +56,7 @@ def _worked_example(tmp_path: Path, police_day: str, custody: bool) -> tuple[Pat
                 "updated_at": "2026-01-01T00:00:00Z",
             }
         )
-    police = [
+    police: list[Record] = [
         _person("police", "WEX-0", pnc),
         {
             "type": "registration",
@@ -88,8 +90,13 @@ def _run_and_report(tmp_path: Path, probation: Path, police: Path) -> dict[str, 
     return json.loads(report)  # type: ignore[no-any-return]
 
 
-def _kinds(report: dict[str, object]) -> set[tuple[str, str, bool | None]]:
-    return {(f["kind"], f["assessment_id"], f["redundant"]) for f in report["flags"]}  # type: ignore[attr-defined, index]
+def _flags(report: dict[str, object]) -> list[dict[str, object]]:
+    """The report's flags: a JSON list of objects, as the report's contract shows."""
+    return cast(list[dict[str, object]], report["flags"])
+
+
+def _kinds(report: dict[str, object]) -> set[tuple[object, object, object]]:
+    return {(f["kind"], f["assessment_id"], f["redundant"]) for f in _flags(report)}
 
 
 def test_worked_example_1_police_assessment_is_redundant_duplicate(tmp_path: Path) -> None:
@@ -100,9 +107,7 @@ def test_worked_example_1_police_assessment_is_redundant_duplicate(tmp_path: Pat
         ("duplicate", "WA-0", False),
     }
     police_duplicate = next(
-        f
-        for f in report["flags"]
-        if f["kind"] == "duplicate" and f["agency"] == "police"  # type: ignore[attr-defined]
+        f for f in _flags(report) if f["kind"] == "duplicate" and f["agency"] == "police"
     )
     assert police_duplicate["owner_at_reference_date"] == "probation"
     assert police_duplicate["rule_at_reference_date"] == "PROB-SEXUAL"

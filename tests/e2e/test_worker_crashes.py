@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -129,7 +130,7 @@ def test_killing_workers_twice_mid_cycle_changes_nothing(
     cycle = CycleInBackground(url, synthetic_feeds)
     killed = []
     for kinds, replacement in ((("link", "decide"), "w3"), (("decide", "commit"), "w4")):
-        key, claimer = wait_for(lambda kinds=kinds: running_tasks(watcher, kinds))[0]
+        key, claimer = wait_for(partial(running_tasks, watcher, kinds))[0]
         victim = claimer.split("@")[0]
         pool.kill(victim)
         killed.append(key)
@@ -342,7 +343,7 @@ def test_gateways_hold_every_notice_once_after_workers_are_killed(
             fresh_postgres_url, synthetic_feeds, {a: g.url for a, g in gateways.items()}
         )
         for kinds, replacement in ((("decide",), "g3"), (("commit", "deliver"), "g4")):
-            _key, claimer = wait_for(lambda kinds=kinds: running_tasks(watcher, kinds))[0]
+            _key, claimer = wait_for(partial(running_tasks, watcher, kinds))[0]
             workers.kill(claimer.split("@")[0])
             workers.start(replacement)
         app = cycle.result()

@@ -16,7 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from gateway_process import (
+
+from sync.crypto import KeyRing, Party, open_envelope
+from sync.errors import RetryableGatewayError
+from sync.gateway.client import GatewayClient, run_each
+from sync.gateway.retry import RetryPolicy
+from tests.integration.gateway_process import (
     CLIENT_ID,
     CLIENT_SECRET,
     RunningGateway,
@@ -25,11 +30,6 @@ from gateway_process import (
     start_gateway,
     write_feed,
 )
-
-from sync.crypto import KeyRing, Party, open_envelope
-from sync.errors import RetryableGatewayError
-from sync.gateway.client import GatewayClient, run_each
-from sync.gateway.retry import RetryPolicy
 from tests.ports import free_loopback_port
 
 pytestmark = pytest.mark.integration
@@ -133,8 +133,8 @@ def test_every_batch_lands_once_and_every_page_arrives_once(
     assert [receipt.msg_id for receipt in receipts] == sent_ids
     with _client(gateway.url, hub, []) as inspector:
         stored = inspector.received_notices()
-    assert sorted(row["msg_id"] for row in stored) == sorted(sent_ids)  # type: ignore[type-var]
-    assert sorted(row["batch"]["batch"] for row in stored) == list(range(BATCHES))  # type: ignore[index]
+    assert sorted(row["msg_id"] for row in stored) == sorted(sent_ids)
+    assert sorted(row["batch"]["batch"] for row in stored) == list(range(BATCHES))
     assert pulled == records
     assert sleeps, "the gateway was expected to fail some calls"
     assert elapsed < TIME_BUDGET_SECONDS

@@ -19,7 +19,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from gateway_process import (
+
+from sync.crypto import CONTENT_TYPE_FEED, KeyRing, Party, open_envelope, seal
+from sync.crypto.envelope import wire_digest
+from sync.errors import STALE_ENVELOPE_CODE, PermanentGatewayError
+from sync.gateway.client import GatewayClient
+from tests.integration.gateway_process import (
     CLIENT_ID,
     CLIENT_SECRET,
     RunningGateway,
@@ -30,11 +35,6 @@ from gateway_process import (
     start_gateway,
     write_feed,
 )
-
-from sync.crypto import CONTENT_TYPE_FEED, KeyRing, Party, open_envelope, seal
-from sync.crypto.envelope import wire_digest
-from sync.errors import STALE_ENVELOPE_CODE, PermanentGatewayError
-from sync.gateway.client import GatewayClient
 
 pytestmark = pytest.mark.integration
 
@@ -58,8 +58,8 @@ class Setup:
     def hub(self) -> KeyRing:
         return self.keyrings[Party.HUB]
 
-    def client(self, **kwargs: object) -> GatewayClient:
-        return make_client(self.gateway.url, self.hub, AGENCY, **kwargs)  # type: ignore[arg-type]
+    def client(self, *, client_secret: str = CLIENT_SECRET) -> GatewayClient:
+        return make_client(self.gateway.url, self.hub, AGENCY, client_secret=client_secret)
 
 
 @pytest.fixture(scope="module")
@@ -193,8 +193,13 @@ def test_credentials_with_special_characters_reach_the_gateway_form_encoded(
         client_secret=SPECIAL_SECRET,
     )
     try:
-        special = {"client_id": SPECIAL_ID, "client_secret": SPECIAL_SECRET}
-        with make_client(gateway.url, setup.hub, AGENCY, **special) as client:
+        with make_client(
+            gateway.url,
+            setup.hub,
+            AGENCY,
+            client_id=SPECIAL_ID,
+            client_secret=SPECIAL_SECRET,
+        ) as client:
             pages = list(client.pages(None, PAGE_LIMIT))
             receipt = client.deliver(notice_batch(setup.hub, AGENCY, 1))
         with (

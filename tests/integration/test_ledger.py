@@ -6,9 +6,10 @@ import json
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from sync.app import App
 from sync.core.notices import Notice
@@ -99,15 +100,16 @@ def _feed(path: Path, records: list[dict[str, object]]) -> PlainFileSource:
     return PlainFileSource(path)
 
 
-def _rows(app: App, table: object) -> list[dict[str, object]]:
+def _rows(app: App, table: Table) -> list[dict[str, Any]]:
+    """Every row of `table`, by column name (values as the database driver gives them)."""
     with app.ledger.engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(select(table))]  # type: ignore[arg-type]
+        return [dict(row._mapping) for row in conn.execute(select(table))]
 
 
-def _payload(app: App, row: dict[str, object]) -> dict[str, object]:
+def _payload(app: App, row: dict[str, Any]) -> dict[str, object]:
     """A stored record's payload, decrypted (the ledger encrypts it at rest)."""
     key = record_key(str(row["agency"]), str(row["rtype"]), str(row["rid"]))
-    return json.loads(app.ledger.codec.decode(key, bytes(row["payload"])))  # type: ignore[arg-type, no-any-return]
+    return json.loads(app.ledger.codec.decode(key, bytes(row["payload"])))  # type: ignore[no-any-return]
 
 
 def test_latest_version_wins_whatever_the_order_and_rereading_changes_nothing(

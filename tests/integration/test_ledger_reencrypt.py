@@ -101,6 +101,7 @@ def _fill(app: App, folder: Path) -> None:
     subject = app.ledger.load_membership()[("probation", "P100001")]
     request = AssignRequest(subject, Owner.POLICE, date(2025, 6, 1))
     override = assign(app, request, ACTOR, apply=True).act_id
+    assert override is not None
     revoke(app, override, ACTOR, apply=True)
     review = Review(PROBATION_ONE, POLICE_ONE, 3.5, "names agree: surname=exact")
     with app.ledger.engine.begin() as conn:

@@ -175,7 +175,9 @@ def app(ledger_url: str, tmp_path: Path) -> Iterator[App]:
 
 def _assign(app: App, subject_id: str, owner: Owner = Owner.PROBATION) -> str:
     request = AssignRequest(subject_id, owner, date(2020, 1, 1), date(2020, 12, 31))
-    return assign(app, request, ACTOR, apply=True).act_id
+    act_id = assign(app, request, ACTOR, apply=True).act_id
+    assert act_id is not None
+    return act_id
 
 
 def test_the_stored_row_moves_once_its_move_is_kept_and_audited_and_later_runs_keep_it(

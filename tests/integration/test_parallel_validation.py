@@ -167,7 +167,7 @@ def test_no_pool_is_offered_for_zero_workers_or_inside_a_daemonic_process(
     with parallel.validating_in_processes(0):
         assert jsonl._POOL.get() is None
     monkeypatch.setattr(
-        parallel.multiprocessing, "current_process", lambda: SimpleNamespace(daemon=True)
+        "sync.feeds.parallel.multiprocessing.current_process", lambda: SimpleNamespace(daemon=True)
     )
     with parallel.validating_in_processes(2):
         assert jsonl._POOL.get() is None

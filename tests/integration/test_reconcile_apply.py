@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 import sync.cycle
 from sync.app import App
-from sync.core.decide import Decisions
+from sync.core.decide import Decisions, decide
 from sync.core.records import Agency, Owner, RecordRef
 from sync.cycle import decide_and_store, run_cycle
 from sync.errors import StalePass
@@ -27,6 +27,7 @@ from sync.reconcile import apply, links
 from sync.reconcile.acts import Actor
 from sync.reconcile.links import link
 from sync.reconcile.overrides import AssignRequest, assign
+from sync.reconcile.preview import build_preview
 from sync.settings import Settings
 from tests.integration.test_audit_log import write_feeds
 
@@ -59,7 +60,6 @@ def app(ledger_url: str, tmp_path: Path) -> Iterator[App]:
 def passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the decision passes made from now on (one entry per pass)."""
     counted: list[int] = []
-    decide = sync.cycle.decide
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         counted.append(1)
@@ -212,7 +212,7 @@ def _feeds_with_a_newcomer(folder: Path) -> dict[str, PlainFileSource]:
 def _run_between_preview_and_apply(app: App, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run applies a new police record after the act's preview, before the act is stored."""
     sources = _feeds_with_a_newcomer(folder)
-    preview: Callable[..., Any] = links.build_preview
+    preview: Callable[..., Any] = build_preview
 
     def preview_then_run(*args: Any, **kwargs: Any) -> Any:
         result = preview(*args, **kwargs)

@@ -123,7 +123,7 @@ def test_nonces_are_drawn_many_at_a_time_and_never_repeat(
         draws.append(size)
         return real_urandom(size)
 
-    monkeypatch.setattr(at_rest.os, "urandom", counting)
+    monkeypatch.setattr("sync.crypto.at_rest.os.urandom", counting)
     pool = NoncePool(per_draw=64)
     nonces = [pool.take() for _ in range(64 * 3 + 1)]
     assert draws == [64 * NONCE_BYTES] * 4
@@ -161,7 +161,9 @@ def test_one_fork_hook_serves_every_pool_however_many_are_made(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     registered: list[object] = []
-    monkeypatch.setattr(at_rest.os, "register_at_fork", lambda **hook: registered.append(hook))
+    monkeypatch.setattr(
+        "sync.crypto.at_rest.os.register_at_fork", lambda **hook: registered.append(hook)
+    )
     at_rest._register_fork_hook.cache_clear()
     try:
         pools = [NoncePool(per_draw=4) for _ in range(5)]

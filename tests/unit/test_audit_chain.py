@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -65,7 +66,9 @@ def test_editing_any_field_of_any_entry_is_detected_at_that_entry(
     field = data.draw(st.sampled_from(EDITABLE))
     original = entries[index]
     value = "tampered" if field != "refs" else json.dumps(["subject:S999"])
-    entries[index] = dataclasses.replace(original, **{field: value})
+    # The field is drawn at run time, so its type is only known then.
+    changes: dict[str, Any] = {field: value}
+    entries[index] = dataclasses.replace(original, **changes)
     result = verify_chain(entries, _head(entries))
     assert not result.ok
     assert result.first_bad == original.seq

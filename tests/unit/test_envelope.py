@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -208,7 +209,7 @@ def test_seal_refuses_a_header_field_with_a_trailing_newline(
     module_rings: Rings, overrides: dict[str, str]
 ) -> None:
     with pytest.raises(ValueError, match=r"msg_id|content_type"):
-        _seal(module_rings, **overrides)
+        _seal(module_rings, PLAINTEXT, **overrides)
 
 
 @pytest.mark.parametrize(
@@ -224,7 +225,9 @@ def test_a_signed_header_field_off_its_exact_format_is_refused(
     module_rings: Rings, field: str, value: str
 ) -> None:
     """Signed by the real sender, yet a field is more than its format allows: refused."""
-    header = replace(parse_header(json.loads(_seal(module_rings))["header"]), **{field: value})
+    # The field is chosen per case, so its type is only known at run time.
+    changes: dict[str, Any] = {field: value}
+    header = replace(parse_header(json.loads(_seal(module_rings))["header"]), **changes)
     _, key = module_rings.probation.own_signing_key()
     wire = _forge(
         module_rings,

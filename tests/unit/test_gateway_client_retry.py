@@ -178,7 +178,7 @@ class ScriptedSession(requests.Session):
         self.script: Iterator[requests.Response | Exception] = iter(script)
         self.calls: list[tuple[str, str, str | None]] = []
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         auth = (kwargs.get("headers") or {}).get("Authorization")
         self.calls.append((str(method), str(url).rsplit("/", 1)[-1], auth))
         step = next(self.script)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
 from hypothesis import given
@@ -73,6 +74,11 @@ def test_a_split_subject_keeps_its_id_on_the_larger_part_and_never_reuses_ids() 
     assert split[(c,)] == "S-police-C-1-1"
 
 
+def _pnc_edge(pair: tuple[RecordRef, RecordRef]) -> Edge:
+    a, b = sorted(pair)
+    return Edge(a, b, "PNC")
+
+
 refs = st.builds(
     RecordRef, st.sampled_from([P, Q]), st.from_regex(r"[A-Z][0-9]{6}", fullmatch=True)
 )
@@ -80,9 +86,9 @@ refs = st.builds(
 
 @given(st.lists(st.tuples(refs, refs), max_size=20), st.randoms(use_true_random=False))
 def test_clusters_do_not_depend_on_edge_order(
-    pairs: list[tuple[RecordRef, RecordRef]], rnd
-) -> None:  # type: ignore[no-untyped-def]
-    edges = [Edge(*sorted(pair), "PNC") for pair in pairs]
+    pairs: list[tuple[RecordRef, RecordRef]], rnd: random.Random
+) -> None:
+    edges = [_pnc_edge(pair) for pair in pairs]
     nodes = [ref for pair in pairs for ref in pair]
     shuffled = list(edges)
     rnd.shuffle(shuffled)

@@ -43,7 +43,7 @@ from sync.core.matching.comparisons import (
     compare_surnames,
 )
 from sync.core.matching.frequencies import TermCounts
-from sync.core.matching.matcher import _judge, match_population
+from sync.core.matching.matcher import Link, ReviewPair, _judge, match_population
 from sync.core.matching.nicknames import are_nicknames
 from sync.core.matching.scoring import PairScorer, name_levels, score_pair
 from sync.core.matching.weights import (
@@ -385,5 +385,6 @@ def test_a_rare_name_still_links_across_far_apart_dates_of_birth() -> None:
         for n, born in enumerate([date(1960, 1, 1), date(1990, 6, 15)])
     ]
     result = match_population(rare + [_filler(number) for number in range(2_000)])
-    pairs = {(pair.a.person_id, pair.b.person_id) for pair in (*result.links, *result.reviews)}
+    found: tuple[Link | ReviewPair, ...] = (*result.links, *result.reviews)
+    pairs = {(pair.a.person_id, pair.b.person_id) for pair in found}
     assert ("P0", "P1") in pairs

@@ -371,6 +371,7 @@ def test_flags_show_the_days_raised_and_closed_but_not_last_seen() -> None:
 
 def test_a_report_covers_open_flags_unless_asked_for_closed_ones() -> None:
     open_flag = assessment_flag(state="open")
+    assert open_flag.assessment_id is not None
     closed = assessment_flag(state="closed").model_copy(update={"assessment_id": "PA-2"})
 
     def listed(filters: ReportFilters) -> list[str]:
