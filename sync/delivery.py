@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 
 from sync.app import App
 from sync.audit.log import audit_log_for
@@ -40,6 +41,7 @@ from sync.errors import (
 from sync.gateway.retry import RetryPolicy, backoff_ceiling, partial_jitter
 from sync.ledger import schema
 from sync.ledger.outbox import reseal_batch, sealed_under_retired_keys
+from sync.ledger.run_locks import hold_ledger_task_lock
 
 log = logging.getLogger(__name__)
 RETRY_BASE = timedelta(seconds=30)
@@ -97,6 +99,22 @@ class DeliveryPass:
 
     counts: DeliveryCounts
     refusal: PermanentGatewayError | None = None
+
+
+@contextmanager
+def delivery_lock(engine: Engine, agency: str) -> Iterator[bool]:
+    """Hold the agency's delivery lock while the block runs; yields whether it was free.
+
+    One process at a time delivers to an agency, whatever starts it (`arms-sync
+    run`, a cycle's deliver stage, the delivery beat): batches go in order, and
+    a batch one process seals again must not be sent as it was by another.
+    """
+    held = hold_ledger_task_lock(engine, f"deliver-{agency}")
+    try:
+        yield held is not None
+    finally:
+        if held is not None:
+            held.release()
 
 
 def deliver_outbox(

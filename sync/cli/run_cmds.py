@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -27,6 +29,14 @@ from sync.errors import ArmsSyncError, UsageError
 from sync.ingest import FeedSource
 from sync.synth.options import DEFAULT_TODAY as SYNTH_DEFAULT_AS_OF
 
+if TYPE_CHECKING:
+    from sync.delivery import NoticeClient
+
+# Another process (the delivery beat, a cycle's deliver stage) holds the agency's
+# delivery lock: it delivers the batches this run queued.
+DELIVERING_ELSEWHERE = (
+    "another process is delivering to the {agency} gateway; it will deliver these notices too"
+)
 DEMO_SUBJECTS = 2_000
 DEMO_SEED = 2015
 
@@ -86,21 +96,31 @@ def _report_run(summary: RunSummary, as_json: bool) -> None:
         )
 
 
-def deliver_to_gateways(app: App, sources: dict[str, FeedSource], summary: RunSummary) -> None:
+def deliver_to_gateways(app: App, sources: Mapping[str, FeedSource], summary: RunSummary) -> None:
     """Deliver each agency's outbox through its gateway, independently of the other."""
-    from sync.delivery import deliver_outbox
     from sync.gateway_source import GatewaySource
 
     for agency, source in sources.items():
         if isinstance(source, GatewaySource):
-            try:
-                counts = deliver_outbox(app, agency, source.client, ignore_schedule=True)
-            except ArmsSyncError as error:
-                summary.feed_errors[agency] = str(error)
-                continue
-            summary.delivered[agency] = asdict(counts)
-            if counts.pending:
-                summary.feed_errors[agency] = "notices are still waiting for delivery"
+            _deliver_to_gateway(app, agency, source.client, summary)
+
+
+def _deliver_to_gateway(app: App, agency: str, client: NoticeClient, summary: RunSummary) -> None:
+    """One delivery pass to an agency, unless another process is delivering to it."""
+    from sync.delivery import deliver_outbox, delivery_lock
+
+    with delivery_lock(app.ledger.engine, agency) as free:
+        if not free:
+            summary.feed_errors[agency] = DELIVERING_ELSEWHERE.format(agency=agency)
+            return
+        try:
+            counts = deliver_outbox(app, agency, client, ignore_schedule=True)
+        except ArmsSyncError as error:
+            summary.feed_errors[agency] = str(error)
+            return
+    summary.delivered[agency] = asdict(counts)
+    if counts.pending:
+        summary.feed_errors[agency] = "notices are still waiting for delivery"
 
 
 def _status(message: str) -> AbstractContextManager[object]:

@@ -337,9 +337,9 @@ def deliver_to(
     retry time) and is named in the counts (`refused`), never raised. The
     client is the App's, reused pass after pass (its connections and token).
     """
-    from sync.delivery import deliver_pass
+    from sync.delivery import deliver_pass, delivery_lock
 
-    with task_lock(app.ledger.engine, TaskRef(KIND_DELIVER, NO_DELIVERY_CYCLE, agency)) as free:
+    with delivery_lock(app.ledger.engine, agency) as free:
         if not free:
             return None
         client = app.gateway_client(url, agency)

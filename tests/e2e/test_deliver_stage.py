@@ -23,17 +23,20 @@ from sqlalchemy import func, select, update
 
 import sync.delivery
 from sync.app import App
+from sync.cli.run_cmds import deliver_to_gateways
 from sync.crypto import Party
+from sync.cycle import RunSummary
+from sync.delivery import delivery_lock
 from sync.distributed.cycles import start_cycle
-from sync.distributed.stages import NO_DELIVERY_CYCLE, deliver_to, execute
+from sync.distributed.stages import deliver_to, execute
 from sync.distributed.status import agency_freshness
 from sync.distributed.work import (
     KIND_DELIVER,
     CycleRules,
     TaskRef,
     list_dead_letters,
-    task_lock,
 )
+from sync.gateway_source import gateway_source
 from sync.ledger import schema, tables_cycle
 from sync.settings import load_settings
 from tests.e2e import test_workers as shared
@@ -173,8 +176,7 @@ def test_a_busy_delivery_lock_postpones_the_stage_without_spending_attempts(
     app = hub()
     cycle_id, deliver = run_until_deliver(app, small_feeds, gateway.url)
     assert batches(app, delivered=False) > 0
-    beat_lock = TaskRef(KIND_DELIVER, NO_DELIVERY_CYCLE, AGENCY)
-    with task_lock(app.ledger.engine, beat_lock) as held:
+    with delivery_lock(app.ledger.engine, AGENCY) as held:
         assert held
         for _ in range(RULES.max_attempts + 1):
             assert execute(app, RULES, deliver, "test") == []
@@ -184,6 +186,29 @@ def test_a_busy_delivery_lock_postpones_the_stage_without_spending_attempts(
     assert execute(app, RULES, deliver, "test") == []
     assert task_state(app, deliver)[:2] == ("done", 1)
     assert cycle_status(app, cycle_id) == "succeeded"
+    assert batches(app, delivered=False) == 0
+
+
+def test_a_run_leaves_an_agency_another_process_is_delivering_to_and_says_so(
+    hub: Callable[..., App], gateway: RunningGateway, small_feeds: Path
+) -> None:
+    app = hub()
+    run_until_deliver(app, small_feeds, gateway.url)
+    waiting = batches(app, delivered=False)
+    assert waiting > 0
+    source = {AGENCY: gateway_source(gateway.url, AGENCY, app)}
+
+    busy = RunSummary(run_id=0, as_of=TODAY)
+    with delivery_lock(app.ledger.engine, AGENCY) as held:
+        assert held
+        deliver_to_gateways(app, source, busy)
+    free = RunSummary(run_id=0, as_of=TODAY)
+    deliver_to_gateways(app, source, free)
+
+    assert busy.feed_errors[AGENCY].startswith("another process is delivering to the probation")
+    assert busy.delivered == {}
+    assert free.feed_errors == {}
+    assert free.delivered[AGENCY]["delivered"] == waiting
     assert batches(app, delivered=False) == 0
 
 
