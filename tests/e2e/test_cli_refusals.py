@@ -203,16 +203,22 @@ def test_a_date_in_another_iso_form_is_refused(
     assert "YYYY-MM-DD" in refusal(result)
 
 
+@pytest.fixture
+def no_run(tmp_path: Path) -> str:
+    """The URL of a ledger with its schema made and no run."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    made = App(Settings(database_url=url))
+    assert made.ledger.last_pass() is None
+    made.close()
+    return url
+
+
 @pytest.mark.parametrize("what", ["ownership", "timeline", "links"])
 def test_an_export_from_a_ledger_without_a_run_is_refused(
-    empty: Path, tmp_path: Path, what: str
+    empty: Path, no_run: str, what: str
 ) -> None:
     """Empty exports from a ledger no run has filled would read as no subjects."""
-    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
-    made = App(Settings(database_url=fresh))
-    assert made.ledger.last_pass() is None  # the ledger's schema made, and no run
-    made.close()
-    result = arms_sync("--db", fresh, "export", what, cwd=empty, check=False)
+    result = arms_sync("--db", no_run, "export", what, cwd=empty, check=False)
     assert refusal(result) == (
         "Error: The ledger holds no completed run, so there are no decisions to export yet: "
         "run `arms-sync run` first, or check --db."
@@ -222,15 +228,11 @@ def test_an_export_from_a_ledger_without_a_run_is_refused(
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "html"])
 def test_a_report_from_a_ledger_without_a_run_is_refused(
-    empty: Path, tmp_path: Path, fmt: str
+    empty: Path, no_run: str, fmt: str
 ) -> None:
     """An empty report "as of today" from a ledger no run has filled would read as no duplicates."""
-    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
-    made = App(Settings(database_url=fresh))
-    assert made.ledger.last_pass() is None  # the ledger's schema made, and no run
-    made.close()
     args = ("report", "duplicates", "--format", fmt)
-    result = arms_sync("--db", fresh, *args, cwd=empty, check=False)
+    result = arms_sync("--db", no_run, *args, cwd=empty, check=False)
     assert refusal(result) == (
         "Error: The ledger holds no completed run, so there are no flags to report yet: "
         "run `arms-sync run` first, or check --db."
