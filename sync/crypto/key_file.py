@@ -2,7 +2,7 @@
 
 The file is JSON, `{"format": 1, "aead_key": base64, "mac_key": base64}`, the
 same as `private/hub/data.key` in a key directory. `create_data_key_file` writes
-a new key whole (`secret_files`), only if the file does not exist yet: two
+a new key whole (`whole_files`), only if the file does not exist yet: two
 processes racing to make the key never overwrite each other.
 
 Rotating the key (`arms-sync ledger reencrypt`) writes the next key beside the
@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 from sync.crypto.at_rest import DataKey, new_data_key
-from sync.crypto.secret_files import write_key_file
+from sync.crypto.whole_files import write_key_file
 from sync.errors import ConfigurationError
 
 KEY_FILE_FORMAT = 1

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sync.crypto.at_rest import DataKey
 from sync.crypto.key_file import create_data_key_file, read_data_key_file
 from sync.crypto.keys import KeyInfo, KeyRing, KeyStatus, KeyUse, Party, key_id_of
-from sync.crypto.secret_files import write_key_file
+from sync.crypto.whole_files import write_key_file
 from sync.errors import ConfigurationError, KeyError_
 
 RING_FILE = "ring.json"

@@ -1,4 +1,4 @@
-"""Writing a file of keys whole or not at all: a private mode from its first byte, then into place.
+"""Writing a file whole or not at all: a private mode from its first byte, then into place.
 
 Key files are written to a temporary file in the same folder, its mode set
 before any byte is written, flushed to disk, and only then given their name:
