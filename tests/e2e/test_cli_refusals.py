@@ -19,7 +19,7 @@ from tests.e2e.test_reconcile_cli import arms_sync
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "secretpw"
+PASSWORD = "pw-never-shown"  # in the test ids, so fixed; no real credential
 __all__ = ["empty", "ledger"]  # fixtures from tests.e2e.cli_ledger
 
 

@@ -4,6 +4,7 @@ full sync, the duplicate report written, a summary printed."""
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from tests.conftest import run_cli
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "secretpw"
+PASSWORD = secrets.token_hex(8)  # made afresh: must never be shown
 REPORTS = ("duplicates-report.html", "duplicates-report.csv", "duplicates-report.json")
 
 

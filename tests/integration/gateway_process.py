@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import selectors
 import signal
 import subprocess
@@ -24,7 +25,7 @@ from sync.gateway.client import GatewayClient
 from sync.gateway.retry import RetryPolicy
 
 CLIENT_ID = "arms-sync-hub"
-CLIENT_SECRET = "test-only-secret"
+CLIENT_SECRET = secrets.token_urlsafe(32)  # made afresh for each test session
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 LISTENING = "listening on "
