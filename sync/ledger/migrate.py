@@ -1,8 +1,8 @@
 """Create or upgrade the ledger's schema in place with Alembic.
 
 A ledger already at the newest revision (`HEAD_REVISION`, the usual case) is
-recognised with one query, without loading Alembic: every command and task
-opens the ledger, and most find nothing to upgrade.
+recognised by reading its version table, without loading Alembic: every
+command and task opens the ledger, and most find nothing to upgrade.
 """
 
 from __future__ import annotations
