@@ -21,6 +21,7 @@ from sync.cli.context import (
 )
 from sync.errors import UsageError
 from sync.exports import export_links, export_ownership, export_timeline
+from sync.ledger.store import LastPass
 from sync.reports.from_ledger import ledger_report
 from sync.reports.models import KNOWN_KINDS, ReportFilters
 from sync.reports.render import render
@@ -48,7 +49,7 @@ def export() -> None:
 @pass_state
 def export_ownership_cmd(state: CliState, as_of: date | None, out: Path | None) -> None:
     """The ownership segment covering a date, per subject."""
-    app = _after_a_run(state, "decisions to export")
+    app, _ = _with_a_run(state, "decisions to export")
     audit_cli_consultation(app, "export ownership", refs=("export:ownership",))
     write_lines(
         export_ownership(app.ledger, as_of or app.today()), out, _disclosed(app, "ownership")
@@ -60,7 +61,7 @@ def export_ownership_cmd(state: CliState, as_of: date | None, out: Path | None) 
 @pass_state
 def export_timeline_cmd(state: CliState, out: Path | None) -> None:
     """Every ownership segment, per subject."""
-    app = _after_a_run(state, "decisions to export")
+    app, _ = _with_a_run(state, "decisions to export")
     audit_cli_consultation(app, "export timeline", refs=("export:timeline",))
     write_lines(export_timeline(app.ledger), out, _disclosed(app, "timeline"))
 
@@ -70,21 +71,22 @@ def export_timeline_cmd(state: CliState, out: Path | None) -> None:
 @pass_state
 def export_links_cmd(state: CliState, out: Path | None) -> None:
     """Each subject's records and how they were linked."""
-    app = _after_a_run(state, "decisions to export")
+    app, _ = _with_a_run(state, "decisions to export")
     audit_cli_consultation(app, "export links", refs=("export:links",))
     write_lines(export_links(app.ledger), out, _disclosed(app, "links"))
 
 
-def _after_a_run(state: CliState, what: str) -> App:
-    """The App, once the ledger is known to hold a completed run (else exit 2).
+def _with_a_run(state: CliState, what: str) -> tuple[App, LastPass]:
+    """The App and the ledger's latest completed run; with none, exit 2 naming `what`.
 
     Without one, an export or report would be empty, which reads as "nothing to
     show" rather than "nothing decided yet".
     """
     app = state.app
-    if app.ledger.last_pass() is None:
+    last = app.ledger.last_pass()
+    if last is None:
         raise UsageError(NO_RUN_YET.format(what=what))
-    return app
+    return app, last
 
 
 def _disclosed(app: App, export_name: str) -> Callable[[Path], None]:
@@ -136,10 +138,7 @@ def report_duplicates(
 ) -> None:
     """The duplicate-assessment report."""
     require_period(date_from, date_to)
-    app = state.app
-    last = app.ledger.last_pass()
-    if last is None:
-        raise UsageError(NO_RUN_YET.format(what="flags to report"))
+    app, last = _with_a_run(state, "flags to report")
     filters = ReportFilters(
         date_from=date_from,
         date_to=date_to,
