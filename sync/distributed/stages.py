@@ -63,7 +63,6 @@ from sync.ledger.mark import mark_now
 
 log = logging.getLogger(__name__)
 Work = Callable[[App, CycleRules, TaskRef], list[TaskRef]]
-NO_DELIVERY_CYCLE = 0
 RESULT_REFUSED = "refused"
 
 
