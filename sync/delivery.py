@@ -40,6 +40,7 @@ from sync.errors import (
 )
 from sync.gateway.retry import RetryPolicy, backoff_ceiling, partial_jitter
 from sync.ledger import schema
+from sync.ledger.moments import as_utc
 from sync.ledger.outbox import reseal_batch, sealed_under_retired_keys
 from sync.ledger.run_locks import hold_ledger_task_lock
 
@@ -213,7 +214,7 @@ def _must_wait(batch: _Batch, now: datetime, ignore_schedule: bool) -> bool:
     """Whether the batch's next attempt time is still ahead and this pass must honour it."""
     if ignore_schedule and batch.last_error != ASKED_TO_WAIT:
         return False
-    return _as_aware(batch.next_attempt_at, now) > now
+    return as_utc(batch.next_attempt_at) > now
 
 
 def _record_delivery(app: App, agency: str, batch: _Batch, receipt: SignedReceipt) -> None:
@@ -258,10 +259,6 @@ def _deliver_resealing_if_stale(
     with app.ledger.engine.begin() as conn:
         fresh = reseal_batch(conn, batch_id, keys, app.clock())
     return client.deliver(fresh)
-
-
-def _as_aware(value: datetime, like: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=like.tzinfo)
 
 
 def _record_failure(

@@ -4,22 +4,29 @@ Each page is one unit: its records, its envelope's `msg_id` and the next
 cursor commit together, so a page is applied at most once and an interrupted
 pull resumes where it stopped. Pages are live exchange: the clock-skew window
 applies. The client is the App's: a source never closes it.
+
+A gateway that asks for a wait longer than a call makes (`RetryAfterError`)
+is not called for its feed again before that time, by this process or any
+other: the wait is kept in the ledger, and a pull before it ends at once with
+the same error, naming the time, which the run records as that agency's feed
+error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sync.app import App
 from sync.crypto.replay import ReplayGuard
+from sync.errors import RetryAfterError
 from sync.feeds.jsonl import FeedItem, validate_stream
 from sync.feeds.models import FeedContext
 from sync.feeds.pages import PageOpener
 from sync.gateway.client import GatewayClient
 from sync.ingest import Unit
-from sync.ledger.cursors import load_cursor
+from sync.ledger.cursors import load_cursor, load_wait, save_wait
 
 
 class GatewaySource:
@@ -42,13 +49,37 @@ class GatewaySource:
         return True
 
     def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
-        """One unit per page, from the saved cursor on; an empty page ends the pull."""
-        cursor = load_cursor(self.app.ledger.engine, self.agency, self.name)
+        """One unit per page, from the saved cursor on; an empty page ends the pull.
+
+        Raises `RetryAfterError` without calling the gateway while a wait it
+        asked for lasts, and keeps the wait of a `RetryAfterError` it answers.
+        """
+        engine = self.app.ledger.engine
+        self._refuse_while_asked_to_wait(load_wait(engine, self.agency, self.name))
+        cursor = load_cursor(engine, self.agency, self.name)
         pages = self.client.pages(cursor, self.app.settings.gateway_page_size)
-        for page_number, page in enumerate(pages, start=1):
-            if page.envelope is None:
-                return
-            yield Unit(self._items(page.envelope, context, guard, page_number), cursor=page.next)
+        try:
+            for page_number, page in enumerate(pages, start=1):
+                if page.envelope is None:
+                    return
+                yield Unit(
+                    self._items(page.envelope, context, guard, page_number), cursor=page.next
+                )
+        except RetryAfterError as asked:
+            now = self.app.clock()
+            not_before = now + timedelta(seconds=asked.retry_after)
+            save_wait(engine, self.agency, self.name, not_before, now)
+            raise
+
+    def _refuse_while_asked_to_wait(self, not_before: datetime | None) -> None:
+        now = self.app.clock()
+        if not_before is None or now >= not_before:
+            return
+        raise RetryAfterError(
+            f"the {self.agency} gateway asked not to be called for its feed before "
+            f"{not_before:%Y-%m-%d %H:%M:%S} UTC; it was not called.",
+            (not_before - now).total_seconds(),
+        )
 
     def _items(
         self, envelope: bytes, context: FeedContext, guard: ReplayGuard, page_number: int

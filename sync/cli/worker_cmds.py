@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import click
@@ -34,6 +34,7 @@ from sync.distributed.work import (
 from sync.errors import ArmsSyncError, UsageError
 from sync.ingest import IngestCounts
 from sync.ledger import schema
+from sync.ledger.moments import as_utc
 
 WAIT_POLL_SECONDS = 0.5
 DEFAULT_BEAT_SCHEDULE_FILE = "celerybeat-schedule"
@@ -176,8 +177,14 @@ def stored_summary(app: App, run_id: int) -> RunSummary:
 def _age(moment: datetime | None, now: datetime) -> float | None:
     if moment is None:
         return None
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return (now - aware).total_seconds()
+    return (now - as_utc(moment)).total_seconds()
+
+
+def _still_ahead(moment: datetime | None, now: datetime) -> datetime | None:
+    """The stored moment (made aware) if it is still to come, else None."""
+    if moment is None or as_utc(moment) <= now:
+        return None
+    return as_utc(moment)
 
 
 def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
@@ -203,6 +210,7 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
             problems.append(f"the last {fresh.agency} pull is stale")
         if waiting_age is not None and waiting_age > settings.stale_delivery_seconds:
             problems.append(f"notices to {fresh.agency} are waiting too long")
+        not_before = _still_ahead(fresh.pull_not_before, now)
         agencies.append(
             {
                 "agency": fresh.agency,
@@ -213,6 +221,7 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
                 "oldest_undelivered": None
                 if fresh.oldest_undelivered is None
                 else fresh.oldest_undelivered.isoformat(),
+                "pull_not_before": None if not_before is None else not_before.isoformat(),
             }
         )
     letters = list_dead_letters(engine)
@@ -230,6 +239,11 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
         "problems": problems,
     }
     return report, problems
+
+
+def _asked_to_wait(not_before: str | None) -> str:
+    """The status line's note of a feed wait the gateway asked for, if one lasts."""
+    return "" if not_before is None else f"; its gateway asked not to be called before {not_before}"
 
 
 @click.command()
@@ -252,6 +266,7 @@ def status(state: CliState, as_json: bool) -> None:
             click.echo(
                 f"{agency['agency']}: last pull {agency['last_pull'] or 'never'}, "
                 f"last delivery {agency['last_delivery'] or 'never'}"
+                + _asked_to_wait(agency["pull_not_before"])
             )
         for cycle in report["open_cycles"]:
             click.echo(f"cycle {cycle['cycle_id']}: {cycle['stage']} ({cycle['status']})")

@@ -1,7 +1,8 @@
 """What `arms-sync status` and the distributed `run` read: cycle progress and agency freshness.
 
 Counts and times only: how far each cycle is, when each agency was last
-pulled and last delivered to, and the oldest notice batch still waiting.
+pulled and last delivered to, the oldest notice batch still waiting, and
+until when a gateway asked not to be called for its feed.
 """
 
 from __future__ import annotations
@@ -51,12 +52,14 @@ class CycleProgress:
 
 @dataclass(frozen=True, slots=True)
 class AgencyFreshness:
-    """When an agency was last pulled and delivered to, and its oldest waiting batch."""
+    """When an agency was last pulled and delivered to, its oldest waiting batch, and the
+    latest time its gateway asked (`Retry-After`) not to be called for its feed before."""
 
     agency: str
     last_pull: datetime | None
     last_delivery: datetime | None
     oldest_undelivered: datetime | None
+    pull_not_before: datetime | None = None
 
 
 def open_cycle_ids(engine: Engine) -> list[int]:
@@ -103,7 +106,15 @@ def agency_freshness(engine: Engine) -> list[AgencyFreshness]:
                 )
             ).scalar_one_or_none()
             candidates = [t for t in (delivered_task, delivered_batch) if t is not None]
-            found.append(AgencyFreshness(agency, last_pull, max(candidates, default=None), oldest))
+            waits = schema.feed_waits
+            not_before = conn.execute(
+                select(func.max(waits.c.not_before)).where(waits.c.agency == agency)
+            ).scalar_one_or_none()
+            found.append(
+                AgencyFreshness(
+                    agency, last_pull, max(candidates, default=None), oldest, not_before
+                )
+            )
     return found
 
 

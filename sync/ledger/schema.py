@@ -225,6 +225,16 @@ feed_cursors = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# Until when a gateway asked (`Retry-After`) not to be called for its feed.
+feed_waits = Table(
+    "feed_waits",
+    metadata,
+    Column("agency", String(AGENCY), primary_key=True),
+    Column("source", String(200), primary_key=True),
+    Column("not_before", DateTime(timezone=True), nullable=False),
+    Column("asked_at", DateTime(timezone=True), nullable=False),
+)
+
 notice_state = Table(
     "notice_state",
     metadata,

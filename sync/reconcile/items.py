@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec, field_key
+from sync.ledger.moments import as_utc
 from sync.ledger.store import KEYS_PER_QUERY
 from sync.ledger.tables_manual import KIND_LINK_REVIEW, review_items, review_row_key
 from sync.reconcile.flags import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts
@@ -59,10 +60,6 @@ class Item:
         }
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def item_kind_of_flag(flag_kind: str) -> str:
     """The list kind a stored flag kind belongs to."""
     return _FLAG_ITEM_KIND.get(flag_kind, KIND_FLAG)
@@ -78,7 +75,7 @@ def _flag_items(conn: Connection) -> Iterator[Item]:
         yield Item(
             kind=item_kind_of_flag(row.kind),
             key=row.key,
-            opened=_utc(row.first_seen),
+            opened=as_utc(row.first_seen),
             state=flag_state(mapping, acts.get(row.key)),
             subject_id=row.subject_id,
             detail=row.kind,
@@ -129,7 +126,7 @@ def _review_items(conn: Connection, codec: CipherCodec) -> Iterator[Item]:
         yield Item(
             kind=KIND_LINK_REVIEW,
             key=str(row.id),
-            opened=_utc(row.created_at),
+            opened=as_utc(row.created_at),
             state=STATE_OPEN if row.resolved_at is None else STATE_RESOLVED,
             subject_id=None,
             detail=f"{_review_reason(codec, row) or 'possible match'}{weight}",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select
@@ -20,6 +20,7 @@ from sync.audit.pipeline_hooks import ACTOR_DECIDE
 from sync.core.records import Agency, RecordRef
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec, field_key
+from sync.ledger.moments import as_utc
 from sync.ledger.store import Ledger, record_key
 from sync.ledger.tables_manual import flag_acts, manual_links
 from sync.reconcile.acts import require_subject
@@ -61,10 +62,6 @@ class SubjectReport:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)
     history: list[HistoryEvent] = field(default_factory=list)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _members(conn: Connection, subject_id: str) -> list[RecordRef]:
@@ -131,7 +128,7 @@ def _flags(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
             "key": row.key,
             "kind": row.kind,
             "state": flag_state(row._mapping, acts.get(row.key)),
-            "first_seen": _utc(row.first_seen),
+            "first_seen": as_utc(row.first_seen),
         }
         for row in rows
     ]
@@ -152,13 +149,13 @@ def _override_events(conn: Connection, codec: CipherCodec, subject_id: str) -> l
         detail = f"owner {row.owner} from {row.start.isoformat()} to {until}"
         reason = _reason(codec, table.name, row.id, row.reason)
         events.append(
-            HistoryEvent(_utc(row.created_at), "assign", row.id, row.operator, reason, detail)
+            HistoryEvent(as_utc(row.created_at), "assign", row.id, row.operator, reason, detail)
         )
         if row.revoked_at is not None:
             revoke_key = field_key(table.name, row.id, "revoke_reason")
             events.append(
                 HistoryEvent(
-                    _utc(row.revoked_at),
+                    as_utc(row.revoked_at),
                     "revoke",
                     row.id,
                     row.revoked_by or "",
@@ -177,7 +174,7 @@ def _move_events(conn: Connection, override_ids: Sequence[str]) -> list[HistoryE
     rows = conn.execute(select(table).where(table.c.override_id.in_(sorted(override_ids))))
     return [
         HistoryEvent(
-            _utc(row.moved_at),
+            as_utc(row.moved_at),
             MOVE_ACT,
             row.override_id,
             ACTOR_DECIDE,
@@ -204,7 +201,7 @@ def _link_events(
     ]
     return [
         HistoryEvent(
-            _utc(row.created_at),
+            as_utc(row.created_at),
             row.action,
             row.id,
             row.operator,
@@ -223,7 +220,7 @@ def _flag_events(
     rows = conn.execute(select(flag_acts).where(flag_acts.c.flag_key.in_(sorted(flag_keys))))
     return [
         HistoryEvent(
-            _utc(row.created_at),
+            as_utc(row.created_at),
             row.action,
             str(row.id),
             row.operator,

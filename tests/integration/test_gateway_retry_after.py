@@ -6,7 +6,8 @@ call answers 503 and with what `Retry-After`. A wait the client is willing to
 make inside one call is slept before the retry; a longer one ends the call at
 once with an error carrying the wait, and the outbox schedules the batch's
 next attempt no sooner than that (checked with an injected clock), even for a
-cycle's prompt pass.
+cycle's prompt pass. A feed pull given such a wait does not call the gateway
+again before it, whichever run asks.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from sqlalchemy import select
 
 from sync.app import App
 from sync.crypto import KeyRing, Party
-from sync.cycle import run_cycle
+from sync.cycle import RunSummary, run_cycle
 from sync.delivery import deliver_outbox
+from sync.distributed.status import agency_freshness
 from sync.errors import RetryAfterError
 from sync.feeds.files import PlainFileSource
 from sync.gateway.client import GatewayClient
@@ -35,7 +37,9 @@ from sync.gateway.retry import RetryPolicy
 from sync.gateway.server import build_server, serve_until
 from sync.gateway.service import Gateway, GatewayConfig
 from sync.gateway.store import NoticeStore
+from sync.gateway_source import GatewaySource
 from sync.ledger import schema
+from sync.ledger.moments import as_utc
 from sync.settings import load_settings
 from sync.synth import SynthOptions, write_synthetic_feeds
 from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys, write_feed
@@ -48,6 +52,7 @@ LONG_WAIT = 120
 SHORT_WAIT = 1
 RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=30.0)
 HALF = 0.5
+FEED_RECORDS = 20
 
 
 class ScriptedFaults(FaultInjector):
@@ -83,7 +88,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[[int], Served]]:
     keys = tmp_path / "keys"
     keyrings = make_keys(keys)
     feed = tmp_path / "feed.jsonl"
-    write_feed(feed, AGENCY.value, 20)
+    write_feed(feed, AGENCY.value, FEED_RECORDS)
     store = NoticeStore(tmp_path / "gateway-state")
     stop = threading.Event()
     threads: list[threading.Thread] = []
@@ -223,5 +228,48 @@ def test_the_outbox_tries_a_batch_again_no_sooner_than_the_gateway_asked(
             counts = deliver_outbox(app, AGENCY.value, hub_client)
             assert counts.delivered > 0
             assert counts.pending == 0
+    finally:
+        app.close()
+
+
+def test_a_feed_gateway_is_not_called_again_before_the_wait_it_asked_for(
+    serve: Callable[[int], Served], tmp_path: Path
+) -> None:
+    served = serve(LONG_WAIT)
+    clock = Clock()
+    settings = load_settings(
+        None, database_url=f"sqlite:///{tmp_path / 'hub.db'}", keys_dir=served.keys
+    )
+    app = App(settings, clock=clock)
+    try:
+        app.ledger.ensure_schema()
+        asked_at = clock.now
+        served.faults.script = [None, Fault.UNAVAILABLE]  # the token, then the first page
+        with client(served, lambda _s: pytest.fail("the client slept")) as hub_client:
+
+            def pull() -> RunSummary:
+                source = GatewaySource(app, served.url, AGENCY.value, hub_client)
+                return run_cycle(app, {AGENCY.value: source}, TODAY)
+
+            summary = pull()
+            assert "asked to wait 120 s" in summary.feed_errors[AGENCY.value]
+            calls = served.faults.calls
+            [freshness] = [
+                f for f in agency_freshness(app.ledger.engine) if f.agency == "probation"
+            ]
+            assert freshness.pull_not_before is not None
+            assert as_utc(freshness.pull_not_before) >= asked_at + timedelta(seconds=LONG_WAIT)
+
+            # Later runs within the wait, from this process or another, leave the gateway alone.
+            clock.now = asked_at + timedelta(seconds=LONG_WAIT - 1)
+            summary = pull()
+            assert "it was not called" in summary.feed_errors[AGENCY.value]
+            assert served.faults.calls == calls
+
+            clock.now = asked_at + timedelta(seconds=LONG_WAIT)
+            summary = pull()
+            assert summary.feed_errors == {}
+            assert summary.feeds[AGENCY.value].read == FEED_RECORDS
+            assert served.faults.calls > calls
     finally:
         app.close()
