@@ -10,6 +10,7 @@ duplicate report in three formats and prints where everything is.
 from __future__ import annotations
 
 import secrets
+import shlex
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from sync.gateway.server import GatewayServer, build_server
 from sync.gateway.service import Gateway, GatewayConfig
 from sync.gateway.store import NoticeStore
 from sync.gateway_source import gateway_source
-from sync.ledger.location import ledger_place
+from sync.ledger.location import ledger_place, sqlite_path
 from sync.reports.from_ledger import ledger_report
 from sync.reports.models import ReportFilters
 from sync.reports.render import render
@@ -131,3 +132,17 @@ def write_reports(app: App, out: Path) -> None:
     )
     click.echo("Reports written: " + ", ".join(str(path) for path in written))
     click.echo(f"Ledger: {ledger_place(app.ledger.engine.url)}")
+    click.echo(f"Look into it: {look_into_it(app)}")
+
+
+def look_into_it(app: App) -> str:
+    """A command that reads the demo's ledger with the demo's keys, ready to paste.
+
+    The ledger's at-rest key is in the demo's key folder, so every command
+    needs `ARMS_SYNC_KEYS_DIR`; an SQLite ledger is named by its URL, and any
+    other ledger by "the same --db" (its URL may hold a password).
+    """
+    path = sqlite_path(app.ledger.engine.url)
+    db = "--db <the same URL>" if path is None else f"--db {shlex.quote(f'sqlite:///{path}')}"
+    keys = shlex.quote(str(app.settings.keys_dir))
+    return f"ARMS_SYNC_KEYS_DIR={keys} arms-sync {db} reconcile list"

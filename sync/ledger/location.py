@@ -11,6 +11,7 @@ user name or password.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ SQLITE_CANNOT_OPEN = "SQLITE_CANTOPEN"
 MEMORY = ":memory:"
 FILE_URI = "file:"
 MEMORY_MODE = "memory"
+SQLITE_FILE_NAME = re.compile(r"[^\s=@:]+\.(?:db|sqlite|sqlite3)", re.ASCII)
 
 
 def parse_ledger_url(raw: str) -> URL:
@@ -34,11 +36,25 @@ def parse_ledger_url(raw: str) -> URL:
     try:
         url = make_url(raw)
     except (ArgumentError, ValueError) as error:
-        raise ConfigurationError(f"The ledger URL is not a database URL; {USABLE}.") from error
+        raise ConfigurationError(
+            f"The ledger URL is not a database URL; {_usable(raw)}."
+        ) from error
     if url.drivername in PLAIN_POSTGRES_SCHEMES:
         url = url.set(drivername=PSYCOPG_DRIVER)
     check_sqlite_file(url)
     return url
+
+
+def _usable(raw: str) -> str:
+    """What to write instead of a value that is not a URL; an SQLite file name gets its URL.
+
+    Only a value that is plainly a database file name (no spaces, `=`, `@` or
+    `:`, ending `.db`, `.sqlite` or `.sqlite3`) is repeated back: anything
+    else may be a mangled URL or connection string holding a password.
+    """
+    if SQLITE_FILE_NAME.fullmatch(raw):
+        return f"for the SQLite file {raw} write sqlite:///{raw}, or use postgresql://HOST/NAME"
+    return USABLE
 
 
 def unusable_url(url: URL, error: Exception) -> ConfigurationError:

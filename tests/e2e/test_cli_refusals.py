@@ -63,6 +63,15 @@ def test_an_unusable_ledger_url_is_a_configuration_error(empty: Path, url: str) 
     assert PASSWORD not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize("name", ["arms-sync.db", "ledgers/hub.sqlite3"])
+def test_a_bare_ledger_file_name_is_refused_with_its_sqlite_url(empty: Path, name: str) -> None:
+    result = arms_sync("--db", name, "export", "timeline", cwd=empty, check=False)
+    assert refusal(result) == (
+        f"Error: The ledger URL is not a database URL; for the SQLite file {name} "
+        f"write sqlite:///{name}, or use postgresql://HOST/NAME."
+    )
+
+
 def test_an_unreachable_ledger_server_is_one_sentence_without_the_password(empty: Path) -> None:
     url = f"postgresql://u:{PASSWORD}@127.0.0.1:1/x"
     result = arms_sync("export", "timeline", "--db", url, cwd=empty, check=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shlex
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.e2e
 
 PASSWORD = secrets.token_hex(8)  # made afresh: must never be shown
+LOOK = "Look into it: "
 REPORTS = ("duplicates-report.html", "duplicates-report.csv", "duplicates-report.json")
 
 
@@ -27,6 +29,27 @@ def test_the_demo_syncs_over_its_gateways_and_writes_the_report(tmp_path: Path) 
     assert all((out / name).is_file() for name in REPORTS)
     report = json.loads((out / "duplicates-report.json").read_text())
     assert report["summary"]["total"] == len(report["flags"])
+
+
+def test_the_command_the_demo_suggests_reads_its_ledger_from_another_folder(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "demo"
+    result = run_cli("demo", "--subjects", "20", "--out", str(out), cwd=tmp_path)
+    [suggested] = [
+        line.removeprefix(LOOK) for line in result.stdout.splitlines() if line.startswith(LOOK)
+    ]
+    assignment, program, *args = shlex.split(suggested)
+    name, keys_dir = assignment.split("=", 1)
+    assert (name, program) == ("ARMS_SYNC_KEYS_DIR", "arms-sync")
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    listed = run_cli(*args, "--json", cwd=elsewhere, env={name: keys_dir})
+
+    items = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert items, "the demo's ledger has open items to review"
+    assert not (elsewhere / "arms-sync.db").exists()
 
 
 def test_the_demo_never_prints_the_password_of_its_ledger(
