@@ -25,7 +25,7 @@ from sync.core.decide import Linker, link_on_identifiers, link_probabilistically
 from sync.core.policy import PolicySettings
 from sync.core.records import RecordRef
 from sync.crypto.at_rest import FieldCipher, new_data_key
-from sync.crypto.keyring import data_key_path, load_data_key, load_keyring
+from sync.crypto.keyring import RING_FILE, data_key_path, load_data_key, load_keyring
 from sync.crypto.keys import KeyRing, Party
 from sync.errors import ConfigurationError
 from sync.gateway_clients import GatewayClients, build_gateway_client
@@ -105,6 +105,19 @@ def local_key_file(engine: Engine) -> Path | None:
     """The at-rest key file beside an SQLite ledger file (None for any other ledger)."""
     path = sqlite_path(engine.url)
     return None if path is None else path.with_name(path.name + LOCAL_KEY_SUFFIX)
+
+
+FileStamp = tuple[int, int, int] | None
+KeysStamp = tuple[FileStamp, ...]
+
+
+def _file_stamp(path: Path) -> FileStamp:
+    """A file's inode, size and modification time in ns, or None if it is not there."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_ino, status.st_size, status.st_mtime_ns)
 
 
 @dataclass
@@ -250,6 +263,22 @@ class App:
         A missing client secret or plain http off this machine is refused here.
         """
         return self._gateways.get(base_url, agency)
+
+    def keys_stamp(self) -> KeysStamp:
+        """What the key files this App reads look like on disk now (to notice they changed).
+
+        The key directory's ring and data key and the at-rest key file, each by
+        inode, size and modification time (None while missing). Keys are
+        written whole and replaced, so a rotation, revocation or new public key
+        always changes the stamp.
+        """
+        settings = self.settings
+        files: list[Path] = []
+        if settings.keys_dir is not None:
+            files += [settings.keys_dir / RING_FILE, data_key_path(settings.keys_dir)]
+        if settings.at_rest_key_file is not None:
+            files.append(settings.at_rest_key_file)
+        return tuple(_file_stamp(path) for path in files)
 
     def today(self) -> date:
         """Today's date in UTC."""

@@ -3,7 +3,8 @@
 Arguments are ids only (cycle id, agency name, batch number); nothing personal
 passes through the broker. Each worker process builds its own `App` after the
 fork (`worker_process_init`), so no database or gateway connection crosses a
-fork; its gateway clients (and their bearer tokens) serve every task it runs.
+fork; its gateway clients (and their bearer tokens) serve every task it runs,
+until the key files change on disk, when the next task builds it again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 from celery import shared_task
 from celery.signals import worker_process_init
 
-from sync.app import App
+from sync.app import App, KeysStamp
 from sync.distributed.cycles import start_cycle
 from sync.distributed.report import write_nightly_report
 from sync.distributed.stages import Work, deliver_to, execute
@@ -48,18 +49,28 @@ from workers.settings import WorkerSettings, app_settings
 
 log = logging.getLogger(__name__)
 PULL_LOCK = TaskRef("pull", 0)
-_SERVICES: dict[int, App] = {}
+_SERVICES: dict[int, tuple[App, KeysStamp]] = {}  # by pid: the App, its keys as read
 _Task = TypeVar("_Task", bound=Callable[..., None])
 
 
 def service(celery_app: Any) -> App:
-    """This process's composition root (rebuilt in a forked child, never shared across a fork)."""
+    """This process's composition root (rebuilt in a forked child, never shared across a fork).
+
+    Rebuilt too when its key files changed on disk (a rotation, a revocation,
+    an agency's new public keys, a new data key), so the next task runs
+    under the keys as they are now, without a restart.
+    """
     pid = os.getpid()
     found = _SERVICES.get(pid)
+    if found is not None and found[0].keys_stamp() != found[1]:
+        log.info("the key files changed; this worker reads them again")
+        found[0].close()
+        found = None
     if found is None:
         _SERVICES.clear()
-        found = _SERVICES[pid] = App(app_settings(celery_app.arms_settings))
-    return found
+        app = App(app_settings(celery_app.arms_settings))
+        found = _SERVICES[pid] = (app, app.keys_stamp())
+    return found[0]
 
 
 def _build_after_fork(**_: object) -> None:
