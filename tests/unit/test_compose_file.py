@@ -1,0 +1,129 @@
+"""`docker-compose.yml` asks only for what the product has.
+
+The compose file is not started here (it needs Docker and images), so it is
+checked against the code it names: every `arms-sync` command line in it
+names real commands and options, its settings are ones the service and the
+workers know and accept, and the image copies folders that exist. A command
+renamed or a setting dropped in the code fails here, not on a deployment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from sync.cli.main import cli
+from sync.settings import Settings, load_settings
+from workers.settings import WorkerSettings, load_worker_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+PREFIX = "ARMS_SYNC_"
+# `${NAME:-default}` as compose substitutes it when NAME is not set.
+SUBSTITUTION = re.compile(r"\$\{[A-Z_]+:-([^}]*)\}")
+# `arms-sync …` inside the setup service's shell script (quoted for `su -c`).
+SHELL_COMMAND = re.compile(r'"(arms-sync [^"]*)"')
+IMAGE_SERVICES = ("setup", "probation-gateway", "police-gateway", "worker", "beat", "cli")
+
+
+def compose() -> dict[str, Any]:
+    """The compose file, anchors and merge keys resolved."""
+    document: dict[str, Any] = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    return document
+
+
+def command_lines() -> list[list[str]]:
+    """Every `arms-sync` command line the compose file runs, as argv after `arms-sync`."""
+    lines = []
+    for service in compose()["services"].values():
+        command = service.get("command")
+        if isinstance(command, list) and command[:1] == ["arms-sync"]:
+            lines.append([str(part) for part in command[1:]])
+        elif isinstance(command, list):
+            script = " ".join(str(part) for part in command).replace("$$", "$")
+            lines += [shlex.split(found)[1:] for found in SHELL_COMMAND.findall(script)]
+    return lines
+
+
+def resolve(argv: list[str]) -> tuple[click.Command, list[str]]:
+    """The command an argv runs (groups followed), and the arguments left for it."""
+    command: click.Command = cli
+    rest = list(argv)
+    while isinstance(command, click.Group) and rest and not rest[0].startswith("-"):
+        found = command.get_command(click.Context(command), rest[0])
+        assert found is not None, f"arms-sync has no command {rest[0]}"
+        command, rest = found, rest[1:]
+    return command, rest
+
+
+def option_names(command: click.Command) -> set[str]:
+    """Every option string the command accepts."""
+    return {name for param in command.params for name in (*param.opts, *param.secondary_opts)}
+
+
+def compose_environment() -> dict[str, str]:
+    """The deployment's `ARMS_SYNC_*` settings, with compose's defaults substituted."""
+    environment = compose()["services"]["worker"]["environment"]
+    return {
+        name: SUBSTITUTION.sub(r"\1", str(value))
+        for name, value in environment.items()
+        if name.startswith(PREFIX)
+    }
+
+
+def test_the_compose_file_runs_arms_sync_commands() -> None:
+    run = {resolve(line)[0].name for line in command_lines()}
+    assert {"worker", "beat", "gateway", "synth", "generate"} <= run
+
+
+@pytest.mark.parametrize("argv", command_lines(), ids=lambda argv: " ".join(argv[:2]))
+def test_every_command_line_names_real_commands_and_options(argv: list[str]) -> None:
+    command, rest = resolve(argv)
+    given = {token.split("=", 1)[0] for token in rest if token.startswith("--")}
+    unknown = given - option_names(command)
+    assert not unknown, f"arms-sync {' '.join(argv[:2])} has no option {sorted(unknown)}"
+
+
+def test_every_setting_is_one_the_service_or_the_workers_know() -> None:
+    known = {
+        PREFIX + name.upper() for name in (*Settings.model_fields, *WorkerSettings.model_fields)
+    }
+    assert set(compose_environment()) - known == set()
+
+
+def test_the_settings_are_accepted_as_the_services_read_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in list(os.environ):
+        if name.startswith(PREFIX):
+            monkeypatch.delenv(name)
+    for name, value in compose_environment().items():
+        monkeypatch.setenv(name, value)
+
+    settings = load_settings(None)
+    workers = load_worker_settings()
+
+    assert settings.database_url.startswith("postgresql://")
+    assert workers.broker_url == "redis://redis:6379/0"
+    assert workers.feeds() == {
+        "probation": "http://probation-gateway:8080",
+        "police": "http://police-gateway:8080",
+    }
+
+
+def test_every_arms_sync_service_is_built_from_what_the_repository_holds() -> None:
+    services = compose()["services"]
+    for name in IMAGE_SERVICES:
+        assert services[name]["image"] == "arms-sync:local", name
+    dockerfile = services["worker"]["build"]["dockerfile_inline"]
+    copied = re.findall(r"^COPY (.+) \S+$", dockerfile, flags=re.MULTILINE)
+    for sources in copied:
+        for source in sources.split():
+            assert (ROOT / source).exists(), f"the image copies {source}, which is not here"
