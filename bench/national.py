@@ -5,7 +5,8 @@ default, over 500,000 records), then measures in one run:
 - the time Python's `json` module takes merely to parse both files;
 - `arms-sync run` over the plain files, no keys (issue target: <= 8x json, peak RSS <= 1.5 GiB);
 - the same with a key directory (at-rest encryption, notices sealed into the outbox);
-- the same over sealed feed files (issue target: <= 1.10x the plain run with keys).
+- the same over sealed feed files (issue target: <= 1.10x the plain run with keys);
+- an override's preview (`reconcile assign` without `--apply`) on the plain run's ledger.
 Each run is a separate process on a fresh ledger; peak RSS is the largest sampled sum
 over the run's process and its feed-validation workers.
 
@@ -79,6 +80,17 @@ def sync_run(feeds: list[Path], cwd: Path, env: dict[str, str] | None = None) ->
     probation, police = feeds
     args = ["--probation-feed", str(probation), "--police-feed", str(police), "--as-of", AS_OF]
     return run([*CLI, "run", *args], cwd, env)
+
+
+def reconcile_preview_seconds(ledger_dir: Path) -> float:
+    """Wall seconds of an override's preview (`reconcile assign`, not applied) on a ledger."""
+    first = subprocess.run(
+        [*CLI, "export", "ownership"], cwd=ledger_dir, capture_output=True, text=True, check=True
+    ).stdout.partition("\n")[0]
+    subject_id = json.loads(first)["subject_id"]
+    args = ["--owner", "police", "--from", "2025-01-01", "--operator", "bench", "--reason", "bench"]
+    seconds, _ = run([*CLI, "reconcile", "assign", subject_id, *args], ledger_dir)
+    return seconds
 
 
 def json_parse_seconds(files: list[Path]) -> float:
@@ -157,6 +169,12 @@ def measure(work: Path, subjects: int, seed: int) -> None:
     print(
         f"run, plain files, no keys: {plain_s:.2f} s, peak RSS {plain_rss / GIB:.2f} GiB, "
         f"ratio to json parse {plain_s / parse_s:.2f} (target <= 8; RSS <= 1.5 GiB)"
+    )
+
+    preview_s = reconcile_preview_seconds(plain_dir)
+    print(
+        f"reconcile assign preview on that ledger: {preview_s:.2f} s, "
+        f"ratio to the run {preview_s / plain_s:.2f}"
     )
 
     keys = work / "keys"

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, select
 
 from sync.app import App
 from sync.core.bulk import paused_garbage_collection
-from sync.core.decide import DecisionInputs, Decisions, decide
+from sync.core.decide import DecisionInputs, Decisions, decide, decide_around_act
 from sync.core.notices import Notice
 from sync.core.records import Agency, Override, Owner, RecordRef
 from sync.errors import CryptoError, GatewayError, InputRefused, StalePass
@@ -152,9 +152,17 @@ def decision_inputs(app: App, as_of: date) -> DecisionInputs:
 
 
 def compute_decisions(app: App, inputs: DecisionInputs) -> Decisions:
-    """A decision pass over the ledger's current records, stored nowhere (previews use it)."""
+    """A decision pass over the ledger's current records, stored nowhere."""
     state = feed_state(app.ledger.iter_current_records())
     return decide(state, inputs, app.mint_subject_id, app.linker)
+
+
+def compute_decisions_around_act(
+    app: App, current: DecisionInputs, changed: DecisionInputs
+) -> tuple[Decisions, Decisions]:
+    """The passes without and with an act (previews), the records read once, stored nowhere."""
+    state = feed_state(app.ledger.iter_current_records())
+    return decide_around_act(state, current, changed, app.mint_subject_id, app.linker)
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,7 +195,11 @@ def decide(
 
     The overrides of a subject whose id vanished apply to its successor.
     """
-    linked = link_subjects(state, inputs, mint, linker)
+    return decide_linked(link_subjects(state, inputs, mint, linker), inputs)
+
+
+def decide_linked(linked: Linked, inputs: DecisionInputs) -> Decisions:
+    """Decide and flag every subject of a linking made with the same `inputs`."""
     overrides = follow_successors(inputs.overrides, linked.successors)
     facts = gather_facts(linked.merged, linked.subject_of, overrides)
     decisions = [
@@ -215,6 +219,59 @@ def decide(
         linked.reviews,
         linked.successors,
     )
+
+
+def decide_around_act(
+    state: FeedState,
+    current: DecisionInputs,
+    changed: DecisionInputs,
+    mint: Callable[[RecordRef, int], str],
+    linker: Linker = link_on_identifiers,
+) -> tuple[Decisions, Decisions]:
+    """The passes without and with an act over the same records: `decide` for each.
+
+    An act that leaves linking alone (an override assigned or revoked) is
+    decided once: the records are linked once, and after the act only the
+    subjects whose overrides changed are decided again, every other subject's
+    decision being the same pure function of the same facts. An act that
+    changes linking (a link or an unlink) gets a second full pass.
+    """
+    linked = link_subjects(state, current, mint, linker)
+    before = decide_linked(linked, current)
+    if not _same_except_overrides(current, changed):
+        return before, decide(state, changed, mint, linker)
+    return before, _decide_overrides_again(before, linked.successors, current, changed)
+
+
+def _same_except_overrides(current: DecisionInputs, changed: DecisionInputs) -> bool:
+    """Whether two inputs differ at most in their overrides."""
+    return replace(changed, overrides=current.overrides) == current
+
+
+def _decide_overrides_again(
+    before: Decisions,
+    successors: Mapping[str, str],
+    current: DecisionInputs,
+    changed: DecisionInputs,
+) -> Decisions:
+    """`before` with each subject whose overrides differ under `changed` decided again."""
+    old = follow_successors(current.overrides, successors)
+    new = follow_successors(changed.overrides, successors)
+    moved = {sid for sid in old.keys() | new.keys() if old.get(sid, ()) != new.get(sid, ())}
+    if not moved:
+        return before
+    subjects = tuple(
+        decide_subject(
+            replace(decision.facts, overrides=new.get(decision.subject_id, ())),
+            decision.members,
+            decision.edges,
+            changed,
+        )
+        if decision.subject_id in moved
+        else decision
+        for decision in before.subjects
+    )
+    return replace(before, subjects=subjects)
 
 
 def _live_pair(

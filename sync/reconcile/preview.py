@@ -1,11 +1,12 @@
 """Previews: a decision pass with and without an act, compared, nothing stored.
 
-`build_preview` runs `sync.cycle.compute_decisions` on the current inputs and
-on inputs changed by the act, and returns the affected subjects before and
-after (members and timelines), the ownership changes each agency would be
-told about ("the notices that will go out") and the flags the act would close
-or raise on those subjects; it also hands back the pass with the act, which
-applying the act may store as it is.
+`build_preview` runs a decision pass on the current inputs and on inputs
+changed by the act (`sync.core.decide.decide_around_act`: the records read
+once, and an override decided again only for the subjects it moves), and
+returns the affected subjects before and after (members and timelines), the
+ownership changes each agency would be told about ("the notices that will go
+out") and the flags the act would close or raise on those subjects; it also
+hands back the pass with the act, which applying the act may store as it is.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sync.app import App
 from sync.core.decide import DecisionInputs, Decisions
 from sync.core.policy import Segment
 from sync.core.records import RecordRef
-from sync.cycle import compute_decisions
+from sync.cycle import compute_decisions_around_act
 from sync.ledger.decisions import flag_key
 from sync.reconcile.diff import OwnershipChange, ownership_changes
 
@@ -131,8 +132,7 @@ def build_preview(
     Returns the preview and the pass with the act (stored as it is when the
     act is applied over an unchanged ledger).
     """
-    before = compute_decisions(app, current)
-    after = compute_decisions(app, changed)
+    before, after = compute_decisions_around_act(app, current, changed)
     wanted = set(refs or ())
     if subject_id is not None:
         wanted |= members_of(before, subject_id)

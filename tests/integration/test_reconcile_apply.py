@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+import sync.core.decide
 import sync.cycle
 from sync.app import App
-from sync.core.decide import Decisions, decide
+from sync.core.decide import Decisions, link_subjects
 from sync.core.records import Agency, Owner, RecordRef
 from sync.cycle import decide_and_store, run_cycle
 from sync.errors import StalePass
@@ -58,14 +59,15 @@ def app(ledger_url: str, tmp_path: Path) -> Iterator[App]:
 
 @pytest.fixture
 def passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the decision passes made from now on (one entry per pass)."""
+    """Counts the decision passes over all records made from now on (one entry per pass):
+    each links every record once."""
     counted: list[int] = []
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         counted.append(1)
-        return decide(*args, **kwargs)
+        return link_subjects(*args, **kwargs)
 
-    monkeypatch.setattr(sync.cycle, "decide", counting)
+    monkeypatch.setattr(sync.core.decide, "link_subjects", counting)
     return counted
 
 
@@ -138,7 +140,7 @@ def test_an_applied_override_stores_its_preview_pass(app: App, passes: list[int]
     subject = subject_of(app, RecordRef(Agency.PROBATION, "P100001"))
     request = AssignRequest(subject, Owner.POLICE, date(2025, 6, 1), date(2025, 6, 30))
     assign(app, request, ACTOR, apply=True)
-    assert len(passes) == 2
+    assert len(passes) == 1  # the preview's: with the override, only its subject is decided again
     with app.ledger.engine.connect() as conn:
         rules = set(conn.execute(select(schema.segments.c.rule)).scalars())
     assert "MANUAL" in rules
