@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -17,13 +18,20 @@ from tests.integration.test_audit_log import personal_data_in
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def ledger(tmp_path: Path) -> Path:
-    folder = synced(tmp_path)
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ledger after a run, two exports and a look at the review list (made once)."""
+    folder = synced(tmp_path_factory.mktemp("audit-ledger"))
     arms_sync("export", "ownership", cwd=folder)
     arms_sync("export", "timeline", cwd=folder)
     arms_sync("reconcile", "list", cwd=folder)
     return folder
+
+
+@pytest.fixture
+def ledger(pristine: Path, tmp_path: Path) -> Path:
+    """This test's own copy of that ledger, its key file and feeds, to tamper with."""
+    return Path(shutil.copytree(pristine, tmp_path / "ledger"))
 
 
 def _tamper(folder: Path, *statements: str) -> None:

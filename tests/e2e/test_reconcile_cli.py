@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import cast
@@ -73,9 +74,16 @@ def act_id(output: str) -> str:
     return first[2].rstrip(";")
 
 
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ledger after one run of the test feeds (made once)."""
+    return synced(tmp_path_factory.mktemp("reconcile-ledger"))
+
+
 @pytest.fixture
-def ledger(tmp_path: Path) -> Path:
-    return synced(tmp_path)
+def ledger(pristine: Path, tmp_path: Path) -> Path:
+    """This test's own copy of that ledger, with its key file and feeds."""
+    return Path(shutil.copytree(pristine, tmp_path / "ledger"))
 
 
 def _assign(ledger: Path, *extra: str) -> subprocess.CompletedProcess[str]:
