@@ -160,9 +160,15 @@ def compute_decisions(app: App, inputs: DecisionInputs) -> Decisions:
 def compute_decisions_around_act(
     app: App, current: DecisionInputs, changed: DecisionInputs
 ) -> tuple[Decisions, Decisions]:
-    """The passes without and with an act (previews), the records read once, stored nowhere."""
-    state = feed_state(app.ledger.iter_current_records())
-    return decide_around_act(state, current, changed, app.mint_subject_id, app.linker)
+    """The passes without and with an act (previews), the records read once, stored nowhere.
+
+    The cyclic garbage collector is paused meanwhile: the passes build millions
+    of objects on a national ledger and free none of them in cycles, so its
+    full collections would only walk them again and again.
+    """
+    with paused_garbage_collection():
+        state = feed_state(app.ledger.iter_current_records())
+        return decide_around_act(state, current, changed, app.mint_subject_id, app.linker)
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,8 +149,21 @@ def link_subjects(
     Also works out the successor of each previous subject id that vanished.
     """
     merged = consolidate(state)
-    persons = sorted(merged.persons.values(), key=lambda p: p.ref)
-    found = linker(persons)
+    return _link_found(merged, _found_links(merged, linker), inputs, mint)
+
+
+def _found_links(merged: Consolidated, linker: Linker) -> FoundLinks:
+    """What the linker finds among the live persons (operators' acts aside)."""
+    return linker(sorted(merged.persons.values(), key=lambda p: p.ref))
+
+
+def _link_found(
+    merged: Consolidated,
+    found: FoundLinks,
+    inputs: DecisionInputs,
+    mint: Callable[[RecordRef, int], str],
+) -> Linked:
+    """Subjects from the linker's findings and the operators' links and unlinks."""
     manual_edges = _live_manual_edges(inputs.manual_edges, merged)
     forbidden = _live_pairs(inputs.forbidden_pairs, merged)
     edges = _allowed_edges([*found.edges, *manual_edges], forbidden)
@@ -230,48 +243,104 @@ def decide_around_act(
 ) -> tuple[Decisions, Decisions]:
     """The passes without and with an act over the same records: `decide` for each.
 
-    An act that leaves linking alone (an override assigned or revoked) is
-    decided once: the records are linked once, and after the act only the
-    subjects whose overrides changed are decided again, every other subject's
-    decision being the same pure function of the same facts. An act that
-    changes linking (a link or an unlink) gets a second full pass.
+    Both passes share what the act cannot change. Merges are resolved and the
+    linker runs once. An act that only moves overrides (assign, revoke) keeps
+    the linking too; one that links or unlinks records links again from the
+    linker's findings. Then only the subjects the act changes are decided
+    again: those whose records, id, edges or overrides differ. Every other
+    subject's decision is the same pure function of the same facts.
     """
-    linked = link_subjects(state, current, mint, linker)
+    merged = consolidate(state)
+    found = _found_links(merged, linker)
+    linked = _link_found(merged, found, current, mint)
     before = decide_linked(linked, current)
-    if not _same_except_overrides(current, changed):
+    if not _same_settings(current, changed):
         return before, decide(state, changed, mint, linker)
-    return before, _decide_overrides_again(before, linked.successors, current, changed)
+    relinked = (
+        linked if _same_linking(current, changed) else _link_found(merged, found, changed, mint)
+    )
+    return before, _decide_changes(before, linked, relinked, current, changed)
 
 
-def _same_except_overrides(current: DecisionInputs, changed: DecisionInputs) -> bool:
-    """Whether two inputs differ at most in their overrides."""
+def _same_settings(current: DecisionInputs, changed: DecisionInputs) -> bool:
+    """Whether two inputs decide by the same date, window and policy."""
+    return (current.as_of, current.window_days, current.policy) == (
+        changed.as_of,
+        changed.window_days,
+        changed.policy,
+    )
+
+
+def _same_linking(current: DecisionInputs, changed: DecisionInputs) -> bool:
+    """Whether two inputs link records alike (they may differ in overrides)."""
     return replace(changed, overrides=current.overrides) == current
 
 
-def _decide_overrides_again(
+def _decide_changes(
     before: Decisions,
-    successors: Mapping[str, str],
+    linked: Linked,
+    relinked: Linked,
     current: DecisionInputs,
     changed: DecisionInputs,
 ) -> Decisions:
-    """`before` with each subject whose overrides differ under `changed` decided again."""
-    old = follow_successors(current.overrides, successors)
-    new = follow_successors(changed.overrides, successors)
-    moved = {sid for sid in old.keys() | new.keys() if old.get(sid, ()) != new.get(sid, ())}
-    if not moved:
-        return before
-    subjects = tuple(
-        decide_subject(
-            replace(decision.facts, overrides=new.get(decision.subject_id, ())),
-            decision.members,
-            decision.edges,
+    """The pass with `changed`, reusing each decision of `before` the change leaves alone."""
+    old_overrides = follow_successors(current.overrides, linked.successors)
+    new_overrides = follow_successors(changed.overrides, relinked.successors)
+    previous = {decision.subject_id: decision for decision in before.subjects}
+
+    def unchanged(group: tuple[RecordRef, ...]) -> SubjectDecision | None:
+        subject_id = relinked.subject_of[group[0]]
+        kept = previous.get(subject_id)
+        if (
+            kept is None
+            or kept.members != group
+            or kept.edges != relinked.edges_by_subject.get(subject_id, ())
+            or old_overrides.get(subject_id, ()) != new_overrides.get(subject_id, ())
+        ):
+            return None
+        return kept
+
+    kept = {group: unchanged(group) for group in relinked.groups}
+    redo = [group for group, decision in kept.items() if decision is None]
+    facts = gather_facts(
+        _restricted(relinked.merged, {ref for group in redo for ref in group}),
+        relinked.subject_of,
+        new_overrides,
+    )
+    decisions = [
+        kept[group]
+        or decide_subject(
+            facts[relinked.subject_of[group[0]]],
+            group,
+            relinked.edges_by_subject.get(relinked.subject_of[group[0]], ()),
             changed,
         )
-        if decision.subject_id in moved
-        else decision
-        for decision in before.subjects
+        for group in relinked.groups
+    ]
+    decisions.sort(key=lambda d: d.subject_id)
+    return Decisions(
+        tuple(decisions),
+        relinked.merged.merged_into,
+        tuple(relinked.merged.orphans),
+        relinked.reviews,
+        relinked.successors,
     )
-    return replace(before, subjects=subjects)
+
+
+def _restricted(merged: Consolidated, refs: set[RecordRef]) -> Consolidated:
+    """The persons `refs` and the records pointing at them, alone."""
+
+    def held(agency: Agency, person_id: str) -> bool:
+        return RecordRef(agency, person_id) in refs
+
+    return replace(
+        merged,
+        persons={ref: person for ref, person in merged.persons.items() if ref in refs},
+        supervisions=[s for s in merged.supervisions if held(Agency.PROBATION, s.person_id)],
+        custodies=[c for c in merged.custodies if held(Agency.PROBATION, c.person_id)],
+        registrations=[r for r in merged.registrations if held(Agency.POLICE, r.person_id)],
+        assessments=[a for a in merged.assessments if held(a.agency, a.person_id)],
+    )
 
 
 def _live_pair(

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-import sync.core.decide
 import sync.cycle
 from sync.app import App
-from sync.core.decide import Decisions, link_subjects
+from sync.core.decide import Decisions
 from sync.core.records import Agency, Owner, RecordRef
 from sync.cycle import decide_and_store, run_cycle
 from sync.errors import StalePass
+from sync.feeds.convert import feed_state
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
 from sync.ledger.decisions import store_decisions
@@ -59,15 +59,15 @@ def app(ledger_url: str, tmp_path: Path) -> Iterator[App]:
 
 @pytest.fixture
 def passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the decision passes over all records made from now on (one entry per pass):
-    each links every record once."""
+    """Counts the times a decision is worked out from the ledger's records from now on
+    (one entry per reading: a run's pass, or a preview's pair of passes)."""
     counted: list[int] = []
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         counted.append(1)
-        return link_subjects(*args, **kwargs)
+        return feed_state(*args, **kwargs)
 
-    monkeypatch.setattr(sync.core.decide, "link_subjects", counting)
+    monkeypatch.setattr(sync.cycle, "feed_state", counting)
     return counted
 
 
@@ -131,7 +131,7 @@ def test_a_pass_whose_check_fails_is_not_stored(app: App) -> None:
 def test_an_applied_link_stores_its_preview_pass(app: App, passes: list[int]) -> None:
     outcome = link(app, PROBATION_TWO, POLICE_TWO, ACTOR, apply=True)
     assert outcome.applied
-    assert len(passes) == 2
+    assert len(passes) == 1  # the preview's; applying stores its pass with the link
     assert subject_of(app, PROBATION_TWO) == subject_of(app, POLICE_TWO)
     assert matches_a_fresh_pass(app)
 
@@ -140,7 +140,7 @@ def test_an_applied_override_stores_its_preview_pass(app: App, passes: list[int]
     subject = subject_of(app, RecordRef(Agency.PROBATION, "P100001"))
     request = AssignRequest(subject, Owner.POLICE, date(2025, 6, 1), date(2025, 6, 30))
     assign(app, request, ACTOR, apply=True)
-    assert len(passes) == 1  # the preview's: with the override, only its subject is decided again
+    assert len(passes) == 1  # the preview's; applying stores its pass with the override
     with app.ledger.engine.connect() as conn:
         rules = set(conn.execute(select(schema.segments.c.rule)).scalars())
     assert "MANUAL" in rules
@@ -245,7 +245,7 @@ def test_a_change_after_the_preview_makes_the_act_decide_again(
     later.mkdir()
     _run_between_preview_and_apply(app, later, monkeypatch)
     link(app, PROBATION_TWO, POLICE_TWO, ACTOR, apply=True)
-    assert len(passes) == 4  # preview before and after, the run, and the act's own pass
+    assert len(passes) == 3  # the preview, the run, and the act's own fresh pass
     assert subject_of(app, RecordRef(Agency.POLICE, "LAN-3"))
     assert subject_of(app, PROBATION_TWO) == subject_of(app, POLICE_TWO)
     assert matches_a_fresh_pass(app)
