@@ -215,16 +215,26 @@ def decide_linked(linked: Linked, inputs: DecisionInputs) -> Decisions:
     """Decide and flag every subject of a linking made with the same `inputs`."""
     overrides = follow_successors(inputs.overrides, linked.successors)
     facts = gather_facts(linked.merged, linked.subject_of, overrides)
-    decisions = [
-        decide_subject(
-            facts[linked.subject_of[group[0]]],
-            group,
-            linked.edges_by_subject.get(linked.subject_of[group[0]], ()),
-            inputs,
-        )
-        for group in linked.groups
-    ]
-    decisions.sort(key=lambda d: d.subject_id)
+    return _pass_of(linked, lambda group: _decide_group(linked, facts, group, inputs))
+
+
+def _decide_group(
+    linked: Linked,
+    facts: Mapping[str, SubjectFacts],
+    group: tuple[RecordRef, ...],
+    inputs: DecisionInputs,
+) -> SubjectDecision:
+    """The decision of one group of records linked as one subject."""
+    subject_id = linked.subject_of[group[0]]
+    edges = linked.edges_by_subject.get(subject_id, ())
+    return decide_subject(facts[subject_id], group, edges, inputs)
+
+
+def _pass_of(
+    linked: Linked, decide_group: Callable[[tuple[RecordRef, ...]], SubjectDecision]
+) -> Decisions:
+    """A pass: each group's decision, in subject id order, with what linking left over."""
+    decisions = sorted(map(decide_group, linked.groups), key=lambda d: d.subject_id)
     return Decisions(
         tuple(decisions),
         linked.merged.merged_into,
@@ -307,23 +317,8 @@ def _decide_changes(
         relinked.subject_of,
         new_overrides,
     )
-    decisions = [
-        kept[group]
-        or decide_subject(
-            facts[relinked.subject_of[group[0]]],
-            group,
-            relinked.edges_by_subject.get(relinked.subject_of[group[0]], ()),
-            changed,
-        )
-        for group in relinked.groups
-    ]
-    decisions.sort(key=lambda d: d.subject_id)
-    return Decisions(
-        tuple(decisions),
-        relinked.merged.merged_into,
-        tuple(relinked.merged.orphans),
-        relinked.reviews,
-        relinked.successors,
+    return _pass_of(
+        relinked, lambda group: kept[group] or _decide_group(relinked, facts, group, changed)
     )
 
 
