@@ -15,7 +15,7 @@ from sync.audit.cli_hooks import audit_cli_consultation
 from sync.audit.pipeline_hooks import person_ref, subject_ref
 from sync.cli.context import ISO_DATE, CliState, pass_state
 from sync.core.records import Owner, RecordRef
-from sync.reconcile.acts import Actor, parse_record_ref, require_actor
+from sync.reconcile.acts import Actor, parse_record_ref, require_actor, require_operator
 from sync.reconcile.items import ITEM_KINDS
 
 if TYPE_CHECKING:
@@ -124,21 +124,28 @@ def list_cmd(
 
 @reconcile.command("show")
 @click.argument("subject_id")
-@operator_options
+@click.option(
+    "--operator",
+    help="Who is looking (required; default: ARMS_SYNC_OPERATOR or the settings file).",
+)
 @pass_state
-def show_cmd(state: CliState, subject_id: str, operator: str | None, reason: str | None) -> None:
-    """Both agencies' records side by side, the timeline, flags and manual acts."""
+def show_cmd(state: CliState, subject_id: str, operator: str | None) -> None:
+    """Both agencies' records side by side, the timeline, flags and manual acts.
+
+    It shows names and dates of birth, so the consultation is logged under the
+    operator's name, which it requires; looking needs no reason.
+    """
     from sync.reconcile.render import report_lines
     from sync.reconcile.subject import subject_report
 
-    actor = _actor(state, operator, reason)
+    name = require_operator(operator or state.app.settings.operator)
     app = state.app
     report = subject_report(app.ledger, subject_id)
     audit_cli_consultation(
         app,
         "reconcile show",
         refs=(subject_ref(subject_id), *(person_ref(ref) for ref in report.records)),
-        operator=actor.operator,
+        operator=name,
     )
     _echo(report_lines(report))
 

@@ -52,16 +52,22 @@ class AuditNote:
     detail: str | None = None
 
 
-def require_actor(operator: str | None, reason: str | None) -> Actor:
-    """The act's operator and reason, or a one-sentence refusal."""
+def require_operator(operator: str | None) -> str:
+    """The operator's name, or a one-sentence refusal."""
     name = (operator or "").strip()
-    why = (reason or "").strip()
     if not name:
         raise UsageError("An operator is required: give --operator or set ARMS_SYNC_OPERATOR.")
     if len(name) > MAX_OPERATOR_CHARS or not name.isprintable():
         raise UsageError(
             f"The operator must be plain text of at most {MAX_OPERATOR_CHARS} characters."
         )
+    return name
+
+
+def require_actor(operator: str | None, reason: str | None) -> Actor:
+    """The act's operator and reason, or a one-sentence refusal."""
+    name = require_operator(operator)
+    why = (reason or "").strip()
     if not why:
         raise UsageError("A reason is required: give --reason.")
     if len(why) > MAX_REASON_CHARS:

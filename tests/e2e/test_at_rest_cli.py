@@ -161,9 +161,7 @@ def test_operators_reasons_are_stored_encrypted_and_shown(
     assert [n for n in REASON_NEEDLES if n.encode() in whole_file] == []
 
     def show(subject_id: str) -> str:
-        return arms_sync(
-            "reconcile", "show", subject_id, "--reason", "review", cwd=folder, env=env
-        ).stdout
+        return arms_sync("reconcile", "show", subject_id, cwd=folder, env=env).stdout
 
     assert show(subject).count(f"reason: {SECRET_REASON}") >= 3  # unlink, assign, revoke
     assert f"reason: {SECRET_REASON}" in show(flag["subject_id"])

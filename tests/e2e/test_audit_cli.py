@@ -98,7 +98,7 @@ def test_the_export_of_a_run_holds_each_kind_that_happened_and_no_personal_data(
     ledger: Path,
 ) -> None:
     subject = subjects(ledger)["P100001"]
-    arms_sync("reconcile", "show", subject, *REASON, cwd=ledger, env=OPERATOR)
+    arms_sync("reconcile", "show", subject, cwd=ledger, env=OPERATOR)
     arms_sync(
         "reconcile",
         "link",

@@ -66,7 +66,7 @@ def test_an_override_follows_its_subject_into_the_subject_its_records_joined(
     run(tmp_path, linked=True)  # a third run keeps it
     assert MANUAL_2020 in timeline_of(tmp_path, kept)
 
-    shown = arms_sync("reconcile", "show", kept, *REASON, cwd=tmp_path, env=OPERATOR).stdout
+    shown = arms_sync("reconcile", "show", kept, cwd=tmp_path, env=OPERATOR).stdout
     acts = shown.split("Manual acts:")[1]
     assert f"assign {override}" in acts
     assert f"move {override} by service:decide: from subject {vanished} to subject {kept}" in acts

@@ -219,7 +219,8 @@ def test_unlink_keeps_identifier_linked_records_apart_across_runs(ledger: Path) 
         (("unlink", "P100001", "police:LAN-1", *REASON), OPERATOR, "must be given as"),
         (("revoke", "OVR-UNKNOWN", *REASON), OPERATOR, "is not known"),
         (("resolve", "duplicate|S0|police|X", *REASON), OPERATOR, "not known to the ledger"),
-        (("show", "S0000000000000000", *REASON), OPERATOR, "is not a current subject"),
+        (("show", "S0000000000000000"), OPERATOR, "is not a current subject"),
+        (("show", "SUBJECT"), {}, "An operator is required"),
     ],
 )
 def test_refusals_are_one_sentence_and_change_nothing(
@@ -270,7 +271,7 @@ def test_resolve_and_reopen_a_flag(ledger: Path) -> None:
 def test_show_puts_records_side_by_side_with_timeline_flags_and_history(ledger: Path) -> None:
     subject = subjects(ledger)["P100001"]
     _assign(ledger, "--apply")
-    output = arms_sync("reconcile", "show", subject, *REASON, cwd=ledger, env=OPERATOR).stdout
+    output = arms_sync("reconcile", "show", subject, cwd=ledger, env=OPERATOR).stdout
     surname_line = next(line for line in output.splitlines() if line.startswith("surname"))
     assert surname_line.count("QUIXLEY") == 2
     assert "probation:P100001" in output

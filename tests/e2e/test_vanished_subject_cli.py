@@ -94,7 +94,7 @@ class CliLedger:
 
     def show(self, subject_id: str) -> subprocess.CompletedProcess[str]:
         """`reconcile show SUBJECT`, whatever its outcome."""
-        return self.cli("reconcile", "show", subject_id, *REASON, check=False)
+        return self.cli("reconcile", "show", subject_id, check=False)
 
     def refused_show(self, subject_id: str) -> str:
         """The one-line refusal of `reconcile show SUBJECT`."""
