@@ -15,7 +15,8 @@ import click
 
 from sync.cli.context import writing
 from sync.crypto.keyring import generate_party, list_keys, revoke, rotate
-from sync.crypto.keys import KeyInfo, Party
+from sync.crypto.keys import KeyInfo, KeyStatus, Party
+from sync.errors import ConfigurationError
 
 KEYS_DIR_ENV = "ARMS_SYNC_KEYS_DIR"
 DEFAULT_GRACE_DAYS = 30
@@ -44,11 +45,17 @@ def key_dir_option(name: str) -> click.Option:
 
 
 def _describe(info: KeyInfo) -> str:
-    grace = "" if info.grace_until is None else f" until {info.grace_until.isoformat()}"
     return (
         f"{info.party.value:<9} {info.use.value:<7} {info.key_id} "
-        f"gen {info.generation:<3} {info.status.value}{grace}"
+        f"gen {info.generation:<3} {info.status.value}{_status_time(info)}"
     )
+
+
+def _status_time(info: KeyInfo) -> str:
+    """When a revoked key was revoked (for good), or until when a key in its grace opens."""
+    if info.status is KeyStatus.REVOKED:
+        return "" if info.revoked_at is None else f" since {info.revoked_at.isoformat()}"
+    return "" if info.grace_until is None else f" until {info.grace_until.isoformat()}"
 
 
 def _as_json(info: KeyInfo) -> str:
@@ -91,7 +98,10 @@ def generate_cmd(party: str, key_dir: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per key.")
 def list_cmd(key_dir: Path | None, as_json: bool) -> None:
     """List every party's public keys with their status."""
-    infos = list_keys(resolve_key_dir(key_dir))
+    directory = resolve_key_dir(key_dir)
+    if not directory.is_dir():
+        raise ConfigurationError(f"There is no key directory {directory}.")
+    infos = list_keys(directory)
     if not infos and not as_json:
         click.echo("No keys in this key directory.", err=True)
     for info in infos:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from sync.cli.envelope_cmd import envelope
 from sync.cli.keys_cmd import KEYS_DIR_ENV, keys
-from sync.errors import CryptoError, EnvelopeRejected, KeyError_
+from sync.errors import ConfigurationError, CryptoError, EnvelopeRejected, KeyError_
 
 pytestmark = pytest.mark.e2e
 
@@ -88,6 +88,10 @@ def test_rotate_then_revoke_end_to_end(runner: CliRunner, key_dir: Path) -> None
         (k["generation"], k["status"]) for k in _listed(runner, key_dir) if k["party"] == "police"
     }
     assert statuses == {(1, "revoked"), (2, "active")}
+    shown = runner.invoke(keys, ["list", "--dir", str(key_dir)]).output.splitlines()
+    revoked_lines = [line for line in shown if " revoked" in line]
+    assert len(revoked_lines) == 2
+    assert all(" since " in line and " until " not in line for line in revoked_lines)
     new_files = list((key_dir / "private" / "police").glob("*.pem"))
     assert len(new_files) == 4
     assert all(_mode(path) == 0o600 for path in new_files)
@@ -97,6 +101,16 @@ def test_missing_key_directory_is_a_usage_error(runner: CliRunner) -> None:
     result = runner.invoke(keys, ["list"], env={KEYS_DIR_ENV: ""})
     assert result.exit_code == 2
     assert KEYS_DIR_ENV in result.output
+
+
+def test_listing_a_key_directory_that_does_not_exist_is_refused(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    missing = tmp_path / "mistyped"
+    result = runner.invoke(keys, ["list", "--dir", str(missing)])
+    assert isinstance(result.exception, ConfigurationError)
+    assert str(result.exception) == f"There is no key directory {missing}."
+    assert not missing.exists()
 
 
 def test_unknown_party_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
