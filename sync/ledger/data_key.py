@@ -107,7 +107,7 @@ def ledger_key_file(engine: Engine, path: Path, place: str) -> FieldCipher:
         encrypted = holds_encrypted_data(conn)
     if encrypted:
         raise ConfigurationError(
-            f"The ledger {place} holds encrypted data but its at-rest key file {path.name} "
+            f"The ledger {place} holds encrypted data but its at-rest key file {path} "
             "is missing; restore it, or give the ledger's key with ARMS_SYNC_KEYS_DIR or "
             "ARMS_SYNC_AT_REST_KEY_FILE."
         )
@@ -117,7 +117,7 @@ def ledger_key_file(engine: Engine, path: Path, place: str) -> FieldCipher:
         return FieldCipher(read_data_key_file(path))
     except OSError as error:
         raise ConfigurationError(
-            f"The at-rest key file {path.name} cannot be made beside the ledger {place}."
+            f"The at-rest key file {path} cannot be made beside the ledger {place}."
         ) from error
 
 

@@ -90,6 +90,16 @@ def test_a_missing_key_file_is_refused_and_the_ledger_kept(tmp_path: Path) -> No
     assert exports(folder) == before
 
 
+def test_a_missing_key_file_is_named_where_it_should_be(tmp_path: Path) -> None:
+    folder = tmp_path / "ledgers"
+    folder.mkdir()
+    synced(folder)
+    (folder / KEY_FILE).unlink()
+    ledger = Path("ledgers") / LEDGER
+    line = refusal(arms_sync("--db", f"sqlite:///{ledger}", "rejects", cwd=tmp_path, check=False))
+    assert f"its at-rest key file {ledger}.key is missing" in line
+
+
 def test_another_folders_key_is_refused(tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
