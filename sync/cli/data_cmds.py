@@ -21,6 +21,7 @@ from sync.cli.context import (
 )
 from sync.errors import UsageError
 from sync.exports import export_links, export_ownership, export_timeline
+from sync.ledger.moments import iso_utc
 from sync.ledger.store import LastPass
 from sync.reports.from_ledger import ledger_report
 from sync.reports.models import KNOWN_KINDS, ReportFilters
@@ -186,7 +187,7 @@ def rejects(state: CliState, as_json: bool) -> None:
     orphans = state.app.ledger.list_orphans()
     if as_json:
         for row in rows:
-            click.echo(json.dumps({**row, "first_seen": row["first_seen"].isoformat()}))
+            click.echo(json.dumps({**row, "first_seen": iso_utc(row["first_seen"])}))
         for orphan in orphans:
             click.echo(json.dumps({**dict.fromkeys(REJECT_FIELDS), **orphan}))
         return

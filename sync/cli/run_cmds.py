@@ -42,8 +42,16 @@ DEMO_SEED = 2015
 
 
 @click.command()
-@click.option("--probation-feed", required=True, help="Probation feed: a file (plain or sealed).")
-@click.option("--police-feed", required=True, help="Police feed: a file (plain or sealed).")
+@click.option(
+    "--probation-feed",
+    required=True,
+    help="Probation feed: a file (plain or sealed JSON Lines) or the gateway's https:// URL.",
+)
+@click.option(
+    "--police-feed",
+    required=True,
+    help="Police feed: a file (plain or sealed JSON Lines) or the gateway's https:// URL.",
+)
 @click.option("--as-of", type=ISO_DATE, help="The date taken as today (default: today).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option(
@@ -207,7 +215,11 @@ def _jsonable(value: object) -> object:
 @click.option("--subjects", type=click.IntRange(min=10), default=DEMO_SUBJECTS, show_default=True)
 @pass_state
 def demo(state: CliState, out: Path, subjects: int) -> None:
-    """The main job on the embedded default: synthetic data, a full sync, the report."""
+    """The main job on the embedded default: synthetic data, a full sync, the report.
+
+    The ledger is arms-sync.db in the --out folder, unless --db,
+    ARMS_SYNC_DATABASE_URL or a settings file names another.
+    """
     from sync.demo import run_demo
 
     output_folder(out)

@@ -34,7 +34,7 @@ from sync.distributed.work import (
 from sync.errors import ArmsSyncError, UsageError
 from sync.ingest import IngestCounts
 from sync.ledger import schema
-from sync.ledger.moments import as_utc
+from sync.ledger.moments import as_utc, iso_utc
 
 WAIT_POLL_SECONDS = 0.5
 DEFAULT_BEAT_SCHEDULE_FILE = "celerybeat-schedule"
@@ -214,14 +214,10 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
         agencies.append(
             {
                 "agency": fresh.agency,
-                "last_pull": None if fresh.last_pull is None else fresh.last_pull.isoformat(),
-                "last_delivery": None
-                if fresh.last_delivery is None
-                else fresh.last_delivery.isoformat(),
-                "oldest_undelivered": None
-                if fresh.oldest_undelivered is None
-                else fresh.oldest_undelivered.isoformat(),
-                "pull_not_before": None if not_before is None else not_before.isoformat(),
+                "last_pull": iso_utc(fresh.last_pull),
+                "last_delivery": iso_utc(fresh.last_delivery),
+                "oldest_undelivered": iso_utc(fresh.oldest_undelivered),
+                "pull_not_before": iso_utc(not_before),
             }
         )
     letters = list_dead_letters(engine)
@@ -305,7 +301,7 @@ def dead_letters(ctx: click.Context, as_json: bool, include_retried: bool) -> No
 
 
 def _plain(value: object) -> object:
-    return value.isoformat() if isinstance(value, datetime) else value
+    return iso_utc(value) if isinstance(value, datetime) else value
 
 
 @dead_letters.command("retry")

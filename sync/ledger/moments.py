@@ -13,3 +13,8 @@ from datetime import UTC, datetime
 def as_utc(moment: datetime) -> datetime:
     """The stored moment as an aware UTC datetime (SQLite's naive values are UTC)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """The stored moment in ISO 8601 with its UTC offset (`+00:00`), or None."""
+    return None if moment is None else as_utc(moment).isoformat()

@@ -114,15 +114,22 @@ def _store_act(
     conn.execute(update(flag_acts).where(flag_acts.c.id == act_id).values(reason=reason))
 
 
+def _refusal(action: str, state: str) -> str:
+    """Why a flag in `state` cannot take `action`, in one sentence."""
+    verb = "resolved" if action == ACTION_RESOLVE else "reopened"
+    if state == STATE_CLOSED:
+        return f"The flag given is closed (its facts no longer hold), so it cannot be {verb}."
+    return f"The flag given is already {state}."
+
+
 def _act(app: App, key: str, actor: Actor, action: str) -> str:
     log = audit_log_for(app.ledger.engine)
     with app.ledger.engine.begin() as conn:
         row = _flag_row(conn, key)
         state = flag_state(row, latest_acts(conn, [key]).get(key))
-        if action == ACTION_RESOLVE and state != STATE_OPEN:
-            raise UsageError(f"The flag given is {state}, so it cannot be resolved.")
-        if action == ACTION_REOPEN and state != STATE_RESOLVED:
-            raise UsageError(f"The flag given is {state}, so it cannot be reopened.")
+        wanted = STATE_OPEN if action == ACTION_RESOLVE else STATE_RESOLVED
+        if state != wanted:
+            raise UsageError(_refusal(action, state))
         _store_act(conn, app.ledger.codec, key, action, content_digest(row), actor, app.clock())
         log.record(
             conn,

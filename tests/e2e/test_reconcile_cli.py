@@ -252,6 +252,11 @@ def test_resolve_and_reopen_a_flag(ledger: Path) -> None:
     assert key not in {i["key"] for i in _flag_items(ledger)}
     resolved = {i["key"]: i["state"] for i in _flag_items(ledger, "--all")}
     assert resolved[key] == "resolved"
+    again = arms_sync("reconcile", "resolve", key, *REASON, cwd=ledger, env=OPERATOR, check=False)
+    assert (again.returncode, again.stderr.strip()) == (
+        2,
+        "Error: The flag given is already resolved.",
+    )
     probation, police = write_feeds(ledger)
     arms_sync(
         "run",
@@ -266,6 +271,8 @@ def test_resolve_and_reopen_a_flag(ledger: Path) -> None:
     assert key not in {i["key"] for i in _flag_items(ledger)}
     arms_sync("reconcile", "reopen", key, *REASON, cwd=ledger, env=OPERATOR)
     assert key in {i["key"] for i in _flag_items(ledger)}
+    again = arms_sync("reconcile", "reopen", key, *REASON, cwd=ledger, env=OPERATOR, check=False)
+    assert again.stderr.strip() == "Error: The flag given is already open."
 
 
 def test_show_puts_records_side_by_side_with_timeline_flags_and_history(ledger: Path) -> None:
