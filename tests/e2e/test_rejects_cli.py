@@ -46,7 +46,7 @@ def test_a_bad_line_read_again_is_listed_once_at_its_latest_place(
     assert [(row["source"], row["position"]) for row in again] == [("tuesday.jsonl", "line 3")]
     assert again[0]["reason"] == first[0]["reason"]
     assert again[0]["first_seen"] == first[0]["first_seen"]
-    assert datetime.fromisoformat(first[0]["first_seen"]).utcoffset() == timedelta(0)
+    assert datetime.fromisoformat(str(first[0]["first_seen"])).utcoffset() == timedelta(0)
 
     run_cli(*db, *run_args(tuesday, police), cwd=tmp_path)
     assert _rejects(db, tmp_path) == again
