@@ -32,8 +32,17 @@ NO_RUN_YET = (
     "run `arms-sync run` first, or check --db."
 )
 # The fields of each `rejects --json` line, in order; an orphan has no source,
-# place or first sighting, so those are null rather than missing.
-REJECT_FIELDS = ("agency", "record_type", "record_id", "source", "position", "reason", "first_seen")
+# place or first sighting, and is never fixed, so those are null rather than missing.
+REJECT_FIELDS = (
+    "agency",
+    "record_type",
+    "record_id",
+    "source",
+    "position",
+    "reason",
+    "first_seen",
+    "fixed_in_run",
+)
 OUT_OPTION = click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file, not stdout."
 )
@@ -180,6 +189,8 @@ def warn_of_unknown_area(app: App, area: str) -> None:
 def rejects(state: CliState, as_json: bool) -> None:
     """The rejected records: agency, type, id, line or page, reason.
 
+    A rejected line whose record the agency sent again, corrected, in a later
+    run is marked with that run ("fixed"): the record is in the ledger now.
     With `--json`, every line (rejected or orphaned record) has the same fields.
     """
     audit_cli_consultation(state.app, "rejects list")
@@ -194,7 +205,9 @@ def rejects(state: CliState, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("agency", "type", "id", "source", "position", "reason", title="Rejected records")
+    table = Table(
+        "agency", "type", "id", "source", "position", "reason", "fixed", title="Rejected records"
+    )
     for row in rows:
         table.add_row(
             row["agency"],
@@ -203,10 +216,26 @@ def rejects(state: CliState, as_json: bool) -> None:
             row["source"],
             row["position"],
             row["reason"],
+            _fixed(row["fixed_in_run"]),
         )
     for orphan in orphans:
         table.add_row(
-            orphan["agency"], orphan["record_type"], orphan["record_id"], "-", "-", orphan["reason"]
+            orphan["agency"],
+            orphan["record_type"],
+            orphan["record_id"],
+            "-",
+            "-",
+            orphan["reason"],
+            "",
         )
     Console(width=200).print(table)
-    click.echo(f"{len(rows)} rejected, {len(orphans)} orphaned")
+    fixed = sum(row["fixed_in_run"] is not None for row in rows)
+    click.echo(
+        f"{len(rows)} rejected ({len(rows) - fixed} still standing, {fixed} since fixed), "
+        f"{len(orphans)} orphaned"
+    )
+
+
+def _fixed(run_id: int | None) -> str:
+    """The table's note of a rejected line whose record a later run applied."""
+    return "" if run_id is None else f"run {run_id}"

@@ -467,8 +467,20 @@ class Ledger:
         conn.execute(statement, values)
 
     def list_rejects(self) -> list[dict[str, Any]]:
-        """Every rejected line, oldest first, then by agency, source and place in it."""
-        table = schema.rejects
+        """Every rejected line, oldest first, then by agency, source and place in it.
+
+        `fixed_in_run` is the run that applied a version of the same record
+        after the run that last read the rejected line (the agency sent it
+        again, corrected), else None: the line still stands for a record the
+        ledger does not hold as the agency meant it.
+        """
+        table, records = schema.rejects, schema.records
+        later = and_(
+            records.c.agency == table.c.agency,
+            records.c.rtype == table.c.record_type,
+            records.c.rid == table.c.record_id,
+            records.c.applied_run > table.c.last_seen_run,
+        )
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(
@@ -479,7 +491,8 @@ class Ledger:
                     table.c.position,
                     table.c.reason,
                     table.c.first_seen,
-                )
+                    records.c.applied_run.label("fixed_in_run"),
+                ).select_from(table.outerjoin(records, later))
             )
             found = [dict(row._mapping) for row in rows]
         return sorted(found, key=reject_order)

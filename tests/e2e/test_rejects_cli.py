@@ -65,3 +65,30 @@ def test_an_orphan_is_listed_with_the_same_fields_as_a_rejected_line(tmp_path: P
     assert orphan["record_id"] == "PA-1"
     assert list(orphan) == list(rejected)
     assert (orphan["source"], orphan["position"], orphan["first_seen"]) == (None, None, None)
+
+
+def test_a_rejected_line_corrected_in_a_later_run_is_marked_fixed(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    db = ["--db", ledger_url]
+    police = write_feed(tmp_path / "police.jsonl", [person("police", "LAN-1")])
+    monday = write_feed(tmp_path / "monday.jsonl", [BAD_LINE, person("probation", "X000001")])
+    run_cli(*db, *run_args(monday, police), cwd=tmp_path)
+    [standing] = _rejects(db, tmp_path)
+    assert standing["fixed_in_run"] is None
+
+    corrected = {**person("probation", "X000091"), "updated_at": "2026-01-02T00:00:00Z"}
+    tuesday = write_feed(tmp_path / "tuesday.jsonl", [corrected, person("probation", "X000001")])
+    summary = json.loads(run_cli(*db, *run_args(tuesday, police), "--json", cwd=tmp_path).stdout)
+
+    [fixed] = _rejects(db, tmp_path)
+    assert fixed["record_id"] == "X000091"
+    assert fixed["fixed_in_run"] == summary["run_id"]
+    table = run_cli(*db, "rejects", cwd=tmp_path).stdout
+    assert f"run {summary['run_id']}" in table
+    assert "1 rejected (0 still standing, 1 since fixed), 0 orphaned" in table
+
+    # The agency sends the bad line again: it stands again.
+    run_cli(*db, *run_args(monday, police), cwd=tmp_path)
+    [again] = _rejects(db, tmp_path)
+    assert again["fixed_in_run"] is None
