@@ -180,10 +180,14 @@ def build_chart(
 ) -> Chart | None:
     """Bars of duplicate flags per month and agency; None if there are none.
 
-    Every month from the first to the last with flags is shown, empty ones
-    included, widened to the report's period at either end it gives.
+    Every month from the first to the last with a duplicate is shown, empty
+    ones included, widened to the report's period at either end it gives.
     """
-    values = {month.month: month.duplicates_by_agency for month in by_month}
+    values = {
+        month.month: month.duplicates_by_agency
+        for month in by_month
+        if sum(month.duplicates_by_agency.values())
+    }
     total = sum(sum(counts.values()) for counts in values.values())
     if not total:
         return None

@@ -165,8 +165,6 @@ def test_html_chart_has_two_labelled_series_with_the_month_counts() -> None:
         ("2025-04", "police"): "0",
         ("2025-05", "probation"): "0",
         ("2025-05", "police"): "1",
-        ("2025-06", "probation"): "0",
-        ("2025-06", "police"): "0",
     }
 
 
@@ -220,6 +218,24 @@ def test_chart_fills_months_without_flags() -> None:
     assert [bar.month for bar in chart.bars[::2]] == ["2025-01", "2025-02", "2025-03", "2025-04"]
     assert all(bar.y + bar.height == pytest.approx(chart.bottom) for bar in chart.bars)
     assert chart.y_marks[-1].label == "1"
+
+
+def test_chart_spans_only_the_months_with_a_duplicate() -> None:
+    rows = [
+        assessment_flag(assessment_id="PA-0", reference_date=date(2024, 11, 3)),
+        *duplicate_pair(
+            "SUB-1", police=("PA-1", date(2025, 1, 5)), probation=("A-1", date(2025, 1, 2))
+        ),
+        *duplicate_pair(
+            "SUB-2", police=("PA-2", date(2025, 3, 5)), probation=("A-2", date(2025, 3, 2))
+        ),
+        assessment_flag(assessment_id="PA-9", reference_date=date(2025, 6, 20)),
+    ]
+
+    chart = build_chart(report_of(rows).summary.by_month)
+
+    assert chart is not None
+    assert [bar.month for bar in chart.bars[::2]] == ["2025-01", "2025-02", "2025-03"]
 
 
 @pytest.mark.parametrize(
