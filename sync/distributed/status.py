@@ -25,6 +25,8 @@ from sync.distributed.work import (
 )
 from sync.ledger import schema
 from sync.ledger import tables_cycle as tables
+from sync.ledger.moments import as_utc
+from sync.ledger.runs import KIND_IN_PROCESS, RUN_PARTIAL, RUN_SUCCEEDED
 
 AGENCIES = ("probation", "police")
 
@@ -119,10 +121,33 @@ def agency_freshness(engine: Engine) -> list[AgencyFreshness]:
 
 
 def _last_pull(conn: Connection, agency: str) -> datetime | None:
-    """When a cycle's ingest task last read the agency's feed (not ended on its gateway's error)."""
-    return _last_done(
+    """When the agency's feed was last read whole: by a cycle's ingest task or by an
+    in-process run (`arms-sync run`, the demo), not ending on its gateway's error."""
+    by_cycle = _last_done(
         conn, f"{KIND_INGEST}:{agency}", lambda result: result_feed_error(result) is None
     )
+    by_run = _last_in_process_pull(conn, agency)
+    found = [moment for moment in (by_cycle, by_run) if moment is not None]
+    return max(found, key=as_utc, default=None)
+
+
+def _last_in_process_pull(conn: Connection, agency: str) -> datetime | None:
+    """When an in-process run that read the agency's feed without a feed error last finished."""
+    runs = schema.runs
+    rows = conn.execute(
+        select(runs.c.finished_at, runs.c.summary)
+        .where(
+            runs.c.kind == KIND_IN_PROCESS,
+            runs.c.status.in_((RUN_SUCCEEDED, RUN_PARTIAL)),
+            runs.c.finished_at.is_not(None),
+        )
+        .order_by(runs.c.id.desc())
+    )
+    for finished, summary in rows:
+        told = json.loads(summary or "{}")
+        if agency in told.get("feeds", {}) and agency not in told.get("feed_errors", {}):
+            return finished  # type: ignore[no-any-return]
+    return None
 
 
 def _last_full_delivery_task(conn: Connection, agency: str) -> datetime | None:

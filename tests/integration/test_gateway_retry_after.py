@@ -26,7 +26,7 @@ from sync.app import App
 from sync.crypto import KeyRing, Party
 from sync.cycle import RunSummary, run_cycle
 from sync.delivery import deliver_outbox
-from sync.distributed.status import agency_freshness
+from sync.distributed.status import AgencyFreshness, agency_freshness
 from sync.errors import RetryAfterError
 from sync.feeds.files import PlainFileSource
 from sync.gateway.client import GatewayClient
@@ -232,6 +232,12 @@ def test_the_outbox_tries_a_batch_again_no_sooner_than_the_gateway_asked(
         app.close()
 
 
+def probation_freshness(app: App) -> AgencyFreshness:
+    """What `status` reads of the probation feed and deliveries."""
+    [freshness] = [f for f in agency_freshness(app.ledger.engine) if f.agency == "probation"]
+    return freshness
+
+
 def test_a_feed_gateway_is_not_called_again_before_the_wait_it_asked_for(
     serve: Callable[[int], Served], tmp_path: Path
 ) -> None:
@@ -254,11 +260,10 @@ def test_a_feed_gateway_is_not_called_again_before_the_wait_it_asked_for(
             summary = pull()
             assert "asked to wait 120 s" in summary.feed_errors[AGENCY.value]
             calls = served.faults.calls
-            [freshness] = [
-                f for f in agency_freshness(app.ledger.engine) if f.agency == "probation"
-            ]
+            freshness = probation_freshness(app)
             assert freshness.pull_not_before is not None
             assert as_utc(freshness.pull_not_before) >= asked_at + timedelta(seconds=LONG_WAIT)
+            assert freshness.last_pull is None  # a run that ended on the gateway's error
 
             # Later runs within the wait, from this process or another, leave the gateway alone.
             clock.now = asked_at + timedelta(seconds=LONG_WAIT - 1)
@@ -271,5 +276,6 @@ def test_a_feed_gateway_is_not_called_again_before_the_wait_it_asked_for(
             assert summary.feed_errors == {}
             assert summary.feeds[AGENCY.value].read == FEED_RECORDS
             assert served.faults.calls > calls
+            assert probation_freshness(app).last_pull is not None  # an in-process run's pull
     finally:
         app.close()
