@@ -112,6 +112,9 @@ def withdraw_pool(token: Token[LinePool | None]) -> None:
     _POOL.reset(token)
 
 
+FIELD_LOC_PARTS = 2  # a field's error is located by record type and field name
+
+
 def describe_errors(error: ValidationError) -> str:
     """One sentence naming each failing field and rule (never the input value)."""
     reasons = []
@@ -129,11 +132,24 @@ def _describe_one(error_type: str, loc: tuple[int | str, ...], message: str) -> 
         return "not a JSON object"
     if error_type in {"union_tag_invalid", "union_tag_not_found"}:
         return "type: missing or unknown record type"
-    field = ".".join(str(part) for part in loc)
     message = message.removeprefix(VALUE_ERROR_PREFIX)
     if ": " in message:
-        return f"{loc[0]}.{message}" if loc else message
+        return _named_rule(loc, message)
+    field = ".".join(str(part) for part in loc)
     return f"{field}: {message}" if field else message
+
+
+def _named_rule(loc: tuple[int | str, ...], message: str) -> str:
+    """A rule that names what it checks: a record's rule names its field ("end:
+    must not be before start"); a field's rule names the kind of value it wants
+    ("crn: …"), shown beside the field the value was in."""
+    if len(loc) < FIELD_LOC_PARTS:
+        return f"{loc[0]}.{message}" if loc else message
+    field = ".".join(str(part) for part in loc)
+    named, rule = message.split(": ", 1)
+    if named == str(loc[-1]):
+        return f"{field}: {rule}"
+    return f"{field} ({named}): {rule}"
 
 
 def _peek_type_and_id(raw: bytes) -> tuple[str | None, str | None]:

@@ -228,7 +228,7 @@ def test_broken_lines_are_rejected_with_reasons_and_change_nothing_else(tmp_path
         ("probation", "line 4"): reasons[("probation", "line 4")],
         ("probation", "line 5"): "supervision.end: must not be before start",
         ("probation", "line 6"): "assessment.agency: does not match the feed it arrived in",
-        ("probation", "line 7"): "person.crn: must be one letter and six digits",
+        ("probation", "line 7"): "person.id (crn): must be one letter and six digits",
         ("police", "line 4"): "supervision.type: a supervision record only comes from probation",
     }
     assert reasons[("probation", "line 4")].startswith("supervision.start:")
