@@ -156,7 +156,7 @@ def _peek_type_and_id(raw: bytes) -> tuple[str | None, str | None]:
     """The record's type and id when the line is at least a JSON object."""
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
         return None, None
     if not isinstance(value, dict):
         return None, None
@@ -168,12 +168,25 @@ def _peek_type_and_id(raw: bytes) -> tuple[str | None, str | None]:
 
 
 # What a record id can look like: anything else in the `id` field of a rejected
-# line (a name typed into the wrong field) is not kept or shown as its id.
-_ID_SHAPE = re.compile(r"\s*[A-Za-z0-9][A-Za-z0-9._/-]{0,63}\s*")
+# line is not kept or shown as its id, since it may be personal data typed into
+# the wrong field. An id holds a digit (so not a name) and is not a date or a PNC
+# or CRO number, with or without its slash.
+_ID_SHAPE = re.compile(r"\s*[A-Za-z0-9][A-Za-z0-9._/-]{0,63}\s*", re.ASCII)
+_DATE_SHAPE = re.compile(r"[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}", re.ASCII)
+_PNC_OR_CRO_SHAPE = re.compile(
+    r"(?<![0-9])(?:[0-9]{2}|[0-9]{4})/?[0-9]{1,7}[A-Z](?![A-Z0-9])"
+    r"|(?<![0-9])[0-9]{1,6}/[0-9]{2}[A-Z]|SF[0-9]{2}/[0-9]{1,6}[A-Z]",
+    re.ASCII | re.IGNORECASE,
+)
 
 
 def _looks_like_an_id(value: str) -> bool:
-    return _ID_SHAPE.fullmatch(value) is not None
+    return (
+        _ID_SHAPE.fullmatch(value) is not None
+        and any(char.isdigit() for char in value)
+        and _DATE_SHAPE.search(value) is None
+        and _PNC_OR_CRO_SHAPE.search(value) is None
+    )
 
 
 def iter_lines(

@@ -36,10 +36,11 @@ AgencyName = Literal["probation", "police"]
 NAME_MAX_LENGTH = 200
 AREA_MAX_LENGTH = 32
 RECORD_ID_MAX_LENGTH = 64
-NonEmptyText = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
 WARNINGS_KEY = "\x00warnings"
 _PLACEHOLDER_DOB_TEXT = frozenset(d.isoformat() for d in ids.PLACEHOLDER_DATES_OF_BIRTH)
-RecordId = Annotated[str, Field(min_length=1, max_length=RECORD_ID_MAX_LENGTH)]
+# No C0 or C1 control character (NUL, tab, line breaks, DEL, …): they are no part of
+# a name, id or area, and PostgreSQL refuses NUL in the text columns ids are kept in.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 
 def _with_reason(error_type: str, reason: str) -> GetPydanticSchema:
@@ -69,6 +70,32 @@ def _json_text_in_form(pattern: str, error_type: str, reason: str) -> GetPydanti
         )
 
     return GetPydanticSchema(schema)
+
+
+def _text(max_length: int) -> GetPydanticSchema:
+    """Annotation: a JSON string of 1 to `max_length` characters, none a control character.
+
+    Any failure is reported as one reason naming both rules; the check runs
+    inside pydantic-core.
+    """
+
+    def schema(_source: Any, _handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.custom_error_schema(
+            core_schema.str_schema(
+                min_length=1, max_length=max_length, pattern=NO_CONTROL_CHARACTERS, strict=True
+            ),
+            custom_error_type="text",
+            custom_error_message=(
+                f"must be text of 1 to {max_length} characters, without control characters"
+            ),
+        )
+
+    return GetPydanticSchema(schema)
+
+
+NonEmptyText = Annotated[str, _text(NAME_MAX_LENGTH)]
+RecordId = Annotated[str, _text(RECORD_ID_MAX_LENGTH)]
+AreaCode = Annotated[str, _text(AREA_MAX_LENGTH)]
 
 
 # Pydantic alone, even in strict mode, turns numbers, Unix-time strings and
@@ -155,7 +182,7 @@ class PersonRecord(FeedRecord):
     surname: NonEmptyText
     forenames: NonEmptyText
     gender: Gender
-    area: Annotated[str, Field(min_length=1, max_length=AREA_MAX_LENGTH)]
+    area: AreaCode
     pnc: str | None = None
     cro: str | None = None
     noms: str | None = None

@@ -92,3 +92,31 @@ def test_a_rejected_line_corrected_in_a_later_run_is_marked_fixed(
     run_cli(*db, *run_args(monday, police), cwd=tmp_path)
     [again] = _rejects(db, tmp_path)
     assert again["fixed_in_run"] is None
+
+
+def test_lines_nested_too_deep_or_holding_nul_are_rejected_and_the_run_goes_on(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    db = ["--db", ledger_url]
+    nested = b'{"a":' * 5_000 + b"1" + b"}" * 5_000
+    nul_id = {
+        "type": "custody",
+        "agency": "probation",
+        "id": "C\u0000",
+        "person_id": "X000001",
+        "start": "2025-06-01",
+        "updated_at": "2026-01-01T00:00:00Z",
+    }
+    probation = write_feed(tmp_path / "probation.jsonl", [person("probation", "X000001"), nul_id])
+    with probation.open("ab") as stream:
+        stream.write(nested + b"\n")
+    police = write_feed(tmp_path / "police.jsonl", [person("police", "LAN-1")])
+
+    summary = json.loads(run_cli(*db, *run_args(probation, police), "--json", cwd=tmp_path).stdout)
+
+    assert summary["feeds"]["probation"]["accepted"] == 1
+    rejected = {str(row["position"]): str(row["reason"]) for row in _rejects(db, tmp_path)}
+    assert rejected == {
+        "line 2": "custody.id: must be text of 1 to 64 characters, without control characters",
+        "line 3": "not valid JSON",
+    }

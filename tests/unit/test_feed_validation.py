@@ -93,7 +93,25 @@ def test_warnings_cannot_be_injected_by_the_feed() -> None:
         (_person(noms="A12BC"), "person.noms: must be a letter, four digits and two letters"),
         (_person(agency="police"), "person.agency: does not match the feed it arrived in"),
         (_person(gender="Q"), "person.gender: Input should be 'M', 'F', 'X' or 'U'"),
-        (_person(surname=None), "person.surname: Input should be a valid string"),
+        (
+            _person(surname=None),
+            "person.surname: must be text of 1 to 200 characters, without control characters",
+        ),
+        (
+            _person(area="N\tW"),
+            "person.area: must be text of 1 to 32 characters, without control characters",
+        ),
+        (
+            _line(
+                type="custody",
+                agency="probation",
+                id="C\u0000",
+                person_id="X123456",
+                start="2025-06-01",
+                updated_at=STAMP,
+            ),
+            "custody.id: must be text of 1 to 64 characters, without control characters",
+        ),
         (
             _person(updated_at="2026-11-01T09:00:00"),
             "person.updated_at: must be an RFC 3339 timestamp with seconds and an offset",

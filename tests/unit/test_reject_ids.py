@@ -1,4 +1,5 @@
-"""A rejected line keeps its type and id only when they look like a type and an id."""
+"""A rejected line keeps its type and id only when they look like a type and an id, and the
+id not like personal data typed into the wrong field (a name, a date, a PNC or CRO)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ def _rejected(record_type: object, record_id: object) -> Rejected:
         ("assessment", "ELLIS David", ("assessment", None)),
         ("assessment", "1972-03-20 ELLIS", ("assessment", None)),
         ("assessment", 12345, ("assessment", None)),
+        ("person", "ELLIS", ("person", None)),
+        ("person", "1972-03-20", ("person", None)),
+        ("person", "20/03/1972", ("person", None)),
+        ("person", "2001/0000123Z", ("person", None)),
+        ("person", "20010000123z", ("person", None)),
+        ("person", "123456/01Z", ("person", None)),
+        ("person", "SF01/123Z", ("person", None)),
+        ("person", "X12345", ("person", "X12345")),
+        ("assessment", "RAS00042127", ("assessment", "RAS00042127")),
         ("ELLIS", "PA-1", (None, "PA-1")),
         (None, None, (None, None)),
     ],
