@@ -7,13 +7,19 @@ probation area, report folder, broker URL and schedule.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from sync.core.policy import area_key
 from sync.errors import ConfigurationError
@@ -98,10 +104,16 @@ def read_toml(path: Path) -> dict[str, Any]:
             data = tomllib.load(handle)
     except FileNotFoundError as error:
         raise ConfigurationError(f"The settings file {path.name} does not exist.") from error
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigurationError(f"The settings file {path.name} is not valid TOML.") from error
+    except OSError as error:
+        raise ConfigurationError(f"The settings file {path.name} cannot be read.") from error
     table = data.get("arms_sync", data)
-    return dict(table) if isinstance(table, dict) else {}
+    if not isinstance(table, dict):
+        raise ConfigurationError(
+            f"The settings file {path.name} has an arms_sync entry that is not a table."
+        )
+    return dict(table)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -113,6 +125,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return Settings(**merged)
     except ValidationError as error:
         raise invalid_setting(error) from error
+    except SettingsError as error:
+        raise unreadable_setting(error) from error
 
 
 def invalid_setting(error: ValidationError) -> ConfigurationError:
@@ -121,6 +135,17 @@ def invalid_setting(error: ValidationError) -> ConfigurationError:
     field = ".".join(str(part) for part in first["loc"])
     reason = first["msg"].removeprefix("Value error, ")
     return ConfigurationError(f"Setting {field or 'value'} is invalid: {reason}.")
+
+
+def unreadable_setting(error: SettingsError) -> ConfigurationError:
+    """One clear error naming an environment setting whose text cannot be parsed at all
+    (a list or table that is not JSON), never the value given."""
+    found = _SETTINGS_ERROR_FIELD.search(str(error))
+    name = f"ARMS_SYNC_{found.group(1).upper()}" if found else "an ARMS_SYNC_ variable"
+    return ConfigurationError(f"Setting {name} cannot be read: a list or table must be JSON.")
+
+
+_SETTINGS_ERROR_FIELD = re.compile(r'field "([a-z_]+)"')
 
 
 def given_values(values: dict[str, Any]) -> dict[str, Any]:

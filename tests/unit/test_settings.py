@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +48,34 @@ def test_one_area_given_two_training_dates_is_refused() -> None:
         "Setting training_dates is invalid: area NW is given two different training dates."
     )
     assert load_settings(training_dates={"NW": "2017-08-31", "nw": "2017-08-31"})
+
+
+def test_an_environment_table_that_is_not_json_is_named_without_its_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ARMS_SYNC_TRAINING_DATES", "NW=2017-08-31")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "Setting ARMS_SYNC_TRAINING_DATES cannot be read: a list or table must be JSON."
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "sentence"),
+    [
+        (b"\xff\xfe\x00binary", "The settings file s.toml is not valid TOML."),
+        (
+            b"arms_sync = 5\n",
+            "The settings file s.toml has an arms_sync entry that is not a table.",
+        ),
+    ],
+)
+def test_a_settings_file_that_cannot_be_used_is_one_sentence(
+    tmp_path: Path, content: bytes, sentence: str
+) -> None:
+    path = tmp_path / "s.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(path)
+    assert str(caught.value) == sentence
