@@ -39,6 +39,7 @@ def build_gateway_client(
     from sync.gateway.client import GatewayClient
     from sync.gateway.retry import RetryPolicy
 
+    require_a_host(base_url)
     if not settings.gateway_allow_plain_http:
         require_tls_off_this_machine(base_url)
     if settings.gateway_client_secret is None:
@@ -61,6 +62,22 @@ def build_gateway_client(
         deadline=settings.http_deadline_seconds,
         max_body_bytes=settings.gateway_max_response_bytes,
     )
+
+
+def require_a_host(base_url: str) -> None:
+    """Refuse a gateway URL that names no host or has a malformed host or port.
+
+    The message does not repeat the URL, which may hold credentials.
+    """
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError as error:
+        raise ConfigurationError(
+            "A gateway URL is not a valid URL: check its host and port."
+        ) from error
+    if not parts.hostname:
+        raise ConfigurationError("A gateway URL names no host: give https://HOST[:PORT].")
 
 
 def require_tls_off_this_machine(base_url: str) -> None:

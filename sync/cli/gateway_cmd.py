@@ -185,7 +185,14 @@ def gateway(
     faults = FaultInjector(
         fail_rate, fault_seed, delay_seconds=fault_delay, retry_after_seconds=fault_retry_after
     )
-    server = build_server(Gateway(config), host=host, port=port, faults=faults, tls=tls)
+    try:
+        server = build_server(Gateway(config), host=host, port=port, faults=faults, tls=tls)
+    except OSError as error:
+        store.close()
+        raise UsageError(
+            f"The gateway cannot listen on {host} port {port}: "
+            f"{error.strerror or type(error).__name__}."
+        ) from error
     scheme = "https" if tls is not None else "http"
     stop = _stop_on_signals()
     click.echo(f"listening on {scheme}://{host}:{server.port}")

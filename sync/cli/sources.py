@@ -19,8 +19,16 @@ def open_source(spec: str, agency: str, app: App) -> FeedSource:
 
         return gateway_source(spec, agency, app)
     path = Path(spec)
-    if not path.is_file():
+    if not _is_file(path):
         raise UsageError(f"The {agency} feed file {path.name} does not exist or is not a file.")
     if is_sealed_file(path):
         return SealedFileSource(path, app.require_keyring(), app.clock)
     return PlainFileSource(path)
+
+
+def _is_file(path: Path) -> bool:
+    """Whether `path` names a file; a name the system cannot look up (too long) names none."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False

@@ -98,12 +98,12 @@ def _info_from_json(entry: dict[str, Any]) -> KeyInfo:
 
 def _read_ring(directory: Path) -> list[KeyInfo]:
     path = directory / RING_FILE
-    if not path.exists():
-        return []
     try:
+        if not path.exists():
+            return []
         document = json.loads(path.read_text(encoding="utf-8"))
         return [_info_from_json(entry) for entry in document["keys"]]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigurationError(f"the key ring {path} is not readable.") from exc
 
 
@@ -246,6 +246,16 @@ def private_parties(directory: Path) -> list[Party]:
     return [party for party in Party if any((root / party.value).glob("*.pem"))]
 
 
+def _private_key_file_exists(path: Path) -> bool:
+    """Whether a private key file is there, or a refusal when its folder cannot be read."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"the private keys in {path.parent} cannot be read (check the folder's permissions)."
+        ) from exc
+
+
 def _load_private(path: Path) -> PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -266,7 +276,7 @@ def load_keyring(directory: Path, me: Party) -> KeyRing:
     encryption: dict[str, X25519PrivateKey] = {}
     for info in ring:
         path = directory / PRIVATE_DIR / me.value / f"{info.use.value}-{info.key_id}.pem"
-        if info.party is not me or not path.exists():
+        if info.party is not me or not _private_key_file_exists(path):
             continue
         key = _load_private(path)
         if key_id_of(key.public_key().public_bytes(_RAW, _RAW_PUBLIC)) != info.key_id:

@@ -7,6 +7,8 @@ personal data and no password from a ledger URL (`spec/cli.md`).
 from __future__ import annotations
 
 import json
+import secrets
+import socket
 from pathlib import Path
 
 import pytest
@@ -291,3 +293,45 @@ def test_a_command_that_reads_the_ledger_refuses_a_missing_ledger_file_and_makes
         "Error: There is no ledger file arms-sync.db: run `arms-sync run` first, or check --db."
     )
     assert list(empty.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("feed", "sentence"),
+    [
+        ("https://", "A gateway URL names no host: give https://HOST[:PORT]."),
+        ("http://[::1", "A gateway URL is not a valid URL: check its host and port."),
+        (
+            "https://gw.example:notaport/",
+            "A gateway URL is not a valid URL: check its host and port.",
+        ),
+        ("f" * 300, f"The probation feed file {'f' * 300} does not exist or is not a file."),
+    ],
+    ids=["no-host", "broken-host", "bad-port", "name-too-long"],
+)
+def test_a_feed_that_cannot_be_named_is_refused(
+    empty: Path, tmp_path: Path, feed: str, sentence: str
+) -> None:
+    police = tmp_path / "police.jsonl"
+    police.write_text("")
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    args = ("run", "--probation-feed", feed, "--police-feed", str(police), "--db", db)
+    assert refusal(arms_sync(*args, cwd=empty, check=False)) == f"Error: {sentence}"
+
+
+def test_a_gateway_whose_port_is_taken_is_refused(empty: Path, tmp_path: Path) -> None:
+    keys, feed = tmp_path / "keys", tmp_path / "feed.jsonl"
+    feed.write_text("")
+    for party in ("hub", "probation"):
+        arms_sync("keys", "generate", "--party", party, "--dir", str(keys), cwd=empty)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["--agency", "probation", "--feed", str(feed), "--keys", str(keys)]
+        args += ["--host", "127.0.0.1", "--port", str(port), "--state", str(tmp_path / "st")]
+        args += ["--client-id", "hub", "--client-secret", secrets.token_urlsafe(8)]
+        line = refusal(arms_sync("gateway", *args, cwd=empty, check=False))
+    assert (
+        line
+        == f"Error: The gateway cannot listen on 127.0.0.1 port {port}: Address already in use."
+    )

@@ -193,3 +193,22 @@ def test_missing_data_key_is_a_configuration_error(tmp_path: Path) -> None:
 
 def test_private_parties_lists_whose_private_keys_are_held(key_dir: Path) -> None:
     assert set(private_parties(key_dir)) == set(Party)
+
+
+def test_private_keys_in_a_folder_that_cannot_be_read_are_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tests run as root, whom permissions do not stop: the refusal the
+    # system gives another account is raised here by hand.
+    generate_party(tmp_path, Party.HUB, now=T0)
+    private = tmp_path / "private" / "hub"
+    looked_up = Path.exists
+
+    def refused(path: Path) -> bool:
+        if path.parent == private:
+            raise PermissionError(13, "Permission denied")
+        return looked_up(path)
+
+    monkeypatch.setattr(Path, "exists", refused)
+    with pytest.raises(ConfigurationError, match=r"cannot be read \(check the folder's"):
+        load_keyring(tmp_path, Party.HUB)
