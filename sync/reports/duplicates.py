@@ -69,7 +69,8 @@ def build_report(
         previous = _previous_period(
             scoped, (filters.date_from, filters.date_to), summary, hours_per_assessment
         )
-        summary = summary.model_copy(update={"previous_period": previous})
+        if previous is not None:
+            summary = summary.model_copy(update={"previous_period": previous})
     return DuplicateReport(
         as_of=as_of,
         window_days=window_days,
@@ -308,11 +309,17 @@ def _previous_period(
     period: tuple[date, date],
     now: Summary,
     hours_per_assessment: float,
-) -> PreviousPeriod:
-    """The same figures for the period of equal length just before, and the change since."""
+) -> PreviousPeriod | None:
+    """The same figures for the period of equal length just before, and the change since.
+
+    None when that period would begin before the first day of the calendar.
+    """
     first, last = period
     length = last - first + timedelta(days=1)
-    start, end = first - length, first - timedelta(days=1)
+    try:
+        start, end = first - length, first - timedelta(days=1)
+    except OverflowError:
+        return None
     before = _in_period(scoped, start, end)
     kinds = Counter(row.kind for row in before)
     redundant = _redundant_completed(before)

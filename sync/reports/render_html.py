@@ -62,6 +62,7 @@ CHART_TICKS = 5
 CHART_MAX_MONTH_LABELS = 12
 NICE_STEPS = (1, 2, 5, 10)
 MONTHS_PER_YEAR = 12
+CHART_MAX_WIDENING = 120  # months a report's period may widen the chart by, at each end
 
 
 _Scale = tuple[float, float]
@@ -181,7 +182,8 @@ def build_chart(
     """Bars of duplicate flags per month and agency; None if there are none.
 
     Every month from the first to the last with a duplicate is shown, empty
-    ones included, widened to the report's period at either end it gives.
+    ones included, widened to the report's period at either end it gives, by
+    at most `CHART_MAX_WIDENING` months (a period to the year 9999 is no chart).
     """
     values = {
         month.month: month.duplicates_by_agency
@@ -191,8 +193,12 @@ def build_chart(
     total = sum(sum(counts.values()) for counts in values.values())
     if not total:
         return None
-    ends = [*values, *(f"{day:%Y-%m}" for day in (date_from, date_to) if day is not None)]
-    months = _month_range(min(ends), max(ends))
+    first, last = min(values), max(values)
+    if date_from is not None:
+        first = max(min(first, f"{date_from:%Y-%m}"), _months_from(first, -CHART_MAX_WIDENING))
+    if date_to is not None:
+        last = min(max(last, f"{date_to:%Y-%m}"), _months_from(last, CHART_MAX_WIDENING))
+    months = _month_range(first, last)
     step, top_value = _nice_scale(max(max(counts.values()) for counts in values.values()))
     right = CHART_WIDTH - CHART_MARGIN_RIGHT
     bottom = CHART_HEIGHT - CHART_MARGIN_BOTTOM
@@ -248,6 +254,15 @@ def _month_bars(
         )
         for series, agency in enumerate(AGENCIES)
     ]
+
+
+def _months_from(month: str, count: int) -> str:
+    """The `YYYY-MM` `count` months after (or, negative, before) `month`, within years 1-9999."""
+    year, number = (int(part) for part in month.split("-"))
+    index = year * MONTHS_PER_YEAR + number - 1 + count
+    lowest, highest = MONTHS_PER_YEAR, 10_000 * MONTHS_PER_YEAR - 1
+    index = min(max(index, lowest), highest)
+    return f"{index // MONTHS_PER_YEAR:04d}-{index % MONTHS_PER_YEAR + 1:02d}"
 
 
 def _month_range(first: str, last: str) -> list[str]:

@@ -236,6 +236,18 @@ def test_no_previous_period_without_both_ends() -> None:
     assert report.summary.previous_period is None
 
 
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [(date(2026, 1, 1), date(9999, 12, 31)), (date(1, 1, 1), date(2, 1, 1))],
+    ids=["to-the-last-day", "from-the-first-day"],
+)
+def test_no_previous_period_before_the_calendar_begins(first: date, last: date) -> None:
+    report = report_of(duplicate_pair(), ReportFilters(date_from=first, date_to=last))
+
+    assert report.summary.previous_period is None
+    assert render_html(report).startswith(b"<!DOCTYPE html>")
+
+
 def test_area_filter_ignores_case_and_surrounding_space() -> None:
     rows = [
         assessment_flag(subject_id="SUB-1", area="NW"),

@@ -278,3 +278,15 @@ def test_chart_spans_the_reports_period_at_the_ends_it_gives() -> None:
     ]
     assert [mark.label for mark in opened.x_marks] == ["2025-04", "2025-05"]
     assert [mark.label for mark in unbounded.x_marks] == ["2025-05"]
+
+
+def test_a_period_of_centuries_widens_the_chart_by_ten_years_at_most() -> None:
+    rows = duplicate_pair(
+        "SUB-1", police=("PA-1", date(2025, 5, 5)), probation=("A-1", date(2025, 5, 2))
+    )
+
+    chart = build_chart(report_of(rows).summary.by_month, date(1, 1, 1), date(9999, 12, 31))
+
+    assert chart is not None
+    months = [bar.month for bar in chart.bars[::2]]
+    assert (months[0], months[-1], len(months)) == ("2015-05", "2035-05", 241)
