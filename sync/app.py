@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
@@ -39,7 +39,7 @@ from sync.ledger.location import (
     sqlite_path,
     unusable_url,
 )
-from sync.ledger.migrate import upgrade_to_head
+from sync.ledger.migrate import VERSION_TABLE, upgrade_to_head
 from sync.ledger.outbox import OutboxKeys
 from sync.ledger.store import Ledger
 from sync.settings import Settings
@@ -79,7 +79,8 @@ def _engine(sa_url: URL) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
             cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-            cursor.execute("PRAGMA journal_mode=WAL")
+            if not _another_applications(cursor):  # refused later, its file left as it was
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             # 64 MiB of page cache (default 2 MiB): a national first run inserts
             # hundreds of thousands of rows under random keys (notice ids), and
@@ -89,6 +90,12 @@ def _engine(sa_url: URL) -> Engine:
 
         return engine
     return create_engine(sa_url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _another_applications(cursor: Any) -> bool:
+    """Whether an SQLite database holds tables but no ledger revision (not a ledger)."""
+    names = {row[0] for row in cursor.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    return bool(names) and VERSION_TABLE not in names
 
 
 def subject_id_minter(keyed_hex: Callable[[str], str]) -> Callable[[RecordRef, int], str]:

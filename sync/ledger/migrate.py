@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect, text
 
+from sync.errors import ConfigurationError
+from sync.ledger.location import ledger_place
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -32,9 +35,20 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade_to_head(engine: Engine) -> None:
-    """Apply every migration the ledger has not seen yet."""
-    if current_revisions(engine) == {HEAD_REVISION}:
+    """Apply every migration the ledger has not seen yet.
+
+    A database that holds tables but no ledger revision is some other
+    application's: it is refused, untouched, rather than filled with the
+    ledger's tables.
+    """
+    revisions = current_revisions(engine)
+    if revisions == {HEAD_REVISION}:
         return
+    if not revisions and _has_tables(engine):
+        raise ConfigurationError(
+            f"The {ledger_place(engine.url)} holds tables but is not an arms-sync ledger; "
+            "give an empty database or an arms-sync ledger."
+        )
     from alembic import command
 
     command.upgrade(alembic_config(engine), "head")
@@ -46,3 +60,9 @@ def current_revisions(engine: Engine) -> set[str]:
         if not inspect(conn).has_table(VERSION_TABLE):
             return set()
         return set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def _has_tables(engine: Engine) -> bool:
+    """Whether the database holds any table at all."""
+    with engine.connect() as conn:
+        return bool(inspect(conn).get_table_names())

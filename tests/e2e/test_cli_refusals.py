@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import socket
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from sync.app import App
 from sync.reports.models import KNOWN_KINDS
 from sync.settings import Settings
-from tests.e2e.cli_ledger import empty, ledger, refusal
+from tests.e2e.cli_ledger import empty, ledger, refusal, run_args
 from tests.e2e.test_reconcile_cli import arms_sync
 
 pytestmark = pytest.mark.e2e
@@ -335,3 +336,22 @@ def test_a_gateway_whose_port_is_taken_is_refused(empty: Path, tmp_path: Path) -
         line
         == f"Error: The gateway cannot listen on 127.0.0.1 port {port}: Address already in use."
     )
+
+
+def test_a_database_of_another_application_is_refused_untouched(
+    empty: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, note TEXT)")
+    before = other.read_bytes()
+    for command in (("rejects",), tuple(run_args(tmp_path))):
+        line = refusal(arms_sync("--db", f"sqlite:///{other}", *command, cwd=empty, check=False))
+        assert line == (
+            f"Error: The file {other} holds tables but is not an arms-sync ledger; "
+            "give an empty database or an arms-sync ledger."
+        )
+    assert other.read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith("other")) == [
+        "other.db"
+    ]
