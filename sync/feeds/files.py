@@ -14,14 +14,10 @@ from sync.crypto.envelope import looks_like_envelope
 from sync.crypto.keys import KeyRing
 from sync.crypto.replay import ReplayGuard
 from sync.errors import UsageError
-from sync.feeds.jsonl import FeedItem, PlacedLine, iter_lines, validate_stream
+from sync.feeds.jsonl import UTF8_BOM, FeedItem, PlacedLine, iter_lines, validate_stream
 from sync.feeds.models import FeedContext
 from sync.feeds.pages import PageOpener
 from sync.ingest import Unit
-
-# Editors on some systems start a UTF-8 file with a byte order mark; it is not
-# part of the first record.
-UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def _open_lines(path: Path) -> Iterator[bytes]:

@@ -189,6 +189,20 @@ def _looks_like_an_id(value: str) -> bool:
     )
 
 
+# Editors on some systems start a UTF-8 file with a byte order mark; it is not
+# part of the first record.
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def split_lines(text: bytes) -> list[bytes]:
+    """Feed text split as a feed file is read: at line feeds only, a leading BOM dropped.
+
+    A carriage return is JSON whitespace inside a line, or part of a CRLF end
+    that `place_lines` strips; it never ends a line, in a file or in a page.
+    """
+    return text.removeprefix(UTF8_BOM).split(b"\n")
+
+
 def iter_lines(
     lines: Iterable[bytes], context: FeedContext, prefix: str = ""
 ) -> Iterator[FeedItem]:

@@ -16,7 +16,7 @@ from sync.crypto.header import CONTENT_TYPE_FEED
 from sync.crypto.keys import KeyRing
 from sync.crypto.replay import ReplayGuard, ReplayVerdict
 from sync.errors import CryptoError, InputRefused
-from sync.feeds.jsonl import PlacedLine, place_lines
+from sync.feeds.jsonl import PlacedLine, place_lines, split_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,4 +60,4 @@ class PageOpener:
         if opened.header.content_type != CONTENT_TYPE_FEED:
             raise InputRefused(f"Page {number} of {self.source} is not a feed page.")
         if opened.verdict is not ReplayVerdict.SAME:
-            yield from place_lines(opened.plaintext.splitlines(), prefix=f"page {number} ")
+            yield from place_lines(split_lines(opened.plaintext), prefix=f"page {number} ")

@@ -73,4 +73,6 @@ class FeedFile:
         with self._lock, self.path.open("rb") as stream:
             stream.seek(start)
             block = stream.read(end - start)
-        return [line.strip() + b"\n" for line in block.splitlines() if line.strip()]
+        # Split at line feeds only, as the lines were indexed: a carriage return
+        # inside a record is JSON whitespace, not the end of a line.
+        return [line.strip() + b"\n" for line in block.split(b"\n") if line.strip()]
