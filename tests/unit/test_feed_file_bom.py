@@ -6,8 +6,8 @@ import json
 from datetime import date
 from pathlib import Path
 
-from sync.feeds.files import UTF8_BOM, PlainFileSource, is_sealed_file
-from sync.feeds.jsonl import Accepted
+from sync.feeds.files import PlainFileSource, is_sealed_file
+from sync.feeds.jsonl import UTF8_BOM, Accepted
 from sync.feeds.models import FeedContext
 from tests.feed_records import person
 
