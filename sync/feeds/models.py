@@ -11,6 +11,7 @@ messages name the field and the rule, never the input.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -216,8 +217,21 @@ class PersonRecord(FeedRecord):
         dob = cleaned.get("date_of_birth")
         if isinstance(dob, str) and dob in _PLACEHOLDER_DOB_TEXT:
             warnings.append("date_of_birth: placeholder value, never used to link")
+        if _is_date_after(dob, today):
+            cleaned["date_of_birth"] = None
+            warnings.append("date_of_birth: after today, set aside")
         cleaned[WARNINGS_KEY] = tuple(warnings)
         return cleaned
+
+
+def _is_date_after(value: object, today: date) -> bool:
+    """Whether `value` is a well-formed feed date later than `today`."""
+    if not isinstance(value, str) or re.fullmatch(DATE_PATTERN, value) is None:
+        return False
+    try:
+        return date.fromisoformat(value) > today
+    except ValueError:
+        return False
 
 
 def _identifier_or_none(
@@ -332,11 +346,13 @@ class AssessmentRecord(_PersonLinked):
     status: AssessmentStatus
 
     @model_validator(mode="after")
-    def _completion_consistent(self) -> AssessmentRecord:
+    def _completion_consistent(self, info: ValidationInfo) -> AssessmentRecord:
         if self.status is AssessmentStatus.COMPLETED and self.completed_on is None:
             raise ValueError("completed_on: required when status is completed")
         if self.completed_on is not None and self.completed_on < self.started_on:
             raise ValueError("completed_on: must not be before started_on")
+        if self.completed_on is not None and self.completed_on > _context(info).today:
+            raise ValueError("completed_on: must not be after today")
         return self
 
 

@@ -62,6 +62,40 @@ def test_invalid_and_junk_identifiers_are_set_aside_with_a_warning_naming_the_fi
     )
 
 
+@pytest.mark.parametrize(
+    ("born", "kept", "warnings"),
+    [
+        ("2026-11-28", date(2026, 11, 28), ()),
+        ("2026-11-29", None, ("date_of_birth: after today, set aside",)),
+        ("2031-01-01", None, ("date_of_birth: after today, set aside",)),
+    ],
+)
+def test_a_date_of_birth_after_today_is_set_aside_with_a_warning(
+    born: str, kept: date | None, warnings: tuple[str, ...]
+) -> None:
+    record = validate_record(_person(date_of_birth=born), PROBATION)
+    assert isinstance(record, PersonRecord)
+    assert (record.date_of_birth, record.warnings) == (kept, warnings)
+
+
+def test_an_assessment_completed_after_today_is_rejected() -> None:
+    fields = {
+        "type": "assessment",
+        "agency": "probation",
+        "id": "AS1",
+        "person_id": "X123456",
+        "started_on": "2026-11-01",
+        "status": "completed",
+        "updated_at": STAMP,
+    }
+    assert isinstance(
+        validate_line(_line(**fields, completed_on="2026-11-28"), "line 1", PROBATION), Accepted
+    )
+    assert _reason(_line(**fields, completed_on="2026-11-29")) == (
+        "assessment.completed_on: must not be after today"
+    )
+
+
 def test_warnings_cannot_be_injected_by_the_feed() -> None:
     item = validate_line(_person(warnings=["forged"]), "line 1", PROBATION)
     assert isinstance(item, Accepted)
