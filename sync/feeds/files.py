@@ -19,11 +19,19 @@ from sync.feeds.models import FeedContext
 from sync.feeds.pages import PageOpener
 from sync.ingest import Unit
 
+# A file saved as UTF-16 or UTF-32 starts with one of these; feeds are UTF-8.
+WIDE_UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
 
 def _open_lines(path: Path) -> Iterator[bytes]:
     try:
         with path.open("rb") as handle:
             first = handle.readline()
+            if first.startswith(WIDE_UNICODE_BOMS):
+                raise UsageError(
+                    f"The feed file {path.name} is not UTF-8 text (it was saved as UTF-16 "
+                    "or UTF-32); save it as UTF-8."
+                )
             if first:
                 yield first.removeprefix(UTF8_BOM)
             yield from handle
