@@ -84,13 +84,13 @@ def _flag_items(conn: Connection) -> Iterator[Item]:
 
 
 def _flag_refs(row: Any, members: Iterable[tuple[str, str]]) -> tuple[str, ...]:
-    """The records a flag is about, as `agency/id`.
+    """The person records a flag is about, as `agency/id`, ready for `link` or `unlink`.
 
-    A conflict flag names its person ids without their agency (it spans both),
-    so they are found among its subject's records.
+    An assessment's flag names the person records of its assessment (the
+    assessment itself is in the flag's key). A conflict flag names its person
+    ids without their agency (it spans both), so they are found among its
+    subject's records.
     """
-    if row.assessment_id:
-        return (f"{row.agency}/{row.assessment_id}",)
     person_ids = json.loads(row.person_ids)
     if row.agency:
         return tuple(f"{row.agency}/{pid}" for pid in person_ids)

@@ -286,3 +286,27 @@ def test_show_puts_records_side_by_side_with_timeline_flags_and_history(ledger: 
     assert "MANUAL" in output.split("Timeline:")[1]
     assert "[open] duplicate" in output
     assert "assign OVR-" in output.split("Manual acts:")[1]
+
+
+def test_a_flag_item_names_person_records_that_link_and_unlink_accept(ledger: Path) -> None:
+    items = _flag_items(ledger)
+    about_assessments = [item for item in items if str(item["key"]).count("|") == 2]
+    assert about_assessments
+    for item in about_assessments:
+        agency = str(item["key"]).split("|")[1]
+        refs = cast(list[str], item["refs"])
+        assert refs
+        assert all(ref.startswith(f"{agency}/") for ref in refs)
+        assert not any(ref.endswith(str(item["key"]).split("|")[2]) for ref in refs)
+    person = cast(list[str], about_assessments[0]["refs"])[0]
+    preview = arms_sync(
+        "reconcile",
+        "unlink",
+        person,
+        "police:LAN-1",
+        *REASON,
+        cwd=ledger,
+        env=OPERATOR,
+        check=False,
+    )
+    assert "person record given is not in the ledger" not in preview.stderr
