@@ -185,14 +185,23 @@ def warn_of_unknown_area(app: App, area: str) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
+@click.option(
+    "--warnings",
+    "with_warnings",
+    is_flag=True,
+    help="List the records accepted with warnings (a value set aside) instead.",
+)
 @pass_state
-def rejects(state: CliState, as_json: bool) -> None:
+def rejects(state: CliState, as_json: bool, with_warnings: bool) -> None:
     """The rejected records: agency, type, id, line or page, reason.
 
     A rejected line whose record the agency sent again, corrected, in a later
     run is marked with that run ("fixed"): the record is in the ledger now.
     With `--json`, every line (rejected or orphaned record) has the same fields.
     """
+    if with_warnings:
+        _list_warnings(state, as_json)
+        return
     audit_cli_consultation(state.app, "rejects list")
     rows = state.app.ledger.list_rejects()
     orphans = state.app.ledger.list_orphans()
@@ -234,6 +243,26 @@ def rejects(state: CliState, as_json: bool) -> None:
         f"{len(rows)} rejected ({len(rows) - fixed} still standing, {fixed} since fixed), "
         f"{len(orphans)} orphaned"
     )
+
+
+def _list_warnings(state: CliState, as_json: bool) -> None:
+    """The records accepted with warnings: agency, type, id and each warning."""
+    audit_cli_consultation(state.app, "rejects list", detail="warnings")
+    rows = state.app.ledger.list_warnings()
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("agency", "type", "id", "warnings", title="Records accepted with warnings")
+    for row in rows:
+        table.add_row(
+            row["agency"], row["record_type"], row["record_id"], "; ".join(row["warnings"])
+        )
+    Console(width=200).print(table)
+    click.echo(f"{len(rows)} records with warnings")
 
 
 def _fixed(run_id: int | None) -> str:

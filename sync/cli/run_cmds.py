@@ -159,6 +159,9 @@ def print_summary(summary: RunSummary) -> None:
         )
     if summary.rejected:
         click.echo(f"{summary.rejected} rejected records: see `arms-sync rejects`.")
+    warned = sum(counts.warnings for counts in summary.feeds.values())
+    if warned:
+        click.echo(f"{warned} records with warnings: see `arms-sync rejects --warnings`.")
 
 
 @click.command()

@@ -497,6 +497,28 @@ class Ledger:
             found = [dict(row._mapping) for row in rows]
         return sorted(found, key=reject_order)
 
+    def list_warnings(self) -> list[dict[str, Any]]:
+        """Current records accepted with warnings (a value set aside), by agency, type and id.
+
+        Warnings name the field and what was done, never the value.
+        """
+        table = schema.records
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(table.c.agency, table.c.rtype, table.c.rid, table.c.warnings)
+                .where(table.c.warnings.is_not(None), table.c.deleted.is_(False))
+                .order_by(table.c.agency, table.c.rtype, table.c.rid)
+            )
+            return [
+                {
+                    "agency": row.agency,
+                    "record_type": row.rtype,
+                    "record_id": row.rid,
+                    "warnings": row.warnings.split("\n"),
+                }
+                for row in rows
+            ]
+
     def list_orphans(self) -> list[dict[str, Any]]:
         """Records whose person never arrived, as reject-like rows."""
         table = schema.orphans

@@ -120,3 +120,36 @@ def test_lines_nested_too_deep_or_holding_nul_are_rejected_and_the_run_goes_on(
         "line 2": "custody.id: must be text of 1 to 64 characters, without control characters",
         "line 3": "not valid JSON",
     }
+
+
+def test_records_accepted_with_warnings_are_listed_on_request(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    db = ["--db", ledger_url]
+    probation = write_feed(
+        tmp_path / "probation.jsonl",
+        [person("probation", "X000001", pnc="2018/0123456X"), person("probation", "X000002")],
+    )
+    police = write_feed(tmp_path / "police.jsonl", [person("police", "LAN-1", cro="000000/00Z")])
+    told = run_cli(*db, *run_args(probation, police), cwd=tmp_path).stdout
+    assert "2 records with warnings: see `arms-sync rejects --warnings`." in told
+    listed = run_cli(*db, "rejects", "--warnings", "--json", cwd=tmp_path).stdout
+
+    rows = [json.loads(line) for line in listed.splitlines()]
+    assert rows == [
+        {
+            "agency": "police",
+            "record_type": "person",
+            "record_id": "LAN-1",
+            "warnings": ["cro: placeholder value, treated as absent"],
+        },
+        {
+            "agency": "probation",
+            "record_type": "person",
+            "record_id": "X000001",
+            "warnings": ["pnc: check letter does not match, set aside"],
+        },
+    ]
+    table = run_cli(*db, "rejects", "--warnings", cwd=tmp_path).stdout
+    assert "2 records with warnings" in table
+    assert "2018/0123456X" not in listed + table
