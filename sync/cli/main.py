@@ -102,6 +102,12 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Error: {capitalised(str(error))}", err=True)
         sys.exit(error.exit_code)
     except Exception as error:  # noqa: BLE001 - the last resort: one sentence, the stack on request
+        from sync.ledger.location import write_refusal
+
+        refused = write_refusal(error)
+        if refused is not None:
+            click.echo(f"Error: {refused}", err=True)
+            sys.exit(refused.exit_code)
         log.debug("unexpected failure:\n%s", where_it_failed(error))
         click.echo(
             f"Error: arms-sync failed unexpectedly ({type(error).__name__}); "

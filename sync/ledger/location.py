@@ -25,6 +25,7 @@ PLAIN_POSTGRES_SCHEMES = frozenset({"postgresql", "postgres"})
 USABLE = "use sqlite:///FILE or postgresql://HOST/NAME"
 SQLITE_NOT_A_DATABASE = "SQLITE_NOTADB"
 SQLITE_CANNOT_OPEN = "SQLITE_CANTOPEN"
+SQLITE_READ_ONLY = "SQLITE_READONLY"  # and its variants (_DIRECTORY, _DBMOVED, …)
 MEMORY = ":memory:"
 FILE_URI = "file:"
 MEMORY_MODE = "memory"
@@ -137,6 +138,27 @@ def open_failure(url: URL, error: DatabaseError) -> ArmsSyncError | None:
         return ConfigurationError(f"The ledger {place} is not an SQLite database.")
     if name == SQLITE_CANNOT_OPEN:
         return ConfigurationError(f"The ledger {place} cannot be opened; check its permissions.")
+    if _is_read_only(name):
+        return ConfigurationError(
+            f"The ledger {place} cannot be written; check the permissions of its file and folder."
+        )
     if isinstance(error, OperationalError):
         return LedgerError(f"The ledger {ledger_place(url)} cannot be reached, opened or upgraded.")
     return None
+
+
+def write_refusal(error: BaseException) -> ArmsSyncError | None:
+    """The one-sentence error for an SQLite ledger refusing a write later on (its file
+    or folder made read-only), or None for any other failure."""
+    if not isinstance(error, DatabaseError):
+        return None
+    if not _is_read_only(getattr(error.orig, "sqlite_errorname", None)):
+        return None
+    return ConfigurationError(
+        "The ledger cannot be written; check the permissions of its file and folder."
+    )
+
+
+def _is_read_only(sqlite_errorname: str | None) -> bool:
+    """Whether SQLite refused because the database (or its folder) is read-only."""
+    return sqlite_errorname is not None and sqlite_errorname.startswith(SQLITE_READ_ONLY)

@@ -355,3 +355,15 @@ def test_a_database_of_another_application_is_refused_untouched(
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith("other")) == [
         "other.db"
     ]
+
+
+def test_a_ledger_that_cannot_be_written_is_refused_in_one_sentence(
+    empty: Path, tmp_path: Path
+) -> None:
+    ledger_file = tmp_path / "ledger.db"
+    arms_sync("--db", f"sqlite:///{ledger_file}", *run_args(tmp_path), cwd=empty)
+    read_only = f"sqlite:///file:{ledger_file}?mode=ro&uri=true"
+    result = arms_sync("--db", read_only, *run_args(tmp_path), cwd=empty, check=False)
+    assert refusal(result) == (
+        "Error: The ledger cannot be written; check the permissions of its file and folder."
+    )
