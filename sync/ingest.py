@@ -20,8 +20,9 @@ from sqlalchemy import Connection
 from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import audit_collection, audit_erasures, record_ref
 from sync.crypto.replay import ReplayGuard
+from sync.errors import UsageError
 from sync.feeds.jsonl import Accepted, FeedItem, Rejected
-from sync.feeds.models import FeedContext
+from sync.feeds.models import WRONG_FEED, FeedContext
 from sync.ledger.cursors import save_cursor
 from sync.ledger.replay import LedgerReplayGuard
 from sync.ledger.store import Ledger, RecordVersion
@@ -90,6 +91,7 @@ class _UnitWriter:
         self.rejected: list[dict[str, Any]] = []
         self.erased: list[str] = []
         self.unit_counts = IngestCounts()
+        self.other_agencies = 0  # rejected only because the record is another agency's
 
     def add(self, item: FeedItem) -> None:
         counts = self.unit_counts
@@ -101,6 +103,7 @@ class _UnitWriter:
             self.versions.append(version)
         else:
             counts.rejected += 1
+            self.other_agencies += f"agency: {WRONG_FEED}" in item.reason
             self.rejected.append(reject_row(self.agency, self.source, item))
 
     def flush(self, run_id: int, now: datetime, final: bool = False) -> None:
@@ -149,6 +152,7 @@ def ingest(
                 writer.add(item)
                 writer.flush(run_id, now)
             writer.flush(run_id, now, final=True)
+            _refuse_another_agencies_file(source, agency, writer)
             if unit.cursor is not None:
                 save_cursor(conn, agency, source.name, unit.cursor, now)
             done = writer.unit_counts
@@ -159,6 +163,21 @@ def ingest(
             audit_erasures(audit, conn, run_id, writer.erased)
             _add_counts(counts, done)
     return counts
+
+
+def _refuse_another_agencies_file(source: FeedSource, agency: str, writer: _UnitWriter) -> None:
+    """Refuse a feed file every record of which is the other agency's (nothing is stored).
+
+    That is the feeds given the wrong way round (or one file for both), not a
+    file with bad records: rejecting every line would keep a whole feed as rejects.
+    """
+    read = writer.unit_counts.read
+    if source.live or not read or writer.other_agencies != read:
+        return
+    raise UsageError(
+        f"Every record of the {agency} feed {source.name} is another agency's: "
+        "the feeds may have been given the wrong way round."
+    )
 
 
 def _add_counts(total: IngestCounts, unit: IngestCounts) -> None:

@@ -38,6 +38,7 @@ NAME_MAX_LENGTH = 200
 AREA_MAX_LENGTH = 32
 RECORD_ID_MAX_LENGTH = 64
 WARNINGS_KEY = "\x00warnings"
+WRONG_FEED = "does not match the feed it arrived in"  # a record's agency is the other one
 _PLACEHOLDER_DOB_TEXT = frozenset(d.isoformat() for d in ids.PLACEHOLDER_DATES_OF_BIRTH)
 # No C0 or C1 control character (NUL, tab, line breaks, DEL, …): they are no part of
 # a name, id or area, and PostgreSQL refuses NUL in the text columns ids are kept in.
@@ -172,7 +173,7 @@ class FeedRecord(BaseModel):
     @classmethod
     def _agency_matches_feed(cls, value: str, info: ValidationInfo) -> str:
         if value != _context(info).agency:
-            raise ValueError("does not match the feed it arrived in")
+            raise ValueError(WRONG_FEED)
         return value
 
 

@@ -19,6 +19,8 @@ from sync.reports.models import KNOWN_KINDS
 from sync.settings import Settings
 from tests.e2e.cli_ledger import empty, ledger, refusal, run_args
 from tests.e2e.test_reconcile_cli import arms_sync
+from tests.feed_records import run_args as feed_run_args
+from tests.integration.test_audit_log import write_feeds
 
 pytestmark = pytest.mark.e2e
 
@@ -367,3 +369,18 @@ def test_a_ledger_that_cannot_be_written_is_refused_in_one_sentence(
     assert refusal(result) == (
         "Error: The ledger cannot be written; check the permissions of its file and folder."
     )
+
+
+def test_feeds_given_the_wrong_way_round_are_refused_and_nothing_is_kept(
+    empty: Path, tmp_path: Path
+) -> None:
+    probation, police = write_feeds(tmp_path)
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    swapped = feed_run_args(police, probation)
+    line = refusal(arms_sync("--db", db, *swapped, cwd=empty, check=False))
+    assert line == (
+        f"Error: Every record of the probation feed {police.name} is another agency's: "
+        "the feeds may have been given the wrong way round."
+    )
+    listed = arms_sync("--db", db, "rejects", "--json", cwd=empty).stdout
+    assert listed == ""
