@@ -128,7 +128,9 @@ def open_cmd(*, me: str | None, source: str, destination: str, key_dir: Path | N
     pages: list[str] = []
     sender = ""
     with _input(source) as lines, _output(destination) as out:
-        for opened in open_lines(lines, keyring=keyring, now=datetime.now(UTC)):
+        for opened in open_lines(
+            lines, keyring=keyring, now=datetime.now(UTC), source=Path(source).name
+        ):
             out.write(opened.plaintext)
             pages.append(opened.header.sealed_at)
             sender = opened.header.sender.value

@@ -3,10 +3,17 @@
 `seal_lines` groups plain JSON Lines into pages and seals each page; `open_lines`
 opens a sealed file page by page. A sealed file comes from one sender with one
 content type; the same envelope twice in a file is opened once.
+
+Each page's content type carries its number, and the last page says it is the
+last (`…; page=3; last=true`), inside the signed header. `PageSequence` checks
+a file's pages against them, so a file missing a page, or cut short after a
+whole page, is refused rather than read as a smaller feed. A file whose pages
+carry no numbers (sealed before they did) is read as it is.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import islice
@@ -17,6 +24,69 @@ from sync.crypto.replay import InMemoryReplayGuard, ReplayGuard, ReplayVerdict
 from sync.errors import InputRefused
 
 DEFAULT_PAGE_LINES = 1000
+PAGE_PARAMETER = "page"
+LAST_PARAMETER = "last"
+_PARAMETER_RE = re.compile(r"\s*;\s*(page)=([1-9][0-9]{0,8})(?:\s*;\s*(last)=true)?\s*", re.ASCII)
+
+
+def paged_content_type(base: str, number: int, last: bool) -> str:
+    """The content type of page `number` of a sealed file (the last one marked)."""
+    marked = f"; {LAST_PARAMETER}=true" if last else ""
+    return f"{base}; {PAGE_PARAMETER}={number}{marked}"
+
+
+def page_of(content_type: str) -> tuple[str, int | None, bool]:
+    """A page's content type split: the base type, its page number (None if it has
+    none) and whether it is the last page."""
+    for start in range(len(content_type)):
+        if content_type[start] != ";":
+            continue
+        found = _PARAMETER_RE.fullmatch(content_type, start)
+        if found is not None:
+            return content_type[:start].rstrip(), int(found.group(2)), found.group(3) is not None
+    return content_type, None, False
+
+
+class PageSequence:
+    """Checks that a sealed file's pages come whole: 1, 2, … with the last marked last.
+
+    The very same page seen again (a repeated line, a file read twice) is let
+    through; a missing, extra or out-of-order page, or a file that ends before
+    its last page, refuses the file. A file with no page numbers is unchecked.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.numbered: bool | None = None
+        self.expected = 1
+        self.ended = False
+
+    def see(self, content_type: str, repeated: bool) -> None:
+        """Check the next page of the file, by its content type."""
+        _base, number, last = page_of(content_type)
+        if self.numbered is None:
+            self.numbered = number is not None
+        if self.numbered != (number is not None):
+            raise InputRefused(
+                f"The sealed file {self.source} mixes numbered and unnumbered pages."
+            )
+        if number is None or (repeated and number < self.expected):
+            return
+        if self.ended or number != self.expected:
+            raise InputRefused(
+                f"The sealed file {self.source} has page {number} where page "
+                f"{self.expected} should be: a page is missing or out of order."
+            )
+        self.expected += 1
+        self.ended = last
+
+    def finish(self) -> None:
+        """Refuse a numbered file that ended before its last page."""
+        if self.numbered and not self.ended:
+            raise InputRefused(
+                f"The sealed file {self.source} ends after page {self.expected - 1}, "
+                "which is not its last: the file was cut short."
+            )
 
 
 def _records(lines: Iterable[bytes]) -> Iterator[bytes]:
@@ -36,19 +106,26 @@ def seal_lines(
     now: datetime,
     page_lines: int = DEFAULT_PAGE_LINES,
 ) -> Iterator[bytes]:
-    """Wire lines (without newline), one per page of `page_lines` non-blank records."""
+    """Wire lines (without newline), one per page of `page_lines` non-blank records.
+
+    Each page's content type is numbered and the last is marked
+    (`paged_content_type`), so a reader can tell a page is missing.
+    """
     if page_lines < 1:
         raise ValueError("page_lines must be at least 1.")
     records = _records(lines)
-    while page := list(islice(records, page_lines)):
+    page, number = list(islice(records, page_lines)), 1
+    while page:
+        following = list(islice(records, page_lines))
         yield seal(
             b"".join(page),
             sender=sender,
             recipient=recipient,
             keyring=keyring,
-            content_type=content_type,
+            content_type=paged_content_type(content_type, number, last=not following),
             now=now,
         )
+        page, number = following, number + 1
 
 
 def open_lines(
@@ -57,8 +134,11 @@ def open_lines(
     keyring: KeyRing,
     now: datetime,
     replay_guard: ReplayGuard | None = None,
+    source: str = "given",
 ) -> Iterator[Opened]:
     """Open every envelope of a sealed file, skipping repeats of the very same envelope.
+
+    `source` names the file in a refusal; its pages are checked (`PageSequence`).
 
     No clock-skew check (a file is not live); the header's `sealed_at` tells the
     caller when each page was sealed. A line that is not an envelope, or a
@@ -66,16 +146,20 @@ def open_lines(
     """
     guard = replay_guard if replay_guard is not None else InMemoryReplayGuard()
     first: Opened | None = None
+    pages = PageSequence(source)
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         opened = open_envelope(line, keyring=keyring, now=now, max_skew=None, replay_guard=guard)
         if first is None:
             first = opened
-        elif (opened.header.sender, opened.header.content_type) != (
+        elif (opened.header.sender, page_of(opened.header.content_type)[0]) != (
             first.header.sender,
-            first.header.content_type,
+            page_of(first.header.content_type)[0],
         ):
             raise InputRefused(f"line {number} of the sealed file changes sender or content type.")
-        if opened.verdict is not ReplayVerdict.SAME:
+        repeated = opened.verdict is ReplayVerdict.SAME
+        pages.see(opened.header.content_type, repeated)
+        if not repeated:
             yield opened
+    pages.finish()

@@ -13,6 +13,7 @@ from pathlib import Path
 from sync.crypto.envelope import looks_like_envelope
 from sync.crypto.keys import KeyRing
 from sync.crypto.replay import ReplayGuard
+from sync.crypto.sealed_file import PageSequence
 from sync.errors import UsageError
 from sync.feeds.jsonl import UTF8_BOM, FeedItem, PlacedLine, iter_lines, validate_stream
 from sync.feeds.models import FeedContext
@@ -95,6 +96,8 @@ class SealedFileSource(_FileSource):
     def _placed_lines(self, context: FeedContext, guard: ReplayGuard) -> Iterator[PlacedLine]:
         """Each opened page's lines, placed as "page N line M"; replayed pages add nothing."""
         opener = PageOpener(context.agency, self.path.name, self.keyring, self.clock, None, guard)
+        sequence = PageSequence(self.path.name)
         for number, line in enumerate(_open_lines(self.path), start=1):
             if line.strip():
-                yield from opener.placed_lines(line, number)
+                yield from opener.placed_lines(line, number, sequence)
+        sequence.finish()

@@ -15,6 +15,7 @@ from sync.crypto.envelope import open_envelope
 from sync.crypto.header import CONTENT_TYPE_FEED
 from sync.crypto.keys import KeyRing
 from sync.crypto.replay import ReplayGuard, ReplayVerdict
+from sync.crypto.sealed_file import PageSequence, page_of
 from sync.errors import CryptoError, InputRefused
 from sync.feeds.jsonl import PlacedLine, place_lines, split_lines
 
@@ -34,11 +35,14 @@ class PageOpener:
     max_skew: timedelta | None
     guard: ReplayGuard
 
-    def placed_lines(self, wire: bytes, number: int) -> Iterator[PlacedLine]:
+    def placed_lines(
+        self, wire: bytes, number: int, sequence: PageSequence | None = None
+    ) -> Iterator[PlacedLine]:
         """Page `number`'s lines, placed as "page N line M"; a replayed page has none.
 
         The page is opened when the first line is asked for, so that the replay
-        guard records it inside the unit that applies it.
+        guard records it inside the unit that applies it. A sealed file's
+        `sequence` checks the page's place in the file.
         """
         try:
             opened = open_envelope(
@@ -57,7 +61,9 @@ class PageOpener:
             raise InputRefused(
                 f"Page {number} of {self.source} was sealed by {sender}, not by {self.agency}."
             )
-        if opened.header.content_type != CONTENT_TYPE_FEED:
+        if page_of(opened.header.content_type)[0] != CONTENT_TYPE_FEED:
             raise InputRefused(f"Page {number} of {self.source} is not a feed page.")
+        if sequence is not None:
+            sequence.see(opened.header.content_type, opened.verdict is ReplayVerdict.SAME)
         if opened.verdict is not ReplayVerdict.SAME:
             yield from place_lines(split_lines(opened.plaintext), prefix=f"page {number} ")

@@ -694,6 +694,25 @@ def test_refused_sealed_file_applies_nothing(
     assert after == before
 
 
+@pytest.mark.parametrize("dropped", ["second", "last"])
+def test_a_sealed_file_missing_a_whole_page_applies_nothing(
+    sealed: SealedWorld, tmp_path: Path, dropped: str
+) -> None:
+    lines = sealed.full_b.read_bytes().splitlines(keepends=True)
+    assert len(lines) > 2
+    kept = [
+        line
+        for index, line in enumerate(lines)
+        if index != (1 if dropped == "second" else len(lines) - 1)
+    ]
+    feed = tmp_path / "short.sealed.jsonl"
+    feed.write_bytes(b"".join(kept))
+    result, before, after = _attempt(sealed, tmp_path, feed)
+    assert result.returncode == 2
+    _assert_one_sentence(result.stderr, f"The sealed file {feed.name} ")
+    assert after == before
+
+
 def test_the_very_same_sealed_file_again_changes_nothing(
     sealed: SealedWorld, tmp_path: Path
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +32,7 @@ from sync.crypto.header import CONTENT_TYPE_FEED, CONTENT_TYPE_NOTICES, Header, 
 from sync.crypto.keyring import generate_party, list_keys, load_keyring, revoke, rotate
 from sync.crypto.keys import KeyRing, KeyUse, Party
 from sync.crypto.replay import InMemoryReplayGuard, ReplayVerdict
-from sync.crypto.sealed_file import open_lines, seal_lines
+from sync.crypto.sealed_file import open_lines, page_of, seal_lines
 from sync.errors import (
     STALE_ENVELOPE_CODE,
     CryptoError,
@@ -575,3 +576,69 @@ def test_open_lines_refuses_a_change_of_content_type(module_rings: Rings) -> Non
     lines = [_seal(module_rings), _seal(module_rings, content_type=CONTENT_TYPE_NOTICES)]
     with pytest.raises(InputRefused, match="line 2"):
         list(open_lines(lines, keyring=module_rings.hub, now=T0))
+
+
+def _paged(rings: Rings, count: int = 25) -> list[bytes]:
+    """A sealed file of `count` records in pages of ten, as wire lines."""
+    wires = seal_lines(
+        _records(count),
+        sender=Party.PROBATION,
+        recipient=Party.HUB,
+        keyring=rings.probation,
+        content_type=CONTENT_TYPE_FEED,
+        now=T0,
+        page_lines=10,
+    )
+    return [wire + b"\n" for wire in wires]
+
+
+def test_pages_are_numbered_and_the_last_is_marked(module_rings: Rings) -> None:
+    opened = list(open_lines(_paged(module_rings), keyring=module_rings.hub, now=T0))
+    assert [page_of(o.header.content_type) for o in opened] == [
+        (CONTENT_TYPE_FEED, 1, False),
+        (CONTENT_TYPE_FEED, 2, False),
+        (CONTENT_TYPE_FEED, 3, True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("keep", "refusal"),
+    [
+        ([0, 2], "has page 3 where page 2 should be: a page is missing or out of order"),
+        ([1, 0, 2], "has page 2 where page 1 should be"),
+        ([0, 1], "ends after page 2, which is not its last: the file was cut short"),
+        ([0, 1, 2, 0], None),  # the very same first page again is read once
+    ],
+    ids=["a-page-missing", "out-of-order", "cut-short", "a-page-repeated"],
+)
+def test_a_sealed_file_missing_a_page_is_refused(
+    module_rings: Rings, keep: list[int], refusal: str | None
+) -> None:
+    wires = _paged(module_rings)
+    lines = [wires[index] for index in keep]
+    if refusal is None:
+        assert len(list(open_lines(lines, keyring=module_rings.hub, now=T0))) == 3
+        return
+    with pytest.raises(InputRefused, match=re.escape(f"The sealed file f.jsonl {refusal}")):
+        list(open_lines(lines, keyring=module_rings.hub, now=T0, source="f.jsonl"))
+
+
+def test_pages_without_numbers_are_read_as_they_are(module_rings: Rings) -> None:
+    unnumbered = [_seal(module_rings), _seal(module_rings)]
+    assert len(list(open_lines(unnumbered, keyring=module_rings.hub, now=T0))) == 2
+
+
+@pytest.mark.parametrize(
+    ("content_type", "parts"),
+    [
+        (CONTENT_TYPE_FEED, (CONTENT_TYPE_FEED, None, False)),
+        (f"{CONTENT_TYPE_FEED}; page=12", (CONTENT_TYPE_FEED, 12, False)),
+        (f"{CONTENT_TYPE_FEED}; page=3; last=true", (CONTENT_TYPE_FEED, 3, True)),
+        (f"{CONTENT_TYPE_FEED}; page=0", (f"{CONTENT_TYPE_FEED}; page=0", None, False)),
+        (f"{CONTENT_TYPE_FEED}; page=٣", (f"{CONTENT_TYPE_FEED}; page=٣", None, False)),
+    ],
+)
+def test_a_page_number_is_read_only_in_its_exact_form(
+    content_type: str, parts: tuple[str, int | None, bool]
+) -> None:
+    assert page_of(content_type) == parts
