@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -20,6 +21,10 @@ from sync.cli.context import CONFIG_HELP, CONFIG_PATH, DB_HELP, CliState, LazyCo
 from sync.errors import ArmsSyncError
 
 DEBUG_VARIABLE = "ARMS_SYNC_DEBUG"
+VARIABLE_PREFIX = "ARMS_SYNC_"
+TEST_VARIABLE_PREFIX = "ARMS_SYNC_TEST_"  # the test suite's own (its databases)
+# Read by name rather than as settings: the settings file, tracebacks, test-only tasks.
+OTHER_VARIABLES = frozenset({"ARMS_SYNC_CONFIG", DEBUG_VARIABLE, "ARMS_SYNC_WORKER_TEST_TASKS"})
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 # Click 8.2+ raises this for a group given without a command, its message being the
@@ -74,10 +79,36 @@ def cli(ctx: click.Context, db: str | None, config: Path | None) -> None:
     `--db` and `--config` may also follow any command; given in both places,
     the one after the command wins.
     """
+    warn_of_unknown_variables()
     state = CliState(db, config)
     state.ledger_must_exist = ctx.invoked_subcommand in NEEDS_EXISTING_LEDGER
     ctx.obj = state
     ctx.call_on_close(state.close)
+
+
+def warn_of_unknown_variables() -> None:
+    """Warn (on stderr) of each `ARMS_SYNC_*` variable no setting reads: a misspelt
+    `ARMS_SYNC_DATABSE_URL` would otherwise leave the default ledger in use unnoticed."""
+    given = {
+        name
+        for name in os.environ
+        if name.startswith(VARIABLE_PREFIX) and not name.startswith(TEST_VARIABLE_PREFIX)
+    }
+    if not given - OTHER_VARIABLES:
+        return
+    from sync.settings import Settings
+
+    unknown = given - OTHER_VARIABLES - _variables_of(Settings.model_fields)
+    if unknown:  # rare: only then are the workers' settings looked at
+        from workers.settings import WorkerSettings
+
+        unknown -= _variables_of(WorkerSettings.model_fields)
+    for name in sorted(unknown):
+        click.echo(f"Warning: {name} is not a setting arms-sync knows; it is ignored.", err=True)
+
+
+def _variables_of(fields: Iterable[str]) -> set[str]:
+    return {VARIABLE_PREFIX + field.upper() for field in fields}
 
 
 def main(argv: list[str] | None = None) -> None:

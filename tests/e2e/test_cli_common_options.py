@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 import pytest
 
+from tests.conftest import run_cli
 from tests.e2e.cli_ledger import DEFAULT_LEDGER, empty, ledger, refusal, run_args
 from tests.e2e.test_reconcile_cli import arms_sync
 from tests.feed_records import AS_OF
@@ -167,3 +168,14 @@ def test_the_config_after_the_command_wins(config: Path, empty: Path, tmp_path: 
         "--config", str(config), "audit", "verify", "--config", str(missing), cwd=empty, check=False
     )
     assert "missing.toml" in refusal(refused)
+
+
+def test_a_misspelt_setting_variable_is_named_in_a_warning(tmp_path: Path) -> None:
+    known = {"ARMS_SYNC_OPERATOR": "jsmith", "ARMS_SYNC_PULL_INTERVAL_SECONDS": "60"}
+    misspelt = {"ARMS_SYNC_DATABSE_URL": f"sqlite:///{tmp_path / 'meant.db'}"}
+    result = run_cli(
+        "synth", "--subjects", "5", "--out", "f", cwd=tmp_path, env={**known, **misspelt}
+    )
+    assert result.stderr.splitlines() == [
+        "Warning: ARMS_SYNC_DATABSE_URL is not a setting arms-sync knows; it is ignored."
+    ]
