@@ -549,21 +549,10 @@ def _records(count: int) -> list[bytes]:
 
 
 def test_seal_lines_makes_one_envelope_per_page(module_rings: Rings) -> None:
-    records = _records(25)
-    wires = list(
-        seal_lines(
-            [*records, b"\n"],
-            sender=Party.PROBATION,
-            recipient=Party.HUB,
-            keyring=module_rings.probation,
-            content_type=CONTENT_TYPE_FEED,
-            now=T0,
-            page_lines=10,
-        )
-    )
+    wires = _paged(module_rings, [*_records(25), b"\n"])
     assert len(wires) == 3
-    opened = list(open_lines([w + b"\n" for w in wires], keyring=module_rings.hub, now=T0))
-    assert b"".join(o.plaintext for o in opened) == b"".join(records)
+    opened = list(open_lines(wires, keyring=module_rings.hub, now=T0))
+    assert b"".join(o.plaintext for o in opened) == b"".join(_records(25))
 
 
 def test_open_lines_skips_a_repeated_page(module_rings: Rings) -> None:
@@ -578,10 +567,10 @@ def test_open_lines_refuses_a_change_of_content_type(module_rings: Rings) -> Non
         list(open_lines(lines, keyring=module_rings.hub, now=T0))
 
 
-def _paged(rings: Rings, count: int = 25) -> list[bytes]:
-    """A sealed file of `count` records in pages of ten, as wire lines."""
+def _paged(rings: Rings, records: list[bytes] | None = None) -> list[bytes]:
+    """A sealed file of `records` (25 by default) in pages of ten, as wire lines."""
     wires = seal_lines(
-        _records(count),
+        _records(25) if records is None else records,
         sender=Party.PROBATION,
         recipient=Party.HUB,
         keyring=rings.probation,

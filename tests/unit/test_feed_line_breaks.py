@@ -62,18 +62,23 @@ def test_a_plain_file_reads_three_records(tmp_path: Path) -> None:
     assert accepted_ids(list(unit.items)) == ["X000001", "X000002", "X000003"]
 
 
-def test_a_sealed_file_reads_as_the_plain_file(keys: Path, tmp_path: Path) -> None:
-    sealed = seal_lines(
-        TEXT.split(b"\n"),
+def sealed(keys: Path, lines: list[bytes], page_lines: int) -> list[bytes]:
+    """Probation's envelopes of `lines` to the hub, `page_lines` records a page."""
+    wires = seal_lines(
+        lines,
         sender=Party.PROBATION,
         recipient=Party.HUB,
         keyring=load_keyring(keys, Party.PROBATION),
         content_type=CONTENT_TYPE_FEED,
         now=NOW,
-        page_lines=2,
+        page_lines=page_lines,
     )
+    return list(wires)
+
+
+def test_a_sealed_file_reads_as_the_plain_file(keys: Path, tmp_path: Path) -> None:
     path = tmp_path / "feed.sealed.jsonl"
-    path.write_bytes(b"".join(line + b"\n" for line in sealed))
+    path.write_bytes(b"".join(line + b"\n" for line in sealed(keys, TEXT.split(b"\n"), 2)))
     source = SealedFileSource(path, load_keyring(keys, Party.HUB), lambda: NOW)
     (unit,) = source.units(CONTEXT, InMemoryReplayGuard())
     assert accepted_ids(list(unit.items)) == ["X000001", "X000002", "X000003"]
@@ -85,20 +90,7 @@ def test_gateway_pages_read_as_the_plain_file(keys: Path, tmp_path: Path) -> Non
     served = FeedFile(path)
     pages = [b"".join(served.page(offset, 2)) for offset in range(0, len(served), 2)]
     assert len(served) == 3
-    wires = [
-        next(
-            seal_lines(
-                [page],
-                sender=Party.PROBATION,
-                recipient=Party.HUB,
-                keyring=load_keyring(keys, Party.PROBATION),
-                content_type=CONTENT_TYPE_FEED,
-                now=NOW,
-                page_lines=100,
-            )
-        )
-        for page in pages
-    ]
+    wires = [sealed(keys, [page], 100)[0] for page in pages]
     opener = PageOpener(
         "probation",
         "gateway",
