@@ -6,6 +6,7 @@ or, if any envelope is refused, nothing is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,10 @@ from sync.ingest import Unit
 
 # A file saved as UTF-16 or UTF-32 starts with one of these; feeds are UTF-8.
 WIDE_UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+# One record's end and the next one's start parted by a carriage return alone: in
+# JSON a `}` and a `{` can only be parted by a comma, so this is a line end of a file
+# saved with old Mac line ends, where the whole file reads as one line.
+RECORDS_PARTED_BY_CR = re.compile(rb"\}[ \t]*\r[ \t]*\{")
 
 
 def _open_lines(path: Path) -> Iterator[bytes]:
@@ -32,6 +37,11 @@ def _open_lines(path: Path) -> Iterator[bytes]:
                 raise UsageError(
                     f"The feed file {path.name} is not UTF-8 text (it was saved as UTF-16 "
                     "or UTF-32); save it as UTF-8."
+                )
+            if RECORDS_PARTED_BY_CR.search(first):
+                raise UsageError(
+                    f"The feed file {path.name} ends its lines with carriage returns alone; "
+                    "save it with line feeds (or CR LF)."
                 )
             if first:
                 yield first.removeprefix(UTF8_BOM)

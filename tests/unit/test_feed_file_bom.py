@@ -49,3 +49,28 @@ def test_a_feed_saved_as_utf16_or_utf32_is_refused_in_one_sentence(
         "The feed file probation.jsonl is not UTF-8 text (it was saved as UTF-16 or UTF-32); "
         "save it as UTF-8."
     )
+
+
+def test_a_feed_with_carriage_returns_alone_for_line_ends_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "probation.jsonl"
+    path.write_bytes((json.dumps(PERSON) + "\r").encode() * 3)
+    context = FeedContext("probation", date(2026, 11, 28))
+
+    (unit,) = PlainFileSource(path).units(context, guard=None)  # type: ignore[arg-type]
+    with pytest.raises(UsageError) as caught:
+        list(unit.items)
+
+    assert str(caught.value) == (
+        "The feed file probation.jsonl ends its lines with carriage returns alone; "
+        "save it with line feeds (or CR LF)."
+    )
+
+
+def test_crlf_line_ends_read_as_line_feeds(tmp_path: Path) -> None:
+    path = tmp_path / "probation.jsonl"
+    path.write_bytes((json.dumps(PERSON) + "\r\n").encode() * 2)
+    context = FeedContext("probation", date(2026, 11, 28))
+
+    (unit,) = PlainFileSource(path).units(context, guard=None)  # type: ignore[arg-type]
+
+    assert [type(item) for item in unit.items] == [Accepted, Accepted]
