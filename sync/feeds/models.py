@@ -41,7 +41,7 @@ WARNINGS_KEY = "\x00warnings"
 WRONG_FEED = "does not match the feed it arrived in"  # a record's agency is the other one
 _PLACEHOLDER_DOB_TEXT = frozenset(d.isoformat() for d in ids.PLACEHOLDER_DATES_OF_BIRTH)
 # No C0 or C1 control character (NUL, tab, line breaks, DEL, …): they are no part of
-# a name, id or area, and PostgreSQL refuses NUL in the text columns ids are kept in.
+# an id or area code, and PostgreSQL refuses NUL in the text columns these are kept in.
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 
@@ -74,28 +74,33 @@ def _json_text_in_form(pattern: str, error_type: str, reason: str) -> GetPydanti
     return GetPydanticSchema(schema)
 
 
-def _text(max_length: int) -> GetPydanticSchema:
-    """Annotation: a JSON string of 1 to `max_length` characters, none a control character.
+def _text(max_length: int, *, controls: bool = False) -> GetPydanticSchema:
+    """Annotation: a JSON string of 1 to `max_length` characters, with no control
+    character unless `controls` allows them.
 
-    Any failure is reported as one reason naming both rules; the check runs
+    Any failure is reported as one reason naming the rules; the check runs
     inside pydantic-core.
     """
+    rules = "" if controls else ", without control characters"
 
     def schema(_source: Any, _handler: GetCoreSchemaHandler) -> CoreSchema:
         return core_schema.custom_error_schema(
             core_schema.str_schema(
-                min_length=1, max_length=max_length, pattern=NO_CONTROL_CHARACTERS, strict=True
+                min_length=1,
+                max_length=max_length,
+                pattern=None if controls else NO_CONTROL_CHARACTERS,
+                strict=True,
             ),
             custom_error_type="text",
-            custom_error_message=(
-                f"must be text of 1 to {max_length} characters, without control characters"
-            ),
+            custom_error_message=f"must be text of 1 to {max_length} characters{rules}",
         )
 
     return GetPydanticSchema(schema)
 
 
-NonEmptyText = Annotated[str, _text(NAME_MAX_LENGTH)]
+# A name is kept only in a record's encrypted payload, so a stray tab in it harms
+# nothing, and refusing the person would orphan every record pointing at them.
+NonEmptyText = Annotated[str, _text(NAME_MAX_LENGTH, controls=True)]
 RecordId = Annotated[str, _text(RECORD_ID_MAX_LENGTH)]
 AreaCode = Annotated[str, _text(AREA_MAX_LENGTH)]
 
