@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import shlex
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from sync.synth import SynthOptions, write_synthetic_feeds
 REPORT_FORMATS = ("html", "csv", "json")
 AGENCIES = ("probation", "police")
 LOOPBACK = "127.0.0.1"
+PROGRAM = "arms-sync"
 
 
 def prepare_keys(keys_dir: Path) -> None:
@@ -145,4 +147,11 @@ def look_into_it(app: App) -> str:
     path = sqlite_path(app.ledger.engine.url)
     db = "--db <the same URL>" if path is None else f"--db {shlex.quote(f'sqlite:///{path}')}"
     keys = shlex.quote(str(app.settings.keys_dir))
-    return f"ARMS_SYNC_KEYS_DIR={keys} arms-sync {db} reconcile list"
+    return f"ARMS_SYNC_KEYS_DIR={keys} {shlex.quote(this_program())} {db} reconcile list"
+
+
+def this_program() -> str:
+    """`arms-sync` as it was started (`.venv/bin/arms-sync` from `make demo`), so the
+    command pasted runs the same installation; `arms-sync` when started otherwise."""
+    started = sys.argv[0] if sys.argv else ""
+    return started if Path(started).name == PROGRAM else PROGRAM

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import secrets
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
 
+from sync.demo import this_program
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.e2e
@@ -65,3 +67,18 @@ def test_the_demo_never_prints_the_password_of_its_ledger(
 
     assert PASSWORD not in result.stdout + result.stderr
     assert f"Ledger: database {database} on 127.0.0.1:5432" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("started", "named"),
+    [
+        (".venv/bin/arms-sync", ".venv/bin/arms-sync"),
+        ("/opt/arms/bin/arms-sync", "/opt/arms/bin/arms-sync"),
+        ("/work/sync/cli/__main__.py", "arms-sync"),
+    ],
+)
+def test_the_suggested_command_runs_the_installation_the_demo_ran_from(
+    monkeypatch: pytest.MonkeyPatch, started: str, named: str
+) -> None:
+    monkeypatch.setattr(sys, "argv", [started, "demo"])
+    assert this_program() == named
