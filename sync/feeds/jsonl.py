@@ -73,9 +73,21 @@ def validate_line(raw: bytes, position: str, context: FeedContext) -> FeedItem:
         tombstone = _as_tombstone(raw, context)
         if tombstone is None:
             record_type, record_id = _peek_type_and_id(raw)
-            return Rejected(position, describe_errors(error), raw, record_type, record_id)
+            return Rejected(position, _reason(error, raw), raw, record_type, record_id)
         record = tombstone
     return Accepted(position, to_version(record))
+
+
+def _reason(error: ValidationError, raw: bytes) -> str:
+    """Why a line is rejected; a line that is not UTF-8 says so, not merely "not JSON"."""
+    reason = describe_errors(error)
+    if reason != NOT_JSON:
+        return reason
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return NOT_UTF8
+    return reason
 
 
 def _as_tombstone(raw: bytes, context: FeedContext) -> Tombstone | None:
@@ -113,6 +125,8 @@ def withdraw_pool(token: Token[LinePool | None]) -> None:
 
 
 FIELD_LOC_PARTS = 2  # a field's error is located by record type and field name
+NOT_JSON = "not valid JSON"
+NOT_UTF8 = "not UTF-8 text: save the feed as UTF-8"
 
 
 def describe_errors(error: ValidationError) -> str:
@@ -127,7 +141,7 @@ def describe_errors(error: ValidationError) -> str:
 
 def _describe_one(error_type: str, loc: tuple[int | str, ...], message: str) -> str:
     if error_type == "json_invalid":
-        return "not valid JSON"
+        return NOT_JSON
     if not loc and error_type in {"model_type", "model_attributes_type", "dict_type"}:
         return "not a JSON object"
     if error_type in {"union_tag_invalid", "union_tag_not_found"}:

@@ -106,6 +106,10 @@ def test_warnings_cannot_be_injected_by_the_feed() -> None:
     ("raw", "reason"),
     [
         (b"{not json", "not valid JSON"),
+        (
+            _person().replace(b'"EXAMPLE"', '"MÜLLER"'.encode("latin-1")),
+            "not UTF-8 text: save the feed as UTF-8",
+        ),
         (b"[1, 2]", "not a JSON object"),
         (
             _line(type="visit", agency="probation", id="1", updated_at=STAMP),
