@@ -177,7 +177,7 @@ def _peek_type_and_id(raw: bytes) -> tuple[str | None, str | None]:
     record_type, record_id = value.get("type"), value.get("id")
     return (
         record_type if record_type in RECORD_TYPES else None,
-        record_id.strip() if isinstance(record_id, str) and _looks_like_an_id(record_id) else None,
+        record_id.strip() if isinstance(record_id, str) and looks_like_an_id(record_id) else None,
     )
 
 
@@ -194,7 +194,8 @@ _PNC_OR_CRO_SHAPE = re.compile(
 )
 
 
-def _looks_like_an_id(value: str) -> bool:
+def looks_like_an_id(value: str) -> bool:
+    """Whether the `id` of a rejected line may be kept and shown (see `_ID_SHAPE`)."""
     return (
         _ID_SHAPE.fullmatch(value) is not None
         and any(char.isdigit() for char in value)
