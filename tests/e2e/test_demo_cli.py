@@ -74,7 +74,7 @@ def test_the_demo_never_prints_the_password_of_its_ledger(
     [
         (".venv/bin/arms-sync", ".venv/bin/arms-sync"),
         ("/opt/arms/bin/arms-sync", "/opt/arms/bin/arms-sync"),
-        ("/work/sync/cli/__main__.py", "arms-sync"),
+        ("/srv/arms/sync/cli/__main__.py", "arms-sync"),
     ],
 )
 def test_the_suggested_command_runs_the_installation_the_demo_ran_from(
