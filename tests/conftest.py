@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, create_engine
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO.parent / "shared" / "spec" / "examples"
@@ -90,6 +91,21 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.db'}"
     return str(request.getfixturevalue("fresh_postgres_url"))
+
+
+@contextmanager
+def ledger_at_revision(url: str, revision: str) -> Iterator[Engine]:
+    """An engine on the ledger at `url`, made by the migrations up to `revision` only."""
+    from alembic import command
+
+    from sync.ledger.migrate import alembic_config
+
+    made = create_engine(url)
+    try:
+        command.upgrade(alembic_config(made), revision)
+        yield made
+    finally:
+        made.dispose()
 
 
 @pytest.fixture(scope="session")

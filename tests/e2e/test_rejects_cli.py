@@ -27,13 +27,19 @@ def _rejects(db: list[str], cwd: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in listing.splitlines()]
 
 
+def _monday_run(db: list[str], folder: Path) -> tuple[Path, Path]:
+    """A run over Monday's probation feed (a bad line, then a good one) and a police feed."""
+    police = write_feed(folder / "police.jsonl", [person("police", "LAN-1")])
+    monday = write_feed(folder / "monday.jsonl", [BAD_LINE, person("probation", "X000001")])
+    run_cli(*db, *run_args(monday, police), cwd=folder)
+    return monday, police
+
+
 def test_a_bad_line_read_again_is_listed_once_at_its_latest_place(
     ledger_url: str, tmp_path: Path
 ) -> None:
     db = ["--db", ledger_url]
-    police = write_feed(tmp_path / "police.jsonl", [person("police", "LAN-1")])
-    monday = write_feed(tmp_path / "monday.jsonl", [BAD_LINE, person("probation", "X000001")])
-    run_cli(*db, *run_args(monday, police), cwd=tmp_path)
+    _monday, police = _monday_run(db, tmp_path)
     first = _rejects(db, tmp_path)
     assert [(row["source"], row["position"]) for row in first] == [("monday.jsonl", "line 1")]
 
@@ -71,9 +77,7 @@ def test_a_rejected_line_corrected_in_a_later_run_is_marked_fixed(
     ledger_url: str, tmp_path: Path
 ) -> None:
     db = ["--db", ledger_url]
-    police = write_feed(tmp_path / "police.jsonl", [person("police", "LAN-1")])
-    monday = write_feed(tmp_path / "monday.jsonl", [BAD_LINE, person("probation", "X000001")])
-    run_cli(*db, *run_args(monday, police), cwd=tmp_path)
+    monday, police = _monday_run(db, tmp_path)
     [standing] = _rejects(db, tmp_path)
     assert standing["fixed_in_run"] is None
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, select
 
 from sync.core.duplicates import Flag, FlagKind
 from sync.core.records import Agency, AssessmentStatus, Owner
@@ -29,6 +29,7 @@ from sync.reconcile.flags import (
     flag_state,
     latest_acts,
 )
+from tests.conftest import ledger_at_revision
 
 pytestmark = pytest.mark.integration
 
@@ -48,10 +49,8 @@ def utc(moment: datetime | None) -> datetime | None:
 @pytest.fixture
 def engine(ledger_url: str) -> Iterator[Engine]:
     """A ledger at revision 0001."""
-    made = create_engine(ledger_url)
-    command.upgrade(alembic_config(made), "0001")
-    yield made
-    made.dispose()
+    with ledger_at_revision(ledger_url, "0001") as made:
+        yield made
 
 
 def police_flag(kind: FlagKind, subject_id: str, assessment_id: str) -> Flag:

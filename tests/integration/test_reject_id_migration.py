@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, select
 
 from sync.ledger import schema
-from sync.ledger.migrate import alembic_config, upgrade_to_head
+from sync.ledger.migrate import upgrade_to_head
+from tests.conftest import ledger_at_revision
 
 pytestmark = pytest.mark.integration
 
@@ -22,10 +22,8 @@ FORGOTTEN_IDS = {"k4": "ELLIS", "k5": "1972-03-20", "k6": "2001/0000123Z", "k7":
 @pytest.fixture
 def engine(ledger_url: str) -> Iterator[Engine]:
     """A ledger at revision 0006."""
-    made = create_engine(ledger_url)
-    command.upgrade(alembic_config(made), "0006")
-    yield made
-    made.dispose()
+    with ledger_at_revision(ledger_url, "0006") as made:
+        yield made
 
 
 def test_ids_that_may_be_personal_data_are_forgotten(engine: Engine) -> None:

@@ -30,40 +30,39 @@ def test_a_byte_order_mark_is_not_part_of_the_first_record(tmp_path: Path) -> No
     assert not is_sealed_file(path)
 
 
-@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
-def test_a_feed_saved_as_utf16_or_utf32_is_refused_in_one_sentence(
-    tmp_path: Path, encoding: str
+UTF16_OR_32 = (
+    "The feed file probation.jsonl is not UTF-8 text (it was saved as UTF-16 or UTF-32); "
+    "save it as UTF-8."
+)
+CR_ALONE = (
+    "The feed file probation.jsonl ends its lines with carriage returns alone; "
+    "save it with line feeds (or CR LF)."
+)
+LINE = json.dumps(PERSON)
+
+
+@pytest.mark.parametrize(
+    ("content", "sentence"),
+    [
+        (((LINE + "\n") * 2).encode("utf-16"), UTF16_OR_32),
+        (("\ufeff" + (LINE + "\n") * 2).encode("utf-16-be"), UTF16_OR_32),
+        (((LINE + "\n") * 2).encode("utf-32"), UTF16_OR_32),
+        ((LINE + "\r").encode() * 3, CR_ALONE),
+    ],
+    ids=["utf-16", "utf-16-be", "utf-32", "cr-alone"],
+)
+def test_a_feed_file_that_cannot_be_read_as_lines_is_refused_in_one_sentence(
+    tmp_path: Path, content: bytes, sentence: str
 ) -> None:
     path = tmp_path / "probation.jsonl"
-    text = (json.dumps(PERSON) + "\n") * 2
-    path.write_bytes(
-        ("\ufeff" + text).encode(encoding) if encoding == "utf-16-be" else text.encode(encoding)
-    )
+    path.write_bytes(content)
     context = FeedContext("probation", date(2026, 11, 28))
 
     (unit,) = PlainFileSource(path).units(context, guard=None)  # type: ignore[arg-type]
     with pytest.raises(UsageError) as caught:
         list(unit.items)
 
-    assert str(caught.value) == (
-        "The feed file probation.jsonl is not UTF-8 text (it was saved as UTF-16 or UTF-32); "
-        "save it as UTF-8."
-    )
-
-
-def test_a_feed_with_carriage_returns_alone_for_line_ends_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "probation.jsonl"
-    path.write_bytes((json.dumps(PERSON) + "\r").encode() * 3)
-    context = FeedContext("probation", date(2026, 11, 28))
-
-    (unit,) = PlainFileSource(path).units(context, guard=None)  # type: ignore[arg-type]
-    with pytest.raises(UsageError) as caught:
-        list(unit.items)
-
-    assert str(caught.value) == (
-        "The feed file probation.jsonl ends its lines with carriage returns alone; "
-        "save it with line feeds (or CR LF)."
-    )
+    assert str(caught.value) == sentence
 
 
 def test_crlf_line_ends_read_as_line_feeds(tmp_path: Path) -> None:
