@@ -21,8 +21,8 @@ from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import audit_collection, audit_erasures, record_ref
 from sync.crypto.replay import ReplayGuard
 from sync.errors import UsageError
-from sync.feeds.jsonl import Accepted, FeedItem, Rejected
-from sync.feeds.models import WRONG_FEED, FeedContext
+from sync.feeds.jsonl import Accepted, FeedItem, Rejected, is_another_agencys
+from sync.feeds.models import FeedContext
 from sync.ledger.cursors import save_cursor
 from sync.ledger.replay import LedgerReplayGuard
 from sync.ledger.store import Ledger, RecordVersion
@@ -103,7 +103,7 @@ class _UnitWriter:
             self.versions.append(version)
         else:
             counts.rejected += 1
-            self.other_agencies += f"agency: {WRONG_FEED}" in item.reason
+            self.other_agencies += is_another_agencys(item)
             self.rejected.append(reject_row(self.agency, self.source, item))
 
     def flush(self, run_id: int, now: datetime, final: bool = False) -> None:

@@ -21,7 +21,14 @@ from typing import NamedTuple, Protocol
 from pydantic import TypeAdapter, ValidationError
 
 from sync.feeds.convert import to_version
-from sync.feeds.models import RECORD_TYPES, AnyRecord, FeedContext, FeedRecord, Tombstone
+from sync.feeds.models import (
+    RECORD_TYPES,
+    WRONG_FEED,
+    AnyRecord,
+    FeedContext,
+    FeedRecord,
+    Tombstone,
+)
 from sync.ledger.store import RecordVersion
 
 _RECORD_ADAPTER: TypeAdapter[FeedRecord] = TypeAdapter(AnyRecord)
@@ -76,6 +83,11 @@ def validate_line(raw: bytes, position: str, context: FeedContext) -> FeedItem:
             return Rejected(position, _reason(error, raw), raw, record_type, record_id)
         record = tombstone
     return Accepted(position, to_version(record))
+
+
+def is_another_agencys(item: Rejected) -> bool:
+    """Whether a line was rejected (among other reasons) for being another agency's record."""
+    return f"agency: {WRONG_FEED}" in item.reason
 
 
 def _reason(error: ValidationError, raw: bytes) -> str:
