@@ -198,7 +198,7 @@ def first_batch(app: App) -> tuple[int, datetime, str | None, bool]:
             .order_by(table.c.position)
             .limit(1)
         ).one()
-    when = row[1] if row[1].tzinfo is not None else row[1].replace(tzinfo=UTC)
+    when = as_utc(row[1])
     return int(row[0]), when, row[2], bool(row[3])
 
 
