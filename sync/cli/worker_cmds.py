@@ -182,9 +182,8 @@ def _age(moment: datetime | None, now: datetime) -> float | None:
 
 def _still_ahead(moment: datetime | None, now: datetime) -> datetime | None:
     """The stored moment (made aware) if it is still to come, else None."""
-    if moment is None or as_utc(moment) <= now:
-        return None
-    return as_utc(moment)
+    aware = None if moment is None else as_utc(moment)
+    return aware if aware is not None and aware > now else None
 
 
 def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
