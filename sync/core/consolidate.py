@@ -24,14 +24,26 @@ class Merge:
     target_person_id: str
 
 
+# Why an orphan could not be applied.
+MISSING_PERSON = "missing-person"
+MERGE_LOOP = "merge-loop"
+
+
 @dataclass(frozen=True, slots=True)
 class Orphan:
-    """A record whose person (after merges) is not among the live persons."""
+    """A record that could not be applied to a live person, and why.
+
+    Most often its person (after merges) never arrived (`MISSING_PERSON`). A
+    merge whose person records are each merged into the other, directly or
+    round a longer loop, is left unapplied instead (`MERGE_LOOP`): the loop
+    resolves to its smallest reference, and this merge points the other way.
+    """
 
     agency: Agency
     record_type: str
     record_id: str
     missing_person_id: str
+    cause: str = MISSING_PERSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +162,13 @@ def _merge_orphans(
     orphans = []
     for merge in merges:
         source = RecordRef(merge.agency, merge.source_person_id)
+        target = RecordRef(merge.agency, merge.target_person_id)
         if source not in merged_into and source not in live:
             orphans.append(Orphan(merge.agency, "merge", merge.id, merge.source_person_id))
+        elif source not in merged_into and merged_into.get(target) == source:
+            orphans.append(
+                Orphan(merge.agency, "merge", merge.id, merge.target_person_id, MERGE_LOOP)
+            )
         elif source not in merged_into:
             orphans.append(Orphan(merge.agency, "merge", merge.id, merge.target_person_id))
     return orphans

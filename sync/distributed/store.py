@@ -253,12 +253,18 @@ def segment_from_value(value: Sequence[Any]) -> Segment:
 
 def orphan_to_value(orphan: Orphan) -> list[str]:
     """An orphaned record as a JSON-ready value."""
-    return [str(orphan.agency), orphan.record_type, orphan.record_id, orphan.missing_person_id]
+    return [
+        str(orphan.agency),
+        orphan.record_type,
+        orphan.record_id,
+        orphan.missing_person_id,
+        orphan.cause,
+    ]
 
 
 def orphan_from_value(value: Sequence[str]) -> Orphan:
     """The orphan a staged value describes."""
-    return Orphan(Agency(value[0]), value[1], value[2], value[3])
+    return Orphan(Agency(value[0]), value[1], value[2], value[3], value[4])
 
 
 def review_to_value(review: Review) -> list[Any]:

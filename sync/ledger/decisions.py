@@ -326,6 +326,7 @@ def _orphan_row(orphan: Any) -> dict[str, Any]:
         "rtype": orphan.record_type,
         "rid": orphan.record_id,
         "missing_person_id": orphan.missing_person_id,
+        "cause": orphan.cause,
     }
 
 

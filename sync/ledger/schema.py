@@ -92,6 +92,8 @@ orphans = Table(
     Column("rtype", String(RECORD_TYPE), primary_key=True),
     Column("rid", String(REF), primary_key=True),
     Column("missing_person_id", String(REF), nullable=False),
+    # Why the record was not applied: `missing-person` or `merge-loop`.
+    Column("cause", String(RECORD_TYPE), nullable=False, server_default="missing-person"),
 )
 
 subjects = Table(

@@ -24,6 +24,7 @@ from pydantic_core import from_json
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from sync.core.consolidate import MERGE_LOOP, MISSING_PERSON
 from sync.crypto.at_rest import FieldCipher
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec
@@ -45,6 +46,14 @@ REJECT_FINGERPRINT_KIND = "reject"
 READ_BATCH = 10_000
 # Record ids looked up per query, well under SQLite's parameter limit.
 KEYS_PER_QUERY = 500
+# What `rejects` says of a record that could not be applied, by its cause.
+_ORPHAN_REASONS = {
+    MISSING_PERSON: "orphan: refers to a person record that is not in the feed",
+    MERGE_LOOP: (
+        "merge not applied: it closes a loop of merges among person records, "
+        "which are all read as the one with the smallest id"
+    ),
+}
 RecordKey = tuple[str, str, str]  # agency, record type, record id
 
 
@@ -520,7 +529,7 @@ class Ledger:
             ]
 
     def list_orphans(self) -> list[dict[str, Any]]:
-        """Records whose person never arrived, as reject-like rows."""
+        """Records that could not be applied to a person, as reject-like rows."""
         table = schema.orphans
         with self.engine.connect() as conn:
             rows = conn.execute(select(table).order_by(table.c.agency, table.c.rtype, table.c.rid))
@@ -529,7 +538,7 @@ class Ledger:
                     "agency": row.agency,
                     "record_type": row.rtype,
                     "record_id": row.rid,
-                    "reason": "orphan: refers to a person record that is not in the feed",
+                    "reason": _ORPHAN_REASONS.get(row.cause, _ORPHAN_REASONS[MISSING_PERSON]),
                 }
                 for row in rows
             ]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.feed_records import completed_assessment, person, run_args, write_feed
+from tests.feed_records import completed_assessment, merge, person, run_args, write_feed
 
 pytestmark = pytest.mark.e2e
 
@@ -71,6 +71,30 @@ def test_an_orphan_is_listed_with_the_same_fields_as_a_rejected_line(tmp_path: P
     assert orphan["record_id"] == "PA-1"
     assert list(orphan) == list(rejected)
     assert (orphan["source"], orphan["position"], orphan["first_seen"]) == (None, None, None)
+
+
+def test_a_merge_closing_a_loop_is_listed_as_such_not_as_a_missing_person(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    db = ["--db", ledger_url]
+    police = write_feed(
+        tmp_path / "police.jsonl",
+        [
+            person("police", "LAN-1"),
+            person("police", "LAN-2"),
+            merge("police", "PM-1", "LAN-1", "LAN-2"),
+            merge("police", "PM-2", "LAN-2", "LAN-1"),
+            merge("police", "PM-3", "LAN-3", "LAN-4"),
+        ],
+    )
+    probation = write_feed(tmp_path / "probation.jsonl", [person("probation", "X000001")])
+    run_cli(*db, *run_args(probation, police), cwd=tmp_path)
+
+    reasons = {row["record_id"]: row["reason"] for row in _rejects(db, tmp_path)}
+
+    assert set(reasons) == {"PM-1", "PM-3"}
+    assert "loop of merges" in str(reasons["PM-1"])
+    assert "not in the feed" in str(reasons["PM-3"])
 
 
 def test_a_rejected_line_corrected_in_a_later_run_is_marked_fixed(

@@ -8,7 +8,14 @@ from datetime import date
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync.core.consolidate import FeedState, Merge, consolidate, resolve_merges
+from sync.core.consolidate import (
+    MERGE_LOOP,
+    MISSING_PERSON,
+    FeedState,
+    Merge,
+    consolidate,
+    resolve_merges,
+)
 from sync.core.linking import (
     Edge,
     assign_subject_ids,
@@ -142,6 +149,24 @@ def test_a_chain_resolves_to_its_last_arrived_person_while_its_end_waits() -> No
     assert [r.person_id for r in result.registrations] == ["B-1"]
     assert [(o.record_type, o.record_id, o.missing_person_id) for o in result.orphans] == [
         ("merge", "MG2", "C-1")
+    ]
+
+
+def test_the_merge_that_closes_a_loop_waits_as_a_loop_not_as_a_missing_person() -> None:
+    state = FeedState(
+        persons=[person(Q, "A-1"), person(Q, "B-1"), person(Q, "C-1")],
+        merges=[
+            Merge(Q, "MG1", "A-1", "B-1"),
+            Merge(Q, "MG2", "B-1", "C-1"),
+            Merge(Q, "MG3", "C-1", "A-1"),
+            Merge(Q, "MG4", "D-1", "E-1"),
+        ],
+    )
+    result = consolidate(state)
+    assert set(result.persons) == {RecordRef(Q, "A-1")}
+    assert [(o.record_id, o.cause) for o in result.orphans] == [
+        ("MG1", MERGE_LOOP),
+        ("MG4", MISSING_PERSON),
     ]
 
 
