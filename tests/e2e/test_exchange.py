@@ -656,6 +656,14 @@ def _keys_copy(world: SealedWorld, directory: Path) -> Path:
     return target
 
 
+def _keys_rotated_for_probation(world: SealedWorld, directory: Path, grace_days: str) -> Path:
+    """A copy of the world's keys with probation's rotated, the old key kept `grace_days`."""
+    keys = _keys_copy(world, directory)
+    rotate = ["keys", "rotate", "--party", "probation", "--grace-days", grace_days]
+    run_cli(*rotate, "--dir", str(keys), cwd=directory)
+    return keys
+
+
 def _assert_one_sentence(stderr: str, fragment: str) -> None:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1
@@ -778,18 +786,7 @@ def _open_cli(keys: Path, sealed_file: Path, cwd: Path) -> int:
 def test_a_sender_key_rotated_mid_flight_opens_during_its_grace_period(
     sealed: SealedWorld, tmp_path: Path
 ) -> None:
-    keys = _keys_copy(sealed, tmp_path)
-    run_cli(
-        "keys",
-        "rotate",
-        "--party",
-        "probation",
-        "--grace-days",
-        "30",
-        "--dir",
-        str(keys),
-        cwd=tmp_path,
-    )
+    keys = _keys_rotated_for_probation(sealed, tmp_path, grace_days="30")
     assert _open_cli(keys, sealed.full_b, tmp_path) == 0
     result, before, after = _attempt(sealed, tmp_path, sealed.full_b, keys=keys)
     assert result.returncode == 0
@@ -799,18 +796,7 @@ def test_a_sender_key_rotated_mid_flight_opens_during_its_grace_period(
 def test_a_sender_key_rotated_mid_flight_is_refused_after_its_grace_period(
     sealed: SealedWorld, tmp_path: Path
 ) -> None:
-    keys = _keys_copy(sealed, tmp_path)
-    run_cli(
-        "keys",
-        "rotate",
-        "--party",
-        "probation",
-        "--grace-days",
-        "0",
-        "--dir",
-        str(keys),
-        cwd=tmp_path,
-    )
+    keys = _keys_rotated_for_probation(sealed, tmp_path, grace_days="0")
     assert _open_cli(keys, sealed.full_b, tmp_path) == 2
     result, before, after = _attempt(sealed, tmp_path, sealed.full_b, keys=keys)
     assert result.returncode == 2

@@ -127,16 +127,7 @@ def test_an_override_changes_the_owner_timeline_and_notices_and_survives_runs(
     probation, police = write_feeds(ledger)
     text = probation.read_text().replace('"end": "2027-02-28"', '"end": "2027-03-31"')
     probation.write_text(text.replace("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"))
-    arms_sync(
-        "run",
-        "--probation-feed",
-        str(probation),
-        "--police-feed",
-        str(police),
-        "--as-of",
-        AS_OF,
-        cwd=ledger,
-    )
+    arms_sync(*run_args(probation, police, AS_OF), cwd=ledger)
     assert owner_on(ledger, "2025-06-15", "P100001") == ("police", "MANUAL")
 
 
@@ -178,17 +169,7 @@ def test_link_and_unlink_change_subjects(ledger: Path) -> None:
 def test_unlink_keeps_identifier_linked_records_apart_across_runs(ledger: Path) -> None:
     pair = ("probation:P100001", "police:LAN-1")
     arms_sync("reconcile", "unlink", *pair, *REASON, "--apply", cwd=ledger, env=OPERATOR)
-    probation, police = write_feeds(ledger)
-    arms_sync(
-        "run",
-        "--probation-feed",
-        str(probation),
-        "--police-feed",
-        str(police),
-        "--as-of",
-        AS_OF,
-        cwd=ledger,
-    )
+    arms_sync(*run_args(*write_feeds(ledger), AS_OF), cwd=ledger)
     split = subjects(ledger)
     assert split["P100001"] != split["LAN-1"]
 
@@ -257,17 +238,7 @@ def test_resolve_and_reopen_a_flag(ledger: Path) -> None:
         2,
         "Error: The flag given is already resolved.",
     )
-    probation, police = write_feeds(ledger)
-    arms_sync(
-        "run",
-        "--probation-feed",
-        str(probation),
-        "--police-feed",
-        str(police),
-        "--as-of",
-        AS_OF,
-        cwd=ledger,
-    )
+    arms_sync(*run_args(*write_feeds(ledger), AS_OF), cwd=ledger)
     assert key not in {i["key"] for i in _flag_items(ledger)}
     arms_sync("reconcile", "reopen", key, *REASON, cwd=ledger, env=OPERATOR)
     assert key in {i["key"] for i in _flag_items(ledger)}

@@ -33,6 +33,7 @@ from sync.ledger.migrate import alembic_config, upgrade_to_head
 from sync.ledger.store import Ledger
 from sync.reconcile.apply import ledger_mark
 from sync.settings import load_settings
+from tests.feed_records import person
 from tests.integration.run_child import AS_OF, RunChild, start_child
 
 pytestmark = pytest.mark.integration
@@ -121,18 +122,7 @@ def running(app: App) -> list[int]:
 
 def police_feed(path: Path) -> PlainFileSource:
     """A one-person police feed file."""
-    record = {
-        "type": "person",
-        "agency": "police",
-        "id": "P-1",
-        "surname": "EXAMPLE",
-        "forenames": "A",
-        "gender": "M",
-        "area": "LANC",
-        "date_of_birth": "1975-06-15",
-        "pnc": "1996/0000018E",
-        "updated_at": "2026-01-01T00:00:00Z",
-    }
+    record = person("police", "P-1", pnc="1996/0000018E")
     path.write_text(json.dumps(record) + "\n", encoding="utf-8")
     return PlainFileSource(path)
 

@@ -21,6 +21,7 @@ from sync.ledger import schema
 from sync.ledger.outbox import changed_notices
 from sync.ledger.store import Ledger, bulk_execute, record_key
 from sync.settings import load_settings
+from tests.feed_records import person
 
 pytestmark = pytest.mark.integration
 AS_OF = date(2026, 11, 28)
@@ -62,18 +63,8 @@ def _assessment(aid: str, stamp: str, **extra: object) -> dict[str, object]:
 
 def _police(day: str) -> list[dict[str, object]]:
     return [
-        {
-            "type": "person",
-            "agency": "police",
-            "id": "P-1",
-            "surname": "EXAMPLE",
-            "forenames": "A",
-            "gender": "M",
-            "area": "LANC",
-            "date_of_birth": "1975-06-15",
-            "pnc": "1996/0000018E",
-            "updated_at": "2026-01-01T00:00:00Z",
-        },
+        # The same man as the probation person `_person` builds.
+        person("police", "P-1", forenames="A", date_of_birth="1975-06-15", pnc="1996/0000018E"),
         {
             "type": "registration",
             "agency": "police",
