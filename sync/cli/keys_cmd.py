@@ -86,12 +86,25 @@ def keys() -> None:
 
 @keys.command("generate", params=[key_dir_option("--dir")])
 @click.option("--party", type=PARTY_CHOICE, required=True, help="Whose keys to make.")
-def generate_cmd(party: str, key_dir: Path | None) -> None:
+@click.option(
+    "--if-missing",
+    is_flag=True,
+    help="Leave a party that already has keys as it is, and exit 0 (for set-up scripts).",
+)
+def generate_cmd(party: str, key_dir: Path | None, if_missing: bool) -> None:
     """Make a party's first signing and encryption keys (the hub also gets the data key)."""
     directory = resolve_key_dir(key_dir)
+    if if_missing and _has_keys(directory, Party(party)):
+        click.echo(f"{party} already has keys; left as they are.", err=True)
+        return
     with writing(directory):
         changed = generate_party(directory, Party(party))
     _report(changed)
+
+
+def _has_keys(directory: Path, party: Party) -> bool:
+    """Whether the key directory's ring already lists keys of `party`."""
+    return directory.is_dir() and any(info.party is party for info in list_keys(directory))
 
 
 @keys.command("list", params=[key_dir_option("--dir")])

@@ -124,6 +124,21 @@ def test_generating_twice_is_refused(runner: CliRunner, key_dir: Path) -> None:
     assert result.exception.exit_code == 2
 
 
+def test_generating_if_missing_leaves_existing_keys_and_makes_missing_ones(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    directory = tmp_path / "keys"
+    generate = ["generate", "--party", "hub", "--dir", str(directory), "--if-missing"]
+    first = runner.invoke(keys, generate)
+    ring_after_first = (directory / "ring.json").read_bytes()
+    again = runner.invoke(keys, generate)
+
+    assert (first.exit_code, again.exit_code) == (0, 0)
+    assert "hub" in first.output
+    assert (directory / "ring.json").read_bytes() == ring_after_first
+    assert again.output == "hub already has keys; left as they are.\n"
+
+
 def test_revoking_an_unknown_key_is_refused(runner: CliRunner, key_dir: Path) -> None:
     result = runner.invoke(
         keys, ["revoke", "--party", "hub", "--key-id", "0" * 32, "--dir", str(key_dir)]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +129,42 @@ def test_every_arms_sync_service_is_built_from_what_the_repository_holds() -> No
     for sources in copied:
         for source in sources.split():
             assert (ROOT / source).exists(), f"the image copies {source}, which is not here"
+
+
+# The setup script's mount points, each to be replaced by a folder of the test's own.
+MOUNT_POINT = re.compile(r"(?<![\w/-])/(gateway-state|keys|data|reports|state)\b")
+
+
+def setup_script(root: Path) -> str:
+    """The setup service's script, run as this user over folders under `root`."""
+    script = " ".join(compose()["services"]["setup"]["command"]).replace("$$", "$")
+    script = script.replace("chown -R arms", "true").replace("su arms -c", "sh -c")
+    return MOUNT_POINT.sub(lambda found: str(root / found.group(1)), script)
+
+
+def test_the_setup_script_can_run_again_and_keeps_what_it_made(tmp_path: Path) -> None:
+    """`docker compose up` runs setup every time; the gateways and workers wait for it."""
+    for folder in ("gateway-state", "keys", "data", "reports", "state"):
+        (tmp_path / folder).mkdir()
+    programs = Path(sys.executable).parent
+    environment = {**os.environ, "PATH": f"{programs}{os.pathsep}{os.environ['PATH']}"}
+    script = setup_script(tmp_path)
+
+    def run_setup() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["sh", "-c", script], env=environment, capture_output=True, text=True, check=False
+        )
+
+    def written() -> dict[Path, tuple[int, bytes]]:
+        files = (path for path in tmp_path.rglob("*") if path.is_file())
+        return {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in files}
+
+    first = run_setup()
+    made = written()
+    again = run_setup()
+
+    assert (first.returncode, again.returncode) == (0, 0), again.stderr[-300:]
+    assert "Error" not in again.stderr
+    assert written() == made
+    assert (tmp_path / "keys" / "ring.json").exists()
+    assert (tmp_path / "data" / "probation.jsonl").exists()
