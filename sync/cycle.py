@@ -103,7 +103,7 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
         for agency, source in sources.items():
             try:
                 summary.feeds[agency] = ingest(
-                    ledger, source, agency, run_id, app.today(), app.clock()
+                    ledger, source, agency, run_id, app.today(), app.clock(), as_of
                 )
             except LIVE_SOURCE_ERRORS as error:
                 if not source.live:

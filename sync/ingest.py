@@ -136,10 +136,15 @@ def ingest(
     run_id: int,
     today: date,
     now: datetime,
+    as_of: date | None = None,
 ) -> IngestCounts:
-    """Read one feed source into the ledger, unit by unit."""
+    """Read one feed source into the ledger, unit by unit.
+
+    `as_of` is the run's date: records of events up to it are possible even
+    when it lies after `today` (`FeedContext.events_until`).
+    """
     counts = IngestCounts()
-    context = FeedContext(agency, today)  # type: ignore[arg-type]
+    context = FeedContext(agency, today, as_of)  # type: ignore[arg-type]
     guard = LedgerReplayGuard(conn=None, sender=agency, now=now)
     audit = audit_log_for(ledger.engine)
     # A unit is fetched (a gateway page over HTTP, with its retries) before its

@@ -111,7 +111,9 @@ def ingest_feed(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     cycle = load_cycle(app, ref.cycle_id)
     source = open_source(cycle.feeds[ref.arg], ref.arg, app)
     try:
-        counts = ingest(app.ledger, source, ref.arg, cycle.run_id, app.today(), app.clock())
+        counts = ingest(
+            app.ledger, source, ref.arg, cycle.run_id, app.today(), app.clock(), cycle.as_of
+        )
     except LIVE_SOURCE_ERRORS as error:
         if not source.live:
             raise

@@ -141,11 +141,17 @@ DeletedFlag = Annotated[
 
 
 class FeedContext:
-    """What a validator needs to know about the stream it reads (agency, today)."""
+    """What a validator needs to know about the stream it reads.
 
-    def __init__(self, agency: AgencyName, today: date) -> None:
+    `today` is the reading day (it dates two-digit PNC years); `events_until`
+    is the last day a recorded event may have happened by: today, or a later
+    `--as-of` a run was given, so that a run dated ahead keeps its records.
+    """
+
+    def __init__(self, agency: AgencyName, today: date, events_until: date | None = None) -> None:
         self.agency = agency
         self.today = today
+        self.events_until = today if events_until is None else max(today, events_until)
 
 
 def _context(info: ValidationInfo) -> FeedContext:
@@ -210,7 +216,8 @@ class PersonRecord(FeedRecord):
     def _set_aside_bad_identifiers(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict):
             return data
-        today = _context(info).today
+        context = _context(info)
+        today = context.today
         cleaned = dict(data)
         warnings: list[str] = []
         for field_name, canonicalise in (
@@ -223,7 +230,7 @@ class PersonRecord(FeedRecord):
         dob = cleaned.get("date_of_birth")
         if isinstance(dob, str) and dob in _PLACEHOLDER_DOB_TEXT:
             warnings.append("date_of_birth: placeholder value, never used to link")
-        if _is_date_after(dob, today):
+        if _is_date_after(dob, context.events_until):
             cleaned["date_of_birth"] = None
             warnings.append("date_of_birth: after today, set aside")
         cleaned[WARNINGS_KEY] = tuple(warnings)
@@ -357,7 +364,7 @@ class AssessmentRecord(_PersonLinked):
             raise ValueError("completed_on: required when status is completed")
         if self.completed_on is not None and self.completed_on < self.started_on:
             raise ValueError("completed_on: must not be before started_on")
-        if self.completed_on is not None and self.completed_on > _context(info).today:
+        if self.completed_on is not None and self.completed_on > _context(info).events_until:
             raise ValueError("completed_on: must not be after today")
         return self
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -117,6 +118,31 @@ def test_worked_example_1_police_assessment_is_redundant_duplicate(tmp_path: Pat
         "reference_date": "2025-04-20",
         "redundant": False,
     }
+
+
+def _years_later(feed: Path, years: int) -> Path:
+    """The feed with every date and time moved `years` later, all else kept."""
+    text = re.sub(
+        r'"(\d{4})-(\d\d-\d\d)',
+        lambda found: f'"{int(found.group(1)) + years}-{found.group(2)}',
+        feed.read_text(encoding="utf-8"),
+    )
+    feed.write_text(text, encoding="utf-8")
+    return feed
+
+
+def test_worked_example_1_dated_years_ahead_flags_the_same(tmp_path: Path) -> None:
+    """`--as-of` fixes "today": assessments completed by then are kept, whatever the clock."""
+    feeds = _worked_example(tmp_path, "2025-05-10", custody=False)
+    probation, police = (_years_later(feed, 6) for feed in feeds)
+    run_cli(*run_args(probation, police, as_of="2032-11-28"), cwd=tmp_path)
+    report = json.loads(run_cli("report", "duplicates", "--format", "json", cwd=tmp_path).stdout)
+    assert _kinds(report) == {
+        ("assessed_by_non_owner", "WPA-0", None),
+        ("duplicate", "WPA-0", True),
+        ("duplicate", "WA-0", False),
+    }
+    assert run_cli("rejects", "--json", cwd=tmp_path).stdout == ""
 
 
 def test_worked_example_2_before_the_licence_is_a_handover(tmp_path: Path) -> None:

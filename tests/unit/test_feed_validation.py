@@ -96,6 +96,36 @@ def test_an_assessment_completed_after_today_is_rejected() -> None:
     )
 
 
+def test_a_run_dated_ahead_keeps_what_happened_by_its_date_and_no_later() -> None:
+    """`--as-of` fixes "today": records of events up to it are possible, later ones are not."""
+    ahead = FeedContext("probation", date(2026, 11, 28), date(2027, 6, 1))
+    fields = {
+        "type": "assessment",
+        "agency": "probation",
+        "id": "AS1",
+        "person_id": "X123456",
+        "started_on": "2027-04-01",
+        "status": "completed",
+        "updated_at": STAMP,
+    }
+    kept = validate_line(_line(**fields, completed_on="2027-06-01"), "line 1", ahead)
+    late = validate_line(_line(**fields, completed_on="2027-06-02"), "line 1", ahead)
+    born = validate_record(_person(date_of_birth="2027-05-01"), ahead)
+
+    assert isinstance(kept, Accepted)
+    assert isinstance(late, Rejected)
+    assert late.reason == "assessment.completed_on: must not be after today"
+    assert isinstance(born, PersonRecord)
+    assert born.date_of_birth == date(2027, 5, 1)
+
+
+def test_a_run_dated_in_the_past_keeps_what_happened_since() -> None:
+    behind = FeedContext("probation", date(2026, 11, 28), date(2025, 1, 1))
+    born = validate_record(_person(date_of_birth="2026-01-01"), behind)
+    assert isinstance(born, PersonRecord)
+    assert born.date_of_birth == date(2026, 1, 1)
+
+
 def test_warnings_cannot_be_injected_by_the_feed() -> None:
     item = validate_line(_person(warnings=["forged"]), "line 1", PROBATION)
     assert isinstance(item, Accepted)
