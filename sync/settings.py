@@ -2,7 +2,9 @@
 
 Everything an operator may tune lives here, never in code: the ledger URL, the
 key directory, the at-rest key file, the duplicate window, hours per assessment, training dates per
-probation area, report folder, broker URL and schedule.
+probation area, report folder and gateway access. The background deployment's
+own settings (broker, queues, schedule) are environment variables only
+(`workers/settings.py`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from sync.core.policy import area_key
 from sync.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///arms-sync.db"
-DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_TRAINING_DATE = date(2016, 2, 29)
 DEFAULT_WINDOW_DAYS = 180
 DEFAULT_HOURS_PER_ASSESSMENT = 6.0
@@ -55,7 +56,6 @@ class Settings(BaseSettings):
     default_training_date: date = DEFAULT_TRAINING_DATE
     training_dates: dict[str, date] = Field(default_factory=dict)
     report_dir: Path = Path("reports")
-    broker_url: str = DEFAULT_BROKER_URL
     operator: str | None = None
     http_timeout_seconds: float = Field(default=10.0, gt=0)
     # A whole attempt's limit: a gateway trickling its body slower than the read
@@ -133,6 +133,12 @@ def invalid_setting(error: ValidationError) -> ConfigurationError:
     """One clear error naming the first invalid setting and why (never the value given)."""
     first = error.errors(include_url=False, include_input=False)[0]
     field = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return ConfigurationError(
+            f"The settings file names {field}, which it cannot hold: "
+            "config/arms-sync.example.toml lists what it can, and the background "
+            "workers' own settings are ARMS_SYNC_ environment variables only."
+        )
     reason = first["msg"].removeprefix("Value error, ")
     return ConfigurationError(f"Setting {field or 'value'} is invalid: {reason}.")
 

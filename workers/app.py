@@ -10,12 +10,14 @@ by the broker.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from kombu.entity import Queue
 
 from sync.distributed.work import (
     KIND_COMMIT,
@@ -43,6 +45,8 @@ TEST_TASKS_MODULE = "workers.testing"
 PUBLISH_RETRIES = 3
 PUBLISH_RETRY_STEP_SECONDS = 0.5
 SOFT_LIMIT_MARGIN_SECONDS = 30
+
+log = logging.getLogger(__name__)
 
 
 def task_name(kind: str) -> str:
@@ -98,6 +102,9 @@ def create_app(settings: WorkerSettings | None = None) -> Any:
         task_time_limit=settings.longest_task_seconds,
         task_soft_time_limit=max(settings.longest_task_seconds - SOFT_LIMIT_MARGIN_SECONDS, 1),
         task_default_queue=settings.queue,
+        # Both queues, so that a worker started without `--queues` (`python -m
+        # workers worker`, a supervisor calling Celery) consumes deliveries too.
+        task_queues=[Queue(name) for name in (settings.queue, settings.delivery_queue)],  # type: ignore[no-untyped-call]
         task_routes=routes,
         task_serializer="json",
         accept_content=["json"],
@@ -120,18 +127,35 @@ def create_app(settings: WorkerSettings | None = None) -> Any:
 
 
 def send(app: Any, refs: list[TaskRef]) -> int:
-    """Publish task references (ids only); a broker failure is logged and left to re-dispatch."""
+    """Publish task references (ids only); a broker failure is logged and left to re-dispatch.
+
+    Returns how many were sent: the ledger still holds the others as owed, and
+    the next re-dispatch sends them.
+    """
     from kombu.exceptions import OperationalError
     from redis.exceptions import RedisError
 
-    sent = 0
-    for ref in refs:
+    for sent, ref in enumerate(refs):
         try:
             app.send_task(task_name(ref.kind), args=[ref.cycle_id, ref.arg])
-        except (OperationalError, RedisError, OSError):
+        except (OperationalError, RedisError, OSError) as error:
+            log.warning(
+                "the broker did not take %d task messages (%s); they are sent again "
+                "by the next re-dispatch",
+                len(refs) - sent,
+                type(error).__name__,
+            )
             return sent
-        sent += 1
-    return sent
+    return len(refs)
+
+
+def broker_problem(app: Any) -> str | None:
+    """Why the broker cannot be used now (the error's class), or None when it answers."""
+    try:
+        queue_depths(app)
+    except Exception as error:  # noqa: BLE001 - any failure to reach the broker is the answer
+        return type(error).__name__
+    return None
 
 
 def queue_depths(app: Any) -> dict[str, int]:

@@ -22,7 +22,6 @@ from sync.distributed.work import (
     CycleRules,
 )
 from sync.settings import (
-    DEFAULT_BROKER_URL,
     DEFAULT_DATABASE_URL,
     Settings,
     given_values,
@@ -30,6 +29,7 @@ from sync.settings import (
     load_settings,
 )
 
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_QUEUE = "arms-sync"
 DEFAULT_DELIVERY_QUEUE = "arms-sync-delivery"
 DEFAULT_CONCURRENCY = 2

@@ -22,7 +22,7 @@ import click
 from sync.app import App
 from sync.cli.context import CliState, is_terminal, pass_state
 from sync.cycle import RunSummary
-from sync.distributed.cycles import start_cycle
+from sync.distributed.cycles import require_postgresql_url, start_cycle
 from sync.distributed.status import agency_freshness, cycle_progress, open_cycle_ids
 from sync.distributed.work import (
     CYCLE_BLOCKED,
@@ -65,6 +65,7 @@ def worker(
     from workers.app import create_app
 
     settings = _worker_settings(state, concurrency=concurrency)
+    _require_shared_ledger(settings)
     celery_app = create_app(settings)
     argv = [
         "worker",
@@ -94,8 +95,17 @@ def beat(state: CliState, schedule_file: str, loglevel: str) -> None:
     """Run the scheduler: pulls, deliveries, re-dispatch and the nightly report."""
     from workers.app import create_app
 
-    celery_app = create_app(_worker_settings(state))
+    settings = _worker_settings(state)
+    _require_shared_ledger(settings)
+    celery_app = create_app(settings)
     celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule_file}"])
+
+
+def _require_shared_ledger(settings: Any) -> None:
+    """Refuse to start a worker or beat on a ledger other hosts cannot share."""
+    from workers.settings import app_settings
+
+    require_postgresql_url(app_settings(settings).database_url)
 
 
 # -- run --distributed -------------------------------------------------------
@@ -107,11 +117,16 @@ def run_distributed(
     timeout_seconds: float | None = None,
 ) -> RunSummary:
     """Enqueue one full cycle on the broker, show progress, wait, and return its summary."""
-    from workers.app import create_app, send
+    from workers.app import broker_problem, create_app, send
     from workers.settings import load_worker_settings
 
     settings = load_worker_settings(database_url=app.settings.database_url)
     celery_app = create_app(settings)
+    problem = broker_problem(celery_app)
+    if problem is not None:
+        raise ArmsSyncError(
+            f"The broker cannot be reached ({problem}); start it, or check ARMS_SYNC_BROKER_URL."
+        )
     feeds = {"probation": probation_spec, "police": police_spec}
     cycle_id, refs = start_cycle(app, feeds, settings.gateways(), as_of)
     send(celery_app, refs)
@@ -187,18 +202,18 @@ def _still_ahead(moment: datetime | None, now: datetime) -> datetime | None:
 
 
 def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
-    from workers.app import create_app, queue_depths
+    from workers.app import broker_problem, create_app, queue_depths
 
     settings = _worker_settings(state)
     app = state.app
     engine = app.ledger.engine
     now = app.clock()
     problems: list[str] = []
-    try:
-        depths: dict[str, int] | None = queue_depths(create_app(settings))
-    except Exception as error:  # noqa: BLE001 - any broker failure is reported, not raised
-        depths = None
-        problems.append(f"the broker cannot be reached ({type(error).__name__})")
+    celery_app = create_app(settings)
+    broker = broker_problem(celery_app)
+    depths = None if broker is not None else queue_depths(celery_app)
+    if broker is not None:
+        problems.append(f"the broker cannot be reached ({broker})")
     agencies = []
     for fresh in agency_freshness(engine):
         pull_age = _age(fresh.last_pull, now)
@@ -314,5 +329,11 @@ def retry(state: CliState, letter_id: int) -> None:
     ref = retry_dead_letter(app.ledger.engine, letter_id, app.clock())
     if ref is None:
         raise UsageError(f"There is no dead letter {letter_id} waiting for a retry.")
-    send(create_app(_worker_settings(state)), [ref])
-    click.echo(f"queued {ref.key} of cycle {ref.cycle_id} again")
+    if send(create_app(_worker_settings(state)), [ref]):
+        click.echo(f"queued {ref.key} of cycle {ref.cycle_id} again")
+    else:
+        click.echo(
+            f"{ref.key} of cycle {ref.cycle_id} is owed again; the broker cannot be reached "
+            "now, so the next re-dispatch sends it.",
+            err=True,
+        )

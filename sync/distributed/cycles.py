@@ -23,6 +23,9 @@ from sync.ledger import tables_cycle as tables
 from sync.ledger.runs import KIND_DISTRIBUTED, insert_run
 
 POSTGRESQL = "postgresql"
+SHARED_LEDGER_NEEDED = (
+    "The background deployment needs a PostgreSQL ledger: set ARMS_SYNC_DATABASE_URL."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +42,13 @@ class CycleRow:
 def require_postgresql(app: App) -> None:
     """Refuse a distributed cycle on a ledger workers cannot share."""
     if app.ledger.engine.dialect.name != POSTGRESQL:
-        raise ConfigurationError(
-            "The background deployment needs a PostgreSQL ledger: set ARMS_SYNC_DATABASE_URL."
-        )
+        raise ConfigurationError(SHARED_LEDGER_NEEDED)
+
+
+def require_postgresql_url(url: str) -> None:
+    """Refuse a worker or beat whose ledger URL is not a PostgreSQL one, before it connects."""
+    if not url.startswith(POSTGRESQL):
+        raise ConfigurationError(SHARED_LEDGER_NEEDED)
 
 
 def start_cycle(

@@ -58,6 +58,7 @@ from sync.reports.render_json import render_json
 from sync.settings import load_settings
 from sync.synth import SynthOptions, write_synthetic_feeds
 from tests.conftest import AT_REST_KEY_ENV, CLI, POSTGRES_ADMIN_URL, REDIS_URL, REPO
+from tests.feed_records import run_args
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -91,9 +92,10 @@ def worker_env(database_url: str, broker_url: str, **extra: str) -> dict[str, st
 class WorkerPool:
     """Real Celery worker processes, each in its own process group so it can be killed whole."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, queues: str | None = QUEUES) -> None:
         self.env = {**os.environ, **env}
         self.log_dir = log_dir
+        self.queues = queues
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str) -> None:
@@ -109,8 +111,7 @@ class WorkerPool:
             "--loglevel=INFO",
             "--hostname",
             f"{name}@%h",
-            "--queues",
-            QUEUES,
+            *(["--queues", self.queues] if self.queues else []),
             "--without-mingle",
         ]
         with (self.log_dir / f"{name}.log").open("wb") as log:
@@ -492,6 +493,30 @@ def test_the_celery_app_is_configured_for_redelivery_not_loss() -> None:
     assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
 
 
+def test_a_worker_started_without_queues_takes_delivery_tasks_too(
+    distributed_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A supervisor may run `python -m workers worker` bare: deliveries must not wait unseen."""
+    from workers.app import TASK_DELIVER_OUTBOXES, create_app
+    from workers.settings import load_worker_settings
+
+    service_app(distributed_env["ARMS_SYNC_DATABASE_URL"])
+    workers = WorkerPool(distributed_env, tmp_path, queues=None)
+    create_app(load_worker_settings()).send_task(TASK_DELIVER_OUTBOXES)
+    waiting = redis.Redis.from_url(BROKER_URL)
+    assert waiting.llen("arms-sync-delivery") == 1
+    try:
+        workers.start("bare")
+        deadline = time.monotonic() + CYCLE_TIMEOUT_SECONDS
+        log = tmp_path / "bare.log"
+        while b"deliver_outboxes" not in log.read_bytes() or b"succeeded" not in log.read_bytes():
+            assert time.monotonic() < deadline, "the delivery task was never taken"
+            time.sleep(0.2)
+    finally:
+        workers.stop()
+    assert waiting.llen("arms-sync-delivery") == 0
+
+
 # -- the commands ------------------------------------------------------------------
 
 
@@ -641,3 +666,82 @@ def _open_cycles_at_once(app: App) -> int:
         sum(1 for start, end in spans if start <= moment and (end is None or moment < end))
         for moment, _end in spans
     )
+
+
+@pytest.mark.parametrize("command", ["worker", "beat"])
+def test_workers_and_beat_refuse_a_ledger_other_hosts_cannot_share(
+    command: str, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [*CLI, "--db", f"sqlite:///{tmp_path / 'ledger.db'}", command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (
+        2,
+        "Error: The background deployment needs a PostgreSQL ledger: set ARMS_SYNC_DATABASE_URL.\n",
+    )
+    assert not (tmp_path / "ledger.db").exists()
+
+
+UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"
+
+
+def test_a_distributed_run_with_no_broker_says_so_and_records_no_cycle(
+    distributed_env: dict[str, str], small_feeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = distributed_env["ARMS_SYNC_DATABASE_URL"]
+    monkeypatch.setenv("ARMS_SYNC_BROKER_URL", UNREACHABLE_BROKER)
+    specs = feed_specs(small_feeds)
+    result = subprocess.run(
+        [
+            *CLI,
+            "--db",
+            url,
+            *run_args(Path(specs["probation"]), Path(specs["police"])),
+            "--distributed",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: The broker cannot be reached (")
+    assert result.stderr.endswith("); start it, or check ARMS_SYNC_BROKER_URL.\n")
+    with service_app(url).ledger.engine.connect() as conn:
+        assert conn.execute(select(tables_cycle.cycles)).first() is None
+
+
+def test_a_retried_dead_letter_is_not_said_to_be_queued_when_the_broker_is_down(
+    distributed_env: dict[str, str], small_feeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = distributed_env["ARMS_SYNC_DATABASE_URL"]
+    app = service_app(url)
+    cycle_id, _ = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    probe = TaskRef(KIND_PROBE, cycle_id, "poison")
+    with app.ledger.engine.begin() as conn:
+        add_tasks(conn, [probe], app.clock())
+    rules = CycleRules(max_attempts=1)
+    claim(app.ledger.engine, probe, "test", rules, app.clock())
+    fail(app.ledger.engine, probe, "RuntimeError", rules, app.clock())
+    [letter] = list_dead_letters(app.ledger.engine)
+    monkeypatch.setenv("ARMS_SYNC_BROKER_URL", UNREACHABLE_BROKER)
+
+    result = subprocess.run(
+        [*CLI, "--db", url, "dead-letters", "retry", str(letter["id"])],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert "the broker cannot be reached now, so the next re-dispatch sends it" in result.stderr
+    assert list_dead_letters(app.ledger.engine) == []

@@ -79,3 +79,17 @@ def test_a_settings_file_that_cannot_be_used_is_one_sentence(
     with pytest.raises(ConfigurationError) as caught:
         load_settings(path)
     assert str(caught.value) == sentence
+
+
+@pytest.mark.parametrize("name", ["broker_url", "pull_interval_seconds", "databse_url"])
+def test_a_settings_file_naming_what_it_cannot_hold_is_refused_by_name(
+    tmp_path: Path, name: str
+) -> None:
+    """The workers' broker and schedule are environment settings: a file that names them,
+    or a misspelt setting, is refused rather than silently ignored."""
+    path = tmp_path / "s.toml"
+    path.write_text(f'[arms_sync]\n{name} = "redis://broker.internal:6379/3"\n', encoding="utf-8")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(path)
+    assert str(caught.value).startswith(f"The settings file names {name}, which it cannot hold")
+    assert "broker.internal" not in str(caught.value)
