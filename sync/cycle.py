@@ -61,6 +61,8 @@ class RunSummary:
     feed_errors: dict[str, str] = field(default_factory=dict)
     notice_batches: int = 0
     delivered: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Why an agency's notices were left to another delivery (not a failure).
+    delivery_notes: dict[str, str] = field(default_factory=dict)
     window_days: int | None = None  # the duplicate window the pass used
 
     @property
@@ -82,8 +84,28 @@ class RunSummary:
             "feed_errors": self.feed_errors,
             "notice_batches": self.notice_batches,
             "delivered": self.delivered,
+            "delivery_notes": self.delivery_notes,
             "window_days": self.window_days,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
+        """The summary `as_dict` gave (a stored run's); keys added since default."""
+        return cls(
+            run_id=data["run_id"],
+            as_of=date.fromisoformat(data["as_of"]),
+            feeds={agency: IngestCounts(**counts) for agency, counts in data["feeds"].items()},
+            changed=data["changed"],
+            subjects=data["subjects"],
+            owners_today=data["owners_today"],
+            open_flags=data["open_flags"],
+            orphans=data["orphans"],
+            feed_errors=data.get("feed_errors", {}),
+            notice_batches=data.get("notice_batches", 0),
+            delivered=data.get("delivered", {}),
+            delivery_notes=data.get("delivery_notes", {}),
+            window_days=data.get("window_days"),
+        )
 
 
 def run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSummary:

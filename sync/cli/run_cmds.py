@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 # Another process (the delivery beat, a cycle's deliver stage) holds the agency's
 # delivery lock: it delivers the batches this run queued.
 DELIVERING_ELSEWHERE = (
-    "another process is delivering to the {agency} gateway; it will deliver these notices too"
+    "another process is delivering to this gateway; the notices left waiting go with "
+    "the next delivery"
 )
 DEMO_SUBJECTS = 2_000
 DEMO_SEED = 2015
@@ -119,7 +120,7 @@ def _deliver_to_gateway(app: App, agency: str, client: NoticeClient, summary: Ru
 
     with delivery_lock(app.ledger.engine, agency) as free:
         if not free:
-            summary.feed_errors[agency] = DELIVERING_ELSEWHERE.format(agency=agency)
+            summary.delivery_notes[agency] = DELIVERING_ELSEWHERE
             return
         try:
             counts = deliver_outbox(app, agency, client, ignore_schedule=True)
@@ -157,6 +158,10 @@ def print_summary(summary: RunSummary) -> None:
             f"{agency} gateway: delivered {delivered['notices']} notices in "
             f"{delivered['delivered']} batches, {delivered['pending']} batches waiting"
         )
+    for agency, note in sorted(summary.delivery_notes.items()):
+        click.echo(f"{agency} gateway: {note}")
+    for agency, error in sorted(summary.feed_errors.items()):
+        click.echo(f"{agency} gateway: {error}")
     if summary.rejected:
         click.echo(f"{summary.rejected} rejected records: see `arms-sync rejects`.")
     warned = sum(counts.warnings for counts in summary.feeds.values())

@@ -32,7 +32,6 @@ from sync.distributed.work import (
     retry_dead_letter,
 )
 from sync.errors import ArmsSyncError, UsageError
-from sync.ingest import IngestCounts
 from sync.ledger import schema
 from sync.ledger.moments import as_utc, iso_utc
 
@@ -173,19 +172,7 @@ def stored_summary(app: App, run_id: int) -> RunSummary:
     table = schema.runs
     with app.ledger.engine.connect() as conn:
         raw = conn.execute(select(table.c.summary).where(table.c.id == run_id)).scalar_one()
-    data = json.loads(raw)
-    return RunSummary(
-        run_id=data["run_id"],
-        as_of=date.fromisoformat(data["as_of"]),
-        feeds={agency: IngestCounts(**counts) for agency, counts in data["feeds"].items()},
-        changed=data["changed"],
-        subjects=data["subjects"],
-        owners_today=data["owners_today"],
-        open_flags=data["open_flags"],
-        orphans=data["orphans"],
-        feed_errors=data.get("feed_errors", {}),
-        notice_batches=data.get("notice_batches", 0),
-    )
+    return RunSummary.from_dict(json.loads(raw))
 
 
 # -- status ------------------------------------------------------------------
