@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
@@ -28,7 +28,7 @@ from sync.core.bulk import paused_garbage_collection
 from sync.core.decide import DecisionInputs, Decisions, decide, decide_around_act
 from sync.core.notices import Notice
 from sync.core.records import Agency, Override, Owner, RecordRef
-from sync.errors import CryptoError, GatewayError, InputRefused, StalePass
+from sync.errors import ArmsSyncError, CryptoError, GatewayError, InputRefused, StalePass
 from sync.feeds.convert import feed_state
 from sync.feeds.parallel import default_processes, validating_in_processes
 from sync.ingest import FeedSource, IngestCounts, ingest
@@ -37,6 +37,9 @@ from sync.ledger.decisions import decide_under_lock, store_decisions
 from sync.ledger.mark import mark_now, unchanged_since
 from sync.ledger.runs import RUN_PARTIAL, RUN_SUCCEEDED
 from sync.reconcile.manual_inputs import load_manual_links
+
+if TYPE_CHECKING:
+    from sync.delivery import NoticeClient
 
 log = logging.getLogger(__name__)
 STALE_PASS_RETRIES = 2  # passes computed again when stale; the last one under the lock
@@ -316,3 +319,38 @@ def summarise_decisions(summary: RunSummary, decisions: Decisions) -> None:
         flags.update(str(flag.kind) for flag in decision.flags)
     summary.owners_today = dict(sorted(owners.items()))
     summary.open_flags = dict(sorted(flags.items()))
+
+
+# Another process (the delivery beat, a cycle's deliver stage) holds the agency's
+# delivery lock: it delivers the batches this run queued.
+DELIVERING_ELSEWHERE = (
+    "another process is delivering to this gateway; the notices left waiting go with "
+    "the next delivery"
+)
+
+
+def deliver_to_gateways(app: App, sources: Mapping[str, FeedSource], summary: RunSummary) -> None:
+    """Deliver each agency's outbox through its gateway, independently of the other."""
+    from sync.gateway_source import GatewaySource
+
+    for agency, source in sources.items():
+        if isinstance(source, GatewaySource):
+            _deliver_to_gateway(app, agency, source.client, summary)
+
+
+def _deliver_to_gateway(app: App, agency: str, client: NoticeClient, summary: RunSummary) -> None:
+    """One delivery pass to an agency, unless another process is delivering to it."""
+    from sync.delivery import deliver_outbox, delivery_lock
+
+    with delivery_lock(app.ledger.engine, agency) as free:
+        if not free:
+            summary.delivery_notes[agency] = DELIVERING_ELSEWHERE
+            return
+        try:
+            counts = deliver_outbox(app, agency, client, ignore_schedule=True)
+        except ArmsSyncError as error:
+            summary.feed_errors[agency] = str(error)
+            return
+    summary.delivered[agency] = asdict(counts)
+    if counts.pending:
+        summary.feed_errors[agency] = "notices are still waiting for delivery"

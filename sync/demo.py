@@ -24,7 +24,7 @@ from sync.app import App
 from sync.audit.cli_hooks import audit_cli_disclosure
 from sync.crypto.keyring import generate_party, load_keyring
 from sync.crypto.keys import Party
-from sync.cycle import run_cycle
+from sync.cycle import deliver_to_gateways, run_cycle
 from sync.gateway.feed import FeedFile
 from sync.gateway.oauth import TokenIssuer
 from sync.gateway.server import GatewayServer, build_server
@@ -87,7 +87,7 @@ def local_gateways(
 
 def run_demo(app: App, out: Path, subjects: int, seed: int) -> None:
     """Generate feeds, serve and sync them over HTTP, write the reports, print a summary."""
-    from sync.cli.run_cmds import deliver_to_gateways, print_summary
+    from sync.cli.run_cmds import print_summary
 
     feeds_dir, keys_dir = out / "feeds", out / "keys"
     feeds_dir.mkdir(parents=True, exist_ok=True)

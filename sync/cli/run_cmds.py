@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 
-from sync.app import App
 from sync.cli.context import (
     ISO_DATE,
     KEYS_OPTION,
@@ -23,21 +20,11 @@ from sync.cli.context import (
     pass_state,
     writing,
 )
-from sync.cli.sources import open_source
-from sync.cycle import RunSummary, run_cycle
+from sync.cycle import RunSummary, deliver_to_gateways, run_cycle
 from sync.errors import ArmsSyncError, UsageError
-from sync.ingest import FeedSource
+from sync.sources import open_source
 from sync.synth.options import DEFAULT_TODAY as SYNTH_DEFAULT_AS_OF
 
-if TYPE_CHECKING:
-    from sync.delivery import NoticeClient
-
-# Another process (the delivery beat, a cycle's deliver stage) holds the agency's
-# delivery lock: it delivers the batches this run queued.
-DELIVERING_ELSEWHERE = (
-    "another process is delivering to this gateway; the notices left waiting go with "
-    "the next delivery"
-)
 DEMO_SUBJECTS = 2_000
 DEMO_SEED = 2015
 
@@ -103,33 +90,6 @@ def _report_run(summary: RunSummary, as_json: bool) -> None:
             "batch; the rest of the run completed and the next run resumes where this "
             "one stopped."
         )
-
-
-def deliver_to_gateways(app: App, sources: Mapping[str, FeedSource], summary: RunSummary) -> None:
-    """Deliver each agency's outbox through its gateway, independently of the other."""
-    from sync.gateway_source import GatewaySource
-
-    for agency, source in sources.items():
-        if isinstance(source, GatewaySource):
-            _deliver_to_gateway(app, agency, source.client, summary)
-
-
-def _deliver_to_gateway(app: App, agency: str, client: NoticeClient, summary: RunSummary) -> None:
-    """One delivery pass to an agency, unless another process is delivering to it."""
-    from sync.delivery import deliver_outbox, delivery_lock
-
-    with delivery_lock(app.ledger.engine, agency) as free:
-        if not free:
-            summary.delivery_notes[agency] = DELIVERING_ELSEWHERE
-            return
-        try:
-            counts = deliver_outbox(app, agency, client, ignore_schedule=True)
-        except ArmsSyncError as error:
-            summary.feed_errors[agency] = str(error)
-            return
-    summary.delivered[agency] = asdict(counts)
-    if counts.pending:
-        summary.feed_errors[agency] = "notices are still waiting for delivery"
 
 
 def _status(message: str) -> AbstractContextManager[object]:
@@ -205,7 +165,7 @@ def synth(subjects: int, seed: int, noise: float, out: Path, as_of: date) -> Non
 
 
 def _jsonable(value: object) -> object:
-    from dataclasses import asdict, is_dataclass
+    from dataclasses import is_dataclass
 
     if is_dataclass(value) and not isinstance(value, type):
         return asdict(value)

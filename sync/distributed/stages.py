@@ -106,7 +106,7 @@ def ingest_feed(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     other agency's data (the commit records the run as partial). A file that
     cannot be read, and any other error, is a failed attempt.
     """
-    from sync.cli.sources import open_source
+    from sync.sources import open_source
 
     cycle = load_cycle(app, ref.cycle_id)
     source = open_source(cycle.feeds[ref.arg], ref.arg, app)

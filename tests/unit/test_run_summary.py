@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from sync.cli.run_cmds import DELIVERING_ELSEWHERE, _report_run, print_summary
-from sync.cycle import RunSummary
+from sync.cli.run_cmds import _report_run, print_summary
+from sync.cycle import DELIVERING_ELSEWHERE, RunSummary
 from sync.errors import ArmsSyncError
 from sync.ingest import IngestCounts
 

@@ -1,4 +1,7 @@
-"""Turn a `--probation-feed`/`--police-feed` argument into a feed source."""
+"""Turn a feed's name into a feed source: a plain or sealed file, or a gateway URL.
+
+The name is a `--probation-feed`/`--police-feed` argument or a cycle's stored feed.
+"""
 
 from __future__ import annotations
 
