@@ -32,13 +32,12 @@ from sync.gateway.service import Gateway, GatewayConfig
 from sync.gateway.store import NoticeStore
 from sync.gateway_source import gateway_source
 from sync.ledger.location import ledger_place, sqlite_path
+from sync.reports.files import write_report_files
 from sync.reports.from_ledger import ledger_report
 from sync.reports.models import ReportFilters
-from sync.reports.render import render
 from sync.settings import Settings
 from sync.synth import SynthOptions, write_synthetic_feeds
 
-REPORT_FORMATS = ("html", "csv", "json")
 AGENCIES = ("probation", "police")
 LOOPBACK = "127.0.0.1"
 PROGRAM = "arms-sync"
@@ -121,12 +120,12 @@ def replace_settings(app: App, keys_dir: Path, secret: str) -> Settings:
 def write_reports(app: App, out: Path) -> None:
     """The duplicate report in every format, and where it went."""
     report = ledger_report(app, ReportFilters())
-    written = []
-    for fmt in REPORT_FORMATS:
-        path = out / f"duplicates-report.{fmt}"
-        path.write_bytes(render(report, fmt))
-        audit_cli_disclosure(app, "duplicate-assessment report written", path)
-        written.append(path)
+    written = write_report_files(
+        report,
+        out,
+        "duplicates-report",
+        lambda path: audit_cli_disclosure(app, "duplicate-assessment report written", path),
+    )
     figures = report.summary
     click.echo(
         f"Redundant completed assessments: {figures.redundant_completed} "

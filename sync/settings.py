@@ -33,6 +33,7 @@ DEFAULT_HOURS_PER_ASSESSMENT = 6.0
 DEFAULT_GATEWAY_RETRY_ATTEMPTS = 6
 DEFAULT_GATEWAY_RETRY_BASE_SECONDS = 0.5
 DEFAULT_GATEWAY_RETRY_MAX_SECONDS = 30.0
+DEFAULT_HTTP_TIMEOUT_SECONDS = 10.0
 DEFAULT_HTTP_DEADLINE_SECONDS = 120.0
 DEFAULT_GATEWAY_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
@@ -57,7 +58,7 @@ class Settings(BaseSettings):
     training_dates: dict[str, date] = Field(default_factory=dict)
     report_dir: Path = Path("reports")
     operator: str | None = None
-    http_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_timeout_seconds: float = Field(default=DEFAULT_HTTP_TIMEOUT_SECONDS, gt=0)
     # A whole attempt's limit: a gateway trickling its body slower than the read
     # timeout is cut off; a body over the cap (decompressed) is refused.
     http_deadline_seconds: float = Field(default=DEFAULT_HTTP_DEADLINE_SECONDS, gt=0)

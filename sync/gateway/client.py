@@ -67,12 +67,17 @@ from sync.gateway.retry import (
     utc_now,
     waits_too_long,
 )
-from sync.settings import DEFAULT_GATEWAY_MAX_RESPONSE_BYTES, DEFAULT_HTTP_DEADLINE_SECONDS
+from sync.settings import (
+    DEFAULT_GATEWAY_MAX_RESPONSE_BYTES,
+    DEFAULT_HTTP_DEADLINE_SECONDS,
+    DEFAULT_HTTP_TIMEOUT_SECONDS,
+)
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
 FEED_PATH = "/feed"
 NOTICES_PATH = "/notices"
-DEFAULT_TIMEOUT = (5.0, 30.0)
+# Connect and read, each the settings' `http_timeout_seconds` by default.
+DEFAULT_TIMEOUT = (DEFAULT_HTTP_TIMEOUT_SECONDS, DEFAULT_HTTP_TIMEOUT_SECONDS)
 BODY_CHUNK_BYTES = 64 * 1024
 TOKEN_REFRESH_MARGIN_SECONDS = 10.0
 RETRYABLE_STATUSES = frozenset(

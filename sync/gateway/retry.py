@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from sync.settings import (
+    DEFAULT_GATEWAY_RETRY_ATTEMPTS,
+    DEFAULT_GATEWAY_RETRY_BASE_SECONDS,
+    DEFAULT_GATEWAY_RETRY_MAX_SECONDS,
+)
+
 BACKOFF_FACTOR = 2.0
 MAX_BACKOFF_EXPONENT = 60
 MIN_ATTEMPTS = 1
-DEFAULT_MAX_ATTEMPTS = 6
-DEFAULT_BASE_DELAY_SECONDS = 0.5
-DEFAULT_MAX_DELAY_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +33,9 @@ class RetryPolicy:
     with full jitter, or is that ceiling itself without jitter.
     """
 
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    base_delay: float = DEFAULT_BASE_DELAY_SECONDS
-    max_delay: float = DEFAULT_MAX_DELAY_SECONDS
+    max_attempts: int = DEFAULT_GATEWAY_RETRY_ATTEMPTS
+    base_delay: float = DEFAULT_GATEWAY_RETRY_BASE_SECONDS
+    max_delay: float = DEFAULT_GATEWAY_RETRY_MAX_SECONDS
     jitter: bool = True
 
     def __post_init__(self) -> None:

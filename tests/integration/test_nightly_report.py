@@ -13,8 +13,9 @@ from sync.app import App
 from sync.audit.log import audit_log_for
 from sync.audit.tables import audit_log
 from sync.cycle import run_cycle
-from sync.distributed.report import REPORT_FORMATS, write_nightly_report
+from sync.distributed.report import write_nightly_report
 from sync.feeds.files import PlainFileSource
+from sync.reports.render import REPORT_FORMATS
 from sync.settings import Settings
 from tests.integration.test_audit_log import write_feeds
 
