@@ -117,8 +117,25 @@ def consolidate(state: FeedState) -> Consolidated:
         if ref not in merged_into or merged_into[ref] == ref
     }
     merged_into = {ref: target for ref, target in merged_into.items() if target != ref}
-    result = Consolidated(persons=live, merged_into=merged_into)
+    result = repoint(state, live, merged_into)
     result.orphans.extend(_merge_orphans(state.merges, merged_into, live))
+    result.orphans.sort(key=lambda o: (o.agency, o.record_type, o.record_id))
+    return result
+
+
+def repoint(
+    state: FeedState,
+    persons: Mapping[RecordRef, Person],
+    merged_into: Mapping[RecordRef, RecordRef],
+) -> Consolidated:
+    """Every dependent record re-pointed at the person it now means, given the merges.
+
+    A record whose person (after merges) is not among `persons` is an orphan.
+    `consolidate` gives the live persons of both feeds; a distributed batch
+    gives its own subjects' persons and the merges into them.
+    """
+    live = dict(persons)
+    result = Consolidated(persons=live, merged_into=dict(merged_into))
 
     def live_person(agency: Agency, person_id: str) -> str | None:
         if merged_into:
@@ -150,7 +167,6 @@ def consolidate(state: FeedState) -> Consolidated:
             result.assessments.append(assessment)
         else:
             result.assessments.append(replace(assessment, person_id=target))
-    result.orphans.sort(key=lambda o: (o.agency, o.record_type, o.record_id))
     return result
 
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import update
 
 from sync.app import App
 from sync.core.bulk import paused_garbage_collection
-from sync.core.consolidate import Consolidated, FeedState
+from sync.core.consolidate import Consolidated, FeedState, repoint
 from sync.core.decide import (
     DecisionInputs,
     Linked,
@@ -216,26 +216,8 @@ def link_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
 
 # -- decide one batch --------------------------------------------------------
 def _consolidated(state: FeedState, merged_into: Mapping[RecordRef, RecordRef]) -> Consolidated:
-    """The batch's live persons, and its dependent records re-pointed past merges."""
-
-    def live(agency: Agency, person_id: str) -> str:
-        ref = RecordRef(agency, person_id)
-        return merged_into.get(ref, ref).person_id
-
-    return Consolidated(
-        persons={person.ref: person for person in state.persons},
-        merged_into=dict(merged_into),
-        supervisions=[
-            replace(s, person_id=live(Agency.PROBATION, s.person_id)) for s in state.supervisions
-        ],
-        custodies=[
-            replace(c, person_id=live(Agency.PROBATION, c.person_id)) for c in state.custodies
-        ],
-        registrations=[
-            replace(r, person_id=live(Agency.POLICE, r.person_id)) for r in state.registrations
-        ],
-        assessments=[replace(a, person_id=live(a.agency, a.person_id)) for a in state.assessments],
-    )
+    """The batch's persons, and its dependent records re-pointed past merges (by the core)."""
+    return repoint(state, {person.ref: person for person in state.persons}, merged_into)
 
 
 def _read_plan(
