@@ -12,7 +12,6 @@ from __future__ import annotations
 import getpass
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -79,11 +78,6 @@ def audit_collection(
         refs=(f"run:{run_id}", f"source:{agency}"),
         detail=detail,
     )
-
-
-def erasure_refs(versions: Iterable[Any]) -> list[str]:
-    """References of the deleted record versions in a batch (`RecordVersion`-like)."""
-    return [record_ref(version.key) for version in versions if version.deleted]
 
 
 def record_ref(key: tuple[str, str, str]) -> str:

@@ -167,8 +167,3 @@ def _share(held: Mapping[str, tuple[int, RecordRef]], subject_id: str) -> tuple[
     """A subject's rank among holders: more records first, then the smaller record."""
     count, smallest = held[subject_id]
     return (-count, smallest)
-
-
-def edges_within(edges: Iterable[Edge], members: set[RecordRef]) -> list[Edge]:
-    """The edges whose both ends lie in `members`."""
-    return [edge for edge in edges if edge.a in members and edge.b in members]

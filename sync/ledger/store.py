@@ -15,7 +15,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import partial
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -561,23 +561,6 @@ class Ledger:
         """Every subject id ever minted (ids are never reused)."""
         with self.engine.connect() as conn:
             return set(conn.execute(select(schema.subjects.c.subject_id)).scalars())
-
-    def load_open_flag_keys(self) -> set[str]:
-        """The keys of the flags currently open."""
-        table = schema.flags
-        with self.engine.connect() as conn:
-            return set(
-                conn.execute(select(table.c.key).where(table.c.closed_at.is_(None))).scalars()
-            )
-
-    def load_flag_keys(self) -> set[str]:
-        """The keys of every flag ever raised."""
-        with self.engine.connect() as conn:
-            return set(conn.execute(select(schema.flags.c.key)).scalars())
-
-    def now(self) -> datetime:
-        """The current time in UTC."""
-        return datetime.now(UTC)
 
 
 def reject_order(row: Mapping[str, Any]) -> tuple[Any, ...]:

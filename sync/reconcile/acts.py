@@ -26,7 +26,6 @@ MAX_REASON_CHARS = 2_000
 ACT_ID_BYTES = 8
 REF_SEPARATOR = ":"
 LISTED_REF_SEPARATOR = "/"
-SERVICE_ACTOR_PREFIX = "service:"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from sync.audit.pipeline_hooks import (
     audit_disclosure,
     audit_erasures,
     decision_pass_drafts,
-    erasure_refs,
+    record_ref,
 )
 from sync.audit.tables import audit_head, audit_log
 from sync.core.identifiers import check_letter
@@ -33,7 +33,6 @@ from sync.cycle import compute_decisions, decide_and_store, decision_inputs, run
 from sync.errors import AuditError
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
-from sync.ledger.store import DELETED_DIGEST, RecordVersion
 from sync.reconcile.acts import Actor
 from sync.reconcile.links import link
 from sync.reconcile.overrides import AssignRequest, assign
@@ -342,10 +341,7 @@ def test_a_full_run_with_hooks_logs_six_kinds_and_no_personal_data(
                 source_name=f"{agency}.jsonl",
                 counts=dataclasses.asdict(counts),
             )
-        deleted = RecordVersion(
-            "police", "assessment", "LA-9", "k", True, None, None, DELETED_DIGEST
-        )
-        audit_erasures(log, conn, summary.run_id, erasure_refs([deleted]))
+        audit_erasures(log, conn, summary.run_id, [record_ref(("police", "assessment", "LA-9"))])
         audit_disclosure(log, conn, "police", "notice batch delivered", ["batch:B-1"])
     audit_consultation(log, "operator:jsmith", "reconcile show", ["subject:S1"])
     link(
