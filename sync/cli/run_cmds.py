@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
@@ -25,6 +26,18 @@ from sync.errors import ArmsSyncError, UsageError
 from sync.sources import open_source
 from sync.synth.options import DEFAULT_TODAY as SYNTH_DEFAULT_AS_OF
 
+# What a folder that cannot take the demo's files answers (no room, no right, not a folder).
+FOLDER_ERRORS = frozenset(
+    {
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.ENOTDIR,
+        errno.EISDIR,
+    }
+)
 DEMO_SUBJECTS = 2_000
 DEMO_SEED = 2015
 
@@ -186,14 +199,18 @@ def demo(state: CliState, out: Path, subjects: int) -> None:
     """The main job on the embedded default: synthetic data, a full sync, the report.
 
     The ledger is arms-sync.db in the --out folder, unless --db,
-    ARMS_SYNC_DATABASE_URL or a settings file names another.
+    ARMS_SYNC_DATABASE_URL or the settings file's database_url names another.
     """
     from sync.demo import run_demo
+    from sync.settings import load_settings
 
     output_folder(out)
-    if state.db is None and state.config is None:
+    if state.db is None and "database_url" not in load_settings(state.config).model_fields_set:
         state.db = f"sqlite:///{out / 'arms-sync.db'}"
     try:
         run_demo(state.app, out, subjects, DEMO_SEED)
     except OSError as error:
-        raise UsageError(f"The demo folder {out.name} cannot be written.") from error
+        if error.errno in FOLDER_ERRORS:
+            raise UsageError(f"The demo folder {out.name} cannot be written.") from error
+        reason = error.strerror or type(error).__name__
+        raise ArmsSyncError(f"The demo stopped: {reason}.") from error

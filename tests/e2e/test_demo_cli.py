@@ -33,6 +33,19 @@ def test_the_demo_syncs_over_its_gateways_and_writes_the_report(tmp_path: Path) 
     assert report["summary"]["total"] == len(report["flags"])
 
 
+def test_a_settings_file_naming_no_ledger_leaves_the_demo_ledger_in_its_folder(
+    tmp_path: Path,
+) -> None:
+    settings = tmp_path / "settings.toml"
+    settings.write_text("[arms_sync]\nwindow_days = 90\n", encoding="utf-8")
+    out = tmp_path / "demo"
+    result = run_cli(
+        "--config", str(settings), "demo", "--subjects", "20", "--out", str(out), cwd=tmp_path
+    )
+    assert f"Ledger: file {out / 'arms-sync.db'}" in result.stdout
+    assert not (tmp_path / "arms-sync.db").exists()
+
+
 def test_the_command_the_demo_suggests_reads_its_ledger_from_another_folder(
     tmp_path: Path,
 ) -> None:
