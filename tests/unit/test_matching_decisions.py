@@ -195,3 +195,35 @@ def test_nickname_and_swapped_names_link_end_to_end() -> None:
     ]
     assert {link.matched_by for link in links} == {MatchedBy.PROBABILISTIC}
     assert all(link.weight is not None and link.weight >= JOIN_THRESHOLD for link in links)
+
+
+@pytest.mark.parametrize("weight", [JOIN_THRESHOLD, JOIN_THRESHOLD + 10])
+def test_names_alone_are_never_linked_on_weight(weight: float) -> None:
+    assert decide(score(weight, born=DateLevel.MISSING)) == Verdict(
+        None, ReviewReason.NO_DATE_OF_BIRTH
+    )
+    assert decide(score(REVIEW_THRESHOLD - 1, born=DateLevel.MISSING)) is None
+
+
+@pytest.mark.parametrize("unknown", [None, date(1970, 1, 1), date(1900, 1, 1)])
+def test_the_same_names_with_no_usable_date_of_birth_are_not_linked_end_to_end(
+    unknown: date | None,
+) -> None:
+    """A placeholder date of birth never corroborates a link, and names alone never make one."""
+    records = [
+        police(surname="Abernathy", forenames="Quentin", born=unknown),
+        probation(surname="Abernathy", forenames="Quentin", born=unknown),
+    ]
+    result = match_population(records)
+    assert result.links == ()
+    assert all(review.reason.startswith(ReviewReason.NO_DATE_OF_BIRTH) for review in result.reviews)
+
+
+def test_the_same_names_and_a_real_date_of_birth_still_link_end_to_end() -> None:
+    records = [
+        police(surname="Abernathy", forenames="Quentin"),
+        probation(surname="Abernathy", forenames="Quentin"),
+    ]
+    assert [link.matched_by for link in match_population(records).links] == [
+        MatchedBy.PROBABILISTIC
+    ]

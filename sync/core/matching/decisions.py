@@ -5,10 +5,11 @@ In order:
    `matched_by` of that identifier, unless another identifier conflicts, or the surname and
    the date of birth both contradict it (each at its DISAGREE level: beyond
    every fuzzy, swapped and near level, and both present); those go to review.
-2. Possible twins (surname and date of birth exact, forenames disagree), and
+2. Possible twins (surname and date of birth exact, forenames disagree),
    pairs whose identifiers conflict (two different PNCs, CROs or NOMS numbers,
-   none agreeing), are never linked automatically: reviewed when the weight
-   reaches review.
+   none agreeing), and pairs with no date of birth to compare (missing, or a
+   placeholder, on either side: names alone never link two people) are never
+   linked automatically: reviewed when the weight reaches review.
 3. Otherwise the weight decides: at least `JOIN_THRESHOLD` links with
    `matched_by="PROBABILISTIC"`; at least `REVIEW_THRESHOLD` is reviewed.
 """
@@ -42,6 +43,7 @@ class ReviewReason(StrEnum):
     IDENTIFIER_CONTRADICTED = "identifier agrees but surname and date of birth both disagree"
     POSSIBLE_TWINS = "possible twins: surname and date of birth agree, forenames differ"
     IDENTIFIERS_DIFFER = "details agree but their identifiers differ"
+    NO_DATE_OF_BIRTH = "names agree but there is no date of birth to compare"
     UNCERTAIN = "match weight between the review and join thresholds"
 
 
@@ -102,10 +104,20 @@ def decide(score: PairScore) -> Verdict | None:
         return _identifier_verdict(score, identifier)
     if score.weight < REVIEW_THRESHOLD:
         return None
-    if is_possible_twin(score):
-        return Verdict(None, ReviewReason.POSSIBLE_TWINS)
-    if IdentifierLevel.CONFLICT in (score.pnc, score.cro, score.noms):
-        return Verdict(None, ReviewReason.IDENTIFIERS_DIFFER)
+    never_linked = _never_linked_on_weight(score)
+    if never_linked is not None:
+        return Verdict(None, never_linked)
     if score.weight >= JOIN_THRESHOLD:
         return Verdict(MatchedBy.PROBABILISTIC, None)
     return Verdict(None, ReviewReason.UNCERTAIN)
+
+
+def _never_linked_on_weight(score: PairScore) -> ReviewReason | None:
+    """Why a pair with no shared identifier is reviewed however high it scores, if it is."""
+    if is_possible_twin(score):
+        return ReviewReason.POSSIBLE_TWINS
+    if IdentifierLevel.CONFLICT in (score.pnc, score.cro, score.noms):
+        return ReviewReason.IDENTIFIERS_DIFFER
+    if score.date_of_birth is DateLevel.MISSING:
+        return ReviewReason.NO_DATE_OF_BIRTH
+    return None
