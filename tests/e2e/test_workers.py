@@ -520,9 +520,9 @@ def test_a_worker_started_without_queues_takes_delivery_tasks_too(
 # -- the commands ------------------------------------------------------------------
 
 
-def _cli(database_url: str, *args: str) -> tuple[int, str]:
-    """Run an `arms-sync` command as a user does (its own process); exit status and stdout."""
-    result = subprocess.run(
+def _cli_run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run an `arms-sync` command as a user does (its own process), whatever its exit."""
+    return subprocess.run(
         [*CLI, "--db", database_url, *args],
         cwd=REPO,
         capture_output=True,
@@ -530,7 +530,25 @@ def _cli(database_url: str, *args: str) -> tuple[int, str]:
         timeout=120,
         check=False,
     )
+
+
+def _cli(database_url: str, *args: str) -> tuple[int, str]:
+    """Run an `arms-sync` command as a user does; exit status and stdout."""
+    result = _cli_run(database_url, *args)
     return result.returncode, result.stdout
+
+
+def _a_dead_letter(app: App, feeds: Path) -> int:
+    """A cycle whose probe task failed past its one attempt; the dead letter's id."""
+    cycle_id, _ = start_cycle(app, feed_specs(feeds), {}, TODAY)
+    probe = TaskRef(KIND_PROBE, cycle_id, "poison")
+    with app.ledger.engine.begin() as conn:
+        add_tasks(conn, [probe], app.clock())
+    rules = CycleRules(max_attempts=1)
+    claim(app.ledger.engine, probe, "test", rules, app.clock())
+    fail(app.ledger.engine, probe, "RuntimeError", rules, app.clock())
+    [letter] = list_dead_letters(app.ledger.engine)
+    return int(letter["id"])
 
 
 def test_status_is_quiet_after_a_cycle_and_flags_dead_letters(
@@ -562,17 +580,11 @@ def test_dead_letters_are_listed_and_retried_onto_the_queue(
     distributed_env: dict[str, str], small_feeds: Path
 ) -> None:
     url = distributed_env["ARMS_SYNC_DATABASE_URL"]
-    app = service_app(url)
-    cycle_id, _ = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
-    probe = TaskRef(KIND_PROBE, cycle_id, "poison")
-    with app.ledger.engine.begin() as conn:
-        add_tasks(conn, [probe], app.clock())
-    rules = CycleRules(max_attempts=1)
-    claim(app.ledger.engine, probe, "test", rules, app.clock())
-    fail(app.ledger.engine, probe, "RuntimeError", rules, app.clock())
+    letter_id = _a_dead_letter(service_app(url), small_feeds)
     code, output = _cli(url, "dead-letters", "--json")
     [letter] = [json.loads(line) for line in output.splitlines()]
     assert code == 0
+    assert letter["id"] == letter_id
     assert (letter["task_key"], letter["attempts"], letter["last_error"]) == (
         "probe:poison",
         1,
@@ -696,20 +708,8 @@ def test_a_distributed_run_with_no_broker_says_so_and_records_no_cycle(
     url = distributed_env["ARMS_SYNC_DATABASE_URL"]
     monkeypatch.setenv("ARMS_SYNC_BROKER_URL", UNREACHABLE_BROKER)
     specs = feed_specs(small_feeds)
-    result = subprocess.run(
-        [
-            *CLI,
-            "--db",
-            url,
-            *run_args(Path(specs["probation"]), Path(specs["police"])),
-            "--distributed",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    feeds = run_args(Path(specs["probation"]), Path(specs["police"]))
+    result = _cli_run(url, *feeds, "--distributed")
     assert result.returncode == 1
     assert result.stderr.startswith("Error: The broker cannot be reached (")
     assert result.stderr.endswith("); start it, or check ARMS_SYNC_BROKER_URL.\n")
@@ -722,24 +722,10 @@ def test_a_retried_dead_letter_is_not_said_to_be_queued_when_the_broker_is_down(
 ) -> None:
     url = distributed_env["ARMS_SYNC_DATABASE_URL"]
     app = service_app(url)
-    cycle_id, _ = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
-    probe = TaskRef(KIND_PROBE, cycle_id, "poison")
-    with app.ledger.engine.begin() as conn:
-        add_tasks(conn, [probe], app.clock())
-    rules = CycleRules(max_attempts=1)
-    claim(app.ledger.engine, probe, "test", rules, app.clock())
-    fail(app.ledger.engine, probe, "RuntimeError", rules, app.clock())
-    [letter] = list_dead_letters(app.ledger.engine)
+    letter_id = _a_dead_letter(app, small_feeds)
     monkeypatch.setenv("ARMS_SYNC_BROKER_URL", UNREACHABLE_BROKER)
 
-    result = subprocess.run(
-        [*CLI, "--db", url, "dead-letters", "retry", str(letter["id"])],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _cli_run(url, "dead-letters", "retry", str(letter_id))
 
     assert result.returncode == 0
     assert result.stdout == ""
