@@ -19,6 +19,10 @@ from sync.settings import (
     DEFAULT_GATEWAY_RETRY_MAX_SECONDS,
 )
 
+# The longest wait a gateway's `Retry-After` is honoured for (a day).
+MAX_RETRY_AFTER_SECONDS = 86_400.0
+# Enough digits for any wait up to that cap; more are not read (no huge integers).
+MAX_RETRY_AFTER_DIGITS = 12
 BACKOFF_FACTOR = 2.0
 MAX_BACKOFF_EXPONENT = 60
 MIN_ATTEMPTS = 1
@@ -62,19 +66,23 @@ def backoff_delay(policy: RetryPolicy, retry_number: int, rand: float) -> float:
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date), or `None`."""
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date), or `None`.
+
+    At most `MAX_RETRY_AFTER_SECONDS`: a gateway, or a proxy in front of it, asking
+    for longer is called again after a day, not years later (or never).
+    """
     if value is None:
         return None
     text = value.strip()
     if text.isdigit():
-        return float(int(text))
+        return min(float(int(text[:MAX_RETRY_AFTER_DIGITS])), MAX_RETRY_AFTER_SECONDS)
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max((when - now).total_seconds(), 0.0)
+    return min(max((when - now).total_seconds(), 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
 def partial_jitter(ceiling: float, share: float, rand: float) -> float:
