@@ -372,6 +372,8 @@ class GatewayClient:
                 timeout=self._timeout,
                 verify=self._verify,
                 stream=True,
+                # A redirect could lead off the gateway, or to plain HTTP: never followed.
+                allow_redirects=False,
             )
         except requests.exceptions.SSLError:
             raise PermanentGatewayError(
@@ -389,6 +391,11 @@ class GatewayClient:
         if status in RETRYABLE_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), utc_now())
             raise _TransientError(f"HTTP {status}", retry_after)
+        if HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST:
+            raise PermanentGatewayError(
+                f"the {self.agency} gateway answered {call} with a redirect (HTTP {status}), "
+                "which is not followed: check its URL."
+            )
         body = self._read_body(response, started, call)
         if status >= HTTPStatus.BAD_REQUEST:
             raise self._refused(status, _error_code(body))

@@ -178,3 +178,24 @@ def test_the_cap_counts_the_body_after_decompression(
     url, _ = gateway
     with _client(url, hub) as client, pytest.raises(PermanentGatewayError, match="body over"):
         client.fetch_page(None, 10)
+
+
+def _redirect(handler: BaseHTTPRequestHandler, sent: Sent) -> None:
+    """Send the feed call elsewhere (another host, in plain HTTP)."""
+    handler.send_response(307)
+    handler.send_header("Location", "http://elsewhere.invalid/feed")
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+    sent.finished = True
+
+
+@pytest.mark.parametrize("gateway", [_redirect], indirect=True)
+def test_a_redirect_is_refused_not_followed(gateway: tuple[str, Sent], hub: KeyRing) -> None:
+    url, sent = gateway
+    with _client(url, hub) as client, pytest.raises(PermanentGatewayError) as refused:
+        client.fetch_page(None, 10)
+    assert str(refused.value) == (
+        "the police gateway answered GET /feed with a redirect (HTTP 307), which is not "
+        "followed: check its URL."
+    )
+    assert sent.finished
