@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import chain
@@ -132,6 +132,20 @@ class GatewayHandler(BaseHTTPRequestHandler):
             self._write(error_reply(HTTPStatus.NOT_FOUND, "not_found", "No such endpoint."))
             return
         self.server.requests.add(route.name)
+        request = Request(
+            method=method,
+            path=parts.path,
+            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            headers={name.lower(): value for name, value in self.headers.items()},
+            body=b"",
+        )
+        if route.needs_token and not self.server.gateway.authorized(request):
+            # Refused before its body is read: no one without a token makes the
+            # gateway hold a large body in memory.
+            self.server.requests.add(BAD_TOKEN)
+            self.close_connection = True
+            self._write(unauthorized())
+            return
         body = self._read_body()
         if body is None:
             return
@@ -139,22 +153,8 @@ class GatewayHandler(BaseHTTPRequestHandler):
         if fault in BEFORE_WORK:
             self._write(_fault_reply(fault, self.server.faults.retry_after_seconds))
             return
-        request = Request(
-            method=method,
-            path=parts.path,
-            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-            headers={name.lower(): value for name, value in self.headers.items()},
-            body=body,
-        )
-        reply = self._answer(route, request)
+        reply = route.endpoint(self.server.gateway, replace(request, body=body))
         self._deliver(reply, fault)
-
-    def _answer(self, route: Route, request: Request) -> Reply:
-        gateway = self.server.gateway
-        if route.needs_token and not gateway.authorized(request):
-            self.server.requests.add(BAD_TOKEN)
-            return unauthorized()
-        return route.endpoint(gateway, request)
 
     def _read_body(self) -> bytes | None:
         length_text = self.headers.get("Content-Length", "0")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -125,6 +127,20 @@ def test_health_is_open_and_every_other_endpoint_needs_a_token(setup: Setup) -> 
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
     bad = requests.get(f"{url}/feed", headers={"Authorization": "Bearer forged"}, timeout=5)
     assert bad.status_code == 401
+
+
+def test_a_request_without_a_token_is_refused_before_its_body_is_read(setup: Setup) -> None:
+    """Announcing a large body buys no one without a token the gateway's memory or time."""
+    host, port = urlsplit(setup.gateway.url).hostname, urlsplit(setup.gateway.url).port
+    announced = 32 * 1024 * 1024
+    with socket.create_connection((str(host), int(port or 0)), timeout=5) as connection:
+        connection.sendall(
+            b"POST /notices HTTP/1.1\r\nHost: gateway\r\n"
+            + f"Content-Length: {announced}\r\n\r\n".encode()
+            + b"only the first bytes"
+        )
+        answer = connection.recv(4096)
+    assert answer.split(b"\r\n", 1)[0].endswith(b" 401 Unauthorized")
 
 
 def test_token_by_form_and_by_basic(setup: Setup) -> None:
