@@ -119,8 +119,19 @@ def encode_wire(header_bytes: bytes, ct: bytes, sig: bytes) -> bytes:
 
 
 def wire_digest(wire: bytes) -> str:
-    """SHA-256 hex of the wire bytes (surrounding whitespace, e.g. a newline, ignored)."""
-    return hashlib.sha256(wire.strip()).hexdigest()
+    """SHA-256 hex of the envelope in its canonical encoding (as `seal` writes it).
+
+    Copies of one envelope that differ only in their JSON (spacing, key order,
+    escapes) have one digest, so a copy re-encoded by someone on the way cannot
+    pass for another envelope under the same `msg_id`. An envelope as sealed is
+    already canonical: its digest is that of its bytes. Bytes that are no
+    envelope are hashed as they are (surrounding whitespace ignored).
+    """
+    try:
+        parsed = _parse_wire(wire)
+    except EnvelopeRejected:
+        return hashlib.sha256(wire.strip()).hexdigest()
+    return hashlib.sha256(encode_wire(parsed.header_bytes, parsed.ct, parsed.sig)).hexdigest()
 
 
 def seal(

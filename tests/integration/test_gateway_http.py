@@ -320,6 +320,28 @@ def test_delivery_returns_a_signed_receipt_and_is_idempotent(setup: Setup) -> No
     }
 
 
+def test_a_copy_re_encoded_and_delivered_first_leaves_the_genuine_one_its_receipt(
+    setup: Setup,
+) -> None:
+    envelope = notice_batch(setup.hub, AGENCY, 7)
+    copy = json.dumps(json.loads(envelope), indent=2).encode()
+    before = len(_stored(setup.gateway.url))
+    first = requests.post(
+        f"{setup.gateway.url}/notices",
+        data=copy,
+        headers={
+            "Authorization": f"Bearer {_token(setup.gateway.url)}",
+            "Content-Type": "application/json",
+        },
+        timeout=5,
+    )
+    with setup.client() as client:
+        receipt = client.deliver(envelope)
+    assert first.status_code == 200
+    assert receipt.digest == wire_digest(envelope)
+    assert len(_stored(setup.gateway.url)) == before + 1
+
+
 def test_a_reused_msg_id_with_another_envelope_is_409(setup: Setup) -> None:
     first = notice_batch(setup.hub, AGENCY, 2)
     msg_id = json.loads(first)["header"]["msg_id"]

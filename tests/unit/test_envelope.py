@@ -27,6 +27,7 @@ from sync.crypto.envelope import (
     seal,
     unpack_inner,
     verify_outer,
+    wire_digest,
 )
 from sync.crypto.header import CONTENT_TYPE_FEED, CONTENT_TYPE_NOTICES, Header, parse_header
 from sync.crypto.keyring import generate_party, list_keys, load_keyring, revoke, rotate
@@ -446,6 +447,24 @@ def test_the_same_envelope_again_is_same(module_rings: Rings) -> None:
     assert first.verdict is ReplayVerdict.NEW
     assert again.verdict is ReplayVerdict.SAME
     assert len(guard) == 1
+
+
+def test_a_copy_re_encoded_on_the_way_is_the_same_envelope(module_rings: Rings) -> None:
+    """Spacing, key order and escapes change no envelope: a re-encoded copy that
+    arrives first cannot get the genuine envelope refused as a replay."""
+    guard = InMemoryReplayGuard()
+    wire = _seal(module_rings)
+    document = json.loads(wire)
+    copy = json.dumps(
+        {"sig": document["sig"], "ct": document["ct"], "header": document["header"]},
+        indent=1,
+        ensure_ascii=True,
+    ).encode()
+    assert copy != wire
+    first = _open(copy, module_rings.hub, replay_guard=guard)
+    genuine = _open(wire, module_rings.hub, replay_guard=guard)
+    assert (first.verdict, genuine.verdict) == (ReplayVerdict.NEW, ReplayVerdict.SAME)
+    assert wire_digest(copy) == wire_digest(wire) == hashlib.sha256(wire).hexdigest()
 
 
 def test_a_reused_msg_id_with_different_content_is_refused(module_rings: Rings) -> None:
