@@ -9,6 +9,7 @@ says where its key comes from.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -42,6 +43,7 @@ from sync.ledger.location import (
 from sync.ledger.migrate import VERSION_TABLE, upgrade_to_head
 from sync.ledger.outbox import OutboxKeys
 from sync.ledger.store import Ledger
+from sync.private_files import create_private_file
 from sync.settings import Settings
 
 if TYPE_CHECKING:
@@ -68,6 +70,11 @@ def build_engine(url: str) -> Engine:
 
 def _engine(sa_url: URL) -> Engine:
     if sa_url.get_backend_name() == "sqlite":
+        ledger_file = sqlite_path(sa_url)
+        if ledger_file is not None:
+            # Owner-only from the start; if it cannot be made, SQLite says why.
+            with contextlib.suppress(OSError):
+                create_private_file(ledger_file)
         engine = create_engine(
             sa_url,
             # A database in memory lives in its connection: one per thread, as SQLAlchemy's default.

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sync.errors import UsageError
+from sync.private_files import private_file
 
 if TYPE_CHECKING:
     from sync.app import App
@@ -256,17 +257,17 @@ def output_folder(path: Path) -> Path:
 def write_lines(
     lines: Iterable[str], out: Path | None, disclosed: Callable[[Path], None] | None = None
 ) -> None:
-    """Write text lines to a file or standard output.
+    """Write text lines to a file (owner-only, whole: `private_file`) or standard output.
 
-    `disclosed` is told the file once it is open (a disclosure is audited only
-    for a file that could be written).
+    `disclosed` is told the file once it is in place (a disclosure is audited
+    only for a file that was written).
     """
     if out is None:
         for line in lines:
             click.echo(line)
         return
-    with writing(out), out.open("w", encoding="utf-8") as handle:
-        if disclosed is not None:
-            disclosed(out)
+    with writing(out), private_file(out) as stream:
         for line in lines:
-            handle.write(line + "\n")
+            stream.write((line + "\n").encode("utf-8"))
+    if disclosed is not None:
+        disclosed(out)

@@ -23,6 +23,7 @@ from sync.errors import UsageError
 from sync.exports import export_links, export_ownership, export_timeline
 from sync.ledger.moments import iso_utc
 from sync.ledger.store import LastPass
+from sync.private_files import write_private_file
 from sync.reports.from_ledger import ledger_report
 from sync.reports.models import KNOWN_KINDS, ReportFilters
 from sync.reports.render import render
@@ -165,9 +166,9 @@ def report_duplicates(
     if out is None:
         click.echo(content.decode("utf-8-sig"), nl=False)
         return
-    with writing(out), out.open("wb") as handle:
-        audit_cli_disclosure(app, "duplicate-assessment report written", out)
-        handle.write(content)
+    with writing(out):
+        write_private_file(out, content)
+    audit_cli_disclosure(app, "duplicate-assessment report written", out)
 
 
 def warn_of_unknown_area(app: App, area: str) -> None:

@@ -9,7 +9,6 @@ created readable by its owner only.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,8 +25,8 @@ from sync.crypto.keyring import load_keyring, private_parties
 from sync.crypto.keys import Party
 from sync.crypto.sealed_file import DEFAULT_PAGE_LINES, open_lines, seal_lines
 from sync.errors import InputRefused
+from sync.private_files import private_file
 
-OUTPUT_FILE_MODE = 0o600
 STDIO = "-"
 
 
@@ -48,16 +47,8 @@ def _output(path: str) -> Iterator[BinaryIO]:
         yield sys.stdout.buffer
         return
     target = Path(path)
-    partial = target.with_name(f".{target.name}.part")
-    with writing(target):
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, OUTPUT_FILE_MODE)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            yield stream
-        with writing(target):
-            partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
+    with writing(target), private_file(target) as stream:
+        yield stream
 
 
 def _my_party(key_dir: Path, chosen: str | None) -> Party:

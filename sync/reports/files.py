@@ -1,8 +1,9 @@
 """Write the duplicate report as files: every format, each file whole or not at all.
 
-Shared by the nightly report and the demo. Each file is written beside its
-final name first and then put in place, so a reader never finds half a
-report; the caller audits each file as a disclosure once it is in place.
+Shared by the nightly report and the demo. Each file is written owner-only
+beside its final name first and then put in place (`sync.private_files`), so a
+reader never finds half a report; the caller audits each file as a disclosure
+once it is in place.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from sync.private_files import write_private_file
 from sync.reports.models import DuplicateReport
 from sync.reports.render import REPORT_FORMATS, render
-
-PART_SUFFIX = ".part"
 
 
 def write_report_files(
@@ -24,9 +24,7 @@ def write_report_files(
     written = []
     for fmt in REPORT_FORMATS:
         path = folder / f"{stem}.{fmt}"
-        temporary = path.with_name(path.name + PART_SUFFIX)
-        temporary.write_bytes(render(report, fmt))
-        temporary.replace(path)
+        write_private_file(path, render(report, fmt))
         audit_written(path)
         written.append(path)
     return written

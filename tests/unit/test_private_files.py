@@ -1,0 +1,65 @@
+"""Files that may hold personal data: owner-only, whole or not at all, never through a link."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from sync.private_files import create_private_file, private_file, write_private_file
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+def test_a_file_is_written_owner_only(tmp_path: Path) -> None:
+    target = tmp_path / "export.jsonl"
+    write_private_file(target, b"content\n")
+    assert target.read_bytes() == b"content\n"
+    assert mode(target) == 0o600
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_a_link_planted_at_the_name_is_replaced_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"not yours")
+    target = tmp_path / "export.jsonl"
+    target.symlink_to(victim)
+
+    write_private_file(target, b"content\n")
+
+    assert victim.read_bytes() == b"not yours"
+    assert not target.is_symlink()
+    assert (target.read_bytes(), mode(target)) == (b"content\n", 0o600)
+
+
+def test_a_write_that_fails_leaves_the_old_file_and_no_partial_one(tmp_path: Path) -> None:
+    target = tmp_path / "report.csv"
+    target.write_bytes(b"last night's report")
+
+    def write_half_then_fail() -> None:
+        with private_file(target) as stream:
+            stream.write(b"half of tonight's")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        write_half_then_fail()
+
+    assert target.read_bytes() == b"last night's report"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_an_empty_private_file_is_made_once_and_never_through_a_link(tmp_path: Path) -> None:
+    ledger = tmp_path / "arms-sync.db"
+    create_private_file(ledger)
+    ledger.write_bytes(b"kept")
+    create_private_file(ledger)
+    assert (ledger.read_bytes(), mode(ledger)) == (b"kept", 0o600)
+
+    victim = tmp_path / "victim.db"
+    link = tmp_path / "linked.db"
+    link.symlink_to(victim)
+    create_private_file(link)
+    assert not victim.exists()
