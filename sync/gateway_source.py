@@ -48,6 +48,11 @@ class GatewaySource:
         """A gateway is live: its failures leave the other agency's work to go on."""
         return True
 
+    @property
+    def sealed(self) -> bool:
+        """A gateway's pages are envelopes, each checked for its sender."""
+        return True
+
     def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
         """One unit per page, from the saved cursor on; an empty page ends the pull.
 

@@ -51,6 +51,11 @@ class FeedSource(Protocol):
         """True for a gateway: its failures must not stop the other agency's work."""
         ...
 
+    @property
+    def sealed(self) -> bool:
+        """True when every unit is an envelope whose sender's signature is checked."""
+        ...
+
     def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
         """The source's units in order; sealed ones are opened through `guard`."""
         ...
@@ -163,7 +168,13 @@ def ingest(
             done = writer.unit_counts
             done.units = 1
             audit_collection(
-                audit, conn, run_id, agency=agency, source_name=source.name, counts=asdict(done)
+                audit,
+                conn,
+                run_id,
+                agency=agency,
+                source_name=source.name,
+                counts=asdict(done),
+                sealed=source.sealed,
             )
             audit_erasures(audit, conn, run_id, writer.erased)
             _add_counts(counts, done)

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # Plain HTTP to a gateway off this machine sends the client secret and tokens
     # in clear: refused unless allowed (a private test network only).
     gateway_allow_plain_http: bool = False
+    # Plain feed files carry no signature: anyone who can write one can speak
+    # for an agency. True refuses them; only sealed files and gateways are read.
+    sealed_feeds_only: bool = False
     gateway_page_size: int = Field(default=1000, ge=1, le=10_000)
     max_clock_skew_seconds: int = Field(default=300, gt=0)
     gateway_retry_attempts: int = Field(default=DEFAULT_GATEWAY_RETRY_ATTEMPTS, ge=1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sync.app import App
-from sync.errors import UsageError
+from sync.errors import InputRefused, UsageError
 from sync.feeds.files import PlainFileSource, SealedFileSource, is_sealed_file
 from sync.ingest import FeedSource
 
@@ -26,6 +26,11 @@ def open_source(spec: str, agency: str, app: App) -> FeedSource:
         raise UsageError(f"The {agency} feed file {path.name} does not exist or is not a file.")
     if is_sealed_file(path):
         return SealedFileSource(path, app.require_keyring(), app.clock)
+    if app.settings.sealed_feeds_only:
+        raise InputRefused(
+            f"The {agency} feed file {path.name} is not sealed, and this deployment reads "
+            "sealed feeds only (ARMS_SYNC_SEALED_FEEDS_ONLY)."
+        )
     return PlainFileSource(path)
 
 

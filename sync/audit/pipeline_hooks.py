@@ -66,10 +66,15 @@ def audit_collection(
     agency: str,
     source_name: str,
     counts: Mapping[str, int],
+    sealed: bool = True,
 ) -> int:
-    """Log that a feed page or file of one agency was applied in a run."""
+    """Log that a feed page or file of one agency was applied in a run.
+
+    A plain file is named as such: nothing in it proved who wrote it.
+    """
     figures = ", ".join(f"{name} {value}" for name, value in sorted(counts.items()))
-    detail = f"{source_name}: {figures}"[:MAX_DETAIL_CHARS]
+    kind = "" if sealed else " (plain file, unsigned)"
+    detail = f"{source_name}{kind}: {figures}"[:MAX_DETAIL_CHARS]
     return log.record(
         conn,
         kind=AuditKind.COLLECTION,

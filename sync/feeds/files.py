@@ -80,7 +80,9 @@ class _FileSource:
 
 
 class PlainFileSource(_FileSource):
-    """A plain JSON Lines feed file."""
+    """A plain JSON Lines feed file: nothing in it says who wrote it."""
+
+    sealed = False
 
     def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
         """The whole file as one unit."""
@@ -89,6 +91,8 @@ class PlainFileSource(_FileSource):
 
 class SealedFileSource(_FileSource):
     """A sealed feed file: JSON Lines of envelopes from the agency to the hub."""
+
+    sealed = True
 
     def __init__(self, path: Path, keyring: KeyRing, clock: Callable[[], datetime]) -> None:
         super().__init__(path)

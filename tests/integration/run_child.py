@@ -39,6 +39,7 @@ class StalledSource:
 
     name = "stalled.jsonl"
     live = False
+    sealed = False
 
     def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
         """Say the run is in flight, then wait to be killed."""

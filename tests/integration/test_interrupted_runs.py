@@ -189,6 +189,7 @@ class WatchedSource:
 
     name = "watched.jsonl"
     live = False
+    sealed = False
 
     def __init__(self, source: PlainFileSource, look: Iterator[list[str]]) -> None:
         self.source = source

@@ -1,0 +1,80 @@
+"""`ARMS_SYNC_SEALED_FEEDS_ONLY`: a deployment that reads signed feeds only.
+
+A plain feed file says nothing of who wrote it, so anyone who can write the
+feed location could speak for an agency. With the setting, a plain file is
+refused whole (exit 2, nothing kept) while sealed files are read; without it,
+a plain file is read and its collection audit entry says it was unsigned.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.feed_records import person, run_args, write_feeds
+
+pytestmark = pytest.mark.e2e
+
+ONLY_SEALED = {"ARMS_SYNC_SEALED_FEEDS_ONLY": "true"}
+
+
+def _feeds(folder: Path) -> tuple[Path, Path]:
+    return write_feeds(folder, [person("probation", "X000001")], [person("police", "LAN-1")])
+
+
+def _keys(folder: Path) -> Path:
+    keys = folder / "keys"
+    for party in ("hub", "probation", "police"):
+        run_cli("keys", "generate", "--party", party, "--dir", str(keys), cwd=folder)
+    return keys
+
+
+def _sealed(plain: Path, agency: str, keys: Path) -> Path:
+    sealed = plain.with_name(f"{agency}.sealed.jsonl")
+    seal = ["envelope", "seal", "--from", agency, "--to", "hub", "--keys", str(keys)]
+    run_cli(*seal, str(plain), str(sealed), cwd=plain.parent)
+    return sealed
+
+
+def test_a_plain_feed_is_refused_whole_when_only_sealed_feeds_are_read(tmp_path: Path) -> None:
+    keys = _keys(tmp_path)
+    probation, police = _feeds(tmp_path)
+    env = {**ONLY_SEALED, "ARMS_SYNC_KEYS_DIR": str(keys)}
+
+    refused = run_cli(
+        *run_args(probation, _sealed(police, "police", keys)), cwd=tmp_path, env=env, check=False
+    )
+
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "Error: The probation feed file probation.jsonl is not sealed, and this deployment "
+        "reads sealed feeds only (ARMS_SYNC_SEALED_FEEDS_ONLY).\n"
+    )
+    assert not (tmp_path / "arms-sync.db").exists()
+
+
+def test_sealed_feeds_are_read_when_only_sealed_feeds_are_read(tmp_path: Path) -> None:
+    keys = _keys(tmp_path)
+    probation, police = _feeds(tmp_path)
+    env = {**ONLY_SEALED, "ARMS_SYNC_KEYS_DIR": str(keys)}
+    sealed = (_sealed(probation, "probation", keys), _sealed(police, "police", keys))
+
+    summary = json.loads(run_cli(*run_args(*sealed), "--json", cwd=tmp_path, env=env).stdout)
+
+    assert {agency: counts["accepted"] for agency, counts in summary["feeds"].items()} == {
+        "probation": 1,
+        "police": 1,
+    }
+
+
+def test_a_plain_feed_read_is_audited_as_unsigned(tmp_path: Path) -> None:
+    run_cli(*run_args(*_feeds(tmp_path)), cwd=tmp_path)
+    exported = run_cli("audit", "export", cwd=tmp_path).stdout
+    collections = [
+        entry for entry in map(json.loads, exported.splitlines()) if entry["kind"] == "collection"
+    ]
+    assert len(collections) == 2
+    assert all("(plain file, unsigned)" in entry["detail"] for entry in collections)
