@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from sync.cli.context import writing
-from sync.crypto.keyring import generate_party, list_keys, revoke, rotate
+from sync.crypto.keyring import generate_party, import_party, list_keys, revoke, rotate
 from sync.crypto.keys import KeyInfo, KeyStatus, Party
 from sync.errors import ConfigurationError
 
@@ -135,6 +135,25 @@ def rotate_cmd(party: str, grace_days: int, key_dir: Path | None) -> None:
     directory = resolve_key_dir(key_dir)
     with writing(directory):
         changed = rotate(directory, Party(party), timedelta(days=grace_days))
+    _report(changed)
+
+
+@keys.command("import", params=[key_dir_option("--dir")])
+@click.option("--party", type=PARTY_CHOICE, required=True, help="Whose public keys to take.")
+@click.argument(
+    "published", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="RING"
+)
+def import_cmd(party: str, published: Path, key_dir: Path | None) -> None:
+    """Take a party's public keys from the ring.json it published (its keys only).
+
+    New keys are added; a key already held only moves on (to decrypt-only or
+    revoked), never back; keys of other parties in RING are left out.
+    """
+    directory = resolve_key_dir(key_dir)
+    with writing(directory):
+        changed = import_party(directory, Party(party), published)
+    if not changed:
+        click.echo(f"Nothing new from {party}: its keys here are up to date.", err=True)
     _report(changed)
 
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from sync.crypto.whole_files import write_key_file
 from sync.errors import ConfigurationError, KeyError_
 
 RING_FILE = "ring.json"
+RING_LOCK_FILE = ".ring.lock"
 PRIVATE_DIR = "private"
 DATA_KEY_FILE = "data.key"
 RING_FORMAT = 1
@@ -97,7 +100,10 @@ def _info_from_json(entry: dict[str, Any]) -> KeyInfo:
 
 
 def _read_ring(directory: Path) -> list[KeyInfo]:
-    path = directory / RING_FILE
+    return _read_ring_file(directory / RING_FILE)
+
+
+def _read_ring_file(path: Path) -> list[KeyInfo]:
     try:
         if not path.exists():
             return []
@@ -156,8 +162,11 @@ def _write_data_key(directory: Path) -> None:
 
 def generate_party(directory: Path, party: Party, *, now: datetime | None = None) -> list[KeyInfo]:
     """Create a party's first signing and encryption keys (and the hub's data key)."""
-    party = Party(party)
-    moment = now or _utc_now()
+    with _ring_lock(directory):
+        return _generate_party(directory, Party(party), now or _utc_now())
+
+
+def _generate_party(directory: Path, party: Party, moment: datetime) -> list[KeyInfo]:
     ring = _read_ring(directory)
     if any(info.party is party for info in ring):
         raise KeyError_(f"{party} already has keys; use rotate to replace them.")
@@ -172,8 +181,11 @@ def rotate(
     directory: Path, party: Party, grace: timedelta, *, now: datetime | None = None
 ) -> list[KeyInfo]:
     """Make new primary keys for a party; its active keys become decrypt-only for `grace`."""
-    party = Party(party)
-    moment = now or _utc_now()
+    with _ring_lock(directory):
+        return _rotate(directory, Party(party), grace, now or _utc_now())
+
+
+def _rotate(directory: Path, party: Party, grace: timedelta, moment: datetime) -> list[KeyInfo]:
     ring = _read_ring(directory)
     own = [info for info in ring if info.party is party]
     if not own:
@@ -195,8 +207,11 @@ def revoke(
     directory: Path, party: Party, key_id: str, *, now: datetime | None = None
 ) -> list[KeyInfo]:
     """Revoke a key and its sibling of the same generation; they are never accepted again."""
-    party = Party(party)
-    moment = now or _utc_now()
+    with _ring_lock(directory):
+        return _revoke(directory, Party(party), key_id, now or _utc_now())
+
+
+def _revoke(directory: Path, party: Party, key_id: str, moment: datetime) -> list[KeyInfo]:
     ring = _read_ring(directory)
     target = next((info for info in ring if info.key_id == key_id), None)
     if target is None or target.party is not party:
@@ -233,6 +248,70 @@ def _with_status(
         grace_until=grace_until if grace_until is not None else info.grace_until,
         revoked_at=revoked_at if revoked_at is not None else info.revoked_at,
     )
+
+
+# A key's status only ever moves forward along this order.
+_STATUS_ORDER = {KeyStatus.ACTIVE: 0, KeyStatus.DECRYPT_ONLY: 1, KeyStatus.REVOKED: 2}
+
+
+def import_party(directory: Path, party: Party, published: Path) -> list[KeyInfo]:
+    """Take `party`'s public keys from a ring it published; the keys added or moved on.
+
+    Only `party`'s own entries are read: a published ring cannot change what
+    this ring holds of any other party. A party whose private keys are in this
+    directory is refused (its keys are made here). A key already held keeps its
+    public key, and its status only moves forward (active, decrypt-only,
+    revoked), so an older copy never undoes a rotation or a revocation. A key
+    id held with another public key, or for another party or use, is refused.
+    """
+    party = Party(party)
+    if party in private_parties(directory):
+        raise KeyError_(f"{party}'s keys are made in this key directory; they are not imported.")
+    theirs = [info for info in _read_ring_file(published) if info.party is party]
+    if not theirs:
+        raise KeyError_(f"the key ring {published.name} holds no keys of {party}.")
+    with _ring_lock(directory):
+        ring = _read_ring(directory)
+        merged, changed = _merged(ring, theirs)
+        if changed:
+            _write_ring(directory, merged)
+    return changed
+
+
+def _merged(ring: list[KeyInfo], theirs: list[KeyInfo]) -> tuple[list[KeyInfo], list[KeyInfo]]:
+    """The ring with `theirs` taken in (see `import_party`), and the keys that changed."""
+    held = {info.key_id: position for position, info in enumerate(ring)}
+    merged = list(ring)
+    changed = []
+    for info in theirs:
+        position = held.get(info.key_id)
+        if position is None:
+            merged.append(info)
+            changed.append(info)
+            continue
+        mine = merged[position]
+        if (mine.party, mine.use, mine.public_key) != (info.party, info.use, info.public_key):
+            raise KeyError_(
+                f"key {info.key_id} in the published ring is not the key this ring holds."
+            )
+        if _STATUS_ORDER[info.status] > _STATUS_ORDER[mine.status]:
+            merged[position] = _with_status(
+                mine, info.status, grace_until=info.grace_until, revoked_at=info.revoked_at
+            )
+            changed.append(merged[position])
+    return merged, changed
+
+
+@contextlib.contextmanager
+def _ring_lock(directory: Path) -> Iterator[None]:
+    """Hold the key directory's ring lock: one read-modify-write of `ring.json` at a time."""
+    directory.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(directory / RING_LOCK_FILE, os.O_RDWR | os.O_CREAT, PUBLIC_FILE_MODE)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def list_keys(directory: Path) -> list[KeyInfo]:
