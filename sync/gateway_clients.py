@@ -42,15 +42,17 @@ def build_gateway_client(
     require_a_host(base_url)
     if not settings.gateway_allow_plain_http:
         require_tls_off_this_machine(base_url)
-    if settings.gateway_client_secret is None:
+    client_id, client_secret = settings.gateway_credentials(agency)
+    if client_secret is None:
         raise ConfigurationError(
-            "Gateway access needs a client secret: set ARMS_SYNC_GATEWAY_CLIENT_SECRET."
+            f"Gateway access needs a client secret: set ARMS_SYNC_{agency.upper()}_GATEWAY_"
+            "CLIENT_SECRET, or ARMS_SYNC_GATEWAY_CLIENT_SECRET for both gateways."
         )
     return GatewayClient(
         base_url,
         agency=agency,
-        client_id=settings.gateway_client_id,
-        client_secret=settings.gateway_client_secret.get_secret_value(),
+        client_id=client_id,
+        client_secret=client_secret.get_secret_value(),
         keyring=keyring(),
         timeout=(settings.http_timeout_seconds, settings.http_timeout_seconds),
         retry=RetryPolicy(

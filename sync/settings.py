@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     gateway_max_response_bytes: int = Field(default=DEFAULT_GATEWAY_MAX_RESPONSE_BYTES, ge=1024)
     gateway_client_id: str = "arms-sync"
     gateway_client_secret: SecretStr | None = None
+    # Credentials each agency's gateway issued the hub, when they differ (the
+    # safer set-up: neither gateway then holds a secret that opens the other's);
+    # unset, the shared id and secret above are used.
+    probation_gateway_client_id: str | None = None
+    probation_gateway_client_secret: SecretStr | None = None
+    police_gateway_client_id: str | None = None
+    police_gateway_client_secret: SecretStr | None = None
     gateway_ca_bundle: Path | None = None
     # Plain HTTP to a gateway off this machine sends the client secret and tokens
     # in clear: refused unless allowed (a private test network only).
@@ -77,6 +84,17 @@ class Settings(BaseSettings):
     gateway_retry_attempts: int = Field(default=DEFAULT_GATEWAY_RETRY_ATTEMPTS, ge=1)
     gateway_retry_base_seconds: float = Field(default=DEFAULT_GATEWAY_RETRY_BASE_SECONDS, ge=0)
     gateway_retry_max_seconds: float = Field(default=DEFAULT_GATEWAY_RETRY_MAX_SECONDS, ge=0)
+
+    def gateway_credentials(self, agency: str) -> tuple[str, SecretStr | None]:
+        """The client id and secret the hub presents to `agency`'s gateway."""
+        own_id, own_secret = {
+            "probation": (self.probation_gateway_client_id, self.probation_gateway_client_secret),
+            "police": (self.police_gateway_client_id, self.police_gateway_client_secret),
+        }.get(agency, (None, None))
+        return (
+            own_id or self.gateway_client_id,
+            own_secret if own_secret is not None else self.gateway_client_secret,
+        )
 
     @field_validator("training_dates")
     @classmethod

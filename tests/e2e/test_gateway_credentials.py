@@ -67,3 +67,57 @@ def test_a_run_with_a_special_character_secret_pulls_and_delivers(tmp_path: Path
     assert summary["feeds"]["probation"]["read"] > 0
     assert summary["delivered"]["probation"]["notices"] > 0
     assert summary["delivered"]["probation"]["pending"] == 0
+
+
+def test_each_gateway_is_given_only_the_credentials_it_issued(tmp_path: Path) -> None:
+    """Neither agency's gateway learns a secret that would open the other's."""
+    keys = tmp_path / "keys"
+    make_keys(keys)
+    feeds = tmp_path / "feeds"
+    write_synthetic_feeds(feeds, SynthOptions(subjects=60, seed=SEED, today=TODAY))
+    credentials = {
+        "probation": ("hub-at-probation", "p-secret"),
+        "police": ("arms-sync", "q-secret"),
+    }
+    gateways = {
+        agency: start_gateway(
+            agency=Party(agency),
+            feed=feeds / f"{agency}.jsonl",
+            keys=keys,
+            state=tmp_path / f"{agency}-state",
+            cwd=tmp_path,
+            client_id=client_id,
+            client_secret=secret,
+        )
+        for agency, (client_id, secret) in credentials.items()
+    }
+    try:
+        result = run_cli(
+            "--db",
+            f"sqlite:///{tmp_path / 'hub.db'}",
+            "run",
+            "--probation-feed",
+            gateways["probation"].url,
+            "--police-feed",
+            gateways["police"].url,
+            "--keys",
+            str(keys),
+            "--as-of",
+            TODAY.isoformat(),
+            "--json",
+            cwd=tmp_path,
+            env={
+                "ARMS_SYNC_GATEWAY_CLIENT_SECRET": "opens-neither",
+                "ARMS_SYNC_PROBATION_GATEWAY_CLIENT_ID": credentials["probation"][0],
+                "ARMS_SYNC_PROBATION_GATEWAY_CLIENT_SECRET": credentials["probation"][1],
+                "ARMS_SYNC_POLICE_GATEWAY_CLIENT_SECRET": credentials["police"][1],
+            },
+            check=False,
+        )
+    finally:
+        assert all(gateway.stop() == 0 for gateway in gateways.values())
+    assert result.returncode == 0, result.stderr[-500:]
+    summary = json.loads(result.stdout)
+    assert summary["feed_errors"] == {}
+    assert all(summary["feeds"][agency]["read"] > 0 for agency in credentials)
+    assert all(summary["delivered"][agency]["pending"] == 0 for agency in credentials)
