@@ -132,7 +132,17 @@ def test_every_arms_sync_service_is_built_from_what_the_repository_holds() -> No
 
 
 # The setup script's mount points, each to be replaced by a folder of the test's own.
-MOUNT_POINT = re.compile(r"(?<![\w/-])/(gateway-state|keys|data|reports|state)\b")
+MOUNT_POINT = re.compile(r"(?<![\w/-])/(gateway-keys|gateway-state|keys|data|reports|state)\b")
+SETUP_FOLDERS = (
+    "gateway-keys/probation",
+    "gateway-keys/police",
+    "gateway-state/probation",
+    "gateway-state/police",
+    "keys",
+    "data",
+    "reports",
+    "state",
+)
 
 
 def setup_script(root: Path) -> str:
@@ -142,29 +152,52 @@ def setup_script(root: Path) -> str:
     return MOUNT_POINT.sub(lambda found: str(root / found.group(1)), script)
 
 
-def test_the_setup_script_can_run_again_and_keeps_what_it_made(tmp_path: Path) -> None:
-    """`docker compose up` runs setup every time; the gateways and workers wait for it."""
-    for folder in ("gateway-state", "keys", "data", "reports", "state"):
-        (tmp_path / folder).mkdir()
+def run_setup(root: Path, script: str) -> subprocess.CompletedProcess[str]:
+    """Run the setup script over the folders under `root` (made if missing), with this
+    installation's `arms-sync` first on the path."""
+    for folder in SETUP_FOLDERS:
+        (root / folder).mkdir(parents=True, exist_ok=True)
     programs = Path(sys.executable).parent
     environment = {**os.environ, "PATH": f"{programs}{os.pathsep}{os.environ['PATH']}"}
-    script = setup_script(tmp_path)
+    return subprocess.run(
+        ["sh", "-c", script], env=environment, capture_output=True, text=True, check=False
+    )
 
-    def run_setup() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["sh", "-c", script], env=environment, capture_output=True, text=True, check=False
-        )
+
+def test_the_setup_script_can_run_again_and_keeps_what_it_made(tmp_path: Path) -> None:
+    """`docker compose up` runs setup every time; the gateways and workers wait for it."""
+    script = setup_script(tmp_path)
 
     def written() -> dict[Path, tuple[int, bytes]]:
         files = (path for path in tmp_path.rglob("*") if path.is_file())
         return {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in files}
 
-    first = run_setup()
+    first = run_setup(tmp_path, script)
     made = written()
-    again = run_setup()
+    again = run_setup(tmp_path, script)
 
     assert (first.returncode, again.returncode) == (0, 0), again.stderr[-300:]
     assert "Error" not in again.stderr
     assert written() == made
     assert (tmp_path / "keys" / "ring.json").exists()
     assert (tmp_path / "data" / "probation.jsonl").exists()
+
+
+def test_each_gateway_gets_only_its_own_private_keys(tmp_path: Path) -> None:
+    script = setup_script(tmp_path).replace("--subjects 20000", "--subjects 20")
+    assert run_setup(tmp_path, script).returncode == 0
+
+    hub_ring = (tmp_path / "keys" / "ring.json").read_bytes()
+    for agency in ("probation", "police"):
+        own = tmp_path / "gateway-keys" / agency
+        assert (own / "ring.json").read_bytes() == hub_ring
+        assert [path.name for path in (own / "private").iterdir()] == [agency]
+
+
+def test_the_gateways_hold_no_ledger_access_and_not_the_hub_s_keys() -> None:
+    services = compose()["services"]
+    for agency in ("probation", "police"):
+        gateway = services[f"{agency}-gateway"]
+        assert not any("DATABASE" in name for name in gateway["environment"])
+        assert f"{agency}-keys:/keys:ro" in gateway["volumes"]
+        assert not any(volume.startswith("keys:") for volume in gateway["volumes"])
