@@ -4,16 +4,19 @@
 opens a sealed file page by page. A sealed file comes from one sender with one
 content type; the same envelope twice in a file is opened once.
 
-Each page's content type carries its number, and the last page says it is the
-last (`…; page=3; last=true`), inside the signed header. `PageSequence` checks
-a file's pages against them, so a file missing a page, or cut short after a
-whole page, is refused rather than read as a smaller feed. A file whose pages
-carry no numbers (sealed before they did) is read as it is.
+Each page's content type carries the file's random id and the page's number,
+and the last page says it is the last (`…; file=9f…; page=3; last=true`),
+inside the signed header. `PageSequence` checks a file's pages against them,
+so a file missing a page, cut short after a whole page, or with a page spliced
+in from another sealed file, is refused rather than read as a smaller feed. A
+file whose pages carry no numbers (sealed before they did) is read as it is;
+one whose pages carry numbers but no file id is checked for its numbers only.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import islice
@@ -24,27 +27,49 @@ from sync.crypto.replay import InMemoryReplayGuard, ReplayGuard, ReplayVerdict
 from sync.errors import InputRefused
 
 DEFAULT_PAGE_LINES = 1000
+FILE_PARAMETER = "file"
 PAGE_PARAMETER = "page"
 LAST_PARAMETER = "last"
-_PARAMETER_RE = re.compile(r"\s*;\s*(page)=([1-9][0-9]{0,8})(?:\s*;\s*(last)=true)?\s*", re.ASCII)
+FILE_ID_BYTES = 8
+_PARAMETER_RE = re.compile(
+    r"(?:\s*;\s*file=([0-9a-f]{16,64}))?\s*;\s*page=([1-9][0-9]{0,8})(?:\s*;\s*(last)=true)?\s*",
+    re.ASCII,
+)
 
 
-def paged_content_type(base: str, number: int, last: bool) -> str:
-    """The content type of page `number` of a sealed file (the last one marked)."""
+def new_file_id() -> str:
+    """A random id naming one sealed file in each of its pages."""
+    return secrets.token_hex(FILE_ID_BYTES)
+
+
+def paged_content_type(base: str, number: int, last: bool, file_id: str | None = None) -> str:
+    """The content type of page `number` of a sealed file (its id given, the last marked)."""
+    named = "" if file_id is None else f"; {FILE_PARAMETER}={file_id}"
     marked = f"; {LAST_PARAMETER}=true" if last else ""
-    return f"{base}; {PAGE_PARAMETER}={number}{marked}"
+    return f"{base}{named}; {PAGE_PARAMETER}={number}{marked}"
 
 
 def page_of(content_type: str) -> tuple[str, int | None, bool]:
     """A page's content type split: the base type, its page number (None if it has
     none) and whether it is the last page."""
+    base, number, last, _file_id = _split(content_type)
+    return base, number, last
+
+
+def file_of(content_type: str) -> str | None:
+    """The id of the sealed file a page's content type names (None if it names none)."""
+    return _split(content_type)[3]
+
+
+def _split(content_type: str) -> tuple[str, int | None, bool, str | None]:
     for start in range(len(content_type)):
         if content_type[start] != ";":
             continue
         found = _PARAMETER_RE.fullmatch(content_type, start)
         if found is not None:
-            return content_type[:start].rstrip(), int(found.group(2)), found.group(3) is not None
-    return content_type, None, False
+            base = content_type[:start].rstrip()
+            return base, int(found.group(2)), found.group(3) is not None, found.group(1)
+    return content_type, None, False, None
 
 
 class PageSequence:
@@ -58,17 +83,23 @@ class PageSequence:
     def __init__(self, source: str) -> None:
         self.source = source
         self.numbered: bool | None = None
+        self.file_id: str | None = None
         self.expected = 1
         self.ended = False
 
     def see(self, content_type: str, repeated: bool) -> None:
         """Check the next page of the file, by its content type."""
-        _base, number, last = page_of(content_type)
+        _base, number, last, file_id = _split(content_type)
         if self.numbered is None:
             self.numbered = number is not None
+            self.file_id = file_id
         if self.numbered != (number is not None):
             raise InputRefused(
                 f"The sealed file {self.source} mixes numbered and unnumbered pages."
+            )
+        if file_id != self.file_id:
+            raise InputRefused(
+                f"The sealed file {self.source} holds a page of another sealed file."
             )
         if number is None or (repeated and number < self.expected):
             return
@@ -114,6 +145,7 @@ def seal_lines(
     if page_lines < 1:
         raise ValueError("page_lines must be at least 1.")
     records = _records(lines)
+    file_id = new_file_id()
     page, number = list(islice(records, page_lines)), 1
     while page:
         following = list(islice(records, page_lines))
@@ -122,7 +154,7 @@ def seal_lines(
             sender=sender,
             recipient=recipient,
             keyring=keyring,
-            content_type=paged_content_type(content_type, number, last=not following),
+            content_type=paged_content_type(content_type, number, not following, file_id),
             now=now,
         )
         page, number = following, number + 1

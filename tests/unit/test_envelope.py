@@ -33,7 +33,7 @@ from sync.crypto.header import CONTENT_TYPE_FEED, CONTENT_TYPE_NOTICES, Header, 
 from sync.crypto.keyring import generate_party, list_keys, load_keyring, revoke, rotate
 from sync.crypto.keys import KeyRing, KeyUse, Party
 from sync.crypto.replay import InMemoryReplayGuard, ReplayVerdict
-from sync.crypto.sealed_file import open_lines, page_of, seal_lines
+from sync.crypto.sealed_file import file_of, open_lines, page_of, seal_lines
 from sync.errors import (
     STALE_ENVELOPE_CODE,
     CryptoError,
@@ -631,6 +631,32 @@ def test_a_sealed_file_missing_a_page_is_refused(
         list(open_lines(lines, keyring=module_rings.hub, now=T0, source="f.jsonl"))
 
 
+def test_a_page_spliced_in_from_another_file_is_refused(module_rings: Rings) -> None:
+    """An old file's last page, already applied, cannot end a new file early."""
+    guard = InMemoryReplayGuard()
+    old = _paged(module_rings, _records(15))  # two pages, the second its last
+    assert len(list(open_lines(old, keyring=module_rings.hub, now=T0, replay_guard=guard))) == 2
+    new = _paged(module_rings)  # three pages
+
+    spliced = [new[0], old[1]]
+
+    with pytest.raises(InputRefused, match="holds a page of another sealed file"):
+        list(open_lines(spliced, keyring=module_rings.hub, now=T0, replay_guard=guard))
+
+
+def test_each_sealed_file_names_itself_in_every_page(module_rings: Rings) -> None:
+    first, second = _paged(module_rings), _paged(module_rings)
+    ids = {
+        file_of(opened.header.content_type)
+        for opened in open_lines(first, keyring=module_rings.hub, now=T0)
+    }
+    assert len(ids) == 1
+    assert ids != {
+        file_of(opened.header.content_type)
+        for opened in open_lines(second, keyring=module_rings.hub, now=T0)
+    }
+
+
 def test_pages_without_numbers_are_read_as_they_are(module_rings: Rings) -> None:
     unnumbered = [_seal(module_rings), _seal(module_rings)]
     assert len(list(open_lines(unnumbered, keyring=module_rings.hub, now=T0))) == 2
@@ -642,6 +668,7 @@ def test_pages_without_numbers_are_read_as_they_are(module_rings: Rings) -> None
         (CONTENT_TYPE_FEED, (CONTENT_TYPE_FEED, None, False)),
         (f"{CONTENT_TYPE_FEED}; page=12", (CONTENT_TYPE_FEED, 12, False)),
         (f"{CONTENT_TYPE_FEED}; page=3; last=true", (CONTENT_TYPE_FEED, 3, True)),
+        (f"{CONTENT_TYPE_FEED}; file={'ab' * 8}; page=3; last=true", (CONTENT_TYPE_FEED, 3, True)),
         (f"{CONTENT_TYPE_FEED}; page=0", (f"{CONTENT_TYPE_FEED}; page=0", None, False)),
         (f"{CONTENT_TYPE_FEED}; page=٣", (f"{CONTENT_TYPE_FEED}; page=٣", None, False)),
     ],
