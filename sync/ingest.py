@@ -10,7 +10,7 @@ rejected lines are kept with their reason. Memory holds one batch at a time.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -142,11 +142,14 @@ def ingest(
     today: date,
     now: datetime,
     as_of: date | None = None,
+    fence: Callable[[Connection], None] | None = None,
 ) -> IngestCounts:
     """Read one feed source into the ledger, unit by unit.
 
     `as_of` is the run's date: records of events up to it are possible even
-    when it lies after `today` (`FeedContext.events_until`).
+    when it lies after `today` (`FeedContext.events_until`). `fence`, when
+    given, is called first in each unit's transaction and may refuse it by
+    raising (a distributed task that was taken over writes nothing more).
     """
     counts = IngestCounts()
     context = FeedContext(agency, today, as_of)  # type: ignore[arg-type]
@@ -177,6 +180,8 @@ def ingest(
                 sealed=source.sealed,
             )
             audit_erasures(audit, conn, run_id, writer.erased)
+            if fence is not None:  # last, so the row it locks is held only to the commit
+                fence(conn)
             _add_counts(counts, done)
     return counts
 

@@ -47,12 +47,15 @@ from sync.distributed.work import (
     KIND_LINK,
     Claim,
     CycleRules,
+    LostClaim,
     Postponed,
     TaskRef,
     claim,
+    claimed,
     complete,
     fail,
     feed_error_result,
+    hold_claim,
     postpone,
     task_lock,
 )
@@ -78,8 +81,16 @@ def execute(
         if claim(engine, ref, claimer, rules, app.clock()) is not Claim.RUN:
             return []
         try:
-            with paused_garbage_collection():
+            with paused_garbage_collection(), claimed(ref, claimer):
                 return (work or WORK[ref.kind])(app, rules, ref)
+        except LostClaim:
+            log.warning(
+                "task %s of cycle %d was taken over by another worker (its lock's "
+                "connection was lost); this copy stopped without writing more",
+                ref.key,
+                ref.cycle_id,
+            )
+            return []
         except Postponed:
             postpone(engine, ref, app.clock())
             log.info("task %s of cycle %d postponed", ref.key, ref.cycle_id)
@@ -112,7 +123,14 @@ def ingest_feed(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     source = open_source(cycle.feeds[ref.arg], ref.arg, app)
     try:
         counts = ingest(
-            app.ledger, source, ref.arg, cycle.run_id, app.today(), app.clock(), cycle.as_of
+            app.ledger,
+            source,
+            ref.arg,
+            cycle.run_id,
+            app.today(),
+            app.clock(),
+            cycle.as_of,
+            fence=lambda conn: hold_claim(conn, ref),
         )
     except LIVE_SOURCE_ERRORS as error:
         if not source.live:

@@ -11,20 +11,32 @@ advances, and the next stage's tasks are created, in the same transaction as
 the completion of its last task. The broker only carries `TaskRef`s (kind,
 cycle id, agency or batch number); `dispatch_pending` rebuilds what the ledger
 says is owed, so a lost message never loses work.
+
+The advisory lock lives on a connection of its own; if that connection is cut
+(a database restart, a network fault), the lock goes with it while the task
+may still be running, and the ledger may hand the task to another worker. So
+the lock is not the only guard: an attempt's claim is its fence. Every
+transaction that writes a task's effects checks, under the task row's lock,
+that the task is still running under this attempt's claim (`hold_claim`, and
+`complete` itself); a copy whose task was taken over stops with `LostClaim`
+and none of its later writes land.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from sync.ledger import tables_cycle as tables
 
@@ -52,6 +64,7 @@ DEFAULT_DISPATCH_GRACE_SECONDS = 60.0
 DEFAULT_BATCH_SIZE = 2_000
 LOCK_KEY_BYTES = 8
 ERROR_NAME_LIMIT = 200
+CLAIMER_LIMIT = 80  # the width of `cycle_tasks.claimed_by`
 KEY_SEPARATOR = ":"
 RESULT_FEED_ERROR = "feed_error"
 
@@ -100,6 +113,50 @@ class Postponed(Exception):
     """Raised by a task's work that cannot start yet; the task is re-dispatched later."""
 
 
+class LostClaim(Exception):
+    """Raised when a task was handed to another worker while this copy still ran."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The task this process is running, and the claim it started under."""
+
+    ref: TaskRef
+    claimer: str
+
+
+# The attempt running in this process (set by `claimed`), which writes are fenced by.
+_RUNNING: ContextVar[Attempt | None] = ContextVar("arms_sync_running_attempt", default=None)
+
+
+@contextmanager
+def claimed(ref: TaskRef, claimer: str) -> Iterator[None]:
+    """Fence the block's writes for `ref` with the claim `claimer` made (`hold_claim`)."""
+    token = _RUNNING.set(Attempt(ref, claimer[:CLAIMER_LIMIT]))
+    try:
+        yield
+    finally:
+        _RUNNING.reset(token)
+
+
+def hold_claim(conn: Connection, ref: TaskRef) -> None:
+    """Inside a writing transaction: lock the task's row and check this attempt still holds it.
+
+    Raises `LostClaim` when the task is no longer running under the claim this
+    process made (another worker took it over), so the transaction writes
+    nothing. Outside a claimed attempt (a test, a one-off call) it checks nothing.
+    """
+    attempt = _RUNNING.get()
+    if attempt is None or attempt.ref != ref:
+        return
+    table = tables.cycle_tasks
+    row = conn.execute(
+        select(table.c.status, table.c.claimed_by).where(_where(ref)).with_for_update()
+    ).one_or_none()
+    if row is None or (row.status, row.claimed_by) != (TASK_RUNNING, attempt.claimer):
+        raise LostClaim(f"task {ref.key} of cycle {ref.cycle_id} was taken over.")
+
+
 class Claim(StrEnum):
     """What a delivered task should do."""
 
@@ -123,8 +180,10 @@ def task_lock(engine: Engine, ref: TaskRef) -> Iterator[bool]:
         try:
             yield got
         finally:
+            # A cut connection took the lock with it: nothing is left to release.
             if got:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                with contextlib.suppress(SQLAlchemyError):
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
 
 
 def _where(ref: TaskRef) -> Any:
@@ -173,7 +232,7 @@ def claim(engine: Engine, ref: TaskRef, claimer: str, rules: CycleRules, now: da
             .values(
                 status=TASK_RUNNING,
                 attempts=row.attempts + 1,
-                claimed_by=claimer[:80],
+                claimed_by=claimer[:CLAIMER_LIMIT],
                 updated_at=now,
             )
         )
@@ -241,7 +300,12 @@ def _bury(
 def complete(
     conn: Connection, ref: TaskRef, result: dict[str, Any] | None, now: datetime
 ) -> list[TaskRef]:
-    """Mark a task done in the transaction holding its effects; return the next tasks due."""
+    """Mark a task done in the transaction holding its effects; return the next tasks due.
+
+    A copy whose task was taken over meanwhile raises `LostClaim` (`hold_claim`),
+    so its transaction, effects included, is rolled back.
+    """
+    hold_claim(conn, ref)
     conn.execute(
         update(tables.cycle_tasks)
         .where(_where(ref))
