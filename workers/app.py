@@ -17,6 +17,7 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import beat_init
 from kombu.entity import Queue
 
 from sync.distributed.work import (
@@ -45,6 +46,7 @@ TEST_TASKS_MODULE = "workers.testing"
 PUBLISH_RETRIES = 3
 PUBLISH_RETRY_STEP_SECONDS = 0.5
 SOFT_LIMIT_MARGIN_SECONDS = 30
+FIRST_PULL_UID = "arms-sync-first-pull"
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +125,22 @@ def create_app(settings: WorkerSettings | None = None) -> Any:
         enable_utc=True,
     )
     app.arms_settings = settings
+    beat_init.connect(_pull_at_start, weak=False, dispatch_uid=FIRST_PULL_UID)
     return app
+
+
+def _pull_at_start(sender: Any = None, **_: Any) -> None:
+    """When beat starts, ask for a pull at once rather than a whole pull interval later,
+    so a deployment just started has fresh data (and `status` no stale pull) from the start."""
+    from kombu.exceptions import OperationalError
+    from redis.exceptions import RedisError
+
+    try:
+        sender.app.send_task(TASK_PULL)
+    except (OperationalError, RedisError, OSError) as error:
+        log.warning(
+            "the first pull could not be sent (%s); beat sends the next", type(error).__name__
+        )
 
 
 def send(app: Any, refs: list[TaskRef]) -> int:

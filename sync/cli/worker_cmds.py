@@ -23,7 +23,12 @@ from sync.app import App
 from sync.cli.context import CliState, is_terminal, pass_state
 from sync.cycle import RunSummary
 from sync.distributed.cycles import require_postgresql_url, start_cycle
-from sync.distributed.status import agency_freshness, cycle_progress, open_cycle_ids
+from sync.distributed.status import (
+    agency_freshness,
+    cycle_deliveries,
+    cycle_progress,
+    open_cycle_ids,
+)
 from sync.distributed.work import (
     CYCLE_BLOCKED,
     CYCLE_SUCCEEDED,
@@ -145,7 +150,9 @@ def run_distributed(
                 raise ArmsSyncError(f"Cycle {cycle_id} did not finish in time; it continues.")
             send(celery_app, dispatch_pending(app.ledger.engine, settings.rules, app.clock()))
             time.sleep(WAIT_POLL_SECONDS)
-    return stored_summary(app, progress.run_id)
+    summary = stored_summary(app, progress.run_id)
+    summary.delivered.update(cycle_deliveries(app.ledger.engine, cycle_id))
+    return summary
 
 
 @contextmanager
@@ -266,7 +273,11 @@ def status(state: CliState, as_json: bool) -> None:
                 + _asked_to_wait(agency["pull_not_before"])
             )
         for cycle in report["open_cycles"]:
-            click.echo(f"cycle {cycle['cycle_id']}: {cycle['stage']} ({cycle['status']})")
+            counts = ", ".join(f"{n} {status}" for status, n in sorted(cycle["tasks"].items()))
+            click.echo(
+                f"cycle {cycle['cycle_id']}: {cycle['stage']} ({cycle['status']}); "
+                f"tasks: {counts or 'none yet'}"
+            )
         click.echo(f"dead letters: {report['dead_letters']}")
         for problem in problems:
             click.echo(f"problem: {problem}")

@@ -59,6 +59,7 @@ from sync.distributed.work import (
     postpone,
     task_lock,
 )
+from sync.errors import ArmsSyncError
 from sync.feeds.convert import feed_state
 from sync.ingest import ingest
 from sync.ledger import tables_cycle as tables
@@ -101,10 +102,19 @@ def execute(
                 "task %s of cycle %d failed (%s); %s",
                 ref.key,
                 ref.cycle_id,
-                type(error).__name__,
+                told(error),
                 "dead-lettered" if outcome is Claim.DEAD else "will be re-dispatched",
             )
             return []
+
+
+def told(error: Exception) -> str:
+    """How a task's failure is logged: the product's own one-sentence errors in full
+    (they name files, fields and agencies, never personal data), any other by its class
+    only (a database or library message can quote the values it was given)."""
+    if isinstance(error, ArmsSyncError):
+        return f"{type(error).__name__}: {error}"
+    return type(error).__name__
 
 
 # -- ingest ------------------------------------------------------------------

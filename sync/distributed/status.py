@@ -91,6 +91,27 @@ def cycle_progress(engine: Engine, cycle_id: int) -> CycleProgress:
     return CycleProgress(cycle.id, cycle.stage, cycle.status, tasks, cycle.run_id)
 
 
+def cycle_deliveries(engine: Engine, cycle_id: int) -> dict[str, dict[str, int]]:
+    """What each agency's deliver task of a cycle did (delivered, notices, failed, pending)."""
+    table = tables.cycle_tasks
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.task_key, table.c.result).where(
+                table.c.cycle_id == cycle_id,
+                table.c.kind == KIND_DELIVER,
+                table.c.status == TASK_DONE,
+            )
+        ).all()
+    deliveries = {}
+    for row in rows:
+        result = json.loads(row.result or "{}")
+        agency = row.task_key.split(":", 1)[1]
+        deliveries[agency] = {
+            name: int(result.get(name, 0)) for name in ("delivered", "notices", "failed", "pending")
+        }
+    return dict(sorted(deliveries.items()))
+
+
 def agency_freshness(engine: Engine) -> list[AgencyFreshness]:
     """Last successful pull and delivery per agency, and the oldest undelivered batch."""
     outbox = schema.outbox

@@ -28,7 +28,7 @@ from sync.cycle import DELIVERING_ELSEWHERE, RunSummary, deliver_to_gateways
 from sync.delivery import delivery_lock
 from sync.distributed.cycles import start_cycle
 from sync.distributed.stages import deliver_to, execute
-from sync.distributed.status import agency_freshness
+from sync.distributed.status import agency_freshness, cycle_deliveries
 from sync.distributed.work import (
     KIND_DELIVER,
     CycleRules,
@@ -225,6 +225,10 @@ def test_batches_a_gateway_cannot_take_now_are_left_to_the_delivery_beat(
     assert list_dead_letters(app.ledger.engine) == []
     assert batches(app, delivered=False) == waiting_before
     assert last_delivery(app) is None
+    # What `run --distributed` reports of the cycle's deliveries.
+    assert cycle_deliveries(app.ledger.engine, cycle_id) == {
+        AGENCY: {"delivered": 0, "notices": 0, "failed": 1, "pending": waiting_before}
+    }
     # The beat waits for the failed batch's retry time (the back-off) ...
     early = deliver_to(app, AGENCY, gateway.url)
     assert early is not None

@@ -164,7 +164,7 @@ def test_a_dead_police_gateway_makes_a_partial_run_over_probation_alone(
 
 
 def test_a_feed_file_that_cannot_be_read_still_blocks_its_cycle(
-    hub: Callable[..., App], small_feeds: Path
+    hub: Callable[..., App], small_feeds: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = hub()
     feeds = {"probation": str(small_feeds / "probation.jsonl"), "police": str(small_feeds / "gone")}
@@ -172,6 +172,8 @@ def test_a_feed_file_that_cannot_be_read_still_blocks_its_cycle(
     assert task_row(app, cycle_id, "ingest:police")[:2] == ("dead", RULES.max_attempts)
     assert cycle_status(app, cycle_id) == "blocked"
     assert the_run(app)[0] == "running"
+    # The worker's log says what to mend, not only the error's class.
+    assert "UsageError: The police feed file gone does not exist or is not a file." in caplog.text
 
 
 @pytest.fixture

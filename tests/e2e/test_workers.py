@@ -576,6 +576,15 @@ def test_status_is_quiet_after_a_cycle_and_flags_dead_letters(
     assert json.loads(output)["dead_letters"] == 1
 
 
+def test_status_shows_an_open_cycle_with_its_task_counts(
+    distributed_env: dict[str, str], small_feeds: Path
+) -> None:
+    url = distributed_env["ARMS_SYNC_DATABASE_URL"]
+    cycle_id, _ = start_cycle(service_app(url), feed_specs(small_feeds), {}, TODAY)
+    result = _cli_run(url, "status")
+    assert f"cycle {cycle_id}: ingest (running); tasks: 2 pending\n" in result.stdout
+
+
 def test_dead_letters_are_listed_and_retried_onto_the_queue(
     distributed_env: dict[str, str], small_feeds: Path
 ) -> None:
@@ -731,3 +740,31 @@ def test_a_retried_dead_letter_is_not_said_to_be_queued_when_the_broker_is_down(
     assert result.stdout == ""
     assert "the broker cannot be reached now, so the next re-dispatch sends it" in result.stderr
     assert list_dead_letters(app.ledger.engine) == []
+
+
+def test_beat_asks_for_a_pull_as_it_starts(
+    fresh_postgres_url: str, broker: str, tmp_path: Path
+) -> None:
+    """Not a whole pull interval (15 minutes by default) after it starts."""
+    env = worker_env(fresh_postgres_url, broker, ARMS_SYNC_PULL_INTERVAL_SECONDS="3600")
+    with (tmp_path / "beat.log").open("wb") as log:
+        beat = subprocess.Popen(
+            [*CLI, "beat", "--schedule-file", str(tmp_path / "beat-schedule")],
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    queue = redis.Redis.from_url(broker)
+    try:
+        deadline = time.monotonic() + WORKER_START_SECONDS
+        while not queue.llen("arms-sync"):
+            assert beat.poll() is None, "beat exited at start"
+            assert time.monotonic() < deadline, "beat sent no pull as it started"
+            time.sleep(0.2)
+    finally:
+        os.killpg(beat.pid, signal.SIGTERM)
+        beat.wait()
+    [message] = [json.loads(raw) for raw in queue.lrange("arms-sync", 0, -1)]
+    assert message["headers"]["task"] == "arms_sync.pull"
