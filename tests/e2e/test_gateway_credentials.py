@@ -8,6 +8,7 @@ non-ASCII letter must let a run pull the feed and deliver its notices.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,27 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 SPECIAL_ID = "hub id+1"
 SPECIAL_SECRET = "pa+ss%20wörd:x"
+
+
+def _run(
+    folder: Path, probation: str, police: str, keys: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`arms-sync run --json` over the two feeds (files or gateway URLs), whatever its exit."""
+    feeds = ["--probation-feed", probation, "--police-feed", police]
+    return run_cli(
+        "--db",
+        f"sqlite:///{folder / 'hub.db'}",
+        "run",
+        *feeds,
+        "--keys",
+        str(keys),
+        "--as-of",
+        TODAY.isoformat(),
+        "--json",
+        cwd=folder,
+        env=env,
+        check=False,
+    )
 
 
 def test_a_run_with_a_special_character_secret_pulls_and_delivers(tmp_path: Path) -> None:
@@ -39,26 +61,11 @@ def test_a_run_with_a_special_character_secret_pulls_and_delivers(tmp_path: Path
         client_secret=SPECIAL_SECRET,
     )
     try:
-        result = run_cli(
-            "--db",
-            f"sqlite:///{tmp_path / 'hub.db'}",
-            "run",
-            "--probation-feed",
-            gateway.url,
-            "--police-feed",
-            str(feeds / "police.jsonl"),
-            "--keys",
-            str(keys),
-            "--as-of",
-            TODAY.isoformat(),
-            "--json",
-            cwd=tmp_path,
-            env={
-                "ARMS_SYNC_GATEWAY_CLIENT_ID": SPECIAL_ID,
-                "ARMS_SYNC_GATEWAY_CLIENT_SECRET": SPECIAL_SECRET,
-            },
-            check=False,
-        )
+        credentials = {
+            "ARMS_SYNC_GATEWAY_CLIENT_ID": SPECIAL_ID,
+            "ARMS_SYNC_GATEWAY_CLIENT_SECRET": SPECIAL_SECRET,
+        }
+        result = _run(tmp_path, gateway.url, str(feeds / "police.jsonl"), keys, credentials)
     finally:
         assert gateway.stop() == 0
     assert result.returncode == 0, result.stderr[-500:]
@@ -92,28 +99,14 @@ def test_each_gateway_is_given_only_the_credentials_it_issued(tmp_path: Path) ->
         for agency, (client_id, secret) in credentials.items()
     }
     try:
-        result = run_cli(
-            "--db",
-            f"sqlite:///{tmp_path / 'hub.db'}",
-            "run",
-            "--probation-feed",
-            gateways["probation"].url,
-            "--police-feed",
-            gateways["police"].url,
-            "--keys",
-            str(keys),
-            "--as-of",
-            TODAY.isoformat(),
-            "--json",
-            cwd=tmp_path,
-            env={
-                "ARMS_SYNC_GATEWAY_CLIENT_SECRET": "opens-neither",
-                "ARMS_SYNC_PROBATION_GATEWAY_CLIENT_ID": credentials["probation"][0],
-                "ARMS_SYNC_PROBATION_GATEWAY_CLIENT_SECRET": credentials["probation"][1],
-                "ARMS_SYNC_POLICE_GATEWAY_CLIENT_SECRET": credentials["police"][1],
-            },
-            check=False,
-        )
+        own_credentials = {
+            "ARMS_SYNC_GATEWAY_CLIENT_SECRET": "opens-neither",
+            "ARMS_SYNC_PROBATION_GATEWAY_CLIENT_ID": credentials["probation"][0],
+            "ARMS_SYNC_PROBATION_GATEWAY_CLIENT_SECRET": credentials["probation"][1],
+            "ARMS_SYNC_POLICE_GATEWAY_CLIENT_SECRET": credentials["police"][1],
+        }
+        urls = (gateways["probation"].url, gateways["police"].url)
+        result = _run(tmp_path, *urls, keys, own_credentials)
     finally:
         assert all(gateway.stop() == 0 for gateway in gateways.values())
     assert result.returncode == 0, result.stderr[-500:]

@@ -54,6 +54,27 @@ def _taken_over(app: App, ref: TaskRef, by: str) -> None:
     assert claim(engine, ref, by, RULES, app.clock()) is Claim.RUN
 
 
+def _task(app: App, ref: TaskRef) -> tuple[str, str, int]:
+    """The task's status, who claimed it last, and its attempts."""
+    table = tables.cycle_tasks
+    with app.ledger.engine.connect() as conn:
+        row = conn.execute(
+            select(table.c.status, table.c.claimed_by, table.c.attempts).where(
+                table.c.cycle_id == ref.cycle_id, table.c.task_key == ref.key
+            )
+        ).one()
+    return str(row.status), str(row.claimed_by), int(row.attempts)
+
+
+def _claimed_then_taken_over(app: App, feeds: Path, agency: str) -> TaskRef:
+    """An ingest task claimed by worker w1, then taken over by worker w2."""
+    cycle_id, _ = start_cycle(app, feed_specs(feeds), {}, TODAY)
+    ref = TaskRef("ingest", cycle_id, agency)
+    assert claim(app.ledger.engine, ref, "w1", RULES, app.clock()) is Claim.RUN
+    _taken_over(app, ref, by="w2")
+    return ref
+
+
 def _records(app: App) -> int:
     with app.ledger.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(schema.records)).scalar_one())
@@ -63,10 +84,7 @@ def test_the_first_copy_of_a_taken_over_ingest_writes_nothing(
     fresh_postgres_url: str, small_feeds: Path
 ) -> None:
     app = service_app(fresh_postgres_url)
-    cycle_id, _ = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
-    ref = TaskRef("ingest", cycle_id, "probation")
-    assert claim(app.ledger.engine, ref, "w1", RULES, app.clock()) is Claim.RUN
-    _taken_over(app, ref, by="w2")
+    ref = _claimed_then_taken_over(app, small_feeds, "probation")
 
     with claimed(ref, "w1"), pytest.raises(LostClaim):
         ingest_feed(app, RULES, ref)
@@ -81,22 +99,12 @@ def test_the_first_copy_cannot_complete_a_taken_over_task(
     fresh_postgres_url: str, small_feeds: Path
 ) -> None:
     app = service_app(fresh_postgres_url)
-    cycle_id, _ = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
-    ref = TaskRef("ingest", cycle_id, "police")
-    assert claim(app.ledger.engine, ref, "w1", RULES, app.clock()) is Claim.RUN
-    _taken_over(app, ref, by="w2")
+    ref = _claimed_then_taken_over(app, small_feeds, "police")
 
     with claimed(ref, "w1"), app.ledger.engine.begin() as conn, pytest.raises(LostClaim):
         complete(conn, ref, {}, app.clock())
 
-    table = tables.cycle_tasks
-    with app.ledger.engine.connect() as conn:
-        row = conn.execute(
-            select(table.c.status, table.c.claimed_by).where(
-                table.c.cycle_id == cycle_id, table.c.task_key == ref.key
-            )
-        ).one()
-    assert (row.status, row.claimed_by) == ("running", "w2")
+    assert _task(app, ref) == ("running", "w2", 2)
 
 
 def test_a_copy_taken_over_mid_work_stops_and_leaves_the_task_to_the_new_one(
@@ -112,14 +120,7 @@ def test_a_copy_taken_over_mid_work_stops_and_leaves_the_task_to_the_new_one(
 
     assert execute(app, RULES, ref, "w1", taken_over_then_ingest) == []
 
-    table = tables.cycle_tasks
-    with app.ledger.engine.connect() as conn:
-        row = conn.execute(
-            select(table.c.status, table.c.claimed_by, table.c.attempts).where(
-                table.c.cycle_id == cycle_id, table.c.task_key == ref.key
-            )
-        ).one()
-    assert (row.status, row.claimed_by, row.attempts) == ("running", "w2", 2)
+    assert _task(app, ref) == ("running", "w2", 2)
     assert _records(app) == 0
 
 
