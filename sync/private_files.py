@@ -12,6 +12,7 @@ before SQLite first opens it, so SQLite's own files (journal, WAL) take its mode
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,8 +27,14 @@ def private_file(target: Path) -> Iterator[BinaryIO]:
     """A binary stream whose content becomes `target` (mode 0600) when the block ends well.
 
     On an error inside the block, or while writing, nothing is put in place and
-    the partial file is removed. `OSError`s reach the caller.
+    the partial file is removed. `OSError`s reach the caller. A target that is a
+    stream (a pipe, a terminal, `/dev/stdout`) stores nothing: it is written
+    straight into, never replaced.
     """
+    if _is_stream(target):
+        with target.open("wb") as stream:
+            yield stream
+        return
     descriptor, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     partial = Path(name)
     try:
@@ -36,6 +43,15 @@ def private_file(target: Path) -> Iterator[BinaryIO]:
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _is_stream(target: Path) -> bool:
+    """Whether `target` (followed through links) is a pipe, socket or device, not a file."""
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
 def write_private_file(target: Path, content: bytes) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,19 @@ def test_an_empty_private_file_is_made_once_and_never_through_a_link(tmp_path: P
     link.symlink_to(victim)
     create_private_file(link)
     assert not victim.exists()
+
+
+def test_a_stream_named_as_the_target_is_written_into_not_replaced(tmp_path: Path) -> None:
+    """`--out /dev/stdout` or a named pipe: nothing is stored, so nothing is replaced."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+
+    write_private_file(pipe, b"content\n")
+    reader.join(timeout=10)
+
+    assert received == [b"content\n"]
+    assert stat.S_ISFIFO(pipe.lstat().st_mode)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["pipe"]
