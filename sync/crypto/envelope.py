@@ -131,6 +131,10 @@ def wire_digest(wire: bytes) -> str:
         parsed = _parse_wire(wire)
     except EnvelopeRejected:
         return hashlib.sha256(wire.strip()).hexdigest()
+    return _canonical_digest(parsed)
+
+
+def _canonical_digest(parsed: _Wire) -> str:
     return hashlib.sha256(encode_wire(parsed.header_bytes, parsed.ct, parsed.sig)).hexdigest()
 
 
@@ -276,7 +280,7 @@ def open_envelope(
         inner_signing_input(inner_header, plaintext),
         "the envelope's inner signature does not verify.",
     )
-    digest = wire_digest(wire)
+    digest = _canonical_digest(parsed)
     verdict = None
     if replay_guard is not None:
         verdict = replay_guard.check_and_record(parsed.header.msg_id, digest)
