@@ -19,10 +19,9 @@ from celery import shared_task
 from celery.signals import worker_process_init
 
 from sync.app import App, KeysStamp
-from sync.distributed.cycles import start_cycle
+from sync.distributed.cycles import start_next_cycle
 from sync.distributed.report import write_nightly_report
 from sync.distributed.stages import Work, deliver_to, execute
-from sync.distributed.status import open_cycle_ids
 from sync.distributed.work import (
     KIND_COMMIT,
     KIND_DECIDE,
@@ -31,7 +30,6 @@ from sync.distributed.work import (
     KIND_LINK,
     TaskRef,
     dispatch_pending,
-    task_lock,
 )
 from workers.app import (
     TASK_COMMIT,
@@ -48,7 +46,6 @@ from workers.app import (
 from workers.settings import WorkerSettings, app_settings
 
 log = logging.getLogger(__name__)
-PULL_LOCK = TaskRef("pull", 0)
 _SERVICES: dict[int, tuple[App, KeysStamp]] = {}  # by pid: the App, its keys as read
 _Task = TypeVar("_Task", bound=Callable[..., None])
 
@@ -152,11 +149,9 @@ def _pull(celery_app: Any) -> None:
     if not feeds:
         return
     app = service(celery_app)
-    with task_lock(app.ledger.engine, PULL_LOCK) as free:
-        if not free or open_cycle_ids(app.ledger.engine):
-            return
-        _cycle_id, refs = start_cycle(app, feeds, settings.gateways(), app.today())
-    send(celery_app, refs)
+    started = start_next_cycle(app, feeds, settings.gateways(), app.today())
+    if started is not None:
+        send(celery_app, started[1])
 
 
 @celery_task(TASK_DELIVER_OUTBOXES)

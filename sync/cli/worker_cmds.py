@@ -22,7 +22,7 @@ import click
 from sync.app import App
 from sync.cli.context import CliState, is_terminal, pass_state
 from sync.cycle import RunSummary
-from sync.distributed.cycles import require_postgresql_url, start_cycle
+from sync.distributed.cycles import require_postgresql_url, start_next_cycle
 from sync.distributed.status import (
     agency_freshness,
     cycle_deliveries,
@@ -132,7 +132,14 @@ def run_distributed(
             f"The broker cannot be reached ({problem}); start it, or check ARMS_SYNC_BROKER_URL."
         )
     feeds = {"probation": probation_spec, "police": police_spec}
-    cycle_id, refs = start_cycle(app, feeds, settings.gateways(), as_of)
+    started = start_next_cycle(app, feeds, settings.gateways(), as_of)
+    if started is None:
+        open_ids = ", ".join(str(cycle_id) for cycle_id in open_cycle_ids(app.ledger.engine))
+        raise ArmsSyncError(
+            f"Cycle {open_ids or 'being started'} is still open: cycles run one at a time; "
+            "see `arms-sync status`, or `arms-sync dead-letters` if it is blocked."
+        )
+    cycle_id, refs = started
     send(celery_app, refs)
     deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     with _progress() as show:

@@ -17,12 +17,15 @@ from datetime import date
 from sqlalchemy import select
 
 from sync.app import App
-from sync.distributed.work import KIND_INGEST, TaskRef, add_tasks, first_tasks
+from sync.distributed.status import open_cycle_ids
+from sync.distributed.work import KIND_INGEST, TaskRef, add_tasks, first_tasks, task_lock
 from sync.errors import ConfigurationError
 from sync.ledger import tables_cycle as tables
 from sync.ledger.runs import KIND_DISTRIBUTED, insert_run
 
 POSTGRESQL = "postgresql"
+# Held while a cycle is started, so that two starters never both find none open.
+PULL_LOCK = TaskRef("pull", 0)
 SHARED_LEDGER_NEEDED = (
     "The background deployment needs a PostgreSQL ledger: set ARMS_SYNC_DATABASE_URL."
 )
@@ -73,6 +76,21 @@ def start_cycle(
         assert cycle_id is not None
         refs = add_tasks(conn, first_tasks(int(cycle_id[0]), dict(feeds)), now)
     return int(cycle_id[0]), refs
+
+
+def start_next_cycle(
+    app: App, feeds: Mapping[str, str], deliver: Mapping[str, str], as_of: date
+) -> tuple[int, list[TaskRef]] | None:
+    """`start_cycle`, unless a cycle is still open (running, or blocked on a dead letter).
+
+    Cycles run one at a time, whoever starts them (the pull beat, `run
+    --distributed`): each decides over what the last one stored. The pull lock
+    keeps two starters from both finding no cycle open. None when one is open.
+    """
+    with task_lock(app.ledger.engine, PULL_LOCK) as free:
+        if not free or open_cycle_ids(app.ledger.engine):
+            return None
+        return start_cycle(app, feeds, deliver, as_of)
 
 
 def load_cycle(app: App, cycle_id: int) -> CycleRow:

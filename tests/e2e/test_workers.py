@@ -726,6 +726,29 @@ def test_a_distributed_run_with_no_broker_says_so_and_records_no_cycle(
         assert conn.execute(select(tables_cycle.cycles)).first() is None
 
 
+def test_a_distributed_run_waits_for_no_open_cycle_but_says_so(
+    distributed_env: dict[str, str], small_feeds: Path
+) -> None:
+    """Cycles run one at a time: each decides over what the last one stored."""
+    url = distributed_env["ARMS_SYNC_DATABASE_URL"]
+    app = service_app(url)
+    open_cycle, _ = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    specs = feed_specs(small_feeds)
+
+    result = _cli_run(
+        url, *run_args(Path(specs["probation"]), Path(specs["police"])), "--distributed"
+    )
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: Cycle {open_cycle} is still open: cycles run one at a time; see "
+        "`arms-sync status`, or `arms-sync dead-letters` if it is blocked.\n"
+    )
+    with app.ledger.engine.connect() as conn:
+        cycles = conn.execute(select(tables_cycle.cycles.c.id)).scalars().all()
+    assert cycles == [open_cycle]
+
+
 def test_a_retried_dead_letter_is_not_said_to_be_queued_when_the_broker_is_down(
     distributed_env: dict[str, str], small_feeds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
