@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 PRIVATE_FILE_MODE = 0o600
+# Where the system names its streams (`/dev/stdout` links to `/proc/self/fd/1`):
+# an output named there is written into, never replaced by a file of ours.
+SYSTEM_STREAM_FOLDERS = ("/dev/", "/proc/")
 
 
 @contextmanager
@@ -27,11 +30,12 @@ def private_file(target: Path) -> Iterator[BinaryIO]:
     """A binary stream whose content becomes `target` (mode 0600) when the block ends well.
 
     On an error inside the block, or while writing, nothing is put in place and
-    the partial file is removed. `OSError`s reach the caller. A target that is a
-    stream (a pipe, a terminal, `/dev/stdout`) stores nothing: it is written
-    straight into, never replaced.
+    the partial file is removed. `OSError`s reach the caller. The system's own
+    names of streams (`/dev/stdout`, `/dev/fd/1`, anything under `/dev` or
+    `/proc`) and a pipe, terminal or socket named itself (not through a link)
+    store nothing: they are written straight into, never replaced.
     """
-    if _is_stream(target):
+    if writes_through(target):
         with target.open("wb") as stream:
             yield stream
         return
@@ -45,10 +49,15 @@ def private_file(target: Path) -> Iterator[BinaryIO]:
         partial.unlink(missing_ok=True)
 
 
-def _is_stream(target: Path) -> bool:
-    """Whether `target` (followed through links) is a pipe, socket or device, not a file."""
+def writes_through(target: Path) -> bool:
+    """Whether `target` is written into rather than replaced (see `private_file`).
+
+    A link elsewhere is never followed, whatever it leads to: it is replaced.
+    """
+    if os.path.normpath(target.absolute()).startswith(SYSTEM_STREAM_FOLDERS):
+        return True
     try:
-        mode = target.stat().st_mode
+        mode = target.lstat().st_mode
     except OSError:
         return False
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
@@ -61,9 +70,7 @@ def write_private_file(target: Path, content: bytes) -> None:
 
 
 def create_private_file(path: Path) -> None:
-    """Make `path` an empty owner-only file if nothing is there yet (never through a link)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        os.close(os.open(path, flags, PRIVATE_FILE_MODE))
-    except FileExistsError:
-        return
+    """Make `path` an empty owner-only file if it does not exist yet; an existing one is
+    left as it is. A ledger named through a link is made where the link leads, as
+    SQLite would make it, but owner-only."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))

@@ -86,15 +86,17 @@ class Settings(BaseSettings):
     gateway_retry_max_seconds: float = Field(default=DEFAULT_GATEWAY_RETRY_MAX_SECONDS, ge=0)
 
     def gateway_credentials(self, agency: str) -> tuple[str, SecretStr | None]:
-        """The client id and secret the hub presents to `agency`'s gateway."""
+        """The client id and secret the hub presents to `agency`'s gateway.
+
+        Each falls back on its own to the shared one when the agency's is not
+        given (empty counts as not given); no secret at all is None.
+        """
         own_id, own_secret = {
             "probation": (self.probation_gateway_client_id, self.probation_gateway_client_secret),
             "police": (self.police_gateway_client_id, self.police_gateway_client_secret),
         }.get(agency, (None, None))
-        return (
-            own_id or self.gateway_client_id,
-            own_secret if own_secret is not None else self.gateway_client_secret,
-        )
+        secret = own_secret if _given(own_secret) else self.gateway_client_secret
+        return own_id or self.gateway_client_id, secret if _given(secret) else None
 
     @field_validator("training_dates")
     @classmethod
@@ -136,6 +138,11 @@ def read_toml(path: Path) -> dict[str, Any]:
             f"The settings file {path.name} has an arms_sync entry that is not a table."
         )
     return dict(table)
+
+
+def _given(secret: SecretStr | None) -> bool:
+    """Whether a secret was given at all: an empty one counts as none."""
+    return secret is not None and bool(secret.get_secret_value())
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

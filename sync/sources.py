@@ -29,7 +29,7 @@ def open_source(spec: str, agency: str, app: App) -> FeedSource:
     if app.settings.sealed_feeds_only:
         raise InputRefused(
             f"The {agency} feed file {path.name} is not sealed, and this deployment reads "
-            "sealed feeds only (ARMS_SYNC_SEALED_FEEDS_ONLY)."
+            "sealed feeds only (the sealed_feeds_only setting)."
         )
     return PlainFileSource(path)
 

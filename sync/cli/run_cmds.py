@@ -98,8 +98,9 @@ def _report_run(summary: RunSummary, as_json: bool) -> None:
         print_summary(summary)
     if summary.feed_errors:
         agencies = " and ".join(sorted(summary.feed_errors))
+        gateways = "gateway" if len(summary.feed_errors) == 1 else "gateways"
         raise ArmsSyncError(
-            f"The {agencies} gateway could not be read or did not take every notice "
+            f"The {agencies} {gateways} could not be read or did not take every notice "
             "batch; the rest of the run completed and the next run resumes where this "
             "one stopped."
         )

@@ -108,6 +108,11 @@ def _read_ring_file(path: Path) -> list[KeyInfo]:
         if not path.exists():
             return []
         document = json.loads(path.read_text(encoding="utf-8"))
+        if document["format"] != RING_FORMAT:
+            raise ConfigurationError(
+                f"the key ring {path} is in a format this version does not read "
+                f"(format {document['format']!s:.10}, not {RING_FORMAT})."
+            )
         return [_info_from_json(entry) for entry in document["keys"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigurationError(f"the key ring {path} is not readable.") from exc

@@ -365,7 +365,7 @@ class AssessmentRecord(_PersonLinked):
         if self.completed_on is not None and self.completed_on < self.started_on:
             raise ValueError("completed_on: must not be before started_on")
         if self.completed_on is not None and self.completed_on > _context(info).events_until:
-            raise ValueError("completed_on: must not be after today")
+            raise ValueError("completed_on: must not be after today (or a later --as-of)")
         return self
 
 

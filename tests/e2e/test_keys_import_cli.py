@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sync.cli.keys_cmd import keys
-from sync.errors import KeyError_
+from sync.errors import ConfigurationError, KeyError_
 
 pytestmark = pytest.mark.e2e
 
@@ -135,4 +135,18 @@ def test_a_party_whose_private_keys_are_here_is_not_imported(
     assert (
         str(result.exception) == "hub's keys are made in this key directory; they are not imported."
     )
+    assert (hub / "ring.json").read_bytes() == before
+
+
+def test_a_ring_in_a_format_this_version_does_not_read_is_refused(
+    runner: CliRunner, hub: Path, police: Path, tmp_path: Path
+) -> None:
+    published = tmp_path / "future-ring.json"
+    published.write_text(json.dumps({"format": 2, "keys": _ring(police)}), encoding="utf-8")
+    before = (hub / "ring.json").read_bytes()
+
+    result = _import(runner, hub, "police", published)
+
+    assert isinstance(result.exception, ConfigurationError)
+    assert "format this version does not read (format 2, not 1)" in str(result.exception)
     assert (hub / "ring.json").read_bytes() == before

@@ -51,7 +51,7 @@ def test_a_plain_feed_is_refused_whole_when_only_sealed_feeds_are_read(tmp_path:
     assert refused.returncode == 2
     assert refused.stderr == (
         "Error: The probation feed file probation.jsonl is not sealed, and this deployment "
-        "reads sealed feeds only (ARMS_SYNC_SEALED_FEEDS_ONLY).\n"
+        "reads sealed feeds only (the sealed_feeds_only setting).\n"
     )
     assert not (tmp_path / "arms-sync.db").exists()
 

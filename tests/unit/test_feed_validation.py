@@ -92,7 +92,7 @@ def test_an_assessment_completed_after_today_is_rejected() -> None:
         validate_line(_line(**fields, completed_on="2026-11-28"), "line 1", PROBATION), Accepted
     )
     assert _reason(_line(**fields, completed_on="2026-11-29")) == (
-        "assessment.completed_on: must not be after today"
+        "assessment.completed_on: must not be after today (or a later --as-of)"
     )
 
 
@@ -114,7 +114,7 @@ def test_a_run_dated_ahead_keeps_what_happened_by_its_date_and_no_later() -> Non
 
     assert isinstance(kept, Accepted)
     assert isinstance(late, Rejected)
-    assert late.reason == "assessment.completed_on: must not be after today"
+    assert late.reason == "assessment.completed_on: must not be after today (or a later --as-of)"
     assert isinstance(born, PersonRecord)
     assert born.date_of_birth == date(2027, 5, 1)
 

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from sync.private_files import create_private_file, private_file, write_private_file
+from sync.private_files import (
+    create_private_file,
+    private_file,
+    write_private_file,
+    writes_through,
+)
 
 
 def mode(path: Path) -> int:
@@ -53,22 +58,57 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_partial_one(tmp_path: Pat
     assert list(tmp_path.iterdir()) == [target]
 
 
-def test_an_empty_private_file_is_made_once_and_never_through_a_link(tmp_path: Path) -> None:
+def test_an_empty_private_file_is_made_once_and_kept_after(tmp_path: Path) -> None:
     ledger = tmp_path / "arms-sync.db"
     create_private_file(ledger)
     ledger.write_bytes(b"kept")
     create_private_file(ledger)
     assert (ledger.read_bytes(), mode(ledger)) == (b"kept", 0o600)
 
-    victim = tmp_path / "victim.db"
-    link = tmp_path / "linked.db"
-    link.symlink_to(victim)
+
+def test_a_ledger_named_through_a_link_is_made_where_it_leads_owner_only(tmp_path: Path) -> None:
+    """As SQLite would make it, but never readable by all."""
+    elsewhere = tmp_path / "elsewhere.db"
+    link = tmp_path / "arms-sync.db"
+    link.symlink_to(elsewhere)
     create_private_file(link)
-    assert not victim.exists()
+    assert link.is_symlink()
+    assert (elsewhere.read_bytes(), mode(elsewhere)) == (b"", 0o600)
 
 
-def test_a_stream_named_as_the_target_is_written_into_not_replaced(tmp_path: Path) -> None:
-    """`--out /dev/stdout` or a named pipe: nothing is stored, so nothing is replaced."""
+def test_a_link_to_a_pipe_planted_at_the_name_is_replaced_not_followed(tmp_path: Path) -> None:
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    target = tmp_path / "export.jsonl"
+    target.symlink_to(pipe)
+    # A reader, so that a write that did follow the link fails the test, not hangs it.
+    threading.Thread(target=pipe.read_bytes, daemon=True).start()
+
+    write_private_file(target, b"content\n")
+
+    assert stat.S_ISFIFO(pipe.lstat().st_mode)
+    assert not target.is_symlink()
+    assert (target.read_bytes(), mode(target)) == (b"content\n", 0o600)
+
+
+@pytest.mark.parametrize(
+    "name", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "/dev/../dev/stderr"]
+)
+def test_the_system_s_own_stream_names_are_written_into_never_replaced(name: str) -> None:
+    """`--out /dev/stdout` with the output redirected to a file: that file gets it, and
+    `/dev/stdout` stays the system's link. (Checked without writing: replacing a
+    system name by mistake would harm the machine the tests run on.)"""
+    assert writes_through(Path(name))
+
+
+def test_a_link_elsewhere_is_replaced_whatever_it_leads_to(tmp_path: Path) -> None:
+    link = tmp_path / "out.jsonl"
+    link.symlink_to("/dev/stdout")
+    assert not writes_through(link)
+    assert not writes_through(tmp_path / "new.jsonl")
+
+
+def test_a_pipe_named_as_the_target_is_written_into_not_replaced(tmp_path: Path) -> None:
     pipe = tmp_path / "pipe"
     os.mkfifo(pipe)
     received: list[bytes] = []

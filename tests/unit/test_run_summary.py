@@ -71,3 +71,11 @@ def test_the_plain_summary_names_every_part_of_a_run(capsys: pytest.CaptureFixtu
     assert "probation: read 10 records, accepted 8, rejected 2, with warnings 1" in out
     assert "subjects: 5; orphans: 1" in out
     assert "notice batches queued: 3" in out
+
+
+def test_two_failed_gateways_are_named_together() -> None:
+    summary = full_summary()
+    summary.feed_errors["probation"] = REFUSED
+    with pytest.raises(ArmsSyncError) as failed:
+        _report_run(summary, as_json=True)
+    assert str(failed.value).startswith("The police and probation gateways could not be read")

@@ -93,3 +93,21 @@ def test_a_settings_file_naming_what_it_cannot_hold_is_refused_by_name(
         load_settings(path)
     assert str(caught.value).startswith(f"The settings file names {name}, which it cannot hold")
     assert "broker.internal" not in str(caught.value)
+
+
+def test_each_gateway_credential_falls_back_on_its_own_and_empty_is_not_given() -> None:
+    settings = load_settings(
+        None,
+        gateway_client_id="shared-id",
+        gateway_client_secret="shared-secret",
+        police_gateway_client_id="police-id",
+        probation_gateway_client_secret="",
+    )
+    police_id, police_secret = settings.gateway_credentials("police")
+    probation_id, probation_secret = settings.gateway_credentials("probation")
+    assert (police_id, probation_id) == ("police-id", "shared-id")
+    assert police_secret is not None
+    assert police_secret.get_secret_value() == "shared-secret"
+    assert probation_secret is not None
+    assert probation_secret.get_secret_value() == "shared-secret"
+    assert load_settings(None, gateway_client_secret="").gateway_credentials("police")[1] is None
