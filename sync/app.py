@@ -43,7 +43,7 @@ from sync.ledger.location import (
 from sync.ledger.migrate import VERSION_TABLE, upgrade_to_head
 from sync.ledger.outbox import OutboxKeys
 from sync.ledger.store import Ledger
-from sync.private_files import create_private_file
+from sync.owner_only_files import create_owner_only_file
 from sync.settings import Settings
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def _engine(sa_url: URL) -> Engine:
         if ledger_file is not None:
             # Owner-only from the start; if it cannot be made, SQLite says why.
             with contextlib.suppress(OSError):
-                create_private_file(ledger_file)
+                create_owner_only_file(ledger_file)
         engine = create_engine(
             sa_url,
             # A database in memory lives in its connection: one per thread, as SQLAlchemy's default.

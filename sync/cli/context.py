@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sync.errors import UsageError
-from sync.private_files import private_file
+from sync.owner_only_files import owner_only_file
 
 if TYPE_CHECKING:
     from sync.app import App
@@ -257,7 +257,7 @@ def output_folder(path: Path) -> Path:
 def write_lines(
     lines: Iterable[str], out: Path | None, disclosed: Callable[[Path], None] | None = None
 ) -> None:
-    """Write text lines to a file (owner-only, whole: `private_file`) or standard output.
+    """Write text lines to a file (owner-only, whole: `owner_only_file`) or standard output.
 
     `disclosed` is told the file once it is in place (a disclosure is audited
     only for a file that was written).
@@ -266,7 +266,7 @@ def write_lines(
         for line in lines:
             click.echo(line)
         return
-    with writing(out), private_file(out) as stream:
+    with writing(out), owner_only_file(out) as stream:
         for line in lines:
             stream.write((line + "\n").encode("utf-8"))
     if disclosed is not None:

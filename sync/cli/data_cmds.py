@@ -23,7 +23,7 @@ from sync.errors import UsageError
 from sync.exports import export_links, export_ownership, export_timeline
 from sync.ledger.moments import iso_utc
 from sync.ledger.store import LastPass
-from sync.private_files import write_private_file
+from sync.owner_only_files import write_owner_only_file
 from sync.reports.from_ledger import ledger_report
 from sync.reports.models import KNOWN_KINDS, ReportFilters
 from sync.reports.render import render
@@ -167,7 +167,7 @@ def report_duplicates(
         click.echo(content.decode("utf-8-sig"), nl=False)
         return
     with writing(out):
-        write_private_file(out, content)
+        write_owner_only_file(out, content)
     audit_cli_disclosure(app, "duplicate-assessment report written", out)
 
 

@@ -25,7 +25,7 @@ from sync.crypto.keyring import load_keyring, private_parties
 from sync.crypto.keys import Party
 from sync.crypto.sealed_file import DEFAULT_PAGE_LINES, open_lines, seal_lines
 from sync.errors import InputRefused
-from sync.private_files import private_file
+from sync.owner_only_files import owner_only_file
 
 STDIO = "-"
 
@@ -47,7 +47,7 @@ def _output(path: str) -> Iterator[BinaryIO]:
         yield sys.stdout.buffer
         return
     target = Path(path)
-    with writing(target), private_file(target) as stream:
+    with writing(target), owner_only_file(target) as stream:
         yield stream
 
 

@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from sync.private_files import create_private_file
+from sync.owner_only_files import create_owner_only_file
 
 STORE_FILE = "gateway.sqlite3"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -90,7 +90,7 @@ class NoticeStore:
     def __init__(self, state_dir: Path) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.path = state_dir / STORE_FILE
-        create_private_file(self.path)  # the notices it holds are personal data
+        create_owner_only_file(self.path)  # the notices it holds are personal data
         self._db = sqlite3.connect(
             self.path, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False, isolation_level=None
         )

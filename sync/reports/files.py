@@ -1,7 +1,7 @@
 """Write the duplicate report as files: every format, each file whole or not at all.
 
 Shared by the nightly report and the demo. Each file is written owner-only
-beside its final name first and then put in place (`sync.private_files`), so a
+beside its final name first and then put in place (`sync.owner_only_files`), so a
 reader never finds half a report; the caller audits each file as a disclosure
 once it is in place.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sync.private_files import write_private_file
+from sync.owner_only_files import write_owner_only_file
 from sync.reports.models import DuplicateReport
 from sync.reports.render import REPORT_FORMATS, render
 
@@ -24,7 +24,7 @@ def write_report_files(
     written = []
     for fmt in REPORT_FORMATS:
         path = folder / f"{stem}.{fmt}"
-        write_private_file(path, render(report, fmt))
+        write_owner_only_file(path, render(report, fmt))
         audit_written(path)
         written.append(path)
     return written

@@ -5,8 +5,9 @@ birth, identifiers or who is linked to whom. Each is written to a new file of
 its own beside the target (created exclusively, mode 0600, under a random
 name) and then renamed over the target: a reader never sees half a file, a
 failed write leaves the old file as it was, and a link planted at the target's
-name is replaced, never followed. An SQLite ledger is made the same way, empty,
-before SQLite first opens it, so SQLite's own files (journal, WAL) take its mode.
+name is replaced, never followed. An SQLite ledger is made empty and owner-only
+before SQLite first opens it (where a link at its name leads, as SQLite would
+make it), so SQLite's own files (journal, WAL) take its mode.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-PRIVATE_FILE_MODE = 0o600
+OWNER_ONLY_MODE = 0o600
 # Where the system names its streams (`/dev/stdout` links to `/proc/self/fd/1`):
 # an output named there is written into, never replaced by a file of ours.
 SYSTEM_STREAM_FOLDERS = ("/dev/", "/proc/")
 
 
 @contextmanager
-def private_file(target: Path) -> Iterator[BinaryIO]:
+def owner_only_file(target: Path) -> Iterator[BinaryIO]:
     """A binary stream whose content becomes `target` (mode 0600) when the block ends well.
 
     On an error inside the block, or while writing, nothing is put in place and
@@ -50,7 +51,7 @@ def private_file(target: Path) -> Iterator[BinaryIO]:
 
 
 def writes_through(target: Path) -> bool:
-    """Whether `target` is written into rather than replaced (see `private_file`).
+    """Whether `target` is written into rather than replaced (see `owner_only_file`).
 
     A link elsewhere is never followed, whatever it leads to: it is replaced.
     """
@@ -63,14 +64,14 @@ def writes_through(target: Path) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
-def write_private_file(target: Path, content: bytes) -> None:
+def write_owner_only_file(target: Path, content: bytes) -> None:
     """Write `content` as `target`: whole, owner-only, never through a link at its name."""
-    with private_file(target) as stream:
+    with owner_only_file(target) as stream:
         stream.write(content)
 
 
-def create_private_file(path: Path) -> None:
+def create_owner_only_file(path: Path) -> None:
     """Make `path` an empty owner-only file if it does not exist yet; an existing one is
     left as it is. A ledger named through a link is made where the link leads, as
     SQLite would make it, but owner-only."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, OWNER_ONLY_MODE))

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sync.private_files import (
-    create_private_file,
-    private_file,
-    write_private_file,
+from sync.owner_only_files import (
+    create_owner_only_file,
+    owner_only_file,
+    write_owner_only_file,
     writes_through,
 )
 
@@ -23,7 +23,7 @@ def mode(path: Path) -> int:
 
 def test_a_file_is_written_owner_only(tmp_path: Path) -> None:
     target = tmp_path / "export.jsonl"
-    write_private_file(target, b"content\n")
+    write_owner_only_file(target, b"content\n")
     assert target.read_bytes() == b"content\n"
     assert mode(target) == 0o600
     assert list(tmp_path.iterdir()) == [target]
@@ -35,7 +35,7 @@ def test_a_link_planted_at_the_name_is_replaced_not_followed(tmp_path: Path) -> 
     target = tmp_path / "export.jsonl"
     target.symlink_to(victim)
 
-    write_private_file(target, b"content\n")
+    write_owner_only_file(target, b"content\n")
 
     assert victim.read_bytes() == b"not yours"
     assert not target.is_symlink()
@@ -47,7 +47,7 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_partial_one(tmp_path: Pat
     target.write_bytes(b"last night's report")
 
     def write_half_then_fail() -> None:
-        with private_file(target) as stream:
+        with owner_only_file(target) as stream:
             stream.write(b"half of tonight's")
             raise RuntimeError
 
@@ -58,11 +58,11 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_partial_one(tmp_path: Pat
     assert list(tmp_path.iterdir()) == [target]
 
 
-def test_an_empty_private_file_is_made_once_and_kept_after(tmp_path: Path) -> None:
+def test_an_empty_owner_only_file_is_made_once_and_kept_after(tmp_path: Path) -> None:
     ledger = tmp_path / "arms-sync.db"
-    create_private_file(ledger)
+    create_owner_only_file(ledger)
     ledger.write_bytes(b"kept")
-    create_private_file(ledger)
+    create_owner_only_file(ledger)
     assert (ledger.read_bytes(), mode(ledger)) == (b"kept", 0o600)
 
 
@@ -71,7 +71,7 @@ def test_a_ledger_named_through_a_link_is_made_where_it_leads_owner_only(tmp_pat
     elsewhere = tmp_path / "elsewhere.db"
     link = tmp_path / "arms-sync.db"
     link.symlink_to(elsewhere)
-    create_private_file(link)
+    create_owner_only_file(link)
     assert link.is_symlink()
     assert (elsewhere.read_bytes(), mode(elsewhere)) == (b"", 0o600)
 
@@ -84,7 +84,7 @@ def test_a_link_to_a_pipe_planted_at_the_name_is_replaced_not_followed(tmp_path:
     # A reader, so that a write that did follow the link fails the test, not hangs it.
     threading.Thread(target=pipe.read_bytes, daemon=True).start()
 
-    write_private_file(target, b"content\n")
+    write_owner_only_file(target, b"content\n")
 
     assert stat.S_ISFIFO(pipe.lstat().st_mode)
     assert not target.is_symlink()
@@ -115,7 +115,7 @@ def test_a_pipe_named_as_the_target_is_written_into_not_replaced(tmp_path: Path)
     reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
     reader.start()
 
-    write_private_file(pipe, b"content\n")
+    write_owner_only_file(pipe, b"content\n")
     reader.join(timeout=10)
 
     assert received == [b"content\n"]
