@@ -94,17 +94,11 @@ def keys() -> None:
 def generate_cmd(party: str, key_dir: Path | None, if_missing: bool) -> None:
     """Make a party's first signing and encryption keys (the hub also gets the data key)."""
     directory = resolve_key_dir(key_dir)
-    if if_missing and _has_keys(directory, Party(party)):
-        click.echo(f"{party} already has keys; left as they are.", err=True)
-        return
     with writing(directory):
-        changed = generate_party(directory, Party(party))
+        changed = generate_party(directory, Party(party), if_missing=if_missing)
+    if not changed:
+        click.echo(f"{party} already has keys; left as they are.", err=True)
     _report(changed)
-
-
-def _has_keys(directory: Path, party: Party) -> bool:
-    """Whether the key directory's ring already lists keys of `party`."""
-    return directory.is_dir() and any(info.party is party for info in list_keys(directory))
 
 
 @keys.command("list", params=[key_dir_option("--dir")])

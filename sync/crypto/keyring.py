@@ -165,15 +165,25 @@ def _write_data_key(directory: Path) -> None:
         create_data_key_file(path)
 
 
-def generate_party(directory: Path, party: Party, *, now: datetime | None = None) -> list[KeyInfo]:
-    """Create a party's first signing and encryption keys (and the hub's data key)."""
+def generate_party(
+    directory: Path, party: Party, *, now: datetime | None = None, if_missing: bool = False
+) -> list[KeyInfo]:
+    """Create a party's first signing and encryption keys (and the hub's data key).
+
+    A party that has keys already is refused, or with `if_missing` left as it
+    is (nothing is made, the list is empty).
+    """
     with _ring_lock(directory):
-        return _generate_party(directory, Party(party), now or _utc_now())
+        return _generate_party(directory, Party(party), now or _utc_now(), if_missing)
 
 
-def _generate_party(directory: Path, party: Party, moment: datetime) -> list[KeyInfo]:
+def _generate_party(
+    directory: Path, party: Party, moment: datetime, if_missing: bool
+) -> list[KeyInfo]:
     ring = _read_ring(directory)
     if any(info.party is party for info in ring):
+        if if_missing:
+            return []
         raise KeyError_(f"{party} already has keys; use rotate to replace them.")
     created = _new_key_pair(directory, party, FIRST_GENERATION, moment)
     if party is Party.HUB:
