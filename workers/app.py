@@ -168,11 +168,15 @@ def send(app: Any, refs: list[TaskRef]) -> int:
 
 def broker_problem(app: Any) -> str | None:
     """Why the broker cannot be used now (the error's class), or None when it answers."""
+    return queue_depths_or_problem(app)[1]
+
+
+def queue_depths_or_problem(app: Any) -> tuple[dict[str, int] | None, str | None]:
+    """The queues' depths, or None and why the broker cannot be reached (the error's class)."""
     try:
-        queue_depths(app)
+        return queue_depths(app), None
     except Exception as error:  # noqa: BLE001 - any failure to reach the broker is the answer
-        return type(error).__name__
-    return None
+        return None, type(error).__name__
 
 
 def queue_depths(app: Any) -> dict[str, int]:

@@ -203,16 +203,14 @@ def _still_ahead(moment: datetime | None, now: datetime) -> datetime | None:
 
 
 def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
-    from workers.app import broker_problem, create_app, queue_depths
+    from workers.app import create_app, queue_depths_or_problem
 
     settings = _worker_settings(state)
     app = state.app
     engine = app.ledger.engine
     now = app.clock()
     problems: list[str] = []
-    celery_app = create_app(settings)
-    broker = broker_problem(celery_app)
-    depths = None if broker is not None else queue_depths(celery_app)
+    depths, broker = queue_depths_or_problem(create_app(settings))
     if broker is not None:
         problems.append(f"the broker cannot be reached ({broker})")
     agencies = []

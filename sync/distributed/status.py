@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from sync.delivery import DeliveryCounts
 from sync.distributed.work import (
     CYCLE_BLOCKED,
     CYCLE_RUNNING,
@@ -22,6 +23,7 @@ from sync.distributed.work import (
     KIND_INGEST,
     TASK_DONE,
     result_feed_error,
+    task_ref,
 )
 from sync.ledger import schema
 from sync.ledger import tables_cycle as tables
@@ -102,12 +104,12 @@ def cycle_deliveries(engine: Engine, cycle_id: int) -> dict[str, dict[str, int]]
                 table.c.status == TASK_DONE,
             )
         ).all()
+    counted = [counter.name for counter in fields(DeliveryCounts)]
     deliveries = {}
     for row in rows:
         result = json.loads(row.result or "{}")
-        agency = row.task_key.split(":", 1)[1]
-        deliveries[agency] = {
-            name: int(result.get(name, 0)) for name in ("delivered", "notices", "failed", "pending")
+        deliveries[task_ref(cycle_id, row.task_key).arg] = {
+            name: int(result.get(name, 0)) for name in counted
         }
     return dict(sorted(deliveries.items()))
 
