@@ -47,6 +47,12 @@ STALE_PASS_RETRIES = 2  # passes computed again when stale; the last one under t
 # agency's feed error of a partial run, never a reason to stop the other agency's work.
 LIVE_SOURCE_ERRORS: tuple[type[Exception], ...] = (GatewayError, CryptoError, InputRefused)
 PassFinish = Callable[[Connection, Decisions, int], None]
+# Another process (the delivery beat, a cycle's deliver stage) holds the agency's
+# delivery lock: it delivers the batches this run queued.
+DELIVERING_ELSEWHERE = (
+    "another process is delivering to this gateway; the notices left waiting go with "
+    "the next delivery"
+)
 
 
 @dataclass
@@ -319,14 +325,6 @@ def summarise_decisions(summary: RunSummary, decisions: Decisions) -> None:
         flags.update(str(flag.kind) for flag in decision.flags)
     summary.owners_today = dict(sorted(owners.items()))
     summary.open_flags = dict(sorted(flags.items()))
-
-
-# Another process (the delivery beat, a cycle's deliver stage) holds the agency's
-# delivery lock: it delivers the batches this run queued.
-DELIVERING_ELSEWHERE = (
-    "another process is delivering to this gateway; the notices left waiting go with "
-    "the next delivery"
-)
 
 
 def deliver_to_gateways(app: App, sources: Mapping[str, FeedSource], summary: RunSummary) -> None:

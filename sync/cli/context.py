@@ -227,6 +227,7 @@ WRITE_REFUSALS = {
     errno.EPERM: "permission denied",
     errno.EROFS: "the file system is read-only",
     errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
 }
 
 

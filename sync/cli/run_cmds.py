@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
@@ -15,29 +14,19 @@ from rich.console import Console
 from sync.cli.context import (
     ISO_DATE,
     KEYS_OPTION,
+    WRITE_REFUSALS,
     CliState,
+    cannot_write,
     is_terminal,
     output_folder,
     pass_state,
     writing,
 )
 from sync.cycle import RunSummary, deliver_to_gateways, run_cycle
-from sync.errors import ArmsSyncError, UsageError
+from sync.errors import ArmsSyncError
 from sync.sources import open_source
 from sync.synth.options import DEFAULT_TODAY as SYNTH_DEFAULT_AS_OF
 
-# What a folder that cannot take the demo's files answers (no room, no right, not a folder).
-FOLDER_ERRORS = frozenset(
-    {
-        errno.EACCES,
-        errno.EPERM,
-        errno.EROFS,
-        errno.ENOSPC,
-        errno.EDQUOT,
-        errno.ENOTDIR,
-        errno.EISDIR,
-    }
-)
 DEMO_SUBJECTS = 2_000
 DEMO_SEED = 2015
 
@@ -211,7 +200,7 @@ def demo(state: CliState, out: Path, subjects: int) -> None:
     try:
         run_demo(state.app, out, subjects, DEMO_SEED)
     except OSError as error:
-        if error.errno in FOLDER_ERRORS:
-            raise UsageError(f"The demo folder {out.name} cannot be written.") from error
+        if error.errno in WRITE_REFUSALS:
+            raise cannot_write(out, error) from error
         reason = error.strerror or type(error).__name__
         raise ArmsSyncError(f"The demo stopped: {reason}.") from error
