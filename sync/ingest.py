@@ -148,8 +148,9 @@ def ingest(
 
     `as_of` is the run's date: records of events up to it are possible even
     when it lies after `today` (`FeedContext.events_until`). `fence`, when
-    given, is called first in each unit's transaction and may refuse it by
-    raising (a distributed task that was taken over writes nothing more).
+    given, is called last in each unit's transaction, just before its commit,
+    and may refuse it by raising (a distributed task that was taken over
+    writes nothing more).
     """
     counts = IngestCounts()
     context = FeedContext(agency, today, as_of)  # type: ignore[arg-type]

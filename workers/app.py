@@ -129,15 +129,20 @@ def create_app(settings: WorkerSettings | None = None) -> Any:
     return app
 
 
-def _pull_at_start(sender: Any = None, **_: Any) -> None:
-    """When beat starts, ask for a pull at once rather than a whole pull interval later,
-    so a deployment just started has fresh data (and `status` no stale pull) from the start."""
+def _broker_errors() -> tuple[type[Exception], ...]:
+    """What publishing raises when the broker cannot take a message (imported when used)."""
     from kombu.exceptions import OperationalError
     from redis.exceptions import RedisError
 
+    return OperationalError, RedisError, OSError
+
+
+def _pull_at_start(sender: Any = None, **_: Any) -> None:
+    """When beat starts, ask for a pull at once rather than a whole pull interval later,
+    so a deployment just started has fresh data (and `status` no stale pull) from the start."""
     try:
         sender.app.send_task(TASK_PULL)
-    except (OperationalError, RedisError, OSError) as error:
+    except _broker_errors() as error:
         log.warning(
             "the first pull could not be sent (%s); beat sends the next", type(error).__name__
         )
@@ -149,13 +154,10 @@ def send(app: Any, refs: list[TaskRef]) -> int:
     Returns how many were sent: the ledger still holds the others as owed, and
     the next re-dispatch sends them.
     """
-    from kombu.exceptions import OperationalError
-    from redis.exceptions import RedisError
-
     for sent, ref in enumerate(refs):
         try:
             app.send_task(task_name(ref.kind), args=[ref.cycle_id, ref.arg])
-        except (OperationalError, RedisError, OSError) as error:
+        except _broker_errors() as error:
             log.warning(
                 "the broker did not take %d task messages (%s); they are sent again "
                 "by the next re-dispatch",
