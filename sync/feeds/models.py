@@ -232,7 +232,7 @@ class PersonRecord(FeedRecord):
             warnings.append("date_of_birth: placeholder value, never used to link")
         if _is_date_after(dob, context.events_until):
             cleaned["date_of_birth"] = None
-            warnings.append("date_of_birth: after today, set aside")
+            warnings.append("date_of_birth: after today (or a later --as-of), set aside")
         cleaned[WARNINGS_KEY] = tuple(warnings)
         return cleaned
 

@@ -75,7 +75,10 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
     text = value.strip()
     if text.isdigit():
-        return min(float(int(text[:MAX_RETRY_AFTER_DIGITS])), MAX_RETRY_AFTER_SECONDS)
+        digits = text.lstrip("0") or "0"
+        if len(digits) > MAX_RETRY_AFTER_DIGITS:  # beyond the cap; never parsed whole
+            return MAX_RETRY_AFTER_SECONDS
+        return min(float(int(digits)), MAX_RETRY_AFTER_SECONDS)
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):

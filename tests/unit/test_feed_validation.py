@@ -66,8 +66,8 @@ def test_invalid_and_junk_identifiers_are_set_aside_with_a_warning_naming_the_fi
     ("born", "kept", "warnings"),
     [
         ("2026-11-28", date(2026, 11, 28), ()),
-        ("2026-11-29", None, ("date_of_birth: after today, set aside",)),
-        ("2031-01-01", None, ("date_of_birth: after today, set aside",)),
+        ("2026-11-29", None, ("date_of_birth: after today (or a later --as-of), set aside",)),
+        ("2031-01-01", None, ("date_of_birth: after today (or a later --as-of), set aside",)),
     ],
 )
 def test_a_date_of_birth_after_today_is_set_aside_with_a_warning(

@@ -126,6 +126,7 @@ def test_next_delay_without_retry_after_is_the_backoff() -> None:
         ("86400", 86_400.0),
         ("315360000", 86_400.0),
         ("9" * 40, 86_400.0),
+        ("0" * 20 + "5", 5.0),
         (format_datetime(NOW + timedelta(days=3650), usegmt=True), 86_400.0),
         ("soon", None),
         ("", None),
