@@ -76,8 +76,9 @@ class PageSequence:
     """Checks that a sealed file's pages come whole: 1, 2, … with the last marked last.
 
     The very same page seen again (a repeated line, a file read twice) is let
-    through; a missing, extra or out-of-order page, or a file that ends before
-    its last page, refuses the file. A file with no page numbers is unchecked.
+    through; a missing, extra or out-of-order page, a page naming another file,
+    or a file that ends before its last page, refuses the file. A file with no
+    page numbers is unchecked.
     """
 
     def __init__(self, source: str) -> None:
