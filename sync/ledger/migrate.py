@@ -7,10 +7,15 @@ command and task opens the ledger, and most find nothing to upgrade.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from sync.errors import ConfigurationError
 from sync.ledger.location import ledger_place
@@ -22,6 +27,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest migration's revision; a test checks it against the migrations folder.
 HEAD_REVISION = "0008"
 VERSION_TABLE = "alembic_version"
+# The advisory lock key migrations are applied under (PostgreSQL): a fixed 64-bit
+# number of its own, apart from the run, task and delivery locks' keys.
+MIGRATION_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"arms-sync/migrate").digest()[:8], "big", signed=True
+)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -41,17 +51,42 @@ def upgrade_to_head(engine: Engine) -> None:
     application's: it is refused, untouched, rather than filled with the
     ledger's tables.
     """
-    revisions = current_revisions(engine)
-    if revisions == {HEAD_REVISION}:
+    if current_revisions(engine) == {HEAD_REVISION}:
         return
-    if not revisions and _has_tables(engine):
-        raise ConfigurationError(
-            f"The {ledger_place(engine.url)} holds tables but is not an arms-sync ledger; "
-            "give an empty database or an arms-sync ledger."
-        )
-    from alembic import command
+    with migrating_alone(engine):
+        revisions = current_revisions(engine)  # another process may have upgraded meanwhile
+        if revisions == {HEAD_REVISION}:
+            return
+        if not revisions and _has_tables(engine):
+            raise ConfigurationError(
+                f"The {ledger_place(engine.url)} holds tables but is not an arms-sync ledger; "
+                "give an empty database or an arms-sync ledger."
+            )
+        from alembic import command
 
-    command.upgrade(alembic_config(engine), "head")
+        command.upgrade(alembic_config(engine), "head")
+
+
+@contextmanager
+def migrating_alone(engine: Engine) -> Iterator[None]:
+    """Hold the ledger's migration lock while the block runs, waiting for it if need be.
+
+    Workers, beat and commands starting together on a new shared ledger would
+    otherwise create its tables at once, and all but one fail. On PostgreSQL
+    it is a session-level advisory lock on a connection of its own; an SQLite
+    ledger is one host's, and SQLite's own write lock serialises its writers.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as raw:
+        conn = raw.execution_options(isolation_level="AUTOCOMMIT")
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+        try:
+            yield
+        finally:
+            with contextlib.suppress(SQLAlchemyError):  # a cut connection took it with it
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
 
 
 def current_revisions(engine: Engine) -> set[str]:
