@@ -26,6 +26,7 @@ from sync.core.decide import Linker, link_on_identifiers, link_probabilistically
 from sync.core.policy import PolicySettings
 from sync.core.records import RecordRef
 from sync.crypto.at_rest import FieldCipher, new_data_key
+from sync.crypto.key_file import read_data_key_file
 from sync.crypto.keyring import RING_FILE, data_key_path, load_data_key, load_keyring
 from sync.crypto.keys import KeyRing, Party
 from sync.errors import ConfigurationError
@@ -105,6 +106,12 @@ def _another_applications(cursor: Any) -> bool:
     return bool(names) and VERSION_TABLE not in names
 
 
+def _makes_ledger_file(url: str) -> bool:
+    """Whether opening the ledger at `url` would make a new SQLite file."""
+    path = sqlite_path(parse_ledger_url(url))
+    return path is not None and not path.exists()
+
+
 def subject_id_minter(keyed_hex: Callable[[str], str]) -> Callable[[RecordRef, int], str]:
     """A subject-id minting function over a keyed hash (hex) of the smallest record reference."""
 
@@ -150,7 +157,13 @@ class App:
 
     @cached_property
     def engine(self) -> Engine:
-        """The ledger's engine, schema created or upgraded in place on first use."""
+        """The ledger's engine, schema created or upgraded in place on first use.
+
+        A new SQLite ledger file is made only once the configured keys are
+        known to be readable, so a refused key leaves no empty ledger behind.
+        """
+        if _makes_ledger_file(self.settings.database_url):
+            self._check_configured_keys()
         engine = build_engine(self.settings.database_url)
         try:
             upgrade_to_head(engine)
@@ -198,6 +211,15 @@ class App:
                 "This needs the key directory: pass --keys DIR or set ARMS_SYNC_KEYS_DIR."
             )
         return keyring
+
+    def _check_configured_keys(self) -> None:
+        """Refuse a key directory or at-rest key file that is configured but unreadable."""
+        directory = self._data_key_directory()
+        if directory is not None:
+            load_data_key(directory)
+        key_file = self.settings.at_rest_key_file
+        if key_file is not None and key_file.exists():
+            read_data_key_file(key_file)
 
     def _at_rest_cipher(self, engine: Engine) -> FieldCipher:
         """The data key: the key directory's, a file's (made if new), or one of this process."""

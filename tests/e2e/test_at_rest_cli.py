@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from sync.crypto.keyring import data_key_path
 from sync.ledger.location import parse_ledger_url
 from tests.e2e.cli_ledger import refusal
 from tests.e2e.test_reconcile_cli import (
@@ -98,6 +99,24 @@ def test_a_missing_key_file_is_named_where_it_should_be(tmp_path: Path) -> None:
     ledger = Path("ledgers") / LEDGER
     line = refusal(arms_sync("--db", f"sqlite:///{ledger}", "rejects", cwd=tmp_path, check=False))
     assert f"its at-rest key file {ledger}.key is missing" in line
+
+
+@pytest.mark.parametrize("broken", ["no key directory", "garbled data key", "garbled key file"])
+def test_a_run_refused_for_its_keys_makes_no_ledger_file(tmp_path: Path, broken: str) -> None:
+    keys = tmp_path / "keys"
+    env = {"ARMS_SYNC_KEYS_DIR": str(keys)}
+    if broken == "garbled data key":
+        arms_sync("keys", "generate", "--party", "hub", "--dir", str(keys), cwd=tmp_path)
+        data_key_path(keys).write_text("not a key")
+    elif broken == "garbled key file":
+        (tmp_path / "at-rest.key").write_text("not a key")
+        env = {"ARMS_SYNC_AT_REST_KEY_FILE": str(tmp_path / "at-rest.key")}
+    folder = tmp_path / "work"
+    folder.mkdir()
+    result = arms_sync(*run_args(*write_feeds(folder)), cwd=folder, env=env, check=False)
+    assert result.returncode == 2
+    assert refusal(result)
+    assert sorted(p.name for p in folder.iterdir()) == ["police.jsonl", "probation.jsonl"]
 
 
 def test_another_folders_key_is_refused(tmp_path: Path) -> None:
