@@ -89,7 +89,10 @@ def keys() -> None:
 @click.option(
     "--if-missing",
     is_flag=True,
-    help="Leave a party that already has keys as it is, and exit 0 (for set-up scripts).",
+    help=(
+        "Leave a party that already has keys as it is, and exit 0 (for set-up scripts); "
+        "one whose private key files are gone is still refused."
+    ),
 )
 def generate_cmd(party: str, key_dir: Path | None, if_missing: bool) -> None:
     """Make a party's first signing and encryption keys (the hub also gets the data key)."""

@@ -143,8 +143,13 @@ def _write_private_key(directory: Path, party: Party, info: KeyInfo, key: Privat
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    path = _private_dir(directory, party) / f"{info.use.value}-{info.key_id}.pem"
-    _write_atomic(path, pem, PRIVATE_FILE_MODE)
+    _private_dir(directory, party)
+    _write_atomic(private_key_path(directory, info), pem, PRIVATE_FILE_MODE)
+
+
+def private_key_path(directory: Path, info: KeyInfo) -> Path:
+    """Where a key directory keeps the private half of the key `info` describes."""
+    return directory / PRIVATE_DIR / info.party.value / f"{info.use.value}-{info.key_id}.pem"
 
 
 def _new_key_pair(directory: Path, party: Party, generation: int, now: datetime) -> list[KeyInfo]:
@@ -182,14 +187,37 @@ def _generate_party(
 ) -> list[KeyInfo]:
     ring = _read_ring(directory)
     if any(info.party is party for info in ring):
-        if if_missing:
-            return []
-        raise KeyError_(f"{party} already has keys; use rotate to replace them.")
+        if not if_missing:
+            raise KeyError_(f"{party} already has keys; use rotate to replace them.")
+        _refuse_half_made(directory, party, ring)
+        return []
     created = _new_key_pair(directory, party, FIRST_GENERATION, moment)
     if party is Party.HUB:
         _write_data_key(directory)
     _write_ring(directory, [*ring, *created])
     return created
+
+
+def _refuse_half_made(directory: Path, party: Party, ring: list[KeyInfo]) -> None:
+    """Refuse a party the ring lists whose active private keys (or the data key) are not here.
+
+    Making new keys would hide the loss: what was sealed to, or encrypted
+    under, the missing keys could never be opened again.
+    """
+    active = [info for info in ring if info.party is party and info.status is KeyStatus.ACTIVE]
+    missing = [
+        info for info in active if not _private_key_file_exists(private_key_path(directory, info))
+    ]
+    if missing:
+        raise KeyError_(
+            f"{party} is in the key ring but {len(missing)} of its active private key files "
+            "are missing; restore them from a backup, or rotate to make new keys."
+        )
+    if party is Party.HUB and not data_key_path(directory).is_file():
+        raise KeyError_(
+            "hub is in the key ring but its data key is missing; restore it from a backup "
+            "(a ledger encrypted under it cannot be read with a new one)."
+        )
 
 
 def rotate(
@@ -369,7 +397,7 @@ def load_keyring(directory: Path, me: Party) -> KeyRing:
     signing: dict[str, Ed25519PrivateKey] = {}
     encryption: dict[str, X25519PrivateKey] = {}
     for info in ring:
-        path = directory / PRIVATE_DIR / me.value / f"{info.use.value}-{info.key_id}.pem"
+        path = private_key_path(directory, info)
         if info.party is not me or not _private_key_file_exists(path):
             continue
         key = _load_private(path)

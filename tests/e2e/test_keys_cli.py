@@ -139,6 +139,28 @@ def test_generating_if_missing_leaves_existing_keys_and_makes_missing_ones(
     assert again.output == "hub already has keys; left as they are.\n"
 
 
+@pytest.mark.parametrize("lost", ["encrypt-*.pem", "sign-*.pem", "data.key"])
+def test_generating_if_missing_refuses_a_half_made_set(
+    runner: CliRunner, tmp_path: Path, lost: str
+) -> None:
+    directory = tmp_path / "keys"
+    generate = ["generate", "--party", "hub", "--dir", str(directory), "--if-missing"]
+    runner.invoke(keys, generate)
+    ring = (directory / "ring.json").read_bytes()
+    private = directory / "private" / "hub"
+    [gone] = private.glob(lost)
+    gone.unlink()
+    kept = sorted(path.name for path in private.iterdir())
+
+    again = runner.invoke(keys, generate)
+
+    assert isinstance(again.exception, KeyError_)
+    assert again.exception.exit_code == 2
+    assert "missing" in str(again.exception)
+    assert (directory / "ring.json").read_bytes() == ring
+    assert sorted(path.name for path in private.iterdir()) == kept
+
+
 def test_revoking_an_unknown_key_is_refused(runner: CliRunner, key_dir: Path) -> None:
     result = runner.invoke(
         keys, ["revoke", "--party", "hub", "--key-id", "0" * 32, "--dir", str(key_dir)]
