@@ -31,7 +31,7 @@ from sync.distributed.status import (
 )
 from sync.distributed.work import (
     CYCLE_BLOCKED,
-    CYCLE_SUCCEEDED,
+    FINISHED_CYCLES,
     dispatch_pending,
     list_dead_letters,
     retry_dead_letter,
@@ -146,7 +146,7 @@ def run_distributed(
         while True:
             progress = cycle_progress(app.ledger.engine, cycle_id)
             show(progress.stage, progress.done, progress.total)
-            if progress.status == CYCLE_SUCCEEDED:
+            if progress.status in FINISHED_CYCLES:
                 break
             if progress.status == CYCLE_BLOCKED:
                 raise ArmsSyncError(

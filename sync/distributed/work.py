@@ -38,7 +38,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from sync.ledger import schema
 from sync.ledger import tables_cycle as tables
+from sync.ledger.runs import RUN_PARTIAL
 
 KIND_INGEST = "ingest"
 KIND_LINK = "link"
@@ -58,6 +60,8 @@ FINAL_TASK_STATES = frozenset({TASK_DONE, TASK_DEAD})
 CYCLE_RUNNING = "running"
 CYCLE_BLOCKED = "blocked"
 CYCLE_SUCCEEDED = "succeeded"
+CYCLE_PARTIAL = "partial"  # finished, but its run is partial (a gateway failed at ingest)
+FINISHED_CYCLES = frozenset({CYCLE_SUCCEEDED, CYCLE_PARTIAL})
 
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_DISPATCH_GRACE_SECONDS = 60.0
@@ -337,9 +341,16 @@ def advance(conn: Connection, cycle_id: int, now: datetime) -> list[TaskRef]:
         conn.execute(
             update(cycles)
             .where(cycles.c.id == cycle_id)
-            .values(status=CYCLE_SUCCEEDED, finished_at=now)
+            .values(status=_finished_status(conn, cycle.run_id), finished_at=now)
         )
     return []
+
+
+def _finished_status(conn: Connection, run_id: int) -> str:
+    """A finished cycle's status: partial when its run is (as the run's own status says)."""
+    runs = schema.runs
+    run_status = conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar_one()
+    return CYCLE_PARTIAL if run_status == RUN_PARTIAL else CYCLE_SUCCEEDED
 
 
 def _open_tasks(conn: Connection, cycle_id: int, kind: str) -> int:

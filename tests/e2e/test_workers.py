@@ -791,3 +791,45 @@ def test_beat_asks_for_a_pull_as_it_starts(
         beat.wait()
     [message] = [json.loads(raw) for raw in queue.lrange("arms-sync", 0, -1)]
     assert message["headers"]["task"] == "arms_sync.pull"
+
+
+def test_a_distributed_run_whose_gateway_is_down_ends_partial_and_says_why(
+    distributed_env: dict[str, str],
+    small_feeds: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sync.crypto.keyring import generate_party
+    from sync.crypto.keys import Party
+    from tests.e2e.test_deliver_stage import closed_port_url
+
+    keys = tmp_path / "keys"
+    for party in Party:
+        generate_party(keys, party)
+    gateway_env = {
+        "ARMS_SYNC_KEYS_DIR": str(keys),
+        "ARMS_SYNC_GATEWAY_CLIENT_SECRET": "unused",
+        "ARMS_SYNC_GATEWAY_RETRY_ATTEMPTS": "1",
+    }
+    for name, value in gateway_env.items():
+        monkeypatch.setenv(name, value)
+    workers = WorkerPool({**distributed_env, **gateway_env}, tmp_path)
+    try:
+        workers.start("w1")
+        sources = {**feed_specs(small_feeds), "police": closed_port_url()}
+        app, summary = run_through_workers(
+            distributed_env["ARMS_SYNC_DATABASE_URL"], small_feeds, sources
+        )
+    finally:
+        workers.stop()
+
+    assert list(summary.feed_errors) == ["police"]  # type: ignore[attr-defined]
+    assert list(summary.feeds) == ["probation"]  # type: ignore[attr-defined]
+    [cycle_id] = _cycle_ids(app)
+    assert _cycle_status(app, cycle_id) == "partial"
+
+
+def _cycle_ids(app: App) -> list[int]:
+    table = tables_cycle.cycles
+    with app.ledger.engine.connect() as conn:
+        return list(conn.execute(select(table.c.id)).scalars())
