@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -78,6 +78,35 @@ class RunSummary:
     def rejected(self) -> int:
         """Rejected lines across both feeds."""
         return sum(counts.rejected for counts in self.feeds.values())
+
+    def lines(self) -> Iterator[str]:
+        """A short, readable account of the run (counts, and gateways' own sentences)."""
+        for agency, counts in self.feeds.items():
+            yield (
+                f"{agency}: read {counts.read} records, accepted {counts.accepted}, "
+                f"rejected {counts.rejected}, with warnings {counts.warnings}"
+            )
+        yield f"subjects: {self.subjects}; orphans: {self.orphans}"
+        owners = ", ".join(f"{owner} {count}" for owner, count in self.owners_today.items())
+        yield f"owner on {self.as_of.isoformat()}: {owners or 'none'}"
+        flags = ", ".join(f"{kind} {count}" for kind, count in self.open_flags.items())
+        yield f"open flags: {flags or 'none'}"
+        if self.notice_batches:
+            yield f"notice batches queued: {self.notice_batches}"
+        for agency, delivered in self.delivered.items():
+            yield (
+                f"{agency} gateway: delivered {delivered['notices']} notices in "
+                f"{delivered['delivered']} batches, {delivered['pending']} batches waiting"
+            )
+        for agency, note in sorted(self.delivery_notes.items()):
+            yield f"{agency} gateway: {note}"
+        for agency, error in sorted(self.feed_errors.items()):
+            yield f"{agency} gateway: {error}"
+        if self.rejected:
+            yield f"{self.rejected} rejected records: see `arms-sync rejects`."
+        warned = sum(counts.warnings for counts in self.feeds.values())
+        if warned:
+            yield f"{warned} records with warnings: see `arms-sync rejects --warnings`."
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form of the summary."""

@@ -86,8 +86,6 @@ def local_gateways(
 
 def run_demo(app: App, out: Path, subjects: int, seed: int) -> None:
     """Generate feeds, serve and sync them over HTTP, write the reports, print a summary."""
-    from sync.cli.run_cmds import print_summary
-
     feeds_dir, keys_dir = out / "feeds", out / "keys"
     feeds_dir.mkdir(parents=True, exist_ok=True)
     click.echo(f"Generating synthetic feeds for {subjects} people…")
@@ -105,7 +103,7 @@ def run_demo(app: App, out: Path, subjects: int, seed: int) -> None:
         click.echo("Syncing over HTTP with sealed envelopes…")
         summary = run_cycle(app, sources, app.today())
         deliver_to_gateways(app, dict(sources), summary)
-    print_summary(summary)
+    click.echo("\n".join(summary.lines()))
     write_reports(app, out)
     app.close()
 

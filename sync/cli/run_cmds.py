@@ -104,32 +104,8 @@ def _status(message: str) -> AbstractContextManager[object]:
 
 def print_summary(summary: RunSummary) -> None:
     """A short, readable account of a run (counts only)."""
-    for agency, counts in summary.feeds.items():
-        click.echo(
-            f"{agency}: read {counts.read} records, accepted {counts.accepted}, "
-            f"rejected {counts.rejected}, with warnings {counts.warnings}"
-        )
-    click.echo(f"subjects: {summary.subjects}; orphans: {summary.orphans}")
-    owners = ", ".join(f"{owner} {count}" for owner, count in summary.owners_today.items())
-    click.echo(f"owner on {summary.as_of.isoformat()}: {owners or 'none'}")
-    flags = ", ".join(f"{kind} {count}" for kind, count in summary.open_flags.items())
-    click.echo(f"open flags: {flags or 'none'}")
-    if summary.notice_batches:
-        click.echo(f"notice batches queued: {summary.notice_batches}")
-    for agency, delivered in summary.delivered.items():
-        click.echo(
-            f"{agency} gateway: delivered {delivered['notices']} notices in "
-            f"{delivered['delivered']} batches, {delivered['pending']} batches waiting"
-        )
-    for agency, note in sorted(summary.delivery_notes.items()):
-        click.echo(f"{agency} gateway: {note}")
-    for agency, error in sorted(summary.feed_errors.items()):
-        click.echo(f"{agency} gateway: {error}")
-    if summary.rejected:
-        click.echo(f"{summary.rejected} rejected records: see `arms-sync rejects`.")
-    warned = sum(counts.warnings for counts in summary.feeds.values())
-    if warned:
-        click.echo(f"{warned} records with warnings: see `arms-sync rejects --warnings`.")
+    for line in summary.lines():
+        click.echo(line)
 
 
 @click.command()
