@@ -10,6 +10,7 @@ rejected lines are kept with their reason. Memory holds one batch at a time.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -72,9 +73,21 @@ class IngestCounts:
     units: int = 0
 
 
-def reject_row(agency: str, source: str, item: Rejected) -> dict[str, Any]:
+def reject_fingerprint(agency: str, raw: bytes, occurrence: int = 1) -> str:
+    """A rejected line's identity: its agency, its bytes and which copy of them it is.
+
+    The n-th identical line of one reading is kept apart from the first, so
+    every rejected line is listed; reading the same feed again gives the same
+    fingerprints, so nothing is added. The first copy's fingerprint has no
+    number (as before copies were told apart).
+    """
+    copy = b"" if occurrence == 1 else b"\0" + str(occurrence).encode()
+    return hashlib.sha256(agency.encode() + b"\0" + raw + copy).hexdigest()
+
+
+def reject_row(agency: str, source: str, item: Rejected, occurrence: int = 1) -> dict[str, Any]:
     """A rejected line as stored: fingerprinted so reading it again adds nothing."""
-    fingerprint = hashlib.sha256(agency.encode() + b"\0" + item.raw).hexdigest()
+    fingerprint = reject_fingerprint(agency, item.raw, occurrence)
     return {
         "fingerprint": fingerprint,
         "agency": agency,
@@ -90,8 +103,16 @@ def reject_row(agency: str, source: str, item: Rejected) -> dict[str, Any]:
 class _UnitWriter:
     """Buffers one unit's records and rejects and writes them in batches."""
 
-    def __init__(self, ledger: Ledger, conn: Connection, agency: str, source: str) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        conn: Connection,
+        agency: str,
+        source: str,
+        copies: Counter[bytes],
+    ) -> None:
         self.ledger, self.conn, self.agency, self.source = ledger, conn, agency, source
+        self.copies = copies  # rejected lines seen so far in this reading, by content
         self.versions: list[RecordVersion] = []
         self.rejected: list[dict[str, Any]] = []
         self.erased: list[str] = []
@@ -109,7 +130,9 @@ class _UnitWriter:
         else:
             counts.rejected += 1
             self.other_agencies += is_another_agencys(item)
-            self.rejected.append(reject_row(self.agency, self.source, item))
+            self.copies[item.raw] += 1
+            occurrence = self.copies[item.raw]
+            self.rejected.append(reject_row(self.agency, self.source, item, occurrence))
 
     def flush(self, run_id: int, now: datetime, final: bool = False) -> None:
         if final or len(self.versions) >= INGEST_BATCH:
@@ -156,12 +179,13 @@ def ingest(
     context = FeedContext(agency, today, as_of)  # type: ignore[arg-type]
     guard = LedgerReplayGuard(conn=None, sender=agency, now=now)
     audit = audit_log_for(ledger.engine)
+    copies: Counter[bytes] = Counter()
     # A unit is fetched (a gateway page over HTTP, with its retries) before its
     # transaction opens; its items are read and opened inside it.
     for unit in source.units(context, guard):
         with ledger.engine.begin() as conn:
             guard.conn = conn
-            writer = _UnitWriter(ledger, conn, agency, source.name)
+            writer = _UnitWriter(ledger, conn, agency, source.name, copies)
             for item in unit.items:
                 writer.add(item)
                 writer.flush(run_id, now)

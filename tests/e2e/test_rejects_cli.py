@@ -58,6 +58,30 @@ def test_a_bad_line_read_again_is_listed_once_at_its_latest_place(
     assert _rejects(db, tmp_path) == again
 
 
+def test_identical_bad_lines_in_one_feed_are_each_listed_and_read_again_add_nothing(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    db = ["--db", ledger_url]
+    police = write_feed(tmp_path / "police.jsonl", [person("police", "LAN-1")])
+    twice = write_feed(
+        tmp_path / "twice.jsonl", [BAD_LINE, person("probation", "X000001"), BAD_LINE]
+    )
+    run_cli(*db, *run_args(twice, police), cwd=tmp_path)
+    listed = _rejects(db, tmp_path)
+    assert [(row["source"], row["position"]) for row in listed] == [
+        ("twice.jsonl", "line 1"),
+        ("twice.jsonl", "line 3"),
+    ]
+
+    run_cli(*db, *run_args(twice, police), cwd=tmp_path)
+    assert _rejects(db, tmp_path) == listed
+
+    once = write_feed(tmp_path / "once.jsonl", [person("probation", "X000001"), BAD_LINE])
+    run_cli(*db, *run_args(once, police), cwd=tmp_path)
+    places = [(row["source"], row["position"]) for row in _rejects(db, tmp_path)]
+    assert sorted(places) == [("once.jsonl", "line 2"), ("twice.jsonl", "line 3")]
+
+
 def test_an_orphan_is_listed_with_the_same_fields_as_a_rejected_line(tmp_path: Path) -> None:
     """Scripts reading `rejects --json` find `source` and `position` on every line."""
     db = ["--db", f"sqlite:///{tmp_path / 'ledger.db'}"]
