@@ -96,6 +96,7 @@ class GatewaySource:
             self.app.clock,
             timedelta(seconds=self.app.settings.max_clock_skew_seconds),
             guard,
+            refuse_replayed=True,
         )
         return validate_stream(opener.placed_lines(envelope, page_number), context)
 

@@ -1,8 +1,10 @@
 """Opening one sealed feed page, for sealed files and gateway pages alike.
 
 A page is an envelope from the agency whose feed it is, with the feed content
-type; its records are its plaintext's lines. A page seen before (the very same
-envelope) adds nothing.
+type; its records are its plaintext's lines. A page of a file seen before (the
+very same envelope) adds nothing. A gateway page seen before is refused: the
+hub stores each page with the cursor after it, so a gateway that serves an
+old page where a new one belongs would make the pull skip the new one.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class PageOpener:
     """How a source opens its pages: its agency and name, the hub's keys, clock and skew window.
 
     `max_skew` is `None` for files (not live) and the settings' window for
-    gateway pages.
+    gateway pages, which also refuse a page seen before (`refuse_replayed`).
     """
 
     agency: str
@@ -34,6 +36,7 @@ class PageOpener:
     clock: Callable[[], datetime]
     max_skew: timedelta | None
     guard: ReplayGuard
+    refuse_replayed: bool = False
 
     def placed_lines(
         self, wire: bytes, number: int, sequence: PageSequence | None = None
@@ -63,7 +66,14 @@ class PageOpener:
             )
         if page_of(opened.header.content_type)[0] != CONTENT_TYPE_FEED:
             raise InputRefused(f"Page {number} of {self.source} is not a feed page.")
+        replayed = opened.verdict is ReplayVerdict.SAME
+        if replayed and self.refuse_replayed:
+            raise InputRefused(
+                f"Page {number} of {self.source} is a page already applied, served again "
+                "where a new one belongs; the pull stops there and resumes from the same "
+                "place next time."
+            )
         if sequence is not None:
-            sequence.see(opened.header.content_type, opened.verdict is ReplayVerdict.SAME)
-        if opened.verdict is not ReplayVerdict.SAME:
+            sequence.see(opened.header.content_type, replayed)
+        if not replayed:
             yield from place_lines(split_lines(opened.plaintext), prefix=f"page {number} ")

@@ -1,0 +1,147 @@
+"""A gateway that serves an old page where a new one belongs: refused, nothing skipped.
+
+The hub stores each page with the cursor after it, so a page already applied,
+served again for a later cursor, would move the cursor past records never
+read. Over real HTTP on 127.0.0.1, a reference gateway whose feed endpoint
+answers every later page with its first page's very envelope makes the pull
+stop with a feed error, the cursor left where it was; once the gateway serves
+its pages again, the next run reads every record the first run did not.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from sync.app import App
+from sync.crypto import Party
+from sync.cycle import RunSummary, run_cycle
+from sync.gateway.client import GatewayClient
+from sync.gateway.feed import FeedFile
+from sync.gateway.oauth import TokenIssuer
+from sync.gateway.retry import RetryPolicy
+from sync.gateway.server import ROUTES, Route, build_server, serve_until
+from sync.gateway.service import Gateway, GatewayConfig, Reply, Request
+from sync.gateway.store import NoticeStore
+from sync.gateway_source import GatewaySource
+from sync.ledger import schema
+from sync.settings import load_settings
+from sync.synth import SynthOptions, write_synthetic_feeds
+from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys
+
+pytestmark = pytest.mark.integration
+
+AGENCY = Party.PROBATION
+TODAY = date(2026, 11, 28)
+SUBJECTS = 6
+PAGE_SIZE = 5
+
+
+class ReplayingFeed:
+    """The reference gateway's feed endpoint, answering later pages with the first while told to."""
+
+    def __init__(self) -> None:
+        self.replaying = True
+        self._first: Reply | None = None
+
+    def __call__(self, gateway: Gateway, request: Request) -> Reply:
+        """The first page's very reply for any later cursor while replaying."""
+        reply = Gateway.feed_page(gateway, request)
+        if self._first is None:
+            self._first = reply
+        if self.replaying and request.query.get("since"):
+            return self._first
+        return reply
+
+
+@pytest.fixture
+def hub_and_gateway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[App, GatewayClient, ReplayingFeed]]:
+    """A hub on SQLite and a probation gateway serving on loopback, its feed replaying."""
+    keys = tmp_path / "keys"
+    keyrings = make_keys(keys)
+    feeds = tmp_path / "feeds"
+    write_synthetic_feeds(feeds, SynthOptions(subjects=SUBJECTS, seed=7, today=TODAY))
+    feed = feeds / "probation.jsonl"
+    store = NoticeStore(tmp_path / "gateway-state")
+    replaying = ReplayingFeed()
+    monkeypatch.setitem(ROUTES, ("GET", "/feed"), Route("feed", replaying))
+    gateway = Gateway(
+        GatewayConfig(
+            agency=AGENCY,
+            keyring=keyrings[AGENCY],
+            feed=FeedFile(feed),
+            store=store,
+            tokens=TokenIssuer(CLIENT_ID, CLIENT_SECRET),
+        )
+    )
+    server = build_server(gateway, host="127.0.0.1", port=0)
+    stop = threading.Event()
+    thread = threading.Thread(target=serve_until, args=(server, stop), daemon=True)
+    thread.start()
+    settings = load_settings(
+        None,
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        keys_dir=keys,
+        gateway_page_size=PAGE_SIZE,
+    )
+    app = App(settings)
+    client = GatewayClient(
+        f"http://127.0.0.1:{server.port}",
+        agency=AGENCY,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        keyring=keyrings[Party.HUB],
+        timeout=(2.0, 5.0),
+        retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.1),
+    )
+    try:
+        app.ledger.ensure_schema()
+        yield app, client, replaying
+    finally:
+        client.close()
+        app.close()
+        stop.set()
+        thread.join()
+        store.close()
+
+
+def pull(app: App, client: GatewayClient) -> RunSummary:
+    """One run over the probation gateway alone."""
+    source = GatewaySource(app, client.base_url, AGENCY.value, client)
+    return run_cycle(app, {AGENCY.value: source}, TODAY)
+
+
+def records_held(app: App) -> int:
+    """How many records the hub's ledger holds."""
+    with app.ledger.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(schema.records)).scalar_one())
+
+
+def test_a_page_served_again_for_a_later_cursor_is_refused_and_nothing_is_skipped(
+    hub_and_gateway: tuple[App, GatewayClient, ReplayingFeed],
+    tmp_path: Path,
+) -> None:
+    app, client, feed = hub_and_gateway
+    text = (tmp_path / "feeds" / "probation.jsonl").read_text()
+    records = [json.loads(line) for line in text.splitlines()]
+    lines = len(records)
+    assert lines > 2 * PAGE_SIZE
+
+    first = pull(app, client)
+    assert "Page 2 of" in first.feed_errors[AGENCY.value]
+    assert "already applied" in first.feed_errors[AGENCY.value]
+    assert records_held(app) == PAGE_SIZE
+
+    feed.replaying = False
+    second = pull(app, client)
+    assert second.feed_errors == {}
+    assert second.feeds[AGENCY.value].read == lines - PAGE_SIZE
+    assert records_held(app) == len({(record["type"], record["id"]) for record in records})
