@@ -689,12 +689,22 @@ def _open_cycles_at_once(app: App) -> int:
     )
 
 
-@pytest.mark.parametrize("command", ["worker", "beat"])
-def test_workers_and_beat_refuse_a_ledger_other_hosts_cannot_share(
-    command: str, tmp_path: Path
+DISTRIBUTED_RUN = (
+    "run",
+    "--probation-feed",
+    "p.jsonl",
+    "--police-feed",
+    "q.jsonl",
+    "--distributed",
+)
+
+
+@pytest.mark.parametrize("command", [("worker",), ("beat",), DISTRIBUTED_RUN])
+def test_workers_beat_and_distributed_runs_refuse_a_ledger_other_hosts_cannot_share(
+    command: tuple[str, ...], tmp_path: Path
 ) -> None:
     result = subprocess.run(
-        [*CLI, "--db", f"sqlite:///{tmp_path / 'ledger.db'}", command],
+        [*CLI, "--db", f"sqlite:///{tmp_path / 'ledger.db'}", *command],
         cwd=tmp_path,
         capture_output=True,
         text=True,
