@@ -202,8 +202,11 @@ def _refuse_half_made(directory: Path, party: Party, ring: list[KeyInfo]) -> Non
     """Refuse a party the ring lists whose active private keys (or the data key) are not here.
 
     Making new keys would hide the loss: what was sealed to, or encrypted
-    under, the missing keys could never be opened again.
+    under, the missing keys could never be opened again. A party with no
+    private folder here had its public keys imported: they are whole.
     """
+    if not (directory / PRIVATE_DIR / party.value).is_dir():
+        return
     active = [info for info in ring if info.party is party and info.status is KeyStatus.ACTIVE]
     missing = [
         info for info in active if not _private_key_file_exists(private_key_path(directory, info))

@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from sync.cli.envelope_cmd import envelope
 from sync.cli.keys_cmd import KEYS_DIR_ENV, keys
 from sync.errors import ConfigurationError, CryptoError, EnvelopeRejected, KeyError_
+from tests.conftest import run_cli
+from tests.integration.test_audit_log import write_feeds
 
 pytestmark = pytest.mark.e2e
 
@@ -159,6 +161,47 @@ def test_generating_if_missing_refuses_a_half_made_set(
     assert "missing" in str(again.exception)
     assert (directory / "ring.json").read_bytes() == ring
     assert sorted(path.name for path in private.iterdir()) == kept
+
+
+def test_generating_if_missing_leaves_a_party_whose_public_keys_were_imported(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    hub, police = tmp_path / "hub", tmp_path / "police"
+    runner.invoke(keys, ["generate", "--party", "hub", "--dir", str(hub)])
+    runner.invoke(keys, ["generate", "--party", "police", "--dir", str(police)])
+    imported = runner.invoke(
+        keys, ["import", "--party", "police", "--dir", str(hub), str(police / "ring.json")]
+    )
+    assert imported.exit_code == 0, imported.output
+    ring = (hub / "ring.json").read_bytes()
+
+    again = runner.invoke(
+        keys, ["generate", "--party", "police", "--dir", str(hub), "--if-missing"]
+    )
+
+    assert again.exit_code == 0, again.output
+    assert again.output == "police already has keys; left as they are.\n"
+    assert (hub / "ring.json").read_bytes() == ring
+
+
+def test_a_run_whose_ring_lacks_an_agency_says_to_import_its_keys(tmp_path: Path) -> None:
+    hub = tmp_path / "hub"
+    run_cli("keys", "generate", "--party", "hub", "--dir", str(hub), cwd=tmp_path)
+    feeds = [str(path) for path in write_feeds(tmp_path)]
+    result = run_cli(
+        "run",
+        "--probation-feed",
+        feeds[0],
+        "--police-feed",
+        feeds[1],
+        "--keys",
+        str(hub),
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "keys import --party" in result.stderr
+    assert "rotate" not in result.stderr
 
 
 def test_revoking_an_unknown_key_is_refused(runner: CliRunner, key_dir: Path) -> None:
