@@ -145,9 +145,15 @@ def _given(secret: SecretStr | None) -> bool:
     return secret is not None and bool(secret.get_secret_value())
 
 
+SECRET_SETTINGS = frozenset(
+    name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)
+)
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Settings from a TOML file, the environment and explicit overrides (highest)."""
     from_file = read_toml(config_file) if config_file is not None else {}
+    _refuse_secrets_in_file(from_file)
     try:
         env_only = Settings()
         merged = {**from_file, **_explicit_env(env_only), **given_values(overrides)}
@@ -156,6 +162,16 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise invalid_setting(error) from error
     except SettingsError as error:
         raise unreadable_setting(error) from error
+
+
+def _refuse_secrets_in_file(from_file: dict[str, Any]) -> None:
+    """Refuse a settings file holding a secret: files are copied, shared and committed."""
+    secrets = sorted(SECRET_SETTINGS & set(from_file))
+    if secrets:
+        raise ConfigurationError(
+            f"The settings file holds the secret {secrets[0]}; secrets belong in the "
+            f"environment only (ARMS_SYNC_{secrets[0].upper()})."
+        )
 
 
 def invalid_setting(error: ValidationError) -> ConfigurationError:

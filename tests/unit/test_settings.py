@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from sync.core.policy import PolicySettings
 from sync.errors import ConfigurationError
-from sync.settings import load_settings
+from sync.settings import SECRET_SETTINGS, Settings, load_settings
 from workers.settings import load_worker_settings
 
 
@@ -111,3 +112,28 @@ def test_each_gateway_credential_falls_back_on_its_own_and_empty_is_not_given() 
     assert probation_secret is not None
     assert probation_secret.get_secret_value() == "shared-secret"
     assert load_settings(None, gateway_client_secret="").gateway_credentials("police")[1] is None
+
+
+EXAMPLE_SETTINGS = Path(__file__).resolve().parents[2] / "config" / "arms-sync.example.toml"
+EXAMPLE_KEY = re.compile(r"^#? ?([a-z_]+) = ", re.MULTILINE)
+
+
+def test_the_example_settings_file_names_every_setting_but_the_secrets() -> None:
+    named = set(EXAMPLE_KEY.findall(EXAMPLE_SETTINGS.read_text(encoding="utf-8")))
+    expected = set(Settings.model_fields) - SECRET_SETTINGS - {"training_dates"}
+    assert expected - named == set()
+    assert named & SECRET_SETTINGS == set()
+    assert "[arms_sync.training_dates]" in EXAMPLE_SETTINGS.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("secret", sorted(SECRET_SETTINGS))
+def test_a_settings_file_holding_a_secret_is_refused_without_its_value(
+    tmp_path: Path, secret: str
+) -> None:
+    config = tmp_path / "settings.toml"
+    config.write_text(f'[arms_sync]\n{secret} = "hunter2-do-not-print"\n', encoding="utf-8")
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(config)
+    assert secret in str(refused.value)
+    assert "environment" in str(refused.value)
+    assert "hunter2" not in str(refused.value)
