@@ -1,6 +1,7 @@
 """`arms-sync keys …`: generate, list, rotate and revoke the exchange keys.
 
-The key directory comes from `--dir` or `ARMS_SYNC_KEYS_DIR`. Each command
+The key directory comes from `--dir` or `ARMS_SYNC_KEYS_DIR`, else from the
+settings file's `keys_dir` (`--config` or `ARMS_SYNC_CONFIG`). Each command
 parses its options, calls `sync.crypto.keyring`, and reports in one line per key.
 Errors are `click` usage errors or `sync.errors` ones, formatted by the main group.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from sync.cli.context import writing
+from sync.cli.context import CliState, writing
 from sync.crypto.keyring import generate_party, import_party, list_keys, revoke, rotate
 from sync.crypto.keys import KeyInfo, KeyStatus, Party
 from sync.errors import ConfigurationError
@@ -26,21 +27,37 @@ PARTY_CHOICE = click.Choice([party.value for party in Party])
 
 
 def resolve_key_dir(value: Path | None) -> Path:
-    """The key directory from the option or environment, or a usage error."""
+    """The key directory: the option or environment, else the settings file's, else an error."""
     if value is None:
-        raise click.UsageError(f"no key directory: pass --dir or set {KEYS_DIR_ENV}.")
+        value = _settings_file_key_dir()
+    if value is None:
+        raise click.UsageError(
+            f"no key directory: pass --dir, set {KEYS_DIR_ENV}, or name keys_dir in the "
+            "settings file."
+        )
     return value
 
 
+def _settings_file_key_dir() -> Path | None:
+    """`keys_dir` of the settings file given with --config or ARMS_SYNC_CONFIG, if any."""
+    context = click.get_current_context(silent=True)
+    state = None if context is None else context.find_object(CliState)
+    if state is None or state.config is None:
+        return None
+    from sync.settings import load_settings
+
+    return load_settings(state.config).keys_dir
+
+
 def key_dir_option(name: str) -> click.Option:
-    """A `--dir`/`--keys` style option that falls back to ARMS_SYNC_KEYS_DIR."""
+    """A `--dir`/`--keys` style option: ARMS_SYNC_KEYS_DIR, else the settings file's keys_dir."""
     return click.Option(
         [name, "key_dir"],
         type=click.Path(file_okay=False, path_type=Path),
         envvar=KEYS_DIR_ENV,
         show_envvar=True,
         default=None,
-        help="Key directory.",
+        help="Key directory (default: the settings file's keys_dir).",
     )
 
 

@@ -290,3 +290,14 @@ def test_envelope_open_needs_as_when_the_directory_holds_several_parties(
     )
     assert result.exit_code == 2
     assert "--as" in result.output
+
+
+def test_keys_commands_take_the_key_directory_from_the_settings_file(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.toml"
+    settings.write_text('[arms_sync]\nkeys_dir = "from-settings"\n', encoding="utf-8")
+    env = {"ARMS_SYNC_CONFIG": str(settings)}
+    run_cli("keys", "generate", "--party", "hub", cwd=tmp_path, env=env)
+    listed = run_cli("--config", str(settings), "keys", "list", "--json", cwd=tmp_path)
+
+    assert (tmp_path / "from-settings" / "ring.json").is_file()
+    assert [json.loads(line)["party"] for line in listed.stdout.splitlines()] == ["hub", "hub"]
