@@ -264,7 +264,8 @@ class App:
             return local
         raise ConfigurationError(
             f"The ledger {ledger_place(engine.url)} needs an at-rest key every host shares: "
-            "set ARMS_SYNC_KEYS_DIR (or --keys) or ARMS_SYNC_AT_REST_KEY_FILE."
+            "set ARMS_SYNC_KEYS_DIR or ARMS_SYNC_AT_REST_KEY_FILE (or keys_dir or "
+            "at_rest_key_file in the settings file)."
         )
 
     @cached_property

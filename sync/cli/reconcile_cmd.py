@@ -29,7 +29,9 @@ PairAct = Callable[[CliState, Actor, RecordPair, bool], None]
 
 def operator_options(func: F) -> F:
     """`--operator` and `--reason`, both required by the service (one-sentence refusal)."""
-    func = click.option("--reason", help="Why this act is made (kept with the act).")(func)
+    func = click.option(
+        "--reason", help="Why this act is made (required; kept with the act, encrypted)."
+    )(func)
     return click.option(
         "--operator", help="Who is acting (default: ARMS_SYNC_OPERATOR or the settings file)."
     )(func)
@@ -97,7 +99,9 @@ def reconcile() -> None:
 )
 @click.option("--all", "show_all", is_flag=True, help="Include resolved items.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of text.")
-@click.option("--operator", help="Who is looking (default: ARMS_SYNC_OPERATOR).")
+@click.option(
+    "--operator", help="Who is looking (default: ARMS_SYNC_OPERATOR or the settings file)."
+)
 @pass_state
 def list_cmd(
     state: CliState, kind: str | None, show_all: bool, as_json: bool, operator: str | None
@@ -119,7 +123,7 @@ def list_cmd(
                 f"{item.key}  {item.subject_id or '-'}  {refs}  {item.detail}"
             )
     if not as_json:
-        click.echo(f"{len(items)} items")
+        click.echo(f"{len(items)} item" if len(items) == 1 else f"{len(items)} items")
 
 
 @reconcile.command("show")

@@ -55,7 +55,10 @@ def require_operator(operator: str | None) -> str:
     """The operator's name, or a one-sentence refusal."""
     name = (operator or "").strip()
     if not name:
-        raise UsageError("An operator is required: give --operator or set ARMS_SYNC_OPERATOR.")
+        raise UsageError(
+            "An operator is required: give --operator, set ARMS_SYNC_OPERATOR, "
+            "or name operator in the settings file."
+        )
     if len(name) > MAX_OPERATOR_CHARS or not name.isprintable():
         raise UsageError(
             f"The operator must be plain text of at most {MAX_OPERATOR_CHARS} characters."
