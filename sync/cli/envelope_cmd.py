@@ -1,7 +1,9 @@
-"""`arms-sync envelope …`: seal a JSON Lines file per page, or open a sealed file.
+"""`arms-sync envelope …`: seal a JSON Lines file per page, open a sealed file, or verify one.
 
 `seal` reads plain JSON Lines and writes one envelope per page of N lines;
-`open` checks every envelope and writes the plaintext records. Output is written
+`open` checks every envelope and writes the plaintext records; `verify` checks
+who sealed each envelope, for a relay, with public keys only and without
+decrypting anything. Output is written
 to a temporary file and moved into place only when every page succeeded, so a
 refused input leaves nothing behind. Opened output holds personal data and is
 created readable by its owner only.
@@ -20,11 +22,12 @@ import click
 
 from sync.cli.context import writing
 from sync.cli.keys_cmd import PARTY_CHOICE, key_dir_option, resolve_key_dir
+from sync.crypto.envelope import verify_outer
 from sync.crypto.header import CONTENT_TYPE_FEED
-from sync.crypto.keyring import load_keyring, private_parties
+from sync.crypto.keyring import load_keyring, load_public_ring, private_parties
 from sync.crypto.keys import Party
 from sync.crypto.sealed_file import DEFAULT_PAGE_LINES, open_lines, seal_lines
-from sync.errors import InputRefused
+from sync.errors import CryptoError, InputRefused
 from sync.owner_only_files import owner_only_file
 
 STDIO = "-"
@@ -132,3 +135,32 @@ def open_cmd(*, me: str | None, source: str, destination: str, key_dir: Path | N
         f"Opened {len(pages)} page(s) from {sender}, sealed {min(pages)} to {max(pages)}.",
         err=True,
     )
+
+
+@envelope.command("verify", params=[key_dir_option("--keys")])
+@click.argument("source", metavar="IN")
+def verify_cmd(*, source: str, key_dir: Path | None) -> None:
+    """Check who sealed each envelope of IN, without decrypting (a relay's check).
+
+    Needs only the parties' public keys (a ring of imported keys will do). Every
+    outer signature must verify under a key that is neither revoked nor past its
+    grace period; the first that does not is named and the command exits 2.
+    """
+    keyring = load_public_ring(resolve_key_dir(key_dir))
+    now = datetime.now(UTC)
+    routes: set[tuple[str, str]] = set()
+    count = 0
+    with _input(source) as lines:
+        for number, line in enumerate(filter(None, (raw.strip() for raw in lines)), start=1):
+            try:
+                header = verify_outer(line, keyring, now=now)
+            except CryptoError as error:
+                raise InputRefused(f"Envelope {number} of {source} is refused: {error}") from error
+            routes.add((header.sender.value, header.recipient.value))
+            count = number
+    if not count:
+        raise InputRefused(f"{source} holds no envelopes.")
+    described = "; ".join(
+        f"sealed by {sender} to {recipient}" for sender, recipient in sorted(routes)
+    )
+    click.echo(f"{count} envelope(s), {described}: every outer signature verifies.")

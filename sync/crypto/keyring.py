@@ -391,6 +391,18 @@ def _load_private(path: Path) -> PrivateKey:
     return key
 
 
+def load_public_ring(directory: Path) -> KeyRing:
+    """Every party's public keys and no private key: a relay's ring.
+
+    It checks who sealed an envelope (`verify_outer`) and can neither open nor
+    seal one; `me` is nominal (the hub's ring format names one).
+    """
+    ring = _read_ring(directory)
+    if not ring:
+        raise ConfigurationError(f"the key directory {directory} has no key ring.")
+    return KeyRing(Party.HUB, tuple(ring))
+
+
 def load_keyring(directory: Path, me: Party) -> KeyRing:
     """My private keys and every party's public keys, read once for this process."""
     me = Party(me)

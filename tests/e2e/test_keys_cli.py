@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from sync.cli.envelope_cmd import envelope
 from sync.cli.keys_cmd import KEYS_DIR_ENV, keys
-from sync.errors import ConfigurationError, CryptoError, EnvelopeRejected, KeyError_
+from sync.errors import ConfigurationError, CryptoError, EnvelopeRejected, InputRefused, KeyError_
 from tests.conftest import run_cli
 from tests.integration.test_audit_log import write_feeds
 
@@ -301,3 +301,56 @@ def test_keys_commands_take_the_key_directory_from_the_settings_file(tmp_path: P
 
     assert (tmp_path / "from-settings" / "ring.json").is_file()
     assert [json.loads(line)["party"] for line in listed.stdout.splitlines()] == ["hub", "hub"]
+
+
+def _relay(runner: CliRunner, key_dir: Path, tmp_path: Path) -> Path:
+    """A relay's key directory: the parties' public keys imported, no private key."""
+    relay = tmp_path / "relay"
+    for party in ("probation", "hub"):
+        imported = runner.invoke(
+            keys, ["import", "--party", party, "--dir", str(relay), str(key_dir / "ring.json")]
+        )
+        assert imported.exit_code == 0, imported.output
+    assert not (relay / "private").exists()
+    return relay
+
+
+def test_a_relay_checks_the_sender_with_public_keys_only_and_opens_nothing(
+    runner: CliRunner, key_dir: Path, tmp_path: Path
+) -> None:
+    sealed = _seal_file(runner, key_dir, tmp_path)
+    relay = _relay(runner, key_dir, tmp_path)
+    pages = len(sealed.read_bytes().splitlines())
+
+    checked = runner.invoke(envelope, ["verify", "--keys", str(relay), str(sealed)])
+
+    assert checked.exit_code == 0, checked.output
+    assert checked.output == (
+        f"{pages} envelope(s), sealed by probation to hub: every outer signature verifies.\n"
+    )
+    opened = runner.invoke(
+        envelope, ["open", "--as", "hub", "--keys", str(relay), str(sealed), str(tmp_path / "o")]
+    )
+    assert opened.exit_code != 0
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("where", ["header", "ciphertext"])
+def test_a_relay_refuses_an_envelope_altered_in_transit(
+    runner: CliRunner, key_dir: Path, tmp_path: Path, where: str
+) -> None:
+    sealed = _seal_file(runner, key_dir, tmp_path)
+    relay = _relay(runner, key_dir, tmp_path)
+    lines = sealed.read_bytes().splitlines()
+    document = json.loads(lines[1])
+    holder, field = (document["header"], "msg_id") if where == "header" else (document, "ct")
+    value = holder[field]
+    holder[field] = value[:-6] + ("a" if value[-6] != "a" else "b") + value[-5:]
+    lines[1] = json.dumps(document).encode()
+    sealed.write_bytes(b"\n".join(lines) + b"\n")
+
+    checked = runner.invoke(envelope, ["verify", "--keys", str(relay), str(sealed)])
+
+    assert isinstance(checked.exception, InputRefused)
+    assert checked.exception.exit_code == 2
+    assert str(checked.exception).startswith(f"Envelope 2 of {sealed} is refused:")
