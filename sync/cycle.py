@@ -161,15 +161,17 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
     with ledger.in_process_run(as_of, app.clock) as run_id:
         summary = RunSummary(run_id=run_id, as_of=as_of, window_days=app.settings.window_days)
         for agency, source in sources.items():
+            counts = IngestCounts()
             try:
-                summary.feeds[agency] = ingest(
-                    ledger, source, agency, run_id, app.today(), app.clock(), as_of
-                )
+                today, now = app.today(), app.clock()
+                ingest(ledger, source, agency, run_id, today, now, as_of, counts=counts)
             except LIVE_SOURCE_ERRORS as error:
                 if not source.live:
                     raise
                 # One failing gateway never holds back the other agency's work.
                 summary.feed_errors[agency] = feed_error(error)
+            if counts.units or agency not in summary.feed_errors:
+                summary.feeds[agency] = counts  # a failed gateway's pages read before it
         summary.changed = ledger.count_applied(run_id)
         status = RUN_PARTIAL if summary.feed_errors else RUN_SUCCEEDED
 

@@ -73,6 +73,9 @@ class IngestCounts:
     units: int = 0
 
 
+COUNT_FIELDS = tuple(IngestCounts.__dataclass_fields__)
+
+
 def reject_fingerprint(agency: str, raw: bytes, occurrence: int = 1) -> str:
     """A rejected line's identity: its agency, its bytes and which copy of them it is.
 
@@ -166,6 +169,7 @@ def ingest(
     now: datetime,
     as_of: date | None = None,
     fence: Callable[[Connection], None] | None = None,
+    counts: IngestCounts | None = None,
 ) -> IngestCounts:
     """Read one feed source into the ledger, unit by unit.
 
@@ -173,9 +177,11 @@ def ingest(
     when it lies after `today` (`FeedContext.events_until`). `fence`, when
     given, is called last in each unit's transaction, just before its commit,
     and may refuse it by raising (a distributed task that was taken over
-    writes nothing more).
+    writes nothing more). `counts`, when given, is added to as each unit
+    commits, so a caller whose source fails part-way still knows what was
+    applied before.
     """
-    counts = IngestCounts()
+    counts = IngestCounts() if counts is None else counts
     context = FeedContext(agency, today, as_of)  # type: ignore[arg-type]
     guard = LedgerReplayGuard(conn=None, sender=agency, now=now)
     audit = audit_log_for(ledger.engine)

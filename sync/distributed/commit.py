@@ -40,7 +40,7 @@ from sync.distributed.work import (
     result_feed_error,
     task_ref,
 )
-from sync.ingest import IngestCounts
+from sync.ingest import COUNT_FIELDS, IngestCounts
 from sync.ledger import tables_cycle as tables
 from sync.ledger.mark import unchanged_since
 from sync.ledger.runs import RUN_PARTIAL, RUN_SUCCEEDED
@@ -174,9 +174,10 @@ def _ingest_outcomes(app: App, cycle_id: int) -> tuple[dict[str, IngestCounts], 
     counts: dict[str, IngestCounts] = {}
     errors: dict[str, str] = {}
     for agency in (str(agency) for agency in AGENCY_ORDER if str(agency) in found):
-        error = result_feed_error(found[agency])
-        if error is None:
-            counts[agency] = IngestCounts(**found[agency])
-        else:
+        result = found[agency]
+        error = result_feed_error(result)
+        if error is not None:
             errors[agency] = error
+        if error is None or result.get("units"):
+            counts[agency] = IngestCounts(**{name: result[name] for name in COUNT_FIELDS})
     return counts, errors

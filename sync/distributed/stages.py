@@ -61,7 +61,7 @@ from sync.distributed.work import (
 )
 from sync.errors import ArmsSyncError
 from sync.feeds.convert import feed_state
-from sync.ingest import ingest
+from sync.ingest import IngestCounts, ingest
 from sync.ledger import tables_cycle as tables
 from sync.ledger.mark import mark_now
 
@@ -123,16 +123,18 @@ def ingest_feed(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
 
     A gateway that still fails after its client's own retries is the agency's
     feed error, as in `run`: the task is done with that error as its result,
-    the pages read before it stay applied, and the cycle goes on with the
-    other agency's data (the commit records the run as partial). A file that
+    the pages read before it stay applied (and counted in the result), and
+    the cycle goes on with the other agency's data (the commit records the
+    run as partial). A file that
     cannot be read, and any other error, is a failed attempt.
     """
     from sync.sources import open_source
 
     cycle = load_cycle(app, ref.cycle_id)
     source = open_source(cycle.feeds[ref.arg], ref.arg, app)
+    counts = IngestCounts()
     try:
-        counts = ingest(
+        ingest(
             app.ledger,
             source,
             ref.arg,
@@ -141,11 +143,13 @@ def ingest_feed(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
             app.clock(),
             cycle.as_of,
             fence=lambda conn: hold_claim(conn, ref),
+            counts=counts,
         )
     except LIVE_SOURCE_ERRORS as error:
         if not source.live:
             raise
-        result: dict[str, Any] = feed_error_result(feed_error(error))
+        read_before = asdict(counts) if counts.units else {}
+        result: dict[str, Any] = {**read_before, **feed_error_result(feed_error(error))}
         log.warning(
             "ingest of %s for cycle %d failed at its gateway (%s); the cycle goes on without it",
             ref.arg,

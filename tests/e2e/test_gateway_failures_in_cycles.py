@@ -36,7 +36,13 @@ from tests.e2e import test_deliver_stage as deliver_stage
 from tests.e2e import test_workers as shared
 from tests.e2e.test_deliver_stage import closed_port_url, cycle_status
 from tests.e2e.test_workers import TODAY, feed_specs
-from tests.integration.gateway_process import CLIENT_SECRET, RunningGateway, start_gateway
+from tests.integration.gateway_process import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    RunningGateway,
+    start_gateway,
+)
+from tests.integration.test_gateway_replayed_pages import replaying_gateway
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -249,3 +255,37 @@ def test_a_failing_gateway_at_delivery_keeps_its_batches_and_blocks_nothing(
     assert result["pending"] == len(police_batches)
     assert task_row(app, cycle_id, "deliver:probation")[0] == "done"
     assert open_cycle_ids(app.ledger.engine) == []
+
+
+def test_pages_read_before_a_gateway_failed_are_counted_in_the_partial_run(
+    fresh_postgres_url: str,
+    keys: Path,
+    small_feeds: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    page = 7
+    feed = small_feeds / "probation.jsonl"
+    with replaying_gateway(keys, feed, tmp_path / "state", monkeypatch) as (url, _replaying):
+        settings = load_settings(
+            None,
+            database_url=fresh_postgres_url,
+            keys_dir=keys,
+            gateway_client_id=CLIENT_ID,
+            gateway_client_secret=CLIENT_SECRET,
+            gateway_retry_attempts=1,
+            gateway_page_size=page,
+        )
+        app = App(settings)
+        try:
+            app.ledger.ensure_schema()
+            run_inline(app, {**feed_specs(small_feeds), "probation": url}, {})
+            status, summary = the_run(app)
+        finally:
+            app.close()
+
+    assert status == "partial"
+    assert "Page 2 of" in summary["feed_errors"]["probation"]
+    read_before = summary["feeds"]["probation"]
+    assert (read_before["read"], read_before["units"]) == (page, 1)
+    assert summary["feeds"]["police"]["read"] > 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sync.app import App
-from sync.crypto import Party
+from sync.crypto import Party, load_keyring
 from sync.cycle import RunSummary, run_cycle
 from sync.gateway.client import GatewayClient
 from sync.gateway.feed import FeedFile
@@ -60,23 +61,18 @@ class ReplayingFeed:
         return reply
 
 
-@pytest.fixture
-def hub_and_gateway(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[App, GatewayClient, ReplayingFeed]]:
-    """A hub on SQLite and a probation gateway serving on loopback, its feed replaying."""
-    keys = tmp_path / "keys"
-    keyrings = make_keys(keys)
-    feeds = tmp_path / "feeds"
-    write_synthetic_feeds(feeds, SynthOptions(subjects=SUBJECTS, seed=7, today=TODAY))
-    feed = feeds / "probation.jsonl"
-    store = NoticeStore(tmp_path / "gateway-state")
+@contextmanager
+def replaying_gateway(
+    keys: Path, feed: Path, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, ReplayingFeed]]:
+    """The probation reference gateway serving `feed` on loopback, its feed replaying; its URL."""
     replaying = ReplayingFeed()
     monkeypatch.setitem(ROUTES, ("GET", "/feed"), Route("feed", replaying))
+    store = NoticeStore(state)
     gateway = Gateway(
         GatewayConfig(
             agency=AGENCY,
-            keyring=keyrings[AGENCY],
+            keyring=load_keyring(keys, AGENCY),
             feed=FeedFile(feed),
             store=store,
             tokens=TokenIssuer(CLIENT_ID, CLIENT_SECRET),
@@ -86,31 +82,47 @@ def hub_and_gateway(
     stop = threading.Event()
     thread = threading.Thread(target=serve_until, args=(server, stop), daemon=True)
     thread.start()
-    settings = load_settings(
-        None,
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        keys_dir=keys,
-        gateway_page_size=PAGE_SIZE,
-    )
-    app = App(settings)
-    client = GatewayClient(
-        f"http://127.0.0.1:{server.port}",
-        agency=AGENCY,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        keyring=keyrings[Party.HUB],
-        timeout=(2.0, 5.0),
-        retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.1),
-    )
     try:
-        app.ledger.ensure_schema()
-        yield app, client, replaying
+        yield f"http://127.0.0.1:{server.port}", replaying
     finally:
-        client.close()
-        app.close()
         stop.set()
         thread.join()
         store.close()
+
+
+@pytest.fixture
+def hub_and_gateway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[App, GatewayClient, ReplayingFeed]]:
+    """A hub on SQLite and a probation gateway serving on loopback, its feed replaying."""
+    keys = tmp_path / "keys"
+    keyrings = make_keys(keys)
+    feeds = tmp_path / "feeds"
+    write_synthetic_feeds(feeds, SynthOptions(subjects=SUBJECTS, seed=7, today=TODAY))
+    served = replaying_gateway(keys, feeds / "probation.jsonl", tmp_path / "state", monkeypatch)
+    with served as (url, replaying):
+        settings = load_settings(
+            None,
+            database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+            keys_dir=keys,
+            gateway_page_size=PAGE_SIZE,
+        )
+        app = App(settings)
+        client = GatewayClient(
+            url,
+            agency=AGENCY,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            keyring=keyrings[Party.HUB],
+            timeout=(2.0, 5.0),
+            retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.1),
+        )
+        try:
+            app.ledger.ensure_schema()
+            yield app, client, replaying
+        finally:
+            client.close()
+            app.close()
 
 
 def pull(app: App, client: GatewayClient) -> RunSummary:
@@ -139,6 +151,8 @@ def test_a_page_served_again_for_a_later_cursor_is_refused_and_nothing_is_skippe
     assert "Page 2 of" in first.feed_errors[AGENCY.value]
     assert "already applied" in first.feed_errors[AGENCY.value]
     assert records_held(app) == PAGE_SIZE
+    applied = first.feeds[AGENCY.value]  # the page read before the refusal is counted
+    assert (applied.read, applied.units) == (PAGE_SIZE, 1)
 
     feed.replaying = False
     second = pull(app, client)
