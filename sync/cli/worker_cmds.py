@@ -124,7 +124,6 @@ def run_distributed(
     from workers.app import broker_problem, create_app, send
     from workers.settings import load_worker_settings
 
-    require_postgresql_url(app.settings.database_url)  # before a ledger file is made
     settings = load_worker_settings(database_url=app.settings.database_url)
     celery_app = create_app(settings)
     problem = broker_problem(celery_app)

@@ -43,9 +43,8 @@ class CycleRow:
 
 
 def require_postgresql(app: App) -> None:
-    """Refuse a distributed cycle on a ledger workers cannot share."""
-    if app.ledger.engine.dialect.name != POSTGRESQL:
-        raise ConfigurationError(SHARED_LEDGER_NEEDED)
+    """Refuse a distributed cycle on a ledger workers cannot share (before opening it)."""
+    require_postgresql_url(app.settings.database_url)
 
 
 def require_postgresql_url(url: str) -> None:
@@ -87,6 +86,7 @@ def start_next_cycle(
     --distributed`): each decides over what the last one stored. The pull lock
     keeps two starters from both finding no cycle open. None when one is open.
     """
+    require_postgresql(app)  # the pull lock is PostgreSQL's
     with task_lock(app.ledger.engine, PULL_LOCK) as free:
         if not free or open_cycle_ids(app.ledger.engine):
             return None
