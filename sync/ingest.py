@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -73,7 +73,7 @@ class IngestCounts:
     units: int = 0
 
 
-COUNT_FIELDS = tuple(IngestCounts.__dataclass_fields__)
+COUNT_FIELDS = tuple(counter.name for counter in fields(IngestCounts))
 
 
 def reject_fingerprint(agency: str, raw: bytes, occurrence: int = 1) -> str:

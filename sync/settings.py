@@ -13,7 +13,7 @@ import re
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -146,7 +146,7 @@ def _given(secret: SecretStr | None) -> bool:
 
 
 SECRET_SETTINGS = frozenset(
-    name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)
+    name for name, field in Settings.model_fields.items() if SecretStr in get_args(field.annotation)
 )
 
 

@@ -3,10 +3,9 @@
 `seal` reads plain JSON Lines and writes one envelope per page of N lines;
 `open` checks every envelope and writes the plaintext records; `verify` checks
 who sealed each envelope, for a relay, with public keys only and without
-decrypting anything. Output is written
-to a temporary file and moved into place only when every page succeeded, so a
-refused input leaves nothing behind. Opened output holds personal data and is
-created readable by its owner only.
+decrypting anything. Output is written to a temporary file and moved into
+place only when every page succeeded, so a refused input leaves nothing behind.
+Opened output holds personal data and is created readable by its owner only.
 """
 
 from __future__ import annotations

@@ -102,17 +102,14 @@ class KeyRing:
         for info in self.keys:
             if info.party is party and info.use is use and info.status is KeyStatus.ACTIVE:
                 return info
-        if party is not self.me and not any(info.party is party for info in self.keys):
-            raise KeyError_(
-                f"{party} has no keys in this key ring; import its public keys with "
-                f"`arms-sync keys import --party {party.value} RING`."
-            )
-        if party is not self.me:
-            raise KeyError_(
-                f"{party} has no active {use} key in this key ring; import its current "
-                f"ring with `arms-sync keys import --party {party.value} RING`."
-            )
-        raise KeyError_(f"{party} has no active {use} key; rotate to make one.")
+        if party is self.me:
+            raise KeyError_(f"{party} has no active {use} key; rotate to make one.")
+        held = any(info.party is party for info in self.keys)
+        lacking = f"no active {use} key" if held else "no keys"
+        raise KeyError_(
+            f"{party} has {lacking} in this key ring; import its current public keys with "
+            f"`arms-sync keys import --party {party.value} RING`."
+        )
 
     def own_signing_key(self) -> tuple[str, Ed25519PrivateKey]:
         """My active signing key and its id, for sealing."""

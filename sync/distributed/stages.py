@@ -125,8 +125,8 @@ def ingest_feed(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     feed error, as in `run`: the task is done with that error as its result,
     the pages read before it stay applied (and counted in the result), and
     the cycle goes on with the other agency's data (the commit records the
-    run as partial). A file that
-    cannot be read, and any other error, is a failed attempt.
+    run as partial). A file that cannot be read, and any other error, is a
+    failed attempt.
     """
     from sync.sources import open_source
 
