@@ -10,6 +10,7 @@ says where its key comes from.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -44,7 +45,7 @@ from sync.ledger.location import (
 from sync.ledger.migrate import VERSION_TABLE, upgrade_to_head
 from sync.ledger.outbox import OutboxKeys
 from sync.ledger.store import Ledger
-from sync.owner_only_files import create_owner_only_file
+from sync.owner_only_files import create_owner_only_file, restrict_to_owner
 from sync.settings import Settings
 
 if TYPE_CHECKING:
@@ -54,6 +55,10 @@ SUBJECT_ID_PREFIX = "S"
 SUBJECT_ID_HEX_CHARS = 16
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 LOCAL_KEY_SUFFIX = ".key"
+# What SQLite keeps beside a ledger file (rollback journal, WAL and its index).
+SQLITE_COMPANION_SUFFIXES = ("-journal", "-wal", "-shm")
+
+log = logging.getLogger(__name__)
 
 
 def build_engine(url: str) -> Engine:
@@ -76,6 +81,7 @@ def _engine(sa_url: URL) -> Engine:
             # Owner-only from the start; if it cannot be made, SQLite says why.
             with contextlib.suppress(OSError):
                 create_owner_only_file(ledger_file)
+            restrict_ledger_files(ledger_file)
         engine = create_engine(
             sa_url,
             # A database in memory lives in its connection: one per thread, as SQLAlchemy's default.
@@ -98,6 +104,18 @@ def _engine(sa_url: URL) -> Engine:
 
         return engine
     return create_engine(sa_url, pool_pre_ping=True, hide_parameters=True)
+
+
+def restrict_ledger_files(ledger_file: Path) -> None:
+    """Make an SQLite ledger, SQLite's files beside it and its key file owner-only.
+
+    A ledger made by an earlier version, or copied without its mode, may be
+    readable by other users; each file that was is named in a warning.
+    """
+    suffixes = (*SQLITE_COMPANION_SUFFIXES, LOCAL_KEY_SUFFIX)
+    files = [ledger_file, *(ledger_file.with_name(ledger_file.name + s) for s in suffixes)]
+    for opened in [path for path in files if restrict_to_owner(path)]:
+        log.warning("%s was open to other users; it is now its owner's alone.", opened)
 
 
 def _another_applications(cursor: Any) -> bool:

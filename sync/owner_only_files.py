@@ -7,7 +7,8 @@ name) and then renamed over the target: a reader never sees half a file, a
 failed write leaves the old file as it was, and a link planted at the target's
 name is replaced, never followed. An SQLite ledger is made empty and owner-only
 before SQLite first opens it (where a link at its name leads, as SQLite would
-make it), so SQLite's own files (journal, WAL) take its mode.
+make it), so SQLite's own files (journal, WAL) take its mode; one made readable
+by others (by an earlier version, or a copy) is made owner-only when opened.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 OWNER_ONLY_MODE = 0o600
+GROUP_AND_OTHERS_BITS = 0o077
 # Where the system names its streams (`/dev/stdout` links to `/proc/self/fd/1`):
 # an output named there is written into, never replaced by a file of ours.
 SYSTEM_STREAM_FOLDERS = ("/dev/", "/proc/")
@@ -75,3 +77,19 @@ def create_owner_only_file(path: Path) -> None:
     left as it is. A ledger named through a link is made where the link leads, as
     SQLite would make it, but owner-only."""
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, OWNER_ONLY_MODE))
+
+
+def restrict_to_owner(path: Path) -> bool:
+    """Take every permission of group and others off an existing file; whether any was there.
+
+    A file that is not there, or whose mode this user may not change (another
+    user's), is left as it is and reported unchanged.
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if not mode & GROUP_AND_OTHERS_BITS:
+            return False
+        path.chmod(mode & ~GROUP_AND_OTHERS_BITS)
+    except OSError:
+        return False
+    return True

@@ -7,6 +7,7 @@ be made to overwrite another file, or to leave personal data readable by all).
 
 from __future__ import annotations
 
+import shutil
 import stat
 from pathlib import Path
 
@@ -39,6 +40,23 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_ledger_is_made_owner_only(synced: Path) -> None:
     assert mode(synced / "arms-sync.db") == 0o600
+
+
+def test_a_ledger_open_to_others_is_made_owner_only_when_next_opened(
+    synced: Path, tmp_path: Path
+) -> None:
+    ledger_files = ["arms-sync.db", "arms-sync.db.key"]
+    for name in ledger_files:
+        shutil.copy(synced / name, tmp_path / name)
+        (tmp_path / name).chmod(0o644)  # as an earlier version, or a careless copy, left it
+
+    result = run_cli("export", "ownership", "--as-of", "2026-11-28", cwd=tmp_path)
+
+    assert {name: mode(tmp_path / name) for name in ledger_files} == dict.fromkeys(
+        ledger_files, 0o600
+    )
+    assert result.stderr.count("was open to other users") == 2
+    assert "arms-sync.db.key was open to other users" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sync.owner_only_files import (
     create_owner_only_file,
     owner_only_file,
+    restrict_to_owner,
     write_owner_only_file,
     writes_through,
 )
@@ -121,3 +125,21 @@ def test_a_pipe_named_as_the_target_is_written_into_not_replaced(tmp_path: Path)
     assert received == [b"content\n"]
     assert stat.S_ISFIFO(pipe.lstat().st_mode)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["pipe"]
+
+
+@given(st.integers(min_value=0o400, max_value=0o777))
+def test_restricting_takes_only_group_and_others_permissions_away(start: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "arms-sync.db"
+        target.touch()
+        target.chmod(start)
+
+        changed = restrict_to_owner(target)
+
+        assert mode(target) == start & 0o700
+        assert changed == bool(start & 0o077)
+
+
+def test_restricting_a_file_that_is_not_there_changes_nothing(tmp_path: Path) -> None:
+    assert restrict_to_owner(tmp_path / "arms-sync.db-wal") is False
+    assert list(tmp_path.iterdir()) == []
