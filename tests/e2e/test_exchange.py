@@ -649,7 +649,7 @@ def _ledger_copy(world: SealedWorld, directory: Path) -> Path:
     for suffix in ("", "-wal", "-shm"):
         source = Path(f"{world.base_db}{suffix}")
         if source.exists():
-            shutil.copyfile(source, Path(f"{target}{suffix}"))
+            shutil.copy(source, Path(f"{target}{suffix}"))  # with its owner-only mode
     return target
 
 
