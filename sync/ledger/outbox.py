@@ -14,7 +14,7 @@ import json
 import os
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -95,7 +95,12 @@ def sealed_under_retired_keys(envelope: bytes, keyring: KeyRing) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class OutgoingNotice:
-    """A notice to send: its id, what it replaces, and its body."""
+    """A notice to send: its id, what it replaces, and its body as canonical JSON.
+
+    The body is kept as its JSON bytes, not as a dict: a first national run
+    holds half a million changed notices at once, and the bytes take a
+    fraction of the dict's memory.
+    """
 
     notice_id: str
     agency: str
@@ -103,8 +108,16 @@ class OutgoingNotice:
     kind: str
     subject_id: str
     replaces: str | None
-    body: dict[str, Any]
+    body: bytes
     digest: str
+
+    def wire(self) -> bytes:
+        """The notice as it goes in a batch: its id and what it replaces, then its body.
+
+        The same bytes as `to_json` of one object holding the three, in that order.
+        """
+        head = to_json({"notice_id": self.notice_id, "replaces": self.replaces})
+        return head[:-1] + b"," + self.body[1:]
 
 
 def random_ids(count: int) -> list[str]:
@@ -120,16 +133,55 @@ def random_ids(count: int) -> list[str]:
     ]
 
 
-def _digest(body: dict[str, Any]) -> str:
-    # The bodies are built by one function per kind, so their key order is fixed
-    # and pydantic-core's JSON (several times faster than json.dumps) is canonical.
-    return hashlib.sha256(to_json(body)).hexdigest()
+def canonical_body(body: dict[str, Any]) -> bytes:
+    """A notice body's canonical JSON.
+
+    The bodies are built by one function per kind, so their key order is fixed
+    and pydantic-core's JSON (several times faster than json.dumps) is canonical.
+    """
+    return to_json(body)
 
 
-def changed_notices(conn: Connection, desired: Iterable[Notice]) -> list[OutgoingNotice]:
-    """The notices that differ from what each agency last received (withdrawals included)."""
+def changed_notices(conn: Connection, desired: Iterable[Notice]) -> Iterator[OutgoingNotice]:
+    """The notices that differ from what each agency last received, withdrawals last.
+
+    Lazy, so a national pass never holds all its notices at once: what was
+    sent is read when the first notice is asked for, and the ids are drawn a
+    batch at a time.
+    """
+    sent = _sent_state(conn)
+    seen: set[tuple[str, str]] = set()
+    waiting: list[_Unnumbered] = []
+    for notice in desired:
+        slot = (str(notice.agency), notice.key)
+        seen.add(slot)
+        body = canonical_body(notice.body)
+        digest = hashlib.sha256(body).hexdigest()
+        previous = sent.get(slot)
+        if previous is not None and previous[0] == digest:
+            continue
+        replaces = None if previous is None else previous[1]
+        waiting.append((*slot, notice.kind, notice.subject_id, replaces, body, digest))
+        if len(waiting) == NOTICE_BATCH:
+            yield from _numbered(waiting)
+            waiting = []
+    for slot in sorted(set(sent) - seen):
+        agency, key = slot
+        _, replaced_id, subject_id = sent[slot]
+        withdrawal = {"kind": NOTICE_WITHDRAWN, "withdrawn_key": key, "subject_id": subject_id}
+        body = canonical_body(withdrawal)
+        waiting.append((agency, key, NOTICE_WITHDRAWN, subject_id, replaced_id, body, ""))
+    yield from _numbered(waiting)
+
+
+# A changed notice's fields but its id: agency, key, kind, subject, replaces, body, digest.
+_Unnumbered = tuple[str, str, str, str, str | None, bytes, str]
+
+
+def _sent_state(conn: Connection) -> dict[tuple[str, str], tuple[str, str, str]]:
+    """What each agency last received, by (agency, notice key): digest, notice id, subject."""
     state, notices = schema.notice_state, schema.notices
-    sent = {
+    return {
         (agency, key): (digest, notice_id, subject_id)
         for agency, key, digest, notice_id, subject_id in conn.execute(
             select(
@@ -141,60 +193,47 @@ def changed_notices(conn: Connection, desired: Iterable[Notice]) -> list[Outgoin
             ).join_from(state, notices, notices.c.notice_id == state.c.notice_id)
         )
     }
-    # Each notice's fields but its id; the ids are drawn together at the end.
-    changed: list[tuple[str, str, str, str, str | None, dict[str, Any], str]] = []
-    seen: set[tuple[str, str]] = set()
-    for notice in desired:
-        slot = (str(notice.agency), notice.key)
-        seen.add(slot)
-        digest = _digest(notice.body)
-        previous = sent.get(slot)
-        if previous is not None and previous[0] == digest:
-            continue
-        changed.append(
-            (
-                slot[0],
-                notice.key,
-                notice.kind,
-                notice.subject_id,
-                None if previous is None else previous[1],
-                notice.body,
-                digest,
-            )
-        )
-    for slot in sorted(set(sent) - seen):
-        agency, key = slot
-        _, replaced_id, subject_id = sent[slot]
-        body = {"kind": NOTICE_WITHDRAWN, "withdrawn_key": key, "subject_id": subject_id}
-        changed.append((agency, key, NOTICE_WITHDRAWN, subject_id, replaced_id, body, ""))
-    outgoing = [
-        OutgoingNotice(notice_id, *fields)
-        for notice_id, fields in zip(random_ids(len(changed)), changed, strict=True)
-    ]
-    outgoing.sort(key=lambda n: (n.agency, n.key))
-    return outgoing
+
+
+def _numbered(waiting: list[_Unnumbered]) -> Iterator[OutgoingNotice]:
+    """The waiting notices, each with a random id of its own (drawn together)."""
+    for notice_id, fields in zip(random_ids(len(waiting)), waiting, strict=True):
+        yield OutgoingNotice(notice_id, *fields)
 
 
 def store_outgoing(
     conn: Connection,
-    outgoing: list[OutgoingNotice],
+    outgoing: Iterable[OutgoingNotice],
     keys: OutboxKeys,
     run_id: int,
     now: datetime,
 ) -> int:
-    """Seal changed notices per agency in batches, write the outbox and the sent state."""
-    by_agency: dict[str, list[OutgoingNotice]] = defaultdict(list)
-    for notice in outgoing:
-        by_agency[notice.agency].append(notice)
+    """Seal changed notices per agency in batches, write the outbox and the sent state.
+
+    A batch is stored as soon as it is full, so at most one batch per agency
+    waits in memory. Returns the number of batches stored.
+    """
+    positions: dict[str, int] = {}
+    waiting: dict[str, list[OutgoingNotice]] = defaultdict(list)
+
+    def store(agency: str, chunk: list[OutgoingNotice]) -> None:
+        position = positions[agency] if agency in positions else _next_position(conn, agency)
+        _store_batch(conn, agency, chunk, keys, position, run_id, now)
+        _update_state(conn, chunk, run_id)
+        positions[agency] = position + 1
+
     batches = 0
-    for agency, notices in sorted(by_agency.items()):
-        position = _next_position(conn, agency)
-        for start in range(0, len(notices), NOTICE_BATCH):
-            chunk = notices[start : start + NOTICE_BATCH]
-            _store_batch(conn, agency, chunk, keys, position, run_id, now)
-            position += 1
+    for notice in outgoing:
+        chunk = waiting[notice.agency]
+        chunk.append(notice)
+        if len(chunk) == NOTICE_BATCH:
+            store(notice.agency, chunk)
+            waiting[notice.agency] = []
             batches += 1
-    _update_state(conn, outgoing, run_id)
+    for agency, chunk in sorted(waiting.items()):
+        if chunk:
+            store(agency, chunk)
+            batches += 1
     return batches
 
 
@@ -216,14 +255,7 @@ def _store_batch(
     now: datetime,
 ) -> None:
     batch_id = uuid.uuid4().hex
-    plaintext = to_json(
-        {
-            "batch_id": batch_id,
-            "notices": [
-                {"notice_id": n.notice_id, "replaces": n.replaces, **n.body} for n in chunk
-            ],
-        }
-    )
+    plaintext = batch_plaintext(batch_id, chunk)
     envelope = seal_batch(plaintext, agency, batch_id, keys.keyring, now)
     conn.execute(
         schema.outbox.insert().values(
@@ -257,7 +289,14 @@ def _store_batch(
     )
 
 
+def batch_plaintext(batch_id: str, chunk: list[OutgoingNotice]) -> bytes:
+    """A batch's JSON: its id and its notices, each as `OutgoingNotice.wire`."""
+    notices = b",".join(notice.wire() for notice in chunk)
+    return b'{"batch_id":' + to_json(batch_id) + b',"notices":[' + notices + b"]}"
+
+
 def _update_state(conn: Connection, outgoing: list[OutgoingNotice], run_id: int) -> None:
+    """Point each of the notices' slots at the notice just sent."""
     table = schema.notice_state
     replaced = [{"a": n.agency, "k": n.key} for n in outgoing if n.replaces is not None]
     bulk_execute(

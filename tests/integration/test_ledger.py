@@ -294,7 +294,11 @@ def test_a_withdrawn_notice_names_the_subject_of_the_notice_it_replaces(ledger_u
         "S-7",
         "N-1",
     )
-    assert withdrawal.body == {"kind": "withdrawn", "withdrawn_key": flag_key, "subject_id": "S-7"}
+    assert json.loads(withdrawal.body) == {
+        "kind": "withdrawn",
+        "withdrawn_key": flag_key,
+        "subject_id": "S-7",
+    }
 
 
 def test_every_changed_notice_gets_its_own_random_uuid(ledger_url: str) -> None:
@@ -305,7 +309,7 @@ def test_every_changed_notice_gets_its_own_random_uuid(ledger_url: str) -> None:
     ]
     try:
         with app.ledger.engine.begin() as conn:
-            outgoing = changed_notices(conn, desired)
+            outgoing = list(changed_notices(conn, desired))
     finally:
         app.close()
     ids = [notice.notice_id for notice in outgoing]
