@@ -26,7 +26,7 @@ from sync.feeds.models import FeedContext
 from sync.feeds.pages import PageOpener
 from sync.gateway.client import GatewayClient
 from sync.ingest import Unit
-from sync.ledger.cursors import load_cursor, load_wait, save_wait
+from sync.ledger.cursors import FeedPosition, end_pull, load_position, load_wait, save_wait
 
 
 class GatewaySource:
@@ -56,20 +56,24 @@ class GatewaySource:
     def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
         """One unit per page, from the saved cursor on; an empty page ends the pull.
 
+        Pages are numbered within the pull; an interrupted pull's numbering
+        goes on where it stopped (`FeedPosition`).
+
         Raises `RetryAfterError` without calling the gateway while a wait it
         asked for lasts, and keeps the wait of a `RetryAfterError` it answers.
         """
         engine = self.app.ledger.engine
         self._refuse_while_asked_to_wait(load_wait(engine, self.agency, self.name))
-        cursor = load_cursor(engine, self.agency, self.name)
+        saved = load_position(engine, self.agency, self.name)
+        cursor, before = (None, 0) if saved is None else (saved.cursor, saved.pull_pages)
         pages = self.client.pages(cursor, self.app.settings.gateway_page_size)
         try:
-            for page_number, page in enumerate(pages, start=1):
+            for number, page in enumerate(pages, start=before + 1):
                 if page.envelope is None:
-                    return
-                yield Unit(
-                    self._items(page.envelope, context, guard, page_number), cursor=page.next
-                )
+                    break
+                items = self._items(page.envelope, context, guard, number)
+                yield Unit(items, position=FeedPosition(page.next, number))
+            end_pull(engine, self.agency, self.name)
         except RetryAfterError as asked:
             now = self.app.clock()
             not_before = now + timedelta(seconds=asked.retry_after)

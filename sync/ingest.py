@@ -24,7 +24,7 @@ from sync.crypto.replay import ReplayGuard
 from sync.errors import UsageError
 from sync.feeds.jsonl import Accepted, FeedItem, Rejected, is_another_agencys
 from sync.feeds.models import FeedContext
-from sync.ledger.cursors import save_cursor
+from sync.ledger.cursors import FeedPosition, save_position
 from sync.ledger.replay import LedgerReplayGuard
 from sync.ledger.store import Ledger, RecordVersion
 
@@ -33,10 +33,10 @@ INGEST_BATCH = 5_000
 
 @dataclass(frozen=True, slots=True)
 class Unit:
-    """Records applied together: all or nothing. `cursor` is saved with them."""
+    """Records applied together: all or nothing. `position` (a gateway's) is saved with them."""
 
     items: Iterable[FeedItem]
-    cursor: str | None = None
+    position: FeedPosition | None = None
 
 
 class FeedSource(Protocol):
@@ -197,8 +197,8 @@ def ingest(
                 writer.flush(run_id, now)
             writer.flush(run_id, now, final=True)
             _refuse_another_agencies_file(source, agency, writer)
-            if unit.cursor is not None:
-                save_cursor(conn, agency, source.name, unit.cursor, now)
+            if unit.position is not None:
+                save_position(conn, agency, source.name, unit.position, now)
             done = writer.unit_counts
             done.units = 1
             audit_collection(

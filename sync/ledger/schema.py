@@ -224,6 +224,8 @@ feed_cursors = Table(
     Column("agency", String(AGENCY), primary_key=True),
     Column("source", String(200), primary_key=True),
     Column("cursor", Text, nullable=False),
+    # The number of the page the cursor follows, within the pull; 0 once the pull ended.
+    Column("pull_pages", Integer, nullable=False, server_default="0"),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 

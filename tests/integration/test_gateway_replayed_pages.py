@@ -5,7 +5,9 @@ served again for a later cursor, would move the cursor past records never
 read. Over real HTTP on 127.0.0.1, a reference gateway whose feed endpoint
 answers every later page with its first page's very envelope makes the pull
 stop with a feed error, the cursor left where it was; once the gateway serves
-its pages again, the next run reads every record the first run did not.
+its pages again, the next run reads every record the first run did not, and
+numbers its pages where the first run stopped: a rejected line on the feed's
+third page is placed on page 3, not on the resumed pull's second.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ AGENCY = Party.PROBATION
 TODAY = date(2026, 11, 28)
 SUBJECTS = 6
 PAGE_SIZE = 5
+BAD_LINE = "this line is not JSON"
+BAD_LINE_INDEX = 2 * PAGE_SIZE + 1  # the second line of the third page
 
 
 class ReplayingFeed:
@@ -99,6 +103,7 @@ def hub_and_gateway(
     keyrings = make_keys(keys)
     feeds = tmp_path / "feeds"
     write_synthetic_feeds(feeds, SynthOptions(subjects=SUBJECTS, seed=7, today=TODAY))
+    insert_bad_line(feeds / "probation.jsonl")
     served = replaying_gateway(keys, feeds / "probation.jsonl", tmp_path / "state", monkeypatch)
     with served as (url, replaying):
         settings = load_settings(
@@ -125,10 +130,24 @@ def hub_and_gateway(
             app.close()
 
 
+def insert_bad_line(feed: Path) -> None:
+    """Put `BAD_LINE` into the feed at `BAD_LINE_INDEX`."""
+    lines = feed.read_text().splitlines()
+    assert len(lines) > 3 * PAGE_SIZE
+    lines.insert(BAD_LINE_INDEX, BAD_LINE)
+    feed.write_text("".join(f"{line}\n" for line in lines))
+
+
 def pull(app: App, client: GatewayClient) -> RunSummary:
     """One run over the probation gateway alone."""
     source = GatewaySource(app, client.base_url, AGENCY.value, client)
     return run_cycle(app, {AGENCY.value: source}, TODAY)
+
+
+def pull_pages(app: App) -> int:
+    """The number of the page the saved cursor follows within its pull (0: the pull ended)."""
+    with app.ledger.engine.connect() as conn:
+        return int(conn.execute(select(schema.feed_cursors.c.pull_pages)).scalar_one())
 
 
 def records_held(app: App) -> int:
@@ -142,9 +161,9 @@ def test_a_page_served_again_for_a_later_cursor_is_refused_and_nothing_is_skippe
     tmp_path: Path,
 ) -> None:
     app, client, feed = hub_and_gateway
-    text = (tmp_path / "feeds" / "probation.jsonl").read_text()
-    records = [json.loads(line) for line in text.splitlines()]
-    lines = len(records)
+    text = (tmp_path / "feeds" / "probation.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in text if line != BAD_LINE]
+    lines = len(text)
     assert lines > 2 * PAGE_SIZE
 
     first = pull(app, client)
@@ -159,3 +178,19 @@ def test_a_page_served_again_for_a_later_cursor_is_refused_and_nothing_is_skippe
     assert second.feed_errors == {}
     assert second.feeds[AGENCY.value].read == lines - PAGE_SIZE
     assert records_held(app) == len({(record["type"], record["id"]) for record in records})
+
+
+def test_a_resumed_pull_places_a_rejected_line_on_the_page_it_is_on_in_the_feed(
+    hub_and_gateway: tuple[App, GatewayClient, ReplayingFeed],
+) -> None:
+    app, client, feed = hub_and_gateway
+    assert pull(app, client).feed_errors  # stopped at page 2, page 1 applied
+    assert pull_pages(app) == 1
+
+    feed.replaying = False
+    assert pull(app, client).feed_errors == {}
+    assert pull_pages(app) == 0  # the pull ended: the next one numbers from page 1
+
+    with app.ledger.engine.connect() as conn:
+        positions = conn.execute(select(schema.rejects.c.position)).scalars().all()
+    assert positions == ["page 3 line 2"]
