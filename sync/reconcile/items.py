@@ -144,4 +144,10 @@ def list_items(
         for item in items
         if (kind is None or item.kind == kind) and (resolved or item.state == STATE_OPEN)
     ]
-    return sorted(wanted, key=lambda item: (item.opened, item.kind, item.key))
+    return sorted(wanted, key=listing_order)
+
+
+def listing_order(item: Item) -> tuple[datetime, str, int, str]:
+    """Oldest first; then by kind, and by key (numbered keys by number: 7 before 10)."""
+    number = int(item.key) if item.key.isdecimal() else -1
+    return (item.opened, item.kind, number, item.key)
