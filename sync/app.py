@@ -81,7 +81,6 @@ def _engine(sa_url: URL) -> Engine:
             # Owner-only from the start; if it cannot be made, SQLite says why.
             with contextlib.suppress(OSError):
                 create_owner_only_file(ledger_file)
-            restrict_ledger_files(ledger_file)
         engine = create_engine(
             sa_url,
             # A database in memory lives in its connection: one per thread, as SQLAlchemy's default.
@@ -93,7 +92,11 @@ def _engine(sa_url: URL) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
             cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-            if not _another_applications(cursor):  # refused later, its file left as it was
+            tables = _table_names(cursor)
+            # Another application's database is refused later, its file left as it was.
+            if not tables or VERSION_TABLE in tables:
+                if VERSION_TABLE in tables and ledger_file is not None:
+                    restrict_ledger_files(ledger_file)  # a ledger made earlier, or copied
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             # 64 MiB of page cache (default 2 MiB): a national first run inserts
@@ -110,18 +113,21 @@ def restrict_ledger_files(ledger_file: Path) -> None:
     """Make an SQLite ledger, SQLite's files beside it and its key file owner-only.
 
     A ledger made by an earlier version, or copied without its mode, may be
-    readable by other users; each file that was is named in a warning.
+    readable by other users; one warning names the files that were.
     """
     suffixes = (*SQLITE_COMPANION_SUFFIXES, LOCAL_KEY_SUFFIX)
     files = [ledger_file, *(ledger_file.with_name(ledger_file.name + s) for s in suffixes)]
-    for opened in [path for path in files if restrict_to_owner(path)]:
-        log.warning("%s was open to other users; it is now its owner's alone.", opened)
+    opened = [str(path) for path in files if restrict_to_owner(path)]
+    if opened:
+        log.warning(
+            "These ledger files were open to other users; they are now their owner's alone: %s.",
+            ", ".join(opened),
+        )
 
 
-def _another_applications(cursor: Any) -> bool:
-    """Whether an SQLite database holds tables but no ledger revision (not a ledger)."""
-    names = {row[0] for row in cursor.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    return bool(names) and VERSION_TABLE not in names
+def _table_names(cursor: Any) -> set[str]:
+    """The names of an SQLite database's tables."""
+    return {row[0] for row in cursor.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
 def _makes_ledger_file(url: str) -> bool:

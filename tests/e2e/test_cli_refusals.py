@@ -10,6 +10,7 @@ import json
 import secrets
 import socket
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -99,8 +100,10 @@ def test_a_ledger_in_a_missing_folder_is_refused(empty: Path, tmp_path: Path) ->
 def test_a_ledger_file_that_is_not_a_database_is_refused(empty: Path, tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("this is not a database\n" * 100)
+    text.chmod(0o644)
     result = arms_sync("export", "timeline", "--db", f"sqlite:///{text}", cwd=empty, check=False)
     assert "not an SQLite database" in refusal(result)
+    assert stat.S_IMODE(text.stat().st_mode) == 0o644  # not a ledger: its mode is not ours
 
 
 OUT_COMMANDS = [
@@ -346,6 +349,7 @@ def test_a_database_of_another_application_is_refused_untouched(
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as db:
         db.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, note TEXT)")
+    other.chmod(0o644)
     before = other.read_bytes()
     for command in (("rejects",), tuple(run_args(tmp_path))):
         line = refusal(arms_sync("--db", f"sqlite:///{other}", *command, cwd=empty, check=False))
@@ -354,6 +358,7 @@ def test_a_database_of_another_application_is_refused_untouched(
             "give an empty database or an arms-sync ledger."
         )
     assert other.read_bytes() == before
+    assert stat.S_IMODE(other.stat().st_mode) == 0o644
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith("other")) == [
         "other.db"
     ]
