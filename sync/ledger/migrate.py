@@ -73,8 +73,9 @@ def migrating_alone(engine: Engine) -> Iterator[None]:
 
     Workers, beat and commands starting together on a new shared ledger would
     otherwise create its tables at once, and all but one fail. On PostgreSQL
-    it is a session-level advisory lock on a connection of its own; an SQLite
-    ledger is one host's, and SQLite's own write lock serialises its writers.
+    it is a session-level advisory lock on a connection of its own. An SQLite
+    ledger is one host's: its upgrade holds SQLite's write lock from its first
+    step (`BEGIN IMMEDIATE`, in `migrations/env.py`), so the others wait for it.
     """
     if engine.dialect.name != "postgresql":
         yield
