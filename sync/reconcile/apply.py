@@ -31,6 +31,7 @@ from sync.core.decide import Decisions
 from sync.cycle import CheckedPass, decide_and_store
 from sync.ledger.mark import LedgerMark, mark_now, read_ledger_mark, unchanged_since
 from sync.ledger.runs import RUN_SUCCEEDED
+from sync.ledger.store_lock import lock_decision_store
 from sync.reconcile.acts import Actor, AuditNote
 
 
@@ -74,12 +75,18 @@ def apply_act(
 ) -> int:
     """Store an act and its audit entry together, then re-decide; returns the new run id.
 
+    `write` runs holding the decision-store lock, so what it checks in the
+    ledger (a subject id still current) holds until the act commits.
+
     `prepared` is the preview's pass with the act: it is stored as it is when
     the ledger has changed by nothing but the act and its run since the preview
     read it, else a fresh pass is made.
     """
     log = audit_log_for(app.ledger.engine)
     with app.ledger.engine.begin() as conn:
+        # No pass is stored while the act checks what it names and is written:
+        # a subject id it names cannot vanish between its check and its commit.
+        lock_decision_store(conn)
         write(conn)
         log.record(
             conn,

@@ -84,6 +84,7 @@ def assign(app: App, request: AssignRequest, actor: Actor, *, apply: bool) -> Ac
         return ActOutcome(None, preview, applied=False)
 
     def write(conn: Connection) -> None:
+        require_subject(conn, request.subject_id)  # again: a pass may have re-linked it since
         conn.execute(
             schema.overrides.insert().values(
                 id=act_id,

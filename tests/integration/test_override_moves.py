@@ -20,11 +20,14 @@ from sync.audit.log import audit_log_for
 from sync.audit.tables import audit_log
 from sync.core.records import Owner
 from sync.cycle import run_cycle
+from sync.errors import UsageError
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
 from sync.ledger.migrate import alembic_config, upgrade_to_head
+from sync.reconcile import overrides
 from sync.reconcile.acts import Actor
 from sync.reconcile.overrides import AssignRequest, assign, revoke
+from sync.reconcile.preview import build_preview
 from sync.reconcile.subject import subject_report
 from sync.settings import Settings
 
@@ -211,6 +214,25 @@ def test_the_stored_row_moves_once_its_move_is_kept_and_audited_and_later_runs_k
         ("move", override),
     ]
     revoke(app, override, ACTOR, apply=True)
+    assert rules_in_2020(app, kept) == {("police", "POLICE-REGISTERED")}
+
+
+def test_an_override_whose_subject_vanished_during_its_preview_is_refused_not_lost(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept, vanished = sorted((subject_of(app, "X600001"), subject_of(app, "P6")))
+    previewed = build_preview
+
+    def preview_while_another_run_links(*args: Any, **kwargs: Any) -> Any:
+        preview = previewed(*args, **kwargs)
+        run_feeds(app, tmp_path, linked=True)  # another process's run re-links meanwhile
+        return preview
+
+    monkeypatch.setattr(overrides, "build_preview", preview_while_another_run_links)
+    with pytest.raises(UsageError, match=f"Subject {vanished} no longer exists.*{kept}"):
+        _assign(app, vanished)
+
+    assert override_rows(app) == {}
     assert rules_in_2020(app, kept) == {("police", "POLICE-REGISTERED")}
 
 
