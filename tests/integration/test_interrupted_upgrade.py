@@ -4,8 +4,8 @@ Python's sqlite3 driver commits each schema change on its own unless a
 transaction is open. A process killed between a migration's `ALTER TABLE` and
 the version table's update left the change made with the old revision
 recorded, and every later open failed making it again; two processes opening
-the same old ledger at once collided the same way. The upgrade now runs in one
-`BEGIN IMMEDIATE` transaction.
+the same old ledger (or making the same new one) at once collided the same
+way. The upgrade now runs in one `BEGIN IMMEDIATE` transaction.
 """
 
 from __future__ import annotations
@@ -103,10 +103,20 @@ def test_an_upgrade_killed_after_a_schema_change_leaves_the_old_ledger_to_upgrad
     assert ADDED_COLUMN in columns(old_ledger, ADDED_TABLE)
 
 
-def test_processes_opening_one_old_ledger_together_upgrade_it_once(old_ledger: str) -> None:
+@pytest.mark.parametrize("ledger", ["old", "new"])
+def test_processes_opening_one_ledger_together_upgrade_it_once(
+    ledger: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """An old ledger, or a new one that none of them has made yet: each waits for the
+    one upgrading, then finds the work done (no "not a ledger", no failed upgrade)."""
+    url = (
+        str(request.getfixturevalue("old_ledger"))
+        if ledger == "old"
+        else f"sqlite:///{tmp_path / 'new.db'}"
+    )
     starters = [
         subprocess.Popen(
-            [sys.executable, "-c", UPGRADES, old_ledger],
+            [sys.executable, "-c", UPGRADES, url],
             cwd=REPO,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -117,4 +127,4 @@ def test_processes_opening_one_old_ledger_together_upgrade_it_once(old_ledger: s
     errors = [starter.communicate(timeout=120)[1] for starter in starters]
 
     assert [starter.returncode for starter in starters] == [0, 0, 0], [e[-300:] for e in errors]
-    assert revisions(old_ledger) == {HEAD_REVISION}
+    assert revisions(url) == {HEAD_REVISION}
