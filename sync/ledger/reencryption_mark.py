@@ -15,6 +15,8 @@ from sync.errors import LedgerError
 from sync.ledger import schema
 
 REENCRYPTION_MARK = "at_rest_reencryption"
+# A second `ledger reencrypt` while one runs is refused, so this advice is safe either way.
+_FINISH_IT = "run `arms-sync ledger reencrypt` again to finish it."
 
 
 def reencryption_target(conn: Connection) -> str | None:
@@ -29,7 +31,7 @@ def reencryption_underway(place: str) -> LedgerError:
     """The refusal of anything that would use a ledger in the middle of a re-encryption."""
     return LedgerError(
         f"The ledger {place} is being re-encrypted under a new at-rest key; "
-        "run `arms-sync ledger reencrypt` again to finish it before using the ledger."
+        f"wait for it to finish, or, if it was cut short, {_FINISH_IT}"
     )
 
 
@@ -38,5 +40,5 @@ def refuse_while_reencrypting(conn: Connection) -> None:
     if reencryption_target(conn) is not None:
         raise LedgerError(
             "A run cannot start while the ledger is being re-encrypted under a new "
-            "at-rest key; run `arms-sync ledger reencrypt` to finish it first."
+            f"at-rest key; wait for it to finish, or, if it was cut short, {_FINISH_IT}"
         )
