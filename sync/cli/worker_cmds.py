@@ -135,8 +135,9 @@ def run_distributed(
     started = start_next_cycle(app, feeds, settings.gateways(), as_of)
     if started is None:
         open_ids = ", ".join(str(cycle_id) for cycle_id in open_cycle_ids(app.ledger.engine))
+        other = f"Cycle {open_ids} is still open" if open_ids else "Another cycle is being started"
         raise ArmsSyncError(
-            f"Cycle {open_ids or 'being started'} is still open: cycles run one at a time; "
+            f"{other}: cycles run one at a time; "
             "see `arms-sync status`, or `arms-sync dead-letters` if it is blocked."
         )
     cycle_id, refs = started

@@ -34,7 +34,7 @@ from sync.core.duplicates import Counterpart, Flag, FlagKind
 from sync.core.records import Agency, AssessmentStatus, Owner
 from sync.cycle import run_cycle
 from sync.distributed import store
-from sync.distributed.cycles import start_cycle
+from sync.distributed.cycles import PULL_LOCK, start_cycle
 from sync.distributed.stages import execute
 from sync.distributed.work import (
     KIND_PROBE,
@@ -47,6 +47,7 @@ from sync.distributed.work import (
     fail,
     list_dead_letters,
     retry_dead_letter,
+    task_lock,
 )
 from sync.exports import export_links, export_ownership, export_timeline
 from sync.feeds.files import PlainFileSource
@@ -757,6 +758,26 @@ def test_a_distributed_run_waits_for_no_open_cycle_but_says_so(
     with app.ledger.engine.connect() as conn:
         cycles = conn.execute(select(tables_cycle.cycles.c.id)).scalars().all()
     assert cycles == [open_cycle]
+
+
+def test_a_distributed_run_started_while_another_starts_its_cycle_says_so(
+    distributed_env: dict[str, str], small_feeds: Path
+) -> None:
+    url = distributed_env["ARMS_SYNC_DATABASE_URL"]
+    app = service_app(url)
+    specs = feed_specs(small_feeds)
+
+    with task_lock(app.ledger.engine, PULL_LOCK) as free:  # another starter, mid-way
+        assert free
+        result = _cli_run(
+            url, *run_args(Path(specs["probation"]), Path(specs["police"])), "--distributed"
+        )
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Error: Another cycle is being started: cycles run one at a time; see "
+        "`arms-sync status`, or `arms-sync dead-letters` if it is blocked.\n"
+    )
 
 
 def test_a_retried_dead_letter_is_not_said_to_be_queued_when_the_broker_is_down(
