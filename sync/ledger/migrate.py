@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync.errors import ConfigurationError
@@ -27,6 +27,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest migration's revision; a test checks it against the migrations folder.
 HEAD_REVISION = "0009"
 VERSION_TABLE = "alembic_version"
+UPGRADE_ACTOR = "service:upgrade"
 # The advisory lock key migrations are applied under (PostgreSQL): a fixed 64-bit
 # number of its own, apart from the run, task and delivery locks' keys.
 MIGRATION_LOCK_KEY = int.from_bytes(
@@ -42,6 +43,25 @@ def alembic_config(engine: Engine) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
     return config
+
+
+def record_upgrade(conn: Connection, found: frozenset[str], reached: frozenset[str]) -> None:
+    """Write to the audit log, in the upgrade's own transaction, that the schema was upgraded.
+
+    Some revisions alter or forget stored data (`docs/operations.md`,
+    "Upgrading"), so the log shows each upgrade of an existing ledger; the
+    making of a new ledger is not logged.
+    """
+    from sync.audit.chain import AuditKind
+    from sync.audit.log import AuditLog
+
+    AuditLog(conn.engine).record(
+        conn,
+        kind=AuditKind.ALTERATION,
+        actor=UPGRADE_ACTOR,
+        purpose="ledger schema upgrade",
+        detail=f"from revision {', '.join(sorted(found))} to {', '.join(sorted(reached))}",
+    )
 
 
 def upgrade_to_head(engine: Engine) -> None:

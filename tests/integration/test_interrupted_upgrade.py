@@ -15,9 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, select
 
-from sync.ledger.migrate import HEAD_REVISION, current_revisions, upgrade_to_head
+from sync.audit.log import AuditLog
+from sync.audit.tables import audit_log
+from sync.ledger.migrate import HEAD_REVISION, UPGRADE_ACTOR, current_revisions, upgrade_to_head
 from tests.conftest import ledger_at_revision
 
 pytestmark = pytest.mark.integration
@@ -69,6 +71,22 @@ def revisions(url: str) -> set[str]:
         engine.dispose()
 
 
+def upgrade_entries(url: str) -> list[tuple[str, str]]:
+    """The audit log's upgrade entries (purpose, detail); the chain must verify."""
+    engine = create_engine(url)
+    try:
+        assert AuditLog(engine).verify().ok
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(audit_log.c.purpose, audit_log.c.detail).where(
+                    audit_log.c.actor == UPGRADE_ACTOR
+                )
+            ).all()
+        return [(str(purpose), str(detail)) for purpose, detail in rows]
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def old_ledger(tmp_path: Path) -> str:
     """An SQLite ledger made by the migrations up to the one before the newest."""
@@ -101,6 +119,9 @@ def test_an_upgrade_killed_after_a_schema_change_leaves_the_old_ledger_to_upgrad
         engine.dispose()
     assert revisions(old_ledger) == {HEAD_REVISION}
     assert ADDED_COLUMN in columns(old_ledger, ADDED_TABLE)
+    assert upgrade_entries(old_ledger) == [
+        ("ledger schema upgrade", f"from revision {OLD_REVISION} to {HEAD_REVISION}")
+    ]
 
 
 @pytest.mark.parametrize("ledger", ["old", "new"])
@@ -128,3 +149,4 @@ def test_processes_opening_one_ledger_together_upgrade_it_once(
 
     assert [starter.returncode for starter in starters] == [0, 0, 0], [e[-300:] for e in errors]
     assert revisions(url) == {HEAD_REVISION}
+    assert len(upgrade_entries(url)) == (1 if ledger == "old" else 0)  # making one is no upgrade

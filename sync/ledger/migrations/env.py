@@ -15,17 +15,27 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from sync.ledger.migrate import record_upgrade
 from sync.ledger.schema import metadata
 
 
 def run_migrations(connection: Connection) -> None:
-    """Run the pending migrations on `connection`, inside the caller's transaction."""
+    """Run the pending migrations on `connection`, inside the caller's transaction.
+
+    An existing ledger's upgrade is written to its audit log in the same
+    transaction (a new ledger's making is not).
+    """
     context.configure(
         connection=connection,
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
     )
+    # Read under the transaction's lock: another process may have upgraded meanwhile.
+    found = frozenset(context.get_context().get_current_heads())
     context.run_migrations()
+    reached = frozenset(context.get_context().get_current_heads())
+    if found and reached != found:
+        record_upgrade(connection, found, reached)
 
 
 def run_sqlite_migrations_in_one_transaction(connection: Connection) -> None:
