@@ -53,9 +53,9 @@ def record_upgrade(conn: Connection, found: frozenset[str], reached: frozenset[s
     making of a new ledger is not logged.
     """
     from sync.audit.chain import AuditKind
-    from sync.audit.log import AuditLog
+    from sync.audit.log import audit_log_for
 
-    AuditLog(conn.engine).record(
+    audit_log_for(conn.engine).record(
         conn,
         kind=AuditKind.ALTERATION,
         actor=UPGRADE_ACTOR,
