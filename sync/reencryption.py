@@ -100,8 +100,14 @@ def reencrypt_ledger(
     try:
         with engine.connect() as conn:
             resumed = reencryption_target(conn) is not None
+        made_next_key = not resumed and not next_key_path(path).exists()
         rekey = _resumed_keys(engine, path, place) if resumed else _fresh_keys(app, path)
-        _claim(engine, rekey.new, place, app.clock())
+        try:
+            _claim(engine, rekey.new, place, app.clock())
+        except LedgerError:
+            if made_next_key:  # refused before anything used it: no stray key left behind
+                next_key_path(path).unlink(missing_ok=True)
+            raise
         rewritten = reencrypt_rows(engine, rekey, batch_size, progress)
         if next_key_path(path).exists():
             switch_data_key_files(path)

@@ -399,6 +399,7 @@ def test_a_run_in_flight_makes_it_refuse_and_change_nothing(
         finally:
             other.close()
         assert _stored(app.engine) == stored
+        assert not key_file.with_name(key_file.name + ".new").exists()  # no stray key
         app.ledger.finish_run(run_id, "succeeded", {}, _clock())
         app.ledger.release_run(run_id)
     finally:
