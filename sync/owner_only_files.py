@@ -3,12 +3,13 @@
 Exports, reports, opened envelopes and SQLite ledgers hold names, dates of
 birth, identifiers or who is linked to whom. Each is written to a new file of
 its own beside the target (created exclusively, mode 0600, under a random
-name) and then renamed over the target: a reader never sees half a file, a
-failed write leaves the old file as it was, and a link planted at the target's
-name is replaced, never followed. An SQLite ledger is made empty and owner-only
-before SQLite first opens it (where a link at its name leads, as SQLite would
-make it), so SQLite's own files (journal, WAL) take its mode; one made readable
-by others (by an earlier version, or a copy) is made owner-only when opened.
+name), flushed to disk, and then renamed over the target: a reader never sees
+half a file, a failed write or a crash leaves the old file as it was, and a
+link planted at the target's name is replaced, never followed. An SQLite
+ledger is made empty and owner-only before SQLite first opens it (where a link
+at its name leads, as SQLite would make it), so SQLite's own files (journal,
+WAL) take its mode; one made readable by others (by an earlier version, or a
+copy) is made owner-only when opened.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def owner_only_file(target: Path) -> Iterator[BinaryIO]:
     try:
         with os.fdopen(descriptor, "wb") as stream:
             yield stream
-        partial.replace(target)
+            stream.flush()
+            os.fsync(stream.fileno())  # on disk before it has the name: a crash leaves no
+        partial.replace(target)  # empty or half file where a whole one was
     finally:
         partial.unlink(missing_ok=True)
 

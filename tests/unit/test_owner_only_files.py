@@ -143,3 +143,24 @@ def test_restricting_takes_only_group_and_others_permissions_away(start: int) ->
 def test_restricting_a_file_that_is_not_there_changes_nothing(tmp_path: Path) -> None:
     assert restrict_to_owner(tmp_path / "arms-sync.db-wal") is False
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_whole_content_is_on_disk_before_the_file_takes_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "report.html"
+    target.write_bytes(b"last night's report")
+    synced: list[tuple[bytes, bytes]] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(descriptor: int) -> None:
+        real_fsync(descriptor)
+        on_disk = os.pread(descriptor, 1 << 16, 0)
+        synced.append((on_disk, target.read_bytes()))
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    write_owner_only_file(target, b"tonight's report")
+    # Synced once, whole, while the name still held the old file: a crash at any
+    # moment leaves one whole file or the other at the name, never an empty one.
+    assert synced == [(b"tonight's report", b"last night's report")]
+    assert target.read_bytes() == b"tonight's report"
