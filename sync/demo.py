@@ -14,7 +14,7 @@ import shlex
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import click
@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from sync.app import App
 from sync.audit.cli_hooks import audit_cli_disclosure
-from sync.crypto.keyring import generate_party, load_keyring
+from sync.crypto.keyring import RING_FILE, generate_party, load_keyring
 from sync.crypto.keys import Party
 from sync.cycle import deliver_to_gateways, run_cycle
 from sync.gateway.feed import FeedFile
@@ -45,7 +45,7 @@ PROGRAM = "arms-sync"
 
 def prepare_keys(keys_dir: Path) -> None:
     """Key pairs for the hub and both agencies, made once per demo folder."""
-    if (keys_dir / "ring.json").exists():
+    if (keys_dir / RING_FILE).exists():
         return
     for party in (Party.HUB, Party.PROBATION, Party.POLICE):
         generate_party(keys_dir, party)
@@ -84,16 +84,28 @@ def local_gateways(
             thread.join()
 
 
-def run_demo(app: App, out: Path, subjects: int, seed: int) -> None:
-    """Generate feeds, serve and sync them over HTTP, write the reports, print a summary."""
+def run_demo(base: App, out: Path, subjects: int, seed: int) -> None:
+    """Generate feeds, serve and sync them over HTTP, write the reports, print a summary.
+
+    `base` gives the settings and clock and opens nothing: the demo's own App
+    (its keys, its gateway secret) does the work, and is closed however it ends.
+    """
     feeds_dir, keys_dir = out / "feeds", out / "keys"
     feeds_dir.mkdir(parents=True, exist_ok=True)
     click.echo(f"Generating synthetic feeds for {subjects} people…")
-    write_synthetic_feeds(feeds_dir, SynthOptions(subjects=subjects, seed=seed, today=app.today()))
+    today = base.today()
+    write_synthetic_feeds(feeds_dir, SynthOptions(subjects=subjects, seed=seed, today=today))
     prepare_keys(keys_dir)
     secret = secrets.token_urlsafe(24)
-    app = App(replace_settings(app, keys_dir, secret), clock=app.clock)
+    with closing(App(replace_settings(base, keys_dir, secret), clock=base.clock)) as app:
+        _sync_over_gateways(app, out, secret)
+        write_reports(app, out)
+
+
+def _sync_over_gateways(app: App, out: Path, secret: str) -> None:
+    """One cycle pulling both local gateways, its notices delivered back; its summary shown."""
     client_id = app.settings.gateway_client_id
+    feeds_dir, keys_dir = out / "feeds", out / "keys"
     with local_gateways(keys_dir, feeds_dir, out / "gateways", client_id, secret) as urls:
         click.echo(
             "Serving both agencies' feeds from local gateways: "
@@ -104,8 +116,6 @@ def run_demo(app: App, out: Path, subjects: int, seed: int) -> None:
         summary = run_cycle(app, sources, app.today())
         deliver_to_gateways(app, dict(sources), summary)
     click.echo("\n".join(summary.lines()))
-    write_reports(app, out)
-    app.close()
 
 
 def replace_settings(app: App, keys_dir: Path, secret: str) -> Settings:
