@@ -1,6 +1,6 @@
 """Agency gateways over HTTP: the reference gateway server and the hub's client.
 
-- `GatewayClient`, `FeedPage`, `RetryPolicy`, `Receipt`, `run_each`: the hub's side
+- `GatewayClient`, `FeedPage`, `RetryPolicy`, `Receipt`: the hub's side
   (`client.py`, `retry.py`, `receipt.py`);
 - `Gateway`, `GatewayConfig`, `build_server`: the agency side, a stand-in for an
   agency system and the reference for agencies building their own (`service.py`,
@@ -8,17 +8,3 @@
 
 The HTTP contract is `docs/gateway-openapi.yaml`.
 """
-
-from sync.gateway.client import FeedPage, GatewayClient, run_each
-from sync.gateway.receipt import Receipt, sign_receipt, verify_receipt
-from sync.gateway.retry import RetryPolicy
-
-__all__ = [
-    "FeedPage",
-    "GatewayClient",
-    "Receipt",
-    "RetryPolicy",
-    "run_each",
-    "sign_receipt",
-    "verify_receipt",
-]

@@ -19,8 +19,7 @@ keeps the notice (or the cursor) and tries again later. A `Retry-After` longer
 than the policy's `max_delay` is not waited out inside the call: the call
 ends at once with `RetryAfterError`, which carries the wait (as does the error
 of attempts that ran out on a `Retry-After`), and the caller tries again no
-sooner. A client serves one thread; `run_each` runs one job per gateway so a
-failing gateway never holds back another. The hub's clients are built and
+sooner. A client serves one thread. The hub's clients are built and
 kept by the `App` (`sync/gateway_clients.py`): one per gateway per thread, for
 the process's life, so the bearer token is fetched again only when it is
 about to expire or the gateway answers 401. Log lines and errors name the
@@ -34,7 +33,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -52,7 +50,6 @@ from sync.errors import (
     STALE_ENVELOPE_CODE,
     EnvelopeRefusedError,
     EnvelopeRejected,
-    GatewayError,
     PermanentGatewayError,
     RetryableGatewayError,
     RetryAfterError,
@@ -453,23 +450,3 @@ def _arriving(response: requests.Response) -> Iterator[bytes]:
     raw = response.raw
     while chunk := raw.read1(BODY_CHUNK_BYTES, decode_content=True):
         yield chunk
-
-
-def run_each(jobs: Mapping[str, Callable[[], T]]) -> dict[str, T | GatewayError]:
-    """Run one job per gateway at once; a job's `GatewayError` is its result, not raised.
-
-    So a gateway that keeps failing never holds back the others: each result is
-    either what its job returned or the gateway error it ended with.
-    """
-    if not jobs:
-        return {}
-    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="gateway") as pool:
-        futures = {name: pool.submit(_captured, job) for name, job in jobs.items()}
-        return {name: future.result() for name, future in futures.items()}
-
-
-def _captured(job: Callable[[], T]) -> T | GatewayError:
-    try:
-        return job()
-    except GatewayError as error:
-        return error

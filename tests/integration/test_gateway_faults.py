@@ -3,8 +3,7 @@
 The gateway answers a seeded 30% of token, feed and notice calls with HTTP 500,
 HTTP 503 with `Retry-After`, an answer slower than the client waits, a dropped
 connection or a garbage body; the last three after doing the work. The client
-retries with short delays, and waits out each one-second `Retry-After`. A
-dead gateway beside a working one only fails its own job.
+retries with short delays, and waits out each one-second `Retry-After`.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from sync.crypto import KeyRing, Party, open_envelope
-from sync.errors import RetryableGatewayError
-from sync.gateway.client import GatewayClient, run_each
+from sync.gateway.client import GatewayClient
 from sync.gateway.retry import RetryPolicy
 from tests.integration.gateway_process import (
     CLIENT_ID,
@@ -30,7 +28,6 @@ from tests.integration.gateway_process import (
     start_gateway,
     write_feed,
 )
-from tests.ports import free_loopback_port
 
 pytestmark = pytest.mark.integration
 
@@ -146,23 +143,3 @@ def test_every_batch_lands_once_and_every_page_arrives_once(
 def _injected(log: str) -> dict[str, int]:
     summary = log.rsplit("injected faults: ", 1)[1].split(".", 1)[0]
     return {name: int(count) for name, count in (item.split("=") for item in summary.split())}
-
-
-def _dead_url() -> str:
-    return f"http://127.0.0.1:{free_loopback_port()}"
-
-
-def test_a_dead_gateway_does_not_hold_back_the_other(
-    faulty: tuple[RunningGateway, list[dict[str, object]]],
-    keyrings_and_dir: tuple[dict[Party, KeyRing], Path],
-) -> None:
-    gateway, records = faulty
-    hub = keyrings_and_dir[0][Party.HUB]
-    started = time.monotonic()
-    with _client(gateway.url, hub, []) as working, _client(_dead_url(), hub, []) as dead:
-        results = run_each(
-            {"working": lambda: _pull_all(working, hub), "dead": lambda: _pull_all(dead, hub)}
-        )
-    assert results["working"] == records
-    assert isinstance(results["dead"], RetryableGatewayError)
-    assert time.monotonic() - started < TIME_BUDGET_SECONDS

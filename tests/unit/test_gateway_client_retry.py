@@ -32,7 +32,7 @@ from sync.errors import (
     RetryAfterError,
     StaleEnvelopeError,
 )
-from sync.gateway.client import GatewayClient, run_each
+from sync.gateway.client import GatewayClient
 from sync.gateway.oauth import client_credentials
 from sync.gateway.receipt import sign_receipt, verify_receipt
 from sync.gateway.retry import (
@@ -472,16 +472,3 @@ def test_a_stale_envelope_refusal_is_told_apart_by_its_code(
 def test_deliver_refuses_what_is_not_an_envelope(keyrings: dict[Party, KeyRing]) -> None:
     with pytest.raises(PermanentGatewayError, match="not a sealed envelope"):
         _client(keyrings, ScriptedSession([]), []).deliver(b'{"notices": []}')
-
-
-def test_run_each_returns_gateway_errors_instead_of_raising() -> None:
-    def failing() -> int:
-        raise RetryableGatewayError("the police gateway did not answer.")
-
-    results = run_each({"police": failing, "probation": lambda: 7})
-    assert results["probation"] == 7
-    assert isinstance(results["police"], RetryableGatewayError)
-
-
-def test_run_each_of_nothing_is_empty() -> None:
-    assert run_each({}) == {}
