@@ -18,7 +18,6 @@ from sync.core.matching.comparisons import (
     AttributeLevel,
     IdentifierLevel,
     NameLevel,
-    compare_attributes,
     compare_surnames,
     near_names,
     one_edit_apart,
@@ -75,7 +74,9 @@ def test_every_force_lies_in_a_probation_region() -> None:
 
 def test_an_unknown_area_is_no_evidence() -> None:
     assert region_of("ATLANTIS") is None
-    assert compare_attributes(region_of("ATLANTIS"), "NW") is AttributeLevel.MISSING
+    police = clean(area="ATLANTIS")
+    probation = clean(agency=Agency.PROBATION, person_id="X1", area="NW")
+    assert score_pair(police, probation, TermCounts.of([police])).area is AttributeLevel.MISSING
 
 
 def test_area_agreement_weighs_for_and_disagreement_against() -> None:
@@ -178,7 +179,9 @@ def test_any_force_agrees_with_its_own_region_only(force: str) -> None:
     region = REGION_OF_FORCE[force]
     for other in PROBATION_REGIONS:
         expected = AttributeLevel.AGREE if other == region else AttributeLevel.DISAGREE
-        assert compare_attributes(region_of(force), region_of(other)) is expected
+        police = clean(area=force)
+        probation = clean(agency=Agency.PROBATION, person_id="X1", area=other)
+        assert score_pair(police, probation, TermCounts.of([police])).area is expected
 
 
 def test_identifier_levels_cover_noms() -> None:

@@ -12,13 +12,11 @@ from sync.core.matching.comparisons import (
     DateLevel,
     IdentifierLevel,
     NameLevel,
-    compare_dates_of_birth,
     compare_forenames,
-    compare_identifiers,
     compare_surnames,
 )
 from sync.core.matching.frequencies import TermCounts
-from sync.core.matching.scoring import name_levels, score_pair
+from sync.core.matching.scoring import PairScore, name_levels, score_pair
 from sync.core.records import Agency, Gender, Person
 
 BORN = date(1980, 5, 17)
@@ -99,11 +97,12 @@ def test_swapped_names_level() -> None:
 )
 def test_date_of_birth_levels(other: date | None, level: DateLevel) -> None:
     base = date(1980, 4, 3) if level is DateLevel.DAY_MONTH_SWAPPED else BORN
-    assert compare_dates_of_birth(base, other) is level
+    assert _levels(clean(born=base), clean(born=other)).date_of_birth is level
 
 
 def test_near_but_not_one_digit() -> None:
-    assert compare_dates_of_birth(date(1980, 5, 29), date(1980, 6, 2)) is DateLevel.NEAR
+    near = _levels(clean(born=date(1980, 5, 29)), clean(born=date(1980, 6, 2)))
+    assert near.date_of_birth is DateLevel.NEAR
 
 
 def test_placeholder_date_of_birth_is_missing_evidence() -> None:
@@ -122,7 +121,15 @@ def test_placeholder_date_of_birth_is_missing_evidence() -> None:
     ],
 )
 def test_identifier_levels(one: str | None, two: str | None, level: IdentifierLevel) -> None:
-    assert compare_identifiers(one, two) is level
+    assert _levels(clean(pnc=one), clean(pnc=two)).pnc is level
+    cro = {PNC: CRO, OTHER_PNC: OTHER_CRO}
+    first, second = (cro.get(pnc) if pnc else None for pnc in (one, two))
+    assert _levels(clean(cro=first), clean(cro=second)).cro is level
+
+
+def _levels(one: CleanPerson, two: CleanPerson) -> PairScore:
+    """How the matcher scores the pair (the levels and their weight)."""
+    return score_pair(one, two, TermCounts.of([one, two]))
 
 
 def _weight(one: CleanPerson, two: CleanPerson, population: list[CleanPerson]) -> float:

@@ -88,26 +88,13 @@ _NAME_MISSING, _NAME_EXACT, _NAME_DISAGREE, _NAME_FUZZY_HIGH, _NAME_OTHER_PART =
     NameLevel.FUZZY_HIGH,
     NameLevel.OTHER_PART,
 )
-_DATE_MISSING, _DATE_EXACT, _DATE_SWAPPED, _DATE_ONE_DIGIT, _DATE_NEAR, _DATE_DISAGREE = (
-    DateLevel.MISSING,
+_DATE_EXACT, _DATE_SWAPPED, _DATE_ONE_DIGIT, _DATE_NEAR, _DATE_DISAGREE = (
     DateLevel.EXACT,
     DateLevel.DAY_MONTH_SWAPPED,
     DateLevel.ONE_DIGIT,
     DateLevel.NEAR,
     DateLevel.DISAGREE,
 )
-_ID_MISSING, _ID_AGREE, _ID_CONFLICT = (
-    IdentifierLevel.MISSING,
-    IdentifierLevel.AGREE,
-    IdentifierLevel.CONFLICT,
-)
-_ATTRIBUTE_MISSING, _ATTRIBUTE_AGREE, _ATTRIBUTE_DISAGREE = (
-    AttributeLevel.MISSING,
-    AttributeLevel.AGREE,
-    AttributeLevel.DISAGREE,
-)
-
-
 def similarity(first: str, second: str) -> float:
     """Jaro-Winkler similarity of two names, 0.0 to 1.0."""
     return float(JaroWinkler.similarity(first, second))
@@ -206,13 +193,6 @@ def forename_similarity_level(first: str, second: str) -> NameLevel:
     return NameLevel.DISAGREE
 
 
-def compare_dates_of_birth(first: date | None, second: date | None) -> DateLevel:
-    """The date-of-birth level of a pair (placeholders are already `None`)."""
-    if first is None or second is None:
-        return _DATE_MISSING
-    return date_level(first, second, first.isoformat(), second.isoformat())
-
-
 def date_level(first: date, second: date, first_text: str, second_text: str) -> DateLevel:
     """The level of two known dates of birth, given with their ISO forms."""
     if first == second:
@@ -232,17 +212,3 @@ def date_level(first: date, second: date, first_text: str, second_text: str) -> 
     if abs(first.toordinal() - second.toordinal()) <= DATE_OF_BIRTH_NEAR_DAYS:
         return _DATE_NEAR
     return _DATE_DISAGREE
-
-
-def compare_identifiers(first: str | None, second: str | None) -> IdentifierLevel:
-    """Agree, conflict (both present and different) or missing."""
-    if first is None or second is None:
-        return _ID_MISSING
-    return _ID_AGREE if first == second else _ID_CONFLICT
-
-
-def compare_attributes(first: str | None, second: str | None) -> AttributeLevel:
-    """Agree, disagree or missing, for a gender or an area's region."""
-    if first is None or second is None:
-        return _ATTRIBUTE_MISSING
-    return _ATTRIBUTE_AGREE if first == second else _ATTRIBUTE_DISAGREE

@@ -212,9 +212,10 @@ class PairScorer:
     def fields(self, first: CleanPerson, second: CleanPerson) -> ScoreFields:
         """The pair's levels and total weight, in `PairScore` field order.
 
-        The identifier and attribute levels are `compare_identifiers` and
-        `compare_attributes` written out in line, and the commonest names case
-        (both exact) is settled here: this runs millions of times.
+        Identifiers agree, conflict (both known and different) or are missing;
+        a gender or an area's region agrees, disagrees or is missing. They are
+        compared in line, and the commonest names case (both exact) is settled
+        here: this runs millions of times.
         """
         surname_text, forename_text = first.surname, first.forename
         if (
