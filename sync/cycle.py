@@ -53,6 +53,8 @@ DELIVERING_ELSEWHERE = (
     "another process is delivering to this gateway; the notices left waiting go with "
     "the next delivery"
 )
+# Batches a pass left waiting without a failure (a gateway's `Retry-After` to honour).
+NOTICES_WAITING = "notices are still waiting for delivery"
 
 
 @dataclass
@@ -70,6 +72,8 @@ class RunSummary:
     feed_errors: dict[str, str] = field(default_factory=dict)
     notice_batches: int = 0
     delivered: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Why an agency's gateway did not take every batch it was offered (they wait).
+    delivery_errors: dict[str, str] = field(default_factory=dict)
     # Why an agency's notices were left to another delivery (not a failure).
     delivery_notes: dict[str, str] = field(default_factory=dict)
     window_days: int | None = None  # the duplicate window the pass used
@@ -102,6 +106,8 @@ class RunSummary:
             yield f"{agency} gateway: {note}"
         for agency, error in sorted(self.feed_errors.items()):
             yield f"{agency} gateway: {error}"
+        for agency, error in sorted(self.delivery_errors.items()):
+            yield f"{agency} gateway: {error}"
         if self.rejected:
             yield f"{self.rejected} rejected records: see `arms-sync rejects`."
         warned = sum(counts.warnings for counts in self.feeds.values())
@@ -122,6 +128,7 @@ class RunSummary:
             "feed_errors": self.feed_errors,
             "notice_batches": self.notice_batches,
             "delivered": self.delivered,
+            "delivery_errors": self.delivery_errors,
             "delivery_notes": self.delivery_notes,
             "window_days": self.window_days,
         }
@@ -141,6 +148,7 @@ class RunSummary:
             feed_errors=data.get("feed_errors", {}),
             notice_batches=data.get("notice_batches", 0),
             delivered=data.get("delivered", {}),
+            delivery_errors=data.get("delivery_errors", {}),
             delivery_notes=data.get("delivery_notes", {}),
             window_days=data.get("window_days"),
         )
@@ -368,18 +376,25 @@ def deliver_to_gateways(app: App, sources: Mapping[str, FeedSource], summary: Ru
 
 
 def _deliver_to_gateway(app: App, agency: str, client: NoticeClient, summary: RunSummary) -> None:
-    """One delivery pass to an agency, unless another process is delivering to it."""
-    from sync.delivery import deliver_outbox, delivery_lock
+    """One delivery pass to an agency, unless another process is delivering to it.
+
+    A gateway that did not take every batch is the agency's delivery error: the
+    gateway's own sentence, or that notices still wait (a `Retry-After` to
+    honour); the batches stay in the outbox.
+    """
+    from sync.delivery import deliver_pass, delivery_lock
 
     with delivery_lock(app.ledger.engine, agency) as free:
         if not free:
             summary.delivery_notes[agency] = DELIVERING_ELSEWHERE
             return
         try:
-            counts = deliver_outbox(app, agency, client, ignore_schedule=True)
+            delivery = deliver_pass(app, agency, client, ignore_schedule=True)
         except ArmsSyncError as error:
-            summary.feed_errors[agency] = str(error)
+            summary.delivery_errors[agency] = str(error)
             return
-    summary.delivered[agency] = asdict(counts)
-    if counts.pending:
-        summary.feed_errors[agency] = "notices are still waiting for delivery"
+    summary.delivered[agency] = asdict(delivery.counts)
+    if delivery.failure is not None:
+        summary.delivery_errors[agency] = str(delivery.failure)
+    elif delivery.counts.pending:
+        summary.delivery_errors[agency] = NOTICES_WAITING

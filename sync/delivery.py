@@ -96,10 +96,15 @@ def retry_delay(attempts: int, rand: float, retry_after: float | None = None) ->
 
 @dataclass
 class DeliveryPass:
-    """One delivery pass: its counts, and the refusal that ended it, if one did."""
+    """One delivery pass: its counts, and the gateway's failure that ended it, if one did."""
 
     counts: DeliveryCounts
-    refusal: PermanentGatewayError | None = None
+    failure: GatewayError | None = None
+
+    @property
+    def refusal(self) -> PermanentGatewayError | None:
+        """The failure, if the gateway refused the batch (it will not take it as it is)."""
+        return self.failure if isinstance(self.failure, PermanentGatewayError) else None
 
 
 @contextmanager
@@ -147,7 +152,7 @@ def deliver_pass(
     """Deliver every due batch of one agency, oldest first, stopping at the first failure.
 
     The failed batch (and so every later one) stays in the outbox with its next
-    attempt time; nothing is dropped. A refusal is returned, not raised.
+    attempt time; nothing is dropped. The failure is returned, not raised.
     `ignore_schedule` (a cycle's prompt pass) skips the backoff, never a
     gateway's `Retry-After`; `rand` draws the jitter.
     """
@@ -166,9 +171,7 @@ def deliver_pass(
             log.warning(
                 "delivery to %s failed (%s); batch kept for retry", agency, type(error).__name__
             )
-            if isinstance(error, PermanentGatewayError):
-                return DeliveryPass(counts, error)
-            break
+            return DeliveryPass(counts, error)
         _record_delivery(app, agency, batch, receipt)
         counts.delivered += 1
         counts.notices += batch.notice_count

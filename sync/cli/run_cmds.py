@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from datetime import date
@@ -85,14 +86,23 @@ def _report_run(summary: RunSummary, as_json: bool) -> None:
         click.echo(json.dumps(summary.as_dict(), sort_keys=True))
     else:
         print_summary(summary)
+    failures = []
     if summary.feed_errors:
-        agencies = " and ".join(sorted(summary.feed_errors))
-        gateways = "gateway" if len(summary.feed_errors) == 1 else "gateways"
+        failures.append(f"the {_gateways(summary.feed_errors)} could not be read")
+    if summary.delivery_errors:
+        failures.append(f"the {_gateways(summary.delivery_errors)} did not take every notice batch")
+    if failures:
+        told = " and ".join(failures)
         raise ArmsSyncError(
-            f"The {agencies} {gateways} could not be read or did not take every notice "
-            "batch; the rest of the run completed and the next run resumes where this "
-            "one stopped."
+            f"{told[0].upper()}{told[1:]}; the rest of the run completed and the next run "
+            "resumes where this one stopped."
         )
+
+
+def _gateways(errors: Mapping[str, str]) -> str:
+    """'police gateway', or 'police and probation gateways'."""
+    agencies = " and ".join(sorted(errors))
+    return f"{agencies} gateway" if len(errors) == 1 else f"{agencies} gateways"
 
 
 def _status(message: str) -> AbstractContextManager[object]:

@@ -295,11 +295,12 @@ class GatewayClient:
         if waits_too_long(self._retry, wait):
             raise self._asked_to_wait(method, path, transient, "longer than a call waits")
         if failures >= self._retry.max_attempts:
+            tries = "1 attempt" if failures == 1 else f"{failures} attempts"
             if wait is not None:
-                raise self._asked_to_wait(method, path, transient, f"after {failures} attempts")
+                raise self._asked_to_wait(method, path, transient, f"after {tries}")
             raise RetryableGatewayError(
                 f"the {self.agency} gateway did not answer {method} {path} after "
-                f"{failures} attempts (last: {transient.kind})."
+                f"{tries} (last: {transient.kind})."
             )
         delay = next_delay(self._retry, failures, self._rand(), wait)
         log.warning(

@@ -212,6 +212,23 @@ def test_a_run_leaves_an_agency_another_process_is_delivering_to_and_says_so(
     assert batches(app, delivered=False) == 0
 
 
+def test_a_run_tells_a_gateway_that_took_no_notices_apart_from_one_that_served_no_feed(
+    hub: Callable[..., App], gateway: RunningGateway, small_feeds: Path
+) -> None:
+    app = hub()
+    run_until_deliver(app, small_feeds, gateway.url)
+    waiting = batches(app, delivered=False)
+    assert waiting > 0
+    summary = RunSummary(run_id=0, as_of=TODAY)
+    unreachable = {AGENCY: gateway_source(closed_port_url(), AGENCY, app)}
+    deliver_to_gateways(app, unreachable, summary)
+
+    assert summary.feed_errors == {}
+    assert list(summary.delivery_errors) == [AGENCY]
+    assert "did not answer" in summary.delivery_errors[AGENCY]
+    assert batches(app, delivered=False) == waiting  # kept for the next delivery
+
+
 def test_batches_a_gateway_cannot_take_now_are_left_to_the_delivery_beat(
     hub: Callable[..., App], gateway: RunningGateway, small_feeds: Path
 ) -> None:

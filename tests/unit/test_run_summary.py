@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -12,6 +13,7 @@ from sync.errors import ArmsSyncError
 from sync.ingest import IngestCounts
 
 REFUSED = "The police gateway at http://127.0.0.1:9 cannot be reached."
+NOT_TAKEN = "notices are still waiting for delivery"
 
 
 def full_summary() -> RunSummary:
@@ -28,6 +30,7 @@ def full_summary() -> RunSummary:
         feed_errors={"police": REFUSED},
         notice_batches=3,
         delivered={"probation": {"notices": 5, "delivered": 1, "pending": 0}},
+        delivery_errors={"probation": NOT_TAKEN},
         delivery_notes={"probation": DELIVERING_ELSEWHERE},
         window_days=180,
     )
@@ -40,10 +43,11 @@ def test_a_stored_summary_reads_back_as_it_was_written() -> None:
 
 def test_a_summary_stored_before_newer_fields_reads_back_with_their_defaults() -> None:
     stored = full_summary().as_dict()
-    for newer in ("delivered", "delivery_notes", "window_days"):
+    for newer in ("delivered", "delivery_errors", "delivery_notes", "window_days"):
         del stored[newer]
     again = RunSummary.from_dict(stored)
-    assert (again.delivered, again.delivery_notes, again.window_days) == ({}, {}, None)
+    assert (again.delivered, again.delivery_errors) == ({}, {})
+    assert (again.delivery_notes, again.window_days) == ({}, None)
 
 
 def test_a_gateway_failure_is_told_with_its_reason_and_fails_the_run(
@@ -51,9 +55,38 @@ def test_a_gateway_failure_is_told_with_its_reason_and_fails_the_run(
 ) -> None:
     summary = full_summary()
     summary.delivery_notes.clear()
-    with pytest.raises(ArmsSyncError):
+    summary.delivery_errors.clear()
+    with pytest.raises(ArmsSyncError) as failed:
         _report_run(summary, as_json=False)
     assert f"police gateway: {REFUSED}\n" in capsys.readouterr().out
+    assert str(failed.value) == (
+        "The police gateway could not be read; the rest of the run completed and the "
+        "next run resumes where this one stopped."
+    )
+
+
+def test_notices_a_gateway_did_not_take_are_told_apart_from_a_feed_it_failed_to_serve(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    summary = full_summary()
+    summary.feed_errors.clear()
+    with pytest.raises(ArmsSyncError) as failed:
+        _report_run(summary, as_json=True)
+    told = json.loads(capsys.readouterr().out)
+    assert (told["feed_errors"], told["delivery_errors"]) == ({}, {"probation": NOT_TAKEN})
+    assert str(failed.value) == (
+        "The probation gateway did not take every notice batch; the rest of the run "
+        "completed and the next run resumes where this one stopped."
+    )
+
+
+def test_a_feed_and_a_delivery_failure_are_named_in_one_sentence() -> None:
+    with pytest.raises(ArmsSyncError) as failed:
+        _report_run(full_summary(), as_json=False)
+    assert str(failed.value).startswith(
+        "The police gateway could not be read and the probation gateway did not take "
+        "every notice batch; "
+    )
 
 
 def test_notices_left_to_another_delivery_are_told_and_do_not_fail_the_run(
@@ -61,6 +94,7 @@ def test_notices_left_to_another_delivery_are_told_and_do_not_fail_the_run(
 ) -> None:
     summary = full_summary()
     summary.feed_errors.clear()
+    summary.delivery_errors.clear()
     _report_run(summary, as_json=False)
     assert f"probation gateway: {DELIVERING_ELSEWHERE}\n" in capsys.readouterr().out
 
@@ -76,6 +110,7 @@ def test_the_plain_summary_names_every_part_of_a_run(capsys: pytest.CaptureFixtu
 def test_two_failed_gateways_are_named_together() -> None:
     summary = full_summary()
     summary.feed_errors["probation"] = REFUSED
+    summary.delivery_errors.clear()
     with pytest.raises(ArmsSyncError) as failed:
         _report_run(summary, as_json=True)
     assert str(failed.value).startswith("The police and probation gateways could not be read")

@@ -95,6 +95,8 @@ _DATE_EXACT, _DATE_SWAPPED, _DATE_ONE_DIGIT, _DATE_NEAR, _DATE_DISAGREE = (
     DateLevel.NEAR,
     DateLevel.DISAGREE,
 )
+
+
 def similarity(first: str, second: str) -> float:
     """Jaro-Winkler similarity of two names, 0.0 to 1.0."""
     return float(JaroWinkler.similarity(first, second))
