@@ -1,7 +1,9 @@
 """One full sync cycle in-process: ingest both feeds, decide, store, summarise.
 
-This is the service layer the CLI's `run` and the Celery tasks call. Each step
-is idempotent: re-running a cycle over the same feeds changes nothing.
+The CLI's `run` (and the demo) call it; a distributed cycle's stages
+(`sync/distributed/stages.py`) reuse its parts: the decision pass and its
+storing, the run summary, delivery to the gateways. Each step is idempotent:
+re-running a cycle over the same feeds changes nothing.
 
 A decision pass takes seconds to minutes, and acts and other runs may commit
 meanwhile. So every pass reads the ledger's mark before its inputs and is

@@ -2,8 +2,9 @@
 
 The actor is the operator when one is configured (`--operator`,
 `ARMS_SYNC_OPERATOR`), else the operating-system account running the command.
-Each call is made before the data is shown or written, so a command never
-consults without leaving its trace.
+A consultation is recorded before the data is shown; a disclosure once its
+file is in place (a write that failed disclosed nothing), in the command
+that wrote it, so a command never shows or writes without leaving its trace.
 """
 
 from __future__ import annotations

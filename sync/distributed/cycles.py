@@ -18,7 +18,14 @@ from sqlalchemy import select
 
 from sync.app import App
 from sync.distributed.status import open_cycle_ids
-from sync.distributed.work import KIND_INGEST, TaskRef, add_tasks, first_tasks, task_lock
+from sync.distributed.work import (
+    CYCLE_RUNNING,
+    KIND_INGEST,
+    TaskRef,
+    add_tasks,
+    first_tasks,
+    task_lock,
+)
 from sync.errors import ConfigurationError
 from sync.ledger import tables_cycle as tables
 from sync.ledger.runs import KIND_DISTRIBUTED, insert_run
@@ -67,7 +74,7 @@ def start_cycle(
                 run_id=run_id,
                 as_of=as_of,
                 stage=KIND_INGEST,
-                status="running",
+                status=CYCLE_RUNNING,
                 sources=sources,
                 started_at=now,
             )

@@ -32,6 +32,8 @@ from sync.ledger.store import RecordVersion
 
 CHUNK_LINES = 2_000
 CHUNKS_IN_FLIGHT_PER_PROCESS = 2
+# More workers than this gain little: the writing process is the bound by then.
+MAX_DEFAULT_PROCESSES = 4
 # Workers start from a clean server process, not a fork of this one: the
 # parent may hold database connections and threads that a fork would copy.
 _START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
@@ -106,7 +108,7 @@ def received(sent: list[_SentItem]) -> Iterator[FeedItem]:
 def default_processes() -> int:
     """Validation workers when the settings do not say: the usable cores, at most 4."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(usable or 1, 4))
+    return max(1, min(usable or 1, MAX_DEFAULT_PROCESSES))
 
 
 @contextmanager

@@ -273,7 +273,8 @@ def hold_ledger_task_lock(engine: Engine, task: str) -> HeldRunLock | None:
     """An exclusive lock on one ledger-wide task (`task` a short name), or None if held.
 
     For a task that must never run twice at once on one ledger (re-encrypting
-    it): a PostgreSQL session-level advisory lock on a connection of its own,
-    or a `flock`ed file `<database file>.<task>.lock`; released like a run's.
+    it, delivering to one agency): a PostgreSQL session-level advisory lock on
+    a connection of its own, or a `flock`ed file `<database file>.<task>.lock`;
+    released like a run's.
     """
     return run_locks_for(engine).hold_task(engine, task)
