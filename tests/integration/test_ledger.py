@@ -212,7 +212,7 @@ def test_a_pass_is_stored_only_together_with_its_run_finished(
 
     monkeypatch.setattr(Ledger, "finish_run", refuse_success)
     police = _feed(tmp_path / "police.jsonl", _police("2025-05-10"))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="outcome could not be recorded"):
         run_cycle(app, {"police": police}, AS_OF)
     assert _rows(app, schema.segments) == []
     assert _rows(app, schema.subjects) == []

@@ -268,7 +268,7 @@ def test_an_act_s_pass_is_stored_only_together_with_its_run_finished(
 ) -> None:
     before = stored(app)
     _refuse_success(monkeypatch)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="outcome could not be recorded"):
         link(app, PROBATION_TWO, POLICE_TWO, ACTOR, apply=True)
     assert stored(app) == before
     assert run_statuses(app)[-1] == "failed"
@@ -287,7 +287,7 @@ def test_a_fresh_pass_after_a_stale_one_is_stored_only_with_its_run_finished(
         _refuse_success(monkeypatch)
 
     _let_another_act_in(monkeypatch, sync.cycle, "store_decisions", other_act_then_no_success)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="outcome could not be recorded"):
         link(app, PROBATION_TWO, POLICE_TWO, ACTOR, apply=True)
     assert stored(app) == before[0]
     assert run_statuses(app) == ["succeeded", "failed", "succeeded"]  # the link's run began first

@@ -305,7 +305,8 @@ def test_tampered_ciphertext_is_refused(module_rings: Rings, position: int) -> N
 def test_truncated_ciphertext_is_refused(module_rings: Rings) -> None:
     wire = _seal(module_rings)
     ct = base64.b64decode(json.loads(wire)["ct"])
-    _refusal(_edit(wire, ct=_b64(ct[:-1])), module_rings.hub)
+    refusal = _refusal(_edit(wire, ct=_b64(ct[:-1])), module_rings.hub)
+    assert isinstance(refusal, EnvelopeRejected)
 
 
 def test_tampered_outer_signature_is_refused(module_rings: Rings) -> None:
@@ -493,8 +494,9 @@ def test_outside_the_skew_window_is_refused(module_rings: Rings, offset: timedel
 
 def test_inside_the_skew_window_or_without_one_is_accepted(module_rings: Rings) -> None:
     wire = _seal(module_rings)
-    _open(wire, module_rings.hub, now=T0 + SKEW)
-    _open(wire, module_rings.hub, now=T0 + timedelta(days=3), max_skew=None)
+    assert _open(wire, module_rings.hub, now=T0 + SKEW).plaintext == PLAINTEXT
+    late = _open(wire, module_rings.hub, now=T0 + timedelta(days=3), max_skew=None)
+    assert late.plaintext == PLAINTEXT
 
 
 # Keys: unknown, revoked, rotated

@@ -124,4 +124,7 @@ def test_only_a_licence_may_have_no_end(kind: str) -> None:
 
 
 def test_a_life_licence_has_no_end() -> None:
-    assert isinstance(validate_line(_supervision("licence", None), "line 1", PROBATION), Accepted)
+    item = validate_line(_supervision("licence", None), "line 1", PROBATION)
+    assert isinstance(item, Accepted)
+    assert item.version.payload is not None
+    assert json.loads(item.version.payload)["end"] is None

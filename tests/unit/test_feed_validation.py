@@ -308,3 +308,4 @@ def test_an_updated_at_read_from_a_feed_keys_as_its_utc_time() -> None:
 def test_a_name_with_a_stray_tab_keeps_its_person() -> None:
     record = validate_record(_person(surname="EXAMPLE\t"), PROBATION)
     assert isinstance(record, PersonRecord)
+    assert record.surname == "EXAMPLE"
