@@ -202,7 +202,7 @@ class Gateway:
             return _rejected("The body is not a sealed envelope.")
         stored = self.config.store.find(msg_id)
         if stored is not None and hmac.compare_digest(stored.digest, digest):
-            return Reply(HTTPStatus.OK, stored.receipt)
+            return Reply(HTTPStatus.OK, self._receipt_again(stored))
         now = self.config.clock()
         try:
             opened = open_envelope(
@@ -232,6 +232,21 @@ class Gateway:
         if _json_object(opened.plaintext) is None:
             return _rejected("The notice batch is not a JSON object.")
         return None
+
+    def _receipt_again(self, stored: StoredNotice) -> bytes:
+        """The receipt of a batch stored before: what was issued, signed with today's key.
+
+        The same bytes while the gateway's signing key is unchanged (Ed25519 is
+        deterministic); after a rotation the same receipt signed with the new key,
+        so a hub that lost the first answer can still verify one once the old key
+        is past its grace or revoked.
+        """
+        return sign_receipt(
+            self.config.keyring,
+            msg_id=stored.msg_id,
+            digest=stored.digest,
+            received_at=stored.received_at,
+        )
 
     def _store(self, opened: Opened, now: datetime) -> Reply:
         received_at = format_sealed_at(now)

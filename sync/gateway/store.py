@@ -3,7 +3,8 @@
 A small SQLite file in the gateway's state folder (the gateway stands in for an
 agency system; it is not the ledger). One row per `msg_id`, holding the
 decrypted batch and the signed receipt, so a delivery seen again, even after a
-restart, gets the very same receipt and stores nothing twice. The UNIQUE
+restart, gets the same receipt (signed again with the gateway's key of the
+day) and stores nothing twice. The UNIQUE
 constraint on `msg_id` settles concurrent deliveries of the same envelope.
 """
 

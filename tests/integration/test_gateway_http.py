@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from cryptography.x509.oid import NameOID
 
 from sync.crypto import CONTENT_TYPE_FEED, KeyRing, Party, open_envelope, seal
 from sync.crypto.envelope import wire_digest
+from sync.crypto.keyring import load_keyring, rotate
 from sync.errors import STALE_ENVELOPE_CODE, PermanentGatewayError
 from sync.gateway.client import GatewayClient
 from tests.integration.gateway_process import (
@@ -431,6 +433,36 @@ def test_receipts_survive_a_restart(setup: Setup, tmp_path: Path) -> None:
         assert second.stop() == 0
     assert again.raw == receipt.raw
     assert [row["msg_id"] for row in stored] == [receipt.msg_id]
+
+
+def test_a_batch_delivered_again_after_the_gateway_s_key_rotation_gets_a_receipt_that_verifies(
+    setup: Setup, tmp_path: Path
+) -> None:
+    keys, state = tmp_path / "keys", tmp_path / "state"
+    shutil.copytree(setup.keys, keys)
+    envelope = notice_batch(setup.hub, AGENCY, 8)
+    first = start_gateway(agency=AGENCY, feed=setup.feed, keys=keys, state=state, cwd=tmp_path)
+    try:
+        with make_client(first.url, setup.hub, AGENCY) as client:
+            receipt = client.deliver(envelope)  # the hub lost this answer, say
+    finally:
+        assert first.stop() == 0
+    rotate(keys, AGENCY, timedelta(0))  # the old key is past its grace at once
+    hub_now = load_keyring(keys, Party.HUB)
+    second = start_gateway(agency=AGENCY, feed=setup.feed, keys=keys, state=state, cwd=tmp_path)
+    try:
+        with make_client(second.url, hub_now, AGENCY) as client:
+            again = client.deliver(envelope)
+        stored = _stored(second.url)
+    finally:
+        assert second.stop() == 0
+    assert (again.msg_id, again.digest, again.received_at) == (
+        receipt.msg_id,
+        receipt.digest,
+        receipt.received_at,
+    )
+    assert json.loads(again.raw)["key_id"] != json.loads(receipt.raw)["key_id"]
+    assert [row["msg_id"] for row in stored] == [receipt.msg_id]  # stored once
 
 
 # --- the command ------------------------------------------------------------
