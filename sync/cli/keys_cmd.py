@@ -38,6 +38,18 @@ def resolve_key_dir(value: Path | None) -> Path:
     return value
 
 
+def existing_key_dir(value: Path | None) -> Path:
+    """The key directory as `resolve_key_dir` finds it, refused unless it exists.
+
+    For the commands that work on keys already made: a mistyped directory is
+    named, never made empty on the way.
+    """
+    directory = resolve_key_dir(value)
+    if not directory.is_dir():
+        raise ConfigurationError(f"There is no key directory {directory}.")
+    return directory
+
+
 def _settings_file_key_dir() -> Path | None:
     """`keys_dir` of the settings file given with --config or ARMS_SYNC_CONFIG, if any."""
     context = click.get_current_context(silent=True)
@@ -125,9 +137,7 @@ def generate_cmd(party: str, key_dir: Path | None, if_missing: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per key.")
 def list_cmd(key_dir: Path | None, as_json: bool) -> None:
     """List every party's public keys with their status."""
-    directory = resolve_key_dir(key_dir)
-    if not directory.is_dir():
-        raise ConfigurationError(f"There is no key directory {directory}.")
+    directory = existing_key_dir(key_dir)
     infos = list_keys(directory)
     if not infos and not as_json:
         click.echo("No keys in this key directory.", err=True)
@@ -146,7 +156,7 @@ def list_cmd(key_dir: Path | None, as_json: bool) -> None:
 )
 def rotate_cmd(party: str, grace_days: int, key_dir: Path | None) -> None:
     """Make new primary keys; the old ones become decrypt-only for the grace period."""
-    directory = resolve_key_dir(key_dir)
+    directory = existing_key_dir(key_dir)
     with writing(directory):
         changed = rotate(directory, Party(party), timedelta(days=grace_days))
     _report(changed)
@@ -176,7 +186,7 @@ def import_cmd(party: str, published: Path, key_dir: Path | None) -> None:
 @click.option("--key-id", required=True, help="The key id (its sibling key is revoked too).")
 def revoke_cmd(party: str, key_id: str, key_dir: Path | None) -> None:
     """Revoke a key and its sibling of the same generation; never accepted again."""
-    directory = resolve_key_dir(key_dir)
+    directory = existing_key_dir(key_dir)
     with writing(directory):
         changed = revoke(directory, Party(party), key_id.strip().lower())
     _report(changed)

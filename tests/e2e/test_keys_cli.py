@@ -105,11 +105,15 @@ def test_missing_key_directory_is_a_usage_error(runner: CliRunner) -> None:
     assert KEYS_DIR_ENV in result.output
 
 
-def test_listing_a_key_directory_that_does_not_exist_is_refused(
-    runner: CliRunner, tmp_path: Path
+@pytest.mark.parametrize(
+    "command",
+    [["list"], ["rotate", "--party", "hub"], ["revoke", "--party", "police", "--key-id", "ab"]],
+)
+def test_a_key_directory_that_does_not_exist_is_refused_and_not_made(
+    runner: CliRunner, tmp_path: Path, command: list[str]
 ) -> None:
     missing = tmp_path / "mistyped"
-    result = runner.invoke(keys, ["list", "--dir", str(missing)])
+    result = runner.invoke(keys, [*command, "--dir", str(missing)])
     assert isinstance(result.exception, ConfigurationError)
     assert str(result.exception) == f"There is no key directory {missing}."
     assert not missing.exists()
