@@ -381,8 +381,9 @@ def _deliver_to_gateway(app: App, agency: str, client: NoticeClient, summary: Ru
     """One delivery pass to an agency, unless another process is delivering to it.
 
     A gateway that did not take every batch is the agency's delivery error: the
-    gateway's own sentence, or that notices still wait (a `Retry-After` to
-    honour); the batches stay in the outbox.
+    gateway's own sentence, why its batches could not be sealed (no active key
+    of the agency), or that notices still wait (a `Retry-After` to honour);
+    the batches stay in the outbox.
     """
     from sync.delivery import deliver_pass, delivery_lock
 
@@ -398,5 +399,7 @@ def _deliver_to_gateway(app: App, agency: str, client: NoticeClient, summary: Ru
     summary.delivered[agency] = asdict(delivery.counts)
     if delivery.failure is not None:
         summary.delivery_errors[agency] = str(delivery.failure)
+    elif delivery.held is not None:
+        summary.delivery_errors[agency] = delivery.held
     elif delivery.counts.pending:
         summary.delivery_errors[agency] = NOTICES_WAITING

@@ -31,6 +31,7 @@ from sqlalchemy import Engine, select, update
 from sync.app import App
 from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import audit_disclosure
+from sync.crypto.keys import KeyUse, Party
 from sync.errors import (
     EnvelopeRefusedError,
     GatewayError,
@@ -41,7 +42,7 @@ from sync.errors import (
 from sync.gateway.retry import RetryPolicy, backoff_ceiling, partial_jitter
 from sync.ledger import schema
 from sync.ledger.moments import as_utc
-from sync.ledger.outbox import reseal_batch, sealed_under_retired_keys
+from sync.ledger.outbox import UNSEALED, reseal_batch, sealed_under_retired_keys
 from sync.ledger.run_locks import hold_ledger_task_lock
 
 log = logging.getLogger(__name__)
@@ -96,10 +97,15 @@ def retry_delay(attempts: int, rand: float, retry_after: float | None = None) ->
 
 @dataclass
 class DeliveryPass:
-    """One delivery pass: its counts, and the gateway's failure that ended it, if one did."""
+    """One delivery pass: its counts, and the gateway's failure that ended it, if one did.
+
+    `held` says why the pass stopped at a batch kept unsealed (the ring still
+    has no active encryption key of the agency); no attempt was counted.
+    """
 
     counts: DeliveryCounts
     failure: GatewayError | None = None
+    held: str | None = None
 
     @property
     def refusal(self) -> PermanentGatewayError | None:
@@ -163,8 +169,14 @@ def deliver_pass(
         now = app.clock()
         if _must_wait(batch, now, ignore_schedule):
             break
+        envelope = batch.envelope
+        if envelope == UNSEALED:
+            sealed = _seal_kept(app, agency, batch.batch_id)
+            if isinstance(sealed, str):
+                return DeliveryPass(counts, held=sealed)
+            envelope = sealed
         try:
-            receipt = _deliver_resealing_if_stale(app, client, batch.batch_id, batch.envelope)
+            receipt = _deliver_resealing_if_stale(app, client, batch.batch_id, envelope)
         except GatewayError as error:
             _record_failure(app, batch, error, now, rand())
             counts.failed += 1
@@ -237,6 +249,18 @@ def _record_delivery(app: App, agency: str, batch: _Batch, receipt: SignedReceip
             "notice batch delivered",
             [f"batch:{batch.batch_id}"],
         )
+
+
+def _seal_kept(app: App, agency: str, batch_id: str) -> bytes | str:
+    """Seal a batch kept unsealed, now that the agency has a key; else why it cannot be."""
+    keys = app.outbox_keys
+    if keys is None:
+        return "the notices wait for a key directory to seal them with."
+    lacking = keys.keyring.lacks_active_key(Party(agency), KeyUse.ENCRYPT)
+    if lacking is not None:
+        return str(lacking)
+    with app.ledger.engine.begin() as conn:
+        return reseal_batch(conn, batch_id, keys, app.clock())
 
 
 def _deliver_resealing_if_stale(

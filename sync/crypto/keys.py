@@ -111,6 +111,15 @@ class KeyRing:
             f"`arms-sync keys import --party {party.value} RING`."
         )
 
+    def lacks_active_key(self, party: Party, use: KeyUse) -> KeyError_ | None:
+        """Why `party` has no active key for `use` in this ring (the error `active` raises),
+        or None when it has one."""
+        try:
+            self.active(party, use)
+        except KeyError_ as lacking:
+            return lacking
+        return None
+
     def own_signing_key(self) -> tuple[str, Ed25519PrivateKey]:
         """My active signing key and its id, for sealing."""
         info = self.active(self.me, KeyUse.SIGN)

@@ -68,6 +68,7 @@ from sync.ledger.mark import mark_now
 log = logging.getLogger(__name__)
 Work = Callable[[App, CycleRules, TaskRef], list[TaskRef]]
 RESULT_REFUSED = "refused"
+RESULT_HELD = "held"  # why batches kept unsealed still wait (no active key of the agency)
 
 
 def execute(
@@ -362,6 +363,8 @@ def deliver_to(
     counts: dict[str, Any] = asdict(delivery.counts)
     if delivery.refusal is not None:
         counts[RESULT_REFUSED] = type(delivery.refusal).__name__
+    if delivery.held is not None:
+        counts[RESULT_HELD] = delivery.held
     return counts
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import uuid
 from collections import defaultdict
@@ -33,8 +34,12 @@ from sync.ledger.codec import Cipher
 from sync.ledger.store import bulk_execute
 
 UUID_BYTES = 16
+# The envelope of a batch kept until its agency has an active encryption key.
+UNSEALED = b""
 
 NOTICE_BATCH = 500
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,17 @@ def seal_batch(
         now=now,
         msg_id=batch_id,
     )
+
+
+def can_seal_to(agency: str, keyring: KeyRing) -> bool:
+    """Whether the ring holds an active encryption key of `agency` to seal its batches to.
+
+    Without one (its key revoked, the new one not yet imported) the agency's
+    batches are kept `UNSEALED` in the outbox, their content encrypted at rest
+    like every batch, and sealed when a delivery finds the key: one agency's
+    missing key holds back its own notices, never the pass or the other agency.
+    """
+    return keyring.lacks_active_key(Party(Agency(agency).value), KeyUse.ENCRYPT) is None
 
 
 def reseal_batch(conn: Connection, batch_id: str, keys: OutboxKeys, now: datetime) -> bytes:
@@ -214,11 +230,18 @@ def store_outgoing(
     waits in memory. Returns the number of batches stored.
     """
     positions: dict[str, int] = {}
+    sealable: dict[str, bool] = {}
     waiting: dict[str, list[OutgoingNotice]] = defaultdict(list)
 
     def store(agency: str, chunk: list[OutgoingNotice]) -> None:
-        position = positions[agency] if agency in positions else _next_position(conn, agency)
-        _store_batch(conn, agency, chunk, keys, position, run_id, now)
+        if agency not in positions:
+            positions[agency] = _next_position(conn, agency)
+            sealable[agency] = can_seal_to(agency, keys.keyring)
+            if not sealable[agency]:
+                log.warning("notices to %s kept unsealed: no active encryption key of it", agency)
+        position = positions[agency]
+        seal_now = sealable[agency]
+        _store_batch(conn, agency, chunk, keys, position, run_id, now, seal_now=seal_now)
         _update_state(conn, chunk, run_id)
         positions[agency] = position + 1
 
@@ -253,10 +276,12 @@ def _store_batch(
     position: int,
     run_id: int,
     now: datetime,
+    *,
+    seal_now: bool,
 ) -> None:
     batch_id = uuid.uuid4().hex
     plaintext = batch_plaintext(batch_id, chunk)
-    envelope = seal_batch(plaintext, agency, batch_id, keys.keyring, now)
+    envelope = seal_batch(plaintext, agency, batch_id, keys.keyring, now) if seal_now else UNSEALED
     conn.execute(
         schema.outbox.insert().values(
             batch_id=batch_id,

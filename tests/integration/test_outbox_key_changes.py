@@ -26,7 +26,7 @@ from sync.crypto import KeyRing, Party
 from sync.crypto.keyring import list_keys, load_keyring, revoke, rotate
 from sync.crypto.keys import KeyStatus
 from sync.cycle import run_cycle
-from sync.delivery import deliver_outbox
+from sync.delivery import deliver_outbox, deliver_pass
 from sync.errors import PermanentGatewayError
 from sync.feeds.files import PlainFileSource
 from sync.gateway.client import GatewayClient
@@ -170,3 +170,57 @@ def test_a_batch_refused_under_the_current_keys_is_left_as_sealed(
             deliver_outbox(app, AGENCY.value, client)
         assert _envelopes(app) == before
         assert store.count() == 0
+
+
+def _outbox_rows(app: App) -> list[tuple[str, bytes, int]]:
+    """Every batch's agency, envelope and attempts, in delivery order."""
+    table = schema.outbox
+    with app.ledger.engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.agency, table.c.envelope, table.c.attempts).order_by(
+                table.c.agency, table.c.position
+            )
+        ).all()
+    return [(str(agency), bytes(envelope), int(tries)) for agency, envelope, tries in rows]
+
+
+def test_an_agency_without_an_active_key_holds_back_its_own_notices_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "keys"
+    make_keys(folder)
+    only = next(info for info in list_keys(folder) if info.party is AGENCY)
+    revoke(folder, AGENCY, only.key_id)  # compromised, its new keys not made yet
+    feeds = tmp_path / "feeds"
+    write_synthetic_feeds(feeds, SynthOptions(subjects=SUBJECTS, seed=SEED, today=TODAY))
+    sources = {a: PlainFileSource(feeds / f"{a}.jsonl") for a in ("probation", "police")}
+    with _hub(folder, tmp_path) as app:
+        summary = run_cycle(app, sources, TODAY)
+        rows = _outbox_rows(app)
+        with _gateway(load_keyring(folder, AGENCY), tmp_path) as served:
+            client, store = served
+            held = deliver_pass(app, AGENCY.value, client)
+            assert store.count() == 0
+    assert summary.subjects > 0
+    kept = [envelope for agency, envelope, _ in rows if agency == AGENCY.value]
+    sealed = [envelope for agency, envelope, _ in rows if agency != AGENCY.value]
+    assert kept
+    assert all(envelope == b"" for envelope in kept)
+    assert sealed
+    assert all(json.loads(envelope)["header"] for envelope in sealed)
+    assert held.held is not None
+    assert "import its current public keys" in held.held
+    assert (held.failure, held.counts.delivered) == (None, 0)
+
+    rotate(folder, AGENCY, GRACE)  # the agency's new keys, taken into the ring
+    with _hub(folder, tmp_path) as app:
+        assert [tries for agency, _, tries in _outbox_rows(app) if agency == AGENCY.value] == [
+            0
+        ] * len(kept)  # waiting for a key spent no attempt
+        with _gateway(load_keyring(folder, AGENCY), tmp_path) as served:
+            client, store = served
+            counts = deliver_outbox(app, AGENCY.value, client)
+            batches = [json.loads(row.batch) for row in store.after(0)]
+        assert counts.pending == 0
+        delivered = sorted(n["notice_id"] for batch in batches for n in batch["notices"])
+        assert delivered == _queued_notice_ids(app)
