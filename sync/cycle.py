@@ -385,17 +385,16 @@ def _deliver_to_gateway(app: App, agency: str, client: NoticeClient, summary: Ru
     of the agency), or that notices still wait (a `Retry-After` to honour);
     the batches stay in the outbox.
     """
-    from sync.delivery import deliver_pass, delivery_lock
+    from sync.delivery import deliver_when_free
 
-    with delivery_lock(app.ledger.engine, agency) as free:
-        if not free:
-            summary.delivery_notes[agency] = DELIVERING_ELSEWHERE
-            return
-        try:
-            delivery = deliver_pass(app, agency, client, ignore_schedule=True)
-        except ArmsSyncError as error:
-            summary.delivery_errors[agency] = str(error)
-            return
+    try:
+        delivery = deliver_when_free(app, agency, client, ignore_schedule=True)
+    except ArmsSyncError as error:
+        summary.delivery_errors[agency] = str(error)
+        return
+    if delivery is None:
+        summary.delivery_notes[agency] = DELIVERING_ELSEWHERE
+        return
     summary.delivered[agency] = asdict(delivery.counts)
     if delivery.failure is not None:
         summary.delivery_errors[agency] = str(delivery.failure)

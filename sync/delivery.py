@@ -22,9 +22,9 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, select, update
 
@@ -46,6 +46,9 @@ from sync.ledger.outbox import UNSEALED, reseal_batch, sealed_under_retired_keys
 from sync.ledger.run_locks import hold_ledger_task_lock
 
 log = logging.getLogger(__name__)
+# What a delivery pass's counts name besides the numbers, as a task's result.
+RESULT_REFUSED = "refused"  # the class of the gateway's refusal that ended the pass
+RESULT_HELD = "held"  # why batches kept unsealed still wait (no active key of the agency)
 RETRY_BASE = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=1)
 OUTBOX_JITTER_SHARE = 0.5  # a wait lies between half and all of its ceiling
@@ -127,6 +130,44 @@ def delivery_lock(engine: Engine, agency: str) -> Iterator[bool]:
     finally:
         if held is not None:
             held.release()
+
+
+def deliver_to(
+    app: App, agency: str, url: str, *, ignore_schedule: bool = False
+) -> dict[str, Any] | None:
+    """One delivery pass to an agency's gateway, its counts as a task's result; None when
+    another process is delivering to it.
+
+    The delivery beat's passes wait for each failed batch's retry time (the
+    back-off); a cycle's own prompt pass (`ignore_schedule`) tries at once,
+    unless the gateway asked for a wait (`Retry-After`) that has not passed.
+    A gateway's refusal ends the pass like any failed batch (kept, with its
+    retry time) and is named in the counts (`refused`), never raised; so is
+    why kept batches could not be sealed (`held`). The client is the App's,
+    reused pass after pass (its connections and token).
+    """
+    delivery = deliver_when_free(
+        app, agency, app.gateway_client(url, agency), ignore_schedule=ignore_schedule
+    )
+    if delivery is None:
+        return None
+    counts: dict[str, Any] = asdict(delivery.counts)
+    if delivery.refusal is not None:
+        counts[RESULT_REFUSED] = type(delivery.refusal).__name__
+    if delivery.held is not None:
+        counts[RESULT_HELD] = delivery.held
+    return counts
+
+
+def deliver_when_free(
+    app: App, agency: str, client: NoticeClient, *, ignore_schedule: bool = False
+) -> DeliveryPass | None:
+    """One delivery pass (`deliver_pass`) under the agency's delivery lock; None when
+    another process holds it (it delivers what this pass would have)."""
+    with delivery_lock(app.ledger.engine, agency) as free:
+        if not free:
+            return None
+        return deliver_pass(app, agency, client, ignore_schedule=ignore_schedule)
 
 
 def deliver_outbox(

@@ -19,9 +19,10 @@ from celery import shared_task
 from celery.signals import worker_process_init
 
 from sync.app import App, KeysStamp
+from sync.delivery import deliver_to
 from sync.distributed.cycles import start_next_cycle
 from sync.distributed.report import write_nightly_report
-from sync.distributed.stages import Work, deliver_to, execute
+from sync.distributed.stages import Work, execute
 from sync.distributed.work import (
     KIND_COMMIT,
     KIND_DECIDE,

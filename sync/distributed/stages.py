@@ -36,6 +36,7 @@ from sync.core.decide import (
 from sync.core.notices import notices_for_subject
 from sync.core.records import Agency, RecordRef, SubjectFacts
 from sync.cycle import LIVE_SOURCE_ERRORS, decision_inputs, feed_error, load_active_overrides
+from sync.delivery import deliver_to
 from sync.distributed import store
 from sync.distributed.commit import commit_cycle
 from sync.distributed.cycles import load_cycle
@@ -67,8 +68,6 @@ from sync.ledger.mark import mark_now
 
 log = logging.getLogger(__name__)
 Work = Callable[[App, CycleRules, TaskRef], list[TaskRef]]
-RESULT_REFUSED = "refused"
-RESULT_HELD = "held"  # why batches kept unsealed still wait (no active key of the agency)
 
 
 def execute(
@@ -339,33 +338,6 @@ def deliver_agency(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
         raise Postponed
     with app.ledger.engine.begin() as conn:
         return complete(conn, ref, counts, app.clock())
-
-
-def deliver_to(
-    app: App, agency: str, url: str, *, ignore_schedule: bool = False
-) -> dict[str, Any] | None:
-    """One delivery pass to an agency's gateway; None when another worker is delivering.
-
-    The delivery beat's passes wait for each failed batch's retry time (the
-    back-off); a cycle's own prompt pass (`ignore_schedule`) tries at once,
-    unless the gateway asked for a wait (`Retry-After`) that has not passed.
-    A gateway's refusal ends the pass like any failed batch (kept, with its
-    retry time) and is named in the counts (`refused`), never raised. The
-    client is the App's, reused pass after pass (its connections and token).
-    """
-    from sync.delivery import deliver_pass, delivery_lock
-
-    with delivery_lock(app.ledger.engine, agency) as free:
-        if not free:
-            return None
-        client = app.gateway_client(url, agency)
-        delivery = deliver_pass(app, agency, client, ignore_schedule=ignore_schedule)
-    counts: dict[str, Any] = asdict(delivery.counts)
-    if delivery.refusal is not None:
-        counts[RESULT_REFUSED] = type(delivery.refusal).__name__
-    if delivery.held is not None:
-        counts[RESULT_HELD] = delivery.held
-    return counts
 
 
 WORK: dict[str, Work] = {

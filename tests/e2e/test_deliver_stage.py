@@ -25,9 +25,9 @@ import sync.delivery
 from sync.app import App
 from sync.crypto import Party
 from sync.cycle import DELIVERING_ELSEWHERE, RunSummary, deliver_to_gateways
-from sync.delivery import delivery_lock
+from sync.delivery import deliver_to, delivery_lock
 from sync.distributed.cycles import start_cycle
-from sync.distributed.stages import deliver_to, execute
+from sync.distributed.stages import execute
 from sync.distributed.status import agency_freshness, cycle_deliveries
 from sync.distributed.work import (
     KIND_DELIVER,

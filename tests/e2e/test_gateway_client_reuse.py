@@ -22,8 +22,9 @@ from sqlalchemy import func, select, update
 
 from sync.app import App
 from sync.crypto import Party
+from sync.delivery import deliver_to
 from sync.distributed.cycles import start_cycle
-from sync.distributed.stages import deliver_to, execute
+from sync.distributed.stages import execute
 from sync.gateway.client import GatewayClient
 from sync.ledger import schema
 from tests.e2e import test_deliver_stage as deliver_stage
