@@ -172,14 +172,9 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
         summary = RunSummary(run_id=run_id, as_of=as_of, window_days=app.settings.window_days)
         for agency, source in sources.items():
             counts = IngestCounts()
-            try:
-                today, now = app.today(), app.clock()
-                ingest(ledger, source, agency, run_id, today, now, as_of, counts=counts)
-            except LIVE_SOURCE_ERRORS as error:
-                if not source.live:
-                    raise
-                # One failing gateway never holds back the other agency's work.
-                summary.feed_errors[agency] = feed_error(error)
+            failed = ingest_live(app, source, agency, run_id, as_of, counts)
+            if failed is not None:
+                summary.feed_errors[agency] = feed_error(failed)
             if counts.units or agency not in summary.feed_errors:
                 summary.feeds[agency] = counts  # a failed gateway's pages read before it
         summary.changed = ledger.count_applied(run_id)
@@ -192,6 +187,29 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
 
         decide_and_store(app, as_of, run_id, finish)
     return summary
+
+
+def ingest_live(
+    app: App,
+    source: FeedSource,
+    agency: str,
+    run_id: int,
+    as_of: date,
+    counts: IngestCounts,
+    fence: Callable[[Connection], None] | None = None,
+) -> Exception | None:
+    """Ingest one source into `counts`; a live source's failure is returned, not raised.
+
+    One failing gateway never holds back the other agency's work: the pages
+    read before it stay applied (and counted). A file's failure is raised.
+    """
+    try:
+        ingest(app.ledger, source, agency, run_id, app.today(), app.clock(), as_of, fence, counts)
+    except LIVE_SOURCE_ERRORS as error:
+        if not source.live:
+            raise
+        return error
+    return None
 
 
 def feed_error(error: Exception) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 from sqlalchemy import update
@@ -35,7 +36,7 @@ from sync.core.decide import (
 )
 from sync.core.notices import notices_for_subject
 from sync.core.records import Agency, RecordRef, SubjectFacts
-from sync.cycle import LIVE_SOURCE_ERRORS, decision_inputs, feed_error, load_active_overrides
+from sync.cycle import decision_inputs, feed_error, ingest_live, load_active_overrides
 from sync.delivery import deliver_to
 from sync.distributed import store
 from sync.distributed.commit import commit_cycle
@@ -62,7 +63,7 @@ from sync.distributed.work import (
 )
 from sync.errors import ArmsSyncError
 from sync.feeds.convert import feed_state
-from sync.ingest import IngestCounts, ingest
+from sync.ingest import IngestCounts
 from sync.ledger import tables_cycle as tables
 from sync.ledger.mark import mark_now
 
@@ -133,31 +134,18 @@ def ingest_feed(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     cycle = load_cycle(app, ref.cycle_id)
     source = open_source(cycle.feeds[ref.arg], ref.arg, app)
     counts = IngestCounts()
-    try:
-        ingest(
-            app.ledger,
-            source,
-            ref.arg,
-            cycle.run_id,
-            app.today(),
-            app.clock(),
-            cycle.as_of,
-            fence=lambda conn: hold_claim(conn, ref),
-            counts=counts,
-        )
-    except LIVE_SOURCE_ERRORS as error:
-        if not source.live:
-            raise
-        read_before = asdict(counts) if counts.units else {}
-        result: dict[str, Any] = {**read_before, **feed_error_result(feed_error(error))}
+    fence = partial(hold_claim, ref=ref)  # each unit commits only under this attempt's claim
+    failed = ingest_live(app, source, ref.arg, cycle.run_id, cycle.as_of, counts, fence)
+    result: dict[str, Any] = asdict(counts)
+    if failed is not None:
+        read_before = result if counts.units else {}
+        result = {**read_before, **feed_error_result(feed_error(failed))}
         log.warning(
             "ingest of %s for cycle %d failed at its gateway (%s); the cycle goes on without it",
             ref.arg,
             ref.cycle_id,
-            type(error).__name__,
+            type(failed).__name__,
         )
-    else:
-        result = asdict(counts)
     with app.ledger.engine.begin() as conn:
         return complete(conn, ref, result, app.clock())
 
