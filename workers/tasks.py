@@ -21,7 +21,6 @@ from celery.signals import worker_process_init
 from sync.app import App, KeysStamp
 from sync.delivery import deliver_to
 from sync.distributed.cycles import start_next_cycle
-from sync.distributed.report import write_nightly_report
 from sync.distributed.stages import Work, execute
 from sync.distributed.work import (
     KIND_COMMIT,
@@ -32,6 +31,7 @@ from sync.distributed.work import (
     TaskRef,
     dispatch_pending,
 )
+from sync.reports.nightly import write_nightly_report
 from workers.app import (
     TASK_COMMIT,
     TASK_DECIDE,

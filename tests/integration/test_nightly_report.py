@@ -13,8 +13,8 @@ from sync.app import App
 from sync.audit.log import audit_log_for
 from sync.audit.tables import audit_log
 from sync.cycle import run_cycle
-from sync.distributed.report import write_nightly_report
 from sync.feeds.files import PlainFileSource
+from sync.reports.nightly import write_nightly_report
 from sync.reports.render import REPORT_FORMATS
 from sync.settings import Settings
 from tests.integration.test_audit_log import write_feeds
@@ -32,7 +32,7 @@ def test_each_report_file_written_is_a_disclosure_and_the_audit_anchor_logged(
         sources = {"probation": PlainFileSource(probation), "police": PlainFileSource(police)}
         run_cycle(app, sources, AS_OF)
 
-        with caplog.at_level(logging.INFO, logger="sync.distributed.report"):
+        with caplog.at_level(logging.INFO, logger="sync.reports.nightly"):
             written = write_nightly_report(app, AS_OF)
 
         names = [f"duplicates-{AS_OF}.{fmt}" for fmt in REPORT_FORMATS]
