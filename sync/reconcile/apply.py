@@ -19,7 +19,7 @@ pass would give.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import Connection
@@ -27,12 +27,14 @@ from sqlalchemy import Connection
 from sync.app import App
 from sync.audit.chain import AuditKind
 from sync.audit.log import audit_log_for
-from sync.core.decide import Decisions
-from sync.cycle import CheckedPass, decide_and_store
+from sync.core.decide import DecisionInputs, Decisions
+from sync.core.records import RecordRef
+from sync.cycle import CheckedPass, decide_and_store, decision_inputs
 from sync.ledger.mark import LedgerMark, mark_now, read_ledger_mark, unchanged_since
 from sync.ledger.runs import RUN_SUCCEEDED
 from sync.ledger.store_lock import lock_decision_store
 from sync.reconcile.acts import Actor, AuditNote
+from sync.reconcile.preview import ActOutcome, build_preview
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,48 @@ class PreparedPass:
     def for_run(self, run_id: int) -> CheckedPass:
         """The pass, checked that the ledger changed by nothing but the run `run_id` since."""
         return CheckedPass(self.decisions, unchanged_since(self.mark.with_run(run_id)))
+
+
+@dataclass(frozen=True, slots=True)
+class ManualAct:
+    """One manual act, as its preview and its application need it.
+
+    `change` gives the decision inputs with the act; `write` stores the act
+    (holding the decision-store lock); `note` is the applied act's audit entry.
+    The preview compares the passes around `refs` and the records of
+    `subject_id`; its consultation entry names `preview_refs` (default: the
+    note's) and it reports `preview_id` (None: the act gets its id when applied).
+    """
+
+    act_id: str
+    change: Callable[[DecisionInputs], DecisionInputs]
+    write: Callable[[Connection], None]
+    note: AuditNote
+    refs: frozenset[RecordRef] = frozenset()
+    subject_id: str | None = None
+    preview_refs: tuple[str, ...] | None = None
+    preview_id: str | None = None
+
+
+def preview_or_apply(app: App, actor: Actor, act: ManualAct, *, apply: bool) -> ActOutcome:
+    """Preview an act (audited as a consultation), or with `apply` store it and decide again.
+
+    The ledger's mark is read before the preview reads anything, so its pass
+    with the act is stored as it is only over a ledger nothing else changed.
+    """
+    mark = ledger_mark(app)
+    current = decision_inputs(app, act_as_of(app))
+    preview, after = build_preview(
+        app, current, act.change(current), refs=set(act.refs), subject_id=act.subject_id
+    )
+    if not apply:
+        consulted = (
+            act.note if act.preview_refs is None else replace(act.note, refs=act.preview_refs)
+        )
+        audit_preview(app, actor, consulted)
+        return ActOutcome(act.preview_id, preview, applied=False)
+    run_id = apply_act(app, actor, act.note, act.write, act.act_id, PreparedPass(after, mark))
+    return ActOutcome(act.act_id, preview, applied=True, run_id=run_id)
 
 
 def ledger_mark(app: App) -> LedgerMark:

@@ -17,20 +17,13 @@ from sync.audit.pipeline_hooks import person_ref
 from sync.core.decide import DecisionInputs
 from sync.core.linking import MATCHED_BY_MANUAL, Edge
 from sync.core.records import RecordRef
-from sync.cycle import decision_inputs
 from sync.errors import UsageError
 from sync.ledger.codec import field_key
 from sync.ledger.tables_manual import manual_links, review_items
 from sync.reconcile.acts import Actor, AuditNote, new_act_id, require_person
-from sync.reconcile.apply import (
-    PreparedPass,
-    act_as_of,
-    apply_act,
-    audit_preview,
-    ledger_mark,
-)
+from sync.reconcile.apply import ManualAct, preview_or_apply
 from sync.reconcile.manual_inputs import ACTION_LINK, ACTION_UNLINK, ordered_pair
-from sync.reconcile.preview import ActOutcome, build_preview
+from sync.reconcile.preview import ActOutcome
 
 LINK_PREFIX = "LNK"
 UNLINK_PREFIX = "UNL"
@@ -78,19 +71,10 @@ def _act(
     _check_pair(app, a, b)
     linking = action == ACTION_LINK
     act_id = new_act_id(LINK_PREFIX if linking else UNLINK_PREFIX)
-    mark = ledger_mark(app)  # before the preview reads anything
-    current = decision_inputs(app, act_as_of(app))
-    changed = _with_link(current, a, b) if linking else _without_link(current, a, b)
-    preview, after = build_preview(app, current, changed, refs={a, b})
-    note = AuditNote(
-        AuditKind.COMBINATION if linking else AuditKind.ALTERATION,
-        "manual link of person records" if linking else "manual unlink of person records",
-        (person_ref(a), person_ref(b), f"link:{act_id}"),
-    )
-    if not apply:
-        audit_preview(app, actor, replace(note, refs=(person_ref(a), person_ref(b))))
-        return ActOutcome(None, preview, applied=False)
     low, high = ordered_pair(a, b)
+
+    def change(current: DecisionInputs) -> DecisionInputs:
+        return _with_link(current, a, b) if linking else _without_link(current, a, b)
 
     def write(conn: Connection) -> None:
         conn.execute(
@@ -110,8 +94,14 @@ def _act(
         )
         _resolve_review_items(conn, app, (low, high), action, actor)
 
-    run_id = apply_act(app, actor, note, write, act_id, PreparedPass(after, mark))
-    return ActOutcome(act_id, preview, applied=True, run_id=run_id)
+    note = AuditNote(
+        AuditKind.COMBINATION if linking else AuditKind.ALTERATION,
+        "manual link of person records" if linking else "manual unlink of person records",
+        (person_ref(a), person_ref(b), f"link:{act_id}"),
+    )
+    pair = (person_ref(a), person_ref(b))
+    act = ManualAct(act_id, change, write, note, refs=frozenset({a, b}), preview_refs=pair)
+    return preview_or_apply(app, actor, act, apply=apply)
 
 
 def _pair_matches(first: RecordRef, second: RecordRef) -> ColumnElement[bool]:

@@ -15,8 +15,8 @@ from sqlalchemy import Connection, select, update
 from sync.app import App
 from sync.audit.chain import AuditKind
 from sync.audit.pipeline_hooks import subject_ref
+from sync.core.decide import DecisionInputs
 from sync.core.records import Override, Owner
-from sync.cycle import decision_inputs
 from sync.errors import UsageError
 from sync.ledger import schema
 from sync.ledger.codec import field_key
@@ -27,14 +27,8 @@ from sync.reconcile.acts import (
     require_date_range,
     require_subject,
 )
-from sync.reconcile.apply import (
-    PreparedPass,
-    act_as_of,
-    apply_act,
-    audit_preview,
-    ledger_mark,
-)
-from sync.reconcile.preview import ActOutcome, build_preview
+from sync.reconcile.apply import ManualAct, preview_or_apply
+from sync.reconcile.preview import ActOutcome
 
 OVERRIDE_PREFIX = "OVR"
 
@@ -62,33 +56,22 @@ def _range_text(start: date, end: date | None) -> str:
 def assign(app: App, request: AssignRequest, actor: Actor, *, apply: bool) -> ActOutcome:
     """Preview, and with `apply` store, a manual override (rule `MANUAL`)."""
     require_date_range(request.start, request.end)
+    subject_id = request.subject_id
     with app.ledger.engine.connect() as conn:
-        require_subject(conn, request.subject_id)
+        require_subject(conn, subject_id)
     act_id = new_act_id(OVERRIDE_PREFIX)
-    mark = ledger_mark(app)  # before the preview reads anything
-    current = decision_inputs(app, act_as_of(app))
     override = Override(act_id, request.owner, request.start, request.end)
-    existing = tuple(current.overrides.get(request.subject_id, ()))
-    changed = replace(
-        current, overrides={**current.overrides, request.subject_id: (*existing, override)}
-    )
-    preview, after = build_preview(app, current, changed, subject_id=request.subject_id)
-    note = AuditNote(
-        AuditKind.ALTERATION,
-        "manual ownership override",
-        (subject_ref(request.subject_id), f"override:{act_id}"),
-        f"owner {request.owner} {_range_text(request.start, request.end)}",
-    )
-    if not apply:
-        audit_preview(app, actor, replace(note, refs=(subject_ref(request.subject_id),)))
-        return ActOutcome(None, preview, applied=False)
+
+    def change(current: DecisionInputs) -> DecisionInputs:
+        existing = tuple(current.overrides.get(subject_id, ()))
+        return replace(current, overrides={**current.overrides, subject_id: (*existing, override)})
 
     def write(conn: Connection) -> None:
-        require_subject(conn, request.subject_id)  # again: a pass may have re-linked it since
+        require_subject(conn, subject_id)  # again: a pass may have re-linked it since
         conn.execute(
             schema.overrides.insert().values(
                 id=act_id,
-                subject_id=request.subject_id,
+                subject_id=subject_id,
                 owner=str(request.owner),
                 start=request.start,
                 end=request.end,
@@ -98,8 +81,16 @@ def assign(app: App, request: AssignRequest, actor: Actor, *, apply: bool) -> Ac
             )
         )
 
-    run_id = apply_act(app, actor, note, write, act_id, PreparedPass(after, mark))
-    return ActOutcome(act_id, preview, applied=True, run_id=run_id)
+    note = AuditNote(
+        AuditKind.ALTERATION,
+        "manual ownership override",
+        (subject_ref(subject_id), f"override:{act_id}"),
+        f"owner {request.owner} {_range_text(request.start, request.end)}",
+    )
+    act = ManualAct(
+        act_id, change, write, note, subject_id=subject_id, preview_refs=(subject_ref(subject_id),)
+    )
+    return preview_or_apply(app, actor, act, apply=apply)
 
 
 def _active_override_subject(conn: Connection, override_id: str) -> str:
@@ -118,19 +109,10 @@ def revoke(app: App, override_id: str, actor: Actor, *, apply: bool) -> ActOutco
     """Preview, and with `apply` store, the revocation of an override."""
     with app.ledger.engine.connect() as conn:
         subject_id = _active_override_subject(conn, override_id)
-    mark = ledger_mark(app)  # before the preview reads anything
-    current = decision_inputs(app, act_as_of(app))
-    remaining = tuple(o for o in current.overrides.get(subject_id, ()) if o.id != override_id)
-    changed = replace(current, overrides={**current.overrides, subject_id: remaining})
-    preview, after = build_preview(app, current, changed, subject_id=subject_id)
-    note = AuditNote(
-        AuditKind.ALTERATION,
-        "revocation of a manual ownership override",
-        (subject_ref(subject_id), f"override:{override_id}"),
-    )
-    if not apply:
-        audit_preview(app, actor, note)
-        return ActOutcome(override_id, preview, applied=False)
+
+    def change(current: DecisionInputs) -> DecisionInputs:
+        remaining = tuple(o for o in current.overrides.get(subject_id, ()) if o.id != override_id)
+        return replace(current, overrides={**current.overrides, subject_id: remaining})
 
     def write(conn: Connection) -> None:
         table = schema.overrides
@@ -146,5 +128,10 @@ def revoke(app: App, override_id: str, actor: Actor, *, apply: bool) -> ActOutco
         if done.rowcount != 1:
             raise UsageError(f"Override {override_id} is already revoked.")
 
-    run_id = apply_act(app, actor, note, write, override_id, PreparedPass(after, mark))
-    return ActOutcome(override_id, preview, applied=True, run_id=run_id)
+    note = AuditNote(
+        AuditKind.ALTERATION,
+        "revocation of a manual ownership override",
+        (subject_ref(subject_id), f"override:{override_id}"),
+    )
+    act = ManualAct(override_id, change, write, note, subject_id=subject_id, preview_id=override_id)
+    return preview_or_apply(app, actor, act, apply=apply)

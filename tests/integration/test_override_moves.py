@@ -24,7 +24,7 @@ from sync.errors import UsageError
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
 from sync.ledger.migrate import alembic_config, upgrade_to_head
-from sync.reconcile import overrides
+from sync.reconcile import apply
 from sync.reconcile.acts import Actor
 from sync.reconcile.overrides import AssignRequest, assign, revoke
 from sync.reconcile.preview import build_preview
@@ -228,7 +228,7 @@ def test_an_override_whose_subject_vanished_during_its_preview_is_refused_not_lo
         run_feeds(app, tmp_path, linked=True)  # another process's run re-links meanwhile
         return preview
 
-    monkeypatch.setattr(overrides, "build_preview", preview_while_another_run_links)
+    monkeypatch.setattr(apply, "build_preview", preview_while_another_run_links)
     with pytest.raises(UsageError, match=f"Subject {vanished} no longer exists.*{kept}"):
         _assign(app, vanished)
 

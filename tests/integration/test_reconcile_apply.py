@@ -24,7 +24,7 @@ from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
 from sync.ledger.decisions import store_decisions
 from sync.ledger.store import Ledger
-from sync.reconcile import apply, links
+from sync.reconcile import apply
 from sync.reconcile.acts import Actor
 from sync.reconcile.links import link
 from sync.reconcile.overrides import AssignRequest, assign
@@ -221,7 +221,7 @@ def _run_between_preview_and_apply(app: App, folder: Path, monkeypatch: pytest.M
         run_cycle(app, sources, AS_OF)
         return result
 
-    monkeypatch.setattr(links, "build_preview", preview_then_run)
+    monkeypatch.setattr(apply, "build_preview", preview_then_run)
 
 
 def test_a_run_between_an_act_and_its_pass_is_kept(
