@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -117,43 +117,20 @@ class RunSummary:
             yield f"{warned} records with warnings: see `arms-sync rejects --warnings`."
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready form of the summary."""
-        return {
-            "run_id": self.run_id,
-            "as_of": self.as_of.isoformat(),
-            "feeds": {agency: asdict(counts) for agency, counts in self.feeds.items()},
-            "changed": self.changed,
-            "subjects": self.subjects,
-            "owners_today": self.owners_today,
-            "open_flags": self.open_flags,
-            "orphans": self.orphans,
-            "feed_errors": self.feed_errors,
-            "notice_batches": self.notice_batches,
-            "delivered": self.delivered,
-            "delivery_errors": self.delivery_errors,
-            "delivery_notes": self.delivery_notes,
-            "window_days": self.window_days,
-        }
+        """A JSON-ready form of the summary: every field, the date in ISO form."""
+        return {**asdict(self), "as_of": self.as_of.isoformat()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
-        """The summary `as_dict` gave (a stored run's); keys added since default."""
-        return cls(
-            run_id=data["run_id"],
-            as_of=date.fromisoformat(data["as_of"]),
-            feeds={agency: IngestCounts(**counts) for agency, counts in data["feeds"].items()},
-            changed=data["changed"],
-            subjects=data["subjects"],
-            owners_today=data["owners_today"],
-            open_flags=data["open_flags"],
-            orphans=data["orphans"],
-            feed_errors=data.get("feed_errors", {}),
-            notice_batches=data.get("notice_batches", 0),
-            delivered=data.get("delivered", {}),
-            delivery_errors=data.get("delivery_errors", {}),
-            delivery_notes=data.get("delivery_notes", {}),
-            window_days=data.get("window_days"),
-        )
+        """The summary `as_dict` gave (a stored run's); fields added since take their
+        defaults, keys of other kinds of run (a manual act's) are left out."""
+        known = {field.name for field in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        values["as_of"] = date.fromisoformat(data["as_of"])
+        values["feeds"] = {
+            agency: IngestCounts(**counts) for agency, counts in data.get("feeds", {}).items()
+        }
+        return cls(**values)
 
 
 def run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSummary:
