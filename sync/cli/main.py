@@ -88,10 +88,14 @@ def cli(ctx: click.Context, db: str | None, config: Path | None) -> None:
 
 def warn_of_unknown_variables() -> None:
     """Warn (on stderr) of each `ARMS_SYNC_*` variable no setting reads: a misspelt
-    `ARMS_SYNC_DATABSE_URL` would otherwise leave the default ledger in use unnoticed."""
+    `ARMS_SYNC_DATABSE_URL` would otherwise leave the default ledger in use unnoticed.
+
+    Names are read without regard to case, as the settings read them: a
+    variable a setting takes in another case draws no warning."""
+    named = {name.upper(): name for name in os.environ}
     given = {
         name
-        for name in os.environ
+        for name in named
         if name.startswith(VARIABLE_PREFIX) and not name.startswith(TEST_VARIABLE_PREFIX)
     }
     if not given - OTHER_VARIABLES:
@@ -103,7 +107,7 @@ def warn_of_unknown_variables() -> None:
         from workers.settings import WorkerSettings
 
         unknown -= _variables_of(WorkerSettings.model_fields)
-    for name in sorted(unknown):
+    for name in sorted(named[upper] for upper in unknown):
         click.echo(f"Warning: {name} is not a setting arms-sync knows; it is ignored.", err=True)
 
 
