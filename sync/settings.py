@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -38,6 +38,48 @@ DEFAULT_HTTP_DEADLINE_SECONDS = 120.0
 DEFAULT_GATEWAY_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
+# Settings holding a number: true or false is refused there, not read as 1 or 0.
+NUMBER_SETTINGS = (
+    "window_days",
+    "validation_processes",
+    "hours_per_assessment",
+    "http_timeout_seconds",
+    "http_deadline_seconds",
+    "gateway_max_response_bytes",
+    "gateway_page_size",
+    "max_clock_skew_seconds",
+    "gateway_retry_attempts",
+    "gateway_retry_base_seconds",
+    "gateway_retry_max_seconds",
+)
+UTF8_BOM = b"\xef\xbb\xbf"
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def plain_date(value: object) -> object:
+    """A date setting as given, refused unless it is a date or `YYYY-MM-DD` text.
+
+    A number (read as seconds since 1970) or a date with a time would otherwise
+    be taken for some other day without a word.
+    """
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and ISO_DATE.fullmatch(value.strip()):
+        return value.strip()
+    raise ValueError("write it as a date, YYYY-MM-DD")
+
+
+def _check_area_code(area: str) -> None:
+    """Refuse an empty area code, or a setting's name where an area code should be."""
+    if not area.strip():
+        raise ValueError("an area code is empty")
+    if area in Settings.model_fields:
+        raise ValueError(
+            f"{area} is a setting, not an area code: it stands after the "
+            "[arms_sync.training_dates] table; move it above that table"
+        )
+
+
 class Settings(BaseSettings):
     """The service's settings, validated once per process."""
 
@@ -53,15 +95,21 @@ class Settings(BaseSettings):
     # Worker processes that validate long feed files; 0 validates in-process,
     # unset uses the usable cores (at most 4).
     validation_processes: int | None = Field(default=None, ge=0, le=64)
-    hours_per_assessment: float = Field(default=DEFAULT_HOURS_PER_ASSESSMENT, ge=0)
+    hours_per_assessment: float = Field(
+        default=DEFAULT_HOURS_PER_ASSESSMENT, ge=0, allow_inf_nan=False
+    )
     default_training_date: date = DEFAULT_TRAINING_DATE
     training_dates: dict[str, date] = Field(default_factory=dict)
     report_dir: Path = Path("reports")
     operator: str | None = None
-    http_timeout_seconds: float = Field(default=DEFAULT_HTTP_TIMEOUT_SECONDS, gt=0)
+    http_timeout_seconds: float = Field(
+        default=DEFAULT_HTTP_TIMEOUT_SECONDS, gt=0, allow_inf_nan=False
+    )
     # A whole attempt's limit: a gateway trickling its body slower than the read
     # timeout is cut off; a body over the cap (decompressed) is refused.
-    http_deadline_seconds: float = Field(default=DEFAULT_HTTP_DEADLINE_SECONDS, gt=0)
+    http_deadline_seconds: float = Field(
+        default=DEFAULT_HTTP_DEADLINE_SECONDS, gt=0, allow_inf_nan=False
+    )
     gateway_max_response_bytes: int = Field(default=DEFAULT_GATEWAY_MAX_RESPONSE_BYTES, ge=1024)
     gateway_client_id: str = "arms-sync"
     gateway_client_secret: SecretStr | None = None
@@ -82,8 +130,12 @@ class Settings(BaseSettings):
     gateway_page_size: int = Field(default=1000, ge=1, le=10_000)
     max_clock_skew_seconds: int = Field(default=300, gt=0)
     gateway_retry_attempts: int = Field(default=DEFAULT_GATEWAY_RETRY_ATTEMPTS, ge=1)
-    gateway_retry_base_seconds: float = Field(default=DEFAULT_GATEWAY_RETRY_BASE_SECONDS, ge=0)
-    gateway_retry_max_seconds: float = Field(default=DEFAULT_GATEWAY_RETRY_MAX_SECONDS, ge=0)
+    gateway_retry_base_seconds: float = Field(
+        default=DEFAULT_GATEWAY_RETRY_BASE_SECONDS, ge=0, allow_inf_nan=False
+    )
+    gateway_retry_max_seconds: float = Field(
+        default=DEFAULT_GATEWAY_RETRY_MAX_SECONDS, ge=0, allow_inf_nan=False
+    )
 
     def gateway_credentials(self, agency: str) -> tuple[str, SecretStr | None]:
         """The client id and secret the hub presents to `agency`'s gateway.
@@ -98,6 +150,27 @@ class Settings(BaseSettings):
         secret = own_secret if _given(own_secret) else self.gateway_client_secret
         return own_id or self.gateway_client_id, secret if _given(secret) else None
 
+    @field_validator(*NUMBER_SETTINGS, mode="before")
+    @classmethod
+    def _no_true_or_false_for_a_number(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError("it must be a number, not true or false")
+        return value
+
+    @field_validator("default_training_date", mode="before")
+    @classmethod
+    def _a_plain_date(cls, value: object) -> object:
+        return plain_date(value)
+
+    @field_validator("training_dates", mode="before")
+    @classmethod
+    def _areas_and_plain_dates(cls, dates: object) -> object:
+        if not isinstance(dates, dict):
+            return dates
+        for area in dates:
+            _check_area_code(str(area))
+        return {area: plain_date(day) for area, day in dates.items()}
+
     @field_validator("training_dates")
     @classmethod
     def _one_date_per_area(cls, dates: dict[str, date]) -> dict[str, date]:
@@ -107,6 +180,13 @@ class Settings(BaseSettings):
             if by_area.setdefault(key, day) != day:
                 raise ValueError(f"area {key} is given two different training dates")
         return by_area
+
+    @field_validator("gateway_ca_bundle")
+    @classmethod
+    def _an_existing_bundle(cls, bundle: Path | None) -> Path | None:
+        if bundle is not None and not bundle.exists():
+            raise ValueError(f"there is no file or folder {bundle}")
+        return bundle
 
     @classmethod
     def settings_customise_sources(
@@ -122,20 +202,45 @@ class Settings(BaseSettings):
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """The `[arms_sync]` table (or the whole file) of a settings file."""
+    """The `[arms_sync]` table (or the whole file) of a settings file.
+
+    The file is UTF-8 (a byte-order mark, as some editors write, is allowed).
+    Beside an `[arms_sync]` table nothing else may stand: a setting written
+    outside it would otherwise be ignored without a word.
+    """
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        raw = path.read_bytes()
     except FileNotFoundError as error:
-        raise ConfigurationError(f"The settings file {path.name} does not exist.") from error
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigurationError(f"The settings file {path.name} is not valid TOML.") from error
+        raise ConfigurationError(f"The settings file {path} does not exist.") from error
+    except IsADirectoryError as error:
+        raise ConfigurationError(f"The settings file {path} is a folder.") from error
     except OSError as error:
-        raise ConfigurationError(f"The settings file {path.name} cannot be read.") from error
-    table = data.get("arms_sync", data)
+        raise ConfigurationError(f"The settings file {path} cannot be read.") from error
+    try:
+        text = raw.removeprefix(UTF8_BOM).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigurationError(f"The settings file {path} is not UTF-8 text.") from error
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigurationError(f"The settings file {path} is not valid TOML.") from error
+    return _settings_table(path, data)
+
+
+def _settings_table(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """The file's `[arms_sync]` table, or the whole file when it has none."""
+    if "arms_sync" not in data:
+        return data
+    table = data["arms_sync"]
     if not isinstance(table, dict):
         raise ConfigurationError(
-            f"The settings file {path.name} has an arms_sync entry that is not a table."
+            f"The settings file {path} has an arms_sync entry that is not a table."
+        )
+    outside = sorted(key for key in data if key != "arms_sync")
+    if outside:
+        raise ConfigurationError(
+            f"The settings file {path} names {outside[0]} outside its [arms_sync] table, "
+            "where it would be ignored; move it into the table."
         )
     return dict(table)
 

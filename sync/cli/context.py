@@ -49,6 +49,7 @@ class CliState:
             from sync.settings import load_settings
 
             settings = load_settings(self.config, database_url=self.db, keys_dir=self.keys_dir)
+            refuse_ledger_in_memory(settings.database_url)
             if self.ledger_must_exist:
                 refuse_missing_ledger_file(settings.database_url)
             self._app = App(settings)
@@ -61,6 +62,17 @@ class CliState:
 
 
 pass_state = click.make_pass_decorator(CliState)
+
+
+def refuse_ledger_in_memory(database_url: str) -> None:
+    """Refuse (exit 2) an SQLite ledger in memory: a command's work would end with it."""
+    from sync.ledger.location import is_memory_database, parse_ledger_url
+
+    if is_memory_database(parse_ledger_url(database_url)):
+        raise UsageError(
+            "An SQLite ledger in memory keeps nothing once the command ends; name a file "
+            "(sqlite:///arms-sync.db) or a PostgreSQL database."
+        )
 
 
 def refuse_missing_ledger_file(database_url: str) -> None:

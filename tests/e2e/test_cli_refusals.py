@@ -78,6 +78,16 @@ def test_a_bare_ledger_file_name_is_refused_with_its_sqlite_url(empty: Path, nam
     )
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_a_ledger_in_memory_is_refused_as_keeping_nothing(empty: Path, url: str) -> None:
+    result = arms_sync("--db", url, *run_args(empty), cwd=empty, check=False)
+    assert result.returncode == 2
+    assert refusal(result) == (
+        "Error: An SQLite ledger in memory keeps nothing once the command ends; name a file "
+        "(sqlite:///arms-sync.db) or a PostgreSQL database."
+    )
+
+
 def test_an_unreachable_ledger_server_is_one_sentence_without_the_password(empty: Path) -> None:
     url = f"postgresql://u:{PASSWORD}@127.0.0.1:1/x"
     result = arms_sync("export", "timeline", "--db", url, cwd=empty, check=False)

@@ -63,23 +63,95 @@ def test_an_environment_table_that_is_not_json_is_named_without_its_value(
 
 
 @pytest.mark.parametrize(
-    ("content", "sentence"),
+    ("content", "problem"),
     [
-        (b"\xff\xfe\x00binary", "The settings file s.toml is not valid TOML."),
+        (b"\xff\xfe\x00binary", "is not UTF-8 text."),
+        (b"window_days = \n", "is not valid TOML."),
+        (b"arms_sync = 5\n", "has an arms_sync entry that is not a table."),
         (
-            b"arms_sync = 5\n",
-            "The settings file s.toml has an arms_sync entry that is not a table.",
+            b"window_days = 30\n[arms_sync]\noperator = 'jsmith'\n",
+            "names window_days outside its [arms_sync] table, where it would be ignored; "
+            "move it into the table.",
         ),
     ],
 )
 def test_a_settings_file_that_cannot_be_used_is_one_sentence(
-    tmp_path: Path, content: bytes, sentence: str
+    tmp_path: Path, content: bytes, problem: str
 ) -> None:
     path = tmp_path / "s.toml"
     path.write_bytes(content)
     with pytest.raises(ConfigurationError) as caught:
         load_settings(path)
-    assert str(caught.value) == sentence
+    assert str(caught.value) == f"The settings file {path} {problem}"
+
+
+def test_a_settings_file_that_is_a_folder_is_named_as_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(tmp_path)
+    assert str(caught.value) == f"The settings file {tmp_path} is a folder."
+
+
+def test_a_settings_file_an_editor_began_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_bytes(b"\xef\xbb\xbf[arms_sync]\nwindow_days = 90\n")
+    assert load_settings(path).window_days == 90
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        (
+            "[arms_sync.training_dates]\nNW = 2016-02-29\nwindow_days = 30\n",
+            "training_dates is invalid: window_days is a setting, not an area code: it stands "
+            "after the [arms_sync.training_dates] table; move it above that table.",
+        ),
+        (
+            '[arms_sync.training_dates]\n"" = 2016-02-29\n',
+            "training_dates is invalid: an area code is empty.",
+        ),
+        (
+            "[arms_sync.training_dates]\nNW = 1456704000\n",
+            "training_dates is invalid: write it as a date, YYYY-MM-DD.",
+        ),
+        (
+            "[arms_sync]\ndefault_training_date = 2016-02-29T00:00:00Z\n",
+            "default_training_date is invalid: write it as a date, YYYY-MM-DD.",
+        ),
+        (
+            "[arms_sync]\ndefault_training_date = 20160229\n",
+            "default_training_date is invalid: write it as a date, YYYY-MM-DD.",
+        ),
+        (
+            "[arms_sync]\nwindow_days = true\n",
+            "window_days is invalid: it must be a number, not true or false.",
+        ),
+        ("[arms_sync]\nhours_per_assessment = inf\n", "hours_per_assessment is invalid: "),
+        (
+            '[arms_sync]\ngateway_ca_bundle = "no-such/ca.pem"\n',
+            "gateway_ca_bundle is invalid: there is no file or folder no-such/ca.pem.",
+        ),
+    ],
+)
+def test_a_setting_that_would_be_misread_is_refused_by_name(
+    tmp_path: Path, table: str, problem: str
+) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(table, encoding="utf-8")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(path)
+    assert str(caught.value).startswith(f"Setting {problem}")
+
+
+def test_dates_and_numbers_as_the_environment_gives_them_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ARMS_SYNC_WINDOW_DAYS", "90")
+    monkeypatch.setenv("ARMS_SYNC_DEFAULT_TRAINING_DATE", "2017-08-31")
+    monkeypatch.setenv("ARMS_SYNC_TRAINING_DATES", '{"nw": "2016-02-29"}')
+    settings = load_settings()
+    assert settings.window_days == 90
+    assert settings.default_training_date == date(2017, 8, 31)
+    assert settings.training_dates == {"NW": date(2016, 2, 29)}
 
 
 @pytest.mark.parametrize("name", ["broker_url", "pull_interval_seconds", "databse_url"])
