@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError
 from sqlalchemy.pool import SingletonThreadPool
 
 from sync.core.decide import Linker, link_on_identifiers, link_probabilistically
-from sync.core.policy import PolicySettings
+from sync.core.policy import PI_15_2015, PolicySettings
 from sync.core.records import RecordRef
 from sync.crypto.at_rest import FieldCipher, new_data_key
 from sync.crypto.key_file import read_data_key_file
@@ -46,6 +46,7 @@ from sync.ledger.migrate import VERSION_TABLE, upgrade_to_head
 from sync.ledger.outbox import OutboxKeys
 from sync.ledger.store import Ledger
 from sync.owner_only_files import create_owner_only_file, restrict_to_owner
+from sync.policy_file import load_policy_file
 from sync.settings import Settings
 
 if TYPE_CHECKING:
@@ -211,8 +212,12 @@ class App:
 
     @cached_property
     def policy(self) -> PolicySettings:
-        """The ownership policy and per-area training dates from settings."""
+        """The ownership policy's versions (the policy file's, else the built-in first
+        version) and the per-area training dates, from settings."""
+        policy_file = self.settings.policy_file
+        policies = (PI_15_2015,) if policy_file is None else load_policy_file(policy_file)
         return PolicySettings(
+            policies=policies,
             training_dates=dict(self.settings.training_dates),
             default_training_date=self.settings.default_training_date,
         )

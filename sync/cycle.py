@@ -29,6 +29,7 @@ from sync.app import App
 from sync.core.bulk import paused_garbage_collection
 from sync.core.decide import DecisionInputs, Decisions, decide, decide_around_act
 from sync.core.notices import Notice
+from sync.core.policy import PolicySettings
 from sync.core.records import Agency, Override, Owner, RecordRef
 from sync.errors import ArmsSyncError, CryptoError, GatewayError, InputRefused, StalePass
 from sync.feeds.convert import feed_state
@@ -79,6 +80,8 @@ class RunSummary:
     # Why an agency's notices were left to another delivery (not a failure).
     delivery_notes: dict[str, str] = field(default_factory=dict)
     window_days: int | None = None  # the duplicate window the pass used
+    # The policy the pass decided under: its versions and the training dates.
+    policy: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
@@ -146,7 +149,12 @@ def run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSu
 def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSummary:
     ledger = app.ledger
     with ledger.in_process_run(as_of, app.clock) as run_id:
-        summary = RunSummary(run_id=run_id, as_of=as_of, window_days=app.settings.window_days)
+        summary = RunSummary(
+            run_id=run_id,
+            as_of=as_of,
+            window_days=app.settings.window_days,
+            policy=policy_in_force(app.policy),
+        )
         for agency, source in sources.items():
             counts = IngestCounts()
             failed = ingest_live(app, source, agency, run_id, as_of, counts)
@@ -187,6 +195,26 @@ def ingest_live(
             raise
         return error
     return None
+
+
+def policy_in_force(policy: PolicySettings) -> dict[str, Any]:
+    """What a run records of the policy it decided under: each version's id and effective
+    date, and the training dates (a change of them re-decides every date; see
+    `docs/decisions.md`), so a stored decision can be told which made it."""
+    return {
+        "versions": [
+            {"id": version.id, "effective_from": _iso(version.effective_from)}
+            for version in policy.policies
+        ],
+        "default_training_date": policy.default_training_date.isoformat(),
+        "training_dates": {
+            area: day.isoformat() for area, day in sorted(policy.training_dates.items())
+        },
+    }
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 def feed_error(error: Exception) -> str:

@@ -1,8 +1,9 @@
 """Settings: a TOML file (`--config` / `ARMS_SYNC_CONFIG`) overridden by `ARMS_SYNC_*`.
 
 Everything an operator may tune lives here, never in code: the ledger URL, the
-key directory, the at-rest key file, the duplicate window, hours per assessment, training dates per
-probation area, report folder and gateway access. The background deployment's
+key directory, the at-rest key file, the duplicate window, hours per
+assessment, training dates per probation area, the policy file, report folder
+and gateway access. The background deployment's
 own settings (broker, queues, schedule) are environment variables only
 (`workers/settings.py`).
 """
@@ -100,6 +101,8 @@ class Settings(BaseSettings):
     )
     default_training_date: date = DEFAULT_TRAINING_DATE
     training_dates: dict[str, date] = Field(default_factory=dict)
+    # The policy's versions as data (config/policy.toml); unset, the built-in first version.
+    policy_file: Path | None = None
     report_dir: Path = Path("reports")
     operator: str | None = None
     http_timeout_seconds: float = Field(
@@ -180,6 +183,15 @@ class Settings(BaseSettings):
             if by_area.setdefault(key, day) != day:
                 raise ValueError(f"area {key} is given two different training dates")
         return by_area
+
+    @field_validator("policy_file")
+    @classmethod
+    def _a_usable_policy_file(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            from sync.policy_file import load_policy_file
+
+            load_policy_file(path)  # refused here, in one sentence, before any work
+        return path
 
     @field_validator("gateway_ca_bundle")
     @classmethod

@@ -29,7 +29,13 @@ from sqlalchemy import Connection, select, update
 from sync.app import App
 from sync.core.decide import Decisions, SubjectDecision
 from sync.core.records import Agency, RecordRef, SubjectFacts
-from sync.cycle import CheckedPass, RunSummary, decide_and_store, summarise_decisions
+from sync.cycle import (
+    CheckedPass,
+    RunSummary,
+    decide_and_store,
+    policy_in_force,
+    summarise_decisions,
+)
 from sync.distributed import store
 from sync.distributed.cycles import CycleRow, load_cycle
 from sync.distributed.work import (
@@ -124,6 +130,7 @@ def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
         changed=ledger.count_applied(cycle.run_id),
         feed_errors=feed_errors,
         window_days=app.settings.window_days,
+        policy=policy_in_force(app.policy),
     )
     completed: list[TaskRef] = []
 

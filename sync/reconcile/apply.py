@@ -29,7 +29,7 @@ from sync.audit.chain import AuditKind
 from sync.audit.log import audit_log_for
 from sync.core.decide import DecisionInputs, Decisions
 from sync.core.records import RecordRef
-from sync.cycle import CheckedPass, decide_and_store, decision_inputs
+from sync.cycle import CheckedPass, decide_and_store, decision_inputs, policy_in_force
 from sync.ledger.mark import LedgerMark, mark_now, read_ledger_mark, unchanged_since
 from sync.ledger.runs import RUN_SUCCEEDED
 from sync.ledger.store_lock import lock_decision_store
@@ -170,7 +170,11 @@ def redecide(app: App, act_id: str, ready: PreparedPass | None = None) -> int:
     """
     audit_log_for(app.ledger.engine).require_writable()
     ledger = app.ledger
-    summary = {"manual_act": act_id, "window_days": app.settings.window_days}
+    summary = {
+        "manual_act": act_id,
+        "window_days": app.settings.window_days,
+        "policy": policy_in_force(app.policy),
+    }
     as_of = act_as_of(app)
     with ledger.in_process_run(as_of, app.clock, failure_summary=summary) as run_id:
 

@@ -33,6 +33,7 @@ def full_summary() -> RunSummary:
         delivery_errors={"probation": NOT_TAKEN},
         delivery_notes={"probation": DELIVERING_ELSEWHERE},
         window_days=180,
+        policy={"versions": [{"id": "pi-15-2015", "effective_from": None}]},
     )
 
 
@@ -43,11 +44,11 @@ def test_a_stored_summary_reads_back_as_it_was_written() -> None:
 
 def test_a_summary_stored_before_newer_fields_reads_back_with_their_defaults() -> None:
     stored = full_summary().as_dict()
-    for newer in ("delivered", "delivery_errors", "delivery_notes", "window_days"):
+    for newer in ("delivered", "delivery_errors", "delivery_notes", "window_days", "policy"):
         del stored[newer]
     again = RunSummary.from_dict(stored)
     assert (again.delivered, again.delivery_errors) == ({}, {})
-    assert (again.delivery_notes, again.window_days) == ({}, None)
+    assert (again.delivery_notes, again.window_days, again.policy) == ({}, None, {})
 
 
 def test_a_gateway_failure_is_told_with_its_reason_and_fails_the_run(

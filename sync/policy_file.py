@@ -1,0 +1,99 @@
+"""Reading the ownership policy's versions from a TOML file (`policy_file`).
+
+The policy is data with a version id (`ownership-policy.md`, "Versioning"):
+each version names, in order, the rules of `sync/core/rules.py` with the owner
+each gives, and the roll-out test's months; it is in force from its effective
+date until the next version's. `config/policy.toml` holds the first version,
+`pi-15-2015`, as the built-in policy has it. A file that cannot be used is
+refused in one sentence naming the version and what is wrong.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sync.core.policy import PolicySettings, PolicyVersion
+from sync.core.records import Owner
+from sync.core.rules import PLANNED_LENGTH_MONTHS, ROLLOUT_OFFSET_MONTHS
+from sync.errors import ConfigurationError
+
+
+class RuleEntry(BaseModel):
+    """One rule of a version, in evaluation order, and the owner it gives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: str
+    owner: Owner
+
+
+class VersionEntry(BaseModel):
+    """One policy version as the file holds it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    effective_from: date | None = None
+    rollout_offset_months: int = Field(default=ROLLOUT_OFFSET_MONTHS, ge=0)
+    planned_length_months: int = Field(default=PLANNED_LENGTH_MONTHS, ge=1)
+    rules: tuple[RuleEntry, ...] = Field(min_length=1)
+
+
+class PolicyFile(BaseModel):
+    """The whole file: its versions, oldest first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: tuple[VersionEntry, ...] = Field(min_length=1)
+
+
+def load_policy_file(path: Path) -> tuple[PolicyVersion, ...]:
+    """The policy versions of a TOML file, checked as the policy engine needs them."""
+    entries = _read(path).version
+    ids = [entry.id for entry in entries]
+    repeated = next((id_ for id_ in ids if ids.count(id_) > 1), None)
+    if repeated is not None:
+        raise ConfigurationError(f"The policy file {path} has two versions {repeated}.")
+    versions = tuple(_version(path, entry) for entry in entries)
+    try:
+        PolicySettings(policies=versions)
+    except ValueError as error:
+        raise ConfigurationError(f"The policy file {path} cannot be used: {error}.") from error
+    return versions
+
+
+def _read(path: Path) -> PolicyFile:
+    """The file's content, validated; one sentence when it cannot be read or used."""
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError as error:
+        raise ConfigurationError(f"The policy file {path} does not exist.") from error
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigurationError(f"The policy file {path} is not readable TOML.") from error
+    try:
+        return PolicyFile.model_validate(data)
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        reason = first["msg"].removeprefix("Value error, ")
+        raise ConfigurationError(
+            f"The policy file {path} is invalid at {where}: {reason}."
+        ) from error
+
+
+def _version(path: Path, entry: VersionEntry) -> PolicyVersion:
+    """A policy version from its entry; one sentence naming it when it cannot be one."""
+    try:
+        return PolicyVersion(
+            id=entry.id,
+            effective_from=entry.effective_from,
+            rules=tuple((item.rule, item.owner) for item in entry.rules),
+            rollout_offset_months=entry.rollout_offset_months,
+            planned_length_months=entry.planned_length_months,
+        )
+    except ValueError as error:
+        raise ConfigurationError(f"The policy file {path} cannot be used: {error}.") from error
