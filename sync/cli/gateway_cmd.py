@@ -103,7 +103,10 @@ def _stop_on_signals() -> threading.Event:
 )
 @click.option("--client-id", envvar=CLIENT_ID_ENV, show_envvar=True, help="OAuth2 client id.")
 @click.option(
-    "--client-secret", envvar=CLIENT_SECRET_ENV, show_envvar=True, help="OAuth2 client secret."
+    "--client-secret",
+    envvar=CLIENT_SECRET_ENV,
+    show_envvar=True,
+    help="OAuth2 client secret; give it by the variable: a command line is seen by every user.",
 )
 @click.option(
     "--page-size",
