@@ -31,6 +31,7 @@ from sync.core.decide import DecisionInputs, Decisions, decide, decide_around_ac
 from sync.core.notices import Notice
 from sync.core.policy import PolicySettings
 from sync.core.records import Agency, Override, Owner, RecordRef
+from sync.crypto.keys import KeyUse, Party
 from sync.errors import ArmsSyncError, CryptoError, GatewayError, InputRefused, StalePass
 from sync.feeds.convert import feed_state
 from sync.feeds.parallel import default_processes, validating_in_processes
@@ -55,6 +56,11 @@ PassFinish = Callable[[Connection, Decisions, int], None]
 DELIVERING_ELSEWHERE = (
     "another process is delivering to this gateway; the notices left waiting go with "
     "the next delivery"
+)
+# The hub's ring holds an agency's keys but no active one: its batches wait unsealed.
+NOTICES_KEPT_UNSEALED = (
+    "the key ring has no active encryption key of this agency (revoked, its new keys not "
+    "yet imported): its notices wait in the outbox, unsealed, until they are"
 )
 # Batches a pass left waiting without a failure (a gateway's `Retry-After` to honour).
 NOTICES_WAITING = "notices are still waiting for delivery"
@@ -168,6 +174,7 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
         def finish(conn: Connection, decisions: Decisions, batches: int) -> None:
             summarise_decisions(summary, decisions)
             summary.notice_batches = batches
+            note_notices_kept_unsealed(app, summary)
             ledger.finish_run(run_id, status, summary.as_dict(), app.clock(), conn)
 
         decide_and_store(app, as_of, run_id, finish)
@@ -195,6 +202,19 @@ def ingest_live(
             raise
         return error
     return None
+
+
+def note_notices_kept_unsealed(app: App, summary: RunSummary) -> None:
+    """Say, for each agency whose keys the ring holds but none active, that its batches
+    wait unsealed (`sync.ledger.outbox.can_seal_to`)."""
+    keys = app.outbox_keys
+    if keys is None:
+        return
+    ring = keys.keyring
+    for agency in Agency:
+        party = Party(agency.value)
+        if ring.holds_keys_of(party) and ring.lacks_active_key(party, KeyUse.ENCRYPT):
+            summary.delivery_notes[agency.value] = NOTICES_KEPT_UNSEALED
 
 
 def policy_in_force(policy: PolicySettings) -> dict[str, Any]:

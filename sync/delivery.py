@@ -206,6 +206,9 @@ def deliver_pass(
     counts = DeliveryCounts()
     pending = _waiting_batches(app, agency)
     counts.pending = len(pending)
+    held = _without_current_keys(app, agency)
+    if held is not None and pending:
+        return DeliveryPass(counts, held=held)
     for batch in pending:
         now = app.clock()
         if _must_wait(batch, now, ignore_schedule):
@@ -292,14 +295,30 @@ def _record_delivery(app: App, agency: str, batch: _Batch, receipt: SignedReceip
         )
 
 
+def _without_current_keys(app: App, agency: str) -> str | None:
+    """Why nothing may be sent to the agency now, or None: the hub has no active signing
+    key, or the agency no active encryption key (revoked, its new one not imported).
+
+    Nothing is then sent, not even a batch sealed earlier: it would go out under
+    a key revoked since, perhaps exposed. Once the keys are in place each batch is
+    sent as it was first (a gateway that stored it answers with its receipt) and
+    sealed again if refused.
+    """
+    keys = app.outbox_keys
+    if keys is None:
+        return None
+    for party, use in ((Party.HUB, KeyUse.SIGN), (Party(agency), KeyUse.ENCRYPT)):
+        lacking = keys.keyring.lacks_active_key(party, use)
+        if lacking is not None:
+            return str(lacking)
+    return None
+
+
 def _seal_kept(app: App, agency: str, batch_id: str) -> bytes | str:
-    """Seal a batch kept unsealed, now that the agency has a key; else why it cannot be."""
+    """Seal a batch kept unsealed, now that the keys are there; else why it cannot be."""
     keys = app.outbox_keys
     if keys is None:
         return "the notices wait for a key directory to seal them with."
-    lacking = keys.keyring.lacks_active_key(Party(agency), KeyUse.ENCRYPT)
-    if lacking is not None:
-        return str(lacking)
     with app.ledger.engine.begin() as conn:
         return reseal_batch(conn, batch_id, keys, app.clock())
 

@@ -111,6 +111,10 @@ class KeyRing:
             f"`arms-sync keys import --party {party.value} RING`."
         )
 
+    def holds_keys_of(self, party: Party) -> bool:
+        """Whether the ring holds any key of `party`, whatever its status."""
+        return any(info.party is party for info in self.keys)
+
     def lacks_active_key(self, party: Party, use: KeyUse) -> KeyError_ | None:
         """Why `party` has no active key for `use` in this ring (the error `active` raises),
         or None when it has one."""

@@ -33,6 +33,7 @@ from sync.cycle import (
     CheckedPass,
     RunSummary,
     decide_and_store,
+    note_notices_kept_unsealed,
     policy_in_force,
     summarise_decisions,
 )
@@ -138,6 +139,7 @@ def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
         now = app.clock()
         summarise_decisions(summary, decisions)
         summary.notice_batches = batches
+        note_notices_kept_unsealed(app, summary)
         _finish_run(conn, ledger, cycle, summary, now)
         store.clear_staging(conn, ref.cycle_id)
         completed.extend(complete(conn, ref, {"notice_batches": batches}, now))

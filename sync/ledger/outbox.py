@@ -68,12 +68,20 @@ def seal_batch(
 def can_seal_to(agency: str, keyring: KeyRing) -> bool:
     """Whether the ring holds an active encryption key of `agency` to seal its batches to.
 
-    Without one (its key revoked, the new one not yet imported) the agency's
-    batches are kept `UNSEALED` in the outbox, their content encrypted at rest
-    like every batch, and sealed when a delivery finds the key: one agency's
-    missing key holds back its own notices, never the pass or the other agency.
+    Without one, while the ring holds the agency's keys (its key revoked, the
+    new one not yet imported), the agency's batches are kept `UNSEALED` in the
+    outbox, their content encrypted at rest like every batch, and sealed when a
+    delivery finds the key: one agency's missing key holds back its own
+    notices, never the pass or the other agency. A ring that never held the
+    agency's keys is a configuration to mend: `KeyError_` says to import them.
     """
-    return keyring.lacks_active_key(Party(Agency(agency).value), KeyUse.ENCRYPT) is None
+    party = Party(Agency(agency).value)
+    lacking = keyring.lacks_active_key(party, KeyUse.ENCRYPT)
+    if lacking is None:
+        return True
+    if not keyring.holds_keys_of(party):
+        raise lacking
+    return False
 
 
 def reseal_batch(conn: Connection, batch_id: str, keys: OutboxKeys, now: datetime) -> bytes:

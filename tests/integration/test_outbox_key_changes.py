@@ -25,7 +25,7 @@ from sync.app import App
 from sync.crypto import KeyRing, Party
 from sync.crypto.keyring import list_keys, load_keyring, revoke, rotate
 from sync.crypto.keys import KeyStatus
-from sync.cycle import run_cycle
+from sync.cycle import NOTICES_KEPT_UNSEALED, run_cycle
 from sync.delivery import deliver_outbox, deliver_pass
 from sync.errors import PermanentGatewayError
 from sync.feeds.files import PlainFileSource
@@ -202,6 +202,7 @@ def test_an_agency_without_an_active_key_holds_back_its_own_notices_and_nothing_
             held = deliver_pass(app, AGENCY.value, client)
             assert store.count() == 0
     assert summary.subjects > 0
+    assert summary.delivery_notes == {AGENCY.value: NOTICES_KEPT_UNSEALED}
     kept = [envelope for agency, envelope, _ in rows if agency == AGENCY.value]
     sealed = [envelope for agency, envelope, _ in rows if agency != AGENCY.value]
     assert kept
@@ -221,6 +222,32 @@ def test_an_agency_without_an_active_key_holds_back_its_own_notices_and_nothing_
             client, store = served
             counts = deliver_outbox(app, AGENCY.value, client)
             batches = [json.loads(row.batch) for row in store.after(0)]
+        assert counts.pending == 0
+        delivered = sorted(n["notice_id"] for batch in batches for n in batch["notices"])
+        assert delivered == _queued_notice_ids(app)
+
+
+@pytest.mark.parametrize("revoked", [AGENCY, Party.HUB])
+def test_batches_sealed_before_a_key_was_revoked_wait_for_the_new_key_unsent(
+    keys: Path, tmp_path: Path, revoked: Party
+) -> None:
+    only = next(info for info in list_keys(keys) if info.party is revoked)
+    revoke(keys, revoked, only.key_id)  # no new keys yet: nothing may go out under the old
+    with _hub(keys, tmp_path) as app, _gateway(load_keyring(keys, AGENCY), tmp_path) as served:
+        client, store = served
+        before = _envelopes(app)
+        held = deliver_pass(app, AGENCY.value, client)
+        assert store.count() == 0
+        assert _envelopes(app) == before
+    assert held.held is not None
+    assert f"{revoked.value} has no active" in held.held
+    assert (held.failure, held.counts.delivered, held.counts.failed) == (None, 0, 0)
+
+    rotate(keys, revoked, GRACE)
+    with _hub(keys, tmp_path) as app, _gateway(load_keyring(keys, AGENCY), tmp_path) as served:
+        client, store = served
+        counts = deliver_outbox(app, AGENCY.value, client)
+        batches = [json.loads(row.batch) for row in store.after(0)]
         assert counts.pending == 0
         delivered = sorted(n["notice_id"] for batch in batches for n in batch["notices"])
         assert delivered == _queued_notice_ids(app)
