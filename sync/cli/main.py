@@ -90,16 +90,34 @@ def warn_of_unknown_variables() -> None:
     """Warn (on stderr) of each `ARMS_SYNC_*` variable no setting reads: a misspelt
     `ARMS_SYNC_DATABSE_URL` would otherwise leave the default ledger in use unnoticed.
 
-    Names are read without regard to case, as the settings read them: a
-    variable a setting takes in another case draws no warning."""
+    A known name written in another case is named too: the settings take it,
+    but the options that read a variable (`--config`, `--dir`, …) take only
+    the upper-case name, so it may be in force for one command and not another.
+    """
     named = {name.upper(): name for name in os.environ}
     given = {
         name
         for name in named
         if name.startswith(VARIABLE_PREFIX) and not name.startswith(TEST_VARIABLE_PREFIX)
     }
+    unknown = _unknown(given)
+    for upper in sorted(given):
+        if upper in unknown:
+            message = f"{named[upper]} is not a setting arms-sync knows; it is ignored."
+        elif named[upper] != upper:
+            message = (
+                f"{named[upper]} is not written in upper case; write {upper}, the only name "
+                "every command reads."
+            )
+        else:
+            continue
+        click.echo(f"Warning: {message}", err=True)
+
+
+def _unknown(given: set[str]) -> set[str]:
+    """The upper-case variable names among `given` that nothing in arms-sync reads."""
     if not given - OTHER_VARIABLES:
-        return
+        return set()
     from sync.settings import Settings
 
     unknown = given - OTHER_VARIABLES - _variables_of(Settings.model_fields)
@@ -107,8 +125,7 @@ def warn_of_unknown_variables() -> None:
         from workers.settings import WorkerSettings
 
         unknown -= _variables_of(WorkerSettings.model_fields)
-    for name in sorted(named[upper] for upper in unknown):
-        click.echo(f"Warning: {name} is not a setting arms-sync knows; it is ignored.", err=True)
+    return unknown
 
 
 def _variables_of(fields: Iterable[str]) -> set[str]:

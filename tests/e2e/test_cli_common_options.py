@@ -181,12 +181,12 @@ def test_a_misspelt_setting_variable_is_named_in_a_warning(tmp_path: Path) -> No
     ]
 
 
-def test_a_setting_variable_in_another_case_is_taken_and_draws_no_warning(
-    tmp_path: Path,
-) -> None:
+def test_a_setting_variable_in_another_case_is_named_in_a_warning(tmp_path: Path) -> None:
     other_case = {"ARMS_SYNC_Window_Days": "3650", "arms_sync_misspelt_window": "1"}
     result = run_cli(*run_args(tmp_path), cwd=tmp_path, env=other_case)
-    assert json.loads(result.stdout)["window_days"] == 3650
+    assert json.loads(result.stdout)["window_days"] == 3650  # the settings take it
     assert result.stderr.splitlines() == [
-        "Warning: arms_sync_misspelt_window is not a setting arms-sync knows; it is ignored."
+        "Warning: arms_sync_misspelt_window is not a setting arms-sync knows; it is ignored.",
+        "Warning: ARMS_SYNC_Window_Days is not written in upper case; write "
+        "ARMS_SYNC_WINDOW_DAYS, the only name every command reads.",
     ]
