@@ -14,12 +14,13 @@ import tomllib
 from datetime import date
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from sync.core.policy import PolicySettings, PolicyVersion
 from sync.core.records import Owner
 from sync.core.rules import PLANNED_LENGTH_MONTHS, ROLLOUT_OFFSET_MONTHS
 from sync.errors import ConfigurationError
+from sync.settings import UTF8_BOM, plain_date
 
 
 class RuleEntry(BaseModel):
@@ -38,9 +39,14 @@ class VersionEntry(BaseModel):
 
     id: str = Field(min_length=1)
     effective_from: date | None = None
-    rollout_offset_months: int = Field(default=ROLLOUT_OFFSET_MONTHS, ge=0)
-    planned_length_months: int = Field(default=PLANNED_LENGTH_MONTHS, ge=1)
+    rollout_offset_months: StrictInt = Field(default=ROLLOUT_OFFSET_MONTHS, ge=0)
+    planned_length_months: StrictInt = Field(default=PLANNED_LENGTH_MONTHS, ge=1)
     rules: tuple[RuleEntry, ...] = Field(min_length=1)
+
+    @field_validator("effective_from", mode="before")
+    @classmethod
+    def _a_plain_date(cls, value: object) -> object:
+        return None if value is None else plain_date(value)
 
 
 class PolicyFile(BaseModel):
@@ -69,7 +75,7 @@ def load_policy_file(path: Path) -> tuple[PolicyVersion, ...]:
 def _read(path: Path) -> PolicyFile:
     """The file's content, validated; one sentence when it cannot be read or used."""
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        data = tomllib.loads(path.read_bytes().removeprefix(UTF8_BOM).decode("utf-8"))
     except FileNotFoundError as error:
         raise ConfigurationError(f"The policy file {path} does not exist.") from error
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:

@@ -75,6 +75,15 @@ def test_a_later_version_is_read_with_its_effective_date(tmp_path: Path) -> None
             f'[[version]]\nid = "p"\nrulez = 1\n{FIRST_RULES}',
             "is invalid at version.0.rulez: Extra inputs are not permitted.",
         ),
+        (
+            f'[[version]]\nid = "p"\nrollout_offset_months = false\n{FIRST_RULES}',
+            "is invalid at version.0.rollout_offset_months: Input should be a valid integer.",
+        ),
+        (
+            f'[[version]]\nid = "p"\n{FIRST_RULES}'
+            f'[[version]]\nid = "q"\neffective_from = 1798761600\n{FIRST_RULES}',
+            "is invalid at version.1.effective_from: write it as a date, YYYY-MM-DD.",
+        ),
         ("[[version]\n", "is not readable TOML."),
         ("", "is invalid at version: Field required."),
     ],
@@ -96,3 +105,9 @@ def test_a_settings_file_naming_a_missing_policy_file_is_refused_at_once(tmp_pat
     with pytest.raises(ConfigurationError) as caught:
         load_settings(settings)
     assert str(caught.value) == f"The policy file {missing} does not exist."
+
+
+def test_a_policy_file_an_editor_began_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + SHIPPED.read_bytes())
+    assert load_policy_file(path) == (PI_15_2015,)
