@@ -62,8 +62,6 @@ NOTICES_KEPT_UNSEALED = (
     "the key ring has no active encryption key of this agency (revoked, its new keys not "
     "yet imported): its notices wait in the outbox, unsealed, until they are"
 )
-# Batches a pass left waiting without a failure (a gateway's `Retry-After` to honour).
-NOTICES_WAITING = "notices are still waiting for delivery"
 
 
 @dataclass
@@ -428,7 +426,7 @@ def _deliver_to_gateway(app: App, agency: str, client: NoticeClient, summary: Ru
     of the agency), or that notices still wait (a `Retry-After` to honour);
     the batches stay in the outbox.
     """
-    from sync.delivery import deliver_when_free
+    from sync.delivery import NOTICES_WAITING, deliver_when_free
 
     try:
         delivery = deliver_when_free(app, agency, client, ignore_schedule=True)

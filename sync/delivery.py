@@ -48,7 +48,10 @@ from sync.ledger.run_locks import hold_ledger_task_lock
 log = logging.getLogger(__name__)
 # What a delivery pass's counts name besides the numbers, as a task's result.
 RESULT_REFUSED = "refused"  # the class of the gateway's refusal that ended the pass
-RESULT_HELD = "held"  # why batches kept unsealed still wait (no active key of the agency)
+RESULT_FAILURE = "failure"  # the gateway's sentence for the failure that ended the pass
+RESULT_HELD = "held"  # why batches wait unsent (no active key of the hub or the agency)
+# Batches a pass left waiting without a failure (a gateway's `Retry-After` to honour).
+NOTICES_WAITING = "notices are still waiting for delivery"
 RETRY_BASE = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=1)
 OUTBOX_JITTER_SHARE = 0.5  # a wait lies between half and all of its ceiling
@@ -142,8 +145,9 @@ def deliver_to(
     back-off); a cycle's own prompt pass (`ignore_schedule`) tries at once,
     unless the gateway asked for a wait (`Retry-After`) that has not passed.
     A gateway's refusal ends the pass like any failed batch (kept, with its
-    retry time) and is named in the counts (`refused`), never raised; so is
-    why kept batches could not be sealed (`held`). The client is the App's,
+    retry time) and is named in the counts (`refused`), never raised; the
+    failure that ended a pass is told in the gateway's sentence (`failure`),
+    and why batches wait unsent (`held`). The client is the App's,
     reused pass after pass (its connections and token).
     """
     delivery = deliver_when_free(
@@ -154,6 +158,8 @@ def deliver_to(
     counts: dict[str, Any] = asdict(delivery.counts)
     if delivery.refusal is not None:
         counts[RESULT_REFUSED] = type(delivery.refusal).__name__
+    if delivery.failure is not None:
+        counts[RESULT_FAILURE] = str(delivery.failure)
     if delivery.held is not None:
         counts[RESULT_HELD] = delivery.held
     return counts

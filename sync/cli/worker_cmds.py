@@ -26,6 +26,7 @@ from sync.distributed.cycles import require_postgresql_url, start_next_cycle
 from sync.distributed.status import (
     agency_freshness,
     cycle_deliveries,
+    cycle_delivery_errors,
     cycle_progress,
     open_cycle_ids,
 )
@@ -160,6 +161,7 @@ def run_distributed(
             time.sleep(WAIT_POLL_SECONDS)
     summary = stored_summary(app, progress.run_id)
     summary.delivered.update(cycle_deliveries(app.ledger.engine, cycle_id))
+    summary.delivery_errors.update(cycle_delivery_errors(app.ledger.engine, cycle_id))
     return summary
 
 

@@ -15,7 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from sync.delivery import DeliveryCounts
+from sync.delivery import (
+    NOTICES_WAITING,
+    RESULT_FAILURE,
+    RESULT_HELD,
+    DeliveryCounts,
+)
 from sync.distributed.work import (
     CYCLE_BLOCKED,
     CYCLE_RUNNING,
@@ -112,6 +117,30 @@ def cycle_deliveries(engine: Engine, cycle_id: int) -> dict[str, dict[str, int]]
             name: int(result.get(name, 0)) for name in counted
         }
     return dict(sorted(deliveries.items()))
+
+
+def cycle_delivery_errors(engine: Engine, cycle_id: int) -> dict[str, str]:
+    """Why each agency's deliver task of a cycle left batches waiting: the gateway's
+    sentence, why they are held, or that they still wait; agencies without trouble
+    are left out (as `RunSummary.delivery_errors`)."""
+    table = tables.cycle_tasks
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.task_key, table.c.result).where(
+                table.c.cycle_id == cycle_id,
+                table.c.kind == KIND_DELIVER,
+                table.c.status == TASK_DONE,
+            )
+        ).all()
+    errors = {}
+    for row in rows:
+        result = json.loads(row.result or "{}")
+        told = result.get(RESULT_FAILURE) or result.get(RESULT_HELD)
+        if told is None and int(result.get("pending", 0)):
+            told = NOTICES_WAITING
+        if told is not None:
+            errors[task_ref(cycle_id, row.task_key).arg] = str(told)
+    return dict(sorted(errors.items()))
 
 
 def agency_freshness(engine: Engine) -> list[AgencyFreshness]:

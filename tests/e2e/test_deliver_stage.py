@@ -28,7 +28,7 @@ from sync.cycle import DELIVERING_ELSEWHERE, RunSummary, deliver_to_gateways
 from sync.delivery import deliver_to, delivery_lock
 from sync.distributed.cycles import start_cycle
 from sync.distributed.stages import execute
-from sync.distributed.status import agency_freshness, cycle_deliveries
+from sync.distributed.status import agency_freshness, cycle_deliveries, cycle_delivery_errors
 from sync.distributed.work import (
     KIND_DELIVER,
     CycleRules,
@@ -246,6 +246,9 @@ def test_batches_a_gateway_cannot_take_now_are_left_to_the_delivery_beat(
     assert cycle_deliveries(app.ledger.engine, cycle_id) == {
         AGENCY: {"delivered": 0, "notices": 0, "failed": 1, "pending": waiting_before}
     }
+    told = cycle_delivery_errors(app.ledger.engine, cycle_id)
+    assert list(told) == [AGENCY]
+    assert f"the {AGENCY} gateway did not answer" in told[AGENCY]
     # The beat waits for the failed batch's retry time (the back-off) ...
     early = deliver_to(app, AGENCY, gateway.url)
     assert early is not None
@@ -276,6 +279,7 @@ def test_a_gateway_refusing_the_hub_leaves_its_batches_to_the_delivery_beat(
         "failed": 1,
         "pending": waiting_before,
         "refused": "PermanentGatewayError",
+        "failure": "the probation gateway refused the client credentials.",
     }
     assert cycle_status(app, cycle_id) == "succeeded"
     assert list_dead_letters(app.ledger.engine) == []
