@@ -105,8 +105,9 @@ def retry_delay(attempts: int, rand: float, retry_after: float | None = None) ->
 class DeliveryPass:
     """One delivery pass: its counts, and the gateway's failure that ended it, if one did.
 
-    `held` says why the pass stopped at a batch kept unsealed (the ring still
-    has no active encryption key of the agency); no attempt was counted.
+    `held` says why the pass sent nothing more (the hub or the agency has no
+    active key, or a batch kept unsealed has no key directory to be sealed
+    with); no attempt was counted.
     """
 
     counts: DeliveryCounts

@@ -85,7 +85,8 @@ def can_seal_to(agency: str, keyring: KeyRing) -> bool:
 
 
 def reseal_batch(conn: Connection, batch_id: str, keys: OutboxKeys, now: datetime) -> bytes:
-    """Seal a waiting batch again (same message id, new time) after the gateway found it stale.
+    """Seal a waiting batch (again: same message id, new time): one the gateway found stale
+    or sealed under keys retired since, or one kept unsealed until the keys were there.
 
     Safe for exactly-once: a gateway that already stored the batch answers the
     original envelope with its receipt before any clock check, so it only
