@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -207,11 +208,21 @@ def rejects(state: CliState, as_json: bool, with_warnings: bool) -> None:
     rows = state.app.ledger.list_rejects()
     orphans = state.app.ledger.list_orphans()
     if as_json:
-        for row in rows:
-            click.echo(json.dumps({**row, "first_seen": iso_utc(row["first_seen"])}))
-        for orphan in orphans:
-            click.echo(json.dumps({**dict.fromkeys(REJECT_FIELDS), **orphan}))
-        return
+        _echo_rejects_json(rows, orphans)
+    else:
+        _print_rejects_table(rows, orphans)
+
+
+def _echo_rejects_json(rows: list[dict[str, Any]], orphans: list[dict[str, Any]]) -> None:
+    """One JSON object per rejected line, then per orphaned record, with the same fields."""
+    for row in rows:
+        click.echo(json.dumps({**row, "first_seen": iso_utc(row["first_seen"])}))
+    for orphan in orphans:
+        click.echo(json.dumps({**dict.fromkeys(REJECT_FIELDS), **orphan}))
+
+
+def _print_rejects_table(rows: list[dict[str, Any]], orphans: list[dict[str, Any]]) -> None:
+    """The rejected lines and orphaned records as a table, and a count of each."""
     from rich.console import Console
     from rich.table import Table
 
