@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -41,11 +41,16 @@ from sync.errors import ArmsSyncError, UsageError
 from sync.ledger import schema
 from sync.ledger.moments import as_utc, iso_utc
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from workers.settings import WorkerSettings
+
 WAIT_POLL_SECONDS = 0.5
 DEFAULT_BEAT_SCHEDULE_FILE = "celerybeat-schedule"
 
 
-def _worker_settings(state: CliState, **overrides: Any) -> Any:
+def _worker_settings(state: CliState, **overrides: Any) -> WorkerSettings:
     from workers.settings import load_worker_settings
 
     return load_worker_settings(database_url=state.db, config=state.config, **overrides)
@@ -206,36 +211,16 @@ def _still_ahead(moment: datetime | None, now: datetime) -> datetime | None:
 
 
 def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
+    """What `status` shows (queues, agencies, dead letters, open cycles) and the problems."""
     from workers.app import create_app, queue_depths_or_problem
 
     settings = _worker_settings(state)
-    app = state.app
-    engine = app.ledger.engine
-    now = app.clock()
+    engine = state.app.ledger.engine
     problems: list[str] = []
     depths, broker = queue_depths_or_problem(create_app(settings))
     if broker is not None:
         problems.append(f"the broker cannot be reached ({broker})")
-    agencies = []
-    for fresh in agency_freshness(engine):
-        pull_age = _age(fresh.last_pull, now)
-        waiting_age = _age(fresh.oldest_undelivered, now)
-        if fresh.agency in settings.feeds() and (
-            pull_age is None or pull_age > settings.stale_pull_seconds
-        ):
-            problems.append(f"the last {fresh.agency} pull is stale")
-        if waiting_age is not None and waiting_age > settings.stale_delivery_seconds:
-            problems.append(f"notices to {fresh.agency} are waiting too long")
-        not_before = _still_ahead(fresh.pull_not_before, now)
-        agencies.append(
-            {
-                "agency": fresh.agency,
-                "last_pull": iso_utc(fresh.last_pull),
-                "last_delivery": iso_utc(fresh.last_delivery),
-                "oldest_undelivered": iso_utc(fresh.oldest_undelivered),
-                "pull_not_before": iso_utc(not_before),
-            }
-        )
+    agencies = _agency_status(engine, settings, state.app.clock(), problems)
     letters = list_dead_letters(engine)
     if letters:
         problems.append(f"{len(letters)} dead letters: see `arms-sync dead-letters`")
@@ -251,6 +236,33 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
         "problems": problems,
     }
     return report, problems
+
+
+def _agency_status(
+    engine: Engine, settings: WorkerSettings, now: datetime, problems: list[str]
+) -> list[dict[str, str | None]]:
+    """Each agency's last pull and delivery, its oldest waiting notice and any wait its
+    gateway asked for; a stale pull or notices waiting too long are added to `problems`."""
+    agencies = []
+    for fresh in agency_freshness(engine):
+        pull_age = _age(fresh.last_pull, now)
+        waiting_age = _age(fresh.oldest_undelivered, now)
+        if fresh.agency in settings.feeds() and (
+            pull_age is None or pull_age > settings.stale_pull_seconds
+        ):
+            problems.append(f"the last {fresh.agency} pull is stale")
+        if waiting_age is not None and waiting_age > settings.stale_delivery_seconds:
+            problems.append(f"notices to {fresh.agency} are waiting too long")
+        agencies.append(
+            {
+                "agency": fresh.agency,
+                "last_pull": iso_utc(fresh.last_pull),
+                "last_delivery": iso_utc(fresh.last_delivery),
+                "oldest_undelivered": iso_utc(fresh.oldest_undelivered),
+                "pull_not_before": iso_utc(_still_ahead(fresh.pull_not_before, now)),
+            }
+        )
+    return agencies
 
 
 def _asked_to_wait(not_before: str | None) -> str:
