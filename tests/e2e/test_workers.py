@@ -20,7 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,7 @@ from sync.distributed.work import (
 )
 from sync.exports import export_links, export_ownership, export_timeline
 from sync.feeds.files import PlainFileSource
-from sync.ledger import tables_cycle
+from sync.ledger import schema, tables_cycle
 from sync.ledger.flag_rows import iter_flag_rows
 from sync.reports.duplicates import build_report
 from sync.reports.models import ReportFilters
@@ -575,6 +575,37 @@ def test_status_is_quiet_after_a_cycle_and_flags_dead_letters(
     code, output = _cli(url, "status", "--json")
     assert code == 1
     assert json.loads(output)["dead_letters"] == 1
+
+
+def test_status_names_a_stale_pull_and_notices_waiting_too_long(
+    distributed_env: dict[str, str], small_feeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = distributed_env["ARMS_SYNC_DATABASE_URL"]
+    app = service_app(url)
+    _run_inline(app, CycleRules(batch_size=100), small_feeds)
+    with app.ledger.engine.begin() as conn:  # a batch queued a while ago, never delivered
+        conn.execute(
+            schema.outbox.insert().values(
+                batch_id="0" * 32,
+                agency="police",
+                position=0,
+                envelope=b"",
+                sealed_batch=b"",
+                notice_count=1,
+                created_at=app.clock() - timedelta(hours=1),
+                attempts=0,
+                next_attempt_at=app.clock(),
+            )
+        )
+    monkeypatch.setenv("ARMS_SYNC_PROBATION_FEED", str(small_feeds / "probation.jsonl"))
+    monkeypatch.setenv("ARMS_SYNC_PULL_INTERVAL_SECONDS", "0.1")
+    monkeypatch.setenv("ARMS_SYNC_DELIVERY_INTERVAL_SECONDS", "0.1")
+    time.sleep(0.5)  # both past three intervals
+    code, output = _cli(url, "status", "--json")
+    problems = json.loads(output)["problems"]
+    assert code == 1
+    assert "the last probation pull is stale" in problems
+    assert "notices to police are waiting too long" in problems
 
 
 def test_status_shows_an_open_cycle_with_its_task_counts(
