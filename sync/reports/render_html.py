@@ -193,18 +193,12 @@ def build_chart(
     total = sum(sum(counts.values()) for counts in values.values())
     if not total:
         return None
-    first, last = min(values), max(values)
-    if date_from is not None:
-        first = max(min(first, f"{date_from:%Y-%m}"), _months_from(first, -CHART_MAX_WIDENING))
-    if date_to is not None:
-        last = min(max(last, f"{date_to:%Y-%m}"), _months_from(last, CHART_MAX_WIDENING))
-    months = _month_range(first, last)
+    months = _chart_months(min(values), max(values), date_from, date_to)
     step, top_value = _nice_scale(max(max(counts.values()) for counts in values.values()))
     right = CHART_WIDTH - CHART_MARGIN_RIGHT
     bottom = CHART_HEIGHT - CHART_MARGIN_BOTTOM
     slot = (right - CHART_MARGIN_LEFT) / len(months)
     scale = (bottom - CHART_MARGIN_TOP) / top_value
-    label_every = math.ceil(len(months) / CHART_MAX_MONTH_LABELS)
     return Chart(
         width=CHART_WIDTH,
         height=CHART_HEIGHT,
@@ -226,12 +220,28 @@ def build_chart(
         y_marks=tuple(
             AxisMark(bottom - tick * scale, f"{tick:,}") for tick in range(0, top_value + 1, step)
         ),
-        x_marks=tuple(
-            AxisMark(CHART_MARGIN_LEFT + (index + 0.5) * slot, month)
-            for index, month in enumerate(months)
-            if index % label_every == 0
-        ),
+        x_marks=_month_marks(months, slot),
         total=total,
+    )
+
+
+def _chart_months(first: str, last: str, date_from: date | None, date_to: date | None) -> list[str]:
+    """Every month (`YYYY-MM`) from `first` to `last`, widened to the report's period at
+    either end it gives, by at most `CHART_MAX_WIDENING` months."""
+    if date_from is not None:
+        first = max(min(first, f"{date_from:%Y-%m}"), _months_from(first, -CHART_MAX_WIDENING))
+    if date_to is not None:
+        last = min(max(last, f"{date_to:%Y-%m}"), _months_from(last, CHART_MAX_WIDENING))
+    return _month_range(first, last)
+
+
+def _month_marks(months: list[str], slot: float) -> tuple[AxisMark, ...]:
+    """The x axis's month labels: at most `CHART_MAX_MONTH_LABELS`, evenly spaced."""
+    label_every = math.ceil(len(months) / CHART_MAX_MONTH_LABELS)
+    return tuple(
+        AxisMark(CHART_MARGIN_LEFT + (index + 0.5) * slot, month)
+        for index, month in enumerate(months)
+        if index % label_every == 0
     )
 
 
