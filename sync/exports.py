@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from sync.ledger import schema
 from sync.ledger.segments import iter_stored_segments
@@ -108,43 +108,55 @@ def export_timeline(ledger: Ledger) -> Iterator[str]:
 
 def export_links(ledger: Ledger) -> Iterator[str]:
     """One line per subject: its records, how each joined, and the links between them."""
-    members = schema.subject_members
-    links = schema.links
-    records: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    edges: dict[str, list[dict[str, Any]]] = defaultdict(list)
     with ledger.engine.connect() as conn:
-        for row in conn.execute(
-            select(members).order_by(members.c.subject_id, members.c.agency, members.c.person_id)
-        ):
-            records[row.subject_id].append(
-                {
-                    "agency": row.agency,
-                    "person_id": row.person_id,
-                    "matched_by": row.matched_by,
-                    "weight": row.weight,
-                    "merged_into": row.merged_into,
-                }
-            )
-        for row in conn.execute(
-            select(links).order_by(
-                links.c.subject_id,
-                links.c.a_agency,
-                links.c.a_person_id,
-                links.c.b_agency,
-                links.c.b_person_id,
-            )
-        ):
-            edges[row.subject_id].append(
-                {
-                    "a": {"agency": row.a_agency, "person_id": row.a_person_id},
-                    "b": {"agency": row.b_agency, "person_id": row.b_person_id},
-                    "matched_by": row.matched_by,
-                    "weight": row.weight,
-                }
-            )
-    for listed in records.values():
-        listed.sort(key=lambda record: _record_order(record["agency"], record["person_id"]))
+        records = _members_by_subject(conn)
+        edges = _links_by_subject(conn)
     for subject_id in sorted(records):
         yield _dump(
             {"subject_id": subject_id, "records": records[subject_id], "links": edges[subject_id]}
         )
+
+
+def _members_by_subject(conn: Connection) -> dict[str, list[dict[str, Any]]]:
+    """Each subject's person records, in record order, with how each joined."""
+    members = schema.subject_members
+    records: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in conn.execute(
+        select(members).order_by(members.c.subject_id, members.c.agency, members.c.person_id)
+    ):
+        records[row.subject_id].append(
+            {
+                "agency": row.agency,
+                "person_id": row.person_id,
+                "matched_by": row.matched_by,
+                "weight": row.weight,
+                "merged_into": row.merged_into,
+            }
+        )
+    for listed in records.values():
+        listed.sort(key=lambda record: _record_order(record["agency"], record["person_id"]))
+    return records
+
+
+def _links_by_subject(conn: Connection) -> dict[str, list[dict[str, Any]]]:
+    """Each subject's links between its records, in a fixed order."""
+    links = schema.links
+    edges: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in conn.execute(
+        select(links).order_by(
+            links.c.subject_id,
+            links.c.a_agency,
+            links.c.a_person_id,
+            links.c.b_agency,
+            links.c.b_person_id,
+        )
+    ):
+        edges[row.subject_id].append(
+            {
+                "a": {"agency": row.a_agency, "person_id": row.a_person_id},
+                "b": {"agency": row.b_agency, "person_id": row.b_person_id},
+                "matched_by": row.matched_by,
+                "weight": row.weight,
+            }
+        )
+    return edges
