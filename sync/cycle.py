@@ -31,7 +31,7 @@ from sync.core.decide import DecisionInputs, Decisions, decide, decide_around_ac
 from sync.core.notices import Notice
 from sync.core.policy import PolicySettings
 from sync.core.records import Agency, Override, Owner, RecordRef
-from sync.crypto.keys import KeyUse, Party
+from sync.crypto.keys import Party
 from sync.errors import ArmsSyncError, CryptoError, GatewayError, InputRefused, StalePass
 from sync.feeds.convert import feed_state
 from sync.feeds.parallel import default_processes, validating_in_processes
@@ -57,11 +57,8 @@ DELIVERING_ELSEWHERE = (
     "another process is delivering to this gateway; the notices left waiting go with "
     "the next delivery"
 )
-# The hub's ring holds an agency's keys but no active one: its batches wait unsealed.
-NOTICES_KEPT_UNSEALED = (
-    "the key ring has no active encryption key of this agency (revoked, its new keys not "
-    "yet imported): its notices wait in the outbox, unsealed, until they are"
-)
+# The ring lacks an active key to seal an agency's batches: they wait unsealed.
+NOTICES_KEPT_UNSEALED = "its notices wait in the outbox, unsealed, as"
 
 
 @dataclass
@@ -203,16 +200,19 @@ def ingest_live(
 
 
 def note_notices_kept_unsealed(app: App, summary: RunSummary) -> None:
-    """Say, for each agency whose keys the ring holds but none active, that its batches
-    wait unsealed (`sync.ledger.outbox.can_seal_to`)."""
+    """Say, for each agency whose batches cannot be sealed now, that they wait unsealed,
+    and why (`sync.ledger.outbox.can_seal_to`)."""
+    from sync.ledger.outbox import why_unsealable
+
     keys = app.outbox_keys
     if keys is None:
         return
-    ring = keys.keyring
     for agency in Agency:
-        party = Party(agency.value)
-        if ring.holds_keys_of(party) and ring.lacks_active_key(party, KeyUse.ENCRYPT):
-            summary.delivery_notes[agency.value] = NOTICES_KEPT_UNSEALED
+        if not keys.keyring.holds_keys_of(Party(agency.value)):
+            continue  # a pass with notices to it has been refused already
+        reason = why_unsealable(agency.value, keys.keyring)
+        if reason is not None:
+            summary.delivery_notes[agency.value] = f"{NOTICES_KEPT_UNSEALED} {reason}"
 
 
 def policy_in_force(policy: PolicySettings) -> dict[str, Any]:

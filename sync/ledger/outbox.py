@@ -66,22 +66,27 @@ def seal_batch(
 
 
 def can_seal_to(agency: str, keyring: KeyRing) -> bool:
-    """Whether the ring holds an active encryption key of `agency` to seal its batches to.
+    """Whether the ring holds the keys to seal `agency`'s batches now: the hub's active
+    signing key and the agency's active encryption key.
 
-    Without one, while the ring holds the agency's keys (its key revoked, the
-    new one not yet imported), the agency's batches are kept `UNSEALED` in the
-    outbox, their content encrypted at rest like every batch, and sealed when a
-    delivery finds the key: one agency's missing key holds back its own
-    notices, never the pass or the other agency. A ring that never held the
-    agency's keys is a configuration to mend: `KeyError_` says to import them.
+    Without them, while the ring holds the agency's keys (a key revoked, its
+    new one not yet made or imported), the agency's batches are kept
+    `UNSEALED` in the outbox, their content encrypted at rest like every batch,
+    and sealed when a delivery finds the keys: a missing key holds back
+    notices, never the decision pass. A ring that never held the agency's keys
+    is a configuration to mend: `KeyError_` says to import them.
     """
+    return why_unsealable(agency, keyring) is None
+
+
+def why_unsealable(agency: str, keyring: KeyRing) -> str | None:
+    """Why `agency`'s batches cannot be sealed now (see `can_seal_to`), or None."""
     party = Party(Agency(agency).value)
     lacking = keyring.lacks_active_key(party, KeyUse.ENCRYPT)
-    if lacking is None:
-        return True
-    if not keyring.holds_keys_of(party):
+    if lacking is not None and not keyring.holds_keys_of(party):
         raise lacking
-    return False
+    lacking = keyring.lacks_active_key(Party.HUB, KeyUse.SIGN) or lacking
+    return None if lacking is None else str(lacking)
 
 
 def reseal_batch(conn: Connection, batch_id: str, keys: OutboxKeys, now: datetime) -> bytes:
@@ -247,7 +252,9 @@ def store_outgoing(
             positions[agency] = _next_position(conn, agency)
             sealable[agency] = can_seal_to(agency, keys.keyring)
             if not sealable[agency]:
-                log.warning("notices to %s kept unsealed: no active encryption key of it", agency)
+                log.warning(
+                    "notices to %s kept unsealed: the keys to seal them are missing", agency
+                )
         position = positions[agency]
         seal_now = sealable[agency]
         _store_batch(conn, agency, chunk, keys, position, run_id, now, seal_now=seal_now)
