@@ -40,6 +40,7 @@ from sync.ledger import schema
 from sync.ledger.decisions import decide_under_lock, store_decisions
 from sync.ledger.mark import mark_now, unchanged_since
 from sync.ledger.runs import RUN_PARTIAL, RUN_SUCCEEDED
+from sync.policy_file import require_same_versions, version_digest
 from sync.reconcile.manual_inputs import load_manual_links
 
 if TYPE_CHECKING:
@@ -139,6 +140,7 @@ class RunSummary:
 
 def run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSummary:
     """Ingest every source, then decide and store; the run is recorded in the ledger."""
+    require_policy_as_recorded(app)  # before anything is read
     processes = app.settings.validation_processes
     with (
         paused_garbage_collection(),
@@ -221,7 +223,11 @@ def policy_in_force(policy: PolicySettings) -> dict[str, Any]:
     `docs/decisions.md`), so a stored decision can be told which made it."""
     return {
         "versions": [
-            {"id": version.id, "effective_from": _iso(version.effective_from)}
+            {
+                "id": version.id,
+                "effective_from": _iso(version.effective_from),
+                "digest": version_digest(version),
+            }
             for version in policy.policies
         ],
         "default_training_date": policy.default_training_date.isoformat(),
@@ -229,6 +235,12 @@ def policy_in_force(policy: PolicySettings) -> dict[str, Any]:
             area: day.isoformat() for area, day in sorted(policy.training_dates.items())
         },
     }
+
+
+def require_policy_as_recorded(app: App) -> None:
+    """Refuse a policy version edited under an id the latest run recorded with other content
+    (it would relabel past decisions); the one sentence says what to do."""
+    require_same_versions(app.policy.policies, app.ledger.recorded_policy_versions())
 
 
 def _iso(day: date | None) -> str | None:
@@ -245,7 +257,12 @@ def feed_error(error: Exception) -> str:
 
 
 def decision_inputs(app: App, as_of: date) -> DecisionInputs:
-    """Everything a decision pass needs from the ledger besides the records."""
+    """Everything a decision pass needs from the ledger besides the records.
+
+    A policy version edited under an id already used is refused here, before
+    any pass (`require_policy_as_recorded`).
+    """
+    require_policy_as_recorded(app)
     ledger = app.ledger
     with ledger.engine.connect() as conn:
         manual = load_manual_links(conn)

@@ -10,6 +10,8 @@ refused in one sentence naming the version and what is wrong.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -21,6 +23,8 @@ from sync.core.records import Owner
 from sync.core.rules import PLANNED_LENGTH_MONTHS, ROLLOUT_OFFSET_MONTHS
 from sync.errors import ConfigurationError
 from sync.settings import UTF8_BOM, plain_date
+
+DIGEST_CHARS = 16
 
 
 class RuleEntry(BaseModel):
@@ -78,6 +82,8 @@ def _read(path: Path) -> PolicyFile:
         data = tomllib.loads(path.read_bytes().removeprefix(UTF8_BOM).decode("utf-8"))
     except FileNotFoundError as error:
         raise ConfigurationError(f"The policy file {path} does not exist.") from error
+    except IsADirectoryError as error:
+        raise ConfigurationError(f"The policy file {path} is a folder.") from error
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigurationError(f"The policy file {path} is not readable TOML.") from error
     try:
@@ -103,3 +109,34 @@ def _version(path: Path, entry: VersionEntry) -> PolicyVersion:
         )
     except ValueError as error:
         raise ConfigurationError(f"The policy file {path} cannot be used: {error}.") from error
+
+
+def version_digest(version: PolicyVersion) -> str:
+    """A short digest of what a version decides by: its date, rules in order and months.
+
+    A run records it beside the version's id, so a version edited under an id
+    already used (which would relabel past decisions) can be told and refused.
+    """
+    content = {
+        "effective_from": None if version.effective_from is None else str(version.effective_from),
+        "rules": [[rule, str(owner)] for rule, owner in version.rules],
+        "rollout_offset_months": version.rollout_offset_months,
+        "planned_length_months": version.planned_length_months,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(canonical).hexdigest()[:DIGEST_CHARS]
+
+
+def require_same_versions(
+    policies: tuple[PolicyVersion, ...], recorded: list[dict[str, object]]
+) -> None:
+    """Refuse a version whose id a run recorded with another digest (its content changed)."""
+    known = {str(entry.get("id")): entry.get("digest") for entry in recorded}
+    for version in policies:
+        before = known.get(version.id)
+        if before is not None and before != version_digest(version):
+            raise ConfigurationError(
+                f"Policy version {version.id} is not the one earlier runs decided under (its "
+                "rules, months or date differ); give the changed policy a new id and an "
+                "effective date, or restore the version as it was."
+            )

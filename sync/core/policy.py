@@ -96,6 +96,10 @@ class PolicyVersion:
             raise ValueError(f"policy {self.id} names unknown rules: {', '.join(unknown)}")
         if not self.rules or self.rules[-1][0] != CATCH_ALL_RULE:
             raise ValueError(f"policy {self.id} must end with the rule {CATCH_ALL_RULE}")
+        named = [rule_id for rule_id, _owner in self.rules]
+        twice = next((rule_id for rule_id in named if named.count(rule_id) > 1), None)
+        if twice is not None:
+            raise ValueError(f"policy {self.id} names the rule {twice} twice")
         compiled = tuple(
             (RULE_PREDICATES[rule_id], rule_id, owner) for rule_id, owner in self.rules
         )

@@ -306,6 +306,19 @@ class Ledger:
         window = json.loads(row.summary).get("window_days") if row.summary else None
         return LastPass(row.as_of, window if isinstance(window, int) else None)
 
+    def recorded_policy_versions(self) -> list[dict[str, Any]]:
+        """The policy versions (id, effective date, digest) the latest successful run
+        recorded deciding under; empty when none did (no run, or one before they were kept)."""
+        with self.engine.connect() as conn:
+            summary = conn.execute(
+                select(schema.runs.c.summary)
+                .where(schema.runs.c.status.in_((RUN_SUCCEEDED, RUN_PARTIAL)))
+                .order_by(schema.runs.c.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        versions = (json.loads(summary) if summary else {}).get("policy", {}).get("versions")
+        return [entry for entry in versions or [] if isinstance(entry, dict)]
+
     def last_as_of(self) -> date | None:
         """The as-of date of the latest successful run."""
         last = self.last_pass()

@@ -38,10 +38,11 @@ def test_decisions_from_a_later_version_s_date_carry_its_id(tmp_path: Path) -> N
     timeline = arms_sync("--config", str(settings), "export", "timeline", cwd=tmp_path)
 
     recorded = json.loads(run.stdout)["policy"]
-    assert recorded["versions"] == [
-        {"id": "pi-15-2015", "effective_from": None},
-        {"id": "pi-later", "effective_from": LATER_FROM},
+    assert [(v["id"], v["effective_from"]) for v in recorded["versions"]] == [
+        ("pi-15-2015", None),
+        ("pi-later", LATER_FROM),
     ]
+    assert all(len(v["digest"]) == 16 for v in recorded["versions"])
     assert recorded["training_dates"] == {"NW": "2016-04-30"}
     segments = [s for line in timeline.stdout.splitlines() for s in json.loads(line)["segments"]]
     before = [s for s in segments if s["to"] is not None and s["to"] < LATER_FROM]
@@ -55,3 +56,25 @@ def test_decisions_from_a_later_version_s_date_carry_its_id(tmp_path: Path) -> N
         for s in segments
         if s["from"] is not None and s["from"] < LATER_FROM
     )
+
+
+def test_a_version_edited_under_an_id_already_used_is_refused(tmp_path: Path) -> None:
+    arms_sync(*run_args(tmp_path), cwd=tmp_path)  # decided under the built-in pi-15-2015
+    edited = tmp_path / "edited.toml"
+    shipped = SHIPPED.read_text(encoding="utf-8")
+    edited.write_text(shipped.replace("rollout_offset_months = 6", "rollout_offset_months = 9"))
+    settings = tmp_path / "edited-settings.toml"
+    settings.write_text(f'[arms_sync]\npolicy_file = "{edited}"\n', encoding="utf-8")
+    before = arms_sync("export", "timeline", cwd=tmp_path).stdout
+
+    refused = arms_sync("--config", str(settings), *run_args(tmp_path), cwd=tmp_path, check=False)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        "Error: Policy version pi-15-2015 is not the one earlier runs decided under (its rules, "
+        "months or date differ); give the changed policy a new id and an effective date, or "
+        "restore the version as it was."
+    )
+    assert arms_sync("export", "timeline", cwd=tmp_path).stdout == before
+    same = tmp_path / "same-settings.toml"
+    same.write_text(f'[arms_sync]\npolicy_file = "{SHIPPED}"\n', encoding="utf-8")
+    arms_sync("--config", str(same), *run_args(tmp_path), cwd=tmp_path)  # the same content

@@ -84,6 +84,12 @@ def test_a_later_version_is_read_with_its_effective_date(tmp_path: Path) -> None
             f'[[version]]\nid = "q"\neffective_from = 1798761600\n{FIRST_RULES}',
             "is invalid at version.1.effective_from: write it as a date, YYYY-MM-DD.",
         ),
+        (
+            '[[version]]\nid = "p"\nrules = [{ rule = "PROB-SEXUAL", owner = "probation" },'
+            ' { rule = "PROB-SEXUAL", owner = "police" },'
+            ' { rule = "NONE-NOT-IN-SCOPE", owner = "none" }]\n',
+            "cannot be used: policy p names the rule PROB-SEXUAL twice.",
+        ),
         ("[[version]\n", "is not readable TOML."),
         ("", "is invalid at version: Field required."),
     ],
@@ -111,3 +117,9 @@ def test_a_policy_file_an_editor_began_with_a_byte_order_mark_is_read(tmp_path: 
     path = tmp_path / "policy.toml"
     path.write_bytes(b"\xef\xbb\xbf" + SHIPPED.read_bytes())
     assert load_policy_file(path) == (PI_15_2015,)
+
+
+def test_a_policy_file_that_is_a_folder_is_named_as_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_policy_file(tmp_path)
+    assert str(caught.value) == f"The policy file {tmp_path} is a folder."
