@@ -229,7 +229,7 @@ class App:
         if directory is None:
             return None
         if not directory.is_dir():
-            raise ConfigurationError(f"The key directory {directory.name} does not exist.")
+            raise ConfigurationError(f"The key directory {directory} does not exist.")
         return load_keyring(directory, Party.HUB)
 
     def require_keyring(self) -> KeyRing:

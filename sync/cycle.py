@@ -106,15 +106,17 @@ class RunSummary:
             yield f"notice batches queued: {self.notice_batches}"
         for agency, delivered in self.delivered.items():
             yield (
-                f"{agency} gateway: delivered {delivered['notices']} notices in "
-                f"{delivered['delivered']} batches, {delivered['pending']} batches waiting"
+                f"{agency} gateway: delivered {_count(delivered['notices'], 'notice')} in "
+                f"{_count(delivered['delivered'], 'batch')}, "
+                f"{_count(delivered['pending'], 'batch')} waiting"
             )
         for agency, note in sorted(self.delivery_notes.items()):
             yield f"{agency} gateway: {note}"
-        for agency, error in sorted(self.feed_errors.items()):
-            yield f"{agency} gateway: {error}"
-        for agency, error in sorted(self.delivery_errors.items()):
-            yield f"{agency} gateway: {error}"
+        for agency, error in [
+            *sorted(self.feed_errors.items()),
+            *sorted(self.delivery_errors.items()),
+        ]:
+            yield _about_gateway(agency, error)
         if self.rejected:
             yield f"{self.rejected} rejected records: see `arms-sync rejects`."
         warned = sum(counts.warnings for counts in self.feeds.values())
@@ -136,6 +138,19 @@ class RunSummary:
             agency: IngestCounts(**counts) for agency, counts in data.get("feeds", {}).items()
         }
         return cls(**values)
+
+
+def _count(number: int, thing: str) -> str:
+    """'1 batch', '2 batches', '0 notices'."""
+    plural = thing + ("es" if thing.endswith("ch") else "s")
+    return f"{number} {thing if number == 1 else plural}"
+
+
+def _about_gateway(agency: str, sentence: str) -> str:
+    """A gateway's sentence as a summary line, naming the gateway once."""
+    if sentence.lower().startswith(f"the {agency} gateway "):
+        return sentence[0].upper() + sentence[1:]
+    return f"{agency} gateway: {sentence}"
 
 
 def run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSummary:

@@ -94,19 +94,19 @@ def warn_of_unknown_variables() -> None:
     but the options that read a variable (`--config`, `--dir`, …) take only
     the upper-case name, so it may be in force for one command and not another.
     """
-    named = {name.upper(): name for name in os.environ}
-    given = {
+    given = sorted(
         name
-        for name in named
-        if name.startswith(VARIABLE_PREFIX) and not name.startswith(TEST_VARIABLE_PREFIX)
-    }
-    unknown = _unknown(given)
-    for upper in sorted(given):
-        if upper in unknown:
-            message = f"{named[upper]} is not a setting arms-sync knows; it is ignored."
-        elif named[upper] != upper:
+        for name in os.environ
+        if name.upper().startswith(VARIABLE_PREFIX)
+        and not name.upper().startswith(TEST_VARIABLE_PREFIX)
+    )
+    unknown = _unknown({name.upper() for name in given})
+    for name in given:
+        if name.upper() in unknown:
+            message = f"{name} is not a setting arms-sync knows; it is ignored."
+        elif name != name.upper():
             message = (
-                f"{named[upper]} is not written in upper case; write {upper}, the only name "
+                f"{name} is not written in upper case; write {name.upper()}, the only name "
                 "every command reads."
             )
         else:

@@ -186,7 +186,13 @@ def test_a_setting_variable_in_another_case_is_named_in_a_warning(tmp_path: Path
     result = run_cli(*run_args(tmp_path), cwd=tmp_path, env=other_case)
     assert json.loads(result.stdout)["window_days"] == 3650  # the settings take it
     assert result.stderr.splitlines() == [
+        "Warning: ARMS_SYNC_Window_Days is not written in upper case; write "
+        "ARMS_SYNC_WINDOW_DAYS, the only name every command reads.",
         "Warning: arms_sync_misspelt_window is not a setting arms-sync knows; it is ignored.",
+    ]
+    both = {"ARMS_SYNC_WINDOW_DAYS": "100", "ARMS_SYNC_Window_Days": "90"}
+    again = run_cli("synth", "--subjects", "5", "--out", "f", cwd=tmp_path, env=both)
+    assert again.stderr.splitlines() == [
         "Warning: ARMS_SYNC_Window_Days is not written in upper case; write "
         "ARMS_SYNC_WINDOW_DAYS, the only name every command reads.",
     ]

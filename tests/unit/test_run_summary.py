@@ -59,7 +59,7 @@ def test_a_gateway_failure_is_told_with_its_reason_and_fails_the_run(
     summary.delivery_errors.clear()
     with pytest.raises(ArmsSyncError) as failed:
         _report_run(summary, as_json=False)
-    assert f"police gateway: {REFUSED}\n" in capsys.readouterr().out
+    assert f"\n{REFUSED}\n" in capsys.readouterr().out  # the gateway named once
     assert str(failed.value) == (
         "The police gateway could not be read; the rest of the run completed and the "
         "next run resumes where this one stopped."
@@ -115,3 +115,16 @@ def test_two_failed_gateways_are_named_together() -> None:
     with pytest.raises(ArmsSyncError) as failed:
         _report_run(summary, as_json=True)
     assert str(failed.value).startswith("The police and probation gateways could not be read")
+
+
+def test_the_plain_summary_counts_in_words_and_names_each_gateway_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    summary = full_summary()
+    summary.delivered = {"police": {"notices": 1, "delivered": 1, "pending": 2}}
+    summary.delivery_errors = {"police": "the police gateway did not answer POST /notices."}
+    summary.feed_errors = {}
+    print_summary(summary)
+    out = capsys.readouterr().out.splitlines()
+    assert "police gateway: delivered 1 notice in 1 batch, 2 batches waiting" in out
+    assert "The police gateway did not answer POST /notices." in out
