@@ -100,29 +100,29 @@ def cycle_progress(engine: Engine, cycle_id: int) -> CycleProgress:
 
 def cycle_deliveries(engine: Engine, cycle_id: int) -> dict[str, dict[str, int]]:
     """What each agency's deliver task of a cycle did (delivered, notices, failed, pending)."""
-    table = tables.cycle_tasks
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(table.c.task_key, table.c.result).where(
-                table.c.cycle_id == cycle_id,
-                table.c.kind == KIND_DELIVER,
-                table.c.status == TASK_DONE,
-            )
-        ).all()
     counted = [counter.name for counter in fields(DeliveryCounts)]
-    deliveries = {}
-    for row in rows:
-        result = json.loads(row.result or "{}")
-        deliveries[task_ref(cycle_id, row.task_key).arg] = {
-            name: int(result.get(name, 0)) for name in counted
-        }
-    return dict(sorted(deliveries.items()))
+    return {
+        agency: {name: int(result.get(name, 0)) for name in counted}
+        for agency, result in _deliver_results(engine, cycle_id).items()
+    }
 
 
 def cycle_delivery_errors(engine: Engine, cycle_id: int) -> dict[str, str]:
     """Why each agency's deliver task of a cycle left batches waiting: the gateway's
     sentence, why they are held, or that they still wait; agencies without trouble
     are left out (as `RunSummary.delivery_errors`)."""
+    errors = {}
+    for agency, result in _deliver_results(engine, cycle_id).items():
+        told = result.get(RESULT_FAILURE) or result.get(RESULT_HELD)
+        if told is None and int(result.get("pending", 0)):
+            told = NOTICES_WAITING
+        if told is not None:
+            errors[agency] = str(told)
+    return errors
+
+
+def _deliver_results(engine: Engine, cycle_id: int) -> dict[str, dict[str, Any]]:
+    """The results of a cycle's finished deliver tasks, by agency, in agency order."""
     table = tables.cycle_tasks
     with engine.connect() as conn:
         rows = conn.execute(
@@ -132,15 +132,8 @@ def cycle_delivery_errors(engine: Engine, cycle_id: int) -> dict[str, str]:
                 table.c.status == TASK_DONE,
             )
         ).all()
-    errors = {}
-    for row in rows:
-        result = json.loads(row.result or "{}")
-        told = result.get(RESULT_FAILURE) or result.get(RESULT_HELD)
-        if told is None and int(result.get("pending", 0)):
-            told = NOTICES_WAITING
-        if told is not None:
-            errors[task_ref(cycle_id, row.task_key).arg] = str(told)
-    return dict(sorted(errors.items()))
+    results = {task_ref(cycle_id, row.task_key).arg: json.loads(row.result or "{}") for row in rows}
+    return dict(sorted(results.items()))
 
 
 def agency_freshness(engine: Engine) -> list[AgencyFreshness]:

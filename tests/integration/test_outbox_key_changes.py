@@ -25,7 +25,7 @@ from sync.app import App
 from sync.crypto import KeyRing, Party
 from sync.crypto.keyring import list_keys, load_keyring, revoke, rotate
 from sync.crypto.keys import KeyStatus
-from sync.cycle import NOTICES_KEPT_UNSEALED, run_cycle
+from sync.cycle import NOTICES_KEPT_UNSEALED, RunSummary, run_cycle
 from sync.delivery import deliver_outbox, deliver_pass
 from sync.errors import PermanentGatewayError
 from sync.feeds.files import PlainFileSource
@@ -184,18 +184,40 @@ def _outbox_rows(app: App) -> list[tuple[str, bytes, int]]:
     return [(str(agency), bytes(envelope), int(tries)) for agency, envelope, tries in rows]
 
 
-def test_an_agency_without_an_active_key_holds_back_its_own_notices_and_nothing_else(
-    tmp_path: Path,
-) -> None:
+def _keys_with_one_revoked(tmp_path: Path, revoked: Party) -> Path:
+    """Keys for every party, `revoked`'s only keys revoked (exposed, new ones not made yet)."""
     folder = tmp_path / "keys"
     make_keys(folder)
-    only = next(info for info in list_keys(folder) if info.party is AGENCY)
-    revoke(folder, AGENCY, only.key_id)  # compromised, its new keys not made yet
+    only = next(info for info in list_keys(folder) if info.party is revoked)
+    revoke(folder, revoked, only.key_id)
+    return folder
+
+
+def _run_over_synthetic_feeds(app: App, tmp_path: Path) -> RunSummary:
+    """One run over a synthetic pair of feeds written into `tmp_path`."""
     feeds = tmp_path / "feeds"
     write_synthetic_feeds(feeds, SynthOptions(subjects=SUBJECTS, seed=SEED, today=TODAY))
     sources = {a: PlainFileSource(feeds / f"{a}.jsonl") for a in ("probation", "police")}
+    return run_cycle(app, sources, TODAY)
+
+
+def _deliver_all_once(keys: Path, tmp_path: Path) -> None:
+    """Deliver the agency's whole outbox; every queued notice arrives, once."""
+    with _hub(keys, tmp_path) as app, _gateway(load_keyring(keys, AGENCY), tmp_path) as served:
+        client, store = served
+        counts = deliver_outbox(app, AGENCY.value, client)
+        batches = [json.loads(row.batch) for row in store.after(0)]
+        assert counts.pending == 0
+        delivered = sorted(n["notice_id"] for batch in batches for n in batch["notices"])
+        assert delivered == _queued_notice_ids(app)
+
+
+def test_an_agency_without_an_active_key_holds_back_its_own_notices_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    folder = _keys_with_one_revoked(tmp_path, AGENCY)
     with _hub(folder, tmp_path) as app:
-        summary = run_cycle(app, sources, TODAY)
+        summary = _run_over_synthetic_feeds(app, tmp_path)
         rows = _outbox_rows(app)
         with _gateway(load_keyring(folder, AGENCY), tmp_path) as served:
             client, store = served
@@ -217,16 +239,9 @@ def test_an_agency_without_an_active_key_holds_back_its_own_notices_and_nothing_
 
     rotate(folder, AGENCY, GRACE)  # the agency's new keys, taken into the ring
     with _hub(folder, tmp_path) as app:
-        assert [tries for agency, _, tries in _outbox_rows(app) if agency == AGENCY.value] == [
-            0
-        ] * len(kept)  # waiting for a key spent no attempt
-        with _gateway(load_keyring(folder, AGENCY), tmp_path) as served:
-            client, store = served
-            counts = deliver_outbox(app, AGENCY.value, client)
-            batches = [json.loads(row.batch) for row in store.after(0)]
-        assert counts.pending == 0
-        delivered = sorted(n["notice_id"] for batch in batches for n in batch["notices"])
-        assert delivered == _queued_notice_ids(app)
+        tries = [tries for agency, _, tries in _outbox_rows(app) if agency == AGENCY.value]
+    assert tries == [0] * len(kept)  # waiting for a key spent no attempt
+    _deliver_all_once(folder, tmp_path)
 
 
 @pytest.mark.parametrize("revoked", [AGENCY, Party.HUB])
@@ -246,27 +261,15 @@ def test_batches_sealed_before_a_key_was_revoked_wait_for_the_new_key_unsent(
     assert (held.failure, held.counts.delivered, held.counts.failed) == (None, 0, 0)
 
     rotate(keys, revoked, GRACE)
-    with _hub(keys, tmp_path) as app, _gateway(load_keyring(keys, AGENCY), tmp_path) as served:
-        client, store = served
-        counts = deliver_outbox(app, AGENCY.value, client)
-        batches = [json.loads(row.batch) for row in store.after(0)]
-        assert counts.pending == 0
-        delivered = sorted(n["notice_id"] for batch in batches for n in batch["notices"])
-        assert delivered == _queued_notice_ids(app)
+    _deliver_all_once(keys, tmp_path)
 
 
 def test_a_hub_without_an_active_signing_key_keeps_every_notice_and_still_decides(
     tmp_path: Path,
 ) -> None:
-    folder = tmp_path / "keys"
-    make_keys(folder)
-    own = next(info for info in list_keys(folder) if info.party is Party.HUB)
-    revoke(folder, Party.HUB, own.key_id)  # the hub's key exposed, its new one not made yet
-    feeds = tmp_path / "feeds"
-    write_synthetic_feeds(feeds, SynthOptions(subjects=SUBJECTS, seed=SEED, today=TODAY))
-    sources = {a: PlainFileSource(feeds / f"{a}.jsonl") for a in ("probation", "police")}
+    folder = _keys_with_one_revoked(tmp_path, Party.HUB)
     with _hub(folder, tmp_path) as app:
-        summary = run_cycle(app, sources, TODAY)
+        summary = _run_over_synthetic_feeds(app, tmp_path)
         rows = _outbox_rows(app)
     assert summary.subjects > 0
     assert sorted(summary.delivery_notes) == ["police", "probation"]
@@ -275,10 +278,4 @@ def test_a_hub_without_an_active_signing_key_keeps_every_notice_and_still_decide
     assert all(envelope == b"" for _agency, envelope, _tries in rows)
 
     rotate(folder, Party.HUB, GRACE)
-    with _hub(folder, tmp_path) as app, _gateway(load_keyring(folder, AGENCY), tmp_path) as served:
-        client, store = served
-        counts = deliver_outbox(app, AGENCY.value, client)
-        batches = [json.loads(row.batch) for row in store.after(0)]
-        assert counts.pending == 0
-        delivered = sorted(n["notice_id"] for batch in batches for n in batch["notices"])
-        assert delivered == _queued_notice_ids(app)
+    _deliver_all_once(folder, tmp_path)
