@@ -137,6 +137,7 @@ def run_distributed(
         raise ArmsSyncError(
             f"The broker cannot be reached ({problem}); start it, or check ARMS_SYNC_BROKER_URL."
         )
+    require_postgresql_url(app.settings.database_url)  # before the ledger is opened
     require_policy_as_recorded(app)  # refused here, not by the cycle's tasks
     feeds = {"probation": probation_spec, "police": police_spec}
     started = start_next_cycle(app, feeds, settings.gateways(), as_of)
