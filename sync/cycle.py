@@ -458,7 +458,7 @@ def _deliver_to_gateway(app: App, agency: str, client: NoticeClient, summary: Ru
     of the agency), or that notices still wait (a `Retry-After` to honour);
     the batches stay in the outbox.
     """
-    from sync.delivery import NOTICES_WAITING, deliver_when_free
+    from sync.delivery import deliver_when_free
 
     try:
         delivery = deliver_when_free(app, agency, client, ignore_schedule=True)
@@ -469,9 +469,6 @@ def _deliver_to_gateway(app: App, agency: str, client: NoticeClient, summary: Ru
         summary.delivery_notes[agency] = DELIVERING_ELSEWHERE
         return
     summary.delivered[agency] = asdict(delivery.counts)
-    if delivery.failure is not None:
-        summary.delivery_errors[agency] = str(delivery.failure)
-    elif delivery.held is not None:
-        summary.delivery_errors[agency] = delivery.held
-    elif delivery.counts.pending:
-        summary.delivery_errors[agency] = NOTICES_WAITING
+    waiting = delivery.why_waiting
+    if waiting is not None:
+        summary.delivery_errors[agency] = waiting

@@ -119,6 +119,23 @@ class DeliveryPass:
         """The failure, if the gateway refused the batch (it will not take it as it is)."""
         return self.failure if isinstance(self.failure, PermanentGatewayError) else None
 
+    @property
+    def why_waiting(self) -> str | None:
+        """Why the pass left batches waiting (see `why_batches_wait`), or None."""
+        failure = None if self.failure is None else str(self.failure)
+        return why_batches_wait(failure, self.held, self.counts.pending)
+
+
+def why_batches_wait(failure: str | None, held: str | None, pending: int) -> str | None:
+    """Why a delivery pass left batches waiting: the gateway's sentence for its failure,
+    why they are held, or that they still wait (a `Retry-After` to honour); None when
+    none wait. A pass's own outcome, or a deliver task's result, reads the same."""
+    if failure is not None:
+        return failure
+    if held is not None:
+        return held
+    return NOTICES_WAITING if pending else None
+
 
 @contextmanager
 def delivery_lock(engine: Engine, agency: str) -> Iterator[bool]:

@@ -15,12 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from sync.delivery import (
-    NOTICES_WAITING,
-    RESULT_FAILURE,
-    RESULT_HELD,
-    DeliveryCounts,
-)
+from sync.delivery import RESULT_FAILURE, RESULT_HELD, DeliveryCounts, why_batches_wait
 from sync.distributed.work import (
     CYCLE_BLOCKED,
     CYCLE_RUNNING,
@@ -113,11 +108,10 @@ def cycle_delivery_errors(engine: Engine, cycle_id: int) -> dict[str, str]:
     are left out (as `RunSummary.delivery_errors`)."""
     errors = {}
     for agency, result in _deliver_results(engine, cycle_id).items():
-        told = result.get(RESULT_FAILURE) or result.get(RESULT_HELD)
-        if told is None and int(result.get("pending", 0)):
-            told = NOTICES_WAITING
+        pending = int(result.get("pending", 0))
+        told = why_batches_wait(result.get(RESULT_FAILURE), result.get(RESULT_HELD), pending)
         if told is not None:
-            errors[agency] = str(told)
+            errors[agency] = told
     return errors
 
 

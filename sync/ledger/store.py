@@ -294,6 +294,22 @@ class Ledger:
 
     def last_pass(self) -> LastPass | None:
         """The as-of date and window of the latest successful run, read together (None: no run)."""
+        last = self._last_successful_run()
+        if last is None:
+            return None
+        as_of, summary = last
+        window = summary.get("window_days")
+        return LastPass(as_of, window if isinstance(window, int) else None)
+
+    def recorded_policy_versions(self) -> list[dict[str, Any]]:
+        """The policy versions (id, effective date, digest) the latest successful run
+        recorded deciding under; empty when none did (no run, or one before they were kept)."""
+        last = self._last_successful_run()
+        versions = None if last is None else last[1].get("policy", {}).get("versions")
+        return [entry for entry in versions or [] if isinstance(entry, dict)]
+
+    def _last_successful_run(self) -> tuple[date, dict[str, Any]] | None:
+        """The as-of date and stored summary of the latest successful run (None: no run)."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(schema.runs.c.as_of, schema.runs.c.summary)
@@ -303,21 +319,7 @@ class Ledger:
             ).first()
         if row is None:
             return None
-        window = json.loads(row.summary).get("window_days") if row.summary else None
-        return LastPass(row.as_of, window if isinstance(window, int) else None)
-
-    def recorded_policy_versions(self) -> list[dict[str, Any]]:
-        """The policy versions (id, effective date, digest) the latest successful run
-        recorded deciding under; empty when none did (no run, or one before they were kept)."""
-        with self.engine.connect() as conn:
-            summary = conn.execute(
-                select(schema.runs.c.summary)
-                .where(schema.runs.c.status.in_((RUN_SUCCEEDED, RUN_PARTIAL)))
-                .order_by(schema.runs.c.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-        versions = (json.loads(summary) if summary else {}).get("policy", {}).get("versions")
-        return [entry for entry in versions or [] if isinstance(entry, dict)]
+        return row.as_of, json.loads(row.summary) if row.summary else {}
 
     def last_as_of(self) -> date | None:
         """The as-of date of the latest successful run."""
