@@ -21,7 +21,7 @@ import click
 
 from sync.app import App
 from sync.cli.context import CliState, is_terminal, pass_state
-from sync.cycle import RunSummary, require_policy_as_recorded
+from sync.cycle import RunSummary
 from sync.distributed.cycles import require_postgresql_url, start_next_cycle
 from sync.distributed.status import (
     agency_freshness,
@@ -137,8 +137,6 @@ def run_distributed(
         raise ArmsSyncError(
             f"The broker cannot be reached ({problem}); start it, or check ARMS_SYNC_BROKER_URL."
         )
-    require_postgresql_url(app.settings.database_url)  # before the ledger is opened
-    require_policy_as_recorded(app)  # refused here, not by the cycle's tasks
     feeds = {"probation": probation_spec, "police": police_spec}
     started = start_next_cycle(app, feeds, settings.gateways(), as_of)
     if started is None:

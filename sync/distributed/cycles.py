@@ -17,6 +17,7 @@ from datetime import date
 from sqlalchemy import select
 
 from sync.app import App
+from sync.cycle import require_policy_as_recorded
 from sync.distributed.status import open_cycle_ids
 from sync.distributed.work import (
     CYCLE_RUNNING,
@@ -63,8 +64,13 @@ def require_postgresql_url(url: str) -> None:
 def start_cycle(
     app: App, feeds: Mapping[str, str], deliver: Mapping[str, str], as_of: date
 ) -> tuple[int, list[TaskRef]]:
-    """Record a new cycle and its run; return its id and the tasks to send first."""
+    """Record a new cycle and its run; return its id and the tasks to send first.
+
+    A policy version edited under an id already used is refused here, not by
+    the cycle's tasks (`sync.cycle.require_policy_as_recorded`).
+    """
     require_postgresql(app)
+    require_policy_as_recorded(app)
     now = app.clock()
     sources = json.dumps({"feeds": dict(feeds), "deliver": dict(deliver)}, sort_keys=True)
     with app.ledger.engine.begin() as conn:
