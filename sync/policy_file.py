@@ -22,7 +22,7 @@ from sync.core.policy import PolicySettings, PolicyVersion
 from sync.core.records import Owner
 from sync.core.rules import PLANNED_LENGTH_MONTHS, ROLLOUT_OFFSET_MONTHS
 from sync.errors import ConfigurationError
-from sync.settings import UTF8_BOM, plain_date
+from sync.settings import UTF8_BOM, first_problem, plain_date
 
 DIGEST_CHARS = 16
 
@@ -89,9 +89,7 @@ def _read(path: Path) -> PolicyFile:
     try:
         return PolicyFile.model_validate(data)
     except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        reason = first["msg"].removeprefix("Value error, ")
+        where, _kind, reason = first_problem(error)
         raise ConfigurationError(
             f"The policy file {path} is invalid at {where}: {reason}."
         ) from error

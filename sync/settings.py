@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,22 +39,15 @@ DEFAULT_HTTP_DEADLINE_SECONDS = 120.0
 DEFAULT_GATEWAY_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
-# Settings holding a number: true or false is refused there, not read as 1 or 0.
-NUMBER_SETTINGS = (
-    "window_days",
-    "validation_processes",
-    "hours_per_assessment",
-    "http_timeout_seconds",
-    "http_deadline_seconds",
-    "gateway_max_response_bytes",
-    "gateway_page_size",
-    "max_clock_skew_seconds",
-    "gateway_retry_attempts",
-    "gateway_retry_base_seconds",
-    "gateway_retry_max_seconds",
-)
+NUMBER_TYPES = frozenset({int, float})
 UTF8_BOM = b"\xef\xbb\xbf"
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _holds_a_number(annotation: object) -> bool:
+    """Whether a setting's type is a number (`int`, `float`, or one of them or None)."""
+    kinds = set(get_args(annotation)) - {type(None)} or {annotation}
+    return kinds <= NUMBER_TYPES
 
 
 def plain_date(value: object) -> object:
@@ -153,10 +146,12 @@ class Settings(BaseSettings):
         secret = own_secret if _given(own_secret) else self.gateway_client_secret
         return own_id or self.gateway_client_id, secret if _given(secret) else None
 
-    @field_validator(*NUMBER_SETTINGS, mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _no_true_or_false_for_a_number(cls, value: object) -> object:
-        if isinstance(value, bool):
+    def _no_true_or_false_for_a_number(cls, value: object, info: ValidationInfo) -> object:
+        """Refuse true or false where a number goes, rather than read it as 1 or 0."""
+        field = None if info.field_name is None else cls.model_fields[info.field_name]
+        if isinstance(value, bool) and field is not None and _holds_a_number(field.annotation):
             raise ValueError("it must be a number, not true or false")
         return value
 
@@ -293,16 +288,22 @@ def _refuse_secrets_in_file(from_file: dict[str, Any]) -> None:
 
 def invalid_setting(error: ValidationError) -> ConfigurationError:
     """One clear error naming the first invalid setting and why (never the value given)."""
-    first = error.errors(include_url=False, include_input=False)[0]
-    field = ".".join(str(part) for part in first["loc"])
-    if first["type"] == "extra_forbidden":
+    field, kind, reason = first_problem(error)
+    if kind == "extra_forbidden":
         return ConfigurationError(
             f"The settings file names {field}, which it cannot hold: "
             "config/arms-sync.example.toml lists what it can, and the background "
             "workers' own settings are ARMS_SYNC_ environment variables only."
         )
-    reason = first["msg"].removeprefix("Value error, ")
     return ConfigurationError(f"Setting {field or 'value'} is invalid: {reason}.")
+
+
+def first_problem(error: ValidationError) -> tuple[str, str, str]:
+    """Where the first problem of a validation lies (dotted), its kind and why; never the
+    value given, so a message built from it repeats no personal data or secret."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return where, first["type"], first["msg"].removeprefix("Value error, ")
 
 
 def unreadable_setting(error: SettingsError) -> ConfigurationError:
