@@ -227,9 +227,9 @@ def note_notices_kept_unsealed(app: App, summary: RunSummary) -> None:
     for agency in Agency:
         if not keys.keyring.holds_keys_of(Party(agency.value)):
             continue  # a pass with notices to it has been refused already
-        reason = why_unsealable(agency.value, keys.keyring)
-        if reason is not None:
-            summary.delivery_notes[agency.value] = f"{NOTICES_KEPT_UNSEALED} {reason}"
+        lacking = why_unsealable(agency.value, keys.keyring)
+        if lacking is not None:
+            summary.delivery_notes[agency.value] = f"{NOTICES_KEPT_UNSEALED} {lacking}"
 
 
 def policy_in_force(policy: PolicySettings) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from sqlalchemy import Engine, select, update
 from sync.app import App
 from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import audit_disclosure
-from sync.crypto.keys import KeyUse, Party
 from sync.errors import (
     EnvelopeRefusedError,
     GatewayError,
@@ -42,7 +41,7 @@ from sync.errors import (
 from sync.gateway.retry import RetryPolicy, backoff_ceiling, partial_jitter
 from sync.ledger import schema
 from sync.ledger.moments import as_utc
-from sync.ledger.outbox import UNSEALED, reseal_batch, sealed_under_retired_keys
+from sync.ledger.outbox import UNSEALED, reseal_batch, sealed_under_retired_keys, why_unsealable
 from sync.ledger.run_locks import hold_ledger_task_lock
 
 log = logging.getLogger(__name__)
@@ -329,13 +328,8 @@ def _without_current_keys(app: App, agency: str) -> str | None:
     sealed again if refused.
     """
     keys = app.outbox_keys
-    if keys is None:
-        return None
-    for party, use in ((Party.HUB, KeyUse.SIGN), (Party(agency), KeyUse.ENCRYPT)):
-        lacking = keys.keyring.lacks_active_key(party, use)
-        if lacking is not None:
-            return str(lacking)
-    return None
+    lacking = None if keys is None else why_unsealable(agency, keys.keyring)
+    return None if lacking is None else str(lacking)
 
 
 def _seal_kept(app: App, agency: str, batch_id: str) -> bytes | str:

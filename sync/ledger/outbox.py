@@ -76,17 +76,17 @@ def can_seal_to(agency: str, keyring: KeyRing) -> bool:
     notices, never the decision pass. A ring that never held the agency's keys
     is a configuration to mend: `KeyError_` says to import them.
     """
+    party = Party(Agency(agency).value)
+    if not keyring.holds_keys_of(party):
+        keyring.active(party, KeyUse.ENCRYPT)  # raises: import the agency's keys
     return why_unsealable(agency, keyring) is None
 
 
-def why_unsealable(agency: str, keyring: KeyRing) -> str | None:
-    """Why `agency`'s batches cannot be sealed now (see `can_seal_to`), or None."""
-    party = Party(Agency(agency).value)
-    lacking = keyring.lacks_active_key(party, KeyUse.ENCRYPT)
-    if lacking is not None and not keyring.holds_keys_of(party):
-        raise lacking
-    lacking = keyring.lacks_active_key(Party.HUB, KeyUse.SIGN) or lacking
-    return None if lacking is None else str(lacking)
+def why_unsealable(agency: str, keyring: KeyRing) -> KeyError_ | None:
+    """Why `agency`'s batches cannot be sealed (or sent) now: the hub has no active signing
+    key, or the agency no active encryption key; None when both are there."""
+    hub = keyring.lacks_active_key(Party.HUB, KeyUse.SIGN)
+    return hub or keyring.lacks_active_key(Party(Agency(agency).value), KeyUse.ENCRYPT)
 
 
 def reseal_batch(conn: Connection, batch_id: str, keys: OutboxKeys, now: datetime) -> bytes:
