@@ -41,6 +41,8 @@ MAX_PAGE_SIZE = 10_000
 MIN_PAGE_SIZE = 1
 DEFAULT_MAX_SKEW_SECONDS = 300
 HEALTH_OK = "ok"
+NO_SIGNING_KEY_CODE = "no_signing_key"
+NO_SIGNING_KEY_RETRY_AFTER_SECONDS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +204,7 @@ class Gateway:
             return _rejected("The body is not a sealed envelope.")
         stored = self.config.store.find(msg_id)
         if stored is not None and hmac.compare_digest(stored.digest, digest):
-            return Reply(HTTPStatus.OK, self._receipt_again(stored))
+            return self._receipt_again(stored)
         now = self.config.clock()
         try:
             opened = open_envelope(
@@ -233,7 +235,7 @@ class Gateway:
             return _rejected("The notice batch is not a JSON object.")
         return None
 
-    def _receipt_again(self, stored: StoredNotice) -> bytes:
+    def _receipt_again(self, stored: StoredNotice) -> Reply:
         """The receipt of a batch stored before: what was issued, signed with today's key.
 
         The same bytes while the gateway's signing key is unchanged (Ed25519 is
@@ -241,21 +243,28 @@ class Gateway:
         so a hub that lost the first answer can still verify one once the old key
         is past its grace or revoked.
         """
-        return sign_receipt(
-            self.config.keyring,
-            msg_id=stored.msg_id,
-            digest=stored.digest,
-            received_at=stored.received_at,
-        )
+        try:
+            receipt = sign_receipt(
+                self.config.keyring,
+                msg_id=stored.msg_id,
+                digest=stored.digest,
+                received_at=stored.received_at,
+            )
+        except KeyError_:
+            return _cannot_sign()
+        return Reply(HTTPStatus.OK, receipt)
 
     def _store(self, opened: Opened, now: datetime) -> Reply:
         received_at = format_sealed_at(now)
-        receipt = sign_receipt(
-            self.config.keyring,
-            msg_id=opened.header.msg_id,
-            digest=opened.digest,
-            received_at=received_at,
-        )
+        try:
+            receipt = sign_receipt(
+                self.config.keyring,
+                msg_id=opened.header.msg_id,
+                digest=opened.digest,
+                received_at=received_at,
+            )
+        except KeyError_:
+            return _cannot_sign()
         notice = NewNotice(
             msg_id=opened.header.msg_id,
             digest=opened.digest,
@@ -309,6 +318,20 @@ def _sentence(reason: str) -> str:
 
 def _rejected(reason: str) -> Reply:
     return error_reply(HTTPStatus.BAD_REQUEST, ENVELOPE_REJECTED_CODE, reason)
+
+
+def _cannot_sign() -> Reply:
+    """503: the gateway holds no usable signing key, so it can give no receipt.
+
+    Nothing is stored; the hub keeps the batch and tries again after
+    `Retry-After`, by which time the gateway's operator may have rotated its keys.
+    """
+    return error_reply(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        NO_SIGNING_KEY_CODE,
+        "This gateway has no usable signing key for receipts; its operator must rotate its keys.",
+        (("Retry-After", str(NO_SIGNING_KEY_RETRY_AFTER_SECONDS)),),
+    )
 
 
 def _conflict() -> Reply:
