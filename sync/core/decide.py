@@ -169,7 +169,11 @@ def _link_found(
     edges = _allowed_edges([*found.edges, *manual_edges], forbidden)
     groups = clusters(merged.persons, edges)
     ids = assign_subject_ids(
-        groups, inputs.previous_membership, set(inputs.taken_subject_ids), mint
+        groups,
+        inputs.previous_membership,
+        set(inputs.taken_subject_ids),
+        mint,
+        merged.merged_into,
     )
     subject_of = {ref: ids[group] for group in groups for ref in group}
     edges_by_subject: dict[str, list[Edge]] = defaultdict(list)

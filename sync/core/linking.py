@@ -88,23 +88,23 @@ def assign_subject_ids(
     previous: Mapping[RecordRef, str],
     taken: set[str],
     mint: Callable[[RecordRef, int], str],
+    follow: Mapping[RecordRef, RecordRef] | None = None,
 ) -> dict[tuple[RecordRef, ...], str]:
     """Give each cluster a subject id, keeping ids stable across runs.
 
     A cluster keeps the previous id held by most of its records (ties: the
-    smallest id); when a previous subject splits, the part holding most of its
-    records keeps the id (ties: the part with the smallest record). Any other
-    cluster gets `mint(smallest_ref, attempt)`, retried until unused.
+    smallest id). Records its agency has merged away since (`follow`: source
+    to target) count where their target is, after the cluster's own records,
+    so a merge keeps the target's id and a target new to the ledger takes
+    over its source's. When a previous subject splits, the part holding most
+    of its records keeps the id (ties: the part with the smallest record).
+    Any other cluster gets `mint(smallest_ref, attempt)`, retried until unused.
     """
-    claims: dict[str, list[tuple[int, RecordRef, tuple[RecordRef, ...]]]] = defaultdict(list)
-    for group in groups:
-        counts: dict[str, int] = defaultdict(int)
-        for ref in group:
-            if ref in previous:
-                counts[previous[ref]] += 1
-        if counts:
-            best = min(counts, key=lambda sid: (-counts[sid], sid))
-            claims[best].append((-counts[best], group[0], group))
+    claims: dict[str, list[tuple[Holding, RecordRef, tuple[RecordRef, ...]]]] = defaultdict(list)
+    for group, held in _previous_ids_held(groups, previous, follow or {}).items():
+        if held:
+            best = min(held, key=lambda sid: (held[sid], sid))
+            claims[best].append((held[best], group[0], group))
     assigned: dict[tuple[RecordRef, ...], str] = {}
     for subject_id, claimants in claims.items():
         assigned[min(claimants)[2]] = subject_id
@@ -117,6 +117,29 @@ def assign_subject_ids(
             assigned[group] = candidate
             used.add(candidate)
     return assigned
+
+
+# How strongly a cluster holds a previous subject id, smaller first: minus the
+# number of its own records that held it, then minus the merged-away ones.
+Holding = tuple[int, int]
+
+
+def _previous_ids_held(
+    groups: Sequence[tuple[RecordRef, ...]],
+    previous: Mapping[RecordRef, str],
+    follow: Mapping[RecordRef, RecordRef],
+) -> dict[tuple[RecordRef, ...], dict[str, Holding]]:
+    """For each cluster, how strongly it holds each previous subject id of its records
+    (merged-away records counted where their target is)."""
+    group_of = {ref: group for group in groups for ref in group}
+    held: dict[tuple[RecordRef, ...], dict[str, Holding]] = {group: {} for group in groups}
+    for ref, subject_id in previous.items():
+        own = ref in group_of
+        group = group_of.get(ref if own else follow.get(ref, ref))
+        if group is not None:
+            mine, merged = held[group].get(subject_id, (0, 0))
+            held[group][subject_id] = (mine - int(own), merged - int(not own))
+    return held
 
 
 def successions(

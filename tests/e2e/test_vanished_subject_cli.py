@@ -205,6 +205,18 @@ def test_a_subject_merged_by_a_new_pnc_or_a_merge_record_names_the_subject_it_jo
     assert refusal(ledger.assign(by_merge)) == moved(by_merge, curlews)
 
 
+def test_a_person_keeps_its_subject_id_when_its_merge_target_arrives_in_a_later_run(
+    ledger: CliLedger,
+) -> None:
+    source = as_person("probation:X100001", "kestrel")
+    merged = merge("probation", "M-1", "X100001", "X100002")
+    ledger.run(source, merged)  # the merge's target is not known yet
+    before = ledger.subjects()["probation:X100001"]
+
+    ledger.run(source, merged, as_person("probation:X100002", "kestrel"))
+    assert set(ledger.subjects().values()) == {before}  # one subject, holding both records
+
+
 def test_two_re_links_in_a_row_lead_to_the_last_subject(ledger: CliLedger) -> None:
     heron_refs = ("probation:X100002", "police:P-2")
     plover = [as_person(ref, "plover") for ref in PLOVER_REFS]

@@ -81,6 +81,25 @@ def test_a_split_subject_keeps_its_id_on_the_larger_part_and_never_reuses_ids() 
     assert split[(c,)] == "S-police-C-1-1"
 
 
+def test_a_record_merged_away_hands_its_subject_id_to_a_target_new_to_the_ledger() -> None:
+    source, target = RecordRef(P, "A000001"), RecordRef(P, "A000002")
+    previous = {source: "S-old"}
+    assert assign_subject_ids([(target,)], previous, {"S-old"}, mint, {source: target}) == {
+        (target,): "S-old"
+    }
+    unfollowed = assign_subject_ids([(target,)], previous, {"S-old"}, mint)
+    assert unfollowed == {(target,): "S-probation-A000002-0"}
+
+
+def test_a_merge_keeps_the_target_s_own_subject_id_before_its_source_s() -> None:
+    source, target = RecordRef(P, "A000001"), RecordRef(P, "A000002")
+    previous = {source: "S-a", target: "S-b"}  # the source's id is the smaller
+    follow = {source: target}
+    assert assign_subject_ids([(target,)], previous, {"S-a", "S-b"}, mint, follow) == {
+        (target,): "S-b"
+    }
+
+
 def _pnc_edge(pair: tuple[RecordRef, RecordRef]) -> Edge:
     a, b = sorted(pair)
     return Edge(a, b, "PNC")
