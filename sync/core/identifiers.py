@@ -89,10 +89,16 @@ def canonical_crn(raw: str) -> str:
 
 
 def canonical_noms(raw: str) -> str:
-    """Canonical NOMS number, or `InvalidIdentifier`."""
-    text = raw.strip().upper()
+    """A NOMS number as given (trimmed), or `InvalidIdentifier`.
+
+    Not upper-cased: `identifiers.md` grants that to the CRN alone, so a NOMS
+    number in lower case is invalid and rejects its record.
+    """
+    text = raw.strip()
     if _NOMS_RE.fullmatch(text) is None:
-        raise InvalidIdentifier("noms: must be a letter, four digits and two letters")
+        raise InvalidIdentifier(
+            "noms: must be a capital letter, four digits and two capital letters"
+        )
     return text
 
 
@@ -102,6 +108,11 @@ def canonical_police_ref(raw: str) -> str:
     if _POLICE_REF_RE.fullmatch(text) is None:
         raise InvalidIdentifier("police reference: must be 1-32 letters, digits or hyphens")
     return text
+
+
+def has_system_prefix(name: str) -> bool:
+    """Whether a name starts with a source system's prefix such as `MIG_ERROR_`."""
+    return name.upper().startswith(NAME_SYSTEM_PREFIXES)
 
 
 def strip_system_prefix(name: str) -> str:

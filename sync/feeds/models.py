@@ -227,6 +227,7 @@ class PersonRecord(FeedRecord):
             cleaned[field_name] = _identifier_or_none(
                 cleaned.get(field_name), field_name, canonicalise, warnings
             )
+        warnings.extend(_system_prefix_warnings(cleaned))
         dob = cleaned.get("date_of_birth")
         if isinstance(dob, str) and dob in _PLACEHOLDER_DOB_TEXT:
             warnings.append("date_of_birth: placeholder value, never used to link")
@@ -235,6 +236,16 @@ class PersonRecord(FeedRecord):
             warnings.append("date_of_birth: after today (or a later --as-of), set aside")
         cleaned[WARNINGS_KEY] = tuple(warnings)
         return cleaned
+
+
+def _system_prefix_warnings(data: dict[str, Any]) -> list[str]:
+    """A warning for each name that carries a source system's prefix (`MIG_ERROR_` and the
+    like), which the matcher strips before comparing."""
+    return [
+        f"{name}: source system prefix, stripped before comparing"
+        for name in ("surname", "forenames")
+        if isinstance(data.get(name), str) and ids.has_system_prefix(data[name].strip())
+    ]
 
 
 def _is_date_after(value: object, today: date) -> bool:

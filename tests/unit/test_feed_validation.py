@@ -62,6 +62,30 @@ def test_invalid_and_junk_identifiers_are_set_aside_with_a_warning_naming_the_fi
     )
 
 
+def test_names_with_a_source_system_prefix_are_kept_with_a_warning_naming_the_field() -> None:
+    record = validate_record(
+        _person(surname="MIG_ERROR_EXAMPLE", forenames=" no_show_John"), PROBATION
+    )
+    assert isinstance(record, PersonRecord)
+    assert (record.surname, record.forenames) == ("MIG_ERROR_EXAMPLE", "no_show_John")
+    assert record.warnings == (
+        "surname: source system prefix, stripped before comparing",
+        "forenames: source system prefix, stripped before comparing",
+    )
+    plain = validate_record(_person(surname="DUPLICATES"), PROBATION)
+    assert isinstance(plain, PersonRecord)
+    assert plain.warnings == ()
+
+
+def test_a_noms_number_in_lower_case_rejects_the_person_record() -> None:
+    assert _reason(_person(noms="a1234bc")) == (
+        "person.noms: must be a capital letter, four digits and two capital letters"
+    )
+    accepted = validate_record(_person(noms=" A1234BC "), PROBATION)
+    assert isinstance(accepted, PersonRecord)
+    assert accepted.noms == "A1234BC"
+
+
 @pytest.mark.parametrize(
     ("born", "kept", "warnings"),
     [
@@ -158,7 +182,10 @@ def test_warnings_cannot_be_injected_by_the_feed() -> None:
             ),
             "assessment.person_id (crn): must be one letter and six digits",
         ),
-        (_person(noms="A12BC"), "person.noms: must be a letter, four digits and two letters"),
+        (
+            _person(noms="A12BC"),
+            "person.noms: must be a capital letter, four digits and two capital letters",
+        ),
         (_person(agency="police"), "person.agency: does not match the feed it arrived in"),
         (_person(gender="Q"), "person.gender: Input should be 'M', 'F', 'X' or 'U'"),
         (

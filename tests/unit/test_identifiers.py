@@ -79,7 +79,7 @@ def test_error_messages_never_carry_the_value() -> None:
     ("func", "good", "bad"),
     [
         (ids.canonical_crn, " x123456 ", "X12345"),
-        (ids.canonical_noms, "a1234bc", "A1234B1"),
+        (ids.canonical_noms, " A1234BC ", "A1234B1"),
         (ids.canonical_police_ref, "LAN-88123", "has space"),
     ],
 )
@@ -88,6 +88,19 @@ def test_agency_references(func: object, good: str, bad: str) -> None:
     assert func(good) == good.strip().upper() or func(good) == good.strip()
     with pytest.raises(ids.InvalidIdentifier):
         func(bad)
+
+
+def test_a_noms_number_is_not_upper_cased_unlike_a_crn() -> None:
+    assert ids.canonical_crn("x123456") == "X123456"
+    with pytest.raises(ids.InvalidIdentifier, match="capital"):
+        ids.canonical_noms("a1234bc")
+
+
+def test_system_prefixes_are_found_in_any_case_only_at_the_start() -> None:
+    assert ids.has_system_prefix("mig_error_SMITH")
+    assert ids.has_system_prefix("NO_SHOW_JONES")
+    assert not ids.has_system_prefix("SMITH_MIG_ERROR_")
+    assert not ids.has_system_prefix("NO_SHOWMAN")
 
 
 def test_system_prefixes_are_stripped() -> None:
