@@ -155,6 +155,25 @@ def test_merged_records_follow_the_target_and_unknown_people_are_orphans() -> No
     }
 
 
+def test_a_merge_target_takes_over_the_identifiers_it_lacks_and_keeps_its_own() -> None:
+    target = person(P, "X000002", cro="065656/91H")
+    state = FeedState(
+        persons=[
+            person(P, "X000001", pnc="1996/0000018E", cro="SF83/50058Z"),
+            target,
+            person(Q, "D-1", pnc="1996/0000018E"),
+        ],
+        merges=[Merge(P, "M-1", "X000001", "X000002")],
+    )
+    live = consolidate(state).persons
+    assert set(live) == {target.ref, RecordRef(Q, "D-1")}
+    assert (live[target.ref].pnc, live[target.ref].cro) == ("1996/0000018E", "065656/91H")
+    edges = identifier_edges(list(live.values()))
+    assert {(e.a, e.b, e.matched_by) for e in edges} == {
+        (RecordRef(Q, "D-1"), RecordRef(P, "X000002"), "PNC")
+    }
+
+
 def test_a_chain_resolves_to_its_last_arrived_person_while_its_end_waits() -> None:
     # A→B→C with C not yet arrived: A means B; the B→C merge waits as an orphan.
     state = FeedState(
