@@ -191,7 +191,7 @@ def warn_of_unknown_area(app: App, area: str) -> None:
     "--warnings",
     "with_warnings",
     is_flag=True,
-    help="List the records accepted with warnings (a value set aside) instead.",
+    help="List the records accepted with warnings (a value set aside, say) instead.",
 )
 @pass_state
 def rejects(state: CliState, as_json: bool, with_warnings: bool) -> None:

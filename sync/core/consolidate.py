@@ -2,8 +2,7 @@
 
 Given the current (latest, not deleted) version of every record, this resolves
 merge chains so that records pointing at a merged-away person belong to the
-merge target (which takes over the identifiers it lacks from them), drops
-merged-away persons as persons of their own, and reports
+merge target, drops merged-away persons as persons of their own, and reports
 records whose person never arrived as orphans. Pure: values in, values out.
 """
 
@@ -24,9 +23,6 @@ class Merge:
     source_person_id: str
     target_person_id: str
 
-
-# The identifiers a merge target takes over from its merged-away records.
-MERGED_IDENTIFIERS = ("pnc", "cro", "noms")
 
 # Why an orphan could not be applied.
 MISSING_PERSON = "missing-person"
@@ -68,6 +64,9 @@ class Consolidated:
 
     persons: dict[RecordRef, Person]
     merged_into: dict[RecordRef, RecordRef]
+    # The person records merged into a live person: no longer persons of their
+    # own, but what identified them still identifies their target.
+    merged_persons: dict[RecordRef, Person] = field(default_factory=dict)
     supervisions: list[Supervision] = field(default_factory=list)
     custodies: list[Period] = field(default_factory=list)
     registrations: list[Period] = field(default_factory=list)
@@ -121,42 +120,13 @@ def consolidate(state: FeedState) -> Consolidated:
         if ref not in merged_into or merged_into[ref] == ref
     }
     merged_into = {ref: target for ref, target in merged_into.items() if target != ref}
-    live = with_merged_identifiers(live, all_persons, merged_into)
     result = repoint(state, live, merged_into)
+    result.merged_persons.update(
+        (ref, all_persons[ref]) for ref, target in merged_into.items() if target in live
+    )
     result.orphans.extend(_merge_orphans(state.merges, merged_into, live))
     result.orphans.sort(key=lambda o: (o.agency, o.record_type, o.record_id))
     return result
-
-
-def with_merged_identifiers(
-    live: Mapping[RecordRef, Person],
-    all_persons: Mapping[RecordRef, Person],
-    merged_into: Mapping[RecordRef, RecordRef],
-) -> dict[RecordRef, Person]:
-    """The live persons, each merge target holding the PNC, CRO and NOMS number its
-    merged-away records had where it has none of its own.
-
-    A merge says the two records are one person, so what identified the source
-    (a PNC shared with the other agency's record, say) still identifies the
-    target: the person stays linked across agencies after the merge. Sources are
-    taken in reference order, so the outcome never depends on record order.
-    """
-    persons = dict(live)
-    for source in sorted(merged_into):
-        target = merged_into[source]
-        if source in all_persons and target in persons:
-            persons[target] = _fill_identifiers(persons[target], all_persons[source])
-    return persons
-
-
-def _fill_identifiers(target: Person, source: Person) -> Person:
-    """`target` with `source`'s identifiers where its own are absent."""
-    missing = {
-        name: getattr(source, name)
-        for name in MERGED_IDENTIFIERS
-        if getattr(target, name) is None and getattr(source, name) is not None
-    }
-    return replace(target, **missing) if missing else target
 
 
 def repoint(

@@ -94,9 +94,9 @@ def assign_subject_ids(
 
     A cluster keeps the previous id held by most of its records (ties: the
     smallest id). Records its agency has merged away since (`follow`: source
-    to target) count where their target is, after the cluster's own records,
-    so a merge keeps the target's id and a target new to the ledger takes
-    over its source's. When a previous subject splits, the part holding most
+    to target) count where their target is, to break a tie among the
+    cluster's own records, so a target new to the ledger takes over its
+    source's id. When a previous subject splits, the part holding most
     of its records keeps the id (ties: the part with the smallest record).
     Any other cluster gets `mint(smallest_ref, attempt)`, retried until unused.
     """

@@ -522,7 +522,7 @@ class Ledger:
         return sorted(found, key=reject_order)
 
     def list_warnings(self) -> list[dict[str, Any]]:
-        """Current records accepted with warnings (a value set aside), by agency, type and id.
+        """Current records accepted with warnings (a value set aside, say), by agency, type and id.
 
         Warnings name the field and what was done, never the value.
         """

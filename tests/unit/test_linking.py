@@ -16,12 +16,20 @@ from sync.core.consolidate import (
     consolidate,
     resolve_merges,
 )
+from sync.core.decide import (
+    DecisionInputs,
+    Linker,
+    link_on_identifiers,
+    link_probabilistically,
+    link_subjects,
+)
 from sync.core.linking import (
     Edge,
     assign_subject_ids,
     clusters,
     identifier_edges,
 )
+from sync.core.policy import PolicySettings
 from sync.core.records import (
     Agency,
     Assessment,
@@ -155,22 +163,51 @@ def test_merged_records_follow_the_target_and_unknown_people_are_orphans() -> No
     }
 
 
-def test_a_merge_target_takes_over_the_identifiers_it_lacks_and_keeps_its_own() -> None:
-    target = person(P, "X000002", cro="065656/91H")
-    state = FeedState(
-        persons=[
-            person(P, "X000001", pnc="1996/0000018E", cro="SF83/50058Z"),
-            target,
-            person(Q, "D-1", pnc="1996/0000018E"),
-        ],
-        merges=[Merge(P, "M-1", "X000001", "X000002")],
+def _subjects_after_merges(
+    persons: list[Person], merges: list[Merge], linker: Linker
+) -> set[frozenset[str]]:
+    """The groups of person ids that `link_subjects` makes of these records."""
+    state = FeedState(persons=persons, merges=merges)
+    linked = link_subjects(
+        state, DecisionInputs(date(2026, 11, 28), 180, PolicySettings()), mint, linker
     )
-    live = consolidate(state).persons
-    assert set(live) == {target.ref, RecordRef(Q, "D-1")}
-    assert (live[target.ref].pnc, live[target.ref].cro) == ("1996/0000018E", "065656/91H")
-    edges = identifier_edges(list(live.values()))
-    assert {(e.a, e.b, e.matched_by) for e in edges} == {
-        (RecordRef(Q, "D-1"), RecordRef(P, "X000002"), "PNC")
+    return {frozenset(ref.person_id for ref in group) for group in linked.groups}
+
+
+def test_a_pnc_on_a_merged_away_record_still_links_its_target_to_the_other_agency() -> None:
+    persons = [
+        person(P, "X000001", pnc="1996/0000018E"),
+        person(P, "X000002"),
+        person(Q, "D-1", pnc="1996/0000018E"),
+    ]
+    merges = [Merge(P, "M-1", "X000001", "X000002")]
+    for linker in (link_on_identifiers, link_probabilistically):
+        assert _subjects_after_merges(persons, merges, linker) == {frozenset({"X000002", "D-1"})}
+
+
+def test_every_record_merged_into_one_target_brings_its_links() -> None:
+    persons = [
+        person(P, "X000001", pnc="1996/0000018E"),
+        person(P, "X000002", pnc="2002/0073319Z"),
+        person(P, "X000003", pnc="1979/0163001B"),
+        person(Q, "D-1", pnc="1996/0000018E"),
+        person(Q, "D-2", pnc="2002/0073319Z"),
+    ]
+    merges = [Merge(P, "M-1", "X000001", "X000003"), Merge(P, "M-2", "X000002", "X000001")]
+    assert _subjects_after_merges(persons, merges, link_on_identifiers) == {
+        frozenset({"X000003", "D-1", "D-2"})
+    }
+
+
+def test_a_merged_away_record_s_conflicting_pnc_never_undoes_its_target_s_own_link() -> None:
+    persons = [
+        person(P, "X000001", pnc="1996/0000018E"),
+        person(P, "X000002"),
+        person(Q, "LAN-7", pnc="2002/0073319Z"),
+    ]
+    merges = [Merge(P, "M-1", "X000001", "X000002")]
+    assert _subjects_after_merges(persons, merges, link_probabilistically) == {
+        frozenset({"X000002", "LAN-7"})
     }
 
 
