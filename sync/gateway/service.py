@@ -42,6 +42,7 @@ MIN_PAGE_SIZE = 1
 DEFAULT_MAX_SKEW_SECONDS = 300
 HEALTH_OK = "ok"
 NO_SIGNING_KEY_CODE = "no_signing_key"
+NO_SEALING_KEY_CODE = "no_sealing_key"
 NO_SIGNING_KEY_RETRY_AFTER_SECONDS = 300
 
 
@@ -168,14 +169,21 @@ class Gateway:
             document = {"envelope": None, "next": encode_cursor(offset), "more": False}
             return json_reply(HTTPStatus.OK, document)
         next_offset = offset + len(records)
-        wire = seal(
-            b"".join(records),
-            sender=self.config.agency,
-            recipient=Party.HUB,
-            keyring=self.config.keyring,
-            content_type=CONTENT_TYPE_FEED,
-            now=self.config.clock(),
-        )
+        try:
+            wire = seal(
+                b"".join(records),
+                sender=self.config.agency,
+                recipient=Party.HUB,
+                keyring=self.config.keyring,
+                content_type=CONTENT_TYPE_FEED,
+                now=self.config.clock(),
+            )
+        except KeyError_:
+            return _missing_key(
+                NO_SEALING_KEY_CODE,
+                "This gateway cannot seal feed pages: its own signing key or the hub's "
+                "encryption key is missing or revoked; its operator must rotate or import keys.",
+            )
         document = {
             "envelope": wire.decode("ascii"),
             "next": encode_cursor(next_offset),
@@ -326,10 +334,18 @@ def _cannot_sign() -> Reply:
     Nothing is stored; the hub keeps the batch and tries again after
     `Retry-After`, by which time the gateway's operator may have rotated its keys.
     """
-    return error_reply(
-        HTTPStatus.SERVICE_UNAVAILABLE,
+    return _missing_key(
         NO_SIGNING_KEY_CODE,
         "This gateway has no usable signing key for receipts; its operator must rotate its keys.",
+    )
+
+
+def _missing_key(code: str, reason: str) -> Reply:
+    """503 with `Retry-After`: a key the answer needs is missing until an operator acts."""
+    return error_reply(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        code,
+        reason,
         (("Retry-After", str(NO_SIGNING_KEY_RETRY_AFTER_SECONDS)),),
     )
 

@@ -1,11 +1,11 @@
-"""A reference gateway that cannot sign receipts answers 503, stores nothing, and recovers.
+"""A reference gateway that cannot sign answers 503, stores nothing, and recovers.
 
 A gateway whose own signing key was revoked (and not yet replaced), or whose
 private signing key is missing, can give no receipt. It tells the hub so in a
 503 with `Retry-After`, rather than failing with a 500; the hub keeps the batch
 and tries again. Once the gateway's keys are rotated, a batch it stored before
-gets its receipt. Real keys in a temporary folder; the gateway's methods are
-called in-process.
+gets its receipt. Feed pages it cannot seal are refused the same way. Real
+keys in a temporary folder; the gateway's methods are called in-process.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from sync.gateway.feed import FeedFile
 from sync.gateway.oauth import TokenIssuer
 from sync.gateway.receipt import verify_receipt
 from sync.gateway.service import (
+    NO_SEALING_KEY_CODE,
     NO_SIGNING_KEY_CODE,
     NO_SIGNING_KEY_RETRY_AFTER_SECONDS,
     Gateway,
@@ -66,9 +67,9 @@ def _deliver(gateway: Gateway, envelope: bytes) -> Reply:
     return gateway.receive_notices(Request("POST", "/notices", body=envelope))
 
 
-def _assert_cannot_sign(reply: Reply) -> None:
+def _assert_cannot_sign(reply: Reply, code: str = NO_SIGNING_KEY_CODE) -> None:
     assert reply.status == HTTPStatus.SERVICE_UNAVAILABLE
-    assert json.loads(reply.body)["error"] == NO_SIGNING_KEY_CODE
+    assert json.loads(reply.body)["error"] == code
     assert ("Retry-After", str(NO_SIGNING_KEY_RETRY_AFTER_SECONDS)) in reply.headers
 
 
@@ -117,3 +118,13 @@ def test_a_new_batch_is_not_stored_by_a_gateway_without_its_private_signing_key(
     gateway = _gateway(without_signing_key, tmp_path)
     _assert_cannot_sign(_deliver(gateway, notice_batch(rings[Party.HUB], AGENCY, 1)))
     assert gateway.config.store.count() == 0
+
+
+def test_a_gateway_without_its_private_signing_key_cannot_serve_feed_pages(
+    tmp_path: Path,
+) -> None:
+    rings = make_keys(tmp_path / "keys")
+    gateway = _gateway(replace(rings[AGENCY], signing_keys={}), tmp_path)
+    _assert_cannot_sign(gateway.feed_page(Request("GET", "/feed")), NO_SEALING_KEY_CODE)
+    working = _gateway(rings[AGENCY], tmp_path).feed_page(Request("GET", "/feed"))
+    assert working.status == HTTPStatus.OK
