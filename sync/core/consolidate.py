@@ -64,9 +64,6 @@ class Consolidated:
 
     persons: dict[RecordRef, Person]
     merged_into: dict[RecordRef, RecordRef]
-    # The person records merged into a live person: no longer persons of their
-    # own, but what identified them still identifies their target.
-    merged_persons: dict[RecordRef, Person] = field(default_factory=dict)
     supervisions: list[Supervision] = field(default_factory=list)
     custodies: list[Period] = field(default_factory=list)
     registrations: list[Period] = field(default_factory=list)
@@ -121,9 +118,6 @@ def consolidate(state: FeedState) -> Consolidated:
     }
     merged_into = {ref: target for ref, target in merged_into.items() if target != ref}
     result = repoint(state, live, merged_into)
-    result.merged_persons.update(
-        (ref, all_persons[ref]) for ref, target in merged_into.items() if target in live
-    )
     result.orphans.extend(_merge_orphans(state.merges, merged_into, live))
     result.orphans.sort(key=lambda o: (o.agency, o.record_type, o.record_id))
     return result

@@ -153,33 +153,8 @@ def link_subjects(
 
 
 def _found_links(merged: Consolidated, linker: Linker) -> FoundLinks:
-    """What the linker finds among the persons (operators' acts aside).
-
-    The records merged into a live person are matched too, and each link of
-    one counts for the person it was merged into: a merge says the two are one
-    person, so a PNC that linked the merged-away record to the other agency's
-    still links the target. Pairs for review that involve a merged-away record
-    are left out: it is no longer a person of its own.
-    """
-    persons = [*merged.persons.values(), *merged.merged_persons.values()]
-    found = linker(sorted(persons, key=lambda p: p.ref))
-    if not merged.merged_persons:
-        return found
-    return _followed_through_merges(found, merged.merged_into)
-
-
-def _followed_through_merges(
-    found: FoundLinks, merged_into: Mapping[RecordRef, RecordRef]
-) -> FoundLinks:
-    """The links with each merged-away end replaced by its target (links of a record
-    with its own target dropped), and the reviews between live persons only."""
-    edges: dict[tuple[RecordRef, RecordRef, str], Edge] = {}
-    for edge in found.edges:
-        a, b = sorted((merged_into.get(edge.a, edge.a), merged_into.get(edge.b, edge.b)))
-        if a != b:
-            edges.setdefault((a, b, edge.matched_by), Edge(a, b, edge.matched_by, edge.weight))
-    reviews = [r for r in found.reviews if r.a not in merged_into and r.b not in merged_into]
-    return FoundLinks([edges[key] for key in sorted(edges)], reviews)
+    """What the linker finds among the live persons (operators' acts aside)."""
+    return linker(sorted(merged.persons.values(), key=lambda p: p.ref))
 
 
 def _link_found(

@@ -217,20 +217,6 @@ def test_a_person_keeps_its_subject_id_when_its_merge_target_arrives_in_a_later_
     assert set(ledger.subjects().values()) == {before}  # one subject, holding both records
 
 
-def test_a_person_merged_into_a_record_without_its_pnc_stays_linked_to_the_police(
-    ledger: CliLedger,
-) -> None:
-    source, police = as_person("probation:X100001", "kestrel"), as_person("police:P-1", "kestrel")
-    target = {**as_person("probation:X100002", "kestrel"), "pnc": None, "date_of_birth": None}
-    ledger.run(source, police, target)
-    before = ledger.subjects()
-    assert before["probation:X100001"] == before["police:P-1"] != before["probation:X100002"]
-
-    ledger.run(source, police, target, merge("probation", "M-1", "X100001", "X100002"))
-    after = ledger.subjects()
-    assert set(after.values()) == {before["police:P-1"]}  # one person, one subject
-
-
 def test_two_re_links_in_a_row_lead_to_the_last_subject(ledger: CliLedger) -> None:
     heron_refs = ("probation:X100002", "police:P-2")
     plover = [as_person(ref, "plover") for ref in PLOVER_REFS]

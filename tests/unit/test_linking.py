@@ -16,20 +16,12 @@ from sync.core.consolidate import (
     consolidate,
     resolve_merges,
 )
-from sync.core.decide import (
-    DecisionInputs,
-    Linker,
-    link_on_identifiers,
-    link_probabilistically,
-    link_subjects,
-)
 from sync.core.linking import (
     Edge,
     assign_subject_ids,
     clusters,
     identifier_edges,
 )
-from sync.core.policy import PolicySettings
 from sync.core.records import (
     Agency,
     Assessment,
@@ -160,54 +152,6 @@ def test_merged_records_follow_the_target_and_unknown_people_are_orphans() -> No
     assert {(o.record_type, o.record_id) for o in result.orphans} == {
         ("registration", "R-1"),
         ("merge", "GM-2"),
-    }
-
-
-def _subjects_after_merges(
-    persons: list[Person], merges: list[Merge], linker: Linker
-) -> set[frozenset[str]]:
-    """The groups of person ids that `link_subjects` makes of these records."""
-    state = FeedState(persons=persons, merges=merges)
-    linked = link_subjects(
-        state, DecisionInputs(date(2026, 11, 28), 180, PolicySettings()), mint, linker
-    )
-    return {frozenset(ref.person_id for ref in group) for group in linked.groups}
-
-
-def test_a_pnc_on_a_merged_away_record_still_links_its_target_to_the_other_agency() -> None:
-    persons = [
-        person(P, "X000001", pnc="1996/0000018E"),
-        person(P, "X000002"),
-        person(Q, "D-1", pnc="1996/0000018E"),
-    ]
-    merges = [Merge(P, "M-1", "X000001", "X000002")]
-    for linker in (link_on_identifiers, link_probabilistically):
-        assert _subjects_after_merges(persons, merges, linker) == {frozenset({"X000002", "D-1"})}
-
-
-def test_every_record_merged_into_one_target_brings_its_links() -> None:
-    persons = [
-        person(P, "X000001", pnc="1996/0000018E"),
-        person(P, "X000002", pnc="2002/0073319Z"),
-        person(P, "X000003", pnc="1979/0163001B"),
-        person(Q, "D-1", pnc="1996/0000018E"),
-        person(Q, "D-2", pnc="2002/0073319Z"),
-    ]
-    merges = [Merge(P, "M-1", "X000001", "X000003"), Merge(P, "M-2", "X000002", "X000001")]
-    assert _subjects_after_merges(persons, merges, link_on_identifiers) == {
-        frozenset({"X000003", "D-1", "D-2"})
-    }
-
-
-def test_a_merged_away_record_s_conflicting_pnc_never_undoes_its_target_s_own_link() -> None:
-    persons = [
-        person(P, "X000001", pnc="1996/0000018E"),
-        person(P, "X000002"),
-        person(Q, "LAN-7", pnc="2002/0073319Z"),
-    ]
-    merges = [Merge(P, "M-1", "X000001", "X000002")]
-    assert _subjects_after_merges(persons, merges, link_probabilistically) == {
-        frozenset({"X000002", "LAN-7"})
     }
 
 
