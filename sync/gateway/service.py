@@ -43,7 +43,7 @@ DEFAULT_MAX_SKEW_SECONDS = 300
 HEALTH_OK = "ok"
 NO_SIGNING_KEY_CODE = "no_signing_key"
 NO_SEALING_KEY_CODE = "no_sealing_key"
-NO_SIGNING_KEY_RETRY_AFTER_SECONDS = 300
+MISSING_KEY_RETRY_AFTER_SECONDS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,7 +346,7 @@ def _missing_key(code: str, reason: str) -> Reply:
         HTTPStatus.SERVICE_UNAVAILABLE,
         code,
         reason,
-        (("Retry-After", str(NO_SIGNING_KEY_RETRY_AFTER_SECONDS)),),
+        (("Retry-After", str(MISSING_KEY_RETRY_AFTER_SECONDS)),),
     )
 
 

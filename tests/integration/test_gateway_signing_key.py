@@ -25,9 +25,9 @@ from sync.gateway.feed import FeedFile
 from sync.gateway.oauth import TokenIssuer
 from sync.gateway.receipt import verify_receipt
 from sync.gateway.service import (
+    MISSING_KEY_RETRY_AFTER_SECONDS,
     NO_SEALING_KEY_CODE,
     NO_SIGNING_KEY_CODE,
-    NO_SIGNING_KEY_RETRY_AFTER_SECONDS,
     Gateway,
     GatewayConfig,
     Reply,
@@ -70,7 +70,7 @@ def _deliver(gateway: Gateway, envelope: bytes) -> Reply:
 def _assert_cannot_sign(reply: Reply, code: str = NO_SIGNING_KEY_CODE) -> None:
     assert reply.status == HTTPStatus.SERVICE_UNAVAILABLE
     assert json.loads(reply.body)["error"] == code
-    assert ("Retry-After", str(NO_SIGNING_KEY_RETRY_AFTER_SECONDS)) in reply.headers
+    assert ("Retry-After", str(MISSING_KEY_RETRY_AFTER_SECONDS)) in reply.headers
 
 
 def _own_signing_key_id(keys: Path) -> str:
