@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from datetime import date
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from sync.core.policy import PolicySettings, PolicyVersion
 from sync.core.records import Owner
 from sync.core.rules import PLANNED_LENGTH_MONTHS, ROLLOUT_OFFSET_MONTHS
 from sync.errors import ConfigurationError
-from sync.settings import UTF8_BOM, first_problem, plain_date
+from sync.settings import first_problem, plain_date, read_toml_file
 
 DIGEST_CHARS = 16
 
@@ -78,14 +77,7 @@ def load_policy_file(path: Path) -> tuple[PolicyVersion, ...]:
 
 def _read(path: Path) -> PolicyFile:
     """The file's content, validated; one sentence when it cannot be read or used."""
-    try:
-        data = tomllib.loads(path.read_bytes().removeprefix(UTF8_BOM).decode("utf-8"))
-    except FileNotFoundError as error:
-        raise ConfigurationError(f"The policy file {path} does not exist.") from error
-    except IsADirectoryError as error:
-        raise ConfigurationError(f"The policy file {path} is a folder.") from error
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ConfigurationError(f"The policy file {path} is not readable TOML.") from error
+    data = read_toml_file(path, "policy file")
     try:
         return PolicyFile.model_validate(data)
     except ValidationError as error:

@@ -211,27 +211,33 @@ class Settings(BaseSettings):
 def read_toml(path: Path) -> dict[str, Any]:
     """The `[arms_sync]` table (or the whole file) of a settings file.
 
-    The file is UTF-8 (a byte-order mark, as some editors write, is allowed).
     Beside an `[arms_sync]` table nothing else may stand: a setting written
     outside it would otherwise be ignored without a word.
+    """
+    return _settings_table(path, read_toml_file(path, "settings file"))
+
+
+def read_toml_file(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file's content; one sentence naming `what` and the path when it cannot be read.
+
+    The file is UTF-8 (a byte-order mark, as some editors write, is allowed).
     """
     try:
         raw = path.read_bytes()
     except FileNotFoundError as error:
-        raise ConfigurationError(f"The settings file {path} does not exist.") from error
+        raise ConfigurationError(f"The {what} {path} does not exist.") from error
     except IsADirectoryError as error:
-        raise ConfigurationError(f"The settings file {path} is a folder.") from error
+        raise ConfigurationError(f"The {what} {path} is a folder.") from error
     except OSError as error:
-        raise ConfigurationError(f"The settings file {path} cannot be read.") from error
+        raise ConfigurationError(f"The {what} {path} cannot be read.") from error
     try:
         text = raw.removeprefix(UTF8_BOM).decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ConfigurationError(f"The settings file {path} is not UTF-8 text.") from error
+        raise ConfigurationError(f"The {what} {path} is not UTF-8 text.") from error
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigurationError(f"The settings file {path} is not valid TOML.") from error
-    return _settings_table(path, data)
+        raise ConfigurationError(f"The {what} {path} is not valid TOML.") from error
 
 
 def _settings_table(path: Path, data: dict[str, Any]) -> dict[str, Any]:
