@@ -251,27 +251,22 @@ class Gateway:
         so a hub that lost the first answer can still verify one once the old key
         is past its grace or revoked.
         """
+        receipt = self._signed_receipt(stored.msg_id, stored.digest, stored.received_at)
+        return _cannot_sign() if receipt is None else Reply(HTTPStatus.OK, receipt)
+
+    def _signed_receipt(self, msg_id: str, digest: str, received_at: str) -> bytes | None:
+        """The receipt signed with the gateway's active key; None when it has no usable one."""
         try:
-            receipt = sign_receipt(
-                self.config.keyring,
-                msg_id=stored.msg_id,
-                digest=stored.digest,
-                received_at=stored.received_at,
+            return sign_receipt(
+                self.config.keyring, msg_id=msg_id, digest=digest, received_at=received_at
             )
         except KeyError_:
-            return _cannot_sign()
-        return Reply(HTTPStatus.OK, receipt)
+            return None
 
     def _store(self, opened: Opened, now: datetime) -> Reply:
         received_at = format_sealed_at(now)
-        try:
-            receipt = sign_receipt(
-                self.config.keyring,
-                msg_id=opened.header.msg_id,
-                digest=opened.digest,
-                received_at=received_at,
-            )
-        except KeyError_:
+        receipt = self._signed_receipt(opened.header.msg_id, opened.digest, received_at)
+        if receipt is None:
             return _cannot_sign()
         notice = NewNotice(
             msg_id=opened.header.msg_id,
