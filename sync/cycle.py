@@ -39,6 +39,7 @@ from sync.ingest import FeedSource, IngestCounts, ingest
 from sync.ledger import schema
 from sync.ledger.decisions import decide_under_lock, store_decisions
 from sync.ledger.mark import mark_now, unchanged_since
+from sync.ledger.outbox import why_unsealable
 from sync.ledger.runs import RUN_PARTIAL, RUN_SUCCEEDED
 from sync.policy_file import require_same_versions, version_digest
 from sync.reconcile.manual_inputs import load_manual_links
@@ -219,8 +220,6 @@ def ingest_live(
 def note_notices_kept_unsealed(app: App, summary: RunSummary) -> None:
     """Say, for each agency whose batches cannot be sealed now, that they wait unsealed,
     and why (`sync.ledger.outbox.can_seal_to`)."""
-    from sync.ledger.outbox import why_unsealable
-
     keys = app.outbox_keys
     if keys is None:
         return
