@@ -14,8 +14,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from sync.core.duplicates import DUPLICATE_REPORT_KINDS, find_flags
 from sync.core.policy import PolicySettings, build_timeline, segment_at
 from sync.core.records import (
@@ -31,7 +29,6 @@ from sync.core.records import (
     SupervisionKind,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "spec" / "examples"
 AS_OF = date(2026, 11, 28)
 WINDOW_DAYS = 180
 SETTINGS = PolicySettings()
@@ -39,10 +36,6 @@ ADULT = date(1975, 6, 15)
 LICENCE = SupervisionKind.LICENCE
 ORDER = SupervisionKind.COMMUNITY_ORDER
 SEXUAL = Offence.SEXUAL
-
-pytestmark = pytest.mark.skipif(
-    not EXAMPLES.is_dir(), reason="the conformance examples folder is not present"
-)
 
 
 def probation(person_id: str, gender: Gender = Gender.MALE, dob: date = ADULT) -> Person:
@@ -185,27 +178,27 @@ def subject_holding(agency: str, person_id: str) -> SubjectFacts | None:
     return None
 
 
-def read_jsonl(name: str) -> list[dict[str, Any]]:
-    lines = (EXAMPLES / name).read_text(encoding="utf-8").splitlines()
+def read_jsonl(examples_dir: Path, name: str) -> list[dict[str, Any]]:
+    lines = (examples_dir / name).read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def expected_ownership() -> list[tuple[SubjectFacts, dict[str, Any]]]:
+def expected_ownership(examples_dir: Path) -> list[tuple[SubjectFacts, dict[str, Any]]]:
     cases = []
-    for line in read_jsonl("expected-ownership.jsonl"):
+    for line in read_jsonl(examples_dir, "expected-ownership.jsonl"):
         facts = subject_holding(line["record"]["agency"], line["record"]["person_id"])
         if facts is not None:
             cases.append((facts, line))
     return cases
 
 
-def test_every_hand_built_subject_has_expectations() -> None:
-    covered = {id(facts) for facts, _line in expected_ownership()}
+def test_every_hand_built_subject_has_expectations(examples_dir: Path) -> None:
+    covered = {id(facts) for facts, _line in expected_ownership(examples_dir)}
     assert covered == {id(facts) for facts in SUBJECTS}
 
 
-def test_ownership_matches_the_examples() -> None:
-    cases = expected_ownership()
+def test_ownership_matches_the_examples(examples_dir: Path) -> None:
+    cases = expected_ownership(examples_dir)
     timelines = {id(facts): build_timeline(facts, SETTINGS) for facts in SUBJECTS}
     for facts, line in cases:
         segment = segment_at(timelines[id(facts)], date.fromisoformat(line["as_of"]))
@@ -217,11 +210,11 @@ def flag_identity(kind: str, agency: str | None, target: str | tuple[str, ...]) 
     return (kind, agency, target)
 
 
-def test_flags_match_the_examples_for_these_subjects() -> None:
+def test_flags_match_the_examples_for_these_subjects(examples_dir: Path) -> None:
     assessment_ids = {a.id for facts in SUBJECTS for a in facts.assessments}
     person_ids = {p.person_id for facts in SUBJECTS for p in facts.persons}
     expected = set()
-    for line in read_jsonl("expected-flags.jsonl"):
+    for line in read_jsonl(examples_dir, "expected-flags.jsonl"):
         if "assessment_id" in line and line["assessment_id"] in assessment_ids:
             expected.add(flag_identity(line["kind"], line["agency"], line["assessment_id"]))
         elif set(line.get("person_ids", ())) & person_ids:
