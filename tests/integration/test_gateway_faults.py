@@ -41,7 +41,6 @@ FAULT_DELAY = "1.5"
 CLIENT_TIMEOUT = (1.0, 0.5)
 # max_delay reaches the injected 503s' one-second Retry-After, so the client waits it out.
 RETRY = RetryPolicy(max_attempts=15, base_delay=0.01, max_delay=1.0)
-TIME_BUDGET_SECONDS = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -120,11 +119,9 @@ def test_every_batch_lands_once_and_every_page_arrives_once(
     hub = keyrings_and_dir[0][Party.HUB]
     batches = [notice_batch(hub, AGENCY, number) for number in range(BATCHES)]
     sleeps: list[float] = []
-    started = time.monotonic()
     with _client(gateway.url, hub, sleeps) as client:
         receipts = [client.deliver(batch) for batch in batches]
         pulled = _pull_all(client, hub)
-    elapsed = time.monotonic() - started
 
     sent_ids = [json.loads(batch)["header"]["msg_id"] for batch in batches]
     assert [receipt.msg_id for receipt in receipts] == sent_ids
@@ -134,7 +131,6 @@ def test_every_batch_lands_once_and_every_page_arrives_once(
     assert sorted(row["batch"]["batch"] for row in stored) == list(range(BATCHES))
     assert pulled == records
     assert sleeps, "the gateway was expected to fail some calls"
-    assert elapsed < TIME_BUDGET_SECONDS
     assert gateway.stop() == 0
     injected = _injected(gateway.log.read_text(encoding="utf-8"))
     assert all(injected[fault] > 0 for fault in ("500", "503", "slow", "drop", "garbage"))
