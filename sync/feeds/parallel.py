@@ -9,6 +9,7 @@ feed is. Workers start only when a feed is long enough to need them.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections import deque
@@ -37,6 +38,8 @@ MAX_DEFAULT_PROCESSES = 4
 # Workers start from a clean server process, not a fork of this one: the
 # parent may hold database connections and threads that a fork would copy.
 _START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+log = logging.getLogger(__name__)
 
 
 class ProcessLinePool:
@@ -78,6 +81,7 @@ class ProcessLinePool:
             if _START_METHOD == "forkserver":
                 context.set_forkserver_preload(["sync.feeds.jsonl"])
             self._executor = ProcessPoolExecutor(self.processes, mp_context=context)
+            log.info("feed validation: %d worker processes started", self.processes)
         return self._executor
 
 

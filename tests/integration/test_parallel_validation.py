@@ -116,12 +116,12 @@ def _run_and_export(
     root: Path, cwd: Path, processes: int, suffix: str = ".jsonl"
 ) -> tuple[str, str, str]:
     cwd.mkdir()
-    env = {"ARMS_SYNC_VALIDATION_PROCESSES": str(processes)}
+    env = {"ARMS_SYNC_VALIDATION_PROCESSES": str(processes), "ARMS_SYNC_DEBUG": "1"}
     if suffix != ".jsonl":
         env["ARMS_SYNC_KEYS_DIR"] = str(root / "keys")
     else:  # one deployment: subject ids are keyed with its at-rest key
         env["ARMS_SYNC_AT_REST_KEY_FILE"] = str(root / "at-rest.key")
-    run_cli(
+    run = run_cli(
         "run",
         "--probation-feed",
         str(root / "feeds" / f"probation{suffix}"),
@@ -138,6 +138,8 @@ def _run_and_export(
         {name: value for name, value in json.loads(line).items() if name != "first_seen"}
         for line in run_cli("rejects", "--json", cwd=cwd, env=env).stdout.splitlines()
     ]
+    started = f"feed validation: {processes} worker processes started" in run.stderr
+    assert started == (processes > 0)
     return timeline, links, json.dumps(rejects)
 
 
