@@ -9,8 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.cli_ledger import run_args
 from tests.e2e.test_reconcile_cli import arms_sync
+
+pytestmark = pytest.mark.e2e
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "policy.toml"
 LATER_FROM = "2026-01-01"

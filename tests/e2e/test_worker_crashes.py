@@ -128,15 +128,12 @@ def test_killing_workers_twice_mid_cycle_changes_nothing(
     url = distributed_env["ARMS_SYNC_DATABASE_URL"]
     watcher = service_app(url)
     cycle = CycleInBackground(url, synthetic_feeds)
-    killed = []
     for kinds, replacement in ((("link", "decide"), "w3"), (("decide", "commit"), "w4")):
-        key, claimer = wait_for(partial(running_tasks, watcher, kinds))[0]
+        _key, claimer = wait_for(partial(running_tasks, watcher, kinds))[0]
         victim = claimer.split("@")[0]
         pool.kill(victim)
-        killed.append(key)
         pool.start(replacement)
     app = cycle.result()
-    assert len(killed) == 2
     assert ledger_outputs(app) == in_process_outputs
     assert max_attempts_seen(app) >= 2
 

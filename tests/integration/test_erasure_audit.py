@@ -17,6 +17,8 @@ from sync.feeds.files import PlainFileSource
 from sync.settings import Settings
 from tests.feed_records import completed_assessment, person, write_feeds
 
+pytestmark = pytest.mark.integration
+
 AS_OF = date(2026, 11, 28)
 HELD = completed_assessment("police", "PA-1", "GMP-1", "2025-05-10")
 REF = "record:police/assessment/PA-1"

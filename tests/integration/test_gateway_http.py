@@ -219,7 +219,8 @@ def test_credentials_with_special_characters_reach_the_gateway_form_encoded(
             client_secret=SPECIAL_SECRET,
         ) as client:
             pages = list(client.pages(None, PAGE_LIMIT))
-            receipt = client.deliver(notice_batch(setup.hub, AGENCY, 1))
+            batch = notice_batch(setup.hub, AGENCY, 1)
+            receipt = client.deliver(batch)
         with (
             make_client(gateway.url, setup.hub, AGENCY, client_id=SPECIAL_ID) as plain,
             pytest.raises(PermanentGatewayError, match="client credentials"),
@@ -231,7 +232,7 @@ def test_credentials_with_special_characters_reach_the_gateway_form_encoded(
         record for page in pages if page.envelope for record in _records(setup.hub, page.envelope)
     ]
     assert pulled == setup.records
-    assert receipt.msg_id
+    assert receipt.msg_id == json.loads(batch)["header"]["msg_id"]
 
 
 def test_unknown_paths_are_404(setup: Setup) -> None:

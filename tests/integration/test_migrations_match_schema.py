@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine, text
 
 from sync.ledger import schema
 from sync.ledger.migrate import (
@@ -27,6 +27,25 @@ from sync.ledger.migrate import (
 )
 
 pytestmark = pytest.mark.integration
+WAITING_ON_AN_ADVISORY_LOCK = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+)
+
+
+def _wait_for_backends_waiting_on_the_lock(engine: Engine, count: int) -> None:
+    """Return once `count` sessions wait on an advisory lock; fail after 30 s."""
+    deadline = time.monotonic() + 30
+    while _sessions_waiting_on_an_advisory_lock(engine) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} sessions wait on the lock"
+        time.sleep(0.05)
+
+
+def _sessions_waiting_on_an_advisory_lock(engine: Engine) -> int:
+    # A transaction of its own each time: PostgreSQL keeps pg_stat_activity as it was
+    # when a transaction first read it.
+    with engine.connect() as conn:
+        return int(conn.execute(WAITING_ON_AN_ADVISORY_LOCK).scalar_one())
 
 
 def test_a_migrated_ledger_has_exactly_the_defined_tables(ledger_url: str) -> None:
@@ -62,7 +81,7 @@ def test_processes_starting_together_on_a_new_shared_ledger_migrate_one_at_a_tim
             starters = [threading.Thread(target=upgrade) for _ in range(3)]
             for starter in starters:
                 starter.start()
-            time.sleep(1.0)
+            _wait_for_backends_waiting_on_the_lock(engine, 3)
             assert upgrades == []  # all three wait for the lock
             assert current_revisions(engine) == set()
         for starter in starters:

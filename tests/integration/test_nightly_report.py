@@ -19,6 +19,8 @@ from sync.reports.render import REPORT_FORMATS
 from sync.settings import Settings
 from tests.integration.test_audit_log import write_feeds
 
+pytestmark = pytest.mark.integration
+
 AS_OF = date(2026, 11, 28)
 
 

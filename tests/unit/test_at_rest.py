@@ -3,7 +3,10 @@ and keyed pseudonyms."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import re
 import secrets
 
 import pytest
@@ -21,6 +24,7 @@ from sync.crypto.at_rest import (
     new_data_key,
 )
 from sync.errors import CryptoError
+from sync.ledger.store import keyed_content_digest, keyed_digest
 
 PNC = "2001/0000123Z"
 CRO = "123456/01Z"
@@ -79,8 +83,21 @@ def test_another_data_key_cannot_decrypt() -> None:
 def test_pseudonyms_are_stable_for_the_same_key() -> None:
     key = _data_key()
     assert FieldCipher(key).pseudonym("pnc", PNC) == FieldCipher(key).pseudonym("pnc", PNC)
-    assert len(CIPHER.pseudonym("pnc", PNC)) == 64
-    assert int(CIPHER.pseudonym("pnc", PNC), 16) >= 0
+    assert re.fullmatch("[0-9a-f]{64}", CIPHER.pseudonym("pnc", PNC))
+
+
+def test_a_pseudonym_is_hmac_sha256_of_kind_nul_value_under_the_mac_key() -> None:
+    key = _data_key()
+    expected = hmac.new(key.mac_key, b"pnc\x00" + PNC.encode(), hashlib.sha256).hexdigest()
+    assert FieldCipher(key).pseudonym("pnc", PNC) == expected
+
+
+def test_a_stored_digest_is_k_and_the_first_63_hex_digits_of_its_pseudonym() -> None:
+    key = _data_key()
+    plain = hashlib.sha256(b"a record").hexdigest()
+    keyed = hmac.new(key.mac_key, b"content\x00" + plain.encode(), hashlib.sha256).hexdigest()
+    assert keyed_digest(FieldCipher(key), "content", plain) == "k" + keyed[:63]
+    assert keyed_content_digest(FieldCipher(key), plain) == "k" + keyed[:63]
 
 
 def test_pseudonyms_are_keyed() -> None:
@@ -166,11 +183,11 @@ def test_one_fork_hook_serves_every_pool_however_many_are_made(
     )
     at_rest._register_fork_hook.cache_clear()
     try:
-        pools = [NoncePool(per_draw=4) for _ in range(5)]
+        for _ in range(5):
+            NoncePool(per_draw=4)
     finally:
         at_rest._register_fork_hook.cache_clear()  # the next pool registers the real hook
     assert len(registered) == 1
-    assert len(pools) == 5
 
 
 def test_new_data_keys_are_random_and_separate() -> None:
