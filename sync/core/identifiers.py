@@ -18,7 +18,9 @@ PLACEHOLDER_DATES_OF_BIRTH = frozenset({date(1900, 1, 1), date(1970, 1, 1)})
 
 # Matched whole (`fullmatch`) and ASCII only: `\d` alone also takes other scripts'
 # digits, which `int()` reads, so `٧٩/١٦٣٠٠١B` would pass as a PNC.
-_PNC_RE = re.compile(r"(\d{2}|\d{4})/?(\d{1,7})([A-Z])", re.ASCII)
+_PNC_RE = re.compile(r"(\d{2}|\d{4})/(\d{1,7})([A-Z])", re.ASCII)
+_PNC_WITHOUT_SLASH_RE = re.compile(r"(\d{3,11})([A-Z])", re.ASCII)
+PNC_YEAR_WIDTHS = (2, 4)
 _CRO_STANDARD_RE = re.compile(r"(\d{1,6})/(\d{2})([A-Z])", re.ASCII)
 _CRO_SHORT_RE = re.compile(r"SF(\d{2})/(\d{1,6})([A-Z])", re.ASCII)
 _CRN_RE = re.compile(r"[A-Z]\d{6}", re.ASCII)
@@ -42,15 +44,50 @@ def expand_two_digit_year(yy: int, today: date) -> int:
 
 
 def canonical_pnc(raw: str, today: date) -> str:
-    """Canonical `YYYY/NNNNNNNC` form of a PNC number, or `InvalidIdentifier`."""
-    match = _PNC_RE.fullmatch(raw.strip().upper())
-    if match is None:
+    """Canonical `YYYY/NNNNNNNC` form of a PNC number, or `InvalidIdentifier`.
+
+    Without its slash a number may be read with a two- or a four-digit year
+    (`200273319Z` is `20/0273319Z` or `2002/73319Z`). Each reading that fits is
+    tried; the one whose check letter matches is the number. When both match
+    and differ, which one the writer meant is unknown, and the number is refused.
+    """
+    text = raw.strip().upper()
+    readings = _pnc_readings(text)
+    if not readings:
         raise InvalidIdentifier("pnc: not in the form YY/NNNNNNNC or YYYY/NNNNNNNC")
-    year_text, serial_text, letter = match.groups()
+    valid = {
+        canonical
+        for year_text, serial_text, letter in readings
+        if (canonical := _checked_pnc(year_text, serial_text, letter, today)) is not None
+    }
+    if not valid:
+        raise InvalidIdentifier("pnc: check letter does not match")
+    if len(valid) > 1:
+        raise InvalidIdentifier("pnc: without its slash it reads as two different valid numbers")
+    return valid.pop()
+
+
+def _pnc_readings(text: str) -> list[tuple[str, str, str]]:
+    """(year, serial, check letter) for every way the text can be read as a PNC number."""
+    if (slashed := _PNC_RE.fullmatch(text)) is not None:
+        year_text, serial_text, letter = slashed.groups()
+        return [(year_text, serial_text, letter)]
+    if (bare := _PNC_WITHOUT_SLASH_RE.fullmatch(text)) is None:
+        return []
+    digits, letter = bare.groups()
+    return [
+        (digits[:width], digits[width:], letter)
+        for width in PNC_YEAR_WIDTHS
+        if 1 <= len(digits) - width <= PNC_SERIAL_WIDTH
+    ]
+
+
+def _checked_pnc(year_text: str, serial_text: str, letter: str, today: date) -> str | None:
+    """The canonical form of one reading, or `None` when its check letter does not match."""
     year = expand_two_digit_year(int(year_text), today) if len(year_text) == 2 else int(year_text)
     serial = serial_text.zfill(PNC_SERIAL_WIDTH)
     if check_letter(int(f"{year % 100:02d}{serial}")) != letter:
-        raise InvalidIdentifier("pnc: check letter does not match")
+        return None
     return f"{year:04d}/{serial}{letter}"
 
 

@@ -267,13 +267,17 @@ def _identifier_or_none(
     if not isinstance(raw, str):
         warnings.append(f"{field_name}: not a string, set aside")
         return None
+    placeholder = f"{field_name}: placeholder value, treated as absent"
+    if ids.is_junk_identifier(raw):  # zeros in any layout, whether or not it parses
+        warnings.append(placeholder)
+        return None
     try:
         canonical: str = canonicalise(raw)
     except ids.InvalidIdentifier as error:
         warnings.append(f"{error}, set aside")
         return None
-    if ids.is_junk_identifier(raw) or ids.is_junk_identifier(canonical):
-        warnings.append(f"{field_name}: placeholder value, treated as absent")
+    if ids.is_junk_identifier(canonical):
+        warnings.append(placeholder)
         return None
     return canonical
 

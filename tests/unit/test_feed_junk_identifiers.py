@@ -1,4 +1,4 @@
-"""Identifiers made only of zeros and the check letter are junk however they are written."""
+"""Identifiers set aside or kept as a feed is read: zeros in any layout, PNCs without a slash."""
 
 from __future__ import annotations
 
@@ -67,3 +67,15 @@ def test_a_real_identifier_with_zeros_in_it_is_kept() -> None:
     record = validate_record(_person(pnc="2000/0000001A", cro="000001/00A"), PROBATION)
     assert isinstance(record, PersonRecord)
     assert (record.pnc, record.cro, record.warnings) == ("2000/0000001A", "000001/00A", ())
+
+
+def test_a_pnc_without_its_slash_is_kept_when_one_reading_fits_and_set_aside_when_two_do() -> None:
+    fits_once = validate_record(_person(pnc="200273319Z"), PROBATION)
+    assert isinstance(fits_once, PersonRecord)
+    assert (fits_once.pnc, fits_once.warnings) == ("2002/0073319Z", ())
+    fits_twice = validate_record(_person(pnc="20222620G"), PROBATION)
+    assert isinstance(fits_twice, PersonRecord)
+    assert fits_twice.pnc is None
+    assert fits_twice.warnings == (
+        "pnc: without its slash it reads as two different valid numbers, set aside",
+    )

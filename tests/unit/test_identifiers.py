@@ -51,6 +51,53 @@ def test_pnc_input_forms_are_forgiving() -> None:
     assert ids.canonical_pnc("20020073319Z", TODAY) == "2002/0073319Z"
 
 
+@pytest.mark.parametrize(("raw", "canonical"), PNC_VECTORS)
+def test_valid_pnc_vectors_without_their_slash_or_padding(raw: str, canonical: str) -> None:
+    year, serial = raw.split("/")
+    unpadded = serial[:-1].lstrip("0") + serial[-1]
+    for written in (year + serial, year + unpadded, year[-2:] + unpadded):
+        assert ids.canonical_pnc(written, TODAY) == canonical
+
+
+def test_a_pnc_without_its_slash_is_read_with_whichever_year_width_its_check_letter_fits() -> None:
+    # 199915X: a two-digit year reads 19/9915X (check letter wrong), a four-digit one 1999/15X.
+    assert ids.canonical_pnc("199915X", TODAY) == "1999/0000015X"
+    assert ids.canonical_pnc("1999/15X", TODAY) == "1999/0000015X"
+
+
+def test_a_pnc_without_its_slash_that_reads_validly_two_ways_is_refused() -> None:
+    # 2022/2620G and 20/222620G (2020/0222620G) both carry the right check letter.
+    assert ids.canonical_pnc("2022/2620G", TODAY) == "2022/0002620G"
+    assert ids.canonical_pnc("20/222620G", TODAY) == "2020/0222620G"
+    with pytest.raises(ids.InvalidIdentifier, match="two different valid numbers"):
+        ids.canonical_pnc("20222620G", TODAY)
+
+
+@given(year=st.integers(1900, 2026), serial=st.integers(1, 9_999_999))
+def test_a_pnc_written_without_slash_or_padding_is_its_own_number_or_refused(
+    year: int, serial: int
+) -> None:
+    letter = ids.check_letter(int(f"{year % 100:02d}{serial:07d}"))
+    canonical = f"{year:04d}/{serial:07d}{letter}"
+    written = f"{year}{serial}{letter}"
+    digits = f"{year}{serial}"
+    two_digit_year_reading = f"{digits[:2]}/{digits[2:]}{letter}"
+    other_is_valid = len(digits) <= 9 and _is_valid_pnc(two_digit_year_reading)
+    if other_is_valid and ids.canonical_pnc(two_digit_year_reading, TODAY) != canonical:
+        with pytest.raises(ids.InvalidIdentifier, match="two different valid numbers"):
+            ids.canonical_pnc(written, TODAY)
+    else:
+        assert ids.canonical_pnc(written, TODAY) == canonical
+
+
+def _is_valid_pnc(raw: str) -> bool:
+    try:
+        ids.canonical_pnc(raw, TODAY)
+    except ids.InvalidIdentifier:
+        return False
+    return True
+
+
 def test_two_digit_year_pivots_on_the_current_year() -> None:
     assert ids.expand_two_digit_year(26, TODAY) == 2026
     assert ids.expand_two_digit_year(27, TODAY) == 1927
