@@ -23,10 +23,7 @@ from sync.core.records import (
     Supervision,
     SupervisionKind,
 )
-from sync.feeds.models import (
-    FeedRecord,
-    updated_at_key,
-)
+from sync.feeds.models import FeedRecord
 from sync.ledger.store import RecordVersion, StoredRecord, content_digest
 
 ENVELOPE_FIELDS = frozenset({"agency", "id", "updated_at", "deleted", "warnings", "type"})
@@ -45,7 +42,7 @@ def to_version(record: FeedRecord) -> RecordVersion:
         agency=record.agency,
         rtype=record_type,
         rid=record.id,
-        updated_at=updated_at_key(record.updated_at),
+        updated_at=record.updated_at,
         deleted=record.deleted,
         person_id=person_id,
         payload=payload,

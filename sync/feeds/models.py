@@ -12,11 +12,10 @@ messages name the field and the rule, never the input.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,10 +27,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from sync.core import identifiers as ids
 from sync.core.records import AssessmentStatus, Gender, Offence, SupervisionKind
+from sync.feeds.timestamps import TIMESTAMP_REASON, TimestampError, utc_key
 
 AgencyName = Literal["probation", "police"]
 NAME_MAX_LENGTH = 200
@@ -106,24 +106,34 @@ AreaCode = Annotated[str, _text(AREA_MAX_LENGTH)]
 
 
 # Pydantic alone, even in strict mode, turns numbers, Unix-time strings and
-# datetimes into dates, and accepts timestamps without seconds, with a space
-# for `T` or an offset without a colon. The feed text is checked first.
+# datetimes into dates. The feed text is checked first.
 # `[0-9]`, not `\d`: the regex engine's `\d` also matches non-ASCII digits.
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-# RFC 3339 `date-time`: `T` (or `t`), seconds, optional fraction, `Z` (or `z`)
-# or a `+hh:mm`/`-hh:mm` offset. A space for `T` is only an RFC note, not the
-# grammar, and is rejected; so is a leap second (`:60`), which `datetime`
-# cannot hold. Fraction digits past the microsecond are dropped.
-TIMESTAMP_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
-)
 DATE_REASON = "must be a date in the form YYYY-MM-DD"
-TIMESTAMP_REASON = "must be an RFC 3339 timestamp with seconds and an offset"
 FeedDate = Annotated[date, _json_text_in_form(DATE_PATTERN, "date_format", DATE_REASON)]
-Timestamp = Annotated[
-    AwareDatetime, _json_text_in_form(TIMESTAMP_PATTERN, "timestamp_format", TIMESTAMP_REASON)
-]
+
+
+def _timestamp_key(text: str) -> str:
+    try:
+        return utc_key(text)
+    except TimestampError as error:
+        raise PydanticCustomError("timestamp_format", str(error)) from None
+
+
+def _timestamp_key_schema(_source: Any, _handler: GetCoreSchemaHandler) -> CoreSchema:
+    text = core_schema.str_schema(strict=True, strip_whitespace=False)
+    return core_schema.no_info_after_validator_function(
+        _timestamp_key,
+        core_schema.custom_error_schema(
+            text, custom_error_type="timestamp_format", custom_error_message=TIMESTAMP_REASON
+        ),
+    )
+
+
+# `updated_at`: a JSON string in RFC 3339 form, exactly as written (no trimming),
+# kept as its sortable UTC key (`sync/feeds/timestamps.py`), which orders the
+# versions of a record.
+TimestampKey = Annotated[str, GetPydanticSchema(_timestamp_key_schema)]
 
 
 def _null_is_false(value: object) -> object:
@@ -175,7 +185,7 @@ class FeedRecord(BaseModel):
 
     agency: AgencyName
     id: RecordId
-    updated_at: Timestamp
+    updated_at: TimestampKey
     deleted: DeletedFlag = False
     # Computed by validators under an alias no feed can use, never read from input.
     warnings: tuple[str, ...] = Field(default=(), validation_alias=WARNINGS_KEY)
@@ -439,23 +449,3 @@ class Tombstone(FeedRecord):
             canonical = canonical_person_ref(_context(info).agency, self.id)
             return self if canonical == self.id else self.model_copy(update={"id": canonical})
         return self
-
-
-def updated_at_key(value: datetime) -> str:
-    """A UTC timestamp string that sorts in time order, for `updated_at` comparisons."""
-    # isoformat() omits a zero fraction, and a time without one is a prefix of
-    # the same time with one, so it still sorts first. The naive copy is built
-    # field by field: arithmetic and formatting through the parsed tzinfo cost more.
-    naive = datetime(
-        value.year,
-        value.month,
-        value.day,
-        value.hour,
-        value.minute,
-        value.second,
-        value.microsecond,
-    )
-    offset = value.utcoffset()
-    if offset:
-        naive -= offset
-    return naive.isoformat()

@@ -208,6 +208,17 @@ BROKEN_PROBATION_LINES = [
         }
     ),
     json.dumps({**_person("probation", "not-a-crn", "1990/0004242E")}),
+    json.dumps(
+        {
+            "type": "assessment",
+            "agency": "probation",
+            "id": "BEFORE-YEAR-ONE",
+            "person_id": "W900000",
+            "started_on": "2025-04-01",
+            "status": "in_progress",
+            "updated_at": "0001-01-01T00:00:00+01:00",
+        }
+    ),
 ]
 BROKEN_POLICE_LINES = [
     json.dumps(
@@ -242,7 +253,7 @@ def test_broken_lines_are_rejected_with_reasons_and_change_nothing_else(tmp_path
 
     _same_deployment(clean_dir, broken_dir)
     run = _run(broken_dir, broken_probation, broken_police)
-    assert "7 rejected records" in run.stdout
+    assert "8 rejected records" in run.stdout
     rejects = [
         json.loads(line)
         for line in run_cli("rejects", "--json", cwd=broken_dir).stdout.splitlines()
@@ -255,6 +266,9 @@ def test_broken_lines_are_rejected_with_reasons_and_change_nothing_else(tmp_path
         ("probation", "line 5"): "supervision.end: must not be before start",
         ("probation", "line 6"): "assessment.agency: does not match the feed it arrived in",
         ("probation", "line 7"): "person.id (crn): must be one letter and six digits",
+        ("probation", "line 8"): (
+            "assessment.updated_at: must fall between the years 0001 and 9999 once in UTC"
+        ),
         ("police", "line 4"): "supervision.type: a supervision record only comes from probation",
     }
     assert reasons[("probation", "line 4")].startswith("supervision.start:")
