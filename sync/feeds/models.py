@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -187,8 +187,15 @@ class FeedRecord(BaseModel):
     id: RecordId
     updated_at: TimestampKey
     deleted: DeletedFlag = False
-    # Computed by validators under an alias no feed can use, never read from input.
+    # Computed by a record type's own validator, which sets it under this key;
+    # a feed that sends the key itself is ignored, as any unknown field is.
     warnings: tuple[str, ...] = Field(default=(), validation_alias=WARNINGS_KEY)
+    COMPUTES_WARNINGS: ClassVar[bool] = False
+
+    @field_validator("warnings", mode="before")
+    @classmethod
+    def _never_from_the_feed(cls, value: object) -> object:
+        return value if cls.COMPUTES_WARNINGS else ()
 
     @field_validator("agency")
     @classmethod
@@ -200,6 +207,8 @@ class FeedRecord(BaseModel):
 
 class PersonRecord(FeedRecord):
     """`person`: one agency's record of a person."""
+
+    COMPUTES_WARNINGS: ClassVar[bool] = True  # `_set_aside_bad_identifiers` always sets them
 
     type: Literal["person"]
     surname: NonEmptyText

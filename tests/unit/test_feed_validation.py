@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sync.feeds.jsonl import Accepted, Rejected, iter_lines, validate_line, validate_record
-from sync.feeds.models import FeedContext, PersonRecord
+from sync.feeds.models import WARNINGS_KEY, FeedContext, PersonRecord
 from sync.feeds.timestamps import utc_key
+from tests.feed_records import completed_assessment, deleted_person, merge, person
 
 PROBATION = FeedContext("probation", date(2026, 11, 28))
 POLICE = FeedContext("police", date(2026, 11, 28))
@@ -338,3 +339,24 @@ def test_a_name_with_a_stray_tab_keeps_its_person() -> None:
     record = validate_record(_person(surname="EXAMPLE\t"), PROBATION)
     assert isinstance(record, PersonRecord)
     assert record.surname == "EXAMPLE"
+
+
+INJECTED_WARNINGS = ["pnc: set aside (was 2002/0073319Z)"]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        completed_assessment("probation", "A-1", "X123456", "2025-06-01"),
+        merge("probation", "M-1", "X123456", "X654321"),
+        deleted_person("probation", "X123456", "2026-01-01T00:00:00Z"),
+        person("probation", "X123456"),
+    ],
+    ids=["assessment", "merge", "deletion", "person"],
+)
+@pytest.mark.parametrize("sent", [INJECTED_WARNINGS, 7, None], ids=["list", "number", "null"])
+def test_a_feed_cannot_send_a_record_s_warnings(record: dict[str, object], sent: object) -> None:
+    line = json.dumps({**record, WARNINGS_KEY: sent}).encode()
+    item = validate_line(line, "line 1", PROBATION)
+    assert isinstance(item, Accepted)
+    assert item.version.warnings == ()
