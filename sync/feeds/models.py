@@ -228,7 +228,7 @@ class PersonRecord(FeedRecord):
     @field_validator("noms")
     @classmethod
     def _valid_noms(cls, value: str | None) -> str | None:
-        return None if value is None or not value.strip() else ids.canonical_noms(value)
+        return None if value is None else ids.canonical_noms(value)
 
     @model_validator(mode="before")
     @classmethod
@@ -246,6 +246,9 @@ class PersonRecord(FeedRecord):
             cleaned[field_name] = _identifier_or_none(
                 cleaned.get(field_name), field_name, canonicalise, warnings
             )
+        if _is_blank(cleaned.get("noms")):
+            cleaned["noms"] = None
+            warnings.append("noms: empty, treated as absent")
         warnings.extend(_system_prefix_warnings(cleaned))
         dob = cleaned.get("date_of_birth")
         if isinstance(dob, str) and dob in _PLACEHOLDER_DOB_TEXT:
@@ -255,6 +258,11 @@ class PersonRecord(FeedRecord):
             warnings.append("date_of_birth: after today (or a later --as-of), set aside")
         cleaned[WARNINGS_KEY] = tuple(warnings)
         return cleaned
+
+
+def _is_blank(value: object) -> bool:
+    """An empty string, or one of spaces: a source's way of writing no value."""
+    return isinstance(value, str) and not value.strip()
 
 
 def _system_prefix_warnings(data: dict[str, Any]) -> list[str]:
@@ -280,25 +288,33 @@ def _is_date_after(value: object, today: date) -> bool:
 def _identifier_or_none(
     raw: object, field_name: str, canonicalise: Any, warnings: list[str]
 ) -> str | None:
-    """Canonical identifier, or None with a warning when invalid or junk."""
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+    """Canonical identifier, or None with a warning when invalid, empty or junk."""
+    if raw is None:
         return None
-    if not isinstance(raw, str):
-        warnings.append(f"{field_name}: not a string, set aside")
-        return None
+    canonical, warning = _read_identifier(raw, field_name, canonicalise)
+    if warning is not None:
+        warnings.append(warning)
+    return canonical
+
+
+def _read_identifier(
+    raw: object, field_name: str, canonicalise: Any
+) -> tuple[str | None, str | None]:
+    """The canonical identifier and no warning, or None and why it is set aside."""
     placeholder = f"{field_name}: placeholder value, treated as absent"
+    if not isinstance(raw, str):
+        return None, f"{field_name}: not a string, set aside"
+    if _is_blank(raw):
+        return None, f"{field_name}: empty, set aside"
     if ids.is_junk_identifier(raw):  # zeros in any layout, whether or not it parses
-        warnings.append(placeholder)
-        return None
+        return None, placeholder
     try:
         canonical: str = canonicalise(raw)
     except ids.InvalidIdentifier as error:
-        warnings.append(f"{error}, set aside")
-        return None
+        return None, f"{error}, set aside"
     if ids.is_junk_identifier(canonical):
-        warnings.append(placeholder)
-        return None
-    return canonical
+        return None, placeholder
+    return canonical, None
 
 
 class _PersonLinked(FeedRecord):

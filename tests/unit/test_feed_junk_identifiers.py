@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -79,3 +80,21 @@ def test_a_pnc_without_its_slash_is_kept_when_one_reading_fits_and_set_aside_whe
     assert fits_twice.warnings == (
         "pnc: without its slash it reads as two different valid numbers, set aside",
     )
+
+
+@pytest.mark.parametrize("blank", ["", "   "], ids=["empty", "spaces"])
+def test_an_empty_identifier_is_treated_as_absent_with_a_warning(blank: str) -> None:
+    record = validate_record(_person(pnc=blank, cro=blank, noms=blank), PROBATION)
+    assert isinstance(record, PersonRecord)
+    assert (record.pnc, record.cro, record.noms) == (None, None, None)
+    assert record.warnings == (
+        "pnc: empty, set aside",
+        "cro: empty, set aside",
+        "noms: empty, treated as absent",
+    )
+
+
+def test_a_null_identifier_is_absent_without_a_warning() -> None:
+    record = validate_record(_person(pnc=None, cro=None, noms=None), PROBATION)
+    assert isinstance(record, PersonRecord)
+    assert (record.pnc, record.cro, record.noms, record.warnings) == (None, None, None, ())
