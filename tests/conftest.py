@@ -21,6 +21,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine
 
+from sync.crypto import Party, generate_party, load_keyring
+from sync.crypto.keys import KeyRing
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO.parent / "shared" / "spec" / "examples"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -106,6 +109,15 @@ def ledger_at_revision(url: str, revision: str) -> Iterator[Engine]:
         yield made
     finally:
         made.dispose()
+
+
+@pytest.fixture(scope="session")
+def keyrings(tmp_path_factory: pytest.TempPathFactory) -> dict[Party, KeyRing]:
+    """A key ring for every party, from keys generated for this test session."""
+    directory = tmp_path_factory.mktemp("keys")
+    for party in Party:
+        generate_party(directory, party)
+    return {party: load_keyring(directory, party) for party in Party}
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from urllib.parse import quote_plus, urlsplit
 
 import pytest
 
-from sync.crypto import CONTENT_TYPE_NOTICES, Party, generate_party, load_keyring, seal
+from sync.crypto import CONTENT_TYPE_NOTICES, Party, seal
 from sync.crypto.envelope import wire_digest
 from sync.crypto.keys import KeyRing
 from sync.errors import (
@@ -173,14 +173,6 @@ def scripted() -> Iterator[Callable[[list[Step]], ScriptedGateway]]:
     """Start scripted gateways; each is stopped when the test ends."""
     with contextlib.ExitStack() as stack:
         yield lambda script: stack.enter_context(ScriptedGateway(script))
-
-
-@pytest.fixture(scope="module")
-def keyrings(tmp_path_factory: pytest.TempPathFactory) -> dict[Party, KeyRing]:
-    directory = tmp_path_factory.mktemp("keys")
-    for party in Party:
-        generate_party(directory, party)
-    return {party: load_keyring(directory, party) for party in Party}
 
 
 def _client(

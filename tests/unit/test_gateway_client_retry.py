@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync.crypto import CONTENT_TYPE_NOTICES, Party, generate_party, load_keyring, seal
+from sync.crypto import CONTENT_TYPE_NOTICES, Party, seal
 from sync.crypto.envelope import wire_digest
 from sync.crypto.keys import KeyRing
 from sync.errors import (
@@ -147,14 +147,6 @@ def test_a_retry_after_error_survives_pickling() -> None:
     error = RetryAfterError("the police gateway asked to wait 120 s.", 120.0)
     copy = pickle.loads(pickle.dumps(error))
     assert (str(copy), copy.retry_after) == (str(error), 120.0)
-
-
-@pytest.fixture(scope="module")
-def keyrings(tmp_path_factory: pytest.TempPathFactory) -> dict[Party, KeyRing]:
-    directory = tmp_path_factory.mktemp("keys")
-    for party in Party:
-        generate_party(directory, party)
-    return {party: load_keyring(directory, party) for party in Party}
 
 
 def test_a_receipt_whose_msg_id_is_off_its_exact_format_does_not_verify(
