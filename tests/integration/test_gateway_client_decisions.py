@@ -35,13 +35,14 @@ from sync.errors import (
 )
 from sync.gateway.client import GatewayClient
 from sync.gateway.oauth import client_credentials
-from sync.gateway.receipt import sign_receipt
+from sync.gateway.receipt import sign_receipt, verify_receipt
 from sync.gateway.retry import RetryPolicy
 
 pytestmark = pytest.mark.integration
 
 TOKEN = {"access_token": "token-1", "token_type": "Bearer", "expires_in": 300}
 PAGE = {"envelope": None, "next": "djE6MA", "more": False}
+NOW = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
 READ_TIMEOUT = 0.3  # seconds the client waits for an answer; a late step answers after 1 s
 LATE_BY = 1.0
 
@@ -463,6 +464,16 @@ def test_a_receipt_that_does_not_prove_this_delivery_is_permanent(
         client.deliver(envelope)
     assert sleeps == []
     assert _endpoints(gateway) == ["token", "notices"]
+
+
+def test_a_receipt_whose_msg_id_is_off_its_exact_format_does_not_verify(
+    keyrings: dict[Party, KeyRing],
+) -> None:
+    envelope = _batch(keyrings)
+    msg_id = json.loads(envelope)["header"]["msg_id"]
+    document = _receipt(keyrings, envelope, msg_id=msg_id + "\n")
+    with pytest.raises(PermanentGatewayError, match="does not verify"):
+        verify_receipt(document, keyring=keyrings[Party.HUB], agency=Party.POLICE, now=NOW)
 
 
 def test_a_stale_envelope_refusal_is_told_apart_by_its_code(

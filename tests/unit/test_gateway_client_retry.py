@@ -1,4 +1,4 @@
-"""Retry timing (backoff, full jitter, Retry-After), retry errors and receipt verification.
+"""Retry timing (backoff, full jitter, Retry-After) and retry errors, as pure functions.
 
 The timing rules are pure functions. The client's decisions, which need a
 gateway to answer, are tested against a real HTTP server in
@@ -7,7 +7,6 @@ gateway to answer, are tested against a real HTTP server in
 
 from __future__ import annotations
 
-import json
 import pickle
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -17,14 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync.crypto import CONTENT_TYPE_NOTICES, Party, seal
-from sync.crypto.envelope import wire_digest
-from sync.crypto.keys import KeyRing
 from sync.errors import (
-    PermanentGatewayError,
     RetryAfterError,
 )
-from sync.gateway.receipt import sign_receipt, verify_receipt
 from sync.gateway.retry import (
     RetryPolicy,
     backoff_ceiling,
@@ -138,7 +132,7 @@ def test_retry_number_starts_at_one() -> None:
         backoff_ceiling(RetryPolicy(), 0)
 
 
-# --- errors and receipts, without a gateway ----------------------------------
+# --- errors, without a gateway ----------------------------------------------
 # The client's decisions against real HTTP are in
 # tests/integration/test_gateway_client_decisions.py.
 
@@ -147,27 +141,3 @@ def test_a_retry_after_error_survives_pickling() -> None:
     error = RetryAfterError("the police gateway asked to wait 120 s.", 120.0)
     copy = pickle.loads(pickle.dumps(error))
     assert (str(copy), copy.retry_after) == (str(error), 120.0)
-
-
-def test_a_receipt_whose_msg_id_is_off_its_exact_format_does_not_verify(
-    keyrings: dict[Party, KeyRing],
-) -> None:
-    envelope = seal(
-        b'{"notices": []}',
-        sender=Party.HUB,
-        recipient=Party.POLICE,
-        keyring=keyrings[Party.HUB],
-        content_type=CONTENT_TYPE_NOTICES,
-        now=datetime.now(UTC),
-    )
-    msg_id = json.loads(envelope)["header"]["msg_id"]
-    document = json.loads(
-        sign_receipt(
-            keyrings[Party.POLICE],
-            msg_id=msg_id + "\n",
-            digest=wire_digest(envelope),
-            received_at="2026-11-28T10:00:00Z",
-        )
-    )
-    with pytest.raises(PermanentGatewayError, match="does not verify"):
-        verify_receipt(document, keyring=keyrings[Party.HUB], agency=Party.POLICE, now=NOW)
