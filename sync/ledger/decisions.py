@@ -25,18 +25,17 @@ from sqlalchemy import Connection, bindparam, select, update
 from sync.audit.chain import Draft
 from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import decision_pass_drafts, override_move_drafts
-from sync.core.decide import Decisions, Review, SubjectDecision, membership_matched_by
+from sync.core.decide import Decisions, SubjectDecision, membership_matched_by
 from sync.core.duplicates import Flag
 from sync.core.notices import Notice, notices_for_subject
 from sync.errors import StalePass
 from sync.ledger import schema
-from sync.ledger.codec import CipherCodec, field_key
 from sync.ledger.former_members import keep_former_members
 from sync.ledger.outbox import OutboxKeys, changed_notices, store_outgoing
 from sync.ledger.override_moves import move_overrides
+from sync.ledger.reviews import store_reviews
 from sync.ledger.store import Ledger, bulk_execute, driver_value
 from sync.ledger.store_lock import lock_decision_store
-from sync.ledger.tables_manual import KIND_LINK_REVIEW, review_items, review_row_key
 
 FLAG_CONTENT_COLUMNS = (
     "kind",
@@ -208,43 +207,6 @@ def _write_decisions(
     merge_flags(conn, (f for d in decisions.subjects for f in d.flags), now)
     store_reviews(conn, ledger.codec, decisions.reviews, now)
     return drafts
-
-
-def store_reviews(
-    conn: Connection, codec: CipherCodec, reviews: Iterable[Review], now: datetime
-) -> None:
-    """Open a link-review item for each uncertain pair not already under review or decided.
-
-    The matcher's reason is stored encrypted like an operator's, bound to the pair.
-    """
-    table = review_items
-    known = {
-        (a_agency, a_person, b_agency, b_person)
-        for a_agency, a_person, b_agency, b_person in conn.execute(
-            select(table.c.a_agency, table.c.a_person_id, table.c.b_agency, table.c.b_person_id)
-        )
-    }
-    rows = []
-    for review in reviews:
-        pair = (str(review.a.agency), review.a.person_id, str(review.b.agency), review.b.person_id)
-        if pair not in known:
-            rows.append(
-                {
-                    "kind": KIND_LINK_REVIEW,
-                    "a_agency": pair[0],
-                    "a_person_id": pair[1],
-                    "b_agency": pair[2],
-                    "b_person_id": pair[3],
-                    "weight": review.weight,
-                    "reason": codec.encode_text(
-                        field_key(table.name, review_row_key(*pair), "reason"),
-                        review.reason[:500],
-                    ),
-                    "created_at": now,
-                }
-            )
-    if rows:
-        conn.execute(table.insert(), rows)
 
 
 def _store_subjects(conn: Connection, subjects: Iterable[SubjectDecision], run_id: int) -> set[str]:

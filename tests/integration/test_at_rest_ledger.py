@@ -25,7 +25,7 @@ from sync.feeds.jsonl import Rejected
 from sync.ingest import reject_row
 from sync.ledger import schema
 from sync.ledger.codec import TEXT_PREFIX, CipherCodec
-from sync.ledger.decisions import store_reviews
+from sync.ledger.reviews import store_reviews
 from sync.ledger.store import content_digest
 from sync.ledger.tables_manual import flag_acts, manual_links, review_items
 from sync.reconcile.acts import Actor

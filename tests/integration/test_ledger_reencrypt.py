@@ -38,8 +38,8 @@ from sync.feeds.files import PlainFileSource
 from sync.ledger import reencrypt as reencrypt_module
 from sync.ledger import schema
 from sync.ledger.codec import TEXT_PREFIX, CipherCodec
-from sync.ledger.decisions import store_reviews
 from sync.ledger.reencrypt import TABLES, Rekey, iter_encrypted_values, reencrypt_rows
+from sync.ledger.reviews import store_reviews
 from sync.ledger.run_locks import hold_ledger_task_lock
 from sync.ledger.store import record_key
 from sync.reconcile.acts import Actor
