@@ -301,20 +301,23 @@ def _read_identifier(
     raw: object, field_name: str, canonicalise: Any
 ) -> tuple[str | None, str | None]:
     """The canonical identifier and no warning, or None and why it is set aside."""
-    placeholder = f"{field_name}: placeholder value, treated as absent"
     if not isinstance(raw, str):
         return None, f"{field_name}: not a string, set aside"
     if _is_blank(raw):
         return None, f"{field_name}: empty, set aside"
     if ids.is_junk_identifier(raw):  # zeros in any layout, whether or not it parses
-        return None, placeholder
+        return None, _placeholder(field_name)
     try:
         canonical: str = canonicalise(raw)
     except ids.InvalidIdentifier as error:
         return None, f"{error}, set aside"
     if ids.is_junk_identifier(canonical):
-        return None, placeholder
+        return None, _placeholder(field_name)
     return canonical, None
+
+
+def _placeholder(field_name: str) -> str:
+    return f"{field_name}: placeholder value, treated as absent"
 
 
 class _PersonLinked(FeedRecord):

@@ -34,38 +34,45 @@ def store_reviews(
 ) -> None:
     """Bring the link-review items in line with the pass's uncertain pairs (see module doc)."""
     table = review_items
-    found = {_key(_pair(review)): (_pair(review), review) for review in reviews}
-    stored = {
-        _key(_row_pair(row)): (_row_pair(row), row)
-        for row in conn.execute(
-            select(
-                table.c.id,
-                table.c.a_agency,
-                table.c.a_person_id,
-                table.c.b_agency,
-                table.c.b_person_id,
-                table.c.weight,
-                table.c.resolved_at,
-                table.c.resolution,
-            )
+    found = {_key(_pair(review)): review for review in reviews}
+    rows = conn.execute(
+        select(
+            table.c.id,
+            table.c.a_agency,
+            table.c.a_person_id,
+            table.c.b_agency,
+            table.c.b_person_id,
+            table.c.weight,
+            table.c.resolved_at,
+            table.c.resolution,
         )
-    }
-    for key, (pair, row) in stored.items():
-        review = found[key][1] if key in found else None
-        if review is None:
-            if row.resolved_at is None:
-                _lapse(conn, row.id, now)
-        elif row.resolved_at is None and row.weight != review.weight:
-            _refresh(conn, codec, row.id, pair, review)
-        elif row.resolution == LAPSED:
-            _refresh(conn, codec, row.id, pair, review, reopen=True)
+    ).all()  # read whole before any item is updated
+    stored: set[PairKey] = set()
+    for row in rows:
+        pair = _row_pair(row)
+        key = _key(pair)
+        stored.add(key)
+        _follow(conn, codec, row, pair, found.get(key), now)
     new = [
-        _new_row(codec, pair, review, now)
-        for key, (pair, review) in found.items()
+        _new_row(codec, _pair(review), review, now)
+        for key, review in found.items()
         if key not in stored
     ]
     if new:
         conn.execute(table.insert(), new)
+
+
+def _follow(
+    conn: Connection, codec: CipherCodec, row: Any, pair: Pair, review: Review | None, now: datetime
+) -> None:
+    """Lapse, refresh or reopen one stored item as the pass's `review` of its pair says."""
+    if review is None:
+        if row.resolved_at is None:
+            _lapse(conn, row.id, now)
+    elif row.resolved_at is None and row.weight != review.weight:
+        _refresh(conn, codec, row.id, pair, review)
+    elif row.resolution == LAPSED:
+        _refresh(conn, codec, row.id, pair, review, reopen=True)
 
 
 def _pair(review: Review) -> Pair:
