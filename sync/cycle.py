@@ -32,10 +32,17 @@ from sync.core.notices import Notice
 from sync.core.policy import PolicySettings
 from sync.core.records import Agency, Override, Owner, RecordRef
 from sync.crypto.keys import Party
-from sync.errors import ArmsSyncError, CryptoError, GatewayError, InputRefused, StalePass
+from sync.errors import (
+    ArmsSyncError,
+    CryptoError,
+    GatewayError,
+    InputRefused,
+    StalePass,
+    UsageError,
+)
 from sync.feeds.convert import feed_state
 from sync.feeds.parallel import default_processes, validating_in_processes
-from sync.ingest import FeedSource, IngestCounts, ingest
+from sync.ingest import FeedSource, IngestCounts, OtherAgencysFile, ingest
 from sync.ledger import schema
 from sync.ledger.decisions import decide_under_lock, store_decisions
 from sync.ledger.mark import mark_now, unchanged_since
@@ -98,6 +105,9 @@ class RunSummary:
                 f"{agency}: read {counts.read} records, accepted {counts.accepted}, "
                 f"rejected {counts.rejected}, with warnings {counts.warnings}"
             )
+        if self.feeds:
+            changed = ", ".join(f"{agency} {self.changed.get(agency, 0)}" for agency in self.feeds)
+            yield f"records changed (new, updated or deleted): {changed}"
         yield f"subjects: {self.subjects}; orphans: {self.orphans}"
         owners = ", ".join(f"{owner} {count}" for owner, count in self.owners_today.items())
         yield f"owner on {self.as_of.isoformat()}: {owners or 'none'}"
@@ -118,6 +128,12 @@ class RunSummary:
             *sorted(self.delivery_errors.items()),
         ]:
             yield _about_gateway(agency, error)
+        for agency, counts in self.feeds.items():
+            if counts.only_other_agency:
+                yield (
+                    f"{agency}: every record is another agency's and was kept as a reject; "
+                    "was the right file given?"
+                )
         if self.rejected:
             yield f"{self.rejected} rejected records: see `arms-sync rejects`."
         warned = sum(counts.warnings for counts in self.feeds.values())
@@ -174,13 +190,7 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
             window_days=app.settings.window_days,
             policy=policy_in_force(app.policy),
         )
-        for agency, source in sources.items():
-            counts = IngestCounts()
-            failed = ingest_live(app, source, agency, run_id, as_of, counts)
-            if failed is not None:
-                summary.feed_errors[agency] = feed_error(failed)
-            if counts.units or agency not in summary.feed_errors:
-                summary.feeds[agency] = counts  # a failed gateway's pages read before it
+        _ingest_feeds(app, sources, run_id, as_of, summary)
         summary.changed = ledger.count_applied(run_id)
         status = RUN_PARTIAL if summary.feed_errors else RUN_SUCCEEDED
 
@@ -194,6 +204,53 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
     return summary
 
 
+def _ingest_feeds(
+    app: App, sources: Mapping[str, FeedSource], run_id: int, as_of: date, summary: RunSummary
+) -> None:
+    """Ingest each feed in turn into the summary's counts.
+
+    A feed file holding only the other agency's records is held back (rolled
+    back) while every feed before it was held back too. When every feed is
+    such a file, they were given the wrong way round: the run is refused and
+    nothing of them is kept. Otherwise each held-back file is read again and
+    its lines kept as rejects, as `feed-v1.md` asks of any bad line; the
+    summary says the whole feed was the other agency's.
+    """
+    held_back: dict[str, FeedSource] = {}
+    for position, (agency, source) in enumerate(sources.items()):
+        try:
+            _ingest_feed(app, source, agency, run_id, as_of, summary, len(held_back) == position)
+        except OtherAgencysFile:
+            held_back[agency] = source
+    if len(held_back) > 1 and len(held_back) == len(sources):
+        feeds = " and of the ".join(f"{name} feed {feed.name}" for name, feed in held_back.items())
+        raise UsageError(
+            f"Every record of the {feeds} is the other agency's: "
+            "the feeds were given the wrong way round."
+        )
+    for agency, source in held_back.items():
+        _ingest_feed(app, source, agency, run_id, as_of, summary, hold_back=False)
+    summary.feeds = {agency: summary.feeds[agency] for agency in sources if agency in summary.feeds}
+
+
+def _ingest_feed(
+    app: App,
+    source: FeedSource,
+    agency: str,
+    run_id: int,
+    as_of: date,
+    summary: RunSummary,
+    hold_back: bool,
+) -> None:
+    """Ingest one feed into the summary: its counts, or a gateway's error."""
+    counts = IngestCounts()
+    failed = ingest_live(app, source, agency, run_id, as_of, counts, hold_back=hold_back)
+    if failed is not None:
+        summary.feed_errors[agency] = feed_error(failed)
+    if counts.units or agency not in summary.feed_errors:
+        summary.feeds[agency] = counts  # a failed gateway's pages read before it
+
+
 def ingest_live(
     app: App,
     source: FeedSource,
@@ -202,14 +259,27 @@ def ingest_live(
     as_of: date,
     counts: IngestCounts,
     fence: Callable[[Connection], None] | None = None,
+    hold_back: bool = False,
 ) -> Exception | None:
     """Ingest one source into `counts`; a live source's failure is returned, not raised.
 
     One failing gateway never holds back the other agency's work: the pages
     read before it stay applied (and counted). A file's failure is raised.
+    `hold_back`: see `sync.ingest.ingest` (`hold_back_other_agencys_file`).
     """
     try:
-        ingest(app.ledger, source, agency, run_id, app.today(), app.clock(), as_of, fence, counts)
+        ingest(
+            app.ledger,
+            source,
+            agency,
+            run_id,
+            app.today(),
+            app.clock(),
+            as_of,
+            fence,
+            counts,
+            hold_back_other_agencys_file=hold_back,
+        )
     except LIVE_SOURCE_ERRORS as error:
         if not source.live:
             raise

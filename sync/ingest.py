@@ -71,6 +71,13 @@ class IngestCounts:
     rejected: int = 0
     warnings: int = 0
     units: int = 0
+    # rejected (among other reasons) for being the other agency's record
+    other_agency: int = 0
+
+    @property
+    def only_other_agency(self) -> bool:
+        """Whether every record read was the other agency's (none read: no)."""
+        return 0 < self.read == self.other_agency
 
 
 COUNT_FIELDS = tuple(counter.name for counter in fields(IngestCounts))
@@ -120,7 +127,6 @@ class _UnitWriter:
         self.rejected: list[dict[str, Any]] = []
         self.erased: list[str] = []
         self.unit_counts = IngestCounts()
-        self.other_agencies = 0  # rejected only because the record is another agency's
 
     def add(self, item: FeedItem) -> None:
         counts = self.unit_counts
@@ -132,7 +138,7 @@ class _UnitWriter:
             self.versions.append(version)
         else:
             counts.rejected += 1
-            self.other_agencies += is_another_agencys(item)
+            counts.other_agency += is_another_agencys(item)
             self.copies[item.raw] += 1
             occurrence = self.copies[item.raw]
             self.rejected.append(reject_row(self.agency, self.source, item, occurrence))
@@ -170,6 +176,7 @@ def ingest(
     as_of: date | None = None,
     fence: Callable[[Connection], None] | None = None,
     counts: IngestCounts | None = None,
+    hold_back_other_agencys_file: bool = False,
 ) -> IngestCounts:
     """Read one feed source into the ledger, unit by unit.
 
@@ -179,7 +186,10 @@ def ingest(
     and may refuse it by raising (a distributed task that was taken over
     writes nothing more). `counts`, when given, is added to as each unit
     commits, so a caller whose source fails part-way still knows what was
-    applied before.
+    applied before. With `hold_back_other_agencys_file`, a feed file every
+    record of which is the other agency's is rolled back and `OtherAgencysFile`
+    raised, so that the caller can tell feeds given the wrong way round
+    (`sync.cycle`); otherwise its lines are kept as rejects, like any bad line.
     """
     counts = IngestCounts() if counts is None else counts
     context = FeedContext(agency, today, as_of)  # type: ignore[arg-type]
@@ -196,7 +206,8 @@ def ingest(
                 writer.add(item)
                 writer.flush(run_id, now)
             writer.flush(run_id, now, final=True)
-            _refuse_another_agencies_file(source, agency, writer)
+            if hold_back_other_agencys_file:
+                _hold_back_other_agencys_file(source, agency, writer.unit_counts)
             if unit.position is not None:
                 save_position(conn, agency, source.name, unit.position, now)
             done = writer.unit_counts
@@ -217,19 +228,15 @@ def ingest(
     return counts
 
 
-def _refuse_another_agencies_file(source: FeedSource, agency: str, writer: _UnitWriter) -> None:
-    """Refuse a feed file every record of which is the other agency's (nothing is stored).
+class OtherAgencysFile(UsageError):
+    """A feed file every record of which is the other agency's; nothing of it was kept."""
 
-    That is the feeds given the wrong way round (or one file for both), not a
-    file with bad records: rejecting every line would keep a whole feed as rejects.
-    """
-    read = writer.unit_counts.read
-    if source.live or not read or writer.other_agencies != read:
+
+def _hold_back_other_agencys_file(source: FeedSource, agency: str, unit: IngestCounts) -> None:
+    """Roll back a feed file every record of which is the other agency's (a gateway: never)."""
+    if source.live or not unit.only_other_agency:
         return
-    raise UsageError(
-        f"Every record of the {agency} feed {source.name} is another agency's: "
-        "the feeds may have been given the wrong way round."
-    )
+    raise OtherAgencysFile(f"Every record of the {agency} feed {source.name} is another agency's.")
 
 
 def _add_counts(total: IngestCounts, unit: IngestCounts) -> None:

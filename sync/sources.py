@@ -34,6 +34,21 @@ def open_source(spec: str, agency: str, app: App) -> FeedSource:
     return PlainFileSource(path)
 
 
+def require_distinct_feeds(probation_feed: str, police_feed: str) -> None:
+    """Refuse one file given as both agencies' feeds: a feed holds one agency's records."""
+    if probation_feed.startswith(URL_SCHEMES) or police_feed.startswith(URL_SCHEMES):
+        return
+    try:
+        same = Path(probation_feed).samefile(police_feed)
+    except OSError:
+        return  # a feed file that cannot be found is refused when it is opened
+    if same:
+        raise UsageError(
+            f"The same file, {Path(police_feed).name}, is given as both the probation and "
+            "the police feed; give each agency's own feed."
+        )
+
+
 def _is_file(path: Path) -> bool:
     """Whether `path` names a file; a name the system cannot look up (too long) names none."""
     try:

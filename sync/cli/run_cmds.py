@@ -25,7 +25,7 @@ from sync.cli.context import (
 )
 from sync.cycle import RunSummary, deliver_to_gateways, run_cycle
 from sync.errors import ArmsSyncError
-from sync.sources import open_source
+from sync.sources import open_source, require_distinct_feeds
 from sync.synth.options import DEFAULT_TODAY as SYNTH_DEFAULT_AS_OF
 
 DEMO_SUBJECTS = 2_000
@@ -63,6 +63,7 @@ def run(
 ) -> None:
     """One full sync cycle: pull both feeds, decide, flag, store (in-process or on workers)."""
     state.keys_dir = keys_dir
+    require_distinct_feeds(probation_feed, police_feed)
     app = state.app
     if distributed:
         from sync.cli.worker_cmds import run_distributed

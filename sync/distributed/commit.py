@@ -188,5 +188,5 @@ def _ingest_outcomes(app: App, cycle_id: int) -> tuple[dict[str, IngestCounts], 
         if error is not None:
             errors[agency] = error
         if error is None or result.get("units"):
-            counts[agency] = IngestCounts(**{name: result[name] for name in COUNT_FIELDS})
+            counts[agency] = IngestCounts(**{name: result.get(name, 0) for name in COUNT_FIELDS})
     return counts, errors

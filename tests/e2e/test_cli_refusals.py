@@ -394,8 +394,24 @@ def test_feeds_given_the_wrong_way_round_are_refused_and_nothing_is_kept(
     swapped = feed_run_args(police, probation)
     line = refusal(arms_sync("--db", db, *swapped, cwd=empty, check=False))
     assert line == (
-        f"Error: Every record of the probation feed {police.name} is another agency's: "
-        "the feeds may have been given the wrong way round."
+        f"Error: Every record of the probation feed {police.name} and of the police feed "
+        f"{probation.name} is the other agency's: the feeds were given the wrong way round."
     )
     listed = arms_sync("--db", db, "rejects", "--json", cwd=empty).stdout
     assert listed == ""
+    assert refusal(arms_sync("--db", db, "export", "timeline", cwd=empty, check=False))
+
+
+def test_one_file_given_as_both_feeds_is_refused_before_anything_is_read(
+    empty: Path, tmp_path: Path
+) -> None:
+    probation, _ = write_feeds(tmp_path)
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    line = refusal(
+        arms_sync("--db", db, *feed_run_args(probation, probation), cwd=empty, check=False)
+    )
+    assert line == (
+        f"Error: The same file, {probation.name}, is given as both the probation and the "
+        "police feed; give each agency's own feed."
+    )
+    assert not (tmp_path / "ledger.db").exists()

@@ -205,3 +205,42 @@ def test_records_accepted_with_warnings_are_listed_on_request(
     table = run_cli(*db, "rejects", "--warnings", cwd=tmp_path).stdout
     assert "2 records with warnings" in table
     assert "2018/0123456X" not in listed + table
+
+
+@pytest.mark.parametrize("stray_in", ["probation", "police"])
+def test_a_feed_holding_only_another_agencys_record_keeps_it_as_a_reject_and_the_run_goes_on(
+    tmp_path: Path, stray_in: str
+) -> None:
+    """`feed-v1.md`: such a line is rejected, never dropped, and one bad line never stops a run."""
+    own = "police" if stray_in == "probation" else "probation"
+    own_person, stray = person(own, "X000001"), person(own, "X000002")
+    feeds = {own: [own_person], stray_in: [stray]}
+    probation = write_feed(tmp_path / "probation.jsonl", feeds["probation"])
+    police = write_feed(tmp_path / "police.jsonl", feeds["police"])
+    db = ["--db", f"sqlite:///{tmp_path / 'ledger.db'}"]
+    summary = run_cli(*db, *run_args(probation, police), cwd=tmp_path).stdout
+    read = {
+        own: f"{own}: read 1 records, accepted 1, rejected 0, with warnings 0",
+        stray_in: f"{stray_in}: read 1 records, accepted 0, rejected 1, with warnings 0",
+    }
+    changed = {own: 1, stray_in: 0}
+    assert summary.splitlines()[:3] == [
+        read["probation"],
+        read["police"],
+        "records changed (new, updated or deleted): "
+        f"probation {changed['probation']}, police {changed['police']}",
+    ]
+    assert (
+        f"{stray_in}: every record is another agency's and was kept as a reject; "
+        "was the right file given?"
+    ) in summary.splitlines()
+    [reject] = _rejects(db, tmp_path)
+    assert (reject["agency"], reject["source"], reject["position"]) == (
+        stray_in,
+        f"{stray_in}.jsonl",
+        "line 1",
+    )
+    assert reject["reason"] == "person.agency: does not match the feed it arrived in"
+    timeline = run_cli(*db, "export", "timeline", cwd=tmp_path).stdout.splitlines()
+    [subject] = [json.loads(line) for line in timeline]
+    assert subject["records"] == [{"agency": own, "person_id": "X000001"}]

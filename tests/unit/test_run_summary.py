@@ -21,7 +21,7 @@ def full_summary() -> RunSummary:
     return RunSummary(
         run_id=7,
         as_of=date(2026, 11, 28),
-        feeds={"probation": IngestCounts(10, 8, 2, 1, 1)},
+        feeds={"probation": IngestCounts(10, 8, 2, 1, 1, other_agency=1)},
         changed={"probation": 8},
         subjects=5,
         owners_today={"probation": 4, "none": 1},
@@ -104,8 +104,26 @@ def test_the_plain_summary_names_every_part_of_a_run(capsys: pytest.CaptureFixtu
     print_summary(full_summary())
     out = capsys.readouterr().out
     assert "probation: read 10 records, accepted 8, rejected 2, with warnings 1" in out
+    assert "records changed (new, updated or deleted): probation 8" in out
     assert "subjects: 5; orphans: 1" in out
     assert "notice batches queued: 3" in out
+
+
+def test_a_summary_stored_before_other_agency_counts_reads_them_as_none() -> None:
+    stored = full_summary().as_dict()
+    del stored["feeds"]["probation"]["other_agency"]
+    assert RunSummary.from_dict(stored).feeds["probation"].other_agency == 0
+
+
+def test_only_a_feed_wholly_of_another_agencys_records_is_called_out() -> None:
+    summary = full_summary()
+    summary.feeds["police"] = IngestCounts(read=3, rejected=3, units=1, other_agency=3)
+    summary.feeds["probation"] = IngestCounts(read=3, accepted=1, rejected=2, other_agency=2)
+    called_out = [line for line in summary.lines() if "another agency's" in line]
+    assert called_out == [
+        "police: every record is another agency's and was kept as a reject; "
+        "was the right file given?"
+    ]
 
 
 def test_two_failed_gateways_are_named_together() -> None:
