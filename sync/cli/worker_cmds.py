@@ -25,6 +25,7 @@ from sync.cycle import RunSummary
 from sync.distributed.cycles import require_postgresql_url, start_next_cycle
 from sync.distributed.status import (
     agency_freshness,
+    any_cycle_recorded,
     cycle_deliveries,
     cycle_delivery_errors,
     cycle_progress,
@@ -48,6 +49,10 @@ if TYPE_CHECKING:
 
 WAIT_POLL_SECONDS = 0.5
 DEFAULT_BEAT_SCHEDULE_FILE = "celerybeat-schedule"
+# What `status` found of the broker (`--json`: "broker").
+BROKER_REACHABLE = "reachable"
+BROKER_UNREACHABLE = "unreachable"
+BROKER_NOT_USED = "not used"
 
 
 def _worker_settings(state: CliState, **overrides: Any) -> WorkerSettings:
@@ -217,15 +222,19 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
     settings = _worker_settings(state)
     engine = state.app.ledger.engine
     problems: list[str] = []
-    depths, broker = queue_depths_or_problem(create_app(settings))
-    if broker is not None:
-        problems.append(f"the broker cannot be reached ({broker})")
+    depths, broker = None, BROKER_NOT_USED
+    if _has_workers(settings, engine):
+        depths, unreachable = queue_depths_or_problem(create_app(settings))
+        broker = BROKER_REACHABLE if unreachable is None else BROKER_UNREACHABLE
+        if unreachable is not None:
+            problems.append(f"the broker cannot be reached ({unreachable})")
     agencies = _agency_status(engine, settings, state.app.clock(), problems)
     letters = list_dead_letters(engine)
     if letters:
         problems.append(f"{len(letters)} dead letters: see `arms-sync dead-letters`")
     cycles = [cycle_progress(engine, cycle_id) for cycle_id in open_cycle_ids(engine)]
     report = {
+        "broker": broker,
         "queues": depths,
         "agencies": agencies,
         "dead_letters": len(letters),
@@ -236,6 +245,14 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
         "problems": problems,
     }
     return report, problems
+
+
+def _has_workers(settings: WorkerSettings, engine: Engine) -> bool:
+    """Whether the deployment has background workers, so that `status` must reach their
+    broker: a broker, feeds or gateways set for them, or a worker cycle in the ledger. A
+    ledger only `run` keeps has no broker to check, and the default one may be another's."""
+    configured = "broker_url" in settings.model_fields_set
+    return configured or bool(settings.feeds() or settings.gateways()) or any_cycle_recorded(engine)
 
 
 def _agency_status(
@@ -265,6 +282,15 @@ def _agency_status(
     return agencies
 
 
+def _queues_shown(report: dict[str, Any]) -> str:
+    """The status line of the queues: their depths, or why there are none to show."""
+    if report["broker"] == BROKER_NOT_USED:
+        return "none (no background workers: no broker, feeds or gateways set, no cycle run)"
+    if report["queues"] is None:
+        return "unreachable"
+    return ", ".join(f"{name} {depth}" for name, depth in report["queues"].items())
+
+
 def _asked_to_wait(not_before: str | None) -> str:
     """The status line's note of a feed wait the gateway asked for, if one lasts."""
     return "" if not_before is None else f"; its gateway asked not to be called before {not_before}"
@@ -279,13 +305,7 @@ def status(state: CliState, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, sort_keys=True))
     else:
-        queues = report["queues"]
-        shown = (
-            "unreachable"
-            if queues is None
-            else ", ".join(f"{name} {depth}" for name, depth in queues.items())
-        )
-        click.echo(f"queues: {shown}")
+        click.echo(f"queues: {_queues_shown(report)}")
         for agency in report["agencies"]:
             click.echo(
                 f"{agency['agency']}: last pull {agency['last_pull'] or 'never'}, "

@@ -66,6 +66,12 @@ class AgencyFreshness:
     pull_not_before: datetime | None = None
 
 
+def any_cycle_recorded(engine: Engine) -> bool:
+    """Whether the ledger holds a worker cycle, open or finished."""
+    with engine.connect() as conn:
+        return conn.execute(select(tables.cycles.c.id).limit(1)).first() is not None
+
+
 def open_cycle_ids(engine: Engine) -> list[int]:
     """Cycles still running or blocked on a dead letter."""
     table = tables.cycles

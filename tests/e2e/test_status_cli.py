@@ -1,0 +1,62 @@
+"""`arms-sync status` for a deployment without background workers: no broker to check."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.feed_records import run_args
+from tests.integration.test_audit_log import write_feeds
+
+pytestmark = pytest.mark.e2e
+
+WORKER_VARIABLES = (
+    "ARMS_SYNC_BROKER_URL",
+    "ARMS_SYNC_PROBATION_FEED",
+    "ARMS_SYNC_POLICE_FEED",
+    "ARMS_SYNC_PROBATION_GATEWAY",
+    "ARMS_SYNC_POLICE_GATEWAY",
+)
+NO_BROKER_HERE = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+@pytest.fixture
+def in_process_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """`--db` of an SQLite ledger kept by `run` alone, in an environment naming no workers."""
+    for name in WORKER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    db = ["--db", f"sqlite:///{tmp_path / 'ledger.db'}"]
+    run_cli(*db, *run_args(*write_feeds(tmp_path)), cwd=tmp_path)
+    return db
+
+
+def test_a_ledger_only_run_keeps_has_no_broker_to_check(
+    in_process_ledger: list[str], tmp_path: Path
+) -> None:
+    result = run_cli(*in_process_ledger, "status", "--json", cwd=tmp_path, check=False)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr
+    assert (report["broker"], report["queues"], report["problems"]) == ("not used", None, [])
+    assert {agency["agency"] for agency in report["agencies"] if agency["last_pull"]} == {
+        "probation",
+        "police",
+    }
+    shown = run_cli(*in_process_ledger, "status", cwd=tmp_path).stdout.splitlines()
+    assert shown[0] == (
+        "queues: none (no background workers: no broker, feeds or gateways set, no cycle run)"
+    )
+
+
+def test_a_broker_set_for_the_deployment_is_checked(
+    in_process_ledger: list[str], tmp_path: Path
+) -> None:
+    env = {**os.environ, "ARMS_SYNC_BROKER_URL": NO_BROKER_HERE}
+    result = run_cli(*in_process_ledger, "status", "--json", cwd=tmp_path, env=env, check=False)
+    report = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert (report["broker"], report["queues"]) == ("unreachable", None)
+    assert report["problems"] == ["the broker cannot be reached (OperationalError)"]
