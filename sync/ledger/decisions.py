@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -204,7 +204,8 @@ def _write_decisions(
     ledger.replace_rows(schema.links, list(_link_rows(decisions.subjects)), conn)
     ledger.replace_rows(schema.segments, list(_segment_rows(decisions.subjects)), conn)
     ledger.replace_rows(schema.orphans, [_orphan_row(o) for o in decisions.orphans], conn)
-    merge_flags(conn, (f for d in decisions.subjects for f in d.flags), now)
+    flags = (flag for decision in decisions.subjects for flag in decision.flags)
+    merge_flags(conn, flags, now, _run_as_of(conn, run_id))
     store_reviews(conn, ledger.codec, decisions.reviews, now)
     return drafts
 
@@ -292,13 +293,22 @@ def _orphan_row(orphan: Any) -> dict[str, Any]:
     }
 
 
-def merge_flags(conn: Connection, current: Iterable[Flag], now: datetime) -> None:
+def _run_as_of(conn: Connection, run_id: int) -> date | None:
+    """The as-of date of run `run_id` (None: no such run)."""
+    runs = schema.runs
+    as_of: date | None = conn.execute(select(runs.c.as_of).where(runs.c.id == run_id)).scalar()
+    return as_of
+
+
+def merge_flags(
+    conn: Connection, current: Iterable[Flag], now: datetime, as_of: date | None
+) -> None:
     """Insert new flags, refresh those still holding, close those that no longer hold.
 
     A flag is matched to its stored row by `flag_key`, which leaves the subject
     out: a flag whose assessment moved to another subject keeps its row and its
     first-seen time, takes the new subject and details, and is reopened if it
-    had been closed.
+    had been closed. A new flag is first seen now, by a run dated `as_of`.
     """
     table = schema.flags
     stored = _stored_flags(conn)
@@ -311,7 +321,8 @@ def merge_flags(conn: Connection, current: Iterable[Flag], now: datetime) -> Non
         content = flag_content(flag)
         previous = stored.get(key)
         if previous is None:
-            inserts.append({"key": key, **content, "first_seen": stamp, "last_seen": stamp})
+            first = {"first_seen": stamp, "first_seen_as_of": as_of, "last_seen": stamp}
+            inserts.append({"key": key, **content, **first})
         elif previous != (None, _signature(content)):
             refreshes.append({"k": key, **content, "closed_at": None})
     bulk_execute(conn, table.insert(), inserts, "flags-insert")

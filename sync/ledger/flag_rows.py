@@ -38,6 +38,7 @@ def iter_flag_rows(ledger: Ledger, kinds: frozenset[str] | None = None) -> Itera
                 assessment_status=row.assessment_status,
                 state="open" if row.closed_at is None else "closed",
                 first_seen=row.first_seen,
+                first_seen_as_of=row.first_seen_as_of,
                 last_seen=row.last_seen,
                 closed_at=row.closed_at,
             )

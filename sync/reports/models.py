@@ -99,6 +99,7 @@ class FlagRow(_Frozen):
     assessment_status: str | None = None
     state: FlagState
     first_seen: datetime
+    first_seen_as_of: date | None = Field(default=None, exclude=True)
     last_seen: datetime = Field(exclude=True)
     closed_at: datetime | None = None
 
@@ -109,15 +110,21 @@ class FlagRow(_Frozen):
 
     @property
     def report_date(self) -> date:
-        """The date a report files this flag under: its reference date, else first seen."""
-        return self.reference_date if self.reference_date is not None else utc_day(self.first_seen)
+        """The date a report files this flag under: its reference date, else the as-of
+        date of the run that first raised it (a flag stored before that was kept: the
+        day it was first seen)."""
+        if self.reference_date is not None:
+            return self.reference_date
+        if self.first_seen_as_of is not None:
+            return self.first_seen_as_of
+        return utc_day(self.first_seen)
 
 
 class ReportFilters(_Frozen):
     """What a report covers; every field left empty means "no restriction".
 
     The period (`date_from`..`date_to`, both inclusive) applies to each flag's
-    reference date, or to the day it was first seen when it has none. `state`
+    reference date, or to the as-of date it was first raised on when it has none. `state`
     defaults to open flags (those whose condition holds now); `None` lists
     closed flags too.
     """

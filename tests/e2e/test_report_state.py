@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.e2e.test_run_cli import _run, _worked_example
-from tests.feed_records import AS_OF, run_args, write_feed
+from tests.feed_records import AS_OF, person, run_args, write_feed
 
 pytestmark = pytest.mark.e2e
 
@@ -91,3 +91,20 @@ def test_the_report_states_the_window_its_flags_were_decided_with(
     # The worked example's assessments are 20 days apart: no pair in either window.
     assert ("duplicate", "WPA-0", "open") not in _listed(report)
     assert ("assessed_by_non_owner", "WPA-0", "open") in _listed(report)
+
+
+def test_a_duplicate_person_record_is_filed_under_the_as_of_date_of_the_run_that_raised_it(
+    tmp_path: Path,
+) -> None:
+    """A run dated in the past (`--as-of`) files its new person-record flags on that date."""
+    twins = [person("probation", pid, pnc="2002/0073319Z") for pid in ("X000001", "X000002")]
+    probation = write_feed(tmp_path / "probation.jsonl", twins)
+    police = write_feed(tmp_path / "police.jsonl", [])
+    run_cli(*run_args(probation, police, as_of="2026-03-31"), cwd=tmp_path)
+    flags = _report(tmp_path, "--to", "2026-03-31")["flags"]
+    assert isinstance(flags, list)
+    [flag] = flags
+    assert (flag["kind"], flag["person_ids"]) == ("duplicate_person_record", ["X000001", "X000002"])
+    assert _report(tmp_path, "--from", "2026-04-01")["flags"] == []
+    [month] = _report(tmp_path)["summary"]["by_month"]  # type: ignore[index]
+    assert (month["month"], month["flags"]) == ("2026-03", {"duplicate_person_record": 1})

@@ -92,7 +92,7 @@ def without_owner(subject_id: str, assessment_id: str = "QA") -> Flag:
 def store(app: App, flags: Sequence[Flag], now: datetime) -> None:
     """One decision pass's flags, merged into the ledger."""
     with app.ledger.engine.begin() as conn:
-        merge_flags(conn, flags, now)
+        merge_flags(conn, flags, now, now.date())
 
 
 def stored(app: App) -> list[dict[str, Any]]:

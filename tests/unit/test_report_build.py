@@ -188,18 +188,29 @@ def test_flags_are_sorted_by_subject_then_kind() -> None:
     ]
 
 
-def test_period_is_inclusive_and_undated_flags_use_first_seen() -> None:
+def test_period_is_inclusive_and_undated_flags_use_the_as_of_they_were_raised_on() -> None:
     rows = [
         assessment_flag(subject_id="SUB-1", reference_date=date(2025, 3, 1)),
         assessment_flag(subject_id="SUB-2", reference_date=date(2025, 3, 31)),
         assessment_flag(subject_id="SUB-3", reference_date=date(2025, 4, 1)),
         person_record_flag("SUB-4", first_seen=datetime(2025, 3, 15, tzinfo=UTC)),
         person_record_flag("SUB-5", first_seen=datetime(2025, 4, 15, tzinfo=UTC)),
+        person_record_flag(
+            "SUB-6",
+            first_seen=datetime(2025, 4, 1, 0, 30, tzinfo=UTC),
+            first_seen_as_of=date(2025, 3, 31),
+        ),
+        person_record_flag(
+            "SUB-7",
+            first_seen=datetime(2025, 3, 20, tzinfo=UTC),
+            first_seen_as_of=date(2025, 4, 2),
+        ),
     ]
 
     report = report_of(rows, ReportFilters(date_from=date(2025, 3, 1), date_to=date(2025, 3, 31)))
 
-    assert [row.subject_id for row in report.flags] == ["SUB-1", "SUB-2", "SUB-4"]
+    # SUB-4 and SUB-5 were stored before the as-of date was kept: their first-seen day.
+    assert [row.subject_id for row in report.flags] == ["SUB-1", "SUB-2", "SUB-4", "SUB-6"]
 
 
 def test_previous_period_has_the_same_length_and_the_change() -> None:

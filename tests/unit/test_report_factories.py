@@ -118,6 +118,7 @@ def person_record_flag(
     area: str | None = "NW",
     state: str = "open",
     first_seen: datetime = SEEN,
+    first_seen_as_of: date | None = None,
 ) -> FlagRow:
     """A `duplicate_person_record` flag (no assessment fields)."""
     return FlagRow(
@@ -128,6 +129,7 @@ def person_record_flag(
         area=area,
         state=state,
         first_seen=first_seen,
+        first_seen_as_of=first_seen_as_of,
         last_seen=first_seen,
     )
 
