@@ -170,18 +170,33 @@ def _about_gateway(agency: str, sentence: str) -> str:
     return f"{agency} gateway: {sentence}"
 
 
-def run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSummary:
-    """Ingest every source, then decide and store; the run is recorded in the ledger."""
+def run_cycle(
+    app: App,
+    sources: Mapping[str, FeedSource],
+    as_of: date,
+    progress: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Ingest every source, then decide and store; the run is recorded in the ledger.
+
+    `progress`, when given, is told each stage as it starts, in a few words
+    naming no record (a terminal's status line).
+    """
     require_policy_as_recorded(app)  # before anything is read
     processes = app.settings.validation_processes
     with (
         paused_garbage_collection(),
         validating_in_processes(default_processes() if processes is None else processes),
     ):
-        return _run_cycle(app, sources, as_of)
+        return _run_cycle(app, sources, as_of, progress or _quiet)
 
 
-def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunSummary:
+def _quiet(_stage: str) -> None:
+    """Progress nobody watches."""
+
+
+def _run_cycle(
+    app: App, sources: Mapping[str, FeedSource], as_of: date, progress: Callable[[str], None]
+) -> RunSummary:
     ledger = app.ledger
     with ledger.in_process_run(as_of, app.clock) as run_id:
         summary = RunSummary(
@@ -190,7 +205,7 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
             window_days=app.settings.window_days,
             policy=policy_in_force(app.policy),
         )
-        _ingest_feeds(app, sources, run_id, as_of, summary)
+        _ingest_feeds(app, sources, run_id, as_of, summary, progress)
         summary.changed = ledger.count_applied(run_id)
         status = RUN_PARTIAL if summary.feed_errors else RUN_SUCCEEDED
 
@@ -200,12 +215,18 @@ def _run_cycle(app: App, sources: Mapping[str, FeedSource], as_of: date) -> RunS
             note_notices_kept_unsealed(app, summary)
             ledger.finish_run(run_id, status, summary.as_dict(), app.clock(), conn)
 
+        progress("Linking records, deciding ownership and flags, storing the decisions")
         decide_and_store(app, as_of, run_id, finish)
     return summary
 
 
 def _ingest_feeds(
-    app: App, sources: Mapping[str, FeedSource], run_id: int, as_of: date, summary: RunSummary
+    app: App,
+    sources: Mapping[str, FeedSource],
+    run_id: int,
+    as_of: date,
+    summary: RunSummary,
+    progress: Callable[[str], None],
 ) -> None:
     """Ingest each feed in turn into the summary's counts.
 
@@ -218,6 +239,7 @@ def _ingest_feeds(
     """
     held_back: dict[str, FeedSource] = {}
     for position, (agency, source) in enumerate(sources.items()):
+        progress(f"Reading the {agency} feed ({source.name})")
         try:
             _ingest_feed(app, source, agency, run_id, as_of, summary, len(held_back) == position)
         except OtherAgencysFile:
@@ -229,6 +251,7 @@ def _ingest_feeds(
             "the feeds were given the wrong way round."
         )
     for agency, source in held_back.items():
+        progress(f"Reading the {agency} feed ({source.name}) again, keeping its lines as rejects")
         _ingest_feed(app, source, agency, run_id, as_of, summary, hold_back=False)
     summary.feeds = {agency: summary.feeds[agency] for agency in sources if agency in summary.feeds}
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.status import Status
 
 from sync.cli.context import (
     ISO_DATE,
@@ -75,8 +76,9 @@ def run(
         "probation": open_source(probation_feed, "probation", app),
         "police": open_source(police_feed, "police", app),
     }
-    with _status("Syncing both feeds"):
-        summary = run_cycle(app, sources, as_of or app.today())
+    with _status("Syncing both feeds") as status:
+        summary = run_cycle(app, sources, as_of or app.today(), status.update)
+        status.update("Delivering notices to the agencies' gateways")
         deliver_to_gateways(app, sources, summary)
     _report_run(summary, as_json)
 
@@ -106,11 +108,18 @@ def _gateways(errors: Mapping[str, str]) -> str:
     return f"{agencies} gateway" if len(errors) == 1 else f"{agencies} gateways"
 
 
-def _status(message: str) -> AbstractContextManager[object]:
-    """A spinner on a terminal; nothing when piped."""
+class _Unseen:
+    """A status line nobody sees (output piped): updates go nowhere."""
+
+    def update(self, _status: str) -> None:
+        """Nothing to show."""
+
+
+def _status(message: str) -> AbstractContextManager[Status | _Unseen]:
+    """A spinner with the stage under way on a terminal; nothing when piped."""
     if is_terminal():
         return Console(stderr=True).status(message)
-    return nullcontext()
+    return nullcontext(_Unseen())
 
 
 def print_summary(summary: RunSummary) -> None:
