@@ -6,7 +6,9 @@ default, over 500,000 records), then measures in one run:
 - `arms-sync run` over the plain files, no keys (issue target: <= 8x json, peak RSS <= 1.5 GiB);
 - the same with a key directory (at-rest encryption, notices sealed into the outbox);
 - the same over sealed feed files (issue target: <= 1.10x the plain run with keys);
-- an override's preview (`reconcile assign` without `--apply`) on the plain run's ledger.
+- an override's preview (`reconcile assign` without `--apply`) on the plain run's ledger;
+- the same feeds run again on the plain and the keyed run's ledgers (a day when nothing
+  changed: every record is compared with its stored version, every subject decided again).
 Each run is a separate process on a fresh ledger; peak RSS is the largest sampled sum
 over the run's process and its feed-validation workers.
 
@@ -177,6 +179,12 @@ def measure(work: Path, subjects: int, seed: int) -> None:
         f"ratio to the run {preview_s / plain_s:.2f}"
     )
 
+    again_s, again_rss = sync_run(files, plain_dir)
+    print(
+        f"run again on that ledger, nothing changed: {again_s:.2f} s, peak RSS "
+        f"{again_rss / GIB:.2f} GiB, ratio to the first run {again_s / plain_s:.2f}"
+    )
+
     keys = work / "keys"
     for party in ("hub", "probation", "police"):
         run([*CLI, "keys", "generate", "--party", party, "--dir", str(keys)], work)
@@ -208,6 +216,12 @@ def measure(work: Path, subjects: int, seed: int) -> None:
     print(
         f"run, plain files, with keys (encrypted at rest, notices queued): {keyed_s:.2f} s, "
         f"peak RSS {keyed_rss / GIB:.2f} GiB"
+    )
+
+    keyed_again_s, keyed_again_rss = sync_run(files, keyed_dir, env)
+    print(
+        f"run again on that ledger, nothing changed: {keyed_again_s:.2f} s, peak RSS "
+        f"{keyed_again_rss / GIB:.2f} GiB, ratio to the first run {keyed_again_s / keyed_s:.2f}"
     )
 
     sealed_dir = work / "sealed"
