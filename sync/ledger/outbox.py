@@ -177,17 +177,17 @@ def changed_notices(conn: Connection, desired: Iterable[Notice]) -> Iterator[Out
 
     Lazy, so a national pass never holds all its notices at once: what was
     sent is read when the first notice is asked for, and the ids are drawn a
-    batch at a time.
+    batch at a time. A pass gives each agency's notice key once, so what was
+    sent under a key is let go as soon as that key's notice is compared; the
+    keys left over are those the pass no longer gives: withdrawn.
     """
     sent = _sent_state(conn)
-    seen: set[tuple[str, str]] = set()
     waiting: list[_Unnumbered] = []
     for notice in desired:
         slot = (str(notice.agency), notice.key)
-        seen.add(slot)
         body = canonical_body(notice.body)
         digest = hashlib.sha256(body).hexdigest()
-        previous = sent.get(slot)
+        previous = sent.pop(slot, None)
         if previous is not None and previous[0] == digest:
             continue
         replaces = None if previous is None else previous[1]
@@ -195,7 +195,7 @@ def changed_notices(conn: Connection, desired: Iterable[Notice]) -> Iterator[Out
         if len(waiting) == NOTICE_BATCH:
             yield from _numbered(waiting)
             waiting = []
-    for slot in sorted(set(sent) - seen):
+    for slot in sorted(sent):
         agency, key = slot
         _, replaced_id, subject_id = sent[slot]
         withdrawal = {"kind": NOTICE_WITHDRAWN, "withdrawn_key": key, "subject_id": subject_id}
