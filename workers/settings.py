@@ -74,6 +74,16 @@ class WorkerSettings(BaseSettings):
             raise ValueError("visibility_timeout_seconds must be above longest_task_seconds")
         return self
 
+    @model_validator(mode="after")
+    def _one_feed_per_agency(self) -> WorkerSettings:
+        """A feed holds one agency's records: one feed given for both agencies is a mistake."""
+        if self.probation_feed and self.probation_feed == self.police_feed:
+            raise ValueError(
+                "ARMS_SYNC_PROBATION_FEED and ARMS_SYNC_POLICE_FEED name the same feed; "
+                "give each agency's own"
+            )
+        return self
+
     @property
     def rules(self) -> CycleRules:
         """The cycle rules these settings give."""

@@ -28,6 +28,22 @@ def test_a_bad_worker_setting_is_named_without_its_value() -> None:
     assert "-7" not in str(caught.value)
 
 
+def test_one_feed_given_for_both_agencies_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARMS_SYNC_PROBATION_FEED", "/srv/feeds/probation.jsonl")
+    monkeypatch.setenv("ARMS_SYNC_POLICE_FEED", "/srv/feeds/probation.jsonl")
+    with pytest.raises(ConfigurationError) as caught:
+        load_worker_settings()
+    assert str(caught.value) == (
+        "Setting value is invalid: ARMS_SYNC_PROBATION_FEED and ARMS_SYNC_POLICE_FEED "
+        "name the same feed; give each agency's own."
+    )
+    monkeypatch.setenv("ARMS_SYNC_POLICE_FEED", "/srv/feeds/police.jsonl")
+    assert load_worker_settings().feeds() == {
+        "probation": "/srv/feeds/probation.jsonl",
+        "police": "/srv/feeds/police.jsonl",
+    }
+
+
 def test_values_given_as_none_leave_the_defaults() -> None:
     assert load_settings(window_days=None) == load_settings()
     assert load_worker_settings(concurrency=None) == load_worker_settings()
