@@ -9,8 +9,8 @@ default, over 500,000 records), then measures in one run:
 - an override's preview (`reconcile assign` without `--apply`) on the plain run's ledger;
 - the same feeds run again on the plain and the keyed run's ledgers (a day when nothing
   changed: every record is compared with its stored version, every subject decided again).
-Each run is a separate process on a fresh ledger; peak RSS is the largest sampled sum
-over the run's process and its feed-validation workers.
+Each run is a separate process, on a fresh ledger but for the runs "again"; peak RSS is the
+largest sampled sum over the run's process and its feed-validation workers.
 
     .venv/bin/python bench/national.py [--subjects 100000] [--keep DIR]
 """

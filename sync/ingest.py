@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import audit_collection, audit_erasures, record_ref
+from sync.core.records import Agency
 from sync.crypto.replay import ReplayGuard
 from sync.errors import UsageError
 from sync.feeds.jsonl import Accepted, FeedItem, Rejected, is_another_agencys
@@ -105,6 +106,7 @@ def reject_row(agency: str, source: str, item: Rejected, occurrence: int = 1) ->
         "position": item.position[:64],
         "record_type": None if item.record_type is None else item.record_type[:16],
         "record_id": None if item.record_id is None else item.record_id[:64],
+        "record_agency": Agency(agency).other.value if is_another_agencys(item) else None,
         "reason": item.reason,
         "raw": item.raw,
     }

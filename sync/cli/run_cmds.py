@@ -77,8 +77,10 @@ def run(
         "police": open_source(police_feed, "police", app),
     }
     with _status("Syncing both feeds") as status:
-        summary = run_cycle(app, sources, as_of or app.today(), status.update)
-        status.update("Delivering notices to the agencies' gateways")
+        progress = None if status is None else status.update
+        summary = run_cycle(app, sources, as_of or app.today(), progress)
+        if progress is not None and any(source.live for source in sources.values()):
+            progress("Delivering notices to the agencies' gateways")
         deliver_to_gateways(app, sources, summary)
     _report_run(summary, as_json)
 
@@ -108,18 +110,11 @@ def _gateways(errors: Mapping[str, str]) -> str:
     return f"{agencies} gateway" if len(errors) == 1 else f"{agencies} gateways"
 
 
-class _Unseen:
-    """A status line nobody sees (output piped): updates go nowhere."""
-
-    def update(self, _status: str) -> None:
-        """Nothing to show."""
-
-
-def _status(message: str) -> AbstractContextManager[Status | _Unseen]:
+def _status(message: str) -> AbstractContextManager[Status | None]:
     """A spinner with the stage under way on a terminal; nothing when piped."""
     if is_terminal():
         return Console(stderr=True).status(message)
-    return nullcontext(_Unseen())
+    return nullcontext()
 
 
 def print_summary(summary: RunSummary) -> None:

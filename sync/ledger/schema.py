@@ -79,6 +79,8 @@ rejects = Table(
     Column("position", String(64), nullable=False),
     Column("record_type", String(RECORD_TYPE)),
     Column("record_id", String(REF)),
+    # The agency a line of the other agency's says it belongs to (else None).
+    Column("record_agency", String(AGENCY)),
     Column("reason", Text, nullable=False),
     Column("raw", LargeBinary, nullable=False),
     Column("first_seen", DateTime(timezone=True), nullable=False),

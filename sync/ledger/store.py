@@ -496,14 +496,20 @@ class Ledger:
         `fixed_in_run` is the run that applied a version of the same record
         after the run that last read the rejected line (the agency sent it
         again, corrected), else None: the line still stands for a record the
-        ledger does not hold as the agency meant it.
+        ledger does not hold as the agency meant it. A line of the other
+        agency's is fixed by the run that applied the ledger's version of that
+        record from its own agency's feed, whenever that was: the record did
+        not belong in the feed it was rejected from.
         """
         table, records = schema.rejects, schema.records
         later = and_(
-            records.c.agency == table.c.agency,
+            records.c.agency == func.coalesce(table.c.record_agency, table.c.agency),
             records.c.rtype == table.c.record_type,
             records.c.rid == table.c.record_id,
-            records.c.applied_run > table.c.last_seen_run,
+            or_(
+                records.c.applied_run > table.c.last_seen_run,
+                table.c.record_agency.is_not(None),
+            ),
         )
         with self.engine.connect() as conn:
             rows = conn.execute(

@@ -244,3 +244,28 @@ def test_a_feed_holding_only_another_agencys_record_keeps_it_as_a_reject_and_the
     timeline = run_cli(*db, "export", "timeline", cwd=tmp_path).stdout.splitlines()
     [subject] = [json.loads(line) for line in timeline]
     assert subject["records"] == [{"agency": own, "person_id": "X000001"}]
+
+
+def test_another_agencys_records_kept_as_rejects_are_fixed_once_their_own_feed_holds_them(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    """The police file given as probation's: its lines stand until police's feed gives them."""
+    db = ["--db", ledger_url]
+    police_records = [person("police", "LAN-1"), person("police", "LAN-2")]
+    police = write_feed(tmp_path / "police.jsonl", police_records)
+    probation = write_feed(tmp_path / "probation.jsonl", [person("probation", "X000001")])
+    only_lan_1 = write_feed(tmp_path / "police-one.jsonl", police_records[:1])
+    run_cli(*db, *run_args(police, only_lan_1), cwd=tmp_path)  # police's file given for both
+    assert [(row["record_id"], row["fixed_in_run"]) for row in _rejects(db, tmp_path)] == [
+        ("LAN-1", 1),  # police's own feed gave it in that run
+        ("LAN-2", None),
+    ]
+    later = json.loads(run_cli(*db, *run_args(probation, police), "--json", cwd=tmp_path).stdout)
+    assert [(row["record_id"], row["fixed_in_run"]) for row in _rejects(db, tmp_path)] == [
+        ("LAN-1", 1),
+        ("LAN-2", later["run_id"]),
+    ]
+    assert (
+        "2 rejected (0 still standing, 2 since fixed)"
+        in run_cli(*db, "rejects", cwd=tmp_path).stdout
+    )

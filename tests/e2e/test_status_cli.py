@@ -60,3 +60,12 @@ def test_a_broker_set_for_the_deployment_is_checked(
     assert result.returncode == 1
     assert (report["broker"], report["queues"]) == ("unreachable", None)
     assert report["problems"] == ["the broker cannot be reached (OperationalError)"]
+
+
+def test_a_feed_set_for_the_workers_makes_the_broker_checked(
+    in_process_ledger: list[str], tmp_path: Path
+) -> None:
+    env = {**os.environ, "ARMS_SYNC_PROBATION_FEED": str(tmp_path / "probation.jsonl")}
+    result = run_cli(*in_process_ledger, "status", "--json", cwd=tmp_path, env=env, check=False)
+    # The default broker (127.0.0.1:6379, the test suite's Redis) is reachable.
+    assert json.loads(result.stdout)["broker"] == "reachable", result.stderr

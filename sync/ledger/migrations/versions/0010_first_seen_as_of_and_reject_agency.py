@@ -1,4 +1,5 @@
-"""flags: the as-of date of the run that first raised each flag
+"""flags: the as-of date of the run that first raised each flag; rejects: the agency a
+line of the other agency's belongs to
 
 Revision ID: 0010
 Revises: 0009
@@ -11,6 +12,11 @@ catching up on past days) filed it after the run's own as-of date, outside
 the period a report of that date covers. The new `first_seen_as_of` column
 keeps the as-of date of the run that first raised the flag; flags stored
 before this revision have none and keep being filed by their first-seen day.
+
+A line of the other agency's read in a feed is kept as a reject of that feed.
+The new `record_agency` column of `rejects` names the agency the line says
+it belongs to, so the reject is marked fixed once that agency's own feed has
+given the ledger the record; rejects stored before have none.
 """
 
 from __future__ import annotations
@@ -28,9 +34,13 @@ def upgrade() -> None:
     """Apply this revision."""
     with op.batch_alter_table("flags") as batch:
         batch.add_column(sa.Column("first_seen_as_of", sa.Date(), nullable=True))
+    with op.batch_alter_table("rejects") as batch:
+        batch.add_column(sa.Column("record_agency", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    with op.batch_alter_table("rejects") as batch:
+        batch.drop_column("record_agency")
     with op.batch_alter_table("flags") as batch:
         batch.drop_column("first_seen_as_of")
