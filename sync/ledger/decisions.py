@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -205,7 +205,7 @@ def _write_decisions(
     ledger.replace_rows(schema.segments, list(_segment_rows(decisions.subjects)), conn)
     ledger.replace_rows(schema.orphans, [_orphan_row(o) for o in decisions.orphans], conn)
     flags = (flag for decision in decisions.subjects for flag in decision.flags)
-    merge_flags(conn, flags, now, _run_as_of(conn, run_id))
+    merge_flags(conn, flags, now, _raised_on(conn, run_id, now))
     store_reviews(conn, ledger.codec, decisions.reviews, now)
     return drafts
 
@@ -293,22 +293,24 @@ def _orphan_row(orphan: Any) -> dict[str, Any]:
     }
 
 
-def _run_as_of(conn: Connection, run_id: int) -> date | None:
-    """The as-of date of run `run_id` (None: no such run)."""
+def _raised_on(conn: Connection, run_id: int, now: datetime) -> date:
+    """The day a flag that run `run_id` raises now is filed under: the run's as-of date,
+    or today (UTC) when that is earlier, so a run dated ahead files nothing in the future."""
+    today = now.astimezone(UTC).date()
     runs = schema.runs
     as_of: date | None = conn.execute(select(runs.c.as_of).where(runs.c.id == run_id)).scalar()
-    return as_of
+    return today if as_of is None else min(as_of, today)
 
 
 def merge_flags(
-    conn: Connection, current: Iterable[Flag], now: datetime, as_of: date | None
+    conn: Connection, current: Iterable[Flag], now: datetime, raised_on: date | None
 ) -> None:
     """Insert new flags, refresh those still holding, close those that no longer hold.
 
     A flag is matched to its stored row by `flag_key`, which leaves the subject
     out: a flag whose assessment moved to another subject keeps its row and its
     first-seen time, takes the new subject and details, and is reopened if it
-    had been closed. A new flag is first seen now, by a run dated `as_of`.
+    had been closed. A new flag is first seen now, and filed under the day `raised_on`.
     """
     table = schema.flags
     stored = _stored_flags(conn)
@@ -321,7 +323,7 @@ def merge_flags(
         content = flag_content(flag)
         previous = stored.get(key)
         if previous is None:
-            first = {"first_seen": stamp, "first_seen_as_of": as_of, "last_seen": stamp}
+            first = {"first_seen": stamp, "first_seen_as_of": raised_on, "last_seen": stamp}
             inserts.append({"key": key, **content, **first})
         elif previous != (None, _signature(content)):
             refreshes.append({"k": key, **content, "closed_at": None})

@@ -159,8 +159,9 @@ flags = Table(
     Column("area", String(32)),
     Column("assessment_status", String(16)),
     Column("first_seen", DateTime(timezone=True), nullable=False),
-    # The as-of date of the run that first raised the flag: reports file a flag
-    # without a reference date under it (None: stored before it was kept).
+    # The as-of date of the run that first raised the flag (or the UTC day it ran,
+    # when earlier): reports file a flag without a reference date under it (None:
+    # stored before it was kept).
     Column("first_seen_as_of", Date),
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True)),

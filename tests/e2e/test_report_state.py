@@ -108,3 +108,14 @@ def test_a_duplicate_person_record_is_filed_under_the_as_of_date_of_the_run_that
     assert _report(tmp_path, "--from", "2026-04-01")["flags"] == []
     [month] = _report(tmp_path)["summary"]["by_month"]  # type: ignore[index]
     assert (month["month"], month["flags"]) == ("2026-03", {"duplicate_person_record": 1})
+
+
+def test_a_run_dated_ahead_files_a_duplicate_person_record_no_later_than_the_day_it_ran(
+    tmp_path: Path,
+) -> None:
+    twins = [person("probation", pid, pnc="2002/0073319Z") for pid in ("X000001", "X000002")]
+    probation = write_feed(tmp_path / "probation.jsonl", twins)
+    police = write_feed(tmp_path / "police.jsonl", [])
+    run_cli(*run_args(probation, police, as_of="2099-06-30"), cwd=tmp_path)
+    assert len(_report(tmp_path)["flags"]) == 1  # type: ignore[arg-type]
+    assert _report(tmp_path, "--from", "2099-01-01")["flags"] == []

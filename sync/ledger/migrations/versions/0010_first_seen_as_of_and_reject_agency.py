@@ -10,7 +10,8 @@ under the day it was first seen, which was the wall clock's day: a run dated
 with `--as-of` (yesterday's nightly run finishing after midnight, a run
 catching up on past days) filed it after the run's own as-of date, outside
 the period a report of that date covers. The new `first_seen_as_of` column
-keeps the as-of date of the run that first raised the flag; flags stored
+keeps the as-of date of the run that first raised the flag (or the day it
+ran, when earlier); flags stored
 before this revision have none and keep being filed by their first-seen day.
 
 A line of the other agency's read in a feed is kept as a reject of that feed.
