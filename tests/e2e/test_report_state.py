@@ -93,14 +93,19 @@ def test_the_report_states_the_window_its_flags_were_decided_with(
     assert ("assessed_by_non_owner", "WPA-0", "open") in _listed(report)
 
 
+def _run_with_two_records_of_one_person(folder: Path, as_of: str) -> None:
+    """A run, dated `as_of`, over two probation records sharing a PNC (a person-record flag)."""
+    twins = [person("probation", pid, pnc="2002/0073319Z") for pid in ("X000001", "X000002")]
+    probation = write_feed(folder / "probation.jsonl", twins)
+    police = write_feed(folder / "police.jsonl", [])
+    run_cli(*run_args(probation, police, as_of=as_of), cwd=folder)
+
+
 def test_a_duplicate_person_record_is_filed_under_the_as_of_date_of_the_run_that_raised_it(
     tmp_path: Path,
 ) -> None:
     """A run dated in the past (`--as-of`) files its new person-record flags on that date."""
-    twins = [person("probation", pid, pnc="2002/0073319Z") for pid in ("X000001", "X000002")]
-    probation = write_feed(tmp_path / "probation.jsonl", twins)
-    police = write_feed(tmp_path / "police.jsonl", [])
-    run_cli(*run_args(probation, police, as_of="2026-03-31"), cwd=tmp_path)
+    _run_with_two_records_of_one_person(tmp_path, "2026-03-31")
     flags = _report(tmp_path, "--to", "2026-03-31")["flags"]
     assert isinstance(flags, list)
     [flag] = flags
@@ -113,9 +118,6 @@ def test_a_duplicate_person_record_is_filed_under_the_as_of_date_of_the_run_that
 def test_a_run_dated_ahead_files_a_duplicate_person_record_no_later_than_the_day_it_ran(
     tmp_path: Path,
 ) -> None:
-    twins = [person("probation", pid, pnc="2002/0073319Z") for pid in ("X000001", "X000002")]
-    probation = write_feed(tmp_path / "probation.jsonl", twins)
-    police = write_feed(tmp_path / "police.jsonl", [])
-    run_cli(*run_args(probation, police, as_of="2099-06-30"), cwd=tmp_path)
+    _run_with_two_records_of_one_person(tmp_path, "2099-06-30")
     assert len(_report(tmp_path)["flags"]) == 1  # type: ignore[arg-type]
     assert _report(tmp_path, "--from", "2099-01-01")["flags"] == []
