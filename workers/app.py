@@ -40,6 +40,7 @@ TASK_PULL = "arms_sync.pull"
 TASK_DELIVER_OUTBOXES = "arms_sync.deliver_outboxes"
 TASK_DISPATCH = "arms_sync.dispatch_pending"
 TASK_NIGHTLY_REPORT = "arms_sync.nightly_report"
+STATUS_CONNECT_RETRIES = 2  # `status` reports an unreachable broker after two quick retries
 DELIVERY_TASKS = (TASK_DELIVER, TASK_DELIVER_OUTBOXES)
 TEST_TASKS_ENV = "ARMS_SYNC_WORKER_TEST_TASKS"
 TEST_TASKS_MODULE = "workers.testing"
@@ -186,6 +187,9 @@ def queue_depths(app: Any) -> dict[str, int]:
     settings: WorkerSettings = app.arms_settings
     depths = {}
     with app.connection_for_read() as connection:
+        connection.ensure_connection(
+            max_retries=STATUS_CONNECT_RETRIES, interval_start=0.5, interval_step=0.5
+        )
         channel = connection.default_channel
         for queue in (settings.queue, settings.delivery_queue):
             depths[queue] = int(channel.client.llen(queue))
