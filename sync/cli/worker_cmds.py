@@ -269,7 +269,7 @@ def _agency_status(
         ):
             problems.append(f"the last {fresh.agency} pull is stale")
         if waiting_age is not None and waiting_age > settings.stale_delivery_seconds:
-            problems.append(f"notices to {fresh.agency} are waiting too long")
+            problems.append(_waiting_too_long(fresh.agency, settings, fresh.last_delivery))
         agencies.append(
             {
                 "agency": fresh.agency,
@@ -282,6 +282,16 @@ def _agency_status(
     return agencies
 
 
+def _waiting_too_long(agency: str, settings: WorkerSettings, last_delivery: datetime | None) -> str:
+    """The problem of notices waiting too long; it names the missing gateway when no
+    gateway is set for the agency and none was ever delivered to (keys given to `run`
+    over files queue notices that only a gateway takes)."""
+    problem = f"notices to {agency} are waiting too long"
+    if agency in settings.gateways() or last_delivery is not None:
+        return problem
+    return f"{problem}, with no gateway set to take them (ARMS_SYNC_{agency.upper()}_GATEWAY)"
+
+
 def _queues_shown(report: dict[str, Any]) -> str:
     """The status line of the queues: their depths, or why there are none to show."""
     if report["broker"] == BROKER_NOT_USED:
@@ -289,6 +299,11 @@ def _queues_shown(report: dict[str, Any]) -> str:
     if report["queues"] is None:
         return "unreachable"
     return ", ".join(f"{name} {depth}" for name, depth in report["queues"].items())
+
+
+def _oldest_waiting(oldest: str | None) -> str:
+    """The status line's note of the oldest notice batch still waiting for delivery."""
+    return "" if oldest is None else f", oldest notices waiting since {oldest}"
 
 
 def _asked_to_wait(not_before: str | None) -> str:
@@ -310,6 +325,7 @@ def status(state: CliState, as_json: bool) -> None:
             click.echo(
                 f"{agency['agency']}: last pull {agency['last_pull'] or 'never'}, "
                 f"last delivery {agency['last_delivery'] or 'never'}"
+                + _oldest_waiting(agency["oldest_undelivered"])
                 + _asked_to_wait(agency["pull_not_before"])
             )
         for cycle in report["open_cycles"]:

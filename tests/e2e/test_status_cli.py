@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sync.crypto.keyring import generate_party
+from sync.crypto.keys import Party
 from tests.conftest import run_cli
 from tests.feed_records import run_args
 from tests.integration.test_audit_log import write_feeds
@@ -69,3 +71,34 @@ def test_a_feed_set_for_the_workers_makes_the_broker_checked(
     result = run_cli(*in_process_ledger, "status", "--json", cwd=tmp_path, env=env, check=False)
     # The default broker (127.0.0.1:6379, the test suite's Redis) is reachable.
     assert json.loads(result.stdout)["broker"] == "reachable", result.stderr
+
+
+def test_notices_no_gateway_takes_are_named_with_the_setting_they_wait_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in WORKER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    keys = tmp_path / "keys"
+    for party in Party:
+        generate_party(keys, party)
+    db = ["--db", f"sqlite:///{tmp_path / 'ledger.db'}"]
+    run_cli(*db, *run_args(*write_feeds(tmp_path)), "--keys", str(keys), cwd=tmp_path)
+    # Any notice batch is past three delivery intervals of a millisecond.
+    env = {
+        **os.environ,
+        "ARMS_SYNC_KEYS_DIR": str(keys),
+        "ARMS_SYNC_DELIVERY_INTERVAL_SECONDS": "0.001",
+    }
+    result = run_cli(*db, "status", cwd=tmp_path, env=env, check=False)
+    assert result.returncode == 1
+    shown = result.stdout.splitlines()
+    assert (
+        "problem: notices to police are waiting too long, with no gateway set to take them "
+        "(ARMS_SYNC_POLICE_GATEWAY)" in shown
+    )
+    assert any(
+        line.startswith("police: ") and ", oldest notices waiting since " in line for line in shown
+    )
+    gateway_set = {**env, "ARMS_SYNC_POLICE_GATEWAY": "https://police.example/"}
+    report = run_cli(*db, "status", "--json", cwd=tmp_path, env=gateway_set, check=False)
+    assert "notices to police are waiting too long" in json.loads(report.stdout)["problems"]

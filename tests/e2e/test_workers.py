@@ -600,6 +600,7 @@ def test_status_names_a_stale_pull_and_notices_waiting_too_long(
     monkeypatch.setenv("ARMS_SYNC_PROBATION_FEED", str(small_feeds / "probation.jsonl"))
     monkeypatch.setenv("ARMS_SYNC_PULL_INTERVAL_SECONDS", "0.1")
     monkeypatch.setenv("ARMS_SYNC_DELIVERY_INTERVAL_SECONDS", "0.1")
+    monkeypatch.setenv("ARMS_SYNC_POLICE_GATEWAY", "https://police.example/")
     time.sleep(0.5)  # both past three intervals
     code, output = _cli(url, "status", "--json")
     problems = json.loads(output)["problems"]
