@@ -54,6 +54,9 @@ _ORPHAN_REASONS = {
         "which are all read as the one with the smallest id"
     ),
 }
+_PERSON_REJECTED = "orphan: refers to a person record whose line was rejected (see its reject)"
+_PERSON_DELETED = "orphan: refers to a person record its agency deleted"
+PERSON_TYPE = "person"
 RecordKey = tuple[str, str, str]  # agency, record type, record id
 
 
@@ -550,18 +553,50 @@ class Ledger:
             ]
 
     def list_orphans(self) -> list[dict[str, Any]]:
-        """Records that could not be applied to a person, as reject-like rows."""
-        table = schema.orphans
+        """Records that could not be applied to a person, as reject-like rows.
+
+        The reason of a record whose person is missing says why, when the
+        ledger knows: the person's line was rejected (in the run that read the
+        person last, or later), or its agency deleted the person.
+        """
+        table, rejects = schema.orphans, schema.rejects
+        person = schema.records.alias("person")
+        rejected_run = (
+            select(func.max(rejects.c.last_seen_run))
+            .where(
+                func.coalesce(rejects.c.record_agency, rejects.c.agency) == table.c.agency,
+                rejects.c.record_type == PERSON_TYPE,
+                rejects.c.record_id == table.c.missing_person_id,
+            )
+            .scalar_subquery()
+        )
+        held = and_(
+            person.c.agency == table.c.agency,
+            person.c.rtype == PERSON_TYPE,
+            person.c.rid == table.c.missing_person_id,
+        )
+        query = (
+            select(
+                table.c.agency,
+                table.c.rtype,
+                table.c.rid,
+                table.c.cause,
+                person.c.deleted,
+                person.c.applied_run,
+                rejected_run.label("rejected_run"),
+            )
+            .select_from(table.outerjoin(person, held))
+            .order_by(table.c.agency, table.c.rtype, table.c.rid)
+        )
         with self.engine.connect() as conn:
-            rows = conn.execute(select(table).order_by(table.c.agency, table.c.rtype, table.c.rid))
             return [
                 {
                     "agency": row.agency,
                     "record_type": row.rtype,
                     "record_id": row.rid,
-                    "reason": _ORPHAN_REASONS.get(row.cause, _ORPHAN_REASONS[MISSING_PERSON]),
+                    "reason": _orphan_reason(row),
                 }
-                for row in rows
+                for row in conn.execute(query)
             ]
 
     # -- decisions --------------------------------------------------------
@@ -582,6 +617,22 @@ class Ledger:
         """Every subject id ever minted (ids are never reused)."""
         with self.engine.connect() as conn:
             return set(conn.execute(select(schema.subjects.c.subject_id)).scalars())
+
+
+def _orphan_reason(row: Any) -> str:
+    """Why an orphan was set aside: its cause, and for a missing person what became of it.
+
+    A rejected person line counts when it was read in the run that stored the
+    ledger's version of the person, or later (a line corrected since is not why).
+    """
+    if row.cause != MISSING_PERSON:
+        return _ORPHAN_REASONS.get(row.cause, _ORPHAN_REASONS[MISSING_PERSON])
+    stored_run = row.applied_run
+    if row.rejected_run is not None and (stored_run is None or row.rejected_run >= stored_run):
+        return _PERSON_REJECTED
+    if row.deleted:
+        return _PERSON_DELETED
+    return _ORPHAN_REASONS[MISSING_PERSON]
 
 
 def reject_order(row: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.feed_records import completed_assessment, merge, person, run_args, write_feed
+from tests.feed_records import (
+    completed_assessment,
+    deleted_person,
+    merge,
+    person,
+    run_args,
+    write_feed,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -119,6 +126,48 @@ def test_a_merge_closing_a_loop_is_listed_as_such_not_as_a_missing_person(
     assert set(reasons) == {"PM-1", "PM-3"}
     assert "loop of merges" in str(reasons["PM-1"])
     assert "not in the feed" in str(reasons["PM-3"])
+
+
+def test_an_orphan_says_whether_its_person_was_rejected_deleted_or_never_sent(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    db = ["--db", ledger_url]
+    unnamed = {key: value for key, value in person("police", "LAN-2").items() if key != "surname"}
+    police = [
+        person("police", "LAN-1"),
+        unnamed,  # rejected: no surname
+        completed_assessment("police", "PA-2", "LAN-2", "2025-01-02"),
+        person("police", "LAN-3"),
+        completed_assessment("police", "PA-3", "LAN-3", "2025-01-02"),
+        completed_assessment("police", "PA-4", "LAN-404", "2025-01-02"),
+        person("probation", "X000002"),  # the other agency's: rejected from this feed
+    ]
+    probation = [
+        person("probation", "X000001"),
+        completed_assessment("probation", "A-2", "X000002", "2025-01-02"),
+    ]
+    probation_feed = write_feed(tmp_path / "probation.jsonl", probation)
+    monday = write_feed(tmp_path / "monday.jsonl", police)
+    run_cli(*db, *run_args(probation_feed, monday), cwd=tmp_path)
+    tuesday = write_feed(
+        tmp_path / "tuesday.jsonl",
+        [*police, deleted_person("police", "LAN-3", "2026-02-01T00:00:00Z")],
+    )
+    run_cli(*db, *run_args(probation_feed, tuesday), cwd=tmp_path)
+
+    reasons = {
+        row["record_id"]: row["reason"]
+        for row in _rejects(db, tmp_path)
+        if str(row["reason"]).startswith("orphan")
+    }
+
+    rejected = "orphan: refers to a person record whose line was rejected (see its reject)"
+    assert reasons == {
+        "PA-2": rejected,
+        "A-2": rejected,
+        "PA-3": "orphan: refers to a person record its agency deleted",
+        "PA-4": "orphan: refers to a person record that is not in the feed",
+    }
 
 
 def test_a_rejected_line_corrected_in_a_later_run_is_marked_fixed(
