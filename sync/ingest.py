@@ -27,7 +27,7 @@ from sync.feeds.jsonl import Accepted, FeedItem, Rejected, is_another_agencys
 from sync.feeds.models import FeedContext
 from sync.ledger.cursors import FeedPosition, save_position
 from sync.ledger.replay import LedgerReplayGuard
-from sync.ledger.store import Ledger, RecordVersion
+from sync.ledger.store import Ledger, RecordKey, RecordVersion
 
 INGEST_BATCH = 5_000
 
@@ -156,12 +156,18 @@ class _UnitWriter:
     def _apply(self, run_id: int) -> None:
         """Upsert the batch; note the records whose held content a deletion erased.
 
-        A deletion erases only when the ledger held the record's content and the
-        deletion won (a stale deletion, one read again, or one of a record never
-        held erases nothing), so only those are audited as erasures.
+        A deletion erases only when the ledger held the record's content, or
+        the batch brings it, and the deletion won (a stale deletion, one read
+        again, or one of a record never sent erases nothing), so only those are
+        audited as erasures.
         """
         deleting = [version.key for version in self.versions if version.deleted]
-        held = self.ledger.keys_holding_content(self.conn, deleting) if deleting else set()
+        held: set[RecordKey] = set()
+        if deleting:
+            brought = {version.key for version in self.versions if not version.deleted}
+            held = self.ledger.keys_holding_content(self.conn, deleting) | (
+                brought.intersection(deleting)
+            )
         self.ledger.apply_versions(self.conn, self.versions, run_id)
         if held:
             erased = self.ledger.keys_deleted_by_run(self.conn, held, run_id)

@@ -69,3 +69,14 @@ def test_only_a_deletion_that_erases_held_content_is_audited(app: App, tmp_path:
 
     _run(app, tmp_path, [HELD, _deletion("PA-1", "2026-02-01T00:00:00Z")])
     assert _erasures(app) == [[REF]]  # read again: nothing more erased
+
+
+@pytest.mark.parametrize("ledger_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_record_sent_and_deleted_in_one_file_is_audited_as_erased_once(
+    app: App, tmp_path: Path
+) -> None:
+    _run(app, tmp_path, [HELD, _deletion("PA-1", "2026-02-01T00:00:00Z")])
+    assert _erasures(app) == [[REF]]
+
+    _run(app, tmp_path, [HELD, _deletion("PA-1", "2026-02-01T00:00:00Z")])
+    assert _erasures(app) == [[REF]]  # read again: nothing more erased
