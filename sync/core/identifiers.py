@@ -8,6 +8,7 @@ whose message names the rule broken but never the value itself.
 from __future__ import annotations
 
 import re
+import string
 from datetime import date
 
 CHECK_TABLE = "ZABCDEFGHJKLMNPQRTUVWXY"
@@ -27,6 +28,14 @@ _CRN_RE = re.compile(r"[A-Z]\d{6}", re.ASCII)
 _NOMS_RE = re.compile(r"[A-Z]\d{4}[A-Z]{2}", re.ASCII)
 _POLICE_REF_RE = re.compile(r"[A-Za-z0-9-]{1,32}", re.ASCII)
 _ALL_ZEROS_RE = re.compile(r"[0/SF]*", re.ASCII)
+# Upper-casing touches ASCII letters alone: `str.upper` makes `ı` an `I` and `ſ`
+# an `S`, which would turn a CRN no agency wrote into one of another person's.
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+
+
+def trimmed_upper(raw: str) -> str:
+    """The text trimmed, with its ASCII letters in capitals (other letters untouched)."""
+    return raw.strip().translate(_ASCII_UPPER)
 
 
 class InvalidIdentifier(ValueError):
@@ -51,7 +60,7 @@ def canonical_pnc(raw: str, today: date) -> str:
     tried; the one whose check letter matches is the number. When both match
     and differ, which one the writer meant is unknown, and the number is refused.
     """
-    text = raw.strip().upper()
+    text = trimmed_upper(raw)
     readings = _pnc_readings(text)
     if not readings:
         raise InvalidIdentifier("pnc: not in the form YY/NNNNNNNC or YYYY/NNNNNNNC")
@@ -93,7 +102,7 @@ def _checked_pnc(year_text: str, serial_text: str, letter: str, today: date) -> 
 
 def canonical_cro(raw: str) -> str:
     """Canonical CRO number (`NNNNNN/YYC` or `SFYY/N…NC`), or `InvalidIdentifier`."""
-    text = raw.strip().upper()
+    text = trimmed_upper(raw)
     if (short := _CRO_SHORT_RE.fullmatch(text)) is not None:
         yy, serial, letter = short.groups()
         if check_letter(int(yy + serial)) != letter:
@@ -114,12 +123,12 @@ def is_junk_identifier(text: str) -> bool:
     Check the identifier as written as well as its canonical form: a PNC
     written `00/0000000Z` is all zeros, its canonical `2000/0000000Z` is not.
     """
-    return _ALL_ZEROS_RE.fullmatch(text.strip().upper()[:-1]) is not None
+    return _ALL_ZEROS_RE.fullmatch(trimmed_upper(text)[:-1]) is not None
 
 
 def canonical_crn(raw: str) -> str:
     """Canonical CRN (one letter, six digits), or `InvalidIdentifier`."""
-    text = raw.strip().upper()
+    text = trimmed_upper(raw)
     if _CRN_RE.fullmatch(text) is None:
         raise InvalidIdentifier("crn: must be one letter and six digits")
     return text

@@ -200,6 +200,29 @@ def test_digits_of_other_scripts_are_not_digits_of_an_identifier(kind: str, raw:
         parse(raw)
 
 
+# Letters of other alphabets that `str.upper` turns into ASCII capitals.
+LETTERS_UPPER_CASED_TO_ASCII = [
+    ("crn", "\u0131123456"),  # dotless i: would read as I123456
+    ("crn", "\u017f123456"),  # long s: would read as S123456
+    ("cro", "\u017fF83/50058Z"),  # would read as the valid SF83/50058Z
+    ("cro", "\u017ff83/50058z"),  # any case
+]
+
+
+@pytest.mark.parametrize(("kind", "raw"), LETTERS_UPPER_CASED_TO_ASCII)
+def test_letters_of_other_alphabets_never_become_an_identifiers_capitals(
+    kind: str, raw: str
+) -> None:
+    parse = {"crn": ids.canonical_crn, "cro": ids.canonical_cro}[kind]
+    with pytest.raises(ids.InvalidIdentifier):
+        parse(raw)
+
+
+def test_ascii_letters_are_still_upper_cased() -> None:
+    assert ids.canonical_crn(" x123456 ") == "X123456"
+    assert ids.canonical_cro("sf83/50058z") == ids.canonical_cro("SF83/50058Z")
+
+
 CANONICAL_PNC = re.compile(r"[0-9]{4}/[0-9]{7}[A-Z]")
 CANONICAL_CRO = re.compile(r"[0-9]{6}/[0-9]{2}[A-Z]|SF[0-9]{2}/[0-9]{1,6}[A-Z]")
 IDENTIFIER_CHARACTERS = st.sampled_from("0123456789/SFZBAH ١٢٣٨\n\t٠𝟗²")
