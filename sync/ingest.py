@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -168,10 +168,26 @@ class _UnitWriter:
             held = self.ledger.keys_holding_content(self.conn, deleting) | (
                 brought.intersection(deleting)
             )
-        self.ledger.apply_versions(self.conn, self.versions, run_id)
+        self.ledger.apply_versions(self.conn, batch_winners(self.versions), run_id)
         if held:
             erased = self.ledger.keys_deleted_by_run(self.conn, held, run_id)
             self.erased.extend(record_ref(key) for key in sorted(erased))
+
+
+def batch_winners(versions: Sequence[RecordVersion]) -> list[RecordVersion]:
+    """The version of each record that wins within a batch, one per record.
+
+    The latest `updated_at` wins; on a tie the later line (`feed-v1.md`). Only
+    the winner meets the stored version, so a batch holding two versions of a
+    record at the same time, read again, leaves the ledger as it was instead of
+    swapping to the first and back (which would count the record as changed).
+    """
+    winners: dict[RecordKey, RecordVersion] = {}
+    for version in versions:
+        held = winners.get(version.key)
+        if held is None or version.updated_at >= held.updated_at:
+            winners[version.key] = version
+    return list(winners.values())
 
 
 def ingest(

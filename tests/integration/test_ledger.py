@@ -132,11 +132,13 @@ def test_a_tie_goes_to_the_later_line_and_a_deletion_is_a_tombstone(
         _assessment("A-1", stamp),
         _assessment("A-1", "2026-10-05T00:00:00Z", deleted=True),
     ]
-    run_cycle(app, {"probation": _feed(tmp_path / "p.jsonl", records)}, AS_OF)
+    feed = _feed(tmp_path / "p.jsonl", records)
+    run_cycle(app, {"probation": feed}, AS_OF)
     rows = {r["rtype"]: r for r in _rows(app, schema.records)}
     assert _payload(app, rows["person"])["surname"] == "SECOND"
     assert rows["assessment"]["deleted"]
     assert rows["assessment"]["payload"] is None
+    assert run_cycle(app, {"probation": feed}, AS_OF).changed == {}  # read again: no change
 
     late_copy = [_assessment("A-1", "2026-10-03T00:00:00Z")]
     run_cycle(app, {"probation": _feed(tmp_path / "late.jsonl", late_copy)}, AS_OF)
