@@ -30,14 +30,13 @@ from sync.core.records import Agency, AssessmentStatus, Owner, RecordRef
 from sync.ledger import schema
 from sync.ledger import tables_cycle as tables
 from sync.ledger.mark import LedgerMark
-from sync.ledger.store import Ledger, StoredRecord, record_key
+from sync.ledger.store import PERSON_TYPE, Ledger, StoredRecord, record_key
 
 PART_LINK = "link"
 PART_PLAN = "plan"
 PART_RESULT = "result"
 PART_SEPARATOR = ":"
 IN_LIST_CHUNK = 5_000
-PERSON_TYPE = "person"
 
 
 def part_name(kind: str, number: int | None = None) -> str:

@@ -506,7 +506,7 @@ class Ledger:
         """
         table, records = schema.rejects, schema.records
         later = and_(
-            records.c.agency == func.coalesce(table.c.record_agency, table.c.agency),
+            records.c.agency == _rejected_records_agency(),
             records.c.rtype == table.c.record_type,
             records.c.rid == table.c.record_id,
             or_(
@@ -564,7 +564,7 @@ class Ledger:
         rejected_run = (
             select(func.max(rejects.c.last_seen_run))
             .where(
-                func.coalesce(rejects.c.record_agency, rejects.c.agency) == table.c.agency,
+                _rejected_records_agency() == table.c.agency,
                 rejects.c.record_type == PERSON_TYPE,
                 rejects.c.record_id == table.c.missing_person_id,
             )
@@ -617,6 +617,13 @@ class Ledger:
         """Every subject id ever minted (ids are never reused)."""
         with self.engine.connect() as conn:
             return set(conn.execute(select(schema.subjects.c.subject_id)).scalars())
+
+
+def _rejected_records_agency() -> Any:
+    """The agency whose record a rejected line is: the one it names when it was the other
+    agency's (`record_agency`), else the agency of the feed it was read in."""
+    table = schema.rejects
+    return func.coalesce(table.c.record_agency, table.c.agency)
 
 
 def _orphan_reason(row: Any) -> str:
