@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration e2e services clean
+.PHONY: demo test lint typecheck unit integration e2e services bytecode clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ demo: $(STAMP)
 services:
 	scripts/ensure-services.sh
 
+# The tests start `arms-sync`, workers and gateways in hundreds of processes.
+# Compiled bytecode spares each one compiling the package again, which it
+# would where the environment sets PYTHONDONTWRITEBYTECODE.
+bytecode: $(STAMP)
+	$(BIN)/python -m compileall -q sync workers
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -30,13 +36,13 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-integration: $(STAMP) services
+integration: $(STAMP) services bytecode
 	$(BIN)/pytest tests/integration
 
-e2e: $(STAMP) services
+e2e: $(STAMP) services bytecode
 	$(BIN)/pytest tests/e2e
 
-test: $(STAMP) services lint typecheck
+test: $(STAMP) services lint typecheck bytecode
 	$(BIN)/pytest
 
 clean:
