@@ -131,6 +131,7 @@ class _UnitWriter:
         self.unit_counts = IngestCounts()
 
     def add(self, item: FeedItem) -> None:
+        """Count a validated line and buffer it as a version or a reject."""
         counts = self.unit_counts
         counts.read += 1
         if isinstance(item, Accepted):
@@ -146,6 +147,7 @@ class _UnitWriter:
             self.rejected.append(reject_row(self.agency, self.source, item, occurrence))
 
     def flush(self, run_id: int, now: datetime, final: bool = False) -> None:
+        """Write the buffered versions and rejects once a batch is full, or all when `final`."""
         if final or len(self.versions) >= INGEST_BATCH:
             self._apply(run_id)
             self.versions.clear()

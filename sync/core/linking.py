@@ -54,16 +54,20 @@ def identifier_edges(persons: Iterable[Person]) -> list[Edge]:
 
 
 class _UnionFind:
+    """Disjoint sets of record references: the clusters that links join."""
+
     def __init__(self) -> None:
         self.parent: dict[RecordRef, RecordRef] = {}
 
     def find(self, item: RecordRef) -> RecordRef:
+        """The root of `item`'s set (a new set of its own if unseen)."""
         parent = self.parent.setdefault(item, item)
         if parent != item:
             parent = self.parent[item] = self.find(parent)
         return parent
 
     def union(self, a: RecordRef, b: RecordRef) -> None:
+        """Join the sets of `a` and `b` under the lower root."""
         root_a, root_b = self.find(a), self.find(b)
         if root_a != root_b:
             low, high = sorted((root_a, root_b))
