@@ -8,13 +8,13 @@ test decides whether a `PROB-SEXUAL` decision is mandatory.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from types import MappingProxyType
 from typing import NamedTuple
 
 from sync.core.calendar import add_months
-from sync.core.records import Offence, Owner, Supervision, SupervisionKind
+from sync.core.records import Owner, Supervision, SupervisionKind
 
 RULE_OUT_NOT_MALE = "OUT-NOT-MALE"
 RULE_OUT_UNDER_18 = "OUT-UNDER-18"
@@ -122,12 +122,6 @@ def supervision_order(sup: Supervision) -> SupervisionOrder:
         sup.end or last,
         sup.terminated_on or last,
     )
-
-
-def governing_supervision(covering: Iterable[Supervision]) -> Supervision | None:
-    """Of the supervisions covering a date, the `sexual` one that started first (ties: id)."""
-    sexual = [sup for sup in covering if sup.offence is Offence.SEXUAL]
-    return min(sexual, key=supervision_order) if sexual else None
 
 
 def is_longer_than(start: date, end: date | None, months: int) -> bool:

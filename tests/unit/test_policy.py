@@ -306,6 +306,29 @@ def test_governing_supervision_ties_broken_by_id() -> None:
     assert decision_at(renamed, start).mandatory is True
 
 
+def test_the_governing_supervision_governs_to_its_last_day() -> None:
+    licence = supervision(date(2016, 3, 1), date(2025, 6, 30))  # starts after T: mandatory
+    subject = facts(supervisions=(licence,), registrations=(period(date(2025, 6, 30), None),))
+    last_day = decision_at(subject, date(2025, 6, 30))
+    assert owner_rule_mandatory(last_day) == (Owner.PROBATION, RULE_PROB_SEXUAL, True)
+    day_after = decision_at(subject, date(2025, 7, 1))
+    assert owner_rule_mandatory(day_after) == (Owner.POLICE, RULE_POLICE_REGISTERED, True)
+
+
+def test_one_day_periods_hold_on_their_day() -> None:
+    licence = supervision(date(2016, 3, 1), date(2027, 6, 30))
+    day = date(2025, 5, 1)
+    subject = facts(supervisions=(licence,), custodies=(period(day, day, "C-1"),))
+    timeline = build_timeline(subject, DEFAULT)
+    assert owner_rule_mandatory(segment_at(timeline, day)) == (Owner.NONE, RULE_NONE_CUSTODY, False)
+    for neighbour in (day - timedelta(days=1), day + timedelta(days=1)):
+        assert owner_rule_mandatory(segment_at(timeline, neighbour)) == (
+            Owner.PROBATION,
+            RULE_PROB_SEXUAL,
+            True,
+        )
+
+
 # --- overrides ---------------------------------------------------------------
 
 
@@ -338,6 +361,31 @@ def test_overlapping_overrides_the_later_start_wins() -> None:
     assert segment_at(timeline, date(2025, 4, 1)).owner is Owner.POLICE
 
 
+def test_an_override_holds_on_its_first_and_last_day() -> None:
+    override = Override("O-1", Owner.PROBATION, date(2025, 1, 1), date(2025, 12, 31))
+    subject = facts(overrides=(override,), registrations=(period(date(2025, 12, 31), None),))
+    timeline = build_timeline(subject, DEFAULT)
+    for day in (date(2025, 1, 1), date(2025, 12, 31)):
+        assert owner_rule_mandatory(segment_at(timeline, day)) == (
+            Owner.PROBATION,
+            RULE_MANUAL,
+            True,
+        )
+    after = segment_at(timeline, date(2026, 1, 1))
+    assert owner_rule_mandatory(after) == (Owner.POLICE, RULE_POLICE_REGISTERED, True)
+
+
+def test_a_one_day_override_is_a_segment_of_one_day() -> None:
+    day = date(2025, 6, 30)
+    subject = facts(overrides=(Override("O-1", Owner.POLICE, day, day),))
+    timeline = build_timeline(subject, DEFAULT)
+    assert [(s.start, s.end, s.rule) for s in timeline] == [
+        (None, day - timedelta(days=1), RULE_NONE_NOT_IN_SCOPE),
+        (day, day, RULE_MANUAL),
+        (day + timedelta(days=1), None, RULE_NONE_NOT_IN_SCOPE),
+    ]
+
+
 # --- policy versions ---------------------------------------------------------
 
 LATER_START = date(2020, 1, 1)
@@ -365,6 +413,31 @@ def test_policy_change_is_a_boundary_even_when_the_decision_is_alike() -> None:
         (PI_15_2015_ID, LATER_START - timedelta(days=1)),
         ("pi-later", None),
     ]
+
+
+def test_each_of_three_policy_versions_applies_from_its_own_date() -> None:
+    third_start = date(2022, 1, 1)
+    third = replace(LATER, id="pi-third", effective_from=third_start)
+    timeline = build_timeline(facts(), PolicySettings(policies=(PI_15_2015, LATER, third)))
+    assert [(s.start, s.policy) for s in timeline] == [
+        (None, PI_15_2015_ID),
+        (LATER_START, "pi-later"),
+        (third_start, "pi-third"),
+    ]
+
+
+def test_probation_is_mandatory_under_prob_sexual_only_whatever_the_rule_order() -> None:
+    registered_first = tuple(
+        sorted(PI_15_2015.rules, key=lambda rule: rule[0] != RULE_PROB_REGISTERED)
+    )
+    config = PolicySettings(policies=(replace(PI_15_2015, rules=registered_first),))
+    subject = facts(
+        supervisions=(supervision(date(2016, 3, 1), date(2027, 6, 30)),),
+        registrations=(period(date(2019, 1, 1), None),),
+    )
+    during_both = decision_at(subject, date(2025, 1, 1), config)
+    assert owner_rule_mandatory(during_both) == (Owner.PROBATION, RULE_PROB_REGISTERED, False)
+    assert decision_at(subject, date(2025, 1, 1)).mandatory is True  # PI 15/2015's order
 
 
 def test_policy_versions_are_validated() -> None:
@@ -409,6 +482,9 @@ def test_segment_at_finds_edges_and_open_ends() -> None:
     assert segment_at(timeline, date(2025, 3, 1)) is timeline[1]
     assert segment_at(timeline, date(2027, 2, 28)) is timeline[1]
     assert segment_at(timeline, date.max) is timeline[-1]
+    licence = timeline[1]
+    assert [licence.covers(d) for d in (date(2025, 3, 1), date(2027, 2, 28))] == [True, True]
+    assert [licence.covers(d) for d in (date(2025, 2, 28), date(2027, 3, 1))] == [False, False]
     with pytest.raises(ValueError, match="at least one"):
         segment_at((), date(2025, 1, 1))
 
@@ -550,7 +626,8 @@ def test_every_date_in_exactly_one_segment_and_neighbours_differ(
         assert before.end is not None
         assert after.start == before.end + timedelta(days=1)
         assert decision_of(before) != decision_of(after)
-    for d in [*days, date.min, date.max]:
+    edges = [d for segment in timeline for d in (segment.start, segment.end) if d is not None]
+    for d in [*days, *edges, date.min, date.max]:
         assert sum(segment.covers(d) for segment in timeline) == 1
         assert segment_at(timeline, d).covers(d)
 
