@@ -167,8 +167,8 @@ class SubjectFacts:
     """Everything the policy engine and duplicate rules need about one subject.
 
     `supervisions` and `custodies` come from probation, `registrations` from
-    the police; `areas` maps each probation person id to its area so the
-    roll-out test can find its training date.
+    the police; `area_of` finds a person record's area, so the roll-out test
+    can find its training date.
     """
 
     subject_id: str
@@ -180,8 +180,15 @@ class SubjectFacts:
     overrides: tuple[Override, ...] = field(default=())
 
     def area_of(self, agency: Agency, person_id: str) -> str | None:
-        """The area of one of this subject's person records."""
-        for person in self.persons:
-            if person.agency is agency and person.person_id == person_id:
-                return person.area
-        return None
+        """The area of one of this subject's person records.
+
+        A record given twice with different areas (which the ledger, holding one
+        version of each record, never does) gives the lowest, so the answer does
+        not depend on the order of `persons`.
+        """
+        areas = [
+            person.area
+            for person in self.persons
+            if person.agency is agency and person.person_id == person_id
+        ]
+        return min(areas, default=None)

@@ -471,6 +471,19 @@ def test_earliest_date_of_birth_wins_and_placeholders_count() -> None:
     assert subject_date_of_birth(unknown) is None
 
 
+def test_a_person_record_given_twice_with_two_areas_decides_alike_in_either_order() -> None:
+    north_west, north_east = probation_person(area="NW"), probation_person(area="NE")
+    licence = supervision(date(2016, 1, 1), None)  # mandatory by NW's training date, not NE's
+    config = PolicySettings(training_dates={"NE": date(2017, 6, 30)})
+    one_way = build_timeline(
+        facts(persons=(north_west, north_east), supervisions=(licence,)), config
+    )
+    other_way = build_timeline(
+        facts(persons=(north_east, north_west), supervisions=(licence,)), config
+    )
+    assert one_way == other_way
+
+
 # --- segment_at --------------------------------------------------------------
 
 
