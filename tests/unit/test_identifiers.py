@@ -137,6 +137,64 @@ def test_agency_references(func: object, good: str, bad: str) -> None:
         func(bad)
 
 
+@pytest.mark.parametrize(
+    ("func", "raw"),
+    [
+        (ids.canonical_crn, "X1234567"),  # seven digits
+        (ids.canonical_crn, "123456"),  # no letter
+        (ids.canonical_noms, "a1234BC"),
+        (ids.canonical_noms, "A1234bc"),
+        (ids.canonical_noms, "A123BC"),  # three digits
+        (ids.canonical_noms, "A12345BC"),  # five digits
+        (ids.canonical_noms, "A1234B"),  # one closing letter
+        (ids.canonical_police_ref, "P" * 33),
+        (ids.canonical_police_ref, "LAN_1"),
+    ],
+)
+def test_agency_references_outside_their_pattern_are_refused(func: object, raw: str) -> None:
+    assert callable(func)
+    with pytest.raises(ids.InvalidIdentifier):
+        func(raw)
+
+
+@pytest.mark.parametrize("raw", ["P" * 32, "P", "lan-1", "LAN-0001"])
+def test_police_references_of_1_to_32_letters_digits_or_hyphens_are_kept(raw: str) -> None:
+    assert ids.canonical_police_ref(raw) == raw
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2002/12345678U",  # an eight-digit serial, whatever its check letter
+        "2002/12345678A",
+        "1999F",  # a year with no serial
+    ],
+)
+def test_pnc_serials_are_1_to_7_digits(raw: str) -> None:
+    with pytest.raises(ids.InvalidIdentifier):
+        ids.canonical_pnc(raw, TODAY)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "1234567/91E",  # a seven-digit serial
+        "SF83/1234567H",
+        "F83/50058Z",  # the short form without its SF
+        "6565691H",  # the standard form without its slash
+    ],
+)
+def test_cro_numbers_outside_both_forms_are_refused(raw: str) -> None:
+    with pytest.raises(ids.InvalidIdentifier):
+        ids.canonical_cro(raw)
+
+
+def test_a_number_with_one_non_zero_digit_is_not_junk() -> None:
+    assert ids.canonical_pnc("00/0000001A", TODAY) == "2000/0000001A"
+    assert not ids.is_junk_identifier("00/0000001A")
+    assert ids.is_junk_identifier("00/0000000Z")
+
+
 def test_a_noms_number_is_not_upper_cased_unlike_a_crn() -> None:
     assert ids.canonical_crn("x123456") == "X123456"
     with pytest.raises(ids.InvalidIdentifier, match="capital"):
