@@ -24,12 +24,11 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from sync.core.policy import area_key
+from sync.core.duplicates import DEFAULT_WINDOW_DAYS
+from sync.core.policy import DEFAULT_TRAINING_DATE, area_key
 from sync.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///arms-sync.db"
-DEFAULT_TRAINING_DATE = date(2016, 2, 29)
-DEFAULT_WINDOW_DAYS = 180
 DEFAULT_HOURS_PER_ASSESSMENT = 6.0
 DEFAULT_GATEWAY_RETRY_ATTEMPTS = 6
 DEFAULT_GATEWAY_RETRY_BASE_SECONDS = 0.5

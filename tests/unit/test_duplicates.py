@@ -181,19 +181,51 @@ def test_reference_date_of_an_unfinished_assessment_is_its_start() -> None:
     assert flags == ()
 
 
-def test_counterpart_is_the_nearest_in_time_ties_to_the_earlier() -> None:
+@pytest.mark.parametrize(("before_id", "after_id"), [("A-1", "A-2"), ("A-2", "A-1")])
+def test_counterpart_is_the_nearest_in_time_ties_to_the_earlier(
+    before_id: str, after_id: str
+) -> None:
     police = completed(Agency.POLICE, "PA-1", date(2025, 5, 10))
-    before = completed(Agency.PROBATION, "A-1", date(2025, 5, 5))
-    after = completed(Agency.PROBATION, "A-2", date(2025, 5, 15))
+    before = completed(Agency.PROBATION, before_id, date(2025, 5, 5))
+    after = completed(Agency.PROBATION, after_id, date(2025, 5, 15))
     far = completed(Agency.PROBATION, "A-3", date(2025, 4, 1))
     flags = flags_of(subject(police, far, after, before))
     police_dup = next(
         f for f in flags if f.kind is FlagKind.DUPLICATE and f.agency is Agency.POLICE
     )
     assert police_dup.counterpart is not None
-    assert police_dup.counterpart.assessment_id == "A-1"
+    assert police_dup.counterpart.assessment_id == before_id
     probation_dups = {f.assessment_id for f in flags if f.kind is FlagKind.DUPLICATE} - {"PA-1"}
     assert probation_dups == {"A-1", "A-2", "A-3"}
+
+
+def test_a_completed_assessment_is_placed_by_its_completion_date() -> None:
+    # Started under the police, completed once the licence (from 2025-03-01) began.
+    police = Assessment(
+        Agency.POLICE,
+        "PA-1",
+        POLICE_REF,
+        date(2025, 2, 20),
+        date(2025, 3, 10),
+        AssessmentStatus.COMPLETED,
+    )
+    (flag,) = flags_of(subject(police))
+    assert (flag.kind, flag.reference_date) == (FlagKind.ASSESSED_BY_NON_OWNER, date(2025, 3, 10))
+    assert flag.owner_at_reference_date is Owner.PROBATION
+
+
+def test_the_window_is_180_days_unless_set() -> None:
+    police = completed(Agency.POLICE, "PA-1", date(2025, 5, 10))
+    probation = completed(Agency.PROBATION, "A-1", date(2025, 5, 10) + timedelta(days=180))
+    facts = subject(police, probation)
+    timeline = build_timeline(facts, DEFAULT)
+    kinds = {flag.kind for flag in find_flags(facts, timeline, AS_OF)}
+    assert FlagKind.DUPLICATE in kinds
+    later = replace(probation, started_on=probation.started_on + timedelta(days=1))
+    later = replace(later, completed_on=later.started_on)
+    facts = subject(police, later)
+    kinds = {flag.kind for flag in find_flags(facts, build_timeline(facts, DEFAULT), AS_OF)}
+    assert FlagKind.DUPLICATE not in kinds
 
 
 def test_both_redundant_when_both_misplaced() -> None:

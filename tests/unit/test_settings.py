@@ -225,3 +225,11 @@ def test_a_settings_file_holding_a_secret_is_refused_without_its_value(
     assert secret in str(refused.value)
     assert "environment" in str(refused.value)
     assert "hunter2" not in str(refused.value)
+
+
+def test_the_specs_defaults_hold_when_nothing_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ARMS_SYNC_WINDOW_DAYS", "ARMS_SYNC_DEFAULT_TRAINING_DATE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.window_days == 180  # duplicates.md: "default 180 days"
+    assert settings.default_training_date == date(2016, 2, 29)  # ownership-policy.md's T
