@@ -21,6 +21,8 @@ from sync.core.linking import (
     assign_subject_ids,
     clusters,
     identifier_edges,
+    ranked_holders,
+    successions,
 )
 from sync.core.records import (
     Agency,
@@ -98,6 +100,41 @@ def test_a_merge_keeps_the_target_s_own_subject_id_before_its_source_s() -> None
     assert assign_subject_ids([(target,)], previous, {"S-a", "S-b"}, mint, follow) == {
         (target,): "S-b"
     }
+
+
+def test_records_sharing_both_numbers_are_linked_by_pnc() -> None:
+    persons = [
+        person(P, "D000001", pnc="1996/0000018E", cro="065656/91H"),
+        person(Q, "D-1", pnc="1996/0000018E", cro="065656/91H"),
+    ]
+    assert [e.matched_by for e in identifier_edges(persons)] == ["PNC"]
+
+
+A1, A2, A3, A4 = (RecordRef(P, f"A00000{n}") for n in range(1, 5))
+
+
+def test_a_subject_split_in_equal_parts_stays_with_the_part_holding_its_smallest_record() -> None:
+    previous = dict.fromkeys((A1, A2, A3, A4), "S1")
+    split = assign_subject_ids([(A2, A3), (A1, A4)], previous, {"S1"}, mint)
+    assert split[(A1, A4)] == "S1"
+    assert split[(A2, A3)] == "S-probation-A000002-0"
+
+
+def test_records_merged_away_break_a_tie_between_a_cluster_s_own_records() -> None:
+    source = RecordRef(P, "A000009")
+    previous = {A1: "S-a", A2: "S-b", source: "S-b"}
+    held = assign_subject_ids([(A1, A2)], previous, {"S-a", "S-b"}, mint, {source: A2})
+    assert held == {(A1, A2): "S-b"}  # not the smaller S-a: S-b's merged record counts
+
+
+def test_a_vanished_subject_s_successor_holds_most_of_its_records_then_the_smallest() -> None:
+    previous = dict.fromkeys((A1, A2, A3, A4), "S-old")
+    even = {A1: "N2", A4: "N2", A2: "N1", A3: "N1"}
+    assert successions(previous, even) == {"S-old": "N2"}
+    assert ranked_holders(even.items()) == ("N2", "N1")
+    uneven = {A1: "N2", A2: "N1", A3: "N1", A4: "N1"}
+    assert successions(previous, uneven) == {"S-old": "N1"}
+    assert ranked_holders(uneven.items()) == ("N1", "N2")
 
 
 def _pnc_edge(pair: tuple[RecordRef, RecordRef]) -> Edge:
