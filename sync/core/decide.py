@@ -133,10 +133,6 @@ class Linked:
     reviews: tuple[Review, ...] = ()
     successors: Mapping[str, str] = field(default_factory=dict)
 
-    def members(self, subject_id: str) -> tuple[RecordRef, ...]:
-        """The live person records of one subject."""
-        return tuple(sorted(r for r, s in self.subject_of.items() if s == subject_id))
-
 
 def link_subjects(
     state: FeedState,

@@ -282,6 +282,17 @@ def test_rollout_uses_the_training_date_of_the_supervisions_area() -> None:
     assert decision_at(subject, start).mandatory is True
 
 
+def test_the_training_date_is_that_of_the_area_of_the_supervisions_own_record() -> None:
+    # Two probation records of one subject in two areas; the licence is on the second.
+    subject = facts(
+        persons=(probation_person(area="NW"), probation_person(person_id="X000002", area="ZZ")),
+        supervisions=(supervision(date(2019, 3, 1), date(2021, 2, 28), person_id="X000002"),),
+    )
+    config = PolicySettings(training_dates={"ZZ": date(2020, 1, 1)})
+    assert decision_at(subject, date(2019, 3, 1), config).mandatory is False
+    assert decision_at(subject, date(2019, 3, 1)).mandatory is True
+
+
 def test_governing_supervision_is_the_earliest_sexual_one() -> None:
     early_short_licence = supervision(
         date(2015, 10, 1), date(2016, 7, 31), sup_id="S-1"
