@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import date
 
@@ -195,3 +196,32 @@ def test_describe_names_levels_not_values() -> None:
     leaked = sum(1 for value in ("HARGREAVES", "DESMOND", PNC, "1980") if value in text)
     assert leaked == 0
     assert "surname=exact" in text
+
+
+def names_weight(first: CleanPerson, second: CleanPerson, counts: TermCounts) -> float:
+    """What the two names add to a pair's weight: its weight less that with no names."""
+    unnamed = [replace(person, surname="", forename="") for person in (first, second)]
+    return score_pair(first, second, counts).weight - score_pair(*unnamed, counts).weight
+
+
+def test_swapped_names_weigh_by_the_commoner_orientation() -> None:
+    one = clean(surname="John", forenames="Smith", person_id="P1")
+    two = clean(surname="Smith", forenames="John", person_id="P2")
+    smiths = [clean(surname="Smith", forenames="Albert", person_id=f"S{n}") for n in range(40)]
+    johns = [clean(surname="Zed", forenames="John", person_id=f"J{n}") for n in range(40)]
+    counts = TermCounts.of([one, two, *smiths, *johns])
+    assert score_pair(one, two, counts).surname is NameLevel.SWAPPED
+    u = max(
+        counts.surname_u("SMITH") * counts.forename_u("JOHN"),
+        counts.surname_u("JOHN") * counts.forename_u("SMITH"),
+    )
+    assert names_weight(one, two, counts) == pytest.approx(math.log2(0.02 / u))
+
+
+def test_names_swapped_with_a_nickname_weigh_by_the_exact_side() -> None:
+    one = clean(surname="Davis", forenames="Sam", person_id="P1")
+    two = clean(surname="Samuel", forenames="Davis", person_id="P2")
+    counts = TermCounts.of([one, two])
+    assert score_pair(one, two, counts).surname is NameLevel.SWAPPED_NEAR
+    expected = math.log2(0.02 / (counts.forename_u("DAVIS") * 0.01))
+    assert names_weight(one, two, counts) == pytest.approx(expected)
