@@ -200,8 +200,11 @@ def test_describe_names_levels_not_values() -> None:
 
 def names_weight(first: CleanPerson, second: CleanPerson, counts: TermCounts) -> float:
     """What the two names add to a pair's weight: its weight less that with no names."""
-    unnamed = [replace(person, surname="", forename="") for person in (first, second)]
-    return score_pair(first, second, counts).weight - score_pair(*unnamed, counts).weight
+    unnamed_first, unnamed_second = (
+        replace(person, surname="", forename="") for person in (first, second)
+    )
+    unnamed = score_pair(unnamed_first, unnamed_second, counts)
+    return score_pair(first, second, counts).weight - unnamed.weight
 
 
 def test_swapped_names_weigh_by_the_commoner_orientation() -> None:
