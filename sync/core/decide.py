@@ -162,7 +162,7 @@ def _link_found(
     """Subjects from the linker's findings and the operators' links and unlinks."""
     manual_edges = _live_manual_edges(inputs.manual_edges, merged)
     forbidden = _live_pairs(inputs.forbidden_pairs, merged)
-    edges = _allowed_edges([*found.edges, *manual_edges], forbidden)
+    edges = _allowed_edges(found.edges, manual_edges, forbidden)
     groups = clusters(merged.persons, edges)
     ids = assign_subject_ids(
         groups,
@@ -372,15 +372,22 @@ def _live_pairs(
 
 
 def _allowed_edges(
-    edges: Iterable[Edge], forbidden: frozenset[tuple[RecordRef, RecordRef]]
+    found: Iterable[Edge],
+    manual: Iterable[Edge],
+    forbidden: frozenset[tuple[RecordRef, RecordRef]],
 ) -> list[Edge]:
-    """Drop edges an operator has unlinked; keep one edge per pair, deterministic."""
+    """Drop edges an operator has unlinked; keep one edge per pair, in order.
+
+    An operator's link outranks what the linker found for the same pair, so a
+    pair both share and an operator linked reads `MANUAL` whatever the
+    identifier; among edges of one kind the first in order is kept.
+    """
     kept: dict[tuple[RecordRef, RecordRef], Edge] = {}
-    for edge in sorted(edges):
+    for edge in [*sorted(manual), *sorted(found)]:
         pair = (edge.a, edge.b) if edge.a <= edge.b else (edge.b, edge.a)
         if pair not in forbidden:
             kept.setdefault(pair, edge)
-    return list(kept.values())
+    return sorted(kept.values())
 
 
 def follow_successors(

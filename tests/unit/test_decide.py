@@ -207,3 +207,67 @@ def test_a_preview_under_other_settings_decides_as_a_pass_under_them(
     assert before == decide(WORKED_EXAMPLE, INPUTS, mint)
     assert after == decide(WORKED_EXAMPLE, changed, mint)
     assert after != before
+
+
+@pytest.mark.parametrize(
+    ("pnc", "cro", "found_by"), [(PNC, None, "PNC"), (None, "065656/91H", "CRO")]
+)
+def test_an_operators_link_on_a_pair_an_identifier_links_reads_manual(
+    pnc: str | None, cro: str | None, found_by: str
+) -> None:
+    persons = (
+        replace(person(P, "X000001", pnc), cro=cro),
+        replace(person(Q, "LAN-1", pnc), cro=cro),
+    )
+    state = FeedState(persons=persons)
+    (found,) = decide(state, INPUTS, mint).subjects
+    assert [edge.matched_by for edge in found.edges] == [found_by]
+    operator = Edge(RecordRef(Q, "LAN-1"), RecordRef(P, "X000001"), MATCHED_BY_MANUAL)
+    (linked,) = decide(state, replace(INPUTS, manual_edges=(operator,)), mint).subjects
+    assert [edge.matched_by for edge in linked.edges] == [MATCHED_BY_MANUAL]
+    assert {how for how, _ in membership_matched_by(linked).values()} == {MATCHED_BY_MANUAL}
+
+
+def previous_pass(state: FeedState) -> DecisionInputs:
+    """Inputs that remember the subjects of a first pass over `state`."""
+    first = decide(state, INPUTS, mint)
+    return replace(
+        INPUTS,
+        previous_membership={ref: s.subject_id for s in first.subjects for ref in s.members},
+        taken_subject_ids=frozenset(s.subject_id for s in first.subjects),
+    )
+
+
+def test_a_preview_of_an_unlink_that_splits_a_subject_decides_both_parts_afresh() -> None:
+    current = previous_pass(WORKED_EXAMPLE)
+    pair = (RecordRef(Q, "LAN-1"), RecordRef(P, "X000001"))
+    changed = replace(current, forbidden_pairs=frozenset({pair}))
+    before, after = decide_around_act(WORKED_EXAMPLE, current, changed, mint)
+    assert (before, after) == (
+        decide(WORKED_EXAMPLE, current, mint),
+        decide(WORKED_EXAMPLE, changed, mint),
+    )
+    (kept,) = before.subjects
+    assert [s.members for s in after.subjects] == [(pair[0],), (pair[1],)]
+    assert kept.subject_id in {s.subject_id for s in after.subjects}
+    assert len({s.subject_id for s in after.subjects}) == 2
+    assert all(f.kind is not FlagKind.DUPLICATE for s in after.subjects for f in s.flags)
+
+
+def test_a_preview_of_a_link_inside_one_subject_changes_only_its_edges() -> None:
+    current = previous_pass(WORKED_EXAMPLE)
+    operator = Edge(RecordRef(Q, "LAN-1"), RecordRef(P, "X000001"), MATCHED_BY_MANUAL)
+    changed = replace(current, manual_edges=(operator,))
+    before, after = decide_around_act(WORKED_EXAMPLE, current, changed, mint)
+    assert (before, after) == (
+        decide(WORKED_EXAMPLE, current, mint),
+        decide(WORKED_EXAMPLE, changed, mint),
+    )
+    ((old,), (new,)) = before.subjects, after.subjects
+    assert (new.subject_id, new.members, new.timeline, new.flags) == (
+        old.subject_id,
+        old.members,
+        old.timeline,
+        old.flags,
+    )
+    assert [e.matched_by for e in new.edges] == [MATCHED_BY_MANUAL]
