@@ -7,7 +7,14 @@ from datetime import date
 
 import pytest
 
-from sync.core.consolidate import MISSING_PERSON, FeedState, Merge, Orphan, consolidate
+from sync.core.consolidate import (
+    MISSING_PERSON,
+    FeedState,
+    Merge,
+    Orphan,
+    consolidate,
+    repoint,
+)
 from sync.core.decide import DecisionInputs, decide, decide_around_act, membership_matched_by
 from sync.core.duplicates import FlagKind
 from sync.core.linking import MATCHED_BY_MANUAL, Edge
@@ -271,3 +278,41 @@ def test_a_preview_of_a_link_inside_one_subject_changes_only_its_edges() -> None
         old.flags,
     )
     assert [e.matched_by for e in new.edges] == [MATCHED_BY_MANUAL]
+
+
+def test_a_pass_lists_its_subjects_in_subject_id_order() -> None:
+    persons = tuple(person(P, f"X00000{n}") for n in (1, 2, 3))
+    remembered = {p.ref: f"S-{label}" for p, label in zip(persons, "cab", strict=True)}
+    inputs = replace(
+        INPUTS, previous_membership=remembered, taken_subject_ids=frozenset(remembered.values())
+    )
+    decisions = decide(FeedState(persons=persons), inputs, mint)
+    assert [(s.subject_id, s.members) for s in decisions.subjects] == [
+        ("S-a", (RecordRef(P, "X000002"),)),
+        ("S-b", (RecordRef(P, "X000003"),)),
+        ("S-c", (RecordRef(P, "X000001"),)),
+    ]
+
+
+def test_repointing_a_batchs_records_orphans_those_whose_person_is_elsewhere() -> None:
+    """A distributed batch holds some persons only: records of the others are its orphans."""
+    batch_person = person(P, "X000002")
+    supervisions = tuple(
+        replace(LICENCE, id=f"S-{n}", person_id=f"X00000{n}") for n in (1, 2, 3, 5)
+    )
+    merged_into = {
+        RecordRef(P, "X000001"): RecordRef(P, "X000002"),
+        RecordRef(P, "X000003"): RecordRef(P, "X000004"),
+    }
+    result = repoint(
+        FeedState(supervisions=supervisions), {batch_person.ref: batch_person}, merged_into
+    )
+    assert [(s.id, s.person_id) for s in result.supervisions] == [
+        ("S-1", "X000002"),
+        ("S-2", "X000002"),
+    ]
+    assert result.orphans == [
+        Orphan(P, "supervision", "S-3", "X000003"),
+        Orphan(P, "supervision", "S-5", "X000005"),
+    ]
+    assert result.persons == {batch_person.ref: batch_person}
