@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sync.core.consolidate import FeedState, Merge
-from sync.core.decide import DecisionInputs, Linked, decide, link_subjects
+from sync.core.decide import (
+    DecisionInputs,
+    FoundLinks,
+    Linked,
+    Review,
+    decide,
+    link_subjects,
+)
 from sync.core.linking import MATCHED_BY_MANUAL, Edge
 from sync.core.policy import PolicySettings
 from sync.core.records import Agency, Gender, Person, RecordRef
@@ -91,3 +99,25 @@ def test_an_unlink_from_a_merged_away_record_keeps_its_target_apart() -> None:
     forbidden = frozenset({tuple(sorted((POLICE_ONE, MERGED_AWAY)))})
     linked = link_subjects(state, inputs(forbidden=forbidden), mint)  # type: ignore[arg-type]
     assert members_of(linked) == groups((MERGE_TARGET,), (POLICE_ONE,))
+
+
+OTHER_POLICE = RecordRef(Q, "LAN-2")
+REVIEWED = Review(POLICE_ONE, MERGE_TARGET, 9.5, "surname=exact forename=disagree")
+UNTOUCHED = Review(OTHER_POLICE, MERGE_TARGET, 8.0, "surname=exact forename=disagree")
+
+
+def reviewing_linker(persons: Sequence[Person]) -> FoundLinks:
+    """A linker that links nothing and asks for two pairs to be reviewed."""
+    return FoundLinks(edges=(), reviews=(REVIEWED, UNTOUCHED))
+
+
+def test_a_pair_an_operator_linked_or_unlinked_is_no_longer_reviewed() -> None:
+    state = merged_state()
+    state = FeedState(persons=[*state.persons, person(OTHER_POLICE)], merges=state.merges)
+    assert link_subjects(state, inputs(), mint, reviewing_linker).reviews == (REVIEWED, UNTOUCHED)
+    through_the_merge = tuple(sorted((POLICE_ONE, MERGED_AWAY)))
+    for act in (
+        inputs((manual(MERGED_AWAY, POLICE_ONE),)),
+        inputs(forbidden=frozenset({through_the_merge})),  # type: ignore[arg-type]
+    ):
+        assert link_subjects(state, act, mint, reviewing_linker).reviews == (UNTOUCHED,)
