@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
 import pytest
@@ -123,16 +124,31 @@ def test_error_messages_never_carry_the_value() -> None:
 
 
 @pytest.mark.parametrize(
-    ("func", "good", "bad"),
+    ("func", "raw", "canonical"),
     [
-        (ids.canonical_crn, " x123456 ", "X12345"),
-        (ids.canonical_noms, " A1234BC ", "A1234B1"),
-        (ids.canonical_police_ref, "LAN-88123", "has space"),
+        (ids.canonical_crn, " x123456 ", "X123456"),
+        (ids.canonical_noms, " A1234BC ", "A1234BC"),
+        (ids.canonical_police_ref, " LAN-88123 ", "LAN-88123"),
+        (ids.canonical_police_ref, "\tlan-1\n", "lan-1"),
     ],
 )
-def test_agency_references(func: object, good: str, bad: str) -> None:
-    assert callable(func)
-    assert func(good) == good.strip().upper() or func(good) == good.strip()
+def test_agency_references_are_trimmed_and_only_a_crn_upper_cased(
+    func: Callable[[str], str], raw: str, canonical: str
+) -> None:
+    assert func(raw) == canonical
+
+
+@pytest.mark.parametrize(
+    ("func", "bad"),
+    [
+        (ids.canonical_crn, "X12345"),
+        (ids.canonical_noms, "A1234B1"),
+        (ids.canonical_police_ref, "has space"),
+    ],
+)
+def test_agency_references_of_the_wrong_form_are_refused(
+    func: Callable[[str], str], bad: str
+) -> None:
     with pytest.raises(ids.InvalidIdentifier):
         func(bad)
 
