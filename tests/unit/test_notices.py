@@ -23,6 +23,7 @@ from tests.unit.test_duplicates import (
     POLICE_PERSON,
     POLICE_REF,
     PROBATION_APRIL,
+    PROBATION_PERSON,
     W,
     completed,
     subject,
@@ -94,6 +95,21 @@ def test_a_notice_names_its_agencys_own_records_and_only_the_others_references()
     assert {n.agency for n in notices} == set(Agency)
 
 
+def test_a_notice_lists_an_agencys_several_records_in_order_whatever_their_order() -> None:
+    second = replace(PROBATION_PERSON, person_id="W800000")
+    for persons in (
+        (PROBATION_PERSON, second, POLICE_PERSON),
+        (POLICE_PERSON, second, PROBATION_PERSON),
+    ):
+        facts = replace(subject(POLICE_MAY, PROBATION_APRIL), persons=persons)
+        for notice in notices_of(facts):
+            probation_refs = ["W800000", CRN]
+            if notice.agency is Agency.PROBATION:
+                assert notice.body["person_ids"] == probation_refs
+            else:
+                assert [c["person_id"] for c in notice.body["counterpart"]] == probation_refs
+
+
 def test_an_agency_holding_no_record_of_the_subject_is_told_nothing() -> None:
     facts = replace(subject(POLICE_MAY, PROBATION_APRIL), persons=(POLICE_PERSON,))
     notices = notices_of(facts)
@@ -117,6 +133,10 @@ def test_a_flag_notice_goes_to_the_flags_agency_naming_the_counterpart_by_refere
         "agency": "police",
         "assessment_id": "WPA-0",
     }
+    assert (duplicates[Agency.POLICE]["redundant"], duplicates[Agency.PROBATION]["redundant"]) == (
+        True,
+        False,
+    )
     assert duplicates[Agency.POLICE]["reference_date"] == "2025-05-10"
     assert duplicates[Agency.POLICE]["owner_at_reference_date"] == "probation"
     misplaced = [
