@@ -228,3 +228,14 @@ def test_names_swapped_with_a_nickname_weigh_by_the_exact_side() -> None:
     assert score_pair(one, two, counts).surname is NameLevel.SWAPPED_NEAR
     expected = math.log2(0.02 / (counts.forename_u("DAVIS") * 0.01))
     assert names_weight(one, two, counts) == pytest.approx(expected)
+
+
+def test_a_code_like_name_is_swapped_only_with_itself() -> None:
+    """A name holding digits is near only its exact self, also in a swapped pair."""
+    one = clean(surname="Unit7", forenames="Sam", person_id="P1")
+    assert name_levels(one, clean(surname="Samuel", forenames="Unit7", person_id="P2")) == (
+        NameLevel.SWAPPED_NEAR,
+        NameLevel.SWAPPED_NEAR,
+    )
+    levels = name_levels(one, clean(surname="Sam", forenames="Unit8", person_id="P2"))
+    assert NameLevel.SWAPPED_NEAR not in levels
