@@ -4,7 +4,8 @@ A source yields units: a whole file, or one gateway page. Each unit is applied
 in one transaction together with its replay records and cursor, so a refused
 or interrupted unit leaves nothing behind and a re-read unit changes nothing.
 Accepted records are upserted by the consumer rules (latest `updated_at` wins);
-rejected lines are kept with their reason. Memory holds one batch at a time.
+rejected lines are kept with their reason. Memory holds one batch at a time,
+and the versions that tie a stored one (held until the unit is read).
 """
 
 from __future__ import annotations
@@ -126,6 +127,8 @@ class _UnitWriter:
         self.ledger, self.conn, self.agency, self.source = ledger, conn, agency, source
         self.copies = copies  # rejected lines seen so far in this reading, by content
         self.versions: list[RecordVersion] = []
+        # Versions tying the stored one with other content, held to the unit's end.
+        self.ties: dict[RecordKey, RecordVersion] = {}
         self.rejected: list[dict[str, Any]] = []
         self.erased: list[str] = []
         self.unit_counts = IngestCounts()
@@ -147,30 +150,59 @@ class _UnitWriter:
             self.rejected.append(reject_row(self.agency, self.source, item, occurrence))
 
     def flush(self, run_id: int, now: datetime, final: bool = False) -> None:
-        """Write the buffered versions and rejects once a batch is full, or all when `final`."""
+        """Write the buffered versions and rejects once a batch is full, or all when `final`.
+
+        The final flush also writes the held ties (`_apply`): the unit has no
+        later line left to outrun them.
+        """
         if final or len(self.versions) >= INGEST_BATCH:
             self._apply(run_id)
             self.versions.clear()
+        if final and self.ties:
+            ties = list(self.ties.values())
+            self.ties.clear()
+            self._write(ties, ties, run_id)
         if final or len(self.rejected) >= INGEST_BATCH:
             self.ledger.store_rejects(self.conn, self.rejected, run_id, now)
             self.rejected.clear()
 
     def _apply(self, run_id: int) -> None:
-        """Upsert the batch; note the records whose held content a deletion erased.
+        """Write the batch's winners the ledger takes now; hold those tying the stored version.
+
+        A version tying the stored one with other content wins as the later
+        line, but only once the unit is read: a later line of the same unit,
+        in another batch, may outrun it. Read again, a file holding two tied
+        versions of a record in two batches then leaves the ledger as it was,
+        instead of swapping to the first and back (counted as a change, and
+        a tied deletion audited as an erasure again).
+        """
+        winners = batch_winners(self.versions)
+        for version in winners:
+            tie = self.ties.get(version.key)
+            if tie is not None and version.updated_at >= tie.updated_at:
+                del self.ties[version.key]  # a later line of the unit outruns it
+        newer, tied = self.ledger.newer_and_tied(self.conn, winners)
+        self.ties.update((version.key, version) for version in tied)
+        self._write(newer, self.versions, run_id)
+
+    def _write(
+        self, versions: Sequence[RecordVersion], batch: Sequence[RecordVersion], run_id: int
+    ) -> None:
+        """Upsert `versions` (of the lines `batch`); note the records a deletion erased.
 
         A deletion erases only when the ledger held the record's content, or
         the batch brings it, and the deletion won (a stale deletion, one read
         again, or one of a record never sent erases nothing), so only those are
         audited as erasures.
         """
-        deleting = [version.key for version in self.versions if version.deleted]
+        deleting = [version.key for version in versions if version.deleted]
         held: set[RecordKey] = set()
         if deleting:
-            brought = {version.key for version in self.versions if not version.deleted}
+            brought = {version.key for version in batch if not version.deleted}
             held = self.ledger.keys_holding_content(self.conn, deleting) | (
                 brought.intersection(deleting)
             )
-        self.ledger.apply_versions(self.conn, batch_winners(self.versions), run_id)
+        self.ledger.apply_versions(self.conn, versions, run_id)
         if held:
             erased = self.ledger.keys_deleted_by_run(self.conn, held, run_id)
             self.erased.extend(record_ref(key) for key in sorted(erased))

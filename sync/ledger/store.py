@@ -368,6 +368,33 @@ class Ledger:
         )
         bulk_execute(conn, statement, rows, "records-upsert")
 
+    def newer_and_tied(
+        self, conn: Connection, versions: Sequence[RecordVersion]
+    ) -> tuple[list[RecordVersion], list[RecordVersion]]:
+        """`versions` (one per record) set against the stored ones, by the consumer rules.
+
+        First those the ledger takes now: records it does not hold, and versions
+        with a later `updated_at`. Then those tying the stored version with
+        other content, which win as a later line but are left to the caller to
+        apply (`apply_versions`) once it knows no later line of its own
+        outruns them. Older versions, and the stored content again, change
+        nothing and are left out.
+        """
+        table = schema.records
+        keys = [version.key for version in versions]
+        stored = dict(self._rows_by_key(conn, keys, table.c.updated_at, table.c.digest))
+        newer: list[RecordVersion] = []
+        tied: list[RecordVersion] = []
+        for version in versions:
+            held = stored.get(version.key)
+            if held is None or version.updated_at > held[0]:
+                newer.append(version)
+            elif version.updated_at == held[0] and held[1] != keyed_content_digest(
+                self.codec.cipher, version.digest
+            ):
+                tied.append(version)
+        return newer, tied
+
     def keys_holding_content(self, conn: Connection, keys: Iterable[RecordKey]) -> set[RecordKey]:
         """Those of `keys` whose stored record holds content (stored and not deleted)."""
         return self._keys_where(conn, keys, schema.records.c.deleted.is_(False))
@@ -384,26 +411,37 @@ class Ledger:
     def _keys_where(
         self, conn: Connection, keys: Iterable[RecordKey], condition: Any
     ) -> set[RecordKey]:
-        """Those of `keys` whose record meets `condition`: index look-ups, not a scan.
+        """Those of `keys` whose record meets `condition`."""
+        return {key for key, _ in self._rows_by_key(conn, keys, condition=condition)}
 
-        Keys are grouped by agency and type, so each query is an `IN` on the last
-        column of the primary key (a row-value `IN` makes SQLite scan the table).
+    def _rows_by_key(
+        self,
+        conn: Connection,
+        keys: Iterable[RecordKey],
+        *columns: Any,
+        condition: Any = None,
+    ) -> Iterator[tuple[RecordKey, tuple[Any, ...]]]:
+        """The stored records of `keys` (meeting `condition`), each key with `columns`.
+
+        Index look-ups, not a scan: keys are grouped by agency and type, so each
+        query is an `IN` on the last column of the primary key (a row-value `IN`
+        makes SQLite scan the table).
         """
         table = schema.records
         by_kind: dict[tuple[str, str], list[str]] = defaultdict(list)
         for agency, rtype, rid in keys:
             by_kind[(agency, rtype)].append(rid)
-        found: set[RecordKey] = set()
         for (agency, rtype), rids in by_kind.items():
             for start in range(0, len(rids), KEYS_PER_QUERY):
-                query = select(table.c.rid).where(
+                query = select(table.c.rid, *columns).where(
                     table.c.agency == agency,
                     table.c.rtype == rtype,
                     table.c.rid.in_(rids[start : start + KEYS_PER_QUERY]),
-                    condition,
                 )
-                found.update((agency, rtype, rid) for rid in conn.execute(query).scalars())
-        return found
+                if condition is not None:
+                    query = query.where(condition)
+                for rid, *values in conn.execute(query):
+                    yield (agency, rtype, rid), tuple(values)
 
     def _row(self, version: RecordVersion, run_id: int) -> dict[str, Any]:
         payload = None

@@ -80,3 +80,18 @@ def test_a_record_sent_and_deleted_in_one_file_is_audited_as_erased_once(
 
     _run(app, tmp_path, [HELD, _deletion("PA-1", "2026-02-01T00:00:00Z")])
     assert _erasures(app) == [[REF]]  # read again: nothing more erased
+
+
+@pytest.mark.parametrize("ledger_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_deletion_tied_with_its_content_in_another_batch_is_erased_once(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read again, the earlier tied line must not bring the content back to erase it anew."""
+    monkeypatch.setattr("sync.ingest.INGEST_BATCH", 2)  # the content and its deletion apart
+    stamp = "2026-02-01T00:00:00Z"
+    tied = [completed_assessment("police", "PA-1", "GMP-1", "2025-05-10", updated_at=stamp)]
+    _run(app, tmp_path, [*tied, _deletion("PA-1", stamp)])
+    assert _erasures(app) == [[REF]]
+
+    _run(app, tmp_path, [*tied, _deletion("PA-1", stamp)])
+    assert _erasures(app) == [[REF]]  # read again: nothing more erased

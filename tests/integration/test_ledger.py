@@ -145,6 +145,33 @@ def test_a_tie_goes_to_the_later_line_and_a_deletion_is_a_tombstone(
     assert {r["rtype"]: r for r in _rows(app, schema.records)}["assessment"]["deleted"]
 
 
+def test_tied_versions_in_two_batches_of_a_file_read_again_change_nothing(
+    ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file is one unit: the later of two tied lines wins once, whichever batch holds it."""
+    monkeypatch.setattr("sync.ingest.INGEST_BATCH", 2)  # the two lines in two batches
+    app = _app(ledger_url)
+    stamp = "2026-10-01T00:00:00Z"
+    records = [
+        _person("X000002", stamp),
+        _person("X000001", stamp, surname="FIRST"),
+        _person("X000001", stamp, surname="SECOND"),
+    ]
+    feed = _feed(tmp_path / "p.jsonl", records)
+    run_cycle(app, {"probation": feed}, AS_OF)
+    before = {r["rid"]: r for r in _rows(app, schema.records)}
+    assert _payload(app, before["X000001"])["surname"] == "SECOND"
+
+    assert run_cycle(app, {"probation": feed}, AS_OF).changed == {}
+    after = {r["rid"]: r for r in _rows(app, schema.records)}
+    assert after == before
+
+    later_file = _feed(tmp_path / "later.jsonl", [_person("X000001", stamp, surname="THIRD")])
+    assert run_cycle(app, {"probation": later_file}, AS_OF).changed == {"probation": 1}
+    (third,) = [r for r in _rows(app, schema.records) if r["rid"] == "X000001"]
+    assert _payload(app, third)["surname"] == "THIRD"  # a tie read later wins
+
+
 def _naive_utc(value: datetime) -> datetime:
     """A stored timestamp as naive UTC (SQLite gives it back naive, PostgreSQL aware)."""
     return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
