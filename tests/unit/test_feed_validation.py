@@ -41,6 +41,20 @@ def _person(**overrides: object) -> bytes:
     return _line(**fields)
 
 
+def _period(
+    record_type: str, agency: str, person_id: str, start: str, end: str | None
+) -> dict[str, object]:
+    return {
+        "type": record_type,
+        "agency": agency,
+        "id": "P-1",
+        "person_id": person_id,
+        "start": start,
+        "end": end,
+        "updated_at": STAMP,
+    }
+
+
 def _reason(raw: bytes, context: FeedContext = PROBATION) -> str:
     item = validate_line(raw, "line 1", context)
     assert isinstance(item, Rejected)
@@ -278,6 +292,27 @@ def test_warnings_cannot_be_injected_by_the_feed() -> None:
             ),
             "merge.target_person_id: must differ from source_person_id",
         ),
+        (
+            _line(**{**merge("probation", "M", " x123456", "X123456"), "updated_at": STAMP}),
+            "merge.target_person_id: must differ from source_person_id",
+        ),
+        (
+            _line(**{**merge("probation", "M", "123", "X123456"), "updated_at": STAMP}),
+            "merge.source_person_id (crn): must be one letter and six digits",
+        ),
+        (
+            _line(**_period("custody", "probation", "X123456", "2025-06-01", "2025-05-31")),
+            "custody.end: must not be before start",
+        ),
+        (_person(surname="  "), "person.surname: must be text of 1 to 200 characters"),
+        (
+            _person(area="N\u0085W"),
+            "person.area: must be text of 1 to 32 characters, without control characters",
+        ),
+        (
+            _person(date_of_birth="20991231"),
+            "person.date_of_birth: must be a date in the form YYYY-MM-DD",
+        ),
     ],
 )
 def test_rejections_name_the_field_and_rule(raw: bytes, reason: str) -> None:
@@ -360,3 +395,76 @@ def test_a_feed_cannot_send_a_record_s_warnings(record: dict[str, object], sent:
     item = validate_line(line, "line 1", PROBATION)
     assert isinstance(item, Accepted)
     assert item.version.warnings == ()
+
+
+def test_a_line_nested_deeper_than_python_parses_is_rejected_and_the_next_line_read() -> None:
+    nested = b"[" * 100_000 + b"]" * 100_000
+    first, second = iter_lines([nested, _person()], PROBATION)
+    assert isinstance(first, Rejected)
+    assert first.reason == "not valid JSON"
+    assert isinstance(second, Accepted)
+
+
+def test_a_merge_names_its_two_records_in_canonical_form() -> None:
+    item = validate_line(
+        _line(**{**merge("probation", "M-1", " x123456 ", "x654321"), "updated_at": STAMP}),
+        "line 1",
+        PROBATION,
+    )
+    assert isinstance(item, Accepted)
+    assert item.version.payload is not None
+    assert json.loads(item.version.payload) == {
+        "source_person_id": "X123456",
+        "target_person_id": "X654321",
+    }
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _line(
+            type="supervision",
+            agency="probation",
+            id="S",
+            person_id="X123456",
+            kind="licence",
+            offence="sexual",
+            start="2025-06-01",
+            end="2025-06-01",
+            terminated_on="2025-06-01",
+            updated_at=STAMP,
+        ),
+        _line(**_period("custody", "probation", "X123456", "2025-06-01", "2025-06-01")),
+    ],
+    ids=["supervision", "custody"],
+)
+def test_a_period_of_one_day_is_accepted(raw: bytes) -> None:
+    assert isinstance(validate_line(raw, "line 1", PROBATION), Accepted)
+
+
+def test_a_registration_of_one_day_is_accepted_and_one_ending_before_it_starts_rejected() -> None:
+    raw = _line(**_period("registration", "police", "LAN-1", "2025-06-01", "2025-06-01"))
+    assert isinstance(validate_line(raw, "line 1", POLICE), Accepted)
+    backwards = _line(**_period("registration", "police", "LAN-1", "2025-06-01", "2025-05-31"))
+    assert _reason(backwards, POLICE) == "registration.end: must not be before start"
+
+
+@pytest.mark.parametrize("placeholder", ["1900-01-01", "1970-01-01"])
+def test_a_placeholder_date_of_birth_is_kept_with_a_warning(placeholder: str) -> None:
+    record = validate_record(_person(date_of_birth=placeholder), PROBATION)
+    assert isinstance(record, PersonRecord)
+    assert record.date_of_birth == date.fromisoformat(placeholder)
+    assert record.warnings == ("date_of_birth: placeholder value, never used to link",)
+
+
+def test_a_two_digit_pnc_year_is_read_from_the_reading_day_not_a_later_as_of() -> None:
+    """`identifiers.md`: a two-digit year is 19xx when it would lie after the current year."""
+    run_dated_ahead = FeedContext("probation", date(2026, 12, 31), date(2027, 1, 5))
+    record = validate_record(_person(pnc="27/1L"), run_dated_ahead)
+    assert isinstance(record, PersonRecord)
+    assert record.pnc == "1927/0000001L"
+
+
+def test_a_line_with_many_faults_names_three_of_them() -> None:
+    raw = _person(gender="Q", area="N\tW", surname=None, forenames=None, noms="bad")
+    assert len(_reason(raw).split("; ")) == 3

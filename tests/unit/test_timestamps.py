@@ -47,6 +47,20 @@ def test_versions_a_tenth_of_a_microsecond_apart_are_told_apart() -> None:
     assert earlier < later
 
 
+def test_the_twelfth_fraction_digit_counts_and_the_thirteenth_is_dropped() -> None:
+    whole = utc_key("2026-11-01T09:00:00Z")
+    twelfth = utc_key("2026-11-01T09:00:00.000000000001Z")
+    assert twelfth > whole
+    assert twelfth.endswith(".000000000001")
+    assert utc_key("2026-11-01T09:00:00.0000000000001Z") == whole
+
+
+@pytest.mark.parametrize("offset", ["+05:60", "-00:60", "+24:00", "+99:00"])
+def test_an_offset_beyond_23_hours_59_minutes_is_refused(offset: str) -> None:
+    with pytest.raises(TimestampError):
+        utc_key(f"2026-11-01T09:00:00{offset}")
+
+
 @pytest.mark.parametrize(
     "written", ["2016-12-31T23:59:60Z", "2017-01-01T00:59:60+01:00", "2015-06-30T18:59:60-05:00"]
 )
