@@ -129,6 +129,9 @@ class _UnitWriter:
         self.versions: list[RecordVersion] = []
         # Versions tying the stored one with other content, held to the unit's end.
         self.ties: dict[RecordKey, RecordVersion] = {}
+        # Without records of the agency before the unit, every stored version is
+        # the unit's own, so no version needs setting against them first.
+        self.held_before = ledger.holds_records_of(conn, agency)
         self.rejected: list[dict[str, Any]] = []
         self.erased: list[str] = []
         self.unit_counts = IngestCounts()
@@ -177,6 +180,9 @@ class _UnitWriter:
         a tied deletion audited as an erasure again).
         """
         winners = batch_winners(self.versions)
+        if not self.held_before:  # a tie can only be with a line of this unit: it wins
+            self._write(winners, self.versions, run_id)
+            return
         for version in winners:
             tie = self.ties.get(version.key)
             if tie is not None and version.updated_at >= tie.updated_at:

@@ -395,6 +395,12 @@ class Ledger:
                 tied.append(version)
         return newer, tied
 
+    def holds_records_of(self, conn: Connection, agency: str) -> bool:
+        """Whether the ledger holds any record of `agency`, deleted or not."""
+        table = schema.records
+        query = select(table.c.rid).where(table.c.agency == agency).limit(1)
+        return conn.execute(query).first() is not None
+
     def keys_holding_content(self, conn: Connection, keys: Iterable[RecordKey]) -> set[RecordKey]:
         """Those of `keys` whose stored record holds content (stored and not deleted)."""
         return self._keys_where(conn, keys, schema.records.c.deleted.is_(False))
