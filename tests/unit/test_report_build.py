@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from sync.errors import UsageError
 from sync.reports import FlagRow, ReportFilters, build_report
+from sync.reports.models import KNOWN_KINDS
 from sync.reports.render_csv import render_csv
 from sync.reports.render_html import render_html
 from sync.reports.render_json import render_json
@@ -475,3 +476,114 @@ def test_an_agency_view_says_only_what_its_own_flag_implies_of_the_counterpart()
 
 def _csv_rows(content: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
+
+
+def test_a_window_and_hours_of_zero_are_accepted_and_reported() -> None:
+    report = build_report(
+        duplicate_pair(),
+        as_of=date(2026, 11, 28),
+        window_days=0,
+        hours_per_assessment=0.0,
+        filters=ReportFilters(),
+    )
+    assert (report.window_days, report.summary.hours_lost_estimate) == (0, 0.0)
+    other = build_report(
+        duplicate_pair(),
+        as_of=date(2026, 11, 28),
+        window_days=30,
+        hours_per_assessment=6.0,
+        filters=ReportFilters(),
+    )
+    assert other.window_days == 30
+
+
+def test_the_estimate_is_rounded_to_two_places_and_its_note_names_the_count() -> None:
+    rows = [
+        row
+        for n in range(3)
+        for row in duplicate_pair(
+            f"SUB-{n}",
+            police=(f"PA-{n}", date(2025, 5, 10)),
+            probation=(f"A-{n}", date(2025, 5, 1)),
+        )
+    ]
+    report = build_report(
+        rows,
+        as_of=date(2026, 11, 28),
+        window_days=180,
+        hours_per_assessment=2.111,
+        filters=ReportFilters(),
+    )
+    assert report.summary.hours_lost_estimate == 6.33
+    assert "redundant completed assessments (3)" in report.summary.estimate_note
+
+
+def test_counts_by_kind_follow_the_specs_order_of_kinds() -> None:
+    rows = [
+        person_record_flag("SUB-9"),
+        assessment_flag("in_progress_by_non_owner", subject_id="SUB-8", status="in_progress"),
+        assessment_flag("assessed_without_owner", subject_id="SUB-7"),
+        *duplicate_pair(),
+    ]
+    summary = report_of(rows).summary
+    kinds = [
+        "duplicate",
+        "assessed_by_non_owner",
+        "assessed_without_owner",
+        "in_progress_by_non_owner",
+        "duplicate_person_record",
+    ]
+    assert list(summary.flags) == kinds
+    assert [list(area.flags) for area in summary.by_area] == [kinds]
+
+
+def test_the_report_covers_exactly_the_five_kinds_of_duplicates_md() -> None:
+    assert KNOWN_KINDS == (
+        "duplicate",
+        "assessed_by_non_owner",
+        "assessed_without_owner",
+        "in_progress_by_non_owner",
+        "duplicate_person_record",
+    )
+
+
+def test_duplicates_by_agency_count_every_pair_of_a_month_and_area() -> None:
+    rows = [
+        row
+        for n in (1, 2)
+        for row in duplicate_pair(
+            f"SUB-{n}",
+            police=(f"PA-{n}", date(2025, 5, 10 + n)),
+            probation=(f"A-{n}", date(2025, 5, 2 + n)),
+        )
+    ]
+    (may,) = report_of(rows).summary.by_month
+    assert may.duplicates_by_agency == {"probation": 2, "police": 2}
+
+
+def test_the_previous_period_is_given_when_empty_and_under_the_same_state_filter() -> None:
+    rows = [
+        *duplicate_pair(
+            "SUB-1", police=("PA-1", date(2025, 5, 10)), probation=("A-1", date(2025, 5, 2))
+        ),
+        assessment_flag(subject_id="SUB-2", reference_date=date(2025, 4, 10), state="closed"),
+    ]
+    may = {"date_from": date(2025, 5, 1), "date_to": date(2025, 5, 31)}
+    open_only = report_of(rows, ReportFilters(**may)).summary.previous_period
+    assert open_only is not None
+    assert (open_only.total, open_only.hours_lost_estimate) == (0, 0.0)
+    all_states = report_of(rows, ReportFilters(state=None, **may)).summary.previous_period
+    assert all_states is not None
+    assert all_states.total == 1
+    earlier_pair = duplicate_pair(
+        "SUB-3", police=("PA-3", date(2025, 4, 10)), probation=("A-3", date(2025, 4, 2))
+    )
+    with_pair = report_of([*rows, *earlier_pair], ReportFilters(**may)).summary.previous_period
+    assert with_pair is not None
+    assert (with_pair.redundant_completed, with_pair.hours_lost_estimate) == (1, 6.0)
+
+
+def test_a_period_open_at_its_end_keeps_flags_dated_ahead() -> None:
+    ahead = assessment_flag(subject_id="SUB-2", reference_date=date(2099, 1, 1))
+    report = report_of([ahead], ReportFilters(date_from=date(2025, 1, 1), state=None))
+    assert [flag.subject_id for flag in report.flags] == ["SUB-2"]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from datetime import date
+import re
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -290,3 +294,80 @@ def test_a_period_of_centuries_widens_the_chart_by_ten_years_at_most() -> None:
     assert chart is not None
     months = [bar.month for bar in chart.bars[::2]]
     assert (months[0], months[-1], len(months)) == ("2015-05", "2035-05", 241)
+
+
+def _documented_csv_columns() -> list[str]:
+    """The CSV columns `docs/reports.md` lists, in its order."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "reports.md").read_text()
+    section = text.split("## CSV", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return [name for row in rows for name in re.findall(r"`([a-z_]+)`", row.split("|")[1])]
+
+
+def test_csv_header_is_the_documented_one_and_every_row_as_long() -> None:
+    payload = render_csv(_sample_report())
+    rows = list(csv.reader(io.StringIO(payload.decode("utf-8-sig"))))
+    assert rows[0] == _documented_csv_columns()
+    assert {len(row) for row in rows} == {len(rows[0])}
+
+
+def test_csv_says_which_side_of_a_duplicate_is_redundant_and_leaves_others_empty() -> None:
+    records = csv_records(render_csv(report_of(duplicate_pair())))
+    by_side = {
+        (r["kind"], r["agency"]): (r["redundant"], r["counterpart_redundant"]) for r in records
+    }
+    assert by_side == {
+        ("duplicate", "police"): ("true", "false"),
+        ("duplicate", "probation"): ("false", "true"),
+        ("assessed_by_non_owner", "police"): ("", ""),
+    }
+
+
+def test_csv_leaves_the_cells_of_a_person_record_flag_empty() -> None:
+    (record,) = csv_records(render_csv(report_of([person_record_flag()])))
+    for column in (
+        "assessment_id",
+        "reference_date",
+        "counterpart_agency",
+        "counterpart_assessment_id",
+        "counterpart_reference_date",
+        "redundant",
+        "counterpart_redundant",
+        "closed_at",
+    ):
+        assert record[column] == "", column
+
+
+def test_csv_puts_an_alerts_owner_on_the_as_of_date_in_its_own_columns() -> None:
+    alert = assessment_flag(
+        "in_progress_by_non_owner",
+        status="in_progress",
+        owner_at_as_of="probation",
+        rule_at_as_of="PROB-SEXUAL",
+    )
+    (record,) = csv_records(render_csv(report_of([alert])))
+    assert (record["owner_at_as_of"], record["rule_at_as_of"]) == ("probation", "PROB-SEXUAL")
+
+
+@pytest.mark.parametrize("value", [*FORMULA_STARTS, "=", "-", "@"])
+def test_csv_neutralises_formulas_in_references_the_other_agency_sent(value: str) -> None:
+    row = assessment_flag(
+        "duplicate",
+        person_ids=[value],
+        counterpart={"agency": "probation", "assessment_id": value},
+        redundant=False,
+    )
+    (record,) = csv_records(render_csv(report_of([row])))
+    assert record["person_ids"] == "'" + value
+    assert record["counterpart_assessment_id"] == "'" + value
+
+
+def test_csv_gives_the_utc_day_a_flag_was_raised_and_closed() -> None:
+    just_after_midnight_in_paris = datetime(2025, 6, 1, 0, 30, tzinfo=timezone(timedelta(hours=2)))
+    row = assessment_flag(
+        state="closed",
+        first_seen=just_after_midnight_in_paris,
+        closed_at=just_after_midnight_in_paris,
+    )
+    (record,) = csv_records(render_csv(report_of([row], ReportFilters(state="closed"))))
+    assert (record["first_seen"], record["closed_at"]) == ("2025-05-31", "2025-05-31")
