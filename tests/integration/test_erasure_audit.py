@@ -95,3 +95,13 @@ def test_a_deletion_tied_with_its_content_in_another_batch_is_erased_once(
 
     _run(app, tmp_path, [*tied, _deletion("PA-1", stamp)])
     assert _erasures(app) == [[REF]]  # read again: nothing more erased
+
+
+@pytest.mark.parametrize("ledger_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_deletion_sent_alone_erases_what_an_earlier_run_stored(app: App, tmp_path: Path) -> None:
+    _run(app, tmp_path, [HELD])
+    assert _erasures(app) == []
+    _run(app, tmp_path, [_deletion("PA-1", "2026-02-01T00:00:00Z")])
+    assert _erasures(app) == [[REF]]
+    _run(app, tmp_path, [_deletion("PA-1", "2026-03-01T00:00:00Z")])
+    assert _erasures(app) == [[REF]]  # a newer deletion of a tombstone erases nothing

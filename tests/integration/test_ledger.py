@@ -17,6 +17,7 @@ from sync.core.records import Agency
 from sync.cycle import run_cycle
 from sync.errors import UsageError
 from sync.feeds.files import PlainFileSource
+from sync.ingest import ingest
 from sync.ledger import schema
 from sync.ledger.outbox import changed_notices
 from sync.ledger.store import Ledger, bulk_execute, record_key
@@ -371,3 +372,119 @@ def _three_runs_then_check(ledger: Ledger) -> None:
     assert last is not None
     assert (last.as_of, last.window_days) == (date(2026, 11, 2), None)
     assert ledger.last_as_of() == date(2026, 11, 2)
+
+
+def test_every_rejected_line_is_kept_with_its_reason_type_and_id_and_read_again_once(
+    ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sync.ingest.INGEST_BATCH", 2)  # the rejects over two batches
+    app = _app(ledger_url)
+    bad_gender = _person("X000002", "2026-10-01T00:00:00Z", gender="Q")
+    records = [
+        _person("X000001", "2026-10-01T00:00:00Z"),
+        bad_gender,
+        _assessment("A-1", "2026-10-01T00:00:00Z", started_on="not a date"),
+        bad_gender,
+        {**_assessment("A-2", "2026-10-01T00:00:00Z"), "type": "visit"},
+    ]
+    feed = _feed(tmp_path / "p.jsonl", records)
+    run_cycle(app, {"probation": feed}, AS_OF)
+    listed = [
+        (r["position"], r["record_type"], r["record_id"], r["reason"], r["fixed_in_run"])
+        for r in app.ledger.list_rejects()
+    ]
+    gender = "person.gender: Input should be 'M', 'F', 'X' or 'U'"
+    started = "assessment.started_on: must be a date in the form YYYY-MM-DD"
+    assert listed == [
+        ("line 2", "person", "X000002", gender, None),
+        ("line 3", "assessment", "A-1", started, None),
+        ("line 4", "person", "X000002", gender, None),
+        ("line 5", None, "A-2", "type: missing or unknown record type", None),
+    ]
+    run_cycle(app, {"probation": feed}, AS_OF)
+    assert len(app.ledger.list_rejects()) == len(listed)
+
+
+def test_a_record_moved_to_another_person_is_stored_under_it_and_a_tombstone_under_none(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    app = _app(ledger_url)
+    first = [_person("X000001", "2026-10-01T00:00:00Z"), _person("X000002", "2026-10-01T00:00:00Z")]
+    moved = _assessment("A-1", "2026-10-02T00:00:00Z", person_id="X000002")
+    run_cycle(
+        app,
+        {
+            "probation": _feed(
+                tmp_path / "1.jsonl", [*first, _assessment("A-1", "2026-10-01T00:00:00Z")]
+            )
+        },
+        AS_OF,
+    )
+    run_cycle(app, {"probation": _feed(tmp_path / "2.jsonl", [moved])}, AS_OF)
+    assessments = [r for r in _rows(app, schema.records) if r["rtype"] == "assessment"]
+    assert [r["person_id"] for r in assessments] == ["X000002"]
+
+    deletion = _assessment("A-1", "2026-10-03T00:00:00Z", deleted=True)
+    run_cycle(app, {"probation": _feed(tmp_path / "3.jsonl", [deletion])}, AS_OF)
+    assessments = [r for r in _rows(app, schema.records) if r["rtype"] == "assessment"]
+    assert [(r["deleted"], r["person_id"], r["payload"]) for r in assessments] == [
+        (True, None, None)
+    ]
+
+
+def test_a_corrected_record_loses_the_warning_of_its_earlier_version(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    app = _app(ledger_url)
+    warned = _person("X000001", "2026-10-01T00:00:00Z", pnc="2018/0123456X")
+    run_cycle(app, {"probation": _feed(tmp_path / "1.jsonl", [warned])}, AS_OF)
+    assert [w["record_id"] for w in app.ledger.list_warnings()] == ["X000001"]
+    corrected = _person("X000001", "2026-10-02T00:00:00Z")
+    run_cycle(app, {"probation": _feed(tmp_path / "2.jsonl", [corrected])}, AS_OF)
+    assert app.ledger.list_warnings() == []
+
+
+def test_a_run_dated_ahead_keeps_an_assessment_completed_by_its_date(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    """The clock says 2026-11-28; a run as of a week later keeps what was done by then."""
+    app = _app(ledger_url)
+    ahead = _assessment(
+        "A-1", "2026-10-01T00:00:00Z", started_on="2026-12-01", completed_on="2026-12-01"
+    )
+    records = [_person("X000001", "2026-10-01T00:00:00Z"), ahead]
+    run_cycle(app, {"probation": _feed(tmp_path / "p.jsonl", records)}, date(2026, 12, 5))
+    assert app.ledger.list_rejects() == []
+    assert {r["rtype"] for r in _rows(app, schema.records)} == {"person", "assessment"}
+
+
+def test_two_empty_feed_files_make_a_run_with_nothing_in_it(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    app = _app(ledger_url)
+    sources = {
+        "probation": _feed(tmp_path / "p.jsonl", []),
+        "police": _feed(tmp_path / "q.jsonl", []),
+    }
+    summary = run_cycle(app, sources, AS_OF)
+    assert summary.changed == {}
+    assert _rows(app, schema.records) == []
+
+
+def test_a_unit_its_fence_refuses_leaves_nothing_behind(ledger_url: str, tmp_path: Path) -> None:
+    """A distributed task taken over mid-unit must write nothing more."""
+    app = _app(ledger_url)
+    records: list[dict[str, object]] = [
+        _person("X000001", "2026-10-01T00:00:00Z"),
+        {"type": "visit"},
+    ]
+    source = _feed(tmp_path / "p.jsonl", records)
+
+    def taken_over(conn: object) -> None:
+        raise RuntimeError("another worker holds this task now")
+
+    now = datetime(2026, 11, 28, 9, tzinfo=UTC)
+    with pytest.raises(RuntimeError):
+        ingest(app.ledger, source, "probation", 1, AS_OF, now, fence=taken_over)
+    assert _rows(app, schema.records) == []
+    assert _rows(app, schema.rejects) == []
