@@ -14,6 +14,8 @@ from sync.audit.log import audit_log_for
 from sync.audit.tables import audit_log
 from sync.cycle import run_cycle
 from sync.feeds.files import PlainFileSource
+from sync.reports.from_ledger import ledger_report
+from sync.reports.models import ReportFilters
 from sync.reports.nightly import write_nightly_report
 from sync.reports.render import REPORT_FORMATS
 from sync.settings import Settings
@@ -51,3 +53,36 @@ def test_each_report_file_written_is_a_disclosure_and_the_audit_anchor_logged(
         assert caplog.messages == [f"audit log anchor {head.seq}:{head.hash}"]
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("ledger_url", ["sqlite", "postgresql"], indirect=True)
+def test_an_agencys_report_from_the_ledger_shows_its_own_flags_by_the_run_and_settings(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    """The agency view (`--for`) is minimised; window and hours come from the run and settings."""
+    app = App(Settings(database_url=ledger_url, hours_per_assessment=2.5, window_days=400))
+    try:
+        probation, police = write_feeds(tmp_path)
+        sources = {"probation": PlainFileSource(probation), "police": PlainFileSource(police)}
+        run_cycle(app, sources, AS_OF)
+        national = ledger_report(app, ReportFilters())
+        assert {flag.agency for flag in national.flags} == {"probation", "police"}
+        assert (national.as_of, national.window_days) == (AS_OF, 400)
+        assert national.summary.hours_per_assessment == 2.5
+        assert national.summary.redundant_completed > 0
+        assert national.summary.hours_lost_estimate == 2.5 * national.summary.redundant_completed
+
+        police_view = ledger_report(app, ReportFilters(), for_agency="police")
+        assert police_view.view == "police"
+        assert police_view.flags
+        assert {flag.agency for flag in police_view.flags} == {"police"}
+        counterparts = [flag.counterpart for flag in police_view.flags if flag.counterpart]
+        assert counterparts
+        assert all(c.reference_date is None and c.redundant is None for c in counterparts)
+    finally:
+        app.close()
+    settings_changed_since = App(Settings(database_url=ledger_url, window_days=90))
+    try:
+        assert ledger_report(settings_changed_since, ReportFilters()).window_days == 400
+    finally:
+        settings_changed_since.close()
