@@ -116,7 +116,10 @@ def test_redundant_counts_distinct_completed_assessments_only() -> None:
     assert report.summary.hours_lost_estimate == 6.0
 
 
-def test_hours_estimate_is_rounded_and_explains_its_assumption() -> None:
+@pytest.mark.parametrize(("hours", "estimate"), [(2.1, 6.3), (2.111, 6.33)])
+def test_hours_estimate_is_rounded_and_explains_its_assumption(
+    hours: float, estimate: float
+) -> None:
     rows = [
         row
         for n in range(3)
@@ -131,14 +134,15 @@ def test_hours_estimate_is_rounded_and_explains_its_assumption() -> None:
         rows,
         as_of=date(2026, 11, 28),
         window_days=180,
-        hours_per_assessment=2.1,
+        hours_per_assessment=hours,
         filters=ReportFilters(),
     )
 
-    assert report.summary.hours_lost_estimate == 6.3
-    assert report.summary.hours_per_assessment == 2.1
+    assert report.summary.hours_lost_estimate == estimate
+    assert report.summary.hours_per_assessment == hours
     assert "Estimate" in report.summary.estimate_note
-    assert "2.1" in report.summary.estimate_note
+    assert f"({hours:g})" in report.summary.estimate_note
+    assert "redundant completed assessments (3)" in report.summary.estimate_note
 
 
 def test_totals_by_area_and_month_are_sorted_and_add_up() -> None:
@@ -495,27 +499,6 @@ def test_a_window_and_hours_of_zero_are_accepted_and_reported() -> None:
         filters=ReportFilters(),
     )
     assert other.window_days == 30
-
-
-def test_the_estimate_is_rounded_to_two_places_and_its_note_names_the_count() -> None:
-    rows = [
-        row
-        for n in range(3)
-        for row in duplicate_pair(
-            f"SUB-{n}",
-            police=(f"PA-{n}", date(2025, 5, 10)),
-            probation=(f"A-{n}", date(2025, 5, 1)),
-        )
-    ]
-    report = build_report(
-        rows,
-        as_of=date(2026, 11, 28),
-        window_days=180,
-        hours_per_assessment=2.111,
-        filters=ReportFilters(),
-    )
-    assert report.summary.hours_lost_estimate == 6.33
-    assert "redundant completed assessments (3)" in report.summary.estimate_note
 
 
 def test_counts_by_kind_follow_the_specs_order_of_kinds() -> None:
