@@ -33,6 +33,22 @@ def person(agency: str, pid: str, **fields: object) -> Record:
     }
 
 
+def licence(sid: str, pid: str, start: str, end: str | None, **fields: object) -> Record:
+    """A probation licence for a sexual offence from `start` to `end`, with `fields` overriding."""
+    return {
+        "type": "supervision",
+        "agency": "probation",
+        "id": sid,
+        "person_id": pid,
+        "kind": "licence",
+        "offence": "sexual",
+        "start": start,
+        "end": end,
+        "updated_at": STAMP,
+        **fields,
+    }
+
+
 def completed_assessment(agency: str, aid: str, pid: str, day: str, **fields: object) -> Record:
     """An ARMS assessment started and completed on `day`, with `fields` overriding."""
     return {

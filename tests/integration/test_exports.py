@@ -19,23 +19,13 @@ from sync.cycle import run_cycle
 from sync.exports import export_links, export_ownership, export_timeline
 from sync.feeds.files import PlainFileSource
 from sync.settings import load_settings
-from tests.feed_records import merge, person, write_feeds
+from tests.feed_records import licence, merge, person, write_feeds
 
 pytestmark = pytest.mark.integration
 
 AS_OF = date(2026, 11, 28)
 PNC = "1996/0000018E"
-LICENCE: dict[str, object] = {
-    "type": "supervision",
-    "agency": "probation",
-    "id": "S-1",
-    "person_id": "X000001",
-    "kind": "licence",
-    "offence": "sexual",
-    "start": "2025-03-01",
-    "end": "2027-02-28",
-    "updated_at": "2026-01-01T00:00:00Z",
-}
+LICENCE = licence("S-1", "X000001", "2025-03-01", "2027-02-28")
 
 
 @pytest.fixture

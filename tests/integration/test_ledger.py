@@ -22,7 +22,7 @@ from sync.ledger import schema
 from sync.ledger.outbox import changed_notices
 from sync.ledger.store import Ledger, bulk_execute, record_key
 from sync.settings import load_settings
-from tests.feed_records import person
+from tests.feed_records import licence, person
 
 pytestmark = pytest.mark.integration
 AS_OF = date(2026, 11, 28)
@@ -186,17 +186,7 @@ def test_flags_keep_first_seen_and_are_closed_not_erased(ledger_url: str, tmp_pa
         tmp_path / "p.jsonl",
         [
             _person("X000001", "2026-01-01T00:00:00Z"),
-            {
-                "type": "supervision",
-                "agency": "probation",
-                "id": "S-1",
-                "person_id": "X000001",
-                "kind": "licence",
-                "offence": "sexual",
-                "start": "2025-03-01",
-                "end": "2027-02-28",
-                "updated_at": "2026-01-01T00:00:00Z",
-            },
+            licence("S-1", "X000001", "2025-03-01", "2027-02-28"),
         ],
     )
     police = _feed(tmp_path / "police.jsonl", _police("2025-05-10"))

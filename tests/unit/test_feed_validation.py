@@ -41,6 +41,22 @@ def _person(**overrides: object) -> bytes:
     return _line(**fields)
 
 
+def _supervision(**overrides: object) -> bytes:
+    """A probation licence line starting 2025-06-01, `overrides` replacing its fields."""
+    fields: dict[str, object] = {
+        "type": "supervision",
+        "agency": "probation",
+        "id": "S",
+        "person_id": "X123456",
+        "kind": "licence",
+        "offence": "sexual",
+        "start": "2025-06-01",
+        "updated_at": STAMP,
+    }
+    fields.update(overrides)
+    return _line(**fields)
+
+
 def _period(
     record_type: str, agency: str, person_id: str, start: str, end: str | None
 ) -> dict[str, object]:
@@ -228,32 +244,11 @@ def test_warnings_cannot_be_injected_by_the_feed() -> None:
             "person.updated_at: must be an RFC 3339 timestamp with seconds and an offset",
         ),
         (
-            _line(
-                type="supervision",
-                agency="probation",
-                id="S",
-                person_id="X123456",
-                kind="licence",
-                offence="sexual",
-                start="2025-06-01",
-                end="2025-05-31",
-                updated_at=STAMP,
-            ),
+            _supervision(end="2025-05-31"),
             "supervision.end: must not be before start",
         ),
         (
-            _line(
-                type="supervision",
-                agency="probation",
-                id="S",
-                person_id="X123456",
-                kind="licence",
-                offence="sexual",
-                start="2025-06-01",
-                end="2026-05-31",
-                terminated_on="2025-01-01",
-                updated_at=STAMP,
-            ),
+            _supervision(end="2026-05-31", terminated_on="2025-01-01"),
             "supervision.terminated_on: must not be before start",
         ),
         (
@@ -422,18 +417,7 @@ def test_a_merge_names_its_two_records_in_canonical_form() -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        _line(
-            type="supervision",
-            agency="probation",
-            id="S",
-            person_id="X123456",
-            kind="licence",
-            offence="sexual",
-            start="2025-06-01",
-            end="2025-06-01",
-            terminated_on="2025-06-01",
-            updated_at=STAMP,
-        ),
+        _supervision(end="2025-06-01", terminated_on="2025-06-01"),
         _line(**_period("custody", "probation", "X123456", "2025-06-01", "2025-06-01")),
     ],
     ids=["supervision", "custody"],

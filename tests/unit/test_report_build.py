@@ -482,23 +482,20 @@ def _csv_rows(content: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
 
 
-def test_a_window_and_hours_of_zero_are_accepted_and_reported() -> None:
+@pytest.mark.parametrize(
+    ("window_days", "hours", "estimate"), [(0, 0.0, 0.0), (30, 6.0, 6.0)], ids=["zero", "set"]
+)
+def test_the_window_and_hours_given_are_accepted_and_reported(
+    window_days: int, hours: float, estimate: float
+) -> None:
     report = build_report(
         duplicate_pair(),
         as_of=date(2026, 11, 28),
-        window_days=0,
-        hours_per_assessment=0.0,
+        window_days=window_days,
+        hours_per_assessment=hours,
         filters=ReportFilters(),
     )
-    assert (report.window_days, report.summary.hours_lost_estimate) == (0, 0.0)
-    other = build_report(
-        duplicate_pair(),
-        as_of=date(2026, 11, 28),
-        window_days=30,
-        hours_per_assessment=6.0,
-        filters=ReportFilters(),
-    )
-    assert other.window_days == 30
+    assert (report.window_days, report.summary.hours_lost_estimate) == (window_days, estimate)
 
 
 def test_counts_by_kind_follow_the_specs_order_of_kinds() -> None:
