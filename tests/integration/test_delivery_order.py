@@ -34,6 +34,7 @@ from tests.integration.test_gateway_retry_after import (
     Clock,
     Served,
     client,
+    first_batch,
     hub_app,
     serve,
 )
@@ -141,3 +142,44 @@ def test_a_waiting_batch_holds_back_the_later_ones_and_each_arrives_once_in_orde
         assert [row.msg_id for row in store.after(0)] == queued
     finally:
         store.close()
+
+
+def _attempts(app: App) -> list[tuple[int, str | None]]:
+    """Each of the agency's batches in queue order: attempts, last error."""
+    table = schema.outbox
+    with app.ledger.engine.connect() as conn:
+        query = (
+            select(table.c.attempts, table.c.last_error)
+            .where(table.c.agency == AGENCY.value)
+            .order_by(table.c.position)
+        )
+        return [(int(attempts), error) for attempts, error in conn.execute(query)]
+
+
+def test_a_batch_that_keeps_failing_waits_twice_as_long_each_time(
+    serve: Callable[[int], Served], tmp_path: Path
+) -> None:
+    served = serve(LONG_WAIT)
+    clock = Clock()
+    app = hub_app(served, tmp_path, clock)
+    waits: list[timedelta] = []
+    try:
+        _queue_a_second_pass(app, tmp_path)
+        with client(served, lambda _s: None) as hub_client:
+            for _ in range(3):
+                served.faults.script = [Fault.SERVER_ERROR] * 20
+                failed_at = clock.now
+                counts = deliver_outbox(app, AGENCY.value, hub_client, rand=lambda: HALF)
+                assert (counts.delivered, counts.failed) == (0, 1)
+                clock.now = first_batch(app)[1]
+                waits.append(clock.now - failed_at)
+            first, *behind = _attempts(app)
+            assert first == (3, "RetryableGatewayError")
+            assert set(behind) == {(0, None)}  # the failure ended each pass
+            # 30 s doubling, less a quarter (the jitter drew half its share): 22.5 s, 45 s, 90 s.
+            assert waits == [timedelta(seconds=22.5 * 2**step) for step in range(3)]
+            served.faults.script = []
+            counts = deliver_outbox(app, AGENCY.value, hub_client, rand=lambda: HALF)
+            assert (counts.delivered, counts.pending) == (len(behind) + 1, 0)
+    finally:
+        app.close()
