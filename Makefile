@@ -42,8 +42,11 @@ integration: $(STAMP) services bytecode
 e2e: $(STAMP) services bytecode
 	$(BIN)/pytest tests/e2e
 
+# Most end-to-end tests wait on processes they started (workers, gateways,
+# the CLI), so the suite runs in one pytest process per core (at most 4),
+# each with its own Redis database and PostgreSQL databases.
 test: $(STAMP) services lint typecheck bytecode
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses auto --maxprocesses 4
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

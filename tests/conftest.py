@@ -29,7 +29,22 @@ EXAMPLES = REPO.parent / "shared" / "spec" / "examples"
 POSTGRES_ADMIN_URL = os.environ.get(
     "ARMS_SYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("ARMS_SYNC_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+def _redis_url_of_this_worker() -> str:
+    """The test Redis database: 15 by default, one lower for each further pytest-xdist worker.
+
+    Tests empty their database and run Celery workers on it, so two test
+    processes never share one.
+    """
+    base = os.environ.get("ARMS_SYNC_TEST_REDIS", "redis://127.0.0.1:6379/15")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    offset = int(worker.removeprefix("gw") or 0)
+    server, _, database = base.rpartition("/")
+    return f"{server}/{int(database) - offset}"
+
+
+REDIS_URL = _redis_url_of_this_worker()
 CLI = [sys.executable, "-m", "sync.cli"]
 AT_REST_KEY_ENV = "ARMS_SYNC_AT_REST_KEY_FILE"
 

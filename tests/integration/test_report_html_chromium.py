@@ -10,6 +10,7 @@ error proves the check can see one.
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import struct
 import subprocess
@@ -52,12 +53,27 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 AREAS = ("Greater Manchester", "Lancashire", "Merseyside", "Cumbria")
 
 
+def _installed_chromium() -> str | None:
+    return shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
+
+
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    """The Chromium binary, installed with apt-get when it is missing."""
-    found = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The Chromium binary, installed with apt-get when it is missing.
+
+    Test processes running side by side (pytest-xdist) install it one at a
+    time, under a lock file in the directory their temporary folders share.
+    """
+    found = _installed_chromium()
     if found is not None:
         return found
+    lock_file = tmp_path_factory.getbasetemp().parent / "chromium-install.lock"
+    with lock_file.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _installed_chromium() or _install_chromium()
+
+
+def _install_chromium() -> str:
     for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
         try:
             subprocess.run(
