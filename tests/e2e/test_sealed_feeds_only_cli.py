@@ -68,13 +68,24 @@ def test_sealed_feeds_are_read_when_only_sealed_feeds_are_read(tmp_path: Path) -
         "probation": 1,
         "police": 1,
     }
+    details = _collection_details(tmp_path, env)
+    assert sorted(detail.split(":")[0] for detail in details) == sorted(p.name for p in sealed)
+
+
+def _collection_details(folder: Path, env: dict[str, str] | None = None) -> list[str]:
+    """The `detail` of each collection entry of the audit log."""
+    exported = run_cli("audit", "export", cwd=folder, env=env).stdout
+    entries = map(json.loads, exported.splitlines())
+    return [entry["detail"] for entry in entries if entry["kind"] == "collection"]
 
 
 def test_a_plain_feed_read_is_audited_as_unsigned(tmp_path: Path) -> None:
-    run_cli(*run_args(*_feeds(tmp_path)), cwd=tmp_path)
-    exported = run_cli("audit", "export", cwd=tmp_path).stdout
-    collections = [
-        entry for entry in map(json.loads, exported.splitlines()) if entry["kind"] == "collection"
+    probation, police = _feeds(tmp_path)
+    run_cli(*run_args(probation, police), cwd=tmp_path)
+    details = _collection_details(tmp_path)
+    assert sorted(details) == [
+        "police.jsonl (plain file, unsigned): "
+        "accepted 1, other_agency 0, read 1, rejected 0, units 1, warnings 0",
+        "probation.jsonl (plain file, unsigned): "
+        "accepted 1, other_agency 0, read 1, rejected 0, units 1, warnings 0",
     ]
-    assert len(collections) == 2
-    assert all("(plain file, unsigned)" in entry["detail"] for entry in collections)
