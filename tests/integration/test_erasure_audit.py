@@ -105,3 +105,18 @@ def test_a_deletion_sent_alone_erases_what_an_earlier_run_stored(app: App, tmp_p
     assert _erasures(app) == [[REF]]
     _run(app, tmp_path, [_deletion("PA-1", "2026-03-01T00:00:00Z")])
     assert _erasures(app) == [[REF]]  # a newer deletion of a tombstone erases nothing
+
+
+@pytest.mark.parametrize("ledger_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_units_erasures_are_audited_in_record_order_in_entries_of_bounded_size(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deletions spread over batches, out of order: one sorted list, cut into full entries."""
+    monkeypatch.setattr("sync.ingest.INGEST_BATCH", 2)
+    monkeypatch.setattr("sync.audit.pipeline_hooks.REFS_PER_ENTRY", 2)
+    numbers = (5, 3, 1, 4, 2)
+    held = [completed_assessment("police", f"PA-{n}", "GMP-1", "2025-05-10") for n in numbers]
+    _run(app, tmp_path, held)
+    _run(app, tmp_path, [_deletion(f"PA-{n}", "2026-02-01T00:00:00Z") for n in numbers])
+    refs = [f"record:police/assessment/PA-{n}" for n in sorted(numbers)]
+    assert _erasures(app) == [refs[0:2], refs[2:4], refs[4:]]
