@@ -1,0 +1,68 @@
+"""What a delivery pass says of the batches it left waiting, and when it names a refusal.
+
+`status` and a run's summary read the same sentence from a pass or from a
+deliver task's stored result: the gateway's failure first, then why batches
+are held unsent (a missing key), then that some still wait (a `Retry-After`
+to honour); nothing when none wait.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sync.delivery import NOTICES_WAITING, DeliveryCounts, DeliveryPass, why_batches_wait
+from sync.errors import (
+    PermanentGatewayError,
+    RetryableGatewayError,
+    RetryAfterError,
+    StaleEnvelopeError,
+)
+
+FAILURE = "The probation gateway answered 503."
+HELD = "probation has no active encryption key."
+
+
+@pytest.mark.parametrize(
+    ("failure", "held", "pending", "told"),
+    [
+        (FAILURE, HELD, 3, FAILURE),
+        (FAILURE, None, 3, FAILURE),
+        (FAILURE, None, 0, FAILURE),
+        (None, HELD, 3, HELD),
+        (None, HELD, 0, HELD),
+        (None, None, 3, NOTICES_WAITING),
+        (None, None, 1, NOTICES_WAITING),
+        (None, None, 0, None),
+    ],
+)
+def test_the_failure_comes_first_then_the_hold_then_batches_still_waiting(
+    failure: str | None, held: str | None, pending: int, told: str | None
+) -> None:
+    assert why_batches_wait(failure, held, pending) == told
+
+
+def test_a_pass_tells_the_same_sentence_as_its_stored_result() -> None:
+    failed = DeliveryPass(DeliveryCounts(failed=1, pending=2), RetryableGatewayError(FAILURE))
+    assert failed.why_waiting == FAILURE
+    held = DeliveryPass(DeliveryCounts(pending=2), held=HELD)
+    assert held.why_waiting == HELD
+    waiting = DeliveryPass(DeliveryCounts(delivered=1, pending=1))
+    assert waiting.why_waiting == NOTICES_WAITING
+    assert DeliveryPass(DeliveryCounts(delivered=2)).why_waiting is None
+
+
+@pytest.mark.parametrize(
+    ("failure", "refused"),
+    [
+        (PermanentGatewayError(FAILURE), True),
+        (StaleEnvelopeError(FAILURE), True),
+        (RetryableGatewayError(FAILURE), False),
+        (RetryAfterError(FAILURE, 30.0), False),
+        (None, False),
+    ],
+)
+def test_only_a_permanent_failure_is_a_refusal(
+    failure: PermanentGatewayError | RetryableGatewayError | None, refused: bool
+) -> None:
+    outcome = DeliveryPass(DeliveryCounts(failed=failure is not None), failure)
+    assert outcome.refusal is (failure if refused else None)
