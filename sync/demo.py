@@ -34,7 +34,7 @@ from sync.gateway_source import gateway_source
 from sync.ledger.location import ledger_place, sqlite_path
 from sync.reports.files import write_report_files
 from sync.reports.from_ledger import ledger_report
-from sync.reports.models import ReportFilters
+from sync.reports.models import ReportFilters, hours_text
 from sync.settings import Settings
 from sync.synth import SynthOptions, write_synthetic_feeds
 
@@ -137,7 +137,7 @@ def write_reports(app: App, out: Path) -> None:
     figures = report.summary
     click.echo(
         f"Redundant completed assessments: {figures.redundant_completed} "
-        f"(about {figures.hours_lost_estimate:g} officer hours, an estimate)."
+        f"(about {hours_text(figures.hours_lost_estimate)} officer hours, an estimate)."
     )
     click.echo("Reports written: " + ", ".join(str(path) for path in written))
     click.echo(f"Ledger: {ledger_place(app.ledger.engine.url)}")

@@ -45,6 +45,16 @@ def utc_day(moment: datetime) -> date:
     return moment.astimezone(UTC).date() if moment.tzinfo is not None else moment.date()
 
 
+def hours_text(hours: float, *, signed: bool = False) -> str:
+    """Hours as a manager reads them: thousands separated, two decimals at most.
+
+    12345.67 reads "12,345.67", 1234567 "1,234,567" and 7.5 "7.5" (never an
+    exponent, never a rounded-off hour); `signed` puts "+" before a rise.
+    """
+    sign = "+" if signed else ""
+    return f"{hours + 0.0:{sign},.2f}".rstrip("0").rstrip(".")  # + 0.0: no "-0"
+
+
 class _Frozen(BaseModel):
     """Base of every report model: immutable, unknown fields refused."""
 

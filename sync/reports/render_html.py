@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import jinja2
@@ -25,6 +25,7 @@ from sync.reports.models import (
     DuplicateReport,
     FlagRow,
     MonthCounts,
+    hours_text,
     utc_day,
 )
 
@@ -63,6 +64,8 @@ CHART_MAX_MONTH_LABELS = 12
 NICE_STEPS = (1, 2, 5, 10)
 MONTHS_PER_YEAR = 12
 CHART_MAX_WIDENING = 120  # months a report's period may widen the chart by, at each end
+FIRST_MONTH = 1 * MONTHS_PER_YEAR  # January of the year 1, the first a date can hold
+LAST_MONTH = 10_000 * MONTHS_PER_YEAR - 1  # December 9999, the last
 
 
 _Scale = tuple[float, float]
@@ -160,7 +163,7 @@ def render_html(
 
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -168,6 +171,9 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    environment.filters["hours"] = hours_text
+    environment.filters["hours_change"] = partial(hours_text, signed=True)
+    return environment
 
 
 def _kind_figures(counts: dict[str, int]) -> list[tuple[str, str, int]]:
@@ -227,12 +233,18 @@ def build_chart(
 
 def _chart_months(first: str, last: str, date_from: date | None, date_to: date | None) -> list[str]:
     """Every month (`YYYY-MM`) from `first` to `last`, widened to the report's period at
-    either end it gives, by at most `CHART_MAX_WIDENING` months."""
+    either end it gives, by at most `CHART_MAX_WIDENING` months.
+
+    Months are counted as numbers, not compared as labels: a period from before
+    the year 1000 or to 9999-12 then widens the chart as any other.
+    """
+    start, end = _month_number(first), _month_number(last)
     if date_from is not None:
-        first = max(min(first, f"{date_from:%Y-%m}"), _months_from(first, -CHART_MAX_WIDENING))
+        start = max(min(start, _day_month_number(date_from)), start - CHART_MAX_WIDENING)
     if date_to is not None:
-        last = min(max(last, f"{date_to:%Y-%m}"), _months_from(last, CHART_MAX_WIDENING))
-    return _month_range(first, last)
+        end = min(max(end, _day_month_number(date_to)), end + CHART_MAX_WIDENING)
+    start, end = max(start, FIRST_MONTH), min(end, LAST_MONTH)
+    return [_month_label(number) for number in range(start, end + 1)]
 
 
 def _month_marks(months: list[str], slot: float) -> tuple[AxisMark, ...]:
@@ -266,23 +278,20 @@ def _month_bars(
     ]
 
 
-def _months_from(month: str, count: int) -> str:
-    """The `YYYY-MM` `count` months after (or, negative, before) `month`, within years 1-9999."""
+def _month_number(month: str) -> int:
+    """A `YYYY-MM` month as the number of months since the start of year 0."""
     year, number = (int(part) for part in month.split("-"))
-    index = year * MONTHS_PER_YEAR + number - 1 + count
-    lowest, highest = MONTHS_PER_YEAR, 10_000 * MONTHS_PER_YEAR - 1
-    index = min(max(index, lowest), highest)
-    return f"{index // MONTHS_PER_YEAR:04d}-{index % MONTHS_PER_YEAR + 1:02d}"
+    return year * MONTHS_PER_YEAR + number - 1
 
 
-def _month_range(first: str, last: str) -> list[str]:
-    """Every `YYYY-MM` from `first` to `last` inclusive."""
-    year, month = (int(part) for part in first.split("-"))
-    months = []
-    while (label := f"{year:04d}-{month:02d}") <= last:
-        months.append(label)
-        year, month = (year + 1, 1) if month == MONTHS_PER_YEAR else (year, month + 1)
-    return months
+def _day_month_number(day: date) -> int:
+    """The month of a day, numbered as `_month_number`."""
+    return day.year * MONTHS_PER_YEAR + day.month - 1
+
+
+def _month_label(number: int) -> str:
+    """The `YYYY-MM` label of a month numbered as `_month_number`."""
+    return f"{number // MONTHS_PER_YEAR:04d}-{number % MONTHS_PER_YEAR + 1:02d}"
 
 
 def _nice_scale(peak: int) -> tuple[int, int]:
