@@ -413,6 +413,8 @@ class AssessmentRecord(_PersonLinked):
 
     @model_validator(mode="after")
     def _completion_consistent(self, info: ValidationInfo) -> AssessmentRecord:
+        if self.started_on > _context(info).events_until:
+            raise ValueError("started_on: must not be after today (or a later --as-of)")
         if self.status is AssessmentStatus.COMPLETED and self.completed_on is None:
             raise ValueError("completed_on: required when status is completed")
         if self.completed_on is not None and self.completed_on < self.started_on:

@@ -152,6 +152,27 @@ def test_an_assessment_completed_after_today_is_rejected() -> None:
     )
 
 
+@pytest.mark.parametrize("status", ["in_progress", "completed"])
+def test_an_assessment_started_after_today_is_rejected(status: str) -> None:
+    """An assessment in progress cannot have started after the day its feed is read."""
+    fields = {
+        "type": "assessment",
+        "agency": "probation",
+        "id": "AS1",
+        "person_id": "X123456",
+        "status": status,
+        "updated_at": STAMP,
+        **({"completed_on": "2026-11-28"} if status == "completed" else {}),
+    }
+    assert isinstance(
+        validate_line(_line(**fields, started_on="2026-11-28"), "line 1", PROBATION), Accepted
+    )
+    for late in ("2026-11-29", "9999-12-31"):
+        assert _reason(_line(**fields, started_on=late)) == (
+            "assessment.started_on: must not be after today (or a later --as-of)"
+        )
+
+
 def test_a_run_dated_ahead_keeps_what_happened_by_its_date_and_no_later() -> None:
     """`--as-of` fixes "today": records of events up to it are possible, later ones are not."""
     ahead = FeedContext("probation", date(2026, 11, 28), date(2027, 6, 1))
