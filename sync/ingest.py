@@ -197,21 +197,39 @@ class _UnitWriter:
         """Upsert `versions` (of the lines `batch`); note the records a deletion erased.
 
         A deletion erases only when the ledger held the record's content, or
-        the batch brings it, and the deletion won (a stale deletion, one read
-        again, or one of a record never sent erases nothing), so only those are
-        audited as erasures.
+        the batch brings content the ledger would have taken, and the deletion
+        won (a stale deletion, one read again, or one of a record never sent
+        erases nothing), so only those are audited as erasures.
         """
         deleting = [version.key for version in versions if version.deleted]
         held: set[RecordKey] = set()
         if deleting:
-            brought = {version.key for version in batch if not version.deleted}
-            held = self.ledger.keys_holding_content(self.conn, deleting) | (
-                brought.intersection(deleting)
-            )
+            held = self._holding_content(deleting, batch)
         self.ledger.apply_versions(self.conn, versions, run_id)
         if held:
             erased = self.ledger.keys_deleted_by_run(self.conn, held, run_id)
             self.erased.extend(record_ref(key) for key in sorted(erased))
+
+    def _holding_content(
+        self, deleting: Sequence[RecordKey], batch: Sequence[RecordVersion]
+    ) -> set[RecordKey]:
+        """Those of the records `deleting` that hold content just before their deletion.
+
+        Content the ledger holds, or content a line of the batch brings that
+        the ledger would take from it: not older than the stored deletion, if
+        any. A stale line and a later deletion of a record already deleted
+        erase nothing: its content never came back.
+        """
+        stored = self.ledger.stored_states(self.conn, deleting)
+        held = {key for key in deleting if key in stored and not stored[key][0]}
+        deleted = set(deleting)
+        for version in batch:
+            if version.deleted or version.key not in deleted:
+                continue
+            state = stored.get(version.key)
+            if state is None or version.updated_at >= state[1]:
+                held.add(version.key)
+        return held
 
 
 def batch_winners(versions: Sequence[RecordVersion]) -> list[RecordVersion]:

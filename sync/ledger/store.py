@@ -401,9 +401,13 @@ class Ledger:
         query = select(table.c.rid).where(table.c.agency == agency).limit(1)
         return conn.execute(query).first() is not None
 
-    def keys_holding_content(self, conn: Connection, keys: Iterable[RecordKey]) -> set[RecordKey]:
-        """Those of `keys` whose stored record holds content (stored and not deleted)."""
-        return self._keys_where(conn, keys, schema.records.c.deleted.is_(False))
+    def stored_states(
+        self, conn: Connection, keys: Iterable[RecordKey]
+    ) -> dict[RecordKey, tuple[bool, str]]:
+        """The stored records of `keys`: whether each is deleted, and its `updated_at` key."""
+        table = schema.records
+        rows = self._rows_by_key(conn, keys, table.c.deleted, table.c.updated_at)
+        return {key: (bool(deleted), str(updated_at)) for key, (deleted, updated_at) in rows}
 
     def keys_deleted_by_run(
         self, conn: Connection, keys: Iterable[RecordKey], run_id: int

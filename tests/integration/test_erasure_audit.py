@@ -120,3 +120,28 @@ def test_a_units_erasures_are_audited_in_record_order_in_entries_of_bounded_size
     _run(app, tmp_path, [_deletion(f"PA-{n}", "2026-02-01T00:00:00Z") for n in numbers])
     refs = [f"record:police/assessment/PA-{n}" for n in sorted(numbers)]
     assert _erasures(app) == [refs[0:2], refs[2:4], refs[4:]]
+
+
+@pytest.mark.parametrize("ledger_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_stale_line_and_a_later_deletion_of_a_deleted_record_erase_nothing(
+    app: App, tmp_path: Path
+) -> None:
+    """The stale content would never have been stored over the stored deletion."""
+    _run(app, tmp_path, [_deletion("PA-1", "2026-02-01T00:00:00Z")])
+    stale = completed_assessment(
+        "police", "PA-1", "GMP-1", "2025-05-10", updated_at="2026-01-01T00:00:00Z"
+    )
+    _run(app, tmp_path, [stale, _deletion("PA-1", "2026-03-01T00:00:00Z")])
+    assert _erasures(app) == []
+
+
+@pytest.mark.parametrize("ledger_url", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("sent_at", ["2026-02-01T00:00:00Z", "2026-02-15T00:00:00Z"])
+def test_content_sent_again_after_its_deletion_then_deleted_again_is_erased(
+    app: App, tmp_path: Path, sent_at: str
+) -> None:
+    """Content not older than the stored deletion would have been stored: its deletion erases."""
+    _run(app, tmp_path, [_deletion("PA-1", "2026-02-01T00:00:00Z")])
+    again = completed_assessment("police", "PA-1", "GMP-1", "2025-05-10", updated_at=sent_at)
+    _run(app, tmp_path, [again, _deletion("PA-1", "2026-03-01T00:00:00Z")])
+    assert _erasures(app) == [[REF]]
