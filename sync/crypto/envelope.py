@@ -185,9 +185,23 @@ def looks_like_envelope(first_line: bytes) -> bool:
     )
 
 
+class _FieldTwice(ValueError):
+    """A JSON object of the envelope names a field twice."""
+
+
+def _refuse_fields_twice(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise _FieldTwice
+    return document
+
+
 def _parse_wire(wire: bytes) -> _Wire:
+    """The envelope's parts, well-formed: one JSON object, each field once, its formats."""
     try:
-        document = json.loads(wire)
+        document = json.loads(wire, object_pairs_hook=_refuse_fields_twice)
+    except _FieldTwice:
+        raise EnvelopeRejected("the envelope names a field twice.") from None
     except ValueError:
         raise EnvelopeRejected("the envelope is not valid JSON.") from None
     if not isinstance(document, dict) or set(document) != WIRE_FIELDS:

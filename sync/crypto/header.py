@@ -110,7 +110,7 @@ def parse_header(document: object) -> Header:
     """A `Header` from its JSON object, or `EnvelopeRejected` when any field is off."""
     if not isinstance(document, dict) or set(document) != HEADER_FIELDS:
         raise EnvelopeRejected("the envelope header does not have exactly the expected fields.")
-    if document["v"] != ENVELOPE_VERSION or isinstance(document["v"], bool):
+    if type(document["v"]) is not int or document["v"] != ENVELOPE_VERSION:  # not 1.0, not true
         raise EnvelopeRejected("the envelope version is not supported.")
     text_fields = HEADER_FIELDS - {"v"}
     if not all(isinstance(document[name], str) for name in text_fields):
