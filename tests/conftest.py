@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import Engine, create_engine
@@ -32,16 +33,17 @@ POSTGRES_ADMIN_URL = os.environ.get(
 
 
 def _redis_url_of_this_worker() -> str:
-    """The test Redis database: 15 by default, one lower for each further pytest-xdist worker.
+    """The test Redis database: the one `ARMS_SYNC_TEST_REDIS` names (else 15), one lower
+    for each further pytest-xdist worker.
 
     Tests empty their database and run Celery workers on it, so two test
     processes never share one.
     """
-    base = os.environ.get("ARMS_SYNC_TEST_REDIS", "redis://127.0.0.1:6379/15")
+    base = urlsplit(os.environ.get("ARMS_SYNC_TEST_REDIS", "redis://127.0.0.1:6379/15"))
+    database = int(base.path.strip("/") or 15)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     offset = int(worker.removeprefix("gw") or 0)
-    server, _, database = base.rpartition("/")
-    return f"{server}/{int(database) - offset}"
+    return urlunsplit(base._replace(path=f"/{database - offset}"))
 
 
 REDIS_URL = _redis_url_of_this_worker()
