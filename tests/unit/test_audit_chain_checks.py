@@ -1,6 +1,8 @@
-"""Checks found missing by a mutation audit: the documented chain hash, verify's
-link, numbering, head and anchor checks, the writer's refusals, the pipeline
-hooks' entries, and the refusal of malformed, forged or mismatched receipts."""
+"""The audit chain and signed receipts held to their documents, check by check.
+
+The documented chain hash, verify's link, numbering, head and anchor checks,
+the writer's refusals, the pipeline hooks' entries, and the refusal of
+malformed, forged or mismatched receipts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Envelope, sealed-file and key-ring checks that a mutation audit found untested.
+"""Envelopes, sealed files and the key ring held to `docs/crypto.md`, check by check.
 
 Each test pins one property stated in `docs/crypto.md` (cited in its
 docstring): the documented wire construction, the well-formedness and key
