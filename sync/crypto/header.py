@@ -85,6 +85,17 @@ def new_msg_id() -> str:
     return secrets.token_hex(MSG_ID_BYTES)
 
 
+def is_sealed_at(text: str) -> bool:
+    """Whether `text` is a real moment written as `format_sealed_at` writes it (UTC, seconds)."""
+    if _SEALED_AT_RE.fullmatch(text) is None:
+        return False
+    try:
+        datetime.strptime(text, SEALED_AT_FORMAT)
+    except ValueError:
+        return False
+    return True
+
+
 def format_sealed_at(now: datetime) -> str:
     """RFC 3339 UTC timestamp to the second, e.g. `2026-11-28T10:15:30Z`."""
     if now.tzinfo is None:

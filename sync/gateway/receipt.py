@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 
-from sync.crypto.header import SEALED_AT_FORMAT, canonical_json
+from sync.crypto.header import canonical_json, is_sealed_at
 from sync.crypto.keys import KeyRing, Party
 from sync.errors import KeyError_, PermanentGatewayError
 
@@ -29,7 +29,6 @@ RECEIPT_FIELDS = frozenset({"agency", "digest", "msg_id", "received_at"})
 SIGNED_FIELDS = frozenset({"key_id", "receipt", "sig"})
 _HEX_64 = re.compile(r"[0-9a-f]{64}")  # matched whole (`fullmatch`)
 _HEX_32 = re.compile(r"[0-9a-f]{32}")
-_UTC_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +101,6 @@ def _receipt_body(document: object) -> dict[str, str]:
         raise ValueError("a receipt's fields are text.")
     if not _HEX_32.fullmatch(document["msg_id"]) or not _HEX_64.fullmatch(document["digest"]):
         raise ValueError("a receipt's msg_id or digest is malformed.")
-    if not _UTC_SECONDS.fullmatch(document["received_at"]):
+    if not is_sealed_at(document["received_at"]):
         raise ValueError("a receipt's received_at is not an RFC 3339 UTC time to the second.")
-    datetime.strptime(document["received_at"], SEALED_AT_FORMAT)  # a real day and time
     return {name: document[name] for name in RECEIPT_FIELDS}
