@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.test_reconcile_cli import OPERATOR, REASON, act_id, arms_sync, subjects
 from tests.e2e.test_run_cli import _worked_example
-from tests.feed_records import STAMP, Record, person, run_args, write_feeds
+from tests.feed_records import licence, person, run_args, write_feeds
 
 pytestmark = pytest.mark.e2e
 
@@ -82,28 +82,14 @@ def test_a_preview_names_no_act_id_that_will_never_exist(ledger: Path) -> None:
     assert revoke.stdout.splitlines()[0].startswith(f"Preview of revocation {override}:")
 
 
-def _licence(sid: str, pid: str, start: str) -> Record:
-    return {
-        "type": "supervision",
-        "agency": "probation",
-        "id": sid,
-        "person_id": pid,
-        "kind": "licence",
-        "offence": "sexual",
-        "start": start,
-        "end": "2030-01-01",
-        "updated_at": STAMP,
-    }
-
-
 def test_a_notice_that_changes_only_whether_arms_is_mandatory_says_so(tmp_path: Path) -> None:
     """Two CRNs of one man: linked, the earlier licence (begun before the roll-out) governs."""
     other = {"surname": "OTHERNAME", "forenames": "PETER", "date_of_birth": "1981-05-05"}
     probation = [
         person("probation", "D000001"),
-        _licence("S-1", "D000001", "2015-01-01"),
+        licence("S-1", "D000001", "2015-01-01", "2030-01-01"),
         person("probation", "D000002", **other),
-        _licence("S-2", "D000002", "2016-03-01"),
+        licence("S-2", "D000002", "2016-03-01", "2030-01-01"),
     ]
     arms_sync(*run_args(*write_feeds(tmp_path, probation, [])), cwd=tmp_path)
 

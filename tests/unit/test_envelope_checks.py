@@ -15,7 +15,7 @@ import json
 import re
 import shutil
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,8 @@ from sync.crypto.envelope import (
     encode_wire,
     inner_signing_input,
     looks_like_envelope,
-    open_envelope,
     outer_signing_input,
     pack_inner,
-    seal,
     unpack_inner,
     verify_outer,
 )
@@ -48,14 +46,13 @@ from sync.crypto.keyring import (
     generate_party,
     import_party,
     list_keys,
-    load_keyring,
     load_public_ring,
     revoke,
     rotate,
 )
 from sync.crypto.keys import KeyInfo, KeyRing, KeyStatus, KeyUse, Party
 from sync.crypto.replay import InMemoryReplayGuard
-from sync.crypto.sealed_file import open_lines, paged_content_type, seal_lines
+from sync.crypto.sealed_file import open_lines, paged_content_type
 from sync.errors import (
     ConfigurationError,
     EnvelopeOutsideSkewWindow,
@@ -63,35 +60,17 @@ from sync.errors import (
     InputRefused,
     KeyError_,
 )
+from tests.unit.test_envelope import GRACE, PLAINTEXT, T0, Rings, _load, _open, _paged, _seal
 
-T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
-SKEW = timedelta(minutes=5)
-GRACE = timedelta(days=7)
-PLAINTEXT = b'{"notices":[]}'
 WIRE_RE = re.compile(
     rb'\{"header":(\{[^{}]*\}),"ct":"([A-Za-z0-9+/=]*)","sig":"([A-Za-z0-9+/=]*)"\}'
 )
 
 
-@dataclass(frozen=True)
-class Rings:
-    """A key directory holding every party's keys, and each party's key ring."""
-
-    directory: Path
-    probation: KeyRing
-    police: KeyRing
-    hub: KeyRing
-
-
 def _rings(directory: Path) -> Rings:
     for party in Party:
         generate_party(directory, party, now=T0)
-    return Rings(
-        directory,
-        load_keyring(directory, Party.PROBATION),
-        load_keyring(directory, Party.POLICE),
-        load_keyring(directory, Party.HUB),
-    )
+    return _load(directory)
 
 
 @pytest.fixture(scope="module")
@@ -102,22 +81,6 @@ def rings(tmp_path_factory: pytest.TempPathFactory) -> Rings:
 @pytest.fixture
 def own_rings(tmp_path: Path) -> Rings:
     return _rings(tmp_path / "keys")
-
-
-def _seal(rings: Rings, *, now: datetime = T0, content_type: str = CONTENT_TYPE_FEED) -> bytes:
-    return seal(
-        PLAINTEXT,
-        sender=Party.PROBATION,
-        recipient=Party.HUB,
-        keyring=rings.probation,
-        content_type=content_type,
-        now=now,
-    )
-
-
-def _open(wire: bytes, ring: KeyRing, max_skew: timedelta | None = SKEW) -> bytes:
-    opened = open_envelope(wire, keyring=ring, now=T0, max_skew=max_skew, replay_guard=None)
-    return opened.plaintext
 
 
 def _edit(wire: bytes, **fields: object) -> bytes:
@@ -338,25 +301,6 @@ def test_a_forged_signature_is_reported_before_the_clock_skew(rings: Rings) -> N
 # Sealed files
 
 
-def _records(count: int) -> list[bytes]:
-    return [b'{"type":"EXAMPLE","id":"X%06d"}\n' % number for number in range(count)]
-
-
-def _file(rings: Rings, count: int = 25) -> list[bytes]:
-    """A sealed file of `count` records in pages of ten."""
-    return list(
-        seal_lines(
-            _records(count),
-            sender=Party.PROBATION,
-            recipient=Party.HUB,
-            keyring=rings.probation,
-            content_type=CONTENT_TYPE_FEED,
-            now=T0,
-            page_lines=10,
-        )
-    )
-
-
 def _old_page(rings: Rings, number: int, last: bool = False) -> bytes:
     """A page numbered without a file id, as sealed before files had ids."""
     return _seal(rings, content_type=paged_content_type(CONTENT_TYPE_FEED, number, last))
@@ -368,7 +312,7 @@ def _read(lines: list[bytes], rings: Rings, **options: Any) -> int:
 
 def test_page_content_types_have_the_documented_form(rings: Rings) -> None:
     """docs/crypto.md: `…; file=<16 hex>; page=1`, …, `…; page=N; last=true`."""
-    types = [json.loads(wire)["header"]["content_type"] for wire in _file(rings)]
+    types = [json.loads(wire)["header"]["content_type"] for wire in _paged(rings)]
     file_id = re.escape(CONTENT_TYPE_FEED) + "; file=[0-9a-f]{16}; "
     assert re.fullmatch(file_id + "page=1", types[0])
     assert re.fullmatch(file_id + "page=3; last=true", types[2])
@@ -376,28 +320,21 @@ def test_page_content_types_have_the_documented_form(rings: Rings) -> None:
 
 def test_a_file_read_twice_with_one_guard_is_read_once(rings: Rings) -> None:
     """docs/crypto.md: the very same page twice is read once (the caller's guard counts)."""
-    wires, guard = _file(rings), InMemoryReplayGuard()
+    wires, guard = _paged(rings), InMemoryReplayGuard()
     assert _read(wires, rings, replay_guard=guard) == 3
     assert _read(wires, rings, replay_guard=guard) == 0
 
 
 def test_a_file_sealed_a_month_ago_opens(rings: Rings) -> None:
     """docs/crypto.md: files are not live; they are opened with `max_skew=None`."""
-    wires = _file(rings)
+    wires = _paged(rings)
     opened = open_lines(wires, keyring=rings.hub, now=T0 + timedelta(days=30))
     assert len(list(opened)) == 3
 
 
 def test_a_file_whose_sender_changes_is_refused(rings: Rings) -> None:
     """docs/crypto.md: `open_lines` refuses a file whose sender changes part-way."""
-    by_police = seal(
-        PLAINTEXT,
-        sender=Party.POLICE,
-        recipient=Party.HUB,
-        keyring=rings.police,
-        content_type=CONTENT_TYPE_FEED,
-        now=T0,
-    )
+    by_police = _seal(rings, sender=Party.POLICE, keyring=rings.police)
     with pytest.raises(InputRefused, match="changes sender"):
         _read([_seal(rings), by_police], rings)
 
