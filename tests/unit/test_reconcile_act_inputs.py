@@ -1,0 +1,129 @@
+"""What a manual act takes from its operator: operator, reason, records, dates and act ids."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+
+from sync.core.records import Agency, RecordRef
+from sync.errors import UsageError
+from sync.reconcile.acts import (
+    MAX_OPERATOR_CHARS,
+    MAX_REASON_CHARS,
+    Actor,
+    new_act_id,
+    parse_record_ref,
+    require_actor,
+    require_date_range,
+    require_operator,
+    vanished_subject_message,
+)
+
+REASON = "agreed at the MAPPA meeting"
+
+
+@pytest.mark.parametrize("operator", [None, "", "   "])
+def test_a_missing_or_blank_operator_is_refused(operator: str | None) -> None:
+    with pytest.raises(UsageError, match="An operator is required"):
+        require_operator(operator)
+
+
+def test_the_operator_is_kept_without_surrounding_blanks() -> None:
+    assert require_operator("  jsmith \n") == "jsmith"
+
+
+def test_an_operator_of_the_longest_length_is_taken_and_one_longer_refused() -> None:
+    longest = "o" * MAX_OPERATOR_CHARS
+    assert require_operator(longest) == longest
+    with pytest.raises(UsageError, match="at most"):
+        require_operator(longest + "o")
+
+
+def test_an_operator_with_control_characters_is_refused() -> None:
+    with pytest.raises(UsageError, match="plain text"):
+        require_operator("j\x1bsmith")
+
+
+@pytest.mark.parametrize("reason", [None, "", " \t "])
+def test_a_missing_or_blank_reason_is_refused(reason: str | None) -> None:
+    with pytest.raises(UsageError, match="A reason is required"):
+        require_actor("jsmith", reason)
+
+
+def test_the_actor_keeps_operator_and_reason_without_surrounding_blanks() -> None:
+    assert require_actor(" jsmith ", f"  {REASON}\n") == Actor("jsmith", REASON)
+
+
+def test_a_reason_of_the_longest_length_is_taken_and_one_longer_refused() -> None:
+    longest = "r" * MAX_REASON_CHARS
+    assert require_actor("jsmith", longest).reason == longest
+    with pytest.raises(UsageError, match="at most"):
+        require_actor("jsmith", longest + "r")
+
+
+def test_the_audit_log_names_the_actor_as_an_operator() -> None:
+    assert Actor("jsmith", REASON).audit_actor == "operator:jsmith"
+
+
+def test_act_ids_carry_their_prefix_and_sixteen_upper_case_hex_digits() -> None:
+    first, second = new_act_id("OVR"), new_act_id("OVR")
+    assert re.fullmatch(r"OVR-[0-9A-F]{16}", first)
+    assert first != second
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("probation:X600001", RecordRef(Agency.PROBATION, "X600001")),
+        ("police:LAN-2", RecordRef(Agency.POLICE, "LAN-2")),
+        ("police/LAN-2", RecordRef(Agency.POLICE, "LAN-2")),
+        ("probation/X600001", RecordRef(Agency.PROBATION, "X600001")),
+        ("police: LAN-2 ", RecordRef(Agency.POLICE, "LAN-2")),
+    ],
+)
+def test_a_record_is_taken_as_agency_colon_or_slash_id(text: str, expected: RecordRef) -> None:
+    assert parse_record_ref(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["X600001", "probation:", "probation/", "court:X600001", "Probation:X1", ":X1"]
+)
+def test_a_record_without_a_known_agency_and_an_id_is_refused(text: str) -> None:
+    with pytest.raises(UsageError, match="probation:ID or police:ID"):
+        parse_record_ref(text)
+
+
+def test_a_range_of_one_day_is_taken_and_a_reversed_one_refused() -> None:
+    require_date_range(date(2025, 6, 1), date(2025, 6, 1))
+    require_date_range(date(2025, 6, 1), None)
+    with pytest.raises(UsageError, match="is after its end"):
+        require_date_range(date(2025, 6, 2), date(2025, 6, 1))
+
+
+def test_a_vanished_subject_names_its_one_holder() -> None:
+    assert vanished_subject_message("S1", ["S2"]) == (
+        "Subject S1 no longer exists: its records are now in subject S2; use that id."
+    )
+
+
+def test_a_vanished_subject_names_its_holders_in_the_order_given() -> None:
+    assert vanished_subject_message("S1", ["S2", "S3"]) == (
+        "Subject S1 no longer exists: its records are now in subjects S2 and S3; use those ids."
+    )
+    assert vanished_subject_message("S1", ["S4", "S2", "S3"]).endswith(
+        "now in subjects S4, S2 and S3; use those ids."
+    )
+
+
+def test_a_vanished_subject_whose_records_were_all_deleted_says_so() -> None:
+    assert vanished_subject_message("S1", []) == (
+        "Subject S1 no longer exists: its records were all deleted by their agencies."
+    )
+
+
+def test_a_subject_that_vanished_before_holders_were_kept_points_to_the_links_export() -> None:
+    message = vanished_subject_message("S1", None)
+    assert message.startswith("Subject S1 no longer exists: it was re-linked before")
+    assert "`arms-sync export links`" in message

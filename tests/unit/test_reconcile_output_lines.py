@@ -1,0 +1,153 @@
+"""The terminal text of an act's preview or outcome and of a subject report."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sync.core.policy import Segment
+from sync.core.records import Agency, Owner, RecordRef
+from sync.reconcile.diff import OwnershipChange
+from sync.reconcile.preview import ActOutcome, Preview, SubjectView
+from sync.reconcile.render import notice_line, outcome_lines, report_lines, segment_line
+from sync.reconcile.subject import HistoryEvent, SubjectReport
+
+PROBATION = RecordRef(Agency.PROBATION, "X600001")
+POLICE = RecordRef(Agency.POLICE, "P6")
+JUNE_1, JUNE_30 = date(2025, 6, 1), date(2025, 6, 30)
+OPEN_POLICE = Segment(None, None, Owner.POLICE, "POLICE-REGISTERED", True, "pi-15-2015")
+JUNE = Segment(JUNE_1, JUNE_30, Owner.PROBATION, "MANUAL", True, "pi-15-2015")
+HANDOVER = OwnershipChange(
+    POLICE, JUNE_1, JUNE_30, "police", "POLICE-REGISTERED", "probation", "MANUAL", True, True
+)
+
+
+def test_a_segment_line_shows_open_ends_and_whether_arms_is_mandatory() -> None:
+    line = segment_line(None, JUNE_30, "police", "POLICE-REGISTERED", False)
+    assert line.split() == [
+        "open",
+        "..",
+        "2025-06-30",
+        "police",
+        "POLICE-REGISTERED",
+        "discretionary",
+    ]
+    assert segment_line(JUNE_1, None, "none", "NONE-CUSTODY", True).split()[-1] == "mandatory"
+
+
+def test_a_handover_notice_goes_to_the_record_s_own_agency() -> None:
+    assert notice_line(HANDOVER) == (
+        "  to police about police:P6: from 2025-06-01 to 2025-06-30 the owner becomes "
+        "probation (MANUAL), was police (POLICE-REGISTERED) (handover)"
+    )
+
+
+def test_a_change_of_mandatory_alone_names_it_on_both_sides() -> None:
+    change = OwnershipChange(
+        PROBATION, None, None, "probation", "PROB-SEXUAL", "probation", "PROB-SEXUAL", False, True
+    )
+    assert notice_line(change) == (
+        "  to probation about probation:X600001: from open to open the owner becomes "
+        "probation (PROB-SEXUAL, mandatory), was probation (PROB-SEXUAL, discretionary)"
+    )
+
+
+def _preview() -> Preview:
+    return Preview(
+        before=(SubjectView("S1", (PROBATION, POLICE), (OPEN_POLICE,)),),
+        after=(SubjectView("S1", (PROBATION, POLICE), (JUNE,)),),
+        notices=(HANDOVER,),
+        flags_closed=("assessed_by_non_owner|police|LA-1",),
+        flags_raised=(),
+    )
+
+
+def test_a_preview_shows_both_timelines_its_notices_and_its_flags() -> None:
+    lines = outcome_lines(ActOutcome(None, _preview(), False), "override", sends_notices=True)
+    assert lines[0] == "Preview of override: nothing has changed; add --apply to make it."
+    assert lines[1:4] == [
+        "Before:",
+        "  S1: probation:X600001, police:P6",
+        segment_line(None, None, "police", "POLICE-REGISTERED", True),
+    ]
+    assert lines[4:7] == [
+        "After:",
+        "  S1: probation:X600001, police:P6",
+        segment_line(JUNE_1, JUNE_30, "probation", "MANUAL", True),
+    ]
+    assert lines[7:] == [
+        "Notices that will go out:",
+        notice_line(HANDOVER),
+        "Flags that will close:",
+        "  assessed_by_non_owner|police|LA-1",
+        "Flags that will be raised:",
+        "  none",
+    ]
+
+
+def test_a_revocation_s_preview_names_the_override() -> None:
+    lines = outcome_lines(ActOutcome("OVR-1", _preview(), False), "revoke", sends_notices=True)
+    assert lines[0] == "Preview of revoke OVR-1: nothing has changed; add --apply to make it."
+
+
+def test_an_applied_act_names_its_id_and_run_and_what_it_closed_and_raised() -> None:
+    preview = Preview((), (), (), flags_closed=(), flags_raised=("duplicate|police|LA-1",))
+    lines = outcome_lines(ActOutcome("LNK-1", preview, True, 7), "link", sends_notices=True)
+    assert lines == [
+        "Applied link LNK-1; decisions recomputed in run 7.",
+        "Before:",
+        "After:",
+        "Notices queued for the agencies:",
+        "  none (no owner or rule changes)",
+        "Flags closed:",
+        "  none",
+        "Flags raised:",
+        "  duplicate|police|LA-1",
+    ]
+
+
+def test_an_act_that_changes_nothing_says_so() -> None:
+    lines = outcome_lines(
+        ActOutcome(None, Preview((), (), ()), False), "unlink", sends_notices=True
+    )
+    assert lines[-1] == "This act changes no subject and no timeline."
+    assert "This act changes no subject and no timeline." not in outcome_lines(
+        ActOutcome(None, _preview(), False), "unlink", sends_notices=True
+    )
+
+
+def test_a_subject_report_shows_records_side_by_side_timeline_flags_and_history() -> None:
+    at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    report = SubjectReport(
+        "S1",
+        records=[PROBATION, POLICE],
+        persons={PROBATION: {"surname": "EXAMPLE", "forenames": "WORKED"}},
+        timeline=[
+            {
+                "from": None,
+                "to": None,
+                "owner": "police",
+                "rule": "POLICE-REGISTERED",
+                "mandatory": True,
+            }
+        ],
+        flags=[{"key": "duplicate|police|LA-1", "kind": "duplicate", "state": "resolved"}],
+        history=[HistoryEvent(at, "assign", "OVR-1", "jsmith", "agreed", "owner police")],
+    )
+    lines = report_lines(report)
+    assert lines[0] == "Subject S1"
+    assert lines[1].split() == ["probation:X600001", "police:P6"]
+    assert lines[2].split() == ["surname", "EXAMPLE"]
+    assert lines[3].split() == ["forenames", "WORKED"]
+    timeline = lines.index("Timeline:")
+    assert lines[timeline + 1] == segment_line(None, None, "police", "POLICE-REGISTERED", True)
+    flags = lines.index("Flags:")
+    assert lines[flags + 1] == "  [resolved] duplicate  duplicate|police|LA-1"
+    assert lines[flags + 2 :] == [
+        "Manual acts:",
+        "  2026-11-02T09:30:00+00:00 assign OVR-1 by jsmith: owner police; reason: agreed",
+    ]
+
+
+def test_a_subject_report_without_flags_or_acts_says_none() -> None:
+    lines = report_lines(SubjectReport("S1"))
+    assert lines[-4:] == ["Flags:", "  none", "Manual acts:", "  none"]
