@@ -10,6 +10,8 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from sync.feeds.files import PlainFileSource
+
 STAMP = "2026-01-01T00:00:00Z"
 AS_OF = "2026-11-28"
 HOME_AREA = {"probation": "NW", "police": "LANC"}
@@ -102,6 +104,14 @@ def write_feeds(
         write_feed(folder / "probation.jsonl", probation),
         write_feed(folder / "police.jsonl", police),
     )
+
+
+def write_sources(
+    folder: Path, probation: Iterable[Mapping[str, object]], police: Iterable[Mapping[str, object]]
+) -> dict[str, PlainFileSource]:
+    """Both agencies' feed files written in `folder`, as the sources of an in-process run."""
+    probation_feed, police_feed = write_feeds(folder, probation, police)
+    return {"probation": PlainFileSource(probation_feed), "police": PlainFileSource(police_feed)}
 
 
 def run_args(probation: Path, police: Path, as_of: str = AS_OF) -> list[str]:

@@ -19,9 +19,8 @@ import pytest
 from sync.app import App
 from sync.cycle import run_cycle
 from sync.exports import export_links, export_ownership, export_timeline
-from sync.feeds.files import PlainFileSource
 from sync.settings import load_settings
-from tests.feed_records import licence, person, write_feeds
+from tests.feed_records import licence, person, write_sources
 
 pytestmark = pytest.mark.integration
 
@@ -57,12 +56,7 @@ def app(ledger_url: str, tmp_path: Path) -> Iterator[App]:
         person("police", "LAN-1", pnc=PNC),
         person("police", "LAN-2", surname="SEPARATE", date_of_birth="1960-03-03"),
     ]
-    probation_feed, police_feed = write_feeds(tmp_path, probation, police)
-    sources = {
-        "probation": PlainFileSource(probation_feed),
-        "police": PlainFileSource(police_feed),
-    }
-    run_cycle(application, sources, AS_OF)
+    run_cycle(application, write_sources(tmp_path, probation, police), AS_OF)
     yield application
     application.close()
 

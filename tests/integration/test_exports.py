@@ -17,9 +17,8 @@ import pytest
 from sync.app import App
 from sync.cycle import run_cycle
 from sync.exports import export_links, export_ownership, export_timeline
-from sync.feeds.files import PlainFileSource
 from sync.settings import load_settings
-from tests.feed_records import licence, merge, person, write_feeds
+from tests.feed_records import licence, merge, person, write_sources
 
 pytestmark = pytest.mark.integration
 
@@ -38,12 +37,7 @@ def app(ledger_url: str, tmp_path: Path) -> Iterator[App]:
         LICENCE,
     ]
     police = [person("police", "LAN-1", pnc=PNC)]
-    probation_feed, police_feed = write_feeds(tmp_path, probation, police)
-    sources = {
-        "probation": PlainFileSource(probation_feed),
-        "police": PlainFileSource(police_feed),
-    }
-    run_cycle(application, sources, AS_OF)
+    run_cycle(application, write_sources(tmp_path, probation, police), AS_OF)
     yield application
     application.close()
 

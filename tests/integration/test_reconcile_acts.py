@@ -18,7 +18,6 @@ from sync.core.identifiers import check_letter
 from sync.core.records import Agency, Owner, RecordRef
 from sync.cycle import run_cycle
 from sync.errors import UsageError
-from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
 from sync.ledger.tables_manual import flag_acts, manual_links, review_items
 from sync.reconcile.acts import Actor
@@ -28,7 +27,7 @@ from sync.reconcile.links import link, unlink
 from sync.reconcile.overrides import AssignRequest, assign, revoke
 from sync.reconcile.subject import subject_report
 from sync.settings import Settings
-from tests.feed_records import Record, completed_assessment, licence, person, write_feeds
+from tests.feed_records import Record, completed_assessment, licence, person, write_sources
 from tests.integration.test_reconcile_apply import matches_a_fresh_pass, subject_of
 
 pytestmark = pytest.mark.integration
@@ -104,9 +103,7 @@ class Clock:
 def run(app: App, folder: Path, **options: bool) -> None:
     """One in-process run of the feeds."""
     folder.mkdir(exist_ok=True)
-    probation, police = write_feeds(folder, *feeds(**options))
-    sources = {"probation": PlainFileSource(probation), "police": PlainFileSource(police)}
-    run_cycle(app, sources, AS_OF)
+    run_cycle(app, write_sources(folder, *feeds(**options)), AS_OF)
 
 
 @pytest.fixture
@@ -373,9 +370,7 @@ def test_a_record_its_agency_deleted_cannot_be_linked(app: App, tmp_path: Path) 
     folder.mkdir()
     probation, police = feeds()
     police[0] = {**police[0], "deleted": True, "updated_at": "2026-03-01T00:00:00Z"}
-    probation_feed, police_feed = write_feeds(folder, probation, police)
-    sources = {"probation": PlainFileSource(probation_feed), "police": PlainFileSource(police_feed)}
-    run_cycle(app, sources, AS_OF)
+    run_cycle(app, write_sources(folder, probation, police), AS_OF)
     with pytest.raises(UsageError, match="police person record given"):
         link(app, REVIEW_PROBATION, REVIEW_POLICE, ACTOR, apply=False)
 

@@ -10,9 +10,8 @@ import pytest
 
 from sync.app import App
 from sync.cycle import run_cycle
-from sync.feeds.files import PlainFileSource
 from sync.settings import Settings
-from tests.feed_records import person, write_feeds
+from tests.feed_records import person, write_sources
 
 pytestmark = pytest.mark.integration
 
@@ -28,8 +27,7 @@ def app(tmp_path: Path) -> Iterator[App]:
 
 
 def _stages(app: App, folder: Path, probation: list[dict[str, object]]) -> list[str]:
-    probation_feed, police_feed = write_feeds(folder, probation, [person("police", "GMP-1")])
-    sources = {"probation": PlainFileSource(probation_feed), "police": PlainFileSource(police_feed)}
+    sources = write_sources(folder, probation, [person("police", "GMP-1")])
     told: list[str] = []
     run_cycle(app, sources, AS_OF, told.append)
     return told

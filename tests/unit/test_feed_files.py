@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sync.crypto.header import CONTENT_TYPE_FEED
-from sync.crypto.keyring import generate_party, load_keyring
+from sync.crypto.keyring import load_keyring
 from sync.crypto.keys import Party
 from sync.crypto.replay import InMemoryReplayGuard
 from sync.crypto.sealed_file import seal_lines
@@ -18,19 +18,13 @@ from sync.feeds.files import PlainFileSource, SealedFileSource, is_sealed_file
 from sync.feeds.jsonl import Accepted
 from sync.feeds.models import FeedContext
 from tests.feed_records import person
+from tests.unit.test_feed_line_breaks import keys
 
 CONTEXT = FeedContext("probation", date(2026, 11, 28))
 NOW = datetime.now(UTC)
+__all__ = ["keys"]  # the fixture, shared with the line-break tests
+
 LINES = [json.dumps(person("probation", f"X00000{n}")).encode() for n in (1, 2, 3)]
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A key directory with the hub's and probation's keys."""
-    directory = tmp_path_factory.mktemp("keys")
-    for party in (Party.HUB, Party.PROBATION):
-        generate_party(directory, party)
-    return directory
 
 
 def _pages(keys: Path, page_lines: int = 1) -> list[bytes]:
