@@ -175,11 +175,12 @@ def report_duplicates(
 def warn_of_unknown_area(app: App, area: str) -> None:
     """Warn (on stderr) when no stored flag is in `area`: a mistyped code reads as no flags."""
     from sync.ledger.flag_rows import flag_areas
+    from sync.reports.models import area_or_none
 
-    known = flag_areas(app.ledger)
-    if area.strip().casefold() in {name.strip().casefold() for name in known}:
+    known = {area_or_none(name) for name in flag_areas(app.ledger)} - {None}
+    if area_or_none(area) in known:
         return
-    listed = ", ".join(sorted(known)) or "none"
+    listed = ", ".join(sorted(name for name in known if name is not None)) or "none"
     click.echo(
         f"Warning: no flag in the ledger is in area {area}; areas with flags: {listed}.", err=True
     )

@@ -96,7 +96,7 @@ def _scope_predicate(filters: ReportFilters, for_agency: str | None) -> FlagPred
     """Every filter except the period, as one predicate (the period is applied later)."""
     agencies = _agencies_in_scope(filters.agency, for_agency)
     kinds = frozenset(filters.kinds)
-    area = filters.area.casefold() if filters.area is not None else None
+    area = filters.area
     state = filters.state
 
     def in_scope(row: FlagRow) -> bool:
@@ -104,7 +104,7 @@ def _scope_predicate(filters: ReportFilters, for_agency: str | None) -> FlagPred
             (agencies is None or row.agency in agencies)
             and (not kinds or row.kind in kinds)
             and (state is None or row.state == state)
-            and (area is None or (row.area is not None and row.area.casefold() == area))
+            and (area is None or row.area == area)
         )
 
     return in_scope

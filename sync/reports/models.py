@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from sync.core.duplicates import FlagKind
+from sync.core.policy import area_key
 
 AgencyName = Literal["probation", "police"]
 FlagState = Literal["open", "closed"]
@@ -113,6 +114,11 @@ class FlagRow(_Frozen):
     last_seen: datetime = Field(exclude=True)
     closed_at: datetime | None = None
 
+    @field_validator("area")
+    @classmethod
+    def _area_as_compared(cls, area: str | None) -> str | None:
+        return area_or_none(area)
+
     @field_serializer("first_seen", "closed_at")
     def _day_only(self, value: datetime | None) -> date | None:
         """Reports give the day a flag was raised or closed, not the run's exact time."""
@@ -128,6 +134,15 @@ class FlagRow(_Frozen):
         if self.first_seen_as_of is not None:
             return self.first_seen_as_of
         return utc_day(self.first_seen)
+
+
+def area_or_none(area: str | None) -> str | None:
+    """An area code as the policy compares it (`" nw "` is `NW`); a blank one is none.
+
+    Flags and the area filter both go through it, so a report filters and
+    groups areas as the training dates are looked up.
+    """
+    return area_key(area) or None if area is not None else None
 
 
 class ReportFilters(_Frozen):
@@ -159,7 +174,7 @@ class ReportFilters(_Frozen):
     @field_validator("area")
     @classmethod
     def _blank_is_none(cls, area: str | None) -> str | None:
-        return area.strip() or None if area is not None else None
+        return area_or_none(area)
 
     @model_validator(mode="after")
     def _period_in_order(self) -> ReportFilters:

@@ -119,6 +119,28 @@ def test_a_blank_area_is_no_restriction(blank: str) -> None:
     assert [row.subject_id for row in report.flags] == ["SUB-1", "SUB-2"]
 
 
+def test_area_codes_differing_only_in_case_or_spaces_are_one_area() -> None:
+    rows = [
+        assessment_flag(subject_id="SUB-1", area="NW"),
+        assessment_flag(subject_id="SUB-2", area=" nw "),
+        assessment_flag(subject_id="SUB-3", area="Nw"),
+        assessment_flag(subject_id="SUB-4", area="NE"),
+        assessment_flag(subject_id="SUB-5", area="   "),
+    ]
+
+    whole = report_of(rows)
+    filtered = report_of(rows, ReportFilters(area=" nW", state=None))
+
+    assert [(area.area, area.total) for area in whole.summary.by_area] == [
+        ("NE", 1),
+        ("NW", 3),
+        (None, 1),
+    ]
+    assert [row.area for row in whole.flags] == ["NW", "NW", "NW", "NE", None]
+    assert filtered.filters.area == "NW"
+    assert [row.subject_id for row in filtered.flags] == ["SUB-1", "SUB-2", "SUB-3"]
+
+
 def test_the_same_reference_at_both_agencies_counts_as_two_redundant_assessments() -> None:
     """Each agency numbers its own assessments, so a reference means nothing without its agency."""
     sides: tuple[tuple[AgencyName, AgencyName], ...] = (
