@@ -40,8 +40,12 @@ class GatewaySource:
 
     @property
     def name(self) -> str:
-        """The gateway's host and port (never credentials or paths)."""
-        return urlsplit(self.base_url).netloc
+        """The gateway's host and port as the URL writes them (never credentials or paths).
+
+        It names the source in progress lines, errors, the audit log and the
+        ledger's cursor key, so a `user:password@` in the URL is left out.
+        """
+        return urlsplit(self.base_url).netloc.rpartition("@")[2]
 
     @property
     def live(self) -> bool:
