@@ -1,0 +1,338 @@
+"""The gateway client's requests and its reading of answers, against a scripted HTTP server.
+
+The server runs on 127.0.0.1 and answers each request from a script, so the
+client meets answers no well-behaved gateway gives; what it sent is read off
+the server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+
+from sync.crypto import CONTENT_TYPE_NOTICES, Party, seal
+from sync.crypto.envelope import wire_digest
+from sync.crypto.keys import KeyRing
+from sync.errors import EnvelopeRefusedError, PermanentGatewayError, RetryableGatewayError
+from sync.gateway.client import GatewayClient
+from sync.gateway.receipt import sign_receipt
+from sync.gateway.retry import RetryPolicy
+from tests.scripted_http import Asked, RecordingSession, Reply, ScriptedServer, json_reply
+
+TOKEN = {"access_token": "token-1", "token_type": "Bearer", "expires_in": 300}
+PAGE = {"envelope": None, "next": "djE6MA", "more": False}
+
+
+def answer(status: int, document: object = None, *, headers: dict[str, str] | None = None) -> Reply:
+    """A reply holding the JSON of `document`."""
+    return json_reply(status, document, headers)
+
+
+class Clock:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Harness:
+    """A client of a scripted server, the session it sends with, its waits and its clock."""
+
+    client: GatewayClient
+    server: ScriptedServer
+    session: RecordingSession
+    sleeps: list[float]
+    clock: Clock
+
+    @property
+    def sent(self) -> list[Asked]:
+        """The requests the server received, in order."""
+        return self.server.asked
+
+
+MakeHarness = Callable[..., Harness]
+
+
+@pytest.fixture
+def harness(keyrings: dict[Party, KeyRing]) -> Iterator[MakeHarness]:
+    """Builds clients of scripted servers; every server is stopped after the test."""
+    servers: list[ScriptedServer] = []
+
+    def make(
+        replies: list[Reply],
+        *,
+        trailing_slash: bool = False,
+        ca_bundle: str | None = None,
+        max_body_bytes: int = 1024 * 1024,
+    ) -> Harness:
+        server = ScriptedServer(replies).__enter__()
+        servers.append(server)
+        session = RecordingSession()
+        sleeps: list[float] = []
+        clock = Clock()
+        client = GatewayClient(
+            server.url + ("/" if trailing_slash else ""),
+            agency=Party.POLICE,
+            client_id="hub",
+            client_secret="synthetic-secret",
+            keyring=keyrings[Party.HUB],
+            retry=RetryPolicy(max_attempts=3, base_delay=0.1, max_delay=2.0),
+            session=session,
+            sleep=sleeps.append,
+            rand=lambda: 0.5,
+            monotonic=clock,
+            ca_bundle=ca_bundle,
+            max_body_bytes=max_body_bytes,
+        )
+        return Harness(client, server, session, sleeps, clock)
+
+    try:
+        yield make
+    finally:
+        for server in servers:
+            server.__exit__(None, None, None)
+
+
+def _paths(run: Harness) -> list[str]:
+    return [sent.path for sent in run.sent]
+
+
+def _batch(keyrings: dict[Party, KeyRing]) -> bytes:
+    return seal(
+        b'{"notices": []}',
+        sender=Party.HUB,
+        recipient=Party.POLICE,
+        keyring=keyrings[Party.HUB],
+        content_type=CONTENT_TYPE_NOTICES,
+        now=datetime.now(UTC),
+    )
+
+
+def _receipt(keyrings: dict[Party, KeyRing], envelope: bytes, **changes: str) -> Any:
+    fields = {
+        "msg_id": json.loads(envelope)["header"]["msg_id"],
+        "digest": wire_digest(envelope),
+        "received_at": "2026-11-28T10:00:00Z",
+    }
+    return json.loads(sign_receipt(keyrings[Party.POLICE], **{**fields, **changes}))
+
+
+# --- what the client sends -------------------------------------------------------
+
+
+def test_a_delivery_posts_the_stripped_envelope_as_json(
+    harness: MakeHarness, keyrings: dict[Party, KeyRing]
+) -> None:
+    envelope = _batch(keyrings)
+    run = harness([answer(200, TOKEN), answer(200, _receipt(keyrings, envelope))])
+    run.client.deliver(b"  " + envelope + b"\n")
+    token, notices = run.sent
+    assert (notices.method, notices.path) == ("POST", "/notices")
+    assert notices.body == envelope
+    assert notices.headers["Content-Type"] == "application/json"
+    assert notices.headers["Authorization"] == "Bearer token-1"
+    assert (token.method, token.path) == ("POST", "/oauth/token")
+    assert dict(parse_qsl(token.body.decode())) == {"grant_type": "client_credentials"}
+    assert token.headers["Authorization"].startswith("Basic ")
+
+
+@pytest.mark.parametrize("ca_bundle", [None, "/etc/synthetic/ca.pem"])
+def test_every_request_names_its_certificate_check(
+    harness: MakeHarness, keyrings: dict[Party, KeyRing], ca_bundle: str | None
+) -> None:
+    run = harness([answer(200, TOKEN), answer(200, PAGE)], ca_bundle=ca_bundle)
+    run.client.fetch_page(None, 10)
+    expected = True if ca_bundle is None else ca_bundle
+    assert [options["verify"] for options in run.session.sent_options] == [expected, expected]
+    assert run.session.verify == expected
+
+
+def test_a_trailing_slash_in_the_base_url_makes_no_difference(
+    harness: MakeHarness,
+    keyrings: dict[Party, KeyRing],
+) -> None:
+    run = harness([answer(200, TOKEN), answer(200, PAGE)], trailing_slash=True)
+    run.client.fetch_page("djE6Mw", 25)
+    assert _paths(run) == ["/oauth/token", "/feed"]
+    assert run.sent[1].query == {"limit": "25", "since": "djE6Mw"}
+
+
+def test_the_listing_asks_for_the_notices_after_the_number_given(
+    harness: MakeHarness,
+    keyrings: dict[Party, KeyRing],
+) -> None:
+    listing = {"notices": [{"seq": 6}], "last": 6}
+    run = harness([answer(200, TOKEN), answer(200, listing)])
+    assert run.client.received_notices(5) == [{"seq": 6}]
+    assert run.sent[1].query == {"after": "5"}
+
+
+def test_closing_the_client_closes_its_session(
+    harness: MakeHarness, keyrings: dict[Party, KeyRing]
+) -> None:
+    run = harness([])
+    with run.client:
+        assert not run.session.closed
+    assert run.session.closed
+
+
+# --- the bearer token's lifetime ------------------------------------------------------
+
+
+def test_a_token_is_reused_until_ten_seconds_before_it_expires(
+    harness: MakeHarness,
+    keyrings: dict[Party, KeyRing],
+) -> None:
+    second = {**TOKEN, "access_token": "token-2"}
+    replies = [answer(200, TOKEN), answer(200, PAGE), answer(200, PAGE)]
+    run = harness([*replies, answer(200, second), answer(200, PAGE)])
+    run.client.fetch_page(None, 10)
+    run.clock.now += 289.5  # 10.5 s before the 300 s token expires
+    run.client.fetch_page(None, 10)
+    run.clock.now += 0.5  # 10 s before
+    run.client.fetch_page(None, 10)
+    feed_tokens = [s.headers["Authorization"] for s in run.sent if s.path == "/feed"]
+    assert feed_tokens == ["Bearer token-1", "Bearer token-1", "Bearer token-2"]
+
+
+# --- answers that are retried -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"envelope": None, "next": 7, "more": False},
+        {"envelope": None, "next": "djE6MA", "more": "no"},
+        {"envelope": None, "more": False},
+    ],
+    ids=["cursor-not-text", "more-not-boolean", "no-cursor"],
+)
+def test_a_malformed_page_is_retried(
+    harness: MakeHarness, keyrings: dict[Party, KeyRing], bad: object
+) -> None:
+    run = harness([answer(200, TOKEN), answer(200, bad), answer(200, PAGE)])
+    page = run.client.fetch_page(None, 10)
+    assert (page.next, page.more) == ("djE6MA", False)
+    assert run.sleeps == [0.05]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {**TOKEN, "access_token": ""},
+        {**TOKEN, "expires_in": "300"},
+        {"token_type": "Bearer", "expires_in": 300},
+    ],
+    ids=["empty-token", "lifetime-not-a-number", "no-token"],
+)
+def test_a_malformed_token_answer_is_retried(
+    harness: MakeHarness, keyrings: dict[Party, KeyRing], bad: object
+) -> None:
+    run = harness([answer(200, bad), answer(200, TOKEN), answer(200, PAGE)])
+    run.client.fetch_page(None, 10)
+    assert _paths(run) == ["/oauth/token", "/oauth/token", "/feed"]
+    assert run.sent[-1].headers["Authorization"] == "Bearer token-1"
+    assert run.sleeps == [0.05]
+
+
+def test_a_listing_whose_rows_are_not_objects_is_retried(
+    harness: MakeHarness,
+    keyrings: dict[Party, KeyRing],
+) -> None:
+    bad = {"notices": [1, 2], "last": 2}
+    run = harness([answer(200, TOKEN), *(answer(200, bad) for _ in range(3))])
+    with pytest.raises(RetryableGatewayError, match="malformed listing"):
+        run.client.received_notices()
+
+
+def test_a_504_is_retried(harness: MakeHarness, keyrings: dict[Party, KeyRing]) -> None:
+    run = harness([answer(200, TOKEN), answer(504, {}), answer(200, PAGE)])
+    run.client.fetch_page(None, 10)
+    assert run.sleeps == [0.05]
+
+
+def test_a_receipt_missing_its_fields_is_retried(
+    harness: MakeHarness, keyrings: dict[Party, KeyRing]
+) -> None:
+    envelope = _batch(keyrings)
+    good = _receipt(keyrings, envelope)
+    malformed = {key: value for key, value in good.items() if key != "sig"}
+    run = harness([answer(200, TOKEN), answer(200, malformed), answer(200, good)])
+    receipt = run.client.deliver(envelope)
+    assert receipt.digest == wire_digest(envelope)
+    assert run.sleeps == [0.05]
+
+
+# --- refusals -------------------------------------------------------------------
+
+
+def test_a_receipt_naming_another_msg_id_is_refused(
+    harness: MakeHarness, keyrings: dict[Party, KeyRing]
+) -> None:
+    envelope = _batch(keyrings)
+    other = _receipt(keyrings, envelope, msg_id="0" * 32)
+    run = harness([answer(200, TOKEN), answer(200, other)])
+    with pytest.raises(PermanentGatewayError, match="does not match"):
+        run.client.deliver(envelope)
+    assert run.sleeps == []
+
+
+def test_a_refused_envelope_is_told_apart_by_its_code(
+    harness: MakeHarness, keyrings: dict[Party, KeyRing]
+) -> None:
+    refusal = {"error": "envelope_rejected", "reason": "Unknown key."}
+    run = harness([answer(200, TOKEN), answer(400, refusal)])
+    with pytest.raises(EnvelopeRefusedError, match=r"HTTP 400 \(envelope_rejected\)"):
+        run.client.deliver(_batch(keyrings))
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("no such thing <b>", ""),
+        ("P-000123", ""),
+        ("a" * 60, " (" + "a" * 40 + ")"),
+        ("invalid_limit", " (invalid_limit)"),
+    ],
+    ids=["not-a-word", "an-identifier", "too-long", "a-code"],
+)
+def test_a_refusal_names_the_gateway_s_code_only_when_it_is_a_plain_word(
+    harness: MakeHarness, keyrings: dict[Party, KeyRing], code: str, shown: str
+) -> None:
+    run = harness([answer(200, TOKEN), answer(400, {"error": code})])
+    with pytest.raises(PermanentGatewayError) as refused:
+        run.client.fetch_page(None, 10)
+    assert str(refused.value) == f"the police gateway refused the request with HTTP 400{shown}."
+
+
+@pytest.mark.parametrize("status", [300, 301, 308])
+def test_every_3xx_answer_is_refused_as_a_redirect(
+    harness: MakeHarness, keyrings: dict[Party, KeyRing], status: int
+) -> None:
+    run = harness([answer(200, TOKEN), answer(status, PAGE)])
+    with pytest.raises(PermanentGatewayError, match=rf"with a redirect \(HTTP {status}\)"):
+        run.client.fetch_page(None, 10)
+    assert run.sleeps == []
+
+
+def test_a_body_of_exactly_the_cap_is_read_and_one_byte_more_is_refused(
+    harness: MakeHarness,
+    keyrings: dict[Party, KeyRing],
+) -> None:
+    padded = {**PAGE, "padding": "x" * 200}  # larger than the token answer
+    size = len(json.dumps(padded).encode())
+    fits = harness([answer(200, TOKEN), answer(200, padded)], max_body_bytes=size)
+    assert fits.client.fetch_page(None, 10).next == PAGE["next"]
+    over = harness([answer(200, TOKEN), answer(200, padded)], max_body_bytes=size - 1)
+    with pytest.raises(PermanentGatewayError, match=f"over {size - 1} bytes"):
+        over.client.fetch_page(None, 10)
