@@ -25,6 +25,8 @@ from sync.gateway.receipt import sign_receipt
 from sync.gateway.retry import RetryPolicy
 from tests.scripted_http import Asked, RecordingSession, Reply, ScriptedServer, json_reply
 
+pytestmark = pytest.mark.integration
+
 TOKEN = {"access_token": "token-1", "token_type": "Bearer", "expires_in": 300}
 PAGE = {"envelope": None, "next": "djE6MA", "more": False}
 

@@ -22,6 +22,8 @@ from sync.gateway_clients import GatewayClients, build_gateway_client
 from sync.settings import Settings, load_settings
 from tests.scripted_http import RecordingSession, ScriptedServer, json_reply
 
+pytestmark = pytest.mark.integration
+
 TOKEN = {"access_token": "token-1", "token_type": "Bearer", "expires_in": 300}
 PAGE = {"envelope": None, "next": "djE6MA", "more": False}
 URL = "https://police-gateway.example:8443"
