@@ -1,0 +1,72 @@
+"""Feed cursors and gateway waits are kept per agency and source, on both databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from sync.app import App
+from sync.ledger.cursors import (
+    FeedPosition,
+    end_pull,
+    load_position,
+    load_wait,
+    save_position,
+    save_wait,
+)
+from sync.settings import load_settings
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(ledger_url: str) -> Iterator[Engine]:
+    app = App(load_settings(database_url=ledger_url))
+    app.ledger.ensure_schema()
+    yield app.ledger.engine
+    app.close()
+
+
+def _save(engine: Engine, agency: str, source: str, cursor: str, pages: int) -> None:
+    with engine.begin() as conn:
+        save_position(conn, agency, source, FeedPosition(cursor, pages), NOW)
+
+
+def test_each_sources_position_is_its_own_and_the_latest_saved(engine: Engine) -> None:
+    _save(engine, "police", "gateway-a", "c-1", 1)
+    _save(engine, "police", "gateway-b", "c-9", 4)
+    _save(engine, "probation", "gateway-a", "c-5", 2)
+    _save(engine, "police", "gateway-a", "c-2", 2)
+
+    assert load_position(engine, "police", "gateway-a") == FeedPosition("c-2", 2)
+    assert load_position(engine, "police", "gateway-b") == FeedPosition("c-9", 4)
+    assert load_position(engine, "probation", "gateway-a") == FeedPosition("c-5", 2)
+    assert load_position(engine, "probation", "gateway-b") is None
+
+
+def test_ending_a_pull_keeps_its_cursor_and_numbers_the_next_from_the_start(
+    engine: Engine,
+) -> None:
+    _save(engine, "police", "gateway-a", "c-2", 2)
+    _save(engine, "police", "gateway-b", "c-9", 4)
+    end_pull(engine, "police", "gateway-a")
+    assert load_position(engine, "police", "gateway-a") == FeedPosition("c-2", 0)
+    assert load_position(engine, "police", "gateway-b") == FeedPosition("c-9", 4)
+
+
+def test_a_wait_is_kept_per_source_as_a_utc_time(engine: Engine) -> None:
+    assert load_wait(engine, "police", "gateway-a") is None
+    save_wait(engine, "police", "gateway-a", NOW + timedelta(minutes=5), NOW)
+    save_wait(engine, "police", "gateway-a", NOW + timedelta(minutes=10), NOW)
+    save_wait(engine, "police", "gateway-b", NOW + timedelta(hours=1), NOW)
+
+    waited = load_wait(engine, "police", "gateway-a")
+    assert waited == NOW + timedelta(minutes=10)
+    assert waited is not None
+    assert waited.utcoffset() == timedelta(0)
+    assert load_wait(engine, "police", "gateway-b") == NOW + timedelta(hours=1)
