@@ -1,45 +1,75 @@
-"""An HTTP server on 127.0.0.1 that answers from a script, for the gateway client's tests.
+"""A real HTTP server on 127.0.0.1 that follows a script, for the gateway client's tests.
 
-Each request gets the next reply of the script, over a real socket, and is
-recorded (method, path, query, body, headers), so a test can give the client
-answers no well-behaved gateway would (a malformed page, a redirect, a body
-of an exact size) and check what the client sent. A request the script did
-not expect is answered 500 and counted, and the server refuses to stop
-quietly: leaving the `with` block raises when there was one.
+Each request the server receives is recorded (method, path, query, body,
+headers) and answered by the next step of its script: a reply, a hang-up
+with no answer, a body cut short, or an answer later than the client waits.
+So a test can give the client answers no well-behaved gateway gives and see
+exactly what the client sent. A request beyond the script is answered 599
+and counted in `unscripted`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 import requests
 
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted answer."""
+    """An answer: status, body and headers."""
 
     status: int
-    body: bytes = b""
+    body: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def json_reply(
-    status: int, document: object = None, headers: Mapping[str, str] | None = None
-) -> Reply:
-    """A reply holding the JSON of `document`."""
-    return Reply(status, json.dumps(document).encode(), dict(headers or {}))
+@dataclass(frozen=True)
+class HangUp:
+    """Close the connection without answering."""
 
 
 @dataclass(frozen=True)
-class Asked:
+class CutShort:
+    """Announce `answer`'s body and 100 bytes more, send the body, close the connection."""
+
+    answer: Reply
+
+
+@dataclass(frozen=True)
+class AnswerLate:
+    """Send `answer` only after `seconds`, later than the client waits."""
+
+    answer: Reply
+    seconds: float
+
+
+Step = Reply | HangUp | CutShort | AnswerLate
+
+
+def reply(
+    status: int,
+    document: object = None,
+    *,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Reply:
+    """A reply whose body is `body` as given, else the JSON of `document`."""
+    content = body if body is not None else json.dumps(document).encode()
+    return Reply(status, content, dict(headers or {}))
+
+
+@dataclass(frozen=True)
+class Call:
     """One request the server received."""
 
     method: str
@@ -48,79 +78,111 @@ class Asked:
     body: bytes
     headers: dict[str, str]
 
+    @property
+    def endpoint(self) -> str:
+        """The last part of the path: `token`, `feed`, `notices`."""
+        return self.path.rsplit("/", 1)[-1]
 
-class ScriptedServer:
-    """A scripted HTTP server on a free port of 127.0.0.1, served from a thread."""
+    @property
+    def authorization(self) -> str | None:
+        """The Authorization header, if the request had one."""
+        return self.headers.get("Authorization")
 
-    def __init__(self, script: list[Reply] | None = None) -> None:
-        self.script: list[Reply] = list(script or [])
-        self.asked: list[Asked] = []
-        self.unexpected = 0
+
+class ScriptedGateway:
+    """A real HTTP server on 127.0.0.1 answering each request with the next step of a script."""
+
+    def __init__(self, script: list[Step]) -> None:
+        self.script = list(script)
+        self.calls: list[Call] = []
+        self.unscripted = 0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_of(self))
+        self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def __enter__(self) -> ScriptedServer:
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> ScriptedGateway:
         self._thread.start()
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
-        if error is None and self.unexpected:
-            raise AssertionError(f"the client made {self.unexpected} request(s) not scripted")
 
-    def answer(self, asked: Asked) -> Reply:
-        """Record `asked` and give the next reply (500 when the script has run out)."""
+    def next_step(self, call: Call) -> Step:
+        """Record `call` and take the next step of the script (599 past its end)."""
         with self._lock:
-            self.asked.append(asked)
-            if self.script:
-                return self.script.pop(0)
-            self.unexpected += 1
-            return json_reply(500, {"error": "not_scripted"})
+            self.calls.append(call)
+            if not self.script:
+                self.unscripted += 1
+                return reply(599, {"error": "unscripted_request"})
+            return self.script.pop(0)
 
 
-def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
+def _handler_of(gateway: ScriptedGateway) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
         def do_GET(self) -> None:
-            self._reply()
+            self._answer()
 
         def do_POST(self) -> None:
-            self._reply()
+            self._answer()
 
-        def _reply(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+        def _answer(self) -> None:
             parts = urlsplit(self.path)
-            asked = Asked(
+            call = Call(
                 self.command,
                 parts.path,
                 dict(parse_qsl(parts.query)),
-                self.rfile.read(length),
+                self.rfile.read(int(self.headers.get("Content-Length") or 0)),
                 dict(self.headers.items()),
             )
-            reply = server.answer(asked)
-            self.send_response(reply.status)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            self.wfile.write(reply.body)
+            step = gateway.next_step(call)
+            with contextlib.suppress(OSError):
+                self._perform(step)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - its signature
-            """Quiet: the test reads `asked`, not a log."""
+        def _perform(self, step: Step) -> None:
+            if isinstance(step, HangUp):
+                self.close_connection = True
+            elif isinstance(step, CutShort):
+                self._send(step.answer, announced_extra=100)
+            elif isinstance(step, AnswerLate):
+                time.sleep(step.seconds)
+                self._send(step.answer)
+            else:
+                self._send(step)
+
+        def _send(self, answer: Reply, announced_extra: int = 0) -> None:
+            self.send_response(answer.status)
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer.body) + announced_extra))
+            self.end_headers()
+            self.wfile.write(answer.body)
+            self.close_connection = True
+
+        def log_message(self, *_: object) -> None:
+            return
 
     return Handler
+
+
+StartGateway = Callable[[list[Step]], ScriptedGateway]
+
+
+@pytest.fixture
+def scripted() -> Iterator[StartGateway]:
+    """Start scripted gateways; each is stopped when the test ends."""
+    with contextlib.ExitStack() as stack:
+        yield lambda script: stack.enter_context(ScriptedGateway(script))
 
 
 class RecordingSession(requests.Session):

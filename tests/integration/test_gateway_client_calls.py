@@ -23,17 +23,21 @@ from sync.errors import EnvelopeRefusedError, PermanentGatewayError, RetryableGa
 from sync.gateway.client import GatewayClient
 from sync.gateway.receipt import sign_receipt
 from sync.gateway.retry import RetryPolicy
-from tests.scripted_http import Asked, RecordingSession, Reply, ScriptedServer, json_reply
+from tests.scripted_http import (
+    Call,
+    RecordingSession,
+    Reply,
+    ScriptedGateway,
+    StartGateway,
+    reply,
+    scripted,
+)
 
 pytestmark = pytest.mark.integration
+__all__ = ["scripted"]  # the fixture, from tests/scripted_http.py
 
 TOKEN = {"access_token": "token-1", "token_type": "Bearer", "expires_in": 300}
 PAGE = {"envelope": None, "next": "djE6MA", "more": False}
-
-
-def answer(status: int, document: object = None, *, headers: dict[str, str] | None = None) -> Reply:
-    """A reply holding the JSON of `document`."""
-    return json_reply(status, document, headers)
 
 
 class Clock:
@@ -51,24 +55,24 @@ class Harness:
     """A client of a scripted server, the session it sends with, its waits and its clock."""
 
     client: GatewayClient
-    server: ScriptedServer
+    server: ScriptedGateway
     session: RecordingSession
     sleeps: list[float]
     clock: Clock
 
     @property
-    def sent(self) -> list[Asked]:
+    def sent(self) -> list[Call]:
         """The requests the server received, in order."""
-        return self.server.asked
+        return self.server.calls
 
 
 MakeHarness = Callable[..., Harness]
 
 
 @pytest.fixture
-def harness(keyrings: dict[Party, KeyRing]) -> Iterator[MakeHarness]:
-    """Builds clients of scripted servers; every server is stopped after the test."""
-    servers: list[ScriptedServer] = []
+def harness(keyrings: dict[Party, KeyRing], scripted: StartGateway) -> Iterator[MakeHarness]:
+    """Builds clients of scripted servers; no server may be asked more than its script."""
+    servers: list[ScriptedGateway] = []
 
     def make(
         replies: list[Reply],
@@ -77,7 +81,7 @@ def harness(keyrings: dict[Party, KeyRing]) -> Iterator[MakeHarness]:
         ca_bundle: str | None = None,
         max_body_bytes: int = 1024 * 1024,
     ) -> Harness:
-        server = ScriptedServer(replies).__enter__()
+        server = scripted(list(replies))
         servers.append(server)
         session = RecordingSession()
         sleeps: list[float] = []
@@ -98,11 +102,8 @@ def harness(keyrings: dict[Party, KeyRing]) -> Iterator[MakeHarness]:
         )
         return Harness(client, server, session, sleeps, clock)
 
-    try:
-        yield make
-    finally:
-        for server in servers:
-            server.__exit__(None, None, None)
+    yield make
+    assert [server.unscripted for server in servers] == [0] * len(servers)
 
 
 def _paths(run: Harness) -> list[str]:
@@ -136,7 +137,7 @@ def test_a_delivery_posts_the_stripped_envelope_as_json(
     harness: MakeHarness, keyrings: dict[Party, KeyRing]
 ) -> None:
     envelope = _batch(keyrings)
-    run = harness([answer(200, TOKEN), answer(200, _receipt(keyrings, envelope))])
+    run = harness([reply(200, TOKEN), reply(200, _receipt(keyrings, envelope))])
     run.client.deliver(b"  " + envelope + b"\n")
     token, notices = run.sent
     assert (notices.method, notices.path) == ("POST", "/notices")
@@ -152,7 +153,7 @@ def test_a_delivery_posts_the_stripped_envelope_as_json(
 def test_every_request_names_its_certificate_check(
     harness: MakeHarness, keyrings: dict[Party, KeyRing], ca_bundle: str | None
 ) -> None:
-    run = harness([answer(200, TOKEN), answer(200, PAGE)], ca_bundle=ca_bundle)
+    run = harness([reply(200, TOKEN), reply(200, PAGE)], ca_bundle=ca_bundle)
     run.client.fetch_page(None, 10)
     expected = True if ca_bundle is None else ca_bundle
     assert [options["verify"] for options in run.session.sent_options] == [expected, expected]
@@ -163,7 +164,7 @@ def test_a_trailing_slash_in_the_base_url_makes_no_difference(
     harness: MakeHarness,
     keyrings: dict[Party, KeyRing],
 ) -> None:
-    run = harness([answer(200, TOKEN), answer(200, PAGE)], trailing_slash=True)
+    run = harness([reply(200, TOKEN), reply(200, PAGE)], trailing_slash=True)
     run.client.fetch_page("djE6Mw", 25)
     assert _paths(run) == ["/oauth/token", "/feed"]
     assert run.sent[1].query == {"limit": "25", "since": "djE6Mw"}
@@ -174,7 +175,7 @@ def test_the_listing_asks_for_the_notices_after_the_number_given(
     keyrings: dict[Party, KeyRing],
 ) -> None:
     listing = {"notices": [{"seq": 6}], "last": 6}
-    run = harness([answer(200, TOKEN), answer(200, listing)])
+    run = harness([reply(200, TOKEN), reply(200, listing)])
     assert run.client.received_notices(5) == [{"seq": 6}]
     assert run.sent[1].query == {"after": "5"}
 
@@ -196,8 +197,8 @@ def test_a_token_is_reused_until_ten_seconds_before_it_expires(
     keyrings: dict[Party, KeyRing],
 ) -> None:
     second = {**TOKEN, "access_token": "token-2"}
-    replies = [answer(200, TOKEN), answer(200, PAGE), answer(200, PAGE)]
-    run = harness([*replies, answer(200, second), answer(200, PAGE)])
+    replies = [reply(200, TOKEN), reply(200, PAGE), reply(200, PAGE)]
+    run = harness([*replies, reply(200, second), reply(200, PAGE)])
     run.client.fetch_page(None, 10)
     run.clock.now += 289.5  # 10.5 s before the 300 s token expires
     run.client.fetch_page(None, 10)
@@ -222,7 +223,7 @@ def test_a_token_is_reused_until_ten_seconds_before_it_expires(
 def test_a_malformed_page_is_retried(
     harness: MakeHarness, keyrings: dict[Party, KeyRing], bad: object
 ) -> None:
-    run = harness([answer(200, TOKEN), answer(200, bad), answer(200, PAGE)])
+    run = harness([reply(200, TOKEN), reply(200, bad), reply(200, PAGE)])
     page = run.client.fetch_page(None, 10)
     assert (page.next, page.more) == ("djE6MA", False)
     assert run.sleeps == [0.05]
@@ -240,7 +241,7 @@ def test_a_malformed_page_is_retried(
 def test_a_malformed_token_answer_is_retried(
     harness: MakeHarness, keyrings: dict[Party, KeyRing], bad: object
 ) -> None:
-    run = harness([answer(200, bad), answer(200, TOKEN), answer(200, PAGE)])
+    run = harness([reply(200, bad), reply(200, TOKEN), reply(200, PAGE)])
     run.client.fetch_page(None, 10)
     assert _paths(run) == ["/oauth/token", "/oauth/token", "/feed"]
     assert run.sent[-1].headers["Authorization"] == "Bearer token-1"
@@ -252,13 +253,13 @@ def test_a_listing_whose_rows_are_not_objects_is_retried(
     keyrings: dict[Party, KeyRing],
 ) -> None:
     bad = {"notices": [1, 2], "last": 2}
-    run = harness([answer(200, TOKEN), *(answer(200, bad) for _ in range(3))])
+    run = harness([reply(200, TOKEN), *(reply(200, bad) for _ in range(3))])
     with pytest.raises(RetryableGatewayError, match="malformed listing"):
         run.client.received_notices()
 
 
 def test_a_504_is_retried(harness: MakeHarness, keyrings: dict[Party, KeyRing]) -> None:
-    run = harness([answer(200, TOKEN), answer(504, {}), answer(200, PAGE)])
+    run = harness([reply(200, TOKEN), reply(504, {}), reply(200, PAGE)])
     run.client.fetch_page(None, 10)
     assert run.sleeps == [0.05]
 
@@ -269,7 +270,7 @@ def test_a_receipt_missing_its_fields_is_retried(
     envelope = _batch(keyrings)
     good = _receipt(keyrings, envelope)
     malformed = {key: value for key, value in good.items() if key != "sig"}
-    run = harness([answer(200, TOKEN), answer(200, malformed), answer(200, good)])
+    run = harness([reply(200, TOKEN), reply(200, malformed), reply(200, good)])
     receipt = run.client.deliver(envelope)
     assert receipt.digest == wire_digest(envelope)
     assert run.sleeps == [0.05]
@@ -283,7 +284,7 @@ def test_a_receipt_naming_another_msg_id_is_refused(
 ) -> None:
     envelope = _batch(keyrings)
     other = _receipt(keyrings, envelope, msg_id="0" * 32)
-    run = harness([answer(200, TOKEN), answer(200, other)])
+    run = harness([reply(200, TOKEN), reply(200, other)])
     with pytest.raises(PermanentGatewayError, match="does not match"):
         run.client.deliver(envelope)
     assert run.sleeps == []
@@ -293,7 +294,7 @@ def test_a_refused_envelope_is_told_apart_by_its_code(
     harness: MakeHarness, keyrings: dict[Party, KeyRing]
 ) -> None:
     refusal = {"error": "envelope_rejected", "reason": "Unknown key."}
-    run = harness([answer(200, TOKEN), answer(400, refusal)])
+    run = harness([reply(200, TOKEN), reply(400, refusal)])
     with pytest.raises(EnvelopeRefusedError, match=r"HTTP 400 \(envelope_rejected\)"):
         run.client.deliver(_batch(keyrings))
 
@@ -311,7 +312,7 @@ def test_a_refused_envelope_is_told_apart_by_its_code(
 def test_a_refusal_names_the_gateway_s_code_only_when_it_is_a_plain_word(
     harness: MakeHarness, keyrings: dict[Party, KeyRing], code: str, shown: str
 ) -> None:
-    run = harness([answer(200, TOKEN), answer(400, {"error": code})])
+    run = harness([reply(200, TOKEN), reply(400, {"error": code})])
     with pytest.raises(PermanentGatewayError) as refused:
         run.client.fetch_page(None, 10)
     assert str(refused.value) == f"the police gateway refused the request with HTTP 400{shown}."
@@ -321,7 +322,7 @@ def test_a_refusal_names_the_gateway_s_code_only_when_it_is_a_plain_word(
 def test_every_3xx_answer_is_refused_as_a_redirect(
     harness: MakeHarness, keyrings: dict[Party, KeyRing], status: int
 ) -> None:
-    run = harness([answer(200, TOKEN), answer(status, PAGE)])
+    run = harness([reply(200, TOKEN), reply(status, PAGE)])
     with pytest.raises(PermanentGatewayError, match=rf"with a redirect \(HTTP {status}\)"):
         run.client.fetch_page(None, 10)
     assert run.sleeps == []
@@ -333,8 +334,8 @@ def test_a_body_of_exactly_the_cap_is_read_and_one_byte_more_is_refused(
 ) -> None:
     padded = {**PAGE, "padding": "x" * 200}  # larger than the token answer
     size = len(json.dumps(padded).encode())
-    fits = harness([answer(200, TOKEN), answer(200, padded)], max_body_bytes=size)
+    fits = harness([reply(200, TOKEN), reply(200, padded)], max_body_bytes=size)
     assert fits.client.fetch_page(None, 10).next == PAGE["next"]
-    over = harness([answer(200, TOKEN), answer(200, padded)], max_body_bytes=size - 1)
+    over = harness([reply(200, TOKEN), reply(200, padded)], max_body_bytes=size - 1)
     with pytest.raises(PermanentGatewayError, match=f"over {size - 1} bytes"):
         over.client.fetch_page(None, 10)

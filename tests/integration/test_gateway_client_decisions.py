@@ -1,25 +1,21 @@
 """The gateway client's decisions against a real HTTP server on 127.0.0.1 that follows a script.
 
-Each request the server receives is answered by the next step of its script:
-a reply, a hang-up with no answer, a body cut short, or an answer later than
-the client waits. The client's `sleep` is recorded instead of slept, so the
-tests see exactly which waits the client chose.
+Each request the server receives is answered by the next step of its script
+(`tests/scripted_http.py`): a reply, a hang-up with no answer, a body cut
+short, or an answer later than the client waits. The client's `sleep` is
+recorded instead of slept, so the tests see exactly which waits the client
+chose.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote_plus
 
 import pytest
 
@@ -37,143 +33,26 @@ from sync.gateway.client import GatewayClient
 from sync.gateway.oauth import client_credentials
 from sync.gateway.receipt import sign_receipt, verify_receipt
 from sync.gateway.retry import RetryPolicy
+from tests.scripted_http import (
+    AnswerLate,
+    CutShort,
+    HangUp,
+    Reply,
+    ScriptedGateway,
+    StartGateway,
+    Step,
+    reply,
+    scripted,
+)
 
 pytestmark = pytest.mark.integration
+__all__ = ["scripted"]  # the fixture, from tests/scripted_http.py
 
 TOKEN = {"access_token": "token-1", "token_type": "Bearer", "expires_in": 300}
 PAGE = {"envelope": None, "next": "djE6MA", "more": False}
 NOW = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
 READ_TIMEOUT = 0.3  # seconds the client waits for an answer; a late step answers after 1 s
 LATE_BY = 1.0
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An answer: status, body and headers."""
-
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class HangUp:
-    """Close the connection without answering."""
-
-
-class CutShort:
-    """Announce a body, send part of it, close the connection."""
-
-
-class AnswerLate:
-    """Answer only after the client has stopped waiting."""
-
-
-Step = Reply | HangUp | CutShort | AnswerLate
-
-
-def reply(
-    status: int,
-    document: object = None,
-    *,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> Reply:
-    """A reply whose body is `body` as given, else the JSON of `document`."""
-    content = body if body is not None else json.dumps(document).encode()
-    return Reply(status, content, headers or {})
-
-
-@dataclass
-class Call:
-    """One request the server received."""
-
-    method: str
-    endpoint: str
-    authorization: str | None
-
-
-class ScriptedGateway:
-    """A real HTTP server on 127.0.0.1 answering each request with the next step of a script."""
-
-    def __init__(self, script: list[Step]) -> None:
-        self.script = list(script)
-        self.calls: list[Call] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """The server's base URL."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> ScriptedGateway:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    def _next(self, call: Call) -> Step:
-        with self._lock:
-            self.calls.append(call)
-            if not self.script:
-                return reply(599, {"error": "unscripted_request"})
-            return self.script.pop(0)
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self._answer()
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self._answer()
-
-            def _answer(self) -> None:
-                endpoint = urlsplit(self.path).path.rsplit("/", 1)[-1]
-                call = Call(self.command, endpoint, self.headers.get("Authorization"))
-                step = gateway._next(call)
-                with contextlib.suppress(OSError):
-                    self._perform(step)
-
-            def _perform(self, step: Step) -> None:
-                if isinstance(step, HangUp):
-                    self.close_connection = True
-                elif isinstance(step, CutShort):
-                    self._send(reply(200, PAGE), announced_extra=100)
-                elif isinstance(step, AnswerLate):
-                    time.sleep(LATE_BY)
-                    self._send(reply(200, PAGE))
-                else:
-                    self._send(step)
-
-            def _send(self, answer: Reply, announced_extra: int = 0) -> None:
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer.body) + announced_extra))
-                self.end_headers()
-                self.wfile.write(answer.body)
-                self.close_connection = True
-
-            def log_message(self, *_: object) -> None:
-                return
-
-        return Handler
-
-
-@pytest.fixture
-def scripted() -> Iterator[Callable[[list[Step]], ScriptedGateway]]:
-    """Start scripted gateways; each is stopped when the test ends."""
-    with contextlib.ExitStack() as stack:
-        yield lambda script: stack.enter_context(ScriptedGateway(script))
 
 
 def _client(
@@ -198,7 +77,7 @@ def _endpoints(gateway: ScriptedGateway) -> list[str]:
 
 
 def test_503_with_retry_after_waits_as_told_then_succeeds(
-    keyrings: dict[Party, KeyRing], scripted: Callable[[list[Step]], ScriptedGateway]
+    keyrings: dict[Party, KeyRing], scripted: StartGateway
 ) -> None:
     gateway = scripted(
         [reply(200, TOKEN), reply(503, {}, headers={"Retry-After": "1"}), reply(200, PAGE)]
@@ -221,7 +100,7 @@ def _in_ten_minutes() -> str:
 )
 def test_a_retry_after_beyond_max_delay_ends_the_call_at_once_with_the_wait(
     keyrings: dict[Party, KeyRing],
-    scripted: Callable[[list[Step]], ScriptedGateway],
+    scripted: StartGateway,
     make_retry_after: Callable[[], str],
 ) -> None:
     gateway = scripted(
@@ -239,7 +118,7 @@ def test_a_retry_after_beyond_max_delay_ends_the_call_at_once_with_the_wait(
 
 
 def test_attempts_run_out_on_a_retry_after_carry_its_wait(
-    keyrings: dict[Party, KeyRing], scripted: Callable[[list[Step]], ScriptedGateway]
+    keyrings: dict[Party, KeyRing], scripted: StartGateway
 ) -> None:
     busy: list[Step] = [reply(429, {}, headers={"Retry-After": "2"}) for _ in range(4)]
     gateway = scripted([reply(200, TOKEN), *busy])
@@ -254,11 +133,13 @@ def test_attempts_run_out_on_a_retry_after_carry_its_wait(
 
 
 @pytest.mark.parametrize(
-    "failure", [HangUp(), AnswerLate(), CutShort()], ids=["hang-up", "late", "cut-short"]
+    "failure",
+    [HangUp(), AnswerLate(reply(200, PAGE), LATE_BY), CutShort(reply(200, PAGE))],
+    ids=["hang-up", "late", "cut-short"],
 )
 def test_transport_failures_are_retried(
     keyrings: dict[Party, KeyRing],
-    scripted: Callable[[list[Step]], ScriptedGateway],
+    scripted: StartGateway,
     failure: Step,
 ) -> None:
     gateway = scripted([reply(200, TOKEN), failure, reply(200, PAGE)])
@@ -282,7 +163,7 @@ def test_transport_failures_are_retried(
     ids=["garbage", "array", "wrong-envelope", "500", "429"],
 )
 def test_bad_answers_are_retried(
-    keyrings: dict[Party, KeyRing], scripted: Callable[[list[Step]], ScriptedGateway], bad: Reply
+    keyrings: dict[Party, KeyRing], scripted: StartGateway, bad: Reply
 ) -> None:
     gateway = scripted([reply(200, TOKEN), bad, reply(200, PAGE)])
     sleeps: list[float] = []
@@ -294,7 +175,7 @@ def test_bad_answers_are_retried(
 
 
 def test_exhausted_retries_raise_retryable(
-    keyrings: dict[Party, KeyRing], scripted: Callable[[list[Step]], ScriptedGateway]
+    keyrings: dict[Party, KeyRing], scripted: StartGateway
 ) -> None:
     gateway = scripted([reply(200, TOKEN), *(reply(502, {}) for _ in range(4))])
     sleeps: list[float] = []
@@ -308,7 +189,7 @@ def test_exhausted_retries_raise_retryable(
 
 
 def test_401_fetches_a_new_token_once(
-    keyrings: dict[Party, KeyRing], scripted: Callable[[list[Step]], ScriptedGateway]
+    keyrings: dict[Party, KeyRing], scripted: StartGateway
 ) -> None:
     second = {**TOKEN, "access_token": "token-2"}
     gateway = scripted([reply(200, TOKEN), reply(401, {}), reply(200, second), reply(200, PAGE)])
@@ -318,9 +199,7 @@ def test_401_fetches_a_new_token_once(
     assert feed_calls == ["Bearer token-1", "Bearer token-2"]
 
 
-def test_a_second_401_is_permanent(
-    keyrings: dict[Party, KeyRing], scripted: Callable[[list[Step]], ScriptedGateway]
-) -> None:
+def test_a_second_401_is_permanent(keyrings: dict[Party, KeyRing], scripted: StartGateway) -> None:
     gateway = scripted([reply(200, TOKEN), reply(401, {}), reply(200, TOKEN), reply(401, {})])
     with (
         _client(keyrings, gateway, []) as client,
@@ -336,7 +215,7 @@ def test_a_second_401_is_permanent(
 )
 def test_basic_credentials_are_form_encoded_as_rfc_6749_asks(
     keyrings: dict[Party, KeyRing],
-    scripted: Callable[[list[Step]], ScriptedGateway],
+    scripted: StartGateway,
     client_id: str,
     secret: str,
 ) -> None:
@@ -360,7 +239,7 @@ def test_basic_credentials_are_form_encoded_as_rfc_6749_asks(
 
 
 def test_refused_credentials_are_permanent(
-    keyrings: dict[Party, KeyRing], scripted: Callable[[list[Step]], ScriptedGateway]
+    keyrings: dict[Party, KeyRing], scripted: StartGateway
 ) -> None:
     gateway = scripted([reply(401, {"error": "invalid_client"})])
     with (
@@ -372,7 +251,7 @@ def test_refused_credentials_are_permanent(
 
 
 def test_other_4xx_is_permanent_and_not_retried(
-    keyrings: dict[Party, KeyRing], scripted: Callable[[list[Step]], ScriptedGateway]
+    keyrings: dict[Party, KeyRing], scripted: StartGateway
 ) -> None:
     gateway = scripted([reply(200, TOKEN), reply(400, {"error": "invalid_cursor", "reason": "x"})])
     sleeps: list[float] = []
@@ -406,7 +285,7 @@ def _receipt(keyrings: dict[Party, KeyRing], envelope: bytes, **changes: str) ->
 
 
 def test_deliver_returns_the_verified_receipt(
-    keyrings: dict[Party, KeyRing], scripted: Callable[[list[Step]], ScriptedGateway]
+    keyrings: dict[Party, KeyRing], scripted: StartGateway
 ) -> None:
     envelope = _batch(keyrings)
     gateway = scripted([reply(200, TOKEN), reply(200, _receipt(keyrings, envelope))])
@@ -450,7 +329,7 @@ def _tampered_receipt(keyrings: dict[Party, KeyRing], envelope: bytes) -> Any:
 )
 def test_a_receipt_that_does_not_prove_this_delivery_is_permanent(
     keyrings: dict[Party, KeyRing],
-    scripted: Callable[[list[Step]], ScriptedGateway],
+    scripted: StartGateway,
     make_receipt: Callable[[dict[Party, KeyRing], bytes], Any],
     message: str,
 ) -> None:
@@ -477,7 +356,7 @@ def test_a_receipt_whose_msg_id_is_off_its_exact_format_does_not_verify(
 
 
 def test_a_stale_envelope_refusal_is_told_apart_by_its_code(
-    keyrings: dict[Party, KeyRing], scripted: Callable[[list[Step]], ScriptedGateway]
+    keyrings: dict[Party, KeyRing], scripted: StartGateway
 ) -> None:
     refusal = {"error": STALE_ENVELOPE_CODE, "reason": "Sealed too long ago."}
     gateway = scripted([reply(200, TOKEN), reply(400, refusal)])
@@ -492,7 +371,7 @@ def test_a_stale_envelope_refusal_is_told_apart_by_its_code(
 
 
 def test_deliver_refuses_what_is_not_an_envelope_without_calling_the_gateway(
-    keyrings: dict[Party, KeyRing], scripted: Callable[[list[Step]], ScriptedGateway]
+    keyrings: dict[Party, KeyRing], scripted: StartGateway
 ) -> None:
     gateway = scripted([])
     with (

@@ -20,7 +20,7 @@ from sync.errors import ConfigurationError, PermanentGatewayError, RetryableGate
 from sync.gateway.client import GatewayClient
 from sync.gateway_clients import GatewayClients, build_gateway_client
 from sync.settings import Settings, load_settings
-from tests.scripted_http import RecordingSession, ScriptedServer, json_reply
+from tests.scripted_http import RecordingSession, ScriptedGateway, reply
 
 pytestmark = pytest.mark.integration
 
@@ -88,17 +88,17 @@ def sessions(monkeypatch: pytest.MonkeyPatch) -> Sessions:
 
 
 @pytest.fixture
-def gateway() -> Iterator[ScriptedServer]:
+def gateway() -> Iterator[ScriptedGateway]:
     """A scripted gateway on 127.0.0.1 that first answers a token."""
-    with ScriptedServer([json_reply(200, TOKEN)]) as server:
+    with ScriptedGateway([reply(200, TOKEN)]) as server:
         yield server
 
 
-PAGE_REPLY = json_reply(200, PAGE)
+PAGE_REPLY = reply(200, PAGE)
 
 
 def test_a_client_takes_its_credentials_timeouts_and_ca_bundle_from_settings(
-    keyrings: dict[Party, KeyRing], sessions: Sessions, gateway: ScriptedServer, tmp_path: Path
+    keyrings: dict[Party, KeyRing], sessions: Sessions, gateway: ScriptedGateway, tmp_path: Path
 ) -> None:
     bundle = tmp_path / "ca.pem"
     bundle.write_text("synthetic", encoding="utf-8")
@@ -111,7 +111,7 @@ def test_a_client_takes_its_credentials_timeouts_and_ca_bundle_from_settings(
     gateway.script.append(PAGE_REPLY)
     with _build(settings, keyrings, gateway.url) as client:
         client.fetch_page(None, 10)
-    token = gateway.asked[0]
+    token = gateway.calls[0]
     basic = base64.b64decode(token.headers["Authorization"].removeprefix("Basic ")).decode()
     assert basic == "police-hub:synthetic-secret"
     token_options, feed_options = sessions.made[-1].sent_options
@@ -120,12 +120,12 @@ def test_a_client_takes_its_credentials_timeouts_and_ca_bundle_from_settings(
 
 
 def test_a_client_takes_its_attempts_from_settings(
-    keyrings: dict[Party, KeyRing], gateway: ScriptedServer
+    keyrings: dict[Party, KeyRing], gateway: ScriptedGateway
 ) -> None:
     settings = _settings(
         gateway_retry_attempts=2, gateway_retry_base_seconds=0.0, gateway_retry_max_seconds=0.0
     )
-    gateway.script += [json_reply(502, {}) for _ in range(2)]
+    gateway.script += [reply(502, {}) for _ in range(2)]
     with (
         _build(settings, keyrings, gateway.url) as client,
         pytest.raises(RetryableGatewayError, match="after 2 attempts"),
@@ -134,18 +134,18 @@ def test_a_client_takes_its_attempts_from_settings(
 
 
 def test_a_client_waits_a_retry_after_within_the_max_delay_from_settings(
-    keyrings: dict[Party, KeyRing], gateway: ScriptedServer
+    keyrings: dict[Party, KeyRing], gateway: ScriptedGateway
 ) -> None:
     settings = _settings(gateway_retry_base_seconds=0.0, gateway_retry_max_seconds=1.5)
-    gateway.script += [json_reply(503, {}, {"Retry-After": "1"}), PAGE_REPLY]
+    gateway.script += [reply(503, {}, headers={"Retry-After": "1"}), PAGE_REPLY]
     with _build(settings, keyrings, gateway.url) as client:
         assert client.fetch_page(None, 10).next == PAGE["next"]
 
 
 def test_a_client_takes_its_body_cap_from_settings(
-    keyrings: dict[Party, KeyRing], gateway: ScriptedServer
+    keyrings: dict[Party, KeyRing], gateway: ScriptedGateway
 ) -> None:
-    gateway.script.append(json_reply(200, {**PAGE, "padding": "x" * 2048}))
+    gateway.script.append(reply(200, {**PAGE, "padding": "x" * 2048}))
     with (
         _build(_settings(gateway_max_response_bytes=1024), keyrings, gateway.url) as client,
         pytest.raises(PermanentGatewayError, match="over 1024 bytes"),
@@ -154,7 +154,7 @@ def test_a_client_takes_its_body_cap_from_settings(
 
 
 def test_a_client_takes_its_deadline_from_settings(
-    keyrings: dict[Party, KeyRing], gateway: ScriptedServer
+    keyrings: dict[Party, KeyRing], gateway: ScriptedGateway
 ) -> None:
     settings = _settings(
         http_deadline_seconds=1e-9, gateway_retry_attempts=1, gateway_retry_max_seconds=0.0
