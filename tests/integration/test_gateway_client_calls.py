@@ -10,19 +10,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
 
-from sync.crypto import CONTENT_TYPE_NOTICES, Party, seal
+from sync.crypto import Party
 from sync.crypto.envelope import wire_digest
 from sync.crypto.keys import KeyRing
 from sync.errors import EnvelopeRefusedError, PermanentGatewayError, RetryableGatewayError
 from sync.gateway.client import GatewayClient
-from sync.gateway.receipt import sign_receipt
 from sync.gateway.retry import RetryPolicy
+from tests.integration.test_gateway_client_decisions import notice_batch, signed_receipt
 from tests.scripted_http import (
     Call,
     RecordingSession,
@@ -110,34 +108,14 @@ def _paths(run: Harness) -> list[str]:
     return [sent.path for sent in run.sent]
 
 
-def _batch(keyrings: dict[Party, KeyRing]) -> bytes:
-    return seal(
-        b'{"notices": []}',
-        sender=Party.HUB,
-        recipient=Party.POLICE,
-        keyring=keyrings[Party.HUB],
-        content_type=CONTENT_TYPE_NOTICES,
-        now=datetime.now(UTC),
-    )
-
-
-def _receipt(keyrings: dict[Party, KeyRing], envelope: bytes, **changes: str) -> Any:
-    fields = {
-        "msg_id": json.loads(envelope)["header"]["msg_id"],
-        "digest": wire_digest(envelope),
-        "received_at": "2026-11-28T10:00:00Z",
-    }
-    return json.loads(sign_receipt(keyrings[Party.POLICE], **{**fields, **changes}))
-
-
 # --- what the client sends -------------------------------------------------------
 
 
 def test_a_delivery_posts_the_stripped_envelope_as_json(
     harness: MakeHarness, keyrings: dict[Party, KeyRing]
 ) -> None:
-    envelope = _batch(keyrings)
-    run = harness([reply(200, TOKEN), reply(200, _receipt(keyrings, envelope))])
+    envelope = notice_batch(keyrings)
+    run = harness([reply(200, TOKEN), reply(200, signed_receipt(keyrings, envelope))])
     run.client.deliver(b"  " + envelope + b"\n")
     token, notices = run.sent
     assert (notices.method, notices.path) == ("POST", "/notices")
@@ -267,8 +245,8 @@ def test_a_504_is_retried(harness: MakeHarness, keyrings: dict[Party, KeyRing]) 
 def test_a_receipt_missing_its_fields_is_retried(
     harness: MakeHarness, keyrings: dict[Party, KeyRing]
 ) -> None:
-    envelope = _batch(keyrings)
-    good = _receipt(keyrings, envelope)
+    envelope = notice_batch(keyrings)
+    good = signed_receipt(keyrings, envelope)
     malformed = {key: value for key, value in good.items() if key != "sig"}
     run = harness([reply(200, TOKEN), reply(200, malformed), reply(200, good)])
     receipt = run.client.deliver(envelope)
@@ -282,8 +260,8 @@ def test_a_receipt_missing_its_fields_is_retried(
 def test_a_receipt_naming_another_msg_id_is_refused(
     harness: MakeHarness, keyrings: dict[Party, KeyRing]
 ) -> None:
-    envelope = _batch(keyrings)
-    other = _receipt(keyrings, envelope, msg_id="0" * 32)
+    envelope = notice_batch(keyrings)
+    other = signed_receipt(keyrings, envelope, msg_id="0" * 32)
     run = harness([reply(200, TOKEN), reply(200, other)])
     with pytest.raises(PermanentGatewayError, match="does not match"):
         run.client.deliver(envelope)
@@ -296,7 +274,7 @@ def test_a_refused_envelope_is_told_apart_by_its_code(
     refusal = {"error": "envelope_rejected", "reason": "Unknown key."}
     run = harness([reply(200, TOKEN), reply(400, refusal)])
     with pytest.raises(EnvelopeRefusedError, match=r"HTTP 400 \(envelope_rejected\)"):
-        run.client.deliver(_batch(keyrings))
+        run.client.deliver(notice_batch(keyrings))
 
 
 @pytest.mark.parametrize(

@@ -264,7 +264,8 @@ def test_other_4xx_is_permanent_and_not_retried(
     assert _endpoints(gateway) == ["token", "feed"]
 
 
-def _batch(keyrings: dict[Party, KeyRing]) -> bytes:
+def notice_batch(keyrings: dict[Party, KeyRing]) -> bytes:
+    """An empty notice batch sealed by the hub to the police."""
     return seal(
         b'{"notices": []}',
         sender=Party.HUB,
@@ -275,7 +276,8 @@ def _batch(keyrings: dict[Party, KeyRing]) -> bytes:
     )
 
 
-def _receipt(keyrings: dict[Party, KeyRing], envelope: bytes, **changes: str) -> Any:
+def signed_receipt(keyrings: dict[Party, KeyRing], envelope: bytes, **changes: str) -> Any:
+    """The police gateway's receipt of `envelope`, with any field changed as given."""
     fields = {
         "msg_id": json.loads(envelope)["header"]["msg_id"],
         "digest": wire_digest(envelope),
@@ -287,8 +289,8 @@ def _receipt(keyrings: dict[Party, KeyRing], envelope: bytes, **changes: str) ->
 def test_deliver_returns_the_verified_receipt(
     keyrings: dict[Party, KeyRing], scripted: StartGateway
 ) -> None:
-    envelope = _batch(keyrings)
-    gateway = scripted([reply(200, TOKEN), reply(200, _receipt(keyrings, envelope))])
+    envelope = notice_batch(keyrings)
+    gateway = scripted([reply(200, TOKEN), reply(200, signed_receipt(keyrings, envelope))])
     with _client(keyrings, gateway, []) as client:
         receipt = client.deliver(envelope + b"\n")
     assert receipt.msg_id == json.loads(envelope)["header"]["msg_id"]
@@ -313,7 +315,7 @@ def _forged_receipt(keyrings: dict[Party, KeyRing], envelope: bytes) -> Any:
 
 
 def _tampered_receipt(keyrings: dict[Party, KeyRing], envelope: bytes) -> Any:
-    document = _receipt(keyrings, envelope)
+    document = signed_receipt(keyrings, envelope)
     document["receipt"] = document["receipt"].replace("2026-11-28", "2026-11-29")
     return document
 
@@ -321,7 +323,7 @@ def _tampered_receipt(keyrings: dict[Party, KeyRing], envelope: bytes) -> Any:
 @pytest.mark.parametrize(
     ("make_receipt", "message"),
     [
-        (lambda keys, envelope: _receipt(keys, envelope, digest="0" * 64), "does not match"),
+        (lambda keys, envelope: signed_receipt(keys, envelope, digest="0" * 64), "does not match"),
         (_forged_receipt, "does not verify"),
         (_tampered_receipt, "does not verify"),
     ],
@@ -333,7 +335,7 @@ def test_a_receipt_that_does_not_prove_this_delivery_is_permanent(
     make_receipt: Callable[[dict[Party, KeyRing], bytes], Any],
     message: str,
 ) -> None:
-    envelope = _batch(keyrings)
+    envelope = notice_batch(keyrings)
     gateway = scripted([reply(200, TOKEN), reply(200, make_receipt(keyrings, envelope))])
     sleeps: list[float] = []
     with (
@@ -348,9 +350,9 @@ def test_a_receipt_that_does_not_prove_this_delivery_is_permanent(
 def test_a_receipt_whose_msg_id_is_off_its_exact_format_does_not_verify(
     keyrings: dict[Party, KeyRing],
 ) -> None:
-    envelope = _batch(keyrings)
+    envelope = notice_batch(keyrings)
     msg_id = json.loads(envelope)["header"]["msg_id"]
-    document = _receipt(keyrings, envelope, msg_id=msg_id + "\n")
+    document = signed_receipt(keyrings, envelope, msg_id=msg_id + "\n")
     with pytest.raises(PermanentGatewayError, match="does not verify"):
         verify_receipt(document, keyring=keyrings[Party.HUB], agency=Party.POLICE, now=NOW)
 
@@ -365,7 +367,7 @@ def test_a_stale_envelope_refusal_is_told_apart_by_its_code(
         _client(keyrings, gateway, sleeps) as client,
         pytest.raises(StaleEnvelopeError) as caught,
     ):
-        client.deliver(_batch(keyrings))
+        client.deliver(notice_batch(keyrings))
     assert caught.value.code == STALE_ENVELOPE_CODE
     assert sleeps == []
 

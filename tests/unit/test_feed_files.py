@@ -8,38 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from sync.crypto.header import CONTENT_TYPE_FEED
 from sync.crypto.keyring import load_keyring
 from sync.crypto.keys import Party
 from sync.crypto.replay import InMemoryReplayGuard
-from sync.crypto.sealed_file import seal_lines
 from sync.errors import InputRefused, UsageError
 from sync.feeds.files import PlainFileSource, SealedFileSource, is_sealed_file
 from sync.feeds.jsonl import Accepted
 from sync.feeds.models import FeedContext
 from tests.feed_records import person
-from tests.unit.test_feed_line_breaks import keys
+from tests.unit.test_feed_line_breaks import keys, sealed
 
 CONTEXT = FeedContext("probation", date(2026, 11, 28))
 NOW = datetime.now(UTC)
 __all__ = ["keys"]  # the fixture, shared with the line-break tests
 
 LINES = [json.dumps(person("probation", f"X00000{n}")).encode() for n in (1, 2, 3)]
-
-
-def _pages(keys: Path, page_lines: int = 1) -> list[bytes]:
-    """Probation's envelopes of `LINES` to the hub, `page_lines` records a page."""
-    return list(
-        seal_lines(
-            LINES,
-            sender=Party.PROBATION,
-            recipient=Party.HUB,
-            keyring=load_keyring(keys, Party.PROBATION),
-            content_type=CONTENT_TYPE_FEED,
-            now=NOW,
-            page_lines=page_lines,
-        )
-    )
 
 
 def _sealed_source(keys: Path, path: Path) -> SealedFileSource:
@@ -55,7 +38,7 @@ def _read_ids(source: PlainFileSource | SealedFileSource) -> list[str]:
 
 def test_a_sealed_file_is_told_by_its_first_non_blank_line(keys: Path, tmp_path: Path) -> None:
     path = tmp_path / "feed.jsonl"
-    path.write_bytes(b"\n  \n" + b"".join(page + b"\n" for page in _pages(keys)))
+    path.write_bytes(b"\n  \n" + b"".join(page + b"\n" for page in sealed(keys, LINES, 1)))
     assert is_sealed_file(path)
     path.write_bytes(b"\n" + b"".join(line + b"\n" for line in LINES))
     assert not is_sealed_file(path)
@@ -81,7 +64,7 @@ def test_blank_lines_between_the_pages_of_a_sealed_file_are_skipped(
     keys: Path, tmp_path: Path
 ) -> None:
     path = tmp_path / "feed.sealed.jsonl"
-    path.write_bytes(b"\n".join(_pages(keys)).replace(b"\n", b"\n\n  \n") + b"\n\n")
+    path.write_bytes(b"\n".join(sealed(keys, LINES, 1)).replace(b"\n", b"\n\n  \n") + b"\n\n")
     assert _read_ids(_sealed_source(keys, path)) == ["X000001", "X000002", "X000003"]
 
 
@@ -89,7 +72,7 @@ def test_a_sealed_file_cut_short_before_its_last_page_is_refused(
     keys: Path, tmp_path: Path
 ) -> None:
     path = tmp_path / "feed.sealed.jsonl"
-    path.write_bytes(b"".join(page + b"\n" for page in _pages(keys)[:2]))
+    path.write_bytes(b"".join(page + b"\n" for page in sealed(keys, LINES, 1)[:2]))
     with pytest.raises(InputRefused, match="cut short"):
         _read_ids(_sealed_source(keys, path))
 
