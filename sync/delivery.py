@@ -268,6 +268,7 @@ class _Batch:
     attempts: int
     next_attempt_at: datetime
     last_error: str | None
+    wait_asked_until: datetime | None
 
 
 def _waiting_batches(app: App, agency: str) -> list[_Batch]:
@@ -282,21 +283,29 @@ def _waiting_batches(app: App, agency: str) -> list[_Batch]:
                 table.c.attempts,
                 table.c.next_attempt_at,
                 table.c.last_error,
+                table.c.wait_asked_until,
             )
             .where(table.c.agency == agency, table.c.delivered_at.is_(None))
             .order_by(table.c.position)
         ).all()
     return [
-        _Batch(batch_id, bytes(envelope), int(count), int(attempts), when, error)
-        for batch_id, envelope, count, attempts, when, error in rows
+        _Batch(batch_id, bytes(envelope), int(count), int(attempts), when, error, asked)
+        for batch_id, envelope, count, attempts, when, error, asked in rows
     ]
 
 
 def _must_wait(batch: _Batch, now: datetime, ignore_schedule: bool) -> bool:
-    """Whether the batch's next attempt time is still ahead and this pass must honour it."""
-    if ignore_schedule and batch.last_error != ASKED_TO_WAIT:
-        return False
-    return as_utc(batch.next_attempt_at) > now
+    """Whether this pass must leave the batch for now.
+
+    A scheduled pass honours the batch's next attempt time; a prompt pass
+    (`ignore_schedule`) only the wait the gateway asked for. A batch turned
+    away with a `Retry-After` before that wait was kept on its own (revision
+    0011) keeps its next attempt time in both.
+    """
+    if not ignore_schedule or batch.last_error != ASKED_TO_WAIT:
+        return not ignore_schedule and as_utc(batch.next_attempt_at) > now
+    until = batch.wait_asked_until or batch.next_attempt_at
+    return as_utc(until) > now
 
 
 def _record_delivery(app: App, agency: str, batch: _Batch, receipt: SignedReceipt) -> None:
@@ -371,6 +380,7 @@ def _record_failure(
 ) -> None:
     """Count the failed attempt and set the batch's next attempt time (error class only)."""
     retry_after = error.retry_after if isinstance(error, RetryAfterError) else None
+    asked_until = None if retry_after is None else now + timedelta(seconds=retry_after)
     table = schema.outbox
     with app.ledger.engine.begin() as conn:
         conn.execute(
@@ -380,5 +390,6 @@ def _record_failure(
                 attempts=batch.attempts + 1,
                 next_attempt_at=now + retry_delay(batch.attempts + 1, rand, retry_after),
                 last_error=type(error).__name__,
+                wait_asked_until=asked_until,
             )
         )

@@ -280,6 +280,8 @@ outbox = Table(
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("last_error", String(200)),
+    # The end of the wait the gateway asked for (Retry-After) at the last failure, if any.
+    Column("wait_asked_until", DateTime(timezone=True)),
     Column("delivered_at", DateTime(timezone=True)),
     Column("receipt", LargeBinary),
     Index("ix_outbox_pending", "agency", "delivered_at", "position"),

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sync.app import App
 from sync.audit.tables import audit_log
@@ -181,5 +181,32 @@ def test_a_batch_that_keeps_failing_waits_twice_as_long_each_time(
             served.faults.script = []
             counts = deliver_outbox(app, AGENCY.value, hub_client, rand=lambda: HALF)
             assert (counts.delivered, counts.pending) == (len(behind) + 1, 0)
+    finally:
+        app.close()
+
+
+def test_a_prompt_pass_waits_only_as_long_as_the_gateway_asked_not_the_back_off(
+    serve: Callable[[int], Served], tmp_path: Path
+) -> None:
+    served = serve(LONG_WAIT)
+    clock = Clock()
+    app = hub_app(served, tmp_path, clock)
+    table = schema.outbox
+    try:
+        with app.ledger.engine.begin() as conn:  # six failures before: a back-off of 24 min
+            conn.execute(update(table).where(table.c.agency == AGENCY.value).values(attempts=6))
+        with client(served, lambda _s: None) as hub_client:
+            served.faults.script = [None, Fault.UNAVAILABLE]
+            asked_at = clock.now
+            counts = deliver_outbox(app, AGENCY.value, hub_client, rand=lambda: HALF)
+            assert (counts.delivered, counts.failed) == (0, 1)
+            assert first_batch(app)[1] - asked_at == timedelta(minutes=24)
+            clock.now = asked_at + timedelta(seconds=LONG_WAIT - 1)
+            prompt = deliver_outbox(app, AGENCY.value, hub_client, ignore_schedule=True)
+            assert prompt.delivered == 0  # the gateway's own wait holds a prompt pass too
+            clock.now = asked_at + timedelta(seconds=LONG_WAIT + 1)
+            assert deliver_outbox(app, AGENCY.value, hub_client).delivered == 0  # the beat
+            prompt = deliver_outbox(app, AGENCY.value, hub_client, ignore_schedule=True)
+            assert (prompt.delivered, prompt.pending) == (len(_batches(app)), 0)
     finally:
         app.close()
