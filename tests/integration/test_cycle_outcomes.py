@@ -1,0 +1,326 @@
+"""What an in-process cycle makes of a failing gateway feed, an edited policy, its settings.
+
+On SQLite: a live source failing with any of its errors (gateway, envelope,
+refused input) is its agency's feed error, the pages read before it stay
+counted and the other agency's feed is still read; the run is `partial`. A
+file failing likewise stops the run. A policy version edited under an id an
+earlier run recorded is refused before any feed is read, and before any
+decision pass; a run records the versions, their dates and digests and the
+training dates it decided under. A pass that no longer fits the ledger is
+decided again, as the log says in the words `docs/operations.md` gives. The settings'
+validation processes are the pool the run offers. The summary counts the
+notice batches the run queued (a pass whose notices were worked out elsewhere
+queues those, not its own), and says nothing of notices waiting unsealed
+for an agency the key ring lacks when the run had none for it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from sync.app import App
+from sync.crypto import Party, generate_party
+from sync.crypto.keyring import data_key_path
+from sync.crypto.replay import ReplayGuard
+from sync.cycle import (
+    CheckedPass,
+    compute_decisions,
+    decide_and_store,
+    decision_inputs,
+    run_cycle,
+)
+from sync.errors import (
+    ConfigurationError,
+    CryptoError,
+    InputRefused,
+    RetryableGatewayError,
+)
+from sync.feeds.files import PlainFileSource
+from sync.feeds.models import FeedContext
+from sync.feeds.parallel import validating_in_processes
+from sync.ingest import Unit
+from sync.ledger import schema
+from sync.ledger.runs import RUN_PARTIAL, RUN_SUCCEEDED
+from sync.policy_file import version_digest
+from sync.settings import Settings, load_settings
+from sync.synth import SynthOptions, write_synthetic_feeds
+from tests.feed_records import person, write_feed, write_sources
+from tests.integration.gateway_process import make_keys
+
+pytestmark = pytest.mark.integration
+
+AS_OF = date(2026, 11, 28)
+FAILURES = [
+    RetryableGatewayError("The police gateway answered 503 to GET /feed."),
+    CryptoError("The police gateway's feed page failed its signature check."),
+    InputRefused("The police gateway's feed page is not a feed-v1 page."),
+]
+POLICY = """[[version]]
+id = "local-first"
+rollout_offset_months = {offset}
+rules = [
+  {{ rule = "OUT-NOT-MALE", owner = "none" }},
+  {{ rule = "PROB-SEXUAL", owner = "probation" }},
+  {{ rule = "POLICE-REGISTERED", owner = "police" }},
+  {{ rule = "NONE-NOT-IN-SCOPE", owner = "none" }},
+]
+"""
+
+
+@dataclass
+class FailingGateway:
+    """A live source: serves its first page from a file, or none, then fails."""
+
+    error: Exception | None
+    first_page: PlainFileSource | None = None
+    live: bool = True
+    name: str = "police-gateway.test"
+    sealed: bool = False
+
+    def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
+        """The first page (if any), then the failure (if any)."""
+        if self.first_page is not None:
+            yield from self.first_page.units(context, guard)
+        if self.error is not None:
+            raise self.error
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[App]:
+    application = App(Settings(database_url=f"sqlite:///{tmp_path / 'ledger.db'}"))
+    yield application
+    application.close()
+
+
+def _statuses(app: App) -> list[str]:
+    with app.ledger.engine.connect() as conn:
+        query = select(schema.runs.c.status).order_by(schema.runs.c.id)
+        return [str(status) for status in conn.execute(query).scalars()]
+
+
+def _police_page(tmp_path: Path) -> PlainFileSource:
+    return PlainFileSource(write_feed(tmp_path / "page.jsonl", [person("police", "GMP-1")]))
+
+
+@pytest.mark.parametrize("error", FAILURES, ids=lambda error: type(error).__name__)
+def test_a_failing_gateway_is_its_agencys_feed_error_and_the_run_is_partial(
+    app: App, tmp_path: Path, error: Exception
+) -> None:
+    sources = write_sources(tmp_path, [person("probation", "X000001")], [])
+    gateway = FailingGateway(error, _police_page(tmp_path))
+    summary = run_cycle(app, {"probation": sources["probation"], "police": gateway}, AS_OF)
+    assert summary.feed_errors == {"police": str(error)}
+    assert list(summary.feeds) == ["probation", "police"]
+    assert (summary.feeds["police"].units, summary.feeds["police"].accepted) == (1, 1)
+    assert summary.feeds["probation"].accepted == 1
+    assert summary.changed == {"probation": 1, "police": 1}
+    assert _statuses(app) == [RUN_PARTIAL]
+
+
+def test_a_gateway_failing_before_its_first_page_has_no_counts(app: App, tmp_path: Path) -> None:
+    sources = write_sources(tmp_path, [person("probation", "X000001")], [])
+    gateway = FailingGateway(FAILURES[0])
+    summary = run_cycle(app, {"probation": sources["probation"], "police": gateway}, AS_OF)
+    assert list(summary.feeds) == ["probation"]
+    assert list(summary.feed_errors) == ["police"]
+
+
+def test_a_gateway_with_no_new_page_is_counted_as_read_with_nothing_in_it(
+    app: App, tmp_path: Path
+) -> None:
+    sources = write_sources(tmp_path, [person("probation", "X000001")], [])
+    summary = run_cycle(
+        app, {"probation": sources["probation"], "police": FailingGateway(None)}, AS_OF
+    )
+    assert list(summary.feeds) == ["probation", "police"]
+    assert (summary.feeds["police"].read, summary.feeds["police"].units) == (0, 0)
+    assert summary.feed_errors == {}
+    assert _statuses(app) == [RUN_SUCCEEDED]
+
+
+def test_a_feed_file_failing_likewise_stops_the_run(app: App, tmp_path: Path) -> None:
+    sources = write_sources(tmp_path, [person("probation", "X000001")], [])
+    not_live = FailingGateway(FAILURES[1], live=False)
+    with pytest.raises(CryptoError):
+        run_cycle(app, {"probation": sources["probation"], "police": not_live}, AS_OF)
+    assert RUN_PARTIAL not in _statuses(app)
+    assert RUN_SUCCEEDED not in _statuses(app)
+
+
+def test_a_policy_version_edited_under_a_recorded_id_is_refused_before_any_feed_is_read(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY.format(offset=6), encoding="utf-8")
+    sources = write_sources(tmp_path, [person("probation", "X000001")], [person("police", "GMP-1")])
+    first = App(Settings(database_url=url, policy_file=policy))
+    try:
+        assert run_cycle(first, sources, AS_OF).policy["versions"][0]["id"] == "local-first"
+    finally:
+        first.close()
+    policy.write_text(POLICY.format(offset=3), encoding="utf-8")
+    edited = App(Settings(database_url=url, policy_file=policy))
+    told: list[str] = []
+    try:
+        with pytest.raises(ConfigurationError, match="Policy version local-first is not the one"):
+            run_cycle(edited, sources, AS_OF, told.append)
+        with pytest.raises(ConfigurationError, match="Policy version local-first is not the one"):
+            decision_inputs(edited, AS_OF)  # a preview's or a distributed commit's pass
+        with edited.ledger.engine.connect() as conn:
+            runs = conn.execute(select(func.count()).select_from(schema.runs)).scalar_one()
+    finally:
+        edited.close()
+    assert told == []  # no feed was read
+    assert runs == 1
+
+
+def test_a_run_records_the_policy_versions_and_training_dates_it_decided_under(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "policy.toml"
+    later = POLICY.replace('id = "local-first"', 'id = "local-later"\neffective_from = 2027-04-01')
+    policy.write_text(POLICY.format(offset=6) + later.format(offset=3), encoding="utf-8")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+        policy_file=policy,
+        default_training_date=date(2016, 3, 31),
+        training_dates={"WM": date(2016, 5, 1), "NW": date(2016, 1, 31)},
+    )
+    app = App(settings)
+    try:
+        summary = run_cycle(app, write_sources(tmp_path, [], []), AS_OF)
+        digests = [version_digest(version) for version in app.policy.policies]
+    finally:
+        app.close()
+    assert summary.policy == {
+        "versions": [
+            {"id": "local-first", "effective_from": None, "digest": digests[0]},
+            {"id": "local-later", "effective_from": "2027-04-01", "digest": digests[1]},
+        ],
+        "default_training_date": "2016-03-31",
+        "training_dates": {"NW": "2016-01-31", "WM": "2016-05-01"},
+    }
+    assert list(summary.policy["training_dates"]) == ["NW", "WM"]
+    assert digests[0] != digests[1]
+
+
+@pytest.mark.parametrize("processes", [0, 3])
+def test_the_run_offers_the_validation_processes_the_settings_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: int
+) -> None:
+    import sync.cycle
+
+    offered: list[int] = []
+    pool = validating_in_processes
+
+    def recording(count: int) -> object:
+        offered.append(count)
+        return pool(0)
+
+    monkeypatch.setattr(sync.cycle, "validating_in_processes", recording)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'ledger.db'}", validation_processes=processes
+    )
+    app = App(settings)
+    try:
+        run_cycle(app, write_sources(tmp_path, [], []), AS_OF)
+    finally:
+        app.close()
+    assert offered == [processes]
+    assert json.dumps(offered)  # counts only
+
+
+def test_the_summary_counts_the_notice_batches_the_run_queued(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    make_keys(keys)
+    settings = load_settings(None, database_url=f"sqlite:///{tmp_path / 'hub.db'}", keys_dir=keys)
+    feeds = tmp_path / "feeds"
+    write_synthetic_feeds(feeds, SynthOptions(subjects=40, seed=7, today=AS_OF))
+    sources = {a: PlainFileSource(feeds / f"{a}.jsonl") for a in ("probation", "police")}
+    app = App(settings)
+    try:
+        app.ledger.ensure_schema()
+        first = run_cycle(app, sources, AS_OF)
+        again = run_cycle(app, sources, AS_OF)
+        with app.ledger.engine.connect() as conn:
+            queued = conn.execute(select(func.count()).select_from(schema.outbox)).scalar_one()
+    finally:
+        app.close()
+    assert first.notice_batches == queued > 1
+    assert again.notice_batches == 0
+
+
+def test_an_agency_the_key_ring_lacks_is_not_told_of_when_no_notice_goes_to_it(
+    tmp_path: Path,
+) -> None:
+    keys = tmp_path / "keys"
+    for party in (Party.HUB, Party.PROBATION):
+        generate_party(keys, party)
+    settings = load_settings(None, database_url=f"sqlite:///{tmp_path / 'hub.db'}", keys_dir=keys)
+    app = App(settings)
+    try:
+        app.ledger.ensure_schema()
+        sources = write_sources(tmp_path, [person("probation", "X000001")], [])
+        summary = run_cycle(app, sources, AS_OF)
+    finally:
+        app.close()
+    assert summary.notice_batches == 1
+    assert summary.delivery_notes == {}
+
+
+def test_each_stale_pass_is_logged_as_the_operations_guide_words_it(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sync.cycle
+
+    def never_fits(app: App, as_of: date) -> CheckedPass:
+        return CheckedPass(compute_decisions(app, decision_inputs(app, as_of)), lambda _c: False)
+
+    monkeypatch.setattr(sync.cycle, "fresh_pass", never_fits)
+    sources = write_sources(tmp_path, [person("probation", "X000001")], [])
+    with caplog.at_level(logging.INFO, logger=sync.cycle.__name__):
+        summary = run_cycle(app, sources, AS_OF)
+    said = [record.getMessage() for record in caplog.records if record.name == "sync.cycle"]
+    changed = f"run {summary.run_id}: the ledger changed while its decision pass was computed;"
+    assert said == [
+        f"{changed} deciding again (retry 1 of 2)",
+        f"{changed} deciding again under the decision-store lock (retry 2 of 2)",
+    ]
+    assert summary.subjects == 1
+    assert _statuses(app) == [RUN_SUCCEEDED]
+
+
+def test_a_pass_whose_notices_were_worked_out_elsewhere_queues_those_not_its_own(
+    tmp_path: Path,
+) -> None:
+    keys = tmp_path / "keys"
+    make_keys(keys)
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    feeds = tmp_path / "feeds"
+    write_synthetic_feeds(feeds, SynthOptions(subjects=20, seed=7, today=AS_OF))
+    sources = {a: PlainFileSource(feeds / f"{a}.jsonl") for a in ("probation", "police")}
+    unsealed = App(load_settings(None, database_url=url, at_rest_key_file=data_key_path(keys)))
+    try:
+        unsealed.ledger.ensure_schema()
+        assert run_cycle(unsealed, sources, AS_OF).notice_batches == 0  # no keys: no outbox
+    finally:
+        unsealed.close()
+    app = App(load_settings(None, database_url=url, keys_dir=keys))
+    try:
+        own = compute_decisions(app, decision_inputs(app, AS_OF))
+        with app.ledger.in_process_run(AS_OF, app.clock) as run_id:
+            checked = CheckedPass(own, lambda _conn: True, notices=())
+            _decisions, batches = decide_and_store(app, AS_OF, run_id, first=checked)
+        assert batches == 0
+        assert run_cycle(app, sources, AS_OF).notice_batches > 0  # the pass's own notices
+    finally:
+        app.close()

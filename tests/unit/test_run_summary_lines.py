@@ -1,0 +1,76 @@
+"""How a run's summary tells its counts: rejects and warnings, nothing found, gateways in order."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sync.cycle import RunSummary
+from sync.ingest import IngestCounts
+
+AS_OF = date(2026, 11, 28)
+
+
+def summary(**fields: object) -> RunSummary:
+    """A summary of run 3 on `AS_OF` with `fields` set."""
+    told = RunSummary(run_id=3, as_of=AS_OF)
+    for name, value in fields.items():
+        setattr(told, name, value)
+    return told
+
+
+def test_rejected_records_are_counted_across_both_feeds_and_pointed_to() -> None:
+    feeds = {
+        "probation": IngestCounts(read=9, accepted=7, rejected=2, warnings=1),
+        "police": IngestCounts(read=5, accepted=4, rejected=1, warnings=4),
+    }
+    told = list(summary(feeds=feeds).lines())
+    assert summary(feeds=feeds).rejected == 3
+    assert "3 rejected records: see `arms-sync rejects`." in told
+    assert "5 records with warnings: see `arms-sync rejects --warnings`." in told
+
+
+def test_a_run_without_rejects_or_warnings_does_not_point_to_them() -> None:
+    feeds = {"probation": IngestCounts(read=2, accepted=2), "police": IngestCounts()}
+    told = list(summary(feeds=feeds).lines())
+    assert not [line for line in told if "arms-sync rejects" in line]
+    assert summary(feeds=feeds).rejected == 0
+
+
+def test_a_feed_that_changed_nothing_counts_zero_and_nothing_found_is_none() -> None:
+    feeds = {"probation": IngestCounts(read=1, accepted=1), "police": IngestCounts()}
+    told = list(summary(feeds=feeds, changed={"probation": 1}).lines())
+    assert "records changed (new, updated or deleted): probation 1, police 0" in told
+    assert "owner on 2026-11-28: none" in told
+    assert "open flags: none" in told
+
+
+def test_gateways_are_told_notes_first_then_feed_errors_then_delivery_errors_each_by_agency() -> (
+    None
+):
+    told = list(
+        summary(
+            delivery_notes={"probation": "note two", "police": "note one"},
+            feed_errors={"probation": "feed two", "police": "feed one"},
+            delivery_errors={"probation": "delivery two", "police": "delivery one"},
+        ).lines()
+    )
+    gateways = [line for line in told if " gateway: " in line]
+    assert gateways == [
+        "police gateway: note one",
+        "probation gateway: note two",
+        "police gateway: feed one",
+        "probation gateway: feed two",
+        "police gateway: delivery one",
+        "probation gateway: delivery two",
+    ]
+
+
+def test_nothing_delivered_is_counted_in_the_plural() -> None:
+    delivered = {"police": {"notices": 0, "delivered": 0, "pending": 1}}
+    told = list(summary(delivered=delivered).lines())
+    assert "police gateway: delivered 0 notices in 0 batches, 1 batch waiting" in told
+
+
+def test_a_stored_summary_with_keys_of_another_kind_of_run_reads_back_without_them() -> None:
+    stored = {**summary(subjects=2).as_dict(), "act": "override", "reason_chars": 12}
+    assert RunSummary.from_dict(stored) == summary(subjects=2)
