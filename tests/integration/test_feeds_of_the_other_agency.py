@@ -7,8 +7,6 @@ rejects; the summary lists the feeds in the order given.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,20 +16,12 @@ from sync.app import App
 from sync.cycle import run_cycle
 from sync.errors import UsageError
 from sync.ledger import schema
-from sync.settings import Settings
 from tests.feed_records import person, write_sources
+from tests.integration.test_run_progress import AS_OF, DECIDING, app
 
 pytestmark = pytest.mark.integration
 
-AS_OF = date(2026, 11, 28)
-DECIDING = "Linking records, deciding ownership and flags, storing the decisions"
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    application = App(Settings(database_url=f"sqlite:///{tmp_path / 'ledger.db'}"))
-    yield application
-    application.close()
+__all__ = ["app"]  # the fixture, shared with the run-progress tests
 
 
 def _kept(app: App) -> tuple[int, int]:

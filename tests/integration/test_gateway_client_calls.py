@@ -20,7 +20,12 @@ from sync.crypto.keys import KeyRing
 from sync.errors import EnvelopeRefusedError, PermanentGatewayError, RetryableGatewayError
 from sync.gateway.client import GatewayClient
 from sync.gateway.retry import RetryPolicy
-from tests.integration.test_gateway_client_decisions import notice_batch, signed_receipt
+from tests.integration.test_gateway_client_decisions import (
+    PAGE,
+    TOKEN,
+    notice_batch,
+    signed_receipt,
+)
 from tests.scripted_http import (
     Call,
     RecordingSession,
@@ -33,9 +38,6 @@ from tests.scripted_http import (
 
 pytestmark = pytest.mark.integration
 __all__ = ["scripted"]  # the fixture, from tests/scripted_http.py
-
-TOKEN = {"access_token": "token-1", "token_type": "Bearer", "expires_in": 300}
-PAGE = {"envelope": None, "next": "djE6MA", "more": False}
 
 
 class Clock:

@@ -20,12 +20,11 @@ from sync.errors import ConfigurationError, PermanentGatewayError, RetryableGate
 from sync.gateway.client import GatewayClient
 from sync.gateway_clients import GatewayClients, build_gateway_client
 from sync.settings import Settings, load_settings
+from tests.integration.test_gateway_client_decisions import PAGE, TOKEN
 from tests.scripted_http import RecordingSession, ScriptedGateway, reply
 
 pytestmark = pytest.mark.integration
 
-TOKEN = {"access_token": "token-1", "token_type": "Bearer", "expires_in": 300}
-PAGE = {"envelope": None, "next": "djE6MA", "more": False}
 URL = "https://police-gateway.example:8443"
 
 
