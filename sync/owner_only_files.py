@@ -37,10 +37,12 @@ def owner_only_file(target: Path) -> Iterator[BinaryIO]:
     the partial file is removed. `OSError`s reach the caller. The system's own
     names of streams (`/dev/stdout`, `/dev/fd/1`, anything under `/dev` or
     `/proc`) and a pipe, terminal or socket named itself (not through a link)
-    store nothing: they are written straight into, never replaced.
+    store nothing: they are written straight into, at their end, never replaced.
     """
     if writes_through(target):
-        with target.open("wb") as stream:
+        # Appending: `--out /dev/stdout >> all.jsonl` reopens that file, and "wb"
+        # would empty it (and a file `>` gave the command would lose what came first).
+        with target.open("ab") as stream:
             yield stream
         return
     descriptor, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)

@@ -66,3 +66,12 @@ def test_a_character_device_named_as_the_target_is_written_into(tmp_path: Path) 
     write_owner_only_file(device, b"content\n")
     assert stat.S_ISCHR(device.lstat().st_mode)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["null"]
+
+
+def test_a_stream_named_by_the_system_is_added_to_not_emptied(tmp_path: Path) -> None:
+    """`--out /dev/stdout >> all.jsonl`: the file the stream leads to keeps what it held."""
+    kept = tmp_path / "all.jsonl"
+    kept.write_bytes(b"earlier line\n")
+    with kept.open("ab") as appended:
+        write_owner_only_file(Path(f"/proc/self/fd/{appended.fileno()}"), b"new line\n")
+    assert kept.read_bytes() == b"earlier line\nnew line\n"
