@@ -302,10 +302,11 @@ def _must_wait(batch: _Batch, now: datetime, ignore_schedule: bool) -> bool:
     away with a `Retry-After` before that wait was kept on its own (revision
     0011) keeps its next attempt time in both.
     """
-    if not ignore_schedule or batch.last_error != ASKED_TO_WAIT:
-        return not ignore_schedule and as_utc(batch.next_attempt_at) > now
-    until = batch.wait_asked_until or batch.next_attempt_at
-    return as_utc(until) > now
+    if not ignore_schedule:
+        return as_utc(batch.next_attempt_at) > now
+    if batch.last_error != ASKED_TO_WAIT:
+        return False
+    return as_utc(batch.wait_asked_until or batch.next_attempt_at) > now
 
 
 def _record_delivery(app: App, agency: str, batch: _Batch, receipt: SignedReceipt) -> None:

@@ -177,10 +177,10 @@ def warn_of_unknown_area(app: App, area: str) -> None:
     from sync.ledger.flag_rows import flag_areas
     from sync.reports.models import area_or_none
 
-    known = {area_or_none(name) for name in flag_areas(app.ledger)} - {None}
+    known = {code for name in flag_areas(app.ledger) if (code := area_or_none(name))}
     if area_or_none(area) in known:
         return
-    listed = ", ".join(sorted(name for name in known if name is not None)) or "none"
+    listed = ", ".join(sorted(known)) or "none"
     click.echo(
         f"Warning: no flag in the ledger is in area {area}; areas with flags: {listed}.", err=True
     )
