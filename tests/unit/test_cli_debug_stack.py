@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 
@@ -29,18 +30,38 @@ def test_the_stack_names_places_and_classes_but_no_message() -> None:
         assert secret not in stack
 
 
-def test_the_debug_switch_prints_the_stack_of_an_unexpected_failure(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+@pytest.fixture
+def quiet_sync_logger() -> Iterator[None]:
+    """The package's logger at its usual level, put back as it was afterwards.
+
+    `main` raises it to DEBUG when asked to, for the rest of the process.
+    """
+    logger = logging.getLogger("sync")
+    before = logger.level
+    logger.setLevel(logging.WARNING)
+    yield
+    logger.setLevel(before)
+
+
+@pytest.mark.usefixtures("quiet_sync_logger")
+@pytest.mark.parametrize("switched_on", [True, False], ids=["debug", "no-debug"])
+def test_only_the_debug_switch_prints_the_stack_of_an_unexpected_failure(
+    switched_on: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """With ARMS_SYNC_DEBUG the stack is logged (places, no messages); without it, nothing."""
+
     def broken(*_args: object, **_kwargs: object) -> None:
         _fail_with_personal_data()
 
-    monkeypatch.setenv(DEBUG_VARIABLE, "1")
+    if switched_on:
+        monkeypatch.setenv(DEBUG_VARIABLE, "1")
+    else:
+        monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
     monkeypatch.setattr(cli, "main", broken)
-    with caplog.at_level(logging.DEBUG, logger="sync"), pytest.raises(SystemExit) as done:
+    with pytest.raises(SystemExit) as done:
         main(["export", "timeline"])
 
     assert done.value.code == EXIT_FAILURE
-    assert "in _fail_with_personal_data" in caplog.text
+    assert ("in _fail_with_personal_data" in caplog.text) is switched_on
     for secret in ("JONES", "1972-03-20", "2002/0073319Z"):
         assert secret not in caplog.text
