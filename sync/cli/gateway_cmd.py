@@ -205,4 +205,4 @@ def gateway(
         store.close()
     click.echo(f"{party} gateway requests: {server.requests.summary()}.", err=True)
     injected = " ".join(f"{fault}={count}" for fault, count in faults.counts.items())
-    click.echo(f"{party} gateway stopped; injected faults: {injected or 'none'}.", err=True)
+    click.echo(f"{party} gateway stopped; injected faults: {injected}.", err=True)

@@ -96,6 +96,7 @@ def _holds_plaintext(conn: Connection) -> bool:
     ).first()
     if plain_payload is not None:
         return True
+    # Reasons were stored in plaintext until the key checks came: any reason counts.
     return any(conn.execute(select(t.c.reason).limit(1)).first() for t in _REASON_TABLES)
 
 
