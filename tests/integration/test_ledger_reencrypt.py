@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,16 @@ def _open(ledger_url: str, **settings: Any) -> App:
     return App(Settings(database_url=ledger_url, **settings), clock=_clock)
 
 
+@contextmanager
+def _opened(ledger_url: str, **settings: Any) -> Iterator[App]:
+    """The App of the ledger, closed when the block ends however it ends."""
+    app = _open(ledger_url, **settings)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
 def _fill(app: App, folder: Path) -> None:
     """A run, and a value in every encrypted column: reasons, a review item, a staged part."""
     run_cycle(app, _sources(folder), AS_OF)
@@ -164,22 +175,16 @@ def _cipher(path: Path) -> FieldCipher:
 def test_every_value_is_under_the_new_key_and_reads_the_same(
     ledger_url: str, tmp_path: Path, key_dir: Path
 ) -> None:
-    app = _open(ledger_url, keys_dir=key_dir)
-    try:
+    with _opened(ledger_url, keys_dir=key_dir) as app:
         _fill(app, tmp_path)
         before = _reads(app)
         stored_before = _stored(app.engine)
-    finally:
-        app.close()
     assert {table for table, _, _ in stored_before} == set(TABLES)
     key_file = data_key_path(key_dir)
     old_key = read_data_key_file(key_file)
 
-    rotating = _open(ledger_url, keys_dir=key_dir)
-    try:
+    with _opened(ledger_url, keys_dir=key_dir) as rotating:
         outcome = reencrypt_ledger(rotating, operator="jsmith")
-    finally:
-        rotating.close()
 
     new_key = read_data_key_file(key_file)
     assert new_key.mac_key == old_key.mac_key
@@ -187,14 +192,11 @@ def test_every_value_is_under_the_new_key_and_reads_the_same(
     assert read_data_key_file(outcome.previous_key_file).aead_key == old_key.aead_key
     assert outcome.rewritten.total == len(stored_before)
     assert all(outcome.rewritten.by_table[table] > 0 for table in TABLES)
-    after = _open(ledger_url, keys_dir=key_dir)
-    try:
+    with _opened(ledger_url, keys_dir=key_dir) as after:
         assert _reads(after) == before
         _assert_under(after.engine, FieldCipher(new_key), FieldCipher(old_key))
         entries = list(audit_log_for(after.engine).entries())
         assert audit_log_for(after.engine).verify().ok
-    finally:
-        after.close()
     last = entries[-1]
     assert (last.kind, last.actor, last.refs) == ("alteration", "operator:jsmith", "[]")
     assert "records" in (last.detail or "")
@@ -204,18 +206,14 @@ def test_every_value_is_under_the_new_key_and_reads_the_same(
 
 def test_a_host_left_with_the_old_key_is_refused(ledger_url: str, tmp_path: Path) -> None:
     key_file = tmp_path / "ledger.key"
-    app = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as app:
         run_cycle(app, _sources(tmp_path), AS_OF)
         outcome = reencrypt_ledger(app)
-    finally:
-        app.close()
-    stale = _open(ledger_url, at_rest_key_file=outcome.previous_key_file)
-    try:
-        with pytest.raises(ConfigurationError, match="another at-rest key"):
-            _ = stale.ledger
-    finally:
-        stale.close()
+    with (
+        _opened(ledger_url, at_rest_key_file=outcome.previous_key_file) as stale,
+        pytest.raises(ConfigurationError, match="another at-rest key"),
+    ):
+        _ = stale.ledger
 
 
 class _PlaintextCodec(CipherCodec):
@@ -249,23 +247,16 @@ def test_a_ledger_written_in_plaintext_ends_fully_encrypted(
 ) -> None:
     _legacy_ledger(ledger_url, tmp_path)
     key_file = tmp_path / "ledger.key"
-    upgraded = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as upgraded:
         before = _reads(upgraded)
         plaintext = [v for _, _, v in _stored(upgraded.engine) if not _opens_any(v)]
-    finally:
-        upgraded.close()
     assert plaintext
 
-    rotating = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as rotating:
         outcome = reencrypt_ledger(rotating)
-    finally:
-        rotating.close()
     assert outcome.rewritten.plaintext == len(plaintext)
 
-    after = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as after:
         assert _reads(after) == before
         _assert_under(after.engine, _cipher(key_file), _cipher(outcome.previous_key_file))
         assert after.codec.legacy_plaintext is False
@@ -273,8 +264,6 @@ def test_a_ledger_written_in_plaintext_ends_fully_encrypted(
             value.encode() if isinstance(value, str) else bytes(value)
             for _, _, value in _stored(after.engine)
         )
-    finally:
-        after.close()
     assert personal_data_in(stored.decode("latin-1")) == []
     assert b"JONES" not in stored
 
@@ -334,25 +323,21 @@ def test_an_interrupted_reencryption_is_finished_by_running_it_again(
     ledger_url: str, tmp_path: Path, crash: str
 ) -> None:
     key_file = tmp_path / "ledger.key"
-    app = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as app:
         run_cycle(app, _sources(tmp_path), AS_OF)
         unlink(app, PROBATION_ONE, POLICE_ONE, ACTOR, apply=True)
         before = _reads(app)
-    finally:
-        app.close()
     old = _cipher(key_file)
     early = _open(ledger_url, at_rest_key_file=key_file)
     _ = early.ledger  # a process that opened the ledger before the re-encryption began
 
     with pytest.MonkeyPatch.context() as patch:
         CRASHES[crash](patch)
-        failing = _open(ledger_url, at_rest_key_file=key_file)
-        try:
-            with pytest.raises(OSError, match="went away"):
-                reencrypt_ledger(failing, batch_size=SMALL_BATCH)
-        finally:
-            failing.close()
+        with (
+            _opened(ledger_url, at_rest_key_file=key_file) as failing,
+            pytest.raises(OSError, match="went away"),
+        ):
+            reencrypt_ledger(failing, batch_size=SMALL_BATCH)
 
     meanwhile = _open(ledger_url, at_rest_key_file=key_file)
     try:
@@ -366,18 +351,12 @@ def test_an_interrupted_reencryption_is_finished_by_running_it_again(
         meanwhile.close()
         early.close()
 
-    again = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as again:
         outcome = reencrypt_ledger(again, batch_size=SMALL_BATCH)
-    finally:
-        again.close()
     assert outcome.resumed
-    after = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as after:
         assert _reads(after) == before
         _assert_under(after.engine, _cipher(key_file), old)
-    finally:
-        after.close()
     assert _cipher(outcome.previous_key_file).pseudonym("pnc", "x") == old.pseudonym("pnc", "x")
     assert not key_file.with_name(key_file.name + ".new").exists()
 
@@ -386,8 +365,7 @@ def test_a_run_in_flight_makes_it_refuse_and_change_nothing(
     ledger_url: str, tmp_path: Path
 ) -> None:
     key_file = tmp_path / "ledger.key"
-    app = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as app:
         run_cycle(app, _sources(tmp_path), AS_OF)
         before = _reads(app)
         stored = _stored(app.engine)
@@ -402,21 +380,15 @@ def test_a_run_in_flight_makes_it_refuse_and_change_nothing(
         assert not key_file.with_name(key_file.name + ".new").exists()  # no stray key
         app.ledger.finish_run(run_id, "succeeded", {}, _clock())
         app.ledger.release_run(run_id)
-    finally:
-        app.close()
 
-    still = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as still:
         assert _reads(still) == before  # the old key still opens it: nothing was claimed
         reencrypt_ledger(still)
-    finally:
-        still.close()
 
 
 def test_a_second_reencryption_at_once_is_refused(ledger_url: str, tmp_path: Path) -> None:
     key_file = tmp_path / "ledger.key"
-    app = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as app:
         run_cycle(app, _sources(tmp_path), AS_OF)
         held = hold_ledger_task_lock(app.engine, REENCRYPT_TASK)
         assert held is not None
@@ -429,8 +401,6 @@ def test_a_second_reencryption_at_once_is_refused(ledger_url: str, tmp_path: Pat
                 other.close()
         finally:
             held.release()
-    finally:
-        app.close()
 
 
 @pytest.fixture
@@ -444,12 +414,9 @@ def no_leftover_key(tmp_path: Path) -> Iterator[Path]:
 def test_the_new_key_file_is_private(
     ledger_url: str, tmp_path: Path, no_leftover_key: Path
 ) -> None:
-    app = _open(ledger_url, at_rest_key_file=no_leftover_key)
-    try:
+    with _opened(ledger_url, at_rest_key_file=no_leftover_key) as app:
         run_cycle(app, _sources(tmp_path), AS_OF)
         outcome = reencrypt_ledger(app)
-    finally:
-        app.close()
     for path in (no_leftover_key, outcome.previous_key_file):
         assert path.stat().st_mode & 0o777 == 0o600
 
@@ -458,29 +425,22 @@ def test_a_value_its_own_key_cannot_open_is_refused_before_anything_changes(
     ledger_url: str, tmp_path: Path
 ) -> None:
     key_file = tmp_path / "ledger.key"
-    app = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as app:
         run_cycle(app, _sources(tmp_path), AS_OF)
         stranger = FieldCipher(new_data_key()).encrypt("police/person/LAN-1", b"{}")
         records = schema.records
         with app.engine.begin() as conn:
             conn.execute(update(records).where(records.c.rid == "LAN-1").values(payload=stranger))
         stored = _stored(app.engine)
-    finally:
-        app.close()
-    rotating = _open(ledger_url, at_rest_key_file=key_file)
-    try:
-        with pytest.raises(CryptoError, match=r"^A value in records does not open with"):
-            reencrypt_ledger(rotating)
-    finally:
-        rotating.close()
+    with (
+        _opened(ledger_url, at_rest_key_file=key_file) as rotating,
+        pytest.raises(CryptoError, match=r"^A value in records does not open with"),
+    ):
+        reencrypt_ledger(rotating)
     assert sorted(p.name for p in tmp_path.glob("ledger.key*")) == ["ledger.key"]
-    after = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as after:
         assert _stored(after.engine) == stored
         assert len(list(export_links(after.ledger))) > 0  # not marked: the ledger still opens
-    finally:
-        after.close()
 
 
 _record_keys = st.lists(

@@ -41,7 +41,7 @@ from tests.integration.test_ledger_reencrypt import (
     _crash_after_batches,
     _crash_before_finish,
     _legacy_ledger,
-    _open,
+    _opened,
     _opens,
     _reads,
     _sources,
@@ -67,45 +67,35 @@ RESUME_BATCH = 4  # finishing pages differently, so a batch holds rows of both k
 
 def _ledger_with_reasons(ledger_url: str, key_file: Path, folder: Path) -> list[str]:
     """A ledger after one run and one unlink; what a user reads of it."""
-    app = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as app:
         run_cycle(app, _sources(folder), AS_OF)
         unlink(app, PROBATION_ONE, POLICE_ONE, REVIEWER, apply=True)
         return _reads(app)
-    finally:
-        app.close()
 
 
 def _interrupted(ledger_url: str, key_file: Path, batches: int = CRASH_AFTER) -> None:
     """A re-encryption that stops once `batches` batches are committed."""
     with pytest.MonkeyPatch.context() as patch:
         _crash_after_batches(patch, batches)
-        failing = _open(ledger_url, at_rest_key_file=key_file)
-        try:
-            with pytest.raises(OSError, match="went away"):
-                reencrypt_ledger(failing, batch_size=SMALL_BATCH)
-        finally:
-            failing.close()
+        with (
+            _opened(ledger_url, at_rest_key_file=key_file) as failing,
+            pytest.raises(OSError, match="went away"),
+        ):
+            reencrypt_ledger(failing, batch_size=SMALL_BATCH)
 
 
 def _split(ledger_url: str, old: FieldCipher, new: FieldCipher) -> tuple[int, int, int]:
     """How many stored values open with the old key, with the new key, and in all."""
-    app = _open(ledger_url)
-    try:
+    with _opened(ledger_url) as app:
         stored = _stored(app.engine)
-    finally:
-        app.close()
     under_old = sum(_opens(old, place, value) for _, place, value in stored)
     under_new = sum(_opens(new, place, value) for _, place, value in stored)
     return under_old, under_new, len(stored)
 
 
 def _plaintext_count(ledger_url: str) -> int:
-    app = _open(ledger_url)
-    try:
+    with _opened(ledger_url) as app:
         stored = _stored(app.engine)
-    finally:
-        app.close()
     return sum(
         not (
             value.startswith(TEXT_PREFIX)
@@ -130,25 +120,19 @@ def test_finishing_an_interrupted_reencryption_rewrites_only_what_was_left(
     assert under_old + under_new == total  # every value opens with exactly one key
 
     progress: list[tuple[str, int]] = []
-    again = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as again:
         outcome = reencrypt_ledger(
             again,
             batch_size=RESUME_BATCH,
             progress=lambda column, batches: progress.append((column, batches)),
         )
-    finally:
-        again.close()
 
     assert outcome.resumed
     assert outcome.rewritten.total == under_old
-    after = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as after:
         assert _reads(after) == before
         _assert_under(after.engine, new, old)
         last = list(audit_log_for(after.engine).entries())[-1]
-    finally:
-        after.close()
     detail = last.detail or ""
     assert detail.endswith("; an interrupted re-encryption finished")
     for table, count in outcome.rewritten.by_table.items():
@@ -169,33 +153,24 @@ def test_an_interrupted_reencryption_of_a_ledger_holding_plaintext_is_finished(
     """Plaintext not reached before the interruption is still encrypted when it is finished."""
     _legacy_ledger(ledger_url, tmp_path)
     key_file = tmp_path / "ledger.key"
-    upgraded = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as upgraded:
         before = _reads(upgraded)
-    finally:
-        upgraded.close()
     plaintext = _plaintext_count(ledger_url)
     old = _cipher(key_file)
     _interrupted(ledger_url, key_file)
     left = _plaintext_count(ledger_url)
     assert 0 < left < plaintext
 
-    again = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as again:
         outcome = reencrypt_ledger(again, batch_size=SMALL_BATCH)
-    finally:
-        again.close()
 
     assert outcome.resumed
     assert outcome.rewritten.plaintext == left
-    after = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as after:
         assert _reads(after) == before
         _assert_under(after.engine, _cipher(key_file), old)
         assert after.codec.legacy_plaintext is False
         last = list(audit_log_for(after.engine).entries())[-1]
-    finally:
-        after.close()
     assert f"; {left:,} were plaintext; " in (last.detail or "")
 
 
@@ -205,29 +180,22 @@ def test_a_second_rotation_is_refused_while_the_kept_key_is_there(
     """The key kept as `.old` is never overwritten: the next rotation refuses, changing nothing."""
     key_file = tmp_path / "ledger.key"
     before = _ledger_with_reasons(ledger_url, key_file, tmp_path)
-    first = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as first:
         outcome = reencrypt_ledger(first)
-    finally:
-        first.close()
     kept = outcome.previous_key_file.read_bytes()
     current = key_file.read_bytes()
 
-    second = _open(ledger_url, at_rest_key_file=key_file)
-    try:
-        with pytest.raises(ConfigurationError, match=r"ledger\.key\.old from an earlier"):
-            reencrypt_ledger(second)
-    finally:
-        second.close()
+    with (
+        _opened(ledger_url, at_rest_key_file=key_file) as second,
+        pytest.raises(ConfigurationError, match=r"ledger\.key\.old from an earlier"),
+    ):
+        reencrypt_ledger(second)
 
     assert outcome.previous_key_file.read_bytes() == kept
     assert key_file.read_bytes() == current
     assert sorted(p.name for p in tmp_path.glob("ledger.key*")) == ["ledger.key", "ledger.key.old"]
-    after = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as after:
         assert _reads(after) == before
-    finally:
-        after.close()
 
 
 def test_the_operator_named_for_the_reencryption_is_the_one_recorded(
@@ -236,16 +204,10 @@ def test_the_operator_named_for_the_reencryption_is_the_one_recorded(
     """An operator given to the command wins over the configured one in the audit entry."""
     key_file = tmp_path / "ledger.key"
     _ledger_with_reasons(ledger_url, key_file, tmp_path)
-    app = _open(ledger_url, at_rest_key_file=key_file, operator="SAMPLE")
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file, operator="SAMPLE") as app:
         reencrypt_ledger(app, operator="REVIEW")
-    finally:
-        app.close()
-    after = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as after:
         last = list(audit_log_for(after.engine).entries())[-1]
-    finally:
-        after.close()
     assert (last.kind, last.actor) == ("alteration", "operator:REVIEW")
     assert "interrupted" not in (last.detail or "")
 
@@ -259,18 +221,14 @@ def test_a_next_key_file_that_does_not_follow_the_key_is_refused(
     stray = key_file.with_name("ledger.key.new")
     write_new_data_key_file(stray, new_data_key())
     stored = _stored_values(ledger_url)
-    app = _open(ledger_url, at_rest_key_file=key_file)
-    try:
-        with pytest.raises(ConfigurationError, match=r"ledger\.key\.new does not hold a next key"):
-            reencrypt_ledger(app)
-    finally:
-        app.close()
+    with (
+        _opened(ledger_url, at_rest_key_file=key_file) as app,
+        pytest.raises(ConfigurationError, match=r"ledger\.key\.new does not hold a next key"),
+    ):
+        reencrypt_ledger(app)
     assert _stored_values(ledger_url) == stored
-    after = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as after:
         assert _reads(after) == before  # not marked: the ledger still opens with its key
-    finally:
-        after.close()
 
 
 def test_a_next_key_left_before_the_ledger_was_marked_is_used(
@@ -281,27 +239,18 @@ def test_a_next_key_left_before_the_ledger_was_marked_is_used(
     before = _ledger_with_reasons(ledger_url, key_file, tmp_path)
     old_key = read_data_key_file(key_file)
     left = write_new_data_key_file(key_file.with_name("ledger.key.new"), rotated_data_key(old_key))
-    app = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as app:
         outcome = reencrypt_ledger(app)
-    finally:
-        app.close()
     assert not outcome.resumed
     assert read_data_key_file(key_file) == left
-    after = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as after:
         assert _reads(after) == before
         _assert_under(after.engine, FieldCipher(left), FieldCipher(old_key))
-    finally:
-        after.close()
 
 
 def _stored_values(ledger_url: str) -> list[tuple[str, str, object]]:
-    app = _open(ledger_url)
-    try:
+    with _opened(ledger_url) as app:
         return _stored(app.engine)
-    finally:
-        app.close()
 
 
 def test_a_reencryption_interrupted_twice_is_still_finished(
@@ -321,19 +270,13 @@ def test_a_reencryption_interrupted_twice_is_still_finished(
     assert first < under_new
     assert under_old + under_new == total
 
-    again = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as again:
         outcome = reencrypt_ledger(again, batch_size=SMALL_BATCH)
-    finally:
-        again.close()
     assert outcome.resumed
     assert outcome.rewritten.total == under_old
-    after = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as after:
         assert _reads(after) == before
         _assert_under(after.engine, new, old)
-    finally:
-        after.close()
 
 
 def _wrong_mac(key: DataKey) -> DataKey:
@@ -358,25 +301,18 @@ def test_finishing_with_another_key_in_the_key_file_is_refused_until_it_is_resto
     write_new_data_key_file(key_file, substituted)
     stored = _stored_values(ledger_url)
 
-    refused = _open(ledger_url, at_rest_key_file=key_file)
-    try:
-        with pytest.raises(ConfigurationError, match=r"^The at-rest key file ledger\.key does not"):
-            reencrypt_ledger(refused, batch_size=SMALL_BATCH)
-    finally:
-        refused.close()
+    with (
+        _opened(ledger_url, at_rest_key_file=key_file) as refused,
+        pytest.raises(ConfigurationError, match=r"^The at-rest key file ledger\.key does not"),
+    ):
+        reencrypt_ledger(refused, batch_size=SMALL_BATCH)
     assert _stored_values(ledger_url) == stored
 
     key_file.write_bytes(original)
-    again = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as again:
         assert reencrypt_ledger(again, batch_size=SMALL_BATCH).resumed
-    finally:
-        again.close()
-    after = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as after:
         assert _reads(after) == before
-    finally:
-        after.close()
 
 
 def test_a_run_whose_process_died_is_recorded_as_interrupted_and_does_not_block(
@@ -385,26 +321,17 @@ def test_a_run_whose_process_died_is_recorded_as_interrupted_and_does_not_block(
     """Only a run still alive makes it refuse; a dead one is marked interrupted first."""
     key_file = tmp_path / "ledger.key"
     before = _ledger_with_reasons(ledger_url, key_file, tmp_path)
-    app = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as app:
         run_id = app.ledger.start_run(AS_OF, datetime(2026, 11, 28, 9, tzinfo=UTC))
         app.ledger.release_run(run_id)  # its process is gone, the row still says running
-    finally:
-        app.close()
 
-    rotating = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as rotating:
         reencrypt_ledger(rotating)
-    finally:
-        rotating.close()
-    after = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as after:
         assert _reads(after) == before
         runs = schema.runs
         with after.engine.connect() as conn:
             status = conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar_one()
-    finally:
-        after.close()
     assert status == RUN_INTERRUPTED
 
 
@@ -416,39 +343,33 @@ def test_finishing_refuses_plaintext_in_a_ledger_that_never_held_any(
     _ledger_with_reasons(ledger_url, key_file, tmp_path)
     _interrupted(ledger_url, key_file)
     records = schema.records
-    app = _open(ledger_url)
-    try:
-        with app.engine.begin() as conn:
-            last = conn.execute(
-                select(records.c.agency, records.c.rtype, records.c.rid)
-                .where(records.c.payload.is_not(None))
-                .order_by(records.c.agency.desc(), records.c.rtype.desc(), records.c.rid.desc())
-                .limit(1)
-            ).one()
-            conn.execute(
-                update(records)
-                .where(
-                    records.c.agency == last.agency,
-                    records.c.rtype == last.rtype,
-                    records.c.rid == last.rid,
-                )
-                .values(payload=b'{"note": "SAMPLE"}')
+    with _opened(ledger_url) as app, app.engine.begin() as conn:
+        last = conn.execute(
+            select(records.c.agency, records.c.rtype, records.c.rid)
+            .where(records.c.payload.is_not(None))
+            .order_by(records.c.agency.desc(), records.c.rtype.desc(), records.c.rid.desc())
+            .limit(1)
+        ).one()
+        conn.execute(
+            update(records)
+            .where(
+                records.c.agency == last.agency,
+                records.c.rtype == last.rtype,
+                records.c.rid == last.rid,
             )
-    finally:
-        app.close()
+            .values(payload=b'{"note": "SAMPLE"}')
+        )
 
-    again = _open(ledger_url, at_rest_key_file=key_file)
-    try:
-        with pytest.raises(CryptoError, match="opens with neither the old nor the new"):
-            reencrypt_ledger(again, batch_size=SMALL_BATCH)
-    finally:
-        again.close()
-    still = _open(ledger_url, at_rest_key_file=key_file)
-    try:
-        with pytest.raises(LedgerError, match="being re-encrypted"):
-            _ = still.ledger
-    finally:
-        still.close()
+    with (
+        _opened(ledger_url, at_rest_key_file=key_file) as again,
+        pytest.raises(CryptoError, match="opens with neither the old nor the new"),
+    ):
+        reencrypt_ledger(again, batch_size=SMALL_BATCH)
+    with (
+        _opened(ledger_url, at_rest_key_file=key_file) as still,
+        pytest.raises(LedgerError, match="being re-encrypted"),
+    ):
+        _ = still.ledger
 
 
 def test_finishing_without_the_new_key_on_disk_asks_for_it_back(
@@ -459,32 +380,22 @@ def test_finishing_without_the_new_key_on_disk_asks_for_it_back(
     before = _ledger_with_reasons(ledger_url, key_file, tmp_path)
     with pytest.MonkeyPatch.context() as patch:
         _crash_before_finish(patch)
-        failing = _open(ledger_url, at_rest_key_file=key_file)
-        try:
-            with pytest.raises(OSError, match="went away"):
-                reencrypt_ledger(failing)
-        finally:
-            failing.close()
+        with (
+            _opened(ledger_url, at_rest_key_file=key_file) as failing,
+            pytest.raises(OSError, match="went away"),
+        ):
+            reencrypt_ledger(failing)
     new_key = key_file.read_bytes()
     key_file.write_bytes(key_file.with_name("ledger.key.old").read_bytes())
 
-    refused = _open(ledger_url, at_rest_key_file=key_file)
-    try:
-        with pytest.raises(
-            ConfigurationError, match=r"is in neither ledger\.key nor ledger\.key\.new"
-        ):
-            reencrypt_ledger(refused)
-    finally:
-        refused.close()
+    with (
+        _opened(ledger_url, at_rest_key_file=key_file) as refused,
+        pytest.raises(ConfigurationError, match=r"is in neither ledger\.key nor ledger\.key\.new"),
+    ):
+        reencrypt_ledger(refused)
 
     key_file.write_bytes(new_key)
-    again = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as again:
         assert reencrypt_ledger(again).resumed
-    finally:
-        again.close()
-    after = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as after:
         assert _reads(after) == before
-    finally:
-        after.close()
