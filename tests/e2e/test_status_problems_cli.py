@@ -1,0 +1,148 @@
+"""`arms-sync status` problems and waits, as a user sees them in `--json`.
+
+Only a configured agency's pull can be stale, and one never pulled is; a
+wait the feed gateway asked for is shown while it lasts; notices waiting
+too long for an agency that was delivered to before do not ask for a
+gateway to be set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine
+
+from sync.app import App
+from sync.ledger import schema
+from sync.settings import load_settings
+from tests.conftest import REDIS_URL, run_cli
+from tests.e2e import test_status_cli as status_cli
+
+pytestmark = pytest.mark.e2e
+
+in_process_ledger = status_cli.in_process_ledger
+LONG_AGO = timedelta(hours=2)
+
+
+def status_json(db: list[str], cwd: Path, **env: str) -> tuple[int, dict[str, Any]]:
+    """`arms-sync status --json` with extra settings: exit status and report."""
+    result = run_cli(*db, "status", "--json", cwd=cwd, env={**os.environ, **env}, check=False)
+    return result.returncode, json.loads(result.stdout)
+
+
+def write_rows(db: list[str], table: Any, rows: list[dict[str, Any]]) -> None:
+    """Rows written straight into the ledger named by `db`."""
+    engine = create_engine(db[1])
+    try:
+        with engine.begin() as conn:
+            conn.execute(table.insert(), rows)
+    finally:
+        engine.dispose()
+
+
+def agency(report: dict[str, Any], name: str) -> dict[str, Any]:
+    """One agency's entry of the report."""
+    found: list[dict[str, Any]] = [entry for entry in report["agencies"] if entry["agency"] == name]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_only_a_configured_agencys_pull_can_be_stale(
+    in_process_ledger: list[str], tmp_path: Path
+) -> None:
+    """Both feeds were read long ago in pull intervals; only the probation feed is set."""
+    code, report = status_json(
+        in_process_ledger,
+        tmp_path,
+        ARMS_SYNC_BROKER_URL=REDIS_URL,
+        ARMS_SYNC_PROBATION_FEED=str(tmp_path / "probation.jsonl"),
+        ARMS_SYNC_PULL_INTERVAL_SECONDS="0.001",
+    )
+    assert code == 1
+    assert report["problems"] == ["the last probation pull is stale"]
+
+
+def test_a_configured_agency_never_pulled_is_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment whose workers never read the police feed says so."""
+    for name in status_cli.WORKER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    app = App(load_settings(None, database_url=url))
+    try:
+        app.ledger.ensure_schema()
+    finally:
+        app.close()
+    code, report = status_json(
+        ["--db", url],
+        tmp_path,
+        ARMS_SYNC_BROKER_URL=REDIS_URL,
+        ARMS_SYNC_POLICE_FEED="https://police.example/feed",
+    )
+    assert code == 1
+    assert report["problems"] == ["the last police pull is stale"]
+    assert agency(report, "police")["last_pull"] is None
+
+
+def test_a_wait_the_feed_gateway_asked_for_is_shown_while_it_lasts(
+    in_process_ledger: list[str], tmp_path: Path
+) -> None:
+    """A wait that has ended is no longer shown; one still to come is, and is no problem."""
+    now = datetime.now(UTC)
+    ahead = (now + LONG_AGO).replace(microsecond=0)
+    write_rows(
+        in_process_ledger,
+        schema.feed_waits,
+        [
+            {
+                "agency": "police",
+                "source": "https://police.example/feed",
+                "not_before": ahead,
+                "asked_at": now,
+            },
+            {
+                "agency": "probation",
+                "source": "https://probation.example/feed",
+                "not_before": now - LONG_AGO,
+                "asked_at": now - LONG_AGO,
+            },
+        ],
+    )
+    code, report = status_json(in_process_ledger, tmp_path)
+    assert code == 0
+    assert agency(report, "police")["pull_not_before"] == ahead.isoformat()
+    assert agency(report, "probation")["pull_not_before"] is None
+
+
+def test_notices_waiting_for_an_agency_delivered_to_before_need_no_gateway_named(
+    in_process_ledger: list[str], tmp_path: Path
+) -> None:
+    """The gateway was set once (a batch went); the problem is the wait, not the setting."""
+    now = datetime.now(UTC)
+    batch = {
+        "agency": "police",
+        "position": 0,
+        "envelope": b"",
+        "sealed_batch": b"",
+        "notice_count": 1,
+        "created_at": now - LONG_AGO,
+        "attempts": 0,
+        "next_attempt_at": now - LONG_AGO,
+    }
+    write_rows(
+        in_process_ledger,
+        schema.outbox,
+        [
+            {**batch, "batch_id": "1" * 32, "delivered_at": now - LONG_AGO},
+            {**batch, "batch_id": "2" * 32, "position": 1, "delivered_at": None},
+        ],
+    )
+    code, report = status_json(in_process_ledger, tmp_path, ARMS_SYNC_DELIVERY_INTERVAL_SECONDS="1")
+    assert code == 1
+    assert report["problems"] == ["notices to police are waiting too long"]
