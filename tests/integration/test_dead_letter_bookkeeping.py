@@ -7,7 +7,8 @@ that has finished leaves it finished. Re-dispatch sends every owed task of
 an open cycle, blocked ones included, and a task left running by a worker
 that holds no lock any more. A stage moves on only when all its tasks are
 done. A worker whose name is longer than the ledger keeps of it still
-finishes its own task.
+finishes its own task, and a copy failing after its task was done leaves it
+done.
 """
 
 from __future__ import annotations
@@ -204,3 +205,20 @@ def test_the_next_stage_starts_only_once_every_task_of_the_stage_is_done(
         assert complete(conn, first[0], {"units": 0}, CLAIMED) == []
     with app.ledger.engine.begin() as conn:
         assert complete(conn, first[1], {"units": 0}, CLAIMED) == [TaskRef("link", cycle_id)]
+
+
+def test_a_late_failure_of_a_task_another_worker_finished_leaves_it_done(
+    fresh_postgres_url: str,
+) -> None:
+    """A stale copy failing after the task was completed neither reopens nor buries it."""
+    app = service_app(fresh_postgres_url)
+    _cycle_id, first = start_cycle(app, FEEDS, {}, TODAY)
+    ref = first[0]
+    engine = app.ledger.engine
+    assert claim(engine, ref, "w1", ONE_ATTEMPT, CLAIMED) is Claim.RUN
+    with engine.begin() as conn:
+        complete(conn, ref, {"units": 0}, CLAIMED)
+
+    assert fail(engine, ref, "OSError", ONE_ATTEMPT, REDELIVERED) is Claim.SKIP
+    assert task_row(app, ref) == ("done", 1)
+    assert list_dead_letters(engine) == []
