@@ -135,10 +135,10 @@ class RunSummary:
                     "was the right file given?"
                 )
         if self.rejected:
-            yield f"{self.rejected} rejected records: see `arms-sync rejects`."
+            yield f"{_count(self.rejected, 'rejected record')}: see `arms-sync rejects`."
         warned = sum(counts.warnings for counts in self.feeds.values())
         if warned:
-            yield f"{warned} records with warnings: see `arms-sync rejects --warnings`."
+            yield f"{_count(warned, 'record')} with warnings: see `arms-sync rejects --warnings`."
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form of the summary: every field, the date in ISO form."""

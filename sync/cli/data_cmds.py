@@ -275,7 +275,7 @@ def _list_warnings(state: CliState, as_json: bool) -> None:
             row["agency"], row["record_type"], row["record_id"], "; ".join(row["warnings"])
         )
     Console(width=200).print(table)
-    click.echo(f"{len(rows)} records with warnings")
+    click.echo(f"{len(rows)} {'record' if len(rows) == 1 else 'records'} with warnings")
 
 
 def _fixed(run_id: int | None) -> str:

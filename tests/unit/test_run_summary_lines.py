@@ -29,6 +29,16 @@ def test_rejected_records_are_counted_across_both_feeds_and_pointed_to() -> None
     assert "5 records with warnings: see `arms-sync rejects --warnings`." in told
 
 
+def test_one_rejected_record_and_one_with_warnings_are_told_in_the_singular() -> None:
+    feeds = {
+        "probation": IngestCounts(read=3, accepted=2, rejected=1, warnings=1),
+        "police": IngestCounts(),
+    }
+    told = list(summary(feeds=feeds).lines())
+    assert "1 rejected record: see `arms-sync rejects`." in told
+    assert "1 record with warnings: see `arms-sync rejects --warnings`." in told
+
+
 def test_a_run_without_rejects_or_warnings_does_not_point_to_them() -> None:
     feeds = {"probation": IngestCounts(read=2, accepted=2), "police": IngestCounts()}
     told = list(summary(feeds=feeds).lines())
