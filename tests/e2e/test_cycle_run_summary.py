@@ -1,0 +1,91 @@
+"""The run summary a distributed cycle stores is the one the in-process run stores.
+
+Its feeds are recorded probation first, in the stored JSON as in `run`'s, and
+notices to an agency whose keys cannot seal them are said to wait unsealed,
+in the same words.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from sync.app import App
+from sync.crypto import Party
+from sync.crypto.keyring import list_keys, revoke
+from sync.cycle import run_cycle
+from sync.distributed.cycles import start_cycle
+from sync.feeds.files import PlainFileSource
+from sync.ledger import schema
+from sync.settings import load_settings
+from tests.e2e import test_deliver_stage as deliver_stage
+from tests.e2e import test_workers as shared
+from tests.e2e.test_commit_stage import run_until
+from tests.e2e.test_deliver_stage import cycle_status
+from tests.e2e.test_workers import TODAY, feed_specs
+from tests.integration.gateway_process import make_keys
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+small_feeds = shared.small_feeds
+close_apps = shared.close_apps
+hub = deliver_stage.hub
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Path:
+    """Every party's keys, the police's revoked with no new ones: notices to it stay unsealed."""
+    folder = tmp_path / "keys"
+    make_keys(folder)
+    police = next(info for info in list_keys(folder) if info.party is Party.POLICE)
+    revoke(folder, Party.POLICE, police.key_id)
+    return folder
+
+
+def stored_summary(app: App, run_id: int) -> str:
+    """The summary JSON text stored with a run."""
+    runs = schema.runs
+    with app.ledger.engine.connect() as conn:
+        return str(conn.execute(select(runs.c.summary).where(runs.c.id == run_id)).scalar_one())
+
+
+def last_run_summary(app: App) -> dict[str, Any]:
+    """The parsed summary of the ledger's latest run (key order kept)."""
+    runs = schema.runs
+    with app.ledger.engine.connect() as conn:
+        run_id = conn.execute(select(runs.c.id).order_by(runs.c.id.desc()).limit(1)).scalar_one()
+    found: dict[str, Any] = json.loads(stored_summary(app, run_id))
+    return found
+
+
+def test_a_cycles_summary_lists_feeds_and_unsealed_notices_as_run_does(
+    hub: Callable[..., App], keys: Path, small_feeds: Path, tmp_path: Path
+) -> None:
+    """Probation's counts come first, and the police's notices are said to wait unsealed."""
+    app = hub()
+    cycle_id, queue = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    assert run_until(app, queue, None) == []
+    assert cycle_status(app, cycle_id) == "succeeded"
+    cycle = last_run_summary(app)
+
+    reference = App(
+        load_settings(None, database_url=f"sqlite:///{tmp_path / 'in-process.db'}", keys_dir=keys)
+    )
+    try:
+        reference.ledger.ensure_schema()
+        sources = {a: PlainFileSource(Path(s)) for a, s in feed_specs(small_feeds).items()}
+        in_process = run_cycle(reference, sources, TODAY)
+        expected = last_run_summary(reference)
+    finally:
+        reference.close()
+
+    assert list(cycle["feeds"]) == list(expected["feeds"]) == ["probation", "police"]
+    assert cycle["feeds"] == expected["feeds"]
+    assert list(cycle["delivery_notes"]) == ["police"]
+    assert cycle["delivery_notes"] == in_process.delivery_notes == expected["delivery_notes"]
+    assert "unsealed" in cycle["delivery_notes"]["police"]
