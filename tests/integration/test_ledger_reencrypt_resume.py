@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -84,25 +85,28 @@ def _interrupted(ledger_url: str, key_file: Path, batches: int = CRASH_AFTER) ->
             reencrypt_ledger(failing, batch_size=SMALL_BATCH)
 
 
+def _stored_values(ledger_url: str) -> list[tuple[str, str, Any]]:
+    """Every encrypted value the ledger stores: table, place and value."""
+    with _opened(ledger_url) as app:
+        return _stored(app.engine)
+
+
 def _split(ledger_url: str, old: FieldCipher, new: FieldCipher) -> tuple[int, int, int]:
     """How many stored values open with the old key, with the new key, and in all."""
-    with _opened(ledger_url) as app:
-        stored = _stored(app.engine)
+    stored = _stored_values(ledger_url)
     under_old = sum(_opens(old, place, value) for _, place, value in stored)
     under_new = sum(_opens(new, place, value) for _, place, value in stored)
     return under_old, under_new, len(stored)
 
 
 def _plaintext_count(ledger_url: str) -> int:
-    with _opened(ledger_url) as app:
-        stored = _stored(app.engine)
     return sum(
         not (
             value.startswith(TEXT_PREFIX)
             if isinstance(value, str)
             else bytes(value)[:1] == BLOB_FORMAT
         )
-        for _, _, value in stored
+        for _, _, value in _stored_values(ledger_url)
     )
 
 
@@ -246,11 +250,6 @@ def test_a_next_key_left_before_the_ledger_was_marked_is_used(
     with _opened(ledger_url, at_rest_key_file=key_file) as after:
         assert _reads(after) == before
         _assert_under(after.engine, FieldCipher(left), FieldCipher(old_key))
-
-
-def _stored_values(ledger_url: str) -> list[tuple[str, str, object]]:
-    with _opened(ledger_url) as app:
-        return _stored(app.engine)
 
 
 def test_a_reencryption_interrupted_twice_is_still_finished(
