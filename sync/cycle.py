@@ -50,6 +50,7 @@ from sync.ledger.outbox import why_unsealable
 from sync.ledger.runs import RUN_PARTIAL, RUN_SUCCEEDED
 from sync.policy_file import require_same_versions, version_digest
 from sync.reconcile.manual_inputs import load_manual_links
+from sync.wording import counted
 
 if TYPE_CHECKING:
     from sync.delivery import NoticeClient
@@ -117,9 +118,9 @@ class RunSummary:
             yield f"notice batches queued: {self.notice_batches}"
         for agency, delivered in self.delivered.items():
             yield (
-                f"{agency} gateway: delivered {_count(delivered['notices'], 'notice')} in "
-                f"{_count(delivered['delivered'], 'batch')}, "
-                f"{_count(delivered['pending'], 'batch')} waiting"
+                f"{agency} gateway: delivered {counted(delivered['notices'], 'notice')} in "
+                f"{counted(delivered['delivered'], 'batch')}, "
+                f"{counted(delivered['pending'], 'batch')} waiting"
             )
         for agency, note in sorted(self.delivery_notes.items()):
             yield f"{agency} gateway: {note}"
@@ -135,10 +136,10 @@ class RunSummary:
                     "was the right file given?"
                 )
         if self.rejected:
-            yield f"{_count(self.rejected, 'rejected record')}: see `arms-sync rejects`."
+            yield f"{counted(self.rejected, 'rejected record')}: see `arms-sync rejects`."
         warned = sum(counts.warnings for counts in self.feeds.values())
         if warned:
-            yield f"{_count(warned, 'record')} with warnings: see `arms-sync rejects --warnings`."
+            yield f"{counted(warned, 'record')} with warnings: see `arms-sync rejects --warnings`."
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form of the summary: every field, the date in ISO form."""
@@ -155,12 +156,6 @@ class RunSummary:
             agency: IngestCounts(**counts) for agency, counts in data.get("feeds", {}).items()
         }
         return cls(**values)
-
-
-def _count(number: int, thing: str) -> str:
-    """'1 batch', '2 batches', '0 notices'."""
-    plural = thing + ("es" if thing.endswith("ch") else "s")
-    return f"{number} {thing if number == 1 else plural}"
 
 
 def _about_gateway(agency: str, sentence: str) -> str:

@@ -28,6 +28,7 @@ from sync.owner_only_files import write_owner_only_file
 from sync.reports.from_ledger import ledger_report
 from sync.reports.models import KNOWN_KINDS, ReportFilters
 from sync.reports.render import render
+from sync.wording import counted
 
 NO_RUN_YET = (
     "The ledger holds no completed run, so there are no {what} yet: "
@@ -275,7 +276,7 @@ def _list_warnings(state: CliState, as_json: bool) -> None:
             row["agency"], row["record_type"], row["record_id"], "; ".join(row["warnings"])
         )
     Console(width=200).print(table)
-    click.echo(f"{len(rows)} {'record' if len(rows) == 1 else 'records'} with warnings")
+    click.echo(f"{counted(len(rows), 'record')} with warnings")
 
 
 def _fixed(run_id: int | None) -> str:

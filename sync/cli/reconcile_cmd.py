@@ -17,6 +17,7 @@ from sync.cli.context import ISO_DATE, CliState, pass_state
 from sync.core.records import Owner, RecordRef
 from sync.reconcile.acts import Actor, parse_record_ref, require_actor, require_operator
 from sync.reconcile.items import ITEM_KINDS
+from sync.wording import counted
 
 if TYPE_CHECKING:
     from sync.reconcile.preview import ActOutcome
@@ -123,7 +124,7 @@ def list_cmd(
                 f"{item.key}  {item.subject_id or '-'}  {refs}  {item.detail}"
             )
     if not as_json:
-        click.echo(f"{len(items)} item" if len(items) == 1 else f"{len(items)} items")
+        click.echo(counted(len(items), "item"))
 
 
 @reconcile.command("show")

@@ -28,6 +28,7 @@ from sync.cycle import RunSummary, deliver_to_gateways, run_cycle
 from sync.errors import ArmsSyncError
 from sync.sources import open_source, require_distinct_feeds
 from sync.synth.options import DEFAULT_TODAY as SYNTH_DEFAULT_AS_OF
+from sync.wording import noun
 
 DEMO_SUBJECTS = 2_000
 DEMO_SEED = 2015
@@ -107,7 +108,7 @@ def _report_run(summary: RunSummary, as_json: bool) -> None:
 def _gateways(errors: Mapping[str, str]) -> str:
     """'police gateway', or 'police and probation gateways'."""
     agencies = " and ".join(sorted(errors))
-    return f"{agencies} gateway" if len(errors) == 1 else f"{agencies} gateways"
+    return f"{agencies} {noun(len(errors), 'gateway')}"
 
 
 def _status(message: str) -> AbstractContextManager[Status | None]:

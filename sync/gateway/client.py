@@ -69,6 +69,7 @@ from sync.settings import (
     DEFAULT_HTTP_DEADLINE_SECONDS,
     DEFAULT_HTTP_TIMEOUT_SECONDS,
 )
+from sync.wording import counted
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
 FEED_PATH = "/feed"
@@ -295,7 +296,7 @@ class GatewayClient:
         if waits_too_long(self._retry, wait):
             raise self._asked_to_wait(method, path, transient, "longer than a call waits")
         if failures >= self._retry.max_attempts:
-            tries = "1 attempt" if failures == 1 else f"{failures} attempts"
+            tries = counted(failures, "attempt")
             if wait is not None:
                 raise self._asked_to_wait(method, path, transient, f"after {tries}")
             raise RetryableGatewayError(
