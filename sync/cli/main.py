@@ -141,9 +141,9 @@ def main(argv: list[str] | None = None) -> None:
         # parameters, HTTP bodies) would print personal data.
         logging.getLogger("sync").setLevel(logging.DEBUG)
     try:
-        cli.main(args=argv, prog_name="arms-sync", standalone_mode=False)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
+        # Outside standalone mode Click returns an exit code a command asked for
+        # (`ctx.exit(n)`, `--help`) instead of raising it; no command returns a value.
+        outcome = cli.main(args=argv, prog_name="arms-sync", standalone_mode=False)
     except click.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_FAILURE)
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(EXIT_FAILURE)
-    sys.exit(0)
+    sys.exit(outcome if isinstance(outcome, int) else 0)
 
 
 def one_sentence(error: click.ClickException) -> str:

@@ -139,3 +139,29 @@ def test_a_known_name_with_a_lower_case_prefix_is_warned_of(
         "Warning: arms_sync_database_url is not written in upper case; write "
         "ARMS_SYNC_DATABASE_URL, the only name every command reads.\n"
     )
+
+
+def test_an_exit_status_a_command_asks_for_is_the_process_status(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ctx.exit(3)` inside a command ends the process with 3, not with success."""
+
+    @click.command()
+    @click.pass_context
+    def asks_for_three(ctx: click.Context) -> None:
+        ctx.exit(3)
+
+    monkeypatch.setattr(cli, "commands", {**cli.commands, "asks-for-three": asks_for_three})
+    code, err = _exit_and_stderr(["asks-for-three"], capsys)
+
+    assert code == 3
+    assert err == ""
+
+
+def test_help_ends_with_success(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--help` prints the help and exits 0."""
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("Usage: arms-sync")
