@@ -13,6 +13,7 @@ from __future__ import annotations
 import signal
 import ssl
 import threading
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
@@ -27,7 +28,7 @@ from sync.errors import ConfigurationError, UsageError
 from sync.gateway.faults import DEFAULT_FAULT_DELAY_SECONDS, RETRY_AFTER_SECONDS, FaultInjector
 from sync.gateway.feed import FeedFile
 from sync.gateway.oauth import DEFAULT_TOKEN_TTL_SECONDS, TokenIssuer
-from sync.gateway.server import build_server, serve_until, tls_context
+from sync.gateway.server import GatewayServer, build_server, serve_until, tls_context
 from sync.gateway.service import (
     DEFAULT_MAX_SKEW_SECONDS,
     DEFAULT_PAGE_SIZE,
@@ -175,34 +176,41 @@ def gateway(
         )
     party = Party(agency)
     tls = _tls(tls_cert, tls_key)
-    store = NoticeStore(output_folder(state_dir or DEFAULT_STATE_DIR / party.value))
-    config = GatewayConfig(
-        agency=party,
-        keyring=_keyring(resolve_key_dir(key_dir), party),
-        feed=FeedFile(feed_file),
-        store=store,
-        tokens=TokenIssuer(client_id, client_secret, ttl_seconds=token_ttl),
-        page_size=page_size,
-        max_skew=timedelta(seconds=max_skew),
-    )
+    # The keys and the feed are read before the notice store is made, so a gateway
+    # refused for either leaves no store behind.
+    keyring = _keyring(resolve_key_dir(key_dir), party)
+    feed = FeedFile(feed_file)
     faults = FaultInjector(
         fail_rate, fault_seed, delay_seconds=fault_delay, retry_after_seconds=fault_retry_after
     )
+    with closing(NoticeStore(output_folder(state_dir or DEFAULT_STATE_DIR / party.value))) as store:
+        config = GatewayConfig(
+            agency=party,
+            keyring=keyring,
+            feed=feed,
+            store=store,
+            tokens=TokenIssuer(client_id, client_secret, ttl_seconds=token_ttl),
+            page_size=page_size,
+            max_skew=timedelta(seconds=max_skew),
+        )
+        server = _listening(Gateway(config), host, port, faults, tls)
+        scheme = "https" if tls is not None else "http"
+        stop = _stop_on_signals()
+        click.echo(f"listening on {scheme}://{host}:{server.port}")
+        serve_until(server, stop)
+    click.echo(f"{party} gateway requests: {server.requests.summary()}.", err=True)
+    injected = " ".join(f"{fault}={count}" for fault, count in faults.counts.items())
+    click.echo(f"{party} gateway stopped; injected faults: {injected}.", err=True)
+
+
+def _listening(
+    gateway: Gateway, host: str, port: int, faults: FaultInjector, tls: ssl.SSLContext | None
+) -> GatewayServer:
+    """The gateway's server bound to its port, or a usage error saying why it cannot."""
     try:
-        server = build_server(Gateway(config), host=host, port=port, faults=faults, tls=tls)
+        return build_server(gateway, host=host, port=port, faults=faults, tls=tls)
     except OSError as error:
-        store.close()
         raise UsageError(
             f"The gateway cannot listen on {host} port {port}: "
             f"{error.strerror or type(error).__name__}."
         ) from error
-    scheme = "https" if tls is not None else "http"
-    stop = _stop_on_signals()
-    click.echo(f"listening on {scheme}://{host}:{server.port}")
-    try:
-        serve_until(server, stop)
-    finally:
-        store.close()
-    click.echo(f"{party} gateway requests: {server.requests.summary()}.", err=True)
-    injected = " ".join(f"{fault}={count}" for fault, count in faults.counts.items())
-    click.echo(f"{party} gateway stopped; injected faults: {injected}.", err=True)

@@ -128,7 +128,10 @@ def test_a_certificate_that_cannot_be_loaded_is_a_configuration_error(
 
 
 def test_a_gateway_without_its_own_signing_key_does_not_start(tmp_path: Path, feed: Path) -> None:
-    """Feed pages could not be signed, so the gateway refuses at start, not on the first page."""
+    """Feed pages could not be signed, so the gateway refuses at start, not on the first page.
+
+    The keys are read before the notice store is made: the refusal leaves no store.
+    """
     make_keys(tmp_path / "keys")
     for signing_key in (tmp_path / "keys" / "private" / AGENCY.value).glob("sign-*.pem"):
         signing_key.unlink()
@@ -140,6 +143,7 @@ def test_a_gateway_without_its_own_signing_key_does_not_start(tmp_path: Path, fe
     )  # fmt: skip
 
     assert "private key" in message
+    assert not (tmp_path / "state" / STORE_FILE).exists()
 
 
 @pytest.mark.parametrize(
