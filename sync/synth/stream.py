@@ -89,9 +89,7 @@ class _LineWriter:
 
     def write_record(self, record: Record) -> None:
         """Queue one feed record and count it by type."""
-        self._lines.append(json.dumps(record))
-        if len(self._lines) >= WRITE_BATCH_LINES:
-            self.flush()
+        self.write(record)
         kind = record["type"]
         if isinstance(kind, str):
             self.counts[kind] = self.counts.get(kind, 0) + 1
