@@ -65,7 +65,7 @@ def _postgres_admin() -> object:
 
 
 @contextmanager
-def _scratch_database(prefix: str) -> Iterator[str]:
+def scratch_database(prefix: str) -> Iterator[str]:
     """A new, empty PostgreSQL database named `prefix` + a random suffix, dropped afterwards."""
     name = f"{prefix}{uuid.uuid4().hex[:12]}"
     admin = _postgres_admin()
@@ -81,7 +81,7 @@ def _scratch_database(prefix: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for this test session."""
-    with _scratch_database("arms_sync_test_") as url:
+    with scratch_database("arms_sync_test_") as url:
         yield url
 
 
@@ -101,7 +101,7 @@ def fresh_postgres_url(
 ) -> Iterator[str]:
     """A fresh PostgreSQL database for one test, with the session's at-rest key set."""
     monkeypatch.setenv(AT_REST_KEY_ENV, str(postgres_at_rest_key))
-    with _scratch_database("arms_sync_t_") as url:
+    with scratch_database("arms_sync_t_") as url:
         yield url
 
 
