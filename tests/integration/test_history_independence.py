@@ -114,8 +114,8 @@ def _history(lines: list[Line], draw: random.Random) -> History:
 
 
 def _deletions(lines: list[Line], draw: random.Random) -> list[Line]:
-    """A withdrawal of about one record in eight."""
-    chosen = [(agency, record) for agency, record in lines if draw.random() >= 0.88]
+    """Withdrawals of up to one line's record in eight."""
+    chosen = draw.sample(lines, draw.randint(0, len(lines) // 8))
     return [(agency, _deletion(agency, record)) for agency, record in chosen]
 
 
@@ -209,14 +209,17 @@ def _as_of(day: int, days: int) -> date:
 @given(
     seed=st.integers(0, 100_000),
     noise=st.sampled_from([0.0, 0.5, 1.0]),
-    draw=st.randoms(use_true_random=False),
+    plan=st.integers(0, 2**32),
 )
 def test_a_ledger_fed_day_by_day_decides_as_one_fed_only_the_final_state(
-    new_ledger: LedgerUrls, seed: int, noise: float, draw: random.Random
+    new_ledger: LedgerUrls, seed: int, noise: float, plan: int
 ) -> None:
+    # The plan's random choices come from a seed: drawing each from Hypothesis
+    # would run past its data limit on feeds of this size.
     with TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        history = _history(_synthetic_lines(folder / "synth", seed, noise), draw)
+        lines = _synthetic_lines(folder / "synth", seed, noise)
+        history = _history(lines, random.Random(plan))
         assume(any(record["type"] == "person" for _, record in history.winners))
         with new_ledger() as url, _app(url) as app:
             for number, day in enumerate(history.days):
