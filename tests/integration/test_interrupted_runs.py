@@ -302,3 +302,20 @@ def test_the_upgrade_gives_recorded_runs_their_kind_and_leaves_old_running_ones(
         assert after == ["succeeded", "running", "running", "running"]
     finally:
         engine.dispose()
+
+
+def test_closing_the_app_lets_go_of_a_run_it_still_holds(ledger_url: str) -> None:
+    """An App closed with a run in flight leaves no lock: the next run records it interrupted."""
+    closing = _app(ledger_url)
+    closing.ledger.ensure_schema()
+    run_id = closing.ledger.start_run(AS_OF, NOW)
+    assert len(held_run_locks(closing, ledger_url)) == 1
+    closing.close()
+
+    after = _app(ledger_url)
+    try:
+        assert held_run_locks(after, ledger_url) == []
+        after.ledger.start_run(AS_OF, NOW)
+        assert statuses(after)[run_id] == "interrupted"
+    finally:
+        after.close()
