@@ -93,15 +93,26 @@ def worker_env(database_url: str, broker_url: str, **extra: str) -> dict[str, st
 class WorkerPool:
     """Real Celery worker processes, each in its own process group so it can be killed whole."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, queues: str | None = QUEUES) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_dir: Path,
+        queues: str | None = QUEUES,
+        *,
+        through_cli: bool = False,
+    ) -> None:
         self.env = {**os.environ, **env}
         self.log_dir = log_dir
         self.queues = queues
+        self.through_cli = through_cli
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str) -> None:
-        """Start one worker named `name@…` (one pool process) and wait until it consumes."""
-        command = [
+    def _command(self, name: str) -> list[str]:
+        """Celery's own worker command, or `arms-sync worker` as an operator starts it."""
+        queues = ["--queues", self.queues] if self.queues else []
+        if self.through_cli:
+            return [*CLI, "worker", "--concurrency", "1", "--hostname", f"{name}@%h", *queues]
+        return [
             sys.executable,
             "-m",
             "workers",
@@ -112,9 +123,13 @@ class WorkerPool:
             "--loglevel=INFO",
             "--hostname",
             f"{name}@%h",
-            *(["--queues", self.queues] if self.queues else []),
+            *queues,
             "--without-mingle",
         ]
+
+    def start(self, name: str) -> None:
+        """Start one worker named `name@…` (one pool process) and wait until it consumes."""
+        command = self._command(name)
         with (self.log_dir / f"{name}.log").open("wb") as log:
             self.processes[name] = subprocess.Popen(
                 command,
@@ -494,15 +509,17 @@ def test_the_celery_app_is_configured_for_redelivery_not_loss() -> None:
     assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
 
 
+@pytest.mark.parametrize("through_cli", [False, True], ids=["celery", "arms-sync-worker"])
 def test_a_worker_started_without_queues_takes_delivery_tasks_too(
-    distributed_env: dict[str, str], tmp_path: Path
+    distributed_env: dict[str, str], tmp_path: Path, through_cli: bool
 ) -> None:
-    """A supervisor may run `python -m workers worker` bare: deliveries must not wait unseen."""
+    """A worker started bare (`python -m workers worker` from a supervisor, or `arms-sync
+    worker`) takes delivery tasks too: deliveries must not wait unseen."""
     from workers.app import TASK_DELIVER_OUTBOXES, create_app
     from workers.settings import load_worker_settings
 
     service_app(distributed_env["ARMS_SYNC_DATABASE_URL"])
-    workers = WorkerPool(distributed_env, tmp_path, queues=None)
+    workers = WorkerPool(distributed_env, tmp_path, queues=None, through_cli=through_cli)
     create_app(load_worker_settings()).send_task(TASK_DELIVER_OUTBOXES)
     waiting = redis.Redis.from_url(BROKER_URL)
     assert waiting.llen("arms-sync-delivery") == 1
