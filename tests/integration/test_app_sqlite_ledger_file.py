@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+import sync.ledger.data_key as data_key
 from sync.app import App, restrict_ledger_files
+from sync.crypto.at_rest import DataKey
+from sync.crypto.key_file import create_data_key_file, read_data_key_file
 from sync.crypto.keyring import data_key_path, generate_party
 from sync.crypto.keys import Party
 from sync.errors import ArmsSyncError, ConfigurationError
@@ -130,3 +133,36 @@ def test_a_ledger_file_that_is_not_a_database_is_one_sentence(tmp_path: Path) ->
     finally:
         app.close()
     assert str(caught.value) == f"The ledger file {ledger} is not an SQLite database."
+
+
+def test_a_key_file_another_process_made_meanwhile_is_the_one_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes opening a new ledger at once end with one key: the loser reads the winner's.
+
+    The other process's key file appears between this process's look for it and
+    its own attempt to make it, as in a real race.
+    """
+    key_file = tmp_path / "at-rest.key"
+    made_by_the_other: list[DataKey] = []
+
+    def made_meanwhile(path: Path) -> DataKey:
+        made_by_the_other.append(create_data_key_file(path))  # the other process wins
+        return create_data_key_file(path)  # FileExistsError, as for the loser
+
+    monkeypatch.setattr(data_key, "create_data_key_file", made_meanwhile)
+    app = App(load_settings(None, database_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+                            at_rest_key_file=key_file))  # fmt: skip
+    try:
+        sealed = app.ledger.codec.encode("probation/person/X1", b"synthetic")
+    finally:
+        app.close()
+
+    assert read_data_key_file(key_file) == made_by_the_other[0]
+    monkeypatch.undo()
+    reopened = App(load_settings(None, database_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+                                 at_rest_key_file=key_file))  # fmt: skip
+    try:
+        assert reopened.ledger.codec.decode("probation/person/X1", sealed) == b"synthetic"
+    finally:
+        reopened.close()
