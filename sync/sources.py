@@ -21,17 +21,33 @@ def open_source(spec: str, agency: str, app: App) -> FeedSource:
         from sync.gateway_source import gateway_source
 
         return gateway_source(spec, agency, app)
+    path = feed_file(spec, agency, app)
+    if is_sealed_file(path):
+        return SealedFileSource(path, app.require_keyring(), app.clock)
+    return PlainFileSource(path)
+
+
+def feed_file(spec: str, agency: str, app: App) -> Path:
+    """The feed file `spec` names; refused in one sentence if it is missing, or unsealed
+    where the deployment reads sealed feeds only."""
     path = Path(spec)
     if not _is_file(path):
         raise UsageError(f"The {agency} feed file {path.name} does not exist or is not a file.")
-    if is_sealed_file(path):
-        return SealedFileSource(path, app.require_keyring(), app.clock)
-    if app.settings.sealed_feeds_only:
+    if app.settings.sealed_feeds_only and not is_sealed_file(path):
         raise InputRefused(
             f"The {agency} feed file {path.name} is not sealed, and this deployment reads "
             "sealed feeds only (the sealed_feeds_only setting)."
         )
-    return PlainFileSource(path)
+    return path
+
+
+def feed_for_workers(spec: str, agency: str, app: App) -> str:
+    """A feed as a distributed cycle stores it for its workers: a gateway URL as given, a
+    file checked here (as `run` checks it) and named by its absolute path, since the
+    workers run in folders of their own."""
+    if spec.startswith(URL_SCHEMES):
+        return spec
+    return str(feed_file(spec, agency, app).resolve())
 
 
 def require_distinct_feeds(probation_feed: str, police_feed: str) -> None:

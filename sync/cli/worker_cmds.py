@@ -22,7 +22,7 @@ import click
 from sync.app import App
 from sync.cli.context import CliState, is_terminal, pass_state
 from sync.cycle import RunSummary
-from sync.distributed.cycles import require_postgresql_url, start_next_cycle
+from sync.distributed.cycles import require_postgresql, require_postgresql_url, start_next_cycle
 from sync.distributed.status import (
     agency_freshness,
     any_cycle_recorded,
@@ -41,6 +41,7 @@ from sync.distributed.work import (
 from sync.errors import ArmsSyncError, UsageError
 from sync.ledger import schema
 from sync.ledger.moments import as_utc, iso_utc
+from sync.sources import feed_for_workers
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -135,6 +136,12 @@ def run_distributed(
     from workers.app import broker_problem, create_app, send
     from workers.settings import load_worker_settings
 
+    require_postgresql(app)
+    # Checked here, in one sentence, rather than by each worker until the task is dead-lettered.
+    feeds = {
+        "probation": feed_for_workers(probation_spec, "probation", app),
+        "police": feed_for_workers(police_spec, "police", app),
+    }
     settings = load_worker_settings(database_url=app.settings.database_url)
     celery_app = create_app(settings)
     problem = broker_problem(celery_app)
@@ -142,7 +149,6 @@ def run_distributed(
         raise ArmsSyncError(
             f"The broker cannot be reached ({problem}); start it, or check ARMS_SYNC_BROKER_URL."
         )
-    feeds = {"probation": probation_spec, "police": police_spec}
     started = start_next_cycle(app, feeds, settings.gateways(), as_of)
     if started is None:
         open_ids = ", ".join(str(cycle_id) for cycle_id in open_cycle_ids(app.ledger.engine))

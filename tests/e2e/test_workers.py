@@ -313,8 +313,14 @@ def test_two_workers_give_exactly_the_in_process_exports(
     distributed_env: dict[str, str],
     synthetic_feeds: Path,
     in_process_outputs: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app, summary = run_through_workers(distributed_env["ARMS_SYNC_DATABASE_URL"], synthetic_feeds)
+    """The feeds named as an operator in their folder names them; the workers run elsewhere."""
+    monkeypatch.chdir(synthetic_feeds)
+    relative = {agency: f"{agency}.jsonl" for agency in ("probation", "police")}
+    app, summary = run_through_workers(
+        distributed_env["ARMS_SYNC_DATABASE_URL"], synthetic_feeds, relative
+    )
     assert ledger_outputs(app) == in_process_outputs
     assert in_process_outputs["ownership"].startswith(f"{summary.subjects} lines")  # type: ignore[attr-defined]
     claimed = _claimers(app)
@@ -782,6 +788,23 @@ def test_a_distributed_run_with_no_broker_says_so_and_records_no_cycle(
     assert result.returncode == 1
     assert result.stderr.startswith("Error: The broker cannot be reached (")
     assert result.stderr.endswith("); start it, or check ARMS_SYNC_BROKER_URL.\n")
+    with service_app(url).ledger.engine.connect() as conn:
+        assert conn.execute(select(tables_cycle.cycles)).first() is None
+
+
+def test_a_distributed_run_refuses_a_missing_feed_file_before_starting_a_cycle(
+    distributed_env: dict[str, str], small_feeds: Path
+) -> None:
+    """Refused in one sentence, as `run` refuses it, not left to the workers to fail on."""
+    url = distributed_env["ARMS_SYNC_DATABASE_URL"]
+    police = Path(feed_specs(small_feeds)["police"])
+
+    result = _cli_run(url, *run_args(small_feeds / "absent.jsonl", police), "--distributed")
+
+    assert (result.returncode, result.stderr) == (
+        2,
+        "Error: The probation feed file absent.jsonl does not exist or is not a file.\n",
+    )
     with service_app(url).ledger.engine.connect() as conn:
         assert conn.execute(select(tables_cycle.cycles)).first() is None
 
