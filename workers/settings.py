@@ -45,7 +45,9 @@ STALE_FACTOR = 3
 class WorkerSettings(BaseSettings):
     """Everything a worker, beat or the distributed `run` needs besides the service settings."""
 
-    model_config = SettingsConfigDict(env_prefix="ARMS_SYNC_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="ARMS_SYNC_", extra="ignore", frozen=True, allow_inf_nan=False
+    )
 
     broker_url: str = DEFAULT_BROKER_URL
     database_url: str = DEFAULT_DATABASE_URL

@@ -28,6 +28,19 @@ def test_a_bad_worker_setting_is_named_without_its_value() -> None:
     assert "-7" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "name", ["pull_interval_seconds", "delivery_interval_seconds", "dispatch_interval_seconds"]
+)
+@pytest.mark.parametrize("endless", ["inf", "-inf", "nan"])
+def test_an_interval_that_never_ends_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, endless: str
+) -> None:
+    """Beat and `status` compute with these: an infinite one must fail here, in one sentence."""
+    monkeypatch.setenv(f"ARMS_SYNC_{name.upper()}", endless)
+    with pytest.raises(ConfigurationError, match=f"^Setting {name} is invalid: "):
+        load_worker_settings()
+
+
 def test_one_feed_given_for_both_agencies_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARMS_SYNC_PROBATION_FEED", "/srv/feeds/probation.jsonl")
     monkeypatch.setenv("ARMS_SYNC_POLICE_FEED", "/srv/feeds/probation.jsonl")
