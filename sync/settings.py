@@ -154,6 +154,14 @@ class Settings(BaseSettings):
             raise ValueError("it must be a number, not true or false")
         return value
 
+    @field_validator(
+        "keys_dir", "at_rest_key_file", "policy_file", "gateway_ca_bundle", mode="before"
+    )
+    @classmethod
+    def _an_empty_path_is_none(cls, value: object) -> object:
+        """`ARMS_SYNC_KEYS_DIR=` names no folder (as the commands' options read it), not "."."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("default_training_date", mode="before")
     @classmethod
     def _a_plain_date(cls, value: object) -> object:

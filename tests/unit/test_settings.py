@@ -41,6 +41,18 @@ def test_an_interval_that_never_ends_is_refused_by_name(
         load_worker_settings()
 
 
+@pytest.mark.parametrize(
+    "name", ["keys_dir", "at_rest_key_file", "policy_file", "gateway_ca_bundle"]
+)
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_a_path_set_empty_is_no_path(
+    monkeypatch: pytest.MonkeyPatch, name: str, empty: str
+) -> None:
+    """`ARMS_SYNC_KEYS_DIR=` (a compose file's `${KEYS_DIR:-}`) is unset, not the working folder."""
+    monkeypatch.setenv(f"ARMS_SYNC_{name.upper()}", empty)
+    assert getattr(load_settings(), name) is None
+
+
 def test_one_feed_given_for_both_agencies_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARMS_SYNC_PROBATION_FEED", "/srv/feeds/probation.jsonl")
     monkeypatch.setenv("ARMS_SYNC_POLICE_FEED", "/srv/feeds/probation.jsonl")
