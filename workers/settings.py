@@ -12,7 +12,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sync.distributed.work import (
@@ -68,6 +68,12 @@ class WorkerSettings(BaseSettings):
     delivery_interval_seconds: float = Field(default=DEFAULT_DELIVERY_INTERVAL_SECONDS, gt=0)
     dispatch_interval_seconds: float = Field(default=DEFAULT_DISPATCH_INTERVAL_SECONDS, gt=0)
     nightly_report_time: time = DEFAULT_NIGHTLY_REPORT_TIME
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _an_empty_path_is_none(cls, value: object) -> object:
+        """`ARMS_SYNC_CONFIG=` names no settings file (as `--config` reads it)."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _visibility_above_longest_task(self) -> WorkerSettings:

@@ -53,6 +53,13 @@ def test_a_path_set_empty_is_no_path(
     assert getattr(load_settings(), name) is None
 
 
+def test_a_settings_file_set_empty_is_no_file_for_the_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ARMS_SYNC_CONFIG", "")
+    assert load_worker_settings().config is None
+
+
 def test_one_feed_given_for_both_agencies_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARMS_SYNC_PROBATION_FEED", "/srv/feeds/probation.jsonl")
     monkeypatch.setenv("ARMS_SYNC_POLICE_FEED", "/srv/feeds/probation.jsonl")
