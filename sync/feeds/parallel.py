@@ -12,6 +12,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import select
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -38,6 +41,8 @@ MAX_DEFAULT_PROCESSES = 4
 # Workers start from a clean server process, not a fork of this one: the
 # parent may hold database connections and threads that a fork would copy.
 _START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+# Where a process cannot be watched through a pidfd, how often a worker looks.
+PARENT_POLL_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +85,50 @@ class ProcessLinePool:
             context = multiprocessing.get_context(_START_METHOD)
             if _START_METHOD == "forkserver":
                 context.set_forkserver_preload(["sync.feeds.jsonl"])
-            self._executor = ProcessPoolExecutor(self.processes, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                self.processes,
+                mp_context=context,
+                initializer=end_with_parent,
+                initargs=(os.getpid(),),
+            )
             log.info("feed validation: %d worker processes started", self.processes)
         return self._executor
+
+
+def end_with_parent(parent_pid: int) -> None:
+    """In a worker: end this process when the process that started the pool ends.
+
+    A run that is killed cannot stop its workers, and they would wait for work
+    for ever (each holds the writing end of its own task queue, and the
+    forkserver stays while they live). A thread watches the parent instead.
+    """
+    threading.Thread(
+        target=_exit_when_gone, args=(parent_pid,), name="parent-watch", daemon=True
+    ).start()
+
+
+def _exit_when_gone(pid: int) -> None:
+    """Block until process `pid` has ended, then end this process at once."""
+    try:
+        handle = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
+    except OSError:  # gone already, or a kernel without pidfds: the loop below tells
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [])  # readable once the process has ended
+    else:
+        while _alive(pid):
+            time.sleep(PARENT_POLL_SECONDS)
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, as another user's process
+    return True
 
 
 # An accepted item as a worker sends it: its position and its version's fields

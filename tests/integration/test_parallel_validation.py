@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
@@ -177,3 +181,62 @@ def test_no_pool_is_offered_for_zero_workers_or_inside_a_daemonic_process(
     with parallel.validating_in_processes(2):
         assert isinstance(jsonl._POOL.get(), ProcessLinePool)
     assert jsonl._POOL.get() is None
+
+
+# A process that starts the validation workers, says so, and waits to be killed.
+_STARTS_WORKERS = """
+import time
+from datetime import date
+from sync.feeds.models import FeedContext
+from sync.feeds.parallel import ProcessLinePool
+
+pool = ProcessLinePool(2)
+list(pool.validate(iter([("line 1", b"{}")]), FeedContext("police", date(2026, 11, 28))))
+print("workers started", flush=True)
+time.sleep(600)
+"""
+GONE_TIMEOUT_SECONDS = 30.0
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process under `pid`, from /proc."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        found.extend(int(child) for child in children)
+        pending.extend(int(child) for child in children)
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie waiting to be reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_the_workers_end_when_the_run_that_started_them_is_killed() -> None:
+    """A killed run leaves no validation worker (nor their server) waiting for ever."""
+    repo = Path(__file__).resolve().parents[2]
+    with subprocess.Popen(
+        [sys.executable, "-c", _STARTS_WORKERS],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "workers started\n"
+        helpers = _descendants(child.pid)
+        child.kill()
+        child.wait()
+    assert len(helpers) >= 3  # the forkserver and two workers, at least
+
+    deadline = time.monotonic() + GONE_TIMEOUT_SECONDS
+    while any(_running(pid) for pid in helpers):
+        assert time.monotonic() < deadline, "validation processes outlived their run"
+        time.sleep(0.1)
