@@ -28,6 +28,7 @@ from sync.crypto.keys import Party
 from sync.crypto.sealed_file import DEFAULT_PAGE_LINES, open_lines, seal_lines
 from sync.errors import CryptoError, InputRefused
 from sync.owner_only_files import owner_only_file
+from sync.wording import counted
 
 STDIO = "-"
 
@@ -107,7 +108,7 @@ def seal_cmd(
         ):
             out.write(wire + b"\n")
             pages += 1
-    click.echo(f"Sealed {pages} page(s) from {sender} to {recipient}.", err=True)
+    click.echo(f"Sealed {counted(pages, 'page')} from {sender} to {recipient}.", err=True)
 
 
 @envelope.command("open", params=[key_dir_option("--keys")])
@@ -131,7 +132,7 @@ def open_cmd(*, me: str | None, source: str, destination: str, key_dir: Path | N
         click.echo("The sealed file holds no envelopes.", err=True)
         return
     click.echo(
-        f"Opened {len(pages)} page(s) from {sender}, sealed {min(pages)} to {max(pages)}.",
+        f"Opened {counted(len(pages), 'page')} from {sender}, sealed {min(pages)} to {max(pages)}.",
         err=True,
     )
 
@@ -162,4 +163,4 @@ def verify_cmd(*, source: str, key_dir: Path | None) -> None:
     described = "; ".join(
         f"sealed by {sender} to {recipient}" for sender, recipient in sorted(routes)
     )
-    click.echo(f"{count} envelope(s), {described}: every outer signature verifies.")
+    click.echo(f"{counted(count, 'envelope')}, {described}: every outer signature verifies.")

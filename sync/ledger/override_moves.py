@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, select, update
 
 from sync.ledger import schema
+from sync.wording import counted
 
 log = logging.getLogger(__name__)
 MAX_LOGGED_IDS = 20
@@ -97,8 +98,8 @@ def _warn_stranded(override_ids: Iterable[str]) -> None:
         shown = ", ".join(stranded[:MAX_LOGGED_IDS])
         more = len(stranded) - MAX_LOGGED_IDS
         log.warning(
-            "%d active override(s) name no current subject and apply to nobody: %s%s",
-            len(stranded),
+            "%s without a current subject, applying to nobody: %s%s",
+            counted(len(stranded), "active override"),
             shown,
             f" and {more} more" if more > 0 else "",
         )

@@ -69,7 +69,7 @@ def test_seal_says_how_many_pages_it_wrote(key_dir: Path, plain: Path, tmp_path:
     sealed = tmp_path / "out.sealed"
     result = _seal(key_dir, str(plain), str(sealed))
     assert result.exit_code == 0, result.output
-    assert result.stderr == "Sealed 3 page(s) from probation to hub.\n"
+    assert result.stderr == "Sealed 3 pages from probation to hub.\n"
     assert len(sealed.read_bytes().splitlines()) == 3
 
 
@@ -227,7 +227,7 @@ def test_verify_skips_blank_lines_and_reports_on_standard_output(
 
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        "3 envelope(s), sealed by probation to hub: every outer signature verifies.\n"
+        "3 envelopes, sealed by probation to hub: every outer signature verifies.\n"
     )
 
 
@@ -243,4 +243,4 @@ def test_a_file_of_one_envelope_verifies(key_dir: Path, plain: Path, tmp_path: P
     result = _envelope("verify", "--keys", str(key_dir), str(sealed))
 
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("1 envelope(s), sealed by probation to hub")
+    assert result.stdout.startswith("1 envelope, sealed by probation to hub")
