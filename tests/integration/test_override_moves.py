@@ -269,7 +269,10 @@ def test_an_override_whose_records_were_all_deleted_stays_and_is_logged(
     assert moves(app) == []
     warnings = [r.getMessage() for r in caplog.records if r.name == "sync.ledger.override_moves"]
     assert len(warnings) == 1
-    assert override in warnings[0]
+    assert (
+        warnings[0]
+        == f"1 active override without a current subject, applying to nobody: {override}"
+    )
     assert [needle for needle in PERSONAL if needle in warnings[0]] == []
 
 
