@@ -159,8 +159,7 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _an_empty_path_is_none(cls, value: object) -> object:
-        """`ARMS_SYNC_KEYS_DIR=` names no folder (as the commands' options read it), not "."."""
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_is_unset(value)
 
     @field_validator("default_training_date", mode="before")
     @classmethod
@@ -273,6 +272,12 @@ def _given(secret: SecretStr | None) -> bool:
 SECRET_SETTINGS = frozenset(
     name for name, field in Settings.model_fields.items() if SecretStr in get_args(field.annotation)
 )
+
+
+def blank_is_unset(value: object) -> object:
+    """A path given empty or blank (`ARMS_SYNC_KEYS_DIR=`) as no path, as the commands'
+    options read it, never as the working folder."""
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -24,6 +24,7 @@ from sync.distributed.work import (
 from sync.settings import (
     DEFAULT_DATABASE_URL,
     Settings,
+    blank_is_unset,
     given_values,
     invalid_setting,
     load_settings,
@@ -72,8 +73,7 @@ class WorkerSettings(BaseSettings):
     @field_validator("config", mode="before")
     @classmethod
     def _an_empty_path_is_none(cls, value: object) -> object:
-        """`ARMS_SYNC_CONFIG=` names no settings file (as `--config` reads it)."""
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_is_unset(value)
 
     @model_validator(mode="after")
     def _visibility_above_longest_task(self) -> WorkerSettings:
