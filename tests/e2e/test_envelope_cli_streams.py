@@ -45,7 +45,12 @@ def plain(tmp_path: Path) -> Path:
 
 
 def _seal(
-    key_dir: Path, source: str, target: str, *extra: str, stdin: bytes | None = None
+    key_dir: Path,
+    source: str,
+    target: str,
+    *extra: str,
+    stdin: bytes | None = None,
+    page_lines: int = 10,
 ) -> Result:
     return _envelope(
         "seal",
@@ -56,7 +61,7 @@ def _seal(
         "--keys",
         str(key_dir),
         "--page-lines",
-        "10",
+        str(page_lines),
         *extra,
         source,
         target,
@@ -114,19 +119,7 @@ def test_fewer_than_one_record_a_page_is_bad_usage(
 ) -> None:
     """`--page-lines 0` is refused as bad usage and writes nothing."""
     sealed = tmp_path / "out.sealed"
-    result = _envelope(
-        "seal",
-        "--from",
-        "probation",
-        "--to",
-        "hub",
-        "--keys",
-        str(key_dir),
-        "--page-lines",
-        "0",
-        str(plain),
-        str(sealed),
-    )
+    result = _seal(key_dir, str(plain), str(sealed), page_lines=0)
     assert result.exit_code == 2
     assert not sealed.exists()
 
