@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +25,16 @@ from tests.unit.test_owner_only_files import mode
 pytestmark = pytest.mark.integration
 
 
+@contextmanager
+def _app_on(ledger: Path, **settings: Any) -> Iterator[App]:
+    """An App on the SQLite file `ledger`, closed when the block ends however it ends."""
+    app = App(load_settings(None, database_url=f"sqlite:///{ledger}", **settings))
+    try:
+        yield app
+    finally:
+        app.close()
+
+
 def _journal_mode(path: Path) -> str:
     with sqlite3.connect(path) as connection:
         mode: str = connection.execute("PRAGMA journal_mode").fetchone()[0]
@@ -32,11 +45,8 @@ def _journal_mode(path: Path) -> str:
 def test_a_new_ledger_file_uses_write_ahead_logging(tmp_path: Path) -> None:
     """Readers (reports, exports) do not block the run writing the ledger."""
     ledger = tmp_path / "ledger.db"
-    app = App(load_settings(None, database_url=f"sqlite:///{ledger}"))
-    try:
+    with _app_on(ledger) as app:
         _ = app.ledger
-    finally:
-        app.close()
     assert _journal_mode(ledger) == "wal"
 
 
@@ -45,12 +55,9 @@ def test_an_unreadable_at_rest_key_file_leaves_no_ledger_file_behind(tmp_path: P
     key_file = tmp_path / "at-rest.key"
     key_file.write_bytes(b"not a key\n")
     ledger = tmp_path / "ledger.db"
-    app = App(load_settings(None, database_url=f"sqlite:///{ledger}", at_rest_key_file=key_file))
-    try:
-        with pytest.raises(ConfigurationError, match="at-rest key file"):
-            _ = app.engine
-    finally:
-        app.close()
+    refused = pytest.raises(ConfigurationError, match="at-rest key file")
+    with _app_on(ledger, at_rest_key_file=key_file) as app, refused:
+        _ = app.engine
     assert not ledger.exists()
 
 
@@ -60,12 +67,8 @@ def test_another_application_s_database_is_refused_and_left_as_it_was(tmp_path: 
     with sqlite3.connect(other) as connection:
         connection.execute("CREATE TABLE SAMPLE (id TEXT)")
     connection.close()
-    app = App(load_settings(None, database_url=f"sqlite:///{other}"))
-    try:
-        with pytest.raises(ArmsSyncError):
-            _ = app.ledger
-    finally:
-        app.close()
+    with _app_on(other) as app, pytest.raises(ArmsSyncError):
+        _ = app.ledger
     assert _journal_mode(other) == "delete"
 
 
@@ -90,18 +93,12 @@ def test_a_ledger_file_is_owner_only_when_made_and_when_opened_again(tmp_path: P
     """A new ledger is its owner's alone; one whose mode was opened since is closed again
     the next time the App opens it."""
     ledger = tmp_path / "ledger.db"
-    first = App(load_settings(None, database_url=f"sqlite:///{ledger}"))
-    try:
+    with _app_on(ledger) as first:
         _ = first.ledger
-    finally:
-        first.close()
     assert mode(ledger) == 0o600
     ledger.chmod(0o644)
-    again = App(load_settings(None, database_url=f"sqlite:///{ledger}"))
-    try:
+    with _app_on(ledger) as again:
         _ = again.ledger
-    finally:
-        again.close()
     assert mode(ledger) == 0o600
 
 
@@ -113,12 +110,8 @@ def test_an_unreadable_data_key_in_the_key_directory_leaves_no_ledger_file_behin
     generate_party(keys, Party.HUB)
     data_key_path(keys).write_bytes(b"not a key\n")
     ledger = tmp_path / "ledger.db"
-    app = App(load_settings(None, database_url=f"sqlite:///{ledger}", keys_dir=keys))
-    try:
-        with pytest.raises(ConfigurationError):
-            _ = app.engine
-    finally:
-        app.close()
+    with _app_on(ledger, keys_dir=keys) as app, pytest.raises(ConfigurationError):
+        _ = app.engine
     assert not ledger.exists()
 
 
@@ -126,12 +119,8 @@ def test_a_ledger_file_that_is_not_a_database_is_one_sentence(tmp_path: Path) ->
     """A file of some other kind named as the ledger is refused by name, not with a trace."""
     ledger = tmp_path / "ledger.db"
     ledger.write_bytes(b"SAMPLE text, not a database\n" * 200)
-    app = App(load_settings(None, database_url=f"sqlite:///{ledger}"))
-    try:
-        with pytest.raises(ConfigurationError) as caught:
-            _ = app.engine
-    finally:
-        app.close()
+    with _app_on(ledger) as app, pytest.raises(ConfigurationError) as caught:
+        _ = app.engine
     assert str(caught.value) == f"The ledger file {ledger} is not an SQLite database."
 
 
@@ -151,18 +140,11 @@ def test_a_key_file_another_process_made_meanwhile_is_the_one_taken(
         return create_data_key_file(path)  # FileExistsError, as for the loser
 
     monkeypatch.setattr(data_key, "create_data_key_file", made_meanwhile)
-    app = App(load_settings(None, database_url=f"sqlite:///{tmp_path / 'ledger.db'}",
-                            at_rest_key_file=key_file))  # fmt: skip
-    try:
+    ledger = tmp_path / "ledger.db"
+    with _app_on(ledger, at_rest_key_file=key_file) as app:
         sealed = app.ledger.codec.encode("probation/person/X1", b"synthetic")
-    finally:
-        app.close()
 
     assert read_data_key_file(key_file) == made_by_the_other[0]
     monkeypatch.undo()
-    reopened = App(load_settings(None, database_url=f"sqlite:///{tmp_path / 'ledger.db'}",
-                                 at_rest_key_file=key_file))  # fmt: skip
-    try:
+    with _app_on(ledger, at_rest_key_file=key_file) as reopened:
         assert reopened.ledger.codec.decode("probation/person/X1", sealed) == b"synthetic"
-    finally:
-        reopened.close()
