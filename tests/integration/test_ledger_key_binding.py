@@ -28,7 +28,7 @@ from tests.integration.test_ledger_reencrypt import (
     AS_OF,
     POLICE_ONE,
     PROBATION_ONE,
-    _open,
+    _opened,
     _reads,
     _sources,
 )
@@ -39,50 +39,34 @@ PLAIN_REASON = "SAMPLE reason typed before encryption"
 
 def _ledger(ledger_url: str, key_file: Path, folder: Path) -> list[str]:
     """A ledger after one run and one unlink, bound to `key_file`; what a user reads of it."""
-    app = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as app:
         run_cycle(app, _sources(folder), AS_OF)
         unlink(app, PROBATION_ONE, POLICE_ONE, Actor("REVIEW", "SAMPLE"), apply=True)
         return _reads(app)
-    finally:
-        app.close()
 
 
 def _forget(ledger_url: str, *keys: str) -> None:
     """Take `keys` out of `ledger_meta`, as a version that did not record them left it."""
-    app = _open(ledger_url)
-    try:
+    with _opened(ledger_url) as app:
         table = schema.settings_kv
         with app.engine.begin() as conn:
             conn.execute(delete(table).where(table.c.key.in_(keys)))
-    finally:
-        app.close()
 
 
 def _meta(ledger_url: str) -> dict[str, str]:
-    app = _open(ledger_url)
-    try:
-        with app.engine.connect() as conn:
-            return ledger_meta(conn)
-    finally:
-        app.close()
+    with _opened(ledger_url) as app, app.engine.connect() as conn:
+        return ledger_meta(conn)
 
 
 def _refused_with(ledger_url: str, key_file: Path, match: str) -> None:
-    app = _open(ledger_url, at_rest_key_file=key_file)
-    try:
-        with pytest.raises(ConfigurationError, match=match):
-            _ = app.ledger
-    finally:
-        app.close()
+    refused = pytest.raises(ConfigurationError, match=match)
+    with _opened(ledger_url, at_rest_key_file=key_file) as app, refused:
+        _ = app.ledger
 
 
 def _reads_with(ledger_url: str, key_file: Path) -> list[str]:
-    app = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as app:
         return _reads(app)
-    finally:
-        app.close()
 
 
 @pytest.mark.parametrize("checks", ["recorded", "from-before-key-checks"])
@@ -139,11 +123,8 @@ def test_a_ledger_bound_before_the_encryption_check_gets_it_from_its_own_key(
 def test_another_key_never_records_the_encryption_check(ledger_url: str, tmp_path: Path) -> None:
     """A ledger with a key check but no encryption check refuses another key, recording nothing."""
     key_file = tmp_path / "ledger.key"
-    fresh = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as fresh:
         _ = fresh.ledger  # bound, holding nothing encrypted yet
-    finally:
-        fresh.close()
     _forget(ledger_url, AEAD_CHECK)
     other = tmp_path / "other.key"
     create_data_key_file(other)
@@ -151,27 +132,19 @@ def test_another_key_never_records_the_encryption_check(ledger_url: str, tmp_pat
     _refused_with(ledger_url, other, "another at-rest key")
     assert AEAD_CHECK not in _meta(ledger_url)
 
-    own = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as own:
         _ = own.ledger
-    finally:
-        own.close()
 
 
 def test_reasons_typed_before_encryption_still_read(ledger_url: str, tmp_path: Path) -> None:
     """A ledger whose only plaintext is a reason is bound as holding plaintext, and reads it."""
     key_file = tmp_path / "ledger.key"
     _ledger(ledger_url, key_file, tmp_path)
-    app = _open(ledger_url)
-    try:
-        with app.engine.begin() as conn:
-            conn.execute(update(manual_links).values(reason=PLAIN_REASON))
-    finally:
-        app.close()
+    with _opened(ledger_url) as app, app.engine.begin() as conn:
+        conn.execute(update(manual_links).values(reason=PLAIN_REASON))
     _forget(ledger_url, KEY_CHECK, AEAD_CHECK, LEGACY_PLAINTEXT)
 
-    upgraded = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as upgraded:
         ledger = upgraded.ledger
         subject = ledger.load_membership()[("probation", "P100001")]
         reasons = [event.reason for event in subject_report(ledger, subject).history]
@@ -181,8 +154,6 @@ def test_reasons_typed_before_encryption_still_read(ledger_url: str, tmp_path: P
                     schema.settings_kv.c.key == LEGACY_PLAINTEXT
                 )
             ).scalar_one()
-    finally:
-        upgraded.close()
     assert reasons == [PLAIN_REASON]
     assert legacy == "1"
 
@@ -192,11 +163,8 @@ def test_a_bound_ledger_without_records_still_needs_its_key_file(
 ) -> None:
     """A recorded key check alone makes a missing key file an error, not a reason for a new key."""
     key_file = tmp_path / "ledger.key"
-    fresh = _open(ledger_url, at_rest_key_file=key_file)
-    try:
+    with _opened(ledger_url, at_rest_key_file=key_file) as fresh:
         _ = fresh.ledger  # bound, holding nothing encrypted yet
-    finally:
-        fresh.close()
     kept = tmp_path / "kept.key"
     key_file.rename(kept)
 
