@@ -32,6 +32,7 @@ from sync.distributed.status import (
     open_cycle_ids,
 )
 from sync.distributed.work import (
+    CYCLE_ABANDONED,
     CYCLE_BLOCKED,
     FINISHED_CYCLES,
     dispatch_pending,
@@ -42,6 +43,7 @@ from sync.errors import ArmsSyncError, UsageError
 from sync.ledger import schema
 from sync.ledger.moments import as_utc, iso_utc
 from sync.sources import feed_for_workers
+from sync.wording import counted
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -237,7 +239,7 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
     agencies = _agency_status(engine, settings, state.app.clock(), problems)
     letters = list_dead_letters(engine)
     if letters:
-        problems.append(f"{len(letters)} dead letters: see `arms-sync dead-letters`")
+        problems.append(f"{counted(len(letters), 'dead letter')}: see `arms-sync dead-letters`")
     cycles = [cycle_progress(engine, cycle_id) for cycle_id in open_cycle_ids(engine)]
     report = {
         "broker": broker,
@@ -350,10 +352,15 @@ def status(state: CliState, as_json: bool) -> None:
 # -- dead letters ------------------------------------------------------------
 @click.group("dead-letters", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
-@click.option("--all", "include_retried", is_flag=True, help="Include letters already retried.")
+@click.option(
+    "--all",
+    "include_retried",
+    is_flag=True,
+    help="Include letters retried, or whose cycle was abandoned.",
+)
 @click.pass_context
 def dead_letters(ctx: click.Context, as_json: bool, include_retried: bool) -> None:
-    """Tasks that kept failing: list them, or `retry ID` to queue one again."""
+    """Tasks that kept failing: list them, `retry ID` to queue one again, or `abandon CYCLE`."""
     if ctx.invoked_subcommand is not None:
         return
     state = ctx.find_object(CliState)
@@ -367,11 +374,17 @@ def dead_letters(ctx: click.Context, as_json: bool, include_retried: bool) -> No
             click.echo(
                 f"{row['id']}: cycle {row['cycle_id']} {row['task_key']} "
                 f"attempts {row['attempts']} last error {row['last_error']} "
-                f"last seen {row['last_seen']}"
-                + ("" if row["retried_at"] is None else f" retried {row['retried_at']}")
+                f"last seen {row['last_seen']}" + _closed(row)
             )
     if not as_json:
-        click.echo(f"{len(letters)} dead letters")
+        click.echo(counted(len(letters), "dead letter"))
+
+
+def _closed(row: dict[str, Any]) -> str:
+    """The listing's note of a letter no longer waiting: retried, or its cycle abandoned."""
+    if row["retried_at"] is not None:
+        return f" retried {row['retried_at']}"
+    return " (its cycle was abandoned)" if row["cycle_status"] == CYCLE_ABANDONED else ""
 
 
 def _plain(value: object) -> object:
@@ -388,7 +401,10 @@ def retry(state: CliState, letter_id: int) -> None:
     app = state.app
     ref = retry_dead_letter(app.ledger.engine, letter_id, app.clock())
     if ref is None:
-        raise UsageError(f"There is no dead letter {letter_id} waiting for a retry.")
+        raise UsageError(
+            f"There is no dead letter {letter_id} waiting for a retry "
+            "(see `arms-sync dead-letters --all`)."
+        )
     if send(create_app(_worker_settings(state)), [ref]):
         click.echo(f"queued {ref.key} of cycle {ref.cycle_id} again")
     else:
@@ -397,3 +413,26 @@ def retry(state: CliState, letter_id: int) -> None:
             "now, so the next re-dispatch sends it.",
             err=True,
         )
+
+
+@dead_letters.command("abandon")
+@click.argument("cycle_id", type=int)
+@click.option(
+    "--operator", help="Who is acting (default: ARMS_SYNC_OPERATOR or the settings file)."
+)
+@click.option("--apply", "do_apply", is_flag=True, help="Abandon it (else only a preview).")
+@pass_state
+def abandon(state: CliState, cycle_id: int, operator: str | None, do_apply: bool) -> None:
+    """Give up a cycle blocked on a dead letter no retry will mend, so cycles run again.
+
+    Its unfinished tasks stop, its staged work is erased and its letters stop
+    waiting; what it read stays in the ledger for the next cycle. Without
+    `--apply`, says what it would do.
+    """
+    from sync.audit.pipeline_hooks import cli_actor
+    from sync.distributed.abandon import abandon_cycle
+
+    app = state.app
+    actor = cli_actor(operator or app.settings.operator)
+    outcome = abandon_cycle(app.ledger.engine, cycle_id, actor, app.clock(), apply=do_apply)
+    click.echo(outcome.sentence(do_apply))

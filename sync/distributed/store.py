@@ -83,10 +83,10 @@ def iter_staged(conn: Connection, ledger: Ledger, cycle_id: int, kind: str) -> I
         yield get_staged(conn, ledger, cycle_id, part)
 
 
-def clear_staging(conn: Connection, cycle_id: int) -> None:
-    """Drop a finished cycle's staged parts."""
+def clear_staging(conn: Connection, cycle_id: int) -> int:
+    """Drop a finished or abandoned cycle's staged parts; return how many there were."""
     table = tables.cycle_staging
-    conn.execute(delete(table).where(table.c.cycle_id == cycle_id))
+    return int(conn.execute(delete(table).where(table.c.cycle_id == cycle_id)).rowcount)
 
 
 # -- records of one batch ----------------------------------------------------

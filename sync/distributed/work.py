@@ -55,13 +55,15 @@ TASK_PENDING = "pending"
 TASK_RUNNING = "running"
 TASK_DONE = "done"
 TASK_DEAD = "dead"
-FINAL_TASK_STATES = frozenset({TASK_DONE, TASK_DEAD})
+TASK_ABANDONED = "abandoned"  # left unfinished when its cycle was abandoned
+FINAL_TASK_STATES = frozenset({TASK_DONE, TASK_DEAD, TASK_ABANDONED})
 
 CYCLE_RUNNING = "running"
 CYCLE_BLOCKED = "blocked"
 CYCLE_SUCCEEDED = "succeeded"
 CYCLE_PARTIAL = "partial"  # finished, but its run is partial (a gateway failed at ingest)
 FINISHED_CYCLES = frozenset({CYCLE_SUCCEEDED, CYCLE_PARTIAL})
+CYCLE_ABANDONED = "abandoned"  # given up while blocked (`sync.distributed.abandon`)
 
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_DISPATCH_GRACE_SECONDS = 60.0
@@ -430,17 +432,28 @@ def _reset_if_unheld(engine: Engine, ref: TaskRef, seen: datetime, now: datetime
 
 
 def list_dead_letters(engine: Engine, include_retried: bool = False) -> list[dict[str, Any]]:
-    """The dead letters, oldest first (ids, attempts and error class only)."""
-    table = tables.dead_letters
-    query = select(table).order_by(table.c.id)
+    """The dead letters waiting for a retry, oldest first (ids, attempts and error class only).
+
+    With `include_retried`, every letter: those retried, and those whose cycle was
+    abandoned (`cycle_status` says which cycles were).
+    """
+    letters, cycles = tables.dead_letters, tables.cycles
+    query = (
+        select(letters, cycles.c.status.label("cycle_status"))
+        .join(cycles, cycles.c.id == letters.c.cycle_id)
+        .order_by(letters.c.id)
+    )
     if not include_retried:
-        query = query.where(table.c.retried_at.is_(None))
+        query = query.where(letters.c.retried_at.is_(None), cycles.c.status != CYCLE_ABANDONED)
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
 def retry_dead_letter(engine: Engine, letter_id: int, now: datetime) -> TaskRef | None:
-    """Put a dead task back to pending with a fresh attempts count; its cycle runs on."""
+    """Put a dead task back to pending with a fresh attempts count; its cycle runs on.
+
+    None when no such letter waits: unknown, retried already, or its cycle abandoned.
+    """
     letters, table, cycles = tables.dead_letters, tables.cycle_tasks, tables.cycles
     with engine.begin() as conn:
         letter = conn.execute(
@@ -449,6 +462,13 @@ def retry_dead_letter(engine: Engine, letter_id: int, now: datetime) -> TaskRef 
         if letter is None:
             return None
         ref = task_ref(letter.cycle_id, letter.task_key)
+        # The task, then its cycle: the order completions and `abandon_cycle` lock in.
+        conn.execute(select(table.c.status).where(_where(ref)).with_for_update()).one()
+        cycle_status = conn.execute(
+            select(cycles.c.status).where(cycles.c.id == ref.cycle_id).with_for_update()
+        ).scalar_one()
+        if cycle_status == CYCLE_ABANDONED:
+            return None
         conn.execute(update(letters).where(letters.c.id == letter_id).values(retried_at=now))
         conn.execute(
             update(table)

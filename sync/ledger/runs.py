@@ -1,8 +1,9 @@
 """Run records: their statuses and kinds, and recording in-process runs whose process died.
 
 A run is `running` until its outcome is recorded: `succeeded`, `partial` (a
-gateway let it down), `failed` (it raised), or `interrupted` (its process was
-killed, lost its machine or ran out of memory before it could say). Only
+gateway let it down), `failed` (it raised), `interrupted` (its process was
+killed, lost its machine or ran out of memory before it could say), or
+`abandoned` (a distributed cycle given up by an operator before its commit). Only
 in-process runs (`run`, and the run each reconcile act starts) are ever found
 interrupted: they hold a liveness lock for their life (`run_locks`). A
 distributed cycle's run lives across many tasks and processes and is never
@@ -25,6 +26,7 @@ RUN_SUCCEEDED = "succeeded"
 RUN_PARTIAL = "partial"
 RUN_FAILED = "failed"
 RUN_INTERRUPTED = "interrupted"
+RUN_ABANDONED = "abandoned"
 
 KIND_IN_PROCESS = "in_process"
 KIND_DISTRIBUTED = "distributed"

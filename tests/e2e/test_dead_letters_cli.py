@@ -1,7 +1,10 @@
-"""`arms-sync dead-letters` lists the letters waiting for a retry; `--all` adds retried ones.
+"""`arms-sync dead-letters` lists the letters waiting for a retry; `--all` adds the others.
 
 A retried letter drops out of the default listing and shows under `--all`,
-saying when it was retried, in the table and in the JSON lines.
+saying when it was retried, in the table and in the JSON lines. `abandon
+CYCLE` previews giving up a blocked cycle, and with `--apply` does it: the
+cycle's letter stops waiting (and says why under `--all`), `status` stops
+counting it, and the act is audited under the operator's name.
 """
 
 from __future__ import annotations
@@ -12,13 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from sync.audit.log import audit_log_for
+from sync.distributed.abandon import AUDIT_PURPOSE
 from sync.distributed.work import retry_dead_letter
 from tests.e2e import test_workers as shared
-from tests.e2e.test_workers import _a_dead_letter, _cli, service_app
+from tests.e2e.test_workers import _a_dead_letter, _cli, _cli_run, service_app
+from tests.integration.test_cycle_abandonment import run_until_blocked
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 close_apps = shared.close_apps
+small_feeds = shared.small_feeds
 RETRIED = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 
 
@@ -37,7 +44,45 @@ def test_a_retried_letter_is_listed_only_with_all_and_says_when_it_was_retried(
     assert line.startswith(f"{letter_id}: cycle ")
     assert "probe:poison attempts 1 last error RuntimeError" in line
     assert line.endswith(" retried 2026-11-28T09:30:00+00:00")
-    assert total == "1 dead letters"
+    assert total == "1 dead letter"
     code, output = _cli(fresh_postgres_url, "dead-letters", "--all", "--json")
     [letter] = [json.loads(text) for text in output.splitlines()]
     assert (code, letter["id"], letter["retried_at"]) == (0, letter_id, "2026-11-28T09:30:00+00:00")
+
+
+def test_a_blocked_cycle_is_previewed_then_abandoned_and_its_letter_stops_waiting(
+    fresh_postgres_url: str, small_feeds: Path
+) -> None:
+    """Abandoning twice is refused in one sentence (exit 2)."""
+    url = fresh_postgres_url
+    app = service_app(url)
+    cycle = run_until_blocked(app, small_feeds)
+
+    code, preview = _cli(url, "dead-letters", "abandon", str(cycle))
+    assert code == 0
+    assert preview.startswith(f"Cycle {cycle} would be abandoned at its decide stage (1 dead ")
+    assert preview.endswith("decides over them; give --apply to abandon it.\n")
+    assert _cli(url, "dead-letters")[1].endswith("\n1 dead letter\n")
+    assert json.loads(_cli(url, "status", "--json")[1])["dead_letters"] == 1
+
+    applied = ["dead-letters", "abandon", str(cycle), "--apply", "--operator", "duty-officer"]
+    code, done = _cli(url, *applied)
+    assert (code, done) == (
+        0,
+        preview.replace("would be abandoned", "abandoned").replace(
+            "; give --apply to abandon it.", "."
+        ),
+    )
+    assert _cli(url, "dead-letters") == (0, "0 dead letters\n")
+    assert json.loads(_cli(url, "status", "--json")[1])["dead_letters"] == 0
+    code, listed = _cli(url, "dead-letters", "--all")
+    assert listed.splitlines()[0].endswith(" (its cycle was abandoned)")
+    [entry] = [e for e in audit_log_for(app.ledger.engine).entries() if e.purpose == AUDIT_PURPOSE]
+    assert entry.actor == "operator:duty-officer"
+
+    again = _cli_run(url, *applied)
+    assert (again.returncode, again.stdout) == (2, "")
+    assert again.stderr == (
+        f"Error: Cycle {cycle} is not blocked (it was abandoned already): only a cycle "
+        "stopped on a dead letter can be abandoned.\n"
+    )
