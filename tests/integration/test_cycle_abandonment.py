@@ -171,6 +171,7 @@ def test_a_preview_counts_what_abandoning_would_do_and_changes_nothing(
     assert preview.sentence(applied=False).endswith("give --apply to abandon it.")
     applied = abandon_cycle(app.ledger.engine, cycle_id, ACTOR, app.clock(), apply=True)
     assert applied == preview
+    assert audit_log_for(app.ledger.engine).verify().ok  # the preview's entry left no gap
 
 
 def test_a_cycle_blocked_at_delivery_keeps_its_decisions_and_notices(
