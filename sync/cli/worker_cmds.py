@@ -423,11 +423,12 @@ def retry(state: CliState, letter_id: int) -> None:
 @click.option("--apply", "do_apply", is_flag=True, help="Abandon it (else only a preview).")
 @pass_state
 def abandon(state: CliState, cycle_id: int, operator: str | None, do_apply: bool) -> None:
-    """Give up a cycle blocked on a dead letter no retry will mend, so cycles run again.
+    """Give up a blocked cycle, so cycles run again.
 
-    Its unfinished tasks stop, its staged work is erased and its letters stop
-    waiting; what it read stays in the ledger for the next cycle. Without
-    `--apply`, says what it would do.
+    For a cycle blocked on a dead letter no retry will mend. Its unfinished
+    tasks stop, its staged work is erased and its letters stop waiting; what
+    it read stays in the ledger for the next cycle. Without `--apply`, says
+    what it would do.
     """
     from sync.audit.pipeline_hooks import cli_actor
     from sync.distributed.abandon import abandon_cycle
