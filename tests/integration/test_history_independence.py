@@ -1,13 +1,14 @@
 """Decisions follow what the feeds say now, not the days on which they said it.
 
 A ledger fed synthetic feeds over several runs, with older versions arriving
-late, records deleted (sometimes before the version they delete arrives) and
-a day's feeds read again, must end deciding exactly as a fresh ledger fed
-once with only each record's winning version: feed-v1's consumer rules (the
-later `updated_at` wins, a tie goes to the later line, a deleted record is
-absent from every decision). Compared: ownership on the last run's date,
-timelines, links, open flags, orphans and open review items. Subject ids,
-first-seen dates and closed flags are the ledger's history and are left out.
+late (some with an identity since corrected), records deleted (sometimes
+before the version they delete arrives) and a day's feeds read again, must
+end deciding exactly as a fresh ledger fed once with only each record's
+winning version: feed-v1's consumer rules (the later `updated_at` wins, a
+tie goes to the later line, a deleted record is absent from every decision).
+Compared: ownership on the last run's date, timelines, links, open flags,
+orphans and open review items. Subject ids, first-seen dates and closed flags
+are the ledger's history and are left out.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import random
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -113,7 +114,7 @@ def _deletion(agency: str, record: dict[str, Any]) -> dict[str, Any]:
 
 def _history(lines: list[Line], draw: random.Random) -> History:
     """The lines spread over two to four days, with deletions and a day read again."""
-    lines = [*lines, *_deletions(lines, draw)]
+    lines = [*lines, *_deletions(lines, draw), *_superseded_identities(lines, draw)]
     days: list[list[Line]] = [[] for _ in range(draw.randint(2, 4))]
     for line in lines:
         draw.choice(days).append(line)
@@ -129,6 +130,36 @@ def _deletions(lines: list[Line], draw: random.Random) -> list[Line]:
     """Withdrawals of up to one line's record in eight."""
     chosen = draw.sample(lines, draw.randint(0, len(lines) // 8))
     return [(agency, _deletion(agency, record)) for agency, record in chosen]
+
+
+def _superseded_identities(lines: list[Line], draw: random.Random) -> list[Line]:
+    """Earlier versions of up to one person record in three, their identity since corrected.
+
+    One has lost its PNC and CRO, one its identifiers and a surname spelt
+    otherwise, one has another date of birth. A ledger that reads one before
+    its correction links, flags and asks for review by it until the correction
+    comes (flags close, items lapse); the correction wins wherever it comes in
+    the stream.
+    """
+    persons = [(agency, record) for agency, record in lines if record["type"] == "person"]
+    chosen = draw.sample(persons, draw.randint(0, len(persons) // 3))
+    return [(agency, _superseded(record, draw)) for agency, record in chosen]
+
+
+def _superseded(record: dict[str, Any], draw: random.Random) -> dict[str, Any]:
+    stamp = datetime.fromisoformat(record["updated_at"].replace("Z", "+00:00"))
+    earlier = (stamp - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stale = {**record, "updated_at": earlier}
+    match draw.choice(("identifiers", "surname", "date_of_birth")):
+        case "date_of_birth" if record.get("date_of_birth"):
+            born = date.fromisoformat(record["date_of_birth"])
+            earlier_birth = born.replace(year=born.year - 1, day=min(born.day, 28))
+            stale["date_of_birth"] = earlier_birth.isoformat()
+        case "surname" if record.get("surname"):
+            stale |= {"pnc": None, "cro": None, "surname": f"{record['surname']}SON"}
+        case _:
+            stale |= {"pnc": None, "cro": None}
+    return stale
 
 
 def _winners(stream: list[Line]) -> list[Line]:
