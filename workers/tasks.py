@@ -22,6 +22,7 @@ from sync.app import App, KeysStamp
 from sync.delivery import deliver_to
 from sync.distributed.cycles import start_next_cycle
 from sync.distributed.stages import Work, execute
+from sync.distributed.status import blocked_cycle_ids
 from sync.distributed.work import (
     KIND_COMMIT,
     KIND_DECIDE,
@@ -140,7 +141,8 @@ def _beat(name: str, work: Callable[[], object]) -> None:
 
 @celery_task(TASK_PULL)
 def pull_task(self: Any) -> None:
-    """Start a cycle over the configured feeds, unless one is still open."""
+    """Start a cycle over the configured feeds, unless one is still open (a blocked one is
+    logged at each beat, since it holds every pull back until an operator acts)."""
     _beat(TASK_PULL, lambda: _pull(self.app))
 
 
@@ -153,6 +155,14 @@ def _pull(celery_app: Any) -> None:
     started = start_next_cycle(app, feeds, settings.gateways(), app.today())
     if started is not None:
         send(celery_app, started[1])
+        return
+    blocked = blocked_cycle_ids(app.ledger.engine)
+    if blocked:
+        log.warning(
+            "no pull: cycle %s is blocked on a dead letter; retry the letter once its cause "
+            "is mended, or abandon the cycle (`arms-sync dead-letters`)",
+            ", ".join(str(cycle_id) for cycle_id in blocked),
+        )
 
 
 @celery_task(TASK_DELIVER_OUTBOXES)

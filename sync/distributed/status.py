@@ -74,13 +74,20 @@ def any_cycle_recorded(engine: Engine) -> bool:
 
 def open_cycle_ids(engine: Engine) -> list[int]:
     """Cycles still running or blocked on a dead letter."""
+    return _cycle_ids(engine, (CYCLE_RUNNING, CYCLE_BLOCKED))
+
+
+def blocked_cycle_ids(engine: Engine) -> list[int]:
+    """Cycles blocked on a dead letter (each holds back every later cycle)."""
+    return _cycle_ids(engine, (CYCLE_BLOCKED,))
+
+
+def _cycle_ids(engine: Engine, statuses: tuple[str, ...]) -> list[int]:
     table = tables.cycles
     with engine.connect() as conn:
         return list(
             conn.execute(
-                select(table.c.id)
-                .where(table.c.status.in_((CYCLE_RUNNING, CYCLE_BLOCKED)))
-                .order_by(table.c.id)
+                select(table.c.id).where(table.c.status.in_(statuses)).order_by(table.c.id)
             ).scalars()
         )
 

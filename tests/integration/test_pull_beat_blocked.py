@@ -1,0 +1,76 @@
+"""The pull beat and a blocked cycle: it says why it pulls nothing, and pulls again once the
+cycle is abandoned.
+
+A blocked cycle holds back every pull; the worker log is where an operator
+of a background deployment looks, so each beat names the cycle and what to
+do. The pull task's body is called in this process with a real Celery
+application, a PostgreSQL ledger and the test's Redis as broker.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from sync.app import App
+from sync.distributed.abandon import abandon_cycle
+from sync.ledger import tables_cycle as tables
+from tests.e2e import test_workers as shared
+from tests.e2e.test_workers import feed_specs, service_app
+from tests.integration.test_cycle_abandonment import ACTOR, cycle_row, run_until_blocked
+from workers import tasks
+from workers.app import create_app
+from workers.settings import load_worker_settings
+
+pytestmark = pytest.mark.integration
+
+close_apps = shared.close_apps
+small_feeds = shared.small_feeds
+broker = shared.broker
+
+
+def cycles_recorded(app: App) -> int:
+    """How many cycles the ledger holds."""
+    with app.ledger.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(tables.cycles)).scalar_one())
+
+
+def test_each_pull_names_the_blocked_cycle_and_the_next_pull_after_abandoning_starts_one(
+    fresh_postgres_url: str,
+    small_feeds: Path,
+    broker: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = service_app(fresh_postgres_url)
+    blocked = run_until_blocked(app, small_feeds)
+    feeds = feed_specs(small_feeds)
+    settings = load_worker_settings(
+        database_url=fresh_postgres_url,
+        broker_url=broker,
+        probation_feed=feeds["probation"],
+        police_feed=feeds["police"],
+    )
+    celery_app = create_app(settings)
+    monkeypatch.setattr(tasks, "_SERVICES", {})  # this process plays the worker
+    try:
+        with caplog.at_level(logging.WARNING, logger="workers.tasks"):
+            tasks._pull(celery_app)
+        assert cycles_recorded(app) == 1
+        [warning] = [r.getMessage() for r in caplog.records if r.name == "workers.tasks"]
+        assert warning.startswith(f"no pull: cycle {blocked} is blocked on a dead letter")
+        assert "abandon the cycle (`arms-sync dead-letters`)" in warning
+
+        abandon_cycle(app.ledger.engine, blocked, ACTOR, app.clock(), apply=True)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="workers.tasks"):
+            tasks._pull(celery_app)
+        assert [r for r in caplog.records if r.name == "workers.tasks"] == []
+        assert cycles_recorded(app) == 2
+        assert cycle_row(app, blocked + 1) == ("running", "running")
+    finally:
+        for service, _ in tasks._SERVICES.values():
+            service.close()
