@@ -103,6 +103,17 @@ class AuditLog:
         except SQLAlchemyError as error:
             raise AuditError(CANNOT_WRITE) from error
 
+    def hold_head(self, conn: Connection) -> None:
+        """Lock the log's head in the caller's transaction now, before the act's other locks.
+
+        For an act that writes its entry last but must queue behind writers
+        that take the head first (an ingest page, a commit), not deadlock with them.
+        """
+        try:
+            _lock_head(conn)
+        except SQLAlchemyError as error:
+            raise AuditError(CANNOT_WRITE) from error
+
     def require_writable(self) -> None:
         """Raise `AuditError` unless the log's head can be locked (checked before decisions)."""
         try:

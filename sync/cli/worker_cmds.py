@@ -173,6 +173,11 @@ def run_distributed(
                     f"Cycle {cycle_id} stopped on a task that kept failing; "
                     "see `arms-sync dead-letters`."
                 )
+            if progress.status == CYCLE_ABANDONED:
+                raise ArmsSyncError(
+                    f"Cycle {cycle_id} was abandoned by an operator; the next cycle decides "
+                    "over what it read."
+                )
             if deadline is not None and time.monotonic() > deadline:
                 raise ArmsSyncError(f"Cycle {cycle_id} did not finish in time; it continues.")
             send(celery_app, dispatch_pending(app.ledger.engine, settings.rules, app.clock()))

@@ -6,7 +6,8 @@ the cause is mended; some cannot be mended (a feed file lost for good, a task
 no retry gets past). Abandoning such a cycle closes it in one transaction:
 
 - its tasks not yet finished are stopped (a copy still running finds its
-  claim gone and writes nothing more, `work.hold_claim`);
+  claim gone and writes nothing more, `work.hold_claim`; a deliver pass
+  under way finishes as the delivery beat's would);
 - its staged hand-offs are erased, and its dead letters stop waiting;
 - its run, if the commit had not stored it, is recorded as abandoned.
 
@@ -99,9 +100,14 @@ def abandon_cycle(
 
 
 def _abandon(conn: Connection, cycle_id: int, actor: str, now: datetime) -> Abandoned:
-    # Tasks before their cycle: the order every completion takes its locks in.
+    # A live cycle is refused before any lock is taken, so a mistaken id never holds
+    # up its work. Then the locks in the order the cycle's writers take theirs: the
+    # audit log's head (as ingest pages and commits do), the tasks, their cycle.
+    _require_blocked(conn, cycle_id, lock=False)
+    audit = audit_log_for(conn.engine)
+    audit.hold_head(conn)
     _lock_tasks(conn, cycle_id)
-    cycle = _blocked_cycle(conn, cycle_id)
+    cycle = _require_blocked(conn, cycle_id, lock=True)  # a retry may have come first
     letters = _waiting_letters(conn, cycle_id)
     stopped = _stop_open_tasks(conn, cycle_id, now)
     erased = clear_staging(conn, cycle_id)
@@ -112,7 +118,7 @@ def _abandon(conn: Connection, cycle_id: int, actor: str, now: datetime) -> Aban
     )
     stored = not _abandon_run(conn, cycle.run_id, now)
     outcome = Abandoned(cycle_id, cycle.stage, stored, stopped, erased, letters)
-    audit_log_for(conn.engine).record(
+    audit.record(
         conn,
         kind=AuditKind.ERASURE,
         actor=actor,
@@ -132,14 +138,11 @@ def _lock_tasks(conn: Connection, cycle_id: int) -> None:
     ).all()
 
 
-def _blocked_cycle(conn: Connection, cycle_id: int) -> Any:
-    """The cycle's row, locked; refused unless it is blocked."""
+def _require_blocked(conn: Connection, cycle_id: int, *, lock: bool) -> Any:
+    """The cycle's row (locked if asked); refused unless it is blocked."""
     cycles = tables.cycles
-    cycle = conn.execute(
-        select(cycles.c.stage, cycles.c.status, cycles.c.run_id)
-        .where(cycles.c.id == cycle_id)
-        .with_for_update()
-    ).one_or_none()
+    query = select(cycles.c.stage, cycles.c.status, cycles.c.run_id).where(cycles.c.id == cycle_id)
+    cycle = conn.execute(query.with_for_update() if lock else query).one_or_none()
     if cycle is None:
         raise UsageError(f"There is no cycle {cycle_id}.")
     if cycle.status != CYCLE_BLOCKED:

@@ -88,7 +88,8 @@ def execute(
         except LostClaim:
             log.warning(
                 "task %s of cycle %d was taken over by another worker (its lock's "
-                "connection was lost); this copy stopped without writing more",
+                "connection was lost) or its cycle was abandoned; this copy stopped "
+                "without writing more",
                 ref.key,
                 ref.cycle_id,
             )
@@ -104,9 +105,20 @@ def execute(
                 ref.key,
                 ref.cycle_id,
                 told(error),
-                "dead-lettered" if outcome is Claim.DEAD else "will be re-dispatched",
+                _after_failure(outcome),
             )
             return []
+
+
+def _after_failure(outcome: Claim) -> str:
+    """What becomes of a task whose attempt failed, for the log."""
+    match outcome:
+        case Claim.DEAD:
+            return "dead-lettered"
+        case Claim.SKIP:
+            return "its task is finished or its cycle abandoned; nothing more is done"
+        case _:
+            return "will be re-dispatched"
 
 
 def told(error: Exception) -> str:
@@ -221,6 +233,7 @@ def link_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     plans = _plans(link, rules.batch_size)
     ledger = app.ledger
     with ledger.engine.begin() as conn:
+        hold_claim(conn, ref)  # the task's row first: the order `abandon_cycle` locks in
         store.put_staged(conn, ledger, ref.cycle_id, store.PART_LINK, link)
         for number, plan in enumerate(plans):
             part = store.part_name(store.PART_PLAN, number)
@@ -281,6 +294,7 @@ def decide_batch(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     )
     value = _decide_all(members, facts, inputs, with_notices=app.outbox_keys is not None)
     with ledger.engine.begin() as conn:
+        hold_claim(conn, ref)  # the task's row first: the order `abandon_cycle` locks in
         part = store.part_name(store.PART_RESULT, number)
         store.put_staged(conn, ledger, ref.cycle_id, part, value)
         return complete(conn, ref, {"subjects": len(members)}, app.clock())

@@ -4,7 +4,7 @@ A cycle blocked on a dead letter no retry will mend is closed for good: its
 unfinished tasks stop, its staged parts are erased, its run (not yet
 committed) is recorded abandoned, its letters stop waiting, and the act is
 audited. The next cycle then starts and, deciding over everything the
-ledger holds, gives what one uninterrupted run gives. Without `apply` the
+ledger holds, decides as one uninterrupted run does. Without `apply` the
 act is previewed and nothing changes. Only a blocked cycle can be
 abandoned; a copy of a task still running when its cycle is abandoned
 writes nothing more, and a letter of an abandoned cycle cannot be retried.
@@ -12,11 +12,15 @@ writes nothing more, and a letter of an abandoned cycle cannot be retried.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from sync.app import App
 from sync.audit.log import audit_log_for
@@ -24,16 +28,20 @@ from sync.cycle import run_cycle
 from sync.distributed.abandon import AUDIT_PURPOSE, abandon_cycle
 from sync.distributed.cycles import start_cycle, start_next_cycle
 from sync.distributed.stages import execute
+from sync.distributed.status import open_cycle_ids
 from sync.distributed.work import (
     KIND_DECIDE,
     KIND_DELIVER,
     CycleRules,
     TaskRef,
+    claim,
     complete,
+    dispatch_pending,
+    fail,
     list_dead_letters,
     retry_dead_letter,
 )
-from sync.errors import UsageError
+from sync.errors import ArmsSyncError, UsageError
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
 from sync.ledger import tables_cycle as tables
@@ -46,6 +54,8 @@ pytestmark = pytest.mark.integration
 
 close_apps = shared.close_apps
 small_feeds = shared.small_feeds
+broker = shared.broker
+distributed_env = shared.distributed_env
 RULES = CycleRules(max_attempts=1, batch_size=100)
 ACTOR = "operator:duty-officer"
 
@@ -55,16 +65,29 @@ def poisoned(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     raise RuntimeError("the batch cannot be decided")
 
 
-def run_until_blocked(
+def block_cycle(
     app: App, feeds: Path, deliver: dict[str, str] | None = None, poison: str = KIND_DECIDE
-) -> int:
-    """A cycle run in this process whose first `poison` task always fails; its id."""
+) -> tuple[int, list[TaskRef]]:
+    """A cycle run in this process until its first `poison` task fails for good.
+
+    Its id, and the tasks it still owes (due, never run): a blocked cycle's
+    siblings of the dead task, as a deployment's workers may not have reached.
+    """
     cycle_id, queue = start_cycle(app, feed_specs(feeds), deliver or {}, TODAY)
     while queue:
         ref = queue.pop(0)
-        failing = ref.kind == poison and ref.arg in ("0", "probation")
-        queue.extend(execute(app, RULES, ref, "w1", work=poisoned if failing else None))
-    return cycle_id
+        if ref.kind == poison and ref.arg in ("0", "probation"):
+            execute(app, RULES, ref, "w1", work=poisoned)
+            return cycle_id, queue
+        queue.extend(execute(app, RULES, ref, "w1"))
+    raise AssertionError(f"cycle {cycle_id} never reached a {poison} task")
+
+
+def run_until_blocked(
+    app: App, feeds: Path, deliver: dict[str, str] | None = None, poison: str = KIND_DECIDE
+) -> int:
+    """`block_cycle`'s cycle id."""
+    return block_cycle(app, feeds, deliver, poison)[0]
 
 
 def cycle_row(app: App, cycle_id: int) -> tuple[str, str]:
@@ -116,19 +139,21 @@ def reference_outputs(small_feeds: Path, fresh_postgres_url: str) -> Iterator[di
         yield outputs
 
 
-def test_an_abandoned_cycle_lets_the_next_one_give_what_one_run_gives(
+def test_after_an_abandoned_cycle_the_next_one_decides_as_one_uninterrupted_run(
     fresh_postgres_url: str, small_feeds: Path, reference_outputs: dict[str, str]
 ) -> None:
     """Nothing the agencies sent is lost with the cycle; its staged work and letters go."""
     app = service_app(fresh_postgres_url)
-    cycle_id = run_until_blocked(app, small_feeds)
+    cycle_id, owed = block_cycle(app, small_feeds)
     assert cycle_row(app, cycle_id) == ("blocked", "running")
     assert staged_parts(app, cycle_id) > 0
+    assert owed
     assert start_next_cycle(app, feed_specs(small_feeds), {}, TODAY) is None
 
     done = abandon_cycle(app.ledger.engine, cycle_id, ACTOR, app.clock(), apply=True)
 
     assert (done.stage, done.decisions_stored, done.dead_letters_closed) == ("decide", False, 1)
+    assert done.tasks_stopped == len(owed)
     assert done.staged_parts_erased > 0
     assert cycle_row(app, cycle_id) == ("abandoned", "abandoned")
     assert staged_parts(app, cycle_id) == 0
@@ -237,3 +262,90 @@ def test_a_task_still_running_when_its_cycle_is_abandoned_writes_nothing_more(
     assert execute(app, RULES, still_running, "w2", work=abandoned_meanwhile) == []
     assert task_statuses(app, cycle_id)[still_running.key] == "abandoned"
     assert cycle_row(app, cycle_id) == ("abandoned", "abandoned")
+
+
+def test_a_task_owed_by_an_abandoned_cycle_that_is_delivered_later_does_nothing(
+    fresh_postgres_url: str, small_feeds: Path
+) -> None:
+    """A message still on the broker, or a re-dispatch: skipped, and the cycle stays over."""
+    app = service_app(fresh_postgres_url)
+    cycle_id, owed = block_cycle(app, small_feeds)
+    abandon_cycle(app.ledger.engine, cycle_id, ACTOR, app.clock(), apply=True)
+
+    for ref in owed:
+        assert execute(app, RULES, ref, "w2") == []
+
+    assert cycle_row(app, cycle_id) == ("abandoned", "abandoned")
+    assert {task_statuses(app, cycle_id)[ref.key] for ref in owed} == {"abandoned"}
+    assert list_dead_letters(app.ledger.engine) == []
+    assert dispatch_pending(app.ledger.engine, RULES, app.clock() + timedelta(days=1)) == []
+
+
+def test_abandoning_queues_behind_an_ingest_page_instead_of_deadlocking(
+    fresh_postgres_url: str, small_feeds: Path
+) -> None:
+    """A page locks the audit log's head, then its task's row; abandoning takes them in
+    that order too, so it waits for the page's commit, and both go through."""
+    app = service_app(fresh_postgres_url)
+    cycle_id, (dead, reading) = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    execute(app, RULES, dead, "w1", work=poisoned)  # blocked at ingest, the other feed being read
+    engine = app.ledger.engine
+    with ThreadPoolExecutor(1) as pool, engine.connect() as page:
+        transaction = page.begin()
+        page.execute(text("SET LOCAL lock_timeout = '30s'"))
+        audit_log_for(engine).hold_head(page)  # the page's collection entry
+        abandoning = pool.submit(abandon_cycle, engine, cycle_id, ACTOR, app.clock(), apply=True)
+        time.sleep(0.5)  # time for the abandon to take whatever it locks first
+        page.execute(task_row_lock(reading))  # the page's fence, last
+        transaction.commit()
+        done = abandoning.result(timeout=60)
+    assert (done.stage, done.tasks_stopped) == ("ingest", 1)
+    assert cycle_row(app, cycle_id) == ("abandoned", "abandoned")
+
+
+def test_a_cycle_still_running_is_refused_without_waiting_for_its_tasks(
+    fresh_postgres_url: str, small_feeds: Path
+) -> None:
+    """A mistaken id, even only previewed, never holds up a live cycle's work."""
+    app = service_app(fresh_postgres_url)
+    cycle_id, (working, _) = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    engine = app.ledger.engine
+    with ThreadPoolExecutor(1) as pool, engine.connect() as task, task.begin():
+        task.execute(task_row_lock(working))  # a task's transaction under way
+        refusal = pool.submit(abandon_cycle, engine, cycle_id, ACTOR, app.clock(), apply=False)
+        with pytest.raises(UsageError, match="is not blocked"):
+            refusal.result(timeout=30)
+    assert cycle_row(app, cycle_id) == ("running", "running")
+
+
+def task_row_lock(ref: TaskRef) -> Any:
+    """The statement a task's writing transaction locks its row with."""
+    table = tables.cycle_tasks
+    return (
+        select(table.c.status)
+        .where(table.c.cycle_id == ref.cycle_id, table.c.task_key == ref.key)
+        .with_for_update()
+    )
+
+
+def test_a_waiting_distributed_run_ends_when_its_cycle_is_abandoned(
+    distributed_env: dict[str, str], small_feeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocked and abandoned between two looks (no worker runs here): the run says so and
+    ends (exit 1) rather than wait for a cycle that will never finish."""
+    from sync.cli import worker_cmds
+
+    app = service_app(distributed_env["ARMS_SYNC_DATABASE_URL"])
+    engine = app.ledger.engine
+
+    def blocked_then_abandoned(_seconds: float) -> None:
+        [cycle_id] = open_cycle_ids(engine)
+        ingest = TaskRef("ingest", cycle_id, "police")
+        claim(engine, ingest, "w1", RULES, app.clock())
+        fail(engine, ingest, "OSError", RULES, app.clock())
+        abandon_cycle(engine, cycle_id, ACTOR, app.clock(), apply=True)
+
+    monkeypatch.setattr(time, "sleep", blocked_then_abandoned)  # the wait between looks
+    feeds = feed_specs(small_feeds)
+    with pytest.raises(ArmsSyncError, match=r"^Cycle 1 was abandoned by an operator; the next"):
+        worker_cmds.run_distributed(app, feeds["probation"], feeds["police"], TODAY, 60.0)
