@@ -246,6 +246,12 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
     if letters:
         problems.append(f"{counted(len(letters), 'dead letter')}: see `arms-sync dead-letters`")
     cycles = [cycle_progress(engine, cycle_id) for cycle_id in open_cycle_ids(engine)]
+    problems.extend(
+        f"cycle {cycle.cycle_id} is blocked at its {cycle.stage} stage and holds back every "
+        "later cycle: retry its letter once the cause is mended, or abandon it"
+        for cycle in cycles
+        if cycle.status == CYCLE_BLOCKED
+    )
     report = {
         "broker": broker,
         "queues": depths,

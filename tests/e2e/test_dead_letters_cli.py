@@ -63,7 +63,12 @@ def test_a_blocked_cycle_is_previewed_then_abandoned_and_its_letter_stops_waitin
     assert preview.startswith(f"Cycle {cycle} would be abandoned at its decide stage (1 dead ")
     assert preview.endswith("decides over them; give --apply to abandon it.\n")
     assert _cli(url, "dead-letters")[1].endswith("\n1 dead letter\n")
-    assert json.loads(_cli(url, "status", "--json")[1])["dead_letters"] == 1
+    status = json.loads(_cli(url, "status", "--json")[1])
+    assert status["dead_letters"] == 1
+    assert (
+        f"cycle {cycle} is blocked at its decide stage and holds back every later cycle: "
+        "retry its letter once the cause is mended, or abandon it"
+    ) in status["problems"]
 
     applied = ["dead-letters", "abandon", str(cycle), "--apply", "--operator", "duty-officer"]
     code, done = _cli(url, *applied)
@@ -74,7 +79,9 @@ def test_a_blocked_cycle_is_previewed_then_abandoned_and_its_letter_stops_waitin
         ),
     )
     assert _cli(url, "dead-letters") == (0, "0 dead letters\n")
-    assert json.loads(_cli(url, "status", "--json")[1])["dead_letters"] == 0
+    status = json.loads(_cli(url, "status", "--json")[1])
+    assert (status["dead_letters"], status["open_cycles"]) == (0, [])
+    assert not [problem for problem in status["problems"] if "blocked" in problem]
     code, listed = _cli(url, "dead-letters", "--all")
     assert listed.splitlines()[0].endswith(" (its cycle was abandoned)")
     [entry] = [e for e in audit_log_for(app.ledger.engine).entries() if e.purpose == AUDIT_PURPOSE]
