@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +21,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
+
+HELD_AT_MOST_SECONDS = 120.0  # a late answer's hold, should a test never stop its gateway
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,10 @@ class CutShort:
 
 @dataclass(frozen=True)
 class AnswerLate:
-    """Send `answer` only after `seconds`, later than the client waits."""
+    """Hold `answer` until the gateway stops: later than any client waits, however slow
+    the machine (a fixed delay races the client's read timeout under load)."""
 
     answer: Reply
-    seconds: float
 
 
 Step = Reply | HangUp | CutShort | AnswerLate
@@ -96,6 +97,7 @@ class ScriptedGateway:
         self.script = list(script)
         self.calls: list[Call] = []
         self.unscripted = 0
+        self.stopping = threading.Event()  # set when the test is done with the gateway
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_of(self))
         self._server.daemon_threads = True
@@ -114,6 +116,7 @@ class ScriptedGateway:
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        self.stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -155,7 +158,7 @@ def _handler_of(gateway: ScriptedGateway) -> type[BaseHTTPRequestHandler]:
             elif isinstance(step, CutShort):
                 self._send(step.answer, announced_extra=100)
             elif isinstance(step, AnswerLate):
-                time.sleep(step.seconds)
+                gateway.stopping.wait(timeout=HELD_AT_MOST_SECONDS)
                 self._send(step.answer)
             else:
                 self._send(step)
