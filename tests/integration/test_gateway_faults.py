@@ -37,8 +37,8 @@ PAGE_LIMIT = 100
 BATCHES = 50
 FAIL_RATE = "0.3"
 FAULT_SEED = "20261128"
-FAULT_DELAY = "1.5"
-CLIENT_TIMEOUT = (1.0, 0.5)
+FAULT_DELAY = "3"  # above the read timeout by more than a loaded machine stalls
+CLIENT_TIMEOUT = (1.0, 1.5)  # a normal answer stalled past it would shift the faults
 # max_delay reaches the injected 503s' one-second Retry-After, so the client waits it out.
 RETRY = RetryPolicy(max_attempts=15, base_delay=0.01, max_delay=1.0)
 
