@@ -80,7 +80,11 @@ def _wait_for(check: Callable[[], bool], what: str) -> None:
 
 def _sessions_of_killed_run(url: str) -> int:
     engine = create_engine(parse_ledger_url(url))
-    query = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name")
+    query = text(
+        # This test's database only: other tests' children may share the name meanwhile.
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE application_name = :name AND datname = current_database()"
+    )
     try:
         with engine.connect() as conn:
             return int(conn.execute(query, {"name": KILLED_APPLICATION}).scalar_one())

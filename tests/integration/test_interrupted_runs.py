@@ -78,7 +78,11 @@ class Child:
         self.process.kill()
         if app.ledger.engine.dialect.name != "postgresql":
             return
-        query = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name")
+        query = text(
+            # This test's database only: other tests' children may share the name meanwhile.
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE application_name = :name AND datname = current_database()"
+        )
         deadline = time.monotonic() + GONE_TIMEOUT_SECONDS
         with app.ledger.engine.connect() as conn:
             while conn.execute(query, {"name": self.application}).scalar_one():
