@@ -103,6 +103,18 @@ def running_tasks(app: App, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
         return [(key, claimer or "") for key, claimer in rows]
 
 
+def running_on_live_workers(
+    pool: WorkerPool, app: App, kinds: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    """`running_tasks` claimed by a worker of the pool still alive (a killed worker's task
+    shows as running until it is re-dispatched)."""
+    return [
+        (key, claimer)
+        for key, claimer in running_tasks(app, kinds)
+        if claimer.split("@")[0] in pool.processes
+    ]
+
+
 def wait_for(condition: Callable[[], list[tuple[str, str]]]) -> list[tuple[str, str]]:
     """Poll until `condition` finds something."""
     deadline = time.monotonic() + WATCH_TIMEOUT_SECONDS
@@ -129,7 +141,7 @@ def test_killing_workers_twice_mid_cycle_changes_nothing(
     watcher = service_app(url)
     cycle = CycleInBackground(url, synthetic_feeds)
     for kinds, replacement in ((("link", "decide"), "w3"), (("decide", "commit"), "w4")):
-        _key, claimer = wait_for(partial(running_tasks, watcher, kinds))[0]
+        _key, claimer = wait_for(partial(running_on_live_workers, pool, watcher, kinds))[0]
         victim = claimer.split("@")[0]
         pool.kill(victim)
         pool.start(replacement)
