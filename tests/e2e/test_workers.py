@@ -72,6 +72,7 @@ CYCLE_TIMEOUT_SECONDS = 120.0
 WORKER_START_SECONDS = 30.0
 FLAG_TIMES = ("first_seen", "last_seen")
 QUEUES = "arms-sync,arms-sync-delivery"
+UNACKNOWLEDGED = "unacked"  # the Redis transport's hash of messages taken but not yet acked
 
 
 # -- shared by the crash tests -------------------------------------------------
@@ -535,6 +536,11 @@ def test_a_worker_started_without_queues_takes_delivery_tasks_too(
         log = tmp_path / "bare.log"
         while b"deliver_outboxes" not in log.read_bytes() or b"succeeded" not in log.read_bytes():
             assert time.monotonic() < deadline, "the delivery task was never taken"
+            time.sleep(0.2)
+        # The pool child logs its success before the worker acknowledges the message;
+        # stopped in between, the worker would give it back to the queue.
+        while waiting.hlen(UNACKNOWLEDGED):
+            assert time.monotonic() < deadline, "the delivery task was never acknowledged"
             time.sleep(0.2)
     finally:
         workers.stop()
