@@ -35,9 +35,8 @@ from sync.distributed.work import (
     CYCLE_PARTIAL,
     CYCLE_RUNNING,
     CYCLE_SUCCEEDED,
+    FINAL_TASK_STATES,
     TASK_ABANDONED,
-    TASK_DEAD,
-    TASK_DONE,
 )
 from sync.errors import UsageError
 from sync.ledger import schema
@@ -169,7 +168,7 @@ def _stop_open_tasks(conn: Connection, cycle_id: int, now: datetime) -> int:
     table = tables.cycle_tasks
     changed = conn.execute(
         update(table)
-        .where(table.c.cycle_id == cycle_id, table.c.status.not_in((TASK_DONE, TASK_DEAD)))
+        .where(table.c.cycle_id == cycle_id, table.c.status.not_in(FINAL_TASK_STATES))
         .values(status=TASK_ABANDONED, updated_at=now)
     )
     return int(changed.rowcount)
