@@ -42,6 +42,7 @@ from sync.errors import UsageError
 from sync.ledger import schema
 from sync.ledger import tables_cycle as tables
 from sync.ledger.runs import RUN_ABANDONED, RUN_RUNNING
+from sync.ledger.store_lock import lock_decision_store
 from sync.wording import counted
 
 AUDIT_PURPOSE = "distributed cycle abandoned"
@@ -101,8 +102,10 @@ def abandon_cycle(
 def _abandon(conn: Connection, cycle_id: int, actor: str, now: datetime) -> Abandoned:
     # A live cycle is refused before any lock is taken, so a mistaken id never holds
     # up its work. Then the locks in the order the cycle's writers take theirs: the
-    # audit log's head (as ingest pages and commits do), the tasks, their cycle.
+    # decision-store lock (a commit's first, so a stale copy of one finishes first),
+    # the audit log's head (an ingest page's first), the tasks, their cycle.
     _require_blocked(conn, cycle_id, lock=False)
+    lock_decision_store(conn)
     audit = audit_log_for(conn.engine)
     audit.hold_head(conn)
     _lock_tasks(conn, cycle_id)

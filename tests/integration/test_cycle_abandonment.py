@@ -30,6 +30,7 @@ from sync.distributed.cycles import start_cycle, start_next_cycle
 from sync.distributed.stages import execute
 from sync.distributed.status import open_cycle_ids
 from sync.distributed.work import (
+    KIND_COMMIT,
     KIND_DECIDE,
     KIND_DELIVER,
     CycleRules,
@@ -45,6 +46,7 @@ from sync.errors import ArmsSyncError, UsageError
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
 from sync.ledger import tables_cycle as tables
+from sync.ledger.store_lock import lock_decision_store
 from sync.settings import load_settings
 from tests.conftest import scratch_database
 from tests.e2e import test_workers as shared
@@ -76,7 +78,7 @@ def block_cycle(
     cycle_id, queue = start_cycle(app, feed_specs(feeds), deliver or {}, TODAY)
     while queue:
         ref = queue.pop(0)
-        if ref.kind == poison and ref.arg in ("0", "probation"):
+        if ref.kind == poison and ref.arg in ("", "0", "probation"):
             execute(app, RULES, ref, "w1", work=poisoned)
             return cycle_id, queue
         queue.extend(execute(app, RULES, ref, "w1"))
@@ -300,6 +302,31 @@ def test_abandoning_queues_behind_an_ingest_page_instead_of_deadlocking(
         transaction.commit()
         done = abandoning.result(timeout=60)
     assert (done.stage, done.tasks_stopped) == ("ingest", 1)
+    assert cycle_row(app, cycle_id) == ("abandoned", "abandoned")
+
+
+def test_abandoning_queues_behind_a_stale_commit_instead_of_deadlocking(
+    fresh_postgres_url: str, small_feeds: Path
+) -> None:
+    """A commit takes the decision-store lock, writes its run's outcome on its cycle's row
+    and appends to the audit log last. A copy of it still running when its cycle is
+    abandoned (it writes nothing in the end: its claim is gone) must not deadlock with
+    the abandon, which therefore waits for the decision-store lock before anything else."""
+    app = service_app(fresh_postgres_url)
+    cycle_id = run_until_blocked(app, small_feeds, poison=KIND_COMMIT)
+    engine = app.ledger.engine
+    cycles = tables.cycles
+    with ThreadPoolExecutor(1) as pool, engine.connect() as commit:
+        transaction = commit.begin()
+        commit.execute(text("SET LOCAL lock_timeout = '30s'"))
+        lock_decision_store(commit)
+        commit.execute(select(cycles.c.id).where(cycles.c.id == cycle_id).with_for_update())
+        abandoning = pool.submit(abandon_cycle, engine, cycle_id, ACTOR, app.clock(), apply=True)
+        time.sleep(0.5)  # time for the abandon to take whatever it locks first
+        audit_log_for(engine).hold_head(commit)  # the pass's audit entries, last
+        transaction.rollback()  # the stale copy's claim is gone: it stores nothing
+        done = abandoning.result(timeout=60)
+    assert (done.stage, done.decisions_stored) == ("commit", False)
     assert cycle_row(app, cycle_id) == ("abandoned", "abandoned")
 
 
