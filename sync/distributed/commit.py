@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
 from sync.app import App
 from sync.core.decide import Decisions, SubjectDecision
@@ -38,7 +38,7 @@ from sync.cycle import (
     summarise_decisions,
 )
 from sync.distributed import store
-from sync.distributed.cycles import CycleRow, load_cycle
+from sync.distributed.cycles import load_cycle
 from sync.distributed.work import (
     KIND_INGEST,
     CycleRules,
@@ -140,7 +140,7 @@ def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
         summarise_decisions(summary, decisions)
         summary.notice_batches = batches
         note_notices_kept_unsealed(app, summary)
-        _finish_run(conn, ledger, cycle, summary, now)
+        _finish_run(conn, ledger, cycle.run_id, summary, now)
         store.clear_staging(conn, ref.cycle_id)
         completed.extend(complete(conn, ref, {"notice_batches": batches}, now))
 
@@ -149,20 +149,14 @@ def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
 
 
 def _finish_run(
-    conn: Connection, ledger: Ledger, cycle: CycleRow, summary: RunSummary, now: datetime
+    conn: Connection, ledger: Ledger, run_id: int, summary: RunSummary, now: datetime
 ) -> None:
-    """Record the run's outcome with its summary, on the run and on the cycle.
+    """Record the run's outcome with its summary.
 
     A run whose gateway let it down at ingest is partial, as in `run`.
     """
-    document = summary.as_dict()
     status = RUN_PARTIAL if summary.feed_errors else RUN_SUCCEEDED
-    ledger.finish_run(cycle.run_id, status, document, now, conn)
-    conn.execute(
-        update(tables.cycles)
-        .where(tables.cycles.c.id == cycle.id)
-        .values(summary=json.dumps(document))
-    )
+    ledger.finish_run(run_id, status, summary.as_dict(), now, conn)
 
 
 def _ingest_outcomes(app: App, cycle_id: int) -> tuple[dict[str, IngestCounts], dict[str, str]]:

@@ -32,7 +32,6 @@ cycles = Table(
     Column("batches", Integer),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
-    Column("summary", Text),
 )
 
 cycle_tasks = Table(
