@@ -31,11 +31,12 @@ def feed_file(spec: str, agency: str, app: App) -> Path:
     """The feed file `spec` names; refused in one sentence if it is missing, or unsealed
     where the deployment reads sealed feeds only."""
     path = Path(spec)
+    shown = path.name or spec  # `.` or `/` has no last part to name
     if not _is_file(path):
-        raise UsageError(f"The {agency} feed file {path.name} does not exist or is not a file.")
+        raise UsageError(f"The {agency} feed file {shown} does not exist or is not a file.")
     if app.settings.sealed_feeds_only and not is_sealed_file(path):
         raise InputRefused(
-            f"The {agency} feed file {path.name} is not sealed, and this deployment reads "
+            f"The {agency} feed file {shown} is not sealed, and this deployment reads "
             "sealed feeds only (the sealed_feeds_only setting)."
         )
     return path

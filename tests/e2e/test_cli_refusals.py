@@ -321,8 +321,9 @@ def test_a_command_that_reads_the_ledger_refuses_a_missing_ledger_file_and_makes
             "A gateway URL is not a valid URL: check its host and port.",
         ),
         ("f" * 300, f"The probation feed file {'f' * 300} does not exist or is not a file."),
+        (".", "The probation feed file . does not exist or is not a file."),
     ],
-    ids=["no-host", "broken-host", "bad-port", "name-too-long"],
+    ids=["no-host", "broken-host", "bad-port", "name-too-long", "a-folder-with-no-name"],
 )
 def test_a_feed_that_cannot_be_named_is_refused(
     empty: Path, tmp_path: Path, feed: str, sentence: str
