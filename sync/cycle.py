@@ -497,7 +497,7 @@ def _log_stale(run_id: int, retry: int) -> None:
 
 
 def load_active_overrides(app: App) -> dict[str, list[Override]]:
-    """Manual ownership overrides not revoked, by subject."""
+    """Manual ownership overrides not revoked, by subject, each numbered in the order made."""
     table = schema.overrides
     result: dict[str, list[Override]] = {}
     with app.ledger.engine.connect() as conn:
@@ -506,9 +506,9 @@ def load_active_overrides(app: App) -> dict[str, list[Override]]:
             .where(table.c.revoked_at.is_(None))
             .order_by(table.c.created_at, table.c.id)
         )
-        for override_id, subject_id, owner, start, end in rows:
+        for made, (override_id, subject_id, owner, start, end) in enumerate(rows):
             result.setdefault(subject_id, []).append(
-                Override(override_id, Owner(owner), start, end)
+                Override(override_id, Owner(owner), start, end, made)
             )
     return result
 

@@ -239,13 +239,14 @@ def _override_at(overrides: Iterable[Override], d: date) -> Override | None:
     """The override in force on `d`.
 
     When overrides overlap, the one that started latest wins (the more recent,
-    narrower instruction), ties broken by the greater id, so the answer does not
-    depend on the order the overrides arrive in.
+    narrower instruction); of those starting the same day, the one made last (an
+    operator's correction), then the greater id, so the answer does not depend
+    on the order the overrides arrive in.
     """
     covering = [o for o in overrides if o.start <= d and (o.end is None or d <= o.end)]
     if not covering:
         return None
-    return max(covering, key=lambda o: (o.start, o.id, o.owner.value, o.end or date.max))
+    return max(covering, key=lambda o: (o.start, o.made, o.id, o.owner.value, o.end or date.max))
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,12 +154,17 @@ class Assessment:
 
 @dataclass(frozen=True, slots=True)
 class Override:
-    """A manual ownership override for an inclusive date range (`to` None: open)."""
+    """A manual ownership override for an inclusive date range (`to` None: open).
+
+    `made` is its place in the order the overrides were made (a later one,
+    a larger number): of two starting the same day, the later made wins.
+    """
 
     id: str
     owner: Owner
     start: date
     end: date | None
+    made: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,10 +60,11 @@ def assign(app: App, request: AssignRequest, actor: Actor, *, apply: bool) -> Ac
     with app.ledger.engine.connect() as conn:
         require_subject(conn, subject_id)
     act_id = new_act_id(OVERRIDE_PREFIX)
-    override = Override(act_id, request.owner, request.start, request.end)
 
     def change(current: DecisionInputs) -> DecisionInputs:
         existing = tuple(current.overrides.get(subject_id, ()))
+        made = 1 + max((o.made for found in current.overrides.values() for o in found), default=-1)
+        override = Override(act_id, request.owner, request.start, request.end, made)
         return replace(current, overrides={**current.overrides, subject_id: (*existing, override)})
 
     def write(conn: Connection) -> None:

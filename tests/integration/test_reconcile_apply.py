@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 import sync.cycle
+import sync.reconcile.overrides
 from sync.app import App
 from sync.core.decide import Decisions
 from sync.core.records import Agency, Owner, RecordRef
@@ -144,6 +145,39 @@ def test_an_applied_override_stores_its_preview_pass(app: App, passes: list[int]
     with app.ledger.engine.connect() as conn:
         rules = set(conn.execute(select(schema.segments.c.rule)).scalars())
     assert "MANUAL" in rules
+    assert matches_a_fresh_pass(app)
+
+
+def owner_on(app: App, subject: str, day: date) -> tuple[str, str]:
+    """The stored owner and rule of a subject's segment covering `day`."""
+    segments = schema.segments
+    with app.ledger.engine.connect() as conn:
+        rows = conn.execute(
+            select(segments.c.start, segments.c.end, segments.c.owner, segments.c.rule).where(
+                segments.c.subject_id == subject
+            )
+        ).all()
+    (found,) = [
+        (row.owner, row.rule)
+        for row in rows
+        if (row.start is None or row.start <= day) and (row.end is None or day <= row.end)
+    ]
+    return found
+
+
+@pytest.mark.parametrize("later_id_first", [True, False], ids=["later-id-first", "later-id-last"])
+def test_of_two_overrides_starting_the_same_day_the_one_made_later_wins(
+    app: App, monkeypatch: pytest.MonkeyPatch, later_id_first: bool
+) -> None:
+    """An operator corrects an override by assigning another from the same day: the
+    correction holds whichever way the two random ids sort, and a fresh pass agrees."""
+    ids = ["OVR-FFFFFFFFFFFFFFFF", "OVR-0000000000000000"]
+    made = iter(ids if later_id_first else ids[::-1])
+    monkeypatch.setattr(sync.reconcile.overrides, "new_act_id", lambda _prefix: next(made))
+    subject = subject_of(app, RecordRef(Agency.PROBATION, "P100001"))
+    for owner, end in ((Owner.POLICE, date(2025, 6, 30)), (Owner.PROBATION, date(2025, 7, 31))):
+        assign(app, AssignRequest(subject, owner, date(2025, 6, 1), end), ACTOR, apply=True)
+    assert owner_on(app, subject, date(2025, 6, 15)) == ("probation", "MANUAL")
     assert matches_a_fresh_pass(app)
 
 

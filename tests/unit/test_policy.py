@@ -372,6 +372,17 @@ def test_overlapping_overrides_the_later_start_wins() -> None:
     assert segment_at(timeline, date(2025, 4, 1)).owner is Owner.POLICE
 
 
+@pytest.mark.parametrize("ids", [("O-A", "O-B"), ("O-B", "O-A")])
+def test_of_overrides_starting_the_same_day_the_one_made_later_wins(ids: tuple[str, str]) -> None:
+    first, correction = ids
+    made_first = Override(first, Owner.POLICE, date(2025, 1, 1), None, made=3)
+    made_later = Override(correction, Owner.PROBATION, date(2025, 1, 1), date(2025, 6, 30), made=7)
+    for overrides in ((made_first, made_later), (made_later, made_first)):
+        timeline = build_timeline(facts(overrides=overrides), DEFAULT)
+        assert segment_at(timeline, date(2025, 3, 1)).owner is Owner.PROBATION
+        assert segment_at(timeline, date(2025, 7, 1)).owner is Owner.POLICE
+
+
 def test_an_override_holds_on_its_first_and_last_day() -> None:
     override = Override("O-1", Owner.PROBATION, date(2025, 1, 1), date(2025, 12, 31))
     subject = facts(overrides=(override,), registrations=(period(date(2025, 12, 31), None),))
