@@ -107,7 +107,7 @@ class AuditLog:
         """Lock the log's head in the caller's transaction now, before the act's other locks.
 
         For an act that writes its entry last but must queue behind writers
-        that take the head first (an ingest page, a commit), not deadlock with them.
+        that take the head first (an ingest page), not deadlock with them.
         """
         try:
             _lock_head(conn)
