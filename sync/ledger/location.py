@@ -4,9 +4,9 @@ A ledger URL comes from `--db`, `ARMS_SYNC_DATABASE_URL` or the settings file
 and may carry a password. A URL arms-sync cannot use at all (not a URL, an
 unknown kind of database, a driver that is not installed, an SQLite file in a
 folder that does not exist, a file that is not a database) is a configuration
-error; a server that cannot be reached is a ledger failure, as it may be
-passing. Messages name the kind of database, its file or its host, never the
-user name or password.
+error; a server that cannot be reached, or a disk too full for the ledger to
+grow, is a ledger failure, as it may be passing. Messages name the kind of
+database, its file or its host, never the user name or password.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ USABLE = "use sqlite:///FILE or postgresql://HOST/NAME"
 SQLITE_NOT_A_DATABASE = "SQLITE_NOTADB"
 SQLITE_CANNOT_OPEN = "SQLITE_CANTOPEN"
 SQLITE_READ_ONLY = "SQLITE_READONLY"  # and its variants (_DIRECTORY, _DBMOVED, …)
+SQLITE_FULL = "SQLITE_FULL"
+POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
+DISK_FULL_ADVICE = "its disk is full; free some space, then run the command again"
 MEMORY = ":memory:"
 FILE_URI = "file:"
 MEMORY_MODE = "memory"
@@ -142,20 +145,39 @@ def open_failure(url: URL, error: DatabaseError) -> ArmsSyncError | None:
         return ConfigurationError(
             f"The ledger {place} cannot be written; check the permissions of its file and folder."
         )
+    if is_disk_full(error):
+        return LedgerError(f"The ledger {place} cannot grow: {DISK_FULL_ADVICE}.")
     if isinstance(error, OperationalError):
         return LedgerError(f"The ledger {ledger_place(url)} cannot be reached, opened or upgraded.")
     return None
 
 
 def write_refusal(error: BaseException) -> ArmsSyncError | None:
-    """The one-sentence error for an SQLite ledger refusing a write later on (its file
-    or folder made read-only), or None for any other failure."""
+    """The one-sentence error for a ledger refusing a write later on, or None for any other
+    failure: an SQLite file or folder made read-only, or a disk that filled up.
+
+    Every write is a transaction of its own, so a full disk leaves no change half made:
+    what the command stored before stays, and running it again carries on from there.
+    """
     if not isinstance(error, DatabaseError):
         return None
+    if is_disk_full(error):
+        return LedgerError(
+            f"The ledger cannot grow: {DISK_FULL_ADVICE} (no change was left half made)."
+        )
     if not _is_read_only(getattr(error.orig, "sqlite_errorname", None)):
         return None
     return ConfigurationError(
         "The ledger cannot be written; check the permissions of its file and folder."
+    )
+
+
+def is_disk_full(error: DatabaseError) -> bool:
+    """Whether the database refused to grow: SQLite's disk or page limit, PostgreSQL's disk."""
+    original = error.orig
+    return (
+        getattr(original, "sqlite_errorname", None) == SQLITE_FULL
+        or getattr(original, "sqlstate", None) == POSTGRES_DISK_FULL
     )
 
 

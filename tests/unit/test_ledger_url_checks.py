@@ -236,3 +236,48 @@ def test_other_failures_are_not_told_as_permissions(tmp_path: Path) -> None:
     assert open_failure(url, constraint) is None
     assert write_refusal(missing_table) is None
     assert write_refusal(ValueError("SAMPLE")) is None
+
+
+def _full_failure(raw: str) -> DatabaseError:
+    """SQLite refusing to grow a database past its page limit: the error of a full disk."""
+    return _failure(
+        raw,
+        "PRAGMA max_page_count = 2",
+        "CREATE TABLE sample (x)",
+        "INSERT INTO sample VALUES (zeroblob(100000))",
+    )
+
+
+def test_a_full_sqlite_disk_is_told_as_such_when_opening_and_later(tmp_path: Path) -> None:
+    """A ledger that cannot grow asks for space, naming its file where the URL is known."""
+    ledger = tmp_path / "ledger.db"
+    url = parse_ledger_url(f"sqlite:///{ledger}")
+    error = _full_failure(str(url))
+    failure = open_failure(url, error)
+    assert isinstance(failure, LedgerError)
+    assert str(failure) == (
+        f"The ledger file {ledger} cannot grow: its disk is full; "
+        "free some space, then run the command again."
+    )
+    refusal = write_refusal(error)
+    assert isinstance(refusal, LedgerError)
+    assert refusal.exit_code == 1
+    assert str(refusal) == (
+        "The ledger cannot grow: its disk is full; free some space, "
+        "then run the command again (no change was left half made)."
+    )
+
+
+def test_a_full_postgresql_disk_is_told_as_such() -> None:
+    """PostgreSQL's `disk_full` (SQLSTATE 53100) is the same refusal; its other errors are not."""
+    from psycopg import errors
+
+    url = parse_ledger_url("postgresql://db.example/ledger")
+    full = OperationalError("INSERT", None, errors.DiskFull())
+    assert str(open_failure(url, full)) == (
+        "The ledger database ledger on db.example cannot grow: its disk is full; "
+        "free some space, then run the command again."
+    )
+    assert isinstance(write_refusal(full), LedgerError)
+    too_many = OperationalError("SELECT", None, errors.TooManyConnections())
+    assert write_refusal(too_many) is None
