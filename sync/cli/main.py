@@ -135,6 +135,9 @@ def _variables_of(fields: Iterable[str]) -> set[str]:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every failure into an exit status and one sentence."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # psycopg warns of errors it ignored while ending a pipeline whose connection was lost:
+    # a second line for a failure the command reports in its own sentence.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     if os.environ.get(DEBUG_VARIABLE):
         # ARMS_SYNC_DEBUG=1 shows tracebacks of unexpected failures to the operator who
         # asked. Only arms-sync's own loggers: libraries at DEBUG (SQLAlchemy's statement
@@ -154,9 +157,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Error: {capitalised(str(error))}", err=True)
         sys.exit(error.exit_code)
     except Exception as error:  # noqa: BLE001 - the last resort: one sentence, the stack on request
-        from sync.ledger.location import write_refusal
+        from sync.ledger.location import ledger_failure
 
-        refused = write_refusal(error)
+        refused = ledger_failure(error)
         if refused is not None:
             click.echo(f"Error: {refused}", err=True)
             sys.exit(refused.exit_code)

@@ -28,7 +28,11 @@ SQLITE_CANNOT_OPEN = "SQLITE_CANTOPEN"
 SQLITE_READ_ONLY = "SQLITE_READONLY"  # and its variants (_DIRECTORY, _DBMOVED, …)
 SQLITE_FULL = "SQLITE_FULL"
 POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
+# SQLSTATEs of a server ending the session: admin_shutdown, crash_shutdown, cannot_connect_now.
+POSTGRES_SESSION_ENDED = frozenset({"57P01", "57P02", "57P03"})
+POSTGRES_CONNECTION_EXCEPTION = "08"  # the SQLSTATE class of a connection's failures
 DISK_FULL_ADVICE = "its disk is full; free some space, then run the command again"
+NOTHING_HALF_MADE = "no change was left half made"
 MEMORY = ":memory:"
 FILE_URI = "file:"
 MEMORY_MODE = "memory"
@@ -152,24 +156,36 @@ def open_failure(url: URL, error: DatabaseError) -> ArmsSyncError | None:
     return None
 
 
-def write_refusal(error: BaseException) -> ArmsSyncError | None:
-    """The one-sentence error for a ledger refusing a write later on, or None for any other
-    failure: an SQLite file or folder made read-only, or a disk that filled up.
+def ledger_failure(error: BaseException) -> ArmsSyncError | None:
+    """The one-sentence error for a ledger failing under a command already running, or None
+    for any other failure: an SQLite file or folder made read-only, a disk that filled up,
+    or a connection the database server ended.
 
-    Every write is a transaction of its own, so a full disk leaves no change half made:
-    what the command stored before stays, and running it again carries on from there.
+    Every write is a transaction of its own, so such a failure leaves no change half
+    made: what the command stored before stays, and running it again carries on from there.
     """
     if not isinstance(error, DatabaseError):
         return None
     if is_disk_full(error):
+        return LedgerError(f"The ledger cannot grow: {DISK_FULL_ADVICE} ({NOTHING_HALF_MADE}).")
+    if is_connection_lost(error):
         return LedgerError(
-            f"The ledger cannot grow: {DISK_FULL_ADVICE} (no change was left half made)."
+            "The connection to the ledger was lost (its server restarted or ended the "
+            f"session); run the command again ({NOTHING_HALF_MADE})."
         )
     if not _is_read_only(getattr(error.orig, "sqlite_errorname", None)):
         return None
     return ConfigurationError(
         "The ledger cannot be written; check the permissions of its file and folder."
     )
+
+
+def is_connection_lost(error: DatabaseError) -> bool:
+    """Whether the database server ended the connection a command was using."""
+    if error.connection_invalidated:
+        return True
+    state = getattr(error.orig, "sqlstate", None) or ""
+    return state in POSTGRES_SESSION_ENDED or state.startswith(POSTGRES_CONNECTION_EXCEPTION)
 
 
 def is_disk_full(error: DatabaseError) -> bool:

@@ -21,12 +21,12 @@ from sync.errors import ConfigurationError, LedgerError
 from sync.ledger.location import (
     PSYCOPG_DRIVER,
     is_memory_database,
+    ledger_failure,
     ledger_place,
     open_failure,
     parse_ledger_url,
     sqlite_path,
     unusable_url,
-    write_refusal,
 )
 
 USABLE = "use sqlite:///FILE or postgresql://HOST/NAME"
@@ -214,7 +214,7 @@ def test_a_ledger_sqlite_will_not_write_is_a_configuration_error(
         f"The ledger file {tmp_path / 'ledger.db'} cannot be written; "
         "check the permissions of its file and folder."
     )
-    refusal = write_refusal(error)
+    refusal = ledger_failure(error)
     assert isinstance(refusal, ConfigurationError)
     assert str(refusal) == (
         "The ledger cannot be written; check the permissions of its file and folder."
@@ -234,8 +234,8 @@ def test_other_failures_are_not_told_as_permissions(tmp_path: Path) -> None:
         str(url), "CREATE TABLE t (x PRIMARY KEY)", "INSERT INTO t VALUES (1), (1)"
     )
     assert open_failure(url, constraint) is None
-    assert write_refusal(missing_table) is None
-    assert write_refusal(ValueError("SAMPLE")) is None
+    assert ledger_failure(missing_table) is None
+    assert ledger_failure(ValueError("SAMPLE")) is None
 
 
 def _full_failure(raw: str) -> DatabaseError:
@@ -259,7 +259,7 @@ def test_a_full_sqlite_disk_is_told_as_such_when_opening_and_later(tmp_path: Pat
         f"The ledger file {ledger} cannot grow: its disk is full; "
         "free some space, then run the command again."
     )
-    refusal = write_refusal(error)
+    refusal = ledger_failure(error)
     assert isinstance(refusal, LedgerError)
     assert refusal.exit_code == 1
     assert str(refusal) == (
@@ -278,6 +278,22 @@ def test_a_full_postgresql_disk_is_told_as_such() -> None:
         "The ledger database ledger on db.example cannot grow: its disk is full; "
         "free some space, then run the command again."
     )
-    assert isinstance(write_refusal(full), LedgerError)
+    assert isinstance(ledger_failure(full), LedgerError)
     too_many = OperationalError("SELECT", None, errors.TooManyConnections())
-    assert write_refusal(too_many) is None
+    assert ledger_failure(too_many) is None
+
+
+@pytest.mark.parametrize("ended", ["AdminShutdown", "CrashShutdown", "ConnectionFailure"])
+def test_a_connection_the_server_ended_is_told_as_lost(ended: str) -> None:
+    """Sessions ended by the server (SQLSTATE 57P01, 57P02, class 08) ask to run again."""
+    from psycopg import errors
+
+    lost = OperationalError("SELECT", None, getattr(errors, ended)())
+    refusal = ledger_failure(lost)
+    assert isinstance(refusal, LedgerError)
+    assert str(refusal) == (
+        "The connection to the ledger was lost (its server restarted or ended the session); "
+        "run the command again (no change was left half made)."
+    )
+    invalidated = OperationalError("SELECT", None, ValueError(), connection_invalidated=True)
+    assert isinstance(ledger_failure(invalidated), LedgerError)
