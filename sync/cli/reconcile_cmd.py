@@ -98,7 +98,7 @@ def reconcile() -> None:
     "--kind",
     type=click.Choice(ITEM_KINDS),
 )
-@click.option("--all", "show_all", is_flag=True, help="Include resolved items.")
+@click.option("--all", "show_all", is_flag=True, help="Include resolved and lapsed items.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of text.")
 @click.option(
     "--operator", help="Who is looking (default: ARMS_SYNC_OPERATOR or the settings file)."
@@ -107,7 +107,7 @@ def reconcile() -> None:
 def list_cmd(
     state: CliState, kind: str | None, show_all: bool, as_json: bool, operator: str | None
 ) -> None:
-    """Open items by kind, oldest first."""
+    """Open items, oldest first (then by kind)."""
     from sync.reconcile.items import list_items
 
     app = state.app

@@ -19,9 +19,8 @@ from sqlalchemy import Connection, select, update
 
 from sync.core.decide import Review
 from sync.ledger.codec import CipherCodec, field_key
-from sync.ledger.tables_manual import KIND_LINK_REVIEW, review_items, review_row_key
+from sync.ledger.tables_manual import KIND_LINK_REVIEW, LAPSED, review_items, review_row_key
 
-LAPSED = "lapsed"  # the resolution of an item arms-sync closed itself
 LAPSED_BY = "arms-sync"
 REASON_MAX_LENGTH = 500
 

@@ -48,6 +48,8 @@ flag_acts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+LAPSED = "lapsed"  # the resolution of a review item arms-sync closed itself
+
 review_items = Table(
     "review_items",
     metadata,

@@ -2,8 +2,9 @@
 records, flags, and gender or date-of-birth conflicts.
 
 Flags come from the `flags` table (resolved ones are hidden unless asked for);
-link-review items come from `review_items`, which the matcher fills. Items
-carry record references only, never names or dates of birth.
+link-review items come from `review_items`, which the matcher fills (an item
+arms-sync closed itself, its pair no longer uncertain, is `lapsed`, not
+resolved). Items carry record references only, never names or dates of birth.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sync.ledger import schema
 from sync.ledger.codec import CipherCodec, field_key
 from sync.ledger.moments import as_utc
 from sync.ledger.store import KEYS_PER_QUERY
-from sync.ledger.tables_manual import KIND_LINK_REVIEW, review_items, review_row_key
+from sync.ledger.tables_manual import KIND_LINK_REVIEW, LAPSED, review_items, review_row_key
 from sync.reconcile.flags import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts
 
 KIND_DUPLICATE_PERSON = "duplicate-person-record"
@@ -28,6 +29,7 @@ KIND_FLAG = "flag"
 KIND_GENDER = "gender-conflict"
 KIND_DOB = "dob-conflict"
 ITEM_KINDS = (KIND_LINK_REVIEW, KIND_DUPLICATE_PERSON, KIND_FLAG, KIND_GENDER, KIND_DOB)
+STATE_LAPSED = LAPSED  # a review item arms-sync closed itself: no person decided it
 _FLAG_ITEM_KIND = {
     "duplicate_person_record": KIND_DUPLICATE_PERSON,
     "gender_conflict": KIND_GENDER,
@@ -127,17 +129,24 @@ def _review_items(conn: Connection, codec: CipherCodec) -> Iterator[Item]:
             kind=KIND_LINK_REVIEW,
             key=str(row.id),
             opened=as_utc(row.created_at),
-            state=STATE_OPEN if row.resolved_at is None else STATE_RESOLVED,
+            state=_review_state(row),
             subject_id=None,
             detail=f"{_review_reason(codec, row) or 'possible match'}{weight}",
             refs=(f"{row.a_agency}/{row.a_person_id}", f"{row.b_agency}/{row.b_person_id}"),
         )
 
 
+def _review_state(row: Any) -> str:
+    """Open, resolved by an operator, or lapsed (closed by arms-sync as no longer uncertain)."""
+    if row.resolved_at is None:
+        return STATE_OPEN
+    return STATE_LAPSED if row.resolution == LAPSED else STATE_RESOLVED
+
+
 def list_items(
     conn: Connection, codec: CipherCodec, kind: str | None = None, *, resolved: bool = False
 ) -> list[Item]:
-    """Items of one kind (default all), oldest first; resolved ones only when asked."""
+    """Items of one kind (default all), oldest first; resolved and lapsed ones only when asked."""
     items = [*_flag_items(conn), *_review_items(conn, codec)]
     wanted = [
         item

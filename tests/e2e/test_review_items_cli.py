@@ -3,7 +3,8 @@
 Day 1 holds a probation and a police record whose details agree but whose PNCs
 differ: a pair for a person to review. A later day that links the two by one
 PNC, or deletes the police record, leaves nothing to review: the item lapses
-(closed by arms-sync, kept, listed with `--all`). Bringing the conflict back
+(closed by arms-sync, kept, listed with `--all` as `lapsed`, not as resolved
+by a person). Bringing the conflict back
 opens it again.
 """
 
@@ -76,7 +77,7 @@ def test_an_item_lapses_when_its_pair_is_no_longer_uncertain_and_opens_again_whe
 
     assert _day(ledger_url, tmp_path, "day2", [second_day], "2026-01-20") == []
     [lapsed] = _reviews(ledger_url, tmp_path, "--all")
-    assert (lapsed["key"], lapsed["state"]) == (first[0]["key"], "resolved")
+    assert (lapsed["key"], lapsed["state"]) == (first[0]["key"], "lapsed")
 
     conflict_again = {**POLICE, "updated_at": "2026-01-08T09:00:00Z"}
     [reopened] = _day(ledger_url, tmp_path, "day3", [conflict_again], "2026-01-24")
