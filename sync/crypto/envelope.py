@@ -175,7 +175,7 @@ def looks_like_envelope(first_line: bytes) -> bool:
     """Whether a line is a sealed envelope (rather than a plain JSON Lines record)."""
     try:
         document = json.loads(first_line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
         return False
     return (
         isinstance(document, dict)
@@ -202,7 +202,7 @@ def _parse_wire(wire: bytes) -> _Wire:
         document = json.loads(wire, object_pairs_hook=_refuse_fields_twice)
     except _FieldTwice:
         raise EnvelopeRejected("the envelope names a field twice.") from None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
         raise EnvelopeRejected("the envelope is not valid JSON.") from None
     if not isinstance(document, dict) or set(document) != WIRE_FIELDS:
         raise EnvelopeRejected("the envelope does not have exactly header, ct and sig.")

@@ -128,7 +128,7 @@ def _error_code(body: bytes) -> str:
     """The reply's `error` code when it is a plain word (shortened), else ""."""
     try:
         code = json.loads(body).get("error")
-    except (ValueError, AttributeError):
+    except (ValueError, RecursionError, AttributeError):
         return ""
     if isinstance(code, str) and code.replace("_", "").isalpha():
         return code[:MAX_ERROR_CODE_LENGTH]
@@ -400,7 +400,7 @@ class GatewayClient:
             raise self._refused(status, _error_code(body))
         try:
             document = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
             raise _TransientError("undecodable body") from None
         if not isinstance(document, dict):
             raise _TransientError("undecodable body")

@@ -208,7 +208,7 @@ class Gateway:
         digest = wire_digest(wire)
         try:
             msg_id = parse_header(json.loads(wire)["header"]).msg_id
-        except (ValueError, TypeError, KeyError, EnvelopeRejected):
+        except (ValueError, RecursionError, TypeError, KeyError, EnvelopeRejected):
             return _rejected("The body is not a sealed envelope.")
         stored = self.config.store.find(msg_id)
         if stored is not None and hmac.compare_digest(stored.digest, digest):
@@ -310,7 +310,7 @@ def _listed(row: StoredNotice) -> dict[str, Any]:
 def _json_object(plaintext: bytes) -> dict[str, Any] | None:
     try:
         document = json.loads(plaintext.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     return document if isinstance(document, dict) else None
 

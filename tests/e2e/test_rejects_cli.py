@@ -223,6 +223,24 @@ def test_lines_nested_too_deep_or_holding_nul_are_rejected_and_the_run_goes_on(
     }
 
 
+def test_a_first_line_nested_too_deep_is_rejected_not_taken_for_an_envelope(
+    tmp_path: Path,
+) -> None:
+    """The first line decides whether a file is sealed; one Python cannot parse is a bad line."""
+    db = ["--db", f"sqlite:///{tmp_path / 'ledger.db'}"]
+    probation = tmp_path / "probation.jsonl"
+    probation.write_bytes(b"[" * 5_000 + b"]" * 5_000 + b"\n")
+    with probation.open("a") as stream:
+        stream.write(json.dumps(person("probation", "X000001")) + "\n")
+    police = write_feed(tmp_path / "police.jsonl", [person("police", "LAN-1")])
+
+    summary = json.loads(run_cli(*db, *run_args(probation, police), "--json", cwd=tmp_path).stdout)
+
+    assert summary["feeds"]["probation"]["accepted"] == 1
+    rejected = {str(row["position"]): str(row["reason"]) for row in _rejects(db, tmp_path)}
+    assert rejected == {"line 1": "not valid JSON"}
+
+
 def test_records_accepted_with_warnings_are_listed_on_request(
     ledger_url: str, tmp_path: Path
 ) -> None:

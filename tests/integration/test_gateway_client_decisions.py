@@ -157,12 +157,13 @@ def test_transport_failures_are_retried(
     "bad",
     [
         reply(200, body=b"\x00garbage{"),
+        reply(200, body=b"[" * 100_000 + b"]" * 100_000),
         reply(200, ["not", "an", "object"]),
         reply(200, {"envelope": 7, "next": "x", "more": True}),
         reply(500, {}),
         reply(429, {}),
     ],
-    ids=["garbage", "array", "wrong-envelope", "500", "429"],
+    ids=["garbage", "nested-too-deep", "array", "wrong-envelope", "500", "429"],
 )
 def test_bad_answers_are_retried(
     keyrings: dict[Party, KeyRing], scripted: StartGateway, bad: Reply

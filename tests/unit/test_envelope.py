@@ -244,12 +244,21 @@ def test_a_signed_header_field_off_its_exact_format_is_refused(
 
 # Detection and relays
 
+# Deeper than Python's json module parses (it raises RecursionError, not ValueError).
+NESTED_TOO_DEEP = b"[" * 100_000 + b"]" * 100_000
+
 
 def test_looks_like_envelope_tells_sealed_from_plain_lines(module_rings: Rings) -> None:
     assert looks_like_envelope(_seal(module_rings))
     assert not looks_like_envelope(PLAINTEXT)
     assert not looks_like_envelope(b"not json at all")
     assert not looks_like_envelope(b'{"header": 1, "ct": "", "sig": ""}')
+    assert not looks_like_envelope(NESTED_TOO_DEEP)
+
+
+def test_an_envelope_nested_deeper_than_python_parses_is_refused(module_rings: Rings) -> None:
+    with pytest.raises(EnvelopeRejected, match="not valid JSON"):
+        _open(NESTED_TOO_DEEP, module_rings.hub)
 
 
 def test_relay_verifies_origin_without_decrypting(module_rings: Rings) -> None:

@@ -159,12 +159,20 @@ def _sealed(keyrings: dict[Party, KeyRing], plaintext: bytes) -> bytes:
     )
 
 
-@pytest.mark.parametrize("plaintext", [b"[1, 2]", b'"notices"', b"not json", b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "plaintext", [b"[1, 2]", b'"notices"', b"not json", b"\xff\xfe", b"[" * 100_000]
+)
 def test_a_batch_that_is_not_a_json_object_is_refused_and_not_stored(
     gateway: Gateway, keyrings: dict[Party, KeyRing], plaintext: bytes
 ) -> None:
     reply = _deliver(gateway, _sealed(keyrings, plaintext))
     assert _error(reply) == (HTTPStatus.BAD_REQUEST, "envelope_rejected")
+    assert gateway.config.store.count() == 0
+
+
+def test_a_body_nested_deeper_than_python_parses_is_not_an_envelope(gateway: Gateway) -> None:
+    reply = _deliver(gateway, b"[" * 100_000 + b"]" * 100_000)
+    assert _error(reply)[0] == HTTPStatus.BAD_REQUEST
     assert gateway.config.store.count() == 0
 
 
