@@ -96,8 +96,9 @@ def _engine(sa_url: URL) -> Engine:
             tables = _table_names(cursor)
             # Another application's database is refused later, its file left as it was.
             if not tables or VERSION_TABLE in tables:
-                if VERSION_TABLE in tables and ledger_file is not None:
-                    restrict_ledger_files(ledger_file)  # a ledger made earlier, or copied
+                if ledger_file is not None:
+                    # A ledger made earlier or copied, or an empty file about to become one.
+                    restrict_ledger_files(ledger_file)
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             # 64 MiB of page cache (default 2 MiB): a national first run inserts

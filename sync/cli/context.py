@@ -76,13 +76,21 @@ def refuse_ledger_in_memory(database_url: str) -> None:
 
 
 def refuse_missing_ledger_file(database_url: str) -> None:
-    """Refuse (exit 2) an SQLite ledger file that does not exist, rather than make it empty."""
+    """Refuse (exit 2) an SQLite ledger file that does not exist or is empty, rather than
+    make a ledger in it: only `run`, `demo` and the workers make one."""
     from sync.ledger.location import parse_ledger_url, sqlite_path
 
     path = sqlite_path(parse_ledger_url(database_url))
-    if path is not None and not path.exists():
+    if path is None:
+        return
+    if not path.exists():
         raise UsageError(
             f"There is no ledger file {path}: run `arms-sync run` first, or check --db."
+        )
+    if path.is_file() and path.stat().st_size == 0:
+        raise UsageError(
+            f"The ledger file {path} is empty: no run has made a ledger in it yet; "
+            "run `arms-sync run` first, or check --db."
         )
 
 

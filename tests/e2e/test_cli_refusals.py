@@ -300,8 +300,8 @@ def test_a_usage_error_from_the_option_parser_is_one_sentence(
     ],
     ids=" ".join,
 )
-def test_a_command_that_reads_the_ledger_refuses_a_missing_ledger_file_and_makes_none(
-    empty: Path, command: tuple[str, ...]
+def test_a_command_that_reads_the_ledger_refuses_a_missing_or_empty_ledger_file(
+    empty: Path, tmp_path: Path, command: tuple[str, ...]
 ) -> None:
     result = arms_sync(*command, cwd=empty, check=False)
 
@@ -309,6 +309,17 @@ def test_a_command_that_reads_the_ledger_refuses_a_missing_ledger_file_and_makes
         "Error: There is no ledger file arms-sync.db: run `arms-sync run` first, or check --db."
     )
     assert list(empty.iterdir()) == []
+
+    touched = tmp_path / "touched"
+    touched.mkdir()
+    (touched / "arms-sync.db").touch()
+    result = arms_sync(*command, cwd=touched, check=False)
+
+    assert refusal(result) == (
+        "Error: The ledger file arms-sync.db is empty: no run has made a ledger in it yet; "
+        "run `arms-sync run` first, or check --db."
+    )
+    assert [(path.name, path.stat().st_size) for path in touched.iterdir()] == [("arms-sync.db", 0)]
 
 
 @pytest.mark.parametrize(

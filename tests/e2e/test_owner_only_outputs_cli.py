@@ -42,6 +42,19 @@ def test_the_ledger_is_made_owner_only(synced: Path) -> None:
     assert mode(synced / "arms-sync.db") == 0o600
 
 
+def test_an_empty_file_open_to_others_becomes_an_owner_only_ledger(tmp_path: Path) -> None:
+    """A run making its ledger in an empty file someone made beforehand (`touch`) takes it."""
+    ledger = tmp_path / "arms-sync.db"
+    ledger.touch()
+    ledger.chmod(0o644)
+    feeds = write_feeds(tmp_path, [person("probation", "X000001")], [person("police", "LAN-1")])
+
+    run_cli(*run_args(*feeds), cwd=tmp_path)
+
+    assert ledger.stat().st_size > 0
+    assert mode(ledger) == 0o600
+
+
 def test_a_ledger_open_to_others_is_made_owner_only_when_next_opened(
     synced: Path, tmp_path: Path
 ) -> None:
