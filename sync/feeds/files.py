@@ -52,6 +52,16 @@ def _open_lines(path: Path) -> Iterator[bytes]:
         raise UsageError(f"The feed path {path.name} is a folder, not a file.") from error
     except PermissionError as error:
         raise UsageError(f"The feed file {path.name} cannot be read.") from error
+    except OSError as error:  # a failing disk or network share, a file that cannot be read
+        raise UsageError(
+            f"The feed file {path.name} cannot be read: {read_failure(error)}."
+        ) from error
+
+
+def read_failure(error: OSError) -> str:
+    """What the system said of a failed read, in lower case (`input/output error`)."""
+    said = error.strerror or "the system refused the read"
+    return said[:1].lower() + said[1:]
 
 
 def is_sealed_file(path: Path) -> bool:

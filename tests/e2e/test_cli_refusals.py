@@ -346,6 +346,20 @@ def test_a_feed_that_cannot_be_named_is_refused(
     assert refusal(arms_sync(*args, cwd=empty, check=False)) == f"Error: {sentence}"
 
 
+def test_a_feed_file_whose_read_fails_is_unreadable_input(empty: Path, tmp_path: Path) -> None:
+    """A read the system fails (a bad disk, a lost share) is refused as unreadable input.
+
+    Reading a process's own memory from its start fails with an input/output error.
+    """
+    police = tmp_path / "police.jsonl"
+    police.write_text("")
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    args = ("run", "--probation-feed", "/proc/self/mem", "--police-feed", str(police), "--db", db)
+    result = arms_sync(*args, cwd=empty, check=False)
+    assert result.returncode == 2
+    assert refusal(result) == "Error: The feed file mem cannot be read: input/output error."
+
+
 def test_a_gateway_whose_port_is_taken_is_refused(empty: Path, tmp_path: Path) -> None:
     keys, feed = tmp_path / "keys", tmp_path / "feed.jsonl"
     feed.write_text("")
