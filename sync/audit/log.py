@@ -36,10 +36,19 @@ from sync.audit.chain import (
     verify_chain,
 )
 from sync.audit.tables import HEAD_ROW_ID, audit_head, audit_log
-from sync.errors import AuditError
+from sync.errors import ArmsSyncError, AuditError
+from sync.ledger.location import ledger_failure
 
 READ_BATCH = 5_000
 CANNOT_WRITE = "The audit log cannot be written, so nothing was changed."
+
+
+def cannot_write(error: SQLAlchemyError) -> ArmsSyncError:
+    """Why an entry could not be written: the ledger's own refusal when it is one a person
+    can mend (a read-only file, a full disk, a lost connection), else the log's."""
+    return ledger_failure(error) or AuditError(CANNOT_WRITE)
+
+
 CANNOT_READ = "The audit log cannot be read."
 _LOGS: WeakKeyDictionary[Engine, AuditLog] = WeakKeyDictionary()
 
@@ -92,7 +101,7 @@ class AuditLog:
                 .values(seq=last.seq, hash=last.hash)
             )
         except SQLAlchemyError as error:
-            raise AuditError(CANNOT_WRITE) from error
+            raise cannot_write(error) from error
         return last.seq
 
     def record_now(self, **fields: Unpack[EntryFields]) -> int:
@@ -101,7 +110,7 @@ class AuditLog:
             with self.engine.begin() as conn:
                 return self.record(conn, **fields)
         except SQLAlchemyError as error:
-            raise AuditError(CANNOT_WRITE) from error
+            raise cannot_write(error) from error
 
     def hold_head(self, conn: Connection) -> None:
         """Lock the log's head in the caller's transaction now, before the act's other locks.
@@ -112,7 +121,7 @@ class AuditLog:
         try:
             _lock_head(conn)
         except SQLAlchemyError as error:
-            raise AuditError(CANNOT_WRITE) from error
+            raise cannot_write(error) from error
 
     def require_writable(self) -> None:
         """Raise `AuditError` unless the log's head can be locked (checked before decisions)."""
@@ -120,7 +129,7 @@ class AuditLog:
             with self.engine.begin() as conn:
                 _lock_head(conn)
         except SQLAlchemyError as error:
-            raise AuditError(CANNOT_WRITE) from error
+            raise cannot_write(error) from error
 
     # -- reading ------------------------------------------------------------
     def entries(self, start: date | None = None, end: date | None = None) -> Generator[Entry]:

@@ -400,16 +400,21 @@ def test_a_database_of_another_application_is_refused_untouched(
     ]
 
 
+@pytest.mark.parametrize("reading", [False, True], ids=["run", "export"])
 def test_a_ledger_that_cannot_be_written_is_refused_in_one_sentence(
-    empty: Path, tmp_path: Path
+    empty: Path, tmp_path: Path, reading: bool
 ) -> None:
+    """Exit 2 whatever the command: an export must log its consultation, so it writes too."""
     ledger_file = tmp_path / "ledger.db"
     arms_sync("--db", f"sqlite:///{ledger_file}", *run_args(tmp_path), cwd=empty)
     read_only = f"sqlite:///file:{ledger_file}?mode=ro&uri=true"
-    result = arms_sync("--db", read_only, *run_args(tmp_path), cwd=empty, check=False)
+    command = ("export", "timeline") if reading else run_args(tmp_path)
+    result = arms_sync("--db", read_only, *command, cwd=empty, check=False)
+    assert result.returncode == 2
     assert refusal(result) == (
         "Error: The ledger cannot be written; check the permissions of its file and folder."
     )
+    assert result.stdout == ""
 
 
 def test_feeds_given_the_wrong_way_round_are_refused_and_nothing_is_kept(
