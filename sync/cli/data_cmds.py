@@ -151,6 +151,7 @@ def report_duplicates(
 ) -> None:
     """The duplicate-assessment report."""
     require_period(date_from, date_to)
+    require_area_code(area)
     app, last = _with_a_run(state, "flags to report")
     filters = ReportFilters(
         date_from=date_from,
@@ -171,6 +172,14 @@ def report_duplicates(
     with writing(out):
         write_owner_only_file(out, content)
     audit_cli_disclosure(app, "duplicate-assessment report written", out)
+
+
+def require_area_code(area: str | None) -> None:
+    """Refuse (exit 2) an `--area` given blank, which would otherwise read as every area."""
+    from sync.reports.models import area_or_none
+
+    if area is not None and area_or_none(area) is None:
+        raise UsageError("--area needs an area code, such as NW; leave it out for every area.")
 
 
 def warn_of_unknown_area(app: App, area: str) -> None:

@@ -44,6 +44,19 @@ def test_a_period_whose_start_is_after_its_end_is_refused(
     )
 
 
+@pytest.mark.parametrize("blank", ["", "  "], ids=["empty", "spaces"])
+def test_a_blank_area_is_refused_not_read_as_every_area(
+    ledger: str, empty: Path, blank: str
+) -> None:
+    args = ("report", "duplicates", "--format", "json", "--area", blank)
+    result = arms_sync("--db", ledger, *args, cwd=empty, check=False)
+    assert result.returncode == 2
+    assert refusal(result) == (
+        "Error: --area needs an area code, such as NW; leave it out for every area."
+    )
+    assert result.stdout == ""
+
+
 def test_an_unknown_flag_kind_is_refused_listing_the_known_ones(ledger: str, empty: Path) -> None:
     args = ("report", "duplicates", "--format", "json", "--kind", "bogus")
     message = refusal(arms_sync("--db", ledger, *args, cwd=empty, check=False))
