@@ -5,6 +5,7 @@ The name is a `--probation-feed`/`--police-feed` argument or a cycle's stored fe
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sync.app import App
@@ -13,6 +14,8 @@ from sync.feeds.files import PlainFileSource, SealedFileSource, is_sealed_file
 from sync.ingest import FeedSource
 
 URL_SCHEMES = ("http://", "https://")
+# A name starting like a URL (`ftp://…`, `file:///…`): never a plain file name in practice.
+OTHER_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def open_source(spec: str, agency: str, app: App) -> FeedSource:
@@ -32,6 +35,13 @@ def feed_file(spec: str, agency: str, app: App) -> Path:
     where the deployment reads sealed feeds only."""
     path = Path(spec)
     shown = path.name or spec  # `.` or `/` has no last part to name
+    other_url = OTHER_URL.match(spec)
+    if other_url is not None and not _is_file(path):
+        # The scheme only: the rest of a URL may hold a user name and password.
+        raise UsageError(
+            f"The {agency} feed names a URL of the scheme {other_url['scheme']}, which "
+            "arms-sync cannot read; give a feed file or a gateway's https:// URL."
+        )
     if not _is_file(path):
         raise UsageError(f"The {agency} feed file {shown} does not exist or is not a file.")
     if app.settings.sealed_feeds_only and not is_sealed_file(path):

@@ -346,8 +346,20 @@ def test_a_command_that_reads_the_ledger_refuses_a_missing_or_empty_ledger_file(
         ),
         ("f" * 300, f"The probation feed file {'f' * 300} does not exist or is not a file."),
         (".", "The probation feed file . does not exist or is not a file."),
+        (
+            f"ftp://user:{PASSWORD}@files.example/feed.jsonl",
+            "The probation feed names a URL of the scheme ftp, which arms-sync cannot read; "
+            "give a feed file or a gateway's https:// URL.",
+        ),
     ],
-    ids=["no-host", "broken-host", "bad-port", "name-too-long", "a-folder-with-no-name"],
+    ids=[
+        "no-host",
+        "broken-host",
+        "bad-port",
+        "name-too-long",
+        "a-folder-with-no-name",
+        "another-kind-of-url",
+    ],
 )
 def test_a_feed_that_cannot_be_named_is_refused(
     empty: Path, tmp_path: Path, feed: str, sentence: str
