@@ -15,10 +15,17 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, select
 
-from sync.audit.chain import MAX_DETAIL_CHARS, MAX_RECIPIENT_CHARS, AuditKind, Draft
+from sync.audit.chain import (
+    MAX_DETAIL_CHARS,
+    MAX_RECIPIENT_CHARS,
+    AuditKind,
+    Draft,
+    looks_like_identifier,
+)
 from sync.audit.log import AuditLog
 from sync.core.decide import Decisions
 from sync.core.records import Agency, RecordRef
+from sync.errors import UsageError
 from sync.ledger import schema
 from sync.ledger.override_moves import OverrideMove
 from sync.ledger.segments import StoredSegment, iter_stored_segments
@@ -36,11 +43,22 @@ MIN_COMBINED_RECORDS = 2
 def cli_actor(operator: str | None) -> str:
     """Who is consulting from the command line: the operator if named, else the OS account."""
     if operator:
-        return OPERATOR_ACTOR_PREFIX + operator.strip()
+        return OPERATOR_ACTOR_PREFIX + refuse_identifier_as_operator(operator.strip())
     try:
         return CLI_ACTOR_PREFIX + getpass.getuser()
     except (KeyError, OSError):
         return CLI_ACTOR_PREFIX + "unknown"
+
+
+def refuse_identifier_as_operator(name: str) -> str:
+    """The operator's name, refused (exit 2) when shaped like a PNC or CRO number: the audit
+    log names operators, and must never hold such a number."""
+    if looks_like_identifier(name):
+        raise UsageError(
+            "The operator must be a person's name or account, not something shaped like "
+            "a PNC or CRO number."
+        )
+    return name
 
 
 def _chunks(refs: Sequence[str]) -> Iterable[tuple[str, ...]]:

@@ -15,9 +15,10 @@ from datetime import date
 from sqlalchemy import Connection, select
 
 from sync.audit.chain import AuditKind
-from sync.audit.pipeline_hooks import OPERATOR_ACTOR_PREFIX
+from sync.audit.pipeline_hooks import OPERATOR_ACTOR_PREFIX, refuse_identifier_as_operator
 from sync.core.records import Agency, RecordRef
 from sync.errors import UsageError
+from sync.feeds.jsonl import looks_like_an_id
 from sync.ledger import schema
 from sync.ledger.former_members import current_holders
 
@@ -63,7 +64,7 @@ def require_operator(operator: str | None) -> str:
         raise UsageError(
             f"The operator must be plain text of at most {MAX_OPERATOR_CHARS} characters."
         )
-    return name
+    return refuse_identifier_as_operator(name)
 
 
 def require_actor(operator: str | None, reason: str | None) -> Actor:
@@ -96,6 +97,12 @@ def parse_record_ref(text: str) -> RecordRef:
     return RecordRef(Agency(agency), person_id.strip())
 
 
+def as_given(noun: str, given: str) -> str:
+    """`Subject S1A2…` for a reference shaped like an id, else `The subject given`: text
+    typed by mistake (a name, a date of birth, a PNC) is never repeated."""
+    return f"{noun} {given}" if looks_like_an_id(given) else f"The {noun.lower()} given"
+
+
 def require_subject(conn: Connection, subject_id: str) -> None:
     """Refuse a subject id the ledger does not hold as a current subject.
 
@@ -108,7 +115,9 @@ def require_subject(conn: Connection, subject_id: str) -> None:
         select(table.c.active).where(table.c.subject_id == subject_id)
     ).scalar_one_or_none()
     if active is None:
-        raise UsageError(f"Subject {subject_id} is not a current subject in the ledger.")
+        raise UsageError(
+            f"{as_given('Subject', subject_id)} is not a current subject in the ledger."
+        )
     if not active:
         raise UsageError(vanished_subject_message(subject_id, current_holders(conn, subject_id)))
 

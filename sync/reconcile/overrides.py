@@ -23,6 +23,7 @@ from sync.ledger.codec import field_key
 from sync.reconcile.acts import (
     Actor,
     AuditNote,
+    as_given,
     new_act_id,
     require_date_range,
     require_subject,
@@ -100,7 +101,7 @@ def _active_override_subject(conn: Connection, override_id: str) -> str:
         select(table.c.subject_id, table.c.revoked_at).where(table.c.id == override_id)
     ).first()
     if row is None:
-        raise UsageError(f"Override {override_id} is not known to the ledger.")
+        raise UsageError(f"{as_given('Override', override_id)} is not known to the ledger.")
     if row.revoked_at is not None:
         raise UsageError(f"Override {override_id} is already revoked.")
     return str(row.subject_id)

@@ -152,6 +152,10 @@ def test_a_subject_split_by_new_data_names_both_subjects_and_an_unknown_id_is_un
     assert ledger.refused_show(UNKNOWN) == (
         f"Error: Subject {UNKNOWN} is not a current subject in the ledger."
     )
+    # Text typed by mistake (a name and a date of birth) is not repeated.
+    assert ledger.refused_show("QUILLFEATHER Ottoline 1961-02-03") == (
+        "Error: The subject given is not a current subject in the ledger."
+    )
 
 
 def test_an_operator_link_merges_then_an_unlink_splits_and_acts_on_the_old_id_are_refused(

@@ -7,12 +7,14 @@ from datetime import date
 
 import pytest
 
+from sync.audit.pipeline_hooks import cli_actor
 from sync.core.records import Agency, RecordRef
 from sync.errors import UsageError
 from sync.reconcile.acts import (
     MAX_OPERATOR_CHARS,
     MAX_REASON_CHARS,
     Actor,
+    as_given,
     new_act_id,
     parse_record_ref,
     require_actor,
@@ -44,6 +46,18 @@ def test_an_operator_of_the_longest_length_is_taken_and_one_longer_refused() -> 
 def test_an_operator_with_control_characters_is_refused() -> None:
     with pytest.raises(UsageError, match="plain text"):
         require_operator("j\x1bsmith")
+
+
+@pytest.mark.parametrize("operator", ["1985/1234567N", "85/1234567N", "000001/61A"])
+def test_an_operator_shaped_like_a_pnc_or_cro_is_bad_usage(operator: str) -> None:
+    """The audit log names operators and never holds such a number: refused as input (exit 2),
+    for an act and for a consultation alike."""
+    sentence = "not something shaped like a PNC or CRO number"
+    with pytest.raises(UsageError, match=sentence):
+        require_operator(operator)
+    with pytest.raises(UsageError, match=sentence):
+        cli_actor(operator)
+    assert cli_actor("j.smith/PPU") == "operator:j.smith/PPU"
 
 
 @pytest.mark.parametrize("reason", [None, "", " \t "])
@@ -127,3 +141,15 @@ def test_a_subject_that_vanished_before_holders_were_kept_points_to_the_links_ex
     message = vanished_subject_message("S1", None)
     assert message.startswith("Subject S1 no longer exists: it was re-linked before")
     assert "`arms-sync export links`" in message
+
+
+@pytest.mark.parametrize(
+    "typed", ["QUILLFEATHER Ottoline", "1961-02-03", "1985/1234567N", "OVR 12", "ottoline"]
+)
+def test_a_reference_typed_as_a_name_date_or_number_is_not_repeated(typed: str) -> None:
+    assert as_given("Override", typed) == "The override given"
+
+
+def test_a_reference_shaped_like_an_id_is_repeated() -> None:
+    assert as_given("Subject", "S0000000000000000") == "Subject S0000000000000000"
+    assert as_given("Override", "OVR-1A2B3C4D5E6F7A8B") == "Override OVR-1A2B3C4D5E6F7A8B"
