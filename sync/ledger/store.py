@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -23,6 +24,7 @@ from typing import Any, NamedTuple
 from pydantic_core import from_json
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
 from sync.core.consolidate import MERGE_LOOP, MISSING_PERSON
 from sync.crypto.at_rest import FieldCipher
@@ -46,6 +48,7 @@ REJECT_FINGERPRINT_KIND = "reject"
 READ_BATCH = 10_000
 # Record ids looked up per query, well under SQLite's parameter limit.
 KEYS_PER_QUERY = 500
+log = logging.getLogger(__name__)
 # What `rejects` says of a record that could not be applied, by its cause.
 _ORPHAN_REASONS = {
     MISSING_PERSON: "orphan: refers to a person record that is not in the feed",
@@ -260,10 +263,27 @@ class Ledger:
         try:
             yield run_id
         except BaseException:
-            self.finish_run(run_id, RUN_FAILED, failure_summary or {}, clock())
+            self._record_failure(run_id, failure_summary or {}, clock())
             raise
         finally:
             self.release_run(run_id)
+
+    def _record_failure(self, run_id: int, summary: Mapping[str, Any], now: datetime) -> None:
+        """Record a run as failed; if even that fails, say so and let the first error go on.
+
+        The first error is the one the operator must be told (an interrupt, a full
+        disk). A run left `running` is recorded as interrupted by the next run, once
+        its liveness lock is let go.
+        """
+        try:
+            self.finish_run(run_id, RUN_FAILED, summary, now)
+        except SQLAlchemyError as error:
+            log.warning(
+                "run %d: its failure could not be recorded (%s); the next run records it "
+                "as interrupted",
+                run_id,
+                type(error).__name__,
+            )
 
     def release_run(self, run_id: int) -> None:
         """Let go of a run's liveness lock (nothing if this process does not hold it)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -137,6 +138,42 @@ def test_a_run_whose_block_raises_is_recorded_failed_with_the_summary_given(
     (run_id,) = _runs(ledger)
     assert _runs(ledger) == {run_id: ("failed", json.dumps(summary), True)}
     assert not _locks(ledger).lock_path(run_id).exists()
+
+
+def _interrupted_while_held(ledger: Ledger, other: sqlite3.Connection) -> int:
+    """A run interrupted while `other` holds the ledger's write lock; the run's id."""
+    started: list[int] = []
+    with (  # noqa: PT012 - the run's block is the point
+        pytest.raises(KeyboardInterrupt),
+        ledger.in_process_run(AS_OF, lambda: NOW) as run_id,
+    ):
+        started.append(run_id)
+        other.execute("BEGIN EXCLUSIVE")
+        raise KeyboardInterrupt
+    return started[0]
+
+
+def test_an_interrupt_is_what_goes_on_when_the_failure_cannot_be_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ctrl-C while another process holds the ledger: the interrupt reaches the operator (not
+    the ledger's refusal to record it), and the next run records the run as interrupted."""
+    monkeypatch.setattr("sync.app.SQLITE_BUSY_TIMEOUT_MS", 100)
+    ledger_file = tmp_path / "ledger.db"
+    app = App(load_settings(database_url=f"sqlite:///{ledger_file}"))
+    try:
+        app.ledger.ensure_schema()
+        other = sqlite3.connect(ledger_file, isolation_level=None)
+        run_id = _interrupted_while_held(app.ledger, other)
+        other.execute("ROLLBACK")
+        other.close()
+        assert f"run {run_id}: its failure could not be recorded" in caplog.text
+        assert _runs(app.ledger)[run_id][0] == "running"
+
+        app.ledger.start_run(AS_OF, LATER)
+        assert _runs(app.ledger)[run_id][0] == "interrupted"
+    finally:
+        app.close()
 
 
 def test_the_last_pass_carries_the_window_and_policy_versions_its_run_recorded(
