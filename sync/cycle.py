@@ -47,6 +47,7 @@ from sync.ledger import schema
 from sync.ledger.decisions import decide_under_lock, store_decisions
 from sync.ledger.mark import mark_now, unchanged_since
 from sync.ledger.outbox import why_unsealable
+from sync.ledger.override_moves import records_of_overrides
 from sync.ledger.runs import RUN_PARTIAL, RUN_SUCCEEDED
 from sync.policy_file import require_same_versions, version_digest
 from sync.reconcile.manual_inputs import load_manual_links
@@ -497,7 +498,8 @@ def _log_stale(run_id: int, retry: int) -> None:
 
 
 def load_active_overrides(app: App) -> dict[str, list[Override]]:
-    """Manual ownership overrides not revoked, by subject, each numbered in the order made."""
+    """Manual ownership overrides not revoked, by subject, each numbered in the order made
+    and with the records it was made on."""
     table = schema.overrides
     result: dict[str, list[Override]] = {}
     with app.ledger.engine.connect() as conn:
@@ -505,10 +507,12 @@ def load_active_overrides(app: App) -> dict[str, list[Override]]:
             select(table.c.id, table.c.subject_id, table.c.owner, table.c.start, table.c.end)
             .where(table.c.revoked_at.is_(None))
             .order_by(table.c.created_at, table.c.id)
-        )
+        ).all()
+        made_on = records_of_overrides(conn)  # operators' acts: few
         for made, (override_id, subject_id, owner, start, end) in enumerate(rows):
+            records = made_on.get(override_id, ())
             result.setdefault(subject_id, []).append(
-                Override(override_id, Owner(owner), start, end, made)
+                Override(override_id, Owner(owner), start, end, made, records)
             )
     return result
 

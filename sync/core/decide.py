@@ -2,8 +2,9 @@
 
 The pure heart of a sync cycle. From the current records of both feeds it
 resolves merges, links person records into subjects (keeping subject ids
-stable), moves the overrides of subjects whose id vanished to their
-successors, gathers each subject's facts, and asks the policy engine for its
+stable), puts each override with the subject holding most of the records it
+was made on (else its id's successor), gathers each subject's facts, and asks
+the policy engine for its
 timeline and the duplicate rules for its flags. No I/O: the caller loads the
 state and stores the result.
 """
@@ -24,6 +25,7 @@ from sync.core.linking import (
     assign_subject_ids,
     clusters,
     identifier_edges,
+    override_place,
     successions,
 )
 from sync.core.matching import match_population
@@ -206,14 +208,15 @@ def decide(
 ) -> Decisions:
     """Link, decide and flag every subject in `state`.
 
-    The overrides of a subject whose id vanished apply to its successor.
+    Each override applies to the subject holding most of the records it was
+    made on (`place_overrides`).
     """
     return decide_linked(link_subjects(state, inputs, mint, linker), inputs)
 
 
 def decide_linked(linked: Linked, inputs: DecisionInputs) -> Decisions:
     """Decide and flag every subject of a linking made with the same `inputs`."""
-    overrides = follow_successors(inputs.overrides, linked.successors)
+    overrides = place_overrides(inputs.overrides, linked)
     facts = gather_facts(linked.merged, linked.subject_of, overrides)
     return _pass_of(linked, lambda group: _decide_group(linked, facts, group, inputs))
 
@@ -294,8 +297,8 @@ def _decide_changes(
     changed: DecisionInputs,
 ) -> Decisions:
     """The pass with `changed`, reusing each decision of `before` the change leaves alone."""
-    old_overrides = follow_successors(current.overrides, linked.successors)
-    new_overrides = follow_successors(changed.overrides, relinked.successors)
+    old_overrides = place_overrides(current.overrides, linked)
+    new_overrides = place_overrides(changed.overrides, relinked)
     previous = {decision.subject_id: decision for decision in before.subjects}
 
     def unchanged(group: tuple[RecordRef, ...]) -> SubjectDecision | None:
@@ -390,18 +393,36 @@ def _allowed_edges(
     return sorted(kept.values())
 
 
-def follow_successors(
-    overrides: Mapping[str, Sequence[Override]], successors: Mapping[str, str]
-) -> dict[str, tuple[Override, ...]]:
-    """Overrides by subject, those of a vanished subject id under its successor.
+def override_places(overrides: Mapping[str, Sequence[Override]], linked: Linked) -> dict[str, str]:
+    """The subject each override (by id) belongs to in `linked`, from the subject id it is
+    stored under: see `sync.core.linking.override_place`."""
+    return {
+        override.id: override_place(
+            override.records,
+            subject_id,
+            linked.subject_of,
+            linked.merged.merged_into,
+            linked.successors,
+        )
+        for subject_id, found in overrides.items()
+        for override in found
+    }
 
-    An id without a successor keeps its own. Their order does not matter: the
-    policy resolves overlapping overrides whatever the order.
+
+def place_overrides(
+    overrides: Mapping[str, Sequence[Override]], linked: Linked
+) -> dict[str, tuple[Override, ...]]:
+    """Overrides by the subject each belongs to in `linked` (`override_places`).
+
+    Their order does not matter: the policy resolves overlapping overrides
+    whatever the order.
     """
-    moved: dict[str, list[Override]] = defaultdict(list)
-    for subject_id, found in overrides.items():
-        moved[successors.get(subject_id, subject_id)].extend(found)
-    return {subject_id: tuple(found) for subject_id, found in moved.items()}
+    places = override_places(overrides, linked)
+    placed: dict[str, list[Override]] = defaultdict(list)
+    for found in overrides.values():
+        for override in found:
+            placed[places[override.id]].append(override)
+    return {subject_id: tuple(found) for subject_id, found in placed.items()}
 
 
 def gather_facts(

@@ -7,8 +7,9 @@ ids survive re-runs and new data: a cluster keeps the id most of its records
 already had, and a new cluster's id is minted from its smallest record
 reference, so the same data always yields the same ids whatever the order.
 An id that no cluster keeps (its records joined other subjects) has a
-successor: the subject holding most of its records, so what belongs to the
-vanished subject (an operator's override) can follow them.
+successor: the subject holding most of its records. An operator's override
+goes with the records it was made on (`override_place`), and with its id's
+successor only when none of them is current.
 """
 
 from __future__ import annotations
@@ -170,6 +171,31 @@ def successions(
             count, smallest = tallies[old].get(new, (0, ref))
             tallies[old][new] = (count + 1, min(smallest, ref))
     return {old: _most_held(held) for old, held in tallies.items()}
+
+
+def override_place(
+    records: Iterable[RecordRef],
+    subject_id: str,
+    subject_of: Mapping[RecordRef, str],
+    follow: Mapping[RecordRef, RecordRef],
+    successors: Mapping[str, str],
+) -> str:
+    """The subject an override made on `records` (its subject's then) now belongs to.
+
+    The current subject holding most of those records (ties: the one holding
+    the smallest of them); a record its agency merged away counts where its
+    target is. When none of them is current (all deleted, or an override kept
+    no records), the override stays with its subject id, or follows that id's
+    successor if the id vanished.
+    """
+    held = [
+        (ref, found)
+        for ref in records
+        if (found := subject_of.get(follow.get(ref, ref))) is not None
+    ]
+    if held:
+        return ranked_holders(held)[0]
+    return successors.get(subject_id, subject_id)
 
 
 def ranked_holders(held: Iterable[tuple[RecordRef, str]]) -> tuple[str, ...]:

@@ -158,6 +158,8 @@ class Override:
 
     `made` is its place in the order the overrides were made (a later one,
     a larger number): of two starting the same day, the later made wins.
+    `records` are the person records its subject held when it was made: it
+    stays with the subject holding most of them (`sync.core.linking`).
     """
 
     id: str
@@ -165,6 +167,7 @@ class Override:
     start: date
     end: date | None
     made: int = 0
+    records: tuple[RecordRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ changes nothing. `execute` is the one entry point a worker calls.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from functools import partial
 from typing import Any
@@ -30,12 +30,12 @@ from sync.core.decide import (
     DecisionInputs,
     Linked,
     decide_subject,
-    follow_successors,
     gather_facts,
     link_subjects,
+    override_places,
 )
 from sync.core.notices import notices_for_subject
-from sync.core.records import Agency, RecordRef, SubjectFacts
+from sync.core.records import Agency, Override, RecordRef, SubjectFacts
 from sync.cycle import decision_inputs, feed_error, ingest_live, load_active_overrides
 from sync.delivery import deliver_to
 from sync.distributed import store
@@ -163,9 +163,10 @@ def ingest_feed(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
 
 
 # -- link --------------------------------------------------------------------
-def _link_value(linked: Linked) -> dict[str, Any]:
+def _link_value(linked: Linked, places: Mapping[str, str]) -> dict[str, Any]:
     """Who is who, as staged: subjects with members and edges, merges, orphans, reviews,
-    and the successor of each subject id that vanished."""
+    the successor of each subject id that vanished, and the subject each active
+    override belongs to (`places`, by override id)."""
     subjects = sorted((linked.subject_of[group[0]], group) for group in linked.groups)
     return {
         "subjects": [
@@ -183,6 +184,7 @@ def _link_value(linked: Linked) -> dict[str, Any]:
         "orphans": [store.orphan_to_value(orphan) for orphan in linked.merged.orphans],
         "reviews": [store.review_to_value(review) for review in linked.reviews],
         "successors": sorted([old, new] for old, new in linked.successors.items()),
+        "override_places": sorted([oid, sid] for oid, sid in places.items()),
     }
 
 
@@ -195,6 +197,9 @@ def _plans(link: Mapping[str, Any], batch_size: int) -> list[dict[str, Any]]:
     succeeded: dict[str, list[list[str]]] = {}
     for old, new in link.get("successors", ()):
         succeeded.setdefault(new, []).append([old, new])
+    placed: dict[str, list[list[str]]] = {}
+    for override_id, subject_id in link.get("override_places", ()):
+        placed.setdefault(subject_id, []).append([override_id, subject_id])
     subjects = link["subjects"]
     plans = []
     for start in range(0, len(subjects), batch_size):
@@ -213,6 +218,11 @@ def _plans(link: Mapping[str, Any], batch_size: int) -> list[dict[str, Any]]:
                     for subject_id, _members, _edges in chunk
                     for succession in succeeded.get(subject_id, ())
                 ],
+                "override_places": [
+                    place
+                    for subject_id, _members, _edges in chunk
+                    for place in placed.get(subject_id, ())
+                ],
             }
         )
     return plans
@@ -229,7 +239,8 @@ def link_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     inputs = decision_inputs(app, cycle.as_of)
     state = feed_state(app.ledger.iter_current_records())
     linked = link_subjects(state, inputs, app.mint_subject_id, app.linker)
-    link = {**_link_value(linked), "mark": store.mark_to_value(mark)}
+    places = override_places(inputs.overrides, linked)
+    link = {**_link_value(linked, places), "mark": store.mark_to_value(mark)}
     plans = _plans(link, rules.batch_size)
     ledger = app.ledger
     with ledger.engine.begin() as conn:
@@ -269,6 +280,29 @@ def _read_plan(
     return members, merged, successors
 
 
+def _batch_overrides(
+    plan: Mapping[str, Any],
+    active: Mapping[str, Sequence[Override]],
+    successors: Mapping[str, str],
+) -> dict[str, tuple[Override, ...]]:
+    """The active overrides of a batch's subjects, where the link stage placed them.
+
+    A plan staged before placements were staged puts them by successor, as then.
+    """
+    by_id = {o.id: (sid, o) for sid, found in active.items() for o in found}
+    if "override_places" in plan:
+        places = {str(oid): str(sid) for oid, sid in plan["override_places"]}
+    else:
+        members = {str(sid) for sid, _refs in plan["subjects"]}
+        places = {oid: successors.get(sid, sid) for oid, (sid, _o) in by_id.items()}
+        places = {oid: sid for oid, sid in places.items() if sid in members}
+    grouped: dict[str, list[Override]] = {}
+    for override_id, subject_id in places.items():
+        if override_id in by_id:  # revoked since the link stage: the commit will not fit
+            grouped.setdefault(subject_id, []).append(by_id[override_id][1])
+    return {sid: tuple(found) for sid, found in grouped.items()}
+
+
 def decide_batch(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     """Decide one batch of subjects from only their own records; stage the outcome.
 
@@ -283,8 +317,7 @@ def decide_batch(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     members, merged, successors = _read_plan(plan)
     subject_of = {member: sid for sid, refs in members.items() for member in refs}
     records = store.load_batch_records(ledger, subject_of, [*subject_of, *merged])
-    followed = follow_successors(load_active_overrides(app), successors)
-    overrides = {sid: found for sid, found in followed.items() if sid in members}
+    overrides = _batch_overrides(plan, load_active_overrides(app), successors)
     facts = gather_facts(_consolidated(feed_state(records), merged), subject_of, overrides)
     inputs = DecisionInputs(
         as_of=cycle.as_of,

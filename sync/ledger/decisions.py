@@ -32,7 +32,7 @@ from sync.errors import StalePass
 from sync.ledger import schema
 from sync.ledger.former_members import keep_former_members
 from sync.ledger.outbox import OutboxKeys, changed_notices, store_outgoing
-from sync.ledger.override_moves import move_overrides
+from sync.ledger.override_moves import Placing, move_overrides
 from sync.ledger.reviews import store_reviews
 from sync.ledger.store import Ledger, bulk_execute, driver_value
 from sync.ledger.store_lock import lock_decision_store
@@ -187,8 +187,8 @@ def _write_decisions(
     """Write a decision pass, notices aside, inside the caller's transaction.
 
     Subjects, members, links, segments, orphans, flags, review items, the
-    overrides of vanished subject ids re-pointed at their successors, and the
-    last members of those ids kept (`former_members`); the caller holds the
+    overrides re-pointed at the subjects they now belong to, and the last
+    members of vanished ids kept (`former_members`); the caller holds the
     decision-store lock. Returns the pass's audit entries, drafted before
     anything is replaced: the caller (which checks `require_writable` on the
     audit log first) appends them as its last write, so the audit chain's
@@ -198,7 +198,7 @@ def _write_decisions(
     vanished = _store_subjects(conn, decisions.subjects, run_id)
     keep_former_members(conn, vanished, run_id)
     current = {decision.subject_id for decision in decisions.subjects}
-    moves = move_overrides(conn, decisions.successors, current, run_id, now)
+    moves = move_overrides(conn, placing_of(decisions), current, run_id, now)
     drafts.extend(override_move_drafts(moves, run_id))
     ledger.replace_rows(schema.subject_members, list(_member_rows(decisions)), conn)
     ledger.replace_rows(schema.links, list(_link_rows(decisions.subjects)), conn)
@@ -208,6 +208,12 @@ def _write_decisions(
     merge_flags(conn, flags, now, _raised_on(conn, run_id, now))
     store_reviews(conn, ledger.codec, decisions.reviews, now)
     return drafts
+
+
+def placing_of(decisions: Decisions) -> Placing:
+    """Where a pass puts records: each member's subject, merges and vanished ids' successors."""
+    subject_of = {ref: d.subject_id for d in decisions.subjects for ref in d.members}
+    return Placing(subject_of, decisions.merged_into, decisions.successors)
 
 
 def _store_subjects(conn: Connection, subjects: Iterable[SubjectDecision], run_id: int) -> set[str]:

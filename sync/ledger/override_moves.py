@@ -1,14 +1,15 @@
-"""Overrides follow their subject: stored rows re-pointed when a subject's id vanishes.
+"""Overrides stay with the records they were made on: stored rows re-pointed as subjects change.
 
-A decision pass applies the overrides of a subject id that vanished (its
-records joined another subject) to the successor (`Decisions.successors`).
-The transaction storing the pass re-points their rows at the successor, so
-later passes, whose previous membership no longer names the vanished id, keep
-them; revoked overrides move too, so a subject's history stays together. Each
-move is kept in `override_moves` (the row keeps only its current subject) and
-audited by the caller. Active overrides naming no current subject (all their
-records deleted, or left on an id that vanished before overrides moved) are
-logged by id.
+Each override keeps the person records its subject held when it was made
+(`override_records`). A decision pass applies it to the subject now holding
+most of them (`sync.core.linking.override_place`); when none of them is
+current, to its subject id, or that id's successor if the id vanished. The
+transaction storing the pass re-points the rows the same way, so later passes
+keep them; revoked overrides move too, so a subject's history stays together.
+Each move is kept in `override_moves` (the row keeps only its current
+subject) and audited by the caller. Active overrides naming no current subject
+(all their records deleted, or left on an id that vanished before overrides
+moved) are logged by id.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from sync.core.linking import override_place
+from sync.core.records import Agency, RecordRef
 from sync.ledger import schema
 from sync.wording import counted
 
@@ -29,21 +32,59 @@ MAX_LOGGED_IDS = 20
 
 @dataclass(frozen=True, slots=True, order=True)
 class OverrideMove:
-    """One override re-pointed from a vanished subject id to its successor."""
+    """One override re-pointed from the subject it was stored under to the one it belongs to."""
 
     override_id: str
     from_subject_id: str
     to_subject_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class Placing:
+    """What a pass says of where records are: each record's subject, merges, vanished ids."""
+
+    subject_of: Mapping[RecordRef, str]
+    merged_into: Mapping[RecordRef, RecordRef]
+    successors: Mapping[str, str]
+
+
+def records_of_overrides(conn: Connection) -> dict[str, tuple[RecordRef, ...]]:
+    """The records each override was made on (every override: operators' acts, few)."""
+    table = schema.override_records
+    query = select(table.c.override_id, table.c.agency, table.c.person_id)
+    found: dict[str, list[RecordRef]] = {}
+    for override_id, agency, person_id in conn.execute(query):
+        found.setdefault(override_id, []).append(RecordRef(Agency(agency), person_id))
+    return {override_id: tuple(sorted(refs)) for override_id, refs in found.items()}
+
+
+def subject_records(conn: Connection, subject_id: str) -> tuple[RecordRef, ...]:
+    """The person records a current subject holds, in order."""
+    table = schema.subject_members
+    rows = conn.execute(
+        select(table.c.agency, table.c.person_id).where(table.c.subject_id == subject_id)
+    )
+    return tuple(sorted(RecordRef(Agency(agency), person_id) for agency, person_id in rows))
+
+
+def keep_override_records(conn: Connection, override_id: str, records: Iterable[RecordRef]) -> None:
+    """Keep the records an override is made on, in the transaction that stores it."""
+    rows = [
+        {"override_id": override_id, "agency": str(ref.agency), "person_id": ref.person_id}
+        for ref in sorted(set(records))
+    ]
+    if rows:
+        conn.execute(schema.override_records.insert(), rows)
+
+
 def move_overrides(
     conn: Connection,
-    successors: Mapping[str, str],
+    placing: Placing,
     current: Collection[str],
     run_id: int,
     now: datetime,
 ) -> list[OverrideMove]:
-    """Re-point the overrides of vanished subject ids at their successors; return the moves.
+    """Re-point every override at the subject it belongs to in this pass; return the moves.
 
     Runs in the transaction storing the pass; `current` holds the pass's
     subject ids. Every override row is read (they are operators' acts, few).
@@ -52,11 +93,18 @@ def move_overrides(
     rows = conn.execute(
         select(table.c.id, table.c.subject_id, table.c.revoked_at).order_by(table.c.id)
     ).all()
-    moves = [
-        OverrideMove(override_id, subject_id, successors[subject_id])
-        for override_id, subject_id, _revoked in rows
-        if subject_id in successors
-    ]
+    made_on = records_of_overrides(conn)
+    moves = []
+    for override_id, subject_id, _revoked in rows:
+        place = override_place(
+            made_on.get(override_id, ()),
+            subject_id,
+            placing.subject_of,
+            placing.merged_into,
+            placing.successors,
+        )
+        if place != subject_id:
+            moves.append(OverrideMove(override_id, subject_id, place))
     _store_moves(conn, moves, run_id, now)
     moved = {move.override_id: move.to_subject_id for move in moves}
     _warn_stranded(

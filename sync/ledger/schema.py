@@ -184,8 +184,19 @@ overrides = Table(
     Column("revoke_reason", Text),
 )
 
-# An override whose subject id vanished (its records joined another subject) is
-# re-pointed at the successor by the pass that stored it; each move is kept here.
+# The person records an override's subject held when the override was made: it
+# stays with the subject holding most of them, wherever re-linking takes them.
+override_records = Table(
+    "override_records",
+    metadata,
+    Column("override_id", String(40), primary_key=True),
+    Column("agency", String(AGENCY), primary_key=True),
+    Column("person_id", String(REF), primary_key=True),
+)
+
+# An override that belongs to another subject than the one it is stored under (its
+# records joined another subject, or split from the rest) is re-pointed by the pass
+# that stored it; each move is kept here.
 override_moves = Table(
     "override_moves",
     metadata,

@@ -20,6 +20,7 @@ from sync.core.records import Override, Owner
 from sync.errors import UsageError
 from sync.ledger import schema
 from sync.ledger.codec import field_key
+from sync.ledger.override_moves import keep_override_records, subject_records
 from sync.reconcile.acts import (
     Actor,
     AuditNote,
@@ -60,16 +61,20 @@ def assign(app: App, request: AssignRequest, actor: Actor, *, apply: bool) -> Ac
     subject_id = request.subject_id
     with app.ledger.engine.connect() as conn:
         require_subject(conn, subject_id)
+        made_on = subject_records(conn, subject_id)
     act_id = new_act_id(OVERRIDE_PREFIX)
 
     def change(current: DecisionInputs) -> DecisionInputs:
         existing = tuple(current.overrides.get(subject_id, ()))
         made = 1 + max((o.made for found in current.overrides.values() for o in found), default=-1)
-        override = Override(act_id, request.owner, request.start, request.end, made)
+        override = Override(act_id, request.owner, request.start, request.end, made, made_on)
         return replace(current, overrides={**current.overrides, subject_id: (*existing, override)})
 
     def write(conn: Connection) -> None:
         require_subject(conn, subject_id)  # again: a pass may have re-linked it since
+        # The records it is made on, as they are now: the preview's, unless a pass
+        # re-linked them since, and then the act's run decides afresh.
+        keep_override_records(conn, act_id, subject_records(conn, subject_id))
         conn.execute(
             schema.overrides.insert().values(
                 id=act_id,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, func, inspect, select
 from sync.app import App
 from sync.audit.log import audit_log_for
 from sync.audit.tables import audit_log
-from sync.core.records import Owner
+from sync.core.records import Agency, Owner, RecordRef
 from sync.cycle import run_cycle
 from sync.errors import UsageError
 from sync.feeds.files import PlainFileSource
@@ -26,6 +26,7 @@ from sync.ledger import schema
 from sync.ledger.migrate import alembic_config, upgrade_to_head
 from sync.reconcile import apply
 from sync.reconcile.acts import Actor
+from sync.reconcile.links import link, unlink
 from sync.reconcile.overrides import AssignRequest, assign, revoke
 from sync.reconcile.preview import build_preview
 from sync.reconcile.subject import subject_report
@@ -236,6 +237,37 @@ def test_an_override_whose_subject_vanished_during_its_preview_is_refused_not_lo
     assert rules_in_2020(app, kept) == {("police", "POLICE-REGISTERED")}
 
 
+@pytest.mark.parametrize("made_on", ["X600001", "P6"])
+def test_an_override_stays_with_its_person_when_a_link_is_undone(app: App, made_on: str) -> None:
+    """Link then unlink by hand: the override made for one person is not left on the other,
+    whichever of the two the joined subject's id stays with."""
+    other = "P6" if made_on == "X600001" else "X600001"
+    override = _assign(app, subject_of(app, made_on))
+    pair = (RecordRef(Agency.PROBATION, "X600001"), RecordRef(Agency.POLICE, "P6"))
+    link(app, *pair, ACTOR, apply=True)
+    assert subject_of(app, made_on) == subject_of(app, other)
+    assert override_rows(app) == {override: subject_of(app, made_on)}
+
+    unlink(app, *pair, ACTOR, apply=True)
+
+    assert subject_of(app, made_on) != subject_of(app, other)
+    assert override_rows(app) == {override: subject_of(app, made_on)}
+    assert rules_in_2020(app, subject_of(app, made_on)) == {("probation", "MANUAL")}
+    assert ("probation", "MANUAL") not in rules_in_2020(app, subject_of(app, other))
+    acts = [(e.act, e.act_id) for e in subject_report(app.ledger, subject_of(app, made_on)).history]
+    assert ("assign", override) in acts
+    assert audit_log_for(app.ledger.engine).verify().ok
+
+
+def test_an_override_keeps_the_records_its_subject_held_when_it_was_made(app: App) -> None:
+    """A preview of the act and the act itself give the override its subject's records."""
+    override = _assign(app, subject_of(app, "X600001"))
+    table = schema.override_records
+    with app.ledger.engine.connect() as conn:
+        rows = conn.execute(select(table.c.override_id, table.c.agency, table.c.person_id)).all()
+    assert [tuple(row) for row in rows] == [(override, "probation", "X600001")]
+
+
 def test_revoked_overrides_move_too_but_only_active_ones_apply(app: App, tmp_path: Path) -> None:
     kept, vanished = sorted((subject_of(app, "X600001"), subject_of(app, "P6")))
     revoked = _assign(app, vanished, Owner.NONE)
@@ -283,5 +315,41 @@ def test_a_ledger_at_0003_gains_the_override_moves_table(ledger_url: str) -> Non
         assert "override_moves" not in inspect(engine).get_table_names()
         upgrade_to_head(engine)
         assert "override_moves" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_a_ledger_at_0012_gives_each_override_its_subject_s_records_now(
+    ledger_url: str,
+) -> None:
+    """Revision 0013: an override made before it is taken as made on its subject's records
+    as they are at the upgrade; one on a subject id that has vanished gets none."""
+    engine = create_engine(ledger_url)
+    made = {"owner": "police", "start": date(2020, 1, 1), "operator": "jsmith", "reason": "r"}
+    try:
+        command.upgrade(alembic_config(engine), "0012")
+        with engine.begin() as conn:
+            conn.execute(
+                schema.subject_members.insert(),
+                [
+                    {"agency": agency, "person_id": pid, "subject_id": "S1", "matched_by": "pnc"}
+                    for agency, pid in (("probation", "X600001"), ("police", "P6"))
+                ],
+            )
+            conn.execute(
+                schema.overrides.insert(),
+                [
+                    {"id": "OVR-1", "subject_id": "S1", "created_at": datetime.now(UTC), **made},
+                    {"id": "OVR-2", "subject_id": "S9", "created_at": datetime.now(UTC), **made},
+                ],
+            )
+        upgrade_to_head(engine)
+        table = schema.override_records
+        with engine.connect() as conn:
+            rows = conn.execute(select(table).order_by(table.c.agency)).all()
+        assert [tuple(row) for row in rows] == [
+            ("OVR-1", "police", "P6"),
+            ("OVR-1", "probation", "X600001"),
+        ]
     finally:
         engine.dispose()

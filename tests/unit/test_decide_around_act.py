@@ -66,16 +66,25 @@ def base_inputs(state: FeedState) -> DecisionInputs:
 
 
 @st.composite
-def overrides(draw: st.DrawFn, subject_ids: list[str]) -> dict[str, list[Override]]:
-    """A few overrides on some of the subjects."""
+def overrides(
+    draw: st.DrawFn, subject_ids: list[str], refs: list[RecordRef]
+) -> dict[str, list[Override]]:
+    """A few overrides on some of the subjects, each made on some records (or none)."""
     chosen = draw(st.lists(st.sampled_from(subject_ids), max_size=4))
     result: dict[str, list[Override]] = {}
     for number, subject_id in enumerate(chosen):
         start = draw(st.dates(date(2015, 1, 1), date(2026, 11, 28)))
         end = draw(st.none() | st.dates(start, date(2030, 1, 1)))
         owner = draw(st.sampled_from(OWNERS))
-        result.setdefault(subject_id, []).append(Override(f"O{number}", owner, start, end))
+        made_on = tuple(sorted(draw(st.lists(st.sampled_from(refs), max_size=3, unique=True))))
+        override = Override(f"O{number}", owner, start, end, number, made_on)
+        result.setdefault(subject_id, []).append(override)
     return result
+
+
+def all_refs(state: FeedState, inputs: DecisionInputs) -> list[RecordRef]:
+    """Every person record the pass links, in order."""
+    return sorted({ref for d in decide(state, inputs, mint).subjects for ref in d.members})
 
 
 @settings(max_examples=25, deadline=None)
@@ -84,8 +93,9 @@ def test_an_override_act_gives_the_passes_two_decides_give(seed: int, data: st.D
     state = population(seed)
     inputs = base_inputs(state)
     subject_ids = sorted(inputs.taken_subject_ids)
-    current = replace(inputs, overrides=data.draw(overrides(subject_ids)))
-    changed = replace(inputs, overrides=data.draw(overrides(subject_ids)))
+    refs = all_refs(state, inputs)
+    current = replace(inputs, overrides=data.draw(overrides(subject_ids, refs)))
+    changed = replace(inputs, overrides=data.draw(overrides(subject_ids, refs)))
 
     paired = decide_around_act(state, current, changed, mint)
 
@@ -98,8 +108,10 @@ def test_a_link_or_unlink_act_gives_the_passes_two_decides_give(
     seed: int, data: st.DataObject
 ) -> None:
     state = population(seed)
-    current = base_inputs(state)
-    refs = sorted({ref for d in decide(state, current, mint).subjects for ref in d.members})
+    base = base_inputs(state)
+    refs = all_refs(state, base)
+    made = data.draw(overrides(sorted(base.taken_subject_ids), refs))
+    current = replace(base, overrides=made)
     a, b = data.draw(st.lists(st.sampled_from(refs), min_size=2, max_size=2, unique=True))
     pair = (a, b) if a <= b else (b, a)
     changed = data.draw(

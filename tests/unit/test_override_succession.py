@@ -1,5 +1,5 @@
-"""Subject succession: an override follows its subject's records when the subject's id
-vanishes because they joined another subject (pure core)."""
+"""Subject succession: an override stays with the records it was made on when subjects join
+or split, and follows its subject id's successor when it kept none (pure core)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sync.core.consolidate import FeedState
-from sync.core.decide import DecisionInputs, Decisions, decide, follow_successors
-from sync.core.linking import assign_subject_ids, ranked_holders, successions
+from sync.core.decide import DecisionInputs, Decisions, decide
+from sync.core.linking import assign_subject_ids, override_place, ranked_holders, successions
 from sync.core.policy import RULE_MANUAL, PolicySettings
 from sync.core.records import (
     Agency,
@@ -76,13 +76,44 @@ def test_ids_kept_by_a_split_or_unchanged_have_no_successor() -> None:
     assert successions(previous, {A: "S1", B: "S1", C: "S-new", X: "S2"}) == {}
 
 
-def test_overrides_of_vanished_ids_join_their_successors_and_others_stay() -> None:
-    mine = Override("OVR-2", Owner.POLICE, date(2021, 1, 1), None)
-    gone = Override("OVR-3", Owner.NONE, date(2022, 1, 1), None)
-    moved = follow_successors(
-        {"S1": [mine], "S2": [OVERRIDE], "S9": [gone]}, {"S2": "S1", "S8": "S1"}
-    )
-    assert moved == {"S1": (mine, OVERRIDE), "S9": (gone,)}
+def test_an_override_without_records_follows_its_id_s_successor_or_stays() -> None:
+    now = {A: "S1", X: "S1"}
+    successors = {"S2": "S1", "S8": "S1"}
+    assert override_place((), "S2", now, {}, successors) == "S1"
+    assert override_place((), "S9", now, {}, successors) == "S9"
+
+
+def test_an_override_stays_with_the_part_holding_most_of_the_records_it_was_made_on() -> None:
+    """An operator's link undone by an unlink: the part keeping the subject id is the other
+    person's, so the override goes with its own record to the part that took a new id."""
+    after_unlink = {A: "S-kept", X: "S-kept", B: "S-new"}
+    assert override_place((B,), "S-kept", after_unlink, {}, {}) == "S-new"
+    assert override_place((A, X, B), "S-kept", after_unlink, {}, {}) == "S-kept"
+    # One record each way: the part holding the smallest of them (police sorts first).
+    assert override_place((B, X), "S-kept", after_unlink, {}, {}) == "S-kept"
+    assert override_place((A, B), "S-kept", after_unlink, {}, {}) == "S-kept"
+
+
+def test_a_record_merged_away_counts_where_its_target_is_and_deleted_ones_nowhere() -> None:
+    now = {B: "S2", D: "S3"}
+    assert override_place((A, D), "S1", now, {A: B}, {}) == "S2"  # tie: A's target B is smaller
+    assert override_place((C, D), "S1", now, {}, {}) == "S3"  # C deleted: counts nowhere
+    assert override_place((C, X), "S1", now, {}, {"S1": "S2"}) == "S2"  # none current
+
+
+@given(
+    st.lists(st.sampled_from([A, B, C, D, X, Y, Z, W]), unique=True, max_size=8),
+    st.dictionaries(st.sampled_from([A, B, C, D, X, Y, Z, W]), st.sampled_from(["S1", "S2", "S3"])),
+)
+def test_an_override_goes_to_a_subject_holding_its_records_whenever_one_does(
+    records: list[RecordRef], subject_of: dict[RecordRef, str]
+) -> None:
+    place = override_place(records, "S0", subject_of, {}, {})
+    held = [subject_of[ref] for ref in records if ref in subject_of]
+    if not held:
+        assert place == "S0"
+    else:
+        assert held.count(place) == max(held.count(sid) for sid in held)
 
 
 # -- the reproduction, as a decision pass ------------------------------------------
