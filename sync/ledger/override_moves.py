@@ -146,7 +146,8 @@ def _warn_stranded(override_ids: Iterable[str]) -> None:
         shown = ", ".join(stranded[:MAX_LOGGED_IDS])
         more = len(stranded) - MAX_LOGGED_IDS
         log.warning(
-            "%s without a current subject, applying to nobody: %s%s",
+            "%s without a current subject, applying to nobody: %s%s "
+            "(see `arms-sync reconcile list`)",
             counted(len(stranded), "active override"),
             shown,
             f" and {more} more" if more > 0 else "",

@@ -1,5 +1,5 @@
 """Open items for people to decide, oldest first: link reviews, duplicate person
-records, flags, and gender or date-of-birth conflicts.
+records, flags, gender or date-of-birth conflicts, and overrides applying to nobody.
 
 Flags come from the `flags` table (resolved ones are hidden unless asked for);
 link-review items come from `review_items`, which the matcher fills (an item
@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec, field_key
 from sync.ledger.moments import as_utc
+from sync.ledger.override_moves import records_of_overrides
 from sync.ledger.store import KEYS_PER_QUERY
 from sync.ledger.tables_manual import KIND_LINK_REVIEW, LAPSED, review_items, review_row_key
 from sync.reconcile.flags import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts
@@ -28,7 +29,19 @@ KIND_DUPLICATE_PERSON = "duplicate-person-record"
 KIND_FLAG = "flag"
 KIND_GENDER = "gender-conflict"
 KIND_DOB = "dob-conflict"
-ITEM_KINDS = (KIND_LINK_REVIEW, KIND_DUPLICATE_PERSON, KIND_FLAG, KIND_GENDER, KIND_DOB)
+KIND_STRANDED_OVERRIDE = "override-without-subject"
+ITEM_KINDS = (
+    KIND_LINK_REVIEW,
+    KIND_DUPLICATE_PERSON,
+    KIND_FLAG,
+    KIND_GENDER,
+    KIND_DOB,
+    KIND_STRANDED_OVERRIDE,
+)
+STRANDED_DETAIL = (
+    "applies to nobody: none of the records it was made on is current; "
+    "revoke it, or it applies again when one comes back"
+)
 STATE_LAPSED = LAPSED  # a review item arms-sync closed itself: no person decided it
 _FLAG_ITEM_KIND = {
     "duplicate_person_record": KIND_DUPLICATE_PERSON,
@@ -136,6 +149,29 @@ def _review_items(conn: Connection, codec: CipherCodec) -> Iterator[Item]:
         )
 
 
+def _stranded_override_items(conn: Connection) -> Iterator[Item]:
+    """Active overrides on no current subject: each pass only logs them, so they are listed
+    here for an operator to revoke (refs: the records they were made on)."""
+    overrides, subjects = schema.overrides, schema.subjects
+    current = select(subjects.c.subject_id).where(subjects.c.active.is_(True))
+    rows = conn.execute(
+        select(overrides.c.id, overrides.c.subject_id, overrides.c.created_at).where(
+            overrides.c.revoked_at.is_(None), overrides.c.subject_id.not_in(current)
+        )
+    ).all()
+    made_on = records_of_overrides(conn) if rows else {}
+    for override_id, subject_id, created_at in rows:
+        yield Item(
+            kind=KIND_STRANDED_OVERRIDE,
+            key=override_id,
+            opened=as_utc(created_at),
+            state=STATE_OPEN,
+            subject_id=subject_id,
+            detail=STRANDED_DETAIL,
+            refs=tuple(f"{ref.agency}/{ref.person_id}" for ref in made_on.get(override_id, ())),
+        )
+
+
 def _review_state(row: Any) -> str:
     """Open, resolved by an operator, or lapsed (closed by arms-sync as no longer uncertain)."""
     if row.resolved_at is None:
@@ -147,7 +183,7 @@ def list_items(
     conn: Connection, codec: CipherCodec, kind: str | None = None, *, resolved: bool = False
 ) -> list[Item]:
     """Items of one kind (default all), oldest first; resolved and lapsed ones only when asked."""
-    items = [*_flag_items(conn), *_review_items(conn, codec)]
+    items = [*_flag_items(conn), *_review_items(conn, codec), *_stranded_override_items(conn)]
     wanted = [
         item
         for item in items

@@ -26,6 +26,7 @@ from sync.ledger import schema
 from sync.ledger.migrate import alembic_config, upgrade_to_head
 from sync.reconcile import apply
 from sync.reconcile.acts import Actor
+from sync.reconcile.items import KIND_STRANDED_OVERRIDE, Item, list_items
 from sync.reconcile.links import link, unlink
 from sync.reconcile.overrides import AssignRequest, assign, revoke
 from sync.reconcile.preview import build_preview
@@ -301,11 +302,27 @@ def test_an_override_whose_records_were_all_deleted_stays_and_is_logged(
     assert moves(app) == []
     warnings = [r.getMessage() for r in caplog.records if r.name == "sync.ledger.override_moves"]
     assert len(warnings) == 1
-    assert (
-        warnings[0]
-        == f"1 active override without a current subject, applying to nobody: {override}"
+    assert warnings[0] == (
+        f"1 active override without a current subject, applying to nobody: {override} "
+        "(see `arms-sync reconcile list`)"
     )
     assert [needle for needle in PERSONAL if needle in warnings[0]] == []
+
+    # Listed for an operator, who revokes it; then it is listed no more.
+    [item] = _stranded(app)
+    assert (item.key, item.state, item.subject_id, item.refs) == (
+        override,
+        "open",
+        police_subject,
+        ("police/P6",),
+    )
+    revoke(app, override, ACTOR, apply=True)
+    assert _stranded(app) == []
+
+
+def _stranded(app: App) -> list[Item]:
+    with app.ledger.engine.connect() as conn:
+        return list_items(conn, app.ledger.codec, KIND_STRANDED_OVERRIDE, resolved=True)
 
 
 def test_a_ledger_at_0003_gains_the_override_moves_table(ledger_url: str) -> None:
