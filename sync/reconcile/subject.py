@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select
 
 from sync.audit.pipeline_hooks import ACTOR_DECIDE
-from sync.core.records import Agency, RecordRef
+from sync.core.records import RecordRef
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec, field_key
 from sync.ledger.moments import as_utc
+from sync.ledger.override_moves import subject_records
 from sync.ledger.store import Ledger, record_key
 from sync.ledger.tables_manual import flag_acts, manual_links
 from sync.reconcile.acts import require_subject
@@ -62,16 +63,6 @@ class SubjectReport:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)
     history: list[HistoryEvent] = field(default_factory=list)
-
-
-def _members(conn: Connection, subject_id: str) -> list[RecordRef]:
-    table = schema.subject_members
-    rows = conn.execute(
-        select(table.c.agency, table.c.person_id)
-        .where(table.c.subject_id == subject_id)
-        .order_by(table.c.agency, table.c.person_id)
-    )
-    return [RecordRef(Agency(agency), person_id) for agency, person_id in rows]
 
 
 def _persons(
@@ -236,7 +227,7 @@ def subject_report(ledger: Ledger, subject_id: str) -> SubjectReport:
     with ledger.engine.connect() as conn:
         require_subject(conn, subject_id)
         report = SubjectReport(subject_id)
-        report.records = _members(conn, subject_id)
+        report.records = list(subject_records(conn, subject_id))
         report.persons = _persons(conn, ledger, report.records)
         report.timeline = _timeline(conn, subject_id)
         report.flags = _flags(conn, subject_id)
