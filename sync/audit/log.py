@@ -41,16 +41,14 @@ from sync.ledger.location import ledger_failure
 
 READ_BATCH = 5_000
 CANNOT_WRITE = "The audit log cannot be written, so nothing was changed."
+CANNOT_READ = "The audit log cannot be read."
+_LOGS: WeakKeyDictionary[Engine, AuditLog] = WeakKeyDictionary()
 
 
 def cannot_write(error: SQLAlchemyError) -> ArmsSyncError:
     """Why an entry could not be written: the ledger's own refusal when it is one a person
     can mend (a read-only file, a full disk, a lost connection), else the log's."""
     return ledger_failure(error) or AuditError(CANNOT_WRITE)
-
-
-CANNOT_READ = "The audit log cannot be read."
-_LOGS: WeakKeyDictionary[Engine, AuditLog] = WeakKeyDictionary()
 
 
 class EntryFields(TypedDict):
