@@ -15,11 +15,10 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, NotRequired, TypedDict, Unpack
+from typing import NotRequired, TypedDict, Unpack
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync.audit.chain import (
@@ -38,6 +37,7 @@ from sync.audit.chain import (
 from sync.audit.tables import HEAD_ROW_ID, audit_head, audit_log
 from sync.errors import ArmsSyncError, AuditError
 from sync.ledger.location import ledger_failure
+from sync.ledger.upsert import dialect_insert
 
 READ_BATCH = 5_000
 CANNOT_WRITE = "The audit log cannot be written, so nothing was changed."
@@ -197,8 +197,7 @@ def _day_start(day: date) -> str:
 
 def _lock_head(conn: Connection) -> Head:
     """Create the head row if missing, lock it, and read it."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    insert: Any = dialect.insert(audit_head)
+    insert = dialect_insert(conn.dialect.name, audit_head)
     conn.execute(
         insert.values(id=HEAD_ROW_ID, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing(
             index_elements=[audit_head.c.id]

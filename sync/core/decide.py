@@ -28,7 +28,6 @@ from sync.core.linking import (
     override_place,
     successions,
 )
-from sync.core.matching import match_population
 from sync.core.policy import PolicySettings, Segment, build_timeline
 from sync.core.records import (
     Agency,
@@ -72,6 +71,9 @@ def link_on_identifiers(persons: Sequence[Person]) -> FoundLinks:
 
 def link_probabilistically(persons: Sequence[Person]) -> FoundLinks:
     """Links from the probabilistic matcher; uncertain pairs become reviews."""
+    # Imported here: a ledger that links on identifiers alone never loads the matcher.
+    from sync.core.matching import match_population
+
     result = match_population(persons)
     return FoundLinks(
         [Edge(link.a, link.b, link.matched_by, link.weight) for link in result.links],

@@ -24,7 +24,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from sync.crypto.at_rest import BLOB_FORMAT, FieldCipher
 from sync.crypto.key_file import create_data_key_file, read_data_key_file
@@ -35,6 +34,7 @@ from sync.ledger.keyed_digests import DIGESTS_KEYED, key_stored_digests
 from sync.ledger.reencryption_mark import REENCRYPTION_MARK, reencryption_underway
 from sync.ledger.store import record_key
 from sync.ledger.tables_manual import flag_acts, manual_links, review_items
+from sync.ledger.upsert import dialect_insert
 
 KEY_CHECK = "at_rest_key_check"
 LEGACY_PLAINTEXT = "at_rest_legacy_plaintext"
@@ -148,9 +148,8 @@ def _record_binding(engine: Engine, cipher: FieldCipher, place: str, meta: dict[
         rows.append({"key": KEY_CHECK, "value": key_check(cipher)})
         rows.append({"key": LEGACY_PLAINTEXT, "value": "1" if legacy else "0"})
     table = schema.settings_kv
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     with engine.begin() as conn:
-        conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+        conn.execute(dialect_insert(engine.dialect.name, table).on_conflict_do_nothing(), rows)
 
 
 def bind_data_key(engine: Engine, cipher: FieldCipher, place: str) -> CipherCodec:

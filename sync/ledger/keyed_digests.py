@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from sync.crypto.at_rest import FieldCipher
 from sync.ledger import schema
@@ -36,6 +35,7 @@ from sync.ledger.store import (
     keyed_digest,
     reject_key,
 )
+from sync.ledger.upsert import dialect_insert
 
 DIGESTS_KEYED = "content_digests_keyed"
 CONVERT_BATCH = 5_000
@@ -138,8 +138,8 @@ def _update_statement() -> Any:
 
 def _mark_done(engine: Engine) -> None:
     table = schema.settings_kv
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     with engine.begin() as conn:
         conn.execute(
-            dialect.insert(table).on_conflict_do_nothing(), [{"key": DIGESTS_KEYED, "value": "1"}]
+            dialect_insert(engine.dialect.name, table).on_conflict_do_nothing(),
+            [{"key": DIGESTS_KEYED, "value": "1"}],
         )

@@ -23,7 +23,6 @@ from typing import Any, NamedTuple
 
 from pydantic_core import from_json
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync.core.consolidate import MERGE_LOOP, MISSING_PERSON
@@ -40,6 +39,7 @@ from sync.ledger.runs import (
     insert_run,
     mark_interrupted_runs,
 )
+from sync.ledger.upsert import dialect_insert
 
 DELETED_DIGEST = "deleted"
 KEYED_DIGEST_PREFIX = "k"  # plain SHA-256 digests are hex, so never start with it
@@ -492,8 +492,7 @@ class Ledger:
         }
 
     def _insert(self, table: Any) -> Any:
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(table)
+        return dialect_insert(self.engine.dialect.name, table)
 
     def count_applied(self, run_id: int) -> dict[str, int]:
         """How many records each agency changed in a run."""

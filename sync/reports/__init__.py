@@ -1,10 +1,11 @@
-"""The duplicate-assessment report: build it from ledger flags, render it as JSON, CSV or HTML."""
+"""The duplicate-assessment report: build it from ledger flags, render it as JSON, CSV or HTML.
+
+The renderers are in their own modules (`sync.reports.render` picks one), so
+that what only builds or reads a report never loads the HTML templates.
+"""
 
 from sync.reports.duplicates import build_report
 from sync.reports.models import Counterpart, DuplicateReport, FlagRow, ReportFilters
-from sync.reports.render_csv import render_csv
-from sync.reports.render_html import render_html
-from sync.reports.render_json import render_json
 
 __all__ = [
     "Counterpart",
@@ -12,7 +13,4 @@ __all__ = [
     "FlagRow",
     "ReportFilters",
     "build_report",
-    "render_csv",
-    "render_html",
-    "render_json",
 ]

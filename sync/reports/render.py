@@ -7,8 +7,15 @@ from collections.abc import Callable
 from sync.errors import UsageError
 from sync.reports.models import DuplicateReport
 from sync.reports.render_csv import render_csv
-from sync.reports.render_html import render_html
 from sync.reports.render_json import render_json
+
+
+def render_html(report: DuplicateReport) -> bytes:
+    """The HTML page; its renderer (and Jinja) is loaded only for a page to render."""
+    from sync.reports.render_html import render_html as render_page
+
+    return render_page(report)
+
 
 RENDERERS: dict[str, Callable[[DuplicateReport], bytes]] = {
     "json": render_json,

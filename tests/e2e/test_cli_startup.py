@@ -1,0 +1,71 @@
+"""What a reading command loads: only what it uses.
+
+Cron jobs and scripts start `arms-sync` often, and each start imports the
+package afresh. A command that reads an SQLite ledger needs neither the
+PostgreSQL dialect, nor the probabilistic matcher (only a run links), nor the
+HTML templates (only an HTML report renders them).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.cli_ledger import ledger
+from tests.feed_records import AS_OF
+
+pytestmark = pytest.mark.e2e
+__all__ = ["ledger"]  # fixture from tests.e2e.cli_ledger
+
+UNUSED_BY_READERS = (
+    "sqlalchemy.dialects.postgresql",
+    "sync.core.matching",
+    "rapidfuzz",
+    "jinja2",
+)
+# Runs the command in this interpreter and prints, at exit, which of the
+# modules named in argv[1] it had imported.
+LOADED_AT_EXIT = """
+import atexit, json, sys
+watched = json.loads(sys.argv[1])
+atexit.register(lambda: print(json.dumps(sorted(set(watched) & set(sys.modules)))))
+sys.argv = ["arms-sync", *sys.argv[2:]]
+from sync.cli.main import main
+main()
+"""
+READERS = [
+    ("export", "ownership", "--as-of", AS_OF),
+    ("export", "links"),
+    ("rejects",),
+    ("report", "duplicates", "--format", "csv"),
+    ("audit", "verify"),
+]
+
+
+def loaded_by(url: str, *command: str) -> list[str]:
+    """Which of UNUSED_BY_READERS the command, run on the ledger at `url`, imported."""
+    watched = json.dumps(UNUSED_BY_READERS)
+    result = subprocess.run(
+        [sys.executable, "-c", LOADED_AT_EXIT, watched, "--db", url, *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-500:]
+    loaded: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize("command", READERS, ids=lambda c: " ".join(c[:2]))
+def test_a_reading_command_on_an_sqlite_ledger_loads_only_what_it_uses(
+    ledger: str, command: tuple[str, ...]
+) -> None:
+    assert loaded_by(ledger, *command) == []
+
+
+def test_the_html_report_loads_its_templates(ledger: str) -> None:
+    assert loaded_by(ledger, "report", "duplicates", "--format", "html") == ["jinja2"]
