@@ -8,13 +8,14 @@ a pair wins. Applying either also closes any open review item for the pair.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from sqlalchemy import ColumnElement, Connection, and_, or_, update
 
 from sync.app import App
 from sync.audit.chain import AuditKind
 from sync.audit.pipeline_hooks import person_ref
-from sync.core.decide import DecisionInputs
+from sync.core.decide import DecisionInputs, Decisions
 from sync.core.linking import MATCHED_BY_MANUAL, Edge
 from sync.core.records import RecordRef
 from sync.errors import UsageError
@@ -100,8 +101,39 @@ def _act(
         (person_ref(a), person_ref(b), f"link:{act_id}"),
     )
     pair = (person_ref(a), person_ref(b))
-    act = ManualAct(act_id, change, write, note, refs=frozenset({a, b}), preview_refs=pair)
+    act = ManualAct(
+        act_id,
+        change,
+        write,
+        note,
+        refs=frozenset({a, b}),
+        preview_refs=pair,
+        explain=partial(_merged_by_their_agency, a, b, action),
+    )
     return preview_or_apply(app, actor, act, apply=apply)
+
+
+def _merged_by_their_agency(
+    a: RecordRef, b: RecordRef, action: str, decisions: Decisions
+) -> tuple[str, ...]:
+    """The sentence for a pair the agency's own merge records made one person, if they did.
+
+    An operator's act cannot part what an agency merged, nor join it again: a
+    merged-away record means its merge target in every pass.
+    """
+    merged_into = decisions.merged_into
+    if merged_into.get(a, a) != merged_into.get(b, b):
+        return ()
+    both = f"{a.agency}:{a.person_id} and {b.agency}:{b.person_id}"
+    if action == ACTION_LINK:
+        return (
+            f"The {a.agency} system has already merged {both} into one person record; "
+            "the link adds nothing.",
+        )
+    return (
+        f"The {a.agency} system has merged {both} into one person record; the unlink "
+        f"keeps them apart only once {a.agency} undoes that merge in its own system.",
+    )
 
 
 def _pair_matches(first: RecordRef, second: RecordRef) -> ColumnElement[bool]:

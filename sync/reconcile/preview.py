@@ -41,6 +41,7 @@ class Preview:
     notices: tuple[OwnershipChange, ...]
     flags_closed: tuple[str, ...] = ()
     flags_raised: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # sentences for the operator on why the act does what it does
 
     @property
     def changes_subjects(self) -> bool:

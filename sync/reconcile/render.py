@@ -103,6 +103,7 @@ def outcome_lines(outcome: ActOutcome, act: str, *, sends_notices: bool) -> list
     lines.extend(_flag_lines(raised, preview.flags_raised))
     if not preview.changes_anything:
         lines.append("This act changes no subject and no timeline.")
+    lines.extend(preview.notes)
     return lines
 
 
