@@ -32,6 +32,7 @@ EXIT_USAGE = 2
 NO_COMMAND_ERROR: type[click.UsageError] | None = getattr(
     click.exceptions, "NoArgsIsHelpError", None
 )
+DEBUG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 LINE_BREAK = re.compile(r"\s*\n\s*")
 SENTENCE_ENDS = (".", "!", "?")
 log = logging.getLogger(__name__)
@@ -132,13 +133,27 @@ def _variables_of(fields: Iterable[str]) -> set[str]:
     return {VARIABLE_PREFIX + field.upper() for field in fields}
 
 
+class OperatorFormatter(logging.Formatter):
+    """A logged warning as the command's own warnings read: `Warning: …` (`Error: …`).
+
+    The logger's name and a traceback are for whoever debugs, with ARMS_SYNC_DEBUG=1.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line headed by its level in words."""
+        return f"{record.levelname.capitalize()}: {record.getMessage()}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every failure into an exit status and one sentence."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    debugging = bool(os.environ.get(DEBUG_VARIABLE))
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(DEBUG_FORMAT) if debugging else OperatorFormatter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     # psycopg warns of errors it ignored while ending a pipeline whose connection was lost:
     # a second line for a failure the command reports in its own sentence.
     logging.getLogger("psycopg").setLevel(logging.ERROR)
-    if os.environ.get(DEBUG_VARIABLE):
+    if debugging:
         # ARMS_SYNC_DEBUG=1 shows tracebacks of unexpected failures to the operator who
         # asked. Only arms-sync's own loggers: libraries at DEBUG (SQLAlchemy's statement
         # parameters, HTTP bodies) would print personal data.

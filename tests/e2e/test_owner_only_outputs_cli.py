@@ -69,9 +69,15 @@ def test_a_ledger_open_to_others_is_made_owner_only_when_next_opened(
         ledger_files, 0o600
     )
     (warning,) = result.stderr.splitlines()
-    assert "were open to other users" in warning
+    # Worded as the command's own warnings are; the logger's name is for ARMS_SYNC_DEBUG=1.
+    assert warning.startswith("Warning: These ledger files were open to other users; ")
     assert "arms-sync.db, " in warning
     assert "arms-sync.db.key" in warning
+
+    for name in ledger_files:
+        (tmp_path / name).chmod(0o644)
+    debugged = run_cli("export", "links", cwd=tmp_path, env={"ARMS_SYNC_DEBUG": "1"})
+    assert debugged.stderr.startswith("WARNING sync.app: These ledger files were open")
 
 
 @pytest.mark.parametrize(
