@@ -39,9 +39,7 @@ def build_gateway_client(
     from sync.gateway.client import GatewayClient
     from sync.gateway.retry import RetryPolicy
 
-    require_a_host(base_url)
-    if not settings.gateway_allow_plain_http:
-        require_tls_off_this_machine(base_url)
+    check_gateway_url(settings, base_url)
     client_id, client_secret = settings.gateway_credentials(agency)
     if client_secret is None:
         raise ConfigurationError(
@@ -64,6 +62,35 @@ def build_gateway_client(
         deadline=settings.http_deadline_seconds,
         max_body_bytes=settings.gateway_max_response_bytes,
     )
+
+
+def check_gateway_url(settings: Settings, base_url: str) -> None:
+    """Refuse, in one sentence, a gateway URL no client may be built for.
+
+    It must name a host, hold no user name or password, and use https off
+    this machine (unless plain http is allowed). Checked before a distributed
+    cycle stores its sources, and when a worker or beat starts, as well as
+    when a client is built.
+    """
+    require_a_host(base_url)
+    require_no_credentials(base_url)
+    if not settings.gateway_allow_plain_http:
+        require_tls_off_this_machine(base_url)
+
+
+def require_no_credentials(base_url: str) -> None:
+    """Refuse a gateway URL holding `user:password@` (or a user name alone).
+
+    A URL is shown by `ps` while a command runs, kept in shell histories and
+    stored with a distributed cycle; the hub's credentials belong in the
+    environment. The message does not repeat the URL.
+    """
+    if "@" in urlsplit(base_url).netloc:
+        raise ConfigurationError(
+            "A gateway URL must not hold a user name or password: give https://HOST[:PORT] "
+            "and put the hub's client secret in ARMS_SYNC_GATEWAY_CLIENT_SECRET or the "
+            "agency's ARMS_SYNC_<AGENCY>_GATEWAY_CLIENT_SECRET."
+        )
 
 
 def require_a_host(base_url: str) -> None:

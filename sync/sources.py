@@ -11,6 +11,7 @@ from pathlib import Path
 from sync.app import App
 from sync.errors import InputRefused, UsageError
 from sync.feeds.files import PlainFileSource, SealedFileSource, is_sealed_file
+from sync.gateway_clients import check_gateway_url
 from sync.ingest import FeedSource
 
 URL_SCHEMES = ("http://", "https://")
@@ -53,10 +54,11 @@ def feed_file(spec: str, agency: str, app: App) -> Path:
 
 
 def feed_for_workers(spec: str, agency: str, app: App) -> str:
-    """A feed as a distributed cycle stores it for its workers: a gateway URL as given, a
-    file checked here (as `run` checks it) and named by its absolute path, since the
-    workers run in folders of their own."""
+    """A feed as a distributed cycle stores it for its workers: a gateway URL as given
+    once a client could be built for it, a file checked here (as `run` checks it) and
+    named by its absolute path, since the workers run in folders of their own."""
     if spec.startswith(URL_SCHEMES):
+        check_gateway_url(app.settings, spec)
         return spec
     return str(feed_file(spec, agency, app).resolve())
 

@@ -40,9 +40,10 @@ from sync.distributed.work import (
     retry_dead_letter,
 )
 from sync.errors import ArmsSyncError, UsageError
+from sync.gateway_clients import check_gateway_url
 from sync.ledger import schema
 from sync.ledger.moments import as_utc, iso_utc
-from sync.sources import feed_for_workers
+from sync.sources import URL_SCHEMES, feed_for_workers
 from sync.wording import counted
 
 if TYPE_CHECKING:
@@ -120,10 +121,15 @@ def beat(state: CliState, schedule_file: str, loglevel: str) -> None:
 
 
 def _require_shared_ledger(settings: Any) -> None:
-    """Refuse to start a worker or beat on a ledger other hosts cannot share."""
+    """Refuse to start a worker or beat on a ledger other hosts cannot share, or with a
+    gateway URL no client may be built for (which would fail every task that uses it)."""
     from workers.settings import app_settings
 
-    require_postgresql_url(app_settings(settings).database_url)
+    service = app_settings(settings)
+    require_postgresql_url(service.database_url)
+    feeds = [feed for feed in settings.feeds().values() if feed.startswith(URL_SCHEMES)]
+    for url in [*feeds, *settings.gateways().values()]:
+        check_gateway_url(service, url)
 
 
 # -- run --distributed -------------------------------------------------------
@@ -145,6 +151,8 @@ def run_distributed(
         "police": feed_for_workers(police_spec, "police", app),
     }
     settings = load_worker_settings(database_url=app.settings.database_url)
+    for url in settings.gateways().values():
+        check_gateway_url(app.settings, url)
     celery_app = create_app(settings)
     problem = broker_problem(celery_app)
     if problem is not None:

@@ -344,6 +344,12 @@ def test_a_command_that_reads_the_ledger_refuses_a_missing_or_empty_ledger_file(
             "https://gw.example:notaport/",
             "A gateway URL is not a valid URL: check its host and port.",
         ),
+        (
+            f"https://hub:{PASSWORD}@gw.example",
+            "A gateway URL must not hold a user name or password: give https://HOST[:PORT] "
+            "and put the hub's client secret in ARMS_SYNC_GATEWAY_CLIENT_SECRET or the "
+            "agency's ARMS_SYNC_<AGENCY>_GATEWAY_CLIENT_SECRET.",
+        ),
         ("f" * 300, f"The probation feed file {'f' * 300} does not exist or is not a file."),
         (".", "The probation feed file . does not exist or is not a file."),
         (
@@ -356,6 +362,7 @@ def test_a_command_that_reads_the_ledger_refuses_a_missing_or_empty_ledger_file(
         "no-host",
         "broken-host",
         "bad-port",
+        "credentials",
         "name-too-long",
         "a-folder-with-no-name",
         "another-kind-of-url",

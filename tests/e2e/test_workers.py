@@ -815,6 +815,78 @@ def test_a_distributed_run_refuses_a_missing_feed_file_before_starting_a_cycle(
         assert conn.execute(select(tables_cycle.cycles)).first() is None
 
 
+PLAIN_HTTP_REFUSED = (
+    "Error: A gateway off this machine must be reached over https (plain http is allowed "
+    "only for 127.0.0.1, ::1 or localhost, or with ARMS_SYNC_GATEWAY_ALLOW_PLAIN_HTTP on a "
+    "private test network).\n"
+)
+CREDENTIALS_REFUSED = (
+    "Error: A gateway URL must not hold a user name or password: give https://HOST[:PORT] "
+    "and put the hub's client secret in ARMS_SYNC_GATEWAY_CLIENT_SECRET or the agency's "
+    "ARMS_SYNC_<AGENCY>_GATEWAY_CLIENT_SECRET.\n"
+)
+URL_SECRET = "pw-in-a-url"  # a stand-in for a password typed into a URL by mistake
+UNUSABLE_GATEWAYS = [
+    ("http://gateway.example:8080", PLAIN_HTTP_REFUSED),
+    (f"https://hub:{URL_SECRET}@gateway.example", CREDENTIALS_REFUSED),
+]
+
+
+@pytest.mark.parametrize(
+    ("gateway", "sentence"), UNUSABLE_GATEWAYS, ids=["plain-http", "credentials"]
+)
+@pytest.mark.parametrize("use", ["feed", "delivery"])
+def test_a_distributed_run_refuses_a_gateway_no_client_may_use_before_starting_a_cycle(
+    distributed_env: dict[str, str],
+    small_feeds: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    gateway: str,
+    sentence: str,
+    use: str,
+) -> None:
+    """Refused as `run` refuses it, not left to fail every attempt of a task and block the
+    cycles after it; a URL holding a password is never stored with the cycle."""
+    url = distributed_env["ARMS_SYNC_DATABASE_URL"]
+    specs = feed_specs(small_feeds)
+    probation = gateway if use == "feed" else specs["probation"]
+    if use == "delivery":
+        monkeypatch.setenv("ARMS_SYNC_PROBATION_GATEWAY", gateway)
+    feeds = ("--probation-feed", probation, "--police-feed", specs["police"])
+
+    result = _cli_run(url, "run", *feeds, "--as-of", TODAY.isoformat(), "--distributed")
+
+    assert (result.returncode, result.stderr) == (2, sentence)
+    with service_app(url).ledger.engine.connect() as conn:
+        assert conn.execute(select(tables_cycle.cycles)).first() is None
+
+
+@pytest.mark.parametrize(
+    ("gateway", "sentence"), UNUSABLE_GATEWAYS, ids=["plain-http", "credentials"]
+)
+@pytest.mark.parametrize("setting", ["ARMS_SYNC_POLICE_FEED", "ARMS_SYNC_POLICE_GATEWAY"])
+@pytest.mark.parametrize("command", ["worker", "beat"])
+def test_a_worker_or_beat_refuses_to_start_with_a_gateway_no_client_may_use(
+    distributed_env: dict[str, str],
+    tmp_path: Path,
+    command: str,
+    setting: str,
+    gateway: str,
+    sentence: str,
+) -> None:
+    """Else each task using the gateway fails until it is dead-lettered."""
+    env = {**os.environ, **distributed_env, setting: gateway}
+    result = subprocess.run(
+        [*CLI, command],
+        env=env,
+        cwd=tmp_path,  # where a beat that started would keep its schedule
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (2, sentence)
+
+
 def test_a_distributed_run_waits_for_no_open_cycle_but_says_so(
     distributed_env: dict[str, str], small_feeds: Path
 ) -> None:
