@@ -82,9 +82,29 @@ def upgrade_to_head(engine: Engine) -> None:
                 f"The {ledger_place(engine.url)} holds tables but is not an arms-sync ledger; "
                 "give an empty database or an arms-sync ledger."
             )
+        config = alembic_config(engine)
+        require_known_revisions(engine, revisions, config)
         from alembic import command
 
-        command.upgrade(alembic_config(engine), "head")
+        command.upgrade(config, "head")
+
+
+def require_known_revisions(engine: Engine, revisions: set[str], config: Config) -> None:
+    """Refuse a ledger whose schema a newer version of arms-sync upgraded.
+
+    It is met on a host not yet upgraded while a shared ledger's upgrade is
+    under way, or after going back to an older version: this version cannot
+    read the ledger, and must not guess at it.
+    """
+    from alembic.script import ScriptDirectory
+
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    if revisions - known:
+        raise ConfigurationError(
+            f"The ledger in the {ledger_place(engine.url)} was upgraded by a newer version "
+            f"of arms-sync (this version knows its schema up to revision {HEAD_REVISION}); "
+            "run the newer version here too, as every host of one ledger must."
+        )
 
 
 @contextmanager
