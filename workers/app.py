@@ -28,6 +28,7 @@ from sync.distributed.work import (
     KIND_LINK,
     TaskRef,
 )
+from sync.wording import counted
 from workers.settings import WorkerSettings, load_worker_settings
 
 TASK_PREFIX = "arms_sync."
@@ -160,9 +161,8 @@ def send(app: Any, refs: list[TaskRef]) -> int:
             app.send_task(task_name(ref.kind), args=[ref.cycle_id, ref.arg])
         except _broker_errors() as error:
             log.warning(
-                "the broker did not take %d task messages (%s); they are sent again "
-                "by the next re-dispatch",
-                len(refs) - sent,
+                "the broker did not take %s (%s); the next re-dispatch sends what it did not take",
+                counted(len(refs) - sent, "task message"),
                 type(error).__name__,
             )
             return sent

@@ -41,7 +41,17 @@ def verify_cmd(state: CliState, anchors: list[Head]) -> None:
     result = audit_log_for(state.app.ledger.engine).verify(anchors)
     if not result.ok:
         raise AuditError(result.sentence())
-    click.echo(result.sentence())
+    click.echo(result.sentence() + _anchors_held(anchors))
+
+
+def _anchors_held(anchors: list[Head]) -> str:
+    """The sentence saying the anchors given were found in the chain (none: nothing)."""
+    if not anchors:
+        return ""
+    seqs = sorted({anchor.seq for anchor in anchors})
+    noun = "anchor" if len(anchors) == 1 else "anchors"
+    at = "entry" if len(seqs) == 1 else "entries"
+    return f" It holds the {noun} given, at {at} {', '.join(map(str, seqs))}, as kept."
 
 
 @audit.command("head")

@@ -396,7 +396,16 @@ def dead_letters(ctx: click.Context, as_json: bool, include_retried: bool) -> No
                 f"last seen {row['last_seen']}" + _closed(row)
             )
     if not as_json:
-        click.echo(counted(len(letters), "dead letter"))
+        click.echo(_letters_total(letters, include_retried))
+
+
+def _letters_total(letters: list[dict[str, Any]], include_retried: bool) -> str:
+    """The listing's last line: how many letters, and with `--all` how many still wait."""
+    total = counted(len(letters), "dead letter")
+    if not include_retried:
+        return total
+    waiting = sum(1 for letter in letters if not _closed(letter))
+    return f"{total}, {waiting} waiting for a retry"
 
 
 def _closed(row: dict[str, Any]) -> str:

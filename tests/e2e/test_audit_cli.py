@@ -174,7 +174,10 @@ def test_the_head_is_printed_as_an_anchor_that_verifies(ledger: Path) -> None:
     arms_sync("export", "links", cwd=ledger)  # the log grows past the anchor
     code, out, _ = _verify_anchored(ledger, anchor)
     assert code == 0
-    assert out.startswith(f"The audit log is intact: {_entry_count(ledger)} entries verified.")
+    assert out == (
+        f"The audit log is intact: {_entry_count(ledger)} entries verified. "
+        f"It holds the anchor given, at entry {seq}, as kept.\n"
+    )
 
 
 def _verify_anchored(folder: Path, *anchors: str) -> tuple[int, str, str]:

@@ -44,7 +44,7 @@ def test_a_retried_letter_is_listed_only_with_all_and_says_when_it_was_retried(
     assert line.startswith(f"{letter_id}: cycle ")
     assert "probe:poison attempts 1 last error RuntimeError" in line
     assert line.endswith(" retried 2026-11-28T09:30:00+00:00")
-    assert total == "1 dead letter"
+    assert total == "1 dead letter, 0 waiting for a retry"
     code, output = _cli(fresh_postgres_url, "dead-letters", "--all", "--json")
     [letter] = [json.loads(text) for text in output.splitlines()]
     assert (code, letter["id"], letter["retried_at"]) == (0, letter_id, "2026-11-28T09:30:00+00:00")
