@@ -35,7 +35,8 @@ POSTGRESQL = "postgresql"
 # Held while a cycle is started, so that two starters never both find none open.
 PULL_LOCK = TaskRef("pull", 0)
 SHARED_LEDGER_NEEDED = (
-    "The background deployment needs a PostgreSQL ledger: set ARMS_SYNC_DATABASE_URL."
+    "The background deployment needs a PostgreSQL ledger: set ARMS_SYNC_DATABASE_URL "
+    "(or --db) to a postgresql:// URL."
 )
 
 

@@ -21,6 +21,7 @@ be its own (`keyed_digests.py`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, select
@@ -117,8 +118,9 @@ def ledger_key_file(engine: Engine, path: Path, place: str) -> FieldCipher:
     except FileExistsError:  # another process made it meanwhile
         return FieldCipher(read_data_key_file(path))
     except OSError as error:
+        reason = os.strerror(error.errno).lower() if error.errno else "the system refused"
         raise ConfigurationError(
-            f"The at-rest key file {path} cannot be made beside the ledger {place}."
+            f"The at-rest key file {path} for the ledger {place} cannot be made: {reason}."
         ) from error
 
 

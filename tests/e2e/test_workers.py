@@ -775,7 +775,8 @@ def test_workers_beat_and_distributed_runs_refuse_a_ledger_other_hosts_cannot_sh
     )
     assert (result.returncode, result.stderr) == (
         2,
-        "Error: The background deployment needs a PostgreSQL ledger: set ARMS_SYNC_DATABASE_URL.\n",
+        "Error: The background deployment needs a PostgreSQL ledger: set ARMS_SYNC_DATABASE_URL "
+        "(or --db) to a postgresql:// URL.\n",
     )
     assert not (tmp_path / "ledger.db").exists()
 

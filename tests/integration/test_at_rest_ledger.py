@@ -124,6 +124,18 @@ def test_a_ledger_is_bound_to_its_key(app: App, ledger_url: str, tmp_path: Path)
         other.close()
 
 
+def test_a_key_file_that_cannot_be_made_says_why(ledger_url: str, tmp_path: Path) -> None:
+    missing_folder = tmp_path / "no-such-folder" / "data.key"
+    new = App(Settings(database_url=ledger_url, at_rest_key_file=missing_folder))
+    try:
+        with pytest.raises(ConfigurationError) as refused:
+            _ = new.ledger
+    finally:
+        new.close()
+    assert str(refused.value).startswith(f"The at-rest key file {missing_folder} for the ledger ")
+    assert str(refused.value).endswith(" cannot be made: no such file or directory.")
+
+
 def test_a_ledger_that_never_held_plaintext_refuses_it(app: App) -> None:
     records = schema.records
     with app.ledger.engine.begin() as conn:
