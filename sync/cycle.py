@@ -107,6 +107,8 @@ class RunSummary:
                 f"{agency}: read {counts.read} records, accepted {counts.accepted}, "
                 f"rejected {counts.rejected}, with warnings {counts.warnings}"
             )
+        for agency in sorted(self.feed_errors.keys() - self.feeds.keys()):
+            yield f"{agency}: nothing read (its feed failed before its first page; see below)"
         if self.feeds:
             changed = ", ".join(f"{agency} {self.changed.get(agency, 0)}" for agency in self.feeds)
             yield f"records changed (new, updated or deleted): {changed}"

@@ -46,6 +46,17 @@ def test_a_run_without_rejects_or_warnings_does_not_point_to_them() -> None:
     assert summary(feeds=feeds).rejected == 0
 
 
+def test_an_agency_whose_feed_failed_before_reading_anything_is_still_named() -> None:
+    feeds = {"police": IngestCounts(read=1, accepted=1)}
+    errors = {"probation": "The probation gateway could not be reached."}
+    told = list(summary(feeds=feeds, feed_errors=errors).lines())
+    assert told[:2] == [
+        "police: read 1 records, accepted 1, rejected 0, with warnings 0",
+        "probation: nothing read (its feed failed before its first page; see below)",
+    ]
+    assert "The probation gateway could not be reached." in told[-1]
+
+
 def test_a_feed_that_changed_nothing_counts_zero_and_nothing_found_is_none() -> None:
     feeds = {"probation": IngestCounts(read=1, accepted=1), "police": IngestCounts()}
     told = list(summary(feeds=feeds, changed={"probation": 1}).lines())
