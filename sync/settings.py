@@ -313,7 +313,9 @@ def invalid_setting(error: ValidationError) -> ConfigurationError:
             "config/arms-sync.example.toml lists what it can, and the background "
             "workers' own settings are ARMS_SYNC_ environment variables only."
         )
-    return ConfigurationError(f"Setting {field or 'value'} is invalid: {reason}.")
+    if not field:  # a rule between settings: its reason names them
+        return ConfigurationError(f"{reason}.")
+    return ConfigurationError(f"Setting {field} is invalid: {reason}.")
 
 
 def first_problem(error: ValidationError) -> tuple[str, str, str]:

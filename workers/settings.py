@@ -79,7 +79,10 @@ class WorkerSettings(BaseSettings):
     def _visibility_above_longest_task(self) -> WorkerSettings:
         """Redis must never hand a task to a second worker while the first still runs it."""
         if self.visibility_timeout_seconds <= self.longest_task_seconds:
-            raise ValueError("visibility_timeout_seconds must be above longest_task_seconds")
+            raise ValueError(
+                "ARMS_SYNC_VISIBILITY_TIMEOUT_SECONDS must be above "
+                "ARMS_SYNC_LONGEST_TASK_SECONDS, or Redis hands a running task to a second worker"
+            )
         return self
 
     @model_validator(mode="after")

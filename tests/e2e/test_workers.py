@@ -499,8 +499,12 @@ def test_worker_settings_refuse_a_visibility_timeout_below_the_longest_task(
 
     monkeypatch.setenv("ARMS_SYNC_LONGEST_TASK_SECONDS", "600")
     monkeypatch.setenv("ARMS_SYNC_VISIBILITY_TIMEOUT_SECONDS", "300")
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError) as refused:
         load_worker_settings()
+    assert str(refused.value) == (
+        "ARMS_SYNC_VISIBILITY_TIMEOUT_SECONDS must be above ARMS_SYNC_LONGEST_TASK_SECONDS, "
+        "or Redis hands a running task to a second worker."
+    )
 
 
 def test_the_celery_app_is_configured_for_redelivery_not_loss() -> None:

@@ -66,7 +66,7 @@ def test_one_feed_given_for_both_agencies_is_refused(monkeypatch: pytest.MonkeyP
     with pytest.raises(ConfigurationError) as caught:
         load_worker_settings()
     assert str(caught.value) == (
-        "Setting value is invalid: ARMS_SYNC_PROBATION_FEED and ARMS_SYNC_POLICE_FEED "
+        "ARMS_SYNC_PROBATION_FEED and ARMS_SYNC_POLICE_FEED "
         "name the same feed; give each agency's own."
     )
     monkeypatch.setenv("ARMS_SYNC_POLICE_FEED", "/srv/feeds/police.jsonl")
