@@ -173,6 +173,9 @@ class App:
 
     settings: Settings
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # False for a command that reads a ledger some run has made: a database holding no
+    # ledger is refused rather than given an empty one (`upgrade_to_head`).
+    makes_ledger: bool = True
     _gateways: GatewayClients = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -192,7 +195,7 @@ class App:
             self._check_configured_keys()
         engine = build_engine(self.settings.database_url)
         try:
-            upgrade_to_head(engine)
+            upgrade_to_head(engine, may_create=self.makes_ledger)
         except DatabaseError as error:
             failure = open_failure(engine.url, error)
             if failure is None:

@@ -37,7 +37,7 @@ class CliState:
         self.db = db
         self.config = config
         self.keys_dir: Path | None = None
-        self.ledger_must_exist = False  # refuse, not make, a missing SQLite ledger file
+        self.ledger_must_exist = False  # refuse, not make, a missing ledger (file or tables)
         self._app: App | None = None
 
     @property
@@ -52,7 +52,7 @@ class CliState:
             refuse_ledger_in_memory(settings.database_url)
             if self.ledger_must_exist:
                 refuse_missing_ledger_file(settings.database_url)
-            self._app = App(settings)
+            self._app = App(settings, makes_ledger=not self.ledger_must_exist)
         return self._app
 
     def close(self) -> None:

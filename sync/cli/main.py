@@ -59,8 +59,9 @@ COMMANDS = {
     "dead-letters": "sync.cli.worker_cmds:dead_letters",
 }
 # Commands that work on a ledger some run has made: given an SQLite ledger file
-# that does not exist (a mistyped --db, the wrong folder), they refuse rather
-# than make an empty ledger there and answer as if it had nothing to say.
+# that does not exist (a mistyped --db, the wrong folder), or a PostgreSQL
+# database that holds no ledger, they refuse rather than make an empty ledger
+# there and answer as if it had nothing to say.
 NEEDS_EXISTING_LEDGER = frozenset(
     {"export", "report", "rejects", "reconcile", "audit", "ledger", "status", "dead-letters"}
 )

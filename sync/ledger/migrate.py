@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from sync.errors import ConfigurationError
+from sync.errors import ConfigurationError, UsageError
 from sync.ledger.location import ledger_place
 
 if TYPE_CHECKING:
@@ -64,12 +64,13 @@ def record_upgrade(conn: Connection, found: frozenset[str], reached: frozenset[s
     )
 
 
-def upgrade_to_head(engine: Engine) -> None:
+def upgrade_to_head(engine: Engine, *, may_create: bool = True) -> None:
     """Apply every migration the ledger has not seen yet.
 
     A database that holds tables but no ledger revision is some other
     application's: it is refused, untouched, rather than filled with the
-    ledger's tables.
+    ledger's tables. Without `may_create` (a command that reads a ledger some
+    run has made), a database holding no ledger at all is refused too.
     """
     if current_revisions(engine) == {HEAD_REVISION}:
         return
@@ -81,6 +82,11 @@ def upgrade_to_head(engine: Engine) -> None:
             raise ConfigurationError(
                 f"The {ledger_place(engine.url)} holds tables but is not an arms-sync ledger; "
                 "give an empty database or an arms-sync ledger."
+            )
+        if not revisions and not may_create:
+            raise UsageError(
+                f"The {ledger_place(engine.url)} holds no arms-sync ledger: run `arms-sync "
+                "run` (or start the background workers) first, or check --db."
             )
         config = alembic_config(engine)
         require_known_revisions(engine, revisions, config)

@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, inspect
 
 from sync.app import App
 from sync.reports.models import KNOWN_KINDS
@@ -299,20 +300,41 @@ def test_a_usage_error_from_the_option_parser_is_one_sentence(
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ("export", "links"),
-        ("report", "duplicates", "--format", "json"),
-        ("rejects",),
-        ("reconcile", "list"),
-        ("audit", "verify"),
-        ("status",),
-        ("dead-letters",),
-        ("ledger", "reencrypt"),
-    ],
-    ids=" ".join,
-)
+READING_COMMANDS = [
+    ("export", "links"),
+    ("report", "duplicates", "--format", "json"),
+    ("rejects",),
+    ("reconcile", "list"),
+    ("audit", "verify"),
+    ("status",),
+    ("dead-letters",),
+    ("ledger", "reencrypt"),
+]
+
+
+@pytest.mark.parametrize("command", READING_COMMANDS, ids=" ".join)
+def test_a_command_that_reads_the_ledger_refuses_a_postgresql_database_holding_none(
+    empty: Path, fresh_postgres_url: str, command: tuple[str, ...]
+) -> None:
+    """As it refuses a missing ledger file: a mistyped database name that exists (the
+    server's own `postgres`, another team's empty database) is not given a ledger."""
+    result = arms_sync("--db", fresh_postgres_url, *command, cwd=empty, check=False)
+
+    sentence = refusal(result)
+    assert sentence.startswith("Error: The database arms_sync_")
+    assert sentence.endswith(
+        " holds no arms-sync ledger: run `arms-sync run` (or start the background workers) "
+        "first, or check --db."
+    )
+    engine = create_engine(fresh_postgres_url)
+    try:
+        with engine.connect() as conn:
+            assert inspect(conn).get_table_names() == []
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("command", READING_COMMANDS, ids=" ".join)
 def test_a_command_that_reads_the_ledger_refuses_a_missing_or_empty_ledger_file(
     empty: Path, tmp_path: Path, command: tuple[str, ...]
 ) -> None:
