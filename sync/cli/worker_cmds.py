@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -49,6 +49,7 @@ from sync.wording import counted
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from sync.settings import Settings
     from workers.settings import WorkerSettings
 
 WAIT_POLL_SECONDS = 0.5
@@ -84,7 +85,7 @@ def worker(
     from workers.app import create_app
 
     settings = _worker_settings(state, concurrency=concurrency)
-    _require_shared_ledger(settings)
+    _refuse_unusable_settings(settings)
     celery_app = create_app(settings)
     argv = [
         "worker",
@@ -115,12 +116,12 @@ def beat(state: CliState, schedule_file: str, loglevel: str) -> None:
     from workers.app import create_app
 
     settings = _worker_settings(state)
-    _require_shared_ledger(settings)
+    _refuse_unusable_settings(settings)
     celery_app = create_app(settings)
     celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule_file}"])
 
 
-def _require_shared_ledger(settings: Any) -> None:
+def _refuse_unusable_settings(settings: Any) -> None:
     """Refuse to start a worker or beat on a ledger other hosts cannot share, or with a
     gateway URL no client may be built for (which would fail every task that uses it)."""
     from workers.settings import app_settings
@@ -128,7 +129,12 @@ def _require_shared_ledger(settings: Any) -> None:
     service = app_settings(settings)
     require_postgresql_url(service.database_url)
     feeds = [feed for feed in settings.feeds().values() if feed.startswith(URL_SCHEMES)]
-    for url in [*feeds, *settings.gateways().values()]:
+    _check_gateway_urls(service, [*feeds, *settings.gateways().values()])
+
+
+def _check_gateway_urls(service: Settings, urls: Iterable[str]) -> None:
+    """Refuse, in one sentence (`check_gateway_url`), the first URL no client may use."""
+    for url in urls:
         check_gateway_url(service, url)
 
 
@@ -151,8 +157,7 @@ def run_distributed(
         "police": feed_for_workers(police_spec, "police", app),
     }
     settings = load_worker_settings(database_url=app.settings.database_url)
-    for url in settings.gateways().values():
-        check_gateway_url(app.settings, url)
+    _check_gateway_urls(app.settings, settings.gateways().values())
     celery_app = create_app(settings)
     problem = broker_problem(celery_app)
     if problem is not None:
