@@ -45,6 +45,7 @@ from sync.ledger.location import (
 from sync.ledger.migrate import VERSION_TABLE, upgrade_to_head
 from sync.ledger.outbox import OutboxKeys
 from sync.ledger.store import Ledger
+from sync.local_day import day_in_england
 from sync.owner_only_files import create_owner_only_file, restrict_to_owner
 from sync.policy_file import load_policy_file
 from sync.settings import Settings
@@ -351,8 +352,8 @@ class App:
         return tuple(_file_stamp(path) for path in files)
 
     def today(self) -> date:
-        """Today's date in UTC."""
-        return self.clock().date()
+        """Today's date in England and Wales (`sync.local_day`)."""
+        return day_in_england(self.clock())
 
     def close(self) -> None:
         """Close the gateway clients; release run locks still held and pooled connections."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -36,6 +36,7 @@ from sync.ledger.override_moves import Placing, move_overrides
 from sync.ledger.reviews import store_reviews
 from sync.ledger.store import Ledger, bulk_execute, driver_value
 from sync.ledger.store_lock import lock_decision_store
+from sync.local_day import day_in_england
 
 FLAG_CONTENT_COLUMNS = (
     "kind",
@@ -301,8 +302,9 @@ def _orphan_row(orphan: Any) -> dict[str, Any]:
 
 def _raised_on(conn: Connection, run_id: int, now: datetime) -> date:
     """The day a flag that run `run_id` raises now is filed under: the run's as-of date,
-    or today (UTC) when that is earlier, so a run dated ahead files nothing in the future."""
-    today = now.astimezone(UTC).date()
+    or today (in England and Wales) when that is earlier, so a run dated ahead files
+    nothing in the future."""
+    today = day_in_england(now)
     runs = schema.runs
     as_of: date | None = conn.execute(select(runs.c.as_of).where(runs.c.id == run_id)).scalar()
     return today if as_of is None else min(as_of, today)

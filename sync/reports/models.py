@@ -8,7 +8,7 @@ flags a report covers; `DuplicateReport` is the report itself, and its
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import (
@@ -22,6 +22,7 @@ from pydantic import (
 
 from sync.core.duplicates import FlagKind
 from sync.core.policy import area_key
+from sync.local_day import day_in_england
 
 AgencyName = Literal["probation", "police"]
 FlagState = Literal["open", "closed"]
@@ -39,11 +40,6 @@ KNOWN_KINDS: tuple[str, ...] = tuple(
 """The kinds the duplicate report covers (`spec/duplicates.md`), in the order it shows them."""
 
 AGENCIES: tuple[AgencyName, ...] = ("probation", "police")
-
-
-def utc_day(moment: datetime) -> date:
-    """The UTC day of a time (a time without a zone is taken to be UTC already)."""
-    return moment.astimezone(UTC).date() if moment.tzinfo is not None else moment.date()
 
 
 def hours_text(hours: float, *, signed: bool = False) -> str:
@@ -89,7 +85,7 @@ class FlagRow(_Frozen):
     `in_progress_by_non_owner` flags: the decision on the report's as-of date,
     which is what raised the alert (the owner at the reference date may be the
     assessing agency itself, when the work began before the case changed hands). Reports
-    show `first_seen` and `closed_at` as UTC days and leave out `last_seen`
+    show `first_seen` and `closed_at` as days in England and Wales and leave out `last_seen`
     (an open flag was seen by the latest run), so the same facts give the same
     report however often the sync runs.
     """
@@ -122,7 +118,7 @@ class FlagRow(_Frozen):
     @field_serializer("first_seen", "closed_at")
     def _day_only(self, value: datetime | None) -> date | None:
         """Reports give the day a flag was raised or closed, not the run's exact time."""
-        return None if value is None else utc_day(value)
+        return None if value is None else day_in_england(value)
 
     @property
     def report_date(self) -> date:
@@ -133,7 +129,7 @@ class FlagRow(_Frozen):
             return self.reference_date
         if self.first_seen_as_of is not None:
             return self.first_seen_as_of
-        return utc_day(self.first_seen)
+        return day_in_england(self.first_seen)
 
 
 def area_or_none(area: str | None) -> str | None:

@@ -1,8 +1,8 @@
 """Renders the duplicate-assessment report as CSV: one row per flag, for spreadsheets.
 
 The file starts with a UTF-8 byte-order mark so Excel reads it as UTF-8. Dates
-(reference dates, and the UTC days a flag was raised and closed) are ISO
-`YYYY-MM-DD`, which spreadsheets read as dates. Any value that a spreadsheet
+(reference dates, and the days in England and Wales a flag was raised and
+closed) are ISO `YYYY-MM-DD`, which spreadsheets read as dates. Any value that a spreadsheet
 could take for a formula (one that starts with `=`, `+`, `-`, `@`, a tab or a
 carriage return) is prefixed with a single quote, following OWASP's guidance on
 CSV injection. The columns are `CSV_COLUMNS`, documented in `docs/reports.md`.
@@ -14,7 +14,8 @@ import csv
 import io
 from datetime import date, datetime
 
-from sync.reports.models import DuplicateReport, FlagRow, utc_day
+from sync.local_day import day_in_england
+from sync.reports.models import DuplicateReport, FlagRow
 
 CSV_COLUMNS: tuple[str, ...] = (
     "kind",
@@ -107,7 +108,9 @@ class _RowWriter:
     def _moment_day(self, value: datetime | None) -> str:
         text = self._moments.get(value)
         if text is None:
-            text = self._moments[value] = utc_day(value).isoformat() if value is not None else ""
+            text = self._moments[value] = (
+                day_in_england(value).isoformat() if value is not None else ""
+            )
         return text
 
 

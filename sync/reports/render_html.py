@@ -18,6 +18,7 @@ from pathlib import Path
 import jinja2
 
 from sync.core.duplicates import FlagKind
+from sync.local_day import day_in_england
 from sync.reports.models import (
     AGENCIES,
     KNOWN_KINDS,
@@ -26,7 +27,6 @@ from sync.reports.models import (
     FlagRow,
     MonthCounts,
     hours_text,
-    utc_day,
 )
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -330,8 +330,8 @@ def _detail_row(flag: FlagRow) -> DetailRow:
         and counterpart is not None
         and counterpart.redundant is True,
         area=flag.area or "",
-        first_seen=utc_day(flag.first_seen).isoformat(),
-        closed_at=_day(utc_day(flag.closed_at) if flag.closed_at is not None else None),
+        first_seen=day_in_england(flag.first_seen).isoformat(),
+        closed_at=_day(day_in_england(flag.closed_at) if flag.closed_at is not None else None),
     )
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from sync.cli.run_cmds import DEMO_SEED
 from sync.gateway.store import NoticeStore
+from sync.local_day import day_in_england
 from sync.reports.models import hours_text
 from sync.synth import SynthOptions, write_synthetic_feeds
 from tests.conftest import run_cli
@@ -49,13 +50,13 @@ class Demo:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """The demo run once over a small population (again, should it span midnight UTC)."""
+    """The demo run once over a small population (again, should it span midnight in England)."""
     while True:
         cwd = tmp_path_factory.mktemp("demo")
         out = cwd / "out"
-        day = datetime.now(UTC).date().isoformat()
+        day = day_in_england(datetime.now(UTC)).isoformat()
         result = run_cli("demo", "--subjects", str(SUBJECTS), "--out", str(out), cwd=cwd)
-        if datetime.now(UTC).date().isoformat() == day:
+        if day_in_england(datetime.now(UTC)).isoformat() == day:
             return Demo(out, day, result)
 
 

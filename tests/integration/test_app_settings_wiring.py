@@ -133,10 +133,12 @@ def test_the_keys_stamp_changes_with_each_key_file_the_app_reads(tmp_path: Path)
         before = after
 
 
-def test_today_is_the_app_clock_s_day() -> None:
-    """Every date a command takes from "today" comes from the App's clock, in UTC."""
-    app = App(load_settings(None), clock=lambda: datetime(2026, 11, 28, 23, 30, tzinfo=UTC))
-    assert app.today() == date(2026, 11, 28)
+def test_today_is_the_app_clock_s_day_in_england() -> None:
+    """Every date a command takes from "today" comes from the App's clock, as the day in
+    England and Wales: in winter the UTC day, in summer ahead of it after 23:00 UTC."""
+    winter = App(load_settings(None), clock=lambda: datetime(2026, 11, 28, 23, 30, tzinfo=UTC))
+    summer = App(load_settings(None), clock=lambda: datetime(2026, 6, 28, 23, 30, tzinfo=UTC))
+    assert (winter.today(), summer.today()) == (date(2026, 11, 28), date(2026, 6, 29))
 
 
 def test_closing_the_app_closes_its_gateway_clients(tmp_path: Path) -> None:

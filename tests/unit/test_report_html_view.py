@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
@@ -406,14 +406,14 @@ def test_a_person_record_row_lists_every_record_and_the_agency() -> None:
     assert cells[:3] == ["SUB-2 D000001, D000002", "Duplicate person record open", "Probation"]
 
 
-def test_a_closed_flag_shows_the_utc_days_it_was_raised_and_closed() -> None:
+def test_a_closed_flag_shows_the_days_in_england_it_was_raised_and_closed() -> None:
     """docs/reports.md: each flag with the day it was raised and the day it closed
-    (`first_seen`, `closed_at` as UTC days)."""
-    just_after_midnight_in_paris = datetime(2025, 6, 1, 0, 30, tzinfo=timezone(timedelta(hours=2)))
+    (`first_seen`, `closed_at` as days in England and Wales)."""
+    half_past_eleven_bst = datetime(2025, 5, 31, 22, 30, tzinfo=UTC)
     row = assessment_flag(
         state="closed",
-        first_seen=just_after_midnight_in_paris,
-        closed_at=just_after_midnight_in_paris + timedelta(days=31),
+        first_seen=half_past_eleven_bst,
+        closed_at=half_past_eleven_bst + timedelta(days=31, hours=1),
     )
     root = _page(render_html(report_of([row])))
 
@@ -422,7 +422,7 @@ def test_a_closed_flag_shows_the_utc_days_it_was_raised_and_closed() -> None:
 
     assert tr.attrs["data-state"] == "closed"
     assert cells[1] == "Assessed by the non-owner closed"
-    assert cells[6] == "raised 2025-05-31 closed 2025-07-01"
+    assert cells[6] == "raised 2025-05-31 closed 2025-07-02"
 
 
 def test_a_kind_without_a_label_is_shown_by_its_name() -> None:

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -366,12 +366,15 @@ def test_csv_neutralises_formulas_in_references_the_other_agency_sent(value: str
     assert record["counterpart_assessment_id"] == "'" + value
 
 
-def test_csv_gives_the_utc_day_a_flag_was_raised_and_closed() -> None:
-    just_after_midnight_in_paris = datetime(2025, 6, 1, 0, 30, tzinfo=timezone(timedelta(hours=2)))
+def test_csv_gives_the_days_in_england_a_flag_was_raised_and_closed() -> None:
+    """Half past midnight in summer in England is still the evening before in UTC; in
+    winter England keeps UTC."""
+    half_past_midnight_bst = datetime(2025, 5, 31, 23, 30, tzinfo=UTC)
+    half_past_eleven_gmt = datetime(2025, 12, 31, 23, 30, tzinfo=UTC)
     row = assessment_flag(
         state="closed",
-        first_seen=just_after_midnight_in_paris,
-        closed_at=just_after_midnight_in_paris,
+        first_seen=half_past_midnight_bst,
+        closed_at=half_past_eleven_gmt,
     )
     (record,) = csv_records(render_csv(report_of([row], ReportFilters(state="closed"))))
-    assert (record["first_seen"], record["closed_at"]) == ("2025-05-31", "2025-05-31")
+    assert (record["first_seen"], record["closed_at"]) == ("2025-06-01", "2025-12-31")

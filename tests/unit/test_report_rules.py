@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -53,9 +53,9 @@ def test_a_flag_with_a_reference_date_is_filed_under_it_not_the_runs_as_of_date(
     assert [month.month for month in in_may.summary.by_month] == ["2025-05"]
 
 
-def test_a_flag_kept_without_its_as_of_date_is_filed_under_the_utc_day_first_seen() -> None:
-    late_evening_in_new_york = datetime(2025, 4, 30, 21, 0, tzinfo=timezone(timedelta(hours=-5)))
-    flag = person_record_flag(first_seen=late_evening_in_new_york)
+def test_a_flag_kept_without_its_as_of_date_is_filed_under_the_day_in_england_first_seen() -> None:
+    half_past_midnight_bst = datetime(2025, 4, 30, 23, 30, tzinfo=UTC)
+    flag = person_record_flag(first_seen=half_past_midnight_bst)
 
     report = report_of([flag], MAY)
 
