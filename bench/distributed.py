@@ -40,7 +40,8 @@ from sync.cycle import run_cycle  # noqa: E402
 from sync.exports import export_links, export_ownership, export_timeline  # noqa: E402
 from sync.feeds.files import PlainFileSource  # noqa: E402
 from sync.settings import load_settings  # noqa: E402
-from sync.synth import SynthOptions, write_synthetic_feeds  # noqa: E402
+from sync.synth.options import SynthOptions  # noqa: E402
+from sync.synth.stream import write_synthetic_feeds  # noqa: E402
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BROKER_URL = "redis://127.0.0.1:6379/13"

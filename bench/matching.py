@@ -35,7 +35,8 @@ from sync.core.records import Agency, Person, RecordRef
 from sync.feeds.convert import feed_state
 from sync.feeds.jsonl import Accepted, iter_lines, today_context
 from sync.ledger.store import RecordVersion, StoredRecord
-from sync.synth import SynthOptions, write_synthetic_feeds
+from sync.synth.options import SynthOptions
+from sync.synth.stream import write_synthetic_feeds
 
 TODAY = date(2026, 11, 28)
 LATENCY_PROBES = 500

@@ -29,7 +29,8 @@ from matching import TODAY, read_persons
 
 from sync.core.matching import MatchResult, match_population
 from sync.core.records import Person
-from sync.synth import SynthOptions, write_synthetic_feeds
+from sync.synth.options import SynthOptions
+from sync.synth.stream import write_synthetic_feeds
 
 TOLERANCE = 1e-9
 

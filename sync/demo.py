@@ -36,7 +36,8 @@ from sync.reports.files import write_report_files
 from sync.reports.from_ledger import ledger_report
 from sync.reports.models import ReportFilters, hours_text
 from sync.settings import Settings
-from sync.synth import SynthOptions, write_synthetic_feeds
+from sync.synth.options import SynthOptions
+from sync.synth.stream import write_synthetic_feeds
 
 AGENCIES = ("probation", "police")
 LOOPBACK = "127.0.0.1"

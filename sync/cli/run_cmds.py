@@ -148,7 +148,8 @@ def synth(subjects: int, seed: int, noise: float, out: Path, as_of: date) -> Non
     The same options give byte-identical files on any day: the data is dated
     relative to `--as-of`, not to today.
     """
-    from sync.synth import SynthOptions, write_synthetic_feeds
+    from sync.synth.options import SynthOptions
+    from sync.synth.stream import write_synthetic_feeds
 
     with writing(output_folder(out)):
         result = write_synthetic_feeds(out, SynthOptions(subjects, seed, noise, as_of))

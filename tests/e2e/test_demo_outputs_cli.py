@@ -19,7 +19,8 @@ from sync.cli.run_cmds import DEMO_SEED
 from sync.gateway.store import NoticeStore
 from sync.local_day import day_in_england
 from sync.reports.models import hours_text
-from sync.synth import SynthOptions, write_synthetic_feeds
+from sync.synth.options import SynthOptions
+from sync.synth.stream import write_synthetic_feeds
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.e2e

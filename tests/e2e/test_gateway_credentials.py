@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from sync.crypto import Party
-from sync.synth import SynthOptions, write_synthetic_feeds
+from sync.synth.options import SynthOptions
+from sync.synth.stream import write_synthetic_feeds
 from tests.conftest import run_cli
 from tests.e2e.test_workers import SEED, TODAY
 from tests.integration.gateway_process import make_keys, start_gateway

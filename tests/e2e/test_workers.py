@@ -57,7 +57,8 @@ from sync.reports.duplicates import build_report
 from sync.reports.models import ReportFilters
 from sync.reports.render_json import render_json
 from sync.settings import load_settings
-from sync.synth import SynthOptions, write_synthetic_feeds
+from sync.synth.options import SynthOptions
+from sync.synth.stream import write_synthetic_feeds
 from tests.conftest import AT_REST_KEY_ENV, CLI, POSTGRES_ADMIN_URL, REDIS_URL, REPO
 from tests.feed_records import run_args
 

@@ -51,7 +51,8 @@ from sync.ledger import schema
 from sync.ledger.runs import RUN_PARTIAL, RUN_SUCCEEDED
 from sync.policy_file import version_digest
 from sync.settings import Settings, load_settings
-from sync.synth import SynthOptions, write_synthetic_feeds
+from sync.synth.options import SynthOptions
+from sync.synth.stream import write_synthetic_feeds
 from tests.feed_records import person, write_feed, write_sources
 from tests.integration.gateway_process import make_keys
 

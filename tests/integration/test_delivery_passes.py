@@ -46,7 +46,8 @@ from sync.gateway.client import GatewayClient
 from sync.gateway_source import GatewaySource
 from sync.ledger import schema
 from sync.settings import load_settings
-from sync.synth import SynthOptions, write_synthetic_feeds
+from sync.synth.options import SynthOptions
+from sync.synth.stream import write_synthetic_feeds
 from tests.integration.gateway_process import make_keys
 from tests.integration.test_gateway_retry_after import TODAY, Clock
 

@@ -41,7 +41,8 @@ from sync.gateway_source import GatewaySource
 from sync.ledger import schema
 from sync.ledger.moments import as_utc
 from sync.settings import load_settings
-from sync.synth import SynthOptions, write_synthetic_feeds
+from sync.synth.options import SynthOptions
+from sync.synth.stream import write_synthetic_feeds
 from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys, write_feed
 
 pytestmark = pytest.mark.integration

@@ -39,7 +39,8 @@ from sync.ledger import schema
 from sync.ledger.flag_rows import iter_flag_rows
 from sync.reconcile.items import list_items
 from sync.settings import load_settings
-from sync.synth import SynthOptions, write_synthetic_feeds
+from sync.synth.options import SynthOptions
+from sync.synth.stream import write_synthetic_feeds
 from tests.conftest import AT_REST_KEY_ENV, scratch_database
 
 pytestmark = pytest.mark.integration

@@ -37,7 +37,8 @@ from sync.gateway.service import Gateway, GatewayConfig
 from sync.gateway.store import NoticeStore
 from sync.ledger import schema
 from sync.settings import load_settings
-from sync.synth import SynthOptions, write_synthetic_feeds
+from sync.synth.options import SynthOptions
+from sync.synth.stream import write_synthetic_feeds
 from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys, write_feed
 from tests.integration.test_gateway_retry_after import RETRY, TODAY, Clock
 

@@ -21,7 +21,8 @@ from sync.exports import export_ownership
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
 from sync.settings import Settings
-from sync.synth import SynthOptions, write_synthetic_feeds
+from sync.synth.options import SynthOptions
+from sync.synth.stream import write_synthetic_feeds
 from tests.feed_records import licence
 
 pytestmark = pytest.mark.integration

@@ -27,7 +27,7 @@ from sync.feeds.convert import feed_state, to_version
 from sync.feeds.jsonl import validate_record
 from sync.feeds.models import FeedContext
 from sync.ledger.store import StoredRecord
-from sync.synth import SynthOptions
+from sync.synth.options import SynthOptions
 from sync.synth.stream import iter_feed_records
 
 TODAY = date(2026, 11, 28)

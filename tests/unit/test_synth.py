@@ -34,14 +34,8 @@ from sync.core.records import Agency, AssessmentStatus, Gender, Offence, Supervi
 from sync.errors import UsageError
 from sync.feeds.jsonl import Rejected, iter_lines
 from sync.feeds.models import FeedContext
-from sync.synth import (
-    NoiseKind,
-    SynthOptions,
-    iter_feed_records,
-    iter_subjects,
-    write_synthetic_feeds,
-)
 from sync.synth.histories import Event
+from sync.synth.options import NoiseKind, SynthOptions
 from sync.synth.randomness import SynthRandom
 from sync.synth.references import (
     JUNK_CRO,
@@ -52,6 +46,7 @@ from sync.synth.references import (
     make_police_ref,
     mistype,
 )
+from sync.synth.stream import iter_feed_records, iter_subjects, write_synthetic_feeds
 from sync.synth.vocabulary import NICKNAMES, POLICE_FORCES
 
 TODAY = date(2026, 11, 28)

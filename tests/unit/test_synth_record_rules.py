@@ -12,8 +12,9 @@ import pytest
 
 from sync.core.identifiers import canonical_cro, canonical_pnc
 from sync.core.records import AssessmentStatus, SupervisionKind
-from sync.synth import SynthOptions, write_synthetic_feeds
 from sync.synth.histories import YEAR
+from sync.synth.options import SynthOptions
+from sync.synth.stream import write_synthetic_feeds
 from tests.unit.test_synth import TODAY, Feeds, Record
 from tests.unit.test_synth_truth_agrees import Person, people
 

@@ -20,9 +20,10 @@ from sync.core.identifiers import (
     canonical_pnc,
 )
 from sync.core.records import Agency, AssessmentStatus, SupervisionKind
-from sync.synth import NoiseKind, SynthOptions, write_synthetic_feeds
 from sync.synth.histories import Event
+from sync.synth.options import NoiseKind, SynthOptions
 from sync.synth.references import JUNK_CRO
+from sync.synth.stream import write_synthetic_feeds
 from tests.unit.test_synth import TODAY, Feeds, Record
 
 ADULT_YEARS = 18
