@@ -4,19 +4,23 @@ Pure: from one subject's decision, the notices each agency should hold now,
 each under a stable key. The outbox compares them with what was sent before
 and sends only changes. A notice to agency A is minimised (`exchange.md`): it
 names A's own person references, the owner, dates and rule, and the other
-agency's references only; never names, dates of birth or identifiers.
+agency's references only; never names, dates of birth or identifiers. Nor a
+date worked out from the other agency's date of birth where nothing turns on
+it: see `timeline_told_to`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from itertools import pairwise
 from typing import Any
 
 from sync.core.duplicates import DUPLICATE_REPORT_KINDS, Flag
-from sync.core.policy import Segment
-from sync.core.records import Agency, Person, SubjectFacts
+from sync.core.policy import Segment, adult_from, subject_date_of_birth
+from sync.core.records import Agency, Owner, Person, SubjectFacts
+from sync.core.rules import RULE_OUT_UNDER_18
 
 NOTICE_OWNERSHIP = "ownership"
 NOTICE_HANDOVER = "handover"
@@ -69,10 +73,49 @@ def notices_for_subject(
             for pid in _refs(facts.persons, agency.other)
         ]
         base = {"subject_id": facts.subject_id, "person_ids": own, "counterpart": counterpart}
-        notices.append(_ownership(agency, base, timeline))
-        notices.extend(_handovers(agency, base, timeline))
+        told = timeline_told_to(agency, facts, timeline)
+        notices.append(_ownership(agency, base, told))
+        notices.extend(_handovers(agency, base, told))
         notices.extend(_flag_notices(agency, base, flags))
     return notices
+
+
+def timeline_told_to(
+    agency: Agency, facts: SubjectFacts, timeline: Sequence[Segment]
+) -> Sequence[Segment]:
+    """The timeline as `agency`'s notices give it.
+
+    The policy takes the earliest date of birth on the subject's records, and
+    the end of an `OUT-UNDER-18` segment is the day before the 18th birthday it
+    gives. Where that date of birth is on none of the agency's own records, that
+    day would tell the agency the other agency's date of birth (`exchange.md`
+    forbids it). So where no one owns ARMS on either side of that birthday, the
+    childhood segment is told as part of the one after it: every day keeps its
+    owner, and no date depends on the other agency's date of birth. Where the
+    owner changes on the birthday, the agency must know the day, and is told.
+    """
+    dob = subject_date_of_birth(facts)
+    if dob is None or any(p.date_of_birth == dob for p in facts.persons if p.agency is agency):
+        return timeline
+    birthday = adult_from(dob)
+    told: list[Segment] = []
+    for segment in timeline:
+        if told and _childhood_ends_unowned(told[-1], segment, birthday):
+            told[-1] = replace(segment, start=told[-1].start)
+        else:
+            told.append(segment)
+    return told
+
+
+def _childhood_ends_unowned(before: Segment, after: Segment, birthday: date | None) -> bool:
+    """Whether `before` is the childhood segment ending on the eve of `birthday` and no one
+    owns ARMS in `after` either."""
+    return (
+        before.rule == RULE_OUT_UNDER_18
+        and after.start == birthday
+        and before.owner is Owner.NONE
+        and after.owner is Owner.NONE
+    )
 
 
 def _ownership(agency: Agency, base: dict[str, Any], timeline: Sequence[Segment]) -> Notice:
