@@ -202,12 +202,18 @@ def _ordered_counts(counter: Counter[str]) -> KindCounts:
 
 
 def _redundant_completed(flags: list[FlagRow]) -> int:
-    """Distinct completed assessments marked redundant in a `duplicate` flag."""
+    """Distinct completed assessments marked redundant in an open `duplicate` flag.
+
+    A closed flag is history: the pair is no longer a duplicate (an assessment
+    deleted or cancelled since, records found to be two people), so its hours
+    are not counted as lost, whichever states the report lists.
+    """
     return len(
         {
             (row.agency, row.assessment_id)
             for row in flags
             if row.kind == FlagKind.DUPLICATE
+            and row.state == "open"
             and row.redundant
             and row.assessment_status == AssessmentStatus.COMPLETED
         }

@@ -567,3 +567,17 @@ def test_a_period_open_at_its_end_keeps_flags_dated_ahead() -> None:
     ahead = assessment_flag(subject_id="SUB-2", reference_date=date(2099, 1, 1))
     report = report_of([ahead], ReportFilters(date_from=date(2025, 1, 1), state=None))
     assert [flag.subject_id for flag in report.flags] == ["SUB-2"]
+
+
+def test_a_history_report_counts_no_hours_for_duplicates_that_have_closed() -> None:
+    """docs/reports.md: closed flags are history; a pair whose assessment was deleted or
+    cancelled since, or whose records were found to be two people, lost no hours."""
+    still_open = duplicate_pair("SUB-1")
+    closed_since = duplicate_pair("SUB-2", police=("PA-7", date(2025, 6, 1)), state="closed")
+
+    history = report_of(still_open + closed_since, ReportFilters(state=None))
+    closed_only = report_of(closed_since, ReportFilters(state="closed"))
+
+    assert (history.summary.total, history.summary.redundant_completed) == (6, 1)
+    assert history.summary.hours_lost_estimate == 6.0
+    assert (closed_only.summary.total, closed_only.summary.redundant_completed) == (3, 0)
