@@ -54,6 +54,11 @@ def _output(path: str) -> Iterator[BinaryIO]:
         yield stream
 
 
+def _named(path: str) -> str:
+    """How a refusal names the input: its file name, or standard input."""
+    return "read from standard input" if path == STDIO else Path(path).name
+
+
 def _my_party(key_dir: Path, chosen: str | None) -> Party:
     if chosen is not None:
         return Party(chosen)
@@ -123,7 +128,7 @@ def open_cmd(*, me: str | None, source: str, destination: str, key_dir: Path | N
     sender = ""
     with _input(source) as lines, _output(destination) as out:
         for opened in open_lines(
-            lines, keyring=keyring, now=datetime.now(UTC), source=Path(source).name
+            lines, keyring=keyring, now=datetime.now(UTC), source=_named(source)
         ):
             out.write(opened.plaintext)
             pages.append(opened.header.sealed_at)

@@ -24,7 +24,7 @@ from itertools import islice
 from sync.crypto.envelope import Opened, open_envelope, seal
 from sync.crypto.keys import KeyRing, Party
 from sync.crypto.replay import InMemoryReplayGuard, ReplayGuard, ReplayVerdict
-from sync.errors import InputRefused
+from sync.errors import CryptoError, InputRefused
 
 DEFAULT_PAGE_LINES = 1000
 FILE_PARAMETER = "file"
@@ -180,10 +180,18 @@ def open_lines(
     guard = replay_guard if replay_guard is not None else InMemoryReplayGuard()
     first: Opened | None = None
     pages = PageSequence(source)
+    envelopes = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        opened = open_envelope(line, keyring=keyring, now=now, max_skew=None, replay_guard=guard)
+        envelopes += 1
+        try:
+            opened = open_envelope(
+                line, keyring=keyring, now=now, max_skew=None, replay_guard=guard
+            )
+        except CryptoError as error:
+            refusal = f"envelope {envelopes} of the sealed file {source} cannot be opened: {error}"
+            raise InputRefused(refusal) from error
         if first is None:
             first = opened
         elif (opened.header.sender, page_of(opened.header.content_type)[0]) != (

@@ -237,3 +237,33 @@ def test_a_file_of_one_envelope_verifies(key_dir: Path, plain: Path, tmp_path: P
 
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("1 envelope, sealed by probation to hub")
+
+
+def test_a_refused_envelope_is_named_by_its_place_and_its_file(
+    key_dir: Path, plain: Path, tmp_path: Path
+) -> None:
+    """`open` names the envelope and the file that failed, as `verify` and `run` do, and
+    writes nothing."""
+    sealed, opened = tmp_path / "probation.sealed", tmp_path / "out.jsonl"
+    assert _seal(key_dir, str(plain), str(sealed)).exit_code == 0
+    first, second, third = sealed.read_bytes().splitlines()
+    tampered = json.loads(second)
+    tampered["sig"] = tampered["sig"][:-4] + ("AAAA" if tampered["sig"][-4:] != "AAAA" else "BBBB")
+    sealed.write_bytes(b"\n".join([first, json.dumps(tampered).encode(), third]) + b"\n")
+
+    result = _envelope("open", "--as", "hub", "--keys", str(key_dir), str(sealed), str(opened))
+
+    assert isinstance(result.exception, InputRefused)
+    assert str(result.exception).startswith(
+        "envelope 2 of the sealed file probation.sealed cannot be opened: "
+    )
+    assert not opened.exists()
+
+
+def test_a_plain_file_given_to_open_is_refused_at_its_first_line(
+    key_dir: Path, plain: Path, tmp_path: Path
+) -> None:
+    opened = tmp_path / "out.jsonl"
+    result = _envelope("open", "--as", "hub", "--keys", str(key_dir), str(plain), str(opened))
+    assert isinstance(result.exception, InputRefused)
+    assert "envelope 1 of the sealed file probation.jsonl" in str(result.exception)
