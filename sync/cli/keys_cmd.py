@@ -190,3 +190,18 @@ def revoke_cmd(party: str, key_id: str, key_dir: Path | None) -> None:
     with writing(directory):
         changed = revoke(directory, Party(party), key_id.strip().lower())
     _report(changed)
+    _warn_if_left_without_keys(directory, Party(party))
+
+
+def _warn_if_left_without_keys(directory: Path, party: Party) -> None:
+    """Say so when a revocation leaves a party no active key pair."""
+    if any(
+        info.party is party and info.status is KeyStatus.ACTIVE for info in list_keys(directory)
+    ):
+        return
+    click.echo(
+        f"Warning: {party} has no active keys now, so nothing can be sealed to it or signed "
+        f"by it until it makes new ones (`arms-sync keys rotate --party {party}` in its own "
+        "key directory) and the other parties import them.",
+        err=True,
+    )

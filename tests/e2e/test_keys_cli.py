@@ -85,7 +85,8 @@ def test_rotate_then_revoke_end_to_end(runner: CliRunner, key_dir: Path) -> None
         keys, ["revoke", "--party", "police", "--key-id", old_id, "--dir", str(key_dir)]
     )
     assert revoked.exit_code == 0
-    assert revoked.output.count("revoked") == 2
+    assert revoked.stdout.count("revoked") == 2
+    assert "Warning" not in revoked.stderr  # generation 2 is active
     statuses = {
         (k["generation"], k["status"]) for k in _listed(runner, key_dir) if k["party"] == "police"
     }
@@ -262,7 +263,8 @@ def test_envelope_open_by_the_wrong_party_leaves_no_output(
     result = runner.invoke(
         envelope, ["open", "--as", "police", "--keys", str(key_dir), str(sealed), str(opened)]
     )
-    assert isinstance(result.exception, EnvelopeRejected)
+    assert isinstance(result.exception, InputRefused)
+    assert isinstance(result.exception.__cause__, EnvelopeRejected)
     assert not opened.exists()
     assert not list(tmp_path.glob(".*.part"))
 
@@ -280,7 +282,8 @@ def test_envelope_open_refuses_a_tampered_file(
     result = runner.invoke(
         envelope, ["open", "--as", "hub", "--keys", str(key_dir), str(sealed), str(opened)]
     )
-    assert isinstance(result.exception, CryptoError)
+    assert isinstance(result.exception, InputRefused)
+    assert isinstance(result.exception.__cause__, CryptoError)
     assert "Smith" not in str(result.exception)
     assert not opened.exists()
 
@@ -359,3 +362,21 @@ def test_a_relay_refuses_an_envelope_altered_in_transit(
     assert isinstance(checked.exception, InputRefused)
     assert checked.exception.exit_code == 2
     assert str(checked.exception).startswith(f"Envelope 2 of {sealed} is refused:")
+
+
+def test_revoking_a_party_s_only_active_keys_warns_that_it_must_rotate(
+    runner: CliRunner, key_dir: Path
+) -> None:
+    [active_sign] = [
+        k for k in _listed(runner, key_dir) if k["party"] == "police" and k["use"] == "sign"
+    ]
+    args = ["revoke", "--party", "police", "--key-id", str(active_sign["key_id"])]
+
+    revoked = runner.invoke(keys, [*args, "--dir", str(key_dir)])
+
+    assert revoked.exit_code == 0
+    assert revoked.stderr == (
+        "Warning: police has no active keys now, so nothing can be sealed to it or signed by "
+        "it until it makes new ones (`arms-sync keys rotate --party police` in its own key "
+        "directory) and the other parties import them.\n"
+    )
