@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    computed_field,
     field_serializer,
     field_validator,
     model_validator,
@@ -120,11 +121,13 @@ class FlagRow(_Frozen):
         """Reports give the day a flag was raised or closed, not the run's exact time."""
         return None if value is None else day_in_england(value)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def report_date(self) -> date:
         """The date a report files this flag under: its reference date, else the as-of
         date of the run that first raised it (a flag stored before that was kept: the
-        day it was first seen)."""
+        day it was first seen). Reports show it, so a manager can see why a flag falls in
+        the period asked for."""
         if self.reference_date is not None:
             return self.reference_date
         if self.first_seen_as_of is not None:

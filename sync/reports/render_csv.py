@@ -38,6 +38,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "owner_at_as_of",
     "rule_at_as_of",
     "counterpart_redundant",
+    "report_date",
 )
 """The header row, in order; names are stable (scripts rely on them), new ones go last."""
 
@@ -97,6 +98,7 @@ class _RowWriter:
             _text(flag.owner_at_as_of),
             _text(flag.rule_at_as_of),
             _BOOLEANS[counterpart.redundant] if counterpart is not None else "",
+            self._day(flag.report_date),
         ]
 
     def _day(self, value: date | None) -> str:

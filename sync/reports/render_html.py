@@ -135,6 +135,7 @@ class DetailRow:
     area: str
     first_seen: str
     closed_at: str
+    report_date: str
 
 
 def render_html(
@@ -332,6 +333,7 @@ def _detail_row(flag: FlagRow) -> DetailRow:
         area=flag.area or "",
         first_seen=day_in_england(flag.first_seen).isoformat(),
         closed_at=_day(day_in_england(flag.closed_at) if flag.closed_at is not None else None),
+        report_date=_day(flag.report_date),
     )
 
 

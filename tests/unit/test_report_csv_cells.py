@@ -65,6 +65,7 @@ def test_each_column_holds_the_flags_own_value() -> None:
         "owner_at_as_of": "probation",
         "rule_at_as_of": "PROB-SEXUAL",
         "counterpart_redundant": "",
+        "report_date": "2025-05-07",
     }
 
 

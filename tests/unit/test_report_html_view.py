@@ -403,7 +403,11 @@ def test_a_person_record_row_lists_every_record_and_the_agency() -> None:
     """docs/reports.md: `duplicate_person_record` has two or more person records."""
     (cells,) = _flag_cells(_page(render_html(report_of([person_record_flag()])))).values()
 
-    assert cells[:3] == ["SUB-2 D000001, D000002", "Duplicate person record open", "Probation"]
+    assert cells[:3] == [
+        "SUB-2 D000001, D000002",
+        "Duplicate person record open",
+        "Probation filed under 2025-06-01",
+    ]
 
 
 def test_a_closed_flag_shows_the_days_in_england_it_was_raised_and_closed() -> None:

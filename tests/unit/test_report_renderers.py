@@ -378,3 +378,19 @@ def test_csv_gives_the_days_in_england_a_flag_was_raised_and_closed() -> None:
     )
     (record,) = csv_records(render_csv(report_of([row], ReportFilters(state="closed"))))
     assert (record["first_seen"], record["closed_at"]) == ("2025-06-01", "2025-12-31")
+
+
+def test_every_format_shows_the_date_a_person_record_flag_is_filed_under() -> None:
+    """A `duplicate_person_record` flag has no reference date: it is filed under the as-of
+    date of the run that raised it, which each format shows, so a manager sees why it
+    falls in the period asked for (here raised on 1 June by a run dated 31 May)."""
+    row = person_record_flag(
+        first_seen=datetime(2025, 6, 1, 9, tzinfo=UTC), first_seen_as_of=date(2025, 5, 31)
+    )
+    report = report_of([row], ReportFilters(date_from=date(2025, 5, 1), date_to=date(2025, 5, 31)))
+
+    (dumped,) = json.loads(render_json(report))["flags"]
+    (record,) = csv_records(render_csv(report))
+    assert (dumped["first_seen"], dumped["report_date"]) == ("2025-06-01", "2025-05-31")
+    assert (record["first_seen"], record["report_date"]) == ("2025-06-01", "2025-05-31")
+    assert "filed under 2025-05-31" in render_html(report).decode()
