@@ -6,6 +6,14 @@ in for an agency system in the demo and the tests. On start it prints one line,
 `listening on http://HOST:PORT`, and it shuts down cleanly on SIGTERM or SIGINT,
 saying on stderr how many requests each endpoint received (and how many came
 without a valid bearer token) and which faults it injected.
+
+Its key ring is read again whenever its files change (`sync.gateway.keys`), so
+a key rotated, revoked or imported is taken up at the next request. A gateway
+whose own signing key or the hub's keys are revoked (the new ones not yet
+made or imported) still starts, warns on stderr, and answers what needs them
+with 503 (or refuses the hub's envelopes) until they are there. A key
+directory without this agency's private keys, or the private file of its
+active signing key, or without any key of the hub, is refused (exit 2).
 """
 
 from __future__ import annotations
@@ -22,11 +30,11 @@ import click
 
 from sync.cli.context import output_folder
 from sync.cli.keys_cmd import key_dir_option, resolve_key_dir
-from sync.crypto.keyring import load_keyring
 from sync.crypto.keys import KeyRing, KeyUse, Party
-from sync.errors import ConfigurationError, UsageError
+from sync.errors import ConfigurationError, KeyError_, UsageError
 from sync.gateway.faults import DEFAULT_FAULT_DELAY_SECONDS, RETRY_AFTER_SECONDS, FaultInjector
 from sync.gateway.feed import FeedFile
+from sync.gateway.keys import LiveKeyRing
 from sync.gateway.oauth import DEFAULT_TOKEN_TTL_SECONDS, TokenIssuer
 from sync.gateway.server import GatewayServer, build_server, serve_until, tls_context
 from sync.gateway.service import (
@@ -48,12 +56,44 @@ MIN_PORT = 0
 MAX_PORT = 65535
 
 
-def _keyring(key_dir: Path, agency: Party) -> KeyRing:
-    keyring = load_keyring(key_dir, agency)
-    keyring.own_signing_key()
-    keyring.active(Party.HUB, KeyUse.ENCRYPT)
-    keyring.active(Party.HUB, KeyUse.SIGN)
-    return keyring
+def _keyring(key_dir: Path, agency: Party) -> LiveKeyRing:
+    """The gateway's key ring, read again as its files change; refused when never set up.
+
+    Keys missing for now (its own revoked, the hub's revoked and the new ones
+    not yet imported) are a warning: the gateway answers what needs them with
+    503 (or refuses the hub's envelopes) until they are there. An active
+    signing key whose private file is missing is refused: restore the file.
+    """
+    keys = LiveKeyRing(key_dir, agency)
+    keyring = keys.current()
+    if not keyring.holds_keys_of(Party.HUB):
+        raise KeyError_(
+            "the key ring holds no keys of the hub; import them with "
+            "`arms-sync keys import --party hub RING`."
+        )
+    if keyring.lacks_active_key(keyring.me, KeyUse.SIGN) is None:
+        keyring.own_signing_key()  # raises when its private key file is not there
+    for lacking, meanwhile in _lacking_keys(keyring):
+        told = lacking.rstrip(".")
+        click.echo(f"Warning: {told[:1].upper()}{told[1:]}; until then {meanwhile}.", err=True)
+    return keys
+
+
+def _lacking_keys(keyring: KeyRing) -> list[tuple[str, str]]:
+    """Each key the gateway lacks for now: why (one sentence), and what it answers meanwhile."""
+    lacking = []
+    own = keyring.lacks_active_key(keyring.me, KeyUse.SIGN)
+    if own is not None:
+        lacking.append((str(own), "this gateway answers notices and feed pages with 503"))
+    hub_keys = (
+        (KeyUse.ENCRYPT, "this gateway answers feed pages with 503"),
+        (KeyUse.SIGN, "this gateway refuses the hub's new notice batches"),
+    )
+    for use, meanwhile in hub_keys:
+        missing = keyring.lacks_active_key(Party.HUB, use)
+        if missing is not None:
+            lacking.append((str(missing), meanwhile))
+    return lacking
 
 
 def _tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:

@@ -4,7 +4,7 @@
   (`client.py`, `retry.py`, `receipt.py`);
 - `Gateway`, `GatewayConfig`, `build_server`: the agency side, a stand-in for an
   agency system and the reference for agencies building their own (`service.py`,
-  `server.py`, `store.py`, `feed.py`, `oauth.py`, `faults.py`).
+  `server.py`, `store.py`, `feed.py`, `keys.py`, `oauth.py`, `faults.py`).
 
 The HTTP contract is `docs/gateway-openapi.yaml`.
 """

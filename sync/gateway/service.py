@@ -3,6 +3,13 @@
 `Gateway` answers `Request` values with `Reply` values; `sync.gateway.server`
 only moves bytes between sockets and these methods. Every error reply is JSON
 `{"error": code, "reason": one sentence}` and never holds personal data.
+
+Each answer that needs keys takes the key ring as it is at that moment: a
+`LiveKeyRing` (the `arms-sync gateway` command's) is read again when its files
+changed, so a key revoked while the gateway runs is refused from the next
+request on. A gateway with no usable signing key of its own answers notices
+with 503 `no_signing_key` before it opens anything, and a feed page it cannot
+seal with 503 `no_sealing_key`, each with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from sync.errors import (
     KeyError_,
 )
 from sync.gateway.feed import START_OFFSET, CursorError, FeedFile, decode_cursor, encode_cursor
+from sync.gateway.keys import LiveKeyRing
 from sync.gateway.oauth import GRANT_TYPE, TokenIssuer, bearer_token, client_credentials
 from sync.gateway.receipt import sign_receipt
 from sync.gateway.store import MsgIdConflictError, NewNotice, NoticeStore, StoredNotice
@@ -99,7 +107,7 @@ class GatewayConfig:
     """Everything one gateway process serves with."""
 
     agency: Party
-    keyring: KeyRing
+    keyring: KeyRing | LiveKeyRing  # a fixed ring, or one read again when its files change
     feed: FeedFile
     store: NoticeStore
     tokens: TokenIssuer
@@ -113,6 +121,11 @@ class Gateway:
 
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
+
+    def keyring(self) -> KeyRing:
+        """The key ring as it is now; `KeyError_` while it cannot be read."""
+        keys = self.config.keyring
+        return keys.current() if isinstance(keys, LiveKeyRing) else keys
 
     def authorized(self, request: Request) -> bool:
         """Whether the request carries a live bearer token."""
@@ -174,7 +187,7 @@ class Gateway:
                 b"".join(records),
                 sender=self.config.agency,
                 recipient=Party.HUB,
-                keyring=self.config.keyring,
+                keyring=self.keyring(),
                 content_type=CONTENT_TYPE_FEED,
                 now=self.config.clock(),
             )
@@ -203,8 +216,18 @@ class Gateway:
         return int(raw)
 
     def receive_notices(self, request: Request) -> Reply:
-        """Verify, open and store a sealed notice batch; answer with the signed receipt."""
-        wire = request.body.strip()
+        """Verify, open and store a sealed notice batch; answer with the signed receipt.
+
+        A gateway that can sign no receipt (its own signing key revoked and not
+        yet replaced, its private key file missing, its ring unreadable) answers
+        503 `no_signing_key` before it opens or stores anything.
+        """
+        keyring = self._signing_keyring()
+        return _cannot_sign() if keyring is None else self._receive(keyring, request.body)
+
+    def _receive(self, keyring: KeyRing, body: bytes) -> Reply:
+        """Open and store a notice batch with `keyring`, which can sign its receipt."""
+        wire = body.strip()
         digest = wire_digest(wire)
         try:
             msg_id = parse_header(json.loads(wire)["header"]).msg_id
@@ -212,12 +235,10 @@ class Gateway:
             return _rejected("The body is not a sealed envelope.")
         stored = self.config.store.find(msg_id)
         if stored is not None and hmac.compare_digest(stored.digest, digest):
-            return self._receipt_again(stored)
+            return self._receipt_again(keyring, stored)
         now = self.config.clock()
         try:
-            opened = open_envelope(
-                wire, keyring=self.config.keyring, now=now, max_skew=None, replay_guard=None
-            )
+            opened = open_envelope(wire, keyring=keyring, now=now, max_skew=None, replay_guard=None)
         except (EnvelopeRejected, KeyError_) as error:
             return _rejected(_sentence(str(error)))
         problem = self._notice_problem(opened, now)
@@ -225,7 +246,16 @@ class Gateway:
             return problem
         if stored is not None:
             return _conflict()
-        return self._store(opened, now)
+        return self._store(keyring, opened, now)
+
+    def _signing_keyring(self) -> KeyRing | None:
+        """The key ring now, if it holds a usable signing key of this agency; else None."""
+        try:
+            keyring = self.keyring()
+            keyring.own_signing_key()
+        except KeyError_:
+            return None
+        return keyring
 
     def _notice_problem(self, opened: Opened, now: datetime) -> Reply | None:
         header = opened.header
@@ -243,7 +273,7 @@ class Gateway:
             return _rejected("The notice batch is not a JSON object.")
         return None
 
-    def _receipt_again(self, stored: StoredNotice) -> Reply:
+    def _receipt_again(self, keyring: KeyRing, stored: StoredNotice) -> Reply:
         """The receipt of a batch stored before: what was issued, signed with today's key.
 
         The same bytes while the gateway's signing key is unchanged (Ed25519 is
@@ -251,21 +281,12 @@ class Gateway:
         so a hub that lost the first answer can still verify one once the old key
         is past its grace or revoked.
         """
-        receipt = self._signed_receipt(stored.msg_id, stored.digest, stored.received_at)
+        receipt = _signed_receipt(keyring, stored.msg_id, stored.digest, stored.received_at)
         return _cannot_sign() if receipt is None else Reply(HTTPStatus.OK, receipt)
 
-    def _signed_receipt(self, msg_id: str, digest: str, received_at: str) -> bytes | None:
-        """The receipt signed with the gateway's active key; None when it has no usable one."""
-        try:
-            return sign_receipt(
-                self.config.keyring, msg_id=msg_id, digest=digest, received_at=received_at
-            )
-        except KeyError_:
-            return None
-
-    def _store(self, opened: Opened, now: datetime) -> Reply:
+    def _store(self, keyring: KeyRing, opened: Opened, now: datetime) -> Reply:
         received_at = format_sealed_at(now)
-        receipt = self._signed_receipt(opened.header.msg_id, opened.digest, received_at)
+        receipt = _signed_receipt(keyring, opened.header.msg_id, opened.digest, received_at)
         if receipt is None:
             return _cannot_sign()
         notice = NewNotice(
@@ -293,6 +314,14 @@ class Gateway:
         rows = self.config.store.after(int(after), min(int(limit), MAX_PAGE_SIZE))
         last = rows[-1].seq if rows else int(after)
         return json_reply(HTTPStatus.OK, {"notices": [_listed(row) for row in rows], "last": last})
+
+
+def _signed_receipt(keyring: KeyRing, msg_id: str, digest: str, received_at: str) -> bytes | None:
+    """The receipt signed with the gateway's active key; None when it has no usable one."""
+    try:
+        return sign_receipt(keyring, msg_id=msg_id, digest=digest, received_at=received_at)
+    except KeyError_:
+        return None
 
 
 def _listed(row: StoredNotice) -> dict[str, Any]:
