@@ -23,7 +23,10 @@ sooner. A client serves one thread. The hub's clients are built and
 kept by the `App` (`sync/gateway_clients.py`): one per gateway per thread, for
 the process's life, so the bearer token is fetched again only when it is
 about to expire or the gateway answers 401. Log lines and errors name the
-agency, endpoint and failure kind, never content.
+agency, endpoint and failure kind, never content. A refusal's error (and a
+call given up on a 5xx) carries the gateway's error code and its own sentence
+for it, bounded (`sync.gateway.remote_reason`): printable, short, with
+anything shaped like a date or an identifier withheld.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from sync.errors import (
 )
 from sync.gateway.oauth import basic_authorization
 from sync.gateway.receipt import Receipt, signed_receipt_fields, verify_receipt
+from sync.gateway.remote_reason import TRUNCATED, remote_reason
 from sync.gateway.retry import (
     RetryPolicy,
     next_delay,
@@ -97,6 +101,8 @@ RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
 BODY_ERRORS: tuple[type[Exception], ...] = (*RETRYABLE_ERRORS, urllib3.exceptions.HTTPError)
 ENVELOPE_CONTENT_TYPE = "application/json"
 MAX_ERROR_CODE_LENGTH = 40
+# The most of a retryable answer's body read for its code and sentence (they are short).
+MAX_ERROR_BODY_BYTES = 64 * 1024
 
 log = logging.getLogger("arms_sync.gateway.client")
 T = TypeVar("T")
@@ -112,12 +118,15 @@ class FeedPage:
 
 
 class _TransientError(Exception):
-    """A failure worth retrying, with the server's `Retry-After` when it gave one."""
+    """A failure worth retrying, with the server's `Retry-After` and sentence when it gave them."""
 
-    def __init__(self, kind: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, kind: str, retry_after: float | None = None, reason: str | None = None
+    ) -> None:
         super().__init__(kind)
         self.kind = kind
         self.retry_after = retry_after
+        self.reason = reason
 
 
 class _UnauthorizedError(Exception):
@@ -133,6 +142,14 @@ def _error_code(body: bytes) -> str:
     if isinstance(code, str) and code.replace("_", "").isalpha():
         return code[:MAX_ERROR_CODE_LENGTH]
     return ""
+
+
+def _saying(reason: str | None) -> str:
+    """', saying "…"' for a gateway's bounded sentence (its full stop left out), or ""."""
+    if reason is None:
+        return ""
+    told = reason if reason.endswith(TRUNCATED) else reason.removesuffix(".")
+    return f', saying "{told}"'
 
 
 def _parse_page(document: dict[str, Any]) -> FeedPage:
@@ -301,7 +318,7 @@ class GatewayClient:
                 raise self._asked_to_wait(method, path, transient, f"after {tries}")
             raise RetryableGatewayError(
                 f"the {self.agency} gateway did not answer {method} {path} after "
-                f"{tries} (last: {transient.kind})."
+                f"{tries} (last: {transient.kind}){_saying(transient.reason)}."
             )
         delay = next_delay(self._retry, failures, self._rand(), wait)
         log.warning(
@@ -322,7 +339,7 @@ class GatewayClient:
         wait = transient.retry_after or 0.0
         return RetryAfterError(
             f"the {self.agency} gateway asked to wait {wait:.0f} s before {method} {path} "
-            f"is tried again ({transient.kind}, {when}).",
+            f"is tried again ({transient.kind}, {when}){_saying(transient.reason)}.",
             wait,
         )
 
@@ -389,7 +406,10 @@ class GatewayClient:
             raise _UnauthorizedError
         if status in RETRYABLE_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), utc_now())
-            raise _TransientError(f"HTTP {status}", retry_after)
+            body = self._error_body(response, started)
+            code = _error_code(body)
+            kind = f"HTTP {status} {code}" if code else f"HTTP {status}"
+            raise _TransientError(kind, retry_after, remote_reason(body))
         if HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST:
             raise PermanentGatewayError(
                 f"the {self.agency} gateway answered {call} with a redirect (HTTP {status}), "
@@ -397,7 +417,7 @@ class GatewayClient:
             )
         body = self._read_body(response, started, call)
         if status >= HTTPStatus.BAD_REQUEST:
-            raise self._refused(status, _error_code(body))
+            raise self._refused(status, _error_code(body), remote_reason(body))
         try:
             document = json.loads(body)
         except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
@@ -422,24 +442,41 @@ class GatewayClient:
             raise _TransientError(type(error).__name__) from None
         return b"".join(chunks)
 
+    def _error_body(self, response: requests.Response, started: float) -> bytes:
+        """The start of a retryable answer's body, for its code and sentence; b"" if it
+        is longer than `MAX_ERROR_BODY_BYTES`, slow or broken (the answer is retried anyway)."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in _arriving(response):
+                size += len(chunk)
+                if size > MAX_ERROR_BODY_BYTES or self._monotonic() - started > self._deadline:
+                    return b""
+                chunks.append(chunk)
+        except BODY_ERRORS:
+            return b""
+        return b"".join(chunks)
+
     def _too_large(self, call: str) -> PermanentGatewayError:
         return PermanentGatewayError(
             f"the {self.agency} gateway answered {call} with a body over "
             f"{self._max_body_bytes} bytes (ARMS_SYNC_GATEWAY_MAX_RESPONSE_BYTES)."
         )
 
-    def _refused(self, status: int, code: str) -> PermanentGatewayError:
+    def _refused(self, status: int, code: str, reason: str | None = None) -> PermanentGatewayError:
+        """The refusal's error: status, code and the gateway's own (bounded) sentence."""
+        saying = _saying(reason)
         if code == STALE_ENVELOPE_CODE:
             return StaleEnvelopeError(
-                f"the {self.agency} gateway refused an envelope sealed too long ago."
+                f"the {self.agency} gateway refused an envelope sealed too long ago{saying}."
             )
         named = f" ({code})" if code else ""
         if code == ENVELOPE_REJECTED_CODE:
             return EnvelopeRefusedError(
-                f"the {self.agency} gateway refused the envelope with HTTP {status}{named}."
+                f"the {self.agency} gateway refused the envelope with HTTP {status}{named}{saying}."
             )
         return PermanentGatewayError(
-            f"the {self.agency} gateway refused the request with HTTP {status}{named}."
+            f"the {self.agency} gateway refused the request with HTTP {status}{named}{saying}."
         )
 
 

@@ -1,7 +1,8 @@
 """Signed delivery receipts: what a gateway answers for a notice batch it stored.
 
 The receipt body is canonical JSON `{"agency","digest","msg_id","received_at"}`
-(`digest` is SHA-256 of the envelope's wire bytes). The gateway signs
+(`digest` is SHA-256 of the envelope in its canonical encoding, `wire_digest`:
+a re-encoded copy of an envelope has the digest of the original). The gateway signs
 `RECEIPT_TAG ‖ body` with its agency's active Ed25519 key. On the wire, and as
 kept by the hub, a signed receipt is canonical JSON of three fields:
 `{"key_id": …, "receipt": "<body text>", "sig": "<base64 signature>"}`.
@@ -19,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sync.crypto.header import canonical_json, is_sealed_at
 from sync.crypto.keys import KeyRing, Party
@@ -78,11 +80,11 @@ def verify_receipt(
     try:
         fields = signed_receipt_fields(document)
         signature = base64.b64decode(fields["sig"], validate=True)
-        public_key = keyring.verifying_key(fields["key_id"], Party(agency), now)
+        public_key = _receipt_key(fields["key_id"], keyring, Party(agency), now)
         body = fields["receipt"].encode("ascii")
         public_key.verify(signature, RECEIPT_TAG + body)
         receipt = _receipt_body(json.loads(body))
-    except (ValueError, binascii.Error, UnicodeEncodeError, InvalidSignature, KeyError_):
+    except (ValueError, binascii.Error, UnicodeEncodeError, InvalidSignature):
         raise PermanentGatewayError(f"the {agency} gateway's receipt does not verify.") from None
     if receipt["agency"] != Party(agency).value:
         raise PermanentGatewayError(f"the {agency} gateway's receipt names another agency.")
@@ -92,6 +94,25 @@ def verify_receipt(
         received_at=receipt["received_at"],
         raw=canonical_json(dict(fields)),
     )
+
+
+def _receipt_key(key_id: str, keyring: KeyRing, agency: Party, now: datetime) -> Ed25519PublicKey:
+    """The agency's public key a receipt names; a refusal naming the key when it is
+    not in the ring (import the agency's keys) or not accepted (revoked, past its grace)."""
+    if not _HEX_32.fullmatch(key_id):
+        raise ValueError("a receipt's key id is malformed.")
+    if not any(info.key_id == key_id for info in keyring.keys):
+        raise PermanentGatewayError(
+            f"the {agency} gateway's receipt does not verify: it is signed with key {key_id}, "
+            f"which this key ring does not hold; import {agency}'s current public keys with "
+            f"`arms-sync keys import --party {agency.value} RING`."
+        )
+    try:
+        return keyring.verifying_key(key_id, agency, now)
+    except KeyError_ as refused:
+        raise PermanentGatewayError(
+            f"the {agency} gateway's receipt does not verify: {refused}"
+        ) from None
 
 
 def _receipt_body(document: object) -> dict[str, str]:

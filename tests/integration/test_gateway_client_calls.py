@@ -17,8 +17,14 @@ import pytest
 from sync.crypto import Party
 from sync.crypto.envelope import wire_digest
 from sync.crypto.keys import KeyRing
-from sync.errors import EnvelopeRefusedError, PermanentGatewayError, RetryableGatewayError
+from sync.errors import (
+    EnvelopeRefusedError,
+    PermanentGatewayError,
+    RetryableGatewayError,
+    RetryAfterError,
+)
 from sync.gateway.client import GatewayClient
+from sync.gateway.remote_reason import MAX_REASON_CHARS
 from sync.gateway.retry import RetryPolicy
 from tests.integration.test_gateway_client_decisions import (
     PAGE,
@@ -319,3 +325,55 @@ def test_a_body_of_exactly_the_cap_is_read_and_one_byte_more_is_refused(
     over = harness([reply(200, TOKEN), reply(200, padded)], max_body_bytes=size - 1)
     with pytest.raises(PermanentGatewayError, match=f"over {size - 1} bytes"):
         over.client.fetch_page(None, 10)
+
+
+KEY_ID = "909a" + "0" * 27 + "1"
+
+
+def test_a_refusal_passes_on_the_gateway_s_own_sentence(
+    harness: MakeHarness, keyrings: dict[Party, KeyRing]
+) -> None:
+    refusal = {"error": "envelope_rejected", "reason": f"Key {KEY_ID} is not in the key ring."}
+    run = harness([reply(200, TOKEN), reply(400, refusal)])
+    with pytest.raises(EnvelopeRefusedError) as refused:
+        run.client.deliver(notice_batch(keyrings))
+    assert str(refused.value) == (
+        "the police gateway refused the envelope with HTTP 400 (envelope_rejected), "
+        f'saying "Key {KEY_ID} is not in the key ring".'
+    )
+
+
+def test_a_gateway_s_sentence_is_passed_on_bounded_printable_and_without_identifiers(
+    harness: MakeHarness,
+) -> None:
+    """Remote text: control characters dropped, dates and PNC/CRO-shaped words withheld, capped."""
+    reason = (
+        f"Key {KEY_ID}\n\x1b[31mrefused for 1990-01-31, 31/01/1990, 2001/0012345X and "
+        "123456/01A (ref 12345678)\u00e9 " + "padding " * 60
+    )
+    run = harness([reply(200, TOKEN), reply(400, {"error": "invalid_limit", "reason": reason})])
+    with pytest.raises(PermanentGatewayError) as refused:
+        run.client.fetch_page(None, 10)
+    told = str(refused.value)
+    said = told.split(' saying "', 1)[1]
+    assert said.startswith(
+        f"Key {KEY_ID} [31mrefused for [withheld] [withheld] [withheld] and [withheld] "
+        "(ref [withheld] padding"
+    )
+    assert told.endswith('...".')
+    assert len(said) <= MAX_REASON_CHARS + len('".')
+    assert all(char.isascii() and char.isprintable() for char in told)
+    for hidden in ("1990", "0012345X", "123456/01A", "12345678"):
+        assert hidden not in told
+
+
+def test_a_wait_the_gateway_asks_for_names_its_code_and_sentence(harness: MakeHarness) -> None:
+    no_key = {"error": "no_signing_key", "reason": "This gateway has no usable signing key."}
+    run = harness([reply(200, TOKEN), reply(503, no_key, headers={"Retry-After": "300"})])
+    with pytest.raises(RetryAfterError) as waiting:
+        run.client.fetch_page(None, 10)
+    assert str(waiting.value) == (
+        "the police gateway asked to wait 300 s before GET /feed is tried again "
+        "(HTTP 503 no_signing_key, longer than a call waits), "
+        'saying "This gateway has no usable signing key".'
+    )
