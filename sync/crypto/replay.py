@@ -1,8 +1,9 @@
 """Replay protection: the `ReplayGuard` interface and an in-memory guard.
 
-A receiver accepts each `msg_id` once. Seeing the very same envelope again (same
-`msg_id`, same digest of the wire bytes) is `SAME`: the caller treats it as
-already applied and changes nothing. The same `msg_id` with a different digest
+A receiver accepts each `msg_id` once. Seeing the same envelope again (same
+`msg_id`, same digest of its canonical encoding, `wire_digest`: a re-encoded
+copy included) is `SAME`: the caller treats it as already applied and changes
+nothing. The same `msg_id` with a different digest
 is refused with `EnvelopeRejected`. The ledger-backed guard lives with the ledger.
 """
 

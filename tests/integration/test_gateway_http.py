@@ -6,6 +6,7 @@ and the hub's `GatewayClient` talking to it.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import shutil
@@ -342,6 +343,26 @@ def test_a_copy_re_encoded_and_delivered_first_leaves_the_genuine_one_its_receip
         receipt = client.deliver(envelope)
     assert first.status_code == 200
     assert receipt.digest == wire_digest(envelope)
+    assert len(_stored(setup.gateway.url)) == before + 1
+
+
+def test_a_re_encoded_copy_gets_the_same_receipt_whose_digest_is_of_the_canonical_encoding(
+    setup: Setup,
+) -> None:
+    """docs/gateway-openapi.yaml, Receipt.digest: SHA-256 of the canonical encoding, not of
+    the bytes sent; a copy re-encoded on the way is the same envelope, not a 409."""
+    envelope = notice_batch(setup.hub, AGENCY, 9)
+    document = json.loads(envelope)
+    copy = json.dumps({"sig": document["sig"], "ct": document["ct"], "header": document["header"]})
+    copy_bytes = (" " + copy.replace(",", ", ") + "\n").encode()
+    before = len(_stored(setup.gateway.url))
+    first = _post_raw(setup.gateway.url, envelope)
+    again = _post_raw(setup.gateway.url, copy_bytes)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.content == first.content
+    digest = json.loads(first.json()["receipt"])["digest"]
+    assert digest == hashlib.sha256(envelope).hexdigest() == wire_digest(copy_bytes)
+    assert digest != hashlib.sha256(copy_bytes.strip()).hexdigest()
     assert len(_stored(setup.gateway.url)) == before + 1
 
 
