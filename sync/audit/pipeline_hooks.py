@@ -37,25 +37,45 @@ ACTOR_EXCHANGE = "service:exchange"
 ACTOR_REPORT = "service:report"
 CLI_ACTOR_PREFIX = "cli:"
 OPERATOR_ACTOR_PREFIX = "operator:"
+MAX_OPERATOR_CHARS = 80  # with its prefix, well within the audit log's actor field
 MIN_COMBINED_RECORDS = 2
 
 
 def cli_actor(operator: str | None) -> str:
     """Who is consulting from the command line: the operator if named, else the OS account."""
-    if operator:
-        return OPERATOR_ACTOR_PREFIX + refuse_identifier_as_operator(operator.strip())
+    name = checked_operator(operator)
+    if name is not None:
+        return OPERATOR_ACTOR_PREFIX + name
     try:
         return CLI_ACTOR_PREFIX + getpass.getuser()
     except (KeyError, OSError):
         return CLI_ACTOR_PREFIX + "unknown"
 
 
-def refuse_identifier_as_operator(name: str) -> str:
+def checked_operator(operator: str | None, given_as: str = "") -> str | None:
+    """The operator's name without surrounding blanks (None when blank), or a refusal.
+
+    Every command takes an operator through this one check, so a name is
+    refused (exit 2) alike wherever it is used: longer than
+    `MAX_OPERATOR_CHARS`, not plain text, or shaped like a PNC or CRO number,
+    which the audit log must never hold. `given_as` says where the name came
+    from ("given with --operator"); the refusal never repeats the name.
+    """
+    name = (operator or "").strip()
+    if not name:
+        return None
+    who = f"The operator {given_as}" if given_as else "The operator"
+    if len(name) > MAX_OPERATOR_CHARS or not name.isprintable():
+        raise UsageError(f"{who} must be plain text of at most {MAX_OPERATOR_CHARS} characters.")
+    return refuse_identifier_as_operator(name, who)
+
+
+def refuse_identifier_as_operator(name: str, who: str = "The operator") -> str:
     """The operator's name, refused (exit 2) when shaped like a PNC or CRO number: the audit
     log names operators, and must never hold such a number."""
     if looks_like_identifier(name):
         raise UsageError(
-            "The operator must be a person's name or account, not something shaped like "
+            f"{who} must be a person's name or account, not something shaped like "
             "a PNC or CRO number."
         )
     return name

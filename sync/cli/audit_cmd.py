@@ -73,11 +73,12 @@ def head_cmd(state: CliState) -> None:
 def export_cmd(state: CliState, start: date | None, end: date | None, out: Path | None) -> None:
     """The entries as JSON Lines, one entry a line."""
     require_period(start, end)
+    operator = state.operator()
     app = state.app
     log = audit_log_for(app.ledger.engine)
     span = f"from {start or 'start'} to {end or 'now'}"
     lines = list(log.export_lines(start, end))
-    audit_cli_consultation(app, "audit log export", detail=span)
+    audit_cli_consultation(app, "audit log export", detail=span, operator=operator)
     write_lines(
         lines, out, lambda path: audit_cli_disclosure(app, "audit log export written", path)
     )

@@ -55,6 +55,21 @@ class CliState:
             self._app = App(settings, makes_ledger=not self.ledger_must_exist)
         return self._app
 
+    def operator(self, given: str | None = None) -> str | None:
+        """The operator this command acts or looks as, checked before it does anything.
+
+        `given` is the command's `--operator`; without it, ARMS_SYNC_OPERATOR or
+        the settings file's `operator`. None when there is none. Every command
+        that names an operator in the audit log calls this first, so a name the
+        log could not hold is refused (exit 2) alike everywhere, saying where
+        it came from.
+        """
+        from sync.audit.pipeline_hooks import checked_operator
+
+        if given:
+            return checked_operator(given, "given with --operator")
+        return checked_operator(self.app.settings.operator, _where_operator_is_set())
+
     def close(self) -> None:
         """Release what the App opened."""
         if self._app is not None:
@@ -62,6 +77,15 @@ class CliState:
 
 
 pass_state = click.make_pass_decorator(CliState)
+OPERATOR_VARIABLE = "ARMS_SYNC_OPERATOR"
+
+
+def _where_operator_is_set() -> str:
+    """Where the configured operator comes from: the variable (it wins), else the file."""
+    in_environment = any(
+        name.upper() == OPERATOR_VARIABLE and value.strip() for name, value in os.environ.items()
+    )
+    return f"set in {OPERATOR_VARIABLE}" if in_environment else "named in the settings file"
 
 
 def refuse_ledger_in_memory(database_url: str) -> None:

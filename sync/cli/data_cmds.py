@@ -62,8 +62,9 @@ def export() -> None:
 @pass_state
 def export_ownership_cmd(state: CliState, as_of: date | None, out: Path | None) -> None:
     """The ownership segment covering a date, per subject."""
+    operator = state.operator()
     app, _ = _with_a_run(state, "decisions to export")
-    audit_cli_consultation(app, "export ownership", refs=("export:ownership",))
+    audit_cli_consultation(app, "export ownership", refs=("export:ownership",), operator=operator)
     write_lines(
         export_ownership(app.ledger, as_of or app.today()), out, _disclosed(app, "ownership")
     )
@@ -74,8 +75,9 @@ def export_ownership_cmd(state: CliState, as_of: date | None, out: Path | None) 
 @pass_state
 def export_timeline_cmd(state: CliState, out: Path | None) -> None:
     """Every ownership segment, per subject."""
+    operator = state.operator()
     app, _ = _with_a_run(state, "decisions to export")
-    audit_cli_consultation(app, "export timeline", refs=("export:timeline",))
+    audit_cli_consultation(app, "export timeline", refs=("export:timeline",), operator=operator)
     write_lines(export_timeline(app.ledger), out, _disclosed(app, "timeline"))
 
 
@@ -84,8 +86,9 @@ def export_timeline_cmd(state: CliState, out: Path | None) -> None:
 @pass_state
 def export_links_cmd(state: CliState, out: Path | None) -> None:
     """Each subject's records and how they were linked."""
+    operator = state.operator()
     app, _ = _with_a_run(state, "decisions to export")
-    audit_cli_consultation(app, "export links", refs=("export:links",))
+    audit_cli_consultation(app, "export links", refs=("export:links",), operator=operator)
     write_lines(export_links(app.ledger), out, _disclosed(app, "links"))
 
 
@@ -152,6 +155,7 @@ def report_duplicates(
     """The duplicate-assessment report."""
     require_period(date_from, date_to)
     require_area_code(area)
+    operator = state.operator()
     app, last = _with_a_run(state, "flags to report")
     filters = ReportFilters(
         date_from=date_from,
@@ -165,7 +169,9 @@ def report_duplicates(
         warn_of_unknown_area(app, area)
     built = ledger_report(app, filters, for_agency, last)  # type: ignore[arg-type]
     content = render(built, fmt)
-    audit_cli_consultation(app, "report duplicates", refs=("report:duplicates",), detail=fmt)
+    audit_cli_consultation(
+        app, "report duplicates", refs=("report:duplicates",), detail=fmt, operator=operator
+    )
     if out is None:
         click.echo(content.decode("utf-8-sig"), nl=False)
         return
@@ -212,10 +218,11 @@ def rejects(state: CliState, as_json: bool, with_warnings: bool) -> None:
     run is marked with that run ("fixed"): the record is in the ledger now.
     With `--json`, every line (rejected or orphaned record) has the same fields.
     """
+    operator = state.operator()
     if with_warnings:
-        _list_warnings(state, as_json)
+        _list_warnings(state, as_json, operator)
         return
-    audit_cli_consultation(state.app, "rejects list")
+    audit_cli_consultation(state.app, "rejects list", operator=operator)
     rows = state.app.ledger.list_rejects()
     orphans = state.app.ledger.list_orphans()
     if as_json:
@@ -268,9 +275,9 @@ def _print_rejects_table(rows: list[dict[str, Any]], orphans: list[dict[str, Any
     )
 
 
-def _list_warnings(state: CliState, as_json: bool) -> None:
+def _list_warnings(state: CliState, as_json: bool, operator: str | None) -> None:
     """The records accepted with warnings: agency, type, id and each warning."""
-    audit_cli_consultation(state.app, "rejects list", detail="warnings")
+    audit_cli_consultation(state.app, "rejects list", detail="warnings", operator=operator)
     rows = state.app.ledger.list_warnings()
     if as_json:
         for row in rows:

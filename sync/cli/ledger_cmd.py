@@ -39,8 +39,9 @@ def reencrypt_cmd(state: CliState, keys_dir: Path | None, operator: str | None) 
     """
     if keys_dir is not None:
         state.keys_dir = keys_dir
+    name = state.operator(operator)
     with _progress() as show:
-        outcome = reencrypt_ledger(state.app, operator=operator, progress=show)
+        outcome = reencrypt_ledger(state.app, operator=name, progress=show)
     click.echo(summary(outcome))
 
 

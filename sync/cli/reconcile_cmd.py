@@ -73,7 +73,7 @@ def record_pair_act(act: PairAct) -> Callable[..., None]:
 
 
 def _actor(state: CliState, operator: str | None, reason: str | None) -> Actor:
-    return require_actor(operator or state.app.settings.operator, reason)
+    return require_actor(state.operator(operator), reason)
 
 
 def _echo_outcome(state: CliState, outcome: ActOutcome, act: str) -> None:
@@ -110,8 +110,9 @@ def list_cmd(
     """Open items, oldest first (then by kind)."""
     from sync.reconcile.items import list_items
 
+    name = state.operator(operator)
     app = state.app
-    audit_cli_consultation(app, "reconcile list", detail=f"kind {kind or 'all'}", operator=operator)
+    audit_cli_consultation(app, "reconcile list", detail=f"kind {kind or 'all'}", operator=name)
     with app.ledger.engine.connect() as conn:
         items = list_items(conn, app.ledger.codec, kind, resolved=show_all)
     for item in items:
@@ -143,7 +144,7 @@ def show_cmd(state: CliState, subject_id: str, operator: str | None) -> None:
     from sync.reconcile.render import report_lines
     from sync.reconcile.subject import subject_report
 
-    name = require_operator(operator or state.app.settings.operator)
+    name = require_operator(state.operator(operator))
     app = state.app
     report = subject_report(app.ledger, subject_id)
     audit_cli_consultation(

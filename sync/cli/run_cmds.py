@@ -190,6 +190,7 @@ def demo(state: CliState, out: Path, subjects: int) -> None:
     output_folder(out)
     if state.db is None and "database_url" not in load_settings(state.config).model_fields_set:
         state.db = f"sqlite:///{out / 'arms-sync.db'}"
+    state.operator()  # the report's disclosure names it: refused now, not after the run
     try:
         run_demo(state.app, out, subjects, DEMO_SEED)
     except OSError as error:

@@ -466,7 +466,7 @@ def abandon(state: CliState, cycle_id: int, operator: str | None, do_apply: bool
     from sync.audit.pipeline_hooks import cli_actor
     from sync.distributed.abandon import abandon_cycle
 
+    actor = cli_actor(state.operator(operator))
     app = state.app
-    actor = cli_actor(operator or app.settings.operator)
     outcome = abandon_cycle(app.ledger.engine, cycle_id, actor, app.clock(), apply=do_apply)
     click.echo(outcome.sentence(do_apply))

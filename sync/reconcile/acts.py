@@ -15,14 +15,13 @@ from datetime import date
 from sqlalchemy import Connection, select
 
 from sync.audit.chain import AuditKind
-from sync.audit.pipeline_hooks import OPERATOR_ACTOR_PREFIX, refuse_identifier_as_operator
+from sync.audit.pipeline_hooks import OPERATOR_ACTOR_PREFIX, checked_operator
 from sync.core.records import Agency, RecordRef
 from sync.errors import UsageError
 from sync.feeds.jsonl import looks_like_an_id
 from sync.ledger import schema
 from sync.ledger.former_members import current_holders
 
-MAX_OPERATOR_CHARS = 80
 MAX_REASON_CHARS = 2_000
 ACT_ID_BYTES = 8
 REF_SEPARATOR = ":"
@@ -53,18 +52,14 @@ class AuditNote:
 
 
 def require_operator(operator: str | None) -> str:
-    """The operator's name, or a one-sentence refusal."""
-    name = (operator or "").strip()
-    if not name:
+    """The operator's name (checked as every command checks it), or a one-sentence refusal."""
+    name = checked_operator(operator)
+    if name is None:
         raise UsageError(
             "An operator is required: give --operator, set ARMS_SYNC_OPERATOR, "
             "or name operator in the settings file."
         )
-    if len(name) > MAX_OPERATOR_CHARS or not name.isprintable():
-        raise UsageError(
-            f"The operator must be plain text of at most {MAX_OPERATOR_CHARS} characters."
-        )
-    return refuse_identifier_as_operator(name)
+    return name
 
 
 def require_actor(operator: str | None, reason: str | None) -> Actor:

@@ -7,11 +7,10 @@ from datetime import date
 
 import pytest
 
-from sync.audit.pipeline_hooks import cli_actor
+from sync.audit.pipeline_hooks import MAX_OPERATOR_CHARS, checked_operator, cli_actor
 from sync.core.records import Agency, RecordRef
 from sync.errors import UsageError
 from sync.reconcile.acts import (
-    MAX_OPERATOR_CHARS,
     MAX_REASON_CHARS,
     Actor,
     as_given,
@@ -58,6 +57,27 @@ def test_an_operator_shaped_like_a_pnc_or_cro_is_bad_usage(operator: str) -> Non
     with pytest.raises(UsageError, match=sentence):
         cli_actor(operator)
     assert cli_actor("j.smith/PPU") == "operator:j.smith/PPU"
+
+
+@pytest.mark.parametrize("operator", ["o" * (MAX_OPERATOR_CHARS + 1), "p" * 95, "j\tsmith"])
+def test_a_consultation_refuses_the_names_an_act_refuses_in_the_same_words(operator: str) -> None:
+    """A listing or an export names its operator in the audit log as an act does: the same
+    rule, exit 2, one sentence that never repeats the name."""
+    with pytest.raises(UsageError) as act:
+        require_operator(operator)
+    with pytest.raises(UsageError) as consultation:
+        cli_actor(operator)
+    assert str(act.value) == str(consultation.value)
+    assert str(act.value) == "The operator must be plain text of at most 80 characters."
+
+
+def test_a_refusal_says_where_the_operator_came_from() -> None:
+    with pytest.raises(UsageError, match=r"^The operator set in ARMS_SYNC_OPERATOR must be "):
+        checked_operator("q" * 95, "set in ARMS_SYNC_OPERATOR")
+    with pytest.raises(UsageError, match=r"^The operator given with --operator must be a per"):
+        checked_operator("85/1234567N", "given with --operator")
+    assert checked_operator("  ", "given with --operator") is None
+    assert checked_operator(" jsmith ") == "jsmith"
 
 
 @pytest.mark.parametrize("reason", [None, "", " \t "])
