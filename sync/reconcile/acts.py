@@ -16,9 +16,11 @@ from sqlalchemy import Connection, select
 
 from sync.audit.chain import AuditKind
 from sync.audit.pipeline_hooks import OPERATOR_ACTOR_PREFIX, checked_operator
+from sync.core.identifiers import InvalidIdentifier
 from sync.core.records import Agency, RecordRef
 from sync.errors import UsageError
 from sync.feeds.jsonl import looks_like_an_id
+from sync.feeds.models import canonical_person_ref
 from sync.ledger import schema
 from sync.ledger.former_members import current_holders
 
@@ -82,14 +84,28 @@ def parse_record_ref(text: str) -> RecordRef:
     """`agency:person_id` as a record reference, or a refusal.
 
     `agency/person_id`, the form `reconcile list` shows an item's records in, is
-    taken too: no person reference holds either separator.
+    taken too: no person reference holds either separator. The id is read as
+    the agency's feed reads its person ids, so `probation:k000001` is K000001.
     """
     agency, sep, person_id = text.replace(LISTED_REF_SEPARATOR, REF_SEPARATOR, 1).partition(
         REF_SEPARATOR
     )
     if not sep or not person_id or agency not in {a.value for a in Agency}:
         raise UsageError("A person record must be given as probation:ID or police:ID.")
-    return RecordRef(Agency(agency), person_id.strip())
+    return RecordRef(Agency(agency), canonical_reference(agency, person_id))
+
+
+def canonical_reference(agency: str, person_id: str) -> str:
+    """A person reference typed by an operator, in the form the feed reader keeps that
+    agency's person ids in (trimmed; a CRN upper-cased), or a refusal naming the rule
+    it breaks (the reference is not repeated)."""
+    try:
+        return canonical_person_ref(agency, person_id)
+    except InvalidIdentifier as error:
+        rule = str(error).partition(": ")[2]
+        raise UsageError(
+            f"The {agency} person record given is not a valid reference: it {rule}."
+        ) from None
 
 
 def as_given(noun: str, given: str) -> str:

@@ -122,6 +122,41 @@ def test_a_record_is_taken_as_agency_colon_or_slash_id(text: str, expected: Reco
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("probation:k000001", RecordRef(Agency.PROBATION, "K000001")),
+        ("probation/ x600001 ", RecordRef(Agency.PROBATION, "X600001")),
+        ("police:lan-2", RecordRef(Agency.POLICE, "lan-2")),  # opaque: kept as given
+    ],
+)
+def test_a_record_reference_is_read_as_its_agencys_feed_reads_it(
+    text: str, expected: RecordRef
+) -> None:
+    """identifiers.md: a CRN is upper-case after trimming; a police reference is opaque."""
+    assert parse_record_ref(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("probation:X1", "it must be one letter and six digits."),
+        ("probation:\u0131123456", "it must be one letter and six digits."),
+        ("police:LAN 2", "it must be 1-32 letters, digits or hyphens."),
+    ],
+)
+def test_a_reference_its_agency_could_never_send_is_refused_without_repeating_it(
+    text: str, rule: str
+) -> None:
+    agency, _, given = text.partition(":")
+    with pytest.raises(UsageError) as refused:
+        parse_record_ref(text)
+    assert str(refused.value) == (
+        f"The {agency} person record given is not a valid reference: {rule}"
+    )
+    assert given not in str(refused.value)
+
+
+@pytest.mark.parametrize(
     "text", ["X600001", "probation:", "probation/", "court:X600001", "Probation:X1", ":X1"]
 )
 def test_a_record_without_a_known_agency_and_an_id_is_refused(text: str) -> None:
