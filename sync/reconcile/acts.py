@@ -153,8 +153,12 @@ def vanished_subject_message(subject_id: str, holders: Sequence[str] | None) -> 
     return f"{gone}: its records are now in subjects {named}; use those ids."
 
 
-def require_person(conn: Connection, ref: RecordRef) -> None:
-    """Refuse a person record that is not current in the ledger (the id is not echoed)."""
+def require_person(conn: Connection, ref: RecordRef, place: str = "") -> None:
+    """Refuse a person record that is not current in the ledger (the id is not echoed).
+
+    `place` ("first", "second") tells apart two records of one agency given
+    together, which the agency alone cannot.
+    """
     table = schema.records
     found = conn.execute(
         select(table.c.rid).where(
@@ -165,7 +169,9 @@ def require_person(conn: Connection, ref: RecordRef) -> None:
         )
     ).first()
     if found is None:
-        raise UsageError(f"The {ref.agency} person record given is not in the ledger.")
+        given = f"{place} person record given ({ref.agency})" if place else ""
+        named = given or f"{ref.agency} person record given"
+        raise UsageError(f"The {named} is not in the ledger.")
 
 
 def require_date_range(start: date, end: date | None) -> None:

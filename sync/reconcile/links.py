@@ -33,9 +33,10 @@ UNLINK_PREFIX = "UNL"
 def _check_pair(app: App, a: RecordRef, b: RecordRef) -> None:
     if a == b:
         raise UsageError("A record cannot be linked to or unlinked from itself.")
+    one_agency = a.agency == b.agency  # then only their places tell them apart
     with app.ledger.engine.connect() as conn:
-        require_person(conn, a)
-        require_person(conn, b)
+        require_person(conn, a, "first" if one_agency else "")
+        require_person(conn, b, "second" if one_agency else "")
 
 
 def _with_link(inputs: DecisionInputs, a: RecordRef, b: RecordRef) -> DecisionInputs:

@@ -40,3 +40,25 @@ def test_a_crn_in_lower_case_names_the_record_the_feed_stored(ledger: Path, act:
     )
     assert result.stdout.startswith(f"Preview of {act}")
     assert _preview_refs(ledger) == ["person:police/LAN-1", "person:probation/P100002"]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "sentence"),
+    [
+        ("probation:P100001", "probation:Z999999", "The second person record given (probation)"),
+        ("probation/Z999999", "probation:P100001", "The first person record given (probation)"),
+        ("police:NOBODY-1", "police:LAN-1", "The first person record given (police)"),
+        ("probation:Z999999", "police:LAN-1", "The probation person record given"),
+        ("probation:P100001", "police:NOBODY-1", "The police person record given"),
+    ],
+)
+def test_a_missing_record_is_told_apart_from_the_other_without_repeating_it(
+    ledger: Path, first: str, second: str, sentence: str
+) -> None:
+    """Two records of one agency are told apart by their places; of two agencies, by agency."""
+    result = arms_sync(
+        "reconcile", "link", first, second, *REASON, cwd=ledger, env=OPERATOR, check=False
+    )
+    assert (result.returncode, result.stderr) == (2, f"Error: {sentence} is not in the ledger.\n")
+    assert "Z999999" not in result.stderr
+    assert "NOBODY" not in result.stderr
