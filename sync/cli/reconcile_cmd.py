@@ -228,7 +228,7 @@ def resolve_cmd(state: CliState, flag_key: str, operator: str | None, reason: st
     from sync.reconcile.flags import resolve
 
     actor = _actor(state, operator, reason)
-    click.echo(f"The flag is now {resolve(state.app, flag_key, actor)}.")
+    click.echo(_flag_now(flag_key, resolve(state.app, flag_key, actor)))
 
 
 @reconcile.command("reopen")
@@ -240,4 +240,10 @@ def reopen_cmd(state: CliState, flag_key: str, operator: str | None, reason: str
     from sync.reconcile.flags import reopen
 
     actor = _actor(state, operator, reason)
-    click.echo(f"The flag is now {reopen(state.app, flag_key, actor)}.")
+    click.echo(_flag_now(flag_key, reopen(state.app, flag_key, actor)))
+
+
+def _flag_now(key: str, flag_state: str) -> str:
+    """The flag acted on, by the key `reconcile list` shows it under (references only, as in
+    the audit log), and its state now."""
+    return f"The flag {key} is now {flag_state}."

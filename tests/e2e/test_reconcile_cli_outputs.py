@@ -44,13 +44,14 @@ def _last_entry(ledger: Path) -> dict[str, object]:
 
 
 def test_resolve_and_reopen_each_say_what_the_flag_is_now(ledger: Path) -> None:
-    """Each prints one line naming the flag's new state."""
+    """Each prints one line naming the flag, by the key `reconcile list` shows, and its new
+    state."""
     flag = RESOLVED[0]
     resolved = arms_sync("reconcile", "resolve", flag, *REASON, cwd=ledger, env=OPERATOR)
     reopened = arms_sync("reconcile", "reopen", flag, *REASON, cwd=ledger, env=OPERATOR)
 
-    assert resolved.stdout == "The flag is now resolved.\n"
-    assert reopened.stdout == "The flag is now open.\n"
+    assert resolved.stdout == "The flag duplicate|police|LA-1 is now resolved.\n"
+    assert reopened.stdout == "The flag duplicate|police|LA-1 is now open.\n"
 
 
 def test_the_listing_shows_each_item_on_a_line_and_counts_them_in_words(ledger: Path) -> None:
