@@ -19,7 +19,7 @@ import pytest
 
 from sync.errors import UsageError
 from sync.reports import DuplicateReport, ReportFilters, build_report
-from sync.reports.models import Counterpart, MonthCounts, hours_text
+from sync.reports.models import Counterpart, FlagState, MonthCounts, hours_text
 from sync.reports.render import REPORT_FORMATS, render
 from sync.reports.render_html import Chart, build_chart, render_html
 from sync.reports.render_json import render_json
@@ -184,6 +184,27 @@ def test_every_filter_given_is_shown() -> None:
 
     for shown in ("Area: NW", "Agency: police", "Flags: open only", "Kinds: duplicate"):
         assert shown in meta
+
+
+@pytest.mark.parametrize(
+    ("state", "shown"),
+    [
+        ("open", "Flags: open only"),
+        ("closed", "Flags: closed only"),
+        (None, "Flags: open and closed"),
+    ],
+)
+def test_the_header_says_which_flags_it_covers_whatever_the_state(
+    state: FlagState | None, shown: str
+) -> None:
+    """docs/reports.md: `state` is open, closed, or both (`--state all`); a report of both
+    says so, rather than leaving a manager to guess it holds the open flags only."""
+    filters = ReportFilters(state=state)
+
+    meta = _by_id(_page(render_html(report_of(duplicate_pair(), filters))), "report-meta").text()
+
+    assert shown in meta
+    assert meta.count("Flags:") == 1
 
 
 def test_a_report_without_filters_says_it_covers_all_areas() -> None:
