@@ -28,6 +28,7 @@ from sqlalchemy import Connection, select
 from sync.app import App
 from sync.core.bulk import paused_garbage_collection
 from sync.core.decide import DecisionInputs, Decisions, decide, decide_around_act
+from sync.core.duplicates import REVIEW_KINDS
 from sync.core.notices import Notice
 from sync.core.policy import PolicySettings
 from sync.core.records import Agency, Override, Owner, RecordRef
@@ -82,7 +83,9 @@ class RunSummary:
     changed: dict[str, int] = field(default_factory=dict)
     subjects: int = 0
     owners_today: dict[str, int] = field(default_factory=dict)
-    open_flags: dict[str, int] = field(default_factory=dict)
+    open_flags: dict[str, int] = field(default_factory=dict)  # the report's kinds only
+    # Gender and date-of-birth conflicts: review items, not flags (`REVIEW_KINDS`).
+    review_items: dict[str, int] = field(default_factory=dict)
     orphans: int = 0
     feed_errors: dict[str, str] = field(default_factory=dict)
     notice_batches: int = 0
@@ -117,6 +120,8 @@ class RunSummary:
         yield f"owner on {self.as_of.isoformat()}: {owners or 'none'}"
         flags = ", ".join(f"{kind} {count}" for kind, count in self.open_flags.items())
         yield f"open flags: {flags or 'none'}"
+        items = ", ".join(f"{kind} {count}" for kind, count in self.review_items.items())
+        yield f"review items: {items or 'none'}"
         if self.notice_batches:
             yield f"notice batches queued: {self.notice_batches}"
         for agency, delivered in self.delivered.items():
@@ -151,13 +156,19 @@ class RunSummary:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
         """The summary `as_dict` gave (a stored run's); fields added since take their
-        defaults, keys of other kinds of run (a manual act's) are left out."""
+        defaults, keys of other kinds of run (a manual act's) are left out. A summary
+        stored before review items had a count of their own has them among its open
+        flags: they are parted again."""
         known = {field.name for field in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
         values["as_of"] = date.fromisoformat(data["as_of"])
         values["feeds"] = {
             agency: IngestCounts(**counts) for agency, counts in data.get("feeds", {}).items()
         }
+        if "review_items" not in data:
+            values["open_flags"], values["review_items"] = split_review_items(
+                data.get("open_flags", {})
+            )
         return cls(**values)
 
 
@@ -520,7 +531,8 @@ def load_active_overrides(app: App) -> dict[str, list[Override]]:
 
 
 def summarise_decisions(summary: RunSummary, decisions: Decisions) -> None:
-    """Fill in the summary's subjects, orphans, owners today and open flags from a pass."""
+    """Fill in the summary's subjects, orphans, owners today, open flags and review items
+    from a pass."""
     summary.subjects = len(decisions.subjects)
     summary.orphans = len(decisions.orphans)
     owners: Counter[str] = Counter()
@@ -531,7 +543,14 @@ def summarise_decisions(summary: RunSummary, decisions: Decisions) -> None:
                 owners[str(segment.owner)] += 1
         flags.update(str(flag.kind) for flag in decision.flags)
     summary.owners_today = dict(sorted(owners.items()))
-    summary.open_flags = dict(sorted(flags.items()))
+    summary.open_flags, summary.review_items = split_review_items(dict(sorted(flags.items())))
+
+
+def split_review_items(counts: Mapping[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """Counts per kind, parted into the flags' and the review items' (`REVIEW_KINDS`)."""
+    flags = {kind: n for kind, n in counts.items() if kind not in REVIEW_KINDS}
+    items = {kind: n for kind, n in counts.items() if kind in REVIEW_KINDS}
+    return flags, items
 
 
 def deliver_to_gateways(app: App, sources: Mapping[str, FeedSource], summary: RunSummary) -> None:

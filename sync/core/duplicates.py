@@ -30,6 +30,7 @@ from sync.core.records import (
 DEFAULT_WINDOW_DAYS = 180
 MIN_RECORDS_FOR_DUPLICATE = 2
 PERSON_ID_SEPARATOR = ","
+FLAG_KEY_SEPARATOR = "|"  # between a stored flag key's parts; the first part is its kind
 
 FlagKey = tuple[str, str, str]
 
@@ -55,6 +56,9 @@ DUPLICATE_REPORT_KINDS = frozenset(
         FlagKind.DUPLICATE_PERSON_RECORD,
     }
 )
+# Raised beside the flags but not flags: items for a person to review (`reconcile list`),
+# never in the duplicate-assessment report (docs/decisions.md, "Duplicates").
+REVIEW_KINDS = frozenset({FlagKind.GENDER_CONFLICT, FlagKind.DOB_CONFLICT})
 MISPLACED_KINDS = frozenset({FlagKind.ASSESSED_BY_NON_OWNER, FlagKind.ASSESSED_WITHOUT_OWNER})
 
 _OWNER_OF = {Agency.PROBATION: Owner.PROBATION, Agency.POLICE: Owner.POLICE}

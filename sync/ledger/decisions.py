@@ -26,7 +26,7 @@ from sync.audit.chain import Draft
 from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import decision_pass_drafts, override_move_drafts
 from sync.core.decide import Decisions, SubjectDecision, membership_matched_by
-from sync.core.duplicates import Flag
+from sync.core.duplicates import FLAG_KEY_SEPARATOR, Flag
 from sync.core.notices import Notice, notices_for_subject
 from sync.errors import StalePass
 from sync.ledger import schema
@@ -56,7 +56,7 @@ FLAG_CONTENT_COLUMNS = (
 
 def flag_key(flag: Flag) -> str:
     """The flag's stable identity as one string: `kind|agency|assessment or person ids`."""
-    return "|".join(str(part) for part in flag.key)
+    return FLAG_KEY_SEPARATOR.join(str(part) for part in flag.key)
 
 
 def flag_content(flag: Flag) -> dict[str, Any]:

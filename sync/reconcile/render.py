@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from sync.core.duplicates import FLAG_KEY_SEPARATOR, REVIEW_KINDS
 from sync.core.policy import Segment
 from sync.reconcile.diff import OwnershipChange
 from sync.reconcile.preview import ActOutcome, SubjectView
@@ -64,6 +65,32 @@ def notice_line(change: OwnershipChange) -> str:
     )
 
 
+def _flags_and_items_lines(
+    closing: Iterable[str], raising: Iterable[str], outcome: ActOutcome
+) -> list[str]:
+    """The flags an act closes and raises, then (only when it touches any) the review
+    items, which are not flags (`REVIEW_KINDS`), each by its key."""
+    when = "" if outcome.applied else "that will "
+    closed, raised = ("closed", "raised") if outcome.applied else ("close", "be raised")
+    flags_closed, items_closed = _part_review_items(closing)
+    flags_raised, items_raised = _part_review_items(raising)
+    lines = [
+        *_flag_lines(f"Flags {when}{closed}:", flags_closed),
+        *_flag_lines(f"Flags {when}{raised}:", flags_raised),
+    ]
+    if items_closed or items_raised:
+        lines.extend(_flag_lines(f"Review items {when}{closed}:", items_closed))
+        lines.extend(_flag_lines(f"Review items {when}{raised}:", items_raised))
+    return lines
+
+
+def _part_review_items(keys: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Flag keys parted into the flags' and the review items' (a key starts with its kind)."""
+    listed = list(keys)
+    items = [key for key in listed if key.partition(FLAG_KEY_SEPARATOR)[0] in REVIEW_KINDS]
+    return [key for key in listed if key not in items], items
+
+
 def _flag_lines(title: str, keys: Iterable[str]) -> list[str]:
     """A titled list of flag keys (as `reconcile list` shows them), or "none"."""
     listed = [f"  {key}" for key in keys]
@@ -94,13 +121,7 @@ def outcome_lines(outcome: ActOutcome, act: str, *, sends_notices: bool) -> list
     lines.extend(notice_line(change) for change in preview.notices)
     if not preview.notices:
         lines.append("  none (no owner or rule changes)")
-    closed, raised = (
-        ("Flags closed:", "Flags raised:")
-        if outcome.applied
-        else ("Flags that will close:", "Flags that will be raised:")
-    )
-    lines.extend(_flag_lines(closed, preview.flags_closed))
-    lines.extend(_flag_lines(raised, preview.flags_raised))
+    lines.extend(_flags_and_items_lines(preview.flags_closed, preview.flags_raised, outcome))
     if not preview.changes_anything:
         lines.append("This act changes no subject and no timeline.")
     lines.extend(preview.notes)

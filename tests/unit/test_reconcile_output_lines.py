@@ -105,6 +105,40 @@ def test_an_applied_act_names_its_id_and_run_and_what_it_closed_and_raised() -> 
     ]
 
 
+def test_review_items_an_act_touches_are_listed_apart_from_its_flags() -> None:
+    """docs/decisions.md: gender and date-of-birth conflicts are review items, not flags."""
+    preview = Preview(
+        (),
+        (),
+        (),
+        flags_closed=("dob_conflict||LAN-1,X600001",),
+        flags_raised=("duplicate|police|LA-1", "gender_conflict||LAN-1,X600001"),
+    )
+    applied = outcome_lines(ActOutcome("LNK-1", preview, True, 7), "link", sends_notices=True)
+    previewed = outcome_lines(ActOutcome(None, preview, False), "link", sends_notices=True)
+
+    assert applied[-8:] == [
+        "Flags closed:",
+        "  none",
+        "Flags raised:",
+        "  duplicate|police|LA-1",
+        "Review items closed:",
+        "  dob_conflict||LAN-1,X600001",
+        "Review items raised:",
+        "  gender_conflict||LAN-1,X600001",
+    ]
+    assert previewed[-8:] == [
+        "Flags that will close:",
+        "  none",
+        "Flags that will be raised:",
+        "  duplicate|police|LA-1",
+        "Review items that will close:",
+        "  dob_conflict||LAN-1,X600001",
+        "Review items that will be raised:",
+        "  gender_conflict||LAN-1,X600001",
+    ]
+
+
 def test_an_act_that_changes_nothing_says_so() -> None:
     lines = outcome_lines(
         ActOutcome(None, Preview((), (), ()), False), "unlink", sends_notices=True

@@ -63,6 +63,35 @@ def test_a_feed_that_changed_nothing_counts_zero_and_nothing_found_is_none() -> 
     assert "records changed (new, updated or deleted): probation 1, police 0" in told
     assert "owner on 2026-11-28: none" in told
     assert "open flags: none" in told
+    assert "review items: none" in told
+
+
+def test_review_items_are_told_apart_from_the_flags_the_report_counts() -> None:
+    """docs/decisions.md: gender and date-of-birth conflicts are review items, not flags."""
+    told = list(
+        summary(
+            open_flags={"duplicate": 2},
+            review_items={"dob_conflict": 20, "gender_conflict": 1},
+        ).lines()
+    )
+    assert "open flags: duplicate 2" in told
+    assert "review items: dob_conflict 20, gender_conflict 1" in told
+    assert told.index("review items: dob_conflict 20, gender_conflict 1") == (
+        told.index("open flags: duplicate 2") + 1
+    )
+
+
+def test_a_summary_stored_with_review_items_among_its_flags_is_read_with_them_apart() -> None:
+    """A run stored before review items were counted apart reads as one stored since."""
+    stored = summary(open_flags={"dob_conflict": 3, "duplicate": 2, "gender_conflict": 1})
+    data = stored.as_dict()
+    del data["review_items"]
+
+    read = RunSummary.from_dict(data)
+
+    assert read.open_flags == {"duplicate": 2}
+    assert read.review_items == {"dob_conflict": 3, "gender_conflict": 1}
+    assert RunSummary.from_dict(read.as_dict()) == read
 
 
 def test_gateways_are_told_notes_first_then_feed_errors_then_delivery_errors_each_by_agency() -> (
