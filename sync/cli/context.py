@@ -66,7 +66,7 @@ class CliState:
         """
         from sync.audit.pipeline_hooks import checked_operator
 
-        if given:
+        if given and given.strip():  # a blank option gives no operator, as if left out
             return checked_operator(given, "given with --operator")
         return checked_operator(self.app.settings.operator, _where_operator_is_set())
 

@@ -126,6 +126,13 @@ def test_the_option_wins_over_the_environment_and_is_the_one_checked(ledger: Pat
     assert (result.returncode, result.stderr) == (2, FROM_OPTION)
 
 
+def test_a_blank_option_leaves_the_configured_operator_to_be_checked(ledger: Path) -> None:
+    """`--operator " "` is as if left out: the configured name is used, and checked as such."""
+    env = {"ARMS_SYNC_OPERATOR": FAR_TOO_LONG}
+    result = arms_sync("reconcile", "list", "--operator", " ", cwd=ledger, env=env, check=False)
+    assert (result.returncode, result.stderr) == (2, FROM_VARIABLE)
+
+
 def test_the_longest_name_is_taken_by_a_listing_and_an_export_alike(ledger: Path) -> None:
     arms_sync("reconcile", "list", "--operator", LONGEST, cwd=ledger)
     arms_sync("export", "links", cwd=ledger, env={"ARMS_SYNC_OPERATOR": LONGEST})
