@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from sync.core.duplicates import FLAG_KEY_SEPARATOR, REVIEW_KINDS
 from sync.core.policy import Segment
@@ -142,10 +143,7 @@ def report_lines(report: SubjectReport) -> list[str]:
         segment_line(s["from"], s["to"], s["owner"], s["rule"], s["mandatory"])
         for s in report.timeline
     )
-    lines.append("Flags:")
-    lines.extend(f"  [{f['state']}] {f['kind']}  {f['key']}" for f in report.flags)
-    if not report.flags:
-        lines.append("  none")
+    lines.extend(_subject_flag_lines(report.flags))
     lines.append("Manual acts:")
     lines.extend(
         f"  {e.at.isoformat(timespec='seconds')} {e.act} {e.act_id} by {e.operator}: "
@@ -155,3 +153,18 @@ def report_lines(report: SubjectReport) -> list[str]:
     if not report.history:
         lines.append("  none")
     return lines
+
+
+def _subject_flag_lines(flags: list[dict[str, Any]]) -> list[str]:
+    """A subject's flags with their states, then (only when it has any) its review items,
+    which are not flags (`REVIEW_KINDS`)."""
+    flag_lines = [_state_line(flag) for flag in flags if flag["kind"] not in REVIEW_KINDS]
+    item_lines = [_state_line(flag) for flag in flags if flag["kind"] in REVIEW_KINDS]
+    lines = ["Flags:", *(flag_lines or ["  none"])]
+    if item_lines:
+        lines.extend(["Review items:", *item_lines])
+    return lines
+
+
+def _state_line(flag: dict[str, Any]) -> str:
+    return f"  [{flag['state']}] {flag['kind']}  {flag['key']}"

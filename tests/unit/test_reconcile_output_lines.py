@@ -182,6 +182,21 @@ def test_a_subject_report_shows_records_side_by_side_timeline_flags_and_history(
     ]
 
 
+def test_a_subject_report_lists_its_review_items_apart_from_its_flags() -> None:
+    """docs/decisions.md: gender and date-of-birth conflicts are review items, not flags."""
+    conflict = "dob_conflict||P6,X600001"
+    report = SubjectReport("S1", flags=[{"key": conflict, "kind": "dob_conflict", "state": "open"}])
+    lines = report_lines(report)
+    assert lines[-6:] == [
+        "Flags:",
+        "  none",
+        "Review items:",
+        f"  [open] dob_conflict  {conflict}",
+        "Manual acts:",
+        "  none",
+    ]
+
+
 def test_a_subject_report_without_flags_or_acts_says_none() -> None:
     lines = report_lines(SubjectReport("S1"))
     assert lines[-4:] == ["Flags:", "  none", "Manual acts:", "  none"]
