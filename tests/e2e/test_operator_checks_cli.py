@@ -22,7 +22,7 @@ from tests.e2e.test_reconcile_cli import AS_OF, REASON, arms_sync, subjects, syn
 pytestmark = pytest.mark.e2e
 
 LONGEST = "o" * 80
-TOO_LONG = "p" * 85  # the acts refused it, while a listing logged it
+TOO_LONG = "p" * 85  # over the limit, yet within the audit log's actor field
 FAR_TOO_LONG = "q" * 95  # longer than the audit log's actor field with its prefix
 CONTROL = "j\x1bsmith"
 BAD_NAMES = (TOO_LONG, FAR_TOO_LONG, CONTROL)
