@@ -28,7 +28,14 @@ from sync.core.policy import PI_15_2015, PolicySettings
 from sync.core.records import RecordRef
 from sync.crypto.at_rest import FieldCipher, new_data_key
 from sync.crypto.key_file import read_data_key_file
-from sync.crypto.keyring import RING_FILE, data_key_path, load_data_key, load_keyring
+from sync.crypto.keyring import (
+    RING_FILE,
+    FileStamp,
+    data_key_path,
+    file_stamp,
+    load_data_key,
+    load_keyring,
+)
 from sync.crypto.keys import KeyRing, Party
 from sync.errors import ConfigurationError
 from sync.gateway_clients import GatewayClients, build_gateway_client
@@ -155,17 +162,7 @@ def local_key_file(engine: Engine) -> Path | None:
     return None if path is None else path.with_name(path.name + LOCAL_KEY_SUFFIX)
 
 
-FileStamp = tuple[int, int, int] | None
 KeysStamp = tuple[FileStamp, ...]
-
-
-def _file_stamp(path: Path) -> FileStamp:
-    """A file's inode, size and modification time in ns, or None if it is not there."""
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return (status.st_ino, status.st_size, status.st_mtime_ns)
 
 
 @dataclass
@@ -349,7 +346,7 @@ class App:
             files += [settings.keys_dir / RING_FILE, data_key_path(settings.keys_dir)]
         if settings.at_rest_key_file is not None:
             files.append(settings.at_rest_key_file)
-        return tuple(_file_stamp(path) for path in files)
+        return tuple(file_stamp(path) for path in files)
 
     def today(self) -> date:
         """Today's date in England and Wales (`sync.local_day`)."""

@@ -42,6 +42,19 @@ PRIVATE_DIR_MODE = 0o700
 PUBLIC_FILE_MODE = 0o644
 FIRST_GENERATION = 1
 
+FileStamp = tuple[int, int, int] | None
+"""A file's (or folder's) inode, size and modification time in ns; None when absent."""
+
+
+def file_stamp(path: Path) -> FileStamp:
+    """The stamp that tells a key file (or folder) changed since it was read."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_ino, status.st_size, status.st_mtime_ns)
+
+
 _RAW = serialization.Encoding.Raw
 _RAW_PUBLIC = serialization.PublicFormat.Raw
 

@@ -16,22 +16,12 @@ import logging
 import threading
 from pathlib import Path
 
-from sync.crypto.keyring import PRIVATE_DIR, RING_FILE, load_keyring
+from sync.crypto.keyring import PRIVATE_DIR, RING_FILE, FileStamp, file_stamp, load_keyring
 from sync.crypto.keys import KeyRing, Party
 from sync.errors import ConfigurationError, KeyError_
 
-FileStamp = tuple[int, int, int] | None
 RingStamp = tuple[FileStamp, FileStamp]
 log = logging.getLogger("arms_sync.gateway")
-
-
-def _file_stamp(path: Path) -> FileStamp:
-    """A file's (or folder's) inode, size and modification time in ns; None when absent."""
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return (status.st_ino, status.st_size, status.st_mtime_ns)
 
 
 class LiveKeyRing:
@@ -56,7 +46,7 @@ class LiveKeyRing:
         revocation or an import always changes one of the two.
         """
         private = self.directory / PRIVATE_DIR / self.agency.value
-        return (_file_stamp(self.directory / RING_FILE), _file_stamp(private))
+        return (file_stamp(self.directory / RING_FILE), file_stamp(private))
 
     def current(self) -> KeyRing:
         """The key ring as its files are now; `KeyError_` while they cannot be read."""
