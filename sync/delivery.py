@@ -23,7 +23,7 @@ import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, select, update
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 RESULT_REFUSED = "refused"  # the class of the gateway's refusal that ended the pass
 RESULT_FAILURE = "failure"  # the gateway's sentence for the failure that ended the pass
 RESULT_HELD = "held"  # why batches wait unsent (no active key of the hub or the agency)
+# When the first batch a pass left for later is due (ISO 8601, UTC).
+RESULT_NEXT_ATTEMPT = "next_attempt_at"
 # Batches a pass left waiting without a failure (a gateway's `Retry-After` to honour).
 NOTICES_WAITING = "notices are still waiting for delivery"
 RETRY_BASE = timedelta(seconds=30)
@@ -112,6 +114,7 @@ class DeliveryPass:
     counts: DeliveryCounts
     failure: GatewayError | None = None
     held: str | None = None
+    next_attempt_at: datetime | None = None  # when the batch it left for later is due
 
     @property
     def refusal(self) -> PermanentGatewayError | None:
@@ -122,18 +125,26 @@ class DeliveryPass:
     def why_waiting(self) -> str | None:
         """Why the pass left batches waiting (see `why_batches_wait`), or None."""
         failure = None if self.failure is None else str(self.failure)
-        return why_batches_wait(failure, self.held, self.counts.pending)
+        return why_batches_wait(failure, self.held, self.counts.pending, self.next_attempt_at)
 
 
-def why_batches_wait(failure: str | None, held: str | None, pending: int) -> str | None:
+def why_batches_wait(
+    failure: str | None, held: str | None, pending: int, next_attempt_at: datetime | None = None
+) -> str | None:
     """Why a delivery pass left batches waiting: the gateway's sentence for its failure,
-    why they are held, or that they still wait (a `Retry-After` to honour); None when
-    none wait. A pass's own outcome, or a deliver task's result, reads the same."""
+    why they are held, or that they still wait (a `Retry-After` to honour), and until
+    when; None when none wait. A pass's own outcome, or a deliver task's result, reads
+    the same."""
     if failure is not None:
         return failure
     if held is not None:
         return held
-    return NOTICES_WAITING if pending else None
+    if not pending:
+        return None
+    if next_attempt_at is None:
+        return NOTICES_WAITING
+    due = as_utc(next_attempt_at).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{NOTICES_WAITING}, the next attempt not before {due} UTC"
 
 
 @contextmanager
@@ -179,6 +190,8 @@ def deliver_to(
         counts[RESULT_FAILURE] = str(delivery.failure)
     if delivery.held is not None:
         counts[RESULT_HELD] = delivery.held
+    if delivery.next_attempt_at is not None:
+        counts[RESULT_NEXT_ATTEMPT] = as_utc(delivery.next_attempt_at).astimezone(UTC).isoformat()
     return counts
 
 
@@ -235,7 +248,7 @@ def deliver_pass(
     for batch in pending:
         now = app.clock()
         if _must_wait(batch, now, ignore_schedule):
-            break
+            return DeliveryPass(counts, next_attempt_at=_due(batch, ignore_schedule))
         envelope = batch.envelope
         if envelope == UNSEALED:
             sealed = _seal_kept(app, agency, batch.batch_id)
@@ -307,6 +320,13 @@ def _must_wait(batch: _Batch, now: datetime, ignore_schedule: bool) -> bool:
     if batch.last_error != ASKED_TO_WAIT:
         return False
     return as_utc(batch.wait_asked_until or batch.next_attempt_at) > now
+
+
+def _due(batch: _Batch, ignore_schedule: bool) -> datetime:
+    """When a batch `_must_wait` for may be tried, as that pass would judge it."""
+    if ignore_schedule and batch.wait_asked_until is not None:
+        return as_utc(batch.wait_asked_until)
+    return as_utc(batch.next_attempt_at)
 
 
 def _record_delivery(app: App, agency: str, batch: _Batch, receipt: SignedReceipt) -> None:

@@ -15,7 +15,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from sync.delivery import RESULT_FAILURE, RESULT_HELD, DeliveryCounts, why_batches_wait
+from sync.delivery import (
+    RESULT_FAILURE,
+    RESULT_HELD,
+    RESULT_NEXT_ATTEMPT,
+    DeliveryCounts,
+    why_batches_wait,
+)
 from sync.distributed.work import (
     CYCLE_BLOCKED,
     CYCLE_RUNNING,
@@ -122,7 +128,13 @@ def cycle_delivery_errors(engine: Engine, cycle_id: int) -> dict[str, str]:
     errors = {}
     for agency, result in _deliver_results(engine, cycle_id).items():
         pending = int(result.get("pending", 0))
-        told = why_batches_wait(result.get(RESULT_FAILURE), result.get(RESULT_HELD), pending)
+        due = result.get(RESULT_NEXT_ATTEMPT)
+        told = why_batches_wait(
+            result.get(RESULT_FAILURE),
+            result.get(RESULT_HELD),
+            pending,
+            datetime.fromisoformat(due) if isinstance(due, str) else None,
+        )
         if told is not None:
             errors[agency] = told
     return errors

@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from sync.cycle import DELIVERING_ELSEWHERE, RunSummary, deliver_to_gateways, ru
 from sync.delivery import (
     RESULT_FAILURE,
     RESULT_HELD,
+    RESULT_NEXT_ATTEMPT,
     RESULT_REFUSED,
     deliver_pass,
     deliver_to,
@@ -39,6 +41,7 @@ from sync.errors import (
     GatewayError,
     PermanentGatewayError,
     RetryableGatewayError,
+    RetryAfterError,
     StaleEnvelopeError,
 )
 from sync.feeds.files import PlainFileSource
@@ -358,3 +361,30 @@ def test_a_run_tells_a_delivery_that_stopped_on_another_error_as_the_agencys(app
     deliver_to_gateways(app, _gateway_sources(app, client), summary)
     assert summary.delivery_errors == {AGENCY: str(broken)}
     assert summary.delivered == {}
+
+
+def test_batches_a_gateway_asked_to_wait_for_say_until_when(
+    tmp_path: Path, keys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run, a deliver task and `status` tell when the held batches will next be tried."""
+    clock = Clock()
+    with hub(tmp_path, keys, clock) as app:
+        queue_notices(app, tmp_path)
+        client = ScriptedClient(RetryAfterError(BUSY, 600.0))
+        _client_for(monkeypatch, app, client)
+        first = RunSummary(run_id=1, as_of=TODAY)
+        deliver_to_gateways(app, _gateway_sources(app, client), first)
+        asked_until = clock.now + timedelta(seconds=600)
+        clock.now += timedelta(seconds=60)
+        second = RunSummary(run_id=2, as_of=TODAY)
+        deliver_to_gateways(app, _gateway_sources(app, client), second)
+        result = deliver_to(app, AGENCY, GATEWAY_URL, ignore_schedule=True)
+
+    due = asked_until.astimezone(UTC)
+    assert second.delivery_errors == {
+        AGENCY: "notices are still waiting for delivery, the next attempt not before "
+        f"{due:%Y-%m-%d %H:%M:%S} UTC"
+    }
+    assert client.calls == 1
+    assert result is not None
+    assert datetime.fromisoformat(result[RESULT_NEXT_ATTEMPT]) == due

@@ -8,6 +8,8 @@ to honour); nothing when none wait.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from sync.delivery import NOTICES_WAITING, DeliveryCounts, DeliveryPass, why_batches_wait
@@ -66,3 +68,11 @@ def test_only_a_permanent_failure_is_a_refusal(
 ) -> None:
     outcome = DeliveryPass(DeliveryCounts(failed=failure is not None), failure)
     assert outcome.refusal is (failure if refused else None)
+
+
+def test_batches_still_waiting_say_when_the_next_attempt_is_due_in_utc() -> None:
+    due = datetime(2027, 6, 1, 23, 30, 5, 250_000, tzinfo=timezone(timedelta(hours=1)))
+    told = why_batches_wait(None, None, 2, due)
+    assert told == f"{NOTICES_WAITING}, the next attempt not before 2027-06-01 22:30:05 UTC"
+    assert why_batches_wait(FAILURE, None, 2, due) == FAILURE
+    assert why_batches_wait(None, None, 0, due) is None
