@@ -48,7 +48,17 @@ pytestmark = pytest.mark.integration
 AS_OF = date(2026, 11, 28)
 AGENCIES = ("probation", "police")
 WITHDRAWN_AT = "2026-12-01T00:00:00Z"  # synthetic stamps end on AS_OF
-HISTORY_ONLY = {"subject_id", "state", "first_seen", "first_seen_as_of", "last_seen", "closed_at"}
+# A flag's report date is its reference date (compared as such) or, without one, the as-of
+# date of the run that first raised it: history.
+HISTORY_ONLY = {
+    "subject_id",
+    "state",
+    "first_seen",
+    "first_seen_as_of",
+    "last_seen",
+    "closed_at",
+    "report_date",
+}
 
 # A feed line as the test hands it out: its agency and its JSON object.
 Line = tuple[str, dict[str, Any]]
