@@ -62,7 +62,7 @@ class ManualAct:
     The preview compares the passes around `refs` and the records of
     `subject_id`; its consultation entry names `preview_refs` (default: the
     note's) and it reports `preview_id` (None: the act gets its id when applied).
-    `explain` gives the preview's notes from the pass with the act.
+    `explain` gives the preview's notes from the inputs and the pass with the act.
     """
 
     act_id: str
@@ -73,7 +73,7 @@ class ManualAct:
     subject_id: str | None = None
     preview_refs: tuple[str, ...] | None = None
     preview_id: str | None = None
-    explain: Callable[[Decisions], tuple[str, ...]] | None = None
+    explain: Callable[[DecisionInputs, Decisions], tuple[str, ...]] | None = None
 
 
 def preview_or_apply(app: App, actor: Actor, act: ManualAct, *, apply: bool) -> ActOutcome:
@@ -84,11 +84,12 @@ def preview_or_apply(app: App, actor: Actor, act: ManualAct, *, apply: bool) -> 
     """
     mark = ledger_mark(app)
     current = decision_inputs(app, act_as_of(app))
+    changed = act.change(current)
     preview, after = build_preview(
-        app, current, act.change(current), refs=set(act.refs), subject_id=act.subject_id
+        app, current, changed, refs=set(act.refs), subject_id=act.subject_id
     )
     if act.explain is not None:
-        preview = replace(preview, notes=act.explain(after))
+        preview = replace(preview, notes=act.explain(changed, after))
     if not apply:
         consulted = (
             act.note if act.preview_refs is None else replace(act.note, refs=act.preview_refs)

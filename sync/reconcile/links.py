@@ -109,9 +109,47 @@ def _act(
         note,
         refs=frozenset({a, b}),
         preview_refs=pair,
-        explain=partial(_merged_by_their_agency, a, b, action),
+        explain=partial(_explained, a, b, action),
     )
     return preview_or_apply(app, actor, act, apply=apply)
+
+
+def _explained(
+    a: RecordRef, b: RecordRef, action: str, inputs: DecisionInputs, decisions: Decisions
+) -> tuple[str, ...]:
+    """The preview's notes: a pair the agency merged, then (for a link) unlinked pairs it
+    brings together."""
+    notes = _merged_by_their_agency(a, b, action, decisions)
+    if action == ACTION_LINK:
+        notes += _unlinked_pairs_joined(a, b, inputs, decisions)
+    return notes
+
+
+def _unlinked_pairs_joined(
+    a: RecordRef, b: RecordRef, inputs: DecisionInputs, decisions: Decisions
+) -> tuple[str, ...]:
+    """A sentence for each pair an operator unlinked that ends up in the linked subject.
+
+    An unlink forbids only the direct edge between its two records, so a link
+    elsewhere can join them through other records; the operator is told.
+    """
+    merged_into = decisions.merged_into
+    subject_of = {ref: s.subject_id for s in decisions.subjects for ref in s.members}
+    linked = subject_of.get(merged_into.get(a, a))
+    if linked is None:
+        return ()
+    notes = []
+    for first, second in sorted(inputs.forbidden_pairs):
+        if subject_of.get(merged_into.get(first, first)) != linked:
+            continue
+        if subject_of.get(merged_into.get(second, second)) != linked:
+            continue
+        notes.append(
+            f"An operator unlinked {first.agency}:{first.person_id} and "
+            f"{second.agency}:{second.person_id}; with this link they are in one subject "
+            "through other links (an unlink keeps only their direct link apart)."
+        )
+    return tuple(notes)
 
 
 def _merged_by_their_agency(

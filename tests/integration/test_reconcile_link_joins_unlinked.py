@@ -1,0 +1,69 @@
+"""A link that brings together two records an operator unlinked says so in its preview.
+
+An unlink forbids only the direct edge between its two records (`docs/audit.md`),
+so a later link elsewhere can join them again through other records. The
+operator who links is told, naming the unlinked pair, before anything applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from sync.app import App
+from sync.core.records import Agency, RecordRef
+from sync.cycle import run_cycle
+from sync.reconcile.acts import Actor
+from sync.reconcile.links import link, unlink
+from sync.reconcile.render import outcome_lines
+from sync.settings import Settings
+from tests.feed_records import person, write_sources
+
+pytestmark = pytest.mark.integration
+AS_OF = date(2026, 11, 28)
+ACTOR = Actor("jsmith", "checked at the MAPPA meeting")
+PNC = "2002/0073319Z"
+PROBATION = RecordRef(Agency.PROBATION, "X100001")
+POLICE = RecordRef(Agency.POLICE, "LAN-1")
+OTHER_POLICE = RecordRef(Agency.POLICE, "LAN-2")
+NOTE = (
+    "An operator unlinked police:LAN-1 and probation:X100001; with this link they are in "
+    "one subject through other links (an unlink keeps only their direct link apart)."
+)
+
+
+@pytest.fixture
+def app(ledger_url: str, tmp_path: Path) -> Iterator[App]:
+    """A ledger where the operator unlinked the two records one PNC had joined, and
+    linked the police record with a second police record."""
+    application = App(Settings(database_url=ledger_url))
+    probation = [person("probation", PROBATION.person_id, pnc=PNC)]
+    police = [
+        person("police", POLICE.person_id, pnc=PNC),
+        person(
+            "police",
+            OTHER_POLICE.person_id,
+            surname="DIFFERENT",
+            forenames="ENTIRELY",
+            date_of_birth="1988-07-09",
+        ),
+    ]
+    run_cycle(application, write_sources(tmp_path, probation, police), AS_OF)
+    unlink(application, PROBATION, POLICE, ACTOR, apply=True)
+    link(application, POLICE, OTHER_POLICE, ACTOR, apply=True)
+    yield application
+    application.close()
+
+
+def test_a_link_that_joins_an_unlinked_pair_through_other_records_says_so(app: App) -> None:
+    outcome = link(app, PROBATION, OTHER_POLICE, ACTOR, apply=False)
+    assert outcome.preview.notes == (NOTE,)
+    assert outcome_lines(outcome, "link", sends_notices=False)[-1] == NOTE
+
+
+def test_a_link_that_leaves_unlinked_records_apart_says_nothing_of_them(app: App) -> None:
+    outcome = link(app, POLICE, OTHER_POLICE, ACTOR, apply=False)
+    assert outcome.preview.notes == ()
