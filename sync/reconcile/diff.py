@@ -47,11 +47,6 @@ class OwnershipChange:
         """The agency that receives the notice (the record's own)."""
         return self.record.agency
 
-    @property
-    def is_handover(self) -> bool:
-        """Whether the owner itself changes over this range."""
-        return self.before_owner != self.after_owner
-
 
 def _decision(segment: Segment) -> tuple[str, str, bool]:
     return (str(segment.owner), segment.rule, segment.mandatory)

@@ -54,7 +54,6 @@ def notice_line(change: OwnershipChange) -> str:
     Whether ARMS is mandatory is named when that changes too, so a change of it
     alone (owner and rule the same) never reads as no change at all.
     """
-    handover = " (handover)" if change.is_handover else ""
     after, before = change.after_rule, change.before_rule
     if change.after_mandatory != change.before_mandatory:
         after = f"{after}, {_mandatory(change.after_mandatory)}"
@@ -62,7 +61,7 @@ def notice_line(change: OwnershipChange) -> str:
     return (
         f"  to {change.agency} about {change.record.agency}:{change.record.person_id}: "
         f"from {_day(change.start)} to {_day(change.end)} the owner becomes "
-        f"{change.after_owner} ({after}), was {change.before_owner} ({before}){handover}"
+        f"{change.after_owner} ({after}), was {change.before_owner} ({before})"
     )
 
 

@@ -34,10 +34,12 @@ def test_a_segment_line_shows_open_ends_and_whether_arms_is_mandatory() -> None:
     assert segment_line(JUNE_1, None, "none", "NONE-CUSTODY", True).split()[-1] == "mandatory"
 
 
-def test_a_handover_notice_goes_to_the_record_s_own_agency() -> None:
+def test_a_change_of_owner_goes_to_the_record_s_own_agency_as_before_and_after() -> None:
+    """A correction over a range is told as the owner it becomes and the owner it was;
+    it is not called a handover, which is a change between consecutive segments."""
     assert notice_line(HANDOVER) == (
         "  to police about police:P6: from 2025-06-01 to 2025-06-30 the owner becomes "
-        "probation (MANUAL), was police (POLICE-REGISTERED) (handover)"
+        "probation (MANUAL), was police (POLICE-REGISTERED)"
     )
 
 

@@ -107,14 +107,13 @@ def test_each_record_on_both_sides_gets_its_own_notice_in_record_order() -> None
     assert (first.start, first.end) == (JUNE_1, JUNE_30)
     assert (first.before_owner, first.before_rule) == ("police", "POLICE-REGISTERED")
     assert (first.after_owner, first.after_rule) == ("probation", "MANUAL")
-    assert first.is_handover
 
 
 def test_a_notice_carries_whether_arms_is_mandatory_on_each_side() -> None:
     after = (seg(None, None, mandatory=False),)
     [notice] = ownership_changes({A: POLICE_ALWAYS}, {A: after})
     assert (notice.before_mandatory, notice.after_mandatory) == (True, False)
-    assert not notice.is_handover
+    assert notice.before_owner == notice.after_owner == "police"
 
 
 def decision(subject_id: str, members: tuple[RecordRef, ...], *flags: Flag) -> SubjectDecision:
