@@ -426,14 +426,18 @@ class GatewayClient:
             raise _TransientError("undecodable body")
         return document
 
-    def _read_body(self, response: requests.Response, started: float, call: str) -> bytes:
-        """The body, read in chunks within the attempt's deadline and the size cap."""
+    def _read_body(
+        self, response: requests.Response, started: float, call: str, cap: int | None = None
+    ) -> bytes:
+        """The body, read in chunks within the attempt's deadline and the size cap (`cap`,
+        else the client's)."""
+        limit = self._max_body_bytes if cap is None else cap
         chunks: list[bytes] = []
         size = 0
         try:
             for chunk in _arriving(response):
                 size += len(chunk)
-                if size > self._max_body_bytes:
+                if size > limit:
                     raise self._too_large(call)
                 if self._monotonic() - started > self._deadline:
                     raise _TransientError("body too slow")
@@ -445,17 +449,10 @@ class GatewayClient:
     def _error_body(self, response: requests.Response, started: float) -> bytes:
         """The start of a retryable answer's body, for its code and sentence; b"" if it
         is longer than `MAX_ERROR_BODY_BYTES`, slow or broken (the answer is retried anyway)."""
-        chunks: list[bytes] = []
-        size = 0
         try:
-            for chunk in _arriving(response):
-                size += len(chunk)
-                if size > MAX_ERROR_BODY_BYTES or self._monotonic() - started > self._deadline:
-                    return b""
-                chunks.append(chunk)
-        except BODY_ERRORS:
+            return self._read_body(response, started, "", MAX_ERROR_BODY_BYTES)
+        except (_TransientError, PermanentGatewayError):
             return b""
-        return b"".join(chunks)
 
     def _too_large(self, call: str) -> PermanentGatewayError:
         return PermanentGatewayError(
