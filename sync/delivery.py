@@ -315,15 +315,14 @@ def _must_wait(batch: _Batch, now: datetime, ignore_schedule: bool) -> bool:
     away with a `Retry-After` before that wait was kept on its own (revision
     0011) keeps its next attempt time in both.
     """
-    if not ignore_schedule:
-        return as_utc(batch.next_attempt_at) > now
-    if batch.last_error != ASKED_TO_WAIT:
+    if ignore_schedule and batch.last_error != ASKED_TO_WAIT:
         return False
-    return as_utc(batch.wait_asked_until or batch.next_attempt_at) > now
+    return _due(batch, ignore_schedule) > now
 
 
 def _due(batch: _Batch, ignore_schedule: bool) -> datetime:
-    """When a batch `_must_wait` for may be tried, as that pass would judge it."""
+    """When this pass may try the batch: its next attempt time, or for a prompt pass the
+    end of the wait the gateway asked for, where that was kept."""
     if ignore_schedule and batch.wait_asked_until is not None:
         return as_utc(batch.wait_asked_until)
     return as_utc(batch.next_attempt_at)
