@@ -275,8 +275,11 @@ WRITE_REFUSALS = {
 }
 
 
-def cannot_write(path: Path, error: OSError) -> UsageError:
-    """The usage error (exit 2) for an output the user named that cannot be written."""
+def cannot_write(path: Path | str, error: OSError) -> UsageError:
+    """The usage error (exit 2) for an output the user named that cannot be written.
+
+    `path` names it: a file's path, or words such as "the standard output".
+    """
     reason = WRITE_REFUSALS.get(error.errno or 0)
     if reason is None:
         reason = os.strerror(error.errno).lower() if error.errno else "the system refused"

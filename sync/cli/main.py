@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from sync.cli.context import CONFIG_HELP, CONFIG_PATH, DB_HELP, CliState, LazyCommandsGroup
+from sync.cli.standard_output import StandardOutputFailure, mark_standard_output_failures
 from sync.errors import ArmsSyncError
 
 DEBUG_VARIABLE = "ARMS_SYNC_DEBUG"
@@ -159,10 +160,12 @@ def main(argv: list[str] | None = None) -> None:
         # asked. Only arms-sync's own loggers: libraries at DEBUG (SQLAlchemy's statement
         # parameters, HTTP bodies) would print personal data.
         logging.getLogger("sync").setLevel(logging.DEBUG)
+    mark_standard_output_failures()
     try:
         # Outside standalone mode Click returns an exit code a command asked for
         # (`ctx.exit(n)`, `--help`) instead of raising it; no command returns a value.
         outcome = cli.main(args=argv, prog_name="arms-sync", standalone_mode=False)
+        sys.stdout.flush()  # a full disk under the last lines is refused here, not at exit
     except click.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_FAILURE)
@@ -172,6 +175,10 @@ def main(argv: list[str] | None = None) -> None:
     except ArmsSyncError as error:
         click.echo(f"Error: {capitalised(str(error))}", err=True)
         sys.exit(error.exit_code)
+    except StandardOutputFailure as error:
+        unwritten = standard_output_refused(error)
+        click.echo(f"Error: {unwritten}", err=True)
+        sys.exit(unwritten.exit_code)
     except Exception as error:  # noqa: BLE001 - the last resort: one sentence, the stack on request
         from sync.ledger.location import ledger_failure
 
@@ -187,6 +194,18 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(EXIT_FAILURE)
     sys.exit(outcome if isinstance(outcome, int) else 0)
+
+
+def standard_output_refused(error: StandardOutputFailure) -> ArmsSyncError:
+    """The refusal (exit 2) of an output that could not be written, as for `--out FILE`.
+
+    What the failed write left unwritten is set aside with the output, so that
+    the interpreter's last flush does not fail again after the sentence.
+    """
+    from sync.cli.context import cannot_write
+
+    sys.stdout = Path(os.devnull).open("w")  # noqa: SIM115 - stands in for stdout until exit
+    return cannot_write("the standard output", error)
 
 
 def one_sentence(error: click.ClickException) -> str:

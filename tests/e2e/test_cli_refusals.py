@@ -7,10 +7,12 @@ personal data and no password from a ledger URL (`spec/cli.md`).
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import socket
 import sqlite3
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from sqlalchemy import create_engine, inspect
 from sync.app import App
 from sync.reports.models import KNOWN_KINDS
 from sync.settings import Settings
+from tests.conftest import CLI
 from tests.e2e.cli_ledger import empty, ledger, refusal, run_args
 from tests.e2e.test_reconcile_cli import arms_sync
 from tests.feed_records import run_args as feed_run_args
@@ -469,6 +472,35 @@ def test_a_ledger_that_cannot_be_written_is_refused_in_one_sentence(
         "Error: The ledger cannot be written; check the permissions of its file and folder."
     )
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("export", "links"),
+        ("report", "duplicates", "--format", "html"),
+        ("rejects",),
+        ("audit", "export"),
+        ("--help",),
+    ],
+    ids=" ".join,
+)
+def test_standard_output_on_a_full_disk_is_refused_as_an_output_file_is(
+    ledger: str, empty: Path, command: tuple[str, ...]
+) -> None:
+    """`arms-sync export links > FILE` on a full disk: the sentence `--out FILE` would give."""
+    with Path("/dev/full").open("w") as full:
+        result = subprocess.run(
+            [*CLI, "--db", ledger, *command],
+            cwd=empty,
+            env={**os.environ, "ARMS_SYNC_OPERATOR": "duty officer"},
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert refusal(result) == "Error: Cannot write the standard output: the disk is full."
 
 
 def test_feeds_given_the_wrong_way_round_are_refused_and_nothing_is_kept(
