@@ -165,16 +165,35 @@ def private_key_path(directory: Path, info: KeyInfo) -> Path:
     return directory / PRIVATE_DIR / info.party.value / f"{info.use.value}-{info.key_id}.pem"
 
 
-def _new_key_pair(directory: Path, party: Party, generation: int, now: datetime) -> list[KeyInfo]:
+def _new_key_pair(
+    directory: Path, party: Party, generation: int, now: datetime, written: list[KeyInfo]
+) -> None:
+    """Write a new signing and encryption key's private files, adding each to `written`."""
     signing = Ed25519PrivateKey.generate()
     encryption = X25519PrivateKey.generate()
-    created: list[KeyInfo] = []
     for use, key in ((KeyUse.SIGN, signing), (KeyUse.ENCRYPT, encryption)):
         public = key.public_key().public_bytes(_RAW, _RAW_PUBLIC)
         info = KeyInfo(party, use, key_id_of(public), generation, KeyStatus.ACTIVE, now, public)
         _write_private_key(directory, party, info, key)
-        created.append(info)
-    return created
+        written.append(info)
+
+
+@contextlib.contextmanager
+def _removed_unless_listed(directory: Path) -> Iterator[list[KeyInfo]]:
+    """A list for the keys written; if the ring listing them is not written, their files go.
+
+    A private key the ring does not list is never used, rotated or revoked: left
+    behind by a failed `generate` or `rotate` (a full disk, say), it would be a
+    secret no one looks after.
+    """
+    written: list[KeyInfo] = []
+    try:
+        yield written
+    except BaseException:
+        for info in written:
+            with contextlib.suppress(OSError):  # the first failure is the one to report
+                private_key_path(directory, info).unlink(missing_ok=True)
+        raise
 
 
 def _write_data_key(directory: Path) -> None:
@@ -204,10 +223,11 @@ def _generate_party(
             raise KeyError_(f"{party} already has keys; use rotate to replace them.")
         _refuse_half_made(directory, party, ring)
         return []
-    created = _new_key_pair(directory, party, FIRST_GENERATION, moment)
-    if party is Party.HUB:
-        _write_data_key(directory)
-    _write_ring(directory, [*ring, *created])
+    with _removed_unless_listed(directory) as created:
+        _new_key_pair(directory, party, FIRST_GENERATION, moment, created)
+        if party is Party.HUB:
+            _write_data_key(directory)
+        _write_ring(directory, [*ring, *created])
     return created
 
 
@@ -257,8 +277,9 @@ def _rotate(directory: Path, party: Party, grace: timedelta, moment: datetime) -
         for info in ring
     ]
     generation = max(info.generation for info in own) + 1
-    created = _new_key_pair(directory, party, generation, moment)
-    _write_ring(directory, [*demoted, *created])
+    with _removed_unless_listed(directory) as created:
+        _new_key_pair(directory, party, generation, moment, created)
+        _write_ring(directory, [*demoted, *created])
     return created
 
 

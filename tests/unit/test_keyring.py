@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import stat
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -212,3 +214,33 @@ def test_private_keys_in_a_folder_that_cannot_be_read_are_one_sentence(
     monkeypatch.setattr(Path, "exists", refused)
     with pytest.raises(ConfigurationError, match=r"cannot be read \(check the folder's"):
         load_keyring(tmp_path, Party.HUB)
+
+
+def _private_files(directory: Path) -> set[Path]:
+    return set((directory / "private").rglob("*.pem"))
+
+
+def _ring_not_written(directory: Path, keys: object) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("command", ["generate", "rotate"])
+def test_keys_the_ring_could_not_list_leave_no_private_file_behind(
+    key_dir: Path, tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed `generate` or `rotate` (a full disk) leaves the directory as it was."""
+    directory = key_dir if command == "rotate" else tmp_path / "new"
+    if command == "generate":  # a directory holding another party's keys
+        generate_party(directory, Party.HUB, now=T0)
+    before = _private_files(directory)
+    ring_before = (directory / "ring.json").read_bytes()
+    monkeypatch.setattr("sync.crypto.keyring._write_ring", _ring_not_written)
+    make_keys = (
+        partial(rotate, directory, Party.PROBATION, GRACE, now=T0)
+        if command == "rotate"
+        else partial(generate_party, directory, Party.PROBATION, now=T0)
+    )
+    with pytest.raises(OSError, match="No space"):
+        make_keys()
+    assert _private_files(directory) == before
+    assert (directory / "ring.json").read_bytes() == ring_before
