@@ -137,7 +137,13 @@ def report() -> None:
     type=click.Choice(["probation", "police"]),
     help="An agency's own, minimised view.",
 )
-@click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), required=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv", "html"]),
+    required=True,
+    help="JSON for programs, CSV for spreadsheets, HTML to read or print.",
+)
 @OUT_OPTION
 @pass_state
 def report_duplicates(

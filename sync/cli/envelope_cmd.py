@@ -78,7 +78,12 @@ def envelope() -> None:
 @envelope.command("seal", params=[key_dir_option("--keys")])
 @click.option("--from", "sender", type=PARTY_CHOICE, required=True, help="Sealing party.")
 @click.option("--to", "recipient", type=PARTY_CHOICE, required=True, help="Receiving party.")
-@click.option("--content-type", default=CONTENT_TYPE_FEED, show_default=True)
+@click.option(
+    "--content-type",
+    default=CONTENT_TYPE_FEED,
+    show_default=True,
+    help="What the envelopes hold, as their header names it.",
+)
 @click.option(
     "--page-lines",
     type=click.IntRange(min=1),

@@ -156,7 +156,14 @@ def _stop_on_signals() -> threading.Event:
     show_default=True,
     help="Records per page when the client gives no limit.",
 )
-@click.option("--fail-rate", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True)
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Share of token, feed and notice requests failed on purpose, to test a client: "
+    "a 500, a 503, a slow answer, a dropped connection or a garbled body.",
+)
 @click.option("--fault-seed", type=int, default=None, help="Seed for the injected faults.")
 @click.option(
     "--fault-delay",
@@ -186,8 +193,16 @@ def _stop_on_signals() -> threading.Event:
     show_default=True,
     help="Accepted clock skew of notice envelopes, in seconds.",
 )
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM certificate chain: serve HTTPS (with --tls-key).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM private key of the --tls-cert certificate.",
+)
 def gateway(
     *,
     agency: str,

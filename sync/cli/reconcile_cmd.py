@@ -97,6 +97,7 @@ def reconcile() -> None:
 @click.option(
     "--kind",
     type=click.Choice(ITEM_KINDS),
+    help="Only items of this kind.",
 )
 @click.option("--all", "show_all", is_flag=True, help="Include resolved and lapsed items.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of text.")
@@ -179,7 +180,12 @@ def unlink_cmd(state: CliState, actor: Actor, pair: RecordPair, do_apply: bool) 
 
 @reconcile.command("assign")
 @click.argument("subject_id")
-@click.option("--owner", type=click.Choice(OWNER_CHOICES), required=True)
+@click.option(
+    "--owner",
+    type=click.Choice(OWNER_CHOICES),
+    required=True,
+    help="The agency that owns ARMS over the period, or none.",
+)
 @click.option("--from", "start", type=ISO_DATE, required=True, help="First day.")
 @click.option("--to", "end", type=ISO_DATE, help="Last day (default: open-ended).")
 @operator_options

@@ -125,8 +125,16 @@ def print_summary(summary: RunSummary) -> None:
 
 
 @click.command()
-@click.option("--subjects", type=click.IntRange(min=1), default=1_000, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--subjects",
+    type=click.IntRange(min=1),
+    default=1_000,
+    show_default=True,
+    help="People to make up.",
+)
+@click.option(
+    "--seed", type=int, default=1, show_default=True, help="The same seed makes the same data."
+)
 @click.option(
     "--noise",
     type=click.FloatRange(0.0, 1.0),
@@ -134,7 +142,12 @@ def print_summary(summary: RunSummary) -> None:
     show_default=True,
     help="Share of realistic data-entry errors (0 clean, 1 full rates).",
 )
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the two feeds and the truth they were made from.",
+)
 @click.option(
     "--as-of",
     type=ISO_DATE,
@@ -176,7 +189,13 @@ def _jsonable(value: object) -> object:
     show_default=True,
     help="Folder for the synthetic feeds and the reports.",
 )
-@click.option("--subjects", type=click.IntRange(min=10), default=DEMO_SUBJECTS, show_default=True)
+@click.option(
+    "--subjects",
+    type=click.IntRange(min=10),
+    default=DEMO_SUBJECTS,
+    show_default=True,
+    help="People in the synthetic data.",
+)
 @pass_state
 def demo(state: CliState, out: Path, subjects: int) -> None:
     """The main job on the embedded default: synthetic data, a full sync, the report.

@@ -72,7 +72,7 @@ def _worker_settings(state: CliState, **overrides: Any) -> WorkerSettings:
 )
 @click.option("--queues", help="Comma-separated queues to consume (default: both).")
 @click.option("--hostname", help="Celery node name (default: celery@host).")
-@click.option("--loglevel", default="INFO", show_default=True)
+@click.option("--loglevel", default="INFO", show_default=True, help="Celery's log level.")
 @pass_state
 def worker(
     state: CliState,
@@ -109,7 +109,7 @@ def worker(
     show_default=True,
     help="Where beat keeps its last run times.",
 )
-@click.option("--loglevel", default="INFO", show_default=True)
+@click.option("--loglevel", default="INFO", show_default=True, help="Celery's log level.")
 @pass_state
 def beat(state: CliState, schedule_file: str, loglevel: str) -> None:
     """Run the scheduler: pulls, deliveries, re-dispatch and the nightly report."""

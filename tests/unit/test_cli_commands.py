@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -31,6 +32,24 @@ def test_every_command_loads_and_takes_the_common_options_after_its_name() -> No
         assert command.name == name
         assert {"--db", "--config"} <= {opt for p in command.params for opt in p.opts}
         assert all(isinstance(p, CommonOption) for p in command.params if "--db" in p.opts)
+
+
+def _options_without_help(command: click.Command, path: str) -> Iterator[str]:
+    """`command option` for each visible option of `command` and its subcommands with no help."""
+    if isinstance(command, click.Group):
+        context = click.Context(command)
+        for name in command.list_commands(context):
+            sub = command.get_command(context, name)
+            assert sub is not None
+            yield from _options_without_help(sub, f"{path} {name}")
+        return
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.hidden and not param.help:
+            yield f"{path} {param.opts[0]}"
+
+
+def test_every_option_of_every_command_says_what_it_is_for() -> None:
+    assert list(_options_without_help(cli, "arms-sync")) == []
 
 
 def test_an_unknown_command_is_a_usage_error() -> None:
