@@ -27,7 +27,7 @@ from sync.core.decide import Linker, link_on_identifiers, link_probabilistically
 from sync.core.policy import PI_15_2015, PolicySettings
 from sync.core.records import RecordRef
 from sync.crypto.at_rest import FieldCipher, new_data_key
-from sync.crypto.key_file import read_data_key_file
+from sync.crypto.key_file import NEXT_SUFFIX, PREVIOUS_SUFFIX, read_data_key_file
 from sync.crypto.keyring import (
     RING_FILE,
     FileStamp,
@@ -120,12 +120,15 @@ def _engine(sa_url: URL) -> Engine:
 
 
 def restrict_ledger_files(ledger_file: Path) -> None:
-    """Make an SQLite ledger, SQLite's files beside it and its key file owner-only.
+    """Make an SQLite ledger, SQLite's files beside it and its key files owner-only.
 
+    The key files are the key and, after a re-encryption, the key it replaced
+    (which opens every copy taken before) and the next key of one unfinished.
     A ledger made by an earlier version, or copied without its mode, may be
     readable by other users; one warning names the files that were.
     """
-    suffixes = (*SQLITE_COMPANION_SUFFIXES, LOCAL_KEY_SUFFIX)
+    key_files = (LOCAL_KEY_SUFFIX + s for s in ("", PREVIOUS_SUFFIX, NEXT_SUFFIX))
+    suffixes = (*SQLITE_COMPANION_SUFFIXES, *key_files)
     files = [ledger_file, *(ledger_file.with_name(ledger_file.name + s) for s in suffixes)]
     opened = [str(path) for path in files if restrict_to_owner(path)]
     if opened:

@@ -75,10 +75,12 @@ def test_another_application_s_database_is_refused_and_left_as_it_was(tmp_path: 
 def test_a_ledger_s_companion_files_are_made_owner_only_and_named(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The ledger, SQLite's journal, WAL and shared-memory files and the key file beside it
+    """The ledger, SQLite's journal, WAL and shared-memory files and the key files beside it
+    (the key, the one a re-encryption replaced, the next one of an unfinished re-encryption)
     all lose group and others' access; one warning names those that had it."""
     ledger = tmp_path / "ledger.db"
     names = ["ledger.db", "ledger.db-journal", "ledger.db-wal", "ledger.db-shm", "ledger.db.key"]
+    names += ["ledger.db.key.old", "ledger.db.key.new"]
     for name in names:
         (tmp_path / name).write_bytes(b"")
         (tmp_path / name).chmod(0o644)
