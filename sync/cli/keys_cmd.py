@@ -32,10 +32,18 @@ def resolve_key_dir(value: Path | None) -> Path:
         value = _settings_file_key_dir()
     if value is None:
         raise click.UsageError(
-            f"no key directory: pass --dir, set {KEYS_DIR_ENV}, or name keys_dir in the "
-            "settings file."
+            f"no key directory: pass {_key_dir_option_name()}, set {KEYS_DIR_ENV}, or name "
+            "keys_dir in the settings file."
         )
     return value
+
+
+def _key_dir_option_name() -> str:
+    """The key directory option of the command running (`--dir` or `--keys`)."""
+    context = click.get_current_context(silent=True)
+    params = [] if context is None else context.command.params
+    names = [param.opts[0] for param in params if param.name == "key_dir" and param.opts]
+    return names[0] if names else "--dir"
 
 
 def existing_key_dir(value: Path | None) -> Path:

@@ -85,3 +85,20 @@ def test_an_error_raised_in_lower_case_is_shown_as_a_sentence(
     shown = capsys.readouterr().err.strip()
     assert shown.startswith("Error: The key ring ")
     assert shown.endswith(" is not readable.")
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [(["keys", "list"], "--dir"), (["envelope", "verify", "sealed.jsonl"], "--keys")],
+)
+def test_a_missing_key_directory_is_asked_for_by_the_command_s_own_option(
+    command: list[str], option: str, tmp_path: Path
+) -> None:
+    (tmp_path / "sealed.jsonl").write_text("")
+    with_path = [str(tmp_path / part) if part == "sealed.jsonl" else part for part in command]
+    result = CliRunner(env={"ARMS_SYNC_KEYS_DIR": None, "ARMS_SYNC_CONFIG": None}).invoke(
+        cli, with_path
+    )
+
+    assert result.exit_code == 2
+    assert f"no key directory: pass {option}, set ARMS_SYNC_KEYS_DIR" in result.output
