@@ -172,7 +172,7 @@ def report_duplicates(
         state=None if flag_state == "all" else flag_state,
     )
     if area is not None:
-        warn_of_unknown_area(app, area)
+        warn_of_unknown_area(app, area, for_agency or agency)
     built = ledger_report(app, filters, for_agency, last)  # type: ignore[arg-type]
     content = render(built, fmt)
     audit_cli_consultation(
@@ -194,17 +194,25 @@ def require_area_code(area: str | None) -> None:
         raise UsageError("--area needs an area code, such as NW; leave it out for every area.")
 
 
-def warn_of_unknown_area(app: App, area: str) -> None:
-    """Warn (on stderr) when no stored flag is in `area`: a mistyped code reads as no flags."""
+def warn_of_unknown_area(app: App, area: str, agency: str | None = None) -> None:
+    """Warn (on stderr) when no stored flag is in `area`: a mistyped code reads as no flags.
+
+    With `agency` (the report is that agency's, or of its assessments only), only
+    its flags count, and only their areas are listed: an agency's view does not
+    list the other agency's areas.
+    """
     from sync.ledger.flag_rows import flag_areas
     from sync.reports.models import area_or_none
 
-    known = {code for name in flag_areas(app.ledger) if (code := area_or_none(name))}
+    known = {code for name in flag_areas(app.ledger, agency) if (code := area_or_none(name))}
     if area_or_none(area) in known:
         return
     listed = ", ".join(sorted(known)) or "none"
+    whose = "" if agency is None else f"{agency} "
     click.echo(
-        f"Warning: no flag in the ledger is in area {area}; areas with flags: {listed}.", err=True
+        f"Warning: no {whose}flag in the ledger is in area {area}; "
+        f"areas with {whose}flags: {listed}.",
+        err=True,
     )
 
 

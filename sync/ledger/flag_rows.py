@@ -44,11 +44,13 @@ def iter_flag_rows(ledger: Ledger, kinds: frozenset[str] | None = None) -> Itera
             )
 
 
-def flag_areas(ledger: Ledger) -> set[str]:
-    """Every area some stored flag (open or closed) is in."""
+def flag_areas(ledger: Ledger, agency: str | None = None) -> set[str]:
+    """Every area some stored flag (open or closed) is in; only `agency`'s flags when given."""
     table = schema.flags
+    query = select(table.c.area).where(table.c.area.is_not(None)).distinct()
+    if agency is not None:
+        query = query.where(table.c.agency == agency)
     with ledger.engine.connect() as conn:
-        query = select(table.c.area).where(table.c.area.is_not(None)).distinct()
         return set(conn.execute(query).scalars())
 
 

@@ -149,3 +149,18 @@ def test_an_area_no_flag_is_in_is_warned_of_and_the_report_still_written(tmp_pat
     assert mistyped.stderr.strip() == (
         "Warning: no flag in the ledger is in area LANX; areas with flags: LANC, NW."
     )
+
+
+def test_an_agency_s_view_lists_only_the_areas_of_its_own_flags(tmp_path: Path) -> None:
+    _run_recalled_case(tmp_path)
+    report = ("report", "duplicates", "--format", "json", "--area", "LANX")
+
+    for_police = run_cli(*report, "--for", "police", cwd=tmp_path)
+    of_probation = run_cli(*report, "--agency", "probation", cwd=tmp_path)
+
+    assert for_police.stderr.strip() == (
+        "Warning: no police flag in the ledger is in area LANX; areas with police flags: LANC."
+    )
+    assert of_probation.stderr.strip() == (
+        "Warning: no probation flag in the ledger is in area LANX; areas with probation flags: NW."
+    )

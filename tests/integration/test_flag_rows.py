@@ -149,6 +149,15 @@ def test_the_areas_of_closed_flags_are_listed_with_the_open_ones(ledger: Ledger)
     assert flag_areas(ledger) == {"LANC", "NW"}
 
 
+def test_the_areas_of_one_agency_s_flags_leave_the_other_s_out(ledger: Ledger) -> None:
+    _insert(
+        ledger,
+        schema.flags,
+        [_flag("k-1", area="LANC"), _flag("k-2", agency="probation", area="NW")],
+    )
+    assert (flag_areas(ledger, "police"), flag_areas(ledger, "probation")) == ({"LANC"}, {"NW"})
+
+
 def _segments(subject_id: str, boundary: date) -> list[dict[str, object]]:
     """Police up to `boundary`, probation from the next day on, without end."""
     common = {"subject_id": subject_id, "mandatory": True, "policy": "pi-15-2015"}
