@@ -10,7 +10,9 @@ The steps, each safe to interrupt and finished by running the command again:
    in flight makes the command refuse and take the mark away again;
 3. every encrypted value is rewritten under the next key, a batch per
    transaction (`sync/ledger/reencrypt.py`), plaintext left from before
-   encryption at rest was always on included;
+   encryption at rest was always on included; then the tables' storage is
+   rewritten, so that no old version of a row, which the old key opens,
+   is left in it;
 4. the key file is switched: the current key is kept as `<key file>.old`, the
    next one renamed into place;
 5. one transaction records the new key's check, that the ledger holds no
@@ -57,6 +59,7 @@ from sync.ledger.reencrypt import (
     Progress,
     Rekey,
     Rewritten,
+    compact_storage,
     iter_encrypted_values,
     reencrypt_rows,
 )
@@ -109,6 +112,7 @@ def reencrypt_ledger(
                 next_key_path(path).unlink(missing_ok=True)
             raise
         rewritten = reencrypt_rows(engine, rekey, batch_size, progress)
+        compact_storage(engine)
         if next_key_path(path).exists():
             switch_data_key_files(path)
         actor = cli_actor(operator or app.settings.operator)

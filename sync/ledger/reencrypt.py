@@ -10,10 +10,17 @@ encrypted again under the new one, with the same associated data; a value
 still in plaintext (a ledger from before encryption at rest was always on)
 is encrypted. The MAC half of the key is not touched here: pseudonyms and
 subject ids stay as they are.
+
+A rewritten row leaves its old version in the database's storage (a dead
+tuple on PostgreSQL until a vacuum, a free page or the write-ahead log on
+SQLite), which the old key still opens: `compact_storage` rewrites the
+tables so that none is left.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,6 +32,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     select,
+    text,
     update,
 )
 
@@ -37,6 +45,9 @@ from sync.ledger.tables_cycle import cycle_staging
 from sync.ledger.tables_manual import flag_acts, manual_links, review_items, review_row_key
 
 REENCRYPT_BATCH = 1_000
+SNAPSHOT_WAIT_SECONDS = 60.0
+SNAPSHOT_POLL_SECONDS = 0.2
+log = logging.getLogger(__name__)
 _KEY_PARAM = "key_"
 _OLD_PARAM = "old_value"
 _NEW_PARAM = "new_value"
@@ -195,6 +206,59 @@ def reencrypt_rows(
             if after is None:
                 break
     return rewritten
+
+
+def compact_storage(engine: Engine) -> None:
+    """Rewrite the encrypted tables' storage, so that no old version of a row is left in it.
+
+    PostgreSQL: `VACUUM FULL` of each table (a new file for the table and its
+    TOAST table; the old files are removed). SQLite: `VACUUM` of the file, then
+    a checkpoint that empties the write-ahead log. Each takes the table (the
+    file) for itself while it runs; nothing else uses the ledger meanwhile.
+    """
+    quote = engine.dialect.identifier_preparer.quote
+    postgresql = engine.dialect.name == "postgresql"
+    if postgresql:
+        statements = [f"VACUUM FULL {quote(table)}" for table in TABLES]
+    else:
+        statements = ["VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"]
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if postgresql and not _older_snapshots_ended(conn, SNAPSHOT_WAIT_SECONDS):
+            log.warning(
+                "A transaction open since before the re-encryption (a backup in progress, "
+                "say) still sees rows as they were; their old versions stay in the ledger's "
+                "storage until a VACUUM FULL after it ends."
+            )
+        for statement in statements:
+            conn.execute(text(statement))
+
+
+# Open transactions that may keep a row's old version alive, each by its session and
+# start: a snapshot in this database, or a write anywhere on the server (a snapshot
+# taken while it runs, VACUUM's own included, keeps what it might not yet have seen).
+_SNAPSHOTS = text(
+    "SELECT pid, xact_start FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+    "AND (backend_xid IS NOT NULL "
+    "OR (datname = current_database() AND backend_xmin IS NOT NULL))"
+)
+
+
+def _older_snapshots_ended(conn: Connection, within_seconds: float) -> bool:
+    """Wait until every transaction of another session open now has ended (or `within_seconds`).
+
+    VACUUM FULL keeps a row's old version while a transaction that may still
+    see it is open (an autovacuum's analysis, a backup), or one that writes,
+    in any database of the server, began before the rewrite ended. Those
+    begun later cannot hold the old versions back.
+    """
+    open_now = {tuple(row) for row in conn.execute(_SNAPSHOTS)}
+    deadline = time.monotonic() + within_seconds
+    while open_now:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(SNAPSHOT_POLL_SECONDS)
+        open_now &= {tuple(row) for row in conn.execute(_SNAPSHOTS)}
+    return True
 
 
 def _rewrite_batch(

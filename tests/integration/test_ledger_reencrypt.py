@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, create_engine, delete, select, update
+from sqlalchemy import Connection, Engine, create_engine, delete, select, text, update
 from sqlalchemy.pool import StaticPool
 
 from sync.app import App, subject_id_minter
@@ -202,6 +202,64 @@ def test_every_value_is_under_the_new_key_and_reads_the_same(
     assert "records" in (last.detail or "")
     assert personal_data_in(str(last.as_json())) == []
     assert "JONES" not in str(last.as_json())
+
+
+def _ciphertext_samples(engine: Engine) -> set[bytes]:
+    """A stretch of each stored value's ciphertext (past its format byte and nonce)."""
+    samples = set()
+    for _, _, value in _stored(engine):
+        stored = value.encode("ascii") if isinstance(value, str) else bytes(value)
+        samples.add(stored[16:48])
+    return samples
+
+
+TOAST_OF = "SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = CAST(:t AS regclass)"
+
+
+def _raw_storage(engine: Engine) -> bytes:
+    """Every byte the database keeps of the ledger, dead row versions and free pages too.
+
+    SQLite: the file and its write-ahead log. PostgreSQL: every page of each
+    table holding encrypted values and of its TOAST table (`pageinspect`).
+    """
+    if engine.dialect.name == "sqlite":
+        path = Path(str(engine.url.database))
+        wal = path.with_name(path.name + "-wal")
+        return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    pages: list[bytes] = []
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
+        for table in TABLES:
+            toast = conn.execute(text(TOAST_OF), {"t": table}).scalar_one()
+            pages += _pages(conn, table) + _pages(conn, toast)
+    return b"".join(pages)
+
+
+def _pages(conn: Connection, relation: str) -> list[bytes]:
+    """Every page of a PostgreSQL relation, as stored."""
+    size = "SELECT pg_relation_size(CAST(:r AS regclass)) / current_setting('block_size')::int"
+    blocks = conn.execute(text(size), {"r": relation}).scalar_one()
+    page = text("SELECT get_raw_page(:r, :n)")
+    return [bytes(conn.execute(page, {"r": relation, "n": n}).scalar_one()) for n in range(blocks)]
+
+
+def test_no_old_version_of_a_value_is_left_in_the_database_s_storage(
+    ledger_url: str, tmp_path: Path, key_dir: Path
+) -> None:
+    """A copy of the database files taken after the rotation holds nothing the old key opens:
+    each rewritten row's old version (a dead tuple, a free page, the log) is gone."""
+    with _opened(ledger_url, keys_dir=key_dir) as app:
+        _fill(app, tmp_path)
+        old_values = _ciphertext_samples(app.engine)
+        held_before = {sample for sample in old_values if sample in _raw_storage(app.engine)}
+    assert held_before  # the storage is read where the values are
+
+    with _opened(ledger_url, keys_dir=key_dir) as rotating:
+        reencrypt_ledger(rotating, operator="jsmith")
+
+    with _opened(ledger_url, keys_dir=key_dir) as after:
+        storage = _raw_storage(after.engine)
+    assert [sample for sample in held_before if sample in storage] == []
 
 
 def test_a_host_left_with_the_old_key_is_refused(ledger_url: str, tmp_path: Path) -> None:
