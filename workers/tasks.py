@@ -9,6 +9,7 @@ until the key files change on disk, when the next task builds it again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from celery.signals import worker_process_init
 from sync.app import App, KeysStamp
 from sync.delivery import deliver_to
 from sync.distributed.cycles import start_next_cycle
-from sync.distributed.stages import Work, execute
+from sync.distributed.stages import Work, execute, told
 from sync.distributed.status import blocked_cycle_ids
 from sync.distributed.work import (
     KIND_COMMIT,
@@ -73,11 +74,12 @@ def service(celery_app: Any) -> App:
 
 
 def _build_after_fork(**_: object) -> None:
-    """Build the child's own App as soon as it is forked."""
+    """Build the child's own App as soon as it is forked (a failure is the first task's)."""
     from celery import current_app
 
     _SERVICES.clear()
-    service(current_app)
+    with contextlib.suppress(Exception):  # told, in one line, by the first task it fails
+        service(current_app)
 
 
 worker_process_init.connect(_build_after_fork, weak=False)
@@ -93,7 +95,31 @@ def _run(task: Any, ref: TaskRef, work: Work | None = None) -> None:
     """Run one task through the ledger's claim, then send the tasks it made due."""
     settings: WorkerSettings = task.app.arms_settings
     claimer = f"{task.request.hostname}:{os.getpid()}"
-    send(task.app, execute(service(task.app), settings.rules, ref, claimer, work))
+    app = opened_service(task.app, ref)
+    if app is not None:
+        send(task.app, execute(app, settings.rules, ref, claimer, work))
+
+
+def opened_service(celery_app: Any, ref: TaskRef) -> App | None:
+    """This process's App with its ledger open, or None after one line saying why not.
+
+    A ledger that cannot be reached, or a key file gone since the worker
+    started, fails the task before the ledger could count the attempt: the
+    task stays pending there, and is dispatched again once the cause is mended.
+    """
+    try:
+        app = service(celery_app)
+        _ = app.ledger
+    except Exception as error:  # noqa: BLE001 - one line by `told`, not a traceback
+        log.error(
+            "task %s of cycle %d cannot start on this worker: %s; it stays pending in the "
+            "ledger and is dispatched again once the cause is mended",
+            ref.key,
+            ref.cycle_id,
+            told(error),
+        )
+        return None
+    return app
 
 
 @celery_task(TASK_INGEST)

@@ -130,6 +130,22 @@ def _refuse_unusable_settings(settings: Any) -> None:
     require_postgresql_url(service.database_url)
     feeds = [feed for feed in settings.feeds().values() if feed.startswith(URL_SCHEMES)]
     _check_gateway_urls(service, [*feeds, *settings.gateways().values()])
+    _refuse_a_ledger_it_cannot_open(service)
+
+
+def _refuse_a_ledger_it_cannot_open(service: Settings) -> None:
+    """Refuse to start when the ledger cannot be reached, or opened with this host's key.
+
+    Each task would fail before the ledger could count its attempt, so none
+    would ever be dead-lettered: the process would look healthy while no work
+    is done. The sentence is the one any command gives (exit 2 for a key or
+    setting to mend, 1 for a server that cannot be reached).
+    """
+    app = App(service)
+    try:
+        _ = app.ledger
+    finally:
+        app.close()
 
 
 def _check_gateway_urls(service: Settings, urls: Iterable[str]) -> None:

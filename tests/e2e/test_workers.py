@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +33,7 @@ from sqlalchemy import select
 from sync.app import App
 from sync.core.duplicates import Counterpart, Flag, FlagKind
 from sync.core.records import Agency, AssessmentStatus, Owner
+from sync.crypto.key_file import create_data_key_file
 from sync.cycle import run_cycle
 from sync.distributed import store
 from sync.distributed.cycles import PULL_LOCK, start_cycle
@@ -891,6 +893,44 @@ def test_a_worker_or_beat_refuses_to_start_with_a_gateway_no_client_may_use(
         check=False,
     )
     assert (result.returncode, result.stderr) == (2, sentence)
+
+
+@pytest.mark.parametrize("fault", ["unreachable", "another key"])
+@pytest.mark.parametrize("command", ["worker", "beat"])
+def test_a_worker_or_beat_refuses_to_start_on_a_ledger_it_cannot_open(
+    distributed_env: dict[str, str], tmp_path: Path, command: str, fault: str
+) -> None:
+    """Else every task fails before the ledger can count its attempt: none is ever
+    dead-lettered, and the process looks healthy while no work is done."""
+    url = distributed_env["ARMS_SYNC_DATABASE_URL"]
+    _ = service_app(url).ledger  # made, and bound to the session's at-rest key
+    env = {**os.environ, **distributed_env}
+    if fault == "unreachable":
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env["ARMS_SYNC_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{port}/absent"
+        expected = (1, f"Error: The ledger database absent on 127.0.0.1:{port} cannot be reached")
+    else:
+        other_key = tmp_path / "other.key"
+        create_data_key_file(other_key)
+        env[AT_REST_KEY_ENV] = str(other_key)
+        expected = (2, "Error: The ledger ")
+
+    result = subprocess.run(
+        [*CLI, command],
+        env=env,
+        cwd=tmp_path,  # where a beat that started would keep its schedule
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert (result.returncode, result.stderr[: len(expected[1])]) == expected
+    assert len(result.stderr.splitlines()) == 1
+    if fault == "another key":
+        assert "another at-rest key" in result.stderr
 
 
 def test_a_distributed_run_waits_for_no_open_cycle_but_says_so(
