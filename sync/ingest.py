@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -113,6 +113,15 @@ def reject_row(agency: str, source: str, item: Rejected, occurrence: int = 1) ->
     }
 
 
+def rejected_keys(rows: Iterable[Mapping[str, Any]]) -> set[RecordKey]:
+    """The records stored rejected lines name (agency, type and id), where they name one."""
+    return {
+        (row["record_agency"] or row["agency"], row["record_type"], row["record_id"])
+        for row in rows
+        if row["record_type"] is not None and row["record_id"] is not None
+    }
+
+
 class _UnitWriter:
     """Buffers one unit's records and rejects and writes them in batches."""
 
@@ -167,6 +176,7 @@ class _UnitWriter:
             self._write(ties, ties, run_id)
         if final or len(self.rejected) >= INGEST_BATCH:
             self.ledger.store_rejects(self.conn, self.rejected, run_id, now)
+            self.ledger.empty_rejects_of_deleted(self.conn, rejected_keys(self.rejected))
             self.rejected.clear()
 
     def _apply(self, run_id: int) -> None:
@@ -202,13 +212,15 @@ class _UnitWriter:
         erases nothing), so only those are audited as erasures.
         """
         deleting = [version.key for version in versions if version.deleted]
-        held: set[RecordKey] = set()
-        if deleting:
-            held = self._holding_content(deleting, batch)
+        if not deleting:
+            self.ledger.apply_versions(self.conn, versions, run_id)
+            return
+        held = self._holding_content(deleting, batch)
+        live_before = self.ledger.live_applied_runs(self.conn, deleting)
         self.ledger.apply_versions(self.conn, versions, run_id)
-        if held:
-            erased = self.ledger.keys_deleted_by_run(self.conn, held, run_id)
-            self.erased.extend(record_ref(key) for key in sorted(erased))
+        gone = self.ledger.keys_deleted_by_run(self.conn, deleting, run_id)
+        self.ledger.erase_rejected_lines(self.conn, gone, run_id, live_before)
+        self.erased.extend(record_ref(key) for key in sorted(gone & held))
 
     def _holding_content(
         self, deleting: Sequence[RecordKey], batch: Sequence[RecordVersion]

@@ -91,24 +91,31 @@ def _key_reject_fingerprints(engine: Engine, codec: CipherCodec) -> int:
         with engine.begin() as conn:
             rows = conn.execute(query.order_by(table.c.fingerprint).limit(CONVERT_BATCH)).all()
             for row in rows:
-                _rekey_reject(conn, codec, row.fingerprint, bytes(row.raw))
+                _rekey_reject(conn, codec, row.fingerprint, row.raw)
         converted += len(rows)
         if len(rows) < CONVERT_BATCH:
             return converted
 
 
-def _rekey_reject(conn: Connection, codec: CipherCodec, fingerprint: str, stored: bytes) -> None:
-    """Give one rejected line its keyed fingerprint (or drop it, if that line is kept already)."""
+def _rekey_reject(
+    conn: Connection, codec: CipherCodec, fingerprint: str, stored: bytes | None
+) -> None:
+    """Give one rejected line its keyed fingerprint (or drop it, if that line is kept already).
+
+    A line kept without its content (its record deleted) has no copy to encrypt again.
+    """
     table = schema.rejects
     keyed = keyed_digest(codec.cipher, REJECT_FINGERPRINT_KIND, fingerprint)
     if conn.execute(select(table.c.fingerprint).where(table.c.fingerprint == keyed)).first():
         conn.execute(delete(table).where(table.c.fingerprint == fingerprint))
         return
-    raw = codec.decode(reject_key(fingerprint), stored)
+    raw = None if stored is None else codec.decode(reject_key(fingerprint), bytes(stored))
     conn.execute(
         update(table)
         .where(table.c.fingerprint == fingerprint)
-        .values(fingerprint=keyed, raw=codec.encode(reject_key(keyed), raw))
+        .values(
+            fingerprint=keyed, raw=None if raw is None else codec.encode(reject_key(keyed), raw)
+        )
     )
 
 

@@ -82,9 +82,14 @@ rejects = Table(
     # The agency a line of the other agency's says it belongs to (else None).
     Column("record_agency", String(AGENCY)),
     Column("reason", Text, nullable=False),
-    Column("raw", LargeBinary, nullable=False),
+    # The line itself, encrypted; None once its record's agency deleted the record.
+    Column("raw", LargeBinary),
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("last_seen_run", Integer, nullable=False),
+    # The run that settled the line, kept when its record is deleted (the record's
+    # own row then names the deletion's run); None: judged from the record's row.
+    Column("fixed_run", Integer),
+    Index("ix_rejects_record", "record_type", "record_id"),
 )
 
 orphans = Table(

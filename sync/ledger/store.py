@@ -22,7 +22,20 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from pydantic_core import from_json
-from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync.core.consolidate import MERGE_LOOP, MISSING_PERSON
@@ -438,6 +451,16 @@ class Ledger:
             conn, keys, and_(table.c.deleted.is_(True), table.c.applied_run == run_id)
         )
 
+    def live_applied_runs(
+        self, conn: Connection, keys: Iterable[RecordKey]
+    ) -> dict[RecordKey, int]:
+        """The run that applied each of `keys` whose stored record is not deleted."""
+        table = schema.records
+        rows = self._rows_by_key(
+            conn, keys, table.c.applied_run, condition=table.c.deleted.is_(False)
+        )
+        return {key: int(run) for key, (run,) in rows}
+
     def _keys_where(
         self, conn: Connection, keys: Iterable[RecordKey], condition: Any
     ) -> set[RecordKey]:
@@ -556,9 +579,68 @@ class Ledger:
                 "source": insert.excluded.source,
                 "position": insert.excluded.position,
                 "last_seen_run": insert.excluded.last_seen_run,
+                "fixed_run": None,  # read again, it stands again
             },
         )
         conn.execute(statement, values)
+
+    def erase_rejected_lines(
+        self,
+        conn: Connection,
+        deleted: Iterable[RecordKey],
+        run_id: int,
+        live_before: Mapping[RecordKey, int],
+    ) -> None:
+        """Empty the rejected lines of the records `deleted` (their deletion stored by
+        `run_id`), keeping the run that settled each.
+
+        A deleted record is kept without its content, and so are its rejected
+        lines: each keeps its agency, type, id, place, reason and first sighting.
+        A line fixed before the deletion (`live_before`: the run that applied the
+        record's live version just before it) stays marked with that run; one
+        still standing is settled by the deletion, unless it was read in the
+        deletion's run (nothing after it settled it). A line settled already
+        keeps its run.
+        """
+        rows = [
+            {
+                "b_agency": key[0],
+                "b_rtype": key[1],
+                "b_rid": key[2],
+                "b_before": live_before.get(key, 0),  # 0: no live version (runs count from 1)
+                "b_run": run_id,
+            }
+            for key in sorted(deleted)
+        ]
+        table = schema.rejects
+        before: Any = bindparam("b_before", type_=Integer())
+        run: Any = bindparam("b_run", type_=Integer())
+        other_agencys = table.c.record_agency.is_not(None)
+        settled = case(
+            (or_(before > table.c.last_seen_run, and_(other_agencys, before > 0)), before),
+            (or_(run > table.c.last_seen_run, other_agencys), run),
+            else_=literal(None),
+        )
+        statement = (
+            update(table)
+            .where(_rejects_of_record(), table.c.fixed_run.is_(None))
+            .values(raw=None, fixed_run=settled)
+        )
+        bulk_execute(conn, statement, rows, "rejects-erase")
+
+    def empty_rejects_of_deleted(self, conn: Connection, keys: Iterable[RecordKey]) -> None:
+        """Empty the rejected lines of those of `keys` whose record the ledger holds deleted.
+
+        A line read after its record's deletion (or before it in the same
+        batch) keeps no content either; whether it stands is left as it is.
+        """
+        deleted = self._keys_where(conn, keys, schema.records.c.deleted.is_(True))
+        rows = [{"b_agency": a, "b_rtype": t, "b_rid": r} for a, t, r in sorted(deleted)]
+        table = schema.rejects
+        statement = (
+            update(table).where(_rejects_of_record(), table.c.raw.is_not(None)).values(raw=None)
+        )
+        bulk_execute(conn, statement, rows, "rejects-empty")
 
     def list_rejects(self) -> list[dict[str, Any]]:
         """Every rejected line, oldest first, then by agency, source and place in it.
@@ -569,13 +651,16 @@ class Ledger:
         ledger does not hold as the agency meant it. A line of the other
         agency's is fixed by the run that applied the ledger's version of that
         record from its own agency's feed, whenever that was: the record did
-        not belong in the feed it was rejected from.
+        not belong in the feed it was rejected from. A line whose record the
+        agency then deleted shows the run kept when the deletion was stored
+        (`erase_rejected_lines`), since the record's row names the deletion's.
         """
         table, records = schema.rejects, schema.records
         later = and_(
             records.c.agency == _rejected_records_agency(),
             records.c.rtype == table.c.record_type,
             records.c.rid == table.c.record_id,
+            records.c.deleted.is_(False),
             or_(
                 records.c.applied_run > table.c.last_seen_run,
                 table.c.record_agency.is_not(None),
@@ -591,7 +676,7 @@ class Ledger:
                     table.c.position,
                     table.c.reason,
                     table.c.first_seen,
-                    records.c.applied_run.label("fixed_in_run"),
+                    func.coalesce(table.c.fixed_run, records.c.applied_run).label("fixed_in_run"),
                 ).select_from(table.outerjoin(records, later))
             )
             found = [dict(row._mapping) for row in rows]
@@ -691,6 +776,16 @@ def _rejected_records_agency() -> Any:
     agency's (`record_agency`), else the agency of the feed it was read in."""
     table = schema.rejects
     return func.coalesce(table.c.record_agency, table.c.agency)
+
+
+def _rejects_of_record() -> Any:
+    """Rejected lines of the record named by the bound `b_agency`, `b_rtype` and `b_rid`."""
+    table = schema.rejects
+    return and_(
+        table.c.record_type == bindparam("b_rtype"),
+        table.c.record_id == bindparam("b_rid"),
+        _rejected_records_agency() == bindparam("b_agency"),
+    )
 
 
 def _orphan_reason(row: Any) -> str:
