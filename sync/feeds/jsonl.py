@@ -206,14 +206,75 @@ _PNC_OR_CRO_SHAPE = re.compile(
 )
 
 
+# A date of birth written without separators, a NOMS number, and names written
+# beside a date (`JOHN.SMITH.120475`, `SMITH-JOHN-1975`) are not ids either. A
+# UUID and a short code before a counter (`RAS00042127`) stay ids, whatever
+# their digits spell.
+_DIGIT_RUN = re.compile(r"[0-9]+", re.ASCII)
+_NOMS_SHAPE = re.compile(r"(?<![A-Za-z0-9])[A-Z][0-9]{4}[A-Z]{2}(?![A-Za-z0-9])", re.ASCII | re.I)
+_WORDS_SHAPE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+(?:[._ -][A-Za-z]+)+", re.ASCII)
+_CODE_AND_COUNTER = re.compile(r"[A-Za-z]{1,3}[._-]?[0-9]{8}", re.ASCII)
+_UUID_SHAPE = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}", re.ASCII | re.I)
+FIRST_BIRTH_YEAR = 1900
+
+
 def looks_like_an_id(value: str) -> bool:
     """Whether the `id` of a rejected line may be kept and shown (see `_ID_SHAPE`)."""
+    if _UUID_SHAPE.fullmatch(value.strip()):
+        return True  # its hex digits may spell anything
     return (
         _ID_SHAPE.fullmatch(value) is not None
         and any(char.isdigit() for char in value)
         and _DATE_SHAPE.search(value) is None
         and _PNC_OR_CRO_SHAPE.search(value) is None
+        and not _holds_personal_data(value.strip())
     )
+
+
+def _holds_personal_data(value: str) -> bool:
+    """Whether an id holds a date of birth, a NOMS number or names beside a date."""
+    runs = _DIGIT_RUN.findall(value)
+    if value in runs:  # digits alone: a date of birth as 8 digits, or 6 (DDMMYY)
+        return _is_birth_date(value) or (len(value) == 6 and _is_ddmmyy(value))
+    if _NOMS_SHAPE.search(value):
+        return True
+    if not _CODE_AND_COUNTER.fullmatch(value) and any(_is_birth_date(run) for run in runs):
+        return True
+    return _WORDS_SHAPE.search(value) is not None and any(map(_is_date_like, runs))
+
+
+def _is_date_like(run: str) -> bool:
+    """A run of digits that may be a birth year, or a date of birth (6 or 8 digits)."""
+    if len(run) == 4:
+        return FIRST_BIRTH_YEAR <= int(run) <= date.today().year
+    return _is_birth_date(run) or (len(run) == 6 and _is_ddmmyy(run))
+
+
+def _is_birth_date(run: str) -> bool:
+    """8 digits forming a real date, `YYYYMMDD` or `DDMMYYYY`, from 1900 to this year."""
+    if len(run) != 8:
+        return False
+    readings = ((run[:4], run[4:6], run[6:]), (run[4:], run[2:4], run[:2]))
+    return any(
+        FIRST_BIRTH_YEAR <= int(year) <= date.today().year and _is_date(year, month, day)
+        for year, month, day in readings
+    )
+
+
+def _is_ddmmyy(run: str) -> bool:
+    """6 digits forming a real date as `DDMMYY` (a leap day in any year that has one)."""
+    day, month, year = run[:2], run[2:4], run[4:]
+    return _is_date(str(2000 + int(year)), month, day) or _is_date(
+        str(1900 + int(year)), month, day
+    )
+
+
+def _is_date(year: str, month: str, day: str) -> bool:
+    try:
+        date(int(year), int(month), int(day))
+    except ValueError:
+        return False
+    return True
 
 
 # Editors on some systems start a UTF-8 file with a byte order mark; it is not
