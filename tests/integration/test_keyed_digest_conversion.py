@@ -161,3 +161,31 @@ def test_a_line_kept_under_both_fingerprints_is_kept_once(ledger_url: str, tmp_p
         reopened.close()
     assert [fingerprint for fingerprint, _ in rejects] == [keyed[0]]
     assert lines == [raw]
+
+
+def test_a_line_kept_without_its_content_is_converted(ledger_url: str, tmp_path: Path) -> None:
+    """A rejected line emptied by its record's deletion is given its keyed fingerprint too."""
+    key_file = tmp_path / "ledger.key"
+    app = _app(ledger_url, key_file)
+    try:
+        _run(app, tmp_path)
+        table = schema.rejects
+        with app.engine.begin() as conn:
+            _unkey_rejects(conn, app.codec)
+            conn.execute(update(table).values(raw=None))
+            conn.execute(
+                delete(schema.settings_kv).where(schema.settings_kv.c.key == DIGESTS_KEYED)
+            )
+    finally:
+        app.close()
+
+    reopened = _app(ledger_url, key_file)
+    try:
+        assert reopened.codec  # the ledger opened with its key, as every command does
+        with reopened.engine.connect() as conn:
+            rows = conn.execute(select(table.c.fingerprint, table.c.raw)).all()
+        rewritten = reencrypt_ledger(reopened).rewritten
+    finally:
+        reopened.close()
+    assert [(row.fingerprint[:1], row.raw) for row in rows] == [(KEYED_DIGEST_PREFIX, None)]
+    assert rewritten.by_table["rejects"] == 0
