@@ -87,6 +87,8 @@ def test_a_deletion_empties_its_records_rejected_lines_and_keeps_the_fixed_mark(
     assert _listed(app) == listed  # still listed, with its place and reason
     _run(app, tmp_path / "4", [LATER])  # sent again, not deleted
     assert _kept(app) == {CRN: (False, 2), OTHER: (True, None)}
+    _run(app, tmp_path / "5", [BAD])  # the bad line read again: it stands again
+    assert _kept(app) == {CRN: (False, None), OTHER: (True, None)}
 
 
 def test_a_line_never_fixed_is_settled_by_its_records_deletion(app: App, tmp_path: Path) -> None:
