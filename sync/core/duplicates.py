@@ -6,13 +6,15 @@ did not own the subject at their reference date, pairs of assessments across
 the agencies that duplicate each other, in-progress work by the non-owner,
 duplicate person records, and (as review items, outside the duplicate report)
 records that disagree on gender or date of birth. Pure: same facts in, same
-flags out, in a stable order.
+flags out, in a stable order. Each assessment flag also carries the rule its
+own agency is told for its reference date (`sync.core.told`), for that
+agency's notices and report view.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
@@ -26,6 +28,8 @@ from sync.core.records import (
     Person,
     SubjectFacts,
 )
+from sync.core.rules import RULE_OUT_UNDER_18
+from sync.core.told import rule_told_at, timeline_told_to
 
 DEFAULT_WINDOW_DAYS = 180
 MIN_RECORDS_FOR_DUPLICATE = 2
@@ -82,6 +86,10 @@ class Flag:
     `redundant` only on `duplicate`. `duplicate_person_record` carries the
     agency, that agency's person ids (sorted) and the area of the first of
     them. The two conflicts carry no agency and every person id of the subject.
+    `rule_told` is the rule of the timeline as told to the flag's agency at the
+    reference date (`sync.core.told.timeline_told_to`): the rule that agency's
+    notices and report view give, which is `rule_at_reference_date` except
+    where that would name `OUT-UNDER-18` to an agency not told it.
     """
 
     kind: FlagKind
@@ -96,6 +104,7 @@ class Flag:
     redundant: bool | None = None
     area: str | None = None
     assessment_status: AssessmentStatus | None = None
+    rule_told: str | None = None
 
     @property
     def key(self) -> FlagKey:
@@ -182,6 +191,7 @@ def _assessment_flag(
         reference_date=item.reference_date,
         owner_at_reference_date=placed.segment.owner,
         rule_at_reference_date=placed.segment.rule,
+        rule_told=placed.segment.rule,
         counterpart=counterpart,
         redundant=redundant,
         area=facts.area_of(item.agency, item.person_id),
@@ -314,4 +324,24 @@ def find_flags(
     persons = _records(facts.persons)
     flags.extend(_person_record_flags(facts, persons))
     flags.extend(_conflict_flags(facts, persons))
-    return tuple(sorted(flags, key=lambda flag: flag.key))
+    return tuple(sorted(_as_told(facts, timeline, flags), key=lambda flag: flag.key))
+
+
+def _as_told(facts: SubjectFacts, timeline: Sequence[Segment], flags: list[Flag]) -> list[Flag]:
+    """The flags, each with the rule its agency is told at its reference date.
+
+    Only an `OUT-UNDER-18` rule can be told otherwise, so the timeline as told
+    to an agency is worked out only for a subject with such a flag, once per agency.
+    """
+    told: dict[Agency, Sequence[Segment]] = {}
+    result = []
+    for flag in flags:
+        agency = flag.agency
+        if agency is None or flag.rule_told != RULE_OUT_UNDER_18:
+            result.append(flag)
+            continue
+        if agency not in told:
+            told[agency] = timeline_told_to(agency, facts, timeline)
+        rule = rule_told_at(flag.rule_at_reference_date, flag.reference_date, told[agency])
+        result.append(replace(flag, rule_told=rule))
+    return result

@@ -6,21 +6,32 @@ and sends only changes. A notice to agency A is minimised (`exchange.md`): it
 names A's own person references, the owner, dates and rule, and the other
 agency's references only; never names, dates of birth or identifiers. Nor a
 date worked out from the other agency's date of birth where nothing turns on
-it: see `timeline_told_to`.
+it: see `timeline_told_to` (`sync.core.told`); a flag notice gives the rule of
+that told timeline at the flag's reference date.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
 from sync.core.duplicates import DUPLICATE_REPORT_KINDS, Flag
-from sync.core.policy import Segment, adult_from, subject_date_of_birth
-from sync.core.records import Agency, Owner, Person, SubjectFacts
-from sync.core.rules import RULE_OUT_UNDER_18
+from sync.core.policy import Segment
+from sync.core.records import Agency, Person, SubjectFacts
+from sync.core.told import rule_told_at, timeline_told_to
+
+__all__ = [
+    "NOTICE_FLAG",
+    "NOTICE_HANDOVER",
+    "NOTICE_OWNERSHIP",
+    "NOTICE_WITHDRAWN",
+    "Notice",
+    "notices_for_subject",
+    "segment_body",
+    "timeline_told_to",
+]
 
 NOTICE_OWNERSHIP = "ownership"
 NOTICE_HANDOVER = "handover"
@@ -76,46 +87,8 @@ def notices_for_subject(
         told = timeline_told_to(agency, facts, timeline)
         notices.append(_ownership(agency, base, told))
         notices.extend(_handovers(agency, base, told))
-        notices.extend(_flag_notices(agency, base, flags))
+        notices.extend(_flag_notices(agency, base, flags, told))
     return notices
-
-
-def timeline_told_to(
-    agency: Agency, facts: SubjectFacts, timeline: Sequence[Segment]
-) -> Sequence[Segment]:
-    """The timeline as `agency`'s notices give it.
-
-    The policy takes the earliest date of birth on the subject's records, and
-    the end of an `OUT-UNDER-18` segment is the day before the 18th birthday it
-    gives. Where that date of birth is on none of the agency's own records, that
-    day would tell the agency the other agency's date of birth (`exchange.md`
-    forbids it). So where no one owns ARMS on either side of that birthday, the
-    childhood segment is told as part of the one after it: every day keeps its
-    owner, and no date depends on the other agency's date of birth. Where the
-    owner changes on the birthday, the agency must know the day, and is told.
-    """
-    dob = subject_date_of_birth(facts)
-    if dob is None or any(p.date_of_birth == dob for p in facts.persons if p.agency is agency):
-        return timeline
-    birthday = adult_from(dob)
-    told: list[Segment] = []
-    for segment in timeline:
-        if told and _childhood_ends_unowned(told[-1], segment, birthday):
-            told[-1] = replace(segment, start=told[-1].start)
-        else:
-            told.append(segment)
-    return told
-
-
-def _childhood_ends_unowned(before: Segment, after: Segment, birthday: date | None) -> bool:
-    """Whether `before` is the childhood segment ending on the eve of `birthday` and no one
-    owns ARMS in `after` either."""
-    return (
-        before.rule == RULE_OUT_UNDER_18
-        and after.start == birthday
-        and before.owner is Owner.NONE
-        and after.owner is Owner.NONE
-    )
 
 
 def _ownership(agency: Agency, base: dict[str, Any], timeline: Sequence[Segment]) -> Notice:
@@ -148,7 +121,11 @@ def _handovers(agency: Agency, base: dict[str, Any], timeline: Sequence[Segment]
     return notices
 
 
-def _flag_notices(agency: Agency, base: dict[str, Any], flags: Sequence[Flag]) -> list[Notice]:
+def _flag_notices(
+    agency: Agency, base: dict[str, Any], flags: Sequence[Flag], told: Sequence[Segment]
+) -> list[Notice]:
+    """The agency's flag notices; each gives the rule of the timeline as told to the agency
+    (`told`) at the flag's reference date, so it names no rule the ownership notice hides."""
     notices = []
     for flag in flags:
         if flag.agency is not agency or flag.kind not in DUPLICATE_REPORT_KINDS:
@@ -167,7 +144,9 @@ def _flag_notices(agency: Agency, base: dict[str, Any], flags: Sequence[Flag]) -
             "flag_person_ids": list(flag.person_ids),
             "reference_date": _iso(flag.reference_date),
             "owner_at_reference_date": _iso(flag.owner_at_reference_date),
-            "rule_at_reference_date": flag.rule_at_reference_date,
+            "rule_at_reference_date": rule_told_at(
+                flag.rule_at_reference_date, flag.reference_date, told
+            ),
             "counterpart_assessment": counterpart,
             "redundant": flag.redundant,
         }

@@ -11,6 +11,7 @@ side; only a change of owner on the birthday itself is told by its date.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from itertools import pairwise
 from typing import Any
@@ -18,16 +19,20 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sync.core.duplicates import Flag, find_flags
 from sync.core.notices import (
+    NOTICE_FLAG,
     NOTICE_HANDOVER,
     NOTICE_OWNERSHIP,
     Notice,
     notices_for_subject,
     timeline_told_to,
 )
-from sync.core.policy import PolicySettings, Segment, adult_from, build_timeline
+from sync.core.policy import PolicySettings, Segment, adult_from, build_timeline, segment_at
 from sync.core.records import (
     Agency,
+    Assessment,
+    AssessmentStatus,
     Gender,
     Offence,
     Owner,
@@ -37,6 +42,7 @@ from sync.core.records import (
     Supervision,
     SupervisionKind,
 )
+from sync.core.rules import RULE_OUT_UNDER_18
 
 POLICY = PolicySettings()
 CRN, POLICE_REF = "X000001", "P-1"
@@ -195,3 +201,131 @@ def test_each_agency_is_told_every_day_s_owner_and_no_birthday_it_does_not_hold(
         if eighteenth in {segment.start for segment in told_timeline}:
             eve = eighteenth - timedelta(days=1)
             assert owner_on(timeline, eighteenth) != owner_on(timeline, eve)
+
+
+# Flags: a flag about an agency's assessment gives the rule of the timeline as told
+# to that agency, so it never names `OUT-UNDER-18` where the ownership notice does not.
+
+EVE_OF_EIGHTEEN = EIGHTEEN_AT_EARLIER - timedelta(days=1)
+
+
+def assessed(agency: Agency, ref: str, *days: date) -> tuple[Assessment, ...]:
+    """Completed assessments by `agency` on the person record `ref`, one on each day."""
+    return tuple(
+        Assessment(agency, f"{agency.value}-A{n}", ref, day, day, AssessmentStatus.COMPLETED)
+        for n, day in enumerate(days)
+    )
+
+
+def with_assessments(subject: SubjectFacts, *assessments: Assessment) -> SubjectFacts:
+    return replace(subject, assessments=assessments)
+
+
+def flags_of(subject: SubjectFacts) -> tuple[Flag, ...]:
+    return find_flags(subject, build_timeline(subject, POLICY), date(2026, 11, 28))
+
+
+def flag_notice_rules(subject: SubjectFacts, agency: Agency) -> dict[str, str | None]:
+    """The rule each of `agency`'s flag notices gives, by assessment."""
+    timeline = build_timeline(subject, POLICY)
+    notices = notices_for_subject(subject, timeline, flags_of(subject))
+    return {
+        n.body["assessment_id"]: n.body["rule_at_reference_date"]
+        for n in notices
+        if n.agency is agency and n.kind == NOTICE_FLAG
+    }
+
+
+def told_rules(subject: SubjectFacts, agency: Agency) -> dict[str | None, str | None]:
+    return {f.assessment_id: f.rule_told for f in flags_of(subject) if f.agency is agency}
+
+
+def police_assessing_around_the_birthday(police_dob: date | None) -> SubjectFacts:
+    """Police assess on the eve of the 18th birthday the probation date gives, and on it."""
+    subject = facts(probation_dob=EARLIER, police_dob=police_dob)
+    return with_assessments(
+        subject, *assessed(Agency.POLICE, POLICE_REF, EVE_OF_EIGHTEEN, EIGHTEEN_AT_EARLIER)
+    )
+
+
+def test_a_flag_does_not_name_the_childhood_rule_to_an_agency_without_the_deciding_date() -> None:
+    subject = police_assessing_around_the_birthday(police_dob=None)
+    flags = {f.assessment_id: f for f in flags_of(subject)}
+    assert flags["police-A0"].rule_at_reference_date == RULE_OUT_UNDER_18  # as decided
+    expected = {"police-A0": "NONE-NOT-IN-SCOPE", "police-A1": "NONE-NOT-IN-SCOPE"}
+    assert flag_notice_rules(subject, Agency.POLICE) == expected
+    assert told_rules(subject, Agency.POLICE) == expected
+
+
+def test_a_flag_does_not_name_the_childhood_rule_to_an_agency_with_a_later_date() -> None:
+    subject = police_assessing_around_the_birthday(police_dob=LATER)
+    rules = set(flag_notice_rules(subject, Agency.POLICE).values())
+    assert rules == {"NONE-NOT-IN-SCOPE"}
+    assert set(told_rules(subject, Agency.POLICE).values()) == {"NONE-NOT-IN-SCOPE"}
+
+
+def test_a_flag_names_the_childhood_rule_to_the_agency_holding_the_deciding_date() -> None:
+    subject = police_assessing_around_the_birthday(police_dob=EARLIER)
+    expected = {"police-A0": RULE_OUT_UNDER_18, "police-A1": "NONE-NOT-IN-SCOPE"}
+    assert told_rules(subject, Agency.POLICE) == expected
+    assert flag_notice_rules(subject, Agency.POLICE) == expected
+
+
+def test_the_agency_holding_the_deciding_date_is_told_the_childhood_rule_of_its_flag() -> None:
+    subject = with_assessments(
+        facts(probation_dob=EARLIER, police_dob=None),
+        *assessed(Agency.PROBATION, CRN, EVE_OF_EIGHTEEN),
+    )
+    assert told_rules(subject, Agency.PROBATION) == {"probation-A0": RULE_OUT_UNDER_18}
+    assert flag_notice_rules(subject, Agency.PROBATION) == {"probation-A0": RULE_OUT_UNDER_18}
+
+
+def test_without_any_date_of_birth_a_flag_is_told_the_rule_decided() -> None:
+    subject = police_assessing_around_the_birthday(police_dob=None)
+    subject = replace(
+        subject, persons=tuple(replace(p, date_of_birth=None) for p in subject.persons)
+    )
+    for flag in flags_of(subject):
+        assert flag.rule_told == flag.rule_at_reference_date
+    assert set(told_rules(subject, Agency.POLICE).values()) == {"NONE-NOT-IN-SCOPE"}
+
+
+@given(DOBS, DOBS, STARTS, STARTS, DAYS, DAYS)
+def test_no_flag_names_a_rule_its_agency_s_ownership_notice_does_not(
+    probation_dob: date | None,
+    police_dob: date | None,
+    licence_start: date | None,
+    registration_start: date | None,
+    probation_days: list[date],
+    police_days: list[date],
+) -> None:
+    subject = with_assessments(
+        facts(
+            probation_dob,
+            police_dob,
+            licences_from(licence_start),
+            registered_from(registration_start),
+        ),
+        *assessed(Agency.PROBATION, CRN, *probation_days),
+        *assessed(Agency.POLICE, POLICE_REF, *police_days),
+    )
+    timeline = build_timeline(subject, POLICY)
+    flags = find_flags(subject, timeline, date(2026, 11, 28))
+    notices = notices_for_subject(subject, timeline, flags)
+    for agency in (Agency.PROBATION, Agency.POLICE):
+        told_timeline = timeline_told_to(agency, subject, timeline)
+        named = {
+            segment["rule"]
+            for segment in segments_of(
+                [n for n in notices if n.agency is agency and n.kind == NOTICE_OWNERSHIP]
+            )
+        }
+        for notice in notices:
+            if notice.agency is agency and notice.kind == NOTICE_FLAG:
+                rule = notice.body["rule_at_reference_date"]
+                assert rule is None or rule in named
+        own_flags = {f.key: f for f in flags if f.agency is agency and f.reference_date}
+        for flag in own_flags.values():
+            assert flag.reference_date is not None
+            assert flag.rule_told == segment_at(told_timeline, flag.reference_date).rule
+            assert flag.rule_told in named
