@@ -159,6 +159,7 @@ def flag_to_value(flag: Flag) -> dict[str, Any]:
         if flag.owner_at_reference_date is None
         else flag.owner_at_reference_date.value,
         "rule": flag.rule_at_reference_date,
+        "rule_told": flag.rule_told,
         "counterpart": None
         if counterpart is None
         else [
@@ -184,6 +185,9 @@ def flag_from_value(value: dict[str, Any]) -> Flag:
         reference_date=_day(value["reference_date"]),
         owner_at_reference_date=None if value["owner"] is None else Owner(value["owner"]),
         rule_at_reference_date=value["rule"],
+        # A value staged before the told rule was kept has none: the commit stores none,
+        # and the next pass stores it.
+        rule_told=value.get("rule_told"),
         counterpart=None
         if counterpart is None
         else Counterpart(

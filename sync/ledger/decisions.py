@@ -52,6 +52,11 @@ FLAG_CONTENT_COLUMNS = (
     "area",
     "assessment_status",
 )
+# Stored beside the content but not part of it: the rule the flag's agency is told
+# (`Flag.rule_told`). It follows from the content and the subject's dates of birth,
+# and a resolution stands while the content is unchanged (`sync.reconcile.flags`).
+FLAG_TOLD_COLUMNS = ("rule_told",)
+FLAG_STORED_COLUMNS = (*FLAG_CONTENT_COLUMNS, *FLAG_TOLD_COLUMNS)
 
 
 def flag_key(flag: Flag) -> str:
@@ -60,7 +65,7 @@ def flag_key(flag: Flag) -> str:
 
 
 def flag_content(flag: Flag) -> dict[str, Any]:
-    """The stored columns that describe a flag."""
+    """The stored columns that describe a flag (`FLAG_CONTENT_COLUMNS`)."""
     counterpart = None
     if flag.counterpart is not None:
         counterpart = json.dumps(
@@ -89,6 +94,11 @@ def flag_content(flag: Flag) -> dict[str, Any]:
             None if flag.assessment_status is None else str(flag.assessment_status)
         ),
     }
+
+
+def flag_columns(flag: Flag) -> dict[str, Any]:
+    """Every stored column of a flag but its key and times (`FLAG_STORED_COLUMNS`)."""
+    return {**flag_content(flag), "rule_told": flag.rule_told}
 
 
 def store_decisions(
@@ -319,6 +329,8 @@ def merge_flags(
     out: a flag whose assessment moved to another subject keeps its row and its
     first-seen time, takes the new subject and details, and is reopened if it
     had been closed. A new flag is first seen now, and filed under the day `raised_on`.
+    A flag whose told rule changed (or was not kept yet: stored before revision 0014)
+    is stored again too.
     """
     table = schema.flags
     stored = _stored_flags(conn)
@@ -328,7 +340,7 @@ def merge_flags(
     for flag in current:
         key = flag_key(flag)
         seen.add(key)
-        content = flag_content(flag)
+        content = flag_columns(flag)
         previous = stored.get(key)
         if previous is None:
             first = {"first_seen": stamp, "first_seen_as_of": raised_on, "last_seen": stamp}
@@ -340,7 +352,7 @@ def merge_flags(
         conn,
         update(table)
         .where(table.c.key == bindparam("k"))
-        .values({name: bindparam(name) for name in (*FLAG_CONTENT_COLUMNS, "closed_at")}),
+        .values({name: bindparam(name) for name in (*FLAG_STORED_COLUMNS, "closed_at")}),
         refreshes,
         "flags-refresh",
     )
@@ -356,10 +368,10 @@ def merge_flags(
 
 def _stored_flags(conn: Connection) -> dict[str, tuple[datetime | None, tuple[Any, ...]]]:
     table = schema.flags
-    columns = [table.c[name] for name in FLAG_CONTENT_COLUMNS]
+    columns = [table.c[name] for name in FLAG_STORED_COLUMNS]
     rows = conn.execute(select(table.c.key, table.c.closed_at, *columns))
     return {row[0]: (row[1], tuple(row[2:])) for row in rows}
 
 
 def _signature(content: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(content[name] for name in FLAG_CONTENT_COLUMNS)
+    return tuple(content[name] for name in FLAG_STORED_COLUMNS)

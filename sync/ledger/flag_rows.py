@@ -32,6 +32,7 @@ def iter_flag_rows(ledger: Ledger, kinds: frozenset[str] | None = None) -> Itera
                 reference_date=row.reference_date,
                 owner_at_reference_date=row.owner_at_reference_date,
                 rule_at_reference_date=row.rule_at_reference_date,
+                rule_told=row.rule_told,
                 counterpart=None if counterpart is None else Counterpart(**counterpart),
                 redundant=row.redundant,
                 area=row.area,

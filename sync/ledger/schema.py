@@ -159,6 +159,9 @@ flags = Table(
     Column("reference_date", Date),
     Column("owner_at_reference_date", String(16)),
     Column("rule_at_reference_date", String(32)),
+    # The rule the flag's agency is told at the reference date (`sync.core.told`): its
+    # report view gives it. None: stored before it was kept, with `OUT-UNDER-18`.
+    Column("rule_told", String(32)),
     Column("counterpart", Text),
     Column("redundant", Boolean),
     Column("area", String(32)),

@@ -88,7 +88,9 @@ class FlagRow(_Frozen):
     assessing agency itself, when the work began before the case changed hands). Reports
     show `first_seen` and `closed_at` as days in England and Wales and leave out `last_seen`
     (an open flag was seen by the latest run), so the same facts give the same
-    report however often the sync runs.
+    report however often the sync runs. `rule_told` is the rule the flag's agency
+    is told at the reference date (`sync.core.told`); it is not shown as such: an
+    agency's view gives it as `rule_at_reference_date`.
     """
 
     kind: str
@@ -99,6 +101,7 @@ class FlagRow(_Frozen):
     reference_date: date | None = None
     owner_at_reference_date: str | None = None
     rule_at_reference_date: str | None = None
+    rule_told: str | None = Field(default=None, exclude=True)
     owner_at_as_of: str | None = None
     rule_at_as_of: str | None = None
     counterpart: Counterpart | None = None

@@ -485,6 +485,7 @@ def _flags(draw: st.DrawFn) -> Flag:
         redundant=draw(st.none() | st.booleans()),
         area=draw(st.none() | _ids),
         assessment_status=draw(st.none() | st.sampled_from(AssessmentStatus)),
+        rule_told=draw(st.none() | _ids),
     )
 
 
