@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 from sync.core.duplicates import MISPLACED_KINDS, FlagKind
 from sync.core.records import AssessmentStatus
+from sync.core.rules import RULE_OUT_UNDER_18
 from sync.errors import UsageError
 from sync.reports.models import (
     AGENCIES,
@@ -154,21 +155,39 @@ def _with_counterpart_redundant(
 
 
 def _minimised(row: FlagRow) -> FlagRow:
-    """The flag as its own agency may see it: the counterpart only by agency and reference.
+    """The flag as its own agency may see it: the counterpart only by agency and reference,
+    and the rule the agency is told.
 
     The counterpart is said to be redundant only where the agency's own flag
     implies it (its own assessment is not redundant); whether the other agency
-    also assessed without being the owner is the other agency's business.
+    also assessed without being the owner is the other agency's business. The
+    rule at the reference date is the one the agency's notices give
+    (`told_rule`), so the view never pins the other agency's date of birth.
     """
+    update: dict[str, object] = {"rule_at_reference_date": told_rule(row)}
     counterpart = row.counterpart
-    if counterpart is None:
-        return row
-    bare = Counterpart(
-        agency=counterpart.agency,
-        assessment_id=counterpart.assessment_id,
-        redundant=True if row.redundant is False else None,
-    )
-    return row.model_copy(update={"counterpart": bare})
+    if counterpart is not None:
+        update["counterpart"] = Counterpart(
+            agency=counterpart.agency,
+            assessment_id=counterpart.assessment_id,
+            redundant=True if row.redundant is False else None,
+        )
+    return row.model_copy(update=update)
+
+
+def told_rule(row: FlagRow) -> str | None:
+    """The rule the flag's agency is told at its reference date.
+
+    A flag stored before the told rule was kept has none; its stored rule is
+    told as it is unless it is `OUT-UNDER-18`, which only the next run can say
+    whether the agency is told (a closed flag is not stored again): until
+    then no rule is given.
+    """
+    if row.rule_told is not None:
+        return row.rule_told
+    if row.rule_at_reference_date == RULE_OUT_UNDER_18:
+        return None
+    return row.rule_at_reference_date
 
 
 def _in_period(rows: list[FlagRow], start: date | None, end: date | None) -> list[FlagRow]:

@@ -581,3 +581,59 @@ def test_a_history_report_counts_no_hours_for_duplicates_that_have_closed() -> N
     assert (history.summary.total, history.summary.redundant_completed) == (6, 1)
     assert history.summary.hours_lost_estimate == 6.0
     assert (closed_only.summary.total, closed_only.summary.redundant_completed) == (3, 0)
+
+
+def _childhood_flags(rule_told: str | None) -> list[FlagRow]:
+    """Police assessments on the eve of an 18th birthday the police do not hold, and on it."""
+    return [
+        assessment_flag(
+            "assessed_without_owner",
+            assessment_id="PA-EVE",
+            reference_date=date(2018, 6, 14),
+            rule_at_reference_date="OUT-UNDER-18",
+            rule_told=rule_told,
+            owner_at_reference_date="none",
+        ),
+        assessment_flag(
+            "assessed_without_owner",
+            assessment_id="PA-DAY",
+            reference_date=date(2018, 6, 15),
+            rule_at_reference_date="NONE-NOT-IN-SCOPE",
+            rule_told="NONE-NOT-IN-SCOPE" if rule_told is not None else None,
+            owner_at_reference_date="none",
+        ),
+    ]
+
+
+def _rules(report: object) -> dict[str, str | None]:
+    flags = report.model_dump(mode="json")["flags"]  # type: ignore[attr-defined]
+    return {flag["assessment_id"]: flag["rule_at_reference_date"] for flag in flags}
+
+
+def test_an_agency_view_gives_the_rule_the_agency_is_told_and_the_national_one_the_rule() -> None:
+    rows = _childhood_flags(rule_told="NONE-NOT-IN-SCOPE")
+
+    police = report_of(rows, for_agency="police")
+    national = report_of(rows)
+
+    assert _rules(police) == {"PA-EVE": "NONE-NOT-IN-SCOPE", "PA-DAY": "NONE-NOT-IN-SCOPE"}
+    assert _rules(national) == {"PA-EVE": "OUT-UNDER-18", "PA-DAY": "NONE-NOT-IN-SCOPE"}
+    for flag in police.model_dump(mode="json")["flags"]:
+        assert "rule_told" not in flag
+
+
+@pytest.mark.parametrize("render", [render_json, render_csv, render_html])
+def test_no_agency_view_format_names_a_rule_the_agency_is_not_told(render: object) -> None:
+    rows = _childhood_flags(rule_told="NONE-NOT-IN-SCOPE")
+
+    police = render(report_of(rows, for_agency="police")).decode("utf-8-sig")  # type: ignore[operator]
+    national = render(report_of(rows)).decode("utf-8-sig")  # type: ignore[operator]
+
+    assert "OUT-UNDER-18" not in police
+    assert "OUT-UNDER-18" in national
+
+
+def test_an_agency_view_of_a_flag_stored_before_the_told_rule_names_no_childhood_rule() -> None:
+    police = report_of(_childhood_flags(rule_told=None), for_agency="police")
+
+    assert _rules(police) == {"PA-EVE": None, "PA-DAY": "NONE-NOT-IN-SCOPE"}
