@@ -12,13 +12,26 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, select
 
+from sync.crypto.envelope import open_envelope
+from sync.crypto.keyring import generate_party, load_keyring
+from sync.crypto.keys import Party
+from sync.ledger import schema
 from tests.conftest import run_cli
-from tests.feed_records import STAMP, completed_assessment, person, run_args, write_feeds
+from tests.feed_records import (
+    STAMP,
+    Record,
+    completed_assessment,
+    person,
+    run_args,
+    write_feeds,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +43,7 @@ EVE, BIRTHDAY = "2018-06-14", "2018-06-15"
 def ledger_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("told")
     probation = [person("probation", "X200001", pnc=PNC, date_of_birth="2000-06-15")]
-    police = [
+    police: list[Record] = [
         person("police", "P-1", pnc=PNC, date_of_birth=None),
         {
             "type": "registration",
@@ -44,12 +57,50 @@ def ledger_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         completed_assessment("police", "PA-EVE", "P-1", EVE),
         completed_assessment("police", "PA-DAY", "P-1", BIRTHDAY),
     ]
-    run_cli(*run_args(*write_feeds(folder, probation, police)), cwd=folder)
+    keys = folder / "keys"
+    for party in Party:
+        generate_party(keys, party)
+    env = {"ARMS_SYNC_KEYS_DIR": str(keys)}
+    run_cli(*run_args(*write_feeds(folder, probation, police)), cwd=folder, env=env)
     return folder
 
 
+def _police_notices(folder: Path) -> list[dict[str, Any]]:
+    """Every notice the run queued for the police, opened with the police's keys."""
+    police = load_keyring(folder / "keys", Party.POLICE)
+    engine = create_engine(f"sqlite:///{folder / 'arms-sync.db'}")
+    table = schema.outbox
+    try:
+        with engine.connect() as conn:
+            query = select(table.c.envelope).where(table.c.agency == "police")
+            envelopes = list(conn.execute(query).scalars())
+    finally:
+        engine.dispose()
+    now = datetime.now(UTC)
+    notices: list[dict[str, Any]] = []
+    for envelope in envelopes:
+        opened = open_envelope(envelope, keyring=police, now=now, max_skew=None, replay_guard=None)
+        notices.extend(json.loads(opened.plaintext)["notices"])
+    return notices
+
+
+def test_the_police_flag_notices_give_the_rule_of_their_ownership_notice(
+    ledger_folder: Path,
+) -> None:
+    notices = _police_notices(ledger_folder)
+    (ownership,) = [n for n in notices if n["kind"] == "ownership"]
+    flags = [n for n in notices if n["kind"] == "flag"]
+    assert {segment["rule"] for segment in ownership["segments"]} == {
+        "NONE-NOT-IN-SCOPE",
+        "POLICE-REGISTERED",
+    }
+    assert BIRTHDAY not in {segment["from"] for segment in ownership["segments"]}
+    assert _rules(flags) == {"PA-EVE": "NONE-NOT-IN-SCOPE", "PA-DAY": "NONE-NOT-IN-SCOPE"}
+
+
 def _report(folder: Path, fmt: str, *view: str) -> str:
-    return run_cli("report", "duplicates", "--format", fmt, *view, cwd=folder).stdout
+    env = {"ARMS_SYNC_KEYS_DIR": str(folder / "keys")}
+    return run_cli("report", "duplicates", "--format", fmt, *view, cwd=folder, env=env).stdout
 
 
 def _rules(flags: list[dict[str, Any]]) -> dict[str, str]:
