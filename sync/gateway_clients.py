@@ -177,3 +177,12 @@ class GatewayClients:
         ended = [key for key in self._clients if key[0] not in alive]
         for key in ended:
             self._clients.pop(key).close()
+
+
+def gateway_host_port(url: str) -> str:
+    """A gateway's host and port as its URL writes them (never credentials or a path).
+
+    How the hub names a gateway in progress lines, errors, the audit log, its
+    cursor key and the dead-letter listing.
+    """
+    return urlsplit(url).netloc.rpartition("@")[2]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from sync.app import App
 from sync.crypto.replay import ReplayGuard
@@ -25,6 +24,7 @@ from sync.feeds.jsonl import FeedItem, validate_stream
 from sync.feeds.models import FeedContext
 from sync.feeds.pages import PageOpener
 from sync.gateway.client import GatewayClient
+from sync.gateway_clients import gateway_host_port
 from sync.ingest import Unit
 from sync.ledger.cursors import FeedPosition, end_pull, load_position, load_wait, save_wait
 
@@ -45,7 +45,7 @@ class GatewaySource:
         It names the source in progress lines, errors, the audit log and the
         ledger's cursor key, so a `user:password@` in the URL is left out.
         """
-        return urlsplit(self.base_url).netloc.rpartition("@")[2]
+        return gateway_host_port(self.base_url)
 
     @property
     def live(self) -> bool:

@@ -414,7 +414,7 @@ def dead_letters(ctx: click.Context, as_json: bool, include_retried: bool) -> No
             click.echo(
                 f"{row['id']}: cycle {row['cycle_id']} {row['task_key']} "
                 f"attempts {row['attempts']} last error {row['last_error']} "
-                f"last seen {row['last_seen']}" + _closed(row)
+                f"last seen {row['last_seen']}" + _feed(row) + _closed(row)
             )
     if not as_json:
         click.echo(_letters_total(letters, include_retried))
@@ -427,6 +427,11 @@ def _letters_total(letters: list[dict[str, Any]], include_retried: bool) -> str:
         return total
     waiting = sum(1 for letter in letters if not _closed(letter))
     return f"{total}, {waiting} waiting for a retry"
+
+
+def _feed(row: dict[str, Any]) -> str:
+    """The listing's note of the feed an ingest letter's retry reads: where to put it back."""
+    return "" if row["feed"] is None else f" feed {row['feed']}"
 
 
 def _closed(row: dict[str, Any]) -> str:

@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from sync.gateway_clients import gateway_host_port
 from sync.ledger import schema
 from sync.ledger import tables_cycle as tables
 from sync.ledger.runs import RUN_PARTIAL
@@ -435,18 +436,35 @@ def list_dead_letters(engine: Engine, include_retried: bool = False) -> list[dic
     """The dead letters waiting for a retry, oldest first (ids, attempts and error class only).
 
     With `include_retried`, every letter: those retried, and those whose cycle was
-    abandoned (`cycle_status` says which cycles were).
+    abandoned (`cycle_status` says which cycles were). An ingest letter names the
+    feed its cycle reads (`feed`, see `feed_named`), where a retry will look for it.
     """
     letters, cycles = tables.dead_letters, tables.cycles
     query = (
-        select(letters, cycles.c.status.label("cycle_status"))
+        select(letters, cycles.c.status.label("cycle_status"), cycles.c.sources)
         .join(cycles, cycles.c.id == letters.c.cycle_id)
         .order_by(letters.c.id)
     )
     if not include_retried:
         query = query.where(letters.c.retried_at.is_(None), cycles.c.status != CYCLE_ABANDONED)
     with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+        rows = [dict(row._mapping) for row in conn.execute(query)]
+    for row in rows:
+        row["feed"] = feed_named(row.pop("sources"), task_ref(row["cycle_id"], row["task_key"]))
+    return rows
+
+
+def feed_named(sources: str, ref: TaskRef) -> str | None:
+    """The feed an ingest task reads, as its cycle stored it: a file by its absolute path,
+    a gateway by its host and port (never credentials or a path); None for other tasks."""
+    if ref.kind != KIND_INGEST:
+        return None
+    spec = json.loads(sources).get("feeds", {}).get(ref.arg)
+    if not isinstance(spec, str):
+        return None
+    if spec.startswith(("http://", "https://")):
+        return "gateway " + gateway_host_port(spec)
+    return spec
 
 
 def retry_dead_letter(engine: Engine, letter_id: int, now: datetime) -> TaskRef | None:

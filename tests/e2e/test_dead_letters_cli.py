@@ -17,9 +17,10 @@ import pytest
 
 from sync.audit.log import audit_log_for
 from sync.distributed.abandon import AUDIT_PURPOSE
-from sync.distributed.work import retry_dead_letter
+from sync.distributed.cycles import start_cycle
+from sync.distributed.work import CycleRules, claim, fail, retry_dead_letter
 from tests.e2e import test_workers as shared
-from tests.e2e.test_workers import _a_dead_letter, _cli, _cli_run, service_app
+from tests.e2e.test_workers import TODAY, _a_dead_letter, _cli, _cli_run, service_app
 from tests.integration.test_cycle_abandonment import run_until_blocked
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -93,3 +94,32 @@ def test_a_blocked_cycle_is_previewed_then_abandoned_and_its_letter_stops_waitin
         f"Error: Cycle {cycle} is not blocked (it was abandoned already): only a cycle "
         "stopped on a dead letter can be abandoned.\n"
     )
+
+
+def test_an_ingest_letter_names_the_feed_its_retry_reads(
+    fresh_postgres_url: str, tmp_path: Path
+) -> None:
+    """Where to put a lost feed file back, as the cycle stored it; a gateway by host and port,
+    never the credentials or path its URL held."""
+    app = service_app(fresh_postgres_url)
+    probation = tmp_path / "exports" / "probation.jsonl"
+    feeds = {"probation": str(probation), "police": "https://hub:pw@gw.police.test:8443/v1"}
+    _, ingests = start_cycle(app, feeds, {}, TODAY)
+    rules = CycleRules(max_attempts=1)
+    for ref in ingests:
+        claim(app.ledger.engine, ref, "test", rules, app.clock())
+        fail(app.ledger.engine, ref, "UsageError", rules, app.clock())
+
+    code, output = _cli(fresh_postgres_url, "dead-letters")
+    police, probation_line, _ = output.splitlines()
+    assert code == 0
+    assert "ingest:police " in police
+    assert police.endswith(" feed gateway gw.police.test:8443")
+    assert "ingest:probation " in probation_line
+    assert probation_line.endswith(f" feed {probation}")
+    code, output = _cli(fresh_postgres_url, "dead-letters", "--json")
+    named = {json.loads(line)["task_key"]: json.loads(line)["feed"] for line in output.splitlines()}
+    assert named == {
+        "ingest:police": "gateway gw.police.test:8443",
+        "ingest:probation": str(probation),
+    }
