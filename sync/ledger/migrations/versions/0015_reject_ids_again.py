@@ -15,35 +15,19 @@ stay, with their reasons. Nothing is undone by the downgrade.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
 
-from sync.feeds.jsonl import looks_like_an_id
+from sync.ledger.withheld_ids import forget_withheld_ids
 
 revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
 
-_REJECTS = sa.table(
-    "rejects", sa.column("fingerprint", sa.String), sa.column("record_id", sa.String)
-)
-
 
 def upgrade() -> None:
     """Apply this revision."""
-    bind = op.get_bind()
-    rows = bind.execute(
-        sa.select(_REJECTS.c.fingerprint, _REJECTS.c.record_id).where(
-            _REJECTS.c.record_id.is_not(None)
-        )
-    ).all()
-    forgotten = [row.fingerprint for row in rows if not looks_like_an_id(row.record_id)]
-    for start in range(0, len(forgotten), 500):
-        chunk = forgotten[start : start + 500]
-        bind.execute(
-            sa.update(_REJECTS).where(_REJECTS.c.fingerprint.in_(chunk)).values(record_id=None)
-        )
+    forget_withheld_ids(op.get_bind())
 
 
 def downgrade() -> None:
