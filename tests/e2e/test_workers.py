@@ -869,6 +869,22 @@ def test_a_distributed_run_refuses_a_gateway_no_client_may_use_before_starting_a
         assert conn.execute(select(tables_cycle.cycles)).first() is None
 
 
+def _start_refused(
+    command: str, env: dict[str, str], folder: Path
+) -> subprocess.CompletedProcess[str]:
+    """`arms-sync worker` or `beat` started in `folder` (where a beat that started would keep
+    its schedule), expected to refuse; a timeout means it started."""
+    return subprocess.run(
+        [*CLI, command],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(
     ("gateway", "sentence"), UNUSABLE_GATEWAYS, ids=["plain-http", "credentials"]
 )
@@ -884,15 +900,7 @@ def test_a_worker_or_beat_refuses_to_start_with_a_gateway_no_client_may_use(
 ) -> None:
     """Else each task using the gateway fails until it is dead-lettered."""
     env = {**os.environ, **distributed_env, setting: gateway}
-    result = subprocess.run(
-        [*CLI, command],
-        env=env,
-        cwd=tmp_path,  # where a beat that started would keep its schedule
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _start_refused(command, env, tmp_path)
     assert (result.returncode, result.stderr) == (2, sentence)
 
 
@@ -918,15 +926,7 @@ def test_a_worker_or_beat_refuses_to_start_on_a_ledger_it_cannot_open(
         env[AT_REST_KEY_ENV] = str(other_key)
         expected = (2, "Error: The ledger ")
 
-    result = subprocess.run(
-        [*CLI, command],
-        env=env,
-        cwd=tmp_path,  # where a beat that started would keep its schedule
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _start_refused(command, env, tmp_path)
 
     assert (result.returncode, result.stderr[: len(expected[1])]) == expected
     assert len(result.stderr.splitlines()) == 1
