@@ -24,6 +24,7 @@ from sync.cli.context import CliState, is_terminal, pass_state
 from sync.cycle import RunSummary
 from sync.distributed.cycles import require_postgresql, require_postgresql_url, start_next_cycle
 from sync.distributed.status import (
+    CycleProgress,
     agency_freshness,
     any_cycle_recorded,
     cycle_deliveries,
@@ -34,6 +35,7 @@ from sync.distributed.status import (
 from sync.distributed.work import (
     CYCLE_ABANDONED,
     CYCLE_BLOCKED,
+    CYCLE_RUNNING,
     FINISHED_CYCLES,
     dispatch_pending,
     list_dead_letters,
@@ -281,6 +283,7 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
         for cycle in cycles
         if cycle.status == CYCLE_BLOCKED
     )
+    problems.extend(_running_too_long(cycles, settings, state.app.clock()))
     report = {
         "broker": broker,
         "queues": depths,
@@ -293,6 +296,27 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
         "problems": problems,
     }
     return report, problems
+
+
+def _running_too_long(
+    cycles: Iterable[CycleProgress], settings: WorkerSettings, now: datetime
+) -> list[str]:
+    """A problem for each running cycle older than three pull intervals (as a stale pull).
+
+    Its tasks may be waiting for workers that cannot take them: a worker that cannot
+    open the ledger (a key file gone, the database out of its reach) fails each task
+    before the ledger can count the attempt, so none is ever dead-lettered.
+    """
+    return [
+        f"cycle {cycle.cycle_id} has been running since {iso_utc(cycle.started_at)} and is "
+        f"at its {cycle.stage} stage with {counted(cycle.total - cycle.done, 'task')} not "
+        "done: see the workers' logs (a worker that cannot open the ledger leaves its tasks "
+        "pending)"
+        for cycle in cycles
+        if cycle.status == CYCLE_RUNNING
+        and (age := _age(cycle.started_at, now)) is not None
+        and age > settings.stale_pull_seconds
+    ]
 
 
 def _has_workers(settings: WorkerSettings, engine: Engine) -> bool:

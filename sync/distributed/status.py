@@ -48,6 +48,7 @@ class CycleProgress:
     status: str
     tasks: dict[str, int] = field(default_factory=dict)
     run_id: int = 0
+    started_at: datetime | None = None
 
     @property
     def total(self) -> int:
@@ -109,7 +110,9 @@ def cycle_progress(engine: Engine, cycle_id: int) -> CycleProgress:
             .group_by(table.c.status)
         )
         tasks = {status: int(count) for status, count in counts}
-    return CycleProgress(cycle.id, cycle.stage, cycle.status, tasks, cycle.run_id)
+    return CycleProgress(
+        cycle.id, cycle.stage, cycle.status, tasks, cycle.run_id, as_utc(cycle.started_at)
+    )
 
 
 def cycle_deliveries(engine: Engine, cycle_id: int) -> dict[str, dict[str, int]]:

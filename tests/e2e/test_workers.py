@@ -28,7 +28,7 @@ import pytest
 import redis
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sync.app import App
 from sync.core.duplicates import Counterpart, Flag, FlagKind
@@ -653,6 +653,31 @@ def test_status_shows_an_open_cycle_with_its_task_counts(
     cycle_id, _ = start_cycle(service_app(url), feed_specs(small_feeds), {}, TODAY)
     result = _cli_run(url, "status")
     assert f"cycle {cycle_id}: ingest (running); tasks: 2 pending\n" in result.stdout
+
+
+def test_status_names_a_cycle_running_longer_than_three_pull_intervals(
+    distributed_env: dict[str, str], small_feeds: Path
+) -> None:
+    """A cycle whose tasks no worker can take (none can open the ledger) never dead-letters:
+    status says which cycle stalls and where to look, not only that pulls are stale."""
+    url = distributed_env["ARMS_SYNC_DATABASE_URL"]
+    app = service_app(url)
+    cycle_id, _ = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    stalled = f"cycle {cycle_id} has been running since "
+    code, output = _cli(url, "status", "--json")
+    assert (code, json.loads(output)["problems"]) == (0, [])
+
+    long_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    cycles = tables_cycle.cycles
+    with app.ledger.engine.begin() as conn:
+        conn.execute(update(cycles).where(cycles.c.id == cycle_id).values(started_at=long_ago))
+    code, output = _cli(url, "status", "--json")
+
+    assert code == 1
+    assert json.loads(output)["problems"] == [
+        f"{stalled}{long_ago.isoformat()} and is at its ingest stage with 2 tasks not done: "
+        "see the workers' logs (a worker that cannot open the ledger leaves its tasks pending)"
+    ]
 
 
 def test_dead_letters_are_listed_and_retried_onto_the_queue(
