@@ -101,7 +101,8 @@ def refuse_ledger_in_memory(database_url: str) -> None:
 
 def refuse_missing_ledger_file(database_url: str) -> None:
     """Refuse (exit 2) an SQLite ledger file that does not exist or is empty, rather than
-    make a ledger in it: only `run`, `demo` and the workers make one."""
+    make a ledger in it: only `run` and `demo` make one (the workers and beat need
+    a PostgreSQL ledger, whose schema they create)."""
     from sync.ledger.location import parse_ledger_url, sqlite_path
 
     path = sqlite_path(parse_ledger_url(database_url))
