@@ -18,7 +18,7 @@ from sync.crypto.at_rest import DataKey
 from sync.crypto.key_file import create_data_key_file, read_data_key_file
 from sync.crypto.keyring import data_key_path, generate_party
 from sync.crypto.keys import Party
-from sync.errors import ArmsSyncError, ConfigurationError
+from sync.errors import ConfigurationError
 from sync.settings import load_settings
 from tests.unit.test_owner_only_files import mode
 
@@ -67,7 +67,7 @@ def test_another_application_s_database_is_refused_and_left_as_it_was(tmp_path: 
     with sqlite3.connect(other) as connection:
         connection.execute("CREATE TABLE SAMPLE (id TEXT)")
     connection.close()
-    with _app_on(other) as app, pytest.raises(ArmsSyncError):
+    with _app_on(other) as app, pytest.raises(ConfigurationError, match="not an arms-sync ledger"):
         _ = app.ledger
     assert _journal_mode(other) == "delete"
 

@@ -474,7 +474,7 @@ def test_a_unit_its_fence_refuses_leaves_nothing_behind(ledger_url: str, tmp_pat
         raise RuntimeError("another worker holds this task now")
 
     now = datetime(2026, 11, 28, 9, tzinfo=UTC)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="another worker holds this task now"):
         ingest(app.ledger, source, "probation", 1, AS_OF, now, fence=taken_over)
     assert _rows(app, schema.records) == []
     assert _rows(app, schema.rejects) == []
