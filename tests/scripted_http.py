@@ -4,8 +4,9 @@ Each request the server receives is recorded (method, path, query, body,
 headers) and answered by the next step of its script: a reply, a hang-up
 with no answer, a body cut short, or an answer later than the client waits.
 So a test can give the client answers no well-behaved gateway gives and see
-exactly what the client sent. A request beyond the script is answered 599
-and counted in `unscripted`.
+exactly what the client sent. A step may also relay the request to a real
+server behind (`Relay`) and send its answer back unchanged. A request beyond
+the script is answered 599 and counted in `unscripted`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -54,7 +55,17 @@ class AnswerLate:
     answer: Reply
 
 
-Step = Reply | HangUp | CutShort | AnswerLate
+@dataclass(frozen=True)
+class Relay:
+    """Send the request on to the server at `upstream` and its answer back, unchanged."""
+
+    upstream: str
+
+
+Step = Reply | HangUp | CutShort | AnswerLate | Relay
+RELAY_TIMEOUT_SECONDS = 30.0
+RELAYED_REQUEST_HEADERS = frozenset({"authorization", "content-type", "accept"})
+RELAYED_REPLY_HEADERS = frozenset({"content-type", "retry-after"})
 
 
 def reply(
@@ -111,7 +122,7 @@ class ScriptedGateway:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def __enter__(self) -> ScriptedGateway:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -150,10 +161,12 @@ def _handler_of(gateway: ScriptedGateway) -> type[BaseHTTPRequestHandler]:
             )
             step = gateway.next_step(call)
             with contextlib.suppress(OSError):
-                self._perform(step)
+                self._perform(step, call)
 
-        def _perform(self, step: Step) -> None:
-            if isinstance(step, HangUp):
+        def _perform(self, step: Step, call: Call) -> None:
+            if isinstance(step, Relay):
+                self._send(relayed(step.upstream, call))
+            elif isinstance(step, HangUp):
                 self.close_connection = True
             elif isinstance(step, CutShort):
                 self._send(step.answer, announced_extra=100)
@@ -176,6 +189,22 @@ def _handler_of(gateway: ScriptedGateway) -> type[BaseHTTPRequestHandler]:
             return
 
     return Handler
+
+
+def relayed(upstream: str, call: Call) -> Reply:
+    """The answer of the server at `upstream` to `call`, with the headers a client reads."""
+    headers = {k: v for k, v in call.headers.items() if k.lower() in RELAYED_REQUEST_HEADERS}
+    response = requests.request(
+        call.method,
+        upstream + call.path,
+        params=call.query,
+        data=call.body or None,
+        headers=headers,
+        timeout=RELAY_TIMEOUT_SECONDS,
+        allow_redirects=False,
+    )
+    kept = {k: v for k, v in response.headers.items() if k.lower() in RELAYED_REPLY_HEADERS}
+    return Reply(response.status_code, response.content, kept)
 
 
 StartGateway = Callable[[list[Step]], ScriptedGateway]

@@ -1,21 +1,23 @@
 """One delivery pass to an agency: its counts, its schedule, its lock, keys it lacks, its result.
 
-On SQLite, with a scripted client in place of the gateway: each batch the
-client takes is counted with all its notices and its receipt stored; a
-cycle's prompt pass skips the back-off of a failed batch, the beat's does
-not; one process at a time delivers to an agency; batches kept unsealed wait
-for a key directory; a missing key holds nothing when nothing waits; a
-deliver task's result names a refusal, the failure and what holds batches;
-and a run delivers promptly to each gateway it read from, and to no other,
-telling in its summary what each delivery did.
+On SQLite, against the probation reference gateway on 127.0.0.1 behind a
+scripted front (`fronted_gateway.py`): the hub's real client gets real tokens
+and real signed receipts, and the gateway's failures come where each test
+scripts them. Each batch the gateway takes is counted with all its notices
+and its receipt stored; a cycle's prompt pass skips the back-off of a failed
+batch, the beat's does not; one process at a time delivers to an agency;
+batches kept unsealed wait for a key directory; a missing key holds nothing
+when nothing waits; a deliver task's result names a refusal, the failure and
+what holds batches; and a run delivers promptly to each gateway it read from,
+and to no other, telling in its summary what each delivery did.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from sqlalchemy import select
 
 from sync.app import App
 from sync.crypto import Party
-from sync.crypto.keyring import data_key_path, list_keys, revoke
+from sync.crypto.keyring import data_key_path, list_keys, revoke, rotate
 from sync.cycle import DELIVERING_ELSEWHERE, RunSummary, deliver_to_gateways, run_cycle
 from sync.delivery import (
     RESULT_FAILURE,
@@ -36,14 +38,7 @@ from sync.delivery import (
     deliver_when_free,
     delivery_lock,
 )
-from sync.errors import (
-    CryptoError,
-    GatewayError,
-    PermanentGatewayError,
-    RetryableGatewayError,
-    RetryAfterError,
-    StaleEnvelopeError,
-)
+from sync.errors import EnvelopeRefusedError, RetryableGatewayError
 from sync.feeds.files import PlainFileSource
 from sync.gateway.client import GatewayClient
 from sync.gateway_source import GatewaySource
@@ -51,53 +46,65 @@ from sync.ledger import schema
 from sync.settings import load_settings
 from sync.synth.options import SynthOptions
 from sync.synth.stream import write_synthetic_feeds
-from tests.integration.gateway_process import make_keys
+from tests.integration.fronted_gateway import FrontedGateway, fronted_gateway, hub_client
+from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys, write_feed
 from tests.integration.test_gateway_retry_after import TODAY, Clock
+from tests.scripted_http import Reply, reply
 
 pytestmark = pytest.mark.integration
 
 AGENCY = Party.PROBATION.value
-GATEWAY_URL = "http://127.0.0.1:9"  # never called: the scripted client answers
-REFUSED = "The probation gateway refused the notice batch (400 bad_request)."
-BUSY = "The probation gateway answered 503."
-STALE = "The probation gateway refused the notice batch as sealed too long ago."
+NOTICES = "notices"
+GATEWAY_FEED_RECORDS = 5
+# The gateway's own answers, as it gives them when busy, when it refuses an
+# envelope, and when the envelope was sealed outside its clock-skew window.
+FAILED = reply(500, {"error": "internal_error", "reason": "The gateway failed."})
+REFUSED = reply(
+    400, {"error": "envelope_rejected", "reason": "The notice batch is not a JSON object."}
+)
+STALE = reply(
+    400,
+    {
+        "error": "stale_envelope",
+        "reason": "The envelope was sealed outside the allowed clock-skew window; seal it again.",
+    },
+)
+FAILED_SAYS = (
+    "the probation gateway did not answer POST /notices after 1 attempt "
+    '(last: HTTP 500 internal_error), saying "The gateway failed".'
+)
+REFUSED_SAYS = (
+    "the probation gateway refused the envelope with HTTP 400 (envelope_rejected), "
+    'saying "The notice batch is not a JSON object".'
+)
 NO_KEY_DIRECTORY = "the notices wait for a key directory to seal them with."
 
 
-@dataclass(frozen=True)
-class Receipt:
-    """A receipt as the scripted client answers it."""
-
-    raw: bytes
-
-
-class ScriptedClient:
-    """Delivers each envelope, failing first with the scripted errors, in order."""
-
-    def __init__(self, *failures: GatewayError | CryptoError) -> None:
-        self.failures = list(failures)
-        self.calls = 0
-        self.taken: list[str] = []
-
-    def deliver(self, envelope: bytes) -> Receipt:
-        """The next scripted failure, else a receipt naming the envelope's message id."""
-        self.calls += 1
-        if self.failures:
-            raise self.failures.pop(0)
-        msg_id = str(json.loads(envelope)["header"]["msg_id"])
-        self.taken.append(msg_id)
-        return Receipt(f"receipt:{msg_id}".encode())
+def asking_to_wait(seconds: int) -> Reply:
+    """The gateway's busy answer with a `Retry-After` of `seconds`."""
+    return reply(
+        503,
+        {"error": "unavailable", "reason": "The gateway is busy; try again later."},
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 @contextmanager
 def hub(tmp_path: Path, keys: Path, clock: Clock, *, key_ring: bool = True) -> Iterator[App]:
-    """The hub on its SQLite ledger, its key ring read afresh; without `key_ring`, only the
-    ledger's at-rest key is given (no key directory to seal notices with)."""
+    """The hub on its SQLite ledger, its key ring read afresh, one attempt a gateway call;
+    without `key_ring`, only the ledger's at-rest key is given (no key directory to seal
+    notices with)."""
     url = f"sqlite:///{tmp_path / 'hub.db'}"
+    gateway = {
+        "gateway_client_id": CLIENT_ID,
+        "gateway_client_secret": CLIENT_SECRET,
+        "gateway_retry_attempts": 1,
+    }
     if key_ring:
-        settings = load_settings(None, database_url=url, keys_dir=keys)
+        settings = load_settings(None, database_url=url, keys_dir=keys, **gateway)
     else:
-        settings = load_settings(None, database_url=url, at_rest_key_file=data_key_path(keys))
+        key_file = data_key_path(keys)
+        settings = load_settings(None, database_url=url, at_rest_key_file=key_file, **gateway)
     app = App(settings, clock=clock)
     app.ledger.ensure_schema()
     try:
@@ -126,17 +133,17 @@ def batches(app: App, agency: str = AGENCY) -> list[tuple[str, int, int, bytes |
     return [(str(b), int(n), int(a), None if r is None else bytes(r)) for b, n, a, r in rows]
 
 
+def receipt_msg_id(receipt: bytes | None) -> str | None:
+    """The envelope a stored signed receipt names, or None for no receipt."""
+    if receipt is None:
+        return None
+    return str(json.loads(json.loads(receipt)["receipt"])["msg_id"])
+
+
 def revoke_only_key(keys: Path, party: Party) -> None:
     """Revoke the party's only key, no new one imported."""
     only = next(info for info in list_keys(keys) if info.party is party)
     revoke(keys, party, only.key_id)
-
-
-def _client_for(monkeypatch: pytest.MonkeyPatch, app: App, client: ScriptedClient) -> None:
-    def gateway_client(_url: str, _agency: str) -> GatewayClient:
-        return client  # type: ignore[return-value]
-
-    monkeypatch.setattr(app, "gateway_client", gateway_client)
 
 
 @pytest.fixture
@@ -147,6 +154,29 @@ def keys(tmp_path: Path) -> Path:
     return folder
 
 
+@contextmanager
+def probation_gateway(tmp_path: Path, keys: Path, name: str) -> Iterator[FrontedGateway]:
+    """The probation reference gateway, its notices endpoint behind a scripted front."""
+    feed = tmp_path / f"{name}-feed.jsonl"
+    write_feed(feed, AGENCY, GATEWAY_FEED_RECORDS)
+    with fronted_gateway(Party.PROBATION, keys, feed, tmp_path / name, NOTICES) as front:
+        yield front
+
+
+@pytest.fixture
+def front(tmp_path: Path, keys: Path) -> Iterator[FrontedGateway]:
+    """The probation gateway the hub delivers to, failing where a test scripts it."""
+    with probation_gateway(tmp_path, keys, "gateway") as gateway:
+        yield gateway
+
+
+@pytest.fixture
+def client(front: FrontedGateway, keys: Path) -> Iterator[GatewayClient]:
+    """The hub's real client for that gateway."""
+    with hub_client(front.url, Party.PROBATION, keys) as hub_gateway:
+        yield hub_gateway
+
+
 @pytest.fixture
 def app(tmp_path: Path, keys: Path) -> Iterator[App]:
     """A hub whose outbox holds a run's notice batches for both agencies."""
@@ -155,37 +185,45 @@ def app(tmp_path: Path, keys: Path) -> Iterator[App]:
         yield application
 
 
-def test_a_pass_counts_every_notice_of_each_batch_and_stores_its_receipt(app: App) -> None:
+def test_a_pass_counts_every_notice_of_each_batch_and_stores_its_receipt(
+    app: App, front: FrontedGateway, client: GatewayClient
+) -> None:
     queued = batches(app)
     others = batches(app, Party.POLICE.value)
     assert sum(notices for _, notices, _, _ in queued) > len(queued)
-    client = ScriptedClient()
     delivery = deliver_pass(app, AGENCY, client)
     counts = delivery.counts
     assert (counts.delivered, counts.pending, counts.failed) == (len(queued), 0, 0)
     assert counts.notices == sum(notices for _, notices, _, _ in queued)
-    assert client.taken == [batch_id for batch_id, _, _, _ in queued]
-    assert [(a, r) for _, _, a, r in batches(app)] == [
-        (1, f"receipt:{batch_id}".encode()) for batch_id, _, _, _ in queued
+    assert front.delivered_msg_ids() == [batch_id for batch_id, _, _, _ in queued]
+    assert [(a, receipt_msg_id(r)) for _, _, a, r in batches(app)] == [
+        (1, batch_id) for batch_id, _, _, _ in queued
     ]
     assert batches(app, Party.POLICE.value) == others  # the other agency's wait for its own pass
     assert delivery.why_waiting is None
 
 
-@pytest.mark.parametrize("failure", [RetryableGatewayError(BUSY), PermanentGatewayError(REFUSED)])
+@pytest.mark.parametrize(
+    ("answer", "error", "says"),
+    [(FAILED, RetryableGatewayError, FAILED_SAYS), (REFUSED, EnvelopeRefusedError, REFUSED_SAYS)],
+    ids=["failed", "refused"],
+)
 def test_a_prompt_pass_tries_a_failed_batch_at_once_and_the_beat_waits_its_back_off(
-    app: App, failure: GatewayError
+    app: App,
+    front: FrontedGateway,
+    client: GatewayClient,
+    answer: Reply,
+    error: type[Exception],
+    says: str,
 ) -> None:
     queued = batches(app)
-    client = ScriptedClient(failure)
+    front.script = [answer]
     failed = deliver_pass(app, AGENCY, client, rand=lambda: 0.5)
-    assert (failed.counts.failed, failed.counts.pending, failed.failure) == (
-        1,
-        len(queued),
-        failure,
-    )
+    assert (failed.counts.failed, failed.counts.pending) == (1, len(queued))
+    assert (type(failed.failure), str(failed.failure)) == (error, says)
     beat = deliver_pass(app, AGENCY, client)  # the clock has not moved
-    assert (client.calls, beat.counts.delivered, beat.counts.pending) == (1, 0, len(queued))
+    assert (len(front.endpoint_calls()), beat.counts.delivered) == (1, 0)
+    assert beat.counts.pending == len(queued)
     prompt = deliver_pass(app, AGENCY, client, ignore_schedule=True)
     assert (prompt.counts.delivered, prompt.counts.pending) == (len(queued), 0)
     assert [attempts for _, _, attempts, _ in batches(app)] == [2] + [1] * (len(queued) - 1)
@@ -199,24 +237,24 @@ def _envelopes(app: App) -> list[bytes]:
 
 
 def test_a_batch_refused_as_sealed_too_long_ago_is_sealed_again_and_delivered_in_the_pass(
-    app: App,
+    app: App, front: FrontedGateway, client: GatewayClient
 ) -> None:
     before = _envelopes(app)
-    client = ScriptedClient(StaleEnvelopeError(STALE))
+    front.script = [STALE]
     delivery = deliver_pass(app, AGENCY, client)
     after = _envelopes(app)
     assert (delivery.failure, delivery.counts.failed, delivery.counts.pending) == (None, 0, 0)
     assert delivery.counts.delivered == len(before)
     assert after[0] != before[0]
     assert after[1:] == before[1:]
-    assert client.taken == [json.loads(envelope)["header"]["msg_id"] for envelope in before]
+    posted = [json.loads(envelope)["header"]["msg_id"] for envelope in before]
+    assert front.delivered_msg_ids() == [posted[0], *posted]  # the first twice: refused, then
+    assert [receipt_msg_id(r) for _, _, _, r in batches(app)] == posted
 
 
 def test_one_process_at_a_time_delivers_to_an_agency(
-    app: App, monkeypatch: pytest.MonkeyPatch
+    app: App, front: FrontedGateway, client: GatewayClient
 ) -> None:
-    client = ScriptedClient()
-    _client_for(monkeypatch, app, client)
     with delivery_lock(app.ledger.engine, AGENCY) as free:
         assert free
         with delivery_lock(app.ledger.engine, AGENCY) as again:
@@ -224,119 +262,120 @@ def test_one_process_at_a_time_delivers_to_an_agency(
         with delivery_lock(app.ledger.engine, Party.POLICE.value) as other:
             assert other  # each agency has its own lock
         assert deliver_when_free(app, AGENCY, client) is None
-        assert deliver_to(app, AGENCY, GATEWAY_URL) is None
-    assert client.calls == 0
+        assert deliver_to(app, AGENCY, front.url) is None
+    assert front.endpoint_calls() == []
     delivery = deliver_when_free(app, AGENCY, client)  # released when the holder is done
     assert delivery is not None
     assert delivery.counts.delivered == len(batches(app)) > 0
 
 
-def test_batches_kept_unsealed_wait_for_a_key_directory(tmp_path: Path, keys: Path) -> None:
+def test_batches_kept_unsealed_wait_for_a_key_directory(
+    tmp_path: Path, keys: Path, front: FrontedGateway, client: GatewayClient
+) -> None:
     revoke_only_key(keys, Party.PROBATION)
     with hub(tmp_path, keys, Clock()) as app:
         queue_notices(app, tmp_path)
     with hub(tmp_path, keys, Clock(), key_ring=False) as app:
         queued = batches(app)
-        client = ScriptedClient()
         delivery = deliver_pass(app, AGENCY, client)
     assert queued
-    assert client.calls == 0
+    assert front.endpoint_calls() == []
     assert delivery.held == NO_KEY_DIRECTORY
     assert (delivery.counts.pending, delivery.counts.delivered) == (len(queued), 0)
     assert delivery.why_waiting == NO_KEY_DIRECTORY
 
 
-def test_a_missing_key_holds_nothing_when_no_batch_waits(tmp_path: Path, keys: Path) -> None:
+def test_a_missing_key_holds_nothing_when_no_batch_waits(
+    tmp_path: Path, keys: Path, front: FrontedGateway, client: GatewayClient
+) -> None:
     with hub(tmp_path, keys, Clock()) as app:
         queue_notices(app, tmp_path)
-        assert deliver_pass(app, AGENCY, ScriptedClient()).counts.pending == 0
+        assert deliver_pass(app, AGENCY, client).counts.pending == 0
+    delivered = len(front.endpoint_calls())
     revoke_only_key(keys, Party.PROBATION)
     with hub(tmp_path, keys, Clock()) as app:
-        client = ScriptedClient()
         delivery = deliver_pass(app, AGENCY, client)
-    assert (delivery.held, delivery.why_waiting, client.calls) == (None, None, 0)
+    assert (delivery.held, delivery.why_waiting) == (None, None)
+    assert len(front.endpoint_calls()) == delivered > 0
 
 
 def test_a_deliver_tasks_result_names_the_refusal_and_the_gateways_sentence(
-    app: App, monkeypatch: pytest.MonkeyPatch
+    app: App, front: FrontedGateway
 ) -> None:
     queued = len(batches(app))
-    _client_for(monkeypatch, app, ScriptedClient(PermanentGatewayError(REFUSED)))
-    result = deliver_to(app, AGENCY, GATEWAY_URL)
+    front.script = [REFUSED]
+    result = deliver_to(app, AGENCY, front.url)
     assert result == {
         "delivered": 0,
         "notices": 0,
         "failed": 1,
         "pending": queued,
-        RESULT_REFUSED: "PermanentGatewayError",
-        RESULT_FAILURE: REFUSED,
+        RESULT_REFUSED: "EnvelopeRefusedError",
+        RESULT_FAILURE: REFUSED_SAYS,
     }
 
 
 def test_a_deliver_tasks_result_names_a_failure_that_is_no_refusal(
-    app: App, monkeypatch: pytest.MonkeyPatch
+    app: App, front: FrontedGateway
 ) -> None:
-    _client_for(monkeypatch, app, ScriptedClient(RetryableGatewayError(BUSY)))
-    result = deliver_to(app, AGENCY, GATEWAY_URL)
+    front.script = [FAILED]
+    result = deliver_to(app, AGENCY, front.url)
     assert result is not None
-    assert (result[RESULT_FAILURE], result["failed"]) == (BUSY, 1)
+    assert (result[RESULT_FAILURE], result["failed"]) == (FAILED_SAYS, 1)
     assert RESULT_REFUSED not in result
     assert RESULT_HELD not in result
 
 
 def test_a_deliver_tasks_result_says_why_batches_are_held(
-    tmp_path: Path, keys: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, keys: Path, front: FrontedGateway
 ) -> None:
     with hub(tmp_path, keys, Clock()) as app:
         queue_notices(app, tmp_path)
     revoke_only_key(keys, Party.PROBATION)
     with hub(tmp_path, keys, Clock()) as app:
-        client = ScriptedClient()
-        _client_for(monkeypatch, app, client)
-        result = deliver_to(app, AGENCY, GATEWAY_URL)
+        result = deliver_to(app, AGENCY, front.url)
     assert result is not None
     assert "probation has no active" in result[RESULT_HELD]
-    assert (result["delivered"], client.calls) == (0, 0)
+    assert (result["delivered"], front.endpoint_calls()) == (0, [])
     assert RESULT_FAILURE not in result
 
 
 def test_the_beats_deliver_task_waits_the_back_off_and_a_cycles_does_not(
-    app: App, monkeypatch: pytest.MonkeyPatch
+    app: App, front: FrontedGateway
 ) -> None:
     queued = len(batches(app))
-    client = ScriptedClient(RetryableGatewayError(BUSY))
-    _client_for(monkeypatch, app, client)
-    assert deliver_to(app, AGENCY, GATEWAY_URL) is not None
-    beat = deliver_to(app, AGENCY, GATEWAY_URL)
+    front.script = [FAILED]
+    assert deliver_to(app, AGENCY, front.url) is not None
+    beat = deliver_to(app, AGENCY, front.url)
     assert beat is not None
-    assert (client.calls, beat["delivered"], beat["pending"]) == (1, 0, queued)
+    assert (len(front.endpoint_calls()), beat["delivered"], beat["pending"]) == (1, 0, queued)
     assert RESULT_FAILURE not in beat  # nothing was tried
-    prompt = deliver_to(app, AGENCY, GATEWAY_URL, ignore_schedule=True)
+    prompt = deliver_to(app, AGENCY, front.url, ignore_schedule=True)
     assert prompt is not None
     assert (prompt["delivered"], prompt["pending"]) == (queued, 0)
 
 
 def _gateway_sources(
-    app: App, client: ScriptedClient
+    app: App, front: FrontedGateway, client: GatewayClient
 ) -> dict[str, GatewaySource | PlainFileSource]:
-    """The probation gateway (the scripted client) and a police feed file."""
-    gateway = GatewaySource(app, GATEWAY_URL, AGENCY, client)  # type: ignore[arg-type]
+    """The probation gateway and a police feed file."""
+    gateway = GatewaySource(app, front.url, AGENCY, client)
     return {AGENCY: gateway, Party.POLICE.value: PlainFileSource(Path("police.jsonl"))}
 
 
 def test_a_run_delivers_promptly_to_each_gateway_it_read_from_and_tells_what_it_did(
-    app: App,
+    app: App, front: FrontedGateway, client: GatewayClient
 ) -> None:
     queued = batches(app)
-    client = ScriptedClient(RetryableGatewayError(BUSY))
+    front.script = [FAILED]
     first = RunSummary(run_id=1, as_of=TODAY)
-    deliver_to_gateways(app, _gateway_sources(app, client), first)
+    deliver_to_gateways(app, _gateway_sources(app, front, client), first)
     assert first.delivered == {
         AGENCY: {"delivered": 0, "notices": 0, "failed": 1, "pending": len(queued)}
     }
-    assert first.delivery_errors == {AGENCY: BUSY}
+    assert first.delivery_errors == {AGENCY: FAILED_SAYS}
     second = RunSummary(run_id=2, as_of=TODAY)
-    deliver_to_gateways(app, _gateway_sources(app, client), second)  # within the back-off
+    deliver_to_gateways(app, _gateway_sources(app, front, client), second)  # within the back-off
     notices = sum(count for _, count, _, _ in queued)
     assert second.delivered == {
         AGENCY: {"delivered": len(queued), "notices": notices, "failed": 0, "pending": 0}
@@ -345,46 +384,59 @@ def test_a_run_delivers_promptly_to_each_gateway_it_read_from_and_tells_what_it_
     assert batches(app, Party.POLICE.value)[0][3] is None  # no gateway of its own was given
 
 
-def test_a_run_leaves_an_agency_to_the_process_delivering_to_it(app: App) -> None:
-    client = ScriptedClient()
+def test_a_run_leaves_an_agency_to_the_process_delivering_to_it(
+    app: App, front: FrontedGateway, client: GatewayClient
+) -> None:
     summary = RunSummary(run_id=1, as_of=TODAY)
     with delivery_lock(app.ledger.engine, AGENCY):
-        deliver_to_gateways(app, _gateway_sources(app, client), summary)
+        deliver_to_gateways(app, _gateway_sources(app, front, client), summary)
     assert summary.delivery_notes == {AGENCY: DELIVERING_ELSEWHERE}
-    assert (summary.delivery_errors, summary.delivered, client.calls) == ({}, {}, 0)
+    assert (summary.delivery_errors, summary.delivered, front.endpoint_calls()) == ({}, {}, [])
 
 
-def test_a_run_tells_a_delivery_that_stopped_on_another_error_as_the_agencys(app: App) -> None:
-    broken = CryptoError("The probation gateway's receipt key is not in the key ring.")
-    client = ScriptedClient(broken)
-    summary = RunSummary(run_id=1, as_of=TODAY)
-    deliver_to_gateways(app, _gateway_sources(app, client), summary)
-    assert summary.delivery_errors == {AGENCY: str(broken)}
-    assert summary.delivered == {}
+def test_a_run_tells_a_receipt_signed_with_a_key_the_hub_lacks_and_what_to_import(
+    app: App, tmp_path: Path, keys: Path
+) -> None:
+    """The gateway rotated its keys and the hub has not imported them: the envelopes
+    still open (the old key is in its grace period), but no receipt verifies."""
+    rotated = tmp_path / "gateway-keys"
+    shutil.copytree(keys, rotated)
+    rotate(rotated, Party.PROBATION, timedelta(days=7))
+    with (
+        probation_gateway(tmp_path, rotated, "rotated") as front,
+        hub_client(front.url, Party.PROBATION, keys) as client,
+    ):
+        summary = RunSummary(run_id=1, as_of=TODAY)
+        deliver_to_gateways(app, _gateway_sources(app, front, client), summary)
+        assert len(front.endpoint_calls()) == 1
+    told = summary.delivery_errors[AGENCY]
+    assert told.startswith("the probation gateway's receipt does not verify: it is signed with")
+    assert told.endswith("`arms-sync keys import --party probation RING`.")
+    assert summary.delivered[AGENCY]["delivered"] == 0
+    assert all(receipt is None for _, _, _, receipt in batches(app))
 
 
 def test_batches_a_gateway_asked_to_wait_for_say_until_when(
-    tmp_path: Path, keys: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, keys: Path, front: FrontedGateway, client: GatewayClient
 ) -> None:
     """A run, a deliver task and `status` tell when the held batches will next be tried."""
     clock = Clock()
     with hub(tmp_path, keys, clock) as app:
         queue_notices(app, tmp_path)
-        client = ScriptedClient(RetryAfterError(BUSY, 600.0))
-        _client_for(monkeypatch, app, client)
+        front.script = [asking_to_wait(600)]
         first = RunSummary(run_id=1, as_of=TODAY)
-        deliver_to_gateways(app, _gateway_sources(app, client), first)
+        deliver_to_gateways(app, _gateway_sources(app, front, client), first)
         asked_until = clock.now + timedelta(seconds=600)
         clock.now += timedelta(seconds=60)
         second = RunSummary(run_id=2, as_of=TODAY)
-        deliver_to_gateways(app, _gateway_sources(app, client), second)
-        result = deliver_to(app, AGENCY, GATEWAY_URL, ignore_schedule=True)
+        deliver_to_gateways(app, _gateway_sources(app, front, client), second)
+        result = deliver_to(app, AGENCY, front.url, ignore_schedule=True)
 
     due = asked_until.astimezone(UTC)
     assert second.delivery_errors == {
         AGENCY: "notices are still waiting for delivery, the next attempt not before "
         f"{due:%Y-%m-%d %H:%M:%S} UTC"
     }
-    assert client.calls == 1
+    assert len(front.endpoint_calls()) == 1
     assert result is not None
     assert datetime.fromisoformat(result[RESULT_NEXT_ATTEMPT]) == due
