@@ -61,15 +61,21 @@ class FrontedGateway(ScriptedGateway):
 
 
 @contextmanager
-def reference_gateway(agency: Party, keys: Path, feed: Path, state: Path) -> Iterator[str]:
-    """The agency's reference gateway serving on 127.0.0.1 from a thread; its base URL."""
+def reference_gateway(
+    agency: Party, keys: Path, feed: Path, state: Path, tokens: TokenIssuer | None = None
+) -> Iterator[str]:
+    """The agency's reference gateway serving on 127.0.0.1 from a thread; its base URL.
+
+    Gateways given one `tokens` accept each other's bearer tokens, so a front may
+    relay a call to either.
+    """
     store = NoticeStore(state)
     config = GatewayConfig(
         agency=agency,
         keyring=load_keyring(keys, agency),
         feed=FeedFile(feed),
         store=store,
-        tokens=TokenIssuer(CLIENT_ID, CLIENT_SECRET),
+        tokens=tokens or hub_tokens(),
     )
     server = build_server(Gateway(config), host="127.0.0.1", port=0)
     stop = threading.Event()
@@ -83,13 +89,23 @@ def reference_gateway(agency: Party, keys: Path, feed: Path, state: Path) -> Ite
         store.close()
 
 
+def hub_tokens() -> TokenIssuer:
+    """The bearer tokens a gateway issues the hub for its client credentials."""
+    return TokenIssuer(CLIENT_ID, CLIENT_SECRET)
+
+
 @contextmanager
 def fronted_gateway(
-    agency: Party, keys: Path, feed: Path, state: Path, endpoint: str
+    agency: Party,
+    keys: Path,
+    feed: Path,
+    state: Path,
+    endpoint: str,
+    tokens: TokenIssuer | None = None,
 ) -> Iterator[FrontedGateway]:
     """The agency's reference gateway with a scripted front for `endpoint`, both on loopback."""
     with (
-        reference_gateway(agency, keys, feed, state) as upstream,
+        reference_gateway(agency, keys, feed, state, tokens) as upstream,
         FrontedGateway(upstream, endpoint) as front,
     ):
         yield front

@@ -1,9 +1,11 @@
 """What an in-process cycle makes of a failing gateway feed, an edited policy, its settings.
 
-On SQLite: a live source failing with any of its errors (gateway, envelope,
-refused input) is its agency's feed error, the pages read before it stay
-counted and the other agency's feed is still read; the run is `partial`. A
-file failing likewise stops the run. A policy version edited under an id an
+On SQLite, reading the police reference gateway on 127.0.0.1 behind a
+scripted front (`fronted_gateway.py`): a gateway that fails, or serves a page
+that cannot be opened or that another agency sealed, is its agency's feed
+error, the pages read before it stay counted and the other agency's feed is
+still read; the run is `partial`. A sealed file refused likewise stops the
+run. A policy version edited under an id an
 earlier run recorded is refused before any feed is read, and before any
 decision pass; a run records the versions, their dates and digests and the
 training dates it decided under. A pass that no longer fits the ledger is
@@ -16,53 +18,63 @@ for an agency the key ring lacks when the run had none for it.
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from sync.app import App
-from sync.crypto import Party, generate_party
-from sync.crypto.keyring import data_key_path
-from sync.crypto.replay import ReplayGuard
+from sync.crypto import CONTENT_TYPE_FEED, Party, generate_party
+from sync.crypto.keyring import data_key_path, rotate
+from sync.crypto.sealed_file import seal_lines
 from sync.cycle import (
     CheckedPass,
+    RunSummary,
     compute_decisions,
     decide_and_store,
     decision_inputs,
     run_cycle,
 )
-from sync.errors import (
-    ConfigurationError,
-    CryptoError,
-    InputRefused,
-    RetryableGatewayError,
-)
-from sync.feeds.files import PlainFileSource
-from sync.feeds.models import FeedContext
+from sync.errors import ConfigurationError, InputRefused
+from sync.feeds.files import PlainFileSource, SealedFileSource
 from sync.feeds.parallel import validating_in_processes
-from sync.ingest import Unit
+from sync.gateway.oauth import TokenIssuer
+from sync.gateway_source import GatewaySource
+from sync.ingest import FeedSource
 from sync.ledger import schema
 from sync.ledger.runs import RUN_PARTIAL, RUN_SUCCEEDED
 from sync.policy_file import version_digest
 from sync.settings import Settings, load_settings
 from sync.synth.options import SynthOptions
 from sync.synth.stream import write_synthetic_feeds
-from tests.feed_records import person, write_feed, write_sources
-from tests.integration.gateway_process import make_keys
+from tests.feed_records import Record, person, write_feed, write_sources
+from tests.integration.fronted_gateway import (
+    FrontedGateway,
+    fronted_gateway,
+    hub_tokens,
+    reference_gateway,
+)
+from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys
+from tests.scripted_http import Relay, reply
 
 pytestmark = pytest.mark.integration
 
 AS_OF = date(2026, 11, 28)
-FAILURES = [
-    RetryableGatewayError("The police gateway answered 503 to GET /feed."),
-    CryptoError("The police gateway's feed page failed its signature check."),
-    InputRefused("The police gateway's feed page is not a feed-v1 page."),
-]
+POLICE = Party.POLICE
+FEED = "feed"
+# The gateway's answer when it fails, as its fault injector gives it.
+FAILED = reply(500, {"error": "internal_error", "reason": "The gateway failed."})
+FAILED_SAYS = (
+    "the police gateway did not answer GET /feed after 1 attempt "
+    '(last: HTTP 500 internal_error), saying "The gateway failed".'
+)
 POLICY = """[[version]]
 id = "local-first"
 rollout_offset_months = {offset}
@@ -73,24 +85,6 @@ rules = [
   {{ rule = "NONE-NOT-IN-SCOPE", owner = "none" }},
 ]
 """
-
-
-@dataclass
-class FailingGateway:
-    """A live source: serves its first page from a file, or none, then fails."""
-
-    error: Exception | None
-    first_page: PlainFileSource | None = None
-    live: bool = True
-    name: str = "police-gateway.test"
-    sealed: bool = False
-
-    def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
-        """The first page (if any), then the failure (if any)."""
-        if self.first_page is not None:
-            yield from self.first_page.units(context, guard)
-        if self.error is not None:
-            raise self.error
 
 
 @pytest.fixture
@@ -106,53 +100,161 @@ def _statuses(app: App) -> list[str]:
         return [str(status) for status in conn.execute(query).scalars()]
 
 
-def _police_page(tmp_path: Path) -> PlainFileSource:
-    return PlainFileSource(write_feed(tmp_path / "page.jsonl", [person("police", "GMP-1")]))
+@dataclass
+class PoliceGateway:
+    """The hub on its ledger, and the police gateway it reads one record a page from."""
+
+    app: App
+    front: FrontedGateway
+    tokens: TokenIssuer
+    keys: Path
+    folder: Path
+
+    def source(self) -> GatewaySource:
+        """The police feed as a run reads it, through the hub's real client."""
+        client = self.app.gateway_client(self.front.url, POLICE.value)
+        return GatewaySource(self.app, self.front.url, POLICE.value, client)
+
+    @contextmanager
+    def other(self, agency: Party, keys: Path) -> Iterator[str]:
+        """Another reference gateway taking the same tokens (its feed a copy of the police
+        feed, as `agency`'s records), for the front to relay a call to."""
+        feed = write_feed(self.folder / f"{agency.value}-feed.jsonl", _gateway_records(agency))
+        state = self.folder / f"{agency.value}-{keys.name}-state"
+        with reference_gateway(agency, keys, feed, state, self.tokens) as url:
+            yield url
 
 
-@pytest.mark.parametrize("error", FAILURES, ids=lambda error: type(error).__name__)
+def _gateway_records(agency: Party) -> list[Record]:
+    prefix = "GMP" if agency is POLICE else "X00000"
+    return [person(agency.value, f"{prefix}{number}") for number in (1, 2)]
+
+
+@contextmanager
+def _police_gateway(tmp_path: Path, records: list[Record]) -> Iterator[PoliceGateway]:
+    keys = tmp_path / "keys"
+    make_keys(keys)
+    tokens = hub_tokens()
+    feed = write_feed(tmp_path / "police-feed.jsonl", records)
+    settings = load_settings(
+        None,
+        database_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+        keys_dir=keys,
+        gateway_client_id=CLIENT_ID,
+        gateway_client_secret=CLIENT_SECRET,
+        gateway_retry_attempts=1,
+        gateway_page_size=1,
+    )
+    app = App(settings)
+    try:
+        with fronted_gateway(POLICE, keys, feed, tmp_path / "state", FEED, tokens) as front:
+            yield PoliceGateway(app, front, tokens, keys, tmp_path)
+    finally:
+        app.close()
+
+
+def _rotated_copy(keys: Path, party: Party) -> Path:
+    """A copy of the key directory in which `party` has new keys the hub never imported."""
+    rotated = keys.with_name(f"{keys.name}-rotated")
+    shutil.copytree(keys, rotated)
+    rotate(rotated, party, timedelta(days=7))
+    return rotated
+
+
+def _run_reading_police_gateway(tmp_path: Path, police: PoliceGateway) -> RunSummary:
+    probation = write_feed(tmp_path / "probation.jsonl", [person("probation", "X000001")])
+    sources: dict[str, FeedSource] = {
+        "probation": PlainFileSource(probation),
+        "police": police.source(),
+    }
+    return run_cycle(police.app, sources, AS_OF)
+
+
+def _page_two_of(police: PoliceGateway) -> str:
+    return f"Page 2 of {police.source().name}"
+
+
+@pytest.mark.parametrize("failure", ["failed", "unknown-signer", "other-agency"])
 def test_a_failing_gateway_is_its_agencys_feed_error_and_the_run_is_partial(
-    app: App, tmp_path: Path, error: Exception
+    tmp_path: Path, failure: str
 ) -> None:
-    sources = write_sources(tmp_path, [person("probation", "X000001")], [])
-    gateway = FailingGateway(error, _police_page(tmp_path))
-    summary = run_cycle(app, {"probation": sources["probation"], "police": gateway}, AS_OF)
-    assert summary.feed_errors == {"police": str(error)}
+    """Page 1 is read; page 2 fails: the gateway fails, or the page comes sealed with a
+    police key the hub never imported, or sealed by probation."""
+    with _police_gateway(tmp_path, _gateway_records(POLICE)) as police, ExitStack() as stack:
+        upstream = police.front.upstream
+        if failure == "failed":
+            police.front.script = [Relay(upstream), FAILED]
+            says = FAILED_SAYS
+        elif failure == "unknown-signer":
+            rotated = _rotated_copy(police.keys, POLICE)
+            police.front.script = [
+                Relay(upstream),
+                Relay(stack.enter_context(police.other(POLICE, rotated))),
+            ]
+            says = f"{_page_two_of(police)} cannot be opened: key "
+        else:
+            probation = stack.enter_context(police.other(Party.PROBATION, police.keys))
+            police.front.script = [Relay(upstream), Relay(probation)]
+            says = f"{_page_two_of(police)} was sealed by probation, not by police."
+        summary = _run_reading_police_gateway(tmp_path, police)
+        assert len(police.front.endpoint_calls()) == 2
+        statuses = _statuses(police.app)
+    assert list(summary.feed_errors) == ["police"]
+    assert summary.feed_errors["police"].startswith(says)
     assert list(summary.feeds) == ["probation", "police"]
     assert (summary.feeds["police"].units, summary.feeds["police"].accepted) == (1, 1)
     assert summary.feeds["probation"].accepted == 1
     assert summary.changed == {"probation": 1, "police": 1}
-    assert _statuses(app) == [RUN_PARTIAL]
+    assert statuses == [RUN_PARTIAL]
 
 
-def test_a_gateway_failing_before_its_first_page_has_no_counts(app: App, tmp_path: Path) -> None:
-    sources = write_sources(tmp_path, [person("probation", "X000001")], [])
-    gateway = FailingGateway(FAILURES[0])
-    summary = run_cycle(app, {"probation": sources["probation"], "police": gateway}, AS_OF)
+def test_a_gateway_failing_before_its_first_page_has_no_counts(tmp_path: Path) -> None:
+    with _police_gateway(tmp_path, _gateway_records(POLICE)) as police:
+        police.front.script = [FAILED]
+        summary = _run_reading_police_gateway(tmp_path, police)
     assert list(summary.feeds) == ["probation"]
-    assert list(summary.feed_errors) == ["police"]
+    assert summary.feed_errors == {"police": FAILED_SAYS}
 
 
 def test_a_gateway_with_no_new_page_is_counted_as_read_with_nothing_in_it(
-    app: App, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
-    sources = write_sources(tmp_path, [person("probation", "X000001")], [])
-    summary = run_cycle(
-        app, {"probation": sources["probation"], "police": FailingGateway(None)}, AS_OF
-    )
+    with _police_gateway(tmp_path, []) as police:
+        summary = _run_reading_police_gateway(tmp_path, police)
+        statuses = _statuses(police.app)
     assert list(summary.feeds) == ["probation", "police"]
     assert (summary.feeds["police"].read, summary.feeds["police"].units) == (0, 0)
     assert summary.feed_errors == {}
-    assert _statuses(app) == [RUN_SUCCEEDED]
+    assert statuses == [RUN_SUCCEEDED]
 
 
-def test_a_feed_file_failing_likewise_stops_the_run(app: App, tmp_path: Path) -> None:
-    sources = write_sources(tmp_path, [person("probation", "X000001")], [])
-    not_live = FailingGateway(FAILURES[1], live=False)
-    with pytest.raises(CryptoError):
-        run_cycle(app, {"probation": sources["probation"], "police": not_live}, AS_OF)
-    assert RUN_PARTIAL not in _statuses(app)
-    assert RUN_SUCCEEDED not in _statuses(app)
+def test_a_feed_file_failing_likewise_stops_the_run(tmp_path: Path) -> None:
+    """A sealed police file sealed by probation is refused whole, and the run stops."""
+    keys = tmp_path / "keys"
+    keyrings = make_keys(keys)
+    records = [json.dumps(person("police", "GMP-1")).encode()]
+    wire = seal_lines(
+        records,
+        sender=Party.PROBATION,
+        recipient=Party.HUB,
+        keyring=keyrings[Party.PROBATION],
+        content_type=CONTENT_TYPE_FEED,
+        now=datetime.now(UTC),
+    )
+    sealed = tmp_path / "police.sealed"
+    sealed.write_bytes(b"".join(line + b"\n" for line in wire))
+    probation = write_feed(tmp_path / "probation.jsonl", [person("probation", "X000001")])
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.db'}", keys_dir=keys)
+    app = App(settings)
+    try:
+        police = SealedFileSource(sealed, keyrings[Party.HUB], app.clock)
+        with pytest.raises(InputRefused, match="was sealed by probation, not by police"):
+            run_cycle(app, {"probation": PlainFileSource(probation), "police": police}, AS_OF)
+        statuses = _statuses(app)
+    finally:
+        app.close()
+    assert RUN_PARTIAL not in statuses
+    assert RUN_SUCCEEDED not in statuses
 
 
 def test_a_policy_version_edited_under_a_recorded_id_is_refused_before_any_feed_is_read(
