@@ -12,10 +12,12 @@ the failures the test scripts exactly where it says.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from sync.crypto import Party, load_keyring
@@ -62,12 +64,17 @@ class FrontedGateway(ScriptedGateway):
 
 @contextmanager
 def reference_gateway(
-    agency: Party, keys: Path, feed: Path, state: Path, tokens: TokenIssuer | None = None
+    agency: Party,
+    keys: Path,
+    feed: Path,
+    state: Path,
+    tokens: TokenIssuer | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Iterator[str]:
     """The agency's reference gateway serving on 127.0.0.1 from a thread; its base URL.
 
     Gateways given one `tokens` accept each other's bearer tokens, so a front may
-    relay a call to either.
+    relay a call to either. A `clock` dates what it seals (else the time now).
     """
     store = NoticeStore(state)
     config = GatewayConfig(
@@ -77,6 +84,8 @@ def reference_gateway(
         store=store,
         tokens=tokens or hub_tokens(),
     )
+    if clock is not None:
+        config = dataclasses.replace(config, clock=clock)
     server = build_server(Gateway(config), host="127.0.0.1", port=0)
     stop = threading.Event()
     thread = threading.Thread(target=serve_until, args=(server, stop), daemon=True)

@@ -1,9 +1,12 @@
-"""What reading a feed counts and keeps: figures, rejects by agency, cursor, held-back files."""
+"""What reading a feed counts and keeps: figures, rejects by agency, cursor, held-back files.
+
+Gateway pages come from the probation reference gateway on 127.0.0.1.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -13,15 +16,17 @@ from sqlalchemy import select
 
 from sync.app import App
 from sync.audit.tables import audit_log
-from sync.crypto.replay import ReplayGuard
+from sync.crypto import Party
 from sync.feeds.files import PlainFileSource
-from sync.feeds.jsonl import iter_lines
-from sync.feeds.models import FeedContext
-from sync.ingest import IngestCounts, OtherAgencysFile, Unit, ingest
+from sync.gateway.feed import encode_cursor
+from sync.gateway_source import GatewaySource
+from sync.ingest import IngestCounts, OtherAgencysFile, ingest
 from sync.ledger import schema
 from sync.ledger.cursors import FeedPosition, load_position
 from sync.settings import load_settings
-from tests.feed_records import person, write_feed
+from tests.feed_records import Record, person, write_feed
+from tests.integration.fronted_gateway import hub_client, reference_gateway
+from tests.integration.gateway_process import make_keys
 
 pytestmark = pytest.mark.integration
 
@@ -40,19 +45,18 @@ def app(ledger_url: str) -> Iterator[App]:
     application.close()
 
 
-class LiveSource:
-    """A gateway-like source: one page of lines, applied with the cursor after it."""
-
-    name = "gateway"
-    live = True
-    sealed = True
-
-    def __init__(self, lines: list[bytes], position: FeedPosition) -> None:
-        self.lines, self.position = lines, position
-
-    def units(self, context: FeedContext, guard: ReplayGuard) -> Iterator[Unit]:
-        """The one page, as a unit carrying its cursor."""
-        yield Unit(iter_lines(self.lines, context, prefix="page 1 "), self.position)
+@contextmanager
+def probation_gateway(app: App, tmp_path: Path, records: list[Record]) -> Iterator[GatewaySource]:
+    """The probation reference gateway on 127.0.0.1 serving `records`, as the hub reads it."""
+    keys = tmp_path / "keys"
+    make_keys(keys)
+    feed = write_feed(tmp_path / "gateway-feed.jsonl", records)
+    state = tmp_path / "gateway-state"
+    with (
+        reference_gateway(Party.PROBATION, keys, feed, state, clock=lambda: NOW) as url,
+        hub_client(url, Party.PROBATION, keys) as client,
+    ):
+        yield GatewaySource(app, url, "probation", client)
 
 
 def _rejects(app: App) -> list[dict[str, Any]]:
@@ -139,14 +143,18 @@ def test_a_file_not_wholly_the_other_agencys_is_read_when_holding_back(
     assert not counts.only_other_agency
 
 
-def test_a_gateway_page_of_the_other_agencys_records_is_kept_with_its_cursor(app: App) -> None:
-    source = LiveSource([json.dumps(POLICE_PERSON).encode()], FeedPosition("cursor-1", 1))
-    counts = ingest(
-        app.ledger, source, "probation", 1, TODAY, NOW, hold_back_other_agencys_file=True
-    )
+def test_a_gateway_page_of_the_other_agencys_records_is_kept_with_its_cursor(
+    app: App, tmp_path: Path
+) -> None:
+    with probation_gateway(app, tmp_path, [POLICE_PERSON]) as source:
+        counts = ingest(
+            app.ledger, source, "probation", 1, TODAY, NOW, hold_back_other_agencys_file=True
+        )
     assert (counts.read, counts.other_agency, counts.units) == (1, 1, 1)
     assert [row["position"] for row in _rejects(app)] == ["page 1 line 1"]
-    assert load_position(app.ledger.engine, "probation", "gateway") == FeedPosition("cursor-1", 1)
+    # The cursor after the one record; the pull ended, so the next numbers its pages afresh.
+    after_one_record = FeedPosition(encode_cursor(1), 0)
+    assert load_position(app.ledger.engine, "probation", source.name) == after_one_record
 
 
 def _collections(app: App) -> list[str]:
@@ -160,10 +168,10 @@ def test_each_unit_applied_is_audited_with_its_figures_and_whether_it_was_sealed
     app: App, tmp_path: Path
 ) -> None:
     _ingest(app, write_feed(tmp_path / "p.jsonl", [person("probation", "X000001"), BAD_GENDER]))
-    source = LiveSource([json.dumps(WARNED).encode()], FeedPosition("cursor-1", 1))
-    ingest(app.ledger, source, "probation", 2, TODAY, NOW)
+    with probation_gateway(app, tmp_path, [WARNED]) as source:
+        ingest(app.ledger, source, "probation", 2, TODAY, NOW)
     assert _collections(app) == [
         "p.jsonl (plain file, unsigned): accepted 1, other_agency 0, read 2, rejected 1, "
         "units 1, warnings 0",
-        "gateway: accepted 1, other_agency 0, read 1, rejected 0, units 1, warnings 1",
+        f"{source.name}: accepted 1, other_agency 0, read 1, rejected 0, units 1, warnings 1",
     ]
