@@ -1,7 +1,7 @@
 """A real reference gateway on 127.0.0.1 behind a scripted front: failures on cue, the rest real.
 
 The agency's reference gateway (`sync.gateway`) serves from a thread of the
-test with real keys, a real feed file and a real notice store. A scripted
+test (`gateway_thread.py`) with real keys, a real feed file and a real notice store. A scripted
 HTTP server (`tests/scripted_http.py`) stands in front of it: a call to the
 endpoint the test names takes the next step of the test's script while the
 script lasts; every other call, and every call once the script is spent, is
@@ -12,9 +12,7 @@ the failures the test scripts exactly where it says.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,13 +20,10 @@ from pathlib import Path
 
 from sync.crypto import Party, load_keyring
 from sync.gateway.client import GatewayClient
-from sync.gateway.feed import FeedFile
 from sync.gateway.oauth import TokenIssuer
 from sync.gateway.retry import RetryPolicy
-from sync.gateway.server import build_server, serve_until
-from sync.gateway.service import Gateway, GatewayConfig
-from sync.gateway.store import NoticeStore
 from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET
+from tests.integration.gateway_thread import base_url, gateway_config, serving
 from tests.scripted_http import Call, Relay, ScriptedGateway, Step
 
 # One attempt a call: each scripted failure ends the call that meets it.
@@ -39,8 +34,8 @@ CLIENT_TIMEOUT_SECONDS = (5.0, 30.0)
 class FrontedGateway(ScriptedGateway):
     """A scripted server for one endpoint that relays every other call to `upstream`."""
 
-    def __init__(self, upstream: str, endpoint: str, script: list[Step] | None = None) -> None:
-        super().__init__(list(script or []))
+    def __init__(self, upstream: str, endpoint: str) -> None:
+        super().__init__([])
         self.upstream = upstream
         self.endpoint = endpoint
 
@@ -71,36 +66,12 @@ def reference_gateway(
     tokens: TokenIssuer | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> Iterator[str]:
-    """The agency's reference gateway serving on 127.0.0.1 from a thread; its base URL.
-
-    Gateways given one `tokens` accept each other's bearer tokens, so a front may
-    relay a call to either. A `clock` dates what it seals (else the time now).
-    """
-    store = NoticeStore(state)
-    config = GatewayConfig(
-        agency=agency,
-        keyring=load_keyring(keys, agency),
-        feed=FeedFile(feed),
-        store=store,
-        tokens=tokens or hub_tokens(),
-    )
-    if clock is not None:
-        config = dataclasses.replace(config, clock=clock)
-    server = build_server(Gateway(config), host="127.0.0.1", port=0)
-    stop = threading.Event()
-    thread = threading.Thread(target=serve_until, args=(server, stop), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        stop.set()
-        thread.join()
-        store.close()
-
-
-def hub_tokens() -> TokenIssuer:
-    """The bearer tokens a gateway issues the hub for its client credentials."""
-    return TokenIssuer(CLIENT_ID, CLIENT_SECRET)
+    """The agency's reference gateway with its keys from `keys`, serving on 127.0.0.1 from a
+    thread; its base URL. Gateways given one `tokens` accept each other's bearer tokens, so
+    a front may relay a call to either."""
+    config = gateway_config(agency, load_keyring(keys, agency), feed, state, tokens, clock)
+    with serving(config) as server:
+        yield base_url(server)
 
 
 @contextmanager

@@ -55,13 +55,9 @@ from sync.settings import Settings, load_settings
 from sync.synth.options import SynthOptions
 from sync.synth.stream import write_synthetic_feeds
 from tests.feed_records import Record, person, write_feed, write_sources
-from tests.integration.fronted_gateway import (
-    FrontedGateway,
-    fronted_gateway,
-    hub_tokens,
-    reference_gateway,
-)
+from tests.integration.fronted_gateway import FrontedGateway, fronted_gateway, reference_gateway
 from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys
+from tests.integration.gateway_thread import hub_tokens
 from tests.scripted_http import Relay, reply
 
 pytestmark = pytest.mark.integration

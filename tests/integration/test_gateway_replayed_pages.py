@@ -13,7 +13,6 @@ third page is placed on page 3, not on the resumed pull's second.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -26,18 +25,16 @@ from sync.app import App
 from sync.crypto import Party, load_keyring
 from sync.cycle import RunSummary, run_cycle
 from sync.gateway.client import GatewayClient
-from sync.gateway.feed import FeedFile
-from sync.gateway.oauth import TokenIssuer
 from sync.gateway.retry import RetryPolicy
-from sync.gateway.server import ROUTES, Route, build_server, serve_until
-from sync.gateway.service import Gateway, GatewayConfig, Reply, Request
-from sync.gateway.store import NoticeStore
+from sync.gateway.server import ROUTES, Route
+from sync.gateway.service import Gateway, Reply, Request
 from sync.gateway_source import GatewaySource
 from sync.ledger import schema
 from sync.settings import load_settings
 from sync.synth.options import SynthOptions
 from sync.synth.stream import write_synthetic_feeds
 from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys
+from tests.integration.gateway_thread import base_url, gateway_config, serving
 
 pytestmark = pytest.mark.integration
 
@@ -73,26 +70,8 @@ def replaying_gateway(
     """The probation reference gateway serving `feed` on loopback, its feed replaying; its URL."""
     replaying = ReplayingFeed()
     monkeypatch.setitem(ROUTES, ("GET", "/feed"), Route("feed", replaying))
-    store = NoticeStore(state)
-    gateway = Gateway(
-        GatewayConfig(
-            agency=AGENCY,
-            keyring=load_keyring(keys, AGENCY),
-            feed=FeedFile(feed),
-            store=store,
-            tokens=TokenIssuer(CLIENT_ID, CLIENT_SECRET),
-        )
-    )
-    server = build_server(gateway, host="127.0.0.1", port=0)
-    stop = threading.Event()
-    thread = threading.Thread(target=serve_until, args=(server, stop), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}", replaying
-    finally:
-        stop.set()
-        thread.join()
-        store.close()
+    with serving(gateway_config(AGENCY, load_keyring(keys, AGENCY), feed, state)) as server:
+        yield base_url(server), replaying
 
 
 @pytest.fixture

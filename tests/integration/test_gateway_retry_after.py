@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -31,12 +32,7 @@ from sync.errors import RetryAfterError
 from sync.feeds.files import PlainFileSource
 from sync.gateway.client import GatewayClient
 from sync.gateway.faults import Fault, FaultInjector
-from sync.gateway.feed import FeedFile
-from sync.gateway.oauth import TokenIssuer
 from sync.gateway.retry import RetryPolicy
-from sync.gateway.server import build_server, serve_until
-from sync.gateway.service import Gateway, GatewayConfig
-from sync.gateway.store import NoticeStore
 from sync.gateway_source import GatewaySource
 from sync.ledger import schema
 from sync.ledger.moments import as_utc
@@ -44,6 +40,7 @@ from sync.settings import load_settings
 from sync.synth.options import SynthOptions
 from sync.synth.stream import write_synthetic_feeds
 from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys, write_feed
+from tests.integration.gateway_thread import base_url, gateway_config, serving
 
 pytestmark = pytest.mark.integration
 
@@ -90,32 +87,16 @@ def serve(tmp_path: Path) -> Iterator[Callable[[int], Served]]:
     keyrings = make_keys(keys)
     feed = tmp_path / "feed.jsonl"
     write_feed(feed, AGENCY.value, FEED_RECORDS)
-    store = NoticeStore(tmp_path / "gateway-state")
-    stop = threading.Event()
-    threads: list[threading.Thread] = []
+    with ExitStack() as started:
 
-    def start(retry_after: int) -> Served:
-        config = GatewayConfig(
-            agency=AGENCY,
-            keyring=keyrings[AGENCY],
-            feed=FeedFile(feed),
-            store=store,
-            tokens=TokenIssuer(CLIENT_ID, CLIENT_SECRET),
-        )
-        faults = ScriptedFaults(retry_after)
-        server = build_server(Gateway(config), host="127.0.0.1", port=0, faults=faults)
-        thread = threading.Thread(target=serve_until, args=(server, stop), daemon=True)
-        thread.start()
-        threads.append(thread)
-        return Served(f"http://127.0.0.1:{server.port}", faults, keyrings[Party.HUB], keys)
+        def start(retry_after: int) -> Served:
+            state = tmp_path / f"gateway-state-{retry_after}"
+            config = gateway_config(AGENCY, keyrings[AGENCY], feed, state)
+            faults = ScriptedFaults(retry_after)
+            server = started.enter_context(serving(config, faults))
+            return Served(base_url(server), faults, keyrings[Party.HUB], keys)
 
-    try:
         yield start
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-        store.close()
 
 
 def client(served: Served, sleep: Callable[[float], None] = time.sleep) -> GatewayClient:

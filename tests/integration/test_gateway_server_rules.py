@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +13,9 @@ import requests
 
 from sync.crypto import KeyRing, Party
 from sync.gateway.faults import Fault, FaultInjector
-from sync.gateway.feed import FeedFile
-from sync.gateway.oauth import TokenIssuer
-from sync.gateway.server import GatewayServer, build_server, serve_until
-from sync.gateway.service import Gateway, GatewayConfig
-from sync.gateway.store import NoticeStore
+from sync.gateway.server import GatewayServer
 from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, notice_batch, write_feed
+from tests.integration.gateway_thread import base_url, gateway_config, hub_tokens, serving
 
 pytestmark = pytest.mark.integration
 
@@ -52,24 +48,13 @@ class Served:
 def served(keyrings: dict[Party, KeyRing], tmp_path: Path) -> Iterator[Served]:
     feed = tmp_path / "feed.jsonl"
     write_feed(feed, AGENCY.value, 5)
-    store = NoticeStore(tmp_path / "state")
-    tokens = TokenIssuer(CLIENT_ID, CLIENT_SECRET)
-    config = GatewayConfig(
-        agency=AGENCY, keyring=keyrings[AGENCY], feed=FeedFile(feed), store=store, tokens=tokens
-    )
+    tokens = hub_tokens()
+    config = gateway_config(AGENCY, keyrings[AGENCY], feed, tmp_path / "state", tokens)
     faults = Failing()
-    server = build_server(Gateway(config), host="127.0.0.1", port=0, faults=faults)
-    stop = threading.Event()
-    thread = threading.Thread(target=serve_until, args=(server, stop), daemon=True)
-    thread.start()
     issued = tokens.issue(CLIENT_ID, CLIENT_SECRET)
     assert issued is not None
-    try:
-        yield Served(server, f"http://127.0.0.1:{server.port}", issued.access_token, faults)
-    finally:
-        stop.set()
-        thread.join()
-        store.close()
+    with serving(config, faults) as server:
+        yield Served(server, base_url(server), issued.access_token, faults)
 
 
 def _bearer(served: Served) -> dict[str, str]:

@@ -12,7 +12,6 @@ the test, its key ring loaded after the change, as a restarted gateway would.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -30,16 +29,13 @@ from sync.delivery import deliver_outbox, deliver_pass
 from sync.errors import PermanentGatewayError
 from sync.feeds.files import PlainFileSource
 from sync.gateway.client import GatewayClient
-from sync.gateway.feed import FeedFile
-from sync.gateway.oauth import TokenIssuer
-from sync.gateway.server import build_server, serve_until
-from sync.gateway.service import Gateway, GatewayConfig
 from sync.gateway.store import NoticeStore
 from sync.ledger import schema
 from sync.settings import load_settings
 from sync.synth.options import SynthOptions
 from sync.synth.stream import write_synthetic_feeds
 from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys, write_feed
+from tests.integration.gateway_thread import base_url, gateway_config, serving
 from tests.integration.test_gateway_retry_after import RETRY, TODAY, Clock
 
 pytestmark = pytest.mark.integration
@@ -83,35 +79,20 @@ def _gateway(keyring: KeyRing, tmp_path: Path) -> Iterator[tuple[GatewayClient, 
     """
     feed = tmp_path / "feed.jsonl"
     write_feed(feed, AGENCY.value, 5)
-    store = NoticeStore(tmp_path / "gateway-state")
-    config = GatewayConfig(
-        agency=AGENCY,
-        keyring=keyring,
-        feed=FeedFile(feed),
-        store=store,
-        tokens=TokenIssuer(CLIENT_ID, CLIENT_SECRET),
-    )
-    server = build_server(Gateway(config), host="127.0.0.1", port=0)
-    stop = threading.Event()
-    thread = threading.Thread(target=serve_until, args=(server, stop), daemon=True)
-    thread.start()
+    config = gateway_config(AGENCY, keyring, feed, tmp_path / "gateway-state")
     hub_ring = load_keyring(tmp_path / "keys", Party.HUB)
-    client = GatewayClient(
-        f"http://127.0.0.1:{server.port}",
-        agency=AGENCY,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        keyring=hub_ring,
-        timeout=(2.0, 5.0),
-        retry=RETRY,
-    )
-    try:
-        yield client, store
-    finally:
-        client.close()
-        stop.set()
-        thread.join()
-        store.close()
+    with serving(config) as server:
+        client = GatewayClient(
+            base_url(server),
+            agency=AGENCY,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            keyring=hub_ring,
+            timeout=(2.0, 5.0),
+            retry=RETRY,
+        )
+        with client:
+            yield client, config.store
 
 
 def _envelopes(app: App) -> list[bytes]:
