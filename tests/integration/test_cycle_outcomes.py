@@ -113,8 +113,8 @@ class PoliceGateway:
 
     @contextmanager
     def other(self, agency: Party, keys: Path) -> Iterator[str]:
-        """Another reference gateway taking the same tokens (its feed a copy of the police
-        feed, as `agency`'s records), for the front to relay a call to."""
+        """Another reference gateway taking the same tokens, serving two records of
+        `agency` under the keys in `keys`, for the front to relay a call to."""
         feed = write_feed(self.folder / f"{agency.value}-feed.jsonl", _gateway_records(agency))
         state = self.folder / f"{agency.value}-{keys.name}-state"
         with reference_gateway(agency, keys, feed, state, self.tokens) as url:

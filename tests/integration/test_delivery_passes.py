@@ -56,7 +56,7 @@ pytestmark = pytest.mark.integration
 AGENCY = Party.PROBATION.value
 NOTICES = "notices"
 GATEWAY_FEED_RECORDS = 5
-# The gateway's own answers, as it gives them when busy, when it refuses an
+# The gateway's own answers, as it gives them when it fails, when it refuses an
 # envelope, and when the envelope was sealed outside its clock-skew window.
 FAILED = reply(500, {"error": "internal_error", "reason": "The gateway failed."})
 REFUSED = reply(
