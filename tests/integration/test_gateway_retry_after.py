@@ -82,7 +82,8 @@ class Served:
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[[int], Served]]:
     """Starts the probation gateway on 127.0.0.1, answering 503 with the given
-    `Retry-After` when scripted; stopped after the test."""
+    `Retry-After` when scripted, its notices kept in `gateway-state`; stopped after the
+    test."""
     keys = tmp_path / "keys"
     keyrings = make_keys(keys)
     feed = tmp_path / "feed.jsonl"
@@ -90,8 +91,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[[int], Served]]:
     with ExitStack() as started:
 
         def start(retry_after: int) -> Served:
-            state = tmp_path / f"gateway-state-{retry_after}"
-            config = gateway_config(AGENCY, keyrings[AGENCY], feed, state)
+            config = gateway_config(AGENCY, keyrings[AGENCY], feed, tmp_path / "gateway-state")
             faults = ScriptedFaults(retry_after)
             server = started.enter_context(serving(config, faults))
             return Served(base_url(server), faults, keyrings[Party.HUB], keys)
