@@ -136,7 +136,10 @@ def test_a_lock_whose_connection_was_cut_is_let_go_quietly(
             cut = conn.execute(
                 text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
-                    "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+                    "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() "
+                    # Only this test's ledger: other tests' ledgers share the server.
+                    "AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
                 )
             ).scalar_one()
         assert cut == 1
