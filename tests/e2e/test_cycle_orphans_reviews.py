@@ -1,0 +1,55 @@
+"""A distributed cycle keeps the orphans and the link reviews its link stage found.
+
+The link stage stages them for the commit, which stores them as `run` does: an
+orphaned record is listed, and a pair the matcher left for a person to decide
+becomes a review item, however the subjects are split into decide batches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from sync.distributed.cycles import start_cycle
+from sync.distributed.stages import execute
+from sync.distributed.work import CycleRules
+from sync.ledger.tables_manual import review_items
+from tests.e2e import test_workers as shared
+from tests.e2e.test_deliver_stage import cycle_status
+from tests.e2e.test_workers import TODAY, feed_specs, service_app
+from tests.feed_records import licence, person, write_feeds
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+close_apps = shared.close_apps
+ONE_SUBJECT_A_BATCH = CycleRules(batch_size=1)
+
+
+def test_a_cycle_stores_its_orphans_and_its_review_items(
+    fresh_postgres_url: str, tmp_path: Path
+) -> None:
+    shared_pnc = "2002/0073319Z"  # one PNC, surname and birth date both plainly disagreeing
+    write_feeds(
+        tmp_path,
+        [
+            person(
+                "probation", "X000001", surname="ALPHA", date_of_birth="1960-03-04", pnc=shared_pnc
+            ),
+            licence("S-1", "X000009", "2025-01-01", None),  # its person is not in the feed
+        ],
+        [person("police", "P-1", surname="ZULU", date_of_birth="1990-07-08", pnc=shared_pnc)],
+    )
+    app = service_app(fresh_postgres_url)
+    cycle_id, queue = start_cycle(app, feed_specs(tmp_path), {}, TODAY)
+    while queue:
+        queue.extend(execute(app, ONE_SUBJECT_A_BATCH, queue.pop(0), "test"))
+
+    assert cycle_status(app, cycle_id) == "succeeded"
+    assert [(o["agency"], o["record_id"]) for o in app.ledger.list_orphans()] == [
+        ("probation", "S-1")
+    ]
+    with app.ledger.engine.connect() as conn:
+        items = conn.execute(select(func.count()).select_from(review_items)).scalar()
+    assert items == 1
