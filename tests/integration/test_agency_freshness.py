@@ -201,6 +201,21 @@ def test_the_last_delivery_and_the_oldest_waiting_batch(app: App) -> None:
     assert found["probation"].oldest_undelivered is None
 
 
+def test_a_deliver_task_with_nothing_to_send_is_a_delivery(app: App) -> None:
+    """An agency that is up to date was last delivered to when its last deliver task
+    found nothing waiting, later than its last delivered batch or with none at all."""
+    nothing_waiting = {"delivered": 0, "notices": 0, "failed": 0, "pending": 0}
+    with app.ledger.engine.begin() as conn:
+        cycle_id = add_cycle(conn)
+        add_task(conn, cycle_id, "deliver:police", "done", at(5), nothing_waiting)
+        add_task(conn, cycle_id, "deliver:probation", "done", at(6), nothing_waiting)
+        add_batch(conn, "a", created=at(0), delivered=at(1))
+    found = freshness(app)
+    assert moment(found["police"].last_delivery) == at(5)
+    assert moment(found["probation"].last_delivery) == at(6)
+    assert found["police"].oldest_undelivered is None
+
+
 def test_the_latest_wait_a_feed_gateway_asked_for_is_the_one_shown(app: App) -> None:
     """Of the waits recorded for an agency's feeds, the one that ends last."""
     with app.ledger.engine.begin() as conn:
