@@ -27,10 +27,10 @@ from sync.app import App
 from sync.audit.tables import audit_log
 from sync.core.records import Owner
 from sync.cycle import decide_and_store, run_cycle
-from sync.distributed import store
+from sync.distributed import stages, store
 from sync.distributed.cycles import start_cycle
 from sync.distributed.stages import execute
-from sync.distributed.work import KIND_COMMIT, KIND_DECIDE, CycleRules, TaskRef
+from sync.distributed.work import KIND_COMMIT, KIND_DECIDE, KIND_LINK, CycleRules, TaskRef
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
 from sync.reconcile.overrides import AssignRequest, assign
@@ -166,6 +166,36 @@ def test_an_act_applied_while_a_cycle_decides_is_kept(
     assert cycle_status(app, cycle_id) == "succeeded"
     assert "MANUAL" in segment_rules(app)
     assert run_statuses(app) == ["succeeded"] * 3  # the first run, the act's, the cycle's
+    assert len([m for m in caplog.messages if "deciding again" in m]) == 1
+    assert a_fresh_pass_changes_nothing(app)
+
+
+def test_an_act_applied_while_the_link_stage_reads_is_kept(
+    hub: Callable[..., App],
+    small_feeds: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The link stage's mark is read before its inputs, so an act applied after the
+    inputs were read is newer than the mark, and the commit decides again with it."""
+    app = hub()
+    ran_before(app, small_feeds)
+    cycle_id, queue = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    queue = run_until(app, queue, KIND_LINK)
+    read_inputs = stages.decision_inputs
+
+    def inputs_then_an_act(*args: Any) -> Any:
+        inputs = read_inputs(*args)
+        assign(app, override_request(app), ACTOR, apply=True)
+        return inputs
+
+    with monkeypatch.context() as patch:
+        patch.setattr(stages, "decision_inputs", inputs_then_an_act)
+        queue.extend(execute(app, RULES, queue.pop(0), "test"))
+    with caplog.at_level(logging.INFO, logger=sync.cycle.__name__):
+        assert run_until(app, queue, None) == []
+    assert cycle_status(app, cycle_id) == "succeeded"
+    assert "MANUAL" in segment_rules(app)
     assert len([m for m in caplog.messages if "deciding again" in m]) == 1
     assert a_fresh_pass_changes_nothing(app)
 
