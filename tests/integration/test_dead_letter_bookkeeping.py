@@ -33,6 +33,7 @@ from sync.distributed.work import (
     dispatch_pending,
     fail,
     list_dead_letters,
+    postpone,
     retry_dead_letter,
 )
 from sync.ledger import tables_cycle as tables
@@ -222,3 +223,35 @@ def test_a_late_failure_of_a_task_another_worker_finished_leaves_it_done(
     assert fail(engine, ref, "OSError", ONE_ATTEMPT, REDELIVERED) is Claim.SKIP
     assert task_row(app, ref) == ("done", 1)
     assert list_dead_letters(engine) == []
+
+
+def test_a_cycle_stays_blocked_until_every_dead_stage_task_is_retried(
+    fresh_postgres_url: str,
+) -> None:
+    """Retrying one of two dead ingests leaves the cycle blocked: it could never finish."""
+    app = service_app(fresh_postgres_url)
+    cycle_id, first = start_cycle(app, FEEDS, {}, TODAY)
+    bury(app, first[0])
+    bury(app, first[1])
+    engine = app.ledger.engine
+    assert retry_dead_letter(engine, letter_of(app, first[0]), REDELIVERED) == first[0]
+    assert cycle_status(app, cycle_id) == "blocked"
+    assert retry_dead_letter(engine, letter_of(app, first[1]), REDELIVERED) == first[1]
+    assert cycle_status(app, cycle_id) == "running"
+
+
+def test_a_late_postponement_of_a_task_another_worker_finished_leaves_it_done(
+    fresh_postgres_url: str,
+) -> None:
+    """A stale copy told to wait after the task was completed neither reopens it nor
+    gives its attempt back."""
+    app = service_app(fresh_postgres_url)
+    _cycle_id, first = start_cycle(app, FEEDS, {}, TODAY)
+    ref = first[0]
+    engine = app.ledger.engine
+    assert claim(engine, ref, "w1", ONE_ATTEMPT, CLAIMED) is Claim.RUN
+    with engine.begin() as conn:
+        complete(conn, ref, {"units": 0}, CLAIMED)
+
+    postpone(engine, ref, REDELIVERED)
+    assert task_row(app, ref) == ("done", 1)
