@@ -266,6 +266,31 @@ def test_a_task_still_running_when_its_cycle_is_abandoned_writes_nothing_more(
     assert cycle_row(app, cycle_id) == ("abandoned", "abandoned")
 
 
+def test_a_task_failing_after_its_cycle_was_abandoned_neither_buries_nor_reopens_it(
+    fresh_postgres_url: str, small_feeds: Path
+) -> None:
+    """Its failure at its last attempt writes no dead letter, and the cycle stays over,
+    so the pull beat may start the next one."""
+    app = service_app(fresh_postgres_url)
+    cycle_id, first = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    dead, still_running = first
+    engine = app.ledger.engine
+    execute(app, RULES, dead, "w1", work=poisoned)
+    [letter] = list_dead_letters(engine)
+
+    def abandoned_then_failing(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
+        abandon_cycle(engine, cycle_id, ACTOR, app.clock(), apply=True)
+        raise RuntimeError("the feed could not be read")
+
+    assert execute(app, RULES, still_running, "w2", work=abandoned_then_failing) == []
+    assert task_statuses(app, cycle_id)[still_running.key] == "abandoned"
+    assert cycle_row(app, cycle_id) == ("abandoned", "abandoned")
+    assert [found["id"] for found in list_dead_letters(engine, include_retried=True)] == [
+        letter["id"]
+    ]
+    assert open_cycle_ids(engine) == []
+
+
 def test_a_task_owed_by_an_abandoned_cycle_that_is_delivered_later_does_nothing(
     fresh_postgres_url: str, small_feeds: Path
 ) -> None:
