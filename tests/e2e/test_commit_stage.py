@@ -33,7 +33,7 @@ from sync.distributed.stages import execute
 from sync.distributed.work import KIND_COMMIT, KIND_DECIDE, KIND_LINK, CycleRules, TaskRef
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
-from sync.reconcile.overrides import AssignRequest, assign
+from sync.reconcile.overrides import AssignRequest, assign, revoke
 from sync.settings import load_settings
 from tests.e2e import test_deliver_stage as deliver_stage
 from tests.e2e import test_workers as shared
@@ -196,6 +196,25 @@ def test_an_act_applied_while_the_link_stage_reads_is_kept(
         assert run_until(app, queue, None) == []
     assert cycle_status(app, cycle_id) == "succeeded"
     assert "MANUAL" in segment_rules(app)
+    assert len([m for m in caplog.messages if "deciding again" in m]) == 1
+    assert a_fresh_pass_changes_nothing(app)
+
+
+def test_an_override_revoked_after_the_link_stage_is_gone_from_the_cycles_decisions(
+    hub: Callable[..., App], small_feeds: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The decide tasks skip the override the link stage placed, and the commit decides
+    again: the cycle succeeds without it, rather than failing at every attempt."""
+    app = hub()
+    ran_before(app, small_feeds)
+    override = assign(app, override_request(app), ACTOR, apply=True).act_id
+    cycle_id, queue = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
+    queue = run_until(app, queue, KIND_DECIDE)
+    revoke(app, override, ACTOR, apply=True)
+    with caplog.at_level(logging.INFO, logger=sync.cycle.__name__):
+        assert run_until(app, queue, None) == []
+    assert cycle_status(app, cycle_id) == "succeeded"
+    assert "MANUAL" not in segment_rules(app)
     assert len([m for m in caplog.messages if "deciding again" in m]) == 1
     assert a_fresh_pass_changes_nothing(app)
 
