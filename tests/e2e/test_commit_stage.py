@@ -182,7 +182,7 @@ def test_an_act_applied_while_the_link_stage_reads_is_kept(
     ran_before(app, small_feeds)
     cycle_id, queue = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
     queue = run_until(app, queue, KIND_LINK)
-    read_inputs = stages.decision_inputs
+    read_inputs = sync.cycle.decision_inputs
 
     def inputs_then_an_act(*args: Any) -> Any:
         inputs = read_inputs(*args)
@@ -208,6 +208,7 @@ def test_an_override_revoked_after_the_link_stage_is_gone_from_the_cycles_decisi
     app = hub()
     ran_before(app, small_feeds)
     override = assign(app, override_request(app), ACTOR, apply=True).act_id
+    assert override is not None
     cycle_id, queue = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
     queue = run_until(app, queue, KIND_DECIDE)
     revoke(app, override, ACTOR, apply=True)
