@@ -19,7 +19,7 @@ from sync.ledger.tables_manual import review_items
 from tests.e2e import test_workers as shared
 from tests.e2e.test_deliver_stage import cycle_status
 from tests.e2e.test_workers import TODAY, feed_specs, service_app
-from tests.feed_records import licence, person, write_feeds
+from tests.feed_records import licence, merge, person, write_feeds
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -53,3 +53,25 @@ def test_a_cycle_stores_its_orphans_and_its_review_items(
     with app.ledger.engine.connect() as conn:
         items = conn.execute(select(func.count()).select_from(review_items)).scalar()
     assert items == 1
+
+
+def test_a_cycle_keeps_why_a_merge_was_not_applied(fresh_postgres_url: str, tmp_path: Path) -> None:
+    """A merge closing a loop is listed as such, not as a record missing its person."""
+    write_feeds(
+        tmp_path,
+        [
+            person("probation", "X000001"),
+            person("probation", "X000002", surname="OTHER"),
+            merge("probation", "M-1", "X000001", "X000002"),
+            merge("probation", "M-2", "X000002", "X000001"),
+        ],
+        [],
+    )
+    app = service_app(fresh_postgres_url)
+    cycle_id, queue = start_cycle(app, feed_specs(tmp_path), {}, TODAY)
+    while queue:
+        queue.extend(execute(app, ONE_SUBJECT_A_BATCH, queue.pop(0), "test"))
+
+    assert cycle_status(app, cycle_id) == "succeeded"
+    [orphan] = app.ledger.list_orphans()
+    assert (orphan["record_type"], orphan["reason"].split(":")[0]) == ("merge", "merge not applied")

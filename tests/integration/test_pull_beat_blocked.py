@@ -74,3 +74,21 @@ def test_each_pull_names_the_blocked_cycle_and_the_next_pull_after_abandoning_st
     finally:
         for service, _ in tasks._SERVICES.values():
             service.close()
+
+
+def test_a_pull_with_no_feeds_configured_starts_no_cycle(
+    fresh_postgres_url: str, broker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment that only delivers names no feed: its pull beat decides nothing."""
+    app = service_app(fresh_postgres_url)
+    settings = load_worker_settings(database_url=fresh_postgres_url, broker_url=broker)
+    assert settings.feeds() == {}
+    celery_app = create_app(settings)
+    monkeypatch.setattr(tasks, "_SERVICES", {})  # this process plays the worker
+    try:
+        tasks._pull(celery_app)
+        tasks._pull(celery_app)
+        assert cycles_recorded(app) == 0
+    finally:
+        for service, _ in tasks._SERVICES.values():
+            service.close()
