@@ -11,19 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from sync.distributed.cycles import start_cycle
-from sync.distributed.stages import execute
-from sync.distributed.work import CycleRules
 from sync.ledger.flag_rows import iter_flag_rows
 from tests.e2e import test_workers as shared
 from tests.e2e.test_deliver_stage import cycle_status
-from tests.e2e.test_workers import TODAY, feed_specs, service_app
+from tests.e2e.test_workers import ONE_SUBJECT_A_BATCH, run_cycle_inline, service_app
 from tests.feed_records import completed_assessment, person, write_feeds
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 close_apps = shared.close_apps
-ONE_SUBJECT_A_BATCH = CycleRules(batch_size=1)
 
 
 def test_a_pair_is_a_duplicate_at_the_window_and_not_a_day_beyond(
@@ -48,9 +44,7 @@ def test_a_pair_is_a_duplicate_at_the_window_and_not_a_day_beyond(
     )
     app = service_app(fresh_postgres_url)
     assert app.settings.window_days == 180
-    cycle_id, queue = start_cycle(app, feed_specs(tmp_path), {}, TODAY)
-    while queue:
-        queue.extend(execute(app, ONE_SUBJECT_A_BATCH, queue.pop(0), "test"))
+    cycle_id, _executed = run_cycle_inline(app, ONE_SUBJECT_A_BATCH, tmp_path)
 
     assert cycle_status(app, cycle_id) == "succeeded"
     flags = {(row.kind, row.assessment_id) for row in iter_flag_rows(app.ledger)}

@@ -15,21 +15,25 @@ import pytest
 
 from sync.app import App
 from sync.cycle import run_cycle
-from sync.distributed.cycles import start_cycle
-from sync.distributed.stages import execute
-from sync.distributed.work import KIND_DECIDE, CycleRules
+from sync.distributed.work import KIND_DECIDE
 from sync.exports import export_ownership
 from sync.feeds.files import PlainFileSource
 from sync.settings import load_settings
 from tests.e2e import test_workers as shared
 from tests.e2e.test_deliver_stage import cycle_status
-from tests.e2e.test_workers import TODAY, feed_specs, ledger_outputs, service_app
+from tests.e2e.test_workers import (
+    ONE_SUBJECT_A_BATCH,
+    TODAY,
+    feed_specs,
+    ledger_outputs,
+    run_cycle_inline,
+    service_app,
+)
 from tests.feed_records import licence, merge, person, write_feeds
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 close_apps = shared.close_apps
-ONE_SUBJECT_A_BATCH = CycleRules(batch_size=1)
 
 
 def merged_feeds(folder: Path) -> None:
@@ -52,12 +56,8 @@ def test_a_record_of_a_merged_person_is_decided_with_its_target(
     """The merged person's licence makes the target probation's from its start, as in `run`."""
     merged_feeds(tmp_path)
     app = service_app(fresh_postgres_url)
-    cycle_id, queue = start_cycle(app, feed_specs(tmp_path), {}, TODAY)
-    decided = []
-    while queue:
-        ref = queue.pop(0)
-        decided += [ref] if ref.kind == KIND_DECIDE else []
-        queue.extend(execute(app, ONE_SUBJECT_A_BATCH, ref, "test"))
+    cycle_id, executed = run_cycle_inline(app, ONE_SUBJECT_A_BATCH, tmp_path)
+    decided = [ref for ref in executed if ref.kind == KIND_DECIDE]
     assert len(decided) == 2  # the target and the police's person, each in a batch of its own
     assert cycle_status(app, cycle_id) == "succeeded"
 

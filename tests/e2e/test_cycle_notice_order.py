@@ -17,8 +17,6 @@ from sqlalchemy import select
 
 from sync.app import App
 from sync.cycle import run_cycle
-from sync.distributed.cycles import start_cycle
-from sync.distributed.stages import execute
 from sync.distributed.work import KIND_DECIDE, CycleRules
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
@@ -65,13 +63,8 @@ def test_a_cycle_of_more_than_ten_batches_queues_notices_in_runs_order(
 ) -> None:
     """Batch 10's notices come after batch 9's, not after batch 1's."""
     app = hub()
-    cycle_id, queue = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
-    decided = 0
-    while queue:
-        ref = queue.pop(0)
-        decided += ref.kind == KIND_DECIDE
-        queue.extend(execute(app, MANY_BATCHES, ref, "test"))
-    assert decided > 10
+    cycle_id, executed = shared.run_cycle_inline(app, MANY_BATCHES, small_feeds)
+    assert len([ref for ref in executed if ref.kind == KIND_DECIDE]) > 10
     assert cycle_status(app, cycle_id) == "succeeded"
     cycle = queued_notices(app)
 

@@ -12,19 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from sync.distributed.cycles import start_cycle
-from sync.distributed.stages import execute
-from sync.distributed.work import CycleRules
 from sync.ledger.tables_manual import review_items
 from tests.e2e import test_workers as shared
 from tests.e2e.test_deliver_stage import cycle_status
-from tests.e2e.test_workers import TODAY, feed_specs, service_app
+from tests.e2e.test_workers import ONE_SUBJECT_A_BATCH, run_cycle_inline, service_app
 from tests.feed_records import licence, merge, person, write_feeds
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 close_apps = shared.close_apps
-ONE_SUBJECT_A_BATCH = CycleRules(batch_size=1)
 
 
 def test_a_cycle_stores_its_orphans_and_its_review_items(
@@ -42,9 +38,7 @@ def test_a_cycle_stores_its_orphans_and_its_review_items(
         [person("police", "P-1", surname="ZULU", date_of_birth="1990-07-08", pnc=shared_pnc)],
     )
     app = service_app(fresh_postgres_url)
-    cycle_id, queue = start_cycle(app, feed_specs(tmp_path), {}, TODAY)
-    while queue:
-        queue.extend(execute(app, ONE_SUBJECT_A_BATCH, queue.pop(0), "test"))
+    cycle_id, _executed = run_cycle_inline(app, ONE_SUBJECT_A_BATCH, tmp_path)
 
     assert cycle_status(app, cycle_id) == "succeeded"
     assert [(o["agency"], o["record_id"]) for o in app.ledger.list_orphans()] == [
@@ -68,9 +62,7 @@ def test_a_cycle_keeps_why_a_merge_was_not_applied(fresh_postgres_url: str, tmp_
         [],
     )
     app = service_app(fresh_postgres_url)
-    cycle_id, queue = start_cycle(app, feed_specs(tmp_path), {}, TODAY)
-    while queue:
-        queue.extend(execute(app, ONE_SUBJECT_A_BATCH, queue.pop(0), "test"))
+    cycle_id, _executed = run_cycle_inline(app, ONE_SUBJECT_A_BATCH, tmp_path)
 
     assert cycle_status(app, cycle_id) == "succeeded"
     [orphan] = app.ledger.list_orphans()

@@ -70,6 +70,7 @@ SUBJECTS = 2_000
 SEED = 2026
 TODAY = date(2026, 11, 28)
 BATCH_SIZE = 150
+ONE_SUBJECT_A_BATCH = CycleRules(batch_size=1)
 BROKER_URL = REDIS_URL
 CYCLE_TIMEOUT_SECONDS = 120.0
 WORKER_START_SECONDS = 30.0
@@ -373,7 +374,9 @@ def small_feeds(tmp_path: Path) -> Path:
     return folder
 
 
-def _run_inline(app: App, rules: CycleRules, folder: Path) -> tuple[int, list[TaskRef]]:
+def run_cycle_inline(app: App, rules: CycleRules, folder: Path) -> tuple[int, list[TaskRef]]:
+    """Start a cycle over the feeds in `folder` and run every task it makes due in this
+    process, in order; its id and the tasks run."""
     cycle_id, queue = start_cycle(app, feed_specs(folder), {}, TODAY)
     executed = []
     while queue:
@@ -388,7 +391,7 @@ def test_every_task_delivered_again_changes_nothing(
 ) -> None:
     app = service_app(fresh_postgres_url)
     rules = CycleRules(batch_size=50)
-    cycle_id, executed = _run_inline(app, rules, small_feeds)
+    cycle_id, executed = run_cycle_inline(app, rules, small_feeds)
     before = ledger_outputs(app)
     assert _cycle_status(app, cycle_id) == "succeeded"
     assert len([ref for ref in executed if ref.kind == "decide"]) > 1
@@ -594,7 +597,7 @@ def test_status_is_quiet_after_a_cycle_and_flags_dead_letters(
 ) -> None:
     url = distributed_env["ARMS_SYNC_DATABASE_URL"]
     app = service_app(url)
-    cycle_id, _ = _run_inline(app, CycleRules(batch_size=100), small_feeds)
+    cycle_id, _ = run_cycle_inline(app, CycleRules(batch_size=100), small_feeds)
     code, output = _cli(url, "status", "--json")
     report = json.loads(output)
     assert code == 0
@@ -619,7 +622,7 @@ def test_status_names_a_stale_pull_and_notices_waiting_too_long(
 ) -> None:
     url = distributed_env["ARMS_SYNC_DATABASE_URL"]
     app = service_app(url)
-    _run_inline(app, CycleRules(batch_size=100), small_feeds)
+    run_cycle_inline(app, CycleRules(batch_size=100), small_feeds)
     with app.ledger.engine.begin() as conn:  # a batch queued a while ago, never delivered
         conn.execute(
             schema.outbox.insert().values(

@@ -208,17 +208,23 @@ def test_the_next_stage_starts_only_once_every_task_of_the_stage_is_done(
         assert complete(conn, first[1], {"units": 0}, CLAIMED) == [TaskRef("link", cycle_id)]
 
 
+def a_finished_task(database_url: str) -> tuple[App, TaskRef]:
+    """A new cycle's first ingest, claimed by one worker and completed on its one attempt."""
+    app = service_app(database_url)
+    _cycle_id, first = start_cycle(app, FEEDS, {}, TODAY)
+    ref = first[0]
+    assert claim(app.ledger.engine, ref, "w1", ONE_ATTEMPT, CLAIMED) is Claim.RUN
+    with app.ledger.engine.begin() as conn:
+        complete(conn, ref, {"units": 0}, CLAIMED)
+    return app, ref
+
+
 def test_a_late_failure_of_a_task_another_worker_finished_leaves_it_done(
     fresh_postgres_url: str,
 ) -> None:
     """A stale copy failing after the task was completed neither reopens nor buries it."""
-    app = service_app(fresh_postgres_url)
-    _cycle_id, first = start_cycle(app, FEEDS, {}, TODAY)
-    ref = first[0]
+    app, ref = a_finished_task(fresh_postgres_url)
     engine = app.ledger.engine
-    assert claim(engine, ref, "w1", ONE_ATTEMPT, CLAIMED) is Claim.RUN
-    with engine.begin() as conn:
-        complete(conn, ref, {"units": 0}, CLAIMED)
 
     assert fail(engine, ref, "OSError", ONE_ATTEMPT, REDELIVERED) is Claim.SKIP
     assert task_row(app, ref) == ("done", 1)
@@ -245,13 +251,8 @@ def test_a_late_postponement_of_a_task_another_worker_finished_leaves_it_done(
 ) -> None:
     """A stale copy told to wait after the task was completed neither reopens it nor
     gives its attempt back."""
-    app = service_app(fresh_postgres_url)
-    _cycle_id, first = start_cycle(app, FEEDS, {}, TODAY)
-    ref = first[0]
+    app, ref = a_finished_task(fresh_postgres_url)
     engine = app.ledger.engine
-    assert claim(engine, ref, "w1", ONE_ATTEMPT, CLAIMED) is Claim.RUN
-    with engine.begin() as conn:
-        complete(conn, ref, {"units": 0}, CLAIMED)
 
     postpone(engine, ref, REDELIVERED)
     assert task_row(app, ref) == ("done", 1)
