@@ -54,7 +54,7 @@ def _taken_over(app: App, ref: TaskRef, by: str) -> None:
     assert claim(engine, ref, by, RULES, app.clock()) is Claim.RUN
 
 
-def _task(app: App, ref: TaskRef) -> tuple[str, str, int]:
+def task_claim(app: App, ref: TaskRef) -> tuple[str, str | None, int]:
     """The task's status, who claimed it last, and its attempts."""
     table = tables.cycle_tasks
     with app.ledger.engine.connect() as conn:
@@ -63,7 +63,7 @@ def _task(app: App, ref: TaskRef) -> tuple[str, str, int]:
                 table.c.cycle_id == ref.cycle_id, table.c.task_key == ref.key
             )
         ).one()
-    return str(row.status), str(row.claimed_by), int(row.attempts)
+    return str(row.status), row.claimed_by, int(row.attempts)
 
 
 def _claimed_then_taken_over(app: App, feeds: Path, agency: str) -> TaskRef:
@@ -104,7 +104,7 @@ def test_the_first_copy_cannot_complete_a_taken_over_task(
     with claimed(ref, "w1"), app.ledger.engine.begin() as conn, pytest.raises(LostClaim):
         complete(conn, ref, {}, app.clock())
 
-    assert _task(app, ref) == ("running", "w2", 2)
+    assert task_claim(app, ref) == ("running", "w2", 2)
 
 
 def test_a_copy_taken_over_mid_work_stops_and_leaves_the_task_to_the_new_one(
@@ -120,7 +120,7 @@ def test_a_copy_taken_over_mid_work_stops_and_leaves_the_task_to_the_new_one(
 
     assert execute(app, RULES, ref, "w1", taken_over_then_ingest) == []
 
-    assert _task(app, ref) == ("running", "w2", 2)
+    assert task_claim(app, ref) == ("running", "w2", 2)
     assert _records(app) == 0
 
 

@@ -46,6 +46,7 @@ from sync.distributed.work import (
 from sync.errors import UsageError
 from sync.ledger import tables_cycle as tables
 from tests.e2e import test_workers as shared
+from tests.e2e.test_task_takeover import task_claim
 from tests.e2e.test_workers import TODAY, feed_specs, service_app
 from tests.integration.test_cycle_abandonment import ACTOR, cycle_row, staged_parts
 from tests.integration.test_dead_letter_bookkeeping import (
@@ -116,18 +117,6 @@ def wait_until_blocked(engine: Engine, call: Future[Any], what: str) -> None:
     pytest.fail(f"{what} neither finished nor waited for a lock.")
 
 
-def task_row(app: App, ref: TaskRef) -> tuple[str, str | None, int]:
-    """A task's status, who claimed it last, and its attempts."""
-    table = tables.cycle_tasks
-    with app.ledger.engine.connect() as conn:
-        row = conn.execute(
-            select(table.c.status, table.c.claimed_by, table.c.attempts).where(
-                table.c.cycle_id == ref.cycle_id, table.c.task_key == ref.key
-            )
-        ).one()
-    return str(row.status), row.claimed_by, int(row.attempts)
-
-
 def letter_retried(app: App, letter_id: int) -> bool:
     """Whether a dead letter was retried."""
     letters = tables.dead_letters
@@ -177,13 +166,19 @@ def blocked_with_a_running_task(app: App) -> tuple[int, TaskRef, TaskRef]:
     return cycle_id, dead, running
 
 
+def an_ingest_claimed_by_w1(database_url: str) -> tuple[App, TaskRef]:
+    """A new cycle's first ingest, claimed by worker w1 and running."""
+    app = service_app(database_url)
+    _cycle_id, (ref, _other) = start_cycle(app, FEEDS, {}, TODAY)
+    assert claim(app.ledger.engine, ref, "w1", RULES, CLAIMED) is Claim.RUN
+    return app, ref
+
+
 def test_a_claim_waits_for_a_commit_in_flight_of_its_task(fresh_postgres_url: str) -> None:
     """A second worker's claim reads the task only once the first copy's completion is
     committed: it finds the task done and skips it, rather than running it again."""
-    app = service_app(fresh_postgres_url)
+    app, ref = an_ingest_claimed_by_w1(fresh_postgres_url)
     engine = app.ledger.engine
-    _cycle_id, (ref, _other) = start_cycle(app, FEEDS, {}, TODAY)
-    assert claim(engine, ref, "w1", RULES, CLAIMED) is Claim.RUN
     with ThreadPoolExecutor(1) as pool, engine.connect() as first, claimed(ref, "w1"):
         transaction = first.begin()
         complete(first, ref, {"units": 0}, CLAIMED)  # the first copy's commit, in flight
@@ -191,7 +186,7 @@ def test_a_claim_waits_for_a_commit_in_flight_of_its_task(fresh_postgres_url: st
         wait_until_blocked(engine, takeover, "The claim")
         transaction.commit()
         assert takeover.result(timeout=LOCK_WAIT_SECONDS) is Claim.SKIP
-    assert task_row(app, ref) == ("done", "w1", 1)
+    assert task_claim(app, ref) == ("done", "w1", 1)
 
 
 def test_a_takeover_waits_for_a_transaction_that_checked_its_claim(
@@ -199,10 +194,8 @@ def test_a_takeover_waits_for_a_transaction_that_checked_its_claim(
 ) -> None:
     """Between a copy's claim check and its commit, the task cannot change hands: the
     copy's effects and completion land, and the second worker then skips the task."""
-    app = service_app(fresh_postgres_url)
+    app, ref = an_ingest_claimed_by_w1(fresh_postgres_url)
     engine = app.ledger.engine
-    _cycle_id, (ref, _other) = start_cycle(app, FEEDS, {}, TODAY)
-    assert claim(engine, ref, "w1", RULES, CLAIMED) is Claim.RUN
     with ThreadPoolExecutor(1) as pool, engine.connect() as first, claimed(ref, "w1"):
         transaction = first.begin()
         hold_claim(first, ref)  # the copy's writing transaction, its claim checked
@@ -211,7 +204,7 @@ def test_a_takeover_waits_for_a_transaction_that_checked_its_claim(
         complete(first, ref, {"units": 0}, CLAIMED)
         transaction.commit()
         assert takeover.result(timeout=LOCK_WAIT_SECONDS) is Claim.SKIP
-    assert task_row(app, ref) == ("done", "w1", 1)
+    assert task_claim(app, ref) == ("done", "w1", 1)
 
 
 def test_an_abandon_waits_for_a_task_writing_its_effects_without_deadlocking(
@@ -234,8 +227,8 @@ def test_an_abandon_waits_for_a_task_writing_its_effects_without_deadlocking(
         done = abandoning.result(timeout=LOCK_WAIT_SECONDS)
     assert (done.stage, done.tasks_stopped, done.dead_letters_closed) == ("ingest", 0, 1)
     assert cycle_row(app, cycle_id) == ("abandoned", "abandoned")
-    assert task_row(app, running) == ("done", "w1", 1)
-    assert task_row(app, dead)[0] == "dead"
+    assert task_claim(app, running) == ("done", "w1", 1)
+    assert task_claim(app, dead)[0] == "dead"
 
 
 def test_an_abandon_racing_a_retry_that_commits_first_is_refused(
@@ -257,7 +250,7 @@ def test_an_abandon_racing_a_retry_that_commits_first_is_refused(
         with pytest.raises(UsageError, match=rf"Cycle {cycle_id} is not blocked \(it is still"):
             abandoning.result(timeout=LOCK_WAIT_SECONDS)
     assert cycle_row(app, cycle_id) == ("running", "running")
-    status, _claimer, attempts = task_row(app, dead)
+    status, _claimer, attempts = task_claim(app, dead)
     assert (status, attempts) == ("pending", 0)
     assert letter_retried(app, letter)
 
@@ -285,7 +278,7 @@ def test_a_retry_racing_an_abandon_queues_behind_it_and_retries_nothing(
         assert retrying.result(timeout=LOCK_WAIT_SECONDS) is None
     assert done.dead_letters_closed == 1
     assert cycle_row(app, cycle_id) == ("abandoned", "abandoned")
-    assert task_row(app, dead)[0] == "dead"
+    assert task_claim(app, dead)[0] == "dead"
     assert not letter_retried(app, letter)
 
 
@@ -308,7 +301,7 @@ def test_a_retry_waits_for_a_burial_in_flight_and_leaves_the_cycle_blocked(
         transaction.commit()
         assert retrying.result(timeout=LOCK_WAIT_SECONDS) == first
     assert cycle_status(app, cycle_id) == "blocked"
-    assert (task_row(app, first)[0], task_row(app, second)[0]) == ("pending", "dead")
+    assert (task_claim(app, first)[0], task_claim(app, second)[0]) == ("pending", "dead")
 
 
 def test_a_stale_link_copy_queues_behind_an_abandon_and_stages_nothing(

@@ -31,7 +31,7 @@ from sync.ledger import schema
 from tests.conftest import AT_REST_KEY_ENV
 from tests.e2e import test_workers as shared
 from tests.e2e.test_deliver_stage import closed_port_url
-from tests.e2e.test_task_takeover import _task
+from tests.e2e.test_task_takeover import task_claim
 from tests.e2e.test_workers import TODAY, feed_specs, service_app
 from tests.integration.fronted_gateway import reference_gateway
 from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys, write_feed
@@ -129,7 +129,7 @@ def test_two_processes_of_one_host_hold_different_claims_so_a_stale_copy_writes_
 
     [second_pid] = second
     assert second_pid != os.getpid()
-    assert _task(app, ref) == ("running", f"{HOST}:{second_pid}", 2)
+    assert task_claim(app, ref) == ("running", f"{HOST}:{second_pid}", 2)
     assert records_stored(app) == 0
 
 
