@@ -28,7 +28,16 @@ from sync.core.notices import (
     notices_for_subject,
     timeline_told_to,
 )
-from sync.core.policy import PolicySettings, Segment, adult_from, build_timeline, segment_at
+from sync.core.policy import (
+    PI_15_2015,
+    PI_15_2015_ID,
+    PolicySettings,
+    PolicyVersion,
+    Segment,
+    adult_from,
+    build_timeline,
+    segment_at,
+)
 from sync.core.records import (
     Agency,
     Assessment,
@@ -42,7 +51,7 @@ from sync.core.records import (
     Supervision,
     SupervisionKind,
 )
-from sync.core.rules import RULE_OUT_UNDER_18
+from sync.core.rules import RULE_NONE_NOT_IN_SCOPE, RULE_OUT_UNDER_18, RULE_POLICE_REGISTERED
 
 POLICY = PolicySettings()
 CRN, POLICE_REF = "X000001", "P-1"
@@ -329,3 +338,94 @@ def test_no_flag_names_a_rule_its_agency_s_ownership_notice_does_not(
             assert flag.reference_date is not None
             assert flag.rule_told == segment_at(told_timeline, flag.reference_date).rule
             assert flag.rule_told in named
+
+
+def test_an_agency_holding_the_deciding_date_on_one_of_its_records_is_told_the_birthday() -> None:
+    """Probation holds two records for the man, one with the earliest date of birth."""
+    subject = with_assessments(
+        facts(probation_dob=EARLIER, police_dob=LATER),
+        *assessed(Agency.PROBATION, CRN, EVE_OF_EIGHTEEN),
+    )
+    second = Person(Agency.PROBATION, "X000002", "TEST", "SUBJECT", Gender.MALE, "NW", LATER)
+    subject = replace(subject, persons=(*subject.persons, second))
+    timeline = build_timeline(subject, POLICY)
+
+    assert list(timeline_told_to(Agency.PROBATION, subject, timeline)) == list(timeline)
+    assert told_rules(subject, Agency.PROBATION)["probation-A0"] == RULE_OUT_UNDER_18
+    assert flag_notice_rules(subject, Agency.PROBATION)["probation-A0"] == RULE_OUT_UNDER_18
+
+
+# A later policy version taking effect while the man is a child: only the childhood
+# segment ending on the eve of the birthday is told as part of the next one; the one
+# before the version's effective date owes nothing to a date of birth, and is told.
+
+CHILDHOOD_VERSION_START = date(2005, 1, 1)
+LATER_VERSION = PolicyVersion("pi-later", CHILDHOOD_VERSION_START, PI_15_2015.rules)
+TWO_VERSIONS = PolicySettings(policies=(PI_15_2015, LATER_VERSION))
+
+
+def told_segments(
+    subject: SubjectFacts, agency: Agency, settings: PolicySettings
+) -> list[tuple[date | None, str, str]]:
+    """Each told segment's start, rule and policy version."""
+    timeline = build_timeline(subject, settings)
+    return [(s.start, s.rule, s.policy) for s in timeline_told_to(agency, subject, timeline)]
+
+
+def test_a_childhood_segment_ending_before_the_birthday_is_told_as_decided() -> None:
+    subject = facts(probation_dob=EARLIER, police_dob=None)
+
+    assert told_segments(subject, Agency.POLICE, TWO_VERSIONS) == [
+        (None, RULE_OUT_UNDER_18, PI_15_2015_ID),
+        (CHILDHOOD_VERSION_START, RULE_NONE_NOT_IN_SCOPE, "pi-later"),
+        (REGISTRATION.start, RULE_POLICE_REGISTERED, "pi-later"),
+    ]
+    assert told_segments(subject, Agency.PROBATION, TWO_VERSIONS) == [
+        (None, RULE_OUT_UNDER_18, PI_15_2015_ID),
+        (CHILDHOOD_VERSION_START, RULE_OUT_UNDER_18, "pi-later"),
+        (EIGHTEEN_AT_EARLIER, RULE_NONE_NOT_IN_SCOPE, "pi-later"),
+        (REGISTRATION.start, RULE_POLICE_REGISTERED, "pi-later"),
+    ]
+
+
+def test_a_flag_on_the_first_day_of_a_told_segment_gives_that_segment_s_rule() -> None:
+    """Police assess on the last day of the first version and on the first of the next:
+    the ownership notice gives them the childhood rule, then the adult one."""
+    subject = with_assessments(
+        facts(probation_dob=EARLIER, police_dob=None),
+        *assessed(
+            Agency.POLICE,
+            POLICE_REF,
+            CHILDHOOD_VERSION_START - timedelta(days=1),
+            CHILDHOOD_VERSION_START,
+        ),
+    )
+    timeline = build_timeline(subject, TWO_VERSIONS)
+    flags = find_flags(subject, timeline, date(2026, 11, 28))
+    notices = notices_for_subject(subject, timeline, flags)
+
+    expected = {"police-A0": RULE_OUT_UNDER_18, "police-A1": RULE_NONE_NOT_IN_SCOPE}
+    assert {f.assessment_id: f.rule_told for f in flags if f.agency is Agency.POLICE} == expected
+    assert {
+        n.body["assessment_id"]: n.body["rule_at_reference_date"]
+        for n in notices
+        if n.agency is Agency.POLICE and n.kind == NOTICE_FLAG
+    } == expected
+
+
+def test_a_childhood_someone_owns_is_told_with_its_end_to_an_agency_without_the_date() -> None:
+    """Under a policy that gives the police ARMS for a child, the police lose it on the
+    18th birthday, and must be told that day though they do not hold the date."""
+    rules = tuple(
+        (rule, Owner.POLICE if rule == RULE_OUT_UNDER_18 else owner)
+        for rule, owner in PI_15_2015.rules
+    )
+    settings = PolicySettings(policies=(PolicyVersion("pi-owned-childhood", None, rules),))
+    subject = facts(probation_dob=EARLIER, police_dob=None)
+    timeline = build_timeline(subject, settings)
+
+    told_timeline = timeline_told_to(Agency.POLICE, subject, timeline)
+
+    assert list(told_timeline) == list(timeline)
+    assert owner_on(told_timeline, EVE_OF_EIGHTEEN) is Owner.POLICE
+    assert owner_on(told_timeline, EIGHTEEN_AT_EARLIER) is Owner.NONE
