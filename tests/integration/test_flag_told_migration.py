@@ -14,12 +14,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, MetaData, Table, select
 
 from sync.core.duplicates import Flag, FlagKind
 from sync.core.records import Agency, AssessmentStatus, Owner
 from sync.ledger.decisions import flag_content, flag_key, merge_flags
-from sync.ledger.migrate import upgrade_to_head
+from sync.ledger.migrate import alembic_config, upgrade_to_head
 from sync.ledger.tables_manual import flag_acts
 from sync.reconcile.flags import STATE_RESOLVED, content_digest, flag_state, latest_acts
 from tests.conftest import ledger_at_revision
@@ -113,5 +114,19 @@ def test_the_next_pass_stores_the_told_rule_and_resolutions_stand(engine: Engine
         merge_flags(conn, [CHILDHOOD, ADULT], LATER, LATER.date())
     assert told_and_states(engine) == {
         flag_key(CHILDHOOD): ("NONE-NOT-IN-SCOPE", STATE_RESOLVED),
+        flag_key(ADULT): ("NONE-NOT-IN-SCOPE", STATE_RESOLVED),
+    }
+
+
+def test_a_downgrade_to_0015_drops_the_told_rule_and_the_upgrade_fills_it_in_again(
+    engine: Engine,
+) -> None:
+    fill(engine)
+    upgrade_to_head(engine)
+    command.downgrade(alembic_config(engine), "0015")
+    assert "rule_told" not in flags_table(engine).columns
+    upgrade_to_head(engine)
+    assert told_and_states(engine) == {
+        flag_key(CHILDHOOD): (None, STATE_RESOLVED),
         flag_key(ADULT): ("NONE-NOT-IN-SCOPE", STATE_RESOLVED),
     }
