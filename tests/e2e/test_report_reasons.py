@@ -164,3 +164,19 @@ def test_an_agency_s_view_lists_only_the_areas_of_its_own_flags(tmp_path: Path) 
     assert of_probation.stderr.strip() == (
         "Warning: no probation flag in the ledger is in area LANX; areas with probation flags: NW."
     )
+
+
+def test_an_agency_s_view_filtered_to_the_other_agency_lists_only_its_own_areas(
+    tmp_path: Path,
+) -> None:
+    """The police view asked for probation's assessments shows no flag, and its warning
+    names the police areas, never probation's."""
+    _run_recalled_case(tmp_path)
+    report = ("report", "duplicates", "--format", "json", "--area", "LANX")
+
+    crossed = run_cli(*report, "--for", "police", "--agency", "probation", cwd=tmp_path)
+
+    assert json.loads(crossed.stdout)["flags"] == []
+    assert crossed.stderr.strip() == (
+        "Warning: no police flag in the ledger is in area LANX; areas with police flags: LANC."
+    )
