@@ -329,7 +329,7 @@ def merge_flags(
     out: a flag whose assessment moved to another subject keeps its row and its
     first-seen time, takes the new subject and details, and is reopened if it
     had been closed. A new flag is first seen now, and filed under the day `raised_on`.
-    A flag whose told rule changed (or was not kept yet: stored before revision 0014)
+    A flag whose told rule changed (or was not kept yet: stored before revision 0016)
     is stored again too.
     """
     table = schema.flags
