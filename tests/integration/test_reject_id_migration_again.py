@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 
 from sync.ledger import schema
 from sync.ledger.migrate import upgrade_to_head
+from sync.ledger.withheld_ids import CHUNK
 from tests.conftest import ledger_at_revision
 
 pytestmark = pytest.mark.integration
@@ -32,7 +33,8 @@ def engine(ledger_url: str) -> Iterator[Engine]:
         yield made
 
 
-def test_ids_that_hold_personal_data_are_forgotten(engine: Engine) -> None:
+def _store_rejects(engine: Engine, ids: dict[str, str]) -> None:
+    """Store a rejected line for each fingerprint, with its id."""
     rows = [
         {
             "fingerprint": key,
@@ -46,14 +48,35 @@ def test_ids_that_hold_personal_data_are_forgotten(engine: Engine) -> None:
             "first_seen": datetime(2026, 11, 28, 9, tzinfo=UTC),
             "last_seen_run": 1,
         }
-        for number, (key, record_id) in enumerate({**KEPT_IDS, **FORGOTTEN_IDS}.items(), 1)
+        for number, (key, record_id) in enumerate(ids.items(), 1)
     ]
     with engine.begin() as conn:
         conn.execute(schema.rejects.insert(), rows)
 
-    upgrade_to_head(engine)
 
+def _stored_ids(engine: Engine) -> dict[str, str | None]:
     table = schema.rejects
     with engine.connect() as conn:
-        kept = dict(conn.execute(select(table.c.fingerprint, table.c.record_id)).all())
-    assert kept == {**KEPT_IDS, **dict.fromkeys(FORGOTTEN_IDS)}
+        return dict(conn.execute(select(table.c.fingerprint, table.c.record_id)).all())
+
+
+def test_ids_that_hold_personal_data_are_forgotten(engine: Engine) -> None:
+    _store_rejects(engine, {**KEPT_IDS, **FORGOTTEN_IDS})
+
+    upgrade_to_head(engine)
+
+    assert _stored_ids(engine) == {**KEPT_IDS, **dict.fromkeys(FORGOTTEN_IDS)}
+
+
+def test_every_withheld_id_is_forgotten_however_many_there_are(engine: Engine) -> None:
+    """More withheld ids than one update handles at a time, and kept ids between them."""
+    count = 3 * CHUNK + 7
+    withheld = {f"w{number:05d}": f"B{number % 10_000:04d}XY" for number in range(count)}
+    kept = {f"k{number:05d}": f"PA-{number}" for number in range(count)}
+    _store_rejects(engine, {**withheld, **kept})
+
+    upgrade_to_head(engine)
+
+    stored = _stored_ids(engine)
+    assert [key for key in withheld if stored[key] is not None] == []
+    assert {key: stored[key] for key in kept} == kept

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sync.feeds.jsonl import Rejected, looks_like_an_id, validate_line
+from sync.feeds.jsonl import FIRST_BIRTH_YEAR, Rejected, looks_like_an_id, validate_line
 from sync.feeds.models import FeedContext
 from sync.synth.options import SynthOptions
 from sync.synth.references import CRN_MODULUS, POLICE_REF_MODULUS, make_crn, make_police_ref
@@ -61,6 +61,11 @@ def _shown_id(record_id: str) -> str | None:
         "A1234BC",
         "a1234bc",
         "PA-A1234BC",
+        " 120475 ",
+        "290200",
+        "X1-19750412",
+        "RA19750412-7",
+        "550e8400-e29b-41d4-a716-446655440000-A1234BC",
     ],
 )
 def test_personal_data_in_the_id_is_withheld(record_id: str) -> None:
@@ -86,6 +91,14 @@ def test_personal_data_in_the_id_is_withheld(record_id: str) -> None:
         "550e8400-e29b-41d4-a716-446655440000",
         "A12345BC",
         "e3e70682-c209-4cac-629f-6fbed82c07cd",
+        "A123BC",
+        "XA1234BC",
+        "A1234BCD",
+        "1204751",
+        "197504010",
+        "18500412",
+        "20991231",
+        "19751340",
     ],
 )
 def test_ordinary_ids_are_shown(record_id: str) -> None:
@@ -162,3 +175,53 @@ def test_the_ids_of_generated_feeds_are_shown(seed: int) -> None:
 
 def test_today_is_a_possible_date_of_birth() -> None:
     assert not looks_like_an_id((date.today() - timedelta(days=1)).strftime("%Y%m%d"))
+
+
+@pytest.mark.parametrize(
+    ("year", "withheld"),
+    [(1899, False), (1900, True), (date.today().year, True), (date.today().year + 1, False)],
+)
+def test_words_beside_a_year_are_withheld_only_for_a_possible_birth_year(
+    year: int, withheld: bool
+) -> None:
+    assert looks_like_an_id(f"PA-LAN-{year}") is not withheld
+
+
+@given(st.lists(WORD, min_size=2, max_size=3), SEPARATOR, st.integers(1000, 9999))
+def test_words_beside_four_digits_are_withheld_when_they_may_be_a_birth_year(
+    words: list[str], separator: str, number: int
+) -> None:
+    birth_year = FIRST_BIRTH_YEAR <= number <= date.today().year
+    assert looks_like_an_id(separator.join([*words, str(number)])) is not birth_year
+
+
+def _a_birth_date(year: str, month: str, day: str) -> bool:
+    """Whether the parts read as a real date from 1900 to today's year."""
+    try:
+        born = date(int(year), int(month), int(day))
+    except ValueError:
+        return False
+    return FIRST_BIRTH_YEAR <= born.year <= date.today().year
+
+
+@given(st.integers(1800, 2200), st.integers(0, 13), st.integers(0, 32), st.booleans())
+def test_eight_digits_are_withheld_only_when_they_read_as_a_date_of_birth(
+    year: int, month: int, day: int, year_first: bool
+) -> None:
+    digits = f"{year:04d}{month:02d}{day:02d}" if year_first else f"{day:02d}{month:02d}{year:04d}"
+    readings = [(digits[:4], digits[4:6], digits[6:]), (digits[4:], digits[2:4], digits[:2])]
+    birth_date = any(_a_birth_date(*reading) for reading in readings)
+    assert looks_like_an_id(digits) is not birth_date
+
+
+@given(st.text("0123456789", min_size=1, max_size=12).filter(lambda text: len(text) not in (6, 8)))
+def test_digits_alone_of_another_length_than_a_date_are_shown(digits: str) -> None:
+    assert looks_like_an_id(digits)
+
+
+@given(st.sampled_from(sorted(ID_PREFIXES.values())), BIRTH_DATES)
+def test_a_synthetic_record_id_whose_counter_spells_a_date_is_shown(
+    prefix: str, born: date
+) -> None:
+    assert looks_like_an_id(f"{prefix}{born:%Y%m%d}")
+    assert looks_like_an_id(f"{prefix}{born:%d%m%Y}")
