@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from sync import ingest
 from sync.app import App
 from sync.cycle import run_cycle
 from sync.feeds.files import PlainFileSource
@@ -33,6 +34,20 @@ GOOD = person("probation", CRN, updated_at="2026-11-02T09:00:00Z")
 DELETION = deleted_person("probation", CRN, "2026-11-03T09:00:00Z")
 LATER = person("probation", CRN, updated_at="2026-11-04T09:00:00Z")
 BAD_OTHER = person("probation", OTHER, date_of_birth="1975-13-45")
+# A bad assessment sharing the person's id, and a bad police person under that id.
+BAD_ASSESSMENT: dict[str, object] = {
+    "type": "assessment",
+    "agency": "probation",
+    "id": CRN,
+    "person_id": CRN,
+    "started_on": "2025-06-10",
+    "status": "unknown",
+    "updated_at": "2026-11-01T09:00:00Z",
+}
+BAD_POLICE = person("police", CRN, date_of_birth="1975-13-45")
+POLICE = person("police", "GMP-1")
+# The probation person, sent in the police feed: kept as a line of the other agency's.
+MISPLACED = person("probation", CRN, updated_at="2026-11-02T09:00:00Z")
 
 
 @pytest.fixture
@@ -42,13 +57,21 @@ def app(ledger_url: str) -> Iterator[App]:
     application.close()
 
 
-def _run(app: App, folder: Path, probation: list[dict[str, object]]) -> None:
+def _run(
+    app: App,
+    folder: Path,
+    probation: list[dict[str, object]],
+    police: list[dict[str, object]] | None = None,
+    police_first: bool = False,
+) -> None:
     folder.mkdir(exist_ok=True)
-    probation_feed, police_feed = write_feeds(folder, probation, [])
+    probation_feed, police_feed = write_feeds(folder, probation, police or [])
     sources = {
         "probation": PlainFileSource(probation_feed),
         "police": PlainFileSource(police_feed),
     }
+    if police_first:
+        sources = {"police": sources["police"], "probation": sources["probation"]}
     run_cycle(app, sources, AS_OF)
 
 
@@ -113,3 +136,110 @@ def test_a_line_read_with_or_after_its_records_deletion_keeps_no_content(
     assert _kept(app) == {CRN: (False, None), OTHER: (False, None)}
     _run(app, tmp_path / "4", [person("probation", OTHER, updated_at="2026-11-05T09:00:00Z")])
     assert _kept(app) == {CRN: (False, None), OTHER: (False, 4)}
+
+
+def _contents(app: App) -> dict[tuple[str, str, str], bool]:
+    """Whether each rejected line (by agency, record agency and type) keeps its content."""
+    table = schema.rejects
+    with app.ledger.engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.agency, table.c.record_agency, table.c.record_type, table.c.raw)
+        ).all()
+    return {
+        (row.agency, row.record_agency or "-", row.record_type): row.raw is not None for row in rows
+    }
+
+
+def _marks(app: App) -> dict[tuple[str, str], Any]:
+    """Each rejected line's fixed mark, by its agency and record type."""
+    return {
+        (row["agency"], row["record_type"]): row["fixed_in_run"]
+        for row in app.ledger.list_rejects()
+    }
+
+
+def test_a_deletion_empties_no_line_of_another_type_or_agency_under_the_same_id(
+    app: App, tmp_path: Path
+) -> None:
+    _run(app, tmp_path / "1", [BAD, BAD_ASSESSMENT], [BAD_POLICE])
+    _run(app, tmp_path / "2", [DELETION])
+
+    assert _contents(app) == {
+        ("probation", "-", "person"): False,
+        ("probation", "-", "assessment"): True,
+        ("police", "-", "person"): True,
+    }
+
+
+def test_a_line_of_the_other_agencys_feed_read_after_the_deletion_keeps_no_content(
+    app: App, tmp_path: Path
+) -> None:
+    _run(app, tmp_path / "1", [GOOD])
+    _run(app, tmp_path / "2", [DELETION])
+    _run(app, tmp_path / "3", [], [POLICE, MISPLACED])
+
+    assert _contents(app) == {("police", "probation", "person"): False}
+    assert _marks(app) == {("police", "person"): None}  # no live record settles it
+
+
+def test_a_line_of_the_other_agencys_feed_keeps_its_fixed_mark_through_the_deletion(
+    app: App, tmp_path: Path
+) -> None:
+    _run(app, tmp_path / "1", [GOOD])
+    _run(app, tmp_path / "2", [], [POLICE, MISPLACED])
+    assert _marks(app) == {("police", "person"): 1}
+
+    _run(app, tmp_path / "3", [DELETION])
+
+    assert _contents(app) == {("police", "probation", "person"): False}
+    assert _marks(app) == {("police", "person"): 1}
+
+
+def test_a_line_settled_at_a_deletion_keeps_its_mark_when_the_record_is_deleted_again(
+    app: App, tmp_path: Path
+) -> None:
+    _run(app, tmp_path / "1", [BAD])
+    _run(app, tmp_path / "2", [GOOD])
+    _run(app, tmp_path / "3", [DELETION])
+    _run(app, tmp_path / "4", [LATER])
+    _run(app, tmp_path / "5", [deleted_person("probation", CRN, "2026-11-05T09:00:00Z")])
+
+    assert _kept(app) == {CRN: (False, 2)}
+
+
+def test_a_line_read_in_the_run_that_applied_its_record_is_settled_by_the_deletion(
+    app: App, tmp_path: Path
+) -> None:
+    _run(app, tmp_path / "1", [BAD, GOOD])
+    assert _kept(app) == {CRN: (True, None)}
+
+    _run(app, tmp_path / "2", [DELETION])
+
+    assert _kept(app) == {CRN: (False, 2)}
+
+
+def test_a_line_stored_earlier_in_the_deletions_run_still_stands(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bad line written in a batch of its own before the deletion's: nothing after it
+    settled it."""
+    monkeypatch.setattr(ingest, "INGEST_BATCH", 1)
+    _run(app, tmp_path / "1", [GOOD])
+    _run(app, tmp_path / "2", [BAD, DELETION])
+
+    assert _kept(app) == {CRN: (False, None)}
+
+
+def test_a_line_of_the_other_agencys_feed_read_first_in_the_deletions_run_is_settled(
+    app: App, tmp_path: Path
+) -> None:
+    """The police feed read before the probation feed that deletes the record: the line did
+    not belong there, and the deletion settles it."""
+    _run(app, tmp_path / "1", [BAD_OTHER])
+    _run(app, tmp_path / "2", [DELETION], [POLICE, MISPLACED], police_first=True)
+
+    assert _contents(app) == {
+        ("probation", "-", "person"): True,
+        ("police", "probation", "person"): False,
+    }
+    assert _marks(app) == {("probation", "person"): None, ("police", "person"): 2}

@@ -78,3 +78,28 @@ def test_rejected_lines_of_deleted_records_lose_their_content(engine: Engine) ->
     kept = {row.fingerprint: (row.raw is not None, row.fixed_run) for row in rows}
     assert kept == {"k1": (False, 3), "k2": (False, None), "k3": (True, None)}
     assert {row.reason for row in rows} == {rejects[0]["reason"]}
+
+
+def test_lines_of_a_deleted_record_in_the_other_agencys_feed_lose_their_content(
+    engine: Engine,
+) -> None:
+    """A line the police feed carried of a probation record is that record's line too; it is
+    settled by the run that applied the record's version, whenever that was."""
+    records = [_record("B123456", deleted=True, applied_run=3)]
+    misplaced = [
+        {**_reject(key, "B123456", last_seen), "agency": "police", "record_agency": "probation"}
+        for key, last_seen in (("k1", 1), ("k2", 4))
+    ]
+    with engine.begin() as conn:
+        conn.execute(schema.records.insert(), records)
+        conn.execute(schema.rejects.insert(), misplaced)
+
+    upgrade_to_head(engine)
+
+    table = schema.rejects
+    with engine.connect() as conn:
+        rows = conn.execute(select(table.c.fingerprint, table.c.raw, table.c.fixed_run)).all()
+    assert {row.fingerprint: (row.raw is not None, row.fixed_run) for row in rows} == {
+        "k1": (False, 3),
+        "k2": (False, 3),
+    }
