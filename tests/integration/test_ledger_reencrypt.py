@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -37,7 +39,7 @@ from sync.errors import ConfigurationError, CryptoError, LedgerError
 from sync.exports import export_links, export_ownership, export_timeline
 from sync.feeds.files import PlainFileSource
 from sync.ledger import reencrypt as reencrypt_module
-from sync.ledger import schema
+from sync.ledger import schema, tables_cycle
 from sync.ledger.codec import TEXT_PREFIX, CipherCodec
 from sync.ledger.reencrypt import TABLES, Rekey, iter_encrypted_values, reencrypt_rows
 from sync.ledger.reviews import store_reviews
@@ -257,6 +259,108 @@ def test_no_old_version_of_a_value_is_left_in_the_database_s_storage(
     with _opened(ledger_url, keys_dir=key_dir) as rotating:
         reencrypt_ledger(rotating, operator="jsmith")
 
+    with _opened(ledger_url, keys_dir=key_dir) as after:
+        storage = _raw_storage(after.engine)
+    assert [sample for sample in held_before if sample in storage] == []
+
+
+def test_no_old_version_of_a_value_is_left_while_the_ledger_is_still_open(
+    ledger_url: str, tmp_path: Path, key_dir: Path
+) -> None:
+    """A copy taken as soon as the re-encryption ends, before its connections are closed (a
+    host stopped then, say), holds nothing the old key opens: the log is emptied into the
+    file, not left for the last connection's close to do."""
+    with _opened(ledger_url, keys_dir=key_dir) as app:
+        _fill(app, tmp_path)
+        old_values = _ciphertext_samples(app.engine)
+        held_before = {sample for sample in old_values if sample in _raw_storage(app.engine)}
+    assert held_before
+
+    with _opened(ledger_url, keys_dir=key_dir) as rotating:
+        reencrypt_ledger(rotating, operator="jsmith")
+        with rotating.engine.connect() as held_open:  # a connection still open
+            held_open.execute(select(1))
+            storage = _raw_storage(rotating.engine)
+    assert [sample for sample in held_before if sample in storage] == []
+
+
+def test_a_value_deleted_before_the_reencryption_leaves_nothing_the_old_key_opens(
+    ledger_url: str, tmp_path: Path, key_dir: Path
+) -> None:
+    """A row deleted before the rotation (a cycle's staged part, say) leaves its bytes in the
+    database's free space; the rotation rewrites that space too."""
+    table = tables_cycle.cycle_staging
+    with _opened(ledger_url, keys_dir=key_dir) as app:
+        _fill(app, tmp_path)
+        kept = _ciphertext_samples(app.engine)
+        with app.ledger.engine.begin() as conn:
+            put_staged(conn, app.ledger, 8, "result:0", {"note": SECRET_REASON * 600})
+        gone = _ciphertext_samples(app.engine) - kept
+        with app.ledger.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.cycle_id == 8))
+        held_before = {sample for sample in gone if sample in _raw_storage(app.engine)}
+    assert held_before  # the deleted row's bytes are still in the storage
+
+    with _opened(ledger_url, keys_dir=key_dir) as rotating:
+        reencrypt_ledger(rotating, operator="jsmith")
+
+    with _opened(ledger_url, keys_dir=key_dir) as after:
+        storage = _raw_storage(after.engine)
+    assert [sample for sample in held_before if sample in storage] == []
+
+
+def _snapshot(engine: Engine) -> Connection:
+    """A connection in a transaction that has taken its snapshot (as a backup holds one)."""
+    reader = engine.connect().execution_options(isolation_level="REPEATABLE READ")
+    reader.begin()
+    reader.execute(select(1))
+    return reader
+
+
+@pytest.mark.parametrize("ledger_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("another_begins_meanwhile", [False, True])
+def test_the_storage_is_rewritten_once_a_transaction_open_before_it_has_ended(
+    ledger_url: str,
+    tmp_path: Path,
+    key_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    another_begins_meanwhile: bool,
+) -> None:
+    """A transaction that took its snapshot before the values were rewritten (a backup, say)
+    still sees their old versions: the rewrite of the storage waits for it to end, so that
+    none of them is kept. One begun while it waits is not waited for, nor warned of."""
+    with _opened(ledger_url, keys_dir=key_dir) as app:
+        _fill(app, tmp_path)
+        old_values = _ciphertext_samples(app.engine)
+        held_before = {sample for sample in old_values if sample in _raw_storage(app.engine)}
+    assert held_before
+
+    backup = create_engine(ledger_url)
+    readers = [_snapshot(backup)]  # its snapshot is taken before the rewrite
+
+    def end_the_backup_then_wait(seconds: float) -> None:
+        if len(readers) == 1:
+            readers[0].close()
+            if another_begins_meanwhile:
+                readers.append(_snapshot(backup))
+        time.sleep(seconds)
+
+    monkeypatch.setattr(
+        reencrypt_module,
+        "time",
+        SimpleNamespace(monotonic=time.monotonic, sleep=end_the_backup_then_wait),
+    )
+    monkeypatch.setattr(reencrypt_module, "SNAPSHOT_WAIT_SECONDS", 5.0)
+    try:
+        with _opened(ledger_url, keys_dir=key_dir) as rotating:
+            reencrypt_ledger(rotating, operator="jsmith")
+    finally:
+        for reader in readers:
+            reader.close()
+        backup.dispose()
+
+    assert [r.levelname for r in caplog.records if r.name == reencrypt_module.log.name] == []
     with _opened(ledger_url, keys_dir=key_dir) as after:
         storage = _raw_storage(after.engine)
     assert [sample for sample in held_before if sample in storage] == []
