@@ -207,12 +207,12 @@ _PNC_OR_CRO_SHAPE = re.compile(
 
 
 # A date of birth written without separators, a NOMS number, and names written
-# beside a date (`JOHN.SMITH.120475`, `SMITH-JOHN-1975`) are not ids either. A
-# UUID and a short code before a counter (`RAS00042127`) stay ids, whatever
-# their digits spell.
+# beside a date (`JOHN.SMITH.120475`, `SMITH-JOHN-1975`, or straight after a
+# digit, `3JOHN.SMITH.120475`) are not ids either. A UUID and a short code
+# before a counter (`RAS00042127`) stay ids, whatever their digits spell.
 _DIGIT_RUN = re.compile(r"[0-9]+", re.ASCII)
 _NOMS_SHAPE = re.compile(r"(?<![A-Za-z0-9])[A-Z][0-9]{4}[A-Z]{2}(?![A-Za-z0-9])", re.ASCII | re.I)
-_WORDS_SHAPE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+(?:[._ -][A-Za-z]+)+", re.ASCII)
+_WORDS_SHAPE = re.compile(r"(?<![A-Za-z])[A-Za-z]+(?:[._ -][A-Za-z]+)+", re.ASCII)
 _CODE_AND_COUNTER = re.compile(r"[A-Za-z]{1,3}[._-]?[0-9]{8}", re.ASCII)
 _UUID_SHAPE = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}", re.ASCII | re.I)
 FIRST_BIRTH_YEAR = 1900

@@ -2,7 +2,7 @@
 
 A rejected line's `id` is kept only when it looks like an id
 (`sync.feeds.jsonl.looks_like_an_id`). When the rule grows, a migration applies
-it to the ids already kept (revisions 0007 and 0015): each such id is emptied,
+it to the ids already kept (revisions 0007, 0015 and 0017): each such id is emptied,
 and the line stays with its reason.
 """
 

@@ -1,5 +1,6 @@
-"""Migration 0015 on both databases: ids kept before the rule withheld dates of birth
-written as digits, NOMS numbers and names beside a date are forgotten on upgrade."""
+"""Migrations 0015 and 0017 on both databases: ids kept before the rule withheld dates of
+birth written as digits, NOMS numbers and names beside a date (0015), and names straight
+after a digit (0017), are forgotten on upgrade."""
 
 from __future__ import annotations
 
@@ -80,3 +81,14 @@ def test_every_withheld_id_is_forgotten_however_many_there_are(engine: Engine) -
     stored = _stored_ids(engine)
     assert [key for key in withheld if stored[key] is not None] == []
     assert {key: stored[key] for key in kept} == kept
+
+
+def test_names_straight_after_a_digit_kept_before_0017_are_forgotten(ledger_url: str) -> None:
+    """A ledger upgraded past 0015 kept these: its rule read no word glued to a digit."""
+    glued = {"g1": "3JOHN.SMITH.120475", "g2": "1SMITH-JOHN-1975"}
+    with ledger_at_revision(ledger_url, "0016") as engine:
+        _store_rejects(engine, {**KEPT_IDS, **glued})
+
+        upgrade_to_head(engine)
+
+        assert _stored_ids(engine) == {**KEPT_IDS, **dict.fromkeys(glued)}

@@ -227,11 +227,6 @@ def test_a_synthetic_record_id_whose_counter_spells_a_date_is_shown(
     assert looks_like_an_id(f"{prefix}{born:%d%m%Y}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="names written straight after a digit are not read as words (the words "
-    "pattern wants no letter or digit before them), so they are shown beside the date",
-)
 @pytest.mark.parametrize("record_id", ["3JOHN.SMITH.120475", "1SMITH-JOHN-1975"])
 def test_names_after_a_digit_beside_a_date_are_withheld(record_id: str) -> None:
     assert not looks_like_an_id(record_id)
