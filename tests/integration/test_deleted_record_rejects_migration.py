@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -53,6 +54,20 @@ def _reject(key: str, rid: str, last_seen_run: int) -> dict[str, object]:
     }
 
 
+def upgraded_rejects(
+    engine: Engine, records: list[dict[str, Any]], rejects: list[dict[str, Any]]
+) -> list[Any]:
+    """Store the records and rejected lines, upgrade to the head; the rejected lines then."""
+    with engine.begin() as conn:
+        conn.execute(schema.records.insert(), records)
+        conn.execute(schema.rejects.insert(), rejects)
+    upgrade_to_head(engine)
+    table = schema.rejects
+    with engine.connect() as conn:
+        query = select(table.c.fingerprint, table.c.raw, table.c.fixed_run, table.c.reason)
+        return list(conn.execute(query).all())
+
+
 def test_rejected_lines_of_deleted_records_lose_their_content(engine: Engine) -> None:
     records = [
         _record("B123456", deleted=True, applied_run=3),
@@ -64,17 +79,7 @@ def test_rejected_lines_of_deleted_records_lose_their_content(engine: Engine) ->
         _reject("k2", "C123456", 3),  # read in the deletion's run: stands
         _reject("k3", "D123456", 1),  # a live record: kept as it was
     ]
-    with engine.begin() as conn:
-        conn.execute(schema.records.insert(), records)
-        conn.execute(schema.rejects.insert(), rejects)
-
-    upgrade_to_head(engine)
-
-    table = schema.rejects
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(table.c.fingerprint, table.c.raw, table.c.fixed_run, table.c.reason)
-        ).all()
+    rows = upgraded_rejects(engine, records, rejects)
     kept = {row.fingerprint: (row.raw is not None, row.fixed_run) for row in rows}
     assert kept == {"k1": (False, 3), "k2": (False, None), "k3": (True, None)}
     assert {row.reason for row in rows} == {rejects[0]["reason"]}
@@ -90,15 +95,7 @@ def test_lines_of_a_deleted_record_in_the_other_agencys_feed_lose_their_content(
         {**_reject(key, "B123456", last_seen), "agency": "police", "record_agency": "probation"}
         for key, last_seen in (("k1", 1), ("k2", 4))
     ]
-    with engine.begin() as conn:
-        conn.execute(schema.records.insert(), records)
-        conn.execute(schema.rejects.insert(), misplaced)
-
-    upgrade_to_head(engine)
-
-    table = schema.rejects
-    with engine.connect() as conn:
-        rows = conn.execute(select(table.c.fingerprint, table.c.raw, table.c.fixed_run)).all()
+    rows = upgraded_rejects(engine, records, misplaced)
     assert {row.fingerprint: (row.raw is not None, row.fixed_run) for row in rows} == {
         "k1": (False, 3),
         "k2": (False, 3),
