@@ -351,7 +351,9 @@ def test_the_storage_is_rewritten_once_a_transaction_open_before_it_has_ended(
         "time",
         SimpleNamespace(monotonic=time.monotonic, sleep=end_the_backup_then_wait),
     )
-    monkeypatch.setattr(reencrypt_module, "SNAPSHOT_WAIT_SECONDS", 5.0)
+    # Long enough for another test's transaction on the shared server to end; a rewrite
+    # waiting for the wrong sessions would wait it out and warn.
+    monkeypatch.setattr(reencrypt_module, "SNAPSHOT_WAIT_SECONDS", 30.0)
     try:
         with _opened(ledger_url, keys_dir=key_dir) as rotating:
             reencrypt_ledger(rotating, operator="jsmith")
