@@ -440,3 +440,31 @@ def test_batches_a_gateway_asked_to_wait_for_say_until_when(
     assert len(front.endpoint_calls()) == 1
     assert result is not None
     assert datetime.fromisoformat(result[RESULT_NEXT_ATTEMPT]) == due
+
+
+def test_a_prompt_pass_tells_the_end_of_a_short_wait_the_gateway_asked_for(
+    tmp_path: Path, keys: Path, front: FrontedGateway, client: GatewayClient
+) -> None:
+    """A `Retry-After` shorter than the back-off: a prompt pass keeps only the gateway's
+    wait, so the run summary and a deliver task's result name its end, not the later
+    scheduled attempt."""
+    clock = Clock()
+    with hub(tmp_path, keys, clock) as app:
+        queue_notices(app, tmp_path)
+        front.script = [asking_to_wait(5)]
+        first = RunSummary(run_id=1, as_of=TODAY)
+        deliver_to_gateways(app, _gateway_sources(app, front, client), first)
+        asked_until = clock.now + timedelta(seconds=5)
+        clock.now += timedelta(seconds=2)
+        second = RunSummary(run_id=2, as_of=TODAY)
+        deliver_to_gateways(app, _gateway_sources(app, front, client), second)
+        result = deliver_to(app, AGENCY, front.url, ignore_schedule=True)
+
+    due = asked_until.astimezone(UTC)
+    assert second.delivery_errors == {
+        AGENCY: "notices are still waiting for delivery, the next attempt not before "
+        f"{due:%Y-%m-%d %H:%M:%S} UTC"
+    }
+    assert len(front.endpoint_calls()) == 1
+    assert result is not None
+    assert datetime.fromisoformat(result[RESULT_NEXT_ATTEMPT]) == due
