@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Connection
 
 from sync.app import App
+from sync.delivery import NOTICES_WAITING, RESULT_NEXT_ATTEMPT
 from sync.distributed.status import (
     AgencyFreshness,
     agency_freshness,
@@ -251,6 +252,26 @@ def test_a_cycles_deliveries_are_its_finished_deliver_tasks_and_only_trouble_is_
     assert cycle_delivery_errors(engine, cycle_id) == {"police": GATEWAY_SENTENCE}
     assert list(cycle_deliveries(engine, unfinished)) == ["police"]
     assert cycle_delivery_errors(engine, unfinished) == {}
+
+
+def test_a_deliver_task_that_left_batches_waiting_tells_when_they_are_next_tried(
+    app: App,
+) -> None:
+    """`status` reads the due time a deliver task kept, as a run's summary tells it."""
+    waiting = {
+        "delivered": 1,
+        "notices": 3,
+        "failed": 0,
+        "pending": 2,
+        RESULT_NEXT_ATTEMPT: at(3).isoformat(),
+    }
+    with app.ledger.engine.begin() as conn:
+        cycle_id = add_cycle(conn)
+        add_task(conn, cycle_id, "deliver:police", "done", at(1), waiting)
+    told = cycle_delivery_errors(app.ledger.engine, cycle_id)
+    assert told == {
+        "police": f"{NOTICES_WAITING}, the next attempt not before 2026-11-28 09:00:00 UTC"
+    }
 
 
 def test_open_cycles_are_the_running_and_the_blocked_ones_with_their_task_counts(
