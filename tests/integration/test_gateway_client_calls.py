@@ -23,7 +23,7 @@ from sync.errors import (
     RetryableGatewayError,
     RetryAfterError,
 )
-from sync.gateway.client import GatewayClient
+from sync.gateway.client import MAX_ERROR_BODY_BYTES, GatewayClient
 from sync.gateway.remote_reason import MAX_REASON_CHARS
 from sync.gateway.retry import RetryPolicy
 from tests.integration.test_gateway_client_decisions import (
@@ -34,10 +34,11 @@ from tests.integration.test_gateway_client_decisions import (
 )
 from tests.scripted_http import (
     Call,
+    CutShort,
     RecordingSession,
-    Reply,
     ScriptedGateway,
     StartGateway,
+    Step,
     reply,
     scripted,
 )
@@ -81,7 +82,7 @@ def harness(keyrings: dict[Party, KeyRing], scripted: StartGateway) -> Iterator[
     servers: list[ScriptedGateway] = []
 
     def make(
-        replies: list[Reply],
+        replies: list[Step],
         *,
         trailing_slash: bool = False,
         ca_bundle: str | None = None,
@@ -376,4 +377,54 @@ def test_a_wait_the_gateway_asks_for_names_its_code_and_sentence(harness: MakeHa
         "the police gateway asked to wait 300 s before GET /feed is tried again "
         "(HTTP 503 no_signing_key, longer than a call waits), "
         'saying "This gateway has no usable signing key".'
+    )
+
+
+def _busy_body(size: int) -> bytes:
+    """A 503's JSON error body of exactly `size` bytes, naming its code and sentence."""
+    document = {"error": "overloaded", "reason": "Busy.", "padding": ""}
+    bare = len(json.dumps(document).encode())
+    return json.dumps({**document, "padding": "x" * (size - bare)}).encode()
+
+
+def test_a_retryable_answer_s_body_of_exactly_its_cap_is_read_for_its_code_and_sentence(
+    harness: MakeHarness,
+) -> None:
+    busy = reply(503, body=_busy_body(MAX_ERROR_BODY_BYTES))
+    run = harness([reply(200, TOKEN), busy, busy, busy])
+    with pytest.raises(RetryableGatewayError) as given_up:
+        run.client.fetch_page(None, 10)
+    assert str(given_up.value) == (
+        "the police gateway did not answer GET /feed after 3 attempts "
+        '(last: HTTP 503 overloaded), saying "Busy".'
+    )
+
+
+def test_a_retryable_answer_s_body_over_its_cap_is_left_unread_and_the_call_still_retried(
+    harness: MakeHarness,
+) -> None:
+    """Over `MAX_ERROR_BODY_BYTES` (though within the client's own cap), the code and
+    sentence are not read, and the answer stays one to retry, not a refusal."""
+    busy = reply(503, body=_busy_body(MAX_ERROR_BODY_BYTES + 1))
+    run = harness([reply(200, TOKEN), busy, busy, busy])
+    with pytest.raises(RetryableGatewayError) as given_up:
+        run.client.fetch_page(None, 10)
+    assert str(given_up.value) == (
+        "the police gateway did not answer GET /feed after 3 attempts (last: HTTP 503)."
+    )
+    assert run.sleeps == [0.05, 0.1]
+
+
+def test_a_wait_asked_for_with_a_body_cut_short_is_still_honoured(
+    harness: MakeHarness,
+) -> None:
+    """A broken error body costs only the code and sentence, never the `Retry-After`."""
+    busy = reply(503, {"error": "overloaded"}, headers={"Retry-After": "300"})
+    run = harness([reply(200, TOKEN), CutShort(busy)])
+    with pytest.raises(RetryAfterError) as waiting:
+        run.client.fetch_page(None, 10)
+    assert waiting.value.retry_after == 300.0
+    assert str(waiting.value) == (
+        "the police gateway asked to wait 300 s before GET /feed is tried again "
+        "(HTTP 503, longer than a call waits)."
     )
