@@ -12,6 +12,7 @@ by the test.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -210,6 +211,26 @@ def test_a_ring_that_cannot_be_read_again_is_not_replaced_by_the_one_read_before
         live.current()
     ring_file.write_bytes(good + b"\n")
     assert live.current().own_signing_key()[0] == _active_key(keys, AGENCY)
+
+
+def test_its_signing_key_file_taken_away_and_put_back_is_seen_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    """Only the private key folder changes (the ring file does not): the ring is still
+    read again, so the gateway stops signing when the file goes and signs once it is back."""
+    keys = tmp_path / "keys"
+    make_keys(keys)
+    key_id = _active_key(keys, AGENCY)
+    (private,) = (keys / "private" / AGENCY.value).glob(f"sign-{key_id}.pem")
+    pem = private.read_bytes()
+    live = LiveKeyRing(keys, AGENCY)
+    assert live.current().own_signing_key()[0] == key_id
+    private.unlink()
+    with pytest.raises(KeyError_):
+        live.current().own_signing_key()
+    time.sleep(0.05)  # past the file system's timestamp granularity
+    private.write_bytes(pem)
+    assert live.current().own_signing_key()[0] == key_id
 
 
 def test_a_gateway_started_while_the_hub_s_keys_are_revoked_warns_and_waits_for_them(
