@@ -263,3 +263,18 @@ def test_a_gateway_whose_ring_holds_no_key_of_the_hub_does_not_start(tmp_path: P
     said = (tmp_path / "gateway-stderr.log").read_text(encoding="utf-8")
     assert "holds no keys of the hub; import them with `arms-sync keys import" in said
     assert "Traceback" not in said
+
+
+def test_a_gateway_whose_active_signing_key_file_is_missing_does_not_start(
+    tmp_path: Path,
+) -> None:
+    """Unlike a revoked key, a missing private file of the active key is refused at start."""
+    keys = tmp_path / "keys"
+    make_keys(keys)
+    key_id = _active_key(keys, AGENCY)
+    (keys / "private" / AGENCY.value / f"sign-{key_id}.pem").unlink()
+    with pytest.raises(RuntimeError, match="did not start"):
+        _gateway(tmp_path, keys).stop()  # stopped should it start after all
+    said = (tmp_path / "gateway-stderr.log").read_text(encoding="utf-8")
+    assert f"the private key for {key_id} is not in the key directory" in said.lower()
+    assert "Traceback" not in said
