@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -40,3 +40,34 @@ def test_the_day_in_england_is_the_utc_day_or_the_next(moment: datetime) -> None
     assert day in (utc_moment.date(), utc_moment.date() + timedelta(days=1))
     if utc_moment.hour < 23:
         assert day == utc_moment.date()
+
+
+def _last_sunday_at_one_utc(year: int, month: int) -> datetime:
+    """01:00 UTC on the last Sunday of `month`, when British clocks change."""
+    last = datetime(year, month + 1, 1, 1, tzinfo=UTC) - timedelta(days=1)
+    return last - timedelta(days=(last.weekday() - 6) % 7)
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)))
+def test_the_day_in_england_follows_british_summer_time(moment: datetime) -> None:
+    """An hour ahead of UTC from 01:00 UTC on the last Sunday of March until 01:00 UTC
+    on the last Sunday of October, the UTC day otherwise."""
+    utc_moment = moment.replace(tzinfo=UTC)
+    year = utc_moment.year
+    summer = _last_sunday_at_one_utc(year, 3) <= utc_moment < _last_sunday_at_one_utc(year, 10)
+    expected = (utc_moment + timedelta(hours=1 if summer else 0)).date()
+    assert day_in_england(utc_moment) == expected
+
+
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_a_moment_given_in_another_zone_falls_on_the_same_day(
+    moment: datetime, minutes: int
+) -> None:
+    """A time read back with a zone other than UTC (as PostgreSQL may give it) is the
+    same instant, so the same day in England."""
+    utc_moment = moment.replace(tzinfo=UTC)
+    elsewhere = utc_moment.astimezone(timezone(timedelta(minutes=minutes)))
+    assert day_in_england(elsewhere) == day_in_england(utc_moment)
