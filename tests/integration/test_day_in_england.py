@@ -87,3 +87,19 @@ def test_in_winter_tomorrow_is_still_the_future(ledger_url: str, tmp_path: Path)
 
     assert summary.as_of == date(2027, 1, 1)
     assert summary.rejected == 1
+
+
+def test_a_run_dated_ahead_files_its_flags_under_today_in_england(
+    summer_app: App, tmp_path: Path
+) -> None:
+    """Nothing is filed in the future: the earlier of the run's as-of date and today."""
+    sources = feeds_with_an_assessment_on(tmp_path, "2027-06-01")
+
+    run_cycle(summer_app, sources, date(2027, 6, 5))
+
+    flags = schema.flags
+    query = select(flags.c.first_seen_as_of).where(
+        flags.c.kind == FlagKind.DUPLICATE_PERSON_RECORD.value
+    )
+    with summer_app.ledger.engine.connect() as conn:
+        assert conn.execute(query).scalars().all() == [date(2027, 6, 2)]
