@@ -450,6 +450,20 @@ def test_a_closed_flag_shows_the_days_in_england_it_was_raised_and_closed() -> N
     assert cells[6] == "raised 2025-05-31 closed 2025-07-02"
 
 
+def test_a_flag_raised_in_the_first_hour_of_a_summer_day_shows_that_day() -> None:
+    """At 00:30 in England the UTC day is still the one before; the report gives the day
+    in England and Wales, as the CSV and JSON do."""
+    half_past_midnight_bst = datetime(2025, 5, 31, 23, 30, tzinfo=UTC)
+    row = assessment_flag(
+        state="closed",
+        first_seen=half_past_midnight_bst,
+        closed_at=half_past_midnight_bst + timedelta(days=2),
+    )
+    (cells,) = _flag_cells(_page(render_html(report_of([row])))).values()
+
+    assert cells[6] == "raised 2025-06-01 closed 2025-06-03"
+
+
 def test_a_kind_without_a_label_is_shown_by_its_name() -> None:
     """docs/reports.md, summary.flags: kinds other than the five known ones are listed."""
     (cells,) = _flag_cells(_page(render_html(report_of([assessment_flag("future_kind")])))).values()
