@@ -22,6 +22,7 @@ from sync.errors import (
     PermanentGatewayError,
     RetryableGatewayError,
     RetryAfterError,
+    StaleEnvelopeError,
 )
 from sync.gateway.client import MAX_ERROR_BODY_BYTES, GatewayClient
 from sync.gateway.remote_reason import MAX_REASON_CHARS
@@ -427,4 +428,17 @@ def test_a_wait_asked_for_with_a_body_cut_short_is_still_honoured(
     assert str(waiting.value) == (
         "the police gateway asked to wait 300 s before GET /feed is tried again "
         "(HTTP 503, longer than a call waits)."
+    )
+
+
+def test_a_stale_envelope_refusal_passes_on_the_gateway_s_sentence(
+    harness: MakeHarness, keyrings: dict[Party, KeyRing]
+) -> None:
+    stale = {"error": "stale_envelope", "reason": "Sealed outside the clock-skew window."}
+    run = harness([reply(200, TOKEN), reply(400, stale)])
+    with pytest.raises(StaleEnvelopeError) as refused:
+        run.client.deliver(notice_batch(keyrings))
+    assert str(refused.value) == (
+        "the police gateway refused an envelope sealed too long ago, "
+        'saying "Sealed outside the clock-skew window".'
     )
