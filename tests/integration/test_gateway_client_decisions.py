@@ -385,3 +385,14 @@ def test_deliver_refuses_what_is_not_an_envelope_without_calling_the_gateway(
     ):
         client.deliver(b'{"notices": []}')
     assert gateway.calls == []
+
+
+def test_a_receipt_naming_a_malformed_key_id_does_not_verify_and_is_not_echoed(
+    keyrings: dict[Party, KeyRing],
+) -> None:
+    """The key id is remote text: only a well-formed one is named in the refusal."""
+    document = signed_receipt(keyrings, notice_batch(keyrings))
+    document["key_id"] = "not-a-key\n1990-01-31"
+    with pytest.raises(PermanentGatewayError) as refused:
+        verify_receipt(document, keyring=keyrings[Party.HUB], agency=Party.POLICE, now=NOW)
+    assert str(refused.value) == "the police gateway's receipt does not verify."
