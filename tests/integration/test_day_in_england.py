@@ -62,6 +62,16 @@ def test_an_assessment_completed_today_in_england_is_kept(summer_app: App, tmp_p
     assert summary.changed == {"police": 3}
 
 
+def days_filed_under(app: App) -> list[date]:
+    """The days the ledger's duplicate-person-record flags are filed under."""
+    flags = schema.flags
+    query = select(flags.c.first_seen_as_of).where(
+        flags.c.kind == FlagKind.DUPLICATE_PERSON_RECORD.value
+    )
+    with app.ledger.engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
 def test_a_flag_raised_after_midnight_in_england_is_filed_under_that_day(
     summer_app: App, tmp_path: Path
 ) -> None:
@@ -69,12 +79,7 @@ def test_a_flag_raised_after_midnight_in_england_is_filed_under_that_day(
 
     run_cycle(summer_app, sources, date(2027, 6, 2))
 
-    flags = schema.flags
-    query = select(flags.c.first_seen_as_of).where(
-        flags.c.kind == FlagKind.DUPLICATE_PERSON_RECORD.value
-    )
-    with summer_app.ledger.engine.connect() as conn:
-        assert conn.execute(query).scalars().all() == [date(2027, 6, 2)]
+    assert days_filed_under(summer_app) == [date(2027, 6, 2)]
 
 
 def test_in_winter_tomorrow_is_still_the_future(ledger_url: str, tmp_path: Path) -> None:
@@ -97,9 +102,4 @@ def test_a_run_dated_ahead_files_its_flags_under_today_in_england(
 
     run_cycle(summer_app, sources, date(2027, 6, 5))
 
-    flags = schema.flags
-    query = select(flags.c.first_seen_as_of).where(
-        flags.c.kind == FlagKind.DUPLICATE_PERSON_RECORD.value
-    )
-    with summer_app.ledger.engine.connect() as conn:
-        assert conn.execute(query).scalars().all() == [date(2027, 6, 2)]
+    assert days_filed_under(summer_app) == [date(2027, 6, 2)]

@@ -416,46 +416,30 @@ def test_a_run_tells_a_receipt_signed_with_a_key_the_hub_lacks_and_what_to_impor
     assert all(receipt is None for _, _, _, receipt in batches(app))
 
 
+@pytest.mark.parametrize(
+    ("asked_seconds", "later_seconds"),
+    [(600, 60), (5, 2)],
+    ids=["as-long-as-the-back-off", "shorter-than-the-back-off"],
+)
 def test_batches_a_gateway_asked_to_wait_for_say_until_when(
-    tmp_path: Path, keys: Path, front: FrontedGateway, client: GatewayClient
+    tmp_path: Path,
+    keys: Path,
+    front: FrontedGateway,
+    client: GatewayClient,
+    asked_seconds: int,
+    later_seconds: int,
 ) -> None:
-    """A run, a deliver task and `status` tell when the held batches will next be tried."""
+    """A run, a deliver task and `status` tell when the held batches will next be tried:
+    the end of the wait the gateway asked for, even when it is shorter than the back-off
+    (a prompt pass keeps only the gateway's wait, not the later scheduled attempt)."""
     clock = Clock()
     with hub(tmp_path, keys, clock) as app:
         queue_notices(app, tmp_path)
-        front.script = [asking_to_wait(600)]
+        front.script = [asking_to_wait(asked_seconds)]
         first = RunSummary(run_id=1, as_of=TODAY)
         deliver_to_gateways(app, _gateway_sources(app, front, client), first)
-        asked_until = clock.now + timedelta(seconds=600)
-        clock.now += timedelta(seconds=60)
-        second = RunSummary(run_id=2, as_of=TODAY)
-        deliver_to_gateways(app, _gateway_sources(app, front, client), second)
-        result = deliver_to(app, AGENCY, front.url, ignore_schedule=True)
-
-    due = asked_until.astimezone(UTC)
-    assert second.delivery_errors == {
-        AGENCY: "notices are still waiting for delivery, the next attempt not before "
-        f"{due:%Y-%m-%d %H:%M:%S} UTC"
-    }
-    assert len(front.endpoint_calls()) == 1
-    assert result is not None
-    assert datetime.fromisoformat(result[RESULT_NEXT_ATTEMPT]) == due
-
-
-def test_a_prompt_pass_tells_the_end_of_a_short_wait_the_gateway_asked_for(
-    tmp_path: Path, keys: Path, front: FrontedGateway, client: GatewayClient
-) -> None:
-    """A `Retry-After` shorter than the back-off: a prompt pass keeps only the gateway's
-    wait, so the run summary and a deliver task's result name its end, not the later
-    scheduled attempt."""
-    clock = Clock()
-    with hub(tmp_path, keys, clock) as app:
-        queue_notices(app, tmp_path)
-        front.script = [asking_to_wait(5)]
-        first = RunSummary(run_id=1, as_of=TODAY)
-        deliver_to_gateways(app, _gateway_sources(app, front, client), first)
-        asked_until = clock.now + timedelta(seconds=5)
-        clock.now += timedelta(seconds=2)
+        asked_until = clock.now + timedelta(seconds=asked_seconds)
+        clock.now += timedelta(seconds=later_seconds)
         second = RunSummary(run_id=2, as_of=TODAY)
         deliver_to_gateways(app, _gateway_sources(app, front, client), second)
         result = deliver_to(app, AGENCY, front.url, ignore_schedule=True)
