@@ -6,7 +6,10 @@ import re
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from sync.audit.chain import looks_like_identifier
 from sync.audit.pipeline_hooks import MAX_OPERATOR_CHARS, checked_operator, cli_actor
 from sync.core.records import Agency, RecordRef
 from sync.errors import UsageError
@@ -69,6 +72,33 @@ def test_a_consultation_refuses_the_names_an_act_refuses_in_the_same_words(opera
         cli_actor(operator)
     assert str(act.value) == str(consultation.value)
     assert str(act.value) == "The operator must be plain text of at most 80 characters."
+
+
+def test_an_operator_named_in_any_script_is_taken_and_counted_in_characters() -> None:
+    """Plain text is any printable text, not ASCII only; the limit counts characters."""
+    assert require_operator(" Siân Ó Dúill ") == "Siân Ó Dúill"
+    longest = "é" * MAX_OPERATOR_CHARS
+    assert require_operator(longest) == longest
+    assert cli_actor(longest) == f"operator:{longest}"
+
+
+@given(st.text(max_size=MAX_OPERATOR_CHARS + 8))
+def test_an_operator_is_taken_exactly_when_it_is_short_printable_text_and_no_identifier(
+    given_name: str,
+) -> None:
+    """The one rule every command applies: blank is no operator; otherwise the trimmed
+    name is taken when at most the limit, printable and not shaped like a PNC or CRO."""
+    name = given_name.strip()
+    acceptable = (
+        len(name) <= MAX_OPERATOR_CHARS and name.isprintable() and not looks_like_identifier(name)
+    )
+    if not name:
+        assert checked_operator(given_name) is None
+    elif acceptable:
+        assert checked_operator(given_name) == name
+    else:
+        with pytest.raises(UsageError):
+            checked_operator(given_name)
 
 
 def test_a_refusal_says_where_the_operator_came_from() -> None:
