@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sync.core.duplicates import FlagKind
 from sync.core.policy import Segment
 from sync.core.records import Agency, Owner, RecordRef
 from sync.reconcile.diff import OwnershipChange
@@ -139,6 +143,66 @@ def test_review_items_an_act_touches_are_listed_apart_from_its_flags() -> None:
         "Review items that will be raised:",
         "  gender_conflict||LAN-1,X600001",
     ]
+
+
+def test_review_items_an_act_only_raises_are_still_listed() -> None:
+    """An act that closes no review item but raises one tells of it, under both headings."""
+    preview = Preview((), (), (), flags_closed=(), flags_raised=("dob_conflict||LAN-1,X600001",))
+    previewed = outcome_lines(ActOutcome(None, preview, False), "link", sends_notices=True)
+    assert previewed[-4:] == [
+        "Review items that will close:",
+        "  none",
+        "Review items that will be raised:",
+        "  dob_conflict||LAN-1,X600001",
+    ]
+
+
+KEYS = st.lists(
+    st.builds(
+        lambda kind, n: f"{kind}|police|PA-{n}",
+        st.sampled_from([str(kind) for kind in FlagKind]),
+        st.integers(0, 5),
+    ),
+    unique=True,
+    max_size=6,
+)
+
+
+def _listed_under(lines: list[str], heading: str) -> list[str]:
+    """The keys listed under a heading (none when the heading is absent or says none)."""
+    if heading not in lines:
+        return []
+    keys = []
+    for line in lines[lines.index(heading) + 1 :]:
+        if not line.startswith("  "):
+            break
+        keys.append(line.strip())
+    return [key for key in keys if key != "none"]
+
+
+@given(closing=KEYS, raising=KEYS, applied=st.booleans())
+def test_each_key_an_act_touches_is_listed_once_as_a_flag_or_a_review_item(
+    closing: list[str], raising: list[str], applied: bool
+) -> None:
+    """Gender and date-of-birth conflicts go under the review items, every other kind under
+    the flags, closed and raised each under its own heading; nothing is lost or repeated."""
+    preview = Preview((), (), (), flags_closed=tuple(closing), flags_raised=tuple(raising))
+    outcome = ActOutcome("LNK-1", preview, True, 7) if applied else ActOutcome(None, preview, False)
+    lines = outcome_lines(outcome, "link", sends_notices=True)
+    when, closed, raised = (
+        ("", "closed", "raised") if applied else ("that will ", "close", "be raised")
+    )
+    review = {str(FlagKind.GENDER_CONFLICT), str(FlagKind.DOB_CONFLICT)}
+
+    def is_item(key: str) -> bool:
+        return key.partition("|")[0] in review
+
+    for keys, verb in ((closing, closed), (raising, raised)):
+        assert _listed_under(lines, f"Flags {when}{verb}:") == [k for k in keys if not is_item(k)]
+        items = [k for k in keys if is_item(k)]
+        assert _listed_under(lines, f"Review items {when}{verb}:") == items
+    has_items = any(is_item(key) for key in (*closing, *raising))
+    assert (f"Review items {when}{closed}:" in lines) == has_items
 
 
 def test_an_act_that_changes_nothing_says_so() -> None:
