@@ -67,3 +67,28 @@ def test_a_link_that_joins_an_unlinked_pair_through_other_records_says_so(app: A
 def test_a_link_that_leaves_unlinked_records_apart_says_nothing_of_them(app: App) -> None:
     outcome = link(app, POLICE, OTHER_POLICE, ACTOR, apply=False)
     assert outcome.preview.notes == ()
+
+
+def test_relinking_the_unlinked_pair_itself_says_nothing_of_an_unlink(app: App) -> None:
+    """Linking the very pair an operator unlinked lifts that unlink: no pair stays unlinked."""
+    outcome = link(app, PROBATION, POLICE, ACTOR, apply=False)
+    assert outcome.preview.notes == ()
+
+
+def test_an_unlink_that_leaves_its_pair_joined_through_another_record_is_not_told_as_a_link(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    """Three records one PNC joins: unlinking two of them keeps them in one subject through
+    the third, and the preview of that unlink never speaks of "this link"."""
+    application = App(Settings(database_url=ledger_url))
+    try:
+        probation = [person("probation", PROBATION.person_id, pnc=PNC)]
+        police = [
+            person("police", POLICE.person_id, pnc=PNC),
+            person("police", OTHER_POLICE.person_id, pnc=PNC),
+        ]
+        run_cycle(application, write_sources(tmp_path, probation, police), AS_OF)
+        outcome = unlink(application, PROBATION, POLICE, ACTOR, apply=False)
+        assert not any("with this link" in note for note in outcome.preview.notes)
+    finally:
+        application.close()
