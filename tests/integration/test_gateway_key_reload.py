@@ -259,7 +259,7 @@ def test_a_gateway_whose_ring_holds_no_key_of_the_hub_does_not_start(tmp_path: P
     keys = tmp_path / "keys"
     generate_party(keys, AGENCY)
     with pytest.raises(RuntimeError, match="did not start"):
-        _gateway(tmp_path, keys)
+        _gateway(tmp_path, keys).stop()  # stopped should it start after all
     said = (tmp_path / "gateway-stderr.log").read_text(encoding="utf-8")
     assert "holds no keys of the hub; import them with `arms-sync keys import" in said
     assert "Traceback" not in said
