@@ -394,6 +394,7 @@ def decision_inputs(app: App, as_of: date) -> DecisionInputs:
         overrides=load_active_overrides(app),
         manual_edges=manual.edges,
         forbidden_pairs=manual.forbidden,
+        manual_order=manual.order,
     )
 
 

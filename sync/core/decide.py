@@ -97,6 +97,10 @@ class SubjectDecision:
         return self.facts.subject_id
 
 
+Pair = tuple[RecordRef, RecordRef]
+UNKNOWN_ORDER = -1  # the place of an operator's act not in `DecisionInputs.manual_order`
+
+
 @dataclass(frozen=True, slots=True)
 class DecisionInputs:
     """What a pass needs besides the records: history, overrides and settings."""
@@ -109,6 +113,10 @@ class DecisionInputs:
     overrides: Mapping[str, Sequence[Override]] = field(default_factory=dict)
     manual_edges: Sequence[Edge] = ()
     forbidden_pairs: frozenset[tuple[RecordRef, RecordRef]] = frozenset()
+    # Each operator-named pair (in order) by the place of its latest act, later acts
+    # higher: a link and an unlink that name one live pair through merges are settled
+    # by it, the later standing. A pair without a place counts as the earliest.
+    manual_order: Mapping[Pair, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +172,7 @@ def _link_found(
     mint: Callable[[RecordRef, int], str],
 ) -> Linked:
     """Subjects from the linker's findings and the operators' links and unlinks."""
-    manual_edges = _live_manual_edges(inputs.manual_edges, merged)
-    forbidden = _live_pairs(inputs.forbidden_pairs, merged)
+    manual_edges, forbidden = _live_manual_acts(inputs, merged)
     edges = _allowed_edges(found.edges, manual_edges, forbidden)
     groups = clusters(merged.persons, edges)
     ids = assign_subject_ids(
@@ -358,22 +365,50 @@ def _live_pair(
     return (live_a, live_b) if live_a <= live_b else (live_b, live_a)
 
 
-def _live_manual_edges(edges: Iterable[Edge], merged: Consolidated) -> list[Edge]:
-    """Operators' edges between live persons, each end followed through its merges."""
-    live = []
-    for edge in edges:
+def _live_manual_acts(
+    inputs: DecisionInputs, merged: Consolidated
+) -> tuple[list[Edge], frozenset[Pair]]:
+    """Operators' links and unlinks as pairs of live persons, each end followed through
+    its merges.
+
+    A link and an unlink that come to name one live pair (one of them names a
+    record its agency has since merged into the other's) are settled as two
+    acts on one pair are: the later stands (`manual_order`); the unlink when
+    their order is not known.
+    """
+    links = _live_links(inputs, merged)
+    unlinks = _live_unlinks(inputs, merged)
+    later_links = {pair for pair, (place, _e) in links.items() if place > unlinks.get(pair, place)}
+    edges = [
+        edge for pair, (_p, edge) in links.items() if pair not in unlinks or pair in later_links
+    ]
+    return edges, frozenset(pair for pair in unlinks if pair not in later_links)
+
+
+def _live_links(inputs: DecisionInputs, merged: Consolidated) -> dict[Pair, tuple[int, Edge]]:
+    """Each live pair operators linked: the place of its latest link, and its edge."""
+    links: dict[Pair, tuple[int, Edge]] = {}
+    for edge in inputs.manual_edges:
         pair = _live_pair(edge.a, edge.b, merged)
+        place = inputs.manual_order.get(_in_order(edge.a, edge.b), UNKNOWN_ORDER)
+        if pair is not None and (pair not in links or place > links[pair][0]):
+            links[pair] = (place, replace(edge, a=pair[0], b=pair[1]))
+    return links
+
+
+def _live_unlinks(inputs: DecisionInputs, merged: Consolidated) -> dict[Pair, int]:
+    """Each live pair operators unlinked: the place of its latest unlink."""
+    unlinks: dict[Pair, int] = {}
+    for a, b in inputs.forbidden_pairs:
+        pair = _live_pair(a, b, merged)
+        place = inputs.manual_order.get(_in_order(a, b), UNKNOWN_ORDER)
         if pair is not None:
-            live.append(replace(edge, a=pair[0], b=pair[1]))
-    return live
+            unlinks[pair] = max(unlinks.get(pair, UNKNOWN_ORDER), place)
+    return unlinks
 
 
-def _live_pairs(
-    pairs: Iterable[tuple[RecordRef, RecordRef]], merged: Consolidated
-) -> frozenset[tuple[RecordRef, RecordRef]]:
-    """Pairs kept apart by operators, as pairs of live persons (followed through merges)."""
-    live = (_live_pair(a, b, merged) for a, b in pairs)
-    return frozenset(pair for pair in live if pair is not None)
+def _in_order(a: RecordRef, b: RecordRef) -> Pair:
+    return (a, b) if a <= b else (b, a)
 
 
 def _allowed_edges(

@@ -23,7 +23,12 @@ from sync.ledger.codec import field_key
 from sync.ledger.tables_manual import manual_links, review_items
 from sync.reconcile.acts import Actor, AuditNote, new_act_id, require_person
 from sync.reconcile.apply import ManualAct, preview_or_apply
-from sync.reconcile.manual_inputs import ACTION_LINK, ACTION_UNLINK, ordered_pair
+from sync.reconcile.manual_inputs import (
+    ACTION_LINK,
+    ACTION_UNLINK,
+    ordered_pair,
+    with_act_last,
+)
 from sync.reconcile.preview import ActOutcome
 
 LINK_PREFIX = "LNK"
@@ -45,6 +50,7 @@ def _with_link(inputs: DecisionInputs, a: RecordRef, b: RecordRef) -> DecisionIn
         inputs,
         manual_edges=(*inputs.manual_edges, Edge(low, high, MATCHED_BY_MANUAL)),
         forbidden_pairs=inputs.forbidden_pairs - {(low, high)},
+        manual_order=with_act_last(inputs.manual_order, (low, high)),
     )
 
 
@@ -54,6 +60,7 @@ def _without_link(inputs: DecisionInputs, a: RecordRef, b: RecordRef) -> Decisio
         inputs,
         manual_edges=tuple(e for e in inputs.manual_edges if ordered_pair(e.a, e.b) != pair),
         forbidden_pairs=inputs.forbidden_pairs | {pair},
+        manual_order=with_act_last(inputs.manual_order, pair),
     )
 
 

@@ -2,14 +2,16 @@
 
 For each unordered pair of person records the latest act wins: a `link`
 becomes a `MANUAL` edge, an `unlink` a forbidden pair. They are passed on
-as stored; the decision pass (`sync.core.decide.link_subjects`) follows
-merged-away records to their targets and drops pairs no live person holds.
+as stored, with each pair's place in the order of acts; the decision pass
+(`sync.core.decide.link_subjects`) follows merged-away records to their
+targets, drops pairs no live person holds, and lets the later act stand
+where a link and an unlink come to name one live pair through a merge.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select
 
@@ -29,6 +31,7 @@ class ManualLinks:
 
     edges: tuple[Edge, ...] = ()
     forbidden: frozenset[Pair] = frozenset()
+    order: Mapping[Pair, int] = field(default_factory=dict)  # each pair's latest act's place
 
 
 def ordered_pair(a: RecordRef, b: RecordRef) -> Pair:
@@ -39,15 +42,17 @@ def ordered_pair(a: RecordRef, b: RecordRef) -> Pair:
 def manual_links_from(acts: Iterable[tuple[str, RecordRef, RecordRef]]) -> ManualLinks:
     """Fold acts (oldest first) into edges and forbidden pairs: the latest act per pair wins."""
     latest: dict[Pair, str] = {}
-    for action, a, b in acts:
+    order: dict[Pair, int] = {}
+    for place, (action, a, b) in enumerate(acts):
         latest[ordered_pair(a, b)] = action
+        order[ordered_pair(a, b)] = place
     edges = tuple(
         Edge(a, b, MATCHED_BY_MANUAL)
         for (a, b), action in sorted(latest.items())
         if action == ACTION_LINK
     )
     forbidden = frozenset(pair for pair, action in latest.items() if action == ACTION_UNLINK)
-    return ManualLinks(edges, forbidden)
+    return ManualLinks(edges, forbidden, order)
 
 
 def load_manual_links(conn: Connection) -> ManualLinks:
@@ -66,3 +71,8 @@ def load_manual_links(conn: Connection) -> ManualLinks:
         (action, RecordRef(Agency(aa), ap), RecordRef(Agency(ba), bp))
         for action, aa, ap, ba, bp in rows
     )
+
+
+def with_act_last(order: Mapping[Pair, int], pair: Pair) -> dict[Pair, int]:
+    """The places of acts with `pair`'s act placed after every other (an act being made)."""
+    return {**order, pair: max(order.values(), default=-1) + 1}

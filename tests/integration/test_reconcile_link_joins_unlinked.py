@@ -20,7 +20,7 @@ from sync.reconcile.acts import Actor
 from sync.reconcile.links import link, unlink
 from sync.reconcile.render import outcome_lines
 from sync.settings import Settings
-from tests.feed_records import person, write_sources
+from tests.feed_records import merge, person, write_sources
 
 pytestmark = pytest.mark.integration
 AS_OF = date(2026, 11, 28)
@@ -92,3 +92,56 @@ def test_an_unlink_that_leaves_its_pair_joined_through_another_record_is_not_tol
         assert not any("with this link" in note for note in outcome.preview.notes)
     finally:
         application.close()
+
+
+PROBATION_TARGET = RecordRef(Agency.PROBATION, "X100002")
+POLICE_TARGET = RecordRef(Agency.POLICE, "LAN-3")
+
+
+def _merged_away(agency: str, source: str, target: str) -> list[dict[str, object]]:
+    """The agency's merge of `source` into a person of its own with nothing in common."""
+    someone_else = person(
+        agency, target, surname="OTHER", forenames="QUITE", date_of_birth="1979-02-03"
+    )
+    return [someone_else, merge(agency, "M-1", source, target)]
+
+
+@pytest.mark.parametrize(
+    ("merging", "first", "second"),
+    [
+        (Agency.PROBATION, PROBATION_TARGET, OTHER_POLICE),
+        (Agency.POLICE, PROBATION, POLICE_TARGET),
+        (Agency.PROBATION, PROBATION, OTHER_POLICE),
+    ],
+    ids=["probation-merged-its-record", "police-merged-its-record", "linking-the-merged-record"],
+)
+def test_a_link_that_joins_an_unlinked_record_its_agency_merged_away_says_so(
+    app: App, tmp_path: Path, merging: Agency, first: RecordRef, second: RecordRef
+) -> None:
+    """An agency later merged one of the unlinked records into another of its people: a
+    link bringing that person's subject and the other record's together joins the
+    unlinked pair through the merge, and the preview says so. The link is the later
+    act, so it stands even where it names the very pair the unlink now means."""
+    probation = [person("probation", PROBATION.person_id, pnc=PNC)]
+    police = [
+        person("police", POLICE.person_id, pnc=PNC),
+        person(
+            "police",
+            OTHER_POLICE.person_id,
+            surname="DIFFERENT",
+            forenames="ENTIRELY",
+            date_of_birth="1988-07-09",
+        ),
+    ]
+    if merging is Agency.PROBATION:
+        probation += _merged_away("probation", PROBATION.person_id, PROBATION_TARGET.person_id)
+    else:
+        police += _merged_away("police", POLICE.person_id, POLICE_TARGET.person_id)
+    run_cycle(app, write_sources(tmp_path, probation, police), AS_OF)
+
+    outcome = link(app, first, second, ACTOR, apply=False)
+
+    live = {PROBATION: PROBATION_TARGET} if merging is Agency.PROBATION else {}
+    joined = {live.get(first, first), second}
+    assert any(joined <= set(view.members) for view in outcome.preview.after)
+    assert outcome.preview.notes == (NOTE,)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sync.core.consolidate import FeedState, Merge
 from sync.core.decide import (
@@ -17,6 +21,7 @@ from sync.core.decide import (
 from sync.core.linking import MATCHED_BY_MANUAL, Edge
 from sync.core.policy import PolicySettings
 from sync.core.records import Agency, Gender, Person, RecordRef
+from sync.reconcile.manual_inputs import ACTION_LINK, ACTION_UNLINK, manual_links_from
 
 P, Q = Agency.PROBATION, Agency.POLICE
 SHARED_PNC = "1996/0000018E"
@@ -121,3 +126,55 @@ def test_a_pair_an_operator_linked_or_unlinked_is_no_longer_reviewed() -> None:
         inputs(forbidden=frozenset({through_the_merge})),  # type: ignore[arg-type]
     ):
         assert link_subjects(state, act, mint, reviewing_linker).reviews == (UNTOUCHED,)
+
+
+# A link and an unlink that name one live pair through a merge: the later act stands.
+LINKED_DIRECTLY = manual(POLICE_ONE, MERGE_TARGET)
+UNLINKED_THROUGH_THE_MERGE: tuple[RecordRef, RecordRef] = (POLICE_ONE, MERGED_AWAY)
+
+
+def ordered_acts(link_place: int | None, unlink_place: int | None) -> DecisionInputs:
+    """A link of the police record with the merge target and an unlink of it from the
+    merged-away record, each at its place in the order of acts (None: not known)."""
+    order = {
+        (LINKED_DIRECTLY.a, LINKED_DIRECTLY.b): link_place,
+        tuple(sorted(UNLINKED_THROUGH_THE_MERGE)): unlink_place,
+    }
+    return replace(
+        inputs((LINKED_DIRECTLY,), frozenset({tuple(sorted(UNLINKED_THROUGH_THE_MERGE))})),  # type: ignore[arg-type]
+        manual_order={pair: place for pair, place in order.items() if place is not None},  # type: ignore[misc]
+    )
+
+
+def test_a_link_made_after_an_unlink_it_meets_through_a_merge_stands() -> None:
+    linked = link_subjects(merged_state(), ordered_acts(link_place=1, unlink_place=0), mint)
+    assert members_of(linked) == groups((MERGE_TARGET, POLICE_ONE))
+
+
+def test_an_unlink_made_after_a_link_it_meets_through_a_merge_stands() -> None:
+    linked = link_subjects(merged_state(), ordered_acts(link_place=0, unlink_place=1), mint)
+    assert members_of(linked) == groups((MERGE_TARGET,), (POLICE_ONE,))
+
+
+def test_an_unlink_stands_against_a_link_whose_order_is_not_known() -> None:
+    linked = link_subjects(merged_state(), ordered_acts(None, None), mint)
+    assert members_of(linked) == groups((MERGE_TARGET,), (POLICE_ONE,))
+
+
+@given(st.permutations(["link", "unlink", "relink"]))
+def test_the_latest_of_acts_meeting_through_a_merge_decides_whichever_names_which(
+    acts: list[str],
+) -> None:
+    """A link and an unlink naming the merged-away record, a link naming its target: each
+    possible order of the three acts ends as the last one says."""
+    named = {
+        "link": (ACTION_LINK, POLICE_ONE, MERGED_AWAY),
+        "unlink": (ACTION_UNLINK, POLICE_ONE, MERGE_TARGET),
+        "relink": (ACTION_LINK, MERGE_TARGET, POLICE_ONE),
+    }
+    folded = manual_links_from(named[act] for act in acts)
+    decided = replace(inputs(folded.edges, folded.forbidden), manual_order=folded.order)
+    together = members_of(link_subjects(merged_state(), decided, mint)) == groups(
+        (MERGE_TARGET, POLICE_ONE)
+    )
+    assert together is (named[acts[-1]][0] == ACTION_LINK)
