@@ -35,11 +35,8 @@ NOTE = (
 )
 
 
-@pytest.fixture
-def app(ledger_url: str, tmp_path: Path) -> Iterator[App]:
-    """A ledger where the operator unlinked the two records one PNC had joined, and
-    linked the police record with a second police record."""
-    application = App(Settings(database_url=ledger_url))
+def first_feeds() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Probation's record and the police's with one PNC, and a second police record."""
     probation = [person("probation", PROBATION.person_id, pnc=PNC)]
     police = [
         person("police", POLICE.person_id, pnc=PNC),
@@ -51,6 +48,15 @@ def app(ledger_url: str, tmp_path: Path) -> Iterator[App]:
             date_of_birth="1988-07-09",
         ),
     ]
+    return probation, police
+
+
+@pytest.fixture
+def app(ledger_url: str, tmp_path: Path) -> Iterator[App]:
+    """A ledger where the operator unlinked the two records one PNC had joined, and
+    linked the police record with a second police record."""
+    application = App(Settings(database_url=ledger_url))
+    probation, police = first_feeds()
     run_cycle(application, write_sources(tmp_path, probation, police), AS_OF)
     unlink(application, PROBATION, POLICE, ACTOR, apply=True)
     link(application, POLICE, OTHER_POLICE, ACTOR, apply=True)
@@ -122,17 +128,7 @@ def test_a_link_that_joins_an_unlinked_record_its_agency_merged_away_says_so(
     link bringing that person's subject and the other record's together joins the
     unlinked pair through the merge, and the preview says so. The link is the later
     act, so it stands even where it names the very pair the unlink now means."""
-    probation = [person("probation", PROBATION.person_id, pnc=PNC)]
-    police = [
-        person("police", POLICE.person_id, pnc=PNC),
-        person(
-            "police",
-            OTHER_POLICE.person_id,
-            surname="DIFFERENT",
-            forenames="ENTIRELY",
-            date_of_birth="1988-07-09",
-        ),
-    ]
+    probation, police = first_feeds()
     if merging is Agency.PROBATION:
         probation += _merged_away("probation", PROBATION.person_id, PROBATION_TARGET.person_id)
     else:
