@@ -97,7 +97,7 @@ class SubjectDecision:
         return self.facts.subject_id
 
 
-Pair = tuple[RecordRef, RecordRef]
+Pair = tuple[RecordRef, RecordRef]  # two person records, the smaller first (`ordered_pair`)
 UNKNOWN_ORDER = -1  # the place of an operator's act not in `DecisionInputs.manual_order`
 
 
@@ -112,7 +112,7 @@ class DecisionInputs:
     taken_subject_ids: frozenset[str] = frozenset()
     overrides: Mapping[str, Sequence[Override]] = field(default_factory=dict)
     manual_edges: Sequence[Edge] = ()
-    forbidden_pairs: frozenset[tuple[RecordRef, RecordRef]] = frozenset()
+    forbidden_pairs: frozenset[Pair] = frozenset()
     # Each operator-named pair (in order) by the place of its latest act, later acts
     # higher: a link and an unlink that name one live pair through merges are settled
     # by it, the later standing. A pair without a place counts as the earliest.
@@ -350,9 +350,7 @@ def _restricted(merged: Consolidated, refs: set[RecordRef]) -> Consolidated:
     )
 
 
-def _live_pair(
-    a: RecordRef, b: RecordRef, merged: Consolidated
-) -> tuple[RecordRef, RecordRef] | None:
+def _live_pair(a: RecordRef, b: RecordRef, merged: Consolidated) -> Pair | None:
     """The two live person records an operator's pair now means, in order.
 
     A merged-away record means its merge target. `None` when either record is
@@ -362,7 +360,7 @@ def _live_pair(
     live_b = merged.merged_into.get(b, b)
     if live_a == live_b or live_a not in merged.persons or live_b not in merged.persons:
         return None
-    return (live_a, live_b) if live_a <= live_b else (live_b, live_a)
+    return ordered_pair(live_a, live_b)
 
 
 def _live_manual_acts(
@@ -390,7 +388,7 @@ def _live_links(inputs: DecisionInputs, merged: Consolidated) -> dict[Pair, tupl
     links: dict[Pair, tuple[int, Edge]] = {}
     for edge in inputs.manual_edges:
         pair = _live_pair(edge.a, edge.b, merged)
-        place = inputs.manual_order.get(_in_order(edge.a, edge.b), UNKNOWN_ORDER)
+        place = inputs.manual_order.get(ordered_pair(edge.a, edge.b), UNKNOWN_ORDER)
         if pair is not None and (pair not in links or place > links[pair][0]):
             links[pair] = (place, replace(edge, a=pair[0], b=pair[1]))
     return links
@@ -401,20 +399,21 @@ def _live_unlinks(inputs: DecisionInputs, merged: Consolidated) -> dict[Pair, in
     unlinks: dict[Pair, int] = {}
     for a, b in inputs.forbidden_pairs:
         pair = _live_pair(a, b, merged)
-        place = inputs.manual_order.get(_in_order(a, b), UNKNOWN_ORDER)
+        place = inputs.manual_order.get(ordered_pair(a, b), UNKNOWN_ORDER)
         if pair is not None:
             unlinks[pair] = max(unlinks.get(pair, UNKNOWN_ORDER), place)
     return unlinks
 
 
-def _in_order(a: RecordRef, b: RecordRef) -> Pair:
+def ordered_pair(a: RecordRef, b: RecordRef) -> Pair:
+    """The pair in canonical order (smaller reference first)."""
     return (a, b) if a <= b else (b, a)
 
 
 def _allowed_edges(
     found: Iterable[Edge],
     manual: Iterable[Edge],
-    forbidden: frozenset[tuple[RecordRef, RecordRef]],
+    forbidden: frozenset[Pair],
 ) -> list[Edge]:
     """Drop edges an operator has unlinked; keep one edge per pair, in order.
 
@@ -422,9 +421,9 @@ def _allowed_edges(
     pair both share and an operator linked reads `MANUAL` whatever the
     identifier; among edges of one kind the first in order is kept.
     """
-    kept: dict[tuple[RecordRef, RecordRef], Edge] = {}
+    kept: dict[Pair, Edge] = {}
     for edge in [*sorted(manual), *sorted(found)]:
-        pair = (edge.a, edge.b) if edge.a <= edge.b else (edge.b, edge.a)
+        pair = ordered_pair(edge.a, edge.b)
         if pair not in forbidden:
             kept.setdefault(pair, edge)
     return sorted(kept.values())

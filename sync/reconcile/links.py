@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Connection, and_, or_, update
 from sync.app import App
 from sync.audit.chain import AuditKind
 from sync.audit.pipeline_hooks import person_ref
-from sync.core.decide import DecisionInputs, Decisions
+from sync.core.decide import DecisionInputs, Decisions, ordered_pair
 from sync.core.linking import MATCHED_BY_MANUAL, Edge
 from sync.core.records import RecordRef
 from sync.errors import UsageError
@@ -23,12 +23,7 @@ from sync.ledger.codec import field_key
 from sync.ledger.tables_manual import manual_links, review_items
 from sync.reconcile.acts import Actor, AuditNote, new_act_id, require_person
 from sync.reconcile.apply import ManualAct, preview_or_apply
-from sync.reconcile.manual_inputs import (
-    ACTION_LINK,
-    ACTION_UNLINK,
-    ordered_pair,
-    with_act_last,
-)
+from sync.reconcile.manual_inputs import ACTION_LINK, ACTION_UNLINK, with_act_last
 from sync.reconcile.preview import ActOutcome
 
 LINK_PREFIX = "LNK"

@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select
 
+from sync.core.decide import Pair, ordered_pair
 from sync.core.linking import MATCHED_BY_MANUAL, Edge
 from sync.core.records import Agency, RecordRef
 from sync.ledger.tables_manual import manual_links
 
 ACTION_LINK = "link"
 ACTION_UNLINK = "unlink"
-
-Pair = tuple[RecordRef, RecordRef]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +31,6 @@ class ManualLinks:
     edges: tuple[Edge, ...] = ()
     forbidden: frozenset[Pair] = frozenset()
     order: Mapping[Pair, int] = field(default_factory=dict)  # each pair's latest act's place
-
-
-def ordered_pair(a: RecordRef, b: RecordRef) -> Pair:
-    """The pair in canonical order (smaller reference first)."""
-    return (a, b) if a <= b else (b, a)
 
 
 def manual_links_from(acts: Iterable[tuple[str, RecordRef, RecordRef]]) -> ManualLinks:

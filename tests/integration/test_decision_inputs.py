@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from sync.app import App
+from sync.core.decide import ordered_pair
 from sync.core.records import Agency, Owner, RecordRef
 from sync.cycle import decision_inputs, run_cycle
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
 from sync.reconcile.acts import Actor
 from sync.reconcile.links import link, unlink
-from sync.reconcile.manual_inputs import ordered_pair
 from sync.reconcile.overrides import AssignRequest, assign, revoke
 from sync.settings import Settings
 from tests.integration.test_audit_log import write_feeds
