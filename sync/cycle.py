@@ -51,7 +51,7 @@ from sync.ledger.outbox import why_unsealable
 from sync.ledger.override_moves import records_of_overrides
 from sync.ledger.runs import RUN_PARTIAL, RUN_SUCCEEDED
 from sync.policy_file import require_same_versions, version_digest
-from sync.reconcile.manual_inputs import load_manual_links
+from sync.reconcile.manual_inputs import load_link_acts
 from sync.wording import counted
 
 if TYPE_CHECKING:
@@ -381,7 +381,7 @@ def decision_inputs(app: App, as_of: date) -> DecisionInputs:
     require_policy_as_recorded(app)
     ledger = app.ledger
     with ledger.engine.connect() as conn:
-        manual = load_manual_links(conn)
+        link_acts = load_link_acts(conn)
     return DecisionInputs(
         as_of=as_of,
         window_days=app.settings.window_days,
@@ -392,9 +392,7 @@ def decision_inputs(app: App, as_of: date) -> DecisionInputs:
         },
         taken_subject_ids=frozenset(ledger.load_subject_ids()),
         overrides=load_active_overrides(app),
-        manual_edges=manual.edges,
-        forbidden_pairs=manual.forbidden,
-        manual_order=manual.order,
+        link_acts=link_acts,
     )
 
 

@@ -20,6 +20,7 @@ from typing import TypeVar
 from sync.core.consolidate import Consolidated, FeedState, Orphan, consolidate
 from sync.core.duplicates import Flag, find_flags
 from sync.core.linking import (
+    MATCHED_BY_MANUAL,
     MATCHED_BY_NONE,
     Edge,
     assign_subject_ids,
@@ -98,7 +99,15 @@ class SubjectDecision:
 
 
 Pair = tuple[RecordRef, RecordRef]  # two person records, the smaller first (`ordered_pair`)
-UNKNOWN_ORDER = -1  # the place of an operator's act not in `DecisionInputs.manual_order`
+
+
+@dataclass(frozen=True, slots=True)
+class LinkAct:
+    """An operator's `link` of two person records or, with `link` false, their `unlink`."""
+
+    a: RecordRef
+    b: RecordRef
+    link: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +120,7 @@ class DecisionInputs:
     previous_membership: Mapping[RecordRef, str] = field(default_factory=dict)
     taken_subject_ids: frozenset[str] = frozenset()
     overrides: Mapping[str, Sequence[Override]] = field(default_factory=dict)
-    manual_edges: Sequence[Edge] = ()
-    forbidden_pairs: frozenset[Pair] = frozenset()
-    # Each operator-named pair (in order) by the place of its latest act, later acts
-    # higher: a link and an unlink that name one live pair through merges are settled
-    # by it, the later standing. A pair without a place counts as the earliest.
-    manual_order: Mapping[Pair, int] = field(default_factory=dict)
+    link_acts: Sequence[LinkAct] = ()  # operators' links and unlinks, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,43 +370,20 @@ def _live_pair(a: RecordRef, b: RecordRef, merged: Consolidated) -> Pair | None:
 def _live_manual_acts(
     inputs: DecisionInputs, merged: Consolidated
 ) -> tuple[list[Edge], frozenset[Pair]]:
-    """Operators' links and unlinks as pairs of live persons, each end followed through
-    its merges.
+    """Operators' links (as `MANUAL` edges) and unlinks (as pairs kept apart) between live
+    persons, each end followed through its merges.
 
-    A link and an unlink that come to name one live pair (one of them names a
-    record its agency has since merged into the other's) are settled as two
-    acts on one pair are: the later stands (`manual_order`); the unlink when
-    their order is not known.
+    On each live pair the latest act stands, whichever records it named: a link
+    made after an unlink it meets through an agency's merge joins the pair, and
+    an unlink made after such a link parts it.
     """
-    links = _live_links(inputs, merged)
-    unlinks = _live_unlinks(inputs, merged)
-    later_links = {pair for pair, (place, _e) in links.items() if place > unlinks.get(pair, place)}
-    edges = [
-        edge for pair, (_p, edge) in links.items() if pair not in unlinks or pair in later_links
-    ]
-    return edges, frozenset(pair for pair in unlinks if pair not in later_links)
-
-
-def _live_links(inputs: DecisionInputs, merged: Consolidated) -> dict[Pair, tuple[int, Edge]]:
-    """Each live pair operators linked: the place of its latest link, and its edge."""
-    links: dict[Pair, tuple[int, Edge]] = {}
-    for edge in inputs.manual_edges:
-        pair = _live_pair(edge.a, edge.b, merged)
-        place = inputs.manual_order.get(ordered_pair(edge.a, edge.b), UNKNOWN_ORDER)
-        if pair is not None and (pair not in links or place > links[pair][0]):
-            links[pair] = (place, replace(edge, a=pair[0], b=pair[1]))
-    return links
-
-
-def _live_unlinks(inputs: DecisionInputs, merged: Consolidated) -> dict[Pair, int]:
-    """Each live pair operators unlinked: the place of its latest unlink."""
-    unlinks: dict[Pair, int] = {}
-    for a, b in inputs.forbidden_pairs:
-        pair = _live_pair(a, b, merged)
-        place = inputs.manual_order.get(ordered_pair(a, b), UNKNOWN_ORDER)
+    latest: dict[Pair, bool] = {}
+    for act in inputs.link_acts:
+        pair = _live_pair(act.a, act.b, merged)
         if pair is not None:
-            unlinks[pair] = max(unlinks.get(pair, UNKNOWN_ORDER), place)
-    return unlinks
+            latest[pair] = act.link
+    edges = [Edge(a, b, MATCHED_BY_MANUAL) for (a, b), link in latest.items() if link]
+    return edges, frozenset(pair for pair, link in latest.items() if not link)
 
 
 def ordered_pair(a: RecordRef, b: RecordRef) -> Pair:

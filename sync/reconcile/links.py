@@ -15,15 +15,14 @@ from sqlalchemy import ColumnElement, Connection, and_, or_, update
 from sync.app import App
 from sync.audit.chain import AuditKind
 from sync.audit.pipeline_hooks import person_ref
-from sync.core.decide import DecisionInputs, Decisions, ordered_pair
-from sync.core.linking import MATCHED_BY_MANUAL, Edge
+from sync.core.decide import DecisionInputs, Decisions, LinkAct, ordered_pair
 from sync.core.records import RecordRef
 from sync.errors import UsageError
 from sync.ledger.codec import field_key
 from sync.ledger.tables_manual import manual_links, review_items
 from sync.reconcile.acts import Actor, AuditNote, new_act_id, require_person
 from sync.reconcile.apply import ManualAct, preview_or_apply
-from sync.reconcile.manual_inputs import ACTION_LINK, ACTION_UNLINK, with_act_last
+from sync.reconcile.manual_inputs import ACTION_LINK, ACTION_UNLINK, unlinked_pairs
 from sync.reconcile.preview import ActOutcome
 
 LINK_PREFIX = "LNK"
@@ -39,24 +38,9 @@ def _check_pair(app: App, a: RecordRef, b: RecordRef) -> None:
         require_person(conn, b, "second" if one_agency else "")
 
 
-def _with_link(inputs: DecisionInputs, a: RecordRef, b: RecordRef) -> DecisionInputs:
-    low, high = ordered_pair(a, b)
-    return replace(
-        inputs,
-        manual_edges=(*inputs.manual_edges, Edge(low, high, MATCHED_BY_MANUAL)),
-        forbidden_pairs=inputs.forbidden_pairs - {(low, high)},
-        manual_order=with_act_last(inputs.manual_order, (low, high)),
-    )
-
-
-def _without_link(inputs: DecisionInputs, a: RecordRef, b: RecordRef) -> DecisionInputs:
-    pair = ordered_pair(a, b)
-    return replace(
-        inputs,
-        manual_edges=tuple(e for e in inputs.manual_edges if ordered_pair(e.a, e.b) != pair),
-        forbidden_pairs=inputs.forbidden_pairs | {pair},
-        manual_order=with_act_last(inputs.manual_order, pair),
-    )
+def _with_act(inputs: DecisionInputs, a: RecordRef, b: RecordRef, link: bool) -> DecisionInputs:
+    """The inputs with one more act, made after every stored one."""
+    return replace(inputs, link_acts=(*inputs.link_acts, LinkAct(a, b, link)))
 
 
 def link(app: App, a: RecordRef, b: RecordRef, actor: Actor, *, apply: bool) -> ActOutcome:
@@ -78,7 +62,7 @@ def _act(
     low, high = ordered_pair(a, b)
 
     def change(current: DecisionInputs) -> DecisionInputs:
-        return _with_link(current, a, b) if linking else _without_link(current, a, b)
+        return _with_act(current, a, b, linking)
 
     def write(conn: Connection) -> None:
         conn.execute(
@@ -141,7 +125,7 @@ def _unlinked_pairs_joined(
     if linked is None:
         return ()
     notes = []
-    for first, second in sorted(inputs.forbidden_pairs):
+    for first, second in unlinked_pairs(inputs.link_acts):
         if subject_of.get(merged_into.get(first, first)) != linked:
             continue
         if subject_of.get(merged_into.get(second, second)) != linked:

@@ -86,7 +86,7 @@ def test_a_pass_reads_the_window_subjects_overrides_and_manual_links(tmp_path: P
         date(2025, 7, 1),
     ]
     assert list(inputs.overrides) == [subject]
-    assert [ordered_pair(edge.a, edge.b) for edge in inputs.manual_edges] == [
-        ordered_pair(PROBATION_TWO, POLICE_TWO)
+    assert [(ordered_pair(act.a, act.b), act.link) for act in inputs.link_acts] == [
+        (ordered_pair(PROBATION_TWO, POLICE_TWO), True),
+        (ordered_pair(PROBATION_ONE, POLICE_ONE), False),
     ]
-    assert inputs.forbidden_pairs == {ordered_pair(PROBATION_ONE, POLICE_ONE)}

@@ -15,9 +15,15 @@ from sync.core.consolidate import (
     consolidate,
     repoint,
 )
-from sync.core.decide import DecisionInputs, decide, decide_around_act, membership_matched_by
+from sync.core.decide import (
+    DecisionInputs,
+    LinkAct,
+    decide,
+    decide_around_act,
+    membership_matched_by,
+)
 from sync.core.duplicates import FlagKind
-from sync.core.linking import MATCHED_BY_MANUAL, Edge
+from sync.core.linking import MATCHED_BY_MANUAL
 from sync.core.policy import PI_15_2015, PolicySettings, PolicyVersion
 from sync.core.records import (
     Agency,
@@ -141,10 +147,8 @@ def test_an_operators_link_follows_a_merged_away_record_at_either_end() -> None:
     merges = (Merge(P, "M-1", "X000001", "X000005"), Merge(P, "M-2", "X000009", "X000007"))
     state = FeedState(persons=persons, merges=merges)
     for a, b in (("X000001", "X000003"), ("X000003", "X000009")):
-        edge = Edge(RecordRef(P, a), RecordRef(P, b), MATCHED_BY_MANUAL)
-        inputs = DecisionInputs(
-            INPUTS.as_of, INPUTS.window_days, INPUTS.policy, manual_edges=(edge,)
-        )
+        act = LinkAct(RecordRef(P, a), RecordRef(P, b), link=True)
+        inputs = replace(INPUTS, link_acts=(act,))
         groups = {subject.members for subject in decide(state, inputs, mint).subjects}
         live_target = "X000005" if a == "X000001" else "X000007"
         linked = tuple(sorted((RecordRef(P, "X000003"), RecordRef(P, live_target))))
@@ -173,10 +177,8 @@ def test_an_assessment_is_placed_by_its_completion_date_only_once_completed() ->
 def test_an_operators_unlink_follows_a_merged_away_record() -> None:
     persons = (person(P, "X000003", PNC), person(P, "X000009", PNC))
     state = FeedState(persons=persons, merges=(Merge(P, "M-1", "X000002", "X000009"),))
-    unlinked = (RecordRef(P, "X000002"), RecordRef(P, "X000003"))
-    inputs = DecisionInputs(
-        INPUTS.as_of, INPUTS.window_days, INPUTS.policy, forbidden_pairs=frozenset({unlinked})
-    )
+    unlinked = LinkAct(RecordRef(P, "X000002"), RecordRef(P, "X000003"), link=False)
+    inputs = replace(INPUTS, link_acts=(unlinked,))
     assert len(decide(state, INPUTS, mint).subjects) == 1
     assert [s.members for s in decide(state, inputs, mint).subjects] == [
         (RecordRef(P, "X000003"),),
@@ -229,8 +231,8 @@ def test_an_operators_link_on_a_pair_an_identifier_links_reads_manual(
     state = FeedState(persons=persons)
     (found,) = decide(state, INPUTS, mint).subjects
     assert [edge.matched_by for edge in found.edges] == [found_by]
-    operator = Edge(RecordRef(Q, "LAN-1"), RecordRef(P, "X000001"), MATCHED_BY_MANUAL)
-    (linked,) = decide(state, replace(INPUTS, manual_edges=(operator,)), mint).subjects
+    operator = LinkAct(RecordRef(Q, "LAN-1"), RecordRef(P, "X000001"), link=True)
+    (linked,) = decide(state, replace(INPUTS, link_acts=(operator,)), mint).subjects
     assert [edge.matched_by for edge in linked.edges] == [MATCHED_BY_MANUAL]
     assert {how for how, _ in membership_matched_by(linked).values()} == {MATCHED_BY_MANUAL}
 
@@ -248,7 +250,7 @@ def previous_pass(state: FeedState) -> DecisionInputs:
 def test_a_preview_of_an_unlink_that_splits_a_subject_decides_both_parts_afresh() -> None:
     current = previous_pass(WORKED_EXAMPLE)
     pair = (RecordRef(Q, "LAN-1"), RecordRef(P, "X000001"))
-    changed = replace(current, forbidden_pairs=frozenset({pair}))
+    changed = replace(current, link_acts=(LinkAct(*pair, link=False),))
     before, after = decide_around_act(WORKED_EXAMPLE, current, changed, mint)
     assert (before, after) == (
         decide(WORKED_EXAMPLE, current, mint),
@@ -263,8 +265,8 @@ def test_a_preview_of_an_unlink_that_splits_a_subject_decides_both_parts_afresh(
 
 def test_a_preview_of_a_link_inside_one_subject_changes_only_its_edges() -> None:
     current = previous_pass(WORKED_EXAMPLE)
-    operator = Edge(RecordRef(Q, "LAN-1"), RecordRef(P, "X000001"), MATCHED_BY_MANUAL)
-    changed = replace(current, manual_edges=(operator,))
+    operator = LinkAct(RecordRef(Q, "LAN-1"), RecordRef(P, "X000001"), link=True)
+    changed = replace(current, link_acts=(operator,))
     before, after = decide_around_act(WORKED_EXAMPLE, current, changed, mint)
     assert (before, after) == (
         decide(WORKED_EXAMPLE, current, mint),

@@ -19,8 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync.core.consolidate import FeedState
-from sync.core.decide import DecisionInputs, decide, decide_around_act
-from sync.core.linking import Edge
+from sync.core.decide import DecisionInputs, LinkAct, decide, decide_around_act
 from sync.core.policy import PolicySettings
 from sync.core.records import Override, Owner, RecordRef
 from sync.feeds.convert import feed_state, to_version
@@ -117,8 +116,8 @@ def test_a_link_or_unlink_act_gives_the_passes_two_decides_give(
     changed = data.draw(
         st.sampled_from(
             [
-                replace(current, manual_edges=(Edge(pair[0], pair[1], "manual", 1.0),)),
-                replace(current, forbidden_pairs=frozenset({pair})),
+                replace(current, link_acts=(LinkAct(*pair, link=True),)),
+                replace(current, link_acts=(LinkAct(*pair, link=False),)),
             ]
         )
     )

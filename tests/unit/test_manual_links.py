@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import date
 
 from hypothesis import given
@@ -13,6 +12,7 @@ from sync.core.consolidate import FeedState, Merge
 from sync.core.decide import (
     DecisionInputs,
     FoundLinks,
+    LinkAct,
     Linked,
     Review,
     decide,
@@ -21,7 +21,6 @@ from sync.core.decide import (
 from sync.core.linking import MATCHED_BY_MANUAL, Edge
 from sync.core.policy import PolicySettings
 from sync.core.records import Agency, Gender, Person, RecordRef
-from sync.reconcile.manual_inputs import ACTION_LINK, ACTION_UNLINK, manual_links_from
 
 P, Q = Agency.PROBATION, Agency.POLICE
 SHARED_PNC = "1996/0000018E"
@@ -38,17 +37,19 @@ def mint(ref: RecordRef, attempt: int) -> str:
     return f"S-{ref.agency}-{ref.person_id}-{attempt}"
 
 
-def inputs(
-    edges: tuple[Edge, ...] = (),
-    forbidden: frozenset[tuple[RecordRef, RecordRef]] = frozenset(),
-) -> DecisionInputs:
+def inputs(*acts: LinkAct) -> DecisionInputs:
+    """Inputs holding the operators' acts, oldest first."""
     return DecisionInputs(
-        as_of=date(2026, 11, 28),
-        window_days=90,
-        policy=PolicySettings(),
-        manual_edges=edges,
-        forbidden_pairs=forbidden,
+        as_of=date(2026, 11, 28), window_days=90, policy=PolicySettings(), link_acts=acts
     )
+
+
+def link(a: RecordRef, b: RecordRef) -> LinkAct:
+    return LinkAct(a, b, link=True)
+
+
+def unlink(a: RecordRef, b: RecordRef) -> LinkAct:
+    return LinkAct(a, b, link=False)
 
 
 def merged_state(police_pnc: str | None = None) -> FeedState:
@@ -77,7 +78,7 @@ def groups(*refs: tuple[RecordRef, ...]) -> set[frozenset[RecordRef]]:
 
 
 def test_a_link_to_a_merged_away_record_follows_the_merge_to_its_target() -> None:
-    linked = link_subjects(merged_state(), inputs((manual(POLICE_ONE, MERGED_AWAY),)), mint)
+    linked = link_subjects(merged_state(), inputs(link(POLICE_ONE, MERGED_AWAY)), mint)
     assert members_of(linked) == groups((MERGE_TARGET, POLICE_ONE))
     assert set(linked.subject_of) == {MERGE_TARGET, POLICE_ONE}
     (edges,) = linked.edges_by_subject.values()
@@ -86,14 +87,14 @@ def test_a_link_to_a_merged_away_record_follows_the_merge_to_its_target() -> Non
 
 def test_a_link_between_records_no_live_person_holds_adds_no_subject() -> None:
     gone = RecordRef(Q, "LAN-9")
-    edges = (manual(gone, MERGED_AWAY), manual(POLICE_ONE, RecordRef(Q, "LAN-8")))
-    decisions = decide(merged_state(), inputs(edges), mint)
+    acts = (link(gone, MERGED_AWAY), link(POLICE_ONE, RecordRef(Q, "LAN-8")))
+    decisions = decide(merged_state(), inputs(*acts), mint)
     assert {d.members for d in decisions.subjects} == {(MERGE_TARGET,), (POLICE_ONE,)}
     assert all(d.edges == () for d in decisions.subjects)
 
 
 def test_a_link_within_one_merged_person_is_left_to_the_merge() -> None:
-    linked = link_subjects(merged_state(), inputs((manual(MERGE_TARGET, MERGED_AWAY),)), mint)
+    linked = link_subjects(merged_state(), inputs(link(MERGE_TARGET, MERGED_AWAY)), mint)
     assert members_of(linked) == groups((MERGE_TARGET,), (POLICE_ONE,))
     assert dict(linked.edges_by_subject) == {}
 
@@ -101,8 +102,7 @@ def test_a_link_within_one_merged_person_is_left_to_the_merge() -> None:
 def test_an_unlink_from_a_merged_away_record_keeps_its_target_apart() -> None:
     state = merged_state(police_pnc=SHARED_PNC)
     assert members_of(link_subjects(state, inputs(), mint)) == groups((MERGE_TARGET, POLICE_ONE))
-    forbidden = frozenset({tuple(sorted((POLICE_ONE, MERGED_AWAY)))})
-    linked = link_subjects(state, inputs(forbidden=forbidden), mint)  # type: ignore[arg-type]
+    linked = link_subjects(state, inputs(unlink(MERGED_AWAY, POLICE_ONE)), mint)
     assert members_of(linked) == groups((MERGE_TARGET,), (POLICE_ONE,))
 
 
@@ -120,61 +120,43 @@ def test_a_pair_an_operator_linked_or_unlinked_is_no_longer_reviewed() -> None:
     state = merged_state()
     state = FeedState(persons=[*state.persons, person(OTHER_POLICE)], merges=state.merges)
     assert link_subjects(state, inputs(), mint, reviewing_linker).reviews == (REVIEWED, UNTOUCHED)
-    through_the_merge = tuple(sorted((POLICE_ONE, MERGED_AWAY)))
-    for act in (
-        inputs((manual(MERGED_AWAY, POLICE_ONE),)),
-        inputs(forbidden=frozenset({through_the_merge})),  # type: ignore[arg-type]
-    ):
-        assert link_subjects(state, act, mint, reviewing_linker).reviews == (UNTOUCHED,)
+    for act in (link(MERGED_AWAY, POLICE_ONE), unlink(POLICE_ONE, MERGED_AWAY)):
+        reviews = link_subjects(state, inputs(act), mint, reviewing_linker).reviews
+        assert reviews == (UNTOUCHED,)
 
 
 # A link and an unlink that name one live pair through a merge: the later act stands.
-LINKED_DIRECTLY = manual(POLICE_ONE, MERGE_TARGET)
-UNLINKED_THROUGH_THE_MERGE: tuple[RecordRef, RecordRef] = (POLICE_ONE, MERGED_AWAY)
-
-
-def ordered_acts(link_place: int | None, unlink_place: int | None) -> DecisionInputs:
-    """A link of the police record with the merge target and an unlink of it from the
-    merged-away record, each at its place in the order of acts (None: not known)."""
-    order = {
-        (LINKED_DIRECTLY.a, LINKED_DIRECTLY.b): link_place,
-        tuple(sorted(UNLINKED_THROUGH_THE_MERGE)): unlink_place,
-    }
-    return replace(
-        inputs((LINKED_DIRECTLY,), frozenset({tuple(sorted(UNLINKED_THROUGH_THE_MERGE))})),  # type: ignore[arg-type]
-        manual_order={pair: place for pair, place in order.items() if place is not None},  # type: ignore[misc]
-    )
+LINKED_DIRECTLY = link(POLICE_ONE, MERGE_TARGET)
+UNLINKED_THROUGH_THE_MERGE = unlink(MERGED_AWAY, POLICE_ONE)
 
 
 def test_a_link_made_after_an_unlink_it_meets_through_a_merge_stands() -> None:
-    linked = link_subjects(merged_state(), ordered_acts(link_place=1, unlink_place=0), mint)
-    assert members_of(linked) == groups((MERGE_TARGET, POLICE_ONE))
+    acts = inputs(UNLINKED_THROUGH_THE_MERGE, LINKED_DIRECTLY)
+    assert members_of(link_subjects(merged_state(), acts, mint)) == groups(
+        (MERGE_TARGET, POLICE_ONE)
+    )
 
 
 def test_an_unlink_made_after_a_link_it_meets_through_a_merge_stands() -> None:
-    linked = link_subjects(merged_state(), ordered_acts(link_place=0, unlink_place=1), mint)
-    assert members_of(linked) == groups((MERGE_TARGET,), (POLICE_ONE,))
-
-
-def test_an_unlink_stands_against_a_link_whose_order_is_not_known() -> None:
-    linked = link_subjects(merged_state(), ordered_acts(None, None), mint)
-    assert members_of(linked) == groups((MERGE_TARGET,), (POLICE_ONE,))
+    acts = inputs(LINKED_DIRECTLY, UNLINKED_THROUGH_THE_MERGE)
+    assert members_of(link_subjects(merged_state(), acts, mint)) == groups(
+        (MERGE_TARGET,), (POLICE_ONE,)
+    )
 
 
 @given(st.permutations(["link", "unlink", "relink"]))
 def test_the_latest_of_acts_meeting_through_a_merge_decides_whichever_names_which(
-    acts: list[str],
+    order: list[str],
 ) -> None:
     """A link and an unlink naming the merged-away record, a link naming its target: each
     possible order of the three acts ends as the last one says."""
     named = {
-        "link": (ACTION_LINK, POLICE_ONE, MERGED_AWAY),
-        "unlink": (ACTION_UNLINK, POLICE_ONE, MERGE_TARGET),
-        "relink": (ACTION_LINK, MERGE_TARGET, POLICE_ONE),
+        "link": link(POLICE_ONE, MERGED_AWAY),
+        "unlink": unlink(POLICE_ONE, MERGE_TARGET),
+        "relink": link(MERGE_TARGET, POLICE_ONE),
     }
-    folded = manual_links_from(named[act] for act in acts)
-    decided = replace(inputs(folded.edges, folded.forbidden), manual_order=folded.order)
-    together = members_of(link_subjects(merged_state(), decided, mint)) == groups(
+    acts = inputs(*(named[act] for act in order))
+    together = members_of(link_subjects(merged_state(), acts, mint)) == groups(
         (MERGE_TARGET, POLICE_ONE)
     )
-    assert together is (named[acts[-1]][0] == ACTION_LINK)
+    assert together is named[order[-1]].link
