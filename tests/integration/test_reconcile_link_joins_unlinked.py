@@ -141,3 +141,25 @@ def test_a_link_that_joins_an_unlinked_record_its_agency_merged_away_says_so(
     joined = {live.get(first, first), second}
     assert any(joined <= set(view.members) for view in outcome.preview.after)
     assert outcome.preview.notes == (NOTE,)
+
+
+def test_a_link_that_joins_several_unlinked_pairs_names_each_in_pair_order(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    """Two pairs unlinked (the later-named pair first) and both joined by one link: the
+    preview names each pair once, in the order of the pairs, whatever the order of the
+    unlinks."""
+    application = App(Settings(database_url=ledger_url))
+    try:
+        probation, police = first_feeds()
+        police.append(person("police", POLICE_TARGET.person_id, pnc=PNC))
+        run_cycle(application, write_sources(tmp_path, probation, police), AS_OF)
+        unlink(application, PROBATION, POLICE_TARGET, ACTOR, apply=True)
+        unlink(application, PROBATION, POLICE, ACTOR, apply=True)
+        link(application, POLICE, OTHER_POLICE, ACTOR, apply=True)
+
+        outcome = link(application, PROBATION, OTHER_POLICE, ACTOR, apply=False)
+
+        assert outcome.preview.notes == (NOTE, NOTE.replace("LAN-1", POLICE_TARGET.person_id))
+    finally:
+        application.close()
