@@ -12,6 +12,7 @@ writes nothing more, and a letter of an abandoned cycle cannot be retried.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -48,8 +49,9 @@ from sync.ledger import schema
 from sync.ledger import tables_cycle as tables
 from sync.ledger.store_lock import lock_decision_store
 from sync.settings import load_settings
-from tests.conftest import scratch_database
+from tests.conftest import AT_REST_KEY_ENV, scratch_database
 from tests.e2e import test_workers as shared
+from tests.e2e.test_reconcile_cli import arms_sync
 from tests.e2e.test_workers import TODAY, feed_specs, ledger_outputs, service_app
 
 pytestmark = pytest.mark.integration
@@ -199,6 +201,27 @@ def test_a_preview_counts_what_abandoning_would_do_and_changes_nothing(
     applied = abandon_cycle(app.ledger.engine, cycle_id, ACTOR, app.clock(), apply=True)
     assert applied == preview
     assert audit_log_for(app.ledger.engine).verify().ok  # the preview's entry left no gap
+
+
+def test_the_command_with_a_blank_operator_audits_the_configured_one(
+    fresh_postgres_url: str, small_feeds: Path, tmp_path: Path
+) -> None:
+    """`dead-letters abandon --operator " "` is as if the option were left out: the act is
+    audited under ARMS_SYNC_OPERATOR, as every other command's is."""
+    app = service_app(fresh_postgres_url)
+    cycle_id = run_until_blocked(app, small_feeds)
+    settings = {
+        "ARMS_SYNC_DATABASE_URL": fresh_postgres_url,
+        AT_REST_KEY_ENV: os.environ[AT_REST_KEY_ENV],  # the fixture's key, for the ledger
+        "ARMS_SYNC_OPERATOR": "duty-officer",
+    }
+    command = ["dead-letters", "abandon", str(cycle_id), "--operator", " ", "--apply"]
+
+    arms_sync(*command, cwd=tmp_path, env=settings)
+
+    assert cycle_row(app, cycle_id) == ("abandoned", "abandoned")
+    [entry] = [e for e in audit_log_for(app.ledger.engine).entries() if e.purpose == AUDIT_PURPOSE]
+    assert entry.actor == ACTOR
 
 
 def test_a_cycle_blocked_at_delivery_keeps_its_decisions_and_notices(
