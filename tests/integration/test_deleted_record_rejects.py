@@ -243,3 +243,18 @@ def test_a_line_of_the_other_agencys_feed_read_first_in_the_deletions_run_is_set
         ("police", "probation", "person"): False,
     }
     assert _marks(app) == {("probation", "person"): None, ("police", "person"): 2}
+
+
+def test_a_line_of_the_other_agencys_feed_keeps_its_mark_when_the_record_is_deleted_again(
+    app: App, tmp_path: Path
+) -> None:
+    """Settled by the live record before the first deletion, the line keeps that run through
+    the record's return and its second deletion."""
+    _run(app, tmp_path / "1", [GOOD])
+    _run(app, tmp_path / "2", [], [POLICE, MISPLACED])
+    _run(app, tmp_path / "3", [DELETION])
+    _run(app, tmp_path / "4", [LATER])
+    _run(app, tmp_path / "5", [deleted_person("probation", CRN, "2026-11-05T09:00:00Z")])
+
+    assert _contents(app) == {("police", "probation", "person"): False}
+    assert _marks(app) == {("police", "person"): 1}
