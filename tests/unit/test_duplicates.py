@@ -20,13 +20,14 @@ from sync.core.duplicates import (
     find_flags,
 )
 from sync.core.notices import NOTICE_FLAG, notices_for_subject
-from sync.core.policy import PolicySettings, build_timeline
+from sync.core.policy import RULE_MANUAL, PolicySettings, build_timeline
 from sync.core.records import (
     Agency,
     Assessment,
     AssessmentStatus,
     Gender,
     Offence,
+    Override,
     Owner,
     Period,
     Person,
@@ -226,6 +227,38 @@ def test_the_window_is_180_days_unless_set() -> None:
     facts = subject(police, later)
     kinds = {flag.kind for flag in find_flags(facts, build_timeline(facts, DEFAULT), AS_OF)}
     assert FlagKind.DUPLICATE not in kinds
+
+
+def test_an_assessment_in_progress_counts_towards_a_duplicate() -> None:
+    """duplicates.md: an assessment counts unless cancelled or deleted."""
+    probation = Assessment(
+        Agency.PROBATION, "A-1", CRN, date(2025, 5, 1), None, AssessmentStatus.IN_PROGRESS
+    )
+    police = completed(Agency.POLICE, "PA-1", date(2025, 5, 6))
+    flags = flags_of(subject(probation, police))
+    assert summary(flags) == {
+        (FlagKind.ASSESSED_BY_NON_OWNER, Agency.POLICE, "PA-1"),
+        (FlagKind.DUPLICATE, Agency.POLICE, "PA-1"),
+        (FlagKind.DUPLICATE, Agency.PROBATION, "A-1"),
+    }
+    redundant = {f.assessment_id: f.redundant for f in flags if f.kind is FlagKind.DUPLICATE}
+    assert redundant == {"PA-1": True, "A-1": False}
+
+
+def test_an_override_that_misplaces_an_assessment_names_the_manual_rule() -> None:
+    """A probation assessment made while an override gave the subject to the police."""
+    override = Override("O-1", Owner.POLICE, date(2025, 4, 1), date(2025, 6, 30))
+    facts = replace(subject(PROBATION_APRIL), overrides=(override,))
+    (flag,) = flags_of(facts)
+    assert (flag.kind, flag.agency, flag.assessment_id) == (
+        FlagKind.ASSESSED_BY_NON_OWNER,
+        Agency.PROBATION,
+        "WA-0",
+    )
+    assert (flag.owner_at_reference_date, flag.rule_at_reference_date) == (
+        Owner.POLICE,
+        RULE_MANUAL,
+    )
 
 
 def test_both_redundant_when_both_misplaced() -> None:

@@ -94,6 +94,15 @@ def test_invalid_and_junk_identifiers_are_set_aside_with_a_warning_naming_the_fi
     )
 
 
+def test_a_record_with_an_invalid_pnc_keeps_its_valid_cro_to_be_matched_on() -> None:
+    """identifiers.md: the invalid identifier is set aside and the record is matched on what
+    remains, here its CRO in canonical form."""
+    record = validate_record(_person(pnc="2018/0123456X", cro="65656/91H"), PROBATION)
+    assert isinstance(record, PersonRecord)
+    assert (record.pnc, record.cro) == (None, "065656/91H")
+    assert record.warnings == ("pnc: check letter does not match, set aside",)
+
+
 def test_names_with_a_source_system_prefix_are_kept_with_a_warning_naming_the_field() -> None:
     record = validate_record(
         _person(surname="MIG_ERROR_EXAMPLE", forenames=" no_show_John"), PROBATION

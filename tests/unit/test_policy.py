@@ -225,6 +225,40 @@ def test_rule_8_otherwise_not_in_scope() -> None:
     assert timeline[0].policy == PI_15_2015_ID
 
 
+def test_rule_5_comes_before_rule_6_for_a_registered_persons_sexual_element_order() -> None:
+    """Both give probation, not mandatory; the rule named is the first that matches."""
+    subject = facts(
+        supervisions=(
+            supervision(
+                date(2024, 1, 1),
+                date(2026, 12, 31),
+                Offence.SEXUAL_ELEMENT,
+                SupervisionKind.COMMUNITY_ORDER,
+            ),
+        ),
+        registrations=(period(date(2020, 1, 1), None, "R-1", POLICE_REF),),
+    )
+    during = decision_at(subject, date(2025, 6, 1))
+    assert owner_rule_mandatory(during) == (Owner.PROBATION, RULE_PROB_REGISTERED, False)
+
+
+def test_rule_2_comes_before_rule_3_for_a_child_in_custody() -> None:
+    """Custody while under 18 is out of scope as a child; custody after the birthday is
+    custody; the licence rule takes over when custody ends."""
+    subject = facts(
+        persons=(probation_person(dob=date(2008, 2, 29)),),
+        supervisions=(supervision(date(2025, 6, 1), date(2027, 12, 31)),),
+        custodies=(period(date(2026, 1, 1), date(2026, 3, 10), "C-1"),),
+    )
+    timeline = build_timeline(subject, DEFAULT)
+    assert [(s.start, s.end, owner_rule_mandatory(s)) for s in timeline] == [
+        (None, date(2026, 2, 28), (Owner.NONE, RULE_OUT_UNDER_18, False)),
+        (date(2026, 3, 1), date(2026, 3, 10), (Owner.NONE, RULE_NONE_CUSTODY, False)),
+        (date(2026, 3, 11), date(2027, 12, 31), (Owner.PROBATION, RULE_PROB_SEXUAL, True)),
+        (date(2028, 1, 1), None, (Owner.NONE, RULE_NONE_NOT_IN_SCOPE, False)),
+    ]
+
+
 def test_terminated_supervision_hands_over_to_police_the_next_day() -> None:
     subject = facts(
         supervisions=(
@@ -267,6 +301,33 @@ def test_rollout_test_at_its_edges(
     subject = facts(supervisions=(supervision(start, end, kind=kind),))
     segment = decision_at(subject, start)
     assert (segment.rule, segment.mandatory) == (RULE_PROB_SEXUAL, mandatory)
+
+
+def test_the_planned_length_runs_to_the_end_whatever_the_termination() -> None:
+    """A licence planned for more than 12 months from T - 6 months is mandatory, though
+    it was terminated early, within the 12 months."""
+    licence = supervision(date(2015, 8, 29), date(2016, 8, 30), terminated_on=date(2016, 1, 31))
+    subject = facts(supervisions=(licence,))
+    segment = decision_at(subject, date(2015, 8, 29))
+    assert (segment.rule, segment.mandatory, segment.end) == (
+        RULE_PROB_SEXUAL,
+        True,
+        date(2016, 1, 31),
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "mandatory"), [(date(2016, 2, 29), True), (date(2016, 2, 28), False)]
+)
+def test_six_months_before_a_training_date_at_a_months_end_is_that_months_last_day(
+    start: date, mandatory: bool
+) -> None:
+    """T = 31 August 2016: T - 6 months is 29 February 2016, the last day of February."""
+    subject = facts(
+        supervisions=(supervision(start, date(2018, 1, 31), kind=SupervisionKind.COMMUNITY_ORDER),)
+    )
+    config = PolicySettings(training_dates={"NW": date(2016, 8, 31)})
+    assert decision_at(subject, start, config).mandatory is mandatory
 
 
 def test_rollout_uses_the_training_date_of_the_supervisions_area() -> None:
