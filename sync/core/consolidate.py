@@ -16,17 +16,23 @@ from sync.core.records import Agency, Assessment, Period, Person, RecordRef, Sup
 
 @dataclass(frozen=True, slots=True)
 class Merge:
-    """A merge record: `source` now means `target` (same agency)."""
+    """A merge record: `source` now means `target` (same agency).
+
+    `updated_at` is the record's canonical UTC timestamp key (sortable as
+    text): of two merges of one source to different targets, the later stands.
+    """
 
     agency: Agency
     id: str
     source_person_id: str
     target_person_id: str
+    updated_at: str = ""
 
 
 # Why an orphan could not be applied.
 MISSING_PERSON = "missing-person"
 MERGE_LOOP = "merge-loop"
+MERGE_SUPERSEDED = "merge-superseded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,8 @@ class Orphan:
     merge whose person records are each merged into the other, directly or
     round a longer loop, is left unapplied instead (`MERGE_LOOP`): the loop
     resolves to its smallest reference, and this merge points the other way.
+    A merge of a person record that a later merge sends to another person is
+    not applied either (`MERGE_SUPERSEDED`).
     """
 
     agency: Agency
@@ -78,15 +86,24 @@ def resolve_merges(merges: Iterable[Merge], known: set[RecordRef]) -> dict[Recor
     A means C once C has arrived, and B until then (the B→C merge waits and is
     reported as an orphan by the caller). A merge none of whose chain has
     arrived waits too. A cycle resolves every member to its smallest known
-    reference, so the outcome never depends on record order.
+    reference, so the outcome never depends on record order. Of several
+    merges of one source, the one in force counts (`merges_in_force`).
     """
-    direct: dict[RecordRef, RecordRef] = {}
-    for merge in sorted(merges, key=lambda m: (m.agency, m.id)):
-        direct[RecordRef(merge.agency, merge.source_person_id)] = RecordRef(
-            merge.agency, merge.target_person_id
-        )
+    direct = {
+        source: RecordRef(merge.agency, merge.target_person_id)
+        for source, merge in merges_in_force(merges).items()
+    }
     resolved = {source: _follow(source, direct, known) for source in direct}
     return {source: target for source, target in resolved.items() if target is not None}
+
+
+def merges_in_force(merges: Iterable[Merge]) -> dict[RecordRef, Merge]:
+    """Each merged-away person's merge in force: of several merges of one source, the
+    one with the latest `updated_at` ("from now on"); on a tie, the larger id."""
+    in_force: dict[RecordRef, Merge] = {}
+    for merge in sorted(merges, key=lambda m: (m.updated_at, m.id)):
+        in_force[RecordRef(merge.agency, merge.source_person_id)] = merge
+    return in_force
 
 
 def _follow(
@@ -176,10 +193,15 @@ def _merge_orphans(
     live: Mapping[RecordRef, Person],
 ) -> list[Orphan]:
     orphans = []
+    in_force = merges_in_force(merges)
     for merge in merges:
         source = RecordRef(merge.agency, merge.source_person_id)
         target = RecordRef(merge.agency, merge.target_person_id)
-        if source not in merged_into and source not in live:
+        if in_force[source].target_person_id != merge.target_person_id:
+            orphans.append(
+                Orphan(merge.agency, "merge", merge.id, merge.target_person_id, MERGE_SUPERSEDED)
+            )
+        elif source not in merged_into and source not in live:
             orphans.append(Orphan(merge.agency, "merge", merge.id, merge.source_person_id))
         elif source not in merged_into and merged_into.get(target) == source:
             orphans.append(

@@ -90,9 +90,8 @@ def feed_state(stored: Iterable[StoredRecord]) -> FeedState:
             case "assessment":
                 assessments.append(_assessment(agency, item.rid, data))
             case "merge":
-                merges.append(
-                    Merge(agency, item.rid, data["source_person_id"], data["target_person_id"])
-                )
+                source, target = data["source_person_id"], data["target_person_id"]
+                merges.append(Merge(agency, item.rid, source, target, item.updated_at))
     return FeedState(persons, merges, supervisions, custodies, registrations, assessments)
 
 

@@ -99,7 +99,7 @@ orphans = Table(
     Column("rtype", String(RECORD_TYPE), primary_key=True),
     Column("rid", String(REF), primary_key=True),
     Column("missing_person_id", String(REF), nullable=False),
-    # Why the record was not applied: `missing-person` or `merge-loop`.
+    # Why the record was not applied: `missing-person`, `merge-loop` or `merge-superseded`.
     Column("cause", String(RECORD_TYPE), nullable=False, server_default="missing-person"),
 )
 

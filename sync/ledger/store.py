@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from sync.core.consolidate import MERGE_LOOP, MISSING_PERSON
+from sync.core.consolidate import MERGE_LOOP, MERGE_SUPERSEDED, MISSING_PERSON
 from sync.crypto.at_rest import FieldCipher
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec
@@ -68,6 +68,10 @@ _ORPHAN_REASONS = {
     MERGE_LOOP: (
         "merge not applied: it closes a loop of merges among person records, "
         "which are all read as the one with the smallest id"
+    ),
+    MERGE_SUPERSEDED: (
+        "merge not applied: a later merge (by updated_at) sends the same person record "
+        "to another person"
     ),
 }
 _PERSON_REJECTED = "orphan: refers to a person record whose line was rejected (see its reject)"
@@ -214,6 +218,7 @@ class StoredRecord(NamedTuple):
     rtype: str
     rid: str
     payload: dict[str, Any]
+    updated_at: str = ""  # its canonical timestamp key, where the reader needs it
 
 
 def reject_key(fingerprint: str) -> str:
@@ -531,17 +536,16 @@ class Ledger:
     def iter_current_records(self) -> Iterator[StoredRecord]:
         """Every current, not deleted record, payload decoded."""
         table = schema.records
-        query = select(table.c.agency, table.c.rtype, table.c.rid, table.c.payload).where(
-            table.c.deleted.is_(False)
-        )
+        columns = (table.c.agency, table.c.rtype, table.c.rid, table.c.payload, table.c.updated_at)
+        query = select(*columns).where(table.c.deleted.is_(False))
         decode = self.codec.decode
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=READ_BATCH).execute(query)
             try:
                 for rows in result.partitions():
-                    for agency, rtype, rid, payload in rows:
+                    for agency, rtype, rid, payload, updated_at in rows:
                         data = from_json(decode(record_key(agency, rtype, rid), payload))
-                        yield StoredRecord(agency, rtype, rid, data)
+                        yield StoredRecord(agency, rtype, rid, data, updated_at)
             finally:
                 result.close()  # a payload that fails to decrypt must not leak the cursor
 

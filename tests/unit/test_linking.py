@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from sync.core.consolidate import (
     MERGE_LOOP,
+    MERGE_SUPERSEDED,
     MISSING_PERSON,
     FeedState,
     Merge,
@@ -265,3 +266,41 @@ def test_every_merged_away_record_means_a_known_person_on_its_chain(
             if current not in direct:
                 break
             current = direct[current]
+
+
+# --- two merges of one source ---------------------------------------------------
+
+
+def test_of_two_merges_of_one_source_the_later_stands_whatever_the_ids_or_order() -> None:
+    later = Merge(Q, "MG10", "A-1", "B-1", "2026-06-01T09:00:00.000000Z")
+    earlier = Merge(Q, "MG9", "A-1", "C-1", "2026-01-01T09:00:00.000000Z")
+    persons = [person(Q, "A-1"), person(Q, "B-1"), person(Q, "C-1")]
+    for merges in ([later, earlier], [earlier, later]):
+        result = consolidate(FeedState(persons=persons, merges=merges))
+        assert result.merged_into == {RecordRef(Q, "A-1"): RecordRef(Q, "B-1")}
+        assert [(o.record_id, o.cause) for o in result.orphans] == [("MG9", MERGE_SUPERSEDED)]
+
+
+def test_a_merge_superseded_by_one_still_waiting_for_its_target_is_set_aside_as_such() -> None:
+    """The later merge's target has not arrived: the source still counts as a person of
+    its own (the later merge waits), and the earlier merge is not applied meanwhile."""
+    later = Merge(Q, "MG2", "A-1", "B-1", "2026-06-01T09:00:00.000000Z")
+    earlier = Merge(Q, "MG1", "A-1", "C-1", "2026-01-01T09:00:00.000000Z")
+    persons = [person(Q, "A-1"), person(Q, "C-1")]
+    result = consolidate(FeedState(persons=persons, merges=[earlier, later]))
+    assert result.merged_into == {}
+    assert set(result.persons) == {RecordRef(Q, "A-1"), RecordRef(Q, "C-1")}
+    assert [(o.record_id, o.cause) for o in result.orphans] == [
+        ("MG1", MERGE_SUPERSEDED),
+        ("MG2", MISSING_PERSON),
+    ]
+
+
+def test_two_merges_of_one_source_into_one_target_are_both_applied() -> None:
+    merges = [
+        Merge(Q, "MG1", "A-1", "B-1", "2026-01-01T09:00:00.000000Z"),
+        Merge(Q, "MG2", "A-1", "B-1", "2026-06-01T09:00:00.000000Z"),
+    ]
+    result = consolidate(FeedState(persons=[person(Q, "A-1"), person(Q, "B-1")], merges=merges))
+    assert result.merged_into == {RecordRef(Q, "A-1"): RecordRef(Q, "B-1")}
+    assert result.orphans == []
