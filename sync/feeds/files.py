@@ -23,10 +23,27 @@ from sync.ingest import Unit
 
 # A file saved as UTF-16 or UTF-32 starts with one of these; feeds are UTF-8.
 WIDE_UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+# A compressed file starts with its format's signature; feeds are read as they are.
+COMPRESSED_SIGNATURES = (
+    (b"\x1f\x8b", "gzip"),
+    (b"PK\x03\x04", "zip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+)
 # One record's end and the next one's start parted by a carriage return alone: in
 # JSON a `}` and a `{` can only be parted by a comma, so this is a line end of a file
 # saved with old Mac line ends, where the whole file reads as one line.
 RECORDS_PARTED_BY_CR = re.compile(rb"\}[ \t]*\r[ \t]*\{")
+
+
+def _refuse_compressed(path: Path, first: bytes) -> None:
+    """Refuse a feed file that is an archive: its bytes would only be read as bad lines."""
+    for signature, kind in COMPRESSED_SIGNATURES:
+        if first.startswith(signature):
+            raise UsageError(
+                f"The feed file {path.name} is compressed ({kind}); decompress it and give "
+                "the JSON Lines file."
+            )
 
 
 def _open_lines(path: Path) -> Iterator[bytes]:
@@ -38,6 +55,7 @@ def _open_lines(path: Path) -> Iterator[bytes]:
                     f"The feed file {path.name} is not UTF-8 text (it was saved as UTF-16 "
                     "or UTF-32); save it as UTF-8."
                 )
+            _refuse_compressed(path, first)
             if RECORDS_PARTED_BY_CR.search(first):
                 raise UsageError(
                     f"The feed file {path.name} ends its lines with carriage returns alone; "

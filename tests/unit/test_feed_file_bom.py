@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
 import json
+import lzma
+import zipfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -63,6 +69,36 @@ def test_a_feed_file_that_cannot_be_read_as_lines_is_refused_in_one_sentence(
         list(unit.items)
 
     assert str(caught.value) == sentence
+
+
+def _zipped(content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("probation.jsonl", content)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("compress", "kind"),
+    [(gzip.compress, "gzip"), (_zipped, "zip"), (bz2.compress, "bzip2"), (lzma.compress, "xz")],
+    ids=["gzip", "zip", "bzip2", "xz"],
+)
+def test_a_compressed_feed_file_is_refused_naming_its_kind(
+    tmp_path: Path, compress: Callable[[bytes], bytes], kind: str
+) -> None:
+    """Read as it is, its bytes would be rejected line by line as not JSON: refused whole."""
+    path = tmp_path / "probation.jsonl"
+    path.write_bytes(compress(((LINE + "\n") * 2).encode()))
+    context = FeedContext("probation", date(2026, 11, 28))
+
+    (unit,) = PlainFileSource(path).units(context, guard=None)  # type: ignore[arg-type]
+    with pytest.raises(UsageError) as caught:
+        list(unit.items)
+
+    assert str(caught.value) == (
+        f"The feed file probation.jsonl is compressed ({kind}); decompress it and give the "
+        "JSON Lines file."
+    )
 
 
 def test_crlf_line_ends_read_as_line_feeds(tmp_path: Path) -> None:
