@@ -9,10 +9,12 @@ contract's example lists them, probation before police.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from sync.local_day import day_in_england
 from tests.conftest import run_cli
 from tests.feed_records import STAMP, Record, person, run_args, write_feeds
 
@@ -121,3 +123,27 @@ def test_ownership_and_timeline_lines_have_the_contract_shape(
         _segment("2025-03-01", "2026-06-30", "probation", "PROB-SEXUAL", True),
         _segment("2026-07-01", None, "police", "POLICE-REGISTERED", True),
     ]
+
+
+def test_ownership_without_as_of_gives_the_segment_covering_today_in_england(
+    tmp_path: Path,
+) -> None:
+    """`cli.md`: `--as-of` on `export ownership` picks the segment; left out, today. The
+    licence ends yesterday, so today the police registration owns the subject."""
+    yesterday = day_in_england(datetime.now(UTC)) - timedelta(days=1)
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    feeds = _feeds(folder, POLICE_REFS[0])
+    probation_feed = Path(feeds[feeds.index("--probation-feed") + 1])
+    probation_feed.write_text(
+        probation_feed.read_text().replace('"2026-06-30"', f'"{yesterday.isoformat()}"')
+    )
+    run_cli(*feeds[: feeds.index("--as-of")], cwd=tmp_path)
+
+    (today,) = _lines(tmp_path, "ownership")
+    (before,) = _lines(tmp_path, "ownership", "--as-of", yesterday.isoformat())
+
+    assert (before["owner"], before["to"]) == ("probation", yesterday.isoformat())
+    today_now = day_in_england(datetime.now(UTC))
+    assert (today["owner"], today["rule"], today["to"]) == ("police", "POLICE-REGISTERED", None)
+    assert today["from"] in {(yesterday + timedelta(days=1)).isoformat(), today_now.isoformat()}
