@@ -260,8 +260,11 @@ def deliver_pass(
         except GatewayError as error:
             _record_failure(app, batch, error, now, rand())
             counts.failed += 1
-            log.warning(
-                "delivery to %s failed (%s); batch kept for retry", agency, type(error).__name__
+            log.warning(  # the product's own sentence: it names no person
+                "delivery to %s failed (%s): %s; batch kept for retry",
+                agency,
+                type(error).__name__,
+                error,
             )
             return DeliveryPass(counts, error)
         _record_delivery(app, agency, batch, receipt)

@@ -69,8 +69,9 @@ def test_a_gateway_without_the_hub_s_new_keys_is_named_with_its_own_sentence(
 
 
 def test_a_receipt_signed_with_a_key_the_hub_lacks_names_the_key_and_the_import(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Said in the pass's outcome and in the log a background worker writes alike."""
     keys = tmp_path / "keys"
     make_keys(keys)
     _run(keys, tmp_path)
@@ -88,4 +89,9 @@ def test_a_receipt_signed_with_a_key_the_hub_lacks_names_the_key_and_the_import(
         f"the {AGENCY} gateway's receipt does not verify: it is signed with key {new_key}, "
         f"which this key ring does not hold; import {AGENCY}'s current public keys with "
         f"`arms-sync keys import --party {AGENCY.value} RING`."
+    )
+    (logged,) = [r.getMessage() for r in caplog.records if r.name == "sync.delivery"]
+    assert logged == (
+        f"delivery to {AGENCY.value} failed (PermanentGatewayError): {delivery.why_waiting}; "
+        "batch kept for retry"
     )
