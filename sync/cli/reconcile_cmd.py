@@ -108,7 +108,8 @@ def reconcile() -> None:
 def list_cmd(
     state: CliState, kind: str | None, show_all: bool, as_json: bool, operator: str | None
 ) -> None:
-    """Open items, oldest first (then by kind)."""
+    """Open items, oldest first (then by kind), each with the day in England it was found."""
+    from sync.local_day import day_in_england
     from sync.reconcile.items import list_items
 
     name = state.operator(operator)
@@ -122,7 +123,7 @@ def list_cmd(
         else:
             refs = " ".join(item.refs)
             click.echo(
-                f"{item.opened.date().isoformat()} {item.kind:<24} [{item.state}] "
+                f"{day_in_england(item.opened).isoformat()} {item.kind:<24} [{item.state}] "
                 f"{item.key}  {item.subject_id or '-'}  {refs}  {item.detail}"
             )
     if not as_json:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, update
 
+from sync.ledger import schema
 from tests.e2e.test_reconcile_cli import (
     OPERATOR,
     REASON,
@@ -52,6 +54,22 @@ def test_resolve_and_reopen_each_say_what_the_flag_is_now(ledger: Path) -> None:
 
     assert resolved.stdout == "The flag duplicate|police|LA-1 is now resolved.\n"
     assert reopened.stdout == "The flag duplicate|police|LA-1 is now open.\n"
+
+
+def test_the_listing_dates_an_item_by_the_day_in_england_it_was_found(ledger: Path) -> None:
+    """Found at 23:30 UTC on a summer evening: 00:30 the next day in England."""
+    engine = create_engine(f"sqlite:///{ledger / 'arms-sync.db'}")
+    with engine.begin() as conn:
+        conn.execute(
+            update(schema.flags)
+            .where(schema.flags.c.key == KEPT_OPEN)
+            .values(first_seen=datetime(2026, 7, 1, 23, 30, tzinfo=UTC))
+        )
+    engine.dispose()
+
+    listed = arms_sync("reconcile", "list", cwd=ledger).stdout.splitlines()
+
+    assert listed[0].split()[:2] == ["2026-07-02", "flag"]
 
 
 def test_the_listing_shows_each_item_on_a_line_and_counts_them_in_words(ledger: Path) -> None:
