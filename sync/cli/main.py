@@ -35,6 +35,10 @@ NO_COMMAND_ERROR: type[click.UsageError] | None = getattr(
 )
 DEBUG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 LINE_BREAK = re.compile(r"\s*\n\s*")
+# Click's second sentence, joined to the first: errors are one sentence. Its choices
+# follow a semicolon; a suggestion ("Did you mean …?") goes in brackets.
+CHOICES_SENTENCE = re.compile(r"\. Choose from\b")
+SUGGESTION_SENTENCE = re.compile(r"\. (Did you mean [^?]*\?)$")
 SENTENCE_ENDS = (".", "!", "?")
 log = logging.getLogger(__name__)
 
@@ -209,7 +213,8 @@ def standard_output_refused(error: StandardOutputFailure) -> ArmsSyncError:
 
 
 def one_sentence(error: click.ClickException) -> str:
-    """Click's message as one line ending in a full stop; a missing command names the choices.
+    """Click's message as one sentence on one line, ending in a full stop; a missing command
+    names the choices.
 
     Click breaks some messages over lines (the choices of a missing option), leaves
     some without a full stop, and gives a group's whole help when its command is
@@ -221,6 +226,8 @@ def one_sentence(error: click.ClickException) -> str:
         names = ", ".join(group.list_commands(ctx)) if isinstance(group, click.Group) else ""
         return f"Missing command: one of {names} (`{ctx.command_path} --help` describes them)."
     text = capitalised(LINE_BREAK.sub(" ", error.format_message()).strip())
+    text = CHOICES_SENTENCE.sub("; choose from", text)
+    text = SUGGESTION_SENTENCE.sub(lambda found: f" ({found.group(1).lower()}).", text)
     return text if text.endswith(SENTENCE_ENDS) else f"{text}."
 
 

@@ -289,10 +289,11 @@ def test_a_report_from_a_ledger_without_a_run_is_refused(
     [
         ((), "Error: Missing command: one of audit, beat, "),
         (("export",), "Error: Missing command: one of links, ownership, timeline "),
-        (("report", "duplicates"), "Error: Missing option '--format'. Choose from: json, csv, "),
+        (("report", "duplicates"), "Error: Missing option '--format'; choose from: json, csv, "),
         (("export", "timeline", "extra"), "Error: Got unexpected extra argument (extra)."),
+        (("export", "ownership", "--ou"), "Error: No such option '--ou' (did you mean '--out'?)."),
     ],
-    ids=["no command", "no subcommand", "missing choice", "extra argument"],
+    ids=["no command", "no subcommand", "missing choice", "extra argument", "misspelt option"],
 )
 def test_a_usage_error_from_the_option_parser_is_one_sentence(
     empty: Path, args: tuple[str, ...], expected: str
