@@ -99,7 +99,8 @@ def resolve_merges(merges: Iterable[Merge], known: set[RecordRef]) -> dict[Recor
 
 def merges_in_force(merges: Iterable[Merge]) -> dict[RecordRef, Merge]:
     """Each merged-away person's merge in force: of several merges of one source, the
-    one with the latest `updated_at` ("from now on"); on a tie, the larger id."""
+    one with the latest `updated_at` ("from now on"); on a tie, the id later in text
+    order (a fixed choice that never depends on the order records arrive in)."""
     in_force: dict[RecordRef, Merge] = {}
     for merge in sorted(merges, key=lambda m: (m.updated_at, m.id)):
         in_force[RecordRef(merge.agency, merge.source_person_id)] = merge
