@@ -10,6 +10,7 @@ from typing import Any, cast
 import pytest
 
 from tests.conftest import run_cli
+from tests.unit.test_report_build import CLI_FLAG_KEYS, CLI_SUMMARY_KEYS, CLI_TOP_KEYS
 
 pytestmark = pytest.mark.e2e
 AS_OF = "2026-11-28"
@@ -78,37 +79,19 @@ def test_examples_decide_exactly_as_the_spec(
     assert_keys_in_contract_order(report)
 
 
-# `cli.md`'s report shape: its keys, in its order (a report may add keys after them, and
-# a flag may add keys among them).
-REPORT_KEYS = ["as_of", "window_days", "from", "to", "summary", "flags"]
-SUMMARY_KEYS = ["flags", "redundant_completed", "hours_lost_estimate", "by_area", "by_month"]
-FLAG_KEYS = [
-    "kind",
-    "subject_id",
-    "agency",
-    "assessment_id",
-    "reference_date",
-    "owner_at_reference_date",
-    "rule_at_reference_date",
-    "counterpart",
-    "redundant",
-    "area",
-]
-
-
-def _in_order(keys: list[str], contract: list[str]) -> list[str]:
+def _in_order(keys: list[str], contract: tuple[str, ...]) -> list[str]:
     """The contract's keys as they come in `keys` (all there, in the contract's order)."""
     return [key for key in keys if key in contract]
 
 
 def assert_keys_in_contract_order(report: dict[str, Any]) -> None:
     """The report, its summary and every flag name `cli.md`'s keys in `cli.md`'s order."""
-    assert list(report)[: len(REPORT_KEYS)] == REPORT_KEYS
-    assert list(report["summary"])[: len(SUMMARY_KEYS)] == SUMMARY_KEYS
+    assert tuple(report)[: len(CLI_TOP_KEYS)] == CLI_TOP_KEYS
+    assert tuple(report["summary"])[: len(CLI_SUMMARY_KEYS)] == CLI_SUMMARY_KEYS
     assert list(report["summary"]["by_area"][0])[:2] == ["area", "flags"]
     assert list(report["summary"]["by_month"][0])[:2] == ["month", "flags"]
     for flag in report["flags"]:
-        assert _in_order(list(flag), FLAG_KEYS) == FLAG_KEYS
+        assert tuple(_in_order(list(flag), CLI_FLAG_KEYS)) == CLI_FLAG_KEYS
         if flag["counterpart"] is not None:
             counterpart = list(flag["counterpart"])[:3]
             assert counterpart == ["agency", "assessment_id", "reference_date"]
