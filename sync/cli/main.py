@@ -38,7 +38,7 @@ LINE_BREAK = re.compile(r"\s*\n\s*")
 # Click's second sentence, joined to the first: errors are one sentence. Its choices
 # follow a semicolon; a suggestion ("Did you mean …?") goes in brackets.
 CHOICES_SENTENCE = re.compile(r"\. Choose from\b")
-SUGGESTION_SENTENCE = re.compile(r"\. (Did you mean [^?]*\?)$")
+SUGGESTION_SENTENCE = re.compile(r"\. \(?D(id you mean [^?]*\?)\)?$")
 SENTENCE_ENDS = (".", "!", "?")
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def one_sentence(error: click.ClickException) -> str:
         return f"Missing command: one of {names} (`{ctx.command_path} --help` describes them)."
     text = capitalised(LINE_BREAK.sub(" ", error.format_message()).strip())
     text = CHOICES_SENTENCE.sub("; choose from", text)
-    text = SUGGESTION_SENTENCE.sub(lambda found: f" ({found.group(1).lower()}).", text)
+    text = SUGGESTION_SENTENCE.sub(lambda found: f" (d{found.group(1)}).", text)
     return text if text.endswith(SENTENCE_ENDS) else f"{text}."
 
 

@@ -292,8 +292,19 @@ def test_a_report_from_a_ledger_without_a_run_is_refused(
         (("report", "duplicates"), "Error: Missing option '--format'; choose from: json, csv, "),
         (("export", "timeline", "extra"), "Error: Got unexpected extra argument (extra)."),
         (("export", "ownership", "--ou"), "Error: No such option '--ou' (did you mean '--out'?)."),
+        (
+            ("reconcile", "list", "--al"),
+            "Error: No such option '--al' (did you mean one of: '--all', '--help'?).",
+        ),
     ],
-    ids=["no command", "no subcommand", "missing choice", "extra argument", "misspelt option"],
+    ids=[
+        "no command",
+        "no subcommand",
+        "missing choice",
+        "extra argument",
+        "misspelt option",
+        "misspelt option, two alike",
+    ],
 )
 def test_a_usage_error_from_the_option_parser_is_one_sentence(
     empty: Path, args: tuple[str, ...], expected: str
