@@ -32,8 +32,9 @@ def open_source(spec: str, agency: str, app: App) -> FeedSource:
 
 
 def feed_file(spec: str, agency: str, app: App) -> Path:
-    """The feed file `spec` names; refused in one sentence if it is missing, or unsealed
-    where the deployment reads sealed feeds only."""
+    """The feed file `spec` names; refused in one sentence if it is missing, cannot be a
+    feed (UTF-16, compressed, lines ended by carriage returns alone), or is unsealed where
+    the deployment reads sealed feeds only."""
     path = Path(spec)
     shown = path.name or spec  # `.` or `/` has no last part to name
     other_url = OTHER_URL.match(spec)
@@ -45,7 +46,8 @@ def feed_file(spec: str, agency: str, app: App) -> Path:
         )
     if not _is_file(path):
         raise UsageError(f"The {agency} feed file {shown} does not exist or is not a file.")
-    if app.settings.sealed_feeds_only and not is_sealed_file(path):
+    sealed = is_sealed_file(path)  # reads its first line, and refuses a file no feed is
+    if app.settings.sealed_feeds_only and not sealed:
         raise InputRefused(
             f"The {agency} feed file {shown} is not sealed, and this deployment reads "
             "sealed feeds only (the sealed_feeds_only setting)."

@@ -23,12 +23,13 @@ from sync.ingest import Unit
 
 # A file saved as UTF-16 or UTF-32 starts with one of these; feeds are UTF-8.
 WIDE_UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
-# A compressed file starts with its format's signature; feeds are read as they are.
+# A compressed file starts with its format's signature (bzip2's: "BZh", a block size
+# and the first block's magic number, so no text line is taken for one).
 COMPRESSED_SIGNATURES = (
-    (b"\x1f\x8b", "gzip"),
-    (b"PK\x03\x04", "zip"),
-    (b"BZh", "bzip2"),
-    (b"\xfd7zXZ\x00", "xz"),
+    (re.compile(rb"\x1f\x8b"), "gzip"),
+    (re.compile(rb"PK\x03\x04"), "zip"),
+    (re.compile(rb"BZh[1-9]1AY&SY"), "bzip2"),
+    (re.compile(rb"\xfd7zXZ\x00"), "xz"),
 )
 # One record's end and the next one's start parted by a carriage return alone: in
 # JSON a `}` and a `{` can only be parted by a comma, so this is a line end of a file
@@ -39,7 +40,7 @@ RECORDS_PARTED_BY_CR = re.compile(rb"\}[ \t]*\r[ \t]*\{")
 def _refuse_compressed(path: Path, first: bytes) -> None:
     """Refuse a feed file that is an archive: its bytes would only be read as bad lines."""
     for signature, kind in COMPRESSED_SIGNATURES:
-        if first.startswith(signature):
+        if signature.match(first):
             raise UsageError(
                 f"The feed file {path.name} is compressed ({kind}); decompress it and give "
                 "the JSON Lines file."

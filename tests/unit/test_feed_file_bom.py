@@ -16,7 +16,7 @@ import pytest
 
 from sync.errors import UsageError
 from sync.feeds.files import PlainFileSource, is_sealed_file
-from sync.feeds.jsonl import UTF8_BOM, Accepted
+from sync.feeds.jsonl import UTF8_BOM, Accepted, Rejected
 from sync.feeds.models import FeedContext
 from tests.feed_records import person
 
@@ -99,6 +99,16 @@ def test_a_compressed_feed_file_is_refused_naming_its_kind(
         f"The feed file probation.jsonl is compressed ({kind}); decompress it and give the "
         "JSON Lines file."
     )
+
+
+def test_a_text_line_that_starts_like_a_bzip2_file_is_read_as_a_line(tmp_path: Path) -> None:
+    path = tmp_path / "probation.jsonl"
+    path.write_bytes(b"BZh9 export header\n" + (LINE + "\n").encode())
+    context = FeedContext("probation", date(2026, 11, 28))
+
+    (unit,) = PlainFileSource(path).units(context, guard=None)  # type: ignore[arg-type]
+
+    assert [type(item) for item in unit.items] == [Rejected, Accepted]
 
 
 def test_crlf_line_ends_read_as_line_feeds(tmp_path: Path) -> None:

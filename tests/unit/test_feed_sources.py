@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,13 @@ def test_a_plain_file_is_refused_where_only_sealed_feeds_are_read(tmp_path: Path
     with pytest.raises(InputRefused, match="is not sealed"):
         feed_for_workers(str(plain), "probation", _app(tmp_path, sealed_feeds_only=True))
     assert not (tmp_path / "ledger.db").exists()
+
+
+def test_a_compressed_file_is_refused_before_any_worker_reads_it(tmp_path: Path) -> None:
+    """Checked when the cycle is started, in one sentence, rather than by each ingest
+    attempt until the task is dead-lettered."""
+    compressed = tmp_path / "probation.jsonl.gz"
+    compressed.write_bytes(gzip.compress(b'{"type": "person"}\n'))
+
+    with pytest.raises(UsageError, match=r"is compressed \(gzip\)"):
+        feed_for_workers(str(compressed), "probation", _app(tmp_path))
