@@ -377,13 +377,22 @@ def _live_manual_acts(
     made after an unlink it meets through an agency's merge joins the pair, and
     an unlink made after such a link parts it.
     """
-    latest: dict[Pair, bool] = {}
-    for act in inputs.link_acts:
-        pair = _live_pair(act.a, act.b, merged)
+    latest = latest_link_acts(inputs.link_acts, lambda a, b: _live_pair(a, b, merged))
+    edges = [Edge(a, b, MATCHED_BY_MANUAL) for (a, b), act in latest.items() if act.link]
+    return edges, frozenset(pair for pair, act in latest.items() if not act.link)
+
+
+def latest_link_acts(
+    acts: Iterable[LinkAct], pair_of: Callable[[RecordRef, RecordRef], Pair | None]
+) -> dict[Pair, LinkAct]:
+    """The latest of `acts` (oldest first) on each pair `pair_of` makes of an act's two
+    records (None: the act counts for no pair), whichever records it named."""
+    latest: dict[Pair, LinkAct] = {}
+    for act in acts:
+        pair = pair_of(act.a, act.b)
         if pair is not None:
-            latest[pair] = act.link
-    edges = [Edge(a, b, MATCHED_BY_MANUAL) for (a, b), link in latest.items() if link]
-    return edges, frozenset(pair for pair, link in latest.items() if not link)
+            latest[pair] = act
+    return latest
 
 
 def ordered_pair(a: RecordRef, b: RecordRef) -> Pair:

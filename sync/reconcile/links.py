@@ -15,14 +15,21 @@ from sqlalchemy import ColumnElement, Connection, and_, or_, update
 from sync.app import App
 from sync.audit.chain import AuditKind
 from sync.audit.pipeline_hooks import person_ref
-from sync.core.decide import DecisionInputs, Decisions, LinkAct, ordered_pair
+from sync.core.decide import (
+    DecisionInputs,
+    Decisions,
+    LinkAct,
+    Pair,
+    latest_link_acts,
+    ordered_pair,
+)
 from sync.core.records import RecordRef
 from sync.errors import UsageError
 from sync.ledger.codec import field_key
 from sync.ledger.tables_manual import manual_links, review_items
 from sync.reconcile.acts import Actor, AuditNote, new_act_id, require_person
 from sync.reconcile.apply import ManualAct, preview_or_apply
-from sync.reconcile.manual_inputs import ACTION_LINK, ACTION_UNLINK, unlinked_pairs
+from sync.reconcile.manual_inputs import ACTION_LINK, ACTION_UNLINK
 from sync.reconcile.preview import ActOutcome
 
 LINK_PREFIX = "LNK"
@@ -103,8 +110,8 @@ def _act(
 def _explained(
     a: RecordRef, b: RecordRef, action: str, inputs: DecisionInputs, decisions: Decisions
 ) -> tuple[str, ...]:
-    """The preview's notes: a pair the agency merged, then (for a link) unlinked pairs it
-    brings together."""
+    """The preview's notes: a pair the agency merged, then (for a link) the unlinks it
+    lifts or brings together."""
     notes = _merged_by_their_agency(a, b, action, decisions)
     if action == ACTION_LINK:
         notes += _unlinked_pairs_joined(a, b, inputs, decisions)
@@ -114,28 +121,62 @@ def _explained(
 def _unlinked_pairs_joined(
     a: RecordRef, b: RecordRef, inputs: DecisionInputs, decisions: Decisions
 ) -> tuple[str, ...]:
-    """A sentence for each pair an operator unlinked that ends up in the linked subject.
+    """A sentence for each unlink this link lifts through an agency's merge, then for each
+    unlink still standing whose two records end up in the linked subject.
 
-    An unlink forbids only the direct edge between its two records, so a link
-    elsewhere can join them through other records; the operator is told.
+    Acts count per pair of the people their records now mean (`latest_link_acts`),
+    as in the decision pass. An unlink forbids only the direct edge between its
+    two records, so a link elsewhere can join them through other records; the
+    operator is told either way. Relinking the very pair unlinked says nothing.
     """
     merged_into = decisions.merged_into
+
+    def people(first: RecordRef, second: RecordRef) -> Pair | None:
+        live = (merged_into.get(first, first), merged_into.get(second, second))
+        return None if live[0] == live[1] else ordered_pair(*live)
+
     subject_of = {ref: s.subject_id for s in decisions.subjects for ref in s.members}
     linked = subject_of.get(merged_into.get(a, a))
     if linked is None:
         return ()
-    notes = []
-    for first, second in unlinked_pairs(inputs.link_acts):
-        if subject_of.get(merged_into.get(first, first)) != linked:
-            continue
-        if subject_of.get(merged_into.get(second, second)) != linked:
-            continue
-        notes.append(
-            f"An operator unlinked {first.agency}:{first.person_id} and "
-            f"{second.agency}:{second.person_id}; with this link they are in one subject "
-            "through other links (an unlink keeps only their direct link apart)."
-        )
-    return tuple(notes)
+
+    def joined(pair: Pair) -> bool:
+        return subject_of.get(pair[0]) == linked == subject_of.get(pair[1])
+
+    before = latest_link_acts(inputs.link_acts[:-1], people)
+    after = latest_link_acts(inputs.link_acts, people)
+    named = ordered_pair(a, b)
+    lifted = [
+        _lifted_note(act)
+        for pair, act in sorted(before.items())
+        if not act.link
+        and after[pair].link
+        and ordered_pair(act.a, act.b) != named
+        and joined(pair)
+    ]
+    standing = [
+        _joined_note(act) for pair, act in sorted(after.items()) if not act.link and joined(pair)
+    ]
+    return (*lifted, *standing)
+
+
+def _named(act: LinkAct) -> str:
+    first, second = ordered_pair(act.a, act.b)
+    return f"{first.agency}:{first.person_id} and {second.agency}:{second.person_id}"
+
+
+def _lifted_note(act: LinkAct) -> str:
+    return (
+        f"An operator unlinked {_named(act)}; this link names the same people (one of "
+        "the records has since been merged by its agency), so it lifts that unlink."
+    )
+
+
+def _joined_note(act: LinkAct) -> str:
+    return (
+        f"An operator unlinked {_named(act)}; with this link they are in one subject "
+        "through other links (an unlink keeps only their direct link apart)."
+    )
 
 
 def _merged_by_their_agency(

@@ -8,11 +8,9 @@ on each live pair stand, whichever records it named.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from sqlalchemy import Connection, select
 
-from sync.core.decide import LinkAct, Pair, ordered_pair
+from sync.core.decide import LinkAct
 from sync.core.records import Agency, RecordRef
 from sync.ledger.tables_manual import manual_links
 
@@ -36,9 +34,3 @@ def load_link_acts(conn: Connection) -> tuple[LinkAct, ...]:
         LinkAct(RecordRef(Agency(aa), ap), RecordRef(Agency(ba), bp), action == ACTION_LINK)
         for action, aa, ap, ba, bp in rows
     )
-
-
-def unlinked_pairs(acts: Iterable[LinkAct]) -> list[Pair]:
-    """The pairs of records, as named, whose latest act is an unlink, in pair order."""
-    latest = {ordered_pair(act.a, act.b): act.link for act in acts}
-    return sorted(pair for pair, link in latest.items() if not link)

@@ -34,6 +34,11 @@ NOTE = (
     "one subject through other links (an unlink keeps only their direct link apart)."
 )
 
+LIFTED = (
+    "An operator unlinked police:LAN-1 and probation:X100001; this link names the same "
+    "people (one of the records has since been merged by its agency), so it lifts that unlink."
+)
+
 
 def first_feeds() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """Probation's record and the police's with one PNC, and a second police record."""
@@ -127,7 +132,8 @@ def test_a_link_that_joins_an_unlinked_record_its_agency_merged_away_says_so(
     """An agency later merged one of the unlinked records into another of its people: a
     link bringing that person's subject and the other record's together joins the
     unlinked pair through the merge, and the preview says so. The link is the later
-    act, so it stands even where it names the very pair the unlink now means."""
+    act, so it stands even where it names the very pair the unlink now means; then it
+    lifts the unlink, and the preview says that instead."""
     probation, police = first_feeds()
     if merging is Agency.PROBATION:
         probation += _merged_away("probation", PROBATION.person_id, PROBATION_TARGET.person_id)
@@ -140,7 +146,8 @@ def test_a_link_that_joins_an_unlinked_record_its_agency_merged_away_says_so(
     live = {PROBATION: PROBATION_TARGET} if merging is Agency.PROBATION else {}
     joined = {live.get(first, first), second}
     assert any(joined <= set(view.members) for view in outcome.preview.after)
-    assert outcome.preview.notes == (NOTE,)
+    names_the_unlinked_people = first == PROBATION and second == POLICE_TARGET
+    assert outcome.preview.notes == ((LIFTED,) if names_the_unlinked_people else (NOTE,))
 
 
 def test_a_link_that_joins_several_unlinked_pairs_names_each_in_pair_order(
@@ -163,3 +170,20 @@ def test_a_link_that_joins_several_unlinked_pairs_names_each_in_pair_order(
         assert outcome.preview.notes == (NOTE, NOTE.replace("LAN-1", POLICE_TARGET.person_id))
     finally:
         application.close()
+
+
+def test_an_unlink_a_later_link_lifted_through_a_merge_is_not_told_again(
+    app: App, tmp_path: Path
+) -> None:
+    """Probation merged the unlinked record away, and an operator then linked its target
+    with the police record: that later link stands for the same people, so a link elsewhere
+    joins no unlinked pair."""
+    probation, police = first_feeds()
+    probation += _merged_away("probation", PROBATION.person_id, PROBATION_TARGET.person_id)
+    run_cycle(app, write_sources(tmp_path, probation, police), AS_OF)
+    lifting = link(app, PROBATION_TARGET, POLICE, ACTOR, apply=True)
+    assert lifting.preview.notes == (LIFTED,)
+
+    outcome = link(app, PROBATION_TARGET, OTHER_POLICE, ACTOR, apply=False)
+
+    assert outcome.preview.notes == ()
