@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -45,6 +46,9 @@ from sync.ledger.outbox import UNSEALED, reseal_batch, sealed_under_retired_keys
 from sync.ledger.run_locks import hold_ledger_task_lock
 
 log = logging.getLogger(__name__)
+# A gateway's own words, quoted in its error (`, saying "…"`): bounded, yet free text
+# that may name anyone, so a log line leaves them out (a run's summary shows them).
+GATEWAY_WORDS = re.compile(r', saying ".*"')
 # What a delivery pass's counts name besides the numbers, as a task's result.
 RESULT_REFUSED = "refused"  # the class of the gateway's refusal that ended the pass
 RESULT_FAILURE = "failure"  # the gateway's sentence for the failure that ended the pass
@@ -260,11 +264,11 @@ def deliver_pass(
         except GatewayError as error:
             _record_failure(app, batch, error, now, rand())
             counts.failed += 1
-            log.warning(  # the product's own sentence: it names no person
+            log.warning(
                 "delivery to %s failed (%s): %s; batch kept for retry",
                 agency,
                 type(error).__name__,
-                error,
+                loggable(error),
             )
             return DeliveryPass(counts, error)
         _record_delivery(app, agency, batch, receipt)
@@ -272,6 +276,12 @@ def deliver_pass(
         counts.notices += batch.notice_count
         counts.pending -= 1
     return DeliveryPass(counts)
+
+
+def loggable(error: GatewayError) -> str:
+    """A gateway failure's sentence for a log line: the product's own words only, without
+    the gateway's quoted reason or the closing full stop."""
+    return GATEWAY_WORDS.sub("", str(error)).removesuffix(".")
 
 
 @dataclass(frozen=True, slots=True)

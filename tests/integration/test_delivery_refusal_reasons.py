@@ -50,8 +50,9 @@ def _run(keys: Path, tmp_path: Path) -> None:
 
 
 def test_a_gateway_without_the_hub_s_new_keys_is_named_with_its_own_sentence(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The pass's outcome quotes the gateway; a worker's log line leaves its words out."""
     keys = tmp_path / "keys"
     make_keys(keys)
     agency_ring = load_keyring(keys, AGENCY)  # the agency has not imported the hub's new keys
@@ -65,6 +66,11 @@ def test_a_gateway_without_the_hub_s_new_keys_is_named_with_its_own_sentence(
     assert delivery.why_waiting == (
         f"the {AGENCY} gateway refused the envelope with HTTP 400 (envelope_rejected), "
         f'saying "Key {new_key} is not in the key ring".'
+    )
+    (logged,) = [r.getMessage() for r in caplog.records if r.name == "sync.delivery"]
+    assert logged == (
+        f"delivery to {AGENCY.value} failed (EnvelopeRefusedError): the {AGENCY} gateway "
+        "refused the envelope with HTTP 400 (envelope_rejected); batch kept for retry"
     )
 
 
@@ -92,6 +98,6 @@ def test_a_receipt_signed_with_a_key_the_hub_lacks_names_the_key_and_the_import(
     )
     (logged,) = [r.getMessage() for r in caplog.records if r.name == "sync.delivery"]
     assert logged == (
-        f"delivery to {AGENCY.value} failed (PermanentGatewayError): {delivery.why_waiting}; "
-        "batch kept for retry"
+        f"delivery to {AGENCY.value} failed (PermanentGatewayError): "
+        f"{delivery.why_waiting.removesuffix('.')}; batch kept for retry"
     )
