@@ -189,7 +189,7 @@ def repoint(
 
 
 def _merge_orphans(
-    merges: Iterable[Merge],
+    merges: Sequence[Merge],
     merged_into: Mapping[RecordRef, RecordRef],
     live: Mapping[RecordRef, Person],
 ) -> list[Orphan]:

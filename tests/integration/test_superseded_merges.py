@@ -3,7 +3,7 @@ listed.
 
 feed-v1's merge means "from now on the source reference means the target
 person", so of two merges of one source the one with the later `updated_at`
-is in force, whatever their ids (on a tie, the larger id). The other is not
+is in force, whatever their ids (on a tie, the id later in text order). The other is not
 applied and is listed by `rejects` with its reason, never dropped; once the
 later merge is deleted, the earlier is in force again.
 """
