@@ -317,6 +317,30 @@ def _snapshot(engine: Engine) -> Connection:
     return reader
 
 
+# Whether no transaction anywhere on the server is in progress as the snapshot is taken.
+_NOTHING_IN_PROGRESS = text(
+    "SELECT pg_snapshot_xmin(pg_current_snapshot()) = pg_snapshot_xmax(pg_current_snapshot())"
+)
+
+
+def _snapshot_newer_than_the_rewrite(engine: Engine) -> Connection:
+    """A snapshot taken once no write anywhere on the server is in progress.
+
+    A snapshot's horizon is the oldest transaction then in progress on the
+    whole server: one taken while another test's write, begun before the
+    rewrite, is still open would see the old versions as this test's backup
+    did. This stands for a transaction that began after the rewrite, so it is
+    taken when nothing older can be open (another test's writes are short).
+    """
+    deadline = time.monotonic() + 30.0
+    while True:
+        reader = _snapshot(engine)
+        if reader.execute(_NOTHING_IN_PROGRESS).scalar_one() or time.monotonic() > deadline:
+            return reader
+        reader.close()
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("ledger_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("another_begins_meanwhile", [False, True])
 def test_the_storage_is_rewritten_once_a_transaction_open_before_it_has_ended(
@@ -343,7 +367,7 @@ def test_the_storage_is_rewritten_once_a_transaction_open_before_it_has_ended(
         if len(readers) == 1:
             readers[0].close()
             if another_begins_meanwhile:
-                readers.append(_snapshot(backup))
+                readers.append(_snapshot_newer_than_the_rewrite(backup))
         time.sleep(seconds)
 
     monkeypatch.setattr(
