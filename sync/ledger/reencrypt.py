@@ -225,39 +225,49 @@ def compact_storage(engine: Engine) -> None:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if postgresql and not _older_snapshots_ended(conn, SNAPSHOT_WAIT_SECONDS):
             log.warning(
-                "A transaction open since before the re-encryption (a backup in progress, "
-                "say) still sees rows as they were; their old versions stay in the ledger's "
-                "storage until a VACUUM FULL after it ends."
+                "A transaction that may still see rows as they were before the re-encryption "
+                "(a backup in progress, say) is still open; their old versions stay in the "
+                "ledger's storage until a VACUUM FULL after it ends."
             )
         for statement in statements:
             conn.execute(text(statement))
 
 
-# Open transactions that may keep a row's old version alive, each by its session and
-# start: a snapshot in this database, or a write anywhere on the server (a snapshot
-# taken while it runs, VACUUM's own included, keeps what it might not yet have seen).
-_SNAPSHOTS = text(
-    "SELECT pid, xact_start FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-    "AND (backend_xid IS NOT NULL "
-    "OR (datname = current_database() AND backend_xmin IS NOT NULL))"
+XID_MODULUS = 2**32  # a transaction id as pg_stat_activity shows it: 32 bits, wrapping
+
+# The first transaction id not yet begun: every rewrite batch has committed before it.
+_HORIZON = text("SELECT CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text)")
+
+# Other sessions that may keep a row's old version alive: a write begun before the horizon,
+# in any database of the server (a snapshot taken while it runs, VACUUM's own included,
+# keeps what it might not yet have seen), or a snapshot in this database older than the
+# horizon (a backup, or any transaction begun while such a write was still open).
+# `age` compares transaction ids across their wrap-around: the older, the greater.
+_OLDER_THAN_HORIZON = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+    "AND (age(backend_xid) > age(CAST(:horizon AS xid)) "
+    "OR (datname = current_database() AND age(backend_xmin) > age(CAST(:horizon AS xid))))"
 )
 
 
 def _older_snapshots_ended(conn: Connection, within_seconds: float) -> bool:
-    """Wait until every transaction of another session open now has ended (or `within_seconds`).
+    """Wait until no other session can still see a row as it was before the rewrite.
 
     VACUUM FULL keeps a row's old version while a transaction that may still
-    see it is open (an autovacuum's analysis, a backup), or one that writes,
-    in any database of the server, began before the rewrite ended. Those
-    begun later cannot hold the old versions back.
+    see it is open: one whose snapshot is older than the rewrite's commits,
+    in this database (an autovacuum's analysis, a backup, or one begun later
+    while an older write was open), or one that writes, in any database of
+    the server, begun before the rewrite ended. Waiting for the sessions open
+    now would miss those begun meanwhile with an old snapshot; waiting for a
+    horizon does not, and ends once everything older than it has ended.
+    Returns False if that has not happened within `within_seconds`.
     """
-    open_now = {tuple(row) for row in conn.execute(_SNAPSHOTS)}
+    horizon = str(int(conn.execute(_HORIZON).scalar_one()) % XID_MODULUS)
     deadline = time.monotonic() + within_seconds
-    while open_now:
+    while conn.execute(_OLDER_THAN_HORIZON, {"horizon": horizon}).scalar_one():
         if time.monotonic() >= deadline:
             return False
         time.sleep(SNAPSHOT_POLL_SECONDS)
-        open_now &= {tuple(row) for row in conn.execute(_SNAPSHOTS)}
     return True
 
 

@@ -392,6 +392,65 @@ def test_the_storage_is_rewritten_once_a_transaction_open_before_it_has_ended(
     assert [sample for sample in held_before if sample in storage] == []
 
 
+def _write_in_progress(engine: Engine) -> Connection:
+    """A connection in a transaction that holds a transaction id (as a long write does)."""
+    writer = engine.connect()
+    writer.begin()
+    writer.execute(text("SELECT pg_current_xact_id()"))
+    return writer
+
+
+@pytest.mark.parametrize("ledger_url", ["postgresql"], indirect=True)
+def test_a_transaction_begun_while_an_older_write_was_open_is_waited_for(
+    ledger_url: str,
+    tmp_path: Path,
+    key_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A transaction begun after the rewrite, while a write begun before it was still open,
+    takes a snapshot as old as that write and keeps the old versions alive as long as it
+    runs: the rewrite of the storage waits for it too, not only for the write."""
+    with _opened(ledger_url, keys_dir=key_dir) as app:
+        _fill(app, tmp_path)
+        old_values = _ciphertext_samples(app.engine)
+        held_before = {sample for sample in old_values if sample in _raw_storage(app.engine)}
+    assert held_before
+
+    other = create_engine(ledger_url)
+    writer = _write_in_progress(other)  # begun before the rewrite
+    readers: list[Connection] = []
+
+    def begin_a_reader_end_the_write_then_wait(seconds: float) -> None:
+        if not readers:
+            readers.append(_snapshot(other))  # as old as the write still open
+            writer.close()
+        else:
+            readers[0].close()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(
+        reencrypt_module,
+        "time",
+        SimpleNamespace(monotonic=time.monotonic, sleep=begin_a_reader_end_the_write_then_wait),
+    )
+    monkeypatch.setattr(reencrypt_module, "SNAPSHOT_WAIT_SECONDS", 30.0)
+    try:
+        with _opened(ledger_url, keys_dir=key_dir) as rotating:
+            reencrypt_ledger(rotating, operator="jsmith")
+    finally:
+        writer.close()
+        for reader in readers:
+            reader.close()
+        other.dispose()
+
+    assert len(readers) == 1  # the reader was begun, and ended while the rewrite waited
+    assert [r.levelname for r in caplog.records if r.name == reencrypt_module.log.name] == []
+    with _opened(ledger_url, keys_dir=key_dir) as after:
+        storage = _raw_storage(after.engine)
+    assert [sample for sample in held_before if sample in storage] == []
+
+
 def test_a_host_left_with_the_old_key_is_refused(ledger_url: str, tmp_path: Path) -> None:
     key_file = tmp_path / "ledger.key"
     with _opened(ledger_url, at_rest_key_file=key_file) as app:
