@@ -89,9 +89,15 @@ def resolve_merges(merges: Iterable[Merge], known: set[RecordRef]) -> dict[Recor
     reference, so the outcome never depends on record order. Of several
     merges of one source, the one in force counts (`merges_in_force`).
     """
+    return _resolve_in_force(merges_in_force(merges), known)
+
+
+def _resolve_in_force(
+    in_force: Mapping[RecordRef, Merge], known: set[RecordRef]
+) -> dict[RecordRef, RecordRef]:
     direct = {
         source: RecordRef(merge.agency, merge.target_person_id)
-        for source, merge in merges_in_force(merges).items()
+        for source, merge in in_force.items()
     }
     resolved = {source: _follow(source, direct, known) for source in direct}
     return {source: target for source, target in resolved.items() if target is not None}
@@ -128,7 +134,8 @@ def _follow(
 def consolidate(state: FeedState) -> Consolidated:
     """Resolve merges and orphans over the current records of both feeds."""
     all_persons = {person.ref: person for person in state.persons}
-    merged_into = resolve_merges(state.merges, set(all_persons))
+    in_force = merges_in_force(state.merges)
+    merged_into = _resolve_in_force(in_force, set(all_persons))
     live = {
         ref: person
         for ref, person in all_persons.items()
@@ -136,7 +143,7 @@ def consolidate(state: FeedState) -> Consolidated:
     }
     merged_into = {ref: target for ref, target in merged_into.items() if target != ref}
     result = repoint(state, live, merged_into)
-    result.orphans.extend(_merge_orphans(state.merges, merged_into, live))
+    result.orphans.extend(_merge_orphans(state.merges, in_force, merged_into, live))
     result.orphans.sort(key=lambda o: (o.agency, o.record_type, o.record_id))
     return result
 
@@ -190,11 +197,11 @@ def repoint(
 
 def _merge_orphans(
     merges: Sequence[Merge],
+    in_force: Mapping[RecordRef, Merge],
     merged_into: Mapping[RecordRef, RecordRef],
     live: Mapping[RecordRef, Person],
 ) -> list[Orphan]:
     orphans = []
-    in_force = merges_in_force(merges)
     for merge in merges:
         source = RecordRef(merge.agency, merge.source_person_id)
         target = RecordRef(merge.agency, merge.target_person_id)
