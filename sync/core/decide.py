@@ -360,11 +360,20 @@ def _live_pair(a: RecordRef, b: RecordRef, merged: Consolidated) -> Pair | None:
     A merged-away record means its merge target. `None` when either record is
     not a live person (deleted, never arrived) or both now mean one person.
     """
-    live_a = merged.merged_into.get(a, a)
-    live_b = merged.merged_into.get(b, b)
-    if live_a == live_b or live_a not in merged.persons or live_b not in merged.persons:
+    pair = pair_through_merges(a, b, merged.merged_into)
+    if pair is None or pair[0] not in merged.persons or pair[1] not in merged.persons:
         return None
-    return ordered_pair(live_a, live_b)
+    return pair
+
+
+def pair_through_merges(
+    a: RecordRef, b: RecordRef, merged_into: Mapping[RecordRef, RecordRef]
+) -> Pair | None:
+    """The two person records `a` and `b` now mean (each merged-away one its merge target),
+    in order; `None` when both now mean one person."""
+    live_a = merged_into.get(a, a)
+    live_b = merged_into.get(b, b)
+    return None if live_a == live_b else ordered_pair(live_a, live_b)
 
 
 def _live_manual_acts(

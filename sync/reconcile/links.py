@@ -22,6 +22,7 @@ from sync.core.decide import (
     Pair,
     latest_link_acts,
     ordered_pair,
+    pair_through_merges,
 )
 from sync.core.records import RecordRef
 from sync.errors import UsageError
@@ -130,11 +131,7 @@ def _unlinked_pairs_joined(
     operator is told either way. Relinking the very pair unlinked says nothing.
     """
     merged_into = decisions.merged_into
-
-    def people(first: RecordRef, second: RecordRef) -> Pair | None:
-        live = (merged_into.get(first, first), merged_into.get(second, second))
-        return None if live[0] == live[1] else ordered_pair(*live)
-
+    people = partial(pair_through_merges, merged_into=merged_into)
     subject_of = {ref: s.subject_id for s in decisions.subjects for ref in s.members}
     linked = subject_of.get(merged_into.get(a, a))
     if linked is None:
