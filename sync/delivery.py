@@ -36,6 +36,7 @@ from sync.errors import (
     EnvelopeRefusedError,
     GatewayError,
     PermanentGatewayError,
+    RetryableGatewayError,
     RetryAfterError,
     StaleEnvelopeError,
 )
@@ -65,6 +66,15 @@ OUTBOX_BACKOFF = RetryPolicy(
     base_delay=RETRY_BASE.total_seconds(), max_delay=RETRY_MAX.total_seconds(), jitter=False
 )
 ASKED_TO_WAIT = RetryAfterError.__name__  # a batch's last error when the gateway asked to wait
+# What each failure a batch keeps (its error class) means, for an operator: most specific first.
+_FAILURE_WORDS: tuple[tuple[type[GatewayError], str], ...] = (
+    (RetryAfterError, "its gateway asked to be called later"),
+    (RetryableGatewayError, "its gateway could not be reached or failed"),
+    (StaleEnvelopeError, "its gateway refused it as sealed too long ago"),
+    (EnvelopeRefusedError, "its gateway refused the envelope for its format, origin or keys"),
+    (PermanentGatewayError, "its gateway refused it"),
+    (GatewayError, "its gateway's answer could not be used"),
+)
 Random = Callable[[], float]
 
 
@@ -276,6 +286,17 @@ def deliver_pass(
         counts.notices += batch.notice_count
         counts.pending -= 1
     return DeliveryPass(counts)
+
+
+def failure_words(error_name: str | None) -> str | None:
+    """What the failure a waiting batch keeps (`last_error`, its error class) means, in
+    words for a status line; None when it has none (never tried, or held for keys)."""
+    if error_name is None:
+        return None
+    for error_class, words in _FAILURE_WORDS:
+        if error_class.__name__ == error_name:
+            return words
+    return error_name
 
 
 def loggable(error: GatewayError) -> str:

@@ -22,6 +22,7 @@ import click
 from sync.app import App
 from sync.cli.context import CliState, is_terminal, pass_state
 from sync.cycle import RunSummary
+from sync.delivery import failure_words
 from sync.distributed.cycles import require_postgresql, require_postgresql_url, start_next_cycle
 from sync.distributed.status import (
     CycleProgress,
@@ -329,7 +330,7 @@ def _has_workers(settings: WorkerSettings, engine: Engine) -> bool:
 
 def _agency_status(
     engine: Engine, settings: WorkerSettings, now: datetime, problems: list[str]
-) -> list[dict[str, str | None]]:
+) -> list[dict[str, Any]]:
     """Each agency's last pull and delivery, its oldest waiting notice and any wait its
     gateway asked for; a stale pull or notices waiting too long are added to `problems`."""
     agencies = []
@@ -340,25 +341,32 @@ def _agency_status(
             pull_age is None or pull_age > settings.stale_pull_seconds
         ):
             problems.append(f"the last {fresh.agency} pull is stale")
+        failure = failure_words(fresh.delivery_failure)
         if waiting_age is not None and waiting_age > settings.stale_delivery_seconds:
-            problems.append(_waiting_too_long(fresh.agency, settings, fresh.last_delivery))
+            problems.append(_waiting_too_long(fresh.agency, settings, fresh.last_delivery, failure))
         agencies.append(
             {
                 "agency": fresh.agency,
                 "last_pull": iso_utc(fresh.last_pull),
                 "last_delivery": iso_utc(fresh.last_delivery),
                 "oldest_undelivered": iso_utc(fresh.oldest_undelivered),
+                "failed_attempts": fresh.delivery_attempts,
+                "last_failure": failure,
                 "pull_not_before": iso_utc(_still_ahead(fresh.pull_not_before, now)),
             }
         )
     return agencies
 
 
-def _waiting_too_long(agency: str, settings: WorkerSettings, last_delivery: datetime | None) -> str:
-    """The problem of notices waiting too long; it names the missing gateway when no
-    gateway is set for the agency and none was ever delivered to (keys given to `run`
-    over files queue notices that only a gateway takes)."""
+def _waiting_too_long(
+    agency: str, settings: WorkerSettings, last_delivery: datetime | None, failure: str | None
+) -> str:
+    """The problem of notices waiting too long, with why the last attempt failed if one
+    did; it names the missing gateway when no gateway is set for the agency and none was
+    ever delivered to (keys given to `run` over files queue notices only a gateway takes)."""
     problem = f"notices to {agency} are waiting too long"
+    if failure is not None:
+        return f"{problem} (last attempt: {failure})"
     if agency in settings.gateways() or last_delivery is not None:
         return problem
     return f"{problem}, with no gateway set to take them (ARMS_SYNC_{agency.upper()}_GATEWAY)"
@@ -373,9 +381,17 @@ def _queues_shown(report: dict[str, Any]) -> str:
     return ", ".join(f"{name} {depth}" for name, depth in report["queues"].items())
 
 
-def _oldest_waiting(oldest: str | None) -> str:
-    """The status line's note of the oldest notice batch still waiting for delivery."""
-    return "" if oldest is None else f", oldest notices waiting since {oldest}"
+def _oldest_waiting(agency: dict[str, Any]) -> str:
+    """The status line's note of the oldest notice batch still waiting for delivery, and
+    of the attempts to deliver it that failed."""
+    oldest = agency["oldest_undelivered"]
+    if oldest is None:
+        return ""
+    note = f", oldest notices waiting since {oldest}"
+    if agency["failed_attempts"]:
+        tried = counted(agency["failed_attempts"], "failed attempt")
+        note += f" after {tried} (last: {agency['last_failure']})"
+    return note
 
 
 def _asked_to_wait(not_before: str | None) -> str:
@@ -397,7 +413,7 @@ def status(state: CliState, as_json: bool) -> None:
             click.echo(
                 f"{agency['agency']}: last pull {agency['last_pull'] or 'never'}, "
                 f"last delivery {agency['last_delivery'] or 'never'}"
-                + _oldest_waiting(agency["oldest_undelivered"])
+                + _oldest_waiting(agency)
                 + _asked_to_wait(agency["pull_not_before"])
             )
         for cycle in report["open_cycles"]:

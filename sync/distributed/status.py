@@ -71,6 +71,8 @@ class AgencyFreshness:
     last_delivery: datetime | None
     oldest_undelivered: datetime | None
     pull_not_before: datetime | None = None
+    delivery_attempts: int = 0  # the failed attempts of the batch next in line
+    delivery_failure: str | None = None  # its last failure's error class, if it has one
 
 
 def any_cycle_recorded(engine: Engine) -> bool:
@@ -169,11 +171,7 @@ def agency_freshness(engine: Engine) -> list[AgencyFreshness]:
             delivered_batch = conn.execute(
                 select(func.max(outbox.c.delivered_at)).where(outbox.c.agency == agency)
             ).scalar_one_or_none()
-            oldest = conn.execute(
-                select(func.min(outbox.c.created_at)).where(
-                    outbox.c.agency == agency, outbox.c.delivered_at.is_(None)
-                )
-            ).scalar_one_or_none()
+            oldest, attempts, failure = _next_in_line(conn, agency)
             candidates = [t for t in (delivered_task, delivered_batch) if t is not None]
             waits = schema.feed_waits
             not_before = conn.execute(
@@ -181,10 +179,31 @@ def agency_freshness(engine: Engine) -> list[AgencyFreshness]:
             ).scalar_one_or_none()
             found.append(
                 AgencyFreshness(
-                    agency, last_pull, max(candidates, default=None), oldest, not_before
+                    agency,
+                    last_pull,
+                    max(candidates, default=None),
+                    oldest,
+                    not_before,
+                    attempts,
+                    failure,
                 )
             )
     return found
+
+
+def _next_in_line(conn: Connection, agency: str) -> tuple[datetime | None, int, str | None]:
+    """The agency's batch next in line for delivery (the oldest waiting): when it was
+    made, how many attempts to deliver it failed, and the last failure's error class."""
+    outbox = schema.outbox
+    row = conn.execute(
+        select(outbox.c.created_at, outbox.c.attempts, outbox.c.last_error)
+        .where(outbox.c.agency == agency, outbox.c.delivered_at.is_(None))
+        .order_by(outbox.c.position, outbox.c.created_at)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None, 0, None
+    return row.created_at, int(row.attempts), row.last_error
 
 
 def _last_pull(conn: Connection, agency: str) -> datetime | None:

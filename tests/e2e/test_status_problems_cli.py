@@ -3,7 +3,8 @@
 Only a configured agency's pull can be stale, and one never pulled is; a
 wait the feed gateway asked for is shown while it lasts; notices waiting
 too long for an agency that was delivered to before do not ask for a
-gateway to be set.
+gateway to be set; the failed attempts of the batch next in line, and why the
+last one failed, are shown.
 """
 
 from __future__ import annotations
@@ -146,3 +147,44 @@ def test_notices_waiting_for_an_agency_delivered_to_before_need_no_gateway_named
     code, report = status_json(in_process_ledger, tmp_path, ARMS_SYNC_DELIVERY_INTERVAL_SECONDS="1")
     assert code == 1
     assert report["problems"] == ["notices to police are waiting too long"]
+
+
+def test_why_the_batch_next_in_line_failed_is_shown(
+    in_process_ledger: list[str], tmp_path: Path
+) -> None:
+    """A batch the gateway keeps refusing: the problem and the line say why, with the count."""
+    now = datetime.now(UTC)
+    write_rows(
+        in_process_ledger,
+        schema.outbox,
+        [
+            {
+                "batch_id": "3" * 32,
+                "agency": "police",
+                "position": 0,
+                "envelope": b"",
+                "sealed_batch": b"",
+                "notice_count": 1,
+                "created_at": now - LONG_AGO,
+                "attempts": 3,
+                "last_error": "EnvelopeRefusedError",
+                "next_attempt_at": now,
+                "delivered_at": None,
+            }
+        ],
+    )
+    env = {**os.environ, "ARMS_SYNC_DELIVERY_INTERVAL_SECONDS": "1"}
+    code, report = status_json(in_process_ledger, tmp_path, **env)
+    refused = "its gateway refused the envelope for its format, origin or keys"
+    assert code == 1
+    problem = f"notices to police are waiting too long (last attempt: {refused})"
+    assert report["problems"] == [problem]
+    assert agency(report, "police")["failed_attempts"] == 3
+    assert agency(report, "police")["last_failure"] == refused
+    assert agency(report, "probation")["failed_attempts"] == 0
+    assert agency(report, "probation")["last_failure"] is None
+
+    shown = run_cli(*in_process_ledger, "status", cwd=tmp_path, env=env, check=False)
+    police = [line for line in shown.stdout.splitlines() if line.startswith("police: ")]
+    assert len(police) == 1
+    assert police[0].endswith(f"after 3 failed attempts (last: {refused})")

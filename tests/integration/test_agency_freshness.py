@@ -107,19 +107,27 @@ def add_run(
 
 
 def add_batch(
-    conn: Connection, batch: str, created: datetime, delivered: datetime | None = None
+    conn: Connection,
+    batch: str,
+    created: datetime,
+    delivered: datetime | None = None,
+    *,
+    position: int = 0,
+    attempts: int = 0,
+    last_error: str | None = None,
 ) -> None:
     """A notice batch for the police, delivered at `delivered` or still waiting."""
     conn.execute(
         schema.outbox.insert().values(
             batch_id=batch.ljust(32, "0"),
             agency="police",
-            position=0,
+            position=position,
             envelope=b"",
             sealed_batch=b"",
             notice_count=1,
             created_at=created,
-            attempts=0,
+            attempts=attempts,
+            last_error=last_error,
             next_attempt_at=created,
             delivered_at=delivered,
         )
@@ -200,6 +208,21 @@ def test_the_last_delivery_and_the_oldest_waiting_batch(app: App) -> None:
     assert moment(found["police"].oldest_undelivered) == at(4)
     assert found["probation"].last_delivery is None
     assert found["probation"].oldest_undelivered is None
+
+
+def test_the_batch_next_in_line_tells_its_failed_attempts_and_last_failure(app: App) -> None:
+    """The oldest waiting batch (by its place in line) is the one whose failures count; a
+    later batch, never tried since delivery stops at the first failure, does not."""
+    with app.ledger.engine.begin() as conn:
+        add_batch(conn, "a", created=at(0), delivered=at(1), position=0, attempts=1)
+        add_batch(conn, "c", created=at(3), position=2)
+        add_batch(conn, "b", created=at(2), position=1, attempts=4, last_error="StaleEnvelopeError")
+    found = freshness(app)
+    assert moment(found["police"].oldest_undelivered) == at(2)
+    assert found["police"].delivery_attempts == 4
+    assert found["police"].delivery_failure == "StaleEnvelopeError"
+    assert found["probation"].delivery_attempts == 0
+    assert found["probation"].delivery_failure is None
 
 
 def test_a_deliver_task_with_nothing_to_send_is_a_delivery(app: App) -> None:

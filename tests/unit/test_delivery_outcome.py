@@ -3,7 +3,8 @@
 `status` and a run's summary read the same sentence from a pass or from a
 deliver task's stored result: the gateway's failure first, then why batches
 are held unsent (a missing key), then that some still wait (a `Retry-After`
-to honour); nothing when none wait.
+to honour); nothing when none wait. A batch's kept failure (its error class)
+reads as the most specific words for it.
 """
 
 from __future__ import annotations
@@ -12,8 +13,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from sync.delivery import NOTICES_WAITING, DeliveryCounts, DeliveryPass, why_batches_wait
+from sync.delivery import (
+    NOTICES_WAITING,
+    DeliveryCounts,
+    DeliveryPass,
+    failure_words,
+    why_batches_wait,
+)
 from sync.errors import (
+    EnvelopeRefusedError,
+    GatewayError,
     PermanentGatewayError,
     RetryableGatewayError,
     RetryAfterError,
@@ -76,3 +85,25 @@ def test_batches_still_waiting_say_when_the_next_attempt_is_due_in_utc() -> None
     assert told == f"{NOTICES_WAITING}, the next attempt not before 2027-06-01 22:30:05 UTC"
     assert why_batches_wait(FAILURE, None, 2, due) == FAILURE
     assert why_batches_wait(None, None, 0, due) is None
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (RetryAfterError, "its gateway asked to be called later"),
+        (RetryableGatewayError, "its gateway could not be reached or failed"),
+        (StaleEnvelopeError, "its gateway refused it as sealed too long ago"),
+        (EnvelopeRefusedError, "its gateway refused the envelope for its format, origin or keys"),
+        (PermanentGatewayError, "its gateway refused it"),
+        (GatewayError, "its gateway's answer could not be used"),
+    ],
+)
+def test_a_kept_failure_reads_as_the_words_of_its_own_class(
+    error: type[GatewayError], words: str
+) -> None:
+    assert failure_words(error.__name__) == words
+
+
+def test_a_batch_with_no_failure_has_no_words_and_an_unknown_one_is_named() -> None:
+    assert failure_words(None) is None
+    assert failure_words("SomeFutureError") == "SomeFutureError"
