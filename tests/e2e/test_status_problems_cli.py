@@ -46,6 +46,24 @@ def write_rows(db: list[str], table: Any, rows: list[dict[str, Any]]) -> None:
         engine.dispose()
 
 
+def police_batch(digit: str, position: int, created: datetime, **columns: Any) -> dict[str, Any]:
+    """An outbox row of one notice for the police, made at `created`, waiting unless
+    `columns` say otherwise."""
+    return {
+        "batch_id": digit * 32,
+        "agency": "police",
+        "position": position,
+        "envelope": b"",
+        "sealed_batch": b"",
+        "notice_count": 1,
+        "created_at": created,
+        "attempts": 0,
+        "next_attempt_at": created,
+        "delivered_at": None,
+        **columns,
+    }
+
+
 def agency(report: dict[str, Any], name: str) -> dict[str, Any]:
     """One agency's entry of the report."""
     found: list[dict[str, Any]] = [entry for entry in report["agencies"] if entry["agency"] == name]
@@ -126,22 +144,12 @@ def test_notices_waiting_for_an_agency_delivered_to_before_need_no_gateway_named
 ) -> None:
     """The gateway was set once (a batch went); the problem is the wait, not the setting."""
     now = datetime.now(UTC)
-    batch = {
-        "agency": "police",
-        "position": 0,
-        "envelope": b"",
-        "sealed_batch": b"",
-        "notice_count": 1,
-        "created_at": now - LONG_AGO,
-        "attempts": 0,
-        "next_attempt_at": now - LONG_AGO,
-    }
     write_rows(
         in_process_ledger,
         schema.outbox,
         [
-            {**batch, "batch_id": "1" * 32, "delivered_at": now - LONG_AGO},
-            {**batch, "batch_id": "2" * 32, "position": 1, "delivered_at": None},
+            police_batch("1", 0, now - LONG_AGO, delivered_at=now - LONG_AGO),
+            police_batch("2", 1, now - LONG_AGO),
         ],
     )
     code, report = status_json(in_process_ledger, tmp_path, ARMS_SYNC_DELIVERY_INTERVAL_SECONDS="1")
@@ -154,25 +162,10 @@ def test_why_the_batch_next_in_line_failed_is_shown(
 ) -> None:
     """A batch the gateway keeps refusing: the problem and the line say why, with the count."""
     now = datetime.now(UTC)
-    write_rows(
-        in_process_ledger,
-        schema.outbox,
-        [
-            {
-                "batch_id": "3" * 32,
-                "agency": "police",
-                "position": 0,
-                "envelope": b"",
-                "sealed_batch": b"",
-                "notice_count": 1,
-                "created_at": now - LONG_AGO,
-                "attempts": 3,
-                "last_error": "EnvelopeRefusedError",
-                "next_attempt_at": now,
-                "delivered_at": None,
-            }
-        ],
+    refused_thrice = police_batch(
+        "3", 0, now - LONG_AGO, attempts=3, last_error="EnvelopeRefusedError"
     )
+    write_rows(in_process_ledger, schema.outbox, [refused_thrice])
     env = {**os.environ, "ARMS_SYNC_DELIVERY_INTERVAL_SECONDS": "1"}
     code, report = status_json(in_process_ledger, tmp_path, **env)
     refused = "its gateway refused the envelope for its format, origin or keys"

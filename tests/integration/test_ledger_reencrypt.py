@@ -245,23 +245,34 @@ def _pages(conn: Connection, relation: str) -> list[bytes]:
     return [bytes(conn.execute(page, {"r": relation, "n": n}).scalar_one()) for n in range(blocks)]
 
 
+def _old_values_in_storage(ledger_url: str, folder: Path, key_dir: Path) -> set[bytes]:
+    """Fill the ledger; samples of its ciphertexts, each found in the database's storage."""
+    with _opened(ledger_url, keys_dir=key_dir) as app:
+        _fill(app, folder)
+        old_values = _ciphertext_samples(app.engine)
+        held = {sample for sample in old_values if sample in _raw_storage(app.engine)}
+    assert held  # the storage is read where the values are
+    return held
+
+
+def _left_in_storage(ledger_url: str, key_dir: Path, samples: set[bytes]) -> list[bytes]:
+    """The samples still found in the database's storage."""
+    with _opened(ledger_url, keys_dir=key_dir) as after:
+        storage = _raw_storage(after.engine)
+    return [sample for sample in samples if sample in storage]
+
+
 def test_no_old_version_of_a_value_is_left_in_the_database_s_storage(
     ledger_url: str, tmp_path: Path, key_dir: Path
 ) -> None:
     """A copy of the database files taken after the rotation holds nothing the old key opens:
     each rewritten row's old version (a dead tuple, a free page, the log) is gone."""
-    with _opened(ledger_url, keys_dir=key_dir) as app:
-        _fill(app, tmp_path)
-        old_values = _ciphertext_samples(app.engine)
-        held_before = {sample for sample in old_values if sample in _raw_storage(app.engine)}
-    assert held_before  # the storage is read where the values are
+    held_before = _old_values_in_storage(ledger_url, tmp_path, key_dir)
 
     with _opened(ledger_url, keys_dir=key_dir) as rotating:
         reencrypt_ledger(rotating, operator="jsmith")
 
-    with _opened(ledger_url, keys_dir=key_dir) as after:
-        storage = _raw_storage(after.engine)
-    assert [sample for sample in held_before if sample in storage] == []
+    assert _left_in_storage(ledger_url, key_dir, held_before) == []
 
 
 def test_no_old_version_of_a_value_is_left_while_the_ledger_is_still_open(
@@ -270,11 +281,7 @@ def test_no_old_version_of_a_value_is_left_while_the_ledger_is_still_open(
     """A copy taken as soon as the re-encryption ends, before its connections are closed (a
     host stopped then, say), holds nothing the old key opens: the log is emptied into the
     file, not left for the last connection's close to do."""
-    with _opened(ledger_url, keys_dir=key_dir) as app:
-        _fill(app, tmp_path)
-        old_values = _ciphertext_samples(app.engine)
-        held_before = {sample for sample in old_values if sample in _raw_storage(app.engine)}
-    assert held_before
+    held_before = _old_values_in_storage(ledger_url, tmp_path, key_dir)
 
     with _opened(ledger_url, keys_dir=key_dir) as rotating:
         reencrypt_ledger(rotating, operator="jsmith")
@@ -304,9 +311,7 @@ def test_a_value_deleted_before_the_reencryption_leaves_nothing_the_old_key_open
     with _opened(ledger_url, keys_dir=key_dir) as rotating:
         reencrypt_ledger(rotating, operator="jsmith")
 
-    with _opened(ledger_url, keys_dir=key_dir) as after:
-        storage = _raw_storage(after.engine)
-    assert [sample for sample in held_before if sample in storage] == []
+    assert _left_in_storage(ledger_url, key_dir, held_before) == []
 
 
 def _snapshot(engine: Engine) -> Connection:
@@ -341,6 +346,25 @@ def _snapshot_newer_than_the_rewrite(engine: Engine) -> Connection:
         time.sleep(0.01)
 
 
+def _rotate_doing_at_each_wait(
+    ledger_url: str, key_dir: Path, monkeypatch: pytest.MonkeyPatch, at_wait: Callable[[], None]
+) -> None:
+    """Re-encrypt the ledger, calling `at_wait` each time the storage's rewrite waits."""
+
+    def sleep(seconds: float) -> None:
+        at_wait()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(
+        reencrypt_module, "time", SimpleNamespace(monotonic=time.monotonic, sleep=sleep)
+    )
+    # Long enough for another test's transaction on the shared server to end; a rewrite
+    # waiting for the wrong sessions would wait it out and warn.
+    monkeypatch.setattr(reencrypt_module, "SNAPSHOT_WAIT_SECONDS", 30.0)
+    with _opened(ledger_url, keys_dir=key_dir) as rotating:
+        reencrypt_ledger(rotating, operator="jsmith")
+
+
 @pytest.mark.parametrize("ledger_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("another_begins_meanwhile", [False, True])
 def test_the_storage_is_rewritten_once_a_transaction_open_before_it_has_ended(
@@ -354,42 +378,26 @@ def test_the_storage_is_rewritten_once_a_transaction_open_before_it_has_ended(
     """A transaction that took its snapshot before the values were rewritten (a backup, say)
     still sees their old versions: the rewrite of the storage waits for it to end, so that
     none of them is kept. One begun while it waits is not waited for, nor warned of."""
-    with _opened(ledger_url, keys_dir=key_dir) as app:
-        _fill(app, tmp_path)
-        old_values = _ciphertext_samples(app.engine)
-        held_before = {sample for sample in old_values if sample in _raw_storage(app.engine)}
-    assert held_before
+    held_before = _old_values_in_storage(ledger_url, tmp_path, key_dir)
 
     backup = create_engine(ledger_url)
     readers = [_snapshot(backup)]  # its snapshot is taken before the rewrite
 
-    def end_the_backup_then_wait(seconds: float) -> None:
+    def end_the_backup() -> None:
         if len(readers) == 1:
             readers[0].close()
             if another_begins_meanwhile:
                 readers.append(_snapshot_newer_than_the_rewrite(backup))
-        time.sleep(seconds)
 
-    monkeypatch.setattr(
-        reencrypt_module,
-        "time",
-        SimpleNamespace(monotonic=time.monotonic, sleep=end_the_backup_then_wait),
-    )
-    # Long enough for another test's transaction on the shared server to end; a rewrite
-    # waiting for the wrong sessions would wait it out and warn.
-    monkeypatch.setattr(reencrypt_module, "SNAPSHOT_WAIT_SECONDS", 30.0)
     try:
-        with _opened(ledger_url, keys_dir=key_dir) as rotating:
-            reencrypt_ledger(rotating, operator="jsmith")
+        _rotate_doing_at_each_wait(ledger_url, key_dir, monkeypatch, end_the_backup)
     finally:
         for reader in readers:
             reader.close()
         backup.dispose()
 
     assert [r.levelname for r in caplog.records if r.name == reencrypt_module.log.name] == []
-    with _opened(ledger_url, keys_dir=key_dir) as after:
-        storage = _raw_storage(after.engine)
-    assert [sample for sample in held_before if sample in storage] == []
+    assert _left_in_storage(ledger_url, key_dir, held_before) == []
 
 
 def _write_in_progress(engine: Engine) -> Connection:
@@ -411,33 +419,23 @@ def test_a_transaction_begun_while_an_older_write_was_open_is_waited_for(
     """A transaction begun after the rewrite, while a write begun before it was still open,
     takes a snapshot as old as that write and keeps the old versions alive as long as it
     runs: the rewrite of the storage waits for it too, not only for the write."""
-    with _opened(ledger_url, keys_dir=key_dir) as app:
-        _fill(app, tmp_path)
-        old_values = _ciphertext_samples(app.engine)
-        held_before = {sample for sample in old_values if sample in _raw_storage(app.engine)}
-    assert held_before
+    held_before = _old_values_in_storage(ledger_url, tmp_path, key_dir)
 
     other = create_engine(ledger_url)
     writer = _write_in_progress(other)  # begun before the rewrite
     readers: list[Connection] = []
 
-    def begin_a_reader_end_the_write_then_wait(seconds: float) -> None:
+    def begin_a_reader_then_end_the_write_or_the_reader() -> None:
         if not readers:
             readers.append(_snapshot(other))  # as old as the write still open
             writer.close()
         else:
             readers[0].close()
-        time.sleep(seconds)
 
-    monkeypatch.setattr(
-        reencrypt_module,
-        "time",
-        SimpleNamespace(monotonic=time.monotonic, sleep=begin_a_reader_end_the_write_then_wait),
-    )
-    monkeypatch.setattr(reencrypt_module, "SNAPSHOT_WAIT_SECONDS", 30.0)
     try:
-        with _opened(ledger_url, keys_dir=key_dir) as rotating:
-            reencrypt_ledger(rotating, operator="jsmith")
+        _rotate_doing_at_each_wait(
+            ledger_url, key_dir, monkeypatch, begin_a_reader_then_end_the_write_or_the_reader
+        )
     finally:
         writer.close()
         for reader in readers:
@@ -446,9 +444,7 @@ def test_a_transaction_begun_while_an_older_write_was_open_is_waited_for(
 
     assert len(readers) == 1  # the reader was begun, and ended while the rewrite waited
     assert [r.levelname for r in caplog.records if r.name == reencrypt_module.log.name] == []
-    with _opened(ledger_url, keys_dir=key_dir) as after:
-        storage = _raw_storage(after.engine)
-    assert [sample for sample in held_before if sample in storage] == []
+    assert _left_in_storage(ledger_url, key_dir, held_before) == []
 
 
 def test_a_host_left_with_the_old_key_is_refused(ledger_url: str, tmp_path: Path) -> None:
