@@ -366,7 +366,7 @@ def _waiting_too_long(
     ever delivered to (keys given to `run` over files queue notices only a gateway takes)."""
     problem = f"notices to {agency} are waiting too long"
     if failure is not None:
-        return f"{problem} (last attempt: {failure})"
+        problem += f" (last attempt: {failure})"
     if agency in settings.gateways() or last_delivery is not None:
         return problem
     return f"{problem}, with no gateway set to take them (ARMS_SYNC_{agency.upper()}_GATEWAY)"

@@ -223,52 +223,76 @@ def compact_storage(engine: Engine) -> None:
     else:
         statements = ["VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"]
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        if postgresql and not _older_snapshots_ended(conn, SNAPSHOT_WAIT_SECONDS):
+        holding = _wait_for_older_snapshots(conn, SNAPSHOT_WAIT_SECONDS) if postgresql else []
+        if holding:
             log.warning(
                 "A transaction that may still see rows as they were before the re-encryption "
-                "(a backup in progress, say) is still open; their old versions stay in the "
-                "ledger's storage until a VACUUM FULL after it ends."
+                "(a backup in progress, say) is still open (%s); their old versions stay in "
+                "the ledger's storage until a VACUUM FULL after it ends.",
+                ", ".join(holding),
             )
         for statement in statements:
             conn.execute(text(statement))
 
 
-XID_MODULUS = 2**32  # a transaction id as pg_stat_activity shows it: 32 bits, wrapping
+XID_MODULUS = 2**32  # a transaction id as the statistics views show it: 32 bits, wrapping
 
 # The first transaction id not yet begun: every rewrite batch has committed before it.
 _HORIZON = text("SELECT CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text)")
 
-# Other sessions that may keep a row's old version alive: a write begun before the horizon,
-# in any database of the server (a snapshot taken while it runs, VACUUM's own included,
-# keeps what it might not yet have seen), or a snapshot in this database older than the
-# horizon (a backup, or any transaction begun while such a write was still open).
+# What may keep a row's old version alive past the horizon, each named for the warning:
+# - a write begun before it, in any database of the server (a snapshot taken while it
+#   runs, VACUUM's own included, keeps what it might not yet have seen);
+# - a snapshot older than it in this database (a backup, or any transaction begun while
+#   such a write was open), or in a process of no database (a walsender relaying a
+#   standby's hot_standby_feedback); a lazy VACUUM's is not counted: PostgreSQL leaves it
+#   out of the horizon;
+# - a prepared transaction or a replication slot older than it, in any database;
+# - vacuum_defer_cleanup_age (PostgreSQL 15 and older), until that many more transactions
+#   have begun since.
 # `age` compares transaction ids across their wrap-around: the older, the greater.
-_OLDER_THAN_HORIZON = text(
-    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-    "AND (age(backend_xid) > age(CAST(:horizon AS xid)) "
-    "OR (datname = current_database() AND age(backend_xmin) > age(CAST(:horizon AS xid))))"
+_HOLDERS = text(
+    """
+    SELECT 'session ' || pid FROM pg_stat_activity
+    WHERE pid <> pg_backend_pid()
+      AND (age(backend_xid) > age(CAST(:horizon AS xid))
+           OR ((datname = current_database() OR datname IS NULL)
+               AND age(backend_xmin) > age(CAST(:horizon AS xid))
+               AND pid NOT IN (SELECT pid FROM pg_stat_progress_vacuum)))
+    UNION ALL
+    SELECT 'a prepared transaction' FROM pg_prepared_xacts
+    WHERE age(transaction) > age(CAST(:horizon AS xid))
+    UNION ALL
+    SELECT 'replication slot ' || slot_name FROM pg_replication_slots
+    WHERE age(xmin) > age(CAST(:horizon AS xid))
+    UNION ALL
+    SELECT 'vacuum_defer_cleanup_age'
+    WHERE age(CAST(:horizon AS xid))
+          < coalesce(current_setting('vacuum_defer_cleanup_age', true)::int, 0)
+    """
 )
 
 
-def _older_snapshots_ended(conn: Connection, within_seconds: float) -> bool:
-    """Wait until no other session can still see a row as it was before the rewrite.
+def _wait_for_older_snapshots(conn: Connection, within_seconds: float) -> list[str]:
+    """Wait until nothing can still see a row as it was before the rewrite; what still
+    could after `within_seconds` (empty once nothing can).
 
     VACUUM FULL keeps a row's old version while a transaction that may still
-    see it is open: one whose snapshot is older than the rewrite's commits,
-    in this database (an autovacuum's analysis, a backup, or one begun later
-    while an older write was open), or one that writes, in any database of
-    the server, begun before the rewrite ended. Waiting for the sessions open
-    now would miss those begun meanwhile with an old snapshot; waiting for a
-    horizon does not, and ends once everything older than it has ended.
-    Returns False if that has not happened within `within_seconds`.
+    see it is open: one whose snapshot is older than the rewrite's commits, in
+    this database (an autovacuum's analysis, a backup, or one begun later while
+    an older write was open) or on a standby whose feedback reaches the server,
+    or one that writes, in any database of the server, begun before the
+    rewrite ended. Waiting for the sessions open now would miss those begun
+    meanwhile with an old snapshot; waiting for a horizon does not, and ends
+    once everything older than it has ended.
     """
     horizon = str(int(conn.execute(_HORIZON).scalar_one()) % XID_MODULUS)
     deadline = time.monotonic() + within_seconds
-    while conn.execute(_OLDER_THAN_HORIZON, {"horizon": horizon}).scalar_one():
+    while holding := list(conn.execute(_HOLDERS, {"horizon": horizon}).scalars()):
         if time.monotonic() >= deadline:
-            return False
+            return holding
         time.sleep(SNAPSHOT_POLL_SECONDS)
-    return True
+    return []
 
 
 def _rewrite_batch(

@@ -166,7 +166,12 @@ def test_why_the_batch_next_in_line_failed_is_shown(
         "3", 0, now - LONG_AGO, attempts=3, last_error="EnvelopeRefusedError"
     )
     write_rows(in_process_ledger, schema.outbox, [refused_thrice])
-    env = {**os.environ, "ARMS_SYNC_DELIVERY_INTERVAL_SECONDS": "1"}
+    env = {
+        **os.environ,
+        "ARMS_SYNC_DELIVERY_INTERVAL_SECONDS": "1",
+        "ARMS_SYNC_POLICE_GATEWAY": "https://police.example/",
+        "ARMS_SYNC_BROKER_URL": REDIS_URL,  # a gateway set means workers: the test's broker
+    }
     code, report = status_json(in_process_ledger, tmp_path, **env)
     refused = "its gateway refused the envelope for its format, origin or keys"
     assert code == 1
@@ -181,3 +186,19 @@ def test_why_the_batch_next_in_line_failed_is_shown(
     police = [line for line in shown.stdout.splitlines() if line.startswith("police: ")]
     assert len(police) == 1
     assert police[0].endswith(f"after 3 failed attempts (last: {refused})")
+
+
+def test_a_batch_that_failed_while_no_gateway_is_set_now_names_the_setting_too(
+    in_process_ledger: list[str], tmp_path: Path
+) -> None:
+    """The gateway was unset (or misspelt) after the batch had failed, and none was ever
+    delivered to: the problem says why the last attempt failed and what setting is missing."""
+    now = datetime.now(UTC)
+    failed = police_batch("4", 0, now - LONG_AGO, attempts=1, last_error="RetryableGatewayError")
+    write_rows(in_process_ledger, schema.outbox, [failed])
+    code, report = status_json(in_process_ledger, tmp_path, ARMS_SYNC_DELIVERY_INTERVAL_SECONDS="1")
+    assert code == 1
+    assert report["problems"] == [
+        "notices to police are waiting too long (last attempt: its gateway could not be "
+        "reached or failed), with no gateway set to take them (ARMS_SYNC_POLICE_GATEWAY)"
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, create_engine, delete, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from sync.app import App, subject_id_minter
@@ -322,34 +324,42 @@ def _snapshot(engine: Engine) -> Connection:
     return reader
 
 
-# Whether no transaction anywhere on the server is in progress as the snapshot is taken.
-_NOTHING_IN_PROGRESS = text(
-    "SELECT pg_snapshot_xmin(pg_current_snapshot()) = pg_snapshot_xmax(pg_current_snapshot())"
-)
+# Whether the snapshot just taken is newer than every transaction begun before `floor`.
+_NEWER_THAN = text("SELECT pg_snapshot_xmin(pg_current_snapshot()) >= CAST(:floor AS xid8)")
+_NEXT_TRANSACTION = text("SELECT CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text)")
 
 
 def _snapshot_newer_than_the_rewrite(engine: Engine) -> Connection:
-    """A snapshot taken once no write anywhere on the server is in progress.
+    """A snapshot that sees every transaction begun before now as ended.
 
     A snapshot's horizon is the oldest transaction then in progress on the
     whole server: one taken while another test's write, begun before the
     rewrite, is still open would see the old versions as this test's backup
     did. This stands for a transaction that began after the rewrite, so it is
-    taken when nothing older can be open (another test's writes are short).
+    taken once every transaction begun before it asks has ended (another
+    test's writes are short).
     """
+    with engine.connect() as conn:
+        floor = conn.execute(_NEXT_TRANSACTION).scalar_one()
     deadline = time.monotonic() + 30.0
     while True:
         reader = _snapshot(engine)
-        if reader.execute(_NOTHING_IN_PROGRESS).scalar_one() or time.monotonic() > deadline:
+        newer = reader.execute(_NEWER_THAN, {"floor": floor}).scalar_one()
+        if newer or time.monotonic() > deadline:
             return reader
         reader.close()
         time.sleep(0.01)
 
 
 def _rotate_doing_at_each_wait(
-    ledger_url: str, key_dir: Path, monkeypatch: pytest.MonkeyPatch, at_wait: Callable[[], None]
+    ledger_url: str,
+    key_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    at_wait: Callable[[], None] = lambda: None,
+    wait_seconds: float = 30.0,
 ) -> None:
-    """Re-encrypt the ledger, calling `at_wait` each time the storage's rewrite waits."""
+    """Re-encrypt the ledger, calling `at_wait` each time the storage's rewrite waits for
+    older snapshots to end, which it does for at most `wait_seconds`."""
 
     def sleep(seconds: float) -> None:
         at_wait()
@@ -358,9 +368,9 @@ def _rotate_doing_at_each_wait(
     monkeypatch.setattr(
         reencrypt_module, "time", SimpleNamespace(monotonic=time.monotonic, sleep=sleep)
     )
-    # Long enough for another test's transaction on the shared server to end; a rewrite
-    # waiting for the wrong sessions would wait it out and warn.
-    monkeypatch.setattr(reencrypt_module, "SNAPSHOT_WAIT_SECONDS", 30.0)
+    # By default long enough for another test's transaction on the shared server to end;
+    # a rewrite waiting for the wrong sessions would wait it out and warn.
+    monkeypatch.setattr(reencrypt_module, "SNAPSHOT_WAIT_SECONDS", wait_seconds)
     with _opened(ledger_url, keys_dir=key_dir) as rotating:
         reencrypt_ledger(rotating, operator="jsmith")
 
@@ -396,7 +406,7 @@ def test_the_storage_is_rewritten_once_a_transaction_open_before_it_has_ended(
             reader.close()
         backup.dispose()
 
-    assert [r.levelname for r in caplog.records if r.name == reencrypt_module.log.name] == []
+    assert _warnings(caplog) == []
     assert _left_in_storage(ledger_url, key_dir, held_before) == []
 
 
@@ -442,8 +452,112 @@ def test_a_transaction_begun_while_an_older_write_was_open_is_waited_for(
             reader.close()
         other.dispose()
 
-    assert len(readers) == 1  # the reader was begun, and ended while the rewrite waited
-    assert [r.levelname for r in caplog.records if r.name == reencrypt_module.log.name] == []
+    assert _warnings(caplog) == []
+    assert _left_in_storage(ledger_url, key_dir, held_before) == []
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What the re-encryption warned of."""
+    return [r.getMessage() for r in caplog.records if r.name == reencrypt_module.log.name]
+
+
+def _pid(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+@pytest.mark.parametrize("ledger_url", ["postgresql"], indirect=True)
+def test_a_transaction_begun_while_an_older_write_was_open_is_named_while_it_lasts(
+    ledger_url: str,
+    tmp_path: Path,
+    key_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Such a transaction, still open when the wait is over, is named in the warning (its
+    session), and the warning is true: the old versions are still in the storage."""
+    held_before = _old_values_in_storage(ledger_url, tmp_path, key_dir)
+
+    other = create_engine(ledger_url)
+    writer = _write_in_progress(other)
+    readers: list[Connection] = []
+
+    def begin_a_reader_then_end_the_write() -> None:
+        if not readers:
+            readers.append(_snapshot(other))
+            writer.close()
+
+    try:
+        _rotate_doing_at_each_wait(
+            ledger_url, key_dir, monkeypatch, begin_a_reader_then_end_the_write, wait_seconds=2.0
+        )
+        reader_pid = _pid(readers[0])
+    finally:
+        writer.close()
+        for reader in readers:
+            reader.close()
+        other.dispose()
+
+    warned = _warnings(caplog)
+    assert len(warned) == 1
+    assert f"session {reader_pid}" in warned[0]
+    assert _left_in_storage(ledger_url, key_dir, held_before) != []
+
+
+# A plain VACUUM slowed to a crawl: about a tenth of a second per page of its table.
+_SLOW_VACUUM = ("SET vacuum_cost_delay = 100", "SET vacuum_cost_limit = 1", "VACUUM vacuum_probe")
+_FILL_PROBE = text(
+    "INSERT INTO vacuum_probe SELECT n, repeat('x', 200) FROM generate_series(1, 20000) n"
+)
+_VACUUMING = text("SELECT pid FROM pg_stat_progress_vacuum WHERE datname = current_database()")
+
+
+@pytest.mark.parametrize("ledger_url", ["postgresql"], indirect=True)
+def test_a_plain_vacuum_in_progress_is_not_waited_for(
+    ledger_url: str,
+    tmp_path: Path,
+    key_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A plain (lazy) VACUUM begun before the rewrite holds a snapshot as old, but
+    PostgreSQL leaves it out of what VACUUM FULL keeps: no wait, no warning, and nothing
+    the old key opens is left (autovacuum runs such VACUUMs on the tables just rewritten)."""
+    held_before = _old_values_in_storage(ledger_url, tmp_path, key_dir)
+    other = create_engine(ledger_url, isolation_level="AUTOCOMMIT")
+    with other.connect() as conn:
+        conn.execute(text("CREATE TABLE vacuum_probe (n integer, filler text)"))
+        conn.execute(_FILL_PROBE)
+    vacuuming = other.connect()
+    done = threading.Event()
+
+    def vacuum() -> None:
+        try:
+            for statement in _SLOW_VACUUM:
+                vacuuming.execute(text(statement))
+        except DBAPIError:
+            pass  # cancelled once the test has seen what it needs
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=vacuum)
+    worker.start()
+    try:
+        with other.connect() as watch:
+            deadline = time.monotonic() + 30.0
+            while not watch.execute(_VACUUMING).all() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            vacuum_pid = watch.execute(_VACUUMING).scalar_one()
+            _rotate_doing_at_each_wait(ledger_url, key_dir, monkeypatch, wait_seconds=5.0)
+            still_vacuuming = watch.execute(_VACUUMING).scalars().all()
+            watch.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": vacuum_pid})
+    finally:
+        done.wait(60.0)
+        worker.join(60.0)
+        vacuuming.close()
+        other.dispose()
+
+    assert still_vacuuming == [vacuum_pid]  # it ran all through the rewrite
+    assert _warnings(caplog) == []
     assert _left_in_storage(ledger_url, key_dir, held_before) == []
 
 
