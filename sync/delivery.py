@@ -256,7 +256,7 @@ def deliver_pass(
     counts = DeliveryCounts()
     pending = _waiting_batches(app, agency)
     counts.pending = len(pending)
-    held = _without_current_keys(app, agency)
+    held = held_for_keys(app, agency)
     if held is not None and pending:
         return DeliveryPass(counts, held=held)
     for batch in pending:
@@ -381,7 +381,7 @@ def _record_delivery(app: App, agency: str, batch: _Batch, receipt: SignedReceip
         )
 
 
-def _without_current_keys(app: App, agency: str) -> str | None:
+def held_for_keys(app: App, agency: str) -> str | None:
     """Why nothing may be sent to the agency now, or None: the hub has no active signing
     key, or the agency no active encryption key (revoked, its new one not imported).
 

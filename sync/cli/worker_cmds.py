@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +23,10 @@ import click
 from sync.app import App
 from sync.cli.context import CliState, is_terminal, pass_state
 from sync.cycle import RunSummary
-from sync.delivery import failure_words
+from sync.delivery import failure_words, held_for_keys
 from sync.distributed.cycles import require_postgresql, require_postgresql_url, start_next_cycle
 from sync.distributed.status import (
+    AgencyFreshness,
     CycleProgress,
     agency_freshness,
     any_cycle_recorded,
@@ -273,7 +275,7 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
         broker = BROKER_REACHABLE if unreachable is None else BROKER_UNREACHABLE
         if unreachable is not None:
             problems.append(f"the broker cannot be reached ({unreachable})")
-    agencies = _agency_status(engine, settings, state.app.clock(), problems)
+    agencies = _agency_status(state.app, settings, problems)
     letters = list_dead_letters(engine)
     if letters:
         problems.append(f"{counted(len(letters), 'dead letter')}: see `arms-sync dead-letters`")
@@ -328,45 +330,70 @@ def _has_workers(settings: WorkerSettings, engine: Engine) -> bool:
     return configured or bool(settings.feeds() or settings.gateways()) or any_cycle_recorded(engine)
 
 
-def _agency_status(
-    engine: Engine, settings: WorkerSettings, now: datetime, problems: list[str]
-) -> list[dict[str, Any]]:
-    """Each agency's last pull and delivery, its oldest waiting notice and any wait its
-    gateway asked for; a stale pull or notices waiting too long are added to `problems`."""
+def _agency_status(app: App, settings: WorkerSettings, problems: list[str]) -> list[dict[str, Any]]:
+    """Each agency's last pull and delivery, its oldest waiting notice (why it waits, if it
+    is held for keys or its last attempt failed) and any wait its gateway asked for; a
+    stale pull or notices waiting too long are added to `problems`."""
     agencies = []
-    for fresh in agency_freshness(engine):
+    now = app.clock()
+    for fresh in agency_freshness(app.ledger.engine):
         pull_age = _age(fresh.last_pull, now)
         waiting_age = _age(fresh.oldest_undelivered, now)
         if fresh.agency in settings.feeds() and (
             pull_age is None or pull_age > settings.stale_pull_seconds
         ):
             problems.append(f"the last {fresh.agency} pull is stale")
-        failure = failure_words(fresh.delivery_failure)
+        waiting = _why_waiting(app, fresh)
         if waiting_age is not None and waiting_age > settings.stale_delivery_seconds:
-            problems.append(_waiting_too_long(fresh.agency, settings, fresh.last_delivery, failure))
+            problems.append(_waiting_too_long(fresh.agency, settings, fresh.last_delivery, waiting))
         agencies.append(
             {
                 "agency": fresh.agency,
                 "last_pull": iso_utc(fresh.last_pull),
                 "last_delivery": iso_utc(fresh.last_delivery),
                 "oldest_undelivered": iso_utc(fresh.oldest_undelivered),
+                "held": waiting.held,
                 "failed_attempts": fresh.delivery_attempts,
-                "last_failure": failure,
+                "last_failure": waiting.last_failure,
                 "pull_not_before": iso_utc(_still_ahead(fresh.pull_not_before, now)),
             }
         )
     return agencies
 
 
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """Why an agency's notices wait: held unsent for keys, and the last attempt's failure."""
+
+    held: str | None = None
+    last_failure: str | None = None
+
+    def told(self) -> str | None:
+        """The reason a problem gives: being held, which stops every attempt, first."""
+        if self.held is not None:
+            return f"held unsent: {self.held.removesuffix('.')}"
+        return None if self.last_failure is None else f"last attempt: {self.last_failure}"
+
+
+def _why_waiting(app: App, fresh: AgencyFreshness) -> _Waiting:
+    """Why the agency's notices wait, when some do: the deployment's keys as they are now
+    (no delivery pass sends while the hub or the agency lacks an active key), and the
+    failure kept with the batch next in line."""
+    if fresh.oldest_undelivered is None:
+        return _Waiting()
+    return _Waiting(held_for_keys(app, fresh.agency), failure_words(fresh.delivery_failure))
+
+
 def _waiting_too_long(
-    agency: str, settings: WorkerSettings, last_delivery: datetime | None, failure: str | None
+    agency: str, settings: WorkerSettings, last_delivery: datetime | None, waiting: _Waiting
 ) -> str:
-    """The problem of notices waiting too long, with why the last attempt failed if one
-    did; it names the missing gateway when no gateway is set for the agency and none was
-    ever delivered to (keys given to `run` over files queue notices only a gateway takes)."""
+    """The problem of notices waiting too long, with why, when that is known; it names the
+    missing gateway when no gateway is set for the agency and none was ever delivered to
+    (keys given to `run` over files queue notices that only a gateway takes)."""
     problem = f"notices to {agency} are waiting too long"
-    if failure is not None:
-        problem += f" (last attempt: {failure})"
+    told = waiting.told()
+    if told is not None:
+        problem += f" ({told})"
     if agency in settings.gateways() or last_delivery is not None:
         return problem
     return f"{problem}, with no gateway set to take them (ARMS_SYNC_{agency.upper()}_GATEWAY)"
@@ -388,6 +415,8 @@ def _oldest_waiting(agency: dict[str, Any]) -> str:
     if oldest is None:
         return ""
     note = f", oldest notices waiting since {oldest}"
+    if agency["held"] is not None:
+        note += f", held unsent: {agency['held'].removesuffix('.')}"
     if agency["failed_attempts"]:
         tried = counted(agency["failed_attempts"], "failed attempt")
         note += f" after {tried} (last: {agency['last_failure']})"

@@ -35,6 +35,11 @@ class KeyUse(StrEnum):
     SIGN = "sign"
     ENCRYPT = "encrypt"
 
+    @property
+    def in_words(self) -> str:
+        """The key's kind as a sentence names it: a signing or an encryption key."""
+        return "signing" if self is KeyUse.SIGN else "encryption"
+
 
 class KeyStatus(StrEnum):
     """Lifecycle of a key in the public ring."""
@@ -103,9 +108,9 @@ class KeyRing:
             if info.party is party and info.use is use and info.status is KeyStatus.ACTIVE:
                 return info
         if party is self.me:
-            raise KeyError_(f"{party} has no active {use} key; rotate to make one.")
+            raise KeyError_(f"{party} has no active {use.in_words} key; rotate to make one.")
         held = any(info.party is party for info in self.keys)
-        lacking = f"no active {use} key" if held else "no keys"
+        lacking = f"no active {use.in_words} key" if held else "no keys"
         raise KeyError_(
             f"{party} has {lacking} in this key ring; import its current public keys with "
             f"`arms-sync keys import --party {party.value} RING`."

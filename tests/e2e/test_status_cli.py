@@ -102,3 +102,46 @@ def test_notices_no_gateway_takes_are_named_with_the_setting_they_wait_for(
     gateway_set = {**env, "ARMS_SYNC_POLICE_GATEWAY": "https://police.example/"}
     report = run_cli(*db, "status", "--json", cwd=tmp_path, env=gateway_set, check=False)
     assert "notices to police are waiting too long" in json.loads(report.stdout)["problems"]
+
+
+def test_notices_held_for_a_key_revoked_say_so_and_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The police's keys were revoked after the run queued their notices: none is sent until
+    their new keys are imported, and `status` says so on the line, in `--json` and in the
+    problem, with the command that mends it."""
+    for name in WORKER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    keys = tmp_path / "keys"
+    for party in Party:
+        generate_party(keys, party)
+    db = ["--db", f"sqlite:///{tmp_path / 'ledger.db'}"]
+    run_cli(*db, *run_args(*write_feeds(tmp_path)), "--keys", str(keys), cwd=tmp_path)
+    listed = run_cli(*db, "keys", "list", "--dir", str(keys), "--json", cwd=tmp_path).stdout
+    police_key = next(
+        key["key_id"] for key in map(json.loads, listed.splitlines()) if key["party"] == "police"
+    )
+    revoke = ("keys", "revoke", "--dir", str(keys), "--party", "police", "--key-id", police_key)
+    run_cli(*db, *revoke, cwd=tmp_path)
+    env = {
+        **os.environ,
+        "ARMS_SYNC_KEYS_DIR": str(keys),
+        "ARMS_SYNC_DELIVERY_INTERVAL_SECONDS": "0.001",
+    }
+    held = (
+        "police has no active encryption key in this key ring; import its current public "
+        "keys with `arms-sync keys import --party police RING`"
+    )
+
+    status = run_cli(*db, "status", "--json", cwd=tmp_path, env=env, check=False)
+    report = json.loads(status.stdout)
+    police = [entry for entry in report["agencies"] if entry["agency"] == "police"]
+    assert police[0]["held"] == f"{held}."
+    assert police[0]["failed_attempts"] == 0
+    assert (
+        f"notices to police are waiting too long (held unsent: {held}), with no gateway set "
+        "to take them (ARMS_SYNC_POLICE_GATEWAY)" in report["problems"]
+    )
+    shown = run_cli(*db, "status", cwd=tmp_path, env=env, check=False).stdout.splitlines()
+    police_lines = [line for line in shown if line.startswith("police: ")]
+    assert police_lines[0].endswith(f", held unsent: {held}")
