@@ -104,7 +104,7 @@ class RunSummary:
         return sum(counts.rejected for counts in self.feeds.values())
 
     def lines(self) -> Iterator[str]:
-        """A short, readable account of the run (counts, and gateways' own sentences)."""
+        """A short, readable account of the run (counts, and each gateway's failure)."""
         for agency, counts in self.feeds.items():
             yield (
                 f"{agency}: read {counts.read} records, accepted {counts.accepted}, "
@@ -173,7 +173,7 @@ class RunSummary:
 
 
 def _about_gateway(agency: str, sentence: str) -> str:
-    """A gateway's sentence as a summary line, naming the gateway once."""
+    """A sentence about a gateway as a summary line, naming the gateway once."""
     if sentence.lower().startswith(f"the {agency} gateway "):
         return sentence[0].upper() + sentence[1:]
     return f"{agency} gateway: {sentence}"
@@ -565,7 +565,7 @@ def _deliver_to_gateway(app: App, agency: str, client: NoticeClient, summary: Ru
     """One delivery pass to an agency, unless another process is delivering to it.
 
     A gateway that did not take every batch is the agency's delivery error: the
-    gateway's own sentence, why its batches could not be sealed (no active key
+    failure's sentence, why its batches could not be sealed (no active key
     of the agency), or that notices still wait (a `Retry-After` to honour);
     the batches stay in the outbox.
     """

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -43,16 +42,19 @@ from sync.errors import (
 from sync.gateway.retry import RetryPolicy, backoff_ceiling, partial_jitter
 from sync.ledger import schema
 from sync.ledger.moments import as_utc
-from sync.ledger.outbox import UNSEALED, reseal_batch, sealed_under_retired_keys, why_unsealable
+from sync.ledger.outbox import (
+    UNSEALED,
+    reseal_batch,
+    sealed_under_retired_keys,
+    sealing_keys_named,
+    why_unsealable,
+)
 from sync.ledger.run_locks import hold_ledger_task_lock
 
 log = logging.getLogger(__name__)
-# A gateway's own words, quoted in its error (`, saying "…"`): bounded, yet free text
-# that may name anyone, so a log line leaves them out (a run's summary shows them).
-GATEWAY_WORDS = re.compile(r', saying ".*"')
 # What a delivery pass's counts name besides the numbers, as a task's result.
 RESULT_REFUSED = "refused"  # the class of the gateway's refusal that ended the pass
-RESULT_FAILURE = "failure"  # the gateway's sentence for the failure that ended the pass
+RESULT_FAILURE = "failure"  # the sentence of the failure that ended the pass
 RESULT_HELD = "held"  # why batches wait unsent (no active key of the hub or the agency)
 # When the first batch a pass left for later is due (ISO 8601, UTC).
 RESULT_NEXT_ATTEMPT = "next_attempt_at"
@@ -145,7 +147,7 @@ class DeliveryPass:
 def why_batches_wait(
     failure: str | None, held: str | None, pending: int, next_attempt_at: datetime | None = None
 ) -> str | None:
-    """Why a delivery pass left batches waiting: the gateway's sentence for its failure,
+    """Why a delivery pass left batches waiting: the sentence of its failure,
     why they are held, or that they still wait (a `Retry-After` to honour), and until
     when; None when none wait. A pass's own outcome, or a deliver task's result, reads
     the same."""
@@ -188,7 +190,7 @@ def deliver_to(
     unless the gateway asked for a wait (`Retry-After`) that has not passed.
     A gateway's refusal ends the pass like any failed batch (kept, with its
     retry time) and is named in the counts (`refused`), never raised; the
-    failure that ended a pass is told in the gateway's sentence (`failure`),
+    failure that ended a pass is told in its sentence (`failure`),
     and why batches wait unsent (`held`). The client is the App's,
     reused pass after pass (its connections and token).
     """
@@ -300,9 +302,8 @@ def failure_words(error_name: str | None) -> str | None:
 
 
 def loggable(error: GatewayError) -> str:
-    """A gateway failure's sentence for a log line: the product's own words only, without
-    the gateway's quoted reason or the closing full stop."""
-    return GATEWAY_WORDS.sub("", str(error)).removesuffix(".")
+    """A gateway failure's sentence for a log line: without its closing full stop."""
+    return str(error).removesuffix(".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,13 +421,22 @@ def _deliver_resealing_if_stale(
         keys = app.outbox_keys
         if keys is None:
             raise
-    except EnvelopeRefusedError:
+    except EnvelopeRefusedError as refused:
         keys = app.outbox_keys
         if keys is None or not sealed_under_retired_keys(envelope, keys.keyring):
-            raise
+            raise _naming_its_keys(refused, envelope) from refused
     with app.ledger.engine.begin() as conn:
         fresh = reseal_batch(conn, batch_id, keys, app.clock())
     return client.deliver(fresh)
+
+
+def _naming_its_keys(refused: EnvelopeRefusedError, envelope: bytes) -> EnvelopeRefusedError:
+    """The refusal, naming the keys the envelope was sealed under: the gateway's own
+    sentence is never passed on, so the hub says which keys the gateway must hold."""
+    keys = sealing_keys_named(envelope)
+    if keys is None:
+        return refused
+    return EnvelopeRefusedError(f"{str(refused).removesuffix('.')}; the envelope was {keys}.")
 
 
 def _record_failure(

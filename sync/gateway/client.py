@@ -24,9 +24,9 @@ kept by the `App` (`sync/gateway_clients.py`): one per gateway per thread, for
 the process's life, so the bearer token is fetched again only when it is
 about to expire or the gateway answers 401. Log lines and errors name the
 agency, endpoint and failure kind, never content. A refusal's error (and a
-call given up on a 5xx) carries the gateway's error code and its own sentence
-for it, bounded (`sync.gateway.remote_reason`): printable, short, with
-anything shaped like a date or an identifier withheld.
+call given up on a 429 or 5xx) carries the HTTP status and the gateway's error
+code when it is a plain word, never the gateway's own sentence: remote free
+text may name anyone, and errors reach logs, task results and the ledger.
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ from sync.errors import (
 )
 from sync.gateway.oauth import basic_authorization
 from sync.gateway.receipt import Receipt, signed_receipt_fields, verify_receipt
-from sync.gateway.remote_reason import TRUNCATED, remote_reason
 from sync.gateway.retry import (
     RetryPolicy,
     next_delay,
@@ -118,15 +117,12 @@ class FeedPage:
 
 
 class _TransientError(Exception):
-    """A failure worth retrying, with the server's `Retry-After` and sentence when it gave them."""
+    """A failure worth retrying, with the server's `Retry-After` when it gave one."""
 
-    def __init__(
-        self, kind: str, retry_after: float | None = None, reason: str | None = None
-    ) -> None:
+    def __init__(self, kind: str, retry_after: float | None = None) -> None:
         super().__init__(kind)
         self.kind = kind
         self.retry_after = retry_after
-        self.reason = reason
 
 
 class _UnauthorizedError(Exception):
@@ -142,14 +138,6 @@ def _error_code(body: bytes) -> str:
     if isinstance(code, str) and code.replace("_", "").isalpha():
         return code[:MAX_ERROR_CODE_LENGTH]
     return ""
-
-
-def _saying(reason: str | None) -> str:
-    """', saying "…"' for a gateway's bounded sentence (its full stop left out), or ""."""
-    if reason is None:
-        return ""
-    told = reason if reason.endswith(TRUNCATED) else reason.removesuffix(".")
-    return f', saying "{told}"'
 
 
 def _parse_page(document: dict[str, Any]) -> FeedPage:
@@ -318,7 +306,7 @@ class GatewayClient:
                 raise self._asked_to_wait(method, path, transient, f"after {tries}")
             raise RetryableGatewayError(
                 f"the {self.agency} gateway did not answer {method} {path} after "
-                f"{tries} (last: {transient.kind}){_saying(transient.reason)}."
+                f"{tries} (last: {transient.kind})."
             )
         delay = next_delay(self._retry, failures, self._rand(), wait)
         log.warning(
@@ -339,7 +327,7 @@ class GatewayClient:
         wait = transient.retry_after or 0.0
         return RetryAfterError(
             f"the {self.agency} gateway asked to wait {wait:.0f} s before {method} {path} "
-            f"is tried again ({transient.kind}, {when}){_saying(transient.reason)}.",
+            f"is tried again ({transient.kind}, {when}).",
             wait,
         )
 
@@ -409,7 +397,7 @@ class GatewayClient:
             body = self._error_body(response, started)
             code = _error_code(body)
             kind = f"HTTP {status} {code}" if code else f"HTTP {status}"
-            raise _TransientError(kind, retry_after, remote_reason(body))
+            raise _TransientError(kind, retry_after)
         if HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST:
             raise PermanentGatewayError(
                 f"the {self.agency} gateway answered {call} with a redirect (HTTP {status}), "
@@ -417,7 +405,7 @@ class GatewayClient:
             )
         body = self._read_body(response, started, call)
         if status >= HTTPStatus.BAD_REQUEST:
-            raise self._refused(status, _error_code(body), remote_reason(body))
+            raise self._refused(status, _error_code(body))
         try:
             document = json.loads(body)
         except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
@@ -447,7 +435,7 @@ class GatewayClient:
         return b"".join(chunks)
 
     def _error_body(self, response: requests.Response, started: float) -> bytes:
-        """The start of a retryable answer's body, for its code and sentence; b"" if it
+        """The start of a retryable answer's body, for its error code; b"" if it
         is longer than `MAX_ERROR_BODY_BYTES`, slow or broken (the answer is retried anyway)."""
         try:
             return self._read_body(response, started, "", MAX_ERROR_BODY_BYTES)
@@ -460,20 +448,19 @@ class GatewayClient:
             f"{self._max_body_bytes} bytes (ARMS_SYNC_GATEWAY_MAX_RESPONSE_BYTES)."
         )
 
-    def _refused(self, status: int, code: str, reason: str | None = None) -> PermanentGatewayError:
-        """The refusal's error: status, code and the gateway's own (bounded) sentence."""
-        saying = _saying(reason)
+    def _refused(self, status: int, code: str) -> PermanentGatewayError:
+        """The refusal's error: the HTTP status and the gateway's error code."""
         if code == STALE_ENVELOPE_CODE:
             return StaleEnvelopeError(
-                f"the {self.agency} gateway refused an envelope sealed too long ago{saying}."
+                f"the {self.agency} gateway refused an envelope sealed too long ago."
             )
         named = f" ({code})" if code else ""
         if code == ENVELOPE_REJECTED_CODE:
             return EnvelopeRefusedError(
-                f"the {self.agency} gateway refused the envelope with HTTP {status}{named}{saying}."
+                f"the {self.agency} gateway refused the envelope with HTTP {status}{named}."
             )
         return PermanentGatewayError(
-            f"the {self.agency} gateway refused the request with HTTP {status}{named}{saying}."
+            f"the {self.agency} gateway refused the request with HTTP {status}{named}."
         )
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sync.core.notices import NOTICE_WITHDRAWN, Notice
 from sync.core.records import Agency
 from sync.crypto.envelope import seal
-from sync.crypto.header import CONTENT_TYPE_NOTICES, parse_header
+from sync.crypto.header import CONTENT_TYPE_NOTICES, Header, parse_header
 from sync.crypto.keys import KeyRing, KeyUse, Party
 from sync.errors import EnvelopeRejected, KeyError_
 from sync.ledger import schema
@@ -114,13 +114,33 @@ def sealed_under_retired_keys(envelope: bytes, keyring: KeyRing) -> bool:
     not the agency's active one (rotated, or revoked since): sealed again, it
     would be accepted. False when there is no current key to seal it with.
     """
+    header = _header_of(envelope)
+    if header is None:
+        return False
     try:
-        header = parse_header(json.loads(envelope)["header"])
         signing = keyring.active(Party.HUB, KeyUse.SIGN).key_id
         encryption = keyring.active(header.recipient, KeyUse.ENCRYPT).key_id
-    except (ValueError, TypeError, KeyError, EnvelopeRejected, KeyError_):
+    except KeyError_:
         return False
     return (header.sender_key_id, header.recipient_key_id) != (signing, encryption)
+
+
+def sealing_keys_named(envelope: bytes) -> str | None:
+    """The keys a batch was sealed under, as a clause for an error: "signed with hub key
+    … and sealed to police key …"; None if its header cannot be read."""
+    header = _header_of(envelope)
+    if header is None:
+        return None
+    signed = f"signed with {header.sender} key {header.sender_key_id}"
+    return f"{signed} and sealed to {header.recipient} key {header.recipient_key_id}"
+
+
+def _header_of(envelope: bytes) -> Header | None:
+    """The envelope's header, or None if it is not one the hub could have sealed."""
+    try:
+        return parse_header(json.loads(envelope)["header"])
+    except (ValueError, TypeError, KeyError, EnvelopeRejected):
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,8 +68,7 @@ FEED = "feed"
 # The gateway's answer when it fails, as its fault injector gives it.
 FAILED = reply(500, {"error": "internal_error", "reason": "The gateway failed."})
 FAILED_SAYS = (
-    "the police gateway did not answer GET /feed after 1 attempt "
-    '(last: HTTP 500 internal_error), saying "The gateway failed".'
+    "the police gateway did not answer GET /feed after 1 attempt (last: HTTP 500 internal_error)."
 )
 POLICY = """[[version]]
 id = "local-first"

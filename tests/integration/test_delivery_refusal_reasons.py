@@ -1,12 +1,13 @@
-"""A delivery the gateway refuses says why, in the gateway's own sentence or naming the key.
+"""A delivery the gateway refuses says why, naming the keys concerned.
 
 The hub rotated its keys and ran before the agency imported them: the
 gateway refuses the new batches, and the pass's failure (a run's
-`delivery_errors` entry, a deliver task's `failure`) carries the gateway's
-sentence naming the key. An agency that rotated its keys before the hub
-imported them signs its receipt with a key the hub does not hold: the
-failure names that key and the command that imports it. A real run on an
-SQLite ledger, real keys, the reference gateway on 127.0.0.1.
+`delivery_errors` entry, a deliver task's `failure`) names the keys the
+envelope was sealed under (never the gateway's own sentence). An agency that
+rotated its keys before the hub imported them signs its receipt with a key
+the hub does not hold: the failure names that key and the command that
+imports it. A real run on an SQLite ledger, real keys, the reference gateway
+on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -32,12 +33,16 @@ from tests.integration.test_outbox_key_changes import AGENCY, GRACE, SEED, SUBJE
 pytestmark = pytest.mark.integration
 
 
-def _active_sign_key(keys: Path, party: Party) -> str:
+def _active_key(keys: Path, party: Party, use: KeyUse) -> str:
     return next(
         info.key_id
         for info in list_keys(keys)
-        if info.party is party and info.use is KeyUse.SIGN and info.status is KeyStatus.ACTIVE
+        if info.party is party and info.use is use and info.status is KeyStatus.ACTIVE
     )
+
+
+def _active_sign_key(keys: Path, party: Party) -> str:
+    return _active_key(keys, party, KeyUse.SIGN)
 
 
 def _run(keys: Path, tmp_path: Path) -> None:
@@ -49,10 +54,11 @@ def _run(keys: Path, tmp_path: Path) -> None:
         run_cycle(app, sources, TODAY)
 
 
-def test_a_gateway_without_the_hub_s_new_keys_is_named_with_its_own_sentence(
+def test_a_gateway_without_the_hub_s_new_keys_is_told_the_keys_the_envelope_names(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The pass's outcome quotes the gateway; a worker's log line leaves its words out."""
+    """The pass's outcome and a worker's log line name the keys the hub sealed under (the
+    gateway's own sentence is passed on nowhere)."""
     keys = tmp_path / "keys"
     make_keys(keys)
     agency_ring = load_keyring(keys, AGENCY)  # the agency has not imported the hub's new keys
@@ -63,14 +69,15 @@ def test_a_gateway_without_the_hub_s_new_keys_is_named_with_its_own_sentence(
         assert delivery is not None
         assert store.count() == 0
     new_key = _active_sign_key(keys, Party.HUB)
-    assert delivery.why_waiting == (
-        f"the {AGENCY} gateway refused the envelope with HTTP 400 (envelope_rejected), "
-        f'saying "Key {new_key} is not in the key ring".'
+    agency_key = _active_key(keys, AGENCY, KeyUse.ENCRYPT)
+    refused = (
+        f"the {AGENCY} gateway refused the envelope with HTTP 400 (envelope_rejected); the "
+        f"envelope was signed with hub key {new_key} and sealed to {AGENCY} key {agency_key}"
     )
+    assert delivery.why_waiting == f"{refused}."
     (logged,) = [r.getMessage() for r in caplog.records if r.name == "sync.delivery"]
     assert logged == (
-        f"delivery to {AGENCY.value} failed (EnvelopeRefusedError): the {AGENCY} gateway "
-        "refused the envelope with HTTP 400 (envelope_rejected); batch kept for retry"
+        f"delivery to {AGENCY.value} failed (EnvelopeRefusedError): {refused}; batch kept for retry"
     )
 
 
