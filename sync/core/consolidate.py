@@ -79,22 +79,18 @@ class Consolidated:
     orphans: list[Orphan] = field(default_factory=list)
 
 
-def resolve_merges(merges: Iterable[Merge], known: set[RecordRef]) -> dict[RecordRef, RecordRef]:
-    """Map each merged-away person to the live person it now means.
+def resolve_merges(
+    in_force: Mapping[RecordRef, Merge], known: set[RecordRef]
+) -> dict[RecordRef, RecordRef]:
+    """Map each merged-away person to the live person it now means, given each one's
+    merge in force (`merges_in_force`: of several merges of one source, the later).
 
     A chain is followed as far as its last known person: with A→B and B→C,
     A means C once C has arrived, and B until then (the B→C merge waits and is
     reported as an orphan by the caller). A merge none of whose chain has
     arrived waits too. A cycle resolves every member to its smallest known
-    reference, so the outcome never depends on record order. Of several
-    merges of one source, the one in force counts (`merges_in_force`).
+    reference, so the outcome never depends on record order.
     """
-    return _resolve_in_force(merges_in_force(merges), known)
-
-
-def _resolve_in_force(
-    in_force: Mapping[RecordRef, Merge], known: set[RecordRef]
-) -> dict[RecordRef, RecordRef]:
     direct = {
         source: RecordRef(merge.agency, merge.target_person_id)
         for source, merge in in_force.items()
@@ -135,7 +131,7 @@ def consolidate(state: FeedState) -> Consolidated:
     """Resolve merges and orphans over the current records of both feeds."""
     all_persons = {person.ref: person for person in state.persons}
     in_force = merges_in_force(state.merges)
-    merged_into = _resolve_in_force(in_force, set(all_persons))
+    merged_into = resolve_merges(in_force, set(all_persons))
     live = {
         ref: person
         for ref, person in all_persons.items()

@@ -202,3 +202,8 @@ def test_a_batch_that_failed_while_no_gateway_is_set_now_names_the_setting_too(
         "notices to police are waiting too long (last attempt: its gateway could not be "
         "reached or failed), with no gateway set to take them (ARMS_SYNC_POLICE_GATEWAY)"
     ]
+    shown = run_cli(*in_process_ledger, "status", cwd=tmp_path, check=False).stdout
+    (police,) = [line for line in shown.splitlines() if line.startswith("police: ")]
+    assert police.endswith(
+        "after 1 failed attempt (last: its gateway could not be reached or failed)"
+    )

@@ -211,11 +211,12 @@ def test_the_last_delivery_and_the_oldest_waiting_batch(app: App) -> None:
 
 
 def test_the_batch_next_in_line_tells_its_failed_attempts_and_last_failure(app: App) -> None:
-    """The oldest waiting batch (by its place in line) is the one whose failures count; a
-    later batch, never tried since delivery stops at the first failure, does not."""
+    """The oldest waiting batch (by its place in line: one run makes several at once) is
+    the one whose failures count; a later batch, never tried since delivery stops at the
+    first failure, does not."""
     with app.ledger.engine.begin() as conn:
         add_batch(conn, "a", created=at(0), delivered=at(1), position=0, attempts=1)
-        add_batch(conn, "c", created=at(3), position=2)
+        add_batch(conn, "c", created=at(2), position=2)
         add_batch(conn, "b", created=at(2), position=1, attempts=4, last_error="StaleEnvelopeError")
     found = freshness(app)
     assert moment(found["police"].oldest_undelivered) == at(2)

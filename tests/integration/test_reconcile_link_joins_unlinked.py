@@ -187,3 +187,30 @@ def test_an_unlink_a_later_link_lifted_through_a_merge_is_not_told_again(
     outcome = link(app, PROBATION_TARGET, OTHER_POLICE, ACTOR, apply=False)
 
     assert outcome.preview.notes == ()
+
+
+def test_an_unlink_lifted_is_told_before_those_still_standing_whatever_their_pairs(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    """Probation's record unlinked from two police records sharing its PNC; the police
+    then merged one of them away, and an operator linked the other with the merge's
+    target. Linking probation's record with that target lifts the first unlink (the same
+    people) and joins the second pair through the target: the lifted unlink is told
+    first, though its pair comes later in pair order."""
+    application = App(Settings(database_url=ledger_url))
+    try:
+        standing = RecordRef(Agency.POLICE, "LAN-0")
+        probation, police = first_feeds()
+        police.append(person("police", standing.person_id, pnc=PNC))
+        run_cycle(application, write_sources(tmp_path, probation, police), AS_OF)
+        unlink(application, PROBATION, POLICE, ACTOR, apply=True)
+        unlink(application, PROBATION, standing, ACTOR, apply=True)
+        police += _merged_away("police", POLICE.person_id, POLICE_TARGET.person_id)
+        run_cycle(application, write_sources(tmp_path, probation, police), AS_OF)
+        link(application, standing, POLICE_TARGET, ACTOR, apply=True)
+
+        outcome = link(application, PROBATION, POLICE_TARGET, ACTOR, apply=False)
+
+        assert outcome.preview.notes == (LIFTED, NOTE.replace("LAN-1", standing.person_id))
+    finally:
+        application.close()

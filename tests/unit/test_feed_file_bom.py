@@ -111,6 +111,18 @@ def test_a_text_line_that_starts_like_a_bzip2_file_is_read_as_a_line(tmp_path: P
     assert [type(item) for item in unit.items] == [Rejected, Accepted]
 
 
+def test_a_first_record_holding_a_compressed_signature_within_it_is_read(tmp_path: Path) -> None:
+    """A signature counts only at the very start of the file, not inside a record."""
+    path = tmp_path / "probation.jsonl"
+    noted = {**PERSON, "note": "BZh91AY&SY\x1f\x8b PK\x03\x04"}
+    path.write_bytes((json.dumps(noted) + "\n" + LINE + "\n").encode())
+    context = FeedContext("probation", date(2026, 11, 28))
+
+    (unit,) = PlainFileSource(path).units(context, guard=None)  # type: ignore[arg-type]
+
+    assert [type(item) for item in unit.items] == [Accepted, Accepted]
+
+
 def test_crlf_line_ends_read_as_line_feeds(tmp_path: Path) -> None:
     path = tmp_path / "probation.jsonl"
     path.write_bytes((json.dumps(PERSON) + "\r\n").encode() * 2)

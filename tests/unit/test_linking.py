@@ -15,6 +15,7 @@ from sync.core.consolidate import (
     FeedState,
     Merge,
     consolidate,
+    merges_in_force,
     resolve_merges,
 )
 from sync.core.linking import (
@@ -164,12 +165,12 @@ def test_clusters_do_not_depend_on_edge_order(
 def test_merge_chains_resolve_to_their_end_and_cycles_to_the_smallest() -> None:
     known = {RecordRef(P, x) for x in ("X000001", "X000002", "X000003")}
     merges = [Merge(P, "m1", "X000001", "X000002"), Merge(P, "m2", "X000002", "X000003")]
-    assert resolve_merges(merges, known) == {
+    assert resolve_merges(merges_in_force(merges), known) == {
         RecordRef(P, "X000001"): RecordRef(P, "X000003"),
         RecordRef(P, "X000002"): RecordRef(P, "X000003"),
     }
     cycle = [*merges, Merge(P, "m3", "X000003", "X000001")]
-    resolved = resolve_merges(cycle, known)
+    resolved = resolve_merges(merges_in_force(cycle), known)
     assert set(resolved.values()) == {RecordRef(P, "X000001")}
 
 
@@ -230,7 +231,7 @@ def test_the_merge_that_closes_a_loop_waits_as_a_loop_not_as_a_missing_person() 
 def test_a_chain_passes_through_a_person_that_never_arrived() -> None:
     known = {RecordRef(Q, "A-1"), RecordRef(Q, "C-1")}
     merges = [Merge(Q, "MG1", "A-1", "B-1"), Merge(Q, "MG2", "B-1", "C-1")]
-    assert resolve_merges(merges, known) == {
+    assert resolve_merges(merges_in_force(merges), known) == {
         RecordRef(Q, "A-1"): RecordRef(Q, "C-1"),
         RecordRef(Q, "B-1"): RecordRef(Q, "C-1"),
     }
@@ -249,7 +250,7 @@ def test_every_merged_away_record_means_a_known_person_on_its_chain(
     merges = [Merge(P, f"m{i}", a, b) for i, (a, b) in enumerate(pairs) if a != b]
     known = {RecordRef(P, x) for x in arrived}
     direct = {RecordRef(P, m.source_person_id): RecordRef(P, m.target_person_id) for m in merges}
-    resolved = resolve_merges(merges, known)
+    resolved = resolve_merges(merges_in_force(merges), known)
     for source, target in resolved.items():
         assert target in known
         chain, current = [], source
@@ -278,6 +279,18 @@ def test_of_two_merges_of_one_source_the_later_stands_whatever_the_ids_or_order(
     for merges in ([later, earlier], [earlier, later]):
         result = consolidate(FeedState(persons=persons, merges=merges))
         assert result.merged_into == {RecordRef(Q, "A-1"): RecordRef(Q, "B-1")}
+        assert [(o.record_id, o.cause) for o in result.orphans] == [("MG9", MERGE_SUPERSEDED)]
+
+
+def test_of_two_merges_on_one_day_the_later_in_the_day_stands() -> None:
+    """The time of day counts, not the date alone: the earlier merge's id comes later in
+    text order (a tie-break that must not apply)."""
+    afternoon = Merge(Q, "MG10", "A-1", "C-1", "2026-06-01T17:00:00.000000Z")
+    morning = Merge(Q, "MG9", "A-1", "B-1", "2026-06-01T09:00:00.000000Z")
+    persons = [person(Q, "A-1"), person(Q, "B-1"), person(Q, "C-1")]
+    for merges in ([afternoon, morning], [morning, afternoon]):
+        result = consolidate(FeedState(persons=persons, merges=merges))
+        assert result.merged_into == {RecordRef(Q, "A-1"): RecordRef(Q, "C-1")}
         assert [(o.record_id, o.cause) for o in result.orphans] == [("MG9", MERGE_SUPERSEDED)]
 
 
