@@ -386,10 +386,10 @@ def held_for_keys(app: App, agency: str) -> str | None:
     """Why nothing may be sent to the agency now, or None: the hub has no active signing
     key, or the agency no active encryption key (revoked, its new one not imported).
 
-    Nothing is then sent, not even a batch sealed earlier: it would go out under
-    a key revoked since, perhaps exposed. Once the keys are in place each batch is
-    sent as it was first (a gateway that stored it answers with its receipt) and
-    sealed again if refused.
+    Nothing is then sent, not even a batch sealed earlier: a refusal could not be
+    mended by sealing it again. Once the keys are in place each batch is sent as
+    it was first (a gateway that stored it answers only that envelope with its
+    receipt) and sealed again if refused (`docs/crypto.md`, "Rotation and revocation").
     """
     keys = app.outbox_keys
     lacking = None if keys is None else why_unsealable(agency, keys.keyring)
