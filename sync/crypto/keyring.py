@@ -458,7 +458,7 @@ def load_keyring(directory: Path, me: Party) -> KeyRing:
             encryption[info.key_id] = key
     if not signing and not encryption:
         raise ConfigurationError(f"the key directory holds no private keys of {me}.")
-    return KeyRing(me, tuple(ring), signing, encryption)
+    return KeyRing(me, tuple(ring), signing, encryption, frozenset(private_parties(directory)))
 
 
 def load_data_key(directory: Path) -> DataKey:

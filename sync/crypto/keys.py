@@ -94,6 +94,7 @@ class KeyRing:
     keys: tuple[KeyInfo, ...]
     signing_keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
     encryption_keys: dict[str, X25519PrivateKey] = field(default_factory=dict)
+    made_here: frozenset[Party] = frozenset()  # parties whose private keys are in its folder
 
     def find(self, key_id: str) -> KeyInfo:
         """The public entry for a key id, or `KeyError_` when unknown."""
@@ -107,8 +108,11 @@ class KeyRing:
         for info in self.keys:
             if info.party is party and info.use is use and info.status is KeyStatus.ACTIVE:
                 return info
-        if party is self.me:
-            raise KeyError_(f"{party} has no active {use.in_words} key; rotate to make one.")
+        if party is self.me or party in self.made_here:
+            raise KeyError_(
+                f"{party} has no active {use.in_words} key; rotate to make one with "
+                f"`arms-sync keys rotate --party {party.value}`."
+            )
         held = any(info.party is party for info in self.keys)
         lacking = f"no active {use.in_words} key" if held else "no keys"
         raise KeyError_(

@@ -108,8 +108,9 @@ def test_notices_held_for_a_key_revoked_say_so_and_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The police's keys were revoked after the run queued their notices: none is sent until
-    their new keys are imported, and `status` says so on the line, in `--json` and in the
-    problem, with the command that mends it."""
+    they have new ones, and `status` says so on the line, in `--json` and in the problem,
+    with the command that mends it. One key directory holds every party's keys (as the demo
+    and the compose file keep them), so the police's new keys are made here, not imported."""
     for name in WORKER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     keys = tmp_path / "keys"
@@ -129,8 +130,8 @@ def test_notices_held_for_a_key_revoked_say_so_and_what_to_do(
         "ARMS_SYNC_DELIVERY_INTERVAL_SECONDS": "0.001",
     }
     held = (
-        "police has no active encryption key in this key ring; import its current public "
-        "keys with `arms-sync keys import --party police RING`"
+        "police has no active encryption key; rotate to make one with "
+        "`arms-sync keys rotate --party police`"
     )
 
     status = run_cli(*db, "status", "--json", cwd=tmp_path, env=env, check=False)

@@ -193,7 +193,10 @@ def test_a_gateway_started_without_its_signing_key_warns_and_answers_503(tmp_pat
     finally:
         assert gateway.stop() == 0
     said = gateway.log.read_text(encoding="utf-8")
-    assert "Warning: Police has no active signing key; rotate to make one; until then" in said
+    assert (
+        "Warning: Police has no active signing key; rotate to make one with "
+        "`arms-sync keys rotate --party police`; until then" in said
+    )
     assert "Error:" not in said
 
 
@@ -248,8 +251,8 @@ def test_a_gateway_started_while_the_hub_s_keys_are_revoked_warns_and_waits_for_
         assert gateway.stop() == 0
     said = gateway.log.read_text(encoding="utf-8")
     assert (
-        "Warning: Hub has no active encryption key in this key ring; import its current public "
-        "keys with `arms-sync keys import --party hub RING`; until then this gateway answers "
+        "Warning: Hub has no active encryption key; rotate to make one with "
+        "`arms-sync keys rotate --party hub`; until then this gateway answers "
         "feed pages with 503."
     ) in said
     assert "this gateway refuses the hub's new notice batches." in said

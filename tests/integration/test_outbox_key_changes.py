@@ -208,7 +208,7 @@ def test_an_agency_without_an_active_key_holds_back_its_own_notices_and_nothing_
     assert summary.subjects > 0
     assert list(summary.delivery_notes) == [AGENCY.value]
     assert summary.delivery_notes[AGENCY.value].startswith(NOTICES_KEPT_UNSEALED)
-    assert "import its current public keys" in summary.delivery_notes[AGENCY.value]
+    assert f"`arms-sync keys rotate --party {AGENCY.value}`" in summary.delivery_notes[AGENCY.value]
     kept = [envelope for agency, envelope, _ in rows if agency == AGENCY.value]
     sealed = [envelope for agency, envelope, _ in rows if agency != AGENCY.value]
     assert kept
@@ -216,7 +216,7 @@ def test_an_agency_without_an_active_key_holds_back_its_own_notices_and_nothing_
     assert sealed
     assert all(json.loads(envelope)["header"] for envelope in sealed)
     assert held.held is not None
-    assert "import its current public keys" in held.held
+    assert f"`arms-sync keys rotate --party {AGENCY.value}`" in held.held
     assert (held.failure, held.counts.delivered) == (None, 0)
 
     rotate(folder, AGENCY, GRACE)  # the agency's new keys, taken into the ring

@@ -15,6 +15,7 @@ import pytest
 from sync.crypto.key_file import create_data_key_file
 from sync.crypto.keyring import (
     generate_party,
+    import_party,
     list_keys,
     load_data_key,
     load_keyring,
@@ -22,7 +23,7 @@ from sync.crypto.keyring import (
     revoke,
     rotate,
 )
-from sync.crypto.keys import KeyStatus, KeyUse, Party
+from sync.crypto.keys import KeyRing, KeyStatus, KeyUse, Party
 from sync.errors import ConfigurationError, KeyError_
 
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -244,3 +245,38 @@ def test_keys_the_ring_could_not_list_leave_no_private_file_behind(
         make_keys()
     assert _private_files(directory) == before
     assert (directory / "ring.json").read_bytes() == ring_before
+
+
+def _police_revoked_in_the_hub_s_ring(hub: Path, police: Path | None) -> KeyRing:
+    """The hub's ring after the police's keys were revoked in it: kept in the hub's folder
+    (`police` None), or made in a folder of the police's own and imported."""
+    generate_party(hub, Party.HUB)
+    made_in = hub if police is None else police
+    infos = generate_party(made_in, Party.POLICE)
+    if police is not None:
+        import_party(hub, Party.POLICE, police / "ring.json")
+    revoke(hub, Party.POLICE, infos[0].key_id)
+    return load_keyring(hub, Party.HUB)
+
+
+def test_a_party_whose_keys_are_made_elsewhere_is_told_to_import_its_new_ones(
+    tmp_path: Path,
+) -> None:
+    ring = _police_revoked_in_the_hub_s_ring(tmp_path / "hub", tmp_path / "police")
+    lacking = ring.lacks_active_key(Party.POLICE, KeyUse.ENCRYPT)
+    assert str(lacking) == (
+        "police has no active encryption key in this key ring; import its current public "
+        "keys with `arms-sync keys import --party police RING`."
+    )
+
+
+def test_a_party_whose_keys_are_made_in_the_same_folder_is_told_to_rotate_them(
+    tmp_path: Path,
+) -> None:
+    """As the demo and the compose file keep them: importing there is refused."""
+    ring = _police_revoked_in_the_hub_s_ring(tmp_path / "hub", None)
+    for use, words in ((KeyUse.ENCRYPT, "encryption"), (KeyUse.SIGN, "signing")):
+        assert str(ring.lacks_active_key(Party.POLICE, use)) == (
+            f"police has no active {words} key; rotate to make one with "
+            "`arms-sync keys rotate --party police`."
+        )
