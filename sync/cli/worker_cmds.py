@@ -415,17 +415,19 @@ def _oldest_waiting(agency: dict[str, Any]) -> str:
     if oldest is None:
         return ""
     note = f", oldest notices waiting since {oldest}"
-    if agency["held"] is not None:
-        note += f", held unsent: {agency['held'].removesuffix('.')}"
     if agency["failed_attempts"]:
         tried = counted(agency["failed_attempts"], "failed attempt")
         note += f" after {tried} (last: {agency['last_failure']})"
+    if agency["held"] is not None:
+        note += f"; held unsent: {agency['held'].removesuffix('.')}"
     return note
 
 
 def _asked_to_wait(not_before: str | None) -> str:
     """The status line's note of a feed wait the gateway asked for, if one lasts."""
-    return "" if not_before is None else f"; its gateway asked not to be called before {not_before}"
+    if not_before is None:
+        return ""
+    return f"; its gateway asked not to be called for its feed before {not_before}"
 
 
 @click.command()

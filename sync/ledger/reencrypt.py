@@ -228,8 +228,10 @@ def compact_storage(engine: Engine) -> None:
             log.warning(
                 "A transaction that may still see rows as they were before the re-encryption "
                 "(a backup in progress, say) is still open (%s); their old versions stay in "
-                "the ledger's storage until a VACUUM FULL after it ends.",
+                "the ledger's storage until, once it has ended, an operator runs VACUUM FULL "
+                "on %s.",
                 ", ".join(holding),
+                ", ".join(TABLES),
             )
         for statement in statements:
             conn.execute(text(statement))

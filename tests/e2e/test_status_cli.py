@@ -145,4 +145,4 @@ def test_notices_held_for_a_key_revoked_say_so_and_what_to_do(
     )
     shown = run_cli(*db, "status", cwd=tmp_path, env=env, check=False).stdout.splitlines()
     police_lines = [line for line in shown if line.startswith("police: ")]
-    assert police_lines[0].endswith(f", held unsent: {held}")
+    assert police_lines[0].endswith(f"; held unsent: {held}")
