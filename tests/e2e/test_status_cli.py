@@ -73,9 +73,10 @@ def test_a_feed_set_for_the_workers_makes_the_broker_checked(
     assert json.loads(result.stdout)["broker"] == "reachable", result.stderr
 
 
-def test_notices_no_gateway_takes_are_named_with_the_setting_they_wait_for(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def keyed_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], Path]:
+    """`--db` of an SQLite ledger a run with keys (every party's, in one key directory)
+    filled and left notices in, in an environment naming no workers; and the keys."""
     for name in WORKER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     keys = tmp_path / "keys"
@@ -83,6 +84,13 @@ def test_notices_no_gateway_takes_are_named_with_the_setting_they_wait_for(
         generate_party(keys, party)
     db = ["--db", f"sqlite:///{tmp_path / 'ledger.db'}"]
     run_cli(*db, *run_args(*write_feeds(tmp_path)), "--keys", str(keys), cwd=tmp_path)
+    return db, keys
+
+
+def test_notices_no_gateway_takes_are_named_with_the_setting_they_wait_for(
+    keyed_ledger: tuple[list[str], Path], tmp_path: Path
+) -> None:
+    db, keys = keyed_ledger
     # Any notice batch is past three delivery intervals of a millisecond.
     env = {
         **os.environ,
@@ -105,19 +113,13 @@ def test_notices_no_gateway_takes_are_named_with_the_setting_they_wait_for(
 
 
 def test_notices_held_for_a_key_revoked_say_so_and_what_to_do(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    keyed_ledger: tuple[list[str], Path], tmp_path: Path
 ) -> None:
     """The police's keys were revoked after the run queued their notices: none is sent until
     they have new ones, and `status` says so on the line, in `--json` and in the problem,
     with the command that mends it. One key directory holds every party's keys (as the demo
     and the compose file keep them), so the police's new keys are made here, not imported."""
-    for name in WORKER_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    keys = tmp_path / "keys"
-    for party in Party:
-        generate_party(keys, party)
-    db = ["--db", f"sqlite:///{tmp_path / 'ledger.db'}"]
-    run_cli(*db, *run_args(*write_feeds(tmp_path)), "--keys", str(keys), cwd=tmp_path)
+    db, keys = keyed_ledger
     listed = run_cli(*db, "keys", "list", "--dir", str(keys), "--json", cwd=tmp_path).stdout
     police_key = next(
         key["key_id"] for key in map(json.loads, listed.splitlines()) if key["party"] == "police"
