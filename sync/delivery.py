@@ -280,7 +280,7 @@ def deliver_pass(
                 "delivery to %s failed (%s): %s; batch kept for retry",
                 agency,
                 type(error).__name__,
-                loggable(error),
+                str(error).removesuffix("."),
             )
             return DeliveryPass(counts, error)
         _record_delivery(app, agency, batch, receipt)
@@ -299,11 +299,6 @@ def failure_words(error_name: str | None) -> str | None:
         if error_class.__name__ == error_name:
             return words
     return error_name
-
-
-def loggable(error: GatewayError) -> str:
-    """A gateway failure's sentence for a log line: without its closing full stop."""
-    return str(error).removesuffix(".")
 
 
 @dataclass(frozen=True, slots=True)

@@ -371,8 +371,13 @@ class _Waiting:
     def told(self) -> str | None:
         """The reason a problem gives: being held, which stops every attempt, first."""
         if self.held is not None:
-            return f"held unsent: {self.held.removesuffix('.')}"
+            return _held_unsent(self.held)
         return None if self.last_failure is None else f"last attempt: {self.last_failure}"
+
+
+def _held_unsent(held: str) -> str:
+    """Why notices are held unsent, as a clause of a status line or a problem."""
+    return f"held unsent: {held.removesuffix('.')}"
 
 
 def _why_waiting(app: App, fresh: AgencyFreshness) -> _Waiting:
@@ -419,7 +424,7 @@ def _oldest_waiting(agency: dict[str, Any]) -> str:
         tried = counted(agency["failed_attempts"], "failed attempt")
         note += f" after {tried} (last: {agency['last_failure']})"
     if agency["held"] is not None:
-        note += f"; held unsent: {agency['held'].removesuffix('.')}"
+        note += f"; {_held_unsent(agency['held'])}"
     return note
 
 
