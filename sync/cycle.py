@@ -69,8 +69,9 @@ DELIVERING_ELSEWHERE = (
     "another process is delivering to this gateway; the notices left waiting go with "
     "the next delivery"
 )
-# The ring lacks an active key to seal an agency's batches: they wait unsealed.
-NOTICES_KEPT_UNSEALED = "its notices wait in the outbox, unsealed, as"
+# The ring lacks an active key to seal an agency's batches: nothing is sent to it; the
+# batches queued meanwhile wait unsealed, those sealed before as they are.
+NOTICES_HELD_FOR_KEYS = "nothing is sent to it (notices queued meanwhile wait unsealed), as"
 
 
 @dataclass
@@ -221,7 +222,7 @@ def _run_cycle(
         def finish(conn: Connection, decisions: Decisions, batches: int) -> None:
             summarise_decisions(summary, decisions)
             summary.notice_batches = batches
-            note_notices_kept_unsealed(app, summary)
+            note_notices_held_for_keys(app, summary)
             ledger.finish_run(run_id, status, summary.as_dict(), app.clock(), conn)
 
         progress("Linking records, deciding ownership and flags, storing the decisions")
@@ -319,9 +320,10 @@ def ingest_live(
     return None
 
 
-def note_notices_kept_unsealed(app: App, summary: RunSummary) -> None:
-    """Say, for each agency whose batches cannot be sealed now, that they wait unsealed,
-    and why (`sync.ledger.outbox.can_seal_to`)."""
+def note_notices_held_for_keys(app: App, summary: RunSummary) -> None:
+    """Say, for each agency whose batches cannot be sealed now, that nothing is sent to it
+    and why (`sync.ledger.outbox.why_unsealable`): the batches this run queued wait
+    unsealed, those sealed before the keys went wait as they are."""
     keys = app.outbox_keys
     if keys is None:
         return
@@ -330,7 +332,7 @@ def note_notices_kept_unsealed(app: App, summary: RunSummary) -> None:
             continue  # a pass with notices to it has been refused already
         lacking = why_unsealable(agency.value, keys.keyring)
         if lacking is not None:
-            summary.delivery_notes[agency.value] = f"{NOTICES_KEPT_UNSEALED} {lacking}"
+            summary.delivery_notes[agency.value] = f"{NOTICES_HELD_FOR_KEYS} {lacking}"
 
 
 def policy_in_force(policy: PolicySettings) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from sync.cycle import (
     CheckedPass,
     RunSummary,
     decide_and_store,
-    note_notices_kept_unsealed,
+    note_notices_held_for_keys,
     policy_in_force,
     summarise_decisions,
 )
@@ -139,7 +139,7 @@ def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
         now = app.clock()
         summarise_decisions(summary, decisions)
         summary.notice_batches = batches
-        note_notices_kept_unsealed(app, summary)
+        note_notices_held_for_keys(app, summary)
         _finish_run(conn, ledger, cycle.run_id, summary, now)
         store.clear_staging(conn, ref.cycle_id)
         completed.extend(complete(conn, ref, {"notice_batches": batches}, now))

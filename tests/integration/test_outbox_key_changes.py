@@ -24,7 +24,7 @@ from sync.app import App
 from sync.crypto import KeyRing, Party
 from sync.crypto.keyring import list_keys, load_keyring, revoke, rotate
 from sync.crypto.keys import KeyStatus
-from sync.cycle import NOTICES_KEPT_UNSEALED, RunSummary, run_cycle
+from sync.cycle import NOTICES_HELD_FOR_KEYS, RunSummary, run_cycle
 from sync.delivery import deliver_outbox, deliver_pass
 from sync.errors import PermanentGatewayError
 from sync.feeds.files import PlainFileSource
@@ -207,7 +207,7 @@ def test_an_agency_without_an_active_key_holds_back_its_own_notices_and_nothing_
             assert store.count() == 0
     assert summary.subjects > 0
     assert list(summary.delivery_notes) == [AGENCY.value]
-    assert summary.delivery_notes[AGENCY.value].startswith(NOTICES_KEPT_UNSEALED)
+    assert summary.delivery_notes[AGENCY.value].startswith(NOTICES_HELD_FOR_KEYS)
     assert f"`arms-sync keys rotate --party {AGENCY.value}`" in summary.delivery_notes[AGENCY.value]
     kept = [envelope for agency, envelope, _ in rows if agency == AGENCY.value]
     sealed = [envelope for agency, envelope, _ in rows if agency != AGENCY.value]
