@@ -9,7 +9,8 @@ A gateway that asks for a wait longer than a call makes (`RetryAfterError`)
 is not called for its feed again before that time, by this process or any
 other: the wait is kept in the ledger, and a pull before it ends at once with
 the same error, naming the time, which the run records as that agency's feed
-error.
+error. An operator who knows the gateway is back can clear the wait sooner
+(`clear_feed_wait`, `arms-sync ledger clear-wait`); the act is audited.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from sync.app import App
+from sync.audit.chain import AuditKind
+from sync.audit.log import audit_log_for
+from sync.audit.pipeline_hooks import cli_actor
 from sync.crypto.replay import ReplayGuard
 from sync.errors import RetryAfterError
 from sync.feeds.jsonl import FeedItem, validate_stream
@@ -26,7 +30,16 @@ from sync.feeds.pages import PageOpener
 from sync.gateway.client import GatewayClient
 from sync.gateway_clients import gateway_host_port
 from sync.ingest import Unit
-from sync.ledger.cursors import FeedPosition, end_pull, load_position, load_wait, save_wait
+from sync.ledger.cursors import (
+    FeedPosition,
+    clear_waits,
+    end_pull,
+    load_position,
+    load_wait,
+    save_wait,
+)
+
+WAIT_CLEARED_PURPOSE = "operations: a gateway's wait for its feed cleared before its time"
 
 
 class GatewaySource:
@@ -116,3 +129,27 @@ def gateway_source(spec: str, agency: str, app: App) -> GatewaySource:
     """
     base_url = spec.rstrip("/")
     return GatewaySource(app, base_url, agency, app.gateway_client(base_url, agency))
+
+
+def clear_feed_wait(app: App, agency: str, operator: str | None) -> datetime | None:
+    """Let the next pull call the agency's gateway at once, though it asked to be left alone.
+
+    Returns the time the wait that still lasted would have ended, or None when
+    none lasted (waits already over are forgotten too, silently). Clearing a
+    wait that lasted is recorded in the audit log under `operator` (else the
+    configured one, else the system account).
+    """
+    now = app.clock()
+    with app.ledger.engine.begin() as conn:
+        lasting = [moment for moment in clear_waits(conn, agency) if moment > now]
+        if not lasting:
+            return None
+        until = max(lasting)
+        audit_log_for(app.ledger.engine).record(
+            conn,
+            kind=AuditKind.ALTERATION,
+            actor=cli_actor(operator or app.settings.operator),
+            purpose=WAIT_CLEARED_PURPOSE,
+            detail=f"{agency} gateway; it had asked for no call before {until:%Y-%m-%d %H:%M} UTC",
+        )
+    return until

@@ -428,11 +428,15 @@ def _oldest_waiting(agency: dict[str, Any]) -> str:
     return note
 
 
-def _asked_to_wait(not_before: str | None) -> str:
-    """The status line's note of a feed wait the gateway asked for, if one lasts."""
+def _asked_to_wait(agency: str, not_before: str | None) -> str:
+    """The status line's note of a feed wait the gateway asked for, if one lasts, and the
+    command that clears it."""
     if not_before is None:
         return ""
-    return f"; its gateway asked not to be called for its feed before {not_before}"
+    return (
+        f"; its gateway asked not to be called for its feed before {not_before} "
+        f"(`arms-sync ledger clear-wait {agency}` calls it at the next pull)"
+    )
 
 
 @click.command()
@@ -450,7 +454,7 @@ def status(state: CliState, as_json: bool) -> None:
                 f"{agency['agency']}: last pull {agency['last_pull'] or 'never'}, "
                 f"last delivery {agency['last_delivery'] or 'never'}"
                 + _oldest_waiting(agency)
-                + _asked_to_wait(agency["pull_not_before"])
+                + _asked_to_wait(agency["agency"], agency["pull_not_before"])
             )
         for cycle in report["open_cycles"]:
             counts = ", ".join(f"{n} {status}" for status, n in sorted(cycle["tasks"].items()))

@@ -78,6 +78,15 @@ def save_wait(
         )
 
 
+def clear_waits(conn: Connection, agency: str) -> list[datetime]:
+    """Forget every wait the agency's gateways asked for; the times they asked to wait till."""
+    table = schema.feed_waits
+    gone = conn.execute(
+        delete(table).where(table.c.agency == agency).returning(table.c.not_before)
+    ).scalars()
+    return [as_utc(moment) for moment in gone]
+
+
 def load_wait(engine: Engine, agency: str, source: str) -> datetime | None:
     """The last time the gateway asked to be left alone until, if it ever asked."""
     table = schema.feed_waits

@@ -1,7 +1,8 @@
 """`arms-sync status` problems and waits, as a user sees them in `--json`.
 
 Only a configured agency's pull can be stale, and one never pulled is; a
-wait the feed gateway asked for is shown while it lasts; notices waiting
+wait the feed gateway asked for is shown while it lasts, with the command
+that clears it, and is gone once cleared; notices waiting
 too long for an agency that was delivered to before do not ask for a
 gateway to be set; the failed attempts of the batch next in line, and why the
 last one failed, are shown.
@@ -137,6 +138,39 @@ def test_a_wait_the_feed_gateway_asked_for_is_shown_while_it_lasts(
     assert code == 0
     assert agency(report, "police")["pull_not_before"] == ahead.isoformat()
     assert agency(report, "probation")["pull_not_before"] is None
+
+
+def test_an_operator_clears_a_wait_and_status_no_longer_shows_it(
+    in_process_ledger: list[str], tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    ahead = (now + LONG_AGO).replace(second=0, microsecond=0)
+    waits = [("police", ahead), ("probation", now - LONG_AGO)]
+    write_rows(
+        in_process_ledger,
+        schema.feed_waits,
+        [
+            {"agency": name, "source": f"{name}.example:443", "not_before": at, "asked_at": now}
+            for name, at in waits
+        ],
+    )
+    shown = run_cli(*in_process_ledger, "status", cwd=tmp_path).stdout
+    assert f"before {ahead.isoformat()} (`arms-sync ledger clear-wait police`" in shown
+
+    def clear(name: str) -> str:
+        command = ("ledger", "clear-wait", name, "--operator", "a.clerk")
+        return run_cli(*in_process_ledger, *command, cwd=tmp_path).stdout.strip()
+
+    assert clear("police") == (
+        "Cleared the police gateway's wait (it asked not to be called for its feed before "
+        f"{ahead:%Y-%m-%d %H:%M:%S} UTC): the next run or pull calls it."
+    )
+    nothing = "gateway's feed has no wait that still lasts; nothing to clear."
+    assert clear("police") == f"The police {nothing}"
+    assert clear("probation") == f"The probation {nothing}"  # its wait is over
+    _, report = status_json(in_process_ledger, tmp_path)
+    assert agency(report, "police")["pull_not_before"] is None
+    assert "clear-wait" not in run_cli(*in_process_ledger, "status", cwd=tmp_path).stdout
 
 
 def test_notices_waiting_for_an_agency_delivered_to_before_need_no_gateway_named(

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sync.app import App
 from sync.ledger.cursors import (
     FeedPosition,
+    clear_waits,
     end_pull,
     load_position,
     load_wait,
@@ -70,3 +71,22 @@ def test_a_wait_is_kept_per_source_as_a_utc_time(engine: Engine) -> None:
     assert waited is not None
     assert waited.utcoffset() == timedelta(0)
     assert load_wait(engine, "police", "gateway-b") == NOW + timedelta(hours=1)
+
+
+def test_clearing_an_agencys_waits_forgets_every_source_of_it_and_no_other(
+    engine: Engine,
+) -> None:
+    save_wait(engine, "police", "gateway-a", NOW + timedelta(minutes=5), NOW)
+    save_wait(engine, "police", "gateway-b", NOW - timedelta(hours=1), NOW)
+    save_wait(engine, "probation", "gateway-c", NOW + timedelta(hours=2), NOW)
+    with engine.begin() as conn:
+        cleared = clear_waits(conn, "police")
+    assert sorted(cleared) == [NOW - timedelta(hours=1), NOW + timedelta(minutes=5)]
+    assert all(moment.utcoffset() == timedelta(0) for moment in cleared)
+    assert (load_wait(engine, "police", "gateway-a"), load_wait(engine, "police", "gateway-b")) == (
+        None,
+        None,
+    )
+    assert load_wait(engine, "probation", "gateway-c") == NOW + timedelta(hours=2)
+    with engine.begin() as conn:
+        assert clear_waits(conn, "police") == []

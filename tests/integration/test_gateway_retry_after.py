@@ -7,7 +7,7 @@ make inside one call is slept before the retry; a longer one ends the call at
 once with an error carrying the wait, and the outbox schedules the batch's
 next attempt no sooner than that (checked with an injected clock), even for a
 cycle's prompt pass. A feed pull given such a wait does not call the gateway
-again before it, whichever run asks.
+again before it, whichever run asks, unless an operator clears the wait (audited).
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from sync.app import App
+from sync.audit.log import audit_log_for
 from sync.crypto import KeyRing, Party
 from sync.cycle import RunSummary, run_cycle
 from sync.delivery import deliver_outbox
@@ -33,7 +35,7 @@ from sync.feeds.files import PlainFileSource
 from sync.gateway.client import GatewayClient
 from sync.gateway.faults import Fault, FaultInjector
 from sync.gateway.retry import RetryPolicy
-from sync.gateway_source import GatewaySource
+from sync.gateway_source import WAIT_CLEARED_PURPOSE, GatewaySource, clear_feed_wait
 from sync.ledger import schema
 from sync.ledger.moments import as_utc
 from sync.settings import load_settings
@@ -156,13 +158,19 @@ class Clock:
         return self.now
 
 
-def hub_app(served: Served, tmp_path: Path, clock: Clock) -> App:
-    """A hub on an SQLite ledger, one in-process run stored (notice batches in its outbox)."""
+def empty_hub(served: Served, tmp_path: Path, clock: Clock) -> App:
+    """A hub on a new SQLite ledger, with the keys the gateway knows."""
     settings = load_settings(
         None, database_url=f"sqlite:///{tmp_path / 'hub.db'}", keys_dir=served.keys
     )
     app = App(settings, clock=clock)
     app.ledger.ensure_schema()
+    return app
+
+
+def hub_app(served: Served, tmp_path: Path, clock: Clock) -> App:
+    """A hub on an SQLite ledger, one in-process run stored (notice batches in its outbox)."""
+    app = empty_hub(served, tmp_path, clock)
     feeds = tmp_path / "feeds"
     write_synthetic_feeds(feeds, SynthOptions(subjects=40, seed=7, today=TODAY))
     sources = {a: PlainFileSource(feeds / f"{a}.jsonl") for a in ("probation", "police")}
@@ -219,6 +227,12 @@ def test_the_outbox_tries_a_batch_again_no_sooner_than_the_gateway_asked(
         app.close()
 
 
+def pull_feed(app: App, served: Served, hub_client: GatewayClient) -> RunSummary:
+    """An in-process run pulling the probation feed from the gateway alone."""
+    source = GatewaySource(app, served.url, AGENCY.value, hub_client)
+    return run_cycle(app, {AGENCY.value: source}, TODAY)
+
+
 def probation_freshness(app: App) -> AgencyFreshness:
     """What `status` reads of the probation feed and deliveries."""
     [freshness] = [f for f in agency_freshness(app.ledger.engine) if f.agency == "probation"]
@@ -230,20 +244,12 @@ def test_a_feed_gateway_is_not_called_again_before_the_wait_it_asked_for(
 ) -> None:
     served = serve(LONG_WAIT)
     clock = Clock()
-    settings = load_settings(
-        None, database_url=f"sqlite:///{tmp_path / 'hub.db'}", keys_dir=served.keys
-    )
-    app = App(settings, clock=clock)
+    app = empty_hub(served, tmp_path, clock)
     try:
-        app.ledger.ensure_schema()
         asked_at = clock.now
         served.faults.script = [None, Fault.UNAVAILABLE]  # the token, then the first page
         with client(served, lambda _s: pytest.fail("the client slept")) as hub_client:
-
-            def pull() -> RunSummary:
-                source = GatewaySource(app, served.url, AGENCY.value, hub_client)
-                return run_cycle(app, {AGENCY.value: source}, TODAY)
-
+            pull = partial(pull_feed, app, served, hub_client)
             summary = pull()
             assert "asked to wait 120 s" in summary.feed_errors[AGENCY.value]
             calls = served.faults.calls
@@ -264,5 +270,46 @@ def test_a_feed_gateway_is_not_called_again_before_the_wait_it_asked_for(
             assert summary.feeds[AGENCY.value].read == FEED_RECORDS
             assert served.faults.calls > calls
             assert probation_freshness(app).last_pull is not None  # an in-process run's pull
+    finally:
+        app.close()
+
+
+def test_an_operator_clears_a_feed_wait_and_the_next_pull_calls_the_gateway(
+    serve: Callable[[int], Served], tmp_path: Path
+) -> None:
+    served = serve(LONG_WAIT)
+    clock = Clock()
+    app = empty_hub(served, tmp_path, clock)
+    try:
+        asked_at = clock.now
+        served.faults.script = [None, Fault.UNAVAILABLE]
+        with client(served, lambda _s: pytest.fail("the client slept")) as hub_client:
+            pull = partial(pull_feed, app, served, hub_client)
+            assert "asked to wait 120 s" in pull().feed_errors[AGENCY.value]
+            asked_until = probation_freshness(app).pull_not_before
+            assert asked_until is not None
+            calls = served.faults.calls
+
+            clock.now = asked_at + timedelta(seconds=1)
+            assert clear_feed_wait(app, "police", "a.clerk") is None  # not the police's wait
+            assert clear_feed_wait(app, AGENCY.value, "a.clerk") == as_utc(asked_until)
+            assert clear_feed_wait(app, AGENCY.value, "a.clerk") is None  # nothing left
+            assert probation_freshness(app).pull_not_before is None
+            summary = pull()
+            assert summary.feed_errors == {}
+            assert summary.feeds[AGENCY.value].read == FEED_RECORDS
+            assert served.faults.calls > calls
+        cleared = [
+            entry
+            for entry in audit_log_for(app.ledger.engine).entries()
+            if entry.purpose == WAIT_CLEARED_PURPOSE
+        ]
+        assert [(entry.kind, entry.actor) for entry in cleared] == [
+            ("alteration", "operator:a.clerk")
+        ]
+        assert cleared[0].detail == (
+            f"probation gateway; it had asked for no call before "
+            f"{as_utc(asked_until):%Y-%m-%d %H:%M} UTC"
+        )
     finally:
         app.close()
