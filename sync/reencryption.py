@@ -258,8 +258,13 @@ def counts_by_table(rewritten: Rewritten) -> str:
 
 
 def audit_detail(rewritten: Rewritten, resumed: bool) -> str:
-    """The audit entry's detail: counts only."""
-    finished = "; an interrupted re-encryption finished" if resumed else ""
+    """The audit entry's detail: counts only, of this run's rewriting (a run that finishes
+    an interrupted one counts only what was left to it, and says so)."""
+    finished = (
+        "; an interrupted re-encryption finished (the counts are of what was left to do)"
+        if resumed
+        else ""
+    )
     return (
         f"values rewritten: {counts_by_table(rewritten)}; "
         f"{rewritten.plaintext:,} were plaintext{finished}"

@@ -138,7 +138,9 @@ def test_finishing_an_interrupted_reencryption_rewrites_only_what_was_left(
         _assert_under(after.engine, new, old)
         last = list(audit_log_for(after.engine).entries())[-1]
     detail = last.detail or ""
-    assert detail.endswith("; an interrupted re-encryption finished")
+    assert detail.endswith(
+        "; an interrupted re-encryption finished (the counts are of what was left to do)"
+    )
     for table, count in outcome.rewritten.by_table.items():
         assert f"{table} {count:,}" in detail
     columns = list(dict.fromkeys(column for column, _ in progress))
