@@ -271,6 +271,8 @@ def deliver_pass(
             if isinstance(sealed, str):
                 return DeliveryPass(counts, held=sealed)
             envelope = sealed
+        if batch.offered_at is None:
+            envelope = _first_offer(app, batch.batch_id, envelope)
         try:
             receipt = _deliver_resealing_if_stale(app, client, batch.batch_id, envelope)
         except GatewayError as error:
@@ -312,6 +314,7 @@ class _Batch:
     next_attempt_at: datetime
     last_error: str | None
     wait_asked_until: datetime | None
+    offered_at: datetime | None
 
 
 def _waiting_batches(app: App, agency: str) -> list[_Batch]:
@@ -327,13 +330,14 @@ def _waiting_batches(app: App, agency: str) -> list[_Batch]:
                 table.c.next_attempt_at,
                 table.c.last_error,
                 table.c.wait_asked_until,
+                table.c.offered_at,
             )
             .where(table.c.agency == agency, table.c.delivered_at.is_(None))
             .order_by(table.c.position)
         ).all()
     return [
-        _Batch(batch_id, bytes(envelope), int(count), int(attempts), when, error, asked)
-        for batch_id, envelope, count, attempts, when, error, asked in rows
+        _Batch(batch_id, bytes(envelope), int(count), int(attempts), when, error, asked, offered)
+        for batch_id, envelope, count, attempts, when, error, asked, offered in rows
     ]
 
 
@@ -382,9 +386,10 @@ def held_for_keys(app: App, agency: str) -> str | None:
     key, or the agency no active encryption key (revoked, its new one not imported).
 
     Nothing is then sent, not even a batch sealed earlier: a refusal could not be
-    mended by sealing it again. Once the keys are in place each batch is sent as
-    it was first (a gateway that stored it answers only that envelope with its
-    receipt) and sealed again if refused (`docs/crypto.md`, "Rotation and revocation").
+    mended by sealing it again. Once the keys are in place a batch never offered
+    is sealed again before it goes (`_first_offer`); one offered before is sent as
+    it was (a gateway that stored it answers only that envelope with its receipt)
+    and sealed again if refused (`docs/crypto.md`, "Rotation and revocation").
     """
     keys = app.outbox_keys
     lacking = None if keys is None else why_unsealable(agency, keys.keyring)
@@ -398,6 +403,27 @@ def _seal_kept(app: App, agency: str, batch_id: str) -> bytes | str:
         return "the notices wait for a key directory to seal them with."
     with app.ledger.engine.begin() as conn:
         return reseal_batch(conn, batch_id, keys, app.clock())
+
+
+def _first_offer(app: App, batch_id: str, envelope: bytes) -> bytes:
+    """The envelope to offer a batch never offered before, the offer recorded first.
+
+    The mark (`offered_at`) is committed before the gateway is called, so a
+    batch without it cannot have reached the gateway: one sealed under keys
+    retired since (a revocation, a grace period over) is sealed again under
+    the current keys before it goes, never sent under the old ones. A batch
+    with the mark may have been stored by the gateway (its receipt lost), so
+    it is sent as it was (`_deliver_resealing_if_stale`).
+    """
+    keys = app.outbox_keys
+    with app.ledger.engine.begin() as conn:
+        if keys is not None and sealed_under_retired_keys(envelope, keys.keyring):
+            envelope = reseal_batch(conn, batch_id, keys, app.clock())
+        table = schema.outbox
+        conn.execute(
+            update(table).where(table.c.batch_id == batch_id).values(offered_at=app.clock())
+        )
+    return envelope
 
 
 def _deliver_resealing_if_stale(

@@ -301,6 +301,9 @@ outbox = Table(
     Column("last_error", String(200)),
     # The end of the wait the gateway asked for (Retry-After) at the last failure, if any.
     Column("wait_asked_until", DateTime(timezone=True)),
+    # When the batch was first offered to the gateway, written (and committed) before the
+    # call: a batch never offered may be sealed again freely (`sync.delivery`).
+    Column("offered_at", DateTime(timezone=True)),
     Column("delivered_at", DateTime(timezone=True)),
     Column("receipt", LargeBinary),
     Index("ix_outbox_pending", "agency", "delivered_at", "position"),

@@ -2,11 +2,13 @@
 
 A batch is sealed when its decision pass is stored, under the hub's signing key
 and the agency's encryption key of that moment. If it is still waiting when
-either key is revoked (or its grace period ends), the gateway refuses that
-envelope without storing it; the hub seals the batch again under the current
-keys, same message id, and delivers it. A batch refused under the current keys
-is left as it is. The reference gateway serves on 127.0.0.1 from a thread of
-the test, its key ring loaded after the change, as a restarted gateway would.
+either key is revoked (or its grace period ends), a batch never offered to
+the gateway is sealed again under the current keys, same message id, before
+it goes; one offered before (the gateway may have stored it) is sent as it
+was, refused without being stored, then sealed again and delivered. A batch
+refused under the current keys is left as it is. The reference gateway serves
+on 127.0.0.1 from a thread of the test, its key ring loaded after the change,
+as a restarted gateway would.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sync.app import App
 from sync.crypto import KeyRing, Party
 from sync.crypto.keyring import list_keys, load_keyring, revoke, rotate
 from sync.crypto.keys import KeyStatus
 from sync.cycle import NOTICES_HELD_FOR_KEYS, RunSummary, run_cycle
-from sync.delivery import deliver_outbox, deliver_pass
+from sync.delivery import SignedReceipt, deliver_outbox, deliver_pass
 from sync.errors import PermanentGatewayError
 from sync.feeds.files import PlainFileSource
 from sync.gateway.client import GatewayClient
@@ -119,9 +121,32 @@ def _queued_notice_ids(app: App) -> list[str]:
         return sorted(rows.scalars())
 
 
+class RecordingClient:
+    """The hub's client, keeping every envelope it is asked to deliver, in order."""
+
+    def __init__(self, client: GatewayClient) -> None:
+        self.client = client
+        self.sent: list[bytes] = []
+
+    def deliver(self, envelope: bytes) -> SignedReceipt:
+        """Deliver through the real client, keeping the envelope."""
+        self.sent.append(envelope)
+        return self.client.deliver(envelope)
+
+
+def _mark_offered(app: App) -> None:
+    """Take every probation batch as offered once already (its outcome unknown)."""
+    table = schema.outbox
+    with app.ledger.engine.begin() as conn:
+        conn.execute(
+            update(table).where(table.c.agency == AGENCY.value).values(offered_at=app.clock())
+        )
+
+
+@pytest.mark.parametrize("offered", [False, True], ids=["never-offered", "offered-before"])
 @pytest.mark.parametrize("retired", [AGENCY, Party.HUB])
 def test_a_batch_sealed_under_keys_revoked_since_is_sealed_again_and_delivered(
-    keys: Path, tmp_path: Path, retired: Party
+    keys: Path, tmp_path: Path, retired: Party, offered: bool
 ) -> None:
     first = next(info for info in list_keys(keys) if info.party is retired)
     rotate(keys, retired, GRACE)
@@ -129,10 +154,18 @@ def test_a_batch_sealed_under_keys_revoked_since_is_sealed_again_and_delivered(
     revoked = {info.key_id for info in list_keys(keys) if info.status is KeyStatus.REVOKED}
     with _hub(keys, tmp_path) as app, _gateway(load_keyring(keys, AGENCY), tmp_path) as served:
         client, store = served
-        assert all(_key_ids(envelope) & revoked for envelope in _envelopes(app))
-        counts = deliver_outbox(app, AGENCY.value, client)
+        before = _envelopes(app)
+        assert all(_key_ids(envelope) & revoked for envelope in before)
+        if offered:
+            _mark_offered(app)
+        recording = RecordingClient(client)
+        counts = deliver_outbox(app, AGENCY.value, recording)
         assert counts.pending == 0
         assert not any(_key_ids(envelope) & revoked for envelope in _envelopes(app))
+        sent_under_revoked = [e for e in recording.sent if _key_ids(e) & revoked]
+        # Offered before, each goes once more as it was; never offered, never under the old key.
+        assert sent_under_revoked == (before if offered else [])
+        assert len(recording.sent) == len(before) * (2 if offered else 1)
         batches = [json.loads(row.batch) for row in store.after(0)]
         delivered = sorted(n["notice_id"] for batch in batches for n in batch["notices"])
         assert delivered == _queued_notice_ids(app)
