@@ -208,11 +208,19 @@ _PNC_OR_CRO_SHAPE = re.compile(
 
 # A date of birth written without separators, a NOMS number, and names written
 # beside a date (`JOHN.SMITH.120475`, `SMITH-JOHN-1975`, or straight after a
-# digit, `3JOHN.SMITH.120475`) are not ids either. A UUID and a short code
-# before a counter (`RAS00042127`) stay ids, whatever their digits spell.
+# digit, `3JOHN.SMITH.120475`) are not ids either; nor is one word of four
+# letters or more against a date or a birth year (`SMITH120475`, `SMITH-1975`,
+# `120475SMITH`): a code of up to three letters before a number (`PA-1975`,
+# `X120475`) stays an id. A UUID and a short code before a counter
+# (`RAS00042127`) stay ids, whatever their digits spell.
 _DIGIT_RUN = re.compile(r"[0-9]+", re.ASCII)
 _NOMS_SHAPE = re.compile(r"(?<![A-Za-z0-9])[A-Z][0-9]{4}[A-Z]{2}(?![A-Za-z0-9])", re.ASCII | re.I)
 _WORDS_SHAPE = re.compile(r"(?<![A-Za-z])[A-Za-z]+(?:[._ -][A-Za-z]+)+", re.ASCII)
+_NAME_AND_NUMBER = re.compile(
+    r"(?<![A-Za-z])[A-Za-z]{4,}[._ -]?([0-9]+)(?![0-9])"
+    r"|(?<![0-9])([0-9]+)[._ -]?[A-Za-z]{4,}(?![A-Za-z])",
+    re.ASCII,
+)
 _CODE_AND_COUNTER = re.compile(r"[A-Za-z]{1,3}[._-]?[0-9]{8}", re.ASCII)
 _UUID_SHAPE = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}", re.ASCII | re.I)
 FIRST_BIRTH_YEAR = 1900
@@ -240,7 +248,9 @@ def _holds_personal_data(value: str) -> bool:
         return True
     if not _CODE_AND_COUNTER.fullmatch(value) and any(_is_birth_date(run) for run in runs):
         return True
-    return _WORDS_SHAPE.search(value) is not None and any(map(_is_date_like, runs))
+    if _WORDS_SHAPE.search(value) is not None and any(map(_is_date_like, runs)):
+        return True
+    return any(_is_date_like(after or before) for after, before in _NAME_AND_NUMBER.findall(value))
 
 
 def _is_date_like(run: str) -> bool:

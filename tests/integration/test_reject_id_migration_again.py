@@ -1,6 +1,7 @@
-"""Migrations 0015 and 0017 on both databases: ids kept before the rule withheld dates of
-birth written as digits, NOMS numbers and names beside a date (0015), and names straight
-after a digit (0017), are forgotten on upgrade."""
+"""Migrations 0015, 0017 and 0019 on both databases: ids kept before the rule withheld
+dates of birth written as digits, NOMS numbers and names beside a date (0015), names
+straight after a digit (0017), and one name against a short date or a year (0019), are
+forgotten on upgrade."""
 
 from __future__ import annotations
 
@@ -92,3 +93,16 @@ def test_names_straight_after_a_digit_kept_before_0017_are_forgotten(ledger_url:
         upgrade_to_head(engine)
 
         assert _stored_ids(engine) == {**KEPT_IDS, **dict.fromkeys(glued)}
+
+
+def test_one_name_against_a_short_date_or_a_year_kept_before_0019_is_forgotten(
+    ledger_url: str,
+) -> None:
+    """A ledger upgraded past 0017 kept these: its rule wanted two names, or a full date."""
+    single = {"n1": "SMITH120475", "n2": "SMITH-1975", "n3": "120475SMITH"}
+    with ledger_at_revision(ledger_url, "0018") as engine:
+        _store_rejects(engine, {**KEPT_IDS, **single})
+
+        upgrade_to_head(engine)
+
+        assert _stored_ids(engine) == {**KEPT_IDS, **dict.fromkeys(single)}

@@ -58,6 +58,10 @@ def _shown_id(record_id: str) -> str | None:
         "JOHN.SMITH.120475",
         "SMITH-JOHN-1975",
         "SMITH_JOHN_12041975",
+        "SMITH120475",
+        "SMITH-1975",
+        "120475SMITH",
+        "JSMITH.120475",
         "A1234BC",
         "a1234bc",
         "PA-A1234BC",
@@ -85,6 +89,8 @@ def test_personal_data_in_the_id_is_withheld(record_id: str) -> None:
         "PA-000123",
         "GMP-12",
         "RAS00042127",
+        "ABC120475",
+        "SMITH-123456",
         "12345",
         "123456",
         "PA-1975",
@@ -114,6 +120,20 @@ def test_a_date_of_birth_as_digits_is_withheld(born: date, layout: str) -> None:
 def test_a_name_with_a_date_of_birth_is_withheld(name: str, born: date, layout: str) -> None:
     assert not looks_like_an_id(name + born.strftime(layout))
     assert not looks_like_an_id(born.strftime(layout) + name)
+
+
+@given(
+    WORD.filter(lambda word: len(word) > 3),
+    st.sampled_from(["", ".", "-", "_", " "]),
+    BIRTH_DATES,
+    st.sampled_from(["%Y", "%d%m%y"]),
+    st.booleans(),
+)
+def test_one_name_against_a_short_date_or_a_birth_year_is_withheld(
+    name: str, separator: str, born: date, layout: str, name_first: bool
+) -> None:
+    parts = [name, born.strftime(layout)]
+    assert not looks_like_an_id(separator.join(parts if name_first else parts[::-1]))
 
 
 @given(
