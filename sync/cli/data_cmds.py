@@ -171,6 +171,7 @@ def report_duplicates(
         kinds=kinds or None,
         state=None if flag_state == "all" else flag_state,
     )
+    warn_of_another_agencys_view(for_agency, agency)
     if area is not None:
         warn_of_unknown_area(app, area, for_agency or agency)
     built = ledger_report(app, filters, for_agency, last)  # type: ignore[arg-type]
@@ -192,6 +193,19 @@ def require_area_code(area: str | None) -> None:
 
     if area is not None and area_or_none(area) is None:
         raise UsageError("--area needs an area code, such as NW; leave it out for every area.")
+
+
+def warn_of_another_agencys_view(for_agency: str | None, agency: str | None) -> None:
+    """Warn (on stderr) when `--agency` names the other agency than `--for`: an agency's
+    view holds only its own assessments' flags, so the report is empty by construction,
+    not because there are no duplicates."""
+    if for_agency is None or agency is None or for_agency == agency:
+        return
+    click.echo(
+        f"Warning: the {for_agency} view holds only flags on {for_agency} assessments, "
+        f"so --agency {agency} leaves it empty; leave --agency out, or ask for --for {agency}.",
+        err=True,
+    )
 
 
 def warn_of_unknown_area(app: App, area: str, agency: str | None = None) -> None:

@@ -177,6 +177,24 @@ def test_an_agency_s_view_filtered_to_the_other_agency_lists_only_its_own_areas(
     crossed = run_cli(*report, "--for", "police", "--agency", "probation", cwd=tmp_path)
 
     assert json.loads(crossed.stdout)["flags"] == []
-    assert crossed.stderr.strip() == (
+    assert crossed.stderr.splitlines()[1:] == [
         "Warning: no police flag in the ledger is in area LANX; areas with police flags: LANC."
+    ]
+
+
+def test_an_agency_s_view_filtered_to_the_other_agency_says_why_it_is_empty(
+    tmp_path: Path,
+) -> None:
+    _run_recalled_case(tmp_path)
+    report = ("report", "duplicates", "--format", "json", "--for", "police")
+
+    crossed = run_cli(*report, "--agency", "probation", cwd=tmp_path)
+    own = run_cli(*report, "--agency", "police", cwd=tmp_path)
+
+    assert json.loads(crossed.stdout)["flags"] == []
+    assert crossed.stderr.strip() == (
+        "Warning: the police view holds only flags on police assessments, so --agency "
+        "probation leaves it empty; leave --agency out, or ask for --for probation."
     )
+    assert json.loads(own.stdout)["flags"]
+    assert own.stderr == ""
