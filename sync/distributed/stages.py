@@ -124,9 +124,10 @@ def _after_failure(outcome: Claim) -> str:
 def told(error: Exception) -> str:
     """How a task's failure is logged: the product's own one-sentence errors in full
     (they name files, fields and agencies, never personal data), any other by its class
-    only (a database or library message can quote the values it was given)."""
+    only (a database or library message can quote the values it was given). The
+    sentence's full stop is left off: the log line goes on after it."""
     if isinstance(error, ArmsSyncError):
-        return f"{type(error).__name__}: {error}"
+        return f"{type(error).__name__}: {str(error).removesuffix('.')}"
     return type(error).__name__
 
 

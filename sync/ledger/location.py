@@ -3,7 +3,8 @@
 A ledger URL comes from `--db`, `ARMS_SYNC_DATABASE_URL` or the settings file
 and may carry a password. A URL arms-sync cannot use at all (not a URL, an
 unknown kind of database, a driver that is not installed, an SQLite file in a
-folder that does not exist, a file that is not a database) is a configuration
+folder that does not exist, a file that is not a database, a PostgreSQL
+database its server does not hold or a login it refuses) is a configuration
 error; a server that cannot be reached, or a disk too full for the ledger to
 grow, is a ledger failure, as it may be passing. Messages name the kind of
 database, its file or its host, never the user name or password.
@@ -37,6 +38,17 @@ MEMORY = ":memory:"
 FILE_URI = "file:"
 MEMORY_MODE = "memory"
 SQLITE_FILE_NAME = re.compile(r"[^\s=@:]+\.(?:db|sqlite|sqlite3)", re.ASCII)
+# Why a PostgreSQL server turned a connection away, read from its message: psycopg gives
+# no SQLSTATE for a connection that failed (the server's and libpq's English words).
+POSTGRES_NO_SUCH_DATABASE = re.compile(r'FATAL:\s+database ".*" does not exist')
+POSTGRES_LOGIN_REFUSED = re.compile(
+    r"password authentication failed|role \".*\" does not exist|no pg_hba\.conf entry"
+    r"|no password supplied|authentication failed"
+)
+POSTGRES_NO_SERVER = re.compile(
+    r"Connection refused|could not translate host name|Name or service not known"
+    r"|No such file or directory|timeout expired|No route to host"
+)
 
 
 def parse_ledger_url(raw: str) -> URL:
@@ -152,7 +164,34 @@ def open_failure(url: URL, error: DatabaseError) -> ArmsSyncError | None:
     if is_disk_full(error):
         return LedgerError(f"The ledger {place} cannot grow: {DISK_FULL_ADVICE}.")
     if isinstance(error, OperationalError):
-        return LedgerError(f"The ledger {ledger_place(url)} cannot be reached, opened or upgraded.")
+        turned_away = _postgres_turned_away(url, str(error.orig))
+        return turned_away or LedgerError(
+            f"The ledger {place} cannot be reached, opened or upgraded."
+        )
+    return None
+
+
+def _postgres_turned_away(url: URL, message: str) -> ArmsSyncError | None:
+    """Why a PostgreSQL server turned the ledger's connection away, when its message says:
+    no such database or a login refused (configuration), or no server answering (a
+    failure that may pass); None otherwise. Never names the user."""
+    if url.get_backend_name() != "postgresql":
+        return None
+    place = ledger_place(url)
+    if POSTGRES_NO_SUCH_DATABASE.search(message):
+        return ConfigurationError(
+            f"The ledger {place} does not exist; create that database, or correct its name "
+            "in the URL."
+        )
+    if POSTGRES_LOGIN_REFUSED.search(message):
+        return ConfigurationError(
+            f"The ledger {place} refused the login; check the user name and password in the URL."
+        )
+    if POSTGRES_NO_SERVER.search(message):
+        return LedgerError(
+            f"No database server answers for the ledger {place}; start it, or correct the "
+            "host and port in the URL."
+        )
     return None
 
 

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import make_url
 
 from sync.app import App
 from sync.reports.models import KNOWN_KINDS
 from sync.settings import Settings
-from tests.conftest import CLI
+from tests.conftest import CLI, POSTGRES_ADMIN_URL
 from tests.e2e.cli_ledger import empty, ledger, refusal, run_args
 from tests.e2e.test_reconcile_cli import arms_sync
 from tests.feed_records import run_args as feed_run_args
@@ -112,6 +113,37 @@ def test_an_unreachable_ledger_server_is_one_sentence_without_the_password(empty
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert PASSWORD not in result.stderr + result.stdout
+    assert result.stderr.strip() == (
+        "Error: No database server answers for the ledger database x on 127.0.0.1:1; start "
+        "it, or correct the host and port in the URL."
+    )
+
+
+def test_a_ledger_database_the_server_does_not_hold_is_a_configuration_error(
+    empty: Path,
+) -> None:
+    server = make_url(POSTGRES_ADMIN_URL)
+    missing = f"arms_sync_absent_{secrets.token_hex(4)}"
+    url = server.set(database=missing).render_as_string(hide_password=False)
+    result = arms_sync("export", "timeline", "--db", url, cwd=empty, check=False)
+    assert refusal(result) == (
+        f"Error: The ledger database {missing} on {server.host}:{server.port} does not exist; "
+        "create that database, or correct its name in the URL."
+    )
+
+
+def test_a_login_the_ledger_server_refuses_is_a_configuration_error_naming_no_user(
+    empty: Path,
+) -> None:
+    server = make_url(POSTGRES_ADMIN_URL)
+    stranger = f"arms_sync_nobody_{secrets.token_hex(4)}"
+    url = server.set(username=stranger, password=PASSWORD).render_as_string(hide_password=False)
+    result = arms_sync("export", "timeline", "--db", url, cwd=empty, check=False)
+    assert refusal(result) == (
+        f"Error: The ledger database {server.database} on {server.host}:{server.port} "
+        "refused the login; check the user name and password in the URL."
+    )
+    assert stranger not in result.stderr + result.stdout
 
 
 def test_a_ledger_in_a_missing_folder_is_refused(empty: Path, tmp_path: Path) -> None:

@@ -947,7 +947,11 @@ def test_a_worker_or_beat_refuses_to_start_on_a_ledger_it_cannot_open(
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         env["ARMS_SYNC_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{port}/absent"
-        expected = (1, f"Error: The ledger database absent on 127.0.0.1:{port} cannot be reached")
+        expected = (
+            1,
+            "Error: No database server answers for the ledger database absent on "
+            f"127.0.0.1:{port};",
+        )
     else:
         other_key = tmp_path / "other.key"
         create_data_key_file(other_key)

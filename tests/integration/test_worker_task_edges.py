@@ -156,9 +156,10 @@ def test_a_task_whose_ledger_cannot_be_opened_logs_one_line_and_raises_nothing(
     assert [(r.levelno, r.exc_info) for r in records] == [(logging.ERROR, None)]
     line = records[0].getMessage()
     assert line == (
-        f"task {KIND_LINK} of cycle 41 cannot start on this worker: LedgerError: The ledger "
-        f"database ledger on 127.0.0.1:{port} cannot be reached, opened or upgraded.; it stays "
-        "pending in the ledger and is dispatched again once the cause is mended"
+        f"task {KIND_LINK} of cycle 41 cannot start on this worker: LedgerError: No database "
+        f"server answers for the ledger database ledger on 127.0.0.1:{port}; start it, or "
+        "correct the host and port in the URL; it stays pending in the ledger and is "
+        "dispatched again once the cause is mended"
     )
 
 
