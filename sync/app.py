@@ -208,7 +208,28 @@ class App:
     def codec(self) -> CipherCodec:
         """How the ledger stores personal data: encrypted under the deployment's data key."""
         engine = self.engine
-        return bind_data_key(engine, self._at_rest_cipher(engine), ledger_place(engine.url))
+        cipher = self._at_rest_cipher(engine)
+        return bind_data_key(engine, cipher, ledger_place(engine.url), self._key_named(engine))
+
+    def _key_named(self, engine: Engine) -> str:
+        """The key a refusal says was tried (its file, and where that choice came from), and
+        the ledger's own key file beside it when another was chosen first."""
+        path = self._data_key_file(engine)
+        if path is None:
+            return "a key made for this process"
+        if self.settings.at_rest_key_file is not None:
+            chosen = f"the one in {path.name} (ARMS_SYNC_AT_REST_KEY_FILE)"
+        elif self._data_key_directory() is not None:
+            chosen = "the key directory's data key, which is taken before a file beside the ledger"
+        else:
+            return f"the one in {path.name} beside it"
+        local = local_key_file(engine)
+        if local is None or local == path or not local.exists():
+            return chosen
+        return (
+            f"{chosen}; if {local.name} beside it is its key, point "
+            "ARMS_SYNC_AT_REST_KEY_FILE at that file"
+        )
 
     @cached_property
     def ledger(self) -> Ledger:

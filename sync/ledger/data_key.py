@@ -124,9 +124,9 @@ def ledger_key_file(engine: Engine, path: Path, place: str) -> FieldCipher:
         ) from error
 
 
-def _wrong_key(place: str) -> ConfigurationError:
+def _wrong_key(place: str, key_named: str) -> ConfigurationError:
     return ConfigurationError(
-        f"The ledger {place} was encrypted under another at-rest key than the one configured."
+        f"The ledger {place} was encrypted under another at-rest key than {key_named}."
     )
 
 
@@ -138,13 +138,15 @@ def _decrypts(cipher: FieldCipher, sample: tuple[str, bytes]) -> bool:
     return True
 
 
-def _record_binding(engine: Engine, cipher: FieldCipher, place: str, meta: dict[str, str]) -> None:
+def _record_binding(
+    engine: Engine, cipher: FieldCipher, place: str, key_named: str, meta: dict[str, str]
+) -> None:
     """Record the checks the ledger lacks, once a record shows the key is the ledger's own."""
     with engine.connect() as conn:
         sample = _first_encrypted_record(conn)
         legacy = _holds_plaintext(conn) if KEY_CHECK not in meta else False
     if sample is not None and not _decrypts(cipher, sample):
-        raise _wrong_key(place)
+        raise _wrong_key(place, key_named)
     rows = [{"key": AEAD_CHECK, "value": aead_check(cipher)}]
     if KEY_CHECK not in meta:
         rows.append({"key": KEY_CHECK, "value": key_check(cipher)})
@@ -154,20 +156,25 @@ def _record_binding(engine: Engine, cipher: FieldCipher, place: str, meta: dict[
         conn.execute(dialect_insert(engine.dialect.name, table).on_conflict_do_nothing(), rows)
 
 
-def bind_data_key(engine: Engine, cipher: FieldCipher, place: str) -> CipherCodec:
-    """The ledger's codec under `cipher`, once the key is known to be the ledger's own."""
+def bind_data_key(
+    engine: Engine, cipher: FieldCipher, place: str, key_named: str = "the one configured"
+) -> CipherCodec:
+    """The ledger's codec under `cipher`, once the key is known to be the ledger's own.
+
+    `key_named` says, in a refusal, which key was tried and how to name the right one.
+    """
     with engine.connect() as conn:
         meta = ledger_meta(conn)
     if REENCRYPTION_MARK in meta:
         raise reencryption_underway(place)
     if meta.get(KEY_CHECK, key_check(cipher)) != key_check(cipher):
-        raise _wrong_key(place)  # before any check of this key is recorded
+        raise _wrong_key(place, key_named)  # before any check of this key is recorded
     if KEY_CHECK not in meta or AEAD_CHECK not in meta:
-        _record_binding(engine, cipher, place, meta)
+        _record_binding(engine, cipher, place, key_named, meta)
         with engine.connect() as conn:
             meta = ledger_meta(conn)
     if meta.get(KEY_CHECK) != key_check(cipher) or not opens_aead_check(cipher, meta[AEAD_CHECK]):
-        raise _wrong_key(place)
+        raise _wrong_key(place, key_named)
     codec = CipherCodec(cipher, legacy_plaintext=meta.get(LEGACY_PLAINTEXT) == "1")
     if DIGESTS_KEYED not in meta:
         key_stored_digests(engine, codec)

@@ -129,7 +129,30 @@ def test_another_folders_key_is_refused(tmp_path: Path) -> None:
     synced(second)
     shutil.copyfile(second / KEY_FILE, first / KEY_FILE)
     line = refusal(arms_sync("export", "links", cwd=first, check=False))
-    assert "another at-rest key" in line
+    assert line == (
+        f"Error: The ledger file {LEDGER} was encrypted under another at-rest key than the "
+        f"one in {KEY_FILE} beside it."
+    )
+
+
+def test_a_key_directory_given_to_a_ledger_keyed_beside_it_names_the_file_to_point_at(
+    tmp_path: Path,
+) -> None:
+    """A ledger first run without keys keeps its key beside it; a key directory given
+    later is taken first, and the refusal says which file holds the ledger's own key."""
+    synced(tmp_path)
+    keys = str(tmp_path / "keys")
+    for party in ("hub", "probation", "police"):
+        arms_sync("keys", "generate", "--party", party, "--dir", keys, cwd=tmp_path)
+    given = {"ARMS_SYNC_KEYS_DIR": keys}
+    line = refusal(arms_sync("export", "links", cwd=tmp_path, env=given, check=False))
+    assert line == (
+        f"Error: The ledger file {LEDGER} was encrypted under another at-rest key than the "
+        "key directory's data key, which is taken before a file beside the ledger; if "
+        f"{KEY_FILE} beside it is its key, point ARMS_SYNC_AT_REST_KEY_FILE at that file."
+    )
+    env = {**given, "ARMS_SYNC_AT_REST_KEY_FILE": str(tmp_path / KEY_FILE)}
+    assert arms_sync("export", "links", cwd=tmp_path, env=env).stdout
 
 
 def test_subject_ids_are_keyed_per_deployment(tmp_path: Path) -> None:
