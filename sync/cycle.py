@@ -108,7 +108,7 @@ class RunSummary:
         """A short, readable account of the run (counts, and each gateway's failure)."""
         for agency, counts in self.feeds.items():
             yield (
-                f"{agency}: read {counts.read} records, accepted {counts.accepted}, "
+                f"{agency}: read {counted(counts.read, 'record')}, accepted {counts.accepted}, "
                 f"rejected {counts.rejected}, with warnings {counts.warnings}"
             )
         for agency in sorted(self.feed_errors.keys() - self.feeds.keys()):
@@ -143,6 +143,11 @@ class RunSummary:
                 yield (
                     f"{agency}: every record is another agency's and was kept as a reject; "
                     "was the right file given?"
+                )
+            elif counts.read and not counts.accepted:
+                yield (
+                    f"{agency}: every line read was rejected, none accepted; was the right "
+                    "file given?"
                 )
         if self.rejected:
             yield f"{counted(self.rejected, 'rejected record')}: see `arms-sync rejects`."

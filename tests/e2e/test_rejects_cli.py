@@ -287,8 +287,8 @@ def test_a_feed_holding_only_another_agencys_record_keeps_it_as_a_reject_and_the
     db = ["--db", f"sqlite:///{tmp_path / 'ledger.db'}"]
     summary = run_cli(*db, *run_args(probation, police), cwd=tmp_path).stdout
     read = {
-        own: f"{own}: read 1 records, accepted 1, rejected 0, with warnings 0",
-        stray_in: f"{stray_in}: read 1 records, accepted 0, rejected 1, with warnings 0",
+        own: f"{own}: read 1 record, accepted 1, rejected 0, with warnings 0",
+        stray_in: f"{stray_in}: read 1 record, accepted 0, rejected 1, with warnings 0",
     }
     changed = {own: 1, stray_in: 0}
     assert summary.splitlines()[:3] == [

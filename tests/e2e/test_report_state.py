@@ -55,7 +55,7 @@ def test_a_deleted_assessment_leaves_the_default_report_and_its_hours(
     assert _report(tmp_path)["summary"]["redundant_completed"] == 1  # type: ignore[index]
 
     later = _run(tmp_path, probation, _delete_police_assessment(tmp_path, key_only))
-    assert "police: read 1 records, accepted 1, rejected 0" in later.stdout
+    assert "police: read 1 record, accepted 1, rejected 0" in later.stdout
 
     now = _report(tmp_path)
     assert _listed(now) == set()

@@ -126,6 +126,17 @@ def test_only_a_feed_wholly_of_another_agencys_records_is_called_out() -> None:
     ]
 
 
+def test_a_feed_of_which_nothing_was_accepted_is_called_out() -> None:
+    summary = full_summary()
+    summary.feeds["police"] = IngestCounts(read=4, rejected=4, units=1, other_agency=1)
+    summary.feeds["probation"] = IngestCounts(read=4, accepted=1, rejected=3)
+    summary.feeds["empty"] = IngestCounts()
+    called_out = [line for line in summary.lines() if "right file" in line]
+    assert called_out == [
+        "police: every line read was rejected, none accepted; was the right file given?"
+    ]
+
+
 def test_two_failed_gateways_are_named_together() -> None:
     summary = full_summary()
     summary.feed_errors["probation"] = REFUSED

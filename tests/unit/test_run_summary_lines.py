@@ -51,7 +51,7 @@ def test_an_agency_whose_feed_failed_before_reading_anything_is_still_named() ->
     errors = {"probation": "The probation gateway could not be reached."}
     told = list(summary(feeds=feeds, feed_errors=errors).lines())
     assert told[:2] == [
-        "police: read 1 records, accepted 1, rejected 0, with warnings 0",
+        "police: read 1 record, accepted 1, rejected 0, with warnings 0",
         "probation: nothing read (its feed failed before its first page; see below)",
     ]
     assert "The probation gateway could not be reached." in told[-1]
