@@ -44,6 +44,22 @@ KIND_LABELS: dict[str, str] = {
 }
 AGENCY_LABELS = {"probation": "Probation", "police": "Police"}
 OWNER_LABELS = {**AGENCY_LABELS, "none": "No owner"}
+# What each ownership rule means, for the legend beneath the flags (the rules of
+# `spec/ownership-policy.md`, in its order, and an operator's override).
+RULE_MEANINGS: dict[str, str] = {
+    "OUT-NOT-MALE": "no owner: recorded as female or X (ARMS is for males)",
+    "OUT-UNDER-18": "no owner: under 18 on that date",
+    "NONE-CUSTODY": "no owner: in custody on that date",
+    "PROB-SEXUAL": "probation: supervised for a sexual offence",
+    "PROB-REGISTERED": "probation: supervised (for any offence) and registered",
+    "PROB-SEXUAL-ELEMENT": "probation: supervised for an offence with a sexual element",
+    "POLICE-REGISTERED": "police: registered, and not supervised by probation",
+    "NONE-NOT-IN-SCOPE": (
+        "no owner: not registered, and not supervised for a sexual offence or one with "
+        "a sexual element"
+    ),
+    "MANUAL": "set by an operator's override (manual reconciliation)",
+}
 VIEW_LABELS = {
     "national": "National view",
     "probation": "Probation's own view",
@@ -157,6 +173,7 @@ def render_html(
             ),
             rows=[_detail_row(flag) for flag in shown],
             hidden_rows=len(report.flags) - len(shown),
+            rules=_rules_named(shown),
         )
     )
     return page.encode("utf-8")
@@ -175,6 +192,15 @@ def _environment() -> jinja2.Environment:
     environment.filters["hours"] = hours_text
     environment.filters["hours_change"] = partial(hours_text, signed=True)
     return environment
+
+
+def _rules_named(flags: list[FlagRow]) -> list[tuple[str, str]]:
+    """Each rule the listed flags name (at the time, or on the as-of date), with its
+    meaning, in the policy's order; a rule this page has no words for is named alone."""
+    named = {rule for flag in flags for rule in (flag.rule_at_reference_date, flag.rule_at_as_of)}
+    known = [(rule, meaning) for rule, meaning in RULE_MEANINGS.items() if rule in named]
+    others = sorted(rule for rule in named if rule and rule not in RULE_MEANINGS)
+    return known + [(rule, "") for rule in others]
 
 
 def _kind_figures(counts: dict[str, int]) -> list[tuple[str, str, int]]:

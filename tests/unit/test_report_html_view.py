@@ -17,11 +17,12 @@ from html.parser import HTMLParser
 
 import pytest
 
+from sync.core import rules as rules_module
 from sync.errors import UsageError
 from sync.reports import DuplicateReport, ReportFilters, build_report
 from sync.reports.models import Counterpart, FlagState, MonthCounts, hours_text
 from sync.reports.render import REPORT_FORMATS, render
-from sync.reports.render_html import Chart, build_chart, render_html
+from sync.reports.render_html import RULE_MEANINGS, Chart, build_chart, render_html
 from sync.reports.render_json import render_json
 from tests.unit.test_report_factories import (
     AS_OF,
@@ -361,6 +362,42 @@ def test_a_duplicate_row_names_both_assessments_owner_rule_and_area() -> None:
         "NW",
         "raised 2025-06-01",
     ]
+
+
+def test_the_legend_gives_each_rule_the_listed_flags_name_in_the_policys_order() -> None:
+    """A manager reading a rule id finds what it means beneath the flags; rules no
+    listed flag names are left out."""
+    flags = [
+        assessment_flag(
+            "in_progress_by_non_owner",
+            status="in_progress",
+            rule_at_reference_date="POLICE-REGISTERED",
+            rule_at_as_of="PROB-SEXUAL",
+        ),
+        assessment_flag(assessment_id="PA-2", rule_at_reference_date="NONE-CUSTODY"),
+    ]
+    legend = _by_id(_page(render_html(report_of(flags))), "rule-legend")
+
+    assert [(div.attrs["data-rule"], div.all("dd")[0].text()) for div in legend.all("div")] == [
+        ("NONE-CUSTODY", "no owner: in custody on that date"),
+        ("PROB-SEXUAL", "probation: supervised for a sexual offence"),
+        ("POLICE-REGISTERED", "police: registered, and not supervised by probation"),
+    ]
+
+
+def test_every_rule_the_policy_can_name_has_a_meaning_in_the_legend() -> None:
+    rules = {
+        value
+        for name, value in vars(rules_module).items()
+        if name.startswith("RULE_") and isinstance(value, str)
+    }
+    assert set(RULE_MEANINGS) == rules
+
+
+def test_the_page_says_that_figures_count_flags_and_what_an_area_is() -> None:
+    root = _page(render_html(_sample()))
+    assert "twice the number of pairs" in _by_id(root, "count-note").text()
+    assert "a police force for a police flag" in _by_id(root, "area-note").text()
 
 
 def test_the_counterpart_side_of_a_pair_marks_the_counterpart_redundant() -> None:
