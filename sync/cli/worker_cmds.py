@@ -344,8 +344,9 @@ def _agency_status(app: App, settings: WorkerSettings, problems: list[str]) -> l
         ):
             problems.append(f"the last {fresh.agency} pull is stale")
         waiting = _why_waiting(app, fresh)
-        if waiting_age is not None and waiting_age > settings.stale_delivery_seconds:
-            problems.append(_waiting_too_long(fresh.agency, settings, fresh.last_delivery, waiting))
+        too_long = waiting_age is not None and waiting_age > settings.stale_delivery_seconds
+        if too_long or waiting.held is not None:
+            problems.append(_notices_waiting(fresh.agency, settings, fresh.last_delivery, waiting))
         agencies.append(
             {
                 "agency": fresh.agency,
@@ -368,12 +369,6 @@ class _Waiting:
     held: str | None = None
     last_failure: str | None = None
 
-    def told(self) -> str | None:
-        """The reason a problem gives: being held, which stops every attempt, first."""
-        if self.held is not None:
-            return _held_unsent(self.held)
-        return None if self.last_failure is None else f"last attempt: {self.last_failure}"
-
 
 def _held_unsent(held: str) -> str:
     """Why notices are held unsent, as a clause of a status line or a problem."""
@@ -389,16 +384,19 @@ def _why_waiting(app: App, fresh: AgencyFreshness) -> _Waiting:
     return _Waiting(held_for_keys(app, fresh.agency), failure_words(fresh.delivery_failure))
 
 
-def _waiting_too_long(
+def _notices_waiting(
     agency: str, settings: WorkerSettings, last_delivery: datetime | None, waiting: _Waiting
 ) -> str:
-    """The problem of notices waiting too long, with why, when that is known; it names the
-    missing gateway when no gateway is set for the agency and none was ever delivered to
-    (keys given to `run` over files queue notices that only a gateway takes)."""
-    problem = f"notices to {agency} are waiting too long"
-    told = waiting.told()
-    if told is not None:
-        problem += f" ({told})"
+    """The problem of notices held unsent for keys (at once: only an operator mends it) or
+    waiting too long, with why, when that is known; it names the missing gateway when no
+    gateway is set for the agency and none was ever delivered to (keys given to `run` over
+    files queue notices that only a gateway takes)."""
+    if waiting.held is not None:
+        problem = f"notices to {agency} are {_held_unsent(waiting.held)}"
+    else:
+        problem = f"notices to {agency} are waiting too long"
+        if waiting.last_failure is not None:
+            problem += f" (last attempt: {waiting.last_failure})"
     if agency in settings.gateways() or last_delivery is not None:
         return problem
     return f"{problem}, with no gateway set to take them (ARMS_SYNC_{agency.upper()}_GATEWAY)"
