@@ -177,7 +177,15 @@ def test_a_misspelt_setting_variable_is_named_in_a_warning(tmp_path: Path) -> No
         "synth", "--subjects", "5", "--out", "f", cwd=tmp_path, env={**known, **misspelt}
     )
     assert result.stderr.splitlines() == [
-        "Warning: ARMS_SYNC_DATABSE_URL is not a setting arms-sync knows; it is ignored."
+        "Warning: ARMS_SYNC_DATABSE_URL is not a setting arms-sync knows; it is ignored "
+        "(did you mean ARMS_SYNC_DATABASE_URL?)."
+    ]
+    key_dir = run_cli(
+        "synth", "--subjects", "5", "--out", "f", cwd=tmp_path, env={"ARMS_SYNC_KEY_DIR": "keys"}
+    )
+    assert key_dir.stderr.splitlines() == [
+        "Warning: ARMS_SYNC_KEY_DIR is not a setting arms-sync knows; it is ignored "
+        "(did you mean ARMS_SYNC_KEYS_DIR?)."
     ]
 
 
