@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import Engine
 
 from sync.app import App
+from sync.audit.log import audit_log_for
+from sync.gateway_source import WAIT_CLEARED_PURPOSE, clear_feed_wait
 from sync.ledger.cursors import (
     FeedPosition,
     clear_waits,
@@ -90,3 +92,24 @@ def test_clearing_an_agencys_waits_forgets_every_source_of_it_and_no_other(
     assert load_wait(engine, "probation", "gateway-c") == NOW + timedelta(hours=2)
     with engine.begin() as conn:
         assert clear_waits(conn, "police") == []
+
+
+def test_clearing_a_feed_wait_tells_and_audits_the_latest_that_still_lasted(
+    ledger_url: str,
+) -> None:
+    """Two gateway sources of one agency asked for waits, a third one's is over: the
+    operator is told, and the audit entry keeps, the latest end of those that last."""
+    app = App(load_settings(database_url=ledger_url), clock=lambda: NOW)
+    try:
+        app.ledger.ensure_schema()
+        engine = app.ledger.engine
+        save_wait(engine, "police", "gateway-a", NOW + timedelta(minutes=5), NOW)
+        save_wait(engine, "police", "gateway-b", NOW + timedelta(hours=3), NOW)
+        save_wait(engine, "police", "gateway-c", NOW - timedelta(hours=1), NOW)
+        assert clear_feed_wait(app, "police", "a.clerk") == NOW + timedelta(hours=3)
+        [entry] = [e for e in audit_log_for(engine).entries() if e.purpose == WAIT_CLEARED_PURPOSE]
+        assert (
+            entry.detail == "police gateway; it had asked for no call before 2026-11-28 05:00 UTC"
+        )
+    finally:
+        app.close()

@@ -27,11 +27,13 @@ from sqlalchemy import select
 from sync.app import App
 from sync.audit.log import audit_log_for
 from sync.crypto import KeyRing, Party
+from sync.crypto.replay import InMemoryReplayGuard
 from sync.cycle import RunSummary, run_cycle
 from sync.delivery import deliver_outbox
 from sync.distributed.status import AgencyFreshness, agency_freshness
 from sync.errors import RetryAfterError
 from sync.feeds.files import PlainFileSource
+from sync.feeds.models import FeedContext
 from sync.gateway.client import GatewayClient
 from sync.gateway.faults import Fault, FaultInjector
 from sync.gateway.retry import RetryPolicy
@@ -263,6 +265,13 @@ def test_a_feed_gateway_is_not_called_again_before_the_wait_it_asked_for(
             summary = pull()
             assert "it was not called" in summary.feed_errors[AGENCY.value]
             assert served.faults.calls == calls
+            # The refusal carries the wait that is left, for whoever honours it.
+            source = GatewaySource(app, served.url, AGENCY.value, hub_client)
+            with pytest.raises(RetryAfterError) as refused:
+                next(iter(source.units(FeedContext("probation", TODAY), InMemoryReplayGuard())))
+            left = (as_utc(freshness.pull_not_before) - clock.now).total_seconds()
+            assert refused.value.retry_after == pytest.approx(left)
+            assert 0 < refused.value.retry_after <= 1
 
             clock.now = asked_at + timedelta(seconds=LONG_WAIT)
             summary = pull()

@@ -170,6 +170,18 @@ def test_each_notice_is_recorded_in_its_batch_and_as_its_slots_current_notice(ap
     assert set(state.values()) == set(batch_of)
 
 
+def test_withdrawals_go_in_the_order_of_their_keys_whatever_the_order_first_sent(
+    app: App,
+) -> None:
+    """A pass that drops every notice withdraws them by agency and key, not in the order
+    the ledger happens to give back what was sent (here, the reverse of the keys)."""
+    first = [_notice(Agency.POLICE, n) for n in reversed(range(5))]
+    _store(app, first, run_id=1)  # what was sent is kept in reverse key order
+    with app.ledger.engine.connect() as conn:
+        withdrawn = [(n.agency, n.key) for n in changed_notices(conn, [])]
+    assert withdrawn == sorted(("police", n.key) for n in first)
+
+
 def test_a_later_pass_queues_its_replacements_and_withdrawals_behind_the_first(
     app: App,
 ) -> None:

@@ -20,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from sync.app import App
 from sync.crypto import KeyRing, Party
@@ -28,7 +28,7 @@ from sync.crypto.keyring import list_keys, load_keyring, revoke, rotate
 from sync.crypto.keys import KeyStatus
 from sync.cycle import NOTICES_HELD_FOR_KEYS, RunSummary, run_cycle
 from sync.delivery import SignedReceipt, deliver_outbox, deliver_pass
-from sync.errors import PermanentGatewayError
+from sync.errors import PermanentGatewayError, RetryableGatewayError
 from sync.feeds.files import PlainFileSource
 from sync.gateway.client import GatewayClient
 from sync.gateway.store import NoticeStore
@@ -134,13 +134,35 @@ class RecordingClient:
         return self.client.deliver(envelope)
 
 
-def _mark_offered(app: App) -> None:
-    """Take every probation batch as offered once already (its outcome unknown)."""
+class UnansweredClient:
+    """A gateway that does not answer (for now): a pass offers its first batch and stops."""
+
+    def deliver(self, envelope: bytes) -> SignedReceipt:
+        """Fail as a gateway that timed out does."""
+        raise RetryableGatewayError("The probation gateway did not answer.")
+
+
+def _offers(app: App) -> list[bool]:
+    """Whether each probation batch, in delivery order, was offered to its gateway."""
     table = schema.outbox
-    with app.ledger.engine.begin() as conn:
-        conn.execute(
-            update(table).where(table.c.agency == AGENCY.value).values(offered_at=app.clock())
-        )
+    with app.ledger.engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.offered_at)
+            .where(table.c.agency == AGENCY.value)
+            .order_by(table.c.position)
+        ).scalars()
+        return [offered is not None for offered in rows]
+
+
+def _offer_the_first_batch_unanswered(keys: Path, tmp_path: Path) -> None:
+    """A delivery pass before the keys changed: the first batch was offered, then the
+    gateway did not answer (it may have stored the batch), so the pass stopped."""
+    with _hub(keys, tmp_path) as app:
+        assert not any(_offers(app))
+        failed = deliver_pass(app, AGENCY.value, UnansweredClient())
+        assert failed.counts.failed == 1
+        offers = _offers(app)
+    assert offers == [True] + [False] * (len(offers) - 1)
 
 
 @pytest.mark.parametrize("offered", [False, True], ids=["never-offered", "offered-before"])
@@ -148,6 +170,8 @@ def _mark_offered(app: App) -> None:
 def test_a_batch_sealed_under_keys_revoked_since_is_sealed_again_and_delivered(
     keys: Path, tmp_path: Path, retired: Party, offered: bool
 ) -> None:
+    if offered:
+        _offer_the_first_batch_unanswered(keys, tmp_path)
     first = next(info for info in list_keys(keys) if info.party is retired)
     rotate(keys, retired, GRACE)
     revoke(keys, retired, first.key_id)
@@ -156,16 +180,15 @@ def test_a_batch_sealed_under_keys_revoked_since_is_sealed_again_and_delivered(
         client, store = served
         before = _envelopes(app)
         assert all(_key_ids(envelope) & revoked for envelope in before)
-        if offered:
-            _mark_offered(app)
         recording = RecordingClient(client)
-        counts = deliver_outbox(app, AGENCY.value, recording)
+        counts = deliver_outbox(app, AGENCY.value, recording, ignore_schedule=True)
         assert counts.pending == 0
         assert not any(_key_ids(envelope) & revoked for envelope in _envelopes(app))
         sent_under_revoked = [e for e in recording.sent if _key_ids(e) & revoked]
-        # Offered before, each goes once more as it was; never offered, never under the old key.
-        assert sent_under_revoked == (before if offered else [])
-        assert len(recording.sent) == len(before) * (2 if offered else 1)
+        # The batch offered before goes once more as it was, then sealed again once refused;
+        # a batch never offered never goes under the old keys.
+        assert sent_under_revoked == (before[:1] if offered else [])
+        assert len(recording.sent) == len(before) + (1 if offered else 0)
         batches = [json.loads(row.batch) for row in store.after(0)]
         delivered = sorted(n["notice_id"] for batch in batches for n in batch["notices"])
         assert delivered == _queued_notice_ids(app)
