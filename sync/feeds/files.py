@@ -15,11 +15,15 @@ from sync.crypto.envelope import looks_like_envelope
 from sync.crypto.keys import KeyRing
 from sync.crypto.replay import ReplayGuard
 from sync.crypto.sealed_file import PageSequence
-from sync.errors import UsageError
+from sync.errors import InputRefused, UsageError
 from sync.feeds.jsonl import UTF8_BOM, FeedItem, PlacedLine, iter_lines, validate_stream
 from sync.feeds.models import FeedContext
 from sync.feeds.pages import PageOpener
 from sync.ingest import Unit
+
+# How an envelope's line opens (its first field, as any writer may order them), told apart
+# from a feed record's, which opens with fields of its own (`{"type":`).
+ENVELOPE_OPENING = re.compile(rb'\s*\{\s*"(?:header|ct|sig)"\s*:')
 
 # A file saved as UTF-16 or UTF-32 starts with one of these; feeds are UTF-8.
 WIDE_UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
@@ -84,10 +88,25 @@ def read_failure(error: OSError) -> str:
 
 
 def is_sealed_file(path: Path) -> bool:
-    """Whether the file's first non-blank line is an envelope."""
+    """Whether the file's first non-blank line is an envelope.
+
+    A first line that opens as an envelope does (`{"header":`, or another of its
+    fields first) but is no whole envelope is refused: the file was cut short or
+    damaged in its first page, and read as a plain feed it would be one rejected
+    line, every record in it missing without a word.
+    """
     for line in _open_lines(path):
-        if line.strip():
-            return looks_like_envelope(line.strip())
+        if not line.strip():
+            continue
+        if looks_like_envelope(line.strip()):
+            return True
+        if ENVELOPE_OPENING.match(line):
+            raise InputRefused(
+                f"The feed file {path.name} begins as a sealed envelope, but its first "
+                "line is cut short or damaged; nothing from it was read: ask its agency "
+                "for the file again."
+            )
+        return False
     return False
 
 

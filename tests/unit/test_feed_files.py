@@ -77,6 +77,27 @@ def test_a_sealed_file_cut_short_before_its_last_page_is_refused(
         _read_ids(_sealed_source(keys, path))
 
 
+@pytest.mark.parametrize("kept", [20, 200], ids=["in-its-header", "in-its-content"])
+def test_a_sealed_file_cut_short_in_its_first_page_is_refused_not_read_as_plain(
+    keys: Path, tmp_path: Path, kept: int
+) -> None:
+    path = tmp_path / "feed.sealed.jsonl"
+    path.write_bytes(b"\n" + sealed(keys, LINES, 1)[0][:kept])
+    with pytest.raises(InputRefused) as refused:
+        is_sealed_file(path)
+    assert str(refused.value) == (
+        "The feed file feed.sealed.jsonl begins as a sealed envelope, but its first line is "
+        "cut short or damaged; nothing from it was read: ask its agency for the file again."
+    )
+
+
+def test_a_plain_feed_whose_first_line_is_broken_is_still_a_plain_feed(tmp_path: Path) -> None:
+    """Its broken line is rejected and kept, as any bad line is."""
+    path = tmp_path / "feed.jsonl"
+    path.write_bytes(LINES[0][:30] + b"\n" + LINES[1] + b"\n")
+    assert not is_sealed_file(path)
+
+
 def test_a_utf32_big_endian_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "probation.jsonl"
     path.write_bytes(("\ufeff" + LINES[0].decode() + "\n").encode("utf-32-be"))
