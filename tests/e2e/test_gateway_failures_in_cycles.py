@@ -179,7 +179,7 @@ def test_a_feed_file_that_cannot_be_read_still_blocks_its_cycle(
     assert cycle_status(app, cycle_id) == "blocked"
     assert the_run(app)[0] == "running"
     # The worker's log says what to mend, not only the error's class.
-    assert "UsageError: The police feed file gone does not exist or is not a file." in caplog.text
+    assert "UsageError: The police feed file gone does not exist or is not a file)" in caplog.text
 
 
 @pytest.fixture
