@@ -13,7 +13,9 @@ failure was the gateway asking for that wait (`RetryAfterError`).
 
 A batch the gateway refused without storing it is sealed again, same message
 id, when that can mend it: sealed too long ago, or under keys rotated or
-revoked since it was queued.
+revoked since it was queued. A batch's first offer is recorded before the
+call, so one never offered, sealed under keys retired since, is sealed again
+before it goes rather than sent once under them.
 """
 
 from __future__ import annotations
