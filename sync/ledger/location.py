@@ -164,20 +164,19 @@ def open_failure(url: URL, error: DatabaseError) -> ArmsSyncError | None:
     if is_disk_full(error):
         return LedgerError(f"The ledger {place} cannot grow: {DISK_FULL_ADVICE}.")
     if isinstance(error, OperationalError):
-        turned_away = _postgres_turned_away(url, str(error.orig))
+        turned_away = _postgres_turned_away(url, place, str(error.orig))
         return turned_away or LedgerError(
             f"The ledger {place} cannot be reached, opened or upgraded."
         )
     return None
 
 
-def _postgres_turned_away(url: URL, message: str) -> ArmsSyncError | None:
-    """Why a PostgreSQL server turned the ledger's connection away, when its message says:
-    no such database or a login refused (configuration), or no server answering (a
-    failure that may pass); None otherwise. Never names the user."""
+def _postgres_turned_away(url: URL, place: str, message: str) -> ArmsSyncError | None:
+    """Why a PostgreSQL server turned the ledger's connection away (`place`), when its
+    message says: no such database or a login refused (configuration), or no server
+    answering (a failure that may pass); None otherwise. Never names the user."""
     if url.get_backend_name() != "postgresql":
         return None
-    place = ledger_place(url)
     if POSTGRES_NO_SUCH_DATABASE.search(message):
         return ConfigurationError(
             f"The ledger {place} does not exist; create that database, or correct its name "

@@ -15,10 +15,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -241,9 +240,26 @@ def probation_freshness(app: App) -> AgencyFreshness:
     return freshness
 
 
-def test_a_feed_gateway_is_not_called_again_before_the_wait_it_asked_for(
-    serve: Callable[[int], Served], tmp_path: Path
-) -> None:
+@dataclass
+class AskedToWait:
+    """A hub whose first pull the gateway answered with a long `Retry-After`."""
+
+    app: App
+    clock: Clock
+    served: Served
+    hub_client: GatewayClient
+    asked_at: datetime
+    first: RunSummary
+
+    def pull(self) -> RunSummary:
+        """An in-process run pulling the probation feed again."""
+        return pull_feed(self.app, self.served, self.hub_client)
+
+
+@contextmanager
+def asked_to_wait(serve: Callable[[int], Served], tmp_path: Path) -> Iterator[AskedToWait]:
+    """A hub on a new ledger, its first pull answered 503 with a 120 s wait (the client
+    never sleeping on it); closed after the test."""
     served = serve(LONG_WAIT)
     clock = Clock()
     app = empty_hub(served, tmp_path, clock)
@@ -251,74 +267,71 @@ def test_a_feed_gateway_is_not_called_again_before_the_wait_it_asked_for(
         asked_at = clock.now
         served.faults.script = [None, Fault.UNAVAILABLE]  # the token, then the first page
         with client(served, lambda _s: pytest.fail("the client slept")) as hub_client:
-            pull = partial(pull_feed, app, served, hub_client)
-            summary = pull()
-            assert "asked to wait 120 s" in summary.feed_errors[AGENCY.value]
-            calls = served.faults.calls
-            freshness = probation_freshness(app)
-            assert freshness.pull_not_before is not None
-            assert as_utc(freshness.pull_not_before) >= asked_at + timedelta(seconds=LONG_WAIT)
-            assert freshness.last_pull is None  # a run that ended on the gateway's error
-
-            # Later runs within the wait, from this process or another, leave the gateway alone.
-            clock.now = asked_at + timedelta(seconds=LONG_WAIT - 1)
-            summary = pull()
-            assert "it was not called" in summary.feed_errors[AGENCY.value]
-            assert served.faults.calls == calls
-            # The refusal carries the wait that is left, for whoever honours it.
-            source = GatewaySource(app, served.url, AGENCY.value, hub_client)
-            with pytest.raises(RetryAfterError) as refused:
-                next(iter(source.units(FeedContext("probation", TODAY), InMemoryReplayGuard())))
-            left = (as_utc(freshness.pull_not_before) - clock.now).total_seconds()
-            assert refused.value.retry_after == pytest.approx(left)
-            assert 0 < refused.value.retry_after <= 1
-
-            clock.now = asked_at + timedelta(seconds=LONG_WAIT)
-            summary = pull()
-            assert summary.feed_errors == {}
-            assert summary.feeds[AGENCY.value].read == FEED_RECORDS
-            assert served.faults.calls > calls
-            assert probation_freshness(app).last_pull is not None  # an in-process run's pull
+            first = pull_feed(app, served, hub_client)
+            yield AskedToWait(app, clock, served, hub_client, asked_at, first)
     finally:
         app.close()
+
+
+def test_a_feed_gateway_is_not_called_again_before_the_wait_it_asked_for(
+    serve: Callable[[int], Served], tmp_path: Path
+) -> None:
+    with asked_to_wait(serve, tmp_path) as hub:
+        app, clock, served, asked_at = hub.app, hub.clock, hub.served, hub.asked_at
+        assert "asked to wait 120 s" in hub.first.feed_errors[AGENCY.value]
+        calls = served.faults.calls
+        freshness = probation_freshness(app)
+        assert freshness.pull_not_before is not None
+        assert as_utc(freshness.pull_not_before) >= asked_at + timedelta(seconds=LONG_WAIT)
+        assert freshness.last_pull is None  # a run that ended on the gateway's error
+
+        # Later runs within the wait, from this process or another, leave the gateway alone.
+        clock.now = asked_at + timedelta(seconds=LONG_WAIT - 1)
+        summary = hub.pull()
+        assert "it was not called" in summary.feed_errors[AGENCY.value]
+        assert served.faults.calls == calls
+        # The refusal carries the wait that is left, for whoever honours it.
+        source = GatewaySource(app, served.url, AGENCY.value, hub.hub_client)
+        with pytest.raises(RetryAfterError) as refused:
+            next(iter(source.units(FeedContext("probation", TODAY), InMemoryReplayGuard())))
+        left = (as_utc(freshness.pull_not_before) - clock.now).total_seconds()
+        assert refused.value.retry_after == pytest.approx(left)
+        assert 0 < refused.value.retry_after <= 1
+
+        clock.now = asked_at + timedelta(seconds=LONG_WAIT)
+        summary = hub.pull()
+        assert summary.feed_errors == {}
+        assert summary.feeds[AGENCY.value].read == FEED_RECORDS
+        assert served.faults.calls > calls
+        assert probation_freshness(app).last_pull is not None  # an in-process run's pull
 
 
 def test_an_operator_clears_a_feed_wait_and_the_next_pull_calls_the_gateway(
     serve: Callable[[int], Served], tmp_path: Path
 ) -> None:
-    served = serve(LONG_WAIT)
-    clock = Clock()
-    app = empty_hub(served, tmp_path, clock)
-    try:
-        asked_at = clock.now
-        served.faults.script = [None, Fault.UNAVAILABLE]
-        with client(served, lambda _s: pytest.fail("the client slept")) as hub_client:
-            pull = partial(pull_feed, app, served, hub_client)
-            assert "asked to wait 120 s" in pull().feed_errors[AGENCY.value]
-            asked_until = probation_freshness(app).pull_not_before
-            assert asked_until is not None
-            calls = served.faults.calls
+    with asked_to_wait(serve, tmp_path) as hub:
+        app = hub.app
+        assert "asked to wait 120 s" in hub.first.feed_errors[AGENCY.value]
+        asked_until = probation_freshness(app).pull_not_before
+        assert asked_until is not None
+        calls = hub.served.faults.calls
 
-            clock.now = asked_at + timedelta(seconds=1)
-            assert clear_feed_wait(app, "police", "a.clerk") is None  # not the police's wait
-            assert clear_feed_wait(app, AGENCY.value, "a.clerk") == as_utc(asked_until)
-            assert clear_feed_wait(app, AGENCY.value, "a.clerk") is None  # nothing left
-            assert probation_freshness(app).pull_not_before is None
-            summary = pull()
-            assert summary.feed_errors == {}
-            assert summary.feeds[AGENCY.value].read == FEED_RECORDS
-            assert served.faults.calls > calls
+        hub.clock.now = hub.asked_at + timedelta(seconds=1)
+        assert clear_feed_wait(app, "police", "a.clerk") is None  # not the police's wait
+        assert clear_feed_wait(app, AGENCY.value, "a.clerk") == as_utc(asked_until)
+        assert clear_feed_wait(app, AGENCY.value, "a.clerk") is None  # nothing left
+        assert probation_freshness(app).pull_not_before is None
+        summary = hub.pull()
+        assert summary.feed_errors == {}
+        assert summary.feeds[AGENCY.value].read == FEED_RECORDS
+        assert hub.served.faults.calls > calls
         cleared = [
             entry
             for entry in audit_log_for(app.ledger.engine).entries()
             if entry.purpose == WAIT_CLEARED_PURPOSE
         ]
-        assert [(entry.kind, entry.actor) for entry in cleared] == [
-            ("alteration", "operator:a.clerk")
-        ]
-        assert cleared[0].detail == (
-            f"probation gateway; it had asked for no call before "
-            f"{as_utc(asked_until):%Y-%m-%d %H:%M} UTC"
-        )
-    finally:
-        app.close()
+    assert [(entry.kind, entry.actor) for entry in cleared] == [("alteration", "operator:a.clerk")]
+    assert cleared[0].detail == (
+        f"probation gateway; it had asked for no call before "
+        f"{as_utc(asked_until):%Y-%m-%d %H:%M} UTC"
+    )

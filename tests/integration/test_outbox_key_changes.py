@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -97,16 +98,22 @@ def _gateway(keyring: KeyRing, tmp_path: Path) -> Iterator[tuple[GatewayClient, 
             yield client, config.store
 
 
-def _envelopes(app: App) -> list[bytes]:
-    """Every probation envelope in the outbox, in delivery order."""
+def _probation_column(app: App, column: str) -> list[Any]:
+    """One column of every probation batch in the outbox, in delivery order."""
     table = schema.outbox
     with app.ledger.engine.connect() as conn:
-        rows = conn.execute(
-            select(table.c.envelope)
-            .where(table.c.agency == AGENCY.value)
-            .order_by(table.c.position)
-        ).scalars()
-        return [bytes(row) for row in rows]
+        return list(
+            conn.execute(
+                select(table.c[column])
+                .where(table.c.agency == AGENCY.value)
+                .order_by(table.c.position)
+            ).scalars()
+        )
+
+
+def _envelopes(app: App) -> list[bytes]:
+    """Every probation envelope in the outbox, in delivery order."""
+    return [bytes(envelope) for envelope in _probation_column(app, "envelope")]
 
 
 def _key_ids(envelope: bytes) -> set[str]:
@@ -144,14 +151,7 @@ class UnansweredClient:
 
 def _offers(app: App) -> list[bool]:
     """Whether each probation batch, in delivery order, was offered to its gateway."""
-    table = schema.outbox
-    with app.ledger.engine.connect() as conn:
-        rows = conn.execute(
-            select(table.c.offered_at)
-            .where(table.c.agency == AGENCY.value)
-            .order_by(table.c.position)
-        ).scalars()
-        return [offered is not None for offered in rows]
+    return [offered is not None for offered in _probation_column(app, "offered_at")]
 
 
 def _offer_the_first_batch_unanswered(keys: Path, tmp_path: Path) -> None:
