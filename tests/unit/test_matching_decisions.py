@@ -205,6 +205,55 @@ def test_names_alone_are_never_linked_on_weight(weight: float) -> None:
     assert decide(score(REVIEW_THRESHOLD - 1, born=DateLevel.MISSING)) is None
 
 
+@pytest.mark.parametrize("weight", [JOIN_THRESHOLD, JOIN_THRESHOLD + 10])
+def test_a_forename_and_a_date_of_birth_alone_are_never_linked_on_weight(weight: float) -> None:
+    assert decide(score(weight, surname=NameLevel.DISAGREE)) == Verdict(
+        None, ReviewReason.SURNAMES_DIFFER
+    )
+    assert decide(score(REVIEW_THRESHOLD - 1, surname=NameLevel.DISAGREE)) is None
+
+
+@pytest.mark.parametrize("level", [NameLevel.FUZZY_MID, NameLevel.OTHER_PART, NameLevel.MISSING])
+def test_a_surname_short_of_plain_disagreement_still_links_on_weight(level: NameLevel) -> None:
+    assert decide(score(JOIN_THRESHOLD, surname=level)) == Verdict(MatchedBy.PROBABILISTIC, None)
+
+
+def test_different_surnames_with_a_rare_forename_and_the_same_birth_are_reviewed_end_to_end() -> (
+    None
+):
+    """A rare forename and an exact date of birth outweigh the surnames; a person decides."""
+    crowd = [
+        police(
+            f"C{n}",
+            surname=("Smith", "Jones", "Taylor", "Brown")[n % 4] + "ford" * (n % 7),
+            forenames=("John", "David", "Paul", "Mark", "James")[n % 5],
+            born=date(1950 + n % 40, 1 + n % 12, 1 + n % 28),
+        )
+        for n in range(1000)
+    ]
+    pair = [  # a Lancashire record and one of the North West region that holds Lancashire
+        Person(Agency.POLICE, "P1", "Bigtie", "Zebediah", Gender.MALE, "LANC", BORN),
+        Person(Agency.PROBATION, "X000001", "Bigorder", "Zebediah", Gender.MALE, "NW", BORN),
+    ]
+    result = match_population([*crowd, *pair])
+    refs = {pair[0].ref, pair[1].ref}
+    assert not any({link.a, link.b} == refs for link in result.links)
+    (review,) = [review for review in result.reviews if {review.a, review.b} == refs]
+    assert review.reason.startswith(ReviewReason.SURNAMES_DIFFER)
+    assert review.weight is not None
+    assert review.weight >= JOIN_THRESHOLD
+
+
+def test_a_surname_typo_still_links_end_to_end() -> None:
+    records = [
+        police(surname="Hargreaves", forenames="Zebediah"),
+        probation(surname="Hargraves", forenames="Zebediah"),
+    ]
+    assert [link.matched_by for link in match_population(records).links] == [
+        MatchedBy.PROBABILISTIC
+    ]
+
+
 @pytest.mark.parametrize("unknown", [None, date(1970, 1, 1), date(1900, 1, 1)])
 def test_the_same_names_with_no_usable_date_of_birth_are_not_linked_end_to_end(
     unknown: date | None,

@@ -7,9 +7,11 @@ In order:
    every fuzzy, swapped and near level, and both present); those go to review.
 2. Possible twins (surname and date of birth exact, forenames disagree),
    pairs whose identifiers conflict (two different PNCs, CROs or NOMS numbers,
-   none agreeing), and pairs with no date of birth to compare (missing, or a
-   placeholder, on either side: names alone never link two people) are never
-   linked automatically: reviewed when the weight reaches review.
+   none agreeing), pairs with no date of birth to compare (missing, or a
+   placeholder, on either side: names alone never link two people) and pairs
+   whose surnames plainly disagree (a forename and a date of birth alone never
+   link two people either) are never linked automatically: reviewed when the
+   weight reaches review.
 3. Otherwise the weight decides: at least `JOIN_THRESHOLD` links with
    `matched_by="PROBABILISTIC"`; at least `REVIEW_THRESHOLD` is reviewed.
 """
@@ -44,6 +46,7 @@ class ReviewReason(StrEnum):
     POSSIBLE_TWINS = "possible twins: surname and date of birth agree, forenames differ"
     IDENTIFIERS_DIFFER = "details agree but their identifiers differ"
     NO_DATE_OF_BIRTH = "names agree but there is no date of birth to compare"
+    SURNAMES_DIFFER = "details agree but the surnames differ"
     UNCERTAIN = "match weight between the review and join thresholds"
 
 
@@ -120,4 +123,6 @@ def _never_linked_on_weight(score: PairScore) -> ReviewReason | None:
         return ReviewReason.IDENTIFIERS_DIFFER
     if score.date_of_birth is DateLevel.MISSING:
         return ReviewReason.NO_DATE_OF_BIRTH
+    if score.surname is NameLevel.DISAGREE:
+        return ReviewReason.SURNAMES_DIFFER
     return None
