@@ -28,6 +28,8 @@ _CRN_RE = re.compile(r"[A-Z]\d{6}", re.ASCII)
 _NOMS_RE = re.compile(r"[A-Z]\d{4}[A-Z]{2}", re.ASCII)
 _POLICE_REF_RE = re.compile(r"[A-Za-z0-9-]{1,32}", re.ASCII)
 _ALL_ZEROS_RE = re.compile(r"[0/SF]*", re.ASCII)
+# A canonical PNC or CRO (either layout) whose serial number is zero: no number is issued so.
+_ZERO_SERIAL_RE = re.compile(r"\d{4}/0{7}[A-Z]|0{6}/\d{2}[A-Z]|SF\d{2}/0{1,6}[A-Z]", re.ASCII)
 # Upper-casing touches ASCII letters alone: `str.upper` makes `ı` an `I` and `ſ`
 # an `S`, which would turn a CRN no agency wrote into one of another person's.
 _ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
@@ -118,12 +120,18 @@ def canonical_cro(raw: str) -> str:
 
 
 def is_junk_identifier(text: str) -> bool:
-    """True for placeholders made only of zeros and the check letter.
+    """True for placeholders: made only of zeros and the check letter, or a serial of zeros.
 
     Check the identifier as written as well as its canonical form: a PNC
-    written `00/0000000Z` is all zeros, its canonical `2000/0000000Z` is not.
+    written `00/0000000Z` is all zeros, and so is the serial of its canonical
+    `2000/0000000Z`; the serial of `95/0X` is only zeros once made canonical
+    (`1995/0000000X`).
     """
-    return _ALL_ZEROS_RE.fullmatch(trimmed_upper(text)[:-1]) is not None
+    written = trimmed_upper(text)
+    return (
+        _ALL_ZEROS_RE.fullmatch(written[:-1]) is not None
+        or _ZERO_SERIAL_RE.fullmatch(written) is not None
+    )
 
 
 def canonical_crn(raw: str) -> str:
