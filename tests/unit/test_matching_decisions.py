@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from sync.core.matching import JOIN_THRESHOLD, REVIEW_THRESHOLD, MatchedBy, match_population
-from sync.core.matching.comparisons import DateLevel, IdentifierLevel, NameLevel
+from sync.core.matching.comparisons import AttributeLevel, DateLevel, IdentifierLevel, NameLevel
 from sync.core.matching.decisions import ReviewReason, Verdict, decide
 from sync.core.matching.scoring import PairScore
 from sync.core.records import Agency, Gender, Person
@@ -205,6 +205,41 @@ def test_names_alone_are_never_linked_on_weight(weight: float) -> None:
     assert decide(score(REVIEW_THRESHOLD - 1, born=DateLevel.MISSING)) is None
 
 
+def _crowd(size: int = 1000) -> list[Person]:
+    """Different men with common names, so that a rare name weighs as rare."""
+    return [
+        police(
+            f"C{n}",
+            surname=("Smith", "Jones", "Taylor", "Brown")[n % 4] + "ford" * (n % 7),
+            forenames=("John", "David", "Paul", "Mark", "James")[n % 5],
+            born=date(1950 + n % 40, 1 + n % 12, 1 + n % 28),
+        )
+        for n in range(size)
+    ]
+
+
+def _verdict_in_crowd(first: Person, second: Person) -> tuple[bool, list[str]]:
+    """Whether the pair links among `_crowd`, and why it is reviewed (the rule's reason)."""
+    result = match_population([*_crowd(), first, second])
+    refs = {first.ref, second.ref}
+    linked = any({link.a, link.b} == refs for link in result.links)
+    reviews = [review for review in result.reviews if {review.a, review.b} == refs]
+    return linked, [review.reason.split(":")[0] for review in reviews]
+
+
+def _reviewed_above_join(
+    first: Person, second: Person, reason: ReviewReason, crowd: int = 1000
+) -> None:
+    """The pair, among `_crowd`, is reviewed for `reason` although it weighs enough to link."""
+    result = match_population([*_crowd(crowd), first, second])
+    refs = {first.ref, second.ref}
+    assert not any({link.a, link.b} == refs for link in result.links)
+    (review,) = [review for review in result.reviews if {review.a, review.b} == refs]
+    assert review.reason.startswith(reason)
+    assert review.weight is not None
+    assert review.weight >= JOIN_THRESHOLD
+
+
 @pytest.mark.parametrize("weight", [JOIN_THRESHOLD, JOIN_THRESHOLD + 10])
 def test_a_forename_and_a_date_of_birth_alone_are_never_linked_on_weight(weight: float) -> None:
     assert decide(score(weight, surname=NameLevel.DISAGREE)) == Verdict(
@@ -222,26 +257,64 @@ def test_different_surnames_with_a_rare_forename_and_the_same_birth_are_reviewed
     None
 ):
     """A rare forename and an exact date of birth outweigh the surnames; a person decides."""
-    crowd = [
-        police(
-            f"C{n}",
-            surname=("Smith", "Jones", "Taylor", "Brown")[n % 4] + "ford" * (n % 7),
-            forenames=("John", "David", "Paul", "Mark", "James")[n % 5],
-            born=date(1950 + n % 40, 1 + n % 12, 1 + n % 28),
-        )
-        for n in range(1000)
-    ]
-    pair = [  # a Lancashire record and one of the North West region that holds Lancashire
+    _reviewed_above_join(
+        # a Lancashire record and one of the North West region that holds Lancashire
         Person(Agency.POLICE, "P1", "Bigtie", "Zebediah", Gender.MALE, "LANC", BORN),
         Person(Agency.PROBATION, "X000001", "Bigorder", "Zebediah", Gender.MALE, "NW", BORN),
-    ]
-    result = match_population([*crowd, *pair])
-    refs = {pair[0].ref, pair[1].ref}
-    assert not any({link.a, link.b} == refs for link in result.links)
-    (review,) = [review for review in result.reviews if {review.a, review.b} == refs]
-    assert review.reason.startswith(ReviewReason.SURNAMES_DIFFER)
-    assert review.weight is not None
-    assert review.weight >= JOIN_THRESHOLD
+        ReviewReason.SURNAMES_DIFFER,
+    )
+
+
+@pytest.mark.parametrize("weight", [JOIN_THRESHOLD, JOIN_THRESHOLD + 10])
+def test_different_dates_of_birth_or_genders_are_never_linked_on_weight(weight: float) -> None:
+    assert decide(score(weight, born=DateLevel.DISAGREE)) == Verdict(
+        None, ReviewReason.DATES_OF_BIRTH_DIFFER
+    )
+    different_genders = PairScore(
+        NameLevel.EXACT,
+        NameLevel.FUZZY_HIGH,
+        DateLevel.EXACT,
+        IdentifierLevel.MISSING,
+        IdentifierLevel.MISSING,
+        weight,
+        gender=AttributeLevel.DISAGREE,
+    )
+    assert decide(different_genders) == Verdict(None, ReviewReason.GENDERS_DIFFER)
+
+
+def test_a_father_and_son_of_the_same_rare_name_are_reviewed_not_linked() -> None:
+    father = Person(
+        Agency.PROBATION, "X000001", "Kowalczyk", "Piotr", Gender.MALE, "NW", date(1962, 4, 11)
+    )
+    son = Person(Agency.POLICE, "P1", "Kowalczyk", "Piotr", Gender.MALE, "LANC", date(1989, 9, 30))
+    # Among 6,000 others the name is rare enough to outweigh the dates of birth.
+    _reviewed_above_join(father, son, ReviewReason.DATES_OF_BIRTH_DIFFER, crowd=6000)
+
+
+def test_a_twin_brother_and_sister_are_reviewed_not_linked() -> None:
+    brother = Person(Agency.PROBATION, "X000001", "Holland", "Daniel", Gender.MALE, "NW", BORN)
+    sister = Person(Agency.POLICE, "P1", "Holland", "Danielle", Gender.FEMALE, "LANC", BORN)
+    _reviewed_above_join(brother, sister, ReviewReason.GENDERS_DIFFER)
+
+
+@pytest.mark.parametrize("year", [1968, 1998, 1858])
+def test_a_year_a_decade_or_more_apart_is_not_one_digit_off(year: int) -> None:
+    one = Person(
+        Agency.PROBATION, "X000001", "Holland", "Darren", Gender.MALE, "NW", date(1958, 6, 25)
+    )
+    two = Person(Agency.POLICE, "P1", "Holland", "Darren", Gender.MALE, "LANC", date(year, 6, 25))
+    linked, reasons = _verdict_in_crowd(one, two)
+    assert not linked
+    assert reasons in ([], [ReviewReason.DATES_OF_BIRTH_DIFFER])
+
+
+def test_a_slip_in_the_last_digit_of_the_year_still_links() -> None:
+    one = Person(
+        Agency.PROBATION, "X000001", "Holland", "Darren", Gender.MALE, "NW", date(1958, 6, 25)
+    )
+    two = Person(Agency.POLICE, "P1", "Holland", "Darren", Gender.MALE, "LANC", date(1959, 6, 25))
+    linked, _ = _verdict_in_crowd(one, two)
+    assert linked
 
 
 def test_a_surname_typo_still_links_end_to_end() -> None:

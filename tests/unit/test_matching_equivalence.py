@@ -132,6 +132,9 @@ def reference_forename_level(first: CleanPerson, second: CleanPerson) -> NameLev
     return NameLevel.DISAGREE
 
 
+YEAR_UNITS_PLACE = 3  # in `YYYY-MM-DD`, the last digit of the year
+
+
 def reference_date_level(first: date | None, second: date | None) -> DateLevel:
     """The date-of-birth level, each rule in turn."""
     if first is None or second is None:
@@ -140,8 +143,12 @@ def reference_date_level(first: date | None, second: date | None) -> DateLevel:
         return DateLevel.EXACT
     if first.year == second.year and (first.day, first.month) == (second.month, second.day):
         return DateLevel.DAY_MONTH_SWAPPED
-    differing = sum(a != b for a, b in zip(first.isoformat(), second.isoformat(), strict=True))
-    if differing == 1:
+    differing = [
+        place
+        for place, (a, b) in enumerate(zip(first.isoformat(), second.isoformat(), strict=True))
+        if a != b
+    ]
+    if len(differing) == 1 and differing[0] >= YEAR_UNITS_PLACE:  # not a decade or more apart
         return DateLevel.ONE_DIGIT
     if abs((first - second).days) <= DATE_OF_BIRTH_NEAR_DAYS:
         return DateLevel.NEAR

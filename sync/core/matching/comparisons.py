@@ -204,8 +204,14 @@ def date_level(first: date, second: date, first_text: str, second_text: str) -> 
             return _DATE_SWAPPED
         may_be_one_digit = True
     else:
-        # The year and another part differing is two digits at least.
-        may_be_one_digit = first.month == second.month and first.day == second.day
+        # The year and another part differing is two digits at least. A slip in
+        # the year's tens (or hundreds) is a decade apart: a father and son more
+        # likely than a typing error, so only the last digit of the year counts.
+        may_be_one_digit = (
+            first.month == second.month
+            and first.day == second.day
+            and first.year // 10 == second.year // 10
+        )
     if (
         may_be_one_digit
         and Hamming.distance(first_text, second_text, score_cutoff=ONE_DIGIT) == ONE_DIGIT

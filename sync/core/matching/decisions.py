@@ -8,20 +8,22 @@ In order:
 2. Possible twins (surname and date of birth exact, forenames disagree),
    pairs whose identifiers conflict (two different PNCs, CROs or NOMS numbers,
    none agreeing), pairs with no date of birth to compare (missing, or a
-   placeholder, on either side: names alone never link two people) and pairs
-   whose surnames plainly disagree (a forename and a date of birth alone never
-   link two people either) are never linked automatically: reviewed when the
-   weight reaches review.
+   placeholder, on either side: names alone never link two people), and pairs
+   whose surnames, dates of birth or recorded genders plainly disagree (a
+   namesake a generation apart, a twin sister, a man who shares another's
+   forename and date of birth) are never linked automatically: reviewed when
+   the weight reaches review.
 3. Otherwise the weight decides: at least `JOIN_THRESHOLD` links with
    `matched_by="PROBABILISTIC"`; at least `REVIEW_THRESHOLD` is reviewed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sync.core.matching.comparisons import DateLevel, IdentifierLevel, NameLevel
+from sync.core.matching.comparisons import AttributeLevel, DateLevel, IdentifierLevel, NameLevel
 from sync.core.matching.scoring import PairScore
 
 JOIN_THRESHOLD = 19.0
@@ -47,6 +49,8 @@ class ReviewReason(StrEnum):
     IDENTIFIERS_DIFFER = "details agree but their identifiers differ"
     NO_DATE_OF_BIRTH = "names agree but there is no date of birth to compare"
     SURNAMES_DIFFER = "details agree but the surnames differ"
+    DATES_OF_BIRTH_DIFFER = "names agree but the dates of birth differ"
+    GENDERS_DIFFER = "details agree but the recorded genders differ"
     UNCERTAIN = "match weight between the review and join thresholds"
 
 
@@ -71,7 +75,7 @@ def _linking_identifier(score: PairScore) -> MatchedBy | None:
 
 def _identifier_verdict(score: PairScore, identifier: MatchedBy) -> Verdict:
     """The verdict for a pair sharing an identifier."""
-    if IdentifierLevel.CONFLICT in (score.pnc, score.cro, score.noms):
+    if _identifiers_conflict(score):
         return Verdict(None, ReviewReason.IDENTIFIER_CONFLICT)
     if is_contradicted(score):
         return Verdict(None, ReviewReason.IDENTIFIER_CONTRADICTED)
@@ -117,12 +121,22 @@ def decide(score: PairScore) -> Verdict | None:
 
 def _never_linked_on_weight(score: PairScore) -> ReviewReason | None:
     """Why a pair with no shared identifier is reviewed however high it scores, if it is."""
-    if is_possible_twin(score):
-        return ReviewReason.POSSIBLE_TWINS
-    if IdentifierLevel.CONFLICT in (score.pnc, score.cro, score.noms):
-        return ReviewReason.IDENTIFIERS_DIFFER
-    if score.date_of_birth is DateLevel.MISSING:
-        return ReviewReason.NO_DATE_OF_BIRTH
-    if score.surname is NameLevel.DISAGREE:
-        return ReviewReason.SURNAMES_DIFFER
-    return None
+    return next((reason for holds, reason in _NEVER_LINKED_ON_WEIGHT if holds(score)), None)
+
+
+def _identifiers_conflict(score: PairScore) -> bool:
+    return IdentifierLevel.CONFLICT in (score.pnc, score.cro, score.noms)
+
+
+# What keeps a pair without a shared identifier from linking on weight, in order.
+_NEVER_LINKED_ON_WEIGHT: tuple[tuple[Callable[[PairScore], bool], ReviewReason], ...] = (
+    (is_possible_twin, ReviewReason.POSSIBLE_TWINS),
+    (_identifiers_conflict, ReviewReason.IDENTIFIERS_DIFFER),
+    (lambda score: score.date_of_birth is DateLevel.MISSING, ReviewReason.NO_DATE_OF_BIRTH),
+    (lambda score: score.surname is NameLevel.DISAGREE, ReviewReason.SURNAMES_DIFFER),
+    (
+        lambda score: score.date_of_birth is DateLevel.DISAGREE,
+        ReviewReason.DATES_OF_BIRTH_DIFFER,
+    ),
+    (lambda score: score.gender is AttributeLevel.DISAGREE, ReviewReason.GENDERS_DIFFER),
+)
