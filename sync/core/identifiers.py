@@ -15,6 +15,11 @@ CHECK_TABLE = "ZABCDEFGHJKLMNPQRTUVWXY"
 PNC_SERIAL_WIDTH = 7
 CRO_SERIAL_WIDTH = 6
 NAME_SYSTEM_PREFIXES = ("MIG_ERROR_", "NO_SHOW_", "DUPLICATE_")
+# The prefixes in any case, their words joined and ended by `_`, `-` or spaces, one
+# after another: systems and the people who key names write them all these ways.
+_SYSTEM_PREFIXES_RE = re.compile(
+    r"(?:(?:MIG[_\- ]*ERROR|NO[_\- ]*SHOW|DUPLICATE)[_\- ]+)+", re.IGNORECASE | re.ASCII
+)
 PLACEHOLDER_DATES_OF_BIRTH = frozenset({date(1900, 1, 1), date(1970, 1, 1)})
 
 # Matched whole (`fullmatch`) and ASCII only: `\d` alone also takes other scripts'
@@ -166,16 +171,13 @@ def canonical_police_ref(raw: str) -> str:
 
 def has_system_prefix(name: str) -> bool:
     """Whether a name starts with a source system's prefix such as `MIG_ERROR_`."""
-    return name.upper().startswith(NAME_SYSTEM_PREFIXES)
+    return _SYSTEM_PREFIXES_RE.match(name) is not None
 
 
 def strip_system_prefix(name: str) -> str:
-    """A name without a source system's prefix such as `MIG_ERROR_`."""
-    upper = name.upper()
-    for prefix in NAME_SYSTEM_PREFIXES:
-        if upper.startswith(prefix):
-            return name[len(prefix) :]
-    return name
+    """A name without the source systems' prefixes it starts with (`MIG_ERROR_`,
+    `DUPLICATE_MIG_ERROR_`, `MIG-ERROR-`, `mig error `)."""
+    return _SYSTEM_PREFIXES_RE.sub("", name, count=1)
 
 
 def is_placeholder_date_of_birth(value: date | None) -> bool:

@@ -230,6 +230,29 @@ def test_system_prefixes_are_stripped() -> None:
     assert ids.strip_system_prefix("NO_SHOWMAN") == "NO_SHOWMAN"
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "MIG-ERROR-SMITH",
+        "MIG ERROR SMITH",
+        "mig_error smith",
+        "DUPLICATE_MIG_ERROR_SMITH",
+        "NOSHOW_SMITH",
+    ],
+)
+def test_system_prefixes_are_stripped_however_they_are_joined_and_however_many(
+    written: str,
+) -> None:
+    assert ids.has_system_prefix(written)
+    assert ids.strip_system_prefix(written).upper() == "SMITH"
+
+
+@pytest.mark.parametrize("name", ["DUPLICATES", "NOSHOWER", "MIGERRORS", "ERROR_SMITH"])
+def test_a_name_that_only_begins_like_a_prefix_keeps_it(name: str) -> None:
+    assert not ids.has_system_prefix(name)
+    assert ids.strip_system_prefix(name) == name
+
+
 def test_placeholder_dates_of_birth() -> None:
     assert ids.is_placeholder_date_of_birth(date(1900, 1, 1))
     assert ids.is_placeholder_date_of_birth(date(1970, 1, 1))

@@ -317,6 +317,20 @@ def test_a_slip_in_the_last_digit_of_the_year_still_links() -> None:
     assert linked
 
 
+@pytest.mark.parametrize(
+    ("one", "two"),
+    [("Hall", "Hill"), ("Al-Hassan", "Al-Rashid"), ("MIG-ERROR-Holland", "MIG-ERROR-Patel")],
+)
+def test_surnames_of_two_families_keep_a_pair_from_linking(one: str, two: str) -> None:
+    """A short surname one letter changed, a shared particle, a shared system prefix."""
+    linked, reasons = _verdict_in_crowd(
+        Person(Agency.POLICE, "P1", one, "Zebediah", Gender.MALE, "LANC", BORN),
+        Person(Agency.PROBATION, "X000001", two, "Zebediah", Gender.MALE, "NW", BORN),
+    )
+    assert not linked
+    assert reasons == [ReviewReason.SURNAMES_DIFFER]
+
+
 def test_a_surname_typo_still_links_end_to_end() -> None:
     records = [
         police(surname="Hargreaves", forenames="Zebediah"),

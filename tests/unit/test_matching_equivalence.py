@@ -17,7 +17,7 @@ from itertools import combinations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rapidfuzz.distance import OSA, JaroWinkler
+from rapidfuzz.distance import OSA, Hamming, JaroWinkler
 
 from sync.core.bulk import paused_garbage_collection
 from sync.core.identifiers import is_placeholder_date_of_birth
@@ -30,7 +30,7 @@ from sync.core.matching.blocking import (
     pairs_that_may_score,
     sort_key,
 )
-from sync.core.matching.cleaning import CleanPerson, clean_person
+from sync.core.matching.cleaning import SURNAME_PARTICLES, CleanPerson, clean_person
 from sync.core.matching.comparisons import (
     DATE_OF_BIRTH_NEAR_DAYS,
     FORENAME_FUZZY_HIGH,
@@ -70,7 +70,23 @@ NEW_YEARS_EVE = date(1975, 12, 31)
 # A small alphabet and short names, so typos, shared parts and exact agreement
 # all turn up often.
 NAME_WORDS = st.sampled_from(
-    ["SMITH", "SMYTH", "JONES", "JONSE", "JON", "JOHN", "BOB", "ROBERT", "J", "ANN", "ANNE"]
+    [
+        "SMITH",
+        "SMYTH",
+        "JONES",
+        "JONSE",
+        "JON",
+        "JOHN",
+        "BOB",
+        "ROBERT",
+        "J",
+        "ANN",
+        "ANNE",
+        "HALL",
+        "HILL",
+        "DE",
+        "AL",
+    ]
 )
 NAMES = st.lists(NAME_WORDS, min_size=0, max_size=3).map(" ".join)
 DATES = st.one_of(
@@ -89,6 +105,12 @@ def _is_code(name: str) -> bool:
     return any(char.isdigit() for char in name)
 
 
+def _family_parts(person: CleanPerson) -> set[str]:
+    """A surname's parts but its particles, unless it is all particles."""
+    parts = set(person.surname_parts)
+    return (parts - SURNAME_PARTICLES) or parts
+
+
 def reference_surname_level(first: CleanPerson, second: CleanPerson) -> NameLevel:
     """The surname level, each rule in turn."""
     one, two = first.surname, second.surname
@@ -101,8 +123,10 @@ def reference_surname_level(first: CleanPerson, second: CleanPerson) -> NameLeve
     score = JaroWinkler.similarity(one, two)
     if score >= SURNAME_FUZZY_HIGH:
         return NameLevel.FUZZY_HIGH
-    if set(first.surname_parts) & set(second.surname_parts):
+    if _family_parts(first) & _family_parts(second):
         return NameLevel.OTHER_PART
+    if len(one) == len(two) <= 4 and Hamming.distance(one, two) == 1:
+        return NameLevel.DISAGREE  # `HALL` and `HILL`: two short surnames
     one_edit = min(len(one), len(two)) >= 3 and OSA.distance(one, two) <= 1
     if score >= SURNAME_FUZZY_MID or one_edit:
         return NameLevel.FUZZY_MID

@@ -39,6 +39,44 @@ NO_DATE_TEXT = ""
 NO_DATE_ORDINAL = 0
 MONTH_DAY_BASE = 100
 RAW_NAME_CACHE_SIZE = 1 << 16
+# Words that begin surnames of many families: sharing one is no shared surname part.
+SURNAME_PARTICLES = frozenset(
+    (
+        "AL",
+        "EL",
+        "ABU",
+        "BIN",
+        "BINT",
+        "BEN",
+        "IBN",
+        "AP",
+        "MC",
+        "MAC",
+        "O",
+        "ST",
+        "SAINT",
+        "DE",
+        "DA",
+        "DI",
+        "DO",
+        "DU",
+        "DOS",
+        "DAS",
+        "DEL",
+        "DELLA",
+        "DELA",
+        "LA",
+        "LE",
+        "LO",
+        "VAN",
+        "VON",
+        "DER",
+        "DEN",
+        "TER",
+        "TEN",
+        "Y",
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +111,7 @@ class CleanPerson:
         set_field = object.__setattr__
         set_field(self, "surname_is_code", is_code_like(self.surname))
         set_field(self, "forename_is_code", is_code_like(self.forename))
-        set_field(self, "surname_part_set", frozenset(self.surname_parts))
+        set_field(self, "surname_part_set", _distinctive_parts(self.surname_parts))
         set_field(self, "forename_set", frozenset(self.forenames))
         set_field(self, "date_text", NO_DATE_TEXT if born is None else born.isoformat())
         set_field(self, "date_ordinal", NO_DATE_ORDINAL if born is None else born.toordinal())
@@ -83,6 +121,13 @@ class CleanPerson:
             "date_month_day",
             NO_DATE_ORDINAL if born is None else born.month * MONTH_DAY_BASE + born.day,
         )
+
+
+def _distinctive_parts(parts: tuple[str, ...]) -> frozenset[str]:
+    """The parts of a surname that may tell a family, particles aside (`AL`, `DE`, `VAN`,
+    `MC`, …): `AL-HASSAN` and `AL-RASHID` share no family by their `AL`."""
+    distinctive = frozenset(part for part in parts if part not in SURNAME_PARTICLES)
+    return distinctive or frozenset(parts)
 
 
 def clean_name(raw: str) -> str:

@@ -30,6 +30,9 @@ ONE_DIGIT = 1
 INITIAL_LENGTH = 1
 ONE_EDIT = 1
 MIN_ONE_EDIT_LENGTH = 3
+# Surnames this short and one letter changed are most often two real surnames
+# (`HALL`/`HILL`, `SHAW`/`SHAH`, `COX`/`COE`), not one misspelt.
+SHORT_SURNAME_LENGTH = 4
 NAME_PAIR_CACHE_SIZE = 1 << 16
 
 
@@ -147,12 +150,23 @@ def surname_similarity_level(first: str, second: str) -> NameLevel:
     `FUZZY_HIGH`, `FUZZY_MID` or `DISAGREE`; a shared part (`OTHER_PART`) ranks
     between the first two and is checked by `compare_surnames`.
     """
+    if _short_with_one_letter_changed(first, second):
+        return NameLevel.DISAGREE
     score = similarity(first, second)
     if score >= SURNAME_FUZZY_HIGH:
         return NameLevel.FUZZY_HIGH
     if score >= SURNAME_FUZZY_MID or one_edit_apart(first, second):
         return NameLevel.FUZZY_MID
     return NameLevel.DISAGREE
+
+
+def _short_with_one_letter_changed(first: str, second: str) -> bool:
+    """True for two surnames of at most `SHORT_SURNAME_LENGTH` letters, one letter apart
+    in place (a letter dropped, added or two swapped still reads as a slip)."""
+    return (
+        len(first) == len(second) <= SHORT_SURNAME_LENGTH
+        and sum(a != b for a, b in zip(first, second, strict=True)) == ONE_EDIT
+    )
 
 
 def _is_initial_of(short: str, full: str) -> bool:
