@@ -246,9 +246,12 @@ def test_a_forename_and_a_date_of_birth_alone_are_never_linked_on_weight(weight:
         None, ReviewReason.SURNAMES_DIFFER
     )
     assert decide(score(REVIEW_THRESHOLD - 1, surname=NameLevel.DISAGREE)) is None
+    assert decide(score(weight, surname=NameLevel.MISSING)) == Verdict(
+        None, ReviewReason.NO_SURNAME
+    )
 
 
-@pytest.mark.parametrize("level", [NameLevel.FUZZY_MID, NameLevel.OTHER_PART, NameLevel.MISSING])
+@pytest.mark.parametrize("level", [NameLevel.FUZZY_MID, NameLevel.OTHER_PART, NameLevel.SWAPPED])
 def test_a_surname_short_of_plain_disagreement_still_links_on_weight(level: NameLevel) -> None:
     assert decide(score(JOIN_THRESHOLD, surname=level)) == Verdict(MatchedBy.PROBABILISTIC, None)
 

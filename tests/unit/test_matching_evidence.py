@@ -5,6 +5,7 @@ Also the blocking rules that let those pairs meet at all.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import pytest
@@ -210,3 +211,54 @@ def test_any_force_agrees_with_its_own_region_only(force: str) -> None:
 def test_identifier_levels_cover_noms() -> None:
     first, second = clean(noms=NOMS), clean(person_id="P2", noms=OTHER_NOMS)
     assert score_pair(first, second, TermCounts.of([first])).noms is IdentifierLevel.CONFLICT
+
+
+def _crowd_of_full_forenames(size: int = 2000) -> list[CleanPerson]:
+    """Different men with full forenames, among whom a lone letter is a rare forename."""
+    return [
+        clean(
+            person_id=f"C{n}",
+            surname=("Smith", "Jones", "Taylor")[n % 3] + "ford" * (n % 5),
+            forenames=("John", "David", "Paul", "Mark")[n % 4],
+            born=date(1950 + n % 40, 1 + n % 12, 1 + n % 28),
+        )
+        for n in range(size)
+    ]
+
+
+def test_two_initials_agreeing_weigh_no_more_than_initials_do() -> None:
+    """`J` and `J` agree on a letter many forenames begin with, however rare `J` alone is."""
+    crowd = _crowd_of_full_forenames()
+    initials = [clean(person_id=f"I{n}", forenames="J") for n in range(2)]
+    unknown = [clean(person_id=f"U{n}", forenames="") for n in range(2)]
+    counts = TermCounts.of([*crowd, *initials, *unknown])
+    by_initials = score_pair(initials[0], initials[1], counts).weight
+    without_forename = score_pair(unknown[0], unknown[1], counts).weight
+    assert by_initials - without_forename == pytest.approx(math.log2(0.82 / 0.04))
+
+
+@pytest.mark.parametrize("placeholder", ["Unknown", "N/K", "not known", "NONE"])
+def test_a_placeholder_name_is_an_unknown_name(placeholder: str) -> None:
+    assert clean(forenames=placeholder).forename == ""
+    assert clean(surname=placeholder).surname == ""
+
+
+def test_records_with_no_surname_to_compare_are_reviewed_not_linked() -> None:
+    crowd = [
+        record(
+            person_id=f"C{n}",
+            surname=("Smith", "Jones", "Taylor")[n % 3] + "ford" * (n % 5),
+            forenames="John",
+            born=date(1950 + n % 40, 1 + n % 12, 1 + n % 28),
+        )
+        for n in range(2000)
+    ]
+    pair = [
+        record(person_id="P1", surname="Unknown", forenames="Zebediah"),
+        record(Agency.PROBATION, "X000001", "Unknown", "Zebediah", area="NW"),
+    ]
+    result = match_population([*crowd, *pair])
+    refs = {pair[0].ref, pair[1].ref}
+    assert not any({link.a, link.b} == refs for link in result.links)
+    (review,) = [review for review in result.reviews if {review.a, review.b} == refs]
+    assert review.reason.startswith(ReviewReason.NO_SURNAME)

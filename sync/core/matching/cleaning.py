@@ -39,6 +39,11 @@ NO_DATE_TEXT = ""
 NO_DATE_ORDINAL = 0
 MONTH_DAY_BASE = 100
 RAW_NAME_CACHE_SIZE = 1 << 16
+# What source systems and officers write, once cleaned, for a name nobody knows:
+# agreeing on one is no evidence, so such a name is unknown to the matcher.
+PLACEHOLDER_NAMES = frozenset(
+    ("UNKNOWN", "NOT KNOWN", "NOTKNOWN", "NK", "N K", "UNK", "NONE", "NO NAME", "NAME UNKNOWN")
+)
 # Words that begin surnames of many families: sharing one is no shared surname part.
 SURNAME_PARTICLES = frozenset(
     (
@@ -150,10 +155,15 @@ def matching_date_of_birth(value: date | None) -> date | None:
     return None if is_placeholder_date_of_birth(value) else value
 
 
+def _unless_placeholder(name: str) -> str:
+    """A cleaned name, or "" (unknown) when it is a way of writing that no name is known."""
+    return "" if name in PLACEHOLDER_NAMES else name
+
+
 @lru_cache(maxsize=RAW_NAME_CACHE_SIZE)
 def clean_surname(raw: str) -> tuple[tuple[str, ...], str, str]:
     """A raw surname's cleaned parts, the surname compared (parts joined) and its Soundex."""
-    parts = tuple(clean_name(raw.replace(HYPHEN, " ")).split())
+    parts = tuple(_unless_placeholder(clean_name(raw.replace(HYPHEN, " "))).split())
     surname = "".join(parts)
     return parts, surname, soundex(surname)
 
@@ -161,7 +171,7 @@ def clean_surname(raw: str) -> tuple[tuple[str, ...], str, str]:
 @lru_cache(maxsize=RAW_NAME_CACHE_SIZE)
 def clean_forenames(raw: str) -> tuple[tuple[str, ...], str, str]:
     """Raw forenames cleaned into words, the first (compared) one and its Soundex."""
-    forenames = tuple(clean_name(raw).split())
+    forenames = tuple(_unless_placeholder(clean_name(raw)).split())
     forename = forenames[0] if forenames else ""
     return forenames, forename, soundex(forename)
 

@@ -8,7 +8,8 @@ In order:
 2. Possible twins (surname and date of birth exact, forenames disagree),
    pairs whose identifiers conflict (two different PNCs, CROs or NOMS numbers,
    none agreeing), pairs with no date of birth to compare (missing, or a
-   placeholder, on either side: names alone never link two people), and pairs
+   placeholder, on either side: names alone never link two people), pairs
+   with no surname to compare (a placeholder such as `UNKNOWN`), and pairs
    whose surnames, dates of birth or recorded genders plainly disagree (a
    namesake a generation apart, a twin sister, a man who shares another's
    forename and date of birth) are never linked automatically: reviewed when
@@ -49,6 +50,7 @@ class ReviewReason(StrEnum):
     IDENTIFIERS_DIFFER = "details agree but their identifiers differ"
     NO_DATE_OF_BIRTH = "names agree but there is no date of birth to compare"
     SURNAMES_DIFFER = "details agree but the surnames differ"
+    NO_SURNAME = "details agree but there is no surname to compare"
     DATES_OF_BIRTH_DIFFER = "names agree but the dates of birth differ"
     GENDERS_DIFFER = "details agree but the recorded genders differ"
     UNCERTAIN = "match weight between the review and join thresholds"
@@ -134,6 +136,7 @@ _NEVER_LINKED_ON_WEIGHT: tuple[tuple[Callable[[PairScore], bool], ReviewReason],
     (_identifiers_conflict, ReviewReason.IDENTIFIERS_DIFFER),
     (lambda score: score.date_of_birth is DateLevel.MISSING, ReviewReason.NO_DATE_OF_BIRTH),
     (lambda score: score.surname is NameLevel.DISAGREE, ReviewReason.SURNAMES_DIFFER),
+    (lambda score: score.surname is NameLevel.MISSING, ReviewReason.NO_SURNAME),
     (
         lambda score: score.date_of_birth is DateLevel.DISAGREE,
         ReviewReason.DATES_OF_BIRTH_DIFFER,

@@ -23,6 +23,7 @@ from typing import TypeVar
 from sync.core.matching.cleaning import CleanPerson, names_swapped
 from sync.core.matching.comparisons import (
     DATE_OF_BIRTH_NEAR_DAYS,
+    INITIAL_LENGTH,
     AttributeLevel,
     DateLevel,
     IdentifierLevel,
@@ -41,6 +42,7 @@ from sync.core.matching.weights import (
     FORENAME_EXACT_M,
     FORENAME_WEIGHTS,
     GENDER_WEIGHTS,
+    INITIALS_AGREE_MIN_U,
     NAMES_SWAPPED_M,
     NEAR_SWAPPED_NAME_U,
     NO_EVIDENCE,
@@ -115,6 +117,17 @@ class PairScore:
             f"date_of_birth={self.date_of_birth} pnc={self.pnc} cro={self.cro} "
             f"noms={self.noms} gender={self.gender} area={self.area}"
         )
+
+
+def _forename_u_of(freqs: Frequencies) -> Callable[[str], float]:
+    """The u of two records agreeing on a forename; an initial's at least
+    `INITIALS_AGREE_MIN_U`, however rarely the letter stands alone."""
+
+    def forename_u(forename: str) -> float:
+        u = freqs.forename_u(forename)
+        return max(u, INITIALS_AGREE_MIN_U) if len(forename) == INITIAL_LENGTH else u
+
+    return forename_u
 
 
 def _swapped_names_weight(surname: str, forename: str, freqs: Frequencies) -> float:
@@ -206,7 +219,7 @@ class PairScorer:
         """A scorer over `freqs`, which must not change while it is used."""
         self._freqs = freqs
         self._surnames = ExactWeights[str](SURNAME_EXACT_M, freqs.surname_u)
-        self._forenames = ExactWeights[str](FORENAME_EXACT_M, freqs.forename_u)
+        self._forenames = ExactWeights[str](FORENAME_EXACT_M, _forename_u_of(freqs))
         self._dates = ExactWeights[int](DATE_OF_BIRTH_EXACT_M, _date_u_of(freqs))
 
     def fields(self, first: CleanPerson, second: CleanPerson) -> ScoreFields:

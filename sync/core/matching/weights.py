@@ -38,6 +38,10 @@ FORENAME_EXACT_M = 0.82
 DATE_OF_BIRTH_EXACT_M = 0.90
 NAMES_SWAPPED_M = 0.02
 NEAR_SWAPPED_NAME_U = 0.01
+# Two records agreeing on a forename given as an initial (`J`) agree on a letter
+# that many forenames begin with, however rarely the letter stands alone: at
+# least as often as an initial starts the other's forename (the `initial` level).
+INITIALS_AGREE_MIN_U = 0.04
 NO_EVIDENCE = 0.0
 
 SURNAME_LEVELS: Mapping[NameLevel, Probabilities] = {
