@@ -54,6 +54,7 @@ from sync.core.matching.weights import (
     FORENAME_EXACT_M,
     FORENAME_LEVELS,
     GENDER_LEVELS,
+    INITIALS_AGREE_MIN_U,
     NOMS_LEVELS,
     PNC_LEVELS,
     SURNAME_EXACT_M,
@@ -187,7 +188,10 @@ def reference_weight(first: CleanPerson, second: CleanPerson, counts: TermCounts
     else:
         surname = level_weight(SURNAME_LEVELS, score.surname)
     if score.forename is NameLevel.EXACT:
-        forename = exact_weight(FORENAME_EXACT_M, counts.forename_u(first.forename))
+        u = counts.forename_u(first.forename)
+        if len(first.forename) == 1:  # a lone initial agrees as often as initials do
+            u = max(u, INITIALS_AGREE_MIN_U)
+        forename = exact_weight(FORENAME_EXACT_M, u)
     else:
         forename = level_weight(FORENAME_LEVELS, score.forename)
     if score.date_of_birth is DateLevel.EXACT and first.date_of_birth is not None:

@@ -20,6 +20,7 @@ from sync.core.matching.comparisons import (
     AttributeLevel,
     IdentifierLevel,
     NameLevel,
+    compare_forenames,
     compare_surnames,
     near_names,
     one_edit_apart,
@@ -262,3 +263,19 @@ def test_records_with_no_surname_to_compare_are_reviewed_not_linked() -> None:
     assert not any({link.a, link.b} == refs for link in result.links)
     (review,) = [review for review in result.reviews if {review.a, review.b} == refs]
     assert review.reason.startswith(ReviewReason.NO_SURNAME)
+
+
+@pytest.mark.parametrize(
+    ("one", "two"),
+    [
+        ("Muhammad", "Mohammed"),
+        ("Sean", "Shaun"),
+        ("Yusuf", "Youssef"),
+        ("Pawel", "Paul"),
+        ("Piotr", "Peter"),
+        ("Graeme", "Graham"),
+    ],
+)
+def test_spellings_of_one_forename_agree_as_nicknames_do(one: str, two: str) -> None:
+    """Spellings too far apart for the fuzzy levels would read as two people's names."""
+    assert compare_forenames(clean(forenames=one), clean(forenames=two)) is NameLevel.NICKNAME

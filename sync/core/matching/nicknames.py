@@ -1,8 +1,10 @@
-"""A small built-in table of English forename diminutives for the matcher.
+"""A small built-in table of forename diminutives and spellings for the matcher.
 
 Each group holds a formal forename and the short forms commonly recorded for
-it; two forenames are nicknames of each other when some group holds both.
-Names are in the matcher's cleaned form (upper case, letters only).
+it, or the ways one name is commonly spelt or transliterated (`MUHAMMAD`,
+`MOHAMMED`; `SEAN`, `SHAUN`); two forenames are nicknames of each other when
+some group holds both. Names are in the matcher's cleaned form (upper case,
+letters only).
 """
 
 from __future__ import annotations
@@ -68,6 +70,18 @@ NICKNAME_GROUPS: tuple[frozenset[str], ...] = tuple(
         "REBECCA BECKY BECCA",
         "SAMANTHA SAM SAMMY",
         "JENNIFER JENNY JEN",
+        # One name, spelt or transliterated in the ways officers record it, where the
+        # spellings are too far apart for the fuzzy levels (`MARK`/`MARC` are not).
+        "MUHAMMAD MUHAMMED MOHAMMED MOHAMMAD MOHAMED MOHAMAD MOHAMMUD MOHAMUD",
+        "SEAN SHAUN SHAWN",
+        "YUSUF YUSEF YOUSEF YOUSSEF YOUSUF",
+        "ALAN ALLEN",  # `ALLAN` is near enough to each already
+        "GRAHAM GRAEME",
+        "LEE LEIGH",
+        "JACOB JAKUB JAKE",
+        "PAUL PAWEL",
+        "PETER PIOTR",
+        "CATHERINE KATHRYN CATHRYN",
     )
 )
 
