@@ -34,6 +34,11 @@ POSTGRES_SESSION_ENDED = frozenset({"57P01", "57P02", "57P03"})
 POSTGRES_CONNECTION_EXCEPTION = "08"  # the SQLSTATE class of a connection's failures
 DISK_FULL_ADVICE = "its disk is full; free some space, then run the command again"
 NOTHING_HALF_MADE = "no change was left half made"
+SQLITE_CORRUPT = "SQLITE_CORRUPT"
+DAMAGED = (
+    "The ledger's SQLite file is damaged, so nothing more was read or changed; "
+    "restore it from its latest backup (docs/operations.md, \"Backups and restarts\")."
+)
 MEMORY = ":memory:"
 FILE_URI = "file:"
 MEMORY_MODE = "memory"
@@ -155,6 +160,8 @@ def open_failure(url: URL, error: DatabaseError) -> ArmsSyncError | None:
     place = ledger_place(url)
     if name == SQLITE_NOT_A_DATABASE:
         return ConfigurationError(f"The ledger {place} is not an SQLite database.")
+    if is_damaged(error):
+        return LedgerError(DAMAGED)
     if name == SQLITE_CANNOT_OPEN:
         return ConfigurationError(f"The ledger {place} cannot be opened; check its permissions.")
     if _is_read_only(name):
@@ -204,6 +211,8 @@ def ledger_failure(error: BaseException) -> ArmsSyncError | None:
     """
     if not isinstance(error, DatabaseError):
         return None
+    if is_damaged(error):
+        return LedgerError(DAMAGED)
     if is_disk_full(error):
         return LedgerError(f"The ledger cannot grow: {DISK_FULL_ADVICE} ({NOTHING_HALF_MADE}).")
     if is_connection_lost(error):
@@ -216,6 +225,13 @@ def ledger_failure(error: BaseException) -> ArmsSyncError | None:
     return ConfigurationError(
         "The ledger cannot be written; check the permissions of its file and folder."
     )
+
+
+def is_damaged(error: DatabaseError) -> bool:
+    """Whether SQLite found the ledger's file damaged (pages that do not read back as
+    a database: overwritten, cut short, or copied while it was being written)."""
+    name = getattr(error.orig, "sqlite_errorname", None) or ""
+    return name.startswith(SQLITE_CORRUPT)
 
 
 def is_connection_lost(error: DatabaseError) -> bool:
