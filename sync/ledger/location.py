@@ -37,7 +37,7 @@ NOTHING_HALF_MADE = "no change was left half made"
 SQLITE_CORRUPT = "SQLITE_CORRUPT"
 DAMAGED = (
     "The ledger's SQLite file is damaged, so nothing more was read or changed; "
-    "restore it from its latest backup (docs/operations.md, \"Backups and restarts\")."
+    'restore it from its latest backup (docs/operations.md, "Backups and restarts").'
 )
 MEMORY = ":memory:"
 FILE_URI = "file:"
@@ -155,13 +155,12 @@ def ledger_place(url: URL) -> str:
 
 
 def open_failure(url: URL, error: DatabaseError) -> ArmsSyncError | None:
-    """The one-sentence error for a failure to open or upgrade the ledger, or None if other."""
+    """The one-sentence error for a failure to open or upgrade the ledger, or None if other
+    (a damaged file among them: `ledger_failure` names it, wherever it is found)."""
     name = getattr(error.orig, "sqlite_errorname", None)
     place = ledger_place(url)
     if name == SQLITE_NOT_A_DATABASE:
         return ConfigurationError(f"The ledger {place} is not an SQLite database.")
-    if is_damaged(error):
-        return LedgerError(DAMAGED)
     if name == SQLITE_CANNOT_OPEN:
         return ConfigurationError(f"The ledger {place} cannot be opened; check its permissions.")
     if _is_read_only(name):
