@@ -227,6 +227,7 @@ KEYS_OPTION = click.option(
 # matches non-ASCII digits.
 DATE_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DATE_FORM_REASON = "must be a date in the form YYYY-MM-DD."
+NO_SUCH_DAY_REASON = "is in the form YYYY-MM-DD but names no day of the calendar."
 
 
 class IsoDate(click.ParamType):  # type: ignore[type-arg]
@@ -245,8 +246,8 @@ class IsoDate(click.ParamType):  # type: ignore[type-arg]
             self.fail(DATE_FORM_REASON, param, ctx)
         try:
             return date.fromisoformat(text)
-        except ValueError:
-            self.fail(DATE_FORM_REASON, param, ctx)
+        except ValueError:  # 2026-11-31, 2026-02-29
+            self.fail(f"{text} {NO_SUCH_DAY_REASON}", param, ctx)
 
 
 ISO_DATE = IsoDate()

@@ -41,10 +41,24 @@ def test_a_click_sentence_that_already_ends_is_not_given_a_second_full_stop(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A date in the wrong form is refused with exit 2 in exactly one sentence."""
-    code, err = _exit_and_stderr(["export", "ownership", "--as-of", "2026-02-30"], capsys)
+    code, err = _exit_and_stderr(["export", "ownership", "--as-of", "2026-2-3"], capsys)
 
     assert code == 2
     assert err == "Error: Invalid value for '--as-of': must be a date in the form YYYY-MM-DD.\n"
+
+
+@pytest.mark.parametrize("day", ["2026-02-30", "2026-11-31", "2025-02-29", "2026-13-01"])
+def test_a_date_in_the_right_form_that_names_no_day_says_so(
+    capsys: pytest.CaptureFixture[str], day: str
+) -> None:
+    """Not "must be in the form YYYY-MM-DD": it is; the day does not exist."""
+    code, err = _exit_and_stderr(["export", "ownership", "--as-of", day], capsys)
+
+    assert code == 2
+    assert err == (
+        f"Error: Invalid value for '--as-of': {day} is in the form YYYY-MM-DD "
+        "but names no day of the calendar.\n"
+    )
 
 
 def test_an_abort_exits_1_with_a_word_saying_so(
