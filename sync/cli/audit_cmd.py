@@ -10,7 +10,14 @@ import click
 from sync.audit.chain import Head, parse_anchor
 from sync.audit.cli_hooks import audit_cli_consultation, audit_cli_disclosure
 from sync.audit.log import audit_log_for
-from sync.cli.context import ISO_DATE, CliState, pass_state, require_period, write_lines
+from sync.cli.context import (
+    ISO_DATE,
+    OUTPUT_FILE,
+    CliState,
+    pass_state,
+    require_period,
+    write_lines,
+)
 from sync.errors import AuditError
 
 
@@ -68,7 +75,7 @@ def head_cmd(state: CliState) -> None:
 @audit.command("export")
 @click.option("--from", "start", type=ISO_DATE, help="First day (UTC) included.")
 @click.option("--to", "end", type=ISO_DATE, help="Last day (UTC) included.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@click.option("--out", type=OUTPUT_FILE, help="Write to a file, not stdout (`-`: stdout).")
 @pass_state
 def export_cmd(state: CliState, start: date | None, end: date | None, out: Path | None) -> None:
     """The entries as JSON Lines, one entry a line."""

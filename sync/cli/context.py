@@ -253,6 +253,29 @@ class IsoDate(click.ParamType):  # type: ignore[type-arg]
 ISO_DATE = IsoDate()
 
 
+class OutputFile(click.Path):
+    """`--out`: a file an output is written to. An empty name is refused (it names
+    no file); `-` is standard output, as if `--out` were left out."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The file (a `Path`), or None for standard output."""
+        if isinstance(value, str):
+            if not value.strip():
+                self.fail(
+                    "needs a file name; leave it out to write to standard output.", param, ctx
+                )
+            if value == STANDARD_OUTPUT_NAME:
+                return None
+        return super().convert(value, param, ctx)
+
+
+STANDARD_OUTPUT_NAME = "-"
+OUTPUT_FILE = OutputFile()
+
+
 def require_period(start: date | None, end: date | None) -> None:
     """Refuse a period (`--from`, `--to`) whose start is after its end, with exit 2."""
     if start is not None and end is not None and start > end:

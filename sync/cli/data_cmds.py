@@ -14,6 +14,7 @@ from sync.app import App
 from sync.audit.cli_hooks import audit_cli_consultation, audit_cli_disclosure
 from sync.cli.context import (
     ISO_DATE,
+    OUTPUT_FILE,
     CliState,
     pass_state,
     require_period,
@@ -47,7 +48,7 @@ REJECT_FIELDS = (
     "fixed_in_run",
 )
 OUT_OPTION = click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file, not stdout."
+    "--out", type=OUTPUT_FILE, help="Write to a file, not stdout (`-`: stdout)."
 )
 
 

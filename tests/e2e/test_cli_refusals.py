@@ -576,3 +576,34 @@ def test_one_file_given_as_both_feeds_is_refused_before_anything_is_read(
         "police feed; give each agency's own feed."
     )
     assert not (tmp_path / "ledger.db").exists()
+
+
+@pytest.mark.parametrize("blank", ["", " "], ids=["empty", "space"])
+@pytest.mark.parametrize(
+    "command",
+    [("export", "links"), ("report", "duplicates", "--format", "json"), ("audit", "export")],
+    ids=["export", "report", "audit export"],
+)
+def test_an_out_that_names_no_file_is_refused(
+    ledger: str, empty: Path, blank: str, command: tuple[str, ...]
+) -> None:
+    result = arms_sync("--db", ledger, *command, "--out", blank, cwd=empty, check=False)
+    assert refusal(result) == (
+        "Error: Invalid value for '--out': needs a file name; "
+        "leave it out to write to standard output."
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("export", "links"), ("report", "duplicates", "--format", "csv")],
+    ids=["export", "report"],
+)
+def test_out_dash_is_standard_output_not_a_file_named_dash(
+    ledger: str, empty: Path, command: tuple[str, ...]
+) -> None:
+    to_stdout = arms_sync("--db", ledger, *command, cwd=empty)
+    dashed = arms_sync("--db", ledger, *command, "--out", "-", cwd=empty)
+    assert dashed.stdout == to_stdout.stdout
+    assert dashed.stdout
+    assert not (empty / "-").exists()
