@@ -30,6 +30,7 @@ from sync.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///arms-sync.db"
 DEFAULT_HOURS_PER_ASSESSMENT = 6.0
+MAX_HOURS_PER_ASSESSMENT = 1000.0
 DEFAULT_GATEWAY_RETRY_ATTEMPTS = 6
 DEFAULT_GATEWAY_RETRY_BASE_SECONDS = 0.5
 DEFAULT_GATEWAY_RETRY_MAX_SECONDS = 30.0
@@ -88,8 +89,10 @@ class Settings(BaseSettings):
     # Worker processes that validate long feed files; 0 validates in-process,
     # unset uses the usable cores (at most 4).
     validation_processes: int | None = Field(default=None, ge=0, le=64)
+    # At most MAX_HOURS_PER_ASSESSMENT: an assessment takes hours, and a figure beyond
+    # it is a slip that would turn every estimate (and past 1e308, infinity) into nonsense.
     hours_per_assessment: float = Field(
-        default=DEFAULT_HOURS_PER_ASSESSMENT, ge=0, allow_inf_nan=False
+        default=DEFAULT_HOURS_PER_ASSESSMENT, ge=0, le=MAX_HOURS_PER_ASSESSMENT, allow_inf_nan=False
     )
     default_training_date: date = DEFAULT_TRAINING_DATE
     training_dates: dict[str, date] = Field(default_factory=dict)

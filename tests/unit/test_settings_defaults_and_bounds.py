@@ -77,6 +77,8 @@ RANGES: list[tuple[str, object, tuple[object, ...]]] = [
     ("validation_processes", -1, (0, 64)),
     ("validation_processes", 65, (0, 64)),
     ("hours_per_assessment", -0.5, (0.0, 0.25)),
+    ("hours_per_assessment", 1000.5, (1000.0,)),
+    ("hours_per_assessment", 1e308, (1000.0,)),
     ("hours_per_assessment", float("nan"), (6.0,)),
     ("http_timeout_seconds", 0.0, (0.001,)),
     ("http_timeout_seconds", float("inf"), (600.0,)),
