@@ -49,9 +49,9 @@ class CliState:
             from sync.settings import load_settings
 
             settings = load_settings(self.config, database_url=self.db, keys_dir=self.keys_dir)
-            refuse_ledger_in_memory(settings.database_url)
-            if self.ledger_must_exist:
+            if self.ledger_must_exist:  # first: a file to read is missing, not "to be made"
                 refuse_missing_ledger_file(settings.database_url)
+            refuse_ledger_in_memory(settings.database_url)
             self._app = App(settings, makes_ledger=not self.ledger_must_exist)
         return self._app
 
@@ -103,9 +103,17 @@ def refuse_missing_ledger_file(database_url: str) -> None:
     """Refuse (exit 2) an SQLite ledger file that does not exist or is empty, rather than
     make a ledger in it: only `run` and `demo` make one (the workers and beat need
     a PostgreSQL ledger, whose schema they create)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     from sync.ledger.location import parse_ledger_url, sqlite_path
 
-    path = sqlite_path(parse_ledger_url(database_url))
+    try:  # not parse_ledger_url first: it says a file in a missing folder "cannot be made"
+        url = make_url(database_url)
+    except (ArgumentError, ValueError):
+        parse_ledger_url(database_url)  # refuses it in one sentence
+        raise
+    path = sqlite_path(url)
     if path is None:
         return
     if not path.exists():

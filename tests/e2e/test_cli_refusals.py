@@ -146,11 +146,10 @@ def test_a_login_the_ledger_server_refuses_is_a_configuration_error_naming_no_us
     assert stranger not in result.stderr + result.stdout
 
 
-def test_a_ledger_in_a_missing_folder_is_refused(empty: Path, tmp_path: Path) -> None:
+def test_a_ledger_to_make_in_a_missing_folder_is_refused(empty: Path, tmp_path: Path) -> None:
     folder = tmp_path / "missing" / "dir"
-    result = arms_sync(
-        "--db", f"sqlite:///{folder / 'l.db'}", "export", "timeline", cwd=empty, check=False
-    )
+    args = feed_run_args(*write_feeds(empty))
+    result = arms_sync("--db", f"sqlite:///{folder / 'l.db'}", *args, cwd=empty, check=False)
     message = refusal(result)
     assert f"the folder {folder} does not exist" in message
     assert not folder.exists()
@@ -607,3 +606,15 @@ def test_out_dash_is_standard_output_not_a_file_named_dash(
     assert dashed.stdout == to_stdout.stdout
     assert dashed.stdout
     assert not (empty / "-").exists()
+
+
+@pytest.mark.parametrize("where", ["nowhere/ledger.db", "a-file/ledger.db"])
+def test_a_command_that_reads_a_ledger_in_a_missing_folder_says_there_is_none(
+    empty: Path, where: str
+) -> None:
+    """Not that it "cannot be made": `export` never makes a ledger."""
+    (empty / "a-file").write_text("not a folder\n")
+    result = arms_sync("--db", f"sqlite:///{where}", "export", "timeline", cwd=empty, check=False)
+    assert refusal(result) == (
+        f"Error: There is no ledger file {where}: run `arms-sync run` first, or check --db."
+    )
