@@ -45,43 +45,13 @@ PLACEHOLDER_NAMES = frozenset(
     ("UNKNOWN", "NOT KNOWN", "NOTKNOWN", "NK", "N K", "UNK", "NONE", "NO NAME", "NAME UNKNOWN")
 )
 # Words that begin surnames of many families: sharing one is no shared surname part.
-SURNAME_PARTICLES = frozenset(
-    (
-        "AL",
-        "EL",
-        "ABU",
-        "BIN",
-        "BINT",
-        "BEN",
-        "IBN",
-        "AP",
-        "MC",
-        "MAC",
-        "O",
-        "ST",
-        "SAINT",
-        "DE",
-        "DA",
-        "DI",
-        "DO",
-        "DU",
-        "DOS",
-        "DAS",
-        "DEL",
-        "DELLA",
-        "DELA",
-        "LA",
-        "LE",
-        "LO",
-        "VAN",
-        "VON",
-        "DER",
-        "DEN",
-        "TER",
-        "TEN",
-        "Y",
-    )
-)
+# fmt: off
+SURNAME_PARTICLES = frozenset({
+    "AL", "EL", "ABU", "BIN", "BINT", "BEN", "IBN", "AP", "MC", "MAC", "O", "ST", "SAINT",
+    "DE", "DA", "DI", "DO", "DU", "DOS", "DAS", "DEL", "DELLA", "DELA", "LA", "LE", "LO",
+    "VAN", "VON", "DER", "DEN", "TER", "TEN", "Y",
+})
+# fmt: on
 
 
 @dataclass(frozen=True, slots=True)
