@@ -170,6 +170,20 @@ def test_a_typo_in_a_name_and_a_wrong_day_still_meet_in_a_block() -> None:
     assert set(blocking_keys(first)) & set(blocking_keys(second))
 
 
+@pytest.mark.parametrize(
+    ("forenames", "born"),
+    [("Mike", date(1994, 4, 13)), ("Michael", date(1994, 4, 20)), ("Mick", date(1994, 4, 2))],
+)
+def test_a_nickname_and_a_wrong_day_together_still_meet_in_a_block(
+    forenames: str, born: date
+) -> None:
+    """The forename's Soundex differs (`MIKE` M200, `MICHAEL` M240) and so does the date:
+    the surname and the month of birth still bring the two together."""
+    first = clean(surname="Holland", forenames="Michael", born=date(1994, 4, 12))
+    second = clean(person_id="P2", surname="Holland", forenames=forenames, born=born)
+    assert set(blocking_keys(first)) & set(blocking_keys(second))
+
+
 def test_twins_with_different_forenames_are_still_never_linked() -> None:
     first = record(Agency.POLICE, "P1", "Hargreaves", "Dean")
     second = record(Agency.POLICE, "P2", "Hargreaves", "Sean")

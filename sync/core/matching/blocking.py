@@ -9,8 +9,10 @@ A pair is compared when the two records share a key under at least one rule:
   the first forename of either record (catches a typo in the first letter of
   one name, and swapped names even with a nickname: `SAM DAVIS` meets
   `DAVIS SAMUEL` on DAVIS);
-- `NAME_MONTH`: the same Soundex of surname and of first forename, and the
-  same year and month of birth (a typo in a name and a wrong day together);
+- `NAME_MONTH`: the same Soundex of surname, the same first letter of the
+  first forename, and the same year and month of birth (a typo in a name, or
+  a nickname with the same initial, `MIKE` for `MICHAEL`, and a wrong day
+  together);
 - `NAME_PAIR`: the same surname and forename as an unordered pair, so swapped
   names and records without a usable date of birth still meet.
 
@@ -99,10 +101,8 @@ def _date_keys(person: CleanPerson) -> list[str]:
     codes = sorted({code for code in (surname_code, forename_code) if code})
     keys = [f"{_DOB_NAME}{text}{KEY_SEPARATOR}{code}" for code in codes]
     if surname_code and forename_code:
-        month = text[:ISO_MONTH_LENGTH]
-        keys.append(
-            f"{_NAME_MONTH}{surname_code}{KEY_SEPARATOR}{forename_code}{KEY_SEPARATOR}{month}"
-        )
+        initial, month = forename_code[0], text[:ISO_MONTH_LENGTH]
+        keys.append(f"{_NAME_MONTH}{surname_code}{KEY_SEPARATOR}{initial}{KEY_SEPARATOR}{month}")
     return keys
 
 
