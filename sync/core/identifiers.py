@@ -15,11 +15,18 @@ CHECK_TABLE = "ZABCDEFGHJKLMNPQRTUVWXY"
 PNC_SERIAL_WIDTH = 7
 CRO_SERIAL_WIDTH = 6
 NAME_SYSTEM_PREFIXES = ("MIG_ERROR_", "NO_SHOW_", "DUPLICATE_")
-# The prefixes in any case, their words joined and ended by `_`, `-` or spaces, one
-# after another: systems and the people who key names write them all these ways.
-_SYSTEM_PREFIXES_RE = re.compile(
-    r"(?:(?:MIG[_\- ]*ERROR|NO[_\- ]*SHOW|DUPLICATE)[_\- ]+)+", re.IGNORECASE | re.ASCII
-)
+_PREFIX_JOINER = r"[_\- ]"
+
+
+def _prefixes_pattern(prefixes: tuple[str, ...]) -> re.Pattern[str]:
+    """The prefixes in any case, their words joined and ended by `_`, `-` or spaces, one
+    after another: systems and the people who key names write them all these ways."""
+    words = (prefix.strip("_").split("_") for prefix in prefixes)
+    either = "|".join(f"{_PREFIX_JOINER}*".join(map(re.escape, parts)) for parts in words)
+    return re.compile(f"(?:(?:{either}){_PREFIX_JOINER}+)+", re.IGNORECASE | re.ASCII)
+
+
+_SYSTEM_PREFIXES_RE = _prefixes_pattern(NAME_SYSTEM_PREFIXES)
 PLACEHOLDER_DATES_OF_BIRTH = frozenset({date(1900, 1, 1), date(1970, 1, 1)})
 
 # Matched whole (`fullmatch`) and ASCII only: `\d` alone also takes other scripts'
