@@ -11,6 +11,7 @@ from sync.core.matching.comparisons import AttributeLevel, DateLevel, Identifier
 from sync.core.matching.decisions import ReviewReason, Verdict, decide
 from sync.core.matching.scoring import PairScore
 from sync.core.records import Agency, Gender, Person
+from tests.matching_crowds import pair_among_crowd
 
 BORN = date(1980, 5, 17)
 PNC = "2002/0073319Z"
@@ -205,39 +206,30 @@ def test_names_alone_are_never_linked_on_weight(weight: float) -> None:
     assert decide(score(REVIEW_THRESHOLD - 1, born=DateLevel.MISSING)) is None
 
 
-def _crowd(size: int = 1000) -> list[Person]:
-    """Different men with common names, so that a rare name weighs as rare."""
-    return [
-        police(
-            f"C{n}",
-            surname=("Smith", "Jones", "Taylor", "Brown")[n % 4] + "ford" * (n % 7),
-            forenames=("John", "David", "Paul", "Mark", "James")[n % 5],
-            born=date(1950 + n % 40, 1 + n % 12, 1 + n % 28),
-        )
-        for n in range(size)
-    ]
-
-
 def _verdict_in_crowd(first: Person, second: Person) -> tuple[bool, list[str]]:
-    """Whether the pair links among `_crowd`, and why it is reviewed (the rule's reason)."""
-    result = match_population([*_crowd(), first, second])
-    refs = {first.ref, second.ref}
-    linked = any({link.a, link.b} == refs for link in result.links)
-    reviews = [review for review in result.reviews if {review.a, review.b} == refs]
+    """Whether the pair links in a crowd, and why it is reviewed (the rule's reason)."""
+    linked, reviews = pair_among_crowd(first, second)
     return linked, [review.reason.split(":")[0] for review in reviews]
 
 
 def _reviewed_above_join(
     first: Person, second: Person, reason: ReviewReason, crowd: int = 1000
 ) -> None:
-    """The pair, among `_crowd`, is reviewed for `reason` although it weighs enough to link."""
-    result = match_population([*_crowd(crowd), first, second])
-    refs = {first.ref, second.ref}
-    assert not any({link.a, link.b} == refs for link in result.links)
-    (review,) = [review for review in result.reviews if {review.a, review.b} == refs]
+    """The pair, in a crowd, is reviewed for `reason` although it weighs enough to link."""
+    linked, reviews = pair_among_crowd(first, second, crowd)
+    assert not linked
+    (review,) = reviews
     assert review.reason.startswith(reason)
     assert review.weight is not None
     assert review.weight >= JOIN_THRESHOLD
+
+
+def _darren_hollands(born: date, other_born: date) -> tuple[Person, Person]:
+    """A probation and a police record of one name, born on the dates given."""
+    return (
+        Person(Agency.PROBATION, "X000001", "Holland", "Darren", Gender.MALE, "NW", born),
+        Person(Agency.POLICE, "P1", "Holland", "Darren", Gender.MALE, "LANC", other_born),
+    )
 
 
 @pytest.mark.parametrize("weight", [JOIN_THRESHOLD, JOIN_THRESHOLD + 10])
@@ -302,21 +294,13 @@ def test_a_twin_brother_and_sister_are_reviewed_not_linked() -> None:
 
 @pytest.mark.parametrize("year", [1968, 1998, 1858])
 def test_a_year_a_decade_or_more_apart_is_not_one_digit_off(year: int) -> None:
-    one = Person(
-        Agency.PROBATION, "X000001", "Holland", "Darren", Gender.MALE, "NW", date(1958, 6, 25)
-    )
-    two = Person(Agency.POLICE, "P1", "Holland", "Darren", Gender.MALE, "LANC", date(year, 6, 25))
-    linked, reasons = _verdict_in_crowd(one, two)
+    linked, reasons = _verdict_in_crowd(*_darren_hollands(date(1958, 6, 25), date(year, 6, 25)))
     assert not linked
     assert reasons in ([], [ReviewReason.DATES_OF_BIRTH_DIFFER])
 
 
 def test_a_slip_in_the_last_digit_of_the_year_still_links() -> None:
-    one = Person(
-        Agency.PROBATION, "X000001", "Holland", "Darren", Gender.MALE, "NW", date(1958, 6, 25)
-    )
-    two = Person(Agency.POLICE, "P1", "Holland", "Darren", Gender.MALE, "LANC", date(1959, 6, 25))
-    linked, _ = _verdict_in_crowd(one, two)
+    linked, _ = _verdict_in_crowd(*_darren_hollands(date(1958, 6, 25), date(1959, 6, 25)))
     assert linked
 
 

@@ -29,6 +29,7 @@ from sync.core.matching.decisions import ReviewReason, decide
 from sync.core.matching.frequencies import TermCounts
 from sync.core.matching.scoring import name_levels, score_pair
 from sync.core.records import Agency, Gender, Person
+from tests.matching_crowds import crowd_of_men, pair_among_crowd
 
 BORN = date(1980, 5, 17)
 NOMS = "A1234BC"
@@ -228,22 +229,9 @@ def test_identifier_levels_cover_noms() -> None:
     assert score_pair(first, second, TermCounts.of([first])).noms is IdentifierLevel.CONFLICT
 
 
-def _crowd_of_full_forenames(size: int = 2000) -> list[CleanPerson]:
-    """Different men with full forenames, among whom a lone letter is a rare forename."""
-    return [
-        clean(
-            person_id=f"C{n}",
-            surname=("Smith", "Jones", "Taylor")[n % 3] + "ford" * (n % 5),
-            forenames=("John", "David", "Paul", "Mark")[n % 4],
-            born=date(1950 + n % 40, 1 + n % 12, 1 + n % 28),
-        )
-        for n in range(size)
-    ]
-
-
 def test_two_initials_agreeing_weigh_no_more_than_initials_do() -> None:
     """`J` and `J` agree on a letter many forenames begin with, however rare `J` alone is."""
-    crowd = _crowd_of_full_forenames()
+    crowd = [clean_person(person) for person in crowd_of_men(2000)]
     initials = [clean(person_id=f"I{n}", forenames="J") for n in range(2)]
     unknown = [clean(person_id=f"U{n}", forenames="") for n in range(2)]
     counts = TermCounts.of([*crowd, *initials, *unknown])
@@ -259,23 +247,13 @@ def test_a_placeholder_name_is_an_unknown_name(placeholder: str) -> None:
 
 
 def test_records_with_no_surname_to_compare_are_reviewed_not_linked() -> None:
-    crowd = [
-        record(
-            person_id=f"C{n}",
-            surname=("Smith", "Jones", "Taylor")[n % 3] + "ford" * (n % 5),
-            forenames="John",
-            born=date(1950 + n % 40, 1 + n % 12, 1 + n % 28),
-        )
-        for n in range(2000)
-    ]
-    pair = [
+    linked, reviews = pair_among_crowd(
         record(person_id="P1", surname="Unknown", forenames="Zebediah"),
         record(Agency.PROBATION, "X000001", "Unknown", "Zebediah", area="NW"),
-    ]
-    result = match_population([*crowd, *pair])
-    refs = {pair[0].ref, pair[1].ref}
-    assert not any({link.a, link.b} == refs for link in result.links)
-    (review,) = [review for review in result.reviews if {review.a, review.b} == refs]
+        size=2000,
+    )
+    assert not linked
+    (review,) = reviews
     assert review.reason.startswith(ReviewReason.NO_SURNAME)
 
 
