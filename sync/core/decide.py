@@ -39,6 +39,7 @@ from sync.core.records import (
     RecordRef,
     SubjectFacts,
     Supervision,
+    owning_agency,
 )
 
 _Dependent = TypeVar("_Dependent", Supervision, Period, Assessment)
@@ -438,6 +439,7 @@ def override_places(overrides: Mapping[str, Sequence[Override]], linked: Linked)
             linked.subject_of,
             linked.merged.merged_into,
             linked.successors,
+            owner=owning_agency(override.owner),
         )
         for subject_id, found in overrides.items()
         for override in found

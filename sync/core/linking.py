@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sync.core.records import Person, RecordRef
+from sync.core.records import Agency, Person, RecordRef
 
 MATCHED_BY_PNC = "PNC"
 MATCHED_BY_CRO = "CRO"
@@ -179,23 +179,30 @@ def override_place(
     subject_of: Mapping[RecordRef, str],
     follow: Mapping[RecordRef, RecordRef],
     successors: Mapping[str, str],
+    *,
+    owner: Agency | None,
 ) -> str:
     """The subject an override made on `records` (its subject's then) now belongs to.
 
     The current subject holding most of those records (ties: the one holding
     the smallest of them); a record its agency merged away counts where its
-    target is. When none of them is current (all deleted, or an override kept
-    no records), the override stays with its subject id, or follows that id's
-    successor if the id vanished.
+    target is. An override naming an agency (`owner`) goes to the first of those
+    holding one of that agency's records among them: an agency cannot complete
+    ARMS on a person it holds no record of, so an unlink must not leave
+    "probation owns" on the police's part alone. When none of them is current
+    (all deleted, or an override kept no records), the override stays with its
+    subject id, or follows that id's successor if the id vanished.
     """
     held = [
         (ref, found)
         for ref in records
         if (found := subject_of.get(follow.get(ref, ref))) is not None
     ]
-    if held:
-        return ranked_holders(held)[0]
-    return successors.get(subject_id, subject_id)
+    if not held:
+        return successors.get(subject_id, subject_id)
+    ranked = ranked_holders(held)
+    knowing = {found for ref, found in held if ref.agency is owner}
+    return next((found for found in ranked if found in knowing), ranked[0])
 
 
 def ranked_holders(held: Iterable[tuple[RecordRef, str]]) -> tuple[str, ...]:

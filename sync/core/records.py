@@ -34,6 +34,11 @@ class Owner(StrEnum):
     NONE = "none"
 
 
+def owning_agency(owner: Owner) -> Agency | None:
+    """The agency an owner names, if any (`none` names none)."""
+    return None if owner is Owner.NONE else Agency(owner.value)
+
+
 class Gender(StrEnum):
     """Gender as the agencies record it; `U` is unknown."""
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, select, update
 
 from sync.core.linking import override_place
-from sync.core.records import Agency, RecordRef
+from sync.core.records import Agency, Owner, RecordRef, owning_agency
 from sync.ledger import schema
 from sync.wording import counted
 
@@ -91,17 +91,20 @@ def move_overrides(
     """
     table = schema.overrides
     rows = conn.execute(
-        select(table.c.id, table.c.subject_id, table.c.revoked_at).order_by(table.c.id)
+        select(table.c.id, table.c.subject_id, table.c.owner, table.c.revoked_at).order_by(
+            table.c.id
+        )
     ).all()
     made_on = records_of_overrides(conn)
     moves = []
-    for override_id, subject_id, _revoked in rows:
+    for override_id, subject_id, owner, _revoked in rows:
         place = override_place(
             made_on.get(override_id, ()),
             subject_id,
             placing.subject_of,
             placing.merged_into,
             placing.successors,
+            owner=owning_agency(Owner(owner)),
         )
         if place != subject_id:
             moves.append(OverrideMove(override_id, subject_id, place))
@@ -109,7 +112,7 @@ def move_overrides(
     moved = {move.override_id: move.to_subject_id for move in moves}
     _warn_stranded(
         override_id
-        for override_id, subject_id, revoked in rows
+        for override_id, subject_id, _owner, revoked in rows
         if revoked is None and moved.get(override_id, subject_id) not in current
     )
     return moves

@@ -260,6 +260,26 @@ def test_an_override_stays_with_its_person_when_a_link_is_undone(app: App, made_
     assert audit_log_for(app.ledger.engine).verify().ok
 
 
+@pytest.mark.parametrize(("owner", "holder"), [(Owner.PROBATION, "X600001"), (Owner.POLICE, "P6")])
+def test_an_override_made_on_both_persons_stays_with_the_agency_it_names_when_they_part(
+    app: App, owner: Owner, holder: str
+) -> None:
+    """Made while the two were linked, on one record of each agency: once unlinked, "probation
+    owns" stays with the person probation holds and "police owns" with the police's, never
+    on a person the named agency holds no record of."""
+    pair = (RecordRef(Agency.PROBATION, "X600001"), RecordRef(Agency.POLICE, "P6"))
+    link(app, *pair, ACTOR, apply=True)
+    override = _assign(app, subject_of(app, "P6"), owner)
+
+    unlink(app, *pair, ACTOR, apply=True)
+
+    other = "P6" if holder == "X600001" else "X600001"
+    assert override_rows(app) == {override: subject_of(app, holder)}
+    assert rules_in_2020(app, subject_of(app, holder)) == {(str(owner), "MANUAL")}
+    assert "MANUAL" not in {rule for _owner, rule in rules_in_2020(app, subject_of(app, other))}
+    assert audit_log_for(app.ledger.engine).verify().ok
+
+
 def test_an_override_keeps_the_records_its_subject_held_when_it_was_made(app: App) -> None:
     """A preview of the act and the act itself give the override its subject's records."""
     override = _assign(app, subject_of(app, "X600001"))

@@ -79,41 +79,66 @@ def test_ids_kept_by_a_split_or_unchanged_have_no_successor() -> None:
 def test_an_override_without_records_follows_its_id_s_successor_or_stays() -> None:
     now = {A: "S1", X: "S1"}
     successors = {"S2": "S1", "S8": "S1"}
-    assert override_place((), "S2", now, {}, successors) == "S1"
-    assert override_place((), "S9", now, {}, successors) == "S9"
+    assert override_place((), "S2", now, {}, successors, owner=P) == "S1"
+    assert override_place((), "S9", now, {}, successors, owner=None) == "S9"
 
 
 def test_an_override_stays_with_the_part_holding_most_of_the_records_it_was_made_on() -> None:
     """An operator's link undone by an unlink: the part keeping the subject id is the other
     person's, so the override goes with its own record to the part that took a new id."""
     after_unlink = {A: "S-kept", X: "S-kept", B: "S-new"}
-    assert override_place((B,), "S-kept", after_unlink, {}, {}) == "S-new"
-    assert override_place((A, X, B), "S-kept", after_unlink, {}, {}) == "S-kept"
+    assert override_place((B,), "S-kept", after_unlink, {}, {}, owner=None) == "S-new"
+    assert override_place((A, X, B), "S-kept", after_unlink, {}, {}, owner=None) == "S-kept"
     # One record each way: the part holding the smallest of them (police sorts first).
-    assert override_place((B, X), "S-kept", after_unlink, {}, {}) == "S-kept"
-    assert override_place((A, B), "S-kept", after_unlink, {}, {}) == "S-kept"
+    assert override_place((B, X), "S-kept", after_unlink, {}, {}, owner=None) == "S-kept"
+    assert override_place((A, B), "S-kept", after_unlink, {}, {}, owner=None) == "S-kept"
+
+
+def test_an_override_naming_an_agency_stays_with_a_part_holding_that_agency_s_records() -> None:
+    """One probation and one police record unlinked: "probation owns" stays with the person
+    probation holds, "police owns" with the police's, however the records sort."""
+    after_unlink = {X: "S-kept", B: "S-new"}
+    assert override_place((B, X), "S-kept", after_unlink, {}, {}, owner=P) == "S-new"
+    assert override_place((B, X), "S-kept", after_unlink, {}, {}, owner=Q) == "S-kept"
+    # Even against more records: two police records of one person do not outweigh it.
+    two_police = {X: "S-kept", Y: "S-kept", B: "S-new"}
+    assert override_place((B, X, Y), "S-kept", two_police, {}, {}, owner=P) == "S-new"
+    # Among the parts holding the agency's records, the one holding most records.
+    three = {A: "S1", X: "S1", B: "S2", C: "S3", Y: "S3", Z: "S3"}
+    assert override_place((A, X, B, C, Y, Z), "S0", three, {}, {}, owner=P) == "S3"
+    # No part holds the agency's records: most records, as for an override naming none.
+    assert override_place((X, Y, Z), "S0", three, {}, {}, owner=P) == "S3"
 
 
 def test_a_record_merged_away_counts_where_its_target_is_and_deleted_ones_nowhere() -> None:
     now = {B: "S2", D: "S3"}
-    assert override_place((A, D), "S1", now, {A: B}, {}) == "S2"  # tie: A's target B is smaller
-    assert override_place((C, D), "S1", now, {}, {}) == "S3"  # C deleted: counts nowhere
-    assert override_place((C, X), "S1", now, {}, {"S1": "S2"}) == "S2"  # none current
+    assert override_place((A, D), "S1", now, {A: B}, {}, owner=None) == "S2"  # tie: A's target B
+    assert override_place((C, D), "S1", now, {}, {}, owner=None) == "S3"  # C deleted: nowhere
+    assert override_place((C, X), "S1", now, {}, {"S1": "S2"}, owner=None) == "S2"  # none current
+
+
+_NAMED_REFS = st.sampled_from([A, B, C, D, X, Y, Z, W])
 
 
 @given(
-    st.lists(st.sampled_from([A, B, C, D, X, Y, Z, W]), unique=True, max_size=8),
-    st.dictionaries(st.sampled_from([A, B, C, D, X, Y, Z, W]), st.sampled_from(["S1", "S2", "S3"])),
+    st.lists(_NAMED_REFS, unique=True, max_size=8),
+    st.dictionaries(_NAMED_REFS, st.sampled_from(["S1", "S2", "S3"])),
+    st.sampled_from([P, Q, None]),
 )
 def test_an_override_goes_to_a_subject_holding_its_records_whenever_one_does(
-    records: list[RecordRef], subject_of: dict[RecordRef, str]
+    records: list[RecordRef], subject_of: dict[RecordRef, str], owner: Agency | None
 ) -> None:
-    place = override_place(records, "S0", subject_of, {}, {})
+    """To a subject holding most of its records among those holding its agency's records,
+    or among all holders when none holds its agency's (or it names none)."""
+    place = override_place(records, "S0", subject_of, {}, {}, owner=owner)
     held = [subject_of[ref] for ref in records if ref in subject_of]
+    knowing = {subject_of[ref] for ref in records if ref in subject_of and ref.agency is owner}
     if not held:
         assert place == "S0"
     else:
-        assert held.count(place) == max(held.count(sid) for sid in held)
+        candidates = knowing or set(held)
+        assert place in candidates
+        assert held.count(place) == max(held.count(sid) for sid in candidates)
 
 
 # -- the reproduction, as a decision pass ------------------------------------------
