@@ -53,6 +53,7 @@ __all__ = [
     "Segment",
     "adult_from",
     "build_timeline",
+    "override_spans",
     "segment_at",
     "subject_date_of_birth",
     "subject_gender",
@@ -247,6 +248,27 @@ def _override_at(overrides: Iterable[Override], d: date) -> Override | None:
     if not covering:
         return None
     return max(covering, key=lambda o: (o.start, o.made, o.id, o.owner.value, o.end or date.max))
+
+
+def override_spans(overrides: Iterable[Override]) -> tuple[tuple[Override, Span], ...]:
+    """Each maximal span of days (end None: open) in which one override is in force, in
+    date order, resolving overlaps as the timeline does."""
+    found = [o for o in overrides if _is_non_empty((o.start, o.end))]
+    if not found:
+        return ()
+    ends = {after for o in found if o.end is not None and (after := next_day(o.end))}
+    edges = sorted({o.start for o in found} | ends)
+    spans: list[tuple[Override, Span]] = []
+    for start, after in zip(edges, [*edges[1:], None], strict=True):
+        winner = _override_at(found, start)
+        if winner is None:
+            continue
+        end = None if after is None else previous_day(after)
+        if spans and spans[-1][0] == winner and spans[-1][1][1] == previous_day(start):
+            spans[-1] = (winner, (spans[-1][1][0], end))
+        else:
+            spans.append((winner, (start, end)))
+    return tuple(spans)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 
 from sqlalchemy import Connection, select, update
 
 from sync.app import App
 from sync.audit.chain import AuditKind
 from sync.audit.pipeline_hooks import subject_ref
-from sync.core.decide import DecisionInputs
+from sync.core.decide import DecisionInputs, Decisions
+from sync.core.policy import Span, override_spans
 from sync.core.records import Override, Owner
 from sync.errors import UsageError
 from sync.ledger import schema
@@ -95,9 +97,64 @@ def assign(app: App, request: AssignRequest, actor: Actor, *, apply: bool) -> Ac
         f"owner {request.owner} {_range_text(request.start, request.end)}",
     )
     act = ManualAct(
-        act_id, change, write, note, subject_id=subject_id, preview_refs=(subject_ref(subject_id),)
+        act_id,
+        change,
+        write,
+        note,
+        subject_id=subject_id,
+        preview_refs=(subject_ref(subject_id),),
+        explain=partial(_overlaps_explained, act_id),
     )
     return preview_or_apply(app, actor, act, apply=apply)
+
+
+def _overlaps_explained(
+    act_id: str, _inputs: DecisionInputs, decisions: Decisions
+) -> tuple[str, ...]:
+    """The preview's notes: for each other override of the subject that overlaps the new
+    one, the days it still holds (it starts later) and the days the new one takes over."""
+    overrides = next(
+        (
+            decision.facts.overrides
+            for decision in decisions.subjects
+            if any(override.id == act_id for override in decision.facts.overrides)
+        ),
+        (),
+    )
+    made = next((override for override in overrides if override.id == act_id), None)
+    if made is None:
+        return ()
+    spans = override_spans(overrides)
+    notes = []
+    for other in sorted(overrides, key=lambda override: (override.start, override.id)):
+        if other.id == act_id:
+            continue
+        named = f"override {other.id} ({other.owner} {_range_text(other.start, other.end)})"
+        kept = _overlaps(spans, other, (made.start, made.end))
+        taken = _overlaps(spans, made, (other.start, other.end))
+        if kept:
+            notes.append(f"{named[0].upper()}{named[1:]} starts later, so it still holds {kept}.")
+        if taken:
+            notes.append(f"This override takes the place of {named} {taken}.")
+    return tuple(notes)
+
+
+def _overlaps(spans: tuple[tuple[Override, Span], ...], holder: Override, within: Span) -> str:
+    """The days within `within` on which `holder` is in force, as text ('' for none)."""
+    parts = [
+        _range_text(*found)
+        for override, span in spans
+        if override == holder and (found := _intersection(span, within)) is not None
+    ]
+    return " and ".join(parts)
+
+
+def _intersection(one: Span, two: Span) -> Span | None:
+    """The days two inclusive spans (end None: open) share, if any."""
+    start = max(one[0], two[0])
+    ends = [end for end in (one[1], two[1]) if end is not None]
+    end = min(ends) if ends else None
+    return None if end is not None and end < start else (start, end)
 
 
 def _active_override_subject(conn: Connection, override_id: str) -> str:

@@ -441,6 +441,32 @@ def test_an_applied_override_is_stored_logged_shown_and_kept_with_later_ones(app
     ]
 
 
+def test_an_override_s_preview_says_which_overlapping_overrides_still_hold_and_where(
+    app: App,
+) -> None:
+    """Another operator's narrower override starting later keeps its days; an earlier one
+    gives way where the two overlap, and the operator is told both."""
+    subject = subject_of(app, OWNED_PROBATION)
+    june, june_10, june_20, june_30 = (date(2025, 6, day) for day in (1, 10, 20, 30))
+    wide = assign(app, AssignRequest(subject, Owner.POLICE, MAY_1, june_30), ACTOR, apply=True)
+    narrow = AssignRequest(subject, Owner.PROBATION, june_10, june_20)
+    narrowed = assign(app, narrow, Actor("asmith", "agreed"), apply=True)
+    alone = assign(app, AssignRequest(subject, Owner.NONE, date(2026, 1, 1)), ACTOR, apply=False)
+    assert alone.preview.notes == ()
+
+    outcome = assign(
+        app, AssignRequest(subject, Owner.NONE, june, date(2025, 6, 25)), ACTOR, apply=False
+    )
+
+    assert outcome.preview.notes == (
+        f"This override takes the place of override {wide.act_id} "
+        "(police from 2025-05-01 to 2025-06-30) from 2025-06-01 to 2025-06-09 "
+        "and from 2025-06-21 to 2025-06-25.",
+        f"Override {narrowed.act_id} (probation from 2025-06-10 to 2025-06-20) "
+        "starts later, so it still holds from 2025-06-10 to 2025-06-20.",
+    )
+
+
 def test_a_revocation_is_previewed_by_its_override_then_stamped_and_shown(app: App) -> None:
     subject = subject_of(app, OWNED_PROBATION)
     before = segments(app, subject)
