@@ -246,12 +246,26 @@ class GatewayClient:
         return self._call("GET", FEED_PATH, _parse_page, params=params)
 
     def pages(self, since: str | None, limit: int) -> Iterator[FeedPage]:
-        """Every page from cursor `since` on; store each page's `next` before asking for more."""
+        """Every page from cursor `since` on; store each page's `next` before asking for more.
+
+        A page with more to come whose cursor this pull has already asked from
+        (the same one again, or one before it) would be pulled for ever, each
+        copy a fresh envelope the replay guard cannot tell apart: the pull
+        stops with `PermanentGatewayError` after that page, so the other
+        agency's work goes on.
+        """
+        asked: set[str | None] = set()
         while True:
+            asked.add(since)
             page = self.fetch_page(since, limit)
             yield page
             if not page.more:
                 return
+            if page.next in asked:
+                raise PermanentGatewayError(
+                    f"the {self.agency} gateway's feed cursor did not move on: it offered "
+                    "more pages from a cursor this pull had already read from."
+                )
             since = page.next
 
     def deliver(self, envelope: bytes) -> Receipt:

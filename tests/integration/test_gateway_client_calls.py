@@ -216,6 +216,38 @@ def test_a_malformed_page_is_retried(
     assert run.sleeps == [0.05]
 
 
+def _page(cursor: str, *, more: bool = True) -> Step:
+    return reply(200, {"envelope": "c2VhbGVk", "next": cursor, "more": more})
+
+
+def test_a_pull_follows_the_cursors_until_no_more_is_offered(harness: MakeHarness) -> None:
+    run = harness([reply(200, TOKEN), _page("c1"), _page("c2"), _page("c3", more=False)])
+    assert [page.next for page in run.client.pages("c0", 10)] == ["c1", "c2", "c3"]
+    assert [sent.query.get("since") for sent in run.sent[1:]] == [
+        "c0",
+        "c1",
+        "c2",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("since", "cursors"),
+    [("c1", ["c1"]), (None, ["c1", "c2", "c1"]), ("c0", ["c1", "c0"])],
+    ids=["the-same-cursor", "back-to-an-earlier-one", "back-to-the-first"],
+)
+def test_a_pull_whose_cursor_does_not_move_on_stops_after_that_page(
+    harness: MakeHarness, since: str | None, cursors: list[str]
+) -> None:
+    """A gateway offering more pages from a cursor already read from would be pulled for
+    ever: the pull stops once that page is given, and asks for nothing more."""
+    run = harness([reply(200, TOKEN), *(_page(cursor) for cursor in cursors)])
+    given: list[str] = []
+    with pytest.raises(PermanentGatewayError, match="feed cursor did not move on"):
+        given.extend(page.next for page in run.client.pages(since, 10))
+    assert given == cursors
+    assert len(run.sent) == 1 + len(cursors)
+
+
 @pytest.mark.parametrize(
     "bad",
     [
