@@ -38,6 +38,11 @@ def operator_options(func: F) -> F:
     )(func)
 
 
+def _as_printed(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """A subject or override id as arms-sync prints it (upper case): `s1a2…` is `S1A2…`."""
+    return value.strip().upper()
+
+
 def apply_option(func: F) -> F:
     """`--apply`: without it an act is only previewed."""
     return click.option("--apply", "do_apply", is_flag=True, help="Make the change.")(func)
@@ -131,7 +136,7 @@ def list_cmd(
 
 
 @reconcile.command("show")
-@click.argument("subject_id")
+@click.argument("subject_id", callback=_as_printed)
 @click.option(
     "--operator",
     help="Who is looking (required; default: ARMS_SYNC_OPERATOR or the settings file).",
@@ -180,7 +185,7 @@ def unlink_cmd(state: CliState, actor: Actor, pair: RecordPair, do_apply: bool) 
 
 
 @reconcile.command("assign")
-@click.argument("subject_id")
+@click.argument("subject_id", callback=_as_printed)
 @click.option(
     "--owner",
     type=click.Choice(OWNER_CHOICES),
@@ -212,7 +217,7 @@ def assign_cmd(
 
 
 @reconcile.command("revoke")
-@click.argument("override_id")
+@click.argument("override_id", callback=_as_printed)
 @operator_options
 @apply_option
 @pass_state

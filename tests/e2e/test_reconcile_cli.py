@@ -133,8 +133,10 @@ def test_an_override_changes_the_owner_timeline_and_notices_and_survives_runs(
 
 def test_revoking_an_override_restores_the_rules(ledger: Path) -> None:
     override = act_id(_assign(ledger, "--apply").stdout)
-    preview = arms_sync("reconcile", "revoke", override, *REASON, cwd=ledger, env=OPERATOR)
-    assert preview.stdout.startswith("Preview of revocation")
+    preview = arms_sync(
+        "reconcile", "revoke", f" {override.lower()}", *REASON, cwd=ledger, env=OPERATOR
+    )
+    assert preview.stdout.startswith(f"Preview of revocation {override}:")
     assert owner_on(ledger, "2025-06-15", "P100001") == ("police", "MANUAL")
     done = arms_sync("reconcile", "revoke", override, *REASON, "--apply", cwd=ledger, env=OPERATOR)
     assert "owner becomes probation (PROB-SEXUAL), was police (MANUAL)" in done.stdout
@@ -249,7 +251,9 @@ def test_resolve_and_reopen_a_flag(ledger: Path) -> None:
 def test_show_puts_records_side_by_side_with_timeline_flags_and_history(ledger: Path) -> None:
     subject = subjects(ledger)["P100001"]
     _assign(ledger, "--apply")
-    output = arms_sync("reconcile", "show", subject, cwd=ledger, env=OPERATOR).stdout
+    # Ids are taken as typed, in either case.
+    output = arms_sync("reconcile", "show", subject.lower(), cwd=ledger, env=OPERATOR).stdout
+    assert output.startswith(f"Subject {subject}\n")
     surname_line = next(line for line in output.splitlines() if line.startswith("surname"))
     assert surname_line.count("QUIXLEY") == 2
     assert "probation:P100001" in output
