@@ -143,7 +143,8 @@ def list_cmd(
 )
 @pass_state
 def show_cmd(state: CliState, subject_id: str, operator: str | None) -> None:
-    """Both agencies' records side by side, the timeline, flags and manual acts.
+    """Both agencies' records side by side, their periods and assessments, the timeline,
+    flags and manual acts.
 
     It shows names and dates of birth, so the consultation is logged under the
     operator's name, which it requires; looking needs no reason.

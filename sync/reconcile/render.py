@@ -10,7 +10,7 @@ from sync.core.duplicates import FLAG_KEY_SEPARATOR, REVIEW_KINDS
 from sync.core.policy import Segment
 from sync.reconcile.diff import OwnershipChange
 from sync.reconcile.preview import ActOutcome, SubjectView
-from sync.reconcile.subject import PERSON_FIELDS, SubjectReport
+from sync.reconcile.subject import PERSON_FIELDS, SubjectFact, SubjectReport
 
 OPEN_END = "open"
 LABEL_WIDTH = 14
@@ -137,6 +137,10 @@ def report_lines(report: SubjectReport) -> list[str]:
     for name in PERSON_FIELDS:
         cells = [report.persons.get(ref, {}).get(name, "") for ref in report.records]
         lines.append(name.ljust(LABEL_WIDTH) + "".join(c.ljust(COLUMN_WIDTH) for c in cells))
+    lines.append("Supervisions, custodies, registrations and assessments:")
+    lines.extend(fact_line(fact) for fact in report.facts)
+    if not report.facts:
+        lines.append("  none")
     lines.append("Timeline:")
     lines.extend(
         segment_line(s["from"], s["to"], s["owner"], s["rule"], s["mandatory"])
@@ -152,6 +156,23 @@ def report_lines(report: SubjectReport) -> list[str]:
     if not report.history:
         lines.append("  none")
     return lines
+
+
+def fact_line(fact: SubjectFact) -> str:
+    """One period or assessment: its person record, type, id and dates."""
+    held = fact.fields
+    person = f"{fact.person.agency}:{fact.person.person_id}"
+    if fact.rtype == "assessment":
+        dates = [f"started {held.get('started_on', '?')}"]
+        if "completed_on" in held:
+            dates.append(f"completed {held['completed_on']}")
+        what = [held.get("status", ""), *dates]
+    else:
+        span = f"{held.get('start', '?')} to {held.get('end', OPEN_END)}"
+        ended = [f"ended early {held['terminated_on']}"] if "terminated_on" in held else []
+        kinds = [held[name] for name in ("kind", "offence") if name in held]
+        what = [*kinds, span, *ended]
+    return f"  {person:<{COLUMN_WIDTH}} {fact.rtype} {fact.rid}: {', '.join(what)}"
 
 
 def _subject_flag_lines(flags: list[dict[str, Any]]) -> list[str]:

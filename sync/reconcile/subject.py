@@ -1,6 +1,8 @@
 """Everything an operator sees about one subject: both agencies' person records side by
-side, the ownership timeline, flags with their state, and the history of manual acts
-(an override that followed its subject's records here shows where it came from).
+side, the records the timeline was decided from (supervisions, custodies,
+registrations) and its assessments, the ownership timeline, flags with their state,
+and the history of manual acts (an override that followed its subject's records here
+shows where it came from).
 
 This is a consultation of personal data shown to an operator on a terminal;
 the caller logs it in the audit log by reference only.
@@ -41,6 +43,25 @@ PERSON_FIELDS = (
 )
 
 
+# What `reconcile show` prints of each record about a person, by type (feed-v1 fields).
+FACT_FIELDS = {
+    "supervision": ("kind", "offence", "start", "end", "terminated_on"),
+    "custody": ("start", "end"),
+    "registration": ("start", "end"),
+    "assessment": ("status", "started_on", "completed_on"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectFact:
+    """One record about one of the subject's persons: a period or an assessment."""
+
+    person: RecordRef
+    rtype: str
+    rid: str
+    fields: dict[str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEvent:
     """One manual act touching the subject."""
@@ -60,6 +81,7 @@ class SubjectReport:
     subject_id: str
     records: list[RecordRef] = field(default_factory=list)
     persons: dict[RecordRef, dict[str, str]] = field(default_factory=dict)
+    facts: list[SubjectFact] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)
     history: list[HistoryEvent] = field(default_factory=list)
@@ -87,6 +109,36 @@ def _persons(
             name: "" if data.get(name) is None else str(data[name]) for name in PERSON_FIELDS
         }
     return result
+
+
+def _facts(conn: Connection, ledger: Ledger, refs: Sequence[RecordRef]) -> list[SubjectFact]:
+    """The periods and assessments the agencies hold about the subject's person records
+    (references an agency merged into another are members too), by person, type and
+    start. Records the agency deleted are left out."""
+    table = schema.records
+    facts: list[SubjectFact] = []
+    for agency in sorted({ref.agency for ref in refs}):
+        ids = sorted(ref.person_id for ref in refs if ref.agency == agency)
+        rows = conn.execute(
+            select(table.c.rtype, table.c.rid, table.c.person_id, table.c.payload).where(
+                table.c.agency == str(agency),
+                table.c.rtype.in_(sorted(FACT_FIELDS)),
+                table.c.person_id.in_(ids),
+                table.c.deleted.is_(False),
+            )
+        )
+        for rtype, rid, person_id, payload in rows:
+            if payload is None:
+                continue
+            data = json.loads(ledger.codec.decode(record_key(str(agency), rtype, rid), payload))
+            shown = {name: str(data[name]) for name in FACT_FIELDS[rtype] if data.get(name)}
+            facts.append(SubjectFact(RecordRef(agency, person_id), rtype, rid, shown))
+    return sorted(facts, key=_fact_order)
+
+
+def _fact_order(fact: SubjectFact) -> tuple[RecordRef, int, str, str]:
+    start = fact.fields.get("start") or fact.fields.get("started_on") or ""
+    return (fact.person, list(FACT_FIELDS).index(fact.rtype), start, fact.rid)
 
 
 def _timeline(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
@@ -229,6 +281,7 @@ def subject_report(ledger: Ledger, subject_id: str) -> SubjectReport:
         report = SubjectReport(subject_id)
         report.records = list(subject_records(conn, subject_id))
         report.persons = _persons(conn, ledger, report.records)
+        report.facts = _facts(conn, ledger, report.records)
         report.timeline = _timeline(conn, subject_id)
         report.flags = _flags(conn, subject_id)
         history = [

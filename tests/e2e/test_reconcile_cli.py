@@ -259,6 +259,13 @@ def test_show_puts_records_side_by_side_with_timeline_flags_and_history(ledger: 
     assert "probation:P100001" in output
     assert "police:LAN-1" in output
     assert "MANUAL" in output.split("Timeline:")[1]
+    facts = output.split("registrations and assessments:\n")[1].split("Timeline:")[0]
+    assert [line.split()[:3] for line in facts.splitlines()] == [
+        ["police:LAN-1", "registration", "LR-1:"],
+        ["police:LAN-1", "assessment", "LA-1:"],
+        ["probation:P100001", "supervision", "PS-1:"],
+        ["probation:P100001", "assessment", "PA-1:"],
+    ]
     assert "[open] duplicate" in output
     assert "assign OVR-" in output.split("Manual acts:")[1]
 
