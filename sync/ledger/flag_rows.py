@@ -4,13 +4,15 @@ owner each flagged subject has on a given day."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from datetime import date
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 
 from sync.core.duplicates import DUPLICATE_REPORT_KINDS
 from sync.ledger import schema
+from sync.ledger.flag_states import STATE_RESOLVED, FlagAct, flag_state, latest_acts
 from sync.ledger.store import KEYS_PER_QUERY, Ledger
 from sync.reports.models import Counterpart, FlagRow
 
@@ -21,8 +23,10 @@ def iter_flag_rows(ledger: Ledger, kinds: frozenset[str] | None = None) -> Itera
     table = schema.flags
     query = select(table).where(table.c.kind.in_(sorted(wanted))).order_by(table.c.key)
     with ledger.engine.connect() as conn:
+        acts = latest_acts(conn)  # operators' acts: few
         for row in conn.execute(query):
             counterpart = json.loads(row.counterpart) if row.counterpart else None
+            resolution = _resolution(row._mapping, acts.get(row.key))
             yield FlagRow(
                 kind=row.kind,
                 subject_id=row.subject_id,
@@ -42,7 +46,14 @@ def iter_flag_rows(ledger: Ledger, kinds: frozenset[str] | None = None) -> Itera
                 first_seen_as_of=row.first_seen_as_of,
                 last_seen=row.last_seen,
                 closed_at=row.closed_at,
+                resolved_at=None if resolution is None else resolution.created_at,
+                resolved_by=None if resolution is None else resolution.operator,
             )
+
+
+def _resolution(row: Mapping[Any, Any], act: FlagAct | None) -> FlagAct | None:
+    """The act that resolved an open flag, while its resolution holds."""
+    return act if act is not None and flag_state(row, act) == STATE_RESOLVED else None
 
 
 def flag_areas(ledger: Ledger, agency: str | None = None) -> set[str]:

@@ -19,11 +19,11 @@ from sqlalchemy import Connection, select
 
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec, field_key
+from sync.ledger.flag_states import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts
 from sync.ledger.moments import as_utc
 from sync.ledger.override_moves import records_of_overrides
 from sync.ledger.store import KEYS_PER_QUERY
 from sync.ledger.tables_manual import KIND_LINK_REVIEW, LAPSED, review_items, review_row_key
-from sync.reconcile.flags import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts
 
 KIND_DUPLICATE_PERSON = "duplicate-person-record"
 KIND_FLAG = "flag"

@@ -22,12 +22,12 @@ from sync.audit.pipeline_hooks import ACTOR_DECIDE
 from sync.core.records import RecordRef
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec, field_key
+from sync.ledger.flag_states import flag_state, latest_acts
 from sync.ledger.moments import as_utc
 from sync.ledger.override_moves import subject_records
 from sync.ledger.store import Ledger, record_key
 from sync.ledger.tables_manual import flag_acts, manual_links
 from sync.reconcile.acts import require_subject
-from sync.reconcile.flags import flag_state, latest_acts
 
 MOVE_ACT = "move"
 MOVE_REASON = "the subject's records joined another subject"

@@ -88,9 +88,11 @@ class FlagRow(_Frozen):
     assessing agency itself, when the work began before the case changed hands). Reports
     show `first_seen` and `closed_at` as days in England and Wales and leave out `last_seen`
     (an open flag was seen by the latest run), so the same facts give the same
-    report however often the sync runs. `rule_told` is the rule the flag's agency
-    is told at the reference date (`sync.core.told`); it is not shown as such: an
-    agency's view gives it as `rule_at_reference_date`.
+    report however often the sync runs. `resolved_at` and `resolved_by` say when
+    and by whom an operator marked an open flag resolved (`reconcile resolve`),
+    while that resolution holds; it is still listed and counted. `rule_told` is the
+    rule the flag's agency is told at the reference date (`sync.core.told`); it is not
+    shown as such: an agency's view gives it as `rule_at_reference_date`.
     """
 
     kind: str
@@ -113,13 +115,15 @@ class FlagRow(_Frozen):
     first_seen_as_of: date | None = Field(default=None, exclude=True)
     last_seen: datetime = Field(exclude=True)
     closed_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
 
     @field_validator("area")
     @classmethod
     def _area_as_compared(cls, area: str | None) -> str | None:
         return area_or_none(area)
 
-    @field_serializer("first_seen", "closed_at")
+    @field_serializer("first_seen", "closed_at", "resolved_at")
     def _day_only(self, value: datetime | None) -> date | None:
         """Reports give the day a flag was raised or closed, not the run's exact time."""
         return None if value is None else day_in_england(value)

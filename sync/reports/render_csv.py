@@ -39,6 +39,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "rule_at_as_of",
     "counterpart_redundant",
     "report_date",
+    "resolved_at",
+    "resolved_by",
 )
 """The header row, in order; names are stable (scripts rely on them), new ones go last."""
 
@@ -99,6 +101,8 @@ class _RowWriter:
             _text(flag.rule_at_as_of),
             _BOOLEANS[counterpart.redundant] if counterpart is not None else "",
             self._day(flag.report_date),
+            self._moment_day(flag.resolved_at),
+            _text(flag.resolved_by),
         ]
 
     def _day(self, value: date | None) -> str:

@@ -152,6 +152,7 @@ class DetailRow:
     first_seen: str
     closed_at: str
     report_date: str
+    resolved: str
 
 
 def render_html(
@@ -360,7 +361,15 @@ def _detail_row(flag: FlagRow) -> DetailRow:
         first_seen=day_in_england(flag.first_seen).isoformat(),
         closed_at=_day(day_in_england(flag.closed_at) if flag.closed_at is not None else None),
         report_date=_day(flag.report_date),
+        resolved=_resolution(flag),
     )
+
+
+def _resolution(flag: FlagRow) -> str:
+    """`resolved 2026-11-30 by jsmith` while an operator's resolution holds, else ''."""
+    if flag.resolved_at is None:
+        return ""
+    return f"resolved {day_in_england(flag.resolved_at).isoformat()} by {flag.resolved_by}"
 
 
 def _day(value: date | None) -> str:

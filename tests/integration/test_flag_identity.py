@@ -27,8 +27,9 @@ from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
 from sync.ledger.decisions import flag_key, merge_flags
 from sync.ledger.flag_rows import iter_flag_rows
+from sync.ledger.flag_states import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts
 from sync.reconcile.acts import Actor
-from sync.reconcile.flags import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts, resolve
+from sync.reconcile.flags import resolve
 from sync.reports.models import FlagRow
 from sync.settings import Settings
 from tests import relink_scenario as relink

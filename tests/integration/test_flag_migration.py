@@ -19,9 +19,7 @@ from sync.core.duplicates import Flag, FlagKind
 from sync.core.records import Agency, AssessmentStatus, Owner
 from sync.ledger import schema
 from sync.ledger.decisions import flag_content, merge_flags
-from sync.ledger.migrate import alembic_config, upgrade_to_head
-from sync.ledger.tables_manual import flag_acts
-from sync.reconcile.flags import (
+from sync.ledger.flag_states import (
     STATE_CLOSED,
     STATE_OPEN,
     STATE_RESOLVED,
@@ -29,6 +27,8 @@ from sync.reconcile.flags import (
     flag_state,
     latest_acts,
 )
+from sync.ledger.migrate import alembic_config, upgrade_to_head
+from sync.ledger.tables_manual import flag_acts
 from tests.conftest import ledger_at_revision
 
 pytestmark = pytest.mark.integration

@@ -20,9 +20,9 @@ from sqlalchemy import Engine, MetaData, Table, select
 from sync.core.duplicates import Flag, FlagKind
 from sync.core.records import Agency, AssessmentStatus, Owner
 from sync.ledger.decisions import flag_content, flag_key, merge_flags
+from sync.ledger.flag_states import STATE_RESOLVED, content_digest, flag_state, latest_acts
 from sync.ledger.migrate import alembic_config, upgrade_to_head
 from sync.ledger.tables_manual import flag_acts
-from sync.reconcile.flags import STATE_RESOLVED, content_digest, flag_state, latest_acts
 from tests.conftest import ledger_at_revision
 
 pytestmark = pytest.mark.integration

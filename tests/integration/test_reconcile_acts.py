@@ -26,6 +26,10 @@ from sync.reconcile.items import Item, list_items
 from sync.reconcile.links import link, unlink
 from sync.reconcile.overrides import AssignRequest, assign, revoke
 from sync.reconcile.subject import subject_report
+from sync.reports.from_ledger import ledger_report
+from sync.reports.models import ReportFilters
+from sync.reports.render_html import render_html
+from sync.reports.render_json import render_json
 from sync.settings import Settings
 from tests.feed_records import Record, completed_assessment, licence, person, write_sources
 from tests.integration.test_reconcile_apply import matches_a_fresh_pass, subject_of
@@ -240,6 +244,26 @@ def test_a_flag_is_resolved_then_reopened_and_each_act_is_kept(app: App) -> None
         ("alteration", "operator:asmith"),
     ]
     assert all(e["refs"] == sorted([f"flag:{GENDER_FLAG}", f"subject:{subject}"]) for e in logged)
+
+
+def test_the_report_says_who_resolved_a_flag_while_the_resolution_holds(app: App) -> None:
+    def resolution() -> tuple[tuple[object, object], str]:
+        """The flag's resolution in the JSON report, and the HTML report."""
+        report = ledger_report(app, ReportFilters())
+        document = json.loads(render_json(report))
+        [flag] = [flag for flag in document["flags"] if flag["assessment_id"] == "LA-5"]
+        return (flag["resolved_at"], flag["resolved_by"]), render_html(report).decode()
+
+    assert resolution()[0] == (None, None)
+    resolve(app, NON_OWNER_FLAG, ACTOR)
+    (day, by), html = resolution()
+    assert by == "jsmith"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(day))
+    assert f"resolved {day} by jsmith" in html
+    reopen(app, NON_OWNER_FLAG, Actor("asmith", "not settled after all"))
+    (day, by), html = resolution()
+    assert (day, by) == (None, None)
+    assert "by jsmith" not in html
 
 
 def test_an_unknown_flag_is_refused(app: App) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sync.ledger.decisions import FLAG_CONTENT_COLUMNS
-from sync.reconcile.flags import (
+from sync.ledger.flag_states import (
     ACTION_REOPEN,
     ACTION_RESOLVE,
     STATE_CLOSED,

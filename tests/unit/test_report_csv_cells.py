@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sync.reports import ReportFilters
 from sync.reports.models import Counterpart
@@ -66,7 +66,22 @@ def test_each_column_holds_the_flags_own_value() -> None:
         "rule_at_as_of": "PROB-SEXUAL",
         "counterpart_redundant": "",
         "report_date": "2025-05-07",
+        "resolved_at": "",
+        "resolved_by": "",
     }
+
+
+def test_a_resolved_flag_says_when_in_england_and_by_whom() -> None:
+    late_evening = datetime(2025, 6, 30, 23, 30, tzinfo=UTC)  # 1 July in England (BST)
+    resolved = assessment_flag(resolved_at=late_evening, resolved_by="=jsmith")
+
+    (record,) = csv_records(render_csv(report_of([resolved])))
+
+    assert (record["state"], record["resolved_at"], record["resolved_by"]) == (
+        "open",
+        "2025-07-01",
+        "'=jsmith",
+    )
 
 
 def test_a_closed_flag_says_closed() -> None:
