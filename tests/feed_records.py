@@ -51,6 +51,31 @@ def licence(sid: str, pid: str, start: str, end: str | None, **fields: object) -
     }
 
 
+def custody(cid: str, pid: str, start: str, end: str | None, **fields: object) -> Record:
+    """A probation custody period from `start` to `end`, with `fields` overriding."""
+    return _period("custody", "probation", cid, pid, start, end, **fields)
+
+
+def registration(rid: str, pid: str, start: str, end: str | None, **fields: object) -> Record:
+    """A police registration from `start` to `end`, with `fields` overriding."""
+    return _period("registration", "police", rid, pid, start, end, **fields)
+
+
+def _period(
+    rtype: str, agency: str, rid: str, pid: str, start: str, end: str | None, **fields: object
+) -> Record:
+    return {
+        "type": rtype,
+        "agency": agency,
+        "id": rid,
+        "person_id": pid,
+        "start": start,
+        "end": end,
+        "updated_at": STAMP,
+        **fields,
+    }
+
+
 def completed_assessment(agency: str, aid: str, pid: str, day: str, **fields: object) -> Record:
     """An ARMS assessment started and completed on `day`, with `fields` overriding."""
     return {

@@ -19,42 +19,17 @@ from sync.reconcile.subject import subject_report
 from sync.settings import Settings
 from tests.feed_records import (
     AS_OF,
-    STAMP,
-    Record,
     completed_assessment,
+    custody,
     licence,
     merge,
     person,
+    registration,
     write_sources,
 )
 
 pytestmark = pytest.mark.integration
 LATER = "2026-02-01T00:00:00Z"
-
-
-def custody(cid: str, pid: str, start: str, end: str | None, **fields: object) -> Record:
-    return {
-        "type": "custody",
-        "agency": "probation",
-        "id": cid,
-        "person_id": pid,
-        "start": start,
-        "end": end,
-        "updated_at": STAMP,
-        **fields,
-    }
-
-
-def registration(rid: str, pid: str, start: str) -> Record:
-    return {
-        "type": "registration",
-        "agency": "police",
-        "id": rid,
-        "person_id": pid,
-        "start": start,
-        "end": None,
-        "updated_at": STAMP,
-    }
 
 
 PROBATION = [
@@ -76,7 +51,7 @@ PROBATION = [
 ]
 POLICE = [
     person("police", "LAN-1", pnc="1980/0000018L"),
-    registration("R-1", "LAN-1", "2019-01-01"),
+    registration("R-1", "LAN-1", "2019-01-01", None),
     completed_assessment(
         "police", "PA-2", "LAN-1", "2025-05-10", status="in_progress", completed_on=None
     ),
