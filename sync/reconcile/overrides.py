@@ -111,8 +111,9 @@ def assign(app: App, request: AssignRequest, actor: Actor, *, apply: bool) -> Ac
 def _overlaps_explained(
     act_id: str, _inputs: DecisionInputs, decisions: Decisions
 ) -> tuple[str, ...]:
-    """The preview's notes: for each other override of the subject that overlaps the new
-    one, the days it still holds (it starts later) and the days the new one takes over."""
+    """The preview's notes: for each other override of the subject holding days of the new
+    one's range, before or after it, the days it still holds (it starts later) and the
+    days the new one takes over from it."""
     overrides = next(
         (
             decision.facts.overrides
@@ -124,29 +125,41 @@ def _overlaps_explained(
     made = next((override for override in overrides if override.id == act_id), None)
     if made is None:
         return ()
-    spans = override_spans(overrides)
+    after = override_spans(overrides)
+    before = override_spans(override for override in overrides if override.id != act_id)
+    mine = _held(after, made, (made.start, made.end))
     notes = []
     for other in sorted(overrides, key=lambda override: (override.start, override.id)):
         if other.id == act_id:
             continue
         named = f"override {other.id} ({other.owner} {_range_text(other.start, other.end)})"
-        kept = _overlaps(spans, other, (made.start, made.end))
-        taken = _overlaps(spans, made, (other.start, other.end))
+        kept = _held(after, other, (made.start, made.end))
+        taken = [
+            shared
+            for held in _held(before, other, (made.start, made.end))
+            for span in mine
+            if (shared := _intersection(held, span)) is not None
+        ]
         if kept:
-            notes.append(f"{named[0].upper()}{named[1:]} starts later, so it still holds {kept}.")
+            notes.append(
+                f"{named[0].upper()}{named[1:]} starts later, so it still holds {_days(kept)}."
+            )
         if taken:
-            notes.append(f"This override takes the place of {named} {taken}.")
+            notes.append(f"This override takes the place of {named} {_days(taken)}.")
     return tuple(notes)
 
 
-def _overlaps(spans: tuple[tuple[Override, Span], ...], holder: Override, within: Span) -> str:
-    """The days within `within` on which `holder` is in force, as text ('' for none)."""
-    parts = [
-        _range_text(*found)
+def _held(spans: tuple[tuple[Override, Span], ...], holder: Override, within: Span) -> list[Span]:
+    """The spans of days within `within` on which `holder` is in force."""
+    return [
+        found
         for override, span in spans
         if override == holder and (found := _intersection(span, within)) is not None
     ]
-    return " and ".join(parts)
+
+
+def _days(spans: list[Span]) -> str:
+    return " and ".join(_range_text(*span) for span in sorted(spans))
 
 
 def _intersection(one: Span, two: Span) -> Span | None:

@@ -491,6 +491,27 @@ def test_an_override_s_preview_says_which_overlapping_overrides_still_hold_and_w
     )
 
 
+def test_an_override_s_preview_names_only_the_override_that_held_the_days_it_takes(
+    app: App,
+) -> None:
+    """A wide override already gave way to a narrower one starting later: a third taking
+    the narrower one's last days takes nothing from the wide one, and says so."""
+    subject = subject_of(app, OWNED_PROBATION)
+    year = (date(2024, 1, 1), date(2024, 12, 31))
+    wide = assign(app, AssignRequest(subject, Owner.POLICE, *year), ACTOR, apply=True)
+    later = AssignRequest(subject, Owner.PROBATION, date(2024, 3, 1), year[1])
+    narrower = assign(app, later, ACTOR, apply=True)
+
+    last = AssignRequest(subject, Owner.NONE, date(2024, 6, 1), year[1])
+    outcome = assign(app, last, ACTOR, apply=False)
+
+    assert outcome.preview.notes == (
+        f"This override takes the place of override {narrower.act_id} "
+        "(probation from 2024-03-01 to 2024-12-31) from 2024-06-01 to 2024-12-31.",
+    )
+    assert wide.act_id is not None
+
+
 def test_a_revocation_is_previewed_by_its_override_then_stamped_and_shown(app: App) -> None:
     subject = subject_of(app, OWNED_PROBATION)
     before = segments(app, subject)
