@@ -103,8 +103,7 @@ def _persons(
         ).first()
         if row is None or row.payload is None:
             continue
-        key = record_key(str(ref.agency), "person", ref.person_id)
-        data = json.loads(ledger.codec.decode(key, row.payload))
+        data = _record_data(ledger, str(ref.agency), "person", ref.person_id, row.payload)
         result[ref] = {
             name: "" if data.get(name) is None else str(data[name]) for name in PERSON_FIELDS
         }
@@ -130,10 +129,15 @@ def _facts(conn: Connection, ledger: Ledger, refs: Sequence[RecordRef]) -> list[
         for rtype, rid, person_id, payload in rows:
             if payload is None:
                 continue
-            data = json.loads(ledger.codec.decode(record_key(str(agency), rtype, rid), payload))
+            data = _record_data(ledger, str(agency), rtype, rid, payload)
             shown = {name: str(data[name]) for name in FACT_FIELDS[rtype] if data.get(name)}
             facts.append(SubjectFact(RecordRef(agency, person_id), rtype, rid, shown))
     return sorted(facts, key=_fact_order)
+
+
+def _record_data(ledger: Ledger, agency: str, rtype: str, rid: str, payload: bytes) -> Any:
+    """A stored record's fields, its payload decrypted under its own record key."""
+    return json.loads(ledger.codec.decode(record_key(agency, rtype, rid), payload))
 
 
 def _fact_order(fact: SubjectFact) -> tuple[RecordRef, int, str, str]:
