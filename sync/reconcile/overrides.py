@@ -132,7 +132,7 @@ def _overlaps_explained(
     for other in sorted(overrides, key=lambda override: (override.start, override.id)):
         if other.id == act_id:
             continue
-        named = f"override {other.id} ({other.owner} {_range_text(other.start, other.end)})"
+        named = f"{other.id} ({other.owner} {_range_text(other.start, other.end)})"
         kept = _held(after, other, (made.start, made.end))
         taken = [
             shared
@@ -141,11 +141,9 @@ def _overlaps_explained(
             if (shared := _intersection(held, span)) is not None
         ]
         if kept:
-            notes.append(
-                f"{named[0].upper()}{named[1:]} starts later, so it still holds {_days(kept)}."
-            )
+            notes.append(f"Override {named} starts later, so it still holds {_days(kept)}.")
         if taken:
-            notes.append(f"This override takes the place of {named} {_days(taken)}.")
+            notes.append(f"This override takes the place of override {named} {_days(taken)}.")
     return tuple(notes)
 
 
