@@ -328,14 +328,15 @@ def merge_flags(
     A flag is matched to its stored row by `flag_key`, which leaves the subject
     out: a flag whose assessment moved to another subject keeps its row and its
     first-seen time, takes the new subject and details, and is reopened if it
-    had been closed. A new flag is first seen now, and filed under the day `raised_on`.
+    had been closed. A new flag is first seen now, and filed under the day `raised_on`;
+    a new flag and one raised again after it closed are raised now (`raised_at`).
     A flag whose told rule changed (or was not kept yet: stored before revision 0016)
     is stored again too.
     """
     table = schema.flags
     stored = _stored_flags(conn)
     stamp = driver_value(conn, table.c.first_seen, now)
-    inserts, refreshes = [], []
+    inserts, refreshes, raised_again = [], [], []
     seen = set()
     for flag in current:
         key = flag_key(flag)
@@ -344,18 +345,14 @@ def merge_flags(
         previous = stored.get(key)
         if previous is None:
             first = {"first_seen": stamp, "first_seen_as_of": raised_on, "last_seen": stamp}
-            inserts.append({"key": key, **content, **first})
-        elif previous != (None, _signature(content)):
-            refreshes.append({"k": key, **content, "closed_at": None})
+            inserts.append({"key": key, **content, **first, "raised_at": stamp})
+        elif previous[0] is not None:
+            raised_again.append({"k": key, **content, "closed_at": None, "raised_at": stamp})
+        elif previous[1] != _signature(content):
+            refreshes.append({"k": key, **content})
     bulk_execute(conn, table.insert(), inserts, "flags-insert")
-    bulk_execute(
-        conn,
-        update(table)
-        .where(table.c.key == bindparam("k"))
-        .values({name: bindparam(name) for name in (*FLAG_STORED_COLUMNS, "closed_at")}),
-        refreshes,
-        "flags-refresh",
-    )
+    _update_flags(conn, refreshes, "flags-refresh")
+    _update_flags(conn, raised_again, "flags-raised-again")
     closing = [
         {"k": key} for key, (closed, _) in stored.items() if closed is None and key not in seen
     ]
@@ -364,6 +361,19 @@ def merge_flags(
             update(table).where(table.c.key == bindparam("k")).values(closed_at=now), closing
         )
     conn.execute(update(table).where(table.c.closed_at.is_(None)).values(last_seen=now))
+
+
+def _update_flags(conn: Connection, rows: list[dict[str, Any]], label: str) -> None:
+    """Store each row's columns (all of them alike) on the flag with key `k`."""
+    if not rows:
+        return
+    names = [name for name in rows[0] if name != "k"]
+    statement = (
+        update(schema.flags)
+        .where(schema.flags.c.key == bindparam("k"))
+        .values({name: bindparam(name) for name in names})
+    )
+    bulk_execute(conn, statement, rows, label)
 
 
 def _stored_flags(conn: Connection) -> dict[str, tuple[datetime | None, tuple[Any, ...]]]:

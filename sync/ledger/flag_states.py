@@ -3,7 +3,9 @@
 A resolution is stored with a digest of the flag's content at that moment. A
 flag stays resolved while it is open and its content is unchanged; when the
 facts change its content it is open again, and when they no longer raise it
-the decision pass closes it. `sync.reconcile.flags` makes the acts; reports
+the decision pass closes it. A flag raised again after it closed is open, its
+content the same or not: a resolution holds only if made since the flag was
+last raised (`raised_at`). `sync.reconcile.flags` makes the acts; reports
 and `reconcile list` read the states here.
 """
 
@@ -19,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from sync.ledger.decisions import FLAG_CONTENT_COLUMNS
+from sync.ledger.moments import as_utc
 from sync.ledger.tables_manual import flag_acts
 
 ACTION_RESOLVE = "resolve"
@@ -65,7 +68,13 @@ def flag_state(row: Mapping[Any, Any], act: FlagAct | None) -> str:
     if (
         act is not None
         and act.action == ACTION_RESOLVE
+        and _made_since_raised(act, row["raised_at"])
         and act.content_digest == content_digest(row)
     ):
         return STATE_RESOLVED
     return STATE_OPEN
+
+
+def _made_since_raised(act: FlagAct, raised_at: datetime | None) -> bool:
+    """Whether the act was made since the flag was last raised (None: not kept)."""
+    return raised_at is None or as_utc(act.created_at) >= as_utc(raised_at)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest migration's revision; a test checks it against the migrations folder.
-HEAD_REVISION = "0019"
+HEAD_REVISION = "0020"
 VERSION_TABLE = "alembic_version"
 UPGRADE_ACTOR = "service:upgrade"
 # The advisory lock key migrations are applied under (PostgreSQL): a fixed 64-bit

@@ -173,6 +173,9 @@ flags = Table(
     Column("first_seen_as_of", Date),
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True)),
+    # When the flag was last raised: first seen, or raised again after it closed. A
+    # resolution made before it no longer holds (None: stored before revision 0020).
+    Column("raised_at", DateTime(timezone=True)),
     Index("ix_flags_open", "closed_at", "kind"),
 )
 

@@ -130,11 +130,12 @@ def flags_by_key(engine: Engine) -> dict[str, dict[str, Any]]:
 
 
 def states(engine: Engine) -> dict[str, str]:
+    """Each flag's state; a ledger downgraded below 0020 keeps no `raised_at`, read as None."""
     table = flags_table(engine)
     with engine.connect() as conn:
-        rows = list(conn.execute(select(table)))
+        rows = [{"raised_at": None, **row._mapping} for row in conn.execute(select(table))]
         acts = latest_acts(conn)
-        return {row.key: flag_state(row._mapping, acts.get(row.key)) for row in rows}
+        return {row["key"]: flag_state(row, acts.get(row["key"])) for row in rows}
 
 
 def test_upgrade_merges_a_flag_kept_under_two_subjects(engine: Engine) -> None:

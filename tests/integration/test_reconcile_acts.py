@@ -266,6 +266,22 @@ def test_the_report_says_who_resolved_a_flag_while_the_resolution_holds(app: App
     assert "by jsmith" not in html
 
 
+def test_a_resolved_flag_that_closed_and_is_raised_again_is_open(app: App, tmp_path: Path) -> None:
+    resolve(app, NON_OWNER_FLAG, ACTOR)
+    run(app, tmp_path / "deleted", with_police_assessment=False)
+    probation, police = feeds()
+    restored = [
+        {**r, "updated_at": "2026-04-01T00:00:00Z"} if r["id"] == "LA-5" else r for r in police
+    ]
+    (tmp_path / "restored").mkdir()
+    run_cycle(app, write_sources(tmp_path / "restored", probation, restored), AS_OF)
+    assert NON_OWNER_FLAG in {item.key for item in items(app)}
+    report = json.loads(render_json(ledger_report(app, ReportFilters())))
+    [flag] = [flag for flag in report["flags"] if flag["assessment_id"] == "LA-5"]
+    assert (flag["state"], flag["resolved_at"], flag["resolved_by"]) == ("open", None, None)
+    assert resolve(app, NON_OWNER_FLAG, ACTOR) == "resolved"
+
+
 def test_an_unknown_flag_is_refused(app: App) -> None:
     with pytest.raises(UsageError, match="not known to the ledger"):
         resolve(app, "gender_conflict||NOBODY", ACTOR)

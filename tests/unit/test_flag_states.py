@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from sync.ledger.flag_states import (
 )
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
+RAISED = NOW - timedelta(days=1)
 
 
 def flag_row(**changes: Any) -> dict[str, Any]:
@@ -36,6 +37,7 @@ def flag_row(**changes: Any) -> dict[str, Any]:
         redundant=True,
         area="NW",
         closed_at=None,
+        raised_at=RAISED,
     )
     row.update(changes)
     return row
@@ -61,6 +63,23 @@ def test_a_resolved_flag_whose_content_changed_is_open_again(column: str) -> Non
     assert flag_state(changed, act(ACTION_RESOLVE, row)) == STATE_OPEN
 
 
+def test_a_resolution_made_before_the_flag_was_last_raised_has_lapsed() -> None:
+    row = flag_row()
+    raised_again = flag_row(raised_at=NOW + timedelta(microseconds=1))
+    assert flag_state(raised_again, act(ACTION_RESOLVE, row)) == STATE_OPEN
+    assert flag_state(flag_row(raised_at=NOW), act(ACTION_RESOLVE, row)) == STATE_RESOLVED
+
+
+def test_a_naive_time_read_back_from_sqlite_is_compared_as_utc() -> None:
+    row = flag_row(raised_at=(NOW + timedelta(hours=1)).replace(tzinfo=None))
+    assert flag_state(row, act(ACTION_RESOLVE, row)) == STATE_OPEN
+
+
+def test_a_flag_stored_before_its_raising_was_kept_keeps_its_resolution() -> None:
+    row = flag_row(raised_at=None)
+    assert flag_state(row, act(ACTION_RESOLVE, row)) == STATE_RESOLVED
+
+
 def test_a_reopened_flag_is_open() -> None:
     row = flag_row()
     assert flag_state(row, act(ACTION_REOPEN, row)) == STATE_OPEN
@@ -73,5 +92,7 @@ def test_a_closed_flag_is_closed_whatever_its_last_act() -> None:
 
 
 def test_the_digest_covers_content_not_times() -> None:
-    assert content_digest(flag_row()) == content_digest(flag_row(closed_at=NOW, first_seen=NOW))
+    assert content_digest(flag_row()) == content_digest(
+        flag_row(closed_at=NOW, first_seen=NOW, raised_at=NOW)
+    )
     assert content_digest(flag_row()) != content_digest(flag_row(area="SE"))
