@@ -45,6 +45,8 @@ def feed_file(spec: str, agency: str, app: App) -> Path:
             "arms-sync cannot read; give a feed file or a gateway's https:// URL."
         )
     if not _is_file(path):
+        if _is_folder(path):
+            raise UsageError(f"The {agency} feed path {shown} is a folder, not a feed file.")
         raise UsageError(f"The {agency} feed file {shown} does not exist or is not a file.")
     sealed = is_sealed_file(path)  # reads its first line, and refuses a file no feed is
     if app.settings.sealed_feeds_only and not sealed:
@@ -78,6 +80,14 @@ def require_distinct_feeds(probation_feed: str, police_feed: str) -> None:
             f"The same file, {Path(police_feed).name}, is given as both the probation and "
             "the police feed; give each agency's own feed."
         )
+
+
+def _is_folder(path: Path) -> bool:
+    """Whether `path` names a folder; a name the system cannot look up names none."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _is_file(path: Path) -> bool:

@@ -419,7 +419,8 @@ def test_a_command_that_reads_the_ledger_refuses_a_missing_or_empty_ledger_file(
             "agency's ARMS_SYNC_<AGENCY>_GATEWAY_CLIENT_SECRET.",
         ),
         ("f" * 300, f"The probation feed file {'f' * 300} does not exist or is not a file."),
-        (".", "The probation feed file . does not exist or is not a file."),
+        (".", "The probation feed path . is a folder, not a feed file."),
+        ("/tmp/", "The probation feed path tmp is a folder, not a feed file."),
         (
             f"ftp://user:{PASSWORD}@files.example/feed.jsonl",
             "The probation feed names a URL of the scheme ftp, which arms-sync cannot read; "
@@ -433,6 +434,7 @@ def test_a_command_that_reads_the_ledger_refuses_a_missing_or_empty_ledger_file(
         "credentials",
         "name-too-long",
         "a-folder-with-no-name",
+        "a-folder",
         "another-kind-of-url",
     ],
 )
