@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
-from functools import partial
+from functools import cache, partial
 from typing import Any, TypeVar
 
 from celery import shared_task
@@ -176,6 +176,7 @@ def _pull(celery_app: Any) -> None:
     settings: WorkerSettings = celery_app.arms_settings
     feeds = settings.feeds()
     if not feeds:
+        _say_no_feeds_once()
         return
     app = service(celery_app)
     started = start_next_cycle(app, feeds, settings.gateways(), app.today())
@@ -189,6 +190,16 @@ def _pull(celery_app: Any) -> None:
             "is mended, or abandon the cycle (`arms-sync dead-letters`)",
             ", ".join(str(cycle_id) for cycle_id in blocked),
         )
+
+
+@cache
+def _say_no_feeds_once() -> None:
+    """Warn, once per worker process, that its pulls pull nothing: the feeds are read from
+    the worker's own settings, so a worker started without them skips every pull."""
+    log.warning(
+        "no pull: this worker names no feed (ARMS_SYNC_PROBATION_FEED, ARMS_SYNC_POLICE_FEED), "
+        "so its pulls start no cycle; set them on every worker if this deployment pulls"
+    )
 
 
 @celery_task(TASK_DELIVER_OUTBOXES)

@@ -76,19 +76,27 @@ def test_each_pull_names_the_blocked_cycle_and_the_next_pull_after_abandoning_st
             service.close()
 
 
-def test_a_pull_with_no_feeds_configured_starts_no_cycle(
-    fresh_postgres_url: str, broker: str, monkeypatch: pytest.MonkeyPatch
+def test_a_pull_with_no_feeds_configured_starts_no_cycle_and_says_so_once(
+    fresh_postgres_url: str,
+    broker: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A deployment that only delivers names no feed: its pull beat decides nothing."""
+    """A deployment that only delivers names no feed: its pull beat decides nothing, and a
+    worker started without the feeds it was meant to have says so in its log."""
     app = service_app(fresh_postgres_url)
     settings = load_worker_settings(database_url=fresh_postgres_url, broker_url=broker)
     assert settings.feeds() == {}
     celery_app = create_app(settings)
     monkeypatch.setattr(tasks, "_SERVICES", {})  # this process plays the worker
+    tasks._say_no_feeds_once.cache_clear()
     try:
-        tasks._pull(celery_app)
-        tasks._pull(celery_app)
+        with caplog.at_level(logging.WARNING, logger="workers.tasks"):
+            tasks._pull(celery_app)
+            tasks._pull(celery_app)
         assert cycles_recorded(app) == 0
+        [warning] = [r.getMessage() for r in caplog.records if r.name == "workers.tasks"]
+        assert warning.startswith("no pull: this worker names no feed (ARMS_SYNC_PROBATION_FEED")
     finally:
         for service, _ in tasks._SERVICES.values():
             service.close()
