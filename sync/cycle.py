@@ -32,12 +32,13 @@ from sync.core.duplicates import REVIEW_KINDS
 from sync.core.notices import Notice
 from sync.core.policy import PolicySettings
 from sync.core.records import Agency, Override, Owner, RecordRef
-from sync.crypto.keys import Party
+from sync.crypto.keys import Party, no_keys_sentence
 from sync.errors import (
     ArmsSyncError,
     CryptoError,
     GatewayError,
     InputRefused,
+    KeyError_,
     StalePass,
     UsageError,
 )
@@ -197,6 +198,7 @@ def run_cycle(
     naming no record (a terminal's status line).
     """
     require_policy_as_recorded(app)  # before anything is read
+    require_agency_keys(app)
     processes = app.settings.validation_processes
     with (
         paused_garbage_collection(),
@@ -364,6 +366,21 @@ def require_policy_as_recorded(app: App) -> None:
     """Refuse a policy version edited under an id the latest run recorded with other content
     (it would relabel past decisions); the one sentence says what to do."""
     require_same_versions(app.policy.policies, app.ledger.recorded_policy_versions())
+
+
+def require_agency_keys(app: App) -> None:
+    """Refuse, before any feed is read, a key ring holding the keys of neither agency (a
+    hub's keys alone): no notice could ever be sealed, and the pass would be refused
+    after both feeds were stored, naming one agency at a time. The one sentence names
+    both. A ring holding one agency's keys is taken: a deployment may bring the agencies
+    in one at a time, and a pass with notices to the other is refused then
+    (`sync.ledger.outbox.can_seal_to`)."""
+    keyring = app.keyring
+    if keyring is None:
+        return
+    missing = [Party(a.value) for a in Agency if not keyring.holds_keys_of(Party(a.value))]
+    if len(missing) == len(Agency):
+        raise KeyError_(no_keys_sentence(missing))
 
 
 def _iso(day: date | None) -> str | None:

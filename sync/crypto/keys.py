@@ -49,6 +49,16 @@ class KeyStatus(StrEnum):
     REVOKED = "revoked"
 
 
+def no_keys_sentence(parties: list[Party]) -> str:
+    """That `parties` have no keys in the ring, and the import that mends it for each."""
+    names = " and ".join(party.value for party in parties)
+    verb, its = ("has", "its") if len(parties) == 1 else ("have", "their")
+    imports = " and ".join(f"`arms-sync keys import --party {p.value} RING`" for p in parties)
+    return (
+        f"{names} {verb} no keys in this key ring; import {its} current public keys with {imports}."
+    )
+
+
 def key_id_of(raw_public_key: bytes) -> str:
     """Key id: the first 16 bytes of SHA-256 of the raw public key, as hex."""
     return hashlib.sha256(raw_public_key).digest()[:KEY_ID_BYTES].hex()
@@ -113,11 +123,11 @@ class KeyRing:
                 f"{party} has no active {use.in_words} key; rotate to make one with "
                 f"`arms-sync keys rotate --party {party.value}`."
             )
-        held = any(info.party is party for info in self.keys)
-        lacking = f"no active {use.in_words} key" if held else "no keys"
+        if not self.holds_keys_of(party):
+            raise KeyError_(no_keys_sentence([party]))
         raise KeyError_(
-            f"{party} has {lacking} in this key ring; import its current public keys with "
-            f"`arms-sync keys import --party {party.value} RING`."
+            f"{party} has no active {use.in_words} key in this key ring; import its current "
+            f"public keys with `arms-sync keys import --party {party.value} RING`."
         )
 
     def holds_keys_of(self, party: Party) -> bool:

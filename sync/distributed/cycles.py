@@ -17,7 +17,7 @@ from datetime import date
 from sqlalchemy import select
 
 from sync.app import App
-from sync.cycle import require_policy_as_recorded
+from sync.cycle import require_agency_keys, require_policy_as_recorded
 from sync.distributed.status import open_cycle_ids
 from sync.distributed.work import (
     CYCLE_RUNNING,
@@ -72,6 +72,7 @@ def start_cycle(
     """
     require_postgresql(app)
     require_policy_as_recorded(app)
+    require_agency_keys(app)
     now = app.clock()
     sources = json.dumps({"feeds": dict(feeds), "deliver": dict(deliver)}, sort_keys=True)
     with app.ledger.engine.begin() as conn:

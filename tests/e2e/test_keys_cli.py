@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -189,7 +190,9 @@ def test_generating_if_missing_leaves_a_party_whose_public_keys_were_imported(
     assert (hub / "ring.json").read_bytes() == ring
 
 
-def test_a_run_whose_ring_lacks_an_agency_says_to_import_its_keys(tmp_path: Path) -> None:
+def test_a_run_whose_ring_lacks_both_agencies_names_both_before_reading_a_feed(
+    tmp_path: Path,
+) -> None:
     hub = tmp_path / "hub"
     run_cli("keys", "generate", "--party", "hub", "--dir", str(hub), cwd=tmp_path)
     feeds = [str(path) for path in write_feeds(tmp_path)]
@@ -205,8 +208,13 @@ def test_a_run_whose_ring_lacks_an_agency_says_to_import_its_keys(tmp_path: Path
         check=False,
     )
     assert result.returncode == 2
-    assert "keys import --party" in result.stderr
-    assert "rotate" not in result.stderr
+    assert result.stderr == (
+        "Error: Probation and police have no keys in this key ring; import their current "
+        "public keys with `arms-sync keys import --party probation RING` and "
+        "`arms-sync keys import --party police RING`.\n"
+    )
+    with sqlite3.connect(tmp_path / "arms-sync.db") as ledger:
+        assert ledger.execute("SELECT count(*) FROM records").fetchone() == (0,)
 
 
 def test_revoking_an_unknown_key_is_refused(runner: CliRunner, key_dir: Path) -> None:
