@@ -40,7 +40,7 @@ from sync.crypto.keys import KeyRing, Party
 from sync.errors import ConfigurationError
 from sync.gateway_clients import GatewayClients, build_gateway_client
 from sync.ledger.codec import CipherCodec
-from sync.ledger.data_key import bind_data_key, ledger_key_file
+from sync.ledger.data_key import GIVE_THE_LEDGER_S_KEY, bind_data_key, ledger_key_file
 from sync.ledger.location import (
     is_memory_database,
     ledger_place,
@@ -217,17 +217,19 @@ class App:
         path = self._data_key_file(engine)
         if path is None:
             return "a key made for this process"
-        if self.settings.at_rest_key_file is not None:
+        from_directory = self.settings.at_rest_key_file is None
+        if not from_directory:
             chosen = f"the one in {path.name} (ARMS_SYNC_AT_REST_KEY_FILE)"
         elif self._data_key_directory() is not None:
-            chosen = "the key directory's data key, which is taken before a file beside the ledger"
+            chosen = "the key directory's data key"
         else:
             return f"the one in {path.name} beside it"
         local = local_key_file(engine)
         if local is None or local == path or not local.exists():
-            return chosen
+            return f"{chosen}; {GIVE_THE_LEDGER_S_KEY}"
+        taken_first = ", which is taken before a file beside the ledger" if from_directory else ""
         return (
-            f"{chosen}; if {local.name} beside it is its key, point "
+            f"{chosen}{taken_first}; if {local.name} beside it is its key, point "
             "ARMS_SYNC_AT_REST_KEY_FILE at that file"
         )
 

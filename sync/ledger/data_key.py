@@ -43,6 +43,12 @@ KEY_CHECK_KIND = "key_check"
 KEY_CHECK_TEXT = "arms-sync ledger at-rest key v1"
 AEAD_CHECK = "at_rest_aead_check"
 AEAD_CHECK_FIELD = "ledger_meta/at_rest_aead_check/value"
+# What a refusal of the ledger's key asks for: the key it was made with, from either place
+# (a ledger first run with `run --keys DIR` was keyed by that directory's data key).
+GIVE_THE_LEDGER_S_KEY = (
+    "give the key the ledger was made with: its key directory in ARMS_SYNC_KEYS_DIR "
+    "(as `run --keys DIR` gave it), or its key file in ARMS_SYNC_AT_REST_KEY_FILE"
+)
 _REASON_TABLES = (manual_links, flag_acts, review_items, schema.overrides)
 
 
@@ -110,8 +116,7 @@ def ledger_key_file(engine: Engine, path: Path, place: str) -> FieldCipher:
     if encrypted:
         raise ConfigurationError(
             f"The ledger {place} holds encrypted data but its at-rest key file {path} "
-            "is missing; restore it, or give the ledger's key with ARMS_SYNC_KEYS_DIR or "
-            "ARMS_SYNC_AT_REST_KEY_FILE."
+            f"is missing; {GIVE_THE_LEDGER_S_KEY}, or restore that file from a backup."
         )
     try:
         return FieldCipher(create_data_key_file(path))

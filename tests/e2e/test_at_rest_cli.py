@@ -155,6 +155,24 @@ def test_a_key_directory_given_to_a_ledger_keyed_beside_it_names_the_file_to_poi
     assert arms_sync("export", "links", cwd=tmp_path, env=env).stdout
 
 
+def test_a_ledger_keyed_by_run_keys_asks_for_that_key_directory_not_a_file_it_never_had(
+    tmp_path: Path,
+) -> None:
+    keys = str(tmp_path / "keys")
+    for party in ("hub", "probation", "police"):
+        arms_sync("keys", "generate", "--party", party, "--dir", keys, cwd=tmp_path)
+    arms_sync(*run_args(*write_feeds(tmp_path)), "--keys", keys, cwd=tmp_path)
+    assert not (tmp_path / KEY_FILE).exists()
+    line = refusal(arms_sync("export", "links", cwd=tmp_path, check=False))
+    assert line == (
+        f"Error: The ledger file {LEDGER} holds encrypted data but its at-rest key file "
+        f"{KEY_FILE} is missing; give the key the ledger was made with: its key directory "
+        "in ARMS_SYNC_KEYS_DIR (as `run --keys DIR` gave it), or its key file in "
+        "ARMS_SYNC_AT_REST_KEY_FILE, or restore that file from a backup."
+    )
+    assert arms_sync("export", "links", cwd=tmp_path, env={"ARMS_SYNC_KEYS_DIR": keys}).stdout
+
+
 def test_subject_ids_are_keyed_per_deployment(tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
