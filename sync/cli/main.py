@@ -26,7 +26,6 @@ VARIABLE_PREFIX = "ARMS_SYNC_"
 TEST_VARIABLE_PREFIX = "ARMS_SYNC_TEST_"  # the test suite's own (its databases)
 # Read by name rather than as settings: the settings file, tracebacks, test-only tasks.
 OTHER_VARIABLES = frozenset({"ARMS_SYNC_CONFIG", DEBUG_VARIABLE, "ARMS_SYNC_WORKER_TEST_TASKS"})
-SPELT_ALIKE = 0.8  # how alike (difflib's ratio) a misspelt variable and the one meant are
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 # Click 8.2+ raises this for a group given without a command, its message being the
@@ -138,9 +137,8 @@ def _unknown(given: set[str]) -> set[str]:
 
 def _meant(name: str) -> str:
     """`(did you mean ARMS_SYNC_KEYS_DIR?)` when one known variable is spelt much alike."""
-    from difflib import get_close_matches
-
     from sync.settings import Settings
+    from sync.wording import did_you_mean
     from workers.settings import WorkerSettings
 
     known = {
@@ -149,9 +147,7 @@ def _meant(name: str) -> str:
         | _variables_of(Settings.model_fields)
         | _variables_of(WorkerSettings.model_fields)
     }
-    wanted = name.upper().removeprefix(VARIABLE_PREFIX)
-    close = get_close_matches(wanted, sorted(known), n=1, cutoff=SPELT_ALIKE)
-    return f" (did you mean {VARIABLE_PREFIX}{close[0]}?)" if close else ""
+    return did_you_mean(name.upper(), known, VARIABLE_PREFIX)
 
 
 def _variables_of(fields: Iterable[str]) -> set[str]:

@@ -37,3 +37,16 @@ def test_noun_without_its_number() -> None:
 @given(st.integers(min_value=-5, max_value=10_000).filter(lambda n: n != 1))
 def test_only_one_is_singular(number: int) -> None:
     assert counted(number, "record") == f"{number} records"
+
+
+def test_a_name_spelt_much_like_a_known_one_is_suggested_with_its_prefix() -> None:
+    """Both the unknown variables and the settings file's keys are answered this way."""
+    from sync.wording import did_you_mean
+
+    assert did_you_mean("windw_days", {"window_days", "keys_dir"}) == (
+        " (did you mean window_days?)"
+    )
+    assert did_you_mean("ARMS_SYNC_KEYS_DRI", {"KEYS_DIR"}, "ARMS_SYNC_") == (
+        " (did you mean ARMS_SYNC_KEYS_DIR?)"
+    )
+    assert did_you_mean("broker_url", {"window_days", "keys_dir"}) == ""
