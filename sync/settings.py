@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -27,6 +28,7 @@ from pydantic_settings import (
 from sync.core.duplicates import DEFAULT_WINDOW_DAYS
 from sync.core.policy import DEFAULT_TRAINING_DATE, area_key
 from sync.errors import ConfigurationError
+from sync.wording import did_you_mean
 
 DEFAULT_DATABASE_URL = "sqlite:///arms-sync.db"
 DEFAULT_HOURS_PER_ASSESSMENT = 6.0
@@ -39,15 +41,51 @@ DEFAULT_HTTP_DEADLINE_SECONDS = 120.0
 DEFAULT_GATEWAY_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
+VARIABLE_PREFIX = "ARMS_SYNC_"
 NUMBER_TYPES = frozenset({int, float})
 UTF8_BOM = b"\xef\xbb\xbf"
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Where tomllib found a file not to be TOML, from the end of its message (never the
+# file's content, which the rest of the message may quote).
+TOML_PLACE = re.compile(r"\((at line \d+, column \d+|at end of document)\)$")
+WRITE_A_DATE = "write it as a date, YYYY-MM-DD"
+WRITE_A_WHOLE_NUMBER = "write a whole number"
+WRITE_A_NUMBER = "write a number"
+WRITE_TRUE_OR_FALSE = "write true or false"
+# Plain instructions in place of pydantic's wording, by the kind of its error.
+INSTRUCTIONS = {
+    **dict.fromkeys(("int_parsing", "int_type", "int_from_float"), WRITE_A_WHOLE_NUMBER),
+    **dict.fromkeys(("float_parsing", "float_type"), WRITE_A_NUMBER),
+    **dict.fromkeys(("bool_parsing", "bool_type"), WRITE_TRUE_OR_FALSE),
+    **dict.fromkeys(
+        ("date_parsing", "date_type", "date_from_datetime_parsing", "date_from_datetime_inexact"),
+        WRITE_A_DATE,
+    ),
+    **dict.fromkeys(("time_parsing", "time_type"), "write a time of day, HH:MM"),
+    "string_type": "write it as text, in quotes",
+    "path_type": "write a path, in quotes",
+}
+# A settings file is TOML, whose values have types: each kind of setting takes
+# only its own (a number in quotes, or 1 for true, would be a slip read as something else).
+FILE_KINDS: dict[frozenset[object], tuple[tuple[type, ...], str]] = {
+    frozenset({bool}): ((bool,), WRITE_TRUE_OR_FALSE),
+    frozenset({int}): ((int,), WRITE_A_WHOLE_NUMBER),
+    frozenset({float}): ((int, float), WRITE_A_NUMBER),
+}
+
+Namer = Callable[[str], str]
+# Where a setting's value in force came from (later ones win).
+FROM_FILE, FROM_ENV, GIVEN = "file", "environment", "given"
+
+
+def _kinds(annotation: object) -> frozenset[object]:
+    """The types a setting's type allows, None aside (`int | None` is `{int}`)."""
+    return frozenset(set(get_args(annotation)) - {type(None)} or {annotation})
 
 
 def _holds_a_number(annotation: object) -> bool:
     """Whether a setting's type is a number (`int`, `float`, or one of them or None)."""
-    kinds = set(get_args(annotation)) - {type(None)} or {annotation}
-    return kinds <= NUMBER_TYPES
+    return _kinds(annotation) <= NUMBER_TYPES
 
 
 def plain_date(value: object) -> object:
@@ -60,7 +98,7 @@ def plain_date(value: object) -> object:
         return value
     if isinstance(value, str) and ISO_DATE.fullmatch(value.strip()):
         return value.strip()
-    raise ValueError("write it as a date, YYYY-MM-DD")
+    raise ValueError(WRITE_A_DATE)
 
 
 def _check_area_code(area: str) -> None:
@@ -246,7 +284,15 @@ def read_toml_file(path: Path, what: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigurationError(f"The {what} {path} is not valid TOML.") from error
+        raise ConfigurationError(
+            f"The {what} {path} is not valid TOML{_toml_place(error)}."
+        ) from error
+
+
+def _toml_place(error: tomllib.TOMLDecodeError) -> str:
+    """` at line 3, column 14` (or ` at end of document`) where tomllib says; else ""."""
+    found = TOML_PLACE.search(str(error))
+    return f" {found.group(1)}" if found else ""
 
 
 def _settings_table(path: Path, data: dict[str, Any]) -> dict[str, Any]:
@@ -284,17 +330,44 @@ def blank_is_unset(value: object) -> object:
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Settings from a TOML file, the environment and explicit overrides (highest)."""
+    """Settings from a TOML file, the environment and explicit overrides (highest).
+
+    A refusal names where the bad value came from: the `ARMS_SYNC_` variable,
+    the settings file and its key, or the setting itself for an explicit value.
+    """
     from_file = read_toml(config_file) if config_file is not None else {}
     _refuse_secrets_in_file(from_file)
+    from_env = _from_environment()
+    given = given_values(overrides)
+    in_force = {**from_file, **from_env, **given}
+    sources = {
+        **dict.fromkeys(from_file, FROM_FILE),
+        **dict.fromkeys(from_env, FROM_ENV),
+        **dict.fromkeys(given, GIVEN),
+    }
+    if config_file is not None:
+        _refuse_unknown_keys(config_file, from_file)
+        _refuse_misread_types(config_file, _from(FROM_FILE, in_force, sources))
+    try:
+        return Settings(**in_force)
+    except ValidationError as error:
+        raise invalid_setting(error, _named_by_source(config_file, sources)) from error
+
+
+def _from(source: str, values: dict[str, Any], sources: dict[str, str]) -> dict[str, Any]:
+    """The values in force that `source` gave."""
+    return {key: value for key, value in values.items() if sources[key] == source}
+
+
+def _from_environment() -> dict[str, Any]:
+    """The settings the `ARMS_SYNC_` variables give, checked and named as variables."""
     try:
         env_only = Settings()
-        merged = {**from_file, **_explicit_env(env_only), **given_values(overrides)}
-        return Settings(**merged)
     except ValidationError as error:
-        raise invalid_setting(error) from error
+        raise invalid_setting(error, variable_named) from error
     except SettingsError as error:
         raise unreadable_setting(error) from error
+    return {name: getattr(env_only, name) for name in env_only.model_fields_set}
 
 
 def _refuse_secrets_in_file(from_file: dict[str, Any]) -> None:
@@ -307,18 +380,74 @@ def _refuse_secrets_in_file(from_file: dict[str, Any]) -> None:
         )
 
 
-def invalid_setting(error: ValidationError) -> ConfigurationError:
-    """One clear error naming the first invalid setting and why (never the value given)."""
-    field, kind, reason = first_problem(error)
-    if kind == "extra_forbidden":
-        return ConfigurationError(
-            f"The settings file names {field}, which it cannot hold: "
+def _refuse_unknown_keys(path: Path, from_file: dict[str, Any]) -> None:
+    """Refuse a key no setting reads (misspelt, or a worker's), suggesting one spelt alike.
+
+    A secret may be suggested too: the file is then refused for holding it, which
+    says where it goes.
+    """
+    unknown = sorted(set(from_file) - set(Settings.model_fields))
+    if unknown:
+        meant = did_you_mean(unknown[0], Settings.model_fields)
+        raise ConfigurationError(
+            f"The settings file {path} names {unknown[0]}, which it cannot hold{meant}: "
             "config/arms-sync.example.toml lists what it can, and the background "
             "workers' own settings are ARMS_SYNC_ environment variables only."
         )
+
+
+def _refuse_misread_types(path: Path, from_file: dict[str, Any]) -> None:
+    """Refuse a file's switch that is not `true` or `false`, or number that is not a number.
+
+    TOML has types: `"yes"` or `1` for a switch, or `"180"` for a number, is a slip
+    that would otherwise be read as something else. (Dates are checked by
+    `plain_date`; text and paths are not taken from numbers or switches anyway.)
+    """
+    for key, value in from_file.items():
+        kind = FILE_KINDS.get(_kinds(Settings.model_fields[key].annotation))
+        if kind is not None and not _of_kind(value, kind[0]):
+            raise ConfigurationError(f"Setting {_file_key_named(path, key)} is invalid: {kind[1]}.")
+
+
+def _of_kind(value: object, accepted: tuple[type, ...]) -> bool:
+    """Whether `value` is one of the `accepted` types; true or false is no number."""
+    return isinstance(value, accepted) and (bool in accepted or not isinstance(value, bool))
+
+
+def _named_by_source(path: Path | None, sources: dict[str, str]) -> Namer:
+    """How a refusal names a setting: its variable when the environment gave it, the
+    settings file's key when the file did, else (given explicitly) the setting."""
+
+    def named(where: str) -> str:
+        source = sources.get(where.partition(".")[0])
+        if source == FROM_ENV:
+            return variable_named(where)
+        return _file_key_named(path, where) if source == FROM_FILE else where
+
+    return named
+
+
+def variable_named(where: str) -> str:
+    """The `ARMS_SYNC_` variable of a setting: `ARMS_SYNC_TRAINING_DATES at NW` for a
+    part of one (`training_dates.NW`)."""
+    field, _, part = where.partition(".")
+    variable = f"{VARIABLE_PREFIX}{field.upper()}"
+    return f"{variable} at {part}" if part else variable
+
+
+def _file_key_named(path: Path | None, where: str) -> str:
+    """A settings file's key, and the file."""
+    return f"{where} in the settings file {path}"
+
+
+def invalid_setting(error: ValidationError, named: Namer = str) -> ConfigurationError:
+    """One clear error naming the first invalid setting (as `named` calls it) and why,
+    in a plain instruction where there is one; never the value given."""
+    field, kind, reason = first_problem(error)
     if not field:  # a rule between settings: its reason names them
         return ConfigurationError(f"{reason}.")
-    return ConfigurationError(f"Setting {field} is invalid: {reason}.")
+    instruction = INSTRUCTIONS.get(kind, reason)
+    return ConfigurationError(f"Setting {named(field)} is invalid: {instruction}.")
 
 
 def first_problem(error: ValidationError) -> tuple[str, str, str]:
@@ -333,7 +462,7 @@ def unreadable_setting(error: SettingsError) -> ConfigurationError:
     """One clear error naming an environment setting whose text cannot be parsed at all
     (a list or table that is not JSON), never the value given."""
     found = _SETTINGS_ERROR_FIELD.search(str(error))
-    name = f"ARMS_SYNC_{found.group(1).upper()}" if found else "an ARMS_SYNC_ variable"
+    name = variable_named(found.group(1)) if found else "an ARMS_SYNC_ variable"
     return ConfigurationError(f"Setting {name} cannot be read: a list or table must be JSON.")
 
 
@@ -343,7 +472,3 @@ _SETTINGS_ERROR_FIELD = re.compile(r'field "([a-z_]+)"')
 def given_values(values: dict[str, Any]) -> dict[str, Any]:
     """The values actually given: None stands for "not given" and is left out."""
     return {key: value for key, value in values.items() if value is not None}
-
-
-def _explicit_env(settings: Settings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in settings.model_fields_set}

@@ -8,6 +8,7 @@ The service's own settings (keys, policy dates, report folder) stay in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from sync.settings import (
     given_values,
     invalid_setting,
     load_settings,
+    variable_named,
 )
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
@@ -122,11 +124,24 @@ class WorkerSettings(BaseSettings):
 
 
 def load_worker_settings(**overrides: Any) -> WorkerSettings:
-    """Worker settings from the environment and explicit values, as one clear error if wrong."""
+    """Worker settings from the environment and explicit values, as one clear error if wrong.
+
+    The error names a value from the environment by its variable (`ARMS_SYNC_CONCURRENCY`).
+    """
+    given = given_values(overrides)
     try:
-        return WorkerSettings(**given_values(overrides))
+        return WorkerSettings(**given)
     except ValidationError as error:
-        raise invalid_setting(error) from error
+        raise invalid_setting(error, _named_by_source(set(given))) from error
+
+
+def _named_by_source(given: set[str]) -> Callable[[str], str]:
+    """How a refusal names a worker setting: as given explicitly, else as its variable."""
+
+    def named(where: str) -> str:
+        return where if where.partition(".")[0] in given else variable_named(where)
+
+    return named
 
 
 def app_settings(settings: WorkerSettings) -> Settings:

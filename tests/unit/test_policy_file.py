@@ -90,7 +90,7 @@ def test_a_later_version_is_read_with_its_effective_date(tmp_path: Path) -> None
             ' { rule = "NONE-NOT-IN-SCOPE", owner = "none" }]\n',
             "cannot be used: policy p names the rule PROB-SEXUAL twice.",
         ),
-        ("[[version]\n", "is not valid TOML."),
+        ("[[version]\n", "is not valid TOML at line 1, column 10."),
         ("", "is invalid at version: Field required."),
     ],
 )
