@@ -25,6 +25,12 @@ DB_HELP = (
     "Ledger URL (default: ARMS_SYNC_DATABASE_URL, else the settings file, "
     "else SQLite arms-sync.db here)."
 )
+# `worker` and `beat` run on the shared ledger only, so they have no SQLite default.
+SHARED_LEDGER_COMMANDS = frozenset({"worker", "beat"})
+SHARED_DB_HELP = (
+    "The shared ledger's postgresql:// URL (default: ARMS_SYNC_DATABASE_URL, else the "
+    "settings file)."
+)
 CONFIG_HELP = "Settings file (TOML; default: ARMS_SYNC_CONFIG)."
 NEARER_WINS = " Given after the command, it wins over one given before."
 CONFIG_PATH = click.Path(dir_okay=False, path_type=Path)
@@ -146,7 +152,7 @@ def _take_config(ctx: click.Context, _param: click.Parameter, value: Path | None
         ctx.ensure_object(CliState).config = value
 
 
-def common_options() -> list[click.Option]:
+def common_options(db_help: str = DB_HELP) -> list[click.Option]:
     """Fresh `--db` and `--config` options for one command."""
     return [
         CommonOption(
@@ -154,7 +160,7 @@ def common_options() -> list[click.Option]:
             metavar="URL",
             expose_value=False,
             callback=_take_db,
-            help=DB_HELP + NEARER_WINS,
+            help=db_help + NEARER_WINS,
         ),
         CommonOption(
             ["--config"],
@@ -173,7 +179,8 @@ def attach_common_options(command: click.Command) -> None:
     """Give `command` and every command under it `--db` and `--config`, once each."""
     clashing = [p for p in command.params if COMMON_FLAGS & set(p.opts)]
     if not clashing:
-        command.params.extend(common_options())
+        shared = command.name in SHARED_LEDGER_COMMANDS
+        command.params.extend(common_options(SHARED_DB_HELP if shared else DB_HELP))
     elif not all(isinstance(param, CommonOption) for param in clashing):
         raise RuntimeError(f"The command {command.name} defines --db or --config of its own.")
     if isinstance(command, click.Group):

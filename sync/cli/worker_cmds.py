@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -183,7 +184,8 @@ def run_distributed(
     problem = broker_problem(celery_app)
     if problem is not None:
         raise ArmsSyncError(
-            f"The broker cannot be reached ({problem}); start it, or check ARMS_SYNC_BROKER_URL."
+            f"The broker{_broker_place(settings.broker_url)} cannot be reached ({problem}); "
+            "start it, or check ARMS_SYNC_BROKER_URL."
         )
     started = start_next_cycle(app, feeds, settings.gateways(), as_of)
     if started is None:
@@ -262,6 +264,12 @@ def _still_ahead(moment: datetime | None, now: datetime) -> datetime | None:
     return aware if aware is not None and aware > now else None
 
 
+def _broker_place(url: str) -> str:
+    """` at HOST:PORT` as the broker URL writes them (never its password), or ""."""
+    place = urlsplit(url).netloc.rpartition("@")[2]
+    return f" at {place}" if place else ""
+
+
 def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
     """What `status` shows (queues, agencies, dead letters, open cycles) and the problems."""
     from workers.app import create_app, queue_depths_or_problem
@@ -274,7 +282,10 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
         depths, unreachable = queue_depths_or_problem(create_app(settings))
         broker = BROKER_REACHABLE if unreachable is None else BROKER_UNREACHABLE
         if unreachable is not None:
-            problems.append(f"the broker cannot be reached ({unreachable})")
+            problems.append(
+                f"the broker{_broker_place(settings.broker_url)} cannot be reached "
+                f"({unreachable}); start it, or check ARMS_SYNC_BROKER_URL"
+            )
     agencies = _agency_status(state.app, settings, problems)
     letters = list_dead_letters(engine)
     if letters:

@@ -140,6 +140,16 @@ def _error_code(body: bytes) -> str:
     return ""
 
 
+def _credentials_refused(agency: str) -> str:
+    """That `agency`'s gateway refused the hub's client id and secret, and where they are set."""
+    own = f"ARMS_SYNC_{agency.upper()}_GATEWAY_CLIENT_"
+    return (
+        f"the {agency} gateway refused the client credentials; check the hub's client id and "
+        f"secret for it ({own}ID and {own}SECRET, else ARMS_SYNC_GATEWAY_CLIENT_ID and "
+        "ARMS_SYNC_GATEWAY_CLIENT_SECRET)."
+    )
+
+
 def _parse_page(document: dict[str, Any]) -> FeedPage:
     envelope, cursor, more = document.get("envelope"), document.get("next"), document.get("more")
     if not isinstance(cursor, str) or not isinstance(more, bool):
@@ -360,9 +370,7 @@ class GatewayClient:
                 document = self._attempt("POST", TOKEN_PATH, headers, None, None, form=form)
                 return _parse_token(document)
             except _UnauthorizedError:
-                raise PermanentGatewayError(
-                    f"the {self.agency} gateway refused the client credentials."
-                ) from None
+                raise PermanentGatewayError(_credentials_refused(str(self.agency))) from None
             except _TransientError as transient:
                 failures += 1
                 self._wait_or_give_up("POST", TOKEN_PATH, transient, failures)

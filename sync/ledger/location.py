@@ -24,6 +24,7 @@ from sync.errors import ArmsSyncError, ConfigurationError, LedgerError
 PSYCOPG_DRIVER = "postgresql+psycopg"
 PLAIN_POSTGRES_SCHEMES = frozenset({"postgresql", "postgres"})
 USABLE = "use sqlite:///FILE or postgresql://HOST/NAME"
+USABLE_BACKENDS = frozenset({"sqlite", "postgresql"})
 SQLITE_NOT_A_DATABASE = "SQLITE_NOTADB"
 SQLITE_CANNOT_OPEN = "SQLITE_CANTOPEN"
 SQLITE_READ_ONLY = "SQLITE_READONLY"  # and its variants (_DIRECTORY, _DBMOVED, …)
@@ -88,6 +89,10 @@ def unusable_url(url: URL, error: Exception) -> ConfigurationError:
         return ConfigurationError(
             f"The ledger URL names a kind of database arms-sync cannot use "
             f"({url.drivername}); {USABLE}."
+        )
+    if isinstance(error, ImportError) and url.get_backend_name() not in USABLE_BACKENDS:
+        return ConfigurationError(
+            f"A ledger is kept in SQLite or PostgreSQL, not {url.get_backend_name()}; {USABLE}."
         )
     if isinstance(error, ImportError):
         return ConfigurationError(

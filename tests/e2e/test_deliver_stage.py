@@ -279,7 +279,10 @@ def test_a_gateway_refusing_the_hub_leaves_its_batches_to_the_delivery_beat(
         "failed": 1,
         "pending": waiting_before,
         "refused": "PermanentGatewayError",
-        "failure": "the probation gateway refused the client credentials.",
+        "failure": "the probation gateway refused the client credentials; check the hub's "
+        "client id and secret for it (ARMS_SYNC_PROBATION_GATEWAY_CLIENT_ID and "
+        "ARMS_SYNC_PROBATION_GATEWAY_CLIENT_SECRET, else ARMS_SYNC_GATEWAY_CLIENT_ID and "
+        "ARMS_SYNC_GATEWAY_CLIENT_SECRET).",
     }
     assert cycle_status(app, cycle_id) == "succeeded"
     assert list_dead_letters(app.ledger.engine) == []

@@ -61,7 +61,10 @@ def test_a_broker_set_for_the_deployment_is_checked(
     report = json.loads(result.stdout)
     assert result.returncode == 1
     assert (report["broker"], report["queues"]) == ("unreachable", None)
-    assert report["problems"] == ["the broker cannot be reached (OperationalError)"]
+    assert report["problems"] == [
+        "the broker at 127.0.0.1:1 cannot be reached (OperationalError); start it, or check "
+        "ARMS_SYNC_BROKER_URL"
+    ]
 
 
 def test_a_feed_set_for_the_workers_makes_the_broker_checked(

@@ -25,4 +25,7 @@ def test_an_unreachable_broker_is_shown_as_such_and_is_a_problem(
     shown = result.stdout.splitlines()
     assert result.returncode == 1
     assert shown[0] == "queues: unreachable"
-    assert "problem: the broker cannot be reached (OperationalError)" in shown
+    assert (
+        "problem: the broker at 127.0.0.1:1 cannot be reached (OperationalError); start it, "
+        "or check ARMS_SYNC_BROKER_URL"
+    ) in shown

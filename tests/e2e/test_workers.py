@@ -829,7 +829,7 @@ def test_a_distributed_run_with_no_broker_says_so_and_records_no_cycle(
     feeds = run_args(Path(specs["probation"]), Path(specs["police"]))
     result = _cli_run(url, *feeds, "--distributed")
     assert result.returncode == 1
-    assert result.stderr.startswith("Error: The broker cannot be reached (")
+    assert result.stderr.startswith("Error: The broker at 127.0.0.1:1 cannot be reached (")
     assert result.stderr.endswith("); start it, or check ARMS_SYNC_BROKER_URL.\n")
     with service_app(url).ledger.engine.connect() as conn:
         assert conn.execute(select(tables_cycle.cycles)).first() is None

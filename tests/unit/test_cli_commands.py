@@ -34,6 +34,18 @@ def test_every_command_loads_and_takes_the_common_options_after_its_name() -> No
         assert all(isinstance(p, CommonOption) for p in command.params if "--db" in p.opts)
 
 
+@pytest.mark.parametrize(("name", "default"), [("worker", False), ("beat", False), ("run", True)])
+def test_only_commands_that_may_use_sqlite_offer_it_as_the_default_ledger(
+    name: str, default: bool
+) -> None:
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None
+    [db] = [param for param in command.params if "--db" in param.opts]
+    assert isinstance(db, click.Option)
+    assert ("else SQLite arms-sync.db here" in str(db.help)) is default
+    assert ("postgresql://" in str(db.help)) is not default
+
+
 def _options_without_help(command: click.Command, path: str) -> Iterator[str]:
     """`command option` for each visible option of `command` and its subcommands with no help."""
     if isinstance(command, click.Group):

@@ -110,6 +110,10 @@ def test_an_unknown_kind_of_database_and_a_missing_driver_are_told_apart() -> No
     assert str(unusable_url(url, no_driver)) == (
         f"The database driver for {PSYCOPG_DRIVER} ledger URLs is not installed; {USABLE}."
     )
+    mysql = parse_ledger_url("mysql://user:secret@h/ledger")
+    assert str(unusable_url(mysql, no_driver)) == (
+        f"A ledger is kept in SQLite or PostgreSQL, not mysql; {USABLE}."
+    )
     assert str(unusable_url(url, TypeError("x"))) == (
         f"The ledger URL has a setting arms-sync cannot use; {USABLE}."
     )
