@@ -37,6 +37,12 @@ class ArmsSyncError(Exception):
     exit_code = 1
 
 
+class Interrupted(ArmsSyncError):
+    """The operator interrupted a command (Ctrl-C); the message says what goes on."""
+
+    exit_code = 130  # 128 + SIGINT, as shells report an interrupted command
+
+
 class UsageError(ArmsSyncError):
     """Bad usage, configuration or unreadable input."""
 

@@ -19,7 +19,7 @@ import click
 
 from sync.cli.context import CONFIG_HELP, CONFIG_PATH, DB_HELP, CliState, LazyCommandsGroup
 from sync.cli.standard_output import StandardOutputFailure, mark_standard_output_failures
-from sync.errors import ArmsSyncError
+from sync.errors import ArmsSyncError, Interrupted
 
 DEBUG_VARIABLE = "ARMS_SYNC_DEBUG"
 VARIABLE_PREFIX = "ARMS_SYNC_"
@@ -28,6 +28,10 @@ TEST_VARIABLE_PREFIX = "ARMS_SYNC_TEST_"  # the test suite's own (its databases)
 OTHER_VARIABLES = frozenset({"ARMS_SYNC_CONFIG", DEBUG_VARIABLE, "ARMS_SYNC_WORKER_TEST_TASKS"})
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+INTERRUPTED = (
+    "Interrupted: what was stored before it is kept; run the command again to finish "
+    "(a run carries on from the feeds it had stored)."
+)
 # Click 8.2+ raises this for a group given without a command, its message being the
 # group's whole help; older versions print the help and exit 0 themselves.
 NO_COMMAND_ERROR: type[click.UsageError] | None = getattr(
@@ -174,6 +178,9 @@ def main(argv: list[str] | None = None) -> None:
     # psycopg warns of errors it ignored while ending a pipeline whose connection was lost:
     # a second line for a failure the command reports in its own sentence.
     logging.getLogger("psycopg").setLevel(logging.ERROR)
+    # SQLAlchemy's pool logs a cursor it could not close on a connection an interrupt or
+    # a lost server broke: the command says what went wrong in its own sentence.
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     if debugging:
         # ARMS_SYNC_DEBUG=1 shows tracebacks of unexpected failures to the operator who
         # asked. Only arms-sync's own loggers: libraries at DEBUG (SQLAlchemy's statement
@@ -185,9 +192,15 @@ def main(argv: list[str] | None = None) -> None:
         # (`ctx.exit(n)`, `--help`) instead of raising it; no command returns a value.
         outcome = cli.main(args=argv, prog_name="arms-sync", standalone_mode=False)
         sys.stdout.flush()  # a full disk under the last lines is refused here, not at exit
-    except click.Abort:
+    except click.Abort as error:
+        if isinstance(error.__context__, KeyboardInterrupt):
+            click.echo(INTERRUPTED, err=True)
+            sys.exit(Interrupted.exit_code)
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_FAILURE)
+    except Interrupted as error:
+        click.echo(capitalised(str(error)), err=True)
+        sys.exit(error.exit_code)
     except click.ClickException as error:
         click.echo(f"Error: {one_sentence(error)}", err=True)
         sys.exit(EXIT_USAGE if isinstance(error, click.UsageError) else error.exit_code)

@@ -45,7 +45,7 @@ from sync.distributed.work import (
     list_dead_letters,
     retry_dead_letter,
 )
-from sync.errors import ArmsSyncError, UsageError
+from sync.errors import ArmsSyncError, Interrupted, UsageError
 from sync.gateway_clients import check_gateway_url
 from sync.ledger import schema
 from sync.ledger.moments import as_utc, iso_utc
@@ -197,6 +197,29 @@ def run_distributed(
         )
     cycle_id, refs = started
     send(celery_app, refs)
+    try:
+        progress = _wait_for_cycle(app, celery_app, settings, cycle_id, timeout_seconds)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"Stopped waiting: cycle {cycle_id} goes on in the workers; see `arms-sync status`."
+        ) from None
+    summary = stored_summary(app, progress.run_id)
+    summary.delivered.update(cycle_deliveries(app.ledger.engine, cycle_id))
+    summary.delivery_errors.update(cycle_delivery_errors(app.ledger.engine, cycle_id))
+    return summary
+
+
+def _wait_for_cycle(
+    app: App,
+    celery_app: Any,
+    settings: WorkerSettings,
+    cycle_id: int,
+    timeout_seconds: float | None,
+) -> CycleProgress:
+    """Show the cycle's progress until it finishes, re-dispatching what is owed; refused
+    in one sentence when it is blocked, abandoned or out of time."""
+    from workers.app import send
+
     deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     with _progress() as show:
         while True:
@@ -218,10 +241,7 @@ def run_distributed(
                 raise ArmsSyncError(f"Cycle {cycle_id} did not finish in time; it continues.")
             send(celery_app, dispatch_pending(app.ledger.engine, settings.rules, app.clock()))
             time.sleep(WAIT_POLL_SECONDS)
-    summary = stored_summary(app, progress.run_id)
-    summary.delivered.update(cycle_deliveries(app.ledger.engine, cycle_id))
-    summary.delivery_errors.update(cycle_delivery_errors(app.ledger.engine, cycle_id))
-    return summary
+    return progress
 
 
 @contextmanager

@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import os
 import select
+import signal
 import threading
 import time
 from collections import deque
@@ -101,7 +102,11 @@ def end_with_parent(parent_pid: int) -> None:
     A run that is killed cannot stop its workers, and they would wait for work
     for ever (each holds the writing end of its own task queue, and the
     forkserver stays while they live). A thread watches the parent instead.
+    Ctrl-C on a terminal reaches every process of the command: a worker ignores
+    it, since the parent stops the pool (or, gone, is seen gone by the watch),
+    rather than print a traceback of its own.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(
         target=_exit_when_gone, args=(parent_pid,), name="parent-watch", daemon=True
     ).start()

@@ -1,8 +1,9 @@
 """Run records: their statuses and kinds, and recording in-process runs whose process died.
 
 A run is `running` until its outcome is recorded: `succeeded`, `partial` (a
-gateway let it down), `failed` (it raised), `interrupted` (its process was
-killed, lost its machine or ran out of memory before it could say), or
+gateway let it down), `failed` (it raised), `interrupted` (the operator
+interrupted it with Ctrl-C, or its process was killed, lost its machine or ran
+out of memory before it could say), or
 `abandoned` (a distributed cycle given up by an operator before its commit). Only
 in-process runs (`run`, and the run each reconcile act starts) are ever found
 interrupted: they hold a liveness lock for their life (`run_locks`). A

@@ -47,6 +47,7 @@ from sync.ledger.run_locks import HeldRunLock, run_locks_for
 from sync.ledger.runs import (
     KIND_IN_PROCESS,
     RUN_FAILED,
+    RUN_INTERRUPTED,
     RUN_PARTIAL,
     RUN_SUCCEEDED,
     insert_run,
@@ -280,6 +281,9 @@ class Ledger:
         run_id = self.start_run(as_of, clock())
         try:
             yield run_id
+        except KeyboardInterrupt:
+            self._record_interrupt(run_id, failure_summary or {}, clock())
+            raise
         except BaseException:
             self._record_failure(run_id, failure_summary or {}, clock())
             raise
@@ -289,9 +293,9 @@ class Ledger:
     def _record_failure(self, run_id: int, summary: Mapping[str, Any], now: datetime) -> None:
         """Record a run as failed; if even that fails, say so and let the first error go on.
 
-        The first error is the one the operator must be told (an interrupt, a full
-        disk). A run left `running` is recorded as interrupted by the next run, once
-        its liveness lock is let go.
+        The first error is the one the operator must be told (a full disk, a lost
+        database). A run left `running` is recorded as interrupted by the next run,
+        once its liveness lock is let go.
         """
         try:
             self.finish_run(run_id, RUN_FAILED, summary, now)
@@ -301,6 +305,17 @@ class Ledger:
                 "as interrupted",
                 run_id,
                 type(error).__name__,
+            )
+
+    def _record_interrupt(self, run_id: int, summary: Mapping[str, Any], now: datetime) -> None:
+        """Record a run the operator interrupted (Ctrl-C) as interrupted. If the interrupt
+        left the database unable to take that now, the next run records it so: nothing
+        for the operator to do, so nothing is said but at debug level."""
+        try:
+            self.finish_run(run_id, RUN_INTERRUPTED, summary, now)
+        except SQLAlchemyError as error:
+            log.debug(
+                "run %d: interrupted, recorded by the next run (%s)", run_id, type(error).__name__
             )
 
     def release_run(self, run_id: int) -> None:

@@ -1,7 +1,9 @@
-"""`arms-sync run` killed with SIGKILL mid-run: the next `run` records it as interrupted.
+"""`arms-sync run` killed with SIGKILL mid-run: the next `run` records it as interrupted;
+interrupted with Ctrl-C (SIGINT to its process group, as a terminal sends it): it records
+itself so, and says so in one sentence.
 
-The killed run pulls its probation feed from a "gateway" that accepts the
-connection and never answers, so the run is certainly in flight when it dies.
+The run pulls a feed from a "gateway" that accepts the connection and never
+answers, so the run is certainly in flight when it is stopped.
 """
 
 from __future__ import annotations
@@ -133,3 +135,52 @@ def test_a_run_killed_mid_pull_is_recorded_interrupted_by_the_next_run(
 
     assert _statuses(ledger_url) == ["interrupted", "succeeded"]
     assert sorted(path.name for path in tmp_path.glob("*.lock")) == []
+
+
+def _interruptible(arguments: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """The command in a process group of its own that takes Ctrl-C as a terminal's would
+    (a test runner started in the background may have been told to ignore it)."""
+    return subprocess.Popen(
+        [*CLI, *arguments],
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+    )
+
+
+def test_a_run_interrupted_with_ctrl_c_records_itself_so_and_says_it_in_one_sentence(
+    ledger_url: str, tmp_path: Path, silent_gateway: str
+) -> None:
+    keys = tmp_path / "keys"
+    make_keys(keys)
+    env = {
+        "ARMS_SYNC_KEYS_DIR": str(keys),
+        "ARMS_SYNC_GATEWAY_CLIENT_SECRET": CLIENT_SECRET,
+        "ARMS_SYNC_HTTP_TIMEOUT_SECONDS": "600",
+        "ARMS_SYNC_VALIDATION_PROCESSES": "2",
+    }
+    probation = _feed(tmp_path / "probation.jsonl", "probation")
+    feeds = ["--probation-feed", str(probation), "--police-feed", silent_gateway]
+    interrupted = _interruptible(
+        ["--db", ledger_url, "run", *feeds, "--as-of", AS_OF], tmp_path, env
+    )
+    try:
+        _wait_for(lambda: _statuses(ledger_url) == ["running"], "the run's start")
+        time.sleep(1.0)  # into the pull that never ends
+        os.killpg(interrupted.pid, signal.SIGINT)
+        _, said = interrupted.communicate(timeout=WAIT_SECONDS)
+    finally:
+        if interrupted.poll() is None:
+            os.killpg(interrupted.pid, signal.SIGKILL)
+    assert interrupted.returncode == 130
+    assert said.strip().splitlines()[-1] == (
+        "Interrupted: what was stored before it is kept; run the command again to finish "
+        "(a run carries on from the feeds it had stored)."
+    )
+    assert "Traceback" not in said
+    assert "Error" not in said
+    assert _statuses(ledger_url) == ["interrupted"]
