@@ -7,7 +7,15 @@ import os
 import click
 import pytest
 
-from sync.cli.main import COMMANDS, cli, main, warn_of_unknown_variables, where_it_failed
+from sync.cli.main import (
+    COMMANDS,
+    INTERRUPTED,
+    cli,
+    main,
+    warn_of_unknown_variables,
+    where_it_failed,
+)
+from sync.errors import Interrupted
 
 
 def _exit_and_stderr(
@@ -64,7 +72,7 @@ def test_a_date_in_the_right_form_that_names_no_day_says_so(
 def test_an_abort_exits_1_with_a_word_saying_so(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An interrupted prompt or Ctrl-C is a failure (exit 1), not a usage error."""
+    """A prompt answered no (or closed) is a failure (exit 1), not a usage error."""
 
     def aborted(*_args: object, **_kwargs: object) -> None:
         raise click.Abort
@@ -73,6 +81,35 @@ def test_an_abort_exits_1_with_a_word_saying_so(
     code, err = _exit_and_stderr(["keys", "list"], capsys)
 
     assert (code, err) == (1, "Aborted.\n")
+
+
+def test_ctrl_c_exits_130_with_one_sentence_saying_what_is_kept(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Click turns Ctrl-C into an abort caused by the interrupt; the shell's status for it."""
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise click.Abort from interrupt
+
+    monkeypatch.setattr(cli, "main", interrupted)
+    code, err = _exit_and_stderr(["keys", "list"], capsys)
+
+    assert (code, err) == (130, f"{INTERRUPTED}\n")
+
+
+def test_an_interrupted_wait_says_what_goes_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def stopped(*_args: object, **_kwargs: object) -> None:
+        raise Interrupted("stopped waiting: cycle 7 goes on in the workers.")
+
+    monkeypatch.setattr(cli, "main", stopped)
+    code, err = _exit_and_stderr(["status"], capsys)
+
+    assert (code, err) == (130, "Stopped waiting: cycle 7 goes on in the workers.\n")
 
 
 def test_a_click_error_that_is_not_about_usage_keeps_its_exit_status(
