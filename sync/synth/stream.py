@@ -10,10 +10,12 @@ by the pool, whatever the number of subjects.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sync.core.records import Agency
+from sync.owner_only_files import OWNER_ONLY_MODE
 from sync.synth.options import SynthOptions, SynthSummary
 from sync.synth.randomness import SynthRandom
 from sync.synth.subjects import Subject, SubjectFactory
@@ -77,7 +79,11 @@ class _LineWriter:
     """Buffered JSON Lines output to one file, counting records by type."""
 
     def __init__(self, path: Path) -> None:
-        self._file = path.open("w", encoding="utf-8", newline="\n")
+        # Readable by its owner alone, as every file of personal data arms-sync writes:
+        # synthetic people stand in for real ones, and feeds are handled alike.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, OWNER_ONLY_MODE)
+        os.fchmod(descriptor, OWNER_ONLY_MODE)  # a file that was there keeps its mode otherwise
+        self._file = open(descriptor, "w", encoding="utf-8", newline="\n")  # noqa: PTH123, SIM115 - closed by close()
         self._lines: list[str] = []
         self.counts: dict[str, int] = {}
 

@@ -134,6 +134,20 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     assert identical
 
 
+def test_the_files_are_readable_by_their_owner_alone_even_when_written_over(
+    tmp_path: Path,
+) -> None:
+    names = (*FEEDS.values(), "truth.jsonl")
+    for name in names:
+        (tmp_path / name).write_text("old\n")
+        (tmp_path / name).chmod(0o644)
+    write_synthetic_feeds(tmp_path, SynthOptions(20, seed=5, today=TODAY))
+    assert {name: (tmp_path / name).stat().st_mode & 0o777 for name in names} == dict.fromkeys(
+        names, 0o600
+    )
+    assert all((tmp_path / name).read_text() != "old\n" for name in names)
+
+
 def test_different_seed_gives_different_files(tmp_path: Path) -> None:
     write_synthetic_feeds(tmp_path / "a", SynthOptions(200, seed=5, today=TODAY))
     write_synthetic_feeds(tmp_path / "b", SynthOptions(200, seed=6, today=TODAY))
