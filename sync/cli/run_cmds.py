@@ -67,6 +67,7 @@ def run(
     state.keys_dir = keys_dir
     require_distinct_feeds(probation_feed, police_feed)
     app = state.app
+    _warn_of_a_day_ahead(as_of, app.today())
     if distributed:
         from sync.cli.worker_cmds import run_distributed
 
@@ -84,6 +85,18 @@ def run(
             progress("Delivering notices to the agencies' gateways")
         deliver_to_gateways(app, sources, summary)
     _report_run(summary, as_json)
+
+
+def _warn_of_a_day_ahead(as_of: date | None, today: date) -> None:
+    """Warn of an `--as-of` after today, a likely slip of the year: the run decides as of
+    it, and the exports and reports without `--as-of` take the latest run's day."""
+    if as_of is not None and as_of > today:
+        click.echo(
+            f"Warning: --as-of {as_of.isoformat()} is after today ({today.isoformat()} in "
+            "England and Wales); the run decides as of that day, and exports and reports "
+            "without --as-of take it as theirs.",
+            err=True,
+        )
 
 
 def _report_run(summary: RunSummary, as_json: bool) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -187,6 +188,19 @@ def test_a_misspelt_setting_variable_is_named_in_a_warning(tmp_path: Path) -> No
         "Warning: ARMS_SYNC_KEY_DIR is not a setting arms-sync knows; it is ignored "
         "(did you mean ARMS_SYNC_KEYS_DIR?)."
     ]
+
+
+def test_a_run_dated_after_today_is_warned_of_and_still_runs(tmp_path: Path) -> None:
+    ahead = (date.today() + timedelta(days=400)).isoformat()
+    result = run_cli(*run_args(tmp_path), "--as-of", ahead, cwd=tmp_path)
+    assert json.loads(result.stdout)["as_of"] == ahead
+    [warning] = result.stderr.splitlines()
+    assert warning.startswith(f"Warning: --as-of {ahead} is after today (")
+    assert warning.endswith(
+        "in England and Wales); the run decides as of that day, and exports and reports "
+        "without --as-of take it as theirs."
+    )
+    assert run_cli(*run_args(tmp_path), cwd=tmp_path).stderr == ""
 
 
 def test_a_setting_variable_in_another_case_is_named_in_a_warning(tmp_path: Path) -> None:
