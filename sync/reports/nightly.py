@@ -1,6 +1,7 @@
 """The nightly duplicate report: json, csv and html written into the report folder.
 
-After writing, it logs the audit log's anchor (`SEQ:HASH`, no personal data):
+After writing, it logs the files' names and folder, then the audit log's
+anchor (`SEQ:HASH`, no personal data):
 the service's log, kept outside the database, then holds one anchor a night
 for `arms-sync audit verify --anchor`.
 """
@@ -35,6 +36,9 @@ def write_nightly_report(app: App, day: date) -> list[Path]:
         f"duplicates-{day.isoformat()}",
         lambda path: audit_report_written(audit, path.name),
     )
+    if written:
+        names = ", ".join(path.name for path in written)
+        log.info("duplicate report written to %s: %s", written[0].parent, names)
     head = audit.head()
     if head is not None:
         log.info("audit log anchor %s", head.anchor)

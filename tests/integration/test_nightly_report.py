@@ -27,7 +27,7 @@ AS_OF = date(2026, 11, 28)
 
 
 @pytest.mark.parametrize("ledger_url", ["sqlite", "postgresql"], indirect=True)
-def test_each_report_file_written_is_a_disclosure_and_the_audit_anchor_logged(
+def test_each_report_file_written_is_a_disclosure_and_its_place_and_the_anchor_logged(
     ledger_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = App(Settings(database_url=ledger_url, report_dir=tmp_path / "reports"))
@@ -50,7 +50,10 @@ def test_each_report_file_written_is_a_disclosure_and_the_audit_anchor_logged(
         assert disclosed == [("service:report", f"file {name}") for name in names]
         head = audit_log_for(app.ledger.engine).head()
         assert head is not None
-        assert caplog.messages == [f"audit log anchor {head.seq}:{head.hash}"]
+        assert caplog.messages == [
+            f"duplicate report written to {tmp_path / 'reports'}: {', '.join(names)}",
+            f"audit log anchor {head.seq}:{head.hash}",
+        ]
     finally:
         app.close()
 
