@@ -108,10 +108,7 @@ class RunSummary:
     def lines(self) -> Iterator[str]:
         """A short, readable account of the run (counts, and each gateway's failure)."""
         for agency, counts in self.feeds.items():
-            yield (
-                f"{agency}: read {counted(counts.read, 'record')}, accepted {counts.accepted}, "
-                f"rejected {counts.rejected}, with warnings {counts.warnings}"
-            )
+            yield from _feed_lines(agency, counts)
         for agency in sorted(self.feed_errors.keys() - self.feeds.keys()):
             yield f"{agency}: nothing read (its feed failed before its first page; see below)"
         if self.feeds:
@@ -170,13 +167,41 @@ class RunSummary:
         values = {key: value for key, value in data.items() if key in known}
         values["as_of"] = date.fromisoformat(data["as_of"])
         values["feeds"] = {
-            agency: IngestCounts(**counts) for agency, counts in data.get("feeds", {}).items()
+            agency: IngestCounts.from_dict(counts)
+            for agency, counts in data.get("feeds", {}).items()
         }
         if "review_items" not in data:
             values["open_flags"], values["review_items"] = split_review_items(
                 data.get("open_flags", {})
             )
         return cls(**values)
+
+
+def _feed_lines(agency: str, counts: IngestCounts) -> Iterator[str]:
+    """A feed's summary lines: what was read of it, then any unknown fields it ignored."""
+    yield (
+        f"{agency}: read {counted(counts.read, 'record')}, accepted {counts.accepted}, "
+        f"rejected {counts.rejected}, with warnings {counts.warnings}"
+    )
+    ignored = ignored_fields_line(counts)
+    if ignored is not None:
+        yield f"{agency}: {ignored}"
+
+
+def ignored_fields_line(counts: IngestCounts) -> str | None:
+    """What a feed's accepted lines carried that feed-v1 ignores, or None when nothing:
+    each shown field name with the lines it was in, then how many fields had other
+    names (their names are never shown; `sync.feeds.jsonl.shown_field_name`)."""
+    parts = [
+        f"{name} ({counted(lines, 'line')})"
+        for name, lines in sorted(counts.unknown_fields.items())
+    ]
+    if counts.unknown_other:
+        other = (
+            "field with another name" if counts.unknown_other == 1 else "fields with other names"
+        )
+        parts.append(f"{counts.unknown_other} {other}")
+    return f"unknown fields ignored: {', '.join(parts)}" if parts else None
 
 
 def _about_gateway(agency: str, sentence: str) -> str:

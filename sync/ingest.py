@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -24,7 +24,13 @@ from sync.audit.pipeline_hooks import audit_collection, audit_erasures, record_r
 from sync.core.records import Agency
 from sync.crypto.replay import ReplayGuard
 from sync.errors import UsageError
-from sync.feeds.jsonl import Accepted, FeedItem, Rejected, is_another_agencys
+from sync.feeds.jsonl import (
+    OTHER_FIELD_NAME,
+    Accepted,
+    FeedItem,
+    Rejected,
+    is_another_agencys,
+)
 from sync.feeds.models import FeedContext
 from sync.ledger.cursors import FeedPosition, save_position
 from sync.ledger.replay import LedgerReplayGuard
@@ -64,6 +70,11 @@ class FeedSource(Protocol):
         ...
 
 
+# Ignored field names a feed's counts name at most; further names are counted
+# among the fields with other names, so a feed full of stray names stays short.
+MAX_NAMED_UNKNOWN_FIELDS = 20
+
+
 @dataclass(slots=True)
 class IngestCounts:
     """What reading one feed did."""
@@ -75,14 +86,55 @@ class IngestCounts:
     units: int = 0
     # rejected (among other reasons) for being the other agency's record
     other_agency: int = 0
+    # Unknown fields of accepted records, ignored as feed-v1 asks: the lines
+    # each shown name ("registration.end_date") was in, and how many fields
+    # had a name not shown (`sync.feeds.jsonl.shown_field_name`).
+    unknown_fields: dict[str, int] = field(default_factory=dict)
+    unknown_other: int = 0
 
     @property
     def only_other_agency(self) -> bool:
         """Whether every record read was the other agency's (none read: no)."""
         return 0 < self.read == self.other_agency
 
+    def figures(self) -> dict[str, int]:
+        """The counts of lines and units (what a collection's audit entry gives)."""
+        return {name: getattr(self, name) for name in COUNT_FIELDS}
 
-COUNT_FIELDS = tuple(counter.name for counter in fields(IngestCounts))
+    def note_ignored(self, ignored: Iterable[str], lines: int = 1) -> None:
+        """Count ignored fields (`sync.feeds.jsonl.ignored_fields`) found in `lines` lines."""
+        named = self.unknown_fields
+        for name in ignored:
+            if name != OTHER_FIELD_NAME and (
+                name in named or len(named) < MAX_NAMED_UNKNOWN_FIELDS
+            ):
+                named[name] = named.get(name, 0) + lines
+            else:
+                self.unknown_other += lines
+
+    def add(self, other: IngestCounts) -> None:
+        """Add another reading's counts (a unit's) to these."""
+        for name in COUNT_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name, lines in other.unknown_fields.items():
+            self.note_ignored((name,), lines)
+        self.unknown_other += other.unknown_other
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IngestCounts:
+        """The counts `dataclasses.asdict` gave (a stored summary's, an ingest task's
+        result); counts added since take their defaults, other keys are left out."""
+        return cls(
+            **{name: data.get(name, 0) for name in COUNT_FIELDS},
+            unknown_fields=dict(data.get("unknown_fields") or {}),
+            unknown_other=data.get("unknown_other", 0),
+        )
+
+
+# The counts of lines and units; the unknown fields' are kept apart.
+COUNT_FIELDS = tuple(
+    counter.name for counter in fields(IngestCounts) if not counter.name.startswith("unknown_")
+)
 
 
 def reject_fingerprint(agency: str, raw: bytes, occurrence: int = 1) -> str:
@@ -153,6 +205,8 @@ class _UnitWriter:
             counts.accepted += 1
             version = item.version
             counts.warnings += bool(version.warnings)
+            if item.ignored:
+                counts.note_ignored(item.ignored)
             self.versions.append(version)
         else:
             counts.rejected += 1
@@ -312,13 +366,13 @@ def ingest(
                 run_id,
                 agency=agency,
                 source_name=source.name,
-                counts=asdict(done),
+                counts=done.figures(),
                 sealed=source.sealed,
             )
             audit_erasures(audit, conn, run_id, writer.erased)
             if fence is not None:  # last, so the row it locks is held only to the commit
                 fence(conn)
-            _add_counts(counts, done)
+            counts.add(done)
     return counts
 
 
@@ -331,8 +385,3 @@ def _hold_back_other_agencys_file(source: FeedSource, agency: str, unit: IngestC
     if source.live or not unit.only_other_agency:
         return
     raise OtherAgencysFile(f"Every record of the {agency} feed {source.name} is another agency's.")
-
-
-def _add_counts(total: IngestCounts, unit: IngestCounts) -> None:
-    for name, value in asdict(unit).items():
-        setattr(total, name, getattr(total, name) + value)

@@ -47,7 +47,7 @@ from sync.distributed.work import (
     result_feed_error,
     task_ref,
 )
-from sync.ingest import COUNT_FIELDS, IngestCounts
+from sync.ingest import IngestCounts
 from sync.ledger import tables_cycle as tables
 from sync.ledger.mark import unchanged_since
 from sync.ledger.runs import RUN_PARTIAL, RUN_SUCCEEDED
@@ -182,5 +182,5 @@ def _ingest_outcomes(app: App, cycle_id: int) -> tuple[dict[str, IngestCounts], 
         if error is not None:
             errors[agency] = error
         if error is None or result.get("units"):
-            counts[agency] = IngestCounts(**{name: result.get(name, 0) for name in COUNT_FIELDS})
+            counts[agency] = IngestCounts.from_dict(result)
     return counts, errors

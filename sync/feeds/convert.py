@@ -37,7 +37,7 @@ def to_version(record: FeedRecord) -> RecordVersion:
     person_id: str | None = fields.get("person_id")
     payload = None
     if not record.deleted:
-        payload = record.model_dump_json(exclude=_NOT_IN_PAYLOAD).encode()
+        payload = record.model_dump_json(exclude=_payload_exclusions(record)).encode()
     return RecordVersion(
         agency=record.agency,
         rtype=record_type,
@@ -49,6 +49,13 @@ def to_version(record: FeedRecord) -> RecordVersion:
         digest=content_digest(payload),
         warnings=record.warnings,
     )
+
+
+def _payload_exclusions(record: FeedRecord) -> set[str]:
+    """The fields left out of a record's payload: its envelope, and any unknown field
+    (feed-v1 ignores them; the model keeps them only to name them)."""
+    extra = record.__pydantic_extra__
+    return _NOT_IN_PAYLOAD | extra.keys() if extra else _NOT_IN_PAYLOAD
 
 
 # Enum members by value: a dict lookup costs a fraction of calling the enum class,

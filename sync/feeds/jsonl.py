@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar, Token
 from datetime import date
+from functools import lru_cache
 from itertools import islice
 from typing import NamedTuple, Protocol
 
@@ -44,10 +45,15 @@ POOL_AFTER_LINES = 20_000
 
 
 class Accepted(NamedTuple):
-    """A line that passed validation, as the version the ledger stores."""
+    """A line that passed validation, as the version the ledger stores.
+
+    `ignored` names the fields the line carried that its record type does not
+    have, which feed-v1 ignores (`ignored_fields`); empty for nearly every line.
+    """
 
     position: str
     version: RecordVersion
+    ignored: tuple[str, ...] = ()
 
 
 class Rejected(NamedTuple):
@@ -82,7 +88,47 @@ def validate_line(raw: bytes, position: str, context: FeedContext) -> FeedItem:
             record_type, record_id = _peek_type_and_id(raw)
             return Rejected(position, _reason(error, raw), raw, record_type, record_id)
         record = tombstone
-    return Accepted(position, to_version(record))
+    return Accepted(position, to_version(record), ignored_fields(record))
+
+
+# An ignored field whose name is not shown (`shown_field_name`): only counted.
+OTHER_FIELD_NAME = ""
+_FIELD_NAME_SHAPE = re.compile(r"[a-z][a-z0-9_]{0,39}", re.ASCII)
+_LONG_DIGIT_RUN = re.compile(r"[0-9]{4}", re.ASCII)  # a year, a date, a number
+
+
+def ignored_fields(record: FeedRecord) -> tuple[str, ...]:
+    """The unknown fields of a record that is not a deletion, which feed-v1 ignores.
+
+    Each is `type.name` ("registration.end_date") when its name may be shown,
+    else `OTHER_FIELD_NAME`. Pydantic keeps a record's unknown fields apart
+    (`extra="allow"`), so a line without any costs one empty-dict test. A
+    deletion's other fields are never used, so none of them is reported.
+    """
+    extra = record.__pydantic_extra__
+    if not extra or record.deleted:
+        return ()
+    record_type: str = record.__dict__["type"]
+    return tuple(
+        sorted(
+            f"{record_type}.{name}" if shown_field_name(name) else OTHER_FIELD_NAME
+            for name in extra
+        )
+    )
+
+
+# A feed that sends an unknown field sends it on many lines: each name is judged once.
+@lru_cache(maxsize=1024)
+def shown_field_name(name: str) -> bool:
+    """Whether a field name chosen by the sender may be printed: it looks like a
+    field name (lower-case letters, digits and underscores, at most 40
+    characters, no run of four digits) and holds nothing the record-id rule
+    withholds (`looks_like_an_id`)."""
+    return (
+        _FIELD_NAME_SHAPE.fullmatch(name) is not None
+        and _LONG_DIGIT_RUN.search(name) is None
+        and not _personal_shape(name)
+    )
 
 
 def is_another_agencys(item: Rejected) -> bool:
@@ -233,9 +279,17 @@ def looks_like_an_id(value: str) -> bool:
     return (
         _ID_SHAPE.fullmatch(value) is not None
         and any(char.isdigit() for char in value)
-        and _DATE_SHAPE.search(value) is None
-        and _PNC_OR_CRO_SHAPE.search(value) is None
-        and not _holds_personal_data(value.strip())
+        and not _personal_shape(value.strip())
+    )
+
+
+def _personal_shape(value: str) -> bool:
+    """Whether a value holds a date, a PNC or CRO number, or the other shapes of
+    `_holds_personal_data`."""
+    return (
+        _DATE_SHAPE.search(value) is not None
+        or _PNC_OR_CRO_SHAPE.search(value) is not None
+        or _holds_personal_data(value)
     )
 
 

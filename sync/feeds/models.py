@@ -181,7 +181,10 @@ def canonical_person_ref(agency: str, raw: str) -> str:
 class FeedRecord(BaseModel):
     """Fields common to every record type."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+    # Unknown fields are ignored (feed-v1), but kept apart on the model so that
+    # their names can be counted (`sync.feeds.jsonl.ignored_fields`); they are
+    # never stored (`sync.feeds.convert.to_version`).
+    model_config = ConfigDict(frozen=True, extra="allow", str_strip_whitespace=True)
 
     agency: AgencyName
     id: RecordId

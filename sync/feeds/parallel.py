@@ -136,15 +136,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-# An accepted item as a worker sends it: its position and its version's fields
-# as plain tuples, which pickle several times faster than named tuples.
-_SentItem = tuple[str, tuple[Any, ...]] | Rejected
+# An accepted item as a worker sends it: its position, its version's fields and
+# the names of its ignored fields as plain tuples, which pickle several times
+# faster than named tuples.
+_SentItem = tuple[str, tuple[Any, ...], tuple[str, ...]] | Rejected
 
 
 def validate_for_sending(lines: list[PlacedLine], context: FeedContext) -> list[_SentItem]:
     """`validate_placed` in a worker, accepted items flattened for the trip back."""
     return [
-        item if isinstance(item, Rejected) else (item.position, tuple(item.version))
+        item if isinstance(item, Rejected) else (item.position, tuple(item.version), item.ignored)
         for item in validate_placed(lines, context)
     ]
 
@@ -156,8 +157,8 @@ def received(sent: list[_SentItem]) -> Iterator[FeedItem]:
         if isinstance(item, Rejected):
             yield item
         else:
-            position, fields = item
-            yield build(Accepted, (position, build(RecordVersion, fields)))
+            position, fields, ignored = item
+            yield build(Accepted, (position, build(RecordVersion, fields), ignored))
 
 
 def default_processes() -> int:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sync.app import App
 from sync.crypto import Party
 from sync.crypto.keyring import list_keys, revoke
-from sync.cycle import run_cycle
+from sync.cycle import RunSummary, run_cycle
 from sync.distributed.cycles import start_cycle
 from sync.feeds.files import PlainFileSource
 from sync.ledger import schema
@@ -28,6 +28,7 @@ from tests.e2e import test_workers as shared
 from tests.e2e.test_commit_stage import run_until
 from tests.e2e.test_deliver_stage import cycle_status
 from tests.e2e.test_workers import TODAY, feed_specs
+from tests.feed_records import person, registration, write_feeds
 from tests.integration.gateway_process import make_keys
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -89,3 +90,44 @@ def test_a_cycles_summary_lists_feeds_and_unsealed_notices_as_run_does(
     assert list(cycle["delivery_notes"]) == ["police"]
     assert cycle["delivery_notes"] == in_process.delivery_notes == expected["delivery_notes"]
     assert "unsealed" in cycle["delivery_notes"]["police"]
+
+
+def test_a_cycle_names_the_unknown_fields_it_ignored_as_run_does(
+    hub: Callable[..., App], keys: Path, tmp_path: Path
+) -> None:
+    """The ingest task's counts carry the ignored field names to the commit: the cycle's
+    stored summary and its lines name them as the in-process run's do."""
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    stray = {"end_date": "2020-01-01", "Jane Doe 1970": "x"}
+    write_feeds(
+        folder,
+        [person("probation", "W900000")],
+        [person("police", "P-1"), registration("R-1", "P-1", "2019-01-01", None, **stray)],
+    )
+    app = hub()
+    cycle_id, queue = start_cycle(app, feed_specs(folder), {}, TODAY)
+    assert run_until(app, queue, None) == []
+    assert cycle_status(app, cycle_id) == "succeeded"
+    cycle = last_run_summary(app)
+
+    reference = App(
+        load_settings(None, database_url=f"sqlite:///{tmp_path / 'in-process.db'}", keys_dir=keys)
+    )
+    try:
+        reference.ledger.ensure_schema()
+        sources = {a: PlainFileSource(Path(s)) for a, s in feed_specs(folder).items()}
+        run_cycle(reference, sources, TODAY)
+        expected = last_run_summary(reference)
+    finally:
+        reference.close()
+
+    assert cycle["feeds"] == expected["feeds"]
+    assert cycle["feeds"]["police"]["unknown_fields"] == {"registration.end_date": 1}
+    assert cycle["feeds"]["police"]["unknown_other"] == 1
+    told = list(RunSummary.from_dict(cycle).lines())
+    assert (
+        "police: unknown fields ignored: registration.end_date (1 line), 1 field with another name"
+        in told
+    )
+    assert "Jane" not in stored_summary(app, cycle["run_id"])
