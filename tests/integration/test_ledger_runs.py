@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -140,6 +141,20 @@ def test_a_run_whose_block_raises_is_recorded_failed_with_the_summary_given(
     assert not _locks(ledger).lock_path(run_id).exists()
 
 
+def test_a_run_interrupted_with_ctrl_c_records_itself_interrupted_not_failed(
+    ledger: Ledger,
+) -> None:
+    with (
+        pytest.raises(KeyboardInterrupt),
+        ledger.in_process_run(AS_OF, lambda: NOW) as run_id,
+    ):
+        raise KeyboardInterrupt
+    with pytest.raises(RuntimeError), ledger.in_process_run(AS_OF, lambda: NOW):
+        raise RuntimeError
+    assert [status for status, *_ in _runs(ledger).values()] == ["interrupted", "failed"]
+    assert run_id in _runs(ledger)
+
+
 def _interrupted_while_held(ledger: Ledger, other: sqlite3.Connection) -> int:
     """A run interrupted while `other` holds the ledger's write lock; the run's id."""
     started: list[int] = []
@@ -157,17 +172,27 @@ def test_an_interrupt_is_what_goes_on_when_the_failure_cannot_be_recorded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Ctrl-C while another process holds the ledger: the interrupt reaches the operator (not
-    the ledger's refusal to record it), and the next run records the run as interrupted."""
+    the ledger's refusal to record it, which is nothing for them to act on, so only at debug
+    level), and the next run records the run as interrupted."""
     monkeypatch.setattr("sync.app.SQLITE_BUSY_TIMEOUT_MS", 100)
     ledger_file = tmp_path / "ledger.db"
     app = App(load_settings(database_url=f"sqlite:///{ledger_file}"))
     try:
         app.ledger.ensure_schema()
         other = sqlite3.connect(ledger_file, isolation_level=None)
-        run_id = _interrupted_while_held(app.ledger, other)
+        with caplog.at_level(logging.DEBUG, logger="sync.ledger.store"):
+            run_id = _interrupted_while_held(app.ledger, other)
         other.execute("ROLLBACK")
         other.close()
-        assert f"run {run_id}: its failure could not be recorded" in caplog.text
+        said = [
+            (r.levelno, r.getMessage()) for r in caplog.records if r.name == "sync.ledger.store"
+        ]
+        assert said == [
+            (
+                logging.DEBUG,
+                f"run {run_id}: interrupted, recorded by the next run (OperationalError)",
+            )
+        ]
         assert _runs(app.ledger)[run_id][0] == "running"
 
         app.ledger.start_run(AS_OF, LATER)
