@@ -64,6 +64,23 @@ def last_run_summary(app: App) -> dict[str, Any]:
     return found
 
 
+def in_process_run(
+    keys: Path, specs: dict[str, str], tmp_path: Path
+) -> tuple[RunSummary, dict[str, Any]]:
+    """The same feeds through `run`'s in-process cycle on a ledger of its own: its summary
+    as returned, and as stored."""
+    reference = App(
+        load_settings(None, database_url=f"sqlite:///{tmp_path / 'in-process.db'}", keys_dir=keys)
+    )
+    try:
+        reference.ledger.ensure_schema()
+        sources = {agency: PlainFileSource(Path(spec)) for agency, spec in specs.items()}
+        summary = run_cycle(reference, sources, TODAY)
+        return summary, last_run_summary(reference)
+    finally:
+        reference.close()
+
+
 def test_a_cycles_summary_lists_feeds_and_unsealed_notices_as_run_does(
     hub: Callable[..., App], keys: Path, small_feeds: Path, tmp_path: Path
 ) -> None:
@@ -74,16 +91,7 @@ def test_a_cycles_summary_lists_feeds_and_unsealed_notices_as_run_does(
     assert cycle_status(app, cycle_id) == "succeeded"
     cycle = last_run_summary(app)
 
-    reference = App(
-        load_settings(None, database_url=f"sqlite:///{tmp_path / 'in-process.db'}", keys_dir=keys)
-    )
-    try:
-        reference.ledger.ensure_schema()
-        sources = {a: PlainFileSource(Path(s)) for a, s in feed_specs(small_feeds).items()}
-        in_process = run_cycle(reference, sources, TODAY)
-        expected = last_run_summary(reference)
-    finally:
-        reference.close()
+    in_process, expected = in_process_run(keys, feed_specs(small_feeds), tmp_path)
 
     assert list(cycle["feeds"]) == list(expected["feeds"]) == ["probation", "police"]
     assert cycle["feeds"] == expected["feeds"]
@@ -111,16 +119,7 @@ def test_a_cycle_names_the_unknown_fields_it_ignored_as_run_does(
     assert cycle_status(app, cycle_id) == "succeeded"
     cycle = last_run_summary(app)
 
-    reference = App(
-        load_settings(None, database_url=f"sqlite:///{tmp_path / 'in-process.db'}", keys_dir=keys)
-    )
-    try:
-        reference.ledger.ensure_schema()
-        sources = {a: PlainFileSource(Path(s)) for a, s in feed_specs(folder).items()}
-        run_cycle(reference, sources, TODAY)
-        expected = last_run_summary(reference)
-    finally:
-        reference.close()
+    _, expected = in_process_run(keys, feed_specs(folder), tmp_path)
 
     assert cycle["feeds"] == expected["feeds"]
     assert cycle["feeds"]["police"]["unknown_fields"] == {"registration.end_date": 1}

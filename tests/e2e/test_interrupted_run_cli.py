@@ -60,6 +60,16 @@ def _feed(path: Path, agency: str) -> Path:
     return path
 
 
+def _run_env(keys: Path, validation_processes: int) -> dict[str, str]:
+    """The settings of a run whose gateway pull waits as long as the test needs."""
+    return {
+        "ARMS_SYNC_KEYS_DIR": str(keys),
+        "ARMS_SYNC_GATEWAY_CLIENT_SECRET": CLIENT_SECRET,
+        "ARMS_SYNC_HTTP_TIMEOUT_SECONDS": "600",
+        "ARMS_SYNC_VALIDATION_PROCESSES": str(validation_processes),
+    }
+
+
 def _statuses(url: str) -> list[str]:
     """The runs' statuses in order (none while the ledger has no tables yet)."""
     engine = create_engine(parse_ledger_url(url))
@@ -101,12 +111,7 @@ def test_a_run_killed_mid_pull_is_recorded_interrupted_by_the_next_run(
     make_keys(keys)
     postgres = ledger_url.startswith("postgresql")
     killed_url = f"{ledger_url}?application_name={KILLED_APPLICATION}" if postgres else ledger_url
-    env = {
-        "ARMS_SYNC_KEYS_DIR": str(keys),
-        "ARMS_SYNC_GATEWAY_CLIENT_SECRET": CLIENT_SECRET,
-        "ARMS_SYNC_HTTP_TIMEOUT_SECONDS": "600",
-        "ARMS_SYNC_VALIDATION_PROCESSES": "0",
-    }
+    env = _run_env(keys, validation_processes=0)
     police = _feed(tmp_path / "police.jsonl", "police")
     arguments = ("--probation-feed", silent_gateway, "--police-feed", str(police))
     killed = subprocess.Popen(
@@ -157,12 +162,7 @@ def test_a_run_interrupted_with_ctrl_c_records_itself_so_and_says_it_in_one_sent
 ) -> None:
     keys = tmp_path / "keys"
     make_keys(keys)
-    env = {
-        "ARMS_SYNC_KEYS_DIR": str(keys),
-        "ARMS_SYNC_GATEWAY_CLIENT_SECRET": CLIENT_SECRET,
-        "ARMS_SYNC_HTTP_TIMEOUT_SECONDS": "600",
-        "ARMS_SYNC_VALIDATION_PROCESSES": "2",
-    }
+    env = _run_env(keys, validation_processes=2)
     probation = _feed(tmp_path / "probation.jsonl", "probation")
     feeds = ["--probation-feed", str(probation), "--police-feed", silent_gateway]
     interrupted = _interruptible(
