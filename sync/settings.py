@@ -351,7 +351,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return Settings(**in_force)
     except ValidationError as error:
-        raise invalid_setting(error, _named_by_source(config_file, sources)) from error
+        raise invalid_setting(error, named_by_source(sources, config_file)) from error
 
 
 def _from(source: str, values: dict[str, Any], sources: dict[str, str]) -> dict[str, Any]:
@@ -414,12 +414,15 @@ def _of_kind(value: object, accepted: tuple[type, ...]) -> bool:
     return isinstance(value, accepted) and (bool in accepted or not isinstance(value, bool))
 
 
-def _named_by_source(path: Path | None, sources: dict[str, str]) -> Namer:
+def named_by_source(
+    sources: dict[str, str], path: Path | None = None, otherwise: str = GIVEN
+) -> Namer:
     """How a refusal names a setting: its variable when the environment gave it, the
-    settings file's key when the file did, else (given explicitly) the setting."""
+    settings file's key when the file did, else (given explicitly) the setting. A
+    setting `sources` does not hold came from `otherwise`."""
 
     def named(where: str) -> str:
-        source = sources.get(where.partition(".")[0])
+        source = sources.get(where.partition(".")[0], otherwise)
         if source == FROM_ENV:
             return variable_named(where)
         return _file_key_named(path, where) if source == FROM_FILE else where

@@ -8,7 +8,6 @@ The service's own settings (keys, policy dates, report folder) stay in
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,14 @@ from sync.distributed.work import (
 )
 from sync.settings import (
     DEFAULT_DATABASE_URL,
+    FROM_ENV,
+    GIVEN,
     Settings,
     blank_is_unset,
     given_values,
     invalid_setting,
     load_settings,
-    variable_named,
+    named_by_source,
 )
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
@@ -132,16 +133,9 @@ def load_worker_settings(**overrides: Any) -> WorkerSettings:
     try:
         return WorkerSettings(**given)
     except ValidationError as error:
-        raise invalid_setting(error, _named_by_source(set(given))) from error
-
-
-def _named_by_source(given: set[str]) -> Callable[[str], str]:
-    """How a refusal names a worker setting: as given explicitly, else as its variable."""
-
-    def named(where: str) -> str:
-        return where if where.partition(".")[0] in given else variable_named(where)
-
-    return named
+        # A worker setting not given explicitly came from its variable.
+        sources = dict.fromkeys(given, GIVEN)
+        raise invalid_setting(error, named_by_source(sources, otherwise=FROM_ENV)) from error
 
 
 def app_settings(settings: WorkerSettings) -> Settings:
