@@ -6,6 +6,7 @@ The name is a `--probation-feed`/`--police-feed` argument or a cycle's stored fe
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from sync.app import App
@@ -83,16 +84,18 @@ def require_distinct_feeds(probation_feed: str, police_feed: str) -> None:
 
 
 def _is_folder(path: Path) -> bool:
-    """Whether `path` names a folder; a name the system cannot look up names none."""
-    try:
-        return path.is_dir()
-    except OSError:
-        return False
+    """Whether `path` names a folder (`_looked_up`)."""
+    return _looked_up(path.is_dir)
 
 
 def _is_file(path: Path) -> bool:
-    """Whether `path` names a file; a name the system cannot look up (too long) names none."""
+    """Whether `path` names a file (`_looked_up`)."""
+    return _looked_up(path.is_file)
+
+
+def _looked_up(test: Callable[[], bool]) -> bool:
+    """A path's test; a name the system cannot look up (too long) names nothing."""
     try:
-        return path.is_file()
+        return test()
     except OSError:
         return False
