@@ -88,6 +88,8 @@ class RunSummary:
     open_flags: dict[str, int] = field(default_factory=dict)  # the report's kinds only
     # Gender and date-of-birth conflicts: review items, not flags (`REVIEW_KINDS`).
     review_items: dict[str, int] = field(default_factory=dict)
+    # Pairs of person records the matcher could not decide: open link-review items.
+    link_reviews: int = 0
     orphans: int = 0
     feed_errors: dict[str, str] = field(default_factory=dict)
     notice_batches: int = 0
@@ -121,6 +123,7 @@ class RunSummary:
         yield f"open flags: {flags or 'none'}"
         items = ", ".join(f"{kind} {count}" for kind, count in self.review_items.items())
         yield f"review items: {items or 'none'}"
+        yield _link_reviews_line(self.link_reviews)
         if self.notice_batches:
             yield f"notice batches queued: {self.notice_batches}"
         for agency, delivered in self.delivered.items():
@@ -186,6 +189,16 @@ def _feed_lines(agency: str, counts: IngestCounts) -> Iterator[str]:
     ignored = ignored_fields_line(counts)
     if ignored is not None:
         yield f"{agency}: {ignored}"
+
+
+def _link_reviews_line(pairs: int) -> str:
+    """How many pairs of records wait for a person to link or keep apart, and where."""
+    if not pairs:
+        return "link reviews: none"
+    return (
+        f"link reviews: {counted(pairs, 'pair')} of records to link or keep apart "
+        "(`arms-sync reconcile list --kind link-review`)"
+    )
 
 
 def ignored_fields_line(counts: IngestCounts) -> str | None:
@@ -579,10 +592,11 @@ def load_active_overrides(app: App) -> dict[str, list[Override]]:
 
 
 def summarise_decisions(summary: RunSummary, decisions: Decisions) -> None:
-    """Fill in the summary's subjects, orphans, owners today, open flags and review items
-    from a pass."""
+    """Fill in the summary's subjects, orphans, owners today, open flags, review items
+    and link reviews from a pass."""
     summary.subjects = len(decisions.subjects)
     summary.orphans = len(decisions.orphans)
+    summary.link_reviews = len(decisions.reviews)
     owners: Counter[str] = Counter()
     flags: Counter[str] = Counter()
     for decision in decisions.subjects:

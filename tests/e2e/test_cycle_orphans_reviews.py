@@ -7,11 +7,13 @@ becomes a review item, however the subjects are split into decide batches.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from sync.ledger import schema
 from sync.ledger.tables_manual import review_items
 from tests.e2e import test_workers as shared
 from tests.e2e.test_deliver_stage import cycle_status
@@ -46,7 +48,9 @@ def test_a_cycle_stores_its_orphans_and_its_review_items(
     ]
     with app.ledger.engine.connect() as conn:
         items = conn.execute(select(func.count()).select_from(review_items)).scalar()
+        summary = conn.execute(select(schema.runs.c.summary)).scalar_one()
     assert items == 1
+    assert json.loads(summary)["link_reviews"] == 1
 
 
 def test_a_cycle_keeps_why_a_merge_was_not_applied(fresh_postgres_url: str, tmp_path: Path) -> None:

@@ -207,13 +207,15 @@ def test_a_pass_stores_its_orphans_and_its_review_items(app: App, tmp_path: Path
         licence("S-1", "X000009", "2025-01-01", None),  # its person is not in the feed
     ]
     police = [person("police", "P-1", surname="ZULU", date_of_birth="1990-07-08", pnc=shared)]
-    run_cycle(app, write_sources(tmp_path, probation, police), AS_OF)
+    summary = run_cycle(app, write_sources(tmp_path, probation, police), AS_OF)
     assert [(o["agency"], o["record_id"]) for o in app.ledger.list_orphans()] == [
         ("probation", "S-1")
     ]
     with app.ledger.engine.connect() as conn:
         items = conn.execute(select(func.count()).select_from(review_items)).scalar()
     assert items == 1
+    assert summary.link_reviews == 1
+    assert "link reviews: 1 pair of records to link or keep apart" in "\n".join(summary.lines())
 
 
 def _without_owner(status: AssessmentStatus, redundant: bool | None) -> Flag:

@@ -64,6 +64,18 @@ def test_a_feed_that_changed_nothing_counts_zero_and_nothing_found_is_none() -> 
     assert "owner on 2026-11-28: none" in told
     assert "open flags: none" in told
     assert "review items: none" in told
+    assert "link reviews: none" in told
+
+
+def test_pairs_left_for_a_person_to_link_are_counted_and_pointed_to() -> None:
+    """A manager reading only the summary learns that pairs wait for a decision."""
+    told = list(summary(review_items={"dob_conflict": 1}, link_reviews=3).lines())
+    line = (
+        "link reviews: 3 pairs of records to link or keep apart "
+        "(`arms-sync reconcile list --kind link-review`)"
+    )
+    assert told.index(line) == told.index("review items: dob_conflict 1") + 1
+    assert "link reviews: 1 pair of" in "\n".join(summary(link_reviews=1).lines())
 
 
 def test_review_items_are_told_apart_from_the_flags_the_report_counts() -> None:
