@@ -215,12 +215,12 @@ def test_a_flag_is_resolved_then_reopened_and_each_act_is_kept(app: App) -> None
     assert GENDER_FLAG not in {item.key for item in items(app)}
     [shown] = [item for item in items(app, resolved=True) if item.key == GENDER_FLAG]
     assert shown.state == "resolved"
-    with pytest.raises(UsageError, match="already resolved"):
+    with pytest.raises(UsageError, match=r"already resolved \(by jsmith on 2026-11-01\)\.$"):
         resolve(app, GENDER_FLAG, ACTOR)
 
     assert reopen(app, GENDER_FLAG, Actor("asmith", "the records need another look")) == "open"
     assert GENDER_FLAG in {item.key for item in items(app)}
-    with pytest.raises(UsageError, match="already open"):
+    with pytest.raises(UsageError, match=r"already open \(by asmith on 2026-11-01\)\.$"):
         reopen(app, GENDER_FLAG, ACTOR)
     with app.ledger.engine.connect() as conn:
         acts = conn.execute(select(flag_acts).order_by(flag_acts.c.id)).all()
@@ -356,6 +356,20 @@ def test_an_unlink_is_kept_as_an_unlink_and_a_later_link_undoes_it(app: App) -> 
     assert again.preview.changes_subjects
     assert subject_of(app, GENDER_PROBATION) == subject_of(app, GENDER_POLICE)
     assert matches_a_fresh_pass(app)
+
+
+def test_a_link_review_given_to_resolve_or_reopen_is_pointed_to_link_and_unlink(app: App) -> None:
+    """`reconcile list` shows a link review's number where it shows a flag's key."""
+    [review] = items(app, "link-review")
+    for act in (resolve, reopen):
+        with pytest.raises(UsageError) as refused:
+            act(app, review.key, ACTOR)
+        assert "is a link review, not a flag" in str(refused.value)
+        assert "`arms-sync reconcile link`" in str(refused.value)
+        assert "`arms-sync reconcile unlink`" in str(refused.value)
+    with pytest.raises(UsageError, match="not known to the ledger"):
+        resolve(app, str(int(review.key) + 1), ACTOR)
+    assert items(app, "link-review") == [review]
 
 
 def test_an_unlink_after_a_link_keeps_the_pair_apart(app: App) -> None:
