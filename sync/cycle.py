@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
@@ -33,6 +34,7 @@ from sync.core.notices import Notice
 from sync.core.policy import PolicySettings
 from sync.core.records import Agency, Override, Owner, RecordRef
 from sync.crypto.keys import Party, no_keys_sentence
+from sync.distributed.status import feeds_never_read_whole
 from sync.errors import (
     ArmsSyncError,
     CryptoError,
@@ -46,7 +48,7 @@ from sync.feeds.convert import feed_state
 from sync.feeds.parallel import default_processes, validating_in_processes
 from sync.ingest import FeedSource, IngestCounts, OtherAgencysFile, ingest
 from sync.ledger import schema
-from sync.ledger.decisions import decide_under_lock, store_decisions
+from sync.ledger.decisions import Awaiting, decide_under_lock, store_decisions
 from sync.ledger.mark import mark_now, unchanged_since
 from sync.ledger.outbox import why_unsealable
 from sync.ledger.override_moves import records_of_overrides
@@ -101,6 +103,9 @@ class RunSummary:
     window_days: int | None = None  # the duplicate window the pass used
     # The policy the pass decided under: its versions and the training dates.
     policy: dict[str, Any] = field(default_factory=dict)
+    # Agencies whose feed had never been read to its end when the pass decided: its
+    # decisions may change once it is, and its notices say so (`provisional`).
+    provisional: list[str] = field(default_factory=list)
 
     @property
     def rejected(self) -> int:
@@ -109,6 +114,13 @@ class RunSummary:
 
     def lines(self) -> Iterator[str]:
         """A short, readable account of the run (counts, and each gateway's failure)."""
+        yield from self._read_lines()
+        yield from self._decided_lines()
+        yield from self._gateway_lines()
+        yield from self._feed_warning_lines()
+
+    def _read_lines(self) -> Iterator[str]:
+        """What was read of each feed and the records it changed."""
         for agency, counts in self.feeds.items():
             yield from _feed_lines(agency, counts)
         for agency in sorted(self.feed_errors.keys() - self.feeds.keys()):
@@ -116,6 +128,9 @@ class RunSummary:
         if self.feeds:
             changed = ", ".join(f"{agency} {self.changed.get(agency, 0)}" for agency in self.feeds)
             yield f"records changed (new, updated or deleted): {changed}"
+
+    def _decided_lines(self) -> Iterator[str]:
+        """What the decision pass found, and whether it is provisional."""
         yield f"subjects: {self.subjects}; orphans: {self.orphans}"
         owners = ", ".join(f"{owner} {count}" for owner, count in self.owners_today.items())
         yield f"owner on {self.as_of.isoformat()}: {owners or 'none'}"
@@ -124,6 +139,11 @@ class RunSummary:
         items = ", ".join(f"{kind} {count}" for kind, count in self.review_items.items())
         yield f"review items: {items or 'none'}"
         yield _link_reviews_line(self.link_reviews)
+        if self.provisional:
+            yield _provisional_line(self.provisional)
+
+    def _gateway_lines(self) -> Iterator[str]:
+        """Notices queued and delivered, then each gateway's note and error."""
         if self.notice_batches:
             yield f"notice batches queued: {self.notice_batches}"
         for agency, delivered in self.delivered.items():
@@ -139,6 +159,9 @@ class RunSummary:
             *sorted(self.delivery_errors.items()),
         ]:
             yield _about_gateway(agency, error)
+
+    def _feed_warning_lines(self) -> Iterator[str]:
+        """A feed that looks like the wrong file, then where rejects and warnings are."""
         for agency, counts in self.feeds.items():
             if counts.only_other_agency:
                 yield (
@@ -189,6 +212,16 @@ def _feed_lines(agency: str, counts: IngestCounts) -> Iterator[str]:
     ignored = ignored_fields_line(counts)
     if ignored is not None:
         yield f"{agency}: {ignored}"
+
+
+def _provisional_line(agencies: list[str]) -> str:
+    """That the pass decided before some feed was ever read to its end, and what follows."""
+    feeds = " and ".join(agencies)
+    return (
+        f"provisional: the {feeds} feed{'s' if len(agencies) > 1 else ''} "
+        f"{'have' if len(agencies) > 1 else 'has'} never been read to the end, so these "
+        "decisions may change once read whole; the notices queued say so"
+    )
 
 
 def _link_reviews_line(pairs: int) -> str:
@@ -263,15 +296,17 @@ def _run_cycle(
         _ingest_feeds(app, sources, run_id, as_of, summary, progress)
         summary.changed = ledger.count_applied(run_id)
         status = RUN_PARTIAL if summary.feed_errors else RUN_SUCCEEDED
+        read_now = summary.feeds.keys() - summary.feed_errors.keys()
 
         def finish(conn: Connection, decisions: Decisions, batches: int) -> None:
             summarise_decisions(summary, decisions)
+            summary.provisional = feeds_never_read_whole(conn, read_now)
             summary.notice_batches = batches
             note_notices_held_for_keys(app, summary)
             ledger.finish_run(run_id, status, summary.as_dict(), app.clock(), conn)
 
         progress("Linking records, deciding ownership and flags, storing the decisions")
-        decide_and_store(app, as_of, run_id, finish)
+        decide_and_store(app, as_of, run_id, finish, read_now=read_now)
     return summary
 
 
@@ -504,6 +539,7 @@ def decide_and_store(
     run_id: int,
     finish: PassFinish | None = None,
     first: CheckedPass | None = None,
+    read_now: Collection[str] = (),
 ) -> tuple[Decisions, int]:
     """Store a decision pass that fits the ledger when it is stored; return it and its batches.
 
@@ -514,19 +550,28 @@ def decide_and_store(
     and stored while holding the lock. `finish` runs in the storing
     transaction with the pass stored and its notice batches (a run records
     its outcome there, so a pass is never stored without its run finished).
+    Its notices name the agencies whose feed has never been read to its end,
+    counting the run's own whole reads (`read_now`, not recorded yet) as read.
     """
+    awaiting = partial(feeds_never_read_whole, read_now=read_now)
     with paused_garbage_collection():
         candidate = first
         for retry in range(STALE_PASS_RETRIES):
             if candidate is None:
                 candidate = fresh_pass(app, as_of)
             try:
-                return _store_checked(app, run_id, candidate, finish)
+                return _store_checked(app, run_id, candidate, finish, awaiting)
             except StalePass:
                 _log_stale(run_id, retry + 1)
                 candidate = None
         return decide_under_lock(
-            app.ledger, lambda: _decide_now(app, as_of), run_id, app.clock, app.outbox_keys, finish
+            app.ledger,
+            lambda: _decide_now(app, as_of),
+            run_id,
+            app.clock,
+            app.outbox_keys,
+            finish,
+            awaiting,
         )
 
 
@@ -536,7 +581,11 @@ def _decide_now(app: App, as_of: date) -> Decisions:
 
 
 def _store_checked(
-    app: App, run_id: int, candidate: CheckedPass, finish: PassFinish | None
+    app: App,
+    run_id: int,
+    candidate: CheckedPass,
+    finish: PassFinish | None,
+    awaiting: Awaiting,
 ) -> tuple[Decisions, int]:
     """Store a pass if its check holds under the lock, else raise `StalePass`."""
     decisions = candidate.decisions
@@ -554,6 +603,7 @@ def _store_checked(
         finished,
         notices=candidate.notices,
         check=candidate.fits,
+        awaiting=awaiting,
     )
     return decisions, batches
 

@@ -13,7 +13,7 @@ that told timeline at the flag's reference date.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any
 
@@ -29,6 +29,7 @@ __all__ = [
     "NOTICE_WITHDRAWN",
     "Notice",
     "notices_for_subject",
+    "provisional",
     "segment_body",
     "timeline_told_to",
 ]
@@ -48,6 +49,19 @@ class Notice:
     kind: str
     subject_id: str
     body: dict[str, Any]
+
+
+def provisional(notices: Iterable[Notice], awaiting: Sequence[str]) -> Iterable[Notice]:
+    """The notices, each naming under `provisional` the agencies whose feed had never
+    been read to its end when it was decided (none named: the notices as they are).
+
+    Such a decision may change once those feeds are read whole; the notice that
+    replaces it then carries no `provisional`.
+    """
+    if not awaiting:
+        return notices
+    named = sorted(awaiting)
+    return (replace(notice, body={**notice.body, "provisional": named}) for notice in notices)
 
 
 def _iso(value: object) -> str | None:

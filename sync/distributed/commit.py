@@ -39,6 +39,7 @@ from sync.cycle import (
 )
 from sync.distributed import store
 from sync.distributed.cycles import load_cycle
+from sync.distributed.status import feeds_never_read_whole
 from sync.distributed.work import (
     KIND_INGEST,
     CycleRules,
@@ -138,6 +139,7 @@ def commit_cycle(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     def finish(conn: Connection, decisions: Decisions, batches: int) -> None:
         now = app.clock()
         summarise_decisions(summary, decisions)
+        summary.provisional = feeds_never_read_whole(conn)
         summary.notice_batches = batches
         note_notices_held_for_keys(app, summary)
         _finish_run(conn, ledger, cycle.run_id, summary, now)

@@ -8,7 +8,7 @@ until when a gateway asked not to be called for its feed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -204,6 +204,14 @@ def _next_in_line(conn: Connection, agency: str) -> tuple[datetime | None, int, 
     if row is None:
         return None, 0, None
     return row.created_at, int(row.attempts), row.last_error
+
+
+def feeds_never_read_whole(conn: Connection, read_now: Collection[str] = ()) -> list[str]:
+    """The agencies whose feed has never been read to its end: neither now (`read_now`,
+    a run's whole reads before it is recorded) nor by any run or cycle before."""
+    return [
+        agency for agency in AGENCIES if agency not in read_now and _last_pull(conn, agency) is None
+    ]
 
 
 def _last_pull(conn: Connection, agency: str) -> datetime | None:

@@ -16,7 +16,7 @@ kept, so a command given it can say where they are now
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -27,7 +27,7 @@ from sync.audit.log import audit_log_for
 from sync.audit.pipeline_hooks import decision_pass_drafts, override_move_drafts
 from sync.core.decide import Decisions, SubjectDecision, membership_matched_by
 from sync.core.duplicates import FLAG_KEY_SEPARATOR, Flag
-from sync.core.notices import Notice, notices_for_subject
+from sync.core.notices import Notice, notices_for_subject, provisional
 from sync.errors import StalePass
 from sync.ledger import schema
 from sync.ledger.former_members import keep_former_members
@@ -38,6 +38,8 @@ from sync.ledger.store import Ledger, bulk_execute, driver_value
 from sync.ledger.store_lock import lock_decision_store
 from sync.local_day import day_in_england
 
+# The agencies whose feed has never been read to its end, asked in the storing transaction.
+Awaiting = Callable[[Connection], Sequence[str]]
 FLAG_CONTENT_COLUMNS = (
     "kind",
     "subject_id",
@@ -110,6 +112,7 @@ def store_decisions(
     finish: Callable[[Connection, int], None] | None = None,
     notices: Iterable[Notice] | None = None,
     check: Callable[[Connection], bool] | None = None,
+    awaiting: Awaiting | None = None,
 ) -> int:
     """Write a decision pass in one transaction; with a key ring, queue changed notices too.
 
@@ -122,6 +125,8 @@ def store_decisions(
     append to the audit log while the rows are written. `check` is called on
     the transaction once the decision-store lock is held, before anything is
     written: when it returns false, `StalePass` is raised and nothing is stored.
+    `awaiting` names, in that transaction, the agencies whose feed has never been
+    read to its end: the notices queued say so (`sync.core.notices.provisional`).
     """
 
     def checked(conn: Connection) -> Decisions:
@@ -133,7 +138,7 @@ def store_decisions(
         if finish is not None:
             finish(conn, batches)
 
-    _, batches = _store(ledger, checked, run_id, lambda: now, keys, finished, notices)
+    _, batches = _store(ledger, checked, run_id, lambda: now, keys, finished, notices, awaiting)
     return batches
 
 
@@ -144,6 +149,7 @@ def decide_under_lock(
     clock: Callable[[], datetime],
     keys: OutboxKeys | None = None,
     finish: Callable[[Connection, Decisions, int], None] | None = None,
+    awaiting: Awaiting | None = None,
 ) -> tuple[Decisions, int]:
     """Compute a pass while holding the decision-store lock, and store it in that transaction.
 
@@ -155,7 +161,7 @@ def decide_under_lock(
     be overtaken, at the cost of keeping other passes (and, on SQLite, every
     writer) waiting meanwhile.
     """
-    return _store(ledger, lambda _conn: decide(), run_id, clock, keys, finish, None)
+    return _store(ledger, lambda _conn: decide(), run_id, clock, keys, finish, None, awaiting)
 
 
 def _store(
@@ -166,6 +172,7 @@ def _store(
     keys: OutboxKeys | None,
     finish: Callable[[Connection, Decisions, int], None] | None,
     notices: Iterable[Notice] | None,
+    awaiting: Awaiting | None,
 ) -> tuple[Decisions, int]:
     """Take the decision-store lock, obtain the pass, write it, its notices and `finish`."""
     audit = audit_log_for(ledger.engine)
@@ -178,6 +185,8 @@ def _store(
         batches = 0
         if keys is not None:
             desired = _pass_notices(decisions) if notices is None else notices
+            if awaiting is not None:
+                desired = provisional(desired, awaiting(conn))
             batches = store_outgoing(conn, changed_notices(conn, desired), keys, run_id, now)
         if finish is not None:
             finish(conn, decisions, batches)

@@ -42,6 +42,7 @@ from tests.integration.gateway_process import (
     RunningGateway,
     start_gateway,
 )
+from tests.integration.test_cycle_outcomes import notices_queued
 from tests.integration.test_gateway_replayed_pages import replaying_gateway
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -157,8 +158,20 @@ def test_a_dead_police_gateway_makes_a_partial_run_over_probation_alone(
     assert summary["subjects"] > 0
     assert member_agencies(app) == {"probation"}
     reference = in_process_summary(tmp_path, keys, feeds)
-    for part in ("feed_errors", "feeds", "subjects", "owners_today", "open_flags", "orphans"):
+    for part in (
+        "feed_errors",
+        "feeds",
+        "subjects",
+        "owners_today",
+        "open_flags",
+        "orphans",
+        "provisional",
+    ):
         assert summary[part] == reference[part], part
+    assert summary["provisional"] == ["police"]  # the police feed was never read whole
+    told = notices_queued(app, summary["run_id"])
+    assert told
+    assert {str(notice["provisional"]) for notice in told} == {"['police']"}
 
     pulls = {found.agency: found.last_pull for found in agency_freshness(app.ledger.engine)}
     assert pulls["probation"] is not None

@@ -420,3 +420,52 @@ def test_a_pass_whose_notices_were_worked_out_elsewhere_queues_those_not_its_own
         assert run_cycle(app, sources, AS_OF).notice_batches > 0  # the pass's own notices
     finally:
         app.close()
+
+
+def notices_queued(app: App, run_id: int) -> list[dict[str, object]]:
+    """The notices a run queued, as each agency's batches hold them (sealed or not)."""
+    outbox, notices = schema.outbox, schema.notices
+    batch_ids = select(notices.c.batch_id).where(notices.c.created_run == run_id).distinct()
+    query = (
+        select(outbox.c.batch_id, outbox.c.sealed_batch)
+        .where(outbox.c.batch_id.in_(batch_ids))
+        .order_by(outbox.c.agency, outbox.c.position)
+    )
+    with app.ledger.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        notice
+        for batch_id, kept in rows
+        for notice in json.loads(app.field_cipher.decrypt(f"outbox/{batch_id}", bytes(kept)))[
+            "notices"
+        ]
+    ]
+
+
+def test_notices_decided_before_a_feed_was_ever_read_whole_say_so_until_it_is(
+    tmp_path: Path,
+) -> None:
+    """The police gateway fails at page 2 of its first pull: probation's person is decided
+    without most of the police feed, so every notice names police under `provisional`.
+    Once the police feed is read to its end, each is replaced by one without it; a later
+    failure, the feed read whole before, makes nothing provisional."""
+    with _police_gateway(tmp_path, _gateway_records(POLICE)) as police:
+        police.front.script = [Relay(police.front.upstream), FAILED]
+        first = _run_reading_police_gateway(tmp_path, police)
+        whole = _run_reading_police_gateway(tmp_path, police)
+        police.front.script = [FAILED]
+        failed_again = _run_reading_police_gateway(tmp_path, police)
+        told_first = notices_queued(police.app, first.run_id)
+        told_whole = notices_queued(police.app, whole.run_id)
+    assert (list(first.feed_errors), first.provisional) == (["police"], ["police"])
+    assert any(line.startswith("provisional: the police feed has never") for line in first.lines())
+    assert {notice["kind"] for notice in told_first} == {"ownership"}
+    assert [notice["provisional"] for notice in told_first] == [["police"]] * len(told_first)
+    assert (whole.feed_errors, whole.provisional) == ({}, [])
+    assert not [line for line in whole.lines() if line.startswith("provisional")]
+    assert told_whole
+    assert not [notice for notice in told_whole if "provisional" in notice]
+    replaced = {notice["replaces"] for notice in told_whole}
+    assert {notice["notice_id"] for notice in told_first} <= replaced
+    assert (list(failed_again.feed_errors), failed_again.provisional) == (["police"], [])
+    assert failed_again.notice_batches == 0

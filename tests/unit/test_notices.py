@@ -12,6 +12,7 @@ from sync.core.notices import (
     NOTICE_OWNERSHIP,
     Notice,
     notices_for_subject,
+    provisional,
 )
 from sync.core.policy import build_timeline
 from sync.core.records import Agency, SubjectFacts
@@ -143,3 +144,18 @@ def test_a_flag_notice_goes_to_the_flags_agency_naming_the_counterpart_by_refere
         n for n in notices if n.kind == NOTICE_FLAG and n.body["flag"] == "assessed_by_non_owner"
     ]
     assert [n.agency for n in misplaced] == [Agency.POLICE]
+
+
+def test_provisional_notices_name_the_feeds_never_read_whole_and_change_nothing_else() -> None:
+    """docs/decisions.md: a pass made before a feed was ever read to its end says so."""
+    notices = notices_of(subject())
+    marked = list(provisional(notices, ["police", "probation"][::-1]))
+    assert [n.body["provisional"] for n in marked] == [["police", "probation"]] * len(notices)
+    assert [(n.agency, n.key, n.kind, n.subject_id) for n in marked] == [
+        (n.agency, n.key, n.kind, n.subject_id) for n in notices
+    ]
+    assert [{k: v for k, v in n.body.items() if k != "provisional"} for n in marked] == [
+        n.body for n in notices
+    ]
+    assert not [n for n in notices if "provisional" in n.body]  # the originals are untouched
+    assert list(provisional(notices, [])) == notices
