@@ -201,3 +201,12 @@ def test_the_gateways_hold_no_ledger_access_and_not_the_hub_s_keys() -> None:
         assert not any("DATABASE" in name for name in gateway["environment"])
         assert f"{agency}-keys:/keys:ro" in gateway["volumes"]
         assert not any(volume.startswith("keys:") for volume in gateway["volumes"])
+
+
+def test_workers_and_beat_are_started_again_when_they_exit() -> None:
+    """docs/operations.md: a worker can end its process when the broker vanishes under it."""
+    services = compose()["services"]
+    assert {name: services[name].get("restart") for name in ("worker", "beat")} == {
+        "worker": "unless-stopped",
+        "beat": "unless-stopped",
+    }
