@@ -9,6 +9,7 @@ refused for a missing or expired bearer token (`RequestCounts`).
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import ssl
@@ -98,6 +99,20 @@ class GatewayServer(ThreadingHTTPServer):
         return int(self.server_address[1])
 
 
+def _log_refusal(method: str, path: str, reply: Reply) -> None:
+    """Log an endpoint's refusal with its code and reason, which name no personal data:
+    the hub keeps only the code, and points its operator to this log for the reason.
+    An expired or missing token (401) is routine and left to the request counts."""
+    if reply.status < HTTPStatus.BAD_REQUEST or reply.status == HTTPStatus.UNAUTHORIZED:
+        return
+    try:
+        answer = json.loads(reply.body)
+        code, reason = str(answer["error"]), str(answer["reason"])
+    except (ValueError, KeyError, TypeError):
+        code, reason = "error", "(no reason given)"
+    log.warning("%s %s refused: %d %s: %s", method, path, reply.status, code, reason)
+
+
 class GatewayHandler(BaseHTTPRequestHandler):
     """Moves bytes between one connection and the `Gateway`."""
 
@@ -154,6 +169,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
             self._write(_fault_reply(fault, self.server.faults.retry_after_seconds))
             return
         reply = route.endpoint(self.server.gateway, replace(request, body=body))
+        _log_refusal(method, parts.path, reply)
         self._deliver(reply, fault)
 
     def _read_body(self) -> bytes | None:

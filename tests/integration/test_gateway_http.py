@@ -416,15 +416,23 @@ def _bad_envelopes(setup: Setup) -> dict[str, bytes]:
 
 
 def test_bad_envelopes_are_400_with_one_sentence_and_nothing_stored(setup: Setup) -> None:
+    """Each refusal is logged with its reason, which the hub does not keep
+    (docs/operations.md): the gateway's operator finds it in the gateway's log."""
     url = setup.gateway.url
     before = len(_stored(url))
+    reasons = []
     for body in _bad_envelopes(setup).values():
         response = _post_raw(url, body)
         assert response.status_code == 400
         answer = response.json()
         assert answer["error"] == "envelope_rejected"
         assert answer["reason"].endswith(".")
+        reasons.append(answer["reason"])
     assert len(_stored(url)) == before
+    logged = setup.gateway.log.read_text(encoding="utf-8").splitlines()
+    for reason in reasons:
+        line = f"Warning: POST /notices refused: 400 envelope_rejected: {reason}"
+        assert line in logged
 
 
 def test_a_stale_envelope_is_refused_as_stale(setup: Setup) -> None:
