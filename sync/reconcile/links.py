@@ -7,10 +7,11 @@ a pair wins. Applying either also closes any open review item for the pair.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, or_, select, update
 
 from sync.app import App
 from sync.audit.chain import AuditKind
@@ -27,7 +28,9 @@ from sync.core.decide import (
 from sync.core.records import RecordRef
 from sync.errors import UsageError
 from sync.ledger.codec import field_key
+from sync.ledger.moments import as_utc
 from sync.ledger.tables_manual import manual_links, review_items
+from sync.local_day import day_in_england
 from sync.reconcile.acts import Actor, AuditNote, new_act_id, require_person
 from sync.reconcile.apply import ManualAct, preview_or_apply
 from sync.reconcile.manual_inputs import ACTION_LINK, ACTION_UNLINK
@@ -37,13 +40,49 @@ LINK_PREFIX = "LNK"
 UNLINK_PREFIX = "UNL"
 
 
-def _check_pair(app: App, a: RecordRef, b: RecordRef) -> None:
+def _check_pair(app: App, a: RecordRef, b: RecordRef, action: str) -> None:
     if a == b:
         raise UsageError("A record cannot be linked to or unlinked from itself.")
     one_agency = a.agency == b.agency  # then only their places tell them apart
     with app.ledger.engine.connect() as conn:
         require_person(conn, a, "first" if one_agency else "")
         require_person(conn, b, "second" if one_agency else "")
+        latest = _latest_act_on(conn, *ordered_pair(a, b))
+    if latest is not None and latest.action == action:
+        raise UsageError(_already_done(action, latest))
+
+
+@dataclass(frozen=True, slots=True)
+class _StoredAct:
+    """A stored link or unlink: its id, action, operator and time."""
+
+    id: str
+    action: str
+    operator: str
+    created_at: datetime
+
+
+def _latest_act_on(conn: Connection, low: RecordRef, high: RecordRef) -> _StoredAct | None:
+    """The latest link or unlink stored for exactly this pair of records, if any."""
+    table = manual_links
+    query = (
+        select(table.c.id, table.c.action, table.c.operator, table.c.created_at)
+        .where(_pair_matches(low, high, table))
+        .order_by(table.c.created_at.desc(), table.c.id.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    return None if row is None else _StoredAct(*row)
+
+
+def _already_done(action: str, latest: _StoredAct) -> str:
+    """Why the same act again is refused: the act that stands, who made it and when."""
+    done = "linked" if action == ACTION_LINK else "kept apart"
+    day = day_in_england(as_utc(latest.created_at)).isoformat()
+    return (
+        f"The two records are already {done} by {latest.id} "
+        f"(by {latest.operator} on {day}); nothing to do."
+    )
 
 
 def _with_act(inputs: DecisionInputs, a: RecordRef, b: RecordRef, link: bool) -> DecisionInputs:
@@ -64,7 +103,7 @@ def unlink(app: App, a: RecordRef, b: RecordRef, actor: Actor, *, apply: bool) -
 def _act(
     app: App, a: RecordRef, b: RecordRef, actor: Actor, *, apply: bool, action: str
 ) -> ActOutcome:
-    _check_pair(app, a, b)
+    _check_pair(app, a, b, action)
     linking = action == ACTION_LINK
     act_id = new_act_id(LINK_PREFIX if linking else UNLINK_PREFIX)
     low, high = ordered_pair(a, b)
@@ -199,8 +238,8 @@ def _merged_by_their_agency(
     )
 
 
-def _pair_matches(first: RecordRef, second: RecordRef) -> ColumnElement[bool]:
-    table = review_items
+def _pair_matches(first: RecordRef, second: RecordRef, table: Table) -> ColumnElement[bool]:
+    """Rows of `table` (manual acts, review items) naming the pair in this order."""
     return and_(
         table.c.a_agency == str(first.agency),
         table.c.a_person_id == first.person_id,
@@ -218,7 +257,7 @@ def _resolve_review_items(
         update(table)
         .where(
             table.c.resolved_at.is_(None),
-            or_(_pair_matches(a, b), _pair_matches(b, a)),
+            or_(_pair_matches(a, b, table), _pair_matches(b, a, table)),
         )
         .values(resolved_at=app.clock(), resolved_by=actor.operator, resolution=action)
     )

@@ -372,6 +372,24 @@ def test_a_link_review_given_to_resolve_or_reopen_is_pointed_to_link_and_unlink(
     assert items(app, "link-review") == [review]
 
 
+def test_the_same_act_again_on_a_pair_is_refused_naming_the_act_that_stands(app: App) -> None:
+    """As a second resolve is: a repeated link would store an act that changes nothing."""
+    first = link(app, REVIEW_PROBATION, REVIEW_POLICE, ACTOR, apply=True)
+    before = one_row(app, select(func.count()).select_from(manual_links))[0]
+    for apply in (False, True):
+        with pytest.raises(UsageError) as refused:
+            link(app, REVIEW_POLICE, REVIEW_PROBATION, Actor("asmith", "again"), apply=apply)
+        assert str(refused.value) == (
+            f"The two records are already linked by {first.act_id} "
+            "(by jsmith on 2026-11-01); nothing to do."
+        )
+    assert one_row(app, select(func.count()).select_from(manual_links))[0] == before
+    unlink(app, REVIEW_POLICE, REVIEW_PROBATION, ACTOR, apply=True)
+    with pytest.raises(UsageError, match="already kept apart by UNL-"):
+        unlink(app, REVIEW_PROBATION, REVIEW_POLICE, ACTOR, apply=False)
+    assert link(app, REVIEW_PROBATION, REVIEW_POLICE, ACTOR, apply=True).act_id is not None
+
+
 def test_an_unlink_after_a_link_keeps_the_pair_apart(app: App) -> None:
     link(app, REVIEW_PROBATION, REVIEW_POLICE, ACTOR, apply=True)
     outcome = unlink(app, REVIEW_POLICE, REVIEW_PROBATION, Actor("asmith", "twins"), apply=True)

@@ -76,6 +76,9 @@ def test_a_link_that_joins_an_unlinked_pair_through_other_records_says_so(app: A
 
 
 def test_a_link_that_leaves_unlinked_records_apart_says_nothing_of_them(app: App) -> None:
+    """The police pair is unlinked and linked again (the same link twice running is
+    refused): probation's record stays apart, so nothing is said of its unlink."""
+    unlink(app, POLICE, OTHER_POLICE, ACTOR, apply=True)
     outcome = link(app, POLICE, OTHER_POLICE, ACTOR, apply=False)
     assert outcome.preview.notes == ()
 
