@@ -42,6 +42,31 @@ KIND_LABELS: dict[str, str] = {
     FlagKind.IN_PROGRESS_BY_NON_OWNER: "In progress by the non-owner",
     FlagKind.DUPLICATE_PERSON_RECORD: "Duplicate person record",
 }
+# What each kind of flag means and who should act, for the legend beneath the flags
+# (`spec/duplicates.md`, "Flags"), in the report's order of kinds.
+KIND_MEANINGS: dict[str, str] = {
+    FlagKind.DUPLICATE: (
+        "both agencies assessed the same person within the window and at least one of "
+        "them was not the owner at the time: the assessment marked redundant need not "
+        "have been done; the other stands"
+    ),
+    FlagKind.ASSESSED_BY_NON_OWNER: (
+        "the agency that did this assessment did not own ARMS on its date: the owner "
+        "named should have done it; its manager should check that the owner knew"
+    ),
+    FlagKind.ASSESSED_WITHOUT_OWNER: (
+        "nobody owned ARMS on the assessment's date (in custody, under 18, not in scope): "
+        "its manager should check why it was done"
+    ),
+    FlagKind.IN_PROGRESS_BY_NON_OWNER: (
+        "an alert: an assessment still in progress by an agency that does not own ARMS "
+        "today; stop the work and leave it to the owner named"
+    ),
+    FlagKind.DUPLICATE_PERSON_RECORD: (
+        "one agency holds two or more person records of this person: that agency should "
+        "merge them in its own system"
+    ),
+}
 AGENCY_LABELS = {"probation": "Probation", "police": "Police"}
 OWNER_LABELS = {**AGENCY_LABELS, "none": "No owner"}
 # What each ownership rule means, for the legend beneath the flags (the rules of
@@ -175,6 +200,7 @@ def render_html(
             rows=[_detail_row(flag) for flag in shown],
             hidden_rows=len(report.flags) - len(shown),
             rules=_rules_named(shown),
+            kinds=_kinds_named(shown),
         )
     )
     return page.encode("utf-8")
@@ -202,6 +228,16 @@ def _rules_named(flags: list[FlagRow]) -> list[tuple[str, str]]:
     known = [(rule, meaning) for rule, meaning in RULE_MEANINGS.items() if rule in named]
     others = sorted(rule for rule in named if rule and rule not in RULE_MEANINGS)
     return known + [(rule, "") for rule in others]
+
+
+def _kinds_named(flags: list[FlagRow]) -> list[tuple[str, str, str]]:
+    """Each kind of the listed flags with its label and meaning, in the report's order."""
+    named = {flag.kind for flag in flags}
+    return [
+        (kind, KIND_LABELS[kind], meaning)
+        for kind, meaning in KIND_MEANINGS.items()
+        if kind in named
+    ]
 
 
 def _kind_figures(counts: dict[str, int]) -> list[tuple[str, str, int]]:

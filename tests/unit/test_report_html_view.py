@@ -18,11 +18,19 @@ from html.parser import HTMLParser
 import pytest
 
 from sync.core import rules as rules_module
+from sync.core.duplicates import DUPLICATE_REPORT_KINDS
 from sync.errors import UsageError
 from sync.reports import DuplicateReport, ReportFilters, build_report
 from sync.reports.models import Counterpart, FlagState, MonthCounts, hours_text
 from sync.reports.render import REPORT_FORMATS, render
-from sync.reports.render_html import RULE_MEANINGS, Chart, build_chart, render_html
+from sync.reports.render_html import (
+    KIND_LABELS,
+    KIND_MEANINGS,
+    RULE_MEANINGS,
+    Chart,
+    build_chart,
+    render_html,
+)
 from sync.reports.render_json import render_json
 from tests.unit.test_report_factories import (
     AS_OF,
@@ -383,6 +391,27 @@ def test_the_legend_gives_each_rule_the_listed_flags_name_in_the_policys_order()
         ("PROB-SEXUAL", "probation: supervised for a sexual offence"),
         ("POLICE-REGISTERED", "police: registered, and not supervised by probation"),
     ]
+
+
+def test_the_legend_says_what_each_listed_kind_of_flag_means_and_who_should_act() -> None:
+    """An alert to stop work in progress reads as one; kinds no listed flag has are left out."""
+    flags = [
+        assessment_flag("assessed_by_non_owner", assessment_id="PA-2"),
+        assessment_flag("in_progress_by_non_owner", status="in_progress"),
+    ]
+    legend = _by_id(_page(render_html(report_of(flags))), "kind-legend")
+
+    told = [(div.attrs["data-kind"], div.all("dd")[0].text()) for div in legend.all("div")]
+    assert [kind for kind, _ in told] == ["assessed_by_non_owner", "in_progress_by_non_owner"]
+    assert "stop the work" in told[1][1]
+    assert [div.all("dt")[0].text() for div in legend.all("div")] == [
+        "Assessed by the non-owner",
+        "In progress by the non-owner",
+    ]
+
+
+def test_every_kind_of_flag_has_a_meaning_in_the_legend() -> None:
+    assert set(KIND_MEANINGS) == set(KIND_LABELS) == DUPLICATE_REPORT_KINDS
 
 
 def test_every_rule_the_policy_can_name_has_a_meaning_in_the_legend() -> None:
