@@ -118,7 +118,7 @@ class KeyRing:
         for info in self.keys:
             if info.party is party and info.use is use and info.status is KeyStatus.ACTIVE:
                 return info
-        if party is self.me or party in self.made_here:
+        if self._made_here(party):
             raise KeyError_(
                 f"{party} has no active {use.in_words} key; rotate to make one with "
                 f"`arms-sync keys rotate --party {party.value}`."
@@ -129,6 +129,10 @@ class KeyRing:
             f"{party} has no active {use.in_words} key in this key ring; import its current "
             f"public keys with `arms-sync keys import --party {party.value} RING`."
         )
+
+    def _made_here(self, party: Party) -> bool:
+        """Whether `party`'s keys are made in this ring's folder (its own, not imported)."""
+        return party is self.me or party in self.made_here
 
     def holds_keys_of(self, party: Party) -> bool:
         """Whether the ring holds any key of `party`, whatever its status."""
@@ -157,7 +161,16 @@ class KeyRing:
         return info.key_id, X25519PublicKey.from_public_bytes(info.public_key)
 
     def verifying_key(self, key_id: str, party: Party, now: datetime | None) -> Ed25519PublicKey:
-        """The public signing key `key_id` of `party`, refused when revoked or expired."""
+        """The public signing key `key_id` of `party`, refused when revoked or expired, or
+        (naming the import that brings it) when another party's ring has never held it."""
+        if not any(info.key_id == key_id for info in self.keys):
+            hint = (
+                ""
+                if self._made_here(party)
+                else f"; import {party}'s current public keys with "
+                f"`arms-sync keys import --party {party.value} RING`"
+            )
+            raise KeyError_(f"{party}'s signing key {key_id} is not in the key ring{hint}.")
         info = self._accepted(key_id, party, KeyUse.SIGN, now)
         return Ed25519PublicKey.from_public_bytes(info.public_key)
 

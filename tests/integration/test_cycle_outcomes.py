@@ -186,7 +186,7 @@ def test_a_failing_gateway_is_its_agencys_feed_error_and_the_run_is_partial(
                 Relay(upstream),
                 Relay(stack.enter_context(police.other(POLICE, rotated))),
             ]
-            says = f"{_page_two_of(police)} cannot be opened: key "
+            says = f"{_page_two_of(police)} cannot be opened: police's signing key "
         else:
             probation = stack.enter_context(police.other(Party.PROBATION, police.keys))
             police.front.script = [Relay(upstream), Relay(probation)]

@@ -30,7 +30,14 @@ from sync.crypto.envelope import (
     wire_digest,
 )
 from sync.crypto.header import CONTENT_TYPE_FEED, CONTENT_TYPE_NOTICES, Header, parse_header
-from sync.crypto.keyring import generate_party, list_keys, load_keyring, revoke, rotate
+from sync.crypto.keyring import (
+    generate_party,
+    import_party,
+    list_keys,
+    load_keyring,
+    revoke,
+    rotate,
+)
 from sync.crypto.keys import KeyRing, KeyUse, Party
 from sync.crypto.replay import InMemoryReplayGuard, ReplayVerdict
 from sync.crypto.sealed_file import file_of, open_lines, page_of, seal_lines
@@ -525,7 +532,37 @@ def test_unknown_sender_key_is_refused(module_rings: Rings, tmp_path: Path) -> N
     )
     refusal = _refusal(wire, module_rings.hub)
     assert isinstance(refusal, KeyError_)
-    assert "not in the key ring" in str(refusal)
+    # probation's keys are made in the module's key folder: nothing to import.
+    assert re.fullmatch(
+        r"probation's signing key [0-9a-f]{32} is not in the key ring\.", str(refusal)
+    )
+
+
+def test_an_unknown_key_of_a_party_whose_keys_are_imported_names_the_import(
+    tmp_path: Path,
+) -> None:
+    """The hub's own folder holds probation's public keys only: the key probation signs
+    with now is one it never imported."""
+    hub_dir, old_probation, new_probation = (tmp_path / n for n in ("hub", "old", "new"))
+    generate_party(hub_dir, Party.HUB, now=T0)
+    generate_party(old_probation, Party.PROBATION, now=T0)
+    import_party(hub_dir, Party.PROBATION, old_probation / "ring.json")
+    generate_party(new_probation, Party.PROBATION, now=T0)
+    import_party(new_probation, Party.HUB, hub_dir / "ring.json")
+    wire = seal(
+        PLAINTEXT,
+        sender=Party.PROBATION,
+        recipient=Party.HUB,
+        keyring=load_keyring(new_probation, Party.PROBATION),
+        content_type=CONTENT_TYPE_FEED,
+        now=T0,
+    )
+    refusal = _refusal(wire, load_keyring(hub_dir, Party.HUB))
+    assert isinstance(refusal, KeyError_)
+    assert str(refusal).endswith(
+        "is not in the key ring; import probation's current public keys with "
+        "`arms-sync keys import --party probation RING`."
+    )
 
 
 def test_revoked_sender_key_is_refused_everywhere(rings: Rings) -> None:
