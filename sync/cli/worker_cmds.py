@@ -480,7 +480,7 @@ def status(state: CliState, as_json: bool) -> None:
         click.echo(f"queues: {_queues_shown(report)}")
         for agency in report["agencies"]:
             click.echo(
-                f"{agency['agency']}: last pull {agency['last_pull'] or 'never'}, "
+                f"{agency['agency']}: last whole pull {agency['last_pull'] or 'never'}, "
                 f"last delivery {agency['last_delivery'] or 'never'}"
                 + _oldest_waiting(agency)
                 + _asked_to_wait(agency["agency"], agency["pull_not_before"])

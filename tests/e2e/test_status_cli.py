@@ -51,6 +51,10 @@ def test_a_ledger_only_run_keeps_has_no_broker_to_check(
     assert shown[0] == (
         "queues: none (no background workers: no broker, feeds or gateways set, no cycle run)"
     )
+    assert [line.split(",")[0].rsplit(" ", 1)[0] for line in shown[1:3]] == [
+        "probation: last whole pull",
+        "police: last whole pull",
+    ]
 
 
 def test_a_broker_set_for_the_deployment_is_checked(
