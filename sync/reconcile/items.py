@@ -24,6 +24,7 @@ from sync.ledger.moments import as_utc
 from sync.ledger.override_moves import records_of_overrides
 from sync.ledger.store import KEYS_PER_QUERY
 from sync.ledger.tables_manual import KIND_LINK_REVIEW, LAPSED, review_items, review_row_key
+from sync.reports.models import area_or_none
 
 KIND_DUPLICATE_PERSON = "duplicate-person-record"
 KIND_FLAG = "flag"
@@ -61,6 +62,8 @@ class Item:
     subject_id: str | None
     detail: str
     refs: tuple[str, ...]
+    # A flag's area (its own agency's record's); None for items of no one area.
+    area: str | None = None
 
     def as_json(self) -> dict[str, object]:
         """The item as a JSON object."""
@@ -72,7 +75,12 @@ class Item:
             "subject_id": self.subject_id,
             "detail": self.detail,
             "refs": list(self.refs),
+            "area": self.area,
         }
+
+    def names_a_record_of(self, agency: str) -> bool:
+        """Whether any record the item is about is `agency`'s."""
+        return any(ref.startswith(f"{agency}/") for ref in self.refs)
 
 
 def item_kind_of_flag(flag_kind: str) -> str:
@@ -95,6 +103,7 @@ def _flag_items(conn: Connection) -> Iterator[Item]:
             subject_id=row.subject_id,
             detail=row.kind,
             refs=_flag_refs(row, members.get(row.subject_id, ())),
+            area=area_or_none(row.area),
         )
 
 
@@ -190,6 +199,16 @@ def list_items(
         if (kind is None or item.kind == kind) and (resolved or item.state == STATE_OPEN)
     ]
     return sorted(wanted, key=listing_order)
+
+
+def in_area(items: Iterable[Item], area: str) -> tuple[list[Item], int]:
+    """The items filed under `area` (compared as the reports compare areas), and how many
+    items have no area at all (link reviews, overrides, flags stored without one)."""
+    wanted = area_or_none(area)
+    listed = list(items)
+    return [item for item in listed if item.area == wanted], sum(
+        item.area is None for item in listed
+    )
 
 
 def listing_order(item: Item) -> tuple[datetime, str, int, str]:

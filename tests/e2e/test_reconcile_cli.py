@@ -14,7 +14,7 @@ from typing import cast
 import pytest
 
 from tests.conftest import CLI
-from tests.feed_records import run_args
+from tests.feed_records import person, run_args
 from tests.integration.test_audit_log import write_feeds
 
 pytestmark = pytest.mark.e2e
@@ -297,3 +297,51 @@ def test_a_flag_item_names_person_records_that_link_and_unlink_accept(ledger: Pa
         check=False,
     )
     assert "person record given is not in the ledger" not in preview.stderr
+
+
+def _listed(ledger: Path, *extra: str) -> tuple[list[dict[str, object]], str]:
+    """The items `reconcile list --json` gives with `extra`, and what it said on stderr."""
+    result = arms_sync("reconcile", "list", "--json", *extra, cwd=ledger)
+    return [json.loads(line) for line in result.stdout.splitlines()], result.stderr
+
+
+def _add_a_pair_to_review(ledger: Path) -> None:
+    """Run the feeds again with two people one PNC joins whose surnames and dates of
+    birth plainly disagree: a pair the matcher leaves to a person (a link review)."""
+    shared = "2002/0073319Z"
+    probation, police = write_feeds(ledger)
+    for feed, record in (
+        (probation, person("probation", "X700001", surname="ALPHA", pnc=shared)),
+        (police, person("police", "P-7", surname="ZULU", date_of_birth="1990-07-08", pnc=shared)),
+    ):
+        with feed.open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps(record) + "\n")
+    arms_sync(*run_args(probation, police, AS_OF), cwd=ledger)
+
+
+def test_the_list_narrows_to_one_agency_s_records_or_one_area_s_flags(ledger: Path) -> None:
+    """A force's or a region's manager lists its own items; items with no area (a link
+    review spans two agencies) are counted, not listed, under an area."""
+    _add_a_pair_to_review(ledger)
+    every, _ = _listed(ledger)
+    areas = sorted({str(item["area"]) for item in every if item["area"] is not None})
+    assert areas
+    assert {item["kind"] for item in every if item["area"] is None} == {"link-review"}
+    for agency in ("probation", "police"):
+        mine, _ = _listed(ledger, "--agency", agency)
+        refs_of = [cast(list[str], item["refs"]) for item in every]
+        assert mine == [
+            item
+            for item, refs in zip(every, refs_of, strict=True)
+            if any(ref.startswith(f"{agency}/") for ref in refs)
+        ]
+    area = areas[0]
+    in_area, said = _listed(ledger, "--area", f" {area.lower()} ")
+    assert in_area == [item for item in every if item["area"] == area]
+    no_area = sum(item["area"] is None for item in every)
+    assert said.strip() == (
+        f"{no_area} item{'s' if no_area > 1 else ''} with no area (link reviews, for one) "
+        "not listed; leave out --area to see them."
+    )
+    _, warned = _listed(ledger, "--area", "NOWHERE")
+    assert warned.startswith("Warning: no flag in the ledger is in area NOWHERE;")

@@ -181,8 +181,10 @@ def test_every_kind_of_item_is_listed_with_its_records_and_subject(app: App) -> 
         "subject_id": None,
         "detail": review.detail,
         "refs": ["police/LAN-1", "probation/X100001"],
+        "area": None,
     }
     assert gender.as_json()["subject_id"] == gender.subject_id
+    assert listed[NON_OWNER_FLAG].as_json()["area"] == "LANC"
     assert [item.key for item in items(app, "gender-conflict")] == [GENDER_FLAG]
     assert [item.key for item in items(app, "link-review")] == ["1"]
 
