@@ -325,7 +325,7 @@ def test_a_report_from_a_ledger_without_a_run_is_refused(
         (("export", "ownership", "--ou"), "Error: No such option '--ou' (did you mean '--out'?)."),
         (
             ("reconcile", "list", "--al"),
-            "Error: No such option '--al' (did you mean one of: '--all', '--help'?).",
+            "Error: No such option '--al' (did you mean one of: '--all', '--area', '--help'?).",
         ),
     ],
     ids=[
