@@ -168,12 +168,14 @@ def list_cmd(
 
 
 def _listing_detail(kind: str | None, agency: str | None, area: str | None) -> str:
-    """What a listing asked for, for its audit entry (codes only)."""
+    """What a listing asked for, for its audit entry (codes only, areas as compared)."""
+    from sync.reports.models import area_or_none
+
     asked = [f"kind {kind or 'all'}"]
     if agency is not None:
         asked.append(f"agency {agency}")
     if area is not None:
-        asked.append(f"area {area.strip().upper()}")
+        asked.append(f"area {area_or_none(area)}")
     return ", ".join(asked)
 
 
