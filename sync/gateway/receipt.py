@@ -33,6 +33,10 @@ _HEX_64 = re.compile(r"[0-9a-f]{64}")  # matched whole (`fullmatch`)
 _HEX_32 = re.compile(r"[0-9a-f]{32}")
 
 
+class MalformedReceipt(ValueError):
+    """A receipt document not of the documented shape; its message is fixed text."""
+
+
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """A verified receipt: which envelope the gateway stored, when, and the signed bytes."""
@@ -65,11 +69,11 @@ def sign_receipt(keyring: KeyRing, *, msg_id: str, digest: str, received_at: str
 
 
 def signed_receipt_fields(document: object) -> dict[str, str]:
-    """The three text fields of a signed receipt document, or `ValueError`."""
+    """The three text fields of a signed receipt document, or `MalformedReceipt`."""
     if not isinstance(document, dict) or set(document) != SIGNED_FIELDS:
-        raise ValueError("a signed receipt has exactly key_id, receipt and sig.")
+        raise MalformedReceipt("a signed receipt has exactly key_id, receipt and sig.")
     if not all(isinstance(document[name], str) for name in SIGNED_FIELDS):
-        raise ValueError("a signed receipt's fields are text.")
+        raise MalformedReceipt("a signed receipt's fields are text.")
     return {name: document[name] for name in SIGNED_FIELDS}
 
 
@@ -84,8 +88,10 @@ def verify_receipt(
         body = fields["receipt"].encode("ascii")
         public_key.verify(signature, RECEIPT_TAG + body)
         receipt = _receipt_body(json.loads(body))
-    except (ValueError, binascii.Error, UnicodeEncodeError, InvalidSignature):
-        raise PermanentGatewayError(f"the {agency} gateway's receipt does not verify.") from None
+    except (ValueError, InvalidSignature) as refused:
+        raise PermanentGatewayError(
+            f"the {agency} gateway's receipt does not verify: {_why_refused(refused)}"
+        ) from None
     if receipt["agency"] != Party(agency).value:
         raise PermanentGatewayError(f"the {agency} gateway's receipt names another agency.")
     return Receipt(
@@ -96,11 +102,27 @@ def verify_receipt(
     )
 
 
+def _why_refused(refused: Exception) -> str:
+    """The reason a receipt was refused, in words of this module's own: never the
+    receipt's text, which a decoder's message may quote."""
+    if isinstance(refused, InvalidSignature):
+        return "its signature does not match its body under the key it names."
+    if isinstance(refused, binascii.Error):
+        return "its signature is not base64."
+    if isinstance(refused, UnicodeEncodeError):
+        return "its body is not ASCII text."
+    if isinstance(refused, json.JSONDecodeError):
+        return "its body is not JSON."
+    if isinstance(refused, MalformedReceipt):
+        return str(refused)
+    return "it is not well formed."
+
+
 def _receipt_key(key_id: str, keyring: KeyRing, agency: Party, now: datetime) -> Ed25519PublicKey:
     """The agency's public key a receipt names; a refusal naming the key when it is
     not in the ring (import the agency's keys) or not accepted (revoked, past its grace)."""
     if not _HEX_32.fullmatch(key_id):
-        raise ValueError("a receipt's key id is malformed.")
+        raise MalformedReceipt("a receipt's key id is malformed.")
     if not any(info.key_id == key_id for info in keyring.keys):
         raise PermanentGatewayError(
             f"the {agency} gateway's receipt does not verify: it is signed with key {key_id}, "
@@ -117,11 +139,11 @@ def _receipt_key(key_id: str, keyring: KeyRing, agency: Party, now: datetime) ->
 
 def _receipt_body(document: object) -> dict[str, str]:
     if not isinstance(document, dict) or set(document) != RECEIPT_FIELDS:
-        raise ValueError("a receipt has exactly agency, digest, msg_id and received_at.")
+        raise MalformedReceipt("a receipt has exactly agency, digest, msg_id and received_at.")
     if not all(isinstance(document[name], str) for name in RECEIPT_FIELDS):
-        raise ValueError("a receipt's fields are text.")
+        raise MalformedReceipt("a receipt's fields are text.")
     if not _HEX_32.fullmatch(document["msg_id"]) or not _HEX_64.fullmatch(document["digest"]):
-        raise ValueError("a receipt's msg_id or digest is malformed.")
+        raise MalformedReceipt("a receipt's msg_id or digest is malformed.")
     if not is_sealed_at(document["received_at"]):
-        raise ValueError("a receipt's received_at is not an RFC 3339 UTC time to the second.")
+        raise MalformedReceipt("a receipt's received_at is not an RFC 3339 UTC time to the second.")
     return {name: document[name] for name in RECEIPT_FIELDS}

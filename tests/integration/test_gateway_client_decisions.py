@@ -395,4 +395,6 @@ def test_a_receipt_naming_a_malformed_key_id_does_not_verify_and_is_not_echoed(
     document["key_id"] = "not-a-key\n1990-01-31"
     with pytest.raises(PermanentGatewayError) as refused:
         verify_receipt(document, keyring=keyrings[Party.HUB], agency=Party.POLICE, now=NOW)
-    assert str(refused.value) == "the police gateway's receipt does not verify."
+    assert str(refused.value) == (
+        "the police gateway's receipt does not verify: a receipt's key id is malformed."
+    )

@@ -355,8 +355,12 @@ def test_sign_receipt_signs_over_the_documented_tag(keyrings: dict[Party, KeyRin
 
 def test_a_receipt_signed_without_the_tag_is_refused(keyrings: dict[Party, KeyRing]) -> None:
     """A signature over the bare text (as for another purpose) is not a receipt's."""
-    with pytest.raises(PermanentGatewayError, match="does not verify"):
+    with pytest.raises(PermanentGatewayError) as refused:
         _verify(keyrings, _signed(keyrings[Party.POLICE], _body(), tag=b""))
+    assert str(refused.value) == (
+        "the police gateway's receipt does not verify: its signature does not match its "
+        "body under the key it names."
+    )
 
 
 def test_a_receipt_naming_another_agency_is_refused(keyrings: dict[Party, KeyRing]) -> None:
@@ -388,16 +392,25 @@ def _with_numeric_receipt(keyrings: dict[Party, KeyRing]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "document",
+    ("document", "reason"),
     [
-        _with_extra_signed_field,
-        _with_unknown_key,
-        _with_numeric_sig,
-        _with_sig_off_base64,
-        _with_numeric_receipt,
-        lambda keys: _signed(keys[Party.POLICE], _body(note="x")),
-        lambda keys: _signed(keys[Party.POLICE], _body(received_at=5)),
-        lambda keys: _signed(keys[Party.POLICE], _body(digest=DIGEST + "\n")),
+        (_with_extra_signed_field, "a signed receipt has exactly key_id, receipt and sig."),
+        (_with_unknown_key, "which this key ring does not hold"),
+        (_with_numeric_sig, "a signed receipt's fields are text."),
+        (_with_sig_off_base64, "its signature is not base64."),
+        (_with_numeric_receipt, "a signed receipt's fields are text."),
+        (
+            lambda keys: _signed(keys[Party.POLICE], _body(note="x")),
+            "a receipt has exactly agency, digest, msg_id and received_at.",
+        ),
+        (
+            lambda keys: _signed(keys[Party.POLICE], _body(received_at=5)),
+            "a receipt's fields are text.",
+        ),
+        (
+            lambda keys: _signed(keys[Party.POLICE], _body(digest=DIGEST + "\n")),
+            "a receipt's msg_id or digest is malformed.",
+        ),
     ],
     ids=[
         "extra-signed-field",
@@ -410,11 +423,15 @@ def _with_numeric_receipt(keyrings: dict[Party, KeyRing]) -> dict[str, Any]:
         "digest-off-format",
     ],
 )
-def test_a_malformed_receipt_does_not_verify(keyrings: dict[Party, KeyRing], document: Any) -> None:
+def test_a_malformed_receipt_does_not_verify_and_says_why(
+    keyrings: dict[Party, KeyRing], document: Any, reason: str
+) -> None:
     """SignedReceipt and Receipt have exactly their text fields (additionalProperties:
-    false, digest ^[0-9a-f]{64}$); anything else is a receipt that does not verify."""
-    with pytest.raises(PermanentGatewayError, match="does not verify"):
+    false, digest ^[0-9a-f]{64}$); anything else is a receipt that does not verify,
+    and the refusal says which rule it broke."""
+    with pytest.raises(PermanentGatewayError, match="does not verify") as refused:
         _verify(keyrings, document(keyrings))
+    assert reason in str(refused.value)
 
 
 @pytest.mark.parametrize(
