@@ -42,6 +42,10 @@ DEFAULT_GATEWAY_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
 VARIABLE_PREFIX = "ARMS_SYNC_"
+# UK Government Security Classifications: personal data on offenders held by the police
+# and probation is OFFICIAL, marked OFFICIAL-SENSITIVE for its handling.
+DEFAULT_REPORT_MARKING = "OFFICIAL-SENSITIVE"
+MAX_REPORT_MARKING_LENGTH = 60
 NUMBER_TYPES = frozenset({int, float})
 UTF8_BOM = b"\xef\xbb\xbf"
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -137,6 +141,9 @@ class Settings(BaseSettings):
     # The policy's versions as data (config/policy.toml); unset, the built-in first version.
     policy_file: Path | None = None
     report_dir: Path = Path("reports")
+    # The handling marking the HTML report prints at the top of its first page and of
+    # every printed page; blank prints none.
+    report_marking: str = DEFAULT_REPORT_MARKING
     operator: str | None = None
     http_timeout_seconds: float = Field(
         default=DEFAULT_HTTP_TIMEOUT_SECONDS, gt=0, allow_inf_nan=False
@@ -225,6 +232,17 @@ class Settings(BaseSettings):
             if by_area.setdefault(key, day) != day:
                 raise ValueError(f"area {key} is given two different training dates")
         return by_area
+
+    @field_validator("report_marking")
+    @classmethod
+    def _a_short_plain_marking(cls, marking: str) -> str:
+        marking = marking.strip()
+        if len(marking) > MAX_REPORT_MARKING_LENGTH or not marking.isprintable():
+            raise ValueError(
+                f"it must be at most {MAX_REPORT_MARKING_LENGTH} characters of plain text "
+                "on one line, such as OFFICIAL-SENSITIVE"
+            )
+        return marking
 
     @field_validator("policy_file")
     @classmethod

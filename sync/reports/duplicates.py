@@ -56,8 +56,10 @@ def build_report(
     hours_per_assessment: float,
     filters: ReportFilters,
     for_agency: AgencyName | None = None,
+    marking: str = "",
 ) -> DuplicateReport:
-    """The report over `rows` for `filters`; `for_agency` gives that agency's minimised view."""
+    """The report over `rows` for `filters`; `for_agency` gives that agency's minimised view,
+    `marking` the handling marking its printed pages carry."""
     _check_settings(window_days, hours_per_assessment, for_agency)
     in_scope = _scope_predicate(filters, for_agency)
     scoped = [row for row in with_counterpart_redundancy(rows) if in_scope(row)]
@@ -81,6 +83,7 @@ def build_report(
         flags=flags,
         view=for_agency or "national",
         filters=filters,
+        marking=marking,
     )
 
 

@@ -41,6 +41,7 @@ def ledger_report(
         hours_per_assessment=app.settings.hours_per_assessment,
         filters=filters,
         for_agency=for_agency,
+        marking=app.settings.report_marking,
     )
 
 

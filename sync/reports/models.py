@@ -261,3 +261,6 @@ class DuplicateReport(_Frozen):
     flags: list[FlagRow]
     view: Literal["national", "probation", "police"] = "national"
     filters: ReportFilters = Field(default_factory=ReportFilters)
+    # The handling marking the HTML page prints (`report_marking`); not part of the data,
+    # so neither the JSON nor the CSV carries it.
+    marking: str = Field(default="", exclude=True)

@@ -16,6 +16,7 @@ from functools import cache, partial
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
 from sync.core.duplicates import FlagKind
 from sync.local_day import day_in_england
@@ -85,6 +86,9 @@ RULE_MEANINGS: dict[str, str] = {
     ),
     "MANUAL": "set by an operator's override (manual reconciliation)",
 }
+# Where each agency's bar stands in a month, and how it is drawn: the chart is read
+# in black and white too, where the two colours look alike.
+BAR_PLACES = {"probation": "left bar of each month, solid", "police": "right bar, striped"}
 VIEW_LABELS = {
     "national": "National view",
     "probation": "Probation's own view",
@@ -99,6 +103,8 @@ CHART_MARGIN_TOP = 16
 CHART_MARGIN_BOTTOM = 64
 CHART_BAR_FILL = 0.8
 """Share of a month's slot taken by its two bars; the rest is the gap between months."""
+CHART_BAR_GAP = 0.15
+"""Share of each bar's place left empty, so a month's two bars never touch."""
 CHART_MAX_BAR_WIDTH = 36
 CHART_TICKS = 5
 CHART_MAX_MONTH_LABELS = 12
@@ -148,6 +154,7 @@ class Chart:
     y_marks: tuple[AxisMark, ...]
     x_marks: tuple[AxisMark, ...]
     total: int
+    months: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,13 +192,18 @@ def render_html(
 ) -> bytes:
     """The report as a self-contained UTF-8 HTML page (`max_detail_rows` None: list all)."""
     shown = report.flags if max_detail_rows is None else report.flags[:max_detail_rows]
+    view_label = VIEW_LABELS[report.view]
     page = (
         _environment()
         .get_template(TEMPLATE_NAME)
         .render(
             report=report,
             summary=report.summary,
-            view_label=VIEW_LABELS[report.view],
+            view_label=view_label,
+            marking_css=css_string(report.marking) if report.marking else "",
+            running_title_css=css_string(_running_title(report, view_label)),
+            bar_places=BAR_PLACES,
+            month_rows=_month_rows(report.summary.by_month),
             kind_figures=_kind_figures(report.summary.flags),
             agencies=[(agency, AGENCY_LABELS[agency]) for agency in AGENCIES],
             chart=build_chart(
@@ -204,6 +216,32 @@ def render_html(
         )
     )
     return page.encode("utf-8")
+
+
+def css_string(text: str) -> Markup:
+    """`text` as a quoted CSS string for the page's style sheet: every character but
+    ASCII letters, digits and spaces written as a hex escape, so nothing in it can
+    end the string, the rule or the style element."""
+    escaped = "".join(
+        char if char == " " or (char.isascii() and char.isalnum()) else f"\\{ord(char):06x}"
+        for char in text
+    )
+    return Markup('"{}"').format(escaped)
+
+
+def _running_title(report: DuplicateReport, view_label: str) -> str:
+    """What each printed page says at its head: the report, its date, area and view."""
+    area = report.filters.area or "all areas"
+    return f"Duplicate ARMS assessments, as of {report.as_of.isoformat()}, {area}, {view_label}"
+
+
+def _month_rows(by_month: list[MonthCounts]) -> list[tuple[str, dict[AgencyName, int], int]]:
+    """Each month with a duplicate flag: its label, its counts by agency and their sum."""
+    return [
+        (month.month, month.duplicates_by_agency, sum(month.duplicates_by_agency.values()))
+        for month in by_month
+        if sum(month.duplicates_by_agency.values())
+    ]
 
 
 @cache
@@ -292,6 +330,7 @@ def build_chart(
         ),
         x_marks=_month_marks(months, slot),
         total=total,
+        months=len(months),
     )
 
 
@@ -324,18 +363,20 @@ def _month_marks(months: list[str], slot: float) -> tuple[AxisMark, ...]:
 def _month_bars(
     month: str, counts: dict[AgencyName, int], *, left: float, slot: float, geometry: _Scale
 ) -> list[Bar]:
-    """One month's bars side by side, one per agency, centred in the month's slot."""
-    width = min(slot * CHART_BAR_FILL / len(AGENCIES), CHART_MAX_BAR_WIDTH)
-    start = left + (slot - width * len(AGENCIES)) / 2
+    """One month's bars side by side, one per agency, centred in the month's slot, a gap
+    between them."""
+    place = min(slot * CHART_BAR_FILL / len(AGENCIES), CHART_MAX_BAR_WIDTH)
+    start = left + (slot - place * len(AGENCIES)) / 2
+    gap = place * CHART_BAR_GAP
     bottom, scale = geometry
     return [
         Bar(
             month=month,
             agency=agency,
             value=counts.get(agency, 0),
-            x=start + series * width,
+            x=start + series * place + gap / 2,
             y=bottom - counts.get(agency, 0) * scale,
-            width=width,
+            width=place - gap,
             height=counts.get(agency, 0) * scale,
         )
         for series, agency in enumerate(AGENCIES)

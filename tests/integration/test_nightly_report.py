@@ -63,7 +63,14 @@ def test_an_agencys_report_from_the_ledger_shows_its_own_flags_by_the_run_and_se
     ledger_url: str, tmp_path: Path
 ) -> None:
     """The agency view (`--for`) is minimised; window and hours come from the run and settings."""
-    app = App(Settings(database_url=ledger_url, hours_per_assessment=2.5, window_days=400))
+    app = App(
+        Settings(
+            database_url=ledger_url,
+            hours_per_assessment=2.5,
+            window_days=400,
+            report_marking="OFFICIAL",
+        )
+    )
     try:
         probation, police = write_feeds(tmp_path)
         sources = {"probation": PlainFileSource(probation), "police": PlainFileSource(police)}
@@ -76,6 +83,8 @@ def test_an_agencys_report_from_the_ledger_shows_its_own_flags_by_the_run_and_se
         assert national.summary.hours_lost_estimate == 2.5 * national.summary.redundant_completed
 
         police_view = ledger_report(app, ReportFilters(), for_agency="police")
+        assert national.marking == police_view.marking == "OFFICIAL"
+        assert "marking" not in national.model_dump(mode="json")
         assert police_view.view == "police"
         assert police_view.flags
         assert {flag.agency for flag in police_view.flags} == {"police"}

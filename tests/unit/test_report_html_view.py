@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sync.core import rules as rules_module
 from sync.core.duplicates import DUPLICATE_REPORT_KINDS
@@ -24,11 +26,13 @@ from sync.reports import DuplicateReport, ReportFilters, build_report
 from sync.reports.models import Counterpart, FlagState, MonthCounts, hours_text
 from sync.reports.render import REPORT_FORMATS, render
 from sync.reports.render_html import (
+    CHART_BAR_GAP,
     KIND_LABELS,
     KIND_MEANINGS,
     RULE_MEANINGS,
     Chart,
     build_chart,
+    css_string,
     render_html,
 )
 from sync.reports.render_json import render_json
@@ -118,11 +122,12 @@ def _ids(root: Node) -> set[str]:
 
 
 def _flag_cells(root: Node) -> dict[tuple[str, str, str], list[str]]:
-    """The detailed list's cells by (kind, agency, assessment)."""
+    """The detailed list's cells by (kind, agency, assessment): the row's header (its
+    subject) first."""
     rows = _by_id(root, "table-flags").all("tr")[1:]
     return {
         (r.attrs["data-kind"], r.attrs["data-agency"], r.attrs["data-assessment"]): [
-            td.text() for td in r.all("td")
+            cell.text() for cell in r.walk()[1:] if cell.tag in {"th", "td"}
         ]
         for r in rows
     }
@@ -548,9 +553,11 @@ def test_the_detailed_list_stops_at_ten_thousand_flags_and_says_how_many_more() 
     truncated = _by_id(tail, "detail-truncated")
 
     assert page.count(b'<tr class="flag ') == 10_000
-    assert re.match(rb'<table id="table-flags" data-rows="10000">', page[table_at:])
+    assert re.match(rb'<table id="table-flags" data-rows="10000"', page[table_at:])
     assert truncated.attrs["data-hidden"] == "1"
     assert "The first 10,000 flags are listed; 1 more" in truncated.text()
+    in_order = tail.walk()
+    assert in_order.index(truncated) < in_order.index(_by_id(tail, "kind-legend"))
     assert _by_id(head, "figure-total").attrs["data-value"] == "10001"
 
 
@@ -580,7 +587,7 @@ def test_the_chart_counts_duplicate_flags_only() -> None:
     svg = _by_id(_page(render_html(report_of(rows))), "chart-duplicates-by-month")
 
     assert svg.attrs["data-total"] == "4"
-    assert _by_id(svg, "chart-desc").text().endswith(" 4 in all.")
+    assert " 4 in all;" in _by_id(svg, "chart-desc").text()
 
 
 def test_the_page_draws_the_bars_and_labels_the_chart_computes() -> None:
@@ -630,8 +637,11 @@ def test_the_legend_names_each_agency_in_its_bars_colour() -> None:
     }
 
     assert shown == {
-        "probation": ("swatch bar-probation", "Probation assessments"),
-        "police": ("swatch bar-police", "Police assessments"),
+        "probation": (
+            "swatch bar-probation",
+            "Probation assessments (left bar of each month, solid)",
+        ),
+        "police": ("swatch bar-police", "Police assessments (right bar, striped)"),
     }
 
 
@@ -695,7 +705,9 @@ def test_months_share_the_width_and_each_pair_of_bars_is_centred_under_its_label
     for index, (one, other) in enumerate(zip(chart.bars[::2], chart.bars[1::2], strict=True)):
         first, second = sorted((one, other), key=lambda bar: bar.x)
         centre = chart.left + (index + 0.5) * slot
-        assert second.x == pytest.approx(first.x + first.width)
+        gap = second.x - (first.x + first.width)
+        assert gap == pytest.approx(first.width * CHART_BAR_GAP / (1 - CHART_BAR_GAP))
+        assert gap > 0
         assert (first.x + second.x + second.width) / 2 == pytest.approx(centre)
         assert chart.x_marks[index].position == pytest.approx(centre)
 
@@ -884,3 +896,106 @@ def test_the_three_formats_are_json_csv_and_html_by_their_exact_names() -> None:
     assert sorted(REPORT_FORMATS) == ["csv", "html", "json"]
     with pytest.raises(UsageError):
         render(report, "HTML")
+
+
+# Reading without colour or sight, and printing
+
+
+def test_the_months_table_gives_each_charted_months_figures_by_agency() -> None:
+    """docs/reports.md, HTML: the chart's figures are in a table beneath it, for a
+    screen reader and for paper; months with no duplicate are left out, and it says so."""
+    rows = duplicate_pair("SUB-1") + duplicate_pair(
+        "SUB-2",
+        police=("PA-5", date(2025, 8, 2)),
+        probation=("A-5", date(2025, 8, 20)),
+    )
+    page = _page(render_html(report_of(rows)))
+    table = _by_id(page, "table-by-month")
+
+    body = [
+        [cell.text() for cell in row.walk()[1:] if cell.tag in {"th", "td"}]
+        for row in table.all("tr")[1:]
+    ]
+
+    assert body == [
+        ["2025-04", "1", "0", "1"],
+        ["2025-05", "0", "1", "1"],
+        ["2025-08", "1", "1", "2"],
+    ]
+    assert all(row.all("th")[0].attrs["scope"] == "row" for row in table.all("tr")[1:])
+    assert table.all("caption")[0].text() == (
+        "Duplicate flags per month (months with none left out)"
+    )
+    assert "the table below the chart" in _by_id(page, "chart-desc").text()
+
+
+def test_the_police_bars_are_striped_so_the_agencies_differ_in_black_and_white() -> None:
+    """docs/reports.md, HTML: the two agencies' bars differ in pattern, not only colour."""
+    text = render_html(report_of(duplicate_pair())).decode()
+    svg = _by_id(_page(text.encode()), "chart-duplicates-by-month")
+
+    (pattern,) = svg.all("pattern")
+    assert pattern.attrs["id"] == "police-stripes"
+    assert ".bar-police { fill: url(#police-stripes); }" in text
+    assert ".bar-probation { fill: var(--probation); }" in text
+
+
+def test_the_page_has_a_main_region_and_each_table_a_name() -> None:
+    """WCAG 1.3.1: the report's body is the page's main landmark; every table is named
+    by the heading or caption above it, and each flag's row by its subject."""
+    page = _page(render_html(report_of(duplicate_pair())))
+    ids = _ids(page)
+
+    (main,) = page.all("main")
+    assert {table.attrs["id"] for table in main.all("table")} == {
+        "table-by-month",
+        "table-by-area",
+        "table-flags",
+    }
+    for table in page.all("table"):
+        assert table.attrs["aria-labelledby"] in ids
+    for row in _by_id(page, "table-flags").all("tr")[1:]:
+        assert row.walk()[1].tag == "th"
+        assert row.walk()[1].attrs["scope"] == "row"
+
+
+def test_the_handling_marking_heads_the_page_and_ends_it_and_every_printed_page() -> None:
+    """docs/reports.md, HTML: the `report_marking` setting is printed above the title,
+    at the end, and at the top and bottom of every printed page."""
+    report = report_of(duplicate_pair()).model_copy(update={"marking": "OFFICIAL-SENSITIVE"})
+    text = render_html(report).decode()
+    page = _page(text.encode())
+
+    assert _by_id(page, "report-marking").text() == "OFFICIAL-SENSITIVE"
+    assert _by_id(page, "report-marking-end").text() == "OFFICIAL-SENSITIVE"
+    marking = css_string("OFFICIAL-SENSITIVE")
+    assert f"@top-center {{ content: {marking};" in text
+    assert f"@bottom-center {{ content: {marking};" in text
+    assert 'counter(page) " of " counter(pages)' in text
+
+
+def test_no_marking_is_printed_when_the_setting_is_blank() -> None:
+    text = render_html(report_of(duplicate_pair())).decode()
+
+    assert "report-marking" not in text
+    assert "@top-center" not in text
+
+
+def test_each_printed_page_names_the_report_its_date_area_and_view() -> None:
+    """A page parted from the others still says which report it belongs to."""
+    filters = ReportFilters(area="NW", state=None)
+    text = render_html(report_of(duplicate_pair(), filters, for_agency="police")).decode()
+
+    title = css_string("Duplicate ARMS assessments, as of 2026-11-28, NW, Police's own view")
+    assert AS_OF.isoformat() == "2026-11-28"
+    assert f"@top-left {{ content: {title};" in text
+
+
+@given(st.text(max_size=40))
+def test_a_css_string_holds_any_text_and_nothing_in_it_can_end_it(text: str) -> None:
+    """The marking and the running title reach the style sheet only as escaped strings."""
+    quoted = css_string(text)
+
+    assert re.fullmatch(r'"[A-Za-z0-9 \\]*"', quoted)
+    unescaped = re.sub(r"\\([0-9a-f]{6})", lambda hit: chr(int(hit.group(1), 16)), quoted[1:-1])
+    assert unescaped == text

@@ -119,7 +119,7 @@ def test_html_fetches_nothing_from_anywhere() -> None:
     assert "https://" not in text
     assert "default-src 'none'" in text
     assert {"script", "link", "img", "iframe", "object"}.isdisjoint(ReportPage(page).tags)
-    assert "url(" not in text
+    assert re.findall(r"url\((.)", text) == ["#"]  # the chart's own stripes, on the page
     assert "@import" not in text
 
 

@@ -236,3 +236,24 @@ def test_a_folder_of_certificate_authorities_is_accepted(tmp_path: Path) -> None
     folder = tmp_path / "gateway-cas"
     folder.mkdir()
     assert load_settings(None, gateway_ca_bundle=folder).gateway_ca_bundle == folder
+
+
+@pytest.mark.usefixtures("no_setting_variables")
+def test_the_report_marking_is_official_sensitive_unless_set_and_blank_prints_none() -> None:
+    """docs/reports.md: the HTML report is marked OFFICIAL-SENSITIVE by default."""
+    assert load_settings().report_marking == "OFFICIAL-SENSITIVE"
+    assert load_settings(None, report_marking="  OFFICIAL  ").report_marking == "OFFICIAL"
+    assert load_settings(None, report_marking=" ").report_marking == ""
+
+
+@pytest.mark.parametrize("marking", ["OFFICIAL\nSENSITIVE", "OFFICIAL\x1b[2J", "X" * 61])
+def test_a_marking_on_two_lines_with_control_characters_or_too_long_is_refused(
+    marking: str,
+) -> None:
+    """It is printed on every page: one short line of plain text."""
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(None, report_marking=marking)
+    assert str(caught.value) == (
+        "Setting report_marking is invalid: it must be at most 60 characters of plain text "
+        "on one line, such as OFFICIAL-SENSITIVE."
+    )
