@@ -102,17 +102,22 @@ def assign_subject_ids(
     to target) count where their target is, to break a tie among the
     cluster's own records, so a target new to the ledger takes over its
     source's id. When a previous subject splits, the part holding most
-    of its records keeps the id (ties: the part with the smallest record).
+    of its records keeps the id (ties: the part holding the record the id was
+    minted from, then the part with the smallest record), so a merge its agency
+    undoes leaves the id with the record that had it before the merge.
     Any other cluster gets `mint(smallest_ref, attempt)`, retried until unused.
     """
-    claims: dict[str, list[tuple[Holding, RecordRef, tuple[RecordRef, ...]]]] = defaultdict(list)
+    claims: dict[str, list[Claim]] = defaultdict(list)
     for group, held in _previous_ids_held(groups, previous, follow or {}).items():
         if held:
             best = min(held, key=lambda sid: (held[sid], sid))
             claims[best].append((held[best], group[0], group))
     assigned: dict[tuple[RecordRef, ...], str] = {}
     for subject_id, claimants in claims.items():
-        assigned[min(claimants)[2]] = subject_id
+        winner = (
+            min(claimants) if len(claimants) == 1 else _first_claim(subject_id, claimants, mint)
+        )
+        assigned[winner[2]] = subject_id
     used = set(taken) | set(assigned.values())
     for group in groups:
         if group not in assigned:
@@ -127,6 +132,22 @@ def assign_subject_ids(
 # How strongly a cluster holds a previous subject id, smaller first: minus the
 # number of its own records that held it, then minus the merged-away ones.
 Holding = tuple[int, int]
+Claim = tuple[Holding, RecordRef, tuple[RecordRef, ...]]
+
+
+def _first_claim(
+    subject_id: str, claimants: list[Claim], mint: Callable[[RecordRef, int], str]
+) -> Claim:
+    """The claim that keeps `subject_id` when the parts of a split subject claim it:
+    the strongest holding, then the part holding the record the id was minted from,
+    then the part with the smallest record."""
+
+    def rank(claim: Claim) -> tuple[Holding, bool, RecordRef]:
+        holding, smallest, group = claim
+        minted_here = any(mint(ref, 0) == subject_id for ref in group)
+        return holding, not minted_here, smallest
+
+    return min(claimants, key=rank)
 
 
 def _previous_ids_held(

@@ -122,6 +122,15 @@ def test_a_subject_split_in_equal_parts_stays_with_the_part_holding_its_smallest
     assert split[(A2, A3)] == "S-probation-A000002-0"
 
 
+def test_a_subject_split_in_equal_parts_stays_with_the_record_its_id_was_minted_from() -> None:
+    """An agency undoing a merge: A2's id, which A1 shared while merged into it, stays
+    with A2 although A1 is the smaller record."""
+    minted_for_a2 = mint(A2, 0)
+    previous = {A1: minted_for_a2, A2: minted_for_a2}
+    split = assign_subject_ids([(A1,), (A2,)], previous, {minted_for_a2, mint(A1, 0)}, mint)
+    assert split == {(A2,): minted_for_a2, (A1,): mint(A1, 1)}
+
+
 def test_records_merged_away_break_a_tie_between_a_cluster_s_own_records() -> None:
     source = RecordRef(P, "A000009")
     previous = {A1: "S-a", A2: "S-b", source: "S-b"}
