@@ -457,7 +457,10 @@ def load_keyring(directory: Path, me: Party) -> KeyRing:
         else:
             encryption[info.key_id] = key
     if not signing and not encryption:
-        raise ConfigurationError(f"the key directory holds no private keys of {me}.")
+        raise ConfigurationError(
+            f"the key directory {directory} holds no private keys of {me}: give {me}'s own "
+            f"key directory (`arms-sync keys generate --party {me.value} --dir DIR` makes one)."
+        )
     return KeyRing(me, tuple(ring), signing, encryption, frozenset(private_parties(directory)))
 
 

@@ -46,8 +46,10 @@ AEAD_CHECK_FIELD = "ledger_meta/at_rest_aead_check/value"
 # What a refusal of the ledger's key asks for: the key it was made with, from either place
 # (a ledger first run with `run --keys DIR` was keyed by that directory's data key).
 GIVE_THE_LEDGER_S_KEY = (
-    "give the key the ledger was made with: its key directory in ARMS_SYNC_KEYS_DIR "
-    "(as `run --keys DIR` gave it), or its key file in ARMS_SYNC_AT_REST_KEY_FILE"
+    "give the ledger's own key (the one it was made with or, once `ledger reencrypt` "
+    "has rotated it, the new one, copied to every host that opens the ledger): its key "
+    "directory in ARMS_SYNC_KEYS_DIR (as `run --keys DIR` gave it), or its key file in "
+    "ARMS_SYNC_AT_REST_KEY_FILE"
 )
 _REASON_TABLES = (manual_links, flag_acts, review_items, schema.overrides)
 

@@ -166,9 +166,11 @@ def test_a_ledger_keyed_by_run_keys_asks_for_that_key_directory_not_a_file_it_ne
     line = refusal(arms_sync("export", "links", cwd=tmp_path, check=False))
     assert line == (
         f"Error: The ledger file {LEDGER} holds encrypted data but its at-rest key file "
-        f"{KEY_FILE} is missing; give the key the ledger was made with: its key directory "
-        "in ARMS_SYNC_KEYS_DIR (as `run --keys DIR` gave it), or its key file in "
-        "ARMS_SYNC_AT_REST_KEY_FILE, or restore that file from a backup."
+        f"{KEY_FILE} is missing; give the ledger's own key (the one it was made with or, "
+        "once `ledger reencrypt` has rotated it, the new one, copied to every host that "
+        "opens the ledger): its key directory in ARMS_SYNC_KEYS_DIR (as `run --keys DIR` "
+        "gave it), or its key file in ARMS_SYNC_AT_REST_KEY_FILE, or restore that file "
+        "from a backup."
     )
     assert arms_sync("export", "links", cwd=tmp_path, env={"ARMS_SYNC_KEYS_DIR": keys}).stdout
 

@@ -255,6 +255,25 @@ def test_opening_with_a_key_directory_without_private_keys_says_so(tmp_path: Pat
     assert "holds no private keys" in refusal(result)
 
 
+def test_a_run_given_an_agencys_key_directory_names_it_and_the_keys_the_hub_needs(
+    tmp_path: Path,
+) -> None:
+    """The hub's key directory holds the hub's private keys; an agency's is refused in
+    one sentence that names the directory given and how the hub's own is made, and no
+    ledger is left behind."""
+    keys = tmp_path / "police-keys"
+    arms_sync("keys", "generate", "--party", "police", "--dir", str(keys), cwd=tmp_path)
+    probation, police = write_feeds(tmp_path)
+    args = (*feed_run_args(probation, police), "--keys", str(keys))
+    result = arms_sync(*args, cwd=tmp_path, check=False)
+    assert result.returncode == 2
+    assert refusal(result) == (
+        f"Error: The key directory {keys} holds no private keys of hub: give hub's own key "
+        "directory (`arms-sync keys generate --party hub --dir DIR` makes one)."
+    )
+    assert not (tmp_path / "arms-sync.db").exists()
+
+
 def test_a_malformed_date_is_refused_in_one_sentence(empty: Path) -> None:
     result = arms_sync("export", "ownership", "--as-of", "2025-02-30", cwd=empty, check=False)
     assert "YYYY-MM-DD" in refusal(result)
