@@ -36,6 +36,8 @@ _RECORD_ADAPTER: TypeAdapter[FeedRecord] = TypeAdapter(AnyRecord)
 _TOMBSTONE_ADAPTER: TypeAdapter[Tombstone] = TypeAdapter(Tombstone)
 VALUE_ERROR_PREFIX = "Value error, "
 MAX_REASONS_PER_LINE = 3
+# What a deletion is read on (`Tombstone`): a field beyond these is never needed.
+DELETION_FIELDS = frozenset({"type", "agency", "id", "updated_at", "deleted"})
 # A feed shorter than this is validated in-process even when a pool is offered:
 # starting worker processes would cost more than it saves.
 POOL_AFTER_LINES = 20_000
@@ -86,7 +88,8 @@ def validate_line(raw: bytes, position: str, context: FeedContext) -> FeedItem:
         tombstone = _as_tombstone(raw, context)
         if tombstone is None:
             record_type, record_id = _peek_type_and_id(raw)
-            return Rejected(position, _reason(error, raw), raw, record_type, record_id)
+            reason = _reason(error, raw, deletion=_says_deleted(raw))
+            return Rejected(position, reason, raw, record_type, record_id)
         record = tombstone
     return Accepted(position, to_version(record), ignored_fields(record))
 
@@ -136,9 +139,13 @@ def is_another_agencys(item: Rejected) -> bool:
     return f"agency: {WRONG_FEED}" in item.reason
 
 
-def _reason(error: ValidationError, raw: bytes) -> str:
-    """Why a line is rejected; a line that is not UTF-8 says so, not merely "not JSON"."""
-    reason = describe_errors(error)
+def _reason(error: ValidationError, raw: bytes, *, deletion: bool = False) -> str:
+    """Why a line is rejected; a line that is not UTF-8 says so, not merely "not JSON".
+
+    A deletion is read on its key, so the full record's fields it lacks are no
+    reason to refuse it and are not named: only what its key broke.
+    """
+    reason = describe_errors(error, skip_missing_beyond=DELETION_FIELDS if deletion else None)
     if reason != NOT_JSON:
         return reason
     try:
@@ -187,14 +194,37 @@ NOT_JSON = "not valid JSON"
 NOT_UTF8 = "not UTF-8 text: save the feed as UTF-8"
 
 
-def describe_errors(error: ValidationError) -> str:
-    """One sentence naming each failing field and rule (never the input value)."""
+def describe_errors(
+    error: ValidationError, skip_missing_beyond: frozenset[str] | None = None
+) -> str:
+    """One sentence naming each failing field and rule (never the input value).
+
+    With `skip_missing_beyond`, a missing field not among those is left out,
+    unless nothing else is wrong.
+    """
+    details = error.errors(include_url=False, include_input=False, include_context=False)
+    if skip_missing_beyond is not None:
+        kept = [d for d in details if not _missing_beyond(d["type"], d["loc"], skip_missing_beyond)]
+        details = kept or details
     reasons = []
-    for detail in error.errors(include_url=False, include_input=False, include_context=False):
+    for detail in details:
         reasons.append(_describe_one(detail["type"], detail["loc"], detail["msg"]))
         if len(reasons) == MAX_REASONS_PER_LINE:
             break
     return "; ".join(reasons)
+
+
+def _missing_beyond(error_type: str, loc: tuple[int | str, ...], fields: frozenset[str]) -> bool:
+    return error_type == "missing" and bool(loc) and str(loc[-1]) not in fields
+
+
+def _says_deleted(raw: bytes) -> bool:
+    """Whether a line is a JSON object whose `deleted` is true (a rejected line only)."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(value, dict) and value.get("deleted") is True
 
 
 def _describe_one(error_type: str, loc: tuple[int | str, ...], message: str) -> str:

@@ -128,3 +128,43 @@ def test_a_life_licence_has_no_end() -> None:
     assert isinstance(item, Accepted)
     assert item.version.payload is not None
     assert json.loads(item.version.payload)["end"] is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "context", "reason"),
+    [
+        (
+            _tombstone("supervision", "police", "S-1"),
+            POLICE,
+            "supervision.type: a supervision record only comes from probation",
+        ),
+        (
+            _line(type="assessment", agency="police", id="PA-1", deleted=True),
+            POLICE,
+            "assessment.updated_at: Field required",
+        ),
+        (
+            _line(type="person", agency="police", id="LAN 1", updated_at=STAMP, deleted=True),
+            POLICE,
+            "person.id (police reference): must be 1-32 letters, digits or hyphens",
+        ),
+    ],
+)
+def test_a_refused_deletion_names_what_its_key_broke_not_the_fields_it_need_not_carry(
+    raw: bytes, context: FeedContext, reason: str
+) -> None:
+    """docs/decisions.md: a deletion is read on its key, so a rejected one is not told it
+    lacks the full record's fields."""
+    item = validate_line(raw, "line 1", context)
+    assert isinstance(item, Rejected)
+    assert item.reason == reason
+
+
+def test_a_line_that_is_not_a_deletion_still_names_every_field_it_lacks() -> None:
+    raw = _line(type="assessment", agency="police", id="PA-1", updated_at="2026-01-01")
+    item = validate_line(raw, "line 1", POLICE)
+    assert isinstance(item, Rejected)
+    assert item.reason == (
+        "assessment.updated_at: must be an RFC 3339 timestamp with seconds and an offset; "
+        "assessment.person_id: Field required; assessment.started_on: Field required"
+    )
