@@ -32,7 +32,15 @@ PREFIX = "ARMS_SYNC_"
 SUBSTITUTION = re.compile(r"\$\{[A-Z_]+:-([^}]*)\}")
 # `arms-sync …` inside the setup service's shell script (quoted for `su -c`).
 SHELL_COMMAND = re.compile(r'"(arms-sync [^"]*)"')
-IMAGE_SERVICES = ("setup", "probation-gateway", "police-gateway", "worker", "beat", "cli")
+IMAGE_SERVICES = (
+    "setup",
+    "probation-gateway",
+    "police-gateway",
+    "worker",
+    "beat",
+    "cli",
+    "keys-admin",
+)
 
 
 def compose() -> dict[str, Any]:
@@ -210,3 +218,21 @@ def test_workers_and_beat_are_started_again_when_they_exit() -> None:
         "worker": "unless-stopped",
         "beat": "unless-stopped",
     }
+
+
+def test_only_setup_and_keys_admin_may_write_the_hub_s_keys_and_keys_admin_has_the_ledger() -> None:
+    """docs/operations.md, "Keys": re-encryption and the hub's key rotation run in the
+    `keys-admin` service, which mounts the key directory writable and has the ledger's
+    settings; every other service reads the keys only."""
+    services = compose()["services"]
+    writable = {
+        name
+        for name, service in services.items()
+        for volume in service.get("volumes", [])
+        if volume.startswith("keys:") and not volume.endswith(":ro")
+    }
+    assert writable == {"setup", "keys-admin"}
+    admin = services["keys-admin"]
+    assert admin["entrypoint"] == ["arms-sync"]
+    assert admin["profiles"] == ["admin"]
+    assert admin["environment"] == services["worker"]["environment"]
