@@ -49,6 +49,7 @@ from sync.errors import ArmsSyncError, Interrupted, UsageError
 from sync.gateway_clients import check_gateway_url
 from sync.ledger import schema
 from sync.ledger.moments import as_utc, iso_utc
+from sync.ledger.runs import UNFINISHED_OUTCOMES, FinishedRun, latest_finished_run
 from sync.sources import URL_SCHEMES, feed_for_workers
 from sync.wording import counted
 
@@ -307,6 +308,10 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
                 f"({unreachable}); start it, or check ARMS_SYNC_BROKER_URL"
             )
     agencies = _agency_status(state.app, settings, problems)
+    with engine.connect() as conn:
+        last_run = latest_finished_run(conn)
+    if last_run is not None and last_run.status in UNFINISHED_OUTCOMES:
+        problems.append(_unfinished(last_run))
     letters = list_dead_letters(engine)
     if letters:
         problems.append(f"{counted(len(letters), 'dead letter')}: see `arms-sync dead-letters`")
@@ -322,6 +327,7 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
         "broker": broker,
         "queues": depths,
         "agencies": agencies,
+        "last_run": None if last_run is None else _run_shown(last_run),
         "dead_letters": len(letters),
         "open_cycles": [
             {"cycle_id": c.cycle_id, "stage": c.stage, "status": c.status, "tasks": c.tasks}
@@ -330,6 +336,26 @@ def _status_report(state: CliState) -> tuple[dict[str, Any], list[str]]:
         "problems": problems,
     }
     return report, problems
+
+
+def _run_shown(run: FinishedRun) -> dict[str, Any]:
+    """The latest finished run as `status --json` gives it."""
+    return {
+        "run_id": run.run_id,
+        "status": run.status,
+        "kind": run.kind,
+        "as_of": run.as_of.isoformat(),
+        "finished_at": iso_utc(run.finished_at),
+    }
+
+
+def _unfinished(run: FinishedRun) -> str:
+    """The problem of a latest run that failed or was interrupted: its decisions were
+    not stored, so the ledger's, if any, are older than the records it read."""
+    return (
+        f"the latest run, {run.run_id}, {run.status} at {iso_utc(run.finished_at)} without "
+        "storing its decisions: mend what stopped it, as its command said, and run again"
+    )
 
 
 def _running_too_long(
@@ -433,6 +459,13 @@ def _notices_waiting(
     return f"{problem}, with no gateway set to take them (ARMS_SYNC_{agency.upper()}_GATEWAY)"
 
 
+def _last_run_line(run: dict[str, Any] | None) -> str:
+    """The status line of the latest finished run."""
+    if run is None:
+        return "none finished yet"
+    return f"{run['run_id']} {run['status']} at {run['finished_at']}, as of {run['as_of']}"
+
+
 def _queues_shown(report: dict[str, Any]) -> str:
     """The status line of the queues: their depths, or why there are none to show."""
     if report["broker"] == BROKER_NOT_USED:
@@ -485,6 +518,7 @@ def status(state: CliState, as_json: bool) -> None:
                 + _oldest_waiting(agency)
                 + _asked_to_wait(agency["agency"], agency["pull_not_before"])
             )
+        click.echo(f"last run: {_last_run_line(report['last_run'])}")
         for cycle in report["open_cycles"]:
             counts = ", ".join(f"{n} {status}" for status, n in sorted(cycle["tasks"].items()))
             click.echo(

@@ -14,6 +14,7 @@ touched here; nor is a run recorded before runs had a kind.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Connection, Engine, select, update
@@ -33,6 +34,33 @@ KIND_IN_PROCESS = "in_process"
 KIND_DISTRIBUTED = "distributed"
 
 log = logging.getLogger(__name__)
+
+
+# The outcomes of a run that stored no decisions of its own for want of finishing.
+UNFINISHED_OUTCOMES = frozenset({RUN_FAILED, RUN_INTERRUPTED})
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRun:
+    """A run whose outcome is recorded: its id, outcome, kind, date and end."""
+
+    run_id: int
+    status: str
+    kind: str | None
+    as_of: date
+    finished_at: datetime | None
+
+
+def latest_finished_run(conn: Connection) -> FinishedRun | None:
+    """The latest-started run whose outcome is recorded (None before any has finished)."""
+    table = schema.runs
+    row = conn.execute(
+        select(table.c.id, table.c.status, table.c.kind, table.c.as_of, table.c.finished_at)
+        .where(table.c.status != RUN_RUNNING)
+        .order_by(table.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else FinishedRun(*row)
 
 
 def insert_run(conn: Connection, as_of: date, now: datetime, kind: str) -> int:

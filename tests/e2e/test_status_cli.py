@@ -152,3 +152,52 @@ def test_notices_held_for_a_key_revoked_say_so_and_what_to_do(
     shown = run_cli(*db, "status", cwd=tmp_path, env=env, check=False).stdout.splitlines()
     police_lines = [line for line in shown if line.startswith("police: ")]
     assert police_lines[0].endswith(f"; held unsent: {held}")
+
+
+def test_the_latest_run_is_shown_and_one_that_succeeded_is_no_problem(
+    in_process_ledger: list[str], tmp_path: Path
+) -> None:
+    report = json.loads(run_cli(*in_process_ledger, "status", "--json", cwd=tmp_path).stdout)
+    assert report["last_run"]["run_id"] == 1
+    assert (report["last_run"]["status"], report["last_run"]["kind"]) == (
+        "succeeded",
+        "in_process",
+    )
+    assert report["last_run"]["as_of"] == "2026-11-28"
+    shown = run_cli(*in_process_ledger, "status", cwd=tmp_path).stdout.splitlines()
+    assert f"last run: 1 succeeded at {report['last_run']['finished_at']}, as of 2026-11-28" in (
+        shown
+    )
+
+
+def test_a_latest_run_that_failed_is_a_problem_until_a_run_succeeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that stored the feeds but failed before its decisions (here: a key ring
+    without the police's keys, with notices for them) leaves the ledger's decisions
+    older than its records: `status` says so and exits 1, until a run succeeds."""
+    for name in WORKER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    keys = tmp_path / "keys"
+    for party in (Party.HUB, Party.PROBATION):
+        generate_party(keys, party)
+    db = ["--db", f"sqlite:///{tmp_path / 'ledger.db'}"]
+    feeds = run_args(*write_feeds(tmp_path))
+    failed = run_cli(*db, *feeds, "--keys", str(keys), cwd=tmp_path, check=False)
+    assert failed.returncode == 2, failed.stderr
+    env = {**os.environ, "ARMS_SYNC_KEYS_DIR": str(keys)}
+
+    result = run_cli(*db, "status", "--json", cwd=tmp_path, env=env, check=False)
+
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["last_run"]["status"] == "failed"
+    assert report["problems"] == [
+        f"the latest run, 1, failed at {report['last_run']['finished_at']} without storing "
+        "its decisions: mend what stopped it, as its command said, and run again"
+    ]
+    generate_party(keys, Party.POLICE)
+    run_cli(*db, *feeds, "--keys", str(keys), cwd=tmp_path)
+    mended = run_cli(*db, "status", "--json", cwd=tmp_path, env=env)
+    assert json.loads(mended.stdout)["last_run"]["status"] == "succeeded"
+    assert json.loads(mended.stdout)["problems"] == []
