@@ -66,6 +66,7 @@ INSTRUCTIONS = {
         WRITE_A_DATE,
     ),
     **dict.fromkeys(("time_parsing", "time_type"), "write a time of day, HH:MM"),
+    "finite_number": "write a number, not inf or nan",
     "string_type": "write it as text, in quotes",
     "path_type": "write a path, in quotes",
 }
@@ -409,7 +410,8 @@ def _refuse_unknown_keys(path: Path, from_file: dict[str, Any]) -> None:
         meant = did_you_mean(unknown[0], Settings.model_fields)
         raise ConfigurationError(
             f"The settings file {path} names {unknown[0]}, which it cannot hold{meant}: "
-            "config/arms-sync.example.toml lists what it can, and the background "
+            "the example settings file in arms-sync's source, config/arms-sync.example.toml, "
+            "lists what it can, and the background "
             "workers' own settings are ARMS_SYNC_ environment variables only."
         )
 

@@ -118,7 +118,7 @@ def _report(infos: list[KeyInfo]) -> None:
 
 @click.group("keys")
 def keys() -> None:
-    """Generate, list, rotate and revoke the exchange keys."""
+    """Generate, import, list, rotate and revoke the exchange keys."""
 
 
 @keys.command("generate", params=[key_dir_option("--dir")])

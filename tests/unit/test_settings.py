@@ -40,7 +40,7 @@ def test_an_interval_that_never_ends_is_refused_by_name(
     with pytest.raises(ConfigurationError) as caught:
         load_worker_settings()
     assert str(caught.value) == (
-        f"Setting ARMS_SYNC_{name.upper()} is invalid: Input should be a finite number."
+        f"Setting ARMS_SYNC_{name.upper()} is invalid: write a number, not inf or nan."
     )
 
 
@@ -190,7 +190,7 @@ def test_a_settings_file_an_editor_began_with_a_byte_order_mark_is_read(tmp_path
         (
             "[arms_sync]\nhours_per_assessment = inf\n",
             "hours_per_assessment",
-            "Input should be a finite number.",
+            "write a number, not inf or nan.",
         ),
         (
             '[arms_sync]\ngateway_ca_bundle = "no-such/ca.pem"\n',

@@ -257,3 +257,16 @@ def test_a_marking_on_two_lines_with_control_characters_or_too_long_is_refused(
         "Setting report_marking is invalid: it must be at most 60 characters of plain text "
         "on one line, such as OFFICIAL-SENSITIVE."
     )
+
+
+def test_an_infinite_number_in_a_file_is_told_what_to_write(tmp_path: Path) -> None:
+    """docs/operations.md: an infinite number of hours or seconds is refused, and the
+    refusal says what to write."""
+    path = tmp_path / "s.toml"
+    path.write_text("[arms_sync]\nhttp_timeout_seconds = inf\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(path)
+    assert str(caught.value) == (
+        f"Setting http_timeout_seconds in the settings file {path} is invalid: write a "
+        "number, not inf or nan."
+    )

@@ -167,7 +167,8 @@ def test_a_misspelt_file_key_is_refused_with_the_key_it_is_spelt_like(tmp_path: 
     path = _settings_file(tmp_path, "windw_days = 180")
     assert _refusal(path).startswith(
         f"The settings file {path} names windw_days, which it cannot hold "
-        "(did you mean window_days?): config/arms-sync.example.toml lists what it can"
+        "(did you mean window_days?): the example settings file in arms-sync's source, "
+        "config/arms-sync.example.toml, lists what it can"
     )
 
 
