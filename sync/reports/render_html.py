@@ -193,6 +193,7 @@ def render_html(
     """The report as a self-contained UTF-8 HTML page (`max_detail_rows` None: list all)."""
     shown = report.flags if max_detail_rows is None else report.flags[:max_detail_rows]
     view_label = VIEW_LABELS[report.view]
+    series = chart_series(report)
     page = (
         _environment()
         .get_template(TEMPLATE_NAME)
@@ -205,9 +206,10 @@ def render_html(
             bar_places=BAR_PLACES,
             month_rows=_month_rows(report.summary.by_month),
             kind_figures=_kind_figures(report.summary.flags),
-            agencies=[(agency, AGENCY_LABELS[agency]) for agency in AGENCIES],
+            agencies=[(agency, AGENCY_LABELS[agency]) for agency in series],
+            series_words=" and ".join(series),
             chart=build_chart(
-                report.summary.by_month, report.filters.date_from, report.filters.date_to
+                report.summary.by_month, report.filters.date_from, report.filters.date_to, series
             ),
             rows=[_detail_row(flag) for flag in shown],
             hidden_rows=len(report.flags) - len(shown),
@@ -216,6 +218,15 @@ def render_html(
         )
     )
     return page.encode("utf-8")
+
+
+def chart_series(report: DuplicateReport) -> tuple[AgencyName, ...]:
+    """The agencies the chart draws a series for: both, unless the report is one
+    agency's view or lists one agency's flags only (the other's would be all zero)."""
+    if report.view != "national":
+        return (report.view,)
+    agency = report.filters.agency
+    return AGENCIES if agency is None else (agency,)
 
 
 def css_string(text: str) -> Markup:
@@ -285,7 +296,10 @@ def _kind_figures(counts: dict[str, int]) -> list[tuple[str, str, int]]:
 
 
 def build_chart(
-    by_month: list[MonthCounts], date_from: date | None = None, date_to: date | None = None
+    by_month: list[MonthCounts],
+    date_from: date | None = None,
+    date_to: date | None = None,
+    series: tuple[AgencyName, ...] = AGENCIES,
 ) -> Chart | None:
     """Bars of duplicate flags per month and agency; None if there are none.
 
@@ -323,6 +337,7 @@ def build_chart(
                 left=CHART_MARGIN_LEFT + index * slot,
                 slot=slot,
                 geometry=(bottom, scale),
+                series=series,
             )
         ),
         y_marks=tuple(
@@ -361,12 +376,18 @@ def _month_marks(months: list[str], slot: float) -> tuple[AxisMark, ...]:
 
 
 def _month_bars(
-    month: str, counts: dict[AgencyName, int], *, left: float, slot: float, geometry: _Scale
+    month: str,
+    counts: dict[AgencyName, int],
+    *,
+    left: float,
+    slot: float,
+    geometry: _Scale,
+    series: tuple[AgencyName, ...],
 ) -> list[Bar]:
     """One month's bars side by side, one per agency, centred in the month's slot, a gap
     between them."""
-    place = min(slot * CHART_BAR_FILL / len(AGENCIES), CHART_MAX_BAR_WIDTH)
-    start = left + (slot - place * len(AGENCIES)) / 2
+    place = min(slot * CHART_BAR_FILL / len(series), CHART_MAX_BAR_WIDTH)
+    start = left + (slot - place * len(series)) / 2
     gap = place * CHART_BAR_GAP
     bottom, scale = geometry
     return [
@@ -374,12 +395,12 @@ def _month_bars(
             month=month,
             agency=agency,
             value=counts.get(agency, 0),
-            x=start + series * place + gap / 2,
+            x=start + index * place + gap / 2,
             y=bottom - counts.get(agency, 0) * scale,
             width=place - gap,
             height=counts.get(agency, 0) * scale,
         )
-        for series, agency in enumerate(AGENCIES)
+        for index, agency in enumerate(series)
     ]
 
 

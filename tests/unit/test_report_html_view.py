@@ -23,7 +23,7 @@ from sync.core import rules as rules_module
 from sync.core.duplicates import DUPLICATE_REPORT_KINDS
 from sync.errors import UsageError
 from sync.reports import DuplicateReport, ReportFilters, build_report
-from sync.reports.models import Counterpart, FlagState, MonthCounts, hours_text
+from sync.reports.models import AgencyName, Counterpart, FlagState, MonthCounts, hours_text
 from sync.reports.render import REPORT_FORMATS, render
 from sync.reports.render_html import (
     CHART_BAR_GAP,
@@ -143,8 +143,10 @@ def _month(month: str, probation: int, police: int) -> MonthCounts:
     )
 
 
-def _chart(by_month: list[MonthCounts], *period: date | None) -> Chart:
-    chart = build_chart(by_month, *period)
+def _chart(
+    by_month: list[MonthCounts], date_from: date | None = None, date_to: date | None = None
+) -> Chart:
+    chart = build_chart(by_month, date_from, date_to)
     assert chart is not None
     return chart
 
@@ -999,3 +1001,28 @@ def test_a_css_string_holds_any_text_and_nothing_in_it_can_end_it(text: str) -> 
     assert re.fullmatch(r'"[A-Za-z0-9 \\]*"', quoted)
     unescaped = re.sub(r"\\([0-9a-f]{6})", lambda hit: chr(int(hit.group(1), 16)), quoted[1:-1])
     assert unescaped == text
+
+
+@pytest.mark.parametrize(
+    ("filters", "for_agency"),
+    [(ReportFilters(state=None), "police"), (ReportFilters(agency="police", state=None), None)],
+    ids=["police-view", "police-flags-only"],
+)
+def test_a_report_of_one_agencys_flags_charts_that_agency_alone(
+    filters: ReportFilters, for_agency: AgencyName | None
+) -> None:
+    """The other agency's series would be zero in every month: it is not drawn, named in
+    the legend or tabled."""
+    page = _page(render_html(report_of(duplicate_pair(), filters, for_agency)))
+    svg = _by_id(page, "chart-duplicates-by-month")
+
+    assert {bar.attrs["data-agency"] for bar in svg.all("rect")} == {"police"}
+    assert _by_id(svg, "chart-title").text().endswith(", police")
+    assert "on police assessments." in _by_id(svg, "chart-desc").text()
+    assert [li.text() for li in _by_id(page, "chart-legend").all("li")] == ["Police assessments"]
+    months = _by_id(page, "table-by-month")
+    assert [th.text() for th in months.all("thead")[0].all("th")] == ["Month", "Police"]
+    assert [
+        [cell.text() for cell in row.walk()[1:] if cell.tag in {"th", "td"}]
+        for row in months.all("tr")[1:]
+    ] == [["2025-05", "1"]]
