@@ -232,9 +232,10 @@ def chart_series(report: DuplicateReport) -> tuple[AgencyName, ...]:
 def css_string(text: str) -> Markup:
     """`text` as a quoted CSS string for the page's style sheet: every character but
     ASCII letters, digits and spaces written as a hex escape, so nothing in it can
-    end the string, the rule or the style element."""
+    end the string, the rule or the style element. Each escape ends with the one
+    space CSS takes as its end, so a space that follows in the text is kept."""
     escaped = "".join(
-        char if char == " " or (char.isascii() and char.isalnum()) else f"\\{ord(char):06x}"
+        char if char == " " or (char.isascii() and char.isalnum()) else f"\\{ord(char):06x} "
         for char in text
     )
     return Markup('"{}"').format(escaped)

@@ -973,6 +973,7 @@ def test_the_handling_marking_heads_the_page_and_ends_it_and_every_printed_page(
     marking = css_string("OFFICIAL-SENSITIVE")
     assert f"@top-center {{ content: {marking};" in text
     assert f"@bottom-center {{ content: {marking};" in text
+    assert marking == '"OFFICIAL\\00002d SENSITIVE"'
     assert 'counter(page) " of " counter(pages)' in text
 
 
@@ -999,7 +1000,8 @@ def test_a_css_string_holds_any_text_and_nothing_in_it_can_end_it(text: str) -> 
     quoted = css_string(text)
 
     assert re.fullmatch(r'"[A-Za-z0-9 \\]*"', quoted)
-    unescaped = re.sub(r"\\([0-9a-f]{6})", lambda hit: chr(int(hit.group(1), 16)), quoted[1:-1])
+    # CSS takes one space after a hex escape as its end (CSS Syntax 3, "consume an escape").
+    unescaped = re.sub(r"\\([0-9a-f]{6}) ", lambda hit: chr(int(hit.group(1), 16)), quoted[1:-1])
     assert unescaped == text
 
 
