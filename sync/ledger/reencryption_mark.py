@@ -20,7 +20,8 @@ _FINISH_IT = "run `arms-sync ledger reencrypt` again to finish it."
 
 
 def reencryption_target(conn: Connection) -> str | None:
-    """The key check of the key the ledger is being re-encrypted under, if it is."""
+    """The encryption check (`aead_check`) of the key the ledger is being re-encrypted
+    under, if it is."""
     table = schema.settings_kv
     return conn.execute(
         select(table.c.value).where(table.c.key == REENCRYPTION_MARK)
