@@ -268,8 +268,8 @@ def run_cycle(
     `progress`, when given, is told each stage as it starts, in a few words
     naming no record (a terminal's status line).
     """
+    require_agency_keys(app)  # before the ledger is opened: a refused run leaves none behind
     require_policy_as_recorded(app)  # before anything is read
-    require_agency_keys(app)
     processes = app.settings.validation_processes
     with (
         paused_garbage_collection(),

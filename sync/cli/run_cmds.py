@@ -24,7 +24,7 @@ from sync.cli.context import (
     pass_state,
     writing,
 )
-from sync.cycle import RunSummary, deliver_to_gateways, require_agency_keys, run_cycle
+from sync.cycle import RunSummary, deliver_to_gateways, run_cycle
 from sync.errors import ArmsSyncError
 from sync.sources import open_source, require_distinct_feeds
 from sync.synth.options import DEFAULT_TODAY as SYNTH_DEFAULT_AS_OF
@@ -67,7 +67,6 @@ def run(
     state.keys_dir = keys_dir
     require_distinct_feeds(probation_feed, police_feed)
     app = state.app
-    require_agency_keys(app)  # before the ledger is opened: a refused run leaves none behind
     _warn_of_a_day_ahead(as_of, app.today())
     if distributed:
         from sync.cli.worker_cmds import run_distributed
