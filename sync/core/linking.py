@@ -114,9 +114,7 @@ def assign_subject_ids(
             claims[best].append((held[best], group[0], group))
     assigned: dict[tuple[RecordRef, ...], str] = {}
     for subject_id, claimants in claims.items():
-        winner = (
-            min(claimants) if len(claimants) == 1 else _first_claim(subject_id, claimants, mint)
-        )
+        winner = claimants[0] if len(claimants) == 1 else _first_claim(subject_id, claimants, mint)
         assigned[winner[2]] = subject_id
     used = set(taken) | set(assigned.values())
     for group in groups:

@@ -17,7 +17,7 @@ from contextvars import ContextVar, Token
 from datetime import date
 from functools import lru_cache
 from itertools import islice
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -87,9 +87,12 @@ def validate_line(raw: bytes, position: str, context: FeedContext) -> FeedItem:
     except ValidationError as error:
         tombstone = _as_tombstone(raw, context)
         if tombstone is None:
-            record_type, record_id = _peek_type_and_id(raw)
-            reason = _reason(error, raw, deletion=_says_deleted(raw))
-            return Rejected(position, reason, raw, record_type, record_id)
+            value = _json_object(raw)
+            record_type, record_id = _type_and_id(value)
+            deletion = value is not None and value.get("deleted") is True
+            return Rejected(
+                position, _reason(error, raw, deletion=deletion), raw, record_type, record_id
+            )
         record = tombstone
     return Accepted(position, to_version(record), ignored_fields(record))
 
@@ -218,15 +221,6 @@ def _missing_beyond(error_type: str, loc: tuple[int | str, ...], fields: frozens
     return error_type == "missing" and bool(loc) and str(loc[-1]) not in fields
 
 
-def _says_deleted(raw: bytes) -> bool:
-    """Whether a line is a JSON object whose `deleted` is true (a rejected line only)."""
-    try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError):
-        return False
-    return isinstance(value, dict) and value.get("deleted") is True
-
-
 def _describe_one(error_type: str, loc: tuple[int | str, ...], message: str) -> str:
     if error_type == "json_invalid":
         return NOT_JSON
@@ -254,13 +248,18 @@ def _named_rule(loc: tuple[int | str, ...], message: str) -> str:
     return f"{field} ({named}): {rule}"
 
 
-def _peek_type_and_id(raw: bytes) -> tuple[str | None, str | None]:
-    """The record's type and id when the line is at least a JSON object."""
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """A rejected line read again as a JSON object, or None when it is not one."""
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
-        return None, None
-    if not isinstance(value, dict):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _type_and_id(value: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """The record's type and id when the line is at least a JSON object."""
+    if value is None:
         return None, None
     record_type, record_id = value.get("type"), value.get("id")
     return (
