@@ -97,7 +97,12 @@ class Entry:
     hash: str
 
     def as_json(self) -> dict[str, object]:
-        """The entry as a JSON object (refs as a list)."""
+        """The entry as a JSON object (refs as a list).
+
+        Refs stored as anything but a JSON list of strings (a row altered in
+        the database) are exported as the stored text, so that the export
+        still shows the whole log; `audit verify` names such an entry.
+        """
         return {
             "seq": self.seq,
             "at": self.at,
@@ -105,11 +110,22 @@ class Entry:
             "actor": self.actor,
             "purpose": self.purpose,
             "recipient": self.recipient,
-            "refs": json.loads(self.refs),
+            "refs": _refs_as_stored(self.refs),
             "detail": self.detail,
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         }
+
+
+def _refs_as_stored(refs: str) -> list[str] | str:
+    """Stored refs as the list they encode, or as the stored text if they encode none."""
+    try:
+        decoded = json.loads(refs)
+    except ValueError:
+        return refs
+    if isinstance(decoded, list) and all(isinstance(ref, str) for ref in decoded):
+        return decoded
+    return refs
 
 
 @dataclass(frozen=True, slots=True)

@@ -252,3 +252,17 @@ def test_an_anchor_reads_back_as_printed(entries: list[Entry]) -> None:
 def test_a_malformed_anchor_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="SEQ:HASH"):
         parse_anchor(text)
+
+
+@pytest.mark.parametrize("stored", ['["subject:S1"', '{"subject": "S1"}', "[1, 2]", ""])
+def test_refs_altered_into_anything_but_a_list_of_strings_export_as_stored(stored: str) -> None:
+    entry = seal_all([Draft(AuditKind.ALTERATION, "service:decide", "timelines")], _head([]), AT)[0]
+    altered = dataclasses.replace(entry, refs=stored)
+    assert altered.as_json()["refs"] == stored
+    assert not verify_chain([altered], _head([entry])).ok
+
+
+def test_refs_stored_as_a_list_export_as_that_list() -> None:
+    draft = Draft(AuditKind.ALTERATION, "service:decide", "timelines", refs=("run:4",))
+    entry = seal_all([draft], _head([]), AT)[0]
+    assert entry.as_json()["refs"] == ["run:4"]
