@@ -346,6 +346,7 @@ def _run_shown(run: FinishedRun) -> dict[str, Any]:
         "kind": run.kind,
         "as_of": run.as_of.isoformat(),
         "finished_at": iso_utc(run.finished_at),
+        "feed_errors": run.feed_errors,
     }
 
 
@@ -463,7 +464,10 @@ def _last_run_line(run: dict[str, Any] | None) -> str:
     """The status line of the latest finished run."""
     if run is None:
         return "none finished yet"
-    return f"{run['run_id']} {run['status']} at {run['finished_at']}, as of {run['as_of']}"
+    line = f"{run['run_id']} {run['status']} at {run['finished_at']}, as of {run['as_of']}"
+    for agency, sentence in run["feed_errors"].items():
+        line += f"; its {agency} feed was not read whole: {sentence}"
+    return line
 
 
 def _queues_shown(report: dict[str, Any]) -> str:

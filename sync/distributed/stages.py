@@ -152,12 +152,13 @@ def ingest_feed(app: App, rules: CycleRules, ref: TaskRef) -> list[TaskRef]:
     result: dict[str, Any] = asdict(counts)
     if failed is not None:
         read_before = result if counts.units else {}
-        result = {**read_before, **feed_error_result(feed_error(failed))}
+        told = feed_error(failed)
+        result = {**read_before, **feed_error_result(told)}
         log.warning(
             "ingest of %s for cycle %d failed at its gateway (%s); the cycle goes on without it",
             ref.arg,
             ref.cycle_id,
-            type(failed).__name__,
+            told.removesuffix("."),
         )
     with app.ledger.engine.begin() as conn:
         return complete(conn, ref, result, app.clock())

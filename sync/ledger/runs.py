@@ -13,8 +13,9 @@ touched here; nor is a run recorded before runs had a kind.
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import Connection, Engine, select, update
@@ -42,25 +43,43 @@ UNFINISHED_OUTCOMES = frozenset({RUN_FAILED, RUN_INTERRUPTED})
 
 @dataclass(frozen=True, slots=True)
 class FinishedRun:
-    """A run whose outcome is recorded: its id, outcome, kind, date and end."""
+    """A run whose outcome is recorded: its id, outcome, kind, date and end, and the
+    sentence of each agency's feed that could not be read (a partial run)."""
 
     run_id: int
     status: str
     kind: str | None
     as_of: date
     finished_at: datetime | None
+    feed_errors: dict[str, str] = field(default_factory=dict)
 
 
 def latest_finished_run(conn: Connection) -> FinishedRun | None:
     """The latest-started run whose outcome is recorded (None before any has finished)."""
     table = schema.runs
     row = conn.execute(
-        select(table.c.id, table.c.status, table.c.kind, table.c.as_of, table.c.finished_at)
+        select(
+            table.c.id,
+            table.c.status,
+            table.c.kind,
+            table.c.as_of,
+            table.c.finished_at,
+            table.c.summary,
+        )
         .where(table.c.status != RUN_RUNNING)
         .order_by(table.c.id.desc())
         .limit(1)
     ).first()
-    return None if row is None else FinishedRun(*row)
+    if row is None:
+        return None
+    *recorded, summary = row
+    return FinishedRun(*recorded, feed_errors=_feed_errors(summary))
+
+
+def _feed_errors(summary: str | None) -> dict[str, str]:
+    """The feed errors a run's stored summary names, by agency."""
+    told = json.loads(summary or "{}").get("feed_errors") or {}
+    return {str(agency): str(sentence) for agency, sentence in sorted(told.items())}
 
 
 def insert_run(conn: Connection, as_of: date, now: datetime, kind: str) -> int:

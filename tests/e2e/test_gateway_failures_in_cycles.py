@@ -11,6 +11,7 @@ while the other agency's batches are delivered and the cycle finishes.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from sync.feeds.files import PlainFileSource
 from sync.gateway_source import gateway_source
 from sync.ingest import FeedSource
 from sync.ledger import schema, tables_cycle
+from sync.ledger.runs import latest_finished_run
 from sync.settings import load_settings
 from tests.e2e import test_deliver_stage as deliver_stage
 from tests.e2e import test_workers as shared
@@ -141,11 +143,16 @@ def in_process_summary(tmp_path: Path, keys: Path, sources: dict[str, str]) -> d
 
 
 def test_a_dead_police_gateway_makes_a_partial_run_over_probation_alone(
-    hub: Callable[..., App], keys: Path, small_feeds: Path, tmp_path: Path
+    hub: Callable[..., App],
+    keys: Path,
+    small_feeds: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     app = hub()
     feeds = {"probation": str(small_feeds / "probation.jsonl"), "police": closed_port_url()}
-    cycle_id, _executed = run_inline(app, feeds, {})
+    with caplog.at_level(logging.WARNING, logger="sync.distributed.stages"):
+        cycle_id, _executed = run_inline(app, feeds, {})
 
     assert task_row(app, cycle_id, "ingest:police")[:2] == ("done", 1)
     assert list_dead_letters(app.ledger.engine) == []
@@ -154,6 +161,12 @@ def test_a_dead_police_gateway_makes_a_partial_run_over_probation_alone(
     assert status == "partial"
     assert list(summary["feed_errors"]) == ["police"]
     assert "police gateway" in summary["feed_errors"]["police"]
+    told_in_log = summary["feed_errors"]["police"].removesuffix(".")
+    assert f"failed at its gateway ({told_in_log})" in caplog.text
+    with app.ledger.engine.connect() as conn:
+        latest = latest_finished_run(conn)
+    assert latest is not None
+    assert latest.feed_errors == summary["feed_errors"]
     assert list(summary["feeds"]) == ["probation"]
     assert summary["subjects"] > 0
     assert member_agencies(app) == {"probation"}

@@ -13,6 +13,7 @@ from sync.crypto.keys import Party
 from tests.conftest import run_cli
 from tests.feed_records import run_args
 from tests.integration.test_audit_log import write_feeds
+from tests.ports import free_loopback_port
 
 pytestmark = pytest.mark.e2e
 
@@ -167,6 +168,41 @@ def test_the_latest_run_is_shown_and_one_that_succeeded_is_no_problem(
     shown = run_cli(*in_process_ledger, "status", cwd=tmp_path).stdout.splitlines()
     assert f"last run: 1 succeeded at {report['last_run']['finished_at']}, as of 2026-11-28" in (
         shown
+    )
+
+
+def test_a_partial_run_shows_the_sentence_of_the_feed_it_could_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose police gateway did not answer is partial: `status` names that feed and
+    why, in the sentence the run stored, and counts it no problem of its own (a stale
+    pull is one, in time)."""
+    for name in WORKER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    keys = tmp_path / "keys"
+    for party in Party:
+        generate_party(keys, party)
+    env = {
+        **os.environ,
+        "ARMS_SYNC_KEYS_DIR": str(keys),
+        "ARMS_SYNC_GATEWAY_CLIENT_SECRET": "unused",
+        "ARMS_SYNC_GATEWAY_RETRY_ATTEMPTS": "1",
+    }
+    db = ["--db", f"sqlite:///{tmp_path / 'ledger.db'}"]
+    probation, _police = write_feeds(tmp_path)
+    dead_gateway = f"http://127.0.0.1:{free_loopback_port()}"
+    feeds = ["--probation-feed", str(probation), "--police-feed", dead_gateway]
+    run_cli(*db, "run", *feeds, "--as-of", "2026-11-28", cwd=tmp_path, env=env, check=False)
+
+    report = json.loads(run_cli(*db, "status", "--json", cwd=tmp_path, env=env).stdout)
+
+    assert report["last_run"]["status"] == "partial"
+    told = report["last_run"]["feed_errors"]
+    assert list(told) == ["police"]
+    assert told["police"].startswith("the police gateway did not answer")
+    shown = run_cli(*db, "status", cwd=tmp_path, env=env).stdout.splitlines()
+    assert f"as of 2026-11-28; its police feed was not read whole: {told['police']}" in (
+        next(line for line in shown if line.startswith("last run: "))
     )
 
 
