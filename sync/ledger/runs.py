@@ -72,8 +72,9 @@ def latest_finished_run(conn: Connection) -> FinishedRun | None:
     ).first()
     if row is None:
         return None
-    *recorded, summary = row
-    return FinishedRun(*recorded, feed_errors=_feed_errors(summary))
+    return FinishedRun(
+        row.id, row.status, row.kind, row.as_of, row.finished_at, _feed_errors(row.summary)
+    )
 
 
 def _feed_errors(summary: str | None) -> dict[str, str]:
