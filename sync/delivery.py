@@ -36,6 +36,7 @@ from sync.audit.pipeline_hooks import audit_disclosure
 from sync.errors import (
     EnvelopeRefusedError,
     GatewayError,
+    GatewayTLSError,
     PermanentGatewayError,
     RetryableGatewayError,
     RetryAfterError,
@@ -76,6 +77,7 @@ _FAILURE_WORDS: tuple[tuple[type[GatewayError], str], ...] = (
     (RetryableGatewayError, "its gateway could not be reached or failed"),
     (StaleEnvelopeError, "its gateway refused it as sealed too long ago"),
     (EnvelopeRefusedError, "its gateway refused the envelope for its format, origin or keys"),
+    (GatewayTLSError, "the TLS connection to its gateway failed this hub's certificate checks"),
     (PermanentGatewayError, "its gateway refused it"),
     (GatewayError, "its gateway's answer could not be used"),
 )

@@ -103,6 +103,11 @@ class PermanentGatewayError(GatewayError):
     """A gateway failure that retrying as is will not fix."""
 
 
+class GatewayTLSError(PermanentGatewayError):
+    """The TLS connection to a gateway failed: its certificate did not pass the hub's
+    checks, or the hub's CA bundle could not be used."""
+
+
 class StaleEnvelopeError(PermanentGatewayError):
     """The gateway refused an envelope sealed outside its clock-skew window."""
 

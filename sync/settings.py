@@ -11,6 +11,7 @@ own settings (broker, queues, schedule) are environment variables only
 from __future__ import annotations
 
 import re
+import ssl
 import tomllib
 from collections.abc import Callable
 from datetime import date, datetime
@@ -259,6 +260,8 @@ class Settings(BaseSettings):
     def _an_existing_bundle(cls, bundle: Path | None) -> Path | None:
         if bundle is not None and not bundle.exists():
             raise ValueError(f"there is no file or folder {bundle}")
+        if bundle is not None and bundle.is_file() and not _holds_a_certificate(bundle):
+            raise ValueError(f"{bundle} holds no certificate in PEM form")
         return bundle
 
     @classmethod
@@ -495,3 +498,12 @@ _SETTINGS_ERROR_FIELD = re.compile(r'field "([a-z_]+)"')
 def given_values(values: dict[str, Any]) -> dict[str, Any]:
     """The values actually given: None stands for "not given" and is left out."""
     return {key: value for key, value in values.items() if value is not None}
+
+
+def _holds_a_certificate(bundle: Path) -> bool:
+    """Whether a CA bundle file loads as TLS trust anchors (one certificate in PEM at least)."""
+    try:
+        ssl.create_default_context(cafile=bundle)
+    except (ssl.SSLError, OSError):
+        return False
+    return True

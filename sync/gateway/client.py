@@ -53,6 +53,7 @@ from sync.errors import (
     STALE_ENVELOPE_CODE,
     EnvelopeRefusedError,
     EnvelopeRejected,
+    GatewayTLSError,
     PermanentGatewayError,
     RetryableGatewayError,
     RetryAfterError,
@@ -67,6 +68,7 @@ from sync.gateway.retry import (
     utc_now,
     waits_too_long,
 )
+from sync.gateway.tls import tls_failure
 from sync.settings import (
     DEFAULT_GATEWAY_MAX_RESPONSE_BYTES,
     DEFAULT_HTTP_DEADLINE_SECONDS,
@@ -401,10 +403,8 @@ class GatewayClient:
                 # A redirect could lead off the gateway, or to plain HTTP: never followed.
                 allow_redirects=False,
             )
-        except requests.exceptions.SSLError:
-            raise PermanentGatewayError(
-                f"the {self.agency} gateway's TLS certificate could not be verified."
-            ) from None
+        except requests.exceptions.SSLError as error:
+            raise GatewayTLSError(tls_failure(str(self.agency), error)) from None
         except RETRYABLE_ERRORS as error:
             raise _TransientError(type(error).__name__) from None
         with response:

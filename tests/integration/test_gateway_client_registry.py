@@ -20,6 +20,7 @@ from sync.errors import ConfigurationError, PermanentGatewayError, RetryableGate
 from sync.gateway.client import GatewayClient
 from sync.gateway_clients import GatewayClients, build_gateway_client
 from sync.settings import Settings, load_settings
+from tests.integration.certificates import certificate_authority
 from tests.integration.test_gateway_client_decisions import PAGE, TOKEN
 from tests.scripted_http import RecordingSession, ScriptedGateway, reply
 
@@ -99,8 +100,7 @@ PAGE_REPLY = reply(200, PAGE)
 def test_a_client_takes_its_credentials_timeouts_and_ca_bundle_from_settings(
     keyrings: dict[Party, KeyRing], sessions: Sessions, gateway: ScriptedGateway, tmp_path: Path
 ) -> None:
-    bundle = tmp_path / "ca.pem"
-    bundle.write_text("synthetic", encoding="utf-8")
+    bundle = certificate_authority("arms-sync test CA", tmp_path / "ca.pem").file
     settings = _settings(
         police_gateway_client_id="police-hub",
         http_timeout_seconds=7.5,

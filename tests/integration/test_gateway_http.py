@@ -1,4 +1,4 @@
-"""The gateway over real HTTP on loopback: tokens, feed pages, the notices inbox, TLS.
+"""The gateway over real HTTP on loopback: tokens, feed pages, the notices inbox.
 
 A real `arms-sync gateway` process with real keys made in a temporary folder,
 and the hub's `GatewayClient` talking to it.
@@ -7,7 +7,6 @@ and the hub's `GatewayClient` talking to it.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import shutil
 import socket
@@ -19,10 +18,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from sync.crypto import CONTENT_TYPE_FEED, KeyRing, Party, open_envelope, seal
 from sync.crypto.envelope import wire_digest
@@ -550,114 +545,5 @@ def test_credentials_may_come_from_the_environment(setup: Setup, tmp_path: Path)
     try:
         with make_client(url, setup.hub, AGENCY) as client:
             assert client.fetch_page(None, 1).more is True
-    finally:
-        assert gateway.stop() == 0
-
-
-# --- TLS -------------------------------------------------------------------
-
-
-def _certificate_authority(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, certificate
-
-
-def _server_certificate(
-    ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    return key, certificate
-
-
-def _write_pem(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
-
-
-def test_tls_with_the_right_ca_works_and_a_wrong_ca_is_refused(
-    setup: Setup, tmp_path: Path
-) -> None:
-    ca_key, ca = _certificate_authority("arms-sync test CA")
-    _other_key, other_ca = _certificate_authority("some other CA")
-    key, certificate = _server_certificate(ca_key, ca)
-    pem = serialization.Encoding.PEM
-    cert_file = _write_pem(tmp_path / "server.crt", certificate.public_bytes(pem))
-    key_file = _write_pem(
-        tmp_path / "server.key.pem",
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-    )
-    ca_file = _write_pem(tmp_path / "ca.crt", ca.public_bytes(pem))
-    other_file = _write_pem(tmp_path / "other-ca.crt", other_ca.public_bytes(pem))
-    gateway = start_gateway(
-        agency=AGENCY,
-        feed=setup.feed,
-        keys=setup.keys,
-        state=tmp_path / "s",
-        cwd=tmp_path,
-        extra=("--tls-cert", str(cert_file), "--tls-key", str(key_file)),
-    )
-    try:
-        assert gateway.url.startswith("https://")
-        with make_client(gateway.url, setup.hub, AGENCY, ca_bundle=ca_file) as client:
-            page = client.fetch_page(None, PAGE_LIMIT)
-            receipt = client.deliver(notice_batch(setup.hub, AGENCY, 8))
-        assert page.envelope is not None
-        assert receipt.msg_id
-        for wrong in (other_file, None):
-            with (
-                make_client(gateway.url, setup.hub, AGENCY, ca_bundle=wrong) as client,
-                pytest.raises(PermanentGatewayError, match="TLS certificate"),
-            ):
-                client.fetch_page(None, PAGE_LIMIT)
     finally:
         assert gateway.stop() == 0

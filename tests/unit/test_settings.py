@@ -209,6 +209,19 @@ def test_a_setting_that_would_be_misread_is_refused_by_name(
     assert str(caught.value) == f"Setting {key} in the settings file {path} is invalid: {problem}"
 
 
+def test_a_ca_bundle_without_a_certificate_is_refused_by_name(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("a note where the authority's certificate should be\n", encoding="utf-8")
+    path = tmp_path / "s.toml"
+    path.write_text(f'[arms_sync]\ngateway_ca_bundle = "{bundle}"\n', encoding="utf-8")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(path)
+    assert str(caught.value) == (
+        f"Setting gateway_ca_bundle in the settings file {path} is invalid: "
+        f"{bundle} holds no certificate in PEM form."
+    )
+
+
 def test_dates_and_numbers_as_the_environment_gives_them_are_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
