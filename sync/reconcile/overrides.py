@@ -8,7 +8,7 @@ for ever, a revocation only stamps it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 
 from sqlalchemy import Connection, select, update
@@ -22,7 +22,9 @@ from sync.core.records import Override, Owner
 from sync.errors import UsageError
 from sync.ledger import schema
 from sync.ledger.codec import field_key
+from sync.ledger.moments import as_utc
 from sync.ledger.override_moves import keep_override_records, subject_records
+from sync.local_day import day_in_england
 from sync.reconcile.acts import (
     Actor,
     AuditNote,
@@ -32,9 +34,12 @@ from sync.reconcile.acts import (
     require_subject,
 )
 from sync.reconcile.apply import ManualAct, preview_or_apply
+from sync.reconcile.links import LINK_PREFIX, UNLINK_PREFIX
 from sync.reconcile.preview import ActOutcome
 
 OVERRIDE_PREFIX = "OVR"
+# A link act's id given to `revoke`: what it is, and the act that undoes it.
+UNDOING_LINK_ACTS = {LINK_PREFIX: ("link", "unlink"), UNLINK_PREFIX: ("unlink", "link")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,13 +176,34 @@ def _intersection(one: Span, two: Span) -> Span | None:
 def _active_override_subject(conn: Connection, override_id: str) -> str:
     table = schema.overrides
     row = conn.execute(
-        select(table.c.subject_id, table.c.revoked_at).where(table.c.id == override_id)
+        select(table.c.subject_id, table.c.revoked_at, table.c.revoked_by).where(
+            table.c.id == override_id
+        )
     ).first()
     if row is None:
-        raise UsageError(f"{as_given('Override', override_id)} is not known to the ledger.")
+        raise UsageError(_not_an_override(override_id))
     if row.revoked_at is not None:
-        raise UsageError(f"Override {override_id} is already revoked.")
+        raise UsageError(_already_revoked(override_id, row.revoked_by, row.revoked_at))
     return str(row.subject_id)
+
+
+def _not_an_override(act_id: str) -> str:
+    """Why an id is refused for revocation: unknown, or a link act's (undone otherwise)."""
+    prefix = act_id.partition("-")[0]
+    if prefix in UNDOING_LINK_ACTS:
+        kind, undo = UNDOING_LINK_ACTS[prefix]
+        return (
+            f"{act_id} is a manual {kind}, not an override: `arms-sync reconcile {undo}` on "
+            f"the same two records undoes it (`reconcile show` names them)."
+        )
+    return f"{as_given('Override', act_id)} is not known to the ledger."
+
+
+def _already_revoked(override_id: str, operator: str | None, at: datetime) -> str:
+    """Why a second revocation is refused: who revoked the override, and on which day."""
+    day = day_in_england(as_utc(at)).isoformat()
+    by = f"by {operator} " if operator else ""
+    return f"Override {override_id} is already revoked ({by}on {day}); nothing to do."
 
 
 def revoke(app: App, override_id: str, actor: Actor, *, apply: bool) -> ActOutcome:
@@ -200,7 +226,8 @@ def revoke(app: App, override_id: str, actor: Actor, *, apply: bool) -> ActOutco
                 revoke_reason=_sealed_reason(app, override_id, "revoke_reason", actor.reason),
             )
         )
-        if done.rowcount != 1:
+        if done.rowcount != 1:  # revoked meanwhile: refused with who revoked it, and when
+            _active_override_subject(conn, override_id)
             raise UsageError(f"Override {override_id} is already revoked.")
 
     note = AuditNote(

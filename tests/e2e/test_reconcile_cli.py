@@ -146,7 +146,11 @@ def test_revoking_an_override_restores_the_rules(ledger: Path) -> None:
         "reconcile", "revoke", override, *REASON, cwd=ledger, env=OPERATOR, check=False
     )
     assert again.returncode == 2
-    assert "already revoked" in again.stderr
+    assert re.fullmatch(
+        rf"Error: Override {override} is already revoked \(by jsmith on \d{{4}}-\d\d-\d\d\); "
+        r"nothing to do\.\n",
+        again.stderr,
+    )
 
 
 def test_link_and_unlink_change_subjects(ledger: Path) -> None:
@@ -163,6 +167,14 @@ def test_link_and_unlink_change_subjects(ledger: Path) -> None:
     links = arms_sync("export", "links", cwd=ledger).stdout
     assert '"matched_by": "MANUAL"' in links
     assert owner_on(ledger, "2024-06-01", "LAN-2") == ("probation", "PROB-SEXUAL")
+    not_revoked = arms_sync(
+        "reconcile", "revoke", act_id(linked.stdout), *REASON, cwd=ledger, env=OPERATOR, check=False
+    )
+    assert not_revoked.returncode == 2
+    assert not_revoked.stderr == (
+        f"Error: {act_id(linked.stdout)} is a manual link, not an override: `arms-sync "
+        "reconcile unlink` on the same two records undoes it (`reconcile show` names them).\n"
+    )
     arms_sync("reconcile", "unlink", *pair, *REASON, "--apply", cwd=ledger, env=OPERATOR)
     split = subjects(ledger)
     assert split["P100002"] != split["LAN-2"]
