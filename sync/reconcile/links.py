@@ -107,6 +107,8 @@ def _act(
     linking = action == ACTION_LINK
     act_id = new_act_id(LINK_PREFIX if linking else UNLINK_PREFIX)
     low, high = ordered_pair(a, b)
+    with app.ledger.engine.connect() as conn:
+        settled = _open_review_ids(conn, (low, high))
 
     def change(current: DecisionInputs) -> DecisionInputs:
         return _with_act(current, a, b, linking)
@@ -142,20 +144,46 @@ def _act(
         note,
         refs=frozenset({a, b}),
         preview_refs=pair,
-        explain=partial(_explained, a, b, action),
+        explain=partial(_explained, a, b, action, settled),
     )
     return preview_or_apply(app, actor, act, apply=apply)
 
 
 def _explained(
-    a: RecordRef, b: RecordRef, action: str, inputs: DecisionInputs, decisions: Decisions
+    a: RecordRef,
+    b: RecordRef,
+    action: str,
+    settled: tuple[int, ...],
+    inputs: DecisionInputs,
+    decisions: Decisions,
 ) -> tuple[str, ...]:
     """The preview's notes: a pair the agency merged, then (for a link) the unlinks it
-    lifts or brings together."""
+    lifts or brings together, then the open link review of the pair it settles."""
     notes = _merged_by_their_agency(a, b, action, decisions)
     if action == ACTION_LINK:
         notes += _unlinked_pairs_joined(a, b, inputs, decisions)
-    return notes
+    return notes + tuple(_settled_note(item, action) for item in settled)
+
+
+def _settled_note(item_id: int, action: str) -> str:
+    """The sentence for the open link review of the pair that the act settles."""
+    decided = "one person" if action == ACTION_LINK else "two people, kept apart"
+    return f"This act settles link review {item_id}: its two records are {decided}."
+
+
+def _open_review_ids(conn: Connection, pair: tuple[RecordRef, RecordRef]) -> tuple[int, ...]:
+    """The open link-review items of exactly this pair of records (either way round)."""
+    a, b = pair
+    table = review_items
+    found = conn.execute(
+        select(table.c.id)
+        .where(
+            table.c.resolved_at.is_(None),
+            or_(_pair_matches(a, b, table), _pair_matches(b, a, table)),
+        )
+        .order_by(table.c.id)
+    ).scalars()
+    return tuple(int(item_id) for item_id in found)
 
 
 def _unlinked_pairs_joined(

@@ -331,6 +331,9 @@ def test_an_applied_link_joins_the_pair_closes_its_review_item_and_is_logged(app
     assert stored.reason.startswith("enc1:")
     review = one_row(app, select(review_items))
     assert (review.resolved_by, review.resolution) == ("jsmith", "link")
+    assert outcome.preview.notes == (
+        f"This act settles link review {review.id}: its two records are one person.",
+    )
     assert items(app, "link-review") == []
     [listed] = items(app, "link-review", resolved=True)
     assert listed.state == "resolved"
@@ -338,6 +341,23 @@ def test_an_applied_link_joins_the_pair_closes_its_review_item_and_is_logged(app
     assert (entry["kind"], entry["actor"]) == ("combination", "operator:jsmith")
     assert f"link:{outcome.act_id}" in entry["refs"]
     assert {"person:police/LAN-1", "person:probation/X100001"} <= set(entry["refs"])
+
+
+def test_an_unlink_of_a_review_pair_changes_nothing_but_says_it_settles_the_review(
+    app: App,
+) -> None:
+    [review] = items(app, "link-review")
+    settles = (
+        f"This act settles link review {review.key}: its two records are two people, kept apart."
+    )
+    preview = unlink(app, REVIEW_PROBATION, REVIEW_POLICE, ACTOR, apply=False)
+    assert not preview.preview.changes_anything
+    assert preview.preview.notes == (settles,)
+    applied = unlink(app, REVIEW_PROBATION, REVIEW_POLICE, ACTOR, apply=True)
+    assert applied.preview.notes == (settles,)
+    assert items(app, "link-review") == []
+    elsewhere = unlink(app, GENDER_PROBATION, GENDER_POLICE, ACTOR, apply=False)
+    assert not any("link review" in note for note in elsewhere.preview.notes)
 
 
 def test_an_unlink_is_kept_as_an_unlink_and_a_later_link_undoes_it(app: App) -> None:
