@@ -16,7 +16,7 @@ from sync.audit.pipeline_hooks import person_ref, subject_ref
 from sync.cli.context import ISO_DATE, CliState, pass_state
 from sync.core.records import Owner, RecordRef
 from sync.reconcile.acts import Actor, parse_record_ref, require_actor, require_operator
-from sync.reconcile.items import ITEM_KINDS
+from sync.reconcile.items import LISTING_KINDS
 from sync.wording import counted
 
 if TYPE_CHECKING:
@@ -101,8 +101,9 @@ def reconcile() -> None:
 @reconcile.command("list")
 @click.option(
     "--kind",
-    type=click.Choice(ITEM_KINDS),
-    help="Only items of this kind.",
+    type=click.Choice(LISTING_KINDS),
+    help="Only items of this kind; a kind of flag (such as in_progress_by_non_owner) "
+    "lists those flags alone.",
 )
 @click.option(
     "--agency",

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from sync.core.duplicates import FlagKind
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec, field_key
 from sync.ledger.flag_states import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts
@@ -49,6 +50,10 @@ _FLAG_ITEM_KIND = {
     "gender_conflict": KIND_GENDER,
     "dob_conflict": KIND_DOB,
 }
+# The kinds of flag listed as `flag` items: `--kind` takes each of them too, to list those
+# flags alone (the assessments in progress by the agency that does not own ARMS, say).
+FLAG_KINDS_LISTED_AS_FLAGS = tuple(kind.value for kind in FlagKind if kind not in _FLAG_ITEM_KIND)
+LISTING_KINDS = (*ITEM_KINDS, *FLAG_KINDS_LISTED_AS_FLAGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +201,14 @@ def list_items(
     wanted = [
         item
         for item in items
-        if (kind is None or item.kind == kind) and (resolved or item.state == STATE_OPEN)
+        if (kind is None or _is_of_kind(item, kind)) and (resolved or item.state == STATE_OPEN)
     ]
     return sorted(wanted, key=listing_order)
+
+
+def _is_of_kind(item: Item, kind: str) -> bool:
+    """Whether the item is of a listing kind: an item kind, or a flag item's own flag kind."""
+    return item.kind == kind or (item.kind == KIND_FLAG and item.detail == kind)
 
 
 def in_area(items: Iterable[Item], area: str) -> tuple[list[Item], int]:

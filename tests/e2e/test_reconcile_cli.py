@@ -239,6 +239,17 @@ def _flag_items(ledger: Path, *extra: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in output.splitlines()]
 
 
+def test_a_kind_of_flag_lists_those_flags_alone(ledger: Path) -> None:
+    flags = _flag_items(ledger)
+    kinds = {str(item["detail"]) for item in flags}
+    assert len(kinds) > 1
+    for kind in kinds:
+        listed = arms_sync("reconcile", "list", "--kind", kind, "--json", cwd=ledger).stdout
+        assert [json.loads(line) for line in listed.splitlines()] == [
+            item for item in flags if item["detail"] == kind
+        ]
+
+
 def test_resolve_and_reopen_a_flag(ledger: Path) -> None:
     items = _flag_items(ledger)
     assert items
