@@ -23,7 +23,7 @@ from sync.app import App, KeysStamp
 from sync.delivery import deliver_to
 from sync.distributed.cycles import start_next_cycle
 from sync.distributed.stages import Work, execute, told
-from sync.distributed.status import blocked_cycle_ids
+from sync.distributed.status import blocked_cycle_ids, open_cycle_ids
 from sync.distributed.work import (
     KIND_COMMIT,
     KIND_DECIDE,
@@ -183,13 +183,29 @@ def _pull(celery_app: Any) -> None:
     if started is not None:
         send(celery_app, started[1])
         return
-    blocked = blocked_cycle_ids(app.ledger.engine)
+    _say_why_no_pull(app)
+
+
+def _say_why_no_pull(app: App) -> None:
+    """Log why a pull started no cycle: one blocked on a dead letter (a warning, since only
+    an operator mends it), one still running, or another worker starting one meanwhile."""
+    engine = app.ledger.engine
+    blocked = blocked_cycle_ids(engine)
     if blocked:
         log.warning(
             "no pull: cycle %s is blocked on a dead letter; retry the letter once its cause "
             "is mended, or abandon the cycle (`arms-sync dead-letters`)",
             ", ".join(str(cycle_id) for cycle_id in blocked),
         )
+        return
+    running = open_cycle_ids(engine)
+    if running:
+        log.info(
+            "no pull: cycle %s is still running; a pull once it has finished starts the next",
+            ", ".join(str(cycle_id) for cycle_id in running),
+        )
+    else:
+        log.info("no pull: another worker was starting a cycle at the same moment")
 
 
 @cache

@@ -1,5 +1,5 @@
-"""The pull beat and a blocked cycle: it says why it pulls nothing, and pulls again once the
-cycle is abandoned.
+"""The pull beat and a blocked or running cycle: it says why it pulls nothing, and pulls again
+once the cycle is abandoned.
 
 A blocked cycle holds back every pull; the worker log is where an operator
 of a background deployment looks, so each beat names the cycle and what to
@@ -71,6 +71,15 @@ def test_each_pull_names_the_blocked_cycle_and_the_next_pull_after_abandoning_st
         assert [r for r in caplog.records if r.name == "workers.tasks"] == []
         assert cycles_recorded(app) == 2
         assert cycle_row(app, blocked + 1) == ("running", "running")
+
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="workers.tasks"):
+            tasks._pull(celery_app)
+        assert cycles_recorded(app) == 2
+        assert [r.getMessage() for r in caplog.records if r.name == "workers.tasks"] == [
+            f"no pull: cycle {blocked + 1} is still running; a pull once it has finished "
+            "starts the next"
+        ]
     finally:
         for service, _ in tasks._SERVICES.values():
             service.close()
