@@ -8,6 +8,7 @@ from typing import Any
 
 from sync.core.duplicates import FLAG_KEY_SEPARATOR, REVIEW_KINDS
 from sync.core.policy import Segment
+from sync.core.records import RecordRef
 from sync.reconcile.diff import OwnershipChange
 from sync.reconcile.preview import ActOutcome, SubjectView
 from sync.reconcile.subject import PERSON_FIELDS, SubjectFact, SubjectReport
@@ -137,6 +138,10 @@ def report_lines(report: SubjectReport) -> list[str]:
     for name in PERSON_FIELDS:
         cells = [report.persons.get(ref, {}).get(name, "") for ref in report.records]
         lines.append(name.ljust(LABEL_WIDTH) + "".join(c.ljust(COLUMN_WIDTH) for c in cells))
+    lines.extend(
+        _merged_line(ref, into, sent=ref in report.persons)
+        for ref, into in sorted(report.merged_into.items())
+    )
     lines.append("Supervisions, custodies, registrations and assessments:")
     lines.extend(fact_line(fact) for fact in report.facts)
     if not report.facts:
@@ -156,6 +161,14 @@ def report_lines(report: SubjectReport) -> list[str]:
     if not report.history:
         lines.append("  none")
     return lines
+
+
+def _merged_line(ref: RecordRef, into: str, *, sent: bool) -> str:
+    """A record its agency merged into another: which, and what its column shows."""
+    shown = "its details are as last sent, before the merge" if sent else "never sent as a person"
+    return (
+        f"{ref.agency}:{ref.person_id} was merged by its agency into {ref.agency}:{into}: {shown}."
+    )
 
 
 def fact_line(fact: SubjectFact) -> str:

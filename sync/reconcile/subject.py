@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select
 
 from sync.audit.pipeline_hooks import ACTOR_DECIDE
-from sync.core.records import RecordRef
+from sync.core.records import Agency, RecordRef
 from sync.ledger import schema
 from sync.ledger.codec import CipherCodec, field_key
 from sync.ledger.flag_states import flag_state, latest_acts
@@ -81,6 +81,8 @@ class SubjectReport:
     subject_id: str
     records: list[RecordRef] = field(default_factory=list)
     persons: dict[RecordRef, dict[str, str]] = field(default_factory=dict)
+    # Records their agency merged into another of its records: the id each was merged into.
+    merged_into: dict[RecordRef, str] = field(default_factory=dict)
     facts: list[SubjectFact] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)
@@ -108,6 +110,17 @@ def _persons(
             name: "" if data.get(name) is None else str(data[name]) for name in PERSON_FIELDS
         }
     return result
+
+
+def _merged_into(conn: Connection, subject_id: str) -> dict[RecordRef, str]:
+    """The subject's records their agency merged into another: the id each now means."""
+    table = schema.subject_members
+    rows = conn.execute(
+        select(table.c.agency, table.c.person_id, table.c.merged_into).where(
+            table.c.subject_id == subject_id, table.c.merged_into.is_not(None)
+        )
+    )
+    return {RecordRef(Agency(agency), person_id): str(into) for agency, person_id, into in rows}
 
 
 def _facts(conn: Connection, ledger: Ledger, refs: Sequence[RecordRef]) -> list[SubjectFact]:
@@ -285,6 +298,7 @@ def subject_report(ledger: Ledger, subject_id: str) -> SubjectReport:
         report = SubjectReport(subject_id)
         report.records = list(subject_records(conn, subject_id))
         report.persons = _persons(conn, ledger, report.records)
+        report.merged_into = _merged_into(conn, subject_id)
         report.facts = _facts(conn, ledger, report.records)
         report.timeline = _timeline(conn, subject_id)
         report.flags = _flags(conn, subject_id)

@@ -91,6 +91,20 @@ def test_show_lists_each_person_s_periods_and_assessments_with_merged_references
     ]
 
 
+def test_show_says_which_records_their_agency_merged_and_into_which(app: App) -> None:
+    lines = report_lines(subject_report(app.ledger, _subject_of(app, "X100001")))
+    merged = [line for line in lines if "was merged by its agency" in line]
+    assert merged == [
+        "probation:X100002 was merged by its agency into probation:X100001: its details "
+        "are as last sent, before the merge.",
+        "probation:X100003 was merged by its agency into probation:X100001: never sent as "
+        "a person.",
+    ]
+    assert lines.index(merged[0]) < lines.index(
+        "Supervisions, custodies, registrations and assessments:"
+    )
+
+
 def test_a_subject_without_periods_says_none(app: App) -> None:
     lines = report_lines(subject_report(app.ledger, _subject_of(app, "X100009")))
     start = lines.index("Supervisions, custodies, registrations and assessments:")
