@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync.audit.chain import (
+    FIRST_SEQ,
     GENESIS_HASH,
     AuditKind,
     Draft,
@@ -36,12 +37,17 @@ from sync.audit.chain import (
 )
 from sync.audit.tables import HEAD_ROW_ID, audit_head, audit_log
 from sync.errors import ArmsSyncError, AuditError
+from sync.ledger import schema
 from sync.ledger.location import ledger_failure
 from sync.ledger.upsert import dialect_insert
 
 READ_BATCH = 5_000
 CANNOT_WRITE = "The audit log cannot be written, so nothing was changed."
 CANNOT_READ = "The audit log cannot be read."
+EMPTIED = (
+    "the log holds no entry, yet the ledger holds feed records whose collection it logs, "
+    "so it has been emptied"
+)
 _LOGS: WeakKeyDictionary[Engine, AuditLog] = WeakKeyDictionary()
 
 
@@ -169,7 +175,15 @@ class AuditLog:
         """Check the whole chain, its head and the `anchors` kept outside the database."""
         head = self.head()
         with closing(self.entries()) as entries:
-            return verify_chain(entries, head, anchors)
+            result = verify_chain(entries, head, anchors)
+        if result.ok and result.count == 0 and self._holds_records():
+            return VerifyResult(ok=False, count=0, first_bad=FIRST_SEQ, problem=EMPTIED)
+        return result
+
+    def _holds_records(self) -> bool:
+        """Whether the ledger holds feed records (each collection of them is logged)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(schema.records.c.agency).limit(1)).first() is not None
 
 
 def audit_log_for(engine: Engine) -> AuditLog:

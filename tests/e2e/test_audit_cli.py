@@ -207,6 +207,19 @@ def test_a_log_cut_short_consistently_fails_only_against_an_anchor(ledger: Path)
     assert f"an anchor names entry {anchor.split(':')[0]}" in err
 
 
+def test_a_log_emptied_with_its_head_fails_while_the_ledger_holds_records(ledger: Path) -> None:
+    """Deleting every entry and the head leaves a chain consistent in itself; the feed
+    records whose collection it logged tell that it was emptied."""
+    _tamper(ledger, "DELETE FROM audit_log", "DELETE FROM audit_head")
+    code, out, err = _verify(ledger)
+    assert code == 1
+    assert out == ""
+    assert err == (
+        "Error: The audit log fails verification at entry 1: the log holds no entry, yet the "
+        "ledger holds feed records whose collection it logs, so it has been emptied.\n"
+    )
+
+
 def _rewrite_last_entry(folder: Path) -> None:
     """Alter the last entry and hash it again, moving the head: consistent in the database."""
     with sqlite3.connect(folder / "arms-sync.db") as db:
