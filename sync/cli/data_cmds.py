@@ -120,14 +120,22 @@ def report() -> None:
 @click.option("--from", "date_from", type=ISO_DATE, help="First reference date included.")
 @click.option("--to", "date_to", type=ISO_DATE, help="Last reference date included.")
 @click.option("--area", help="A police force or probation region code.")
-@click.option("--agency", type=click.Choice(["probation", "police"]), help="Assessing agency.")
 @click.option(
-    "--kind", "kinds", type=click.Choice(KNOWN_KINDS), multiple=True, help="Flag kind (repeatable)."
+    "--agency",
+    type=click.Choice(["probation", "police"], case_sensitive=False),
+    help="Assessing agency.",
+)
+@click.option(
+    "--kind",
+    "kinds",
+    type=click.Choice(KNOWN_KINDS, case_sensitive=False),
+    multiple=True,
+    help="Flag kind (repeatable).",
 )
 @click.option(
     "--state",
     "flag_state",
-    type=click.Choice(["open", "closed", "all"]),
+    type=click.Choice(["open", "closed", "all"], case_sensitive=False),
     default="open",
     show_default=True,
     help="Open flags (their condition holds now), closed ones, or all.",
@@ -135,13 +143,13 @@ def report() -> None:
 @click.option(
     "--for",
     "for_agency",
-    type=click.Choice(["probation", "police"]),
+    type=click.Choice(["probation", "police"], case_sensitive=False),
     help="An agency's own, minimised view.",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json", "csv", "html"]),
+    type=click.Choice(["json", "csv", "html"], case_sensitive=False),
     required=True,
     help="JSON for programs, CSV for spreadsheets, HTML to read or print.",
 )

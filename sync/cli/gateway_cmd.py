@@ -47,7 +47,7 @@ from sync.gateway.service import (
 )
 from sync.gateway.store import NoticeStore
 
-AGENCY_CHOICE = click.Choice([Party.POLICE.value, Party.PROBATION.value])
+AGENCY_CHOICE = click.Choice([Party.POLICE.value, Party.PROBATION.value], case_sensitive=False)
 CLIENT_ID_ENV = "ARMS_SYNC_GATEWAY_CLIENT_ID"
 CLIENT_SECRET_ENV = "ARMS_SYNC_GATEWAY_CLIENT_SECRET"  # noqa: S105 - a variable name
 DEFAULT_HOST = "127.0.0.1"

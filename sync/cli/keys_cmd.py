@@ -23,7 +23,7 @@ KEYS_DIR_ENV = "ARMS_SYNC_KEYS_DIR"
 DEFAULT_GRACE_DAYS = 30
 MIN_GRACE_DAYS = 0
 
-PARTY_CHOICE = click.Choice([party.value for party in Party])
+PARTY_CHOICE = click.Choice([party.value for party in Party], case_sensitive=False)
 
 
 def resolve_key_dir(value: Path | None) -> Path:

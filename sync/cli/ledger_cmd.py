@@ -49,7 +49,9 @@ def reencrypt_cmd(state: CliState, keys_dir: Path | None, operator: str | None) 
 
 
 @ledger.command("clear-wait")
-@click.argument("agency", type=click.Choice(["probation", "police"]), metavar="AGENCY")
+@click.argument(
+    "agency", type=click.Choice(["probation", "police"], case_sensitive=False), metavar="AGENCY"
+)
 @click.option(
     "--operator", help="Who is acting (default: ARMS_SYNC_OPERATOR or the settings file)."
 )
