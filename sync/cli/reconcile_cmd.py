@@ -43,6 +43,13 @@ def _as_printed(_ctx: click.Context, _param: click.Parameter, value: str) -> str
     return value.strip().upper()
 
 
+def _as_printed_if_given(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    """`_as_printed` for an option that may be left out."""
+    return None if value is None else _as_printed(ctx, param, value)
+
+
 def apply_option(func: F) -> F:
     """`--apply`: without it an act is only previewed."""
     return click.option("--apply", "do_apply", is_flag=True, help="Make the change.")(func)
@@ -101,19 +108,25 @@ def reconcile() -> None:
 @reconcile.command("list")
 @click.option(
     "--kind",
-    type=click.Choice(LISTING_KINDS),
+    type=click.Choice(LISTING_KINDS, case_sensitive=False),
     help="Only items of this kind; a kind of flag (such as in_progress_by_non_owner) "
     "lists those flags alone.",
 )
 @click.option(
     "--agency",
-    type=click.Choice(["probation", "police"]),
+    type=click.Choice(["probation", "police"], case_sensitive=False),
     help="Only items about a record of this agency.",
 )
 @click.option(
     "--area",
     help="Only flags of this police force or probation region (items of no one area, "
     "such as link reviews, are counted, not listed).",
+)
+@click.option(
+    "--subject",
+    "subject_id",
+    callback=_as_printed_if_given,
+    help="Only items about this subject (its flags, and the link reviews of its records).",
 )
 @click.option("--all", "show_all", is_flag=True, help="Include resolved and lapsed items.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of text.")
@@ -123,9 +136,11 @@ def reconcile() -> None:
 @pass_state
 def list_cmd(
     state: CliState,
+    *,
     kind: str | None,
     agency: str | None,
     area: str | None,
+    subject_id: str | None,
     show_all: bool,
     as_json: bool,
     operator: str | None,
@@ -133,16 +148,22 @@ def list_cmd(
     """Open items, oldest first (then by kind), each with the day in England it was found."""
     from sync.cli.data_cmds import require_area_code, warn_of_unknown_area
     from sync.local_day import day_in_england
-    from sync.reconcile.items import in_area, list_items
+    from sync.reconcile.items import about_subject, in_area, list_items
 
     require_area_code(area)
     name = state.operator(operator)
     app = state.app
     audit_cli_consultation(
-        app, "reconcile list", detail=_listing_detail(kind, agency, area), operator=name
+        app,
+        "reconcile list",
+        refs=() if subject_id is None else (subject_ref(subject_id),),
+        detail=_listing_detail(kind, agency, area),
+        operator=name,
     )
     with app.ledger.engine.connect() as conn:
         items = list_items(conn, app.ledger.codec, kind, resolved=show_all)
+        if subject_id is not None:
+            items = about_subject(conn, items, subject_id)
     if agency is not None:
         items = [item for item in items if item.names_a_record_of(agency)]
     without_area = 0
@@ -234,7 +255,7 @@ def unlink_cmd(state: CliState, actor: Actor, pair: RecordPair, do_apply: bool) 
 @click.argument("subject_id", callback=_as_printed)
 @click.option(
     "--owner",
-    type=click.Choice(OWNER_CHOICES),
+    type=click.Choice(OWNER_CHOICES, case_sensitive=False),
     required=True,
     help="The agency that owns ARMS over the period, or none.",
 )

@@ -22,9 +22,10 @@ from sync.ledger import schema
 from sync.ledger.codec import CipherCodec, field_key
 from sync.ledger.flag_states import STATE_OPEN, STATE_RESOLVED, flag_state, latest_acts
 from sync.ledger.moments import as_utc
-from sync.ledger.override_moves import records_of_overrides
+from sync.ledger.override_moves import records_of_overrides, subject_records
 from sync.ledger.store import KEYS_PER_QUERY
 from sync.ledger.tables_manual import KIND_LINK_REVIEW, LAPSED, review_items, review_row_key
+from sync.reconcile.acts import require_subject
 from sync.reports.models import area_or_none
 
 KIND_DUPLICATE_PERSON = "duplicate-person-record"
@@ -209,6 +210,18 @@ def list_items(
 def _is_of_kind(item: Item, kind: str) -> bool:
     """Whether the item is of a listing kind: an item kind, or a flag item's own flag kind."""
     return item.kind == kind or (item.kind == KIND_FLAG and item.detail == kind)
+
+
+def about_subject(conn: Connection, items: Iterable[Item], subject_id: str) -> list[Item]:
+    """The items about a current subject: its own, and those naming one of its records (a
+    link review spans two subjects); a subject the ledger does not hold is refused."""
+    require_subject(conn, subject_id)
+    records = {f"{ref.agency}/{ref.person_id}" for ref in subject_records(conn, subject_id)}
+    return [
+        item
+        for item in items
+        if item.subject_id == subject_id or (item.subject_id is None and records & set(item.refs))
+    ]
 
 
 def in_area(items: Iterable[Item], area: str) -> tuple[list[Item], int]:

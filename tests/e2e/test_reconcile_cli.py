@@ -87,14 +87,14 @@ def ledger(pristine: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(pristine, tmp_path / "ledger"))
 
 
-def _assign(ledger: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def _assign(ledger: Path, *extra: str, owner: str = "police") -> subprocess.CompletedProcess[str]:
     subject = subjects(ledger)["P100001"]
     return arms_sync(
         "reconcile",
         "assign",
         subject,
         "--owner",
-        "police",
+        owner,
         "--from",
         "2025-06-01",
         "--to",
@@ -107,8 +107,9 @@ def _assign(ledger: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_preview_changes_nothing(ledger: Path) -> None:
+    """It takes the owner in any case, as an operator may type it."""
     before = arms_sync("export", "timeline", cwd=ledger).stdout
-    output = _assign(ledger).stdout
+    output = _assign(ledger, owner="POLICE").stdout
     assert output.startswith("Preview of override")
     assert NO_NOTICES in output  # the test deployment has no key directory
     assert "owner becomes police (MANUAL), was probation (PROB-SEXUAL)" in output
@@ -248,6 +249,45 @@ def test_a_kind_of_flag_lists_those_flags_alone(ledger: Path) -> None:
         assert [json.loads(line) for line in listed.splitlines()] == [
             item for item in flags if item["detail"] == kind
         ]
+
+
+def test_a_subject_s_items_are_those_about_it_alone(ledger: Path) -> None:
+    everything = [
+        json.loads(line)
+        for line in arms_sync("reconcile", "list", "--json", cwd=ledger).stdout.splitlines()
+    ]
+    subjects_with_items = {item["subject_id"] for item in everything} - {None}
+    subject = str(min(subjects_with_items))
+    listed = arms_sync(
+        "reconcile", "list", "--subject", subject.lower(), "--json", cwd=ledger
+    ).stdout.splitlines()
+    records_by_subject = _records_by_subject(ledger)
+    named = {record.replace(":", "/") for record in records_by_subject[subject]}
+    expected = [
+        item
+        for item in everything
+        if item["subject_id"] == subject
+        or (item["subject_id"] is None and named & set(item["refs"]))
+    ]
+    assert expected
+    assert [json.loads(line) for line in listed] == expected
+    without = min(records_by_subject.keys() - subjects_with_items)
+    nothing = arms_sync("reconcile", "list", "--subject", without, cwd=ledger).stdout
+    assert nothing == "0 items\n"
+    unknown = arms_sync(
+        "reconcile", "list", "--subject", "S0000000000000000", cwd=ledger, check=False
+    )
+    assert unknown.returncode == 2
+    assert "Subject S0000000000000000 is not a current subject" in unknown.stderr
+
+
+def _records_by_subject(ledger: Path) -> dict[str, set[str]]:
+    """Each subject's person records as `agency:ID`, from `export links`."""
+    lines = arms_sync("export", "links", cwd=ledger).stdout.splitlines()
+    return {
+        str(line["subject_id"]): {f"{r['agency']}:{r['person_id']}" for r in line["records"]}
+        for line in map(json.loads, lines)
+    }
 
 
 def test_resolve_and_reopen_a_flag(ledger: Path) -> None:

@@ -22,7 +22,7 @@ from sync.ledger import schema
 from sync.ledger.tables_manual import flag_acts, manual_links, review_items
 from sync.reconcile.acts import Actor
 from sync.reconcile.flags import reopen, resolve
-from sync.reconcile.items import Item, list_items
+from sync.reconcile.items import Item, about_subject, list_items
 from sync.reconcile.links import link, unlink
 from sync.reconcile.overrides import AssignRequest, assign, revoke
 from sync.reconcile.subject import subject_report
@@ -378,6 +378,16 @@ def test_an_unlink_is_kept_as_an_unlink_and_a_later_link_undoes_it(app: App) -> 
     assert again.preview.changes_subjects
     assert subject_of(app, GENDER_PROBATION) == subject_of(app, GENDER_POLICE)
     assert matches_a_fresh_pass(app)
+
+
+def test_a_subject_s_items_include_the_link_reviews_naming_its_records(app: App) -> None:
+    everything = items(app)
+    with app.ledger.engine.connect() as conn:
+        about = about_subject(conn, everything, subject_of(app, REVIEW_PROBATION))
+        elsewhere = about_subject(conn, everything, subject_of(app, GENDER_PROBATION))
+    assert [item.kind for item in about] == ["link-review"]
+    assert "link-review" not in {item.kind for item in elsewhere}
+    assert {item.subject_id for item in elsewhere} == {subject_of(app, GENDER_PROBATION)}
 
 
 def test_a_link_review_given_to_resolve_or_reopen_is_pointed_to_link_and_unlink(app: App) -> None:
