@@ -32,4 +32,4 @@ def audit_cli_consultation(
 def audit_cli_disclosure(app: App, what: str, out: Path) -> None:
     """Log that a command wrote data to a file (the file is the recipient)."""
     log = audit_log_for(app.ledger.engine)
-    audit_file_written(log, cli_actor(app.settings.operator), what, out.name)
+    audit_file_written(log, cli_actor(app.settings.operator), what, out)

@@ -10,8 +10,10 @@ to audit aborts the write. Large batches are split into entries of at most
 from __future__ import annotations
 
 import getpass
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 from sqlalchemy import Connection, select
 
@@ -261,17 +263,28 @@ def override_move_drafts(moves: Iterable[OverrideMove], run_id: int) -> list[Dra
     ]
 
 
-def audit_report_written(log: AuditLog, file_name: str) -> None:
+def audit_report_written(log: AuditLog, written: Path) -> None:
     """Log that the service wrote a report file (the file is the recipient)."""
-    audit_file_written(log, ACTOR_REPORT, "duplicate-assessment report written", file_name)
+    audit_file_written(log, ACTOR_REPORT, "duplicate-assessment report written", written)
 
 
-def audit_file_written(log: AuditLog, actor: str, purpose: str, file_name: str) -> None:
-    """Log a disclosure to a file: the file is the recipient, and its ref when it has no space."""
+def audit_file_written(log: AuditLog, actor: str, purpose: str, written: Path) -> None:
+    """Log a disclosure to a file: the file is the recipient, and its ref when it has no
+    space; the detail holds its SHA-256 and size, so the copy disclosed can be told from
+    any other (a fingerprint of the whole file, which names nobody)."""
+    name = written.name
     log.record_now(
         kind=AuditKind.DISCLOSURE,
         actor=actor,
         purpose=purpose,
-        recipient=f"file {file_name}"[:MAX_RECIPIENT_CHARS],
-        refs=(f"file:{file_name}",) if file_name and " " not in file_name else (),
+        recipient=f"file {name}"[:MAX_RECIPIENT_CHARS],
+        refs=(f"file:{name}",) if name and " " not in name else (),
+        detail=file_fingerprint(written),
     )
+
+
+def file_fingerprint(written: Path) -> str:
+    """`sha256 HEX, N bytes` of a file as written."""
+    with written.open("rb") as stream:
+        digest = hashlib.file_digest(stream, "sha256").hexdigest()
+    return f"sha256 {digest}, {written.stat().st_size} bytes"

@@ -34,7 +34,7 @@ def write_nightly_report(app: App, day: date) -> list[Path]:
         report,
         app.settings.report_dir,
         f"duplicates-{day.isoformat()}",
-        lambda path: audit_report_written(audit, path.name),
+        lambda path: audit_report_written(audit, path),
     )
     if written:
         names = ", ".join(path.name for path in written)

@@ -4,6 +4,7 @@ database is detected, and a run's export holds every kind that happened and no p
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -158,6 +159,12 @@ def test_an_export_written_to_a_file_is_a_disclosure_to_it(
     before = _disclosures(ledger)
     arms_sync(*command, "--out", "written.jsonl", cwd=ledger)
     assert _disclosures(ledger)[len(before) :] == [("cli", "file written.jsonl")]
+    written = (ledger / "written.jsonl").read_bytes()
+    with sqlite3.connect(ledger / "arms-sync.db") as db:
+        (detail,) = db.execute(
+            "SELECT detail FROM audit_log WHERE kind = 'disclosure' ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    assert detail == f"sha256 {hashlib.sha256(written).hexdigest()}, {len(written)} bytes"
     arms_sync(*command, cwd=ledger)  # to the terminal: consulted, not disclosed
     assert len(_disclosures(ledger)) == len(before) + 1
 

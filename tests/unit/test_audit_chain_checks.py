@@ -279,16 +279,21 @@ def test_a_consultation_is_logged_as_one() -> None:
     )
 
 
-def test_the_nightly_report_is_a_disclosure_by_service_report_to_its_file() -> None:
+def test_the_nightly_report_is_a_disclosure_by_service_report_to_its_file(tmp_path: Path) -> None:
     """A report written by the nightly report: disclosure, actor service:report, the
-    file recorded as recipient and as a `file:NAME` reference."""
+    file recorded as recipient and as a `file:NAME` reference, its SHA-256 and size as
+    the detail."""
     log = CapturingLog()
-    audit_report_written(log, "duplicates-2026-11-28.html")
+    written = tmp_path / "duplicates-2026-11-28.html"
+    written.write_bytes(b"<p>report</p>\n")
+    audit_report_written(log, written)
     (draft,) = log.drafts
     assert (draft.kind, draft.actor) == (AuditKind.DISCLOSURE, "service:report")
     assert draft.recipient is not None
     assert "duplicates-2026-11-28.html" in draft.recipient
     assert draft.refs == ("file:duplicates-2026-11-28.html",)
+    digest = hashlib.sha256(b"<p>report</p>\n").hexdigest()
+    assert draft.detail == f"sha256 {digest}, 14 bytes"
 
 
 def test_an_operator_acts_as_operator_and_otherwise_the_account_does() -> None:
