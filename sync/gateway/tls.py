@@ -5,8 +5,8 @@ it tells an expired certificate from one issued for another host, or by an
 authority the hub does not trust, and a CA bundle that holds no certificate
 from the gateway's own fault. Each sentence says what to mend and where
 (`ARMS_SYNC_GATEWAY_CA_BUNDLE`, the gateway's URL, a clock). The certificate's
-names and the library's own text are not repeated: they say nothing more to
-act on.
+names are never repeated; OpenSSL's own words (fixed phrases, or a reason code
+such as `WRONG_VERSION_NUMBER`) are given only where no sentence here fits.
 """
 
 from __future__ import annotations
