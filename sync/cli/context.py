@@ -268,6 +268,15 @@ class IsoDate(click.ParamType):  # type: ignore[type-arg]
 ISO_DATE = IsoDate()
 
 
+def any_case_choice(values: Iterable[str]) -> click.Choice[str]:
+    """A choice an operator may type in any case (`POLICE`, `Police`); the command is
+    given the value as listed."""
+    return click.Choice(list(values), case_sensitive=False)
+
+
+AGENCY_CHOICE = any_case_choice(["probation", "police"])
+
+
 class OutputFile(click.Path):
     """`--out`: a file an output is written to. An empty name is refused (it names
     no file); `-` is standard output, as if `--out` were left out."""

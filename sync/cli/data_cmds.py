@@ -13,9 +13,11 @@ import click
 from sync.app import App
 from sync.audit.cli_hooks import audit_cli_consultation, audit_cli_disclosure
 from sync.cli.context import (
+    AGENCY_CHOICE,
     ISO_DATE,
     OUTPUT_FILE,
     CliState,
+    any_case_choice,
     pass_state,
     require_period,
     write_lines,
@@ -122,20 +124,20 @@ def report() -> None:
 @click.option("--area", help="A police force or probation region code.")
 @click.option(
     "--agency",
-    type=click.Choice(["probation", "police"], case_sensitive=False),
+    type=AGENCY_CHOICE,
     help="Assessing agency.",
 )
 @click.option(
     "--kind",
     "kinds",
-    type=click.Choice(KNOWN_KINDS, case_sensitive=False),
+    type=any_case_choice(KNOWN_KINDS),
     multiple=True,
     help="Flag kind (repeatable).",
 )
 @click.option(
     "--state",
     "flag_state",
-    type=click.Choice(["open", "closed", "all"], case_sensitive=False),
+    type=any_case_choice(["open", "closed", "all"]),
     default="open",
     show_default=True,
     help="Open flags (their condition holds now), closed ones, or all.",
@@ -143,13 +145,13 @@ def report() -> None:
 @click.option(
     "--for",
     "for_agency",
-    type=click.Choice(["probation", "police"], case_sensitive=False),
+    type=AGENCY_CHOICE,
     help="An agency's own, minimised view.",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json", "csv", "html"], case_sensitive=False),
+    type=any_case_choice(["json", "csv", "html"]),
     required=True,
     help="JSON for programs, CSV for spreadsheets, HTML to read or print.",
 )

@@ -28,7 +28,7 @@ from types import FrameType
 
 import click
 
-from sync.cli.context import output_folder
+from sync.cli.context import AGENCY_CHOICE, output_folder
 from sync.cli.keys_cmd import key_dir_option, resolve_key_dir
 from sync.crypto.keys import KeyRing, KeyUse, Party
 from sync.errors import ConfigurationError, KeyError_, UsageError
@@ -47,7 +47,6 @@ from sync.gateway.service import (
 )
 from sync.gateway.store import NoticeStore
 
-AGENCY_CHOICE = click.Choice([Party.POLICE.value, Party.PROBATION.value], case_sensitive=False)
 CLIENT_ID_ENV = "ARMS_SYNC_GATEWAY_CLIENT_ID"
 CLIENT_SECRET_ENV = "ARMS_SYNC_GATEWAY_CLIENT_SECRET"  # noqa: S105 - a variable name
 DEFAULT_HOST = "127.0.0.1"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from sync.cli.context import CliState, writing
+from sync.cli.context import CliState, any_case_choice, writing
 from sync.crypto.keyring import generate_party, import_party, list_keys, revoke, rotate
 from sync.crypto.keys import KeyInfo, KeyStatus, Party
 from sync.errors import ConfigurationError
@@ -23,7 +23,7 @@ KEYS_DIR_ENV = "ARMS_SYNC_KEYS_DIR"
 DEFAULT_GRACE_DAYS = 30
 MIN_GRACE_DAYS = 0
 
-PARTY_CHOICE = click.Choice([party.value for party in Party], case_sensitive=False)
+PARTY_CHOICE = any_case_choice(party.value for party in Party)
 
 
 def resolve_key_dir(value: Path | None) -> Path:

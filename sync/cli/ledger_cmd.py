@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from sync.cli.context import KEYS_OPTION, CliState, is_terminal, pass_state
+from sync.cli.context import AGENCY_CHOICE, KEYS_OPTION, CliState, is_terminal, pass_state
 from sync.gateway_source import clear_feed_wait
 from sync.ledger.reencrypt import Progress
 from sync.reencryption import Reencrypted, counts_by_table, reencrypt_ledger
@@ -49,9 +49,7 @@ def reencrypt_cmd(state: CliState, keys_dir: Path | None, operator: str | None) 
 
 
 @ledger.command("clear-wait")
-@click.argument(
-    "agency", type=click.Choice(["probation", "police"], case_sensitive=False), metavar="AGENCY"
-)
+@click.argument("agency", type=AGENCY_CHOICE, metavar="AGENCY")
 @click.option(
     "--operator", help="Who is acting (default: ARMS_SYNC_OPERATOR or the settings file)."
 )

@@ -13,7 +13,7 @@ import click
 
 from sync.audit.cli_hooks import audit_cli_consultation
 from sync.audit.pipeline_hooks import person_ref, subject_ref
-from sync.cli.context import ISO_DATE, CliState, pass_state
+from sync.cli.context import AGENCY_CHOICE, ISO_DATE, CliState, any_case_choice, pass_state
 from sync.core.records import Owner, RecordRef
 from sync.reconcile.acts import Actor, parse_record_ref, require_actor, require_operator
 from sync.reconcile.items import LISTING_KINDS
@@ -108,13 +108,13 @@ def reconcile() -> None:
 @reconcile.command("list")
 @click.option(
     "--kind",
-    type=click.Choice(LISTING_KINDS, case_sensitive=False),
+    type=any_case_choice(LISTING_KINDS),
     help="Only items of this kind; a kind of flag (such as in_progress_by_non_owner) "
     "lists those flags alone.",
 )
 @click.option(
     "--agency",
-    type=click.Choice(["probation", "police"], case_sensitive=False),
+    type=AGENCY_CHOICE,
     help="Only items about a record of this agency.",
 )
 @click.option(
@@ -255,7 +255,7 @@ def unlink_cmd(state: CliState, actor: Actor, pair: RecordPair, do_apply: bool) 
 @click.argument("subject_id", callback=_as_printed)
 @click.option(
     "--owner",
-    type=click.Choice(OWNER_CHOICES, case_sensitive=False),
+    type=any_case_choice(OWNER_CHOICES),
     required=True,
     help="The agency that owns ARMS over the period, or none.",
 )
