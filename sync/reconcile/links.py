@@ -171,17 +171,21 @@ def _settled_note(item_id: int, action: str) -> str:
     return f"This act settles link review {item_id}: its two records are {decided}."
 
 
-def _open_review_ids(conn: Connection, pair: tuple[RecordRef, RecordRef]) -> tuple[int, ...]:
+def _open_review_of(pair: tuple[RecordRef, RecordRef]) -> ColumnElement[bool]:
     """The open link-review items of exactly this pair of records (either way round)."""
     a, b = pair
     table = review_items
+    return and_(
+        table.c.resolved_at.is_(None),
+        or_(_pair_matches(a, b, table), _pair_matches(b, a, table)),
+    )
+
+
+def _open_review_ids(conn: Connection, pair: tuple[RecordRef, RecordRef]) -> tuple[int, ...]:
+    """The ids of the pair's open link-review items, oldest first."""
+    table = review_items
     found = conn.execute(
-        select(table.c.id)
-        .where(
-            table.c.resolved_at.is_(None),
-            or_(_pair_matches(a, b, table), _pair_matches(b, a, table)),
-        )
-        .order_by(table.c.id)
+        select(table.c.id).where(_open_review_of(pair)).order_by(table.c.id)
     ).scalars()
     return tuple(int(item_id) for item_id in found)
 
@@ -279,13 +283,8 @@ def _pair_matches(first: RecordRef, second: RecordRef, table: Table) -> ColumnEl
 def _resolve_review_items(
     conn: Connection, app: App, pair: tuple[RecordRef, RecordRef], action: str, actor: Actor
 ) -> None:
-    a, b = pair
-    table = review_items
     conn.execute(
-        update(table)
-        .where(
-            table.c.resolved_at.is_(None),
-            or_(_pair_matches(a, b, table), _pair_matches(b, a, table)),
-        )
+        update(review_items)
+        .where(_open_review_of(pair))
         .values(resolved_at=app.clock(), resolved_by=actor.operator, resolution=action)
     )
