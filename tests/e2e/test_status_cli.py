@@ -11,9 +11,9 @@ import pytest
 from sync.crypto.keyring import generate_party
 from sync.crypto.keys import Party
 from tests.conftest import run_cli
+from tests.e2e.test_deliver_stage import closed_port_url
 from tests.feed_records import run_args
 from tests.integration.test_audit_log import write_feeds
-from tests.ports import free_loopback_port
 
 pytestmark = pytest.mark.e2e
 
@@ -190,8 +190,7 @@ def test_a_partial_run_shows_the_sentence_of_the_feed_it_could_not_read(
     }
     db = ["--db", f"sqlite:///{tmp_path / 'ledger.db'}"]
     probation, _police = write_feeds(tmp_path)
-    dead_gateway = f"http://127.0.0.1:{free_loopback_port()}"
-    feeds = ["--probation-feed", str(probation), "--police-feed", dead_gateway]
+    feeds = ["--probation-feed", str(probation), "--police-feed", closed_port_url()]
     run_cli(*db, "run", *feeds, "--as-of", "2026-11-28", cwd=tmp_path, env=env, check=False)
 
     report = json.loads(run_cli(*db, "status", "--json", cwd=tmp_path, env=env).stdout)
