@@ -215,11 +215,34 @@ def test_a_run_whose_ring_lacks_both_agencies_names_both_before_reading_a_feed(
     assert not (tmp_path / "arms-sync.db").exists()  # refused before the ledger is made
 
 
-def test_revoking_an_unknown_key_is_refused(runner: CliRunner, key_dir: Path) -> None:
-    result = runner.invoke(
-        keys, ["revoke", "--party", "hub", "--key-id", "0" * 32, "--dir", str(key_dir)]
+def _files_of(directory: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(directory)): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_revoking_an_unknown_key_is_refused_and_changes_no_key(
+    key_dir: Path, tmp_path: Path
+) -> None:
+    before = _files_of(key_dir)
+    unknown = "0" * 32
+    result = run_cli(
+        "keys",
+        "revoke",
+        "--party",
+        "hub",
+        "--key-id",
+        unknown,
+        "--dir",
+        str(key_dir),
+        cwd=tmp_path,
+        check=False,
     )
-    assert isinstance(result.exception, KeyError_)
+    assert result.returncode == 2
+    assert result.stderr == f"Error: Key {unknown} is not a key of hub.\n"
+    assert _files_of(key_dir) == before
 
 
 def _seal_file(runner: CliRunner, key_dir: Path, tmp_path: Path) -> Path:
