@@ -637,7 +637,13 @@ def test_an_override_with_a_reversed_range_or_an_unknown_subject_is_refused(
 def test_an_override_of_one_day_is_taken(app: App) -> None:
     subject = subject_of(app, OWNED_PROBATION)
     one_day = AssignRequest(subject, Owner.POLICE, MAY_1, MAY_1)
-    assert assign(app, one_day, ACTOR, apply=False).preview.notices
+    preview = assign(app, one_day, ACTOR, apply=False).preview
+    assert {(n.start, n.end, n.after_owner, n.after_rule) for n in preview.notices} == {
+        (MAY_1, MAY_1, "police", "MANUAL")
+    }
+    [after] = preview.after
+    manual = [segment for segment in after.timeline if segment.rule == "MANUAL"]
+    assert [(segment.start, segment.end) for segment in manual] == [(MAY_1, MAY_1)]
 
 
 # The subject report
