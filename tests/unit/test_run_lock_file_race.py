@@ -7,6 +7,8 @@ nothing anyone else would look at, so it must not count.
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,9 +30,24 @@ def _lock_then(meanwhile: Callable[[], None]) -> Callable[[int], bool]:
 
 
 def test_a_lock_file_is_held_while_its_name_stays_on_it(tmp_path: Path) -> None:
-    held = run_locks._lock_named_file(tmp_path / "ledger.db.run-1.lock")
+    path = tmp_path / "ledger.db.run-1.lock"
+    held = run_locks._lock_named_file(path)
     assert held is not None
+    assert not _another_could_lock(path)
     held.release()
+    assert not path.exists()  # removed while still held, so no one locks a dead run's file
+
+
+def _another_could_lock(path: Path) -> bool:
+    """Whether another open file description could take `path`'s lock now."""
+    descriptor = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(descriptor)
+    return True
 
 
 def test_a_lock_file_removed_while_being_locked_is_not_held(
