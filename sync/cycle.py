@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select
 
 from sync.app import App
-from sync.core.bulk import paused_garbage_collection
+from sync.bulk import paused_garbage_collection
 from sync.core.decide import DecisionInputs, Decisions, decide, decide_around_act
 from sync.core.duplicates import REVIEW_KINDS
 from sync.core.notices import Notice

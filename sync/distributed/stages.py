@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import update
 
 from sync.app import App
-from sync.core.bulk import paused_garbage_collection
+from sync.bulk import paused_garbage_collection
 from sync.core.consolidate import Consolidated, FeedState, repoint
 from sync.core.decide import (
     DecisionInputs,

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import OSA, Hamming, JaroWinkler
 
-from sync.core.bulk import paused_garbage_collection
+from sync.bulk import paused_garbage_collection
 from sync.core.identifiers import is_placeholder_date_of_birth
 from sync.core.matching.blocking import (
     MAX_BLOCK_SIZE,

@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sync.core.bulk import paused_garbage_collection
 from sync.core.matching.blocking import (
     MAX_BLOCK_SIZE,
     NEIGHBOURHOOD,
@@ -117,11 +116,10 @@ def _judge(
 
 def match_population(persons: Sequence[Person]) -> MatchResult:
     """Link the records of a population that are the same person (both agencies)."""
-    with paused_garbage_collection():
-        cleaned = sorted(_unique_clean(persons).values(), key=sort_key)
-        scorer = PairScorer(TermCounts.of(cleaned))
-        pairs = candidate_pairs(cleaned, _far_dates_cannot_score(scorer))
-        return _judge(cleaned, pairs, scorer)
+    cleaned = sorted(_unique_clean(persons).values(), key=sort_key)
+    scorer = PairScorer(TermCounts.of(cleaned))
+    pairs = candidate_pairs(cleaned, _far_dates_cannot_score(scorer))
+    return _judge(cleaned, pairs, scorer)
 
 
 def _far_dates_cannot_score(scorer: PairScorer) -> Callable[[Sequence[CleanPerson]], bool]:
