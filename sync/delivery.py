@@ -226,24 +226,6 @@ def deliver_when_free(
         return deliver_pass(app, agency, client, ignore_schedule=ignore_schedule)
 
 
-def deliver_outbox(
-    app: App,
-    agency: str,
-    client: NoticeClient,
-    *,
-    ignore_schedule: bool = False,
-    rand: Random = random.random,
-) -> DeliveryCounts:
-    """Deliver every due batch of one agency, oldest first, stopping at the first failure.
-
-    A refusal (`PermanentGatewayError`) is raised once its batch is kept for retry.
-    """
-    delivery = deliver_pass(app, agency, client, ignore_schedule=ignore_schedule, rand=rand)
-    if delivery.refusal is not None:
-        raise delivery.refusal
-    return delivery.counts
-
-
 def deliver_pass(
     app: App,
     agency: str,

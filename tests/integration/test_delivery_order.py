@@ -20,12 +20,12 @@ from sync.app import App
 from sync.audit.tables import audit_log
 from sync.crypto import Party
 from sync.cycle import run_cycle
-from sync.delivery import deliver_outbox
 from sync.feeds.files import PlainFileSource
 from sync.gateway.faults import Fault
 from sync.gateway.receipt import verify_receipt
 from sync.gateway.store import NoticeStore
 from sync.ledger import schema
+from tests.integration.delivering import deliver_outbox
 from tests.integration.test_gateway_retry_after import (
     AGENCY,
     HALF,

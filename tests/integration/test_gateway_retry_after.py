@@ -28,7 +28,6 @@ from sync.audit.log import audit_log_for
 from sync.crypto import KeyRing, Party
 from sync.crypto.replay import InMemoryReplayGuard
 from sync.cycle import RunSummary, run_cycle
-from sync.delivery import deliver_outbox
 from sync.distributed.status import AgencyFreshness, agency_freshness
 from sync.errors import RetryAfterError
 from sync.feeds.files import PlainFileSource
@@ -42,6 +41,7 @@ from sync.ledger.moments import as_utc
 from sync.settings import load_settings
 from sync.synth.options import SynthOptions
 from sync.synth.stream import write_synthetic_feeds
+from tests.integration.delivering import deliver_outbox
 from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys, write_feed
 from tests.integration.gateway_thread import base_url, gateway_config, serving
 

@@ -28,7 +28,7 @@ from sync.crypto import KeyRing, Party
 from sync.crypto.keyring import list_keys, load_keyring, revoke, rotate
 from sync.crypto.keys import KeyStatus
 from sync.cycle import NOTICES_HELD_FOR_KEYS, RunSummary, run_cycle
-from sync.delivery import SignedReceipt, deliver_outbox, deliver_pass
+from sync.delivery import SignedReceipt, deliver_pass
 from sync.errors import PermanentGatewayError, RetryableGatewayError
 from sync.feeds.files import PlainFileSource
 from sync.gateway.client import GatewayClient
@@ -37,6 +37,7 @@ from sync.ledger import schema
 from sync.settings import load_settings
 from sync.synth.options import SynthOptions
 from sync.synth.stream import write_synthetic_feeds
+from tests.integration.delivering import deliver_outbox
 from tests.integration.gateway_process import CLIENT_ID, CLIENT_SECRET, make_keys, write_feed
 from tests.integration.gateway_thread import base_url, gateway_config, serving
 from tests.integration.test_gateway_retry_after import RETRY, TODAY, Clock
