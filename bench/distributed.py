@@ -145,7 +145,7 @@ def workers(count: int, env: dict[str, str], logs: Path) -> Iterator[None]:
 
 def distributed(feeds: Path, count: int, batch_size: int, logs: Path) -> tuple[float, str]:
     """Seconds for the distributed cycle through `count` workers, and the fingerprint."""
-    from sync.cli.worker_cmds import run_distributed
+    from workers.cycle_run import run_distributed
 
     redis.Redis.from_url(BROKER_URL).flushdb()
     with database() as url:

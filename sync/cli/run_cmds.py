@@ -69,9 +69,9 @@ def run(
     app = state.app
     _warn_of_a_day_ahead(as_of, app.today())
     if distributed:
-        from sync.cli.worker_cmds import run_distributed
+        from sync.cli.worker_cmds import run_distributed_shown
 
-        summary = run_distributed(app, probation_feed, police_feed, as_of or app.today())
+        summary = run_distributed_shown(app, probation_feed, police_feed, as_of or app.today())
         _report_run(summary, as_json)
         return
     sources = {

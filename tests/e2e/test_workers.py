@@ -302,7 +302,7 @@ def run_through_workers(
     database_url: str, folder: Path, sources: dict[str, str] | None = None
 ) -> tuple[App, object]:
     """`run --distributed` as the CLI calls it (feed files, or `sources` URLs); App and summary."""
-    from sync.cli.worker_cmds import run_distributed
+    from workers.cycle_run import run_distributed
 
     app = service_app(database_url)
     specs = sources or feed_specs(folder)

@@ -408,7 +408,7 @@ def test_a_waiting_distributed_run_ends_when_its_cycle_is_abandoned(
 ) -> None:
     """Blocked and abandoned between two looks (no worker runs here): the run says so and
     ends (exit 1) rather than wait for a cycle that will never finish."""
-    from sync.cli import worker_cmds
+    from workers.cycle_run import run_distributed
 
     app = service_app(distributed_env["ARMS_SYNC_DATABASE_URL"])
     engine = app.ledger.engine
@@ -423,4 +423,4 @@ def test_a_waiting_distributed_run_ends_when_its_cycle_is_abandoned(
     monkeypatch.setattr(time, "sleep", blocked_then_abandoned)  # the wait between looks
     feeds = feed_specs(small_feeds)
     with pytest.raises(ArmsSyncError, match=r"^Cycle 1 was abandoned by an operator; the next"):
-        worker_cmds.run_distributed(app, feeds["probation"], feeds["police"], TODAY, 60.0)
+        run_distributed(app, feeds["probation"], feeds["police"], TODAY, 60.0)

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sync.cli.worker_cmds import _running_too_long
 from sync.distributed.status import CycleProgress
 from sync.distributed.work import CYCLE_BLOCKED, CYCLE_RUNNING, CYCLE_SUCCEEDED
 from workers.settings import STALE_FACTOR, WorkerSettings, load_worker_settings
+from workers.status_report import running_too_long
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 INTERVAL = 60.0
@@ -32,7 +32,7 @@ def _cycle(status: str, age_seconds: float | None) -> CycleProgress:
 
 
 def _named(settings: WorkerSettings, *cycles: CycleProgress) -> list[str]:
-    return _running_too_long(cycles, settings, NOW)
+    return running_too_long(cycles, settings, NOW)
 
 
 def test_a_running_cycle_past_three_pull_intervals_is_named_with_its_stage_and_tasks_left(
