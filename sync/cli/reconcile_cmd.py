@@ -20,6 +20,7 @@ from sync.reconcile.items import LISTING_KINDS
 from sync.wording import counted
 
 if TYPE_CHECKING:
+    from sync.reconcile.items import Item
     from sync.reconcile.preview import ActOutcome
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -147,7 +148,6 @@ def list_cmd(
 ) -> None:
     """Open items, oldest first (then by kind), each with the day in England it was found."""
     from sync.cli.data_cmds import require_area_code, warn_of_unknown_area
-    from sync.local_day import day_in_england
     from sync.reconcile.items import about_subject, in_area, list_items
 
     require_area_code(area)
@@ -170,6 +170,19 @@ def list_cmd(
     if area is not None:
         warn_of_unknown_area(app, area, agency)
         items, without_area = in_area(items, area)
+    _print_items(items, as_json)
+    if without_area:
+        click.echo(
+            f"{counted(without_area, 'item')} with no area (link reviews, for one) "
+            "not listed; leave out --area to see them.",
+            err=True,
+        )
+
+
+def _print_items(items: list[Item], as_json: bool) -> None:
+    """The listed items as JSON Lines, or as text lines with a count at the end."""
+    from sync.local_day import day_in_england
+
     for item in items:
         if as_json:
             click.echo(json.dumps(item.as_json(), sort_keys=True))
@@ -181,12 +194,6 @@ def list_cmd(
             )
     if not as_json:
         click.echo(counted(len(items), "item"))
-    if without_area:
-        click.echo(
-            f"{counted(without_area, 'item')} with no area (link reviews, for one) "
-            "not listed; leave out --area to see them.",
-            err=True,
-        )
 
 
 def _listing_detail(kind: str | None, agency: str | None, area: str | None) -> str:
