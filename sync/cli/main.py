@@ -14,6 +14,7 @@ import sys
 import traceback
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -171,7 +172,20 @@ class OperatorFormatter(logging.Formatter):
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every failure into an exit status and one sentence."""
-    debugging = bool(os.environ.get(DEBUG_VARIABLE))
+    _configure_logging(debugging=bool(os.environ.get(DEBUG_VARIABLE)))
+    mark_standard_output_failures()
+    try:
+        # Outside standalone mode Click returns an exit code a command asked for
+        # (`ctx.exit(n)`, `--help`) instead of raising it; no command returns a value.
+        outcome = cli.main(args=argv, prog_name="arms-sync", standalone_mode=False)
+        sys.stdout.flush()  # a full disk under the last lines is refused here, not at exit
+    except Exception as error:  # noqa: BLE001 - every failure (click.Abort too) in one sentence
+        _exit_for(error)
+    sys.exit(outcome if isinstance(outcome, int) else 0)
+
+
+def _configure_logging(*, debugging: bool) -> None:
+    """Warnings to stderr in the operator's words; arms-sync's own debug lines on request."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter(DEBUG_FORMAT) if debugging else OperatorFormatter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
@@ -186,46 +200,48 @@ def main(argv: list[str] | None = None) -> None:
         # asked. Only arms-sync's own loggers: libraries at DEBUG (SQLAlchemy's statement
         # parameters, HTTP bodies) would print personal data.
         logging.getLogger("sync").setLevel(logging.DEBUG)
-    mark_standard_output_failures()
-    try:
-        # Outside standalone mode Click returns an exit code a command asked for
-        # (`ctx.exit(n)`, `--help`) instead of raising it; no command returns a value.
-        outcome = cli.main(args=argv, prog_name="arms-sync", standalone_mode=False)
-        sys.stdout.flush()  # a full disk under the last lines is refused here, not at exit
-    except click.Abort as error:
+
+
+def _exit_for(error: BaseException) -> NoReturn:
+    """Exit with the failure's status, saying what went wrong in one sentence."""
+    if isinstance(error, click.Abort):
         if isinstance(error.__context__, KeyboardInterrupt):
             click.echo(INTERRUPTED, err=True)
             sys.exit(Interrupted.exit_code)
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_FAILURE)
-    except Interrupted as error:
+    if isinstance(error, Interrupted):
         click.echo(capitalised(str(error)), err=True)
         sys.exit(error.exit_code)
-    except click.ClickException as error:
+    if isinstance(error, click.ClickException):
         click.echo(f"Error: {one_sentence(error)}", err=True)
         sys.exit(EXIT_USAGE if isinstance(error, click.UsageError) else error.exit_code)
-    except ArmsSyncError as error:
+    if isinstance(error, ArmsSyncError):
         click.echo(f"Error: {capitalised(str(error))}", err=True)
         sys.exit(error.exit_code)
-    except StandardOutputFailure as error:
+    if isinstance(error, StandardOutputFailure):
         unwritten = standard_output_refused(error)
         click.echo(f"Error: {unwritten}", err=True)
         sys.exit(unwritten.exit_code)
-    except Exception as error:  # noqa: BLE001 - the last resort: one sentence, the stack on request
-        from sync.ledger.location import ledger_failure
+    _exit_unexpected(error)
 
-        refused = ledger_failure(error)
-        if refused is not None:
-            click.echo(f"Error: {refused}", err=True)
-            sys.exit(refused.exit_code)
-        log.debug("unexpected failure:\n%s", where_it_failed(error))
-        click.echo(
-            f"Error: arms-sync failed unexpectedly ({type(error).__name__}); "
-            "run with ARMS_SYNC_DEBUG=1 for details.",
-            err=True,
-        )
-        sys.exit(EXIT_FAILURE)
-    sys.exit(outcome if isinstance(outcome, int) else 0)
+
+def _exit_unexpected(error: BaseException) -> NoReturn:
+    """The last resort: a ledger's refusal in its sentence, else the error's class alone
+    (the stack on request, with ARMS_SYNC_DEBUG=1)."""
+    from sync.ledger.location import ledger_failure
+
+    refused = ledger_failure(error)
+    if refused is not None:
+        click.echo(f"Error: {refused}", err=True)
+        sys.exit(refused.exit_code)
+    log.debug("unexpected failure:\n%s", where_it_failed(error))
+    click.echo(
+        f"Error: arms-sync failed unexpectedly ({type(error).__name__}); "
+        "run with ARMS_SYNC_DEBUG=1 for details.",
+        err=True,
+    )
+    sys.exit(EXIT_FAILURE)
 
 
 def standard_output_refused(error: StandardOutputFailure) -> ArmsSyncError:
