@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sync.app import App
 from sync.delivery import failure_words, held_for_keys
 from sync.distributed.status import (
+    AGENCIES,
     AgencyFreshness,
     CycleProgress,
     agency_freshness,
@@ -29,7 +30,13 @@ from sync.distributed.status import (
 )
 from sync.distributed.work import CYCLE_BLOCKED, CYCLE_RUNNING, list_dead_letters
 from sync.ledger.moments import as_utc, iso_utc
-from sync.ledger.runs import UNFINISHED_OUTCOMES, FinishedRun, latest_finished_run
+from sync.ledger.runs import (
+    UNFINISHED_OUTCOMES,
+    FinishedRun,
+    any_in_process_run,
+    in_process_runs_in_progress,
+    latest_finished_run,
+)
 from sync.wording import counted
 
 if TYPE_CHECKING:
@@ -60,8 +67,15 @@ def _still_ahead(moment: datetime | None, now: datetime) -> datetime | None:
 
 
 def status_report(app: App, settings: WorkerSettings) -> tuple[dict[str, Any], list[str]]:
-    """What `status` shows (queues, agencies, dead letters, open cycles) and the problems."""
+    """What `status` shows (queues, agencies, runs, dead letters, open cycles) and the
+    problems.
+
+    An in-process run whose process is gone (killed, out of memory) is first
+    recorded as interrupted, as the next run would record it, so that the
+    latest run's outcome is told as it is.
+    """
     engine = app.ledger.engine
+    app.ledger.mark_interrupted_runs(app.clock())
     problems: list[str] = []
     depths, broker = None, BROKER_NOT_USED
     if _has_workers(settings, engine):
@@ -78,6 +92,7 @@ def status_report(app: App, settings: WorkerSettings) -> tuple[dict[str, Any], l
     agencies = _agency_status(app, settings, problems)
     with engine.connect() as conn:
         last_run = latest_finished_run(conn)
+        in_progress = in_process_runs_in_progress(conn)
     if last_run is not None and last_run.status in UNFINISHED_OUTCOMES:
         problems.append(_unfinished(last_run))
     letters = list_dead_letters(engine)
@@ -96,6 +111,14 @@ def status_report(app: App, settings: WorkerSettings) -> tuple[dict[str, Any], l
         "queues": depths,
         "agencies": agencies,
         "last_run": None if last_run is None else _run_shown(last_run),
+        "runs_in_progress": [
+            {
+                "run_id": run.run_id,
+                "as_of": run.as_of.isoformat(),
+                "started_at": iso_utc(run.started_at),
+            }
+            for run in in_progress
+        ],
         "dead_letters": len(letters),
         "open_cycles": [
             {"cycle_id": c.cycle_id, "stage": c.stage, "status": c.status, "tasks": c.tasks}
@@ -156,18 +179,29 @@ def _has_workers(settings: WorkerSettings, engine: Engine) -> bool:
     return configured or bool(settings.feeds() or settings.gateways()) or any_cycle_recorded(engine)
 
 
+def _agencies_pulled_on_schedule(settings: WorkerSettings, engine: Engine) -> set[str]:
+    """The agencies whose pulls must not go stale: those whose feeds the workers pull;
+    with none, on a ledger `run` keeps (from cron, say) once the pull interval is set
+    to its schedule, both agencies, which every run reads."""
+    pulled = set(settings.feeds())
+    if not pulled and "pull_interval_seconds" in settings.model_fields_set:
+        with engine.connect() as conn:
+            if any_in_process_run(conn):
+                pulled |= set(AGENCIES)
+    return pulled
+
+
 def _agency_status(app: App, settings: WorkerSettings, problems: list[str]) -> list[dict[str, Any]]:
     """Each agency's last pull and delivery, its oldest waiting notice (why it waits, if it
     is held for keys or its last attempt failed) and any wait its gateway asked for; a
     stale pull or notices waiting too long are added to `problems`."""
     agencies = []
     now = app.clock()
+    pulled = _agencies_pulled_on_schedule(settings, app.ledger.engine)
     for fresh in agency_freshness(app.ledger.engine):
         pull_age = _age(fresh.last_pull, now)
         waiting_age = _age(fresh.oldest_undelivered, now)
-        if fresh.agency in settings.feeds() and (
-            pull_age is None or pull_age > settings.stale_pull_seconds
-        ):
+        if fresh.agency in pulled and (pull_age is None or pull_age > settings.stale_pull_seconds):
             problems.append(f"the last {fresh.agency} pull is stale")
         waiting = _why_waiting(app, fresh)
         too_long = waiting_age is not None and waiting_age > settings.stale_delivery_seconds

@@ -227,6 +227,10 @@ def status(state: CliState, as_json: bool) -> None:
                 + _asked_to_wait(agency["agency"], agency["pull_not_before"])
             )
         click.echo(f"last run: {_last_run_line(report['last_run'])}")
+        for run in report["runs_in_progress"]:
+            click.echo(
+                f"run in progress: {run['run_id']} since {run['started_at']}, as of {run['as_of']}"
+            )
         for cycle in report["open_cycles"]:
             counts = ", ".join(f"{n} {status}" for status, n in sorted(cycle["tasks"].items()))
             click.echo(

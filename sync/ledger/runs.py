@@ -77,6 +77,34 @@ def latest_finished_run(conn: Connection) -> FinishedRun | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RunInProgress:
+    """An in-process run still recorded as running: its id, date and start."""
+
+    run_id: int
+    as_of: date
+    started_at: datetime
+
+
+def in_process_runs_in_progress(conn: Connection) -> list[RunInProgress]:
+    """In-process runs recorded as running, oldest first (alive, unless no one has
+    looked since their process ended: `mark_interrupted_runs`)."""
+    runs = schema.runs
+    rows = conn.execute(
+        select(runs.c.id, runs.c.as_of, runs.c.started_at)
+        .where(runs.c.status == RUN_RUNNING, runs.c.kind == KIND_IN_PROCESS)
+        .order_by(runs.c.id)
+    )
+    return [RunInProgress(row.id, row.as_of, row.started_at) for row in rows]
+
+
+def any_in_process_run(conn: Connection) -> bool:
+    """Whether the ledger records an in-process run (`run`, or a reconcile act's)."""
+    runs = schema.runs
+    query = select(runs.c.id).where(runs.c.kind == KIND_IN_PROCESS).limit(1)
+    return conn.execute(query).first() is not None
+
+
 def _feed_errors(summary: str | None) -> dict[str, str]:
     """The feed errors a run's stored summary names, by agency."""
     told = json.loads(summary or "{}").get("feed_errors") or {}

@@ -13,6 +13,7 @@ from sync.crypto.keys import Party
 from tests.conftest import run_cli
 from tests.e2e.test_deliver_stage import closed_port_url
 from tests.feed_records import run_args
+from tests.integration.run_child import start_child
 from tests.integration.test_audit_log import write_feeds
 
 pytestmark = pytest.mark.e2e
@@ -23,6 +24,7 @@ WORKER_VARIABLES = (
     "ARMS_SYNC_POLICE_FEED",
     "ARMS_SYNC_PROBATION_GATEWAY",
     "ARMS_SYNC_POLICE_GATEWAY",
+    "ARMS_SYNC_PULL_INTERVAL_SECONDS",
 )
 NO_BROKER_HERE = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
@@ -56,6 +58,54 @@ def test_a_ledger_only_run_keeps_has_no_broker_to_check(
         "probation: last whole pull",
         "police: last whole pull",
     ]
+
+
+@pytest.mark.parametrize(
+    ("interval", "problems"),
+    [
+        (None, []),  # no schedule given: nothing to judge the pulls against
+        ("86400", []),
+        ("0.001", ["the last probation pull is stale", "the last police pull is stale"]),
+    ],
+)
+def test_a_ledger_only_run_keeps_has_its_pulls_judged_once_given_its_schedule(
+    in_process_ledger: list[str], tmp_path: Path, interval: str | None, problems: list[str]
+) -> None:
+    env = {**os.environ}
+    if interval is not None:
+        env["ARMS_SYNC_PULL_INTERVAL_SECONDS"] = interval
+    result = run_cli(*in_process_ledger, "status", "--json", cwd=tmp_path, env=env, check=False)
+    report = json.loads(result.stdout)
+    assert report["problems"] == problems
+    assert result.returncode == (1 if problems else 0)
+    assert report["broker"] == "not used"  # the schedule alone brings no broker to check
+
+
+def test_a_run_in_flight_is_shown_and_one_whose_process_was_killed_is_a_problem(
+    in_process_ledger: list[str], tmp_path: Path
+) -> None:
+    child = start_child(in_process_ledger[1])
+    try:
+        alive = run_cli(*in_process_ledger, "status", "--json", cwd=tmp_path, check=False)
+        report = json.loads(alive.stdout)
+        assert alive.returncode == 0, alive.stderr
+        assert [run["run_id"] for run in report["runs_in_progress"]] == [2]
+        assert report["last_run"]["run_id"] == 1
+        shown = run_cli(*in_process_ledger, "status", cwd=tmp_path).stdout
+        assert "\nrun in progress: 2 since " in shown
+        child.kill()
+    finally:
+        child.close()
+    killed = run_cli(*in_process_ledger, "status", "--json", cwd=tmp_path, check=False)
+    report = json.loads(killed.stdout)
+    assert killed.returncode == 1
+    assert report["runs_in_progress"] == []
+    assert (report["last_run"]["run_id"], report["last_run"]["status"]) == (2, "interrupted")
+    [problem] = report["problems"]
+    assert problem.startswith("the latest run, 2, interrupted at ")
+    assert killed.stderr.startswith(
+        "Warning: run 2 was interrupted: its process ended before recording an outcome\n"
+    )
 
 
 def test_a_broker_set_for_the_deployment_is_checked(
