@@ -89,12 +89,13 @@ def run(
 
 def _warn_of_a_day_ahead(as_of: date | None, today: date) -> None:
     """Warn of an `--as-of` after today, a likely slip of the year: the run decides as of
-    it, and the exports and reports without `--as-of` take the latest run's day."""
+    it, and so do the duplicate report and the manual acts after it (they take the
+    latest run's day), while `export ownership` without `--as-of` shows today's owner."""
     if as_of is not None and as_of > today:
         click.echo(
             f"Warning: --as-of {as_of.isoformat()} is after today ({today.isoformat()} in "
-            "England and Wales); the run decides as of that day, and exports and reports "
-            "without --as-of take it as theirs.",
+            "England and Wales); the run decides as of that day, and so do the duplicate "
+            "report and manual acts after it.",
             err=True,
         )
 

@@ -197,9 +197,11 @@ def test_a_run_dated_after_today_is_warned_of_and_still_runs(tmp_path: Path) -> 
     [warning] = result.stderr.splitlines()
     assert warning.startswith(f"Warning: --as-of {ahead} is after today (")
     assert warning.endswith(
-        "in England and Wales); the run decides as of that day, and exports and reports "
-        "without --as-of take it as theirs."
+        "in England and Wales); the run decides as of that day, and so do the duplicate "
+        "report and manual acts after it."
     )
+    report = run_cli("report", "duplicates", "--format", "json", cwd=tmp_path).stdout
+    assert json.loads(report)["as_of"] == ahead
     assert run_cli(*run_args(tmp_path), cwd=tmp_path).stderr == ""
 
 
