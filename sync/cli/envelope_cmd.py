@@ -169,7 +169,7 @@ def verify_cmd(*, source: str, key_dir: Path | None) -> None:
             routes.add((header.sender.value, header.recipient.value))
             count = number
     if not count:
-        raise InputRefused(f"{source} holds no envelopes.")
+        raise InputRefused(f"The file {source} holds no envelopes, so no signature can be checked.")
     described = "; ".join(
         f"sealed by {sender} to {recipient}" for sender, recipient in sorted(routes)
     )

@@ -206,7 +206,9 @@ def test_verifying_a_file_without_envelopes_is_refused(key_dir: Path, tmp_path: 
 
     assert isinstance(result.exception, InputRefused)
     assert result.exception.exit_code == 2
-    assert str(result.exception) == f"{empty} holds no envelopes."
+    assert str(result.exception) == (
+        f"The file {empty} holds no envelopes, so no signature can be checked."
+    )
 
 
 def test_verify_skips_blank_lines_and_reports_on_standard_output(
