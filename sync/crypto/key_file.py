@@ -39,13 +39,22 @@ def data_key_document(key: DataKey) -> bytes:
 
 
 def read_data_key_file(path: Path) -> DataKey:
-    """The data key in `path`; a missing or unreadable file is a configuration error."""
+    """The data key in `path`; a file missing, unreadable or holding no key is a
+    configuration error, each in its own sentence."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        content = path.read_bytes()
+    except OSError as exc:
+        message = f"The at-rest key file {path.name} is missing or unreadable."
+        raise ConfigurationError(message) from exc
+    try:
+        document = json.loads(content.decode("utf-8"))
         aead_key = base64.b64decode(document["aead_key"], validate=True)
         mac_key = base64.b64decode(document["mac_key"], validate=True)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        message = f"The at-rest key file {path.name} is missing or unreadable."
+    except (ValueError, KeyError, TypeError) as exc:
+        message = (
+            f"The at-rest key file {path.name} holds no at-rest key "
+            "(it is empty, damaged or another kind of file); restore it from its backup."
+        )
         raise ConfigurationError(message) from exc
     return DataKey(aead_key=aead_key, mac_key=mac_key)
 

@@ -120,15 +120,21 @@ def _read_ring_file(path: Path) -> list[KeyInfo]:
     try:
         if not path.exists():
             return []
-        document = json.loads(path.read_text(encoding="utf-8"))
+        content = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"the key ring {path} is not readable.") from exc
+    try:
+        document = json.loads(content.decode("utf-8"))
         if document["format"] != RING_FORMAT:
             raise ConfigurationError(
                 f"the key ring {path} is in a format this version does not read "
                 f"(format {document['format']!s:.10}, not {RING_FORMAT})."
             )
         return [_info_from_json(entry) for entry in document["keys"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigurationError(f"the key ring {path} is not readable.") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(
+            f"the key ring {path} is not a key ring (it is damaged or another kind of file)."
+        ) from exc
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:

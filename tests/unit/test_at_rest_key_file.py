@@ -32,12 +32,23 @@ def test_an_existing_key_file_is_never_replaced(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
-@pytest.mark.parametrize("content", [None, b"", b"{}", b'{"aead_key": "!", "mac_key": "!"}'])
-def test_a_missing_or_unreadable_key_file_is_one_sentence(
-    tmp_path: Path, content: bytes | None
+def test_a_missing_key_file_is_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        read_data_key_file(tmp_path / "ledger.db.key")
+    assert str(refused.value) == "The at-rest key file ledger.db.key is missing or unreadable."
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"{}", b'{"aead_key": "!", "mac_key": "!"}', b"\xff\xfe", b"[1]"]
+)
+def test_a_key_file_holding_no_key_is_one_sentence_saying_so(
+    tmp_path: Path, content: bytes
 ) -> None:
     path = tmp_path / "ledger.db.key"
-    if content is not None:
-        path.write_bytes(content)
-    with pytest.raises(ConfigurationError, match=r"^The at-rest key file ledger.db.key is"):
+    path.write_bytes(content)
+    with pytest.raises(ConfigurationError) as refused:
         read_data_key_file(path)
+    assert str(refused.value) == (
+        "The at-rest key file ledger.db.key holds no at-rest key (it is empty, damaged or "
+        "another kind of file); restore it from its backup."
+    )

@@ -96,7 +96,7 @@ def test_an_error_raised_in_lower_case_is_shown_as_a_sentence(
     assert exited.value.code == 2
     shown = capsys.readouterr().err.strip()
     assert shown.startswith("Error: The key ring ")
-    assert shown.endswith(" is not readable.")
+    assert shown.endswith(" is not a key ring (it is damaged or another kind of file).")
 
 
 @pytest.mark.parametrize(

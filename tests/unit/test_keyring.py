@@ -184,7 +184,9 @@ def test_load_keyring_refuses_a_swapped_private_key(key_dir: Path) -> None:
 
 def test_corrupt_ring_is_a_configuration_error(key_dir: Path) -> None:
     (key_dir / "ring.json").write_text("{not json")
-    with pytest.raises(ConfigurationError, match="not readable"):
+    with pytest.raises(
+        ConfigurationError, match=r"is not a key ring \(it is damaged or another kind of file\)\.$"
+    ):
         list_keys(key_dir)
 
 
