@@ -67,8 +67,23 @@ def parse_ledger_url(raw: str) -> URL:
         ) from error
     if url.drivername in PLAIN_POSTGRES_SCHEMES:
         url = url.set(drivername=PSYCOPG_DRIVER)
+    _refuse_a_plain_sqlite_query(url)
     check_sqlite_file(url)
     return url
+
+
+def _refuse_a_plain_sqlite_query(url: URL) -> None:
+    """Refuse an SQLite URL with a query but no `uri=true`: SQLite would not see the
+    query (`?mode=ro` would open the ledger for writing all the same)."""
+    if url.get_backend_name() != "sqlite" or not url.query:
+        return
+    if str(url.query.get("uri", "")).lower() == "true":
+        return
+    names = ", ".join(sorted(url.query))
+    raise ConfigurationError(
+        f"The SQLite ledger URL's query ({names}) is read only in a URI: write "
+        "sqlite:///file:PATH?...&uri=true, or give the file alone."
+    )
 
 
 def _usable(raw: str) -> str:

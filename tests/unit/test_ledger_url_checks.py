@@ -301,3 +301,23 @@ def test_a_connection_the_server_ended_is_told_as_lost(ended: str) -> None:
     )
     invalidated = OperationalError("SELECT", None, ValueError(), connection_invalidated=True)
     assert isinstance(ledger_failure(invalidated), LedgerError)
+
+
+@pytest.mark.parametrize(
+    ("query", "names"), [("mode=ro", "mode"), ("timeout=5&mode=ro", "mode, timeout")]
+)
+def test_an_sqlite_query_outside_a_uri_is_refused_naming_its_keys(
+    tmp_path: Path, query: str, names: str
+) -> None:
+    """SQLite would not see it: `?mode=ro` would open the ledger for writing all the same."""
+    with pytest.raises(ConfigurationError) as refused:
+        parse_ledger_url(f"sqlite:///{tmp_path / 'ledger.db'}?{query}")
+    assert str(refused.value) == (
+        f"The SQLite ledger URL's query ({names}) is read only in a URI: write "
+        "sqlite:///file:PATH?...&uri=true, or give the file alone."
+    )
+
+
+def test_an_sqlite_query_in_a_uri_is_taken(tmp_path: Path) -> None:
+    url = parse_ledger_url(f"sqlite:///file:{tmp_path / 'ledger.db'}?mode=ro&uri=true")
+    assert sqlite_path(url) == tmp_path / "ledger.db"
