@@ -33,6 +33,7 @@ from sync.ledger.moments import as_utc, iso_utc
 from sync.ledger.runs import (
     UNFINISHED_OUTCOMES,
     FinishedRun,
+    RunInProgress,
     any_in_process_run,
     in_process_runs_in_progress,
     latest_finished_run,
@@ -68,14 +69,8 @@ def _still_ahead(moment: datetime | None, now: datetime) -> datetime | None:
 
 def status_report(app: App, settings: WorkerSettings) -> tuple[dict[str, Any], list[str]]:
     """What `status` shows (queues, agencies, runs, dead letters, open cycles) and the
-    problems.
-
-    An in-process run whose process is gone (killed, out of memory) is first
-    recorded as interrupted, as the next run would record it, so that the
-    latest run's outcome is told as it is.
-    """
+    problems (an in-process run whose process is gone among them)."""
     engine = app.ledger.engine
-    app.ledger.mark_interrupted_runs(app.clock())
     problems: list[str] = []
     depths, broker = None, BROKER_NOT_USED
     if _has_workers(settings, engine):
@@ -90,9 +85,12 @@ def status_report(app: App, settings: WorkerSettings) -> tuple[dict[str, Any], l
                 f"({unreachable}); start it, or check ARMS_SYNC_BROKER_URL"
             )
     agencies = _agency_status(app, settings, problems)
+    gone = app.ledger.in_process_runs_gone()
     with engine.connect() as conn:
         last_run = latest_finished_run(conn)
-        in_progress = in_process_runs_in_progress(conn)
+        recorded_running = in_process_runs_in_progress(conn)
+    in_progress = [run for run in recorded_running if run.run_id not in gone]
+    problems.extend(_gone(run) for run in recorded_running if run.run_id in gone)
     if last_run is not None and last_run.status in UNFINISHED_OUTCOMES:
         problems.append(_unfinished(last_run))
     letters = list_dead_letters(engine)
@@ -139,6 +137,17 @@ def _run_shown(run: FinishedRun) -> dict[str, Any]:
         "finished_at": iso_utc(run.finished_at),
         "feed_errors": run.feed_errors,
     }
+
+
+def _gone(run: RunInProgress) -> str:
+    """The problem of an in-process run whose process ended without recording an
+    outcome: its decisions were not stored, as for an interrupted run."""
+    return (
+        f"run {run.run_id}, as of {run.as_of.isoformat()}, started at "
+        f"{iso_utc(run.started_at)}, ended without recording an outcome (its process is "
+        "gone: killed, out of memory or its machine lost) and stored no decisions: mend "
+        "what stopped it and run again (the next run records it as interrupted)"
+    )
 
 
 def _unfinished(run: FinishedRun) -> str:

@@ -87,8 +87,8 @@ class RunInProgress:
 
 
 def in_process_runs_in_progress(conn: Connection) -> list[RunInProgress]:
-    """In-process runs recorded as running, oldest first (alive, unless no one has
-    looked since their process ended: `mark_interrupted_runs`)."""
+    """In-process runs recorded as running, oldest first (alive, unless their process
+    ended since without recording an outcome: `in_process_runs_gone`)."""
     runs = schema.runs
     rows = conn.execute(
         select(runs.c.id, runs.c.as_of, runs.c.started_at)
@@ -149,6 +149,24 @@ def mark_interrupted_runs(engine: Engine, locks: RunLocks, now: datetime) -> lis
     for run_id in marked:
         log.warning("run %d was interrupted: its process ended before recording an outcome", run_id)
     return marked
+
+
+def in_process_runs_gone(engine: Engine, locks: RunLocks) -> list[int]:
+    """The in-process runs recorded as running whose process is gone (their lock is
+    free), found without writing: the next run or act records them as interrupted."""
+    taken: list[HeldRunLock] = []
+    try:
+        with engine.connect() as conn:
+            gone = [
+                run_id
+                for run_id in _in_process_runs_in_flight(conn)
+                if _take(locks, conn, run_id, taken)
+            ]
+            conn.rollback()  # a transaction-level lock goes with it
+    finally:
+        for held in taken:
+            held.release()
+    return gone
 
 
 def _in_process_runs_in_flight(conn: Connection) -> list[int]:

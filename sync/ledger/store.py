@@ -50,6 +50,7 @@ from sync.ledger.runs import (
     RUN_INTERRUPTED,
     RUN_PARTIAL,
     RUN_SUCCEEDED,
+    in_process_runs_gone,
     insert_run,
     mark_interrupted_runs,
 )
@@ -327,6 +328,10 @@ class Ledger:
     def mark_interrupted_runs(self, now: datetime) -> list[int]:
         """Record as interrupted the in-process runs whose process is gone; their ids."""
         return mark_interrupted_runs(self.engine, self.run_locks, now)
+
+    def in_process_runs_gone(self) -> list[int]:
+        """The in-process runs recorded as running whose process is gone (nothing written)."""
+        return in_process_runs_gone(self.engine, self.run_locks)
 
     def finish_run(
         self,

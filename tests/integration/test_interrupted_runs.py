@@ -188,6 +188,27 @@ def test_two_killed_runs_are_marked_once_and_a_live_one_between_them_is_not(
     assert statuses(app) == {dead: "interrupted", live: "running", also_dead: "interrupted"}
 
 
+def test_runs_whose_process_is_gone_are_found_without_writing_or_holding_a_lock(
+    app: App, ledger_url: str, children: list[RunChild]
+) -> None:
+    first = start(children, ledger_url)
+    start(children, ledger_url)
+    dead, live = running(app)
+    first.kill(app)
+
+    assert app.ledger.in_process_runs_gone() == [dead]
+    assert app.ledger.in_process_runs_gone() == [dead]  # asked again: still there
+    assert statuses(app) == {dead: "running", live: "running"}
+    assert held_run_locks(app, ledger_url) == held_by_the_live_child(app, ledger_url, live)
+
+
+def held_by_the_live_child(app: App, ledger_url: str, live: int) -> list[str]:
+    """The run locks the live child holds: its lock file, or its run id's advisory lock."""
+    if app.ledger.engine.dialect.name == "sqlite":
+        return [f"{Path(ledger_url.removeprefix('sqlite:///')).name}.run-{live}.lock"]
+    return [str(live)]
+
+
 class WatchedSource:
     """A feed file that notes the held run locks while the run reads it."""
 
