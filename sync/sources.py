@@ -48,6 +48,11 @@ def feed_file(spec: str, agency: str, app: App) -> Path:
     if not _is_file(path):
         if _is_folder(path):
             raise UsageError(f"The {agency} feed path {shown} is a folder, not a feed file.")
+        if _looked_up(path.exists):
+            raise UsageError(
+                f"The {agency} feed path {shown} is not a regular file (a device or a pipe, "
+                "say): a feed is read from a file, which may be read more than once."
+            )
         raise UsageError(f"The {agency} feed file {shown} does not exist or is not a file.")
     sealed = is_sealed_file(path)  # reads its first line, and refuses a file no feed is
     if app.settings.sealed_feeds_only and not sealed:

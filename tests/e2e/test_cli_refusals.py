@@ -441,6 +441,11 @@ def test_a_command_that_reads_the_ledger_refuses_a_missing_or_empty_ledger_file(
         (".", "The probation feed path . is a folder, not a feed file."),
         ("/tmp/", "The probation feed path tmp is a folder, not a feed file."),
         (
+            "/dev/null",
+            "The probation feed path null is not a regular file (a device or a pipe, say): "
+            "a feed is read from a file, which may be read more than once.",
+        ),
+        (
             f"ftp://user:{PASSWORD}@files.example/feed.jsonl",
             "The probation feed names a URL of the scheme ftp, which arms-sync cannot read; "
             "give a feed file or a gateway's https:// URL.",
@@ -454,6 +459,7 @@ def test_a_command_that_reads_the_ledger_refuses_a_missing_or_empty_ledger_file(
         "name-too-long",
         "a-folder-with-no-name",
         "a-folder",
+        "a-device",
         "another-kind-of-url",
     ],
 )
