@@ -1,9 +1,10 @@
 """What `arms-sync status` reports of a deployment, and the problems it must raise.
 
 Queue depths come from the broker (only where the deployment has background
-workers); everything else from the ledger: each agency's last whole pull and
-delivery, notices waiting and why, the latest finished run, dead letters and
-open cycles. The command line prints the report or its JSON.
+workers); everything else from the ledger, which it only reads: each agency's
+last whole pull and delivery, notices waiting and why, the latest finished
+run, the in-process runs in flight (and any whose process is gone), dead
+letters and open cycles. The command line prints the report or its JSON.
 """
 
 from __future__ import annotations
@@ -72,27 +73,9 @@ def status_report(app: App, settings: WorkerSettings) -> tuple[dict[str, Any], l
     problems (an in-process run whose process is gone among them)."""
     engine = app.ledger.engine
     problems: list[str] = []
-    depths, broker = None, BROKER_NOT_USED
-    if _has_workers(settings, engine):
-        from workers.app import create_app, queue_depths_or_problem  # Celery, only here
-
-        with closing(create_app(settings)) as celery_app:
-            depths, unreachable = queue_depths_or_problem(celery_app)
-        broker = BROKER_REACHABLE if unreachable is None else BROKER_UNREACHABLE
-        if unreachable is not None:
-            problems.append(
-                f"the broker{broker_place(settings.broker_url)} cannot be reached "
-                f"({unreachable}); start it, or check ARMS_SYNC_BROKER_URL"
-            )
+    depths, broker = _queues(settings, engine, problems)
     agencies = _agency_status(app, settings, problems)
-    gone = app.ledger.in_process_runs_gone()
-    with engine.connect() as conn:
-        last_run = latest_finished_run(conn)
-        recorded_running = in_process_runs_in_progress(conn)
-    in_progress = [run for run in recorded_running if run.run_id not in gone]
-    problems.extend(_gone(run) for run in recorded_running if run.run_id in gone)
-    if last_run is not None and last_run.status in UNFINISHED_OUTCOMES:
-        problems.append(_unfinished(last_run))
+    last_run, in_progress = _runs(app, problems)
     letters = list_dead_letters(engine)
     if letters:
         problems.append(f"{counted(len(letters), 'dead letter')}: see `arms-sync dead-letters`")
@@ -125,6 +108,39 @@ def status_report(app: App, settings: WorkerSettings) -> tuple[dict[str, Any], l
         "problems": problems,
     }
     return report, problems
+
+
+def _queues(
+    settings: WorkerSettings, engine: Engine, problems: list[str]
+) -> tuple[dict[str, int] | None, str]:
+    """The queues' depths (None when not read) and what was found of the broker; a
+    broker that cannot be reached is added to `problems`."""
+    if not _has_workers(settings, engine):
+        return None, BROKER_NOT_USED
+    from workers.app import create_app, queue_depths_or_problem  # Celery, only here
+
+    with closing(create_app(settings)) as celery_app:
+        depths, unreachable = queue_depths_or_problem(celery_app)
+    if unreachable is None:
+        return depths, BROKER_REACHABLE
+    problems.append(
+        f"the broker{broker_place(settings.broker_url)} cannot be reached "
+        f"({unreachable}); start it, or check ARMS_SYNC_BROKER_URL"
+    )
+    return depths, BROKER_UNREACHABLE
+
+
+def _runs(app: App, problems: list[str]) -> tuple[FinishedRun | None, list[RunInProgress]]:
+    """The latest finished run and the in-process runs alive; a run whose process is
+    gone, and a latest run that failed or was interrupted, are added to `problems`."""
+    gone = app.ledger.in_process_runs_gone()
+    with app.ledger.engine.connect() as conn:
+        last_run = latest_finished_run(conn)
+        recorded_running = in_process_runs_in_progress(conn)
+    problems.extend(_gone(run) for run in recorded_running if run.run_id in gone)
+    if last_run is not None and last_run.status in UNFINISHED_OUTCOMES:
+        problems.append(_unfinished(last_run))
+    return last_run, [run for run in recorded_running if run.run_id not in gone]
 
 
 def _run_shown(run: FinishedRun) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from sync.gateway_clients import check_gateway_url
 from sync.ledger.moments import iso_utc
 from sync.sources import URL_SCHEMES
 from sync.wording import counted
-from workers.status_report import BROKER_NOT_USED, held_unsent
+from workers.status_report import BROKER_NOT_USED, held_unsent, status_report
 
 if TYPE_CHECKING:
     from sync.settings import Settings
@@ -212,8 +212,6 @@ def _asked_to_wait(agency: str, not_before: str | None) -> str:
 @pass_state
 def status(state: CliState, as_json: bool) -> None:
     """Queue depths, last pull and delivery per agency, dead letters; exit 1 when stale."""
-    from workers.status_report import status_report  # Celery loads only where it is used
-
     report, problems = status_report(state.app, _worker_settings(state))
     if as_json:
         click.echo(json.dumps(report, sort_keys=True))
