@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -134,18 +136,9 @@ def mark_interrupted_runs(engine: Engine, locks: RunLocks, now: datetime) -> lis
     transaction has committed, so two callers never both decide about one run,
     and a run that finished meanwhile keeps its outcome. Returns the runs marked.
     """
-    taken: list[HeldRunLock] = []
-    try:
-        with engine.begin() as conn:
-            dead = [
-                run_id
-                for run_id in _in_process_runs_in_flight(conn)
-                if _take(locks, conn, run_id, taken)
-            ]
-            marked = _mark_interrupted(conn, dead, now) if dead else []
-    finally:
-        for held in taken:
-            held.release()
+    with _releasing() as taken, engine.begin() as conn:
+        dead = _runs_gone(conn, locks, taken)
+        marked = _mark_interrupted(conn, dead, now) if dead else []
     for run_id in marked:
         log.warning("run %d was interrupted: its process ended before recording an outcome", run_id)
     return marked
@@ -154,19 +147,28 @@ def mark_interrupted_runs(engine: Engine, locks: RunLocks, now: datetime) -> lis
 def in_process_runs_gone(engine: Engine, locks: RunLocks) -> list[int]:
     """The in-process runs recorded as running whose process is gone (their lock is
     free), found without writing: the next run or act records them as interrupted."""
+    with _releasing() as taken, engine.connect() as conn:
+        gone = _runs_gone(conn, locks, taken)
+        conn.rollback()  # a transaction-level lock goes with it
+    return gone
+
+
+@contextmanager
+def _releasing() -> Iterator[list[HeldRunLock]]:
+    """A list for the run locks taken in the block, each let go when it ends."""
     taken: list[HeldRunLock] = []
     try:
-        with engine.connect() as conn:
-            gone = [
-                run_id
-                for run_id in _in_process_runs_in_flight(conn)
-                if _take(locks, conn, run_id, taken)
-            ]
-            conn.rollback()  # a transaction-level lock goes with it
+        yield taken
     finally:
         for held in taken:
             held.release()
-    return gone
+
+
+def _runs_gone(conn: Connection, locks: RunLocks, taken: list[HeldRunLock]) -> list[int]:
+    """The in-process runs in flight whose lock was free (each lock taken joins `taken`)."""
+    return [
+        run_id for run_id in _in_process_runs_in_flight(conn) if _take(locks, conn, run_id, taken)
+    ]
 
 
 def _in_process_runs_in_flight(conn: Connection) -> list[int]:
