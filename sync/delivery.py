@@ -251,14 +251,9 @@ def deliver_pass(
         now = app.clock()
         if _must_wait(batch, now, ignore_schedule):
             return DeliveryPass(counts, next_attempt_at=_due(batch, ignore_schedule))
-        envelope = batch.envelope
-        if envelope == UNSEALED:
-            sealed = _seal_kept(app, agency, batch.batch_id)
-            if isinstance(sealed, str):
-                return DeliveryPass(counts, held=sealed)
-            envelope = sealed
-        if batch.offered_at is None:
-            envelope = _first_offer(app, batch.batch_id, envelope)
+        envelope = _envelope_to_offer(app, agency, batch)
+        if isinstance(envelope, str):
+            return DeliveryPass(counts, held=envelope)
         try:
             receipt = _deliver_resealing_if_stale(app, client, batch.batch_id, envelope)
         except GatewayError as error:
@@ -276,6 +271,20 @@ def deliver_pass(
         counts.notices += batch.notice_count
         counts.pending -= 1
     return DeliveryPass(counts)
+
+
+def _envelope_to_offer(app: App, agency: str, batch: _Batch) -> bytes | str:
+    """The batch's envelope as it is to be offered now (sealed at last if it was kept
+    unsealed, its first offer recorded), or why it cannot be sealed yet."""
+    envelope = batch.envelope
+    if envelope == UNSEALED:
+        sealed = _seal_kept(app, agency, batch.batch_id)
+        if isinstance(sealed, str):
+            return sealed
+        envelope = sealed
+    if batch.offered_at is None:
+        envelope = _first_offer(app, batch.batch_id, envelope)
+    return envelope
 
 
 def failure_words(error_name: str | None) -> str | None:
