@@ -42,6 +42,7 @@ TASK_DELIVER_OUTBOXES = "arms_sync.deliver_outboxes"
 TASK_DISPATCH = "arms_sync.dispatch_pending"
 TASK_NIGHTLY_REPORT = "arms_sync.nightly_report"
 STATUS_CONNECT_RETRIES = 2  # `status` reports an unreachable broker after two quick retries
+PING_SECONDS = 1.0  # how long `status` waits for workers to answer its ping
 DELIVERY_TASKS = (TASK_DELIVER, TASK_DELIVER_OUTBOXES)
 TEST_TASKS_ENV = "ARMS_SYNC_WORKER_TEST_TASKS"
 TEST_TASKS_MODULE = "workers.testing"
@@ -194,3 +195,12 @@ def queue_depths(app: Any) -> dict[str, int]:
         for queue in (settings.queue, settings.delivery_queue):
             depths[queue] = int(channel.client.llen(queue))
     return depths
+
+
+def answering_workers(app: Any) -> int | None:
+    """How many workers answered a ping through the broker within `PING_SECONDS`, or
+    None when the broker could not be asked."""
+    try:
+        return len(app.control.ping(timeout=PING_SECONDS) or [])
+    except Exception:  # noqa: BLE001 - a broker that cannot be asked counts no one
+        return None

@@ -73,7 +73,7 @@ def status_report(app: App, settings: WorkerSettings) -> tuple[dict[str, Any], l
     problems (an in-process run whose process is gone among them)."""
     engine = app.ledger.engine
     problems: list[str] = []
-    depths, broker = _queues(settings, engine, problems)
+    depths, broker, workers = _queues(settings, engine, problems)
     agencies = _agency_status(app, settings, problems)
     last_run, in_progress = _runs(app, problems)
     letters = list_dead_letters(engine)
@@ -87,9 +87,12 @@ def status_report(app: App, settings: WorkerSettings) -> tuple[dict[str, Any], l
         if cycle.status == CYCLE_BLOCKED
     )
     problems.extend(running_too_long(cycles, settings, app.clock()))
+    if workers == 0 and (cycles or any((depths or {}).values())):
+        problems.append(_no_worker(depths or {}, cycles))
     report = {
         "broker": broker,
         "queues": depths,
+        "workers": workers,
         "agencies": agencies,
         "last_run": None if last_run is None else _run_shown(last_run),
         "runs_in_progress": [
@@ -112,22 +115,37 @@ def status_report(app: App, settings: WorkerSettings) -> tuple[dict[str, Any], l
 
 def _queues(
     settings: WorkerSettings, engine: Engine, problems: list[str]
-) -> tuple[dict[str, int] | None, str]:
-    """The queues' depths (None when not read) and what was found of the broker; a
-    broker that cannot be reached is added to `problems`."""
+) -> tuple[dict[str, int] | None, str, int | None]:
+    """The queues' depths (None when not read), what was found of the broker, and how
+    many workers answered its ping (None when not asked); a broker that cannot be
+    reached is added to `problems`."""
     if not _has_workers(settings, engine):
-        return None, BROKER_NOT_USED
-    from workers.app import create_app, queue_depths_or_problem  # Celery, only here
+        return None, BROKER_NOT_USED, None
+    from workers.app import answering_workers, create_app, queue_depths_or_problem
 
-    with closing(create_app(settings)) as celery_app:
+    with closing(create_app(settings)) as celery_app:  # Celery loads only here
         depths, unreachable = queue_depths_or_problem(celery_app)
-    if unreachable is None:
-        return depths, BROKER_REACHABLE
+        if unreachable is None:
+            return depths, BROKER_REACHABLE, answering_workers(celery_app)
     problems.append(
         f"the broker{broker_place(settings.broker_url)} cannot be reached "
         f"({unreachable}); start it, or check ARMS_SYNC_BROKER_URL"
     )
-    return depths, BROKER_UNREACHABLE
+    return depths, BROKER_UNREACHABLE, None
+
+
+def _no_worker(depths: dict[str, int], cycles: list[CycleProgress]) -> str:
+    """The problem of work waiting (task messages queued, a cycle open) while no worker
+    answers: nothing takes it until one is started."""
+    waiting = []
+    if any(depths.values()):
+        waiting.append(f"{counted(sum(depths.values()), 'task message')} queued")
+    if cycles:
+        waiting.append(f"{counted(len(cycles), 'cycle')} open")
+    return (
+        f"no worker answered the broker's ping while {' and '.join(waiting)}: start "
+        "`arms-sync worker` (or see why the workers stopped in their logs)"
+    )
 
 
 def _runs(app: App, problems: list[str]) -> tuple[FinishedRun | None, list[RunInProgress]]:

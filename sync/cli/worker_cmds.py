@@ -217,6 +217,8 @@ def status(state: CliState, as_json: bool) -> None:
         click.echo(json.dumps(report, sort_keys=True))
     else:
         click.echo(f"queues: {_queues_shown(report)}")
+        if report["workers"] is not None:
+            click.echo(f"workers: {counted(report['workers'], 'worker')} answered a ping")
         for agency in report["agencies"]:
             click.echo(
                 f"{agency['agency']}: last whole pull {agency['last_pull'] or 'never'}, "

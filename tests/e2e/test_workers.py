@@ -667,8 +667,12 @@ def test_status_names_a_cycle_running_longer_than_three_pull_intervals(
     app = service_app(url)
     cycle_id, _ = start_cycle(app, feed_specs(small_feeds), {}, TODAY)
     stalled = f"cycle {cycle_id} has been running since "
+    no_worker = (  # none runs here; one that cannot open the ledger would answer
+        "no worker answered the broker's ping while 1 cycle open: start `arms-sync worker` "
+        "(or see why the workers stopped in their logs)"
+    )
     code, output = _cli(url, "status", "--json")
-    assert (code, json.loads(output)["problems"]) == (0, [])
+    assert json.loads(output)["problems"] == [no_worker]
 
     long_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     cycles = tables_cycle.cycles
@@ -679,7 +683,38 @@ def test_status_names_a_cycle_running_longer_than_three_pull_intervals(
     assert code == 1
     assert json.loads(output)["problems"] == [
         f"{stalled}{long_ago.isoformat()} and is at its ingest stage with 2 tasks not done: "
-        "see the workers' logs (a worker that cannot open the ledger leaves its tasks pending)"
+        "see the workers' logs (a worker that cannot open the ledger leaves its tasks pending)",
+        no_worker,
+    ]
+
+
+def test_status_counts_the_workers_that_answer_and_names_work_none_takes(
+    distributed_env: dict[str, str], tmp_path: Path
+) -> None:
+    from workers.app import TASK_DELIVER_OUTBOXES, create_app
+    from workers.settings import load_worker_settings
+
+    url = distributed_env["ARMS_SYNC_DATABASE_URL"]
+    service_app(url)
+    workers = WorkerPool(distributed_env, tmp_path)
+    try:
+        workers.start("w1")
+        code, output = _cli(url, "status", "--json")
+        report = json.loads(output)
+        assert (code, report["workers"], report["problems"]) == (0, 1, [])
+        assert "\nworkers: 1 worker answered a ping\n" in _cli_run(url, "status").stdout
+    finally:
+        workers.stop()
+    create_app(load_worker_settings()).send_task(TASK_DELIVER_OUTBOXES)  # no one takes it
+    try:
+        code, output = _cli(url, "status", "--json")
+    finally:
+        redis.Redis.from_url(BROKER_URL).flushdb()  # later tests share this database
+    report = json.loads(output)
+    assert (code, report["workers"]) == (1, 0)
+    assert report["problems"] == [
+        "no worker answered the broker's ping while 1 task message queued: start "
+        "`arms-sync worker` (or see why the workers stopped in their logs)"
     ]
 
 
